@@ -1,0 +1,51 @@
+//! Amazon States Language (ASL), pure.
+//!
+//! This crate owns the language every Sluice pipeline is written in: parsing and validating
+//! state machine definitions (every problem reported with the JSON pointer of the offending
+//! field and, through [`source::Positions`], its line and column), JSONPath and intrinsic
+//! function evaluation, Choice rules, Retry and Catch decisions, and the step core
+//! ([`step`]) that turns "this state received this input" into the next [`step::Action`].
+//!
+//! It must not do I/O, read clocks, draw randomness on its own or `await`: time and entropy
+//! enter as data (`step::Context`, [`Random`]), so every decision is deterministic and can be
+//! replayed, unit-tested, property-tested and fuzzed. The engine persists and acts on what this
+//! crate decides.
+//!
+//! Start with [`definition::StateMachine::parse`] and [`step::Machine`].
+
+pub mod choice;
+pub mod definition;
+pub mod diagnostics;
+pub mod error;
+pub mod history;
+pub mod interpreter;
+pub mod intrinsics;
+pub mod mock;
+pub mod path;
+pub mod random;
+pub mod source;
+pub mod step;
+pub mod template;
+pub mod timestamp;
+
+pub use diagnostics::{Diagnostic, Diagnostics, Pointer, Severity};
+pub use error::{Failure, names};
+pub use random::{Random, SplitMix64};
+
+use serde_json::Value;
+
+/// The roots a path or intrinsic can read from: `$` (the state's current data) and `$$` (the
+/// context object).
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// `$`: the effective input of the step being evaluated.
+    pub input: &'a Value,
+    /// `$$`: the context object (`Execution`, `State`, `StateMachine`, `Task`, `Map`).
+    pub context: &'a Value,
+}
+
+impl<'a> Scope<'a> {
+    pub fn new(input: &'a Value, context: &'a Value) -> Self {
+        Self { input, context }
+    }
+}
