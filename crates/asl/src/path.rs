@@ -8,6 +8,8 @@ use serde_json::Value;
 
 use crate::{Failure, Scope};
 
+mod parse;
+
 /// Which root a path reads from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Root {
@@ -26,22 +28,33 @@ pub struct PathError {
     pub message: String,
 }
 
+/// One step of a compiled path.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Segment {
+    /// `.name` or `['name']`: one member of an object.
+    Name(Box<str>),
+    /// `[3]` or `[-1]` (Jayway counts negative indices from the end).
+    Index(i64),
+}
+
 /// A compiled JSONPath.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Path {
     text: String,
     root: Root,
+    segments: Box<[Segment]>,
+    definite: bool,
 }
 
 impl Path {
     /// Parses a full JSONPath rooted at `$` or `$$`.
     pub fn parse(text: &str) -> Result<Self, PathError> {
-        Err(PathError { text: text.to_owned(), offset: 0, message: "not implemented".into() })
+        parse::parse(text, false)
     }
 
     /// Parses a reference path: `$`/`$$` followed by `.name`, `['name']` and `[index]` only.
     pub fn parse_reference(text: &str) -> Result<Self, PathError> {
-        Self::parse(text)
+        parse::parse(text, true)
     }
 
     pub fn text(&self) -> &str {
@@ -55,8 +68,30 @@ impl Path {
     /// Selects from `scope`. A definite path yields its single node; an indefinite one
     /// (wildcards, slices, filters, unions, `..`) yields an array of the matches.
     pub fn select<'v>(&self, scope: &Scope<'v>) -> Option<Cow<'v, Value>> {
-        let _ = scope;
-        None
+        let mut node = match self.root {
+            Root::Input => scope.input,
+            Root::Context => scope.context,
+        };
+        for segment in self.segments.iter() {
+            node = match segment {
+                Segment::Name(name) => node.as_object()?.get(&**name)?,
+                Segment::Index(index) => {
+                    let array = node.as_array()?;
+                    array.get(resolve_index(*index, array.len())?)?
+                }
+            };
+        }
+        Some(Cow::Borrowed(node))
+    }
+}
+
+/// Jayway's index rule: a negative index counts from the end (`-1` is the last element).
+fn resolve_index(index: i64, len: usize) -> Option<usize> {
+    if index >= 0 {
+        usize::try_from(index).ok()
+    } else {
+        let back = usize::try_from(index.unsigned_abs()).ok()?;
+        len.checked_sub(back)
     }
 }
 

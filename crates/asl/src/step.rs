@@ -1,1 +1,682 @@
-//! TODO
+//! The step core: given a state, its input and a context, decide what happens next.
+//!
+//! Every function here is pure. The caller (the in-process [`interpreter`](crate::interpreter)
+//! or the durable engine) owns time, I/O and persistence: it runs the task an
+//! [`Action::RunTask`] asks for, waits until an [`Action::Wait`] is due, runs the branches of an
+//! [`Action::Parallel`], and feeds the outcome back through [`StateMachine::task_succeeded`],
+//! [`StateMachine::branches_succeeded`] or [`StateMachine::recover`].
+//!
+//! Inputs are taken by value so that states which pass their data through (Pass, Choice, Wait,
+//! Succeed with default paths) move it instead of cloning it.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, FixedOffset};
+use serde_json::{Map, Value, json};
+
+use crate::definition::{
+    DataPath, Kind, MapState, Percentage, ProcessorMode, ResultPath, Retrier, Seconds, State,
+    StateId, StateMachine, Text, Transition, WaitFor,
+};
+use crate::path::{self, Path};
+use crate::{Failure, Random, Scope, names, timestamp};
+
+/// The execution-wide part of the context object (`$$`).
+#[derive(Debug, Clone, Default)]
+pub struct Execution {
+    pub id: String,
+    pub name: String,
+    pub role_arn: String,
+    /// ISO 8601 with milliseconds, e.g. `2026-11-23T04:12:55.123Z`.
+    pub start_time: String,
+    pub redrive_count: u32,
+    pub input: Value,
+    pub state_machine_id: String,
+    pub state_machine_name: String,
+}
+
+/// What the context object says about the state being run.
+#[derive(Debug, Clone, Copy)]
+pub struct Visit<'a> {
+    pub execution: &'a Execution,
+    /// When the state was entered (ISO 8601).
+    pub entered_time: &'a str,
+    /// `$$.State.RetryCount`: how many retries of this state have happened so far.
+    pub retry_count: u32,
+    /// `$$.Task.Token` for `.waitForTaskToken` integrations.
+    pub task_token: Option<&'a str>,
+}
+
+impl Visit<'_> {
+    /// Builds the context object as AWS documents it.
+    pub fn context_object(&self, state: &str, item: Option<(usize, &Value)>) -> Value {
+        let e = self.execution;
+        let mut ctx = json!({
+            "Execution": {
+                "Id": e.id,
+                "Input": e.input,
+                "StartTime": e.start_time,
+                "Name": e.name,
+                "RoleArn": e.role_arn,
+                "RedriveCount": e.redrive_count,
+            },
+            "StateMachine": { "Id": e.state_machine_id, "Name": e.state_machine_name },
+            "State": {
+                "EnteredTime": self.entered_time,
+                "Name": state,
+                "RetryCount": self.retry_count,
+            },
+        });
+        if let Some(token) = self.task_token {
+            ctx["Task"] = json!({ "Token": token });
+        }
+        if let Some((index, value)) = item {
+            ctx["Map"] = json!({ "Item": { "Index": index, "Value": value } });
+        }
+        ctx
+    }
+}
+
+/// A task the caller must run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskCall {
+    pub resource: String,
+    /// The effective input: after InputPath and Parameters.
+    pub input: Value,
+    pub timeout_seconds: Option<u64>,
+    pub heartbeat_seconds: Option<u64>,
+}
+
+/// When a Wait state is due.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WaitUntil {
+    /// That many seconds after the state was entered.
+    Seconds(u64),
+    /// That absolute time.
+    Timestamp(DateTime<FixedOffset>),
+}
+
+/// Failure tolerance of a Map state.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Tolerance {
+    pub count: Option<u64>,
+    pub percentage: Option<f64>,
+}
+
+/// What the caller must do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Transition to `state` with `output` as its input.
+    Next { state: StateId, output: Value },
+    /// The machine (or branch) succeeded with `output`.
+    Succeed { output: Value },
+    /// The machine (or branch) failed: a Fail state, or an error nothing caught.
+    Fail(Failure),
+    /// Run a task, then call [`StateMachine::task_succeeded`] or [`StateMachine::recover`]
+    /// with `state_input`.
+    RunTask { call: TaskCall, state_input: Value },
+    /// Wait until due, then take `then` with `output`.
+    Wait { until: WaitUntil, output: Value, then: Transition },
+    /// Run every branch of a Parallel state on `input`, then call
+    /// [`StateMachine::branches_succeeded`] with the outputs in branch order.
+    Parallel { input: Value, state_input: Value },
+    /// Run the item processor once per item, at most `max_concurrency` at a time (0 = no
+    /// limit), then call [`StateMachine::map_finished`].
+    Map { items: Vec<Value>, max_concurrency: u64, tolerance: Tolerance, state_input: Value },
+}
+
+impl Action {
+    fn transition(then: Transition, output: Value) -> Action {
+        match then {
+            Transition::Next(state) => Action::Next { state, output },
+            Transition::End => Action::Succeed { output },
+        }
+    }
+
+    /// Completes a [`Action::Wait`] once it is due.
+    pub fn after_wait(then: Transition, output: Value) -> Action {
+        Self::transition(then, output)
+    }
+}
+
+/// How a failed state recovers, per its Retry and Catch fields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recovery {
+    /// Run the state again (same input) after `delay_seconds`.
+    Retry { delay_seconds: f64 },
+    /// A catcher matched: go to `state` with `output`.
+    Catch { state: StateId, output: Value },
+    /// Nothing handles it: the machine (or branch) fails.
+    Fail(Failure),
+}
+
+/// Per-visit retry bookkeeping: how many times each retrier has fired. Reset on every new
+/// entry into the state (a transition, not a retry).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetryState {
+    pub attempts: Vec<u64>,
+}
+
+impl RetryState {
+    /// Retries so far, all retriers together (`$$.State.RetryCount`).
+    pub fn total(&self) -> u32 {
+        self.attempts.iter().sum::<u64>().min(u32::MAX as u64) as u32
+    }
+}
+
+impl StateMachine {
+    /// Enters state `id` with `input`. `Err` is an error raised by the state's own data
+    /// processing (paths, parameters); pass it to [`Self::recover`] (it may be caught) unless it
+    /// is `States.Runtime`, which fails the execution.
+    pub fn enter(
+        &self,
+        id: StateId,
+        input: Value,
+        visit: &Visit<'_>,
+        random: &mut dyn Random,
+    ) -> Result<Action, Failure> {
+        let state = &self.states[id];
+        let ctx = if state.uses_context {
+            visit.context_object(&state.name, None)
+        } else {
+            Value::Null
+        };
+        match &state.kind {
+            Kind::Pass(p) => {
+                if p.result_path == ResultPath::Replace {
+                    // The raw input is not needed afterwards: move it through.
+                    let effective = apply_input_path(&state.input_path, input, &ctx)?;
+                    let result = match (&p.result, &p.parameters) {
+                        (Some(r), _) => r.clone(),
+                        (None, Some(t)) => t.eval(&Scope::new(&effective, &ctx), random)?,
+                        (None, None) => effective,
+                    };
+                    let output = apply_output_path(&state.output_path, result, &ctx)?;
+                    return Ok(Action::transition(p.next, output));
+                }
+                // ResultPath merges into the raw input, not the effective one.
+                let effective = select_input(&state.input_path, &input, &ctx)?;
+                let result = match (&p.result, &p.parameters) {
+                    (Some(r), _) => r.clone(),
+                    (None, Some(t)) => t.eval(&Scope::new(&effective, &ctx), random)?,
+                    (None, None) => effective.into_owned(),
+                };
+                self.finish(state, input, result, &p.result_path, p.next, &ctx)
+            }
+            Kind::Task(t) => {
+                let effective = select_input(&state.input_path, &input, &ctx)?;
+                let scope = Scope::new(&effective, &ctx);
+                let timeout_seconds = resolve_seconds(&t.timeout, &scope, "TimeoutSecondsPath")?;
+                let heartbeat_seconds =
+                    resolve_seconds(&t.heartbeat, &scope, "HeartbeatSecondsPath")?;
+                let task_input = match &t.parameters {
+                    Some(params) => params.eval(&scope, random)?,
+                    None => effective.into_owned(),
+                };
+                Ok(Action::RunTask {
+                    call: TaskCall {
+                        resource: t.resource.clone(),
+                        input: task_input,
+                        timeout_seconds,
+                        heartbeat_seconds,
+                    },
+                    state_input: input,
+                })
+            }
+            Kind::Choice(c) => {
+                let effective = apply_input_path(&state.input_path, input, &ctx)?;
+                let scope = Scope::new(&effective, &ctx);
+                let mut target = None;
+                for (condition, next) in &c.choices {
+                    if condition.eval(&scope)? {
+                        target = Some(*next);
+                        break;
+                    }
+                }
+                let Some(next) = target.or(c.default) else {
+                    return Err(Failure::new(
+                        names::NO_CHOICE_MATCHED,
+                        "No Choice Rule matched the state input and the Choice state has no Default",
+                    ));
+                };
+                let output = apply_output_path(&state.output_path, effective, &ctx)?;
+                Ok(Action::Next { state: next, output })
+            }
+            Kind::Wait(w) => {
+                let effective = apply_input_path(&state.input_path, input, &ctx)?;
+                let until = wait_until(&w.until, &Scope::new(&effective, &ctx))?;
+                let output = apply_output_path(&state.output_path, effective, &ctx)?;
+                Ok(Action::Wait { until, output, then: w.next })
+            }
+            Kind::Succeed => {
+                let effective = apply_input_path(&state.input_path, input, &ctx)?;
+                let output = apply_output_path(&state.output_path, effective, &ctx)?;
+                Ok(Action::Succeed { output })
+            }
+            Kind::Fail(f) => {
+                let scope = Scope::new(&input, &ctx);
+                let error = resolve_text(&f.error, &scope, "ErrorPath", random)?;
+                let cause = resolve_text(&f.cause, &scope, "CausePath", random)?;
+                Ok(Action::Fail(Failure {
+                    error: error.unwrap_or_default(),
+                    cause: cause.unwrap_or_default(),
+                }))
+            }
+            Kind::Parallel(p) => {
+                let effective = select_input(&state.input_path, &input, &ctx)?;
+                let branch_input = match &p.parameters {
+                    Some(params) => params.eval(&Scope::new(&effective, &ctx), random)?,
+                    None => effective.into_owned(),
+                };
+                Ok(Action::Parallel { input: branch_input, state_input: input })
+            }
+            Kind::Map(m) => {
+                let effective = select_input(&state.input_path, &input, &ctx)?;
+                let items = self.map_items(state, m, &effective, visit, random)?;
+                let scope = Scope::new(&effective, &ctx);
+                let max_concurrency = resolve_count(&m.max_concurrency, &scope, "MaxConcurrencyPath")?
+                    .unwrap_or(0);
+                let tolerance = Tolerance {
+                    count: resolve_count(&m.tolerated_failure_count, &scope, "ToleratedFailureCountPath")?,
+                    percentage: resolve_percentage(&m.tolerated_failure_percentage, &scope)?,
+                };
+                Ok(Action::Map { items, max_concurrency, tolerance, state_input: input })
+            }
+        }
+    }
+
+    /// The inputs of a Map state's iterations: ItemsPath, then ItemSelector per item with
+    /// `$$.Map.Item.Index` and `$$.Map.Item.Value` set.
+    fn map_items(
+        &self,
+        state: &State,
+        m: &MapState,
+        effective: &Value,
+        visit: &Visit<'_>,
+        random: &mut dyn Random,
+    ) -> Result<Vec<Value>, Failure> {
+        let ctx = visit.context_object(&state.name, None);
+        let items = match &m.items_path {
+            None => Cow::Borrowed(effective),
+            Some(p) => select_or_fail(p, &Scope::new(effective, &ctx))?,
+        };
+        let Value::Array(items) = items.as_ref() else {
+            return Err(Failure::runtime(format!(
+                "Map state input must be an array but was: {items}"
+            )));
+        };
+        match &m.item_selector {
+            None => Ok(items.clone()),
+            Some(selector) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let ctx = visit.context_object(&state.name, Some((i, item)));
+                    selector.eval(&Scope::new(effective, &ctx), random)
+                })
+                .collect(),
+        }
+    }
+
+    /// A Task state's task returned `result`: apply ResultSelector, ResultPath and OutputPath
+    /// to `state_input` and transition.
+    pub fn task_succeeded(
+        &self,
+        id: StateId,
+        state_input: Value,
+        result: Value,
+        visit: &Visit<'_>,
+        random: &mut dyn Random,
+    ) -> Result<Action, Failure> {
+        let state = &self.states[id];
+        let ctx = if state.uses_context {
+            visit.context_object(&state.name, None)
+        } else {
+            Value::Null
+        };
+        let (selector, result_path, next) = match &state.kind {
+            Kind::Task(t) => (&t.result_selector, &t.result_path, t.next),
+            Kind::Parallel(p) => (&p.result_selector, &p.result_path, p.next),
+            Kind::Map(m) => (&m.result_selector, &m.result_path, m.next),
+            other => {
+                return Err(Failure::runtime(format!(
+                    "state '{}' is a {} state and runs no task",
+                    state.name,
+                    other.type_name()
+                )));
+            }
+        };
+        let result = match selector {
+            Some(t) => t.eval(&Scope::new(&result, &ctx), random)?,
+            None => result,
+        };
+        self.finish(state, state_input, result, result_path, next, &ctx)
+    }
+
+    /// Every branch of Parallel state `id` succeeded; `outputs` in branch order.
+    pub fn branches_succeeded(
+        &self,
+        id: StateId,
+        state_input: Value,
+        outputs: Vec<Value>,
+        visit: &Visit<'_>,
+        random: &mut dyn Random,
+    ) -> Result<Action, Failure> {
+        self.task_succeeded(id, state_input, Value::Array(outputs), visit, random)
+    }
+
+    /// Every iteration of Map state `id` ended; `results` in item order. Fails with the first
+    /// iteration's error unless the (distributed) failure tolerance allows it.
+    pub fn map_finished(
+        &self,
+        id: StateId,
+        state_input: Value,
+        results: Vec<Result<Value, Failure>>,
+        tolerance: Tolerance,
+        visit: &Visit<'_>,
+        random: &mut dyn Random,
+    ) -> Result<Action, Failure> {
+        let total = results.len();
+        let failed = results.iter().filter(|r| r.is_err()).count();
+        if failed > 0 {
+            let distributed =
+                matches!(&self.states[id].kind, Kind::Map(m) if m.mode == ProcessorMode::Distributed);
+            let tolerated = distributed
+                && (tolerance.count.is_some_and(|c| failed as u64 <= c)
+                    || tolerance
+                        .percentage
+                        .is_some_and(|p| (failed as f64) * 100.0 <= p * total as f64));
+            if !tolerated {
+                let first = results.into_iter().find_map(Result::err).unwrap_or_else(|| {
+                    Failure::runtime("a Map iteration failed without an error")
+                });
+                return Err(if distributed {
+                    Failure::new(
+                        names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                        "The specified tolerated failure threshold was exceeded",
+                    )
+                } else {
+                    first
+                });
+            }
+        }
+        let outputs = results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|f| json!({ "Error": f.error, "Cause": f.cause })))
+            .collect();
+        self.task_succeeded(id, state_input, Value::Array(outputs), visit, random)
+    }
+
+    /// State `id` failed with `failure`: retry it, catch it, or let it fail the machine.
+    /// `States.Runtime` is never retried or caught (AWS: "A retry or catch on States.ALL won't
+    /// catch States.Runtime errors").
+    pub fn recover(
+        &self,
+        id: StateId,
+        state_input: Value,
+        failure: Failure,
+        retries: &mut RetryState,
+        random: &mut dyn Random,
+    ) -> Recovery {
+        let state = &self.states[id];
+        let (retry, catch): (&[Retrier], &[_]) = match &state.kind {
+            Kind::Task(t) => (&t.retry, &t.catch),
+            Kind::Parallel(p) => (&p.retry, &p.catch),
+            Kind::Map(m) => (&m.retry, &m.catch),
+            _ => (&[], &[]),
+        };
+        if failure.error == names::RUNTIME {
+            return Recovery::Fail(failure);
+        }
+        if retries.attempts.len() < retry.len() {
+            retries.attempts.resize(retry.len(), 0);
+        }
+        // The first retrier whose ErrorEquals matches decides; if its attempts are used up the
+        // error goes on to the catchers.
+        if let Some(i) = retry.iter().position(|r| error_matches(&r.error_equals, &failure.error)) {
+            let r = &retry[i];
+            let done = retries.attempts[i];
+            if done < r.max_attempts {
+                retries.attempts[i] += 1;
+                return Recovery::Retry { delay_seconds: retry_delay(r, done, random) };
+            }
+        }
+        if let Some(c) = catch.iter().find(|c| error_matches(&c.error_equals, &failure.error)) {
+            let error_output = json!({ "Error": failure.error, "Cause": failure.cause });
+            let output = match apply_result_path(&c.result_path, state_input, error_output) {
+                Ok(v) => v,
+                Err(f) => return Recovery::Fail(f),
+            };
+            return Recovery::Catch { state: c.next, output };
+        }
+        Recovery::Fail(failure)
+    }
+
+    /// ResultPath then OutputPath, then the transition.
+    fn finish(
+        &self,
+        state: &State,
+        state_input: Value,
+        result: Value,
+        result_path: &ResultPath,
+        next: Transition,
+        ctx: &Value,
+    ) -> Result<Action, Failure> {
+        let merged = apply_result_path(result_path, state_input, result)?;
+        let output = apply_output_path(&state.output_path, merged, ctx)?;
+        Ok(Action::transition(next, output))
+    }
+}
+
+/// Whether a retrier's or catcher's `ErrorEquals` matches `error`. `States.ALL` matches every
+/// error but `States.Runtime`; `States.TaskFailed` every error but `States.Timeout`.
+pub fn error_matches(error_equals: &[String], error: &str) -> bool {
+    error_equals.iter().any(|e| {
+        e == error
+            || (e == names::ALL && error != names::RUNTIME && error != names::DATA_LIMIT_EXCEEDED)
+            || (e == names::TASK_FAILED
+                && error != names::TIMEOUT
+                && error != names::RUNTIME
+                && error != names::HEARTBEAT_TIMEOUT)
+    })
+}
+
+/// `IntervalSeconds × BackoffRate^attempt`, capped by `MaxDelaySeconds`, then FULL jitter draws
+/// uniformly from `[0, delay]`.
+pub fn retry_delay(r: &Retrier, attempt: u64, random: &mut dyn Random) -> f64 {
+    let exponent = i32::try_from(attempt).unwrap_or(i32::MAX);
+    let mut delay = r.interval_seconds as f64 * r.backoff_rate.powi(exponent);
+    if let Some(max) = r.max_delay_seconds {
+        delay = delay.min(max as f64);
+    }
+    if !delay.is_finite() {
+        delay = r.max_delay_seconds.map_or(f64::MAX, |m| m as f64);
+    }
+    match r.jitter {
+        crate::definition::Jitter::None => delay,
+        crate::definition::Jitter::Full => delay * random.next_f64(),
+    }
+}
+
+fn missing_path(p: &Path) -> Failure {
+    Failure::runtime(format!("Invalid path '{}' : No results for path: {}", p.text(), p.text()))
+}
+
+fn select_or_fail<'v>(p: &Path, scope: &Scope<'v>) -> Result<Cow<'v, Value>, Failure> {
+    p.select(scope).ok_or_else(|| missing_path(p))
+}
+
+/// InputPath, borrowing when the whole input is selected (states that must keep their raw
+/// input for ResultPath).
+fn select_input<'v>(
+    input_path: &DataPath,
+    input: &'v Value,
+    ctx: &'v Value,
+) -> Result<Cow<'v, Value>, Failure> {
+    match input_path {
+        DataPath::Whole => Ok(Cow::Borrowed(input)),
+        DataPath::Discard => Ok(Cow::Owned(Value::Object(Map::new()))),
+        DataPath::Path(p) => select_or_fail(p, &Scope::new(input, ctx)),
+    }
+}
+
+/// InputPath on an owned input (moves it when the whole input is selected).
+fn apply_input_path(input_path: &DataPath, input: Value, ctx: &Value) -> Result<Value, Failure> {
+    match input_path {
+        DataPath::Whole => Ok(input),
+        _ => select_input(input_path, &input, ctx).map(Cow::into_owned),
+    }
+}
+
+fn apply_output_path(output_path: &DataPath, value: Value, ctx: &Value) -> Result<Value, Failure> {
+    match output_path {
+        DataPath::Whole => Ok(value),
+        DataPath::Discard => Ok(Value::Object(Map::new())),
+        DataPath::Path(p) => select_or_fail(p, &Scope::new(&value, ctx)).map(Cow::into_owned),
+    }
+}
+
+/// Applies ResultPath: the result replaces, is discarded, or is placed into the input.
+pub fn apply_result_path(
+    result_path: &ResultPath,
+    state_input: Value,
+    result: Value,
+) -> Result<Value, Failure> {
+    match result_path {
+        ResultPath::Replace => Ok(result),
+        ResultPath::Discard => Ok(state_input),
+        ResultPath::Path(p) => path::set(state_input, p, result),
+    }
+}
+
+fn resolve_seconds(
+    seconds: &Option<Seconds>,
+    scope: &Scope<'_>,
+    field: &str,
+) -> Result<Option<u64>, Failure> {
+    match seconds {
+        None => Ok(None),
+        Some(Seconds::Fixed(n)) => Ok(Some(*n)),
+        Some(Seconds::Path(p)) => {
+            let v = select_or_fail(p, scope)?;
+            match v.as_u64() {
+                Some(n) if n > 0 => Ok(Some(n)),
+                _ => Err(Failure::runtime(format!(
+                    "The {field} field refers to value \"{v}\" which is not a valid positive \
+                     integer: {}",
+                    p.text()
+                ))),
+            }
+        }
+    }
+}
+
+fn resolve_count(
+    count: &Option<Seconds>,
+    scope: &Scope<'_>,
+    field: &str,
+) -> Result<Option<u64>, Failure> {
+    match count {
+        None => Ok(None),
+        Some(Seconds::Fixed(n)) => Ok(Some(*n)),
+        Some(Seconds::Path(p)) => {
+            let v = select_or_fail(p, scope)?;
+            v.as_u64().map(Some).ok_or_else(|| {
+                Failure::runtime(format!(
+                    "The {field} field refers to value \"{v}\" which is not a valid \
+                     non-negative integer: {}",
+                    p.text()
+                ))
+            })
+        }
+    }
+}
+
+fn resolve_percentage(
+    percentage: &Option<Percentage>,
+    scope: &Scope<'_>,
+) -> Result<Option<f64>, Failure> {
+    match percentage {
+        None => Ok(None),
+        Some(Percentage::Fixed(p)) => Ok(Some(*p)),
+        Some(Percentage::Path(path)) => {
+            let v = select_or_fail(path, scope)?;
+            match v.as_f64() {
+                Some(p) if (0.0..=100.0).contains(&p) => Ok(Some(p)),
+                _ => Err(Failure::runtime(
+                    "ToleratedFailurePercentage must be between 0 and 100.",
+                )),
+            }
+        }
+    }
+}
+
+fn resolve_text(
+    text: &Option<Text>,
+    scope: &Scope<'_>,
+    field: &str,
+    random: &mut dyn Random,
+) -> Result<Option<String>, Failure> {
+    let value = match text {
+        None => return Ok(None),
+        Some(Text::Literal(s)) => return Ok(Some(s.clone())),
+        Some(Text::Path(p)) => p.select(scope).map(Cow::into_owned).ok_or_else(|| {
+            Failure::runtime(format!(
+                "The JSONPath '{}' specified for the field '{field}' could not be found in the \
+                 input '{}'",
+                p.text(),
+                scope.input
+            ))
+        })?,
+        Some(Text::Intrinsic(call)) => call.eval(scope, random)?,
+    };
+    Ok(Some(match value {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }))
+}
+
+fn wait_until(wait: &WaitFor, scope: &Scope<'_>) -> Result<WaitUntil, Failure> {
+    match wait {
+        WaitFor::Seconds(n) => Ok(WaitUntil::Seconds(*n)),
+        WaitFor::Timestamp(ts) => timestamp::parse(ts).map(WaitUntil::Timestamp).ok_or_else(|| {
+            Failure::runtime(format!(
+                "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time \
+                 format string: {ts}"
+            ))
+        }),
+        WaitFor::SecondsPath(p) => {
+            let Some(v) = p.select(scope) else {
+                return Err(Failure::runtime(format!(
+                    "The SecondsPath parameter does not reference an input value: {}",
+                    p.text()
+                )));
+            };
+            if let Some(n) = v.as_u64() {
+                return Ok(WaitUntil::Seconds(n));
+            }
+            let cause = if v.as_i64().is_some_and(|n| n < 0) {
+                "references a negative value"
+            } else {
+                "cannot be parsed as a long value"
+            };
+            Err(Failure::runtime(format!("The SecondsPath parameter {cause}: {} == {v}", p.text())))
+        }
+        WaitFor::TimestampPath(p) => {
+            let v = p.select(scope).ok_or_else(|| {
+                Failure::runtime(format!(
+                    "The TimestampPath parameter does not reference an input value: {}",
+                    p.text()
+                ))
+            })?;
+            v.as_str().and_then(timestamp::parse).map(WaitUntil::Timestamp).ok_or_else(|| {
+                let shown = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                Failure::runtime(format!(
+                    "The TimestampPath parameter does not reference a valid ISO-8601 extended \
+                     offset date-time format string: {} == {shown}",
+                    p.text()
+                ))
+            })
+        }
+    }
+}

@@ -1,1 +1,40 @@
-fn main() {}
+//! The `sluice` binary: one subcommand per role. Thin by design: parse the command line, load
+//! files, call the crates, print.
+
+mod run;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Sluice: a real-time event-pipeline engine that runs Amazon States Language state machines.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate state machine definitions; prints every problem as `file:line:col: path: message`.
+    Validate(validate::Args),
+    /// Run one execution of a state machine in process and print its result as JSON.
+    Run(run::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => validate::main(args),
+        Command::Run(args) => run::main(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("sluice: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,442 @@
+//! Execution semantics of JSONPath-mode state machines, each test written from a rule of the
+//! AWS Step Functions developer guide (quoted or named in the test).
+
+mod common;
+
+use common::{ScriptedHost, err, event_types, ok, run, run_with};
+use serde_json::json;
+use sluice_asl::interpreter::Status;
+
+fn output(o: &sluice_asl::interpreter::Outcome) -> serde_json::Value {
+    assert_eq!(o.status, Status::Succeeded, "failure: {:?}", o.failure);
+    o.output.clone().unwrap()
+}
+
+fn failure(o: &sluice_asl::interpreter::Outcome) -> (String, String) {
+    assert_ne!(o.status, Status::Succeeded, "unexpected success: {:?}", o.output);
+    let f = o.failure.clone().unwrap();
+    (f.error, f.cause)
+}
+
+#[test]
+fn pass_result_replaces_input_by_default() {
+    // "ResultPath ... If you don't specify a ResultPath, the default is $": the result replaces.
+    let o = run(
+        json!({"StartAt":"P","States":{"P":{"Type":"Pass","Result":{"x":1},"End":true}}}),
+        json!({"in":true}),
+    );
+    assert_eq!(output(&o), json!({"x":1}));
+}
+
+#[test]
+fn result_path_merges_result_into_the_raw_input() {
+    let o = run(
+        json!({"StartAt":"P","States":{"P":{"Type":"Pass","Result":"r","ResultPath":"$.a.b","End":true}}}),
+        json!({"keep":1}),
+    );
+    assert_eq!(output(&o), json!({"keep":1,"a":{"b":"r"}}));
+}
+
+#[test]
+fn result_path_null_discards_the_result_and_passes_the_input_through() {
+    // "ResultPath: null ... the state's original input is passed to its output".
+    let o = run(
+        json!({"StartAt":"P","States":{"P":{"Type":"Pass","Result":"r","ResultPath":null,"End":true}}}),
+        json!({"keep":1}),
+    );
+    assert_eq!(output(&o), json!({"keep":1}));
+}
+
+#[test]
+fn result_path_merges_into_raw_input_even_when_input_path_selected_part() {
+    // ResultPath applies to the state's raw input, not to the InputPath selection.
+    let o = run(
+        json!({"StartAt":"P","States":{"P":{"Type":"Pass","InputPath":"$.inner","ResultPath":"$.copy","End":true}}}),
+        json!({"inner":{"v":1},"other":2}),
+    );
+    assert_eq!(output(&o), json!({"inner":{"v":1},"other":2,"copy":{"v":1}}));
+}
+
+#[test]
+fn input_path_and_output_path_select_and_null_means_empty_object() {
+    // "If InputPath is null ... the state receives {}"; same for OutputPath.
+    let o = run(
+        json!({"StartAt":"A","States":{
+            "A":{"Type":"Pass","InputPath":"$.a","Next":"B"},
+            "B":{"Type":"Pass","OutputPath":"$.b","Next":"C"},
+            "C":{"Type":"Pass","InputPath":null,"End":true}}}),
+        json!({"a":{"b":{"c":1}}}),
+    );
+    assert_eq!(output(&o), json!({}));
+    let o = run(
+        json!({"StartAt":"A","States":{
+            "A":{"Type":"Pass","InputPath":"$.a","Next":"B"},
+            "B":{"Type":"Pass","OutputPath":"$.b","End":true}}}),
+        json!({"a":{"b":{"c":1}}}),
+    );
+    assert_eq!(output(&o), json!({"c":1}));
+}
+
+#[test]
+fn missing_input_path_fails_with_states_runtime_and_aws_cause() {
+    let o = run(
+        json!({"StartAt":"pass","States":{"pass":{"Type":"Pass","InputPath":"$.NoSuchInputPath","End":true}}}),
+        json!({}),
+    );
+    let (error, cause) = failure(&o);
+    assert_eq!(error, "States.Runtime");
+    assert_eq!(
+        cause,
+        "An error occurred while executing the state 'pass' (entered at the event id #2). \
+         Invalid path '$.NoSuchInputPath' : No results for path: $['NoSuchInputPath']"
+    );
+}
+
+#[test]
+fn parameters_resolve_paths_context_object_and_intrinsics() {
+    let o = run(
+        json!({"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{
+            "static":"s",
+            "fromInput.$":"$.user.name",
+            "stateName.$":"$$.State.Name",
+            "execInput.$":"$$.Execution.Input.user",
+            "greeting.$":"States.Format('hello {}', $.user.name)",
+            "nested":{"n.$":"$.n"},
+            "list":[{"x.$":"$.n"}]
+        },"End":true}}}),
+        json!({"user":{"name":"j.doe"},"n":7}),
+    );
+    assert_eq!(
+        output(&o),
+        json!({"static":"s","fromInput":"j.doe","stateName":"P","execInput":{"name":"j.doe"},
+               "greeting":"hello j.doe","nested":{"n":7},"list":[{"x":7}]})
+    );
+}
+
+#[test]
+fn parameter_path_that_does_not_resolve_fails_with_aws_cause() {
+    let o = run(
+        json!({"StartAt":"pass","States":{"pass":{"Type":"Pass","Parameters":{"value.$":"$.no_such_jsonpath"},"End":true}}}),
+        json!({"a":1}),
+    );
+    let (error, cause) = failure(&o);
+    assert_eq!(error, "States.Runtime");
+    assert_eq!(
+        cause,
+        "An error occurred while executing the state 'pass' (entered at the event id #2). The \
+         JSONPath '$.no_such_jsonpath' specified for the field 'value.$' could not be found in \
+         the input '{\"a\":1}'"
+    );
+}
+
+#[test]
+fn task_result_goes_through_result_selector_then_result_path_then_output_path() {
+    let def = json!({"StartAt":"T","States":{"T":{"Type":"Task",
+        "Resource":"arn:aws:states:::lambda:invoke",
+        "Parameters":{"FunctionName":"f","Payload.$":"$.event"},
+        "ResultSelector":{"body.$":"$.Payload.body"},
+        "ResultPath":"$.result",
+        "OutputPath":"$.result",
+        "End":true}}});
+    let mut host = ScriptedHost::new()
+        .task("T", vec![ok(json!({"StatusCode":200,"Payload":{"body":"hi"}}))]);
+    let o = run_with(def, json!({"event":{"id":1}}), &mut host);
+    assert_eq!(output(&o), json!({"body":"hi"}));
+    assert_eq!(host.calls[0].1.input, json!({"FunctionName":"f","Payload":{"id":1}}));
+}
+
+#[test]
+fn retry_backs_off_interval_times_backoff_rate_per_attempt() {
+    // "IntervalSeconds ... BackoffRate: the multiplier by which the retry interval increases".
+    let def = json!({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
+        "Retry":[{"ErrorEquals":["Lambda.ServiceException"],"IntervalSeconds":2,"MaxAttempts":3,"BackoffRate":3}],
+        "End":true}}});
+    let mut host = ScriptedHost::new().task(
+        "T",
+        vec![
+            err("Lambda.ServiceException", "1"),
+            err("Lambda.ServiceException", "2"),
+            err("Lambda.ServiceException", "3"),
+            ok(json!("done")),
+        ],
+    );
+    let o = run_with(def, json!({}), &mut host);
+    assert_eq!(output(&o), json!("done"));
+    assert_eq!(host.sleeps, vec![2.0, 6.0, 18.0]);
+}
+
+#[test]
+fn retry_gives_up_after_max_attempts_and_the_error_fails_the_execution() {
+    let def = json!({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
+        "Retry":[{"ErrorEquals":["States.ALL"],"IntervalSeconds":1,"MaxAttempts":2}],
+        "End":true}}});
+    let mut host = ScriptedHost::new().task("T", vec![err("Boom", "bad")]);
+    let o = run_with(def, json!({}), &mut host);
+    assert_eq!(failure(&o), ("Boom".into(), "bad".into()));
+    assert_eq!(host.calls.len(), 3, "one try and two retries");
+    assert_eq!(host.sleeps, vec![1.0, 2.0]);
+}
+
+#[test]
+fn max_attempts_zero_never_retries() {
+    // "A value of 0 ... the error is never retried."
+    let def = json!({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
+        "Retry":[{"ErrorEquals":["States.ALL"],"MaxAttempts":0}],"End":true}}});
+    let mut host = ScriptedHost::new().task("T", vec![err("Boom", "bad")]);
+    let o = run_with(def, json!({}), &mut host);
+    assert_eq!(failure(&o).0, "Boom");
+    assert_eq!(host.calls.len(), 1);
+}
+
+#[test]
+fn max_delay_seconds_caps_the_backoff() {
+    let def = json!({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
+        "Retry":[{"ErrorEquals":["States.ALL"],"IntervalSeconds":10,"BackoffRate":10,"MaxAttempts":3,"MaxDelaySeconds":50}],
+        "End":true}}});
+    let mut host = ScriptedHost::new().task("T", vec![err("E", ""), err("E", ""), err("E", ""), ok(json!(1))]);
+    let o = run_with(def, json!({}), &mut host);
+    assert_eq!(output(&o), json!(1));
+    assert_eq!(host.sleeps, vec![10.0, 50.0, 50.0]);
+}
+
+#[test]
+fn full_jitter_draws_delays_between_zero_and_the_backoff() {
+    let def = json!({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
+        "Retry":[{"ErrorEquals":["States.ALL"],"IntervalSeconds":4,"MaxAttempts":5,"JitterStrategy":"FULL"}],
+        "End":true}}});
+    let mut host = ScriptedHost::new().task("T", vec![err("E", ""), err("E", ""), err("E", ""), err("E", ""), ok(json!(1))]);
+    let o = run_with(def, json!({}), &mut host);
+    assert_eq!(output(&o), json!(1));
+    for (i, s) in host.sleeps.iter().enumerate() {
+        let cap = 4.0 * 2f64.powi(i as i32);
+        assert!((0.0..=cap).contains(s), "retry {i}: delay {s} not within [0, {cap}]");
+    }
+    assert!(host.sleeps.iter().any(|s| *s != 4.0 * 2f64.powi(0)), "jitter changes delays");
+}
+
+#[test]
+fn first_matching_retrier_decides_and_exhausted_errors_go_to_catch() {
+    let def = json!({"StartAt":"T","States":{
+        "T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
+            "Retry":[{"ErrorEquals":["Custom"],"MaxAttempts":1},{"ErrorEquals":["States.ALL"],"MaxAttempts":5}],
+            "Catch":[{"ErrorEquals":["Custom"],"ResultPath":"$.error","Next":"Caught"}],
+            "End":true},
+        "Caught":{"Type":"Pass","End":true}}});
+    let mut host = ScriptedHost::new().task("T", vec![err("Custom", "why")]);
+    let o = run_with(def, json!({"in":1}), &mut host);
+    assert_eq!(host.calls.len(), 2, "the Custom retrier allows one retry; States.ALL is not used");
+    assert_eq!(output(&o), json!({"in":1,"error":{"Error":"Custom","Cause":"why"}}));
+}
+
+#[test]
+fn catch_without_result_path_replaces_input_with_error_output() {
+    let def = json!({"StartAt":"T","States":{
+        "T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
+            "Catch":[{"ErrorEquals":["States.ALL"],"Next":"Caught"}],"End":true},
+        "Caught":{"Type":"Pass","End":true}}});
+    let mut host = ScriptedHost::new().task("T", vec![err("X", "y")]);
+    let o = run_with(def, json!({"in":1}), &mut host);
+    assert_eq!(output(&o), json!({"Error":"X","Cause":"y"}));
+    let types = event_types(&o);
+    assert!(types.contains(&"TaskStateExited"), "a caught error exits the state: {types:?}");
+}
+
+#[test]
+fn states_task_failed_matches_any_error_but_timeout() {
+    // "States.TaskFailed ... matches any known error name except for States.Timeout."
+    let def = |error: &str| {
+        let mut host = ScriptedHost::new().task("T", vec![err(error, "c")]);
+        let o = run_with(
+            json!({"StartAt":"T","States":{
+                "T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
+                    "Catch":[{"ErrorEquals":["States.TaskFailed"],"Next":"Caught"}],"End":true},
+                "Caught":{"Type":"Pass","End":true}}}),
+            json!({}),
+            &mut host,
+        );
+        o.status
+    };
+    assert_eq!(def("SomeCustomError"), Status::Succeeded);
+    assert_eq!(def("States.Timeout"), Status::Failed);
+}
+
+#[test]
+fn states_runtime_is_never_caught_even_when_named() {
+    // "A retry or catch on States.ALL won't catch States.Runtime errors."
+    let def = json!({"StartAt":"T","States":{
+        "T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","OutputPath":"$.no.such.result.path",
+            "Catch":[{"ErrorEquals":["States.Runtime"],"Next":"Caught"},{"ErrorEquals":["States.ALL"],"Next":"Caught"}],
+            "Next":"Caught"},
+        "Caught":{"Type":"Pass","End":true}}});
+    let mut host = ScriptedHost::new().task("T", vec![ok(json!({"x":1}))]);
+    let o = run_with(def, json!({}), &mut host);
+    assert_eq!(failure(&o).0, "States.Runtime");
+}
+
+#[test]
+fn choice_takes_first_matching_rule_then_default_else_fails() {
+    let def = json!({"StartAt":"C","States":{
+        "C":{"Type":"Choice","Choices":[
+            {"Variable":"$.n","NumericGreaterThan":10,"Next":"Big"},
+            {"And":[{"Variable":"$.n","NumericGreaterThanEquals":5},{"Variable":"$.s","StringMatches":"a*"}],"Next":"Mid"}],
+         "Default":"Small"},
+        "Big":{"Type":"Pass","Result":"big","End":true},
+        "Mid":{"Type":"Pass","Result":"mid","End":true},
+        "Small":{"Type":"Pass","Result":"small","End":true}}});
+    assert_eq!(output(&run(def.clone(), json!({"n":11,"s":"x"}))), json!("big"));
+    assert_eq!(output(&run(def.clone(), json!({"n":5,"s":"abc"}))), json!("mid"));
+    assert_eq!(output(&run(def, json!({"n":5,"s":"xbc"}))), json!("small"));
+    let no_default = json!({"StartAt":"C","States":{
+        "C":{"Type":"Choice","Choices":[{"Variable":"$.n","NumericEquals":1,"Next":"A"}]},
+        "A":{"Type":"Succeed"}}});
+    assert_eq!(failure(&run(no_default, json!({"n":2}))).0, "States.NoChoiceMatched");
+}
+
+#[test]
+fn wait_seconds_and_timestamp_path_advance_the_clock() {
+    let def = json!({"StartAt":"W1","States":{
+        "W1":{"Type":"Wait","Seconds":30,"Next":"W2"},
+        "W2":{"Type":"Wait","TimestampPath":"$.until","End":true}}});
+    let mut host = ScriptedHost::new();
+    let o = run_with(def, json!({"until":"2026-11-23T01:00:00+01:00"}), &mut host);
+    assert_eq!(output(&o), json!({"until":"2026-11-23T01:00:00+01:00"}));
+    // 01:00+01:00 is 00:00Z, already past after the 30 s wait: no further sleep needed.
+    assert_eq!(host.sleeps[0], 30.0);
+    assert!(host.sleeps.len() == 1 || host.sleeps[1] <= 0.0);
+}
+
+#[test]
+fn wait_seconds_path_rejects_negative_and_fractional_values_with_aws_causes() {
+    let def = json!({"StartAt":"WaitState","States":{"WaitState":{"Type":"Wait","SecondsPath":"$.input.waitSeconds","End":true}}});
+    let (e, cause) = failure(&run(def.clone(), json!({"input":{"waitSeconds":-1}})));
+    assert_eq!(e, "States.Runtime");
+    assert!(cause.ends_with("The SecondsPath parameter references a negative value: $.input.waitSeconds == -1"), "{cause}");
+    let (_, cause) = failure(&run(def, json!({"input":{"waitSeconds":1.5}})));
+    assert!(cause.ends_with("The SecondsPath parameter cannot be parsed as a long value: $.input.waitSeconds == 1.5"), "{cause}");
+}
+
+#[test]
+fn fail_state_takes_error_and_cause_from_paths() {
+    let def = json!({"StartAt":"F","States":{"F":{"Type":"Fail","ErrorPath":"$.e","CausePath":"States.Format('n={}', $.n)"}}});
+    assert_eq!(failure(&run(def, json!({"e":"MyError","n":3}))), ("MyError".into(), "n=3".into()));
+}
+
+#[test]
+fn parallel_outputs_are_an_array_in_branch_order() {
+    let def = json!({"StartAt":"P","States":{"P":{"Type":"Parallel","End":true,"Branches":[
+        {"StartAt":"A","States":{"A":{"Type":"Pass","Result":"a","End":true}}},
+        {"StartAt":"B","States":{"B":{"Type":"Pass","InputPath":"$.x","End":true}}}]}}});
+    let o = run(def, json!({"x":2}));
+    assert_eq!(output(&o), json!(["a", 2]));
+    let types = event_types(&o);
+    assert_eq!(&types[..3], ["ExecutionStarted", "ParallelStateEntered", "ParallelStateStarted"]);
+    assert_eq!(&types[types.len() - 3..], ["ParallelStateSucceeded", "ParallelStateExited", "ExecutionSucceeded"]);
+}
+
+#[test]
+fn a_failing_branch_fails_the_parallel_state_with_its_error_which_catch_can_handle() {
+    let def = json!({"StartAt":"P","States":{
+        "P":{"Type":"Parallel","Next":"Done","Branches":[
+            {"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}},
+            {"StartAt":"B","States":{"B":{"Type":"Fail","Error":"BranchError","Cause":"b"}}}],
+         "Catch":[{"ErrorEquals":["BranchError"],"ResultPath":"$.err","Next":"Done"}]},
+        "Done":{"Type":"Succeed"}}});
+    let o = run(def, json!({"x":1}));
+    assert_eq!(output(&o), json!({"x":1,"err":{"Error":"BranchError","Cause":"b"}}));
+    assert!(event_types(&o).contains(&"ParallelStateFailed"));
+}
+
+#[test]
+fn map_runs_the_item_processor_per_item_with_item_selector_and_context() {
+    let def = json!({"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.items","MaxConcurrency":2,
+        "ItemSelector":{"index.$":"$$.Map.Item.Index","value.$":"$$.Map.Item.Value","tenant.$":"$.tenant"},
+        "ItemProcessor":{"StartAt":"I","States":{"I":{"Type":"Pass","End":true}}},
+        "ResultPath":"$.out","End":true}}});
+    let o = run(def, json!({"tenant":"t1","items":["a","b"]}));
+    assert_eq!(
+        output(&o),
+        json!({"tenant":"t1","items":["a","b"],"out":[
+            {"index":0,"value":"a","tenant":"t1"},{"index":1,"value":"b","tenant":"t1"}]})
+    );
+    let types = event_types(&o);
+    assert_eq!(types.iter().filter(|t| **t == "MapIterationStarted").count(), 2);
+    assert!(types.contains(&"MapStateSucceeded"));
+}
+
+#[test]
+fn map_with_legacy_iterator_and_non_array_items_fails_at_runtime() {
+    let def = json!({"StartAt":"M","States":{"M":{"Type":"Map",
+        "Iterator":{"StartAt":"I","States":{"I":{"Type":"Pass","End":true}}},"End":true}}});
+    assert_eq!(output(&run(def.clone(), json!([1, 2]))), json!([1, 2]));
+    let (e, cause) = failure(&run(def, json!({"not":"array"})));
+    assert_eq!(e, "States.Runtime");
+    assert!(cause.contains("Map state input must be an array"), "{cause}");
+}
+
+#[test]
+fn execution_timeout_seconds_times_out_a_long_wait() {
+    let def = json!({"StartAt":"W","TimeoutSeconds":5,"States":{"W":{"Type":"Wait","Seconds":60,"End":true}}});
+    let o = run(def, json!({}));
+    assert_eq!(o.status, Status::TimedOut);
+    assert_eq!(o.failure.unwrap().error, "States.Timeout");
+    assert_eq!(event_types(&o).last(), Some(&"ExecutionTimedOut"));
+}
+
+#[test]
+fn inputs_over_the_payload_limit_fail_with_data_limit_exceeded() {
+    let big = "x".repeat(300 * 1024);
+    let o = run(json!({"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}), json!({ "big": big }));
+    assert_eq!(failure(&o).0, "States.DataLimitExceeded");
+}
+
+#[test]
+fn history_of_the_seed_machine_uses_aws_event_types_and_previous_ids() {
+    let def: serde_json::Value =
+        serde_json::from_str(include_str!("../../../examples/seed/sec-pipeline-lambda.json")).unwrap();
+    let mut host = ScriptedHost::new()
+        .task("CheckEventsForRuleMatch", vec![ok(json!({"trigger_payload_exists":true}))])
+        .task("TriggerNotifications", vec![ok(json!({"notifications_sent":1}))]);
+    let o = run_with(def, json!({"event_id":"e1"}), &mut host);
+    assert_eq!(output(&o), json!({"notifications_sent":1}));
+    assert_eq!(
+        event_types(&o),
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "LambdaFunctionScheduled",
+            "LambdaFunctionStarted",
+            "LambdaFunctionSucceeded",
+            "TaskStateExited",
+            "ChoiceStateEntered",
+            "ChoiceStateExited",
+            "TaskStateEntered",
+            "LambdaFunctionScheduled",
+            "LambdaFunctionStarted",
+            "LambdaFunctionSucceeded",
+            "TaskStateExited",
+            "SucceedStateEntered",
+            "SucceedStateExited",
+            "ExecutionSucceeded",
+        ]
+    );
+    // AWS: the first state's entered event has previousEventId 0; then each follows the last.
+    let prev: Vec<u64> = o.history.iter().map(|e| e.previous_event_id).collect();
+    assert_eq!(prev[..3], [0, 0, 2]);
+    assert!(o.history.iter().skip(2).all(|e| e.previous_event_id == e.id - 1));
+    // The Lambda task received {"Payload": <state input>} from Parameters.
+    assert_eq!(host.calls[0].1.input, json!({"Payload":{"event_id":"e1"}}));
+}
+
+#[test]
+fn seed_machine_catches_all_notifications_failed_into_fail_state() {
+    let def: serde_json::Value =
+        serde_json::from_str(include_str!("../../../examples/seed/sec-pipeline-lambda.json")).unwrap();
+    let mut host = ScriptedHost::new()
+        .task("CheckEventsForRuleMatch", vec![err("Lambda.ServiceException", "flaky"), ok(json!({"trigger_payload_exists":true}))])
+        .task("TriggerNotifications", vec![err("AllNotificationsFailedException", "smtp down")]);
+    let o = run_with(def, json!({}), &mut host);
+    assert_eq!(o.status, Status::Failed);
+    assert_eq!(host.sleeps, vec![2.0], "Lambda.ServiceException retried after IntervalSeconds 2");
+    let types = event_types(&o);
+    assert!(types.ends_with(&["FailStateEntered", "ExecutionFailed"]), "{types:?}");
+}

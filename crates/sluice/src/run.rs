@@ -1,0 +1,196 @@
+//! `sluice run DEFINITION --input JSON|@FILE [--mock-config FILE --test-case NAME]`
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sluice_asl::definition::StateMachine;
+use sluice_asl::history::ResourceKind;
+use sluice_asl::interpreter::{self, Host, Options, Status};
+use sluice_asl::mock::{MockConfig, MockedResponse, TestCase};
+use sluice_asl::step::TaskCall;
+use sluice_asl::{Failure, names};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The state machine definition (Amazon States Language JSON).
+    definition: PathBuf,
+    /// The execution input: inline JSON, or `@FILE` to read it from a file.
+    #[arg(long, default_value = "{}")]
+    input: String,
+    /// A Step Functions Local mock configuration file that supplies Task results.
+    #[arg(long, requires = "test_case")]
+    mock_config: Option<PathBuf>,
+    /// The test case of the mock configuration to use.
+    #[arg(long, requires = "mock_config")]
+    test_case: Option<String>,
+    /// The state machine's name in the mock configuration (default: the definition file's stem).
+    #[arg(long)]
+    state_machine: Option<String>,
+    /// Skip Wait states and retry delays instead of sleeping (time still advances virtually).
+    #[arg(long)]
+    no_wait: bool,
+    /// Also print the execution history (AWS event types) under `"history"`.
+    #[arg(long)]
+    history: bool,
+    /// The payload size limit in bytes (AWS: 262144); 0 disables it.
+    #[arg(long, default_value_t = interpreter::DEFAULT_MAX_PAYLOAD_BYTES)]
+    max_payload_bytes: usize,
+    /// Seed for States.UUID, States.MathRandom and retry jitter.
+    #[arg(long, default_value_t = 0x5EED)]
+    seed: u64,
+}
+
+pub fn main(args: Args) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.definition)
+        .with_context(|| format!("cannot read {}", args.definition.display()))?;
+    let machine = match StateMachine::parse_str(&text) {
+        Ok(m) => m,
+        Err(diags) => {
+            for d in diags.iter() {
+                eprintln!("{}: {d}", args.definition.display());
+            }
+            bail!("{} is not a valid state machine definition", args.definition.display());
+        }
+    };
+    let input = read_input(&args.input)?;
+    let machine_name = match &args.state_machine {
+        Some(n) => n.clone(),
+        None => stem(&args.definition),
+    };
+    let mock_text = match &args.mock_config {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read mock config {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let mock = match &mock_text {
+        Some(text) => Some(MockConfig::parse(text).context("invalid mock config")?),
+        None => None,
+    };
+    let case = match (&mock, &args.test_case) {
+        (Some(config), Some(case)) => Some(config.test_case(&machine_name, case)?),
+        _ => None,
+    };
+    let mut host = MockHost {
+        case,
+        machine_name: machine_name.clone(),
+        case_name: args.test_case.clone(),
+        invocations: HashMap::new(),
+        virtual_now: (args.no_wait).then(Utc::now),
+    };
+    let mut options = Options {
+        max_payload_bytes: (args.max_payload_bytes > 0).then_some(args.max_payload_bytes),
+        seed: args.seed,
+        ..Options::default()
+    };
+    options.execution.state_machine_name = machine_name.clone();
+    options.execution.state_machine_id =
+        format!("arn:aws:states:us-east-1:000000000000:stateMachine:{machine_name}");
+    options.execution.name = "run".into();
+    options.execution.id = format!("arn:aws:states:us-east-1:000000000000:execution:{machine_name}:run");
+
+    let outcome = interpreter::run(&machine, input, &mut host, options);
+    let mut out = json!({ "status": outcome.status.as_str() });
+    match (&outcome.output, &outcome.failure) {
+        (Some(output), _) => out["output"] = output.clone(),
+        (None, Some(f)) => {
+            out["error"] = json!(f.error);
+            out["cause"] = json!(f.cause);
+        }
+        (None, None) => {}
+    }
+    if args.history {
+        out["history"] = serde_json::to_value(&outcome.history)?;
+    }
+    println!("{}", serde_json::to_string(&out)?);
+    Ok(if outcome.status == Status::Succeeded { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn read_input(arg: &str) -> anyhow::Result<Value> {
+    let (text, origin) = match arg.strip_prefix('@') {
+        Some(file) => (
+            std::fs::read_to_string(file).with_context(|| format!("cannot read input file {file}"))?,
+            file.to_owned(),
+        ),
+        None => (arg.to_owned(), "--input".to_owned()),
+    };
+    serde_json::from_str(&text).with_context(|| format!("{origin} is not valid JSON"))
+}
+
+/// Tasks answered from a Step Functions Local mock configuration; time real or virtual.
+struct MockHost<'c> {
+    case: Option<TestCase<'c>>,
+    machine_name: String,
+    case_name: Option<String>,
+    /// Invocations so far per state: the mocked response key ("0", "1-2", ...) is the attempt.
+    invocations: HashMap<String, u32>,
+    /// `Some` with `--no-wait`: a clock that sleeping advances instantly.
+    virtual_now: Option<DateTime<Utc>>,
+}
+
+impl Host for MockHost<'_> {
+    fn run_task(&mut self, state: &str, call: &TaskCall) -> Result<Value, Failure> {
+        let attempt = self.invocations.entry(state.to_owned()).or_insert(0);
+        let this = *attempt;
+        *attempt += 1;
+        let no_mock = || {
+            Failure::runtime(format!(
+                "No mocked response for state '{state}' (invocation #{this}) in test case '{}' of \
+                 state machine '{}': Sluice runs Task states only from a mock configuration \
+                 (--mock-config FILE --test-case NAME)",
+                self.case_name.as_deref().unwrap_or("<none>"),
+                self.machine_name,
+            ))
+        };
+        let Some(case) = &self.case else { return Err(no_mock()) };
+        match case.response(state, this) {
+            None => Err(no_mock()),
+            Some(MockedResponse::Throw { error, cause }) => Err(Failure::new(error.clone(), cause.clone())),
+            Some(MockedResponse::Return(value)) => lambda_result(&call.resource, value),
+        }
+    }
+
+    fn now(&mut self) -> DateTime<Utc> {
+        self.virtual_now.unwrap_or_else(Utc::now)
+    }
+
+    fn sleep_until(&mut self, until: DateTime<Utc>) {
+        match &mut self.virtual_now {
+            Some(now) => *now = (*now).max(until),
+            None => {
+                if let Ok(d) = (until - Utc::now()).to_std() {
+                    std::thread::sleep(d);
+                }
+            }
+        }
+    }
+}
+
+/// A mocked response is the service's API response. For a plain Lambda function ARN the task's
+/// result is the Invoke response's `Payload`, and a `FunctionError` makes the task fail with the
+/// payload's `errorType` (as Step Functions Local does).
+fn lambda_result(resource: &str, response: &Value) -> Result<Value, Failure> {
+    if ResourceKind::of(resource) != ResourceKind::Lambda {
+        return Ok(response.clone());
+    }
+    let Some(obj) = response.as_object() else { return Ok(response.clone()) };
+    let payload = obj.get("Payload").cloned().unwrap_or(Value::Null);
+    if let Some(function_error) = obj.get("FunctionError") {
+        let error = payload
+            .get("errorType")
+            .and_then(Value::as_str)
+            .or(function_error.as_str())
+            .unwrap_or(names::TASK_FAILED);
+        return Err(Failure::new(error, payload.to_string()));
+    }
+    if obj.contains_key("Payload") { Ok(payload) } else { Ok(response.clone()) }
+}
