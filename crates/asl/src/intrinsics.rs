@@ -72,7 +72,10 @@ impl Intrinsic {
     /// and nesting depth.
     pub fn parse(text: &str) -> Result<Self, IntrinsicError> {
         match parser::parse(text) {
-            Ok(call) => Ok(Self { text: text.to_owned(), call }),
+            Ok(call) => Ok(Self {
+                text: text.to_owned(),
+                call,
+            }),
             Err(error) => Err(IntrinsicError {
                 text: text.to_owned(),
                 message: format!("{} (at offset {})", error.message, error.offset),
@@ -180,7 +183,9 @@ impl Function {
 
     /// The function called `States.<name>`, if any.
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|function| function.name() == name)
+        Self::ALL
+            .into_iter()
+            .find(|function| function.name() == name)
     }
 
     /// How many arguments the function takes: `(min, max)`, `max` `None` when unbounded.
@@ -298,12 +303,18 @@ impl StringLiteral {
     /// A literal whose every `{}` is a placeholder (as if written unescaped).
     pub fn template(value: &str) -> Self {
         let placeholders = placeholder_offsets(value);
-        Self { value: value.to_owned(), placeholders }
+        Self {
+            value: value.to_owned(),
+            placeholders,
+        }
     }
 
     /// A literal with no placeholders (every brace written escaped).
     pub fn plain(value: &str) -> Self {
-        Self { value: value.to_owned(), placeholders: Vec::new() }
+        Self {
+            value: value.to_owned(),
+            placeholders: Vec::new(),
+        }
     }
 
     /// The unescaped value.

@@ -910,7 +910,7 @@ mod tests {
             ("{\r\n  \"é\": x\r\n}", (2, 8), "expected value"),
             ("{\"a\": 1,}", (1, 9), "trailing comma"),
             ("{\"a\": 1", (1, 7), "EOF while parsing an object"),
-            ("{\"a\": 1,\n", (2, 1), "EOF while parsing an object"),
+            ("{\"a\": 1,\n", (2, 1), "EOF while parsing a value"),
             ("", (1, 1), "EOF while parsing a value"),
             ("[1] 2", (1, 5), "trailing characters"),
             ("\u{feff}\n [é", (2, 3), "expected value"),

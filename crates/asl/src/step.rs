@@ -498,12 +498,8 @@ pub fn retry_delay(r: &Retrier, attempt: u64, random: &mut dyn Random) -> f64 {
     }
 }
 
-fn missing_path(p: &Path) -> Failure {
-    Failure::runtime(format!("Invalid path '{}' : No results for path: {}", p.text(), p.text()))
-}
-
 fn select_or_fail<'v>(p: &Path, scope: &Scope<'v>) -> Result<Cow<'v, Value>, Failure> {
-    p.select(scope).ok_or_else(|| missing_path(p))
+    p.select_result(scope).map_err(Failure::from)
 }
 
 /// InputPath, borrowing when the whole input is selected (states that must keep their raw

@@ -378,7 +378,7 @@ fn execution_timeout_seconds_times_out_a_long_wait() {
     let def = json!({"StartAt":"W","TimeoutSeconds":5,"States":{"W":{"Type":"Wait","Seconds":60,"End":true}}});
     let o = run(def, json!({}));
     assert_eq!(o.status, Status::TimedOut);
-    assert_eq!(o.failure.unwrap().error, "States.Timeout");
+    assert_eq!(o.failure.as_ref().unwrap().error, "States.Timeout");
     assert_eq!(event_types(&o).last(), Some(&"ExecutionTimedOut"));
 }
 

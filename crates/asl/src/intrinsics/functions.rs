@@ -13,7 +13,11 @@ use super::{Arg, Call, Function, MAX_INPUT_CHARS, MAX_RANGE_ITEMS};
 use crate::path::Root;
 use crate::{Failure, Random, Scope, SplitMix64};
 
-pub(super) fn eval(call: &Call, scope: &Scope<'_>, random: &mut dyn Random) -> Result<Value, Failure> {
+pub(super) fn eval(
+    call: &Call,
+    scope: &Scope<'_>,
+    random: &mut dyn Random,
+) -> Result<Value, Failure> {
     let mut args = Vec::with_capacity(call.args.len());
     for arg in &call.args {
         args.push(eval_arg(arg, scope, random)?);
@@ -21,7 +25,11 @@ pub(super) fn eval(call: &Call, scope: &Scope<'_>, random: &mut dyn Random) -> R
     apply(call, args, random)
 }
 
-fn eval_arg<'v>(arg: &Arg, scope: &Scope<'v>, random: &mut dyn Random) -> Result<Cow<'v, Value>, Failure> {
+fn eval_arg<'v>(
+    arg: &Arg,
+    scope: &Scope<'v>,
+    random: &mut dyn Random,
+) -> Result<Cow<'v, Value>, Failure> {
     Ok(match arg {
         Arg::String(literal) => Cow::Owned(Value::String(literal.value().to_owned())),
         Arg::Number(number) => Cow::Owned(Value::Number(number.clone())),
@@ -33,7 +41,8 @@ fn eval_arg<'v>(arg: &Arg, scope: &Scope<'v>, random: &mut dyn Random) -> Result
                 Root::Context => ("context object", scope.context),
             };
             Failure::runtime(format!(
-                "The JsonPath argument '{}' of an intrinsic function could not be found in the {what} '{}'",
+                "The JsonPath argument '{}' of an intrinsic function could not be found in the \
+                 {what} '{}'",
                 path.text(),
                 truncated(data),
             ))
@@ -59,7 +68,9 @@ fn truncated(data: &Value) -> String {
 
 /// A failure of `call`: `States.IntrinsicFailure`, naming the call.
 fn fail(call: &Call, message: impl fmt::Display) -> Failure {
-    Failure::intrinsic(format!("The function '{call}' had the following error: {message}"))
+    Failure::intrinsic(format!(
+        "The function '{call}' had the following error: {message}"
+    ))
 }
 
 /// "null", "a string", ... for error messages.
@@ -75,7 +86,10 @@ fn kind(value: &Value) -> &'static str {
 }
 
 fn ordinal(i: usize) -> &'static str {
-    ["first", "second", "third"].get(i).copied().unwrap_or("last")
+    ["first", "second", "third"]
+        .get(i)
+        .copied()
+        .unwrap_or("last")
 }
 
 struct Args<'c, 'v> {
@@ -94,7 +108,11 @@ impl<'v> Args<'_, 'v> {
             Value::String(s) => Ok(s),
             other => Err(fail(
                 self.call,
-                format_args!("the {} argument must be a string, but it is {}", ordinal(i), kind(other)),
+                format_args!(
+                    "the {} argument must be a string, but it is {}",
+                    ordinal(i),
+                    kind(other)
+                ),
             )),
         }
     }
@@ -108,7 +126,8 @@ impl<'v> Args<'_, 'v> {
                 return Err(fail(
                     self.call,
                     format_args!(
-                        "the input string can be at most {MAX_INPUT_CHARS} characters long, but it has {chars}"
+                        "the input string can be at most {MAX_INPUT_CHARS} characters long, \
+                         but it has {chars}"
                     ),
                 ));
             }
@@ -121,7 +140,11 @@ impl<'v> Args<'_, 'v> {
             Value::Array(items) => Ok(items),
             other => Err(fail(
                 self.call,
-                format_args!("the {} argument must be an array, but it is {}", ordinal(i), kind(other)),
+                format_args!(
+                    "the {} argument must be an array, but it is {}",
+                    ordinal(i),
+                    kind(other)
+                ),
             )),
         }
     }
@@ -139,7 +162,11 @@ impl<'v> Args<'_, 'v> {
             Value::Object(map) => Ok(map),
             other => Err(fail(
                 self.call,
-                format_args!("the {} argument must be a JSON object, but it is {}", ordinal(i), kind(other)),
+                format_args!(
+                    "the {} argument must be a JSON object, but it is {}",
+                    ordinal(i),
+                    kind(other)
+                ),
             )),
         }
     }
@@ -149,7 +176,10 @@ impl<'v> Args<'_, 'v> {
     fn rounded(&self, i: usize, what: &str) -> Result<i64, Failure> {
         let value = self.get(i);
         let Value::Number(number) = value else {
-            return Err(fail(self.call, format_args!("the {what} must be an integer, but it is {}", kind(value))));
+            return Err(fail(
+                self.call,
+                format_args!("the {what} must be an integer, but it is {}", kind(value)),
+            ));
         };
         if let Some(n) = number.as_i64() {
             return Ok(n);
@@ -159,7 +189,10 @@ impl<'v> Args<'_, 'v> {
         if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&rounded) {
             Ok(rounded as i64)
         } else {
-            Err(fail(self.call, format_args!("the {what} {number} is out of the integer range")))
+            Err(fail(
+                self.call,
+                format_args!("the {what} {number} is out of the integer range"),
+            ))
         }
     }
 
@@ -176,9 +209,15 @@ impl<'v> Args<'_, 'v> {
             {
                 return Ok(f as i64);
             }
-            return Err(fail(self.call, format_args!("the {what} must be an integer, but it is {number}")));
+            return Err(fail(
+                self.call,
+                format_args!("the {what} must be an integer, but it is {number}"),
+            ));
         }
-        Err(fail(self.call, format_args!("the {what} must be an integer, but it is {}", kind(value))))
+        Err(fail(
+            self.call,
+            format_args!("the {what} must be an integer, but it is {}", kind(value)),
+        ))
     }
 }
 
@@ -188,7 +227,11 @@ fn round_half_up(x: f64) -> f64 {
     if x - floor >= 0.5 { floor + 1.0 } else { floor }
 }
 
-fn apply(call: &Call, values: Vec<Cow<'_, Value>>, random: &mut dyn Random) -> Result<Value, Failure> {
+fn apply(
+    call: &Call,
+    values: Vec<Cow<'_, Value>>,
+    random: &mut dyn Random,
+) -> Result<Value, Failure> {
     let mut args = Args { call, values };
     match call.function {
         Function::Format => format(&args),
@@ -206,13 +249,17 @@ fn apply(call: &Call, values: Vec<Cow<'_, Value>>, random: &mut dyn Random) -> R
         Function::JsonToString => serde_json::to_string(args.get(0))
             .map(Value::String)
             .map_err(|e| fail(call, e)),
-        Function::Array => Ok(Value::Array(args.values.into_iter().map(Cow::into_owned).collect())),
+        Function::Array => Ok(Value::Array(
+            args.values.into_iter().map(Cow::into_owned).collect(),
+        )),
         Function::ArrayPartition => {
             let size = args.rounded(1, "chunk size")?;
             if size <= 0 {
                 return Err(fail(
                     call,
-                    format_args!("the chunk size must be a non-zero, positive integer, but it is {size}"),
+                    format_args!(
+                        "the chunk size must be a non-zero, positive integer, but it is {size}"
+                    ),
                 ));
             }
             let items = args.take_array(0)?;
@@ -226,7 +273,9 @@ fn apply(call: &Call, values: Vec<Cow<'_, Value>>, random: &mut dyn Random) -> R
         }
         Function::ArrayContains => {
             let needle = args.get(1);
-            Ok(Value::Bool(args.array(0)?.iter().any(|item| item == needle)))
+            Ok(Value::Bool(
+                args.array(0)?.iter().any(|item| item == needle),
+            ))
         }
         Function::ArrayRange => range(&args),
         Function::ArrayGetItem => {
@@ -237,18 +286,31 @@ fn apply(call: &Call, values: Vec<Cow<'_, Value>>, random: &mut dyn Random) -> R
                 .and_then(|i| items.get(i))
                 .cloned()
                 .ok_or_else(|| {
-                    fail(call, format_args!("the index {index} is out of bounds for an array of length {}", items.len()))
+                    fail(
+                        call,
+                        format_args!(
+                            "the index {index} is out of bounds for an array of length {}",
+                            items.len()
+                        ),
+                    )
                 })
         }
         Function::ArrayLength => Ok(Value::from(args.array(0)?.len())),
         Function::ArrayUnique => {
             let items = args.take_array(0)?;
             let mut seen = HashSet::with_capacity(items.len());
-            Ok(Value::Array(items.into_iter().filter(|item| seen.insert(canonical(item))).collect()))
+            Ok(Value::Array(
+                items
+                    .into_iter()
+                    .filter(|item| seen.insert(canonical(item)))
+                    .collect(),
+            ))
         }
         Function::Base64Encode => {
             let text = args.bounded_string(0)?;
-            Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(text.as_bytes())))
+            Ok(Value::String(
+                base64::engine::general_purpose::STANDARD.encode(text.as_bytes()),
+            ))
         }
         Function::Base64Decode => {
             let text = args.bounded_string(0)?;
@@ -256,7 +318,8 @@ fn apply(call: &Call, values: Vec<Cow<'_, Value>>, random: &mut dyn Random) -> R
             let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             let engine = GeneralPurpose::new(
                 &base64::alphabet::STANDARD,
-                GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+                GeneralPurposeConfig::new()
+                    .with_decode_padding_mode(DecodePaddingMode::Indifferent),
             );
             let bytes = engine
                 .decode(compact.as_bytes())
@@ -277,7 +340,8 @@ fn apply(call: &Call, values: Vec<Cow<'_, Value>>, random: &mut dyn Random) -> R
                     return Err(fail(
                         call,
                         format_args!(
-                            "the hashing algorithm '{other}' is not supported: use MD5, SHA-1, SHA-256, SHA-384 or SHA-512"
+                            "the hashing algorithm '{other}' is not supported: use MD5, SHA-1, \
+                             SHA-256, SHA-384 or SHA-512"
                         ),
                     ));
                 }
@@ -294,13 +358,17 @@ fn apply(call: &Call, values: Vec<Cow<'_, Value>>, random: &mut dyn Random) -> R
                 Value::Bool(true) => {
                     return Err(fail(
                         call,
-                        "Step Functions only supports the shallow merging mode: the third argument must be false",
+                        "Step Functions only supports the shallow merging mode: the third argument \
+                         must be false",
                     ));
                 }
                 other => {
                     return Err(fail(
                         call,
-                        format_args!("the third argument must be the boolean false, but it is {}", kind(other)),
+                        format_args!(
+                            "the third argument must be the boolean false, but it is {}",
+                            kind(other)
+                        ),
                     ));
                 }
             }
@@ -324,7 +392,9 @@ fn apply(call: &Call, values: Vec<Cow<'_, Value>>, random: &mut dyn Random) -> R
             if end <= start {
                 return Err(fail(
                     call,
-                    format_args!("the end number ({end}) must be greater than the start number ({start})"),
+                    format_args!(
+                        "the end number ({end}) must be greater than the start number ({start})"
+                    ),
                 ));
             }
             let draw = if args.values.len() == 3 {
@@ -348,7 +418,10 @@ fn apply(call: &Call, values: Vec<Cow<'_, Value>>, random: &mut dyn Random) -> R
                 if !range.contains(&n) {
                     return Err(fail(
                         call,
-                        format_args!("the {what} {n} is not an integer in the range of -2147483648 and 2147483647"),
+                        format_args!(
+                            "the {what} {n} is not an integer in the range of -2147483648 and \
+                             2147483647"
+                        ),
                     ));
                 }
                 sum += n;
@@ -453,7 +526,10 @@ fn range(args: &Args<'_, '_>) -> Result<Value, Failure> {
     let last = i128::from(args.rounded(1, "final element")?);
     let step = i128::from(args.rounded(2, "step")?);
     if step == 0 {
-        return Err(fail(call, "the step (third argument) must be a non-zero integer"));
+        return Err(fail(
+            call,
+            "the step (third argument) must be a non-zero integer",
+        ));
     }
     // The final element is included when the steps land on it: (0, 9, 3) is [0, 3, 6, 9] and
     // (0, 10, 3) is [0, 3, 6, 9].
@@ -465,10 +541,16 @@ fn range(args: &Args<'_, '_>) -> Result<Value, Failure> {
     if count > MAX_RANGE_ITEMS as i128 {
         return Err(fail(
             call,
-            format_args!("the array would have {count} items, but it can contain at most {MAX_RANGE_ITEMS}"),
+            format_args!(
+                "the array would have {count} items, but it can contain at most {MAX_RANGE_ITEMS}"
+            ),
         ));
     }
-    Ok(Value::Array((0..count).map(|i| Value::from((first + i * step) as i64)).collect()))
+    Ok(Value::Array(
+        (0..count)
+            .map(|i| Value::from((first + i * step) as i64))
+            .collect(),
+    ))
 }
 
 /// A text equal for equal JSON values (object keys sorted), for `States.ArrayUnique`.

@@ -25,7 +25,10 @@ pub(super) fn parse(text: &str) -> Result<Call> {
     if let Some(c) = parser.peek() {
         return Err(parser.error(
             parser.pos,
-            format!("unexpected '{c}' after the closing parenthesis of {}", call.function),
+            format!(
+                "unexpected '{c}' after the closing parenthesis of {}",
+                call.function
+            ),
         ));
     }
     Ok(call)
@@ -42,7 +45,10 @@ fn is_blank(c: char) -> bool {
 
 impl Parser<'_> {
     fn error(&self, offset: usize, message: impl Into<String>) -> ParseError {
-        ParseError { offset, message: message.into() }
+        ParseError {
+            offset,
+            message: message.into(),
+        }
     }
 
     fn rest(&self) -> &str {
@@ -73,11 +79,17 @@ impl Parser<'_> {
     fn call(&mut self, depth: usize) -> Result<Call> {
         let start = self.pos;
         if !self.rest().starts_with("States.") {
-            return Err(self.error(start, "expected an intrinsic function call 'States.<Name>(...)'"));
+            return Err(self.error(
+                start,
+                "expected an intrinsic function call 'States.<Name>(...)'",
+            ));
         }
         self.pos += "States.".len();
         let name_start = self.pos;
-        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             self.pos += 1;
         }
         let name = &self.src[name_start..self.pos];
@@ -85,7 +97,10 @@ impl Parser<'_> {
             return Err(self.error(name_start, "expected a function name after 'States.'"));
         }
         let Some(function) = Function::from_name(name) else {
-            return Err(self.error(name_start, format!("unknown intrinsic function 'States.{name}'")));
+            return Err(self.error(
+                name_start,
+                format!("unknown intrinsic function 'States.{name}'"),
+            ));
         };
         if depth > MAX_NESTING {
             return Err(self.error(
@@ -97,7 +112,10 @@ impl Parser<'_> {
         match self.peek() {
             Some('(') => self.pos += 1,
             Some(c) => {
-                return Err(self.error(self.pos, format!("expected '(' after {function}, found '{c}'")));
+                return Err(self.error(
+                    self.pos,
+                    format!("expected '(' after {function}, found '{c}'"),
+                ));
             }
             None => return Err(self.error(self.pos, format!("expected '(' after {function}"))),
         }
@@ -121,13 +139,18 @@ impl Parser<'_> {
                     Some(c) => {
                         return Err(self.error(
                             self.pos,
-                            format!("expected ',' or ')' in the arguments of {function}, found '{c}'"),
+                            format!(
+                                "expected ',' or ')' in the arguments of {function}, found '{c}'"
+                            ),
                         ));
                     }
                     None => {
                         return Err(self.error(
                             self.pos,
-                            format!("unbalanced parentheses: the arguments of {function} are not closed with ')'"),
+                            format!(
+                                "unbalanced parentheses: the arguments of {function} are not \
+                                 closed with ')'"
+                            ),
                         ));
                     }
                 }
@@ -143,13 +166,19 @@ impl Parser<'_> {
         match self.peek() {
             None => Err(self.error(
                 start,
-                format!("unbalanced parentheses: expected an argument of {function}, found the end"),
+                format!(
+                    "unbalanced parentheses: expected an argument of {function}, found the end"
+                ),
             )),
             Some('\'') => self.string().map(Arg::String),
             Some('$') => self.path().map(Arg::Path),
             Some(c) if c == '-' || c.is_ascii_digit() => self.number().map(Arg::Number),
-            Some(',' | ')') => Err(self.error(start, format!("expected an argument of {function}"))),
-            Some('"') => Err(self.error(start, "string literals must be enclosed in single quotes")),
+            Some(',' | ')') => {
+                Err(self.error(start, format!("expected an argument of {function}")))
+            }
+            Some('"') => {
+                Err(self.error(start, "string literals must be enclosed in single quotes"))
+            }
             Some(c) if c.is_ascii_alphabetic() => {
                 if self.rest().starts_with("States.") {
                     return self.call(depth + 1).map(Arg::Call);
@@ -179,7 +208,10 @@ impl Parser<'_> {
                 self.pos = end;
                 Ok(arg)
             }
-            Some(c) => Err(self.error(start, format!("unexpected '{c}' where an argument of {function} was expected"))),
+            Some(c) => Err(self.error(
+                start,
+                format!("unexpected '{c}' where an argument of {function} was expected"),
+            )),
         }
     }
 
@@ -192,7 +224,12 @@ impl Parser<'_> {
         loop {
             let at = self.pos;
             match self.bump() {
-                None => return Err(self.error(start, "unterminated string literal: missing the closing quote")),
+                None => {
+                    return Err(self.error(
+                        start,
+                        "unterminated string literal: missing the closing quote",
+                    ));
+                }
                 Some('\'') => break,
                 Some('\\') => match self.bump() {
                     Some(c @ ('\'' | '{' | '}' | '\\')) => value.push(c),
@@ -200,11 +237,17 @@ impl Parser<'_> {
                         return Err(self.error(
                             at,
                             format!(
-                                "invalid escape sequence '\\{c}' in a string literal: only \\', \\{{, \\}} and \\\\ are allowed"
+                                "invalid escape sequence '\\{c}' in a string literal: \
+                                 only \\', \\{{, \\}} and \\\\ are allowed"
                             ),
                         ));
                     }
-                    None => return Err(self.error(start, "unterminated string literal: missing the closing quote")),
+                    None => {
+                        return Err(self.error(
+                            start,
+                            "unterminated string literal: missing the closing quote",
+                        ));
+                    }
                 },
                 Some('{') if self.peek() == Some('}') => {
                     self.pos += 1;
@@ -214,7 +257,10 @@ impl Parser<'_> {
                 Some(c) => value.push(c),
             }
         }
-        Ok(StringLiteral { value, placeholders })
+        Ok(StringLiteral {
+            value,
+            placeholders,
+        })
     }
 
     /// A JSONPath: everything up to the next `,`, `)` or blank that is not inside brackets
@@ -232,7 +278,10 @@ impl Parser<'_> {
                     loop {
                         match self.bump() {
                             None => {
-                                return Err(self.error(quote_at, "unterminated quoted name in a path argument"));
+                                return Err(self.error(
+                                    quote_at,
+                                    "unterminated quoted name in a path argument",
+                                ));
                             }
                             Some('\\') => {
                                 self.bump();
@@ -253,16 +302,26 @@ impl Parser<'_> {
             return Err(self.error(start, "unbalanced brackets in a path argument"));
         }
         let text = &self.src[start..self.pos];
-        Path::parse(text)
-            .map_err(|e| self.error(start, format!("invalid path argument '{text}': {}", e.message)))
+        Path::parse(text).map_err(|e| {
+            self.error(
+                start,
+                format!("invalid path argument '{text}': {}", e.message),
+            )
+        })
     }
 
     /// A JSON number: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
     fn number(&mut self) -> Result<Number> {
         let start = self.pos;
         let invalid = |parser: &Self| {
-            let end = parser.rest().find([',', ')', ' ', '\t', '\n', '\r']).map_or(parser.src.len(), |i| parser.pos + i);
-            parser.error(start, format!("invalid number '{}'", &parser.src[start..end]))
+            let end = parser
+                .rest()
+                .find([',', ')', ' ', '\t', '\n', '\r'])
+                .map_or(parser.src.len(), |i| parser.pos + i);
+            parser.error(
+                start,
+                format!("invalid number '{}'", &parser.src[start..end]),
+            )
         };
         let digits = |parser: &mut Self| {
             let from = parser.pos;
@@ -297,7 +356,10 @@ impl Parser<'_> {
             }
             float = true;
         }
-        if self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+        if self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        {
             return Err(invalid(self));
         }
         let token = &self.src[start..self.pos];
@@ -326,16 +388,30 @@ fn check(call: &Call) -> std::result::Result<(), String> {
     match function.arity() {
         (min, Some(max)) if min == max && given != min => {
             return Err(if min == 0 {
-                format!("{function} takes no arguments, but {given} {} given", were(given))
+                format!(
+                    "{function} takes no arguments, but {given} {} given",
+                    were(given)
+                )
             } else {
-                format!("{function} takes exactly {min} {}, but {given} {} given", plural(min), were(given))
+                format!(
+                    "{function} takes exactly {min} {}, but {given} {} given",
+                    plural(min),
+                    were(given)
+                )
             });
         }
         (min, Some(max)) if given < min || given > max => {
-            return Err(format!("{function} takes {min} to {max} arguments, but {given} {} given", were(given)));
+            return Err(format!(
+                "{function} takes {min} to {max} arguments, but {given} {} given",
+                were(given)
+            ));
         }
         (min, None) if given < min => {
-            return Err(format!("{function} takes at least {min} {}, but {given} {} given", plural(min), were(given)));
+            return Err(format!(
+                "{function} takes at least {min} {}, but {given} {} given",
+                plural(min),
+                were(given)
+            ));
         }
         _ => {}
     }
@@ -348,7 +424,8 @@ fn check(call: &Call) -> std::result::Result<(), String> {
                 let holes = template.placeholders().len();
                 if holes != given - 1 {
                     return Err(format!(
-                        "the template of {function} has {holes} placeholder{} '{{}}' but {} value{} given",
+                        "the template of {function} has {holes} placeholder{} '{{}}' but {} \
+                         value{} given",
                         if holes == 1 { "" } else { "s" },
                         given - 1,
                         if given - 1 == 1 { " is" } else { "s are" },
@@ -366,10 +443,15 @@ fn check(call: &Call) -> std::result::Result<(), String> {
             Arg::Bool(false) | Arg::Path(_) | Arg::Call(_) => {}
             Arg::Bool(true) => {
                 return Err(format!(
-                    "{function} only supports the shallow merging mode: its third argument must be false"
+                    "{function} only supports the shallow merging mode: its third argument \
+                     must be false"
                 ));
             }
-            _ => return Err(format!("the third argument of {function} must be the boolean false")),
+            _ => {
+                return Err(format!(
+                    "the third argument of {function} must be the boolean false"
+                ));
+            }
         },
         _ => {}
     }

@@ -358,7 +358,8 @@ impl<'t> Parser<'t> {
         let open = self.pos;
         self.pos += 1;
         let body_start = self.pos;
-        let bytes = self.text.as_bytes();
+        let text = self.text;
+        let bytes = text.as_bytes();
         // Fast path: no escapes, borrow the slice as is.
         let mut i = body_start;
         while i < bytes.len() && bytes[i] != quote && bytes[i] != b'\\' {
@@ -613,7 +614,6 @@ impl<'t> Parser<'t> {
         let mut segments = Vec::new();
         let mut starts = Vec::new();
         self.segments(true, &mut segments, &mut starts)?;
-        let definite = is_definite(&segments);
-        Ok(SubPath { origin, segments: segments.into_boxed_slice(), definite })
+        Ok(SubPath { origin, segments: segments.into_boxed_slice() })
     }
 }
