@@ -19,14 +19,25 @@ fn main() {
 }
 
 /// Runs one execution through the step core; returns the number of states visited.
-fn execute(machine: &StateMachine, input: Value, visit: &Visit<'_>, random: &mut SplitMix64) -> u64 {
+fn execute(
+    machine: &StateMachine,
+    input: Value,
+    visit: &Visit<'_>,
+    random: &mut SplitMix64,
+) -> u64 {
     let mut state = machine.start_at;
     let mut input = input;
     let mut transitions = 0;
     loop {
         transitions += 1;
-        match machine.enter(state, input, visit, random).expect("seed machine runs") {
-            Action::Next { state: next, output } => {
+        match machine
+            .enter(state, input, visit, random)
+            .expect("seed machine runs")
+        {
+            Action::Next {
+                state: next,
+                output,
+            } => {
                 state = next;
                 input = output;
             }
@@ -45,7 +56,12 @@ fn seed_pass_machine_transitions(bencher: Bencher) {
     let machine = StateMachine::parse_str(PASS_MACHINE).expect("valid seed machine");
     let event: Value = serde_json::from_str(EVENT).expect("valid event");
     let execution = Execution::default();
-    let visit = Visit { execution: &execution, entered_time: "", retry_count: 0, task_token: None };
+    let visit = Visit {
+        execution: &execution,
+        entered_time: "",
+        retry_count: 0,
+        task_token: None,
+    };
     let mut random = SplitMix64(1);
     let per_execution = execute(&machine, event.clone(), &visit, &mut random);
     bencher
@@ -74,7 +90,9 @@ fn seed_pass_machine_executions_with_history(bencher: Bencher) {
     bencher
         .counter(ItemsCount::new(1u32))
         .with_inputs(|| event.clone())
-        .bench_local_values(|input| interpreter::run(&machine, input, &mut NoTasks, Options::default()));
+        .bench_local_values(|input| {
+            interpreter::run(&machine, input, &mut NoTasks, Options::default())
+        });
 }
 
 /// Parsing and validating the seed definition.

@@ -257,13 +257,16 @@ impl StateMachine {
             return Err(diags);
         };
         let mut seen = HashSet::new();
-        let machine = Parser { diags: &mut diags, seen_names: &mut seen }.machine(
-            obj,
-            &Pointer::root(),
-            true,
-            QueryLanguage::JsonPath,
-        );
-        if diags.has_errors() { Err(diags) } else { Ok(machine) }
+        let machine = Parser {
+            diags: &mut diags,
+            seen_names: &mut seen,
+        }
+        .machine(obj, &Pointer::root(), true, QueryLanguage::JsonPath);
+        if diags.has_errors() {
+            Err(diags)
+        } else {
+            Ok(machine)
+        }
     }
 
     /// Parses a definition from its JSON text.
@@ -333,7 +336,10 @@ impl Parser<'_> {
         top: bool,
         inherited: QueryLanguage,
     ) -> StateMachine {
-        let f = Fields { obj, at: at.clone() };
+        let f = Fields {
+            obj,
+            at: at.clone(),
+        };
         let mut allowed = vec!["StartAt", "States", "Comment", "QueryLanguage"];
         if top {
             allowed.extend(["TimeoutSeconds", "Version"]);
@@ -349,15 +355,26 @@ impl Parser<'_> {
             }
         }
         if !missing.is_empty() {
-            self.diags.schema(at, format!("These fields are required: [{}]", missing.join(", ")));
+            self.diags.schema(
+                at,
+                format!("These fields are required: [{}]", missing.join(", ")),
+            );
         }
         let comment = self.string(&f, "Comment").map(str::to_owned);
         let query_language = self.query_language(&f, inherited);
-        let timeout_seconds = if top { self.uint(&f, "TimeoutSeconds", 1, MAX_SECONDS) } else { None };
-        if top && let Some(v) = f.get("Version") {
-            if v.as_str() != Some("1.0") {
-                self.diags.schema(&f.at("Version"), "The value for the field 'Version' must be \"1.0\"");
-            }
+        let timeout_seconds = if top {
+            self.uint(&f, "TimeoutSeconds", 1, MAX_SECONDS)
+        } else {
+            None
+        };
+        if top
+            && let Some(v) = f.get("Version")
+            && v.as_str() != Some("1.0")
+        {
+            self.diags.schema(
+                &f.at("Version"),
+                "The value for the field 'Version' must be \"1.0\"",
+            );
         }
 
         // First pass: names, so transitions can be resolved whatever the order.
@@ -366,7 +383,10 @@ impl Parser<'_> {
         let states_obj = match f.get("States") {
             Some(Value::Object(m)) => m,
             Some(_) => {
-                self.diags.schema(&states_at, "The value for the field 'States' must be an OBJECT");
+                self.diags.schema(
+                    &states_at,
+                    "The value for the field 'States' must be an OBJECT",
+                );
                 &empty
             }
             None => &empty,
@@ -416,8 +436,14 @@ impl Parser<'_> {
             states.push(self.state(name, v, &here, &index, query_language));
         }
 
-        let machine =
-            StateMachine { comment, start_at, states, timeout_seconds, query_language, index };
+        let machine = StateMachine {
+            comment,
+            start_at,
+            states,
+            timeout_seconds,
+            query_language,
+            index,
+        };
         if !machine.states.is_empty() && start_at < machine.states.len() {
             self.check_graph(&machine, &states_at);
         }
@@ -453,7 +479,8 @@ impl Parser<'_> {
             Kind::Map(mp) => mp.next == Transition::End,
         });
         if !terminal {
-            self.diags.schema(states_at, "Workflow has no terminal state");
+            self.diags
+                .schema(states_at, "Workflow has no terminal state");
         }
     }
 
@@ -474,21 +501,29 @@ impl Parser<'_> {
             uses_context: false,
         };
         let Some(obj) = value.as_object() else {
-            self.diags.schema(at, "The value of a state must be an OBJECT");
+            self.diags
+                .schema(at, "The value of a state must be an OBJECT");
             return placeholder();
         };
-        let f = Fields { obj, at: at.clone() };
+        let f = Fields {
+            obj,
+            at: at.clone(),
+        };
         let Some(type_value) = f.get("Type") else {
             self.diags.schema(at, "These fields are required: [Type]");
             return placeholder();
         };
         let ty = type_value.as_str().unwrap_or("");
-        const TYPES: [&str; 8] =
-            ["Task", "Wait", "Pass", "Succeed", "Fail", "Choice", "Parallel", "Map"];
+        const TYPES: [&str; 8] = [
+            "Task", "Wait", "Pass", "Succeed", "Fail", "Choice", "Parallel", "Map",
+        ];
         if !TYPES.contains(&ty) {
             self.diags.schema(
                 &f.at("Type"),
-                format!("The field 'Type' should have one of these values: [{}]", TYPES.join(", ")),
+                format!(
+                    "The field 'Type' should have one of these values: [{}]",
+                    TYPES.join(", ")
+                ),
             );
             return placeholder();
         }
@@ -501,14 +536,20 @@ impl Parser<'_> {
             );
         }
         if f.has("Assign") {
-            self.diags.schema(&f.at("Assign"), "The field 'Assign' is not supported yet by Sluice");
+            self.diags.schema(
+                &f.at("Assign"),
+                "The field 'Assign' is not supported yet by Sluice",
+            );
         }
 
         let comment = self.string(&f, "Comment").map(str::to_owned);
         let (input_path, output_path) = if ty == "Fail" {
             (DataPath::Whole, DataPath::Whole)
         } else {
-            (self.data_path(&f, "InputPath"), self.data_path(&f, "OutputPath"))
+            (
+                self.data_path(&f, "InputPath"),
+                self.data_path(&f, "OutputPath"),
+            )
         };
         let kind = match ty {
             "Pass" => self.pass(&f, index),
@@ -516,7 +557,10 @@ impl Parser<'_> {
             "Choice" => self.choice(&f, index),
             "Wait" => self.wait(&f, index),
             "Succeed" => {
-                self.unknown_fields(&f, &[COMMON, &["InputPath", "OutputPath", "Assign"]].concat());
+                self.unknown_fields(
+                    &f,
+                    &[COMMON, &["InputPath", "OutputPath", "Assign"]].concat(),
+                );
                 self.no_transition(&f);
                 Kind::Succeed
             }
@@ -541,7 +585,15 @@ impl Parser<'_> {
             f,
             &[
                 COMMON,
-                &["InputPath", "OutputPath", "Parameters", "Result", "ResultPath", "Next", "End"],
+                &[
+                    "InputPath",
+                    "OutputPath",
+                    "Parameters",
+                    "Result",
+                    "ResultPath",
+                    "Next",
+                    "End",
+                ],
                 &["Assign"],
             ]
             .concat(),
@@ -559,9 +611,28 @@ impl Parser<'_> {
             f,
             &[
                 COMMON,
-                &["InputPath", "OutputPath", "Parameters", "ResultSelector", "ResultPath"],
-                &["Retry", "Catch", "Next", "End", "Resource", "Credentials", "Assign"],
-                &["TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath"],
+                &[
+                    "InputPath",
+                    "OutputPath",
+                    "Parameters",
+                    "ResultSelector",
+                    "ResultPath",
+                ],
+                &[
+                    "Retry",
+                    "Catch",
+                    "Next",
+                    "End",
+                    "Resource",
+                    "Credentials",
+                    "Assign",
+                ],
+                &[
+                    "TimeoutSeconds",
+                    "TimeoutSecondsPath",
+                    "HeartbeatSeconds",
+                    "HeartbeatSecondsPath",
+                ],
             ]
             .concat(),
         );
@@ -580,21 +651,22 @@ impl Parser<'_> {
             }
             None => {
                 if !f.has("Resource") {
-                    self.diags.schema(&f.at, "These fields are required: [Resource]");
+                    self.diags
+                        .schema(&f.at, "These fields are required: [Resource]");
                 }
                 String::new()
             }
         };
         let timeout = self.seconds(f, "TimeoutSeconds", "TimeoutSecondsPath");
         let heartbeat = self.seconds(f, "HeartbeatSeconds", "HeartbeatSecondsPath");
-        if let (Some(Seconds::Fixed(t)), Some(Seconds::Fixed(h))) = (&timeout, &heartbeat) {
-            if h >= t {
-                self.diags.schema(
-                    &f.at("HeartbeatSeconds"),
-                    "The value for the field 'HeartbeatSeconds' must be smaller than the value \
-                     for the field 'TimeoutSeconds'",
-                );
-            }
+        if let (Some(Seconds::Fixed(t)), Some(Seconds::Fixed(h))) = (&timeout, &heartbeat)
+            && h >= t
+        {
+            self.diags.schema(
+                &f.at("HeartbeatSeconds"),
+                "The value for the field 'HeartbeatSeconds' must be smaller than the value for \
+                 the field 'TimeoutSeconds'",
+            );
         }
         let credentials = match f.get("Credentials") {
             Some(c @ Value::Object(m)) => {
@@ -632,7 +704,11 @@ impl Parser<'_> {
     fn choice(&mut self, f: &Fields<'_>, index: &HashMap<String, StateId>) -> Kind {
         self.unknown_fields(
             f,
-            &[COMMON, &["InputPath", "OutputPath", "Choices", "Default", "Assign"]].concat(),
+            &[
+                COMMON,
+                &["InputPath", "OutputPath", "Choices", "Default", "Assign"],
+            ]
+            .concat(),
         );
         for forbidden in ["Next", "End"] {
             if f.has(forbidden) {
@@ -655,10 +731,13 @@ impl Parser<'_> {
                     choices.push((c.condition, next));
                 }
             }
-            Some(_) => {
-                self.diags.schema(&f.at("Choices"), "The value for the field 'Choices' must be an ARRAY")
-            }
-            None => self.diags.schema(&f.at, "These fields are required: [Choices]"),
+            Some(_) => self.diags.schema(
+                &f.at("Choices"),
+                "The value for the field 'Choices' must be an ARRAY",
+            ),
+            None => self
+                .diags
+                .schema(&f.at, "These fields are required: [Choices]"),
         }
         let default = self
             .string(f, "Default")
@@ -670,7 +749,12 @@ impl Parser<'_> {
         const WAYS: [&str; 4] = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"];
         self.unknown_fields(
             f,
-            &[COMMON, &["InputPath", "OutputPath", "Next", "End", "Assign"], &WAYS].concat(),
+            &[
+                COMMON,
+                &["InputPath", "OutputPath", "Next", "End", "Assign"],
+                &WAYS,
+            ]
+            .concat(),
         );
         let given: Vec<&str> = WAYS.iter().copied().filter(|w| f.has(w)).collect();
         if given.len() != 1 {
@@ -679,20 +763,28 @@ impl Parser<'_> {
                 format!(
                     "A Wait state must have exactly one of the fields [{}], found {}",
                     WAYS.join(", "),
-                    if given.is_empty() { "none".to_owned() } else { given.join(", ") }
+                    if given.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        given.join(", ")
+                    }
                 ),
             );
         }
         let until = match given.first().copied() {
-            Some("Seconds") => WaitFor::Seconds(self.uint(f, "Seconds", 0, MAX_SECONDS).unwrap_or(0)),
+            Some("Seconds") => {
+                WaitFor::Seconds(self.uint(f, "Seconds", 0, MAX_SECONDS).unwrap_or(0))
+            }
             Some("SecondsPath") => self
                 .reference_path(f, "SecondsPath")
                 .map_or(WaitFor::Seconds(0), WaitFor::SecondsPath),
             Some("Timestamp") => match self.string(f, "Timestamp") {
                 Some(ts) if timestamp::parse(ts).is_some() => WaitFor::Timestamp(ts.to_owned()),
                 Some(_) => {
-                    self.diags
-                        .schema(&f.at("Timestamp"), "String does not match RFC3339 timestamp");
+                    self.diags.schema(
+                        &f.at("Timestamp"),
+                        "String does not match RFC3339 timestamp",
+                    );
                     WaitFor::Seconds(0)
                 }
                 None => WaitFor::Seconds(0),
@@ -702,11 +794,17 @@ impl Parser<'_> {
                 .map_or(WaitFor::Seconds(0), WaitFor::TimestampPath),
             None => WaitFor::Seconds(0),
         };
-        Kind::Wait(Wait { until, next: self.transition(f, index) })
+        Kind::Wait(Wait {
+            until,
+            next: self.transition(f, index),
+        })
     }
 
     fn fail(&mut self, f: &Fields<'_>) -> Kind {
-        self.unknown_fields(f, &[COMMON, &["Error", "ErrorPath", "Cause", "CausePath"]].concat());
+        self.unknown_fields(
+            f,
+            &[COMMON, &["Error", "ErrorPath", "Cause", "CausePath"]].concat(),
+        );
         self.no_transition(f);
         Kind::Fail(Fail {
             error: self.text(f, "Error", "ErrorPath"),
@@ -724,7 +822,13 @@ impl Parser<'_> {
             f,
             &[
                 COMMON,
-                &["InputPath", "OutputPath", "Parameters", "ResultSelector", "ResultPath"],
+                &[
+                    "InputPath",
+                    "OutputPath",
+                    "Parameters",
+                    "ResultSelector",
+                    "ResultPath",
+                ],
                 &["Retry", "Catch", "Next", "End", "Branches", "Assign"],
             ]
             .concat(),
@@ -733,7 +837,8 @@ impl Parser<'_> {
         match f.get("Branches") {
             Some(Value::Array(items)) => {
                 if items.is_empty() {
-                    self.diags.schema(&f.at("Branches"), "Value cannot be empty");
+                    self.diags
+                        .schema(&f.at("Branches"), "Value cannot be empty");
                 }
                 for (i, b) in items.iter().enumerate() {
                     let at = f.at("Branches").child(i);
@@ -743,10 +848,13 @@ impl Parser<'_> {
                     }
                 }
             }
-            Some(_) => self
+            Some(_) => self.diags.schema(
+                &f.at("Branches"),
+                "The value for the field 'Branches' must be an ARRAY",
+            ),
+            None => self
                 .diags
-                .schema(&f.at("Branches"), "The value for the field 'Branches' must be an ARRAY"),
-            None => self.diags.schema(&f.at, "These fields are required: [Branches]"),
+                .schema(&f.at, "These fields are required: [Branches]"),
         }
         Kind::Parallel(Box::new(Parallel {
             branches,
@@ -769,10 +877,34 @@ impl Parser<'_> {
             f,
             &[
                 COMMON,
-                &["InputPath", "OutputPath", "Parameters", "ResultSelector", "ResultPath"],
-                &["Retry", "Catch", "Next", "End", "Iterator", "ItemProcessor", "ItemsPath"],
-                &["ItemSelector", "MaxConcurrency", "MaxConcurrencyPath", "ItemReader"],
-                &["ItemBatcher", "ResultWriter", "Label", "ToleratedFailureCount"],
+                &[
+                    "InputPath",
+                    "OutputPath",
+                    "Parameters",
+                    "ResultSelector",
+                    "ResultPath",
+                ],
+                &[
+                    "Retry",
+                    "Catch",
+                    "Next",
+                    "End",
+                    "Iterator",
+                    "ItemProcessor",
+                    "ItemsPath",
+                ],
+                &[
+                    "ItemSelector",
+                    "MaxConcurrency",
+                    "MaxConcurrencyPath",
+                    "ItemReader",
+                ],
+                &[
+                    "ItemBatcher",
+                    "ResultWriter",
+                    "Label",
+                    "ToleratedFailureCount",
+                ],
                 &["ToleratedFailureCountPath", "ToleratedFailurePercentage"],
                 &["ToleratedFailurePercentagePath", "Assign"],
             ]
@@ -792,7 +924,8 @@ impl Parser<'_> {
             (true, false) => Some("ItemProcessor"),
             (false, true) => Some("Iterator"),
             (false, false) => {
-                self.diags.schema(&f.at, "These fields are required: [ItemProcessor]");
+                self.diags
+                    .schema(&f.at, "These fields are required: [ItemProcessor]");
                 None
             }
         };
@@ -810,7 +943,10 @@ impl Parser<'_> {
                 Some(self.machine(obj, &at, false, language))
             }
             Some((k, _)) => {
-                self.diags.schema(&f.at(k), format!("The value for the field '{k}' must be an OBJECT"));
+                self.diags.schema(
+                    &f.at(k),
+                    format!("The value for the field '{k}' must be an OBJECT"),
+                );
                 None
             }
             None => None,
@@ -821,12 +957,19 @@ impl Parser<'_> {
                 "The fields 'Parameters' and 'ItemSelector' are mutually exclusive",
             );
         }
-        let item_selector = self.template(f, "ItemSelector").or_else(|| self.template(f, "Parameters"));
-        let distributed_only =
-            ["ItemReader", "ItemBatcher", "ResultWriter", "Label", "ToleratedFailureCount"]
-                .into_iter()
-                .chain(["ToleratedFailureCountPath", "ToleratedFailurePercentage"])
-                .chain(["ToleratedFailurePercentagePath"]);
+        let item_selector = self
+            .template(f, "ItemSelector")
+            .or_else(|| self.template(f, "Parameters"));
+        let distributed_only = [
+            "ItemReader",
+            "ItemBatcher",
+            "ResultWriter",
+            "Label",
+            "ToleratedFailureCount",
+        ]
+        .into_iter()
+        .chain(["ToleratedFailureCountPath", "ToleratedFailurePercentage"])
+        .chain(["ToleratedFailurePercentagePath"]);
         if mode == ProcessorMode::Inline {
             for field in distributed_only {
                 if f.has(field) {
@@ -843,7 +986,10 @@ impl Parser<'_> {
         let object_field = |p: &mut Self, key: &str| match f.get(key) {
             Some(v @ Value::Object(_)) => Some(v.clone()),
             Some(_) => {
-                p.diags.schema(&f.at(key), format!("The value for the field '{key}' must be an OBJECT"));
+                p.diags.schema(
+                    &f.at(key),
+                    format!("The value for the field '{key}' must be an OBJECT"),
+                );
                 None
             }
             None => None,
@@ -857,7 +1003,11 @@ impl Parser<'_> {
             f.has("ToleratedFailurePercentagePath"),
         ) {
             (true, true) => {
-                self.exclusive(f, "ToleratedFailurePercentage", "ToleratedFailurePercentagePath");
+                self.exclusive(
+                    f,
+                    "ToleratedFailurePercentage",
+                    "ToleratedFailurePercentagePath",
+                );
                 None
             }
             (true, false) => match f.get("ToleratedFailurePercentage").and_then(Value::as_f64) {
@@ -871,9 +1021,9 @@ impl Parser<'_> {
                     None
                 }
             },
-            (false, true) => {
-                self.reference_path(f, "ToleratedFailurePercentagePath").map(Percentage::Path)
-            }
+            (false, true) => self
+                .reference_path(f, "ToleratedFailurePercentagePath")
+                .map(Percentage::Path),
             (false, false) => None,
         };
         Kind::Map(Box::new(MapState {
@@ -883,7 +1033,11 @@ impl Parser<'_> {
             items_path: self.reference_path(f, "ItemsPath"),
             item_selector,
             max_concurrency: self.count(f, "MaxConcurrency", "MaxConcurrencyPath"),
-            tolerated_failure_count: self.count(f, "ToleratedFailureCount", "ToleratedFailureCountPath"),
+            tolerated_failure_count: self.count(
+                f,
+                "ToleratedFailureCount",
+                "ToleratedFailureCountPath",
+            ),
             tolerated_failure_percentage,
             item_reader,
             item_batcher,
@@ -907,10 +1061,16 @@ impl Parser<'_> {
         };
         let at = at.child("ProcessorConfig");
         let Some(config) = config.as_object() else {
-            self.diags.schema(&at, "The value for the field 'ProcessorConfig' must be an OBJECT");
+            self.diags.schema(
+                &at,
+                "The value for the field 'ProcessorConfig' must be an OBJECT",
+            );
             return (ProcessorMode::Inline, None);
         };
-        let f = Fields { obj: config, at: at.clone() };
+        let f = Fields {
+            obj: config,
+            at: at.clone(),
+        };
         self.unknown_fields(&f, &["Mode", "ExecutionType"]);
         let mode = match self.string(&f, "Mode") {
             None | Some("INLINE") => ProcessorMode::Inline,
@@ -935,7 +1095,8 @@ impl Parser<'_> {
             None => None,
         };
         if mode == ProcessorMode::Distributed && execution_type.is_none() {
-            self.diags.schema(&at, "These fields are required: [ExecutionType]");
+            self.diags
+                .schema(&at, "These fields are required: [ExecutionType]");
         }
         (mode, execution_type)
     }
@@ -954,14 +1115,20 @@ impl Parser<'_> {
     }
 
     fn exclusive(&mut self, f: &Fields<'_>, a: &str, b: &str) {
-        self.diags.schema(&f.at(b), format!("The fields '{a}' and '{b}' are mutually exclusive"));
+        self.diags.schema(
+            &f.at(b),
+            format!("The fields '{a}' and '{b}' are mutually exclusive"),
+        );
     }
 
     fn string<'a>(&mut self, f: &Fields<'a>, key: &str) -> Option<&'a str> {
         match f.get(key)? {
             Value::String(s) => Some(s),
             _ => {
-                self.diags.schema(&f.at(key), format!("The value for the field '{key}' must be a STRING"));
+                self.diags.schema(
+                    &f.at(key),
+                    format!("The value for the field '{key}' must be a STRING"),
+                );
                 None
             }
         }
@@ -972,10 +1139,16 @@ impl Parser<'_> {
         match v.as_u64() {
             Some(n) if (min..=max).contains(&n) => Some(n),
             _ => {
-                let what = if min == 0 { "a non-negative integer" } else { "a positive integer" };
+                let what = if min == 0 {
+                    "a non-negative integer"
+                } else {
+                    "a positive integer"
+                };
                 self.diags.schema(
                     &f.at(key),
-                    format!("The value for the field '{key}' must be {what} not greater than {max}"),
+                    format!(
+                        "The value for the field '{key}' must be {what} not greater than {max}"
+                    ),
                 );
                 None
             }
@@ -1016,7 +1189,10 @@ impl Parser<'_> {
                 Err(e) => {
                     self.diags.schema(
                         &f.at(key),
-                        format!("The value for the field '{key}' must be a valid JSONPath ({})", e.message),
+                        format!(
+                            "The value for the field '{key}' must be a valid JSONPath ({})",
+                            e.message
+                        ),
                     );
                     DataPath::Whole
                 }
@@ -1075,7 +1251,8 @@ impl Parser<'_> {
     }
 
     fn template(&mut self, f: &Fields<'_>, key: &str) -> Option<Template> {
-        f.get(key).map(|v| Template::parse(v, &f.at(key), self.diags))
+        f.get(key)
+            .map(|v| Template::parse(v, &f.at(key), self.diags))
     }
 
     /// `X` (positive integer) or `XPath` (reference path), mutually exclusive.
@@ -1114,7 +1291,9 @@ impl Parser<'_> {
             (false, true) => {
                 let s = self.string(f, path)?;
                 let parsed = if intrinsics::is_intrinsic(s) {
-                    Intrinsic::parse(s).map(Text::Intrinsic).map_err(|e| e.message)
+                    Intrinsic::parse(s)
+                        .map(Text::Intrinsic)
+                        .map_err(|e| e.message)
                 } else {
                     Path::parse(s).map(Text::Path).map_err(|e| e.message)
                 };
@@ -1139,16 +1318,24 @@ impl Parser<'_> {
             None => false,
             Some(Value::Bool(b)) => *b,
             Some(_) => {
-                self.diags.schema(&f.at("End"), "The value for the field 'End' must be a BOOLEAN");
+                self.diags.schema(
+                    &f.at("End"),
+                    "The value for the field 'End' must be a BOOLEAN",
+                );
                 false
             }
         };
         match (self.string(f, "Next"), end) {
             (Some(_), true) => {
-                self.diags.schema(&f.at("End"), "The fields 'Next' and 'End' are mutually exclusive");
+                self.diags.schema(
+                    &f.at("End"),
+                    "The fields 'Next' and 'End' are mutually exclusive",
+                );
                 Transition::End
             }
-            (Some(next), false) => Transition::Next(self.target(next, &f.at("Next"), index, "Next")),
+            (Some(next), false) => {
+                Transition::Next(self.target(next, &f.at("Next"), index, "Next"))
+            }
             (None, true) => Transition::End,
             (None, false) => {
                 if !f.has("Next") {
@@ -1199,11 +1386,15 @@ impl Parser<'_> {
         let names_value = match obj.get("ErrorEquals") {
             Some(Value::Array(items)) => items,
             Some(_) => {
-                self.diags.schema(&at, "The value for the field 'ErrorEquals' must be an ARRAY");
+                self.diags.schema(
+                    &at,
+                    "The value for the field 'ErrorEquals' must be an ARRAY",
+                );
                 return Vec::new();
             }
             None => {
-                self.diags.schema(&obj.at, "These fields are required: [ErrorEquals]");
+                self.diags
+                    .schema(&obj.at, "These fields are required: [ErrorEquals]");
                 return Vec::new();
             }
         };
@@ -1214,15 +1405,15 @@ impl Parser<'_> {
         for (i, v) in names_value.iter().enumerate() {
             match v.as_str() {
                 Some(s) => out.push(s.to_owned()),
-                None => self.diags.schema(&at.child(i), "The error name must be a STRING"),
+                None => self
+                    .diags
+                    .schema(&at.child(i), "The error name must be a STRING"),
             }
         }
         if out.iter().any(|e| e == names::ALL) {
             if out.len() > 1 {
-                self.diags.schema(
-                    &at,
-                    "'States.ALL' must appear alone in 'ErrorEquals'",
-                );
+                self.diags
+                    .schema(&at, "'States.ALL' must appear alone in 'ErrorEquals'");
             }
             if !last {
                 self.diags.schema(
@@ -1245,14 +1436,18 @@ impl Parser<'_> {
                     match v.as_object() {
                         Some(obj) => Some((at, obj)),
                         None => {
-                            self.diags.schema(&at, format!("Each element of '{key}' must be an OBJECT"));
+                            self.diags
+                                .schema(&at, format!("Each element of '{key}' must be an OBJECT"));
                             None
                         }
                     }
                 })
                 .collect(),
             Some(_) => {
-                self.diags.schema(&f.at(key), format!("The value for the field '{key}' must be an ARRAY"));
+                self.diags.schema(
+                    &f.at(key),
+                    format!("The value for the field '{key}' must be an ARRAY"),
+                );
                 Vec::new()
             }
         }
@@ -1304,7 +1499,9 @@ impl Parser<'_> {
             };
             out.push(Retrier {
                 error_equals,
-                interval_seconds: self.uint(&r, "IntervalSeconds", 1, MAX_SECONDS).unwrap_or(1),
+                interval_seconds: self
+                    .uint(&r, "IntervalSeconds", 1, MAX_SECONDS)
+                    .unwrap_or(1),
                 max_attempts: self.uint(&r, "MaxAttempts", 0, MAX_SECONDS).unwrap_or(3),
                 backoff_rate,
                 max_delay_seconds: self.uint(&r, "MaxDelaySeconds", 1, MAX_SECONDS),
@@ -1322,19 +1519,31 @@ impl Parser<'_> {
             let c = Fields { obj, at };
             self.unknown_fields(
                 &c,
-                &["ErrorEquals", "Next", "ResultPath", "Comment", "Assign", "Output"],
+                &[
+                    "ErrorEquals",
+                    "Next",
+                    "ResultPath",
+                    "Comment",
+                    "Assign",
+                    "Output",
+                ],
             );
             let error_equals = self.error_equals(&c, i + 1 == count);
             let next = match self.string(&c, "Next") {
                 Some(name) => self.target(name, &c.at("Next"), index, "Next"),
                 None => {
                     if !c.has("Next") {
-                        self.diags.schema(&c.at, "These fields are required: [Next]");
+                        self.diags
+                            .schema(&c.at, "These fields are required: [Next]");
                     }
                     usize::MAX
                 }
             };
-            out.push(Catcher { error_equals, next, result_path: self.result_path(&c, "ResultPath") });
+            out.push(Catcher {
+                error_equals,
+                next,
+                result_path: self.result_path(&c, "ResultPath"),
+            });
         }
         out
     }
@@ -1399,7 +1608,7 @@ fn state_uses_context(s: &State) -> bool {
         Kind::Succeed => false,
         Kind::Fail(f) => [&f.error, &f.cause].into_iter().any(|t| match t {
             Some(Text::Path(p)) => p.root() == Root::Context,
-            Some(Text::Intrinsic(i)) => i.text().contains("$$"),
+            Some(Text::Intrinsic(i)) => i.uses_context(),
             _ => false,
         }),
         Kind::Parallel(p) => {

@@ -59,13 +59,20 @@ impl Pointer {
 
     /// The unescaped reference tokens.
     pub fn tokens(&self) -> impl Iterator<Item = String> + '_ {
-        self.0.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~"))
+        self.0
+            .split('/')
+            .skip(1)
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
     }
 }
 
 impl fmt::Display for Pointer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() { f.write_str("/") } else { f.write_str(&self.0) }
+        if self.0.is_empty() {
+            f.write_str("/")
+        } else {
+            f.write_str(&self.0)
+        }
     }
 }
 
@@ -100,7 +107,12 @@ impl Diagnostics {
 
     /// Records a `SCHEMA_VALIDATION_FAILED` error.
     pub fn schema(&mut self, location: &Pointer, message: impl Into<String>) {
-        self.push(Severity::Error, codes::SCHEMA_VALIDATION_FAILED, location, message);
+        self.push(
+            Severity::Error,
+            codes::SCHEMA_VALIDATION_FAILED,
+            location,
+            message,
+        );
     }
 
     pub fn error(&mut self, code: &'static str, location: &Pointer, message: impl Into<String>) {

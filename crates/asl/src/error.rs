@@ -31,7 +31,10 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        Self { error: error.into(), cause: cause.into() }
+        Self {
+            error: error.into(),
+            cause: cause.into(),
+        }
     }
 
     /// `States.Runtime`: an exception that could not be processed (e.g. a path that does not

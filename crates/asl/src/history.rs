@@ -141,14 +141,19 @@ pub struct Iteration {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResourceKind {
     Lambda,
-    Service { resource_type: String, resource: String },
+    Service {
+        resource_type: String,
+        resource: String,
+    },
 }
 
 impl ResourceKind {
     pub fn of(arn: &str) -> ResourceKind {
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
         match parts.as_slice() {
-            ["arn", _, "lambda", _, _, rest] if rest.starts_with("function:") => ResourceKind::Lambda,
+            ["arn", _, "lambda", _, _, rest] if rest.starts_with("function:") => {
+                ResourceKind::Lambda
+            }
             &["arn", _, "states", _, _, rest] => {
                 // `lambda:invoke`, `sqs:sendMessage`, `aws-sdk:s3:getObject`, `...:startExecution.sync`
                 let split = if rest.starts_with("aws-sdk:") {
@@ -157,9 +162,15 @@ impl ResourceKind {
                     rest.find(':')
                 };
                 let (ty, res) = split.map_or(("", rest), |i| (&rest[..i], &rest[i + 1..]));
-                ResourceKind::Service { resource_type: ty.to_owned(), resource: res.to_owned() }
+                ResourceKind::Service {
+                    resource_type: ty.to_owned(),
+                    resource: res.to_owned(),
+                }
             }
-            _ => ResourceKind::Service { resource_type: String::new(), resource: arn.to_owned() },
+            _ => ResourceKind::Service {
+                resource_type: String::new(),
+                resource: arn.to_owned(),
+            },
         }
     }
 }
@@ -176,11 +187,17 @@ mod tests {
         );
         assert_eq!(
             ResourceKind::of("arn:aws:states:::lambda:invoke"),
-            ResourceKind::Service { resource_type: "lambda".into(), resource: "invoke".into() }
+            ResourceKind::Service {
+                resource_type: "lambda".into(),
+                resource: "invoke".into()
+            }
         );
         assert_eq!(
             ResourceKind::of("arn:aws:states:::aws-sdk:s3:getObject"),
-            ResourceKind::Service { resource_type: "aws-sdk:s3".into(), resource: "getObject".into() }
+            ResourceKind::Service {
+                resource_type: "aws-sdk:s3".into(),
+                resource: "getObject".into()
+            }
         );
         assert_eq!(
             ResourceKind::of("arn:aws:states:::states:startExecution.sync:2"),
@@ -208,8 +225,15 @@ mod tests {
         assert_eq!(v["type"], "PassStateEntered");
         assert_eq!(v["previousEventId"], 0);
         assert_eq!(v["stateEnteredEventDetails"]["name"], "P");
-        assert_eq!(v["stateEnteredEventDetails"]["inputDetails"]["truncated"], false);
-        let started = HistoryEvent { details: None, kind: "ParallelStateStarted", ..e };
+        assert_eq!(
+            v["stateEnteredEventDetails"]["inputDetails"]["truncated"],
+            false
+        );
+        let started = HistoryEvent {
+            details: None,
+            kind: "ParallelStateStarted",
+            ..e
+        };
         let v = serde_json::to_value(&started).unwrap();
         assert_eq!(v.as_object().unwrap().len(), 4, "no details member: {v}");
     }

@@ -99,7 +99,9 @@ pub fn run(machine: &StateMachine, input: Value, host: &mut dyn Host, options: O
         host,
         history: Vec::new(),
         random: SplitMix64(options.seed),
-        deadline: machine.timeout_seconds.map(|s| start + chrono::Duration::seconds(s as i64)),
+        deadline: machine
+            .timeout_seconds
+            .map(|s| start + chrono::Duration::seconds(s as i64)),
         max_payload: options.max_payload_bytes,
         execution,
     };
@@ -115,7 +117,11 @@ pub fn run(machine: &StateMachine, input: Value, host: &mut dyn Host, options: O
     let _ = started;
     let result = run
         .check_size(&input, "input")
-        .map_err(|failure| Stop { failure, prev: started, timed_out: false })
+        .map_err(|failure| Stop {
+            failure,
+            prev: started,
+            timed_out: false,
+        })
         .and_then(|()| run.machine(machine, input, 0));
     match result {
         Ok((output, prev)) => {
@@ -127,18 +133,38 @@ pub fn run(machine: &StateMachine, input: Value, host: &mut dyn Host, options: O
                     output_details: Truncation::default(),
                 }),
             );
-            Outcome { status: Status::Succeeded, output: Some(output), failure: None, history: run.history }
+            Outcome {
+                status: Status::Succeeded,
+                output: Some(output),
+                failure: None,
+                history: run.history,
+            }
         }
         Err(stop) => {
-            let details =
-                ErrorDetails { error: stop.failure.error.clone(), cause: stop.failure.cause.clone() };
+            let details = ErrorDetails {
+                error: stop.failure.error.clone(),
+                cause: stop.failure.cause.clone(),
+            };
             let (kind, details, status) = if stop.timed_out {
-                ("ExecutionTimedOut", Details::ExecutionTimedOut(details), Status::TimedOut)
+                (
+                    "ExecutionTimedOut",
+                    Details::ExecutionTimedOut(details),
+                    Status::TimedOut,
+                )
             } else {
-                ("ExecutionFailed", Details::ExecutionFailed(details), Status::Failed)
+                (
+                    "ExecutionFailed",
+                    Details::ExecutionFailed(details),
+                    Status::Failed,
+                )
             };
             run.event(kind, stop.prev, Some(details));
-            Outcome { status, output: None, failure: Some(stop.failure), history: run.history }
+            Outcome {
+                status,
+                output: None,
+                failure: Some(stop.failure),
+                history: run.history,
+            }
         }
     }
 }
@@ -172,12 +198,20 @@ impl Run<'_> {
     fn event(&mut self, kind: &'static str, prev: u64, details: Option<Details>) -> u64 {
         let id = self.history.len() as u64 + 1;
         let timestamp = iso(self.host.now());
-        self.history.push(HistoryEvent { timestamp, kind, id, previous_event_id: prev, details });
+        self.history.push(HistoryEvent {
+            timestamp,
+            kind,
+            id,
+            previous_event_id: prev,
+            details,
+        });
         id
     }
 
     fn check_size(&self, value: &Value, what: &str) -> Result<(), Failure> {
-        let Some(limit) = self.max_payload else { return Ok(()) };
+        let Some(limit) = self.max_payload else {
+            return Ok(());
+        };
         let size = value.to_string().len();
         if size > limit {
             return Err(Failure::data_limit(format!(
@@ -253,7 +287,11 @@ impl Run<'_> {
         let mut input = input;
         loop {
             // Task, Parallel and Map may run again (Retry) or be caught: keep their input.
-            let arg = if keeps_input { input.clone() } else { input.take() };
+            let arg = if keeps_input {
+                input.clone()
+            } else {
+                input.take()
+            };
             let execution = self.execution.clone();
             let visit = Visit {
                 execution: &execution,
@@ -276,7 +314,10 @@ impl Run<'_> {
             };
             // Task, Parallel and Map report an outcome; the others are done.
             let outcome: Result<Action, Failure> = match action {
-                Action::Next { state: next, output } => {
+                Action::Next {
+                    state: next,
+                    output,
+                } => {
                     let exited = self.exited(type_name, &state.name, &output, prev);
                     return Ok((Transition::Next(next), output, exited));
                 }
@@ -285,9 +326,17 @@ impl Run<'_> {
                     return Ok((Transition::End, output, exited));
                 }
                 Action::Fail(failure) => {
-                    return Err(Stop { failure, prev, timed_out: false });
+                    return Err(Stop {
+                        failure,
+                        prev,
+                        timed_out: false,
+                    });
                 }
-                Action::Wait { until, output, then } => {
+                Action::Wait {
+                    until,
+                    output,
+                    then,
+                } => {
                     let now = self.host.now();
                     let due = match until {
                         WaitUntil::Seconds(s) => now + chrono::Duration::seconds(s as i64),
@@ -305,8 +354,13 @@ impl Run<'_> {
                         Err(f) => Err(f),
                     }
                 }
-                Action::Parallel { input: branch_input, state_input } => {
-                    let Kind::Parallel(p) = &state.kind else { unreachable!("Parallel action") };
+                Action::Parallel {
+                    input: branch_input,
+                    state_input,
+                } => {
+                    let Kind::Parallel(p) = &state.kind else {
+                        unreachable!("Parallel action")
+                    };
                     let started = self.event("ParallelStateStarted", prev, None);
                     prev = started;
                     let mut outputs = Vec::with_capacity(p.branches.len());
@@ -336,27 +390,51 @@ impl Run<'_> {
                         }
                     }
                 }
-                Action::Map { items, tolerance, state_input, .. } => {
-                    let Kind::Map(map) = &state.kind else { unreachable!("Map action") };
+                Action::Map {
+                    items,
+                    tolerance,
+                    state_input,
+                    ..
+                } => {
+                    let Kind::Map(map) = &state.kind else {
+                        unreachable!("Map action")
+                    };
                     let started = self.event(
                         "MapStateStarted",
                         prev,
-                        Some(Details::MapStateStarted { length: items.len() }),
+                        Some(Details::MapStateStarted {
+                            length: items.len(),
+                        }),
                     );
                     prev = started;
                     let mut results = Vec::with_capacity(items.len());
                     let inline = map.mode == crate::definition::ProcessorMode::Inline;
                     for (index, item) in items.into_iter().enumerate() {
-                        let it = || Iteration { name: state.name.clone(), index };
-                        let s = self.event("MapIterationStarted", prev, Some(Details::MapIterationStarted(it())));
+                        let it = || Iteration {
+                            name: state.name.clone(),
+                            index,
+                        };
+                        let s = self.event(
+                            "MapIterationStarted",
+                            prev,
+                            Some(Details::MapIterationStarted(it())),
+                        );
                         match self.machine(&map.processor, item, s) {
                             Ok((out, last)) => {
-                                prev = self.event("MapIterationSucceeded", last, Some(Details::MapIterationSucceeded(it())));
+                                prev = self.event(
+                                    "MapIterationSucceeded",
+                                    last,
+                                    Some(Details::MapIterationSucceeded(it())),
+                                );
                                 results.push(Ok(out));
                             }
                             Err(stop) if stop.timed_out => return Err(stop),
                             Err(stop) => {
-                                prev = self.event("MapIterationFailed", stop.prev, Some(Details::MapIterationFailed(it())));
+                                prev = self.event(
+                                    "MapIterationFailed",
+                                    stop.prev,
+                                    Some(Details::MapIterationFailed(it())),
+                                );
                                 results.push(Err(stop.failure));
                                 if inline {
                                     break;
@@ -364,14 +442,28 @@ impl Run<'_> {
                             }
                         }
                     }
-                    let done = m.map_finished(id, state_input, results, tolerance, &visit, &mut self.random);
-                    let kind = if done.is_ok() { "MapStateSucceeded" } else { "MapStateFailed" };
+                    let done = m.map_finished(
+                        id,
+                        state_input,
+                        results,
+                        tolerance,
+                        &visit,
+                        &mut self.random,
+                    );
+                    let kind = if done.is_ok() {
+                        "MapStateSucceeded"
+                    } else {
+                        "MapStateFailed"
+                    };
                     prev = self.event(kind, prev, None);
                     done
                 }
             };
             let failure = match outcome {
-                Ok(Action::Next { state: next, output }) => {
+                Ok(Action::Next {
+                    state: next,
+                    output,
+                }) => {
                     if let Err(f) = self.check_size(&output, "state output") {
                         return Err(fail(f, prev));
                     }
@@ -414,11 +506,18 @@ impl Run<'_> {
                 self.sleep(due, prev)?;
                 Ok(None)
             }
-            Recovery::Catch { state: next, output } => {
+            Recovery::Catch {
+                state: next,
+                output,
+            } => {
                 let exited = self.exited(state.kind.type_name(), &state.name, &output, prev);
                 Ok(Some((Transition::Next(next), output, exited)))
             }
-            Recovery::Fail(failure) => Err(Stop { failure, prev, timed_out: false }),
+            Recovery::Fail(failure) => Err(Stop {
+                failure,
+                prev,
+                timed_out: false,
+            }),
         }
     }
 
@@ -436,7 +535,10 @@ impl Run<'_> {
                     timeout_in_seconds: call.timeout_seconds,
                 }),
             ),
-            ResourceKind::Service { resource_type, resource } => self.event(
+            ResourceKind::Service {
+                resource_type,
+                resource,
+            } => self.event(
                 "TaskScheduled",
                 prev,
                 Some(Details::TaskScheduled {
@@ -451,7 +553,10 @@ impl Run<'_> {
         };
         let started = match &kind {
             ResourceKind::Lambda => self.event("LambdaFunctionStarted", scheduled, None),
-            ResourceKind::Service { resource_type, resource } => self.event(
+            ResourceKind::Service {
+                resource_type,
+                resource,
+            } => self.event(
                 "TaskStarted",
                 scheduled,
                 Some(Details::TaskStarted {
@@ -470,7 +575,13 @@ impl Run<'_> {
                     output_details: Truncation::default(),
                 }),
             ),
-            (Ok(out), ResourceKind::Service { resource_type, resource }) => self.event(
+            (
+                Ok(out),
+                ResourceKind::Service {
+                    resource_type,
+                    resource,
+                },
+            ) => self.event(
                 "TaskSucceeded",
                 started,
                 Some(Details::TaskSucceeded {
@@ -488,7 +599,13 @@ impl Run<'_> {
                     cause: f.cause.clone(),
                 })),
             ),
-            (Err(f), ResourceKind::Service { resource_type, resource }) => self.event(
+            (
+                Err(f),
+                ResourceKind::Service {
+                    resource_type,
+                    resource,
+                },
+            ) => self.event(
                 "TaskFailed",
                 started,
                 Some(Details::TaskFailed {

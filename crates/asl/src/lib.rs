@@ -27,6 +27,7 @@ pub mod source;
 pub mod step;
 pub mod template;
 pub mod timestamp;
+pub mod validate;
 
 pub use diagnostics::{Diagnostic, Diagnostics, Pointer, Severity};
 pub use error::{Failure, names};

@@ -163,22 +163,34 @@ impl MockConfig {
             }
             machines.insert(machine.clone(), cases);
         }
-        Ok(MockConfig { machines, responses })
+        Ok(MockConfig {
+            machines,
+            responses,
+        })
     }
 
     /// The test case `case` of state machine `machine`.
     pub fn test_case(&self, machine: &str, case: &str) -> Result<TestCase<'_>, Error> {
         let (machine, cases) =
-            self.machines.get_key_value(machine).ok_or_else(|| Error::UnknownMachine {
-                name: machine.to_owned(),
-                available: names(self.machines.keys()),
+            self.machines
+                .get_key_value(machine)
+                .ok_or_else(|| Error::UnknownMachine {
+                    name: machine.to_owned(),
+                    available: names(self.machines.keys()),
+                })?;
+        let (name, states) = cases
+            .get_key_value(case)
+            .ok_or_else(|| Error::UnknownTestCase {
+                machine: machine.clone(),
+                name: case.to_owned(),
+                available: names(cases.keys()),
             })?;
-        let (name, states) = cases.get_key_value(case).ok_or_else(|| Error::UnknownTestCase {
-            machine: machine.clone(),
-            name: case.to_owned(),
-            available: names(cases.keys()),
-        })?;
-        Ok(TestCase { machine, name, states, responses: &self.responses })
+        Ok(TestCase {
+            machine,
+            name,
+            states,
+            responses: &self.responses,
+        })
     }
 
     /// The names of the configured state machines, sorted.
@@ -188,7 +200,10 @@ impl MockConfig {
 
     /// The names of a state machine's test cases, sorted (empty for an unknown machine).
     pub fn test_cases(&self, machine: &str) -> impl Iterator<Item = &str> + '_ {
-        self.machines.get(machine).into_iter().flat_map(|c| c.keys().map(String::as_str))
+        self.machines
+            .get(machine)
+            .into_iter()
+            .flat_map(|c| c.keys().map(String::as_str))
     }
 
     /// A mocked response by name.
@@ -242,22 +257,49 @@ pub enum Error {
     #[error("mock configuration is not valid JSON: {0}")]
     Json(#[from] JsonSyntaxError),
     #[error("{path}: key {key:?} at {at} repeats a key of the same object")]
-    DuplicateKey { path: Pointer, key: String, at: LineCol },
+    DuplicateKey {
+        path: Pointer,
+        key: String,
+        at: LineCol,
+    },
     #[error("{path}: expected {expected}, found {found}")]
-    WrongType { path: Pointer, expected: &'static str, found: &'static str },
+    WrongType {
+        path: Pointer,
+        expected: &'static str,
+        found: &'static str,
+    },
     #[error("{path}: missing required field \"{field}\"")]
     MissingField { path: Pointer, field: &'static str },
     #[error("{path}: unknown field {field:?}; expected {expected}")]
-    UnknownField { path: Pointer, field: String, expected: String },
+    UnknownField {
+        path: Pointer,
+        field: String,
+        expected: String,
+    },
     #[error(
         "{path}: invalid invocation key {key:?}: {reason}; expected an invocation number such \
          as \"0\" or an inclusive range such as \"1-3\""
     )]
-    InvalidAttemptKey { path: Pointer, key: String, reason: &'static str },
+    InvalidAttemptKey {
+        path: Pointer,
+        key: String,
+        reason: &'static str,
+    },
     #[error("{path}: invocation range {key:?} ends before it starts ({first} > {last})")]
-    ReversedRange { path: Pointer, key: String, first: u32, last: u32 },
-    #[error("{path}: invocations {key:?} overlap invocations {other:?} of the same mocked response")]
-    OverlappingAttempts { path: Pointer, key: String, other: String },
+    ReversedRange {
+        path: Pointer,
+        key: String,
+        first: u32,
+        last: u32,
+    },
+    #[error(
+        "{path}: invocations {key:?} overlap invocations {other:?} of the same mocked response"
+    )]
+    OverlappingAttempts {
+        path: Pointer,
+        key: String,
+        other: String,
+    },
     #[error("{path}: mocked response defines no invocations; add at least \"0\"")]
     NoAttempts { path: Pointer },
     #[error("{path}: has both \"Return\" and \"Throw\"; an invocation must have exactly one")]
@@ -265,11 +307,19 @@ pub enum Error {
     #[error("{path}: has neither \"Return\" nor \"Throw\"; an invocation must have exactly one")]
     NoReturnOrThrow { path: Pointer },
     #[error("{path}: unknown mocked response {name:?}; MockedResponses defines {available}")]
-    UnknownResponse { path: Pointer, name: String, available: String },
+    UnknownResponse {
+        path: Pointer,
+        name: String,
+        available: String,
+    },
     #[error("no state machine {name:?} in the mock configuration; it defines {available}")]
     UnknownMachine { name: String, available: String },
     #[error("state machine {machine:?} has no test case {name:?}; it defines {available}")]
-    UnknownTestCase { machine: String, name: String, available: String },
+    UnknownTestCase {
+        machine: String,
+        name: String,
+        available: String,
+    },
 }
 
 impl Error {
@@ -299,7 +349,8 @@ fn duplicate_key(text: &str) -> Option<Error> {
     let positions = Positions::index(text);
     positions.duplicate_keys().iter().find_map(|(path, at)| {
         let tokens: Vec<String> = path.tokens().collect();
-        let in_payload = tokens.len() > 4 && tokens[0] == "MockedResponses" && tokens[3] == "Return";
+        let in_payload =
+            tokens.len() > 4 && tokens[0] == "MockedResponses" && tokens[3] == "Return";
         (!in_payload).then(|| Error::DuplicateKey {
             path: path.clone(),
             key: tokens.last().cloned().unwrap_or_default(),
@@ -317,36 +368,50 @@ fn mocked_responses(value: &Value, at: &Pointer) -> Result<MockedResponses, Erro
     for (key, v) in fields {
         let at = at.child(key);
         let (first, last) = attempt_key(key, &at)?;
-        entries.push((Attempts { first, last, response: mocked_response(v, &at)? }, key));
+        entries.push((
+            Attempts {
+                first,
+                last,
+                response: mocked_response(v, &at)?,
+            },
+            key,
+        ));
     }
     // Stable: equal starts keep document order, so the later key is the one reported.
     entries.sort_by_key(|(e, _)| e.first);
     let mut reach: Option<(u32, &str)> = None;
     for (e, key) in &entries {
-        if let Some((last, other)) = reach {
-            if e.first <= last {
-                return Err(Error::OverlappingAttempts {
-                    path: at.child(key),
-                    key: (*key).to_owned(),
-                    other: other.to_owned(),
-                });
-            }
+        if let Some((last, other)) = reach
+            && e.first <= last
+        {
+            return Err(Error::OverlappingAttempts {
+                path: at.child(key),
+                key: (*key).to_owned(),
+                other: other.to_owned(),
+            });
         }
         if reach.is_none_or(|(last, _)| e.last > last) {
             reach = Some((e.last, key));
         }
     }
-    Ok(MockedResponses { entries: entries.into_iter().map(|(e, _)| e).collect() })
+    Ok(MockedResponses {
+        entries: entries.into_iter().map(|(e, _)| e).collect(),
+    })
 }
 
 /// `"3"` → `(3, 3)`, `"1-2"` → `(1, 2)`.
 fn attempt_key(key: &str, at: &Pointer) -> Result<(u32, u32), Error> {
-    let invalid = |reason| Error::InvalidAttemptKey { path: at.clone(), key: key.to_owned(), reason };
+    let invalid = |reason| Error::InvalidAttemptKey {
+        path: at.clone(),
+        key: key.to_owned(),
+        reason,
+    };
     let number = |s: &str| {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid("not a non-negative integer"));
         }
-        s.parse::<u32>().map_err(|_| invalid("invocation number too large"))
+        s.parse::<u32>()
+            .map_err(|_| invalid("invocation number too large"))
     };
     match key.split_once('-') {
         None => number(key).map(|n| (n, n)),
@@ -378,17 +443,24 @@ fn mocked_response(value: &Value, at: &Pointer) -> Result<MockedResponse, Error>
             only_fields(throw, &at, &["Error", "Cause"])?;
             let error = string(required(throw, &at, "Error")?, &at.child("Error"))?;
             let cause = string(required(throw, &at, "Cause")?, &at.child("Cause"))?;
-            Ok(MockedResponse::Throw { error: error.to_owned(), cause: cause.to_owned() })
+            Ok(MockedResponse::Throw {
+                error: error.to_owned(),
+                cause: cause.to_owned(),
+            })
         }
     }
 }
 
 fn object<'v>(value: &'v Value, at: &Pointer) -> Result<&'v Map<String, Value>, Error> {
-    value.as_object().ok_or_else(|| wrong_type(value, at, "an object"))
+    value
+        .as_object()
+        .ok_or_else(|| wrong_type(value, at, "an object"))
 }
 
 fn string<'v>(value: &'v Value, at: &Pointer) -> Result<&'v str, Error> {
-    value.as_str().ok_or_else(|| wrong_type(value, at, "a string"))
+    value
+        .as_str()
+        .ok_or_else(|| wrong_type(value, at, "a string"))
 }
 
 fn wrong_type(value: &Value, at: &Pointer, expected: &'static str) -> Error {
@@ -400,7 +472,11 @@ fn wrong_type(value: &Value, at: &Pointer, expected: &'static str) -> Error {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     };
-    Error::WrongType { path: at.clone(), expected, found }
+    Error::WrongType {
+        path: at.clone(),
+        expected,
+        found,
+    }
 }
 
 fn required<'v>(
@@ -408,7 +484,10 @@ fn required<'v>(
     at: &Pointer,
     field: &'static str,
 ) -> Result<&'v Value, Error> {
-    fields.get(field).ok_or_else(|| Error::MissingField { path: at.clone(), field })
+    fields.get(field).ok_or_else(|| Error::MissingField {
+        path: at.clone(),
+        field,
+    })
 }
 
 fn only_fields(fields: &Map<String, Value>, at: &Pointer, allowed: &[&str]) -> Result<(), Error> {
@@ -425,7 +504,11 @@ fn only_fields(fields: &Map<String, Value>, at: &Pointer, allowed: &[&str]) -> R
 /// `"A", "B"`, or `no names` when empty; for messages.
 fn names<T: fmt::Display>(items: impl Iterator<Item = T>) -> String {
     let list: Vec<String> = items.map(|n| format!("\"{n}\"")).collect();
-    if list.is_empty() { "none".to_owned() } else { list.join(", ") }
+    if list.is_empty() {
+        "none".to_owned()
+    } else {
+        list.join(", ")
+    }
 }
 
 #[cfg(test)]
@@ -471,7 +554,10 @@ mod tests {
 }"#;
 
     fn throw(error: &str, cause: &str) -> MockedResponse {
-        MockedResponse::Throw { error: error.into(), cause: cause.into() }
+        MockedResponse::Throw {
+            error: error.into(),
+            cause: cause.into(),
+        }
     }
 
     fn ptr(tokens: &[&str]) -> Pointer {
@@ -492,33 +578,55 @@ mod tests {
     #[test]
     fn parses_the_guide_example() {
         let config = MockConfig::parse(GUIDE).unwrap();
-        assert_eq!(config.machines().collect::<Vec<_>>(), ["LambdaSQSIntegration"]);
         assert_eq!(
-            config.test_cases("LambdaSQSIntegration").collect::<Vec<_>>(),
+            config.machines().collect::<Vec<_>>(),
+            ["LambdaSQSIntegration"]
+        );
+        assert_eq!(
+            config
+                .test_cases("LambdaSQSIntegration")
+                .collect::<Vec<_>>(),
             ["HappyPath", "HybridPath", "RetryPath"]
         );
 
-        let happy = config.test_case("LambdaSQSIntegration", "HappyPath").unwrap();
-        assert_eq!((happy.machine(), happy.name()), ("LambdaSQSIntegration", "HappyPath"));
-        assert_eq!(happy.states().collect::<Vec<_>>(), ["LambdaState", "SQSState"]);
+        let happy = config
+            .test_case("LambdaSQSIntegration", "HappyPath")
+            .unwrap();
+        assert_eq!(
+            (happy.machine(), happy.name()),
+            ("LambdaSQSIntegration", "HappyPath")
+        );
+        assert_eq!(
+            happy.states().collect::<Vec<_>>(),
+            ["LambdaState", "SQSState"]
+        );
         assert_eq!(
             happy.response("SQSState", 0),
-            Some(&MockedResponse::Return(json!({"MD5OfMessageBody": "abc", "MessageId": "m-1"})))
+            Some(&MockedResponse::Return(
+                json!({"MD5OfMessageBody": "abc", "MessageId": "m-1"})
+            ))
         );
         // Not covered: the execution fails, the last response is not reused.
         assert_eq!(happy.response("SQSState", 1), None);
 
-        let hybrid = config.test_case("LambdaSQSIntegration", "HybridPath").unwrap();
+        let hybrid = config
+            .test_case("LambdaSQSIntegration", "HybridPath")
+            .unwrap();
         assert!(hybrid.has_state("LambdaState"));
         assert!(!hybrid.has_state("SQSState"));
         assert_eq!(hybrid.response("SQSState", 0), None);
-        assert_eq!(hybrid.response_name("LambdaState"), Some("MockedLambdaSuccess"));
+        assert_eq!(
+            hybrid.response_name("LambdaState"),
+            Some("MockedLambdaSuccess")
+        );
     }
 
     #[test]
     fn retry_path_walks_the_invocation_ranges() {
         let config = MockConfig::parse(GUIDE).unwrap();
-        let retry = config.test_case("LambdaSQSIntegration", "RetryPath").unwrap();
+        let retry = config
+            .test_case("LambdaSQSIntegration", "RetryPath")
+            .unwrap();
         let not_ready = throw("Lambda.ResourceNotReadyException", "not ready");
         let timeout = throw("Lambda.TimeoutException", "Lambda timed out.");
         let ok = MockedResponse::Return(
@@ -552,7 +660,9 @@ mod tests {
             });
         })
         .unwrap();
-        let retry = config.test_case("LambdaSQSIntegration", "RetryPath").unwrap();
+        let retry = config
+            .test_case("LambdaSQSIntegration", "RetryPath")
+            .unwrap();
         let got: Vec<_> = [0, 1, 2, 5, 6, 7, 9, 10, u32::MAX]
             .iter()
             .map(|&n| retry.response("LambdaState", n).cloned())
@@ -577,10 +687,22 @@ mod tests {
     #[test]
     fn attempt_key_errors() {
         let cases: &[(&str, &str)] = &[
-            ("3-1", "/MockedResponses/MockedLambdaRetry/3-1: invocation range \"3-1\" ends before it starts (3 > 1)"),
-            ("x", "/MockedResponses/MockedLambdaRetry/x: invalid invocation key \"x\": not a non-negative integer; expected an invocation number such as \"0\" or an inclusive range such as \"1-3\""),
-            ("-1", "/MockedResponses/MockedLambdaRetry/-1: invalid invocation key \"-1\": not a non-negative integer; expected an invocation number such as \"0\" or an inclusive range such as \"1-3\""),
-            ("4294967296", "/MockedResponses/MockedLambdaRetry/4294967296: invalid invocation key \"4294967296\": invocation number too large; expected an invocation number such as \"0\" or an inclusive range such as \"1-3\""),
+            (
+                "3-1",
+                "/MockedResponses/MockedLambdaRetry/3-1: invocation range \"3-1\" ends before it starts (3 > 1)",
+            ),
+            (
+                "x",
+                "/MockedResponses/MockedLambdaRetry/x: invalid invocation key \"x\": not a non-negative integer; expected an invocation number such as \"0\" or an inclusive range such as \"1-3\"",
+            ),
+            (
+                "-1",
+                "/MockedResponses/MockedLambdaRetry/-1: invalid invocation key \"-1\": not a non-negative integer; expected an invocation number such as \"0\" or an inclusive range such as \"1-3\"",
+            ),
+            (
+                "4294967296",
+                "/MockedResponses/MockedLambdaRetry/4294967296: invalid invocation key \"4294967296\": invocation number too large; expected an invocation number such as \"0\" or an inclusive range such as \"1-3\"",
+            ),
         ];
         for &(key, message) in cases {
             let err = parse_edited(|v| {
@@ -588,23 +710,41 @@ mod tests {
             })
             .unwrap_err();
             assert_eq!(err.to_string(), message);
-            assert_eq!(err.pointer(), Some(&ptr(&["MockedResponses", "MockedLambdaRetry", key])));
+            assert_eq!(
+                err.pointer(),
+                Some(&ptr(&["MockedResponses", "MockedLambdaRetry", key]))
+            );
         }
         for key in ["", "1-", "-", "1-2-3", " 1", "1 - 2", "+1", "1.0", "٣"] {
             let err = parse_edited(|v| {
                 retry_mock(v)[key] = json!({"Return": 1});
             })
             .unwrap_err();
-            assert!(matches!(err, Error::InvalidAttemptKey { .. }), "{key:?}: {err}");
+            assert!(
+                matches!(err, Error::InvalidAttemptKey { .. }),
+                "{key:?}: {err}"
+            );
         }
     }
 
     #[test]
     fn overlapping_attempts() {
         let cases: &[(Value, &str, &str)] = &[
-            (json!({"0-2": {"Return": 1}, "2": {"Return": 2}}), "2", "0-2"),
-            (json!({"1-5": {"Return": 1}, "0-1": {"Return": 2}}), "1-5", "0-1"),
-            (json!({"0-9": {"Return": 1}, "3": {"Return": 2}, "5-6": {"Return": 3}}), "3", "0-9"),
+            (
+                json!({"0-2": {"Return": 1}, "2": {"Return": 2}}),
+                "2",
+                "0-2",
+            ),
+            (
+                json!({"1-5": {"Return": 1}, "0-1": {"Return": 2}}),
+                "1-5",
+                "0-1",
+            ),
+            (
+                json!({"0-9": {"Return": 1}, "3": {"Return": 2}, "5-6": {"Return": 3}}),
+                "3",
+                "0-9",
+            ),
             (json!({"1": {"Return": 1}, "01": {"Return": 2}}), "01", "1"),
         ];
         for (responses, key, other) in cases {
@@ -665,7 +805,10 @@ mod tests {
                        "MockedResponses": {"R": {"0": {"Return": {"a": 1, "a": 2}}}}}"#;
         let config = MockConfig::parse(text).unwrap();
         let case = config.test_case("M", "C").unwrap();
-        assert_eq!(case.response("S", 0), Some(&MockedResponse::Return(json!({"a": 2}))));
+        assert_eq!(
+            case.response("S", 0),
+            Some(&MockedResponse::Return(json!({"a": 2})))
+        );
     }
 
     #[test]
@@ -674,11 +817,15 @@ mod tests {
         let cases: &[(Value, String)] = &[
             (
                 json!({"Return": 1, "Throw": {"Error": "e", "Cause": "c"}}),
-                format!("{at}: has both \"Return\" and \"Throw\"; an invocation must have exactly one"),
+                format!(
+                    "{at}: has both \"Return\" and \"Throw\"; an invocation must have exactly one"
+                ),
             ),
             (
                 json!({}),
-                format!("{at}: has neither \"Return\" nor \"Throw\"; an invocation must have exactly one"),
+                format!(
+                    "{at}: has neither \"Return\" nor \"Throw\"; an invocation must have exactly one"
+                ),
             ),
             (
                 json!({"Retrun": 1}),
@@ -708,7 +855,10 @@ mod tests {
                 json!({"Throw": {"Error": "e", "Cause": "c", "Extra": true}}),
                 format!("{at}/Throw/Extra: unknown field \"Extra\"; expected \"Error\", \"Cause\""),
             ),
-            (json!([1]), format!("{at}: expected an object, found an array")),
+            (
+                json!([1]),
+                format!("{at}: expected an object, found an array"),
+            ),
         ];
         for (entry, message) in cases {
             let err = parse_edited(|v| retry_mock(v)["0"] = entry.clone()).unwrap_err();
@@ -716,8 +866,13 @@ mod tests {
         }
         // Return may be any JSON, null included.
         let config = parse_edited(|v| retry_mock(v)["0"] = json!({"Return": null})).unwrap();
-        let retry = config.test_case("LambdaSQSIntegration", "RetryPath").unwrap();
-        assert_eq!(retry.response("LambdaState", 0), Some(&MockedResponse::Return(Value::Null)));
+        let retry = config
+            .test_case("LambdaSQSIntegration", "RetryPath")
+            .unwrap();
+        assert_eq!(
+            retry.response("LambdaState", 0),
+            Some(&MockedResponse::Return(Value::Null))
+        );
     }
 
     #[test]
@@ -759,16 +914,22 @@ mod tests {
             "/StateMachines/LambdaSQSIntegration/Testcases: unknown field \"Testcases\"; \
              expected \"TestCases\""
         );
-        let err = parse_edited(|v| v["StateMachines"]["LambdaSQSIntegration"] = json!({}))
-            .unwrap_err();
+        let err =
+            parse_edited(|v| v["StateMachines"]["LambdaSQSIntegration"] = json!({})).unwrap_err();
         assert_eq!(
             err.to_string(),
             "/StateMachines/LambdaSQSIntegration: missing required field \"TestCases\""
         );
         let err = MockConfig::parse(r#"{"StateMachines": {}}"#).unwrap_err();
-        assert_eq!(err.to_string(), "/: missing required field \"MockedResponses\"");
+        assert_eq!(
+            err.to_string(),
+            "/: missing required field \"MockedResponses\""
+        );
         let err = MockConfig::parse(r#"{"MockedResponses": {}}"#).unwrap_err();
-        assert_eq!(err.to_string(), "/: missing required field \"StateMachines\"");
+        assert_eq!(
+            err.to_string(),
+            "/: missing required field \"StateMachines\""
+        );
         let err = MockConfig::parse(r#"{"StateMachines": {}, "MockedResponses": {}, "X": 1}"#)
             .unwrap_err();
         assert_eq!(
@@ -778,9 +939,15 @@ mod tests {
         let err = MockConfig::parse("[]").unwrap_err();
         assert_eq!(err.to_string(), "/: expected an object, found an array");
         let err = MockConfig::parse(r#"{"StateMachines": [], "MockedResponses": {}}"#).unwrap_err();
-        assert_eq!(err.to_string(), "/StateMachines: expected an object, found an array");
+        assert_eq!(
+            err.to_string(),
+            "/StateMachines: expected an object, found an array"
+        );
         let err = MockConfig::parse("{\n  \"StateMachines\": {,\n}").unwrap_err();
-        assert_eq!(err.to_string(), "mock configuration is not valid JSON: 2:21: key must be a string");
+        assert_eq!(
+            err.to_string(),
+            "mock configuration is not valid JSON: 2:21: key must be a string"
+        );
         assert_eq!(err.pointer(), None);
 
         let empty = MockConfig::parse(r#"{"StateMachines": {}, "MockedResponses": {}}"#).unwrap();
@@ -797,7 +964,9 @@ mod tests {
             "no state machine \"Other\" in the mock configuration; it defines \
              \"LambdaSQSIntegration\""
         );
-        let err = config.test_case("LambdaSQSIntegration", "SadPath").unwrap_err();
+        let err = config
+            .test_case("LambdaSQSIntegration", "SadPath")
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "state machine \"LambdaSQSIntegration\" has no test case \"SadPath\"; it defines \

@@ -86,7 +86,11 @@ pub fn parse_json(text: &str) -> Result<serde_json::Value, JsonSyntaxError> {
         } else {
             line_col_at(text, skipped + serde_offset(body, e.line(), e.column()))
         };
-        JsonSyntaxError { line: at.line, column: at.column, message }
+        JsonSyntaxError {
+            line: at.line,
+            column: at.column,
+            message,
+        }
     })
 }
 
@@ -218,7 +222,8 @@ impl Positions {
             Ok(id) | Err(Some(id)) => id,
             Err(None) => return LineCol::START,
         };
-        self.node(id).map_or(LineCol::START, |n| n.key.unwrap_or(n.value))
+        self.node(id)
+            .map_or(LineCol::START, |n| n.key.unwrap_or(n.value))
     }
 
     /// Object members whose key repeats an earlier key of the same object, in document order:
@@ -303,7 +308,11 @@ impl Positions {
         for &c in chain.iter().rev() {
             let Some(n) = self.node(c) else { break };
             let parent_is_array = self.node(n.parent).is_some_and(|p| p.kind == Kind::Array);
-            p = if parent_is_array { p.child(n.name.0) } else { p.child(key_span(&self.keys, n.name)) };
+            p = if parent_is_array {
+                p.child(n.name.0)
+            } else {
+                p.child(key_span(&self.keys, n.name))
+            };
         }
         Some(p)
     }
@@ -336,8 +345,18 @@ struct Scanner<'a> {
 
 impl<'a> Scanner<'a> {
     fn new(text: &'a str) -> Self {
-        let start = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
-        Self { bytes: text.as_bytes(), pos: start, line: 1, mark: start, mark_col: 1 }
+        let start = if text.starts_with('\u{feff}') {
+            '\u{feff}'.len_utf8()
+        } else {
+            0
+        };
+        Self {
+            bytes: text.as_bytes(),
+            pos: start,
+            line: 1,
+            mark: start,
+            mark_col: 1,
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -391,7 +410,9 @@ impl<'a> Scanner<'a> {
         let mut escaped = false;
         loop {
             let rest = self.bytes.get(self.pos..)?;
-            let i = rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            let i = rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
             self.pos += i;
             match rest[i] {
                 b'"' => {
@@ -409,7 +430,10 @@ impl<'a> Scanner<'a> {
     }
 
     fn literal(&mut self, word: &[u8]) -> bool {
-        let ok = self.bytes.get(self.pos..).is_some_and(|r| r.starts_with(word));
+        let ok = self
+            .bytes
+            .get(self.pos..)
+            .is_some_and(|r| r.starts_with(word));
         if ok {
             self.pos += word.len();
         }
@@ -477,8 +501,14 @@ fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u32> {
 #[derive(Clone, Copy)]
 enum Slot {
     Root,
-    Element { parent: u32 },
-    Member { parent: u32, name: (u32, u32), key: LineCol },
+    Element {
+        parent: u32,
+    },
+    Member {
+        parent: u32,
+        name: (u32, u32),
+        key: LineCol,
+    },
 }
 
 /// An open object or array.
@@ -497,6 +527,8 @@ struct Builder {
     frames: Vec<Frame>,
     /// Members found to repeat a key, as node ids.
     duplicates: Vec<u32>,
+    /// Scratch space for sorting an object's members: (key span, node id).
+    members: Vec<((u32, u32), u32)>,
 }
 
 impl Builder {
@@ -559,7 +591,9 @@ impl Builder {
             // A value is complete: close finished containers, find where the next value goes.
             loop {
                 s.skip_ws();
-                let Some(frame) = self.frames.last() else { break 'values };
+                let Some(frame) = self.frames.last() else {
+                    break 'values;
+                };
                 let (node, kind) = (frame.node, frame.kind);
                 match (kind, s.peek()) {
                     (Kind::Object, Some(b',')) => {
@@ -612,12 +646,18 @@ impl Builder {
             return None;
         }
         s.pos += 1;
-        Some(Slot::Member { parent, name: (at, len), key })
+        Some(Slot::Member {
+            parent,
+            name: (at, len),
+            key,
+        })
     }
 
     /// Records a value starting at `at`; `None` once ids run out (a text over 4 GiB).
     fn add(&mut self, at: LineCol, slot: Slot) -> Option<u32> {
-        let id = u32::try_from(self.out.nodes.len()).ok().filter(|&id| id != NO_PARENT)?;
+        let id = u32::try_from(self.out.nodes.len())
+            .ok()
+            .filter(|&id| id != NO_PARENT)?;
         let (parent, name, key) = match slot {
             Slot::Root => (NO_PARENT, (0, 0), None),
             Slot::Element { parent } => {
@@ -645,26 +685,45 @@ impl Builder {
         if let Some(n) = self.out.nodes.get_mut(id as usize) {
             n.kind = kind;
         }
-        self.frames.push(Frame { node: id, kind, pending: self.pending.len() });
+        self.frames.push(Frame {
+            node: id,
+            kind,
+            pending: self.pending.len(),
+        });
     }
 
     fn close(&mut self) {
-        let Some(frame) = self.frames.pop() else { return };
+        let Some(frame) = self.frames.pop() else {
+            return;
+        };
         let start = self.out.children.len();
         let from = frame.pending.min(self.pending.len());
         self.out.children.extend(self.pending.drain(from..));
         let end = self.out.children.len();
         if frame.kind == Kind::Object && end - start > 1 {
+            // Sort (key span, id) pairs rather than ids, so comparisons do not chase nodes.
+            let keys = self.out.keys.as_bytes();
+            let key = |(at, len): (u32, u32)| {
+                let at = at as usize;
+                keys.get(at..at + len as usize).unwrap_or_default()
+            };
             let nodes = &self.out.nodes;
-            let keys = &self.out.keys;
-            let name = |id: u32| nodes.get(id as usize).map_or("", |n| key_span(keys, n.name));
-            let members = &mut self.out.children[start..end];
-            // Stable: members with equal keys stay in document order.
-            members.sort_by(|&a, &b| name(a).cmp(name(b)));
+            let members = &mut self.members;
+            members.clear();
+            members.extend(
+                self.out.children[start..end]
+                    .iter()
+                    .map(|&id| (nodes.get(id as usize).map_or((0, 0), |n| n.name), id)),
+            );
+            // Ids follow document order: members with equal keys stay in document order.
+            members.sort_unstable_by(|a, b| key(a.0).cmp(key(b.0)).then(a.1.cmp(&b.1)));
             for pair in members.windows(2) {
-                if name(pair[0]) == name(pair[1]) {
-                    self.duplicates.push(pair[1]);
+                if key(pair[0].0) == key(pair[1].0) {
+                    self.duplicates.push(pair[1].1);
                 }
+            }
+            for (slot, &(_, id)) in self.out.children[start..end].iter_mut().zip(members.iter()) {
+                *slot = id;
             }
         }
         if let Some(n) = self.out.nodes.get_mut(frame.node as usize) {
@@ -679,7 +738,9 @@ impl Builder {
         let mut budget = DUPLICATE_POINTER_BUDGET;
         let mut found = Vec::new();
         for &id in &self.duplicates {
-            let Some(key) = self.out.node(id).and_then(|n| n.key) else { continue };
+            let Some(key) = self.out.node(id).and_then(|n| n.key) else {
+                continue;
+            };
             if let Some(p) = self.out.pointer_of(id, &mut budget) {
                 found.push((p, key));
             }
@@ -719,11 +780,19 @@ mod tests {
     }
 
     fn first_value(text: &str) -> Value {
-        serde_json::Deserializer::from_str(text).into_iter::<Value>().next().unwrap().unwrap()
+        serde_json::Deserializer::from_str(text)
+            .into_iter::<Value>()
+            .next()
+            .unwrap()
+            .unwrap()
     }
 
     fn first_string(text: &str) -> String {
-        serde_json::Deserializer::from_str(text).into_iter::<String>().next().unwrap().unwrap()
+        serde_json::Deserializer::from_str(text)
+            .into_iter::<String>()
+            .next()
+            .unwrap()
+            .unwrap()
     }
 
     #[test]
@@ -763,8 +832,13 @@ mod tests {
 
     #[test]
     fn multi_line_lf_and_crlf() {
-        let lf = "{\n  \"StartAt\": \"A\",\n  \"States\": {\n\t\"A\": {\"Type\": \"Succeed\"}\n  }\n}\n";
-        for text in [lf.to_owned(), lf.replace('\n', "\r\n"), lf.replace('\n', "\r")] {
+        let lf =
+            "{\n  \"StartAt\": \"A\",\n  \"States\": {\n\t\"A\": {\"Type\": \"Succeed\"}\n  }\n}\n";
+        for text in [
+            lf.to_owned(),
+            lf.replace('\n', "\r\n"),
+            lf.replace('\n', "\r"),
+        ] {
             let pos = Positions::index(&text);
             assert_eq!(pos.key(&ptr(&["StartAt"])), Some(lc(2, 3)), "{text:?}");
             assert_eq!(pos.value(&ptr(&["StartAt"])), Some(lc(2, 14)));
@@ -813,13 +887,22 @@ mod tests {
         assert_eq!(pos.locate(&check.child("Retry").child(0)), lc(5, 9));
         // A missing field points at the enclosing object (its member key).
         assert_eq!(pos.locate(&check.child("Next")), lc(3, 5));
-        assert_eq!(pos.locate(&check.child("Retry").child(0).child("ErrorEquals")), lc(5, 9));
-        assert_eq!(pos.locate(&check.child("Retry").child(7).child("x")), lc(4, 7));
+        assert_eq!(
+            pos.locate(&check.child("Retry").child(0).child("ErrorEquals")),
+            lc(5, 9)
+        );
+        assert_eq!(
+            pos.locate(&check.child("Retry").child(7).child("x")),
+            lc(4, 7)
+        );
         assert_eq!(pos.locate(&ptr(&["StartAt"])), lc(1, 1));
         assert_eq!(pos.locate(&Pointer::root()), lc(1, 1));
         // Nothing indexed at all.
         assert_eq!(Positions::index("").locate(&check), LineCol::START);
-        assert_eq!(Positions::index("  \n ").locate(&Pointer::root()), LineCol::START);
+        assert_eq!(
+            Positions::index("  \n ").locate(&Pointer::root()),
+            LineCol::START
+        );
     }
 
     #[test]
@@ -877,15 +960,39 @@ mod tests {
         // Unclosed: indexes what it saw.
         let pos = Positions::index(&"[{\"a\":".repeat(depth));
         assert_eq!(pos.len(), 2 * depth);
-        assert_eq!(pos.value(&Pointer::root().child(0).child("a").child(0)), Some(lc(1, 8)));
+        assert_eq!(
+            pos.value(&Pointer::root().child(0).child("a").child(0)),
+            Some(lc(1, 8))
+        );
     }
 
     #[test]
     fn invalid_text_stops_indexing_without_panicking() {
         for text in [
-            "", "{", "[", "{\"a", "{\"a\"", "{\"a\":", "[1,", "{\"a\" 1}", "[1 2]", "{1: 2}",
-            "\"\\", "\"\\u12", "{\"\\ud800\": 1}", "{\"\\u00zz\": 1}", "[tru]", "nul", "}", "]]",
-            "[\"a\nb\"]", "{\"a\":1,}", "\\", "\u{feff}", "[\"\\é\"]", "{\"\\é\":1}",
+            "",
+            "{",
+            "[",
+            "{\"a",
+            "{\"a\"",
+            "{\"a\":",
+            "[1,",
+            "{\"a\" 1}",
+            "[1 2]",
+            "{1: 2}",
+            "\"\\",
+            "\"\\u12",
+            "{\"\\ud800\": 1}",
+            "{\"\\u00zz\": 1}",
+            "[tru]",
+            "nul",
+            "}",
+            "]]",
+            "[\"a\nb\"]",
+            "{\"a\":1,}",
+            "\\",
+            "\u{feff}",
+            "[\"\\é\"]",
+            "{\"\\é\":1}",
         ] {
             let pos = Positions::index(text);
             let _ = pos.locate(&ptr(&["a", "0"]));
@@ -917,7 +1024,11 @@ mod tests {
         ];
         for &(text, (line, column), message) in cases {
             let e = parse_json(text).unwrap_err();
-            assert_eq!((e.line, e.column, e.message.as_str()), (line, column, message), "{text:?}");
+            assert_eq!(
+                (e.line, e.column, e.message.as_str()),
+                (line, column, message),
+                "{text:?}"
+            );
         }
         let e = parse_json("[\n\n  ?]").unwrap_err();
         assert_eq!(e.to_string(), "3:3: expected value");
@@ -931,7 +1042,10 @@ mod tests {
     #[test]
     fn line_col_display_and_serialize() {
         assert_eq!(lc(12, 3).to_string(), "12:3");
-        assert_eq!(serde_json::to_value(lc(12, 3)).unwrap(), json!({"line": 12, "column": 3}));
+        assert_eq!(
+            serde_json::to_value(lc(12, 3)).unwrap(),
+            json!({"line": 12, "column": 3})
+        );
     }
 
     #[test]
@@ -941,9 +1055,16 @@ mod tests {
         let text = format!("[{}0]", item.repeat(2_000_000 / item.len()));
         let pos = Positions::index(&text);
         let n = 2_000_000 / item.len();
-        let last = Pointer::root().child(n - 1).child("Result").child("k").child(4);
+        let last = Pointer::root()
+            .child(n - 1)
+            .child("Result")
+            .child("k")
+            .child(4);
         let at = pos.value(&last).unwrap();
-        assert_eq!(first_value(&text[offset_of(&text, at).unwrap()..]), json!("é"));
+        assert_eq!(
+            first_value(&text[offset_of(&text, at).unwrap()..]),
+            json!("é")
+        );
     }
 
     #[test]
@@ -961,7 +1082,9 @@ mod tests {
         let mut i = 0;
         while text.len() < 10 << 20 {
             text.push_str(
-                &state.replace("NAME", &i.to_string()).replace("NEXT", &(i + 1).to_string()),
+                &state
+                    .replace("NAME", &i.to_string())
+                    .replace("NEXT", &(i + 1).to_string()),
             );
             i += 1;
         }
@@ -969,9 +1092,31 @@ mod tests {
         let t = std::time::Instant::now();
         let pos = Positions::index(&text);
         let elapsed = t.elapsed();
-        eprintln!("indexed {} bytes, {} values in {elapsed:?}", text.len(), pos.len());
+        eprintln!(
+            "indexed {} bytes, {} values in {elapsed:?}",
+            text.len(),
+            pos.len()
+        );
         assert!(pos.value(&ptr(&["States", "State_7", "Retry"])).is_some());
         assert!(elapsed < std::time::Duration::from_secs(1));
+
+        // Worst shapes: 5M tiny array elements; one object with ~1M members (sorted on close).
+        let flat = format!("[{}0]", "0,".repeat(5 << 20));
+        let keys: Vec<String> = (0..1_000_000)
+            .map(|i| format!("\"k{}\":0", i * 7919 % 1_000_003))
+            .collect();
+        let wide = format!("{{{}}}", keys.join(","));
+        for text in [flat, wide] {
+            let t = std::time::Instant::now();
+            let pos = Positions::index(&text);
+            let elapsed = t.elapsed();
+            eprintln!(
+                "indexed {} bytes, {} values in {elapsed:?}",
+                text.len(),
+                pos.len()
+            );
+            assert!(elapsed < std::time::Duration::from_secs(1));
+        }
     }
 
     /// Every pointer of `v`, with the member key for object members.
@@ -999,7 +1144,9 @@ mod tests {
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(Value::from),
-            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
             any::<String>().prop_map(Value::String),
         ];
         leaf.prop_recursive(5, 64, 6, |inner| {

@@ -116,13 +116,22 @@ pub enum Action {
     /// with `state_input`.
     RunTask { call: TaskCall, state_input: Value },
     /// Wait until due, then take `then` with `output`.
-    Wait { until: WaitUntil, output: Value, then: Transition },
+    Wait {
+        until: WaitUntil,
+        output: Value,
+        then: Transition,
+    },
     /// Run every branch of a Parallel state on `input`, then call
     /// [`StateMachine::branches_succeeded`] with the outputs in branch order.
     Parallel { input: Value, state_input: Value },
     /// Run the item processor once per item, at most `max_concurrency` at a time (0 = no
     /// limit), then call [`StateMachine::map_finished`].
-    Map { items: Vec<Value>, max_concurrency: u64, tolerance: Tolerance, state_input: Value },
+    Map {
+        items: Vec<Value>,
+        max_concurrency: u64,
+        tolerance: Tolerance,
+        state_input: Value,
+    },
 }
 
 impl Action {
@@ -240,13 +249,20 @@ impl StateMachine {
                     ));
                 };
                 let output = apply_output_path(&state.output_path, effective, &ctx)?;
-                Ok(Action::Next { state: next, output })
+                Ok(Action::Next {
+                    state: next,
+                    output,
+                })
             }
             Kind::Wait(w) => {
                 let effective = apply_input_path(&state.input_path, input, &ctx)?;
                 let until = wait_until(&w.until, &Scope::new(&effective, &ctx))?;
                 let output = apply_output_path(&state.output_path, effective, &ctx)?;
-                Ok(Action::Wait { until, output, then: w.next })
+                Ok(Action::Wait {
+                    until,
+                    output,
+                    then: w.next,
+                })
             }
             Kind::Succeed => {
                 let effective = apply_input_path(&state.input_path, input, &ctx)?;
@@ -268,19 +284,31 @@ impl StateMachine {
                     Some(params) => params.eval(&Scope::new(&effective, &ctx), random)?,
                     None => effective.into_owned(),
                 };
-                Ok(Action::Parallel { input: branch_input, state_input: input })
+                Ok(Action::Parallel {
+                    input: branch_input,
+                    state_input: input,
+                })
             }
             Kind::Map(m) => {
                 let effective = select_input(&state.input_path, &input, &ctx)?;
                 let items = self.map_items(state, m, &effective, visit, random)?;
                 let scope = Scope::new(&effective, &ctx);
-                let max_concurrency = resolve_count(&m.max_concurrency, &scope, "MaxConcurrencyPath")?
-                    .unwrap_or(0);
+                let max_concurrency =
+                    resolve_count(&m.max_concurrency, &scope, "MaxConcurrencyPath")?.unwrap_or(0);
                 let tolerance = Tolerance {
-                    count: resolve_count(&m.tolerated_failure_count, &scope, "ToleratedFailureCountPath")?,
+                    count: resolve_count(
+                        &m.tolerated_failure_count,
+                        &scope,
+                        "ToleratedFailureCountPath",
+                    )?,
                     percentage: resolve_percentage(&m.tolerated_failure_percentage, &scope)?,
                 };
-                Ok(Action::Map { items, max_concurrency, tolerance, state_input: input })
+                Ok(Action::Map {
+                    items,
+                    max_concurrency,
+                    tolerance,
+                    state_input: input,
+                })
             }
         }
     }
@@ -379,17 +407,17 @@ impl StateMachine {
         let total = results.len();
         let failed = results.iter().filter(|r| r.is_err()).count();
         if failed > 0 {
-            let distributed =
-                matches!(&self.states[id].kind, Kind::Map(m) if m.mode == ProcessorMode::Distributed);
+            let distributed = matches!(&self.states[id].kind, Kind::Map(m) if m.mode == ProcessorMode::Distributed);
             let tolerated = distributed
                 && (tolerance.count.is_some_and(|c| failed as u64 <= c)
                     || tolerance
                         .percentage
                         .is_some_and(|p| (failed as f64) * 100.0 <= p * total as f64));
             if !tolerated {
-                let first = results.into_iter().find_map(Result::err).unwrap_or_else(|| {
-                    Failure::runtime("a Map iteration failed without an error")
-                });
+                let first = results
+                    .into_iter()
+                    .find_map(Result::err)
+                    .unwrap_or_else(|| Failure::runtime("a Map iteration failed without an error"));
                 return Err(if distributed {
                     Failure::new(
                         names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
@@ -433,21 +461,32 @@ impl StateMachine {
         }
         // The first retrier whose ErrorEquals matches decides; if its attempts are used up the
         // error goes on to the catchers.
-        if let Some(i) = retry.iter().position(|r| error_matches(&r.error_equals, &failure.error)) {
+        if let Some(i) = retry
+            .iter()
+            .position(|r| error_matches(&r.error_equals, &failure.error))
+        {
             let r = &retry[i];
             let done = retries.attempts[i];
             if done < r.max_attempts {
                 retries.attempts[i] += 1;
-                return Recovery::Retry { delay_seconds: retry_delay(r, done, random) };
+                return Recovery::Retry {
+                    delay_seconds: retry_delay(r, done, random),
+                };
             }
         }
-        if let Some(c) = catch.iter().find(|c| error_matches(&c.error_equals, &failure.error)) {
+        if let Some(c) = catch
+            .iter()
+            .find(|c| error_matches(&c.error_equals, &failure.error))
+        {
             let error_output = json!({ "Error": failure.error, "Cause": failure.cause });
             let output = match apply_result_path(&c.result_path, state_input, error_output) {
                 Ok(v) => v,
                 Err(f) => return Recovery::Fail(f),
             };
-            return Recovery::Catch { state: c.next, output };
+            return Recovery::Catch {
+                state: c.next,
+                output,
+            };
         }
         Recovery::Fail(failure)
     }
@@ -635,12 +674,14 @@ fn resolve_text(
 fn wait_until(wait: &WaitFor, scope: &Scope<'_>) -> Result<WaitUntil, Failure> {
     match wait {
         WaitFor::Seconds(n) => Ok(WaitUntil::Seconds(*n)),
-        WaitFor::Timestamp(ts) => timestamp::parse(ts).map(WaitUntil::Timestamp).ok_or_else(|| {
-            Failure::runtime(format!(
-                "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time \
+        WaitFor::Timestamp(ts) => timestamp::parse(ts)
+            .map(WaitUntil::Timestamp)
+            .ok_or_else(|| {
+                Failure::runtime(format!(
+                    "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time \
                  format string: {ts}"
-            ))
-        }),
+                ))
+            }),
         WaitFor::SecondsPath(p) => {
             let Some(v) = p.select(scope) else {
                 return Err(Failure::runtime(format!(
@@ -656,7 +697,10 @@ fn wait_until(wait: &WaitFor, scope: &Scope<'_>) -> Result<WaitUntil, Failure> {
             } else {
                 "cannot be parsed as a long value"
             };
-            Err(Failure::runtime(format!("The SecondsPath parameter {cause}: {} == {v}", p.text())))
+            Err(Failure::runtime(format!(
+                "The SecondsPath parameter {cause}: {} == {v}",
+                p.text()
+            )))
         }
         WaitFor::TimestampPath(p) => {
             let v = p.select(scope).ok_or_else(|| {
@@ -665,14 +709,17 @@ fn wait_until(wait: &WaitFor, scope: &Scope<'_>) -> Result<WaitUntil, Failure> {
                     p.text()
                 ))
             })?;
-            v.as_str().and_then(timestamp::parse).map(WaitUntil::Timestamp).ok_or_else(|| {
-                let shown = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                Failure::runtime(format!(
-                    "The TimestampPath parameter does not reference a valid ISO-8601 extended \
+            v.as_str()
+                .and_then(timestamp::parse)
+                .map(WaitUntil::Timestamp)
+                .ok_or_else(|| {
+                    let shown = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                    Failure::runtime(format!(
+                        "The TimestampPath parameter does not reference a valid ISO-8601 extended \
                      offset date-time format string: {} == {shown}",
-                    p.text()
-                ))
-            })
+                        p.text()
+                    ))
+                })
         }
     }
 }

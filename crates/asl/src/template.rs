@@ -15,9 +15,15 @@ pub enum Template {
     Object(Vec<(String, Template)>),
     Array(Vec<Template>),
     /// `"key.$": "$.path"`; `field` is the key as written (with `.$`), for error causes.
-    Path { field: String, path: Path },
+    Path {
+        field: String,
+        path: Path,
+    },
     /// `"key.$": "States.Format(...)"`.
-    Intrinsic { field: String, call: Intrinsic },
+    Intrinsic {
+        field: String,
+        call: Intrinsic,
+    },
 }
 
 impl Template {
@@ -51,7 +57,11 @@ impl Template {
                         fields.push((key.clone(), t));
                     }
                 }
-                if dynamic { Template::Object(fields) } else { Template::Static(value.clone()) }
+                if dynamic {
+                    Template::Object(fields)
+                } else {
+                    Template::Static(value.clone())
+                }
             }
             Value::Array(items) => {
                 let items: Vec<Template> = items
@@ -72,11 +82,17 @@ impl Template {
     fn parse_dynamic(key: &str, text: &str, at: &Pointer, diags: &mut Diagnostics) -> Template {
         let parsed = if intrinsics::is_intrinsic(text) {
             Intrinsic::parse(text)
-                .map(|call| Template::Intrinsic { field: key.to_owned(), call })
+                .map(|call| Template::Intrinsic {
+                    field: key.to_owned(),
+                    call,
+                })
                 .map_err(|e| e.message)
         } else {
             Path::parse(text)
-                .map(|path| Template::Path { field: key.to_owned(), path })
+                .map(|path| Template::Path {
+                    field: key.to_owned(),
+                    path,
+                })
                 .map_err(|e| e.message)
         };
         parsed.unwrap_or_else(|detail| {
@@ -98,7 +114,7 @@ impl Template {
             Template::Object(fields) => fields.iter().any(|(_, t)| t.uses_context()),
             Template::Array(items) => items.iter().any(Template::uses_context),
             Template::Path { path, .. } => path.root() == Root::Context,
-            Template::Intrinsic { call, .. } => call.text().contains("$$"),
+            Template::Intrinsic { call, .. } => call.uses_context(),
         }
     }
 
@@ -114,9 +130,11 @@ impl Template {
                 }
                 Ok(Value::Object(out))
             }
-            Template::Array(items) => {
-                items.iter().map(|t| t.eval(scope, random)).collect::<Result<_, _>>().map(Value::Array)
-            }
+            Template::Array(items) => items
+                .iter()
+                .map(|t| t.eval(scope, random))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
             Template::Path { field, path } => match path.select(scope) {
                 Some(v) => Ok(v.into_owned()),
                 None => Err(Failure::runtime(format!(

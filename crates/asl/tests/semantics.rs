@@ -13,7 +13,12 @@ fn output(o: &sluice_asl::interpreter::Outcome) -> serde_json::Value {
 }
 
 fn failure(o: &sluice_asl::interpreter::Outcome) -> (String, String) {
-    assert_ne!(o.status, Status::Succeeded, "unexpected success: {:?}", o.output);
+    assert_ne!(
+        o.status,
+        Status::Succeeded,
+        "unexpected success: {:?}",
+        o.output
+    );
     let f = o.failure.clone().unwrap();
     (f.error, f.cause)
 }
@@ -54,7 +59,10 @@ fn result_path_merges_into_raw_input_even_when_input_path_selected_part() {
         json!({"StartAt":"P","States":{"P":{"Type":"Pass","InputPath":"$.inner","ResultPath":"$.copy","End":true}}}),
         json!({"inner":{"v":1},"other":2}),
     );
-    assert_eq!(output(&o), json!({"inner":{"v":1},"other":2,"copy":{"v":1}}));
+    assert_eq!(
+        output(&o),
+        json!({"inner":{"v":1},"other":2,"copy":{"v":1}})
+    );
 }
 
 #[test]
@@ -138,11 +146,16 @@ fn task_result_goes_through_result_selector_then_result_path_then_output_path() 
         "ResultPath":"$.result",
         "OutputPath":"$.result",
         "End":true}}});
-    let mut host = ScriptedHost::new()
-        .task("T", vec![ok(json!({"StatusCode":200,"Payload":{"body":"hi"}}))]);
+    let mut host = ScriptedHost::new().task(
+        "T",
+        vec![ok(json!({"StatusCode":200,"Payload":{"body":"hi"}}))],
+    );
     let o = run_with(def, json!({"event":{"id":1}}), &mut host);
     assert_eq!(output(&o), json!({"body":"hi"}));
-    assert_eq!(host.calls[0].1.input, json!({"FunctionName":"f","Payload":{"id":1}}));
+    assert_eq!(
+        host.calls[0].1.input,
+        json!({"FunctionName":"f","Payload":{"id":1}})
+    );
 }
 
 #[test]
@@ -193,7 +206,10 @@ fn max_delay_seconds_caps_the_backoff() {
     let def = json!({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
         "Retry":[{"ErrorEquals":["States.ALL"],"IntervalSeconds":10,"BackoffRate":10,"MaxAttempts":3,"MaxDelaySeconds":50}],
         "End":true}}});
-    let mut host = ScriptedHost::new().task("T", vec![err("E", ""), err("E", ""), err("E", ""), ok(json!(1))]);
+    let mut host = ScriptedHost::new().task(
+        "T",
+        vec![err("E", ""), err("E", ""), err("E", ""), ok(json!(1))],
+    );
     let o = run_with(def, json!({}), &mut host);
     assert_eq!(output(&o), json!(1));
     assert_eq!(host.sleeps, vec![10.0, 50.0, 50.0]);
@@ -204,14 +220,29 @@ fn full_jitter_draws_delays_between_zero_and_the_backoff() {
     let def = json!({"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
         "Retry":[{"ErrorEquals":["States.ALL"],"IntervalSeconds":4,"MaxAttempts":5,"JitterStrategy":"FULL"}],
         "End":true}}});
-    let mut host = ScriptedHost::new().task("T", vec![err("E", ""), err("E", ""), err("E", ""), err("E", ""), ok(json!(1))]);
+    let mut host = ScriptedHost::new().task(
+        "T",
+        vec![
+            err("E", ""),
+            err("E", ""),
+            err("E", ""),
+            err("E", ""),
+            ok(json!(1)),
+        ],
+    );
     let o = run_with(def, json!({}), &mut host);
     assert_eq!(output(&o), json!(1));
     for (i, s) in host.sleeps.iter().enumerate() {
         let cap = 4.0 * 2f64.powi(i as i32);
-        assert!((0.0..=cap).contains(s), "retry {i}: delay {s} not within [0, {cap}]");
+        assert!(
+            (0.0..=cap).contains(s),
+            "retry {i}: delay {s} not within [0, {cap}]"
+        );
     }
-    assert!(host.sleeps.iter().any(|s| *s != 4.0 * 2f64.powi(0)), "jitter changes delays");
+    assert!(
+        host.sleeps.iter().any(|s| *s != 4.0 * 2f64.powi(0)),
+        "jitter changes delays"
+    );
 }
 
 #[test]
@@ -224,8 +255,15 @@ fn first_matching_retrier_decides_and_exhausted_errors_go_to_catch() {
         "Caught":{"Type":"Pass","End":true}}});
     let mut host = ScriptedHost::new().task("T", vec![err("Custom", "why")]);
     let o = run_with(def, json!({"in":1}), &mut host);
-    assert_eq!(host.calls.len(), 2, "the Custom retrier allows one retry; States.ALL is not used");
-    assert_eq!(output(&o), json!({"in":1,"error":{"Error":"Custom","Cause":"why"}}));
+    assert_eq!(
+        host.calls.len(),
+        2,
+        "the Custom retrier allows one retry; States.ALL is not used"
+    );
+    assert_eq!(
+        output(&o),
+        json!({"in":1,"error":{"Error":"Custom","Cause":"why"}})
+    );
 }
 
 #[test]
@@ -238,7 +276,10 @@ fn catch_without_result_path_replaces_input_with_error_output() {
     let o = run_with(def, json!({"in":1}), &mut host);
     assert_eq!(output(&o), json!({"Error":"X","Cause":"y"}));
     let types = event_types(&o);
-    assert!(types.contains(&"TaskStateExited"), "a caught error exits the state: {types:?}");
+    assert!(
+        types.contains(&"TaskStateExited"),
+        "a caught error exits the state: {types:?}"
+    );
 }
 
 #[test]
@@ -283,13 +324,22 @@ fn choice_takes_first_matching_rule_then_default_else_fails() {
         "Big":{"Type":"Pass","Result":"big","End":true},
         "Mid":{"Type":"Pass","Result":"mid","End":true},
         "Small":{"Type":"Pass","Result":"small","End":true}}});
-    assert_eq!(output(&run(def.clone(), json!({"n":11,"s":"x"}))), json!("big"));
-    assert_eq!(output(&run(def.clone(), json!({"n":5,"s":"abc"}))), json!("mid"));
+    assert_eq!(
+        output(&run(def.clone(), json!({"n":11,"s":"x"}))),
+        json!("big")
+    );
+    assert_eq!(
+        output(&run(def.clone(), json!({"n":5,"s":"abc"}))),
+        json!("mid")
+    );
     assert_eq!(output(&run(def, json!({"n":5,"s":"xbc"}))), json!("small"));
     let no_default = json!({"StartAt":"C","States":{
         "C":{"Type":"Choice","Choices":[{"Variable":"$.n","NumericEquals":1,"Next":"A"}]},
         "A":{"Type":"Succeed"}}});
-    assert_eq!(failure(&run(no_default, json!({"n":2}))).0, "States.NoChoiceMatched");
+    assert_eq!(
+        failure(&run(no_default, json!({"n":2}))).0,
+        "States.NoChoiceMatched"
+    );
 }
 
 #[test]
@@ -310,15 +360,28 @@ fn wait_seconds_path_rejects_negative_and_fractional_values_with_aws_causes() {
     let def = json!({"StartAt":"WaitState","States":{"WaitState":{"Type":"Wait","SecondsPath":"$.input.waitSeconds","End":true}}});
     let (e, cause) = failure(&run(def.clone(), json!({"input":{"waitSeconds":-1}})));
     assert_eq!(e, "States.Runtime");
-    assert!(cause.ends_with("The SecondsPath parameter references a negative value: $.input.waitSeconds == -1"), "{cause}");
+    assert!(
+        cause.ends_with(
+            "The SecondsPath parameter references a negative value: $.input.waitSeconds == -1"
+        ),
+        "{cause}"
+    );
     let (_, cause) = failure(&run(def, json!({"input":{"waitSeconds":1.5}})));
-    assert!(cause.ends_with("The SecondsPath parameter cannot be parsed as a long value: $.input.waitSeconds == 1.5"), "{cause}");
+    assert!(
+        cause.ends_with(
+            "The SecondsPath parameter cannot be parsed as a long value: $.input.waitSeconds == 1.5"
+        ),
+        "{cause}"
+    );
 }
 
 #[test]
 fn fail_state_takes_error_and_cause_from_paths() {
     let def = json!({"StartAt":"F","States":{"F":{"Type":"Fail","ErrorPath":"$.e","CausePath":"States.Format('n={}', $.n)"}}});
-    assert_eq!(failure(&run(def, json!({"e":"MyError","n":3}))), ("MyError".into(), "n=3".into()));
+    assert_eq!(
+        failure(&run(def, json!({"e":"MyError","n":3}))),
+        ("MyError".into(), "n=3".into())
+    );
 }
 
 #[test]
@@ -329,8 +392,22 @@ fn parallel_outputs_are_an_array_in_branch_order() {
     let o = run(def, json!({"x":2}));
     assert_eq!(output(&o), json!(["a", 2]));
     let types = event_types(&o);
-    assert_eq!(&types[..3], ["ExecutionStarted", "ParallelStateEntered", "ParallelStateStarted"]);
-    assert_eq!(&types[types.len() - 3..], ["ParallelStateSucceeded", "ParallelStateExited", "ExecutionSucceeded"]);
+    assert_eq!(
+        &types[..3],
+        [
+            "ExecutionStarted",
+            "ParallelStateEntered",
+            "ParallelStateStarted"
+        ]
+    );
+    assert_eq!(
+        &types[types.len() - 3..],
+        [
+            "ParallelStateSucceeded",
+            "ParallelStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
 }
 
 #[test]
@@ -342,7 +419,10 @@ fn a_failing_branch_fails_the_parallel_state_with_its_error_which_catch_can_hand
          "Catch":[{"ErrorEquals":["BranchError"],"ResultPath":"$.err","Next":"Done"}]},
         "Done":{"Type":"Succeed"}}});
     let o = run(def, json!({"x":1}));
-    assert_eq!(output(&o), json!({"x":1,"err":{"Error":"BranchError","Cause":"b"}}));
+    assert_eq!(
+        output(&o),
+        json!({"x":1,"err":{"Error":"BranchError","Cause":"b"}})
+    );
     assert!(event_types(&o).contains(&"ParallelStateFailed"));
 }
 
@@ -359,7 +439,13 @@ fn map_runs_the_item_processor_per_item_with_item_selector_and_context() {
             {"index":0,"value":"a","tenant":"t1"},{"index":1,"value":"b","tenant":"t1"}]})
     );
     let types = event_types(&o);
-    assert_eq!(types.iter().filter(|t| **t == "MapIterationStarted").count(), 2);
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| **t == "MapIterationStarted")
+            .count(),
+        2
+    );
     assert!(types.contains(&"MapStateSucceeded"));
 }
 
@@ -370,7 +456,10 @@ fn map_with_legacy_iterator_and_non_array_items_fails_at_runtime() {
     assert_eq!(output(&run(def.clone(), json!([1, 2]))), json!([1, 2]));
     let (e, cause) = failure(&run(def, json!({"not":"array"})));
     assert_eq!(e, "States.Runtime");
-    assert!(cause.contains("Map state input must be an array"), "{cause}");
+    assert!(
+        cause.contains("Map state input must be an array"),
+        "{cause}"
+    );
 }
 
 #[test]
@@ -385,17 +474,28 @@ fn execution_timeout_seconds_times_out_a_long_wait() {
 #[test]
 fn inputs_over_the_payload_limit_fail_with_data_limit_exceeded() {
     let big = "x".repeat(300 * 1024);
-    let o = run(json!({"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}), json!({ "big": big }));
+    let o = run(
+        json!({"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}),
+        json!({ "big": big }),
+    );
     assert_eq!(failure(&o).0, "States.DataLimitExceeded");
 }
 
 #[test]
 fn history_of_the_seed_machine_uses_aws_event_types_and_previous_ids() {
-    let def: serde_json::Value =
-        serde_json::from_str(include_str!("../../../examples/seed/sec-pipeline-lambda.json")).unwrap();
+    let def: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../examples/seed/sec-pipeline-lambda.json"
+    ))
+    .unwrap();
     let mut host = ScriptedHost::new()
-        .task("CheckEventsForRuleMatch", vec![ok(json!({"trigger_payload_exists":true}))])
-        .task("TriggerNotifications", vec![ok(json!({"notifications_sent":1}))]);
+        .task(
+            "CheckEventsForRuleMatch",
+            vec![ok(json!({"trigger_payload_exists":true}))],
+        )
+        .task(
+            "TriggerNotifications",
+            vec![ok(json!({"notifications_sent":1}))],
+        );
     let o = run_with(def, json!({"event_id":"e1"}), &mut host);
     assert_eq!(output(&o), json!({"notifications_sent":1}));
     assert_eq!(
@@ -422,21 +522,44 @@ fn history_of_the_seed_machine_uses_aws_event_types_and_previous_ids() {
     // AWS: the first state's entered event has previousEventId 0; then each follows the last.
     let prev: Vec<u64> = o.history.iter().map(|e| e.previous_event_id).collect();
     assert_eq!(prev[..3], [0, 0, 2]);
-    assert!(o.history.iter().skip(2).all(|e| e.previous_event_id == e.id - 1));
+    assert!(
+        o.history
+            .iter()
+            .skip(2)
+            .all(|e| e.previous_event_id == e.id - 1)
+    );
     // The Lambda task received {"Payload": <state input>} from Parameters.
     assert_eq!(host.calls[0].1.input, json!({"Payload":{"event_id":"e1"}}));
 }
 
 #[test]
 fn seed_machine_catches_all_notifications_failed_into_fail_state() {
-    let def: serde_json::Value =
-        serde_json::from_str(include_str!("../../../examples/seed/sec-pipeline-lambda.json")).unwrap();
+    let def: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../examples/seed/sec-pipeline-lambda.json"
+    ))
+    .unwrap();
     let mut host = ScriptedHost::new()
-        .task("CheckEventsForRuleMatch", vec![err("Lambda.ServiceException", "flaky"), ok(json!({"trigger_payload_exists":true}))])
-        .task("TriggerNotifications", vec![err("AllNotificationsFailedException", "smtp down")]);
+        .task(
+            "CheckEventsForRuleMatch",
+            vec![
+                err("Lambda.ServiceException", "flaky"),
+                ok(json!({"trigger_payload_exists":true})),
+            ],
+        )
+        .task(
+            "TriggerNotifications",
+            vec![err("AllNotificationsFailedException", "smtp down")],
+        );
     let o = run_with(def, json!({}), &mut host);
     assert_eq!(o.status, Status::Failed);
-    assert_eq!(host.sleeps, vec![2.0], "Lambda.ServiceException retried after IntervalSeconds 2");
+    assert_eq!(
+        host.sleeps,
+        vec![2.0],
+        "Lambda.ServiceException retried after IntervalSeconds 2"
+    );
     let types = event_types(&o);
-    assert!(types.ends_with(&["FailStateEntered", "ExecutionFailed"]), "{types:?}");
+    assert!(
+        types.ends_with(&["FailStateEntered", "ExecutionFailed"]),
+        "{types:?}"
+    );
 }

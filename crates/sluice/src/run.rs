@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sluice_asl::definition::StateMachine;
 use sluice_asl::history::ResourceKind;
 use sluice_asl::interpreter::{self, Host, Options, Status};
 use sluice_asl::mock::{MockConfig, MockedResponse, TestCase};
 use sluice_asl::step::TaskCall;
+use sluice_asl::validate::validate;
 use sluice_asl::{Failure, names};
 
 #[derive(Debug, clap::Args)]
@@ -47,14 +47,16 @@ pub struct Args {
 pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&args.definition)
         .with_context(|| format!("cannot read {}", args.definition.display()))?;
-    let machine = match StateMachine::parse_str(&text) {
-        Ok(m) => m,
-        Err(diags) => {
-            for d in diags.iter() {
-                eprintln!("{}: {d}", args.definition.display());
-            }
-            bail!("{} is not a valid state machine definition", args.definition.display());
+    let validation = validate(&text);
+    let Some(machine) = validation.machine else {
+        for d in &validation.diagnostics {
+            let (file, line, column) = (args.definition.display(), d.line, d.column);
+            eprintln!("{file}:{line}:{column}: {}", d.diagnostic);
         }
+        bail!(
+            "{} is not a valid state machine definition",
+            args.definition.display()
+        );
     };
     let input = read_input(&args.input)?;
     let machine_name = match &args.state_machine {
@@ -92,7 +94,8 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     options.execution.state_machine_id =
         format!("arn:aws:states:us-east-1:000000000000:stateMachine:{machine_name}");
     options.execution.name = "run".into();
-    options.execution.id = format!("arn:aws:states:us-east-1:000000000000:execution:{machine_name}:run");
+    options.execution.id =
+        format!("arn:aws:states:us-east-1:000000000000:execution:{machine_name}:run");
 
     let outcome = interpreter::run(&machine, input, &mut host, options);
     let mut out = json!({ "status": outcome.status.as_str() });
@@ -108,17 +111,24 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         out["history"] = serde_json::to_value(&outcome.history)?;
     }
     println!("{}", serde_json::to_string(&out)?);
-    Ok(if outcome.status == Status::Succeeded { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if outcome.status == Status::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn stem(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn read_input(arg: &str) -> anyhow::Result<Value> {
     let (text, origin) = match arg.strip_prefix('@') {
         Some(file) => (
-            std::fs::read_to_string(file).with_context(|| format!("cannot read input file {file}"))?,
+            std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read input file {file}"))?,
             file.to_owned(),
         ),
         None => (arg.to_owned(), "--input".to_owned()),
@@ -151,10 +161,14 @@ impl Host for MockHost<'_> {
                 self.machine_name,
             ))
         };
-        let Some(case) = &self.case else { return Err(no_mock()) };
+        let Some(case) = &self.case else {
+            return Err(no_mock());
+        };
         match case.response(state, this) {
             None => Err(no_mock()),
-            Some(MockedResponse::Throw { error, cause }) => Err(Failure::new(error.clone(), cause.clone())),
+            Some(MockedResponse::Throw { error, cause }) => {
+                Err(Failure::new(error.clone(), cause.clone()))
+            }
             Some(MockedResponse::Return(value)) => lambda_result(&call.resource, value),
         }
     }
@@ -182,7 +196,9 @@ fn lambda_result(resource: &str, response: &Value) -> Result<Value, Failure> {
     if ResourceKind::of(resource) != ResourceKind::Lambda {
         return Ok(response.clone());
     }
-    let Some(obj) = response.as_object() else { return Ok(response.clone()) };
+    let Some(obj) = response.as_object() else {
+        return Ok(response.clone());
+    };
     let payload = obj.get("Payload").cloned().unwrap_or(Value::Null);
     if let Some(function_error) = obj.get("FunctionError") {
         let error = payload
@@ -192,5 +208,9 @@ fn lambda_result(resource: &str, response: &Value) -> Result<Value, Failure> {
             .unwrap_or(names::TASK_FAILED);
         return Err(Failure::new(error, payload.to_string()));
     }
-    if obj.contains_key("Payload") { Ok(payload) } else { Ok(response.clone()) }
+    if obj.contains_key("Payload") {
+        Ok(payload)
+    } else {
+        Ok(response.clone())
+    }
 }

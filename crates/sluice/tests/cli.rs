@@ -9,13 +9,19 @@ use serde_json::{Value, json};
 const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/seed");
 
 fn sluice(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sluice")).args(args).output().expect("sluice runs")
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .output()
+        .expect("sluice runs")
 }
 
 fn stdout_json(out: &Output) -> Value {
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!("stdout is not JSON ({e}): {text}\nstderr: {}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "stdout is not JSON ({e}): {text}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     })
 }
 
@@ -38,8 +44,16 @@ fn seed(file: &str) -> String {
 
 #[test]
 fn validate_accepts_the_seed_definitions() {
-    let out = sluice(&["validate", &seed("sec-pipeline-lambda.json"), &seed("sec-pipeline-pass.json")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = sluice(&[
+        "validate",
+        &seed("sec-pipeline-lambda.json"),
+        &seed("sec-pipeline-pass.json"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -54,17 +68,31 @@ fn validate_prints_file_line_column_path_and_message_for_every_problem() {
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains(&format!("{file}:4:27: /States/A/Next: MISSING_TRANSITION_TARGET: Missing 'Next' target: Nope")),
+        text.contains(&format!(
+            "{file}:4:27: /States/A/Next: MISSING_TRANSITION_TARGET: Missing 'Next' target: Nope"
+        )),
         "{text}"
     );
-    assert!(text.contains(&format!("{file}:5:73: /States/B/TimeoutSeconds: SCHEMA_VALIDATION_FAILED:")), "{text}");
-    assert!(text.contains("/States/B: MISSING_TRANSITION_TARGET: State \"B\" is not reachable."), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{file}:5:73: /States/B/TimeoutSeconds: SCHEMA_VALIDATION_FAILED:"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("/States/B: MISSING_TRANSITION_TARGET: State \"B\" is not reachable."),
+        "{text}"
+    );
 }
 
 #[test]
 fn validate_json_format_and_invalid_json() {
     let dir = scratch("validate-json");
-    let file = write(&dir, "broken.json", "{\"StartAt\": \"A\",\n \"States\": {]}");
+    let file = write(
+        &dir,
+        "broken.json",
+        "{\"StartAt\": \"A\",\n \"States\": {]}",
+    );
     let out = sluice(&["validate", "--format", "json", &file]);
     assert_eq!(out.status.code(), Some(1));
     let v = stdout_json(&out);
@@ -87,16 +115,28 @@ fn run_executes_the_seed_pipeline_with_its_mock_config() {
         "HappyPath",
         "--history",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = stdout_json(&out);
     assert_eq!(v["status"], "SUCCEEDED");
     assert_eq!(v["output"], json!({"notifications_sent": 1}));
-    let types: Vec<&str> = v["history"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    let types: Vec<&str> = v["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
     assert_eq!(types.first(), Some(&"ExecutionStarted"));
     assert_eq!(types.last(), Some(&"ExecutionSucceeded"));
     assert!(types.contains(&"LambdaFunctionSucceeded") && types.contains(&"ChoiceStateExited"));
     let started = &v["history"][0]["executionStartedEventDetails"]["input"];
-    assert!(started.as_str().unwrap().contains("DetectionSummaryEvent"), "input recorded as JSON text");
+    assert!(
+        started.as_str().unwrap().contains("DetectionSummaryEvent"),
+        "input recorded as JSON text"
+    );
 }
 
 #[test]
@@ -113,15 +153,38 @@ fn run_retries_and_catches_mocked_errors_by_attempt() {
               "AllFail":{"0":{"Throw":{"Error":"AllNotificationsFailedException","Cause":"smtp down"}}}}}"#,
     );
     let out = sluice(&[
-        "run", &seed("sec-pipeline-lambda.json"), "--input", "{}", "--mock-config", &mock,
-        "--test-case", "Flaky", "--no-wait", "--history",
+        "run",
+        &seed("sec-pipeline-lambda.json"),
+        "--input",
+        "{}",
+        "--mock-config",
+        &mock,
+        "--test-case",
+        "Flaky",
+        "--no-wait",
+        "--history",
     ]);
     assert_eq!(out.status.code(), Some(1), "a FAILED execution exits 1");
     let v = stdout_json(&out);
     assert_eq!(v["status"], "FAILED");
-    let types: Vec<&str> = v["history"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(types.iter().filter(|t| **t == "LambdaFunctionFailed").count(), 3, "{types:?}");
-    assert!(types.ends_with(&["FailStateEntered", "ExecutionFailed"]), "{types:?}");
+    let types: Vec<&str> = v["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| **t == "LambdaFunctionFailed")
+            .count(),
+        3,
+        "{types:?}"
+    );
+    assert!(
+        types.ends_with(&["FailStateEntered", "ExecutionFailed"]),
+        "{types:?}"
+    );
 }
 
 #[test]
@@ -131,14 +194,21 @@ fn a_task_without_a_mocked_response_fails_with_a_clear_error() {
     assert_eq!(v["status"], "FAILED");
     assert_eq!(v["error"], "States.Runtime");
     let cause = v["cause"].as_str().unwrap();
-    assert!(cause.contains("No mocked response for state 'CheckEventsForRuleMatch'"), "{cause}");
+    assert!(
+        cause.contains("No mocked response for state 'CheckEventsForRuleMatch'"),
+        "{cause}"
+    );
 }
 
 #[test]
 fn unknown_test_case_is_a_usage_error_listing_the_known_ones() {
     let out = sluice(&[
-        "run", &seed("sec-pipeline-lambda.json"), "--mock-config", &seed("sfn-mock-config.json"),
-        "--test-case", "Nope",
+        "run",
+        &seed("sec-pipeline-lambda.json"),
+        "--mock-config",
+        &seed("sfn-mock-config.json"),
+        "--test-case",
+        "Nope",
     ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -148,12 +218,20 @@ fn unknown_test_case_is_a_usage_error_listing_the_known_ones() {
 #[test]
 fn waits_really_wait_unless_no_wait() {
     let dir = scratch("wait");
-    let def = write(&dir, "w.json", r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":1,"End":true}}}"#);
+    let def = write(
+        &dir,
+        "w.json",
+        r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":1,"End":true}}}"#,
+    );
     let start = Instant::now();
     let out = sluice(&["run", &def, "--input", r#"{"a":1}"#]);
     assert!(start.elapsed().as_millis() >= 1000, "the Wait state slept");
     assert_eq!(stdout_json(&out)["output"], json!({"a":1}));
-    let long = write(&dir, "long.json", r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":86400,"End":true}}}"#);
+    let long = write(
+        &dir,
+        "long.json",
+        r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":86400,"End":true}}}"#,
+    );
     let out = sluice(&["run", &long, "--no-wait"]);
     assert_eq!(stdout_json(&out)["status"], "SUCCEEDED");
 }
@@ -167,7 +245,14 @@ fn oversized_input_fails_with_data_limit_exceeded_unless_the_limit_is_raised() {
     let out = sluice(&["run", &def, "--input", &format!("@{input}")]);
     let v = stdout_json(&out);
     assert_eq!(v["error"], "States.DataLimitExceeded");
-    let out = sluice(&["run", &def, "--input", &format!("@{input}"), "--max-payload-bytes", "0"]);
+    let out = sluice(&[
+        "run",
+        &def,
+        "--input",
+        &format!("@{input}"),
+        "--max-payload-bytes",
+        "0",
+    ]);
     assert_eq!(stdout_json(&out)["status"], "SUCCEEDED");
 }
 
@@ -176,7 +261,12 @@ fn deeply_nested_or_malformed_input_is_a_clean_error() {
     let dir = scratch("deep");
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let input = write(&dir, "deep.json", &deep);
-    let out = sluice(&["run", &seed("sec-pipeline-pass.json"), "--input", &format!("@{input}")]);
+    let out = sluice(&[
+        "run",
+        &seed("sec-pipeline-pass.json"),
+        "--input",
+        &format!("@{input}"),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not valid JSON"));
     let out = sluice(&["run", &seed("sec-pipeline-pass.json"), "--input", "{oops"]);

@@ -8,7 +8,9 @@ use sluice_asl::path::Path;
 use sluice_asl::{Scope, SplitMix64};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let input = json!({"a": {"b": [1, 2.5, "x", null, {"c": true}]}, "s": "a,b", "n": 3});
     let ctx = json!({"Execution": {"Id": "e"}, "State": {"Name": "S"}});
     let scope = Scope::new(&input, &ctx);

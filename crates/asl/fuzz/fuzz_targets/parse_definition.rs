@@ -7,7 +7,9 @@ use sluice_asl::definition::StateMachine;
 use sluice_asl::source::Positions;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let positions = Positions::index(text);
     if let Err(diags) = StateMachine::parse_str(text) {
         for d in diags.iter() {

@@ -304,7 +304,7 @@ impl Parser<'_> {
         let text = &self.src[start..self.pos];
         Path::parse(text).map_err(|e| {
             self.error(
-                start,
+                start + e.offset.min(text.len()),
                 format!("invalid path argument '{text}': {}", e.message),
             )
         })

@@ -1131,6 +1131,16 @@ fn path_arguments_may_use_brackets_with_commas_and_parentheses() {
         eval_on("States.Array($.abc['def ghi'])", input).unwrap(),
         json!([7])
     );
+    // A filter may hold commas, parentheses and quotes.
+    let input = json!({"items": [{"k": "a,b", "v": 1}, {"k": "c)", "v": 2}]});
+    assert_eq!(
+        eval_on(
+            "States.Array($.items[?(@.k == 'c)')].v, $.items[?(@.k == \"a,b\")].v)",
+            input
+        )
+        .unwrap(),
+        json!([[2], [1]])
+    );
     assert_eq!(
         parse("States.Array( $.list[1] , $ )").to_string(),
         "States.Array($.list[1], $)"
@@ -1157,6 +1167,13 @@ fn a_path_that_selects_nothing_is_a_runtime_error() {
 
 #[test]
 fn invalid_path_arguments_are_rejected_when_parsing() {
+    let message = parse_error("States.Array(1, $.a.)");
+    assert!(
+        message.contains("invalid path argument '$.a.'"),
+        "{message}"
+    );
+    // Workflow variables ($name) are not part of this engine's JSONPath scope.
+    assert!(parse_error("States.Format('{}', $name)").contains("invalid path argument '$name'"));
     assert!(parse_error("States.Array($.a[)").contains("unbalanced brackets in a path argument"));
     assert!(parse_error("States.Array($['a)").contains("unterminated quoted name"));
     assert!(parse_error("States.Array($.a b)").contains("expected ',' or ')'"));
@@ -1214,6 +1231,15 @@ fn literal_arg() -> impl Strategy<Value = Arg> {
             .prop_map(Arg::Number),
         any::<bool>().prop_map(Arg::Bool),
         Just(Arg::Null),
+        proptest::sample::select(vec![
+            "$",
+            "$.a",
+            "$$.Execution.Id",
+            "$['x, y)']",
+            "$.a[0]",
+            "$..b"
+        ])
+        .prop_map(|text| Arg::Path(Path::parse(text).unwrap())),
     ]
 }
 

@@ -64,10 +64,12 @@ pub(super) fn select<'v>(
                 _ => return Err(Miss::NotAnObject(i, node)),
             },
             Segment::Index(index) => match node {
-                Value::Array(items) => match resolve_index(*index, items.len()).and_then(|j| items.get(j)) {
-                    Some(value) => node = value,
-                    None => return Err(Miss::NoResults),
-                },
+                Value::Array(items) => {
+                    match resolve_index(*index, items.len()).and_then(|j| items.get(j)) {
+                        Some(value) => node = value,
+                        None => return Err(Miss::NoResults),
+                    }
+                }
                 Value::Null => return Err(Miss::Null(i)),
                 _ => return Err(Miss::NotAnArray(i, node)),
             },
@@ -77,7 +79,10 @@ pub(super) fn select<'v>(
                 Value::Object(map) => return Ok(Cow::Owned(Value::Object(merge(map, names)))),
                 _ => return Err(Miss::NotAnObject(i, node)),
             },
-            _ => return collect(node, &segments[i..], i, scope).map(|items| Cow::Owned(Value::Array(items))),
+            _ => {
+                return collect(node, &segments[i..], i, scope)
+                    .map(|items| Cow::Owned(Value::Array(items)));
+            }
         }
     }
     Ok(Cow::Borrowed(node))
@@ -104,7 +109,12 @@ fn merge(map: &Map<String, Value>, names: &[Box<str>]) -> Map<String, Value> {
 
 /// Evaluates the indefinite part of a path: `segments[0]` is its first indefinite segment and
 /// `base` that segment's index in the whole path (for error messages).
-fn collect<'v>(start: &'v Value, segments: &[Segment], base: usize, scope: &Scope<'v>) -> Result<Vec<Value>, Miss<'v>> {
+fn collect<'v>(
+    start: &'v Value,
+    segments: &[Segment],
+    base: usize,
+    scope: &Scope<'v>,
+) -> Result<Vec<Value>, Miss<'v>> {
     // Jayway checks the node kind only for the first indefinite token (the last one whose
     // upstream is definite); afterwards mismatches are skipped silently.
     match (&segments[0], start) {
@@ -126,7 +136,9 @@ fn collect<'v>(start: &'v Value, segments: &[Segment], base: usize, scope: &Scop
         let leaf = k + 1 == segments.len();
         match &segments[k] {
             Segment::Scan => {
-                let Some(target) = segments.get(k + 1) else { break };
+                let Some(target) = segments.get(k + 1) else {
+                    break;
+                };
                 let mut containers = Vec::new();
                 for &node in &current {
                     walk(node, &mut containers);
@@ -136,7 +148,9 @@ fn collect<'v>(start: &'v Value, segments: &[Segment], base: usize, scope: &Scop
                     // named member (Jayway's PropertyPathTokenPredicate).
                     Segment::Names(names) if k + 2 == segments.len() => {
                         next.extend(containers.into_iter().filter(|node| {
-                            node.as_object().is_some_and(|map| names.iter().all(|name| map.contains_key(&**name)))
+                            node.as_object().is_some_and(|map| {
+                                names.iter().all(|name| map.contains_key(&**name))
+                            })
                         }));
                         merge_names = Some(names);
                     }
@@ -186,25 +200,33 @@ fn collect<'v>(start: &'v Value, segments: &[Segment], base: usize, scope: &Scop
 fn apply<'v>(segment: &Segment, node: &'v Value, scope: &Scope<'v>, out: &mut Vec<&'v Value>) {
     match (segment, node) {
         (Segment::Name(name), Value::Object(map)) => out.extend(map.get(&**name)),
-        (Segment::Names(names), Value::Object(map)) => out.extend(names.iter().filter_map(|name| map.get(&**name))),
+        (Segment::Names(names), Value::Object(map)) => {
+            out.extend(names.iter().filter_map(|name| map.get(&**name)))
+        }
         (Segment::Index(index), Value::Array(items)) => {
             out.extend(resolve_index(*index, items.len()).and_then(|j| items.get(j)));
         }
         (Segment::Indices(indices), Value::Array(items)) => {
-            out.extend(indices.iter().filter_map(|&index| resolve_index(index, items.len()).and_then(|j| items.get(j))));
+            out.extend(
+                indices.iter().filter_map(|&index| {
+                    resolve_index(index, items.len()).and_then(|j| items.get(j))
+                }),
+            );
         }
         (Segment::Slice(slice), Value::Array(items)) => slice_into(*slice, items, out),
         (Segment::Wildcard, Value::Object(map)) => out.extend(map.values()),
         (Segment::Wildcard, Value::Array(items)) => out.extend(items.iter()),
         // Jayway: a filter on an object yields the object itself if it passes, on an array the
         // elements that pass.
-        (Segment::Filter(filter), Value::Object(_)) => {
-            if accept(&filter.expr, node, scope) {
-                out.push(node);
-            }
+        (Segment::Filter(filter), Value::Object(_)) if accept(&filter.expr, node, scope) => {
+            out.push(node);
         }
         (Segment::Filter(filter), Value::Array(items)) => {
-            out.extend(items.iter().filter(|item| accept(&filter.expr, item, scope)));
+            out.extend(
+                items
+                    .iter()
+                    .filter(|item| accept(&filter.expr, item, scope)),
+            );
         }
         _ => {}
     }
@@ -218,7 +240,11 @@ fn slice_into<'v>(slice: Slice, items: &'v [Value], out: &mut Vec<&'v Value>) {
     let len = i64::try_from(items.len()).unwrap_or(i64::MAX);
     let (from, to) = match (slice.start, slice.end) {
         (Some(from), None) => {
-            let from = if from < 0 { len.saturating_add(from) } else { from };
+            let from = if from < 0 {
+                len.saturating_add(from)
+            } else {
+                from
+            };
             (from.max(0), len)
         }
         (None, Some(to)) => {
@@ -299,7 +325,11 @@ fn test<'v>(filter: &Filter, node: &'v Value, scope: &Scope<'v>) -> Result<bool,
     })
 }
 
-fn evaluate<'v>(path: &SubPath, node: &'v Value, scope: &Scope<'v>) -> Result<Cow<'v, Value>, Miss<'v>> {
+fn evaluate<'v>(
+    path: &SubPath,
+    node: &'v Value,
+    scope: &Scope<'v>,
+) -> Result<Cow<'v, Value>, Miss<'v>> {
     let start = match path.origin {
         Origin::Current => node,
         Origin::Root(Root::Input) => scope.input,
@@ -309,7 +339,11 @@ fn evaluate<'v>(path: &SubPath, node: &'v Value, scope: &Scope<'v>) -> Result<Co
 }
 
 /// An operand's value; `None` is Jayway's UNDEFINED (the path did not resolve).
-fn operand<'v, 'f>(operand: &'f Operand, node: &'v Value, scope: &Scope<'v>) -> Result<Option<Cow<'f, Value>>, ()>
+fn operand<'v, 'f>(
+    operand: &'f Operand,
+    node: &'v Value,
+    scope: &Scope<'v>,
+) -> Result<Option<Cow<'f, Value>>, ()>
 where
     'v: 'f,
 {
@@ -348,7 +382,9 @@ fn compare(left: Option<&Value>, op: CmpOp, right: Option<&Value>) -> bool {
 /// Exact comparison of two JSON numbers, whatever mix of integer and float they are.
 pub(crate) fn compare_numbers(a: &Number, b: &Number) -> Option<Ordering> {
     fn integer(n: &Number) -> Option<i128> {
-        n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from))
+        n.as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
     }
     match (integer(a), integer(b)) {
         (Some(x), Some(y)) => Some(x.cmp(&y)),
@@ -376,9 +412,12 @@ pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
         match pair {
             (Value::Null, Value::Null) => {}
             (Value::Bool(x), Value::Bool(y)) if x == y => {}
-            (Value::Number(x), Value::Number(y)) if compare_numbers(x, y) == Some(Ordering::Equal) => {}
+            (Value::Number(x), Value::Number(y))
+                if compare_numbers(x, y) == Some(Ordering::Equal) => {}
             (Value::String(x), Value::String(y)) if x == y => {}
-            (Value::Array(x), Value::Array(y)) if x.len() == y.len() => pending.extend(x.iter().zip(y)),
+            (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+                pending.extend(x.iter().zip(y))
+            }
             (Value::Object(x), Value::Object(y)) if x.len() == y.len() => {
                 for (key, value) in x {
                     match y.get(key) {

@@ -11,14 +11,20 @@
 
 use serde_json::Value;
 
-use super::{CmpOp, Filter, FilterSegment, Operand, Origin, Path, PathError, Root, Segment, Slice, SubPath};
+use super::{
+    CmpOp, Filter, FilterSegment, Operand, Origin, Path, PathError, Root, Segment, Slice, SubPath,
+};
 
 /// How deeply filters, parentheses and `!` may nest. Evaluation recurses once per level, so
 /// this bound is what keeps a hostile path from exhausting the stack.
 const MAX_NESTING: usize = 32;
 
 pub(super) fn parse(text: &str, reference: bool) -> Result<Path, PathError> {
-    let mut parser = Parser { text, pos: 0, depth: 0 };
+    let mut parser = Parser {
+        text,
+        pos: 0,
+        depth: 0,
+    };
     let root = match parser.rest().as_bytes() {
         [b'$', b'$', ..] => {
             parser.pos = 2;
@@ -31,7 +37,12 @@ pub(super) fn parse(text: &str, reference: bool) -> Result<Path, PathError> {
         [b'@', ..] => {
             return Err(parser.error(0, "a path must start with '$' or '$$'; '@' (the current node) is only meaningful inside a filter"));
         }
-        _ => return Err(parser.error(0, "a path must start with '$' (the state input) or '$$' (the context object)")),
+        _ => {
+            return Err(parser.error(
+                0,
+                "a path must start with '$' (the state input) or '$$' (the context object)",
+            ));
+        }
     };
     let mut segments = Vec::new();
     let mut starts = Vec::new();
@@ -45,31 +56,47 @@ pub(super) fn parse(text: &str, reference: bool) -> Result<Path, PathError> {
     }
     let definite = is_definite(&segments);
     let normalized = super::render(root, &segments, super::Style::Normalized);
-    Ok(Path { text: text.to_owned(), root, segments: segments.into_boxed_slice(), definite, normalized: normalized.into_boxed_str() })
+    Ok(Path {
+        text: text.to_owned(),
+        root,
+        segments: segments.into_boxed_slice(),
+        definite,
+        normalized: normalized.into_boxed_str(),
+    })
 }
 
 /// Jayway's definiteness: only single names, single indices and a final multi-name merge
 /// (`['a','b']` as the last segment, which yields one merged object) select a single node.
 pub(super) fn is_definite(segments: &[Segment]) -> bool {
     let last = segments.len().saturating_sub(1);
-    segments.iter().enumerate().all(|(i, segment)| match segment {
-        Segment::Name(_) | Segment::Index(_) => true,
-        Segment::Names(_) => i == last,
-        _ => false,
-    })
+    segments
+        .iter()
+        .enumerate()
+        .all(|(i, segment)| match segment {
+            Segment::Name(_) | Segment::Index(_) => true,
+            Segment::Names(_) => i == last,
+            _ => false,
+        })
 }
 
 /// The ASL reference-path rule: "A Reference Path is a Path with syntax limited in such a way
 /// that it can only identify a single node in a JSON structure: The operators "@", ",", ":",
 /// and "?" are not supported".
-fn check_reference(parser: &Parser<'_>, segments: &[Segment], starts: &[usize]) -> Result<(), PathError> {
+fn check_reference(
+    parser: &Parser<'_>,
+    segments: &[Segment],
+    starts: &[usize],
+) -> Result<(), PathError> {
     for (segment, &start) in segments.iter().zip(starts) {
         let what = match segment {
             Segment::Name(name) => {
                 // A dot-notation name is taken literally by Jayway, but in a reference path an
                 // operator character there is far more likely a mistake than a field name.
                 let dotted = parser.text.as_bytes().get(start) == Some(&b'.');
-                match name.chars().find(|c| matches!(c, '@' | ',' | ':' | '?' | '*')) {
+                match name
+                    .chars()
+                    .find(|c| matches!(c, '@' | ',' | ':' | '?' | '*'))
+                {
                     Some(c) if dotted => {
                         return Err(parser.error(
                             start,
@@ -103,7 +130,11 @@ struct Parser<'t> {
 
 impl<'t> Parser<'t> {
     fn error(&self, offset: usize, message: &str) -> PathError {
-        PathError { text: self.text.to_owned(), offset, message: message.to_owned() }
+        PathError {
+            text: self.text.to_owned(),
+            offset,
+            message: message.to_owned(),
+        }
     }
 
     fn rest(&self) -> &'t str {
@@ -128,7 +159,10 @@ impl<'t> Parser<'t> {
     fn enter(&mut self, at: usize) -> Result<(), PathError> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return Err(self.error(at, &format!("filters, parentheses and '!' nest more than {MAX_NESTING} deep")));
+            return Err(self.error(
+                at,
+                &format!("filters, parentheses and '!' nest more than {MAX_NESTING} deep"),
+            ));
         }
         Ok(())
     }
@@ -139,7 +173,12 @@ impl<'t> Parser<'t> {
 
     /// Reads segments until the end of the text or, inside a filter, until a character that
     /// cannot continue a path (an operator, a blank, a closing parenthesis).
-    fn segments(&mut self, in_filter: bool, out: &mut Vec<Segment>, starts: &mut Vec<usize>) -> Result<(), PathError> {
+    fn segments(
+        &mut self,
+        in_filter: bool,
+        out: &mut Vec<Segment>,
+        starts: &mut Vec<usize>,
+    ) -> Result<(), PathError> {
         loop {
             let start = self.pos;
             match self.peek() {
@@ -210,7 +249,13 @@ impl<'t> Parser<'t> {
                         "path functions such as length() are not supported (Step Functions does not evaluate them either)",
                     ));
                 }
-                c if in_filter && (c.is_whitespace() || matches!(c, ')' | '<' | '>' | '=' | '!' | '~' | '&' | '|' | ',' | ']')) => {
+                c if in_filter
+                    && (c.is_whitespace()
+                        || matches!(
+                            c,
+                            ')' | '<' | '>' | '=' | '!' | '~' | '&' | '|' | ',' | ']'
+                        )) =>
+                {
                     end = i;
                     break;
                 }
@@ -263,7 +308,10 @@ impl<'t> Parser<'t> {
                 self.pos += 1;
                 self.blanks();
                 if self.peek() != Some(b'(') {
-                    return Err(self.error(self.pos, "expected '(' after '[?': write filters as [?(<expression>)]"));
+                    return Err(self.error(
+                        self.pos,
+                        "expected '(' after '[?': write filters as [?(<expression>)]",
+                    ));
                 }
                 self.pos += 1;
                 self.enter(open)?;
@@ -276,12 +324,18 @@ impl<'t> Parser<'t> {
                 let source = self.text[source_start..self.pos].trim();
                 self.pos += 1;
                 self.leave();
-                Segment::Filter(Box::new(FilterSegment { expr, source: source.into() }))
+                Segment::Filter(Box::new(FilterSegment {
+                    expr,
+                    source: source.into(),
+                }))
             }
             Some(b'0'..=b'9' | b'-' | b':') => self.indices()?,
             None => return Err(self.error(open, "unclosed '['")),
             Some(_) => {
-                return Err(self.error(self.pos, "expected a quoted name, an index, a slice, '*' or a filter '?(...)' after '['"));
+                return Err(self.error(
+                    self.pos,
+                    "expected a quoted name, an index, a slice, '*' or a filter '?(...)' after '['",
+                ));
             }
         };
         self.blanks();
@@ -308,7 +362,10 @@ impl<'t> Parser<'t> {
                 ));
             }
             if first.is_none() && end.is_none() {
-                return Err(self.error(self.pos, "a slice needs a start, an end or both ([1:], [:2], [1:2])"));
+                return Err(self.error(
+                    self.pos,
+                    "a slice needs a start, an end or both ([1:], [:2], [1:2])",
+                ));
             }
             return Ok(Segment::Slice(Slice { start: first, end }));
         }
@@ -325,7 +382,11 @@ impl<'t> Parser<'t> {
             }
             self.blanks();
         }
-        Ok(if indices.len() == 1 { Segment::Index(first) } else { Segment::Indices(indices.into_boxed_slice()) })
+        Ok(if indices.len() == 1 {
+            Segment::Index(first)
+        } else {
+            Segment::Indices(indices.into_boxed_slice())
+        })
     }
 
     /// An optionally negative decimal integer, or `None` if there is none here.
@@ -381,7 +442,9 @@ impl<'t> Parser<'t> {
                     return Ok(out.into_boxed_str());
                 }
                 '\\' => {
-                    let Some((_, escaped)) = chars.next() else { break };
+                    let Some((_, escaped)) = chars.next() else {
+                        break;
+                    };
                     match escaped {
                         'b' => out.push('\u{8}'),
                         'f' => out.push('\u{c}'),
@@ -393,11 +456,18 @@ impl<'t> Parser<'t> {
                             let code = if (0xD800..0xDC00).contains(&high) {
                                 // A surrogate pair written as two escapes.
                                 let low = match (chars.next(), chars.next()) {
-                                    (Some((_, '\\')), Some((_, 'u'))) => self.hex4(&mut chars, at)?,
-                                    _ => return Err(self.error(at, "unpaired UTF-16 surrogate in \\u escape")),
+                                    (Some((_, '\\')), Some((_, 'u'))) => {
+                                        self.hex4(&mut chars, at)?
+                                    }
+                                    _ => {
+                                        return Err(self
+                                            .error(at, "unpaired UTF-16 surrogate in \\u escape"));
+                                    }
                                 };
                                 if !(0xDC00..0xE000).contains(&low) {
-                                    return Err(self.error(at, "unpaired UTF-16 surrogate in \\u escape"));
+                                    return Err(
+                                        self.error(at, "unpaired UTF-16 surrogate in \\u escape")
+                                    );
                                 }
                                 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
                             } else {
@@ -405,7 +475,11 @@ impl<'t> Parser<'t> {
                             };
                             match char::from_u32(code) {
                                 Some(c) => out.push(c),
-                                None => return Err(self.error(at, "unpaired UTF-16 surrogate in \\u escape")),
+                                None => {
+                                    return Err(
+                                        self.error(at, "unpaired UTF-16 surrogate in \\u escape")
+                                    );
+                                }
                             }
                         }
                         other => out.push(other),
@@ -414,7 +488,13 @@ impl<'t> Parser<'t> {
                 c => out.push(c),
             }
         }
-        Err(self.error(open, &format!("unterminated quoted string: missing closing {}", quote as char)))
+        Err(self.error(
+            open,
+            &format!(
+                "unterminated quoted string: missing closing {}",
+                quote as char
+            ),
+        ))
     }
 
     fn hex4(&self, chars: &mut std::str::CharIndices<'_>, at: usize) -> Result<u32, PathError> {
@@ -445,7 +525,11 @@ impl<'t> Parser<'t> {
                 break;
             }
         }
-        Ok(if terms.len() == 1 { terms.swap_remove(0) } else { Filter::Or(terms.into_boxed_slice()) })
+        Ok(if terms.len() == 1 {
+            terms.swap_remove(0)
+        } else {
+            Filter::Or(terms.into_boxed_slice())
+        })
     }
 
     fn and(&mut self) -> Result<Filter, PathError> {
@@ -459,7 +543,11 @@ impl<'t> Parser<'t> {
                 break;
             }
         }
-        Ok(if terms.len() == 1 { terms.swap_remove(0) } else { Filter::And(terms.into_boxed_slice()) })
+        Ok(if terms.len() == 1 {
+            terms.swap_remove(0)
+        } else {
+            Filter::And(terms.into_boxed_slice())
+        })
     }
 
     fn unary(&mut self) -> Result<Filter, PathError> {
@@ -500,7 +588,8 @@ impl<'t> Parser<'t> {
     }
 
     fn at_operator(&self) -> bool {
-        matches!(self.peek(), Some(b'<' | b'>' | b'=' | b'~')) || (self.peek() == Some(b'!') && self.peek_at(1) == Some(b'='))
+        matches!(self.peek(), Some(b'<' | b'>' | b'=' | b'~'))
+            || (self.peek() == Some(b'!') && self.peek_at(1) == Some(b'='))
     }
 
     fn relation(&mut self) -> Result<Filter, PathError> {
@@ -524,7 +613,10 @@ impl<'t> Parser<'t> {
             } else if rest.starts_with(">=") {
                 (CmpOp::Ge, 2)
             } else if rest.starts_with("=~") {
-                return Err(self.error(op_start, "regular expressions (=~) are not supported in filters"));
+                return Err(self.error(
+                    op_start,
+                    "regular expressions (=~) are not supported in filters",
+                ));
             } else if rest.starts_with('<') {
                 (CmpOp::Lt, 1)
             } else if rest.starts_with('>') {
@@ -535,10 +627,22 @@ impl<'t> Parser<'t> {
             self.pos += len;
             Some(op)
         } else if matches!(self.peek(), Some(b'a'..=b'z')) {
-            let word: String = self.rest().chars().take_while(char::is_ascii_alphabetic).collect();
-            let known = ["in", "nin", "subsetof", "anyof", "noneof", "size", "empty", "contains", "matches", "type"];
+            let word: String = self
+                .rest()
+                .chars()
+                .take_while(char::is_ascii_alphabetic)
+                .collect();
+            let known = [
+                "in", "nin", "subsetof", "anyof", "noneof", "size", "empty", "contains", "matches",
+                "type",
+            ];
             if known.contains(&word.as_str()) {
-                return Err(self.error(op_start, &format!("the filter operator '{word}' is not supported; use ==, !=, <, <=, > or >=")));
+                return Err(self.error(
+                    op_start,
+                    &format!(
+                        "the filter operator '{word}' is not supported; use ==, !=, <, <=, > or >="
+                    ),
+                ));
             }
             return Err(self.error(op_start, "expected ==, !=, <, <=, > or >="));
         } else {
@@ -552,7 +656,10 @@ impl<'t> Parser<'t> {
             }
             None => match left {
                 Operand::Path(path) => Ok(Filter::Exists(path)),
-                Operand::Literal(_) => Err(self.error(start, "expected a comparison or a path to test for existence")),
+                Operand::Literal(_) => Err(self.error(
+                    start,
+                    "expected a comparison or a path to test for existence",
+                )),
             },
         }
     }
@@ -562,7 +669,9 @@ impl<'t> Parser<'t> {
         let start = self.pos;
         match self.peek() {
             Some(b'@' | b'$') => Ok(Operand::Path(self.sub_path()?)),
-            Some(quote @ (b'\'' | b'"')) => Ok(Operand::Literal(Value::String(self.quoted(quote)?.into()))),
+            Some(quote @ (b'\'' | b'"')) => {
+                Ok(Operand::Literal(Value::String(self.quoted(quote)?.into())))
+            }
             Some(b'0'..=b'9' | b'-') => {
                 let len = self
                     .rest()
@@ -570,14 +679,25 @@ impl<'t> Parser<'t> {
                     .take_while(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
                     .count();
                 let literal = &self.text[start..start + len];
-                let number = literal.parse::<serde_json::Number>().map_err(|_| self.error(start, "invalid number literal"))?;
+                let number = literal
+                    .parse::<serde_json::Number>()
+                    .map_err(|_| self.error(start, "invalid number literal"))?;
                 self.pos += len;
                 Ok(Operand::Literal(Value::Number(number)))
             }
-            Some(b'{' | b'[') => Err(self.error(start, "JSON object and array literals are not supported in filters")),
-            Some(b'/') => Err(self.error(start, "regular expressions are not supported in filters")),
+            Some(b'{' | b'[') => Err(self.error(
+                start,
+                "JSON object and array literals are not supported in filters",
+            )),
+            Some(b'/') => {
+                Err(self.error(start, "regular expressions are not supported in filters"))
+            }
             _ => {
-                let word_len = self.rest().bytes().take_while(u8::is_ascii_alphanumeric).count();
+                let word_len = self
+                    .rest()
+                    .bytes()
+                    .take_while(u8::is_ascii_alphanumeric)
+                    .count();
                 let value = match &self.text[start..start + word_len] {
                     "true" => Value::Bool(true),
                     "false" => Value::Bool(false),
@@ -614,6 +734,9 @@ impl<'t> Parser<'t> {
         let mut segments = Vec::new();
         let mut starts = Vec::new();
         self.segments(true, &mut segments, &mut starts)?;
-        Ok(SubPath { origin, segments: segments.into_boxed_slice() })
+        Ok(SubPath {
+            origin,
+            segments: segments.into_boxed_slice(),
+        })
     }
 }

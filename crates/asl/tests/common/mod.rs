@@ -22,7 +22,10 @@ pub struct ScriptedHost {
 
 impl ScriptedHost {
     pub fn new() -> Self {
-        Self { now: "2026-11-23T00:00:00Z".parse().unwrap(), ..Self::default() }
+        Self {
+            now: "2026-11-23T00:00:00Z".parse().unwrap(),
+            ..Self::default()
+        }
     }
 
     pub fn task(mut self, state: &str, script: Vec<Result<Value, Failure>>) -> Self {
