@@ -23,8 +23,8 @@
 //! `tasks` scripts answer a Task state's invocations in order (the last entry repeats), on a
 //! virtual clock that starts at `2026-11-23T00:00:00Z`; sleeps (Wait states, retry delays) are
 //! recorded in seconds. `expect_history` matches each event as a subset of the event as
-//! `GetExecutionHistory` would return it (details members by AWS name), and the number of
-//! events exactly. The execution is named `run`, its state machine `machine`.
+//! `GetExecutionHistory` would return it (details members by AWS name; `"$absent"` for a member
+//! that must not be there), and the number of events exactly. The execution is named `run`, its state machine `machine`.
 //!
 //! A definition that must be rejected instead has
 //! `"expect_invalid": [ {"code": "SCHEMA_VALIDATION_FAILED", "location": "/States/X/Next",
@@ -58,6 +58,8 @@ const CASE_KEYS: &[&str] = &[
     "expect_invalid",
 ];
 const EXPECT_KEYS: &[&str] = &["status", "output", "error", "cause", "cause_contains"];
+/// In `expect_history`, the value of a member that must not be present.
+const ABSENT: &str = "$absent";
 const INVALID_KEYS: &[&str] = &["code", "location", "message_contains"];
 
 #[test]
@@ -435,14 +437,19 @@ fn diff(at: &str, expected: &Value, actual: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// Like [`diff`], but members of `actual` that `expected` does not mention are fine.
+/// Like [`diff`], but members of `actual` that `expected` does not mention are fine, and a
+/// member expected as `"$absent"` must not be there.
 fn subset(at: &str, expected: &Value, actual: &Value, out: &mut Vec<String>) {
     match (expected, actual) {
         (Value::Object(e), Value::Object(a)) => {
             for (k, ev) in e {
                 let here = format!("{at}/{k}");
                 match a.get(k) {
+                    Some(av) if ev == ABSENT => {
+                        out.push(format!("  {here}: expected no such member, got {av}"));
+                    }
                     Some(av) => subset(&here, ev, av, out),
+                    None if ev == ABSENT => {}
                     None => out.push(format!("  {here}: missing (expected {ev})")),
                 }
             }
