@@ -91,7 +91,9 @@ pub enum Details {
         #[serde(rename = "resourceType")]
         resource_type: String,
         resource: String,
+        #[serde(skip_serializing_if = "String::is_empty")]
         error: String,
+        #[serde(skip_serializing_if = "String::is_empty")]
         cause: String,
     },
     #[serde(rename = "lambdaFunctionScheduledEventDetails")]
@@ -121,10 +123,13 @@ pub enum Details {
     MapIterationFailed(Iteration),
 }
 
-/// `{error, cause}` of a failure event.
+/// `{error, cause}` of a failure event. An empty error or cause (a Fail state without `Error` or
+/// `Cause`) is left out, as AWS does (`executionFailedEventDetails: {}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ErrorDetails {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub error: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub cause: String,
 }
 
@@ -178,6 +183,7 @@ impl ResourceKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn resource_kinds_follow_aws_history_naming() {
@@ -236,5 +242,22 @@ mod tests {
         };
         let v = serde_json::to_value(&started).unwrap();
         assert_eq!(v.as_object().unwrap().len(), 4, "no details member: {v}");
+    }
+
+    #[test]
+    fn empty_error_and_cause_are_left_out() {
+        // AWS, a Fail state without Error or Cause: `"executionFailedEventDetails": {}`.
+        let failed = |error: &str, cause: &str| {
+            serde_json::to_value(Details::ExecutionFailed(ErrorDetails {
+                error: error.into(),
+                cause: cause.into(),
+            }))
+            .unwrap()
+        };
+        assert_eq!(failed("", ""), json!({"executionFailedEventDetails": {}}));
+        assert_eq!(
+            failed("E", ""),
+            json!({"executionFailedEventDetails": {"error": "E"}})
+        );
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::definition::{Kind, StateId, StateMachine, Transition};
 use crate::history::{Details, ErrorDetails, HistoryEvent, Iteration, ResourceKind, Truncation};
-use crate::step::{Action, Execution, Recovery, RetryState, TaskCall, Visit, WaitUntil};
+use crate::step::{Action, Execution, Recovery, RetryState, TaskCall, Visit};
 use crate::{Failure, SplitMix64, names};
 
 /// AWS's payload limit for inputs, outputs and results: 256 KiB.
@@ -306,12 +306,17 @@ impl Run<'_> {
                 }
                 Err(failure) => {
                     let failure = in_state(&state.name, entered, failure);
-                    match self.recover(m, id, input.clone(), failure, &mut retries, prev)? {
+                    match self.recover(m, id, input.clone(), failure, &mut retries, prev, None)? {
                         Some(done) => return Ok(done),
                         None => continue,
                     }
                 }
             };
+            // A Parallel or Map state whose branch or iteration failed: the `…StateFailed` event
+            // AWS records once the failure is not retried, and whether the failure is the
+            // branch's own (already carrying its state's "An error occurred ..." prefix).
+            let mut failed_event: Option<&'static str> = None;
+            let mut propagated = false;
             // Task, Parallel and Map report an outcome; the others are done.
             let outcome: Result<Action, Failure> = match action {
                 Action::Next {
@@ -337,10 +342,9 @@ impl Run<'_> {
                     output,
                     then,
                 } => {
-                    let now = self.host.now();
-                    let due = match until {
-                        WaitUntil::Seconds(s) => now + chrono::Duration::seconds(s as i64),
-                        WaitUntil::Timestamp(t) => t.with_timezone(&Utc),
+                    let due = match until.due(self.host.now()) {
+                        Ok(due) => due,
+                        Err(failure) => return Err(fail(failure, prev)),
                     };
                     self.sleep(due, prev)?;
                     let exited = self.exited(type_name, &state.name, &output, prev);
@@ -379,13 +383,15 @@ impl Run<'_> {
                             }
                         }
                     }
+                    // AWS records no ParallelStateSucceeded event: ParallelStateExited follows
+                    // the branches' last events.
                     match failed {
                         Some(failure) => {
-                            prev = self.event("ParallelStateFailed", prev, None);
+                            failed_event = Some("ParallelStateFailed");
+                            propagated = true;
                             Err(failure)
                         }
                         None => {
-                            prev = self.event("ParallelStateSucceeded", prev, None);
                             m.branches_succeeded(id, state_input, outputs, &visit, &mut self.random)
                         }
                     }
@@ -442,6 +448,7 @@ impl Run<'_> {
                             }
                         }
                     }
+                    let iteration_failed = results.iter().any(Result::is_err);
                     let done = m.map_finished(
                         id,
                         state_input,
@@ -450,12 +457,14 @@ impl Run<'_> {
                         &visit,
                         &mut self.random,
                     );
-                    let kind = if done.is_ok() {
-                        "MapStateSucceeded"
-                    } else {
-                        "MapStateFailed"
-                    };
-                    prev = self.event(kind, prev, None);
+                    match &done {
+                        Ok(_) => prev = self.event("MapStateSucceeded", prev, None),
+                        Err(f) => {
+                            failed_event = Some("MapStateFailed");
+                            propagated = iteration_failed
+                                && f.error != names::EXCEED_TOLERATED_FAILURE_THRESHOLD;
+                        }
+                    }
                     done
                 }
             };
@@ -478,9 +487,28 @@ impl Run<'_> {
                 Err(failure) => failure,
             };
             if failure.error == names::RUNTIME {
-                return Err(fail(failure, prev));
+                if let Some(kind) = failed_event {
+                    prev = self.event(kind, prev, None);
+                }
+                return Err(if propagated {
+                    Stop {
+                        failure,
+                        prev,
+                        timed_out: false,
+                    }
+                } else {
+                    fail(failure, prev)
+                });
             }
-            match self.recover(m, id, input.clone(), failure, &mut retries, prev)? {
+            match self.recover(
+                m,
+                id,
+                input.clone(),
+                failure,
+                &mut retries,
+                prev,
+                failed_event,
+            )? {
                 Some(done) => return Ok(done),
                 None => continue,
             }
@@ -488,7 +516,9 @@ impl Run<'_> {
     }
 
     /// Retry (sleep, then `Ok(None)`: run the state again), catch (`Ok(Some(..))`: transition),
-    /// or fail.
+    /// or fail. `failed_event` (`ParallelStateFailed`, `MapStateFailed`) is recorded first when
+    /// the failure is caught or fails the machine, not when the state is retried.
+    #[allow(clippy::too_many_arguments)] // one call site per kind of failure; all are needed
     fn recover(
         &mut self,
         m: &StateMachine,
@@ -497,12 +527,17 @@ impl Run<'_> {
         failure: Failure,
         retries: &mut RetryState,
         prev: u64,
+        failed_event: Option<&'static str>,
     ) -> Result<Option<(Transition, Value, u64)>, Stop> {
         let state = m.state(id);
         match m.recover(id, state_input, failure, retries, &mut self.random) {
             Recovery::Retry { delay_seconds } => {
+                // Backoff without MaxDelaySeconds grows without bound: a delay past the end of
+                // representable time waits "forever" (until the execution's deadline, if any).
                 let now = self.host.now();
-                let due = now + chrono::Duration::milliseconds((delay_seconds * 1000.0) as i64);
+                let due = chrono::Duration::try_milliseconds((delay_seconds * 1000.0) as i64)
+                    .and_then(|delay| now.checked_add_signed(delay))
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC);
                 self.sleep(due, prev)?;
                 Ok(None)
             }
@@ -510,12 +545,19 @@ impl Run<'_> {
                 state: next,
                 output,
             } => {
+                let prev = match failed_event {
+                    Some(kind) => self.event(kind, prev, None),
+                    None => prev,
+                };
                 let exited = self.exited(state.kind.type_name(), &state.name, &output, prev);
                 Ok(Some((Transition::Next(next), output, exited)))
             }
             Recovery::Fail(failure) => Err(Stop {
                 failure,
-                prev,
+                prev: match failed_event {
+                    Some(kind) => self.event(kind, prev, None),
+                    None => prev,
+                },
                 timed_out: false,
             }),
         }
@@ -654,5 +696,48 @@ fn exited_kind(type_name: &str) -> &'static str {
         "Succeed" => "SucceedStateExited",
         "Parallel" => "ParallelStateExited",
         _ => "MapStateExited",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Every task fails; the clock is virtual.
+    struct FailingHost {
+        now: DateTime<Utc>,
+        calls: usize,
+    }
+
+    impl Host for FailingHost {
+        fn run_task(&mut self, _: &str, _: &TaskCall) -> Result<Value, Failure> {
+            self.calls += 1;
+            Err(Failure::new("E", "always"))
+        }
+        fn now(&mut self) -> DateTime<Utc> {
+            self.now
+        }
+        fn sleep_until(&mut self, until: DateTime<Utc>) {
+            self.now = self.now.max(until);
+        }
+    }
+
+    #[test]
+    fn retry_backoff_past_the_end_of_time_does_not_panic() {
+        // 99999999 s x 10^n overflows chrono's dates after a few retries.
+        let machine = StateMachine::parse(&json!({"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f",
+            "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 99999999,
+                       "BackoffRate": 10, "MaxAttempts": 12}],
+            "End": true}}}))
+        .unwrap();
+        let mut host = FailingHost {
+            now: "2026-11-23T00:00:00Z".parse().unwrap(),
+            calls: 0,
+        };
+        let outcome = run(&machine, json!({}), &mut host, Options::default());
+        assert_eq!(outcome.status, Status::Failed);
+        assert_eq!(host.calls, 13);
     }
 }

@@ -741,6 +741,13 @@ mod tests {
         assert_eq!(select("$.a.ünï", &input), Some(json!(4)));
         assert_eq!(select("$.a.0x", &input), Some(json!(5)));
         assert_eq!(select(r"$.a['it\'s']", &input), Some(json!(6)));
+        // Recorded against AWS: the backslash before the other quote character is kept.
+        let odd = json!({"Test\\\"\"Name\"": "v", "Test\"\"Name\"": "w"});
+        assert_eq!(select(r#"$['Test\""Name"']"#, &odd), Some(json!("v")));
+        assert_eq!(
+            select(r#"$["it\'s"]"#, &json!({"it\\'s": 1})),
+            Some(json!(1))
+        );
         assert_eq!(select(r#"$.a["it's"]"#, &input), Some(json!(6)));
         assert_eq!(select(r#"$.a['q"']"#, &input), Some(json!(7)));
         assert_eq!(select(r"$.a['\u00fcn\u00ef']", &input), Some(json!(4)));

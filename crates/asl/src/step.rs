@@ -11,7 +11,7 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::definition::{
@@ -48,8 +48,10 @@ pub struct Visit<'a> {
 }
 
 impl Visit<'_> {
-    /// Builds the context object as AWS documents it.
-    pub fn context_object(&self, state: &str, item: Option<(usize, &Value)>) -> Value {
+    /// Builds the context object of `state` as AWS does: `State.RetryCount` only for the states
+    /// that can retry (Task, Parallel, Map); a Pass state's `$$.State` is just `Name` and
+    /// `EnteredTime` (recorded against AWS).
+    pub fn context_object(&self, state: &State, item: Option<(usize, &Value)>) -> Value {
         let e = self.execution;
         let mut ctx = json!({
             "Execution": {
@@ -62,11 +64,13 @@ impl Visit<'_> {
             },
             "StateMachine": { "Id": e.state_machine_id, "Name": e.state_machine_name },
             "State": {
+                "Name": state.name,
                 "EnteredTime": self.entered_time,
-                "Name": state,
-                "RetryCount": self.retry_count,
             },
         });
+        if matches!(state.kind, Kind::Task(_) | Kind::Parallel(_) | Kind::Map(_)) {
+            ctx["State"]["RetryCount"] = json!(self.retry_count);
+        }
         if let Some(token) = self.task_token {
             ctx["Task"] = json!({ "Token": token });
         }
@@ -94,6 +98,34 @@ pub enum WaitUntil {
     Seconds(u64),
     /// That absolute time.
     Timestamp(DateTime<FixedOffset>),
+}
+
+/// The longest wait AWS accepts, in seconds: it keeps wait delays as a signed 32-bit number of
+/// seconds (recorded: a timestamp 24855 days ahead is accepted, 24856 days fails).
+pub const MAX_WAIT_SECONDS: i64 = i32::MAX as i64;
+
+impl WaitUntil {
+    /// The time the wait ends for a Wait state that starts waiting at `now`. A delay over
+    /// [`MAX_WAIT_SECONDS`] fails with `States.Runtime` and AWS's cause; a timestamp in the past
+    /// is due at once.
+    pub fn due(&self, now: DateTime<Utc>) -> Result<DateTime<Utc>, Failure> {
+        let too_long = || Failure::runtime("Wait state delay is too long.");
+        match self {
+            WaitUntil::Seconds(s) => i64::try_from(*s)
+                .ok()
+                .filter(|s| *s <= MAX_WAIT_SECONDS)
+                .and_then(chrono::Duration::try_seconds)
+                .and_then(|delay| now.checked_add_signed(delay))
+                .ok_or_else(too_long),
+            WaitUntil::Timestamp(t) => {
+                let due = t.with_timezone(&Utc);
+                if (due - now).num_seconds() > MAX_WAIT_SECONDS {
+                    return Err(too_long());
+                }
+                Ok(due)
+            }
+        }
+    }
 }
 
 /// Failure tolerance of a Map state.
@@ -186,7 +218,7 @@ impl StateMachine {
     ) -> Result<Action, Failure> {
         let state = &self.states[id];
         let ctx = if state.uses_context {
-            visit.context_object(&state.name, None)
+            visit.context_object(state, None)
         } else {
             Value::Null
         };
@@ -323,7 +355,7 @@ impl StateMachine {
         visit: &Visit<'_>,
         random: &mut dyn Random,
     ) -> Result<Vec<Value>, Failure> {
-        let ctx = visit.context_object(&state.name, None);
+        let ctx = visit.context_object(state, None);
         let items = match &m.items_path {
             None => Cow::Borrowed(effective),
             Some(p) => select_or_fail(p, &Scope::new(effective, &ctx))?,
@@ -339,7 +371,7 @@ impl StateMachine {
                 .iter()
                 .enumerate()
                 .map(|(i, item)| {
-                    let ctx = visit.context_object(&state.name, Some((i, item)));
+                    let ctx = visit.context_object(state, Some((i, item)));
                     selector.eval(&Scope::new(effective, &ctx), random)
                 })
                 .collect(),
@@ -358,7 +390,7 @@ impl StateMachine {
     ) -> Result<Action, Failure> {
         let state = &self.states[id];
         let ctx = if state.uses_context {
-            visit.context_object(&state.name, None)
+            visit.context_object(state, None)
         } else {
             Value::Null
         };
@@ -597,8 +629,9 @@ fn resolve_seconds(
             match v.as_u64() {
                 Some(n) if n > 0 => Ok(Some(n)),
                 _ => Err(Failure::runtime(format!(
-                    "The {field} field refers to value \"{v}\" which is not a valid positive \
+                    "The {field} field refers to value \"{}\" which is not a valid positive \
                      integer: {}",
+                    shown(&v),
                     p.text()
                 ))),
             }
@@ -616,14 +649,27 @@ fn resolve_count(
         Some(Seconds::Fixed(n)) => Ok(Some(*n)),
         Some(Seconds::Path(p)) => {
             let v = select_or_fail(p, scope)?;
-            v.as_u64().map(Some).ok_or_else(|| {
-                Failure::runtime(format!(
-                    "The {field} field refers to value \"{v}\" which is not a valid \
-                     non-negative integer: {}",
+            match v.as_i64() {
+                Some(n) if n >= 0 => Ok(Some(n as u64)),
+                Some(_) if field == "ToleratedFailureCountPath" => Err(Failure::runtime(
+                    "ToleratedFailureCount cannot be negative.",
+                )),
+                _ => Err(Failure::runtime(format!(
+                    "The {field} field refers to value \"{}\" which is not a valid integer: {}",
+                    shown(&v),
                     p.text()
-                ))
-            })
+                ))),
+            }
         }
+    }
+}
+
+/// A value as AWS quotes it in a cause: strings without their JSON quotes, anything else as
+/// JSON (`"NoNumber"` shows as `NoNumber`, `{}` as `{}`).
+fn shown(v: &Value) -> Cow<'_, str> {
+    match v {
+        Value::String(s) => Cow::Borrowed(s),
+        other => Cow::Owned(other.to_string()),
     }
 }
 
@@ -638,9 +684,15 @@ fn resolve_percentage(
             let v = select_or_fail(path, scope)?;
             match v.as_f64() {
                 Some(p) if (0.0..=100.0).contains(&p) => Ok(Some(p)),
-                _ => Err(Failure::runtime(
+                Some(_) => Err(Failure::runtime(
                     "ToleratedFailurePercentage must be between 0 and 100.",
                 )),
+                None => Err(Failure::runtime(format!(
+                    "The ToleratedFailurePercentagePath field refers to value \"{}\" which is \
+                     not a valid float: {}",
+                    shown(&v),
+                    path.text()
+                ))),
             }
         }
     }
@@ -721,5 +773,61 @@ fn wait_until(wait: &WaitFor, scope: &Scope<'_>) -> Result<WaitUntil, Failure> {
                     ))
                 })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_delays_over_the_32_bit_limit_fail_as_on_aws() {
+        let now: DateTime<Utc> = "2026-11-23T00:00:00Z".parse().unwrap();
+        let at = |s: &str| WaitUntil::Timestamp(DateTime::parse_from_rfc3339(s).unwrap());
+        // Recorded on AWS: 24855 days ahead is accepted, 24856 days is "too long".
+        assert!(at("2094-12-11T00:00:00Z").due(now).is_ok());
+        let failure = at("2094-12-12T00:00:00Z").due(now).unwrap_err();
+        assert_eq!(failure, Failure::runtime("Wait state delay is too long."));
+        assert_eq!(
+            at("2020-01-01T00:00:00Z").due(now).unwrap(),
+            "2020-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap(),
+            "a past timestamp is due at once"
+        );
+        let max = MAX_WAIT_SECONDS as u64;
+        assert!(WaitUntil::Seconds(max).due(now).is_ok());
+        // Also no panic for seconds chrono cannot represent.
+        for s in [max + 1, i64::MAX as u64, u64::MAX] {
+            assert!(WaitUntil::Seconds(s).due(now).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn only_states_that_can_retry_have_a_retry_count() {
+        let machine = StateMachine::parse(&json!({"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "Next": "T"},
+            "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f", "End": true}
+        }}))
+        .unwrap();
+        let execution = Execution::default();
+        let visit = Visit {
+            execution: &execution,
+            entered_time: "2026-11-23T00:00:00.000Z",
+            retry_count: 2,
+            task_token: None,
+        };
+        let pass = visit.context_object(machine.state(machine.state_id("P").unwrap()), None);
+        assert_eq!(
+            pass["State"],
+            json!({"Name": "P", "EnteredTime": "2026-11-23T00:00:00.000Z"})
+        );
+        let task = visit.context_object(machine.state(machine.state_id("T").unwrap()), None);
+        assert_eq!(task["State"]["RetryCount"], 2);
+        let keys: Vec<&str> = task["State"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["Name", "EnteredTime", "RetryCount"], "AWS's order");
     }
 }

@@ -140,10 +140,10 @@ fn check(case: &Value) -> Vec<String> {
         return vec!["a case must be a JSON object".into()];
     };
     unknown_keys(obj, CASE_KEYS, "case", &mut problems);
-    if !obj
+    if obj
         .get("comment")
         .and_then(Value::as_str)
-        .is_some_and(|c| !c.trim().is_empty())
+        .is_none_or(|c| c.trim().is_empty())
     {
         problems.push("\"comment\" (the AWS rule checked) is required".into());
     }
@@ -164,10 +164,7 @@ fn check(case: &Value) -> Vec<String> {
         Ok(m) => m,
         Err(d) => {
             let listed: Vec<String> = d.iter().map(|d| format!("  {d}")).collect();
-            problems.push(format!(
-                "definition rejected:\n{}",
-                listed.join("\n")
-            ));
+            problems.push(format!("definition rejected:\n{}", listed.join("\n")));
             return problems;
         }
     };
@@ -181,7 +178,10 @@ fn check(case: &Value) -> Vec<String> {
             }
         }
     }
-    let input = obj.get("input").cloned().unwrap_or_else(|| Value::Object(Map::new()));
+    let input = obj
+        .get("input")
+        .cloned()
+        .unwrap_or_else(|| Value::Object(Map::new()));
     let outcome = interpreter::run(&machine, input, &mut host, Options::default());
 
     match obj.get("expect") {
@@ -209,7 +209,12 @@ fn check(case: &Value) -> Vec<String> {
                 calls.push(call.input.clone());
             }
         }
-        compare("task_inputs", expected, &Value::Object(actual), &mut problems);
+        compare(
+            "task_inputs",
+            expected,
+            &Value::Object(actual),
+            &mut problems,
+        );
     }
     if let Some(expected) = obj.get("expect_sleeps") {
         let actual: Vec<Value> = host.sleeps.iter().map(|s| Value::from(*s)).collect();
@@ -253,7 +258,10 @@ fn scripts(tasks: &Value) -> Result<Scripts, String> {
                 }
                 parsed.push(Err(Failure::new(field("Error"), field("Cause"))));
             } else {
-                return Err(bad(state, "each step is {\"Return\": v} or {\"Throw\": {...}}"));
+                return Err(bad(
+                    state,
+                    "each step is {\"Return\": v} or {\"Throw\": {...}}",
+                ));
             }
         }
         out.insert(state.clone(), parsed);
@@ -274,7 +282,10 @@ fn check_outcome(expect: &Value, outcome: &Outcome, problems: &mut Vec<String>) 
             Some(f) => format!("error {:?}, cause {:?}", f.error, f.cause),
             None => format!(
                 "output {}",
-                outcome.output.as_ref().map_or("none".into(), Value::to_string)
+                outcome
+                    .output
+                    .as_ref()
+                    .map_or_else(|| "none".into(), Value::to_string)
             ),
         };
         problems.push(format!(
@@ -286,12 +297,25 @@ fn check_outcome(expect: &Value, outcome: &Outcome, problems: &mut Vec<String>) 
         let actual = outcome.output.clone().unwrap_or(Value::Null);
         compare("output", expected, &actual, problems);
     }
-    let failure = outcome.failure.clone().unwrap_or(Failure::new("", ""));
+    let failure = outcome
+        .failure
+        .clone()
+        .unwrap_or_else(|| Failure::new("", ""));
     if let Some(expected) = expect.get("error") {
-        compare("error", expected, &Value::String(failure.error.clone()), problems);
+        compare(
+            "error",
+            expected,
+            &Value::String(failure.error.clone()),
+            problems,
+        );
     }
     if let Some(expected) = expect.get("cause") {
-        compare("cause", expected, &Value::String(failure.cause.clone()), problems);
+        compare(
+            "cause",
+            expected,
+            &Value::String(failure.cause.clone()),
+            problems,
+        );
     }
     if let Some(expected) = expect.get("cause_contains").and_then(Value::as_str)
         && !failure.cause.contains(expected)
@@ -384,7 +408,12 @@ fn compare(what: &str, expected: &Value, actual: &Value, problems: &mut Vec<Stri
 }
 
 /// Seconds compare as numbers (a recorded `2.0` is the expected `2`).
-fn compare_numbers_loosely(what: &str, expected: &Value, actual: &[Value], problems: &mut Vec<String>) {
+fn compare_numbers_loosely(
+    what: &str,
+    expected: &Value,
+    actual: &[Value],
+    problems: &mut Vec<String>,
+) {
     let same = expected.as_array().is_some_and(|e| {
         e.len() == actual.len()
             && e.iter().zip(actual).all(|(x, y)| {

@@ -281,7 +281,7 @@ impl<'t> Parser<'t> {
             Some(quote @ (b'\'' | b'"')) => {
                 let mut names = Vec::new();
                 loop {
-                    names.push(self.quoted(quote)?);
+                    names.push(self.quoted(quote, true)?);
                     self.blanks();
                     match self.peek() {
                         Some(b',') => {
@@ -415,7 +415,11 @@ impl<'t> Parser<'t> {
     /// A quoted string (a bracket name or a filter literal), unescaped the way Jayway's
     /// `Utils.unescape` does: `\\`, `\'`, `\"`, `\b`, `\f`, `\n`, `\r`, `\t`, `\uXXXX`, and any
     /// other escaped character stands for itself.
-    fn quoted(&mut self, quote: u8) -> Result<Box<str>, PathError> {
+    ///
+    /// In a bracket name (`name`), the other quote character needs no escape and a backslash
+    /// before it is kept: recorded against AWS, `$['Test\""Name"']` selects the member named
+    /// `Test\""Name"`.
+    fn quoted(&mut self, quote: u8, name: bool) -> Result<Box<str>, PathError> {
         let open = self.pos;
         self.pos += 1;
         let body_start = self.pos;
@@ -451,6 +455,10 @@ impl<'t> Parser<'t> {
                         'n' => out.push('\n'),
                         'r' => out.push('\r'),
                         't' => out.push('\t'),
+                        '"' | '\'' if name && escaped as u32 != u32::from(quote) => {
+                            out.push('\\');
+                            out.push(escaped);
+                        }
                         'u' => {
                             let high = self.hex4(&mut chars, at)?;
                             let code = if (0xD800..0xDC00).contains(&high) {
@@ -669,9 +677,9 @@ impl<'t> Parser<'t> {
         let start = self.pos;
         match self.peek() {
             Some(b'@' | b'$') => Ok(Operand::Path(self.sub_path()?)),
-            Some(quote @ (b'\'' | b'"')) => {
-                Ok(Operand::Literal(Value::String(self.quoted(quote)?.into())))
-            }
+            Some(quote @ (b'\'' | b'"')) => Ok(Operand::Literal(Value::String(
+                self.quoted(quote, false)?.into(),
+            ))),
             Some(b'0'..=b'9' | b'-') => {
                 let len = self
                     .rest()
