@@ -103,7 +103,7 @@ pub fn run(machine: &StateMachine, input: Value, host: &mut dyn Host, options: O
             .timeout_seconds
             .map(|s| start + chrono::Duration::seconds(s as i64)),
         max_payload: options.max_payload_bytes,
-        execution,
+        execution: std::rc::Rc::new(execution),
     };
     let started = run.event(
         "ExecutionStarted",
@@ -175,7 +175,7 @@ struct Run<'h> {
     random: SplitMix64,
     deadline: Option<DateTime<Utc>>,
     max_payload: Option<usize>,
-    execution: Execution,
+    execution: std::rc::Rc<Execution>,
 }
 
 fn iso(t: DateTime<Utc>) -> String {
@@ -292,12 +292,14 @@ impl Run<'_> {
             } else {
                 input.take()
             };
-            let execution = self.execution.clone();
+            // An Rc, not a clone: the execution input can be large.
+            let execution = std::rc::Rc::clone(&self.execution);
+            let token = waits_for_token(state).then(|| task_token(&mut self.random));
             let visit = Visit {
                 execution: &execution,
                 entered_time: &entered_time,
                 retry_count: retries.total(),
-                task_token: None,
+                task_token: token.as_deref(),
             };
             let action = match m.enter(id, arg, &visit, &mut self.random) {
                 Ok(a) => a,
@@ -323,11 +325,15 @@ impl Run<'_> {
                     state: next,
                     output,
                 } => {
-                    let exited = self.exited(type_name, &state.name, &output, prev);
+                    let exited = self
+                        .exited(type_name, &state.name, &output, prev)
+                        .map_err(|f| fail(f, prev))?;
                     return Ok((Transition::Next(next), output, exited));
                 }
                 Action::Succeed { output } => {
-                    let exited = self.exited(type_name, &state.name, &output, prev);
+                    let exited = self
+                        .exited(type_name, &state.name, &output, prev)
+                        .map_err(|f| fail(f, prev))?;
                     return Ok((Transition::End, output, exited));
                 }
                 Action::Fail(failure) => {
@@ -347,7 +353,9 @@ impl Run<'_> {
                         Err(failure) => return Err(fail(failure, prev)),
                     };
                     self.sleep(due, prev)?;
-                    let exited = self.exited(type_name, &state.name, &output, prev);
+                    let exited = self
+                        .exited(type_name, &state.name, &output, prev)
+                        .map_err(|f| fail(f, prev))?;
                     return Ok((then, output, exited));
                 }
                 Action::RunTask { call, state_input } => {
@@ -473,14 +481,15 @@ impl Run<'_> {
                     state: next,
                     output,
                 }) => {
-                    if let Err(f) = self.check_size(&output, "state output") {
-                        return Err(fail(f, prev));
-                    }
-                    let exited = self.exited(type_name, &state.name, &output, prev);
+                    let exited = self
+                        .exited(type_name, &state.name, &output, prev)
+                        .map_err(|f| fail(f, prev))?;
                     return Ok((Transition::Next(next), output, exited));
                 }
                 Ok(Action::Succeed { output }) => {
-                    let exited = self.exited(type_name, &state.name, &output, prev);
+                    let exited = self
+                        .exited(type_name, &state.name, &output, prev)
+                        .map_err(|f| fail(f, prev))?;
                     return Ok((Transition::End, output, exited));
                 }
                 Ok(other) => Failure::runtime(format!("unexpected action after a task: {other:?}")),
@@ -549,7 +558,13 @@ impl Run<'_> {
                     Some(kind) => self.event(kind, prev, None),
                     None => prev,
                 };
-                let exited = self.exited(state.kind.type_name(), &state.name, &output, prev);
+                let exited = self
+                    .exited(state.kind.type_name(), &state.name, &output, prev)
+                    .map_err(|failure| Stop {
+                        failure,
+                        prev,
+                        timed_out: false,
+                    })?;
                 Ok(Some((Transition::Next(next), output, exited)))
             }
             Recovery::Fail(failure) => Err(Stop {
@@ -661,17 +676,46 @@ impl Run<'_> {
         (result, last)
     }
 
-    fn exited(&mut self, type_name: &str, name: &str, output: &Value, prev: u64) -> u64 {
-        self.event(
+    /// Records the state's exit; an output over the payload limit fails the state instead
+    /// (`States.DataLimitExceeded`).
+    fn exited(
+        &mut self,
+        type_name: &str,
+        name: &str,
+        output: &Value,
+        prev: u64,
+    ) -> Result<u64, Failure> {
+        let output = output.to_string();
+        if let Some(limit) = self.max_payload
+            && output.len() > limit
+        {
+            return Err(Failure::data_limit(format!(
+                "The state/task '{name}' returned a result with a size exceeding the maximum \
+                 number of bytes service limit ({} bytes, limit {limit} bytes).",
+                output.len()
+            )));
+        }
+        Ok(self.event(
             exited_kind(type_name),
             prev,
             Some(Details::StateExited {
                 name: name.to_owned(),
-                output: output.to_string(),
+                output,
                 output_details: Truncation::default(),
             }),
-        )
+        ))
     }
+}
+
+/// Whether entering `state` hands out a task token (`$$.Task.Token`).
+fn waits_for_token(state: &crate::definition::State) -> bool {
+    matches!(&state.kind, Kind::Task(t) if t.resource.ends_with(".waitForTaskToken"))
+}
+
+/// An opaque task token, drawn from the run's seeded randomness.
+fn task_token(random: &mut SplitMix64) -> String {
+    use crate::Random as _;
+    format!("{:016x}{:016x}", random.next_u64(), random.next_u64())
 }
 
 fn entered_kind(type_name: &str) -> &'static str {

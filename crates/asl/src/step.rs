@@ -355,6 +355,15 @@ impl StateMachine {
         visit: &Visit<'_>,
         random: &mut dyn Random,
     ) -> Result<Vec<Value>, Failure> {
+        if m.item_reader.is_some() {
+            // Reading items (S3 objects, CSV, manifests) is I/O: the driver's job, not yet
+            // provided by any Sluice driver.
+            return Err(Failure::new(
+                names::ITEM_READER_FAILED,
+                "ItemReader reads the Map's items from an object store, which this runner does \
+                 not provide yet; pass the items in the state input (ItemsPath) instead",
+            ));
+        }
         let ctx = visit.context_object(state, None);
         let items = match &m.items_path {
             None => Cow::Borrowed(effective),

@@ -564,3 +564,43 @@ fn seed_machine_catches_all_notifications_failed_into_fail_state() {
         "{types:?}"
     );
 }
+
+#[test]
+fn a_state_output_over_the_payload_limit_fails_with_data_limit_exceeded() {
+    // The input fits (150 KiB) but the Pass output doubles it past AWS's 256 KiB.
+    let big = "x".repeat(150 * 1024);
+    let o = run(
+        json!({"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"a.$":"$","b.$":"$"},"End":true}}}),
+        json!({ "big": big }),
+    );
+    let (error, cause) = failure(&o);
+    assert_eq!(error, "States.DataLimitExceeded");
+    assert!(cause.contains("'P'"), "{cause}");
+}
+
+#[test]
+fn wait_for_task_token_integrations_get_a_task_token_in_the_context_object() {
+    let def = json!({"StartAt":"T","States":{"T":{"Type":"Task",
+        "Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters":{"QueueUrl":"q","MessageBody":{"token.$":"$$.Task.Token"}},"End":true}}});
+    let mut host = ScriptedHost::new().task("T", vec![ok(json!({"approved":true}))]);
+    let o = run_with(def, json!({}), &mut host);
+    assert_eq!(output(&o), json!({"approved":true}));
+    let token = host.calls[0].1.input["MessageBody"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(token.len(), 32);
+    assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
+}
+
+#[test]
+fn a_map_with_an_item_reader_fails_clearly_instead_of_running_the_wrong_items() {
+    let def = json!({"StartAt":"M","States":{"M":{"Type":"Map",
+        "ItemReader":{"Resource":"arn:aws:states:::s3:getObject","Parameters":{"Bucket":"b","Key":"k"}},
+        "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"EXPRESS"},
+            "StartAt":"I","States":{"I":{"Type":"Pass","End":true}}},"End":true}}});
+    let (error, cause) = failure(&run(def, json!([1, 2])));
+    assert_eq!(error, "States.ItemReaderFailed");
+    assert!(cause.contains("ItemReader"), "{cause}");
+}
