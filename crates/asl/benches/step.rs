@@ -100,3 +100,11 @@ fn seed_pass_machine_executions_with_history(bencher: Bencher) {
 fn parse_seed_definition() -> StateMachine {
     StateMachine::parse_str(black_box(PASS_MACHINE)).expect("valid seed machine")
 }
+
+/// Baseline for the transitions bench: only freeing the 1 KiB event, which the seed's first
+/// Pass state does when its `Result` replaces the input.
+#[divan::bench]
+fn baseline_drop_event(bencher: Bencher) {
+    let event: Value = serde_json::from_str(EVENT).expect("valid event");
+    bencher.with_inputs(|| event.clone()).bench_local_values(drop);
+}
