@@ -106,5 +106,7 @@ fn parse_seed_definition() -> StateMachine {
 #[divan::bench]
 fn baseline_drop_event(bencher: Bencher) {
     let event: Value = serde_json::from_str(EVENT).expect("valid event");
-    bencher.with_inputs(|| event.clone()).bench_local_values(drop);
+    bencher
+        .with_inputs(|| event.clone())
+        .bench_local_values(drop);
 }

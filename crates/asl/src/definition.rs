@@ -1257,25 +1257,27 @@ impl Parser<'_> {
 
     /// `X` (positive integer) or `XPath` (reference path), mutually exclusive.
     fn seconds(&mut self, f: &Fields<'_>, fixed: &str, path: &str) -> Option<Seconds> {
-        match (f.has(fixed), f.has(path)) {
-            (true, true) => {
-                self.exclusive(f, fixed, path);
-                None
-            }
-            (true, false) => self.uint(f, fixed, 1, MAX_SECONDS).map(Seconds::Fixed),
-            (false, true) => self.reference_path(f, path).map(Seconds::Path),
-            (false, false) => None,
-        }
+        self.fixed_or_path(f, fixed, path, 1)
     }
 
     /// Like [`Self::seconds`] but zero is allowed (MaxConcurrency, ToleratedFailureCount).
     fn count(&mut self, f: &Fields<'_>, fixed: &str, path: &str) -> Option<Seconds> {
+        self.fixed_or_path(f, fixed, path, 0)
+    }
+
+    fn fixed_or_path(
+        &mut self,
+        f: &Fields<'_>,
+        fixed: &str,
+        path: &str,
+        min: u64,
+    ) -> Option<Seconds> {
         match (f.has(fixed), f.has(path)) {
             (true, true) => {
                 self.exclusive(f, fixed, path);
                 None
             }
-            (true, false) => self.uint(f, fixed, 0, MAX_SECONDS).map(Seconds::Fixed),
+            (true, false) => self.uint(f, fixed, min, MAX_SECONDS).map(Seconds::Fixed),
             (false, true) => self.reference_path(f, path).map(Seconds::Path),
             (false, false) => None,
         }

@@ -374,23 +374,9 @@ impl Run<'_> {
                         unreachable!("Parallel action")
                     };
                     let started = self.event("ParallelStateStarted", prev, None);
-                    prev = started;
-                    let mut outputs = Vec::with_capacity(p.branches.len());
-                    let mut failed = None;
-                    for branch in &p.branches {
-                        match self.machine(branch, branch_input.clone(), started) {
-                            Ok((out, last)) => {
-                                outputs.push(out);
-                                prev = last;
-                            }
-                            Err(stop) if stop.timed_out => return Err(stop),
-                            Err(stop) => {
-                                prev = stop.prev;
-                                failed = Some(stop.failure);
-                                break;
-                            }
-                        }
-                    }
+                    let (outputs, failed, last) =
+                        self.branches(&p.branches, &branch_input, started)?;
+                    prev = last;
                     // AWS records no ParallelStateSucceeded event: ParallelStateExited follows
                     // the branches' last events.
                     match failed {
@@ -420,42 +406,8 @@ impl Run<'_> {
                             length: items.len(),
                         }),
                     );
-                    prev = started;
-                    let mut results = Vec::with_capacity(items.len());
-                    let inline = map.mode == crate::definition::ProcessorMode::Inline;
-                    for (index, item) in items.into_iter().enumerate() {
-                        let it = || Iteration {
-                            name: state.name.clone(),
-                            index,
-                        };
-                        let s = self.event(
-                            "MapIterationStarted",
-                            prev,
-                            Some(Details::MapIterationStarted(it())),
-                        );
-                        match self.machine(&map.processor, item, s) {
-                            Ok((out, last)) => {
-                                prev = self.event(
-                                    "MapIterationSucceeded",
-                                    last,
-                                    Some(Details::MapIterationSucceeded(it())),
-                                );
-                                results.push(Ok(out));
-                            }
-                            Err(stop) if stop.timed_out => return Err(stop),
-                            Err(stop) => {
-                                prev = self.event(
-                                    "MapIterationFailed",
-                                    stop.prev,
-                                    Some(Details::MapIterationFailed(it())),
-                                );
-                                results.push(Err(stop.failure));
-                                if inline {
-                                    break;
-                                }
-                            }
-                        }
-                    }
+                    let (results, last) = self.iterations(state, map, items, started)?;
+                    prev = last;
                     let iteration_failed = results.iter().any(Result::is_err);
                     let done = m.map_finished(
                         id,
@@ -522,6 +474,71 @@ impl Run<'_> {
                 None => continue,
             }
         }
+    }
+
+    /// Runs a Parallel state's branches, one after the other, each on `input`; stops at the
+    /// first failing branch. Returns the outputs, that failure, and the last event id.
+    fn branches(
+        &mut self,
+        branches: &[StateMachine],
+        input: &Value,
+        started: u64,
+    ) -> Result<(Vec<Value>, Option<Failure>, u64), Stop> {
+        let mut outputs = Vec::with_capacity(branches.len());
+        let mut prev = started;
+        for branch in branches {
+            match self.machine(branch, input.clone(), started) {
+                Ok((out, last)) => {
+                    outputs.push(out);
+                    prev = last;
+                }
+                Err(stop) if stop.timed_out => return Err(stop),
+                Err(stop) => return Ok((outputs, Some(stop.failure), stop.prev)),
+            }
+        }
+        Ok((outputs, None, prev))
+    }
+
+    /// Runs a Map state's iterations in item order with their `MapIteration*` events. Inline
+    /// mode stops at the first failure; distributed mode runs every item (failure tolerance).
+    fn iterations(
+        &mut self,
+        state: &crate::definition::State,
+        map: &crate::definition::MapState,
+        items: Vec<Value>,
+        started: u64,
+    ) -> Result<(Vec<Result<Value, Failure>>, u64), Stop> {
+        let inline = map.mode == crate::definition::ProcessorMode::Inline;
+        let mut results = Vec::with_capacity(items.len());
+        let mut prev = started;
+        for (index, item) in items.into_iter().enumerate() {
+            let it = || Iteration {
+                name: state.name.clone(),
+                index,
+            };
+            let s = self.event(
+                "MapIterationStarted",
+                prev,
+                Some(Details::MapIterationStarted(it())),
+            );
+            match self.machine(&map.processor, item, s) {
+                Ok((out, last)) => {
+                    let details = Some(Details::MapIterationSucceeded(it()));
+                    prev = self.event("MapIterationSucceeded", last, details);
+                    results.push(Ok(out));
+                }
+                Err(stop) if stop.timed_out => return Err(stop),
+                Err(stop) => {
+                    let details = Some(Details::MapIterationFailed(it()));
+                    prev = self.event("MapIterationFailed", stop.prev, details);
+                    results.push(Err(stop.failure));
+                    if inline {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok((results, prev))
     }
 
     /// Retry (sleep, then `Ok(None)`: run the state again), catch (`Ok(Some(..))`: transition),
