@@ -39,6 +39,9 @@ pub struct Args {
     /// The payload size limit in bytes (AWS: 262144); 0 disables it.
     #[arg(long, default_value_t = interpreter::DEFAULT_MAX_PAYLOAD_BYTES)]
     max_payload_bytes: usize,
+    /// Exit with status 1 when the execution does not succeed (default: 0 whenever it ran).
+    #[arg(long)]
+    fail_on_error: bool,
     /// Seed for States.UUID, States.MathRandom and retry jitter.
     #[arg(long, default_value_t = 0x5EED)]
     seed: u64,
@@ -102,8 +105,13 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     match (&outcome.output, &outcome.failure) {
         (Some(output), _) => out["output"] = output.clone(),
         (None, Some(f)) => {
-            out["error"] = json!(f.error);
-            out["cause"] = json!(f.cause);
+            // As DescribeExecution: a Fail state without Error/Cause has none to show.
+            if !f.error.is_empty() {
+                out["error"] = json!(f.error);
+            }
+            if !f.cause.is_empty() {
+                out["cause"] = json!(f.cause);
+            }
         }
         (None, None) => {}
     }
@@ -111,11 +119,15 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         out["history"] = serde_json::to_value(&outcome.history)?;
     }
     println!("{}", serde_json::to_string(&out)?);
-    Ok(if outcome.status == Status::Succeeded {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    // Like `aws stepfunctions start-sync-execution`: the command succeeded whatever the
+    // execution's status, which is in the output. `--fail-on-error` is for shell pipelines.
+    Ok(
+        if args.fail_on_error && outcome.status != Status::Succeeded {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 fn stem(path: &Path) -> String {

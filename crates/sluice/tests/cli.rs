@@ -164,7 +164,7 @@ fn run_retries_and_catches_mocked_errors_by_attempt() {
         "--no-wait",
         "--history",
     ]);
-    assert_eq!(out.status.code(), Some(1), "a FAILED execution exits 1");
+    assert_eq!(out.status.code(), Some(0), "the run itself succeeded");
     let v = stdout_json(&out);
     assert_eq!(v["status"], "FAILED");
     let types: Vec<&str> = v["history"]
@@ -185,6 +185,22 @@ fn run_retries_and_catches_mocked_errors_by_attempt() {
         types.ends_with(&["FailStateEntered", "ExecutionFailed"]),
         "{types:?}"
     );
+}
+
+#[test]
+fn fail_on_error_makes_a_failed_execution_exit_1() {
+    let dir = scratch("fail-on-error");
+    let def = write(
+        &dir,
+        "f.json",
+        r#"{"StartAt":"F","States":{"F":{"Type":"Fail","Error":"E"}}}"#,
+    );
+    assert_eq!(sluice(&["run", &def]).status.code(), Some(0));
+    let out = sluice(&["run", &def, "--fail-on-error"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = stdout_json(&out);
+    assert_eq!(v["error"], "E");
+    assert!(v.get("cause").is_none(), "no Cause given, none shown: {v}");
 }
 
 #[test]
