@@ -16,6 +16,7 @@
 pub mod choice;
 pub mod definition;
 pub mod diagnostics;
+pub mod driver;
 pub mod error;
 pub mod history;
 pub mod interpreter;

@@ -1,0 +1,1275 @@
+//! A resumable execution: the whole of one execution's progress as plain data, advanced by
+//! events from outside and answering with [`Effect`]s — run this task, wake me at T.
+//!
+//! It owns what the step core does not: the execution's threads (the root machine, each
+//! Parallel branch, each Map iteration, all concurrent), retry bookkeeping, failure tolerance,
+//! and the history with AWS's event types and ids. It does no I/O and reads no clock: time
+//! comes in as milliseconds with every call. A driver (the in-process
+//! [`interpreter`](crate::interpreter), the durable engine) performs the effects, feeds the
+//! outcomes back with [`Execution::task_finished`] and [`Execution::wake`], and persists
+//! [`Execution::take_events`] as it goes.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
+
+use crate::definition::{Kind, ProcessorMode, StateId, StateMachine, Transition};
+use crate::history::{Details, ErrorDetails, HistoryEvent, Iteration, ResourceKind, Truncation};
+use crate::step::{self, Action, Recovery, RetryState, TaskCall, Tolerance, Visit};
+use crate::{Failure, Random, SplitMix64, names};
+
+/// Index of a thread of an execution: `0` is the root machine.
+pub type ThreadId = usize;
+
+/// Settings of one execution.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Inputs and outputs over this many bytes fail with `States.DataLimitExceeded`.
+    pub max_payload_bytes: Option<usize>,
+    /// Seed of the randomness intrinsics, task tokens and retry jitter draw from.
+    pub seed: u64,
+    /// The `$$.Execution` / `$$.StateMachine` fields (`start_time` and `input` are set at start).
+    pub context: step::Execution,
+}
+
+/// Something the driver must do for the execution.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Run the task of `state` and report with [`Execution::task_finished`].
+    RunTask {
+        thread: ThreadId,
+        state: String,
+        call: TaskCall,
+    },
+    /// Call [`Execution::wake`] for `thread` once the time is `due_ms` or later.
+    Sleep { thread: ThreadId, due_ms: i64 },
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Succeeded,
+    Failed,
+    TimedOut,
+}
+
+impl Status {
+    /// As DescribeExecution spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+            Status::TimedOut => "TIMED_OUT",
+        }
+    }
+}
+
+/// The end of an execution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct End {
+    pub status: Status,
+    pub output: Option<Value>,
+    pub failure: Option<Failure>,
+}
+
+/// Why a thread stopped without succeeding, and its last event.
+#[derive(Debug, Clone)]
+struct Stop {
+    failure: Failure,
+    prev: u64,
+}
+
+/// Which machine a thread runs: the (state, branch) steps from the root machine down.
+type MachinePath = Vec<(StateId, usize)>;
+
+#[derive(Debug, Clone)]
+struct Thread {
+    parent: Option<(ThreadId, usize)>,
+    path: MachinePath,
+    state: StateId,
+    /// The current state's raw input.
+    input: Value,
+    /// This thread's last event.
+    prev: u64,
+    /// The current state's `…StateEntered` event.
+    entered: u64,
+    entered_time: String,
+    retries: RetryState,
+    phase: Phase,
+}
+
+#[derive(Debug, Clone)]
+enum Phase {
+    /// About to enter `state`.
+    Enter,
+    /// Entered: run (or, after a retry delay, re-run) the state.
+    Run,
+    /// Waiting for the task of an [`Effect::RunTask`].
+    Task {
+        resource: ResourceKind,
+        state_input: Value,
+    },
+    /// The task ended.
+    TaskDone {
+        resource: ResourceKind,
+        state_input: Value,
+        result: Result<Value, Failure>,
+    },
+    /// Waiting for a wake-up.
+    Sleep { then: AfterSleep },
+    /// Woken up.
+    Woken { then: AfterSleep },
+    /// Waiting for branches or iterations.
+    Children(Children),
+    /// All children ended: settle the state with this outcome.
+    Settle {
+        outcome: Result<Action, Failure>,
+        failed_event: Option<&'static str>,
+        propagated: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum AfterSleep {
+    /// A Wait state: leave with `output` and take `then`.
+    Leave { output: Value, then: Transition },
+    /// A retry delay: run the state again.
+    Retry,
+}
+
+#[derive(Debug, Clone)]
+struct Children {
+    map: bool,
+    state_input: Value,
+    results: Vec<Option<Result<Value, Failure>>>,
+    /// Map items not started yet.
+    queue: VecDeque<(usize, Value)>,
+    running: usize,
+    max_concurrency: usize,
+    tolerance: Tolerance,
+    inline: bool,
+}
+
+/// One execution in progress.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    threads: Vec<Option<Thread>>,
+    ready: VecDeque<ThreadId>,
+    events: Vec<HistoryEvent>,
+    last_event: u64,
+    random: SplitMix64,
+    /// Shared, not cloned per state: it holds the execution input, which can be large.
+    context: Arc<step::Execution>,
+    max_payload: Option<usize>,
+    deadline_ms: Option<i64>,
+    now_ms: i64,
+    end: Option<End>,
+}
+
+fn iso(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The cause AWS gives errors raised by a state's own data processing.
+fn in_state(state: &str, entered: u64, failure: Failure) -> Failure {
+    Failure {
+        cause: format!(
+            "An error occurred while executing the state '{state}' (entered at the event id \
+             #{entered}). {}",
+            failure.cause
+        ),
+        ..failure
+    }
+}
+
+/// The (sub-)machine at `path`.
+fn machine_at<'m>(root: &'m StateMachine, path: &[(StateId, usize)]) -> &'m StateMachine {
+    let mut m = root;
+    for &(state, branch) in path {
+        m = match &m.states[state].kind {
+            Kind::Parallel(p) => &p.branches[branch],
+            Kind::Map(map) => &map.processor,
+            other => unreachable!("a thread path goes through a {} state", other.type_name()),
+        };
+    }
+    m
+}
+
+impl Execution {
+    /// Starts an execution of `machine` on `input` at `now_ms`.
+    pub fn start(machine: &StateMachine, input: Value, settings: Settings, now_ms: i64) -> Self {
+        let mut context = settings.context;
+        context.start_time = iso(now_ms);
+        context.input = input.clone();
+        let mut ex = Execution {
+            threads: Vec::new(),
+            ready: VecDeque::new(),
+            events: Vec::new(),
+            last_event: 0,
+            random: SplitMix64(settings.seed),
+            context: Arc::new(context),
+            max_payload: settings.max_payload_bytes,
+            deadline_ms: machine
+                .timeout_seconds
+                .map(|s| now_ms.saturating_add((s as i64).saturating_mul(1000))),
+            now_ms,
+            end: None,
+        };
+        let started = ex.event(
+            "ExecutionStarted",
+            0,
+            Some(Details::ExecutionStarted {
+                input: input.to_string(),
+                input_details: Truncation::default(),
+                role_arn: ex.context.role_arn.clone(),
+            }),
+        );
+        if let Err(failure) = ex.check_size(&input, "input") {
+            ex.finish_execution(Err(Stop {
+                failure,
+                prev: started,
+            }));
+            return ex;
+        }
+        // AWS: the first state's entered event follows event 0, not ExecutionStarted.
+        ex.spawn(None, Vec::new(), machine.start_at, input, 0);
+        ex
+    }
+
+    /// How the execution ended, once it has.
+    pub fn end(&self) -> Option<&End> {
+        self.end.as_ref()
+    }
+
+    /// When the execution times out (`TimeoutSeconds`), if ever.
+    pub fn deadline_ms(&self) -> Option<i64> {
+        self.deadline_ms
+    }
+
+    /// The history events recorded since the last call.
+    pub fn take_events(&mut self) -> Vec<HistoryEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Whether `thread` is still waiting for something (a task or a wake-up).
+    pub fn is_waiting(&self, thread: ThreadId) -> bool {
+        matches!(
+            self.threads.get(thread),
+            Some(Some(Thread {
+                phase: Phase::Task { .. } | Phase::Sleep { .. },
+                ..
+            }))
+        )
+    }
+
+    /// Runs every thread that can make progress until each waits; returns the new effects.
+    pub fn advance(&mut self, machine: &StateMachine, now_ms: i64) -> Vec<Effect> {
+        self.now_ms = now_ms;
+        let mut effects = Vec::new();
+        while let Some(tid) = self.ready.pop_front() {
+            if self.end.is_some() {
+                break;
+            }
+            self.run_thread(machine, tid, &mut effects);
+        }
+        effects
+    }
+
+    /// The task of `thread` ended. Ignored if the thread is gone (its branch was abandoned).
+    pub fn task_finished(&mut self, thread: ThreadId, result: Result<Value, Failure>, now_ms: i64) {
+        self.now_ms = now_ms;
+        let Some(Some(t)) = self.threads.get_mut(thread) else {
+            return;
+        };
+        if let Phase::Task {
+            resource,
+            state_input,
+        } = std::mem::replace(&mut t.phase, Phase::Run)
+        {
+            t.phase = Phase::TaskDone {
+                resource,
+                state_input,
+                result,
+            };
+            self.ready.push_back(thread);
+        }
+    }
+
+    /// The sleep of `thread` is over.
+    pub fn wake(&mut self, thread: ThreadId, now_ms: i64) {
+        self.now_ms = now_ms;
+        let Some(Some(t)) = self.threads.get_mut(thread) else {
+            return;
+        };
+        if let Phase::Sleep { then } = std::mem::replace(&mut t.phase, Phase::Run) {
+            t.phase = Phase::Woken { then };
+            self.ready.push_back(thread);
+        }
+    }
+
+    /// The execution's `TimeoutSeconds` have passed: it ends `TIMED_OUT`.
+    pub fn time_out(&mut self, now_ms: i64) {
+        if self.end.is_some() {
+            return;
+        }
+        self.now_ms = now_ms;
+        let failure = Failure::new(names::TIMEOUT, "The execution timed out");
+        self.threads.clear();
+        self.ready.clear();
+        let details = ErrorDetails {
+            error: failure.error.clone(),
+            cause: failure.cause.clone(),
+        };
+        self.event(
+            "ExecutionTimedOut",
+            self.last_event,
+            Some(Details::ExecutionTimedOut(details)),
+        );
+        self.end = Some(End {
+            status: Status::TimedOut,
+            output: None,
+            failure: Some(failure),
+        });
+    }
+
+    // ---- threads ------------------------------------------------------------------------
+
+    fn spawn(
+        &mut self,
+        parent: Option<(ThreadId, usize)>,
+        path: MachinePath,
+        state: StateId,
+        input: Value,
+        prev: u64,
+    ) -> ThreadId {
+        let thread = Thread {
+            parent,
+            path,
+            state,
+            input,
+            prev,
+            entered: 0,
+            entered_time: String::new(),
+            retries: RetryState::default(),
+            phase: Phase::Enter,
+        };
+        let id = self.threads.len();
+        self.threads.push(Some(thread));
+        self.ready.push_back(id);
+        id
+    }
+
+    fn run_thread(&mut self, root: &StateMachine, tid: ThreadId, effects: &mut Vec<Effect>) {
+        // Take the thread out while working on it; put it back unless it finished.
+        let Some(mut t) = self.threads.get_mut(tid).and_then(Option::take) else {
+            return;
+        };
+        let m = machine_at(root, &t.path);
+        loop {
+            match self.step_thread(root, m, tid, &mut t, effects) {
+                Flow::Continue => continue,
+                Flow::Wait => {
+                    self.threads[tid] = Some(t);
+                    return;
+                }
+                Flow::Finished(result) => {
+                    self.finish_thread(root, tid, t.parent, result);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn step_thread(
+        &mut self,
+        root: &StateMachine,
+        m: &StateMachine,
+        tid: ThreadId,
+        t: &mut Thread,
+        effects: &mut Vec<Effect>,
+    ) -> Flow {
+        let state = m.state(t.state);
+        let type_name = state.kind.type_name();
+        match std::mem::replace(&mut t.phase, Phase::Run) {
+            Phase::Enter => {
+                t.entered = self.event(
+                    entered_kind(type_name),
+                    t.prev,
+                    Some(Details::StateEntered {
+                        name: state.name.clone(),
+                        input: t.input.to_string(),
+                        input_details: Truncation::default(),
+                    }),
+                );
+                t.prev = t.entered;
+                t.entered_time = iso(self.now_ms);
+                t.retries = RetryState::default();
+                Flow::Continue
+            }
+            Phase::Run => self.run_state(root, m, tid, t, effects),
+            Phase::TaskDone {
+                resource,
+                state_input,
+                result,
+            } => {
+                t.prev = self.task_result_event(&resource, &result, t.prev);
+                let result = result.and_then(|r| self.check_size(&r, "task result").map(|()| r));
+                let outcome = match result {
+                    Ok(r) => {
+                        let ctx = Arc::clone(&self.context);
+                        let visit = visit(&ctx, t, None);
+                        m.task_succeeded(t.state, state_input, r, &visit, &mut self.random)
+                    }
+                    Err(f) => Err(f),
+                };
+                self.settle(m, tid, t, outcome, None, false, effects)
+            }
+            Phase::Woken {
+                then: AfterSleep::Leave { output, then },
+            } => self.leave(m, t, output, then),
+            Phase::Woken {
+                then: AfterSleep::Retry,
+            } => Flow::Continue,
+            Phase::Settle {
+                outcome,
+                failed_event,
+                propagated,
+            } => self.settle(m, tid, t, outcome, failed_event, propagated, effects),
+            waiting @ (Phase::Task { .. } | Phase::Sleep { .. } | Phase::Children(_)) => {
+                t.phase = waiting;
+                Flow::Wait
+            }
+        }
+    }
+
+    /// Runs the state's step-core `enter` and acts on the action.
+    fn run_state(
+        &mut self,
+        root: &StateMachine,
+        m: &StateMachine,
+        tid: ThreadId,
+        t: &mut Thread,
+        effects: &mut Vec<Effect>,
+    ) -> Flow {
+        let state = m.state(t.state);
+        let keeps_input = matches!(state.kind, Kind::Task(_) | Kind::Parallel(_) | Kind::Map(_));
+        // Task, Parallel and Map may run again (Retry) or be caught: keep their input.
+        let arg = if keeps_input {
+            t.input.clone()
+        } else {
+            t.input.take()
+        };
+        let token = waits_for_token(&state.kind).then(|| task_token(&mut self.random));
+        let ctx = Arc::clone(&self.context);
+        let visit = visit(&ctx, t, token.as_deref());
+        let action = match m.enter(t.state, arg, &visit, &mut self.random) {
+            Ok(a) => a,
+            Err(failure) if failure.error == names::RUNTIME || !keeps_input => {
+                let failure = in_state(&state.name, t.entered, failure);
+                return Flow::Finished(Err(Stop {
+                    failure,
+                    prev: t.prev,
+                }));
+            }
+            Err(failure) => {
+                let failure = in_state(&state.name, t.entered, failure);
+                return self.recover(m, tid, t, failure, None, effects);
+            }
+        };
+        match action {
+            Action::Next { .. } | Action::Succeed { .. } | Action::Fail(_) => {
+                self.settle(m, tid, t, Ok(action), None, false, effects)
+            }
+            Action::Wait {
+                until,
+                output,
+                then,
+            } => match until.due(self.now_utc()) {
+                Ok(due) => {
+                    t.phase = Phase::Sleep {
+                        then: AfterSleep::Leave { output, then },
+                    };
+                    effects.push(Effect::Sleep {
+                        thread: tid,
+                        due_ms: due.timestamp_millis(),
+                    });
+                    Flow::Wait
+                }
+                Err(failure) => {
+                    let failure = in_state(&state.name, t.entered, failure);
+                    Flow::Finished(Err(Stop {
+                        failure,
+                        prev: t.prev,
+                    }))
+                }
+            },
+            Action::RunTask { call, state_input } => {
+                let resource = ResourceKind::of(&call.resource);
+                t.prev = self.task_scheduled_events(&resource, &call, t.prev);
+                effects.push(Effect::RunTask {
+                    thread: tid,
+                    state: state.name.clone(),
+                    call,
+                });
+                t.phase = Phase::Task {
+                    resource,
+                    state_input,
+                };
+                Flow::Wait
+            }
+            Action::Parallel { input, state_input } => {
+                let Kind::Parallel(p) = &state.kind else {
+                    unreachable!("Parallel action")
+                };
+                t.prev = self.event("ParallelStateStarted", t.prev, None);
+                let n = p.branches.len();
+                t.phase = Phase::Children(Children {
+                    map: false,
+                    state_input,
+                    results: vec![None; n],
+                    queue: VecDeque::new(),
+                    running: n,
+                    max_concurrency: 0,
+                    tolerance: Tolerance::default(),
+                    inline: true,
+                });
+                for (i, branch) in p.branches.iter().enumerate() {
+                    let mut path = t.path.clone();
+                    path.push((t.state, i));
+                    self.spawn(Some((tid, i)), path, branch.start_at, input.clone(), t.prev);
+                }
+                if n == 0 {
+                    self.children_done(m, t);
+                    return Flow::Continue;
+                }
+                Flow::Wait
+            }
+            Action::Map {
+                items,
+                max_concurrency,
+                tolerance,
+                state_input,
+            } => {
+                let Kind::Map(map) = &state.kind else {
+                    unreachable!("Map action")
+                };
+                t.prev = self.event(
+                    "MapStateStarted",
+                    t.prev,
+                    Some(Details::MapStateStarted {
+                        length: items.len(),
+                    }),
+                );
+                let n = items.len();
+                t.phase = Phase::Children(Children {
+                    map: true,
+                    state_input,
+                    results: vec![None; n],
+                    queue: items.into_iter().enumerate().collect(),
+                    running: 0,
+                    max_concurrency: usize::try_from(max_concurrency).unwrap_or(usize::MAX),
+                    tolerance,
+                    inline: map.mode == ProcessorMode::Inline,
+                });
+                self.start_iterations(root, tid, t);
+                if n == 0 {
+                    self.children_done(m, t);
+                    return Flow::Continue;
+                }
+                Flow::Wait
+            }
+        }
+    }
+
+    /// Starts Map iterations up to MaxConcurrency (0 = no limit).
+    fn start_iterations(&mut self, root: &StateMachine, tid: ThreadId, t: &mut Thread) {
+        let m = machine_at(root, &t.path);
+        let Kind::Map(map) = &m.state(t.state).kind else {
+            return;
+        };
+        let name = m.state(t.state).name.clone();
+        let Phase::Children(c) = &mut t.phase else {
+            return;
+        };
+        let mut starts = Vec::new();
+        while c.max_concurrency == 0 || c.running < c.max_concurrency {
+            let Some((index, item)) = c.queue.pop_front() else {
+                break;
+            };
+            c.running += 1;
+            starts.push((index, item));
+        }
+        for (index, item) in starts {
+            let it = Iteration {
+                name: name.clone(),
+                index,
+            };
+            let started = self.event(
+                "MapIterationStarted",
+                t.prev,
+                Some(Details::MapIterationStarted(it)),
+            );
+            t.prev = started;
+            let mut path = t.path.clone();
+            path.push((t.state, 0));
+            self.spawn(
+                Some((tid, index)),
+                path,
+                map.processor.start_at,
+                item,
+                started,
+            );
+        }
+    }
+
+    /// A child thread (branch or iteration) of `parent` ended.
+    fn child_finished(
+        &mut self,
+        root: &StateMachine,
+        parent: ThreadId,
+        slot: usize,
+        result: Result<(Value, u64), Stop>,
+    ) {
+        let Some(mut t) = self.threads.get_mut(parent).and_then(Option::take) else {
+            return;
+        };
+        let m = machine_at(root, &t.path);
+        let name = m.state(t.state).name.clone();
+        let Phase::Children(c) = &mut t.phase else {
+            self.threads[parent] = Some(t);
+            return;
+        };
+        c.running = c.running.saturating_sub(1);
+        let map = c.map;
+        let (result, last) = match result {
+            Ok((out, last)) => (Ok(out), last),
+            Err(stop) => (Err(stop.failure), stop.prev),
+        };
+        let failed = result.is_err();
+        c.results[slot] = Some(result);
+        let stop_early = failed && c.inline;
+        t.prev = if map {
+            let it = Iteration { name, index: slot };
+            let (kind, details) = if failed {
+                ("MapIterationFailed", Details::MapIterationFailed(it))
+            } else {
+                ("MapIterationSucceeded", Details::MapIterationSucceeded(it))
+            };
+            self.event(kind, last, Some(details))
+        } else {
+            last
+        };
+        if stop_early {
+            // AWS aborts the other branches/iterations: abandon their threads.
+            self.abandon_children(parent);
+        } else if map {
+            self.start_iterations(root, parent, &mut t);
+        }
+        let Phase::Children(c) = &t.phase else {
+            unreachable!("children phase")
+        };
+        if stop_early || (c.running == 0 && c.queue.is_empty()) {
+            self.children_done(m, &mut t);
+            self.ready.push_back(parent);
+        }
+        self.threads[parent] = Some(t);
+    }
+
+    fn abandon_children(&mut self, parent: ThreadId) {
+        let mut stack = vec![parent];
+        while let Some(p) = stack.pop() {
+            for id in 0..self.threads.len() {
+                if matches!(&self.threads[id], Some(t) if t.parent.map(|(q, _)| q) == Some(p)) {
+                    self.threads[id] = None;
+                    stack.push(id);
+                }
+            }
+        }
+        self.ready
+            .retain(|id| self.threads.get(*id).is_some_and(Option::is_some));
+    }
+
+    /// Every child ended (or one failed where that ends them all): the state settles next.
+    fn children_done(&mut self, m: &StateMachine, t: &mut Thread) {
+        if let Phase::Children(c) = std::mem::replace(&mut t.phase, Phase::Run) {
+            t.phase = self.settle_children(m, t, c);
+        }
+    }
+
+    /// Turns finished children into the state's outcome (Parallel: outputs in branch order;
+    /// Map: results in item order with failure tolerance).
+    fn settle_children(&mut self, m: &StateMachine, t: &mut Thread, c: Children) -> Phase {
+        let ctx = Arc::clone(&self.context);
+        let visit = visit(&ctx, t, None);
+        let results: Vec<Result<Value, Failure>> = c.results.into_iter().flatten().collect();
+        if !c.map {
+            if let Some(failure) = results.iter().find_map(|r| r.as_ref().err()).cloned() {
+                return Phase::Settle {
+                    outcome: Err(failure),
+                    failed_event: Some("ParallelStateFailed"),
+                    propagated: true,
+                };
+            }
+            let outputs = results.into_iter().flatten().collect();
+            let outcome =
+                m.branches_succeeded(t.state, c.state_input, outputs, &visit, &mut self.random);
+            return Phase::Settle {
+                outcome,
+                failed_event: None,
+                propagated: false,
+            };
+        }
+        let iteration_failed = results.iter().any(Result::is_err);
+        let done = m.map_finished(
+            t.state,
+            c.state_input,
+            results,
+            c.tolerance,
+            &visit,
+            &mut self.random,
+        );
+        match &done {
+            Ok(_) => {
+                t.prev = self.event("MapStateSucceeded", t.prev, None);
+                Phase::Settle {
+                    outcome: done,
+                    failed_event: None,
+                    propagated: false,
+                }
+            }
+            Err(f) => {
+                let propagated =
+                    iteration_failed && f.error != names::EXCEED_TOLERATED_FAILURE_THRESHOLD;
+                Phase::Settle {
+                    outcome: done,
+                    failed_event: Some("MapStateFailed"),
+                    propagated,
+                }
+            }
+        }
+    }
+
+    /// Acts on a state's outcome: leave it, fail, or recover (Retry/Catch).
+    #[allow(clippy::too_many_arguments)] // the outcome's three parts travel together
+    fn settle(
+        &mut self,
+        m: &StateMachine,
+        tid: ThreadId,
+        t: &mut Thread,
+        outcome: Result<Action, Failure>,
+        failed_event: Option<&'static str>,
+        propagated: bool,
+        effects: &mut Vec<Effect>,
+    ) -> Flow {
+        let state = m.state(t.state);
+        let failure = match outcome {
+            Ok(Action::Next {
+                state: next,
+                output,
+            }) => {
+                return self.leave(m, t, output, Transition::Next(next));
+            }
+            Ok(Action::Succeed { output }) => return self.leave(m, t, output, Transition::End),
+            Ok(Action::Fail(failure)) => {
+                return Flow::Finished(Err(Stop {
+                    failure,
+                    prev: t.prev,
+                }));
+            }
+            Ok(other) => Failure::runtime(format!("unexpected action after a task: {other:?}")),
+            Err(failure) => failure,
+        };
+        if failure.error == names::RUNTIME {
+            if let Some(kind) = failed_event {
+                t.prev = self.event(kind, t.prev, None);
+            }
+            let failure = if propagated {
+                failure
+            } else {
+                in_state(&state.name, t.entered, failure)
+            };
+            return Flow::Finished(Err(Stop {
+                failure,
+                prev: t.prev,
+            }));
+        }
+        self.recover(m, tid, t, failure, failed_event, effects)
+    }
+
+    /// Retry (sleep, then run again), catch (leave to the catcher's state), or fail.
+    /// `failed_event` (`ParallelStateFailed`, `MapStateFailed`) is recorded first when the
+    /// failure is caught or fails the machine, not when the state is retried.
+    fn recover(
+        &mut self,
+        m: &StateMachine,
+        tid: ThreadId,
+        t: &mut Thread,
+        failure: Failure,
+        failed_event: Option<&'static str>,
+        effects: &mut Vec<Effect>,
+    ) -> Flow {
+        let input = t.input.clone();
+        match m.recover(t.state, input, failure, &mut t.retries, &mut self.random) {
+            Recovery::Retry { delay_seconds } => {
+                // Backoff without MaxDelaySeconds grows without bound: saturate ("forever",
+                // until the execution's deadline if any).
+                let delay_ms = (delay_seconds * 1000.0).min(i64::MAX as f64) as i64;
+                let due_ms = self.now_ms.saturating_add(delay_ms);
+                t.phase = Phase::Sleep {
+                    then: AfterSleep::Retry,
+                };
+                effects.push(Effect::Sleep {
+                    thread: tid,
+                    due_ms,
+                });
+                Flow::Wait
+            }
+            Recovery::Catch {
+                state: next,
+                output,
+            } => {
+                if let Some(kind) = failed_event {
+                    t.prev = self.event(kind, t.prev, None);
+                }
+                self.leave(m, t, output, Transition::Next(next))
+            }
+            Recovery::Fail(failure) => {
+                if let Some(kind) = failed_event {
+                    t.prev = self.event(kind, t.prev, None);
+                }
+                Flow::Finished(Err(Stop {
+                    failure,
+                    prev: t.prev,
+                }))
+            }
+        }
+    }
+
+    /// Records the state's exit (an output over the payload limit fails it instead) and
+    /// transitions.
+    fn leave(&mut self, m: &StateMachine, t: &mut Thread, output: Value, then: Transition) -> Flow {
+        let state = m.state(t.state);
+        let text = output.to_string();
+        if let Some(limit) = self.max_payload
+            && text.len() > limit
+        {
+            let failure = Failure::data_limit(format!(
+                "The state/task '{}' returned a result with a size exceeding the maximum number \
+                 of bytes service limit ({} bytes, limit {limit} bytes).",
+                state.name,
+                text.len()
+            ));
+            let failure = in_state(&state.name, t.entered, failure);
+            return Flow::Finished(Err(Stop {
+                failure,
+                prev: t.prev,
+            }));
+        }
+        t.prev = self.event(
+            exited_kind(state.kind.type_name()),
+            t.prev,
+            Some(Details::StateExited {
+                name: state.name.clone(),
+                output: text,
+                output_details: Truncation::default(),
+            }),
+        );
+        match then {
+            Transition::Next(next) => {
+                t.state = next;
+                t.input = output;
+                t.phase = Phase::Enter;
+                Flow::Continue
+            }
+            Transition::End => Flow::Finished(Ok((output, t.prev))),
+        }
+    }
+
+    fn finish_thread(
+        &mut self,
+        root: &StateMachine,
+        tid: ThreadId,
+        parent: Option<(ThreadId, usize)>,
+        result: Result<(Value, u64), Stop>,
+    ) {
+        self.threads[tid] = None;
+        match parent {
+            None => self.finish_execution(result),
+            Some((p, slot)) => self.child_finished(root, p, slot, result),
+        }
+    }
+
+    fn finish_execution(&mut self, result: Result<(Value, u64), Stop>) {
+        self.threads.clear();
+        self.ready.clear();
+        match result {
+            Ok((output, prev)) => {
+                self.event(
+                    "ExecutionSucceeded",
+                    prev,
+                    Some(Details::ExecutionSucceeded {
+                        output: output.to_string(),
+                        output_details: Truncation::default(),
+                    }),
+                );
+                self.end = Some(End {
+                    status: Status::Succeeded,
+                    output: Some(output),
+                    failure: None,
+                });
+            }
+            Err(stop) => {
+                let details = ErrorDetails {
+                    error: stop.failure.error.clone(),
+                    cause: stop.failure.cause.clone(),
+                };
+                self.event(
+                    "ExecutionFailed",
+                    stop.prev,
+                    Some(Details::ExecutionFailed(details)),
+                );
+                self.end = Some(End {
+                    status: Status::Failed,
+                    output: None,
+                    failure: Some(stop.failure),
+                });
+            }
+        }
+    }
+
+    // ---- helpers ------------------------------------------------------------------------
+
+    fn now_utc(&self) -> DateTime<Utc> {
+        DateTime::<Utc>::from_timestamp_millis(self.now_ms).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    fn event(&mut self, kind: &'static str, prev: u64, details: Option<Details>) -> u64 {
+        self.last_event += 1;
+        let id = self.last_event;
+        self.events.push(HistoryEvent {
+            timestamp: iso(self.now_ms),
+            kind,
+            id,
+            previous_event_id: prev,
+            details,
+        });
+        id
+    }
+
+    fn check_size(&self, value: &Value, what: &str) -> Result<(), Failure> {
+        let Some(limit) = self.max_payload else {
+            return Ok(());
+        };
+        let size = value.to_string().len();
+        if size > limit {
+            return Err(Failure::data_limit(format!(
+                "The state/task returned a result with a size exceeding the maximum number of \
+                 bytes service limit ({what}: {size} bytes, limit {limit} bytes)."
+            )));
+        }
+        Ok(())
+    }
+
+    /// `…Scheduled` and `…Started` events of a task; returns the last id.
+    fn task_scheduled_events(&mut self, kind: &ResourceKind, call: &TaskCall, prev: u64) -> u64 {
+        match kind {
+            ResourceKind::Lambda => {
+                let scheduled = self.event(
+                    "LambdaFunctionScheduled",
+                    prev,
+                    Some(Details::LambdaFunctionScheduled {
+                        resource: call.resource.clone(),
+                        input: call.input.to_string(),
+                        input_details: Truncation::default(),
+                        timeout_in_seconds: call.timeout_seconds,
+                    }),
+                );
+                self.event("LambdaFunctionStarted", scheduled, None)
+            }
+            ResourceKind::Service {
+                resource_type,
+                resource,
+            } => {
+                let scheduled = self.event(
+                    "TaskScheduled",
+                    prev,
+                    Some(Details::TaskScheduled {
+                        resource_type: resource_type.clone(),
+                        resource: resource.clone(),
+                        region: "us-east-1".into(),
+                        parameters: call.input.to_string(),
+                        timeout_in_seconds: call.timeout_seconds,
+                        heartbeat_in_seconds: call.heartbeat_seconds,
+                    }),
+                );
+                self.event(
+                    "TaskStarted",
+                    scheduled,
+                    Some(Details::TaskStarted {
+                        resource_type: resource_type.clone(),
+                        resource: resource.clone(),
+                    }),
+                )
+            }
+        }
+    }
+
+    /// `…Succeeded` / `…Failed` event of a task; returns its id.
+    fn task_result_event(
+        &mut self,
+        kind: &ResourceKind,
+        result: &Result<Value, Failure>,
+        prev: u64,
+    ) -> u64 {
+        let (name, details) = match (result, kind) {
+            (Ok(out), ResourceKind::Lambda) => (
+                "LambdaFunctionSucceeded",
+                Details::LambdaFunctionSucceeded {
+                    output: out.to_string(),
+                    output_details: Truncation::default(),
+                },
+            ),
+            (
+                Ok(out),
+                ResourceKind::Service {
+                    resource_type,
+                    resource,
+                },
+            ) => (
+                "TaskSucceeded",
+                Details::TaskSucceeded {
+                    resource_type: resource_type.clone(),
+                    resource: resource.clone(),
+                    output: out.to_string(),
+                    output_details: Truncation::default(),
+                },
+            ),
+            (Err(f), ResourceKind::Lambda) => (
+                "LambdaFunctionFailed",
+                Details::LambdaFunctionFailed(ErrorDetails {
+                    error: f.error.clone(),
+                    cause: f.cause.clone(),
+                }),
+            ),
+            (
+                Err(f),
+                ResourceKind::Service {
+                    resource_type,
+                    resource,
+                },
+            ) => (
+                "TaskFailed",
+                Details::TaskFailed {
+                    resource_type: resource_type.clone(),
+                    resource: resource.clone(),
+                    error: f.error.clone(),
+                    cause: f.cause.clone(),
+                },
+            ),
+        };
+        self.event(name, prev, Some(details))
+    }
+}
+
+fn visit<'a>(context: &'a step::Execution, t: &'a Thread, token: Option<&'a str>) -> Visit<'a> {
+    Visit {
+        execution: context,
+        entered_time: &t.entered_time,
+        retry_count: t.retries.total(),
+        task_token: token,
+    }
+}
+
+enum Flow {
+    Continue,
+    Wait,
+    Finished(Result<(Value, u64), Stop>),
+}
+
+/// Whether entering a state of this kind hands out a task token (`$$.Task.Token`).
+fn waits_for_token(kind: &Kind) -> bool {
+    matches!(kind, Kind::Task(t) if t.resource.ends_with(".waitForTaskToken"))
+}
+
+/// An opaque task token, drawn from the execution's seeded randomness.
+fn task_token(random: &mut SplitMix64) -> String {
+    format!("{:016x}{:016x}", random.next_u64(), random.next_u64())
+}
+
+fn entered_kind(type_name: &str) -> &'static str {
+    match type_name {
+        "Pass" => "PassStateEntered",
+        "Task" => "TaskStateEntered",
+        "Choice" => "ChoiceStateEntered",
+        "Wait" => "WaitStateEntered",
+        "Succeed" => "SucceedStateEntered",
+        "Fail" => "FailStateEntered",
+        "Parallel" => "ParallelStateEntered",
+        _ => "MapStateEntered",
+    }
+}
+
+fn exited_kind(type_name: &str) -> &'static str {
+    match type_name {
+        "Pass" => "PassStateExited",
+        "Task" => "TaskStateExited",
+        "Choice" => "ChoiceStateExited",
+        "Wait" => "WaitStateExited",
+        "Succeed" => "SucceedStateExited",
+        "Parallel" => "ParallelStateExited",
+        _ => "MapStateExited",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const T0: i64 = 1_795_000_000_000;
+
+    fn settings() -> Settings {
+        Settings {
+            max_payload_bytes: Some(256 * 1024),
+            seed: 1,
+            context: step::Execution::default(),
+        }
+    }
+
+    fn machine(v: Value) -> StateMachine {
+        StateMachine::parse(&v).unwrap_or_else(|d| panic!("{:?}", d.into_vec()))
+    }
+
+    fn tasks(effects: &[Effect]) -> Vec<(ThreadId, String)> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::RunTask { thread, state, .. } => Some((*thread, state.clone())),
+                Effect::Sleep { .. } => None,
+            })
+            .collect()
+    }
+
+    fn task_state(name: &str) -> Value {
+        json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true, "Comment": name})
+    }
+
+    #[test]
+    fn an_execution_can_move_between_threads() {
+        fn assert_send<T: Send + 'static>() {}
+        assert_send::<Execution>();
+    }
+
+    #[test]
+    fn parallel_branches_run_concurrently() {
+        let m = machine(
+            json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true,
+            "Branches": [
+                {"StartAt": "A", "States": {"A": task_state("a")}},
+                {"StartAt": "B", "States": {"B": task_state("b")}}]}}}),
+        );
+        let mut ex = Execution::start(&m, json!({}), settings(), T0);
+        let effects = ex.advance(&m, T0);
+        let running = tasks(&effects);
+        assert_eq!(
+            running.len(),
+            2,
+            "both branches' tasks are out at once: {effects:?}"
+        );
+        // Finish them in reverse order: outputs still come in branch order.
+        ex.task_finished(running[1].0, Ok(json!("b")), T0 + 5);
+        ex.task_finished(running[0].0, Ok(json!("a")), T0 + 9);
+        assert!(ex.advance(&m, T0 + 9).is_empty());
+        let end = ex.end().expect("ended");
+        assert_eq!(end.output, Some(json!(["a", "b"])));
+    }
+
+    #[test]
+    fn map_max_concurrency_bounds_the_iterations_in_flight() {
+        let m = machine(
+            json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+            "MaxConcurrency": 2,
+            "ItemProcessor": {"StartAt": "T", "States": {"T": task_state("t")}}}}}),
+        );
+        let mut ex = Execution::start(&m, json!([1, 2, 3, 4, 5]), settings(), T0);
+        let mut in_flight = tasks(&ex.advance(&m, T0));
+        assert_eq!(in_flight.len(), 2);
+        let mut done = 0;
+        while let Some((thread, _)) = in_flight.pop() {
+            ex.task_finished(thread, Ok(json!(done)), T0);
+            done += 1;
+            in_flight.extend(tasks(&ex.advance(&m, T0)));
+            assert!(
+                in_flight.len() <= 2,
+                "never more than MaxConcurrency in flight"
+            );
+        }
+        assert_eq!(done, 5);
+        let output = ex.end().unwrap().output.clone().unwrap();
+        assert_eq!(output.as_array().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn an_inline_map_failure_abandons_the_other_iterations() {
+        let m = machine(
+            json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+            "ItemProcessor": {"StartAt": "T", "States": {"T": task_state("t")}}}}}),
+        );
+        let mut ex = Execution::start(&m, json!([1, 2, 3]), settings(), T0);
+        let running = tasks(&ex.advance(&m, T0));
+        assert_eq!(running.len(), 3);
+        ex.task_finished(running[1].0, Err(Failure::new("Boom", "item 2")), T0);
+        ex.advance(&m, T0);
+        let end = ex.end().expect("the Map failed the execution");
+        assert_eq!(end.status, Status::Failed);
+        assert_eq!(end.failure.as_ref().unwrap().error, "Boom");
+        // Late results of abandoned iterations change nothing.
+        ex.task_finished(running[0].0, Ok(json!(1)), T0);
+        assert!(ex.advance(&m, T0).is_empty());
+        assert_eq!(ex.end().unwrap().status, Status::Failed);
+    }
+
+    #[test]
+    fn waits_and_retries_are_sleep_effects_with_due_times() {
+        let m = machine(json!({"StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Seconds": 10, "Next": "T"},
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true,
+                  "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 3}]}}}));
+        let mut ex = Execution::start(&m, json!({}), settings(), T0);
+        assert_eq!(
+            ex.advance(&m, T0),
+            vec![Effect::Sleep {
+                thread: 0,
+                due_ms: T0 + 10_000
+            }]
+        );
+        ex.wake(0, T0 + 10_000);
+        let t = tasks(&ex.advance(&m, T0 + 10_000));
+        ex.task_finished(t[0].0, Err(Failure::new("E", "")), T0 + 10_001);
+        assert_eq!(
+            ex.advance(&m, T0 + 10_001),
+            vec![Effect::Sleep {
+                thread: 0,
+                due_ms: T0 + 13_001
+            }]
+        );
+    }
+
+    #[test]
+    fn timing_out_ends_the_execution_and_records_execution_timed_out() {
+        let m = machine(json!({"StartAt": "W", "TimeoutSeconds": 1,
+            "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}}));
+        let mut ex = Execution::start(&m, json!({}), settings(), T0);
+        ex.advance(&m, T0);
+        assert_eq!(ex.deadline_ms(), Some(T0 + 1000));
+        ex.time_out(T0 + 1000);
+        assert_eq!(ex.end().unwrap().status, Status::TimedOut);
+        let events = ex.take_events();
+        assert_eq!(events.last().unwrap().kind, "ExecutionTimedOut");
+    }
+}
