@@ -57,6 +57,35 @@ pub enum MockedResponse {
 }
 
 impl MockedResponse {
+    /// The task's outcome when this response answers a Task with `resource`. A mocked
+    /// response is the service's API response: for a plain Lambda function ARN the task's
+    /// result is the Invoke response's `Payload`, and a `FunctionError` fails the task with the
+    /// payload's `errorType` (as Step Functions Local does).
+    pub fn outcome(&self, resource: &str) -> Result<Value, Failure> {
+        let response = match self {
+            MockedResponse::Throw { error, cause } => return Err(Failure::new(error, cause)),
+            MockedResponse::Return(v) => v,
+        };
+        if crate::history::ResourceKind::of(resource) != crate::history::ResourceKind::Lambda {
+            return Ok(response.clone());
+        }
+        let Some(obj) = response.as_object() else {
+            return Ok(response.clone());
+        };
+        let Some(payload) = obj.get("Payload") else {
+            return Ok(response.clone());
+        };
+        if let Some(function_error) = obj.get("FunctionError") {
+            let error = payload
+                .get("errorType")
+                .and_then(Value::as_str)
+                .or(function_error.as_str())
+                .unwrap_or(crate::names::TASK_FAILED);
+            return Err(Failure::new(error, payload.to_string()));
+        }
+        Ok(payload.clone())
+    }
+
     /// The failure a `Throw` raises; `None` for a `Return`.
     pub fn failure(&self) -> Option<Failure> {
         match self {
@@ -986,5 +1015,19 @@ mod tests {
         let err = MockConfig::parse(&text).unwrap_err();
         let at = Positions::index(&text).locate(err.pointer().unwrap());
         assert_eq!(at, LineCol::new(31, 7));
+    }
+
+    #[test]
+    fn plain_lambda_arns_take_the_payload_and_function_errors_fail() {
+        let lambda = "arn:aws:lambda:us-east-1:000000000000:function:f";
+        let ok =
+            MockedResponse::Return(serde_json::json!({"StatusCode": 200, "Payload": {"a": 1}}));
+        assert_eq!(ok.outcome(lambda), Ok(serde_json::json!({"a": 1})));
+        // The optimized integration returns the whole Invoke response.
+        let invoke = "arn:aws:states:::lambda:invoke";
+        assert_eq!(ok.outcome(invoke).unwrap()["StatusCode"], 200);
+        let err = MockedResponse::Return(serde_json::json!({"StatusCode": 200,
+            "FunctionError": "Unhandled", "Payload": {"errorType": "Custom", "errorMessage": "m"}}));
+        assert_eq!(err.outcome(lambda).unwrap_err().error, "Custom");
     }
 }

@@ -7,12 +7,11 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sluice_asl::history::ResourceKind;
+use sluice_asl::Failure;
 use sluice_asl::interpreter::{self, Host, Options, Status};
-use sluice_asl::mock::{MockConfig, MockedResponse, TestCase};
+use sluice_asl::mock::{MockConfig, TestCase};
 use sluice_asl::step::TaskCall;
 use sluice_asl::validate::validate;
-use sluice_asl::{Failure, names};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -178,10 +177,7 @@ impl Host for MockHost<'_> {
         };
         match case.response(state, this) {
             None => Err(no_mock()),
-            Some(MockedResponse::Throw { error, cause }) => {
-                Err(Failure::new(error.clone(), cause.clone()))
-            }
-            Some(MockedResponse::Return(value)) => lambda_result(&call.resource, value),
+            Some(response) => response.outcome(&call.resource),
         }
     }
 
@@ -198,31 +194,5 @@ impl Host for MockHost<'_> {
                 }
             }
         }
-    }
-}
-
-/// A mocked response is the service's API response. For a plain Lambda function ARN the task's
-/// result is the Invoke response's `Payload`, and a `FunctionError` makes the task fail with the
-/// payload's `errorType` (as Step Functions Local does).
-fn lambda_result(resource: &str, response: &Value) -> Result<Value, Failure> {
-    if ResourceKind::of(resource) != ResourceKind::Lambda {
-        return Ok(response.clone());
-    }
-    let Some(obj) = response.as_object() else {
-        return Ok(response.clone());
-    };
-    let payload = obj.get("Payload").cloned().unwrap_or(Value::Null);
-    if let Some(function_error) = obj.get("FunctionError") {
-        let error = payload
-            .get("errorType")
-            .and_then(Value::as_str)
-            .or(function_error.as_str())
-            .unwrap_or(names::TASK_FAILED);
-        return Err(Failure::new(error, payload.to_string()));
-    }
-    if obj.contains_key("Payload") {
-        Ok(payload)
-    } else {
-        Ok(response.clone())
     }
 }

@@ -1,0 +1,14 @@
+//! The execution engine: performs what `sluice-asl`'s resumable executions ask for — tasks,
+//! timers, the execution deadline — asynchronously and concurrently, on a clock the engine owns.
+//!
+//! It decides nothing about the language (that is `sluice-asl`'s `driver::Execution` and step
+//! core); it owns time ([`Clock`]: scaled, advanceable), task dispatch ([`Dispatch`]) and, for
+//! STANDARD executions, persistence (next: `sluice-store`). Start at [`run`].
+
+mod clock;
+mod dispatch;
+mod run;
+
+pub use clock::Clock;
+pub use dispatch::{Dispatch, MockDispatcher, NoDispatcher, Task};
+pub use run::{Finished, run};
