@@ -1,0 +1,28 @@
+//! Sluice's AWS-compatible HTTP front.
+//!
+//! This crate owns the wire: it speaks the AWS protocols so the real `aws` CLI, boto3 and the
+//! AWS SDKs work unchanged with `--endpoint-url`. Today that is the Step Functions API (AWS
+//! JSON 1.0, `X-Amz-Target: AWSStepFunctions.<Operation>`); SQS and Kinesis will sit beside it
+//! in [`http`]'s dispatch on the target prefix.
+//!
+//! It decodes and validates requests and encodes responses and errors exactly as AWS does, and
+//! nothing more: it holds no state and runs nothing. What the API means is the engine's job,
+//! behind the [`sfn::StepFunctions`] trait (one async method per operation, each defaulting to
+//! `UnsupportedOperation`). The shapes of requests and responses are generated from AWS's own
+//! service model (`codegen/stepfunctions.py` → [`sfn::model`], [`sfn::operations`]), so member
+//! names, optionality and constraints cannot drift from what clients send.
+//!
+//! Start with [`router`] (serve it with `axum::serve`) and [`sfn::StepFunctions`]. Errors are
+//! [`ApiError`]s in AWS's shape; [`sfn::arn`], [`sfn::name`] and [`sfn::pagination`] give a
+//! backend AWS's ARNs, name rules and `nextToken`s. Bad input never panics and never yields a
+//! 500: it is a `SerializationException`, a `ValidationException` worded as AWS words it, or
+//! the service's own error.
+
+pub mod error;
+pub mod http;
+pub mod request_id;
+pub mod sfn;
+pub mod shape;
+
+pub use error::ApiError;
+pub use http::{Options, router, router_with};
