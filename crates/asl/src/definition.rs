@@ -73,7 +73,7 @@ pub enum ResultPath {
 }
 
 /// Where a state goes when it is done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Transition {
     Next(StateId),
     End,

@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::definition::{Kind, ProcessorMode, StateId, StateMachine, Transition};
@@ -48,7 +49,7 @@ pub enum Effect {
 }
 
 /// How an execution ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
     Succeeded,
     Failed,
@@ -67,7 +68,7 @@ impl Status {
 }
 
 /// The end of an execution.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct End {
     pub status: Status,
     pub output: Option<Value>,
@@ -84,7 +85,7 @@ struct Stop {
 /// Which machine a thread runs: the (state, branch) steps from the root machine down.
 type MachinePath = Vec<(StateId, usize)>;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Thread {
     parent: Option<(ThreadId, usize)>,
     path: MachinePath,
@@ -100,38 +101,42 @@ struct Thread {
     phase: Phase,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 enum Phase {
     /// About to enter `state`.
     Enter,
     /// Entered: run (or, after a retry delay, re-run) the state.
     Run,
-    /// Waiting for the task of an [`Effect::RunTask`].
+    /// Waiting for the task of an [`Effect::RunTask`] (kept to re-issue it after a restart).
     Task {
         resource: ResourceKind,
         state_input: Value,
+        state: String,
+        call: TaskCall,
     },
-    /// The task ended.
+    /// The task ended. Never at rest (`advance` follows).
+    #[serde(skip)]
     TaskDone {
         resource: ResourceKind,
         state_input: Value,
         result: Result<Value, Failure>,
     },
-    /// Waiting for a wake-up.
-    Sleep { then: AfterSleep },
+    /// Waiting for a wake-up at `due_ms`.
+    Sleep { due_ms: i64, then: AfterSleep },
     /// Woken up.
     Woken { then: AfterSleep },
     /// Waiting for branches or iterations.
     Children(Children),
-    /// All children ended: settle the state with this outcome.
+    /// All children ended: settle the state with this outcome. Never at rest.
+    #[serde(skip)]
     Settle {
         outcome: Result<Action, Failure>,
-        failed_event: Option<&'static str>,
+        failed_event: Option<StateFailed>,
         propagated: bool,
     },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 enum AfterSleep {
     /// A Wait state: leave with `output` and take `then`.
     Leave { output: Value, then: Transition },
@@ -139,7 +144,7 @@ enum AfterSleep {
     Retry,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Children {
     map: bool,
     state_input: Value,
@@ -153,10 +158,12 @@ struct Children {
 }
 
 /// One execution in progress.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Execution {
     threads: Vec<Option<Thread>>,
     ready: VecDeque<ThreadId>,
+    /// Taken by the driver after every call; not part of a snapshot.
+    #[serde(skip)]
     events: Vec<HistoryEvent>,
     last_event: u64,
     random: SplitMix64,
@@ -266,6 +273,29 @@ impl Execution {
         )
     }
 
+    /// What the execution is waiting for, as effects: after a restart from a snapshot the
+    /// driver performs these again (tasks are at-least-once; timers keep their due time).
+    pub fn pending_effects(&self) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for (thread, t) in self.threads.iter().enumerate() {
+            match t.as_ref().map(|t| &t.phase) {
+                Some(Phase::Task { state, call, .. }) => effects.push(Effect::RunTask {
+                    thread,
+                    state: state.clone(),
+                    call: call.clone(),
+                }),
+                Some(Phase::Sleep { due_ms, .. }) => {
+                    effects.push(Effect::Sleep {
+                        thread,
+                        due_ms: *due_ms,
+                    });
+                }
+                _ => {}
+            }
+        }
+        effects
+    }
+
     /// Runs every thread that can make progress until each waits; returns the new effects.
     pub fn advance(&mut self, machine: &StateMachine, now_ms: i64) -> Vec<Effect> {
         self.now_ms = now_ms;
@@ -288,6 +318,7 @@ impl Execution {
         if let Phase::Task {
             resource,
             state_input,
+            ..
         } = std::mem::replace(&mut t.phase, Phase::Run)
         {
             t.phase = Phase::TaskDone {
@@ -305,7 +336,7 @@ impl Execution {
         let Some(Some(t)) = self.threads.get_mut(thread) else {
             return;
         };
-        if let Phase::Sleep { then } = std::mem::replace(&mut t.phase, Phase::Run) {
+        if let Phase::Sleep { then, .. } = std::mem::replace(&mut t.phase, Phase::Run) {
             t.phase = Phase::Woken { then };
             self.ready.push_back(thread);
         }
@@ -490,12 +521,14 @@ impl Execution {
                 then,
             } => match until.due(self.now_utc()) {
                 Ok(due) => {
+                    let due_ms = due.timestamp_millis();
                     t.phase = Phase::Sleep {
+                        due_ms,
                         then: AfterSleep::Leave { output, then },
                     };
                     effects.push(Effect::Sleep {
                         thread: tid,
-                        due_ms: due.timestamp_millis(),
+                        due_ms,
                     });
                     Flow::Wait
                 }
@@ -513,11 +546,13 @@ impl Execution {
                 effects.push(Effect::RunTask {
                     thread: tid,
                     state: state.name.clone(),
-                    call,
+                    call: call.clone(),
                 });
                 t.phase = Phase::Task {
                     resource,
                     state_input,
+                    state: state.name.clone(),
+                    call,
                 };
                 Flow::Wait
             }
@@ -710,7 +745,7 @@ impl Execution {
             if let Some(failure) = results.iter().find_map(|r| r.as_ref().err()).cloned() {
                 return Phase::Settle {
                     outcome: Err(failure),
-                    failed_event: Some("ParallelStateFailed"),
+                    failed_event: Some(StateFailed::Parallel),
                     propagated: true,
                 };
             }
@@ -746,7 +781,7 @@ impl Execution {
                     iteration_failed && f.error != names::EXCEED_TOLERATED_FAILURE_THRESHOLD;
                 Phase::Settle {
                     outcome: done,
-                    failed_event: Some("MapStateFailed"),
+                    failed_event: Some(StateFailed::Map),
                     propagated,
                 }
             }
@@ -761,7 +796,7 @@ impl Execution {
         tid: ThreadId,
         t: &mut Thread,
         outcome: Result<Action, Failure>,
-        failed_event: Option<&'static str>,
+        failed_event: Option<StateFailed>,
         propagated: bool,
         effects: &mut Vec<Effect>,
     ) -> Flow {
@@ -785,7 +820,7 @@ impl Execution {
         };
         if failure.error == names::RUNTIME {
             if let Some(kind) = failed_event {
-                t.prev = self.event(kind, t.prev, None);
+                t.prev = self.event(kind.event(), t.prev, None);
             }
             let failure = if propagated {
                 failure
@@ -809,7 +844,7 @@ impl Execution {
         tid: ThreadId,
         t: &mut Thread,
         failure: Failure,
-        failed_event: Option<&'static str>,
+        failed_event: Option<StateFailed>,
         effects: &mut Vec<Effect>,
     ) -> Flow {
         let input = t.input.clone();
@@ -820,6 +855,7 @@ impl Execution {
                 let delay_ms = (delay_seconds * 1000.0).min(i64::MAX as f64) as i64;
                 let due_ms = self.now_ms.saturating_add(delay_ms);
                 t.phase = Phase::Sleep {
+                    due_ms,
                     then: AfterSleep::Retry,
                 };
                 effects.push(Effect::Sleep {
@@ -833,13 +869,13 @@ impl Execution {
                 output,
             } => {
                 if let Some(kind) = failed_event {
-                    t.prev = self.event(kind, t.prev, None);
+                    t.prev = self.event(kind.event(), t.prev, None);
                 }
                 self.leave(m, t, output, Transition::Next(next))
             }
             Recovery::Fail(failure) => {
                 if let Some(kind) = failed_event {
-                    t.prev = self.event(kind, t.prev, None);
+                    t.prev = self.event(kind.event(), t.prev, None);
                 }
                 Flow::Finished(Err(Stop {
                     failure,
@@ -1084,6 +1120,22 @@ fn visit<'a>(context: &'a step::Execution, t: &'a Thread, token: Option<&'a str>
     }
 }
 
+/// The `…StateFailed` event a Parallel or Map state records when its failure is not retried.
+#[derive(Debug, Clone, Copy)]
+enum StateFailed {
+    Parallel,
+    Map,
+}
+
+impl StateFailed {
+    fn event(self) -> &'static str {
+        match self {
+            StateFailed::Parallel => "ParallelStateFailed",
+            StateFailed::Map => "MapStateFailed",
+        }
+    }
+}
+
 enum Flow {
     Continue,
     Wait,
@@ -1271,5 +1323,48 @@ mod tests {
         assert_eq!(ex.end().unwrap().status, Status::TimedOut);
         let events = ex.take_events();
         assert_eq!(events.last().unwrap().kind, "ExecutionTimedOut");
+    }
+
+    #[test]
+    fn a_snapshot_taken_mid_execution_resumes_where_it_was() {
+        // Parallel: one branch waits on a task, the other sleeps; snapshot, restore, finish.
+        let m = machine(
+            json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true,
+            "Branches": [
+                {"StartAt": "A", "States": {"A": task_state("a")}},
+                {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": true}}}]}}}),
+        );
+        let mut ex = Execution::start(&m, json!({"x": 1}), settings(), T0);
+        let effects = ex.advance(&m, T0);
+        let before = ex.take_events();
+        let snapshot = serde_json::to_string(&ex).expect("serializable at rest");
+        drop(ex);
+        let mut ex: Execution = serde_json::from_str(&snapshot).expect("restorable");
+        assert_eq!(
+            ex.pending_effects(),
+            effects,
+            "the same effects are pending after a restart"
+        );
+        let task = tasks(&effects)[0].0;
+        ex.task_finished(task, Ok(json!("a")), T0 + 1);
+        ex.advance(&m, T0 + 1);
+        ex.wake(
+            effects
+                .iter()
+                .find_map(|e| match e {
+                    Effect::Sleep { thread, .. } => Some(*thread),
+                    Effect::RunTask { .. } => None,
+                })
+                .unwrap(),
+            T0 + 5000,
+        );
+        ex.advance(&m, T0 + 5000);
+        assert_eq!(ex.end().unwrap().output, Some(json!(["a", {"x": 1}])));
+        let after = ex.take_events();
+        assert_eq!(
+            after[0].id,
+            before.last().unwrap().id + 1,
+            "event ids continue"
+        );
     }
 }

@@ -23,7 +23,7 @@ pub mod names {
 }
 
 /// A failure raised while running a state: what a `Catch` sees as `{"Error", "Cause"}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Failure {
     pub error: String,
     pub cause: String,

@@ -143,7 +143,7 @@ pub struct Iteration {
 /// How a Task's `Resource` shows in history: plain Lambda ARNs get the `LambdaFunction*`
 /// events; service integrations get `Task*` events with `resourceType`/`resource` split out of
 /// `arn:aws:states:::<type>:<resource>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ResourceKind {
     Lambda,
     Service {

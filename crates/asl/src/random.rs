@@ -14,7 +14,7 @@ pub trait Random {
 
 /// SplitMix64: tiny, fast and good enough for jitter, UUIDs and `States.MathRandom` (these are
 /// not security-sensitive on AWS either).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SplitMix64(pub u64);
 
 impl Random for SplitMix64 {

@@ -22,7 +22,7 @@ use crate::path::{self, Path};
 use crate::{Failure, Random, Scope, names, timestamp};
 
 /// The execution-wide part of the context object (`$$`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Execution {
     pub id: String,
     pub name: String,
@@ -82,7 +82,7 @@ impl Visit<'_> {
 }
 
 /// A task the caller must run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TaskCall {
     pub resource: String,
     /// The effective input: after InputPath and Parameters.
@@ -129,7 +129,7 @@ impl WaitUntil {
 }
 
 /// Failure tolerance of a Map state.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Tolerance {
     pub count: Option<u64>,
     pub percentage: Option<f64>,
@@ -193,7 +193,7 @@ pub enum Recovery {
 
 /// Per-visit retry bookkeeping: how many times each retrier has fired. Reset on every new
 /// entry into the state (a transition, not a retry).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RetryState {
     pub attempts: Vec<u64>,
 }
