@@ -1,0 +1,147 @@
+//! `sluice-store`: Sluice's durable state.
+//!
+//! **What it owns.** The [`Store`] trait — state machines and their published versions,
+//! executions, history events and timers, changed only through atomic [`Store::commit`]s of
+//! [`Write`]s and read through a handful of listings — and its embedded implementation,
+//! [`SqliteStore`]: one SQLite file in WAL mode with `synchronous=FULL`, a single writer thread
+//! that *group-commits* (every commit pending when the writer wakes shares one transaction and
+//! one fsync, each inside its own savepoint so one failing commit does not sink the others),
+//! read-only connections on reader threads, versioned schema migrations
+//! (`migrations/sqlite/*.sql`, `PRAGMA user_version`) and counters ([`Stats`]).
+//!
+//! **The contract.** A commit resolves `Ok` only once it is durable: after a `kill -9` or a
+//! power cut, every acknowledged commit is there, whole, and no failed or unacknowledged one is
+//! there in part. A duplicate history event id is a [`Error::Conflict`], which is how the engine
+//! makes a state transition exactly-once.
+//!
+//! **What it must not do.** Interpret what it stores (definitions, snapshots, event bodies are
+//! opaque strings), read a clock, or block an async runtime (SQLite runs on the store's own
+//! threads). The trait must stay free of SQLite-isms — a PostgreSQL implementation follows —
+//! and pagination tokens are opaque.
+//!
+//! **Where to start.** [`Store`] for the contract, `sqlite/writer.rs` for group commit,
+//! `tests/conformance.rs` for the behaviour every backend must show.
+
+mod cursor;
+mod error;
+mod model;
+mod sqlite;
+
+use std::future::Future;
+
+pub use error::Error;
+pub use model::{
+    EventRecord, ExecutionFilter, ExecutionRecord, MachineType, Page, StateMachineRecord,
+    TimerRecord, Write,
+};
+pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore};
+
+/// Durable state. Handles are cheap to clone and shared by every task of the server.
+///
+/// Reads see every commit that has resolved before they were issued (read-your-writes).
+pub trait Store: Clone + Send + Sync + 'static {
+    /// Applies `writes` atomically (all or nothing) and resolves only once they are durable
+    /// (fsync'd). On error nothing of this commit is applied; other commits are unaffected.
+    /// Writes apply in order, so a commit may insert an execution and append its events.
+    /// Dropping the future does not withdraw a commit already handed to the store: it may
+    /// still be applied.
+    fn commit(&self, writes: Vec<Write>) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// The machine or version with this ARN.
+    fn state_machine(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<StateMachineRecord>, Error>> + Send;
+
+    /// Machines (not versions) ordered by name, `limit` (at least 1) per page.
+    fn state_machines(
+        &self,
+        token: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<StateMachineRecord>, Error>> + Send;
+
+    /// The published versions of a machine, newest (highest version) first.
+    fn versions(
+        &self,
+        machine_arn: &str,
+    ) -> impl Future<Output = Result<Vec<StateMachineRecord>, Error>> + Send;
+
+    /// The execution with this ARN.
+    fn execution(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<ExecutionRecord>, Error>> + Send;
+
+    /// Executions matching `filter`, newest start first (ties by ARN, descending), `limit`
+    /// (at least 1) per page.
+    fn executions(
+        &self,
+        filter: ExecutionFilter,
+        token: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<ExecutionRecord>, Error>> + Send;
+
+    /// History events of an execution in id order (descending if `reverse`), starting after
+    /// event `after` in that order (ids above it, or below it when `reverse`), `limit` (at
+    /// least 1) per page. `next` is a token for [`Store::events_page`]; a caller that pages by
+    /// id can use the last item's id as the next `after` instead.
+    fn events(
+        &self,
+        execution_arn: &str,
+        after: Option<u64>,
+        limit: usize,
+        reverse: bool,
+    ) -> impl Future<Output = Result<Page<EventRecord>, Error>> + Send;
+
+    /// [`Store::events`] paged by the opaque token a previous page returned (what
+    /// GetExecutionHistory's `nextToken` carries). A token from another execution, direction or
+    /// listing is [`Error::InvalidToken`].
+    fn events_page(
+        &self,
+        execution_arn: &str,
+        token: Option<&str>,
+        limit: usize,
+        reverse: bool,
+    ) -> impl Future<Output = Result<Page<EventRecord>, Error>> + Send {
+        let after = cursor::events_after(execution_arn, reverse, token);
+        async move { self.events(execution_arn, after?, limit, reverse).await }
+    }
+
+    /// Every execution whose status is `RUNNING`, oldest start first: what crash recovery
+    /// resumes.
+    fn running(&self) -> impl Future<Output = Result<Vec<ExecutionRecord>, Error>> + Send;
+
+    /// Every timer, soonest due first: what crash recovery re-arms.
+    fn timers(&self) -> impl Future<Output = Result<Vec<TimerRecord>, Error>> + Send;
+
+    /// Counters since the store was opened (all zero for a backend that keeps none).
+    fn stats(&self) -> Stats {
+        Stats::default()
+    }
+}
+
+/// Counters of a store since it was opened, for `/metrics` and benches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Commits acknowledged `Ok`.
+    pub commits: u64,
+    /// Commits answered with an error (conflict, not found, storage).
+    pub rejected: u64,
+    /// Transactions the writer ran: each holds one or more commits.
+    pub groups: u64,
+    /// The largest number of commits one group held.
+    pub largest_group: u64,
+    /// fsyncs issued: one per group that changed something, two per checkpoint that copied
+    /// pages into the database file. Counted, not measured at the system call.
+    pub fsyncs: u64,
+    /// WAL checkpoints run.
+    pub checkpoints: u64,
+    /// Pages (4 KiB) appended to the write-ahead log: the bytes behind the fsyncs.
+    pub wal_pages: u64,
+    /// Microseconds the writer spent applying commits (SQL, in memory).
+    pub apply_us: u64,
+    /// Microseconds the writer spent in `COMMIT`, i.e. writing and fsyncing the WAL.
+    pub sync_us: u64,
+    /// Microseconds the writer spent checkpointing.
+    pub checkpoint_us: u64,
+}

@@ -1,0 +1,178 @@
+//! The records the store keeps and the writes that change them: plain data, no behaviour
+//! beyond a few helpers.
+
+use serde::{Deserialize, Serialize};
+
+/// STANDARD (durable) or EXPRESS (in memory) state machine; serialized as AWS spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MachineType {
+    Standard,
+    Express,
+}
+
+impl MachineType {
+    /// AWS's name: `STANDARD` or `EXPRESS`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "STANDARD",
+            Self::Express => "EXPRESS",
+        }
+    }
+
+    /// The inverse of [`MachineType::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "STANDARD" => Some(Self::Standard),
+            "EXPRESS" => Some(Self::Express),
+            _ => None,
+        }
+    }
+}
+
+/// A state machine, or one of its published versions (`version` is `Some(n)` and `arn` is
+/// `<machine arn>:<n>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateMachineRecord {
+    pub arn: String,
+    pub name: String,
+    pub machine_type: MachineType,
+    pub definition: String,
+    pub role_arn: String,
+    pub description: Option<String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub revision_id: String,
+    pub tags: Vec<(String, String)>,
+    /// JSON owned by the caller: logging/tracing configuration and the like.
+    pub extra: Option<String>,
+    /// `None` for the machine itself, `Some(n)` for its published version `n`.
+    pub version: Option<u64>,
+}
+
+impl StateMachineRecord {
+    /// The machine this record belongs to: its own ARN for a machine, the ARN without the
+    /// `:<n>` suffix for a version.
+    pub fn machine_arn(&self) -> &str {
+        match self.version {
+            None => &self.arn,
+            Some(_) => self
+                .arn
+                .rsplit_once(':')
+                .map_or(&self.arn, |(machine, _)| machine),
+        }
+    }
+}
+
+/// One execution of a state machine. `snapshot` is the engine's own JSON (where the execution
+/// is); the store never looks inside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    pub arn: String,
+    pub state_machine_arn: String,
+    pub name: String,
+    /// RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED | PENDING_REDRIVE
+    pub status: String,
+    pub input: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub start_ms: i64,
+    pub stop_ms: Option<i64>,
+    pub redrive_count: u32,
+    pub snapshot: Option<String>,
+    pub next_event_id: u64,
+}
+
+/// One history event; `(execution_arn, id)` is unique.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub execution_arn: String,
+    pub id: u64,
+    /// The event's JSON.
+    pub body: String,
+}
+
+/// A durable timer (Wait, retry backoff, timeout); `(execution_arn, key)` is unique.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimerRecord {
+    pub execution_arn: String,
+    pub key: String,
+    pub due_ms: i64,
+    pub payload: String,
+}
+
+/// One change inside a [`crate::Store::commit`]. A commit applies all of its writes or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Inserts the machine (or version), or replaces the record with the same ARN.
+    PutStateMachine(StateMachineRecord),
+    /// Deletes a machine and all its versions, or, given a version ARN, that version only.
+    /// Deleting what does not exist is not an error. Executions stay.
+    DeleteStateMachine { arn: String },
+    /// Fails with [`crate::Error::Conflict`] if an execution with that ARN exists.
+    InsertExecution(ExecutionRecord),
+    /// Replaces an existing execution; [`crate::Error::NotFound`] if there is none.
+    UpdateExecution(ExecutionRecord),
+    /// Appends history events to executions that exist (inserted by an earlier commit or
+    /// earlier in this one; otherwise [`crate::Error::NotFound`]). An `(execution_arn, id)`
+    /// already recorded (or repeated in the same write) is [`crate::Error::Conflict`]: the
+    /// exactly-once guard of a transition.
+    AppendEvents(Vec<EventRecord>),
+    /// Inserts the timer or replaces the one with the same `(execution_arn, key)`.
+    PutTimer(TimerRecord),
+    /// Deletes one timer; deleting a missing timer is not an error.
+    DeleteTimer { execution_arn: String, key: String },
+    /// Deletes an execution with its events and timers; missing is not an error.
+    DeleteExecution { arn: String },
+}
+
+impl Write {
+    /// Roughly how many bytes this write carries; bounds the size of a commit group.
+    pub fn approx_bytes(&self) -> usize {
+        const ROW: usize = 64;
+        match self {
+            Self::PutStateMachine(m) => {
+                ROW + m.arn.len()
+                    + m.name.len()
+                    + m.definition.len()
+                    + m.role_arn.len()
+                    + m.description.as_ref().map_or(0, String::len)
+                    + m.revision_id.len()
+                    + m.tags.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+                    + m.extra.as_ref().map_or(0, String::len)
+            }
+            Self::InsertExecution(e) | Self::UpdateExecution(e) => {
+                ROW + e.arn.len()
+                    + e.state_machine_arn.len()
+                    + e.name.len()
+                    + e.input.len()
+                    + [&e.output, &e.error, &e.cause, &e.snapshot]
+                        .iter()
+                        .map(|s| s.as_ref().map_or(0, String::len))
+                        .sum::<usize>()
+            }
+            Self::AppendEvents(events) => events
+                .iter()
+                .map(|e| ROW + e.execution_arn.len() + e.body.len())
+                .sum(),
+            Self::PutTimer(t) => ROW + t.execution_arn.len() + t.key.len() + t.payload.len(),
+            Self::DeleteStateMachine { arn } | Self::DeleteExecution { arn } => ROW + arn.len(),
+            Self::DeleteTimer { execution_arn, key } => ROW + execution_arn.len() + key.len(),
+        }
+    }
+}
+
+/// Which executions [`crate::Store::executions`] lists; `None` matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecutionFilter {
+    pub state_machine_arn: Option<String>,
+    pub status: Option<String>,
+}
+
+/// One page of a listing. `next` is an opaque token for the following page, `None` on the last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}

@@ -1,0 +1,333 @@
+//! Reads: a pool of threads, each with its own read-only connection, taking jobs from one
+//! queue. In WAL mode readers never wait for the writer and see only committed data.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::{Mutex, mpsc};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Row, params};
+
+use super::{from_i64, storage, storage_at, to_i64};
+use crate::cursor;
+use crate::{
+    Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineType, Page, StateMachineRecord,
+    TimerRecord,
+};
+
+pub(super) type Job = Box<dyn FnOnce(&Connection) + Send>;
+
+pub(super) fn open(path: &Path, busy: Duration, cache_mib: u32) -> Result<Connection, Error> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| storage_at(path, e))?;
+    conn.busy_timeout(busy).map_err(storage)?;
+    conn.pragma_update(None, "query_only", true)
+        .map_err(storage)?;
+    conn.pragma_update(None, "cache_size", -i64::from(cache_mib) * 1024)
+        .map_err(storage)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+/// Serves jobs until the queue's sender is gone.
+pub(super) fn run(conn: Connection, jobs: &Mutex<mpsc::Receiver<Job>>) {
+    loop {
+        // Only the thread holding the lock waits on the queue; the others wait for the lock.
+        let job = match jobs.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        // A panicking job drops its reply (the asker sees an error); the thread lives on.
+        if catch_unwind(AssertUnwindSafe(|| job(&conn))).is_err() {
+            tracing::error!("a store read panicked");
+        }
+    }
+}
+
+const MACHINE_COLUMNS: &str = "arn, name, machine_type, definition, role_arn, description, \
+     created_ms, updated_ms, revision_id, tags, extra, version";
+
+const EXECUTION_COLUMNS: &str = "arn, state_machine_arn, name, status, input, output, error, \
+     cause, start_ms, stop_ms, redrive_count, snapshot, next_event_id";
+
+/// The query's LIMIT for a page of `limit` items: one more, to learn whether a next page exists.
+fn probe(limit: usize) -> (usize, i64) {
+    let limit = limit.max(1);
+    (
+        limit,
+        i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX),
+    )
+}
+
+pub(super) fn state_machine(
+    conn: &Connection,
+    arn: &str,
+) -> Result<Option<StateMachineRecord>, Error> {
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "SELECT {MACHINE_COLUMNS} FROM state_machines WHERE arn = ?1"
+        ))
+        .map_err(storage)?;
+    let mut rows = statement.query([arn]).map_err(storage)?;
+    match rows.next().map_err(storage)? {
+        Some(row) => machine(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub(super) fn state_machines(
+    conn: &Connection,
+    after: Option<(String, String)>,
+    limit: usize,
+) -> Result<Page<StateMachineRecord>, Error> {
+    let (limit, probe) = probe(limit);
+    let mut items = Vec::new();
+    match &after {
+        None => {
+            let mut statement = conn
+                .prepare_cached(&format!(
+                    "SELECT {MACHINE_COLUMNS} FROM state_machines WHERE version IS NULL
+                     ORDER BY name, arn LIMIT ?1"
+                ))
+                .map_err(storage)?;
+            let mut rows = statement.query([probe]).map_err(storage)?;
+            while let Some(row) = rows.next().map_err(storage)? {
+                items.push(machine(row)?);
+            }
+        }
+        Some((name, arn)) => {
+            let mut statement = conn
+                .prepare_cached(&format!(
+                    "SELECT {MACHINE_COLUMNS} FROM state_machines
+                     WHERE version IS NULL AND (name, arn) > (?1, ?2)
+                     ORDER BY name, arn LIMIT ?3"
+                ))
+                .map_err(storage)?;
+            let mut rows = statement
+                .query(params![name, arn, probe])
+                .map_err(storage)?;
+            while let Some(row) = rows.next().map_err(storage)? {
+                items.push(machine(row)?);
+            }
+        }
+    }
+    Ok(paginate(items, limit, cursor::machines_token))
+}
+
+pub(super) fn versions(
+    conn: &Connection,
+    machine_arn: &str,
+) -> Result<Vec<StateMachineRecord>, Error> {
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "SELECT {MACHINE_COLUMNS} FROM state_machines
+             WHERE machine_arn = ?1 AND version IS NOT NULL ORDER BY version DESC"
+        ))
+        .map_err(storage)?;
+    let mut rows = statement.query([machine_arn]).map_err(storage)?;
+    let mut items = Vec::new();
+    while let Some(row) = rows.next().map_err(storage)? {
+        items.push(machine(row)?);
+    }
+    Ok(items)
+}
+
+pub(super) fn execution(conn: &Connection, arn: &str) -> Result<Option<ExecutionRecord>, Error> {
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE arn = ?1"
+        ))
+        .map_err(storage)?;
+    let mut rows = statement.query([arn]).map_err(storage)?;
+    match rows.next().map_err(storage)? {
+        Some(row) => execution_row(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub(super) fn executions(
+    conn: &Connection,
+    filter: &ExecutionFilter,
+    after: Option<(i64, String)>,
+    limit: usize,
+) -> Result<Page<ExecutionRecord>, Error> {
+    let (limit, probe) = probe(limit);
+    // Each condition has a fixed parameter number and `LIMIT ?5` is always there, so every
+    // shape of the query takes the same five parameters (those not referenced are ignored).
+    let mut conditions = Vec::new();
+    if filter.state_machine_arn.is_some() {
+        conditions.push("state_machine_arn = ?1");
+    }
+    if filter.status.is_some() {
+        conditions.push("status = ?2");
+    }
+    if after.is_some() {
+        conditions.push("(start_ms, arn) < (?3, ?4)");
+    }
+    let mut sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions");
+    if !conditions.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conditions.join(" AND "));
+    }
+    sql.push_str(" ORDER BY start_ms DESC, arn DESC LIMIT ?5");
+    let mut statement = conn.prepare_cached(&sql).map_err(storage)?;
+    let (start_ms, arn) = after.unzip();
+    let mut rows = statement
+        .query(params![
+            filter.state_machine_arn,
+            filter.status,
+            start_ms,
+            arn,
+            probe
+        ])
+        .map_err(storage)?;
+    let mut items = Vec::new();
+    while let Some(row) = rows.next().map_err(storage)? {
+        items.push(execution_row(row)?);
+    }
+    Ok(paginate(items, limit, |last| {
+        cursor::executions_token(filter, last)
+    }))
+}
+
+pub(super) fn events(
+    conn: &Connection,
+    execution_arn: &str,
+    after: Option<u64>,
+    limit: usize,
+    reverse: bool,
+) -> Result<Page<EventRecord>, Error> {
+    let (limit, probe) = probe(limit);
+    let sql = match (reverse, after.is_some()) {
+        (false, false) => {
+            "SELECT id, body FROM events
+             WHERE execution = (SELECT seq FROM executions WHERE arn = ?1)
+             ORDER BY id LIMIT ?2"
+        }
+        (false, true) => {
+            "SELECT id, body FROM events
+             WHERE execution = (SELECT seq FROM executions WHERE arn = ?1) AND id > ?3
+             ORDER BY id LIMIT ?2"
+        }
+        (true, false) => {
+            "SELECT id, body FROM events
+             WHERE execution = (SELECT seq FROM executions WHERE arn = ?1)
+             ORDER BY id DESC LIMIT ?2"
+        }
+        (true, true) => {
+            "SELECT id, body FROM events
+             WHERE execution = (SELECT seq FROM executions WHERE arn = ?1) AND id < ?3
+             ORDER BY id DESC LIMIT ?2"
+        }
+    };
+    let mut statement = conn.prepare_cached(sql).map_err(storage)?;
+    // Past the end in either direction: ids are at most i64::MAX.
+    let after = after.map(|id| to_i64(id, "event id").unwrap_or(i64::MAX));
+    let mut rows = match after {
+        None => statement.query(params![execution_arn, probe]),
+        Some(after) => statement.query(params![execution_arn, probe, after]),
+    }
+    .map_err(storage)?;
+    let mut items = Vec::new();
+    while let Some(row) = rows.next().map_err(storage)? {
+        items.push(EventRecord {
+            execution_arn: execution_arn.to_owned(),
+            id: from_i64(row.get(0).map_err(storage)?),
+            body: row.get(1).map_err(storage)?,
+        });
+    }
+    Ok(paginate(items, limit, |last| {
+        cursor::events_token(execution_arn, reverse, last.id)
+    }))
+}
+
+pub(super) fn running(conn: &Connection) -> Result<Vec<ExecutionRecord>, Error> {
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE status = 'RUNNING'
+             ORDER BY start_ms, arn"
+        ))
+        .map_err(storage)?;
+    let mut rows = statement.query([]).map_err(storage)?;
+    let mut items = Vec::new();
+    while let Some(row) = rows.next().map_err(storage)? {
+        items.push(execution_row(row)?);
+    }
+    Ok(items)
+}
+
+pub(super) fn timers(conn: &Connection) -> Result<Vec<TimerRecord>, Error> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT execution_arn, timer_key, due_ms, payload FROM timers
+             ORDER BY due_ms, execution_arn, timer_key",
+        )
+        .map_err(storage)?;
+    let mut rows = statement.query([]).map_err(storage)?;
+    let mut items = Vec::new();
+    while let Some(row) = rows.next().map_err(storage)? {
+        items.push(TimerRecord {
+            execution_arn: row.get(0).map_err(storage)?,
+            key: row.get(1).map_err(storage)?,
+            due_ms: row.get(2).map_err(storage)?,
+            payload: row.get(3).map_err(storage)?,
+        });
+    }
+    Ok(items)
+}
+
+/// Cuts the probe row off and, if there was one, makes the token from the last item kept.
+fn paginate<T>(mut items: Vec<T>, limit: usize, token: impl FnOnce(&T) -> String) -> Page<T> {
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(token)
+    } else {
+        None
+    };
+    Page { items, next }
+}
+
+fn machine(row: &Row<'_>) -> Result<StateMachineRecord, Error> {
+    let machine_type: String = row.get(2).map_err(storage)?;
+    let tags: String = row.get(9).map_err(storage)?;
+    let version: Option<i64> = row.get(11).map_err(storage)?;
+    Ok(StateMachineRecord {
+        arn: row.get(0).map_err(storage)?,
+        name: row.get(1).map_err(storage)?,
+        machine_type: MachineType::parse(&machine_type).ok_or_else(|| {
+            Error::Storage(format!("unknown state machine type {machine_type:?}"))
+        })?,
+        definition: row.get(3).map_err(storage)?,
+        role_arn: row.get(4).map_err(storage)?,
+        description: row.get(5).map_err(storage)?,
+        created_ms: row.get(6).map_err(storage)?,
+        updated_ms: row.get(7).map_err(storage)?,
+        revision_id: row.get(8).map_err(storage)?,
+        tags: serde_json::from_str(&tags)
+            .map_err(|e| Error::Storage(format!("state machine tags: {e}")))?,
+        extra: row.get(10).map_err(storage)?,
+        version: version.map(from_i64),
+    })
+}
+
+fn execution_row(row: &Row<'_>) -> Result<ExecutionRecord, Error> {
+    Ok(ExecutionRecord {
+        arn: row.get(0).map_err(storage)?,
+        state_machine_arn: row.get(1).map_err(storage)?,
+        name: row.get(2).map_err(storage)?,
+        status: row.get(3).map_err(storage)?,
+        input: row.get(4).map_err(storage)?,
+        output: row.get(5).map_err(storage)?,
+        error: row.get(6).map_err(storage)?,
+        cause: row.get(7).map_err(storage)?,
+        start_ms: row.get(8).map_err(storage)?,
+        stop_ms: row.get(9).map_err(storage)?,
+        redrive_count: row.get(10).map_err(storage)?,
+        snapshot: row.get(11).map_err(storage)?,
+        next_event_id: from_i64(row.get(12).map_err(storage)?),
+    })
+}

@@ -1,0 +1,48 @@
+//! Versioned schema migrations. `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`;
+//! `PRAGMA user_version` records where a file stands. Scripts are append-only: never edit one
+//! that has shipped, add the next.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::{storage, storage_at};
+use crate::Error;
+
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+
+/// The schema version this build writes; a file at a higher version is refused.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Brings the file at `path` to [`SCHEMA_VERSION`] in one transaction: all pending scripts or
+/// none.
+pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| storage_at(path, e))?;
+    let found: u32 = tx
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|e| storage_at(path, e))?;
+    if found > SCHEMA_VERSION {
+        return Err(Error::Storage(format!(
+            "{}: schema version {found} is newer than this build of sluice supports \
+             ({SCHEMA_VERSION}); run a newer sluice or use another data directory",
+            path.display()
+        )));
+    }
+    for (from, script) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(script).map_err(|e| {
+            Error::Storage(format!(
+                "{}: migrating the schema from version {from} to {}: {e}",
+                path.display(),
+                from + 1
+            ))
+        })?;
+    }
+    if found < SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(storage)?;
+        tracing::info!(path = %path.display(), from = found, to = SCHEMA_VERSION, "store schema migrated");
+    }
+    tx.commit().map_err(storage)
+}

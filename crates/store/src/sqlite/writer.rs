@@ -1,0 +1,493 @@
+//! The single writer and its group commit.
+//!
+//! Commits from every task queue on one channel. The writer takes the first, then everything
+//! else already pending (up to `max_group_commits` commits or `max_group_bytes`), and runs them
+//! in ONE transaction, each inside its own savepoint: a commit that fails (a conflict, a missing
+//! execution) is rolled back to its savepoint and answered with its error while the others go
+//! on. One `COMMIT` — one fsync of the WAL — makes the whole group durable, and only then is
+//! every waiter answered. While that fsync runs, the next group queues up: the busier the
+//! store, the more commits share an fsync.
+//!
+//! Checkpoints (copying the WAL into the database file) are the writer's too: SQLite's
+//! automatic checkpoint is replaced by a WAL hook that records the WAL's size, and the writer
+//! checkpoints after answering a group, off the commit path.
+
+use std::fs::File;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, ErrorCode, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Counters, SqliteOptions, storage, to_i64};
+use crate::{Error, EventRecord, ExecutionRecord, StateMachineRecord, TimerRecord, Write};
+
+pub(super) enum Msg {
+    Commit(Job),
+    /// Stop accepting commits, drain the queue, checkpoint, close; then answer.
+    Close(oneshot::Sender<Result<(), Error>>),
+}
+
+pub(super) struct Job {
+    pub(super) writes: Vec<Write>,
+    pub(super) bytes: usize,
+    pub(super) reply: oneshot::Sender<Result<(), Error>>,
+}
+
+pub(super) struct Writer {
+    conn: Connection,
+    /// The advisory lock on the data file, released when the writer exits.
+    _lock: File,
+    counters: Arc<Counters>,
+    wal_pages: Arc<AtomicU32>,
+    max_group_commits: usize,
+    max_group_bytes: usize,
+    checkpoint_pages: u32,
+}
+
+impl Writer {
+    pub(super) fn new(
+        mut conn: Connection,
+        lock: File,
+        options: &SqliteOptions,
+        counters: Arc<Counters>,
+    ) -> Result<Self, Error> {
+        let wal_pages = Arc::new(AtomicU32::new(0));
+        let hook_pages = Arc::clone(&wal_pages);
+        let hook_counters = Arc::clone(&counters);
+        let mut last = 0;
+        // Replaces SQLite's automatic checkpoint, which would run inside COMMIT. `pages` is the
+        // WAL's length after a commit; it shrinks when the WAL restarts from its beginning.
+        conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages| {
+            let pages = u32::try_from(pages).unwrap_or(0);
+            let appended = if pages < last { pages } else { pages - last };
+            last = pages;
+            hook_pages.store(pages, Ordering::Relaxed);
+            hook_counters
+                .wal_pages
+                .fetch_add(u64::from(appended), Ordering::Relaxed);
+            Ok(())
+        }))
+        .map_err(storage)?;
+        Ok(Self {
+            conn,
+            _lock: lock,
+            counters,
+            wal_pages,
+            max_group_commits: options.max_group_commits.max(1),
+            max_group_bytes: options.max_group_bytes.max(1),
+            checkpoint_pages: options.checkpoint_pages.max(1),
+        })
+    }
+
+    /// Runs until every sender is gone (or a `Close` arrives) and the queue is empty.
+    pub(super) fn run(mut self, mut queue: mpsc::Receiver<Msg>) {
+        let mut closing: Vec<oneshot::Sender<Result<(), Error>>> = Vec::new();
+        let mut held: Option<Job> = None;
+        loop {
+            let first = match held.take() {
+                Some(job) => job,
+                None => match queue.blocking_recv() {
+                    Some(Msg::Commit(job)) => job,
+                    Some(Msg::Close(ack)) => {
+                        // Senders now fail; what is queued is still received, then None.
+                        queue.close();
+                        closing.push(ack);
+                        continue;
+                    }
+                    None => break,
+                },
+            };
+            let mut bytes = first.bytes;
+            let mut group = vec![first];
+            while group.len() < self.max_group_commits {
+                match queue.try_recv() {
+                    Ok(Msg::Commit(job))
+                        if bytes.saturating_add(job.bytes) > self.max_group_bytes =>
+                    {
+                        held = Some(job);
+                        break;
+                    }
+                    Ok(Msg::Commit(job)) => {
+                        bytes = bytes.saturating_add(job.bytes);
+                        group.push(job);
+                    }
+                    Ok(Msg::Close(ack)) => {
+                        queue.close();
+                        closing.push(ack);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(group);
+            self.checkpoint_if_due();
+        }
+        let result = self.finish();
+        for ack in closing {
+            let _ = ack.send(result.clone());
+        }
+    }
+
+    /// Applies a group in one transaction, one savepoint per commit, and answers every commit.
+    fn commit_group(&mut self, group: Vec<Job>) {
+        let mut results: Vec<Result<(), Error>> = Vec::with_capacity(group.len());
+        let outcome = self.apply_group(&group, &mut results);
+        let mut changed = false;
+        if let Err(error) = outcome {
+            tracing::error!(%error, commits = group.len(), "store group commit failed");
+            // Nothing of the group is durable: whatever had succeeded inside it fails too.
+            for result in &mut results {
+                if result.is_ok() {
+                    *result = Err(error.clone());
+                }
+            }
+            results.resize(group.len(), Err(error));
+        } else {
+            changed = group
+                .iter()
+                .zip(&results)
+                .any(|(job, result)| result.is_ok() && !job.writes.is_empty());
+        }
+
+        let ok = results.iter().filter(|result| result.is_ok()).count() as u64;
+        let counters = &self.counters;
+        counters.groups.fetch_add(1, Ordering::Relaxed);
+        counters
+            .largest_group
+            .fetch_max(group.len() as u64, Ordering::Relaxed);
+        counters.commits.fetch_add(ok, Ordering::Relaxed);
+        counters
+            .rejected
+            .fetch_add(group.len() as u64 - ok, Ordering::Relaxed);
+        if changed {
+            counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+        }
+        tracing::trace!(commits = group.len(), ok, "store group committed");
+
+        for (job, result) in group.into_iter().zip(results) {
+            // A waiter that gave up (its future was dropped) still had its commit applied.
+            let _ = job.reply.send(result);
+        }
+    }
+
+    /// Runs the group's transaction. `Err` means the transaction as a whole failed and nothing
+    /// of it is durable; `results` then holds the answers of the commits applied so far.
+    fn apply_group(
+        &mut self,
+        group: &[Job],
+        results: &mut Vec<Result<(), Error>>,
+    ) -> Result<(), Error> {
+        let conn = &self.conn;
+        let begun = Instant::now();
+        run(conn, "BEGIN IMMEDIATE")?;
+        for job in group {
+            if let Err(error) = run(conn, "SAVEPOINT sluice_commit") {
+                rollback(conn);
+                return Err(error);
+            }
+            match apply(conn, &job.writes) {
+                Ok(()) => {
+                    if let Err(error) = run(conn, "RELEASE sluice_commit") {
+                        rollback(conn);
+                        return Err(error);
+                    }
+                    results.push(Ok(()));
+                }
+                Err(error) => {
+                    // SQLite may have rolled the whole transaction back (I/O error, disk
+                    // full): then the group is lost, and continuing would run the remaining
+                    // commits outside of any transaction.
+                    if conn.is_autocommit() {
+                        return Err(Error::Storage(format!(
+                            "the group's transaction was aborted: {error}"
+                        )));
+                    }
+                    let undone = run(conn, "ROLLBACK TO sluice_commit")
+                        .and_then(|()| run(conn, "RELEASE sluice_commit"));
+                    if let Err(undo_error) = undone {
+                        rollback(conn);
+                        return Err(undo_error);
+                    }
+                    results.push(Err(error));
+                }
+            }
+        }
+        let applied = Instant::now();
+        let committed = run(conn, "COMMIT");
+        add_micros(&self.counters.apply_us, applied - begun);
+        add_micros(&self.counters.sync_us, applied.elapsed());
+        if let Err(error) = committed {
+            rollback(conn);
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    fn checkpoint_if_due(&mut self) {
+        if self.wal_pages.load(Ordering::Relaxed) >= self.checkpoint_pages {
+            self.checkpoint();
+        }
+    }
+
+    fn checkpoint(&mut self) {
+        let begun = Instant::now();
+        let result = self
+            .conn
+            .wal_checkpoint_v2(None::<&str>, rusqlite::wal::CheckpointMode::PASSIVE);
+        add_micros(&self.counters.checkpoint_us, begun.elapsed());
+        match result {
+            Ok((_, copied)) => {
+                self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+                if copied > 0 {
+                    // The WAL, then the database file.
+                    self.counters.fsyncs.fetch_add(2, Ordering::Relaxed);
+                }
+                self.wal_pages.store(0, Ordering::Relaxed);
+            }
+            Err(error) => tracing::warn!(%error, "store checkpoint failed"),
+        }
+    }
+
+    /// The last checkpoint, then closes the connection (which checkpoints again and removes
+    /// the WAL if no reader holds the file).
+    fn finish(mut self) -> Result<(), Error> {
+        self.checkpoint();
+        let Self { conn, .. } = self;
+        conn.close().map_err(|(_, e)| storage(e))
+    }
+}
+
+fn add_micros(counter: &AtomicU64, elapsed: Duration) {
+    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    counter.fetch_add(micros, Ordering::Relaxed);
+}
+
+fn run(conn: &Connection, sql: &str) -> Result<(), Error> {
+    conn.prepare_cached(sql)
+        .and_then(|mut statement| statement.execute([]))
+        .map(drop)
+        .map_err(storage)
+}
+
+fn rollback(conn: &Connection) {
+    if !conn.is_autocommit()
+        && let Err(error) = conn.execute_batch("ROLLBACK")
+    {
+        tracing::error!(%error, "store rollback failed");
+    }
+}
+
+/// Applies one commit's writes; the caller's savepoint undoes them on error.
+fn apply(conn: &Connection, writes: &[Write]) -> Result<(), Error> {
+    for write in writes {
+        match write {
+            Write::PutStateMachine(machine) => put_state_machine(conn, machine)?,
+            Write::DeleteStateMachine { arn } => {
+                conn.prepare_cached(
+                    "DELETE FROM state_machines WHERE arn = ?1 OR machine_arn = ?1",
+                )
+                .and_then(|mut statement| statement.execute([arn]))
+                .map_err(storage)?;
+            }
+            Write::InsertExecution(execution) => insert_execution(conn, execution)?,
+            Write::UpdateExecution(execution) => update_execution(conn, execution)?,
+            Write::AppendEvents(events) => append_events(conn, events)?,
+            Write::PutTimer(timer) => put_timer(conn, timer)?,
+            Write::DeleteTimer { execution_arn, key } => {
+                conn.prepare_cached(
+                    "DELETE FROM timers WHERE execution_arn = ?1 AND timer_key = ?2",
+                )
+                .and_then(|mut statement| statement.execute([execution_arn, key]))
+                .map_err(storage)?;
+            }
+            Write::DeleteExecution { arn } => {
+                for sql in [
+                    "DELETE FROM events
+                     WHERE execution = (SELECT seq FROM executions WHERE arn = ?1)",
+                    "DELETE FROM timers WHERE execution_arn = ?1",
+                    "DELETE FROM executions WHERE arn = ?1",
+                ] {
+                    conn.prepare_cached(sql)
+                        .and_then(|mut statement| statement.execute([arn]))
+                        .map_err(storage)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn put_state_machine(conn: &Connection, machine: &StateMachineRecord) -> Result<(), Error> {
+    let tags = serde_json::to_string(&machine.tags).map_err(|e| Error::Storage(e.to_string()))?;
+    let version = machine.version.map(|v| to_i64(v, "version")).transpose()?;
+    let mut statement = conn
+        .prepare_cached(
+            "INSERT INTO state_machines (arn, machine_arn, version, name, machine_type, definition,
+                 role_arn, description, created_ms, updated_ms, revision_id, tags, extra)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT (arn) DO UPDATE SET
+                 machine_arn = excluded.machine_arn, version = excluded.version,
+                 name = excluded.name, machine_type = excluded.machine_type,
+                 definition = excluded.definition, role_arn = excluded.role_arn,
+                 description = excluded.description, created_ms = excluded.created_ms,
+                 updated_ms = excluded.updated_ms, revision_id = excluded.revision_id,
+                 tags = excluded.tags, extra = excluded.extra",
+        )
+        .map_err(storage)?;
+    statement
+        .execute(params![
+            machine.arn,
+            machine.machine_arn(),
+            version,
+            machine.name,
+            machine.machine_type.as_str(),
+            machine.definition,
+            machine.role_arn,
+            machine.description,
+            machine.created_ms,
+            machine.updated_ms,
+            machine.revision_id,
+            tags,
+            machine.extra,
+        ])
+        .map_err(storage)?;
+    Ok(())
+}
+
+fn insert_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<(), Error> {
+    let mut statement = conn
+        .prepare_cached(
+            "INSERT INTO executions (arn, state_machine_arn, name, status, input, output, error,
+                 cause, start_ms, stop_ms, redrive_count, snapshot, next_event_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        )
+        .map_err(storage)?;
+    let next_event_id = to_i64(execution.next_event_id, "next_event_id")?;
+    match statement.execute(params![
+        execution.arn,
+        execution.state_machine_arn,
+        execution.name,
+        execution.status,
+        execution.input,
+        execution.output,
+        execution.error,
+        execution.cause,
+        execution.start_ms,
+        execution.stop_ms,
+        execution.redrive_count,
+        execution.snapshot,
+        next_event_id,
+    ]) {
+        Ok(_) => Ok(()),
+        Err(e) if is_constraint(&e) => Err(Error::Conflict {
+            what: format!("execution {} already exists", execution.arn),
+        }),
+        Err(e) => Err(storage(e)),
+    }
+}
+
+/// Replaces an execution. Three statements so that an ordinary transition rewrites the row
+/// only: SQLite rewrites the index entries of every indexed column an UPDATE sets, changed or
+/// not, and status, machine and start time are indexed but rarely change.
+fn update_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<(), Error> {
+    let next_event_id = to_i64(execution.next_event_id, "next_event_id")?;
+    let changed = conn
+        .prepare_cached(
+            "UPDATE executions SET output = ?2, error = ?3, cause = ?4, stop_ms = ?5,
+                 redrive_count = ?6, snapshot = ?7, next_event_id = ?8
+             WHERE arn = ?1",
+        )
+        .and_then(|mut statement| {
+            statement.execute(params![
+                execution.arn,
+                execution.output,
+                execution.error,
+                execution.cause,
+                execution.stop_ms,
+                execution.redrive_count,
+                execution.snapshot,
+                next_event_id,
+            ])
+        })
+        .map_err(storage)?;
+    if changed == 0 {
+        return Err(Error::NotFound {
+            what: format!("execution {}", execution.arn),
+        });
+    }
+    conn.prepare_cached("UPDATE executions SET status = ?2 WHERE arn = ?1 AND status <> ?2")
+        .and_then(|mut statement| statement.execute(params![execution.arn, execution.status]))
+        .map_err(storage)?;
+    conn.prepare_cached(
+        "UPDATE executions SET state_machine_arn = ?2, name = ?3, input = ?4, start_ms = ?5
+         WHERE arn = ?1 AND (state_machine_arn <> ?2 OR name <> ?3 OR input <> ?4
+             OR start_ms <> ?5)",
+    )
+    .and_then(|mut statement| {
+        statement.execute(params![
+            execution.arn,
+            execution.state_machine_arn,
+            execution.name,
+            execution.input,
+            execution.start_ms,
+        ])
+    })
+    .map_err(storage)?;
+    Ok(())
+}
+
+fn append_events(conn: &Connection, events: &[EventRecord]) -> Result<(), Error> {
+    let mut statement = conn
+        .prepare_cached(
+            "INSERT INTO events (execution, id, body)
+             SELECT seq, ?2, ?3 FROM executions WHERE arn = ?1",
+        )
+        .map_err(storage)?;
+    for event in events {
+        let id = to_i64(event.id, "event id")?;
+        match statement.execute(params![event.execution_arn, id, event.body]) {
+            Ok(0) => {
+                return Err(Error::NotFound {
+                    what: format!(
+                        "execution {} (history is appended to an execution that exists)",
+                        event.execution_arn
+                    ),
+                });
+            }
+            Ok(_) => {}
+            Err(e) if is_constraint(&e) => {
+                return Err(Error::Conflict {
+                    what: format!(
+                        "event {} of execution {} is already recorded",
+                        event.id, event.execution_arn
+                    ),
+                });
+            }
+            Err(e) => return Err(storage(e)),
+        }
+    }
+    Ok(())
+}
+
+fn put_timer(conn: &Connection, timer: &TimerRecord) -> Result<(), Error> {
+    conn.prepare_cached(
+        "INSERT INTO timers (execution_arn, timer_key, due_ms, payload) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (execution_arn, timer_key)
+         DO UPDATE SET due_ms = excluded.due_ms, payload = excluded.payload",
+    )
+    .and_then(|mut statement| {
+        statement.execute(params![
+            timer.execution_arn,
+            timer.key,
+            timer.due_ms,
+            timer.payload
+        ])
+    })
+    .map_err(storage)?;
+    Ok(())
+}
+
+fn is_constraint(error: &rusqlite::Error) -> bool {
+    matches!(error, rusqlite::Error::SqliteFailure(e, _) if e.code == ErrorCode::ConstraintViolation)
+}

@@ -1,0 +1,827 @@
+//! The behaviour every [`Store`] must show, written once against the trait and run on each
+//! backend (today: SQLite on real files in a temp dir). The generic `check_*` functions are the
+//! suite; the `sqlite_*` tests at the bottom run it and add what is specific to SQLite files
+//! (reopening, migrations, the file lock).
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use sluice_store::{
+    Error, ExecutionFilter, ExecutionRecord, SCHEMA_VERSION, SqliteOptions, SqliteStore, Store,
+    Write,
+};
+
+async fn check_machines_and_versions<S: Store>(store: &S) {
+    // Inserted out of name order; versions must not show up in the machine listing.
+    for name in ["charlie", "alpha", "bravo", "delta", "echo"] {
+        store
+            .commit(vec![Write::PutStateMachine(machine(name))])
+            .await
+            .unwrap();
+    }
+    store
+        .commit(vec![
+            Write::PutStateMachine(version("alpha", 1)),
+            Write::PutStateMachine(version("alpha", 2)),
+            Write::PutStateMachine(version("bravo", 1)),
+        ])
+        .await
+        .unwrap();
+
+    let alpha = store.state_machine(&machine_arn("alpha")).await.unwrap();
+    assert_eq!(alpha, Some(machine("alpha")));
+    assert_eq!(
+        store.state_machine(&machine_arn("nope")).await.unwrap(),
+        None
+    );
+    let v1 = store
+        .state_machine(&format!("{}:1", machine_arn("alpha")))
+        .await
+        .unwrap();
+    assert_eq!(v1, Some(version("alpha", 1)));
+
+    // Replace.
+    let mut updated = machine("alpha");
+    updated.definition = r#"{"StartAt":"Q","States":{"Q":{"Type":"Succeed"}}}"#.into();
+    updated.revision_id = "rev-2".into();
+    updated.updated_ms += 1000;
+    updated.description = Some("updated".into());
+    updated.tags.push(("k".into(), "v".into()));
+    updated.extra = None;
+    store
+        .commit(vec![Write::PutStateMachine(updated.clone())])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.state_machine(&updated.arn).await.unwrap(),
+        Some(updated)
+    );
+
+    // Listing: by name, paged.
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = store.state_machines(token.as_deref(), 2).await.unwrap();
+        assert!(page.items.len() <= 2);
+        names.extend(page.items.into_iter().map(|m| m.name));
+        pages += 1;
+        match page.next {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["alpha", "bravo", "charlie", "delta", "echo"]);
+    assert_eq!(pages, 3);
+    let all = store.state_machines(None, 100).await.unwrap();
+    assert_eq!(all.items.len(), 5);
+    assert_eq!(all.next, None);
+    // An exact fit has no next page.
+    let five = store.state_machines(None, 5).await.unwrap();
+    assert_eq!((five.items.len(), five.next), (5, None));
+    assert_eq!(
+        store.state_machines(Some("garbage"), 2).await,
+        Err(Error::InvalidToken)
+    );
+
+    // Versions: newest first, only the machine's own.
+    let versions = store.versions(&machine_arn("alpha")).await.unwrap();
+    assert_eq!(versions, vec![version("alpha", 2), version("alpha", 1)]);
+    assert_eq!(
+        store.versions(&machine_arn("charlie")).await.unwrap(),
+        vec![]
+    );
+
+    // Deleting a version deletes only it; deleting a machine takes its versions along.
+    store
+        .commit(vec![Write::DeleteStateMachine {
+            arn: format!("{}:2", machine_arn("alpha")),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.versions(&machine_arn("alpha")).await.unwrap(),
+        vec![version("alpha", 1)]
+    );
+    assert!(
+        store
+            .state_machine(&machine_arn("alpha"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    store
+        .commit(vec![Write::DeleteStateMachine {
+            arn: machine_arn("alpha"),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.state_machine(&machine_arn("alpha")).await.unwrap(),
+        None
+    );
+    assert_eq!(store.versions(&machine_arn("alpha")).await.unwrap(), vec![]);
+    assert_eq!(
+        store.versions(&machine_arn("bravo")).await.unwrap(),
+        vec![version("bravo", 1)]
+    );
+    // Deleting what is not there is fine.
+    store
+        .commit(vec![Write::DeleteStateMachine {
+            arn: machine_arn("alpha"),
+        }])
+        .await
+        .unwrap();
+}
+
+async fn check_execution_insert_update<S: Store>(store: &S) {
+    let original = execution("m", "e1", 10);
+    store
+        .commit(vec![Write::InsertExecution(original.clone())])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.execution(&original.arn).await.unwrap(),
+        Some(original.clone())
+    );
+
+    let mut again = original.clone();
+    again.input = "{}".into();
+    let conflict = store.commit(vec![Write::InsertExecution(again)]).await;
+    assert!(
+        matches!(conflict, Err(Error::Conflict { .. })),
+        "{conflict:?}"
+    );
+    assert_eq!(
+        store.execution(&original.arn).await.unwrap(),
+        Some(original.clone())
+    );
+
+    let missing = execution("m", "missing", 10);
+    let not_found = store
+        .commit(vec![Write::UpdateExecution(missing.clone())])
+        .await;
+    assert!(
+        matches!(not_found, Err(Error::NotFound { .. })),
+        "{not_found:?}"
+    );
+    assert_eq!(store.execution(&missing.arn).await.unwrap(), None);
+
+    let mut done = original.clone();
+    done.status = "SUCCEEDED".into();
+    done.output = Some(r#"{"ok":true}"#.into());
+    done.stop_ms = Some(99);
+    done.snapshot = None;
+    done.next_event_id = 7;
+    done.redrive_count = 2;
+    done.error = Some("E".into());
+    done.cause = Some("C".into());
+    store
+        .commit(vec![Write::UpdateExecution(done.clone())])
+        .await
+        .unwrap();
+    assert_eq!(store.execution(&original.arn).await.unwrap(), Some(done));
+
+    // An empty commit is fine.
+    store.commit(vec![]).await.unwrap();
+}
+
+async fn check_events<S: Store>(store: &S) {
+    let a = execution_arn("m", "a");
+    let b = execution_arn("m", "b");
+    // History belongs to an execution that exists: inserted earlier in the same commit works,
+    // appending first does not (and leaves nothing behind).
+    store
+        .commit(vec![
+            Write::InsertExecution(execution("m", "a", 1)),
+            Write::AppendEvents(events(&a, 1..=3)),
+        ])
+        .await
+        .unwrap();
+    let orphan = store
+        .commit(vec![
+            Write::AppendEvents(events(&b, [1])),
+            Write::InsertExecution(execution("m", "b", 2)),
+        ])
+        .await;
+    assert!(matches!(orphan, Err(Error::NotFound { .. })), "{orphan:?}");
+    assert_eq!(store.execution(&b).await.unwrap(), None);
+    store
+        .commit(vec![
+            Write::InsertExecution(execution("m", "b", 2)),
+            Write::AppendEvents(events(&b, [1])),
+        ])
+        .await
+        .unwrap();
+    store
+        .commit(vec![Write::AppendEvents(events(&a, 4..=5))])
+        .await
+        .unwrap();
+
+    // The exactly-once guard: an id already recorded, or repeated within one write.
+    let duplicate = store
+        .commit(vec![Write::AppendEvents(events(&a, [6, 3]))])
+        .await;
+    assert!(
+        matches!(duplicate, Err(Error::Conflict { .. })),
+        "{duplicate:?}"
+    );
+    let repeated = store
+        .commit(vec![Write::AppendEvents(events(&a, [6, 7, 6]))])
+        .await;
+    assert!(
+        matches!(repeated, Err(Error::Conflict { .. })),
+        "{repeated:?}"
+    );
+
+    let ids = |page: &sluice_store::Page<sluice_store::EventRecord>| {
+        page.items.iter().map(|e| e.id).collect::<Vec<_>>()
+    };
+    let all = store.events(&a, None, 100, false).await.unwrap();
+    assert_eq!(ids(&all), [1, 2, 3, 4, 5]);
+    assert_eq!(all.items[2], event(&a, 3));
+    assert_eq!(all.next, None);
+    let reversed = store.events(&a, None, 100, true).await.unwrap();
+    assert_eq!(ids(&reversed), [5, 4, 3, 2, 1]);
+    assert_eq!(ids(&store.events(&b, None, 100, false).await.unwrap()), [1]);
+    assert!(
+        store
+            .events(&execution_arn("m", "none"), None, 10, false)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    // Paging by id.
+    assert_eq!(
+        ids(&store.events(&a, Some(2), 2, false).await.unwrap()),
+        [3, 4]
+    );
+    assert_eq!(
+        ids(&store.events(&a, Some(4), 10, true).await.unwrap()),
+        [3, 2, 1]
+    );
+    assert_eq!(
+        ids(&store.events(&a, Some(5), 10, false).await.unwrap()),
+        [] as [u64; 0]
+    );
+    assert_eq!(
+        ids(&store.events(&a, Some(1), 10, true).await.unwrap()),
+        [] as [u64; 0]
+    );
+
+    // Paging by token, both directions.
+    for (reverse, expected) in [(false, vec![1, 2, 3, 4, 5]), (true, vec![5, 4, 3, 2, 1])] {
+        let mut seen = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = store
+                .events_page(&a, token.as_deref(), 2, reverse)
+                .await
+                .unwrap();
+            seen.extend(ids(&page));
+            match page.next {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "reverse={reverse}");
+    }
+    let first = store.events(&a, None, 2, false).await.unwrap();
+    let token = first.next.expect("a next page");
+    assert_eq!(
+        ids(&store.events_page(&a, Some(&token), 2, false).await.unwrap()),
+        [3, 4]
+    );
+    // A token belongs to its execution and its direction.
+    assert_eq!(
+        store.events_page(&a, Some("not a token"), 2, false).await,
+        Err(Error::InvalidToken)
+    );
+    assert_eq!(
+        store.events_page(&b, Some(&token), 2, false).await,
+        Err(Error::InvalidToken)
+    );
+    assert_eq!(
+        store.events_page(&a, Some(&token), 2, true).await,
+        Err(Error::InvalidToken)
+    );
+    let machines_token = {
+        for name in ["x", "y"] {
+            store
+                .commit(vec![Write::PutStateMachine(machine(name))])
+                .await
+                .unwrap();
+        }
+        store.state_machines(None, 1).await.unwrap().next.unwrap()
+    };
+    assert_eq!(
+        store.events_page(&a, Some(&machines_token), 2, false).await,
+        Err(Error::InvalidToken)
+    );
+    assert_eq!(
+        store.state_machines(Some(&token), 2).await,
+        Err(Error::InvalidToken)
+    );
+    // Limit 0 still makes progress.
+    assert_eq!(
+        store.events(&a, None, 0, false).await.unwrap().items.len(),
+        1
+    );
+}
+
+async fn check_executions_listing<S: Store>(store: &S) {
+    // (machine, name, start, status); two share a start time: ties go by ARN, descending.
+    let rows = [
+        ("m1", "a", 100, "RUNNING"),
+        ("m1", "b", 300, "SUCCEEDED"),
+        ("m2", "c", 200, "RUNNING"),
+        ("m2", "d", 300, "FAILED"),
+        ("m1", "e", 50, "RUNNING"),
+        ("m2", "f", 400, "SUCCEEDED"),
+        ("m1", "g", 300, "RUNNING"),
+    ];
+    let mut writes = Vec::new();
+    for (machine, name, start, status) in rows {
+        let mut record = execution(machine, name, start);
+        record.status = status.into();
+        writes.push(Write::InsertExecution(record));
+    }
+    store.commit(writes).await.unwrap();
+
+    let list = |filter: ExecutionFilter, limit: usize| async move {
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = store
+                .executions(filter.clone(), token.as_deref(), limit)
+                .await
+                .unwrap();
+            assert!(page.items.len() <= limit.max(1));
+            names.extend(page.items.iter().map(|e| e.name.clone()));
+            match page.next {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+        names
+    };
+    let by_machine = |arn: &str| ExecutionFilter {
+        state_machine_arn: Some(machine_arn(arn)),
+        status: None,
+    };
+    let by_status = |status: &str| ExecutionFilter {
+        state_machine_arn: None,
+        status: Some(status.into()),
+    };
+    // Newest first; among the three at 300, ARN descending: m2:d, m1:g, m1:b.
+    let everything = ["f", "d", "g", "b", "c", "a", "e"];
+    for limit in [1, 2, 3, 100] {
+        assert_eq!(list(ExecutionFilter::default(), limit).await, everything);
+    }
+    assert_eq!(list(by_machine("m1"), 2).await, ["g", "b", "a", "e"]);
+    assert_eq!(list(by_machine("m2"), 1).await, ["f", "d", "c"]);
+    assert_eq!(list(by_status("RUNNING"), 2).await, ["g", "c", "a", "e"]);
+    let both = ExecutionFilter {
+        state_machine_arn: Some(machine_arn("m1")),
+        status: Some("RUNNING".into()),
+    };
+    assert_eq!(list(both.clone(), 1).await, ["g", "a", "e"]);
+    assert!(list(by_machine("m3"), 5).await.is_empty());
+
+    // Tokens belong to their filter.
+    let page = store.executions(both.clone(), None, 1).await.unwrap();
+    let token = page.next.unwrap();
+    assert_eq!(
+        store
+            .executions(ExecutionFilter::default(), Some(&token), 1)
+            .await,
+        Err(Error::InvalidToken)
+    );
+    assert_eq!(
+        store.executions(both, Some("sl1zz"), 1).await,
+        Err(Error::InvalidToken)
+    );
+
+    // running(): RUNNING only, oldest first.
+    let running: Vec<_> = store
+        .running()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(running, ["e", "a", "c", "g"]);
+}
+
+async fn check_timers_and_delete<S: Store>(store: &S) {
+    let a = execution_arn("m", "a");
+    let b = execution_arn("m", "b");
+    store
+        .commit(vec![
+            Write::InsertExecution(execution("m", "a", 1)),
+            Write::InsertExecution(execution("m", "b", 2)),
+            Write::AppendEvents(events(&a, 1..=2)),
+            Write::AppendEvents(events(&b, 1..=2)),
+            Write::PutTimer(timer(&a, "wait", 500)),
+            Write::PutTimer(timer(&a, "retry", 100)),
+            Write::PutTimer(timer(&b, "wait", 300)),
+        ])
+        .await
+        .unwrap();
+    let keys = |timers: Vec<sluice_store::TimerRecord>| {
+        timers
+            .into_iter()
+            .map(|t| (t.execution_arn, t.key, t.due_ms))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        keys(store.timers().await.unwrap()),
+        [
+            (a.clone(), "retry".to_owned(), 100),
+            (b.clone(), "wait".to_owned(), 300),
+            (a.clone(), "wait".to_owned(), 500),
+        ]
+    );
+
+    // Upsert by (execution, key).
+    let mut moved = timer(&a, "wait", 50);
+    moved.payload = r#"{"moved":true}"#.into();
+    store
+        .commit(vec![Write::PutTimer(moved.clone())])
+        .await
+        .unwrap();
+    let timers = store.timers().await.unwrap();
+    assert_eq!(timers.len(), 3);
+    assert_eq!(timers[0], moved);
+
+    store
+        .commit(vec![
+            Write::DeleteTimer {
+                execution_arn: a.clone(),
+                key: "retry".into(),
+            },
+            Write::DeleteTimer {
+                execution_arn: a.clone(),
+                key: "never-set".into(),
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        keys(store.timers().await.unwrap()),
+        [
+            (a.clone(), "wait".to_owned(), 50),
+            (b.clone(), "wait".to_owned(), 300)
+        ]
+    );
+
+    // Deleting an execution takes its events and timers along, and nothing else.
+    store
+        .commit(vec![Write::DeleteExecution { arn: a.clone() }])
+        .await
+        .unwrap();
+    assert_eq!(store.execution(&a).await.unwrap(), None);
+    assert!(
+        store
+            .events(&a, None, 10, false)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(
+        keys(store.timers().await.unwrap()),
+        [(b.clone(), "wait".to_owned(), 300)]
+    );
+    assert!(store.execution(&b).await.unwrap().is_some());
+    assert_eq!(
+        store.events(&b, None, 10, false).await.unwrap().items.len(),
+        2
+    );
+    store
+        .commit(vec![Write::DeleteExecution { arn: a.clone() }])
+        .await
+        .unwrap();
+    // The same ARN inserted again starts with an empty history.
+    store
+        .commit(vec![
+            Write::InsertExecution(execution("m", "a", 3)),
+            Write::AppendEvents(events(&a, [1])),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.events(&a, None, 10, false).await.unwrap().items,
+        events(&a, [1])
+    );
+}
+
+/// Many commits at once, every third doomed by a conflict in its *last* write: each doomed
+/// commit leaves nothing behind, every other commit lands whole.
+async fn check_atomicity<S: Store>(store: &S) {
+    let taken = execution("m", "taken", 1);
+    store
+        .commit(vec![Write::InsertExecution(taken.clone())])
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..60u64 {
+        let store = store.clone();
+        let taken = taken.clone();
+        tasks.push(tokio::spawn(async move {
+            let arn = execution_arn("m", &format!("x{n}"));
+            let mut writes = vec![
+                Write::InsertExecution(execution("m", &format!("x{n}"), 10 + n as i64)),
+                Write::AppendEvents(events(&arn, 1..=3)),
+                Write::PutTimer(timer(&arn, "t", 5)),
+            ];
+            if n % 3 == 0 {
+                writes.push(Write::InsertExecution(taken));
+            }
+            (n, store.commit(writes).await)
+        }));
+    }
+    for task in tasks {
+        let (n, result) = task.await.unwrap();
+        let arn = execution_arn("m", &format!("x{n}"));
+        let execution = store.execution(&arn).await.unwrap();
+        let events = store.events(&arn, None, 10, false).await.unwrap().items;
+        let has_timer = store
+            .timers()
+            .await
+            .unwrap()
+            .iter()
+            .any(|t| t.execution_arn == arn);
+        if n % 3 == 0 {
+            assert!(
+                matches!(result, Err(Error::Conflict { .. })),
+                "{n}: {result:?}"
+            );
+            assert_eq!(
+                (execution, events.len(), has_timer),
+                (None, 0, false),
+                "{n}"
+            );
+        } else {
+            assert_eq!(result, Ok(()), "{n}");
+            assert!(execution.is_some() && events.len() == 3 && has_timer, "{n}");
+        }
+    }
+    assert_eq!(store.execution(&taken.arn).await.unwrap(), Some(taken));
+}
+
+/// Reads see every commit that resolved before them.
+async fn check_read_your_writes<S: Store>(store: &S) {
+    let mut record = execution("m", "ryw", 1);
+    store
+        .commit(vec![Write::InsertExecution(record.clone())])
+        .await
+        .unwrap();
+    for n in 1..=50u64 {
+        record.next_event_id = n + 1;
+        store
+            .commit(vec![
+                Write::UpdateExecution(record.clone()),
+                Write::AppendEvents(events(&record.arn, [n])),
+            ])
+            .await
+            .unwrap();
+        let read = store.execution(&record.arn).await.unwrap().unwrap();
+        assert_eq!(read.next_event_id, n + 1);
+        let last = store.events(&record.arn, None, 1, true).await.unwrap();
+        assert_eq!(last.items[0].id, n);
+    }
+}
+
+// ---- SQLite ---------------------------------------------------------------------------------
+
+macro_rules! sqlite {
+    ($($test:ident => $check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            let dir = TempDir::new(stringify!($test));
+            let store = open(&dir);
+            $check(&store).await;
+            store.close().await.unwrap();
+        }
+    )*};
+}
+
+sqlite! {
+    sqlite_machines_and_versions => check_machines_and_versions,
+    sqlite_execution_insert_update => check_execution_insert_update,
+    sqlite_events => check_events,
+    sqlite_executions_listing => check_executions_listing,
+    sqlite_timers_and_delete => check_timers_and_delete,
+    sqlite_atomicity => check_atomicity,
+    sqlite_read_your_writes => check_read_your_writes,
+}
+
+/// The conflicting and the clean commits of `check_atomicity` really shared groups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_failed_commits_share_a_group_with_good_ones() {
+    let dir = TempDir::new("group");
+    let store = open(&dir);
+    check_atomicity(&store).await;
+    let stats = store.stats();
+    assert!(stats.largest_group > 1, "{stats:?}");
+    assert!(stats.groups < stats.commits + stats.rejected, "{stats:?}");
+    assert_eq!((stats.commits, stats.rejected), (41, 20), "{stats:?}");
+    assert!(stats.fsyncs >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_reopen_keeps_everything() {
+    let dir = TempDir::new("reopen");
+    let snapshot = |store: SqliteStore| async move {
+        let machines = store.state_machines(None, 100).await.unwrap().items;
+        let versions = store.versions(&machine_arn("alpha")).await.unwrap();
+        let executions = store
+            .executions(ExecutionFilter::default(), None, 100)
+            .await
+            .unwrap()
+            .items;
+        let mut events = Vec::new();
+        for execution in &executions {
+            events.extend(
+                store
+                    .events(&execution.arn, None, 1000, false)
+                    .await
+                    .unwrap()
+                    .items,
+            );
+        }
+        let timers = store.timers().await.unwrap();
+        (machines, versions, executions, events, timers)
+    };
+
+    let store = open(&dir);
+    check_machines_and_versions(&store).await;
+    store
+        .commit(vec![
+            Write::PutStateMachine(machine("alpha")),
+            Write::PutStateMachine(version("alpha", 7)),
+        ])
+        .await
+        .unwrap();
+    check_timers_and_delete(&store).await;
+    let before = snapshot(store.clone()).await;
+    assert!(!before.0.is_empty() && !before.2.is_empty() && !before.3.is_empty());
+    drop(store); // the last handle: drains and releases the file
+
+    let store = open(&dir);
+    assert_eq!(snapshot(store.clone()).await, before);
+    // And it still takes writes after a reopen.
+    store
+        .commit(vec![Write::InsertExecution(execution("m", "later", 9))])
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+
+    let store = open(&dir);
+    assert!(
+        store
+            .execution(&execution_arn("m", "later"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+fn user_version(dir: &TempDir) -> u32 {
+    let conn = rusqlite::Connection::open(dir.db()).unwrap();
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migrations_are_idempotent_and_refuse_the_future() {
+    let dir = TempDir::new("migrate");
+    let store = open(&dir);
+    store
+        .commit(vec![Write::InsertExecution(execution("m", "kept", 1))])
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+    assert_eq!(user_version(&dir), SCHEMA_VERSION);
+
+    for _ in 0..3 {
+        let store = open(&dir);
+        assert!(
+            store
+                .execution(&execution_arn("m", "kept"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        store.close().await.unwrap();
+        assert_eq!(user_version(&dir), SCHEMA_VERSION);
+    }
+
+    // A file written by a newer sluice is refused, clearly, and left alone.
+    {
+        let conn = rusqlite::Connection::open(dir.db()).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+    }
+    let error = SqliteStore::open(&dir.db(), SqliteOptions::default()).unwrap_err();
+    let Error::Storage(message) = &error else {
+        panic!("{error:?}")
+    };
+    assert!(message.contains("newer than this build"), "{message}");
+    assert_eq!(user_version(&dir), SCHEMA_VERSION + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_one_store_per_file() {
+    let dir = TempDir::new("lock");
+    let store = open(&dir);
+    let second = SqliteStore::open(&dir.db(), SqliteOptions::default());
+    assert!(
+        matches!(&second, Err(Error::Storage(m)) if m.contains("in use")),
+        "{second:?}"
+    );
+    store.close().await.unwrap();
+    // Released with the last handle.
+    open(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_close_drains_then_refuses() {
+    let dir = TempDir::new("close");
+    let store = open(&dir);
+    let other = store.clone();
+    // Commits in flight when close starts are all answered, and all durable.
+    let mut tasks = Vec::new();
+    for n in 0..200 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let record = execution("m", &format!("c{n}"), n);
+            let result = store.commit(vec![Write::InsertExecution(record)]).await;
+            (n, result)
+        }));
+    }
+    tokio::task::yield_now().await;
+    store.close().await.unwrap();
+    let mut acknowledged = BTreeSet::new();
+    for task in tasks {
+        let (n, result) = task.await.unwrap();
+        match result {
+            Ok(()) => {
+                acknowledged.insert(n);
+            }
+            Err(error) => assert_eq!(error, Error::Closed),
+        }
+    }
+    assert_eq!(other.commit(vec![]).await, Err(Error::Closed));
+    assert_eq!(
+        other.execution(&execution_arn("m", "c0")).await,
+        Err(Error::Closed)
+    );
+    drop(other);
+
+    let store = open(&dir);
+    let stored: BTreeSet<i64> = store
+        .executions(ExecutionFilter::default(), None, 1000)
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|e: &ExecutionRecord| e.start_ms)
+        .collect();
+    // Everything acknowledged is there; nothing refused is.
+    assert_eq!(stored, acknowledged);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_options_are_kebab_case_with_defaults() {
+    let options: SqliteOptions =
+        serde_json::from_str(r#"{"max-group-commits": 8, "readers": 1}"#).unwrap();
+    assert_eq!(options.max_group_commits, 8);
+    assert_eq!(options.readers, 1);
+    assert_eq!(options.queue_depth, SqliteOptions::default().queue_depth);
+    assert!(serde_json::from_str::<SqliteOptions>(r#"{"nope": 1}"#).is_err());
+
+    // Tiny groups and one reader still behave.
+    let dir = TempDir::new("tiny");
+    let store = SqliteStore::open(
+        &dir.db(),
+        SqliteOptions {
+            max_group_commits: 1,
+            max_group_bytes: 1,
+            readers: 1,
+            queue_depth: 1,
+            checkpoint_pages: 1,
+            ..SqliteOptions::default()
+        },
+    )
+    .unwrap();
+    check_atomicity(&store).await;
+    let stats = store.stats();
+    assert_eq!(stats.largest_group, 1, "{stats:?}");
+    assert!(stats.checkpoints > 0, "{stats:?}");
+}

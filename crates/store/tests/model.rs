@@ -1,0 +1,462 @@
+//! Random sequences of commits against SQLite and against an in-memory model (BTreeMaps with the
+//! contract's semantics): every commit gets the same verdict and every read the same answer.
+//! Keys come from small pools so that replacements, conflicts, ties and deletions are common.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{TempDir, machine_arn};
+use proptest::prelude::*;
+use sluice_store::{
+    Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineType, Page, SqliteOptions,
+    SqliteStore, StateMachineRecord, Store, TimerRecord, Write,
+};
+
+const MACHINES: &[&str] = &["m1", "m2", "m3"];
+const EXECUTION_NAMES: &[&str] = &["e0", "e1", "e2"];
+const STATUSES: &[&str] = &["RUNNING", "SUCCEEDED", "FAILED"];
+const TIMER_KEYS: &[&str] = &["wait", "retry"];
+
+fn exec_arn(machine: &str, name: &str) -> String {
+    format!("arn:aws:states:us-east-1:123456789012:execution:{machine}:{name}")
+}
+
+fn machine_strategy() -> impl Strategy<Value = StateMachineRecord> {
+    (
+        prop::sample::select(MACHINES),
+        prop::option::of(1u64..=3),
+        any::<bool>(),
+        "[a-z]{0,6}",
+        prop::option::of("[a-z ]{0,8}"),
+        0i64..5,
+        prop::collection::vec(("[a-z]{1,3}", "[a-z]{0,3}"), 0..3),
+    )
+        .prop_map(
+            |(name, version, express, definition, description, time, tags)| {
+                let base = machine_arn(name);
+                StateMachineRecord {
+                    arn: match version {
+                        Some(n) => format!("{base}:{n}"),
+                        None => base,
+                    },
+                    name: name.to_owned(),
+                    machine_type: if express {
+                        MachineType::Express
+                    } else {
+                        MachineType::Standard
+                    },
+                    definition,
+                    role_arn: "arn:aws:iam::123456789012:role/r".into(),
+                    description,
+                    created_ms: time,
+                    updated_ms: time + 1,
+                    revision_id: format!("r{time}"),
+                    tags,
+                    extra: None,
+                    version,
+                }
+            },
+        )
+}
+
+fn execution_strategy() -> impl Strategy<Value = ExecutionRecord> {
+    (
+        prop::sample::select(&MACHINES[..2]),
+        prop::sample::select(EXECUTION_NAMES),
+        prop::sample::select(STATUSES),
+        0i64..4,
+        prop::option::of("[a-z]{0,4}"),
+        0u64..10,
+        0u32..3,
+    )
+        .prop_map(
+            |(machine, name, status, start_ms, output, next_event_id, redrive_count)| {
+                ExecutionRecord {
+                    arn: exec_arn(machine, name),
+                    state_machine_arn: machine_arn(machine),
+                    name: name.to_owned(),
+                    status: status.to_owned(),
+                    input: "{}".into(),
+                    output,
+                    error: None,
+                    cause: None,
+                    start_ms,
+                    stop_ms: (status != "RUNNING").then_some(start_ms + 1),
+                    redrive_count,
+                    snapshot: Some(format!("{{\"n\":{next_event_id}}}")),
+                    next_event_id,
+                }
+            },
+        )
+}
+
+fn execution_arn_strategy() -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(&MACHINES[..2]),
+        prop::sample::select(EXECUTION_NAMES),
+    )
+        .prop_map(|(machine, name)| exec_arn(machine, name))
+}
+
+fn write_strategy() -> impl Strategy<Value = Write> {
+    prop_oneof![
+        3 => machine_strategy().prop_map(Write::PutStateMachine),
+        1 => (prop::sample::select(MACHINES), prop::option::of(1u64..=3)).prop_map(
+            |(name, version)| Write::DeleteStateMachine {
+                arn: match version {
+                    Some(n) => format!("{}:{n}", machine_arn(name)),
+                    None => machine_arn(name),
+                },
+            }
+        ),
+        4 => execution_strategy().prop_map(Write::InsertExecution),
+        3 => execution_strategy().prop_map(Write::UpdateExecution),
+        5 => (
+            execution_arn_strategy(),
+            prop::collection::vec((1u64..8, "[a-z]{0,5}"), 0..4)
+        )
+            .prop_map(|(arn, events)| Write::AppendEvents(
+                events
+                    .into_iter()
+                    .map(|(id, body)| EventRecord { execution_arn: arn.clone(), id, body })
+                    .collect()
+            )),
+        3 => (execution_arn_strategy(), prop::sample::select(TIMER_KEYS), 0i64..4, "[a-z]{0,4}")
+            .prop_map(|(execution_arn, key, due_ms, payload)| Write::PutTimer(TimerRecord {
+                execution_arn,
+                key: key.to_owned(),
+                due_ms,
+                payload,
+            })),
+        1 => (execution_arn_strategy(), prop::sample::select(TIMER_KEYS)).prop_map(
+            |(execution_arn, key)| Write::DeleteTimer { execution_arn, key: key.to_owned() }
+        ),
+        1 => execution_arn_strategy().prop_map(|arn| Write::DeleteExecution { arn }),
+    ]
+}
+
+/// The contract, in memory.
+#[derive(Debug, Clone, Default)]
+struct Model {
+    machines: BTreeMap<String, StateMachineRecord>,
+    executions: BTreeMap<String, ExecutionRecord>,
+    events: BTreeMap<(String, u64), String>,
+    timers: BTreeMap<(String, String), TimerRecord>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Ok,
+    Conflict,
+    NotFound,
+}
+
+impl Model {
+    fn commit(&mut self, writes: &[Write]) -> Verdict {
+        let mut next = self.clone();
+        for write in writes {
+            let verdict = next.apply(write);
+            if verdict != Verdict::Ok {
+                return verdict;
+            }
+        }
+        *self = next;
+        Verdict::Ok
+    }
+
+    fn apply(&mut self, write: &Write) -> Verdict {
+        match write {
+            Write::PutStateMachine(m) => {
+                self.machines.insert(m.arn.clone(), m.clone());
+            }
+            Write::DeleteStateMachine { arn } => self
+                .machines
+                .retain(|key, m| key != arn && m.machine_arn() != arn),
+            Write::InsertExecution(e) => {
+                if self.executions.contains_key(&e.arn) {
+                    return Verdict::Conflict;
+                }
+                self.executions.insert(e.arn.clone(), e.clone());
+            }
+            Write::UpdateExecution(e) => match self.executions.get_mut(&e.arn) {
+                Some(stored) => *stored = e.clone(),
+                None => return Verdict::NotFound,
+            },
+            Write::AppendEvents(events) => {
+                for e in events {
+                    if !self.executions.contains_key(&e.execution_arn) {
+                        return Verdict::NotFound;
+                    }
+                    let key = (e.execution_arn.clone(), e.id);
+                    if self.events.contains_key(&key) {
+                        return Verdict::Conflict;
+                    }
+                    self.events.insert(key, e.body.clone());
+                }
+            }
+            Write::PutTimer(t) => {
+                self.timers
+                    .insert((t.execution_arn.clone(), t.key.clone()), t.clone());
+            }
+            Write::DeleteTimer { execution_arn, key } => {
+                self.timers.remove(&(execution_arn.clone(), key.clone()));
+            }
+            Write::DeleteExecution { arn } => {
+                self.executions.remove(arn);
+                self.events.retain(|(execution, _), _| execution != arn);
+                self.timers.retain(|(execution, _), _| execution != arn);
+            }
+        }
+        Verdict::Ok
+    }
+
+    fn state_machines(&self) -> Vec<StateMachineRecord> {
+        let mut machines: Vec<_> = self
+            .machines
+            .values()
+            .filter(|m| m.version.is_none())
+            .cloned()
+            .collect();
+        machines.sort_by(|a, b| (&a.name, &a.arn).cmp(&(&b.name, &b.arn)));
+        machines
+    }
+
+    fn versions(&self, machine_arn: &str) -> Vec<StateMachineRecord> {
+        let mut versions: Vec<_> = self
+            .machines
+            .values()
+            .filter(|m| m.version.is_some() && m.machine_arn() == machine_arn)
+            .cloned()
+            .collect();
+        versions.sort_by_key(|m| std::cmp::Reverse(m.version));
+        versions
+    }
+
+    fn executions(&self, filter: &ExecutionFilter) -> Vec<ExecutionRecord> {
+        let mut executions: Vec<_> = self
+            .executions
+            .values()
+            .filter(|e| {
+                filter
+                    .state_machine_arn
+                    .as_ref()
+                    .is_none_or(|m| &e.state_machine_arn == m)
+                    && filter.status.as_ref().is_none_or(|s| &e.status == s)
+            })
+            .cloned()
+            .collect();
+        executions.sort_by(|a, b| (b.start_ms, &b.arn).cmp(&(a.start_ms, &a.arn)));
+        executions
+    }
+
+    fn events(&self, arn: &str) -> Vec<EventRecord> {
+        self.events
+            .iter()
+            .filter(|((execution, _), _)| execution == arn)
+            .map(|((execution, id), body)| EventRecord {
+                execution_arn: execution.clone(),
+                id: *id,
+                body: body.clone(),
+            })
+            .collect()
+    }
+
+    fn running(&self) -> Vec<ExecutionRecord> {
+        let mut running: Vec<_> = self
+            .executions
+            .values()
+            .filter(|e| e.status == "RUNNING")
+            .cloned()
+            .collect();
+        running.sort_by(|a, b| (a.start_ms, &a.arn).cmp(&(b.start_ms, &b.arn)));
+        running
+    }
+
+    fn timers(&self) -> Vec<TimerRecord> {
+        let mut timers: Vec<_> = self.timers.values().cloned().collect();
+        timers.sort_by(|a, b| {
+            (a.due_ms, &a.execution_arn, &a.key).cmp(&(b.due_ms, &b.execution_arn, &b.key))
+        });
+        timers
+    }
+}
+
+async fn collect<T, F, Fut>(mut page: F) -> Vec<T>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, Error>>,
+{
+    let mut items = Vec::new();
+    let mut token = None;
+    for _ in 0..1000 {
+        let next = page(token).await.unwrap();
+        items.extend(next.items);
+        match next.next {
+            Some(next) => token = Some(next),
+            None => return items,
+        }
+    }
+    panic!("pagination does not end");
+}
+
+/// Every read of the store equals the model's.
+async fn compare(store: &SqliteStore, model: &Model, page: usize) {
+    let machines =
+        collect(|token| async move { store.state_machines(token.as_deref(), page).await }).await;
+    assert_eq!(machines, model.state_machines());
+    for name in MACHINES {
+        let arn = machine_arn(name);
+        assert_eq!(store.versions(&arn).await.unwrap(), model.versions(&arn));
+        for version in [None, Some(1), Some(2), Some(3)] {
+            let arn = match version {
+                Some(n) => format!("{arn}:{n}"),
+                None => arn.clone(),
+            };
+            assert_eq!(
+                store.state_machine(&arn).await.unwrap().as_ref(),
+                model.machines.get(&arn)
+            );
+        }
+    }
+
+    let mut filters = Vec::new();
+    for machine in [None, Some("m1"), Some("m2")] {
+        for status in [None, Some("RUNNING"), Some("FAILED")] {
+            filters.push(ExecutionFilter {
+                state_machine_arn: machine.map(machine_arn),
+                status: status.map(str::to_owned),
+            });
+        }
+    }
+    for filter in filters {
+        let listed = collect(|token| {
+            let filter = filter.clone();
+            async move { store.executions(filter, token.as_deref(), page).await }
+        })
+        .await;
+        assert_eq!(listed, model.executions(&filter), "{filter:?}");
+    }
+
+    for machine in &MACHINES[..2] {
+        for name in EXECUTION_NAMES {
+            let arn = exec_arn(machine, name);
+            assert_eq!(
+                store.execution(&arn).await.unwrap().as_ref(),
+                model.executions.get(&arn)
+            );
+            let expected = model.events(&arn);
+            let forward = collect(|token| {
+                let arn = arn.clone();
+                async move { store.events_page(&arn, token.as_deref(), page, false).await }
+            })
+            .await;
+            assert_eq!(forward, expected);
+            let backward = collect(|token| {
+                let arn = arn.clone();
+                async move { store.events_page(&arn, token.as_deref(), page, true).await }
+            })
+            .await;
+            let mut reversed = expected.clone();
+            reversed.reverse();
+            assert_eq!(backward, reversed);
+            // Paging by id from the middle.
+            if let Some(middle) = expected.get(expected.len() / 2) {
+                let after = store
+                    .events(&arn, Some(middle.id), 100, false)
+                    .await
+                    .unwrap();
+                let tail: Vec<_> = expected
+                    .iter()
+                    .filter(|e| e.id > middle.id)
+                    .cloned()
+                    .collect();
+                assert_eq!(after.items, tail);
+            }
+        }
+    }
+
+    assert_eq!(store.running().await.unwrap(), model.running());
+    assert_eq!(store.timers().await.unwrap(), model.timers());
+}
+
+fn verdict(result: &Result<(), Error>) -> Verdict {
+    match result {
+        Ok(()) => Verdict::Ok,
+        Err(Error::Conflict { .. }) => Verdict::Conflict,
+        Err(Error::NotFound { .. }) => Verdict::NotFound,
+        Err(other) => panic!("unexpected store error: {other}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sqlite_matches_the_model(
+        commits in prop::collection::vec(prop::collection::vec(write_strategy(), 0..5), 1..30),
+        page in 1usize..4,
+        concurrent in any::<bool>(),
+    ) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let dir = TempDir::new("model");
+            let store = SqliteStore::open(&dir.db(), SqliteOptions::default()).unwrap();
+            let mut model = Model::default();
+            if concurrent {
+                // All commits at once, in order: they land in shared groups, applied in queue
+                // order, so the verdicts are still those of the sequential model.
+                let pending: Vec<_> = commits
+                    .iter()
+                    .map(|writes| store.commit(writes.clone()))
+                    .collect();
+                let results = futures_join_all(pending).await;
+                for (writes, result) in commits.iter().zip(&results) {
+                    assert_eq!(verdict(result), model.commit(writes), "{writes:?}");
+                }
+            } else {
+                for (n, writes) in commits.iter().enumerate() {
+                    let result = store.commit(writes.clone()).await;
+                    assert_eq!(verdict(&result), model.commit(writes), "{writes:?}");
+                    if n == commits.len() / 2 {
+                        compare(&store, &model, page).await;
+                    }
+                }
+            }
+            compare(&store, &model, page).await;
+            store.close().await.unwrap();
+        });
+    }
+}
+
+/// Polls the futures in order so that their commits are queued in order (each one's first poll
+/// sends its commit), then awaits them all.
+async fn futures_join_all<F>(futures: Vec<F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().map(Option::unwrap).collect()
+}
