@@ -54,6 +54,7 @@ pub enum Status {
     Succeeded,
     Failed,
     TimedOut,
+    Aborted,
 }
 
 impl Status {
@@ -63,6 +64,7 @@ impl Status {
             Status::Succeeded => "SUCCEEDED",
             Status::Failed => "FAILED",
             Status::TimedOut => "TIMED_OUT",
+            Status::Aborted => "ABORTED",
         }
     }
 }
@@ -365,6 +367,36 @@ impl Execution {
             output: None,
             failure: Some(failure),
         });
+    }
+
+    /// StopExecution: the execution ends `ABORTED` with an `ExecutionAborted` event.
+    pub fn abort(&mut self, error: Option<String>, cause: Option<String>, now_ms: i64) {
+        if self.end.is_some() {
+            return;
+        }
+        self.now_ms = now_ms;
+        self.threads.clear();
+        self.ready.clear();
+        let failure = Failure::new(error.unwrap_or_default(), cause.unwrap_or_default());
+        let details = ErrorDetails {
+            error: failure.error.clone(),
+            cause: failure.cause.clone(),
+        };
+        self.event(
+            "ExecutionAborted",
+            self.last_event,
+            Some(Details::ExecutionAborted(details)),
+        );
+        self.end = Some(End {
+            status: Status::Aborted,
+            output: None,
+            failure: Some(failure),
+        });
+    }
+
+    /// The id the next history event will get.
+    pub fn next_event_id(&self) -> u64 {
+        self.last_event + 1
     }
 
     // ---- threads ------------------------------------------------------------------------

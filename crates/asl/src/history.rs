@@ -45,6 +45,8 @@ pub enum Details {
     ExecutionFailed(ErrorDetails),
     #[serde(rename = "executionTimedOutEventDetails")]
     ExecutionTimedOut(ErrorDetails),
+    #[serde(rename = "executionAbortedEventDetails")]
+    ExecutionAborted(ErrorDetails),
     #[serde(rename = "stateEnteredEventDetails")]
     StateEntered {
         name: String,

@@ -8,7 +8,9 @@
 mod clock;
 mod dispatch;
 mod run;
+mod service;
 
 pub use clock::Clock;
 pub use dispatch::{Dispatch, MockDispatcher, NoDispatcher, Task};
 pub use run::{Finished, run};
+pub use service::{Engine, EngineError, EngineOptions};

@@ -1,0 +1,636 @@
+//! The engine as a service: STANDARD executions durable in a [`Store`] (every step committed
+//! before its effects are performed; resumed after a restart), EXPRESS executions in memory with
+//! a bounded retention so they can still be described.
+//!
+//! Exactly-once transitions: a step of a STANDARD execution is its new history events plus its
+//! new snapshot (`driver::Execution` serialized), written in one commit. Effects (tasks, timers)
+//! are performed only after that commit is durable, so a crash either loses the step entirely
+//! (it is taken again from the previous snapshot: tasks are at-least-once) or keeps it whole.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use sluice_asl::definition::StateMachine;
+use sluice_asl::driver::{Effect, Execution, Settings, ThreadId};
+use sluice_asl::history::HistoryEvent;
+use sluice_asl::validate::validate;
+use sluice_asl::{Failure, step};
+use sluice_store::{
+    EventRecord, ExecutionRecord, MachineType, Page, StateMachineRecord, Store, Write,
+};
+use tokio::sync::oneshot;
+use tokio::task::JoinSet;
+
+use crate::{Clock, Dispatch, Task};
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Payload limit (AWS: 256 KiB); `None` disables it.
+    pub max_payload_bytes: Option<usize>,
+    /// How many ended EXPRESS executions stay describable.
+    pub express_retention: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            max_payload_bytes: Some(256 * 1024),
+            express_retention: 10_000,
+        }
+    }
+}
+
+/// What can go wrong, in terms the API maps to AWS errors.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("Invalid State Machine Definition: '{0}'")]
+    InvalidDefinition(String),
+    #[error("Execution Already Exists: '{0}'")]
+    ExecutionAlreadyExists(String),
+    #[error("Execution Does Not Exist: '{0}'")]
+    ExecutionDoesNotExist(String),
+    #[error("Invalid execution input: {0}")]
+    InvalidInput(String),
+    #[error(transparent)]
+    Store(#[from] sluice_store::Error),
+}
+
+/// The execution engine. Cheap to clone.
+pub struct Engine<S: Store, D: Dispatch> {
+    inner: Arc<Inner<S, D>>,
+}
+
+impl<S: Store, D: Dispatch> Clone for Engine<S, D> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+struct Inner<S, D> {
+    store: S,
+    dispatcher: Arc<D>,
+    clock: Clock,
+    options: EngineOptions,
+    /// Parsed definitions by (machine ARN, revision).
+    machines: Mutex<HashMap<(String, String), Arc<StateMachine>>>,
+    /// Stop requests for executions running in this process.
+    running: Mutex<HashMap<String, StopSender>>,
+    /// Recent EXPRESS executions: record and history.
+    express: Mutex<VecDeque<(ExecutionRecord, Vec<EventRecord>)>>,
+}
+
+/// Asks a running execution to stop with StopExecution's `error` and `cause`.
+type StopSender = oneshot::Sender<(Option<String>, Option<String>)>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn event_records(arn: &str, events: Vec<HistoryEvent>) -> Vec<EventRecord> {
+    events
+        .into_iter()
+        .map(|e| EventRecord {
+            execution_arn: arn.to_owned(),
+            id: e.id,
+            body: serde_json::to_string(&e).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// What a RUNNING execution's record keeps to resume after a restart.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Snapshot<E> {
+    /// The state machine's name (mock configurations are keyed by it).
+    machine: String,
+    /// The mock test case (`stateMachineArn#TestCase`), if any.
+    test_case: Option<String>,
+    execution: E,
+}
+
+/// Copies the execution's end (if any) and snapshot into its record.
+fn update_record(
+    record: &mut ExecutionRecord,
+    ex: &Execution,
+    machine: &str,
+    test_case: &Option<String>,
+    now_ms: i64,
+) {
+    record.next_event_id = ex.next_event_id();
+    match ex.end() {
+        None => {
+            let snapshot = Snapshot {
+                machine: machine.to_owned(),
+                test_case: test_case.clone(),
+                execution: ex,
+            };
+            record.snapshot = serde_json::to_string(&snapshot).ok();
+        }
+        Some(end) => {
+            record.status = end.status.as_str().to_owned();
+            record.output = end.output.as_ref().map(Value::to_string);
+            let failure = end.failure.as_ref();
+            let some = |s: &String| (!s.is_empty()).then(|| s.clone());
+            record.error = failure.and_then(|f| some(&f.error));
+            record.cause = failure.and_then(|f| some(&f.cause));
+            record.stop_ms = Some(now_ms);
+            record.snapshot = None;
+        }
+    }
+}
+
+impl<S: Store, D: Dispatch> Engine<S, D> {
+    pub fn new(store: S, dispatcher: D, clock: Clock, options: EngineOptions) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                dispatcher: Arc::new(dispatcher),
+                clock,
+                options,
+                machines: Mutex::default(),
+                running: Mutex::default(),
+                express: Mutex::default(),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.inner.store
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    fn machine(&self, record: &StateMachineRecord) -> Result<Arc<StateMachine>, EngineError> {
+        let key = (record.arn.clone(), record.revision_id.clone());
+        if let Some(m) = lock(&self.inner.machines).get(&key) {
+            return Ok(Arc::clone(m));
+        }
+        let v = validate(&record.definition);
+        let Some(m) = v.machine else {
+            let detail = v
+                .diagnostics
+                .iter()
+                .map(|d| d.diagnostic.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(EngineError::InvalidDefinition(detail));
+        };
+        let m = Arc::new(m);
+        lock(&self.inner.machines).insert(key, Arc::clone(&m));
+        Ok(m)
+    }
+
+    fn settings(&self, machine: &StateMachineRecord, arn: &str, name: &str) -> Settings {
+        Settings {
+            max_payload_bytes: self.inner.options.max_payload_bytes,
+            seed: seed_of(arn),
+            context: step::Execution {
+                id: arn.to_owned(),
+                name: name.to_owned(),
+                role_arn: machine.role_arn.clone(),
+                state_machine_id: machine.arn.clone(),
+                state_machine_name: machine.name.clone(),
+                ..step::Execution::default()
+            },
+        }
+    }
+
+    /// Starts an execution. STANDARD: durable before this returns, then runs in the
+    /// background. EXPRESS: runs in memory in the background.
+    pub async fn start(
+        &self,
+        machine: &StateMachineRecord,
+        execution_arn: String,
+        name: String,
+        input: String,
+        test_case: Option<String>,
+    ) -> Result<ExecutionRecord, EngineError> {
+        let input_value: Value =
+            serde_json::from_str(&input).map_err(|e| EngineError::InvalidInput(e.to_string()))?;
+        let m = self.machine(machine)?;
+        if machine.machine_type == MachineType::Express {
+            let record = new_record(
+                machine,
+                &execution_arn,
+                &name,
+                &input,
+                self.inner.clock.now_ms(),
+            );
+            let engine = self.clone();
+            let machine = machine.clone();
+            tokio::spawn(async move {
+                let _ = engine
+                    .express(
+                        &machine,
+                        m,
+                        execution_arn,
+                        name,
+                        input,
+                        input_value,
+                        test_case,
+                    )
+                    .await;
+            });
+            return Ok(record);
+        }
+        let now = self.inner.clock.now_ms();
+        let mut ex = Execution::start(
+            &m,
+            input_value,
+            self.settings(machine, &execution_arn, &name),
+            now,
+        );
+        let effects = ex.advance(&m, now);
+        let events = ex.take_events();
+        let mut record = new_record(machine, &execution_arn, &name, &input, now);
+        update_record(&mut record, &ex, &machine.name, &test_case, now);
+        let writes = vec![
+            Write::InsertExecution(record.clone()),
+            Write::AppendEvents(event_records(&execution_arn, events)),
+        ];
+        self.inner.store.commit(writes).await.map_err(|e| match e {
+            sluice_store::Error::Conflict { .. } => {
+                EngineError::ExecutionAlreadyExists(execution_arn.clone())
+            }
+            other => EngineError::Store(other),
+        })?;
+        if ex.end().is_none() {
+            self.spawn_durable(
+                m,
+                record.clone(),
+                ex,
+                effects,
+                machine.name.clone(),
+                test_case,
+            );
+        }
+        Ok(record)
+    }
+
+    /// StartSyncExecution: runs an EXPRESS execution to its end.
+    pub async fn run_sync(
+        &self,
+        machine: &StateMachineRecord,
+        execution_arn: String,
+        name: String,
+        input: String,
+        test_case: Option<String>,
+    ) -> Result<ExecutionRecord, EngineError> {
+        let input_value: Value =
+            serde_json::from_str(&input).map_err(|e| EngineError::InvalidInput(e.to_string()))?;
+        let m = self.machine(machine)?;
+        self.express(
+            machine,
+            m,
+            execution_arn,
+            name,
+            input,
+            input_value,
+            test_case,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)] // the execution's identity travels together
+    async fn express(
+        &self,
+        machine: &StateMachineRecord,
+        m: Arc<StateMachine>,
+        execution_arn: String,
+        name: String,
+        input: String,
+        input_value: Value,
+        test_case: Option<String>,
+    ) -> Result<ExecutionRecord, EngineError> {
+        let start = self.inner.clock.now_ms();
+        let mut record = new_record(machine, &execution_arn, &name, &input, start);
+        let settings = self.settings(machine, &execution_arn, &name);
+        let finished = crate::run(
+            m,
+            input_value,
+            settings,
+            test_case,
+            Arc::clone(&self.inner.dispatcher),
+            &self.inner.clock,
+        )
+        .await;
+        let end = finished.end;
+        record.status = end.status.as_str().to_owned();
+        record.output = end.output.as_ref().map(Value::to_string);
+        record.error = end
+            .failure
+            .as_ref()
+            .map(|f| f.error.clone())
+            .filter(|s| !s.is_empty());
+        record.cause = end
+            .failure
+            .as_ref()
+            .map(|f| f.cause.clone())
+            .filter(|s| !s.is_empty());
+        record.stop_ms = Some(self.inner.clock.now_ms());
+        record.next_event_id = finished.history.len() as u64 + 1;
+        let events = event_records(&execution_arn, finished.history);
+        let mut retained = lock(&self.inner.express);
+        retained.push_back((record.clone(), events));
+        while retained.len() > self.inner.options.express_retention {
+            retained.pop_front();
+        }
+        Ok(record)
+    }
+
+    /// StopExecution.
+    pub async fn stop(
+        &self,
+        execution_arn: &str,
+        error: Option<String>,
+        cause: Option<String>,
+    ) -> Result<ExecutionRecord, EngineError> {
+        let Some(record) = self.inner.store.execution(execution_arn).await? else {
+            return Err(EngineError::ExecutionDoesNotExist(execution_arn.to_owned()));
+        };
+        if record.status != "RUNNING" {
+            return Ok(record);
+        }
+        let sender = lock(&self.inner.running).remove(execution_arn);
+        match sender {
+            Some(tx) => {
+                // The running loop commits the abort; wait until it has.
+                let _ = tx.send((error, cause));
+                for _ in 0..400 {
+                    let r = self.inner.store.execution(execution_arn).await?;
+                    if let Some(r) = r.filter(|r| r.status != "RUNNING") {
+                        return Ok(r);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                Ok(record)
+            }
+            None => {
+                // Not running here (e.g. between restart and recovery): abort from the snapshot.
+                let mut record = record;
+                let now = self.inner.clock.now_ms();
+                let snapshot: Snapshot<Execution> = record
+                    .snapshot
+                    .as_deref()
+                    .and_then(|s| serde_json::from_str(s).ok())
+                    .ok_or_else(|| EngineError::ExecutionDoesNotExist(execution_arn.to_owned()))?;
+                let mut ex = snapshot.execution;
+                ex.abort(error, cause, now);
+                let events = ex.take_events();
+                update_record(
+                    &mut record,
+                    &ex,
+                    &snapshot.machine,
+                    &snapshot.test_case,
+                    now,
+                );
+                self.inner
+                    .store
+                    .commit(vec![
+                        Write::UpdateExecution(record.clone()),
+                        Write::AppendEvents(event_records(execution_arn, events)),
+                    ])
+                    .await?;
+                Ok(record)
+            }
+        }
+    }
+
+    /// An execution: STANDARD from the store, EXPRESS from the recent ones kept in memory.
+    pub async fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, EngineError> {
+        if let Some(r) = self.inner.store.execution(arn).await? {
+            return Ok(Some(r));
+        }
+        Ok(lock(&self.inner.express)
+            .iter()
+            .rev()
+            .find(|(r, _)| r.arn == arn)
+            .map(|(r, _)| r.clone()))
+    }
+
+    /// An execution's history page (`EventRecord.body` is the event's JSON).
+    pub async fn history(
+        &self,
+        arn: &str,
+        token: Option<&str>,
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Page<EventRecord>, EngineError> {
+        if self.inner.store.execution(arn).await?.is_some() {
+            return Ok(self
+                .inner
+                .store
+                .events_page(arn, token, limit, reverse)
+                .await?);
+        }
+        let retained = lock(&self.inner.express);
+        let Some((_, events)) = retained.iter().rev().find(|(r, _)| r.arn == arn) else {
+            return Err(EngineError::ExecutionDoesNotExist(arn.to_owned()));
+        };
+        let start: usize = match token {
+            Some(t) => t.parse().map_err(|_| sluice_store::Error::InvalidToken)?,
+            None => 0,
+        };
+        let mut ordered: Vec<EventRecord> = events.clone();
+        if reverse {
+            ordered.reverse();
+        }
+        let limit = limit.max(1);
+        let items: Vec<EventRecord> = ordered.iter().skip(start).take(limit).cloned().collect();
+        let next = (start + items.len() < ordered.len()).then(|| (start + items.len()).to_string());
+        Ok(Page { items, next })
+    }
+
+    /// Resumes every RUNNING STANDARD execution from its snapshot; returns how many.
+    pub async fn recover(&self) -> Result<usize, EngineError> {
+        let running = self.inner.store.running().await?;
+        let mut resumed = 0;
+        for record in running {
+            let Some(machine) = self
+                .inner
+                .store
+                .state_machine(&record.state_machine_arn)
+                .await?
+            else {
+                tracing::warn!(execution = %record.arn, "state machine gone; cannot resume");
+                continue;
+            };
+            let Some(snapshot) = record
+                .snapshot
+                .as_deref()
+                .and_then(|s| serde_json::from_str::<Snapshot<Execution>>(s).ok())
+            else {
+                tracing::warn!(execution = %record.arn, "no usable snapshot; cannot resume");
+                continue;
+            };
+            let m = self.machine(&machine)?;
+            let ex = snapshot.execution;
+            let effects = ex.pending_effects();
+            self.spawn_durable(m, record, ex, effects, snapshot.machine, snapshot.test_case);
+            resumed += 1;
+        }
+        Ok(resumed)
+    }
+
+    fn spawn_durable(
+        &self,
+        machine: Arc<StateMachine>,
+        record: ExecutionRecord,
+        ex: Execution,
+        effects: Vec<Effect>,
+        machine_name: String,
+        test_case: Option<String>,
+    ) {
+        let (stop_tx, stop_rx) = oneshot::channel();
+        lock(&self.inner.running).insert(record.arn.clone(), stop_tx);
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let arn = record.arn.clone();
+            if let Err(error) = engine
+                .drive(
+                    machine,
+                    record,
+                    ex,
+                    effects,
+                    machine_name,
+                    test_case,
+                    stop_rx,
+                )
+                .await
+            {
+                tracing::error!(execution = %arn, %error, "execution paused; it resumes on restart");
+            }
+            lock(&engine.inner.running).remove(&arn);
+        });
+    }
+
+    /// The durable loop: perform effects, wait for one outcome, step, commit, repeat.
+    #[allow(clippy::too_many_arguments)] // the execution's identity travels together
+    async fn drive(
+        &self,
+        machine: Arc<StateMachine>,
+        mut record: ExecutionRecord,
+        mut ex: Execution,
+        mut effects: Vec<Effect>,
+        machine_name: String,
+        test_case: Option<String>,
+        mut stop: oneshot::Receiver<(Option<String>, Option<String>)>,
+    ) -> Result<(), EngineError> {
+        let clock = &self.inner.clock;
+        let mut tasks: JoinSet<(ThreadId, Result<Value, Failure>)> = JoinSet::new();
+        let mut timers: BinaryHeap<Reverse<(i64, ThreadId)>> = BinaryHeap::new();
+        loop {
+            for effect in effects.drain(..) {
+                match effect {
+                    Effect::RunTask {
+                        thread,
+                        state,
+                        call,
+                    } => {
+                        let task = Task {
+                            execution: record.arn.clone(),
+                            machine: machine_name.clone(),
+                            state,
+                            call,
+                            test_case: test_case.clone(),
+                        };
+                        let dispatcher = Arc::clone(&self.inner.dispatcher);
+                        tasks.spawn(async move { (thread, dispatcher.dispatch(task).await) });
+                    }
+                    Effect::Sleep { thread, due_ms } => timers.push(Reverse((due_ms, thread))),
+                }
+            }
+            let next_timer = timers.peek().map(|Reverse((due, _))| *due);
+            let deadline = ex.deadline_ms();
+            let wake_at = match (next_timer, deadline) {
+                (Some(t), Some(d)) => Some(t.min(d)),
+                (t, d) => t.or(d),
+            };
+            tokio::select! {
+                Ok((error, cause)) = &mut stop => {
+                    ex.abort(error, cause, clock.now_ms());
+                }
+                Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                    let (thread, result) = joined.unwrap_or_else(|e| {
+                        (usize::MAX, Err(Failure::runtime(format!("task panicked: {e}"))))
+                    });
+                    ex.task_finished(thread, result, clock.now_ms());
+                }
+                () = async {
+                    match wake_at {
+                        Some(at) => clock.sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    let now = clock.now_ms();
+                    if deadline.is_some_and(|d| now >= d) {
+                        ex.time_out(now);
+                    } else {
+                        while let Some(Reverse((due, thread))) = timers.peek().copied() {
+                            if due > now {
+                                break;
+                            }
+                            timers.pop();
+                            ex.wake(thread, now);
+                        }
+                    }
+                }
+            }
+            let now = clock.now_ms();
+            effects = ex.advance(&machine, now);
+            let events = ex.take_events();
+            if events.is_empty() && ex.end().is_none() {
+                continue;
+            }
+            update_record(&mut record, &ex, &machine_name, &test_case, now);
+            self.inner
+                .store
+                .commit(vec![
+                    Write::UpdateExecution(record.clone()),
+                    Write::AppendEvents(event_records(&record.arn, events)),
+                ])
+                .await?;
+            if ex.end().is_some() {
+                tasks.abort_all();
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn new_record(
+    machine: &StateMachineRecord,
+    arn: &str,
+    name: &str,
+    input: &str,
+    now_ms: i64,
+) -> ExecutionRecord {
+    ExecutionRecord {
+        arn: arn.to_owned(),
+        state_machine_arn: machine.arn.clone(),
+        name: name.to_owned(),
+        status: "RUNNING".to_owned(),
+        input: input.to_owned(),
+        output: None,
+        error: None,
+        cause: None,
+        start_ms: now_ms,
+        stop_ms: None,
+        redrive_count: 0,
+        snapshot: None,
+        next_event_id: 1,
+    }
+}
+
+/// A per-execution seed: reproducible runs of the same execution ARN.
+fn seed_of(arn: &str) -> u64 {
+    arn.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}

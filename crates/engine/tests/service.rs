@@ -1,0 +1,236 @@
+//! STANDARD executions are durable in a real SQLite store and resume after a crash; EXPRESS
+//! executions run in memory and stay describable.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use sluice_engine::{Clock, Engine, EngineError, EngineOptions, NoDispatcher};
+use sluice_store::{MachineType, SqliteOptions, SqliteStore, StateMachineRecord, Store, Write};
+
+const MACHINE_ARN: &str = "arn:aws:states:us-east-1:000000000000:stateMachine:m";
+
+fn data_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sluice-engine-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn machine(definition: &str, machine_type: MachineType) -> StateMachineRecord {
+    StateMachineRecord {
+        arn: MACHINE_ARN.into(),
+        name: "m".into(),
+        machine_type,
+        definition: definition.into(),
+        role_arn: "arn:aws:iam::000000000000:role/r".into(),
+        description: None,
+        created_ms: 0,
+        updated_ms: 0,
+        revision_id: "1".into(),
+        tags: Vec::new(),
+        extra: None,
+        version: None,
+    }
+}
+
+fn exec_arn(name: &str) -> String {
+    format!("arn:aws:states:us-east-1:000000000000:execution:m:{name}")
+}
+
+type TestEngine = Engine<SqliteStore, NoDispatcher>;
+
+async fn engine(dir: &Path, clock: Clock) -> TestEngine {
+    let store = SqliteStore::open(&dir.join("sluice.db"), SqliteOptions::default()).unwrap();
+    Engine::new(store, NoDispatcher, clock, EngineOptions::default())
+}
+
+async fn wait_for_status(
+    engine: &TestEngine,
+    arn: &str,
+    status: &str,
+) -> sluice_store::ExecutionRecord {
+    for _ in 0..1000 {
+        let r = engine.execution(arn).await.unwrap().unwrap();
+        if r.status == status {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("{arn} never reached {status}");
+}
+
+async fn event_types(engine: &TestEngine, arn: &str) -> Vec<(u64, String)> {
+    let page = engine.history(arn, None, 1000, false).await.unwrap();
+    page.items
+        .iter()
+        .map(|e| {
+            let v: Value = serde_json::from_str(&e.body).unwrap();
+            (e.id, v["type"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_standard_execution_is_recorded_and_runs_to_completion() {
+    let dir = data_dir("standard");
+    let e = engine(&dir, Clock::system()).await;
+    let m = machine(
+        include_str!("../../../examples/seed/sec-pipeline-pass.json"),
+        MachineType::Standard,
+    );
+    e.store()
+        .commit(vec![Write::PutStateMachine(m.clone())])
+        .await
+        .unwrap();
+    // A machine of Pass states ends within the start's own commit.
+    let started = e
+        .start(&m, exec_arn("a"), "a".into(), r#"{"x":1}"#.into(), None)
+        .await
+        .unwrap();
+    assert_eq!(started.arn, exec_arn("a"));
+    let done = wait_for_status(&e, &exec_arn("a"), "SUCCEEDED").await;
+    assert_eq!(done.output.as_deref(), Some(r#"{"notifications_sent":1}"#));
+    let events = event_types(&e, &exec_arn("a")).await;
+    assert_eq!(events.first().unwrap().1, "ExecutionStarted");
+    assert_eq!(events.last().unwrap().1, "ExecutionSucceeded");
+    let ids: Vec<u64> = events.iter().map(|(id, _)| *id).collect();
+    assert_eq!(
+        ids,
+        (1..=ids.len() as u64).collect::<Vec<_>>(),
+        "contiguous ids"
+    );
+    // Same name again: AWS's ExecutionAlreadyExists.
+    let again = e
+        .start(&m, exec_arn("a"), "a".into(), "{}".into(), None)
+        .await;
+    assert!(
+        matches!(again, Err(EngineError::ExecutionAlreadyExists(_))),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn a_crashed_server_resumes_its_running_executions_exactly_once() {
+    let dir = data_dir("recover");
+    let def = r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"Next":"P"},
+                  "P":{"Type":"Pass","Result":"done","End":true}}}"#;
+    let m = machine(def, MachineType::Standard);
+    // First "process": start three executions, then die with them waiting.
+    {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let e = engine(&dir, Clock::system()).await;
+            e.store()
+                .commit(vec![Write::PutStateMachine(m.clone())])
+                .await
+                .unwrap();
+            for n in ["r1", "r2", "r3"] {
+                e.start(&m, exec_arn(n), n.into(), "{}".into(), None)
+                    .await
+                    .unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        });
+        rt.shutdown_background(); // tasks vanish mid-flight, like kill -9
+    }
+    // Second "process": recover, let the hour pass, everything completes once.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let clock = Clock::system();
+        let mut e = None;
+        for _ in 0..200 {
+            // The first process's store may still hold its file lock for a moment.
+            match SqliteStore::open(&dir.join("sluice.db"), SqliteOptions::default()) {
+                Ok(store) => {
+                    e = Some(Engine::new(
+                        store,
+                        NoDispatcher,
+                        clock.clone(),
+                        EngineOptions::default(),
+                    ));
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+        let e = e.expect("store reopens");
+        assert_eq!(e.recover().await.unwrap(), 3);
+        clock.advance(3_600_000);
+        for n in ["r1", "r2", "r3"] {
+            let r = wait_for_status(&e, &exec_arn(n), "SUCCEEDED").await;
+            assert_eq!(r.output.as_deref(), Some("\"done\""));
+            let events = event_types(&e, &exec_arn(n)).await;
+            let types: Vec<&str> = events.iter().map(|(_, t)| t.as_str()).collect();
+            assert_eq!(
+                types.iter().filter(|t| **t == "ExecutionStarted").count(),
+                1
+            );
+            assert_eq!(
+                types.iter().filter(|t| **t == "WaitStateExited").count(),
+                1,
+                "{types:?}"
+            );
+            let ids: Vec<u64> = events.iter().map(|(id, _)| *id).collect();
+            assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>());
+        }
+    });
+}
+
+#[tokio::test]
+async fn stop_execution_aborts_a_running_standard_execution() {
+    let dir = data_dir("stop");
+    let e = engine(&dir, Clock::system()).await;
+    let m = machine(
+        r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}"#,
+        MachineType::Standard,
+    );
+    e.store()
+        .commit(vec![Write::PutStateMachine(m.clone())])
+        .await
+        .unwrap();
+    e.start(&m, exec_arn("s"), "s".into(), "{}".into(), None)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let stopped = e
+        .stop(
+            &exec_arn("s"),
+            Some("Operator".into()),
+            Some("not needed".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stopped.status, "ABORTED");
+    assert_eq!(stopped.error.as_deref(), Some("Operator"));
+    let events = event_types(&e, &exec_arn("s")).await;
+    assert_eq!(events.last().unwrap().1, "ExecutionAborted");
+}
+
+#[tokio::test]
+async fn express_runs_synchronously_and_stays_describable() {
+    let dir = data_dir("express");
+    let e = engine(&dir, Clock::system()).await;
+    let m = machine(
+        include_str!("../../../examples/seed/sec-pipeline-pass.json"),
+        MachineType::Express,
+    );
+    let arn = "arn:aws:states:us-east-1:000000000000:express:m:x:1".to_owned();
+    let r = e
+        .run_sync(&m, arn.clone(), "x".into(), "{}".into(), None)
+        .await
+        .unwrap();
+    assert_eq!(r.status, "SUCCEEDED");
+    assert_eq!(
+        e.execution(&arn).await.unwrap().unwrap().status,
+        "SUCCEEDED"
+    );
+    let page = e.history(&arn, None, 5, false).await.unwrap();
+    assert_eq!(page.items.len(), 5);
+    let rest = e
+        .history(&arn, page.next.as_deref(), 100, false)
+        .await
+        .unwrap();
+    assert_eq!(rest.items.first().unwrap().id, 6, "pages continue");
+    assert!(rest.next.is_none());
+}
