@@ -7,6 +7,7 @@
 
 mod clock;
 mod dispatch;
+mod effects;
 mod run;
 mod service;
 

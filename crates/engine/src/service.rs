@@ -7,23 +7,22 @@
 //! are performed only after that commit is durable, so a crash either loses the step entirely
 //! (it is taken again from the previous snapshot: tasks are at-least-once) or keeps it whole.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use sluice_asl::definition::StateMachine;
-use sluice_asl::driver::{Effect, Execution, Settings, ThreadId};
+use sluice_asl::driver::{Effect, Execution, Settings};
 use sluice_asl::history::HistoryEvent;
+use sluice_asl::step;
 use sluice_asl::validate::validate;
-use sluice_asl::{Failure, step};
 use sluice_store::{
     EventRecord, ExecutionRecord, MachineType, Page, StateMachineRecord, Store, Write,
 };
 use tokio::sync::oneshot;
-use tokio::task::JoinSet;
 
-use crate::{Clock, Dispatch, Task};
+use crate::effects::Performer;
+use crate::{Clock, Dispatch};
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -523,63 +522,18 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         mut stop: oneshot::Receiver<(Option<String>, Option<String>)>,
     ) -> Result<(), EngineError> {
         let clock = &self.inner.clock;
-        let mut tasks: JoinSet<(ThreadId, Result<Value, Failure>)> = JoinSet::new();
-        let mut timers: BinaryHeap<Reverse<(i64, ThreadId)>> = BinaryHeap::new();
+        let mut performer = Performer::new(
+            Arc::clone(&self.inner.dispatcher),
+            record.arn.clone(),
+            machine_name.clone(),
+            test_case.clone(),
+        );
         loop {
-            for effect in effects.drain(..) {
-                match effect {
-                    Effect::RunTask {
-                        thread,
-                        state,
-                        call,
-                    } => {
-                        let task = Task {
-                            execution: record.arn.clone(),
-                            machine: machine_name.clone(),
-                            state,
-                            call,
-                            test_case: test_case.clone(),
-                        };
-                        let dispatcher = Arc::clone(&self.inner.dispatcher);
-                        tasks.spawn(async move { (thread, dispatcher.dispatch(task).await) });
-                    }
-                    Effect::Sleep { thread, due_ms } => timers.push(Reverse((due_ms, thread))),
-                }
-            }
-            let next_timer = timers.peek().map(|Reverse((due, _))| *due);
-            let deadline = ex.deadline_ms();
-            let wake_at = match (next_timer, deadline) {
-                (Some(t), Some(d)) => Some(t.min(d)),
-                (t, d) => t.or(d),
-            };
+            performer.perform(std::mem::take(&mut effects));
             tokio::select! {
-                Ok((error, cause)) = &mut stop => {
-                    ex.abort(error, cause, clock.now_ms());
-                }
-                Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
-                    let (thread, result) = joined.unwrap_or_else(|e| {
-                        (usize::MAX, Err(Failure::runtime(format!("task panicked: {e}"))))
-                    });
-                    ex.task_finished(thread, result, clock.now_ms());
-                }
-                () = async {
-                    match wake_at {
-                        Some(at) => clock.sleep_until(at).await,
-                        None => std::future::pending().await,
-                    }
-                } => {
-                    let now = clock.now_ms();
-                    if deadline.is_some_and(|d| now >= d) {
-                        ex.time_out(now);
-                    } else {
-                        while let Some(Reverse((due, thread))) = timers.peek().copied() {
-                            if due > now {
-                                break;
-                            }
-                            timers.pop();
-                            ex.wake(thread, now);
-                        }
-                    }
+                Ok((error, cause)) = &mut stop => ex.abort(error, cause, clock.now_ms()),
+                outcome = performer.next(ex.deadline_ms(), clock) => {
+                    performer.apply(outcome, &mut ex, clock.now_ms());
                 }
             }
             let now = clock.now_ms();
@@ -597,7 +551,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                 ])
                 .await?;
             if ex.end().is_some() {
-                tasks.abort_all();
+                performer.abort();
                 return Ok(());
             }
         }
