@@ -2,6 +2,7 @@
 //! files, call the crates, print.
 
 mod run;
+mod serve;
 mod validate;
 
 use std::process::ExitCode;
@@ -22,6 +23,9 @@ enum Command {
     Validate(validate::Args),
     /// Run one execution of a state machine in process and print its result as JSON.
     Run(run::Args),
+    /// Serve the Step Functions API (AWS JSON 1.0) for the aws CLI and SDKs: STANDARD
+    /// executions durable in --data-dir, EXPRESS executions in memory.
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::main(args),
         Command::Run(args) => run::main(args),
+        Command::Serve(args) => serve::main(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,1170 @@
+//! [`Backend`]: the Step Functions API over the engine and the store — what each operation
+//! means, answered with AWS's fields, timestamps (epoch seconds) and errors.
+//!
+//! State machines and their versions live in the store; executions go through the engine
+//! (STANDARD durable, EXPRESS in memory with a bounded retention). Read-modify-write of a state
+//! machine record (create, update, publish, tag) is serialized by one lock so that concurrent
+//! requests cannot lose each other's changes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sluice_api::ApiError;
+use sluice_api::sfn::model::{
+    CloudWatchEventsExecutionDataDetails, CreateStateMachineInput, CreateStateMachineOutput,
+    DeleteStateMachineInput, DeleteStateMachineOutput, DeleteStateMachineVersionInput,
+    DeleteStateMachineVersionOutput, DescribeExecutionInput, DescribeExecutionOutput,
+    DescribeStateMachineForExecutionInput, DescribeStateMachineForExecutionOutput,
+    DescribeStateMachineInput, DescribeStateMachineOutput, ExecutionListItem,
+    ExecutionRedriveStatus, ExecutionStatus, GetExecutionHistoryInput, GetExecutionHistoryOutput,
+    HistoryEvent, ListExecutionsInput, ListExecutionsOutput, ListStateMachineVersionsInput,
+    ListStateMachineVersionsOutput, ListStateMachinesInput, ListStateMachinesOutput,
+    ListTagsForResourceInput, ListTagsForResourceOutput, LogLevel, LoggingConfiguration,
+    PublishStateMachineVersionInput, PublishStateMachineVersionOutput, StartExecutionInput,
+    StartExecutionOutput, StartSyncExecutionInput, StartSyncExecutionOutput, StateMachineListItem,
+    StateMachineStatus, StateMachineType, StateMachineVersionListItem, StopExecutionInput,
+    StopExecutionOutput, SyncExecutionStatus, Tag, TagResourceInput, TagResourceOutput,
+    TracingConfiguration, UntagResourceInput, UntagResourceOutput, UpdateStateMachineInput,
+    UpdateStateMachineOutput, ValidateStateMachineDefinitionDiagnostic,
+    ValidateStateMachineDefinitionInput, ValidateStateMachineDefinitionOutput,
+    ValidateStateMachineDefinitionResultCode, ValidateStateMachineDefinitionSeverity,
+};
+use sluice_api::sfn::pagination::DEFAULT_PAGE_SIZE;
+use sluice_api::sfn::{Arn, Page, Resource, Scope, StepFunctions, validate_name};
+use sluice_asl::Severity;
+use sluice_asl::validate::validate;
+use sluice_engine::{Dispatch, Engine, EngineError};
+use sluice_store::{
+    ExecutionFilter, ExecutionRecord, MachineType, StateMachineRecord, Store, Write,
+};
+
+/// Separates a mock test case from the state machine ARN, as Step Functions Local does:
+/// `arn:aws:states:...:stateMachine:name#HappyPath`.
+const TEST_CASE_SEPARATOR: char = '#';
+
+/// The Step Functions API on an [`Engine`] and its store.
+pub struct Backend<S: Store, D: Dispatch> {
+    engine: Engine<S, D>,
+    scope: Scope,
+    /// Held across the read-modify-write of state machine records.
+    machines: tokio::sync::Mutex<()>,
+}
+
+impl<S: Store, D: Dispatch> Backend<S, D> {
+    /// A backend whose ARNs live in `scope` (region and account).
+    pub fn new(engine: Engine<S, D>, scope: Scope) -> Self {
+        Self {
+            engine,
+            scope,
+            machines: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn store(&self) -> &S {
+        self.engine.store()
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.engine.clock().now_ms()
+    }
+
+    /// The machine or version `arn` names, else `StateMachineDoesNotExist`.
+    async fn machine(&self, arn: &str) -> Result<StateMachineRecord, ApiError> {
+        self.store()
+            .state_machine(arn)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| ApiError::state_machine_does_not_exist(arn))
+    }
+
+    /// The execution `arn` names (STANDARD or recent EXPRESS), else `ExecutionDoesNotExist`.
+    async fn execution(&self, arn: &str) -> Result<ExecutionRecord, ApiError> {
+        Arn::parse_execution(arn)?;
+        self.engine
+            .execution(arn)
+            .await
+            .map_err(engine_error)?
+            .ok_or_else(|| ApiError::execution_does_not_exist(arn))
+    }
+
+    /// The next version of `machine` (whose `extra` records the new latest number), or the
+    /// latest version when it already holds the machine's current revision (AWS publishes a
+    /// revision once).
+    async fn next_version(
+        &self,
+        machine: &mut StateMachineRecord,
+        description: Option<String>,
+        now_ms: i64,
+    ) -> Result<Version, ApiError> {
+        let versions = self
+            .store()
+            .versions(&machine.arn)
+            .await
+            .map_err(store_error)?;
+        if let Some(latest) = versions.first()
+            && latest.revision_id == machine.revision_id
+        {
+            return Ok(Version::Existing(latest.clone()));
+        }
+        let mut extra = Extra::of(machine);
+        let highest = versions.first().and_then(|v| v.version).unwrap_or(0);
+        let number = extra.latest_version.max(highest) + 1;
+        extra.latest_version = number;
+        machine.extra = Some(extra.to_json());
+        Ok(Version::New(StateMachineRecord {
+            arn: self.scope.version_arn(&machine.name, number),
+            description,
+            created_ms: now_ms,
+            updated_ms: now_ms,
+            tags: Vec::new(),
+            version: Some(number),
+            ..machine.clone()
+        }))
+    }
+
+    /// Writes `machine` and, if new, its version; the version's ARN and creation time.
+    async fn commit_machine(
+        &self,
+        machine: StateMachineRecord,
+        version: Option<Version>,
+    ) -> Result<Option<StateMachineRecord>, ApiError> {
+        let mut writes = vec![Write::PutStateMachine(machine)];
+        let version = match version {
+            Some(Version::New(v)) => {
+                writes.push(Write::PutStateMachine(v.clone()));
+                Some(v)
+            }
+            Some(Version::Existing(v)) => Some(v),
+            None => None,
+        };
+        self.store().commit(writes).await.map_err(store_error)?;
+        Ok(version)
+    }
+
+    /// StartExecution/StartSyncExecution's common checks: the machine (the ARN without its
+    /// `#TestCase`), the execution name and the input text.
+    async fn prepare_start(
+        &self,
+        state_machine_arn: &str,
+        name: Option<String>,
+        input: Option<String>,
+    ) -> Result<Start, ApiError> {
+        let (arn, test_case) = match state_machine_arn.split_once(TEST_CASE_SEPARATOR) {
+            Some((arn, case)) => (arn, Some(case.to_string())),
+            None => (state_machine_arn, None),
+        };
+        Arn::parse_state_machine(arn)?;
+        if let Some(name) = &name {
+            validate_name(name)?;
+        }
+        let input = input.unwrap_or_else(|| "{}".to_string());
+        if let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(&input) {
+            return Err(ApiError::invalid_execution_input(error));
+        }
+        let machine = self.machine(arn).await?;
+        Ok(Start {
+            machine,
+            name: name.unwrap_or_else(new_id),
+            input,
+            test_case,
+        })
+    }
+
+    /// AWS's name idempotency for StartExecution: the same name and input as a RUNNING
+    /// execution returns it; anything else is `ExecutionAlreadyExists`.
+    fn same_execution(
+        existing: &ExecutionRecord,
+        input: &str,
+    ) -> Result<StartExecutionOutput, ApiError> {
+        if existing.status == "RUNNING" && existing.input == input {
+            Ok(StartExecutionOutput {
+                execution_arn: existing.arn.clone(),
+                start_date: secs(existing.start_ms),
+            })
+        } else {
+            Err(ApiError::execution_already_exists(&existing.arn))
+        }
+    }
+
+    /// A resource TagResource and its kin accept: a state machine (not a version).
+    async fn taggable(&self, resource_arn: &str) -> Result<StateMachineRecord, ApiError> {
+        let arn = Arn::parse(resource_arn)?;
+        match arn.resource {
+            Resource::StateMachine { .. } => {}
+            Resource::Activity { .. } => {
+                return Err(ApiError::resource_not_found(resource_arn));
+            }
+            _ => {
+                return Err(ApiError::invalid_arn(format_args!(
+                    "Resource type not valid in this context: {}",
+                    arn.resource_type().as_str().to_ascii_lowercase()
+                )));
+            }
+        }
+        self.store()
+            .state_machine(resource_arn)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| ApiError::resource_not_found(resource_arn))
+    }
+}
+
+struct Start {
+    machine: StateMachineRecord,
+    name: String,
+    input: String,
+    test_case: Option<String>,
+}
+
+enum Version {
+    New(StateMachineRecord),
+    Existing(StateMachineRecord),
+}
+
+/// What a machine record keeps in `extra`: the configurations AWS echoes back and the highest
+/// version number ever published (numbers are never reused, even after a version is deleted).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct Extra {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logging_configuration: Option<LoggingConfiguration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tracing_configuration: Option<TracingConfiguration>,
+    latest_version: u64,
+}
+
+impl Extra {
+    fn of(record: &StateMachineRecord) -> Self {
+        record
+            .extra
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_default()
+    }
+
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The logging configuration to show: AWS shows `{"level":"OFF"}` when none was given.
+    fn logging(&self) -> LoggingConfiguration {
+        self.logging_configuration
+            .clone()
+            .unwrap_or(LoggingConfiguration {
+                level: Some(LogLevel::Off),
+                include_execution_data: Some(false),
+                destinations: None,
+            })
+    }
+
+    fn tracing(&self) -> TracingConfiguration {
+        self.tracing_configuration
+            .clone()
+            .unwrap_or(TracingConfiguration {
+                enabled: Some(false),
+            })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions
+
+/// Milliseconds since the epoch as the wire's epoch seconds.
+fn secs(ms: i64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+fn new_id() -> String {
+    sluice_api::request_id::uuid_v4()
+}
+
+fn store_error(error: sluice_store::Error) -> ApiError {
+    match error {
+        sluice_store::Error::InvalidToken => ApiError::invalid_token("Invalid token"),
+        other => {
+            tracing::error!(error = %other, "store failed");
+            ApiError::internal(format!("Internal failure: {}", other.code()))
+        }
+    }
+}
+
+fn engine_error(error: EngineError) -> ApiError {
+    match error {
+        EngineError::InvalidDefinition(detail) => ApiError::invalid_definition(detail),
+        EngineError::ExecutionAlreadyExists(arn) => ApiError::execution_already_exists(&arn),
+        EngineError::ExecutionDoesNotExist(arn) => ApiError::execution_does_not_exist(&arn),
+        EngineError::InvalidInput(detail) => ApiError::invalid_execution_input(detail),
+        EngineError::Store(error) => store_error(error),
+        #[allow(unreachable_patterns)]
+        other => {
+            tracing::error!(error = %other, "engine failed");
+            ApiError::internal(other.to_string())
+        }
+    }
+}
+
+fn machine_type(t: MachineType) -> StateMachineType {
+    match t {
+        MachineType::Standard => StateMachineType::Standard,
+        MachineType::Express => StateMachineType::Express,
+    }
+}
+
+fn execution_status(status: &str) -> ExecutionStatus {
+    match status {
+        "SUCCEEDED" => ExecutionStatus::Succeeded,
+        "FAILED" => ExecutionStatus::Failed,
+        "TIMED_OUT" => ExecutionStatus::TimedOut,
+        "ABORTED" => ExecutionStatus::Aborted,
+        "PENDING_REDRIVE" => ExecutionStatus::PendingRedrive,
+        _ => ExecutionStatus::Running,
+    }
+}
+
+fn tags_of(tags: Option<Vec<Tag>>) -> Vec<(String, String)> {
+    tags.unwrap_or_default()
+        .into_iter()
+        .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
+        .collect()
+}
+
+/// A state machine definition's errors as AWS's `InvalidDefinition`:
+/// `Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: <message> at <location>, ...'`.
+fn check_definition(definition: &str) -> Result<(), ApiError> {
+    let validation = validate(definition);
+    if validation.is_ok() {
+        return Ok(());
+    }
+    let detail = validation
+        .diagnostics
+        .iter()
+        .filter(|d| d.diagnostic.severity == Severity::Error)
+        .map(|d| d.diagnostic.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(ApiError::invalid_definition(detail))
+}
+
+/// The machine an execution belongs to and, when it was started from a version, the version:
+/// `(stateMachineArn, stateMachineVersionArn)`.
+fn machine_of_execution(record: &ExecutionRecord) -> (String, Option<String>) {
+    match Arn::parse(&record.state_machine_arn) {
+        Ok(Arn {
+            resource: Resource::StateMachineVersion { .. },
+            ..
+        }) => {
+            let unqualified = record
+                .state_machine_arn
+                .rsplit_once(':')
+                .map_or(record.state_machine_arn.as_str(), |(m, _)| m);
+            (
+                unqualified.to_string(),
+                Some(record.state_machine_arn.clone()),
+            )
+        }
+        _ => (record.state_machine_arn.clone(), None),
+    }
+}
+
+/// A stored history event (the engine's JSON, ISO timestamp) as GetExecutionHistory sends it:
+/// `timestamp` in epoch seconds; without execution data, no `input`/`output` members.
+fn wire_event(body: &str, include_data: bool) -> Result<HistoryEvent, ApiError> {
+    let bad = |what: String| {
+        tracing::error!(event = body, "{what}");
+        ApiError::internal(format!(
+            "Internal failure: unreadable history event ({what})"
+        ))
+    };
+    let mut value: Value = serde_json::from_str(body).map_err(|e| bad(e.to_string()))?;
+    if let Some(event) = value.as_object_mut() {
+        if let Some(Value::String(text)) = event.get("timestamp") {
+            let at = chrono::DateTime::parse_from_rfc3339(text)
+                .map_err(|e| bad(format!("timestamp '{text}': {e}")))?;
+            event.insert("timestamp".into(), Value::from(secs(at.timestamp_millis())));
+        }
+        if !include_data {
+            for (key, details) in event.iter_mut() {
+                if let (true, Some(details)) =
+                    (key.ends_with("EventDetails"), details.as_object_mut())
+                {
+                    for member in ["input", "inputDetails", "output", "outputDetails"] {
+                        details.remove(member);
+                    }
+                }
+            }
+        }
+    }
+    serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+}
+
+/// The page size a list request asks for (`maxResults` absent or 0: AWS's default).
+fn page_size(max_results: Option<i32>) -> usize {
+    match max_results {
+        Some(n) if n > 0 => n as usize,
+        _ => DEFAULT_PAGE_SIZE,
+    }
+}
+
+const NOT_FOR_THIS_TYPE: &str = "This operation is not supported by this type of state machine";
+
+// ---------------------------------------------------------------------------------------------
+// The operations
+
+impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
+    async fn create_state_machine(
+        &self,
+        input: CreateStateMachineInput,
+    ) -> Result<CreateStateMachineOutput, ApiError> {
+        validate_name(&input.name)?;
+        let publish = input.publish.unwrap_or(false);
+        if input.version_description.is_some() && !publish {
+            return Err(ApiError::validation(
+                "Version description can only be set when publish is true",
+            ));
+        }
+        check_definition(&input.definition)?;
+        let kind = match input.r#type {
+            Some(StateMachineType::Express) => MachineType::Express,
+            _ => MachineType::Standard,
+        };
+        let arn = self.scope.state_machine_arn(&input.name);
+        let _guard = self.machines.lock().await;
+        let now = self.now_ms();
+        if let Some(mut existing) = self
+            .store()
+            .state_machine(&arn)
+            .await
+            .map_err(store_error)?
+        {
+            // AWS: idempotent on name, definition, type and configurations; a different role
+            // or tags are ignored. Anything else is a conflict.
+            let extra = Extra::of(&existing);
+            let same = existing.definition == input.definition
+                && existing.machine_type == kind
+                && extra.logging_configuration == input.logging_configuration
+                && extra.tracing_configuration == input.tracing_configuration;
+            if !same {
+                return Err(ApiError::state_machine_already_exists(&arn));
+            }
+            let version = if publish {
+                let v = self
+                    .next_version(&mut existing, input.version_description, now)
+                    .await?;
+                self.commit_machine(existing.clone(), Some(v)).await?
+            } else {
+                None
+            };
+            return Ok(CreateStateMachineOutput {
+                state_machine_arn: arn,
+                creation_date: secs(existing.created_ms),
+                state_machine_version_arn: version.map(|v| v.arn),
+            });
+        }
+        let extra = Extra {
+            logging_configuration: input.logging_configuration,
+            tracing_configuration: input.tracing_configuration,
+            latest_version: 0,
+        };
+        let mut machine = StateMachineRecord {
+            arn: arn.clone(),
+            name: input.name,
+            machine_type: kind,
+            definition: input.definition,
+            role_arn: input.role_arn,
+            description: None,
+            created_ms: now,
+            updated_ms: now,
+            revision_id: new_id(),
+            tags: tags_of(input.tags),
+            extra: Some(extra.to_json()),
+            version: None,
+        };
+        let version = if publish {
+            Some(
+                self.next_version(&mut machine, input.version_description, now)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        let version = self.commit_machine(machine, version).await?;
+        Ok(CreateStateMachineOutput {
+            state_machine_arn: arn,
+            creation_date: secs(now),
+            state_machine_version_arn: version.map(|v| v.arn),
+        })
+    }
+
+    async fn describe_state_machine(
+        &self,
+        input: DescribeStateMachineInput,
+    ) -> Result<DescribeStateMachineOutput, ApiError> {
+        Arn::parse_state_machine(&input.state_machine_arn)?;
+        let record = self.machine(&input.state_machine_arn).await?;
+        let extra = Extra::of(&record);
+        Ok(DescribeStateMachineOutput {
+            state_machine_arn: record.arn,
+            name: record.name,
+            status: Some(StateMachineStatus::Active),
+            definition: record.definition,
+            role_arn: record.role_arn,
+            r#type: machine_type(record.machine_type),
+            creation_date: secs(record.created_ms),
+            logging_configuration: Some(extra.logging()),
+            tracing_configuration: Some(extra.tracing()),
+            revision_id: Some(record.revision_id),
+            description: record.description,
+            ..DescribeStateMachineOutput::default()
+        })
+    }
+
+    async fn update_state_machine(
+        &self,
+        input: UpdateStateMachineInput,
+    ) -> Result<UpdateStateMachineOutput, ApiError> {
+        let arn = Arn::parse_state_machine(&input.state_machine_arn)?;
+        if !matches!(arn.resource, Resource::StateMachine { .. }) {
+            return Err(ApiError::validation(
+                "Service does not support updating a state machine version or alias; \
+                 update the unqualified state machine ARN",
+            ));
+        }
+        if input.definition.is_none()
+            && input.role_arn.is_none()
+            && input.logging_configuration.is_none()
+            && input.tracing_configuration.is_none()
+            && input.encryption_configuration.is_none()
+        {
+            return Err(ApiError::missing_required_parameter(
+                "Either the definition, the role ARN, the LoggingConfiguration, the \
+                 EncryptionConfiguration or the TracingConfiguration must be specified",
+            ));
+        }
+        let publish = input.publish.unwrap_or(false);
+        if input.version_description.is_some() && !publish {
+            return Err(ApiError::validation(
+                "Version description can only be set when publish is true",
+            ));
+        }
+        if let Some(definition) = &input.definition {
+            check_definition(definition)?;
+        }
+        let _guard = self.machines.lock().await;
+        let mut machine = self.machine(&input.state_machine_arn).await?;
+        let now = self.now_ms();
+        let mut extra = Extra::of(&machine);
+        let mut changed = false;
+        if let Some(definition) = input.definition
+            && definition != machine.definition
+        {
+            machine.definition = definition;
+            changed = true;
+        }
+        if let Some(role) = input.role_arn
+            && role != machine.role_arn
+        {
+            machine.role_arn = role;
+            changed = true;
+        }
+        if let Some(logging) = input.logging_configuration
+            && extra.logging_configuration.as_ref() != Some(&logging)
+        {
+            extra.logging_configuration = Some(logging);
+            changed = true;
+        }
+        if let Some(tracing) = input.tracing_configuration
+            && extra.tracing_configuration.as_ref() != Some(&tracing)
+        {
+            extra.tracing_configuration = Some(tracing);
+            changed = true;
+        }
+        machine.extra = Some(extra.to_json());
+        if changed {
+            machine.revision_id = new_id();
+        }
+        machine.updated_ms = now;
+        let version = if publish {
+            Some(
+                self.next_version(&mut machine, input.version_description, now)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        let revision_id = machine.revision_id.clone();
+        let version = self.commit_machine(machine, version).await?;
+        Ok(UpdateStateMachineOutput {
+            update_date: secs(now),
+            revision_id: Some(revision_id),
+            state_machine_version_arn: version.map(|v| v.arn),
+        })
+    }
+
+    async fn delete_state_machine(
+        &self,
+        input: DeleteStateMachineInput,
+    ) -> Result<DeleteStateMachineOutput, ApiError> {
+        let arn = Arn::parse_state_machine(&input.state_machine_arn)?;
+        if !matches!(arn.resource, Resource::StateMachine { .. }) {
+            return Err(ApiError::validation(
+                "Service does not support deleting a state machine version or alias with \
+                 DeleteStateMachine; use DeleteStateMachineVersion",
+            ));
+        }
+        let _guard = self.machines.lock().await;
+        // As on AWS, deleting a state machine that does not exist succeeds.
+        self.store()
+            .commit(vec![Write::DeleteStateMachine {
+                arn: input.state_machine_arn,
+            }])
+            .await
+            .map_err(store_error)?;
+        Ok(DeleteStateMachineOutput {})
+    }
+
+    async fn delete_state_machine_version(
+        &self,
+        input: DeleteStateMachineVersionInput,
+    ) -> Result<DeleteStateMachineVersionOutput, ApiError> {
+        let arn = Arn::parse_state_machine(&input.state_machine_version_arn)?;
+        if !matches!(arn.resource, Resource::StateMachineVersion { .. }) {
+            return Err(ApiError::validation(format!(
+                "Invalid version ARN: {}",
+                input.state_machine_version_arn
+            )));
+        }
+        let _guard = self.machines.lock().await;
+        self.store()
+            .commit(vec![Write::DeleteStateMachine {
+                arn: input.state_machine_version_arn,
+            }])
+            .await
+            .map_err(store_error)?;
+        Ok(DeleteStateMachineVersionOutput {})
+    }
+
+    async fn list_state_machines(
+        &self,
+        input: ListStateMachinesInput,
+    ) -> Result<ListStateMachinesOutput, ApiError> {
+        let page = self
+            .store()
+            .state_machines(input.next_token.as_deref(), page_size(input.max_results))
+            .await
+            .map_err(store_error)?;
+        Ok(ListStateMachinesOutput {
+            state_machines: page
+                .items
+                .into_iter()
+                .map(|m| StateMachineListItem {
+                    state_machine_arn: m.arn,
+                    name: m.name,
+                    r#type: machine_type(m.machine_type),
+                    creation_date: secs(m.created_ms),
+                })
+                .collect(),
+            next_token: page.next,
+        })
+    }
+
+    async fn list_state_machine_versions(
+        &self,
+        input: ListStateMachineVersionsInput,
+    ) -> Result<ListStateMachineVersionsOutput, ApiError> {
+        let arn = Arn::parse_state_machine(&input.state_machine_arn)?;
+        if !matches!(arn.resource, Resource::StateMachine { .. }) {
+            return Err(ApiError::validation(
+                "Expected an unqualified state machine ARN",
+            ));
+        }
+        let page = Page::from_request(input.next_token.as_deref(), input.max_results)?;
+        let versions = self
+            .store()
+            .versions(&input.state_machine_arn)
+            .await
+            .map_err(store_error)?;
+        // Newest first; the cursor sorts the same way, so a deleted cursor resumes in order.
+        let (items, next_token) = page.take(versions, |v| {
+            format!("{:020}", u64::MAX - v.version.unwrap_or(0))
+        });
+        Ok(ListStateMachineVersionsOutput {
+            state_machine_versions: items
+                .into_iter()
+                .map(|v| StateMachineVersionListItem {
+                    state_machine_version_arn: v.arn,
+                    creation_date: secs(v.created_ms),
+                })
+                .collect(),
+            next_token,
+        })
+    }
+
+    async fn publish_state_machine_version(
+        &self,
+        input: PublishStateMachineVersionInput,
+    ) -> Result<PublishStateMachineVersionOutput, ApiError> {
+        let arn = Arn::parse_state_machine(&input.state_machine_arn)?;
+        if !matches!(arn.resource, Resource::StateMachine { .. }) {
+            return Err(ApiError::validation(
+                "Expected an unqualified state machine ARN",
+            ));
+        }
+        let _guard = self.machines.lock().await;
+        let mut machine = self.machine(&input.state_machine_arn).await?;
+        if let Some(revision) = &input.revision_id
+            && *revision != machine.revision_id
+        {
+            return Err(ApiError::conflict(format!(
+                "Failed to publish the State Machine version: revisionId '{revision}' is not \
+                 the current revision '{}'",
+                machine.revision_id
+            )));
+        }
+        let now = self.now_ms();
+        let version = self
+            .next_version(&mut machine, input.description, now)
+            .await?;
+        let version = self
+            .commit_machine(machine, Some(version))
+            .await?
+            .ok_or_else(|| ApiError::internal("no version published"))?;
+        Ok(PublishStateMachineVersionOutput {
+            creation_date: secs(version.created_ms),
+            state_machine_version_arn: version.arn,
+        })
+    }
+
+    async fn validate_state_machine_definition(
+        &self,
+        input: ValidateStateMachineDefinitionInput,
+    ) -> Result<ValidateStateMachineDefinitionOutput, ApiError> {
+        let validation = validate(&input.definition);
+        let with_warnings = matches!(
+            input.severity,
+            Some(ValidateStateMachineDefinitionSeverity::Warning)
+        );
+        let limit = page_size(input.max_results);
+        let mut diagnostics: Vec<ValidateStateMachineDefinitionDiagnostic> = validation
+            .diagnostics
+            .iter()
+            .filter(|d| with_warnings || d.diagnostic.severity == Severity::Error)
+            .map(|d| ValidateStateMachineDefinitionDiagnostic {
+                severity: match d.diagnostic.severity {
+                    Severity::Error => ValidateStateMachineDefinitionSeverity::Error,
+                    Severity::Warning => ValidateStateMachineDefinitionSeverity::Warning,
+                },
+                code: d.diagnostic.code.to_string(),
+                message: d.diagnostic.message.clone(),
+                location: Some(d.diagnostic.location.to_string()),
+            })
+            .collect();
+        let truncated = diagnostics.len() > limit;
+        diagnostics.truncate(limit);
+        Ok(ValidateStateMachineDefinitionOutput {
+            result: if validation.is_ok() {
+                ValidateStateMachineDefinitionResultCode::Ok
+            } else {
+                ValidateStateMachineDefinitionResultCode::Fail
+            },
+            diagnostics,
+            truncated: Some(truncated),
+        })
+    }
+
+    async fn start_execution(
+        &self,
+        input: StartExecutionInput,
+    ) -> Result<StartExecutionOutput, ApiError> {
+        let start = self
+            .prepare_start(&input.state_machine_arn, input.name, input.input)
+            .await?;
+        let machine = &start.machine;
+        let arn = match machine.machine_type {
+            MachineType::Standard => self.scope.execution_arn(&machine.name, &start.name),
+            MachineType::Express => {
+                self.scope
+                    .express_execution_arn(&machine.name, &start.name, &new_id())
+            }
+        };
+        if machine.machine_type == MachineType::Standard
+            && let Some(existing) = self.engine.execution(&arn).await.map_err(engine_error)?
+        {
+            return Self::same_execution(&existing, &start.input);
+        }
+        match self
+            .engine
+            .start(
+                machine,
+                arn.clone(),
+                start.name,
+                start.input.clone(),
+                start.test_case,
+            )
+            .await
+        {
+            Ok(record) => Ok(StartExecutionOutput {
+                execution_arn: record.arn,
+                start_date: secs(record.start_ms),
+            }),
+            // Lost a race with a request of the same name: answer as if it had come first.
+            Err(EngineError::ExecutionAlreadyExists(_)) => {
+                match self.engine.execution(&arn).await.map_err(engine_error)? {
+                    Some(existing) => Self::same_execution(&existing, &start.input),
+                    None => Err(ApiError::execution_already_exists(&arn)),
+                }
+            }
+            Err(error) => Err(engine_error(error)),
+        }
+    }
+
+    async fn start_sync_execution(
+        &self,
+        input: StartSyncExecutionInput,
+    ) -> Result<StartSyncExecutionOutput, ApiError> {
+        let start = self
+            .prepare_start(&input.state_machine_arn, input.name, input.input)
+            .await?;
+        let machine = &start.machine;
+        if machine.machine_type != MachineType::Express {
+            return Err(ApiError::state_machine_type_not_supported(
+                NOT_FOR_THIS_TYPE,
+            ));
+        }
+        let arn = self
+            .scope
+            .express_execution_arn(&machine.name, &start.name, &new_id());
+        let record = self
+            .engine
+            .run_sync(machine, arn, start.name, start.input, start.test_case)
+            .await
+            .map_err(engine_error)?;
+        let status = match record.status.as_str() {
+            "SUCCEEDED" => SyncExecutionStatus::Succeeded,
+            "TIMED_OUT" => SyncExecutionStatus::TimedOut,
+            _ => SyncExecutionStatus::Failed,
+        };
+        let included = || {
+            Some(CloudWatchEventsExecutionDataDetails {
+                included: Some(true),
+            })
+        };
+        Ok(StartSyncExecutionOutput {
+            execution_arn: record.arn,
+            state_machine_arn: Some(machine.arn.clone()),
+            name: Some(record.name),
+            start_date: secs(record.start_ms),
+            stop_date: secs(record.stop_ms.unwrap_or(record.start_ms)),
+            status,
+            error: record.error,
+            cause: record.cause,
+            input: Some(record.input),
+            input_details: included(),
+            output_details: record.output.as_ref().and_then(|_| included()),
+            output: record.output,
+            ..StartSyncExecutionOutput::default()
+        })
+    }
+
+    async fn describe_execution(
+        &self,
+        input: DescribeExecutionInput,
+    ) -> Result<DescribeExecutionOutput, ApiError> {
+        let record = self.execution(&input.execution_arn).await?;
+        let (state_machine_arn, version_arn) = machine_of_execution(&record);
+        let express = matches!(
+            Arn::parse(&record.arn).map(|a| a.resource),
+            Ok(Resource::ExpressExecution { .. })
+        );
+        let included = || {
+            Some(CloudWatchEventsExecutionDataDetails {
+                included: Some(true),
+            })
+        };
+        let (redrive_status, redrive_reason) = match (express, record.status.as_str()) {
+            (true, _) => (None, None),
+            (false, status @ ("RUNNING" | "SUCCEEDED")) => (
+                Some(ExecutionRedriveStatus::NotRedrivable),
+                Some(format!("Execution is {status} and cannot be redriven")),
+            ),
+            (false, _) => (
+                Some(ExecutionRedriveStatus::NotRedrivable),
+                Some("Sluice does not redrive executions yet".to_string()),
+            ),
+        };
+        Ok(DescribeExecutionOutput {
+            execution_arn: record.arn,
+            state_machine_arn,
+            name: Some(record.name),
+            status: execution_status(&record.status),
+            start_date: secs(record.start_ms),
+            stop_date: record.stop_ms.map(secs),
+            input: Some(record.input),
+            input_details: included(),
+            output_details: record.output.as_ref().and_then(|_| included()),
+            output: record.output,
+            error: record.error,
+            cause: record.cause,
+            state_machine_version_arn: version_arn,
+            redrive_count: (!express).then_some(record.redrive_count as i32),
+            redrive_status,
+            redrive_status_reason: redrive_reason,
+            ..DescribeExecutionOutput::default()
+        })
+    }
+
+    async fn list_executions(
+        &self,
+        input: ListExecutionsInput,
+    ) -> Result<ListExecutionsOutput, ApiError> {
+        if input.map_run_arn.is_some() {
+            return Err(ApiError::unsupported_operation(
+                "ListExecutions with mapRunArn",
+            ));
+        }
+        let Some(machine_arn) = input.state_machine_arn else {
+            return Err(ApiError::validation(
+                "Must provide a StateMachine ARN or MapRun ARN",
+            ));
+        };
+        Arn::parse_state_machine(&machine_arn)?;
+        let machine = self.machine(&machine_arn).await?;
+        if machine.machine_type == MachineType::Express {
+            return Err(ApiError::state_machine_type_not_supported(
+                NOT_FOR_THIS_TYPE,
+            ));
+        }
+        let filter = ExecutionFilter {
+            state_machine_arn: Some(machine_arn),
+            status: input.status_filter.map(|s| s.as_str().to_string()),
+        };
+        let page = self
+            .store()
+            .executions(
+                filter,
+                input.next_token.as_deref(),
+                page_size(input.max_results),
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(ListExecutionsOutput {
+            executions: page
+                .items
+                .into_iter()
+                .map(|record| {
+                    let (state_machine_arn, version_arn) = machine_of_execution(&record);
+                    ExecutionListItem {
+                        execution_arn: record.arn,
+                        state_machine_arn,
+                        name: record.name,
+                        status: execution_status(&record.status),
+                        start_date: secs(record.start_ms),
+                        stop_date: record.stop_ms.map(secs),
+                        state_machine_version_arn: version_arn,
+                        redrive_count: Some(record.redrive_count as i32),
+                        ..ExecutionListItem::default()
+                    }
+                })
+                .collect(),
+            next_token: page.next,
+        })
+    }
+
+    async fn get_execution_history(
+        &self,
+        input: GetExecutionHistoryInput,
+    ) -> Result<GetExecutionHistoryOutput, ApiError> {
+        Arn::parse_execution(&input.execution_arn)?;
+        let page = self
+            .engine
+            .history(
+                &input.execution_arn,
+                input.next_token.as_deref(),
+                page_size(input.max_results),
+                input.reverse_order.unwrap_or(false),
+            )
+            .await
+            .map_err(engine_error)?;
+        let include_data = input.include_execution_data.unwrap_or(true);
+        Ok(GetExecutionHistoryOutput {
+            events: page
+                .items
+                .iter()
+                .map(|event| wire_event(&event.body, include_data))
+                .collect::<Result<_, _>>()?,
+            next_token: page.next,
+        })
+    }
+
+    async fn stop_execution(
+        &self,
+        input: StopExecutionInput,
+    ) -> Result<StopExecutionOutput, ApiError> {
+        let arn = Arn::parse_execution(&input.execution_arn)?;
+        if matches!(arn.resource, Resource::ExpressExecution { .. }) {
+            // EXPRESS executions are not stoppable through the API on AWS either.
+            self.execution(&input.execution_arn).await?;
+            return Err(ApiError::state_machine_type_not_supported(
+                NOT_FOR_THIS_TYPE,
+            ));
+        }
+        let record = self
+            .engine
+            .stop(&input.execution_arn, input.error, input.cause)
+            .await
+            .map_err(engine_error)?;
+        Ok(StopExecutionOutput {
+            stop_date: secs(record.stop_ms.unwrap_or_else(|| self.now_ms())),
+        })
+    }
+
+    async fn describe_state_machine_for_execution(
+        &self,
+        input: DescribeStateMachineForExecutionInput,
+    ) -> Result<DescribeStateMachineForExecutionOutput, ApiError> {
+        let record = self.execution(&input.execution_arn).await?;
+        let machine = self.machine(&record.state_machine_arn).await?;
+        let extra = Extra::of(&machine);
+        Ok(DescribeStateMachineForExecutionOutput {
+            state_machine_arn: machine.arn,
+            name: machine.name,
+            definition: machine.definition,
+            role_arn: machine.role_arn,
+            update_date: secs(machine.updated_ms),
+            logging_configuration: Some(extra.logging()),
+            tracing_configuration: Some(extra.tracing()),
+            revision_id: Some(machine.revision_id),
+            ..DescribeStateMachineForExecutionOutput::default()
+        })
+    }
+
+    async fn tag_resource(&self, input: TagResourceInput) -> Result<TagResourceOutput, ApiError> {
+        let _guard = self.machines.lock().await;
+        let mut machine = self.taggable(&input.resource_arn).await?;
+        for (key, value) in tags_of(Some(input.tags)) {
+            match machine.tags.iter_mut().find(|(k, _)| *k == key) {
+                Some(tag) => tag.1 = value,
+                None => machine.tags.push((key, value)),
+            }
+        }
+        if machine.tags.len() > 50 {
+            return Err(ApiError::too_many_tags(
+                &input.resource_arn,
+                "Too many tags: a resource has at most 50",
+            ));
+        }
+        self.commit_machine(machine, None).await?;
+        Ok(TagResourceOutput {})
+    }
+
+    async fn untag_resource(
+        &self,
+        input: UntagResourceInput,
+    ) -> Result<UntagResourceOutput, ApiError> {
+        let _guard = self.machines.lock().await;
+        let mut machine = self.taggable(&input.resource_arn).await?;
+        machine.tags.retain(|(k, _)| !input.tag_keys.contains(k));
+        self.commit_machine(machine, None).await?;
+        Ok(UntagResourceOutput {})
+    }
+
+    async fn list_tags_for_resource(
+        &self,
+        input: ListTagsForResourceInput,
+    ) -> Result<ListTagsForResourceOutput, ApiError> {
+        let machine = self.taggable(&input.resource_arn).await?;
+        Ok(ListTagsForResourceOutput {
+            tags: Some(
+                machine
+                    .tags
+                    .into_iter()
+                    .map(|(key, value)| Tag {
+                        key: Some(key),
+                        value: Some(value),
+                    })
+                    .collect(),
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_events_go_on_the_wire_in_epoch_seconds() {
+        let body = r#"{"timestamp":"2024-05-01T12:00:00.250Z","type":"ExecutionStarted","id":1,"previousEventId":0,"executionStartedEventDetails":{"input":"{\"a\":1}","inputDetails":{"truncated":false},"roleArn":"arn:aws:iam::000000000000:role/r"}}"#;
+        let event = wire_event(body, true).unwrap();
+        assert_eq!(event.timestamp, 1_714_564_800.25);
+        assert_eq!(event.id, 1);
+        assert_eq!(event.previous_event_id, Some(0));
+        let wire = serde_json::to_value(&event).unwrap();
+        assert_eq!(wire["type"], "ExecutionStarted");
+        assert_eq!(wire["executionStartedEventDetails"]["input"], "{\"a\":1}");
+        let lean = serde_json::to_value(wire_event(body, false).unwrap()).unwrap();
+        assert!(lean["executionStartedEventDetails"].get("input").is_none());
+        assert_eq!(
+            lean["executionStartedEventDetails"]["roleArn"],
+            "arn:aws:iam::000000000000:role/r"
+        );
+        assert_eq!(wire_event("nope", true).unwrap_err().status, 500);
+    }
+
+    #[test]
+    fn definition_errors_use_aws_wording() {
+        let error =
+            check_definition(r#"{"StartAt":"A","States":{"A":{"Type":"Nope","End":true}}}"#)
+                .unwrap_err();
+        assert_eq!(error.kind, "InvalidDefinition");
+        assert!(
+            error
+                .message
+                .starts_with("Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: "),
+            "{}",
+            error.message
+        );
+        assert!(error.message.contains(" at /States/A"), "{}", error.message);
+        assert!(
+            check_definition(r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn executions_of_versions_name_machine_and_version() {
+        let scope = Scope::new("us-east-1", "000000000000");
+        let mut record = ExecutionRecord {
+            arn: scope.execution_arn("m", "e"),
+            state_machine_arn: scope.version_arn("m", 3),
+            name: "e".into(),
+            status: "RUNNING".into(),
+            input: "{}".into(),
+            output: None,
+            error: None,
+            cause: None,
+            start_ms: 0,
+            stop_ms: None,
+            redrive_count: 0,
+            snapshot: None,
+            next_event_id: 1,
+        };
+        assert_eq!(
+            machine_of_execution(&record),
+            (
+                scope.state_machine_arn("m"),
+                Some(scope.version_arn("m", 3))
+            )
+        );
+        record.state_machine_arn = scope.state_machine_arn("m");
+        assert_eq!(
+            machine_of_execution(&record),
+            (scope.state_machine_arn("m"), None)
+        );
+    }
+
+    #[test]
+    fn page_sizes_default_to_100() {
+        assert_eq!(page_size(None), 100);
+        assert_eq!(page_size(Some(0)), 100);
+        assert_eq!(page_size(Some(5)), 5);
+    }
+}

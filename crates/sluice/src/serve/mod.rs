@@ -1,0 +1,194 @@
+//! `sluice serve`: the Step Functions API on one port, STANDARD executions durable in
+//! `<data-dir>/sluice.db`, EXPRESS executions in memory.
+//!
+//! Startup: effective configuration ([`config`]) → open the store → build the engine (mock
+//! dispatcher when a mock configuration is given) → resume every RUNNING STANDARD execution
+//! (`Engine::recover`) → bind and log `listening on <addr>` on stderr → serve. SIGTERM or
+//! ctrl-c: stop accepting, let in-flight requests finish (bounded), then close the store so
+//! queued commits are flushed.
+
+pub mod backend;
+pub mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sluice_api::sfn::Scope;
+use sluice_asl::mock::MockConfig;
+use sluice_engine::{Clock, Dispatch, Engine, EngineOptions, MockDispatcher, NoDispatcher};
+use sluice_store::SqliteStore;
+
+use self::backend::Backend;
+use self::config::{Flags, ServeConfig};
+
+/// How long in-flight requests may take to finish once shutdown has begun.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A TOML configuration file (keys as `--print-config` prints them). Layers: defaults,
+    /// this file, `SLUICE__<KEY>` environment variables (and `SFN_MOCK_CONFIG`), then flags.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The address to listen on, host:port (default 127.0.0.1:4566).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// The port to listen on (replaces the port of the listen address; 0 picks a free one).
+    #[arg(long)]
+    port: Option<u16>,
+    /// The directory of durable state (default ./.sluice).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Run Wait states, retry backoff and timeouts this many times faster than real time.
+    #[arg(long, value_name = "F")]
+    time_scale: Option<f64>,
+    /// A Step Functions Local mock configuration answering Task states
+    /// (select a test case with `stateMachineArn#TestCase`).
+    #[arg(long, value_name = "FILE")]
+    mock_config: Option<PathBuf>,
+    /// Print the effective configuration (TOML) and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+pub fn main(args: Args) -> anyhow::Result<ExitCode> {
+    let flags = Flags {
+        listen: args.listen,
+        port: args.port,
+        data_dir: args.data_dir,
+        time_scale: args.time_scale,
+        mock_config: args.mock_config,
+    };
+    let env = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    let config = ServeConfig::load(args.config.as_deref(), env, &flags)?;
+    if args.print_config {
+        print!("{}", config.to_toml());
+        return Ok(ExitCode::SUCCESS);
+    }
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(config))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    let db = config.data_dir.join("sluice.db");
+    let store = SqliteStore::open(&db, config.store.clone())
+        .with_context(|| format!("cannot open the store {}", db.display()))?;
+    let clock = Clock::scaled(config.time_scale);
+    let options = EngineOptions {
+        max_payload_bytes: config.payload_limit(),
+        express_retention: config.express_retention,
+    };
+    let scope = Scope::new(config.region.clone(), config.account.clone());
+    let result = match &config.mock_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read mock config {}", path.display()))?;
+            let mock = MockConfig::parse(&text)
+                .with_context(|| format!("invalid mock config {}", path.display()))?;
+            let engine = Engine::new(store.clone(), MockDispatcher::new(mock), clock, options);
+            run(&config, engine, scope).await
+        }
+        None => {
+            let engine = Engine::new(store.clone(), NoDispatcher, clock, options);
+            run(&config, engine, scope).await
+        }
+    };
+    // Flush and close whatever happened: every acknowledged commit is already durable, and
+    // queued ones are written before `close` returns.
+    if let Err(error) = store.close().await {
+        tracing::warn!(%error, "closing the store");
+    }
+    tracing::info!("stopped");
+    result
+}
+
+async fn run<D: Dispatch>(
+    config: &ServeConfig,
+    engine: Engine<SqliteStore, D>,
+    scope: Scope,
+) -> anyhow::Result<()> {
+    let resumed = engine
+        .recover()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot recover executions: {e}"))?;
+    if resumed > 0 {
+        tracing::info!(resumed, "resumed running executions");
+    }
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr().context("no local address")?;
+    // On stderr whatever RUST_LOG says: scripts and tests read the port from it.
+    eprintln!("listening on {address}");
+    tracing::info!(
+        data_dir = %config.data_dir.display(),
+        time_scale = config.time_scale,
+        mock_config = ?config.mock_config,
+        "sluice serve ready"
+    );
+    let router = sluice_api::router(Arc::new(Backend::new(engine, scope)));
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: no new connections; draining in-flight requests");
+        let _ = stopping_tx.send(true);
+    });
+    let mut stopping = stopping_rx;
+    let served = tokio::spawn(async move { server.await });
+    tokio::select! {
+        joined = served => {
+            joined.context("server task failed")?.context("server failed")?;
+        }
+        () = async {
+            let _ = stopping.wait_for(|s| *s).await;
+            tokio::time::sleep(DRAIN_TIMEOUT).await;
+        } => {
+            tracing::warn!("in-flight requests did not finish in {DRAIN_TIMEOUT:?}; closing anyway");
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or ctrl-c (SIGINT).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
