@@ -16,9 +16,8 @@ pub struct Clock {
 
 #[derive(Debug)]
 struct Inner {
-    /// Wall time (ms) when the clock was made; scaled time runs from there.
+    /// Wall time (ms) from which scaled time runs: at `origin_ms` both clocks agree.
     origin_ms: i64,
-    origin: std::time::Instant,
     scale: f64,
     offset_ms: AtomicI64,
     /// Bumped on every manual advance so sleepers recompute their deadline.
@@ -31,11 +30,21 @@ impl Clock {
         Self::scaled(1.0)
     }
 
-    /// Time running `scale` times faster than the wall clock (from now on).
+    /// Time running `scale` times faster than the wall clock, from now on.
     ///
     /// # Panics
     /// If `scale` is not a positive finite number.
     pub fn scaled(scale: f64) -> Self {
+        Self::scaled_since(Utc::now().timestamp_millis(), scale)
+    }
+
+    /// Time running `scale` times faster than the wall clock since the wall time `origin_ms`.
+    /// A server keeps its origin across restarts so that timers persisted by an earlier
+    /// process come due on the same scaled timeline.
+    ///
+    /// # Panics
+    /// If `scale` is not a positive finite number.
+    pub fn scaled_since(origin_ms: i64, scale: f64) -> Self {
         assert!(
             scale.is_finite() && scale > 0.0,
             "time scale must be positive"
@@ -43,8 +52,7 @@ impl Clock {
         let (advanced, _) = watch::channel(0);
         Self {
             inner: Arc::new(Inner {
-                origin_ms: Utc::now().timestamp_millis(),
-                origin: std::time::Instant::now(),
+                origin_ms,
                 scale,
                 offset_ms: AtomicI64::new(0),
                 advanced,
@@ -55,8 +63,13 @@ impl Clock {
     /// Milliseconds since the Unix epoch, on this clock.
     pub fn now_ms(&self) -> i64 {
         let i = &self.inner;
-        let elapsed = i.origin.elapsed().as_secs_f64() * 1000.0 * i.scale;
-        i.origin_ms + elapsed as i64 + i.offset_ms.load(Ordering::Relaxed)
+        let wall = Utc::now().timestamp_millis();
+        let scaled = if i.scale == 1.0 {
+            wall
+        } else {
+            i.origin_ms + ((wall - i.origin_ms) as f64 * i.scale) as i64
+        };
+        scaled + i.offset_ms.load(Ordering::Relaxed)
     }
 
     /// Moves the clock forward by `ms` at once; sleepers whose time has come wake up.
@@ -115,6 +128,22 @@ mod tests {
         assert!(
             clock.now_ms() - start >= 20_000,
             "20 ms of wall time is ≥ 20 s at scale 1000"
+        );
+    }
+
+    #[test]
+    fn two_clocks_with_the_same_origin_agree_like_a_restarted_server() {
+        let origin = Utc::now().timestamp_millis() - 10_000;
+        let before = Clock::scaled_since(origin, 50.0);
+        let after = Clock::scaled_since(origin, 50.0);
+        let (a, b) = (before.now_ms(), after.now_ms());
+        assert!(
+            (a - b).abs() < 1_000,
+            "{a} vs {b}: one timeline across restarts"
+        );
+        assert!(
+            a - origin >= 500_000,
+            "10 s of wall time is ≥ 500 s at scale 50"
         );
     }
 }

@@ -309,6 +309,8 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
     ) -> Result<ExecutionRecord, EngineError> {
         let start = self.inner.clock.now_ms();
         let mut record = new_record(machine, &execution_arn, &name, &input, start);
+        // Describable while it runs (an async EXPRESS start returns before it ends).
+        self.retain(record.clone(), Vec::new());
         let settings = self.settings(machine, &execution_arn, &name);
         let finished = crate::run(
             m,
@@ -335,12 +337,20 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         record.stop_ms = Some(self.inner.clock.now_ms());
         record.next_event_id = finished.history.len() as u64 + 1;
         let events = event_records(&execution_arn, finished.history);
+        self.retain(record.clone(), events);
+        Ok(record)
+    }
+
+    /// Keeps (or updates) a recent EXPRESS execution, dropping the oldest over the retention.
+    fn retain(&self, record: ExecutionRecord, events: Vec<EventRecord>) {
         let mut retained = lock(&self.inner.express);
-        retained.push_back((record.clone(), events));
+        match retained.iter_mut().rev().find(|(r, _)| r.arn == record.arn) {
+            Some(slot) => *slot = (record, events),
+            None => retained.push_back((record, events)),
+        }
         while retained.len() > self.inner.options.express_retention {
             retained.pop_front();
         }
-        Ok(record)
     }
 
     /// StopExecution.

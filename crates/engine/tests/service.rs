@@ -234,3 +234,31 @@ async fn express_runs_synchronously_and_stays_describable() {
     assert_eq!(rest.items.first().unwrap().id, 6, "pages continue");
     assert!(rest.next.is_none());
 }
+
+#[tokio::test]
+async fn an_async_express_execution_is_describable_while_it_runs() {
+    let dir = data_dir("express-async");
+    let clock = Clock::system();
+    let e = engine(&dir, clock.clone()).await;
+    let m = machine(
+        r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":60,"End":true}}}"#,
+        MachineType::Express,
+    );
+    let arn = "arn:aws:states:us-east-1:000000000000:express:m:y:1".to_owned();
+    let started = e
+        .start(&m, arn.clone(), "y".into(), "{}".into(), None)
+        .await
+        .unwrap();
+    assert_eq!(started.status, "RUNNING");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        e.execution(&arn)
+            .await
+            .unwrap()
+            .expect("visible while running")
+            .status,
+        "RUNNING"
+    );
+    clock.advance(60_000);
+    wait_for_status(&e, &arn, "SUCCEEDED").await;
+}

@@ -87,13 +87,28 @@ fn init_logging() {
         .try_init();
 }
 
+/// The wall time from which `--time-scale` runs, kept in the data dir so timers persisted by a
+/// previous process stay on the same scaled timeline after a restart.
+fn clock_origin(data_dir: &std::path::Path) -> anyhow::Result<i64> {
+    let path = data_dir.join("clock-origin");
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && let Ok(origin) = text.trim().parse()
+    {
+        return Ok(origin);
+    }
+    let origin = chrono::Utc::now().timestamp_millis();
+    std::fs::write(&path, origin.to_string())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(origin)
+}
+
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     let db = config.data_dir.join("sluice.db");
     let store = SqliteStore::open(&db, config.store.clone())
         .with_context(|| format!("cannot open the store {}", db.display()))?;
-    let clock = Clock::scaled(config.time_scale);
+    let clock = Clock::scaled_since(clock_origin(&config.data_dir)?, config.time_scale);
     let options = EngineOptions {
         max_payload_bytes: config.payload_limit(),
         express_retention: config.express_retention,
