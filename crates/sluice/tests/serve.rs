@@ -1120,3 +1120,49 @@ fn kill_9_and_restart_completes_every_execution_exactly_once() {
         acknowledged.len()
     );
 }
+
+#[test]
+fn the_clock_can_be_advanced_through_the_api() {
+    let dir = scratch("clock");
+    let server = Server::start(&dir, &[]);
+    let hour = r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}"#;
+    let machine = call_ok(
+        server.port,
+        "CreateStateMachine",
+        json!({ "name": "hour", "definition": hour, "roleArn": ROLE }),
+    )["stateMachineArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let execution = call_ok(
+        server.port,
+        "StartExecution",
+        json!({ "stateMachineArn": machine, "name": "h", "input": "{\"k\":1}" }),
+    )["executionArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let post = |body: &str| {
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        let request = format!(
+            "POST /sluice/clock HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    };
+    assert!(post(r#"{"advanceSeconds": -1}"#).starts_with("HTTP/1.1 400"));
+    let described = call_ok(
+        server.port,
+        "DescribeExecution",
+        json!({ "executionArn": execution }),
+    );
+    assert_eq!(described["status"], "RUNNING", "an hour has not passed yet");
+    assert!(post(r#"{"advanceSeconds": 3600}"#).starts_with("HTTP/1.1 200"));
+    let done = wait_done(server.port, &execution, Duration::from_secs(10));
+    assert_eq!(done["status"], "SUCCEEDED");
+    assert_eq!(done["output"], "{\"k\":1}");
+}

@@ -8,6 +8,7 @@
 //! queued commits are flushed.
 
 pub mod backend;
+mod clock;
 pub mod config;
 
 use std::path::PathBuf;
@@ -161,7 +162,9 @@ async fn run<D: Dispatch>(
         mock_config = ?config.mock_config,
         "sluice serve ready"
     );
-    let router = sluice_api::router(Arc::new(Backend::new(engine, scope)));
+    let clock = engine.clock().clone();
+    let router =
+        sluice_api::router(Arc::new(Backend::new(engine, scope))).merge(clock::router(clock));
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         shutdown_signal().await;
