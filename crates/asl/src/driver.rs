@@ -346,49 +346,35 @@ impl Execution {
 
     /// The execution's `TimeoutSeconds` have passed: it ends `TIMED_OUT`.
     pub fn time_out(&mut self, now_ms: i64) {
-        if self.end.is_some() {
-            return;
-        }
-        self.now_ms = now_ms;
         let failure = Failure::new(names::TIMEOUT, "The execution timed out");
-        self.threads.clear();
-        self.ready.clear();
-        let details = ErrorDetails {
-            error: failure.error.clone(),
-            cause: failure.cause.clone(),
-        };
-        self.event(
-            "ExecutionTimedOut",
-            self.last_event,
-            Some(Details::ExecutionTimedOut(details)),
-        );
-        self.end = Some(End {
-            status: Status::TimedOut,
-            output: None,
-            failure: Some(failure),
-        });
+        self.end_now(Status::TimedOut, failure, now_ms);
     }
 
     /// StopExecution: the execution ends `ABORTED` with an `ExecutionAborted` event.
     pub fn abort(&mut self, error: Option<String>, cause: Option<String>, now_ms: i64) {
+        let failure = Failure::new(error.unwrap_or_default(), cause.unwrap_or_default());
+        self.end_now(Status::Aborted, failure, now_ms);
+    }
+
+    /// Ends the execution from outside (timeout, stop), whatever its threads are doing.
+    fn end_now(&mut self, status: Status, failure: Failure, now_ms: i64) {
         if self.end.is_some() {
             return;
         }
         self.now_ms = now_ms;
         self.threads.clear();
         self.ready.clear();
-        let failure = Failure::new(error.unwrap_or_default(), cause.unwrap_or_default());
         let details = ErrorDetails {
             error: failure.error.clone(),
             cause: failure.cause.clone(),
         };
-        self.event(
-            "ExecutionAborted",
-            self.last_event,
-            Some(Details::ExecutionAborted(details)),
-        );
+        let (kind, details) = match status {
+            Status::TimedOut => ("ExecutionTimedOut", Details::ExecutionTimedOut(details)),
+            _ => ("ExecutionAborted", Details::ExecutionAborted(details)),
+        };
+        self.event(kind, self.last_event, Some(details));
         self.end = Some(End {
-            status: Status::Aborted,
+            status,
             output: None,
             failure: Some(failure),
         });
