@@ -1,6 +1,7 @@
 //! The `sluice` binary: one subcommand per role. Thin by design: parse the command line, load
 //! files, call the crates, print.
 
+mod bench;
 mod run;
 mod serve;
 mod validate;
@@ -26,6 +27,9 @@ enum Command {
     /// Serve the Step Functions API (AWS JSON 1.0) for the aws CLI and SDKs: STANDARD
     /// executions durable in --data-dir, EXPRESS executions in memory.
     Serve(serve::Args),
+    /// Benchmark `sluice serve` (or --endpoint) on the seed pipeline: EXPRESS and STANDARD
+    /// throughput and latency, the data dir's fsync rate, and with --moto the ratios to moto.
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +38,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::main(args),
         Command::Run(args) => run::main(args),
         Command::Serve(args) => serve::main(args),
+        Command::Bench(args) => bench::main(args),
     };
     match result {
         Ok(code) => code,
