@@ -80,7 +80,29 @@ struct Inner<S, D> {
     /// Stop requests for executions running in this process.
     running: Mutex<HashMap<String, StopSender>>,
     /// Recent EXPRESS executions: record and history.
-    express: Mutex<VecDeque<(ExecutionRecord, Vec<EventRecord>)>>,
+    express: Mutex<Retention>,
+}
+
+/// Recent EXPRESS executions by ARN, oldest dropped first.
+#[derive(Default)]
+struct Retention {
+    order: VecDeque<String>,
+    items: HashMap<String, (ExecutionRecord, Vec<EventRecord>)>,
+}
+
+impl Retention {
+    fn put(&mut self, record: ExecutionRecord, events: Vec<EventRecord>, limit: usize) {
+        let arn = record.arn.clone();
+        if self.items.insert(arn.clone(), (record, events)).is_none() {
+            self.order.push_back(arn);
+        }
+        while self.items.len() > limit {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            self.items.remove(&oldest);
+        }
+    }
 }
 
 /// Asks a running execution to stop with StopExecution's `error` and `cause`.
@@ -343,14 +365,8 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
 
     /// Keeps (or updates) a recent EXPRESS execution, dropping the oldest over the retention.
     fn retain(&self, record: ExecutionRecord, events: Vec<EventRecord>) {
-        let mut retained = lock(&self.inner.express);
-        match retained.iter_mut().rev().find(|(r, _)| r.arn == record.arn) {
-            Some(slot) => *slot = (record, events),
-            None => retained.push_back((record, events)),
-        }
-        while retained.len() > self.inner.options.express_retention {
-            retained.pop_front();
-        }
+        let limit = self.inner.options.express_retention;
+        lock(&self.inner.express).put(record, events, limit);
     }
 
     /// StopExecution.
@@ -417,9 +433,8 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             return Ok(Some(r));
         }
         Ok(lock(&self.inner.express)
-            .iter()
-            .rev()
-            .find(|(r, _)| r.arn == arn)
+            .items
+            .get(arn)
             .map(|(r, _)| r.clone()))
     }
 
@@ -439,7 +454,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                 .await?);
         }
         let retained = lock(&self.inner.express);
-        let Some((_, events)) = retained.iter().rev().find(|(r, _)| r.arn == arn) else {
+        let Some((_, events)) = retained.items.get(arn) else {
             return Err(EngineError::ExecutionDoesNotExist(arn.to_owned()));
         };
         let start: usize = match token {
@@ -597,4 +612,42 @@ fn seed_of(arn: &str) -> u64 {
     arn.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(arn: &str, status: &str) -> ExecutionRecord {
+        ExecutionRecord {
+            arn: arn.into(),
+            state_machine_arn: "m".into(),
+            name: arn.into(),
+            status: status.into(),
+            input: "{}".into(),
+            output: None,
+            error: None,
+            cause: None,
+            start_ms: 0,
+            stop_ms: None,
+            redrive_count: 0,
+            snapshot: None,
+            next_event_id: 1,
+        }
+    }
+
+    #[test]
+    fn retention_updates_in_place_and_drops_the_oldest() {
+        let mut r = Retention::default();
+        r.put(record("a", "RUNNING"), Vec::new(), 2);
+        r.put(record("b", "RUNNING"), Vec::new(), 2);
+        r.put(record("a", "SUCCEEDED"), Vec::new(), 2);
+        assert_eq!(
+            r.items["a"].0.status, "SUCCEEDED",
+            "updated, not duplicated"
+        );
+        r.put(record("c", "RUNNING"), Vec::new(), 2);
+        assert!(!r.items.contains_key("a"), "the oldest goes first");
+        assert!(r.items.contains_key("b") && r.items.contains_key("c"));
+    }
 }
