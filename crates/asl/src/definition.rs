@@ -301,6 +301,16 @@ impl StateMachine {
 
 /// Fields every state may carry.
 const COMMON: &[&str] = &["Type", "Comment", "QueryLanguage"];
+/// The data-flow fields of Task, Parallel and Map states.
+const DATA_FIELDS: &[&str] = &[
+    "InputPath",
+    "OutputPath",
+    "Parameters",
+    "ResultSelector",
+    "ResultPath",
+];
+/// Error handling and transition fields of Task, Parallel and Map states.
+const RECOVERY_FIELDS: &[&str] = &["Retry", "Catch", "Next", "End"];
 
 struct Parser<'d> {
     diags: &'d mut Diagnostics,
@@ -611,22 +621,9 @@ impl Parser<'_> {
             f,
             &[
                 COMMON,
-                &[
-                    "InputPath",
-                    "OutputPath",
-                    "Parameters",
-                    "ResultSelector",
-                    "ResultPath",
-                ],
-                &[
-                    "Retry",
-                    "Catch",
-                    "Next",
-                    "End",
-                    "Resource",
-                    "Credentials",
-                    "Assign",
-                ],
+                DATA_FIELDS,
+                RECOVERY_FIELDS,
+                &["Resource", "Credentials", "Assign"],
                 &[
                     "TimeoutSeconds",
                     "TimeoutSecondsPath",
@@ -822,14 +819,9 @@ impl Parser<'_> {
             f,
             &[
                 COMMON,
-                &[
-                    "InputPath",
-                    "OutputPath",
-                    "Parameters",
-                    "ResultSelector",
-                    "ResultPath",
-                ],
-                &["Retry", "Catch", "Next", "End", "Branches", "Assign"],
+                DATA_FIELDS,
+                RECOVERY_FIELDS,
+                &["Branches", "Assign"],
             ]
             .concat(),
         );
@@ -877,22 +869,9 @@ impl Parser<'_> {
             f,
             &[
                 COMMON,
-                &[
-                    "InputPath",
-                    "OutputPath",
-                    "Parameters",
-                    "ResultSelector",
-                    "ResultPath",
-                ],
-                &[
-                    "Retry",
-                    "Catch",
-                    "Next",
-                    "End",
-                    "Iterator",
-                    "ItemProcessor",
-                    "ItemsPath",
-                ],
+                DATA_FIELDS,
+                RECOVERY_FIELDS,
+                &["Iterator", "ItemProcessor", "ItemsPath"],
                 &[
                     "ItemSelector",
                     "MaxConcurrency",
