@@ -9,7 +9,7 @@
 //! outcomes back with [`Execution::task_finished`] and [`Execution::wake`], and persists
 //! [`Execution::take_events`] as it goes.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -101,6 +101,14 @@ struct Thread {
     entered_time: String,
     retries: RetryState,
     phase: Phase,
+    /// The current state took `input` (a Pass, Choice, Wait...): a redrive reads it back from
+    /// the state's `…StateEntered` event.
+    #[serde(default)]
+    input_lost: bool,
+    /// A Parallel or Map state that failed: its branches or iterations as they ended, kept so
+    /// that a redrive re-runs only the unsuccessful ones.
+    #[serde(default)]
+    failed_children: Option<Children>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -129,6 +137,9 @@ enum Phase {
     Woken { then: AfterSleep },
     /// Waiting for branches or iterations.
     Children(Children),
+    /// The thread ended without succeeding (its state failed, or the execution failed, timed
+    /// out or was aborted around it). Kept for a redrive, which enters the state again.
+    Stopped,
     /// All children ended: settle the state with this outcome. Never at rest.
     #[serde(skip)]
     Settle {
@@ -175,6 +186,15 @@ pub struct Execution {
     deadline_ms: Option<i64>,
     now_ms: i64,
     end: Option<End>,
+}
+
+/// Why [`Execution::redrive`] refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedriveError {
+    #[error("Execution is {0} and cannot be redriven")]
+    NotRedrivable(&'static str),
+    #[error("the input of the state entered at event #{0} is needed to redrive it")]
+    MissingInput(u64),
 }
 
 fn iso(ms: i64) -> String {
@@ -317,6 +337,9 @@ impl Execution {
         let Some(Some(t)) = self.threads.get_mut(thread) else {
             return;
         };
+        if !matches!(t.phase, Phase::Task { .. }) {
+            return; // stopped or abandoned: a late report changes nothing
+        }
         if let Phase::Task {
             resource,
             state_input,
@@ -338,6 +361,9 @@ impl Execution {
         let Some(Some(t)) = self.threads.get_mut(thread) else {
             return;
         };
+        if !matches!(t.phase, Phase::Sleep { .. }) {
+            return;
+        }
         if let Phase::Sleep { then, .. } = std::mem::replace(&mut t.phase, Phase::Run) {
             t.phase = Phase::Woken { then };
             self.ready.push_back(thread);
@@ -356,14 +382,120 @@ impl Execution {
         self.end_now(Status::Aborted, failure, now_ms);
     }
 
+    /// The history events whose input a redrive needs: the `…StateEntered` events of stopped
+    /// states that took their input (see [`Execution::redrive`]).
+    pub fn redrive_inputs(&self) -> Vec<u64> {
+        self.threads
+            .iter()
+            .flatten()
+            .filter(|t| t.input_lost && !matches!(t.phase, Phase::Children(_)))
+            .filter(|t| t.failed_children.is_none())
+            .map(|t| t.entered)
+            .collect()
+    }
+
+    /// RedriveExecution: continues a FAILED, TIMED_OUT or ABORTED execution from its
+    /// unsuccessful states with the inputs they had, keeping what succeeded (the outputs of
+    /// finished Parallel branches and Map iterations are not run again). Records
+    /// `ExecutionRedriven` with `redrive_count` (the count after this redrive); retry counts
+    /// start over and `TimeoutSeconds` counts from now. `inputs` maps the events
+    /// [`Execution::redrive_inputs`] names to their state input. Call [`Execution::advance`]
+    /// next.
+    pub fn redrive(
+        &mut self,
+        machine: &StateMachine,
+        redrive_count: u32,
+        inputs: &HashMap<u64, Value>,
+        now_ms: i64,
+    ) -> Result<(), RedriveError> {
+        match self.end.as_ref().map(|e| e.status) {
+            None => return Err(RedriveError::NotRedrivable("RUNNING")),
+            Some(Status::Succeeded) => return Err(RedriveError::NotRedrivable("SUCCEEDED")),
+            Some(_) => {}
+        }
+        if let Some(missing) = self
+            .redrive_inputs()
+            .into_iter()
+            .find(|id| !inputs.contains_key(id))
+        {
+            return Err(RedriveError::MissingInput(missing));
+        }
+        self.now_ms = now_ms;
+        self.end = None;
+        self.ready.clear();
+        self.deadline_ms = machine
+            .timeout_seconds
+            .map(|s| now_ms.saturating_add((s as i64).saturating_mul(1000)));
+        let redriven = self.event(
+            "ExecutionRedriven",
+            self.last_event,
+            Some(Details::ExecutionRedriven { redrive_count }),
+        );
+        if self.threads.iter().all(Option::is_none) {
+            // It failed before its first state (its input was refused): start over.
+            let input = self.context.input.clone();
+            self.spawn(None, Vec::new(), machine.start_at, input, redriven);
+            return Ok(());
+        }
+        let mut parents = Vec::new();
+        for tid in 0..self.threads.len() {
+            let Some(t) = self.threads[tid].as_mut() else {
+                continue;
+            };
+            if let Some(mut children) = t.failed_children.take() {
+                for result in &mut children.results {
+                    if matches!(result, Some(Err(_))) {
+                        *result = None;
+                    }
+                }
+                t.phase = Phase::Children(children);
+            }
+            if matches!(t.phase, Phase::Children(_)) {
+                parents.push(tid);
+                continue;
+            }
+            if t.input_lost {
+                t.input = inputs.get(&t.entered).cloned().unwrap_or(Value::Null);
+                t.input_lost = false;
+            }
+            t.prev = redriven;
+            t.phase = Phase::Enter;
+            self.ready.push_back(tid);
+        }
+        // Each waiting parent counts its children again; a Map also starts what it queued.
+        for tid in parents {
+            let running = self
+                .threads
+                .iter()
+                .flatten()
+                .filter(|c| c.parent.map(|(p, _)| p) == Some(tid))
+                .count();
+            let Some(mut t) = self.threads[tid].take() else {
+                continue;
+            };
+            if let Phase::Children(c) = &mut t.phase {
+                c.running = running;
+            }
+            self.start_iterations(machine, tid, &mut t);
+            let done =
+                matches!(&t.phase, Phase::Children(c) if c.running == 0 && c.queue.is_empty());
+            if done {
+                let m = machine_at(machine, &t.path);
+                self.children_done(m, &mut t);
+                self.ready.push_back(tid);
+            }
+            self.threads[tid] = Some(t);
+        }
+        Ok(())
+    }
+
     /// Ends the execution from outside (timeout, stop), whatever its threads are doing.
     fn end_now(&mut self, status: Status, failure: Failure, now_ms: i64) {
         if self.end.is_some() {
             return;
         }
         self.now_ms = now_ms;
-        self.threads.clear();
-        self.ready.clear();
+        self.halt_all();
         let details = ErrorDetails {
             error: failure.error.clone(),
             cause: failure.cause.clone(),
@@ -405,6 +537,8 @@ impl Execution {
             entered_time: String::new(),
             retries: RetryState::default(),
             phase: Phase::Enter,
+            input_lost: false,
+            failed_children: None,
         };
         let id = self.threads.len();
         self.threads.push(Some(thread));
@@ -426,7 +560,13 @@ impl Execution {
                     return;
                 }
                 Flow::Finished(result) => {
-                    self.finish_thread(root, tid, t.parent, result);
+                    let parent = t.parent;
+                    if result.is_err() {
+                        // Kept: a redrive enters this state again.
+                        t.phase = Phase::Stopped;
+                        self.threads[tid] = Some(t);
+                    }
+                    self.finish_thread(root, tid, parent, result);
                     return;
                 }
             }
@@ -488,7 +628,10 @@ impl Execution {
                 failed_event,
                 propagated,
             } => self.settle(m, tid, t, outcome, failed_event, propagated, effects),
-            waiting @ (Phase::Task { .. } | Phase::Sleep { .. } | Phase::Children(_)) => {
+            waiting @ (Phase::Task { .. }
+            | Phase::Sleep { .. }
+            | Phase::Children(_)
+            | Phase::Stopped) => {
                 t.phase = waiting;
                 Flow::Wait
             }
@@ -510,6 +653,7 @@ impl Execution {
         let arg = if keeps_input {
             t.input.clone()
         } else {
+            t.input_lost = true;
             t.input.take()
         };
         let token = waits_for_token(&state.kind).then(|| task_token(&mut self.random));
@@ -732,18 +876,66 @@ impl Execution {
         self.threads[parent] = Some(t);
     }
 
+    /// Stops every branch or iteration below `parent` (they are kept, `Stopped`, for a
+    /// redrive; a task that still reports for one of them is ignored).
     fn abandon_children(&mut self, parent: ThreadId) {
-        let mut stack = vec![parent];
-        while let Some(p) = stack.pop() {
-            for id in 0..self.threads.len() {
-                if matches!(&self.threads[id], Some(t) if t.parent.map(|(q, _)| q) == Some(p)) {
-                    self.threads[id] = None;
-                    stack.push(id);
-                }
+        for id in self.descendants(parent) {
+            if let Some(t) = &mut self.threads[id] {
+                halt(t);
             }
+        }
+        self.ready.retain(|id| {
+            self.threads
+                .get(*id)
+                .is_some_and(|t| t.as_ref().is_some_and(runnable))
+        });
+    }
+
+    /// Forgets every thread below `parent`: its Parallel or Map state succeeded, was caught or
+    /// is retried, so nothing of the earlier attempt is redriven.
+    fn drop_descendants(&mut self, parent: ThreadId) {
+        for id in self.descendants(parent) {
+            self.threads[id] = None;
         }
         self.ready
             .retain(|id| self.threads.get(*id).is_some_and(Option::is_some));
+    }
+
+    /// The threads below `parent`, parents before their children (one pass over the threads:
+    /// a Map can have thousands).
+    fn descendants(&self, parent: ThreadId) -> Vec<ThreadId> {
+        let mut children: HashMap<ThreadId, Vec<ThreadId>> = HashMap::new();
+        for (id, t) in self.threads.iter().enumerate() {
+            if let Some((p, _)) = t.as_ref().and_then(|t| t.parent) {
+                children.entry(p).or_default().push(id);
+            }
+        }
+        let mut found = Vec::new();
+        let mut stack = vec![parent];
+        while let Some(p) = stack.pop() {
+            if let Some(ids) = children.remove(&p) {
+                found.extend_from_slice(&ids);
+                stack.extend(ids);
+            }
+        }
+        found
+    }
+
+    /// The state of `t` succeeded, was caught or is retried: what its branches or iterations
+    /// left behind is no longer needed for a redrive.
+    fn forget_children(&mut self, m: &StateMachine, tid: ThreadId, t: &mut Thread) {
+        t.failed_children = None;
+        if matches!(m.state(t.state).kind, Kind::Parallel(_) | Kind::Map(_)) {
+            self.drop_descendants(tid);
+        }
+    }
+
+    /// Stops every thread (timeout, StopExecution): kept for a redrive.
+    fn halt_all(&mut self) {
+        for t in self.threads.iter_mut().flatten() {
+            halt(t);
+        }
+        self.ready.clear();
     }
 
     /// Every child ended (or one failed where that ends them all): the state settles next.
@@ -756,6 +948,9 @@ impl Execution {
     /// Turns finished children into the state's outcome (Parallel: outputs in branch order;
     /// Map: results in item order with failure tolerance).
     fn settle_children(&mut self, m: &StateMachine, t: &mut Thread, c: Children) -> Phase {
+        // Where the state may fail, keep its children as they ended for a redrive.
+        let unsuccessful = c.running > 0 || c.results.iter().any(|r| matches!(r, Some(Err(_))));
+        t.failed_children = unsuccessful.then(|| c.clone());
         let ctx = Arc::clone(&self.context);
         let visit = visit(&ctx, t, None);
         let results: Vec<Result<Value, Failure>> = c.results.into_iter().flatten().collect();
@@ -819,6 +1014,9 @@ impl Execution {
         effects: &mut Vec<Effect>,
     ) -> Flow {
         let state = m.state(t.state);
+        if outcome.is_ok() {
+            self.forget_children(m, tid, t);
+        }
         let failure = match outcome {
             Ok(Action::Next {
                 state: next,
@@ -868,6 +1066,7 @@ impl Execution {
         let input = t.input.clone();
         match m.recover(t.state, input, failure, &mut t.retries, &mut self.random) {
             Recovery::Retry { delay_seconds } => {
+                self.forget_children(m, tid, t);
                 // Backoff without MaxDelaySeconds grows without bound: saturate ("forever",
                 // until the execution's deadline if any).
                 let delay_ms = (delay_seconds * 1000.0).min(i64::MAX as f64) as i64;
@@ -886,6 +1085,7 @@ impl Execution {
                 state: next,
                 output,
             } => {
+                self.forget_children(m, tid, t);
                 if let Some(kind) = failed_event {
                     t.prev = self.event(kind.event(), t.prev, None);
                 }
@@ -936,6 +1136,7 @@ impl Execution {
             Transition::Next(next) => {
                 t.state = next;
                 t.input = output;
+                t.input_lost = false;
                 t.phase = Phase::Enter;
                 Flow::Continue
             }
@@ -950,7 +1151,9 @@ impl Execution {
         parent: Option<(ThreadId, usize)>,
         result: Result<(Value, u64), Stop>,
     ) {
-        self.threads[tid] = None;
+        if result.is_ok() {
+            self.threads[tid] = None;
+        }
         match parent {
             None => self.finish_execution(result),
             Some((p, slot)) => self.child_finished(root, p, slot, result),
@@ -958,10 +1161,10 @@ impl Execution {
     }
 
     fn finish_execution(&mut self, result: Result<(Value, u64), Stop>) {
-        self.threads.clear();
-        self.ready.clear();
         match result {
             Ok((output, prev)) => {
+                self.threads.clear();
+                self.ready.clear();
                 self.event(
                     "ExecutionSucceeded",
                     prev,
@@ -977,6 +1180,8 @@ impl Execution {
                 });
             }
             Err(stop) => {
+                // Threads stay (stopped) for a redrive.
+                self.halt_all();
                 let details = ErrorDetails {
                     error: stop.failure.error.clone(),
                     cause: stop.failure.cause.clone(),
@@ -1127,6 +1332,18 @@ impl Execution {
         };
         self.event(name, prev, Some(details))
     }
+}
+
+/// Stops a thread for good unless it only waits for children (those are stopped themselves).
+fn halt(t: &mut Thread) {
+    if !matches!(t.phase, Phase::Children(_)) {
+        t.phase = Phase::Stopped;
+    }
+}
+
+/// Whether a thread may be in the ready queue.
+fn runnable(t: &Thread) -> bool {
+    !matches!(t.phase, Phase::Stopped)
 }
 
 fn visit<'a>(context: &'a step::Execution, t: &'a Thread, token: Option<&'a str>) -> Visit<'a> {
@@ -1384,5 +1601,261 @@ mod tests {
             before.last().unwrap().id + 1,
             "event ids continue"
         );
+    }
+
+    /// Runs `ex` to rest, answering every task with `answer(state, input)`.
+    fn run_tasks(
+        ex: &mut Execution,
+        m: &StateMachine,
+        mut effects: Vec<Effect>,
+        answer: &mut dyn FnMut(&str) -> Result<Value, Failure>,
+    ) -> Vec<String> {
+        let mut ran = Vec::new();
+        while !effects.is_empty() {
+            for effect in std::mem::take(&mut effects) {
+                match effect {
+                    Effect::RunTask { thread, state, .. } => {
+                        let result = answer(&state);
+                        ran.push(state);
+                        ex.task_finished(thread, result, T0);
+                    }
+                    Effect::Sleep { thread, due_ms } => ex.wake(thread, due_ms),
+                }
+            }
+            effects = ex.advance(m, T0);
+        }
+        ran
+    }
+
+    fn kinds(events: &[HistoryEvent]) -> Vec<&'static str> {
+        events.iter().map(|e| e.kind).collect()
+    }
+
+    #[test]
+    fn redrive_reruns_the_failed_task_with_its_input_and_keeps_what_came_before() {
+        let m = machine(json!({"StartAt": "Prep", "States": {
+            "Prep": {"Type": "Pass", "Result": {"step": 1}, "Next": "Call"},
+            "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "Done",
+                     "Retry": [{"ErrorEquals": ["Flaky"], "MaxAttempts": 1, "IntervalSeconds": 1}]},
+            "Done": {"Type": "Pass", "End": true}}}));
+        let mut ex = Execution::start(&m, json!({}), settings(), T0);
+        let effects = ex.advance(&m, T0);
+        let ran = run_tasks(&mut ex, &m, effects, &mut |_| {
+            Err(Failure::new("Flaky", "down"))
+        });
+        assert_eq!(ran.len(), 2, "first attempt and its one retry");
+        assert_eq!(ex.end().unwrap().status, Status::Failed);
+        let failed_at = ex.take_events().last().unwrap().id;
+
+        // Through a snapshot, as the engine does.
+        let mut ex: Execution = serde_json::from_str(&serde_json::to_string(&ex).unwrap()).unwrap();
+        assert!(ex.redrive_inputs().is_empty(), "a Task keeps its input");
+        ex.redrive(&m, 1, &HashMap::new(), T0 + 60_000).unwrap();
+        let effects = ex.advance(&m, T0 + 60_000);
+        let mut calls = 0;
+        let ran = run_tasks(&mut ex, &m, effects, &mut |_| {
+            calls += 1;
+            if calls == 1 {
+                Err(Failure::new("Flaky", "still down"))
+            } else {
+                Ok(json!({"ok": true}))
+            }
+        });
+        assert_eq!(
+            ran,
+            ["Call", "Call"],
+            "only Call runs again, with its retry reset"
+        );
+        let end = ex.end().unwrap();
+        assert_eq!(end.status, Status::Succeeded);
+        assert_eq!(end.output, Some(json!({"ok": true})));
+        let events = ex.take_events();
+        assert_eq!(events[0].kind, "ExecutionRedriven");
+        assert_eq!(events[0].id, failed_at + 1, "ids continue");
+        assert_eq!(events[0].previous_event_id, failed_at);
+        assert_eq!(events[1].kind, "TaskStateEntered");
+        assert_eq!(events[1].previous_event_id, events[0].id);
+        let entered = serde_json::to_value(&events[1]).unwrap();
+        assert_eq!(
+            entered["stateEnteredEventDetails"]["input"], "{\"step\":1}",
+            "the state's own input, not the execution's"
+        );
+        assert!(
+            !kinds(&events).contains(&"PassStateEntered")
+                || events.iter().any(|e| {
+                    serde_json::to_value(e).unwrap()["stateEnteredEventDetails"]["name"] == "Done"
+                })
+        );
+    }
+
+    #[test]
+    fn redrive_reruns_only_the_failed_parallel_branch() {
+        let m = machine(
+            json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true,
+            "Branches": [
+                {"StartAt": "A", "States": {"A": task_state("a")}},
+                {"StartAt": "B", "States": {"B": task_state("b")}}]}}}),
+        );
+        let mut ex = Execution::start(&m, json!({}), settings(), T0);
+        let effects = ex.advance(&m, T0);
+        let running = tasks(&effects);
+        ex.task_finished(running[0].0, Ok(json!("a-out")), T0);
+        ex.advance(&m, T0);
+        ex.task_finished(running[1].0, Err(Failure::new("Boom", "b broke")), T0);
+        ex.advance(&m, T0);
+        assert_eq!(ex.end().unwrap().status, Status::Failed);
+        ex.redrive(&m, 1, &HashMap::new(), T0 + 1).unwrap();
+        let effects = ex.advance(&m, T0 + 1);
+        let again = tasks(&effects);
+        assert_eq!(
+            again.len(),
+            1,
+            "branch A succeeded and is not run again: {effects:?}"
+        );
+        ex.task_finished(again[0].0, Ok(json!("b-out")), T0 + 2);
+        ex.advance(&m, T0 + 2);
+        assert_eq!(ex.end().unwrap().output, Some(json!(["a-out", "b-out"])));
+    }
+
+    #[test]
+    fn redrive_reruns_failed_and_abandoned_map_iterations_only() {
+        let m = machine(
+            json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+            "MaxConcurrency": 2,
+            "ItemProcessor": {"StartAt": "T", "States": {"T": {
+                "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true,
+                "Parameters": {"item.$": "$"}}}}}}}),
+        );
+        let mut ex = Execution::start(&m, json!([0, 1, 2, 3]), settings(), T0);
+        let first = tasks(&ex.advance(&m, T0));
+        assert_eq!(first.len(), 2);
+        ex.task_finished(first[0].0, Ok(json!("r0")), T0);
+        let next = tasks(&ex.advance(&m, T0));
+        assert_eq!(next.len(), 1, "item 2 starts as item 0 ends");
+        ex.task_finished(first[1].0, Err(Failure::new("Boom", "item 1")), T0);
+        ex.advance(&m, T0);
+        assert_eq!(ex.end().unwrap().status, Status::Failed);
+
+        ex.redrive(&m, 1, &HashMap::new(), T0 + 1).unwrap();
+        let mut effects = ex.advance(&m, T0 + 1);
+        let mut items = Vec::new();
+        while !effects.is_empty() {
+            for effect in std::mem::take(&mut effects) {
+                if let Effect::RunTask { thread, call, .. } = effect {
+                    let item = call.input["item"].as_i64().unwrap();
+                    items.push(item);
+                    ex.task_finished(thread, Ok(json!(format!("r{item}"))), T0 + 2);
+                }
+            }
+            effects = ex.advance(&m, T0 + 2);
+        }
+        items.sort();
+        assert_eq!(
+            items,
+            [1, 2, 3],
+            "item 0 succeeded before and is not run again"
+        );
+        assert_eq!(
+            ex.end().unwrap().output,
+            Some(json!(["r0", "r1", "r2", "r3"]))
+        );
+    }
+
+    #[test]
+    fn redrive_of_an_aborted_wait_needs_the_input_from_history() {
+        let m = machine(json!({"StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Seconds": 60, "End": true}}}));
+        let mut ex = Execution::start(&m, json!({"x": 1}), settings(), T0);
+        ex.advance(&m, T0);
+        ex.abort(None, None, T0 + 5);
+        assert_eq!(ex.end().unwrap().status, Status::Aborted);
+        let events = ex.take_events();
+        let entered = events
+            .iter()
+            .find(|e| e.kind == "WaitStateEntered")
+            .unwrap()
+            .id;
+        assert_eq!(ex.redrive_inputs(), [entered]);
+        assert_eq!(
+            ex.redrive(&m, 1, &HashMap::new(), T0 + 10),
+            Err(RedriveError::MissingInput(entered))
+        );
+        let inputs = HashMap::from([(entered, json!({"x": 1}))]);
+        ex.redrive(&m, 1, &inputs, T0 + 10).unwrap();
+        let effects = ex.advance(&m, T0 + 10);
+        assert_eq!(
+            effects,
+            [Effect::Sleep {
+                thread: 0,
+                due_ms: T0 + 60_010
+            }],
+            "waits in full again"
+        );
+        ex.wake(0, T0 + 60_010);
+        ex.advance(&m, T0 + 60_010);
+        assert_eq!(ex.end().unwrap().output, Some(json!({"x": 1})));
+    }
+
+    #[test]
+    fn redrive_restarts_the_execution_timeout_and_refuses_running_or_succeeded() {
+        let m = machine(json!({"StartAt": "T", "TimeoutSeconds": 10,
+            "States": {"T": task_state("t")}}));
+        let mut ex = Execution::start(&m, json!({}), settings(), T0);
+        let t = tasks(&ex.advance(&m, T0));
+        assert_eq!(
+            ex.redrive(&m, 1, &HashMap::new(), T0),
+            Err(RedriveError::NotRedrivable("RUNNING"))
+        );
+        ex.time_out(T0 + 10_000);
+        // The task of the timed-out attempt reports late: ignored.
+        ex.task_finished(t[0].0, Ok(json!(1)), T0 + 10_001);
+        assert!(ex.advance(&m, T0 + 10_001).is_empty());
+        ex.redrive(&m, 1, &HashMap::new(), T0 + 50_000).unwrap();
+        assert_eq!(
+            ex.deadline_ms(),
+            Some(T0 + 60_000),
+            "TimeoutSeconds counts from the redrive"
+        );
+        let t = tasks(&ex.advance(&m, T0 + 50_000));
+        ex.task_finished(t[0].0, Ok(json!("done")), T0 + 50_001);
+        ex.advance(&m, T0 + 50_001);
+        assert_eq!(ex.end().unwrap().status, Status::Succeeded);
+        assert_eq!(
+            ex.redrive(&m, 2, &HashMap::new(), T0 + 60_000),
+            Err(RedriveError::NotRedrivable("SUCCEEDED"))
+        );
+    }
+
+    #[test]
+    fn a_caught_parallel_leaves_nothing_to_redrive_behind() {
+        let m = machine(json!({"StartAt": "P", "States": {
+            "P": {"Type": "Parallel", "Next": "F",
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "F"}],
+                  "Branches": [{"StartAt": "A", "States": {"A": task_state("a")}}]},
+            "F": {"Type": "Fail", "Error": "Final"}}}));
+        let mut ex = Execution::start(&m, json!({}), settings(), T0);
+        let t = tasks(&ex.advance(&m, T0));
+        ex.task_finished(t[0].0, Err(Failure::new("Boom", "")), T0);
+        ex.advance(&m, T0);
+        assert_eq!(ex.end().unwrap().failure.as_ref().unwrap().error, "Final");
+        let fail_entered = ex
+            .take_events()
+            .iter()
+            .find(|e| e.kind == "FailStateEntered")
+            .unwrap()
+            .id;
+        assert_eq!(
+            ex.redrive_inputs(),
+            [fail_entered],
+            "the Parallel's branch is gone"
+        );
+        let inputs = HashMap::from([(fail_entered, json!({}))]);
+        ex.redrive(&m, 1, &inputs, T0 + 1).unwrap();
+        let effects = ex.advance(&m, T0 + 1);
+        assert!(
+            effects.is_empty(),
+            "only the Fail state is entered again: {effects:?}"
+        );
+        assert_eq!(ex.end().unwrap().failure.as_ref().unwrap().error, "Final");
     }
 }

@@ -47,6 +47,11 @@ pub enum Details {
     ExecutionTimedOut(ErrorDetails),
     #[serde(rename = "executionAbortedEventDetails")]
     ExecutionAborted(ErrorDetails),
+    #[serde(rename = "executionRedrivenEventDetails")]
+    ExecutionRedriven {
+        #[serde(rename = "redriveCount")]
+        redrive_count: u32,
+    },
     #[serde(rename = "stateEnteredEventDetails")]
     StateEntered {
         name: String,
