@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use sluice_asl::definition::StateMachine;
-use sluice_asl::driver::{Effect, Execution, Settings};
+use sluice_asl::driver::{Effect, Execution, Settings, Status};
 use sluice_asl::history::HistoryEvent;
 use sluice_asl::step;
 use sluice_asl::validate::validate;
@@ -23,6 +23,10 @@ use tokio::sync::oneshot;
 
 use crate::effects::Performer;
 use crate::{Clock, Dispatch};
+
+mod redrive;
+
+pub use redrive::redrivable;
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -53,6 +57,9 @@ pub enum EngineError {
     ExecutionDoesNotExist(String),
     #[error("Invalid execution input: {0}")]
     InvalidInput(String),
+    /// RedriveExecution refused; the text is AWS's `redriveStatusReason`.
+    #[error("{0}")]
+    ExecutionNotRedrivable(String),
     #[error(transparent)]
     Store(#[from] sluice_store::Error),
 }
@@ -81,17 +88,20 @@ struct Inner<S, D> {
     running: Mutex<HashMap<String, StopSender>>,
     /// Recent EXPRESS executions: record and history.
     express: Mutex<Retention>,
+    /// RedriveExecution's recent client tokens by execution ARN.
+    redrive_tokens: Mutex<HashMap<String, Vec<redrive::RedriveToken>>>,
 }
 
 /// Recent EXPRESS executions by ARN, oldest dropped first.
 #[derive(Default)]
 struct Retention {
     order: VecDeque<String>,
-    items: HashMap<String, (ExecutionRecord, Vec<EventRecord>)>,
+    /// History as the driver recorded it: serialized only if someone reads it.
+    items: HashMap<String, (ExecutionRecord, Vec<HistoryEvent>)>,
 }
 
 impl Retention {
-    fn put(&mut self, record: ExecutionRecord, events: Vec<EventRecord>, limit: usize) {
+    fn put(&mut self, record: ExecutionRecord, events: Vec<HistoryEvent>, limit: usize) {
         let arn = record.arn.clone();
         if self.items.insert(arn.clone(), (record, events)).is_none() {
             self.order.push_back(arn);
@@ -112,7 +122,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn event_records(arn: &str, events: Vec<HistoryEvent>) -> Vec<EventRecord> {
+fn event_records(arn: &str, events: impl IntoIterator<Item = HistoryEvent>) -> Vec<EventRecord> {
     events
         .into_iter()
         .map(|e| EventRecord {
@@ -142,15 +152,16 @@ fn update_record(
     now_ms: i64,
 ) {
     record.next_event_id = ex.next_event_id();
+    let snapshot = || {
+        let snapshot = Snapshot {
+            machine: machine.to_owned(),
+            test_case: test_case.clone(),
+            execution: ex,
+        };
+        serde_json::to_string(&snapshot).ok()
+    };
     match ex.end() {
-        None => {
-            let snapshot = Snapshot {
-                machine: machine.to_owned(),
-                test_case: test_case.clone(),
-                execution: ex,
-            };
-            record.snapshot = serde_json::to_string(&snapshot).ok();
-        }
+        None => record.snapshot = snapshot(),
         Some(end) => {
             record.status = end.status.as_str().to_owned();
             record.output = end.output.as_ref().map(Value::to_string);
@@ -159,7 +170,11 @@ fn update_record(
             record.error = failure.and_then(|f| some(&f.error));
             record.cause = failure.and_then(|f| some(&f.cause));
             record.stop_ms = Some(now_ms);
-            record.snapshot = None;
+            // An unsuccessful execution keeps where it stopped: RedriveExecution resumes it.
+            record.snapshot = match end.status {
+                Status::Succeeded => None,
+                _ => snapshot(),
+            };
         }
     }
 }
@@ -175,6 +190,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                 machines: Mutex::default(),
                 running: Mutex::default(),
                 express: Mutex::default(),
+                redrive_tokens: Mutex::default(),
             }),
         }
     }
@@ -187,8 +203,10 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         &self.inner.clock
     }
 
+    /// The parsed definition of `record`, cached by (machine, revision): a machine, its
+    /// versions and its revisions read back from the store share one parse per revision.
     fn machine(&self, record: &StateMachineRecord) -> Result<Arc<StateMachine>, EngineError> {
-        let key = (record.arn.clone(), record.revision_id.clone());
+        let key = (record.machine_arn().to_owned(), record.revision_id.clone());
         if let Some(m) = lock(&self.inner.machines).get(&key) {
             return Ok(Arc::clone(m));
         }
@@ -222,8 +240,9 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         }
     }
 
-    /// Starts an execution. STANDARD: durable before this returns, then runs in the
-    /// background. EXPRESS: runs in memory in the background.
+    /// Starts an execution of `machine` (a machine or a version; `alias_arn` is the alias it
+    /// was chosen through, if any, recorded with the execution). STANDARD: durable before this
+    /// returns, then runs in the background. EXPRESS: runs in memory in the background.
     pub async fn start(
         &self,
         machine: &StateMachineRecord,
@@ -231,6 +250,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         name: String,
         input: String,
         test_case: Option<String>,
+        alias_arn: Option<String>,
     ) -> Result<ExecutionRecord, EngineError> {
         let input_value: Value =
             serde_json::from_str(&input).map_err(|e| EngineError::InvalidInput(e.to_string()))?;
@@ -242,7 +262,10 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                 &name,
                 &input,
                 self.inner.clock.now_ms(),
+                alias_arn.clone(),
             );
+            // Describable while it runs: this start returns before it ends.
+            self.retain(record.clone(), Vec::new());
             let engine = self.clone();
             let machine = machine.clone();
             tokio::spawn(async move {
@@ -255,6 +278,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                         input,
                         input_value,
                         test_case,
+                        alias_arn,
                     )
                     .await;
             });
@@ -269,7 +293,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         );
         let effects = ex.advance(&m, now);
         let events = ex.take_events();
-        let mut record = new_record(machine, &execution_arn, &name, &input, now);
+        let mut record = new_record(machine, &execution_arn, &name, &input, now, alias_arn);
         update_record(&mut record, &ex, &machine.name, &test_case, now);
         let writes = vec![
             Write::InsertExecution(record.clone()),
@@ -294,7 +318,8 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         Ok(record)
     }
 
-    /// StartSyncExecution: runs an EXPRESS execution to its end.
+    /// StartSyncExecution: runs an EXPRESS execution (of a machine or a version, chosen through
+    /// `alias_arn` if any) to its end.
     pub async fn run_sync(
         &self,
         machine: &StateMachineRecord,
@@ -302,6 +327,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         name: String,
         input: String,
         test_case: Option<String>,
+        alias_arn: Option<String>,
     ) -> Result<ExecutionRecord, EngineError> {
         let input_value: Value =
             serde_json::from_str(&input).map_err(|e| EngineError::InvalidInput(e.to_string()))?;
@@ -314,6 +340,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             input,
             input_value,
             test_case,
+            alias_arn,
         )
         .await
     }
@@ -328,11 +355,10 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         input: String,
         input_value: Value,
         test_case: Option<String>,
+        alias_arn: Option<String>,
     ) -> Result<ExecutionRecord, EngineError> {
         let start = self.inner.clock.now_ms();
-        let mut record = new_record(machine, &execution_arn, &name, &input, start);
-        // Describable while it runs (an async EXPRESS start returns before it ends).
-        self.retain(record.clone(), Vec::new());
+        let mut record = new_record(machine, &execution_arn, &name, &input, start, alias_arn);
         let settings = self.settings(machine, &execution_arn, &name);
         let finished = crate::run(
             m,
@@ -358,13 +384,12 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             .filter(|s| !s.is_empty());
         record.stop_ms = Some(self.inner.clock.now_ms());
         record.next_event_id = finished.history.len() as u64 + 1;
-        let events = event_records(&execution_arn, finished.history);
-        self.retain(record.clone(), events);
+        self.retain(record.clone(), finished.history);
         Ok(record)
     }
 
     /// Keeps (or updates) a recent EXPRESS execution, dropping the oldest over the retention.
-    fn retain(&self, record: ExecutionRecord, events: Vec<EventRecord>) {
+    fn retain(&self, record: ExecutionRecord, events: Vec<HistoryEvent>) {
         let limit = self.inner.options.express_retention;
         lock(&self.inner.express).put(record, events, limit);
     }
@@ -461,27 +486,43 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             Some(t) => t.parse().map_err(|_| sluice_store::Error::InvalidToken)?,
             None => 0,
         };
-        let mut ordered: Vec<EventRecord> = events.clone();
-        if reverse {
-            ordered.reverse();
-        }
         let limit = limit.max(1);
-        let items: Vec<EventRecord> = ordered.iter().skip(start).take(limit).cloned().collect();
-        let next = (start + items.len() < ordered.len()).then(|| (start + items.len()).to_string());
+        let ordered: Box<dyn Iterator<Item = &HistoryEvent>> = if reverse {
+            Box::new(events.iter().rev())
+        } else {
+            Box::new(events.iter())
+        };
+        let items: Vec<EventRecord> = event_records(arn, ordered.skip(start).take(limit).cloned());
+        let next = (start + items.len() < events.len()).then(|| (start + items.len()).to_string());
         Ok(Page { items, next })
     }
 
-    /// Resumes every RUNNING STANDARD execution from its snapshot; returns how many.
+    /// The definition an execution runs: its machine at the execution's own revision, even
+    /// after the machine was updated or deleted; for an execution whose revision is unknown
+    /// (recorded before the store kept revisions), the machine or version it was started from
+    /// as it is now. `None` if neither can be found.
+    pub async fn definition_of(
+        &self,
+        record: &ExecutionRecord,
+    ) -> Result<Option<StateMachineRecord>, EngineError> {
+        let store = &self.inner.store;
+        if !record.revision_id.is_empty()
+            && let Some(revision) = store
+                .revision(record.machine_arn(), &record.revision_id)
+                .await?
+        {
+            return Ok(Some(revision));
+        }
+        Ok(store.state_machine(&record.state_machine_arn).await?)
+    }
+
+    /// Resumes every RUNNING STANDARD execution from its snapshot, with the definition of its
+    /// own revision ([`Engine::definition_of`]); returns how many.
     pub async fn recover(&self) -> Result<usize, EngineError> {
         let running = self.inner.store.running().await?;
         let mut resumed = 0;
         for record in running {
-            let Some(machine) = self
-                .inner
-                .store
-                .state_machine(&record.state_machine_arn)
-                .await?
-            else {
+            let Some(machine) = self.definition_of(&record).await? else {
                 tracing::warn!(execution = %record.arn, "state machine gone; cannot resume");
                 continue;
             };
@@ -493,7 +534,13 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                 tracing::warn!(execution = %record.arn, "no usable snapshot; cannot resume");
                 continue;
             };
-            let m = self.machine(&machine)?;
+            let m = match self.machine(&machine) {
+                Ok(m) => m,
+                Err(error) => {
+                    tracing::warn!(execution = %record.arn, %error, "cannot resume");
+                    continue;
+                }
+            };
             let ex = snapshot.execution;
             let effects = ex.pending_effects();
             self.spawn_durable(m, record, ex, effects, snapshot.machine, snapshot.test_case);
@@ -583,12 +630,14 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
     }
 }
 
+/// A new RUNNING execution of `machine` (a machine or a version) at its current revision.
 fn new_record(
     machine: &StateMachineRecord,
     arn: &str,
     name: &str,
     input: &str,
     now_ms: i64,
+    alias_arn: Option<String>,
 ) -> ExecutionRecord {
     ExecutionRecord {
         arn: arn.to_owned(),
@@ -604,6 +653,9 @@ fn new_record(
         redrive_count: 0,
         snapshot: None,
         next_event_id: 1,
+        revision_id: machine.revision_id.clone(),
+        alias_arn,
+        redrive_ms: None,
     }
 }
 
@@ -633,6 +685,9 @@ mod tests {
             redrive_count: 0,
             snapshot: None,
             next_event_id: 1,
+            revision_id: String::new(),
+            alias_arn: None,
+            redrive_ms: None,
         }
     }
 

@@ -85,7 +85,14 @@ async fn a_standard_execution_is_recorded_and_runs_to_completion() {
         .unwrap();
     // A machine of Pass states ends within the start's own commit.
     let started = e
-        .start(&m, exec_arn("a"), "a".into(), r#"{"x":1}"#.into(), None)
+        .start(
+            &m,
+            exec_arn("a"),
+            "a".into(),
+            r#"{"x":1}"#.into(),
+            None,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(started.arn, exec_arn("a"));
@@ -102,7 +109,7 @@ async fn a_standard_execution_is_recorded_and_runs_to_completion() {
     );
     // Same name again: AWS's ExecutionAlreadyExists.
     let again = e
-        .start(&m, exec_arn("a"), "a".into(), "{}".into(), None)
+        .start(&m, exec_arn("a"), "a".into(), "{}".into(), None, None)
         .await;
     assert!(
         matches!(again, Err(EngineError::ExecutionAlreadyExists(_))),
@@ -126,7 +133,7 @@ fn a_crashed_server_resumes_its_running_executions_exactly_once() {
                 .await
                 .unwrap();
             for n in ["r1", "r2", "r3"] {
-                e.start(&m, exec_arn(n), n.into(), "{}".into(), None)
+                e.start(&m, exec_arn(n), n.into(), "{}".into(), None, None)
                     .await
                     .unwrap();
             }
@@ -189,7 +196,7 @@ async fn stop_execution_aborts_a_running_standard_execution() {
         .commit(vec![Write::PutStateMachine(m.clone())])
         .await
         .unwrap();
-    e.start(&m, exec_arn("s"), "s".into(), "{}".into(), None)
+    e.start(&m, exec_arn("s"), "s".into(), "{}".into(), None, None)
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -217,7 +224,7 @@ async fn express_runs_synchronously_and_stays_describable() {
     );
     let arn = "arn:aws:states:us-east-1:000000000000:express:m:x:1".to_owned();
     let r = e
-        .run_sync(&m, arn.clone(), "x".into(), "{}".into(), None)
+        .run_sync(&m, arn.clone(), "x".into(), "{}".into(), None, None)
         .await
         .unwrap();
     assert_eq!(r.status, "SUCCEEDED");
@@ -246,7 +253,7 @@ async fn an_async_express_execution_is_describable_while_it_runs() {
     );
     let arn = "arn:aws:states:us-east-1:000000000000:express:m:y:1".to_owned();
     let started = e
-        .start(&m, arn.clone(), "y".into(), "{}".into(), None)
+        .start(&m, arn.clone(), "y".into(), "{}".into(), None, None)
         .await
         .unwrap();
     assert_eq!(started.status, "RUNNING");
@@ -261,4 +268,102 @@ async fn an_async_express_execution_is_describable_while_it_runs() {
     );
     clock.advance(60_000);
     wait_for_status(&e, &arn, "SUCCEEDED").await;
+}
+
+/// An execution runs the revision it started with: updating the machine while it waits, then
+/// restarting the server, does not switch it to the new definition.
+#[test]
+fn a_recovered_execution_runs_the_revision_it_started_with() {
+    let dir = data_dir("revision");
+    let definition = |result: &str| {
+        format!(
+            r#"{{"StartAt":"W","States":{{"W":{{"Type":"Wait","Seconds":3600,"Next":"P"}},
+                "P":{{"Type":"Pass","Result":"{result}","End":true}}}}}}"#
+        )
+    };
+    let old = machine(&definition("old"), MachineType::Standard);
+    let mut new = old.clone();
+    new.definition = definition("new");
+    new.revision_id = "2".into();
+    new.updated_ms = 1;
+    let alias = format!("{MACHINE_ARN}:live");
+    {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let e = engine(&dir, Clock::system()).await;
+            e.store()
+                .commit(vec![Write::PutStateMachine(old.clone())])
+                .await
+                .unwrap();
+            let started = e
+                .start(
+                    &old,
+                    exec_arn("v"),
+                    "v".into(),
+                    "{}".into(),
+                    None,
+                    Some(alias.clone()),
+                )
+                .await
+                .unwrap();
+            assert_eq!(started.revision_id, "1");
+            assert_eq!(started.alias_arn.as_deref(), Some(alias.as_str()));
+            e.store()
+                .commit(vec![Write::PutStateMachine(new.clone())])
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        });
+        rt.shutdown_background();
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let clock = Clock::system();
+        let mut store = None;
+        for _ in 0..200 {
+            match SqliteStore::open(&dir.join("sluice.db"), SqliteOptions::default()) {
+                Ok(opened) => {
+                    store = Some(opened);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+        let e = Engine::new(
+            store.expect("store reopens"),
+            NoDispatcher,
+            clock.clone(),
+            EngineOptions::default(),
+        );
+        let record = e.execution(&exec_arn("v")).await.unwrap().unwrap();
+        let ran = e.definition_of(&record).await.unwrap().unwrap();
+        assert_eq!(
+            (ran.revision_id.as_str(), ran.definition),
+            ("1", old.definition.clone())
+        );
+        assert_eq!(
+            e.store()
+                .state_machine(MACHINE_ARN)
+                .await
+                .unwrap()
+                .unwrap()
+                .definition,
+            new.definition
+        );
+        assert_eq!(e.recover().await.unwrap(), 1);
+        clock.advance(3_600_000);
+        let done = wait_for_status(&e, &exec_arn("v"), "SUCCEEDED").await;
+        assert_eq!(done.output.as_deref(), Some("\"old\""));
+        assert_eq!(done.alias_arn.as_deref(), Some(alias.as_str()));
+        assert_eq!(done.revision_id, "1");
+
+        // A new execution runs the machine as it is now.
+        e.start(&new, exec_arn("w"), "w".into(), "{}".into(), None, None)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        clock.advance(3_600_000);
+        let done = wait_for_status(&e, &exec_arn("w"), "SUCCEEDED").await;
+        assert_eq!(done.output.as_deref(), Some("\"new\""));
+    });
 }

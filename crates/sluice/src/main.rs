@@ -10,6 +10,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// The server allocates and frees many small JSON trees per request on several threads:
+/// glibc's allocator took about a third of its CPU (perf, EXPRESS workload); mimalloc made
+/// StartSyncExecution 1.7–2.6× faster.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Sluice: a real-time event-pipeline engine that runs Amazon States Language state machines.
 #[derive(Debug, Parser)]
 #[command(name = "sluice", version, about)]

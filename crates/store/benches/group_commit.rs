@@ -92,6 +92,9 @@ fn execution(committer: usize, next_event_id: u64) -> ExecutionRecord {
             "e".repeat(440)
         )),
         next_event_id,
+        revision_id: "rev-1".into(),
+        alias_arn: None,
+        redrive_ms: None,
     }
 }
 

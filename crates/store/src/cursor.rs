@@ -122,12 +122,19 @@ pub(crate) fn events_token(execution_arn: &str, reverse: bool, last_id: u64) -> 
 fn filter_scope(filter: &ExecutionFilter) -> u64 {
     let machine = filter.state_machine_arn.as_deref();
     let status = filter.status.as_deref();
-    fnv1a(&[
+    let mut parts = vec![
         if machine.is_some() { "m" } else { "-" },
         machine.unwrap_or_default(),
         if status.is_some() { "s" } else { "-" },
         status.unwrap_or_default(),
-    ])
+    ];
+    // Appended only when set, so tokens of filters without it keep their meaning.
+    match filter.redriven {
+        None => {}
+        Some(true) => parts.push("r"),
+        Some(false) => parts.push("n"),
+    }
+    fnv1a(&parts)
 }
 
 /// FNV-1a over the parts, each followed by a 0 byte: stable across builds and platforms.
@@ -188,5 +195,15 @@ mod tests {
             ..ExecutionFilter::default()
         };
         assert_ne!(filter_scope(&all), filter_scope(&running));
+        let redriven = ExecutionFilter {
+            redriven: Some(true),
+            ..ExecutionFilter::default()
+        };
+        let not_redriven = ExecutionFilter {
+            redriven: Some(false),
+            ..ExecutionFilter::default()
+        };
+        assert_ne!(filter_scope(&all), filter_scope(&redriven));
+        assert_ne!(filter_scope(&redriven), filter_scope(&not_redriven));
     }
 }

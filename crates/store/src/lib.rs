@@ -1,7 +1,7 @@
 //! `sluice-store`: Sluice's durable state.
 //!
-//! **What it owns.** The [`Store`] trait — state machines and their published versions,
-//! executions, history events and timers, changed only through atomic [`Store::commit`]s of
+//! **What it owns.** The [`Store`] trait — state machines, their published versions, aliases
+//! and the revisions executions run, executions, history events and timers, changed only through atomic [`Store::commit`]s of
 //! [`Write`]s and read through a handful of listings — and its embedded implementation,
 //! [`SqliteStore`]: one SQLite file in WAL mode with `synchronous=FULL`, a single writer thread
 //! that *group-commits* (every commit pending when the writer wakes shares one transaction and
@@ -31,8 +31,8 @@ use std::future::Future;
 
 pub use error::Error;
 pub use model::{
-    EventRecord, ExecutionFilter, ExecutionRecord, MachineType, Page, StateMachineRecord,
-    TimerRecord, Write,
+    AliasRecord, EventRecord, ExecutionFilter, ExecutionRecord, MachineArn, MachineType, Page,
+    StateMachineRecord, TimerRecord, Write,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore};
 
@@ -65,6 +65,28 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         machine_arn: &str,
     ) -> impl Future<Output = Result<Vec<StateMachineRecord>, Error>> + Send;
+
+    /// The machine `machine_arn` (unqualified) as it was at revision `revision_id`, as long as
+    /// any put of the machine or of one of its versions carried that revision (revisions
+    /// outlive the machine). `arn` is `machine_arn`, `version` is `None`; `revision_id`,
+    /// `definition` and `role_arn` are the revision's, `updated_ms` is when the revision was
+    /// first recorded; `name`, `machine_type` are the revision's too, while `description`,
+    /// `created_ms`, `tags` and `extra` are the machine's current ones if it still exists
+    /// (else empty, and `created_ms` is the revision's time).
+    fn revision(
+        &self,
+        machine_arn: &str,
+        revision_id: &str,
+    ) -> impl Future<Output = Result<Option<StateMachineRecord>, Error>> + Send;
+
+    /// The alias with this ARN.
+    fn alias(&self, arn: &str) -> impl Future<Output = Result<Option<AliasRecord>, Error>> + Send;
+
+    /// The aliases of a machine (its unqualified ARN), by name.
+    fn aliases(
+        &self,
+        machine_arn: &str,
+    ) -> impl Future<Output = Result<Vec<AliasRecord>, Error>> + Send;
 
     /// The execution with this ARN.
     fn execution(

@@ -64,11 +64,71 @@ impl StateMachineRecord {
     }
 }
 
+/// What a state machine ARN names, told apart by its shape alone: an unqualified machine
+/// (`arn:<p>:states:<r>:<a>:stateMachine:<name>`, 6 colons), one of its versions (a 7th field
+/// of digits) or one of its aliases (a 7th field with a non-digit). Anything else counts as a
+/// machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MachineArn<'a> {
+    Machine(&'a str),
+    /// The version ARN and its machine's.
+    Version {
+        arn: &'a str,
+        machine: &'a str,
+    },
+    /// The alias ARN and its machine's.
+    Alias {
+        arn: &'a str,
+        machine: &'a str,
+    },
+}
+
+impl<'a> MachineArn<'a> {
+    pub fn parse(arn: &'a str) -> Self {
+        let qualified = arn.bytes().filter(|&b| b == b':').count() == 7
+            && arn.split(':').nth(5) == Some("stateMachine");
+        match arn.rsplit_once(':') {
+            Some((machine, qualifier)) if qualified && !qualifier.is_empty() => {
+                if qualifier.bytes().all(|b| b.is_ascii_digit()) {
+                    Self::Version { arn, machine }
+                } else {
+                    Self::Alias { arn, machine }
+                }
+            }
+            _ => Self::Machine(arn),
+        }
+    }
+
+    /// The unqualified machine ARN.
+    pub fn machine(self) -> &'a str {
+        match self {
+            Self::Machine(machine)
+            | Self::Version { machine, .. }
+            | Self::Alias { machine, .. } => machine,
+        }
+    }
+}
+
+/// A state machine alias (`arn` is `<machine arn>:<name>`): a name that routes each new
+/// execution to one of one or two versions of the machine by weight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasRecord {
+    pub arn: String,
+    pub machine_arn: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// `(version ARN, weight)`, in the order given; the weights sum to 100.
+    pub routing: Vec<(String, u32)>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
 /// One execution of a state machine. `snapshot` is the engine's own JSON (where the execution
 /// is); the store never looks inside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutionRecord {
     pub arn: String,
+    /// The machine, or the version, the execution runs (never an alias: see `alias_arn`).
     pub state_machine_arn: String,
     pub name: String,
     /// RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED | PENDING_REDRIVE
@@ -82,6 +142,21 @@ pub struct ExecutionRecord {
     pub redrive_count: u32,
     pub snapshot: Option<String>,
     pub next_event_id: u64,
+    /// The machine revision the execution runs ([`crate::Store::revision`]); empty when
+    /// unknown (executions recorded before schema version 2).
+    pub revision_id: String,
+    /// The alias the execution was started through, if any.
+    pub alias_arn: Option<String>,
+    /// When the execution was last redriven.
+    pub redrive_ms: Option<i64>,
+}
+
+impl ExecutionRecord {
+    /// The unqualified ARN of the machine the execution belongs to, whether it was started
+    /// from the machine, a version or an alias.
+    pub fn machine_arn(&self) -> &str {
+        MachineArn::parse(&self.state_machine_arn).machine()
+    }
 }
 
 /// One history event; `(execution_arn, id)` is unique.
@@ -105,11 +180,19 @@ pub struct TimerRecord {
 /// One change inside a [`crate::Store::commit`]. A commit applies all of its writes or none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
-    /// Inserts the machine (or version), or replaces the record with the same ARN.
+    /// Inserts the machine (or version), or replaces the record with the same ARN. Also
+    /// records the record's revision (definition and role) if its machine does not have it
+    /// yet, so that it stays readable through [`crate::Store::revision`] after the machine
+    /// changes or is deleted.
     PutStateMachine(StateMachineRecord),
-    /// Deletes a machine and all its versions, or, given a version ARN, that version only.
-    /// Deleting what does not exist is not an error. Executions stay.
+    /// Deletes a machine with all its versions and aliases, or, given a version ARN, that
+    /// version only. Deleting what does not exist is not an error. Executions and revisions
+    /// stay (a running execution may still need its revision).
     DeleteStateMachine { arn: String },
+    /// Inserts the alias, or replaces the one with the same ARN.
+    PutAlias(AliasRecord),
+    /// Deletes an alias; deleting a missing alias is not an error.
+    DeleteAlias { arn: String },
     /// Fails with [`crate::Error::Conflict`] if an execution with that ARN exists.
     InsertExecution(ExecutionRecord),
     /// Replaces an existing execution; [`crate::Error::NotFound`] if there is none.
@@ -142,11 +225,20 @@ impl Write {
                     + m.tags.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
                     + m.extra.as_ref().map_or(0, String::len)
             }
+            Self::PutAlias(a) => {
+                ROW + a.arn.len()
+                    + a.machine_arn.len()
+                    + a.name.len()
+                    + a.description.as_ref().map_or(0, String::len)
+                    + a.routing.iter().map(|(v, _)| v.len() + 8).sum::<usize>()
+            }
             Self::InsertExecution(e) | Self::UpdateExecution(e) => {
                 ROW + e.arn.len()
-                    + e.state_machine_arn.len()
+                    + 2 * e.state_machine_arn.len()
                     + e.name.len()
                     + e.input.len()
+                    + e.revision_id.len()
+                    + e.alias_arn.as_ref().map_or(0, String::len)
                     + [&e.output, &e.error, &e.cause, &e.snapshot]
                         .iter()
                         .map(|s| s.as_ref().map_or(0, String::len))
@@ -157,7 +249,9 @@ impl Write {
                 .map(|e| ROW + e.execution_arn.len() + e.body.len())
                 .sum(),
             Self::PutTimer(t) => ROW + t.execution_arn.len() + t.key.len() + t.payload.len(),
-            Self::DeleteStateMachine { arn } | Self::DeleteExecution { arn } => ROW + arn.len(),
+            Self::DeleteStateMachine { arn }
+            | Self::DeleteAlias { arn }
+            | Self::DeleteExecution { arn } => ROW + arn.len(),
             Self::DeleteTimer { execution_arn, key } => ROW + execution_arn.len() + key.len(),
         }
     }
@@ -166,8 +260,14 @@ impl Write {
 /// Which executions [`crate::Store::executions`] lists; `None` matches everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecutionFilter {
+    /// An unqualified machine ARN: every execution of the machine, whether started from the
+    /// machine, one of its versions or one of its aliases. A version ARN: the executions
+    /// started from that version (directly or through an alias). An alias ARN: the executions
+    /// started through that alias. (Told apart by [`MachineArn::parse`].)
     pub state_machine_arn: Option<String>,
     pub status: Option<String>,
+    /// `Some(true)`: only executions redriven at least once; `Some(false)`: only the others.
+    pub redriven: Option<bool>,
 }
 
 /// One page of a listing. `next` is an opaque token for the following page, `None` on the last.

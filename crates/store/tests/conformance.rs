@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use common::*;
 use sluice_store::{
-    Error, ExecutionFilter, ExecutionRecord, SCHEMA_VERSION, SqliteOptions, SqliteStore, Store,
-    Write,
+    AliasRecord, Error, ExecutionFilter, ExecutionRecord, MachineType, SCHEMA_VERSION,
+    SqliteOptions, SqliteStore, Store, Write,
 };
 
 async fn check_machines_and_versions<S: Store>(store: &S) {
@@ -176,6 +176,8 @@ async fn check_execution_insert_update<S: Store>(store: &S) {
     done.snapshot = None;
     done.next_event_id = 7;
     done.redrive_count = 2;
+    done.redrive_ms = Some(77);
+    done.revision_id = "rev-other".into();
     done.error = Some("E".into());
     done.cause = Some("C".into());
     store
@@ -371,11 +373,11 @@ async fn check_executions_listing<S: Store>(store: &S) {
     };
     let by_machine = |arn: &str| ExecutionFilter {
         state_machine_arn: Some(machine_arn(arn)),
-        status: None,
+        ..ExecutionFilter::default()
     };
     let by_status = |status: &str| ExecutionFilter {
-        state_machine_arn: None,
         status: Some(status.into()),
+        ..ExecutionFilter::default()
     };
     // Newest first; among the three at 300, ARN descending: m2:d, m1:g, m1:b.
     let everything = ["f", "d", "g", "b", "c", "a", "e"];
@@ -388,6 +390,7 @@ async fn check_executions_listing<S: Store>(store: &S) {
     let both = ExecutionFilter {
         state_machine_arn: Some(machine_arn("m1")),
         status: Some("RUNNING".into()),
+        redriven: None,
     };
     assert_eq!(list(both.clone(), 1).await, ["g", "a", "e"]);
     assert!(list(by_machine("m3"), 5).await.is_empty());
@@ -597,6 +600,370 @@ async fn check_read_your_writes<S: Store>(store: &S) {
     }
 }
 
+async fn check_revisions<S: Store>(store: &S) {
+    let arn = machine_arn("alpha");
+    let first = machine("alpha");
+    store
+        .commit(vec![Write::PutStateMachine(first.clone())])
+        .await
+        .unwrap();
+    // The revision, as the machine had it.
+    let expected = |record: &sluice_store::StateMachineRecord| {
+        let mut expected = record.clone();
+        expected.version = None;
+        expected.arn = arn.clone();
+        expected
+    };
+    assert_eq!(
+        store.revision(&arn, "rev-alpha").await.unwrap(),
+        Some(expected(&first))
+    );
+    assert_eq!(store.revision(&arn, "rev-none").await.unwrap(), None);
+    assert_eq!(
+        store
+            .revision(&machine_arn("beta"), "rev-alpha")
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Update the machine (a new revision) and publish it as a version: both revisions stay
+    // readable, each with its own definition and role.
+    let mut second = first.clone();
+    second.definition = r#"{"StartAt":"S","States":{"S":{"Type":"Succeed"}}}"#.into();
+    second.role_arn = "arn:aws:iam::123456789012:role/other".into();
+    second.revision_id = "rev-2".into();
+    second.updated_ms += 5000;
+    second.tags = vec![("k".into(), "v".into())];
+    let mut v1 = second.clone();
+    v1.arn = format!("{arn}:1");
+    v1.version = Some(1);
+    v1.description = Some("version 1".into());
+    store
+        .commit(vec![
+            Write::PutStateMachine(second.clone()),
+            Write::PutStateMachine(v1.clone()),
+        ])
+        .await
+        .unwrap();
+    let old = store.revision(&arn, "rev-alpha").await.unwrap().unwrap();
+    assert_eq!(old.definition, first.definition);
+    assert_eq!(old.role_arn, first.role_arn);
+    assert_eq!(old.updated_ms, first.updated_ms, "when it was recorded");
+    // The machine's other fields are its current ones.
+    assert_eq!(old.tags, second.tags);
+    assert_eq!(old.created_ms, first.created_ms);
+    assert_eq!(
+        store.revision(&arn, "rev-2").await.unwrap(),
+        Some(expected(&second))
+    );
+    // A revision is recorded once: a later put with the same id does not rewrite it.
+    let mut same_id = second.clone();
+    same_id.definition = r#"{"StartAt":"F","States":{"F":{"Type":"Fail"}}}"#.into();
+    store
+        .commit(vec![Write::PutStateMachine(same_id)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .revision(&arn, "rev-2")
+            .await
+            .unwrap()
+            .unwrap()
+            .definition,
+        second.definition
+    );
+    // A version put on its own records its revision too.
+    let mut v2 = version("alpha", 2);
+    v2.revision_id = "rev-v2".into();
+    store
+        .commit(vec![Write::PutStateMachine(v2.clone())])
+        .await
+        .unwrap();
+    let from_version = store.revision(&arn, "rev-v2").await.unwrap().unwrap();
+    assert_eq!(
+        (from_version.machine_type, from_version.definition.as_str()),
+        (MachineType::Express, v2.definition.as_str())
+    );
+
+    // Deleting the machine keeps its revisions: executions may still run them.
+    store
+        .commit(vec![Write::DeleteStateMachine { arn: arn.clone() }])
+        .await
+        .unwrap();
+    let orphan = store.revision(&arn, "rev-alpha").await.unwrap().unwrap();
+    assert_eq!(orphan.definition, first.definition);
+    assert_eq!(orphan.name, "alpha");
+    assert_eq!(orphan.machine_type, MachineType::Standard);
+    assert_eq!((orphan.tags, orphan.extra), (vec![], None));
+    assert_eq!(orphan.created_ms, first.updated_ms);
+}
+
+fn alias(machine: &str, name: &str, routing: &[(u64, u32)]) -> AliasRecord {
+    AliasRecord {
+        arn: format!("{}:{name}", machine_arn(machine)),
+        machine_arn: machine_arn(machine),
+        name: name.to_owned(),
+        description: Some(format!("alias {name}")),
+        routing: routing
+            .iter()
+            .map(|(v, w)| (format!("{}:{v}", machine_arn(machine)), *w))
+            .collect(),
+        created_ms: 10,
+        updated_ms: 20,
+    }
+}
+
+async fn check_aliases<S: Store>(store: &S) {
+    store
+        .commit(vec![
+            Write::PutStateMachine(machine("alpha")),
+            Write::PutStateMachine(version("alpha", 1)),
+            Write::PutStateMachine(version("alpha", 2)),
+            Write::PutStateMachine(machine("bravo")),
+            Write::PutStateMachine(version("bravo", 1)),
+        ])
+        .await
+        .unwrap();
+    let prod = alias("alpha", "prod", &[(1, 100)]);
+    let canary = alias("alpha", "canary", &[(1, 90), (2, 10)]);
+    let other = alias("bravo", "prod", &[(1, 100)]);
+    store
+        .commit(vec![
+            Write::PutAlias(prod.clone()),
+            Write::PutAlias(canary.clone()),
+            Write::PutAlias(other.clone()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.alias(&prod.arn).await.unwrap(), Some(prod.clone()));
+    assert_eq!(
+        store.alias(&canary.arn).await.unwrap(),
+        Some(canary.clone())
+    );
+    assert_eq!(
+        store
+            .alias(&format!("{}:nope", machine_arn("alpha")))
+            .await
+            .unwrap(),
+        None
+    );
+    // By name, only the machine's own.
+    assert_eq!(
+        store.aliases(&machine_arn("alpha")).await.unwrap(),
+        vec![canary.clone(), prod.clone()]
+    );
+    assert_eq!(
+        store.aliases(&machine_arn("bravo")).await.unwrap(),
+        vec![other.clone()]
+    );
+    assert_eq!(store.aliases(&machine_arn("none")).await.unwrap(), vec![]);
+
+    // Replace.
+    let mut moved = canary.clone();
+    moved.routing = vec![(format!("{}:2", machine_arn("alpha")), 100)];
+    moved.description = None;
+    moved.updated_ms = 30;
+    store
+        .commit(vec![Write::PutAlias(moved.clone())])
+        .await
+        .unwrap();
+    assert_eq!(store.alias(&canary.arn).await.unwrap(), Some(moved.clone()));
+
+    // Deleting a version leaves aliases alone (the API refuses it while one routes there).
+    store
+        .commit(vec![Write::DeleteStateMachine {
+            arn: format!("{}:1", machine_arn("alpha")),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(store.aliases(&machine_arn("alpha")).await.unwrap().len(), 2);
+
+    // Delete one; deleting a missing one is fine.
+    store
+        .commit(vec![
+            Write::DeleteAlias {
+                arn: prod.arn.clone(),
+            },
+            Write::DeleteAlias {
+                arn: prod.arn.clone(),
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.alias(&prod.arn).await.unwrap(), None);
+    assert_eq!(
+        store.aliases(&machine_arn("alpha")).await.unwrap(),
+        vec![moved.clone()]
+    );
+
+    // Deleting a machine takes its aliases along, and nobody else's.
+    store
+        .commit(vec![Write::DeleteStateMachine {
+            arn: machine_arn("alpha"),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(store.aliases(&machine_arn("alpha")).await.unwrap(), vec![]);
+    assert_eq!(store.alias(&moved.arn).await.unwrap(), None);
+    assert_eq!(
+        store.aliases(&machine_arn("bravo")).await.unwrap(),
+        vec![other]
+    );
+}
+
+/// Executions of a machine, of its versions and through its aliases; the redrive filter.
+async fn check_execution_scopes<S: Store>(store: &S) {
+    let v = |machine: &str, n: u64| format!("{}:{n}", machine_arn(machine));
+    let a = |machine: &str, name: &str| format!("{}:{name}", machine_arn(machine));
+    // (name, start, run as, alias, redrives)
+    let rows: [(&str, i64, String, Option<String>, u32); 7] = [
+        ("plain", 10, machine_arn("m1"), None, 0),
+        ("v1", 20, v("m1", 1), None, 1),
+        ("v2", 30, v("m1", 2), None, 0),
+        ("live-1", 40, v("m1", 1), Some(a("m1", "live")), 0),
+        ("live-2", 50, v("m1", 2), Some(a("m1", "live")), 2),
+        ("beta", 60, v("m1", 2), Some(a("m1", "beta")), 0),
+        ("other", 70, v("m2", 1), Some(a("m2", "live")), 1),
+    ];
+    let mut writes = Vec::new();
+    for (name, start, arn, alias_arn, redrives) in &rows {
+        let machine = if name == &"other" { "m2" } else { "m1" };
+        let mut record = execution(machine, name, *start);
+        record.state_machine_arn = arn.clone();
+        record.alias_arn = alias_arn.clone();
+        record.redrive_count = *redrives;
+        record.redrive_ms = (*redrives > 0).then_some(start + 1);
+        writes.push(Write::InsertExecution(record));
+    }
+    store.commit(writes).await.unwrap();
+    let stored = store
+        .execution(&execution_arn("m1", "live-2"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.alias_arn, Some(a("m1", "live")));
+    assert_eq!(stored.state_machine_arn, v("m1", 2));
+    assert_eq!(stored.machine_arn(), machine_arn("m1"));
+    assert_eq!(stored.redrive_ms, Some(51));
+
+    let list = |filter: ExecutionFilter, limit: usize| async move {
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = store
+                .executions(filter.clone(), token.as_deref(), limit)
+                .await
+                .unwrap();
+            names.extend(page.items.iter().map(|e| e.name.clone()));
+            match page.next {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+        names
+    };
+    let scope = |arn: String, redriven: Option<bool>| ExecutionFilter {
+        state_machine_arn: Some(arn),
+        status: None,
+        redriven,
+    };
+    for limit in [1, 2, 100] {
+        assert_eq!(
+            list(scope(machine_arn("m1"), None), limit).await,
+            ["beta", "live-2", "live-1", "v2", "v1", "plain"]
+        );
+        assert_eq!(
+            list(scope(v("m1", 2), None), limit).await,
+            ["beta", "live-2", "v2"]
+        );
+        assert_eq!(list(scope(v("m1", 1), None), limit).await, ["live-1", "v1"]);
+        assert_eq!(
+            list(scope(a("m1", "live"), None), limit).await,
+            ["live-2", "live-1"]
+        );
+        assert_eq!(list(scope(a("m1", "beta"), None), limit).await, ["beta"]);
+        assert_eq!(list(scope(machine_arn("m2"), None), limit).await, ["other"]);
+        assert_eq!(
+            list(scope(machine_arn("m1"), Some(true)), limit).await,
+            ["live-2", "v1"]
+        );
+        assert_eq!(
+            list(scope(machine_arn("m1"), Some(false)), limit).await,
+            ["beta", "live-1", "v2", "plain"]
+        );
+        let redriven = ExecutionFilter {
+            redriven: Some(true),
+            ..ExecutionFilter::default()
+        };
+        assert_eq!(list(redriven, limit).await, ["other", "live-2", "v1"]);
+    }
+    assert!(list(scope(v("m1", 3), None), 5).await.is_empty());
+    assert!(list(scope(a("m1", "gone"), None), 5).await.is_empty());
+
+    // A token belongs to its scope and its redrive filter.
+    let token = store
+        .executions(scope(machine_arn("m1"), None), None, 1)
+        .await
+        .unwrap()
+        .next
+        .unwrap();
+    for other in [
+        scope(machine_arn("m1"), Some(true)),
+        scope(machine_arn("m1"), Some(false)),
+        scope(a("m1", "live"), None),
+        scope(v("m1", 1), None),
+    ] {
+        assert_eq!(
+            store.executions(other, Some(&token), 1).await,
+            Err(Error::InvalidToken)
+        );
+    }
+
+    // Updates move an execution between listings: a redrive, another alias and version.
+    let mut record = store
+        .execution(&execution_arn("m1", "plain"))
+        .await
+        .unwrap()
+        .unwrap();
+    record.redrive_count = 1;
+    record.redrive_ms = Some(99);
+    record.status = "RUNNING".into();
+    store
+        .commit(vec![Write::UpdateExecution(record.clone())])
+        .await
+        .unwrap();
+    assert_eq!(
+        list(scope(machine_arn("m1"), Some(true)), 2).await,
+        ["live-2", "v1", "plain"]
+    );
+    record.state_machine_arn = v("m1", 1);
+    record.alias_arn = Some(a("m1", "beta"));
+    store
+        .commit(vec![Write::UpdateExecution(record.clone())])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.execution(&record.arn).await.unwrap(),
+        Some(record.clone())
+    );
+    assert_eq!(
+        list(scope(a("m1", "beta"), None), 2).await,
+        ["beta", "plain"]
+    );
+    assert_eq!(
+        list(scope(v("m1", 1), None), 2).await,
+        ["live-1", "v1", "plain"]
+    );
+    record.alias_arn = None;
+    store
+        .commit(vec![Write::UpdateExecution(record.clone())])
+        .await
+        .unwrap();
+    assert_eq!(list(scope(a("m1", "beta"), None), 2).await, ["beta"]);
+    assert_eq!(store.execution(&record.arn).await.unwrap(), Some(record));
+}
+
 // ---- SQLite ---------------------------------------------------------------------------------
 
 macro_rules! sqlite {
@@ -619,6 +986,9 @@ sqlite! {
     sqlite_timers_and_delete => check_timers_and_delete,
     sqlite_atomicity => check_atomicity,
     sqlite_read_your_writes => check_read_your_writes,
+    sqlite_revisions => check_revisions,
+    sqlite_aliases => check_aliases,
+    sqlite_execution_scopes => check_execution_scopes,
 }
 
 /// The conflicting and the clean commits of `check_atomicity` really shared groups.
@@ -734,6 +1104,183 @@ async fn sqlite_migrations_are_idempotent_and_refuse_the_future() {
     };
     assert!(message.contains("newer than this build"), "{message}");
     assert_eq!(user_version(&dir), SCHEMA_VERSION + 1);
+}
+
+/// A file written by schema version 1 opens under the current one with every row intact:
+/// executions learn their unqualified machine, machines and versions their revisions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_version_1_file_migrates() {
+    let dir = TempDir::new("v1");
+    std::fs::create_dir_all(dir.db().parent().unwrap()).unwrap();
+    let alpha = machine("alpha");
+    let mut v1 = version("alpha", 1);
+    v1.revision_id = "rev-old".into();
+    v1.definition = r#"{"StartAt":"Old","States":{"Old":{"Type":"Succeed"}}}"#.into();
+    let on_machine = execution("alpha", "direct", 10);
+    let mut on_version = execution("alpha", "versioned", 20);
+    on_version.state_machine_arn = v1.arn.clone();
+    on_version.status = "FAILED".into();
+    on_version.redrive_count = 3;
+    {
+        let conn = rusqlite::Connection::open(dir.db()).unwrap();
+        conn.execute_batch(include_str!("../migrations/sqlite/0001_init.sql"))
+            .unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        for m in [&alpha, &v1] {
+            conn.execute(
+                "INSERT INTO state_machines (arn, machine_arn, version, name, machine_type,
+                     definition, role_arn, description, created_ms, updated_ms, revision_id,
+                     tags, extra)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                rusqlite::params![
+                    m.arn,
+                    m.machine_arn(),
+                    m.version.map(|v| v as i64),
+                    m.name,
+                    m.machine_type.as_str(),
+                    m.definition,
+                    m.role_arn,
+                    m.description,
+                    m.created_ms,
+                    m.updated_ms,
+                    m.revision_id,
+                    serde_json::to_string(&m.tags).unwrap(),
+                    m.extra,
+                ],
+            )
+            .unwrap();
+        }
+        for e in [&on_machine, &on_version] {
+            conn.execute(
+                "INSERT INTO executions (arn, state_machine_arn, name, status, input, output,
+                     error, cause, start_ms, stop_ms, redrive_count, snapshot, next_event_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                rusqlite::params![
+                    e.arn,
+                    e.state_machine_arn,
+                    e.name,
+                    e.status,
+                    e.input,
+                    e.output,
+                    e.error,
+                    e.cause,
+                    e.start_ms,
+                    e.stop_ms,
+                    e.redrive_count,
+                    e.snapshot,
+                    e.next_event_id as i64,
+                ],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO events (execution, id, body)
+                 SELECT seq, 1, ?2 FROM executions WHERE arn = ?1",
+                rusqlite::params![e.arn, event(&e.arn, 1).body],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO timers (execution_arn, timer_key, due_ms, payload)
+             VALUES (?1, 'wait', 5, '{}')",
+            [&on_machine.arn],
+        )
+        .unwrap();
+    }
+    assert_eq!(user_version(&dir), 1);
+
+    let store = open(&dir);
+    // Rows intact; what version 1 did not know reads as unknown.
+    let unknown = |mut e: ExecutionRecord| {
+        e.revision_id = String::new();
+        e
+    };
+    assert_eq!(
+        store.execution(&on_machine.arn).await.unwrap(),
+        Some(unknown(on_machine.clone()))
+    );
+    assert_eq!(
+        store.execution(&on_version.arn).await.unwrap(),
+        Some(unknown(on_version.clone()))
+    );
+    assert_eq!(
+        store.state_machine(&alpha.arn).await.unwrap(),
+        Some(alpha.clone())
+    );
+    assert_eq!(store.versions(&alpha.arn).await.unwrap(), vec![v1.clone()]);
+    assert_eq!(
+        store
+            .events(&on_version.arn, None, 10, false)
+            .await
+            .unwrap()
+            .items,
+        events(&on_version.arn, [1])
+    );
+    assert_eq!(store.timers().await.unwrap().len(), 1);
+    // machine_arn filled: the machine's listing holds the version's execution too.
+    let names = |filter: ExecutionFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .executions(filter, None, 10)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|e| e.name)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        names(ExecutionFilter {
+            state_machine_arn: Some(alpha.arn.clone()),
+            ..ExecutionFilter::default()
+        })
+        .await,
+        ["versioned", "direct"]
+    );
+    assert_eq!(
+        names(ExecutionFilter {
+            state_machine_arn: Some(v1.arn.clone()),
+            ..ExecutionFilter::default()
+        })
+        .await,
+        ["versioned"]
+    );
+    assert_eq!(
+        names(ExecutionFilter {
+            redriven: Some(true),
+            ..ExecutionFilter::default()
+        })
+        .await,
+        ["versioned"]
+    );
+    // Revisions backfilled from the machine and its version.
+    assert_eq!(
+        store
+            .revision(&alpha.arn, &alpha.revision_id)
+            .await
+            .unwrap()
+            .map(|r| r.definition),
+        Some(alpha.definition.clone())
+    );
+    assert_eq!(
+        store
+            .revision(&alpha.arn, "rev-old")
+            .await
+            .unwrap()
+            .map(|r| r.definition),
+        Some(v1.definition.clone())
+    );
+    // Aliases work on the migrated file.
+    let live = alias("alpha", "live", &[(1, 100)]);
+    store
+        .commit(vec![Write::PutAlias(live.clone())])
+        .await
+        .unwrap();
+    assert_eq!(store.aliases(&alpha.arn).await.unwrap(), vec![live]);
+    store.close().await.unwrap();
+    assert_eq!(user_version(&dir), SCHEMA_VERSION);
+    assert_eq!(SCHEMA_VERSION, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

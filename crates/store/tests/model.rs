@@ -9,14 +9,16 @@ use std::collections::BTreeMap;
 use common::{TempDir, machine_arn};
 use proptest::prelude::*;
 use sluice_store::{
-    Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineType, Page, SqliteOptions,
-    SqliteStore, StateMachineRecord, Store, TimerRecord, Write,
+    AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineType, Page,
+    SqliteOptions, SqliteStore, StateMachineRecord, Store, TimerRecord, Write,
 };
 
 const MACHINES: &[&str] = &["m1", "m2", "m3"];
 const EXECUTION_NAMES: &[&str] = &["e0", "e1", "e2"];
 const STATUSES: &[&str] = &["RUNNING", "SUCCEEDED", "FAILED"];
 const TIMER_KEYS: &[&str] = &["wait", "retry"];
+const ALIASES: &[&str] = &["live", "beta"];
+const REVISIONS: &[&str] = &["r0", "r1", "r2", "r3", "r4"];
 
 fn exec_arn(machine: &str, name: &str) -> String {
     format!("arn:aws:states:us-east-1:123456789012:execution:{machine}:{name}")
@@ -53,7 +55,7 @@ fn machine_strategy() -> impl Strategy<Value = StateMachineRecord> {
                     updated_ms: time + 1,
                     revision_id: format!("r{time}"),
                     tags,
-                    extra: None,
+                    extra: (time % 2 == 0).then(|| format!("{{\"t\":{time}}}")),
                     version,
                 }
             },
@@ -69,12 +71,29 @@ fn execution_strategy() -> impl Strategy<Value = ExecutionRecord> {
         prop::option::of("[a-z]{0,4}"),
         0u64..10,
         0u32..3,
+        (
+            prop::option::of(1u64..=2),
+            prop::option::of(prop::sample::select(ALIASES)),
+            prop::sample::select(REVISIONS),
+        ),
     )
         .prop_map(
-            |(machine, name, status, start_ms, output, next_event_id, redrive_count)| {
+            |(
+                machine,
+                name,
+                status,
+                start_ms,
+                output,
+                next_event_id,
+                redrive_count,
+                (version, alias, revision),
+            )| {
                 ExecutionRecord {
                     arn: exec_arn(machine, name),
-                    state_machine_arn: machine_arn(machine),
+                    state_machine_arn: match version {
+                        Some(n) => format!("{}:{n}", machine_arn(machine)),
+                        None => machine_arn(machine),
+                    },
                     name: name.to_owned(),
                     status: status.to_owned(),
                     input: "{}".into(),
@@ -86,6 +105,9 @@ fn execution_strategy() -> impl Strategy<Value = ExecutionRecord> {
                     redrive_count,
                     snapshot: Some(format!("{{\"n\":{next_event_id}}}")),
                     next_event_id,
+                    revision_id: revision.to_owned(),
+                    alias_arn: alias.map(|a| format!("{}:{a}", machine_arn(machine))),
+                    redrive_ms: (redrive_count > 0).then_some(start_ms + 2),
                 }
             },
         )
@@ -99,8 +121,37 @@ fn execution_arn_strategy() -> impl Strategy<Value = String> {
         .prop_map(|(machine, name)| exec_arn(machine, name))
 }
 
+fn alias_strategy() -> impl Strategy<Value = AliasRecord> {
+    (
+        prop::sample::select(MACHINES),
+        prop::sample::select(ALIASES),
+        prop::option::of("[a-z]{0,4}"),
+        prop::collection::vec((1u64..=3, 0u32..=100), 1..3),
+        0i64..5,
+    )
+        .prop_map(|(machine, name, description, routing, time)| {
+            let base = machine_arn(machine);
+            AliasRecord {
+                arn: format!("{base}:{name}"),
+                routing: routing
+                    .into_iter()
+                    .map(|(v, w)| (format!("{base}:{v}"), w))
+                    .collect(),
+                machine_arn: base,
+                name: name.to_owned(),
+                description,
+                created_ms: time,
+                updated_ms: time + 1,
+            }
+        })
+}
+
 fn write_strategy() -> impl Strategy<Value = Write> {
     prop_oneof![
+        2 => alias_strategy().prop_map(Write::PutAlias),
+        1 => (prop::sample::select(MACHINES), prop::sample::select(ALIASES)).prop_map(
+            |(machine, name)| Write::DeleteAlias { arn: format!("{}:{name}", machine_arn(machine)) }
+        ),
         3 => machine_strategy().prop_map(Write::PutStateMachine),
         1 => (prop::sample::select(MACHINES), prop::option::of(1u64..=3)).prop_map(
             |(name, version)| Write::DeleteStateMachine {
@@ -140,6 +191,9 @@ fn write_strategy() -> impl Strategy<Value = Write> {
 #[derive(Debug, Clone, Default)]
 struct Model {
     machines: BTreeMap<String, StateMachineRecord>,
+    /// (machine, revision) → (type, definition, role, recorded at)
+    revisions: BTreeMap<(String, String), (MachineType, String, String, i64)>,
+    aliases: BTreeMap<String, AliasRecord>,
     executions: BTreeMap<String, ExecutionRecord>,
     events: BTreeMap<(String, u64), String>,
     timers: BTreeMap<(String, String), TimerRecord>,
@@ -169,10 +223,28 @@ impl Model {
         match write {
             Write::PutStateMachine(m) => {
                 self.machines.insert(m.arn.clone(), m.clone());
+                self.revisions
+                    .entry((m.machine_arn().to_owned(), m.revision_id.clone()))
+                    .or_insert_with(|| {
+                        (
+                            m.machine_type,
+                            m.definition.clone(),
+                            m.role_arn.clone(),
+                            m.updated_ms,
+                        )
+                    });
             }
-            Write::DeleteStateMachine { arn } => self
-                .machines
-                .retain(|key, m| key != arn && m.machine_arn() != arn),
+            Write::DeleteStateMachine { arn } => {
+                self.machines
+                    .retain(|key, m| key != arn && m.machine_arn() != arn);
+                self.aliases.retain(|_, a| &a.machine_arn != arn);
+            }
+            Write::PutAlias(a) => {
+                self.aliases.insert(a.arn.clone(), a.clone());
+            }
+            Write::DeleteAlias { arn } => {
+                self.aliases.remove(arn);
+            }
             Write::InsertExecution(e) => {
                 if self.executions.contains_key(&e.arn) {
                     return Verdict::Conflict;
@@ -233,7 +305,47 @@ impl Model {
         versions
     }
 
+    fn revision(&self, machine_arn: &str, revision_id: &str) -> Option<StateMachineRecord> {
+        let (machine_type, definition, role_arn, recorded) = self
+            .revisions
+            .get(&(machine_arn.to_owned(), revision_id.to_owned()))?
+            .clone();
+        let current = self.machines.get(machine_arn);
+        Some(StateMachineRecord {
+            arn: machine_arn.to_owned(),
+            name: machine_arn.rsplit_once(':').unwrap().1.to_owned(),
+            machine_type,
+            definition,
+            role_arn,
+            description: current.and_then(|m| m.description.clone()),
+            created_ms: current.map_or(recorded, |m| m.created_ms),
+            updated_ms: recorded,
+            revision_id: revision_id.to_owned(),
+            tags: current.map(|m| m.tags.clone()).unwrap_or_default(),
+            extra: current.and_then(|m| m.extra.clone()),
+            version: None,
+        })
+    }
+
+    fn aliases(&self, machine_arn: &str) -> Vec<AliasRecord> {
+        // Keyed by ARN, which is `<machine>:<name>`: name order within a machine.
+        self.aliases
+            .values()
+            .filter(|a| a.machine_arn == machine_arn)
+            .cloned()
+            .collect()
+    }
+
     fn executions(&self, filter: &ExecutionFilter) -> Vec<ExecutionRecord> {
+        let in_scope = |e: &ExecutionRecord, arn: &String| {
+            if MACHINES.iter().any(|m| &machine_arn(m) == arn) {
+                e.machine_arn() == arn
+            } else if arn.ends_with(|c: char| c.is_ascii_digit()) {
+                &e.state_machine_arn == arn
+            } else {
+                e.alias_arn.as_ref() == Some(arn)
+            }
+        };
         let mut executions: Vec<_> = self
             .executions
             .values()
@@ -241,8 +353,11 @@ impl Model {
                 filter
                     .state_machine_arn
                     .as_ref()
-                    .is_none_or(|m| &e.state_machine_arn == m)
+                    .is_none_or(|m| in_scope(e, m))
                     && filter.status.as_ref().is_none_or(|s| &e.status == s)
+                    && filter
+                        .redriven
+                        .is_none_or(|redriven| (e.redrive_count > 0) == redriven)
             })
             .cloned()
             .collect();
@@ -320,13 +435,42 @@ async fn compare(store: &SqliteStore, model: &Model, page: usize) {
         }
     }
 
+    for name in MACHINES {
+        let arn = machine_arn(name);
+        assert_eq!(store.aliases(&arn).await.unwrap(), model.aliases(&arn));
+        for alias in ALIASES {
+            let alias = format!("{arn}:{alias}");
+            assert_eq!(
+                store.alias(&alias).await.unwrap().as_ref(),
+                model.aliases.get(&alias)
+            );
+        }
+        for revision in REVISIONS {
+            assert_eq!(
+                store.revision(&arn, revision).await.unwrap(),
+                model.revision(&arn, revision),
+                "{arn} {revision}"
+            );
+        }
+    }
+
     let mut filters = Vec::new();
-    for machine in [None, Some("m1"), Some("m2")] {
+    let scopes = [
+        None,
+        Some(machine_arn("m1")),
+        Some(machine_arn("m2")),
+        Some(format!("{}:1", machine_arn("m1"))),
+        Some(format!("{}:live", machine_arn("m1"))),
+    ];
+    for machine in scopes {
         for status in [None, Some("RUNNING"), Some("FAILED")] {
-            filters.push(ExecutionFilter {
-                state_machine_arn: machine.map(machine_arn),
-                status: status.map(str::to_owned),
-            });
+            for redriven in [None, Some(true), Some(false)] {
+                filters.push(ExecutionFilter {
+                    state_machine_arn: machine.clone(),
+                    status: status.map(str::to_owned),
+                    redriven,
+                });
+            }
         }
     }
     for filter in filters {

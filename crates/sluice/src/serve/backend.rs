@@ -1,10 +1,11 @@
 //! [`Backend`]: the Step Functions API over the engine and the store — what each operation
 //! means, answered with AWS's fields, timestamps (epoch seconds) and errors.
 //!
-//! State machines and their versions live in the store; executions go through the engine
-//! (STANDARD durable, EXPRESS in memory with a bounded retention). Read-modify-write of a state
-//! machine record (create, update, publish, tag) is serialized by one lock so that concurrent
-//! requests cannot lose each other's changes.
+//! State machines, their versions and aliases live in the store; executions go through the
+//! engine (STANDARD durable, EXPRESS in memory with a bounded retention), each recording the
+//! version and alias it was started through and the revision it runs. Read-modify-write of a
+//! state machine or alias record (create, update, publish, tag, delete a version) is
+//! serialized by one lock so that concurrent requests cannot lose each other's changes.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -19,23 +20,34 @@ use sluice_api::sfn::model::{
     HistoryEvent, ListExecutionsInput, ListExecutionsOutput, ListStateMachineVersionsInput,
     ListStateMachineVersionsOutput, ListStateMachinesInput, ListStateMachinesOutput,
     ListTagsForResourceInput, ListTagsForResourceOutput, LogLevel, LoggingConfiguration,
-    PublishStateMachineVersionInput, PublishStateMachineVersionOutput, StartExecutionInput,
-    StartExecutionOutput, StartSyncExecutionInput, StartSyncExecutionOutput, StateMachineListItem,
-    StateMachineStatus, StateMachineType, StateMachineVersionListItem, StopExecutionInput,
-    StopExecutionOutput, SyncExecutionStatus, Tag, TagResourceInput, TagResourceOutput,
-    TracingConfiguration, UntagResourceInput, UntagResourceOutput, UpdateStateMachineInput,
-    UpdateStateMachineOutput, ValidateStateMachineDefinitionDiagnostic,
-    ValidateStateMachineDefinitionInput, ValidateStateMachineDefinitionOutput,
-    ValidateStateMachineDefinitionResultCode, ValidateStateMachineDefinitionSeverity,
+    PublishStateMachineVersionInput, PublishStateMachineVersionOutput, RedriveExecutionInput,
+    RedriveExecutionOutput, StartExecutionInput, StartExecutionOutput, StartSyncExecutionInput,
+    StartSyncExecutionOutput, StateMachineListItem, StateMachineStatus, StateMachineType,
+    StateMachineVersionListItem, StopExecutionInput, StopExecutionOutput, SyncExecutionStatus, Tag,
+    TagResourceInput, TagResourceOutput, TracingConfiguration, UntagResourceInput,
+    UntagResourceOutput, UpdateStateMachineInput, UpdateStateMachineOutput,
+    ValidateStateMachineDefinitionDiagnostic, ValidateStateMachineDefinitionInput,
+    ValidateStateMachineDefinitionOutput, ValidateStateMachineDefinitionResultCode,
+    ValidateStateMachineDefinitionSeverity,
+};
+use sluice_api::sfn::model::{
+    CreateStateMachineAliasInput, CreateStateMachineAliasOutput, DeleteStateMachineAliasInput,
+    DeleteStateMachineAliasOutput, DescribeStateMachineAliasInput, DescribeStateMachineAliasOutput,
+    ExecutionRedriveFilter, ListStateMachineAliasesInput, ListStateMachineAliasesOutput,
+    UpdateStateMachineAliasInput, UpdateStateMachineAliasOutput,
 };
 use sluice_api::sfn::pagination::DEFAULT_PAGE_SIZE;
 use sluice_api::sfn::{Arn, Page, Resource, Scope, StepFunctions, validate_name};
 use sluice_asl::Severity;
 use sluice_asl::validate::validate;
-use sluice_engine::{Dispatch, Engine, EngineError};
+use sluice_engine::{Dispatch, Engine, EngineError, redrivable};
 use sluice_store::{
     ExecutionFilter, ExecutionRecord, MachineType, StateMachineRecord, Store, Write,
 };
+
+// Aliases: their operations and how a start through one picks a version.
+#[path = "aliases.rs"]
+mod aliases;
 
 /// Separates a mock test case from the state machine ARN, as Step Functions Local does:
 /// `arn:aws:states:...:stateMachine:name#HappyPath`.
@@ -47,6 +59,17 @@ pub struct Backend<S: Store, D: Dispatch> {
     scope: Scope,
     /// Held across the read-modify-write of state machine records.
     machines: tokio::sync::Mutex<()>,
+    /// Machine and version records by ARN, so that starting an execution does not read the
+    /// store; emptied by every write of a machine record.
+    cache: std::sync::Mutex<MachineCache>,
+}
+
+/// See [`Backend::cache`]. `generation` counts invalidations: a record read from the store
+/// before one is not cached after it.
+#[derive(Default)]
+struct MachineCache {
+    generation: u64,
+    records: std::collections::HashMap<String, StateMachineRecord>,
 }
 
 impl<S: Store, D: Dispatch> Backend<S, D> {
@@ -56,6 +79,7 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
             engine,
             scope,
             machines: tokio::sync::Mutex::new(()),
+            cache: std::sync::Mutex::default(),
         }
     }
 
@@ -69,11 +93,39 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
 
     /// The machine or version `arn` names, else `StateMachineDoesNotExist`.
     async fn machine(&self, arn: &str) -> Result<StateMachineRecord, ApiError> {
-        self.store()
+        let generation = {
+            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(record) = cache.records.get(arn) {
+                return Ok(record.clone());
+            }
+            cache.generation
+        };
+        let record = self
+            .store()
             .state_machine(arn)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| ApiError::state_machine_does_not_exist(arn))
+            .ok_or_else(|| ApiError::state_machine_does_not_exist(arn))?;
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.generation == generation {
+            cache.records.insert(arn.to_owned(), record.clone());
+        }
+        Ok(record)
+    }
+
+    /// Commits writes of machine records, emptying the cache around the commit (a reader
+    /// that raced the commit must not cache what it read before).
+    async fn commit_machines(&self, writes: Vec<Write>) -> Result<(), ApiError> {
+        self.invalidate();
+        let result = self.store().commit(writes).await.map_err(store_error);
+        self.invalidate();
+        result
+    }
+
+    fn invalidate(&self) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.generation += 1;
+        cache.records.clear();
     }
 
     /// The execution `arn` names (STANDARD or recent EXPRESS), else `ExecutionDoesNotExist`.
@@ -136,12 +188,13 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
             Some(Version::Existing(v)) => Some(v),
             None => None,
         };
-        self.store().commit(writes).await.map_err(store_error)?;
+        self.commit_machines(writes).await?;
         Ok(version)
     }
 
     /// StartExecution/StartSyncExecution's common checks: the machine (the ARN without its
-    /// `#TestCase`), the execution name and the input text.
+    /// `#TestCase`; through an alias, the version it routes this execution to), the execution
+    /// name and the input text.
     async fn prepare_start(
         &self,
         state_machine_arn: &str,
@@ -152,7 +205,7 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
             Some((arn, case)) => (arn, Some(case.to_string())),
             None => (state_machine_arn, None),
         };
-        Arn::parse_state_machine(arn)?;
+        let parsed = Arn::parse_state_machine(arn)?;
         if let Some(name) = &name {
             validate_name(name)?;
         }
@@ -160,12 +213,16 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
         if let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(&input) {
             return Err(ApiError::invalid_execution_input(error));
         }
-        let machine = self.machine(arn).await?;
+        let (machine, alias_arn) = match parsed.resource {
+            Resource::StateMachineAlias { .. } => (self.route(arn).await?, Some(arn.to_string())),
+            _ => (self.machine(arn).await?, None),
+        };
         Ok(Start {
             machine,
             name: name.unwrap_or_else(new_id),
             input,
             test_case,
+            alias_arn,
         })
     }
 
@@ -213,6 +270,8 @@ struct Start {
     name: String,
     input: String,
     test_case: Option<String>,
+    /// The alias the machine (a version) was chosen through.
+    alias_arn: Option<String>,
 }
 
 enum Version {
@@ -293,6 +352,7 @@ fn engine_error(error: EngineError) -> ApiError {
         EngineError::ExecutionAlreadyExists(arn) => ApiError::execution_already_exists(&arn),
         EngineError::ExecutionDoesNotExist(arn) => ApiError::execution_does_not_exist(&arn),
         EngineError::InvalidInput(detail) => ApiError::invalid_execution_input(detail),
+        EngineError::ExecutionNotRedrivable(reason) => ApiError::execution_not_redrivable(reason),
         EngineError::Store(error) => store_error(error),
         #[allow(unreachable_patterns)]
         other => {
@@ -494,6 +554,41 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
         })
     }
 
+    async fn create_state_machine_alias(
+        &self,
+        input: CreateStateMachineAliasInput,
+    ) -> Result<CreateStateMachineAliasOutput, ApiError> {
+        self.create_alias(input).await
+    }
+
+    async fn describe_state_machine_alias(
+        &self,
+        input: DescribeStateMachineAliasInput,
+    ) -> Result<DescribeStateMachineAliasOutput, ApiError> {
+        self.describe_alias(input).await
+    }
+
+    async fn update_state_machine_alias(
+        &self,
+        input: UpdateStateMachineAliasInput,
+    ) -> Result<UpdateStateMachineAliasOutput, ApiError> {
+        self.update_alias(input).await
+    }
+
+    async fn delete_state_machine_alias(
+        &self,
+        input: DeleteStateMachineAliasInput,
+    ) -> Result<DeleteStateMachineAliasOutput, ApiError> {
+        self.delete_alias(input).await
+    }
+
+    async fn list_state_machine_aliases(
+        &self,
+        input: ListStateMachineAliasesInput,
+    ) -> Result<ListStateMachineAliasesOutput, ApiError> {
+        self.list_aliases(input).await
+    }
+
     async fn describe_state_machine(
         &self,
         input: DescribeStateMachineInput,
@@ -612,12 +707,10 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
         }
         let _guard = self.machines.lock().await;
         // As on AWS, deleting a state machine that does not exist succeeds.
-        self.store()
-            .commit(vec![Write::DeleteStateMachine {
-                arn: input.state_machine_arn,
-            }])
-            .await
-            .map_err(store_error)?;
+        self.commit_machines(vec![Write::DeleteStateMachine {
+            arn: input.state_machine_arn,
+        }])
+        .await?;
         Ok(DeleteStateMachineOutput {})
     }
 
@@ -633,12 +726,12 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
             )));
         }
         let _guard = self.machines.lock().await;
-        self.store()
-            .commit(vec![Write::DeleteStateMachine {
-                arn: input.state_machine_version_arn,
-            }])
-            .await
-            .map_err(store_error)?;
+        self.check_unreferenced(&input.state_machine_version_arn)
+            .await?;
+        self.commit_machines(vec![Write::DeleteStateMachine {
+            arn: input.state_machine_version_arn,
+        }])
+        .await?;
         Ok(DeleteStateMachineVersionOutput {})
     }
 
@@ -798,6 +891,7 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
                 start.name,
                 start.input.clone(),
                 start.test_case,
+                start.alias_arn,
             )
             .await
         {
@@ -834,7 +928,14 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
             .express_execution_arn(&machine.name, &start.name, &new_id());
         let record = self
             .engine
-            .run_sync(machine, arn, start.name, start.input, start.test_case)
+            .run_sync(
+                machine,
+                arn,
+                start.name,
+                start.input,
+                start.test_case,
+                start.alias_arn,
+            )
             .await
             .map_err(engine_error)?;
         let status = match record.status.as_str() {
@@ -879,16 +980,13 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
                 included: Some(true),
             })
         };
-        let (redrive_status, redrive_reason) = match (express, record.status.as_str()) {
-            (true, _) => (None, None),
-            (false, status @ ("RUNNING" | "SUCCEEDED")) => (
-                Some(ExecutionRedriveStatus::NotRedrivable),
-                Some(format!("Execution is {status} and cannot be redriven")),
-            ),
-            (false, _) => (
-                Some(ExecutionRedriveStatus::NotRedrivable),
-                Some("Sluice does not redrive executions yet".to_string()),
-            ),
+        let (redrive_status, redrive_reason) = if express {
+            (None, None)
+        } else {
+            match redrivable(&record, self.now_ms()) {
+                Ok(()) => (Some(ExecutionRedriveStatus::Redrivable), None),
+                Err(reason) => (Some(ExecutionRedriveStatus::NotRedrivable), Some(reason)),
+            }
         };
         Ok(DescribeExecutionOutput {
             execution_arn: record.arn,
@@ -904,7 +1002,9 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
             error: record.error,
             cause: record.cause,
             state_machine_version_arn: version_arn,
+            state_machine_alias_arn: record.alias_arn,
             redrive_count: (!express).then_some(record.redrive_count as i32),
+            redrive_date: record.redrive_ms.map(secs),
             redrive_status,
             redrive_status_reason: redrive_reason,
             ..DescribeExecutionOutput::default()
@@ -925,8 +1025,20 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
                 "Must provide a StateMachine ARN or MapRun ARN",
             ));
         };
-        Arn::parse_state_machine(&machine_arn)?;
-        let machine = self.machine(&machine_arn).await?;
+        // A machine lists all its executions, a version those that ran it, an alias those
+        // started through it.
+        let machine = match Arn::parse_state_machine(&machine_arn)?.resource {
+            Resource::StateMachineAlias { .. } => {
+                let alias = self
+                    .store()
+                    .alias(&machine_arn)
+                    .await
+                    .map_err(store_error)?
+                    .ok_or_else(|| ApiError::resource_not_found(&machine_arn))?;
+                self.machine(&alias.machine_arn).await?
+            }
+            _ => self.machine(&machine_arn).await?,
+        };
         if machine.machine_type == MachineType::Express {
             return Err(ApiError::state_machine_type_not_supported(
                 NOT_FOR_THIS_TYPE,
@@ -935,6 +1047,9 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
         let filter = ExecutionFilter {
             state_machine_arn: Some(machine_arn),
             status: input.status_filter.map(|s| s.as_str().to_string()),
+            redriven: input
+                .redrive_filter
+                .map(|f| f == ExecutionRedriveFilter::Redriven),
         };
         let page = self
             .store()
@@ -959,7 +1074,9 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
                         start_date: secs(record.start_ms),
                         stop_date: record.stop_ms.map(secs),
                         state_machine_version_arn: version_arn,
+                        state_machine_alias_arn: record.alias_arn,
                         redrive_count: Some(record.redrive_count as i32),
+                        redrive_date: record.redrive_ms.map(secs),
                         ..ExecutionListItem::default()
                     }
                 })
@@ -1016,15 +1133,42 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
         })
     }
 
+    async fn redrive_execution(
+        &self,
+        input: RedriveExecutionInput,
+    ) -> Result<RedriveExecutionOutput, ApiError> {
+        let arn = Arn::parse_execution(&input.execution_arn)?;
+        if matches!(arn.resource, Resource::ExpressExecution { .. }) {
+            self.execution(&input.execution_arn).await?;
+            return Err(ApiError::execution_not_redrivable(
+                "Execution is of type EXPRESS and cannot be redriven",
+            ));
+        }
+        let redrive_ms = self
+            .engine
+            .redrive(&input.execution_arn, input.client_token.as_deref())
+            .await
+            .map_err(engine_error)?;
+        Ok(RedriveExecutionOutput {
+            redrive_date: secs(redrive_ms),
+        })
+    }
+
     async fn describe_state_machine_for_execution(
         &self,
         input: DescribeStateMachineForExecutionInput,
     ) -> Result<DescribeStateMachineForExecutionOutput, ApiError> {
         let record = self.execution(&input.execution_arn).await?;
-        let machine = self.machine(&record.state_machine_arn).await?;
+        // The definition the execution runs: its own revision, whatever the machine is now.
+        let machine = self
+            .engine
+            .definition_of(&record)
+            .await
+            .map_err(engine_error)?
+            .ok_or_else(|| ApiError::state_machine_does_not_exist(&record.state_machine_arn))?;
         let extra = Extra::of(&machine);
         Ok(DescribeStateMachineForExecutionOutput {
-            state_machine_arn: machine.arn,
+            state_machine_arn: record.state_machine_arn,
             name: machine.name,
             definition: machine.definition,
             role_arn: machine.role_arn,
@@ -1146,6 +1290,9 @@ mod tests {
             redrive_count: 0,
             snapshot: None,
             next_event_id: 1,
+            revision_id: String::new(),
+            alias_arn: None,
+            redrive_ms: None,
         };
         assert_eq!(
             machine_of_execution(&record),

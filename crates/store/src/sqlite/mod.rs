@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc as async_mpsc, oneshot};
 
 use crate::{
-    Error, EventRecord, ExecutionFilter, ExecutionRecord, Page, StateMachineRecord, Stats, Store,
-    TimerRecord, Write,
+    AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, Page, StateMachineRecord,
+    Stats, Store, TimerRecord, Write,
 };
 
 pub use schema::SCHEMA_VERSION;
@@ -328,6 +328,26 @@ impl Store for SqliteStore {
     async fn versions(&self, machine_arn: &str) -> Result<Vec<StateMachineRecord>, Error> {
         let arn = machine_arn.to_owned();
         self.read(move |conn| read::versions(conn, &arn)).await
+    }
+
+    async fn revision(
+        &self,
+        machine_arn: &str,
+        revision_id: &str,
+    ) -> Result<Option<StateMachineRecord>, Error> {
+        let (arn, revision) = (machine_arn.to_owned(), revision_id.to_owned());
+        self.read(move |conn| read::revision(conn, &arn, &revision))
+            .await
+    }
+
+    async fn alias(&self, arn: &str) -> Result<Option<AliasRecord>, Error> {
+        let arn = arn.to_owned();
+        self.read(move |conn| read::alias(conn, &arn)).await
+    }
+
+    async fn aliases(&self, machine_arn: &str) -> Result<Vec<AliasRecord>, Error> {
+        let arn = machine_arn.to_owned();
+        self.read(move |conn| read::aliases(conn, &arn)).await
     }
 
     async fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, Error> {

@@ -11,8 +11,8 @@ use rusqlite::{Connection, OpenFlags, Row, params};
 use super::{from_i64, storage, storage_at, to_i64};
 use crate::cursor;
 use crate::{
-    Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineType, Page, StateMachineRecord,
-    TimerRecord,
+    AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineArn, MachineType,
+    Page, StateMachineRecord, TimerRecord,
 };
 
 pub(super) type Job = Box<dyn FnOnce(&Connection) + Send>;
@@ -52,7 +52,10 @@ const MACHINE_COLUMNS: &str = "arn, name, machine_type, definition, role_arn, de
      created_ms, updated_ms, revision_id, tags, extra, version";
 
 const EXECUTION_COLUMNS: &str = "arn, state_machine_arn, name, status, input, output, error, \
-     cause, start_ms, stop_ms, redrive_count, snapshot, next_event_id";
+     cause, start_ms, stop_ms, redrive_count, snapshot, next_event_id, revision_id, alias_arn, \
+     redrive_ms";
+
+const ALIAS_COLUMNS: &str = "arn, machine_arn, name, description, routing, created_ms, updated_ms";
 
 /// The query's LIMIT for a page of `limit` items: one more, to learn whether a next page exists.
 fn probe(limit: usize) -> (usize, i64) {
@@ -136,6 +139,80 @@ pub(super) fn versions(
     Ok(items)
 }
 
+pub(super) fn revision(
+    conn: &Connection,
+    machine_arn: &str,
+    revision_id: &str,
+) -> Result<Option<StateMachineRecord>, Error> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT r.machine_type, r.definition, r.role_arn, r.created_ms,
+                 m.description, m.created_ms, m.tags, m.extra
+             FROM machine_revisions r
+             LEFT JOIN state_machines m ON m.arn = r.machine_arn
+             WHERE r.machine_arn = ?1 AND r.revision_id = ?2",
+        )
+        .map_err(storage)?;
+    let mut rows = statement
+        .query(params![machine_arn, revision_id])
+        .map_err(storage)?;
+    let Some(row) = rows.next().map_err(storage)? else {
+        return Ok(None);
+    };
+    let machine_type: String = row.get(0).map_err(storage)?;
+    let recorded_ms: i64 = row.get(3).map_err(storage)?;
+    let created_ms: Option<i64> = row.get(5).map_err(storage)?;
+    let tags: Option<String> = row.get(6).map_err(storage)?;
+    Ok(Some(StateMachineRecord {
+        arn: machine_arn.to_owned(),
+        name: machine_arn
+            .rsplit_once(':')
+            .map_or(machine_arn, |(_, name)| name)
+            .to_owned(),
+        machine_type: parse_type(&machine_type)?,
+        definition: row.get(1).map_err(storage)?,
+        role_arn: row.get(2).map_err(storage)?,
+        description: row.get(4).map_err(storage)?,
+        created_ms: created_ms.unwrap_or(recorded_ms),
+        updated_ms: recorded_ms,
+        revision_id: revision_id.to_owned(),
+        tags: match tags {
+            Some(tags) => serde_json::from_str(&tags)
+                .map_err(|e| Error::Storage(format!("state machine tags: {e}")))?,
+            None => Vec::new(),
+        },
+        extra: row.get(7).map_err(storage)?,
+        version: None,
+    }))
+}
+
+pub(super) fn alias(conn: &Connection, arn: &str) -> Result<Option<AliasRecord>, Error> {
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "SELECT {ALIAS_COLUMNS} FROM aliases WHERE arn = ?1"
+        ))
+        .map_err(storage)?;
+    let mut rows = statement.query([arn]).map_err(storage)?;
+    match rows.next().map_err(storage)? {
+        Some(row) => alias_row(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub(super) fn aliases(conn: &Connection, machine_arn: &str) -> Result<Vec<AliasRecord>, Error> {
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "SELECT {ALIAS_COLUMNS} FROM aliases WHERE machine_arn = ?1 ORDER BY name, arn"
+        ))
+        .map_err(storage)?;
+    let mut rows = statement.query([machine_arn]).map_err(storage)?;
+    let mut items = Vec::new();
+    while let Some(row) = rows.next().map_err(storage)? {
+        items.push(alias_row(row)?);
+    }
+    Ok(items)
+}
+
 pub(super) fn execution(conn: &Connection, arn: &str) -> Result<Option<ExecutionRecord>, Error> {
     let mut statement = conn
         .prepare_cached(&format!(
@@ -159,11 +236,19 @@ pub(super) fn executions(
     // Each condition has a fixed parameter number and `LIMIT ?5` is always there, so every
     // shape of the query takes the same five parameters (those not referenced are ignored).
     let mut conditions = Vec::new();
-    if filter.state_machine_arn.is_some() {
-        conditions.push("state_machine_arn = ?1");
+    match filter.state_machine_arn.as_deref().map(MachineArn::parse) {
+        None => {}
+        Some(MachineArn::Machine(_)) => conditions.push("machine_arn = ?1"),
+        Some(MachineArn::Version { .. }) => conditions.push("state_machine_arn = ?1"),
+        Some(MachineArn::Alias { .. }) => conditions.push("alias_arn = ?1"),
     }
     if filter.status.is_some() {
         conditions.push("status = ?2");
+    }
+    match filter.redriven {
+        None => {}
+        Some(true) => conditions.push("redrive_count > 0"),
+        Some(false) => conditions.push("redrive_count = 0"),
     }
     if after.is_some() {
         conditions.push("(start_ms, arn) < (?3, ?4)");
@@ -291,6 +376,11 @@ fn paginate<T>(mut items: Vec<T>, limit: usize, token: impl FnOnce(&T) -> String
     Page { items, next }
 }
 
+fn parse_type(machine_type: &str) -> Result<MachineType, Error> {
+    MachineType::parse(machine_type)
+        .ok_or_else(|| Error::Storage(format!("unknown state machine type {machine_type:?}")))
+}
+
 fn machine(row: &Row<'_>) -> Result<StateMachineRecord, Error> {
     let machine_type: String = row.get(2).map_err(storage)?;
     let tags: String = row.get(9).map_err(storage)?;
@@ -298,9 +388,7 @@ fn machine(row: &Row<'_>) -> Result<StateMachineRecord, Error> {
     Ok(StateMachineRecord {
         arn: row.get(0).map_err(storage)?,
         name: row.get(1).map_err(storage)?,
-        machine_type: MachineType::parse(&machine_type).ok_or_else(|| {
-            Error::Storage(format!("unknown state machine type {machine_type:?}"))
-        })?,
+        machine_type: parse_type(&machine_type)?,
         definition: row.get(3).map_err(storage)?,
         role_arn: row.get(4).map_err(storage)?,
         description: row.get(5).map_err(storage)?,
@@ -329,5 +417,25 @@ fn execution_row(row: &Row<'_>) -> Result<ExecutionRecord, Error> {
         redrive_count: row.get(10).map_err(storage)?,
         snapshot: row.get(11).map_err(storage)?,
         next_event_id: from_i64(row.get(12).map_err(storage)?),
+        revision_id: row
+            .get::<_, Option<String>>(13)
+            .map_err(storage)?
+            .unwrap_or_default(),
+        alias_arn: row.get(14).map_err(storage)?,
+        redrive_ms: row.get(15).map_err(storage)?,
+    })
+}
+
+fn alias_row(row: &Row<'_>) -> Result<AliasRecord, Error> {
+    let routing: String = row.get(4).map_err(storage)?;
+    Ok(AliasRecord {
+        arn: row.get(0).map_err(storage)?,
+        machine_arn: row.get(1).map_err(storage)?,
+        name: row.get(2).map_err(storage)?,
+        description: row.get(3).map_err(storage)?,
+        routing: serde_json::from_str(&routing)
+            .map_err(|e| Error::Storage(format!("alias routing: {e}")))?,
+        created_ms: row.get(5).map_err(storage)?,
+        updated_ms: row.get(6).map_err(storage)?,
     })
 }

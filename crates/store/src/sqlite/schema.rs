@@ -9,7 +9,10 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::{storage, storage_at};
 use crate::Error;
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_aliases_revisions.sql"),
+];
 
 /// The schema version this build writes; a file at a higher version is refused.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

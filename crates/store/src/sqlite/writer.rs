@@ -21,7 +21,9 @@ use rusqlite::{Connection, ErrorCode, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Counters, SqliteOptions, storage, to_i64};
-use crate::{Error, EventRecord, ExecutionRecord, StateMachineRecord, TimerRecord, Write};
+use crate::{
+    AliasRecord, Error, EventRecord, ExecutionRecord, StateMachineRecord, TimerRecord, Write,
+};
 
 pub(super) enum Msg {
     Commit(Job),
@@ -284,11 +286,21 @@ fn apply(conn: &Connection, writes: &[Write]) -> Result<(), Error> {
         match write {
             Write::PutStateMachine(machine) => put_state_machine(conn, machine)?,
             Write::DeleteStateMachine { arn } => {
-                conn.prepare_cached(
+                // A version ARN matches no alias's machine: only a machine takes its aliases.
+                for sql in [
                     "DELETE FROM state_machines WHERE arn = ?1 OR machine_arn = ?1",
-                )
-                .and_then(|mut statement| statement.execute([arn]))
-                .map_err(storage)?;
+                    "DELETE FROM aliases WHERE machine_arn = ?1",
+                ] {
+                    conn.prepare_cached(sql)
+                        .and_then(|mut statement| statement.execute([arn]))
+                        .map_err(storage)?;
+                }
+            }
+            Write::PutAlias(alias) => put_alias(conn, alias)?,
+            Write::DeleteAlias { arn } => {
+                conn.prepare_cached("DELETE FROM aliases WHERE arn = ?1")
+                    .and_then(|mut statement| statement.execute([arn]))
+                    .map_err(storage)?;
             }
             Write::InsertExecution(execution) => insert_execution(conn, execution)?,
             Write::UpdateExecution(execution) => update_execution(conn, execution)?,
@@ -352,6 +364,50 @@ fn put_state_machine(conn: &Connection, machine: &StateMachineRecord) -> Result<
             machine.extra,
         ])
         .map_err(storage)?;
+    // The revision stays readable after the machine moves on (or is deleted).
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO machine_revisions
+             (machine_arn, revision_id, machine_type, definition, role_arn, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut statement| {
+        statement.execute(params![
+            machine.machine_arn(),
+            machine.revision_id,
+            machine.machine_type.as_str(),
+            machine.definition,
+            machine.role_arn,
+            machine.updated_ms,
+        ])
+    })
+    .map_err(storage)?;
+    Ok(())
+}
+
+fn put_alias(conn: &Connection, alias: &AliasRecord) -> Result<(), Error> {
+    let routing =
+        serde_json::to_string(&alias.routing).map_err(|e| Error::Storage(e.to_string()))?;
+    conn.prepare_cached(
+        "INSERT INTO aliases (arn, machine_arn, name, description, routing, created_ms,
+             updated_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (arn) DO UPDATE SET
+             machine_arn = excluded.machine_arn, name = excluded.name,
+             description = excluded.description, routing = excluded.routing,
+             created_ms = excluded.created_ms, updated_ms = excluded.updated_ms",
+    )
+    .and_then(|mut statement| {
+        statement.execute(params![
+            alias.arn,
+            alias.machine_arn,
+            alias.name,
+            alias.description,
+            routing,
+            alias.created_ms,
+            alias.updated_ms,
+        ])
+    })
+    .map_err(storage)?;
     Ok(())
 }
 
@@ -359,8 +415,10 @@ fn insert_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<()
     let mut statement = conn
         .prepare_cached(
             "INSERT INTO executions (arn, state_machine_arn, name, status, input, output, error,
-                 cause, start_ms, stop_ms, redrive_count, snapshot, next_event_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 cause, start_ms, stop_ms, redrive_count, snapshot, next_event_id, machine_arn,
+                 revision_id, alias_arn, redrive_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                 ?17)",
         )
         .map_err(storage)?;
     let next_event_id = to_i64(execution.next_event_id, "next_event_id")?;
@@ -378,6 +436,10 @@ fn insert_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<()
         execution.redrive_count,
         execution.snapshot,
         next_event_id,
+        execution.machine_arn(),
+        execution.revision_id,
+        execution.alias_arn,
+        execution.redrive_ms,
     ]) {
         Ok(_) => Ok(()),
         Err(e) if is_constraint(&e) => Err(Error::Conflict {
@@ -389,13 +451,14 @@ fn insert_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<()
 
 /// Replaces an execution. Three statements so that an ordinary transition rewrites the row
 /// only: SQLite rewrites the index entries of every indexed column an UPDATE sets, changed or
-/// not, and status, machine and start time are indexed but rarely change.
+/// not, and status, machine, alias and start time are indexed but rarely change.
 fn update_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<(), Error> {
     let next_event_id = to_i64(execution.next_event_id, "next_event_id")?;
     let changed = conn
         .prepare_cached(
             "UPDATE executions SET output = ?2, error = ?3, cause = ?4, stop_ms = ?5,
-                 redrive_count = ?6, snapshot = ?7, next_event_id = ?8
+                 redrive_count = ?6, snapshot = ?7, next_event_id = ?8, revision_id = ?9,
+                 redrive_ms = ?10
              WHERE arn = ?1",
         )
         .and_then(|mut statement| {
@@ -408,6 +471,8 @@ fn update_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<()
                 execution.redrive_count,
                 execution.snapshot,
                 next_event_id,
+                execution.revision_id,
+                execution.redrive_ms,
             ])
         })
         .map_err(storage)?;
@@ -420,9 +485,10 @@ fn update_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<()
         .and_then(|mut statement| statement.execute(params![execution.arn, execution.status]))
         .map_err(storage)?;
     conn.prepare_cached(
-        "UPDATE executions SET state_machine_arn = ?2, name = ?3, input = ?4, start_ms = ?5
+        "UPDATE executions SET state_machine_arn = ?2, name = ?3, input = ?4, start_ms = ?5,
+             machine_arn = ?6, alias_arn = ?7
          WHERE arn = ?1 AND (state_machine_arn <> ?2 OR name <> ?3 OR input <> ?4
-             OR start_ms <> ?5)",
+             OR start_ms <> ?5 OR machine_arn IS NOT ?6 OR alias_arn IS NOT ?7)",
     )
     .and_then(|mut statement| {
         statement.execute(params![
@@ -431,6 +497,8 @@ fn update_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<()
             execution.name,
             execution.input,
             execution.start_ms,
+            execution.machine_arn(),
+            execution.alias_arn,
         ])
     })
     .map_err(storage)?;

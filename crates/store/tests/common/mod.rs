@@ -98,6 +98,9 @@ pub fn execution(machine: &str, name: &str, start_ms: i64) -> ExecutionRecord {
         redrive_count: 0,
         snapshot: Some(r#"{"state":"P"}"#.to_owned()),
         next_event_id: 1,
+        revision_id: format!("rev-{machine}"),
+        alias_arn: None,
+        redrive_ms: None,
     }
 }
 
