@@ -10,6 +10,7 @@
 pub mod backend;
 mod clock;
 pub mod config;
+mod stats;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -163,8 +164,10 @@ async fn run<D: Dispatch>(
         "sluice serve ready"
     );
     let clock = engine.clock().clone();
-    let router =
-        sluice_api::router(Arc::new(Backend::new(engine, scope))).merge(clock::router(clock));
+    let store = engine.store().clone();
+    let router = sluice_api::router(Arc::new(Backend::new(engine, scope)))
+        .merge(clock::router(clock))
+        .merge(stats::router(store));
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         shutdown_signal().await;
