@@ -1280,7 +1280,26 @@ async fn sqlite_a_version_1_file_migrates() {
     assert_eq!(store.aliases(&alpha.arn).await.unwrap(), vec![live]);
     store.close().await.unwrap();
     assert_eq!(user_version(&dir), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(SCHEMA_VERSION, 3);
+    // Version 3 keeps only the lean execution indexes.
+    let conn = rusqlite::Connection::open(dir.db()).unwrap();
+    let mut indexes: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'executions' AND sql IS NOT NULL ORDER BY name")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    indexes.sort();
+    assert_eq!(
+        indexes,
+        [
+            "executions_by_alias",
+            "executions_by_unqualified_machine",
+            "executions_by_version",
+            "executions_running"
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -233,32 +233,7 @@ pub(super) fn executions(
     limit: usize,
 ) -> Result<Page<ExecutionRecord>, Error> {
     let (limit, probe) = probe(limit);
-    // Each condition has a fixed parameter number and `LIMIT ?5` is always there, so every
-    // shape of the query takes the same five parameters (those not referenced are ignored).
-    let mut conditions = Vec::new();
-    match filter.state_machine_arn.as_deref().map(MachineArn::parse) {
-        None => {}
-        Some(MachineArn::Machine(_)) => conditions.push("machine_arn = ?1"),
-        Some(MachineArn::Version { .. }) => conditions.push("state_machine_arn = ?1"),
-        Some(MachineArn::Alias { .. }) => conditions.push("alias_arn = ?1"),
-    }
-    if filter.status.is_some() {
-        conditions.push("status = ?2");
-    }
-    match filter.redriven {
-        None => {}
-        Some(true) => conditions.push("redrive_count > 0"),
-        Some(false) => conditions.push("redrive_count = 0"),
-    }
-    if after.is_some() {
-        conditions.push("(start_ms, arn) < (?3, ?4)");
-    }
-    let mut sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions");
-    if !conditions.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&conditions.join(" AND "));
-    }
-    sql.push_str(" ORDER BY start_ms DESC, arn DESC LIMIT ?5");
+    let sql = executions_sql(filter, after.is_some());
     let mut statement = conn.prepare_cached(&sql).map_err(storage)?;
     let (start_ms, arn) = after.unzip();
     let mut rows = statement
@@ -331,12 +306,7 @@ pub(super) fn events(
 }
 
 pub(super) fn running(conn: &Connection) -> Result<Vec<ExecutionRecord>, Error> {
-    let mut statement = conn
-        .prepare_cached(&format!(
-            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE status = 'RUNNING'
-             ORDER BY start_ms, arn"
-        ))
-        .map_err(storage)?;
+    let mut statement = conn.prepare_cached(&running_sql()).map_err(storage)?;
     let mut rows = statement.query([]).map_err(storage)?;
     let mut items = Vec::new();
     while let Some(row) = rows.next().map_err(storage)? {
@@ -366,6 +336,49 @@ pub(super) fn timers(conn: &Connection) -> Result<Vec<TimerRecord>, Error> {
 }
 
 /// Cuts the probe row off and, if there was one, makes the token from the last item kept.
+/// The listing query for `filter` (after a cursor or from the start). Each condition has a
+/// fixed parameter number and `LIMIT ?5` is always there, so every shape of the query takes
+/// the same five parameters (those not referenced are ignored).
+fn executions_sql(filter: &ExecutionFilter, after: bool) -> String {
+    let mut conditions = Vec::new();
+    match filter.state_machine_arn.as_deref().map(MachineArn::parse) {
+        None => {}
+        Some(MachineArn::Machine(_)) => conditions.push("machine_arn = ?1"),
+        // The second term is always true for a version (its ARN is not the machine's); it is
+        // spelled out so that SQLite may use the partial index `executions_by_version`.
+        Some(MachineArn::Version { .. }) => {
+            conditions.push("state_machine_arn = ?1 AND state_machine_arn <> machine_arn");
+        }
+        Some(MachineArn::Alias { .. }) => conditions.push("alias_arn = ?1"),
+    }
+    if filter.status.is_some() {
+        conditions.push("status = ?2");
+    }
+    match filter.redriven {
+        None => {}
+        Some(true) => conditions.push("redrive_count > 0"),
+        Some(false) => conditions.push("redrive_count = 0"),
+    }
+    if after {
+        conditions.push("(start_ms, arn) < (?3, ?4)");
+    }
+    let mut sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions");
+    if !conditions.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conditions.join(" AND "));
+    }
+    sql.push_str(" ORDER BY start_ms DESC, arn DESC LIMIT ?5");
+    sql
+}
+
+/// Every RUNNING execution, oldest first (the partial index `executions_running`).
+fn running_sql() -> String {
+    format!(
+        "SELECT {EXECUTION_COLUMNS} FROM executions WHERE status = 'RUNNING'
+         ORDER BY start_ms, arn"
+    )
+}
+
 fn paginate<T>(mut items: Vec<T>, limit: usize, token: impl FnOnce(&T) -> String) -> Page<T> {
     let next = if items.len() > limit {
         items.truncate(limit);
@@ -438,4 +451,58 @@ fn alias_row(row: &Row<'_>) -> Result<AliasRecord, Error> {
         created_ms: row.get(5).map_err(storage)?,
         updated_ms: row.get(6).map_err(storage)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What SQLite plans for `sql`, one line per step.
+    fn plan(sql: &str) -> String {
+        let dir = std::env::temp_dir().join(format!("sluice-plan-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join(format!("{}.db", sql.len()));
+        let _ = std::fs::remove_file(&path);
+        let mut conn = Connection::open(&path).unwrap();
+        super::super::schema::migrate(&mut conn, &path).unwrap();
+        let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let nulls = vec![rusqlite::types::Null; statement.parameter_count()];
+        let lines: Vec<String> = statement
+            .query_map(rusqlite::params_from_iter(nulls), |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let _ = std::fs::remove_file(&path);
+        lines.join("\n")
+    }
+
+    fn listing(arn: &str) -> ExecutionFilter {
+        ExecutionFilter {
+            state_machine_arn: Some(arn.into()),
+            ..ExecutionFilter::default()
+        }
+    }
+
+    const MACHINE: &str = "arn:aws:states:us-east-1:000000000000:stateMachine:m";
+
+    #[test]
+    fn every_listing_walks_its_own_index_in_order() {
+        let cases = [
+            (listing(MACHINE), "executions_by_unqualified_machine"),
+            (listing(&format!("{MACHINE}:3")), "executions_by_version"),
+            (listing(&format!("{MACHINE}:live")), "executions_by_alias"),
+        ];
+        for (filter, index) in cases {
+            for after in [false, true] {
+                let sql = executions_sql(&filter, after);
+                let plan = plan(&sql);
+                assert!(plan.contains(index), "{sql}\n=> {plan}");
+                assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
+            }
+        }
+        let plan = plan(&running_sql());
+        assert!(plan.contains("executions_running"), "{plan}");
+    }
 }

@@ -12,6 +12,7 @@ use crate::Error;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_aliases_revisions.sql"),
+    include_str!("../../migrations/sqlite/0003_lean_execution_indexes.sql"),
 ];
 
 /// The schema version this build writes; a file at a higher version is refused.
