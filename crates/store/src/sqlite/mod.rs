@@ -2,6 +2,7 @@
 //! group-commits (`writer.rs`); reader threads with read-only connections (`read.rs`); schema
 //! migrations (`schema.rs`).
 
+mod codec;
 mod read;
 mod schema;
 mod writer;

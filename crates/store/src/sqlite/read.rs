@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Row, params};
 
+use super::codec;
 use super::{from_i64, storage, storage_at, to_i64};
 use crate::cursor;
 use crate::{
@@ -297,7 +298,7 @@ pub(super) fn events(
         items.push(EventRecord {
             execution_arn: execution_arn.to_owned(),
             id: from_i64(row.get(0).map_err(storage)?),
-            body: row.get(1).map_err(storage)?,
+            body: codec::column(row, 1)?,
         });
     }
     Ok(paginate(items, limit, |last| {
@@ -421,14 +422,14 @@ fn execution_row(row: &Row<'_>) -> Result<ExecutionRecord, Error> {
         state_machine_arn: row.get(1).map_err(storage)?,
         name: row.get(2).map_err(storage)?,
         status: row.get(3).map_err(storage)?,
-        input: row.get(4).map_err(storage)?,
-        output: row.get(5).map_err(storage)?,
+        input: codec::column(row, 4)?,
+        output: codec::column_opt(row, 5)?,
         error: row.get(6).map_err(storage)?,
         cause: row.get(7).map_err(storage)?,
         start_ms: row.get(8).map_err(storage)?,
         stop_ms: row.get(9).map_err(storage)?,
         redrive_count: row.get(10).map_err(storage)?,
-        snapshot: row.get(11).map_err(storage)?,
+        snapshot: codec::column_opt(row, 11)?,
         next_event_id: from_i64(row.get(12).map_err(storage)?),
         revision_id: row
             .get::<_, Option<String>>(13)

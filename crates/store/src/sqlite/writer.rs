@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, ErrorCode, params};
 use tokio::sync::{mpsc, oneshot};
 
+use super::codec;
 use super::{Counters, SqliteOptions, storage, to_i64};
 use crate::{
     AliasRecord, Error, EventRecord, ExecutionRecord, StateMachineRecord, TimerRecord, Write,
@@ -427,14 +428,14 @@ fn insert_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<()
         execution.state_machine_arn,
         execution.name,
         execution.status,
-        execution.input,
-        execution.output,
+        codec::pack(&execution.input),
+        codec::pack_opt(execution.output.as_deref()),
         execution.error,
         execution.cause,
         execution.start_ms,
         execution.stop_ms,
         execution.redrive_count,
-        execution.snapshot,
+        codec::pack_opt(execution.snapshot.as_deref()),
         next_event_id,
         execution.machine_arn(),
         execution.revision_id,
@@ -464,12 +465,12 @@ fn update_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<()
         .and_then(|mut statement| {
             statement.execute(params![
                 execution.arn,
-                execution.output,
+                codec::pack_opt(execution.output.as_deref()),
                 execution.error,
                 execution.cause,
                 execution.stop_ms,
                 execution.redrive_count,
-                execution.snapshot,
+                codec::pack_opt(execution.snapshot.as_deref()),
                 next_event_id,
                 execution.revision_id,
                 execution.redrive_ms,
@@ -495,7 +496,7 @@ fn update_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<()
             execution.arn,
             execution.state_machine_arn,
             execution.name,
-            execution.input,
+            codec::pack(&execution.input),
             execution.start_ms,
             execution.machine_arn(),
             execution.alias_arn,
@@ -514,7 +515,7 @@ fn append_events(conn: &Connection, events: &[EventRecord]) -> Result<(), Error>
         .map_err(storage)?;
     for event in events {
         let id = to_i64(event.id, "event id")?;
-        match statement.execute(params![event.execution_arn, id, event.body]) {
+        match statement.execute(params![event.execution_arn, id, codec::pack(&event.body)]) {
             Ok(0) => {
                 return Err(Error::NotFound {
                     what: format!(

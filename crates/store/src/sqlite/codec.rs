@@ -1,0 +1,115 @@
+//! How large text columns are stored: JSON (history event bodies, execution inputs, outputs
+//! and snapshots) over a few hundred bytes is LZ4-compressed into a BLOB, smaller text stays
+//! TEXT. The WAL's write bandwidth bounds STANDARD throughput (every commit's pages are written
+//! and fsynced), and security events compress 3–5×. Reads accept both forms, so files written
+//! before compression (or with small values) need no migration.
+
+use rusqlite::types::{Value, ValueRef};
+
+use super::storage;
+use crate::Error;
+
+/// Text shorter than this is stored as is: LZ4's gain on it is small.
+const COMPRESS_FROM: usize = 256;
+/// No stored value is larger (payloads are limited far below): a blob that says otherwise is
+/// corrupt.
+const MAX_UNPACKED: usize = 1 << 30;
+
+/// The column value for `text`.
+pub(super) fn pack(text: &str) -> Value {
+    if text.len() >= COMPRESS_FROM {
+        let packed = lz4_flex::compress_prepend_size(text.as_bytes());
+        if packed.len() < text.len() {
+            return Value::Blob(packed);
+        }
+    }
+    Value::Text(text.to_owned())
+}
+
+/// [`pack`] for an optional column.
+pub(super) fn pack_opt(text: Option<&str>) -> Value {
+    text.map_or(Value::Null, pack)
+}
+
+/// The text a column holds, whichever way it was stored.
+pub(super) fn unpack(value: ValueRef<'_>) -> Result<String, Error> {
+    match value {
+        ValueRef::Text(bytes) => String::from_utf8(bytes.to_vec())
+            .map_err(|e| Error::Storage(format!("stored text is not UTF-8: {e}"))),
+        ValueRef::Blob(packed) => {
+            let corrupt = |e: &dyn std::fmt::Display| {
+                Error::Storage(format!("stored value does not decompress: {e}"))
+            };
+            let (size, body) =
+                lz4_flex::block::uncompressed_size(packed).map_err(|e| corrupt(&e))?;
+            // A corrupt length must not make us allocate gigabytes.
+            if size > MAX_UNPACKED {
+                return Err(corrupt(&format!("claims {size} bytes")));
+            }
+            let bytes = lz4_flex::block::decompress(body, size).map_err(|e| corrupt(&e))?;
+            String::from_utf8(bytes)
+                .map_err(|e| Error::Storage(format!("stored text is not UTF-8: {e}")))
+        }
+        other => Err(Error::Storage(format!(
+            "expected text, found a {:?} column",
+            other.data_type()
+        ))),
+    }
+}
+
+/// [`unpack`] for an optional column (NULL is `None`).
+pub(super) fn unpack_opt(value: ValueRef<'_>) -> Result<Option<String>, Error> {
+    match value {
+        ValueRef::Null => Ok(None),
+        other => unpack(other).map(Some),
+    }
+}
+
+/// Column `index` of `row`, unpacked.
+pub(super) fn column(row: &rusqlite::Row<'_>, index: usize) -> Result<String, Error> {
+    unpack(row.get_ref(index).map_err(storage)?)
+}
+
+/// Optional column `index` of `row`, unpacked.
+pub(super) fn column_opt(row: &rusqlite::Row<'_>, index: usize) -> Result<Option<String>, Error> {
+    unpack_opt(row.get_ref(index).map_err(storage)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_text_is_compressed_and_everything_round_trips() {
+        let event = format!(
+            r#"{{"type":"PassStateEntered","input":"{}"}}"#,
+            r#"{\"vendor\":\"crowdstrike\",\"severity\":\"high\"}"#.repeat(20)
+        );
+        for text in ["", "short", event.as_str()] {
+            let packed = pack(text);
+            if text.len() >= COMPRESS_FROM {
+                assert!(matches!(&packed, Value::Blob(b) if b.len() < text.len() / 2));
+            } else {
+                assert_eq!(packed, Value::Text(text.to_owned()));
+            }
+            let back = match &packed {
+                Value::Text(t) => unpack(ValueRef::Text(t.as_bytes())),
+                Value::Blob(b) => unpack(ValueRef::Blob(b)),
+                _ => unreachable!(),
+            };
+            assert_eq!(back.unwrap(), text);
+        }
+        assert_eq!(unpack_opt(ValueRef::Null).unwrap(), None);
+    }
+
+    #[test]
+    fn a_corrupt_blob_is_an_error_not_a_panic() {
+        for junk in [
+            &[][..],
+            &[9, 0, 0, 0, 0x10][..],
+            &[255, 255, 255, 255, 0][..],
+        ] {
+            assert!(unpack(ValueRef::Blob(junk)).is_err(), "{junk:?}");
+        }
+    }
+}
