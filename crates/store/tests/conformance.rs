@@ -1317,6 +1317,64 @@ async fn sqlite_one_store_per_file() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_checkpoints_keep_the_wal_bounded_under_sustained_writes() {
+    let dir = TempDir::new("wal-bound");
+    let options = SqliteOptions {
+        checkpoint_pages: 20,
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::open(&dir.db(), options).unwrap();
+    // 16 committers append history without pause: checkpoints run beside the writer.
+    let mut tasks = Vec::new();
+    for c in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let record = execution("m", &format!("w{c}"), c);
+            let arn = record.arn.clone();
+            store
+                .commit(vec![Write::InsertExecution(record)])
+                .await
+                .unwrap();
+            for id in 1..=150 {
+                let mut e = event(&arn, id);
+                e.body = format!(
+                    "{{\"n\":{id},\"pad\":\"{}\"}}",
+                    "x".repeat(900 + c as usize)
+                );
+                store
+                    .commit(vec![Write::AppendEvents(vec![e])])
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let stats = store.stats();
+    assert!(stats.checkpoints >= 10, "{stats:?}");
+    assert!(
+        stats.wal_pages > 20 * 40,
+        "the WAL restarted many times over: {stats:?}"
+    );
+    let wal = std::fs::metadata(dir.db().with_extension("db-wal"))
+        .unwrap()
+        .len();
+    // Checkpointed inline at the latest at 8 x 20 pages, plus the group being written.
+    assert!(wal < 2 << 20, "WAL file of {wal} bytes: {stats:?}");
+    assert_eq!(
+        store
+            .events(&execution_arn("m", "w3"), None, 1000, false)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        150
+    );
+    store.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_close_drains_then_refuses() {
     let dir = TempDir::new("close");
     let store = open(&dir);

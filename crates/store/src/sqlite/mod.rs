@@ -180,7 +180,7 @@ impl SqliteStore {
         schema::migrate(&mut conn, path)?;
 
         let counters = Arc::new(Counters::default());
-        let writer = writer::Writer::new(conn, lock, &options, Arc::clone(&counters))?;
+        let writer = writer::Writer::new(conn, path, lock, &options, Arc::clone(&counters))?;
 
         let (read_tx, read_rx) = mpsc::channel::<read::Job>();
         let read_rx = Arc::new(Mutex::new(read_rx));
