@@ -27,6 +27,7 @@ pub mod random;
 pub mod source;
 pub mod step;
 pub mod template;
+pub mod test_state;
 pub mod timestamp;
 pub mod validate;
 

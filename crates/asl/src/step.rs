@@ -15,8 +15,8 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::definition::{
-    DataPath, Kind, MapState, Percentage, ProcessorMode, ResultPath, Retrier, Seconds, State,
-    StateId, StateMachine, Text, Transition, WaitFor,
+    Catcher, DataPath, Kind, MapState, Percentage, ProcessorMode, ResultPath, Retrier, Seconds,
+    State, StateId, StateMachine, Text, Transition, WaitFor,
 };
 use crate::path::{self, Path};
 use crate::{Failure, Random, Scope, names, timestamp};
@@ -205,6 +205,83 @@ impl RetryState {
     }
 }
 
+/// The intermediate values of one state's data flow, as TestState's inspection data shows them:
+/// recorded by [`StateMachine::enter_traced`] and [`StateMachine::task_succeeded_traced`], each
+/// field only when the state computed it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DataFlow {
+    /// The input after InputPath (a Fail state, which has none: its raw input).
+    pub after_input_path: Option<Value>,
+    /// The effective input after Parameters: a Task's task input, a Parallel's branch input,
+    /// a Pass state's payload (when it has no `Result`).
+    pub after_parameters: Option<Value>,
+    /// A Map's items after ItemsPath.
+    pub after_items_path: Option<Value>,
+    /// A Map's items after ItemSelector, when it has one.
+    pub after_item_selector: Option<Value>,
+    /// The state's raw result (a task's, the branches' or iterations', a Pass state's).
+    pub result: Option<Value>,
+    /// The result after ResultSelector (the raw result when there is none).
+    pub after_result_selector: Option<Value>,
+    /// The result placed into the raw input by ResultPath.
+    pub after_result_path: Option<Value>,
+}
+
+impl DataFlow {
+    /// A Pass state's result: its `Result` field, else its Parameters' payload (or effective
+    /// input), which is then also the state's "after Parameters".
+    fn pass_result(&mut self, fixed: bool, result: &Value) {
+        if !fixed {
+            self.after_parameters = Some(result.clone());
+        }
+        self.result = Some(result.clone());
+        self.after_result_selector = Some(result.clone());
+    }
+}
+
+/// Where a state's context object (`$$`) comes from.
+#[derive(Clone, Copy)]
+enum Context<'a> {
+    /// Built from the visit of an execution.
+    Visit(&'a Visit<'a>),
+    /// Given whole (TestState's `context`); a Map's item selection adds `Map.Item` to it.
+    Given(&'a Value),
+}
+
+impl Context<'_> {
+    fn object(self, state: &State, item: Option<(usize, &Value)>) -> Value {
+        match self {
+            Context::Visit(visit) => visit.context_object(state, item),
+            Context::Given(given) => {
+                let mut ctx = given.clone();
+                if let (Some((index, value)), Some(fields)) = (item, ctx.as_object_mut()) {
+                    fields.insert(
+                        "Map".into(),
+                        json!({ "Item": { "Index": index, "Value": value } }),
+                    );
+                }
+                ctx
+            }
+        }
+    }
+
+    /// `$$` for the state's own fields; `null` (never read) when nothing in the state reads it.
+    fn for_state(self, state: &State) -> Value {
+        if state.uses_context {
+            self.object(state, None)
+        } else {
+            Value::Null
+        }
+    }
+}
+
+/// Records into the trace, if there is one: the closure (and its clones) runs only then.
+fn note(trace: &mut Option<&mut DataFlow>, record: impl FnOnce(&mut DataFlow)) {
+    if let Some(trace) = trace.as_deref_mut() {
+        record(trace);
+    }
+}
+
 impl StateMachine {
     /// Enters state `id` with `input`. `Err` is an error raised by the state's own data
     /// processing (paths, parameters); pass it to [`Self::recover`] (it may be caught) unless it
@@ -216,36 +293,66 @@ impl StateMachine {
         visit: &Visit<'_>,
         random: &mut dyn Random,
     ) -> Result<Action, Failure> {
+        self.enter_in(id, input, Context::Visit(visit), random, None)
+    }
+
+    /// [`Self::enter`] as TestState runs it: the context object is `context`, given whole, and
+    /// the intermediate values of the state's data flow are recorded into `trace`.
+    pub fn enter_traced(
+        &self,
+        id: StateId,
+        input: Value,
+        context: &Value,
+        random: &mut dyn Random,
+        trace: &mut DataFlow,
+    ) -> Result<Action, Failure> {
+        self.enter_in(id, input, Context::Given(context), random, Some(trace))
+    }
+
+    fn enter_in(
+        &self,
+        id: StateId,
+        input: Value,
+        context: Context<'_>,
+        random: &mut dyn Random,
+        mut trace: Option<&mut DataFlow>,
+    ) -> Result<Action, Failure> {
         let state = &self.states[id];
-        let ctx = if state.uses_context {
-            visit.context_object(state, None)
-        } else {
-            Value::Null
-        };
+        let ctx = context.for_state(state);
         match &state.kind {
             Kind::Pass(p) => {
                 if p.result_path == ResultPath::Replace {
                     // The raw input is not needed afterwards: move it through.
                     let effective = apply_input_path(&state.input_path, input, &ctx)?;
+                    note(&mut trace, |t| t.after_input_path = Some(effective.clone()));
                     let result = match (&p.result, &p.parameters) {
                         (Some(r), _) => r.clone(),
                         (None, Some(t)) => t.eval(&Scope::new(&effective, &ctx), random)?,
                         (None, None) => effective,
                     };
+                    note(&mut trace, |t| t.pass_result(p.result.is_some(), &result));
+                    note(&mut trace, |t| t.after_result_path = Some(result.clone()));
                     let output = apply_output_path(&state.output_path, result, &ctx)?;
                     return Ok(Action::transition(p.next, output));
                 }
                 // ResultPath merges into the raw input, not the effective one.
                 let effective = select_input(&state.input_path, &input, &ctx)?;
+                note(&mut trace, |t| {
+                    t.after_input_path = Some(effective.as_ref().clone())
+                });
                 let result = match (&p.result, &p.parameters) {
                     (Some(r), _) => r.clone(),
                     (None, Some(t)) => t.eval(&Scope::new(&effective, &ctx), random)?,
                     (None, None) => effective.into_owned(),
                 };
-                self.finish(state, input, result, &p.result_path, p.next, &ctx)
+                note(&mut trace, |t| t.pass_result(p.result.is_some(), &result));
+                self.finish(state, input, result, &p.result_path, p.next, &ctx, trace)
             }
             Kind::Task(t) => {
                 let effective = select_input(&state.input_path, &input, &ctx)?;
+                note(&mut trace, |t| {
+                    t.after_input_path = Some(effective.as_ref().clone())
+                });
                 let scope = Scope::new(&effective, &ctx);
                 let timeout_seconds = resolve_seconds(&t.timeout, &scope, "TimeoutSecondsPath")?;
                 let heartbeat_seconds =
@@ -254,6 +361,9 @@ impl StateMachine {
                     Some(params) => params.eval(&scope, random)?,
                     None => effective.into_owned(),
                 };
+                note(&mut trace, |t| {
+                    t.after_parameters = Some(task_input.clone())
+                });
                 Ok(Action::RunTask {
                     call: TaskCall {
                         resource: t.resource.clone(),
@@ -266,6 +376,7 @@ impl StateMachine {
             }
             Kind::Choice(c) => {
                 let effective = apply_input_path(&state.input_path, input, &ctx)?;
+                note(&mut trace, |t| t.after_input_path = Some(effective.clone()));
                 let scope = Scope::new(&effective, &ctx);
                 let mut target = None;
                 for (condition, next) in &c.choices {
@@ -288,6 +399,7 @@ impl StateMachine {
             }
             Kind::Wait(w) => {
                 let effective = apply_input_path(&state.input_path, input, &ctx)?;
+                note(&mut trace, |t| t.after_input_path = Some(effective.clone()));
                 let until = wait_until(&w.until, &Scope::new(&effective, &ctx))?;
                 let output = apply_output_path(&state.output_path, effective, &ctx)?;
                 Ok(Action::Wait {
@@ -298,10 +410,13 @@ impl StateMachine {
             }
             Kind::Succeed => {
                 let effective = apply_input_path(&state.input_path, input, &ctx)?;
+                note(&mut trace, |t| t.after_input_path = Some(effective.clone()));
                 let output = apply_output_path(&state.output_path, effective, &ctx)?;
                 Ok(Action::Succeed { output })
             }
             Kind::Fail(f) => {
+                // A Fail state has no InputPath: its paths read the raw input.
+                note(&mut trace, |t| t.after_input_path = Some(input.clone()));
                 let scope = Scope::new(&input, &ctx);
                 let error = resolve_text(&f.error, &scope, "ErrorPath", random)?;
                 let cause = resolve_text(&f.cause, &scope, "CausePath", random)?;
@@ -312,10 +427,16 @@ impl StateMachine {
             }
             Kind::Parallel(p) => {
                 let effective = select_input(&state.input_path, &input, &ctx)?;
+                note(&mut trace, |t| {
+                    t.after_input_path = Some(effective.as_ref().clone())
+                });
                 let branch_input = match &p.parameters {
                     Some(params) => params.eval(&Scope::new(&effective, &ctx), random)?,
                     None => effective.into_owned(),
                 };
+                note(&mut trace, |t| {
+                    t.after_parameters = Some(branch_input.clone())
+                });
                 Ok(Action::Parallel {
                     input: branch_input,
                     state_input: input,
@@ -323,7 +444,10 @@ impl StateMachine {
             }
             Kind::Map(m) => {
                 let effective = select_input(&state.input_path, &input, &ctx)?;
-                let items = self.map_items(state, m, &effective, visit, random)?;
+                note(&mut trace, |t| {
+                    t.after_input_path = Some(effective.as_ref().clone())
+                });
+                let items = self.map_items(state, m, &effective, context, random, &mut trace)?;
                 let scope = Scope::new(&effective, &ctx);
                 let max_concurrency =
                     resolve_count(&m.max_concurrency, &scope, "MaxConcurrencyPath")?.unwrap_or(0);
@@ -352,8 +476,9 @@ impl StateMachine {
         state: &State,
         m: &MapState,
         effective: &Value,
-        visit: &Visit<'_>,
+        context: Context<'_>,
         random: &mut dyn Random,
+        trace: &mut Option<&mut DataFlow>,
     ) -> Result<Vec<Value>, Failure> {
         if m.item_reader.is_some() {
             // Reading items (S3 objects, CSV, manifests) is I/O: the driver's job, not yet
@@ -364,7 +489,7 @@ impl StateMachine {
                  not provide yet; pass the items in the state input (ItemsPath) instead",
             ));
         }
-        let ctx = visit.context_object(state, None);
+        let ctx = context.object(state, None);
         let items = match &m.items_path {
             None => Cow::Borrowed(effective),
             Some(p) => select_or_fail(p, &Scope::new(effective, &ctx))?,
@@ -374,16 +499,25 @@ impl StateMachine {
                 "Map state input must be an array but was: {items}"
             )));
         };
+        note(trace, |t| {
+            t.after_items_path = Some(Value::Array(items.clone()))
+        });
         match &m.item_selector {
             None => Ok(items.clone()),
-            Some(selector) => items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    let ctx = visit.context_object(state, Some((i, item)));
-                    selector.eval(&Scope::new(effective, &ctx), random)
-                })
-                .collect(),
+            Some(selector) => {
+                let selected = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        let ctx = context.object(state, Some((i, item)));
+                        selector.eval(&Scope::new(effective, &ctx), random)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                note(trace, |t| {
+                    t.after_item_selector = Some(Value::Array(selected.clone()))
+                });
+                Ok(selected)
+            }
         }
     }
 
@@ -397,12 +531,41 @@ impl StateMachine {
         visit: &Visit<'_>,
         random: &mut dyn Random,
     ) -> Result<Action, Failure> {
+        self.task_succeeded_in(id, state_input, result, Context::Visit(visit), random, None)
+    }
+
+    /// [`Self::task_succeeded`] as TestState runs it (see [`Self::enter_traced`]); also takes a
+    /// Parallel's branch outputs or a Map's iteration results as `result`.
+    pub fn task_succeeded_traced(
+        &self,
+        id: StateId,
+        state_input: Value,
+        result: Value,
+        context: &Value,
+        random: &mut dyn Random,
+        trace: &mut DataFlow,
+    ) -> Result<Action, Failure> {
+        self.task_succeeded_in(
+            id,
+            state_input,
+            result,
+            Context::Given(context),
+            random,
+            Some(trace),
+        )
+    }
+
+    fn task_succeeded_in(
+        &self,
+        id: StateId,
+        state_input: Value,
+        result: Value,
+        context: Context<'_>,
+        random: &mut dyn Random,
+        mut trace: Option<&mut DataFlow>,
+    ) -> Result<Action, Failure> {
         let state = &self.states[id];
-        let ctx = if state.uses_context {
-            visit.context_object(state, None)
-        } else {
-            Value::Null
-        };
+        let ctx = context.for_state(state);
         let (selector, result_path, next) = match &state.kind {
             Kind::Task(t) => (&t.result_selector, &t.result_path, t.next),
             Kind::Parallel(p) => (&p.result_selector, &p.result_path, p.next),
@@ -415,11 +578,15 @@ impl StateMachine {
                 )));
             }
         };
+        note(&mut trace, |t| t.result = Some(result.clone()));
         let result = match selector {
             Some(t) => t.eval(&Scope::new(&result, &ctx), random)?,
             None => result,
         };
-        self.finish(state, state_input, result, result_path, next, &ctx)
+        note(&mut trace, |t| {
+            t.after_result_selector = Some(result.clone())
+        });
+        self.finish(state, state_input, result, result_path, next, &ctx, trace)
     }
 
     /// Every branch of Parallel state `id` succeeded; `outputs` in branch order.
@@ -487,13 +654,7 @@ impl StateMachine {
         retries: &mut RetryState,
         random: &mut dyn Random,
     ) -> Recovery {
-        let state = &self.states[id];
-        let (retry, catch): (&[Retrier], &[_]) = match &state.kind {
-            Kind::Task(t) => (&t.retry, &t.catch),
-            Kind::Parallel(p) => (&p.retry, &p.catch),
-            Kind::Map(m) => (&m.retry, &m.catch),
-            _ => (&[], &[]),
-        };
+        let (retry, catch) = self.handlers(id);
         if failure.error == names::RUNTIME {
             return Recovery::Fail(failure);
         }
@@ -502,10 +663,7 @@ impl StateMachine {
         }
         // The first retrier whose ErrorEquals matches decides; if its attempts are used up the
         // error goes on to the catchers.
-        if let Some(i) = retry
-            .iter()
-            .position(|r| error_matches(&r.error_equals, &failure.error))
-        {
+        if let Some(i) = self.retrier_for(id, &failure.error) {
             let r = &retry[i];
             let done = retries.attempts[i];
             if done < r.max_attempts {
@@ -515,10 +673,7 @@ impl StateMachine {
                 };
             }
         }
-        if let Some(c) = catch
-            .iter()
-            .find(|c| error_matches(&c.error_equals, &failure.error))
-        {
+        if let Some(c) = self.catcher_for(id, &failure.error).map(|i| &catch[i]) {
             let error_output = json!({ "Error": failure.error, "Cause": failure.cause });
             let output = match apply_result_path(&c.result_path, state_input, error_output) {
                 Ok(v) => v,
@@ -532,7 +687,42 @@ impl StateMachine {
         Recovery::Fail(failure)
     }
 
+    /// The Retry and Catch fields of state `id` (empty for states that have none).
+    fn handlers(&self, id: StateId) -> (&[Retrier], &[Catcher]) {
+        match &self.states[id].kind {
+            Kind::Task(t) => (&t.retry, &t.catch),
+            Kind::Parallel(p) => (&p.retry, &p.catch),
+            Kind::Map(m) => (&m.retry, &m.catch),
+            _ => (&[], &[]),
+        }
+    }
+
+    /// The index of the retrier of state `id` that decides on `error` in [`Self::recover`]: the
+    /// first whose `ErrorEquals` matches (`None` for `States.Runtime`, never retried).
+    pub fn retrier_for(&self, id: StateId, error: &str) -> Option<usize> {
+        if error == names::RUNTIME {
+            return None;
+        }
+        self.handlers(id)
+            .0
+            .iter()
+            .position(|r| error_matches(&r.error_equals, error))
+    }
+
+    /// The index of the catcher of state `id` that catches `error` in [`Self::recover`] once no
+    /// retry is left: the first whose `ErrorEquals` matches (`None` for `States.Runtime`).
+    pub fn catcher_for(&self, id: StateId, error: &str) -> Option<usize> {
+        if error == names::RUNTIME {
+            return None;
+        }
+        self.handlers(id)
+            .1
+            .iter()
+            .position(|c| error_matches(&c.error_equals, error))
+    }
+
     /// ResultPath then OutputPath, then the transition.
+    #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
         state: &State,
@@ -541,8 +731,10 @@ impl StateMachine {
         result_path: &ResultPath,
         next: Transition,
         ctx: &Value,
+        mut trace: Option<&mut DataFlow>,
     ) -> Result<Action, Failure> {
         let merged = apply_result_path(result_path, state_input, result)?;
+        note(&mut trace, |t| t.after_result_path = Some(merged.clone()));
         let output = apply_output_path(&state.output_path, merged, ctx)?;
         Ok(Action::transition(next, output))
     }

@@ -1228,6 +1228,14 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
             ),
         })
     }
+
+    /// Runs one state, pure and synchronous (see [`super::test_state`]).
+    async fn test_state(
+        &self,
+        input: sluice_api::sfn::model::TestStateInput,
+    ) -> Result<sluice_api::sfn::model::TestStateOutput, ApiError> {
+        super::test_state::run(input, &self.scope, self.now_ms())
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod backend;
 mod clock;
 pub mod config;
 mod stats;
+mod test_state;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
