@@ -51,6 +51,8 @@ const CATCH_UP: u32 = 8;
 pub(super) struct Writer {
     conn: Connection,
     checkpointer: Option<Checkpointer>,
+    /// The WAL length at which the checkpointer is asked next.
+    background_from: u32,
     /// The advisory lock on the data file, released when the writer exits.
     _lock: File,
     counters: Arc<Counters>,
@@ -89,6 +91,7 @@ impl Writer {
         Ok(Self {
             conn,
             checkpointer: Some(checkpointer),
+            background_from: options.checkpoint_pages.max(1),
             _lock: lock,
             counters,
             wal_pages,
@@ -243,9 +246,18 @@ impl Writer {
 
     fn checkpoint_if_due(&mut self) {
         let pages = self.wal_pages.load(Ordering::Relaxed);
+        if pages < self.background_from.saturating_sub(self.checkpoint_pages) {
+            // The WAL restarted.
+            self.background_from = self.checkpoint_pages;
+        }
         if pages >= self.checkpoint_pages.saturating_mul(CATCH_UP) {
             self.checkpoint();
-        } else if pages >= self.checkpoint_pages {
+            self.background_from = self.checkpoint_pages;
+        } else if pages >= self.background_from {
+            // Once per `checkpoint_pages` of growth: the WAL stays long until it restarts,
+            // and asking after every group would keep the checkpointer (and the disk) busy
+            // copying a few frames at a time.
+            self.background_from = pages.saturating_add(self.checkpoint_pages);
             match &self.checkpointer {
                 Some(checkpointer) => checkpointer.request(),
                 None => self.checkpoint(),
