@@ -43,6 +43,13 @@ pub enum Effect {
         thread: ThreadId,
         state: String,
         call: TaskCall,
+        /// The id of the task's `TaskScheduled` (`LambdaFunctionScheduled`) event: with the
+        /// execution, names this run of the task, the same when it is performed again after a
+        /// restart.
+        scheduled: u64,
+        /// What the task reported as submitted ([`Execution::task_submitted`]) before it was
+        /// performed again after a restart, if it did.
+        submitted: Option<Box<Value>>,
     },
     /// Call [`Execution::wake`] for `thread` once the time is `due_ms` or later.
     Sleep { thread: ThreadId, due_ms: i64 },
@@ -123,6 +130,12 @@ enum Phase {
         state_input: Value,
         state: String,
         call: TaskCall,
+        /// The task's `…Scheduled` event.
+        #[serde(default)]
+        scheduled: u64,
+        /// The output of its `TaskSubmitted` event, once recorded.
+        #[serde(default)]
+        submitted: Option<Value>,
     },
     /// The task ended. Never at rest (`advance` follows).
     #[serde(skip)]
@@ -301,10 +314,18 @@ impl Execution {
         let mut effects = Vec::new();
         for (thread, t) in self.threads.iter().enumerate() {
             match t.as_ref().map(|t| &t.phase) {
-                Some(Phase::Task { state, call, .. }) => effects.push(Effect::RunTask {
+                Some(Phase::Task {
+                    state,
+                    call,
+                    scheduled,
+                    submitted,
+                    ..
+                }) => effects.push(Effect::RunTask {
                     thread,
                     state: state.clone(),
                     call: call.clone(),
+                    scheduled: *scheduled,
+                    submitted: submitted.clone().map(Box::new),
                 }),
                 Some(Phase::Sleep { due_ms, .. }) => {
                     effects.push(Effect::Sleep {
@@ -352,6 +373,44 @@ impl Execution {
                 result,
             };
             self.ready.push_back(thread);
+        }
+    }
+
+    /// The task of `thread` scheduled at event `scheduled` was submitted (a `.sync` integration
+    /// started its job and now waits for it): records `TaskSubmitted` with `output`, once. Ignored
+    /// for a task that is no longer the thread's current one, and for Lambda functions.
+    pub fn task_submitted(&mut self, thread: ThreadId, scheduled: u64, output: Value, now_ms: i64) {
+        self.now_ms = now_ms;
+        let Some(Some(t)) = self.threads.get_mut(thread) else {
+            return;
+        };
+        let Phase::Task {
+            resource:
+                ResourceKind::Service {
+                    resource_type,
+                    resource,
+                },
+            scheduled: current,
+            submitted: submitted @ None,
+            ..
+        } = &mut t.phase
+        else {
+            return;
+        };
+        if *current != scheduled {
+            return;
+        }
+        let details = Details::TaskSubmitted {
+            resource_type: resource_type.clone(),
+            resource: resource.clone(),
+            output: output.to_string(),
+            output_details: Truncation::default(),
+        };
+        *submitted = Some(output);
+        let prev = t.prev;
+        let id = self.event("TaskSubmitted", prev, Some(details));
+        if let Some(Some(t)) = self.threads.get_mut(thread) {
+            t.prev = id;
         }
     }
 
@@ -704,17 +763,22 @@ impl Execution {
             },
             Action::RunTask { call, state_input } => {
                 let resource = ResourceKind::of(&call.resource);
+                let scheduled = self.last_event + 1;
                 t.prev = self.task_scheduled_events(&resource, &call, t.prev);
                 effects.push(Effect::RunTask {
                     thread: tid,
                     state: state.name.clone(),
                     call: call.clone(),
+                    scheduled,
+                    submitted: None,
                 });
                 t.phase = Phase::Task {
                     resource,
                     state_input,
                     state: state.name.clone(),
                     call,
+                    scheduled,
+                    submitted: None,
                 };
                 Flow::Wait
             }
@@ -1857,5 +1921,61 @@ mod tests {
             "only the Fail state is entered again: {effects:?}"
         );
         assert_eq!(ex.end().unwrap().failure.as_ref().unwrap().error, "Final");
+    }
+
+    #[test]
+    fn a_submitted_task_records_task_submitted_once_and_keeps_it_across_a_snapshot() {
+        let m = machine(json!({"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync",
+            "End": true}}}));
+        let mut ex = Execution::start(&m, json!({}), settings(), T0);
+        let effects = ex.advance(&m, T0);
+        let Some(Effect::RunTask {
+            thread,
+            scheduled,
+            submitted: None,
+            ..
+        }) = effects.first().cloned()
+        else {
+            panic!("{effects:?}");
+        };
+        let events = ex.take_events();
+        assert_eq!(
+            events.iter().find(|e| e.id == scheduled).unwrap().kind,
+            "TaskScheduled"
+        );
+        ex.task_submitted(thread, scheduled + 7, json!({"stale": true}), T0);
+        assert!(
+            ex.take_events().is_empty(),
+            "another run of the task: ignored"
+        );
+        ex.task_submitted(thread, scheduled, json!({"ExecutionArn": "child"}), T0);
+        ex.task_submitted(thread, scheduled, json!({"ExecutionArn": "again"}), T0);
+        let submitted = ex.take_events();
+        assert_eq!(submitted.len(), 1, "once: {submitted:?}");
+        assert_eq!(submitted[0].kind, "TaskSubmitted");
+        assert_eq!(submitted[0].previous_event_id, events.last().unwrap().id);
+        // After a restart the task is performed again, knowing what it submitted.
+        let restored: Execution =
+            serde_json::from_str(&serde_json::to_string(&ex).unwrap()).unwrap();
+        match restored.pending_effects().as_slice() {
+            [
+                Effect::RunTask {
+                    scheduled: s,
+                    submitted: Some(out),
+                    ..
+                },
+            ] => {
+                assert_eq!(*s, scheduled);
+                assert_eq!(out["ExecutionArn"], "child");
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut ex = restored;
+        ex.task_finished(thread, Ok(json!("done")), T0);
+        ex.advance(&m, T0);
+        let events = ex.take_events();
+        assert_eq!(events[0].kind, "TaskSucceeded");
+        assert_eq!(events[0].previous_event_id, submitted[0].id);
     }
 }

@@ -93,6 +93,15 @@ pub enum Details {
         #[serde(rename = "outputDetails")]
         output_details: Truncation,
     },
+    #[serde(rename = "taskSubmittedEventDetails")]
+    TaskSubmitted {
+        #[serde(rename = "resourceType")]
+        resource_type: String,
+        resource: String,
+        output: String,
+        #[serde(rename = "outputDetails")]
+        output_details: Truncation,
+    },
     #[serde(rename = "taskFailedEventDetails")]
     TaskFailed {
         #[serde(rename = "resourceType")]

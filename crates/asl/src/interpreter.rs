@@ -90,6 +90,7 @@ pub fn run(machine: &StateMachine, input: Value, host: &mut dyn Host, options: O
                     thread,
                     state,
                     call,
+                    ..
                 } => tasks.push_back((thread, state, call)),
                 Effect::Sleep { thread, due_ms } => sleeping.push((due_ms, thread)),
             }

@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use sluice_asl::Failure;
+use sluice_asl::driver::ThreadId;
 use sluice_asl::mock::MockConfig;
 use sluice_asl::step::TaskCall;
+use tokio::sync::mpsc;
 
 /// One task to run.
 #[derive(Debug, Clone)]
@@ -23,11 +25,48 @@ pub struct Task {
     pub call: TaskCall,
     /// Test case of a mock configuration (`stateMachineArn#TestCase`), if any.
     pub test_case: Option<String>,
+    /// The id of the task's `TaskScheduled` event: with `execution`, names this run of the task,
+    /// the same when it is dispatched again after a restart.
+    pub scheduled_event_id: u64,
+    /// What this run of the task reported with [`Task::submitted`] before a restart, if it did:
+    /// a `.sync` integration finds the job it started there.
+    pub submitted: Option<Value>,
+    /// Where [`Task::submitted`] reports to.
+    pub(crate) submissions: Option<Submissions>,
+}
+
+/// A task's submission report: `(thread, scheduled event id, output)`.
+pub(crate) type Submission = (ThreadId, u64, Value);
+
+/// The channel a running task reports its submission on.
+#[derive(Debug, Clone)]
+pub(crate) struct Submissions {
+    pub(crate) sender: mpsc::UnboundedSender<Submission>,
+    pub(crate) thread: ThreadId,
+}
+
+impl Task {
+    /// Reports that the task was submitted (a `.sync` integration started its job and now waits
+    /// for it to end): the execution records `TaskSubmitted` with `output`, durably, and a
+    /// dispatch of this task after a restart sees `output` in [`Task::submitted`].
+    pub fn submitted(&self, output: Value) {
+        if let Some(s) = &self.submissions {
+            let _ = s.sender.send((s.thread, self.scheduled_event_id, output));
+        }
+    }
 }
 
 /// Runs tasks. Tasks are at-least-once: the same task may be dispatched again after a crash.
 pub trait Dispatch: Send + Sync + 'static {
     fn dispatch(&self, task: Task) -> impl Future<Output = Result<Value, Failure>> + Send;
+
+    /// Whether this dispatcher answers `task` itself. When it does not, the engine runs the
+    /// Step Functions integrations it has built in (`states:startExecution`) itself; other
+    /// tasks are dispatched here anyway.
+    fn answers(&self, task: &Task) -> bool {
+        let _ = task;
+        true
+    }
 }
 
 /// Fails every task: for machines without Task states, or a clear error when one is reached.
@@ -40,6 +79,10 @@ impl Dispatch for NoDispatcher {
             "No task runner for state '{}' (resource {}): give a mock configuration",
             task.state, task.call.resource
         )))
+    }
+
+    fn answers(&self, _: &Task) -> bool {
+        false
     }
 }
 
@@ -95,4 +138,26 @@ impl Dispatch for MockDispatcher {
     async fn dispatch(&self, task: Task) -> Result<Value, Failure> {
         self.answer(&task)
     }
+
+    /// Whether the execution's test case has a response for this invocation of the state (as
+    /// Step Functions Local, which calls the real service for a state its test case leaves out).
+    fn answers(&self, task: &Task) -> bool {
+        let Some(case) = &task.test_case else {
+            return false;
+        };
+        let Ok(case) = self.config.test_case(&task.machine, case) else {
+            return false;
+        };
+        let attempt = lock_counts(&self.invocations)
+            .get(&(task.execution.clone(), task.state.clone()))
+            .copied()
+            .unwrap_or(0);
+        case.response(&task.state, attempt).is_some()
+    }
+}
+
+fn lock_counts(
+    counts: &Mutex<HashMap<(String, String), u32>>,
+) -> std::sync::MutexGuard<'_, HashMap<(String, String), u32>> {
+    counts.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -9,13 +9,17 @@ use std::sync::Arc;
 use serde_json::Value;
 use sluice_asl::Failure;
 use sluice_asl::driver::{Effect, Execution, ThreadId};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::dispatch::{Submission, Submissions};
 use crate::{Clock, Dispatch, Task};
 
 /// What came back while the execution waited.
 pub(crate) enum Outcome {
     Task(ThreadId, Result<Value, Failure>),
+    /// A running task reported its submission ([`Task::submitted`]).
+    Submitted(Submission),
     /// The clock reached the earliest timer (or the deadline) at this time.
     Time(i64),
     /// Nothing in flight and nothing scheduled.
@@ -27,6 +31,10 @@ pub(crate) struct Performer<D> {
     dispatcher: Arc<D>,
     tasks: JoinSet<(ThreadId, Result<Value, Failure>)>,
     timers: BinaryHeap<Reverse<(i64, ThreadId)>>,
+    submissions: (
+        mpsc::UnboundedSender<Submission>,
+        mpsc::UnboundedReceiver<Submission>,
+    ),
     execution: String,
     machine: String,
     test_case: Option<String>,
@@ -43,6 +51,7 @@ impl<D: Dispatch> Performer<D> {
             dispatcher,
             tasks: JoinSet::new(),
             timers: BinaryHeap::new(),
+            submissions: mpsc::unbounded_channel(),
             execution,
             machine,
             test_case,
@@ -57,6 +66,8 @@ impl<D: Dispatch> Performer<D> {
                     thread,
                     state,
                     call,
+                    scheduled,
+                    submitted,
                 } => {
                     let task = Task {
                         execution: self.execution.clone(),
@@ -64,6 +75,12 @@ impl<D: Dispatch> Performer<D> {
                         state,
                         call,
                         test_case: self.test_case.clone(),
+                        scheduled_event_id: scheduled,
+                        submitted: submitted.map(|s| *s),
+                        submissions: Some(Submissions {
+                            sender: self.submissions.0.clone(),
+                            thread,
+                        }),
                     };
                     let dispatcher = Arc::clone(&self.dispatcher);
                     self.tasks
@@ -81,10 +98,16 @@ impl<D: Dispatch> Performer<D> {
             (Some(t), Some(d)) => Some(t.min(d)),
             (t, d) => t.or(d),
         };
+        if let Ok(submission) = self.submissions.1.try_recv() {
+            return Outcome::Submitted(submission);
+        }
         if self.tasks.is_empty() && wake_at.is_none() {
             return Outcome::Idle;
         }
         tokio::select! {
+            // A task reports its submission before it ends: record that first.
+            biased;
+            Some(submission) = self.submissions.1.recv() => Outcome::Submitted(submission),
             Some(joined) = self.tasks.join_next(), if !self.tasks.is_empty() => {
                 let (thread, result) = joined.unwrap_or_else(|e| {
                     (usize::MAX, Err(Failure::runtime(format!("task panicked: {e}"))))
@@ -104,6 +127,9 @@ impl<D: Dispatch> Performer<D> {
     pub(crate) fn apply(&mut self, outcome: Outcome, ex: &mut Execution, now_ms: i64) {
         match outcome {
             Outcome::Task(thread, result) => ex.task_finished(thread, result, now_ms),
+            Outcome::Submitted((thread, scheduled, output)) => {
+                ex.task_submitted(thread, scheduled, output, now_ms);
+            }
             Outcome::Time(now) if ex.deadline_ms().is_some_and(|d| now >= d) => ex.time_out(now),
             Outcome::Time(now) => {
                 while let Some(Reverse((due, thread))) = self.timers.peek().copied() {

@@ -24,6 +24,7 @@ use tokio::sync::oneshot;
 use crate::effects::Performer;
 use crate::{Clock, Dispatch};
 
+mod nested;
 mod redrive;
 
 pub use redrive::redrivable;
@@ -79,7 +80,8 @@ impl<S: Store, D: Dispatch> Clone for Engine<S, D> {
 
 struct Inner<S, D> {
     store: S,
-    dispatcher: Arc<D>,
+    /// The given dispatcher behind the built-in integrations (nested executions).
+    dispatcher: Arc<nested::Router<S, D>>,
     clock: Clock,
     options: EngineOptions,
     /// Parsed definitions by (machine ARN, revision).
@@ -182,9 +184,9 @@ fn update_record(
 impl<S: Store, D: Dispatch> Engine<S, D> {
     pub fn new(store: S, dispatcher: D, clock: Clock, options: EngineOptions) -> Self {
         Self {
-            inner: Arc::new(Inner {
+            inner: Arc::new_cyclic(|engine| Inner {
                 store,
-                dispatcher: Arc::new(dispatcher),
+                dispatcher: Arc::new(nested::Router::new(engine.clone(), dispatcher)),
                 clock,
                 options,
                 machines: Mutex::default(),
@@ -385,6 +387,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         record.stop_ms = Some(self.inner.clock.now_ms());
         record.next_event_id = finished.history.len() as u64 + 1;
         self.retain(record.clone(), finished.history);
+        self.inner.dispatcher.execution_ended(&record.arn);
         Ok(record)
     }
 
@@ -447,6 +450,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                         Write::AppendEvents(event_records(execution_arn, events)),
                     ])
                     .await?;
+                self.inner.dispatcher.execution_ended(execution_arn);
                 Ok(record)
             }
         }
@@ -578,6 +582,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                 tracing::error!(execution = %arn, %error, "execution paused; it resumes on restart");
             }
             lock(&engine.inner.running).remove(&arn);
+            engine.inner.dispatcher.execution_ended(&arn);
         });
     }
 

@@ -164,6 +164,14 @@ impl Host for MockHost<'_> {
         let this = *attempt;
         *attempt += 1;
         let no_mock = || {
+            if call.resource.contains(":states:startExecution") {
+                return Failure::runtime(format!(
+                    "State '{state}' starts a nested execution ({}): `sluice run` runs one \
+                     execution alone; nested executions need `sluice serve` (or a mocked \
+                     response in the test case)",
+                    call.resource
+                ));
+            }
             Failure::runtime(format!(
                 "No mocked response for state '{state}' (invocation #{this}) in test case '{}' of \
                  state machine '{}': Sluice runs Task states only from a mock configuration \

@@ -7,7 +7,7 @@
 use rusqlite::types::{Value, ValueRef};
 
 use super::storage;
-use crate::Error;
+use crate::{Error, Write};
 
 /// Text shorter than this is stored as is: LZ4's gain on it is small.
 const COMPRESS_FROM: usize = 256;
@@ -29,6 +29,38 @@ pub(super) fn pack(text: &str) -> Value {
 /// [`pack`] for an optional column.
 pub(super) fn pack_opt(text: Option<&str>) -> Value {
     text.map_or(Value::Null, pack)
+}
+
+/// The packed large columns of `writes`, in the order the writer consumes them with [`take`]:
+/// per execution written, its input, output and snapshot; per event, its body.
+pub(super) fn pack_writes(writes: &[Write]) -> Vec<Value> {
+    let mut packed = Vec::new();
+    for write in writes {
+        match write {
+            Write::InsertExecution(e) | Write::UpdateExecution(e) => {
+                packed.push(pack(&e.input));
+                packed.push(pack_opt(e.output.as_deref()));
+                packed.push(pack_opt(e.snapshot.as_deref()));
+            }
+            Write::AppendEvents(events) => {
+                packed.extend(events.iter().map(|e| pack(&e.body)));
+            }
+            _ => {}
+        }
+    }
+    packed
+}
+
+/// The next `N` values [`pack_writes`] prepared.
+pub(super) fn take<'v, const N: usize>(
+    packed: &mut std::slice::Iter<'v, Value>,
+) -> Result<[&'v Value; N], Error> {
+    let missing = || Error::Storage("a commit's packed columns ran out".into());
+    let mut taken = Vec::with_capacity(N);
+    for _ in 0..N {
+        taken.push(packed.next().ok_or_else(missing)?);
+    }
+    taken.try_into().map_err(|_| missing())
 }
 
 /// The text a column holds, whichever way it was stored.

@@ -295,8 +295,10 @@ impl Store for SqliteStore {
         let writer = self.inner.writer.as_ref().ok_or(Error::Closed)?;
         let (reply, answer) = oneshot::channel();
         let bytes = writes.iter().map(Write::approx_bytes).sum();
+        let packed = codec::pack_writes(&writes);
         let job = writer::Job {
             writes,
+            packed,
             bytes,
             reply,
         };

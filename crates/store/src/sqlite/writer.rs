@@ -41,6 +41,9 @@ pub(super) enum Msg {
 
 pub(super) struct Job {
     pub(super) writes: Vec<Write>,
+    /// The writes' large columns, compressed by the committer (see [`codec::pack_writes`]) so
+    /// that the single writer thread does not spend its time compressing.
+    pub(super) packed: Vec<rusqlite::types::Value>,
     pub(super) bytes: usize,
     pub(super) reply: oneshot::Sender<Result<(), Error>>,
 }
@@ -206,7 +209,7 @@ impl Writer {
                 rollback(conn);
                 return Err(error);
             }
-            match apply(conn, &job.writes) {
+            match apply(conn, &job.writes, &mut job.packed.iter()) {
                 Ok(()) => {
                     if let Err(error) = run(conn, "RELEASE sluice_commit") {
                         rollback(conn);
@@ -373,7 +376,11 @@ fn rollback(conn: &Connection) {
 }
 
 /// Applies one commit's writes; the caller's savepoint undoes them on error.
-fn apply(conn: &Connection, writes: &[Write]) -> Result<(), Error> {
+fn apply(
+    conn: &Connection,
+    writes: &[Write],
+    packed: &mut std::slice::Iter<'_, rusqlite::types::Value>,
+) -> Result<(), Error> {
     for write in writes {
         match write {
             Write::PutStateMachine(machine) => put_state_machine(conn, machine)?,
@@ -394,9 +401,9 @@ fn apply(conn: &Connection, writes: &[Write]) -> Result<(), Error> {
                     .and_then(|mut statement| statement.execute([arn]))
                     .map_err(storage)?;
             }
-            Write::InsertExecution(execution) => insert_execution(conn, execution)?,
-            Write::UpdateExecution(execution) => update_execution(conn, execution)?,
-            Write::AppendEvents(events) => append_events(conn, events)?,
+            Write::InsertExecution(execution) => insert_execution(conn, execution, packed)?,
+            Write::UpdateExecution(execution) => update_execution(conn, execution, packed)?,
+            Write::AppendEvents(events) => append_events(conn, events, packed)?,
             Write::PutTimer(timer) => put_timer(conn, timer)?,
             Write::DeleteTimer { execution_arn, key } => {
                 conn.prepare_cached(
@@ -503,7 +510,12 @@ fn put_alias(conn: &Connection, alias: &AliasRecord) -> Result<(), Error> {
     Ok(())
 }
 
-fn insert_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<(), Error> {
+fn insert_execution(
+    conn: &Connection,
+    execution: &ExecutionRecord,
+    packed: &mut std::slice::Iter<'_, rusqlite::types::Value>,
+) -> Result<(), Error> {
+    let [input, output, snapshot] = codec::take(packed)?;
     let mut statement = conn
         .prepare_cached(
             "INSERT INTO executions (arn, state_machine_arn, name, status, input, output, error,
@@ -519,14 +531,14 @@ fn insert_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<()
         execution.state_machine_arn,
         execution.name,
         execution.status,
-        codec::pack(&execution.input),
-        codec::pack_opt(execution.output.as_deref()),
+        input,
+        output,
         execution.error,
         execution.cause,
         execution.start_ms,
         execution.stop_ms,
         execution.redrive_count,
-        codec::pack_opt(execution.snapshot.as_deref()),
+        snapshot,
         next_event_id,
         execution.machine_arn(),
         execution.revision_id,
@@ -544,7 +556,12 @@ fn insert_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<()
 /// Replaces an execution. Three statements so that an ordinary transition rewrites the row
 /// only: SQLite rewrites the index entries of every indexed column an UPDATE sets, changed or
 /// not, and status, machine, alias and start time are indexed but rarely change.
-fn update_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<(), Error> {
+fn update_execution(
+    conn: &Connection,
+    execution: &ExecutionRecord,
+    packed: &mut std::slice::Iter<'_, rusqlite::types::Value>,
+) -> Result<(), Error> {
+    let [input, output, snapshot] = codec::take(packed)?;
     let next_event_id = to_i64(execution.next_event_id, "next_event_id")?;
     let changed = conn
         .prepare_cached(
@@ -556,12 +573,12 @@ fn update_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<()
         .and_then(|mut statement| {
             statement.execute(params![
                 execution.arn,
-                codec::pack_opt(execution.output.as_deref()),
+                output,
                 execution.error,
                 execution.cause,
                 execution.stop_ms,
                 execution.redrive_count,
-                codec::pack_opt(execution.snapshot.as_deref()),
+                snapshot,
                 next_event_id,
                 execution.revision_id,
                 execution.redrive_ms,
@@ -587,7 +604,7 @@ fn update_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<()
             execution.arn,
             execution.state_machine_arn,
             execution.name,
-            codec::pack(&execution.input),
+            input,
             execution.start_ms,
             execution.machine_arn(),
             execution.alias_arn,
@@ -597,7 +614,11 @@ fn update_execution(conn: &Connection, execution: &ExecutionRecord) -> Result<()
     Ok(())
 }
 
-fn append_events(conn: &Connection, events: &[EventRecord]) -> Result<(), Error> {
+fn append_events(
+    conn: &Connection,
+    events: &[EventRecord],
+    packed: &mut std::slice::Iter<'_, rusqlite::types::Value>,
+) -> Result<(), Error> {
     let mut statement = conn
         .prepare_cached(
             "INSERT INTO events (execution, id, body)
@@ -606,7 +627,8 @@ fn append_events(conn: &Connection, events: &[EventRecord]) -> Result<(), Error>
         .map_err(storage)?;
     for event in events {
         let id = to_i64(event.id, "event id")?;
-        match statement.execute(params![event.execution_arn, id, codec::pack(&event.body)]) {
+        let [body] = codec::take(packed)?;
+        match statement.execute(params![event.execution_arn, id, body]) {
             Ok(0) => {
                 return Err(Error::NotFound {
                     what: format!(

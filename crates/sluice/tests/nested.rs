@@ -1,0 +1,152 @@
+//! Nested workflows (`arn:aws:states:::states:startExecution.sync:2`) through the real `aws`
+//! CLI against the real `sluice serve`, the server killed and restarted while the parent waits.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+/// Waits (scaled) a while, then echoes its input.
+const CHILD: &str = r#"{"StartAt": "W", "States": {
+    "W": {"Type": "Wait", "Seconds": 30, "Next": "Echo"},
+    "Echo": {"Type": "Pass", "Parameters": {"got.$": "$"}, "End": true}}}"#;
+
+fn parent(child_arn: &str) -> String {
+    json!({"StartAt": "Call", "States": {
+        "Call": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                 "Parameters": {"StateMachineArn": child_arn, "Input": {"order.$": "$.order"}},
+                 "ResultSelector": {"child.$": "$.ExecutionArn", "output.$": "$.Output"},
+                 "End": true}}})
+    .to_string()
+}
+
+fn create(server: &Server, name: &str, definition: &str) -> String {
+    let created = ok_json(&aws(
+        server,
+        &[
+            "create-state-machine",
+            "--name",
+            name,
+            "--role-arn",
+            ROLE,
+            "--definition",
+            definition,
+        ],
+    ));
+    created["stateMachineArn"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_parent_runs_its_child_to_completion_across_a_server_crash() {
+    let dir = scratch("nested-cli");
+    let data = dir.join("data");
+    let scale = ["--time-scale", "20"];
+    let mut server = Server::start(&data, &scale);
+    let child = create(&server, "child", CHILD);
+    let parent_machine = create(&server, "parent", &parent(&child));
+    let started = ok_json(&aws(
+        &server,
+        &[
+            "start-execution",
+            "--state-machine-arn",
+            &parent_machine,
+            "--name",
+            "order-1",
+            "--input",
+            r#"{"order": 42}"#,
+        ],
+    ));
+    let execution = started["executionArn"].as_str().unwrap().to_string();
+
+    // Once the parent has recorded the child it waits for, the server dies.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !types(&history(server.port, &execution)).contains(&"TaskSubmitted") {
+        assert!(Instant::now() < deadline, "no TaskSubmitted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.kill9();
+    let server = Server::start(&data, &scale);
+
+    let done = wait_done(server.port, &execution, Duration::from_secs(30));
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let output: Value = serde_json::from_str(done["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output["output"], json!({"got": {"order": 42}}), "{output}");
+    let child_execution = output["child"].as_str().unwrap();
+    assert!(
+        child_execution.starts_with(&format!("{PREFIX}:execution:child:")),
+        "{child_execution}"
+    );
+
+    let described = ok_json(&aws(
+        &server,
+        &["describe-execution", "--execution-arn", child_execution],
+    ));
+    assert_eq!(described["status"], "SUCCEEDED", "{described}");
+    assert_eq!(described["input"], r#"{"order":42}"#);
+    assert_eq!(described["output"], r#"{"got":{"order":42}}"#);
+    assert_eq!(described["stateMachineArn"], child);
+
+    let listed = ok_json(&aws(
+        &server,
+        &["list-executions", "--state-machine-arn", &child],
+    ));
+    let executions = listed["executions"].as_array().unwrap();
+    assert_eq!(executions.len(), 1, "one child despite the crash: {listed}");
+    assert_eq!(executions[0]["executionArn"], child_execution);
+
+    let events = ok_json(&aws(
+        &server,
+        &["get-execution-history", "--execution-arn", &execution],
+    ))["events"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let kinds = types(&events);
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "TaskSubmitted").count(),
+        1,
+        "{kinds:?}"
+    );
+    let submitted = events
+        .iter()
+        .find(|e| e["type"] == "TaskSubmitted")
+        .unwrap();
+    assert_eq!(
+        submitted["taskSubmittedEventDetails"]["resource"],
+        "startExecution.sync:2"
+    );
+    assert_eq!(
+        submitted["taskSubmittedEventDetails"]["resourceType"],
+        "states"
+    );
+    let succeeded = events
+        .iter()
+        .find(|e| e["type"] == "TaskSucceeded")
+        .unwrap();
+    assert_eq!(succeeded["previousEventId"], submitted["id"]);
+    assert_eq!(kinds.last(), Some(&"ExecutionSucceeded"));
+}
+
+#[test]
+fn sluice_run_says_nested_executions_need_the_server() {
+    let dir = scratch("nested-run");
+    let definition = dir.join("parent.json");
+    std::fs::write(&definition, parent(&format!("{PREFIX}:stateMachine:child"))).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("run")
+        .arg(&definition)
+        .args(["--input", r#"{"order": 1}"#])
+        .output()
+        .expect("run sluice");
+    assert!(out.status.success(), "{out:?}");
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["status"], "FAILED");
+    assert_eq!(result["error"], "States.Runtime");
+    assert!(
+        result["cause"].as_str().unwrap().contains("`sluice serve`"),
+        "{result}"
+    );
+}
