@@ -8,7 +8,6 @@ mod common;
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -741,20 +740,6 @@ fn an_execution_runs_and_describes_the_revision_it_started_with() {
 }
 
 const BOTO3_ALIASES: &str = r#"
-import os
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
-
-sfn = boto3.client(
-    "stepfunctions",
-    endpoint_url=os.environ["ENDPOINT"],
-    region_name="us-east-1",
-    aws_access_key_id="x",
-    aws_secret_access_key="x",
-    config=Config(inject_host_prefix=False, retries={"max_attempts": 1}),
-)
-role = "arn:aws:iam::000000000000:role/sfn"
 definition = '{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}'
 
 arn = sfn.create_state_machine(name="boto-alias", definition=definition, roleArn=role, publish=True)["stateMachineArn"]
@@ -807,19 +792,5 @@ print("OK")
 fn boto3_aliases() {
     let dir = scratch("aliases-boto3");
     let server = Server::start(&dir, &[]);
-    let script = dir.join("aliases.py");
-    std::fs::write(&script, BOTO3_ALIASES).unwrap();
-    let mut command = Command::new(venv().join("bin/python"));
-    client_env(&mut command)
-        .arg(&script)
-        .env("ENDPOINT", server.endpoint());
-    let output = command.output().expect("run python");
-    assert!(
-        output.status.success(),
-        "boto3 script failed:\n{}\n{}\nserver:\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-        server.log()
-    );
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "OK");
+    run_boto3(&server, BOTO3_ALIASES, &[]);
 }

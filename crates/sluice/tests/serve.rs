@@ -434,20 +434,6 @@ fn aws_cli_errors_have_aws_names_and_wording() {
 // boto3
 
 const BOTO3_LIFECYCLE: &str = r#"
-import datetime, json, os, sys, time
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
-
-sfn = boto3.client(
-    "stepfunctions",
-    endpoint_url=os.environ["ENDPOINT"],
-    region_name="us-east-1",
-    aws_access_key_id="x",
-    aws_secret_access_key="x",
-    config=Config(inject_host_prefix=False, retries={"max_attempts": 1}),
-)
-role = "arn:aws:iam::000000000000:role/sfn"
 definition = open(os.environ["DEFINITION"]).read()
 
 def error_code(fn, **kwargs):
@@ -540,22 +526,11 @@ print("OK")
 fn boto3_lifecycle() {
     let dir = scratch("boto3");
     let server = Server::start(&dir, &[]);
-    let script = dir.join("lifecycle.py");
-    std::fs::write(&script, BOTO3_LIFECYCLE).unwrap();
-    let mut command = Command::new(venv().join("bin/python"));
-    client_env(&mut command)
-        .arg(&script)
-        .env("ENDPOINT", server.endpoint())
-        .env("DEFINITION", seed("sec-pipeline-pass.json"));
-    let output = command.output().expect("run python");
-    assert!(
-        output.status.success(),
-        "boto3 script failed:\n{}\n{}\nserver:\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-        server.log()
+    run_boto3(
+        &server,
+        BOTO3_LIFECYCLE,
+        &[("DEFINITION", &seed("sec-pipeline-pass.json"))],
     );
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "OK");
 }
 
 // ---------------------------------------------------------------------------------------------

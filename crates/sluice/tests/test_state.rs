@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use serde_json::{Value, json};
 
@@ -213,19 +211,6 @@ fn aws_cli_gets_aws_refusals() {
 }
 
 const BOTO3_TEST_STATE: &str = r#"
-import json, os
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
-
-sfn = boto3.client(
-    "stepfunctions",
-    endpoint_url=os.environ["ENDPOINT"],
-    region_name="us-east-1",
-    aws_access_key_id="x",
-    aws_secret_access_key="x",
-    config=Config(inject_host_prefix=False, retries={"max_attempts": 1}),
-)
 
 def error(**kwargs):
     try:
@@ -298,19 +283,5 @@ print("OK")
 fn boto3_tests_states_of_a_machine_with_mocks_and_contexts() {
     let dir = scratch("test-state-boto3");
     let server = Server::start(&dir, &[]);
-    let script = dir.join("test_state.py");
-    std::fs::write(&script, BOTO3_TEST_STATE).unwrap();
-    let mut command = Command::new(venv().join("bin/python"));
-    client_env(&mut command)
-        .arg(&script)
-        .env("ENDPOINT", server.endpoint());
-    let output = command.output().expect("run python");
-    assert!(
-        output.status.success(),
-        "boto3 script failed:\n{}\n{}\nserver:\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-        server.log()
-    );
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "OK");
+    run_boto3(&server, BOTO3_TEST_STATE, &[]);
 }

@@ -123,6 +123,25 @@ pub struct AliasRecord {
     pub updated_ms: i64,
 }
 
+impl AliasRecord {
+    /// The version a draw in `0..100` routes to: each version takes a band as wide as its
+    /// weight, in order (a weight of 0 is never picked). Weights that do not sum to 100 (the
+    /// API never stores them): the heaviest takes the rest.
+    pub fn pick(&self, draw: u32) -> Option<&str> {
+        let mut upper = 0;
+        for (version, weight) in &self.routing {
+            upper += weight;
+            if draw < upper {
+                return Some(version);
+            }
+        }
+        self.routing
+            .iter()
+            .max_by_key(|(_, weight)| *weight)
+            .map(|(version, _)| version.as_str())
+    }
+}
+
 /// One execution of a state machine. `snapshot` is the engine's own JSON (where the execution
 /// is); the store never looks inside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,4 +294,33 @@ pub struct ExecutionFilter {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alias(routing: &[(&str, u32)]) -> AliasRecord {
+        AliasRecord {
+            arn: "m:live".into(),
+            machine_arn: "m".into(),
+            name: "live".into(),
+            description: None,
+            routing: routing.iter().map(|(v, w)| ((*v).to_owned(), *w)).collect(),
+            created_ms: 0,
+            updated_ms: 0,
+        }
+    }
+
+    #[test]
+    fn alias_draws_land_in_weight_bands() {
+        let split = alias(&[("v1", 30), ("v2", 70)]);
+        assert_eq!(split.pick(0), Some("v1"));
+        assert_eq!(split.pick(29), Some("v1"));
+        assert_eq!(split.pick(30), Some("v2"));
+        assert_eq!(split.pick(99), Some("v2"));
+        let all_or_nothing = alias(&[("v1", 100), ("v2", 0)]);
+        assert!((0..100).all(|draw| all_or_nothing.pick(draw) == Some("v1")));
+        assert_eq!(alias(&[]).pick(5), None);
+    }
 }

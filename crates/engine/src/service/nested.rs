@@ -77,6 +77,14 @@ impl<S: Store, D: Dispatch> Dispatch for Router<S, D> {
         }
         self.dispatcher.dispatch(task).await
     }
+
+    fn answers(&self, task: &Task) -> bool {
+        Pattern::of(&task.call.resource).is_some() || self.dispatcher.answers(task)
+    }
+
+    fn waits_for_callback(&self, task: &Task) -> bool {
+        self.dispatcher.answers(task) && self.dispatcher.waits_for_callback(task)
+    }
 }
 
 /// How the task calls StartExecution.
@@ -306,7 +314,7 @@ async fn resolve<S: Store, D: Dispatch>(
                 .map_err(|e| internal(e.into()))?
                 .ok_or_else(does_not_exist)?;
             let draw = (random_u128() % 100) as u32;
-            let version = pick(&alias.routing, draw).ok_or_else(does_not_exist)?;
+            let version = alias.pick(draw).ok_or_else(does_not_exist)?;
             let machine = store
                 .state_machine(version)
                 .await
@@ -516,21 +524,6 @@ fn is_valid_name(name: &str) -> bool {
     };
     let count = name.chars().count();
     (1..=80).contains(&count) && name.chars().all(valid)
-}
-
-/// The version a draw in `0..100` lands on: each version takes a band as wide as its weight.
-fn pick(routing: &[(String, u32)], draw: u32) -> Option<&str> {
-    let mut upper = 0;
-    for (version, weight) in routing {
-        upper += weight;
-        if draw < upper {
-            return Some(version);
-        }
-    }
-    routing
-        .iter()
-        .max_by_key(|(_, weight)| *weight)
-        .map(|(version, _)| version.as_str())
 }
 
 /// The child's name when the task gives none: a UUID, as AWS generates, but derived from the

@@ -200,7 +200,8 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
             .map_err(store_error)?
             .ok_or_else(|| ApiError::state_machine_does_not_exist(alias_arn))?;
         let draw = (sluice_api::request_id::random_u128() % 100) as u32;
-        let version = pick(&alias.routing, draw)
+        let version = alias
+            .pick(draw)
             .ok_or_else(|| ApiError::state_machine_does_not_exist(alias_arn))?;
         self.machine(version).await
     }
@@ -347,38 +348,9 @@ fn same_routing(a: &[(String, u32)], b: &[(String, u32)]) -> bool {
     sorted(a) == sorted(b)
 }
 
-/// The version a draw in `0..100` lands on: each version takes a band as wide as its weight,
-/// in order (a weight of 0 is never picked).
-fn pick(routing: &[(String, u32)], draw: u32) -> Option<&str> {
-    let mut upper = 0;
-    for (version, weight) in routing {
-        upper += weight;
-        if draw < upper {
-            return Some(version);
-        }
-    }
-    // Weights that do not sum to 100 (never stored by the API): the heaviest takes the rest.
-    routing
-        .iter()
-        .max_by_key(|(_, weight)| *weight)
-        .map(|(version, _)| version.as_str())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn draws_land_in_weight_bands() {
-        let routing = vec![("v1".to_string(), 30), ("v2".to_string(), 70)];
-        assert_eq!(pick(&routing, 0), Some("v1"));
-        assert_eq!(pick(&routing, 29), Some("v1"));
-        assert_eq!(pick(&routing, 30), Some("v2"));
-        assert_eq!(pick(&routing, 99), Some("v2"));
-        let all_or_nothing = vec![("v1".to_string(), 100), ("v2".to_string(), 0)];
-        assert!((0..100).all(|draw| pick(&all_or_nothing, draw) == Some("v1")));
-        assert_eq!(pick(&[], 5), None);
-    }
 
     #[test]
     fn routing_compares_regardless_of_order() {

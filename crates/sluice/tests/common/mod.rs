@@ -288,3 +288,48 @@ pub fn history(port: u16, execution_arn: &str) -> Vec<Value> {
 pub fn types(events: &[Value]) -> Vec<&str> {
     events.iter().map(|e| e["type"].as_str().unwrap()).collect()
 }
+
+/// The start of every boto3 script: a Step Functions client for `$ENDPOINT` with dummy
+/// credentials, no retries and no `sync-` host prefix, and the usual imports.
+pub const BOTO3_PRELUDE: &str = r#"
+import datetime, json, os, sys, time
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+sfn = boto3.client(
+    "stepfunctions",
+    endpoint_url=os.environ["ENDPOINT"],
+    region_name="us-east-1",
+    aws_access_key_id="x",
+    aws_secret_access_key="x",
+    config=Config(inject_host_prefix=False, retries={"max_attempts": 1}),
+)
+role = "arn:aws:iam::000000000000:role/sfn"
+"#;
+
+/// Runs [`BOTO3_PRELUDE`] + `body` with the venv's Python against `server` (extra `env` for
+/// the script) and asserts that it succeeded and printed `OK`.
+pub fn run_boto3(server: &Server, body: &str, env: &[(&str, &str)]) {
+    let script = std::env::temp_dir().join(format!(
+        "sluice-boto3-{}-{}.py",
+        std::process::id(),
+        server.port
+    ));
+    std::fs::write(&script, format!("{BOTO3_PRELUDE}{body}")).unwrap();
+    let mut command = Command::new(venv().join("bin/python"));
+    client_env(&mut command)
+        .arg(&script)
+        .env("ENDPOINT", server.endpoint())
+        .envs(env.iter().copied());
+    let output = command.output().expect("run python");
+    let _ = std::fs::remove_file(&script);
+    assert!(
+        output.status.success(),
+        "boto3 script failed:\n{}\n{}\nserver:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        server.log()
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "OK");
+}
