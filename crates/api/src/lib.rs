@@ -20,6 +20,7 @@
 
 pub mod error;
 pub mod http;
+pub mod lambda;
 pub mod request_id;
 pub mod sfn;
 pub mod shape;

@@ -19,7 +19,8 @@ use serde_json::Value;
 use crate::definition::{Kind, ProcessorMode, StateId, StateMachine, Transition};
 use crate::history::{Details, ErrorDetails, HistoryEvent, Iteration, ResourceKind, Truncation};
 use crate::step::{self, Action, Recovery, RetryState, TaskCall, Tolerance, Visit};
-use crate::{Failure, Random, SplitMix64, names};
+use crate::task_token::TaskToken;
+use crate::{Failure, SplitMix64, names};
 
 /// Index of a thread of an execution: `0` is the root machine.
 pub type ThreadId = usize;
@@ -53,6 +54,22 @@ pub enum Effect {
     },
     /// Call [`Execution::wake`] for `thread` once the time is `due_ms` or later.
     Sleep { thread: ThreadId, due_ms: i64 },
+    /// Call [`Execution::wake`] for `thread` once the time is `due_ms` or later: the task it
+    /// waits for times out then (`TimeoutSeconds`, `HeartbeatSeconds`) unless it ended first or
+    /// a heartbeat moved its deadline (a heartbeat answers with the new `Deadline`). A stale
+    /// deadline wakes nothing. A driver whose tasks run to their end synchronously may ignore it.
+    Deadline { thread: ThreadId, due_ms: i64 },
+}
+
+/// Why SendTaskSuccess, SendTaskFailure or SendTaskHeartbeat found no task for a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The text is not a task token.
+    #[error("Invalid Token: 'Invalid token'")]
+    Invalid,
+    /// The token's task is no longer waiting: it ended, timed out, or the execution did.
+    #[error("Task Timed Out: 'Provided task does not exist anymore'")]
+    Closed,
 }
 
 /// How an execution ended.
@@ -136,6 +153,13 @@ enum Phase {
         /// The output of its `TaskSubmitted` event, once recorded.
         #[serde(default)]
         submitted: Option<Value>,
+        /// When the task times out (`TimeoutSeconds` after it started), if ever.
+        #[serde(default)]
+        timeout_ms: Option<i64>,
+        /// When a `.waitForTaskToken` task with `HeartbeatSeconds` times out unless a heartbeat
+        /// comes first; each heartbeat moves it.
+        #[serde(default)]
+        heartbeat_ms: Option<i64>,
     },
     /// The task ended. Never at rest (`advance` follows).
     #[serde(skip)]
@@ -143,6 +167,8 @@ enum Phase {
         resource: ResourceKind,
         state_input: Value,
         result: Result<Value, Failure>,
+        /// It ended by timing out (`result` is then `States.Timeout`).
+        timed_out: Option<TimedOut>,
     },
     /// Waiting for a wake-up at `due_ms`.
     Sleep { due_ms: i64, then: AfterSleep },
@@ -160,6 +186,15 @@ enum Phase {
         failed_event: Option<StateFailed>,
         propagated: bool,
     },
+}
+
+/// How a task timed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimedOut {
+    /// `TimeoutSeconds` passed.
+    Timeout,
+    /// `HeartbeatSeconds` passed without a heartbeat: also matched as `States.HeartbeatTimeout`.
+    Heartbeat,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -319,14 +354,21 @@ impl Execution {
                     call,
                     scheduled,
                     submitted,
+                    timeout_ms,
+                    heartbeat_ms,
                     ..
-                }) => effects.push(Effect::RunTask {
-                    thread,
-                    state: state.clone(),
-                    call: call.clone(),
-                    scheduled: *scheduled,
-                    submitted: submitted.clone().map(Box::new),
-                }),
+                }) => {
+                    effects.push(Effect::RunTask {
+                        thread,
+                        state: state.clone(),
+                        call: call.clone(),
+                        scheduled: *scheduled,
+                        submitted: submitted.clone().map(Box::new),
+                    });
+                    if let Some(due_ms) = earliest(*timeout_ms, *heartbeat_ms) {
+                        effects.push(Effect::Deadline { thread, due_ms });
+                    }
+                }
                 Some(Phase::Sleep { due_ms, .. }) => {
                     effects.push(Effect::Sleep {
                         thread,
@@ -371,8 +413,84 @@ impl Execution {
                 resource,
                 state_input,
                 result,
+                timed_out: None,
             };
             self.ready.push_back(thread);
+        }
+    }
+
+    /// The id of the `…Scheduled` event of the task `thread` waits for, if it waits for one: a
+    /// report about another run of the task (one that timed out, or ended by a callback) is
+    /// stale.
+    pub fn current_task(&self, thread: ThreadId) -> Option<u64> {
+        match self.threads.get(thread) {
+            Some(Some(Thread {
+                phase: Phase::Task { scheduled, .. },
+                ..
+            })) => Some(*scheduled),
+            _ => None,
+        }
+    }
+
+    /// SendTaskSuccess (`Ok` with its output) or SendTaskFailure (`Err` with its error and
+    /// cause) for `token`: ends the `.waitForTaskToken` task that waits with it, whether or not
+    /// its integration's call has returned. Call [`Execution::advance`] next.
+    pub fn task_callback(
+        &mut self,
+        token: &str,
+        outcome: Result<Value, Failure>,
+        now_ms: i64,
+    ) -> Result<(), TokenError> {
+        let thread = self.waiting_with(token)?;
+        self.task_finished(thread, outcome, now_ms);
+        Ok(())
+    }
+
+    /// SendTaskHeartbeat for `token`: the task's `HeartbeatSeconds` count again from now. Returns
+    /// the task's new [`Effect::Deadline`] (none without `HeartbeatSeconds`). Records no event,
+    /// as on AWS; the snapshot changes.
+    pub fn task_heartbeat(&mut self, token: &str, now_ms: i64) -> Result<Vec<Effect>, TokenError> {
+        let thread = self.waiting_with(token)?;
+        self.now_ms = now_ms;
+        let Some(Some(Thread {
+            phase:
+                Phase::Task {
+                    call,
+                    timeout_ms,
+                    heartbeat_ms,
+                    ..
+                },
+            ..
+        })) = self.threads.get_mut(thread)
+        else {
+            return Err(TokenError::Closed);
+        };
+        let Some(seconds) = call.heartbeat_seconds else {
+            return Ok(Vec::new());
+        };
+        *heartbeat_ms = Some(after_seconds(now_ms, seconds));
+        Ok(earliest(*timeout_ms, *heartbeat_ms)
+            .map(|due_ms| Effect::Deadline { thread, due_ms })
+            .into_iter()
+            .collect())
+    }
+
+    /// The thread whose task waits with `token`.
+    fn waiting_with(&self, token: &str) -> Result<ThreadId, TokenError> {
+        let named = TaskToken::decode(token).ok_or(TokenError::Invalid)?;
+        match self.threads.get(named.thread) {
+            Some(Some(Thread {
+                phase: Phase::Task {
+                    scheduled, call, ..
+                },
+                ..
+            })) if *scheduled == named.scheduled
+                && call.task_token.as_deref() == Some(token)
+                && self.end.is_none() =>
+            {
+                Ok(named.thread)
+            }
+            _ => Err(TokenError::Closed),
         }
     }
 
@@ -414,18 +532,51 @@ impl Execution {
         }
     }
 
-    /// The sleep of `thread` is over.
+    /// A timer of `thread` ([`Effect::Sleep`], [`Effect::Deadline`]) is due: its sleep is over,
+    /// or its task times out. Nothing happens unless something of the thread is due at
+    /// `now_ms` (a stale timer wakes nothing).
     pub fn wake(&mut self, thread: ThreadId, now_ms: i64) {
         self.now_ms = now_ms;
         let Some(Some(t)) = self.threads.get_mut(thread) else {
             return;
         };
-        if !matches!(t.phase, Phase::Sleep { .. }) {
-            return;
-        }
-        if let Phase::Sleep { then, .. } = std::mem::replace(&mut t.phase, Phase::Run) {
-            t.phase = Phase::Woken { then };
-            self.ready.push_back(thread);
+        match &t.phase {
+            Phase::Sleep { due_ms, .. } if *due_ms <= now_ms => {
+                if let Phase::Sleep { then, .. } = std::mem::replace(&mut t.phase, Phase::Run) {
+                    t.phase = Phase::Woken { then };
+                    self.ready.push_back(thread);
+                }
+            }
+            Phase::Task {
+                timeout_ms,
+                heartbeat_ms,
+                ..
+            } => {
+                let due = |at: &Option<i64>| at.is_some_and(|at| at <= now_ms);
+                let kind = if due(timeout_ms) {
+                    TimedOut::Timeout
+                } else if due(heartbeat_ms) {
+                    TimedOut::Heartbeat
+                } else {
+                    return;
+                };
+                if let Phase::Task {
+                    resource,
+                    state_input,
+                    ..
+                } = std::mem::replace(&mut t.phase, Phase::Run)
+                {
+                    t.phase = Phase::TaskDone {
+                        resource,
+                        state_input,
+                        // AWS: `{"Error": "States.Timeout", "Cause": ""}` to a catcher.
+                        result: Err(Failure::new(names::TIMEOUT, "")),
+                        timed_out: Some(kind),
+                    };
+                    self.ready.push_back(thread);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -661,8 +812,22 @@ impl Execution {
             Phase::Run => self.run_state(root, m, tid, t, effects),
             Phase::TaskDone {
                 resource,
+                state_input: _,
+                result,
+                timed_out: Some(kind),
+            } => {
+                let failure = result
+                    .err()
+                    .unwrap_or_else(|| Failure::new(names::TIMEOUT, ""));
+                t.prev = self.task_timed_out_event(&resource, &failure, t.prev);
+                let alias = (kind == TimedOut::Heartbeat).then_some(names::HEARTBEAT_TIMEOUT);
+                self.recover_as(m, tid, t, failure, None, alias, effects)
+            }
+            Phase::TaskDone {
+                resource,
                 state_input,
                 result,
+                timed_out: None,
             } => {
                 t.prev = self.task_result_event(&resource, &result, t.prev);
                 let result = result.and_then(|r| self.check_size(&r, "task result").map(|()| r));
@@ -715,7 +880,15 @@ impl Execution {
             t.input_lost = true;
             t.input.take()
         };
-        let token = waits_for_token(&state.kind).then(|| task_token(&mut self.random));
+        let token = waits_for_token(&state.kind).then(|| {
+            let task = TaskToken {
+                execution: self.context.id.clone(),
+                thread: tid,
+                // The task's `TaskScheduled` event, should the state schedule it.
+                scheduled: self.last_event + 1,
+            };
+            task.encode(&mut self.random)
+        });
         let ctx = Arc::clone(&self.context);
         let visit = visit(&ctx, t, token.as_deref());
         let action = match m.enter(t.state, arg, &visit, &mut self.random) {
@@ -761,10 +934,22 @@ impl Execution {
                     }))
                 }
             },
-            Action::RunTask { call, state_input } => {
+            Action::RunTask {
+                mut call,
+                state_input,
+            } => {
                 let resource = ResourceKind::of(&call.resource);
                 let scheduled = self.last_event + 1;
                 t.prev = self.task_scheduled_events(&resource, &call, t.prev);
+                // Both count from the task's start (TaskStarted, recorded now). Without
+                // TimeoutSeconds AWS allows 99999999 s, longer than an execution may run: no
+                // deadline. Heartbeats come with a task token only.
+                let timeout_ms = call.timeout_seconds.map(|s| after_seconds(self.now_ms, s));
+                let heartbeat_ms = call
+                    .heartbeat_seconds
+                    .filter(|_| token.is_some())
+                    .map(|s| after_seconds(self.now_ms, s));
+                call.task_token = token;
                 effects.push(Effect::RunTask {
                     thread: tid,
                     state: state.name.clone(),
@@ -772,6 +957,12 @@ impl Execution {
                     scheduled,
                     submitted: None,
                 });
+                if let Some(due_ms) = earliest(timeout_ms, heartbeat_ms) {
+                    effects.push(Effect::Deadline {
+                        thread: tid,
+                        due_ms,
+                    });
+                }
                 t.phase = Phase::Task {
                     resource,
                     state_input,
@@ -779,6 +970,8 @@ impl Execution {
                     call,
                     scheduled,
                     submitted: None,
+                    timeout_ms,
+                    heartbeat_ms,
                 };
                 Flow::Wait
             }
@@ -1127,8 +1320,30 @@ impl Execution {
         failed_event: Option<StateFailed>,
         effects: &mut Vec<Effect>,
     ) -> Flow {
+        self.recover_as(m, tid, t, failure, failed_event, None, effects)
+    }
+
+    /// [`Self::recover`], Retry and Catch matching the failure under `alias` too.
+    #[allow(clippy::too_many_arguments)] // recover's arguments and the alias
+    fn recover_as(
+        &mut self,
+        m: &StateMachine,
+        tid: ThreadId,
+        t: &mut Thread,
+        failure: Failure,
+        failed_event: Option<StateFailed>,
+        alias: Option<&str>,
+        effects: &mut Vec<Effect>,
+    ) -> Flow {
         let input = t.input.clone();
-        match m.recover(t.state, input, failure, &mut t.retries, &mut self.random) {
+        match m.recover_as(
+            t.state,
+            input,
+            failure,
+            alias,
+            &mut t.retries,
+            &mut self.random,
+        ) {
             Recovery::Retry { delay_seconds } => {
                 self.forget_children(m, tid, t);
                 // Backoff without MaxDelaySeconds grows without bound: saturate ("forever",
@@ -1341,6 +1556,32 @@ impl Execution {
         }
     }
 
+    /// `TaskTimedOut` / `LambdaFunctionTimedOut` event of a task; returns its id.
+    fn task_timed_out_event(&mut self, kind: &ResourceKind, failure: &Failure, prev: u64) -> u64 {
+        let (name, details) = match kind {
+            ResourceKind::Lambda => (
+                "LambdaFunctionTimedOut",
+                Details::LambdaFunctionTimedOut(ErrorDetails {
+                    error: failure.error.clone(),
+                    cause: failure.cause.clone(),
+                }),
+            ),
+            ResourceKind::Service {
+                resource_type,
+                resource,
+            } => (
+                "TaskTimedOut",
+                Details::TaskTimedOut {
+                    resource_type: resource_type.clone(),
+                    resource: resource.clone(),
+                    error: failure.error.clone(),
+                    cause: failure.cause.clone(),
+                },
+            ),
+        };
+        self.event(name, prev, Some(details))
+    }
+
     /// `…Succeeded` / `…Failed` event of a task; returns its id.
     fn task_result_event(
         &mut self,
@@ -1446,9 +1687,21 @@ fn waits_for_token(kind: &Kind) -> bool {
     matches!(kind, Kind::Task(t) if t.resource.ends_with(".waitForTaskToken"))
 }
 
-/// An opaque task token, drawn from the execution's seeded randomness.
-fn task_token(random: &mut SplitMix64) -> String {
-    format!("{:016x}{:016x}", random.next_u64(), random.next_u64())
+/// `seconds` after `now_ms`, saturating.
+fn after_seconds(now_ms: i64, seconds: u64) -> i64 {
+    now_ms.saturating_add(
+        i64::try_from(seconds)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000),
+    )
+}
+
+/// The earlier of two optional times.
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 fn entered_kind(type_name: &str) -> &'static str {
@@ -1501,7 +1754,7 @@ mod tests {
             .iter()
             .filter_map(|e| match e {
                 Effect::RunTask { thread, state, .. } => Some((*thread, state.clone())),
-                Effect::Sleep { .. } => None,
+                Effect::Sleep { .. } | Effect::Deadline { .. } => None,
             })
             .collect()
     }
@@ -1652,7 +1905,7 @@ mod tests {
                 .iter()
                 .find_map(|e| match e {
                     Effect::Sleep { thread, .. } => Some(*thread),
-                    Effect::RunTask { .. } => None,
+                    Effect::RunTask { .. } | Effect::Deadline { .. } => None,
                 })
                 .unwrap(),
             T0 + 5000,
@@ -1684,6 +1937,7 @@ mod tests {
                         ex.task_finished(thread, result, T0);
                     }
                     Effect::Sleep { thread, due_ms } => ex.wake(thread, due_ms),
+                    Effect::Deadline { .. } => {}
                 }
             }
             effects = ex.advance(m, T0);
@@ -1977,5 +2231,256 @@ mod tests {
         let events = ex.take_events();
         assert_eq!(events[0].kind, "TaskSucceeded");
         assert_eq!(events[0].previous_event_id, submitted[0].id);
+    }
+
+    /// Restores `ex` from its snapshot, as a restarted engine does.
+    fn restored(ex: &Execution) -> Execution {
+        serde_json::from_str(&serde_json::to_string(ex).unwrap()).unwrap()
+    }
+
+    fn details(event: &HistoryEvent) -> Value {
+        serde_json::to_value(event).unwrap()
+    }
+
+    #[test]
+    fn timeout_seconds_is_a_deadline_effect_and_a_late_result_is_ignored() {
+        let m = machine(json!({"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true,
+            "TimeoutSecondsPath": "$.limit",
+            "Retry": [{"ErrorEquals": ["States.Timeout"], "IntervalSeconds": 1,
+                       "MaxAttempts": 1}]}}}));
+        let mut ex = Execution::start(&m, json!({"limit": 5}), settings(), T0);
+        let effects = ex.advance(&m, T0);
+        let Some(Effect::RunTask {
+            thread, scheduled, ..
+        }) = effects.first().cloned()
+        else {
+            panic!("{effects:?}")
+        };
+        assert_eq!(
+            effects[1],
+            Effect::Deadline {
+                thread,
+                due_ms: T0 + 5000
+            }
+        );
+        assert_eq!(
+            restored(&ex).pending_effects(),
+            effects,
+            "the deadline survives a restart"
+        );
+        ex.take_events();
+        ex.wake(thread, T0 + 4999);
+        assert!(ex.advance(&m, T0 + 4999).is_empty(), "not yet");
+        ex.wake(thread, T0 + 5000);
+        assert_eq!(
+            ex.advance(&m, T0 + 5000),
+            vec![Effect::Sleep {
+                thread,
+                due_ms: T0 + 6000
+            }],
+            "retried on States.Timeout"
+        );
+        let timed_out = ex.take_events();
+        assert_eq!(kinds(&timed_out), ["TaskTimedOut"]);
+        assert_eq!(
+            details(&timed_out[0])["taskTimedOutEventDetails"],
+            json!({"resourceType": "lambda", "resource": "invoke", "error": "States.Timeout"})
+        );
+        // The first attempt's result comes in late: not the task the thread waits for now.
+        ex.wake(thread, T0 + 6000);
+        let again = ex.advance(&m, T0 + 6000);
+        let Some(Effect::RunTask {
+            scheduled: second, ..
+        }) = again.first()
+        else {
+            panic!("{again:?}")
+        };
+        assert_ne!(*second, scheduled);
+        assert_eq!(ex.current_task(thread), Some(*second));
+        // The second attempt times out too: no retry left.
+        ex.wake(thread, T0 + 11_000);
+        ex.advance(&m, T0 + 11_000);
+        let end = ex.end().unwrap();
+        assert_eq!(end.status, Status::Failed);
+        assert_eq!(end.failure, Some(Failure::new("States.Timeout", "")));
+        let plain = machine(json!({"StartAt": "F", "States": {"F": {"Type": "Task",
+            "Resource": "arn:aws:lambda:us-east-1:000000000000:function:f", "End": true,
+            "TimeoutSeconds": 1}}}));
+        let mut ex = Execution::start(&plain, json!({}), settings(), T0);
+        ex.advance(&plain, T0);
+        ex.wake(0, T0 + 1000);
+        ex.advance(&plain, T0 + 1000);
+        let events = ex.take_events();
+        let timed_out = events
+            .iter()
+            .find(|e| e.kind == "LambdaFunctionTimedOut")
+            .expect("a Lambda function times out with its own event");
+        assert_eq!(
+            details(timed_out)["lambdaFunctionTimedOutEventDetails"],
+            json!({"error": "States.Timeout"})
+        );
+    }
+
+    fn callback_machine() -> StateMachine {
+        machine(json!({"StartAt": "Ask", "States": {
+            "Ask": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}},
+                    "TimeoutSeconds": 600, "HeartbeatSeconds": 5, "Next": "Done",
+                    "Catch": [{"ErrorEquals": ["States.HeartbeatTimeout"], "Next": "Late"}]},
+            "Done": {"Type": "Pass", "End": true},
+            "Late": {"Type": "Pass", "End": true}}}))
+    }
+
+    /// Starts the callback machine: its task, thread, scheduled event id and token.
+    fn asking(m: &StateMachine) -> (Execution, ThreadId, u64, String) {
+        let mut ex = Execution::start(m, json!({}), settings(), T0);
+        let effects = ex.advance(m, T0);
+        let Some(Effect::RunTask {
+            thread,
+            scheduled,
+            call,
+            ..
+        }) = effects.first().cloned()
+        else {
+            panic!("{effects:?}")
+        };
+        let token = call
+            .task_token
+            .clone()
+            .expect("a token for .waitForTaskToken");
+        assert_eq!(
+            call.input["MessageBody"]["token"],
+            json!(token),
+            "$$.Task.Token"
+        );
+        assert_eq!(
+            effects[1],
+            Effect::Deadline {
+                thread,
+                due_ms: T0 + 5000
+            },
+            "the heartbeat comes due first"
+        );
+        (ex, thread, scheduled, token)
+    }
+
+    #[test]
+    fn heartbeats_move_the_deadline_and_a_missed_one_is_caught_as_a_heartbeat_timeout() {
+        let m = callback_machine();
+        let (mut ex, thread, _, token) = asking(&m);
+        assert_eq!(
+            ex.task_heartbeat(&token, T0 + 3000),
+            Ok(vec![Effect::Deadline {
+                thread,
+                due_ms: T0 + 8000
+            }])
+        );
+        assert!(ex.take_events().iter().all(|e| e.kind != "TaskTimedOut"));
+        let after_restart = restored(&ex);
+        assert!(
+            after_restart.pending_effects().contains(&Effect::Deadline {
+                thread,
+                due_ms: T0 + 8000
+            }),
+            "the moved deadline is in the snapshot"
+        );
+        let mut ex = after_restart;
+        ex.wake(thread, T0 + 5000);
+        assert!(
+            ex.advance(&m, T0 + 5000).is_empty(),
+            "the old deadline is stale"
+        );
+        assert!(ex.take_events().is_empty());
+        ex.wake(thread, T0 + 8000);
+        ex.advance(&m, T0 + 8000);
+        let events = ex.take_events();
+        assert_eq!(
+            kinds(&events),
+            [
+                "TaskTimedOut",
+                "TaskStateExited",
+                "PassStateEntered",
+                "PassStateExited",
+                "ExecutionSucceeded"
+            ]
+        );
+        assert_eq!(
+            details(&events[0])["taskTimedOutEventDetails"]["error"],
+            "States.Timeout",
+            "AWS records a heartbeat timeout as States.Timeout"
+        );
+        assert_eq!(
+            ex.end().unwrap().output,
+            Some(json!({"Error": "States.Timeout", "Cause": ""})),
+            "caught by States.HeartbeatTimeout"
+        );
+        assert_eq!(
+            ex.task_callback(&token, Ok(json!(1)), T0 + 9000),
+            Err(TokenError::Closed)
+        );
+        assert_eq!(
+            ex.task_heartbeat(&token, T0 + 9000),
+            Err(TokenError::Closed)
+        );
+    }
+
+    #[test]
+    fn a_callback_ends_the_waiting_task_after_a_restart() {
+        let m = callback_machine();
+        let (mut ex, thread, scheduled, token) = asking(&m);
+        assert_eq!(
+            ex.task_callback("NoSuchTaskToken", Ok(json!(1)), T0),
+            Err(TokenError::Invalid)
+        );
+        // The integration's call returned: submitted, still waiting.
+        ex.task_submitted(thread, scheduled, json!({"MessageId": "m-1"}), T0 + 10);
+        assert!(ex.advance(&m, T0 + 10).is_empty());
+        let before = ex.take_events();
+        assert_eq!(kinds(&before).last(), Some(&"TaskSubmitted"));
+        let mut ex = restored(&ex);
+        match ex.pending_effects().as_slice() {
+            [
+                Effect::RunTask {
+                    call, submitted, ..
+                },
+                Effect::Deadline { .. },
+            ] => {
+                assert_eq!(call.task_token.as_deref(), Some(token.as_str()));
+                assert!(submitted.is_some(), "no second call after a restart");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            ex.task_callback(&token, Ok(json!({"approved": true})), T0 + 20),
+            Ok(())
+        );
+        ex.advance(&m, T0 + 20);
+        let events = ex.take_events();
+        assert_eq!(events[0].kind, "TaskSucceeded");
+        assert_eq!(
+            details(&events[0])["taskSucceededEventDetails"]["output"],
+            r#"{"approved":true}"#
+        );
+        assert_eq!(events[0].previous_event_id, before.last().unwrap().id);
+        assert_eq!(ex.end().unwrap().output, Some(json!({"approved": true})));
+        assert_eq!(
+            ex.task_callback(&token, Ok(json!(2)), T0 + 30),
+            Err(TokenError::Closed),
+            "a token answers once"
+        );
+        // SendTaskFailure: the task fails with the caller's error and cause.
+        let (mut ex, _, _, token) = asking(&m);
+        ex.task_callback(&token, Err(Failure::new("Denied", "by a human")), T0 + 5)
+            .unwrap();
+        ex.advance(&m, T0 + 5);
+        let events = ex.take_events();
+        let failed = events.iter().find(|e| e.kind == "TaskFailed").unwrap();
+        assert_eq!(
+            details(failed)["taskFailedEventDetails"],
+            json!({"resourceType": "sqs", "resource": "sendMessage.waitForTaskToken",
+                   "error": "Denied", "cause": "by a human"})
+        );
+        assert_eq!(ex.end().unwrap().status, Status::Failed);
     }
 }

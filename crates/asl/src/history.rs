@@ -112,6 +112,17 @@ pub enum Details {
         #[serde(skip_serializing_if = "String::is_empty")]
         cause: String,
     },
+    /// `error` is `States.Timeout`: TimeoutSeconds, or HeartbeatSeconds, passed.
+    #[serde(rename = "taskTimedOutEventDetails")]
+    TaskTimedOut {
+        #[serde(rename = "resourceType")]
+        resource_type: String,
+        resource: String,
+        #[serde(skip_serializing_if = "String::is_empty")]
+        error: String,
+        #[serde(skip_serializing_if = "String::is_empty")]
+        cause: String,
+    },
     #[serde(rename = "lambdaFunctionScheduledEventDetails")]
     LambdaFunctionScheduled {
         resource: String,
@@ -129,6 +140,8 @@ pub enum Details {
     },
     #[serde(rename = "lambdaFunctionFailedEventDetails")]
     LambdaFunctionFailed(ErrorDetails),
+    #[serde(rename = "lambdaFunctionTimedOutEventDetails")]
+    LambdaFunctionTimedOut(ErrorDetails),
     #[serde(rename = "mapStateStartedEventDetails")]
     MapStateStarted { length: usize },
     #[serde(rename = "mapIterationStartedEventDetails")]

@@ -93,6 +93,9 @@ pub fn run(machine: &StateMachine, input: Value, host: &mut dyn Host, options: O
                     ..
                 } => tasks.push_back((thread, state, call)),
                 Effect::Sleep { thread, due_ms } => sleeping.push((due_ms, thread)),
+                // Tasks run here to their end before anything else happens: none outlives
+                // its deadline.
+                Effect::Deadline { .. } => {}
             }
         }
         history.extend(ex.take_events());
@@ -118,7 +121,8 @@ pub fn run(machine: &StateMachine, input: Value, host: &mut dyn Host, options: O
         }
         host.sleep_until(at(due));
         sleeping.retain(|&s| s != (due, thread));
-        ex.wake(thread, millis(host));
+        // Slept until `due`: it is due, whatever a host that does not keep time says.
+        ex.wake(thread, millis(host).max(due));
     }
     history.extend(ex.take_events());
     let end = ex.end().cloned();

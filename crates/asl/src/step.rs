@@ -89,6 +89,10 @@ pub struct TaskCall {
     pub input: Value,
     pub timeout_seconds: Option<u64>,
     pub heartbeat_seconds: Option<u64>,
+    /// `$$.Task.Token` of a `.waitForTaskToken` task: SendTaskSuccess/SendTaskFailure with it
+    /// end the task (set by the driver, which draws it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_token: Option<String>,
 }
 
 /// When a Wait state is due.
@@ -370,6 +374,7 @@ impl StateMachine {
                         input: task_input,
                         timeout_seconds,
                         heartbeat_seconds,
+                        task_token: None,
                     },
                     state_input: input,
                 })
@@ -654,6 +659,21 @@ impl StateMachine {
         retries: &mut RetryState,
         random: &mut dyn Random,
     ) -> Recovery {
+        self.recover_as(id, state_input, failure, None, retries, random)
+    }
+
+    /// [`Self::recover`] for a failure that Retry and Catch also match under the error name
+    /// `alias`: a task whose heartbeat timed out fails with `States.Timeout`, which
+    /// `States.HeartbeatTimeout` matches too.
+    pub fn recover_as(
+        &self,
+        id: StateId,
+        state_input: Value,
+        failure: Failure,
+        alias: Option<&str>,
+        retries: &mut RetryState,
+        random: &mut dyn Random,
+    ) -> Recovery {
         let (retry, catch) = self.handlers(id);
         if failure.error == names::RUNTIME {
             return Recovery::Fail(failure);
@@ -661,9 +681,13 @@ impl StateMachine {
         if retries.attempts.len() < retry.len() {
             retries.attempts.resize(retry.len(), 0);
         }
+        let matches = |error_equals: &[String]| {
+            error_matches(error_equals, &failure.error)
+                || alias.is_some_and(|a| error_matches(error_equals, a))
+        };
         // The first retrier whose ErrorEquals matches decides; if its attempts are used up the
         // error goes on to the catchers.
-        if let Some(i) = self.retrier_for(id, &failure.error) {
+        if let Some(i) = retry.iter().position(|r| matches(&r.error_equals)) {
             let r = &retry[i];
             let done = retries.attempts[i];
             if done < r.max_attempts {
@@ -673,7 +697,7 @@ impl StateMachine {
                 };
             }
         }
-        if let Some(c) = self.catcher_for(id, &failure.error).map(|i| &catch[i]) {
+        if let Some(c) = catch.iter().find(|c| matches(&c.error_equals)) {
             let error_output = json!({ "Error": failure.error, "Cause": failure.cause });
             let output = match apply_result_path(&c.result_path, state_input, error_output) {
                 Ok(v) => v,

@@ -590,8 +590,19 @@ fn wait_for_task_token_integrations_get_a_task_token_in_the_context_object() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(token.len(), 32);
-    assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
+    // It names its task: the execution, the root thread, the task's TaskScheduled event.
+    let named = sluice_asl::task_token::TaskToken::decode(&token).expect("a task token");
+    assert_eq!(
+        named.execution,
+        sluice_asl::interpreter::Options::default().execution.id
+    );
+    assert_eq!(named.thread, 0);
+    let scheduled = o
+        .history
+        .iter()
+        .find(|e| e.kind == "TaskScheduled")
+        .unwrap();
+    assert_eq!(named.scheduled, scheduled.id);
 }
 
 #[test]

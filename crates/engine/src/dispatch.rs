@@ -22,6 +22,8 @@ pub struct Task {
     pub machine: String,
     /// The Task state's name.
     pub state: String,
+    /// What to run; for a `.waitForTaskToken` task its `task_token` (see
+    /// [`Dispatch::waits_for_callback`]).
     pub call: TaskCall,
     /// Test case of a mock configuration (`stateMachineArn#TestCase`), if any.
     pub test_case: Option<String>,
@@ -61,11 +63,24 @@ pub trait Dispatch: Send + Sync + 'static {
     fn dispatch(&self, task: Task) -> impl Future<Output = Result<Value, Failure>> + Send;
 
     /// Whether this dispatcher answers `task` itself. When it does not, the engine runs the
-    /// Step Functions integrations it has built in (`states:startExecution`) itself; other
-    /// tasks are dispatched here anyway.
+    /// Step Functions integrations it has built in (`states:startExecution`) itself; a
+    /// `.waitForTaskToken` task is not dispatched at all (there is no call Sluice could make:
+    /// it waits for its callback, its token in `TaskScheduled`'s parameters); other tasks are
+    /// dispatched here anyway.
     fn answers(&self, task: &Task) -> bool {
         let _ = task;
         true
+    }
+
+    /// For a `.waitForTaskToken` task (`task.call.task_token` is set) this dispatcher answers:
+    /// whether `dispatch` makes the integration's call (sends the message, invokes the function
+    /// that carries the token), whose response the engine records as `TaskSubmitted`, the task
+    /// then waiting for SendTaskSuccess or SendTaskFailure (an `Err` fails it). `false`, the
+    /// default: what `dispatch` answers stands in for the whole task, callback included, as a
+    /// Step Functions Local mocked response does.
+    fn waits_for_callback(&self, task: &Task) -> bool {
+        let _ = task;
+        false
     }
 }
 

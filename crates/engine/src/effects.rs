@@ -1,23 +1,40 @@
 //! Performing a `driver::Execution`'s effects: tasks run concurrently through a [`Dispatch`],
-//! timers wait on the engine's [`Clock`], and the execution deadline is watched. Shared by the
-//! in-memory runner and the durable service.
+//! timers (Wait, retry delays, task deadlines) wait on the engine's [`Clock`], and the execution
+//! deadline is watched. Shared by the in-memory runner and the durable service.
+//!
+//! A `.waitForTaskToken` task ends with its callback (SendTaskSuccess, SendTaskFailure, which the
+//! service applies to the execution), not with its dispatch: the dispatcher makes the
+//! integration's call ([`Dispatch::waits_for_callback`]), or stands in for the whole task (a
+//! mocked response), or has nothing to call (then nothing is dispatched). Every report names
+//! the run of the task it is about (its `TaskScheduled` event): a late one — from a run that
+//! timed out or ended by its callback — changes nothing.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use serde_json::Value;
 use sluice_asl::Failure;
 use sluice_asl::driver::{Effect, Execution, ThreadId};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::task::{Id, JoinSet};
 
 use crate::dispatch::{Submission, Submissions};
 use crate::{Clock, Dispatch, Task};
 
+/// A dispatch that returned.
+pub(crate) struct Returned {
+    thread: ThreadId,
+    /// The run of the task: its `TaskScheduled` event.
+    scheduled: u64,
+    /// The integration's call of a task that waits for its callback: `Ok` submits it.
+    submits: bool,
+    result: Result<Value, Failure>,
+}
+
 /// What came back while the execution waited.
 pub(crate) enum Outcome {
-    Task(ThreadId, Result<Value, Failure>),
+    Task(Returned),
     /// A running task reported its submission ([`Task::submitted`]).
     Submitted(Submission),
     /// The clock reached the earliest timer (or the deadline) at this time.
@@ -29,8 +46,14 @@ pub(crate) enum Outcome {
 /// The effects in flight for one execution.
 pub(crate) struct Performer<D> {
     dispatcher: Arc<D>,
-    tasks: JoinSet<(ThreadId, Result<Value, Failure>)>,
+    tasks: JoinSet<Returned>,
+    /// The run each dispatch in flight is for, should it panic.
+    running: HashMap<Id, (ThreadId, u64)>,
     timers: BinaryHeap<Reverse<(i64, ThreadId)>>,
+    /// Whether callbacks can reach the execution (the service routes them to durable ones).
+    callbacks: bool,
+    /// The tasks (thread, run) that wait for their callback: the execution is not idle.
+    awaiting: HashMap<ThreadId, u64>,
     submissions: (
         mpsc::UnboundedSender<Submission>,
         mpsc::UnboundedReceiver<Submission>,
@@ -41,16 +64,22 @@ pub(crate) struct Performer<D> {
 }
 
 impl<D: Dispatch> Performer<D> {
+    /// `callbacks`: whether SendTaskSuccess and its kin reach the execution; without them a
+    /// task that waits for its callback fails at once.
     pub(crate) fn new(
         dispatcher: Arc<D>,
         execution: String,
         machine: String,
         test_case: Option<String>,
+        callbacks: bool,
     ) -> Self {
         Self {
             dispatcher,
             tasks: JoinSet::new(),
+            running: HashMap::new(),
             timers: BinaryHeap::new(),
+            callbacks,
+            awaiting: HashMap::new(),
             submissions: mpsc::unbounded_channel(),
             execution,
             machine,
@@ -82,37 +111,84 @@ impl<D: Dispatch> Performer<D> {
                             thread,
                         }),
                     };
+                    let mut submits = false;
+                    if task.call.task_token.is_some() {
+                        let answered = self.dispatcher.answers(&task);
+                        submits = answered && self.dispatcher.waits_for_callback(&task);
+                        if !answered || submits {
+                            if !self.callbacks {
+                                self.fail(thread, scheduled, Failure::runtime(NO_CALLBACKS));
+                                continue;
+                            }
+                            self.awaiting.insert(thread, scheduled);
+                            // Nothing to call, or called before a restart: wait.
+                            if !answered || task.submitted.is_some() {
+                                continue;
+                            }
+                        }
+                    }
                     let dispatcher = Arc::clone(&self.dispatcher);
-                    self.tasks
-                        .spawn(async move { (thread, dispatcher.dispatch(task).await) });
+                    let handle = self.tasks.spawn(async move {
+                        let result = dispatcher.dispatch(task).await;
+                        Returned {
+                            thread,
+                            scheduled,
+                            submits,
+                            result,
+                        }
+                    });
+                    self.running.insert(handle.id(), (thread, scheduled));
                 }
-                Effect::Sleep { thread, due_ms } => self.timers.push(Reverse((due_ms, thread))),
+                Effect::Sleep { thread, due_ms } | Effect::Deadline { thread, due_ms } => {
+                    self.timers.push(Reverse((due_ms, thread)));
+                }
             }
         }
     }
 
-    /// Waits for the next task result, or for the earliest timer or `deadline_ms`.
-    pub(crate) async fn next(&mut self, deadline_ms: Option<i64>, clock: &Clock) -> Outcome {
+    /// Ends the run `scheduled` of `thread`'s task with `failure`, as if dispatched.
+    fn fail(&mut self, thread: ThreadId, scheduled: u64, failure: Failure) {
+        let handle = self.tasks.spawn(std::future::ready(Returned {
+            thread,
+            scheduled,
+            submits: false,
+            result: Err(failure),
+        }));
+        self.running.insert(handle.id(), (thread, scheduled));
+    }
+
+    /// Waits for the next task result, or for the earliest timer or the execution's deadline.
+    /// While a task of `ex` waits for its callback this waits too, for as long as it takes.
+    pub(crate) async fn next(&mut self, ex: &Execution, clock: &Clock) -> Outcome {
         let next_timer = self.timers.peek().map(|Reverse((due, _))| *due);
-        let wake_at = match (next_timer, deadline_ms) {
+        let wake_at = match (next_timer, ex.deadline_ms()) {
             (Some(t), Some(d)) => Some(t.min(d)),
             (t, d) => t.or(d),
         };
         if let Ok(submission) = self.submissions.1.try_recv() {
             return Outcome::Submitted(submission);
         }
-        if self.tasks.is_empty() && wake_at.is_none() {
+        self.awaiting
+            .retain(|thread, scheduled| ex.current_task(*thread) == Some(*scheduled));
+        if self.tasks.is_empty() && wake_at.is_none() && self.awaiting.is_empty() {
             return Outcome::Idle;
         }
         tokio::select! {
             // A task reports its submission before it ends: record that first.
             biased;
             Some(submission) = self.submissions.1.recv() => Outcome::Submitted(submission),
-            Some(joined) = self.tasks.join_next(), if !self.tasks.is_empty() => {
-                let (thread, result) = joined.unwrap_or_else(|e| {
-                    (usize::MAX, Err(Failure::runtime(format!("task panicked: {e}"))))
-                });
-                Outcome::Task(thread, result)
+            Some(joined) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
+                let (id, returned) = match joined {
+                    Ok(joined) => joined,
+                    Err(e) => {
+                        let (thread, scheduled) =
+                            self.running.get(&e.id()).copied().unwrap_or((usize::MAX, 0));
+                        let result = Err(Failure::runtime(format!("task panicked: {e}")));
+                        (e.id(), Returned { thread, scheduled, submits: false, result })
+                    }
+                };
+                self.running.remove(&id);
+                Outcome::Task(returned)
             }
             () = async {
                 match wake_at {
@@ -126,7 +202,15 @@ impl<D: Dispatch> Performer<D> {
     /// Applies an outcome to the execution: a task result, due timers, or the deadline.
     pub(crate) fn apply(&mut self, outcome: Outcome, ex: &mut Execution, now_ms: i64) {
         match outcome {
-            Outcome::Task(thread, result) => ex.task_finished(thread, result, now_ms),
+            // A late report: that run of the task timed out, or its callback ended it.
+            Outcome::Task(r) if ex.current_task(r.thread) != Some(r.scheduled) => {}
+            Outcome::Task(Returned {
+                thread,
+                scheduled,
+                submits: true,
+                result: Ok(output),
+            }) => ex.task_submitted(thread, scheduled, output, now_ms),
+            Outcome::Task(r) => ex.task_finished(r.thread, r.result, now_ms),
             Outcome::Submitted((thread, scheduled, output)) => {
                 ex.task_submitted(thread, scheduled, output, now_ms);
             }
@@ -150,3 +234,7 @@ impl<D: Dispatch> Performer<D> {
         self.tasks.abort_all();
     }
 }
+
+/// Why a task that waits for its callback fails where no callback can reach it.
+const NO_CALLBACKS: &str = "Express state machine does not support '.waitForTaskToken' service \
+                            integration: no callback can reach an EXPRESS execution";

@@ -32,6 +32,7 @@ pub async fn run<D: Dispatch>(
         settings.context.id.clone(),
         settings.context.state_machine_name.clone(),
         test_case,
+        false,
     );
     let mut ex = Execution::start(&machine, input, settings, clock.now_ms());
     let mut history = ex.take_events();
@@ -45,7 +46,7 @@ pub async fn run<D: Dispatch>(
                 history,
             };
         }
-        let outcome = performer.next(ex.deadline_ms(), clock).await;
+        let outcome = performer.next(&ex, clock).await;
         performer.apply(outcome, &mut ex, clock.now_ms());
     }
 }

@@ -19,14 +19,16 @@ use sluice_asl::validate::validate;
 use sluice_store::{
     EventRecord, ExecutionRecord, MachineType, Page, StateMachineRecord, Store, Write,
 };
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::effects::Performer;
 use crate::{Clock, Dispatch};
 
+mod callbacks;
 mod nested;
 mod redrive;
 
+pub use callbacks::CallbackError;
 pub use redrive::redrivable;
 
 /// Engine settings.
@@ -88,6 +90,8 @@ struct Inner<S, D> {
     machines: Mutex<HashMap<(String, String), Arc<StateMachine>>>,
     /// Stop requests for executions running in this process.
     running: Mutex<HashMap<String, StopSender>>,
+    /// Task callbacks (SendTaskSuccess, ...) for the STANDARD executions running here.
+    callbacks: Mutex<HashMap<String, callbacks::Callbacks>>,
     /// Recent EXPRESS executions: record and history.
     express: Mutex<Retention>,
     /// RedriveExecution's recent client tokens by execution ARN.
@@ -119,6 +123,12 @@ impl Retention {
 
 /// Asks a running execution to stop with StopExecution's `error` and `cause`.
 type StopSender = oneshot::Sender<(Option<String>, Option<String>)>;
+
+/// What reaches a running STANDARD execution from outside: StopExecution, task callbacks.
+struct Signals {
+    stop: oneshot::Receiver<(Option<String>, Option<String>)>,
+    callbacks: mpsc::UnboundedReceiver<callbacks::Callback>,
+}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -191,6 +201,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                 options,
                 machines: Mutex::default(),
                 running: Mutex::default(),
+                callbacks: Mutex::default(),
                 express: Mutex::default(),
                 redrive_tokens: Mutex::default(),
             }),
@@ -564,9 +575,15 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
     ) {
         let (stop_tx, stop_rx) = oneshot::channel();
         lock(&self.inner.running).insert(record.arn.clone(), stop_tx);
+        let (callbacks_tx, callbacks_rx) = mpsc::unbounded_channel();
+        lock(&self.inner.callbacks).insert(record.arn.clone(), callbacks_tx.clone());
         let engine = self.clone();
         tokio::spawn(async move {
             let arn = record.arn.clone();
+            let signals = Signals {
+                stop: stop_rx,
+                callbacks: callbacks_rx,
+            };
             if let Err(error) = engine
                 .drive(
                     machine,
@@ -575,11 +592,21 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                     effects,
                     machine_name,
                     test_case,
-                    stop_rx,
+                    signals,
                 )
                 .await
             {
                 tracing::error!(execution = %arn, %error, "execution paused; it resumes on restart");
+            }
+            {
+                // Unless a redrive already runs the execution again.
+                let mut callbacks = lock(&engine.inner.callbacks);
+                if callbacks
+                    .get(&arn)
+                    .is_some_and(|c| c.same_channel(&callbacks_tx))
+                {
+                    callbacks.remove(&arn);
+                }
             }
             lock(&engine.inner.running).remove(&arn);
             engine.inner.dispatcher.execution_ended(&arn);
@@ -596,37 +623,59 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         mut effects: Vec<Effect>,
         machine_name: String,
         test_case: Option<String>,
-        mut stop: oneshot::Receiver<(Option<String>, Option<String>)>,
+        signals: Signals,
     ) -> Result<(), EngineError> {
+        let Signals {
+            mut stop,
+            mut callbacks,
+        } = signals;
         let clock = &self.inner.clock;
         let mut performer = Performer::new(
             Arc::clone(&self.inner.dispatcher),
             record.arn.clone(),
             machine_name.clone(),
             test_case.clone(),
+            true,
         );
         loop {
             performer.perform(std::mem::take(&mut effects));
+            // A callback that took: answered once its step is committed.
+            let mut answer = None;
+            let mut moved = Vec::new();
             tokio::select! {
                 Ok((error, cause)) = &mut stop => ex.abort(error, cause, clock.now_ms()),
-                outcome = performer.next(ex.deadline_ms(), clock) => {
+                Some(callback) = callbacks.recv() => {
+                    match callback.signal.apply(&mut ex, &callback.token, clock.now_ms()) {
+                        Ok(deadlines) => {
+                            moved = deadlines;
+                            answer = Some(callback.reply);
+                        }
+                        Err(error) => {
+                            let _ = callback.reply.send(Err(error));
+                        }
+                    }
+                }
+                outcome = performer.next(&ex, clock) => {
                     performer.apply(outcome, &mut ex, clock.now_ms());
                 }
             }
             let now = clock.now_ms();
             effects = ex.advance(&machine, now);
+            effects.append(&mut moved);
             let events = ex.take_events();
-            if events.is_empty() && ex.end().is_none() {
+            // A heartbeat records no event but moves a deadline: its snapshot is committed.
+            if events.is_empty() && ex.end().is_none() && answer.is_none() {
                 continue;
             }
             update_record(&mut record, &ex, &machine_name, &test_case, now);
-            self.inner
-                .store
-                .commit(vec![
-                    Write::UpdateExecution(record.clone()),
-                    Write::AppendEvents(event_records(&record.arn, events)),
-                ])
-                .await?;
+            let mut writes = vec![Write::UpdateExecution(record.clone())];
+            if !events.is_empty() {
+                writes.push(Write::AppendEvents(event_records(&record.arn, events)));
+            }
+            self.inner.store.commit(writes).await?;
+            if let Some(answer) = answer {
+                let _ = answer.send(Ok(()));
+            }
             if ex.end().is_some() {
                 performer.abort();
                 return Ok(());

@@ -49,6 +49,10 @@ use sluice_store::{
 #[path = "aliases.rs"]
 mod aliases;
 
+// Task callbacks (SendTaskSuccess and kin), and what an EXPRESS machine may not contain.
+#[path = "callbacks.rs"]
+mod callbacks;
+
 /// Separates a mock test case from the state machine ARN, as Step Functions Local does:
 /// `arn:aws:states:...:stateMachine:name#HappyPath`.
 const TEST_CASE_SEPARATOR: char = '#';
@@ -486,6 +490,9 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
             Some(StateMachineType::Express) => MachineType::Express,
             _ => MachineType::Standard,
         };
+        if kind == MachineType::Express {
+            callbacks::check_express(&input.definition)?;
+        }
         let arn = self.scope.state_machine_arn(&input.name);
         let _guard = self.machines.lock().await;
         let now = self.now_ms();
@@ -645,6 +652,11 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
         }
         let _guard = self.machines.lock().await;
         let mut machine = self.machine(&input.state_machine_arn).await?;
+        if let Some(definition) = &input.definition
+            && machine.machine_type == MachineType::Express
+        {
+            callbacks::check_express(definition)?;
+        }
         let now = self.now_ms();
         let mut extra = Extra::of(&machine);
         let mut changed = false;
@@ -850,10 +862,25 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
                 location: Some(d.diagnostic.location.to_string()),
             })
             .collect();
+        let express = match (&input.r#type, validation.is_ok()) {
+            (Some(StateMachineType::Express), true) => callbacks::express_errors(&input.definition),
+            _ => Vec::new(),
+        };
+        let express_ok = express.is_empty();
+        diagnostics.extend(
+            express
+                .into_iter()
+                .map(|d| ValidateStateMachineDefinitionDiagnostic {
+                    severity: ValidateStateMachineDefinitionSeverity::Error,
+                    code: d.code.to_string(),
+                    message: d.message,
+                    location: Some(d.location.to_string()),
+                }),
+        );
         let truncated = diagnostics.len() > limit;
         diagnostics.truncate(limit);
         Ok(ValidateStateMachineDefinitionOutput {
-            result: if validation.is_ok() {
+            result: if validation.is_ok() && express_ok {
                 ValidateStateMachineDefinitionResultCode::Ok
             } else {
                 ValidateStateMachineDefinitionResultCode::Fail
@@ -1227,6 +1254,27 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
                     .collect(),
             ),
         })
+    }
+
+    async fn send_task_success(
+        &self,
+        input: sluice_api::sfn::model::SendTaskSuccessInput,
+    ) -> Result<sluice_api::sfn::model::SendTaskSuccessOutput, ApiError> {
+        self.task_success(input).await
+    }
+
+    async fn send_task_failure(
+        &self,
+        input: sluice_api::sfn::model::SendTaskFailureInput,
+    ) -> Result<sluice_api::sfn::model::SendTaskFailureOutput, ApiError> {
+        self.task_failure(input).await
+    }
+
+    async fn send_task_heartbeat(
+        &self,
+        input: sluice_api::sfn::model::SendTaskHeartbeatInput,
+    ) -> Result<sluice_api::sfn::model::SendTaskHeartbeatOutput, ApiError> {
+        self.task_heartbeat(input).await
     }
 
     /// Runs one state, pure and synchronous (see [`super::test_state`]).

@@ -2,10 +2,12 @@
 //!
 //! 1. the defaults below ([`ServeConfig::default`]);
 //! 2. a TOML file (`--config FILE`), keys in kebab-case as in `--print-config`'s output;
-//! 3. the environment: `SFN_MOCK_CONFIG` (as Step Functions Local reads it), then
-//!    `SLUICE__<KEY>` with the key in upper snake case and `__` between levels
-//!    (`SLUICE__LISTEN`, `SLUICE__DATA_DIR`, `SLUICE__STORE__READERS`);
-//! 4. command-line flags (`--listen`, `--port`, `--data-dir`, `--time-scale`, `--mock-config`).
+//! 3. the environment: `SFN_MOCK_CONFIG` (as Step Functions Local reads it) and
+//!    `SLUICE_PYTHON` (`functions.python`), then `SLUICE__<KEY>` with the key in upper snake
+//!    case and `__` between levels (`SLUICE__LISTEN`, `SLUICE__DATA_DIR`,
+//!    `SLUICE__STORE__READERS`, `SLUICE__FUNCTIONS__MAX_BACKLOG`);
+//! 4. command-line flags (`--listen`, `--port`, `--data-dir`, `--time-scale`, `--mock-config`,
+//!    `--python`).
 //!
 //! Unknown keys are errors in every layer, so a typo never silently falls back to a default.
 
@@ -19,6 +21,9 @@ use sluice_store::SqliteOptions;
 pub const ENV_PREFIX: &str = "SLUICE__";
 /// The environment variable Step Functions Local reads its mock configuration path from.
 pub const SFN_MOCK_CONFIG: &str = "SFN_MOCK_CONFIG";
+/// The environment variable naming the Python that runs `python3.x` functions
+/// (`functions.python`).
+pub const SLUICE_PYTHON: &str = "SLUICE_PYTHON";
 
 /// Everything `sluice serve` can be told. `sluice serve --print-config` prints the effective
 /// value of every field.
@@ -51,6 +56,8 @@ pub struct ServeConfig {
     pub max_payload_bytes: usize,
     /// Tuning of the embedded SQLite store (group commit, readers, checkpoints).
     pub store: SqliteOptions,
+    /// Lambda functions: the Python that runs them, pool sizes, idle and init timeouts.
+    pub functions: sluice_functions::Options,
 }
 
 impl Default for ServeConfig {
@@ -65,6 +72,7 @@ impl Default for ServeConfig {
             express_retention: 10_000,
             max_payload_bytes: 262_144,
             store: SqliteOptions::default(),
+            functions: sluice_functions::Options::default(),
         }
     }
 }
@@ -78,6 +86,7 @@ pub struct Flags {
     pub data_dir: Option<PathBuf>,
     pub time_scale: Option<f64>,
     pub mock_config: Option<PathBuf>,
+    pub python: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -128,6 +137,9 @@ impl ServeConfig {
         if let Some(path) = &flags.mock_config {
             self.mock_config = Some(path.clone());
         }
+        if let Some(python) = &flags.python {
+            self.functions.python.clone_from(python);
+        }
     }
 
     /// Rules serde cannot express.
@@ -158,6 +170,7 @@ impl ServeConfig {
         if self.store.readers == 0 || self.store.max_group_commits == 0 {
             bail!("store.readers and store.max-group-commits must be at least 1");
         }
+        self.functions.check().map_err(anyhow::Error::msg)?;
         Ok(())
     }
 
@@ -196,13 +209,16 @@ where
     let defaults = toml::Table::try_from(ServeConfig::default())?;
     let mut vars: Vec<(String, String)> = env
         .into_iter()
-        .filter(|(k, _)| k == SFN_MOCK_CONFIG || k.starts_with(ENV_PREFIX))
+        .filter(|(k, _)| k == SFN_MOCK_CONFIG || k == SLUICE_PYTHON || k.starts_with(ENV_PREFIX))
         .collect();
-    // SFN_MOCK_CONFIG first, so that SLUICE__MOCK_CONFIG wins; then a stable order.
-    vars.sort_by_key(|(k, _)| (k != SFN_MOCK_CONFIG, k.clone()));
+    // SFN_MOCK_CONFIG and SLUICE_PYTHON first, so that SLUICE__* variables win; then a stable
+    // order.
+    vars.sort_by_key(|(k, _)| (k != SFN_MOCK_CONFIG && k != SLUICE_PYTHON, k.clone()));
     for (name, raw) in vars {
         let path: Vec<String> = if name == SFN_MOCK_CONFIG {
             vec!["mock-config".into()]
+        } else if name == SLUICE_PYTHON {
+            vec!["functions".into(), "python".into()]
         } else {
             name[ENV_PREFIX.len()..]
                 .split("__")
@@ -403,6 +419,7 @@ mod tests {
             data_dir: Some(PathBuf::from("/tmp/d")),
             time_scale: Some(100.0),
             mock_config: Some(PathBuf::from("m.json")),
+            python: Some(PathBuf::from("/venv/bin/python")),
         };
         let config = ServeConfig::load(
             Some(&path),
@@ -417,6 +434,7 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("/tmp/d"));
         assert_eq!(config.time_scale, 100.0);
         assert_eq!(config.mock_config, Some(PathBuf::from("m.json")));
+        assert_eq!(config.functions.python, PathBuf::from("/venv/bin/python"));
 
         let flags = Flags {
             listen: Some("[::1]:80".into()),
@@ -430,6 +448,42 @@ mod tests {
             ..Flags::default()
         };
         assert!(ServeConfig::load(None, env(&[]), &flags).is_err());
+    }
+
+    #[test]
+    fn functions_settings_come_from_every_layer() {
+        let config = ServeConfig::load(None, env(&[]), &Flags::default()).unwrap();
+        assert_eq!(config.functions, sluice_functions::Options::default());
+        assert_eq!(config.functions.python, PathBuf::from("python3"));
+        let path = file(
+            "functions.toml",
+            "[functions]\ndefault-concurrency = 4\nidle-timeout-seconds = 1.5\n",
+        );
+        let config = ServeConfig::load(
+            Some(&path),
+            env(&[
+                ("SLUICE_PYTHON", "/a/python"),
+                ("SLUICE__FUNCTIONS__MAX_BACKLOG", "0"),
+            ]),
+            &Flags::default(),
+        )
+        .unwrap();
+        assert_eq!(config.functions.default_concurrency, 4);
+        assert_eq!(config.functions.idle_timeout_seconds, 1.5);
+        assert_eq!(config.functions.max_backlog, 0);
+        assert_eq!(config.functions.python, PathBuf::from("/a/python"));
+        let config = ServeConfig::load(
+            None,
+            env(&[
+                ("SLUICE_PYTHON", "/a/python"),
+                ("SLUICE__FUNCTIONS__PYTHON", "/b/python"),
+            ]),
+            &Flags::default(),
+        )
+        .unwrap();
+        assert_eq!(config.functions.python, PathBuf::from("/b/python"));
+        let bad = env(&[("SLUICE__FUNCTIONS__IDLE_TIMEOUT_SECONDS", "0")]);
+        assert!(ServeConfig::load(None, bad, &Flags::default()).is_err());
     }
 
     #[test]

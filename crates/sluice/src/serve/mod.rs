@@ -1,15 +1,18 @@
-//! `sluice serve`: the Step Functions API on one port, STANDARD executions durable in
-//! `<data-dir>/sluice.db`, EXPRESS executions in memory.
+//! `sluice serve`: the Step Functions and Lambda APIs on one port, STANDARD executions durable
+//! in `<data-dir>/sluice.db`, EXPRESS executions in memory, functions in
+//! `<data-dir>/functions/` run by worker processes.
 //!
-//! Startup: effective configuration ([`config`]) → open the store → build the engine (mock
-//! dispatcher when a mock configuration is given) → resume every RUNNING STANDARD execution
+//! Startup: effective configuration ([`config`]) → open the store and the functions → build
+//! the engine (Lambda tasks run functions; a mock configuration's responses take precedence) → resume every RUNNING STANDARD execution
 //! (`Engine::recover`) → bind and log `listening on <addr>` on stderr → serve. SIGTERM or
 //! ctrl-c: stop accepting, let in-flight requests finish (bounded), then close the store so
-//! queued commits are flushed.
+//! queued commits are flushed, and stop every function worker.
 
 pub mod backend;
 mod clock;
 pub mod config;
+mod functions;
+pub mod lambda;
 mod stats;
 mod test_state;
 
@@ -22,10 +25,13 @@ use anyhow::Context as _;
 use sluice_api::sfn::Scope;
 use sluice_asl::mock::MockConfig;
 use sluice_engine::{Clock, Dispatch, Engine, EngineOptions, MockDispatcher, NoDispatcher};
+use sluice_functions::Functions;
 use sluice_store::SqliteStore;
 
 use self::backend::Backend;
 use self::config::{Flags, ServeConfig};
+use self::functions::FunctionsDispatcher;
+use self::lambda::LambdaBackend;
 
 /// How long in-flight requests may take to finish once shutdown has begun.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,6 +58,10 @@ pub struct Args {
     /// (select a test case with `stateMachineArn#TestCase`).
     #[arg(long, value_name = "FILE")]
     mock_config: Option<PathBuf>,
+    /// The Python interpreter (with `awslambdaric`) that runs `python3.x` functions
+    /// (default `python3`; also `SLUICE_PYTHON`).
+    #[arg(long, value_name = "PATH")]
+    python: Option<PathBuf>,
     /// Print the effective configuration (TOML) and exit.
     #[arg(long)]
     print_config: bool,
@@ -64,6 +74,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         data_dir: args.data_dir,
         time_scale: args.time_scale,
         mock_config: args.mock_config,
+        python: args.python,
     };
     let env = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
@@ -117,20 +128,29 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         express_retention: config.express_retention,
     };
     let scope = Scope::new(config.region.clone(), config.account.clone());
+    let functions = Functions::open(
+        &config.data_dir,
+        config.functions.clone(),
+        sluice_functions::Scope::new(config.region.clone(), config.account.clone()),
+    )
+    .with_context(|| format!("cannot open the functions in {}", config.data_dir.display()))?;
     let result = match &config.mock_config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read mock config {}", path.display()))?;
             let mock = MockConfig::parse(&text)
                 .with_context(|| format!("invalid mock config {}", path.display()))?;
-            let engine = Engine::new(store.clone(), MockDispatcher::new(mock), clock, options);
-            run(&config, engine, scope).await
+            let dispatcher = FunctionsDispatcher::new(functions.clone(), MockDispatcher::new(mock));
+            let engine = Engine::new(store.clone(), dispatcher, clock, options);
+            run(&config, engine, scope, functions.clone()).await
         }
         None => {
-            let engine = Engine::new(store.clone(), NoDispatcher, clock, options);
-            run(&config, engine, scope).await
+            let dispatcher = FunctionsDispatcher::new(functions.clone(), NoDispatcher);
+            let engine = Engine::new(store.clone(), dispatcher, clock, options);
+            run(&config, engine, scope, functions.clone()).await
         }
     };
+    functions.shutdown(Duration::from_secs(5)).await;
     // Flush and close whatever happened: every acknowledged commit is already durable, and
     // queued ones are written before `close` returns.
     if let Err(error) = store.close().await {
@@ -144,6 +164,7 @@ async fn run<D: Dispatch>(
     config: &ServeConfig,
     engine: Engine<SqliteStore, D>,
     scope: Scope,
+    functions: Functions,
 ) -> anyhow::Result<()> {
     let resumed = engine
         .recover()
@@ -166,7 +187,9 @@ async fn run<D: Dispatch>(
     );
     let clock = engine.clock().clone();
     let store = engine.store().clone();
+    let lambda = sluice_api::lambda::router(Arc::new(LambdaBackend::new(functions)));
     let router = sluice_api::router(Arc::new(Backend::new(engine, scope)))
+        .merge(lambda)
         .merge(clock::router(clock))
         .merge(stats::router(store));
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);

@@ -1,0 +1,43 @@
+//! Functions: AWS Lambda functions run for real, as long-lived worker processes.
+//!
+//! This crate owns what a function is and how it runs; it speaks no AWS API (the Lambda API's
+//! wire is `sluice-api`'s, the Task integration the binary's):
+//!
+//! - [`Registry`]: functions persisted under `<data-dir>/functions/<name>/` (configuration as
+//!   JSON, the unpacked code beside it), atomic writes; [`archive`] unpacks deployment packages
+//!   safely (zip-slip, symlinks, AWS's size limits).
+//! - [`runtime_api`]: the Lambda Runtime API a worker talks to (one loopback listener per
+//!   worker).
+//! - `pool`: per function, the backlog of invocations and the worker processes that take
+//!   them — scale up on backlog to the concurrency limit, down to zero when idle; timeouts,
+//!   crashes and init failures become AWS's errors (`Sandbox.Timedout`, `Runtime.ExitError`).
+//! - [`Functions`]: the handle the API and the engine use — create, update, delete, and
+//!   [`Functions::invoke`].
+//! - [`task`]: what a Step Functions Task sees of an invocation (`lambda:invoke`'s result
+//!   document, handler errors as Task failures).
+//!
+//! It must not block the async runtime on a worker (every wait is async) and never panics on
+//! what a client or a worker sends. Start at [`Functions`].
+
+pub mod archive;
+mod error;
+pub mod function;
+mod ids;
+pub mod logs;
+mod options;
+mod pool;
+mod registry;
+pub mod runtime_api;
+mod service;
+pub mod task;
+
+pub use error::Error;
+pub use function::{Function, RuntimeKind, Scope, Settings, parse_function_name};
+pub use ids::uuid_v4;
+pub use options::Options;
+pub use pool::{PoolStats, Reply};
+pub use registry::Registry;
+pub use service::{Functions, InvokeOptions, Invoked, LATEST};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,851 @@
+//! Lambda functions end to end: the real `sluice serve`, Python handlers run by `awslambdaric`
+//! from the project's venv, created and invoked with the `aws` CLI (zips built here), and the
+//! seed state machine running on two real handlers (`examples/seed/handlers/`).
+
+mod common;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+const LAMBDA_ROLE: &str = "arn:aws:iam::000000000000:role/lambda";
+
+fn python() -> String {
+    venv().join("bin/python").display().to_string()
+}
+
+/// `sluice serve` running functions with the venv's Python, plus `extra` flags.
+fn server(dir: &Path, extra: &[&str]) -> Server {
+    let python = python();
+    let mut args = vec!["--python", python.as_str()];
+    args.extend_from_slice(extra);
+    Server::start(dir, &args)
+}
+
+/// `aws lambda ARGS...` against `server`.
+fn lambda(server: &Server, args: &[&str]) -> Output {
+    let mut command = Command::new(venv().join("bin/aws"));
+    client_env(&mut command)
+        .arg("lambda")
+        .args(args)
+        .args(["--endpoint-url", &server.endpoint()])
+        .args(["--output", "json"]);
+    command.output().expect("run aws")
+}
+
+/// `aws stepfunctions ARGS...`.
+fn sfn(server: &Server, args: &[&str]) -> Output {
+    aws(server, args)
+}
+
+/// A zip of `(name, text)` files, written to `dir/name.zip`.
+fn zip_file(dir: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let path = dir.join(format!("{name}.zip"));
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    for (file, text) in files {
+        let options = zip::write::SimpleFileOptions::default().unix_permissions(0o644);
+        writer.start_file(*file, options).unwrap();
+        writer.write_all(text.as_bytes()).unwrap();
+    }
+    writer.finish().unwrap();
+    path
+}
+
+fn create(server: &Server, name: &str, zip: &Path, handler: &str, extra: &[&str]) -> Value {
+    let zip = format!("fileb://{}", zip.display());
+    let mut args = vec![
+        "create-function",
+        "--function-name",
+        name,
+        "--runtime",
+        "python3.12",
+        "--handler",
+        handler,
+        "--role",
+        LAMBDA_ROLE,
+        "--zip-file",
+        &zip,
+    ];
+    args.extend_from_slice(extra);
+    ok_json(&lambda(server, &args))
+}
+
+/// `aws lambda invoke`: (the CLI's JSON, the payload written to the outfile).
+fn invoke(
+    server: &Server,
+    dir: &Path,
+    name: &str,
+    payload: &str,
+    extra: &[&str],
+) -> (Value, Value) {
+    let out = dir.join(format!("out-{name}-{}.json", sluice_functions::uuid_v4()));
+    let out_arg = out.display().to_string();
+    let mut args = vec!["invoke", "--function-name", name, "--payload", payload];
+    args.extend_from_slice(extra);
+    args.push(&out_arg);
+    let meta = ok_json(&lambda(server, &args));
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    let payload = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (meta, payload)
+}
+
+const HANDLER: &str = r#"
+import os, time
+
+class OrderRejected(Exception):
+    pass
+
+def handler(event, context):
+    action = event.get("action")
+    if action == "reject":
+        raise OrderRejected("order " + str(event.get("order")) + " rejected")
+    if action == "sleep":
+        time.sleep(event["seconds"])
+    if action == "crash":
+        os._exit(7)
+    print("processing", event.get("order"))
+    return {"order": event.get("order"), "greeting": os.environ.get("GREETING"), "pid": os.getpid()}
+"#;
+
+#[test]
+fn the_lambda_api_manages_and_invokes_python_functions() {
+    let dir = scratch("functions-api");
+    let server = server(&dir, &[]);
+    let zip = zip_file(&dir, "orders", &[("orders.py", HANDLER)]);
+    let created = create(
+        &server,
+        "orders",
+        &zip,
+        "orders.handler",
+        &[
+            "--environment",
+            "Variables={GREETING=hello}",
+            "--timeout",
+            "2",
+        ],
+    );
+    assert_eq!(created["FunctionName"], "orders");
+    assert_eq!(
+        created["FunctionArn"],
+        "arn:aws:lambda:us-east-1:000000000000:function:orders"
+    );
+    assert_eq!(created["State"], "Active");
+    assert_eq!(created["Timeout"], 2);
+    assert_eq!(created["MemorySize"], 128);
+    assert_eq!(created["Environment"]["Variables"]["GREETING"], "hello");
+
+    // Success: the handler's result, AWS's status and version.
+    let (meta, out) = invoke(
+        &server,
+        &dir,
+        "orders",
+        r#"{"order": 1}"#,
+        &["--log-type", "Tail"],
+    );
+    assert_eq!(meta["StatusCode"], 200);
+    assert_eq!(meta["ExecutedVersion"], "$LATEST");
+    assert!(meta.get("FunctionError").is_none(), "{meta}");
+    assert_eq!(out["order"], 1);
+    assert_eq!(out["greeting"], "hello");
+    let log = String::from_utf8(base64_decode(
+        meta["LogResult"].as_str().expect("LogResult"),
+    ))
+    .unwrap();
+    assert!(log.contains("START RequestId: "), "{log}");
+    assert!(log.contains("REPORT RequestId: "), "{log}");
+
+    // A handler exception: FunctionError Unhandled, the error document as the payload.
+    let (meta, out) = invoke(
+        &server,
+        &dir,
+        "orders",
+        r#"{"action": "reject", "order": 2}"#,
+        &[],
+    );
+    assert_eq!(meta["StatusCode"], 200);
+    assert_eq!(meta["FunctionError"], "Unhandled");
+    assert_eq!(out["errorType"], "OrderRejected");
+    assert_eq!(out["errorMessage"], "order 2 rejected");
+    assert!(
+        out["stackTrace"].as_array().is_some_and(|s| !s.is_empty()),
+        "{out}"
+    );
+
+    // Timeout: the worker is killed, Sandbox.Timedout as AWS words it.
+    let (meta, out) = invoke(
+        &server,
+        &dir,
+        "orders",
+        r#"{"action": "sleep", "seconds": 30}"#,
+        &[],
+    );
+    assert_eq!(meta["FunctionError"], "Unhandled");
+    assert_eq!(out["errorType"], "Sandbox.Timedout");
+    assert!(
+        out["errorMessage"]
+            .as_str()
+            .unwrap()
+            .ends_with("Task timed out after 2.00 seconds"),
+        "{out}"
+    );
+
+    // A worker that dies mid-invocation: Runtime.ExitError; the next invocation gets a new one.
+    let (_, before) = invoke(&server, &dir, "orders", r#"{"order": 3}"#, &[]);
+    let (meta, out) = invoke(&server, &dir, "orders", r#"{"action": "crash"}"#, &[]);
+    assert_eq!(meta["FunctionError"], "Unhandled");
+    assert_eq!(out["errorType"], "Runtime.ExitError");
+    assert!(
+        out["errorMessage"]
+            .as_str()
+            .unwrap()
+            .ends_with("Error: Runtime exited with error: exit status 7"),
+        "{out}"
+    );
+    let (_, after) = invoke(&server, &dir, "orders", r#"{"order": 4}"#, &[]);
+    assert_eq!(after["order"], 4);
+    assert_ne!(after["pid"], before["pid"]);
+
+    // Event and DryRun.
+    let (meta, _) = invoke(
+        &server,
+        &dir,
+        "orders",
+        "{}",
+        &["--invocation-type", "Event"],
+    );
+    assert_eq!(meta["StatusCode"], 202);
+    let (meta, _) = invoke(
+        &server,
+        &dir,
+        "orders",
+        "{}",
+        &["--invocation-type", "DryRun"],
+    );
+    assert_eq!(meta["StatusCode"], 204);
+
+    // Reads, updates, list.
+    let got = ok_json(&lambda(
+        &server,
+        &["get-function", "--function-name", "orders"],
+    ));
+    assert_eq!(got["Configuration"]["Handler"], "orders.handler");
+    let updated = ok_json(&lambda(
+        &server,
+        &[
+            "update-function-configuration",
+            "--function-name",
+            "arn:aws:lambda:us-east-1:000000000000:function:orders",
+            "--environment",
+            "Variables={GREETING=bonjour}",
+        ],
+    ));
+    assert_eq!(updated["Environment"]["Variables"]["GREETING"], "bonjour");
+    let (_, out) = invoke(&server, &dir, "orders", r#"{"order": 5}"#, &[]);
+    assert_eq!(out["greeting"], "bonjour");
+    let v2 = zip_file(
+        &dir,
+        "orders-v2",
+        &[(
+            "orders.py",
+            "def handler(event, context):\n    return 'v2'\n",
+        )],
+    );
+    let code = format!("fileb://{}", v2.display());
+    let updated = ok_json(&lambda(
+        &server,
+        &[
+            "update-function-code",
+            "--function-name",
+            "orders",
+            "--zip-file",
+            &code,
+        ],
+    ));
+    assert_ne!(updated["CodeSha256"], created["CodeSha256"]);
+    let (_, out) = invoke(&server, &dir, "orders", "{}", &[]);
+    assert_eq!(out, "v2");
+    let zip2 = zip_file(&dir, "other", &[("orders.py", HANDLER)]);
+    create(&server, "other", &zip2, "orders.handler", &[]);
+    let page = ok_json(&lambda(&server, &["list-functions"]));
+    let names: Vec<&str> = page["Functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["FunctionName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["orders", "other"]);
+
+    // AWS's errors.
+    let output = lambda(&server, &["get-function", "--function-name", "nope"]);
+    assert_cli_error(
+        &output,
+        "ResourceNotFoundException",
+        "GetFunction",
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope",
+    );
+    let out = dir.join("nope.json").display().to_string();
+    let output = lambda(&server, &["invoke", "--function-name", "nope", &out]);
+    assert_cli_error(
+        &output,
+        "ResourceNotFoundException",
+        "Invoke",
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope:$LATEST",
+    );
+    let zip_arg = format!("fileb://{}", zip.display());
+    let output = lambda(
+        &server,
+        &[
+            "create-function",
+            "--function-name",
+            "orders",
+            "--runtime",
+            "python3.12",
+            "--handler",
+            "orders.handler",
+            "--role",
+            LAMBDA_ROLE,
+            "--zip-file",
+            &zip_arg,
+        ],
+    );
+    assert_cli_error(
+        &output,
+        "ResourceConflictException",
+        "CreateFunction",
+        "Function already exist: orders",
+    );
+    let output = lambda(
+        &server,
+        &[
+            "create-function",
+            "--function-name",
+            "bad",
+            "--runtime",
+            "PYTHON3.9",
+            "--handler",
+            "orders.handler",
+            "--role",
+            LAMBDA_ROLE,
+            "--zip-file",
+            &zip_arg,
+        ],
+    );
+    assert_cli_error(
+        &output,
+        "InvalidParameterValueException",
+        "CreateFunction",
+        "Value PYTHON3.9 at 'runtime' failed to satisfy constraint",
+    );
+    let slip = zip_file(&dir, "slip", &[("../../escape.py", "x = 1\n")]);
+    let slip_arg = format!("fileb://{}", slip.display());
+    let output = lambda(
+        &server,
+        &[
+            "create-function",
+            "--function-name",
+            "slip",
+            "--runtime",
+            "python3.12",
+            "--handler",
+            "h.handler",
+            "--role",
+            LAMBDA_ROLE,
+            "--zip-file",
+            &slip_arg,
+        ],
+    );
+    assert_cli_error(
+        &output,
+        "InvalidParameterValueException",
+        "CreateFunction",
+        "Could not unzip uploaded file. Please check your file, then try to upload again. \
+         (entry '../../escape.py' escapes the function's folder",
+    );
+    // Not a zip (the CLI checks the magic bytes itself, so over plain HTTP).
+    let body = json!({
+        "FunctionName": "notzip", "Runtime": "python3.12", "Handler": "h.handler",
+        "Role": LAMBDA_ROLE, "Code": {"ZipFile": "bm90IGEgemlwIGF0IGFsbA=="}
+    });
+    let (status, text) = raw_request(
+        server.port,
+        "POST",
+        "/2015-03-31/functions",
+        &body.to_string(),
+    );
+    assert_eq!(status, 400, "{text}");
+    let error: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(error["Type"], "User");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Could not unzip uploaded file. Please check your file, then try to upload again. (not a zip archive"),
+        "{error}"
+    );
+
+    // Delete; the function is gone, also after a restart.
+    assert!(
+        lambda(&server, &["delete-function", "--function-name", "other"])
+            .status
+            .success()
+    );
+    let output = lambda(
+        &server,
+        &["get-function-configuration", "--function-name", "other"],
+    );
+    assert_cli_error(
+        &output,
+        "ResourceNotFoundException",
+        "GetFunctionConfiguration",
+        "Function not found",
+    );
+    drop(server);
+    let server = self::server(&dir, &[]);
+    let got = ok_json(&lambda(
+        &server,
+        &["get-function-configuration", "--function-name", "orders"],
+    ));
+    assert_eq!(got["Environment"]["Variables"]["GREETING"], "bonjour");
+    let (_, out) = invoke(&server, &dir, "orders", "{}", &[]);
+    assert_eq!(out, "v2");
+    assert!(
+        !lambda(&server, &["get-function", "--function-name", "other"])
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn the_concurrency_limit_throttles_with_too_many_requests() {
+    let dir = scratch("functions-throttle");
+    let config = dir.join("sluice.toml");
+    std::fs::write(&config, "[functions]\nmax-backlog = 0\n").unwrap();
+    let config_arg = config.display().to_string();
+    let server = server(&dir, &["--config", &config_arg]);
+    let zip = zip_file(&dir, "slow", &[("orders.py", HANDLER)]);
+    create(
+        &server,
+        "slow",
+        &zip,
+        "orders.handler",
+        &["--timeout", "10"],
+    );
+    let reserved = ok_json(&lambda(
+        &server,
+        &[
+            "put-function-concurrency",
+            "--function-name",
+            "slow",
+            "--reserved-concurrent-executions",
+            "1",
+        ],
+    ));
+    assert_eq!(reserved["ReservedConcurrentExecutions"], 1);
+    let got = ok_json(&lambda(
+        &server,
+        &["get-function-concurrency", "--function-name", "slow"],
+    ));
+    assert_eq!(got["ReservedConcurrentExecutions"], 1);
+
+    // One slow invocation holds the only worker; a second is throttled as AWS does.
+    let port = server.port;
+    let slow = std::thread::spawn(move || {
+        raw_invoke(port, "slow", r#"{"action": "sleep", "seconds": 3}"#)
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = dir.join("throttled.json").display().to_string();
+    let output = lambda(
+        &server,
+        &["invoke", "--function-name", "slow", "--payload", "{}", &out],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("An error occurred (TooManyRequestsException) when calling the Invoke")
+            && stderr.contains("Rate Exceeded."),
+        "{stderr}"
+    );
+    // The body as AWS sends it: the reason beside the message.
+    let (status, body) = raw_request(port, "POST", "/2015-03-31/functions/slow/invocations", "{}");
+    assert_eq!(status, 429, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body["Reason"],
+        "ReservedFunctionConcurrentInvocationLimitExceeded"
+    );
+    assert_eq!(body["Type"], "User");
+    assert_eq!(body["message"], "Rate Exceeded.");
+    let (status, _) = slow.join().unwrap();
+    assert_eq!(status, 200);
+    let (meta, _) = invoke(&server, &dir, "slow", "{}", &[]);
+    assert_eq!(meta["StatusCode"], 200);
+
+    assert!(
+        lambda(
+            &server,
+            &["delete-function-concurrency", "--function-name", "slow"]
+        )
+        .status
+        .success()
+    );
+    let output = lambda(
+        &server,
+        &["get-function-concurrency", "--function-name", "slow"],
+    );
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(!text.contains("ReservedConcurrentExecutions"), "{text}");
+}
+
+/// POST .../invocations over a plain socket: (status, body).
+fn raw_invoke(port: u16, name: &str, payload: &str) -> (u16, String) {
+    raw_request(
+        port,
+        "POST",
+        &format!("/2015-03-31/functions/{name}/invocations"),
+        payload,
+    )
+}
+
+/// One HTTP request over a plain socket: (status, body).
+fn raw_request(port: u16, method: &str, path: &str, payload: &str) -> (u16, String) {
+    use std::io::Read as _;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Connection: close\r\nContent-Length: {}\r\n\r\n",
+        payload.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(payload.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
+
+/// The seed's two handlers as functions; `channels` configures TriggerNotifications.
+fn seed_functions(server: &Server, dir: &Path, channels: &str) {
+    let handlers = Path::new(SEED).join("handlers");
+    let read = |file: &str| std::fs::read_to_string(handlers.join(file)).unwrap();
+    let check = read("check_events_for_rule_match.py");
+    let trigger = read("trigger_notifications.py");
+    let zip = zip_file(dir, "check", &[("check_events_for_rule_match.py", &check)]);
+    create(
+        server,
+        "CheckEventsForRuleMatch",
+        &zip,
+        "check_events_for_rule_match.handler",
+        &[],
+    );
+    let zip = zip_file(dir, "trigger", &[("trigger_notifications.py", &trigger)]);
+    let env = json!({"Variables": {"CHANNELS": channels}}).to_string();
+    create(
+        server,
+        "TriggerNotifications",
+        &zip,
+        "trigger_notifications.handler",
+        &["--environment", &env],
+    );
+}
+
+fn create_machine(server: &Server, name: &str, definition: &Path, kind: &str) -> String {
+    let definition = format!("file://{}", definition.display());
+    let created = ok_json(&sfn(
+        server,
+        &[
+            "create-state-machine",
+            "--name",
+            name,
+            "--definition",
+            &definition,
+            "--role-arn",
+            ROLE,
+            "--type",
+            kind,
+        ],
+    ));
+    created["stateMachineArn"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn the_seed_pipeline_runs_on_real_python_handlers() {
+    let dir = scratch("functions-seed");
+    let server = server(&dir, &[]);
+    seed_functions(&server, &dir, "log,broken-webhook");
+    let definition = PathBuf::from(seed("sec-pipeline-lambda.json"));
+    let express = create_machine(&server, "sec-pipeline-lambda", &definition, "EXPRESS");
+    let input = format!("file://{}", seed("event.json"));
+
+    // The happy path: a rule matches, one of two channels delivers.
+    let done = ok_json(&sfn(
+        &server,
+        &[
+            "start-sync-execution",
+            "--state-machine-arn",
+            &express,
+            "--input",
+            &input,
+        ],
+    ));
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let output: Value = serde_json::from_str(done["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output["notifications_sent"], 1, "{output}");
+
+    // Every channel broken: AllNotificationsFailedException, caught, to the Fail state.
+    assert!(
+        lambda(
+            &server,
+            &[
+                "update-function-configuration",
+                "--function-name",
+                "TriggerNotifications",
+                "--environment",
+                r#"{"Variables": {"CHANNELS": "broken-a,broken-b"}}"#,
+            ],
+        )
+        .status
+        .success()
+    );
+    let standard = create_machine(&server, "sec-pipeline-lambda-std", &definition, "STANDARD");
+    let started = ok_json(&sfn(
+        &server,
+        &[
+            "start-execution",
+            "--state-machine-arn",
+            &standard,
+            "--input",
+            &input,
+        ],
+    ));
+    let arn = started["executionArn"].as_str().unwrap();
+    let described = wait_done(server.port, arn, Duration::from_secs(60));
+    assert_eq!(described["status"], "FAILED", "{described}");
+    let events = history(server.port, arn);
+    let failed = events
+        .iter()
+        .find(|e| e["type"] == "LambdaFunctionFailed" || e["type"] == "TaskFailed")
+        .unwrap_or_else(|| panic!("no failure in {:?}", types(&events)));
+    let details = failed
+        .get("lambdaFunctionFailedEventDetails")
+        .or_else(|| failed.get("taskFailedEventDetails"))
+        .unwrap();
+    assert_eq!(details["error"], "AllNotificationsFailedException");
+    let cause: Value = serde_json::from_str(details["cause"].as_str().unwrap()).unwrap();
+    assert_eq!(cause["errorType"], "AllNotificationsFailedException");
+    assert!(
+        cause["errorMessage"].as_str().unwrap().contains("broken-a"),
+        "{cause}"
+    );
+    assert!(
+        events.iter().any(|e| e["type"] == "FailStateEntered"),
+        "the Catch routes to Fail: {:?}",
+        types(&events)
+    );
+}
+
+#[test]
+fn handler_errors_are_retried_and_lambda_invoke_returns_aws_shape() {
+    let dir = scratch("functions-retry");
+    let server = server(&dir, &[]);
+    // Fails twice per event with a transient error, then answers.
+    let flaky = r#"
+import os
+
+class RuleStoreUnavailable(Exception):
+    pass
+
+def handler(event, context):
+    marker = os.path.join("/tmp", "sluice-flaky-" + event["Payload"]["run"])
+    attempts = int(open(marker).read()) if os.path.exists(marker) else 0
+    open(marker, "w").write(str(attempts + 1))
+    if attempts < 2:
+        raise RuleStoreUnavailable("rule store is down (attempt %d)" % (attempts + 1))
+    return {"trigger_payload_exists": False, "attempts": attempts + 1}
+"#;
+    let zip = zip_file(&dir, "flaky", &[("flaky.py", flaky)]);
+    create(
+        &server,
+        "CheckEventsForRuleMatch",
+        &zip,
+        "flaky.handler",
+        &[],
+    );
+    // The seed's machine, retrying the handler's own error too.
+    let mut definition: Value =
+        serde_json::from_str(&std::fs::read_to_string(seed("sec-pipeline-lambda.json")).unwrap())
+            .unwrap();
+    definition["States"]["CheckEventsForRuleMatch"]["Retry"] = json!([
+        {"ErrorEquals": ["RuleStoreUnavailable"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 1}
+    ]);
+    let path = dir.join("retry.json");
+    std::fs::write(&path, definition.to_string()).unwrap();
+    let machine = create_machine(&server, "retrying", &path, "STANDARD");
+    let run = sluice_functions::uuid_v4();
+    let input = json!({"run": run}).to_string();
+    let started = ok_json(&sfn(
+        &server,
+        &[
+            "start-execution",
+            "--state-machine-arn",
+            &machine,
+            "--input",
+            &input,
+        ],
+    ));
+    let arn = started["executionArn"].as_str().unwrap();
+    let described = wait_done(server.port, arn, Duration::from_secs(60));
+    assert_eq!(described["status"], "SUCCEEDED", "{described}");
+    let events = history(server.port, arn);
+    let failures = events
+        .iter()
+        .filter(|e| e["type"] == "LambdaFunctionFailed" || e["type"] == "TaskFailed")
+        .count();
+    assert_eq!(failures, 2, "{:?}", types(&events));
+    let _ = std::fs::remove_file(format!("/tmp/sluice-flaky-{run}"));
+
+    // arn:aws:states:::lambda:invoke: AWS's result document around the payload.
+    let echo = zip_file(
+        &dir,
+        "echo",
+        &[(
+            "echo.py",
+            "def handler(event, context):\n    return {'got': event}\n",
+        )],
+    );
+    create(&server, "echo", &echo, "echo.handler", &[]);
+    let definition = json!({
+        "StartAt": "Invoke",
+        "States": {"Invoke": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "arn:aws:lambda:us-east-1:000000000000:function:echo", "Payload.$": "$"},
+            "End": true
+        }}
+    });
+    let path = dir.join("invoke.json");
+    std::fs::write(&path, definition.to_string()).unwrap();
+    let machine = create_machine(&server, "invoker", &path, "EXPRESS");
+    let done = ok_json(&sfn(
+        &server,
+        &[
+            "start-sync-execution",
+            "--state-machine-arn",
+            &machine,
+            "--input",
+            r#"{"x": 1}"#,
+        ],
+    ));
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let output: Value = serde_json::from_str(done["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output["Payload"], json!({"got": {"x": 1}}));
+    assert_eq!(output["StatusCode"], 200);
+    assert_eq!(output["ExecutedVersion"], "$LATEST");
+    assert_eq!(output["SdkHttpMetadata"]["HttpStatusCode"], 200);
+    assert!(
+        output["SdkResponseMetadata"]["RequestId"].is_string(),
+        "{output}"
+    );
+
+    // A function that does not exist: Lambda.ResourceNotFoundException.
+    let definition = json!({
+        "StartAt": "Invoke",
+        "States": {"Invoke": {
+            "Type": "Task",
+            "Resource": "arn:aws:lambda:us-east-1:000000000000:function:missing",
+            "End": true
+        }}
+    });
+    let path = dir.join("missing.json");
+    std::fs::write(&path, definition.to_string()).unwrap();
+    let machine = create_machine(&server, "missing", &path, "EXPRESS");
+    let done = ok_json(&sfn(
+        &server,
+        &[
+            "start-sync-execution",
+            "--state-machine-arn",
+            &machine,
+            "--input",
+            "{}",
+        ],
+    ));
+    assert_eq!(done["status"], "FAILED", "{done}");
+    assert_eq!(done["error"], "Lambda.ResourceNotFoundException");
+    assert!(
+        done["cause"].as_str().unwrap().starts_with(
+            "Function not found: arn:aws:lambda:us-east-1:000000000000:function:missing:$LATEST \
+             (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException;"
+        ),
+        "{done}"
+    );
+}
+
+#[test]
+fn a_mock_configuration_keeps_precedence_over_real_functions() {
+    let dir = scratch("functions-mock");
+    let mock = seed("sfn-mock-config.json");
+    let server = server(&dir, &["--mock-config", &mock]);
+    // Real functions that would fail, to tell who answered.
+    let failing = zip_file(
+        &dir,
+        "failing",
+        &[(
+            "f.py",
+            "def handler(event, context):\n    raise ValueError('real function ran')\n",
+        )],
+    );
+    create(
+        &server,
+        "CheckEventsForRuleMatch",
+        &failing,
+        "f.handler",
+        &[],
+    );
+    create(&server, "TriggerNotifications", &failing, "f.handler", &[]);
+    let definition = PathBuf::from(seed("sec-pipeline-lambda.json"));
+    let machine = create_machine(&server, "sec-pipeline-lambda", &definition, "EXPRESS");
+    let input = format!("file://{}", seed("event.json"));
+    let with_case = format!("{machine}#HappyPath");
+    let done = ok_json(&sfn(
+        &server,
+        &[
+            "start-sync-execution",
+            "--state-machine-arn",
+            &with_case,
+            "--input",
+            &input,
+        ],
+    ));
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    // Without a test case, the real function runs.
+    let done = ok_json(&sfn(
+        &server,
+        &[
+            "start-sync-execution",
+            "--state-machine-arn",
+            &machine,
+            "--input",
+            &input,
+        ],
+    ));
+    assert_eq!(done["status"], "FAILED", "{done}");
+    assert_eq!(done["error"], "ValueError");
+}
