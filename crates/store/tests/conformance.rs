@@ -1280,7 +1280,7 @@ async fn sqlite_a_version_1_file_migrates() {
     assert_eq!(store.aliases(&alpha.arn).await.unwrap(), vec![live]);
     store.close().await.unwrap();
     assert_eq!(user_version(&dir), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 3);
+    assert_eq!(SCHEMA_VERSION, 4);
     // Version 3 keeps only the lean execution indexes.
     let conn = rusqlite::Connection::open(dir.db()).unwrap();
     let mut indexes: Vec<String> = conn

@@ -7,7 +7,7 @@
 use rusqlite::types::{Value, ValueRef};
 
 use super::storage;
-use crate::{Error, Write};
+use crate::{Error, EventRecord, Write};
 
 /// Text shorter than this is stored as is: LZ4's gain on it is small.
 const COMPRESS_FROM: usize = 256;
@@ -43,12 +43,72 @@ pub(super) fn pack_writes(writes: &[Write]) -> Vec<Value> {
                 packed.push(pack_opt(e.snapshot.as_deref()));
             }
             Write::AppendEvents(events) => {
-                packed.extend(events.iter().map(|e| pack(&e.body)));
+                packed.extend(batches(events).map(|batch| pack_batch(&events[batch])));
             }
             _ => {}
         }
     }
     packed
+}
+
+/// The batches `events` are stored in: runs of consecutive ids of one execution, in order.
+pub(super) fn batches(events: &[EventRecord]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut start = 0;
+    (1..=events.len()).filter_map(move |end| {
+        let breaks = end == events.len()
+            || events[end].execution_arn != events[end - 1].execution_arn
+            || events[end].id != events[end - 1].id.wrapping_add(1);
+        breaks.then(|| {
+            let batch = start..end;
+            start = end;
+            batch
+        })
+    })
+}
+
+/// One batch's `body` column (see `migrations/sqlite/0004_event_batches.sql`).
+pub(super) fn pack_batch(events: &[EventRecord]) -> Value {
+    if let [one] = events {
+        return pack(&one.body);
+    }
+    let mut framed = Vec::with_capacity(events.iter().map(|e| e.body.len() + 4).sum());
+    for event in events {
+        let len = u32::try_from(event.body.len()).unwrap_or(u32::MAX);
+        framed.extend_from_slice(&len.to_le_bytes());
+        framed.extend_from_slice(event.body.as_bytes());
+    }
+    Value::Blob(lz4_flex::compress_prepend_size(&framed))
+}
+
+/// The event bodies of a batch of `count` events stored by [`pack_batch`].
+pub(super) fn unpack_batch(value: ValueRef<'_>, count: usize) -> Result<Vec<String>, Error> {
+    if count == 1 {
+        return unpack(value).map(|one| vec![one]);
+    }
+    let ValueRef::Blob(packed) = value else {
+        return Err(Error::Storage("a batch of events is not a BLOB".into()));
+    };
+    let framed = decompress(packed)?;
+    let corrupt = || Error::Storage("a batch of events is cut short".into());
+    let mut bodies = Vec::with_capacity(count);
+    let mut rest = framed.as_slice();
+    while !rest.is_empty() {
+        let (len, tail) = rest.split_first_chunk::<4>().ok_or_else(corrupt)?;
+        let len = u32::from_le_bytes(*len) as usize;
+        let body = tail.get(..len).ok_or_else(corrupt)?;
+        bodies.push(
+            String::from_utf8(body.to_vec())
+                .map_err(|e| Error::Storage(format!("stored text is not UTF-8: {e}")))?,
+        );
+        rest = &tail[len..];
+    }
+    if bodies.len() != count {
+        return Err(Error::Storage(format!(
+            "a batch of {count} events holds {}",
+            bodies.len()
+        )));
+    }
+    Ok(bodies)
 }
 
 /// The next `N` values [`pack_writes`] prepared.
@@ -68,25 +128,26 @@ pub(super) fn unpack(value: ValueRef<'_>) -> Result<String, Error> {
     match value {
         ValueRef::Text(bytes) => String::from_utf8(bytes.to_vec())
             .map_err(|e| Error::Storage(format!("stored text is not UTF-8: {e}"))),
-        ValueRef::Blob(packed) => {
-            let corrupt = |e: &dyn std::fmt::Display| {
-                Error::Storage(format!("stored value does not decompress: {e}"))
-            };
-            let (size, body) =
-                lz4_flex::block::uncompressed_size(packed).map_err(|e| corrupt(&e))?;
-            // A corrupt length must not make us allocate gigabytes.
-            if size > MAX_UNPACKED {
-                return Err(corrupt(&format!("claims {size} bytes")));
-            }
-            let bytes = lz4_flex::block::decompress(body, size).map_err(|e| corrupt(&e))?;
-            String::from_utf8(bytes)
-                .map_err(|e| Error::Storage(format!("stored text is not UTF-8: {e}")))
-        }
+        ValueRef::Blob(packed) => String::from_utf8(decompress(packed)?)
+            .map_err(|e| Error::Storage(format!("stored text is not UTF-8: {e}"))),
         other => Err(Error::Storage(format!(
             "expected text, found a {:?} column",
             other.data_type()
         ))),
     }
+}
+
+/// LZ4 with its size prepended, refusing sizes no stored value can have.
+fn decompress(packed: &[u8]) -> Result<Vec<u8>, Error> {
+    let corrupt = |e: &dyn std::fmt::Display| {
+        Error::Storage(format!("stored value does not decompress: {e}"))
+    };
+    let (size, body) = lz4_flex::block::uncompressed_size(packed).map_err(|e| corrupt(&e))?;
+    // A corrupt length must not make us allocate gigabytes.
+    if size > MAX_UNPACKED {
+        return Err(corrupt(&format!("claims {size} bytes")));
+    }
+    lz4_flex::block::decompress(body, size).map_err(|e| corrupt(&e))
 }
 
 /// [`unpack`] for an optional column (NULL is `None`).
@@ -132,6 +193,52 @@ mod tests {
             assert_eq!(back.unwrap(), text);
         }
         assert_eq!(unpack_opt(ValueRef::Null).unwrap(), None);
+    }
+
+    fn event(arn: &str, id: u64, body: &str) -> EventRecord {
+        EventRecord {
+            execution_arn: arn.into(),
+            id,
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn events_batch_by_execution_and_consecutive_ids() {
+        let events = [
+            event("a", 1, "{}"),
+            event("a", 2, "{}"),
+            event("b", 3, "{}"),
+            event("b", 5, "{}"),
+            event("b", 6, "{}"),
+            event("b", 6, "{}"),
+        ];
+        let got: Vec<_> = batches(&events).collect();
+        assert_eq!(got, [0..2, 2..3, 3..5, 5..6]);
+        assert_eq!(batches(&[]).count(), 0);
+    }
+
+    #[test]
+    fn a_batch_round_trips_and_a_cut_one_is_an_error() {
+        let long = format!(r#"{{"pad":"{}"}}"#, "x".repeat(500));
+        let events = [event("a", 1, "{}"), event("a", 2, &long), event("a", 3, "")];
+        let Value::Blob(packed) = pack_batch(&events) else {
+            panic!("a batch of several events is a BLOB");
+        };
+        let bodies = unpack_batch(ValueRef::Blob(&packed), 3).unwrap();
+        assert_eq!(bodies, ["{}", long.as_str(), ""]);
+        assert!(
+            unpack_batch(ValueRef::Blob(&packed), 2).is_err(),
+            "count must match"
+        );
+        let cut = lz4_flex::compress_prepend_size(&[9, 0, 0, 0, b'{']);
+        assert!(unpack_batch(ValueRef::Blob(&cut), 2).is_err());
+        // One event is stored as any large column.
+        let one = pack_batch(&events[1..2]);
+        let Value::Blob(one) = one else {
+            panic!("compressed")
+        };
+        assert_eq!(unpack_batch(ValueRef::Blob(&one), 1).unwrap(), [long]);
     }
 
     #[test]

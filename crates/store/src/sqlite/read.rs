@@ -263,43 +263,62 @@ pub(super) fn events(
     reverse: bool,
 ) -> Result<Page<EventRecord>, Error> {
     let (limit, probe) = probe(limit);
-    let sql = match (reverse, after.is_some()) {
-        (false, false) => {
-            "SELECT id, body FROM events
-             WHERE execution = (SELECT seq FROM executions WHERE arn = ?1)
-             ORDER BY id LIMIT ?2"
-        }
-        (false, true) => {
-            "SELECT id, body FROM events
-             WHERE execution = (SELECT seq FROM executions WHERE arn = ?1) AND id > ?3
-             ORDER BY id LIMIT ?2"
-        }
-        (true, false) => {
-            "SELECT id, body FROM events
-             WHERE execution = (SELECT seq FROM executions WHERE arn = ?1)
-             ORDER BY id DESC LIMIT ?2"
-        }
-        (true, true) => {
-            "SELECT id, body FROM events
-             WHERE execution = (SELECT seq FROM executions WHERE arn = ?1) AND id < ?3
-             ORDER BY id DESC LIMIT ?2"
-        }
+    let probe = usize::try_from(probe).unwrap_or(usize::MAX);
+    // Forward: from the batch holding the first id wanted; backward: from the last batch that
+    // starts before the bound. Batches are expanded and cut to the page here.
+    let sql = if reverse {
+        "SELECT first_id, last_id, body FROM event_batches
+         WHERE execution = (SELECT seq FROM executions WHERE arn = ?1) AND first_id < ?2
+         ORDER BY first_id DESC"
+    } else {
+        "SELECT first_id, last_id, body FROM event_batches
+         WHERE execution = (SELECT seq FROM executions WHERE arn = ?1) AND first_id >= coalesce(
+             (SELECT max(first_id) FROM event_batches
+              WHERE execution = (SELECT seq FROM executions WHERE arn = ?1) AND first_id <= ?2),
+             0)
+         ORDER BY first_id"
     };
     let mut statement = conn.prepare_cached(sql).map_err(storage)?;
-    // Past the end in either direction: ids are at most i64::MAX.
-    let after = after.map(|id| to_i64(id, "event id").unwrap_or(i64::MAX));
-    let mut rows = match after {
-        None => statement.query(params![execution_arn, probe]),
-        Some(after) => statement.query(params![execution_arn, probe, after]),
-    }
-    .map_err(storage)?;
+    // The first id wanted (forward) or the bound below which ids are wanted (backward); ids
+    // are at most i64::MAX.
+    let bound = match (reverse, after) {
+        (false, None) => 0,
+        (false, Some(id)) => to_i64(id, "event id").unwrap_or(i64::MAX).saturating_add(1),
+        (true, None) => i64::MAX,
+        (true, Some(id)) => to_i64(id, "event id").unwrap_or(i64::MAX),
+    };
+    let mut rows = statement
+        .query(params![execution_arn, bound])
+        .map_err(storage)?;
     let mut items = Vec::new();
-    while let Some(row) = rows.next().map_err(storage)? {
-        items.push(EventRecord {
-            execution_arn: execution_arn.to_owned(),
-            id: from_i64(row.get(0).map_err(storage)?),
-            body: codec::column(row, 1)?,
-        });
+    while items.len() < probe {
+        let Some(row) = rows.next().map_err(storage)? else {
+            break;
+        };
+        let first: i64 = row.get(0).map_err(storage)?;
+        let last: i64 = row.get(1).map_err(storage)?;
+        let count = usize::try_from(last - first + 1)
+            .map_err(|_| Error::Storage(format!("a batch of events {first}..{last}")))?;
+        let bodies = codec::unpack_batch(row.get_ref(2).map_err(storage)?, count)?;
+        let batch: Vec<(i64, String)> = (first..=last).zip(bodies).collect();
+        let wanted = |id: &i64| if reverse { *id < bound } else { *id >= bound };
+        let mut take = |id: i64, body: String| {
+            if items.len() < probe && wanted(&id) {
+                items.push(EventRecord {
+                    execution_arn: execution_arn.to_owned(),
+                    id: from_i64(id),
+                    body,
+                });
+            }
+        };
+        if reverse {
+            batch
+                .into_iter()
+                .rev()
+                .for_each(|(id, body)| take(id, body));
+        } else {
+            batch.into_iter().for_each(|(id, body)| take(id, body));
+        }
     }
     Ok(paginate(items, limit, |last| {
         cursor::events_token(execution_arn, reverse, last.id)

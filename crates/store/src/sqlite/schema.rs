@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_aliases_revisions.sql"),
     include_str!("../../migrations/sqlite/0003_lean_execution_indexes.sql"),
+    include_str!("../../migrations/sqlite/0004_event_batches.sql"),
 ];
 
 /// The schema version this build writes; a file at a higher version is refused.

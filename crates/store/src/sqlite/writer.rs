@@ -24,7 +24,7 @@ use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, ErrorCode, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec;
@@ -414,7 +414,7 @@ fn apply(
             }
             Write::DeleteExecution { arn } => {
                 for sql in [
-                    "DELETE FROM events
+                    "DELETE FROM event_batches
                      WHERE execution = (SELECT seq FROM executions WHERE arn = ?1)",
                     "DELETE FROM timers WHERE execution_arn = ?1",
                     "DELETE FROM executions WHERE arn = ?1",
@@ -619,35 +619,53 @@ fn append_events(
     events: &[EventRecord],
     packed: &mut std::slice::Iter<'_, rusqlite::types::Value>,
 ) -> Result<(), Error> {
-    let mut statement = conn
-        .prepare_cached(
-            "INSERT INTO events (execution, id, body)
-             SELECT seq, ?2, ?3 FROM executions WHERE arn = ?1",
-        )
-        .map_err(storage)?;
-    for event in events {
-        let id = to_i64(event.id, "event id")?;
+    for batch in codec::batches(events) {
+        let batch = &events[batch];
         let [body] = codec::take(packed)?;
-        match statement.execute(params![event.execution_arn, id, body]) {
-            Ok(0) => {
-                return Err(Error::NotFound {
-                    what: format!(
-                        "execution {} (history is appended to an execution that exists)",
-                        event.execution_arn
-                    ),
-                });
-            }
-            Ok(_) => {}
-            Err(e) if is_constraint(&e) => {
-                return Err(Error::Conflict {
-                    what: format!(
-                        "event {} of execution {} is already recorded",
-                        event.id, event.execution_arn
-                    ),
-                });
-            }
-            Err(e) => return Err(storage(e)),
+        let (first, last) = match batch {
+            [first, .., last] => (first, last),
+            [one] => (one, one),
+            [] => continue,
+        };
+        let arn = &first.execution_arn;
+        let first_id = to_i64(first.id, "event id")?;
+        let last_id = to_i64(last.id, "event id")?;
+        let execution: Option<i64> = conn
+            .prepare_cached("SELECT seq FROM executions WHERE arn = ?1")
+            .and_then(|mut statement| statement.query_row([arn], |row| row.get(0)).optional())
+            .map_err(storage)?;
+        let Some(execution) = execution else {
+            return Err(Error::NotFound {
+                what: format!("execution {arn} (history is appended to an execution that exists)"),
+            });
+        };
+        // Batches never overlap: the one starting last at or before `last_id` is the only
+        // one that could.
+        let overlapping: Option<i64> = conn
+            .prepare_cached(
+                "SELECT last_id FROM event_batches WHERE execution = ?1 AND first_id <= ?2
+                 ORDER BY first_id DESC LIMIT 1",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![execution, last_id], |row| row.get(0))
+                    .optional()
+            })
+            .map_err(storage)?;
+        if let Some(end) = overlapping.filter(|end| *end >= first_id) {
+            return Err(Error::Conflict {
+                what: format!(
+                    "event {} of execution {arn} is already recorded",
+                    end.clamp(first_id, last_id)
+                ),
+            });
         }
+        conn.prepare_cached(
+            "INSERT INTO event_batches (execution, first_id, last_id, body)
+             VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut statement| statement.execute(params![execution, first_id, last_id, body]))
+        .map_err(storage)?;
     }
     Ok(())
 }
