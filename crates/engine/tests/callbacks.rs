@@ -22,34 +22,20 @@ use sluice_store::{
 };
 use tokio::sync::Notify;
 
-const PREFIX: &str = "arn:aws:states:us-east-1:000000000000";
+mod common;
+
+use common::{execution_arn, machine_record};
 
 fn data_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sluice-callbacks-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::data_dir("callbacks", name)
 }
 
 fn machine(definition: Value) -> StateMachineRecord {
-    StateMachineRecord {
-        arn: format!("{PREFIX}:stateMachine:m"),
-        name: "m".into(),
-        machine_type: MachineType::Standard,
-        definition: definition.to_string(),
-        role_arn: "arn:aws:iam::000000000000:role/r".into(),
-        description: None,
-        created_ms: 0,
-        updated_ms: 0,
-        revision_id: "1".into(),
-        tags: Vec::new(),
-        extra: None,
-        version: None,
-    }
+    machine_record("m", definition.to_string(), MachineType::Standard)
 }
 
 fn exec_arn(name: &str) -> String {
-    format!("{PREFIX}:execution:m:{name}")
+    execution_arn("m", name)
 }
 
 /// Opens the store in `dir` (waiting while a killed process's store still holds it).

@@ -14,38 +14,16 @@ use sluice_store::{
     Store, Write,
 };
 
-const PREFIX: &str = "arn:aws:states:us-east-1:000000000000";
+mod common;
+
+use common::{PREFIX, execution_arn as exec_arn, machine_arn, machine_record};
 
 fn data_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sluice-nested-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn machine_arn(name: &str) -> String {
-    format!("{PREFIX}:stateMachine:{name}")
-}
-
-fn exec_arn(machine: &str, name: &str) -> String {
-    format!("{PREFIX}:execution:{machine}:{name}")
+    common::data_dir("nested", name)
 }
 
 fn machine(name: &str, definition: &Value, machine_type: MachineType) -> StateMachineRecord {
-    StateMachineRecord {
-        arn: machine_arn(name),
-        name: name.into(),
-        machine_type,
-        definition: definition.to_string(),
-        role_arn: "arn:aws:iam::000000000000:role/r".into(),
-        description: None,
-        created_ms: 0,
-        updated_ms: 0,
-        revision_id: "1".into(),
-        tags: Vec::new(),
-        extra: None,
-        version: None,
-    }
+    machine_record(name, definition.to_string(), machine_type)
 }
 
 /// A parent of one Task state calling `resource` with `parameters`.

@@ -2,14 +2,15 @@
 //! failed state, once, after a restart too.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde_json::Value;
 use sluice_asl::mock::MockConfig;
 use sluice_engine::{Clock, Engine, EngineError, EngineOptions, MockDispatcher, redrivable};
 use sluice_store::{MachineType, SqliteOptions, SqliteStore, StateMachineRecord, Store, Write};
 
-const MACHINE_ARN: &str = "arn:aws:states:us-east-1:000000000000:stateMachine:m";
+mod common;
+
+use common::{execution_arn, history, machine_record, wait_for_status};
 
 const DEFINITION: &str = r#"{"StartAt": "Prep", "States": {
     "Prep": {"Type": "Pass", "Result": {"step": 1}, "Next": "Call"},
@@ -26,31 +27,15 @@ const MOCKS: &str = r#"{
 type TestEngine = Engine<SqliteStore, MockDispatcher>;
 
 fn data_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sluice-redrive-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::data_dir("redrive", name)
 }
 
 fn machine() -> StateMachineRecord {
-    StateMachineRecord {
-        arn: MACHINE_ARN.into(),
-        name: "m".into(),
-        machine_type: MachineType::Standard,
-        definition: DEFINITION.into(),
-        role_arn: "arn:aws:iam::000000000000:role/r".into(),
-        description: None,
-        created_ms: 0,
-        updated_ms: 0,
-        revision_id: "1".into(),
-        tags: Vec::new(),
-        extra: None,
-        version: None,
-    }
+    machine_record("m", DEFINITION, MachineType::Standard)
 }
 
 fn exec_arn(name: &str) -> String {
-    format!("arn:aws:states:us-east-1:000000000000:execution:m:{name}")
+    execution_arn("m", name)
 }
 
 async fn engine(dir: &Path) -> TestEngine {
@@ -62,29 +47,6 @@ async fn engine(dir: &Path) -> TestEngine {
         .await
         .unwrap();
     e
-}
-
-async fn wait_for_status(
-    engine: &TestEngine,
-    arn: &str,
-    status: &str,
-) -> sluice_store::ExecutionRecord {
-    for _ in 0..1000 {
-        let r = engine.execution(arn).await.unwrap().unwrap();
-        if r.status == status {
-            return r;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("{arn} never reached {status}");
-}
-
-async fn history(engine: &TestEngine, arn: &str) -> Vec<Value> {
-    let page = engine.history(arn, None, 1000, false).await.unwrap();
-    page.items
-        .iter()
-        .map(|e| serde_json::from_str(&e.body).unwrap())
-        .collect()
 }
 
 fn count(events: &[Value], kind: &str) -> usize {

@@ -8,34 +8,20 @@ use serde_json::Value;
 use sluice_engine::{Clock, Engine, EngineError, EngineOptions, NoDispatcher};
 use sluice_store::{MachineType, SqliteOptions, SqliteStore, StateMachineRecord, Store, Write};
 
-const MACHINE_ARN: &str = "arn:aws:states:us-east-1:000000000000:stateMachine:m";
+mod common;
+
+use common::{execution_arn, machine_arn, machine_record, wait_for_status};
 
 fn data_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sluice-engine-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::data_dir("engine", name)
 }
 
 fn machine(definition: &str, machine_type: MachineType) -> StateMachineRecord {
-    StateMachineRecord {
-        arn: MACHINE_ARN.into(),
-        name: "m".into(),
-        machine_type,
-        definition: definition.into(),
-        role_arn: "arn:aws:iam::000000000000:role/r".into(),
-        description: None,
-        created_ms: 0,
-        updated_ms: 0,
-        revision_id: "1".into(),
-        tags: Vec::new(),
-        extra: None,
-        version: None,
-    }
+    machine_record("m", definition, machine_type)
 }
 
 fn exec_arn(name: &str) -> String {
-    format!("arn:aws:states:us-east-1:000000000000:execution:m:{name}")
+    execution_arn("m", name)
 }
 
 type TestEngine = Engine<SqliteStore, NoDispatcher>;
@@ -43,21 +29,6 @@ type TestEngine = Engine<SqliteStore, NoDispatcher>;
 async fn engine(dir: &Path, clock: Clock) -> TestEngine {
     let store = SqliteStore::open(&dir.join("sluice.db"), SqliteOptions::default()).unwrap();
     Engine::new(store, NoDispatcher, clock, EngineOptions::default())
-}
-
-async fn wait_for_status(
-    engine: &TestEngine,
-    arn: &str,
-    status: &str,
-) -> sluice_store::ExecutionRecord {
-    for _ in 0..1000 {
-        let r = engine.execution(arn).await.unwrap().unwrap();
-        if r.status == status {
-            return r;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("{arn} never reached {status}");
 }
 
 async fn event_types(engine: &TestEngine, arn: &str) -> Vec<(u64, String)> {
@@ -286,7 +257,7 @@ fn a_recovered_execution_runs_the_revision_it_started_with() {
     new.definition = definition("new");
     new.revision_id = "2".into();
     new.updated_ms = 1;
-    let alias = format!("{MACHINE_ARN}:live");
+    let alias = format!("{}:live", machine_arn("m"));
     {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
@@ -343,7 +314,7 @@ fn a_recovered_execution_runs_the_revision_it_started_with() {
         );
         assert_eq!(
             e.store()
-                .state_machine(MACHINE_ARN)
+                .state_machine(&machine_arn("m"))
                 .await
                 .unwrap()
                 .unwrap()
