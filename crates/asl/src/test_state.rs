@@ -31,7 +31,7 @@ use crate::definition::{Kind, State, StateId, StateMachine};
 use crate::mock::MockedResponse;
 use crate::step::{Action, DataFlow, Execution, Recovery, RetryState, Tolerance, Visit};
 use crate::validate::validate;
-use crate::{Failure, Random, Severity, SplitMix64, names};
+use crate::{Failure, Random, SplitMix64, names};
 
 /// The name AWS gives a state tested on its own (its context object's `State.Name`, and the
 /// diagnostics' `/States/StateName/...`).
@@ -254,14 +254,7 @@ fn parse(definition: &str, whole: bool) -> Result<StateMachine, Rejection> {
     if let Some(machine) = validation.machine {
         return Ok(machine);
     }
-    let detail = validation
-        .diagnostics
-        .iter()
-        .filter(|d| d.diagnostic.severity == Severity::Error)
-        .map(|d| d.diagnostic.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    Err(Rejection::InvalidDefinition(detail))
+    Err(Rejection::InvalidDefinition(validation.errors()))
 }
 
 /// `{"StartAt": "StateName", "States": {"StateName": <text>, "<target>": {"Type": "Succeed"}...}}`

@@ -31,6 +31,17 @@ impl Validation {
     pub fn is_ok(&self) -> bool {
         self.machine.is_some()
     }
+
+    /// The errors (not the warnings), as AWS lists them after `Invalid State Machine
+    /// Definition: `: `'<CODE>: <message> at <location>', ...` joined with `, `.
+    pub fn errors(&self) -> String {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.diagnostic.severity == crate::Severity::Error)
+            .map(|d| d.diagnostic.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// Validates a definition's source text.

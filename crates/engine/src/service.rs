@@ -155,6 +155,13 @@ struct Snapshot<E> {
     execution: E,
 }
 
+impl Snapshot<Execution> {
+    /// The snapshot a record keeps, if it keeps a readable one.
+    fn of(record: &ExecutionRecord) -> Option<Self> {
+        serde_json::from_str(record.snapshot.as_deref()?).ok()
+    }
+}
+
 /// Copies the execution's end (if any) and snapshot into its record.
 fn update_record(
     record: &mut ExecutionRecord,
@@ -224,13 +231,8 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             return Ok(Arc::clone(m));
         }
         let v = validate(&record.definition);
+        let detail = v.errors();
         let Some(m) = v.machine else {
-            let detail = v
-                .diagnostics
-                .iter()
-                .map(|d| d.diagnostic.to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
             return Err(EngineError::InvalidDefinition(detail));
         };
         let m = Arc::new(m);
@@ -439,10 +441,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                 // Not running here (e.g. between restart and recovery): abort from the snapshot.
                 let mut record = record;
                 let now = self.inner.clock.now_ms();
-                let snapshot: Snapshot<Execution> = record
-                    .snapshot
-                    .as_deref()
-                    .and_then(|s| serde_json::from_str(s).ok())
+                let snapshot = Snapshot::of(&record)
                     .ok_or_else(|| EngineError::ExecutionDoesNotExist(execution_arn.to_owned()))?;
                 let mut ex = snapshot.execution;
                 ex.abort(error, cause, now);
@@ -541,11 +540,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                 tracing::warn!(execution = %record.arn, "state machine gone; cannot resume");
                 continue;
             };
-            let Some(snapshot) = record
-                .snapshot
-                .as_deref()
-                .and_then(|s| serde_json::from_str::<Snapshot<Execution>>(s).ok())
-            else {
+            let Some(snapshot) = Snapshot::of(&record) else {
                 tracing::warn!(execution = %record.arn, "no usable snapshot; cannot resume");
                 continue;
             };

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
-use sluice_asl::driver::{Execution, RedriveError};
+use sluice_asl::driver::RedriveError;
 use sluice_store::{ExecutionRecord, Store, Write};
 
 use super::{Engine, EngineError, Snapshot, event_records, lock, update_record};
@@ -84,13 +84,9 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             return Err(EngineError::ExecutionDoesNotExist(execution_arn.to_owned()));
         };
         redrivable(&record, now).map_err(EngineError::ExecutionNotRedrivable)?;
-        let snapshot: Snapshot<Execution> = record
-            .snapshot
-            .as_deref()
-            .and_then(|s| serde_json::from_str(s).ok())
-            .ok_or_else(|| {
-                EngineError::ExecutionNotRedrivable("Execution state is unreadable".into())
-            })?;
+        let snapshot = Snapshot::of(&record).ok_or_else(|| {
+            EngineError::ExecutionNotRedrivable("Execution state is unreadable".into())
+        })?;
         let Some(machine) = self.definition_of(&record).await? else {
             return Err(EngineError::ExecutionNotRedrivable(
                 "State machine is in DELETING status".into(),

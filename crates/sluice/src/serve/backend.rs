@@ -398,14 +398,7 @@ fn check_definition(definition: &str) -> Result<(), ApiError> {
     if validation.is_ok() {
         return Ok(());
     }
-    let detail = validation
-        .diagnostics
-        .iter()
-        .filter(|d| d.diagnostic.severity == Severity::Error)
-        .map(|d| d.diagnostic.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    Err(ApiError::invalid_definition(detail))
+    Err(ApiError::invalid_definition(validation.errors()))
 }
 
 /// The machine an execution belongs to and, when it was started from a version, the version:
