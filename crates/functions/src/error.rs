@@ -22,6 +22,10 @@ pub enum Error {
     /// over its limit.
     #[error("{message}")]
     EntityTooLarge { message: String },
+    /// `InvalidRequestContentException` (400): a request part that cannot be read (a client
+    /// context that is not base64 JSON).
+    #[error("{message}")]
+    InvalidRequestContent { message: String },
     /// `RequestTooLargeException` (413): an invocation payload over 6 MB (sync) or 256 KB
     /// (Event).
     #[error("Request must be smaller than {limit} bytes for the InvokeFunction operation")]
@@ -58,6 +62,7 @@ impl Error {
             Self::NotFound { .. } => "ResourceNotFoundException",
             Self::AlreadyExists { .. } => "ResourceConflictException",
             Self::InvalidParameter { .. } => "InvalidParameterValueException",
+            Self::InvalidRequestContent { .. } => "InvalidRequestContentException",
             Self::EntityTooLarge { .. } => "RequestEntityTooLargeException",
             Self::PayloadTooLarge { .. } => "RequestTooLargeException",
             Self::TooManyRequests { .. } => "TooManyRequestsException",
@@ -71,7 +76,7 @@ impl Error {
         match self {
             Self::NotFound { .. } => 404,
             Self::AlreadyExists { .. } => 409,
-            Self::InvalidParameter { .. } => 400,
+            Self::InvalidParameter { .. } | Self::InvalidRequestContent { .. } => 400,
             Self::EntityTooLarge { .. } | Self::PayloadTooLarge { .. } => 413,
             Self::TooManyRequests { .. } => 429,
             Self::UnsupportedRuntime { .. } => 502,

@@ -116,10 +116,13 @@ pub const RUNTIMES: &[&str] = &[
 /// How Sluice runs a runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuntimeKind {
-    /// `python3.x`: `<python> -m awslambdaric <handler>`.
+    /// `python3.x`: `<python>` running `awslambdaric <handler>` (without its thread polling).
     Python,
     /// `provided`, `provided.al2`, `provided.al2023`: the package's `bootstrap`.
     Provided,
+    /// `nodejs18.x`, `nodejs20.x`, `nodejs22.x`, ...: `<node> bootstrap.js`, Sluice's own
+    /// runtime interface client (`runtimes/node/bootstrap.js`).
+    Node,
 }
 
 impl RuntimeKind {
@@ -129,6 +132,8 @@ impl RuntimeKind {
             Some(Self::Python)
         } else if runtime == "provided" || runtime.starts_with("provided.") {
             Some(Self::Provided)
+        } else if runtime.starts_with("nodejs") && runtime.ends_with(".x") {
+            Some(Self::Node)
         } else {
             None
         }
@@ -267,8 +272,10 @@ impl Settings {
             check_environment(environment)?;
             function.environment.clone_from(environment);
         }
-        if RuntimeKind::of(&function.runtime) == Some(RuntimeKind::Python)
-            && function.handler.is_none()
+        if matches!(
+            RuntimeKind::of(&function.runtime),
+            Some(RuntimeKind::Python | RuntimeKind::Node)
+        ) && function.handler.is_none()
         {
             return Err(Error::invalid(
                 "Handler is required for functions with a Zip package type and a managed runtime",
@@ -479,6 +486,8 @@ mod tests {
             RuntimeKind::of("provided.al2023"),
             Some(RuntimeKind::Provided)
         );
-        assert_eq!(RuntimeKind::of("nodejs22.x"), None);
+        assert_eq!(RuntimeKind::of("nodejs22.x"), Some(RuntimeKind::Node));
+        assert_eq!(RuntimeKind::of("nodejs"), None);
+        assert_eq!(RuntimeKind::of("java21"), None);
     }
 }

@@ -21,6 +21,7 @@
 
 pub mod archive;
 mod error;
+mod events;
 pub mod function;
 mod ids;
 pub mod logs;
@@ -28,6 +29,7 @@ mod options;
 mod pool;
 mod registry;
 pub mod runtime_api;
+mod runtimes;
 mod service;
 pub mod task;
 
@@ -37,7 +39,7 @@ pub use ids::uuid_v4;
 pub use options::Options;
 pub use pool::{PoolStats, Reply};
 pub use registry::Registry;
-pub use service::{Functions, InvokeOptions, Invoked, LATEST};
+pub use service::{Functions, IDEMPOTENCY_KEY, InvokeOptions, Invoked, LATEST};
 
 #[cfg(test)]
 mod tests;

@@ -4,10 +4,12 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-/// One line: the request id it belongs to (`None`: printed while no invocation ran, e.g. at
-/// init) and the text without its newline.
+/// One line: its sequence number (1, 2, ... per function, never reused: `sluice logs
+/// --follow` asks for the lines after the last it saw), the request id it belongs to (`None`:
+/// printed while no invocation ran, e.g. at init) and the text without its newline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {
+    pub seq: u64,
     pub request_id: Option<Arc<str>>,
     pub text: String,
 }
@@ -18,6 +20,8 @@ pub struct LogBuffer {
     lines: VecDeque<LogLine>,
     bytes: usize,
     capacity: usize,
+    /// The sequence number of the last line pushed.
+    last_seq: u64,
 }
 
 impl LogBuffer {
@@ -26,13 +30,19 @@ impl LogBuffer {
             lines: VecDeque::new(),
             bytes: 0,
             capacity,
+            last_seq: 0,
         }
     }
 
     /// Appends a line, dropping the oldest ones beyond the capacity.
     pub fn push(&mut self, request_id: Option<Arc<str>>, text: String) {
         self.bytes += text.len() + 1;
-        self.lines.push_back(LogLine { request_id, text });
+        self.last_seq += 1;
+        self.lines.push_back(LogLine {
+            seq: self.last_seq,
+            request_id,
+            text,
+        });
         while self.bytes > self.capacity {
             match self.lines.pop_front() {
                 Some(line) => self.bytes -= line.text.len() + 1,
@@ -51,6 +61,28 @@ impl LogBuffer {
             }
         }
         out
+    }
+
+    /// The kept lines after sequence number `after`, oldest first, only those of `request_id`
+    /// when given.
+    pub fn since(&self, after: u64, request_id: Option<&str>) -> Vec<LogLine> {
+        // Sequence numbers grow by one from the front: skip to the first after `after`.
+        let first = self.lines.front().map_or(0, |l| l.seq);
+        let skip = match after.checked_sub(first) {
+            Some(n) => usize::try_from(n + 1).unwrap_or(usize::MAX),
+            None => 0,
+        };
+        self.lines
+            .iter()
+            .skip(skip)
+            .filter(|l| request_id.is_none_or(|id| l.request_id.as_deref() == Some(id)))
+            .cloned()
+            .collect()
+    }
+
+    /// The sequence number of the newest line (0 before any).
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
     }
 
     /// The last `n` lines kept (all requests), oldest first.
@@ -75,5 +107,24 @@ mod tests {
         assert_eq!(logs.of_request("a"), "second\n");
         assert_eq!(logs.tail(1)[0].text, "third!");
         assert_eq!(logs.of_request("b"), "");
+    }
+
+    #[test]
+    fn lines_since_a_sequence_number() {
+        let mut logs = LogBuffer::new(20);
+        let a: Arc<str> = Arc::from("a");
+        for text in ["one", "two", "three", "four", "five", "six"] {
+            logs.push(Some(a.clone()), text.into());
+        }
+        logs.push(None, "init".into());
+        // 20 bytes keep the last four lines: seq 4 to 7.
+        let texts = |lines: Vec<LogLine>| lines.into_iter().map(|l| l.text).collect::<Vec<_>>();
+        assert_eq!(texts(logs.since(0, None)), ["four", "five", "six", "init"]);
+        assert_eq!(texts(logs.since(5, None)), ["six", "init"]);
+        assert_eq!(texts(logs.since(5, Some("a"))), ["six"]);
+        assert_eq!(logs.since(7, None), []);
+        assert_eq!(logs.since(99, None), []);
+        assert_eq!(logs.since(0, None)[0].seq, 4);
+        assert_eq!(logs.last_seq(), 7);
     }
 }

@@ -10,10 +10,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Options {
-    /// The Python interpreter that runs `python3.x` functions as
-    /// `<python> -m awslambdaric <handler>`; it must have `awslambdaric` installed. Also read
-    /// from `SLUICE_PYTHON`. Default `python3`.
+    /// The Python interpreter that runs `python3.x` functions with `awslambdaric <handler>`
+    /// (as `-m awslambdaric` does); it must have `awslambdaric` installed. Also read from
+    /// `SLUICE_PYTHON`. Default `python3`.
     pub python: PathBuf,
+    /// The Node.js that runs `nodejs*` functions (with Sluice's own runtime interface client).
+    /// Default `node`.
+    pub node: PathBuf,
     /// The most workers of one function at once when the function reserves no concurrency
     /// (PutFunctionConcurrency). Default 10.
     pub default_concurrency: u32,
@@ -28,6 +31,16 @@ pub struct Options {
     /// started is stopped, failing the invocation that waited for it. Default 10 (AWS's init
     /// phase limit).
     pub init_timeout_seconds: f64,
+    /// How many times an Event invocation that fails with a function error is retried
+    /// (AWS's `MaximumRetryAttempts`, 0 to 2). Default 2.
+    pub event_retries: u32,
+    /// The n-th retry of a failed Event invocation runs n times this many seconds after the
+    /// failure (AWS: about one minute, then two). Default 60.
+    pub event_retry_delay_seconds: f64,
+    /// An Event invocation still throttled (or not run for Sluice's own errors) this many
+    /// seconds after it was accepted is discarded (AWS's `MaximumEventAgeInSeconds`). Default
+    /// 21600 (6 hours).
+    pub event_max_age_seconds: f64,
     /// Log lines kept per function for `LogType: Tail` and `sluice logs`, in bytes (the oldest
     /// are dropped first). Default 1048576.
     pub log_buffer_bytes: usize,
@@ -37,10 +50,14 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             python: PathBuf::from("python3"),
+            node: PathBuf::from("node"),
             default_concurrency: 10,
             max_backlog: 100,
             idle_timeout_seconds: 300.0,
             init_timeout_seconds: 10.0,
+            event_retries: 2,
+            event_retry_delay_seconds: 60.0,
+            event_max_age_seconds: 21_600.0,
             log_buffer_bytes: 1 << 20,
         }
     }
@@ -60,14 +77,36 @@ impl Options {
         };
         positive("idle-timeout-seconds", self.idle_timeout_seconds)?;
         positive("init-timeout-seconds", self.init_timeout_seconds)?;
+        positive("event-retry-delay-seconds", self.event_retry_delay_seconds)?;
+        positive("event-max-age-seconds", self.event_max_age_seconds)?;
+        if self.event_retries > 2 {
+            return Err(format!(
+                "functions.event-retries must be 0, 1 or 2 (AWS's MaximumRetryAttempts), not {}",
+                self.event_retries
+            ));
+        }
         if self.python.as_os_str().is_empty() {
             return Err("functions.python must name an interpreter".into());
+        }
+        if self.node.as_os_str().is_empty() {
+            return Err("functions.node must name an interpreter".into());
         }
         Ok(())
     }
 
     pub(crate) fn idle_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.idle_timeout_seconds.clamp(0.001, 1e9))
+    }
+
+    /// How long after a function error the `retry`-th retry (1-based) of an Event runs.
+    pub(crate) fn event_retry_delay(&self, retry: u32) -> Duration {
+        Duration::from_secs_f64(
+            (self.event_retry_delay_seconds * f64::from(retry.max(1))).clamp(0.001, 1e9),
+        )
+    }
+
+    pub(crate) fn event_max_age(&self) -> Duration {
+        Duration::from_secs_f64(self.event_max_age_seconds.clamp(0.001, 1e9))
     }
 
     pub(crate) fn init_timeout(&self) -> Duration {

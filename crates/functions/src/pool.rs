@@ -23,12 +23,11 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use serde_json::json;
-use tokio::io::AsyncBufReadExt as _;
 use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 
 use crate::function::{Function, RuntimeKind, Scope};
-use crate::logs::LogBuffer;
+use crate::logs::{LogBuffer, LogLine};
 use crate::{Error, Options, runtime_api};
 
 /// What a function answered.
@@ -80,12 +79,31 @@ impl Reply {
     }
 }
 
+/// Runs `awslambdaric` as `python -m awslambdaric HANDLER` does, without its thread polling:
+/// for `AWS_EXECUTION_ENV` python3.12 and later it calls the Runtime API's `next` from a
+/// thread pool created per invocation, so that the main thread can take SIGTERM while it
+/// waits; Sluice stops workers with SIGKILL, and the thread cost about 0.35 ms per invocation
+/// (a third of a no-op invocation's time; `sluice bench --functions`). Versions without the
+/// setting run unchanged.
+const PYTHON_LAUNCHER: &str = "\
+import runpy, sys
+try:
+    from awslambdaric import lambda_config
+    lambda_config.LambdaConfigProvider.SUPPORTED_THREADPOLLING_ENVS = frozenset()
+except Exception:
+    pass
+sys.argv = ['awslambdaric'] + sys.argv[1:]
+runpy.run_module('awslambdaric', run_name='__main__', alter_sys=True)
+";
+
 /// What a worker runs: the function as it was when the worker started.
 #[derive(Debug)]
 pub(crate) struct Spec {
     pub function: Function,
     pub code: PathBuf,
     pub arn: String,
+    /// Sluice's Node.js runtime interface client (`crate::runtimes`).
+    pub node_bootstrap: PathBuf,
 }
 
 /// One invocation waiting for a worker.
@@ -138,6 +156,45 @@ struct Worker {
     served: u64,
     stop_reason: Option<StopReason>,
     kill: Arc<Notify>,
+    /// Its stdout and stderr.
+    outputs: Vec<Arc<Output>>,
+}
+
+/// One output pipe of a worker (stdout or stderr), non-blocking. Its reader task logs lines as
+/// they come; an answer drains it first (`Pool::drain_outputs`), so that what a handler
+/// printed before it answered is logged under its invocation, before `END`.
+struct Output {
+    pipe: tokio::io::unix::AsyncFd<std::fs::File>,
+    /// A line begun and not ended yet. Held while the pipe is read: lines are logged once,
+    /// whole and in order, by whichever thread read them.
+    partial: Mutex<Vec<u8>>,
+}
+
+/// A line longer than this is logged in pieces.
+const MAX_LOG_LINE: usize = 256 * 1024;
+
+impl Output {
+    fn new(fd: std::os::fd::OwnedFd) -> std::io::Result<Self> {
+        use std::os::fd::AsRawFd as _;
+        // SAFETY: fcntl(2) on a descriptor this function owns; no memory is passed.
+        let set = unsafe {
+            let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+            flags != -1
+                && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) != -1
+        };
+        if !set {
+            return Err(std::io::Error::last_os_error());
+        }
+        let file = std::fs::File::from(fd);
+        let interest = tokio::io::Interest::READABLE;
+        // SAFETY: the File owns the descriptor and the AsyncFd owns the File for its whole
+        // life; it is never swapped for another.
+        let pipe = unsafe { tokio::io::unix::AsyncFd::register_with_interest(file, interest) }?;
+        Ok(Self {
+            pipe,
+            partial: Mutex::new(Vec::new()),
+        })
+    }
 }
 
 struct State {
@@ -206,6 +263,14 @@ impl Pool {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .of_request(request_id)
+    }
+
+    /// The kept log lines after sequence number `after` (of `request_id` only, when given).
+    pub(crate) fn log_lines(&self, after: u64, request_id: Option<&str>) -> Vec<LogLine> {
+        self.logs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .since(after, request_id)
     }
 
     pub(crate) fn stats(&self) -> PoolStats {
@@ -299,6 +364,7 @@ impl Pool {
                 served: 0,
                 stop_reason: None,
                 kill: Arc::clone(&kill),
+                outputs: Vec::new(),
             },
         );
         let pool = Arc::clone(self);
@@ -356,11 +422,26 @@ impl Pool {
         };
         let pid = child.id();
         tracing::debug!(function = %spec.function.name, worker = id, pid, %address, "worker started");
-        if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(Arc::clone(&self).read_logs(id, stdout));
+        let pipes = [
+            child.stdout.take().and_then(|o| o.into_owned_fd().ok()),
+            child.stderr.take().and_then(|o| o.into_owned_fd().ok()),
+        ];
+        let outputs: Vec<Arc<Output>> = pipes
+            .into_iter()
+            .flatten()
+            .filter_map(|fd| match Output::new(fd) {
+                Ok(output) => Some(Arc::new(output)),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read a worker's output; its lines are lost");
+                    None
+                }
+            })
+            .collect();
+        if let Some(worker) = self.lock().workers.get_mut(&id) {
+            worker.outputs.clone_from(&outputs);
         }
-        if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(Arc::clone(&self).read_logs(id, stderr));
+        for output in outputs {
+            tokio::spawn(Arc::clone(&self).read_output(id, output));
         }
         {
             let pool = Arc::clone(&self);
@@ -397,7 +478,7 @@ impl Pool {
         let mut command = match kind {
             RuntimeKind::Python => {
                 let mut command = tokio::process::Command::new(&self.options.python);
-                command.args(["-m", "awslambdaric", &handler]);
+                command.args(["-c", PYTHON_LAUNCHER, &handler]);
                 command.env("PYTHONPATH", &spec.code);
                 command.env("PYTHONUNBUFFERED", "1");
                 command
@@ -411,6 +492,12 @@ impl Pool {
                     ));
                 }
                 tokio::process::Command::new(bootstrap)
+            }
+            RuntimeKind::Node => {
+                let mut command = tokio::process::Command::new(&self.options.node);
+                command.arg(&spec.node_bootstrap);
+                command.env("NODE_PATH", &spec.code);
+                command
             }
         };
         let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
@@ -455,21 +542,81 @@ impl Pool {
         Ok(command)
     }
 
-    /// Copies a worker's output into the function's log, each line under the invocation it
-    /// belongs to.
-    async fn read_logs(self: Arc<Self>, id: u64, output: impl tokio::io::AsyncRead + Unpin) {
-        let mut lines = tokio::io::BufReader::new(output).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let tag = {
-                let state = self.lock();
+    /// Copies a worker's output into the function's log as it comes, each line under the
+    /// invocation it belongs to.
+    async fn read_output(self: Arc<Self>, id: u64, output: Arc<Output>) {
+        loop {
+            let Ok(mut ready) = output.pipe.readable().await else {
+                return;
+            };
+            if self.drain_output(id, &output) {
+                return;
+            }
+            // Readiness that came after the drain's last read is kept (tokio tracks it).
+            ready.clear_ready();
+        }
+    }
+
+    /// Reads what `output` holds now, without waiting, and logs its complete lines (at the end
+    /// of the output, the rest too). Returns whether the output ended.
+    fn drain_output(&self, id: u64, output: &Output) -> bool {
+        use std::io::Read as _;
+        let mut partial = output.partial.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buf = [0u8; 16 * 1024];
+        let mut tag = None;
+        let mut tag = |pool: &Self| -> Option<Arc<str>> {
+            tag.get_or_insert_with(|| {
+                let state = pool.lock();
                 state.workers.get(&id).and_then(|w| {
                     w.current
                         .as_ref()
                         .map(|r| Arc::clone(&r.request_id))
                         .or_else(|| w.last_request.clone())
                 })
-            };
-            self.log(tag, line);
+            })
+            .clone()
+        };
+        let ended = loop {
+            match output.pipe.get_ref().read(&mut buf) {
+                Ok(0) => break true,
+                Ok(n) => {
+                    partial.extend_from_slice(&buf[..n]);
+                    let mut start = 0;
+                    while let Some(end) = partial[start..].iter().position(|b| *b == b'\n') {
+                        let line = &partial[start..start + end];
+                        let line = line.strip_suffix(b"\r").unwrap_or(line);
+                        let text = String::from_utf8_lossy(line).into_owned();
+                        self.log(tag(self), text);
+                        start += end + 1;
+                    }
+                    partial.drain(..start);
+                    if partial.len() > MAX_LOG_LINE {
+                        let text = String::from_utf8_lossy(&partial).into_owned();
+                        self.log(tag(self), text);
+                        partial.clear();
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break false,
+                Err(_) => break true,
+            }
+        };
+        if ended && !partial.is_empty() {
+            let text = String::from_utf8_lossy(&partial).into_owned();
+            self.log(tag(self), text);
+            partial.clear();
+        }
+        ended
+    }
+
+    /// Logs what worker `id` printed so far (before its answer, timeout or end is logged).
+    fn drain_outputs(&self, id: u64) {
+        let outputs = match self.lock().workers.get(&id) {
+            Some(worker) => worker.outputs.clone(),
+            None => return,
+        };
+        for output in &outputs {
+            self.drain_output(id, output);
         }
     }
 
@@ -573,6 +720,7 @@ impl Pool {
     /// `POST /runtime/invocation/{id}/response` or `/error` of worker `id`. `Err` when the
     /// request id is not the worker's current invocation.
     pub(crate) fn answer(&self, id: u64, request_id: &str, reply: Reply) -> Result<(), ()> {
+        self.drain_outputs(id);
         let running = {
             let mut state = self.lock();
             let Some(worker) = state.workers.get_mut(&id) else {
@@ -618,6 +766,7 @@ impl Pool {
 
     /// The function's timeout passed while worker `id` ran `request_id`.
     fn timed_out(&self, id: u64, request_id: &Arc<str>) {
+        self.drain_outputs(id);
         let (running, timeout) = {
             let mut state = self.lock();
             let timeout = state.spec.function.timeout;
@@ -663,6 +812,7 @@ impl Pool {
     fn worker_gone(self: &Arc<Self>, id: u64, gone: Gone) {
         let mut failed: Vec<(Running, Reply)> = Vec::new();
         let mut cold_start_failure: Option<(Pending, Reply)> = None;
+        self.drain_outputs(id);
         {
             let mut state = self.lock();
             let Some(mut worker) = state.workers.remove(&id) else {

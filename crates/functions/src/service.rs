@@ -3,10 +3,15 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
+use base64::Engine as _;
+use tokio::sync::Semaphore;
+
+use crate::events::{Event, Journal};
 
 use crate::function::{Function, Scope, Settings, limits};
 use crate::pool::{Pool, PoolStats, Reply, Spec};
@@ -16,14 +21,23 @@ use crate::{Error, Options};
 /// The only version Sluice runs (no PublishVersion yet).
 pub const LATEST: &str = "$LATEST";
 
+/// The key under which an invocation's idempotency key reaches the handler, in the client
+/// context's `custom` map: `context.client_context.custom["sluice-idempotency-key"]` in
+/// Python, `context.clientContext.custom["sluice-idempotency-key"]` in Node. AWS has no such
+/// field; Sluice's Task dispatches set it ([`crate::task::idempotency_key`]).
+pub const IDEMPOTENCY_KEY: &str = "sluice-idempotency-key";
+
 /// How to invoke.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InvokeOptions {
     /// A version or alias; only `$LATEST` exists today.
     pub qualifier: Option<String>,
-    /// `X-Amz-Client-Context` (base64 JSON), passed to the runtime as
+    /// `X-Amz-Client-Context` (base64 JSON), passed to the runtime decoded, as
     /// `Lambda-Runtime-Client-Context`.
     pub client_context: Option<String>,
+    /// A key the handler can dedupe deliveries by, added to the client context as
+    /// `custom[IDEMPOTENCY_KEY]` ([`IDEMPOTENCY_KEY`]).
+    pub idempotency_key: Option<String>,
 }
 
 /// A completed invocation: the function's result, or the error document it failed with.
@@ -50,6 +64,17 @@ struct Inner {
     options: Arc<Options>,
     scope: Scope,
     pools: Mutex<HashMap<String, Arc<Pool>>>,
+    /// Sluice's Node.js runtime interface client, in the data dir.
+    node_bootstrap: std::path::PathBuf,
+    /// The durable queue of Event invocations.
+    events: Journal,
+    /// Events accepted before a restart and not done, until [`Functions::resume_events`].
+    recovered: Mutex<Vec<Event>>,
+    /// Per function, how many of its events may invoke at once (the rest wait here rather
+    /// than be throttled).
+    event_slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Shut down: no new pool, no new invocation.
+    closed: AtomicBool,
 }
 
 impl Functions {
@@ -57,12 +82,19 @@ impl Functions {
     /// before an invocation.
     pub fn open(data_dir: &Path, options: Options, scope: Scope) -> Result<Self, Error> {
         let registry = Registry::open(data_dir)?;
+        let node_bootstrap = crate::runtimes::install(data_dir)?;
+        let (events, recovered) = Journal::open(data_dir)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 registry,
                 options: Arc::new(options),
                 scope,
                 pools: Mutex::default(),
+                node_bootstrap,
+                events,
+                recovered: Mutex::new(recovered),
+                event_slots: Mutex::default(),
+                closed: AtomicBool::new(false),
             }),
         })
     }
@@ -174,15 +206,30 @@ impl Functions {
         payload: Bytes,
         options: InvokeOptions,
     ) -> Result<Invoked, Error> {
+        let request_id: Arc<str> = Arc::from(crate::ids::uuid_v4());
+        self.invoke_as(name, payload, options, request_id).await
+    }
+
+    /// [`Functions::invoke`] with the given request id.
+    async fn invoke_as(
+        &self,
+        name: &str,
+        payload: Bytes,
+        options: InvokeOptions,
+        request_id: Arc<str>,
+    ) -> Result<Invoked, Error> {
         let pool = self.pool_for(name, options.qualifier.as_deref())?;
         if payload.len() > limits::MAX_SYNC_PAYLOAD {
             return Err(Error::PayloadTooLarge {
                 limit: limits::MAX_SYNC_PAYLOAD,
             });
         }
-        let request_id: Arc<str> = Arc::from(crate::ids::uuid_v4());
+        let client_context = runtime_client_context(
+            options.client_context.as_deref(),
+            options.idempotency_key.as_deref(),
+        )?;
         let reply = pool
-            .invoke(Arc::clone(&request_id), payload, options.client_context)
+            .invoke(Arc::clone(&request_id), payload, client_context)
             .await?;
         let (payload, function_error) = match reply {
             Reply::Response(payload) => (payload, None),
@@ -199,39 +246,149 @@ impl Functions {
         })
     }
 
-    /// Invokes `name` asynchronously (Event): checks it exists and the payload's size, then
-    /// runs it in the background; the result is only logged. Returns the request id. The
-    /// queue is in memory: accepted events are lost if the server stops before they run.
-    pub fn invoke_event(
+    /// Invokes `name` asynchronously (Event): checks it exists and the payload's size,
+    /// journals the event durably (`crate::events`), then runs it in the background, retried
+    /// as AWS retries events; the result is only logged. Returns the request id, the same for
+    /// every attempt. The client context is not passed on, as on AWS.
+    pub async fn invoke_event(
         &self,
         name: &str,
         payload: Bytes,
         options: InvokeOptions,
     ) -> Result<String, Error> {
         self.pool_for(name, options.qualifier.as_deref())?;
+        runtime_client_context(options.client_context.as_deref(), None)?;
         if payload.len() > limits::MAX_ASYNC_PAYLOAD {
             return Err(Error::PayloadTooLarge {
                 limit: limits::MAX_ASYNC_PAYLOAD,
             });
         }
-        let this = self.clone();
-        let name = name.to_owned();
-        let request_id = crate::ids::uuid_v4();
-        tokio::spawn(async move {
-            match this.invoke(&name, payload, options).await {
-                Ok(invoked) if invoked.function_error.is_some() => tracing::info!(
-                    function = %name,
-                    request_id = %invoked.request_id,
-                    error_type = invoked.function_error.as_deref(),
-                    "event invocation failed"
-                ),
-                Ok(_) => {}
+        let now = chrono::Utc::now().timestamp_millis();
+        let event = Event {
+            id: crate::ids::uuid_v4(),
+            function: name.to_owned(),
+            payload: base64::engine::general_purpose::STANDARD.encode(&payload),
+            accepted_ms: now,
+            retries: 0,
+            due_ms: now,
+        };
+        self.inner.events.put(event.clone()).await?;
+        let request_id = event.id.clone();
+        tokio::spawn(self.clone().run_event(event, payload));
+        Ok(request_id)
+    }
+
+    /// Runs the events accepted before a restart that had not finished (call once, from
+    /// within the async runtime). Returns how many.
+    pub fn resume_events(&self) -> usize {
+        let events = std::mem::take(
+            &mut *self
+                .inner
+                .recovered
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        let count = events.len();
+        for event in events {
+            let Ok(payload) = base64::engine::general_purpose::STANDARD.decode(&event.payload)
+            else {
+                self.inner.events.done(&event.id);
+                continue;
+            };
+            tokio::spawn(self.clone().run_event(event, Bytes::from(payload)));
+        }
+        count
+    }
+
+    /// One event, to its end: invoked when due (at most the function's default concurrency of
+    /// its events at once), retried on function errors and throttles as AWS does, then marked
+    /// done in the journal. Leaves it journaled when the service shuts down.
+    async fn run_event(self, mut event: Event, payload: Bytes) {
+        let options = &self.inner.options;
+        let name = event.function.clone();
+        let request_id: Arc<str> = Arc::from(event.id.as_str());
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let wait_ms = event.due_ms - chrono::Utc::now().timestamp_millis();
+            if wait_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(wait_ms as u64)).await;
+            }
+            if self.inner.closed.load(Ordering::Acquire) {
+                return;
+            }
+            let slots = self.event_slots(&name);
+            let Ok(slot) = slots.acquire().await else {
+                return;
+            };
+            let result = self
+                .invoke_as(
+                    &name,
+                    payload.clone(),
+                    InvokeOptions::default(),
+                    Arc::clone(&request_id),
+                )
+                .await;
+            drop(slot);
+            let now = chrono::Utc::now().timestamp_millis();
+            match result {
+                Ok(invoked) if invoked.function_error.is_none() => break,
+                Ok(invoked) if event.retries < options.event_retries => {
+                    event.retries += 1;
+                    let delay = options.event_retry_delay(event.retries);
+                    event.due_ms = now + delay.as_millis() as i64;
+                    tracing::info!(
+                        function = %name, request_id = %request_id,
+                        error_type = invoked.function_error.as_deref(), retry = event.retries,
+                        "event invocation failed; retrying in {delay:?}"
+                    );
+                    self.inner.events.retry(&event);
+                }
+                Ok(invoked) => {
+                    tracing::warn!(
+                        function = %name, request_id = %request_id,
+                        error_type = invoked.function_error.as_deref(),
+                        "event invocation failed after its retries; discarded"
+                    );
+                    break;
+                }
+                Err(Error::ShuttingDown) => return,
+                Err(error @ (Error::TooManyRequests { .. } | Error::Io { .. })) => {
+                    let age = Duration::from_millis((now - event.accepted_ms).max(0) as u64);
+                    if age >= options.event_max_age() {
+                        tracing::warn!(
+                            function = %name, request_id = %request_id, %error,
+                            "event invocation too old; discarded"
+                        );
+                        break;
+                    }
+                    event.due_ms = now + backoff.as_millis() as i64;
+                    backoff = (backoff * 2).min(Duration::from_secs(300));
+                }
                 Err(error) => {
-                    tracing::warn!(function = %name, %error, "event invocation not run")
+                    tracing::warn!(
+                        function = %name, request_id = %request_id, %error,
+                        "event invocation cannot run; discarded"
+                    );
+                    break;
                 }
             }
-        });
-        Ok(request_id)
+        }
+        self.inner.events.done(&event.id);
+    }
+
+    /// The gate of `name`'s events.
+    fn event_slots(&self, name: &str) -> Arc<Semaphore> {
+        let mut slots = self
+            .inner
+            .event_slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let permits = self.inner.options.default_concurrency.max(1) as usize;
+        Arc::clone(
+            slots
+                .entry(name.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(permits))),
+        )
     }
 
     /// Checks that `name` (and `qualifier`) can be invoked, without invoking (DryRun).
@@ -247,6 +404,22 @@ impl Functions {
         }
     }
 
+    /// The kept log lines of `name` after sequence number `after` (0: all), of invocation
+    /// `request_id` only when given (`sluice logs`). Lines live in memory, per function, within
+    /// `log-buffer-bytes`.
+    pub fn log_lines(
+        &self,
+        name: &str,
+        after: u64,
+        request_id: Option<&str>,
+    ) -> Result<Vec<crate::logs::LogLine>, Error> {
+        self.get(name)?;
+        Ok(match self.pools().get(name) {
+            Some(pool) => pool.log_lines(after, request_id),
+            None => Vec::new(),
+        })
+    }
+
     /// How many workers `name` has now.
     pub fn stats(&self, name: &str) -> PoolStats {
         self.pools()
@@ -257,6 +430,7 @@ impl Functions {
 
     /// Stops every worker (waiting at most `grace` for them to die).
     pub async fn shutdown(&self, grace: Duration) {
+        self.inner.closed.store(true, Ordering::Release);
         let pools: Vec<Arc<Pool>> = self.pools().drain().map(|(_, pool)| pool).collect();
         for pool in pools {
             pool.shutdown(grace).await;
@@ -272,11 +446,15 @@ impl Functions {
             code: self.code_path(function),
             arn: self.arn(&function.name),
             function: function.clone(),
+            node_bootstrap: self.inner.node_bootstrap.clone(),
         }
     }
 
     /// The pool of `name`, created on first use.
     fn pool_for(&self, name: &str, qualifier: Option<&str>) -> Result<Arc<Pool>, Error> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::ShuttingDown);
+        }
         let not_found = || self.not_found(name, Some(qualifier.unwrap_or(LATEST)));
         if qualifier.is_some_and(|q| q != LATEST) {
             return Err(not_found());
@@ -300,6 +478,111 @@ impl Functions {
         let pool = self.pools().get(&function.name).cloned();
         if let Some(pool) = pool {
             pool.reconfigure(self.spec(function));
+        }
+    }
+}
+
+/// The client context a runtime gets (`Lambda-Runtime-Client-Context`: JSON, as Lambda
+/// decodes the API's base64): `given` (base64 JSON, `X-Amz-Client-Context`) with
+/// `idempotency_key` added as `custom[IDEMPOTENCY_KEY]` (kept out when `given` has a `custom`
+/// that is not an object). AWS's `InvalidRequestContentException` when `given` is not base64
+/// JSON of an object.
+fn runtime_client_context(
+    given: Option<&str>,
+    idempotency_key: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let invalid = || Error::InvalidRequestContent {
+        message: "Client context must be a valid Base64-encoded JSON object.".into(),
+    };
+    let mut context = match given {
+        None => serde_json::Map::new(),
+        Some(text) => {
+            let json = base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .map_err(|_| invalid())?;
+            match serde_json::from_slice(&json) {
+                Ok(serde_json::Value::Object(map)) => map,
+                _ => return Err(invalid()),
+            }
+        }
+    };
+    if let Some(key) = idempotency_key {
+        let custom = context
+            .entry("custom")
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+        if let serde_json::Value::Object(custom) = custom {
+            custom.insert(IDEMPOTENCY_KEY.into(), key.into());
+        }
+    } else if given.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(ascii_json(
+        &serde_json::Value::Object(context).to_string(),
+    )))
+}
+
+/// `json` with every non-ASCII character escaped (`\uXXXX`), so that it is a valid header
+/// value. Outside strings JSON is ASCII already.
+fn ascii_json(json: &str) -> String {
+    if json.is_ascii() {
+        return json.to_owned();
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(text: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(text)
+    }
+
+    #[test]
+    fn client_contexts_are_decoded_and_carry_the_idempotency_key() {
+        assert_eq!(runtime_client_context(None, None).unwrap(), None);
+        assert_eq!(
+            runtime_client_context(None, Some("k")).unwrap().unwrap(),
+            r#"{"custom":{"sluice-idempotency-key":"k"}}"#
+        );
+        let given = b64(r#"{"custom": {"a": "b"}, "env": {"x": "y"}}"#);
+        assert_eq!(
+            runtime_client_context(Some(&given), None).unwrap().unwrap(),
+            r#"{"custom":{"a":"b"},"env":{"x":"y"}}"#
+        );
+        assert_eq!(
+            runtime_client_context(Some(&given), Some("k"))
+                .unwrap()
+                .unwrap(),
+            r#"{"custom":{"a":"b","sluice-idempotency-key":"k"},"env":{"x":"y"}}"#
+        );
+        let accents = b64(r#"{"custom": {"who": "Zoë 🐟"}}"#);
+        let header = runtime_client_context(Some(&accents), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(header, r#"{"custom":{"who":"Zo\u00eb \ud83d\udc1f"}}"#);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&header).unwrap()["custom"]["who"],
+            "Zoë 🐟"
+        );
+        for bad in ["not base64!", &b64("[1]"), &b64("{")] {
+            let error = runtime_client_context(Some(bad), None).unwrap_err();
+            assert_eq!(error.code(), "InvalidRequestContentException");
+            assert_eq!(
+                error.to_string(),
+                "Client context must be a valid Base64-encoded JSON object."
+            );
         }
     }
 }

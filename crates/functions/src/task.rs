@@ -22,6 +22,11 @@ use crate::{Error, InvokeOptions, Invoked, parse_function_name};
 /// The optimized integration's resource.
 pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
 
+/// The optimized integration, waiting for a callback: the function gets the task token in its
+/// payload (`"Token.$": "$$.Task.Token"` in `Payload`) and the task ends with SendTaskSuccess or
+/// SendTaskFailure.
+pub const LAMBDA_INVOKE_WAIT: &str = "arn:aws:states:::lambda:invoke.waitForTaskToken";
+
 /// A Task failure: the error name Retry/Catch match, and the cause.
 pub type Failure = (String, String);
 
@@ -35,6 +40,10 @@ pub enum Resource {
     },
     /// `arn:aws:states:::lambda:invoke`.
     Invoke,
+    /// `arn:aws:states:::lambda:invoke.waitForTaskToken`: parameters and the invocation's result
+    /// as [`Resource::Invoke`]'s, but the result only submits the task (`TaskSubmitted`); a
+    /// handler error fails it.
+    InvokeWaitForTaskToken,
 }
 
 impl Resource {
@@ -43,11 +52,19 @@ impl Resource {
         if resource == LAMBDA_INVOKE {
             return Some(Self::Invoke);
         }
+        if resource == LAMBDA_INVOKE_WAIT {
+            return Some(Self::InvokeWaitForTaskToken);
+        }
         if !resource.starts_with("arn:") || !resource.contains(":lambda:") {
             return None;
         }
         let (name, qualifier) = parse_function_name(resource)?;
         Some(Self::Function { name, qualifier })
+    }
+
+    /// Whether the task then waits for its callback (the invocation only submits it).
+    pub fn waits_for_callback(&self) -> bool {
+        matches!(self, Self::InvokeWaitForTaskToken)
     }
 }
 
@@ -69,10 +86,10 @@ impl Resource {
                 payload: serde_json::to_vec(input).unwrap_or_default(),
                 options: InvokeOptions {
                     qualifier: qualifier.clone(),
-                    client_context: None,
+                    ..InvokeOptions::default()
                 },
             }),
-            Resource::Invoke => {
+            Resource::Invoke | Resource::InvokeWaitForTaskToken => {
                 let parameters = input.as_object().cloned().unwrap_or_default();
                 let function = parameters
                     .get("FunctionName")
@@ -115,6 +132,7 @@ impl Resource {
                     options: InvokeOptions {
                         qualifier,
                         client_context,
+                        idempotency_key: None,
                     },
                 })
             }
@@ -136,9 +154,19 @@ impl Resource {
         let payload = payload_value(&invoked.payload);
         Ok(match self {
             Resource::Function { .. } => payload,
-            Resource::Invoke => invoke_result(invoked, payload, now),
+            Resource::Invoke | Resource::InvokeWaitForTaskToken => {
+                invoke_result(invoked, payload, now)
+            }
         })
     }
+}
+
+/// The idempotency key of one run of a Task (`<execution ARN>/<state name>/<TaskScheduled
+/// event id>`): the same when the engine dispatches that run again (at-least-once, after a
+/// restart), another for a retry. Handlers find it in the client context
+/// ([`crate::IDEMPOTENCY_KEY`]).
+pub fn idempotency_key(execution: &str, state: &str, scheduled_event_id: u64) -> String {
+    format!("{execution}/{state}/{scheduled_event_id}")
 }
 
 /// The function's payload as JSON: parsed when it is JSON, else the text as a string.
@@ -230,10 +258,10 @@ mod tests {
             })
         );
         assert_eq!(Resource::parse("arn:aws:states:::sqs:sendMessage"), None);
-        assert_eq!(
-            Resource::parse("arn:aws:states:::lambda:invoke.waitForTaskToken"),
-            None
-        );
+        let wait = Resource::parse("arn:aws:states:::lambda:invoke.waitForTaskToken");
+        assert_eq!(wait, Some(Resource::InvokeWaitForTaskToken));
+        assert!(wait.unwrap().waits_for_callback() && !Resource::Invoke.waits_for_callback());
+        assert_eq!(Resource::parse("arn:aws:states:::lambda:invoke.sync"), None);
     }
 
     #[test]

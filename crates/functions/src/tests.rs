@@ -392,7 +392,7 @@ async fn missing_functions_and_qualifiers_are_not_found() {
             Bytes::new(),
             InvokeOptions {
                 qualifier: Some("7".into()),
-                client_context: None,
+                ..InvokeOptions::default()
             },
         )
         .await

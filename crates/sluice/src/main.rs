@@ -2,6 +2,7 @@
 //! files, call the crates, print.
 
 mod bench;
+mod logs;
 mod run;
 mod serve;
 mod validate;
@@ -36,6 +37,13 @@ enum Command {
     /// Benchmark `sluice serve` (or --endpoint) on the seed pipeline: EXPRESS and STANDARD
     /// throughput and latency, the data dir's fsync rate, and with --moto the ratios to moto.
     Bench(bench::Args),
+    /// Print a running server's recent log lines of one function (its workers' stdout and
+    /// stderr, START/END/REPORT), grouped by request id; --follow for new ones.
+    Logs(logs::Args),
+    /// The Runtime API loop `sluice bench --functions` runs as a `provided` function's
+    /// bootstrap (an echo).
+    #[command(hide = true)]
+    BenchRuntime,
 }
 
 fn main() -> ExitCode {
@@ -45,6 +53,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run::main(args),
         Command::Serve(args) => serve::main(args),
         Command::Bench(args) => bench::main(args),
+        Command::Logs(args) => logs::main(args),
+        Command::BenchRuntime => bench::functions::runtime_main(),
     };
     match result {
         Ok(code) => code,

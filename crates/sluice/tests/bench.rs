@@ -46,3 +46,64 @@ fn bench_runs_every_workload_without_errors() {
         assert_eq!(fields[7], "0", "errors in {row}\n{stdout}");
     }
 }
+
+#[test]
+fn bench_functions_runs_every_workload_without_errors() {
+    let venv = std::env::var_os("SLUICE_VENV")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|home| std::path::PathBuf::from(home).join(".cache/sluice-venv"))
+        })
+        .expect("neither SLUICE_VENV nor HOME is set");
+    let python = venv.join("bin/python");
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args([
+            "bench",
+            "--functions",
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0",
+            "--clients",
+            "2",
+            "--pool",
+            "1",
+            "--python",
+        ])
+        .arg(&python)
+        .output()
+        .expect("sluice runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    for workload in [
+        "api-baseline",
+        "native-1c",
+        "native-1w",
+        "python-1c",
+        "python-1w",
+        "python-pool",
+        "seed-express",
+        "seed-standard",
+    ] {
+        let row = stdout
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(workload))
+            .unwrap_or_else(|| panic!("no row for {workload}:\n{stdout}"));
+        // workload clients workers per-second p50 p99 p999 errors server workers bench
+        let fields: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(fields.len(), 11, "{row}");
+        let per_second: f64 = fields[3].parse().unwrap_or_else(|_| panic!("{row}"));
+        assert!(per_second > 0.0, "{row}");
+        assert_eq!(fields[7], "0", "errors in {row}\n{stdout}");
+    }
+    assert!(
+        stdout.contains("Runtime API round trip (native-1c - api-baseline): p50 "),
+        "{stdout}"
+    );
+}

@@ -457,10 +457,11 @@ fn the_concurrency_limit_throttles_with_too_many_requests() {
 
     // One slow invocation holds the only worker; a second is throttled as AWS does.
     let port = server.port;
+    // Margins for a loaded 2-core box: the worker may take a second or two to start.
     let slow = std::thread::spawn(move || {
-        raw_invoke(port, "slow", r#"{"action": "sleep", "seconds": 3}"#)
+        raw_invoke(port, "slow", r#"{"action": "sleep", "seconds": 8}"#)
     });
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(3000));
     let out = dir.join("throttled.json").display().to_string();
     let output = lambda(
         &server,
@@ -848,4 +849,714 @@ fn a_mock_configuration_keeps_precedence_over_real_functions() {
     ));
     assert_eq!(done["status"], "FAILED", "{done}");
     assert_eq!(done["error"], "ValueError");
+}
+
+/// Asks for approval with boto3 from inside the handler: SendTaskSuccess or SendTaskFailure to
+/// Sluice (`SLUICE_ENDPOINT`), a handler error, or no callback at all.
+const APPROVER: &str = r#"
+import json, os
+import boto3
+from botocore.config import Config
+
+sfn = boto3.client("stepfunctions", endpoint_url=os.environ["SLUICE_ENDPOINT"],
+                   config=Config(retries={"max_attempts": 1}))
+
+class OrderRejected(Exception):
+    pass
+
+def handler(event, context):
+    action, token, order = event["action"], event["token"], event["order"]
+    if action == "approve":
+        sfn.send_task_success(taskToken=token, output=json.dumps(
+            {"approved": True, "order": order, "by": context.function_name}))
+    elif action == "deny":
+        sfn.send_task_failure(taskToken=token, error="OrderDenied", cause="order %d denied" % order)
+    elif action == "raise":
+        raise OrderRejected("no approver for order %d" % order)
+    return {"asked": order}
+"#;
+
+#[test]
+fn lambda_invoke_wait_for_task_token_calls_back_from_the_handler() {
+    let dir = scratch("functions-wait-token");
+    let server = server(&dir, &[]);
+    let zip = zip_file(&dir, "approver", &[("approver.py", APPROVER)]);
+    let env = json!({"Variables": {"SLUICE_ENDPOINT": server.endpoint()}}).to_string();
+    create(
+        &server,
+        "approver",
+        &zip,
+        "approver.handler",
+        &["--environment", &env, "--timeout", "30"],
+    );
+    let definition = json!({
+        "StartAt": "Approve",
+        "States": {"Approve": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {
+                "FunctionName": "approver",
+                "Payload": {"token.$": "$$.Task.Token", "order.$": "$.order", "action.$": "$.action"}
+            },
+            "ResultPath": "$.approval",
+            "End": true
+        }}
+    });
+    let path = dir.join("approve.json");
+    std::fs::write(&path, definition.to_string()).unwrap();
+    let machine = create_machine(&server, "approve", &path, "STANDARD");
+    let start = |action: &str, order: u32| {
+        let input = json!({"action": action, "order": order}).to_string();
+        let started = ok_json(&sfn(
+            &server,
+            &[
+                "start-execution",
+                "--state-machine-arn",
+                &machine,
+                "--input",
+                &input,
+            ],
+        ));
+        started["executionArn"].as_str().unwrap().to_owned()
+    };
+
+    // The handler calls SendTaskSuccess itself: the callback's output is the task's result.
+    let arn = start("approve", 1);
+    let done = wait_done(server.port, &arn, Duration::from_secs(60));
+    assert_eq!(done["status"], "SUCCEEDED", "{done}\n{}", server.log());
+    let output: Value = serde_json::from_str(done["output"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        output["approval"],
+        json!({"approved": true, "order": 1, "by": "approver"})
+    );
+
+    // SendTaskFailure from the handler: the task fails with its error.
+    let arn = start("deny", 2);
+    let done = wait_done(server.port, &arn, Duration::from_secs(60));
+    assert_eq!(done["status"], "FAILED", "{done}");
+    assert_eq!(done["error"], "OrderDenied");
+    assert_eq!(done["cause"], "order 2 denied");
+
+    // A handler error fails the task as for lambda:invoke, without waiting.
+    let arn = start("raise", 3);
+    let done = wait_done(server.port, &arn, Duration::from_secs(60));
+    assert_eq!(done["status"], "FAILED", "{done}");
+    assert_eq!(done["error"], "OrderRejected");
+    let cause: Value = serde_json::from_str(done["cause"].as_str().unwrap()).unwrap();
+    assert_eq!(cause["errorMessage"], "no approver for order 3");
+
+    // No callback: the invocation's result submits the task, which waits for one.
+    let arn = start("wait", 4);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let (events, submitted) = loop {
+        let events = history(server.port, &arn);
+        if let Some(s) = events.iter().find(|e| e["type"] == "TaskSubmitted") {
+            let s = s.clone();
+            break (events, s);
+        }
+        assert!(std::time::Instant::now() < deadline, "{:?}", types(&events));
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let details = &submitted["taskSubmittedEventDetails"];
+    assert_eq!(details["resourceType"], "lambda");
+    assert_eq!(details["resource"], "invoke.waitForTaskToken");
+    let result: Value = serde_json::from_str(details["output"].as_str().unwrap()).unwrap();
+    assert_eq!(result["StatusCode"], 200);
+    assert_eq!(result["Payload"], json!({"asked": 4}));
+    let scheduled = events
+        .iter()
+        .find(|e| e["type"] == "TaskScheduled")
+        .unwrap();
+    let parameters: Value = serde_json::from_str(
+        scheduled["taskScheduledEventDetails"]["parameters"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let token = parameters["Payload"]["token"].as_str().unwrap();
+    let described = call_ok(
+        server.port,
+        "DescribeExecution",
+        json!({"executionArn": arn}),
+    );
+    assert_eq!(described["status"], "RUNNING");
+    let sent = sfn(
+        &server,
+        &[
+            "send-task-success",
+            "--task-token",
+            token,
+            "--task-output",
+            r#"{"approved": false}"#,
+        ],
+    );
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let done = wait_done(server.port, &arn, Duration::from_secs(30));
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let output: Value = serde_json::from_str(done["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output["approval"], json!({"approved": false}));
+}
+
+/// Logs the idempotency key of every delivery to `event["log"]`; the first delivery of a
+/// `slow` event waits for `event["release"]` to exist (the test kills the server meanwhile),
+/// the first of a `flaky` one fails.
+const KEYED: &str = r#"
+import json, os, time
+
+class Flaky(Exception):
+    pass
+
+def handler(event, context):
+    custom = (context.client_context.custom or {}) if context.client_context else {}
+    key = custom.get("sluice-idempotency-key")
+    if event.get("mode") == "context":
+        return custom
+    log = event["log"]
+    seen = open(log).read().split() if os.path.exists(log) else []
+    with open(log, "a") as f:
+        f.write(key + "\n")
+    if event["mode"] == "slow" and not seen:
+        deadline = time.time() + 30
+        while not os.path.exists(event["release"]) and time.time() < deadline:
+            time.sleep(0.05)
+    if event["mode"] == "flaky" and not seen:
+        raise Flaky("first delivery fails")
+    return {"key": key, "deliveries": len(seen) + 1}
+"#;
+
+#[test]
+fn each_task_run_carries_an_idempotency_key_in_the_client_context() {
+    use base64::Engine as _;
+    let dir = scratch("functions-idempotency");
+    let data = dir.join("data");
+    let mut server = server(&data, &[]);
+    let zip = zip_file(&dir, "keyed", &[("keyed.py", KEYED)]);
+    create(
+        &server,
+        "keyed",
+        &zip,
+        "keyed.handler",
+        &["--timeout", "60"],
+    );
+    let definition = json!({
+        "StartAt": "Work",
+        "States": {"Work": {
+            "Type": "Task",
+            "Resource": "arn:aws:lambda:us-east-1:000000000000:function:keyed",
+            "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 1, "MaxAttempts": 2, "BackoffRate": 1}],
+            "End": true
+        }}
+    });
+    let path = dir.join("keyed.json");
+    std::fs::write(&path, definition.to_string()).unwrap();
+    let machine = create_machine(&server, "keyed", &path, "STANDARD");
+    let start = |server: &Server, input: Value| {
+        let input = input.to_string();
+        let started = ok_json(&sfn(
+            server,
+            &[
+                "start-execution",
+                "--state-machine-arn",
+                &machine,
+                "--input",
+                &input,
+            ],
+        ));
+        started["executionArn"].as_str().unwrap().to_owned()
+    };
+    let keys_in = |log: &Path| -> Vec<String> {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+
+    // Delivered again after a kill -9 of the server: the same key.
+    let log = dir.join("slow.log");
+    let release = dir.join("release");
+    let arn = start(
+        &server,
+        json!({"mode": "slow", "log": log, "release": release}),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while keys_in(&log).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.kill9();
+    let server = self::server(&data, &[]);
+    let done = wait_done(server.port, &arn, Duration::from_secs(60));
+    std::fs::write(&release, "").unwrap();
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let keys = keys_in(&log);
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys[0], keys[1]);
+    let scheduled = history(server.port, &arn)
+        .iter()
+        .find(|e| e["type"] == "LambdaFunctionScheduled")
+        .map(|e| e["id"].as_u64().unwrap())
+        .unwrap();
+    assert_eq!(keys[0], format!("{arn}/Work/{scheduled}"));
+    let output: Value = serde_json::from_str(done["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output, json!({"key": keys[0], "deliveries": 2}));
+
+    // A Retry is another run of the task: another key.
+    let log = dir.join("flaky.log");
+    let arn = start(&server, json!({"mode": "flaky", "log": log}));
+    let done = wait_done(server.port, &arn, Duration::from_secs(60));
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let keys = keys_in(&log);
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_ne!(keys[0], keys[1]);
+    assert!(
+        keys.iter().all(|k| k.starts_with(&format!("{arn}/Work/"))),
+        "{keys:?}"
+    );
+
+    // The Lambda API's client context reaches the handler decoded (and no key is added).
+    let context = base64::engine::general_purpose::STANDARD.encode(r#"{"custom": {"a": "b"}}"#);
+    let (_, out) = invoke(
+        &server,
+        &dir,
+        "keyed",
+        r#"{"mode": "context"}"#,
+        &["--client-context", &context],
+    );
+    assert_eq!(out, json!({"a": "b"}));
+    let out_file = dir.join("bad-context.json").display().to_string();
+    let output = lambda(
+        &server,
+        &[
+            "invoke",
+            "--function-name",
+            "keyed",
+            "--client-context",
+            "bm90IGpzb24=",
+            &out_file,
+        ],
+    );
+    assert_cli_error(
+        &output,
+        "InvalidRequestContentException",
+        "Invoke",
+        "Client context must be a valid Base64-encoded JSON object.",
+    );
+}
+
+const NODE_HANDLER: &str = r#"
+class OrderRejected extends Error {
+  constructor(message) { super(message); this.name = 'OrderRejected'; }
+}
+exports.handler = async (event, context) => {
+  console.log('processing order', event.order);
+  if (event.action === 'reject') throw new OrderRejected(`order ${event.order} rejected`);
+  const custom = (context.clientContext && context.clientContext.custom) || {};
+  return {
+    order: event.order,
+    runtime: process.env.AWS_EXECUTION_ENV,
+    greeting: process.env.GREETING,
+    key: custom['sluice-idempotency-key'] || null,
+    remaining: context.getRemainingTimeInMillis() > 0,
+  };
+};
+exports.legacy = (event, context, callback) => {
+  setTimeout(() => callback(null, { legacy: event.order, fn: context.functionName }), 5);
+};
+"#;
+
+const NODE_ESM: &str = "export const handler = async (event) => ({ esm: event.order });\n";
+
+fn create_node(server: &Server, name: &str, zip: &Path, runtime: &str, handler: &str) -> Value {
+    let zip = format!("fileb://{}", zip.display());
+    ok_json(&lambda(
+        server,
+        &[
+            "create-function",
+            "--function-name",
+            name,
+            "--runtime",
+            runtime,
+            "--handler",
+            handler,
+            "--role",
+            LAMBDA_ROLE,
+            "--zip-file",
+            &zip,
+            "--environment",
+            "Variables={GREETING=hej}",
+        ],
+    ))
+}
+
+#[test]
+fn node_handlers_run_directly_and_in_state_machines() {
+    let dir = scratch("functions-node");
+    let server = server(&dir, &[]);
+    let zip = zip_file(
+        &dir,
+        "node",
+        &[("index.js", NODE_HANDLER), ("esm.mjs", NODE_ESM)],
+    );
+    let created = create_node(&server, "orders-node", &zip, "nodejs20.x", "index.handler");
+    assert_eq!(created["Runtime"], "nodejs20.x");
+
+    // Async handler: its result, console lines in the log as AWS formats them.
+    let (meta, out) = invoke(
+        &server,
+        &dir,
+        "orders-node",
+        r#"{"order": 1}"#,
+        &["--log-type", "Tail"],
+    );
+    assert!(meta.get("FunctionError").is_none(), "{meta} {out}");
+    assert_eq!(
+        out,
+        json!({"order": 1, "runtime": "AWS_Lambda_nodejs20.x", "greeting": "hej",
+               "key": null, "remaining": true})
+    );
+    let log = String::from_utf8(base64_decode(meta["LogResult"].as_str().unwrap())).unwrap();
+    let request_id = log
+        .lines()
+        .find_map(|l| l.strip_prefix("START RequestId: "))
+        .and_then(|l| l.split(' ').next())
+        .unwrap();
+    assert!(
+        log.contains(&format!("\t{request_id}\tINFO\tprocessing order 1")),
+        "{log}"
+    );
+
+    // A thrown error: its name is the errorType, AWS's Node error document.
+    let (meta, out) = invoke(
+        &server,
+        &dir,
+        "orders-node",
+        r#"{"action": "reject", "order": 2}"#,
+        &[],
+    );
+    assert_eq!(meta["FunctionError"], "Unhandled");
+    assert_eq!(out["errorType"], "OrderRejected");
+    assert_eq!(out["errorMessage"], "order 2 rejected");
+    assert!(
+        out["trace"][0]
+            .as_str()
+            .is_some_and(|t| t.starts_with("OrderRejected: order 2 rejected")),
+        "{out}"
+    );
+
+    // Callback-style handlers, ES modules, a handler that is not exported.
+    create_node(&server, "legacy-node", &zip, "nodejs18.x", "index.legacy");
+    let (_, out) = invoke(&server, &dir, "legacy-node", r#"{"order": 3}"#, &[]);
+    assert_eq!(out, json!({"legacy": 3, "fn": "legacy-node"}));
+    create_node(&server, "esm-node", &zip, "nodejs22.x", "esm.handler");
+    let (_, out) = invoke(&server, &dir, "esm-node", r#"{"order": 4}"#, &[]);
+    assert_eq!(out, json!({"esm": 4}));
+    create_node(&server, "missing-node", &zip, "nodejs20.x", "index.nope");
+    let (meta, out) = invoke(&server, &dir, "missing-node", "{}", &[]);
+    assert_eq!(meta["FunctionError"], "Unhandled");
+    assert_eq!(out["errorType"], "Runtime.HandlerNotFound");
+    assert_eq!(
+        out["errorMessage"],
+        "index.nope is undefined or not exported"
+    );
+
+    // From a state machine: the result, with the task's idempotency key; a thrown error is
+    // the Task error that Retry and Catch match.
+    let definition = json!({
+        "StartAt": "Process",
+        "States": {
+            "Process": {
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:000000000000:function:orders-node",
+                "Retry": [{"ErrorEquals": ["OrderRejected"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+                "Catch": [{"ErrorEquals": ["OrderRejected"], "ResultPath": "$.error", "Next": "Rejected"}],
+                "End": true
+            },
+            "Rejected": {"Type": "Pass", "End": true}
+        }
+    });
+    let path = dir.join("node.json");
+    std::fs::write(&path, definition.to_string()).unwrap();
+    let machine = create_machine(&server, "node-orders", &path, "STANDARD");
+    let start = |input: &str| {
+        let started = ok_json(&sfn(
+            &server,
+            &[
+                "start-execution",
+                "--state-machine-arn",
+                &machine,
+                "--input",
+                input,
+            ],
+        ));
+        started["executionArn"].as_str().unwrap().to_owned()
+    };
+    let arn = start(r#"{"order": 5}"#);
+    let done = wait_done(server.port, &arn, Duration::from_secs(60));
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let output: Value = serde_json::from_str(done["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output["order"], 5);
+    assert!(
+        output["key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with(&format!("{arn}/Process/"))),
+        "{output}"
+    );
+    let arn = start(r#"{"order": 6, "action": "reject"}"#);
+    let done = wait_done(server.port, &arn, Duration::from_secs(60));
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let output: Value = serde_json::from_str(done["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output["error"]["Error"], "OrderRejected");
+    let cause: Value = serde_json::from_str(output["error"]["Cause"].as_str().unwrap()).unwrap();
+    assert_eq!(cause["errorMessage"], "order 6 rejected");
+    let events = history(server.port, &arn);
+    let failures: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "LambdaFunctionFailed")
+        .collect();
+    assert_eq!(failures.len(), 2, "one retry: {:?}", types(&events));
+    assert_eq!(
+        failures[0]["lambdaFunctionFailedEventDetails"]["error"],
+        "OrderRejected"
+    );
+}
+
+/// Logs each run (request id, `n`) to `event["log"]`; `slow` waits for `event["release"]`,
+/// `flaky` fails its first two runs, `broken` every run.
+const EVENTS: &str = r#"
+import json, os, time
+
+class Flaky(Exception):
+    pass
+
+def handler(event, context):
+    log = event["log"]
+    with open(log, "a") as f:
+        f.write(json.dumps({"id": context.aws_request_id, "n": event.get("n")}) + "\n")
+    mode = event.get("mode")
+    if mode == "slow":
+        deadline = time.time() + 30
+        while not os.path.exists(event["release"]) and time.time() < deadline:
+            time.sleep(0.05)
+    runs = sum(1 for line in open(log) if json.loads(line)["id"] == context.aws_request_id)
+    if mode == "flaky" and runs < 3:
+        raise Flaky("run %d" % runs)
+    if mode == "broken":
+        raise Flaky("always")
+    return "ok"
+"#;
+
+/// The runs an [`EVENTS`] handler logged.
+fn runs(log: &Path) -> Vec<Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn event_invocations_are_durable_and_retried() {
+    let dir = scratch("functions-events");
+    let data = dir.join("data");
+    let config = dir.join("sluice.toml");
+    std::fs::write(&config, "[functions]\nevent-retry-delay-seconds = 0.3\n").unwrap();
+    let config_arg = config.display().to_string();
+    let mut server = server(&data, &["--config", &config_arg]);
+    let zip = zip_file(&dir, "events", &[("events.py", EVENTS)]);
+    create(
+        &server,
+        "events",
+        &zip,
+        "events.handler",
+        &["--timeout", "60"],
+    );
+    let reserved = lambda(
+        &server,
+        &[
+            "put-function-concurrency",
+            "--function-name",
+            "events",
+            "--reserved-concurrent-executions",
+            "1",
+        ],
+    );
+    assert!(reserved.status.success());
+    let event = |server: &Server, payload: Value| {
+        let (meta, _) = invoke(
+            server,
+            &dir,
+            "events",
+            &payload.to_string(),
+            &["--invocation-type", "Event"],
+        );
+        assert_eq!(meta["StatusCode"], 202);
+    };
+
+    // Two events accepted; the first holds the only worker when the server is killed, the
+    // second has not run. After the restart both run, the first again with its request id.
+    let slow = dir.join("slow.log");
+    let quick = dir.join("quick.log");
+    let release = dir.join("release");
+    event(
+        &server,
+        json!({"mode": "slow", "log": slow, "release": release}),
+    );
+    event(&server, json!({"log": quick, "n": 2}));
+    wait_for("the first event runs", Duration::from_secs(30), || {
+        !runs(&slow).is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(runs(&quick).is_empty(), "the second event waits");
+    server.kill9();
+    std::fs::write(&release, "").unwrap();
+    let server = self::server(&data, &["--config", &config_arg]);
+    wait_for("both events run", Duration::from_secs(30), || {
+        runs(&slow).len() == 2 && runs(&quick).len() == 1
+    });
+    let slow_runs = runs(&slow);
+    assert_eq!(slow_runs[0]["id"], slow_runs[1]["id"]);
+    assert_eq!(runs(&quick)[0]["n"], 2);
+
+    // A function error is retried twice, with the same request id.
+    let flaky = dir.join("flaky.log");
+    event(&server, json!({"mode": "flaky", "log": flaky}));
+    let broken = dir.join("broken.log");
+    event(&server, json!({"mode": "broken", "log": broken}));
+    wait_for("three runs each", Duration::from_secs(30), || {
+        runs(&flaky).len() == 3 && runs(&broken).len() == 3
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    for log in [&flaky, &broken] {
+        let all = runs(log);
+        assert_eq!(all.len(), 3, "no more runs: {all:?}");
+        assert!(all.iter().all(|r| r["id"] == all[0]["id"]), "{all:?}");
+    }
+    // Nothing is left to run after another restart.
+    drop(server);
+    let _server = self::server(&data, &["--config", &config_arg]);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(runs(&flaky).len(), 3);
+    assert_eq!(runs(&broken).len(), 3);
+    assert_eq!(runs(&slow).len(), 2);
+}
+
+/// `sluice logs ARGS... --endpoint <server>`: (exit status, stdout, stderr).
+fn sluice_logs(server: &Server, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("logs")
+        .args(args)
+        .args(["--endpoint", &server.endpoint()])
+        .output()
+        .expect("run sluice logs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn sluice_logs_prints_each_invocations_output_by_request_id() {
+    let dir = scratch("functions-logs");
+    let server = server(&dir, &[]);
+    let zip = zip_file(&dir, "orders", &[("orders.py", HANDLER)]);
+    create(&server, "orders", &zip, "orders.handler", &[]);
+    let request_ids: Vec<String> = (1..=2)
+        .map(|order| {
+            let (meta, _) = invoke(
+                &server,
+                &dir,
+                "orders",
+                &json!({"order": order}).to_string(),
+                &["--log-type", "Tail"],
+            );
+            let log =
+                String::from_utf8(base64_decode(meta["LogResult"].as_str().unwrap())).unwrap();
+            log.lines()
+                .find_map(|l| l.strip_prefix("START RequestId: "))
+                .and_then(|l| l.split(' ').next())
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+
+    let (ok, out, err) = sluice_logs(&server, &["orders"]);
+    assert!(ok, "{err}");
+    for (order, id) in request_ids.iter().enumerate() {
+        let group = format!(
+            "== RequestId: {id}\nSTART RequestId: {id} Version: $LATEST\nprocessing {}\n\
+             END RequestId: {id}\nREPORT RequestId: {id}\t",
+            order + 1
+        );
+        assert!(out.contains(&group), "{out}");
+    }
+    let (ok, out, _) = sluice_logs(&server, &["orders", "--request-id", &request_ids[1]]);
+    assert!(ok);
+    assert!(out.starts_with(&format!("== RequestId: {}\n", request_ids[1])));
+    assert!(
+        out.contains("processing 2") && !out.contains("processing 1"),
+        "{out}"
+    );
+    let (ok, out, _) = sluice_logs(&server, &["orders", "--json"]);
+    assert!(ok);
+    let first: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(first["requestId"], request_ids[0].as_str());
+    assert!(first["seq"].is_u64(), "{first}");
+
+    // --follow prints what comes next.
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args([
+            "logs",
+            "orders",
+            "--follow",
+            "--endpoint",
+            &server.endpoint(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    invoke(&server, &dir, "orders", r#"{"order": 3}"#, &[]);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = follow.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l == "processing 3") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("--follow did not print the new invocation: {seen:?}"),
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+
+    // An unknown function: AWS's message, exit status 2.
+    let (ok, _, err) = sluice_logs(&server, &["nope"]);
+    assert!(!ok);
+    assert!(
+        err.contains("Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope"),
+        "{err}"
+    );
 }

@@ -12,8 +12,13 @@
 //! It also measures the fsync rate of the data dir (the bound on one durable commit at a
 //! time, which group commit lifts) and, with `--moto`, runs moto's server on the same workload
 //! with the same clients and prints the ratios.
+//!
+//! `--functions` benchmarks Lambda functions instead (`functions.rs`): invocations through one
+//! Python worker and a pool, the Runtime API's added latency, and the seed machine on its two
+//! real Python handlers.
 
-mod http;
+pub(crate) mod functions;
+pub(crate) mod http;
 mod process;
 
 use std::fmt::Write as _;
@@ -72,6 +77,18 @@ pub struct Args {
     /// With --endpoint, the directory whose fsync rate is measured (default: none).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Benchmark Lambda functions instead: invokes through one Python worker and a pool, the
+    /// added latency of the Runtime API round trip, and the seed machine on its two real
+    /// Python handlers (EXPRESS and STANDARD).
+    #[arg(long)]
+    functions: bool,
+    /// With --functions: the workers of the pool (and of each seed handler).
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pool: u32,
+    /// With --functions: the Python (with awslambdaric) the started server runs functions with
+    /// (default: the venv's, $SLUICE_VENV or ~/.cache/sluice-venv).
+    #[arg(long, value_name = "PATH")]
+    python: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -150,6 +167,9 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         duration: seconds("--duration", args.duration, false)?,
         poll: Duration::from_millis(args.poll_interval_ms),
     };
+    if args.functions {
+        return functions::main(&args, &settings);
+    }
     let workloads: Vec<&'static Workload> = WORKLOADS
         .iter()
         .filter(|w| match args.only {

@@ -3,6 +3,7 @@
 //! stderr is drained on a thread (the last lines are kept for error messages).
 
 use std::collections::VecDeque;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -90,13 +91,18 @@ fn drain(
 
 /// Starts `sluice serve --port 0` on `data_dir` and waits for its `listening on ADDR` line.
 pub fn start_sluice(data_dir: &Path, mock_config: &Path) -> anyhow::Result<Server> {
+    let args = [OsStr::new("--mock-config"), mock_config.as_os_str()];
+    start_sluice_with(data_dir, &args)
+}
+
+/// Starts `sluice serve --port 0 --data-dir DATA_DIR ARGS...` and waits for its address.
+pub fn start_sluice_with(data_dir: &Path, args: &[&OsStr]) -> anyhow::Result<Server> {
     let exe = std::env::current_exe().context("cannot find the sluice executable")?;
     let mut command = Command::new(exe);
     command
         .args(["serve", "--port", "0", "--data-dir"])
         .arg(data_dir)
-        .arg("--mock-config")
-        .arg(mock_config)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

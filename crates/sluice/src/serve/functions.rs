@@ -1,16 +1,22 @@
 //! [`FunctionsDispatcher`]: Task states that name Lambda functions run them for real.
 //!
-//! Plain function ARNs (`arn:aws:lambda:<region>:<account>:function:<name>[:qualifier]`) and
-//! `arn:aws:states:::lambda:invoke` go to the functions service; results and failures take
-//! AWS's shapes (`sluice_functions::task`). A mock configuration keeps precedence: when the
+//! Plain function ARNs (`arn:aws:lambda:<region>:<account>:function:<name>[:qualifier]`),
+//! `arn:aws:states:::lambda:invoke` and `arn:aws:states:::lambda:invoke.waitForTaskToken` go to
+//! the functions service; results and failures take AWS's shapes (`sluice_functions::task`).
+//! For `.waitForTaskToken` the invocation (its payload carries `$$.Task.Token`) only submits
+//! the task, which then waits for SendTaskSuccess/SendTaskFailure; a handler error fails it. A mock configuration keeps precedence: when the
 //! execution's test case has a response for the state, the mock answers, as in Step Functions
 //! Local; every other task goes to the wrapped dispatcher too.
+//!
+//! Every invocation carries the run's idempotency key in its client context
+//! (`custom["sluice-idempotency-key"]`, `sluice_functions::task::idempotency_key`): tasks are
+//! at-least-once, and a handler that has side effects can dedupe by it.
 
 use serde_json::Value;
 use sluice_asl::Failure;
 use sluice_engine::{Dispatch, Task};
 use sluice_functions::Functions;
-use sluice_functions::task::{Resource, service_failure};
+use sluice_functions::task::{Resource, idempotency_key, service_failure};
 
 /// Runs Lambda tasks on [`Functions`]; everything else (and what `inner` answers itself, such
 /// as a mock test case's responses) goes to `inner`.
@@ -25,9 +31,14 @@ impl<D: Dispatch> FunctionsDispatcher<D> {
     }
 
     async fn invoke(&self, resource: Resource, task: &Task) -> Result<Value, Failure> {
-        let call = resource
+        let mut call = resource
             .call(&task.call.input)
             .map_err(|(error, cause)| Failure::new(error, cause))?;
+        call.options.idempotency_key = Some(idempotency_key(
+            &task.execution,
+            &task.state,
+            task.scheduled_event_id,
+        ));
         let invoked = self
             .functions
             .invoke(&call.name, call.payload.into(), call.options)
@@ -56,9 +67,12 @@ impl<D: Dispatch> Dispatch for FunctionsDispatcher<D> {
         self.inner.answers(task) || Resource::parse(&task.call.resource).is_some()
     }
 
-    /// Functions make no callback calls yet (`lambda:invoke.waitForTaskToken` is not a
-    /// [`Resource`]): what the wrapped dispatcher says.
+    /// `lambda:invoke.waitForTaskToken` invokes the function, then waits for its callback;
+    /// what `inner` answers, as `inner` says.
     fn waits_for_callback(&self, task: &Task) -> bool {
-        self.inner.waits_for_callback(task)
+        if self.inner.answers(task) {
+            return self.inner.waits_for_callback(task);
+        }
+        Resource::parse(&task.call.resource).is_some_and(|r| r.waits_for_callback())
     }
 }

@@ -341,6 +341,7 @@ impl Lambda for LambdaBackend {
         let options = InvokeOptions {
             qualifier: input.qualifier.clone().or(from_name),
             client_context: input.client_context.clone(),
+            idempotency_key: None,
         };
         let tail = input.log_type.as_deref() == Some("Tail");
         match input
@@ -363,6 +364,7 @@ impl Lambda for LambdaBackend {
             "Event" => {
                 self.functions
                     .invoke_event(&name, payload, options)
+                    .await
                     .map_err(api_error)?;
                 Ok(Invocation {
                     status: 202,

@@ -13,6 +13,7 @@ mod clock;
 pub mod config;
 mod functions;
 pub mod lambda;
+mod logs;
 mod stats;
 mod test_state;
 
@@ -134,6 +135,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         sluice_functions::Scope::new(config.region.clone(), config.account.clone()),
     )
     .with_context(|| format!("cannot open the functions in {}", config.data_dir.display()))?;
+    let events = functions.resume_events();
+    if events > 0 {
+        tracing::info!(events, "resumed event invocations");
+    }
     let result = match &config.mock_config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -187,11 +192,13 @@ async fn run<D: Dispatch>(
     );
     let clock = engine.clock().clone();
     let store = engine.store().clone();
+    let function_logs = logs::router(functions.clone());
     let lambda = sluice_api::lambda::router(Arc::new(LambdaBackend::new(functions)));
     let router = sluice_api::router(Arc::new(Backend::new(engine, scope)))
         .merge(lambda)
         .merge(clock::router(clock))
-        .merge(stats::router(store));
+        .merge(stats::router(store))
+        .merge(function_logs);
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         shutdown_signal().await;
