@@ -5,7 +5,7 @@
 //! [`Write`]s and read through a handful of listings — and its embedded implementation,
 //! [`SqliteStore`]: one SQLite file in WAL mode with `synchronous=FULL`, a single writer thread
 //! that *group-commits* (every commit pending when the writer wakes shares one transaction and
-//! one fsync, each inside its own savepoint so one failing commit does not sink the others),
+//! one fsync; a failing commit is isolated by a savepoint so it does not sink the others),
 //! read-only connections on reader threads, versioned schema migrations
 //! (`migrations/sqlite/*.sql`, `PRAGMA user_version`) and counters ([`Stats`]).
 //!

@@ -2,9 +2,9 @@
 //!
 //! Commits from every task queue on one channel. The writer takes the first, then everything
 //! else already pending (up to `max_group_commits` commits or `max_group_bytes`), and runs them
-//! in ONE transaction, each inside its own savepoint: a commit that fails (a conflict, a missing
-//! execution) is rolled back to its savepoint and answered with its error while the others go
-//! on. One `COMMIT` — one fsync of the WAL — makes the whole group durable, and only then is
+//! in ONE transaction. If a commit fails (a conflict, a missing execution), the group is rolled
+//! back and run again with each commit inside its own savepoint: the failing one is rolled back
+//! to its savepoint and answered with its error while the others go on. One `COMMIT` — one fsync of the WAL — makes the whole group durable, and only then is
 //! every waiter answered. While that fsync runs, the next group queues up: the busier the
 //! store, the more commits share an fsync.
 //!
