@@ -37,11 +37,12 @@ fn execute(
             Action::Next {
                 state: next,
                 output,
+                ..
             } => {
                 state = next;
                 input = output;
             }
-            Action::Succeed { output } => {
+            Action::Succeed { output, .. } => {
                 black_box(output);
                 return transitions;
             }
@@ -56,11 +57,14 @@ fn seed_pass_machine_transitions(bencher: Bencher) {
     let machine = StateMachine::parse_str(PASS_MACHINE).expect("valid seed machine");
     let event: Value = serde_json::from_str(EVENT).expect("valid event");
     let execution = Execution::default();
+    let variables = sluice_asl::Variables::default();
     let visit = Visit {
         execution: &execution,
         entered_time: "",
         retry_count: 0,
         task_token: None,
+        variables: &variables,
+        now_ms: 0,
     };
     let mut random = SplitMix64(1);
     let per_execution = execute(&machine, event.clone(), &visit, &mut random);

@@ -299,6 +299,14 @@ pub fn parse_choices(value: &Value, at: &Pointer, diags: &mut Diagnostics) -> Ve
     choices
 }
 
+/// Parses one top-level rule of `Choices` (with its `Next`) found at `at`.
+pub fn parse_choice(value: &Value, at: &Pointer, diags: &mut Diagnostics) -> Option<Choice> {
+    match parse_rule(value, at, diags, true) {
+        Some((condition, Some(next))) => Some(Choice { condition, next }),
+        _ => None,
+    }
+}
+
 /// Parses one choice rule as it appears inside `And`/`Or`/`Not` (so without `Next`), at `at`.
 /// Returns `None` if it has any problem; every problem is recorded in `diags`.
 pub fn parse_condition(value: &Value, at: &Pointer, diags: &mut Diagnostics) -> Option<Condition> {

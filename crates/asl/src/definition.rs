@@ -13,6 +13,7 @@ use crate::choice::{self, Condition};
 use crate::diagnostics::codes;
 use crate::intrinsics::{self, Intrinsic};
 use crate::path::{Path, Root};
+use crate::query::{self, Assign, Query};
 use crate::template::Template;
 use crate::{Diagnostics, Pointer, names, timestamp};
 
@@ -54,6 +55,13 @@ pub struct State {
     /// Whether anything in this state reads the context object `$$`, so the step core builds
     /// it only when needed.
     pub uses_context: bool,
+    /// The state's own query language (inherited from its machine unless it says otherwise).
+    pub query_language: QueryLanguage,
+    /// `Assign`: the variables the state sets when it exits.
+    pub assign: Option<Assign>,
+    /// `Output` of a JSONata state: its output (default: the input, or a Task's, Parallel's
+    /// or Map's result).
+    pub output: Option<query::Template>,
 }
 
 /// InputPath / OutputPath: absent means `$` (all of it), `null` means `{}`.
@@ -120,6 +128,8 @@ pub struct Pass {
 pub struct Task {
     pub resource: String,
     pub parameters: Option<Template>,
+    /// `Arguments` of a JSONata Task (default: the state input).
+    pub arguments: Option<query::Template>,
     pub result_selector: Option<Template>,
     pub result_path: ResultPath,
     pub timeout: Option<Seconds>,
@@ -135,12 +145,33 @@ pub struct Task {
 pub enum Seconds {
     Fixed(u64),
     Path(Path),
+    /// A JSONata expression (`"{% … %}"`).
+    Expr(Query),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChoiceState {
-    pub choices: Vec<(Condition, StateId)>,
+    pub choices: Vec<ChoiceRule>,
     pub default: Option<StateId>,
+}
+
+/// One rule of `Choices`: its condition, where it goes, and what it assigns and outputs when
+/// it is the one that matches (the state's own Assign and Output apply when Default is taken).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChoiceRule {
+    pub condition: RuleCondition,
+    pub next: StateId,
+    pub assign: Option<Assign>,
+    /// JSONata `Output`.
+    pub output: Option<query::Template>,
+}
+
+/// A JSONPath choice rule (`Variable` + operator, `And`/`Or`/`Not`) or a JSONata `Condition`
+/// (a boolean literal or an expression).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleCondition {
+    JsonPath(Condition),
+    Jsonata(query::Template),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -156,6 +187,9 @@ pub enum WaitFor {
     SecondsPath(Path),
     Timestamp(String),
     TimestampPath(Path),
+    /// JSONata `Seconds` and `Timestamp` given as expressions.
+    SecondsExpr(Query),
+    TimestampExpr(Query),
 }
 
 /// A string taken literally, from a path, or from an intrinsic (Fail's Error/Cause).
@@ -164,6 +198,8 @@ pub enum Text {
     Literal(String),
     Path(Path),
     Intrinsic(Intrinsic),
+    /// A JSONata expression (`"{% … %}"`).
+    Expr(Query),
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -176,6 +212,8 @@ pub struct Fail {
 pub struct Parallel {
     pub branches: Vec<StateMachine>,
     pub parameters: Option<Template>,
+    /// `Arguments` of a JSONata Parallel: the branches' input (default: the state input).
+    pub arguments: Option<query::Template>,
     pub result_selector: Option<Template>,
     pub result_path: ResultPath,
     pub retry: Vec<Retrier>,
@@ -198,8 +236,12 @@ pub struct MapState {
     /// `ExecutionType` of a distributed item processor (`STANDARD` or `EXPRESS`).
     pub execution_type: Option<String>,
     pub items_path: Option<Path>,
+    /// JSONata `Items`: an array or an expression (default: the state input).
+    pub items: Option<query::Template>,
     /// `ItemSelector` (or the legacy `Parameters`).
     pub item_selector: Option<Template>,
+    /// `ItemSelector` of a JSONata Map.
+    pub jsonata_item_selector: Option<query::Template>,
     pub max_concurrency: Option<Seconds>,
     pub tolerated_failure_count: Option<Seconds>,
     pub tolerated_failure_percentage: Option<Percentage>,
@@ -219,6 +261,8 @@ pub struct MapState {
 pub enum Percentage {
     Fixed(f64),
     Path(Path),
+    /// A JSONata expression (`"{% … %}"`).
+    Expr(Query),
 }
 
 /// JitterStrategy of a retrier.
@@ -246,6 +290,9 @@ pub struct Catcher {
     pub error_equals: Vec<String>,
     pub next: StateId,
     pub result_path: ResultPath,
+    pub assign: Option<Assign>,
+    /// JSONata `Output` (default: the error output).
+    pub output: Option<query::Template>,
 }
 
 impl StateMachine {
@@ -259,6 +306,7 @@ impl StateMachine {
         let mut seen = HashSet::new();
         let machine = Parser {
             diags: &mut diags,
+            lang: QueryLanguage::JsonPath,
             seen_names: &mut seen,
         }
         .machine(obj, &Pointer::root(), true, QueryLanguage::JsonPath);
@@ -311,9 +359,34 @@ const DATA_FIELDS: &[&str] = &[
 ];
 /// Error handling and transition fields of Task, Parallel and Map states.
 const RECOVERY_FIELDS: &[&str] = &["Retry", "Catch", "Next", "End"];
+/// Fields only JSONPath states have.
+const JSONPATH_ONLY: &[&str] = &[
+    "InputPath",
+    "OutputPath",
+    "Parameters",
+    "ResultSelector",
+    "ResultPath",
+    "Result",
+    "ItemsPath",
+    "SecondsPath",
+    "TimestampPath",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+    "ErrorPath",
+    "CausePath",
+    "MaxConcurrencyPath",
+    "ToleratedFailureCountPath",
+    "ToleratedFailurePercentagePath",
+];
+/// Fields only JSONata states have.
+const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Items"];
+/// The longest variable name AWS accepts.
+const MAX_VARIABLE_NAME_CHARS: usize = 80;
 
 struct Parser<'d> {
     diags: &'d mut Diagnostics,
+    /// The query language of the state being parsed.
+    lang: QueryLanguage,
     /// State names across the whole machine, branches included: AWS requires them unique.
     seen_names: &'d mut HashSet<String>,
 }
@@ -509,6 +582,9 @@ impl Parser<'_> {
             output_path: DataPath::Whole,
             kind: Kind::Succeed,
             uses_context: false,
+            query_language: inherited,
+            assign: None,
+            output: None,
         };
         let Some(obj) = value.as_object() else {
             self.diags
@@ -538,19 +614,18 @@ impl Parser<'_> {
             return placeholder();
         }
         let language = self.query_language(&f, inherited);
-        if language == QueryLanguage::Jsonata {
-            // Only diagnose; the JSONPath fields below are still checked.
-            self.diags.schema(
-                &f.at("QueryLanguage"),
-                "QueryLanguage 'JSONata' is not supported yet by Sluice; use 'JSONPath'",
-            );
-        }
-        if f.has("Assign") {
-            self.diags.schema(
-                &f.at("Assign"),
-                "The field 'Assign' is not supported yet by Sluice",
-            );
-        }
+        let outer_language = std::mem::replace(&mut self.lang, language);
+        self.language_fields(&f);
+        let assign = if ty == "Succeed" || ty == "Fail" {
+            None
+        } else {
+            self.assign(&f, "Assign")
+        };
+        let output = if language == QueryLanguage::Jsonata && ty != "Fail" {
+            self.jsonata_template(&f, "Output")
+        } else {
+            None
+        };
 
         let comment = self.string(&f, "Comment").map(str::to_owned);
         let (input_path, output_path) = if ty == "Fail" {
@@ -569,7 +644,7 @@ impl Parser<'_> {
             "Succeed" => {
                 self.unknown_fields(
                     &f,
-                    &[COMMON, &["InputPath", "OutputPath", "Assign"]].concat(),
+                    &[COMMON, &["InputPath", "OutputPath", "Output"]].concat(),
                 );
                 self.no_transition(&f);
                 Kind::Succeed
@@ -578,6 +653,7 @@ impl Parser<'_> {
             "Parallel" => self.parallel(&f, index, language),
             _ => self.map(&f, index, language),
         };
+        self.lang = outer_language;
         let mut state = State {
             name: name.to_owned(),
             comment,
@@ -585,6 +661,9 @@ impl Parser<'_> {
             output_path,
             kind,
             uses_context: false,
+            query_language: language,
+            assign,
+            output,
         };
         state.uses_context = state_uses_context(&state);
         state
@@ -604,7 +683,7 @@ impl Parser<'_> {
                     "Next",
                     "End",
                 ],
-                &["Assign"],
+                &["Assign", "Output"],
             ]
             .concat(),
         );
@@ -623,7 +702,7 @@ impl Parser<'_> {
                 COMMON,
                 DATA_FIELDS,
                 RECOVERY_FIELDS,
-                &["Resource", "Credentials", "Assign"],
+                &["Resource", "Credentials", "Assign", "Arguments", "Output"],
                 &[
                     "TimeoutSeconds",
                     "TimeoutSecondsPath",
@@ -687,6 +766,7 @@ impl Parser<'_> {
         Kind::Task(Box::new(Task {
             resource,
             parameters: self.template(f, "Parameters"),
+            arguments: self.jsonata_template(f, "Arguments"),
             result_selector: self.template(f, "ResultSelector"),
             result_path: self.result_path(f, "ResultPath"),
             timeout,
@@ -703,7 +783,14 @@ impl Parser<'_> {
             f,
             &[
                 COMMON,
-                &["InputPath", "OutputPath", "Choices", "Default", "Assign"],
+                &[
+                    "InputPath",
+                    "OutputPath",
+                    "Choices",
+                    "Default",
+                    "Assign",
+                    "Output",
+                ],
             ]
             .concat(),
         );
@@ -717,15 +804,15 @@ impl Parser<'_> {
         }
         let mut choices = Vec::new();
         match f.get("Choices") {
-            Some(v @ Value::Array(items)) => {
+            Some(Value::Array(items)) => {
                 if items.is_empty() {
                     self.diags.schema(&f.at("Choices"), "Value cannot be empty");
                 }
-                let parsed = choice::parse_choices(v, &f.at("Choices"), self.diags);
-                for (i, c) in parsed.into_iter().enumerate() {
-                    let at = f.at("Choices").child(i).child("Next");
-                    let next = self.target(&c.next, &at, index, "Next");
-                    choices.push((c.condition, next));
+                for (i, rule) in items.iter().enumerate() {
+                    let at = f.at("Choices").child(i);
+                    if let Some(rule) = self.choice_rule(rule, &at, index) {
+                        choices.push(rule);
+                    }
                 }
             }
             Some(_) => self.diags.schema(
@@ -748,7 +835,7 @@ impl Parser<'_> {
             f,
             &[
                 COMMON,
-                &["InputPath", "OutputPath", "Next", "End", "Assign"],
+                &["InputPath", "OutputPath", "Next", "End", "Assign", "Output"],
                 &WAYS,
             ]
             .concat(),
@@ -769,6 +856,13 @@ impl Parser<'_> {
             );
         }
         let until = match given.first().copied() {
+            Some(way @ ("Seconds" | "Timestamp")) if self.expression_at(f, way).is_some() => {
+                match (way, self.expression_at(f, way).flatten()) {
+                    ("Seconds", Some(q)) => WaitFor::SecondsExpr(q),
+                    (_, Some(q)) => WaitFor::TimestampExpr(q),
+                    (_, None) => WaitFor::Seconds(0),
+                }
+            }
             Some("Seconds") => {
                 WaitFor::Seconds(self.uint(f, "Seconds", 0, MAX_SECONDS).unwrap_or(0))
             }
@@ -821,7 +915,7 @@ impl Parser<'_> {
                 COMMON,
                 DATA_FIELDS,
                 RECOVERY_FIELDS,
-                &["Branches", "Assign"],
+                &["Branches", "Assign", "Arguments", "Output"],
             ]
             .concat(),
         );
@@ -851,6 +945,7 @@ impl Parser<'_> {
         Kind::Parallel(Box::new(Parallel {
             branches,
             parameters: self.template(f, "Parameters"),
+            arguments: self.jsonata_template(f, "Arguments"),
             result_selector: self.template(f, "ResultSelector"),
             result_path: self.result_path(f, "ResultPath"),
             retry: self.retry(f),
@@ -885,7 +980,12 @@ impl Parser<'_> {
                     "ToleratedFailureCount",
                 ],
                 &["ToleratedFailureCountPath", "ToleratedFailurePercentage"],
-                &["ToleratedFailurePercentagePath", "Assign"],
+                &[
+                    "ToleratedFailurePercentagePath",
+                    "Assign",
+                    "Items",
+                    "Output",
+                ],
             ]
             .concat(),
         );
@@ -936,9 +1036,15 @@ impl Parser<'_> {
                 "The fields 'Parameters' and 'ItemSelector' are mutually exclusive",
             );
         }
-        let item_selector = self
-            .template(f, "ItemSelector")
-            .or_else(|| self.template(f, "Parameters"));
+        let (item_selector, jsonata_item_selector) = if self.lang == QueryLanguage::Jsonata {
+            (None, self.jsonata_template(f, "ItemSelector"))
+        } else {
+            (
+                self.template(f, "ItemSelector")
+                    .or_else(|| self.template(f, "Parameters")),
+                None,
+            )
+        };
         let distributed_only = [
             "ItemReader",
             "ItemBatcher",
@@ -989,6 +1095,15 @@ impl Parser<'_> {
                 );
                 None
             }
+            (true, false)
+                if self
+                    .expression_at(f, "ToleratedFailurePercentage")
+                    .is_some() =>
+            {
+                self.expression_at(f, "ToleratedFailurePercentage")
+                    .flatten()
+                    .map(Percentage::Expr)
+            }
             (true, false) => match f.get("ToleratedFailurePercentage").and_then(Value::as_f64) {
                 Some(p) if (0.0..=100.0).contains(&p) => Some(Percentage::Fixed(p)),
                 _ => {
@@ -1010,7 +1125,9 @@ impl Parser<'_> {
             mode,
             execution_type,
             items_path: self.reference_path(f, "ItemsPath"),
+            items: self.jsonata_template(f, "Items"),
             item_selector,
+            jsonata_item_selector,
             max_concurrency: self.count(f, "MaxConcurrency", "MaxConcurrencyPath"),
             tolerated_failure_count: self.count(
                 f,
@@ -1078,6 +1195,163 @@ impl Parser<'_> {
                 .schema(&at, "These fields are required: [ExecutionType]");
         }
         (mode, execution_type)
+    }
+
+    // ---- query languages and variables ------------------------------------------------------
+
+    /// Reports the fields of the other query language.
+    fn language_fields(&mut self, f: &Fields<'_>) {
+        let foreign = match self.lang {
+            QueryLanguage::JsonPath => JSONATA_ONLY,
+            QueryLanguage::Jsonata => JSONPATH_ONLY,
+        };
+        for key in f.obj.keys() {
+            if foreign.contains(&key.as_str()) {
+                self.language_field_error(f, key);
+            }
+        }
+    }
+
+    fn language_field_error(&mut self, f: &Fields<'_>, key: &str) {
+        let message = match self.lang {
+            QueryLanguage::Jsonata => format!(
+                "The field '{key}' is not supported when QueryLanguage is 'JSONata' (a JSONPath                  field: JSONata states use Arguments, Output and Assign)"
+            ),
+            QueryLanguage::JsonPath => format!(
+                "The field '{key}' is only supported when QueryLanguage is 'JSONata' (set                  \"QueryLanguage\": \"JSONata\" on the state or the state machine)"
+            ),
+        };
+        self.diags.schema(&f.at(key), message);
+    }
+
+    /// A field of a JSONata state given as a `{% … %}` string: `Some(None)` when the
+    /// expression does not parse (reported), `None` when the field is not an expression.
+    fn expression_at(&mut self, f: &Fields<'_>, key: &str) -> Option<Option<Query>> {
+        if self.lang != QueryLanguage::Jsonata {
+            return None;
+        }
+        let text = f.get(key)?.as_str().filter(|s| query::is_expression(s))?;
+        Some(Query::parse(text, &f.at(key), self.diags))
+    }
+
+    /// A JSONata template field (Arguments, Output, Items, ItemSelector); only read in
+    /// JSONata states (elsewhere [`Self::language_fields`] reported it).
+    fn jsonata_template(&mut self, f: &Fields<'_>, key: &str) -> Option<query::Template> {
+        if self.lang != QueryLanguage::Jsonata {
+            return None;
+        }
+        let value = f.get(key)?;
+        Some(query::Template::parse(value, &f.at(key), self.diags))
+    }
+
+    /// `Assign`: an object of variable names (JSONPath: with `.$` for paths and intrinsics).
+    fn assign(&mut self, f: &Fields<'_>, key: &str) -> Option<Assign> {
+        let value = f.get(key)?;
+        let at = f.at(key);
+        let Value::Object(map) = value else {
+            self.diags.schema(
+                &at,
+                format!("The value for the field '{key}' must be an OBJECT"),
+            );
+            return None;
+        };
+        for name in map.keys() {
+            let variable = match self.lang {
+                QueryLanguage::JsonPath => name.strip_suffix(".$").unwrap_or(name),
+                QueryLanguage::Jsonata => name,
+            };
+            if let Some(problem) = variable_name_problem(variable) {
+                self.diags.schema(
+                    &at.child(name),
+                    format!("The variable name '{variable}' is invalid: {problem}"),
+                );
+            }
+        }
+        Some(match self.lang {
+            QueryLanguage::JsonPath => Assign::JsonPath(Template::parse(value, &at, self.diags)),
+            QueryLanguage::Jsonata => Assign::Jsonata(
+                map.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            query::Template::parse(v, &at.child(k), self.diags),
+                        )
+                    })
+                    .collect(),
+            ),
+        })
+    }
+
+    /// One rule of a Choice state's `Choices`.
+    fn choice_rule(
+        &mut self,
+        rule: &Value,
+        at: &Pointer,
+        index: &HashMap<String, StateId>,
+    ) -> Option<ChoiceRule> {
+        let Some(obj) = rule.as_object() else {
+            self.diags.schema(at, "Expected value of type Object");
+            return None;
+        };
+        let f = Fields {
+            obj,
+            at: at.clone(),
+        };
+        let assign = self.assign(&f, "Assign");
+        match self.lang {
+            QueryLanguage::JsonPath => {
+                if f.has("Output") {
+                    self.language_field_error(&f, "Output");
+                }
+                let mut stripped = obj.clone();
+                stripped.remove("Assign");
+                stripped.remove("Output");
+                let c = choice::parse_choice(&Value::Object(stripped), at, self.diags)?;
+                let next = self.target(&c.next, &at.child("Next"), index, "Next");
+                Some(ChoiceRule {
+                    condition: RuleCondition::JsonPath(c.condition),
+                    next,
+                    assign,
+                    output: None,
+                })
+            }
+            QueryLanguage::Jsonata => {
+                self.unknown_fields(&f, &["Condition", "Next", "Comment", "Assign", "Output"]);
+                let condition = match f.get("Condition") {
+                    Some(Value::Bool(b)) => Some(query::Template::Literal(Value::Bool(*b))),
+                    Some(Value::String(s)) if query::is_expression(s) => {
+                        Query::parse(s, &f.at("Condition"), self.diags).map(query::Template::Expr)
+                    }
+                    Some(_) => {
+                        self.diags.schema(
+                            &f.at("Condition"),
+                            "The value for the field 'Condition' must be a BOOLEAN or a JSONata                              expression ({% … %})",
+                        );
+                        None
+                    }
+                    None => {
+                        self.diags
+                            .schema(at, "These fields are required: [Condition]");
+                        None
+                    }
+                };
+                let next = match self.string(&f, "Next") {
+                    Some(name) => self.target(name, &f.at("Next"), index, "Next"),
+                    None => {
+                        if !f.has("Next") {
+                            self.diags.schema(at, "These fields are required: [Next]");
+                        }
+                        return None;
+                    }
+                };
+                Some(ChoiceRule {
+                    condition: RuleCondition::Jsonata(condition?),
+                    next,
+                    assign,
+                    output: self.jsonata_template(&f, "Output"),
+                })
+            }
+        }
     }
 
     // ---- shared field readers ---------------------------------------------------------------
@@ -1256,6 +1530,9 @@ impl Parser<'_> {
                 self.exclusive(f, fixed, path);
                 None
             }
+            (true, false) if self.expression_at(f, fixed).is_some() => {
+                self.expression_at(f, fixed).flatten().map(Seconds::Expr)
+            }
             (true, false) => self.uint(f, fixed, min, MAX_SECONDS).map(Seconds::Fixed),
             (false, true) => self.reference_path(f, path).map(Seconds::Path),
             (false, false) => None,
@@ -1267,6 +1544,9 @@ impl Parser<'_> {
             (true, true) => {
                 self.exclusive(f, literal, path);
                 None
+            }
+            (true, false) if self.expression_at(f, literal).is_some() => {
+                self.expression_at(f, literal).flatten().map(Text::Expr)
             }
             (true, false) => self.string(f, literal).map(|s| Text::Literal(s.to_owned())),
             (false, true) => {
@@ -1520,14 +1800,46 @@ impl Parser<'_> {
                     usize::MAX
                 }
             };
+            if self.lang == QueryLanguage::Jsonata && c.has("ResultPath") {
+                self.language_field_error(&c, "ResultPath");
+            }
+            if self.lang == QueryLanguage::JsonPath && c.has("Output") {
+                self.language_field_error(&c, "Output");
+            }
             out.push(Catcher {
                 error_equals,
                 next,
                 result_path: self.result_path(&c, "ResultPath"),
+                assign: self.assign(&c, "Assign"),
+                output: self.jsonata_template(&c, "Output"),
             });
         }
         out
     }
+}
+
+/// Why `name` cannot be a variable name, if it cannot: AWS's rules are those of an identifier
+/// (a letter or `_`, then letters, digits and `_`), at most 80 characters, and `states` is
+/// reserved.
+fn variable_name_problem(name: &str) -> Option<&'static str> {
+    let mut chars = name.chars();
+    match chars.next() {
+        None => return Some("it is empty"),
+        Some(c) if !(c.is_alphabetic() || c == '_') => {
+            return Some("it must start with a letter or '_'");
+        }
+        _ => {}
+    }
+    if !chars.all(|c| c.is_alphanumeric() || c == '_') {
+        return Some("it may contain only letters, digits and '_'");
+    }
+    if name.chars().count() > MAX_VARIABLE_NAME_CHARS {
+        return Some("it is longer than 80 characters");
+    }
+    if name == "states" {
+        return Some("'states' is reserved ($states holds the state's input, result and context)");
+    }
+    None
 }
 
 fn empty_machine() -> StateMachine {
@@ -1547,7 +1859,7 @@ fn successors(state: &State) -> impl Iterator<Item = StateId> + '_ {
         Transition::Next(id) => Some(*id),
         Transition::End => None,
     };
-    let (main, choices, default, catch): (Option<StateId>, &[(Condition, StateId)], _, &[Catcher]) =
+    let (main, choices, default, catch): (Option<StateId>, &[ChoiceRule], _, &[Catcher]) =
         match &state.kind {
             Kind::Pass(p) => (next(&p.next), &[], None, &[]),
             Kind::Task(t) => (next(&t.next), &[], None, &t.catch),
@@ -1558,7 +1870,7 @@ fn successors(state: &State) -> impl Iterator<Item = StateId> + '_ {
             Kind::Map(m) => (next(&m.next), &[], None, &m.catch),
         };
     main.into_iter()
-        .chain(choices.iter().map(|(_, id)| *id))
+        .chain(choices.iter().map(|rule| rule.next))
         .chain(default)
         .chain(catch.iter().map(|c| c.next))
 }
@@ -1571,7 +1883,29 @@ fn template_uses_context(t: &Option<Template>) -> bool {
     t.as_ref().is_some_and(Template::uses_context)
 }
 
+fn assign_uses_context(a: &Option<Assign>) -> bool {
+    match a {
+        None => false,
+        Some(Assign::JsonPath(t)) => t.uses_context(),
+        Some(Assign::Jsonata(fields)) => fields.iter().any(|(_, t)| t.mentions("context")),
+    }
+}
+
 fn state_uses_context(s: &State) -> bool {
+    if s.query_language == QueryLanguage::Jsonata {
+        // `$states.context`, read by an expression anywhere in the state.
+        return state_mentions(s, "context");
+    }
+    let catch_assign = match &s.kind {
+        Kind::Task(t) => t.catch.iter().any(|c| assign_uses_context(&c.assign)),
+        Kind::Parallel(p) => p.catch.iter().any(|c| assign_uses_context(&c.assign)),
+        Kind::Map(m) => m.catch.iter().any(|c| assign_uses_context(&c.assign)),
+        Kind::Choice(c) => c.choices.iter().any(|r| assign_uses_context(&r.assign)),
+        _ => false,
+    };
+    if catch_assign || assign_uses_context(&s.assign) {
+        return true;
+    }
     let kind = match &s.kind {
         Kind::Pass(p) => template_uses_context(&p.parameters),
         Kind::Task(t) => {
@@ -1581,7 +1915,10 @@ fn state_uses_context(s: &State) -> bool {
                     .into_iter()
                     .any(|s| matches!(s, Some(Seconds::Path(p)) if p.root() == Root::Context))
         }
-        Kind::Choice(c) => c.choices.iter().any(|(cond, _)| cond.uses_context()),
+        Kind::Choice(c) => c.choices.iter().any(|rule| match &rule.condition {
+            RuleCondition::JsonPath(cond) => cond.uses_context(),
+            RuleCondition::Jsonata(_) => false,
+        }),
         Kind::Wait(w) => matches!(
             &w.until,
             WaitFor::SecondsPath(p) | WaitFor::TimestampPath(p) if p.root() == Root::Context
@@ -1599,4 +1936,47 @@ fn state_uses_context(s: &State) -> bool {
         Kind::Map(m) => m.item_selector.is_some() || template_uses_context(&m.result_selector),
     };
     kind || path_is_context(&s.input_path) || path_is_context(&s.output_path)
+}
+
+/// Whether any JSONata expression of state `s` mentions `word` (conservative: a mention is
+/// enough to build what it may read).
+fn state_mentions(s: &State, word: &str) -> bool {
+    let t = |t: &Option<query::Template>| t.as_ref().is_some_and(|t| t.mentions(word));
+    let q = |q: &Query| q.source().contains(word);
+    let seconds = |s: &Option<Seconds>| matches!(s, Some(Seconds::Expr(e)) if q(e));
+    let assign = |a: &Option<Assign>| match a {
+        Some(Assign::Jsonata(fields)) => fields.iter().any(|(_, t)| t.mentions(word)),
+        _ => false,
+    };
+    let catch = |c: &[Catcher]| c.iter().any(|c| t(&c.output) || assign(&c.assign));
+    let kind = match &s.kind {
+        Kind::Pass(_) | Kind::Succeed => false,
+        Kind::Task(task) => {
+            t(&task.arguments)
+                || seconds(&task.timeout)
+                || seconds(&task.heartbeat)
+                || catch(&task.catch)
+        }
+        Kind::Choice(c) => c.choices.iter().any(|r| {
+            matches!(&r.condition, RuleCondition::Jsonata(c) if c.mentions(word))
+                || t(&r.output)
+                || assign(&r.assign)
+        }),
+        Kind::Wait(w) => {
+            matches!(&w.until, WaitFor::SecondsExpr(e) | WaitFor::TimestampExpr(e) if q(e))
+        }
+        Kind::Fail(f) => [&f.error, &f.cause]
+            .into_iter()
+            .any(|x| matches!(x, Some(Text::Expr(e)) if q(e))),
+        Kind::Parallel(p) => t(&p.arguments) || catch(&p.catch),
+        Kind::Map(m) => {
+            t(&m.items)
+                || t(&m.jsonata_item_selector)
+                || seconds(&m.max_concurrency)
+                || seconds(&m.tolerated_failure_count)
+                || matches!(&m.tolerated_failure_percentage, Some(Percentage::Expr(e)) if q(e))
+                || catch(&m.catch)
+        }
+    };
+    kind || t(&s.output) || assign(&s.assign)
 }

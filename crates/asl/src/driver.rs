@@ -18,8 +18,11 @@ use serde_json::Value;
 
 use crate::definition::{Kind, ProcessorMode, StateId, StateMachine, Transition};
 use crate::history::{Details, ErrorDetails, HistoryEvent, Iteration, ResourceKind, Truncation};
-use crate::step::{self, Action, Recovery, RetryState, TaskCall, Tolerance, Visit};
+use crate::step::{
+    self, Action, Assigned, CatcherScope, Recovery, RetryState, TaskCall, Tolerance, Visit,
+};
 use crate::task_token::TaskToken;
+use crate::variables::{self, Variables};
 use crate::{Failure, SplitMix64, names};
 
 /// Index of a thread of an execution: `0` is the root machine.
@@ -133,6 +136,10 @@ struct Thread {
     /// that a redrive re-runs only the unsuccessful ones.
     #[serde(default)]
     failed_children: Option<Children>,
+    /// The workflow variables this thread reads and assigns (persisted with the snapshot, so
+    /// a STANDARD execution keeps them across a restart).
+    #[serde(default)]
+    variables: Variables,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -199,8 +206,13 @@ enum TimedOut {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum AfterSleep {
-    /// A Wait state: leave with `output` and take `then`.
-    Leave { output: Value, then: Transition },
+    /// A Wait state: leave with `output`, take `then` and assign `assign`.
+    Leave {
+        output: Value,
+        then: Transition,
+        #[serde(default)]
+        assign: Assigned,
+    },
     /// A retry delay: run the state again.
     Retry,
 }
@@ -313,7 +325,14 @@ impl Execution {
             return ex;
         }
         // AWS: the first state's entered event follows event 0, not ExecutionStarted.
-        ex.spawn(None, Vec::new(), machine.start_at, input, 0);
+        ex.spawn(
+            None,
+            Vec::new(),
+            machine.start_at,
+            input,
+            0,
+            Variables::default(),
+        );
         ex
     }
 
@@ -644,7 +663,14 @@ impl Execution {
         if self.threads.iter().all(Option::is_none) {
             // It failed before its first state (its input was refused): start over.
             let input = self.context.input.clone();
-            self.spawn(None, Vec::new(), machine.start_at, input, redriven);
+            self.spawn(
+                None,
+                Vec::new(),
+                machine.start_at,
+                input,
+                redriven,
+                Variables::default(),
+            );
             return Ok(());
         }
         let mut parents = Vec::new();
@@ -736,6 +762,7 @@ impl Execution {
         state: StateId,
         input: Value,
         prev: u64,
+        variables: Variables,
     ) -> ThreadId {
         let thread = Thread {
             parent,
@@ -749,6 +776,7 @@ impl Execution {
             phase: Phase::Enter,
             input_lost: false,
             failed_children: None,
+            variables,
         };
         let id = self.threads.len();
         self.threads.push(Some(thread));
@@ -834,16 +862,23 @@ impl Execution {
                 let outcome = match result {
                     Ok(r) => {
                         let ctx = Arc::clone(&self.context);
-                        let visit = visit(&ctx, t, None);
-                        m.task_succeeded(t.state, state_input, r, &visit, &mut self.random)
+                        let visit = visit(&ctx, t, None, self.now_ms);
+                        let outcome =
+                            m.task_succeeded(t.state, state_input, r, &visit, &mut self.random);
+                        self.evaluation_outcome(t, &state.name, outcome)
                     }
                     Err(f) => Err(f),
                 };
                 self.settle(m, tid, t, outcome, None, false, effects)
             }
             Phase::Woken {
-                then: AfterSleep::Leave { output, then },
-            } => self.leave(m, t, output, then),
+                then:
+                    AfterSleep::Leave {
+                        output,
+                        then,
+                        assign,
+                    },
+            } => self.leave(m, t, output, then, assign),
             Phase::Woken {
                 then: AfterSleep::Retry,
             } => Flow::Continue,
@@ -890,11 +925,12 @@ impl Execution {
             task.encode(&mut self.random)
         });
         let ctx = Arc::clone(&self.context);
-        let visit = visit(&ctx, t, token.as_deref());
+        let visit = visit(&ctx, t, token.as_deref(), self.now_ms);
         let action = match m.enter(t.state, arg, &visit, &mut self.random) {
             Ok(a) => a,
             Err(failure) if failure.error == names::RUNTIME || !keeps_input => {
                 let failure = in_state(&state.name, t.entered, failure);
+                self.evaluation_failed(t, &state.name, &failure);
                 return Flow::Finished(Err(Stop {
                     failure,
                     prev: t.prev,
@@ -902,6 +938,7 @@ impl Execution {
             }
             Err(failure) => {
                 let failure = in_state(&state.name, t.entered, failure);
+                self.evaluation_failed(t, &state.name, &failure);
                 return self.recover(m, tid, t, failure, None, effects);
             }
         };
@@ -913,12 +950,17 @@ impl Execution {
                 until,
                 output,
                 then,
+                assign,
             } => match until.due(self.now_utc()) {
                 Ok(due) => {
                     let due_ms = due.timestamp_millis();
                     t.phase = Phase::Sleep {
                         due_ms,
-                        then: AfterSleep::Leave { output, then },
+                        then: AfterSleep::Leave {
+                            output,
+                            then,
+                            assign,
+                        },
                     };
                     effects.push(Effect::Sleep {
                         thread: tid,
@@ -994,7 +1036,15 @@ impl Execution {
                 for (i, branch) in p.branches.iter().enumerate() {
                     let mut path = t.path.clone();
                     path.push((t.state, i));
-                    self.spawn(Some((tid, i)), path, branch.start_at, input.clone(), t.prev);
+                    let scope = t.variables.inner_scope();
+                    self.spawn(
+                        Some((tid, i)),
+                        path,
+                        branch.start_at,
+                        input.clone(),
+                        t.prev,
+                        scope,
+                    );
                 }
                 if n == 0 {
                     self.children_done(m, t);
@@ -1070,12 +1120,19 @@ impl Execution {
             t.prev = started;
             let mut path = t.path.clone();
             path.push((t.state, 0));
+            // A distributed Map's iterations are child workflows: no outer variables.
+            let scope = if map.mode == ProcessorMode::Distributed {
+                Variables::default()
+            } else {
+                t.variables.inner_scope()
+            };
             self.spawn(
                 Some((tid, index)),
                 path,
                 map.processor.start_at,
                 item,
                 started,
+                scope,
             );
         }
     }
@@ -1209,7 +1266,7 @@ impl Execution {
         let unsuccessful = c.running > 0 || c.results.iter().any(|r| matches!(r, Some(Err(_))));
         t.failed_children = unsuccessful.then(|| c.clone());
         let ctx = Arc::clone(&self.context);
-        let visit = visit(&ctx, t, None);
+        let visit = visit(&ctx, t, None, self.now_ms);
         let results: Vec<Result<Value, Failure>> = c.results.into_iter().flatten().collect();
         if !c.map {
             if let Some(failure) = results.iter().find_map(|r| r.as_ref().err()).cloned() {
@@ -1222,6 +1279,7 @@ impl Execution {
             let outputs = results.into_iter().flatten().collect();
             let outcome =
                 m.branches_succeeded(t.state, c.state_input, outputs, &visit, &mut self.random);
+            let outcome = self.evaluation_outcome(t, &m.state(t.state).name, outcome);
             return Phase::Settle {
                 outcome,
                 failed_event: None,
@@ -1237,6 +1295,11 @@ impl Execution {
             &visit,
             &mut self.random,
         );
+        let done = if iteration_failed {
+            done
+        } else {
+            self.evaluation_outcome(t, &m.state(t.state).name, done)
+        };
         match &done {
             Ok(_) => {
                 t.prev = self.event("MapStateSucceeded", t.prev, None);
@@ -1278,10 +1341,13 @@ impl Execution {
             Ok(Action::Next {
                 state: next,
                 output,
+                assign,
             }) => {
-                return self.leave(m, t, output, Transition::Next(next));
+                return self.leave(m, t, output, Transition::Next(next), assign);
             }
-            Ok(Action::Succeed { output }) => return self.leave(m, t, output, Transition::End),
+            Ok(Action::Succeed { output, assign }) => {
+                return self.leave(m, t, output, Transition::End, assign);
+            }
             Ok(Action::Fail(failure)) => {
                 return Flow::Finished(Err(Stop {
                     failure,
@@ -1336,14 +1402,29 @@ impl Execution {
         effects: &mut Vec<Effect>,
     ) -> Flow {
         let input = t.input.clone();
-        match m.recover_as(
+        let state = m.state(t.state);
+        let ctx = Arc::clone(&self.context);
+        let context = if state.uses_context {
+            visit(&ctx, t, None, self.now_ms).context_object(state, None)
+        } else {
+            Value::Null
+        };
+        let variables = t.variables.clone();
+        let catcher = CatcherScope {
+            context: &context,
+            variables: &variables,
+            now_ms: self.now_ms,
+        };
+        let recovery = m.recover_as(
             t.state,
             input,
             failure,
             alias,
             &mut t.retries,
+            &catcher,
             &mut self.random,
-        ) {
+        );
+        match recovery {
             Recovery::Retry { delay_seconds } => {
                 self.forget_children(m, tid, t);
                 // Backoff without MaxDelaySeconds grows without bound: saturate ("forever",
@@ -1363,12 +1444,13 @@ impl Execution {
             Recovery::Catch {
                 state: next,
                 output,
+                assign,
             } => {
                 self.forget_children(m, tid, t);
                 if let Some(kind) = failed_event {
                     t.prev = self.event(kind.event(), t.prev, None);
                 }
-                self.leave(m, t, output, Transition::Next(next))
+                self.leave(m, t, output, Transition::Next(next), assign)
             }
             Recovery::Fail(failure) => {
                 if let Some(kind) = failed_event {
@@ -1382,9 +1464,58 @@ impl Execution {
         }
     }
 
+    /// A `States.QueryEvaluationError` of the state's own processing is recorded as an
+    /// `EvaluationFailed` event (with the field it came from) before it is handled.
+    fn evaluation_failed(&mut self, t: &mut Thread, state: &str, failure: &Failure) {
+        if failure.error != names::QUERY_EVALUATION_ERROR {
+            return;
+        }
+        let location = failure
+            .cause
+            .split_once("specified for the field '")
+            .and_then(|(_, rest)| rest.split_once('\''))
+            .map(|(field, _)| field.to_owned())
+            .unwrap_or_default();
+        t.prev = self.event(
+            "EvaluationFailed",
+            t.prev,
+            Some(Details::EvaluationFailed {
+                error: failure.error.clone(),
+                cause: failure.cause.clone(),
+                location,
+                state: state.to_owned(),
+            }),
+        );
+    }
+
+    /// The outcome of evaluating a state's Output and Assign after its work: an evaluation
+    /// error gets AWS's state prefix and its `EvaluationFailed` event.
+    fn evaluation_outcome(
+        &mut self,
+        t: &mut Thread,
+        state: &str,
+        outcome: Result<Action, Failure>,
+    ) -> Result<Action, Failure> {
+        match outcome {
+            Err(failure) if failure.error == names::QUERY_EVALUATION_ERROR => {
+                let failure = in_state(state, t.entered, failure);
+                self.evaluation_failed(t, state, &failure);
+                Err(failure)
+            }
+            other => other,
+        }
+    }
+
     /// Records the state's exit (an output over the payload limit fails it instead) and
     /// transitions.
-    fn leave(&mut self, m: &StateMachine, t: &mut Thread, output: Value, then: Transition) -> Flow {
+    fn leave(
+        &mut self,
+        m: &StateMachine,
+        t: &mut Thread,
+        output: Value,
+        then: Transition,
+        assign: Assigned,
+    ) -> Flow {
         let state = m.state(t.state);
         let text = output.to_string();
         if let Some(limit) = self.max_payload
@@ -1402,6 +1533,15 @@ impl Execution {
                 prev: t.prev,
             }));
         }
+        let (assigned_variables, assigned_variables_details) = if assign.is_empty() {
+            (None, None)
+        } else {
+            (
+                Some(variables::assigned_variables(&assign)),
+                Some(Truncation::default()),
+            )
+        };
+        t.variables.assign(assign);
         t.prev = self.event(
             exited_kind(state.kind.type_name()),
             t.prev,
@@ -1409,6 +1549,8 @@ impl Execution {
                 name: state.name.clone(),
                 output: text,
                 output_details: Truncation::default(),
+                assigned_variables,
+                assigned_variables_details,
             }),
         );
         match then {
@@ -1651,12 +1793,19 @@ fn runnable(t: &Thread) -> bool {
     !matches!(t.phase, Phase::Stopped)
 }
 
-fn visit<'a>(context: &'a step::Execution, t: &'a Thread, token: Option<&'a str>) -> Visit<'a> {
+fn visit<'a>(
+    context: &'a step::Execution,
+    t: &'a Thread,
+    token: Option<&'a str>,
+    now_ms: i64,
+) -> Visit<'a> {
     Visit {
         execution: context,
         entered_time: &t.entered_time,
         retry_count: t.retries.total(),
         task_token: token,
+        variables: &t.variables,
+        now_ms,
     }
 }
 

@@ -65,6 +65,23 @@ pub enum Details {
         output: String,
         #[serde(rename = "outputDetails")]
         output_details: Truncation,
+        /// The variables the state assigned, each value as JSON text.
+        #[serde(rename = "assignedVariables", skip_serializing_if = "Option::is_none")]
+        assigned_variables: Option<serde_json::Map<String, serde_json::Value>>,
+        #[serde(
+            rename = "assignedVariablesDetails",
+            skip_serializing_if = "Option::is_none"
+        )]
+        assigned_variables_details: Option<Truncation>,
+    },
+    /// A JSONata expression (or a field it computed) failed: recorded before the failure is
+    /// handled.
+    #[serde(rename = "evaluationFailedEventDetails")]
+    EvaluationFailed {
+        error: String,
+        cause: String,
+        location: String,
+        state: String,
     },
     #[serde(rename = "taskScheduledEventDetails")]
     TaskScheduled {

@@ -24,6 +24,7 @@ pub mod interpreter;
 pub mod intrinsics;
 pub mod mock;
 pub mod path;
+pub mod query;
 pub mod random;
 pub mod source;
 pub mod step;
@@ -32,25 +33,46 @@ pub mod template;
 pub mod test_state;
 pub mod timestamp;
 pub mod validate;
+pub mod variables;
 
 pub use diagnostics::{Diagnostic, Diagnostics, Pointer, Severity};
 pub use error::{Failure, names};
 pub use random::{Random, SplitMix64};
+pub use variables::Variables;
 
 use serde_json::Value;
 
-/// The roots a path or intrinsic can read from: `$` (the state's current data) and `$$` (the
-/// context object).
+/// The roots a path or intrinsic can read from: `$` (the state's current data), `$$` (the
+/// context object) and `$name` (a workflow variable).
 #[derive(Debug, Clone, Copy)]
 pub struct Scope<'a> {
     /// `$`: the effective input of the step being evaluated.
     pub input: &'a Value,
     /// `$$`: the context object (`Execution`, `State`, `StateMachine`, `Task`, `Map`).
     pub context: &'a Value,
+    /// `$name`: the variables visible to the state.
+    pub variables: Option<&'a Variables>,
 }
 
 impl<'a> Scope<'a> {
     pub fn new(input: &'a Value, context: &'a Value) -> Self {
-        Self { input, context }
+        Self {
+            input,
+            context,
+            variables: None,
+        }
+    }
+
+    /// The same scope, with `$name` reading `variables`.
+    pub fn with_variables(self, variables: &'a Variables) -> Self {
+        Self {
+            variables: Some(variables),
+            ..self
+        }
+    }
+
+    /// The value of variable `$name`.
+    pub fn variable(&self, name: &str) -> Option<&'a Value> {
+        self.variables.and_then(|v| v.get(name))
     }
 }

@@ -34,6 +34,8 @@ pub enum Root {
     Input,
     /// `$$`: the context object.
     Context,
+    /// `$name`: a workflow variable (the name is the path's [`Path::variable`]).
+    Variable,
 }
 
 /// A path that does not parse. `offset` is a byte offset into `text`.
@@ -174,6 +176,8 @@ pub(crate) enum Origin {
 pub struct Path {
     text: String,
     root: Root,
+    /// The variable a `$name` path reads.
+    variable: Option<Box<str>>,
     segments: Box<[Segment]>,
     definite: bool,
     normalized: Box<str>,
@@ -196,6 +200,16 @@ impl Path {
 
     pub fn root(&self) -> Root {
         self.root
+    }
+
+    /// The variable a `$name…` path reads.
+    pub fn variable(&self) -> Option<&str> {
+        self.variable.as_deref()
+    }
+
+    /// The root as written: `$`, `$$` or `$name`.
+    fn root_text(&self) -> String {
+        root_text(self.root, self.variable.as_deref())
     }
 
     /// Whether the path selects at most one node (Jayway's `isDefinite`): `select` then yields
@@ -231,7 +245,7 @@ impl Path {
     /// did not resolve, or array/filter syntax met the wrong kind of node; an indefinite path
     /// that runs into a missing member yields `[]`, as on AWS.
     pub fn select<'v>(&self, scope: &Scope<'v>) -> Option<Cow<'v, Value>> {
-        match eval::select(self.start(scope), &self.segments, scope) {
+        match eval::select(self.start(scope)?, &self.segments, scope) {
             Ok(value) => Some(value),
             Err(miss) if !self.definite && !miss.is_hard() => {
                 Some(Cow::Owned(Value::Array(Vec::new())))
@@ -242,7 +256,17 @@ impl Path {
 
     /// Like [`select`](Self::select), but says why nothing was selected, in AWS's words.
     pub fn select_result<'v>(&self, scope: &Scope<'v>) -> Result<Cow<'v, Value>, NotFound> {
-        match eval::select(self.start(scope), &self.segments, scope) {
+        let Some(start) = self.start(scope) else {
+            return Err(NotFound {
+                path: self.text.clone(),
+                kind: NotFoundKind::NoResults,
+                detail: format!(
+                    "The variable '{}' is not defined",
+                    self.variable.as_deref().unwrap_or_default()
+                ),
+            });
+        };
+        match eval::select(start, &self.segments, scope) {
             Ok(value) => Ok(value),
             Err(miss) if !self.definite && !miss.is_hard() => {
                 Ok(Cow::Owned(Value::Array(Vec::new())))
@@ -260,17 +284,19 @@ impl Path {
         )
     }
 
-    fn start<'v>(&self, scope: &Scope<'v>) -> &'v Value {
+    /// Where the path starts; `None` for an undefined variable.
+    fn start<'v>(&self, scope: &Scope<'v>) -> Option<&'v Value> {
         match self.root {
-            Root::Input => scope.input,
-            Root::Context => scope.context,
+            Root::Input => Some(scope.input),
+            Root::Context => Some(scope.context),
+            Root::Variable => scope.variable(self.variable.as_deref().unwrap_or_default()),
         }
     }
 
     fn not_found(&self, miss: Miss<'_>) -> NotFound {
         let prefix = |end: usize| {
             render(
-                self.root,
+                &self.root_text(),
                 self.segments.get(..end).unwrap_or(&[]),
                 Style::Jayway,
             )
@@ -440,12 +466,17 @@ enum Style {
     Jayway,
 }
 
-fn render(root: Root, segments: &[Segment], style: Style) -> String {
+fn root_text(root: Root, variable: Option<&str>) -> String {
+    match root {
+        Root::Input => "$".to_owned(),
+        Root::Context => "$$".to_owned(),
+        Root::Variable => format!("${}", variable.unwrap_or_default()),
+    }
+}
+
+fn render(root: &str, segments: &[Segment], style: Style) -> String {
     let mut out = String::with_capacity(16 * segments.len() + 2);
-    out.push_str(match root {
-        Root::Input => "$",
-        Root::Context => "$$",
-    });
+    out.push_str(root);
     render_segments(&mut out, segments, style);
     out
 }
@@ -534,6 +565,11 @@ pub fn set(mut input: Value, path: &Path, value: Value) -> Result<Value, Failure
     if path.root == Root::Context {
         return Err(fail("the context object ($$) is read-only".to_owned()));
     }
+    if path.root == Root::Variable {
+        return Err(fail(
+            "variables are assigned with Assign, not ResultPath".to_owned(),
+        ));
+    }
     let Some((last, parents)) = path.segments.split_last() else {
         return Ok(value);
     };
@@ -549,7 +585,7 @@ pub fn set(mut input: Value, path: &Path, value: Value) -> Result<Value, Failure
                     None => {
                         return Err(fail(format!(
                             "cannot create {}",
-                            render(path.root, &path.segments[..=i], Style::Jayway)
+                            render(&path.root_text(), &path.segments[..=i], Style::Jayway)
                         )));
                     }
                 }
@@ -589,13 +625,13 @@ pub fn set(mut input: Value, path: &Path, value: Value) -> Result<Value, Failure
 fn out_of_range(path: &Path, i: usize, len: usize) -> String {
     format!(
         "{} is out of range for an array of {len} element{}",
-        render(path.root, &path.segments[..=i], Style::Jayway),
+        render(&path.root_text(), &path.segments[..=i], Style::Jayway),
         if len == 1 { "" } else { "s" }
     )
 }
 
 fn mismatch(path: &Path, i: usize, segment: &Segment, node: &Value) -> String {
-    let at = render(path.root, &path.segments[..i], Style::Jayway);
+    let at = render(&path.root_text(), &path.segments[..i], Style::Jayway);
     let found = match node {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -1233,7 +1269,7 @@ mod tests {
         let cases = [
             ("", 0, "must start with '$'"),
             ("a.b", 0, "must start with '$'"),
-            ("$a", 1, "expected '.' or '['"),
+            ("$a b", 2, "expected '.' or '['"),
             ("$$$", 2, "expected '.' or '['"),
             ("$.", 1, "cannot end with '.'"),
             ("$.a.", 3, "cannot end with '.'"),

@@ -15,11 +15,17 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::definition::{
-    Catcher, DataPath, Kind, MapState, Percentage, ProcessorMode, ResultPath, Retrier, Seconds,
-    State, StateId, StateMachine, Text, Transition, WaitFor,
+    Catcher, DataPath, Kind, MapState, Percentage, ProcessorMode, QueryLanguage, ResultPath,
+    Retrier, RuleCondition, Seconds, State, StateId, StateMachine, Text, Transition, WaitFor,
 };
 use crate::path::{self, Path};
-use crate::{Failure, Random, Scope, names, timestamp};
+use crate::query::{self, Assign};
+use crate::{Failure, Random, Scope, Variables, names, timestamp};
+
+mod jsonata;
+
+/// The variables a state assigns (applied when it exits).
+pub type Assigned = Map<String, Value>;
 
 /// The execution-wide part of the context object (`$$`).
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -45,6 +51,10 @@ pub struct Visit<'a> {
     pub retry_count: u32,
     /// `$$.Task.Token` for `.waitForTaskToken` integrations.
     pub task_token: Option<&'a str>,
+    /// The variables visible to the state.
+    pub variables: &'a Variables,
+    /// Now, for JSONata's `$now()` and `$millis()`.
+    pub now_ms: i64,
 }
 
 impl Visit<'_> {
@@ -142,20 +152,25 @@ pub struct Tolerance {
 /// What the caller must do next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Transition to `state` with `output` as its input.
-    Next { state: StateId, output: Value },
-    /// The machine (or branch) succeeded with `output`.
-    Succeed { output: Value },
+    /// Transition to `state` with `output` as its input, assigning `assign`.
+    Next {
+        state: StateId,
+        output: Value,
+        assign: Assigned,
+    },
+    /// The machine (or branch) succeeded with `output`, assigning `assign`.
+    Succeed { output: Value, assign: Assigned },
     /// The machine (or branch) failed: a Fail state, or an error nothing caught.
     Fail(Failure),
     /// Run a task, then call [`StateMachine::task_succeeded`] or [`StateMachine::recover`]
     /// with `state_input`.
     RunTask { call: TaskCall, state_input: Value },
-    /// Wait until due, then take `then` with `output`.
+    /// Wait until due, then take `then` with `output`, assigning `assign`.
     Wait {
         until: WaitUntil,
         output: Value,
         then: Transition,
+        assign: Assigned,
     },
     /// Run every branch of a Parallel state on `input`, then call
     /// [`StateMachine::branches_succeeded`] with the outputs in branch order.
@@ -171,16 +186,20 @@ pub enum Action {
 }
 
 impl Action {
-    fn transition(then: Transition, output: Value) -> Action {
+    fn transition(then: Transition, output: Value, assign: Assigned) -> Action {
         match then {
-            Transition::Next(state) => Action::Next { state, output },
-            Transition::End => Action::Succeed { output },
+            Transition::Next(state) => Action::Next {
+                state,
+                output,
+                assign,
+            },
+            Transition::End => Action::Succeed { output, assign },
         }
     }
 
     /// Completes a [`Action::Wait`] once it is due.
-    pub fn after_wait(then: Transition, output: Value) -> Action {
-        Self::transition(then, output)
+    pub fn after_wait(then: Transition, output: Value, assign: Assigned) -> Action {
+        Self::transition(then, output, assign)
     }
 }
 
@@ -189,8 +208,12 @@ impl Action {
 pub enum Recovery {
     /// Run the state again (same input) after `delay_seconds`.
     Retry { delay_seconds: f64 },
-    /// A catcher matched: go to `state` with `output`.
-    Catch { state: StateId, output: Value },
+    /// A catcher matched: go to `state` with `output`, assigning `assign`.
+    Catch {
+        state: StateId,
+        output: Value,
+        assign: Assigned,
+    },
     /// Nothing handles it: the machine (or branch) fails.
     Fail(Failure),
 }
@@ -248,15 +271,30 @@ impl DataFlow {
 enum Context<'a> {
     /// Built from the visit of an execution.
     Visit(&'a Visit<'a>),
-    /// Given whole (TestState's `context`); a Map's item selection adds `Map.Item` to it.
-    Given(&'a Value),
+    /// Given whole (TestState's `context` and `variables`); a Map's item selection adds
+    /// `Map.Item` to it.
+    Given(&'a Value, &'a Variables),
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    fn variables(self) -> &'a Variables {
+        match self {
+            Context::Visit(visit) => visit.variables,
+            Context::Given(_, variables) => variables,
+        }
+    }
+
+    fn now_ms(self) -> i64 {
+        match self {
+            Context::Visit(visit) => visit.now_ms,
+            Context::Given(..) => 0,
+        }
+    }
+
     fn object(self, state: &State, item: Option<(usize, &Value)>) -> Value {
         match self {
             Context::Visit(visit) => visit.context_object(state, item),
-            Context::Given(given) => {
+            Context::Given(given, _) => {
                 let mut ctx = given.clone();
                 if let (Some((index, value)), Some(fields)) = (item, ctx.as_object_mut()) {
                     fields.insert(
@@ -307,10 +345,17 @@ impl StateMachine {
         id: StateId,
         input: Value,
         context: &Value,
+        variables: &Variables,
         random: &mut dyn Random,
         trace: &mut DataFlow,
     ) -> Result<Action, Failure> {
-        self.enter_in(id, input, Context::Given(context), random, Some(trace))
+        self.enter_in(
+            id,
+            input,
+            Context::Given(context, variables),
+            random,
+            Some(trace),
+        )
     }
 
     fn enter_in(
@@ -323,41 +368,57 @@ impl StateMachine {
     ) -> Result<Action, Failure> {
         let state = &self.states[id];
         let ctx = context.for_state(state);
+        if state.query_language == QueryLanguage::Jsonata {
+            return self.enter_jsonata(state, input, &ctx, context, random, trace);
+        }
+        let vars = context.variables();
         match &state.kind {
             Kind::Pass(p) => {
-                if p.result_path == ResultPath::Replace {
+                if p.result_path == ResultPath::Replace && state.assign.is_none() {
                     // The raw input is not needed afterwards: move it through.
-                    let effective = apply_input_path(&state.input_path, input, &ctx)?;
+                    let effective = apply_input_path(&state.input_path, input, &ctx, vars)?;
                     note(&mut trace, |t| t.after_input_path = Some(effective.clone()));
                     let result = match (&p.result, &p.parameters) {
                         (Some(r), _) => r.clone(),
-                        (None, Some(t)) => t.eval(&Scope::new(&effective, &ctx), random)?,
+                        (None, Some(t)) => t.eval(&scope(&effective, &ctx, vars), random)?,
                         (None, None) => effective,
                     };
                     note(&mut trace, |t| t.pass_result(p.result.is_some(), &result));
                     note(&mut trace, |t| t.after_result_path = Some(result.clone()));
-                    let output = apply_output_path(&state.output_path, result, &ctx)?;
-                    return Ok(Action::transition(p.next, output));
+                    let output = apply_output_path(&state.output_path, result, &ctx, vars)?;
+                    return Ok(Action::transition(p.next, output, Assigned::new()));
                 }
                 // ResultPath merges into the raw input, not the effective one.
-                let effective = select_input(&state.input_path, &input, &ctx)?;
+                let effective = select_input(&state.input_path, &input, &ctx, vars)?;
                 note(&mut trace, |t| {
                     t.after_input_path = Some(effective.as_ref().clone())
                 });
                 let result = match (&p.result, &p.parameters) {
                     (Some(r), _) => r.clone(),
-                    (None, Some(t)) => t.eval(&Scope::new(&effective, &ctx), random)?,
+                    (None, Some(t)) => t.eval(&scope(&effective, &ctx, vars), random)?,
                     (None, None) => effective.into_owned(),
                 };
                 note(&mut trace, |t| t.pass_result(p.result.is_some(), &result));
-                self.finish(state, input, result, &p.result_path, p.next, &ctx, trace)
+                // Assign reads the state's result (`$`), with the variables from before.
+                let assign = eval_jsonpath_assign(&state.assign, &result, &ctx, vars, random)?;
+                self.finish(
+                    state,
+                    input,
+                    result,
+                    &p.result_path,
+                    p.next,
+                    &ctx,
+                    vars,
+                    assign,
+                    trace,
+                )
             }
             Kind::Task(t) => {
-                let effective = select_input(&state.input_path, &input, &ctx)?;
+                let effective = select_input(&state.input_path, &input, &ctx, vars)?;
                 note(&mut trace, |t| {
                     t.after_input_path = Some(effective.as_ref().clone())
                 });
-                let scope = Scope::new(&effective, &ctx);
+                let scope = scope(&effective, &ctx, vars);
                 let timeout_seconds = resolve_seconds(&t.timeout, &scope, "TimeoutSecondsPath")?;
                 let heartbeat_seconds =
                     resolve_seconds(&t.heartbeat, &scope, "HeartbeatSecondsPath")?;
@@ -380,49 +441,61 @@ impl StateMachine {
                 })
             }
             Kind::Choice(c) => {
-                let effective = apply_input_path(&state.input_path, input, &ctx)?;
+                let effective = apply_input_path(&state.input_path, input, &ctx, vars)?;
                 note(&mut trace, |t| t.after_input_path = Some(effective.clone()));
-                let scope = Scope::new(&effective, &ctx);
+                let scope = scope(&effective, &ctx, vars);
                 let mut target = None;
-                for (condition, next) in &c.choices {
+                for rule in &c.choices {
+                    let RuleCondition::JsonPath(condition) = &rule.condition else {
+                        continue;
+                    };
                     if condition.eval(&scope)? {
-                        target = Some(*next);
+                        target = Some((rule.next, &rule.assign));
                         break;
                     }
                 }
-                let Some(next) = target.or(c.default) else {
+                // The state's own Assign applies when Default is taken.
+                let Some((next, assign)) = target.or_else(|| c.default.map(|d| (d, &state.assign)))
+                else {
                     return Err(Failure::new(
                         names::NO_CHOICE_MATCHED,
                         "No Choice Rule matched the state input and the Choice state has no Default",
                     ));
                 };
-                let output = apply_output_path(&state.output_path, effective, &ctx)?;
+                let assign = eval_jsonpath_assign(assign, &effective, &ctx, vars, random)?;
+                let output = apply_output_path(&state.output_path, effective, &ctx, vars)?;
                 Ok(Action::Next {
                     state: next,
                     output,
+                    assign,
                 })
             }
             Kind::Wait(w) => {
-                let effective = apply_input_path(&state.input_path, input, &ctx)?;
+                let effective = apply_input_path(&state.input_path, input, &ctx, vars)?;
                 note(&mut trace, |t| t.after_input_path = Some(effective.clone()));
-                let until = wait_until(&w.until, &Scope::new(&effective, &ctx))?;
-                let output = apply_output_path(&state.output_path, effective, &ctx)?;
+                let until = wait_until(&w.until, &scope(&effective, &ctx, vars))?;
+                let assign = eval_jsonpath_assign(&state.assign, &effective, &ctx, vars, random)?;
+                let output = apply_output_path(&state.output_path, effective, &ctx, vars)?;
                 Ok(Action::Wait {
                     until,
                     output,
                     then: w.next,
+                    assign,
                 })
             }
             Kind::Succeed => {
-                let effective = apply_input_path(&state.input_path, input, &ctx)?;
+                let effective = apply_input_path(&state.input_path, input, &ctx, vars)?;
                 note(&mut trace, |t| t.after_input_path = Some(effective.clone()));
-                let output = apply_output_path(&state.output_path, effective, &ctx)?;
-                Ok(Action::Succeed { output })
+                let output = apply_output_path(&state.output_path, effective, &ctx, vars)?;
+                Ok(Action::Succeed {
+                    output,
+                    assign: Assigned::new(),
+                })
             }
             Kind::Fail(f) => {
                 // A Fail state has no InputPath: its paths read the raw input.
                 note(&mut trace, |t| t.after_input_path = Some(input.clone()));
-                let scope = Scope::new(&input, &ctx);
+                let scope = scope(&input, &ctx, vars);
                 let error = resolve_text(&f.error, &scope, "ErrorPath", random)?;
                 let cause = resolve_text(&f.cause, &scope, "CausePath", random)?;
                 Ok(Action::Fail(Failure {
@@ -431,12 +504,12 @@ impl StateMachine {
                 }))
             }
             Kind::Parallel(p) => {
-                let effective = select_input(&state.input_path, &input, &ctx)?;
+                let effective = select_input(&state.input_path, &input, &ctx, vars)?;
                 note(&mut trace, |t| {
                     t.after_input_path = Some(effective.as_ref().clone())
                 });
                 let branch_input = match &p.parameters {
-                    Some(params) => params.eval(&Scope::new(&effective, &ctx), random)?,
+                    Some(params) => params.eval(&scope(&effective, &ctx, vars), random)?,
                     None => effective.into_owned(),
                 };
                 note(&mut trace, |t| {
@@ -448,12 +521,12 @@ impl StateMachine {
                 })
             }
             Kind::Map(m) => {
-                let effective = select_input(&state.input_path, &input, &ctx)?;
+                let effective = select_input(&state.input_path, &input, &ctx, vars)?;
                 note(&mut trace, |t| {
                     t.after_input_path = Some(effective.as_ref().clone())
                 });
                 let items = self.map_items(state, m, &effective, context, random, &mut trace)?;
-                let scope = Scope::new(&effective, &ctx);
+                let scope = scope(&effective, &ctx, vars);
                 let max_concurrency =
                     resolve_count(&m.max_concurrency, &scope, "MaxConcurrencyPath")?.unwrap_or(0);
                 let tolerance = Tolerance {
@@ -495,9 +568,10 @@ impl StateMachine {
             ));
         }
         let ctx = context.object(state, None);
+        let vars = context.variables();
         let items = match &m.items_path {
             None => Cow::Borrowed(effective),
-            Some(p) => select_or_fail(p, &Scope::new(effective, &ctx))?,
+            Some(p) => select_or_fail(p, &scope(effective, &ctx, vars))?,
         };
         let Value::Array(items) = items.as_ref() else {
             return Err(Failure::runtime(format!(
@@ -515,7 +589,7 @@ impl StateMachine {
                     .enumerate()
                     .map(|(i, item)| {
                         let ctx = context.object(state, Some((i, item)));
-                        selector.eval(&Scope::new(effective, &ctx), random)
+                        selector.eval(&scope(effective, &ctx, vars), random)
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 note(trace, |t| {
@@ -541,12 +615,14 @@ impl StateMachine {
 
     /// [`Self::task_succeeded`] as TestState runs it (see [`Self::enter_traced`]); also takes a
     /// Parallel's branch outputs or a Map's iteration results as `result`.
+    #[allow(clippy::too_many_arguments)] // task_succeeded's, plus what TestState gives
     pub fn task_succeeded_traced(
         &self,
         id: StateId,
         state_input: Value,
         result: Value,
         context: &Value,
+        variables: &Variables,
         random: &mut dyn Random,
         trace: &mut DataFlow,
     ) -> Result<Action, Failure> {
@@ -554,7 +630,7 @@ impl StateMachine {
             id,
             state_input,
             result,
-            Context::Given(context),
+            Context::Given(context, variables),
             random,
             Some(trace),
         )
@@ -571,6 +647,18 @@ impl StateMachine {
     ) -> Result<Action, Failure> {
         let state = &self.states[id];
         let ctx = context.for_state(state);
+        if state.query_language == QueryLanguage::Jsonata {
+            return self.succeeded_jsonata(
+                state,
+                state_input,
+                result,
+                &ctx,
+                context,
+                random,
+                trace,
+            );
+        }
+        let vars = context.variables();
         let (selector, result_path, next) = match &state.kind {
             Kind::Task(t) => (&t.result_selector, &t.result_path, t.next),
             Kind::Parallel(p) => (&p.result_selector, &p.result_path, p.next),
@@ -585,13 +673,25 @@ impl StateMachine {
         };
         note(&mut trace, |t| t.result = Some(result.clone()));
         let result = match selector {
-            Some(t) => t.eval(&Scope::new(&result, &ctx), random)?,
+            Some(t) => t.eval(&scope(&result, &ctx, vars), random)?,
             None => result,
         };
         note(&mut trace, |t| {
             t.after_result_selector = Some(result.clone())
         });
-        self.finish(state, state_input, result, result_path, next, &ctx, trace)
+        // Assign reads the result after ResultSelector (`$`), with the variables from before.
+        let assign = eval_jsonpath_assign(&state.assign, &result, &ctx, vars, random)?;
+        self.finish(
+            state,
+            state_input,
+            result,
+            result_path,
+            next,
+            &ctx,
+            vars,
+            assign,
+            trace,
+        )
     }
 
     /// Every branch of Parallel state `id` succeeded; `outputs` in branch order.
@@ -659,12 +759,19 @@ impl StateMachine {
         retries: &mut RetryState,
         random: &mut dyn Random,
     ) -> Recovery {
-        self.recover_as(id, state_input, failure, None, retries, random)
+        let none = Variables::default();
+        let catcher = CatcherScope {
+            context: &Value::Null,
+            variables: &none,
+            now_ms: 0,
+        };
+        self.recover_as(id, state_input, failure, None, retries, &catcher, random)
     }
 
     /// [`Self::recover`] for a failure that Retry and Catch also match under the error name
     /// `alias`: a task whose heartbeat timed out fails with `States.Timeout`, which
     /// `States.HeartbeatTimeout` matches too.
+    #[allow(clippy::too_many_arguments)] // recover's, plus the alias and the catcher's scope
     pub fn recover_as(
         &self,
         id: StateId,
@@ -672,6 +779,7 @@ impl StateMachine {
         failure: Failure,
         alias: Option<&str>,
         retries: &mut RetryState,
+        catcher: &CatcherScope<'_>,
         random: &mut dyn Random,
     ) -> Recovery {
         let (retry, catch) = self.handlers(id);
@@ -699,16 +807,52 @@ impl StateMachine {
         }
         if let Some(c) = catch.iter().find(|c| matches(&c.error_equals)) {
             let error_output = json!({ "Error": failure.error, "Cause": failure.cause });
-            let output = match apply_result_path(&c.result_path, state_input, error_output) {
-                Ok(v) => v,
-                Err(f) => return Recovery::Fail(f),
-            };
-            return Recovery::Catch {
-                state: c.next,
-                output,
+            let state = &self.states[id];
+            return match self.caught(state, c, state_input, error_output, catcher, random) {
+                Ok((output, assign)) => Recovery::Catch {
+                    state: c.next,
+                    output,
+                    assign,
+                },
+                Err(f) => Recovery::Fail(f),
             };
         }
         Recovery::Fail(failure)
+    }
+
+    /// A catcher's output and assignments: JSONPath places the error output with ResultPath
+    /// and Assign reads it as `$`; JSONata reads it as `$states.errorOutput` and outputs it
+    /// unless the catcher has an Output.
+    fn caught(
+        &self,
+        state: &State,
+        c: &Catcher,
+        state_input: Value,
+        error_output: Value,
+        catcher: &CatcherScope<'_>,
+        random: &mut dyn Random,
+    ) -> Result<(Value, Assigned), Failure> {
+        let vars = catcher.variables;
+        if state.query_language == QueryLanguage::Jsonata {
+            let env = query::Env {
+                input: &state_input,
+                context: catcher.context,
+                result: None,
+                error_output: Some(&error_output),
+                variables: vars,
+                now_ms: catcher.now_ms,
+                seed: random.next_u64(),
+            };
+            let assign = jsonata::eval_assign(&c.assign, &env, vars)?;
+            let output = match &c.output {
+                Some(t) => t.eval(&env, "Output")?,
+                None => error_output,
+            };
+            return Ok((output, assign));
+        }
+        let assign = eval_jsonpath_assign(&c.assign, &error_output, catcher.context, vars, random)?;
+        let output = apply_result_path(&c.result_path, state_input, error_output)?;
+        Ok((output, assign))
     }
 
     /// The Retry and Catch fields of state `id` (empty for states that have none).
@@ -755,12 +899,14 @@ impl StateMachine {
         result_path: &ResultPath,
         next: Transition,
         ctx: &Value,
+        vars: &Variables,
+        assign: Assigned,
         mut trace: Option<&mut DataFlow>,
     ) -> Result<Action, Failure> {
         let merged = apply_result_path(result_path, state_input, result)?;
         note(&mut trace, |t| t.after_result_path = Some(merged.clone()));
-        let output = apply_output_path(&state.output_path, merged, ctx)?;
-        Ok(Action::transition(next, output))
+        let output = apply_output_path(&state.output_path, merged, ctx, vars)?;
+        Ok(Action::transition(next, output, assign))
     }
 }
 
@@ -794,6 +940,39 @@ pub fn retry_delay(r: &Retrier, attempt: u64, random: &mut dyn Random) -> f64 {
     }
 }
 
+/// What a catcher's Assign and Output read besides the error output: the context object and
+/// the variables from before the state.
+#[derive(Clone, Copy)]
+pub struct CatcherScope<'a> {
+    pub context: &'a Value,
+    pub variables: &'a Variables,
+    pub now_ms: i64,
+}
+
+/// The scope paths read: `$`, `$$` and the variables.
+fn scope<'v>(input: &'v Value, ctx: &'v Value, vars: &'v Variables) -> Scope<'v> {
+    Scope::new(input, ctx).with_variables(vars)
+}
+
+/// A JSONPath state's Assign: paths and intrinsics read `dollar` as `$`.
+fn eval_jsonpath_assign(
+    assign: &Option<Assign>,
+    dollar: &Value,
+    ctx: &Value,
+    vars: &Variables,
+    random: &mut dyn Random,
+) -> Result<Assigned, Failure> {
+    let Some(Assign::JsonPath(template)) = assign else {
+        return Ok(Assigned::new());
+    };
+    let assigned = match template.eval(&scope(dollar, ctx, vars), random)? {
+        Value::Object(map) => map,
+        _ => Assigned::new(),
+    };
+    vars.check(&assigned)?;
+    Ok(assigned)
+}
+
 fn select_or_fail<'v>(p: &Path, scope: &Scope<'v>) -> Result<Cow<'v, Value>, Failure> {
     p.select_result(scope).map_err(Failure::from)
 }
@@ -804,27 +983,38 @@ fn select_input<'v>(
     input_path: &DataPath,
     input: &'v Value,
     ctx: &'v Value,
+    vars: &'v Variables,
 ) -> Result<Cow<'v, Value>, Failure> {
     match input_path {
         DataPath::Whole => Ok(Cow::Borrowed(input)),
         DataPath::Discard => Ok(Cow::Owned(Value::Object(Map::new()))),
-        DataPath::Path(p) => select_or_fail(p, &Scope::new(input, ctx)),
+        DataPath::Path(p) => select_or_fail(p, &scope(input, ctx, vars)),
     }
 }
 
 /// InputPath on an owned input (moves it when the whole input is selected).
-fn apply_input_path(input_path: &DataPath, input: Value, ctx: &Value) -> Result<Value, Failure> {
+fn apply_input_path(
+    input_path: &DataPath,
+    input: Value,
+    ctx: &Value,
+    vars: &Variables,
+) -> Result<Value, Failure> {
     match input_path {
         DataPath::Whole => Ok(input),
-        _ => select_input(input_path, &input, ctx).map(Cow::into_owned),
+        _ => select_input(input_path, &input, ctx, vars).map(Cow::into_owned),
     }
 }
 
-fn apply_output_path(output_path: &DataPath, value: Value, ctx: &Value) -> Result<Value, Failure> {
+fn apply_output_path(
+    output_path: &DataPath,
+    value: Value,
+    ctx: &Value,
+    vars: &Variables,
+) -> Result<Value, Failure> {
     match output_path {
         DataPath::Whole => Ok(value),
         DataPath::Discard => Ok(Value::Object(Map::new())),
-        DataPath::Path(p) => select_or_fail(p, &Scope::new(&value, ctx)).map(Cow::into_owned),
+        DataPath::Path(p) => select_or_fail(p, &scope(&value, ctx, vars)).map(Cow::into_owned),
     }
 }
 
@@ -849,6 +1039,7 @@ fn resolve_seconds(
     match seconds {
         None => Ok(None),
         Some(Seconds::Fixed(n)) => Ok(Some(*n)),
+        Some(Seconds::Expr(_)) => Err(jsonata_in_jsonpath(field)),
         Some(Seconds::Path(p)) => {
             let v = select_or_fail(p, scope)?;
             match v.as_u64() {
@@ -872,6 +1063,7 @@ fn resolve_count(
     match count {
         None => Ok(None),
         Some(Seconds::Fixed(n)) => Ok(Some(*n)),
+        Some(Seconds::Expr(_)) => Err(jsonata_in_jsonpath(field)),
         Some(Seconds::Path(p)) => {
             let v = select_or_fail(p, scope)?;
             match v.as_i64() {
@@ -905,6 +1097,7 @@ fn resolve_percentage(
     match percentage {
         None => Ok(None),
         Some(Percentage::Fixed(p)) => Ok(Some(*p)),
+        Some(Percentage::Expr(_)) => Err(jsonata_in_jsonpath("ToleratedFailurePercentage")),
         Some(Percentage::Path(path)) => {
             let v = select_or_fail(path, scope)?;
             match v.as_f64() {
@@ -941,6 +1134,7 @@ fn resolve_text(
             ))
         })?,
         Some(Text::Intrinsic(call)) => call.eval(scope, random)?,
+        Some(Text::Expr(_)) => return Err(jsonata_in_jsonpath(field)),
     };
     Ok(Some(match value {
         Value::String(s) => s,
@@ -948,8 +1142,16 @@ fn resolve_text(
     }))
 }
 
+/// The definition parser only reads expressions in JSONata states.
+fn jsonata_in_jsonpath(field: &str) -> Failure {
+    Failure::runtime(format!(
+        "the field '{field}' holds a JSONata expression in a JSONPath state"
+    ))
+}
+
 fn wait_until(wait: &WaitFor, scope: &Scope<'_>) -> Result<WaitUntil, Failure> {
     match wait {
+        WaitFor::SecondsExpr(_) | WaitFor::TimestampExpr(_) => Err(jsonata_in_jsonpath("Seconds")),
         WaitFor::Seconds(n) => Ok(WaitUntil::Seconds(*n)),
         WaitFor::Timestamp(ts) => timestamp::parse(ts)
             .map(WaitUntil::Timestamp)
@@ -1034,11 +1236,14 @@ mod tests {
         }}))
         .unwrap();
         let execution = Execution::default();
+        let variables = Variables::default();
         let visit = Visit {
             execution: &execution,
             entered_time: "2026-11-23T00:00:00.000Z",
             retry_count: 2,
             task_token: None,
+            variables: &variables,
+            now_ms: 0,
         };
         let pass = visit.context_object(machine.state(machine.state_id("P").unwrap()), None);
         assert_eq!(

@@ -29,9 +29,11 @@ use serde_json::{Map, Value};
 
 use crate::definition::{Kind, State, StateId, StateMachine};
 use crate::mock::MockedResponse;
-use crate::step::{Action, DataFlow, Execution, Recovery, RetryState, Tolerance, Visit};
+use crate::step::{
+    Action, Assigned, CatcherScope, DataFlow, Execution, Recovery, RetryState, Tolerance, Visit,
+};
 use crate::validate::validate;
-use crate::{Failure, Random, SplitMix64, names};
+use crate::{Failure, Random, SplitMix64, Variables, names};
 
 /// The name AWS gives a state tested on its own (its context object's `State.Name`, and the
 /// diagnostics' `/States/StateName/...`).
@@ -150,8 +152,7 @@ pub struct Inspection {
     pub max_concurrency: Option<u64>,
     pub tolerated_failure_count: Option<u64>,
     pub tolerated_failure_percentage: Option<f64>,
-    /// The variables (when any were given): no state can change them in Sluice, which does
-    /// not support `Assign` yet.
+    /// The variables after the state: those given, with what the state assigned.
     pub variables: Option<Value>,
     pub error_details: Option<ErrorDetails>,
 }
@@ -215,10 +216,13 @@ pub fn test_state(request: &TestStateRequest<'_>) -> Result<TestStateResult, Rej
         ));
     }
 
+    let given = Variables::from_map(variables.clone().unwrap_or_default());
     let mut run = Run {
         machine: m,
         id,
         context: &context,
+        variables: &given,
+        assigned: Assigned::new(),
         random: &mut random,
         trace: DataFlow::default(),
         retries_done: request.configuration.retrier_retry_count.unwrap_or(0),
@@ -418,11 +422,14 @@ fn context_object(
     let token = (matches!(&state.kind, Kind::Task(t) if t.resource.ends_with(".waitForTaskToken")))
         .then(|| format!("{:016x}{:016x}", random.next_u64(), random.next_u64()));
     let retries = request.configuration.retrier_retry_count.unwrap_or(0);
+    let no_variables = Variables::default();
     let visit = Visit {
         execution: &execution,
         entered_time: request.entered_time,
         retry_count: u32::try_from(retries).unwrap_or(u32::MAX),
         task_token: token.as_deref(),
+        variables: &no_variables,
+        now_ms: 0,
     };
     let mut context = visit.context_object(state, None);
     if request.role_arn.is_none()
@@ -519,6 +526,9 @@ struct Run<'r> {
     machine: &'r StateMachine,
     id: StateId,
     context: &'r Value,
+    variables: &'r Variables,
+    /// What the state assigned.
+    assigned: Assigned,
     random: &'r mut dyn Random,
     trace: DataFlow,
     /// `retrierRetryCount`.
@@ -539,6 +549,7 @@ impl Run<'_> {
             self.id,
             input.clone(),
             self.context,
+            self.variables,
             &mut *self.random,
             &mut self.trace,
         );
@@ -551,9 +562,14 @@ impl Run<'_> {
             Action::Next { .. } | Action::Succeed { .. } | Action::Fail(_) => {
                 return self.settled(action);
             }
-            Action::Wait { output, then, .. } => {
+            Action::Wait {
+                output,
+                then,
+                assign,
+                ..
+            } => {
                 // Not waited for: the test reports where the state goes next.
-                return self.settled(Action::after_wait(then, output));
+                return self.settled(Action::after_wait(then, output, assign));
             }
             Action::RunTask { call, state_input } => {
                 let work = match mocked {
@@ -593,6 +609,7 @@ impl Run<'_> {
             state_input.clone(),
             result,
             self.context,
+            self.variables,
             &mut *self.random,
             &mut self.trace,
         ) {
@@ -602,10 +619,20 @@ impl Run<'_> {
     }
 
     /// A transition, success or Fail state.
-    fn settled(&self, action: Action) -> TestStateResult {
+    fn settled(&mut self, action: Action) -> TestStateResult {
         let (status, output, error, next) = match action {
-            Action::Next { state, output } => (Status::Succeeded, Some(output), None, Some(state)),
-            Action::Succeed { output } => (Status::Succeeded, Some(output), None, None),
+            Action::Next {
+                state,
+                output,
+                assign,
+            } => {
+                self.assigned = assign;
+                (Status::Succeeded, Some(output), None, Some(state))
+            }
+            Action::Succeed { output, assign } => {
+                self.assigned = assign;
+                (Status::Succeeded, Some(output), None, None)
+            }
             Action::Fail(failure) => (Status::Failed, None, Some(failure), None),
             // `run` settles nothing else.
             _ => (
@@ -633,11 +660,18 @@ impl Run<'_> {
             retries.attempts[i] = self.retries_done;
         }
         self.details.retry_index = retry_index;
-        let recovery = self.machine.recover(
+        let catcher = CatcherScope {
+            context: self.context,
+            variables: self.variables,
+            now_ms: 0,
+        };
+        let recovery = self.machine.recover_as(
             self.id,
             state_input,
             failure.clone(),
+            None,
             &mut retries,
+            &catcher,
             &mut *self.random,
         );
         let (status, output, error, next) = match recovery {
@@ -645,7 +679,12 @@ impl Run<'_> {
                 self.details.retry_backoff_interval_seconds = Some(delay_seconds.round() as u64);
                 (Status::Retriable, None, failure, None)
             }
-            Recovery::Catch { state, output } => {
+            Recovery::Catch {
+                state,
+                output,
+                assign,
+            } => {
+                self.assigned = assign;
                 self.details.catch_index = self.machine.catcher_for(self.id, &failure.error);
                 (Status::CaughtError, Some(output), failure, Some(state))
             }
@@ -668,6 +707,14 @@ impl Run<'_> {
         variables: Option<Map<String, Value>>,
     ) -> Inspection {
         let t = std::mem::take(&mut self.trace);
+        let variables = match variables {
+            Some(mut given) => {
+                given.extend(std::mem::take(&mut self.assigned));
+                Some(given)
+            }
+            None if !self.assigned.is_empty() => Some(std::mem::take(&mut self.assigned)),
+            None => None,
+        };
         let mut shown = Inspection {
             input: Some(input),
             variables: variables.filter(|v| !v.is_empty()).map(Value::Object),
@@ -1259,12 +1306,12 @@ mod tests {
                     .into()
             )
         );
-        let r = request(r#"{"Type": "Pass", "Assign": {"x": 1}, "End": true}"#);
+        let r = request(r#"{"Type": "Pass", "Assign": {"1x": 1}, "End": true}"#);
         let Rejection::InvalidDefinition(detail) = rejected(&r) else {
             panic!("expected InvalidDefinition");
         };
         assert!(
-            detail.contains("'Assign' is not supported yet by Sluice at /States/StateName/Assign"),
+            detail.contains("variable name '1x' is invalid") && detail.contains("/Assign/1x"),
             "{detail}"
         );
         let r = request(r#"{"Type": "Pass", "End": true, "End": true}"#);

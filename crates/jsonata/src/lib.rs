@@ -184,11 +184,20 @@ impl Clock for SystemClock {
     }
 }
 
+/// A source of variables looked up by name when an expression reads them (e.g. a workflow's
+/// variable scopes), so binding many large variables costs nothing until one is read.
+pub trait Variables {
+    /// The value of `$name`, if defined.
+    fn variable(&self, name: &str) -> Option<&Json>;
+}
+
 /// Variables, extra functions, clock, seed and budget for one evaluation. Variables are
 /// borrowed where possible, so binding a large `$states` costs nothing.
 #[derive(Default)]
 pub struct Bindings<'j> {
     variables: Vec<(Cow<'j, str>, Cow<'j, Json>)>,
+    records: Vec<(&'j str, Vec<(&'j str, &'j Json)>)>,
+    source: Option<&'j dyn Variables>,
     functions: Option<&'j Functions>,
     now: Option<i64>,
     clock: Option<&'j dyn Clock>,
@@ -209,6 +218,20 @@ impl<'j> Bindings<'j> {
     /// Binds `$name` to a borrowed value (no copy).
     pub fn with_ref(self, name: impl Into<Cow<'j, str>>, value: &'j Json) -> Self {
         self.bind(name.into(), Cow::Borrowed(value))
+    }
+
+    /// Binds `$name` to an object whose fields are borrowed values (no copy): Step Functions'
+    /// `$states` is `{input, context, result, errorOutput}`, each owned elsewhere.
+    pub fn with_record(mut self, name: &'j str, fields: Vec<(&'j str, &'j Json)>) -> Self {
+        self.records.retain(|(n, _)| *n != name);
+        self.records.push((name, fields));
+        self
+    }
+
+    /// Resolves variables not bound otherwise from `source` (looked up only when read).
+    pub fn with_variables(mut self, source: &'j dyn Variables) -> Self {
+        self.source = Some(source);
+        self
     }
 
     fn bind(mut self, name: Cow<'j, str>, value: Cow<'j, Json>) -> Self {
@@ -264,11 +287,21 @@ struct BindingsGlobals<'b, 'j> {
 
 impl<'a, 'j: 'a> Globals<'a> for BindingsGlobals<'a, 'j> {
     fn variable(&self, name: &str) -> Option<Value<'a>> {
-        self.bindings
-            .variables
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| Value::from_json(v.as_ref()))
+        let bindings = self.bindings;
+        if let Some((_, v)) = bindings.variables.iter().find(|(n, _)| n == name) {
+            return Some(Value::from_json(v.as_ref()));
+        }
+        if let Some((_, fields)) = bindings.records.iter().find(|(n, _)| *n == name) {
+            let mut record = value::Object::with_capacity(fields.len());
+            for (key, field) in fields {
+                record.insert(value::Key::Lit(key), Value::from_json(field));
+            }
+            return Some(Value::object(record));
+        }
+        bindings
+            .source
+            .and_then(|s| s.variable(name))
+            .map(Value::from_json)
     }
 
     fn native(&self, name: &str) -> Option<&'a NativeFunction> {
@@ -456,5 +489,48 @@ impl<'a: 'x, 'x> Globals<'x> for Narrow<'a> {
 
     fn native(&self, name: &str) -> Option<&'x NativeFunction> {
         self.0.native(name)
+    }
+}
+
+#[cfg(test)]
+mod bindings_tests {
+    use super::*;
+    use serde_json::json;
+
+    struct Scope(serde_json::Map<String, Json>);
+
+    impl Variables for Scope {
+        fn variable(&self, name: &str) -> Option<&Json> {
+            self.0.get(name)
+        }
+    }
+
+    #[test]
+    fn records_and_variable_sources_are_read_without_copying_the_callers_values() {
+        let input = json!({"detail": {"severity": 7}});
+        let context = json!({"Execution": {"Name": "e1"}});
+        let scope = Scope(
+            json!({"limit": 5, "states": "shadowed"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        let bindings = Bindings::new()
+            .with_record("states", vec![("input", &input), ("context", &context)])
+            .with_variables(&scope);
+        let expr = Expression::parse(
+            "$states.input.detail.severity > $limit ? $states.context.Execution.Name : 'low'",
+        )
+        .unwrap();
+        assert_eq!(
+            expr.evaluate(&Json::Null, &bindings).unwrap(),
+            Some(json!("e1"))
+        );
+        // Explicit bindings and records win over the source; unknown names are undefined.
+        let expr = Expression::parse("[$type($states), $missing]").unwrap();
+        assert_eq!(
+            expr.evaluate(&Json::Null, &bindings).unwrap(),
+            Some(json!(["object"]))
+        );
     }
 }

@@ -39,6 +39,7 @@ fn eval_arg<'v>(
             let (what, data) = match path.root() {
                 Root::Input => ("input", scope.input),
                 Root::Context => ("context object", scope.context),
+                Root::Variable => ("variables", &Value::Null),
             };
             Failure::runtime(format!(
                 "The JsonPath argument '{}' of an intrinsic function could not be found in the \

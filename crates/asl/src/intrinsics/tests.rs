@@ -1172,8 +1172,8 @@ fn invalid_path_arguments_are_rejected_when_parsing() {
         message.contains("invalid path argument '$.a.'"),
         "{message}"
     );
-    // Workflow variables ($name) are not part of this engine's JSONPath scope.
-    assert!(parse_error("States.Format('{}', $name)").contains("invalid path argument '$name'"));
+    // Workflow variables ($name) are path arguments; a bad name is not.
+    assert!(parse_error("States.Format('{}', $1name)").contains("invalid path argument '$1name'"));
     assert!(parse_error("States.Array($.a[)").contains("unbalanced brackets in a path argument"));
     assert!(parse_error("States.Array($['a)").contains("unterminated quoted name"));
     assert!(parse_error("States.Array($.a b)").contains("expected ',' or ')'"));

@@ -334,6 +334,8 @@ fn evaluate<'v>(
         Origin::Current => node,
         Origin::Root(Root::Input) => scope.input,
         Origin::Root(Root::Context) => scope.context,
+        // Filters never parse a variable origin.
+        Origin::Root(Root::Variable) => return Err(Miss::NoResults),
     };
     select(start, &path.segments, scope)
 }

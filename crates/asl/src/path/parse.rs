@@ -25,10 +25,19 @@ pub(super) fn parse(text: &str, reference: bool) -> Result<Path, PathError> {
         pos: 0,
         depth: 0,
     };
+    let mut variable = None;
     let root = match parser.rest().as_bytes() {
         [b'$', b'$', ..] => {
             parser.pos = 2;
             Root::Context
+        }
+        [b'$', ..] if text[1..].starts_with(|c: char| c.is_alphabetic() || c == '_') => {
+            let end = text[1..]
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .map_or(text.len(), |i| i + 1);
+            variable = Some(text[1..end].to_owned().into_boxed_str());
+            parser.pos = end;
+            Root::Variable
         }
         [b'$', ..] => {
             parser.pos = 1;
@@ -55,10 +64,15 @@ pub(super) fn parse(text: &str, reference: bool) -> Result<Path, PathError> {
         check_reference(&parser, &segments, &starts)?;
     }
     let definite = is_definite(&segments);
-    let normalized = super::render(root, &segments, super::Style::Normalized);
+    let normalized = super::render(
+        &super::root_text(root, variable.as_deref()),
+        &segments,
+        super::Style::Normalized,
+    );
     Ok(Path {
         text: text.to_owned(),
         root,
+        variable,
         segments: segments.into_boxed_slice(),
         definite,
         normalized: normalized.into_boxed_str(),
