@@ -12,6 +12,9 @@ use sluice_asl::step::{Action, Execution, TaskCall, Visit};
 use sluice_asl::{Failure, SplitMix64};
 
 const PASS_MACHINE: &str = include_str!("../../../examples/seed/sec-pipeline-pass.json");
+/// The same machine in JSONata (Output, Condition): compared with the JSONPath one.
+const PASS_MACHINE_JSONATA: &str =
+    include_str!("../../../examples/seed/sec-pipeline-pass-jsonata.json");
 const EVENT: &str = include_str!("../../../examples/seed/event.json");
 
 fn main() {
@@ -54,7 +57,17 @@ fn execute(
 /// Transitions per second of the step core alone (no history, no clock).
 #[divan::bench]
 fn seed_pass_machine_transitions(bencher: Bencher) {
-    let machine = StateMachine::parse_str(PASS_MACHINE).expect("valid seed machine");
+    step_transitions(bencher, PASS_MACHINE);
+}
+
+/// The same, with the JSONata version of the machine.
+#[divan::bench]
+fn seed_pass_machine_jsonata_transitions(bencher: Bencher) {
+    step_transitions(bencher, PASS_MACHINE_JSONATA);
+}
+
+fn step_transitions(bencher: Bencher, definition: &str) {
+    let machine = StateMachine::parse_str(definition).expect("valid seed machine");
     let event: Value = serde_json::from_str(EVENT).expect("valid event");
     let execution = Execution::default();
     let variables = sluice_asl::Variables::default();

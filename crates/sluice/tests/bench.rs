@@ -28,6 +28,7 @@ fn bench_runs_every_workload_without_errors() {
     assert!(stdout.contains("fsyncs/s"), "{stdout}");
     for workload in [
         "express-pass",
+        "express-pass-jsonata",
         "express-task",
         "standard-pass",
         "standard-task",

@@ -34,6 +34,8 @@ use serde_json::{Value, json};
 use self::http::{Connection, Endpoint};
 
 const PASS_DEFINITION: &str = include_str!("../../../../examples/seed/sec-pipeline-pass.json");
+const PASS_JSONATA_DEFINITION: &str =
+    include_str!("../../../../examples/seed/sec-pipeline-pass-jsonata.json");
 const LAMBDA_DEFINITION: &str = include_str!("../../../../examples/seed/sec-pipeline-lambda.json");
 const MOCK_CONFIG: &str = include_str!("../../../../examples/seed/sfn-mock-config.json");
 const EVENT: &str = include_str!("../../../../examples/seed/event.json");
@@ -122,12 +124,20 @@ struct Workload {
     test_case: Option<&'static str>,
 }
 
-static WORKLOADS: [Workload; 4] = [
+static WORKLOADS: [Workload; 5] = [
     Workload {
         name: "express-pass",
         kind: Kind::Express,
         machine: "sluice-bench-pass-express",
         definition: PASS_DEFINITION,
+        test_case: None,
+    },
+    // The same machine written in JSONata (Output, Condition).
+    Workload {
+        name: "express-pass-jsonata",
+        kind: Kind::Express,
+        machine: "sluice-bench-pass-jsonata-express",
+        definition: PASS_JSONATA_DEFINITION,
         test_case: None,
     },
     Workload {
@@ -949,7 +959,8 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "pass: sec-pipeline-pass.json; task: sec-pipeline-lambda.json, its two Lambda Tasks \
+            "pass: sec-pipeline-pass.json (-jsonata: sec-pipeline-pass-jsonata.json); task: \
+             sec-pipeline-lambda.json, its two Lambda Tasks \
              answered by the seed mock config (`#HappyPath`). STANDARD executions are named. \
              cpu: cores kept busy by the server process and by this one (the clients), warmup \
              included."
