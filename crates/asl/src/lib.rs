@@ -26,6 +26,7 @@ pub mod mock;
 pub mod path;
 pub mod query;
 pub mod random;
+pub mod references;
 pub mod source;
 pub mod step;
 pub mod task_token;

@@ -68,6 +68,17 @@ events = sfn.get_execution_history(executionArn=out["executionArn"])["events"]
 failed = [e for e in events if e["type"] == "EvaluationFailed"]
 assert failed and failed[0]["evaluationFailedEventDetails"]["location"] == "Output/x", events
 
+# variableReferences lists what JSONPath fields read (not JSONata expressions), as AWS does.
+described = sfn.describe_state_machine(stateMachineArn=arn)
+assert "variableReferences" not in described, described
+mixed = {"StartAt": "Set", "States": {
+    "Set": {"Type": "Pass", "Assign": {"x": 1, "items": [1]}, "Next": "Read"},
+    "Read": {"Type": "Pass", "Parameters": {"v.$": "$x", "f.$": "States.Format('{}', $items[0])"}, "Next": "J"},
+    "J": {"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% $x %}", "End": True}}}
+arn = sfn.create_state_machine(name="references", definition=json.dumps(mixed), roleArn=role)["stateMachineArn"]
+described = sfn.describe_state_machine(stateMachineArn=arn)
+assert described["variableReferences"] == {"Read": ["items", "x"]}, described
+
 # JSONPath fields in a JSONata state, and expressions that do not parse, are refused.
 try:
     sfn.create_state_machine(name="jsonata-invalid", roleArn=role, definition=json.dumps(

@@ -596,7 +596,9 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
         Arn::parse_state_machine(&input.state_machine_arn)?;
         let record = self.machine(&input.state_machine_arn).await?;
         let extra = Extra::of(&record);
+        let variable_references = variable_references(&record.definition);
         Ok(DescribeStateMachineOutput {
+            variable_references,
             state_machine_arn: record.arn,
             name: record.name,
             status: Some(StateMachineStatus::Active),
@@ -1187,7 +1189,9 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
             .map_err(engine_error)?
             .ok_or_else(|| ApiError::state_machine_does_not_exist(&record.state_machine_arn))?;
         let extra = Extra::of(&machine);
+        let variable_references = variable_references(&machine.definition);
         Ok(DescribeStateMachineForExecutionOutput {
+            variable_references,
             state_machine_arn: record.state_machine_arn,
             name: machine.name,
             definition: machine.definition,
@@ -1363,4 +1367,13 @@ mod tests {
         assert_eq!(page_size(Some(0)), 100);
         assert_eq!(page_size(Some(5)), 5);
     }
+}
+
+/// DescribeStateMachine's `variableReferences` (absent when no state reads a variable).
+fn variable_references(
+    definition: &str,
+) -> Option<std::collections::BTreeMap<String, Vec<String>>> {
+    let definition: serde_json::Value = serde_json::from_str(definition).ok()?;
+    let references = sluice_asl::references::variable_references(&definition);
+    (!references.is_empty()).then_some(references)
 }
