@@ -991,7 +991,7 @@ impl Report {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{:<8} {:<14} {:>7} {:>13} {:>9} {:>9} {:>9} {:>7} {:>10} {:>10}",
+            "{:<8} {:<20} {:>7} {:>13} {:>9} {:>9} {:>9} {:>7} {:>10} {:>10}",
             "target",
             "workload",
             "clients",
@@ -1008,7 +1008,7 @@ impl Report {
                 Outcome::Measured(stats) => {
                     let _ = writeln!(
                         out,
-                        "{:<8} {:<14} {:>7} {:>13.1} {:>9} {:>9} {:>9} {:>7} {:>10} {:>10}",
+                        "{:<8} {:<20} {:>7} {:>13.1} {:>9} {:>9} {:>9} {:>7} {:>10} {:>10}",
                         row.target,
                         row.workload.name,
                         settings.clients,
@@ -1024,7 +1024,7 @@ impl Report {
                 Outcome::Unavailable(why) => {
                     let _ = writeln!(
                         out,
-                        "{:<8} {:<14} {:>7} cannot execute this workload: {why}",
+                        "{:<8} {:<20} {:>7} cannot execute this workload: {why}",
                         row.target, row.workload.name, "-"
                     );
                 }
@@ -1114,7 +1114,7 @@ impl Report {
                         }
                         (_, None) => "n/a: not run on moto".to_string(),
                     };
-                    let _ = writeln!(out, "  {:<14} {line}", row.workload.name);
+                    let _ = writeln!(out, "  {:<20} {line}", row.workload.name);
                 }
             }
         }
