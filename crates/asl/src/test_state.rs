@@ -144,6 +144,8 @@ pub struct Inspection {
     pub input: Option<Value>,
     pub after_input_path: Option<Value>,
     pub after_parameters: Option<Value>,
+    /// A JSONata Task's or Parallel's input after `Arguments`.
+    pub after_arguments: Option<Value>,
     pub result: Option<Value>,
     pub after_result_selector: Option<Value>,
     pub after_result_path: Option<Value>,
@@ -721,6 +723,16 @@ impl Run<'_> {
             error_details: (self.details != ErrorDetails::default()).then_some(self.details),
             ..Inspection::default()
         };
+        if state.query_language == crate::definition::QueryLanguage::Jsonata {
+            // JSONata states have no paths: AWS shows the arguments and the result only.
+            if matches!(state.kind, Kind::Task(_) | Kind::Parallel(_)) {
+                shown.after_arguments = t.after_parameters;
+            }
+            if matches!(state.kind, Kind::Task(_) | Kind::Parallel(_) | Kind::Map(_)) {
+                shown.result = t.result;
+            }
+            return shown;
+        }
         match &state.kind {
             // A Pass state with a Result shows neither its InputPath nor its Parameters.
             Kind::Pass(p) if p.result.is_some() => {
@@ -1418,6 +1430,32 @@ mod tests {
         r.mock = None;
         r.context = Some("{}");
         assert!(matches!(rejected(&r), Rejection::Validation(m) if m.contains("Context")));
+    }
+
+    #[test]
+    fn a_jsonata_task_shows_its_arguments_and_assigns_variables() {
+        let mut r = request(
+            r#"{"Type": "Task", "QueryLanguage": "JSONata",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Arguments": {"FunctionName": "foo", "Payload": "{% $states.input.Value %}"},
+                "Assign": {"last": "{% $states.result.Payload %}"},
+                "Output": {"got": "{% $states.result.Payload %}", "prefix": "{% $prefix %}"},
+                "End": true}"#,
+        );
+        r.input = json!({"Value": "HelloWorld"});
+        r.variables = Some(r#"{"prefix": "p-"}"#);
+        r.mock = result(json!({"Payload": "done"}));
+        let out = run(&r);
+        assert_eq!(out.status, Status::Succeeded, "{out:?}");
+        assert_eq!(out.output, Some(json!({"got": "done", "prefix": "p-"})));
+        let i = inspection(&out);
+        assert_eq!(
+            i.after_arguments,
+            Some(json!({"FunctionName": "foo", "Payload": "HelloWorld"}))
+        );
+        assert_eq!(i.result, Some(json!({"Payload": "done"})));
+        assert_eq!(i.after_input_path, None, "no paths in JSONata states");
+        assert_eq!(i.variables, Some(json!({"prefix": "p-", "last": "done"})));
     }
 
     #[test]

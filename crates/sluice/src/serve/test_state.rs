@@ -119,6 +119,7 @@ fn inspection_data(i: Inspection) -> InspectionData {
         input: json(i.input),
         after_input_path: json(i.after_input_path),
         after_parameters: json(i.after_parameters),
+        after_arguments: json(i.after_arguments),
         result: json(i.result),
         after_result_selector: json(i.after_result_selector),
         after_result_path: json(i.after_result_path),
