@@ -11,9 +11,26 @@ pub enum Error {
     /// `ResourceNotFoundException` (404): no function by that name (or qualifier).
     #[error("Function not found: {arn}")]
     NotFound { arn: String },
+    /// `ResourceNotFoundException` (404) in other words than [`Error::NotFound`]'s (`Cannot
+    /// find alias arn: ...`, `Alias not found: ...`).
+    #[error("{message}")]
+    Missing { message: String },
     /// `ResourceConflictException` (409): CreateFunction of a name that exists.
     #[error("Function already exist: {name}")]
     AlreadyExists { name: String },
+    /// `ResourceConflictException` (409) in other words (`Alias already exists: ...`, a version
+    /// an alias uses).
+    #[error("{message}")]
+    Conflict { message: String },
+    /// `PreconditionFailedException` (412): a `RevisionId` that is not the current one.
+    #[error(
+        "The Revision Id provided does not match the latest Revision Id. Call the \
+         GetFunction/GetAlias API to retrieve the latest Revision Id"
+    )]
+    PreconditionFailed,
+    /// `ValidationException` (400): a value outside the model's constraints.
+    #[error("{message}")]
+    Validation { message: String },
     /// `InvalidParameterValueException` (400): a request value the service refuses.
     #[error("{message}")]
     InvalidParameter { message: String },
@@ -59,8 +76,10 @@ impl Error {
     /// The AWS error name.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::NotFound { .. } => "ResourceNotFoundException",
-            Self::AlreadyExists { .. } => "ResourceConflictException",
+            Self::NotFound { .. } | Self::Missing { .. } => "ResourceNotFoundException",
+            Self::AlreadyExists { .. } | Self::Conflict { .. } => "ResourceConflictException",
+            Self::PreconditionFailed => "PreconditionFailedException",
+            Self::Validation { .. } => "ValidationException",
             Self::InvalidParameter { .. } => "InvalidParameterValueException",
             Self::InvalidRequestContent { .. } => "InvalidRequestContentException",
             Self::EntityTooLarge { .. } => "RequestEntityTooLargeException",
@@ -74,9 +93,12 @@ impl Error {
     /// The HTTP status AWS answers the error with.
     pub fn status(&self) -> u16 {
         match self {
-            Self::NotFound { .. } => 404,
-            Self::AlreadyExists { .. } => 409,
-            Self::InvalidParameter { .. } | Self::InvalidRequestContent { .. } => 400,
+            Self::NotFound { .. } | Self::Missing { .. } => 404,
+            Self::AlreadyExists { .. } | Self::Conflict { .. } => 409,
+            Self::PreconditionFailed => 412,
+            Self::InvalidParameter { .. }
+            | Self::InvalidRequestContent { .. }
+            | Self::Validation { .. } => 400,
             Self::EntityTooLarge { .. } | Self::PayloadTooLarge { .. } => 413,
             Self::TooManyRequests { .. } => 429,
             Self::UnsupportedRuntime { .. } => 502,

@@ -37,6 +37,9 @@ pub(crate) struct Event {
     /// The request id, the same for every attempt.
     pub id: String,
     pub function: String,
+    /// The version or alias invoked, if any (an alias is resolved at each attempt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualifier: Option<String>,
     /// Base64 of the payload.
     pub payload: String,
     /// When it was accepted (ms since the epoch).
@@ -291,6 +294,7 @@ mod tests {
         Event {
             id: id.into(),
             function: "f".into(),
+            qualifier: None,
             payload: "e30=".into(),
             accepted_ms: 1,
             retries: 0,

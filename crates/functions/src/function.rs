@@ -1,5 +1,6 @@
-//! A function's configuration ([`Function`]), what a create or update may set ([`Settings`]),
-//! AWS's rules for them, and function names and ARNs.
+//! A function's configuration ([`Function`]: `$LATEST` or a published version), what a create
+//! or update may set ([`Settings`]), aliases ([`Alias`]), AWS's rules for them, and function
+//! names, qualifiers ([`Qualifier`]) and ARNs.
 
 use std::collections::BTreeMap;
 
@@ -28,6 +29,11 @@ impl Scope {
             "arn:aws:lambda:{}:{}:function:{name}",
             self.region, self.account
         )
+    }
+
+    /// `arn:aws:lambda:<region>:<account>:function:<name>:<qualifier>` (a version or an alias).
+    pub fn qualified_arn(&self, name: &str, qualifier: &str) -> String {
+        format!("{}:{qualifier}", self.function_arn(name))
     }
 }
 
@@ -162,7 +168,9 @@ pub const RESERVED_VARIABLES: &[&str] = &[
     "LAMBDA_RUNTIME_DIR",
 ];
 
-/// A function as the registry keeps it (`<data-dir>/functions/<name>/function.json`).
+/// A function as the registry keeps it: `$LATEST` (`<data-dir>/functions/<name>/function.json`)
+/// or one of its published versions (`versions/<n>.json` beside it), an immutable snapshot of
+/// `$LATEST`'s code and configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Function {
@@ -187,11 +195,56 @@ pub struct Function {
     pub revision_id: String,
     /// PutFunctionConcurrency's limit, if any.
     pub reserved_concurrency: Option<u32>,
-    /// The folder of the unpacked code, relative to the function's folder.
+    /// The folder of the unpacked code, relative to the function's folder. Published versions
+    /// share the folder of the `$LATEST` they were published from (code folders are never
+    /// changed, only replaced).
     pub code_dir: String,
+    /// [`LATEST`](crate::LATEST), or the number of a published version.
+    #[serde(default = "latest")]
+    pub version: String,
+    /// On `$LATEST`: the number of the last version published (0: none yet). Numbers are never
+    /// reused, also after a version is deleted.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub last_version: u64,
+    /// On a published version: the [`Function::fingerprint`] of the `$LATEST` it was published
+    /// from (a publish without a change since returns that version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_from: Option<String>,
+}
+
+fn latest() -> String {
+    crate::LATEST.to_owned()
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Function {
+    /// Whether this is `$LATEST` (not a published version).
+    pub fn is_latest(&self) -> bool {
+        self.version == crate::LATEST
+    }
+
+    /// What a published version snapshots: the code and the configuration (not the revision,
+    /// the time or the function-level settings), hashed.
+    pub fn fingerprint(&self) -> String {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let snapshot = serde_json::json!([
+            self.code_sha256,
+            self.runtime,
+            self.handler,
+            self.role,
+            self.description,
+            self.timeout,
+            self.memory_size,
+            self.environment,
+        ]);
+        base64::engine::general_purpose::STANDARD
+            .encode(sha2::Sha256::digest(snapshot.to_string().as_bytes()))
+    }
+
     /// How Sluice runs it, or `InvalidRuntimeException`.
     pub fn runtime_kind(&self) -> Result<RuntimeKind, Error> {
         RuntimeKind::of(&self.runtime).ok_or_else(|| Error::UnsupportedRuntime {
@@ -333,6 +386,85 @@ fn valid_variable_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// An alias of a function: a name for one of its versions, optionally routing a share of the
+/// invocations to a second version (`<data-dir>/functions/<name>/aliases.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Alias {
+    pub name: String,
+    /// The version it names (`$LATEST` or a number).
+    pub function_version: String,
+    pub description: String,
+    /// `RoutingConfig.AdditionalVersionWeights`: at most one other version and the share of
+    /// invocations (0 to 1) it gets.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub routing: BTreeMap<String, f64>,
+    /// Changes with every update (a UUID).
+    pub revision_id: String,
+}
+
+impl Alias {
+    /// The version an invocation runs, given a uniform random number in `[0, 1)`: the
+    /// additional version with its weight's probability, else the alias's version.
+    pub fn route(&self, draw: f64) -> &str {
+        let mut threshold = 0.0;
+        for (version, weight) in &self.routing {
+            threshold += weight;
+            if draw < threshold {
+                return version;
+            }
+        }
+        &self.function_version
+    }
+
+    /// Whether the alias sends invocations to `version`.
+    pub fn uses(&self, version: &str) -> bool {
+        self.function_version == version || self.routing.contains_key(version)
+    }
+}
+
+/// What a qualifier (`Qualifier`, or the part after the name in `FunctionName`) names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Qualifier<'a> {
+    /// `$LATEST`.
+    Latest,
+    /// A published version (`1`, `2`, ...).
+    Version(u64),
+    /// An alias (a name that is not only digits).
+    Alias(&'a str),
+    /// Something that can name nothing (`007`, `$PREVIOUS`, a number too large): AWS answers
+    /// `Function not found` for it.
+    Nothing,
+}
+
+impl<'a> Qualifier<'a> {
+    pub fn parse(qualifier: &'a str) -> Self {
+        if qualifier == crate::LATEST {
+            Self::Latest
+        } else if !qualifier.is_empty() && qualifier.bytes().all(|b| b.is_ascii_digit()) {
+            match qualifier.parse::<u64>() {
+                Ok(n) if n > 0 && n.to_string() == qualifier => Self::Version(n),
+                _ => Self::Nothing,
+            }
+        } else if valid_alias_name(qualifier) {
+            Self::Alias(qualifier)
+        } else {
+            Self::Nothing
+        }
+    }
+}
+
+/// Whether `name` is an alias name AWS accepts: 1 to 128 letters, digits, `-`, `_`, not only
+/// digits (the model's `(?!^[0-9]+$)([a-zA-Z0-9-_]+)`).
+pub fn valid_alias_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && !name.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Whether `name` is a function name AWS accepts on create: 1 to 64 letters, digits, `-`, `_`.
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -380,6 +512,7 @@ pub fn parse_function_name(input: &str) -> Option<(String, Option<String>)> {
     match qualifier {
         Some(q)
             if q.is_empty()
+                || q.len() > 128
                 || !q
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'$') =>
@@ -427,6 +560,101 @@ mod tests {
     }
 
     #[test]
+    fn qualified_names_in_every_form() {
+        let cases = [
+            ("f:3", "f", Some("3")),
+            ("f:prod", "f", Some("prod")),
+            ("000000000000:function:f:7", "f", Some("7")),
+            ("000000000000:function:f:live", "f", Some("live")),
+            (
+                "arn:aws:lambda:us-east-1:000000000000:function:f:12",
+                "f",
+                Some("12"),
+            ),
+            (
+                "arn:aws:lambda:eu-west-3:123456789012:function:my-fn:$LATEST",
+                "my-fn",
+                Some("$LATEST"),
+            ),
+            (
+                "arn:aws-cn:lambda:cn-north-1:000000000000:function:f",
+                "f",
+                None,
+            ),
+        ];
+        for (input, name, qualifier) in cases {
+            assert_eq!(
+                parse_function_name(input),
+                Some((name.to_owned(), qualifier.map(str::to_owned))),
+                "{input}"
+            );
+        }
+        for bad in [
+            "f:a:b",
+            "f:has space",
+            "f:a/b",
+            &format!("f:{}", "q".repeat(129)),
+            "arn:aws:lambda:us-east-1:000000000000:layer:f:1",
+            "arn:aws:lambda:us-east-1:000000000000:function:f:",
+        ] {
+            assert_eq!(parse_function_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn qualifiers_name_latest_versions_or_aliases() {
+        assert_eq!(Qualifier::parse("$LATEST"), Qualifier::Latest);
+        assert_eq!(Qualifier::parse("1"), Qualifier::Version(1));
+        assert_eq!(Qualifier::parse("42"), Qualifier::Version(42));
+        assert_eq!(Qualifier::parse("prod"), Qualifier::Alias("prod"));
+        assert_eq!(Qualifier::parse("v2"), Qualifier::Alias("v2"));
+        assert_eq!(
+            Qualifier::parse("2024-01-02"),
+            Qualifier::Alias("2024-01-02")
+        );
+        assert_eq!(
+            Qualifier::parse("blue_green"),
+            Qualifier::Alias("blue_green")
+        );
+        // Digits that are no version number, and what no alias can be called.
+        for nothing in [
+            "0",
+            "007",
+            "99999999999999999999999",
+            "$latest",
+            "$LATEST.PUBLISHED",
+            "$PREVIOUS",
+            "",
+        ] {
+            assert_eq!(Qualifier::parse(nothing), Qualifier::Nothing, "{nothing}");
+        }
+        assert!(valid_alias_name("live") && valid_alias_name("1a") && valid_alias_name("-"));
+        assert!(!valid_alias_name("123") && !valid_alias_name("") && !valid_alias_name("a.b"));
+        assert!(!valid_alias_name(&"a".repeat(129)) && valid_alias_name(&"a".repeat(128)));
+    }
+
+    #[test]
+    fn aliases_route_by_weight() {
+        let mut alias = Alias {
+            name: "live".into(),
+            function_version: "1".into(),
+            description: String::new(),
+            routing: BTreeMap::new(),
+            revision_id: "r".into(),
+        };
+        assert_eq!(alias.route(0.0), "1");
+        assert_eq!(alias.route(0.99), "1");
+        alias.routing.insert("2".into(), 0.25);
+        assert_eq!(alias.route(0.0), "2");
+        assert_eq!(alias.route(0.2499), "2");
+        assert_eq!(alias.route(0.25), "1");
+        assert_eq!(alias.route(0.9), "1");
+        assert!(alias.uses("1") && alias.uses("2") && !alias.uses("3"));
+        alias.routing.insert("2".into(), 1.0);
+        assert_eq!(alias.route(0.999), "2");
+    }
+
+    #[test]
     fn settings_follow_aws_rules() {
         let mut f = Function {
             name: "f".into(),
@@ -443,6 +671,9 @@ mod tests {
             revision_id: String::new(),
             reserved_concurrency: None,
             code_dir: "code".into(),
+            version: "$LATEST".into(),
+            last_version: 0,
+            published_from: None,
         };
         let timeout = |t| Settings {
             timeout: Some(t),

@@ -19,6 +19,11 @@ fn random_u128() -> u128 {
     (u128::from(half(0)) << 64) | u128::from(half(1))
 }
 
+/// A uniform random number in `[0, 1)` (53 random bits): weighted alias routing.
+pub(crate) fn random_unit() -> f64 {
+    (random_u128() >> 75) as f64 / (1u64 << 53) as f64
+}
+
 /// A version 4 UUID, e.g. `0b7c6a3e-5f1d-4c2a-9e8b-1a2b3c4d5e6f`.
 pub fn uuid_v4() -> String {
     let bits = random_u128();
@@ -58,5 +63,9 @@ mod tests {
         let t = trace_id(1_700_000_000);
         assert!(t.starts_with("Root=1-6553f100-"), "{t}");
         assert!(t.ends_with(";Sampled=0"), "{t}");
+        let draws: Vec<f64> = (0..1000).map(|_| random_unit()).collect();
+        assert!(draws.iter().all(|d| (0.0..1.0).contains(d)));
+        let low = draws.iter().filter(|d| **d < 0.5).count();
+        assert!((350..650).contains(&low), "{low}");
     }
 }

@@ -4,15 +4,16 @@
 //! wire is `sluice-api`'s, the Task integration the binary's):
 //!
 //! - [`Registry`]: functions persisted under `<data-dir>/functions/<name>/` (configuration as
-//!   JSON, the unpacked code beside it), atomic writes; [`archive`] unpacks deployment packages
-//!   safely (zip-slip, symlinks, AWS's size limits).
+//!   JSON, the unpacked code beside it, published versions and aliases), atomic writes;
+//!   [`archive`] unpacks deployment packages safely (zip-slip, symlinks, AWS's size limits).
 //! - [`runtime_api`]: the Lambda Runtime API a worker talks to (one loopback listener per
 //!   worker).
-//! - `pool`: per function, the backlog of invocations and the worker processes that take
+//! - `pool`: per function version, the backlog of invocations and the worker processes that take
 //!   them — scale up on backlog to the concurrency limit, down to zero when idle; timeouts,
 //!   crashes and init failures become AWS's errors (`Sandbox.Timedout`, `Runtime.ExitError`).
-//! - [`Functions`]: the handle the API and the engine use — create, update, delete, and
-//!   [`Functions::invoke`].
+//! - [`Functions`]: the handle the API and the engine use — create, update, delete, versions
+//!   and aliases ([`Functions::publish_version`], [`Functions::create_alias`], ...), and
+//!   [`Functions::invoke`] (qualifiers resolved, aliases routed by weight).
 //! - [`task`]: what a Step Functions Task sees of an invocation (`lambda:invoke`'s result
 //!   document, handler errors as Task failures).
 //!
@@ -34,12 +35,14 @@ mod service;
 pub mod task;
 
 pub use error::Error;
-pub use function::{Function, RuntimeKind, Scope, Settings, parse_function_name};
+pub use function::{
+    Alias, Function, Qualifier, RuntimeKind, Scope, Settings, parse_function_name, valid_alias_name,
+};
 pub use ids::uuid_v4;
 pub use options::Options;
 pub use pool::{PoolStats, Reply};
 pub use registry::Registry;
-pub use service::{Functions, IDEMPOTENCY_KEY, InvokeOptions, Invoked, LATEST};
+pub use service::{AliasUpdate, Functions, IDEMPOTENCY_KEY, InvokeOptions, Invoked, LATEST};
 
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,5 @@
-//! [`Pool`]: the worker processes of one function and the invocations waiting for them.
+//! [`Pool`]: the worker processes of one function version (`$LATEST` or a published version)
+//! and the invocations waiting for them.
 //!
 //! Invocations wait in a FIFO backlog; workers pull them through the Runtime API
 //! ([`crate::runtime_api`]), each on its own loopback port. The pool grows when the backlog is
@@ -27,7 +28,7 @@ use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 
 use crate::function::{Function, RuntimeKind, Scope};
-use crate::logs::{LogBuffer, LogLine};
+use crate::logs::LogBuffer;
 use crate::{Error, Options, runtime_api};
 
 /// What a function answered.
@@ -96,8 +97,8 @@ sys.argv = ['awslambdaric'] + sys.argv[1:]
 runpy.run_module('awslambdaric', run_name='__main__', alter_sys=True)
 ";
 
-/// What a worker runs: the function as it was when the worker started.
-#[derive(Debug)]
+/// What a worker runs: the function (version) as it was when the worker started.
+#[derive(Debug, Clone)]
 pub(crate) struct Spec {
     pub function: Function,
     pub code: PathBuf,
@@ -111,6 +112,9 @@ struct Pending {
     request_id: Arc<str>,
     payload: Bytes,
     client_context: Option<String>,
+    /// The ARN the caller invoked (qualified when it named a version or alias); the function's
+    /// unqualified ARN when `None`.
+    invoked_arn: Option<Arc<str>>,
     reply: oneshot::Sender<Reply>,
 }
 
@@ -214,21 +218,26 @@ pub struct PoolStats {
     pub queued: usize,
 }
 
-/// The workers and backlog of one function.
+/// The workers and backlog of one function version.
 pub(crate) struct Pool {
     options: Arc<Options>,
     scope: Scope,
     state: Mutex<State>,
     /// Wakes workers waiting in `next` when an invocation is queued.
     work: Notify,
-    logs: Mutex<LogBuffer>,
+    /// The function's log, shared by the pools of all its versions.
+    logs: Arc<Mutex<LogBuffer>>,
     /// Signalled whenever a worker is gone (shutdown waits on it).
     exited: Notify,
 }
 
 impl Pool {
-    pub(crate) fn new(options: Arc<Options>, scope: Scope, spec: Spec) -> Arc<Self> {
-        let capacity = options.log_buffer_bytes;
+    pub(crate) fn new(
+        options: Arc<Options>,
+        scope: Scope,
+        spec: Spec,
+        logs: Arc<Mutex<LogBuffer>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             options,
             scope,
@@ -241,7 +250,7 @@ impl Pool {
                 closed: false,
             }),
             work: Notify::new(),
-            logs: Mutex::new(LogBuffer::new(capacity)),
+            logs,
             exited: Notify::new(),
         })
     }
@@ -255,22 +264,6 @@ impl Pool {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(request_id, text);
-    }
-
-    /// The kept log lines of invocation `request_id`.
-    pub(crate) fn logs_of(&self, request_id: &str) -> String {
-        self.logs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .of_request(request_id)
-    }
-
-    /// The kept log lines after sequence number `after` (of `request_id` only, when given).
-    pub(crate) fn log_lines(&self, after: u64, request_id: Option<&str>) -> Vec<LogLine> {
-        self.logs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .since(after, request_id)
     }
 
     pub(crate) fn stats(&self) -> PoolStats {
@@ -292,6 +285,7 @@ impl Pool {
         request_id: Arc<str>,
         payload: Bytes,
         client_context: Option<String>,
+        invoked_arn: Option<Arc<str>>,
     ) -> Result<Reply, Error> {
         let (reply, replied) = oneshot::channel();
         {
@@ -318,6 +312,7 @@ impl Pool {
                 request_id,
                 payload,
                 client_context,
+                invoked_arn,
                 reply,
             });
             self.scale(&mut state);
@@ -509,7 +504,7 @@ impl Pool {
             .env("TZ", ":UTC")
             .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
             .env("AWS_LAMBDA_FUNCTION_NAME", &function.name)
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", &function.version)
             .env(
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
                 function.memory_size.to_string(),
@@ -519,7 +514,7 @@ impl Pool {
                 "AWS_LAMBDA_LOG_GROUP_NAME",
                 format!("/aws/lambda/{}", function.name),
             )
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", &function.version)
             .env(
                 "AWS_EXECUTION_ENV",
                 format!("AWS_Lambda_{}", function.runtime),
@@ -630,7 +625,7 @@ impl Pool {
                 let mut state = self.lock();
                 let generation = state.generation;
                 let timeout_secs = state.spec.function.timeout;
-                let arn = state.spec.arn.clone();
+                let version = Arc::clone(&state.spec);
                 let worker = state.workers.get_mut(&id)?;
                 if worker.status == Status::Stopping {
                     return None;
@@ -679,7 +674,10 @@ impl Pool {
                     drop(state);
                     self.log(
                         Some(Arc::clone(&pending.request_id)),
-                        format!("START RequestId: {} Version: $LATEST", pending.request_id),
+                        format!(
+                            "START RequestId: {} Version: {}",
+                            pending.request_id, version.function.version
+                        ),
                     );
                     let deadline_ms =
                         chrono::Utc::now().timestamp_millis() + i64::from(timeout_secs) * 1000;
@@ -687,7 +685,10 @@ impl Pool {
                         request_id: pending.request_id,
                         payload: pending.payload,
                         deadline_ms,
-                        function_arn: arn,
+                        function_arn: match pending.invoked_arn {
+                            Some(arn) => arn.to_string(),
+                            None => version.arn.clone(),
+                        },
                         client_context: pending.client_context,
                         trace_id: crate::ids::trace_id(deadline_ms / 1000),
                     });
@@ -865,6 +866,16 @@ impl Pool {
                 stop(worker, StopReason::Replaced);
             }
         }
+        self.scale(&mut state);
+    }
+
+    /// PutFunctionConcurrency of a published version's function: the new limit, without
+    /// replacing its workers (the version's code and configuration have not changed).
+    pub(crate) fn set_reserved_concurrency(self: &Arc<Self>, reserved: Option<u32>) {
+        let mut state = self.lock();
+        let mut spec = (*state.spec).clone();
+        spec.function.reserved_concurrency = reserved;
+        state.spec = Arc::new(spec);
         self.scale(&mut state);
     }
 

@@ -1,15 +1,22 @@
 //! [`Registry`]: functions persisted in the data dir.
 //!
 //! ```text
-//! <data-dir>/functions/<name>/function.json     the configuration (crate::Function)
-//! <data-dir>/functions/<name>/code-<revision>/  the unpacked code the configuration names
+//! <data-dir>/functions/<name>/function.json     $LATEST's configuration (crate::Function)
+//! <data-dir>/functions/<name>/code-<revision>/  unpacked code, named by $LATEST or versions
+//! <data-dir>/functions/<name>/versions/<n>.json published version n (a crate::Function)
+//! <data-dir>/functions/<name>/aliases.json      the aliases (crate::Alias), by name
 //! ```
 //!
 //! Every write is atomic: code is unpacked into a fresh `code-<revision>` folder, then
 //! `function.json` is replaced through a temporary file (written, fsynced, renamed over, and
-//! the folder fsynced), and only then is the previous code folder removed. A crash at any point
-//! leaves the previous or the new function whole; [`Registry::open`] removes what a crash left
-//! behind (temporary files, unreferenced code folders, folders without `function.json`).
+//! the folder fsynced), and only then is the previous code folder removed — unless a published
+//! version still runs it: a version shares the code folder of the `$LATEST` it was published
+//! from (publishing copies nothing; code folders are never changed, only replaced), and a code
+//! folder goes with the last configuration naming it. Versions and aliases are written the
+//! same way (`versions/<n>.json`, `aliases.json`). A crash at any point leaves the previous or
+//! the new state whole; [`Registry::open`] removes what a crash left behind (temporary files,
+//! unreferenced code folders, folders without `function.json`) and never reuses the number of
+//! a version it finds (a publish that crashed between its two writes).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -19,16 +26,42 @@ use std::sync::Mutex;
 use base64::Engine as _;
 use sha2::Digest as _;
 
-use crate::function::{Function, Settings, valid_name};
+use crate::function::{Alias, Function, Qualifier, Settings, valid_name};
 use crate::{Error, archive};
 
 const CONFIG_FILE: &str = "function.json";
+const VERSIONS_DIR: &str = "versions";
+const ALIASES_FILE: &str = "aliases.json";
+
+/// One function: `$LATEST`, its published versions and its aliases.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub latest: Function,
+    pub versions: BTreeMap<u64, Function>,
+    pub aliases: BTreeMap<String, Alias>,
+}
+
+impl Entry {
+    /// `$LATEST` or the published version `version` names, if it exists.
+    pub fn version(&self, version: &str) -> Option<&Function> {
+        match Qualifier::parse(version) {
+            Qualifier::Latest => Some(&self.latest),
+            Qualifier::Version(n) => self.versions.get(&n),
+            Qualifier::Alias(_) | Qualifier::Nothing => None,
+        }
+    }
+
+    /// Whether `$LATEST` or a version runs the code in `code_dir`.
+    fn uses_code(&self, code_dir: &str) -> bool {
+        self.latest.code_dir == code_dir || self.versions.values().any(|v| v.code_dir == code_dir)
+    }
+}
 
 /// The functions of one data dir. Reads are served from memory; writes go to disk first.
 #[derive(Debug)]
 pub struct Registry {
     root: PathBuf,
-    functions: Mutex<BTreeMap<String, Function>>,
+    functions: Mutex<BTreeMap<String, Entry>>,
 }
 
 impl Registry {
@@ -55,14 +88,24 @@ impl Registry {
                 let _ = std::fs::remove_dir_all(&dir);
                 continue;
             }
-            let text = std::fs::read(&config)
-                .map_err(|e| Error::io(format!("read {}", config.display()), e))?;
-            let function: Function = serde_json::from_slice(&text).map_err(|e| Error::Corrupt {
-                path: config.clone(),
-                detail: e.to_string(),
-            })?;
-            remove_leftovers(&dir, &function.code_dir);
-            functions.insert(name, function);
+            let mut latest: Function = read_json(&config)?;
+            let versions = read_versions(&dir.join(VERSIONS_DIR))?;
+            if let Some(last) = versions.keys().next_back() {
+                latest.last_version = latest.last_version.max(*last);
+            }
+            let aliases_file = dir.join(ALIASES_FILE);
+            let aliases = if aliases_file.exists() {
+                read_json(&aliases_file)?
+            } else {
+                BTreeMap::new()
+            };
+            let entry = Entry {
+                latest,
+                versions,
+                aliases,
+            };
+            remove_leftovers(&dir, &entry);
+            functions.insert(name, entry);
         }
         Ok(Self {
             root,
@@ -70,18 +113,23 @@ impl Registry {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Function>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
         self.functions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The function `name`, if it exists.
+    /// `$LATEST` of the function `name`, if it exists.
     pub fn get(&self, name: &str) -> Option<Function> {
-        self.lock().get(name).cloned()
+        self.lock().get(name).map(|e| e.latest.clone())
     }
 
-    /// Every function, by name.
+    /// `f` of the function `name` (its versions and aliases), if it exists, under the lock.
+    pub(crate) fn with<R>(&self, name: &str, f: impl FnOnce(&Entry) -> R) -> Option<R> {
+        self.lock().get(name).map(f)
+    }
+
+    /// Every function (`$LATEST`), by name.
     pub fn list(&self) -> Vec<Function> {
-        self.lock().values().cloned().collect()
+        self.lock().values().map(|e| e.latest.clone()).collect()
     }
 
     /// The folder of `function`'s unpacked code (`LAMBDA_TASK_ROOT`).
@@ -127,6 +175,9 @@ impl Registry {
             revision_id: revision.clone(),
             reserved_concurrency: None,
             code_dir: format!("code-{revision}"),
+            version: crate::LATEST.into(),
+            last_version: 0,
+            published_from: None,
         };
         if settings.runtime.is_none() {
             return Err(Error::invalid(
@@ -142,17 +193,25 @@ impl Registry {
             .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
         let result = (|| {
             set_code(&mut function, zip, &dir)?;
-            write_config(&dir, &function)
+            write_json(&dir, CONFIG_FILE, &function)
         })();
         if let Err(error) = result {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(error);
         }
-        functions.insert(name.into(), function.clone());
+        functions.insert(
+            name.into(),
+            Entry {
+                latest: function.clone(),
+                versions: BTreeMap::new(),
+                aliases: BTreeMap::new(),
+            },
+        );
         Ok(function)
     }
 
-    /// Replaces the code of `name` with `zip`; the previous code folder is removed.
+    /// Replaces the code of `name` with `zip`; the previous code folder is removed unless a
+    /// published version runs it.
     pub fn update_code(
         &self,
         name: &str,
@@ -161,10 +220,10 @@ impl Registry {
         not_found: impl FnOnce() -> Error,
     ) -> Result<Function, Error> {
         let mut functions = self.lock();
-        let Some(current) = functions.get(name) else {
+        let Some(entry) = functions.get_mut(name) else {
             return Err(not_found());
         };
-        let mut function = current.clone();
+        let mut function = entry.latest.clone();
         let revision = new_revision();
         function.code_dir = format!("code-{revision}");
         function.revision_id = revision;
@@ -174,16 +233,19 @@ impl Registry {
             let _ = std::fs::remove_dir_all(dir.join(&function.code_dir));
             return Err(error);
         }
-        if let Err(error) = write_config(&dir, &function) {
+        if let Err(error) = write_json(&dir, CONFIG_FILE, &function) {
             let _ = std::fs::remove_dir_all(dir.join(&function.code_dir));
             return Err(error);
         }
-        let old = std::mem::replace(functions.get_mut(name).expect("checked"), function.clone());
-        let _ = std::fs::remove_dir_all(dir.join(old.code_dir));
+        let old = std::mem::replace(&mut entry.latest, function.clone());
+        if !entry.uses_code(&old.code_dir) {
+            let _ = std::fs::remove_dir_all(dir.join(old.code_dir));
+        }
         Ok(function)
     }
 
-    /// Applies `change` to the configuration of `name` and persists it (a new revision).
+    /// Applies `change` to `$LATEST`'s configuration of `name` and persists it (a new
+    /// revision).
     pub fn update(
         &self,
         name: &str,
@@ -192,23 +254,23 @@ impl Registry {
         change: impl FnOnce(&mut Function) -> Result<(), Error>,
     ) -> Result<Function, Error> {
         let mut functions = self.lock();
-        let Some(current) = functions.get(name) else {
+        let Some(entry) = functions.get_mut(name) else {
             return Err(not_found());
         };
-        let mut function = current.clone();
+        let mut function = entry.latest.clone();
         change(&mut function)?;
         function.revision_id = new_revision();
         function.last_modified = crate::function::last_modified(now);
-        write_config(&self.root.join(name), &function)?;
-        functions.insert(name.into(), function.clone());
+        write_json(&self.root.join(name), CONFIG_FILE, &function)?;
+        entry.latest = function.clone();
         Ok(function)
     }
 
-    /// Deletes `name` and its code. The folder is renamed away first, so a crash midway never
-    /// leaves a function half there.
+    /// Deletes `name`, its versions, aliases and code. The folder is renamed away first, so a
+    /// crash midway never leaves a function half there.
     pub fn delete(&self, name: &str, not_found: impl FnOnce() -> Error) -> Result<Function, Error> {
         let mut functions = self.lock();
-        let Some(function) = functions.remove(name) else {
+        let Some(entry) = functions.remove(name) else {
             return Err(not_found());
         };
         let dir = self.root.join(name);
@@ -216,12 +278,149 @@ impl Registry {
             .root
             .join(format!(".deleted-{name}-{}", new_revision()));
         if let Err(e) = std::fs::rename(&dir, &grave) {
-            functions.insert(name.into(), function);
+            functions.insert(name.into(), entry);
             return Err(Error::io(format!("delete {}", dir.display()), e));
         }
         sync_dir(&self.root);
         let _ = std::fs::remove_dir_all(&grave);
-        Ok(function)
+        Ok(entry.latest)
+    }
+
+    /// Publishes a version of `name`: a snapshot of `$LATEST` numbered after the last one
+    /// (`description` overrides `$LATEST`'s). When `$LATEST` has not changed since the last
+    /// version was published, that version is returned instead. `check` sees `$LATEST` first
+    /// (the caller's preconditions). `$LATEST` gets a new revision id.
+    pub(crate) fn publish(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        not_found: impl FnOnce() -> Error,
+        check: impl FnOnce(&Function) -> Result<(), Error>,
+    ) -> Result<Function, Error> {
+        let mut functions = self.lock();
+        let Some(entry) = functions.get_mut(name) else {
+            return Err(not_found());
+        };
+        check(&entry.latest)?;
+        let fingerprint = entry.latest.fingerprint();
+        if let Some(last) = entry.versions.get(&entry.latest.last_version)
+            && last.published_from.as_deref() == Some(fingerprint.as_str())
+        {
+            return Ok(last.clone());
+        }
+        let number = entry.latest.last_version + 1;
+        let mut version = entry.latest.clone();
+        version.version = number.to_string();
+        version.last_version = 0;
+        version.published_from = Some(fingerprint);
+        version.revision_id = new_revision();
+        version.reserved_concurrency = None;
+        if let Some(description) = description {
+            version.description = description.to_owned();
+        }
+        let mut latest = entry.latest.clone();
+        latest.last_version = number;
+        latest.revision_id = new_revision();
+        let dir = self.root.join(name);
+        let versions = dir.join(VERSIONS_DIR);
+        std::fs::create_dir_all(&versions)
+            .map_err(|e| Error::io(format!("create {}", versions.display()), e))?;
+        sync_dir(&dir);
+        let file = format!("{number}.json");
+        write_json(&versions, &file, &version)?;
+        // Were this write lost, the version's file still holds its number (`open`).
+        if let Err(error) = write_json(&dir, CONFIG_FILE, &latest) {
+            let _ = std::fs::remove_file(versions.join(&file));
+            return Err(error);
+        }
+        entry.latest = latest;
+        entry.versions.insert(number, version.clone());
+        Ok(version)
+    }
+
+    /// Deletes version `number` of `name` (nothing when there is no such version), refused
+    /// while an alias uses it. Its code goes unless `$LATEST` or another version runs it.
+    pub(crate) fn delete_version(
+        &self,
+        name: &str,
+        number: u64,
+        not_found: impl FnOnce() -> Error,
+    ) -> Result<Option<Function>, Error> {
+        let mut functions = self.lock();
+        let Some(entry) = functions.get_mut(name) else {
+            return Err(not_found());
+        };
+        let version = number.to_string();
+        let users: Vec<&str> = entry
+            .aliases
+            .values()
+            .filter(|a| a.uses(&version))
+            .map(|a| a.name.as_str())
+            .collect();
+        if !users.is_empty() {
+            return Err(Error::Conflict {
+                message: format!(
+                    "Unable to delete version because the following aliases reference it: [{}]",
+                    users.join(", ")
+                ),
+            });
+        }
+        if !entry.versions.contains_key(&number) {
+            return Ok(None);
+        }
+        let dir = self.root.join(name);
+        let versions = dir.join(VERSIONS_DIR);
+        let file = versions.join(format!("{number}.json"));
+        std::fs::remove_file(&file)
+            .map_err(|e| Error::io(format!("delete {}", file.display()), e))?;
+        sync_dir(&versions);
+        let removed = entry.versions.remove(&number).expect("checked");
+        if !entry.uses_code(&removed.code_dir) {
+            let _ = std::fs::remove_dir_all(dir.join(&removed.code_dir));
+        }
+        Ok(Some(removed))
+    }
+
+    /// Creates or replaces alias `alias` of `name` with what `change` makes of the function and
+    /// the alias as it is (`None`: no such alias yet), and persists the aliases.
+    pub(crate) fn put_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        not_found: impl FnOnce() -> Error,
+        change: impl FnOnce(&Entry, Option<&Alias>) -> Result<Alias, Error>,
+    ) -> Result<Alias, Error> {
+        let mut functions = self.lock();
+        let Some(entry) = functions.get_mut(name) else {
+            return Err(not_found());
+        };
+        let new = change(entry, entry.aliases.get(alias))?;
+        let mut aliases = entry.aliases.clone();
+        aliases.insert(alias.to_owned(), new.clone());
+        write_json(&self.root.join(name), ALIASES_FILE, &aliases)?;
+        entry.aliases = aliases;
+        Ok(new)
+    }
+
+    /// Deletes alias `alias` of `name` (nothing when there is no such alias).
+    pub(crate) fn delete_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        not_found: impl FnOnce() -> Error,
+    ) -> Result<Option<Alias>, Error> {
+        let mut functions = self.lock();
+        let Some(entry) = functions.get_mut(name) else {
+            return Err(not_found());
+        };
+        if !entry.aliases.contains_key(alias) {
+            return Ok(None);
+        }
+        let mut aliases = entry.aliases.clone();
+        let removed = aliases.remove(alias);
+        write_json(&self.root.join(name), ALIASES_FILE, &aliases)?;
+        entry.aliases = aliases;
+        Ok(removed)
     }
 }
 
@@ -237,22 +436,57 @@ fn set_code(function: &mut Function, zip: &[u8], dir: &Path) -> Result<(), Error
     Ok(())
 }
 
-/// Writes `function.json` atomically: temporary file, fsync, rename, fsync of the folder.
-fn write_config(dir: &Path, function: &Function) -> Result<(), Error> {
-    let text = serde_json::to_vec_pretty(function)
-        .map_err(|e| Error::io("serialize function", std::io::Error::other(e)))?;
-    let tmp = dir.join(format!("{CONFIG_FILE}.tmp"));
-    let path = dir.join(CONFIG_FILE);
+/// Writes `dir/file` atomically: temporary file, fsync, rename, fsync of the folder.
+fn write_json(dir: &Path, file: &str, value: &impl serde::Serialize) -> Result<(), Error> {
+    let text = serde_json::to_vec_pretty(value)
+        .map_err(|e| Error::io(format!("serialize {file}"), std::io::Error::other(e)))?;
+    let tmp = dir.join(format!("{file}.tmp"));
+    let path = dir.join(file);
     let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&text)?;
-        file.sync_all()?;
+        let mut out = std::fs::File::create(&tmp)?;
+        out.write_all(&text)?;
+        out.sync_all()?;
         std::fs::rename(&tmp, &path)?;
         Ok(())
     };
     write().map_err(|e| Error::io(format!("write {}", path.display()), e))?;
     sync_dir(dir);
     Ok(())
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
+    let text = std::fs::read(path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+    serde_json::from_slice(&text).map_err(|e| Error::Corrupt {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    })
+}
+
+/// The published versions in `dir` (`<n>.json`), by number; temporary files are removed.
+fn read_versions(dir: &Path) -> Result<BTreeMap<u64, Function>, Error> {
+    let mut versions = BTreeMap::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(versions),
+        Err(e) => return Err(Error::io(format!("read {}", dir.display()), e)),
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        if file.ends_with(".tmp") {
+            let _ = std::fs::remove_file(&path);
+            continue;
+        }
+        let Some(number) = file
+            .strip_suffix(".json")
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        versions.insert(number, read_json(&path)?);
+    }
+    Ok(versions)
 }
 
 /// Makes renames and creations in `dir` durable (best effort where the OS cannot).
@@ -262,18 +496,18 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// Removes code folders `function.json` does not name and temporary files.
-fn remove_leftovers(dir: &Path, code_dir: &str) {
+/// Removes code folders no configuration of `entry` names, and temporary files.
+fn remove_leftovers(dir: &Path, entry: &Entry) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
+    for file in entries.flatten() {
+        let name = file.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with("code-") && name != code_dir {
-            let _ = std::fs::remove_dir_all(entry.path());
+        if name.starts_with("code-") && !entry.uses_code(&name) {
+            let _ = std::fs::remove_dir_all(file.path());
         } else if name.ends_with(".tmp") {
-            let _ = std::fs::remove_file(entry.path());
+            let _ = std::fs::remove_file(file.path());
         }
     }
 }
@@ -390,6 +624,148 @@ mod tests {
         assert_eq!(e.code(), "InvalidParameterValueException");
         assert_eq!(registry.get("f").unwrap(), f);
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+        let _ = std::fs::remove_dir_all(&data);
+    }
+
+    fn alias(name: &str, version: &str, routing: &[(&str, f64)]) -> Alias {
+        Alias {
+            name: name.into(),
+            function_version: version.into(),
+            description: String::new(),
+            routing: routing.iter().map(|(v, w)| ((*v).to_owned(), *w)).collect(),
+            revision_id: new_revision(),
+        }
+    }
+
+    #[test]
+    fn versions_and_aliases_survive_a_reopen_and_share_code() {
+        let data = scratch("versions");
+        let dir = data.join("functions/f");
+        let zip1 = zip_of(&[("handler.py", b"def handler(e, c): return 1\n", 0o644)]);
+        let zip2 = zip_of(&[("handler.py", b"def handler(e, c): return 2\n", 0o644)]);
+        let registry = Registry::open(&data).unwrap();
+        let created = registry.create("f", &python(), &zip1, now()).unwrap();
+        let missing = || Error::ShuttingDown;
+        let ok = |_: &Function| Ok(());
+
+        // Version 1 snapshots $LATEST and shares its code folder; $LATEST gets a new revision.
+        let v1 = registry.publish("f", Some("first"), missing, ok).unwrap();
+        assert_eq!(
+            (v1.version.as_str(), v1.description.as_str()),
+            ("1", "first")
+        );
+        assert_eq!(v1.code_dir, created.code_dir);
+        assert_ne!(v1.revision_id, created.revision_id);
+        let latest = registry.get("f").unwrap();
+        assert_eq!(latest.last_version, 1);
+        assert_ne!(latest.revision_id, created.revision_id);
+        // Nothing changed: the same version again.
+        assert_eq!(registry.publish("f", None, missing, ok).unwrap(), v1);
+        // New code: $LATEST moves to a new folder, version 1 keeps the old one.
+        registry.update_code("f", &zip2, now(), missing).unwrap();
+        assert!(dir.join(&v1.code_dir).join("handler.py").exists());
+        let v2 = registry.publish("f", None, missing, ok).unwrap();
+        assert_eq!(v2.version, "2");
+        assert_ne!(v2.code_dir, v1.code_dir);
+        assert_ne!(v2.code_sha256, v1.code_sha256);
+        // A failed precondition publishes nothing.
+        let refused = registry.publish("f", None, missing, |_| Err(Error::PreconditionFailed));
+        assert_eq!(refused.unwrap_err().code(), "PreconditionFailedException");
+
+        let live = alias("live", "1", &[("2", 0.5)]);
+        let put = registry
+            .put_alias("f", "live", missing, |entry, existing| {
+                assert!(existing.is_none() && entry.versions.len() == 2);
+                Ok(live.clone())
+            })
+            .unwrap();
+        assert_eq!(put, live);
+        drop(registry);
+
+        let registry = Registry::open(&data).unwrap();
+        let (versions, aliases, last) = registry
+            .with("f", |e| {
+                (e.versions.clone(), e.aliases.clone(), e.latest.last_version)
+            })
+            .unwrap();
+        assert_eq!(versions.keys().copied().collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(versions[&1], v1);
+        assert_eq!(versions[&2], v2);
+        assert_eq!(aliases["live"], live);
+        assert_eq!(last, 2);
+        assert!(dir.join(&v1.code_dir).exists() && dir.join(&v2.code_dir).exists());
+
+        // A version an alias uses (also by its routing) stays.
+        let e = registry.delete_version("f", 2, missing).unwrap_err();
+        assert_eq!(e.code(), "ResourceConflictException");
+        assert_eq!(
+            e.to_string(),
+            "Unable to delete version because the following aliases reference it: [live]"
+        );
+        registry.delete_alias("f", "live", missing).unwrap();
+        assert_eq!(registry.delete_alias("f", "live", missing).unwrap(), None);
+        // Version 1's code goes with it; version 2's is $LATEST's too.
+        assert_eq!(
+            registry.delete_version("f", 1, missing).unwrap(),
+            Some(v1.clone())
+        );
+        assert_eq!(registry.delete_version("f", 1, missing).unwrap(), None);
+        assert!(!dir.join(&v1.code_dir).exists());
+        registry.delete_version("f", 2, missing).unwrap();
+        assert!(dir.join(&v2.code_dir).exists());
+        // Numbers are never reused, also after a reopen.
+        registry
+            .update("f", now(), missing, |f| {
+                f.timeout = 9;
+                Ok(())
+            })
+            .unwrap();
+        drop(registry);
+        let registry = Registry::open(&data).unwrap();
+        assert!(registry.with("f", |e| e.aliases.is_empty()).unwrap());
+        let v3 = registry.publish("f", None, missing, ok).unwrap();
+        assert_eq!((v3.version.as_str(), v3.timeout), ("3", 9));
+        let _ = std::fs::remove_dir_all(&data);
+    }
+
+    #[test]
+    fn a_publish_cut_short_keeps_its_number_and_leftovers_go() {
+        let data = scratch("publish-crash");
+        let dir = data.join("functions/f");
+        let zip = zip_of(&[("handler.py", b"x = 1\n", 0o644)]);
+        let registry = Registry::open(&data).unwrap();
+        registry.create("f", &python(), &zip, now()).unwrap();
+        let v1 = registry
+            .publish("f", None, || Error::ShuttingDown, |_| Ok(()))
+            .unwrap();
+        drop(registry);
+        // As if function.json had not been rewritten after versions/1.json, plus temporaries.
+        let mut latest: Function =
+            serde_json::from_slice(&std::fs::read(dir.join(CONFIG_FILE)).unwrap()).unwrap();
+        latest.last_version = 0;
+        std::fs::write(dir.join(CONFIG_FILE), serde_json::to_vec(&latest).unwrap()).unwrap();
+        std::fs::write(dir.join("versions/2.json.tmp"), b"{").unwrap();
+        std::fs::write(dir.join("aliases.json.tmp"), b"{").unwrap();
+        let registry = Registry::open(&data).unwrap();
+        assert_eq!(registry.get("f").unwrap().last_version, 1);
+        assert_eq!(registry.with("f", |e| e.versions[&1].clone()).unwrap(), v1);
+        assert!(!dir.join("versions/2.json.tmp").exists());
+        assert!(!dir.join("aliases.json.tmp").exists());
+        registry
+            .update(
+                "f",
+                now(),
+                || Error::ShuttingDown,
+                |f| {
+                    f.memory_size = 256;
+                    Ok(())
+                },
+            )
+            .unwrap();
+        let v2 = registry
+            .publish("f", None, || Error::ShuttingDown, |_| Ok(()))
+            .unwrap();
+        assert_eq!(v2.version, "2");
         let _ = std::fs::remove_dir_all(&data);
     }
 

@@ -1,5 +1,5 @@
 //! [`Functions`]: the registry and the worker pools behind one cheap-to-clone handle — what
-//! the Lambda API and the engine's Task dispatch call.
+//! the Lambda API and the engine's Task dispatch call. Versions and aliases: `versions`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,12 +13,17 @@ use tokio::sync::Semaphore;
 
 use crate::events::{Event, Journal};
 
-use crate::function::{Function, Scope, Settings, limits};
+use crate::function::{Function, Qualifier, Scope, Settings, limits};
+use crate::logs::LogBuffer;
 use crate::pool::{Pool, PoolStats, Reply, Spec};
 use crate::registry::Registry;
 use crate::{Error, Options};
 
-/// The only version Sluice runs (no PublishVersion yet).
+mod versions;
+
+pub use versions::AliasUpdate;
+
+/// The unpublished version of a function, the one updates change.
 pub const LATEST: &str = "$LATEST";
 
 /// The key under which an invocation's idempotency key reaches the handler, in the client
@@ -30,7 +35,7 @@ pub const IDEMPOTENCY_KEY: &str = "sluice-idempotency-key";
 /// How to invoke.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InvokeOptions {
-    /// A version or alias; only `$LATEST` exists today.
+    /// A version (`$LATEST`, `1`, ...) or an alias; `$LATEST` when `None`.
     pub qualifier: Option<String>,
     /// `X-Amz-Client-Context` (base64 JSON), passed to the runtime decoded, as
     /// `Lambda-Runtime-Client-Context`.
@@ -49,8 +54,9 @@ pub struct Invoked {
     /// The error's type (`errorType`) when the function failed; Lambda answers
     /// `X-Amz-Function-Error: Unhandled` then.
     pub function_error: Option<String>,
-    /// `X-Amz-Executed-Version`.
-    pub executed_version: &'static str,
+    /// `X-Amz-Executed-Version`: the version that ran (`$LATEST`, or the number an alias
+    /// routed to).
+    pub executed_version: String,
 }
 
 /// The functions of a data dir and their workers. Clones share everything.
@@ -63,7 +69,8 @@ struct Inner {
     registry: Registry,
     options: Arc<Options>,
     scope: Scope,
-    pools: Mutex<HashMap<String, Arc<Pool>>>,
+    /// Per function, the pools of the versions that have run.
+    pools: Mutex<HashMap<String, FunctionPools>>,
     /// Sluice's Node.js runtime interface client, in the data dir.
     node_bootstrap: std::path::PathBuf,
     /// The durable queue of Event invocations.
@@ -75,6 +82,19 @@ struct Inner {
     event_slots: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Shut down: no new pool, no new invocation.
     closed: AtomicBool,
+}
+
+/// The workers of one function: a pool per version (`$LATEST`, `1`, ...), each version running
+/// its own code, and the log they share.
+struct FunctionPools {
+    versions: HashMap<String, Arc<Pool>>,
+    logs: Arc<Mutex<LogBuffer>>,
+}
+
+impl FunctionPools {
+    fn logs(&self) -> std::sync::MutexGuard<'_, LogBuffer> {
+        self.logs.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Functions {
@@ -121,7 +141,7 @@ impl Functions {
         Error::NotFound { arn }
     }
 
-    /// The function `name`.
+    /// `$LATEST` of the function `name`.
     pub fn get(&self, name: &str) -> Result<Function, Error> {
         self.inner
             .registry
@@ -129,7 +149,7 @@ impl Functions {
             .ok_or_else(|| self.not_found(name, None))
     }
 
-    /// Every function, by name.
+    /// Every function (`$LATEST`), by name.
     pub fn list(&self) -> Vec<Function> {
         self.inner.registry.list()
     }
@@ -146,7 +166,8 @@ impl Functions {
             .create(name, settings, zip, chrono::Utc::now())
     }
 
-    /// UpdateFunctionCode. Workers of the old code finish their invocation and stop.
+    /// UpdateFunctionCode. Workers of `$LATEST`'s old code finish their invocation and stop;
+    /// published versions keep theirs.
     pub fn update_code(&self, name: &str, zip: &[u8]) -> Result<Function, Error> {
         let function = self
             .inner
@@ -168,7 +189,8 @@ impl Functions {
         Ok(function)
     }
 
-    /// PutFunctionConcurrency (`Some`) and DeleteFunctionConcurrency (`None`).
+    /// PutFunctionConcurrency (`Some`) and DeleteFunctionConcurrency (`None`). The limit is
+    /// the function's; each version's pool is held to it on its own.
     pub fn set_reserved_concurrency(
         &self,
         name: &str,
@@ -184,22 +206,40 @@ impl Functions {
             },
         )?;
         self.reconfigure(&function);
+        let published: Vec<Arc<Pool>> = self
+            .pools()
+            .get(name)
+            .map(|p| {
+                p.versions
+                    .iter()
+                    .filter(|(version, _)| *version != LATEST)
+                    .map(|(_, pool)| Arc::clone(pool))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for pool in published {
+            pool.set_reserved_concurrency(reserved);
+        }
         Ok(function)
     }
 
-    /// DeleteFunction: its workers are stopped and its waiting invocations fail.
+    /// DeleteFunction: the function, its versions and aliases; its workers are stopped and
+    /// its waiting invocations fail.
     pub fn delete(&self, name: &str) -> Result<(), Error> {
         self.inner
             .registry
             .delete(name, || self.not_found(name, None))?;
-        let pool = self.pools().remove(name);
-        if let Some(pool) = pool {
-            tokio::spawn(async move { pool.shutdown(Duration::from_secs(5)).await });
+        let pools = self.pools().remove(name);
+        if let Some(pools) = pools {
+            for (_, pool) in pools.versions {
+                tokio::spawn(async move { pool.shutdown(Duration::from_secs(5)).await });
+            }
         }
         Ok(())
     }
 
-    /// Invokes `name` synchronously (RequestResponse) and waits for the result.
+    /// Invokes `name` (the version or alias `options.qualifier` names) synchronously
+    /// (RequestResponse) and waits for the result.
     pub async fn invoke(
         &self,
         name: &str,
@@ -218,7 +258,7 @@ impl Functions {
         options: InvokeOptions,
         request_id: Arc<str>,
     ) -> Result<Invoked, Error> {
-        let pool = self.pool_for(name, options.qualifier.as_deref())?;
+        let (pool, version) = self.pool_for(name, options.qualifier.as_deref())?;
         if payload.len() > limits::MAX_SYNC_PAYLOAD {
             return Err(Error::PayloadTooLarge {
                 limit: limits::MAX_SYNC_PAYLOAD,
@@ -228,8 +268,17 @@ impl Functions {
             options.client_context.as_deref(),
             options.idempotency_key.as_deref(),
         )?;
+        let invoked_arn = options
+            .qualifier
+            .as_deref()
+            .map(|q| Arc::from(self.inner.scope.qualified_arn(name, q)));
         let reply = pool
-            .invoke(Arc::clone(&request_id), payload, client_context)
+            .invoke(
+                Arc::clone(&request_id),
+                payload,
+                client_context,
+                invoked_arn,
+            )
             .await?;
         let (payload, function_error) = match reply {
             Reply::Response(payload) => (payload, None),
@@ -242,7 +291,7 @@ impl Functions {
             request_id: request_id.to_string(),
             payload,
             function_error,
-            executed_version: LATEST,
+            executed_version: version,
         })
     }
 
@@ -267,6 +316,7 @@ impl Functions {
         let event = Event {
             id: crate::ids::uuid_v4(),
             function: name.to_owned(),
+            qualifier: options.qualifier.clone(),
             payload: base64::engine::general_purpose::STANDARD.encode(&payload),
             accepted_ms: now,
             retries: 0,
@@ -324,7 +374,10 @@ impl Functions {
                 .invoke_as(
                     &name,
                     payload.clone(),
-                    InvokeOptions::default(),
+                    InvokeOptions {
+                        qualifier: event.qualifier.clone(),
+                        ..InvokeOptions::default()
+                    },
                     Arc::clone(&request_id),
                 )
                 .await;
@@ -399,7 +452,7 @@ impl Functions {
     /// The kept log lines of invocation `request_id` of `name` (START, output, END, REPORT).
     pub fn logs(&self, name: &str, request_id: &str) -> String {
         match self.pools().get(name) {
-            Some(pool) => pool.logs_of(request_id),
+            Some(pools) => pools.logs().of_request(request_id),
             None => String::new(),
         }
     }
@@ -415,29 +468,39 @@ impl Functions {
     ) -> Result<Vec<crate::logs::LogLine>, Error> {
         self.get(name)?;
         Ok(match self.pools().get(name) {
-            Some(pool) => pool.log_lines(after, request_id),
+            Some(pools) => pools.logs().since(after, request_id),
             None => Vec::new(),
         })
     }
 
-    /// How many workers `name` has now.
+    /// How many workers `name` has now, all versions together.
     pub fn stats(&self, name: &str) -> PoolStats {
-        self.pools()
-            .get(name)
-            .map(|pool| pool.stats())
-            .unwrap_or_default()
+        let mut total = PoolStats::default();
+        if let Some(pools) = self.pools().get(name) {
+            for pool in pools.versions.values() {
+                let stats = pool.stats();
+                total.workers += stats.workers;
+                total.busy += stats.busy;
+                total.queued += stats.queued;
+            }
+        }
+        total
     }
 
     /// Stops every worker (waiting at most `grace` for them to die).
     pub async fn shutdown(&self, grace: Duration) {
         self.inner.closed.store(true, Ordering::Release);
-        let pools: Vec<Arc<Pool>> = self.pools().drain().map(|(_, pool)| pool).collect();
+        let pools: Vec<Arc<Pool>> = self
+            .pools()
+            .drain()
+            .flat_map(|(_, pools)| pools.versions.into_values())
+            .collect();
         for pool in pools {
             pool.shutdown(grace).await;
         }
     }
 
-    fn pools(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Pool>>> {
+    fn pools(&self) -> std::sync::MutexGuard<'_, HashMap<String, FunctionPools>> {
         self.inner.pools.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -450,34 +513,89 @@ impl Functions {
         }
     }
 
-    /// The pool of `name`, created on first use.
-    fn pool_for(&self, name: &str, qualifier: Option<&str>) -> Result<Arc<Pool>, Error> {
+    /// The version an invocation of `name` with `qualifier` runs: `$LATEST`, the version, or
+    /// the version the alias routes this invocation to (weighted, at random). Carries the
+    /// function's reserved concurrency. `Function not found: <ARN>:<qualifier>` otherwise.
+    fn target(&self, name: &str, qualifier: Option<&str>) -> Result<Function, Error> {
+        let not_found = || self.not_found(name, Some(qualifier.unwrap_or(LATEST)));
+        self.inner
+            .registry
+            .with(name, |entry| {
+                let version = match qualifier.map(Qualifier::parse) {
+                    None | Some(Qualifier::Latest) => return Ok(entry.latest.clone()),
+                    Some(Qualifier::Version(n)) => entry.versions.get(&n),
+                    Some(Qualifier::Alias(alias)) => {
+                        let alias = entry.aliases.get(alias).ok_or_else(not_found)?;
+                        let routed = if alias.routing.is_empty() {
+                            &alias.function_version
+                        } else {
+                            alias.route(crate::ids::random_unit())
+                        };
+                        entry.version(routed)
+                    }
+                    Some(Qualifier::Nothing) => None,
+                };
+                let mut function = version.ok_or_else(not_found)?.clone();
+                function.reserved_concurrency = entry.latest.reserved_concurrency;
+                Ok(function)
+            })
+            .unwrap_or_else(|| Err(not_found()))
+    }
+
+    /// The pool of the version an invocation of `name` with `qualifier` runs (created on first
+    /// use), and that version.
+    fn pool_for(&self, name: &str, qualifier: Option<&str>) -> Result<(Arc<Pool>, String), Error> {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(Error::ShuttingDown);
         }
-        let not_found = || self.not_found(name, Some(qualifier.unwrap_or(LATEST)));
-        if qualifier.is_some_and(|q| q != LATEST) {
-            return Err(not_found());
-        }
-        let function = self.inner.registry.get(name).ok_or_else(not_found)?;
+        let function = self.target(name, qualifier)?;
         function.runtime_kind()?;
         let mut pools = self.pools();
-        if let Some(pool) = pools.get(name) {
-            return Ok(Arc::clone(pool));
+        if let Some(pool) = pools
+            .get(name)
+            .and_then(|p| p.versions.get(&function.version))
+        {
+            return Ok((Arc::clone(pool), function.version));
         }
+        let capacity = self.inner.options.log_buffer_bytes;
+        let pools = pools
+            .entry(name.to_owned())
+            .or_insert_with(|| FunctionPools {
+                versions: HashMap::new(),
+                logs: Arc::new(Mutex::new(LogBuffer::new(capacity))),
+            });
         let pool = Pool::new(
             Arc::clone(&self.inner.options),
             self.inner.scope.clone(),
             self.spec(&function),
+            Arc::clone(&pools.logs),
         );
-        pools.insert(name.to_owned(), Arc::clone(&pool));
-        Ok(pool)
+        pools
+            .versions
+            .insert(function.version.clone(), Arc::clone(&pool));
+        Ok((pool, function.version))
     }
 
+    /// `$LATEST` of `function.name` changed: its workers are replaced.
     fn reconfigure(&self, function: &Function) {
-        let pool = self.pools().get(&function.name).cloned();
+        let pool = self
+            .pools()
+            .get(&function.name)
+            .and_then(|p| p.versions.get(LATEST))
+            .cloned();
         if let Some(pool) = pool {
             pool.reconfigure(self.spec(function));
+        }
+    }
+
+    /// Stops the workers of version `version` of `name` (deleted).
+    fn drop_pool(&self, name: &str, version: &str) {
+        let pool = self
+            .pools()
+            .get_mut(name)
+            .and_then(|p| p.versions.remove(version));
+        if let Some(pool) = pool {
+            tokio::spawn(async move { pool.shutdown(Duration::from_secs(5)).await });
         }
     }
 }

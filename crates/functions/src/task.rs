@@ -195,7 +195,7 @@ fn invoke_result(invoked: &Invoked, payload: Value, now: chrono::DateTime<chrono
         ("Content-Length", &length),
         ("Content-Type", "application/json"),
         ("Date", &date),
-        ("X-Amz-Executed-Version", invoked.executed_version),
+        ("X-Amz-Executed-Version", &invoked.executed_version),
         ("x-amzn-Remapped-Content-Length", "0"),
         ("x-amzn-RequestId", &invoked.request_id),
         ("X-Amzn-Trace-Id", &trace),
@@ -243,7 +243,7 @@ mod tests {
             request_id: "req-1".into(),
             payload: Bytes::from(payload.to_owned()),
             function_error: error.map(str::to_owned),
-            executed_version: "$LATEST",
+            executed_version: "$LATEST".into(),
         }
     }
 

@@ -410,3 +410,131 @@ async fn missing_functions_and_qualifiers_are_not_found() {
     functions.delete("f").unwrap();
     assert!(functions.get("f").is_err());
 }
+
+/// A handler that says which code it is, the version Lambda says it runs, and the ARN it was
+/// invoked by.
+fn versioned(marker: &str) -> Vec<u8> {
+    let code = format!(
+        "import os\n\
+         def handler(event, context):\n    \
+         return {{'code': '{marker}', 'version': os.environ['AWS_LAMBDA_FUNCTION_VERSION'], \
+         'arn': context.invoked_function_arn, 'pid': os.getpid()}}\n"
+    );
+    zip_of(&[("handler.py", code.as_bytes(), 0o644)])
+}
+
+async fn call_qualified(functions: &Functions, name: &str, qualifier: &str) -> (Value, String) {
+    let invoked = functions
+        .invoke(
+            name,
+            Bytes::from_static(b"{}"),
+            InvokeOptions {
+                qualifier: Some(qualifier.into()),
+                ..InvokeOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(invoked.function_error, None);
+    (
+        serde_json::from_slice(&invoked.payload).unwrap(),
+        invoked.executed_version,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_run_their_own_code_and_aliases_route_by_weight() {
+    let functions = service("versions", Options::default());
+    let settings = Settings {
+        runtime: Some("python3.12".into()),
+        handler: Some("handler.handler".into()),
+        role: Some("arn:aws:iam::000000000000:role/r".into()),
+        ..Settings::default()
+    };
+    functions.create("v", &settings, &versioned("one")).unwrap();
+    let v1 = functions.publish_version("v", None, None, None).unwrap();
+    functions.update_code("v", &versioned("two")).unwrap();
+    let v2 = functions
+        .publish_version("v", Some("second"), None, None)
+        .unwrap();
+    assert_eq!((v1.version.as_str(), v2.version.as_str()), ("1", "2"));
+    functions.update_code("v", &versioned("three")).unwrap();
+
+    let arn = "arn:aws:lambda:us-east-1:000000000000:function:v";
+    let (out, executed) = call_qualified(&functions, "v", "1").await;
+    assert_eq!(
+        (out["code"].as_str(), executed.as_str()),
+        (Some("one"), "1")
+    );
+    assert_eq!(out["version"], "1");
+    assert_eq!(out["arn"], format!("{arn}:1"));
+    let (out, executed) = call_qualified(&functions, "v", "2").await;
+    assert_eq!(
+        (out["code"].as_str(), executed.as_str()),
+        (Some("two"), "2")
+    );
+    let (out, executed) = call_qualified(&functions, "v", "$LATEST").await;
+    assert_eq!(
+        (out["code"].as_str(), executed.as_str()),
+        (Some("three"), "$LATEST")
+    );
+    assert_eq!(out["version"], "$LATEST");
+    // One pool per version.
+    assert_eq!(functions.stats("v").workers, 3);
+
+    // An alias runs its version; the invoked ARN is the alias's.
+    functions
+        .create_alias("v", "live", "1", None, None)
+        .unwrap();
+    let (out, executed) = call_qualified(&functions, "v", "live").await;
+    assert_eq!(
+        (out["code"].as_str(), executed.as_str()),
+        (Some("one"), "1")
+    );
+    assert_eq!(out["arn"], format!("{arn}:live"));
+    // Half of the invocations go to version 2.
+    let weights = [("2".to_string(), 0.5)].into();
+    functions
+        .update_alias(
+            "v",
+            "live",
+            &crate::AliasUpdate {
+                routing: Some(weights),
+                ..crate::AliasUpdate::default()
+            },
+        )
+        .unwrap();
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    for _ in 0..100 {
+        let (out, executed) = call_qualified(&functions, "v", "live").await;
+        assert_eq!(out["version"], executed);
+        *seen.entry(executed).or_default() += 1;
+    }
+    assert!(seen["1"] > 15 && seen["2"] > 15, "{seen:?}");
+
+    // A deleted version's workers stop; an alias's version cannot be deleted.
+    let e = functions.delete_version("v", "1").unwrap_err();
+    assert_eq!(e.code(), "ResourceConflictException");
+    functions.delete_alias("v", "live").unwrap();
+    functions.delete_version("v", "1").unwrap();
+    let e = functions
+        .invoke(
+            "v",
+            Bytes::new(),
+            InvokeOptions {
+                qualifier: Some("1".into()),
+                ..InvokeOptions::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.to_string(), format!("Function not found: {arn}:1"));
+    for _ in 0..100 {
+        if functions.stats("v").workers == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(functions.stats("v").workers, 2);
+    functions.shutdown(Duration::from_secs(5)).await;
+}

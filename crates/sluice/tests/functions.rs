@@ -1560,3 +1560,707 @@ fn sluice_logs_prints_each_invocations_output_by_request_id() {
         "{err}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Versions and aliases
+
+/// A handler that says which code it is, the version Lambda says it runs and the ARN it was
+/// invoked by.
+fn versioned_handler(code: &str) -> String {
+    format!(
+        "import os\n\
+         def handler(event, context):\n    \
+         return {{'code': '{code}', 'version': os.environ['AWS_LAMBDA_FUNCTION_VERSION'], \
+         'arn': context.invoked_function_arn}}\n"
+    )
+}
+
+const GREET: &str = "arn:aws:lambda:us-east-1:000000000000:function:greet";
+
+/// The `Version`s of a ListVersionsByFunction page.
+fn version_names(page: &Value, key: &str) -> Vec<String> {
+    page[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["Version"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn versions_and_aliases_run_their_own_code_and_survive_a_restart() {
+    let dir = scratch("functions-versions");
+    let server = server(&dir, &[]);
+    let one = zip_file(&dir, "one", &[("greet.py", &versioned_handler("one"))]);
+    let two = zip_file(&dir, "two", &[("greet.py", &versioned_handler("two"))]);
+    let three = zip_file(&dir, "three", &[("greet.py", &versioned_handler("three"))]);
+    let created = create(&server, "greet", &one, "greet.handler", &[]);
+    assert_eq!(created["Version"], "$LATEST");
+
+    // Version 1: a snapshot of $LATEST, with its qualified ARN; again without a change, the
+    // same version.
+    let v1 = ok_json(&lambda(
+        &server,
+        &[
+            "publish-version",
+            "--function-name",
+            "greet",
+            "--description",
+            "first",
+        ],
+    ));
+    assert_eq!(v1["Version"], "1");
+    assert_eq!(v1["FunctionArn"], format!("{GREET}:1"));
+    assert_eq!(v1["Description"], "first");
+    assert_eq!(v1["CodeSha256"], created["CodeSha256"]);
+    let again = ok_json(&lambda(
+        &server,
+        &["publish-version", "--function-name", "greet"],
+    ));
+    assert_eq!(again["Version"], "1");
+    assert_eq!(again["RevisionId"], v1["RevisionId"]);
+    // UpdateFunctionCode with Publish: version 2 of the new code.
+    let code = format!("fileb://{}", two.display());
+    let v2 = ok_json(&lambda(
+        &server,
+        &[
+            "update-function-code",
+            "--function-name",
+            "greet",
+            "--zip-file",
+            &code,
+            "--publish",
+        ],
+    ));
+    assert_eq!(v2["Version"], "2");
+    assert_eq!(v2["FunctionArn"], format!("{GREET}:2"));
+    assert_ne!(v2["CodeSha256"], v1["CodeSha256"]);
+    // $LATEST moves on, unpublished.
+    let code = format!("fileb://{}", three.display());
+    ok_json(&lambda(
+        &server,
+        &[
+            "update-function-code",
+            "--function-name",
+            "greet",
+            "--zip-file",
+            &code,
+        ],
+    ));
+
+    // Each version runs its own code, whatever form the name takes.
+    let cases: [(&str, &[&str], &str, &str, String); 6] = [
+        (
+            "greet",
+            &["--qualifier", "1"],
+            "one",
+            "1",
+            format!("{GREET}:1"),
+        ),
+        ("greet:2", &[], "two", "2", format!("{GREET}:2")),
+        (&format!("{GREET}:1"), &[], "one", "1", format!("{GREET}:1")),
+        (
+            "000000000000:function:greet:2",
+            &[],
+            "two",
+            "2",
+            format!("{GREET}:2"),
+        ),
+        ("greet", &[], "three", "$LATEST", GREET.to_owned()),
+        (
+            "greet:$LATEST",
+            &[],
+            "three",
+            "$LATEST",
+            format!("{GREET}:$LATEST"),
+        ),
+    ];
+    for (name, extra, code, version, arn) in cases {
+        let (meta, out) = invoke(&server, &dir, name, "{}", extra);
+        assert_eq!(meta["ExecutedVersion"], version, "{name} {extra:?}: {meta}");
+        assert_eq!(out["code"], code, "{name} {extra:?}: {out}");
+        assert_eq!(out["version"], version, "{name} {extra:?}: {out}");
+        assert_eq!(out["arn"], arn, "{name} {extra:?}: {out}");
+    }
+
+    // Reads of a version: the version's configuration under its qualified ARN.
+    let got = ok_json(&lambda(
+        &server,
+        &[
+            "get-function",
+            "--function-name",
+            "greet",
+            "--qualifier",
+            "1",
+        ],
+    ));
+    assert_eq!(got["Configuration"]["Version"], "1");
+    assert_eq!(got["Configuration"]["FunctionArn"], format!("{GREET}:1"));
+    assert_eq!(got["Configuration"]["Description"], "first");
+    assert_eq!(got["Configuration"]["CodeSha256"], v1["CodeSha256"]);
+    let got = ok_json(&lambda(
+        &server,
+        &["get-function-configuration", "--function-name", "greet:2"],
+    ));
+    assert_eq!(
+        (got["Version"].as_str(), got["Description"].as_str()),
+        (Some("2"), Some(""))
+    );
+    let latest = ok_json(&lambda(
+        &server,
+        &["get-function-configuration", "--function-name", "greet"],
+    ));
+    assert_eq!(latest["Version"], "$LATEST");
+    assert_eq!(latest["FunctionArn"], GREET);
+
+    // ListVersionsByFunction: $LATEST first, qualified ARNs; Marker/MaxItems pages.
+    let listed = ok_json(&lambda(
+        &server,
+        &["list-versions-by-function", "--function-name", "greet"],
+    ));
+    assert_eq!(version_names(&listed, "Versions"), ["$LATEST", "1", "2"]);
+    assert_eq!(
+        listed["Versions"][0]["FunctionArn"],
+        format!("{GREET}:$LATEST")
+    );
+    assert_eq!(listed["Versions"][2]["FunctionArn"], format!("{GREET}:2"));
+    assert!(listed["Versions"][1].get("State").is_none(), "{listed}");
+    let (status, body) = raw_request(
+        server.port,
+        "GET",
+        "/2015-03-31/functions/greet/versions?MaxItems=2",
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let first: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(version_names(&first, "Versions"), ["$LATEST", "1"]);
+    let marker = first["NextMarker"].as_str().expect("NextMarker");
+    let (_, body) = raw_request(
+        server.port,
+        "GET",
+        &format!("/2015-03-31/functions/greet/versions?MaxItems=2&Marker={marker}"),
+        "",
+    );
+    let second: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(version_names(&second, "Versions"), ["2"]);
+    assert!(second.get("NextMarker").is_none(), "{second}");
+    let everything = ok_json(&lambda(
+        &server,
+        &["list-functions", "--function-version", "ALL"],
+    ));
+    assert_eq!(
+        version_names(&everything, "Functions"),
+        ["$LATEST", "1", "2"]
+    );
+    assert_eq!(
+        everything["Functions"][1]["FunctionArn"],
+        format!("{GREET}:1")
+    );
+
+    // Aliases.
+    let live = ok_json(&lambda(
+        &server,
+        &[
+            "create-alias",
+            "--function-name",
+            "greet",
+            "--name",
+            "live",
+            "--function-version",
+            "1",
+            "--description",
+            "production",
+        ],
+    ));
+    assert_eq!(
+        live,
+        json!({
+            "AliasArn": format!("{GREET}:live"), "Name": "live", "FunctionVersion": "1",
+            "Description": "production", "RevisionId": live["RevisionId"],
+        })
+    );
+    assert!(live["RevisionId"].is_string());
+    let (meta, out) = invoke(&server, &dir, "greet:live", "{}", &[]);
+    assert_eq!(
+        (meta["ExecutedVersion"].as_str(), out["code"].as_str()),
+        (Some("1"), Some("one"))
+    );
+    assert_eq!(out["arn"], format!("{GREET}:live"));
+    let got = ok_json(&lambda(
+        &server,
+        &["get-function", "--function-name", &format!("{GREET}:live")],
+    ));
+    assert_eq!(got["Configuration"]["Version"], "1");
+    assert_eq!(got["Configuration"]["FunctionArn"], format!("{GREET}:live"));
+    ok_json(&lambda(
+        &server,
+        &[
+            "create-alias",
+            "--function-name",
+            "greet",
+            "--name",
+            "edge",
+            "--function-version",
+            "$LATEST",
+        ],
+    ));
+    let listed = ok_json(&lambda(
+        &server,
+        &["list-aliases", "--function-name", "greet"],
+    ));
+    let names: Vec<&str> = listed["Aliases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["edge", "live"]);
+    assert_eq!(listed["Aliases"][0]["Description"], "");
+    let listed = ok_json(&lambda(
+        &server,
+        &[
+            "list-aliases",
+            "--function-name",
+            "greet",
+            "--function-version",
+            "1",
+        ],
+    ));
+    assert_eq!(listed["Aliases"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["Aliases"][0]["AliasArn"], format!("{GREET}:live"));
+
+    // Weighted routing: half of live's invocations run version 2 (boto3: 200 invocations,
+    // each reporting the version that ran).
+    let updated = ok_json(&lambda(
+        &server,
+        &[
+            "update-alias",
+            "--function-name",
+            "greet",
+            "--name",
+            "live",
+            "--routing-config",
+            r#"{"AdditionalVersionWeights": {"2": 0.5}}"#,
+        ],
+    ));
+    assert_eq!(
+        updated["RoutingConfig"],
+        json!({"AdditionalVersionWeights": {"2": 0.5}})
+    );
+    assert_ne!(updated["RevisionId"], live["RevisionId"]);
+    run_boto3(
+        &server,
+        r#"
+lam = boto3.client("lambda", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
+                   aws_access_key_id="x", aws_secret_access_key="x",
+                   config=Config(retries={"max_attempts": 1}))
+seen = {}
+for _ in range(200):
+    r = lam.invoke(FunctionName="greet", Qualifier="live", Payload=b"{}")
+    out = json.loads(r["Payload"].read())
+    assert r["ExecutedVersion"] == out["version"], (r["ExecutedVersion"], out)
+    assert out["code"] == {"1": "one", "2": "two"}[out["version"]], out
+    seen[out["version"]] = seen.get(out["version"], 0) + 1
+assert sorted(seen) == ["1", "2"], seen
+assert min(seen.values()) >= 60, seen
+print("OK")
+"#,
+        &[],
+    );
+
+    // AWS's errors.
+    let out = dir.join("err.json").display().to_string();
+    let output = lambda(&server, &["invoke", "--function-name", "greet:7", &out]);
+    assert_cli_error(
+        &output,
+        "ResourceNotFoundException",
+        "Invoke",
+        &format!("Function not found: {GREET}:7"),
+    );
+    let output = lambda(&server, &["invoke", "--function-name", "greet:nope", &out]);
+    assert_cli_error(
+        &output,
+        "ResourceNotFoundException",
+        "Invoke",
+        &format!("Function not found: {GREET}:nope"),
+    );
+    let output = lambda(
+        &server,
+        &[
+            "get-function",
+            "--function-name",
+            "greet",
+            "--qualifier",
+            "nope",
+        ],
+    );
+    assert_cli_error(
+        &output,
+        "ResourceNotFoundException",
+        "GetFunction",
+        &format!("Function not found: {GREET}:nope"),
+    );
+    let output = lambda(
+        &server,
+        &[
+            "invoke",
+            "--function-name",
+            "greet:1",
+            "--qualifier",
+            "2",
+            &out,
+        ],
+    );
+    assert_cli_error(
+        &output,
+        "InvalidParameterValueException",
+        "Invoke",
+        "The derived qualifier from the function name does not match the specified qualifier.",
+    );
+    let alias_to = |name: &str, version: &str| {
+        lambda(
+            &server,
+            &[
+                "create-alias",
+                "--function-name",
+                "greet",
+                "--name",
+                name,
+                "--function-version",
+                version,
+            ],
+        )
+    };
+    assert_cli_error(
+        &alias_to("beta", "9"),
+        "ResourceNotFoundException",
+        "CreateAlias",
+        &format!("Function not found: {GREET}:9"),
+    );
+    assert_cli_error(
+        &alias_to("live", "2"),
+        "ResourceConflictException",
+        "CreateAlias",
+        &format!("Alias already exists: {GREET}:live"),
+    );
+    assert_cli_error(
+        &alias_to("2024", "1"),
+        "ValidationException",
+        "CreateAlias",
+        "1 validation error detected: Value '2024' at 'name' failed to satisfy constraint: \
+         Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)",
+    );
+    let output = lambda(
+        &server,
+        &[
+            "create-alias",
+            "--function-name",
+            "greet",
+            "--name",
+            "beta",
+            "--function-version",
+            "1",
+            "--routing-config",
+            r#"{"AdditionalVersionWeights": {"1": 0.5}}"#,
+        ],
+    );
+    assert_cli_error(
+        &output,
+        "InvalidParameterValueException",
+        "CreateAlias",
+        "Invalid function version 1. Function version 1 is already included in routing \
+         configuration.",
+    );
+    let output = lambda(
+        &server,
+        &["get-alias", "--function-name", "greet", "--name", "beta"],
+    );
+    assert_cli_error(
+        &output,
+        "ResourceNotFoundException",
+        "GetAlias",
+        &format!("Cannot find alias arn: {GREET}:beta"),
+    );
+    let output = lambda(
+        &server,
+        &[
+            "update-alias",
+            "--function-name",
+            "greet",
+            "--name",
+            "beta",
+            "--function-version",
+            "1",
+        ],
+    );
+    assert_cli_error(
+        &output,
+        "ResourceNotFoundException",
+        "UpdateAlias",
+        &format!("Alias not found: {GREET}:beta"),
+    );
+    for (version, users) in [("1", "[live]"), ("2", "[live]")] {
+        let output = lambda(
+            &server,
+            &[
+                "delete-function",
+                "--function-name",
+                "greet",
+                "--qualifier",
+                version,
+            ],
+        );
+        assert_cli_error(
+            &output,
+            "ResourceConflictException",
+            "DeleteFunction",
+            &format!(
+                "Unable to delete version because the following aliases reference it: {users}"
+            ),
+        );
+    }
+    let output = lambda(
+        &server,
+        &["delete-function", "--function-name", "greet:$LATEST"],
+    );
+    assert_cli_error(
+        &output,
+        "InvalidParameterValueException",
+        "DeleteFunction",
+        "$LATEST version cannot be deleted without deleting the function.",
+    );
+    let output = lambda(
+        &server,
+        &[
+            "publish-version",
+            "--function-name",
+            "greet",
+            "--revision-id",
+            "not-the-revision",
+        ],
+    );
+    assert_cli_error(
+        &output,
+        "PreconditionFailedException",
+        "PublishVersion",
+        "The Revision Id provided does not match the latest Revision Id.",
+    );
+    let output = lambda(
+        &server,
+        &[
+            "publish-version",
+            "--function-name",
+            "greet",
+            "--code-sha256",
+            "abc",
+        ],
+    );
+    assert_cli_error(
+        &output,
+        "InvalidParameterValueException",
+        "PublishVersion",
+        "CodeSHA256 (abc) is different from current CodeSHA256 in $LATEST (",
+    );
+    let output = lambda(&server, &["list-aliases", "--function-name", "nope"]);
+    assert_cli_error(
+        &output,
+        "ResourceNotFoundException",
+        "ListAliases",
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope",
+    );
+
+    // After a restart: the versions, their code and the aliases are all there.
+    drop(server);
+    let server = self::server(&dir, &[]);
+    let listed = ok_json(&lambda(
+        &server,
+        &["list-versions-by-function", "--function-name", "greet"],
+    ));
+    assert_eq!(version_names(&listed, "Versions"), ["$LATEST", "1", "2"]);
+    for (qualifier, code) in [("1", "one"), ("2", "two"), ("$LATEST", "three")] {
+        let (meta, out) = invoke(&server, &dir, "greet", "{}", &["--qualifier", qualifier]);
+        assert_eq!(meta["ExecutedVersion"], qualifier);
+        assert_eq!(out["code"], code);
+    }
+    let got = ok_json(&lambda(
+        &server,
+        &["get-alias", "--function-name", "greet", "--name", "live"],
+    ));
+    assert_eq!(got["RevisionId"], updated["RevisionId"]);
+    assert_eq!(
+        got["RoutingConfig"],
+        json!({"AdditionalVersionWeights": {"2": 0.5}})
+    );
+    // Version numbers go on; an alias moved off a version lets it be deleted.
+    let v3 = ok_json(&lambda(
+        &server,
+        &["publish-version", "--function-name", "greet"],
+    ));
+    assert_eq!(v3["Version"], "3");
+    let moved = ok_json(&lambda(
+        &server,
+        &[
+            "update-alias",
+            "--function-name",
+            "greet",
+            "--name",
+            "live",
+            "--function-version",
+            "3",
+            "--routing-config",
+            "{}",
+        ],
+    ));
+    assert_eq!(moved["FunctionVersion"], "3");
+    assert!(moved.get("RoutingConfig").is_none(), "{moved}");
+    let (meta, out) = invoke(&server, &dir, "greet:live", "{}", &[]);
+    assert_eq!(
+        (meta["ExecutedVersion"].as_str(), out["code"].as_str()),
+        (Some("3"), Some("three"))
+    );
+    for version in ["1", "1", "2"] {
+        assert!(
+            lambda(
+                &server,
+                &[
+                    "delete-function",
+                    "--function-name",
+                    "greet",
+                    "--qualifier",
+                    version
+                ],
+            )
+            .status
+            .success()
+        );
+    }
+    let output = lambda(
+        &server,
+        &["invoke", "--function-name", "greet:1", &out_path(&dir)],
+    );
+    assert_cli_error(
+        &output,
+        "ResourceNotFoundException",
+        "Invoke",
+        &format!("Function not found: {GREET}:1"),
+    );
+    assert!(
+        lambda(
+            &server,
+            &["delete-alias", "--function-name", "greet", "--name", "edge"]
+        )
+        .status
+        .success()
+    );
+    let listed = ok_json(&lambda(
+        &server,
+        &["list-versions-by-function", "--function-name", "greet"],
+    ));
+    assert_eq!(version_names(&listed, "Versions"), ["$LATEST", "3"]);
+}
+
+fn out_path(dir: &Path) -> String {
+    dir.join(format!("out-{}.json", sluice_functions::uuid_v4()))
+        .display()
+        .to_string()
+}
+
+#[test]
+fn state_machine_tasks_invoke_aliases_and_versions() {
+    let dir = scratch("functions-versions-sfn");
+    let server = server(&dir, &[]);
+    let one = zip_file(&dir, "one", &[("greet.py", &versioned_handler("one"))]);
+    let two = zip_file(&dir, "two", &[("greet.py", &versioned_handler("two"))]);
+    create(&server, "greet", &one, "greet.handler", &["--publish"]);
+    let code = format!("fileb://{}", two.display());
+    ok_json(&lambda(
+        &server,
+        &[
+            "update-function-code",
+            "--function-name",
+            "greet",
+            "--zip-file",
+            &code,
+            "--publish",
+        ],
+    ));
+    ok_json(&lambda(
+        &server,
+        &[
+            "create-alias",
+            "--function-name",
+            "greet",
+            "--name",
+            "prod",
+            "--function-version",
+            "1",
+        ],
+    ));
+    let definition = json!({
+        "StartAt": "Plain",
+        "States": {
+            "Plain": {
+                "Type": "Task",
+                "Resource": format!("{GREET}:prod"),
+                "ResultPath": "$.plain",
+                "Next": "Invoke"
+            },
+            "Invoke": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": format!("{GREET}:2"), "Payload": {}},
+                "ResultSelector": {"version.$": "$.ExecutedVersion", "code.$": "$.Payload.code"},
+                "ResultPath": "$.invoke",
+                "Next": "Qualifier"
+            },
+            "Qualifier": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "greet", "Qualifier": "prod", "Payload": {}},
+                "ResultSelector": {"version.$": "$.ExecutedVersion", "code.$": "$.Payload.code"},
+                "ResultPath": "$.qualifier",
+                "Next": "Missing"
+            },
+            "Missing": {
+                "Type": "Task",
+                "Resource": format!("{GREET}:staging"),
+                "Catch": [{"ErrorEquals": ["Lambda.ResourceNotFoundException"], "ResultPath": "$.missing", "Next": "Done"}],
+                "Next": "Done"
+            },
+            "Done": {"Type": "Succeed"}
+        }
+    });
+    let path = dir.join("aliases.json");
+    std::fs::write(&path, definition.to_string()).unwrap();
+    let machine = create_machine(&server, "aliases", &path, "EXPRESS");
+    let done = ok_json(&sfn(
+        &server,
+        &[
+            "start-sync-execution",
+            "--state-machine-arn",
+            &machine,
+            "--input",
+            "{}",
+        ],
+    ));
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let output: Value = serde_json::from_str(done["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output["plain"]["code"], "one", "{output}");
+    assert_eq!(output["plain"]["version"], "1");
+    assert_eq!(output["plain"]["arn"], format!("{GREET}:prod"));
+    assert_eq!(output["invoke"], json!({"version": "2", "code": "two"}));
+    assert_eq!(output["qualifier"], json!({"version": "1", "code": "one"}));
+    assert_eq!(
+        output["missing"]["Error"],
+        "Lambda.ResourceNotFoundException"
+    );
+    assert!(
+        output["missing"]["Cause"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!(
+                "Function not found: {GREET}:staging (Service: AWSLambda;"
+            )),
+        "{output}"
+    );
+}

@@ -1,5 +1,5 @@
-//! The Lambda API (REST JSON, `restJson1`): `/2015-03-31/functions...` and the concurrency
-//! paths, on the same port as the AWS JSON services (REST requests carry no `X-Amz-Target`;
+//! The Lambda API (REST JSON, `restJson1`): `/2015-03-31/functions...` (functions, their
+//! versions and aliases, invocations) and the concurrency paths, on the same port as the AWS JSON services (REST requests carry no `X-Amz-Target`;
 //! [`router`] merges into [`crate::router`]'s app).
 //!
 //! [`model`] is generated from AWS's model by `crates/api/codegen/lambda.py`; the rest is
@@ -30,12 +30,15 @@ use crate::request_id;
 use crate::shape::Violation;
 
 use self::model::{
-    Concurrency, Constraint, CreateFunctionRequest, DeleteFunctionConcurrencyRequest,
-    DeleteFunctionRequest, FunctionConfiguration, GetFunctionConcurrencyRequest,
+    AliasConfiguration, Concurrency, Constraint, CreateAliasRequest, CreateFunctionRequest,
+    DeleteAliasRequest, DeleteFunctionConcurrencyRequest, DeleteFunctionRequest,
+    FunctionConfiguration, GetAliasRequest, GetFunctionConcurrencyRequest,
     GetFunctionConcurrencyResponse, GetFunctionConfigurationRequest, GetFunctionRequest,
-    GetFunctionResponse, InvocationRequest, ListFunctionsRequest, ListFunctionsResponse,
-    PutFunctionConcurrencyRequest, UpdateFunctionCodeRequest, UpdateFunctionConfigurationRequest,
-    constraints, errors,
+    GetFunctionResponse, InvocationRequest, ListAliasesRequest, ListAliasesResponse,
+    ListFunctionsRequest, ListFunctionsResponse, ListVersionsByFunctionRequest,
+    ListVersionsByFunctionResponse, PublishVersionRequest, PutFunctionConcurrencyRequest,
+    UpdateAliasRequest, UpdateFunctionCodeRequest, UpdateFunctionConfigurationRequest, constraints,
+    errors,
 };
 
 /// The largest request body: AWS's limit for CreateFunction (a 50 MB zip, base64 in JSON).
@@ -104,6 +107,34 @@ pub trait Lambda: Send + Sync + 'static {
         &self,
         input: DeleteFunctionConcurrencyRequest,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn publish_version(
+        &self,
+        input: PublishVersionRequest,
+    ) -> impl Future<Output = Result<FunctionConfiguration, ApiError>> + Send;
+    fn list_versions_by_function(
+        &self,
+        input: ListVersionsByFunctionRequest,
+    ) -> impl Future<Output = Result<ListVersionsByFunctionResponse, ApiError>> + Send;
+    fn create_alias(
+        &self,
+        input: CreateAliasRequest,
+    ) -> impl Future<Output = Result<AliasConfiguration, ApiError>> + Send;
+    fn get_alias(
+        &self,
+        input: GetAliasRequest,
+    ) -> impl Future<Output = Result<AliasConfiguration, ApiError>> + Send;
+    fn update_alias(
+        &self,
+        input: UpdateAliasRequest,
+    ) -> impl Future<Output = Result<AliasConfiguration, ApiError>> + Send;
+    fn delete_alias(
+        &self,
+        input: DeleteAliasRequest,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn list_aliases(
+        &self,
+        input: ListAliasesRequest,
+    ) -> impl Future<Output = Result<ListAliasesResponse, ApiError>> + Send;
 }
 
 /// The Lambda API's routes over `backend`.
@@ -129,6 +160,20 @@ pub fn router<B: Lambda>(backend: Arc<B>) -> Router {
         .route(
             "/2015-03-31/functions/{name}/invocations",
             post(invoke::<B>),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/versions",
+            post(publish_version::<B>).get(list_versions_by_function::<B>),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/aliases",
+            post(create_alias::<B>).get(list_aliases::<B>),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/aliases/{alias}",
+            get(get_alias::<B>)
+                .put(update_alias::<B>)
+                .delete(delete_alias::<B>),
         )
         .route(
             "/2017-10-31/functions/{name}/concurrency",
@@ -301,6 +346,151 @@ async fn delete_function_concurrency<B: Lambda>(
         .await
     })
     .await
+}
+
+async fn publish_version<B: Lambda>(
+    State(b): Backend<B>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    respond(201, async {
+        let mut body = read_json(request).await?;
+        body.insert("FunctionName".into(), Value::String(name.clone()));
+        let mut input: PublishVersionRequest = decode(body, constraints::PUBLISH_VERSION)?;
+        input.function_name = name;
+        b.publish_version(input).await
+    })
+    .await
+}
+
+async fn list_versions_by_function<B: Lambda>(
+    State(b): Backend<B>,
+    Path(name): Path<String>,
+    uri: Uri,
+) -> Response {
+    respond(200, async {
+        let members = listing(&uri, &name, &["Marker"])?;
+        check(&members, constraints::LIST_VERSIONS_BY_FUNCTION)?;
+        b.list_versions_by_function(ListVersionsByFunctionRequest {
+            function_name: name,
+            marker: string(&members, "Marker"),
+            max_items: max_items(&members),
+        })
+        .await
+    })
+    .await
+}
+
+async fn create_alias<B: Lambda>(
+    State(b): Backend<B>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    respond(201, async {
+        let mut body = read_json(request).await?;
+        body.insert("FunctionName".into(), Value::String(name.clone()));
+        let mut input: CreateAliasRequest = decode(body, constraints::CREATE_ALIAS)?;
+        input.function_name = name;
+        b.create_alias(input).await
+    })
+    .await
+}
+
+async fn get_alias<B: Lambda>(
+    State(b): Backend<B>,
+    Path((name, alias)): Path<(String, String)>,
+) -> Response {
+    respond(200, async {
+        check(&alias_members(&name, &alias), constraints::GET_ALIAS)?;
+        b.get_alias(GetAliasRequest {
+            function_name: name,
+            name: alias,
+        })
+        .await
+    })
+    .await
+}
+
+async fn update_alias<B: Lambda>(
+    State(b): Backend<B>,
+    Path((name, alias)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    respond(200, async {
+        let mut body = read_json(request).await?;
+        body.extend(alias_members(&name, &alias));
+        let mut input: UpdateAliasRequest = decode(body, constraints::UPDATE_ALIAS)?;
+        input.function_name = name;
+        input.name = alias;
+        b.update_alias(input).await
+    })
+    .await
+}
+
+async fn delete_alias<B: Lambda>(
+    State(b): Backend<B>,
+    Path((name, alias)): Path<(String, String)>,
+) -> Response {
+    respond_empty(async {
+        check(&alias_members(&name, &alias), constraints::DELETE_ALIAS)?;
+        b.delete_alias(DeleteAliasRequest {
+            function_name: name,
+            name: alias,
+        })
+        .await
+    })
+    .await
+}
+
+async fn list_aliases<B: Lambda>(
+    State(b): Backend<B>,
+    Path(name): Path<String>,
+    uri: Uri,
+) -> Response {
+    respond(200, async {
+        let members = listing(&uri, &name, &["FunctionVersion", "Marker"])?;
+        check(&members, constraints::LIST_ALIASES)?;
+        b.list_aliases(ListAliasesRequest {
+            function_name: name,
+            function_version: string(&members, "FunctionVersion"),
+            marker: string(&members, "Marker"),
+            max_items: max_items(&members),
+        })
+        .await
+    })
+    .await
+}
+
+/// The members of a listing of `name`'s versions or aliases: `FunctionName`, the query's
+/// `strings` and `MaxItems`.
+fn listing(uri: &Uri, name: &str, strings: &[&str]) -> Result<Map<String, Value>, ApiError> {
+    let query = query(uri.query());
+    let mut members = Map::new();
+    members.insert("FunctionName".into(), Value::String(name.into()));
+    for key in strings {
+        if let Some(value) = find(&query, key) {
+            members.insert((*key).into(), Value::String(value.into()));
+        }
+    }
+    if let Some(value) = find(&query, "MaxItems") {
+        members.insert("MaxItems".into(), integer("maxItems", value)?);
+    }
+    Ok(members)
+}
+
+fn max_items(members: &Map<String, Value>) -> Option<i32> {
+    members
+        .get("MaxItems")
+        .and_then(Value::as_i64)
+        .map(|v| v as i32)
+}
+
+/// `FunctionName` and the alias's `Name`, from the URI.
+fn alias_members(name: &str, alias: &str) -> Map<String, Value> {
+    let mut members = Map::new();
+    members.insert("FunctionName".into(), Value::String(name.into()));
+    members.insert("Name".into(), Value::String(alias.into()));
+    members
 }
 
 async fn invoke<B: Lambda>(

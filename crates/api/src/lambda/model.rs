@@ -106,6 +106,55 @@ pub mod operations {
         uri: "/2017-10-31/functions/{FunctionName}/concurrency",
         status: 204,
     };
+    /// Creates a version from the current code and configuration of a Lambda Event Function.
+    pub const PUBLISH_VERSION: OperationShape = OperationShape {
+        name: "PublishVersion",
+        method: "POST",
+        uri: "/2015-03-31/functions/{FunctionName}/versions",
+        status: 201,
+    };
+    /// Returns a list of versions of a Lambda Event Function, with the version-specific configuration of each.
+    pub const LIST_VERSIONS_BY_FUNCTION: OperationShape = OperationShape {
+        name: "ListVersionsByFunction",
+        method: "GET",
+        uri: "/2015-03-31/functions/{FunctionName}/versions",
+        status: 200,
+    };
+    /// Creates an alias for a Lambda Event Function version.
+    pub const CREATE_ALIAS: OperationShape = OperationShape {
+        name: "CreateAlias",
+        method: "POST",
+        uri: "/2015-03-31/functions/{FunctionName}/aliases",
+        status: 201,
+    };
+    /// Returns details about a Lambda Event Function alias .
+    pub const GET_ALIAS: OperationShape = OperationShape {
+        name: "GetAlias",
+        method: "GET",
+        uri: "/2015-03-31/functions/{FunctionName}/aliases/{Name}",
+        status: 200,
+    };
+    /// Updates the configuration of a Lambda Event Function alias .
+    pub const UPDATE_ALIAS: OperationShape = OperationShape {
+        name: "UpdateAlias",
+        method: "PUT",
+        uri: "/2015-03-31/functions/{FunctionName}/aliases/{Name}",
+        status: 200,
+    };
+    /// Deletes a Lambda Event Function alias .
+    pub const DELETE_ALIAS: OperationShape = OperationShape {
+        name: "DeleteAlias",
+        method: "DELETE",
+        uri: "/2015-03-31/functions/{FunctionName}/aliases/{Name}",
+        status: 204,
+    };
+    /// Returns a list of aliases for a Lambda Event Function.
+    pub const LIST_ALIASES: OperationShape = OperationShape {
+        name: "ListAliases",
+        method: "GET",
+        uri: "/2015-03-31/functions/{FunctionName}/aliases",
+        status: 200,
+    };
 }
 
 /// An error the operations declare: its name, HTTP status, and the member its
@@ -121,6 +170,12 @@ pub struct ErrorShape {
 pub mod errors {
     use super::ErrorShape;
 
+    /// Lambda couldn't create the alias because your Amazon Web Services account has exceeded the maximum number of aliases allowed per Lambda function.
+    pub const ALIAS_LIMIT_EXCEEDED_EXCEPTION: ErrorShape = ErrorShape {
+        name: "AliasLimitExceededException",
+        status: 400,
+        message_member: "message",
+    };
     /// The Lambda function couldn't be invoked because its code artifact user has been deleted.
     pub const CODE_ARTIFACT_USER_DELETED_EXCEPTION: ErrorShape = ErrorShape {
         name: "CodeArtifactUserDeletedException",
@@ -431,6 +486,7 @@ pub mod errors {
 
     /// Every error above.
     pub const ALL: &[ErrorShape] = &[
+        ALIAS_LIMIT_EXCEEDED_EXCEPTION,
         CODE_ARTIFACT_USER_DELETED_EXCEPTION,
         CODE_ARTIFACT_USER_FAILED_EXCEPTION,
         CODE_ARTIFACT_USER_PENDING_EXCEPTION,
@@ -800,6 +856,153 @@ pub mod constraints {
         max: Some(140),
         length: true,
     }];
+    pub const PUBLISH_VERSION: &[Constraint] = &[
+        Constraint {
+            wire: "functionName",
+            member: "FunctionName",
+            min: Some(1),
+            max: Some(140),
+            length: true,
+        },
+        Constraint {
+            wire: "description",
+            member: "Description",
+            min: Some(0),
+            max: Some(256),
+            length: true,
+        },
+    ];
+    pub const LIST_VERSIONS_BY_FUNCTION: &[Constraint] = &[
+        Constraint {
+            wire: "functionName",
+            member: "FunctionName",
+            min: Some(1),
+            max: Some(256),
+            length: true,
+        },
+        Constraint {
+            wire: "maxItems",
+            member: "MaxItems",
+            min: Some(1),
+            max: Some(10000),
+            length: false,
+        },
+    ];
+    pub const CREATE_ALIAS: &[Constraint] = &[
+        Constraint {
+            wire: "functionName",
+            member: "FunctionName",
+            min: Some(1),
+            max: Some(140),
+            length: true,
+        },
+        Constraint {
+            wire: "name",
+            member: "Name",
+            min: Some(1),
+            max: Some(128),
+            length: true,
+        },
+        Constraint {
+            wire: "functionVersion",
+            member: "FunctionVersion",
+            min: Some(1),
+            max: Some(1024),
+            length: true,
+        },
+        Constraint {
+            wire: "description",
+            member: "Description",
+            min: Some(0),
+            max: Some(256),
+            length: true,
+        },
+    ];
+    pub const GET_ALIAS: &[Constraint] = &[
+        Constraint {
+            wire: "functionName",
+            member: "FunctionName",
+            min: Some(1),
+            max: Some(140),
+            length: true,
+        },
+        Constraint {
+            wire: "name",
+            member: "Name",
+            min: Some(1),
+            max: Some(128),
+            length: true,
+        },
+    ];
+    pub const UPDATE_ALIAS: &[Constraint] = &[
+        Constraint {
+            wire: "functionName",
+            member: "FunctionName",
+            min: Some(1),
+            max: Some(140),
+            length: true,
+        },
+        Constraint {
+            wire: "name",
+            member: "Name",
+            min: Some(1),
+            max: Some(128),
+            length: true,
+        },
+        Constraint {
+            wire: "functionVersion",
+            member: "FunctionVersion",
+            min: Some(1),
+            max: Some(1024),
+            length: true,
+        },
+        Constraint {
+            wire: "description",
+            member: "Description",
+            min: Some(0),
+            max: Some(256),
+            length: true,
+        },
+    ];
+    pub const DELETE_ALIAS: &[Constraint] = &[
+        Constraint {
+            wire: "functionName",
+            member: "FunctionName",
+            min: Some(1),
+            max: Some(140),
+            length: true,
+        },
+        Constraint {
+            wire: "name",
+            member: "Name",
+            min: Some(1),
+            max: Some(128),
+            length: true,
+        },
+    ];
+    pub const LIST_ALIASES: &[Constraint] = &[
+        Constraint {
+            wire: "functionName",
+            member: "FunctionName",
+            min: Some(1),
+            max: Some(140),
+            length: true,
+        },
+        Constraint {
+            wire: "functionVersion",
+            member: "FunctionVersion",
+            min: Some(1),
+            max: Some(1024),
+            length: true,
+        },
+        Constraint {
+            wire: "maxItems",
+            member: "MaxItems",
+            min: Some(1),
+            max: Some(10000),
+            length: false,
+        },
+    ];
 }
 
 /// The values of `ApplicationLogLevel`.
@@ -996,6 +1199,57 @@ pub struct AcceleratorConfig {
     pub accelerator_memory_size: i32,
 }
 
+/// Provides configuration information about a Lambda function alias .
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AliasConfiguration {
+    /// The Amazon Resource Name (ARN) of the alias.
+    #[serde(rename = "AliasArn", default, skip_serializing_if = "Option::is_none")]
+    pub alias_arn: Option<String>,
+    /// The name of the alias.
+    #[serde(rename = "Name", default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The function version that the alias invokes.
+    #[serde(
+        rename = "FunctionVersion",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub function_version: Option<String>,
+    /// A description of the alias.
+    #[serde(
+        rename = "Description",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub description: Option<String>,
+    /// The routing configuration of the alias.
+    #[serde(
+        rename = "RoutingConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub routing_config: Option<AliasRoutingConfiguration>,
+    /// A unique identifier that changes when you update the alias.
+    #[serde(
+        rename = "RevisionId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub revision_id: Option<String>,
+}
+
+/// The traffic-shifting configuration of a Lambda function alias.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AliasRoutingConfiguration {
+    /// The second version, and the percentage of traffic that's routed to it.
+    #[serde(
+        rename = "AdditionalVersionWeights",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub additional_version_weights: Option<BTreeMap<String, f64>>,
+}
+
 /// Configuration for the capacity provider that manages compute resources for Lambda functions.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CapacityProviderConfig {
@@ -1016,6 +1270,39 @@ pub struct Concurrency {
         skip_serializing_if = "Option::is_none"
     )]
     pub reserved_concurrent_executions: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateAliasRequest {
+    /// The name or ARN of the Lambda function.
+    ///
+    /// In the request's uri (`FunctionName`), not the JSON body.
+    #[serde(rename = "FunctionName", skip)]
+    pub function_name: String,
+    /// The name of the alias.
+    ///
+    /// Required.
+    #[serde(rename = "Name")]
+    pub name: String,
+    /// The function version that the alias invokes.
+    ///
+    /// Required.
+    #[serde(rename = "FunctionVersion")]
+    pub function_version: String,
+    /// A description of the alias.
+    #[serde(
+        rename = "Description",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub description: Option<String>,
+    /// The routing configuration of the alias.
+    #[serde(
+        rename = "RoutingConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub routing_config: Option<AliasRoutingConfiguration>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1192,6 +1479,20 @@ pub struct DeadLetterConfig {
     /// The Amazon Resource Name (ARN) of an Amazon SQS queue or Amazon SNS topic.
     #[serde(rename = "TargetArn", default, skip_serializing_if = "Option::is_none")]
     pub target_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeleteAliasRequest {
+    /// The name or ARN of the Lambda function.
+    ///
+    /// In the request's uri (`FunctionName`), not the JSON body.
+    #[serde(rename = "FunctionName", skip)]
+    pub function_name: String,
+    /// The name of the alias.
+    ///
+    /// In the request's uri (`Name`), not the JSON body.
+    #[serde(rename = "Name", skip)]
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1668,6 +1969,20 @@ pub struct FunctionRuntimeConfig {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetAliasRequest {
+    /// The name or ARN of the Lambda function.
+    ///
+    /// In the request's uri (`FunctionName`), not the JSON body.
+    #[serde(rename = "FunctionName", skip)]
+    pub function_name: String,
+    /// The name of the alias.
+    ///
+    /// In the request's uri (`Name`), not the JSON body.
+    #[serde(rename = "Name", skip)]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GetFunctionConcurrencyRequest {
     /// The name or ARN of the Lambda function.
     ///
@@ -1918,6 +2233,44 @@ pub struct Layer {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListAliasesRequest {
+    /// The name or ARN of the Lambda function.
+    ///
+    /// In the request's uri (`FunctionName`), not the JSON body.
+    #[serde(rename = "FunctionName", skip)]
+    pub function_name: String,
+    /// Specify a function version to only list aliases that invoke that version.
+    ///
+    /// In the request's querystring (`FunctionVersion`), not the JSON body.
+    #[serde(rename = "FunctionVersion", skip)]
+    pub function_version: Option<String>,
+    /// Specify the pagination token that's returned by a previous request to retrieve the next page of results.
+    ///
+    /// In the request's querystring (`Marker`), not the JSON body.
+    #[serde(rename = "Marker", skip)]
+    pub marker: Option<String>,
+    /// Limit the number of aliases returned.
+    ///
+    /// In the request's querystring (`MaxItems`), not the JSON body.
+    #[serde(rename = "MaxItems", skip)]
+    pub max_items: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListAliasesResponse {
+    /// The pagination token that's included if more results are available.
+    #[serde(
+        rename = "NextMarker",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_marker: Option<String>,
+    /// A list of aliases.
+    #[serde(rename = "Aliases", default, skip_serializing_if = "Option::is_none")]
+    pub aliases: Option<Vec<AliasConfiguration>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ListFunctionsRequest {
     /// For Lambda@Edge functions, the Amazon Web Services Region of the master function.
     ///
@@ -1956,6 +2309,39 @@ pub struct ListFunctionsResponse {
     pub functions: Option<Vec<FunctionConfiguration>>,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListVersionsByFunctionRequest {
+    /// The name or ARN of the Lambda function.
+    ///
+    /// In the request's uri (`FunctionName`), not the JSON body.
+    #[serde(rename = "FunctionName", skip)]
+    pub function_name: String,
+    /// Specify the pagination token that's returned by a previous request to retrieve the next page of results.
+    ///
+    /// In the request's querystring (`Marker`), not the JSON body.
+    #[serde(rename = "Marker", skip)]
+    pub marker: Option<String>,
+    /// The maximum number of versions to return.
+    ///
+    /// In the request's querystring (`MaxItems`), not the JSON body.
+    #[serde(rename = "MaxItems", skip)]
+    pub max_items: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListVersionsByFunctionResponse {
+    /// The pagination token that's included if more results are available.
+    #[serde(
+        rename = "NextMarker",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_marker: Option<String>,
+    /// A list of Lambda function versions.
+    #[serde(rename = "Versions", default, skip_serializing_if = "Option::is_none")]
+    pub versions: Option<Vec<FunctionConfiguration>>,
+}
+
 /// The function's Amazon CloudWatch Logs configuration settings.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoggingConfig {
@@ -1979,6 +2365,39 @@ pub struct LoggingConfig {
     /// The name of the Amazon CloudWatch log group the function sends logs to.
     #[serde(rename = "LogGroup", default, skip_serializing_if = "Option::is_none")]
     pub log_group: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PublishVersionRequest {
+    /// The name or ARN of the Lambda function.
+    ///
+    /// In the request's uri (`FunctionName`), not the JSON body.
+    #[serde(rename = "FunctionName", skip)]
+    pub function_name: String,
+    /// Only publish a version if the hash value matches the value that's specified.
+    #[serde(
+        rename = "CodeSha256",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub code_sha256: Option<String>,
+    /// A description for the version to override the description in the function configuration.
+    #[serde(
+        rename = "Description",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub description: Option<String>,
+    /// Only update the function if the revision ID matches the ID that's specified.
+    #[serde(
+        rename = "RevisionId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub revision_id: Option<String>,
+    /// Specifies where to publish the function version or configuration.
+    #[serde(rename = "PublishTo", default, skip_serializing_if = "Option::is_none")]
+    pub publish_to: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2113,6 +2532,48 @@ pub struct TracingConfigResponse {
     /// The tracing mode.
     #[serde(rename = "Mode", default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateAliasRequest {
+    /// The name or ARN of the Lambda function.
+    ///
+    /// In the request's uri (`FunctionName`), not the JSON body.
+    #[serde(rename = "FunctionName", skip)]
+    pub function_name: String,
+    /// The name of the alias.
+    ///
+    /// In the request's uri (`Name`), not the JSON body.
+    #[serde(rename = "Name", skip)]
+    pub name: String,
+    /// The function version that the alias invokes.
+    #[serde(
+        rename = "FunctionVersion",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub function_version: Option<String>,
+    /// A description of the alias.
+    #[serde(
+        rename = "Description",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub description: Option<String>,
+    /// The routing configuration of the alias.
+    #[serde(
+        rename = "RoutingConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub routing_config: Option<AliasRoutingConfiguration>,
+    /// Only update the alias if the revision ID matches the ID that's specified.
+    #[serde(
+        rename = "RevisionId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub revision_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -1283,6 +1283,15 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
     }
 }
 
+/// DescribeStateMachine's `variableReferences` (absent when no state reads a variable).
+fn variable_references(
+    definition: &str,
+) -> Option<std::collections::BTreeMap<String, Vec<String>>> {
+    let definition: serde_json::Value = serde_json::from_str(definition).ok()?;
+    let references = sluice_asl::references::variable_references(&definition);
+    (!references.is_empty()).then_some(references)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1367,13 +1376,4 @@ mod tests {
         assert_eq!(page_size(Some(0)), 100);
         assert_eq!(page_size(Some(5)), 5);
     }
-}
-
-/// DescribeStateMachine's `variableReferences` (absent when no state reads a variable).
-fn variable_references(
-    definition: &str,
-) -> Option<std::collections::BTreeMap<String, Vec<String>>> {
-    let definition: serde_json::Value = serde_json::from_str(definition).ok()?;
-    let references = sluice_asl::references::variable_references(&definition);
-    (!references.is_empty()).then_some(references)
 }

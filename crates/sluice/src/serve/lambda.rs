@@ -1,5 +1,6 @@
 //! [`LambdaBackend`]: the Lambda API (`sluice_api::lambda`) over the functions service
-//! (`sluice_functions::Functions`) — AWS's fields, defaults and errors.
+//! (`sluice_functions::Functions`) — AWS's fields, defaults and errors; versions and aliases
+//! as AWS shows them (qualified ARNs, `$LATEST` first in ListVersionsByFunction).
 
 use std::collections::BTreeMap;
 
@@ -7,17 +8,23 @@ use axum::body::Bytes;
 use base64::Engine as _;
 use sluice_api::ApiError;
 use sluice_api::lambda::model::{
-    Concurrency, CreateFunctionRequest, DeleteFunctionConcurrencyRequest, DeleteFunctionRequest,
-    EnvironmentResponse, EphemeralStorage, FunctionCodeLocation, FunctionConfiguration,
-    GetFunctionConcurrencyRequest, GetFunctionConcurrencyResponse, GetFunctionConfigurationRequest,
-    GetFunctionRequest, GetFunctionResponse, InvocationRequest, ListFunctionsRequest,
-    ListFunctionsResponse, LoggingConfig, PutFunctionConcurrencyRequest, SnapStartResponse,
-    TracingConfigResponse, UpdateFunctionCodeRequest, UpdateFunctionConfigurationRequest,
+    AliasConfiguration, AliasRoutingConfiguration, Concurrency, CreateAliasRequest,
+    CreateFunctionRequest, DeleteAliasRequest, DeleteFunctionConcurrencyRequest,
+    DeleteFunctionRequest, EnvironmentResponse, EphemeralStorage, FunctionCodeLocation,
+    FunctionConfiguration, GetAliasRequest, GetFunctionConcurrencyRequest,
+    GetFunctionConcurrencyResponse, GetFunctionConfigurationRequest, GetFunctionRequest,
+    GetFunctionResponse, InvocationRequest, ListAliasesRequest, ListAliasesResponse,
+    ListFunctionsRequest, ListFunctionsResponse, ListVersionsByFunctionRequest,
+    ListVersionsByFunctionResponse, LoggingConfig, PublishVersionRequest,
+    PutFunctionConcurrencyRequest, SnapStartResponse, TracingConfigResponse, UpdateAliasRequest,
+    UpdateFunctionCodeRequest, UpdateFunctionConfigurationRequest,
 };
 use sluice_api::lambda::{Invocation, Lambda};
-use sluice_functions::{Error, Function, Functions, InvokeOptions, Settings};
+use sluice_functions::{
+    Alias, AliasUpdate, Error, Function, Functions, InvokeOptions, LATEST, Settings,
+};
 
-/// The most functions ListFunctions returns per page (AWS: 50).
+/// The most functions, versions or aliases a listing returns per page (AWS: 50).
 const PAGE_SIZE: usize = 50;
 
 /// The Lambda API on a [`Functions`] service.
@@ -43,9 +50,13 @@ impl LambdaBackend {
         })
     }
 
-    /// The unqualified function `input` names (a qualifier other than `$LATEST` names a
-    /// version, which does not exist yet).
-    fn function(&self, input: &str, qualifier: Option<&str>) -> Result<Function, ApiError> {
+    /// The function name `input` names and the qualifier it or `qualifier` gives (both: they
+    /// must agree).
+    fn qualified(
+        &self,
+        input: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(String, Option<String>), ApiError> {
         let (name, from_name) = self.name(input)?;
         if let (Some(a), Some(b)) = (&from_name, qualifier)
             && a != b
@@ -56,19 +67,61 @@ impl LambdaBackend {
                  qualifier.",
             ));
         }
-        let qualifier = qualifier.map(str::to_owned).or(from_name);
+        Ok((name, qualifier.map(str::to_owned).or(from_name)))
+    }
+
+    /// The version `input` (and `qualifier`) name — an alias: the version it names — and the
+    /// qualifier that named it.
+    fn function(
+        &self,
+        input: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(Function, Option<String>), ApiError> {
+        let (name, qualifier) = self.qualified(input, qualifier)?;
+        let function = self
+            .functions
+            .resolve(&name, qualifier.as_deref())
+            .map_err(api_error)?;
+        Ok((function, qualifier))
+    }
+
+    /// `$LATEST` of the function `input` names, for the operations that change it (a
+    /// qualifier other than `$LATEST` names nothing they can change).
+    fn latest(&self, input: &str) -> Result<Function, ApiError> {
+        let (name, qualifier) = self.name(input)?;
         if let Some(q) = qualifier.as_deref()
-            && q != sluice_functions::LATEST
+            && q != LATEST
         {
             return Err(api_error(self.functions.not_found(&name, Some(q))));
         }
         self.functions.get(&name).map_err(api_error)
     }
 
+    /// The function name of `input`, whatever qualifier it carries (versions and aliases are
+    /// managed through the function).
+    fn unqualified(&self, input: &str) -> Result<String, ApiError> {
+        self.name(input).map(|(name, _)| name)
+    }
+
+    /// `function`'s configuration with its unqualified ARN (`$LATEST` as created or updated).
     fn configuration(&self, function: &Function) -> FunctionConfiguration {
+        self.configuration_as(function, None)
+    }
+
+    /// `function`'s configuration, its ARN qualified with `qualifier` when given (the version,
+    /// `$LATEST`, or the alias that named it).
+    fn configuration_as(
+        &self,
+        function: &Function,
+        qualifier: Option<&str>,
+    ) -> FunctionConfiguration {
+        let arn = match qualifier {
+            Some(q) => self.functions.scope().qualified_arn(&function.name, q),
+            None => self.functions.arn(&function.name),
+        };
         FunctionConfiguration {
             function_name: Some(function.name.clone()),
-            function_arn: Some(self.functions.arn(&function.name)),
+            function_arn: Some(arn),
             runtime: Some(function.runtime.clone()),
             role: Some(function.role.clone()),
             handler: function.handler.clone(),
@@ -78,7 +131,7 @@ impl LambdaBackend {
             memory_size: Some(function.memory_size as i32),
             last_modified: Some(function.last_modified.clone()),
             code_sha256: Some(function.code_sha256.clone()),
-            version: Some(sluice_functions::LATEST.into()),
+            version: Some(function.version.clone()),
             environment: Some(EnvironmentResponse {
                 variables: Some(function.environment.clone()),
                 error: None,
@@ -104,6 +157,86 @@ impl LambdaBackend {
             ..FunctionConfiguration::default()
         }
     }
+
+    fn alias_configuration(&self, name: &str, alias: &Alias) -> AliasConfiguration {
+        AliasConfiguration {
+            alias_arn: Some(self.functions.alias_arn(name, &alias.name)),
+            name: Some(alias.name.clone()),
+            function_version: Some(alias.function_version.clone()),
+            description: Some(alias.description.clone()),
+            routing_config: (!alias.routing.is_empty()).then(|| AliasRoutingConfiguration {
+                additional_version_weights: Some(alias.routing.clone()),
+            }),
+            revision_id: Some(alias.revision_id.clone()),
+        }
+    }
+
+    /// ListFunctions with `FunctionVersion=ALL`: every version of every function, under
+    /// qualified ARNs (the marker is the last one's).
+    fn list_all_versions(&self, input: &ListFunctionsRequest) -> ListFunctionsResponse {
+        let all: Vec<Function> = self
+            .functions
+            .list()
+            .iter()
+            .flat_map(|f| self.functions.versions(&f.name).unwrap_or_default())
+            .collect();
+        let arn = |f: &Function| self.functions.scope().qualified_arn(&f.name, &f.version);
+        let (page, next_marker) = page(all, input.marker.as_deref(), input.max_items, arn);
+        ListFunctionsResponse {
+            functions: Some(
+                page.iter()
+                    .map(|f| self.configuration_as(f, Some(&f.version)))
+                    .collect(),
+            ),
+            next_marker,
+        }
+    }
+
+    /// Publishes a version of `name` off the async runtime (it writes and fsyncs).
+    async fn publish(
+        &self,
+        name: String,
+        description: Option<String>,
+        code_sha256: Option<String>,
+        revision_id: Option<String>,
+    ) -> Result<Function, ApiError> {
+        let functions = self.functions.clone();
+        tokio::task::spawn_blocking(move || {
+            functions.publish_version(
+                &name,
+                description.as_deref(),
+                code_sha256.as_deref(),
+                revision_id.as_deref(),
+            )
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("publish: {e}")))?
+        .map_err(api_error)
+    }
+}
+
+/// One page of `items` (in order) of at most `max_items` (`PAGE_SIZE` by default) after the
+/// item whose key is `marker`, and the marker of the next page.
+fn page<T>(
+    items: Vec<T>,
+    marker: Option<&str>,
+    max_items: Option<i32>,
+    key: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    let size = max_items.map_or(PAGE_SIZE, |n| (n.max(1) as usize).min(PAGE_SIZE));
+    let start = match marker {
+        Some(marker) => items
+            .iter()
+            .position(|item| key(item) == marker)
+            .map_or(0, |i| i + 1),
+        None => 0,
+    };
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(start).take(size).collect();
+    let next = (start + page.len() < total)
+        .then(|| page.last().map(&key))
+        .flatten();
+    (page, next)
 }
 
 /// The functions service's error as the Lambda API sends it.
@@ -187,11 +320,18 @@ impl Lambda for LambdaBackend {
             environment: environment(input.environment.as_ref()),
         };
         let functions = self.functions.clone();
-        let function =
-            tokio::task::spawn_blocking(move || functions.create(&name, &settings, &zip))
-                .await
-                .map_err(|e| ApiError::internal(format!("create: {e}")))?
-                .map_err(api_error)?;
+        let publish = input.publish == Some(true);
+        let function = tokio::task::spawn_blocking(move || {
+            let function = functions.create(&name, &settings, &zip)?;
+            if publish {
+                // As AWS answers: version 1, with the function's unqualified ARN.
+                return functions.publish_version(&name, None, None, None);
+            }
+            Ok(function)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("create: {e}")))?
+        .map_err(api_error)?;
         Ok(self.configuration(&function))
     }
 
@@ -199,16 +339,22 @@ impl Lambda for LambdaBackend {
         &self,
         input: GetFunctionRequest,
     ) -> Result<GetFunctionResponse, ApiError> {
-        let function = self.function(&input.function_name, input.qualifier.as_deref())?;
+        let (function, qualifier) =
+            self.function(&input.function_name, input.qualifier.as_deref())?;
         let location = format!("file://{}", self.functions.code_path(&function).display());
+        let reserved = self
+            .functions
+            .get(&function.name)
+            .map_err(api_error)?
+            .reserved_concurrency;
         Ok(GetFunctionResponse {
-            configuration: Some(self.configuration(&function)),
+            configuration: Some(self.configuration_as(&function, qualifier.as_deref())),
             code: Some(FunctionCodeLocation {
                 repository_type: Some("S3".into()),
                 location: Some(location),
                 ..FunctionCodeLocation::default()
             }),
-            concurrency: function.reserved_concurrency.map(|n| Concurrency {
+            concurrency: reserved.map(|n| Concurrency {
                 reserved_concurrent_executions: Some(n as i32),
             }),
             ..GetFunctionResponse::default()
@@ -219,14 +365,25 @@ impl Lambda for LambdaBackend {
         &self,
         input: GetFunctionConfigurationRequest,
     ) -> Result<FunctionConfiguration, ApiError> {
-        let function = self.function(&input.function_name, input.qualifier.as_deref())?;
-        Ok(self.configuration(&function))
+        let (function, qualifier) =
+            self.function(&input.function_name, input.qualifier.as_deref())?;
+        Ok(self.configuration_as(&function, qualifier.as_deref()))
     }
 
     async fn list_functions(
         &self,
         input: ListFunctionsRequest,
     ) -> Result<ListFunctionsResponse, ApiError> {
+        match input.function_version.as_deref() {
+            None => {}
+            Some("ALL") => return Ok(self.list_all_versions(&input)),
+            Some(other) => {
+                return Err(ApiError::validation(format!(
+                    "1 validation error detected: Value '{other}' at 'functionVersion' failed \
+                     to satisfy constraint: Member must satisfy enum value set: [ALL]"
+                )));
+            }
+        }
         let size = input
             .max_items
             .map_or(PAGE_SIZE, |n| (n.max(1) as usize).min(PAGE_SIZE));
@@ -247,29 +404,22 @@ impl Lambda for LambdaBackend {
     }
 
     async fn delete_function(&self, input: DeleteFunctionRequest) -> Result<(), ApiError> {
-        let (name, from_name) = self.name(&input.function_name)?;
-        if let Some(q) = input.qualifier.or(from_name) {
-            return Err(if q == sluice_functions::LATEST {
-                ApiError::new(
-                    "InvalidParameterValueException",
-                    "$LATEST version cannot be deleted without deleting the function.",
-                )
-            } else {
-                api_error(self.functions.not_found(&name, Some(&q)))
-            });
-        }
+        let (name, qualifier) = self.qualified(&input.function_name, input.qualifier.as_deref())?;
         let functions = self.functions.clone();
-        tokio::task::spawn_blocking(move || functions.delete(&name))
-            .await
-            .map_err(|e| ApiError::internal(format!("delete: {e}")))?
-            .map_err(api_error)
+        tokio::task::spawn_blocking(move || match qualifier {
+            Some(q) => functions.delete_version(&name, &q),
+            None => functions.delete(&name),
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("delete: {e}")))?
+        .map_err(api_error)
     }
 
     async fn update_function_code(
         &self,
         input: UpdateFunctionCodeRequest,
     ) -> Result<FunctionConfiguration, ApiError> {
-        let function = self.function(&input.function_name, None)?;
+        let function = self.latest(&input.function_name)?;
         if input
             .revision_id
             .as_ref()
@@ -287,19 +437,27 @@ impl Lambda for LambdaBackend {
             return Ok(self.configuration(&function));
         }
         let functions = self.functions.clone();
-        let function =
-            tokio::task::spawn_blocking(move || functions.update_code(&function.name, &zip))
-                .await
-                .map_err(|e| ApiError::internal(format!("update: {e}")))?
-                .map_err(api_error)?;
-        Ok(self.configuration(&function))
+        let publish = input.publish == Some(true);
+        let function = tokio::task::spawn_blocking(move || {
+            let function = functions.update_code(&function.name, &zip)?;
+            if publish {
+                return functions.publish_version(&function.name, None, None, None);
+            }
+            Ok(function)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("update: {e}")))?
+        .map_err(api_error)?;
+        // Published: the version, with its qualified ARN (as AWS answers).
+        let qualifier = publish.then_some(function.version.as_str());
+        Ok(self.configuration_as(&function, qualifier))
     }
 
     async fn update_function_configuration(
         &self,
         input: UpdateFunctionConfigurationRequest,
     ) -> Result<FunctionConfiguration, ApiError> {
-        let function = self.function(&input.function_name, None)?;
+        let function = self.latest(&input.function_name)?;
         if input
             .revision_id
             .as_ref()
@@ -328,18 +486,9 @@ impl Lambda for LambdaBackend {
         input: InvocationRequest,
         payload: Bytes,
     ) -> Result<Invocation, ApiError> {
-        let (name, from_name) = self.name(&input.function_name)?;
-        if let (Some(a), Some(b)) = (&from_name, &input.qualifier)
-            && a != b
-        {
-            return Err(ApiError::new(
-                "InvalidParameterValueException",
-                "The derived qualifier from the function name does not match the specified \
-                 qualifier.",
-            ));
-        }
+        let (name, qualifier) = self.qualified(&input.function_name, input.qualifier.as_deref())?;
         let options = InvokeOptions {
-            qualifier: input.qualifier.clone().or(from_name),
+            qualifier,
             client_context: input.client_context.clone(),
             idempotency_key: None,
         };
@@ -392,7 +541,7 @@ impl Lambda for LambdaBackend {
                 Ok(Invocation {
                     status: 200,
                     function_error: invoked.function_error.as_ref().map(|_| "Unhandled".into()),
-                    executed_version: Some(invoked.executed_version.into()),
+                    executed_version: Some(invoked.executed_version),
                     log_result,
                     payload: invoked.payload,
                 })
@@ -404,7 +553,7 @@ impl Lambda for LambdaBackend {
         &self,
         input: PutFunctionConcurrencyRequest,
     ) -> Result<Concurrency, ApiError> {
-        let function = self.function(&input.function_name, None)?;
+        let function = self.latest(&input.function_name)?;
         let reserved = u32::try_from(input.reserved_concurrent_executions).map_err(|_| {
             ApiError::validation(format!(
                 "1 validation error detected: Value '{}' at 'reservedConcurrentExecutions' \
@@ -425,7 +574,7 @@ impl Lambda for LambdaBackend {
         &self,
         input: GetFunctionConcurrencyRequest,
     ) -> Result<GetFunctionConcurrencyResponse, ApiError> {
-        let function = self.function(&input.function_name, None)?;
+        let function = self.latest(&input.function_name)?;
         Ok(GetFunctionConcurrencyResponse {
             reserved_concurrent_executions: function.reserved_concurrency.map(|n| n as i32),
         })
@@ -435,11 +584,152 @@ impl Lambda for LambdaBackend {
         &self,
         input: DeleteFunctionConcurrencyRequest,
     ) -> Result<(), ApiError> {
-        let function = self.function(&input.function_name, None)?;
+        let function = self.latest(&input.function_name)?;
         self.functions
             .set_reserved_concurrency(&function.name, None)
             .map_err(api_error)?;
         Ok(())
+    }
+
+    async fn publish_version(
+        &self,
+        input: PublishVersionRequest,
+    ) -> Result<FunctionConfiguration, ApiError> {
+        let name = self.unqualified(&input.function_name)?;
+        if let Some(to) = &input.publish_to {
+            if !sluice_api::lambda::model::FUNCTION_VERSION_LATEST_PUBLISHED_VALUES
+                .contains(&to.as_str())
+            {
+                return Err(ApiError::validation(format!(
+                    "1 validation error detected: Value '{to}' at 'publishTo' failed to satisfy \
+                     constraint: Member must satisfy enum value set: [LATEST_PUBLISHED]"
+                )));
+            }
+            return Err(ApiError::new(
+                "InvalidParameterValueException",
+                "Sluice does not support PublishTo ($LATEST.PUBLISHED) yet",
+            ));
+        }
+        let version = self
+            .publish(
+                name,
+                input.description,
+                input.code_sha256,
+                input.revision_id,
+            )
+            .await?;
+        Ok(self.configuration_as(&version, Some(&version.version)))
+    }
+
+    async fn list_versions_by_function(
+        &self,
+        input: ListVersionsByFunctionRequest,
+    ) -> Result<ListVersionsByFunctionResponse, ApiError> {
+        let name = self.unqualified(&input.function_name)?;
+        let versions = self.functions.versions(&name).map_err(api_error)?;
+        let (page, next_marker) = page(
+            versions,
+            input.marker.as_deref(),
+            input.max_items,
+            |f: &Function| f.version.clone(),
+        );
+        let versions = page
+            .iter()
+            .map(|f| FunctionConfiguration {
+                // What AWS leaves out of listings.
+                state: None,
+                last_update_status: None,
+                ..self.configuration_as(f, Some(&f.version))
+            })
+            .collect();
+        Ok(ListVersionsByFunctionResponse {
+            next_marker,
+            versions: Some(versions),
+        })
+    }
+
+    async fn create_alias(
+        &self,
+        input: CreateAliasRequest,
+    ) -> Result<AliasConfiguration, ApiError> {
+        let name = self.unqualified(&input.function_name)?;
+        let routing = input
+            .routing_config
+            .as_ref()
+            .and_then(|r| r.additional_version_weights.as_ref());
+        let alias = self
+            .functions
+            .create_alias(
+                &name,
+                &input.name,
+                &input.function_version,
+                input.description.as_deref(),
+                routing,
+            )
+            .map_err(api_error)?;
+        Ok(self.alias_configuration(&name, &alias))
+    }
+
+    async fn get_alias(&self, input: GetAliasRequest) -> Result<AliasConfiguration, ApiError> {
+        let name = self.unqualified(&input.function_name)?;
+        let alias = self
+            .functions
+            .get_alias(&name, &input.name)
+            .map_err(api_error)?;
+        Ok(self.alias_configuration(&name, &alias))
+    }
+
+    async fn update_alias(
+        &self,
+        input: UpdateAliasRequest,
+    ) -> Result<AliasConfiguration, ApiError> {
+        let name = self.unqualified(&input.function_name)?;
+        let update = AliasUpdate {
+            function_version: input.function_version,
+            description: input.description,
+            // `RoutingConfig: {}` or empty weights remove the routing.
+            routing: input
+                .routing_config
+                .map(|r| r.additional_version_weights.unwrap_or_default()),
+            revision_id: input.revision_id,
+        };
+        let alias = self
+            .functions
+            .update_alias(&name, &input.name, &update)
+            .map_err(api_error)?;
+        Ok(self.alias_configuration(&name, &alias))
+    }
+
+    async fn delete_alias(&self, input: DeleteAliasRequest) -> Result<(), ApiError> {
+        let name = self.unqualified(&input.function_name)?;
+        self.functions
+            .delete_alias(&name, &input.name)
+            .map_err(api_error)
+    }
+
+    async fn list_aliases(
+        &self,
+        input: ListAliasesRequest,
+    ) -> Result<ListAliasesResponse, ApiError> {
+        let name = self.unqualified(&input.function_name)?;
+        let aliases = self
+            .functions
+            .aliases(&name, input.function_version.as_deref())
+            .map_err(api_error)?;
+        let (page, next_marker) = page(
+            aliases,
+            input.marker.as_deref(),
+            input.max_items,
+            |a: &Alias| a.name.clone(),
+        );
+        Ok(ListAliasesResponse {
+            next_marker,
+            aliases: Some(
+                page.iter()
+                    .map(|a| self.alias_configuration(&name, a))
+                    .collect(),
+            ),
+        })
     }
 }
 
