@@ -589,3 +589,88 @@ fn jsonpath_assign_in_catch_reads_the_error_output() {
     let o = run_with(definition, json!({}), &mut host);
     assert_eq!(output(&o), json!({"why": "because", "error": "E"}));
 }
+
+// ---- robustness ----------------------------------------------------------------------------
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Fragments JSONata expressions of states are made of: `$states`, variables, functions,
+    /// operators, literals (including ones that loop or recurse).
+    fn fragment() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "$states.input",
+            "$states.context",
+            "$states.result",
+            "$x",
+            "$y",
+            ".a",
+            "[0]",
+            "$count(",
+            "$map(",
+            "function($v){$v}",
+            ")",
+            "(",
+            " + ",
+            " & ",
+            " = ",
+            " ? ",
+            " : ",
+            "1",
+            "'s'",
+            "[",
+            "]",
+            "{",
+            "}",
+            "'k':",
+            ",",
+            "$partition([1,2],",
+            "$uuid()",
+            "$random()",
+            "..",
+            "*",
+            "**",
+            "$f := function($n){$f($n+1)}; $f(0)",
+            "[1..100000]",
+            ";",
+            " and ",
+            " or ",
+            "null",
+            "true",
+            "$string(",
+            "$sum(",
+            "$.",
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Whatever the expressions of a JSONata state's Output and Assign, a definition either
+        /// is refused with diagnostics or runs to an end (success or an ASL error): never a
+        /// panic, never a hang.
+        #[test]
+        fn any_expression_parses_or_is_refused_and_runs_to_an_end(
+            output in prop::collection::vec(fragment(), 1..8),
+            assign in prop::collection::vec(fragment(), 1..6),
+        ) {
+            let definition = json!({
+                "QueryLanguage": "JSONata",
+                "StartAt": "A",
+                "States": {
+                    "A": {"Type": "Pass", "Assign": {"x": 1, "y": [1, 2]}, "Next": "B"},
+                    "B": {
+                        "Type": "Pass",
+                        "Assign": {"x": format!("{{% {} %}}", assign.concat())},
+                        "Output": format!("{{% {} %}}", output.concat()),
+                        "End": true
+                    }
+                }
+            });
+            if sluice_asl::definition::StateMachine::parse(&definition).is_ok() {
+                let o = run(definition, json!({"a": [1, {"b": 2}]}));
+                prop_assert!(o.status == Status::Succeeded || o.failure.is_some());
+            }
+        }
+    }
+}
