@@ -265,7 +265,7 @@ pub(super) fn main(args: &Args, settings: &Settings) -> anyhow::Result<ExitCode>
     }
     for workload in &SEED_WORKLOADS {
         let (before, began) = (children_cpu(pid), Instant::now());
-        let outcome = run_workload("sluice", &endpoint, pid, workload, settings);
+        let outcome = run_workload("sluice", &endpoint, pid, workload, settings, false);
         let workers_cpu = cores(before, children_cpu(pid), began);
         if let Some(server) = server.as_mut() {
             server.check_running()?;

@@ -240,7 +240,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     ));
     for workload in &workloads {
         let pid = sluice.as_ref().map(process::Server::pid);
-        let outcome = run_workload(report.target, &endpoint, pid, workload, &settings);
+        let outcome = run_workload(report.target, &endpoint, pid, workload, &settings, false);
         if let Some(server) = sluice.as_mut() {
             server.check_running()?;
         }
@@ -438,12 +438,15 @@ impl Prepared {
     }
 }
 
+/// Creates the workload's machine and runs it; `asynchronous` runs an EXPRESS machine through
+/// StartExecution and DescribeExecution polling instead of StartSyncExecution.
 fn run_workload(
     target: &str,
     endpoint: &Endpoint,
     server_pid: Option<u32>,
     workload: &Workload,
     settings: &Settings,
+    asynchronous: bool,
 ) -> Outcome {
     let mut admin = Connection::new(endpoint);
     let arn = match create_machine(&mut admin, workload) {
@@ -456,7 +459,15 @@ fn run_workload(
             return Outcome::Unavailable(error);
         }
     };
-    let outcome = run_machine(target, endpoint, server_pid, workload, &arn, settings);
+    let outcome = run_machine(
+        target,
+        endpoint,
+        server_pid,
+        workload,
+        &arn,
+        settings,
+        asynchronous,
+    );
     if let Err(error) = call(
         &mut admin,
         "DeleteStateMachine",
@@ -477,14 +488,21 @@ fn run_machine(
     workload: &Workload,
     arn: &str,
     settings: &Settings,
+    asynchronous: bool,
 ) -> Outcome {
+    // How executions are started and awaited (not the machine's type).
+    let kind = if asynchronous {
+        Kind::Standard
+    } else {
+        workload.kind
+    };
     let start_arn = match workload.test_case {
         Some(case) => format!("{arn}#{case}"),
         None => arn.to_string(),
     };
     let start_body = json!({ "stateMachineArn": start_arn, "input": EVENT });
     let mut start_body = serde_json::to_vec(&start_body).unwrap_or_default();
-    if workload.kind == Kind::Standard {
+    if kind == Kind::Standard {
         start_body.pop(); // the closing brace: `named_start` appends the name
     }
     let nanos = std::time::SystemTime::now()
@@ -492,7 +510,7 @@ fn run_machine(
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     let prepared = Prepared {
-        kind: workload.kind,
+        kind,
         start_body,
         nonce: format!("bench-{nanos:x}"),
     };
@@ -863,7 +881,11 @@ fn millis(d: Duration) -> String {
 
 /// What became of the moto run: its version, or why it did not run.
 enum Moto {
-    Ran { version: String },
+    Ran {
+        version: String,
+        /// EXPRESS workloads measured through StartExecution (moto has no StartSyncExecution).
+        polled: Vec<&'static str>,
+    },
     NotRun(String),
 }
 
@@ -888,8 +910,25 @@ fn run_moto(workloads: &[&'static Workload], settings: &Settings, rows: &mut Vec
         server.endpoint.url()
     ));
     let endpoint = server.endpoint.clone();
+    let mut polled = Vec::new();
     for workload in workloads {
-        let mut outcome = run_workload("moto", &endpoint, Some(server.pid()), workload, settings);
+        let pid = Some(server.pid());
+        let mut outcome = run_workload("moto", &endpoint, pid, workload, settings, false);
+        if let Outcome::Unavailable(why) = &outcome
+            && workload.kind == Kind::Express
+            && why.contains("StartSyncExecution: HTTP 500")
+        {
+            // moto's closest equivalent: StartExecution of the EXPRESS machine, polled to
+            // its end with DescribeExecution (which moto answers for EXPRESS executions).
+            progress(format_args!(
+                "[moto] {}: no StartSyncExecution; StartExecution of the EXPRESS machine instead",
+                workload.name
+            ));
+            outcome = run_workload("moto", &endpoint, pid, workload, settings, true);
+            if matches!(outcome, Outcome::Measured(_)) {
+                polled.push(workload.name);
+            }
+        }
         if let Outcome::Unavailable(why) = &mut outcome {
             why.push_str(moto_hint(workload, why));
         }
@@ -908,7 +947,7 @@ fn run_moto(workloads: &[&'static Workload], settings: &Settings, rows: &mut Vec
             outcome,
         });
     }
-    Moto::Ran { version }
+    Moto::Ran { version, polled }
 }
 
 /// What moto 5.x is known to lack, for the errors it answers with.
@@ -1082,7 +1121,7 @@ impl Report {
                 let _ = writeln!(out);
                 let _ = writeln!(out, "moto: not run: {why}");
             }
-            Some(Moto::Ran { version }) => {
+            Some(Moto::Ran { version, polled }) => {
                 let _ = writeln!(out);
                 let _ = writeln!(
                     out,
@@ -1118,6 +1157,13 @@ impl Report {
                         (_, None) => "n/a: not run on moto".to_string(),
                     };
                     let _ = writeln!(out, "  {:<20} {line}", row.workload.name);
+                }
+                for name in polled {
+                    let _ = writeln!(
+                        out,
+                        "  ({name} on moto: StartExecution of the EXPRESS machine, then \
+                         DescribeExecution until its end: moto has no StartSyncExecution)"
+                    );
                 }
             }
         }
