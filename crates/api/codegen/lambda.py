@@ -55,6 +55,11 @@ OPERATIONS = [
     "UpdateAlias",
     "DeleteAlias",
     "ListAliases",
+    "PutFunctionEventInvokeConfig",
+    "UpdateFunctionEventInvokeConfig",
+    "GetFunctionEventInvokeConfig",
+    "DeleteFunctionEventInvokeConfig",
+    "ListFunctionEventInvokeConfigs",
 ]
 
 
@@ -113,7 +118,8 @@ class Generator:
             "structure": name,
             "string": "String",
             "blob": "String",
-            "timestamp": "String",
+            # restJson1 sends timestamps as epoch seconds (a JSON number).
+            "timestamp": "f64",
             "integer": "i32",
             "long": "i64",
             "float": "f64",

@@ -12,13 +12,23 @@
 //! no `done`, and rewrites the file with just those (temporary file, fsync, rename, fsync of the
 //! folder); the writer compacts the same way when done records dominate a large file.
 //!
-//! AWS's behavior ([`Functions::run_event`](crate::Functions)): the same request id for every
-//! attempt; a function error is retried `event-retries` times (2), the n-th retry
-//! `n × event-retry-delay-seconds` (60) after the failure; throttles and Sluice's own errors are
-//! retried with backoff (1 s doubling to 5 minutes) until the event is
-//! `event-max-age-seconds` (6 hours) old; then the event is discarded (logged). An event of a
-//! deleted function is dropped. Events are at-least-once: one that was running when the server
-//! died runs again after the restart, with the same request id.
+//! AWS's behavior ([`Functions::run_event`](crate::Functions)), on the server's [`Clock`]
+//! (`--time-scale` scales it): the same request id for every attempt; a function error is
+//! retried `MaximumRetryAttempts` times (the qualifier's event invoke config, else
+//! `event-retries`, 2), the n-th retry `n × event-retry-delay-seconds` (60) after the failure;
+//! throttles and Sluice's own errors are retried with backoff (1 s doubling to 5 minutes). An
+//! event older than `MaximumEventAgeInSeconds` (else `event-max-age-seconds`, 6 hours) is not
+//! run again: when it comes due, or as soon as a failure's retry would come due after that age.
+//! The outcome's invocation record ([`invocation_record`]) goes to the config's `OnSuccess` or
+//! `OnFailure` destination, a Lambda function invoked as an event itself: the `done` record of
+//! the event carries the destination's event (`next`), so the hand-over is one atomic append.
+//! A record over the Event payload limit loses its response, then its request payload; a chain
+//! of destinations stops after 16 hops (a recursive loop, as AWS stops them).
+//! An event of a deleted function is dropped. Events are at-least-once: one that was running
+//! when the server died runs again after the restart, with the same request id; once its
+//! `done` is written it never runs again.
+//!
+//! [`Clock`]: crate::Clock
 
 use std::collections::HashMap;
 use std::io::{BufRead as _, Write as _};
@@ -48,6 +58,16 @@ pub(crate) struct Event {
     pub retries: u32,
     /// Not to run before (ms since the epoch).
     pub due_ms: i64,
+    /// How many times the function ran it (AWS's `approximateInvokeCount`).
+    #[serde(default)]
+    pub invokes: u32,
+    /// How many destinations in a row led to this event (0: invoked through the API).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hops: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// One line of the journal.
@@ -60,10 +80,84 @@ enum Record {
         retries: u32,
         #[serde(rename = "due-ms")]
         due_ms: i64,
+        #[serde(default)]
+        invokes: u32,
     },
     Done {
         id: String,
+        /// An event accepted as the done one ends (its invocation record, to a destination).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<Box<Event>>,
     },
+}
+
+/// How an event ended, as its invocation record's `requestContext.condition` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Condition {
+    Success,
+    RetriesExhausted,
+    EventAgeExceeded,
+}
+
+impl Condition {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "Success",
+            Self::RetriesExhausted => "RetriesExhausted",
+            Self::EventAgeExceeded => "EventAgeExceeded",
+        }
+    }
+}
+
+/// AWS's invocation record of an event, what a destination receives: `version`,
+/// `timestamp`, `requestContext` (`requestId`, the invoked `functionArn` with its qualifier,
+/// `condition`, `approximateInvokeCount`), `requestPayload`, and when the function ran,
+/// `responseContext` (`statusCode`, `executedVersion`, `functionError` when it failed) and
+/// `responsePayload` (the result or the error document). Payloads that are not JSON are
+/// strings.
+pub(crate) fn invocation_record(
+    event: &Event,
+    function_arn: &str,
+    condition: Condition,
+    request_payload: &[u8],
+    response: Option<&crate::Invoked>,
+    now_ms: i64,
+) -> serde_json::Value {
+    let timestamp = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now_ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut record = serde_json::json!({
+        "version": "1.0",
+        "timestamp": timestamp,
+        "requestContext": {
+            "requestId": event.id,
+            "functionArn": function_arn,
+            "condition": condition.as_str(),
+            "approximateInvokeCount": event.invokes,
+        },
+        "requestPayload": payload_json(request_payload),
+    });
+    if let Some(invoked) = response {
+        let mut context = serde_json::json!({
+            "statusCode": 200,
+            "executedVersion": invoked.executed_version,
+        });
+        if invoked.function_error.is_some() {
+            context["functionError"] = "Unhandled".into();
+        }
+        record["responseContext"] = context;
+        record["responsePayload"] = payload_json(&invoked.payload);
+    }
+    record
+}
+
+/// A payload as JSON: parsed, a string when it is not JSON, `null` when empty.
+fn payload_json(payload: &[u8]) -> serde_json::Value {
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_slice(payload)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(payload).into()))
 }
 
 /// Compaction is considered once the file is this large.
@@ -116,9 +210,23 @@ impl Journal {
 
     /// Journals an accepted event; returns once it is durable.
     pub(crate) async fn put(&self, event: Event) -> Result<(), Error> {
+        self.append_durably(Record::Put(event)).await
+    }
+
+    /// Records that the event `id` is over and, in the same record, accepts `next`; returns
+    /// once it is durable.
+    pub(crate) async fn done_then(&self, id: &str, next: Event) -> Result<(), Error> {
+        self.append_durably(Record::Done {
+            id: id.to_owned(),
+            next: Some(Box::new(next)),
+        })
+        .await
+    }
+
+    async fn append_durably(&self, record: Record) -> Result<(), Error> {
         let (ack, acked) = oneshot::channel();
         self.ops
-            .send(Op::Append(Record::Put(event), Some(ack)))
+            .send(Op::Append(record, Some(ack)))
             .map_err(|_| Error::ShuttingDown)?;
         match acked.await {
             Ok(Ok(())) => Ok(()),
@@ -137,6 +245,7 @@ impl Journal {
                 id: event.id.clone(),
                 retries: event.retries,
                 due_ms: event.due_ms,
+                invokes: event.invokes,
             },
             None,
         ));
@@ -145,9 +254,13 @@ impl Journal {
     /// Records that the event is over (succeeded, or discarded). Not waited for: lost, the
     /// event runs again after a restart (at-least-once).
     pub(crate) fn done(&self, id: &str) {
-        let _ = self
-            .ops
-            .send(Op::Append(Record::Done { id: id.to_owned() }, None));
+        let _ = self.ops.send(Op::Append(
+            Record::Done {
+                id: id.to_owned(),
+                next: None,
+            },
+            None,
+        ));
     }
 }
 
@@ -179,14 +292,19 @@ fn apply(live: &mut HashMap<String, Event>, record: Record) {
             id,
             retries,
             due_ms,
+            invokes,
         } => {
             if let Some(event) = live.get_mut(&id) {
                 event.retries = retries;
                 event.due_ms = due_ms;
+                event.invokes = invokes;
             }
         }
-        Record::Done { id } => {
+        Record::Done { id, next } => {
             live.remove(&id);
+            if let Some(next) = next {
+                live.insert(next.id.clone(), *next);
+            }
         }
     }
 }
@@ -299,7 +417,68 @@ mod tests {
             accepted_ms: 1,
             retries: 0,
             due_ms: 1,
+            invokes: 0,
+            hops: 0,
         }
+    }
+
+    #[test]
+    fn invocation_records_have_aws_shape() {
+        let mut e = event("id-1");
+        e.invokes = 3;
+        let arn = "arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST";
+        let failed = crate::Invoked {
+            request_id: "id-1".into(),
+            payload: axum::body::Bytes::from_static(br#"{"errorMessage":"no","errorType":"E"}"#),
+            function_error: Some("E".into()),
+            executed_version: "$LATEST".into(),
+        };
+        let record = invocation_record(
+            &e,
+            arn,
+            Condition::RetriesExhausted,
+            br#"{"order": 7}"#,
+            Some(&failed),
+            1_573_755_365_568,
+        );
+        assert_eq!(
+            record,
+            serde_json::json!({
+                "version": "1.0",
+                "timestamp": "2019-11-14T18:16:05.568Z",
+                "requestContext": {
+                    "requestId": "id-1",
+                    "functionArn": arn,
+                    "condition": "RetriesExhausted",
+                    "approximateInvokeCount": 3,
+                },
+                "requestPayload": {"order": 7},
+                "responseContext": {
+                    "statusCode": 200,
+                    "executedVersion": "$LATEST",
+                    "functionError": "Unhandled",
+                },
+                "responsePayload": {"errorMessage": "no", "errorType": "E"},
+            })
+        );
+        let ok = crate::Invoked {
+            payload: axum::body::Bytes::from_static(b"\"done\""),
+            function_error: None,
+            executed_version: "2".into(),
+            ..failed
+        };
+        let record = invocation_record(&e, arn, Condition::Success, b"plain", Some(&ok), 0);
+        assert_eq!(record["requestContext"]["condition"], "Success");
+        assert_eq!(record["requestPayload"], "plain");
+        assert_eq!(record["responsePayload"], "done");
+        assert_eq!(
+            record["responseContext"],
+            serde_json::json!({"statusCode": 200, "executedVersion": "2"})
+        );
+        // Never run: no response.
+        let record = invocation_record(&e, arn, Condition::EventAgeExceeded, b"", None, 0);
+        assert_eq!(record["requestPayload"], serde_json::Value::Null);
+        assert!(record.get("responseContext").is_none());
     }
 
     fn scratch(name: &str) -> PathBuf {
@@ -318,6 +497,7 @@ mod tests {
         let mut b = event("b");
         b.retries = 1;
         b.due_ms = 99;
+        b.invokes = 1;
         journal.retry(&b);
         journal.done("a");
         // A put after them is acknowledged once they are written too.
@@ -337,8 +517,16 @@ mod tests {
         journal.done("c");
         journal.put(event("d")).await.unwrap();
         drop(journal);
+        let (journal, pending) = Journal::open(&dir).unwrap();
+        assert_eq!(pending, vec![b.clone(), event("d")]);
+
+        // A done that hands over to a next event: one record, both or neither.
+        let mut e = event("e");
+        e.accepted_ms = 2;
+        journal.done_then("d", e.clone()).await.unwrap();
+        drop(journal);
         let (_, pending) = Journal::open(&dir).unwrap();
-        assert_eq!(pending, vec![b, event("d")]);
+        assert_eq!(pending, vec![b, e]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -16,12 +16,17 @@
 //!   [`Functions::invoke`] (qualifiers resolved, aliases routed by weight).
 //! - [`task`]: what a Step Functions Task sees of an invocation (`lambda:invoke`'s result
 //!   document, handler errors as Task failures).
+//! - `events`: `Event` invocations, journaled and retried as their [`event_config`] says, on
+//!   the server's [`Clock`]; their invocation records go to Lambda destinations.
+//! - [`logs`]: each function's log lines, in memory and in its folder.
 //!
 //! It must not block the async runtime on a worker (every wait is async) and never panics on
 //! what a client or a worker sends. Start at [`Functions`].
 
 pub mod archive;
+mod clock;
 mod error;
+pub mod event_config;
 mod events;
 pub mod function;
 mod ids;
@@ -34,7 +39,9 @@ mod runtimes;
 mod service;
 pub mod task;
 
+pub use clock::{Clock, SystemClock};
 pub use error::Error;
+pub use event_config::{DestinationChange, EventInvokeConfig, EventInvokeConfigChange};
 pub use function::{
     Alias, Function, Qualifier, RuntimeKind, Scope, Settings, parse_function_name, valid_alias_name,
 };

@@ -31,18 +31,21 @@ pub struct Options {
     /// started is stopped, failing the invocation that waited for it. Default 10 (AWS's init
     /// phase limit).
     pub init_timeout_seconds: f64,
-    /// How many times an Event invocation that fails with a function error is retried
-    /// (AWS's `MaximumRetryAttempts`, 0 to 2). Default 2.
+    /// How many times an Event invocation that fails with a function error is retried when
+    /// the function's event invoke config sets no `MaximumRetryAttempts` (0 to 2). Default 2,
+    /// AWS's.
     pub event_retries: u32,
     /// The n-th retry of a failed Event invocation runs n times this many seconds after the
-    /// failure (AWS: about one minute, then two). Default 60.
+    /// failure (AWS: about one minute, then two), on the server's clock (`--time-scale`).
+    /// Default 60.
     pub event_retry_delay_seconds: f64,
-    /// An Event invocation still throttled (or not run for Sluice's own errors) this many
-    /// seconds after it was accepted is discarded (AWS's `MaximumEventAgeInSeconds`). Default
-    /// 21600 (6 hours).
+    /// An Event invocation older than this many seconds (on the server's clock) is not run
+    /// again when the function's event invoke config sets no `MaximumEventAgeInSeconds`.
+    /// Default 21600 (6 hours), AWS's.
     pub event_max_age_seconds: f64,
     /// Log lines kept per function for `LogType: Tail` and `sluice logs`, in bytes (the oldest
-    /// are dropped first). Default 1048576.
+    /// are dropped first), in memory and in the function's `logs/` folder (rotated at this
+    /// size: at most about twice it on disk). Default 1048576.
     pub log_buffer_bytes: usize,
 }
 

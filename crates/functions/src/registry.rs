@@ -5,6 +5,9 @@
 //! <data-dir>/functions/<name>/code-<revision>/  unpacked code, named by $LATEST or versions
 //! <data-dir>/functions/<name>/versions/<n>.json published version n (a crate::Function)
 //! <data-dir>/functions/<name>/aliases.json      the aliases (crate::Alias), by name
+//! <data-dir>/functions/<name>/event-invoke-configs.json
+//!                                               event invoke configs, by qualifier
+//! <data-dir>/functions/<name>/logs/             per-invocation logs (crate::logs)
 //! ```
 //!
 //! Every write is atomic: code is unpacked into a fresh `code-<revision>` folder, then
@@ -26,22 +29,37 @@ use std::sync::Mutex;
 use base64::Engine as _;
 use sha2::Digest as _;
 
+use crate::event_config::EventInvokeConfig;
 use crate::function::{Alias, Function, Qualifier, Settings, valid_name};
 use crate::{Error, archive};
 
 const CONFIG_FILE: &str = "function.json";
 const VERSIONS_DIR: &str = "versions";
 const ALIASES_FILE: &str = "aliases.json";
+const EVENT_CONFIGS_FILE: &str = "event-invoke-configs.json";
 
-/// One function: `$LATEST`, its published versions and its aliases.
+/// One function: `$LATEST`, its published versions, its aliases and the event invoke configs
+/// of those.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     pub latest: Function,
     pub versions: BTreeMap<u64, Function>,
     pub aliases: BTreeMap<String, Alias>,
+    /// By qualifier (`$LATEST`, a version number, an alias name).
+    pub event_configs: BTreeMap<String, EventInvokeConfig>,
 }
 
 impl Entry {
+    /// Whether `qualifier` names `$LATEST`, a published version or an alias of the function.
+    pub fn has_qualifier(&self, qualifier: &str) -> bool {
+        match Qualifier::parse(qualifier) {
+            Qualifier::Latest => true,
+            Qualifier::Version(n) => self.versions.contains_key(&n),
+            Qualifier::Alias(alias) => self.aliases.contains_key(alias),
+            Qualifier::Nothing => false,
+        }
+    }
+
     /// `$LATEST` or the published version `version` names, if it exists.
     pub fn version(&self, version: &str) -> Option<&Function> {
         match Qualifier::parse(version) {
@@ -99,11 +117,28 @@ impl Registry {
             } else {
                 BTreeMap::new()
             };
-            let entry = Entry {
+            let configs_file = dir.join(EVENT_CONFIGS_FILE);
+            let event_configs = if configs_file.exists() {
+                read_json(&configs_file)?
+            } else {
+                BTreeMap::new()
+            };
+            let mut entry = Entry {
                 latest,
                 versions,
                 aliases,
+                event_configs,
             };
+            // A crash between deleting a version or alias and its config leaves the config.
+            let stale: Vec<String> = entry
+                .event_configs
+                .keys()
+                .filter(|q| !entry.has_qualifier(q))
+                .cloned()
+                .collect();
+            for qualifier in stale {
+                entry.event_configs.remove(&qualifier);
+            }
             remove_leftovers(&dir, &entry);
             functions.insert(name, entry);
         }
@@ -130,6 +165,11 @@ impl Registry {
     /// Every function (`$LATEST`), by name.
     pub fn list(&self) -> Vec<Function> {
         self.lock().values().map(|e| e.latest.clone()).collect()
+    }
+
+    /// The folder of the function `name` (its configuration, code, logs).
+    pub(crate) fn function_dir(&self, name: &str) -> PathBuf {
+        self.root.join(name)
     }
 
     /// The folder of `function`'s unpacked code (`LAMBDA_TASK_ROOT`).
@@ -205,6 +245,7 @@ impl Registry {
                 latest: function.clone(),
                 versions: BTreeMap::new(),
                 aliases: BTreeMap::new(),
+                event_configs: BTreeMap::new(),
             },
         );
         Ok(function)
@@ -378,6 +419,8 @@ impl Registry {
         if !entry.uses_code(&removed.code_dir) {
             let _ = std::fs::remove_dir_all(dir.join(&removed.code_dir));
         }
+        // Its event invoke config goes with it (left behind by a failure: `open` drops it).
+        remove_event_config(&dir, entry, &version);
         Ok(Some(removed))
     }
 
@@ -418,9 +461,44 @@ impl Registry {
         }
         let mut aliases = entry.aliases.clone();
         let removed = aliases.remove(alias);
-        write_json(&self.root.join(name), ALIASES_FILE, &aliases)?;
+        let dir = self.root.join(name);
+        write_json(&dir, ALIASES_FILE, &aliases)?;
         entry.aliases = aliases;
+        remove_event_config(&dir, entry, alias);
         Ok(removed)
+    }
+
+    /// Applies `change` to the event invoke configs of `name` (given the function as it is)
+    /// and persists them when they changed.
+    pub(crate) fn update_event_configs<R>(
+        &self,
+        name: &str,
+        not_found: impl FnOnce() -> Error,
+        change: impl FnOnce(&Entry, &mut BTreeMap<String, EventInvokeConfig>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let mut functions = self.lock();
+        let Some(entry) = functions.get_mut(name) else {
+            return Err(not_found());
+        };
+        let mut configs = entry.event_configs.clone();
+        let result = change(entry, &mut configs)?;
+        if configs != entry.event_configs {
+            write_json(&self.root.join(name), EVENT_CONFIGS_FILE, &configs)?;
+            entry.event_configs = configs;
+        }
+        Ok(result)
+    }
+}
+
+/// Removes the event invoke config of `qualifier` (a deleted version or alias), if any.
+fn remove_event_config(dir: &Path, entry: &mut Entry, qualifier: &str) {
+    if !entry.event_configs.contains_key(qualifier) {
+        return;
+    }
+    entry.event_configs.remove(qualifier);
+    // Were this write lost, `open` drops configs of qualifiers that do not exist.
+    if let Err(error) = write_json(dir, EVENT_CONFIGS_FILE, &entry.event_configs) {
+        tracing::warn!(%error, "cannot remove an event invoke config");
     }
 }
 
@@ -766,6 +844,60 @@ mod tests {
             .publish("f", None, || Error::ShuttingDown, |_| Ok(()))
             .unwrap();
         assert_eq!(v2.version, "2");
+        let _ = std::fs::remove_dir_all(&data);
+    }
+
+    #[test]
+    fn event_invoke_configs_survive_a_reopen_and_go_with_their_qualifier() {
+        let data = scratch("event-configs");
+        let zip = zip_of(&[("handler.py", b"x = 1\n", 0o644)]);
+        let missing = || Error::ShuttingDown;
+        let config = |retries: u32| EventInvokeConfig {
+            maximum_retry_attempts: Some(retries),
+            last_modified_ms: 1,
+            ..EventInvokeConfig::default()
+        };
+        let registry = Registry::open(&data).unwrap();
+        registry.create("f", &python(), &zip, now()).unwrap();
+        registry.publish("f", None, missing, |_| Ok(())).unwrap();
+        registry
+            .put_alias("f", "live", missing, |_, _| Ok(alias("live", "1", &[])))
+            .unwrap();
+        for (qualifier, retries) in [("$LATEST", 0), ("1", 1), ("live", 2)] {
+            registry
+                .update_event_configs("f", missing, |entry, configs| {
+                    assert!(entry.has_qualifier(qualifier));
+                    configs.insert(qualifier.into(), config(retries));
+                    Ok(())
+                })
+                .unwrap();
+        }
+        drop(registry);
+        let registry = Registry::open(&data).unwrap();
+        let configs = registry.with("f", |e| e.event_configs.clone()).unwrap();
+        assert_eq!(configs.len(), 3);
+        assert_eq!(configs["1"], config(1));
+        // Deleting the alias, then the version, takes their configs.
+        registry.delete_alias("f", "live", missing).unwrap();
+        registry.delete_version("f", 1, missing).unwrap();
+        drop(registry);
+        let registry = Registry::open(&data).unwrap();
+        let configs = registry.with("f", |e| e.event_configs.clone()).unwrap();
+        assert_eq!(configs.keys().collect::<Vec<_>>(), ["$LATEST"]);
+        // A config whose qualifier is gone (a crash between the two writes) is dropped.
+        let dir = data.join("functions/f");
+        let stale = BTreeMap::from([
+            ("$LATEST".to_owned(), config(0)),
+            ("9".to_owned(), config(2)),
+        ]);
+        std::fs::write(
+            dir.join(EVENT_CONFIGS_FILE),
+            serde_json::to_vec(&stale).unwrap(),
+        )
+        .unwrap();
+        drop(registry);
+        let registry = Registry::open(&data).unwrap();
+        assert_eq!(registry.with("f", |e| e.event_configs.len()).unwrap(), 1);
         let _ = std::fs::remove_dir_all(&data);
     }
 

@@ -1,5 +1,7 @@
 //! [`Functions`]: the registry and the worker pools behind one cheap-to-clone handle — what
-//! the Lambda API and the engine's Task dispatch call. Versions and aliases: `versions`.
+//! the Lambda API and the engine's Task dispatch call. Versions and aliases: `versions`; event
+//! invoke configs: `event_configs`; `Event` invocations run here, journaled by
+//! [`crate::events`].
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -11,7 +13,8 @@ use axum::body::Bytes;
 use base64::Engine as _;
 use tokio::sync::Semaphore;
 
-use crate::events::{Event, Journal};
+use crate::clock::{Clock, SystemClock};
+use crate::events::{Condition, Event, Journal, invocation_record};
 
 use crate::function::{Function, Qualifier, Scope, Settings, limits};
 use crate::logs::LogBuffer;
@@ -19,6 +22,7 @@ use crate::pool::{Pool, PoolStats, Reply, Spec};
 use crate::registry::Registry;
 use crate::{Error, Options};
 
+mod event_configs;
 mod versions;
 
 pub use versions::AliasUpdate;
@@ -82,10 +86,13 @@ struct Inner {
     event_slots: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Shut down: no new pool, no new invocation.
     closed: AtomicBool,
+    /// The time events are accepted, retried and aged on.
+    clock: Arc<dyn Clock>,
 }
 
 /// The workers of one function: a pool per version (`$LATEST`, `1`, ...), each version running
-/// its own code, and the log they share.
+/// its own code, and the log they share (persisted in the function's `logs/` folder, read back
+/// when the function is first used after a restart).
 struct FunctionPools {
     versions: HashMap<String, Arc<Pool>>,
     logs: Arc<Mutex<LogBuffer>>,
@@ -98,9 +105,20 @@ impl FunctionPools {
 }
 
 impl Functions {
-    /// Opens the functions of `<data_dir>/functions` (created if missing). No worker starts
-    /// before an invocation.
+    /// Opens the functions of `<data_dir>/functions` (created if missing), events on wall
+    /// time. No worker starts before an invocation.
     pub fn open(data_dir: &Path, options: Options, scope: Scope) -> Result<Self, Error> {
+        Self::open_with_clock(data_dir, options, scope, Arc::new(SystemClock))
+    }
+
+    /// [`Functions::open`] with the clock `Event` invocations run on (their retry delays and
+    /// ages): `sluice serve` passes the engine's, which `--time-scale` scales.
+    pub fn open_with_clock(
+        data_dir: &Path,
+        options: Options,
+        scope: Scope,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, Error> {
         let registry = Registry::open(data_dir)?;
         let node_bootstrap = crate::runtimes::install(data_dir)?;
         let (events, recovered) = Journal::open(data_dir)?;
@@ -115,6 +133,7 @@ impl Functions {
                 recovered: Mutex::new(recovered),
                 event_slots: Mutex::default(),
                 closed: AtomicBool::new(false),
+                clock,
             }),
         })
     }
@@ -161,9 +180,15 @@ impl Functions {
 
     /// CreateFunction: `zip` is the deployment package.
     pub fn create(&self, name: &str, settings: &Settings, zip: &[u8]) -> Result<Function, Error> {
-        self.inner
+        let function = self
+            .inner
             .registry
-            .create(name, settings, zip, chrono::Utc::now())
+            .create(name, settings, zip, chrono::Utc::now())?;
+        // Whatever a deleted namesake left (its log) is not this function's.
+        if let Some(stale) = self.pools().remove(name) {
+            stale.logs().detach();
+        }
+        Ok(function)
     }
 
     /// UpdateFunctionCode. Workers of `$LATEST`'s old code finish their invocation and stop;
@@ -231,6 +256,7 @@ impl Functions {
             .delete(name, || self.not_found(name, None))?;
         let pools = self.pools().remove(name);
         if let Some(pools) = pools {
+            pools.logs().detach();
             for (_, pool) in pools.versions {
                 tokio::spawn(async move { pool.shutdown(Duration::from_secs(5)).await });
             }
@@ -312,16 +338,7 @@ impl Functions {
                 limit: limits::MAX_ASYNC_PAYLOAD,
             });
         }
-        let now = chrono::Utc::now().timestamp_millis();
-        let event = Event {
-            id: crate::ids::uuid_v4(),
-            function: name.to_owned(),
-            qualifier: options.qualifier.clone(),
-            payload: base64::engine::general_purpose::STANDARD.encode(&payload),
-            accepted_ms: now,
-            retries: 0,
-            due_ms: now,
-        };
+        let event = self.new_event(name, options.qualifier.clone(), &payload);
         self.inner.events.put(event.clone()).await?;
         let request_id = event.id.clone();
         tokio::spawn(self.clone().run_event(event, payload));
@@ -350,21 +367,46 @@ impl Functions {
         count
     }
 
+    /// An event of `name` (`qualifier`) accepted now.
+    fn new_event(&self, name: &str, qualifier: Option<String>, payload: &[u8]) -> Event {
+        let now = self.inner.clock.now_ms();
+        Event {
+            id: crate::ids::uuid_v4(),
+            function: name.to_owned(),
+            qualifier,
+            payload: base64::engine::general_purpose::STANDARD.encode(payload),
+            accepted_ms: now,
+            retries: 0,
+            due_ms: now,
+            invokes: 0,
+            hops: 0,
+        }
+    }
+
     /// One event, to its end: invoked when due (at most the function's default concurrency of
-    /// its events at once), retried on function errors and throttles as AWS does, then marked
-    /// done in the journal. Leaves it journaled when the service shuts down.
+    /// its events at once), retried on function errors and throttles as AWS does (the
+    /// qualifier's event invoke config, read at each decision), then its invocation record
+    /// sent to the config's destination and the event marked done in the journal. Leaves it
+    /// journaled when the service shuts down.
     async fn run_event(self, mut event: Event, payload: Bytes) {
-        let options = &self.inner.options;
         let name = event.function.clone();
         let request_id: Arc<str> = Arc::from(event.id.as_str());
+        let clock = Arc::clone(&self.inner.clock);
         let mut backoff = Duration::from_secs(1);
-        loop {
-            let wait_ms = event.due_ms - chrono::Utc::now().timestamp_millis();
-            if wait_ms > 0 {
-                tokio::time::sleep(Duration::from_millis(wait_ms as u64)).await;
-            }
+        // The last reply of the function, for the invocation record.
+        let mut last: Option<Invoked> = None;
+        let outcome = loop {
+            clock.sleep_until(event.due_ms).await;
             if self.inner.closed.load(Ordering::Acquire) {
                 return;
+            }
+            let policy = self.event_policy(&event);
+            if clock.now_ms() - event.accepted_ms > policy.max_age_ms {
+                tracing::warn!(
+                    function = %name, request_id = %request_id,
+                    "event invocation older than its maximum age; discarded"
+                );
+                break Some((Condition::EventAgeExceeded, last));
             }
             let slots = self.event_slots(&name);
             let Ok(slot) = slots.acquire().await else {
@@ -382,39 +424,43 @@ impl Functions {
                 )
                 .await;
             drop(slot);
-            let now = chrono::Utc::now().timestamp_millis();
+            let now = clock.now_ms();
             match result {
-                Ok(invoked) if invoked.function_error.is_none() => break,
-                Ok(invoked) if event.retries < options.event_retries => {
+                Ok(invoked) => {
+                    event.invokes += 1;
+                    if invoked.function_error.is_none() {
+                        break Some((Condition::Success, Some(invoked)));
+                    }
+                    let error_type = invoked.function_error.clone();
+                    if event.retries >= policy.retries {
+                        tracing::warn!(
+                            function = %name, request_id = %request_id, error_type,
+                            "event invocation failed after its retries; discarded"
+                        );
+                        break Some((Condition::RetriesExhausted, Some(invoked)));
+                    }
+                    let delay = self.inner.options.event_retry_delay(event.retries + 1);
+                    let due_ms = now.saturating_add(delay.as_millis() as i64);
+                    if due_ms - event.accepted_ms > policy.max_age_ms {
+                        tracing::warn!(
+                            function = %name, request_id = %request_id, error_type,
+                            "event invocation failed and would be too old for a retry; discarded"
+                        );
+                        break Some((Condition::EventAgeExceeded, Some(invoked)));
+                    }
                     event.retries += 1;
-                    let delay = options.event_retry_delay(event.retries);
-                    event.due_ms = now + delay.as_millis() as i64;
+                    event.due_ms = due_ms;
                     tracing::info!(
-                        function = %name, request_id = %request_id,
-                        error_type = invoked.function_error.as_deref(), retry = event.retries,
-                        "event invocation failed; retrying in {delay:?}"
+                        function = %name, request_id = %request_id, error_type,
+                        retry = event.retries, "event invocation failed; retrying in {delay:?}"
                     );
                     self.inner.events.retry(&event);
-                }
-                Ok(invoked) => {
-                    tracing::warn!(
-                        function = %name, request_id = %request_id,
-                        error_type = invoked.function_error.as_deref(),
-                        "event invocation failed after its retries; discarded"
-                    );
-                    break;
+                    last = Some(invoked);
                 }
                 Err(Error::ShuttingDown) => return,
-                Err(error @ (Error::TooManyRequests { .. } | Error::Io { .. })) => {
-                    let age = Duration::from_millis((now - event.accepted_ms).max(0) as u64);
-                    if age >= options.event_max_age() {
-                        tracing::warn!(
-                            function = %name, request_id = %request_id, %error,
-                            "event invocation too old; discarded"
-                        );
-                        break;
-                    }
-                    event.due_ms = now + backoff.as_millis() as i64;
+                Err(Error::TooManyRequests { .. } | Error::Io { .. }) => {
+                    // Throttled, or Sluice failed: again later (the age check above ends it).
+                    event.due_ms = now.saturating_add(backoff.as_millis() as i64);
                     backoff = (backoff * 2).min(Duration::from_secs(300));
                 }
                 Err(error) => {
@@ -422,11 +468,143 @@ impl Functions {
                         function = %name, request_id = %request_id, %error,
                         "event invocation cannot run; discarded"
                     );
-                    break;
+                    break None;
                 }
             }
+        };
+        match outcome {
+            Some((condition, reply)) => {
+                self.finish_event(&event, &payload, condition, reply.as_ref())
+                    .await;
+            }
+            None => self.inner.events.done(&event.id),
         }
-        self.inner.events.done(&event.id);
+    }
+
+    /// [`Functions::run_event`] boxed, to spawn from within itself (a destination's event).
+    fn run_event_boxed(
+        self,
+        event: Event,
+        payload: Bytes,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(self.run_event(event, payload))
+    }
+
+    /// The retries and the age an event gets: its qualifier's event invoke config, else the
+    /// service's defaults.
+    fn event_policy(&self, event: &Event) -> EventPolicy {
+        let config = self.event_config(&event.function, event.qualifier.as_deref());
+        let options = &self.inner.options;
+        EventPolicy {
+            retries: config
+                .as_ref()
+                .and_then(|c| c.maximum_retry_attempts)
+                .unwrap_or(options.event_retries),
+            max_age_ms: config
+                .as_ref()
+                .and_then(|c| c.maximum_event_age_in_seconds)
+                .map_or_else(
+                    || options.event_max_age().as_millis() as i64,
+                    |s| i64::from(s) * 1000,
+                ),
+        }
+    }
+
+    /// Ends `event`: its invocation record goes to the destination its config names for
+    /// `condition` (as an event of that function, accepted in the same journal record that
+    /// marks this one done), else it is only marked done.
+    async fn finish_event(
+        &self,
+        event: &Event,
+        payload: &[u8],
+        condition: Condition,
+        reply: Option<&Invoked>,
+    ) {
+        let config = self.event_config(&event.function, event.qualifier.as_deref());
+        let destination = config.and_then(|c| match condition {
+            Condition::Success => c.on_success,
+            Condition::RetriesExhausted | Condition::EventAgeExceeded => c.on_failure,
+        });
+        let Some(destination) = destination else {
+            self.inner.events.done(&event.id);
+            return;
+        };
+        let function_arn = self.inner.scope.qualified_arn(
+            &event.function,
+            event.qualifier.as_deref().unwrap_or(LATEST),
+        );
+        let record = invocation_record(
+            event,
+            &function_arn,
+            condition,
+            payload,
+            reply,
+            self.inner.clock.now_ms(),
+        );
+        let (next, record) = match self.destination_event(event, &destination, record) {
+            Ok(next) => next,
+            Err(error) => {
+                tracing::warn!(
+                    function = %event.function, request_id = %event.id, %destination, %error,
+                    "cannot send the invocation record to its destination"
+                );
+                self.inner.events.done(&event.id);
+                return;
+            }
+        };
+        match self.inner.events.done_then(&event.id, next.clone()).await {
+            Ok(()) => {
+                tokio::spawn(self.clone().run_event_boxed(next, record));
+            }
+            // Not recorded: the event stays journaled and runs again after a restart.
+            Err(error) => tracing::warn!(
+                function = %event.function, request_id = %event.id, %error,
+                "cannot journal the invocation record for its destination"
+            ),
+        }
+    }
+
+    /// The event that delivers `record` (the invocation record of `source`) to the function
+    /// `destination` (a function ARN, maybe qualified) names, and its payload. A record over
+    /// the Event payload limit loses its `responsePayload`, then its `requestPayload`.
+    fn destination_event(
+        &self,
+        source: &Event,
+        destination: &str,
+        mut record: serde_json::Value,
+    ) -> Result<(Event, Bytes), Error> {
+        if source.hops >= MAX_DESTINATION_HOPS {
+            return Err(Error::invalid(format!(
+                "the event went through {MAX_DESTINATION_HOPS} destinations in a row: a \
+                 recursive loop, stopped"
+            )));
+        }
+        let (name, qualifier) = crate::function::parse_function_name(destination)
+            .filter(|_| {
+                crate::event_config::function_destination(&self.inner.scope, destination).is_some()
+            })
+            .ok_or_else(|| {
+                Error::invalid(format!("The destination ARN {destination} is invalid."))
+            })?;
+        self.target(&name, qualifier.as_deref())?;
+        let mut payload = record.to_string();
+        for member in ["responsePayload", "requestPayload"] {
+            if payload.len() <= limits::MAX_ASYNC_PAYLOAD {
+                break;
+            }
+            if let Some(map) = record.as_object_mut() {
+                map.remove(member);
+            }
+            payload = record.to_string();
+        }
+        if payload.len() > limits::MAX_ASYNC_PAYLOAD {
+            return Err(Error::PayloadTooLarge {
+                limit: limits::MAX_ASYNC_PAYLOAD,
+            });
+        }
+        let mut event = self.new_event(&name, qualifier, payload.as_bytes());
+        event.hops = source.hops + 1;
+        Ok((event, Bytes::from(payload)))
     }
 
     /// The gate of `name`'s events.
@@ -459,7 +637,7 @@ impl Functions {
 
     /// The kept log lines of `name` after sequence number `after` (0: all), of invocation
     /// `request_id` only when given (`sluice logs`). Lines live in memory, per function, within
-    /// `log-buffer-bytes`.
+    /// `log-buffer-bytes`, and in the function's `logs/` folder, read back after a restart.
     pub fn log_lines(
         &self,
         name: &str,
@@ -467,10 +645,9 @@ impl Functions {
         request_id: Option<&str>,
     ) -> Result<Vec<crate::logs::LogLine>, Error> {
         self.get(name)?;
-        Ok(match self.pools().get(name) {
-            Some(pools) => pools.logs().since(after, request_id),
-            None => Vec::new(),
-        })
+        let mut pools = self.pools();
+        let pools = self.function_pools(&mut pools, name);
+        Ok(pools.logs().since(after, request_id))
     }
 
     /// How many workers `name` has now, all versions together.
@@ -557,13 +734,7 @@ impl Functions {
         {
             return Ok((Arc::clone(pool), function.version));
         }
-        let capacity = self.inner.options.log_buffer_bytes;
-        let pools = pools
-            .entry(name.to_owned())
-            .or_insert_with(|| FunctionPools {
-                versions: HashMap::new(),
-                logs: Arc::new(Mutex::new(LogBuffer::new(capacity))),
-            });
+        let pools = self.function_pools(&mut pools, name);
         let pool = Pool::new(
             Arc::clone(&self.inner.options),
             self.inner.scope.clone(),
@@ -574,6 +745,22 @@ impl Functions {
             .versions
             .insert(function.version.clone(), Arc::clone(&pool));
         Ok((pool, function.version))
+    }
+
+    /// The pools of `name` (created, with its log read back from its folder, on first use).
+    fn function_pools<'a>(
+        &self,
+        pools: &'a mut HashMap<String, FunctionPools>,
+        name: &str,
+    ) -> &'a mut FunctionPools {
+        pools.entry(name.to_owned()).or_insert_with(|| {
+            let dir = self.inner.registry.function_dir(name).join("logs");
+            let logs = LogBuffer::open(&dir, self.inner.options.log_buffer_bytes);
+            FunctionPools {
+                versions: HashMap::new(),
+                logs: Arc::new(Mutex::new(logs)),
+            }
+        })
     }
 
     /// `$LATEST` of `function.name` changed: its workers are replaced.
@@ -598,6 +785,18 @@ impl Functions {
             tokio::spawn(async move { pool.shutdown(Duration::from_secs(5)).await });
         }
     }
+}
+
+/// The most destinations in a row an event's records go through (as AWS stops recursive loops
+/// after 16 invocations): a record of an event that far down a chain is not delivered.
+const MAX_DESTINATION_HOPS: u32 = 16;
+
+/// How an event is retried and aged.
+struct EventPolicy {
+    /// Retries after function errors (`MaximumRetryAttempts`).
+    retries: u32,
+    /// `MaximumEventAgeInSeconds`, in ms.
+    max_age_ms: i64,
 }
 
 /// The client context a runtime gets (`Lambda-Runtime-Client-Context`: JSON, as Lambda
@@ -665,6 +864,66 @@ mod tests {
 
     fn b64(text: &str) -> String {
         base64::engine::general_purpose::STANDARD.encode(text)
+    }
+
+    #[tokio::test]
+    async fn destination_events_trim_large_records_and_stop_loops() {
+        let dir = std::env::temp_dir().join(format!("sluice-service-{}-dest", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let functions = Functions::open(
+            &dir,
+            Options::default(),
+            Scope::new("us-east-1", "000000000000"),
+        )
+        .unwrap();
+        let zip = crate::archive::tests::zip_of(&[("h.py", b"", 0o644)]);
+        let settings = Settings {
+            runtime: Some("python3.12".into()),
+            handler: Some("h.handler".into()),
+            role: Some("arn:aws:iam::000000000000:role/r".into()),
+            ..Settings::default()
+        };
+        functions.create("dest", &settings, &zip).unwrap();
+        let source = functions.new_event("src", None, b"{}");
+        let arn = "arn:aws:lambda:us-east-1:000000000000:function:dest";
+        let big = "x".repeat(limits::MAX_ASYNC_PAYLOAD);
+        let record = serde_json::json!({
+            "version": "1.0",
+            "requestPayload": {"small": true},
+            "responsePayload": big,
+        });
+        let (event, payload) = functions.destination_event(&source, arn, record).unwrap();
+        assert_eq!((event.function.as_str(), event.hops), ("dest", 1));
+        let delivered: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(
+            delivered,
+            serde_json::json!({"version": "1.0", "requestPayload": {"small": true}})
+        );
+        // An alias that does not exist, another account, a deleted function: not delivered.
+        for bad in [
+            format!("{arn}:nope"),
+            arn.replace("000000000000", "111111111111"),
+            "arn:aws:lambda:us-east-1:000000000000:function:gone".into(),
+        ] {
+            assert!(
+                functions
+                    .destination_event(&source, &bad, serde_json::json!({}))
+                    .is_err(),
+                "{bad}"
+            );
+        }
+        // The 16th destination in a row is the last.
+        let mut deep = source;
+        deep.hops = MAX_DESTINATION_HOPS - 1;
+        let (event, _) = functions
+            .destination_event(&deep, arn, serde_json::json!({}))
+            .unwrap();
+        assert_eq!(event.hops, MAX_DESTINATION_HOPS);
+        let error = functions
+            .destination_event(&event, arn, serde_json::json!({}))
+            .unwrap_err();
+        assert!(error.to_string().contains("recursive loop"), "{error}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

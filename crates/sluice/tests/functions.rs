@@ -2264,3 +2264,616 @@ fn state_machine_tasks_invoke_aliases_and_versions() {
         "{output}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Event invoke configs, destinations, and logs on disk
+
+const FN_ARN: &str = "arn:aws:lambda:us-east-1:000000000000:function";
+
+/// Logs each run (request id, wall time) to `$COUNT_DIR/<key>.log`; fails while it has run
+/// `event["fail"]` times or fewer for that key, then returns the number of runs.
+const ATTEMPTS: &str = r#"
+import json, os, time
+
+def handler(event, context):
+    path = os.path.join(os.environ["COUNT_DIR"], event["key"] + ".log")
+    with open(path, "a") as f:
+        f.write(json.dumps({"id": context.aws_request_id, "t": time.time()}) + "\n")
+    attempts = sum(1 for _ in open(path))
+    if attempts <= event.get("fail", 0):
+        raise RuntimeError("attempt %d failed" % attempts)
+    return {"attempts": attempts, "key": event["key"]}
+"#;
+
+/// Appends every event it gets (an invocation record) to `$RECORD_DIR/records.jsonl`.
+const RECORDER: &str = r#"
+import json, os
+
+def handler(event, context):
+    with open(os.path.join(os.environ["RECORD_DIR"], "records.jsonl"), "a") as f:
+        f.write(json.dumps(event) + "\n")
+    return "recorded"
+"#;
+
+fn jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// `put-function-event-invoke-config` (or `update-`) of `name` with `args`.
+fn event_config(server: &Server, verb: &str, name: &str, args: &[&str]) -> Output {
+    let operation = format!("{verb}-function-event-invoke-config");
+    let mut all = vec![operation.as_str(), "--function-name", name];
+    all.extend_from_slice(args);
+    lambda(server, &all)
+}
+
+/// Creates `name` running [`ATTEMPTS`] with its runs counted in `count_dir`.
+fn create_attempts(server: &Server, dir: &Path, name: &str, count_dir: &Path) {
+    let zip = zip_file(dir, "attempts", &[("attempts.py", ATTEMPTS)]);
+    let env = json!({"Variables": {"COUNT_DIR": count_dir}}).to_string();
+    create(
+        server,
+        name,
+        &zip,
+        "attempts.handler",
+        &["--environment", &env, "--timeout", "30"],
+    );
+}
+
+fn event(server: &Server, dir: &Path, name: &str, payload: &Value) {
+    let (meta, _) = invoke(
+        server,
+        dir,
+        name,
+        &payload.to_string(),
+        &["--invocation-type", "Event"],
+    );
+    assert_eq!(meta["StatusCode"], 202);
+}
+
+#[test]
+fn event_retries_run_on_the_scaled_clock_and_records_reach_destinations() {
+    let dir = scratch("functions-destinations");
+    let data = dir.join("data");
+    let counts = dir.join("counts");
+    let records_dir = dir.join("records");
+    std::fs::create_dir_all(&counts).unwrap();
+    std::fs::create_dir_all(&records_dir).unwrap();
+    let records = records_dir.join("records.jsonl");
+    // AWS's retry delays (1 minute, then 2) take 60 and 120 ms.
+    let mut server = server(&data, &["--time-scale", "1000"]);
+    create_attempts(&server, &dir, "flaky", &counts);
+    create_attempts(&server, &dir, "doomed", &counts);
+    create_attempts(&server, &dir, "stale", &counts);
+    let zip = zip_file(&dir, "recorder", &[("recorder.py", RECORDER)]);
+    let env = json!({"Variables": {"RECORD_DIR": records_dir}}).to_string();
+    create(
+        &server,
+        "recorder",
+        &zip,
+        "recorder.handler",
+        &["--environment", &env],
+    );
+    let recorder = format!("{FN_ARN}:recorder");
+    let on_success = json!({"OnSuccess": {"Destination": recorder}}).to_string();
+    let on_failure = json!({"OnFailure": {"Destination": recorder}}).to_string();
+    ok_json(&event_config(
+        &server,
+        "put",
+        "flaky",
+        &["--destination-config", &on_success],
+    ));
+    ok_json(&event_config(
+        &server,
+        "put",
+        "doomed",
+        &[
+            "--maximum-retry-attempts",
+            "0",
+            "--destination-config",
+            &on_failure,
+        ],
+    ));
+    ok_json(&event_config(
+        &server,
+        "put",
+        "stale",
+        &[
+            "--maximum-event-age-in-seconds",
+            "60",
+            "--destination-config",
+            &on_failure,
+        ],
+    ));
+
+    // Fails twice, then succeeds: three runs with one request id, the retries 1 and 2
+    // (scaled) minutes after the failures, then a Success record.
+    let started = std::time::Instant::now();
+    event(&server, &dir, "flaky", &json!({"key": "flaky", "fail": 2}));
+    // Never succeeds, no retries: one run, then a RetriesExhausted record.
+    event(
+        &server,
+        &dir,
+        "doomed",
+        &json!({"key": "doomed", "fail": 99}),
+    );
+    // Fails; its retry would come after its 60 s maximum age: an EventAgeExceeded record.
+    event(&server, &dir, "stale", &json!({"key": "stale", "fail": 99}));
+    wait_for("three records", Duration::from_secs(60), || {
+        jsonl(&records).len() == 3
+    });
+    let runs = jsonl(&counts.join("flaky.log"));
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    assert!(runs.iter().all(|r| r["id"] == runs[0]["id"]), "{runs:?}");
+    let gap = |i: usize| runs[i + 1]["t"].as_f64().unwrap() - runs[i]["t"].as_f64().unwrap();
+    assert!(
+        gap(0) >= 0.05 && gap(0) < 1.0,
+        "first retry after {}s",
+        gap(0)
+    );
+    assert!(
+        gap(1) >= 0.1 && gap(1) < 1.0,
+        "second retry after {}s",
+        gap(1)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(jsonl(&counts.join("doomed.log")).len(), 1);
+    assert_eq!(jsonl(&counts.join("stale.log")).len(), 1);
+
+    let all = jsonl(&records);
+    let record = |condition: &str| {
+        all.iter()
+            .find(|r| r["requestContext"]["condition"] == condition)
+            .unwrap_or_else(|| panic!("no {condition} record in {all:?}"))
+            .clone()
+    };
+    let success = record("Success");
+    assert_eq!(success["version"], "1.0");
+    assert!(
+        success["timestamp"].as_str().unwrap().ends_with('Z'),
+        "{success}"
+    );
+    assert_eq!(
+        success["requestContext"],
+        json!({
+            "requestId": runs[0]["id"],
+            "functionArn": format!("{FN_ARN}:flaky:$LATEST"),
+            "condition": "Success",
+            "approximateInvokeCount": 3,
+        })
+    );
+    assert_eq!(
+        success["requestPayload"],
+        json!({"key": "flaky", "fail": 2})
+    );
+    assert_eq!(
+        success["responseContext"],
+        json!({"statusCode": 200, "executedVersion": "$LATEST"})
+    );
+    assert_eq!(
+        success["responsePayload"],
+        json!({"attempts": 3, "key": "flaky"})
+    );
+
+    let exhausted = record("RetriesExhausted");
+    assert_eq!(
+        exhausted["requestContext"]["functionArn"],
+        format!("{FN_ARN}:doomed:$LATEST")
+    );
+    assert_eq!(exhausted["requestContext"]["approximateInvokeCount"], 1);
+    assert_eq!(
+        exhausted["requestPayload"],
+        json!({"key": "doomed", "fail": 99})
+    );
+    assert_eq!(
+        exhausted["responseContext"],
+        json!({"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"})
+    );
+    assert_eq!(exhausted["responsePayload"]["errorType"], "RuntimeError");
+    assert_eq!(
+        exhausted["responsePayload"]["errorMessage"],
+        "attempt 1 failed"
+    );
+
+    let expired = record("EventAgeExceeded");
+    assert_eq!(
+        expired["requestContext"]["functionArn"],
+        format!("{FN_ARN}:stale:$LATEST")
+    );
+    assert_eq!(expired["requestContext"]["approximateInvokeCount"], 1);
+    assert_eq!(expired["requestPayload"]["key"], "stale");
+    assert_eq!(expired["responseContext"]["functionError"], "Unhandled");
+
+    // Their success and the records were journaled: nothing runs again after a kill -9.
+    std::thread::sleep(Duration::from_millis(300));
+    server.kill9();
+    let _server = self::server(&data, &["--time-scale", "1000"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(jsonl(&records).len(), 3);
+    assert_eq!(jsonl(&counts.join("flaky.log")).len(), 3);
+    assert_eq!(jsonl(&counts.join("doomed.log")).len(), 1);
+    assert_eq!(jsonl(&counts.join("stale.log")).len(), 1);
+}
+
+#[test]
+fn event_invoke_configs_have_aws_shapes_and_errors() {
+    let dir = scratch("functions-event-configs");
+    let data = dir.join("data");
+    let mut server = server(&data, &[]);
+    let zip = zip_file(&dir, "orders", &[("orders.py", HANDLER)]);
+    create(&server, "orders", &zip, "orders.handler", &[]);
+    create(&server, "other", &zip, "orders.handler", &[]);
+    let other = format!("{FN_ARN}:other");
+    let put = |args: &[&str]| event_config(&server, "put", "orders", args);
+
+    // Put: what is set, both destination members, the qualified ARN.
+    let config = ok_json(&put(&["--maximum-retry-attempts", "1"]));
+    assert_eq!(config["FunctionArn"], format!("{FN_ARN}:orders:$LATEST"));
+    assert_eq!(config["MaximumRetryAttempts"], 1);
+    assert!(config.get("MaximumEventAgeInSeconds").is_none(), "{config}");
+    assert_eq!(
+        config["DestinationConfig"],
+        json!({"OnSuccess": {}, "OnFailure": {}})
+    );
+    assert!(config["LastModified"].is_number(), "{config}");
+    let destinations = json!({"OnFailure": {"Destination": other}}).to_string();
+    let config = ok_json(&put(&[
+        "--maximum-event-age-in-seconds",
+        "3600",
+        "--destination-config",
+        &destinations,
+    ]));
+    // A put replaces the whole config.
+    assert!(config.get("MaximumRetryAttempts").is_none(), "{config}");
+    assert_eq!(config["MaximumEventAgeInSeconds"], 3600);
+    assert_eq!(
+        config["DestinationConfig"],
+        json!({"OnSuccess": {}, "OnFailure": {"Destination": other}})
+    );
+    // An update changes only what it gives.
+    let updated = ok_json(&event_config(
+        &server,
+        "update",
+        "orders",
+        &["--maximum-retry-attempts", "0"],
+    ));
+    assert_eq!(updated["MaximumRetryAttempts"], 0);
+    assert_eq!(updated["MaximumEventAgeInSeconds"], 3600);
+    assert_eq!(
+        updated["DestinationConfig"]["OnFailure"]["Destination"],
+        other
+    );
+    let got = ok_json(&lambda(
+        &server,
+        &[
+            "get-function-event-invoke-config",
+            "--function-name",
+            "orders",
+        ],
+    ));
+    assert_eq!(got, updated);
+
+    // Per qualifier: a version has its own.
+    ok_json(&lambda(
+        &server,
+        &["publish-version", "--function-name", "orders"],
+    ));
+    let versioned = ok_json(&event_config(
+        &server,
+        "put",
+        "orders:1",
+        &["--maximum-retry-attempts", "2"],
+    ));
+    assert_eq!(versioned["FunctionArn"], format!("{FN_ARN}:orders:1"));
+    let listed = ok_json(&lambda(
+        &server,
+        &[
+            "list-function-event-invoke-configs",
+            "--function-name",
+            "orders",
+        ],
+    ));
+    let arns: Vec<&str> = listed["FunctionEventInvokeConfigs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["FunctionArn"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        arns,
+        [
+            format!("{FN_ARN}:orders:$LATEST"),
+            format!("{FN_ARN}:orders:1")
+        ]
+    );
+    let (status, page) = raw_request(
+        server.port,
+        "GET",
+        "/2019-09-25/functions/orders/event-invoke-config/list?MaxItems=1",
+        "",
+    );
+    assert_eq!(status, 200, "{page}");
+    let page: Value = serde_json::from_str(&page).unwrap();
+    assert_eq!(
+        page["FunctionEventInvokeConfigs"].as_array().unwrap().len(),
+        1
+    );
+    assert!(page["NextMarker"].is_string(), "{page}");
+    assert!(
+        page["FunctionEventInvokeConfigs"][0]["LastModified"].is_f64(),
+        "{page}"
+    );
+
+    // Errors, as AWS words them.
+    let missing = |qualifier: &str| {
+        format!("The function {FN_ARN}:orders:{qualifier} doesn't have an EventInvokeConfig")
+    };
+    assert_cli_error(
+        &put(&[]),
+        "InvalidParameterValueException",
+        "PutFunctionEventInvokeConfig",
+        "You must specify at least one of error handling or destination setting.",
+    );
+    assert_cli_error(
+        &event_config(&server, "put", "nope", &["--maximum-retry-attempts", "1"]),
+        "ResourceNotFoundException",
+        "PutFunctionEventInvokeConfig",
+        "The function doesn't exist.",
+    );
+    assert_cli_error(
+        &event_config(
+            &server,
+            "put",
+            "orders:7",
+            &["--maximum-retry-attempts", "1"],
+        ),
+        "ResourceNotFoundException",
+        "PutFunctionEventInvokeConfig",
+        "The function doesn't exist.",
+    );
+    assert_cli_error(
+        &put(&["--maximum-retry-attempts", "3"]),
+        "ValidationException",
+        "PutFunctionEventInvokeConfig",
+        "1 validation error detected: Value '3' at 'maximumRetryAttempts' failed to satisfy \
+         constraint: Member must have value less than or equal to 2",
+    );
+    assert_cli_error(
+        &put(&["--maximum-event-age-in-seconds", "21601"]),
+        "ValidationException",
+        "PutFunctionEventInvokeConfig",
+        "1 validation error detected: Value '21601' at 'maximumEventAgeInSeconds' failed to \
+         satisfy constraint: Member must have value less than or equal to 21600",
+    );
+    let with_destination = |arn: &str| {
+        let config = json!({"OnSuccess": {"Destination": arn}}).to_string();
+        put(&["--destination-config", &config])
+    };
+    assert_cli_error(
+        &with_destination(&format!("{FN_ARN}:doesnotexist")),
+        "InvalidParameterValueException",
+        "PutFunctionEventInvokeConfig",
+        &format!("The destination ARN {FN_ARN}:doesnotexist is invalid."),
+    );
+    assert_cli_error(
+        &with_destination(&format!("{FN_ARN}:orders")),
+        "InvalidParameterValueException",
+        "PutFunctionEventInvokeConfig",
+        "You can't specify the function as a destination for itself.",
+    );
+    let iam = format!("{}:orders", FN_ARN.replace(":lambda:", ":iam:"));
+    assert_cli_error(
+        &with_destination(&iam),
+        "InvalidParameterValueException",
+        "PutFunctionEventInvokeConfig",
+        &format!(
+            "The provided destination config DestinationConfig(onSuccess=OnSuccess(\
+             destination={iam}), onFailure=null) is invalid."
+        ),
+    );
+    assert_cli_error(
+        &with_destination("arn:aws:sqs:us-east-1:000000000000:queue"),
+        "InvalidParameterValueException",
+        "PutFunctionEventInvokeConfig",
+        "Sluice cannot send invocation records to Amazon SQS queue destinations \
+         (arn:aws:sqs:us-east-1:000000000000:queue)",
+    );
+    assert_cli_error(
+        &with_destination("arn:aws:_-/!lambda:us-east-1:000000000000:function:x"),
+        "ValidationException",
+        "PutFunctionEventInvokeConfig",
+        "1 validation error detected: Value 'arn:aws:_-/!lambda:us-east-1:000000000000:\
+         function:x' at 'destinationConfig.onSuccess.destination' failed to satisfy constraint: \
+         Member must satisfy regular expression pattern: ",
+    );
+    assert_cli_error(
+        &event_config(
+            &server,
+            "put",
+            "orders:1",
+            &["--qualifier", "$LATEST", "--maximum-retry-attempts", "1"],
+        ),
+        "InvalidParameterValueException",
+        "PutFunctionEventInvokeConfig",
+        "The derived qualifier from the function name does not match the specified qualifier.",
+    );
+    assert_cli_error(
+        &lambda(
+            &server,
+            &[
+                "get-function-event-invoke-config",
+                "--function-name",
+                "nope",
+            ],
+        ),
+        "ResourceNotFoundException",
+        "GetFunctionEventInvokeConfig",
+        &format!("The function {FN_ARN}:nope:$LATEST doesn't have an EventInvokeConfig"),
+    );
+    assert_cli_error(
+        &lambda(
+            &server,
+            &[
+                "list-function-event-invoke-configs",
+                "--function-name",
+                "nope",
+            ],
+        ),
+        "ResourceNotFoundException",
+        "ListFunctionEventInvokeConfigs",
+        "The function doesn't exist.",
+    );
+    assert_cli_error(
+        &event_config(
+            &server,
+            "update",
+            "nope",
+            &["--maximum-retry-attempts", "1"],
+        ),
+        "ResourceNotFoundException",
+        "UpdateFunctionEventInvokeConfig",
+        "The function doesn't exist.",
+    );
+
+    // Configs are kept in the function's folder: still there after a restart.
+    server.kill9();
+    let server = self::server(&data, &[]);
+    let got = ok_json(&lambda(
+        &server,
+        &[
+            "get-function-event-invoke-config",
+            "--function-name",
+            "orders",
+        ],
+    ));
+    assert_eq!(got, updated);
+
+    let delete = |qualifier: &str| {
+        lambda(
+            &server,
+            &[
+                "delete-function-event-invoke-config",
+                "--function-name",
+                "orders",
+                "--qualifier",
+                qualifier,
+            ],
+        )
+    };
+    assert!(delete("$LATEST").status.success());
+    assert_cli_error(
+        &delete("$LATEST"),
+        "ResourceNotFoundException",
+        "DeleteFunctionEventInvokeConfig",
+        &missing("$LATEST"),
+    );
+    assert_cli_error(
+        &event_config(
+            &server,
+            "update",
+            "orders",
+            &["--maximum-retry-attempts", "1"],
+        ),
+        "ResourceNotFoundException",
+        "UpdateFunctionEventInvokeConfig",
+        &missing("$LATEST"),
+    );
+    // A version's config goes with the version.
+    assert!(
+        lambda(
+            &server,
+            &[
+                "delete-function",
+                "--function-name",
+                "orders",
+                "--qualifier",
+                "1"
+            ]
+        )
+        .status
+        .success()
+    );
+    let listed = ok_json(&lambda(
+        &server,
+        &[
+            "list-function-event-invoke-configs",
+            "--function-name",
+            "orders",
+        ],
+    ));
+    assert_eq!(listed["FunctionEventInvokeConfigs"], json!([]));
+}
+
+#[test]
+fn function_logs_survive_a_restart() {
+    let dir = scratch("functions-logs-restart");
+    let data = dir.join("data");
+    let mut server = server(&data, &[]);
+    let zip = zip_file(&dir, "orders", &[("orders.py", HANDLER)]);
+    create(&server, "orders", &zip, "orders.handler", &[]);
+    let request_id = |meta: &Value| -> String {
+        let log = String::from_utf8(base64_decode(meta["LogResult"].as_str().unwrap())).unwrap();
+        log.lines()
+            .find_map(|l| l.strip_prefix("START RequestId: "))
+            .and_then(|l| l.split(' ').next())
+            .unwrap()
+            .to_owned()
+    };
+    let (meta, _) = invoke(
+        &server,
+        &dir,
+        "orders",
+        r#"{"order": 1}"#,
+        &["--log-type", "Tail"],
+    );
+    let first = request_id(&meta);
+    let (_, before, _) = sluice_logs(&server, &["orders", "--json"]);
+    let last_seq = |out: &str| -> u64 {
+        let last: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        last["seq"].as_u64().unwrap()
+    };
+    let seq_before = last_seq(&before);
+
+    // kill -9: every line was appended as it came.
+    server.kill9();
+    let server = self::server(&data, &[]);
+    let (ok, out, err) = sluice_logs(&server, &["orders"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!(
+            "== RequestId: {first}\nSTART RequestId: {first} Version: $LATEST\nprocessing 1\n\
+             END RequestId: {first}\nREPORT RequestId: {first}\t"
+        )),
+        "{out}"
+    );
+    let (ok, out, _) = sluice_logs(&server, &["orders", "--request-id", &first]);
+    assert!(ok && out.contains("processing 1"), "{out}");
+
+    // New lines follow with their own numbers; Tail still works.
+    let (meta, _) = invoke(
+        &server,
+        &dir,
+        "orders",
+        r#"{"order": 2}"#,
+        &["--log-type", "Tail"],
+    );
+    let second = request_id(&meta);
+    let tail = String::from_utf8(base64_decode(meta["LogResult"].as_str().unwrap())).unwrap();
+    assert!(
+        tail.contains("processing 2") && !tail.contains("processing 1"),
+        "{tail}"
+    );
+    let (_, after, _) = sluice_logs(&server, &["orders", "--json"]);
+    assert!(last_seq(&after) > seq_before, "{after}");
+    assert!(after.contains(&first) && after.contains(&second), "{after}");
+    let on_disk = data.join("functions/orders/logs/current.log");
+    assert!(std::fs::metadata(&on_disk).unwrap().len() > 0);
+}

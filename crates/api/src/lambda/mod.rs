@@ -1,5 +1,6 @@
 //! The Lambda API (REST JSON, `restJson1`): `/2015-03-31/functions...` (functions, their
-//! versions and aliases, invocations) and the concurrency paths, on the same port as the AWS JSON services (REST requests carry no `X-Amz-Target`;
+//! versions and aliases, invocations), the concurrency paths and the event invoke configs
+//! (`/2019-09-25/functions/{name}/event-invoke-config`), on the same port as the AWS JSON services (REST requests carry no `X-Amz-Target`;
 //! [`router`] merges into [`crate::router`]'s app).
 //!
 //! [`model`] is generated from AWS's model by `crates/api/codegen/lambda.py`; the rest is
@@ -31,13 +32,16 @@ use crate::shape::Violation;
 
 use self::model::{
     AliasConfiguration, Concurrency, Constraint, CreateAliasRequest, CreateFunctionRequest,
-    DeleteAliasRequest, DeleteFunctionConcurrencyRequest, DeleteFunctionRequest,
-    FunctionConfiguration, GetAliasRequest, GetFunctionConcurrencyRequest,
-    GetFunctionConcurrencyResponse, GetFunctionConfigurationRequest, GetFunctionRequest,
-    GetFunctionResponse, InvocationRequest, ListAliasesRequest, ListAliasesResponse,
+    DeleteAliasRequest, DeleteFunctionConcurrencyRequest, DeleteFunctionEventInvokeConfigRequest,
+    DeleteFunctionRequest, FunctionConfiguration, FunctionEventInvokeConfig, GetAliasRequest,
+    GetFunctionConcurrencyRequest, GetFunctionConcurrencyResponse, GetFunctionConfigurationRequest,
+    GetFunctionEventInvokeConfigRequest, GetFunctionRequest, GetFunctionResponse,
+    InvocationRequest, ListAliasesRequest, ListAliasesResponse,
+    ListFunctionEventInvokeConfigsRequest, ListFunctionEventInvokeConfigsResponse,
     ListFunctionsRequest, ListFunctionsResponse, ListVersionsByFunctionRequest,
     ListVersionsByFunctionResponse, PublishVersionRequest, PutFunctionConcurrencyRequest,
-    UpdateAliasRequest, UpdateFunctionCodeRequest, UpdateFunctionConfigurationRequest, constraints,
+    PutFunctionEventInvokeConfigRequest, UpdateAliasRequest, UpdateFunctionCodeRequest,
+    UpdateFunctionConfigurationRequest, UpdateFunctionEventInvokeConfigRequest, constraints,
     errors,
 };
 
@@ -135,6 +139,26 @@ pub trait Lambda: Send + Sync + 'static {
         &self,
         input: ListAliasesRequest,
     ) -> impl Future<Output = Result<ListAliasesResponse, ApiError>> + Send;
+    fn put_function_event_invoke_config(
+        &self,
+        input: PutFunctionEventInvokeConfigRequest,
+    ) -> impl Future<Output = Result<FunctionEventInvokeConfig, ApiError>> + Send;
+    fn update_function_event_invoke_config(
+        &self,
+        input: UpdateFunctionEventInvokeConfigRequest,
+    ) -> impl Future<Output = Result<FunctionEventInvokeConfig, ApiError>> + Send;
+    fn get_function_event_invoke_config(
+        &self,
+        input: GetFunctionEventInvokeConfigRequest,
+    ) -> impl Future<Output = Result<FunctionEventInvokeConfig, ApiError>> + Send;
+    fn delete_function_event_invoke_config(
+        &self,
+        input: DeleteFunctionEventInvokeConfigRequest,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn list_function_event_invoke_configs(
+        &self,
+        input: ListFunctionEventInvokeConfigsRequest,
+    ) -> impl Future<Output = Result<ListFunctionEventInvokeConfigsResponse, ApiError>> + Send;
 }
 
 /// The Lambda API's routes over `backend`.
@@ -182,6 +206,17 @@ pub fn router<B: Lambda>(backend: Arc<B>) -> Router {
         .route(
             "/2019-09-30/functions/{name}/concurrency",
             get(get_function_concurrency::<B>),
+        )
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config",
+            put(put_function_event_invoke_config::<B>)
+                .post(update_function_event_invoke_config::<B>)
+                .get(get_function_event_invoke_config::<B>)
+                .delete(delete_function_event_invoke_config::<B>),
+        )
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config/list",
+            get(list_function_event_invoke_configs::<B>),
         )
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(backend)
@@ -453,6 +488,112 @@ async fn list_aliases<B: Lambda>(
         b.list_aliases(ListAliasesRequest {
             function_name: name,
             function_version: string(&members, "FunctionVersion"),
+            marker: string(&members, "Marker"),
+            max_items: max_items(&members),
+        })
+        .await
+    })
+    .await
+}
+
+async fn put_function_event_invoke_config<B: Lambda>(
+    State(b): Backend<B>,
+    Path(name): Path<String>,
+    uri: Uri,
+    request: Request,
+) -> Response {
+    respond(200, async {
+        let (body, qualifier) = event_invoke_config_body(&name, &uri, request).await?;
+        let mut input: PutFunctionEventInvokeConfigRequest =
+            decode(body, constraints::PUT_FUNCTION_EVENT_INVOKE_CONFIG)?;
+        input.function_name = name;
+        input.qualifier = qualifier;
+        b.put_function_event_invoke_config(input).await
+    })
+    .await
+}
+
+async fn update_function_event_invoke_config<B: Lambda>(
+    State(b): Backend<B>,
+    Path(name): Path<String>,
+    uri: Uri,
+    request: Request,
+) -> Response {
+    respond(200, async {
+        let (body, qualifier) = event_invoke_config_body(&name, &uri, request).await?;
+        let mut input: UpdateFunctionEventInvokeConfigRequest =
+            decode(body, constraints::UPDATE_FUNCTION_EVENT_INVOKE_CONFIG)?;
+        input.function_name = name;
+        input.qualifier = qualifier;
+        b.update_function_event_invoke_config(input).await
+    })
+    .await
+}
+
+/// The body of a Put or Update of an event invoke config, with the URI's `FunctionName` and
+/// the query's `Qualifier` added (so that their limits are checked with the body's), and the
+/// qualifier.
+async fn event_invoke_config_body(
+    name: &str,
+    uri: &Uri,
+    request: Request,
+) -> Result<(Map<String, Value>, Option<String>), ApiError> {
+    let query = query(uri.query());
+    let qualifier = find(&query, "Qualifier").map(str::to_owned);
+    let mut body = read_json(request).await?;
+    body.insert("FunctionName".into(), Value::String(name.into()));
+    if let Some(q) = &qualifier {
+        body.insert("Qualifier".into(), Value::String(q.clone()));
+    }
+    Ok((body, qualifier))
+}
+
+async fn get_function_event_invoke_config<B: Lambda>(
+    State(b): Backend<B>,
+    Path(name): Path<String>,
+    uri: Uri,
+) -> Response {
+    respond(200, async {
+        let qualifier = qualifier(&uri, constraints::GET_FUNCTION_EVENT_INVOKE_CONFIG, &name)?;
+        b.get_function_event_invoke_config(GetFunctionEventInvokeConfigRequest {
+            function_name: name,
+            qualifier,
+        })
+        .await
+    })
+    .await
+}
+
+async fn delete_function_event_invoke_config<B: Lambda>(
+    State(b): Backend<B>,
+    Path(name): Path<String>,
+    uri: Uri,
+) -> Response {
+    respond_empty(async {
+        let qualifier = qualifier(
+            &uri,
+            constraints::DELETE_FUNCTION_EVENT_INVOKE_CONFIG,
+            &name,
+        )?;
+        b.delete_function_event_invoke_config(DeleteFunctionEventInvokeConfigRequest {
+            function_name: name,
+            qualifier,
+        })
+        .await
+    })
+    .await
+}
+
+async fn list_function_event_invoke_configs<B: Lambda>(
+    State(b): Backend<B>,
+    Path(name): Path<String>,
+    uri: Uri,
+) -> Response {
+    respond(200, async {
+        let members = listing(&uri, &name, &["Marker"])?;
+        check(&members, constraints::LIST_FUNCTION_EVENT_INVOKE_CONFIGS)?;
+        b.list_function_event_invoke_configs(ListFunctionEventInvokeConfigsRequest {
+            function_name: name,
             marker: string(&members, "Marker"),
             max_items: max_items(&members),
         })

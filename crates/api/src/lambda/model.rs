@@ -155,6 +155,41 @@ pub mod operations {
         uri: "/2015-03-31/functions/{FunctionName}/aliases",
         status: 200,
     };
+    /// Configures options for asynchronous invocation on a function, version, or alias.
+    pub const PUT_FUNCTION_EVENT_INVOKE_CONFIG: OperationShape = OperationShape {
+        name: "PutFunctionEventInvokeConfig",
+        method: "PUT",
+        uri: "/2019-09-25/functions/{FunctionName}/event-invoke-config",
+        status: 200,
+    };
+    /// Updates the configuration for asynchronous invocation for a function, version, or alias.
+    pub const UPDATE_FUNCTION_EVENT_INVOKE_CONFIG: OperationShape = OperationShape {
+        name: "UpdateFunctionEventInvokeConfig",
+        method: "POST",
+        uri: "/2019-09-25/functions/{FunctionName}/event-invoke-config",
+        status: 200,
+    };
+    /// Retrieves the configuration for asynchronous invocation for a function, version, or alias.
+    pub const GET_FUNCTION_EVENT_INVOKE_CONFIG: OperationShape = OperationShape {
+        name: "GetFunctionEventInvokeConfig",
+        method: "GET",
+        uri: "/2019-09-25/functions/{FunctionName}/event-invoke-config",
+        status: 200,
+    };
+    /// Deletes the configuration for asynchronous invocation for a function, version, or alias.
+    pub const DELETE_FUNCTION_EVENT_INVOKE_CONFIG: OperationShape = OperationShape {
+        name: "DeleteFunctionEventInvokeConfig",
+        method: "DELETE",
+        uri: "/2019-09-25/functions/{FunctionName}/event-invoke-config",
+        status: 204,
+    };
+    /// Retrieves a list of configurations for asynchronous invocation for a Lambda Event Function.
+    pub const LIST_FUNCTION_EVENT_INVOKE_CONFIGS: OperationShape = OperationShape {
+        name: "ListFunctionEventInvokeConfigs",
+        method: "GET",
+        uri: "/2019-09-25/functions/{FunctionName}/event-invoke-config/list",
+        status: 200,
+    };
 }
 
 /// An error the operations declare: its name, HTTP status, and the member its
@@ -1003,6 +1038,114 @@ pub mod constraints {
             length: false,
         },
     ];
+    pub const PUT_FUNCTION_EVENT_INVOKE_CONFIG: &[Constraint] = &[
+        Constraint {
+            wire: "functionName",
+            member: "FunctionName",
+            min: Some(1),
+            max: Some(256),
+            length: true,
+        },
+        Constraint {
+            wire: "qualifier",
+            member: "Qualifier",
+            min: Some(1),
+            max: Some(128),
+            length: true,
+        },
+        Constraint {
+            wire: "maximumRetryAttempts",
+            member: "MaximumRetryAttempts",
+            min: Some(0),
+            max: Some(2),
+            length: false,
+        },
+        Constraint {
+            wire: "maximumEventAgeInSeconds",
+            member: "MaximumEventAgeInSeconds",
+            min: Some(60),
+            max: Some(21600),
+            length: false,
+        },
+    ];
+    pub const UPDATE_FUNCTION_EVENT_INVOKE_CONFIG: &[Constraint] = &[
+        Constraint {
+            wire: "functionName",
+            member: "FunctionName",
+            min: Some(1),
+            max: Some(256),
+            length: true,
+        },
+        Constraint {
+            wire: "qualifier",
+            member: "Qualifier",
+            min: Some(1),
+            max: Some(128),
+            length: true,
+        },
+        Constraint {
+            wire: "maximumRetryAttempts",
+            member: "MaximumRetryAttempts",
+            min: Some(0),
+            max: Some(2),
+            length: false,
+        },
+        Constraint {
+            wire: "maximumEventAgeInSeconds",
+            member: "MaximumEventAgeInSeconds",
+            min: Some(60),
+            max: Some(21600),
+            length: false,
+        },
+    ];
+    pub const GET_FUNCTION_EVENT_INVOKE_CONFIG: &[Constraint] = &[
+        Constraint {
+            wire: "functionName",
+            member: "FunctionName",
+            min: Some(1),
+            max: Some(256),
+            length: true,
+        },
+        Constraint {
+            wire: "qualifier",
+            member: "Qualifier",
+            min: Some(1),
+            max: Some(128),
+            length: true,
+        },
+    ];
+    pub const DELETE_FUNCTION_EVENT_INVOKE_CONFIG: &[Constraint] = &[
+        Constraint {
+            wire: "functionName",
+            member: "FunctionName",
+            min: Some(1),
+            max: Some(256),
+            length: true,
+        },
+        Constraint {
+            wire: "qualifier",
+            member: "Qualifier",
+            min: Some(1),
+            max: Some(128),
+            length: true,
+        },
+    ];
+    pub const LIST_FUNCTION_EVENT_INVOKE_CONFIGS: &[Constraint] = &[
+        Constraint {
+            wire: "functionName",
+            member: "FunctionName",
+            min: Some(1),
+            max: Some(256),
+            length: true,
+        },
+        Constraint {
+            wire: "maxItems",
+            member: "MaxItems",
+            min: Some(1),
+            max: Some(50),
+            length: false,
+        },
+    ];
 }
 
 /// The values of `ApplicationLogLevel`.
@@ -1505,6 +1648,20 @@ pub struct DeleteFunctionConcurrencyRequest {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeleteFunctionEventInvokeConfigRequest {
+    /// The name or ARN of the Lambda function, version, or alias.
+    ///
+    /// In the request's uri (`FunctionName`), not the JSON body.
+    #[serde(rename = "FunctionName", skip)]
+    pub function_name: String,
+    /// A version number or alias name.
+    ///
+    /// In the request's querystring (`Qualifier`), not the JSON body.
+    #[serde(rename = "Qualifier", skip)]
+    pub qualifier: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeleteFunctionRequest {
     /// The name or ARN of the Lambda function or version.
     ///
@@ -1525,6 +1682,17 @@ pub struct DeleteFunctionResponse {
     /// In the request's statusCode (`StatusCode`), not the JSON body.
     #[serde(rename = "StatusCode", skip)]
     pub status_code: Option<i32>,
+}
+
+/// A configuration object that specifies the destination of an event after Lambda processes it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DestinationConfig {
+    /// The destination configuration for successful invocations.
+    #[serde(rename = "OnSuccess", default, skip_serializing_if = "Option::is_none")]
+    pub on_success: Option<OnSuccess>,
+    /// The destination configuration for failed invocations.
+    #[serde(rename = "OnFailure", default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<OnFailure>,
 }
 
 /// Configuration settings for durable functions , including execution timeout, retention period for execution history, and an optional ARN of the Key Management Service (KMS) customer managed key that is used to encrypt your durable execution's payload data, including input, output, and error payloads.
@@ -1953,6 +2121,45 @@ pub struct FunctionConfiguration {
     pub accelerator_config: Option<AcceleratorConfig>,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunctionEventInvokeConfig {
+    /// The date and time that the configuration was last updated.
+    #[serde(
+        rename = "LastModified",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_modified: Option<f64>,
+    /// The Amazon Resource Name (ARN) of the function.
+    #[serde(
+        rename = "FunctionArn",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub function_arn: Option<String>,
+    /// The maximum number of times to retry when the function returns an error.
+    #[serde(
+        rename = "MaximumRetryAttempts",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_retry_attempts: Option<i32>,
+    /// The maximum age of a request that Lambda sends to a function for processing.
+    #[serde(
+        rename = "MaximumEventAgeInSeconds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_event_age_in_seconds: Option<i32>,
+    /// A destination for events after they have been sent to a function for processing.
+    #[serde(
+        rename = "DestinationConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub destination_config: Option<DestinationConfig>,
+}
+
 /// The customer-managed runtime configuration for your function.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FunctionRuntimeConfig {
@@ -2010,6 +2217,20 @@ pub struct GetFunctionConfigurationRequest {
     #[serde(rename = "FunctionName", skip)]
     pub function_name: String,
     /// Specify a version or alias to get details about a published version of the function.
+    ///
+    /// In the request's querystring (`Qualifier`), not the JSON body.
+    #[serde(rename = "Qualifier", skip)]
+    pub qualifier: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetFunctionEventInvokeConfigRequest {
+    /// The name or ARN of the Lambda function, version, or alias.
+    ///
+    /// In the request's uri (`FunctionName`), not the JSON body.
+    #[serde(rename = "FunctionName", skip)]
+    pub function_name: String,
+    /// A version number or alias name.
     ///
     /// In the request's querystring (`Qualifier`), not the JSON body.
     #[serde(rename = "Qualifier", skip)]
@@ -2271,6 +2492,43 @@ pub struct ListAliasesResponse {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListFunctionEventInvokeConfigsRequest {
+    /// The name or ARN of the Lambda function.
+    ///
+    /// In the request's uri (`FunctionName`), not the JSON body.
+    #[serde(rename = "FunctionName", skip)]
+    pub function_name: String,
+    /// Specify the pagination token that's returned by a previous request to retrieve the next page of results.
+    ///
+    /// In the request's querystring (`Marker`), not the JSON body.
+    #[serde(rename = "Marker", skip)]
+    pub marker: Option<String>,
+    /// The maximum number of configurations to return.
+    ///
+    /// In the request's querystring (`MaxItems`), not the JSON body.
+    #[serde(rename = "MaxItems", skip)]
+    pub max_items: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListFunctionEventInvokeConfigsResponse {
+    /// A list of configurations.
+    #[serde(
+        rename = "FunctionEventInvokeConfigs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub function_event_invoke_configs: Option<Vec<FunctionEventInvokeConfig>>,
+    /// The pagination token that's included if more results are available.
+    #[serde(
+        rename = "NextMarker",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_marker: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ListFunctionsRequest {
     /// For Lambda@Edge functions, the Amazon Web Services Region of the master function.
     ///
@@ -2367,6 +2625,30 @@ pub struct LoggingConfig {
     pub log_group: Option<String>,
 }
 
+/// A destination for events that failed processing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OnFailure {
+    /// The Amazon Resource Name (ARN) of the destination resource.
+    #[serde(
+        rename = "Destination",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub destination: Option<String>,
+}
+
+/// A destination for events that were processed successfully.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OnSuccess {
+    /// The Amazon Resource Name (ARN) of the destination resource.
+    #[serde(
+        rename = "Destination",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub destination: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PublishVersionRequest {
     /// The name or ARN of the Lambda function.
@@ -2412,6 +2694,41 @@ pub struct PutFunctionConcurrencyRequest {
     /// Required.
     #[serde(rename = "ReservedConcurrentExecutions")]
     pub reserved_concurrent_executions: i32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PutFunctionEventInvokeConfigRequest {
+    /// The name or ARN of the Lambda function, version, or alias.
+    ///
+    /// In the request's uri (`FunctionName`), not the JSON body.
+    #[serde(rename = "FunctionName", skip)]
+    pub function_name: String,
+    /// A version number or alias name.
+    ///
+    /// In the request's querystring (`Qualifier`), not the JSON body.
+    #[serde(rename = "Qualifier", skip)]
+    pub qualifier: Option<String>,
+    /// The maximum number of times to retry when the function returns an error.
+    #[serde(
+        rename = "MaximumRetryAttempts",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_retry_attempts: Option<i32>,
+    /// The maximum age of a request that Lambda sends to a function for processing.
+    #[serde(
+        rename = "MaximumEventAgeInSeconds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_event_age_in_seconds: Option<i32>,
+    /// A destination for events after they have been sent to a function for processing.
+    #[serde(
+        rename = "DestinationConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub destination_config: Option<DestinationConfig>,
 }
 
 /// Details about the resolved Amazon S3 object that contains a function's deployment package.
@@ -2770,6 +3087,41 @@ pub struct UpdateFunctionConfigurationRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub accelerator_config: Option<AcceleratorConfig>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateFunctionEventInvokeConfigRequest {
+    /// The name or ARN of the Lambda function, version, or alias.
+    ///
+    /// In the request's uri (`FunctionName`), not the JSON body.
+    #[serde(rename = "FunctionName", skip)]
+    pub function_name: String,
+    /// A version number or alias name.
+    ///
+    /// In the request's querystring (`Qualifier`), not the JSON body.
+    #[serde(rename = "Qualifier", skip)]
+    pub qualifier: Option<String>,
+    /// The maximum number of times to retry when the function returns an error.
+    #[serde(
+        rename = "MaximumRetryAttempts",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_retry_attempts: Option<i32>,
+    /// The maximum age of a request that Lambda sends to a function for processing.
+    #[serde(
+        rename = "MaximumEventAgeInSeconds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_event_age_in_seconds: Option<i32>,
+    /// A destination for events after they have been sent to a function for processing.
+    #[serde(
+        rename = "DestinationConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub destination_config: Option<DestinationConfig>,
 }
 
 /// The VPC security groups and subnets that are attached to a Lambda function.

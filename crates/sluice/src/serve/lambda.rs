@@ -1,6 +1,7 @@
 //! [`LambdaBackend`]: the Lambda API (`sluice_api::lambda`) over the functions service
 //! (`sluice_functions::Functions`) — AWS's fields, defaults and errors; versions and aliases
-//! as AWS shows them (qualified ARNs, `$LATEST` first in ListVersionsByFunction).
+//! as AWS shows them (qualified ARNs, `$LATEST` first in ListVersionsByFunction); event invoke
+//! configs as AWS shows them (both destination members, settings only when set).
 
 use std::collections::BTreeMap;
 
@@ -10,18 +11,23 @@ use sluice_api::ApiError;
 use sluice_api::lambda::model::{
     AliasConfiguration, AliasRoutingConfiguration, Concurrency, CreateAliasRequest,
     CreateFunctionRequest, DeleteAliasRequest, DeleteFunctionConcurrencyRequest,
-    DeleteFunctionRequest, EnvironmentResponse, EphemeralStorage, FunctionCodeLocation,
-    FunctionConfiguration, GetAliasRequest, GetFunctionConcurrencyRequest,
-    GetFunctionConcurrencyResponse, GetFunctionConfigurationRequest, GetFunctionRequest,
-    GetFunctionResponse, InvocationRequest, ListAliasesRequest, ListAliasesResponse,
+    DeleteFunctionEventInvokeConfigRequest, DeleteFunctionRequest, DestinationConfig,
+    EnvironmentResponse, EphemeralStorage, FunctionCodeLocation, FunctionConfiguration,
+    FunctionEventInvokeConfig, GetAliasRequest, GetFunctionConcurrencyRequest,
+    GetFunctionConcurrencyResponse, GetFunctionConfigurationRequest,
+    GetFunctionEventInvokeConfigRequest, GetFunctionRequest, GetFunctionResponse,
+    InvocationRequest, ListAliasesRequest, ListAliasesResponse,
+    ListFunctionEventInvokeConfigsRequest, ListFunctionEventInvokeConfigsResponse,
     ListFunctionsRequest, ListFunctionsResponse, ListVersionsByFunctionRequest,
-    ListVersionsByFunctionResponse, LoggingConfig, PublishVersionRequest,
-    PutFunctionConcurrencyRequest, SnapStartResponse, TracingConfigResponse, UpdateAliasRequest,
-    UpdateFunctionCodeRequest, UpdateFunctionConfigurationRequest,
+    ListVersionsByFunctionResponse, LoggingConfig, OnFailure, OnSuccess, PublishVersionRequest,
+    PutFunctionConcurrencyRequest, PutFunctionEventInvokeConfigRequest, SnapStartResponse,
+    TracingConfigResponse, UpdateAliasRequest, UpdateFunctionCodeRequest,
+    UpdateFunctionConfigurationRequest, UpdateFunctionEventInvokeConfigRequest,
 };
 use sluice_api::lambda::{Invocation, Lambda};
 use sluice_functions::{
-    Alias, AliasUpdate, Error, Function, Functions, InvokeOptions, LATEST, Settings,
+    Alias, AliasUpdate, DestinationChange, Error, EventInvokeConfig, EventInvokeConfigChange,
+    Function, Functions, InvokeOptions, LATEST, Settings,
 };
 
 /// The most functions, versions or aliases a listing returns per page (AWS: 50).
@@ -192,6 +198,30 @@ impl LambdaBackend {
         }
     }
 
+    /// An event invoke config as AWS shows it: the qualified ARN, `LastModified` in epoch
+    /// seconds, the settings that were set, and both destination members (empty when unset).
+    fn event_invoke_config(
+        &self,
+        name: &str,
+        qualifier: &str,
+        config: &EventInvokeConfig,
+    ) -> FunctionEventInvokeConfig {
+        FunctionEventInvokeConfig {
+            last_modified: Some(config.last_modified_ms as f64 / 1000.0),
+            function_arn: Some(self.functions.scope().qualified_arn(name, qualifier)),
+            maximum_retry_attempts: config.maximum_retry_attempts.map(|n| n as i32),
+            maximum_event_age_in_seconds: config.maximum_event_age_in_seconds.map(|n| n as i32),
+            destination_config: Some(DestinationConfig {
+                on_success: Some(OnSuccess {
+                    destination: config.on_success.clone(),
+                }),
+                on_failure: Some(OnFailure {
+                    destination: config.on_failure.clone(),
+                }),
+            }),
+        }
+    }
+
     /// Publishes a version of `name` off the async runtime (it writes and fsyncs).
     async fn publish(
         &self,
@@ -249,6 +279,22 @@ fn api_error(error: Error) -> ApiError {
         tracing::warn!(%error, "functions service error");
     }
     api
+}
+
+/// What a Put or Update of an event invoke config gives.
+fn event_invoke_config_change(
+    maximum_retry_attempts: Option<i32>,
+    maximum_event_age_in_seconds: Option<i32>,
+    destination_config: Option<&DestinationConfig>,
+) -> EventInvokeConfigChange {
+    EventInvokeConfigChange {
+        maximum_retry_attempts: maximum_retry_attempts.map(i64::from),
+        maximum_event_age_in_seconds: maximum_event_age_in_seconds.map(i64::from),
+        destination_config: destination_config.map(|d| DestinationChange {
+            on_success: d.on_success.as_ref().map(|s| s.destination.clone()),
+            on_failure: d.on_failure.as_ref().map(|f| f.destination.clone()),
+        }),
+    }
 }
 
 fn zip_of(zip_file: Option<&str>, s3: bool, image: bool) -> Result<Vec<u8>, ApiError> {
@@ -730,6 +776,120 @@ impl Lambda for LambdaBackend {
                     .collect(),
             ),
         })
+    }
+
+    async fn put_function_event_invoke_config(
+        &self,
+        input: PutFunctionEventInvokeConfigRequest,
+    ) -> Result<FunctionEventInvokeConfig, ApiError> {
+        let change = event_invoke_config_change(
+            input.maximum_retry_attempts,
+            input.maximum_event_age_in_seconds,
+            input.destination_config.as_ref(),
+        );
+        self.change_event_invoke_config(
+            &input.function_name,
+            input.qualifier.as_deref(),
+            change,
+            false,
+        )
+        .await
+    }
+
+    async fn update_function_event_invoke_config(
+        &self,
+        input: UpdateFunctionEventInvokeConfigRequest,
+    ) -> Result<FunctionEventInvokeConfig, ApiError> {
+        let change = event_invoke_config_change(
+            input.maximum_retry_attempts,
+            input.maximum_event_age_in_seconds,
+            input.destination_config.as_ref(),
+        );
+        self.change_event_invoke_config(
+            &input.function_name,
+            input.qualifier.as_deref(),
+            change,
+            true,
+        )
+        .await
+    }
+
+    async fn get_function_event_invoke_config(
+        &self,
+        input: GetFunctionEventInvokeConfigRequest,
+    ) -> Result<FunctionEventInvokeConfig, ApiError> {
+        let (name, qualifier) = self.qualified(&input.function_name, input.qualifier.as_deref())?;
+        let (qualifier, config) = self
+            .functions
+            .event_invoke_config(&name, qualifier.as_deref())
+            .map_err(api_error)?;
+        Ok(self.event_invoke_config(&name, &qualifier, &config))
+    }
+
+    async fn delete_function_event_invoke_config(
+        &self,
+        input: DeleteFunctionEventInvokeConfigRequest,
+    ) -> Result<(), ApiError> {
+        let (name, qualifier) = self.qualified(&input.function_name, input.qualifier.as_deref())?;
+        let functions = self.functions.clone();
+        tokio::task::spawn_blocking(move || {
+            functions.delete_event_invoke_config(&name, qualifier.as_deref())
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("delete event invoke config: {e}")))?
+        .map_err(api_error)
+    }
+
+    async fn list_function_event_invoke_configs(
+        &self,
+        input: ListFunctionEventInvokeConfigsRequest,
+    ) -> Result<ListFunctionEventInvokeConfigsResponse, ApiError> {
+        let name = self.unqualified(&input.function_name)?;
+        let configs = self
+            .functions
+            .event_invoke_configs(&name)
+            .map_err(api_error)?;
+        let (page, next_marker) = page(
+            configs,
+            input.marker.as_deref(),
+            input.max_items,
+            |(qualifier, _): &(String, EventInvokeConfig)| qualifier.clone(),
+        );
+        Ok(ListFunctionEventInvokeConfigsResponse {
+            function_event_invoke_configs: Some(
+                page.iter()
+                    .map(|(qualifier, config)| self.event_invoke_config(&name, qualifier, config))
+                    .collect(),
+            ),
+            next_marker,
+        })
+    }
+}
+
+impl LambdaBackend {
+    async fn change_event_invoke_config(
+        &self,
+        function_name: &str,
+        qualifier: Option<&str>,
+        change: EventInvokeConfigChange,
+        update: bool,
+    ) -> Result<FunctionEventInvokeConfig, ApiError> {
+        let (name, qualifier) = self.qualified(function_name, qualifier)?;
+        let functions = self.functions.clone();
+        let target = name.clone();
+        // Off the async runtime: the configs are written and fsynced.
+        let (qualifier, config) = tokio::task::spawn_blocking(move || {
+            let qualifier = qualifier.as_deref();
+            if update {
+                functions.update_event_invoke_config(&target, qualifier, &change)
+            } else {
+                functions.put_event_invoke_config(&target, qualifier, &change)
+            }
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("event invoke config: {e}")))?
+        .map_err(api_error)?;
+        Ok(self.event_invoke_config(&name, &qualifier, &config))
     }
 }
 

@@ -129,10 +129,12 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         express_retention: config.express_retention,
     };
     let scope = Scope::new(config.region.clone(), config.account.clone());
-    let functions = Functions::open(
+    // Event invocations retry and age on the engine's clock (`--time-scale`, /sluice/clock).
+    let functions = Functions::open_with_clock(
         &config.data_dir,
         config.functions.clone(),
         sluice_functions::Scope::new(config.region.clone(), config.account.clone()),
+        Arc::new(EventClock(clock.clone())),
     )
     .with_context(|| format!("cannot open the functions in {}", config.data_dir.display()))?;
     let events = functions.resume_events();
@@ -163,6 +165,22 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     result
+}
+
+/// The engine's clock, as the functions service's.
+struct EventClock(Clock);
+
+impl sluice_functions::Clock for EventClock {
+    fn now_ms(&self) -> i64 {
+        self.0.now_ms()
+    }
+
+    fn sleep_until(
+        &self,
+        due_ms: i64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(self.0.sleep_until(due_ms))
+    }
 }
 
 async fn run<D: Dispatch>(
