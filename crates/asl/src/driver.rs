@@ -312,7 +312,7 @@ impl Execution {
             "ExecutionStarted",
             0,
             Some(Details::ExecutionStarted {
-                input: input.to_string(),
+                input: crate::json_text(&input),
                 input_details: Truncation::default(),
                 role_arn: ex.context.role_arn.clone(),
             }),
@@ -540,7 +540,7 @@ impl Execution {
         let details = Details::TaskSubmitted {
             resource_type: resource_type.clone(),
             resource: resource.clone(),
-            output: output.to_string(),
+            output: crate::json_text(&output),
             output_details: Truncation::default(),
         };
         *submitted = Some(output);
@@ -828,7 +828,7 @@ impl Execution {
                     t.prev,
                     Some(Details::StateEntered {
                         name: state.name.clone(),
-                        input: t.input.to_string(),
+                        input: crate::json_text(&t.input),
                         input_details: Truncation::default(),
                     }),
                 );
@@ -1517,7 +1517,7 @@ impl Execution {
         assign: Assigned,
     ) -> Flow {
         let state = m.state(t.state);
-        let text = output.to_string();
+        let text = crate::json_text(&output);
         if let Some(limit) = self.max_payload
             && text.len() > limit
         {
@@ -1590,7 +1590,7 @@ impl Execution {
                     "ExecutionSucceeded",
                     prev,
                     Some(Details::ExecutionSucceeded {
-                        output: output.to_string(),
+                        output: crate::json_text(&output),
                         output_details: Truncation::default(),
                     }),
                 );
@@ -1644,7 +1644,7 @@ impl Execution {
         let Some(limit) = self.max_payload else {
             return Ok(());
         };
-        let size = value.to_string().len();
+        let size = crate::json_len(value);
         if size > limit {
             return Err(Failure::data_limit(format!(
                 "The state/task returned a result with a size exceeding the maximum number of \
@@ -1663,7 +1663,7 @@ impl Execution {
                     prev,
                     Some(Details::LambdaFunctionScheduled {
                         resource: call.resource.clone(),
-                        input: call.input.to_string(),
+                        input: crate::json_text(&call.input),
                         input_details: Truncation::default(),
                         timeout_in_seconds: call.timeout_seconds,
                     }),
@@ -1681,7 +1681,7 @@ impl Execution {
                         resource_type: resource_type.clone(),
                         resource: resource.clone(),
                         region: "us-east-1".into(),
-                        parameters: call.input.to_string(),
+                        parameters: crate::json_text(&call.input),
                         timeout_in_seconds: call.timeout_seconds,
                         heartbeat_in_seconds: call.heartbeat_seconds,
                     }),
@@ -1735,7 +1735,7 @@ impl Execution {
             (Ok(out), ResourceKind::Lambda) => (
                 "LambdaFunctionSucceeded",
                 Details::LambdaFunctionSucceeded {
-                    output: out.to_string(),
+                    output: crate::json_text(out),
                     output_details: Truncation::default(),
                 },
             ),
@@ -1750,7 +1750,7 @@ impl Execution {
                 Details::TaskSucceeded {
                     resource_type: resource_type.clone(),
                     resource: resource.clone(),
-                    output: out.to_string(),
+                    output: crate::json_text(out),
                     output_details: Truncation::default(),
                 },
             ),

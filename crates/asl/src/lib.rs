@@ -77,3 +77,29 @@ impl<'a> Scope<'a> {
         self.variables.and_then(|v| v.get(name))
     }
 }
+
+/// A value's compact JSON text. Writes through `io::Write` into one buffer: `Value`'s
+/// `Display` goes through `fmt::Write` and costs noticeably more on hot paths (history events).
+pub fn json_text(value: &Value) -> String {
+    let mut out = Vec::with_capacity(128);
+    // Serializing a `Value` into a Vec cannot fail, and the output is UTF-8.
+    let _ = serde_json::to_writer(&mut out, value);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The length of a value's compact JSON text, without building it.
+pub fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}

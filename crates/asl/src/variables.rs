@@ -86,7 +86,7 @@ impl Variables {
                      scope."
                 )));
             }
-            let size = serialized_len(value);
+            let size = crate::json_len(value);
             if size > MAX_VARIABLE_BYTES {
                 return Err(Failure::new(
                     names::DATA_LIMIT_EXCEEDED,
@@ -111,7 +111,7 @@ impl Variables {
             .own
             .iter()
             .filter(|(k, _)| !assigned.contains_key(*k))
-            .map(|(_, v)| serialized_len(v))
+            .map(|(_, v)| crate::json_len(v))
             .sum::<usize>()
             + total;
         if after > MAX_SCOPE_BYTES {
@@ -138,27 +138,11 @@ impl sluice_jsonata::Variables for Variables {
     }
 }
 
-fn serialized_len(value: &Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    let _ = serde_json::to_writer(&mut count, value);
-    count.0
-}
-
 /// The `assignedVariables` of a `…StateExited` event: each value as its JSON text.
 pub fn assigned_variables(assigned: &Map<String, Value>) -> Map<String, Value> {
     assigned
         .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.to_string())))
+        .map(|(k, v)| (k.clone(), Value::String(crate::json_text(v))))
         .collect()
 }
 
