@@ -1215,10 +1215,12 @@ impl Parser<'_> {
     fn language_field_error(&mut self, f: &Fields<'_>, key: &str) {
         let message = match self.lang {
             QueryLanguage::Jsonata => format!(
-                "The field '{key}' is not supported when QueryLanguage is 'JSONata' (a JSONPath                  field: JSONata states use Arguments, Output and Assign)"
+                "The field '{key}' is not supported when QueryLanguage is 'JSONata' (a JSONPath \
+                 field: JSONata states use Arguments, Output and Assign)"
             ),
             QueryLanguage::JsonPath => format!(
-                "The field '{key}' is only supported when QueryLanguage is 'JSONata' (set                  \"QueryLanguage\": \"JSONata\" on the state or the state machine)"
+                "The field '{key}' is only supported when QueryLanguage is 'JSONata' (set \
+                 \"QueryLanguage\": \"JSONata\" on the state or the state machine)"
             ),
         };
         self.diags.schema(&f.at(key), message);
@@ -1325,7 +1327,8 @@ impl Parser<'_> {
                     Some(_) => {
                         self.diags.schema(
                             &f.at("Condition"),
-                            "The value for the field 'Condition' must be a BOOLEAN or a JSONata                              expression ({% … %})",
+                            "The value for the field 'Condition' must be a BOOLEAN or a JSONata \
+                             expression ({% … %})",
                         );
                         None
                     }
