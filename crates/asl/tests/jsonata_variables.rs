@@ -386,7 +386,10 @@ fn jsonpath_fields_are_refused_in_jsonata_states_and_the_reverse() {
         "{d}"
     );
     assert!(
-        d.contains("is not supported when QueryLanguage is 'JSONata'"),
+        d.contains(
+            "The field 'InputPath' is not supported when QueryLanguage is 'JSONata' (a JSONPath \
+             field: JSONata states use Arguments, Output and Assign)"
+        ),
         "{d}"
     );
     let d = errors(json!({
