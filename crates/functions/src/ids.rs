@@ -1,47 +1,18 @@
-//! Random ids without a dependency: request ids (UUIDs) and X-Ray trace ids.
+//! Random ids: request ids (UUIDs) and X-Ray trace ids.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// 128 random bits: SipHash of a process-wide counter under a freshly keyed `RandomState`.
-/// Unique and unpredictable enough for request ids; not for secrets.
-fn random_u128() -> u128 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let state = RandomState::new();
-    let half = |lane: u8| {
-        let mut hasher = state.build_hasher();
-        hasher.write_u64(n);
-        hasher.write_u8(lane);
-        hasher.finish()
-    };
-    (u128::from(half(0)) << 64) | u128::from(half(1))
-}
-
-/// A uniform random number in `[0, 1)` (53 random bits): weighted alias routing.
+/// A uniform random number in `[0, 1)`: weighted alias routing.
 pub(crate) fn random_unit() -> f64 {
-    (random_u128() >> 75) as f64 / (1u64 << 53) as f64
+    fastrand::f64()
 }
 
 /// A version 4 UUID, e.g. `0b7c6a3e-5f1d-4c2a-9e8b-1a2b3c4d5e6f`.
 pub fn uuid_v4() -> String {
-    let bits = random_u128();
-    let bits = (bits & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
-    let hex = format!("{bits:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// An X-Ray trace header as Lambda passes it: `Root=1-<epoch hex>-<24 hex>;Parent=<16 hex>;Sampled=0`.
 pub fn trace_id(epoch_seconds: i64) -> String {
-    let bits = random_u128();
+    let bits = fastrand::u128(..);
     format!(
         "Root=1-{:08x}-{:024x};Parent={:016x};Sampled=0",
         epoch_seconds.max(0) as u32,

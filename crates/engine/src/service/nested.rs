@@ -24,8 +24,6 @@
 //! state, the mock answers (Step Functions Local calls the real service only otherwise).
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -241,7 +239,7 @@ async fn start_execution<S: Store, D: Dispatch>(
         .unwrap_or_else(|| derived_name(&task.execution, task.scheduled_event_id));
     let record = match machine.machine_type {
         MachineType::Express => {
-            let arn = execution_arn(&machine, &name, Some(&uuid(random_u128())));
+            let arn = execution_arn(&machine, &name, Some(&uuid::Uuid::new_v4().to_string()));
             engine
                 .start(
                     &machine,
@@ -313,7 +311,7 @@ async fn resolve<S: Store, D: Dispatch>(
                 .await
                 .map_err(|e| internal(e.into()))?
                 .ok_or_else(does_not_exist)?;
-            let draw = (random_u128() % 100) as u32;
+            let draw = fastrand::u32(..100);
             let version = alias.pick(draw).ok_or_else(does_not_exist)?;
             let machine = store
                 .state_machine(version)
@@ -457,7 +455,7 @@ fn describe(record: &ExecutionRecord, json: bool, now_ms: i64) -> Value {
 /// StartExecution's result as service integrations answer it: the SDK's response object with its
 /// HTTP metadata.
 fn start_output(execution_arn: &str, start_ms: i64, now_ms: i64) -> Value {
-    let request_id = uuid(random_u128());
+    let request_id = uuid::Uuid::new_v4().to_string();
     // The wire response: `{"executionArn":"...","startDate":1.7E9}`.
     let body = json!({ "executionArn": execution_arn, "startDate": start_ms as f64 / 1000.0 });
     let length = body.to_string().len().to_string();
@@ -552,26 +550,9 @@ fn mix(mut z: u64) -> u64 {
 
 /// 128 bits as a version 4 UUID.
 fn uuid(bits: u128) -> String {
-    let bits = (bits & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
-    let hex = format!("{bits:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
-}
-
-/// Not cryptographic; unique enough for request ids, EXPRESS execution ids and alias draws.
-fn random_u128() -> u128 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let state = std::hash::RandomState::new();
-    let hi = state.hash_one((n, std::time::SystemTime::now()));
-    let lo = state.hash_one((hi, n));
-    (u128::from(hi) << 64) | u128::from(lo)
+    uuid::Builder::from_random_bytes(bits.to_be_bytes())
+        .into_uuid()
+        .to_string()
 }
 
 /// A StartExecution error as the integration raises it: `StepFunctions.<Code>Exception`, with
@@ -582,7 +563,7 @@ fn sdk_error(code: &str, message: String) -> Failure {
         format!(
             "{message} (Service: AWSStepFunctions; Status Code: 400; Error Code: {code}; \
              Request ID: {}; Proxy: null)",
-            uuid(random_u128())
+            uuid::Uuid::new_v4()
         ),
     )
 }
@@ -593,7 +574,7 @@ fn validation(message: String) -> Failure {
         format!(
             "1 validation error detected: {message} (Service: AWSStepFunctions; Status Code: \
              400; Error Code: ValidationException; Request ID: {}; Proxy: null)",
-            uuid(random_u128())
+            uuid::Uuid::new_v4()
         ),
     )
 }
@@ -627,7 +608,7 @@ fn internal(error: EngineError) -> Failure {
         format!(
             "{error} (Service: AWSStepFunctions; Status Code: 500; Error Code: InternalFailure; \
              Request ID: {}; Proxy: null)",
-            uuid(random_u128())
+            uuid::Uuid::new_v4()
         ),
     )
 }

@@ -199,7 +199,7 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
             .await
             .map_err(store_error)?
             .ok_or_else(|| ApiError::state_machine_does_not_exist(alias_arn))?;
-        let draw = (sluice_api::request_id::random_u128() % 100) as u32;
+        let draw = fastrand::u32(..100);
         let version = alias
             .pick(draw)
             .ok_or_else(|| ApiError::state_machine_does_not_exist(alias_arn))?;
