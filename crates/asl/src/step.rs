@@ -663,13 +663,7 @@ impl StateMachine {
             Kind::Task(t) => (&t.result_selector, &t.result_path, t.next),
             Kind::Parallel(p) => (&p.result_selector, &p.result_path, p.next),
             Kind::Map(m) => (&m.result_selector, &m.result_path, m.next),
-            other => {
-                return Err(Failure::runtime(format!(
-                    "state '{}' is a {} state and runs no task",
-                    state.name,
-                    other.type_name()
-                )));
-            }
+            _ => return Err(runs_no_task(state)),
         };
         note(&mut trace, |t| t.result = Some(result.clone()));
         let result = match selector {
@@ -938,6 +932,15 @@ pub fn retry_delay(r: &Retrier, attempt: u64, random: &mut dyn Random) -> f64 {
         crate::definition::Jitter::None => delay,
         crate::definition::Jitter::Full => delay * random.next_f64(),
     }
+}
+
+/// A task outcome delivered to a state that runs none (a caller's mistake).
+fn runs_no_task(state: &State) -> Failure {
+    Failure::runtime(format!(
+        "state '{}' is a {} state and runs no task",
+        state.name,
+        state.kind.type_name()
+    ))
 }
 
 /// What a catcher's Assign and Output read besides the error output: the context object and

@@ -351,13 +351,7 @@ impl StateMachine {
             Kind::Task(t) => t.next,
             Kind::Parallel(p) => p.next,
             Kind::Map(m) => m.next,
-            other => {
-                return Err(Failure::runtime(format!(
-                    "state '{}' is a {} state and runs no task",
-                    state.name,
-                    other.type_name()
-                )));
-            }
+            _ => return Err(super::runs_no_task(state)),
         };
         note(&mut trace, |t| t.result = Some(result.clone()));
         let vars = context.variables();
