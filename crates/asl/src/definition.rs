@@ -1057,7 +1057,14 @@ impl Parser<'_> {
         .chain(["ToleratedFailurePercentagePath"]);
         if mode == ProcessorMode::Inline {
             for field in distributed_only {
-                if f.has(field) {
+                // AWS accepts (and an inline Map ignores) the failure tolerance of a JSONata
+                // Map, the fields being expressions there.
+                let jsonata_tolerance = self.lang == QueryLanguage::Jsonata
+                    && matches!(
+                        field,
+                        "ToleratedFailureCount" | "ToleratedFailurePercentage"
+                    );
+                if f.has(field) && !jsonata_tolerance {
                     self.diags.schema(
                         &f.at(field),
                         format!(

@@ -939,7 +939,12 @@ impl Execution {
             Err(failure) => {
                 let failure = in_state(&state.name, t.entered, failure);
                 self.evaluation_failed(t, &state.name, &failure);
-                return self.recover(m, tid, t, failure, None, effects);
+                // Recorded on AWS: a JSONata Map whose Items (or other fields) fail to
+                // evaluate records `MapStateFailed` after `EvaluationFailed`.
+                let failed_event = (matches!(state.kind, Kind::Map(_))
+                    && failure.error == names::QUERY_EVALUATION_ERROR)
+                    .then_some(StateFailed::Map);
+                return self.recover(m, tid, t, failure, failed_event, effects);
             }
         };
         match action {
@@ -1475,6 +1480,13 @@ impl Execution {
             .split_once("specified for the field '")
             .and_then(|(_, rest)| rest.split_once('\''))
             .map(|(field, _)| field.to_owned())
+            .or_else(|| {
+                // Recorded on AWS: a Wait's unparsable Timestamp names its field.
+                let timestamp = failure
+                    .cause
+                    .contains("The Timestamp field cannot be parsed");
+                timestamp.then(|| "Timestamp".to_owned())
+            })
             .unwrap_or_default();
         t.prev = self.event(
             "EvaluationFailed",

@@ -80,6 +80,9 @@ pub enum Details {
     EvaluationFailed {
         error: String,
         cause: String,
+        /// The field that failed; AWS leaves it out when the failure is no field's (a Map's
+        /// items that are not an array).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
         location: String,
         state: String,
     },

@@ -1069,7 +1069,11 @@ fn resolve_count(
         Some(Seconds::Expr(_)) => Err(jsonata_in_jsonpath(field)),
         Some(Seconds::Path(p)) => {
             let v = select_or_fail(p, scope)?;
-            match v.as_i64() {
+            // AWS takes a number or a string holding one (`"1"`, e.g. from a variable).
+            let n = v
+                .as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse::<i64>().ok()));
+            match n {
                 Some(n) if n >= 0 => Ok(Some(n as u64)),
                 Some(_) if field == "ToleratedFailureCountPath" => Err(Failure::runtime(
                     "ToleratedFailureCount cannot be negative.",
@@ -1103,7 +1107,12 @@ fn resolve_percentage(
         Some(Percentage::Expr(_)) => Err(jsonata_in_jsonpath("ToleratedFailurePercentage")),
         Some(Percentage::Path(path)) => {
             let v = select_or_fail(path, scope)?;
-            match v.as_f64() {
+            let p = v.as_f64().or_else(|| {
+                v.as_str()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .filter(|p| p.is_finite())
+            });
+            match p {
                 Some(p) if (0.0..=100.0).contains(&p) => Ok(Some(p)),
                 Some(_) => Err(Failure::runtime(
                     "ToleratedFailurePercentage must be between 0 and 100.",

@@ -677,3 +677,204 @@ mod props {
         }
     }
 }
+
+// ---- Checked against executions recorded on AWS ----------------------------------------------
+
+#[test]
+fn map_count_paths_accept_a_number_held_in_a_string() {
+    // Recorded on AWS: variables assigned the string "1" and referenced by MaxConcurrencyPath,
+    // ToleratedFailureCountPath and ToleratedFailurePercentagePath; the Map ran and succeeded.
+    for (mode, field, var) in [
+        ("INLINE", "MaxConcurrencyPath", "limit"),
+        ("DISTRIBUTED", "ToleratedFailureCountPath", "count"),
+        ("DISTRIBUTED", "ToleratedFailurePercentagePath", "pct"),
+    ] {
+        let definition = json!({
+            "StartAt": "Start",
+            "States": {
+                "Start": {
+                    "Type": "Pass",
+                    "Assign": { var: "1" },
+                    "Result": { "Values": [1, 2, 3] },
+                    "Next": "Fan"
+                },
+                "Fan": {
+                    "Type": "Map",
+                    "ItemsPath": "$.Values",
+                    field: format!("${var}"),
+                    "ItemProcessor": {
+                        "ProcessorConfig": { "Mode": mode, "ExecutionType": "STANDARD" },
+                        "StartAt": "Item",
+                        "States": { "Item": { "Type": "Pass", "End": true } }
+                    },
+                    "End": true
+                }
+            }
+        });
+        assert_eq!(
+            output(&run(definition, json!({}))),
+            json!([1, 2, 3]),
+            "{field}"
+        );
+    }
+    // A string that holds no number still fails as before.
+    let definition = json!({
+        "StartAt": "Fan",
+        "States": {
+            "Fan": {
+                "Type": "Map",
+                "MaxConcurrencyPath": "$.limit",
+                "ItemsPath": "$.items",
+                "ItemProcessor": {
+                    "StartAt": "Item",
+                    "States": { "Item": { "Type": "Pass", "End": true } }
+                },
+                "End": true
+            }
+        }
+    });
+    let (error, cause) = failure(&run(definition, json!({ "limit": "1.5", "items": [1] })));
+    assert_eq!(error, "States.Runtime");
+    assert!(
+        cause.ends_with("The MaxConcurrencyPath field refers to value \"1.5\" which is not a valid integer: $.limit"),
+        "{cause}"
+    );
+}
+
+#[test]
+fn an_inline_jsonata_map_accepts_a_failure_tolerance() {
+    // Recorded on AWS: a JSONata Map without ProcessorConfig (INLINE) with
+    // ToleratedFailureCount / ToleratedFailurePercentage ("{% $variable := 1 %}") is accepted
+    // and runs as an ordinary inline Map.
+    for field in ["ToleratedFailureCount", "ToleratedFailurePercentage"] {
+        let definition = json!({
+            "QueryLanguage": "JSONata",
+            "StartAt": "Start",
+            "States": {
+                "Start": {
+                    "Type": "Map",
+                    "Items": [1],
+                    "MaxConcurrency": 1,
+                    field: "{% $variable := 1 %}",
+                    "ItemProcessor": {
+                        "StartAt": "Process",
+                        "States": { "Process": { "Type": "Pass", "End": true } }
+                    },
+                    "End": true
+                }
+            }
+        });
+        let o = run(definition, json!({}));
+        assert_eq!(output(&o), json!([1]), "{field}");
+        assert_eq!(
+            event_types(&o),
+            [
+                "ExecutionStarted",
+                "MapStateEntered",
+                "MapStateStarted",
+                "MapIterationStarted",
+                "PassStateEntered",
+                "PassStateExited",
+                "MapIterationSucceeded",
+                "MapStateSucceeded",
+                "MapStateExited",
+                "ExecutionSucceeded"
+            ]
+        );
+    }
+}
+
+/// The `location` of each `EvaluationFailed` event, as serialized (absent when AWS omits it).
+fn evaluation_locations(o: &Outcome) -> Vec<Option<Value>> {
+    o.history
+        .iter()
+        .filter(|e| e.kind == "EvaluationFailed")
+        .map(|e| {
+            let v = serde_json::to_value(e).unwrap();
+            v["evaluationFailedEventDetails"].get("location").cloned()
+        })
+        .collect()
+}
+
+#[test]
+fn a_jsonata_map_whose_items_fail_records_map_state_failed() {
+    // Recorded on AWS: a Map without Items whose input is no array fails with
+    // EvaluationFailed (no location: the failure is no field's) then MapStateFailed; Items
+    // evaluating to a non-array (located at Items) records MapStateFailed too.
+    let definition = json!({
+        "QueryLanguage": "JSONata",
+        "StartAt": "Fan",
+        "States": {
+            "Fan": {
+                "Type": "Map",
+                "ItemProcessor": {
+                    "StartAt": "Item",
+                    "States": { "Item": { "Type": "Pass", "End": true } }
+                },
+                "End": true
+            }
+        }
+    });
+    let o = run(definition.clone(), json!(1));
+    let (error, cause) = failure(&o);
+    assert_eq!(error, "States.QueryEvaluationError");
+    assert_eq!(
+        cause,
+        "An error occurred while executing the state 'Fan' (entered at the event id #2). \
+         Map state input must be an array but was: 1"
+    );
+    assert_eq!(
+        event_types(&o),
+        [
+            "ExecutionStarted",
+            "MapStateEntered",
+            "EvaluationFailed",
+            "MapStateFailed",
+            "ExecutionFailed"
+        ]
+    );
+    assert_eq!(evaluation_locations(&o), [None]);
+
+    let mut definition = definition;
+    definition["States"]["Fan"]["Items"] = json!("{% $states.input.items %}");
+    let o = run(definition, json!({ "items": "string" }));
+    assert_eq!(failure(&o).0, "States.QueryEvaluationError");
+    assert_eq!(
+        event_types(&o),
+        [
+            "ExecutionStarted",
+            "MapStateEntered",
+            "EvaluationFailed",
+            "MapStateFailed",
+            "ExecutionFailed"
+        ]
+    );
+    assert_eq!(evaluation_locations(&o), [Some(json!("Items"))]);
+}
+
+#[test]
+fn an_unparsable_jsonata_wait_timestamp_is_located_at_timestamp() {
+    // Recorded on AWS: the EvaluationFailed event of a bad Timestamp has location "Timestamp".
+    let definition = json!({
+        "QueryLanguage": "JSONata",
+        "StartAt": "Pause",
+        "States": {
+            "Pause": {
+                "Type": "Wait",
+                "Timestamp": "{% $states.input.at %}",
+                "End": true
+            }
+        }
+    });
+    let o = run(definition, json!({ "at": "2016-12-05T21:29:29" }));
+    let (error, cause) = failure(&o);
+    assert_eq!(error, "States.QueryEvaluationError");
+    assert!(
+        cause.ends_with(
+            "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time \
+             format string: 2016-12-05T21:29:29"
+        ),
+        "{cause}"
+    );
+    assert_eq!(evaluation_locations(&o), [Some(json!("Timestamp"))]);
+}
