@@ -78,8 +78,15 @@ fn range(call: &NativeCall<'_, '_>) -> Result<Option<Json>, EvalError> {
         ));
     }
     let count = count.max(0.0) as usize;
-    let items = (0..count).map(|i| Json::from((start + step * i as f64) as i64));
-    Ok(Some(Json::Array(items.collect())))
+    let mut items: Vec<Json> = (0..count)
+        .map(|i| Json::from((start + step * i as f64) as i64))
+        .collect();
+    // AWS builds the range as a JSONata sequence, so one element comes out as that element
+    // (`$range(1, 9, 9)` is `1`, not `[1]`).
+    if items.len() == 1 {
+        return Ok(items.pop());
+    }
+    Ok(Some(Json::Array(items)))
 }
 
 fn hex(bytes: &[u8]) -> String {

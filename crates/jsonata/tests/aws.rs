@@ -35,6 +35,17 @@ fn partition_chunks_an_array() {
 }
 
 #[test]
+fn range_of_one_element_is_that_element() {
+    // AWS (recorded): $range(1, 9, 9) outputs 1, a singleton sequence
+    assert_eq!(eval("$range(1, 9, 9)", &Json::Null), Ok(Some(json!(1))));
+    assert_eq!(eval("$range(3, 3, 1)", &Json::Null), Ok(Some(json!(3))));
+    assert_eq!(
+        eval("$range(1, 2, 1)", &Json::Null),
+        Ok(Some(json!([1, 2])))
+    );
+}
+
+#[test]
 fn range_counts_up_and_down() {
     assert_eq!(
         eval("$range(0, 10, 2)", &Json::Null),
