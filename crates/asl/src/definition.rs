@@ -134,10 +134,18 @@ pub struct Task {
     pub result_path: ResultPath,
     pub timeout: Option<Seconds>,
     pub heartbeat: Option<Seconds>,
-    pub credentials: Option<Value>,
+    /// `Credentials`: the role the task runs as (a template: `RoleArn.$` paths or JSONata).
+    pub credentials: Option<Credentials>,
     pub retry: Vec<Retrier>,
     pub catch: Vec<Catcher>,
     pub next: Transition,
+}
+
+/// A Task's `Credentials` object, evaluated per run like Parameters or Arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Credentials {
+    JsonPath(Template),
+    Jsonata(query::Template),
 }
 
 /// A duration in whole seconds, fixed or read from the input.
@@ -752,7 +760,16 @@ impl Parser<'_> {
                         "The field 'RoleArn' is required but was missing",
                     );
                 }
-                Some(c.clone())
+                Some(match self.lang {
+                    QueryLanguage::JsonPath => {
+                        Credentials::JsonPath(Template::parse(c, &f.at("Credentials"), self.diags))
+                    }
+                    QueryLanguage::Jsonata => Credentials::Jsonata(query::Template::parse(
+                        c,
+                        &f.at("Credentials"),
+                        self.diags,
+                    )),
+                })
             }
             Some(_) => {
                 self.diags.schema(
@@ -1921,6 +1938,7 @@ fn state_uses_context(s: &State) -> bool {
         Kind::Task(t) => {
             template_uses_context(&t.parameters)
                 || template_uses_context(&t.result_selector)
+                || matches!(&t.credentials, Some(Credentials::JsonPath(c)) if c.uses_context())
                 || [&t.timeout, &t.heartbeat]
                     .into_iter()
                     .any(|s| matches!(s, Some(Seconds::Path(p)) if p.root() == Root::Context))
@@ -1966,6 +1984,7 @@ fn state_mentions(s: &State, word: &str) -> bool {
                 || seconds(&task.timeout)
                 || seconds(&task.heartbeat)
                 || catch(&task.catch)
+                || matches!(&task.credentials, Some(Credentials::Jsonata(c)) if c.mentions(word))
         }
         Kind::Choice(c) => c.choices.iter().any(|r| {
             matches!(&r.condition, RuleCondition::Jsonata(c) if c.mentions(word))

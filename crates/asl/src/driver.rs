@@ -1678,6 +1678,7 @@ impl Execution {
                         input: crate::json_text(&call.input),
                         input_details: Truncation::default(),
                         timeout_in_seconds: call.timeout_seconds,
+                        task_credentials: task_credentials(call),
                     }),
                 );
                 self.event("LambdaFunctionStarted", scheduled, None)
@@ -1696,6 +1697,7 @@ impl Execution {
                         parameters: crate::json_text(&call.input),
                         timeout_in_seconds: call.timeout_seconds,
                         heartbeat_in_seconds: call.heartbeat_seconds,
+                        task_credentials: task_credentials(call),
                     }),
                 );
                 self.event(
@@ -1791,6 +1793,12 @@ impl Execution {
         };
         self.event(name, prev, Some(details))
     }
+}
+
+/// `taskCredentials` of a scheduled task: `{"roleArn": ...}` from its evaluated Credentials.
+fn task_credentials(call: &TaskCall) -> Option<Value> {
+    let role = call.credentials.as_ref()?.get("RoleArn")?;
+    Some(serde_json::json!({ "roleArn": role }))
 }
 
 /// Stops a thread for good unless it only waits for children (those are stopped themselves).

@@ -97,6 +97,9 @@ pub enum Details {
         timeout_in_seconds: Option<u64>,
         #[serde(rename = "heartbeatInSeconds", skip_serializing_if = "Option::is_none")]
         heartbeat_in_seconds: Option<u64>,
+        /// `{"roleArn": ...}` of a Task with `Credentials`.
+        #[serde(rename = "taskCredentials", skip_serializing_if = "Option::is_none")]
+        task_credentials: Option<serde_json::Value>,
     },
     #[serde(rename = "taskStartedEventDetails")]
     TaskStarted {
@@ -151,6 +154,8 @@ pub enum Details {
         input_details: Truncation,
         #[serde(rename = "timeoutInSeconds", skip_serializing_if = "Option::is_none")]
         timeout_in_seconds: Option<u64>,
+        #[serde(rename = "taskCredentials", skip_serializing_if = "Option::is_none")]
+        task_credentials: Option<serde_json::Value>,
     },
     #[serde(rename = "lambdaFunctionSucceededEventDetails")]
     LambdaFunctionSucceeded {

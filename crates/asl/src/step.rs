@@ -103,6 +103,9 @@ pub struct TaskCall {
     /// end the task (set by the driver, which draws it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_token: Option<String>,
+    /// The evaluated `Credentials` (`{"RoleArn": ...}`), recorded as `taskCredentials`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Box<Value>>,
 }
 
 /// When a Wait state is due.
@@ -422,6 +425,12 @@ impl StateMachine {
                 let timeout_seconds = resolve_seconds(&t.timeout, &scope, "TimeoutSecondsPath")?;
                 let heartbeat_seconds =
                     resolve_seconds(&t.heartbeat, &scope, "HeartbeatSecondsPath")?;
+                let credentials = match &t.credentials {
+                    Some(crate::definition::Credentials::JsonPath(c)) => {
+                        Some(Box::new(c.eval(&scope, random)?))
+                    }
+                    _ => None,
+                };
                 let task_input = match &t.parameters {
                     Some(params) => params.eval(&scope, random)?,
                     None => effective.into_owned(),
@@ -436,6 +445,7 @@ impl StateMachine {
                         timeout_seconds,
                         heartbeat_seconds,
                         task_token: None,
+                        credentials,
                     },
                     state_input: input,
                 })

@@ -878,3 +878,68 @@ fn an_unparsable_jsonata_wait_timestamp_is_located_at_timestamp() {
     );
     assert_eq!(evaluation_locations(&o), [Some(json!("Timestamp"))]);
 }
+
+#[test]
+fn task_credentials_are_evaluated_and_recorded_in_the_scheduled_event() {
+    // Recorded against AWS: `taskCredentials: {"roleArn": ...}` in TaskScheduled (and in
+    // LambdaFunctionScheduled), with the role computed from the input or variables.
+    let scheduled = |o: &Outcome| -> Vec<Value> {
+        o.history
+            .iter()
+            .filter(|e| e.kind.ends_with("Scheduled"))
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect()
+    };
+    let definition = json!({
+        "StartAt": "Set",
+        "States": {
+            "Set": {"Type": "Pass", "Assign": {"account": "111111111111"}, "Next": "T"},
+            "T": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "f"},
+                "Credentials": {"RoleArn.$": "States.Format('arn:aws:iam::{}:role/{}', $account, $.role)"},
+                "End": true
+            }
+        }
+    });
+    let mut host = ScriptedHost::new().task("T", vec![ok(json!({"Payload": 1}))]);
+    let o = run_with(definition, json!({"role": "CrossAccountRole"}), &mut host);
+    assert_eq!(output(&o), json!({"Payload": 1}));
+    let events = scheduled(&o);
+    assert_eq!(
+        events[0]["taskScheduledEventDetails"]["taskCredentials"],
+        json!({"roleArn": "arn:aws:iam::111111111111:role/CrossAccountRole"})
+    );
+    let definition = json!({
+        "QueryLanguage": "JSONata",
+        "StartAt": "T",
+        "States": {"T": {
+            "Type": "Task",
+            "Resource": "arn:aws:lambda:us-east-1:1:function:f",
+            "Credentials": {"RoleArn": "{% $states.input.roleArn %}"},
+            "End": true
+        }}
+    });
+    let mut host = ScriptedHost::new().task("T", vec![ok(json!(1))]);
+    let o = run_with(
+        definition,
+        json!({"roleArn": "arn:aws:iam::2:role/r"}),
+        &mut host,
+    );
+    assert_eq!(output(&o), json!(1));
+    assert_eq!(
+        scheduled(&o)[0]["lambdaFunctionScheduledEventDetails"]["taskCredentials"],
+        json!({"roleArn": "arn:aws:iam::2:role/r"})
+    );
+    // Without Credentials, nothing is recorded.
+    let definition = json!({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f", "End": true}}});
+    let mut host = ScriptedHost::new().task("T", vec![ok(json!(1))]);
+    let o = run_with(definition, json!({}), &mut host);
+    assert!(
+        scheduled(&o)[0]["lambdaFunctionScheduledEventDetails"]
+            .get("taskCredentials")
+            .is_none()
+    );
+}

@@ -219,6 +219,12 @@ impl StateMachine {
                     None => input.clone(),
                 };
                 note(&mut trace, |t| t.after_parameters = Some(arguments.clone()));
+                let credentials = match &t.credentials {
+                    Some(crate::definition::Credentials::Jsonata(c)) => {
+                        Some(Box::new(c.eval(&env, "Credentials")?))
+                    }
+                    _ => None,
+                };
                 Ok(Action::RunTask {
                     call: super::TaskCall {
                         resource: t.resource.clone(),
@@ -226,6 +232,7 @@ impl StateMachine {
                         timeout_seconds,
                         heartbeat_seconds,
                         task_token: None,
+                        credentials,
                     },
                     state_input: input,
                 })
