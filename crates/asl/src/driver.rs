@@ -1169,18 +1169,25 @@ impl Execution {
         c.results[slot] = Some(result);
         let stop_early = failed && c.inline;
         t.prev = if map {
-            let it = Iteration { name, index: slot };
+            let it = Iteration {
+                name: name.clone(),
+                index: slot,
+            };
             let (kind, details) = if failed {
                 ("MapIterationFailed", Details::MapIterationFailed(it))
             } else {
                 ("MapIterationSucceeded", Details::MapIterationSucceeded(it))
             };
-            self.event(kind, last, Some(details))
+            let recorded = self.event(kind, last, Some(details));
+            // Recorded on AWS: what follows a failed iteration (MapStateFailed, a retry's
+            // MapStateStarted) chains off the iteration's failing event, not this one.
+            if failed { last } else { recorded }
         } else {
             last
         };
         if stop_early {
-            // AWS aborts the other branches/iterations: abandon their threads.
+            // AWS aborts the other branches/iterations (recording it) and abandons them.
+            self.record_aborted_children(root, parent, slot, map, &name, last);
             self.abandon_children(parent);
         } else if map {
             self.start_iterations(root, parent, &mut t);
@@ -1193,6 +1200,71 @@ impl Execution {
             self.ready.push_back(parent);
         }
         self.threads[parent] = Some(t);
+    }
+
+    /// The events AWS records when a failing branch or iteration ends its Parallel or Map
+    /// state (recorded): the failing Task's `TaskStateAborted`, then for every other branch
+    /// or iteration still running its `MapIterationAborted` (Map) and its current state's
+    /// `…StateAborted`; all chain off the failing event, which the state's failure follows.
+    fn record_aborted_children(
+        &mut self,
+        root: &StateMachine,
+        parent: ThreadId,
+        failed_slot: usize,
+        map: bool,
+        name: &str,
+        failing_event: u64,
+    ) {
+        let mut children: Vec<(usize, ThreadId)> = self
+            .threads
+            .iter()
+            .enumerate()
+            .filter_map(|(id, t)| match t.as_ref()?.parent {
+                Some((p, slot)) if p == parent => Some((slot, id)),
+                _ => None,
+            })
+            .collect();
+        children.sort_unstable();
+        let aborted_kind = |ex: &Self, id: ThreadId| -> Option<&'static str> {
+            let t = ex.threads[id].as_ref()?;
+            if matches!(t.phase, Phase::Enter) {
+                return None;
+            }
+            match machine_at(root, &t.path).state(t.state).kind {
+                Kind::Task(_) => Some("TaskStateAborted"),
+                Kind::Wait(_) => Some("WaitStateAborted"),
+                Kind::Parallel(_) => Some("ParallelStateAborted"),
+                Kind::Map(_) => Some("MapStateAborted"),
+                _ => None,
+            }
+        };
+        if let Some(&(_, id)) = children.iter().find(|(slot, _)| *slot == failed_slot)
+            && aborted_kind(self, id) == Some("TaskStateAborted")
+        {
+            self.event("TaskStateAborted", failing_event, None);
+        }
+        for (slot, id) in children {
+            let running = self.threads[id]
+                .as_ref()
+                .is_some_and(|t| !matches!(t.phase, Phase::Stopped));
+            if slot == failed_slot || !running {
+                continue;
+            }
+            if map {
+                let it = Iteration {
+                    name: name.to_owned(),
+                    index: slot,
+                };
+                self.event(
+                    "MapIterationAborted",
+                    failing_event,
+                    Some(Details::MapIterationAborted(it)),
+                );
+            }
+            if let Some(kind) = aborted_kind(self, id) {
+                self.event(kind, failing_event, None);
+            }
+        }
     }
 
     /// Stops every branch or iteration below `parent` (they are kept, `Stopped`, for a

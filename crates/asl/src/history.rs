@@ -175,6 +175,8 @@ pub enum Details {
     MapIterationSucceeded(Iteration),
     #[serde(rename = "mapIterationFailedEventDetails")]
     MapIterationFailed(Iteration),
+    #[serde(rename = "mapIterationAbortedEventDetails")]
+    MapIterationAborted(Iteration),
 }
 
 /// `{error, cause}` of a failure event. An empty error or cause (a Fail state without `Error` or

@@ -615,3 +615,86 @@ fn a_map_with_an_item_reader_fails_clearly_instead_of_running_the_wrong_items() 
     assert_eq!(error, "States.ItemReaderFailed");
     assert!(cause.contains("ItemReader"), "{cause}");
 }
+
+/// `(id, previousEventId, type)` of each event.
+fn chain(o: &sluice_asl::interpreter::Outcome) -> Vec<(u64, u64, &'static str)> {
+    o.history
+        .iter()
+        .map(|e| (e.id, e.previous_event_id, e.kind))
+        .collect()
+}
+
+#[test]
+fn a_failing_branch_aborts_its_task_and_the_other_branches_as_aws_records_it() {
+    // Recorded against AWS: TaskFailed, TaskStateAborted (the failing branch's task), the other
+    // branches' `…StateAborted`, then ParallelStateFailed, all chained off TaskFailed.
+    let definition = json!({"StartAt": "P", "States": {"P": {
+        "Type": "Parallel",
+        "Branches": [
+            {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f", "End": true}}},
+            {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}}
+        ],
+        "End": true
+    }}});
+    let mut host = ScriptedHost::new().task("T", vec![err("Boom", "it broke")]);
+    let o = run_with(definition, json!({}), &mut host);
+    let events = chain(&o);
+    let failed = events
+        .iter()
+        .find(|(_, _, kind)| *kind == "LambdaFunctionFailed")
+        .map(|(id, _, _)| *id)
+        .expect("the task failed");
+    let after: Vec<(u64, &str)> = events
+        .iter()
+        .filter(|(id, _, _)| *id > failed)
+        .map(|(_, prev, kind)| (*prev, *kind))
+        .collect();
+    assert_eq!(
+        after[..3],
+        [
+            (failed, "TaskStateAborted"),
+            (failed, "WaitStateAborted"),
+            (failed, "ParallelStateFailed")
+        ],
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_failing_iteration_aborts_the_others_as_aws_records_it() {
+    // Recorded against AWS (a Map whose iterations time out): MapIterationFailed, the failing
+    // iteration's TaskStateAborted, then per other iteration MapIterationAborted and its
+    // TaskStateAborted, then MapStateFailed — all chained off the failing event.
+    let definition = json!({"StartAt": "M", "States": {"M": {
+        "Type": "Map",
+        "ItemProcessor": {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f", "End": true}}},
+        "End": true
+    }}});
+    let mut host = ScriptedHost::new().task("T", vec![err("Boom", "it broke")]);
+    let o = run_with(definition, json!([1, 2, 3]), &mut host);
+    let events = chain(&o);
+    let failed = events
+        .iter()
+        .find(|(_, _, kind)| *kind == "LambdaFunctionFailed")
+        .map(|(id, _, _)| *id)
+        .expect("a task failed");
+    let after: Vec<(u64, &str)> = events
+        .iter()
+        .filter(|(id, _, kind)| *id > failed && !kind.starts_with("LambdaFunction"))
+        .map(|(_, prev, kind)| (*prev, *kind))
+        .collect();
+    assert_eq!(
+        after[..7],
+        [
+            (failed, "MapIterationFailed"),
+            (failed, "TaskStateAborted"),
+            (failed, "MapIterationAborted"),
+            (failed, "TaskStateAborted"),
+            (failed, "MapIterationAborted"),
+            (failed, "TaskStateAborted"),
+            (failed, "MapStateFailed"),
+        ],
+        "{events:?}"
+    );
+    assert_eq!(after[7].1, "ExecutionFailed", "{events:?}");
+}
