@@ -712,7 +712,8 @@ impl Execution {
             if let Phase::Children(c) = &mut t.phase {
                 c.running = running;
             }
-            self.start_iterations(machine, tid, &mut t);
+            let prev = t.prev;
+            self.start_iterations(machine, tid, &mut t, prev);
             let done =
                 matches!(&t.phase, Phase::Children(c) if c.running == 0 && c.queue.is_empty());
             if done {
@@ -1084,7 +1085,8 @@ impl Execution {
                     tolerance,
                     inline: map.mode == ProcessorMode::Inline,
                 });
-                self.start_iterations(root, tid, t);
+                let prev = t.prev;
+                self.start_iterations(root, tid, t, prev);
                 if n == 0 {
                     self.children_done(m, t);
                     return Flow::Continue;
@@ -1094,8 +1096,10 @@ impl Execution {
         }
     }
 
-    /// Starts Map iterations up to MaxConcurrency (0 = no limit).
-    fn start_iterations(&mut self, root: &StateMachine, tid: ThreadId, t: &mut Thread) {
+    /// Starts Map iterations up to MaxConcurrency (0 = no limit). Their `MapIterationStarted`
+    /// events all chain off `prev` (recorded on AWS: off MapStateStarted, or off the last
+    /// event of the iteration whose end made room), without moving the Map's own chain.
+    fn start_iterations(&mut self, root: &StateMachine, tid: ThreadId, t: &mut Thread, prev: u64) {
         let m = machine_at(root, &t.path);
         let Kind::Map(map) = &m.state(t.state).kind else {
             return;
@@ -1119,10 +1123,9 @@ impl Execution {
             };
             let started = self.event(
                 "MapIterationStarted",
-                t.prev,
+                prev,
                 Some(Details::MapIterationStarted(it)),
             );
-            t.prev = started;
             let mut path = t.path.clone();
             path.push((t.state, 0));
             // A distributed Map's iterations are child workflows: no outer variables.
@@ -1190,7 +1193,7 @@ impl Execution {
             self.record_aborted_children(root, parent, slot, map, &name, last);
             self.abandon_children(parent);
         } else if map {
-            self.start_iterations(root, parent, &mut t);
+            self.start_iterations(root, parent, &mut t, last);
         }
         let Phase::Children(c) = &t.phase else {
             unreachable!("children phase")
@@ -1379,7 +1382,9 @@ impl Execution {
         };
         match &done {
             Ok(_) => {
-                t.prev = self.event("MapStateSucceeded", t.prev, None);
+                // Recorded on AWS: MapStateExited chains off the last MapIterationSucceeded,
+                // not off this event.
+                self.event("MapStateSucceeded", t.prev, None);
                 Phase::Settle {
                     outcome: done,
                     failed_event: None,

@@ -698,3 +698,52 @@ fn a_failing_iteration_aborts_the_others_as_aws_records_it() {
     );
     assert_eq!(after[7].1, "ExecutionFailed", "{events:?}");
 }
+
+#[test]
+fn map_iteration_events_chain_as_aws_records_them() {
+    // Recorded against AWS (three items, MaxConcurrency 1): each MapIterationStarted chains
+    // off the previous iteration's last state event, MapStateSucceeded off the last
+    // MapIterationSucceeded, and MapStateExited off that same MapIterationSucceeded.
+    let definition = json!({"StartAt": "M", "States": {"M": {
+        "Type": "Map", "MaxConcurrency": 1,
+        "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}},
+        "End": true
+    }}});
+    let o = run(definition, json!([1, 2, 3]));
+    assert_eq!(
+        chain(&o),
+        [
+            (1, 0, "ExecutionStarted"),
+            (2, 0, "MapStateEntered"),
+            (3, 2, "MapStateStarted"),
+            (4, 3, "MapIterationStarted"),
+            (5, 4, "PassStateEntered"),
+            (6, 5, "PassStateExited"),
+            (7, 6, "MapIterationSucceeded"),
+            (8, 6, "MapIterationStarted"),
+            (9, 8, "PassStateEntered"),
+            (10, 9, "PassStateExited"),
+            (11, 10, "MapIterationSucceeded"),
+            (12, 10, "MapIterationStarted"),
+            (13, 12, "PassStateEntered"),
+            (14, 13, "PassStateExited"),
+            (15, 14, "MapIterationSucceeded"),
+            (16, 15, "MapStateSucceeded"),
+            (17, 15, "MapStateExited"),
+            (18, 17, "ExecutionSucceeded"),
+        ]
+    );
+    // Without a concurrency limit every MapIterationStarted chains off MapStateStarted.
+    let definition = json!({"StartAt": "M", "States": {"M": {
+        "Type": "Map",
+        "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}},
+        "End": true
+    }}});
+    let o = run(definition, json!([1, 2, 3]));
+    let starts: Vec<u64> = chain(&o)
+        .into_iter()
+        .filter(|(_, _, kind)| *kind == "MapIterationStarted")
+        .map(|(_, prev, _)| prev)
+        .collect();
+    assert_eq!(starts, [3, 3, 3]);
+}
