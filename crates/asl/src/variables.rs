@@ -46,11 +46,6 @@ impl Variables {
             .or_else(|| self.outer.as_ref().and_then(|o| o.get(name)))
     }
 
-    /// Whether no variable is defined.
-    pub fn is_empty(&self) -> bool {
-        self.own.is_empty() && self.outer.as_ref().is_none_or(|o| o.is_empty())
-    }
-
     /// The scope of a Parallel branch or inline Map iteration started from this one: it reads
     /// everything visible here.
     pub fn inner_scope(&self) -> Variables {
@@ -66,13 +61,6 @@ impl Variables {
             outer: Some(Arc::new(all)),
             own: Map::new(),
         }
-    }
-
-    /// Every variable visible here, outer scopes first (TestState's output).
-    pub fn visible(&self) -> Map<String, Value> {
-        let mut all = self.outer.as_deref().cloned().unwrap_or_default();
-        all.extend(self.own.iter().map(|(k, v)| (k.clone(), v.clone())));
-        all
     }
 
     /// Checks what one state assigns before it takes effect: names of outer scopes cannot be
