@@ -991,6 +991,37 @@ sqlite! {
     sqlite_execution_scopes => check_execution_scopes,
 }
 
+/// Without the in-memory copies of recent executions, every read comes from the file: the
+/// same checks hold, so the copies never differ from what is committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_reads_agree_with_and_without_recent_executions() {
+    let dir = TempDir::new("no-recent");
+    let options = SqliteOptions {
+        recent_executions: 0,
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::open(&dir.db(), options).unwrap();
+    check_execution_insert_update(&store).await;
+    check_atomicity(&store).await;
+    check_read_your_writes(&store).await;
+    store.close().await.unwrap();
+
+    // A tiny cache: most reads miss it, the latest ones hit it.
+    let dir = TempDir::new("tiny-recent");
+    let options = SqliteOptions {
+        recent_executions: 2,
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::open(&dir.db(), options.clone()).unwrap();
+    check_execution_insert_update(&store).await;
+    check_atomicity(&store).await;
+    store.close().await.unwrap();
+    let dir = TempDir::new("tiny-recent-delete");
+    let store = SqliteStore::open(&dir.db(), options).unwrap();
+    check_timers_and_delete(&store).await;
+    store.close().await.unwrap();
+}
+
 /// The conflicting and the clean commits of `check_atomicity` really shared groups.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_failed_commits_share_a_group_with_good_ones() {

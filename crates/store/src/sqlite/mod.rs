@@ -4,6 +4,7 @@
 
 mod codec;
 mod read;
+mod recent;
 mod schema;
 mod writer;
 
@@ -50,6 +51,8 @@ pub struct SqliteOptions {
     pub writer_cache_mib: u32,
     /// Page cache of each reader's connection, in MiB. Default 16.
     pub reader_cache_mib: u32,
+    /// Recently written executions kept in memory for reads (0: none). Default 4096.
+    pub recent_executions: usize,
 }
 
 impl Default for SqliteOptions {
@@ -63,6 +66,7 @@ impl Default for SqliteOptions {
             busy_timeout_ms: 5000,
             writer_cache_mib: 64,
             reader_cache_mib: 16,
+            recent_executions: 4096,
         }
     }
 }
@@ -82,6 +86,7 @@ struct Inner {
     path: PathBuf,
     closed: AtomicBool,
     counters: Arc<Counters>,
+    recent: Arc<recent::Recent>,
     writer: Option<async_mpsc::Sender<writer::Msg>>,
     writer_thread: Option<JoinHandle<()>>,
     readers: Option<mpsc::Sender<read::Job>>,
@@ -180,7 +185,15 @@ impl SqliteStore {
         schema::migrate(&mut conn, path)?;
 
         let counters = Arc::new(Counters::default());
-        let writer = writer::Writer::new(conn, path, lock, &options, Arc::clone(&counters))?;
+        let recent = Arc::new(recent::Recent::new(options.recent_executions));
+        let writer = writer::Writer::new(
+            conn,
+            path,
+            lock,
+            &options,
+            Arc::clone(&counters),
+            Arc::clone(&recent),
+        )?;
 
         let (read_tx, read_rx) = mpsc::channel::<read::Job>();
         let read_rx = Arc::new(Mutex::new(read_rx));
@@ -207,6 +220,7 @@ impl SqliteStore {
                 path: path.to_owned(),
                 closed: AtomicBool::new(false),
                 counters,
+                recent,
                 writer: Some(write_tx),
                 writer_thread: Some(writer_thread),
                 readers: Some(read_tx),
@@ -354,6 +368,12 @@ impl Store for SqliteStore {
     }
 
     async fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, Error> {
+        if self.inner.closed.load(Ordering::Relaxed) {
+            return Err(Error::Closed);
+        }
+        if let Some(record) = self.inner.recent.get(arn) {
+            return Ok(Some(record));
+        }
         let arn = arn.to_owned();
         self.read(move |conn| read::execution(conn, &arn)).await
     }

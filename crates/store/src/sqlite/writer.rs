@@ -28,6 +28,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec;
+use super::recent::Recent;
 use super::{Counters, SqliteOptions, storage, to_i64};
 use crate::{
     AliasRecord, Error, EventRecord, ExecutionRecord, StateMachineRecord, TimerRecord, Write,
@@ -59,6 +60,7 @@ pub(super) struct Writer {
     /// The advisory lock on the data file, released when the writer exits.
     _lock: File,
     counters: Arc<Counters>,
+    recent: Arc<Recent>,
     wal_pages: Arc<AtomicU32>,
     max_group_commits: usize,
     max_group_bytes: usize,
@@ -72,6 +74,7 @@ impl Writer {
         lock: File,
         options: &SqliteOptions,
         counters: Arc<Counters>,
+        recent: Arc<Recent>,
     ) -> Result<Self, Error> {
         let wal_pages = Arc::new(AtomicU32::new(0));
         let hook_pages = Arc::clone(&wal_pages);
@@ -97,6 +100,7 @@ impl Writer {
             background_from: options.checkpoint_pages.max(1),
             _lock: lock,
             counters,
+            recent,
             wal_pages,
             max_group_commits: options.max_group_commits.max(1),
             max_group_bytes: options.max_group_bytes.max(1),
@@ -189,6 +193,10 @@ impl Writer {
         tracing::trace!(commits = group.len(), ok, "store group committed");
 
         for (job, result) in group.into_iter().zip(results) {
+            if result.is_ok() {
+                // Before the answer: whoever was answered reads what was committed.
+                self.recent.apply(job.writes);
+            }
             // A waiter that gave up (its future was dropped) still had its commit applied.
             let _ = job.reply.send(result);
         }
