@@ -23,7 +23,7 @@ use crate::step::{
 };
 use crate::task_token::TaskToken;
 use crate::variables::{self, Variables};
-use crate::{Failure, SplitMix64, names};
+use crate::{Failure, Random, SplitMix64, names};
 
 /// Index of a thread of an execution: `0` is the root machine.
 pub type ThreadId = usize;
@@ -228,6 +228,9 @@ struct Children {
     max_concurrency: usize,
     tolerance: Tolerance,
     inline: bool,
+    /// A distributed Map's Map Run (`MapRunStarted`), redriven as a whole.
+    #[serde(default)]
+    map_run_arn: Option<String>,
 }
 
 /// One execution in progress.
@@ -239,6 +242,11 @@ pub struct Execution {
     #[serde(skip)]
     events: Vec<HistoryEvent>,
     last_event: u64,
+    /// Events of a distributed Map's iterations: they belong to the iterations' child
+    /// workflows, not to this history (AWS records MapRun events here instead). Counted so
+    /// that every quiet event still has an id of its own ([`QUIET`]).
+    #[serde(default)]
+    quiet_events: u64,
     random: SplitMix64,
     /// Shared, not cloned per state: it holds the execution input, which can be large.
     context: Arc<step::Execution>,
@@ -257,6 +265,27 @@ pub enum RedriveError {
     MissingInput(u64),
 }
 
+/// Marks the id of an event that is not recorded: one of a distributed Map's iterations. An
+/// event chained off a quiet event is quiet too, so everything an iteration does (its states,
+/// tasks, nested Maps) stays out of the parent's history without each step knowing where it
+/// runs; the id stays unique, as task runs are named after it.
+const QUIET: u64 = 1 << 62;
+
+/// A version-4 UUID drawn from the execution's own randomness (reproducible per execution).
+fn uuid(random: &mut SplitMix64) -> String {
+    let (high, low) = (random.next_u64(), random.next_u64());
+    let high = (high & !0xf000) | 0x4000;
+    let low = (low & !(0xc << 60)) | (0x8 << 60);
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        high >> 32,
+        (high >> 16) & 0xffff,
+        high & 0xffff,
+        low >> 48,
+        low & 0xffff_ffff_ffff
+    )
+}
+
 fn iso(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
@@ -265,6 +294,8 @@ fn iso(ms: i64) -> String {
 
 /// The cause AWS gives errors raised by a state's own data processing.
 fn in_state(state: &str, entered: u64, failure: Failure) -> Failure {
+    // A quiet event's id counts the events of the child workflows (see `QUIET`).
+    let entered = entered & !QUIET;
     Failure {
         cause: format!(
             "An error occurred while executing the state '{state}' (entered at the event id \
@@ -299,6 +330,7 @@ impl Execution {
             ready: VecDeque::new(),
             events: Vec::new(),
             last_event: 0,
+            quiet_events: 0,
             random: SplitMix64(settings.seed),
             context: Arc::new(context),
             max_payload: settings.max_payload_bytes,
@@ -694,7 +726,9 @@ impl Execution {
                 t.input = inputs.get(&t.entered).cloned().unwrap_or(Value::Null);
                 t.input_lost = false;
             }
-            t.prev = redriven;
+            if t.prev & QUIET == 0 {
+                t.prev = redriven;
+            }
             t.phase = Phase::Enter;
             self.ready.push_back(tid);
         }
@@ -709,8 +743,22 @@ impl Execution {
             let Some(mut t) = self.threads[tid].take() else {
                 continue;
             };
+            let mut map_run = None;
             if let Phase::Children(c) = &mut t.phase {
                 c.running = running;
+                map_run = c.map_run_arn.clone();
+            }
+            // Recorded on AWS: the Map Run is redriven (its unsuccessful child workflows run
+            // again) and its end chains off that.
+            if let Some(map_run_arn) = map_run {
+                t.prev = self.event(
+                    "MapRunRedriven",
+                    redriven,
+                    Some(Details::MapRunRedriven {
+                        map_run_arn,
+                        redrive_count,
+                    }),
+                );
             }
             let prev = t.prev;
             self.start_iterations(machine, tid, &mut t, prev);
@@ -909,8 +957,10 @@ impl Execution {
     ) -> Flow {
         let state = m.state(t.state);
         let keeps_input = matches!(state.kind, Kind::Task(_) | Kind::Parallel(_) | Kind::Map(_));
-        // Task, Parallel and Map may run again (Retry) or be caught: keep their input.
-        let arg = if keeps_input {
+        // Task, Parallel and Map may run again (Retry) or be caught: keep their input. So does
+        // every state of a distributed Map's iteration: its entered event, where a redrive
+        // would find the input, is not in this history.
+        let arg = if keeps_input || t.prev & QUIET != 0 {
             t.input.clone()
         } else {
             t.input_lost = true;
@@ -921,7 +971,7 @@ impl Execution {
                 execution: self.context.id.clone(),
                 thread: tid,
                 // The task's `TaskScheduled` event, should the state schedule it.
-                scheduled: self.last_event + 1,
+                scheduled: self.id_after(t.prev),
             };
             task.encode(&mut self.random)
         });
@@ -987,7 +1037,7 @@ impl Execution {
                 state_input,
             } => {
                 let resource = ResourceKind::of(&call.resource);
-                let scheduled = self.last_event + 1;
+                let scheduled = self.id_after(t.prev);
                 t.prev = self.task_scheduled_events(&resource, &call, t.prev);
                 // Both count from the task's start (TaskStarted, recorded now). Without
                 // TimeoutSeconds AWS allows 99999999 s, longer than an execution may run: no
@@ -1038,6 +1088,7 @@ impl Execution {
                     max_concurrency: 0,
                     tolerance: Tolerance::default(),
                     inline: true,
+                    map_run_arn: None,
                 });
                 for (i, branch) in p.branches.iter().enumerate() {
                     let mut path = t.path.clone();
@@ -1074,6 +1125,17 @@ impl Execution {
                         length: items.len(),
                     }),
                 );
+                let map_run_arn = (map.mode == ProcessorMode::Distributed)
+                    .then(|| self.map_run_arn(map.label.as_deref()));
+                if let Some(map_run_arn) = &map_run_arn {
+                    t.prev = self.event(
+                        "MapRunStarted",
+                        t.prev,
+                        Some(Details::MapRunStarted {
+                            map_run_arn: map_run_arn.clone(),
+                        }),
+                    );
+                }
                 let n = items.len();
                 t.phase = Phase::Children(Children {
                     map: true,
@@ -1084,6 +1146,7 @@ impl Execution {
                     max_concurrency: usize::try_from(max_concurrency).unwrap_or(usize::MAX),
                     tolerance,
                     inline: map.mode == ProcessorMode::Inline,
+                    map_run_arn,
                 });
                 let prev = t.prev;
                 self.start_iterations(root, tid, t, prev);
@@ -1121,9 +1184,15 @@ impl Execution {
                 name: name.clone(),
                 index,
             };
+            // A distributed Map's iterations run as child workflows: quiet here.
+            let quiet = if map.mode == ProcessorMode::Distributed {
+                QUIET
+            } else {
+                0
+            };
             let started = self.event(
                 "MapIterationStarted",
-                prev,
+                prev | quiet,
                 Some(Details::MapIterationStarted(it)),
             );
             let mut path = t.path.clone();
@@ -1171,7 +1240,11 @@ impl Execution {
         let failed = result.is_err();
         c.results[slot] = Some(result);
         let stop_early = failed && c.inline;
-        t.prev = if map {
+        let distributed = map && !c.inline;
+        t.prev = if distributed {
+            // Recorded in the iteration's own history, not here.
+            t.prev
+        } else if map {
             let it = Iteration {
                 name: name.clone(),
                 index: slot,
@@ -1380,10 +1453,24 @@ impl Execution {
         } else {
             self.evaluation_outcome(t, &m.state(t.state).name, done)
         };
+        if !c.inline {
+            // Recorded on AWS: the Map Run's end, then the state's, chained off it.
+            t.prev = match &done {
+                Ok(_) => self.event("MapRunSucceeded", t.prev, None),
+                Err(f) => self.event(
+                    "MapRunFailed",
+                    t.prev,
+                    Some(Details::MapRunFailed(ErrorDetails {
+                        error: f.error.clone(),
+                        cause: f.cause.clone(),
+                    })),
+                ),
+            };
+        }
         match &done {
             Ok(_) => {
-                // Recorded on AWS: MapStateExited chains off the last MapIterationSucceeded,
-                // not off this event.
+                // Recorded on AWS: MapStateExited chains off the last MapIterationSucceeded
+                // (or MapRunSucceeded), not off this event.
                 self.event("MapStateSucceeded", t.prev, None);
                 Phase::Settle {
                     outcome: done,
@@ -1717,6 +1804,10 @@ impl Execution {
     }
 
     fn event(&mut self, kind: &'static str, prev: u64, details: Option<Details>) -> u64 {
+        if prev & QUIET != 0 {
+            self.quiet_events += 1;
+            return QUIET | self.quiet_events;
+        }
         self.last_event += 1;
         let id = self.last_event;
         self.events.push(HistoryEvent {
@@ -1727,6 +1818,32 @@ impl Execution {
             details,
         });
         id
+    }
+
+    /// A new Map Run's ARN, as AWS forms it:
+    /// `arn:aws:states:<region>:<account>:mapRun:<machine name>/<Label or id>:<id>`.
+    fn map_run_arn(&mut self, label: Option<&str>) -> String {
+        let machine = &self.context.state_machine_id;
+        let prefix = machine
+            .find(":stateMachine:")
+            .map_or("arn:aws:states:us-east-1:123456789012", |at| &machine[..at]);
+        let name = self.context.state_machine_name.clone();
+        let prefix = prefix.to_owned();
+        let part = match label {
+            Some(label) => label.to_owned(),
+            None => uuid(&mut self.random),
+        };
+        let id = uuid(&mut self.random);
+        format!("{prefix}:mapRun:{name}/{part}:{id}")
+    }
+
+    /// The id the next event chained off `prev` gets.
+    fn id_after(&self, prev: u64) -> u64 {
+        if prev & QUIET != 0 {
+            QUIET | (self.quiet_events + 1)
+        } else {
+            self.last_event + 1
+        }
     }
 
     fn check_size(&self, value: &Value, what: &str) -> Result<(), Failure> {
@@ -2322,6 +2439,65 @@ mod tests {
         assert_eq!(
             ex.end().unwrap().output,
             Some(json!(["r0", "r1", "r2", "r3"]))
+        );
+    }
+
+    #[test]
+    fn redrive_of_a_distributed_map_redrives_its_map_run_and_stays_out_of_the_history() {
+        let m = machine(
+            json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "P", "States": {
+                    "P": {"Type": "Pass", "Next": "T"},
+                    "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                          "End": true, "Parameters": {"item.$": "$"}}}}}}}),
+        );
+        let mut ex = Execution::start(&m, json!([0, 1]), settings(), T0);
+        let first = tasks(&ex.advance(&m, T0));
+        assert_eq!(first.len(), 2);
+        ex.task_finished(first[0].0, Ok(json!("r0")), T0);
+        ex.task_finished(first[1].0, Err(Failure::new("Boom", "item 1")), T0);
+        ex.advance(&m, T0);
+        assert_eq!(ex.end().unwrap().status, Status::Failed);
+        let before = ex.take_events();
+        let map_run = before
+            .iter()
+            .find_map(|e| match &e.details {
+                Some(Details::MapRunStarted { map_run_arn }) => Some(map_run_arn.clone()),
+                _ => None,
+            })
+            .expect("MapRunStarted");
+        // The iterations' Pass states kept their input: nothing is needed from history.
+        assert!(ex.redrive_inputs().is_empty());
+
+        ex.redrive(&m, 1, &HashMap::new(), T0 + 1).unwrap();
+        let again = tasks(&ex.advance(&m, T0 + 1));
+        assert_eq!(again.len(), 1, "only the failed item runs again");
+        ex.task_finished(again[0].0, Ok(json!("r1")), T0 + 2);
+        ex.advance(&m, T0 + 2);
+        assert_eq!(ex.end().unwrap().output, Some(json!(["r0", "r1"])));
+        let events = ex.take_events();
+        let after: Vec<(u64, u64, &str)> = events
+            .iter()
+            .map(|e| (e.id, e.previous_event_id, e.kind))
+            .collect();
+        let n = before.len() as u64;
+        assert_eq!(
+            after,
+            [
+                (n + 1, n, "ExecutionRedriven"),
+                (n + 2, n + 1, "MapRunRedriven"),
+                (n + 3, n + 2, "MapRunSucceeded"),
+                (n + 4, n + 3, "MapStateSucceeded"),
+                (n + 5, n + 3, "MapStateExited"),
+                (n + 6, n + 5, "ExecutionSucceeded"),
+            ]
+        );
+        let redriven = serde_json::to_value(&events[1]).unwrap();
+        assert_eq!(
+            redriven["mapRunRedrivenEventDetails"],
+            json!({"mapRunArn": map_run, "redriveCount": 1})
         );
     }
 

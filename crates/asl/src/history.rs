@@ -169,6 +169,20 @@ pub enum Details {
     LambdaFunctionTimedOut(ErrorDetails),
     #[serde(rename = "mapStateStartedEventDetails")]
     MapStateStarted { length: usize },
+    #[serde(rename = "mapRunStartedEventDetails")]
+    MapRunStarted {
+        #[serde(rename = "mapRunArn")]
+        map_run_arn: String,
+    },
+    #[serde(rename = "mapRunFailedEventDetails")]
+    MapRunFailed(ErrorDetails),
+    #[serde(rename = "mapRunRedrivenEventDetails")]
+    MapRunRedriven {
+        #[serde(rename = "mapRunArn")]
+        map_run_arn: String,
+        #[serde(rename = "redriveCount")]
+        redrive_count: u32,
+    },
     #[serde(rename = "mapIterationStartedEventDetails")]
     MapIterationStarted(Iteration),
     #[serde(rename = "mapIterationSucceededEventDetails")]

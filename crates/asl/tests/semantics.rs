@@ -747,3 +747,113 @@ fn map_iteration_events_chain_as_aws_records_them() {
         .collect();
     assert_eq!(starts, [3, 3, 3]);
 }
+
+#[test]
+fn a_distributed_map_records_its_map_run_not_its_iterations_as_aws_does() {
+    // Recorded against AWS (DISTRIBUTED, two items): MapStateStarted{length}, MapRunStarted with
+    // the Map Run's ARN, MapRunSucceeded, then MapStateSucceeded and MapStateExited both chained
+    // off MapRunSucceeded. The iterations are child workflows with histories of their own: none
+    // of their events (tasks, nested Maps) shows in the parent's.
+    let definition = json!({"StartAt": "M", "States": {
+        "M": {"Type": "Map", "Label": "Items",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "T", "States": {
+                    "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f",
+                          "Next": "Inner"},
+                    "Inner": {"Type": "Map", "ItemsPath": "$.parts",
+                        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+                        "End": true}}},
+            "Next": "Done"},
+        "Done": {"Type": "Succeed"}
+    }});
+    let part = || ok(json!({"parts": [1, 2]}));
+    let mut host = ScriptedHost::new().task("T", vec![part(), part()]);
+    let o = run_with(definition, json!([{"a": 1}, {"a": 2}]), &mut host);
+    assert_eq!(output(&o), json!([[1, 2], [1, 2]]));
+    assert_eq!(
+        chain(&o),
+        [
+            (1, 0, "ExecutionStarted"),
+            (2, 0, "MapStateEntered"),
+            (3, 2, "MapStateStarted"),
+            (4, 3, "MapRunStarted"),
+            (5, 4, "MapRunSucceeded"),
+            (6, 5, "MapStateSucceeded"),
+            (7, 5, "MapStateExited"),
+            (8, 7, "SucceedStateEntered"),
+            (9, 8, "SucceedStateExited"),
+            (10, 9, "ExecutionSucceeded"),
+        ]
+    );
+    let details = serde_json::to_value(&o.history[3]).unwrap();
+    let arn = details["mapRunStartedEventDetails"]["mapRunArn"]
+        .as_str()
+        .expect("the Map Run's ARN");
+    let (machine_and_label, id) = arn.rsplit_once(':').unwrap();
+    assert!(
+        machine_and_label.starts_with("arn:aws:states:") && machine_and_label.contains(":mapRun:"),
+        "{arn}"
+    );
+    assert!(
+        machine_and_label.ends_with("/Items"),
+        "the Label names the Map Run: {arn}"
+    );
+    assert_eq!(id.len(), 36, "a UUID: {arn}");
+    let started = serde_json::to_value(&o.history[2]).unwrap();
+    assert_eq!(started["mapStateStartedEventDetails"]["length"], 2);
+}
+
+#[test]
+fn a_distributed_map_over_its_tolerance_fails_its_map_run_then_the_state() {
+    // Recorded against AWS (a Map Run that fails): MapRunFailed with the error and cause, then
+    // MapStateFailed chained off it, then ExecutionFailed.
+    let definition = json!({"StartAt": "M", "States": {"M": {"Type": "Map",
+        "ToleratedFailureCount": 1,
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "T", "States": {"T": {"Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:1:function:f", "End": true}}},
+        "End": true}}});
+    let boom = || err("Boom", "it broke");
+    let mut host = ScriptedHost::new().task("T", vec![boom(), boom(), ok(json!(1))]);
+    let o = run_with(definition.clone(), json!([1, 2, 3]), &mut host);
+    let (error, cause) = failure(&o);
+    assert_eq!(error, "States.ExceedToleratedFailureThreshold");
+    assert_eq!(
+        cause,
+        "The specified tolerated failure threshold was exceeded"
+    );
+    assert_eq!(
+        chain(&o),
+        [
+            (1, 0, "ExecutionStarted"),
+            (2, 0, "MapStateEntered"),
+            (3, 2, "MapStateStarted"),
+            (4, 3, "MapRunStarted"),
+            (5, 4, "MapRunFailed"),
+            (6, 5, "MapStateFailed"),
+            (7, 6, "ExecutionFailed"),
+        ]
+    );
+    let run_failed = serde_json::to_value(&o.history[4]).unwrap();
+    assert_eq!(
+        run_failed["mapRunFailedEventDetails"],
+        json!({"error": "States.ExceedToleratedFailureThreshold",
+               "cause": "The specified tolerated failure threshold was exceeded"})
+    );
+
+    // One failure within the tolerance: the Map Run succeeds, the failure shows in the output.
+    let mut host = ScriptedHost::new().task("T", vec![boom(), ok(json!(1)), ok(json!(1))]);
+    let o = run_with(definition, json!([1, 2, 3]), &mut host);
+    assert!(
+        event_types(&o).contains(&"MapRunSucceeded"),
+        "{:?}",
+        event_types(&o)
+    );
+    assert!(
+        !event_types(&o).iter().any(|t| t.starts_with("MapIteration")
+            || t.starts_with("Task")
+            || t.starts_with("Lambda"))
+    );
+}
