@@ -247,6 +247,11 @@ pub struct Execution {
     /// that every quiet event still has an id of its own ([`QUIET`]).
     #[serde(default)]
     quiet_events: u64,
+    /// The input as the caller wrote it, until the first state's entered event takes it
+    /// (recorded on AWS: `ExecutionStarted` and the first state's input are the text as given,
+    /// spacing included; later events hold compact JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    input_text: Option<String>,
     random: SplitMix64,
     /// Shared, not cloned per state: it holds the execution input, which can be large.
     context: Arc<step::Execution>,
@@ -322,6 +327,19 @@ fn machine_at<'m>(root: &'m StateMachine, path: &[(StateId, usize)]) -> &'m Stat
 impl Execution {
     /// Starts an execution of `machine` on `input` at `now_ms`.
     pub fn start(machine: &StateMachine, input: Value, settings: Settings, now_ms: i64) -> Self {
+        let text = crate::json_text(&input);
+        Self::start_with_text(machine, input, text, settings, now_ms)
+    }
+
+    /// [`Execution::start`] with the input's text as the caller sent it (`input` parsed from
+    /// it): the history shows that text, as AWS's does.
+    pub fn start_with_text(
+        machine: &StateMachine,
+        input: Value,
+        input_text: String,
+        settings: Settings,
+        now_ms: i64,
+    ) -> Self {
         let mut context = settings.context;
         context.start_time = iso(now_ms);
         context.input = input.clone();
@@ -331,6 +349,7 @@ impl Execution {
             events: Vec::new(),
             last_event: 0,
             quiet_events: 0,
+            input_text: None,
             random: SplitMix64(settings.seed),
             context: Arc::new(context),
             max_payload: settings.max_payload_bytes,
@@ -344,7 +363,7 @@ impl Execution {
             "ExecutionStarted",
             0,
             Some(Details::ExecutionStarted {
-                input: crate::json_text(&input),
+                input: input_text.clone(),
                 input_details: Truncation::default(),
                 role_arn: ex.context.role_arn.clone(),
             }),
@@ -356,6 +375,7 @@ impl Execution {
             }));
             return ex;
         }
+        ex.input_text = Some(input_text);
         // AWS: the first state's entered event follows event 0, not ExecutionStarted.
         ex.spawn(
             None,
@@ -872,12 +892,18 @@ impl Execution {
         let type_name = state.kind.type_name();
         match std::mem::replace(&mut t.phase, Phase::Run) {
             Phase::Enter => {
+                // The first state (its entered event follows event 0) shows the input as given.
+                let given = if tid == 0 && t.prev == 0 {
+                    self.input_text.take()
+                } else {
+                    None
+                };
                 t.entered = self.event(
                     entered_kind(type_name),
                     t.prev,
                     Some(Details::StateEntered {
                         name: state.name.clone(),
-                        input: crate::json_text(&t.input),
+                        input: given.unwrap_or_else(|| crate::json_text(&t.input)),
                         input_details: Truncation::default(),
                     }),
                 );
@@ -2498,6 +2524,39 @@ mod tests {
         assert_eq!(
             redriven["mapRunRedrivenEventDetails"],
             json!({"mapRunArn": map_run, "redriveCount": 1})
+        );
+    }
+
+    #[test]
+    fn the_input_shows_as_given_in_execution_started_and_the_first_state_only() {
+        // Recorded on AWS: input `["Hello", "World"]` shows with its spaces in
+        // ExecutionStarted and the first state's entered event; outputs are compact.
+        let m = machine(json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "B"},
+            "B": {"Type": "Pass", "End": true}}}));
+        let text = r#"["Hello", "World"]"#;
+        let mut ex = Execution::start_with_text(
+            &m,
+            serde_json::from_str(text).unwrap(),
+            text.to_owned(),
+            settings(),
+            T0,
+        );
+        ex.advance(&m, T0);
+        let events: Vec<Value> = ex
+            .take_events()
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect();
+        assert_eq!(events[0]["executionStartedEventDetails"]["input"], text);
+        assert_eq!(events[1]["stateEnteredEventDetails"]["input"], text);
+        assert_eq!(
+            events[2]["stateExitedEventDetails"]["output"],
+            r#"["Hello","World"]"#
+        );
+        assert_eq!(
+            events[3]["stateEnteredEventDetails"]["input"],
+            r#"["Hello","World"]"#
         );
     }
 

@@ -18,10 +18,12 @@ pub struct Finished {
     pub history: Vec<HistoryEvent>,
 }
 
-/// Runs `machine` on `input` until it ends.
+/// Runs `machine` on `input` until it ends; `input_text` is the input as the caller wrote it
+/// (the history shows it), if known.
 pub async fn run<D: Dispatch>(
     machine: Arc<StateMachine>,
     input: Value,
+    input_text: Option<String>,
     settings: Settings,
     test_case: Option<String>,
     dispatcher: Arc<D>,
@@ -34,7 +36,10 @@ pub async fn run<D: Dispatch>(
         test_case,
         false,
     );
-    let mut ex = Execution::start(&machine, input, settings, clock.now_ms());
+    let mut ex = match input_text {
+        Some(text) => Execution::start_with_text(&machine, input, text, settings, clock.now_ms()),
+        None => Execution::start(&machine, input, settings, clock.now_ms()),
+    };
     let mut history = ex.take_events();
     loop {
         performer.perform(ex.advance(&machine, clock.now_ms()));

@@ -300,9 +300,10 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             return Ok(record);
         }
         let now = self.inner.clock.now_ms();
-        let mut ex = Execution::start(
+        let mut ex = Execution::start_with_text(
             &m,
             input_value,
+            input.clone(),
             self.settings(machine, &execution_arn, &name),
             now,
         );
@@ -378,6 +379,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         let finished = crate::run(
             m,
             input_value,
+            Some(input.clone()),
             settings,
             test_case,
             Arc::clone(&self.inner.dispatcher),

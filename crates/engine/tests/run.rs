@@ -48,6 +48,7 @@ async fn the_seed_pipeline_runs_with_its_mock_config() {
     let f = run(
         machine(def),
         json!({"event_id": "e"}),
+        None,
         settings("sec-pipeline-lambda"),
         Some("HappyPath".into()),
         Arc::new(MockDispatcher::new(mocks)),
@@ -75,6 +76,7 @@ async fn parallel_branches_wait_at_the_same_time() {
             run(
                 m,
                 json!({}),
+                None,
                 settings("p"),
                 None,
                 Arc::new(NoDispatcher),
@@ -109,6 +111,7 @@ async fn an_hour_long_wait_ends_when_the_clock_is_advanced() {
             run(
                 m,
                 json!({"k": 1}),
+                None,
                 settings("w"),
                 None,
                 Arc::new(NoDispatcher),
@@ -137,6 +140,7 @@ async fn the_execution_deadline_times_it_out() {
         run(
             m,
             json!({}),
+            None,
             settings("t"),
             None,
             Arc::new(NoDispatcher),
@@ -156,6 +160,7 @@ async fn a_task_without_a_runner_fails_clearly() {
     let f = run(
         m,
         json!({}),
+        None,
         settings("x"),
         None,
         Arc::new(NoDispatcher),
