@@ -370,6 +370,7 @@ async fn where_no_callback_can_come_a_task_waiting_for_one_fails_at_once() {
     let finished = run(
         Arc::new(m),
         json!({}),
+        None,
         settings,
         None,
         Arc::new(NoDispatcher),
