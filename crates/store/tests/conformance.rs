@@ -1022,6 +1022,53 @@ async fn sqlite_reads_agree_with_and_without_recent_executions() {
     store.close().await.unwrap();
 }
 
+/// The commit that starts an execution stores its first events in the execution's row (one
+/// row written, not two); later events go to `event_batches`, and the two never overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_an_execution_s_first_events_live_in_its_row() {
+    let dir = TempDir::new("inline-events");
+    let store = open(&dir);
+    let a = execution_arn("m", "a");
+    store
+        .commit(vec![
+            Write::InsertExecution(execution("m", "a", 1)),
+            Write::AppendEvents(events(&a, 1..=3)),
+        ])
+        .await
+        .unwrap();
+    store
+        .commit(vec![Write::AppendEvents(events(&a, 4..=4))])
+        .await
+        .unwrap();
+    let conflict = store
+        .commit(vec![Write::AppendEvents(events(&a, 2..=5))])
+        .await;
+    match conflict {
+        Err(Error::Conflict { what }) => assert!(what.contains("event 3 of"), "{what}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let ids: Vec<u64> = store
+        .events(&a, None, 10, true)
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, [4, 3, 2, 1]);
+    store.close().await.unwrap();
+
+    let conn = rusqlite::Connection::open(dir.db()).unwrap();
+    let (inline_last, batches): (Option<i64>, i64) = conn
+        .query_row(
+            "SELECT first_events_last, (SELECT count(*) FROM event_batches) FROM executions",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((inline_last, batches), (Some(3), 1));
+}
+
 /// The conflicting and the clean commits of `check_atomicity` really shared groups.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_failed_commits_share_a_group_with_good_ones() {
@@ -1311,7 +1358,7 @@ async fn sqlite_a_version_1_file_migrates() {
     assert_eq!(store.aliases(&alpha.arn).await.unwrap(), vec![live]);
     store.close().await.unwrap();
     assert_eq!(user_version(&dir), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 4);
+    assert_eq!(SCHEMA_VERSION, 5);
     // Version 3 keeps only the lean execution indexes.
     let conn = rusqlite::Connection::open(dir.db()).unwrap();
     let mut indexes: Vec<String> = conn

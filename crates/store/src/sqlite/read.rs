@@ -264,21 +264,31 @@ pub(super) fn events(
 ) -> Result<Page<EventRecord>, Error> {
     let (limit, probe) = probe(limit);
     let probe = usize::try_from(probe).unwrap_or(usize::MAX);
-    // Forward: from the batch holding the first id wanted; backward: from the last batch that
-    // starts before the bound. Batches are expanded and cut to the page here.
+    // The execution's batches: the first, if stored in its row (ids 1..=first_events_last),
+    // then its rows of `event_batches`. Forward: from the batch holding the first id wanted;
+    // backward: from the last batch that starts before the bound. Batches are expanded and
+    // cut to the page here.
+    const BATCHES: &str = "WITH execution AS (
+             SELECT seq, first_events, first_events_last FROM executions WHERE arn = ?1),
+         batches AS (
+             SELECT 1 AS first_id, first_events_last AS last_id, first_events AS body
+             FROM execution WHERE first_events_last IS NOT NULL
+             UNION ALL
+             SELECT first_id, last_id, body FROM event_batches
+             WHERE execution = (SELECT seq FROM execution))";
     let sql = if reverse {
-        "SELECT first_id, last_id, body FROM event_batches
-         WHERE execution = (SELECT seq FROM executions WHERE arn = ?1) AND first_id < ?2
-         ORDER BY first_id DESC"
+        format!(
+            "{BATCHES} SELECT first_id, last_id, body FROM batches WHERE first_id < ?2
+             ORDER BY first_id DESC"
+        )
     } else {
-        "SELECT first_id, last_id, body FROM event_batches
-         WHERE execution = (SELECT seq FROM executions WHERE arn = ?1) AND first_id >= coalesce(
-             (SELECT max(first_id) FROM event_batches
-              WHERE execution = (SELECT seq FROM executions WHERE arn = ?1) AND first_id <= ?2),
-             0)
-         ORDER BY first_id"
+        format!(
+            "{BATCHES} SELECT first_id, last_id, body FROM batches
+             WHERE first_id >= coalesce((SELECT max(first_id) FROM batches WHERE first_id <= ?2), 0)
+             ORDER BY first_id"
+        )
     };
-    let mut statement = conn.prepare_cached(sql).map_err(storage)?;
+    let mut statement = conn.prepare_cached(&sql).map_err(storage)?;
     // The first id wanted (forward) or the bound below which ids are wanted (backward); ids
     // are at most i64::MAX.
     let bound = match (reverse, after) {

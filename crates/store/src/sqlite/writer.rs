@@ -418,6 +418,15 @@ fn apply(
     writes: &[Write],
     packed: &mut std::slice::Iter<'_, rusqlite::types::Value>,
 ) -> Result<(), Error> {
+    // The commit that starts an execution (the execution and its first events): one row.
+    if let [
+        Write::InsertExecution(execution),
+        Write::AppendEvents(events),
+    ] = writes
+        && starts_history(execution, events)
+    {
+        return insert_execution(conn, execution, Some(events), packed);
+    }
     for write in writes {
         match write {
             Write::PutStateMachine(machine) => put_state_machine(conn, machine)?,
@@ -438,7 +447,7 @@ fn apply(
                     .and_then(|mut statement| statement.execute([arn]))
                     .map_err(storage)?;
             }
-            Write::InsertExecution(execution) => insert_execution(conn, execution, packed)?,
+            Write::InsertExecution(execution) => insert_execution(conn, execution, None, packed)?,
             Write::UpdateExecution(execution) => update_execution(conn, execution, packed)?,
             Write::AppendEvents(events) => append_events(conn, events, packed)?,
             Write::PutTimer(timer) => put_timer(conn, timer)?,
@@ -547,19 +556,37 @@ fn put_alias(conn: &Connection, alias: &AliasRecord) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether `events` are the first events of `execution`'s history, ids from 1 on without a
+/// gap: then they are stored in its row (`migrations/sqlite/0005_inline_first_events.sql`).
+fn starts_history(execution: &ExecutionRecord, events: &[EventRecord]) -> bool {
+    events.first().is_some_and(|first| first.id == 1)
+        && codec::batches(events).count() == 1
+        && events.iter().all(|e| e.execution_arn == execution.arn)
+}
+
+/// Inserts an execution and, if given, its first events (one batch, see [`starts_history`]).
 fn insert_execution(
     conn: &Connection,
     execution: &ExecutionRecord,
+    first_events: Option<&[EventRecord]>,
     packed: &mut std::slice::Iter<'_, rusqlite::types::Value>,
 ) -> Result<(), Error> {
     let [input, output, snapshot] = codec::take(packed)?;
+    let (first_events, first_events_last) = match first_events {
+        Some(events) => {
+            let [body] = codec::take(packed)?;
+            let last = events.last().map_or(0, |e| e.id);
+            (body, Some(to_i64(last, "event id")?))
+        }
+        None => (&rusqlite::types::Value::Null, None),
+    };
     let mut statement = conn
         .prepare_cached(
             "INSERT INTO executions (arn, state_machine_arn, name, status, input, output, error,
                  cause, start_ms, stop_ms, redrive_count, snapshot, next_event_id, machine_arn,
-                 revision_id, alias_arn, redrive_ms)
+                 revision_id, alias_arn, redrive_ms, first_events, first_events_last)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 ?17)",
+                 ?17, ?18, ?19)",
         )
         .map_err(storage)?;
     let next_event_id = to_i64(execution.next_event_id, "next_event_id")?;
@@ -581,6 +608,8 @@ fn insert_execution(
         execution.revision_id,
         execution.alias_arn,
         execution.redrive_ms,
+        first_events,
+        first_events_last,
     ]) {
         Ok(_) => Ok(()),
         Err(e) if is_constraint(&e) => Err(Error::Conflict {
@@ -667,15 +696,28 @@ fn append_events(
         let arn = &first.execution_arn;
         let first_id = to_i64(first.id, "event id")?;
         let last_id = to_i64(last.id, "event id")?;
-        let execution: Option<i64> = conn
-            .prepare_cached("SELECT seq FROM executions WHERE arn = ?1")
-            .and_then(|mut statement| statement.query_row([arn], |row| row.get(0)).optional())
+        let execution: Option<(i64, Option<i64>)> = conn
+            .prepare_cached("SELECT seq, first_events_last FROM executions WHERE arn = ?1")
+            .and_then(|mut statement| {
+                statement
+                    .query_row([arn], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()
+            })
             .map_err(storage)?;
-        let Some(execution) = execution else {
+        let Some((execution, inline_last)) = execution else {
             return Err(Error::NotFound {
                 what: format!("execution {arn} (history is appended to an execution that exists)"),
             });
         };
+        // The events stored in the execution's row hold ids 1..=inline_last.
+        if let Some(inline_last) = inline_last.filter(|last| *last >= first_id) {
+            return Err(Error::Conflict {
+                what: format!(
+                    "event {} of execution {arn} is already recorded",
+                    inline_last.clamp(first_id, last_id)
+                ),
+            });
+        }
         // Batches never overlap: the one starting last at or before `last_id` is the only
         // one that could.
         let overlapping: Option<i64> = conn
