@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use common::*;
 use sluice_store::{
-    AliasRecord, Error, ExecutionFilter, ExecutionRecord, MachineType, SCHEMA_VERSION,
+    AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineType, SCHEMA_VERSION,
     SqliteOptions, SqliteStore, Store, Write,
 };
 
@@ -1067,6 +1067,94 @@ async fn sqlite_an_execution_s_first_events_live_in_its_row() {
         )
         .unwrap();
     assert_eq!((inline_last, batches), (Some(3), 1));
+}
+
+/// An execution's input is stored once: when its ExecutionStarted event, in the same row,
+/// records the same text, the input column is left empty and read back from the event (after
+/// a reopen too, and in listings); an event that records another text leaves the column whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_an_execution_s_input_is_stored_once() {
+    let dir = TempDir::new("input-once");
+    let options = SqliteOptions {
+        recent_executions: 0,
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::open(&dir.db(), options.clone()).unwrap();
+    let started = |arn: &str, input: &str| EventRecord {
+        execution_arn: arn.to_owned(),
+        id: 1,
+        body: serde_json::json!({
+            "timestamp": "2026-11-24T00:00:00.000Z", "type": "ExecutionStarted", "id": 1,
+            "previousEventId": 0,
+            "executionStartedEventDetails": {"input": input, "inputDetails": {"truncated": false},
+                "roleArn": "arn:aws:iam::123456789012:role/r"}})
+        .to_string(),
+    };
+    let mut once = execution("m", "once", 1);
+    once.input = format!(r#"{{"event": "{}", "spaced": [1, 2]}}"#, "x".repeat(600));
+    let mut twice = execution("m", "twice", 2);
+    twice.input = r#"{"a": 1}"#.to_owned();
+    for (record, event_input) in [
+        (&once, once.input.clone()),
+        (&twice, "{\"a\":1}".to_owned()),
+    ] {
+        let mut events = vec![started(&record.arn, &event_input)];
+        events.push(event(&record.arn, 2));
+        store
+            .commit(vec![
+                Write::InsertExecution(record.clone()),
+                Write::AppendEvents(events),
+            ])
+            .await
+            .unwrap();
+    }
+    let check = |store: &SqliteStore, once: ExecutionRecord| {
+        let (store, twice) = (store.clone(), twice.clone());
+        async move {
+            assert_eq!(
+                store.execution(&once.arn).await.unwrap(),
+                Some(once.clone())
+            );
+            assert_eq!(
+                store.execution(&twice.arn).await.unwrap(),
+                Some(twice.clone())
+            );
+            let listed = store
+                .executions(ExecutionFilter::default(), None, 10)
+                .await
+                .unwrap();
+            let inputs: BTreeSet<String> = listed.items.into_iter().map(|e| e.input).collect();
+            assert_eq!(
+                inputs,
+                BTreeSet::from([once.input.clone(), twice.input.clone()])
+            );
+        }
+    };
+    check(&store, once.clone()).await;
+    // An update keeps the input where it is.
+    let mut done = once.clone();
+    done.status = "SUCCEEDED".into();
+    done.output = Some("{}".into());
+    store
+        .commit(vec![Write::UpdateExecution(done.clone())])
+        .await
+        .unwrap();
+    check(&store, done.clone()).await;
+    store.close().await.unwrap();
+    let conn = rusqlite::Connection::open(dir.db()).unwrap();
+    let stored: Vec<(String, i64)> = conn
+        .prepare("SELECT name, length(input) FROM executions ORDER BY name")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(stored[0], ("once".to_owned(), 0), "{stored:?}");
+    assert!(stored[1].1 > 0, "{stored:?}");
+    drop(conn);
+    let store = SqliteStore::open(&dir.db(), options).unwrap();
+    check(&store, done).await;
+    store.close().await.unwrap();
 }
 
 /// The conflicting and the clean commits of `check_atomicity` really shared groups.

@@ -6,8 +6,12 @@
 
 use rusqlite::types::{Value, ValueRef};
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
 use super::storage;
-use crate::{Error, EventRecord, Write};
+use crate::{Error, EventRecord, ExecutionRecord, Write};
 
 /// Text shorter than this is stored as is: LZ4's gain on it is small.
 const COMPRESS_FROM: usize = 256;
@@ -31,9 +35,56 @@ pub(super) fn pack_opt(text: Option<&str>) -> Value {
     text.map_or(Value::Null, pack)
 }
 
+/// The commit that starts an execution: the execution and its first events (ids from 1 on,
+/// without a gap). The writer stores them as one row
+/// (`migrations/sqlite/0005_inline_first_events.sql`).
+pub(super) fn starts_history(writes: &[Write]) -> Option<(&ExecutionRecord, &[EventRecord])> {
+    let [
+        Write::InsertExecution(execution),
+        Write::AppendEvents(events),
+    ] = writes
+    else {
+        return None;
+    };
+    let starts = events.first().is_some_and(|first| first.id == 1)
+        && batches(events).count() == 1
+        && events.iter().all(|e| e.execution_arn == execution.arn);
+    starts.then_some((execution, events.as_slice()))
+}
+
+/// The input an `ExecutionStarted` event's body records, if it is one.
+pub(super) fn started_input(body: &str) -> Option<Cow<'_, str>> {
+    #[derive(Deserialize)]
+    struct Event<'a> {
+        #[serde(rename = "executionStartedEventDetails", borrow)]
+        details: Option<Details<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Details<'a> {
+        #[serde(borrow)]
+        input: Option<Cow<'a, str>>,
+    }
+    serde_json::from_str::<Event<'_>>(body).ok()?.details?.input
+}
+
+/// The `input` column of an execution whose input its `ExecutionStarted` event, stored in
+/// the same row, already holds: empty (no input is empty JSON text), read back from the event.
+pub(super) const INPUT_IN_FIRST_EVENT: &str = "";
+
 /// The packed large columns of `writes`, in the order the writer consumes them with [`take`]:
 /// per execution written, its input, output and snapshot; per event, its body.
 pub(super) fn pack_writes(writes: &[Write]) -> Vec<Value> {
+    if let Some((execution, events)) = starts_history(writes)
+        && started_input(&events[0].body).is_some_and(|input| input == execution.input)
+    {
+        // The input is stored once, in the ExecutionStarted event beside it.
+        return vec![
+            Value::Text(INPUT_IN_FIRST_EVENT.to_owned()),
+            pack_opt(execution.output.as_deref()),
+            pack_opt(execution.snapshot.as_deref()),
+            pack_batch(events),
+        ];
+    }
     let mut packed = Vec::new();
     for write in writes {
         match write {

@@ -54,7 +54,7 @@ const MACHINE_COLUMNS: &str = "arn, name, machine_type, definition, role_arn, de
 
 const EXECUTION_COLUMNS: &str = "arn, state_machine_arn, name, status, input, output, error, \
      cause, start_ms, stop_ms, redrive_count, snapshot, next_event_id, revision_id, alias_arn, \
-     redrive_ms";
+     redrive_ms, CASE WHEN input = '' THEN first_events END, first_events_last";
 
 const ALIAS_COLUMNS: &str = "arn, machine_arn, name, description, routing, created_ms, updated_ms";
 
@@ -451,7 +451,7 @@ fn execution_row(row: &Row<'_>) -> Result<ExecutionRecord, Error> {
         state_machine_arn: row.get(1).map_err(storage)?,
         name: row.get(2).map_err(storage)?,
         status: row.get(3).map_err(storage)?,
-        input: codec::column(row, 4)?,
+        input: execution_input(row)?,
         output: codec::column_opt(row, 5)?,
         error: row.get(6).map_err(storage)?,
         cause: row.get(7).map_err(storage)?,
@@ -467,6 +467,30 @@ fn execution_row(row: &Row<'_>) -> Result<ExecutionRecord, Error> {
         alias_arn: row.get(14).map_err(storage)?,
         redrive_ms: row.get(15).map_err(storage)?,
     })
+}
+
+/// An execution's input: its column, or, where that is empty, its `ExecutionStarted` event's
+/// (stored in the same row, see `codec::pack_writes`).
+fn execution_input(row: &Row<'_>) -> Result<String, Error> {
+    let input: String = codec::column(row, 4)?;
+    if input != codec::INPUT_IN_FIRST_EVENT {
+        return Ok(input);
+    }
+    let first_events = row.get_ref(16).map_err(storage)?;
+    let last: Option<i64> = row.get(17).map_err(storage)?;
+    let missing =
+        || Error::Storage("an execution's input is in its first events, which are missing".into());
+    let last = last.ok_or_else(missing)?;
+    if first_events == rusqlite::types::ValueRef::Null {
+        return Err(missing());
+    }
+    let count = usize::try_from(last)
+        .map_err(|_| Error::Storage(format!("a first batch of events 1..{last}")))?;
+    let bodies = codec::unpack_batch(first_events, count)?;
+    bodies
+        .first()
+        .and_then(|body| codec::started_input(body).map(|input| input.into_owned()))
+        .ok_or_else(|| Error::Storage("an execution's ExecutionStarted event has no input".into()))
 }
 
 fn alias_row(row: &Row<'_>) -> Result<AliasRecord, Error> {

@@ -419,12 +419,7 @@ fn apply(
     packed: &mut std::slice::Iter<'_, rusqlite::types::Value>,
 ) -> Result<(), Error> {
     // The commit that starts an execution (the execution and its first events): one row.
-    if let [
-        Write::InsertExecution(execution),
-        Write::AppendEvents(events),
-    ] = writes
-        && starts_history(execution, events)
-    {
+    if let Some((execution, events)) = codec::starts_history(writes) {
         return insert_execution(conn, execution, Some(events), packed);
     }
     for write in writes {
@@ -556,15 +551,8 @@ fn put_alias(conn: &Connection, alias: &AliasRecord) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether `events` are the first events of `execution`'s history, ids from 1 on without a
-/// gap: then they are stored in its row (`migrations/sqlite/0005_inline_first_events.sql`).
-fn starts_history(execution: &ExecutionRecord, events: &[EventRecord]) -> bool {
-    events.first().is_some_and(|first| first.id == 1)
-        && codec::batches(events).count() == 1
-        && events.iter().all(|e| e.execution_arn == execution.arn)
-}
-
-/// Inserts an execution and, if given, its first events (one batch, see [`starts_history`]).
+/// Inserts an execution and, if given, its first events (one batch, see
+/// [`codec::starts_history`]).
 fn insert_execution(
     conn: &Connection,
     execution: &ExecutionRecord,
@@ -659,11 +647,14 @@ fn update_execution(
     conn.prepare_cached("UPDATE executions SET status = ?2 WHERE arn = ?1 AND status <> ?2")
         .and_then(|mut statement| statement.execute(params![execution.arn, execution.status]))
         .map_err(storage)?;
+    // An input kept in the ExecutionStarted event of the row (stored as '') stays there.
     conn.prepare_cached(
-        "UPDATE executions SET state_machine_arn = ?2, name = ?3, input = ?4, start_ms = ?5,
+        "UPDATE executions SET state_machine_arn = ?2, name = ?3,
+             input = CASE WHEN input = '' THEN input ELSE ?4 END, start_ms = ?5,
              machine_arn = ?6, alias_arn = ?7
-         WHERE arn = ?1 AND (state_machine_arn <> ?2 OR name <> ?3 OR input <> ?4
-             OR start_ms <> ?5 OR machine_arn IS NOT ?6 OR alias_arn IS NOT ?7)",
+         WHERE arn = ?1 AND (state_machine_arn <> ?2 OR name <> ?3
+             OR (input <> ?4 AND input <> '') OR start_ms <> ?5 OR machine_arn IS NOT ?6
+             OR alias_arn IS NOT ?7)",
     )
     .and_then(|mut statement| {
         statement.execute(params![
