@@ -900,11 +900,8 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
                     .express_execution_arn(&machine.name, &start.name, &new_id())
             }
         };
-        if machine.machine_type == MachineType::Standard
-            && let Some(existing) = self.engine.execution(&arn).await.map_err(engine_error)?
-        {
-            return Self::same_execution(&existing, &start.input);
-        }
+        // A name already taken is found by the insert itself (one read fewer per start): the
+        // commit fails with ExecutionAlreadyExists and nothing of the new one was performed.
         match self
             .engine
             .start(
@@ -921,7 +918,7 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
                 execution_arn: record.arn,
                 start_date: secs(record.start_ms),
             }),
-            // Lost a race with a request of the same name: answer as if it had come first.
+            // The name is taken (idempotency: same input, still running → the same answer).
             Err(EngineError::ExecutionAlreadyExists(_)) => {
                 match self.engine.execution(&arn).await.map_err(engine_error)? {
                     Some(existing) => Self::same_execution(&existing, &start.input),

@@ -328,8 +328,21 @@ impl Store for SqliteStore {
     }
 
     async fn state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, Error> {
+        if self.inner.closed.load(Ordering::Relaxed) {
+            return Err(Error::Closed);
+        }
+        if let Some(record) = self.inner.recent.machine(arn) {
+            return Ok(Some(record));
+        }
+        let generation = self.inner.recent.machines_generation();
         let arn = arn.to_owned();
-        self.read(move |conn| read::state_machine(conn, &arn)).await
+        let found = self
+            .read(move |conn| read::state_machine(conn, &arn))
+            .await?;
+        if let Some(record) = &found {
+            self.inner.recent.fill_machine(generation, record.clone());
+        }
+        Ok(found)
     }
 
     async fn state_machines(

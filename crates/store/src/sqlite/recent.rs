@@ -1,19 +1,33 @@
-//! Recently written executions, kept in memory for reads: the common read (DescribeExecution
-//! of an execution that just moved) then neither waits for a reader thread nor touches SQLite.
-//! The writer updates it after each group's `COMMIT` (the group is durable by then) and before
-//! answering its commits, so it never holds what the file does not, and a reader that misses it
+//! Records kept in memory for reads: recently written executions (the common read,
+//! DescribeExecution of an execution that just moved) and state machines (read by every
+//! StartExecution). Such a read then neither waits for a reader thread nor touches SQLite. The
+//! writer updates them after each group's `COMMIT` (the group is durable by then) and before
+//! answering its commits, so they never hold what the file does not, and a read that misses
 //! reads the file.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use crate::{ExecutionRecord, Write};
+use crate::{ExecutionRecord, StateMachineRecord, Write};
 
 /// Executions as last committed, the least recently written dropped first; bounded.
 pub(super) struct Recent {
     items: Mutex<RecentItems>,
     capacity: usize,
+    machines: Mutex<Machines>,
 }
+
+/// State machines and versions by ARN. Filled by the writer, and by readers that missed, but
+/// only if no machine was written meanwhile (`generation`): a reader's copy may predate a
+/// commit that the writer already applied here.
+#[derive(Default)]
+struct Machines {
+    records: HashMap<String, StateMachineRecord>,
+    generation: u64,
+}
+
+/// At most this many machines are kept (a server holds far fewer).
+const MAX_MACHINES: usize = 4096;
 
 #[derive(Default)]
 struct RecentItems {
@@ -34,7 +48,32 @@ impl Recent {
         Self {
             items: Mutex::new(RecentItems::default()),
             capacity,
+            machines: Mutex::new(Machines::default()),
         }
+    }
+
+    pub(super) fn machine(&self, arn: &str) -> Option<StateMachineRecord> {
+        self.machines().records.get(arn).cloned()
+    }
+
+    /// Sampled by a reader before it reads a machine from the file.
+    pub(super) fn machines_generation(&self) -> u64 {
+        self.machines().generation
+    }
+
+    /// Keeps a machine a reader read from the file, unless one was written since `generation`.
+    pub(super) fn fill_machine(&self, generation: u64, record: StateMachineRecord) {
+        let mut machines = self.machines();
+        if self.capacity > 0
+            && machines.generation == generation
+            && machines.records.len() < MAX_MACHINES
+        {
+            machines.records.insert(record.arn.clone(), record);
+        }
+    }
+
+    fn machines(&self) -> std::sync::MutexGuard<'_, Machines> {
+        self.machines.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(super) fn get(&self, arn: &str) -> Option<ExecutionRecord> {
@@ -53,6 +92,23 @@ impl Recent {
         let mut items = self.lock();
         for write in writes {
             match write {
+                Write::PutStateMachine(record) => {
+                    let mut machines = self.machines();
+                    machines.generation += 1;
+                    if machines.records.len() < MAX_MACHINES {
+                        machines.records.insert(record.arn.clone(), record);
+                    } else {
+                        machines.records.remove(&record.arn);
+                    }
+                }
+                Write::DeleteStateMachine { arn } => {
+                    // The machine and its versions, as the file does.
+                    let mut machines = self.machines();
+                    machines.generation += 1;
+                    machines
+                        .records
+                        .retain(|key, record| key != &arn && record.machine_arn() != arn);
+                }
                 Write::InsertExecution(record) | Write::UpdateExecution(record) => {
                     if record_bytes(&record) > MAX_RECENT_BYTES {
                         items.remove(&record.arn);
@@ -137,6 +193,44 @@ mod tests {
         assert!(recent.get("c").is_some());
         recent.apply(vec![Write::DeleteExecution { arn: "a".into() }]);
         assert!(recent.get("a").is_none());
+    }
+
+    fn machine(arn: &str, revision: &str, version: Option<u64>) -> StateMachineRecord {
+        StateMachineRecord {
+            arn: arn.into(),
+            name: "m".into(),
+            machine_type: crate::MachineType::Standard,
+            definition: "{}".into(),
+            role_arn: "r".into(),
+            description: None,
+            created_ms: 0,
+            updated_ms: 0,
+            revision_id: revision.into(),
+            tags: Vec::new(),
+            extra: None,
+            version,
+        }
+    }
+
+    #[test]
+    fn a_reader_s_copy_of_a_machine_is_kept_only_if_none_was_written_since() {
+        let recent = Recent::new(8);
+        let before = recent.machines_generation();
+        // The writer commits a new revision while a reader still holds the old one.
+        recent.apply(vec![Write::PutStateMachine(machine("m", "rev-2", None))]);
+        recent.fill_machine(before, machine("m", "rev-1", None));
+        assert_eq!(recent.machine("m").unwrap().revision_id, "rev-2");
+        // Deleting a machine forgets its versions too.
+        recent.apply(vec![Write::PutStateMachine(machine(
+            "m:1",
+            "rev-2",
+            Some(1),
+        ))]);
+        let now = recent.machines_generation();
+        recent.fill_machine(now, machine("other", "rev-1", None));
+        recent.apply(vec![Write::DeleteStateMachine { arn: "m".into() }]);
+        assert!(recent.machine("m").is_none() && recent.machine("m:1").is_none());
+        assert!(recent.machine("other").is_some());
     }
 
     #[test]
