@@ -1,8 +1,13 @@
 //! Request ids (`x-amzn-RequestId`): random (version 4) UUIDs.
 
 /// A random (version 4) UUID in its usual form, e.g. `0b7c6a3e-5f1d-4c2a-9e8b-1a2b3c4d5e6f`.
+/// A request id needs to be unique, not unguessable: drawn from a fast thread-local generator
+/// rather than the OS's (one system call per request, ~1% of a request's CPU).
 pub fn uuid_v4() -> String {
-    uuid::Uuid::new_v4().to_string()
+    let bytes = fastrand::u128(..).to_le_bytes();
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
 
 #[cfg(test)]
