@@ -269,6 +269,31 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
     ) -> Result<ExecutionRecord, EngineError> {
         let input_value: Value =
             serde_json::from_str(&input).map_err(|e| EngineError::InvalidInput(e.to_string()))?;
+        self.start_parsed(
+            machine,
+            execution_arn,
+            name,
+            input,
+            input_value,
+            test_case,
+            alias_arn,
+        )
+        .await
+    }
+
+    /// [`Engine::start`] with the input already parsed (`input_value`, from `input`): the API
+    /// checks the input before anything else and need not parse it twice.
+    #[allow(clippy::too_many_arguments)] // the execution's identity travels together
+    pub async fn start_parsed(
+        &self,
+        machine: &StateMachineRecord,
+        execution_arn: String,
+        name: String,
+        input: String,
+        input_value: Value,
+        test_case: Option<String>,
+        alias_arn: Option<String>,
+    ) -> Result<ExecutionRecord, EngineError> {
         let m = self.machine(machine)?;
         if machine.machine_type == MachineType::Express {
             let record = new_record(
@@ -347,6 +372,30 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
     ) -> Result<ExecutionRecord, EngineError> {
         let input_value: Value =
             serde_json::from_str(&input).map_err(|e| EngineError::InvalidInput(e.to_string()))?;
+        self.run_sync_parsed(
+            machine,
+            execution_arn,
+            name,
+            input,
+            input_value,
+            test_case,
+            alias_arn,
+        )
+        .await
+    }
+
+    /// [`Engine::run_sync`] with the input already parsed (`input_value`, from `input`).
+    #[allow(clippy::too_many_arguments)] // the execution's identity travels together
+    pub async fn run_sync_parsed(
+        &self,
+        machine: &StateMachineRecord,
+        execution_arn: String,
+        name: String,
+        input: String,
+        input_value: Value,
+        test_case: Option<String>,
+        alias_arn: Option<String>,
+    ) -> Result<ExecutionRecord, EngineError> {
         let m = self.machine(machine)?;
         self.express(
             machine,

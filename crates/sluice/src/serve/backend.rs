@@ -214,9 +214,11 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
             validate_name(name)?;
         }
         let input = input.unwrap_or_else(|| "{}".to_string());
-        if let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(&input) {
-            return Err(ApiError::invalid_execution_input(error));
-        }
+        // Parsed once here, for the check and for the engine.
+        let input_value: serde_json::Value = match serde_json::from_str(&input) {
+            Ok(value) => value,
+            Err(error) => return Err(ApiError::invalid_execution_input(error)),
+        };
         let (machine, alias_arn) = match parsed.resource {
             Resource::StateMachineAlias { .. } => (self.route(arn).await?, Some(arn.to_string())),
             _ => (self.machine(arn).await?, None),
@@ -225,6 +227,7 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
             machine,
             name: name.unwrap_or_else(new_id),
             input,
+            input_value,
             test_case,
             alias_arn,
         })
@@ -273,6 +276,8 @@ struct Start {
     machine: StateMachineRecord,
     name: String,
     input: String,
+    /// `input`, parsed.
+    input_value: serde_json::Value,
     test_case: Option<String>,
     /// The alias the machine (a version) was chosen through.
     alias_arn: Option<String>,
@@ -904,11 +909,12 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
         // commit fails with ExecutionAlreadyExists and nothing of the new one was performed.
         match self
             .engine
-            .start(
+            .start_parsed(
                 machine,
                 arn.clone(),
                 start.name,
                 start.input.clone(),
+                start.input_value,
                 start.test_case,
                 start.alias_arn,
             )
@@ -947,11 +953,12 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
             .express_execution_arn(&machine.name, &start.name, &new_id());
         let record = self
             .engine
-            .run_sync(
+            .run_sync_parsed(
                 machine,
                 arn,
                 start.name,
                 start.input,
+                start.input_value,
                 start.test_case,
                 start.alias_arn,
             )
