@@ -1028,14 +1028,9 @@ impl Parser<'_> {
         let processor = match processor_key.map(|k| (k, f.get(k))) {
             Some((k, Some(Value::Object(obj)))) => {
                 let at = f.at(k);
-                if k == "ItemProcessor" {
-                    (mode, execution_type) = self.processor_config(obj, &at);
-                } else if obj.contains_key("ProcessorConfig") {
-                    self.diags.schema(
-                        &at.child("ProcessorConfig"),
-                        "The field 'ProcessorConfig' is only supported in 'ItemProcessor'",
-                    );
-                }
+                // The legacy `Iterator` takes a ProcessorConfig too (recorded on AWS: a
+                // DISTRIBUTED `Iterator` runs as a distributed Map).
+                (mode, execution_type) = self.processor_config(obj, &at);
                 Some(self.machine(obj, &at, false, language))
             }
             Some((k, _)) => {

@@ -857,3 +857,20 @@ fn a_distributed_map_over_its_tolerance_fails_its_map_run_then_the_state() {
             || t.starts_with("Lambda"))
     );
 }
+
+#[test]
+fn a_legacy_iterator_with_a_distributed_processor_config_runs_as_a_distributed_map() {
+    // Recorded against AWS: `Iterator` (the field `ItemProcessor` replaced) with
+    // `ProcessorConfig` DISTRIBUTED is accepted and records a Map Run.
+    let definition = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "MaxConcurrency": 1,
+        "Iterator": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}},
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}},
+        "End": true}}});
+    let o = run(definition, json!(["Hello", "World"]));
+    assert_eq!(output(&o), json!(["Hello", "World"]));
+    assert!(
+        event_types(&o).contains(&"MapRunStarted"),
+        "{:?}",
+        event_types(&o)
+    );
+}
