@@ -67,6 +67,39 @@ pub enum EngineError {
     Store(#[from] sluice_store::Error),
 }
 
+/// An execution's input as the caller sent it: text, parsed here, or already parsed by a
+/// caller that checked it first (the API), so that it is parsed once.
+#[derive(Debug, Clone)]
+pub enum ExecutionInput {
+    Text(String),
+    Parsed { text: String, value: Value },
+}
+
+impl ExecutionInput {
+    fn parse(self) -> Result<(String, Value), EngineError> {
+        match self {
+            Self::Text(text) => {
+                let value = serde_json::from_str(&text)
+                    .map_err(|e| EngineError::InvalidInput(e.to_string()))?;
+                Ok((text, value))
+            }
+            Self::Parsed { text, value } => Ok((text, value)),
+        }
+    }
+}
+
+impl From<String> for ExecutionInput {
+    fn from(text: String) -> Self {
+        Self::Text(text)
+    }
+}
+
+impl From<&str> for ExecutionInput {
+    fn from(text: &str) -> Self {
+        Self::Text(text.to_owned())
+    }
+}
+
 /// The execution engine. Cheap to clone.
 pub struct Engine<S: Store, D: Dispatch> {
     inner: Arc<Inner<S, D>>,
@@ -263,37 +296,11 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         machine: &StateMachineRecord,
         execution_arn: String,
         name: String,
-        input: String,
+        input: ExecutionInput,
         test_case: Option<String>,
         alias_arn: Option<String>,
     ) -> Result<ExecutionRecord, EngineError> {
-        let input_value: Value =
-            serde_json::from_str(&input).map_err(|e| EngineError::InvalidInput(e.to_string()))?;
-        self.start_parsed(
-            machine,
-            execution_arn,
-            name,
-            input,
-            input_value,
-            test_case,
-            alias_arn,
-        )
-        .await
-    }
-
-    /// [`Engine::start`] with the input already parsed (`input_value`, from `input`): the API
-    /// checks the input before anything else and need not parse it twice.
-    #[allow(clippy::too_many_arguments)] // the execution's identity travels together
-    pub async fn start_parsed(
-        &self,
-        machine: &StateMachineRecord,
-        execution_arn: String,
-        name: String,
-        input: String,
-        input_value: Value,
-        test_case: Option<String>,
-        alias_arn: Option<String>,
-    ) -> Result<ExecutionRecord, EngineError> {
+        let (input, input_value) = input.parse()?;
         let m = self.machine(machine)?;
         if machine.machine_type == MachineType::Express {
             let record = new_record(
@@ -366,36 +373,11 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         machine: &StateMachineRecord,
         execution_arn: String,
         name: String,
-        input: String,
+        input: ExecutionInput,
         test_case: Option<String>,
         alias_arn: Option<String>,
     ) -> Result<ExecutionRecord, EngineError> {
-        let input_value: Value =
-            serde_json::from_str(&input).map_err(|e| EngineError::InvalidInput(e.to_string()))?;
-        self.run_sync_parsed(
-            machine,
-            execution_arn,
-            name,
-            input,
-            input_value,
-            test_case,
-            alias_arn,
-        )
-        .await
-    }
-
-    /// [`Engine::run_sync`] with the input already parsed (`input_value`, from `input`).
-    #[allow(clippy::too_many_arguments)] // the execution's identity travels together
-    pub async fn run_sync_parsed(
-        &self,
-        machine: &StateMachineRecord,
-        execution_arn: String,
-        name: String,
-        input: String,
-        input_value: Value,
-        test_case: Option<String>,
-        alias_arn: Option<String>,
-    ) -> Result<ExecutionRecord, EngineError> {
+        let (input, input_value) = input.parse()?;
         let m = self.machine(machine)?;
         self.express(
             machine,

@@ -75,7 +75,7 @@ async fn start<D: Dispatch>(
         m,
         exec_arn(&m.name, name),
         name.into(),
-        input.to_string(),
+        input.to_string().into(),
         test_case.map(str::to_owned),
         None,
     )

@@ -245,7 +245,7 @@ async fn start_execution<S: Store, D: Dispatch>(
                     &machine,
                     arn,
                     name,
-                    request.input,
+                    request.input.into(),
                     request.test_case,
                     alias_arn,
                 )
@@ -261,7 +261,7 @@ async fn start_execution<S: Store, D: Dispatch>(
                         &machine,
                         arn.clone(),
                         name,
-                        request.input.clone(),
+                        request.input.clone().into(),
                         request.test_case,
                         alias_arn,
                     )

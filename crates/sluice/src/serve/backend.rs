@@ -40,7 +40,7 @@ use sluice_api::sfn::pagination::DEFAULT_PAGE_SIZE;
 use sluice_api::sfn::{Arn, Page, Resource, Scope, StepFunctions, validate_name};
 use sluice_asl::Severity;
 use sluice_asl::validate::validate;
-use sluice_engine::{Dispatch, Engine, EngineError, redrivable};
+use sluice_engine::{Dispatch, Engine, EngineError, ExecutionInput, redrivable};
 use sluice_store::{
     ExecutionFilter, ExecutionRecord, MachineType, StateMachineRecord, Store, Write,
 };
@@ -909,12 +909,14 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
         // commit fails with ExecutionAlreadyExists and nothing of the new one was performed.
         match self
             .engine
-            .start_parsed(
+            .start(
                 machine,
                 arn.clone(),
                 start.name,
-                start.input.clone(),
-                start.input_value,
+                ExecutionInput::Parsed {
+                    text: start.input.clone(),
+                    value: start.input_value,
+                },
                 start.test_case,
                 start.alias_arn,
             )
@@ -953,12 +955,14 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
             .express_execution_arn(&machine.name, &start.name, &new_id());
         let record = self
             .engine
-            .run_sync_parsed(
+            .run_sync(
                 machine,
                 arn,
                 start.name,
-                start.input,
-                start.input_value,
+                ExecutionInput::Parsed {
+                    text: start.input,
+                    value: start.input_value,
+                },
                 start.test_case,
                 start.alias_arn,
             )

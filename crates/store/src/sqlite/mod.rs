@@ -51,7 +51,8 @@ pub struct SqliteOptions {
     pub writer_cache_mib: u32,
     /// Page cache of each reader's connection, in MiB. Default 16.
     pub reader_cache_mib: u32,
-    /// Recently written executions kept in memory for reads (0: none). Default 4096.
+    /// Recently written executions kept in memory for reads (0: none, and no state machines
+    /// either: every read goes to the file). Default 4096.
     pub recent_executions: usize,
 }
 
