@@ -9,7 +9,7 @@
 //! outcomes back with [`Execution::task_finished`] and [`Execution::wake`], and persists
 //! [`Execution::take_events`] as it goes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use crate::definition::{Kind, ProcessorMode, StateId, StateMachine, Transition};
 use crate::history::{Details, ErrorDetails, HistoryEvent, Iteration, ResourceKind, Truncation};
+use crate::map_run::{MapRun, MapRunCounts, MapRunMissing, MapRunStatus, MapRunUpdate};
 use crate::step::{
     self, Action, Assigned, CatcherScope, Recovery, RetryState, TaskCall, Tolerance, Visit,
 };
@@ -252,6 +253,16 @@ pub struct Execution {
     /// spacing included; later events hold compact JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     input_text: Option<String>,
+    /// The Map Runs of its distributed Maps, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    map_runs: Vec<MapRun>,
+    /// Map Runs changed since the last [`Execution::take_map_runs`].
+    #[serde(skip)]
+    map_runs_changed: BTreeSet<usize>,
+    /// Distributed Maps whose MaxConcurrency UpdateMapRun changed: the next
+    /// [`Execution::advance`] starts what now has room.
+    #[serde(skip)]
+    topped_up: Vec<ThreadId>,
     random: SplitMix64,
     /// Shared, not cloned per state: it holds the execution input, which can be large.
     context: Arc<step::Execution>,
@@ -350,6 +361,9 @@ impl Execution {
             last_event: 0,
             quiet_events: 0,
             input_text: None,
+            map_runs: Vec::new(),
+            map_runs_changed: BTreeSet::new(),
+            topped_up: Vec::new(),
             random: SplitMix64(settings.seed),
             context: Arc::new(context),
             max_payload: settings.max_payload_bytes,
@@ -401,6 +415,64 @@ impl Execution {
     /// The history events recorded since the last call.
     pub fn take_events(&mut self) -> Vec<HistoryEvent> {
         std::mem::take(&mut self.events)
+    }
+
+    /// Every Map Run of the execution, oldest first.
+    pub fn map_runs(&self) -> &[MapRun] {
+        &self.map_runs
+    }
+
+    /// The Map Runs started or changed since the last call (a snapshot of each).
+    pub fn take_map_runs(&mut self) -> Vec<MapRun> {
+        std::mem::take(&mut self.map_runs_changed)
+            .into_iter()
+            .filter_map(|i| self.map_runs.get(i).cloned())
+            .collect()
+    }
+
+    /// UpdateMapRun: new limits for a Map Run. A RUNNING run applies them to what it has not
+    /// decided yet (more room starts queued items on the next [`Execution::advance`]; a
+    /// tolerance counts when the run ends); an ended run only records them.
+    pub fn update_map_run(&mut self, arn: &str, update: MapRunUpdate) -> Result<(), MapRunMissing> {
+        let index = self
+            .map_runs
+            .iter()
+            .position(|r| r.arn == arn)
+            .ok_or(MapRunMissing)?;
+        let run = &mut self.map_runs[index];
+        if let Some(n) = update.max_concurrency {
+            run.max_concurrency = n;
+        }
+        if let Some(p) = update.tolerated_failure_percentage {
+            run.tolerated_failure_percentage = p;
+        }
+        if let Some(n) = update.tolerated_failure_count {
+            run.tolerated_failure_count = n;
+        }
+        self.map_runs_changed.insert(index);
+        for (tid, t) in self.threads.iter_mut().enumerate() {
+            let Some(Thread {
+                phase: Phase::Children(c),
+                ..
+            }) = t
+            else {
+                continue;
+            };
+            if c.map_run_arn.as_deref() != Some(arn) {
+                continue;
+            }
+            if let Some(n) = update.max_concurrency {
+                c.max_concurrency = n as usize;
+                self.topped_up.push(tid);
+            }
+            if let Some(p) = update.tolerated_failure_percentage {
+                c.tolerance.percentage = Some(p);
+            }
+            if let Some(n) = update.tolerated_failure_count {
+                c.tolerance.count = Some(n);
+            }
+        }
+        Ok(())
     }
 
     /// Whether `thread` is still waiting for something (a task or a wake-up).
@@ -456,6 +528,13 @@ impl Execution {
     pub fn advance(&mut self, machine: &StateMachine, now_ms: i64) -> Vec<Effect> {
         self.now_ms = now_ms;
         let mut effects = Vec::new();
+        for tid in std::mem::take(&mut self.topped_up) {
+            if let Some(mut t) = self.threads.get_mut(tid).and_then(Option::take) {
+                let prev = t.prev;
+                self.start_iterations(machine, tid, &mut t, prev);
+                self.threads[tid] = Some(t);
+            }
+        }
         while let Some(tid) = self.ready.pop_front() {
             if self.end.is_some() {
                 break;
@@ -764,13 +843,18 @@ impl Execution {
                 continue;
             };
             let mut map_run = None;
+            let mut queued = 0;
             if let Phase::Children(c) = &mut t.phase {
                 c.running = running;
                 map_run = c.map_run_arn.clone();
+                queued = c.queue.len();
             }
             // Recorded on AWS: the Map Run is redriven (its unsuccessful child workflows run
             // again) and its end chains off that.
             if let Some(map_run_arn) = map_run {
+                if let Some(run) = self.map_run_mut(Some(&map_run_arn)) {
+                    run.redriven(redrive_count, running as u64, queued as u64, now_ms);
+                }
                 t.prev = self.event(
                     "MapRunRedriven",
                     redriven,
@@ -1153,6 +1237,7 @@ impl Execution {
                 );
                 let map_run_arn = (map.mode == ProcessorMode::Distributed)
                     .then(|| self.map_run_arn(map.label.as_deref()));
+                let n = items.len();
                 if let Some(map_run_arn) = &map_run_arn {
                     t.prev = self.event(
                         "MapRunStarted",
@@ -1161,8 +1246,25 @@ impl Execution {
                             map_run_arn: map_run_arn.clone(),
                         }),
                     );
+                    self.map_runs_changed.insert(self.map_runs.len());
+                    self.map_runs.push(MapRun {
+                        arn: map_run_arn.clone(),
+                        state: state.name.clone(),
+                        status: MapRunStatus::Running,
+                        start_ms: self.now_ms,
+                        stop_ms: None,
+                        max_concurrency: u32::try_from(max_concurrency).unwrap_or(u32::MAX),
+                        tolerated_failure_percentage: tolerance.percentage.unwrap_or(0.0),
+                        tolerated_failure_count: tolerance.count.unwrap_or(0),
+                        counts: MapRunCounts {
+                            pending: n as u64,
+                            total: n as u64,
+                            ..MapRunCounts::default()
+                        },
+                        redrive_count: 0,
+                        redrive_ms: None,
+                    });
                 }
-                let n = items.len();
                 t.phase = Phase::Children(Children {
                     map: true,
                     state_input,
@@ -1204,6 +1306,10 @@ impl Execution {
             };
             c.running += 1;
             starts.push((index, item));
+        }
+        let map_run = c.map_run_arn.clone();
+        if let Some(run) = self.map_run_mut(map_run.as_deref()) {
+            run.started(starts.len() as u64);
         }
         for (index, item) in starts {
             let it = Iteration {
@@ -1267,6 +1373,10 @@ impl Execution {
         c.results[slot] = Some(result);
         let stop_early = failed && c.inline;
         let distributed = map && !c.inline;
+        let map_run = c.map_run_arn.clone();
+        if let Some(run) = self.map_run_mut(map_run.as_deref()) {
+            run.item_ended(!failed);
+        }
         t.prev = if distributed {
             // Recorded in the iteration's own history, not here.
             t.prev
@@ -1372,10 +1482,21 @@ impl Execution {
     /// Stops every branch or iteration below `parent` (they are kept, `Stopped`, for a
     /// redrive; a task that still reports for one of them is ignored).
     fn abandon_children(&mut self, parent: ThreadId) {
+        let mut map_runs = Vec::new();
         for id in self.descendants(parent) {
             if let Some(t) = &mut self.threads[id] {
+                if let Phase::Children(Children {
+                    map_run_arn: Some(arn),
+                    ..
+                }) = &t.phase
+                {
+                    map_runs.push(arn.clone());
+                }
                 halt(t);
             }
+        }
+        if !map_runs.is_empty() {
+            self.abort_map_runs(|arn| map_runs.iter().any(|a| a == arn));
         }
         self.ready.retain(|id| {
             self.threads
@@ -1429,6 +1550,25 @@ impl Execution {
             halt(t);
         }
         self.ready.clear();
+        self.abort_map_runs(|_| true);
+    }
+
+    /// Running Map Runs that `stopped` names end ABORTED (their Map state will not settle).
+    fn abort_map_runs(&mut self, stopped: impl Fn(&str) -> bool) {
+        let now = self.now_ms;
+        for (i, run) in self.map_runs.iter_mut().enumerate() {
+            if run.status == MapRunStatus::Running && stopped(&run.arn) {
+                run.ended(MapRunStatus::Aborted, now);
+                self.map_runs_changed.insert(i);
+            }
+        }
+    }
+
+    /// The Map Run `arn` names (none for `None`), marked changed.
+    fn map_run_mut(&mut self, arn: Option<&str>) -> Option<&mut MapRun> {
+        let i = self.map_runs.iter().position(|r| Some(r.arn.as_str()) == arn)?;
+        self.map_runs_changed.insert(i);
+        Some(&mut self.map_runs[i])
     }
 
     /// Every child ended (or one failed where that ends them all): the state settles next.
@@ -1479,6 +1619,15 @@ impl Execution {
         } else {
             self.evaluation_outcome(t, &m.state(t.state).name, done)
         };
+        let now = self.now_ms;
+        if let Some(run) = self.map_run_mut(c.map_run_arn.as_deref()) {
+            let status = if done.is_ok() {
+                MapRunStatus::Succeeded
+            } else {
+                MapRunStatus::Failed
+            };
+            run.ended(status, now);
+        }
         if !c.inline {
             // Recorded on AWS: the Map Run's end, then the state's, chained off it.
             t.prev = match &done {
@@ -2524,6 +2673,121 @@ mod tests {
         assert_eq!(
             redriven["mapRunRedrivenEventDetails"],
             json!({"mapRunArn": map_run, "redriveCount": 1})
+        );
+    }
+
+    fn distributed(max_concurrency: u64, tolerated: u64) -> StateMachine {
+        machine(json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+            "Label": "Fan", "MaxConcurrency": max_concurrency,
+            "ToleratedFailureCount": tolerated,
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "T", "States": {
+                    "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                          "End": true, "Parameters": {"item.$": "$"}}}}}}}))
+    }
+
+    fn counts(run: &MapRun) -> (u64, u64, u64, u64, u64, u64) {
+        let c = run.counts;
+        (c.pending, c.running, c.succeeded, c.failed, c.aborted, c.total)
+    }
+
+    #[test]
+    fn a_map_run_counts_its_items_as_they_start_and_end() {
+        let m = distributed(2, 1);
+        let mut ex = Execution::start(&m, json!([0, 1, 2]), settings(), T0);
+        let first = tasks(&ex.advance(&m, T0));
+        assert_eq!(first.len(), 2);
+        let runs = ex.take_map_runs();
+        assert_eq!(runs.len(), 1, "started: reported once");
+        let run = &runs[0];
+        assert!(run.arn.contains(":mapRun:") && run.arn.contains("/Fan:"), "{}", run.arn);
+        assert_eq!((run.status, run.start_ms, run.stop_ms), (MapRunStatus::Running, T0, None));
+        assert_eq!((run.max_concurrency, run.tolerated_failure_count), (2, 1));
+        assert_eq!(counts(run), (1, 2, 0, 0, 0, 3));
+        assert!(ex.take_map_runs().is_empty(), "nothing changed since");
+
+        ex.task_finished(first[0].0, Err(Failure::new("Boom", "item 0")), T0 + 1);
+        let next = tasks(&ex.advance(&m, T0 + 1));
+        assert_eq!(next.len(), 1);
+        assert_eq!(counts(&ex.take_map_runs()[0]), (0, 2, 0, 1, 0, 3));
+        ex.task_finished(first[1].0, Ok(json!(1)), T0 + 2);
+        ex.task_finished(next[0].0, Ok(json!(2)), T0 + 2);
+        ex.advance(&m, T0 + 2);
+        assert_eq!(ex.end().unwrap().status, Status::Succeeded, "one failure tolerated");
+        let run = &ex.take_map_runs()[0];
+        assert_eq!((run.status, run.stop_ms), (MapRunStatus::Succeeded, Some(T0 + 2)));
+        assert_eq!(counts(run), (0, 0, 2, 1, 0, 3));
+        assert_eq!(ex.map_runs().len(), 1);
+    }
+
+    #[test]
+    fn a_map_run_over_its_tolerance_fails_and_a_redrive_runs_its_failures_again() {
+        let m = distributed(0, 0);
+        let mut ex = Execution::start(&m, json!([0, 1]), settings(), T0);
+        let first = tasks(&ex.advance(&m, T0));
+        ex.task_finished(first[0].0, Ok(json!(0)), T0);
+        ex.task_finished(first[1].0, Err(Failure::new("Boom", "item 1")), T0);
+        ex.advance(&m, T0);
+        assert_eq!(ex.end().unwrap().status, Status::Failed);
+        let run = ex.take_map_runs().pop().unwrap();
+        assert_eq!(run.status, MapRunStatus::Failed);
+        assert_eq!(counts(&run), (0, 0, 1, 1, 0, 2));
+
+        ex.redrive(&m, 1, &HashMap::new(), T0 + 5).unwrap();
+        let again = tasks(&ex.advance(&m, T0 + 5));
+        assert_eq!(again.len(), 1);
+        let run = ex.take_map_runs().pop().unwrap();
+        assert_eq!((run.status, run.redrive_count, run.redrive_ms), (MapRunStatus::Running, 1, Some(T0 + 5)));
+        assert_eq!(counts(&run), (0, 1, 1, 0, 0, 2));
+        ex.task_finished(again[0].0, Ok(json!(1)), T0 + 6);
+        ex.advance(&m, T0 + 6);
+        let run = ex.take_map_runs().pop().unwrap();
+        assert_eq!(run.status, MapRunStatus::Succeeded);
+        assert_eq!(counts(&run), (0, 0, 2, 0, 0, 2));
+    }
+
+    #[test]
+    fn stopping_the_execution_aborts_its_running_map_run() {
+        let m = distributed(1, 0);
+        let mut ex = Execution::start(&m, json!([0, 1, 2]), settings(), T0);
+        ex.advance(&m, T0);
+        ex.abort(None, None, T0 + 3);
+        let run = ex.take_map_runs().pop().unwrap();
+        assert_eq!((run.status, run.stop_ms), (MapRunStatus::Aborted, Some(T0 + 3)));
+        assert_eq!(counts(&run), (2, 0, 0, 0, 1, 3), "the running item is aborted");
+    }
+
+    #[test]
+    fn update_map_run_raises_max_concurrency_and_tolerance_of_a_running_map() {
+        let m = distributed(1, 0);
+        let mut ex = Execution::start(&m, json!([0, 1, 2]), settings(), T0);
+        let first = tasks(&ex.advance(&m, T0));
+        assert_eq!(first.len(), 1);
+        let arn = ex.take_map_runs()[0].arn.clone();
+        assert_eq!(
+            ex.update_map_run("arn:aws:states:us-east-1:1:mapRun:x/y:z", MapRunUpdate::default()),
+            Err(MapRunMissing)
+        );
+        let update = MapRunUpdate {
+            max_concurrency: Some(3),
+            tolerated_failure_count: Some(1),
+            ..MapRunUpdate::default()
+        };
+        ex.update_map_run(&arn, update).unwrap();
+        let more = tasks(&ex.advance(&m, T0 + 1));
+        assert_eq!(more.len(), 2, "room for two more items");
+        let run = ex.take_map_runs().pop().unwrap();
+        assert_eq!((run.max_concurrency, run.tolerated_failure_count), (3, 1));
+        ex.task_finished(first[0].0, Err(Failure::new("Boom", "item 0")), T0 + 2);
+        for (thread, _) in more {
+            ex.task_finished(thread, Ok(json!("ok")), T0 + 2);
+        }
+        ex.advance(&m, T0 + 2);
+        assert_eq!(
+            ex.end().unwrap().status,
+            Status::Succeeded,
+            "the raised tolerance lets one failure through"
         );
     }
 

@@ -21,6 +21,7 @@ pub mod error;
 pub mod express;
 pub mod history;
 pub mod interpreter;
+pub mod map_run;
 pub mod intrinsics;
 pub mod mock;
 pub mod path;
