@@ -31,8 +31,8 @@ use std::future::Future;
 
 pub use error::Error;
 pub use model::{
-    AliasRecord, EventRecord, ExecutionFilter, ExecutionRecord, MachineArn, MachineType, Page,
-    StateMachineRecord, TimerRecord, Write,
+    AliasRecord, EventRecord, ExecutionFilter, ExecutionRecord, MachineArn, MachineType,
+    MapRunRecord, Page, StateMachineRecord, TimerRecord, Write,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore};
 
@@ -128,6 +128,18 @@ pub trait Store: Clone + Send + Sync + 'static {
         let after = cursor::events_after(execution_arn, reverse, token);
         async move { self.events(execution_arn, after?, limit, reverse).await }
     }
+
+    /// The Map Run with this ARN.
+    fn map_run(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<MapRunRecord>, Error>> + Send;
+
+    /// The Map Runs of an execution, newest start first.
+    fn map_runs(
+        &self,
+        execution_arn: &str,
+    ) -> impl Future<Output = Result<Vec<MapRunRecord>, Error>> + Send;
 
     /// Every execution whose status is `RUNNING`, oldest start first: what crash recovery
     /// resumes.

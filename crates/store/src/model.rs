@@ -178,6 +178,17 @@ impl ExecutionRecord {
     }
 }
 
+/// A distributed Map's Map Run. `body` is the engine's own JSON (its status, limits and
+/// counts); the store never looks inside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapRunRecord {
+    pub arn: String,
+    /// The execution whose Map state started it.
+    pub execution_arn: String,
+    pub start_ms: i64,
+    pub body: String,
+}
+
 /// One history event; `(execution_arn, id)` is unique.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventRecord {
@@ -225,8 +236,10 @@ pub enum Write {
     PutTimer(TimerRecord),
     /// Deletes one timer; deleting a missing timer is not an error.
     DeleteTimer { execution_arn: String, key: String },
-    /// Deletes an execution with its events and timers; missing is not an error.
+    /// Deletes an execution with its events, timers and Map Runs; missing is not an error.
     DeleteExecution { arn: String },
+    /// Inserts the Map Run or replaces the one with the same ARN.
+    PutMapRun(MapRunRecord),
 }
 
 impl Write {
@@ -268,6 +281,7 @@ impl Write {
                 .map(|e| ROW + e.execution_arn.len() + e.body.len())
                 .sum(),
             Self::PutTimer(t) => ROW + t.execution_arn.len() + t.key.len() + t.payload.len(),
+            Self::PutMapRun(r) => ROW + r.arn.len() + r.execution_arn.len() + r.body.len(),
             Self::DeleteStateMachine { arn }
             | Self::DeleteAlias { arn }
             | Self::DeleteExecution { arn } => ROW + arn.len(),

@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 
 use common::*;
 use sluice_store::{
-    AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineType, SCHEMA_VERSION,
+    AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineType, MapRunRecord,
+    SCHEMA_VERSION,
     SqliteOptions, SqliteStore, Store, Write,
 };
 
@@ -964,6 +965,59 @@ async fn check_execution_scopes<S: Store>(store: &S) {
     assert_eq!(store.execution(&record.arn).await.unwrap(), Some(record));
 }
 
+async fn check_map_runs<S: Store>(store: &S) {
+    let a = execution_arn("m", "a");
+    let b = execution_arn("m", "b");
+    let run = |arn: &str, execution: &str, start_ms: i64, body: &str| MapRunRecord {
+        arn: arn.into(),
+        execution_arn: execution.into(),
+        start_ms,
+        body: body.into(),
+    };
+    store
+        .commit(vec![
+            Write::InsertExecution(execution("m", "a", 1)),
+            Write::InsertExecution(execution("m", "b", 2)),
+            Write::PutMapRun(run("run-1", &a, 10, r#"{"n":1}"#)),
+            Write::PutMapRun(run("run-2", &a, 20, r#"{"n":2}"#)),
+            Write::PutMapRun(run("run-3", &b, 15, r#"{"n":3}"#)),
+        ])
+        .await
+        .unwrap();
+    let arns = |runs: Vec<MapRunRecord>| runs.into_iter().map(|r| r.arn).collect::<Vec<_>>();
+    assert_eq!(arns(store.map_runs(&a).await.unwrap()), ["run-2", "run-1"], "newest first");
+    assert_eq!(arns(store.map_runs(&b).await.unwrap()), ["run-3"]);
+    assert!(store.map_runs("nope").await.unwrap().is_empty());
+
+    // Upsert by ARN.
+    let changed = run("run-1", &a, 10, r#"{"n":"changed"}"#);
+    store
+        .commit(vec![Write::PutMapRun(changed.clone())])
+        .await
+        .unwrap();
+    assert_eq!(store.map_run("run-1").await.unwrap(), Some(changed));
+    assert_eq!(store.map_run("run-9").await.unwrap(), None);
+
+    // A failed commit leaves no Map Run behind.
+    let refused = store
+        .commit(vec![
+            Write::PutMapRun(run("run-4", &a, 30, "{}")),
+            Write::InsertExecution(execution("m", "a", 1)),
+        ])
+        .await;
+    assert!(refused.is_err());
+    assert_eq!(store.map_run("run-4").await.unwrap(), None);
+
+    // Deleting an execution takes its Map Runs.
+    store
+        .commit(vec![Write::DeleteExecution { arn: a.clone() }])
+        .await
+        .unwrap();
+    assert!(store.map_runs(&a).await.unwrap().is_empty());
+    assert_eq!(store.map_run("run-2").await.unwrap(), None);
+    assert_eq!(arns(store.map_runs(&b).await.unwrap()), ["run-3"]);
+}
+
 // ---- SQLite ---------------------------------------------------------------------------------
 
 macro_rules! sqlite {
@@ -989,6 +1043,7 @@ sqlite! {
     sqlite_revisions => check_revisions,
     sqlite_aliases => check_aliases,
     sqlite_execution_scopes => check_execution_scopes,
+    sqlite_map_runs => check_map_runs,
 }
 
 /// Without the in-memory copies of recent executions, every read comes from the file: the
@@ -1444,9 +1499,21 @@ async fn sqlite_a_version_1_file_migrates() {
         .await
         .unwrap();
     assert_eq!(store.aliases(&alpha.arn).await.unwrap(), vec![live]);
+    // Map Runs (version 6) too.
+    let run = MapRunRecord {
+        arn: "run".into(),
+        execution_arn: "e".into(),
+        start_ms: 1,
+        body: "{}".into(),
+    };
+    store
+        .commit(vec![Write::PutMapRun(run.clone())])
+        .await
+        .unwrap();
+    assert_eq!(store.map_runs("e").await.unwrap(), vec![run]);
     store.close().await.unwrap();
     assert_eq!(user_version(&dir), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 5);
+    assert_eq!(SCHEMA_VERSION, 6);
     // Version 3 keeps only the lean execution indexes.
     let conn = rusqlite::Connection::open(dir.db()).unwrap();
     let mut indexes: Vec<String> = conn

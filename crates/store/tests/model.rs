@@ -9,14 +9,15 @@ use std::collections::BTreeMap;
 use common::{TempDir, machine_arn};
 use proptest::prelude::*;
 use sluice_store::{
-    AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineType, Page,
-    SqliteOptions, SqliteStore, StateMachineRecord, Store, TimerRecord, Write,
+    AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineType, MapRunRecord,
+    Page, SqliteOptions, SqliteStore, StateMachineRecord, Store, TimerRecord, Write,
 };
 
 const MACHINES: &[&str] = &["m1", "m2", "m3"];
 const EXECUTION_NAMES: &[&str] = &["e0", "e1", "e2"];
 const STATUSES: &[&str] = &["RUNNING", "SUCCEEDED", "FAILED"];
 const TIMER_KEYS: &[&str] = &["wait", "retry"];
+const MAP_RUNS: &[&str] = &["run-1", "run-2", "run-3"];
 const ALIASES: &[&str] = &["live", "beta"];
 const REVISIONS: &[&str] = &["r0", "r1", "r2", "r3", "r4"];
 
@@ -184,6 +185,13 @@ fn write_strategy() -> impl Strategy<Value = Write> {
             |(execution_arn, key)| Write::DeleteTimer { execution_arn, key: key.to_owned() }
         ),
         1 => execution_arn_strategy().prop_map(|arn| Write::DeleteExecution { arn }),
+        2 => (execution_arn_strategy(), prop::sample::select(MAP_RUNS), 0i64..4, "[a-z]{0,4}")
+            .prop_map(|(execution_arn, arn, start_ms, body)| Write::PutMapRun(MapRunRecord {
+                arn: arn.to_owned(),
+                execution_arn,
+                start_ms,
+                body,
+            })),
     ]
 }
 
@@ -197,6 +205,7 @@ struct Model {
     executions: BTreeMap<String, ExecutionRecord>,
     events: BTreeMap<(String, u64), String>,
     timers: BTreeMap<(String, String), TimerRecord>,
+    map_runs: BTreeMap<String, MapRunRecord>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -278,6 +287,10 @@ impl Model {
                 self.executions.remove(arn);
                 self.events.retain(|(execution, _), _| execution != arn);
                 self.timers.retain(|(execution, _), _| execution != arn);
+                self.map_runs.retain(|_, r| &r.execution_arn != arn);
+            }
+            Write::PutMapRun(r) => {
+                self.map_runs.insert(r.arn.clone(), r.clone());
             }
         }
         Verdict::Ok
@@ -522,6 +535,19 @@ async fn compare(store: &SqliteStore, model: &Model, page: usize) {
 
     assert_eq!(store.running().await.unwrap(), model.running());
     assert_eq!(store.timers().await.unwrap(), model.timers());
+    for arn in MAP_RUNS {
+        assert_eq!(store.map_run(arn).await.unwrap().as_ref(), model.map_runs.get(*arn));
+    }
+    for arn in model.executions.keys() {
+        let mut expected: Vec<_> = model
+            .map_runs
+            .values()
+            .filter(|r| &r.execution_arn == arn)
+            .cloned()
+            .collect();
+        expected.sort_by(|a, b| (b.start_ms, &b.arn).cmp(&(a.start_ms, &a.arn)));
+        assert_eq!(store.map_runs(arn).await.unwrap(), expected);
+    }
 }
 
 fn verdict(result: &Result<(), Error>) -> Verdict {

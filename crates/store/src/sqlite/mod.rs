@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc as async_mpsc, oneshot};
 
 use crate::{
-    AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, Page, StateMachineRecord,
+    AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MapRunRecord, Page, StateMachineRecord,
     Stats, Store, TimerRecord, Write,
 };
 
@@ -413,6 +413,16 @@ impl Store for SqliteStore {
         let arn = execution_arn.to_owned();
         self.read(move |conn| read::events(conn, &arn, after, limit, reverse))
             .await
+    }
+
+    async fn map_run(&self, arn: &str) -> Result<Option<MapRunRecord>, Error> {
+        let arn = arn.to_owned();
+        self.read(move |conn| read::map_run(conn, &arn)).await
+    }
+
+    async fn map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>, Error> {
+        let arn = execution_arn.to_owned();
+        self.read(move |conn| read::map_runs(conn, &arn)).await
     }
 
     async fn running(&self) -> Result<Vec<ExecutionRecord>, Error> {

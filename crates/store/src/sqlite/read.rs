@@ -6,14 +6,14 @@ use std::path::Path;
 use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Row, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use super::codec;
 use super::{from_i64, storage, storage_at, to_i64};
 use crate::cursor;
 use crate::{
     AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineArn, MachineType,
-    Page, StateMachineRecord, TimerRecord,
+    MapRunRecord, Page, StateMachineRecord, TimerRecord,
 };
 
 pub(super) type Job = Box<dyn FnOnce(&Connection) + Send>;
@@ -212,6 +212,42 @@ pub(super) fn aliases(conn: &Connection, machine_arn: &str) -> Result<Vec<AliasR
         items.push(alias_row(row)?);
     }
     Ok(items)
+}
+
+const MAP_RUN_COLUMNS: &str = "arn, execution_arn, start_ms, body";
+
+fn map_run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<MapRunRecord> {
+    Ok(MapRunRecord {
+        arn: row.get(0)?,
+        execution_arn: row.get(1)?,
+        start_ms: row.get(2)?,
+        body: row.get(3)?,
+    })
+}
+
+pub(super) fn map_run(conn: &Connection, arn: &str) -> Result<Option<MapRunRecord>, Error> {
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "SELECT {MAP_RUN_COLUMNS} FROM map_runs WHERE arn = ?1"
+        ))
+        .map_err(storage)?;
+    statement
+        .query_row([arn], map_run_row)
+        .optional()
+        .map_err(storage)
+}
+
+pub(super) fn map_runs(conn: &Connection, execution_arn: &str) -> Result<Vec<MapRunRecord>, Error> {
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "SELECT {MAP_RUN_COLUMNS} FROM map_runs WHERE execution_arn = ?1
+             ORDER BY start_ms DESC, arn DESC"
+        ))
+        .map_err(storage)?;
+    let rows = statement
+        .query_map([execution_arn], map_run_row)
+        .map_err(storage)?;
+    rows.collect::<Result<_, _>>().map_err(storage)
 }
 
 pub(super) fn execution(conn: &Connection, arn: &str) -> Result<Option<ExecutionRecord>, Error> {

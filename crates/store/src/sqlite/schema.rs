@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0003_lean_execution_indexes.sql"),
     include_str!("../../migrations/sqlite/0004_event_batches.sql"),
     include_str!("../../migrations/sqlite/0005_inline_first_events.sql"),
+    include_str!("../../migrations/sqlite/0006_map_runs.sql"),
 ];
 
 /// The schema version this build writes; a file at a higher version is refused.

@@ -446,6 +446,19 @@ fn apply(
             Write::UpdateExecution(execution) => update_execution(conn, execution, packed)?,
             Write::AppendEvents(events) => append_events(conn, events, packed)?,
             Write::PutTimer(timer) => put_timer(conn, timer)?,
+            Write::PutMapRun(run) => {
+                conn.prepare_cached(
+                    "INSERT INTO map_runs (arn, execution_arn, start_ms, body)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (arn) DO UPDATE SET
+                         execution_arn = excluded.execution_arn,
+                         start_ms = excluded.start_ms, body = excluded.body",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![run.arn, run.execution_arn, run.start_ms, run.body])
+                })
+                .map_err(storage)?;
+            }
             Write::DeleteTimer { execution_arn, key } => {
                 conn.prepare_cached(
                     "DELETE FROM timers WHERE execution_arn = ?1 AND timer_key = ?2",
@@ -458,6 +471,7 @@ fn apply(
                     "DELETE FROM event_batches
                      WHERE execution = (SELECT seq FROM executions WHERE arn = ?1)",
                     "DELETE FROM timers WHERE execution_arn = ?1",
+                    "DELETE FROM map_runs WHERE execution_arn = ?1",
                     "DELETE FROM executions WHERE arn = ?1",
                 ] {
                     conn.prepare_cached(sql)
