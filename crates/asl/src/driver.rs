@@ -439,16 +439,7 @@ impl Execution {
             .iter()
             .position(|r| r.arn == arn)
             .ok_or(MapRunMissing)?;
-        let run = &mut self.map_runs[index];
-        if let Some(n) = update.max_concurrency {
-            run.max_concurrency = n;
-        }
-        if let Some(p) = update.tolerated_failure_percentage {
-            run.tolerated_failure_percentage = p;
-        }
-        if let Some(n) = update.tolerated_failure_count {
-            run.tolerated_failure_count = n;
-        }
+        self.map_runs[index].apply(update);
         self.map_runs_changed.insert(index);
         for (tid, t) in self.threads.iter_mut().enumerate() {
             let Some(Thread {
@@ -1566,7 +1557,10 @@ impl Execution {
 
     /// The Map Run `arn` names (none for `None`), marked changed.
     fn map_run_mut(&mut self, arn: Option<&str>) -> Option<&mut MapRun> {
-        let i = self.map_runs.iter().position(|r| Some(r.arn.as_str()) == arn)?;
+        let i = self
+            .map_runs
+            .iter()
+            .position(|r| Some(r.arn.as_str()) == arn)?;
         self.map_runs_changed.insert(i);
         Some(&mut self.map_runs[i])
     }
@@ -2677,19 +2671,28 @@ mod tests {
     }
 
     fn distributed(max_concurrency: u64, tolerated: u64) -> StateMachine {
-        machine(json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+        machine(
+            json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
             "Label": "Fan", "MaxConcurrency": max_concurrency,
             "ToleratedFailureCount": tolerated,
             "ItemProcessor": {
                 "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
                 "StartAt": "T", "States": {
                     "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-                          "End": true, "Parameters": {"item.$": "$"}}}}}}}))
+                          "End": true, "Parameters": {"item.$": "$"}}}}}}}),
+        )
     }
 
     fn counts(run: &MapRun) -> (u64, u64, u64, u64, u64, u64) {
         let c = run.counts;
-        (c.pending, c.running, c.succeeded, c.failed, c.aborted, c.total)
+        (
+            c.pending,
+            c.running,
+            c.succeeded,
+            c.failed,
+            c.aborted,
+            c.total,
+        )
     }
 
     #[test]
@@ -2701,8 +2704,15 @@ mod tests {
         let runs = ex.take_map_runs();
         assert_eq!(runs.len(), 1, "started: reported once");
         let run = &runs[0];
-        assert!(run.arn.contains(":mapRun:") && run.arn.contains("/Fan:"), "{}", run.arn);
-        assert_eq!((run.status, run.start_ms, run.stop_ms), (MapRunStatus::Running, T0, None));
+        assert!(
+            run.arn.contains(":mapRun:") && run.arn.contains("/Fan:"),
+            "{}",
+            run.arn
+        );
+        assert_eq!(
+            (run.status, run.start_ms, run.stop_ms),
+            (MapRunStatus::Running, T0, None)
+        );
         assert_eq!((run.max_concurrency, run.tolerated_failure_count), (2, 1));
         assert_eq!(counts(run), (1, 2, 0, 0, 0, 3));
         assert!(ex.take_map_runs().is_empty(), "nothing changed since");
@@ -2714,9 +2724,16 @@ mod tests {
         ex.task_finished(first[1].0, Ok(json!(1)), T0 + 2);
         ex.task_finished(next[0].0, Ok(json!(2)), T0 + 2);
         ex.advance(&m, T0 + 2);
-        assert_eq!(ex.end().unwrap().status, Status::Succeeded, "one failure tolerated");
+        assert_eq!(
+            ex.end().unwrap().status,
+            Status::Succeeded,
+            "one failure tolerated"
+        );
         let run = &ex.take_map_runs()[0];
-        assert_eq!((run.status, run.stop_ms), (MapRunStatus::Succeeded, Some(T0 + 2)));
+        assert_eq!(
+            (run.status, run.stop_ms),
+            (MapRunStatus::Succeeded, Some(T0 + 2))
+        );
         assert_eq!(counts(run), (0, 0, 2, 1, 0, 3));
         assert_eq!(ex.map_runs().len(), 1);
     }
@@ -2738,7 +2755,10 @@ mod tests {
         let again = tasks(&ex.advance(&m, T0 + 5));
         assert_eq!(again.len(), 1);
         let run = ex.take_map_runs().pop().unwrap();
-        assert_eq!((run.status, run.redrive_count, run.redrive_ms), (MapRunStatus::Running, 1, Some(T0 + 5)));
+        assert_eq!(
+            (run.status, run.redrive_count, run.redrive_ms),
+            (MapRunStatus::Running, 1, Some(T0 + 5))
+        );
         assert_eq!(counts(&run), (0, 1, 1, 0, 0, 2));
         ex.task_finished(again[0].0, Ok(json!(1)), T0 + 6);
         ex.advance(&m, T0 + 6);
@@ -2754,8 +2774,15 @@ mod tests {
         ex.advance(&m, T0);
         ex.abort(None, None, T0 + 3);
         let run = ex.take_map_runs().pop().unwrap();
-        assert_eq!((run.status, run.stop_ms), (MapRunStatus::Aborted, Some(T0 + 3)));
-        assert_eq!(counts(&run), (2, 0, 0, 0, 1, 3), "the running item is aborted");
+        assert_eq!(
+            (run.status, run.stop_ms),
+            (MapRunStatus::Aborted, Some(T0 + 3))
+        );
+        assert_eq!(
+            counts(&run),
+            (2, 0, 0, 0, 1, 3),
+            "the running item is aborted"
+        );
     }
 
     #[test]
@@ -2766,7 +2793,10 @@ mod tests {
         assert_eq!(first.len(), 1);
         let arn = ex.take_map_runs()[0].arn.clone();
         assert_eq!(
-            ex.update_map_run("arn:aws:states:us-east-1:1:mapRun:x/y:z", MapRunUpdate::default()),
+            ex.update_map_run(
+                "arn:aws:states:us-east-1:1:mapRun:x/y:z",
+                MapRunUpdate::default()
+            ),
             Err(MapRunMissing)
         );
         let update = MapRunUpdate {

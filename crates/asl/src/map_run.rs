@@ -67,6 +67,19 @@ impl MapRun {
         child_state_machine_arn(&self.arn)
     }
 
+    /// Takes UpdateMapRun's new limits.
+    pub fn apply(&mut self, update: MapRunUpdate) {
+        if let Some(n) = update.max_concurrency {
+            self.max_concurrency = n;
+        }
+        if let Some(p) = update.tolerated_failure_percentage {
+            self.tolerated_failure_percentage = p;
+        }
+        if let Some(n) = update.tolerated_failure_count {
+            self.tolerated_failure_count = n;
+        }
+    }
+
     /// Items move from pending to running.
     pub(crate) fn started(&mut self, n: u64) {
         self.counts.pending = self.counts.pending.saturating_sub(n);
@@ -173,12 +186,22 @@ mod tests {
         assert_eq!(r.stop_ms, Some(10));
         r.redriven(1, 2, 1, 20);
         let c = r.counts;
-        assert_eq!((c.pending, c.running, c.succeeded, c.failed, c.aborted), (1, 2, 1, 0, 0));
+        assert_eq!(
+            (c.pending, c.running, c.succeeded, c.failed, c.aborted),
+            (1, 2, 1, 0, 0)
+        );
         assert_eq!(c.total, 4, "the total never changes");
-        assert_eq!((r.status, r.stop_ms, r.redrive_ms), (MapRunStatus::Running, None, Some(20)));
+        assert_eq!(
+            (r.status, r.stop_ms, r.redrive_ms),
+            (MapRunStatus::Running, None, Some(20))
+        );
         r.ended(MapRunStatus::Succeeded, 30);
         r.ended(MapRunStatus::Aborted, 40);
-        assert_eq!(r.status, MapRunStatus::Succeeded, "an ended run stays ended");
+        assert_eq!(
+            r.status,
+            MapRunStatus::Succeeded,
+            "an ended run stays ended"
+        );
     }
 
     #[test]

@@ -14,4 +14,6 @@ mod service;
 pub use clock::Clock;
 pub use dispatch::{Dispatch, MockDispatcher, NoDispatcher, Task};
 pub use run::{Finished, run};
-pub use service::{CallbackError, Engine, EngineError, EngineOptions, ExecutionInput, redrivable};
+pub use service::{
+    CallbackError, Engine, EngineError, EngineOptions, ExecutionInput, MapRunView, redrivable,
+};

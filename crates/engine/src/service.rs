@@ -14,10 +14,11 @@ use serde_json::Value;
 use sluice_asl::definition::StateMachine;
 use sluice_asl::driver::{Effect, Execution, Settings, Status};
 use sluice_asl::history::HistoryEvent;
+use sluice_asl::map_run::MapRun;
 use sluice_asl::step;
 use sluice_asl::validate::validate;
 use sluice_store::{
-    EventRecord, ExecutionRecord, MachineType, Page, StateMachineRecord, Store, Write,
+    EventRecord, ExecutionRecord, MachineType, MapRunRecord, Page, StateMachineRecord, Store, Write,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -25,10 +26,12 @@ use crate::effects::Performer;
 use crate::{Clock, Dispatch};
 
 mod callbacks;
+mod map_runs;
 mod nested;
 mod redrive;
 
 pub use callbacks::CallbackError;
+pub use map_runs::MapRunView;
 pub use redrive::redrivable;
 
 /// Engine settings.
@@ -176,6 +179,18 @@ fn event_records(arn: &str, events: impl IntoIterator<Item = HistoryEvent>) -> V
             body: serde_json::to_string(&e).unwrap_or_default(),
         })
         .collect()
+}
+
+/// The Map Runs a step started or changed, as store records.
+fn map_run_writes(execution_arn: &str, runs: Vec<MapRun>) -> impl Iterator<Item = Write> + '_ {
+    runs.into_iter().map(move |run| {
+        Write::PutMapRun(MapRunRecord {
+            arn: run.arn.clone(),
+            execution_arn: execution_arn.to_owned(),
+            start_ms: run.start_ms,
+            body: serde_json::to_string(&run).unwrap_or_default(),
+        })
+    })
 }
 
 /// What a RUNNING execution's record keeps to resume after a restart.
@@ -343,10 +358,11 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         let events = ex.take_events();
         let mut record = new_record(machine, &execution_arn, &name, &input, now, alias_arn);
         update_record(&mut record, &ex, &machine.name, &test_case, now);
-        let writes = vec![
+        let mut writes = vec![
             Write::InsertExecution(record.clone()),
             Write::AppendEvents(event_records(&execution_arn, events)),
         ];
+        writes.extend(map_run_writes(&execution_arn, ex.take_map_runs()));
         self.inner.store.commit(writes).await.map_err(|e| match e {
             sluice_store::Error::Conflict { .. } => {
                 EngineError::ExecutionAlreadyExists(execution_arn.clone())
@@ -486,13 +502,12 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                     &snapshot.test_case,
                     now,
                 );
-                self.inner
-                    .store
-                    .commit(vec![
-                        Write::UpdateExecution(record.clone()),
-                        Write::AppendEvents(event_records(execution_arn, events)),
-                    ])
-                    .await?;
+                let mut writes = vec![
+                    Write::UpdateExecution(record.clone()),
+                    Write::AppendEvents(event_records(execution_arn, events)),
+                ];
+                writes.extend(map_run_writes(execution_arn, ex.take_map_runs()));
+                self.inner.store.commit(writes).await?;
                 self.inner.dispatcher.execution_ended(execution_arn);
                 Ok(record)
             }
@@ -691,8 +706,9 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             effects = ex.advance(&machine, now);
             effects.append(&mut moved);
             let events = ex.take_events();
+            let map_runs = ex.take_map_runs();
             // A heartbeat records no event but moves a deadline: its snapshot is committed.
-            if events.is_empty() && ex.end().is_none() && answer.is_none() {
+            if events.is_empty() && map_runs.is_empty() && ex.end().is_none() && answer.is_none() {
                 continue;
             }
             update_record(&mut record, &ex, &machine_name, &test_case, now);
@@ -700,6 +716,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             if !events.is_empty() {
                 writes.push(Write::AppendEvents(event_records(&record.arn, events)));
             }
+            writes.extend(map_run_writes(&record.arn, map_runs));
             self.inner.store.commit(writes).await?;
             if let Some(answer) = answer {
                 let _ = answer.send(Ok(()));

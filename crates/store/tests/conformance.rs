@@ -10,8 +10,7 @@ use std::collections::BTreeSet;
 use common::*;
 use sluice_store::{
     AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineType, MapRunRecord,
-    SCHEMA_VERSION,
-    SqliteOptions, SqliteStore, Store, Write,
+    SCHEMA_VERSION, SqliteOptions, SqliteStore, Store, Write,
 };
 
 async fn check_machines_and_versions<S: Store>(store: &S) {
@@ -985,7 +984,11 @@ async fn check_map_runs<S: Store>(store: &S) {
         .await
         .unwrap();
     let arns = |runs: Vec<MapRunRecord>| runs.into_iter().map(|r| r.arn).collect::<Vec<_>>();
-    assert_eq!(arns(store.map_runs(&a).await.unwrap()), ["run-2", "run-1"], "newest first");
+    assert_eq!(
+        arns(store.map_runs(&a).await.unwrap()),
+        ["run-2", "run-1"],
+        "newest first"
+    );
     assert_eq!(arns(store.map_runs(&b).await.unwrap()), ["run-3"]);
     assert!(store.map_runs("nope").await.unwrap().is_empty());
 

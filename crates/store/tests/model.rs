@@ -536,7 +536,10 @@ async fn compare(store: &SqliteStore, model: &Model, page: usize) {
     assert_eq!(store.running().await.unwrap(), model.running());
     assert_eq!(store.timers().await.unwrap(), model.timers());
     for arn in MAP_RUNS {
-        assert_eq!(store.map_run(arn).await.unwrap().as_ref(), model.map_runs.get(*arn));
+        assert_eq!(
+            store.map_run(arn).await.unwrap().as_ref(),
+            model.map_runs.get(*arn)
+        );
     }
     for arn in model.executions.keys() {
         let mut expected: Vec<_> = model

@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sluice_asl::Failure;
 use sluice_asl::driver::{Effect, Execution, TokenError};
+use sluice_asl::map_run::MapRunUpdate;
 use sluice_asl::task_token::TaskToken;
 use sluice_store::Store;
 use tokio::sync::{mpsc, oneshot};
@@ -62,6 +63,8 @@ pub(super) enum Signal {
     Success(Value),
     Failure(Failure),
     Heartbeat,
+    /// UpdateMapRun; the token is the Map Run's ARN.
+    UpdateMapRun(MapRunUpdate),
 }
 
 impl Signal {
@@ -78,6 +81,10 @@ impl Signal {
                 .task_callback(token, Err(failure), now_ms)
                 .map(|()| vec![]),
             Signal::Heartbeat => ex.task_heartbeat(token, now_ms),
+            Signal::UpdateMapRun(update) => ex
+                .update_map_run(token, update)
+                .map(|()| vec![])
+                .map_err(|_| TokenError::Closed),
         }
     }
 }

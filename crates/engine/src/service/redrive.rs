@@ -120,10 +120,11 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             &snapshot.test_case,
             now,
         );
-        let writes = vec![
+        let mut writes = vec![
             Write::UpdateExecution(record.clone()),
             Write::AppendEvents(event_records(execution_arn, events)),
         ];
+        writes.extend(super::map_run_writes(execution_arn, ex.take_map_runs()));
         self.inner.store.commit(writes).await.map_err(|e| match e {
             // Another redrive of the same execution committed first.
             sluice_store::Error::Conflict { .. } => EngineError::ExecutionNotRedrivable(

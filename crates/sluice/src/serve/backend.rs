@@ -53,6 +53,10 @@ mod aliases;
 #[path = "callbacks.rs"]
 mod callbacks;
 
+// DescribeMapRun, ListMapRuns, UpdateMapRun.
+#[path = "map_runs.rs"]
+mod map_runs;
+
 /// Separates a mock test case from the state machine ARN, as Step Functions Local does:
 /// `arn:aws:states:...:stateMachine:name#HappyPath`.
 const TEST_CASE_SEPARATOR: char = '#';
@@ -1045,9 +1049,15 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
         &self,
         input: ListExecutionsInput,
     ) -> Result<ListExecutionsOutput, ApiError> {
-        if input.map_run_arn.is_some() {
+        if let Some(map_run) = &input.map_run_arn {
+            // Sluice runs a Map Run's child workflows inside its execution (their events stay
+            // out of its history, as on AWS) but keeps no execution record of each.
+            self.describe_run(sluice_api::sfn::model::DescribeMapRunInput {
+                map_run_arn: map_run.clone(),
+            })
+            .await?;
             return Err(ApiError::unsupported_operation(
-                "ListExecutions with mapRunArn",
+                "ListExecutions with mapRunArn (the child workflow executions of a Map Run)",
             ));
         }
         let Some(machine_arn) = input.state_machine_arn else {
@@ -1259,6 +1269,27 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
                     .collect(),
             ),
         })
+    }
+
+    async fn describe_map_run(
+        &self,
+        input: sluice_api::sfn::model::DescribeMapRunInput,
+    ) -> Result<sluice_api::sfn::model::DescribeMapRunOutput, ApiError> {
+        self.describe_run(input).await
+    }
+
+    async fn list_map_runs(
+        &self,
+        input: sluice_api::sfn::model::ListMapRunsInput,
+    ) -> Result<sluice_api::sfn::model::ListMapRunsOutput, ApiError> {
+        self.list_runs(input).await
+    }
+
+    async fn update_map_run(
+        &self,
+        input: sluice_api::sfn::model::UpdateMapRunInput,
+    ) -> Result<sluice_api::sfn::model::UpdateMapRunOutput, ApiError> {
+        self.update_run(input).await
     }
 
     async fn send_task_success(

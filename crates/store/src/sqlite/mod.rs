@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc as async_mpsc, oneshot};
 
 use crate::{
-    AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MapRunRecord, Page, StateMachineRecord,
-    Stats, Store, TimerRecord, Write,
+    AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MapRunRecord, Page,
+    StateMachineRecord, Stats, Store, TimerRecord, Write,
 };
 
 pub use schema::SCHEMA_VERSION;
