@@ -31,8 +31,8 @@ use std::future::Future;
 
 pub use error::Error;
 pub use model::{
-    AliasRecord, EventRecord, ExecutionFilter, ExecutionRecord, MachineArn, MachineType,
-    MapRunRecord, Page, StateMachineRecord, TimerRecord, Write,
+    ActivityRecord, AliasRecord, EventRecord, ExecutionFilter, ExecutionRecord, MachineArn,
+    MachineType, MapRunRecord, Page, StateMachineRecord, TimerRecord, Write,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore};
 
@@ -128,6 +128,15 @@ pub trait Store: Clone + Send + Sync + 'static {
         let after = cursor::events_after(execution_arn, reverse, token);
         async move { self.events(execution_arn, after?, limit, reverse).await }
     }
+
+    /// The activity with this ARN.
+    fn activity(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<ActivityRecord>, Error>> + Send;
+
+    /// Every activity, by name.
+    fn activities(&self) -> impl Future<Output = Result<Vec<ActivityRecord>, Error>> + Send;
 
     /// The Map Run with this ARN.
     fn map_run(

@@ -178,6 +178,15 @@ impl ExecutionRecord {
     }
 }
 
+/// An activity: a named queue of tasks that workers poll.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityRecord {
+    pub arn: String,
+    pub name: String,
+    pub created_ms: i64,
+    pub tags: Vec<(String, String)>,
+}
+
 /// A distributed Map's Map Run. `body` is the engine's own JSON (its status, limits and
 /// counts); the store never looks inside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,6 +249,10 @@ pub enum Write {
     DeleteExecution { arn: String },
     /// Inserts the Map Run or replaces the one with the same ARN.
     PutMapRun(MapRunRecord),
+    /// Inserts the activity or replaces the one with the same ARN.
+    PutActivity(ActivityRecord),
+    /// Deletes an activity; deleting a missing activity is not an error.
+    DeleteActivity { arn: String },
 }
 
 impl Write {
@@ -282,9 +295,15 @@ impl Write {
                 .sum(),
             Self::PutTimer(t) => ROW + t.execution_arn.len() + t.key.len() + t.payload.len(),
             Self::PutMapRun(r) => ROW + r.arn.len() + r.execution_arn.len() + r.body.len(),
+            Self::PutActivity(a) => {
+                ROW + a.arn.len()
+                    + a.name.len()
+                    + a.tags.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+            }
             Self::DeleteStateMachine { arn }
             | Self::DeleteAlias { arn }
-            | Self::DeleteExecution { arn } => ROW + arn.len(),
+            | Self::DeleteExecution { arn }
+            | Self::DeleteActivity { arn } => ROW + arn.len(),
             Self::DeleteTimer { execution_arn, key } => ROW + execution_arn.len() + key.len(),
         }
     }

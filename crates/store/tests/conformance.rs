@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use common::*;
 use sluice_store::{
-    AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineType, MapRunRecord,
-    SCHEMA_VERSION, SqliteOptions, SqliteStore, Store, Write,
+    ActivityRecord, AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineType,
+    MapRunRecord, SCHEMA_VERSION, SqliteOptions, SqliteStore, Store, Write,
 };
 
 async fn check_machines_and_versions<S: Store>(store: &S) {
@@ -1021,6 +1021,49 @@ async fn check_map_runs<S: Store>(store: &S) {
     assert_eq!(arns(store.map_runs(&b).await.unwrap()), ["run-3"]);
 }
 
+async fn check_activities<S: Store>(store: &S) {
+    let activity = |name: &str, created_ms: i64, tags: &[(&str, &str)]| ActivityRecord {
+        arn: format!("arn:aws:states:us-east-1:123456789012:activity:{name}"),
+        name: name.into(),
+        created_ms,
+        tags: tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    };
+    let b = activity("beta", 1, &[("team", "sec")]);
+    let a = activity("alpha", 2, &[]);
+    store
+        .commit(vec![
+            Write::PutActivity(b.clone()),
+            Write::PutActivity(a.clone()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.activities().await.unwrap(),
+        [a.clone(), b.clone()],
+        "by name"
+    );
+    assert_eq!(store.activity(&b.arn).await.unwrap(), Some(b.clone()));
+
+    // Replace by ARN (tags change), delete twice.
+    let retagged = activity("beta", 1, &[("team", "ops"), ("tier", "1")]);
+    store
+        .commit(vec![Write::PutActivity(retagged.clone())])
+        .await
+        .unwrap();
+    assert_eq!(store.activity(&b.arn).await.unwrap(), Some(retagged));
+    for _ in 0..2 {
+        store
+            .commit(vec![Write::DeleteActivity { arn: a.arn.clone() }])
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.activity(&a.arn).await.unwrap(), None);
+    assert_eq!(store.activities().await.unwrap().len(), 1);
+}
+
 // ---- SQLite ---------------------------------------------------------------------------------
 
 macro_rules! sqlite {
@@ -1047,6 +1090,7 @@ sqlite! {
     sqlite_aliases => check_aliases,
     sqlite_execution_scopes => check_execution_scopes,
     sqlite_map_runs => check_map_runs,
+    sqlite_activities => check_activities,
 }
 
 /// Without the in-memory copies of recent executions, every read comes from the file: the
@@ -1516,7 +1560,7 @@ async fn sqlite_a_version_1_file_migrates() {
     assert_eq!(store.map_runs("e").await.unwrap(), vec![run]);
     store.close().await.unwrap();
     assert_eq!(user_version(&dir), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 6);
+    assert_eq!(SCHEMA_VERSION, 7);
     // Version 3 keeps only the lean execution indexes.
     let conn = rusqlite::Connection::open(dir.db()).unwrap();
     let mut indexes: Vec<String> = conn

@@ -292,6 +292,9 @@ impl Model {
             Write::PutMapRun(r) => {
                 self.map_runs.insert(r.arn.clone(), r.clone());
             }
+            Write::PutActivity(_) | Write::DeleteActivity { .. } => {
+                unreachable!("activities are checked in conformance.rs")
+            }
         }
         Verdict::Ok
     }

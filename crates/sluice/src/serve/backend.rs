@@ -57,6 +57,10 @@ mod callbacks;
 #[path = "map_runs.rs"]
 mod map_runs;
 
+// Activities: Create/Describe/Delete/ListActivities and their tags.
+#[path = "activities.rs"]
+mod activities;
+
 /// Separates a mock test case from the state machine ARN, as Step Functions Local does:
 /// `arn:aws:states:...:stateMachine:name#HappyPath`.
 const TEST_CASE_SEPARATOR: char = '#';
@@ -253,14 +257,12 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
         }
     }
 
-    /// A resource TagResource and its kin accept: a state machine (not a version).
+    /// A state machine (not a version) for TagResource and its kin, which take activities too
+    /// (`activity_tags`, asked first).
     async fn taggable(&self, resource_arn: &str) -> Result<StateMachineRecord, ApiError> {
         let arn = Arn::parse(resource_arn)?;
         match arn.resource {
             Resource::StateMachine { .. } => {}
-            Resource::Activity { .. } => {
-                return Err(ApiError::resource_not_found(resource_arn));
-            }
             _ => {
                 return Err(ApiError::invalid_arn(format_args!(
                     "Resource type not valid in this context: {}",
@@ -1223,6 +1225,20 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
     }
 
     async fn tag_resource(&self, input: TagResourceInput) -> Result<TagResourceOutput, ApiError> {
+        let new = tags_of(Some(input.tags.clone()));
+        let tagged = self
+            .activity_tags(&input.resource_arn, |tags| {
+                for (key, value) in new {
+                    match tags.iter_mut().find(|(k, _)| *k == key) {
+                        Some(tag) => tag.1 = value,
+                        None => tags.push((key, value)),
+                    }
+                }
+            })
+            .await?;
+        if tagged.is_some() {
+            return Ok(TagResourceOutput {});
+        }
         let _guard = self.machines.lock().await;
         let mut machine = self.taggable(&input.resource_arn).await?;
         for (key, value) in tags_of(Some(input.tags)) {
@@ -1245,6 +1261,15 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
         &self,
         input: UntagResourceInput,
     ) -> Result<UntagResourceOutput, ApiError> {
+        let keys = input.tag_keys.clone();
+        let untagged = self
+            .activity_tags(&input.resource_arn, |tags| {
+                tags.retain(|(k, _)| !keys.contains(k));
+            })
+            .await?;
+        if untagged.is_some() {
+            return Ok(UntagResourceOutput {});
+        }
         let _guard = self.machines.lock().await;
         let mut machine = self.taggable(&input.resource_arn).await?;
         machine.tags.retain(|(k, _)| !input.tag_keys.contains(k));
@@ -1256,12 +1281,13 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
         &self,
         input: ListTagsForResourceInput,
     ) -> Result<ListTagsForResourceOutput, ApiError> {
-        let machine = self.taggable(&input.resource_arn).await?;
+        let tags = match self.activity_tags(&input.resource_arn, |_| {}).await? {
+            Some(tags) => tags,
+            None => self.taggable(&input.resource_arn).await?.tags,
+        };
         Ok(ListTagsForResourceOutput {
             tags: Some(
-                machine
-                    .tags
-                    .into_iter()
+                tags.into_iter()
                     .map(|(key, value)| Tag {
                         key: Some(key),
                         value: Some(value),
@@ -1269,6 +1295,34 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
                     .collect(),
             ),
         })
+    }
+
+    async fn create_activity(
+        &self,
+        input: sluice_api::sfn::model::CreateActivityInput,
+    ) -> Result<sluice_api::sfn::model::CreateActivityOutput, ApiError> {
+        self.create_activity_record(input).await
+    }
+
+    async fn describe_activity(
+        &self,
+        input: sluice_api::sfn::model::DescribeActivityInput,
+    ) -> Result<sluice_api::sfn::model::DescribeActivityOutput, ApiError> {
+        self.describe_activity_record(input).await
+    }
+
+    async fn delete_activity(
+        &self,
+        input: sluice_api::sfn::model::DeleteActivityInput,
+    ) -> Result<sluice_api::sfn::model::DeleteActivityOutput, ApiError> {
+        self.delete_activity_record(input).await
+    }
+
+    async fn list_activities(
+        &self,
+        input: sluice_api::sfn::model::ListActivitiesInput,
+    ) -> Result<sluice_api::sfn::model::ListActivitiesOutput, ApiError> {
+        self.list_activity_records(input).await
     }
 
     async fn describe_map_run(

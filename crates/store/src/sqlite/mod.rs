@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc as async_mpsc, oneshot};
 
 use crate::{
-    AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MapRunRecord, Page,
-    StateMachineRecord, Stats, Store, TimerRecord, Write,
+    ActivityRecord, AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord,
+    MapRunRecord, Page, StateMachineRecord, Stats, Store, TimerRecord, Write,
 };
 
 pub use schema::SCHEMA_VERSION;
@@ -413,6 +413,15 @@ impl Store for SqliteStore {
         let arn = execution_arn.to_owned();
         self.read(move |conn| read::events(conn, &arn, after, limit, reverse))
             .await
+    }
+
+    async fn activity(&self, arn: &str) -> Result<Option<ActivityRecord>, Error> {
+        let arn = arn.to_owned();
+        self.read(move |conn| read::activity(conn, &arn)).await
+    }
+
+    async fn activities(&self) -> Result<Vec<ActivityRecord>, Error> {
+        self.read(read::activities).await
     }
 
     async fn map_run(&self, arn: &str) -> Result<Option<MapRunRecord>, Error> {

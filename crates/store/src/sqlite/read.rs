@@ -12,8 +12,8 @@ use super::codec;
 use super::{from_i64, storage, storage_at, to_i64};
 use crate::cursor;
 use crate::{
-    AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineArn, MachineType,
-    MapRunRecord, Page, StateMachineRecord, TimerRecord,
+    ActivityRecord, AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineArn,
+    MachineType, MapRunRecord, Page, StateMachineRecord, TimerRecord,
 };
 
 pub(super) type Job = Box<dyn FnOnce(&Connection) + Send>;
@@ -212,6 +212,43 @@ pub(super) fn aliases(conn: &Connection, machine_arn: &str) -> Result<Vec<AliasR
         items.push(alias_row(row)?);
     }
     Ok(items)
+}
+
+fn activity_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ActivityRecord, String)> {
+    Ok((
+        ActivityRecord {
+            arn: row.get(0)?,
+            name: row.get(1)?,
+            created_ms: row.get(2)?,
+            tags: Vec::new(),
+        },
+        row.get(3)?,
+    ))
+}
+
+fn with_tags((mut activity, tags): (ActivityRecord, String)) -> Result<ActivityRecord, Error> {
+    activity.tags = serde_json::from_str(&tags).map_err(|e| Error::Storage(e.to_string()))?;
+    Ok(activity)
+}
+
+pub(super) fn activity(conn: &Connection, arn: &str) -> Result<Option<ActivityRecord>, Error> {
+    let mut statement = conn
+        .prepare_cached("SELECT arn, name, created_ms, tags FROM activities WHERE arn = ?1")
+        .map_err(storage)?;
+    statement
+        .query_row([arn], activity_row)
+        .optional()
+        .map_err(storage)?
+        .map(with_tags)
+        .transpose()
+}
+
+pub(super) fn activities(conn: &Connection) -> Result<Vec<ActivityRecord>, Error> {
+    let mut statement = conn
+        .prepare_cached("SELECT arn, name, created_ms, tags FROM activities ORDER BY name, arn")
+        .map_err(storage)?;
+    let rows = statement.query_map([], activity_row).map_err(storage)?;
+    rows.map(|row| with_tags(row.map_err(storage)?)).collect()
 }
 
 const MAP_RUN_COLUMNS: &str = "arn, execution_arn, start_ms, body";

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0004_event_batches.sql"),
     include_str!("../../migrations/sqlite/0005_inline_first_events.sql"),
     include_str!("../../migrations/sqlite/0006_map_runs.sql"),
+    include_str!("../../migrations/sqlite/0007_activities.sql"),
 ];
 
 /// The schema version this build writes; a file at a higher version is refused.

@@ -446,6 +446,30 @@ fn apply(
             Write::UpdateExecution(execution) => update_execution(conn, execution, packed)?,
             Write::AppendEvents(events) => append_events(conn, events, packed)?,
             Write::PutTimer(timer) => put_timer(conn, timer)?,
+            Write::PutActivity(activity) => {
+                let tags = serde_json::to_string(&activity.tags)
+                    .map_err(|e| Error::Storage(e.to_string()))?;
+                conn.prepare_cached(
+                    "INSERT INTO activities (arn, name, created_ms, tags) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (arn) DO UPDATE SET
+                         name = excluded.name, created_ms = excluded.created_ms,
+                         tags = excluded.tags",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![
+                        activity.arn,
+                        activity.name,
+                        activity.created_ms,
+                        tags
+                    ])
+                })
+                .map_err(storage)?;
+            }
+            Write::DeleteActivity { arn } => {
+                conn.prepare_cached("DELETE FROM activities WHERE arn = ?1")
+                    .and_then(|mut statement| statement.execute([arn]))
+                    .map_err(storage)?;
+            }
             Write::PutMapRun(run) => {
                 conn.prepare_cached(
                     "INSERT INTO map_runs (arn, execution_arn, start_ms, body)

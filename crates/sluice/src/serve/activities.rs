@@ -1,0 +1,169 @@
+//! CreateActivity, DescribeActivity, DeleteActivity, ListActivities, and the tags of
+//! activities (TagResource and kin take activity ARNs too), as AWS answers them: CreateActivity
+//! is idempotent by name (a second call returns the first activity, tags unchanged), deleting
+//! twice is fine, an unknown activity is `ActivityDoesNotExist`.
+//!
+//! A child module of `backend` (declared there).
+
+use sluice_api::ApiError;
+use sluice_api::sfn::arn::{Arn, Resource, ResourceType};
+use sluice_api::sfn::model::{
+    ActivityListItem, CreateActivityInput, CreateActivityOutput, DeleteActivityInput,
+    DeleteActivityOutput, DescribeActivityInput, DescribeActivityOutput, EncryptionConfiguration,
+    EncryptionType, ListActivitiesInput, ListActivitiesOutput,
+};
+use sluice_api::sfn::name::validate_name;
+use sluice_api::sfn::pagination::Page;
+use sluice_engine::Dispatch;
+use sluice_store::{ActivityRecord, Store, Write};
+
+use super::{Backend, secs, store_error, tags_of};
+
+/// At most this many tags on a resource, as on AWS.
+const MAX_TAGS: usize = 50;
+
+impl<S: Store, D: Dispatch> Backend<S, D> {
+    /// The activity `arn` names (`InvalidArn` for another kind of ARN).
+    pub(super) async fn activity(&self, arn: &str) -> Result<ActivityRecord, ApiError> {
+        Arn::parse_as(arn, &[ResourceType::Activity])?;
+        self.store()
+            .activity(arn)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| ApiError::activity_does_not_exist(arn))
+    }
+
+    pub(super) async fn create_activity_record(
+        &self,
+        input: CreateActivityInput,
+    ) -> Result<CreateActivityOutput, ApiError> {
+        validate_name(&input.name)?;
+        if let Some(EncryptionConfiguration {
+            r#type: EncryptionType::CustomerManagedKmsKey,
+            ..
+        }) = input.encryption_configuration
+        {
+            return Err(ApiError::validation(
+                "encryptionConfiguration: CUSTOMER_MANAGED_KMS_KEY needs AWS KMS, which Sluice \
+                 does not have; use AWS_OWNED_KEY or leave it out",
+            ));
+        }
+        let _guard = self.machines.lock().await;
+        let arn = self.scope.activity_arn(&input.name);
+        if let Some(existing) = self.store().activity(&arn).await.map_err(store_error)? {
+            return Ok(CreateActivityOutput {
+                activity_arn: existing.arn,
+                creation_date: secs(existing.created_ms),
+            });
+        }
+        let tags = tags_of(input.tags);
+        if tags.len() > MAX_TAGS {
+            return Err(ApiError::too_many_tags(
+                &arn,
+                "Too many tags: a resource has at most 50",
+            ));
+        }
+        let record = ActivityRecord {
+            arn,
+            name: input.name,
+            created_ms: self.now_ms(),
+            tags,
+        };
+        self.store()
+            .commit(vec![Write::PutActivity(record.clone())])
+            .await
+            .map_err(store_error)?;
+        Ok(CreateActivityOutput {
+            activity_arn: record.arn,
+            creation_date: secs(record.created_ms),
+        })
+    }
+
+    pub(super) async fn describe_activity_record(
+        &self,
+        input: DescribeActivityInput,
+    ) -> Result<DescribeActivityOutput, ApiError> {
+        let activity = self.activity(&input.activity_arn).await?;
+        Ok(DescribeActivityOutput {
+            activity_arn: activity.arn,
+            name: activity.name,
+            creation_date: secs(activity.created_ms),
+            encryption_configuration: Some(EncryptionConfiguration {
+                r#type: EncryptionType::AwsOwnedKey,
+                ..EncryptionConfiguration::default()
+            }),
+        })
+    }
+
+    pub(super) async fn delete_activity_record(
+        &self,
+        input: DeleteActivityInput,
+    ) -> Result<DeleteActivityOutput, ApiError> {
+        Arn::parse_as(&input.activity_arn, &[ResourceType::Activity])?;
+        let _guard = self.machines.lock().await;
+        self.store()
+            .commit(vec![Write::DeleteActivity {
+                arn: input.activity_arn,
+            }])
+            .await
+            .map_err(store_error)?;
+        Ok(DeleteActivityOutput {})
+    }
+
+    pub(super) async fn list_activity_records(
+        &self,
+        input: ListActivitiesInput,
+    ) -> Result<ListActivitiesOutput, ApiError> {
+        let page = Page::from_request(input.next_token.as_deref(), input.max_results)?;
+        let activities = self.store().activities().await.map_err(store_error)?;
+        let (items, next_token) = page.take(activities, |a| format!("{}|{}", a.name, a.arn));
+        Ok(ListActivitiesOutput {
+            activities: items
+                .into_iter()
+                .map(|a| ActivityListItem {
+                    activity_arn: a.arn,
+                    name: a.name,
+                    creation_date: secs(a.created_ms),
+                })
+                .collect(),
+            next_token,
+        })
+    }
+
+    /// TagResource, UntagResource and ListTagsForResource on an activity: `Some` when `arn`
+    /// is an activity ARN (its tags after `change`), `None` for any other ARN.
+    pub(super) async fn activity_tags(
+        &self,
+        arn: &str,
+        change: impl FnOnce(&mut Vec<(String, String)>),
+    ) -> Result<Option<Vec<(String, String)>>, ApiError> {
+        if !matches!(
+            Arn::parse(arn).map(|a| a.resource),
+            Ok(Resource::Activity { .. })
+        ) {
+            return Ok(None);
+        }
+        let _guard = self.machines.lock().await;
+        let mut activity = self
+            .store()
+            .activity(arn)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| ApiError::resource_not_found(arn))?;
+        let before = activity.tags.clone();
+        change(&mut activity.tags);
+        if activity.tags.len() > MAX_TAGS {
+            return Err(ApiError::too_many_tags(
+                arn,
+                "Too many tags: a resource has at most 50",
+            ));
+        }
+        if activity.tags != before {
+            self.store()
+                .commit(vec![Write::PutActivity(activity.clone())])
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(Some(activity.tags))
+    }
+}
