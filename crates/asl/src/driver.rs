@@ -616,6 +616,41 @@ impl Execution {
             .collect())
     }
 
+    /// GetActivityTask handed the activity task waiting with `token` to a worker: records
+    /// `ActivityStarted` (with the worker's name, if it gave one), which its result follows.
+    pub fn activity_started(
+        &mut self,
+        token: &str,
+        worker_name: Option<String>,
+        now_ms: i64,
+    ) -> Result<(), TokenError> {
+        let thread = self.waiting_with(token)?;
+        self.now_ms = now_ms;
+        let Some(mut t) = self.threads.get_mut(thread).and_then(Option::take) else {
+            return Err(TokenError::Closed);
+        };
+        let activity = matches!(
+            t.phase,
+            Phase::Task {
+                resource: ResourceKind::Activity { .. },
+                ..
+            }
+        );
+        if activity {
+            t.prev = self.event(
+                "ActivityStarted",
+                t.prev,
+                Some(Details::ActivityStarted { worker_name }),
+            );
+        }
+        self.threads[thread] = Some(t);
+        if activity {
+            Ok(())
+        } else {
+            Err(TokenError::Closed)
+        }
+    }
+
     /// The thread whose task waits with `token`.
     fn waiting_with(&self, token: &str) -> Result<ThreadId, TokenError> {
         let named = TaskToken::decode(token).ok_or(TokenError::Invalid)?;
@@ -2032,6 +2067,18 @@ impl Execution {
     /// `…Scheduled` and `…Started` events of a task; returns the last id.
     fn task_scheduled_events(&mut self, kind: &ResourceKind, call: &TaskCall, prev: u64) -> u64 {
         match kind {
+            // `ActivityStarted` waits for a worker to take the task (`activity_started`).
+            ResourceKind::Activity { arn } => self.event(
+                "ActivityScheduled",
+                prev,
+                Some(Details::ActivityScheduled {
+                    resource: arn.clone(),
+                    input: crate::json_text(&call.input),
+                    input_details: Truncation::default(),
+                    timeout_in_seconds: call.timeout_seconds,
+                    heartbeat_in_seconds: call.heartbeat_seconds,
+                }),
+            ),
             ResourceKind::Lambda => {
                 let scheduled = self.event(
                     "LambdaFunctionScheduled",
@@ -2078,6 +2125,13 @@ impl Execution {
     /// `TaskTimedOut` / `LambdaFunctionTimedOut` event of a task; returns its id.
     fn task_timed_out_event(&mut self, kind: &ResourceKind, failure: &Failure, prev: u64) -> u64 {
         let (name, details) = match kind {
+            ResourceKind::Activity { .. } => (
+                "ActivityTimedOut",
+                Details::ActivityTimedOut(ErrorDetails {
+                    error: failure.error.clone(),
+                    cause: failure.cause.clone(),
+                }),
+            ),
             ResourceKind::Lambda => (
                 "LambdaFunctionTimedOut",
                 Details::LambdaFunctionTimedOut(ErrorDetails {
@@ -2109,6 +2163,20 @@ impl Execution {
         prev: u64,
     ) -> u64 {
         let (name, details) = match (result, kind) {
+            (Ok(out), ResourceKind::Activity { .. }) => (
+                "ActivitySucceeded",
+                Details::ActivitySucceeded {
+                    output: crate::json_text(out),
+                    output_details: Truncation::default(),
+                },
+            ),
+            (Err(f), ResourceKind::Activity { .. }) => (
+                "ActivityFailed",
+                Details::ActivityFailed(ErrorDetails {
+                    error: f.error.clone(),
+                    cause: f.cause.clone(),
+                }),
+            ),
             (Ok(out), ResourceKind::Lambda) => (
                 "LambdaFunctionSucceeded",
                 Details::LambdaFunctionSucceeded {
@@ -2216,7 +2284,8 @@ enum Flow {
 
 /// Whether entering a state of this kind hands out a task token (`$$.Task.Token`).
 fn waits_for_token(kind: &Kind) -> bool {
-    matches!(kind, Kind::Task(t) if t.resource.ends_with(".waitForTaskToken"))
+    matches!(kind, Kind::Task(t) if t.resource.ends_with(".waitForTaskToken")
+        || matches!(ResourceKind::of(&t.resource), ResourceKind::Activity { .. }))
 }
 
 /// `seconds` after `now_ms`, saturating.

@@ -146,6 +146,32 @@ pub enum Details {
         #[serde(skip_serializing_if = "String::is_empty")]
         cause: String,
     },
+    #[serde(rename = "activityScheduledEventDetails")]
+    ActivityScheduled {
+        resource: String,
+        input: String,
+        #[serde(rename = "inputDetails")]
+        input_details: Truncation,
+        #[serde(rename = "timeoutInSeconds", skip_serializing_if = "Option::is_none")]
+        timeout_in_seconds: Option<u64>,
+        #[serde(rename = "heartbeatInSeconds", skip_serializing_if = "Option::is_none")]
+        heartbeat_in_seconds: Option<u64>,
+    },
+    #[serde(rename = "activityStartedEventDetails")]
+    ActivityStarted {
+        #[serde(rename = "workerName", skip_serializing_if = "Option::is_none")]
+        worker_name: Option<String>,
+    },
+    #[serde(rename = "activitySucceededEventDetails")]
+    ActivitySucceeded {
+        output: String,
+        #[serde(rename = "outputDetails")]
+        output_details: Truncation,
+    },
+    #[serde(rename = "activityFailedEventDetails")]
+    ActivityFailed(ErrorDetails),
+    #[serde(rename = "activityTimedOutEventDetails")]
+    ActivityTimedOut(ErrorDetails),
     #[serde(rename = "lambdaFunctionScheduledEventDetails")]
     LambdaFunctionScheduled {
         resource: String,
@@ -211,11 +237,16 @@ pub struct Iteration {
 }
 
 /// How a Task's `Resource` shows in history: plain Lambda ARNs get the `LambdaFunction*`
+/// events; activities (`arn:aws:states:<region>:<account>:activity:<name>`) the `Activity*`
 /// events; service integrations get `Task*` events with `resourceType`/`resource` split out of
 /// `arn:aws:states:::<type>:<resource>`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ResourceKind {
     Lambda,
+    /// An activity: a worker takes the task (GetActivityTask) and answers with its token.
+    Activity {
+        arn: String,
+    },
     Service {
         resource_type: String,
         resource: String,
@@ -228,6 +259,11 @@ impl ResourceKind {
         match parts.as_slice() {
             ["arn", _, "lambda", _, _, rest] if rest.starts_with("function:") => {
                 ResourceKind::Lambda
+            }
+            &["arn", _, "states", _, _, rest] if rest.starts_with("activity:") => {
+                ResourceKind::Activity {
+                    arn: arn.to_owned(),
+                }
             }
             &["arn", _, "states", _, _, rest] => {
                 // `lambda:invoke`, `sqs:sendMessage`, `aws-sdk:s3:getObject`, `...:startExecution.sync`
@@ -260,6 +296,13 @@ mod tests {
         assert_eq!(
             ResourceKind::of("arn:aws:lambda:us-east-1:000000000000:function:Check"),
             ResourceKind::Lambda
+        );
+        let activity = "arn:aws:states:us-east-1:000000000000:activity:review";
+        assert_eq!(
+            ResourceKind::of(activity),
+            ResourceKind::Activity {
+                arn: activity.into()
+            }
         );
         assert_eq!(
             ResourceKind::of("arn:aws:states:::lambda:invoke"),

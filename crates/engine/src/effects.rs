@@ -16,9 +16,11 @@ use std::sync::Arc;
 use serde_json::Value;
 use sluice_asl::Failure;
 use sluice_asl::driver::{Effect, Execution, ThreadId};
+use sluice_asl::history::ResourceKind;
 use tokio::sync::mpsc;
 use tokio::task::{Id, JoinSet};
 
+use crate::activities::{ActivityQueues, ActivityTask};
 use crate::dispatch::{Submission, Submissions};
 use crate::{Clock, Dispatch, Task};
 
@@ -61,6 +63,8 @@ pub(crate) struct Performer<D> {
     execution: String,
     machine: String,
     test_case: Option<String>,
+    /// Where activity tasks wait for a worker (none: they cannot run, as without callbacks).
+    activities: Option<Arc<ActivityQueues>>,
 }
 
 impl<D: Dispatch> Performer<D> {
@@ -84,7 +88,14 @@ impl<D: Dispatch> Performer<D> {
             execution,
             machine,
             test_case,
+            activities: None,
         }
+    }
+
+    /// Activity tasks go to `queues`, for GetActivityTask.
+    pub(crate) fn with_activities(mut self, queues: Arc<ActivityQueues>) -> Self {
+        self.activities = Some(queues);
+        self
     }
 
     /// Starts the tasks and arms the timers.
@@ -121,6 +132,19 @@ impl<D: Dispatch> Performer<D> {
                                 continue;
                             }
                             self.awaiting.insert(thread, scheduled);
+                            if let (false, Some(queues), ResourceKind::Activity { arn }) = (
+                                answered,
+                                &self.activities,
+                                ResourceKind::of(&task.call.resource),
+                            ) {
+                                queues.push(
+                                    &arn,
+                                    ActivityTask {
+                                        token: task.call.task_token.clone().unwrap_or_default(),
+                                        input: sluice_asl::json_text(&task.call.input),
+                                    },
+                                );
+                            }
                             // Nothing to call, or called before a restart: wait.
                             if !answered || task.submitted.is_some() {
                                 continue;

@@ -5,12 +5,14 @@
 //! core); it owns time ([`Clock`]: scaled, advanceable), task dispatch ([`Dispatch`]) and, for
 //! STANDARD executions, persistence (next: `sluice-store`). Start at [`run`].
 
+mod activities;
 mod clock;
 mod dispatch;
 mod effects;
 mod run;
 mod service;
 
+pub use activities::ActivityTask;
 pub use clock::Clock;
 pub use dispatch::{Dispatch, MockDispatcher, NoDispatcher, Task};
 pub use run::{Finished, run};

@@ -22,6 +22,7 @@ use sluice_store::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use crate::activities::ActivityQueues;
 use crate::effects::Performer;
 use crate::{Clock, Dispatch};
 
@@ -132,6 +133,8 @@ struct Inner<S, D> {
     express: Mutex<Retention>,
     /// RedriveExecution's recent client tokens by execution ARN.
     redrive_tokens: Mutex<HashMap<String, Vec<redrive::RedriveToken>>>,
+    /// Activity tasks waiting for a worker.
+    activities: Arc<ActivityQueues>,
 }
 
 /// Recent EXPRESS executions by ARN, oldest dropped first.
@@ -259,6 +262,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                 callbacks: Mutex::default(),
                 express: Mutex::default(),
                 redrive_tokens: Mutex::default(),
+                activities: Arc::default(),
             }),
         }
     }
@@ -679,7 +683,8 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             machine_name.clone(),
             test_case.clone(),
             true,
-        );
+        )
+        .with_activities(Arc::clone(&self.inner.activities));
         loop {
             performer.perform(std::mem::take(&mut effects));
             // A callback that took: answered once its step is committed.

@@ -159,3 +159,204 @@ fn activities_are_created_once_described_listed_tagged_and_deleted() {
         "",
     );
 }
+
+fn machine(server: &Server, name: &str, activity: &str) -> String {
+    let definition = json!({"StartAt": "ActivityTask", "States": {"ActivityTask": {
+        "Type": "Task", "Resource": activity, "HeartbeatSeconds": 600, "End": true}}});
+    let created = ok_json(&aws(
+        server,
+        &[
+            "create-state-machine",
+            "--name",
+            name,
+            "--role-arn",
+            ROLE,
+            "--definition",
+            &definition.to_string(),
+        ],
+    ));
+    created["stateMachineArn"].as_str().unwrap().to_owned()
+}
+
+fn start(server: &Server, machine: &str, input: &str) -> String {
+    let started = ok_json(&aws(
+        server,
+        &[
+            "start-execution",
+            "--state-machine-arn",
+            machine,
+            "--input",
+            input,
+        ],
+    ));
+    started["executionArn"].as_str().unwrap().to_owned()
+}
+
+fn poll(server: &Server, activity: &str, worker: &str) -> serde_json::Value {
+    ok_json(&aws(
+        server,
+        &[
+            "get-activity-task",
+            "--activity-arn",
+            activity,
+            "--worker-name",
+            worker,
+        ],
+    ))
+}
+
+#[test]
+fn a_worker_takes_activity_tasks_and_ends_them_across_a_server_restart() {
+    let dir = scratch("activity-tasks");
+    let mut server = Server::start(&dir, &[]);
+    let activity = create(&server, "review", &[])["activityArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let machine = machine(&server, "reviewed", &activity);
+
+    // Scheduled before a kill -9: after the restart the task is queued again and taken.
+    let first = start(&server, &machine, r#"{"Value1": "HelloWorld"}"#);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !types(&history(server.port, &first)).contains(&"ActivityScheduled") {
+        assert!(std::time::Instant::now() < deadline, "never scheduled");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    server.kill9();
+    let server = Server::start(&dir, &[]);
+    let task = poll(&server, &activity, "worker-1");
+    assert_eq!(task["input"], r#"{"Value1":"HelloWorld"}"#);
+    let token = task["taskToken"].as_str().expect("a task token").to_owned();
+    let heartbeat = aws(&server, &["send-task-heartbeat", "--task-token", &token]);
+    assert!(
+        heartbeat.status.success(),
+        "{}",
+        String::from_utf8_lossy(&heartbeat.stderr)
+    );
+    let done = aws(
+        &server,
+        &[
+            "send-task-success",
+            "--task-token",
+            &token,
+            "--task-output",
+            r#"{"approved":true}"#,
+        ],
+    );
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let described = wait_done(server.port, &first, std::time::Duration::from_secs(20));
+    assert_eq!(described["status"], "SUCCEEDED");
+    assert_eq!(described["output"], r#"{"approved":true}"#);
+    let events = history(server.port, &first);
+    assert_eq!(
+        types(&events),
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "ActivityScheduled",
+            "ActivityStarted",
+            "ActivitySucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    let chain: Vec<(u64, u64)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_u64().unwrap(),
+                e["previousEventId"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        chain,
+        [(1, 0), (2, 0), (3, 2), (4, 3), (5, 4), (6, 5), (7, 6)]
+    );
+    assert_eq!(
+        events[2]["activityScheduledEventDetails"],
+        json!({"resource": activity, "input": r#"{"Value1":"HelloWorld"}"#,
+               "inputDetails": {"truncated": false}, "heartbeatInSeconds": 600})
+    );
+    assert_eq!(
+        events[3]["activityStartedEventDetails"],
+        json!({"workerName": "worker-1"})
+    );
+    assert_eq!(
+        events[4]["activitySucceededEventDetails"]["output"],
+        r#"{"approved":true}"#
+    );
+    // Handed out once: the token is spent.
+    assert_cli_error(
+        &aws(
+            &server,
+            &[
+                "send-task-success",
+                "--task-token",
+                &token,
+                "--task-output",
+                "{}",
+            ],
+        ),
+        "TaskTimedOut",
+        "SendTaskSuccess",
+        "",
+    );
+
+    // A worker's failure fails the task (uncaught: the execution).
+    let second = start(&server, &machine, "{}");
+    let task = poll(&server, &activity, "worker-2");
+    let token = task["taskToken"].as_str().unwrap();
+    let failed = aws(
+        &server,
+        &[
+            "send-task-failure",
+            "--task-token",
+            token,
+            "--error",
+            "Rejected",
+            "--cause",
+            "no",
+        ],
+    );
+    assert!(
+        failed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&failed.stderr)
+    );
+    let described = wait_done(server.port, &second, std::time::Duration::from_secs(20));
+    assert_eq!(
+        (&described["status"], &described["error"]),
+        (&json!("FAILED"), &json!("Rejected"))
+    );
+    let events = history(server.port, &second);
+    let failed = events
+        .iter()
+        .find(|e| e["type"] == "ActivityFailed")
+        .expect("ActivityFailed");
+    assert_eq!(
+        failed["activityFailedEventDetails"],
+        json!({"error": "Rejected", "cause": "no"})
+    );
+
+    let missing = format!("{PREFIX}:activity:nope");
+    assert_cli_error(
+        &aws(&server, &["get-activity-task", "--activity-arn", &missing]),
+        "ActivityDoesNotExist",
+        "GetActivityTask",
+        &format!("Activity Does Not Exist: '{missing}'"),
+    );
+    assert_cli_error(
+        &aws(
+            &server,
+            &["get-activity-task", "--activity-arn", "no_an_activity_arn"],
+        ),
+        "InvalidArn",
+        "GetActivityTask",
+        "Invalid Arn: 'Invalid ARN prefix: no_an_activity_arn'",
+    );
+}

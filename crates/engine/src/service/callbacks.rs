@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Engine, lock};
 use crate::Dispatch;
+use crate::activities::ActivityTask;
 
 /// How long a callback for a RUNNING execution that has no loop here yet (it is being started
 /// or resumed) waits for one.
@@ -65,6 +66,8 @@ pub(super) enum Signal {
     Heartbeat,
     /// UpdateMapRun; the token is the Map Run's ARN.
     UpdateMapRun(MapRunUpdate),
+    /// GetActivityTask handed the task to this worker.
+    ActivityStarted(Option<String>),
 }
 
 impl Signal {
@@ -81,6 +84,9 @@ impl Signal {
                 .task_callback(token, Err(failure), now_ms)
                 .map(|()| vec![]),
             Signal::Heartbeat => ex.task_heartbeat(token, now_ms),
+            Signal::ActivityStarted(worker) => {
+                ex.activity_started(token, worker, now_ms).map(|()| vec![])
+            }
             Signal::UpdateMapRun(update) => ex
                 .update_map_run(token, update)
                 .map(|()| vec![])
@@ -123,6 +129,37 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
     /// again from now.
     pub async fn send_task_heartbeat(&self, token: &str) -> Result<(), CallbackError> {
         self.callback(token, Signal::Heartbeat).await
+    }
+
+    /// GetActivityTask: the oldest task of `activity` whose execution still waits for it,
+    /// waiting up to `wait` for one; its `ActivityStarted` (naming `worker`) is committed
+    /// before it is handed out.
+    pub async fn get_activity_task(
+        &self,
+        activity: &str,
+        worker: Option<String>,
+        wait: Duration,
+    ) -> Result<Option<ActivityTask>, CallbackError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let Some(task) = self.inner.activities.take(activity, left).await else {
+                return Ok(None);
+            };
+            let started = Signal::ActivityStarted(worker.clone());
+            match self.callback(&task.token, started).await {
+                Ok(()) => return Ok(Some(task)),
+                // It timed out, or its execution ended, while queued: the next one.
+                Err(CallbackError::TaskTimedOut | CallbackError::TaskDoesNotExist) => {}
+                Err(other) => return Err(other),
+            }
+        }
+    }
+
+    /// DeleteActivity: its queued tasks are not handed out any more (their executions wait
+    /// until they time out, as on AWS).
+    pub fn forget_activity(&self, activity: &str) {
+        self.inner.activities.forget(activity);
     }
 
     async fn callback(&self, token: &str, signal: Signal) -> Result<(), CallbackError> {

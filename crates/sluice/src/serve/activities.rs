@@ -1,23 +1,33 @@
-//! CreateActivity, DescribeActivity, DeleteActivity, ListActivities, and the tags of
-//! activities (TagResource and kin take activity ARNs too), as AWS answers them: CreateActivity
-//! is idempotent by name (a second call returns the first activity, tags unchanged), deleting
-//! twice is fine, an unknown activity is `ActivityDoesNotExist`.
+//! CreateActivity, DescribeActivity, DeleteActivity, ListActivities, GetActivityTask, and the
+//! tags of activities (TagResource and kin take activity ARNs too), as AWS answers them:
+//! CreateActivity is idempotent by name (a second call returns the first activity, tags
+//! unchanged), deleting twice is fine, an unknown activity is `ActivityDoesNotExist`.
+//! GetActivityTask long-polls for up to a minute and answers without a task token when none
+//! came; the task it hands out is its execution's (`ActivityStarted` is recorded first), and
+//! the worker ends it with SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat.
 //!
 //! A child module of `backend` (declared there).
 
 use sluice_api::ApiError;
 use sluice_api::sfn::arn::{Arn, Resource, ResourceType};
+use std::time::Duration;
+
 use sluice_api::sfn::model::{
     ActivityListItem, CreateActivityInput, CreateActivityOutput, DeleteActivityInput,
     DeleteActivityOutput, DescribeActivityInput, DescribeActivityOutput, EncryptionConfiguration,
-    EncryptionType, ListActivitiesInput, ListActivitiesOutput,
+    EncryptionType, GetActivityTaskInput, GetActivityTaskOutput, ListActivitiesInput,
+    ListActivitiesOutput,
 };
 use sluice_api::sfn::name::validate_name;
 use sluice_api::sfn::pagination::Page;
 use sluice_engine::Dispatch;
 use sluice_store::{ActivityRecord, Store, Write};
 
+use super::callbacks::callback_error;
 use super::{Backend, secs, store_error, tags_of};
+
+/// How long GetActivityTask waits for a task, as on AWS.
+const POLL: Duration = Duration::from_secs(60);
 
 /// At most this many tags on a resource, as on AWS.
 const MAX_TAGS: usize = 50;
@@ -101,6 +111,7 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
     ) -> Result<DeleteActivityOutput, ApiError> {
         Arn::parse_as(&input.activity_arn, &[ResourceType::Activity])?;
         let _guard = self.machines.lock().await;
+        self.engine.forget_activity(&input.activity_arn);
         self.store()
             .commit(vec![Write::DeleteActivity {
                 arn: input.activity_arn,
@@ -108,6 +119,25 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
             .await
             .map_err(store_error)?;
         Ok(DeleteActivityOutput {})
+    }
+
+    pub(super) async fn poll_activity_task(
+        &self,
+        input: GetActivityTaskInput,
+    ) -> Result<GetActivityTaskOutput, ApiError> {
+        let activity = self.activity(&input.activity_arn).await?;
+        let task = self
+            .engine
+            .get_activity_task(&activity.arn, input.worker_name, POLL)
+            .await
+            .map_err(callback_error)?;
+        Ok(match task {
+            Some(task) => GetActivityTaskOutput {
+                task_token: Some(task.token),
+                input: Some(task.input),
+            },
+            None => GetActivityTaskOutput::default(),
+        })
     }
 
     pub(super) async fn list_activity_records(

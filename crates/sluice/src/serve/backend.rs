@@ -1318,6 +1318,13 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
         self.delete_activity_record(input).await
     }
 
+    async fn get_activity_task(
+        &self,
+        input: sluice_api::sfn::model::GetActivityTaskInput,
+    ) -> Result<sluice_api::sfn::model::GetActivityTaskOutput, ApiError> {
+        self.poll_activity_task(input).await
+    }
+
     async fn list_activities(
         &self,
         input: sluice_api::sfn::model::ListActivitiesInput,

@@ -59,7 +59,7 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
     }
 }
 
-fn callback_error(error: CallbackError) -> ApiError {
+pub(super) fn callback_error(error: CallbackError) -> ApiError {
     match error {
         CallbackError::InvalidToken => ApiError::invalid_token("Invalid token"),
         CallbackError::TaskDoesNotExist => ApiError::task_does_not_exist(error.to_string()),
