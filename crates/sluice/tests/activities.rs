@@ -163,33 +163,7 @@ fn activities_are_created_once_described_listed_tagged_and_deleted() {
 fn machine(server: &Server, name: &str, activity: &str) -> String {
     let definition = json!({"StartAt": "ActivityTask", "States": {"ActivityTask": {
         "Type": "Task", "Resource": activity, "HeartbeatSeconds": 600, "End": true}}});
-    let created = ok_json(&aws(
-        server,
-        &[
-            "create-state-machine",
-            "--name",
-            name,
-            "--role-arn",
-            ROLE,
-            "--definition",
-            &definition.to_string(),
-        ],
-    ));
-    created["stateMachineArn"].as_str().unwrap().to_owned()
-}
-
-fn start(server: &Server, machine: &str, input: &str) -> String {
-    let started = ok_json(&aws(
-        server,
-        &[
-            "start-execution",
-            "--state-machine-arn",
-            machine,
-            "--input",
-            input,
-        ],
-    ));
-    started["executionArn"].as_str().unwrap().to_owned()
+    create_state_machine(server, name, &definition.to_string())
 }
 
 fn poll(server: &Server, activity: &str, worker: &str) -> serde_json::Value {
@@ -216,7 +190,7 @@ fn a_worker_takes_activity_tasks_and_ends_them_across_a_server_restart() {
     let machine = machine(&server, "reviewed", &activity);
 
     // Scheduled before a kill -9: after the restart the task is queued again and taken.
-    let first = start(&server, &machine, r#"{"Value1": "HelloWorld"}"#);
+    let first = start_execution(&server, &machine, r#"{"Value1": "HelloWorld"}"#);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !types(&history(server.port, &first)).contains(&"ActivityScheduled") {
         assert!(std::time::Instant::now() < deadline, "never scheduled");
@@ -308,7 +282,7 @@ fn a_worker_takes_activity_tasks_and_ends_them_across_a_server_restart() {
     );
 
     // A worker's failure fails the task (uncaught: the execution).
-    let second = start(&server, &machine, "{}");
+    let second = start_execution(&server, &machine, "{}");
     let task = poll(&server, &activity, "worker-2");
     let token = task["taskToken"].as_str().unwrap();
     let failed = aws(

@@ -36,22 +36,6 @@ fn ok_empty(server: &Server, args: &[&str]) {
     assert!(matches!(printed.trim(), "" | "{}"), "{printed}");
 }
 
-fn create(server: &Server, name: &str, definition: &str) -> String {
-    let created = ok_json(&aws(
-        server,
-        &[
-            "create-state-machine",
-            "--name",
-            name,
-            "--role-arn",
-            ROLE,
-            "--definition",
-            definition,
-        ],
-    ));
-    created["stateMachineArn"].as_str().unwrap().to_owned()
-}
-
 fn start(server: &Server, machine: &str, name: &str) -> String {
     let started = ok_json(&aws(
         server,
@@ -95,7 +79,7 @@ fn send_task_success_completes_a_waiting_task_across_a_server_restart() {
     let dir = scratch("callbacks-success");
     let data = dir.join("data");
     let mut server = Server::start(&data, &[]);
-    let machine = create(
+    let machine = create_state_machine(
         &server,
         "approve",
         &definition(json!({"HeartbeatSeconds": 3600})),
@@ -204,7 +188,7 @@ fn send_task_success_completes_a_waiting_task_across_a_server_restart() {
 fn send_task_failure_fails_the_execution_with_the_callers_error_and_cause() {
     let dir = scratch("callbacks-failure");
     let server = Server::start(&dir.join("data"), &[]);
-    let machine = create(&server, "approve", &definition(json!({})));
+    let machine = create_state_machine(&server, "approve", &definition(json!({})));
     let execution = start(&server, &machine, "order-7");
     let token = token_of(&server, &execution);
     ok_empty(
@@ -245,7 +229,7 @@ fn a_task_times_out_under_time_scale_and_catch_takes_states_timeout() {
         "Approved": {"Type": "Succeed"},
         "Expired": {"Type": "Fail", "Error": "Expired", "Cause": "nobody answered"}}})
     .to_string();
-    let machine = create(&server, "expiring", &definition);
+    let machine = create_state_machine(&server, "expiring", &definition);
     let execution = start(&server, &machine, "order-7");
     let token = token_of(&server, &execution);
     let done = wait_done(server.port, &execution, Duration::from_secs(30));
@@ -326,5 +310,5 @@ fn express_machines_refuse_callback_tasks_as_aws_does() {
                 "location": "/States/Ask/Resource"}])
     );
     // STANDARD takes it.
-    create(&server, "slow", &definition);
+    create_state_machine(&server, "slow", &definition);
 }

@@ -27,36 +27,6 @@ fn definition(max_concurrency: u64, tolerated: u64, wait: u64) -> String {
     .to_string()
 }
 
-fn create(server: &Server, name: &str, definition: &str) -> String {
-    let created = ok_json(&aws(
-        server,
-        &[
-            "create-state-machine",
-            "--name",
-            name,
-            "--role-arn",
-            ROLE,
-            "--definition",
-            definition,
-        ],
-    ));
-    created["stateMachineArn"].as_str().unwrap().to_owned()
-}
-
-fn start(server: &Server, machine: &str, input: &Value) -> String {
-    let started = ok_json(&aws(
-        server,
-        &[
-            "start-execution",
-            "--state-machine-arn",
-            machine,
-            "--input",
-            &input.to_string(),
-        ],
-    ));
-    started["executionArn"].as_str().unwrap().to_owned()
-}
-
 fn counts(run: &Value, which: &str) -> [i64; 7] {
     let c = &run[which];
     [
@@ -85,9 +55,9 @@ fn describe(server: &Server, map_run: &str) -> Value {
 fn a_finished_map_run_is_listed_described_updated_and_kept_across_a_restart() {
     let dir = scratch("map-runs-finished");
     let mut server = Server::start(&dir, &[]);
-    let machine = create(&server, "fan", &definition(1, 1, 0));
+    let machine = create_state_machine(&server, "fan", &definition(1, 1, 0));
     let items = json!([{"fail": false}, {"fail": true}, {"fail": false}]);
-    let execution = start(&server, &machine, &items);
+    let execution = start_execution(&server, &machine, &items.to_string());
     let done = wait_done(server.port, &execution, Duration::from_secs(20));
     assert_eq!(
         done["status"], "SUCCEEDED",
@@ -234,9 +204,9 @@ fn a_finished_map_run_is_listed_described_updated_and_kept_across_a_restart() {
 fn update_map_run_starts_queued_items_and_stop_execution_aborts_the_run() {
     let dir = scratch("map-runs-running");
     let server = Server::start(&dir, &[]);
-    let machine = create(&server, "slow", &definition(1, 0, 3600));
+    let machine = create_state_machine(&server, "slow", &definition(1, 0, 3600));
     let item = json!({"fail": false});
-    let execution = start(&server, &machine, &json!([item, item, item]));
+    let execution = start_execution(&server, &machine, &json!([item, item, item]).to_string());
     let map_run = loop {
         let listed = call_ok(
             server.port,

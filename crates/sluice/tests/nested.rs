@@ -23,30 +23,14 @@ fn parent(child_arn: &str) -> String {
     .to_string()
 }
 
-fn create(server: &Server, name: &str, definition: &str) -> String {
-    let created = ok_json(&aws(
-        server,
-        &[
-            "create-state-machine",
-            "--name",
-            name,
-            "--role-arn",
-            ROLE,
-            "--definition",
-            definition,
-        ],
-    ));
-    created["stateMachineArn"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn a_parent_runs_its_child_to_completion_across_a_server_crash() {
     let dir = scratch("nested-cli");
     let data = dir.join("data");
     let scale = ["--time-scale", "20"];
     let mut server = Server::start(&data, &scale);
-    let child = create(&server, "child", CHILD);
-    let parent_machine = create(&server, "parent", &parent(&child));
+    let child = create_state_machine(&server, "child", CHILD);
+    let parent_machine = create_state_machine(&server, "parent", &parent(&child));
     let started = ok_json(&aws(
         &server,
         &[

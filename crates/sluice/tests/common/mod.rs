@@ -189,6 +189,38 @@ pub fn ok_json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).expect("aws printed JSON")
 }
 
+/// `aws stepfunctions create-state-machine` (STANDARD); returns the machine's ARN.
+pub fn create_state_machine(server: &Server, name: &str, definition: &str) -> String {
+    let created = ok_json(&aws(
+        server,
+        &[
+            "create-state-machine",
+            "--name",
+            name,
+            "--role-arn",
+            ROLE,
+            "--definition",
+            definition,
+        ],
+    ));
+    created["stateMachineArn"].as_str().unwrap().to_owned()
+}
+
+/// `aws stepfunctions start-execution` (no name); returns the execution's ARN.
+pub fn start_execution(server: &Server, machine: &str, input: &str) -> String {
+    let started = ok_json(&aws(
+        server,
+        &[
+            "start-execution",
+            "--state-machine-arn",
+            machine,
+            "--input",
+            input,
+        ],
+    ));
+    started["executionArn"].as_str().unwrap().to_owned()
+}
+
 /// Asserts the CLI failed with `An error occurred (<code>) when calling the <operation>
 /// operation: <message prefix>...`.
 pub fn assert_cli_error(output: &Output, code: &str, operation: &str, message: &str) {
