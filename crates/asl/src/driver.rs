@@ -625,30 +625,28 @@ impl Execution {
         now_ms: i64,
     ) -> Result<(), TokenError> {
         let thread = self.waiting_with(token)?;
-        self.now_ms = now_ms;
-        let Some(mut t) = self.threads.get_mut(thread).and_then(Option::take) else {
+        let Some(Thread {
+            phase:
+                Phase::Task {
+                    resource: ResourceKind::Activity { .. },
+                    ..
+                },
+            prev,
+            ..
+        }) = self.threads[thread]
+        else {
             return Err(TokenError::Closed);
         };
-        let activity = matches!(
-            t.phase,
-            Phase::Task {
-                resource: ResourceKind::Activity { .. },
-                ..
-            }
+        self.now_ms = now_ms;
+        let started = self.event(
+            "ActivityStarted",
+            prev,
+            Some(Details::ActivityStarted { worker_name }),
         );
-        if activity {
-            t.prev = self.event(
-                "ActivityStarted",
-                t.prev,
-                Some(Details::ActivityStarted { worker_name }),
-            );
+        if let Some(t) = &mut self.threads[thread] {
+            t.prev = started;
         }
-        self.threads[thread] = Some(t);
-        if activity {
-            Ok(())
-        } else {
-            Err(TokenError::Closed)
-        }
+        Ok(())
     }
 
     /// The thread whose task waits with `token`.
@@ -1333,8 +1331,7 @@ impl Execution {
             c.running += 1;
             starts.push((index, item));
         }
-        let map_run = c.map_run_arn.clone();
-        if let Some(run) = self.map_run_mut(map_run.as_deref()) {
+        if let Some(run) = self.map_run_mut(c.map_run_arn.as_deref()) {
             run.started(starts.len() as u64);
         }
         for (index, item) in starts {
@@ -1399,8 +1396,7 @@ impl Execution {
         c.results[slot] = Some(result);
         let stop_early = failed && c.inline;
         let distributed = map && !c.inline;
-        let map_run = c.map_run_arn.clone();
-        if let Some(run) = self.map_run_mut(map_run.as_deref()) {
+        if let Some(run) = self.map_run_mut(c.map_run_arn.as_deref()) {
             run.item_ended(!failed);
         }
         t.prev = if distributed {

@@ -139,14 +139,6 @@ pub fn child_state_machine_arn(map_run_arn: &str) -> String {
     base.replacen(":mapRun:", ":stateMachine:", 1)
 }
 
-/// The execution (not the state machine) a Map Run belongs to cannot be read off its ARN; the
-/// ARN of one of its child workflow executions can be: `arn:…:execution:<machine>/<Label or
-/// id>:<child id>`.
-pub fn child_execution_arn(map_run_arn: &str, child: &str) -> String {
-    let (base, _id) = map_run_arn.rsplit_once(':').unwrap_or((map_run_arn, ""));
-    format!("{}:{child}", base.replacen(":mapRun:", ":execution:", 1))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,15 +197,11 @@ mod tests {
     }
 
     #[test]
-    fn child_arns_come_from_the_map_run_arn() {
+    fn the_child_state_machine_arn_comes_from_the_map_run_arn() {
         let r = run(1);
         assert_eq!(
             r.child_state_machine_arn(),
             "arn:aws:states:us-east-1:123456789012:stateMachine:m/Label"
-        );
-        assert_eq!(
-            child_execution_arn(&r.arn, "c1"),
-            "arn:aws:states:us-east-1:123456789012:execution:m/Label:c1"
         );
     }
 }

@@ -45,7 +45,7 @@ fn activities_are_created_once_described_listed_tagged_and_deleted() {
             .clone()
     };
     assert_eq!(tags(&server), json!([{"key": "team", "value": "sec"}]));
-    let tagged = aws(
+    ok_empty(
         &server,
         &[
             "tag-resource",
@@ -55,12 +55,7 @@ fn activities_are_created_once_described_listed_tagged_and_deleted() {
             "key=tier,value=1",
         ],
     );
-    assert!(
-        tagged.status.success(),
-        "{}",
-        String::from_utf8_lossy(&tagged.stderr)
-    );
-    let untagged = aws(
+    ok_empty(
         &server,
         &[
             "untag-resource",
@@ -69,11 +64,6 @@ fn activities_are_created_once_described_listed_tagged_and_deleted() {
             "--tag-keys",
             "team",
         ],
-    );
-    assert!(
-        untagged.status.success(),
-        "{}",
-        String::from_utf8_lossy(&untagged.stderr)
     );
     assert_eq!(tags(&server), json!([{"key": "tier", "value": "1"}]));
 
@@ -104,12 +94,7 @@ fn activities_are_created_once_described_listed_tagged_and_deleted() {
     assert_eq!(tags(&server), json!([{"key": "tier", "value": "1"}]));
 
     for _ in 0..2 {
-        let deleted = aws(&server, &["delete-activity", "--activity-arn", &arn]);
-        assert!(
-            deleted.status.success(),
-            "{}",
-            String::from_utf8_lossy(&deleted.stderr)
-        );
+        ok_empty(&server, &["delete-activity", "--activity-arn", &arn]);
     }
     assert_cli_error(
         &aws(&server, &["describe-activity", "--activity-arn", &arn]),
@@ -201,13 +186,8 @@ fn a_worker_takes_activity_tasks_and_ends_them_across_a_server_restart() {
     let task = poll(&server, &activity, "worker-1");
     assert_eq!(task["input"], r#"{"Value1":"HelloWorld"}"#);
     let token = task["taskToken"].as_str().expect("a task token").to_owned();
-    let heartbeat = aws(&server, &["send-task-heartbeat", "--task-token", &token]);
-    assert!(
-        heartbeat.status.success(),
-        "{}",
-        String::from_utf8_lossy(&heartbeat.stderr)
-    );
-    let done = aws(
+    ok_empty(&server, &["send-task-heartbeat", "--task-token", &token]);
+    ok_empty(
         &server,
         &[
             "send-task-success",
@@ -216,11 +196,6 @@ fn a_worker_takes_activity_tasks_and_ends_them_across_a_server_restart() {
             "--task-output",
             r#"{"approved":true}"#,
         ],
-    );
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
     );
     let described = wait_done(server.port, &first, std::time::Duration::from_secs(20));
     assert_eq!(described["status"], "SUCCEEDED");
@@ -285,7 +260,7 @@ fn a_worker_takes_activity_tasks_and_ends_them_across_a_server_restart() {
     let second = start_execution(&server, &machine, "{}");
     let task = poll(&server, &activity, "worker-2");
     let token = task["taskToken"].as_str().unwrap();
-    let failed = aws(
+    ok_empty(
         &server,
         &[
             "send-task-failure",
@@ -296,11 +271,6 @@ fn a_worker_takes_activity_tasks_and_ends_them_across_a_server_restart() {
             "--cause",
             "no",
         ],
-    );
-    assert!(
-        failed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&failed.stderr)
     );
     let described = wait_done(server.port, &second, std::time::Duration::from_secs(20));
     assert_eq!(
@@ -333,4 +303,52 @@ fn a_worker_takes_activity_tasks_and_ends_them_across_a_server_restart() {
         "GetActivityTask",
         "Invalid Arn: 'Invalid ARN prefix: no_an_activity_arn'",
     );
+}
+
+#[test]
+fn a_task_that_timed_out_while_queued_is_skipped_and_records_activity_timed_out() {
+    let dir = scratch("activity-timeout");
+    let server = Server::start(&dir, &["--time-scale", "1000"]);
+    let activity = create(&server, "triage", &[])["activityArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hurried = json!({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": activity, "TimeoutSeconds": 1, "End": true}}});
+    let hurried = create_state_machine(&server, "hurried", &hurried.to_string());
+    let patient = json!({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": activity, "End": true}}});
+    let patient = create_state_machine(&server, "patient", &patient.to_string());
+
+    let late = start_execution(&server, &hurried, r#"{"who":"late"}"#);
+    let described = wait_done(server.port, &late, std::time::Duration::from_secs(20));
+    assert_eq!(
+        (&described["status"], &described["error"]),
+        (&json!("FAILED"), &json!("States.Timeout"))
+    );
+    let events = history(server.port, &late);
+    assert!(
+        types(&events).contains(&"ActivityTimedOut"),
+        "{:?}",
+        types(&events)
+    );
+
+    let waiting = start_execution(&server, &patient, r#"{"who":"waiting"}"#);
+    let task = poll(&server, &activity, "w");
+    assert_eq!(
+        task["input"], r#"{"who":"waiting"}"#,
+        "the timed-out task is not handed out"
+    );
+    ok_empty(
+        &server,
+        &[
+            "send-task-success",
+            "--task-token",
+            task["taskToken"].as_str().unwrap(),
+            "--task-output",
+            "{}",
+        ],
+    );
+    let described = wait_done(server.port, &waiting, std::time::Duration::from_secs(20));
+    assert_eq!(described["status"], "SUCCEEDED");
 }

@@ -24,18 +24,6 @@ fn definition(extra: Value) -> String {
     json!({"StartAt": "Ask", "States": {"Ask": ask}}).to_string()
 }
 
-/// Runs an operation whose answer is empty (`{}`: the CLI prints nothing).
-fn ok_empty(server: &Server, args: &[&str]) {
-    let output = aws(server, args);
-    assert!(
-        output.status.success(),
-        "aws {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let printed = String::from_utf8_lossy(&output.stdout);
-    assert!(matches!(printed.trim(), "" | "{}"), "{printed}");
-}
-
 fn start(server: &Server, machine: &str, name: &str) -> String {
     let started = ok_json(&aws(
         server,

@@ -108,7 +108,7 @@ fn a_finished_map_run_is_listed_described_updated_and_kept_across_a_restart() {
     assert!(described["stopDate"].as_f64() >= described["startDate"].as_f64());
 
     // An ended run takes new limits (its record only).
-    let updated = aws(
+    ok_empty(
         &server,
         &[
             "update-map-run",
@@ -117,11 +117,6 @@ fn a_finished_map_run_is_listed_described_updated_and_kept_across_a_restart() {
             "--max-concurrency",
             "5",
         ],
-    );
-    assert!(
-        updated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&updated.stderr)
     );
     assert_eq!(describe(&server, &map_run)["maxConcurrency"], 5);
 
@@ -223,7 +218,7 @@ fn update_map_run_starts_queued_items_and_stop_execution_aborts_the_run() {
     assert!(described.get("stopDate").is_none(), "{described}");
     assert_eq!(counts(&described, "itemCounts"), [2, 1, 0, 0, 0, 0, 3]);
 
-    let updated = aws(
+    ok_empty(
         &server,
         &[
             "update-map-run",
@@ -232,11 +227,6 @@ fn update_map_run_starts_queued_items_and_stop_execution_aborts_the_run() {
             "--max-concurrency",
             "3",
         ],
-    );
-    assert!(
-        updated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&updated.stderr)
     );
     // Answered once the step that started the queued items is committed.
     let described = describe(&server, &map_run);

@@ -189,6 +189,18 @@ pub fn ok_json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).expect("aws printed JSON")
 }
 
+/// Runs an operation whose answer is empty (`{}`: the CLI prints nothing).
+pub fn ok_empty(server: &Server, args: &[&str]) {
+    let output = aws(server, args);
+    assert!(
+        output.status.success(),
+        "aws {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(matches!(printed.trim(), "" | "{}"), "{printed}");
+}
+
 /// `aws stepfunctions create-state-machine` (STANDARD); returns the machine's ARN.
 pub fn create_state_machine(server: &Server, name: &str, definition: &str) -> String {
     let created = ok_json(&aws(
