@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use serde_json::Value;
 
-use crate::bench::http::{Connection, Endpoint};
+use sluice_bench::http::{Connection, Endpoint};
 
 /// How often `--follow` asks for new lines.
 const POLL: Duration = Duration::from_millis(500);

@@ -1,7 +1,6 @@
 //! The `sluice` binary: one subcommand per role. Thin by design: parse the command line, load
 //! files, call the crates, print.
 
-mod bench;
 mod logs;
 mod run;
 mod serve;
@@ -31,12 +30,12 @@ enum Command {
     Validate(validate::Args),
     /// Run one execution of a state machine in process and print its result as JSON.
     Run(run::Args),
-    /// Serve the Step Functions API (AWS JSON 1.0) for the aws CLI and SDKs: STANDARD
-    /// executions durable in --data-dir, EXPRESS executions in memory.
+    /// Serve the Step Functions and Lambda APIs for the aws CLI and SDKs: STANDARD executions
+    /// durable in --data-dir, EXPRESS executions in memory, functions run by worker processes.
     Serve(serve::Args),
     /// Benchmark `sluice serve` (or --endpoint) on the seed pipeline: EXPRESS and STANDARD
     /// throughput and latency, the data dir's fsync rate, and with --moto the ratios to moto.
-    Bench(bench::Args),
+    Bench(sluice_bench::Args),
     /// Print a running server's recent log lines of one function (its workers' stdout and
     /// stderr, START/END/REPORT), grouped by request id; --follow for new ones.
     Logs(logs::Args),
@@ -52,9 +51,9 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::main(args),
         Command::Run(args) => run::main(args),
         Command::Serve(args) => serve::main(args),
-        Command::Bench(args) => bench::main(args),
+        Command::Bench(args) => sluice_bench::main(args),
         Command::Logs(args) => logs::main(args),
-        Command::BenchRuntime => bench::functions::runtime_main(),
+        Command::BenchRuntime => sluice_bench::functions::runtime_main(),
     };
     match result {
         Ok(code) => code,

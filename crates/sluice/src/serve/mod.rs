@@ -8,14 +8,10 @@
 //! ctrl-c: stop accepting, let in-flight requests finish (bounded), then close the store so
 //! queued commits are flushed, and stop every function worker.
 
-pub mod backend;
 mod clock;
 pub mod config;
-mod functions;
-pub mod lambda;
 mod logs;
 mod stats;
-mod test_state;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,12 +23,12 @@ use sluice_api::sfn::Scope;
 use sluice_asl::mock::MockConfig;
 use sluice_engine::{Clock, Dispatch, Engine, EngineOptions, MockDispatcher, NoDispatcher};
 use sluice_functions::Functions;
+use sluice_services::integrations::lambda::FunctionsDispatcher;
+use sluice_services::lambda::LambdaBackend;
+use sluice_services::sfn::Backend;
 use sluice_store::SqliteStore;
 
-use self::backend::Backend;
 use self::config::{Flags, ServeConfig};
-use self::functions::FunctionsDispatcher;
-use self::lambda::LambdaBackend;
 
 /// How long in-flight requests may take to finish once shutdown has begun.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);

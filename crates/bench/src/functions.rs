@@ -35,9 +35,8 @@ use super::{
     millis, one_line, percent, percentile, process, progress, run_workload, secs,
 };
 
-const CHECK: &str =
-    include_str!("../../../../examples/seed/handlers/check_events_for_rule_match.py");
-const TRIGGER: &str = include_str!("../../../../examples/seed/handlers/trigger_notifications.py");
+const CHECK: &str = include_str!("../../../examples/seed/handlers/check_events_for_rule_match.py");
+const TRIGGER: &str = include_str!("../../../examples/seed/handlers/trigger_notifications.py");
 const NOOP: &str = "def handler(event, context):\n    return event\n";
 /// The `provided` function's bootstrap: this executable's Runtime API loop.
 const BOOTSTRAP: &str = "#!/bin/sh\nexec \"$SLUICE_BENCH_EXE\" bench-runtime\n";

@@ -46,20 +46,15 @@ use sluice_store::{
 };
 
 // Aliases: their operations and how a start through one picks a version.
-#[path = "aliases.rs"]
 mod aliases;
-
 // Task callbacks (SendTaskSuccess and kin), and what an EXPRESS machine may not contain.
-#[path = "callbacks.rs"]
 mod callbacks;
-
 // DescribeMapRun, ListMapRuns, UpdateMapRun.
-#[path = "map_runs.rs"]
 mod map_runs;
-
 // Activities: Create/Describe/Delete/ListActivities and their tags.
-#[path = "activities.rs"]
 mod activities;
+// TestState: one state, run in the request.
+mod test_state;
 
 /// Separates a mock test case from the state machine ARN, as Step Functions Local does:
 /// `arn:aws:states:...:stateMachine:name#HappyPath`.
@@ -1374,12 +1369,12 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
         self.task_heartbeat(input).await
     }
 
-    /// Runs one state, pure and synchronous (see [`super::test_state`]).
+    /// Runs one state, pure and synchronous (see [`test_state`]).
     async fn test_state(
         &self,
         input: sluice_api::sfn::model::TestStateInput,
     ) -> Result<sluice_api::sfn::model::TestStateOutput, ApiError> {
-        super::test_state::run(input, &self.scope, self.now_ms())
+        test_state::run(input, &self.scope, self.now_ms())
     }
 }
 

@@ -1,4 +1,4 @@
-//! `sluice bench`: throughput and latency of the seed pipeline over the Step Functions API.
+//! `sluice bench` (this crate is its load generator): throughput and latency of the seed pipeline over the Step Functions API.
 //!
 //! Starts `sluice serve` on a scratch data dir (or targets `--endpoint`), creates the seed's
 //! 3-step machine in its Pass and mock-Task variants as EXPRESS and STANDARD machines, and runs
@@ -17,8 +17,8 @@
 //! Python worker and a pool, the Runtime API's added latency, and the seed machine on its two
 //! real Python handlers.
 
-pub(crate) mod functions;
-pub(crate) mod http;
+pub mod functions;
+pub mod http;
 mod process;
 
 use std::fmt::Write as _;
@@ -33,12 +33,12 @@ use serde_json::{Value, json};
 
 use self::http::{Connection, Endpoint};
 
-const PASS_DEFINITION: &str = include_str!("../../../../examples/seed/sec-pipeline-pass.json");
+const PASS_DEFINITION: &str = include_str!("../../../examples/seed/sec-pipeline-pass.json");
 const PASS_JSONATA_DEFINITION: &str =
-    include_str!("../../../../examples/seed/sec-pipeline-pass-jsonata.json");
-const LAMBDA_DEFINITION: &str = include_str!("../../../../examples/seed/sec-pipeline-lambda.json");
-const MOCK_CONFIG: &str = include_str!("../../../../examples/seed/sfn-mock-config.json");
-const EVENT: &str = include_str!("../../../../examples/seed/event.json");
+    include_str!("../../../examples/seed/sec-pipeline-pass-jsonata.json");
+const LAMBDA_DEFINITION: &str = include_str!("../../../examples/seed/sec-pipeline-lambda.json");
+const MOCK_CONFIG: &str = include_str!("../../../examples/seed/sfn-mock-config.json");
+const EVENT: &str = include_str!("../../../examples/seed/event.json");
 
 /// The state machine name the seed mock configuration stubs (test case `HappyPath`).
 const MOCKED_MACHINE: &str = "sec-pipeline-lambda";

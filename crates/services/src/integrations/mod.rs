@@ -1,0 +1,3 @@
+//! Task states' service integrations that Sluice runs in process.
+
+pub mod lambda;
