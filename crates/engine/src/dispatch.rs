@@ -1,6 +1,6 @@
-//! Task dispatch: who runs a Task state's work. Functions (issue 5) and service integrations
-//! implement [`Dispatch`]; today there are the Step Functions Local mock configuration and
-//! "no tasks".
+//! Task dispatch: who runs a Task state's work. [`Dispatch`] is what the engine calls; a server
+//! gives it an [`crate::Integrations`] registry, tests give it the Step Functions Local mock
+//! configuration ([`MockDispatcher`]) or "no tasks" ([`NoDispatcher`]).
 
 use std::collections::HashMap;
 use std::future::Future;

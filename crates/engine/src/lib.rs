@@ -3,18 +3,21 @@
 //!
 //! It decides nothing about the language (that is `sluice-asl`'s `driver::Execution` and step
 //! core); it owns time ([`Clock`]: scaled, advanceable), task dispatch ([`Dispatch`]) and, for
-//! STANDARD executions, persistence (next: `sluice-store`). Start at [`run`].
+//! STANDARD executions, persistence (`sluice-store`). Start at [`run`]; a server runs its tasks
+//! through [`Integrations`], a registry of Task integrations by service.
 
 mod activities;
 mod clock;
 mod dispatch;
 mod effects;
+mod integrations;
 mod run;
 mod service;
 
 pub use activities::ActivityTask;
 pub use clock::Clock;
 pub use dispatch::{Dispatch, MockDispatcher, NoDispatcher, Task};
+pub use integrations::{Integration, Integrations, TaskFuture, key_of};
 pub use run::{Finished, run};
 pub use service::{
     CallbackError, Engine, EngineError, EngineOptions, ExecutionInput, MapRunView, redrivable,

@@ -21,9 +21,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use sluice_api::sfn::Scope;
 use sluice_asl::mock::MockConfig;
-use sluice_engine::{Clock, Dispatch, Engine, EngineOptions, MockDispatcher, NoDispatcher};
+use sluice_engine::{Clock, Engine, EngineOptions, Integrations, MockDispatcher};
 use sluice_functions::Functions;
-use sluice_services::integrations::lambda::FunctionsDispatcher;
+use sluice_services::integrations::lambda::LambdaIntegration;
 use sluice_services::lambda::LambdaBackend;
 use sluice_services::sfn::Backend;
 use sluice_store::SqliteStore;
@@ -137,22 +137,19 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if events > 0 {
         tracing::info!(events, "resumed event invocations");
     }
-    let result = match &config.mock_config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read mock config {}", path.display()))?;
-            let mock = MockConfig::parse(&text)
-                .with_context(|| format!("invalid mock config {}", path.display()))?;
-            let dispatcher = FunctionsDispatcher::new(functions.clone(), MockDispatcher::new(mock));
-            let engine = Engine::new(store.clone(), dispatcher, clock, options);
-            run(&config, engine, scope, functions.clone()).await
-        }
-        None => {
-            let dispatcher = FunctionsDispatcher::new(functions.clone(), NoDispatcher);
-            let engine = Engine::new(store.clone(), dispatcher, clock, options);
-            run(&config, engine, scope, functions.clone()).await
-        }
-    };
+    let mut integrations = Integrations::new().register(
+        "lambda",
+        Arc::new(LambdaIntegration::new(functions.clone())),
+    );
+    if let Some(path) = &config.mock_config {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read mock config {}", path.display()))?;
+        let mock = MockConfig::parse(&text)
+            .with_context(|| format!("invalid mock config {}", path.display()))?;
+        integrations = integrations.with_mock(MockDispatcher::new(mock));
+    }
+    let engine = Engine::new(store.clone(), integrations, clock, options);
+    let result = run(&config, engine, scope, functions.clone()).await;
     functions.shutdown(Duration::from_secs(5)).await;
     // Flush and close whatever happened: every acknowledged commit is already durable, and
     // queued ones are written before `close` returns.
@@ -179,9 +176,9 @@ impl sluice_functions::Clock for EventClock {
     }
 }
 
-async fn run<D: Dispatch>(
+async fn run(
     config: &ServeConfig,
-    engine: Engine<SqliteStore, D>,
+    engine: Engine<SqliteStore, Integrations>,
     scope: Scope,
     functions: Functions,
 ) -> anyhow::Result<()> {
