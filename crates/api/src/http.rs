@@ -98,7 +98,7 @@ async fn aws_json<B: StepFunctions>(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
-    let request_id = request_id::uuid_v4();
+    let request_id = request_id::current();
     let target = headers
         .get(TARGET_HEADER)
         .map(|value| value.to_str().unwrap_or("<non-ASCII>"))
@@ -196,7 +196,7 @@ fn insert_header(response: &mut Response, name: &'static str, value: &str) {
 }
 
 /// Runs `future`, turning a panic into `Err(payload)` instead of unwinding into the server.
-async fn catch_unwind<F: Future>(
+pub(crate) async fn catch_unwind<F: Future>(
     future: F,
 ) -> Result<F::Output, Box<dyn std::any::Any + Send + 'static>> {
     let mut future = std::pin::pin!(future);

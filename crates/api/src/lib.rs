@@ -18,7 +18,9 @@
 //! 500: it is a `SerializationException`, a `ValidationException` worded as AWS words it, or
 //! the service's own error.
 
+pub mod classify;
 pub mod error;
+pub mod gateway;
 pub mod http;
 pub mod lambda;
 pub mod request_id;

@@ -866,3 +866,109 @@ fn the_clock_can_be_advanced_through_the_api() {
     assert_eq!(done["status"], "SUCCEEDED");
     assert_eq!(done["output"], "{\"k\":1}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// One port for every service: regions, request ids, errors of unknown routes
+
+const BOTO3_REGIONS: &str = r#"
+import urllib.request
+endpoint = os.environ["ENDPOINT"]
+definition = open(os.environ["DEFINITION"]).read()
+for region, partition in [("us-west-2", "aws"), ("cn-northwest-1", "aws-cn")]:
+    client = boto3.client("stepfunctions", endpoint_url=endpoint, region_name=region,
+                          aws_access_key_id="x", aws_secret_access_key="x",
+                          config=Config(inject_host_prefix=False, retries={"max_attempts": 1}))
+    name = "regional-" + region
+    arn = client.create_state_machine(name=name, definition=definition, roleArn=role)["stateMachineArn"]
+    assert arn == f"arn:{partition}:states:{region}:000000000000:stateMachine:{name}", arn
+    version = client.publish_state_machine_version(stateMachineArn=arn)["stateMachineVersionArn"]
+    assert version == arn + ":1", version
+    execution = client.start_execution(stateMachineArn=arn, name="e", input="{}")["executionArn"]
+    assert execution == f"arn:{partition}:states:{region}:000000000000:execution:{name}:e", execution
+    described = client.describe_execution(executionArn=execution)
+    assert described["stateMachineArn"] == arn, described
+    activity = client.create_activity(name="a-" + region)["activityArn"]
+    assert activity == f"arn:{partition}:states:{region}:000000000000:activity:a-{region}", activity
+# Unsigned requests live in the configured region.
+body = json.dumps({"name": "unsigned", "definition": definition, "roleArn": role}).encode()
+request = urllib.request.Request(endpoint, data=body, headers={
+    "X-Amz-Target": "AWSStepFunctions.CreateStateMachine",
+    "Content-Type": "application/x-amz-json-1.0"})
+created = json.loads(urllib.request.urlopen(request).read())
+assert created["stateMachineArn"].startswith("arn:aws:states:us-east-1:000000000000:"), created
+print("OK")
+"#;
+
+#[test]
+fn arns_name_the_region_and_partition_the_client_signed_for() {
+    let dir = scratch("regions");
+    let server = Server::start(&dir, &[]);
+    run_boto3(
+        &server,
+        BOTO3_REGIONS,
+        &[("DEFINITION", &seed("sec-pipeline-pass.json"))],
+    );
+}
+
+/// `(status, headers in lower case, body)` of a raw HTTP/1.1 exchange.
+fn raw(port: u16, request: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+#[test]
+fn every_route_has_a_request_id_and_unknown_routes_answer_in_their_protocol() {
+    let dir = scratch("gateway");
+    let server = Server::start(&dir, &[]);
+    let port = server.port;
+    // A Lambda path no operation has: REST-JSON's error, not an empty 404.
+    let (status, head, _) = raw(
+        port,
+        "GET /2015-03-31/functions/f/no-such-thing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 404, "{head}");
+    assert!(
+        head.contains("x-amzn-errortype: unknownoperationexception"),
+        "{head}"
+    );
+    assert!(head.contains("x-amzn-requestid: "), "{head}");
+    // A query-protocol service Sluice does not serve yet.
+    let body = "Action=ListTopics&Version=2010-03-31";
+    let (status, head, text) = raw(
+        port,
+        &format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=A/20261207/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert_eq!(status, 400, "{head}");
+    assert!(text.contains("<Code>InvalidAction</Code>"), "{text}");
+    // S3 REST-XML.
+    let (status, head, text) = raw(
+        port,
+        "GET /bucket/key HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 501, "{head}");
+    assert!(text.contains("<Code>NotImplemented</Code>"), "{text}");
+    assert!(head.contains("x-amz-request-id: "), "{head}");
+    // Sluice's own routes and a Lambda call carry a request id too.
+    for path in ["/sluice/stats", "/2015-03-31/functions"] {
+        let (status, head, _) = raw(
+            port,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        );
+        assert_eq!(status, 200, "{path}: {head}");
+        assert!(head.contains("x-amzn-requestid: "), "{path}: {head}");
+    }
+}

@@ -641,7 +641,7 @@ async fn invoke<B: Lambda>(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let request_id = request_id::uuid_v4();
+    let request_id = request_id::current();
     let result = async {
         let query = query(uri.query());
         let header = |name: &str| {
@@ -894,7 +894,7 @@ async fn respond<T: Serialize>(
     status: u16,
     result: impl Future<Output = Result<T, ApiError>>,
 ) -> Response {
-    let request_id = request_id::uuid_v4();
+    let request_id = request_id::current();
     match result.await {
         Ok(output) => match serde_json::to_vec(&output) {
             Ok(body) => {
@@ -918,7 +918,7 @@ async fn respond<T: Serialize>(
 }
 
 async fn respond_empty(result: impl Future<Output = Result<(), ApiError>>) -> Response {
-    let request_id = request_id::uuid_v4();
+    let request_id = request_id::current();
     match result.await {
         Ok(()) => {
             let mut response = StatusCode::NO_CONTENT.into_response();

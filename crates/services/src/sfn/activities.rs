@@ -59,7 +59,7 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
             ));
         }
         let _guard = self.machines.lock().await;
-        let arn = self.scope.activity_arn(&input.name);
+        let arn = self.scope().activity_arn(&input.name);
         if let Some(existing) = self.store().activity(&arn).await.map_err(store_error)? {
             return Ok(CreateActivityOutput {
                 activity_arn: existing.arn,

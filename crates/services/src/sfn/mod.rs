@@ -80,7 +80,8 @@ struct MachineCache {
 }
 
 impl<S: Store, D: Dispatch> Backend<S, D> {
-    /// A backend whose ARNs live in `scope` (region and account).
+    /// A backend whose ARNs live in `scope` (region and account), unless a request was signed
+    /// for another region (see [`Backend::scope`]).
     pub fn new(engine: Engine<S, D>, scope: Scope) -> Self {
         Self {
             engine,
@@ -92,6 +93,40 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
 
     fn store(&self) -> &S {
         self.engine.store()
+    }
+
+    /// Where a new resource of this request lives: the region the client signed for (and its
+    /// partition), as on AWS, else the configured one; always the configured account.
+    fn scope(&self) -> Scope {
+        match sluice_api::gateway::signed_region() {
+            Some(region) if region != self.scope.region => {
+                Scope::new(region, self.scope.account.clone())
+            }
+            _ => self.scope.clone(),
+        }
+    }
+
+    /// The scope of an existing state machine (its executions and versions live beside it).
+    fn scope_of(&self, machine_arn: &str) -> Scope {
+        let mut parts = machine_arn.split(':');
+        match (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) {
+            (Some("arn"), Some(partition), Some("states"), Some(region), Some(account))
+                if !partition.is_empty() && !region.is_empty() && !account.is_empty() =>
+            {
+                Scope {
+                    partition: partition.to_string(),
+                    region: region.to_string(),
+                    account: account.to_string(),
+                }
+            }
+            _ => self.scope.clone(),
+        }
     }
 
     fn now_ms(&self) -> i64 {
@@ -170,7 +205,9 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
         extra.latest_version = number;
         machine.extra = Some(extra.to_json());
         Ok(Version::New(StateMachineRecord {
-            arn: self.scope.version_arn(&machine.name, number),
+            arn: self
+                .scope_of(&machine.arn)
+                .version_arn(&machine.name, number),
             description,
             created_ms: now_ms,
             updated_ms: now_ms,
@@ -492,7 +529,7 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
         if kind == MachineType::Express {
             callbacks::check_express(&input.definition)?;
         }
-        let arn = self.scope.state_machine_arn(&input.name);
+        let arn = self.scope().state_machine_arn(&input.name);
         let _guard = self.machines.lock().await;
         let now = self.now_ms();
         if let Some(mut existing) = self
@@ -900,11 +937,14 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
             .await?;
         let machine = &start.machine;
         let arn = match machine.machine_type {
-            MachineType::Standard => self.scope.execution_arn(&machine.name, &start.name),
-            MachineType::Express => {
-                self.scope
-                    .express_execution_arn(&machine.name, &start.name, &new_id())
-            }
+            MachineType::Standard => self
+                .scope_of(&machine.arn)
+                .execution_arn(&machine.name, &start.name),
+            MachineType::Express => self.scope_of(&machine.arn).express_execution_arn(
+                &machine.name,
+                &start.name,
+                &new_id(),
+            ),
         };
         // A name already taken is found by the insert itself (one read fewer per start): the
         // commit fails with ExecutionAlreadyExists and nothing of the new one was performed.
@@ -951,9 +991,11 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
                 NOT_FOR_THIS_TYPE,
             ));
         }
-        let arn = self
-            .scope
-            .express_execution_arn(&machine.name, &start.name, &new_id());
+        let arn = self.scope_of(&machine.arn).express_execution_arn(
+            &machine.name,
+            &start.name,
+            &new_id(),
+        );
         let record = self
             .engine
             .run_sync(
@@ -1374,7 +1416,7 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
         &self,
         input: sluice_api::sfn::model::TestStateInput,
     ) -> Result<sluice_api::sfn::model::TestStateOutput, ApiError> {
-        test_state::run(input, &self.scope, self.now_ms())
+        test_state::run(input, &self.scope(), self.now_ms())
     }
 }
 

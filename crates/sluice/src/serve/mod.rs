@@ -19,6 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use sluice_api::classify::Service;
+use sluice_api::gateway::Gateway;
 use sluice_api::sfn::Scope;
 use sluice_asl::mock::MockConfig;
 use sluice_engine::{Clock, Engine, EngineOptions, Integrations, MockDispatcher};
@@ -205,11 +207,17 @@ async fn run(
     let store = engine.store().clone();
     let function_logs = logs::router(functions.clone());
     let lambda = sluice_api::lambda::router(Arc::new(LambdaBackend::new(functions)));
-    let router = sluice_api::router(Arc::new(Backend::new(engine, scope)))
-        .merge(lambda)
+    let step_functions = sluice_api::router(Arc::new(Backend::new(engine, scope)));
+    let own = step_functions
+        .clone()
         .merge(clock::router(clock))
         .merge(stats::router(store))
         .merge(function_logs);
+    let router = Gateway::new()
+        .service(Service::StepFunctions, step_functions)
+        .service(Service::Lambda, lambda)
+        .service(Service::Sluice, own)
+        .into_router();
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         shutdown_signal().await;

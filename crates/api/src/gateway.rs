@@ -1,0 +1,436 @@
+//! [`Gateway`]: every service on one port. Each request is classified
+//! ([`crate::classify::classify`]: service and protocol), then served by that service's router,
+//! inside what every route shares:
+//! - one request id per request, in the response (`x-amzn-RequestId`; S3's `x-amz-request-id`)
+//!   and in every log line of the request ([`crate::request_id::current`]);
+//! - a tracing span per request (request id, service, method, path);
+//! - the region the client signed for ([`signed_region`]), so ARNs name the client's region;
+//! - a panic becomes the protocol's 500 (`InternalFailure`, S3's `InternalError`), never a
+//!   dropped connection;
+//! - a path or operation no route knows, of a known service, answers in that protocol's error
+//!   shape (`UnknownOperationException`, `InvalidAction`, S3's `NotImplemented`), never an
+//!   empty 404 or 405.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceExt as _;
+use tracing::Instrument as _;
+
+use crate::classify::{CredentialScope, Protocol, Route, Service, classify};
+use crate::http::{ERROR_TYPE_HEADER, REQUEST_ID_HEADER, catch_unwind};
+use crate::request_id;
+
+tokio::task_local! {
+    static SIGNED_REGION: Option<String>;
+}
+
+/// The region the request being served was signed for (SigV4 credential scope), if any.
+pub fn signed_region() -> Option<String> {
+    SIGNED_REGION.try_with(Clone::clone).ok().flatten()
+}
+
+/// S3's request id header.
+const S3_REQUEST_ID_HEADER: &str = "x-amz-request-id";
+
+/// Routers by service, served on one port. See the module's documentation.
+#[derive(Default)]
+pub struct Gateway {
+    services: HashMap<Service, Router>,
+}
+
+impl Gateway {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serves `service`'s requests with `router` (merged with any router given before).
+    pub fn service(mut self, service: Service, router: Router) -> Self {
+        let merged = match self.services.remove(&service) {
+            Some(existing) => existing.merge(router),
+            None => router,
+        };
+        self.services.insert(service, merged);
+        self
+    }
+
+    /// The one router of the port.
+    pub fn into_router(self) -> Router {
+        Router::new().fallback(handle).with_state(Arc::new(self))
+    }
+}
+
+async fn handle(State(gateway): State<Arc<Gateway>>, mut request: Request) -> Response {
+    let route = classify(request.method(), request.uri(), request.headers());
+    let region = CredentialScope::of(request.uri(), request.headers()).map(|scope| scope.region);
+    let request_id = request_id::uuid_v4();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        service = ?route.service,
+        method = %request.method(),
+        path = %request.uri().path(),
+    );
+    request.extensions_mut().insert(route);
+    let router = gateway.services.get(&route.service).cloned();
+    let served = async move {
+        match router {
+            Some(router) => {
+                let response: Result<Response, Infallible> = router.oneshot(request).await;
+                match response {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            }
+            None => unknown_operation(route, &request),
+        }
+    };
+    let id = request_id.clone();
+    let served = SIGNED_REGION.scope(region, request_id::scope(id, catch_unwind(served)));
+    let mut response = match served.instrument(span.clone()).await {
+        Ok(response) => response,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            span.in_scope(|| tracing::error!(panic = %what, "request handler panicked"));
+            internal_failure(route)
+        }
+    };
+    if matches!(
+        response.status(),
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+    ) && !response.headers().contains_key(ERROR_TYPE_HEADER)
+        && route.service != Service::Sluice
+        && is_empty(&response)
+    {
+        response = route_not_found(route, response.status());
+    }
+    let id_header = match route.protocol {
+        Protocol::RestXml => S3_REQUEST_ID_HEADER,
+        _ => REQUEST_ID_HEADER,
+    };
+    if !response.headers().contains_key(id_header)
+        && let Ok(value) = HeaderValue::from_str(&request_id)
+    {
+        response.headers_mut().insert(id_header, value);
+    }
+    response
+}
+
+fn is_empty(response: &Response) -> bool {
+    use axum::body::HttpBody as _;
+    response.body().size_hint().exact() == Some(0)
+}
+
+/// A known service's path or operation that no route serves.
+fn route_not_found(route: Route, status: StatusCode) -> Response {
+    match route.protocol {
+        Protocol::RestJson1 => error(
+            route.protocol,
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+            "The requested operation is not supported by this service",
+        ),
+        Protocol::RestXml => error(
+            route.protocol,
+            if status == StatusCode::METHOD_NOT_ALLOWED {
+                StatusCode::METHOD_NOT_ALLOWED
+            } else {
+                StatusCode::NOT_IMPLEMENTED
+            },
+            if status == StatusCode::METHOD_NOT_ALLOWED {
+                "MethodNotAllowed"
+            } else {
+                "NotImplemented"
+            },
+            "A header you provided implies functionality that is not implemented.",
+        ),
+        _ => unknown_operation_response(route),
+    }
+}
+
+/// A request for a service Sluice does not serve on this port.
+fn unknown_operation(route: Route, request: &Request) -> Response {
+    match route.protocol {
+        Protocol::RestJson1 | Protocol::RestXml => route_not_found(route, StatusCode::NOT_FOUND),
+        Protocol::AwsQuery => {
+            let action = request
+                .uri()
+                .query()
+                .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("Action=")))
+                .unwrap_or("");
+            error(
+                route.protocol,
+                StatusCode::BAD_REQUEST,
+                "InvalidAction",
+                &format!("The action {action} is not valid for this web service."),
+            )
+        }
+        Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => unknown_operation_response(route),
+    }
+}
+
+fn unknown_operation_response(route: Route) -> Response {
+    match route.protocol {
+        Protocol::AwsQuery => error(
+            route.protocol,
+            StatusCode::BAD_REQUEST,
+            "InvalidAction",
+            "The action is not valid for this web service.",
+        ),
+        _ => error(
+            route.protocol,
+            StatusCode::BAD_REQUEST,
+            "UnknownOperationException",
+            "",
+        ),
+    }
+}
+
+fn internal_failure(route: Route) -> Response {
+    let code = match route.protocol {
+        Protocol::RestXml => "InternalError",
+        _ => "InternalFailure",
+    };
+    error(
+        route.protocol,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        code,
+        "We encountered an internal error. Please try again.",
+    )
+}
+
+/// An error response in `protocol`'s shape. The request id is added by the gateway.
+pub fn error(protocol: Protocol, status: StatusCode, code: &str, message: &str) -> Response {
+    let (content_type, body) = match protocol {
+        Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => {
+            let mut body = serde_json::Map::new();
+            body.insert("__type".into(), code.into());
+            if !message.is_empty() {
+                body.insert("message".into(), message.into());
+            }
+            let content_type = if protocol == Protocol::AwsJson1_0 {
+                crate::http::AMZ_JSON_1_0
+            } else {
+                "application/x-amz-json-1.1"
+            };
+            (content_type, serde_json::Value::Object(body).to_string())
+        }
+        Protocol::RestJson1 => {
+            let kind = if status.is_server_error() {
+                "Service"
+            } else {
+                "User"
+            };
+            let body = serde_json::json!({ "Type": kind, "message": message });
+            ("application/json", body.to_string())
+        }
+        Protocol::AwsQuery => {
+            let kind = if status.is_server_error() {
+                "Receiver"
+            } else {
+                "Sender"
+            };
+            let body = format!(
+                "<ErrorResponse><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+                xml_escape(code),
+                xml_escape(message),
+                request_id::current(),
+            );
+            ("text/xml", body)
+        }
+        Protocol::RestXml => {
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
+                xml_escape(code),
+                xml_escape(message),
+                request_id::current(),
+            );
+            ("application/xml", body)
+        }
+    };
+    let mut response = (status, Body::from(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if matches!(
+        protocol,
+        Protocol::AwsJson1_0 | Protocol::AwsJson1_1 | Protocol::RestJson1
+    ) && let Ok(value) = HeaderValue::from_str(code)
+    {
+        headers.insert(ERROR_TYPE_HEADER, value);
+    }
+    response
+}
+
+fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::{get, post};
+
+    use super::*;
+
+    async fn call(
+        router: &Router,
+        request: Request,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, headers, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    fn gateway() -> Router {
+        let lambda = Router::new()
+            .route("/2015-03-31/functions", get(|| async { "functions" }))
+            .route(
+                "/2015-03-31/functions/{name}/boom",
+                get(|name: axum::extract::Path<String>| async move {
+                    let members: Vec<&str> = name.0.split('.').collect();
+                    // Out of bounds for a name without a dot: a handler bug.
+                    members[1].to_string()
+                }),
+            );
+        let sfn = Router::new().route(
+            "/",
+            post(|| async { (signed_region().unwrap_or_default(), request_id::current()).0 }),
+        );
+        Gateway::new()
+            .service(Service::Lambda, lambda)
+            .service(Service::StepFunctions, sfn)
+            .into_router()
+    }
+
+    fn signed(method: &str, uri: &str, service: &str) -> axum::http::request::Builder {
+        Request::builder().method(method).uri(uri).header(
+            "authorization",
+            format!(
+                "AWS4-HMAC-SHA256 Credential=A/20261207/eu-west-3/{service}/aws4_request, SignedHeaders=host"
+            ),
+        )
+    }
+
+    #[tokio::test]
+    async fn every_response_has_a_request_id_and_the_signed_region_reaches_the_handler() {
+        let router = gateway();
+        let (status, headers, body) = call(
+            &router,
+            signed("POST", "/", "states")
+                .header("x-amz-target", "AWSStepFunctions.ListStateMachines")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, "eu-west-3");
+        assert_eq!(headers[REQUEST_ID_HEADER].len(), 36);
+        let (_, headers, _) = call(
+            &router,
+            Request::get("/2015-03-31/functions")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert!(headers.contains_key(REQUEST_ID_HEADER));
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_the_protocols_500() {
+        let (status, headers, body) = call(
+            &gateway(),
+            Request::get("/2015-03-31/functions/f/boom")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(headers[ERROR_TYPE_HEADER], "InternalFailure");
+        assert!(headers.contains_key(REQUEST_ID_HEADER));
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["Type"], "Service");
+    }
+
+    #[tokio::test]
+    async fn unknown_routes_answer_in_their_protocols_shape() {
+        let router = gateway();
+        // REST-JSON: a Lambda path no route serves.
+        let (status, headers, _) = call(
+            &router,
+            Request::get("/2015-03-31/functions/f/nothing-here")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(headers[ERROR_TYPE_HEADER], "UnknownOperationException");
+        // Query: a service without routes.
+        let (status, headers, body) = call(
+            &router,
+            signed("POST", "/", "sns")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from("Action=ListTopics&Version=2010-03-31"))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body.contains("<Code>InvalidAction</Code>"), "{body}");
+        assert!(body.contains("<Type>Sender</Type>"), "{body}");
+        assert!(headers.contains_key(REQUEST_ID_HEADER));
+        // AWS JSON: a target of a service without routes.
+        let (status, headers, body) = call(
+            &router,
+            signed("POST", "/", "kinesis")
+                .header("x-amz-target", "Kinesis_20131202.ListStreams")
+                .header("content-type", "application/x-amz-json-1.1")
+                .body(Body::from("{}"))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(headers[ERROR_TYPE_HEADER], "UnknownOperationException");
+        assert_eq!(headers[header::CONTENT_TYPE], "application/x-amz-json-1.1");
+        assert!(body.contains("UnknownOperationException"));
+        // REST-XML: S3 is not served yet.
+        let (status, headers, body) = call(
+            &router,
+            signed("GET", "/bucket/key", "s3")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+        assert!(body.starts_with("<?xml"), "{body}");
+        assert!(body.contains("<Code>NotImplemented</Code>"), "{body}");
+        assert!(headers.contains_key(S3_REQUEST_ID_HEADER));
+    }
+
+    #[test]
+    fn xml_is_escaped() {
+        assert_eq!(xml_escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
+    }
+}
