@@ -158,7 +158,7 @@ async fn read_body(
         Err(error) => {
             // Over the limit (chunked bodies) or the connection failed mid-body.
             let too_large = std::error::Error::source(&error)
-                .is_some_and(|source| source.to_string().contains("length limit"));
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
             if too_large {
                 Err(ApiError::request_too_large(limit))
             } else {

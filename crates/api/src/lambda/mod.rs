@@ -729,12 +729,20 @@ async fn invoke<B: Lambda>(
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| {
-            ApiError::new(
-                protocol::REQUEST_ENTITY_TOO_LARGE,
-                format!("Request must be smaller than {MAX_BODY_BYTES} bytes for the operation"),
-            )
-            .with_status(413)
+        .map_err(|error| {
+            let too_large = std::error::Error::source(&error)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                ApiError::new(
+                    protocol::REQUEST_ENTITY_TOO_LARGE,
+                    format!(
+                        "Request must be smaller than {MAX_BODY_BYTES} bytes for the operation"
+                    ),
+                )
+                .with_status(413)
+            } else {
+                ApiError::serialization(format!("Cannot read the request body: {error}"))
+            }
         })
 }
 
