@@ -660,6 +660,40 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         });
     }
 
+    /// Commits one step of a running execution. While the store fails for a reason that may
+    /// pass (a full disk, an I/O error), the step waits in memory and is committed again with
+    /// backoff: nothing after it is performed before it is durable, and the execution carries
+    /// on by itself once the store writes again.
+    async fn commit_step(&self, execution: &str, writes: Vec<Write>) -> Result<(), EngineError> {
+        const FIRST_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
+        const LONGEST_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+        let mut delay = FIRST_RETRY;
+        let mut paused = false;
+        loop {
+            match self.inner.store.commit(writes.clone()).await {
+                Ok(()) => {
+                    if paused {
+                        tracing::info!(execution, "the store writes again; execution continues");
+                    }
+                    return Ok(());
+                }
+                Err(sluice_store::Error::Storage(reason)) => {
+                    if !paused {
+                        tracing::warn!(
+                            execution,
+                            %reason,
+                            "cannot commit a step; retrying until the store writes again"
+                        );
+                        paused = true;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(LONGEST_RETRY);
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+
     /// The durable loop: perform effects, wait for one outcome, step, commit, repeat.
     #[allow(clippy::too_many_arguments)] // the execution's identity travels together
     async fn drive(
@@ -722,7 +756,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                 writes.push(Write::AppendEvents(event_records(&record.arn, events)));
             }
             writes.extend(map_run_writes(&record.arn, map_runs));
-            self.inner.store.commit(writes).await?;
+            self.commit_step(&record.arn, writes).await?;
             if let Some(answer) = answer {
                 let _ = answer.send(Ok(()));
             }

@@ -972,3 +972,126 @@ fn every_route_has_a_request_id_and_unknown_routes_answer_in_their_protocol() {
         assert!(head.contains("x-amzn-requestid: "), "{path}: {head}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// A full disk
+
+/// A tmpfs mounted on `dir` for the test's life (unmounted on drop, even when the test fails).
+struct SmallDisk {
+    dir: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    /// `None` where mounting needs privileges this process lacks.
+    fn mount(dir: &std::path::Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(dir).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then(|| Self {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Writes a ballast file until the disk is full; returns its path.
+    fn fill(&self) -> std::path::PathBuf {
+        let path = self.dir.join("ballast");
+        let mut file = std::fs::File::create(&path).unwrap();
+        for chunk in [1 << 20, 4096, 512] {
+            let block = vec![0u8; chunk];
+            while file.write_all(&block).is_ok() {}
+        }
+        let _ = file.sync_all();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+    }
+}
+
+#[test]
+fn a_full_disk_pauses_executions_and_they_carry_on_when_space_returns() {
+    let dir = scratch("disk-full");
+    let Some(disk) = SmallDisk::mount(&dir, "64m") else {
+        // Mounting a tmpfs needs root, which CI has.
+        assert!(!is_root(), "running as root but cannot mount a tmpfs");
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let data = dir.join("data");
+    let mut server = Server::start(&data, &["--time-scale", "10"]);
+    // Each execution waits 20 scaled seconds (2 s), so its next step comes while the disk is full.
+    let waiting = r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":20,"Next":"P"},"P":{"Type":"Pass","End":true}}}"#;
+    let machine = call_ok(
+        server.port,
+        "CreateStateMachine",
+        json!({ "name": "patient", "definition": waiting, "roleArn": ROLE }),
+    )["stateMachineArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let start = |n: usize| {
+        call(
+            server.port,
+            "StartExecution",
+            &json!({ "stateMachineArn": machine, "name": format!("e{n}") }),
+        )
+        .unwrap()
+    };
+    let mut acknowledged = Vec::new();
+    for n in 0..20 {
+        let (status, body) = start(n);
+        assert_eq!(status, 200, "{body}");
+        acknowledged.push(body["executionArn"].as_str().unwrap().to_string());
+    }
+    let ballast = disk.fill();
+    // Starts succeed while SQLite still has room in its log, then fail with a retryable error.
+    let mut refused = None;
+    for n in 20..2_000 {
+        let (status, body) = start(n);
+        match status {
+            200 => acknowledged.push(body["executionArn"].as_str().unwrap().to_string()),
+            _ => {
+                refused = Some((status, body));
+                break;
+            }
+        }
+    }
+    let (status, body) = refused.expect("a start is refused while the disk is full");
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["__type"], "ServiceUnavailable", "{body}");
+    // Let the waits end while the disk is still full: their steps cannot be committed.
+    std::thread::sleep(Duration::from_secs(3));
+    std::fs::remove_file(&ballast).unwrap();
+    // Without a restart, every acknowledged execution ends as it would have.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for arn in &acknowledged {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let described = wait_done(server.port, arn, left);
+        assert_eq!(described["status"], "SUCCEEDED", "{arn}: {described}");
+    }
+    // New work is accepted again.
+    let (status, body) = start(5_000);
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        server
+            .log()
+            .contains("retrying until the store writes again"),
+        "{}",
+        server.log()
+    );
+    server.kill9();
+    drop(disk);
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}

@@ -386,6 +386,15 @@ fn new_id() -> String {
 fn store_error(error: sluice_store::Error) -> ApiError {
     match error {
         sluice_store::Error::InvalidToken => ApiError::invalid_token("Invalid token"),
+        // A full disk or failing I/O: the SDKs back off and retry a 503.
+        sluice_store::Error::Storage(reason) => {
+            tracing::warn!(%reason, "store cannot write");
+            ApiError::new(
+                "ServiceUnavailable",
+                "The service cannot store the request right now; retry it later",
+            )
+            .with_status(503)
+        }
         other => {
             tracing::error!(error = %other, "store failed");
             ApiError::internal(format!("Internal failure: {}", other.code()))
