@@ -7,7 +7,6 @@
 //! through [`Integrations`], a registry of Task integrations by service.
 
 mod activities;
-mod clock;
 mod dispatch;
 mod effects;
 mod integrations;
@@ -15,10 +14,10 @@ mod run;
 mod service;
 
 pub use activities::ActivityTask;
-pub use clock::Clock;
 pub use dispatch::{Dispatch, MockDispatcher, NoDispatcher, Task};
 pub use integrations::{Integration, Integrations, TaskFuture, key_of};
 pub use run::{Finished, run};
 pub use service::{
     CallbackError, Engine, EngineError, EngineOptions, ExecutionInput, MapRunView, redrivable,
 };
+pub use sluice_clock::Clock;

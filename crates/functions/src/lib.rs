@@ -24,7 +24,6 @@
 //! what a client or a worker sends. Start at [`Functions`].
 
 pub mod archive;
-mod clock;
 mod error;
 pub mod event_config;
 mod events;
@@ -39,7 +38,6 @@ mod runtimes;
 mod service;
 pub mod task;
 
-pub use clock::{Clock, SystemClock};
 pub use error::Error;
 pub use event_config::{DestinationChange, EventInvokeConfig, EventInvokeConfigChange};
 pub use function::{
@@ -50,6 +48,7 @@ pub use options::Options;
 pub use pool::{PoolStats, Reply};
 pub use registry::Registry;
 pub use service::{AliasUpdate, Functions, IDEMPOTENCY_KEY, InvokeOptions, Invoked, LATEST};
+pub use sluice_clock::Clock;
 
 #[cfg(test)]
 mod tests;

@@ -13,8 +13,8 @@ use axum::body::Bytes;
 use base64::Engine as _;
 use tokio::sync::Semaphore;
 
-use crate::clock::{Clock, SystemClock};
 use crate::events::{Condition, Event, Journal, invocation_record};
+use sluice_clock::Clock;
 
 use crate::function::{Function, Qualifier, Scope, Settings, limits};
 use crate::logs::LogBuffer;
@@ -87,7 +87,7 @@ struct Inner {
     /// Shut down: no new pool, no new invocation.
     closed: AtomicBool,
     /// The time events are accepted, retried and aged on.
-    clock: Arc<dyn Clock>,
+    clock: Clock,
 }
 
 /// The workers of one function: a pool per version (`$LATEST`, `1`, ...), each version running
@@ -108,7 +108,7 @@ impl Functions {
     /// Opens the functions of `<data_dir>/functions` (created if missing), events on wall
     /// time. No worker starts before an invocation.
     pub fn open(data_dir: &Path, options: Options, scope: Scope) -> Result<Self, Error> {
-        Self::open_with_clock(data_dir, options, scope, Arc::new(SystemClock))
+        Self::open_with_clock(data_dir, options, scope, Clock::system())
     }
 
     /// [`Functions::open`] with the clock `Event` invocations run on (their retry delays and
@@ -117,7 +117,7 @@ impl Functions {
         data_dir: &Path,
         options: Options,
         scope: Scope,
-        clock: Arc<dyn Clock>,
+        clock: Clock,
     ) -> Result<Self, Error> {
         let registry = Registry::open(data_dir)?;
         let node_bootstrap = crate::runtimes::install(data_dir)?;
@@ -391,7 +391,7 @@ impl Functions {
     async fn run_event(self, mut event: Event, payload: Bytes) {
         let name = event.function.clone();
         let request_id: Arc<str> = Arc::from(event.id.as_str());
-        let clock = Arc::clone(&self.inner.clock);
+        let clock = self.inner.clock.clone();
         let mut backoff = Duration::from_secs(1);
         // The last reply of the function, for the invocation record.
         let mut last: Option<Invoked> = None;

@@ -134,3 +134,61 @@ fn sluice_run_says_nested_executions_need_the_server() {
         "{result}"
     );
 }
+
+/// Calls Step Functions through the generic AWS SDK integration: PascalCase in and out, and
+/// a missing machine caught by its SDK error name.
+#[test]
+fn aws_sdk_integrations_call_sluices_own_step_functions_api() {
+    let dir = scratch("aws-sdk-sfn");
+    let server = Server::start(&dir, &[]);
+    let child = create_state_machine(
+        &server,
+        "sdk-child",
+        r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#,
+    );
+    let parent = json!({"StartAt": "Describe", "States": {
+        "Describe": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:describeStateMachine",
+                     "Parameters": {"StateMachineArn.$": "$.child"},
+                     "ResultSelector": {"name.$": "$.Name", "type.$": "$.Type"},
+                     "ResultPath": "$.described", "Next": "Start"},
+        "Start": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:startExecution",
+                  "Parameters": {"StateMachineArn.$": "$.child", "Input": "{\"from\":\"sdk\"}",
+                                 "Name": "by-sdk"},
+                  "ResultSelector": {"arn.$": "$.ExecutionArn"},
+                  "ResultPath": "$.started", "Next": "Missing"},
+        "Missing": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:describeStateMachine",
+                    "Parameters": {"StateMachineArn.$": "States.Format('{}-nope', $.child)"},
+                    "Catch": [{"ErrorEquals": ["Sfn.StateMachineDoesNotExistException"],
+                               "ResultPath": "$.caught", "Next": "Done"}],
+                    "Next": "Done"},
+        "Done": {"Type": "Pass", "End": true}}})
+    .to_string();
+    let parent = create_state_machine(&server, "sdk-parent", &parent);
+    let execution = start_execution(&server, &parent, &json!({"child": child}).to_string());
+    let done = wait_done(server.port, &execution, Duration::from_secs(30));
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let output: Value = serde_json::from_str(done["output"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        output["described"],
+        json!({"name": "sdk-child", "type": "STANDARD"})
+    );
+    assert_eq!(
+        output["started"]["arn"],
+        format!("{PREFIX}:execution:sdk-child:by-sdk")
+    );
+    assert_eq!(
+        output["caught"]["Error"],
+        "Sfn.StateMachineDoesNotExistException"
+    );
+    let cause = output["caught"]["Cause"].as_str().unwrap();
+    assert!(
+        cause.contains("(Service: Sfn, Status Code: 400, Request ID: "),
+        "{cause}"
+    );
+    let child_run = wait_done(
+        server.port,
+        &format!("{PREFIX}:execution:sdk-child:by-sdk"),
+        Duration::from_secs(30),
+    );
+    assert_eq!(child_run["input"], r#"{"from":"sdk"}"#);
+}

@@ -25,6 +25,7 @@ use sluice_api::sfn::Scope;
 use sluice_asl::mock::MockConfig;
 use sluice_engine::{Clock, Engine, EngineOptions, Integrations, MockDispatcher};
 use sluice_functions::Functions;
+use sluice_services::integrations::aws_sdk::{AwsSdk, Casing, Slot, StepFunctionsService};
 use sluice_services::integrations::lambda::LambdaIntegration;
 use sluice_services::lambda::LambdaBackend;
 use sluice_services::sfn::Backend;
@@ -132,17 +133,23 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         &config.data_dir,
         config.functions.clone(),
         sluice_functions::Scope::new(config.region.clone(), config.account.clone()),
-        Arc::new(EventClock(clock.clone())),
+        clock.clone(),
     )
     .with_context(|| format!("cannot open the functions in {}", config.data_dir.display()))?;
     let events = functions.resume_events();
     if events > 0 {
         tracing::info!(events, "resumed event invocations");
     }
-    let mut integrations = Integrations::new().register(
-        "lambda",
-        Arc::new(LambdaIntegration::new(functions.clone())),
-    );
+    // `aws-sdk:sfn` calls the Step Functions API that runs on this engine: its handler is set
+    // once the API exists.
+    let mut sdk = AwsSdk::new();
+    let step_functions_sdk = sdk.register("sfn", "Sfn", Casing::Camel);
+    let mut integrations = Integrations::new()
+        .register(
+            "lambda",
+            Arc::new(LambdaIntegration::new(functions.clone())),
+        )
+        .register("aws-sdk", Arc::new(sdk));
     if let Some(path) = &config.mock_config {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read mock config {}", path.display()))?;
@@ -151,7 +158,14 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         integrations = integrations.with_mock(MockDispatcher::new(mock));
     }
     let engine = Engine::new(store.clone(), integrations, clock, options);
-    let result = run(&config, engine, scope, functions.clone()).await;
+    let result = run(
+        &config,
+        engine,
+        scope,
+        functions.clone(),
+        step_functions_sdk,
+    )
+    .await;
     functions.shutdown(Duration::from_secs(5)).await;
     // Flush and close whatever happened: every acknowledged commit is already durable, and
     // queued ones are written before `close` returns.
@@ -162,27 +176,12 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     result
 }
 
-/// The engine's clock, as the functions service's.
-struct EventClock(Clock);
-
-impl sluice_functions::Clock for EventClock {
-    fn now_ms(&self) -> i64 {
-        self.0.now_ms()
-    }
-
-    fn sleep_until(
-        &self,
-        due_ms: i64,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
-        Box::pin(self.0.sleep_until(due_ms))
-    }
-}
-
 async fn run(
     config: &ServeConfig,
     engine: Engine<SqliteStore, Integrations>,
     scope: Scope,
     functions: Functions,
+    step_functions_sdk: Slot,
 ) -> anyhow::Result<()> {
     let resumed = engine
         .recover()
@@ -207,7 +206,9 @@ async fn run(
     let store = engine.store().clone();
     let function_logs = logs::router(functions.clone());
     let lambda = sluice_api::lambda::router(Arc::new(LambdaBackend::new(functions)));
-    let step_functions = sluice_api::router(Arc::new(Backend::new(engine, scope)));
+    let backend = Arc::new(Backend::new(engine, scope));
+    step_functions_sdk.set(Arc::new(StepFunctionsService(Arc::clone(&backend))));
+    let step_functions = sluice_api::router(backend);
     let own = step_functions
         .clone()
         .merge(clock::router(clock))

@@ -1,5 +1,7 @@
-//! The engine's clock. Every timer (Wait, retry backoff, execution timeout) goes through it, so
-//! `--time-scale F` runs them F times faster and tests advance time instantly.
+//! Sluice's one clock. Every timer of the server's semantics (Wait states, retry backoff,
+//! execution timeouts, Lambda event retries and ages) goes through it, so `--time-scale F` runs
+//! them F times faster and tests advance time instantly (`POST /sluice/clock`). What runs in
+//! real time (a worker's timeout, a disk's retry backoff) uses `tokio::time` directly.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
