@@ -17,6 +17,6 @@ pub use clock::Clock;
 pub use dispatch::{Dispatch, MockDispatcher, NoDispatcher, Task};
 pub use run::{Finished, run};
 pub use service::{
-    CallbackError, DEFAULT_EXECUTION_RETENTION, Engine, EngineError, EngineOptions,
-    ExecutionInput, MapRunView, REDRIVABLE_PERIOD, redrivable,
+    CallbackError, DEFAULT_EXECUTION_RETENTION, Engine, EngineError, EngineOptions, ExecutionInput,
+    MapRunView, REDRIVABLE_PERIOD, redrivable,
 };

@@ -1085,7 +1085,10 @@ async fn check_purge<S: Store>(store: &S) {
         store.purge_closed(500, 10).await.unwrap(),
         [arn("timed-out"), arn("failed")]
     );
-    assert_eq!(store.purge_closed(500, 10).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        store.purge_closed(500, 10).await.unwrap(),
+        Vec::<String>::new()
+    );
 
     for record in &old {
         assert_eq!(store.execution(&record.arn).await.unwrap(), None);
@@ -1099,10 +1102,7 @@ async fn check_purge<S: Store>(store: &S) {
         );
         assert!(store.map_runs(&record.arn).await.unwrap().is_empty());
         assert_eq!(
-            store
-                .map_run(&format!("{}:run", record.arn))
-                .await
-                .unwrap(),
+            store.map_run(&format!("{}:run", record.arn)).await.unwrap(),
             None
         );
     }

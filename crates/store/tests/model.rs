@@ -15,7 +15,13 @@ use sluice_store::{
 
 const MACHINES: &[&str] = &["m1", "m2", "m3"];
 const EXECUTION_NAMES: &[&str] = &["e0", "e1", "e2"];
-const STATUSES: &[&str] = &["RUNNING", "SUCCEEDED", "FAILED", "ABORTED", "PENDING_REDRIVE"];
+const STATUSES: &[&str] = &[
+    "RUNNING",
+    "SUCCEEDED",
+    "FAILED",
+    "ABORTED",
+    "PENDING_REDRIVE",
+];
 /// What [`Store::purge_closed`] may delete.
 const CLOSED: &[&str] = &["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"];
 const TIMER_KEYS: &[&str] = &["wait", "retry"];
@@ -326,7 +332,9 @@ impl Model {
         let eligible: Vec<&ExecutionRecord> = self
             .executions
             .values()
-            .filter(|e| CLOSED.contains(&e.status.as_str()) && e.stop_ms.is_some_and(|s| s < before))
+            .filter(|e| {
+                CLOSED.contains(&e.status.as_str()) && e.stop_ms.is_some_and(|s| s < before)
+            })
             .collect();
         assert_eq!(purged.len(), eligible.len().min(limit), "{purged:?}");
         let stops: Vec<i64> = purged
@@ -688,7 +696,9 @@ fn perform<'a>(
     op: &Op,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send + 'a>> {
     match op.clone() {
-        Op::Commit(writes) => Box::pin(async move { Outcome::Committed(store.commit(writes).await) }),
+        Op::Commit(writes) => {
+            Box::pin(async move { Outcome::Committed(store.commit(writes).await) })
+        }
         Op::Purge(before, limit) => {
             Box::pin(async move { Outcome::Purged(store.purge_closed(before, limit).await) })
         }
@@ -702,7 +712,9 @@ fn check(model: &mut Model, op: &Op, outcome: &Outcome) {
             assert_eq!(verdict(result), model.commit(writes), "{writes:?}");
         }
         (Op::Purge(before, limit), Outcome::Purged(result)) => {
-            let purged = result.as_ref().unwrap_or_else(|e| panic!("purge failed: {e}"));
+            let purged = result
+                .as_ref()
+                .unwrap_or_else(|e| panic!("purge failed: {e}"));
             model.purge(*before, *limit, purged);
         }
         _ => unreachable!("an outcome answers its own operation"),
