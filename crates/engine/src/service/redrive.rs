@@ -133,6 +133,10 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             sluice_store::Error::Conflict { .. } => EngineError::ExecutionNotRedrivable(
                 "Execution is RUNNING and cannot be redriven".into(),
             ),
+            // Its retention ended (and the purge deleted it) since it was read.
+            sluice_store::Error::NotFound { .. } => {
+                EngineError::ExecutionDoesNotExist(execution_arn.to_owned())
+            }
             other => EngineError::Store(other),
         })?;
         if let Some(token) = client_token {
