@@ -18,6 +18,7 @@ pub use dispatch::{Dispatch, MockDispatcher, NoDispatcher, Task};
 pub use integrations::{Integration, Integrations, TaskFuture, key_of};
 pub use run::{Finished, run};
 pub use service::{
-    CallbackError, Engine, EngineError, EngineOptions, ExecutionInput, MapRunView, redrivable,
+    CallbackError, DEFAULT_EXECUTION_RETENTION, Engine, EngineError, EngineOptions, ExecutionInput,
+    MapRunView, REDRIVABLE_PERIOD, redrivable,
 };
 pub use sluice_clock::Clock;

@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::Value;
 use sluice_asl::definition::StateMachine;
@@ -30,10 +31,11 @@ mod callbacks;
 mod map_runs;
 mod nested;
 mod redrive;
+mod retention;
 
 pub use callbacks::CallbackError;
 pub use map_runs::MapRunView;
-pub use redrive::redrivable;
+pub use redrive::{REDRIVABLE_PERIOD, redrivable};
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -42,13 +44,20 @@ pub struct EngineOptions {
     pub max_payload_bytes: Option<usize>,
     /// How many ended EXPRESS executions stay describable.
     pub express_retention: usize,
+    /// How long a closed STANDARD execution is kept after it stopped, on the engine's clock
+    /// (AWS: 90 days), before [`Engine::purge_expired`] deletes it; `None` keeps them all.
+    pub execution_retention: Option<Duration>,
 }
+
+/// AWS's retention of closed executions.
+pub const DEFAULT_EXECUTION_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
 
 impl Default for EngineOptions {
     fn default() -> Self {
         Self {
             max_payload_bytes: Some(256 * 1024),
             express_retention: 10_000,
+            execution_retention: Some(DEFAULT_EXECUTION_RETENTION),
         }
     }
 }

@@ -1095,3 +1095,182 @@ fn is_root() -> bool {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
+
+/// `GET <path>` over a plain socket: the JSON body.
+fn get_json(port: u16, path: &str) -> Value {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (_, body) = response.split_once("\r\n\r\n").expect("a response");
+    serde_json::from_str(body).expect("a JSON body")
+}
+
+/// `POST /sluice/clock {"advanceSeconds": seconds}`.
+fn advance_clock(port: u16, seconds: u64) {
+    let body = json!({ "advanceSeconds": seconds }).to_string();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let request = format!(
+        "POST /sluice/clock HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+}
+
+/// Bytes of `sluice.db` and its WAL in `dir`.
+fn store_size(dir: &std::path::Path) -> (u64, u64) {
+    let size = |name: &str| std::fs::metadata(dir.join(name)).map_or(0, |m| m.len());
+    (size("sluice.db"), size("sluice.db-wal"))
+}
+
+/// Closed STANDARD executions expire 90 days (the default retention) after they stop, on the
+/// engine's clock: rounds of executions of the seed Pass machine, the clock advanced 91 days
+/// after each; every round's executions are then gone (DescribeExecution and
+/// GetExecutionHistory answer ExecutionDoesNotExist, ListExecutions no longer lists them)
+/// while a RUNNING execution (a long Wait) survives every purge and completes. The data dir
+/// stays bounded: SQLite reuses the pages the purge freed (sizes printed per round).
+#[test]
+fn closed_executions_expire_and_the_data_dir_stays_bounded() {
+    const ROUNDS: u64 = 5;
+    const PER_ROUND: u64 = 500;
+    const THREADS: u64 = 4;
+    const DAY: u64 = 24 * 3600;
+    let dir = scratch("retention");
+    let server = Server::start(&dir, &[]);
+    let port = server.port;
+    let definition = std::fs::read_to_string(seed("sec-pipeline-pass.json")).unwrap();
+    let input = std::fs::read_to_string(seed("event.json")).unwrap();
+    let pass = create_state_machine(&server, "pass", &definition);
+    // Waits through every round, then one more day.
+    let wait = format!(
+        r#"{{"StartAt":"W","States":{{"W":{{"Type":"Wait","Seconds":{},"End":true}}}}}}"#,
+        (ROUNDS * 91 + 1) * DAY
+    );
+    let waiting_machine = create_state_machine(&server, "long-wait", &wait);
+    let waiting = call_ok(
+        port,
+        "StartExecution",
+        json!({ "stateMachineArn": waiting_machine, "name": "waiting" }),
+    )["executionArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let describe = |arn: &str| call(port, "DescribeExecution", &json!({ "executionArn": arn }));
+
+    let mut sizes = Vec::new();
+    for round in 0..ROUNDS {
+        let started: Vec<String> = (0..THREADS)
+            .map(|thread| {
+                let (pass, input) = (pass.clone(), input.clone());
+                std::thread::spawn(move || {
+                    (0..PER_ROUND / THREADS)
+                        .map(|i| {
+                            let started = call_ok(
+                                port,
+                                "StartExecution",
+                                json!({
+                                    "stateMachineArn": pass,
+                                    "name": format!("r{round}-t{thread}-{i}"),
+                                    "input": input,
+                                }),
+                            );
+                            started["executionArn"].as_str().unwrap().to_owned()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flat_map(|thread| thread.join().unwrap())
+            .collect();
+        // The Pass machine has no wait: each execution ends in the commit that starts it.
+        let listed = call_ok(
+            port,
+            "ListExecutions",
+            json!({ "stateMachineArn": pass, "maxResults": 1000 }),
+        );
+        let listed = listed["executions"].as_array().unwrap();
+        assert_eq!(listed.len() as u64, PER_ROUND, "only this round's are left");
+        assert!(listed.iter().all(|e| e["status"] == "SUCCEEDED"));
+        let (db, wal) = store_size(&dir);
+        eprintln!(
+            "round {round}: {PER_ROUND} closed executions kept: sluice.db {:.2} MiB, WAL {:.2} MiB",
+            db as f64 / f64::from(1 << 20),
+            wal as f64 / f64::from(1 << 20)
+        );
+        sizes.push((db, wal));
+
+        advance_clock(port, 91 * DAY);
+        let began = Instant::now();
+        let deadline = began + Duration::from_secs(60);
+        while get_json(port, "/sluice/stats")["store"]["purged"].as_u64()
+            != Some((round + 1) * PER_ROUND)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "round {round} not purged: {}\n{}",
+                get_json(port, "/sluice/stats"),
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!(
+            "round {round}: purged {PER_ROUND} within {:?} of the clock's advance",
+            began.elapsed()
+        );
+        for arn in started.iter().step_by(50) {
+            let (status, body) = describe(arn).unwrap();
+            assert_eq!(
+                (status, body["__type"].as_str()),
+                (400, Some("ExecutionDoesNotExist")),
+                "{arn}: {body}"
+            );
+            let (status, body) =
+                call(port, "GetExecutionHistory", &json!({ "executionArn": arn })).unwrap();
+            assert_eq!(
+                (status, body["__type"].as_str()),
+                (400, Some("ExecutionDoesNotExist")),
+                "{arn}: {body}"
+            );
+        }
+        let listed = call_ok(port, "ListExecutions", json!({ "stateMachineArn": pass }));
+        assert_eq!(listed["executions"], json!([]), "round {round}");
+        let (status, body) = describe(&waiting).unwrap();
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("RUNNING")),
+            "{body}"
+        );
+    }
+
+    // The Wait ends a day after the last round; then it is an ordinary closed execution.
+    advance_clock(port, 2 * DAY);
+    let done = wait_done(port, &waiting, Duration::from_secs(20));
+    assert_eq!(done["status"], "SUCCEEDED");
+    advance_clock(port, 91 * DAY);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while describe(&waiting).unwrap().0 != 400 {
+        assert!(
+            Instant::now() < deadline,
+            "the Wait's execution is never purged"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Without the purge the file grows by a round's worth each round (to about ROUNDS times
+    // round 0's size); with it, the pages it frees are reused. The WAL's size is the store's
+    // own checkpoint policy (it restarts once checkpointed, never beyond `journal_size_limit`).
+    let first = sizes[0].0;
+    let largest = sizes.iter().map(|(db, _)| *db).max().unwrap_or(0);
+    eprintln!(
+        "largest sluice.db: {:.2} x round 0's",
+        largest as f64 / first as f64
+    );
+    assert!(largest <= first * 2, "{sizes:?}");
+    assert!(sizes.iter().all(|(_, wal)| *wal <= 64 << 20), "{sizes:?}");
+}

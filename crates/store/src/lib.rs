@@ -2,7 +2,8 @@
 //!
 //! **What it owns.** The [`Store`] trait — state machines, their published versions, aliases
 //! and the revisions executions run, executions, history events and timers, changed only through atomic [`Store::commit`]s of
-//! [`Write`]s and read through a handful of listings — and its embedded implementation,
+//! [`Write`]s (and the retention's [`Store::purge_closed`]) and read through a handful of
+//! listings — and its embedded implementation,
 //! [`SqliteStore`]: one SQLite file in WAL mode with `synchronous=FULL`, a single writer thread
 //! that *group-commits* (every commit pending when the writer wakes shares one transaction and
 //! one fsync; a failing commit is isolated by a savepoint so it does not sink the others),
@@ -157,6 +158,22 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Every timer, soonest due first: what crash recovery re-arms.
     fn timers(&self) -> impl Future<Output = Result<Vec<TimerRecord>, Error>> + Send;
 
+    /// Deletes up to `limit` (at least 1) closed executions — SUCCEEDED, FAILED, TIMED_OUT or
+    /// ABORTED — whose `stop_ms` is before `stopped_before_ms`, oldest stop first, each with its
+    /// history, timers and Map Runs; then the machine revisions those executions ran that no
+    /// machine, version or remaining execution refers to anymore. Any other execution (RUNNING,
+    /// PENDING_REDRIVE, no stop time) is never touched. Returns the ARNs deleted: fewer than
+    /// `limit` means no such execution is left.
+    ///
+    /// Atomic and durable like a [`Store::commit`], and ordered with commits: it sees every
+    /// commit that resolved before it was issued. Its work is bounded by `limit`, so that a
+    /// caller draining a backlog in batches leaves room for commits in between.
+    fn purge_closed(
+        &self,
+        stopped_before_ms: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+
     /// Counters since the store was opened (all zero for a backend that keeps none).
     fn stats(&self) -> Stats {
         Stats::default()
@@ -187,4 +204,6 @@ pub struct Stats {
     pub sync_us: u64,
     /// Microseconds the writer spent checkpointing.
     pub checkpoint_us: u64,
+    /// Closed executions deleted by [`Store::purge_closed`].
+    pub purged: u64,
 }

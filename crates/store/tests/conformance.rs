@@ -1021,6 +1021,180 @@ async fn check_map_runs<S: Store>(store: &S) {
     assert_eq!(arns(store.map_runs(&b).await.unwrap()), ["run-3"]);
 }
 
+/// A closed execution of `machine` that stopped at `stop_ms`.
+fn closed(machine: &str, name: &str, status: &str, stop_ms: i64) -> ExecutionRecord {
+    let mut record = execution(machine, name, stop_ms - 1);
+    record.status = status.into();
+    record.stop_ms = Some(stop_ms);
+    record
+}
+
+/// The retention's purge: closed executions that stopped before the cutoff go, oldest first and
+/// `limit` at a time, with everything that belongs to them; open ones and younger ones stay.
+async fn check_purge<S: Store>(store: &S) {
+    let arn = |name: &str| execution_arn("m", name);
+    let mut redriven = closed("m", "redriven", "FAILED", 20);
+    let old = [
+        closed("m", "succeeded", "SUCCEEDED", 100),
+        closed("m", "aborted", "ABORTED", 120),
+        closed("m", "timed-out", "TIMED_OUT", 150),
+        closed("m", "failed", "FAILED", 200),
+    ];
+    let mut open = vec![
+        execution("m", "running", 0),
+        // Open whatever their stop time says.
+        closed("m", "running-stopped", "RUNNING", 10),
+        closed("m", "pending", "PENDING_REDRIVE", 10),
+        redriven.clone(),
+    ];
+    open[1].status = "RUNNING".into();
+    let young = closed("m", "young", "SUCCEEDED", 1_000);
+    let mut writes = vec![Write::PutStateMachine(machine("m"))];
+    for record in old.iter().chain(&open).chain([&young]) {
+        writes.push(Write::InsertExecution(record.clone()));
+        writes.push(Write::AppendEvents(events(&record.arn, 1..=3)));
+        writes.push(Write::PutTimer(timer(&record.arn, "wait", 5)));
+        writes.push(Write::PutMapRun(MapRunRecord {
+            arn: format!("{}:run", record.arn),
+            execution_arn: record.arn.clone(),
+            start_ms: 1,
+            body: "{}".into(),
+        }));
+    }
+    store.commit(writes).await.unwrap();
+    // More history in a later commit (a row of its own, not the execution's).
+    store
+        .commit(vec![Write::AppendEvents(events(&arn("succeeded"), 4..=6))])
+        .await
+        .unwrap();
+    // Redriven after it failed: RUNNING again, no stop time.
+    redriven.status = "RUNNING".into();
+    redriven.stop_ms = None;
+    redriven.redrive_count = 1;
+    store
+        .commit(vec![Write::UpdateExecution(redriven)])
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.purge_closed(500, 2).await.unwrap(),
+        [arn("succeeded"), arn("aborted")],
+        "oldest stop first, at most the limit"
+    );
+    assert_eq!(
+        store.purge_closed(500, 10).await.unwrap(),
+        [arn("timed-out"), arn("failed")]
+    );
+    assert_eq!(
+        store.purge_closed(500, 10).await.unwrap(),
+        Vec::<String>::new()
+    );
+
+    for record in &old {
+        assert_eq!(store.execution(&record.arn).await.unwrap(), None);
+        assert!(
+            store
+                .events(&record.arn, None, 10, false)
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        assert!(store.map_runs(&record.arn).await.unwrap().is_empty());
+        assert_eq!(
+            store.map_run(&format!("{}:run", record.arn)).await.unwrap(),
+            None
+        );
+    }
+    let listed: BTreeSet<String> = store
+        .executions(ExecutionFilter::default(), None, 100)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| e.arn)
+        .collect();
+    let kept: BTreeSet<String> = open.iter().chain([&young]).map(|e| e.arn.clone()).collect();
+    assert_eq!(listed, kept);
+    let timers: BTreeSet<String> = store
+        .timers()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.execution_arn)
+        .collect();
+    assert_eq!(timers, kept, "timers go with their executions");
+    for arn in &kept {
+        assert_eq!(
+            store.events(arn, None, 10, false).await.unwrap().items,
+            events(arn, 1..=3)
+        );
+        assert_eq!(store.map_runs(arn).await.unwrap().len(), 1);
+    }
+    assert_eq!(store.running().await.unwrap().len(), 3);
+
+    // Ordered with commits: an execution that closes in a commit issued just before the purge
+    // is purged by it.
+    let mut closing = store.execution(&arn("running")).await.unwrap().unwrap();
+    closing.status = "SUCCEEDED".into();
+    closing.stop_ms = Some(300);
+    let close = vec![Write::UpdateExecution(closing)];
+    let (committed, purged) = tokio::join!(store.commit(close), store.purge_closed(500, 10));
+    committed.unwrap();
+    assert_eq!(purged.unwrap(), [arn("running")]);
+    assert_eq!(store.execution(&arn("running")).await.unwrap(), None);
+    // (A backend that keeps no counters reports none.)
+    assert!(matches!(store.stats().purged, 0 | 5), "{:?}", store.stats());
+
+    // Revisions: one still held by the machine stays; one the machine moved on from goes with
+    // the last execution that ran it; one a version holds stays.
+    let mut r1 = machine("r");
+    r1.revision_id = "rev-1".into();
+    let mut r2 = r1.clone();
+    r2.revision_id = "rev-2".into();
+    let mut v1 = version("r", 1);
+    v1.revision_id = "rev-v".into();
+    let ran = |name: &str, revision: &str, stop_ms: i64| {
+        let mut record = closed("r", name, "SUCCEEDED", stop_ms);
+        record.revision_id = revision.into();
+        record
+    };
+    let mut on_version = ran("on-version", "rev-v", 100);
+    on_version.state_machine_arn = v1.arn.clone();
+    store
+        .commit(vec![
+            Write::PutStateMachine(r1),
+            Write::PutStateMachine(v1),
+            Write::InsertExecution(ran("first", "rev-1", 100)),
+            Write::InsertExecution(ran("second", "rev-1", 2_000)),
+            Write::InsertExecution(on_version),
+            Write::PutStateMachine(r2),
+            Write::InsertExecution(ran("third", "rev-2", 100)),
+        ])
+        .await
+        .unwrap();
+    let r = machine_arn("r");
+    assert_eq!(store.purge_closed(500, 10).await.unwrap().len(), 3);
+    assert!(
+        store.revision(&r, "rev-1").await.unwrap().is_some(),
+        "an execution that is kept still runs it"
+    );
+    assert!(store.revision(&r, "rev-2").await.unwrap().is_some());
+    assert!(store.revision(&r, "rev-v").await.unwrap().is_some());
+    assert_eq!(store.purge_closed(5_000, 10).await.unwrap().len(), 2);
+    assert_eq!(store.revision(&r, "rev-1").await.unwrap(), None);
+    assert!(store.revision(&r, "rev-2").await.unwrap().is_some());
+    assert!(store.revision(&r, "rev-v").await.unwrap().is_some());
+    // The machine's other revisions are untouched.
+    assert!(
+        store
+            .revision(&machine_arn("m"), "rev-m")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 async fn check_activities<S: Store>(store: &S) {
     let activity = |name: &str, created_ms: i64, tags: &[(&str, &str)]| ActivityRecord {
         arn: format!("arn:aws:states:us-east-1:123456789012:activity:{name}"),
@@ -1091,6 +1265,7 @@ sqlite! {
     sqlite_execution_scopes => check_execution_scopes,
     sqlite_map_runs => check_map_runs,
     sqlite_activities => check_activities,
+    sqlite_purge => check_purge,
 }
 
 /// Without the in-memory copies of recent executions, every read comes from the file: the
@@ -1102,10 +1277,14 @@ async fn sqlite_reads_agree_with_and_without_recent_executions() {
         recent_executions: 0,
         ..SqliteOptions::default()
     };
-    let store = SqliteStore::open(&dir.db(), options).unwrap();
+    let store = SqliteStore::open(&dir.db(), options.clone()).unwrap();
     check_execution_insert_update(&store).await;
     check_atomicity(&store).await;
     check_read_your_writes(&store).await;
+    store.close().await.unwrap();
+    let dir = TempDir::new("no-recent-purge");
+    let store = SqliteStore::open(&dir.db(), options).unwrap();
+    check_purge(&store).await;
     store.close().await.unwrap();
 
     // A tiny cache: most reads miss it, the latest ones hit it.
@@ -1560,8 +1739,8 @@ async fn sqlite_a_version_1_file_migrates() {
     assert_eq!(store.map_runs("e").await.unwrap(), vec![run]);
     store.close().await.unwrap();
     assert_eq!(user_version(&dir), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 7);
-    // Version 3 keeps only the lean execution indexes.
+    assert_eq!(SCHEMA_VERSION, 8);
+    // Version 3 keeps only the lean execution indexes; version 8 adds the retention's two.
     let conn = rusqlite::Connection::open(dir.db()).unwrap();
     let mut indexes: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'executions' AND sql IS NOT NULL ORDER BY name")
@@ -1575,8 +1754,10 @@ async fn sqlite_a_version_1_file_migrates() {
         indexes,
         [
             "executions_by_alias",
+            "executions_by_revision",
             "executions_by_unqualified_machine",
             "executions_by_version",
+            "executions_closed",
             "executions_running"
         ]
     );

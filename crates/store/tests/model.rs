@@ -15,7 +15,15 @@ use sluice_store::{
 
 const MACHINES: &[&str] = &["m1", "m2", "m3"];
 const EXECUTION_NAMES: &[&str] = &["e0", "e1", "e2"];
-const STATUSES: &[&str] = &["RUNNING", "SUCCEEDED", "FAILED"];
+const STATUSES: &[&str] = &[
+    "RUNNING",
+    "SUCCEEDED",
+    "FAILED",
+    "ABORTED",
+    "PENDING_REDRIVE",
+];
+/// What [`Store::purge_closed`] may delete.
+const CLOSED: &[&str] = &["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"];
 const TIMER_KEYS: &[&str] = &["wait", "retry"];
 const MAP_RUNS: &[&str] = &["run-1", "run-2", "run-3"];
 const ALIASES: &[&str] = &["live", "beta"];
@@ -54,7 +62,7 @@ fn machine_strategy() -> impl Strategy<Value = StateMachineRecord> {
                     description,
                     created_ms: time,
                     updated_ms: time + 1,
-                    revision_id: format!("r{time}"),
+                    revision_id: format!("r{}", time % 2),
                     tags,
                     extra: (time % 2 == 0).then(|| format!("{{\"t\":{time}}}")),
                     version,
@@ -75,7 +83,9 @@ fn execution_strategy() -> impl Strategy<Value = ExecutionRecord> {
         (
             prop::option::of(1u64..=2),
             prop::option::of(prop::sample::select(ALIASES)),
-            prop::sample::select(REVISIONS),
+            // Few revisions, so that executions often share one (the purge drops a revision
+            // only with the last execution that ran it).
+            prop::sample::select(&REVISIONS[..2]),
         ),
     )
         .prop_map(
@@ -102,7 +112,10 @@ fn execution_strategy() -> impl Strategy<Value = ExecutionRecord> {
                     error: None,
                     cause: None,
                     start_ms,
-                    stop_ms: (status != "RUNNING").then_some(start_ms + 1),
+                    // Open executions too may carry a stop time (one redriven, say): the
+                    // purge must go by status.
+                    stop_ms: (status != "RUNNING" || next_event_id % 2 == 0)
+                        .then_some(start_ms + 1),
                     redrive_count,
                     snapshot: Some(format!("{{\"n\":{next_event_id}}}")),
                     next_event_id,
@@ -192,6 +205,20 @@ fn write_strategy() -> impl Strategy<Value = Write> {
                 start_ms,
                 body,
             })),
+    ]
+}
+
+/// One step of a test: a commit, or a purge batch (`stopped_before_ms`, `limit`).
+#[derive(Debug, Clone)]
+enum Op {
+    Commit(Vec<Write>),
+    Purge(i64, usize),
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => prop::collection::vec(write_strategy(), 0..5).prop_map(Op::Commit),
+        2 => (0i64..7, 1usize..4).prop_map(|(before, limit)| Op::Purge(before, limit)),
     ]
 }
 
@@ -297,6 +324,58 @@ impl Model {
             }
         }
         Verdict::Ok
+    }
+
+    /// Checks what a purge batch deleted against the contract (closed, stopped before the
+    /// cutoff, oldest stop first, `limit` unless fewer are eligible), then deletes the same.
+    fn purge(&mut self, before: i64, limit: usize, purged: &[String]) {
+        let eligible: Vec<&ExecutionRecord> = self
+            .executions
+            .values()
+            .filter(|e| {
+                CLOSED.contains(&e.status.as_str()) && e.stop_ms.is_some_and(|s| s < before)
+            })
+            .collect();
+        assert_eq!(purged.len(), eligible.len().min(limit), "{purged:?}");
+        let stops: Vec<i64> = purged
+            .iter()
+            .map(|arn| {
+                let e = eligible
+                    .iter()
+                    .find(|e| &e.arn == arn)
+                    .unwrap_or_else(|| panic!("{arn} was not eligible"));
+                e.stop_ms.unwrap_or_default()
+            })
+            .collect();
+        assert!(stops.is_sorted(), "oldest stop first: {stops:?}");
+        let newest_purged = stops.last().copied().unwrap_or(i64::MIN);
+        for e in &eligible {
+            assert!(
+                purged.contains(&e.arn) || e.stop_ms.unwrap_or_default() >= newest_purged,
+                "{} stopped before {purged:?} but was kept",
+                e.arn
+            );
+        }
+        let mut revisions = Vec::new();
+        for arn in purged {
+            if let Some(e) = self.executions.get(arn) {
+                revisions.push((e.machine_arn().to_owned(), e.revision_id.clone()));
+            }
+            self.apply(&Write::DeleteExecution { arn: arn.clone() });
+        }
+        for (machine, revision) in revisions {
+            let held = self
+                .machines
+                .values()
+                .any(|m| m.machine_arn() == machine && m.revision_id == revision)
+                || self
+                    .executions
+                    .values()
+                    .any(|e| e.machine_arn() == machine && e.revision_id == revision);
+            if !held && !revision.is_empty() {
+                self.revisions.remove(&(machine, revision));
+            }
+        }
     }
 
     fn state_machines(&self) -> Vec<StateMachineRecord> {
@@ -570,7 +649,7 @@ proptest! {
 
     #[test]
     fn sqlite_matches_the_model(
-        commits in prop::collection::vec(prop::collection::vec(write_strategy(), 0..5), 1..30),
+        ops in prop::collection::vec(op_strategy(), 1..30),
         page in 1usize..4,
         concurrent in any::<bool>(),
     ) {
@@ -583,21 +662,19 @@ proptest! {
             let store = SqliteStore::open(&dir.db(), SqliteOptions::default()).unwrap();
             let mut model = Model::default();
             if concurrent {
-                // All commits at once, in order: they land in shared groups, applied in queue
-                // order, so the verdicts are still those of the sequential model.
-                let pending: Vec<_> = commits
-                    .iter()
-                    .map(|writes| store.commit(writes.clone()))
-                    .collect();
-                let results = futures_join_all(pending).await;
-                for (writes, result) in commits.iter().zip(&results) {
-                    assert_eq!(verdict(result), model.commit(writes), "{writes:?}");
+                // All operations at once, in order: commits land in shared groups and purges
+                // between them, applied in queue order, so the verdicts are still those of the
+                // sequential model.
+                let pending: Vec<_> = ops.iter().map(|op| perform(&store, op)).collect();
+                let outcomes = futures_join_all(pending).await;
+                for (op, outcome) in ops.iter().zip(&outcomes) {
+                    check(&mut model, op, outcome);
                 }
             } else {
-                for (n, writes) in commits.iter().enumerate() {
-                    let result = store.commit(writes.clone()).await;
-                    assert_eq!(verdict(&result), model.commit(writes), "{writes:?}");
-                    if n == commits.len() / 2 {
+                for (n, op) in ops.iter().enumerate() {
+                    let outcome = perform(&store, op).await;
+                    check(&mut model, op, &outcome);
+                    if n == ops.len() / 2 {
                         compare(&store, &model, page).await;
                     }
                 }
@@ -605,6 +682,42 @@ proptest! {
             compare(&store, &model, page).await;
             store.close().await.unwrap();
         });
+    }
+}
+
+enum Outcome {
+    Committed(Result<(), Error>),
+    Purged(Result<Vec<String>, Error>),
+}
+
+/// Issues `op` to the store; the first poll queues it.
+fn perform<'a>(
+    store: &'a SqliteStore,
+    op: &Op,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send + 'a>> {
+    match op.clone() {
+        Op::Commit(writes) => {
+            Box::pin(async move { Outcome::Committed(store.commit(writes).await) })
+        }
+        Op::Purge(before, limit) => {
+            Box::pin(async move { Outcome::Purged(store.purge_closed(before, limit).await) })
+        }
+    }
+}
+
+/// The store's answer to `op` is the model's.
+fn check(model: &mut Model, op: &Op, outcome: &Outcome) {
+    match (op, outcome) {
+        (Op::Commit(writes), Outcome::Committed(result)) => {
+            assert_eq!(verdict(result), model.commit(writes), "{writes:?}");
+        }
+        (Op::Purge(before, limit), Outcome::Purged(result)) => {
+            let purged = result
+                .as_ref()
+                .unwrap_or_else(|e| panic!("purge failed: {e}"));
+            model.purge(*before, *limit, purged);
+        }
+        _ => unreachable!("an outcome answers its own operation"),
     }
 }
 

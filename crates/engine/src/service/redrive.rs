@@ -4,6 +4,7 @@
 //! two concurrent redrives of one execution cannot both win (the event id is the guard).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use serde_json::Value;
 use sluice_asl::driver::RedriveError;
@@ -12,8 +13,10 @@ use sluice_store::{ExecutionRecord, Store, Write};
 use super::{Engine, EngineError, Snapshot, event_records, lock, update_record};
 use crate::Dispatch;
 
-/// AWS: an execution can be redriven for 14 days after it stopped...
-const REDRIVABLE_PERIOD_MS: i64 = 14 * 24 * 3600 * 1000;
+/// AWS: an execution can be redriven for 14 days after it stopped (so a retention of closed
+/// executions must be at least as long)...
+pub const REDRIVABLE_PERIOD: Duration = Duration::from_secs(14 * 24 * 3600);
+const REDRIVABLE_PERIOD_MS: i64 = REDRIVABLE_PERIOD.as_millis() as i64;
 /// ...at most 1,000 times...
 const MAX_REDRIVES: u32 = 1000;
 /// ...while its history has fewer than 25,000 events...
@@ -130,6 +133,10 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             sluice_store::Error::Conflict { .. } => EngineError::ExecutionNotRedrivable(
                 "Execution is RUNNING and cannot be redriven".into(),
             ),
+            // Its retention ended (and the purge deleted it) since it was read.
+            sluice_store::Error::NotFound { .. } => {
+                EngineError::ExecutionDoesNotExist(execution_arn.to_owned())
+            }
             other => EngineError::Store(other),
         })?;
         if let Some(token) = client_token {

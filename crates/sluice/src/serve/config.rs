@@ -12,10 +12,14 @@
 //! Unknown keys are errors in every layer, so a typo never silently falls back to a default.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
+use sluice_engine::REDRIVABLE_PERIOD;
 use sluice_store::SqliteOptions;
+
+const DAY_SECS: u64 = 24 * 3600;
 
 /// The prefix of configuration environment variables; `__` separates nesting levels.
 pub const ENV_PREFIX: &str = "SLUICE__";
@@ -51,6 +55,12 @@ pub struct ServeConfig {
     /// How many ended EXPRESS executions are kept in memory for DescribeExecution and
     /// GetExecutionHistory (AWS keeps none). Default 10000.
     pub express_retention: usize,
+    /// How many days a closed STANDARD execution (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) is
+    /// kept after it stopped, on the engine's clock (`time-scale`, `/sluice/clock`); then it is
+    /// deleted with its history, as AWS answers ExecutionDoesNotExist for it. At least 14 (AWS
+    /// redrives an execution up to 14 days after it stopped); 0 keeps every execution forever.
+    /// Default 90, as AWS.
+    pub execution_retention_days: u32,
     /// The largest payload (execution input, state output) in bytes, as AWS's 256 KiB quota;
     /// 0 disables the check. Default 262144.
     pub max_payload_bytes: usize,
@@ -70,6 +80,7 @@ impl Default for ServeConfig {
             time_scale: 1.0,
             mock_config: None,
             express_retention: 10_000,
+            execution_retention_days: 90,
             max_payload_bytes: 262_144,
             store: SqliteOptions::default(),
             functions: sluice_functions::Options::default(),
@@ -167,6 +178,16 @@ impl ServeConfig {
         if self.listen.is_empty() {
             bail!("listen must be an address, host:port");
         }
+        if self.execution_retention_days != 0
+            && u64::from(self.execution_retention_days) < REDRIVABLE_PERIOD.as_secs() / DAY_SECS
+        {
+            bail!(
+                "execution-retention-days must be 0 (keep forever) or at least {} (executions \
+                 can be redriven for that long after they stop), not {}",
+                REDRIVABLE_PERIOD.as_secs() / DAY_SECS,
+                self.execution_retention_days
+            );
+        }
         if self.store.readers == 0 || self.store.max_group_commits == 0 {
             bail!("store.readers and store.max-group-commits must be at least 1");
         }
@@ -177,6 +198,12 @@ impl ServeConfig {
     /// The configuration as TOML, every field with its effective value (`--print-config`).
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+    }
+
+    /// `execution-retention-days` as the engine takes it (`None`: forever).
+    pub fn execution_retention(&self) -> Option<Duration> {
+        (self.execution_retention_days > 0)
+            .then(|| Duration::from_secs(u64::from(self.execution_retention_days) * DAY_SECS))
     }
 
     /// `max-payload-bytes` as the engine takes it (`None`: unlimited).
@@ -303,6 +330,11 @@ mod tests {
         assert_eq!(config.time_scale, 1.0);
         assert_eq!(config.mock_config, None);
         assert_eq!(config.express_retention, 10_000);
+        assert_eq!(config.execution_retention_days, 90);
+        assert_eq!(
+            config.execution_retention(),
+            Some(Duration::from_secs(90 * 24 * 3600))
+        );
         assert_eq!(config.max_payload_bytes, 262_144);
         assert_eq!(config.payload_limit(), Some(262_144));
         assert_eq!(config.store, SqliteOptions::default());
@@ -384,6 +416,33 @@ mod tests {
                 "{vars:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_execution_retention_is_zero_or_at_least_the_redrive_window() {
+        let load = |days: &str| {
+            ServeConfig::load(
+                None,
+                env(&[("SLUICE__EXECUTION_RETENTION_DAYS", days)]),
+                &Flags::default(),
+            )
+        };
+        assert_eq!(load("0").unwrap().execution_retention(), None);
+        assert_eq!(
+            load("14").unwrap().execution_retention(),
+            Some(Duration::from_secs(14 * 24 * 3600))
+        );
+        assert_eq!(load("365").unwrap().execution_retention_days, 365);
+        let error = format!("{:#}", load("13").unwrap_err());
+        assert!(
+            error.contains("execution-retention-days must be 0 (keep forever) or at least 14"),
+            "{error}"
+        );
+        assert!(load("-1").is_err());
+        assert!(load("90d").is_err());
+        let path = file("retention.toml", "execution-retention-days = 30\n");
+        let config = ServeConfig::load(Some(&path), env(&[]), &Flags::default()).unwrap();
+        assert_eq!(config.execution_retention_days, 30);
     }
 
     #[test]

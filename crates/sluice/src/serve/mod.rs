@@ -126,6 +126,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let options = EngineOptions {
         max_payload_bytes: config.payload_limit(),
         express_retention: config.express_retention,
+        execution_retention: config.execution_retention(),
     };
     let scope = Scope::new(config.region.clone(), config.account.clone());
     // Event invocations retry and age on the engine's clock (`--time-scale`, /sluice/clock).
@@ -190,6 +191,7 @@ async fn run(
     if resumed > 0 {
         tracing::info!(resumed, "resumed running executions");
     }
+    engine.start_purge();
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

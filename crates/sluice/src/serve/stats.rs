@@ -29,6 +29,7 @@ async fn read(State(store): State<SqliteStore>) -> Json<Value> {
             "applyMicros": s.apply_us,
             "syncMicros": s.sync_us,
             "checkpointMicros": s.checkpoint_us,
+            "purged": s.purged,
         }
     }))
 }

@@ -106,6 +106,7 @@ pub(crate) struct Counters {
     apply_us: AtomicU64,
     sync_us: AtomicU64,
     checkpoint_us: AtomicU64,
+    purged: AtomicU64,
 }
 
 impl Counters {
@@ -121,6 +122,7 @@ impl Counters {
             apply_us: self.apply_us.load(Ordering::Relaxed),
             sync_us: self.sync_us.load(Ordering::Relaxed),
             checkpoint_us: self.checkpoint_us.load(Ordering::Relaxed),
+            purged: self.purged.load(Ordering::Relaxed),
         }
     }
 }
@@ -440,6 +442,30 @@ impl Store for SqliteStore {
 
     async fn timers(&self) -> Result<Vec<TimerRecord>, Error> {
         self.read(read::timers).await
+    }
+
+    async fn purge_closed(
+        &self,
+        stopped_before_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<String>, Error> {
+        if self.inner.closed.load(Ordering::Relaxed) {
+            return Err(Error::Closed);
+        }
+        let writer = self.inner.writer.as_ref().ok_or(Error::Closed)?;
+        let (reply, answer) = oneshot::channel();
+        let job = writer::Purge {
+            stopped_before_ms,
+            limit: limit.max(1),
+            reply,
+        };
+        writer
+            .send(writer::Msg::Purge(job))
+            .await
+            .map_err(|_| Error::Closed)?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(Error::Storage("the writer stopped before answering".into())))
     }
 
     fn stats(&self) -> Stats {

@@ -632,4 +632,21 @@ mod tests {
         let plan = plan(&running_sql());
         assert!(plan.contains("executions_running"), "{plan}");
     }
+
+    #[test]
+    fn the_purge_finds_expired_executions_and_revision_users_through_indexes() {
+        let expired = plan(super::super::writer::EXPIRED_SQL);
+        assert!(
+            expired.contains("USING INDEX executions_closed (stop_ms<?)"),
+            "{expired}"
+        );
+        assert!(!expired.contains("TEMP B-TREE"), "no sort: {expired}");
+        let revision = plan(super::super::writer::DROP_REVISION_SQL);
+        assert!(
+            revision.contains("USING INDEX executions_by_revision (revision_id=?)"),
+            "{revision}"
+        );
+        assert!(revision.contains("state_machines_by_parent"), "{revision}");
+        assert!(!revision.contains("SCAN"), "{revision}");
+    }
 }

@@ -84,6 +84,17 @@ impl Recent {
         self.items.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Forgets executions a durable purge deleted.
+    pub(super) fn forget(&self, arns: &[String]) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut items = self.lock();
+        for arn in arns {
+            items.remove(arn);
+        }
+    }
+
     /// Applies the writes of a commit that is durable.
     pub(super) fn apply(&self, writes: Vec<Write>) {
         if self.capacity == 0 {
@@ -193,6 +204,8 @@ mod tests {
         assert!(recent.get("c").is_some());
         recent.apply(vec![Write::DeleteExecution { arn: "a".into() }]);
         assert!(recent.get("a").is_none());
+        recent.forget(&["c".to_owned(), "gone".to_owned()]);
+        assert!(recent.get("c").is_none());
     }
 
     fn machine(arn: &str, revision: &str, version: Option<u64>) -> StateMachineRecord {

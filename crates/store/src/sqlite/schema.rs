@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0005_inline_first_events.sql"),
     include_str!("../../migrations/sqlite/0006_map_runs.sql"),
     include_str!("../../migrations/sqlite/0007_activities.sql"),
+    include_str!("../../migrations/sqlite/0008_retention.sql"),
 ];
 
 /// The schema version this build writes; a file at a higher version is refused.

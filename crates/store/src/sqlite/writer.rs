@@ -36,6 +36,8 @@ use crate::{
 
 pub(super) enum Msg {
     Commit(Job),
+    /// One batch of the retention's deletions, in a transaction of its own.
+    Purge(Purge),
     /// Stop accepting commits, drain the queue, checkpoint, close; then answer.
     Close(oneshot::Sender<Result<(), Error>>),
 }
@@ -47,6 +49,14 @@ pub(super) struct Job {
     pub(super) packed: Vec<rusqlite::types::Value>,
     pub(super) bytes: usize,
     pub(super) reply: oneshot::Sender<Result<(), Error>>,
+}
+
+/// [`crate::Store::purge_closed`]: at most `limit` executions that stopped before
+/// `stopped_before_ms`.
+pub(super) struct Purge {
+    pub(super) stopped_before_ms: i64,
+    pub(super) limit: usize,
+    pub(super) reply: oneshot::Sender<Result<Vec<String>, Error>>,
 }
 
 /// The WAL length, in multiples of `checkpoint_pages`, at which the writer checkpoints inline.
@@ -117,6 +127,11 @@ impl Writer {
                 Some(job) => job,
                 None => match queue.blocking_recv() {
                     Some(Msg::Commit(job)) => job,
+                    Some(Msg::Purge(purge)) => {
+                        self.purge(purge);
+                        self.checkpoint_if_due();
+                        continue;
+                    }
                     Some(Msg::Close(ack)) => {
                         // Senders now fail; what is queued is still received, then None.
                         queue.close();
@@ -128,6 +143,8 @@ impl Writer {
             };
             let mut bytes = first.bytes;
             let mut group = vec![first];
+            // A purge queued behind commits runs after their group, before later commits.
+            let mut purge = None;
             while group.len() < self.max_group_commits {
                 match queue.try_recv() {
                     Ok(Msg::Commit(job))
@@ -140,6 +157,10 @@ impl Writer {
                         bytes = bytes.saturating_add(job.bytes);
                         group.push(job);
                     }
+                    Ok(Msg::Purge(job)) => {
+                        purge = Some(job);
+                        break;
+                    }
                     Ok(Msg::Close(ack)) => {
                         queue.close();
                         closing.push(ack);
@@ -149,6 +170,10 @@ impl Writer {
             }
             self.commit_group(group);
             self.checkpoint_if_due();
+            if let Some(purge) = purge {
+                self.purge(purge);
+                self.checkpoint_if_due();
+            }
         }
         let result = self.finish();
         for ack in closing {
@@ -268,6 +293,41 @@ impl Writer {
             }
         }
         self.commit_transaction(begun)
+    }
+
+    /// Runs one purge batch in its own transaction and answers it. A batch that finds nothing
+    /// to delete rolls back: no fsync.
+    fn purge(&mut self, job: Purge) {
+        let conn = &self.conn;
+        let begun = Instant::now();
+        let result = run(conn, "BEGIN IMMEDIATE").and_then(|()| {
+            match purge_closed(conn, job.stopped_before_ms, job.limit) {
+                Ok(purged) if purged.is_empty() => {
+                    rollback(conn);
+                    Ok(purged)
+                }
+                Ok(purged) => self.commit_transaction(begun).map(|()| purged),
+                Err(error) => {
+                    rollback(conn);
+                    Err(error)
+                }
+            }
+        });
+        match &result {
+            Ok(purged) if !purged.is_empty() => {
+                let counters = &self.counters;
+                counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .purged
+                    .fetch_add(purged.len() as u64, Ordering::Relaxed);
+                // Before the answer, as after a commit: nobody reads a purged execution back.
+                self.recent.forget(purged);
+                tracing::debug!(executions = purged.len(), "store purged closed executions");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "store purge failed"),
+        }
+        let _ = job.reply.send(result);
     }
 
     /// `COMMIT`s the group's transaction (its fsync included).
@@ -508,6 +568,71 @@ fn apply(
     Ok(())
 }
 
+/// The executions one purge batch deletes: oldest stop first, through the partial index
+/// `executions_closed` (whose condition the query repeats, or SQLite would not use it).
+pub(super) const EXPIRED_SQL: &str = "SELECT seq, arn, machine_arn, revision_id FROM executions
+     WHERE (status = 'SUCCEEDED' OR status = 'FAILED' OR status = 'TIMED_OUT'
+         OR status = 'ABORTED')
+         AND stop_ms < ?1
+     ORDER BY stop_ms LIMIT ?2";
+
+/// Drops a revision nothing refers to anymore: no machine or version holds it, no execution
+/// runs it (`executions_by_revision`).
+pub(super) const DROP_REVISION_SQL: &str = "DELETE FROM machine_revisions
+     WHERE machine_arn = ?1 AND revision_id = ?2
+         AND NOT EXISTS (SELECT 1 FROM state_machines WHERE machine_arn = ?1 AND revision_id = ?2)
+         AND NOT EXISTS (SELECT 1 FROM executions WHERE revision_id = ?2 AND machine_arn = ?1)";
+
+/// One purge batch, inside the caller's transaction: see [`crate::Store::purge_closed`].
+fn purge_closed(
+    conn: &Connection,
+    stopped_before_ms: i64,
+    limit: usize,
+) -> Result<Vec<String>, Error> {
+    let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+    type Expired = (i64, String, Option<String>, Option<String>);
+    let expired: Vec<Expired> = conn
+        .prepare_cached(EXPIRED_SQL)
+        .and_then(|mut statement| {
+            statement
+                .query_map(params![stopped_before_ms, limit], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })?
+                .collect()
+        })
+        .map_err(storage)?;
+    let mut revisions = std::collections::BTreeSet::new();
+    let mut purged = Vec::with_capacity(expired.len());
+    for (seq, arn, machine, revision) in expired {
+        conn.prepare_cached("DELETE FROM event_batches WHERE execution = ?1")
+            .and_then(|mut statement| statement.execute([seq]))
+            .map_err(storage)?;
+        for sql in [
+            "DELETE FROM timers WHERE execution_arn = ?1",
+            "DELETE FROM map_runs WHERE execution_arn = ?1",
+        ] {
+            conn.prepare_cached(sql)
+                .and_then(|mut statement| statement.execute([&arn]))
+                .map_err(storage)?;
+        }
+        conn.prepare_cached("DELETE FROM executions WHERE seq = ?1")
+            .and_then(|mut statement| statement.execute([seq]))
+            .map_err(storage)?;
+        if let (Some(machine), Some(revision)) = (machine, revision)
+            && !revision.is_empty()
+        {
+            revisions.insert((machine, revision));
+        }
+        purged.push(arn);
+    }
+    for (machine, revision) in revisions {
+        conn.prepare_cached(DROP_REVISION_SQL)
+            .and_then(|mut statement| statement.execute([&machine, &revision]))
+            .map_err(storage)?;
+    }
+    Ok(purged)
+}
+
 fn put_state_machine(conn: &Connection, machine: &StateMachineRecord) -> Result<(), Error> {
     let tags = serde_json::to_string(&machine.tags).map_err(|e| Error::Storage(e.to_string()))?;
     let version = machine.version.map(|v| to_i64(v, "version")).transpose()?;
@@ -647,7 +772,8 @@ fn insert_execution(
 
 /// Replaces an execution. Three statements so that an ordinary transition rewrites the row
 /// only: SQLite rewrites the index entries of every indexed column an UPDATE sets, changed or
-/// not, and status, machine, alias and start time are indexed but rarely change.
+/// not, and status, machine, alias, revision and start time are indexed but rarely change
+/// (`stop_ms` is indexed too, but only for closed executions, which transitions do not update).
 fn update_execution(
     conn: &Connection,
     execution: &ExecutionRecord,
@@ -658,8 +784,7 @@ fn update_execution(
     let changed = conn
         .prepare_cached(
             "UPDATE executions SET output = ?2, error = ?3, cause = ?4, stop_ms = ?5,
-                 redrive_count = ?6, snapshot = ?7, next_event_id = ?8, revision_id = ?9,
-                 redrive_ms = ?10
+                 redrive_count = ?6, snapshot = ?7, next_event_id = ?8, redrive_ms = ?9
              WHERE arn = ?1",
         )
         .and_then(|mut statement| {
@@ -672,7 +797,6 @@ fn update_execution(
                 execution.redrive_count,
                 snapshot,
                 next_event_id,
-                execution.revision_id,
                 execution.redrive_ms,
             ])
         })
@@ -689,10 +813,10 @@ fn update_execution(
     conn.prepare_cached(
         "UPDATE executions SET state_machine_arn = ?2, name = ?3,
              input = CASE WHEN input = '' THEN input ELSE ?4 END, start_ms = ?5,
-             machine_arn = ?6, alias_arn = ?7
+             machine_arn = ?6, alias_arn = ?7, revision_id = ?8
          WHERE arn = ?1 AND (state_machine_arn <> ?2 OR name <> ?3
              OR (input <> ?4 AND input <> '') OR start_ms <> ?5 OR machine_arn IS NOT ?6
-             OR alias_arn IS NOT ?7)",
+             OR alias_arn IS NOT ?7 OR revision_id IS NOT ?8)",
     )
     .and_then(|mut statement| {
         statement.execute(params![
@@ -703,6 +827,7 @@ fn update_execution(
             execution.start_ms,
             execution.machine_arn(),
             execution.alias_arn,
+            execution.revision_id,
         ])
     })
     .map_err(storage)?;
