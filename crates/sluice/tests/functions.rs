@@ -2877,3 +2877,152 @@ fn function_logs_survive_a_restart() {
     let on_disk = data.join("functions/orders/logs/current.log");
     assert!(std::fs::metadata(&on_disk).unwrap().len() > 0);
 }
+
+/// Makes `lambda` (boto3, the server's endpoint) and `novalidate` (the same, without botocore's
+/// own checks, so that the server's answer to what botocore refuses shows) and `zipped(files)`.
+const BOTO3_LAMBDA: &str = r#"
+import io, zipfile
+lam = boto3.client(
+    "lambda", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
+    aws_access_key_id="x", aws_secret_access_key="x",
+    config=Config(retries={"max_attempts": 1}),
+)
+novalidate = boto3.client(
+    "lambda", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
+    aws_access_key_id="x", aws_secret_access_key="x",
+    config=Config(retries={"max_attempts": 1}, parameter_validation=False),
+)
+lambda_role = "arn:aws:iam::000000000000:role/lambda"
+
+def zipped(files):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return buffer.getvalue()
+
+def refused(call, code, message, **kwargs):
+    try:
+        call(**kwargs)
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == code, e.response
+        assert e.response["Error"]["Message"] == message, e.response["Error"]["Message"]
+        assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.response
+        return
+    raise AssertionError(f"expected {code}: {message}")
+"#;
+
+#[test]
+fn function_configuration_is_validated_as_aws_does() {
+    let dir = scratch("functions-validation");
+    let server = server(&dir, &[]);
+    let script = r#"
+pattern = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
+code = {"ZipFile": zipped({"h.py": "def handler(e, c):\n    return e\n"})}
+base = dict(FunctionName="v", Runtime="python3.12", Handler="h.handler", Code=code)
+
+# AWS's words, as recorded against AWS (LocalStack's snapshots).
+refused(lam.create_function, "ValidationException",
+        "1 validation error detected: Value 'r1' at 'role' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: " + pattern,
+        Role="r1", **base)
+refused(lam.create_function, "ValidationException",
+        "1 validation error detected: Value '[x86_64, arm64]' at 'architectures' failed to "
+        "satisfy constraint: Member must have length less than or equal to 1",
+        Role=lambda_role, Architectures=["x86_64", "arm64"], **base)
+refused(lam.create_function, "ValidationException",
+        "1 validation error detected: Value '[X86_64]' at 'architectures' failed to satisfy "
+        "constraint: Member must satisfy constraint: [Member must satisfy enum value set: "
+        "[x86_64, arm64], Member must not be null]",
+        Role=lambda_role, Architectures=["X86_64"], **base)
+# botocore refuses these before sending; the server answers them the same way.
+refused(novalidate.create_function, "ValidationException",
+        "1 validation error detected: Value '[]' at 'architectures' failed to satisfy "
+        "constraint: Member must have length greater than or equal to 1",
+        Role=lambda_role, Architectures=[], **base)
+refused(novalidate.create_function, "ValidationException",
+        "1 validation error detected: Value '511' at 'ephemeralStorage.size' failed to "
+        "satisfy constraint: Member must have value greater than or equal to 512",
+        Role=lambda_role, EphemeralStorage={"Size": 511}, **base)
+refused(lam.create_function, "ValidationException",
+        "1 validation error detected: Value '10241' at 'ephemeralStorage.size' failed to "
+        "satisfy constraint: Member must have value less than or equal to 10240",
+        Role=lambda_role, EphemeralStorage={"Size": 10241}, **base)
+# Every broken constraint in one answer.
+try:
+    novalidate.create_function(Role="r1", Timeout=0, **base)
+    raise AssertionError("created")
+except ClientError as e:
+    message = e.response["Error"]["Message"]
+    assert message.startswith("2 validation errors detected: "), message
+    assert "Value '0' at 'timeout' failed to satisfy constraint: Member must have value " \
+        "greater than or equal to 1" in message, message
+    assert "Value 'r1' at 'role' failed to satisfy constraint: Member must satisfy regular " \
+        "expression pattern: " + pattern in message, message
+try:
+    lam.get_function(FunctionName="v")
+    raise AssertionError("a refused function was created")
+except lam.exceptions.ResourceNotFoundException:
+    pass
+
+# The limits themselves are accepted.
+for arch, size in [("x86_64", 512), ("arm64", 10240)]:
+    lam.create_function(Role="arn:aws-us-gov:iam::123456789012:role/path/to/r",
+                        Architectures=[arch], EphemeralStorage={"Size": size}, **base)
+    lam.delete_function(FunctionName="v")
+lam.create_function(Role=lambda_role, **base)
+
+refused(lam.update_function_configuration, "ValidationException",
+        "1 validation error detected: Value 'arn:aws:iam::000000000000:user/u' at 'role' "
+        "failed to satisfy constraint: Member must satisfy regular expression pattern: " + pattern,
+        FunctionName="v", Role="arn:aws:iam::000000000000:user/u")
+refused(lam.update_function_configuration, "ValidationException",
+        "1 validation error detected: Value '20000' at 'ephemeralStorage.size' failed to "
+        "satisfy constraint: Member must have value less than or equal to 10240",
+        FunctionName="v", EphemeralStorage={"Size": 20000})
+refused(lam.update_function_code, "ValidationException",
+        "1 validation error detected: Value '[sparc]' at 'architectures' failed to satisfy "
+        "constraint: Member must satisfy constraint: [Member must satisfy enum value set: "
+        "[x86_64, arm64], Member must not be null]",
+        FunctionName="v", ZipFile=code["ZipFile"], Architectures=["sparc"])
+assert lam.get_function_configuration(FunctionName="v")["Role"] == lambda_role
+lam.update_function_configuration(FunctionName="v", Role="arn:aws:iam::000000000000:role/other",
+                                  EphemeralStorage={"Size": 1024})
+assert lam.get_function_configuration(FunctionName="v")["Role"] == \
+    "arn:aws:iam::000000000000:role/other"
+print("OK")
+"#;
+    run_boto3(&server, &format!("{BOTO3_LAMBDA}{script}"), &[]);
+
+    // The CLI shows the same answer.
+    let zip = zip_file(
+        &dir,
+        "v2",
+        &[("h.py", "def handler(e, c):\n    return e\n")],
+    );
+    let zip = format!("fileb://{}", zip.display());
+    let output = lambda(
+        &server,
+        &[
+            "create-function",
+            "--function-name",
+            "v2",
+            "--runtime",
+            "python3.12",
+            "--handler",
+            "h.handler",
+            "--role",
+            "lambda-role",
+            "--zip-file",
+            &zip,
+        ],
+    );
+    assert_cli_error(
+        &output,
+        "ValidationException",
+        "CreateFunction",
+        "1 validation error detected: Value 'lambda-role' at 'role' failed to satisfy \
+         constraint: Member must satisfy regular expression pattern: \
+         arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+",
+    );
+}

@@ -5,12 +5,14 @@
 //!
 //! [`model`] is generated from AWS's model by `crates/api/codegen/lambda.py`; the rest is
 //! hand-written: routing on method and path, members from the URI, query string and headers,
-//! the model's length and range limits (`ValidationException`, AWS's wording), and errors as
+//! the model's length and range limits (`ValidationException`, AWS's wording; `rules` adds the
+//! configuration's patterns, enums and nested ranges the generated limits lack), and errors as
 //! Lambda sends them: the name in `x-amzn-ErrorType` (which botocore reads first) and a body
 //! `{"Type": "User", "Message"|"message": ...}` with the member casing each error has in the
 //! model. What the operations mean is a [`Lambda`] backend's job.
 
 pub mod model;
+mod rules;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -775,7 +777,9 @@ fn check(members: &Map<String, Value>, limits: &[Constraint]) -> Result<(), ApiE
         };
         let (measure, shown) = match value {
             Value::String(s) if limit.length => (s.chars().count() as i64, format!("'{s}'")),
-            Value::Array(a) if limit.length => (a.len() as i64, format!("'{value}'")),
+            Value::Array(a) if limit.length => {
+                (a.len() as i64, format!("'{}'", rules::shown(value)))
+            }
             Value::Object(o) if limit.length => (o.len() as i64, format!("'{value}'")),
             Value::Number(n) if !limit.length => match n.as_i64() {
                 Some(n) => (n, format!("'{n}'")),
@@ -803,6 +807,7 @@ fn check(members: &Map<String, Value>, limits: &[Constraint]) -> Result<(), ApiE
             });
         }
     }
+    violations.extend(rules::violations(members));
     if violations.is_empty() {
         Ok(())
     } else {
