@@ -178,6 +178,26 @@ impl Functions {
         self.inner.registry.code_path(function)
     }
 
+    /// The deployment package of `function` (`$LATEST` or a version, as [`Functions::resolve`]
+    /// gives it): the zip its code was uploaded as, or, for code unpacked before Sluice kept
+    /// zips, one rebuilt from its folder ([`crate::archive::pack`]). Reads the disk: call it off
+    /// the async runtime.
+    pub fn package(&self, function: &Function) -> Result<Vec<u8>, Error> {
+        let path = self.inner.registry.package_path(function);
+        match std::fs::read(&path) {
+            Ok(zip) => Ok(zip),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let code = self.code_path(function);
+                if !code.is_dir() {
+                    // Replaced by an update since it was resolved.
+                    return Err(self.not_found(&function.name, Some(&function.version)));
+                }
+                crate::archive::pack(&code)
+            }
+            Err(e) => Err(Error::io(format!("read {}", path.display()), e)),
+        }
+    }
+
     /// CreateFunction: `zip` is the deployment package.
     pub fn create(&self, name: &str, settings: &Settings, zip: &[u8]) -> Result<Function, Error> {
         let function = self

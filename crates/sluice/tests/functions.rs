@@ -3026,3 +3026,63 @@ print("OK")
          arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+",
     );
 }
+
+#[test]
+fn get_function_code_location_downloads_the_versions_package() {
+    let dir = scratch("functions-code-location");
+    let server = server(&dir, &[]);
+    let script = r#"
+import base64, hashlib, urllib.request
+
+def download(qualifier=None):
+    args = {"FunctionName": "pkg"}
+    if qualifier:
+        args["Qualifier"] = qualifier
+    got = lam.get_function(**args)
+    code = got["Code"]
+    assert code["RepositoryType"] == "S3", code
+    location = code["Location"]
+    # Through the address the client used (its --endpoint-url).
+    assert location.startswith(os.environ["ENDPOINT"] + "/"), location
+    with urllib.request.urlopen(location) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "application/zip"
+        body = response.read()
+    sha = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    assert sha == got["Configuration"]["CodeSha256"], (sha, got["Configuration"])
+    assert len(body) == got["Configuration"]["CodeSize"]
+    return body
+
+def files(package):
+    with zipfile.ZipFile(io.BytesIO(package)) as z:
+        return {name: z.read(name).decode() for name in z.namelist()}
+
+first = {"h.py": "def handler(e, c):\n    return 1\n", "lib/util.py": "X = 1\n"}
+second = {"h.py": "def handler(e, c):\n    return 2\n", "README": "two\n"}
+one, two = zipped(first), zipped(second)
+lam.create_function(FunctionName="pkg", Runtime="python3.12", Handler="h.handler",
+                    Role=lambda_role, Code={"ZipFile": one}, Publish=True)
+assert download() == one
+assert files(download("$LATEST")) == first
+
+lam.update_function_code(FunctionName="pkg", ZipFile=two)
+assert lam.publish_version(FunctionName="pkg")["Version"] == "2"
+lam.create_alias(FunctionName="pkg", Name="live", FunctionVersion="1")
+assert download() == two
+assert files(download("2")) == second
+# The published version from before the update keeps its own package.
+assert download("1") == one
+assert files(download("live")) == first
+assert "version=1" in lam.get_function(FunctionName="pkg", Qualifier="live")["Code"]["Location"]
+
+# Unknown functions and versions are 404s.
+for path in ["/sluice/functions/nope/code", "/sluice/functions/pkg/code?version=9"]:
+    try:
+        urllib.request.urlopen(os.environ["ENDPOINT"] + path)
+        raise AssertionError(path)
+    except urllib.error.HTTPError as e:
+        assert e.code == 404, (path, e.code)
+print("OK")
+"#;
+    run_boto3(&server, &format!("{BOTO3_LAMBDA}{script}"), &[]);
+}

@@ -72,9 +72,12 @@ pub trait Lambda: Send + Sync + 'static {
         &self,
         input: CreateFunctionRequest,
     ) -> impl Future<Output = Result<FunctionConfiguration, ApiError>> + Send;
+    /// `endpoint`: the base URL the request was sent to (`http://` and its `Host`), where
+    /// `Code.Location` can point so that the package downloads through the same address.
     fn get_function(
         &self,
         input: GetFunctionRequest,
+        endpoint: Option<String>,
     ) -> impl Future<Output = Result<GetFunctionResponse, ApiError>> + Send;
     fn get_function_configuration(
         &self,
@@ -266,13 +269,22 @@ async fn get_function<B: Lambda>(
     State(b): Backend<B>,
     Path(name): Path<String>,
     uri: Uri,
+    headers: HeaderMap,
 ) -> Response {
     respond(200, async {
         let qualifier = qualifier(&uri, constraints::GET_FUNCTION, &name)?;
-        b.get_function(GetFunctionRequest {
-            function_name: name,
-            qualifier,
-        })
+        let endpoint = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| !h.is_empty() && !h.contains(['/', '?', '#', '@', ' ']))
+            .map(|host| format!("http://{host}"));
+        b.get_function(
+            GetFunctionRequest {
+                function_name: name,
+                qualifier,
+            },
+            endpoint,
+        )
         .await
     })
     .await
