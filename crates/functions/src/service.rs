@@ -18,6 +18,7 @@ use crate::events::{Condition, Event, Journal, invocation_record};
 
 use crate::function::{Function, Qualifier, Scope, Settings, limits};
 use crate::logs::LogBuffer;
+use crate::memory::Limiter;
 use crate::pool::{Pool, PoolStats, Reply, Spec};
 use crate::registry::Registry;
 use crate::{Error, Options};
@@ -88,6 +89,8 @@ struct Inner {
     closed: AtomicBool,
     /// The time events are accepted, retried and aged on.
     clock: Arc<dyn Clock>,
+    /// How workers are held to their `MemorySize`.
+    memory: Arc<Limiter>,
 }
 
 /// The workers of one function: a pool per version (`$LATEST`, `1`, ...), each version running
@@ -122,6 +125,7 @@ impl Functions {
         let registry = Registry::open(data_dir)?;
         let node_bootstrap = crate::runtimes::install(data_dir)?;
         let (events, recovered) = Journal::open(data_dir)?;
+        let memory = Arc::new(Limiter::detect(options.memory_limit));
         Ok(Self {
             inner: Arc::new(Inner {
                 registry,
@@ -134,6 +138,7 @@ impl Functions {
                 event_slots: Mutex::default(),
                 closed: AtomicBool::new(false),
                 clock,
+                memory,
             }),
         })
     }
@@ -757,6 +762,7 @@ impl Functions {
         let pools = self.function_pools(&mut pools, name);
         let pool = Pool::new(
             Arc::clone(&self.inner.options),
+            Arc::clone(&self.inner.memory),
             self.inner.scope.clone(),
             self.spec(&function),
             Arc::clone(&pools.logs),

@@ -3086,3 +3086,102 @@ print("OK")
 "#;
     run_boto3(&server, &format!("{BOTO3_LAMBDA}{script}"), &[]);
 }
+
+/// Allocates (and touches) `mib` MiB: for the invocation only, or kept across invocations
+/// (`hold`), as a leak does.
+const MEMORY_HOG: &str = r#"
+import os
+held = []
+
+def handler(event, context):
+    data = b"x" * (event.get("mib", 0) << 20)
+    if event.get("hold"):
+        held.append(data)
+    return {"pid": os.getpid(), "mib": len(data) >> 20, "memory": int(context.memory_limit_in_mb)}
+"#;
+
+#[test]
+fn memory_size_is_enforced_and_an_oom_worker_is_replaced() {
+    let dir = scratch("functions-memory");
+    let server = server(&dir, &[]);
+    let zip = zip_file(&dir, "hog", &[("hog.py", MEMORY_HOG)]);
+    create(
+        &server,
+        "hog",
+        &zip,
+        "hog.handler",
+        &["--memory-size", "128"],
+    );
+    create(
+        &server,
+        "roomy",
+        &zip,
+        "hog.handler",
+        &["--memory-size", "512"],
+    );
+
+    let (_, first) = invoke(&server, &dir, "hog", r#"{"mib": 1}"#, &[]);
+    assert_eq!(first["memory"], 128, "{first}");
+    let pid = first["pid"].clone();
+
+    // 300 MiB under 128: the worker is killed and the invocation fails as on AWS.
+    let (meta, error) = invoke(
+        &server,
+        &dir,
+        "hog",
+        r#"{"mib": 300}"#,
+        &["--log-type", "Tail"],
+    );
+    assert_eq!(meta["FunctionError"], "Unhandled", "{meta} {error}");
+    assert_eq!(error["errorType"], "Runtime.OutOfMemory", "{error}");
+    let message = error["errorMessage"].as_str().unwrap();
+    let request_id = message
+        .strip_prefix("RequestId: ")
+        .and_then(|m| m.strip_suffix(" Error: Runtime exited with error: signal: killed"))
+        .unwrap_or_else(|| panic!("{message}"));
+    assert_eq!(request_id.len(), 36, "{message}");
+    assert_eq!(error.as_object().unwrap().len(), 2, "{error}");
+    let tail = String::from_utf8(base64_decode(meta["LogResult"].as_str().unwrap())).unwrap();
+    assert!(
+        tail.contains(&format!(
+            "RequestId: {request_id} Error: Runtime exited with error: signal: killed\n\
+             Runtime.OutOfMemory\nEND RequestId: {request_id}\n"
+        )),
+        "{tail}"
+    );
+
+    // The next invocation runs on a fresh worker.
+    let (meta, after) = invoke(&server, &dir, "hog", r#"{"mib": 1}"#, &[]);
+    assert!(meta.get("FunctionError").is_none(), "{meta} {after}");
+    assert_eq!(after["mib"], 1);
+    assert_ne!(
+        after["pid"], pid,
+        "the worker that went over its memory still runs"
+    );
+
+    // A leak: each invocation keeps 48 MiB; the one that crosses 128 MiB fails.
+    let mut outcomes = Vec::new();
+    for _ in 0..4 {
+        let (meta, result) = invoke(&server, &dir, "hog", r#"{"mib": 48, "hold": true}"#, &[]);
+        outcomes.push(if meta.get("FunctionError").is_some() {
+            result["errorType"].as_str().unwrap_or_default().to_owned()
+        } else {
+            "ok".to_owned()
+        });
+    }
+    let failed = outcomes.iter().position(|o| o != "ok");
+    assert!(
+        matches!(failed, Some(1 | 2)) && outcomes[failed.unwrap()] == "Runtime.OutOfMemory",
+        "{outcomes:?}"
+    );
+
+    // Within its limit, the same allocation is untouched, on the same worker.
+    let (meta, big) = invoke(&server, &dir, "roomy", r#"{"mib": 300}"#, &[]);
+    assert!(meta.get("FunctionError").is_none(), "{meta} {big}");
+    assert_eq!(
+        (big["mib"].as_u64(), big["memory"].as_u64()),
+        (Some(300), Some(512))
+    );
+    let (_, again) = invoke(&server, &dir, "roomy", r#"{"mib": 300}"#, &[]);
+    assert_eq!(again["pid"], big["pid"], "{again}");
+}
