@@ -155,7 +155,7 @@ pub fn pack(dir: &Path) -> Result<Vec<u8>, Error> {
     for (name, path) in files {
         let contents =
             std::fs::read(&path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
-        let mode = executable(&path).then_some(0o755).unwrap_or(0o644);
+        let mode = if executable(&path) { 0o755 } else { 0o644 };
         let options = zip::write::SimpleFileOptions::default()
             .unix_permissions(mode)
             .last_modified_time(zip::DateTime::default());

@@ -4,8 +4,9 @@
 //! Two ways, chosen once at startup ([`Limiter::detect`], logged):
 //!
 //! - **cgroup v2**: where the server's own cgroup (`/proc/self/cgroup`'s `0::` line, under
-//!   `/sys/fs/cgroup`) has the memory controller and Sluice may enable it for child cgroups, each
-//!   worker runs in a child cgroup of its own (`sluice-<pid>-<n>`) with `memory.max` =
+//!   `/sys/fs/cgroup`) has the memory controller and Sluice may enable it for child cgroups (it
+//!   can when the cgroup is delegated to it: it moves into a leaf `sluice-server` if it is the
+//!   only process there), each worker runs in a child cgroup of its own (`sluice-<pid>-<n>`) with `memory.max` =
 //!   `MemorySize` MiB, no swap and `memory.oom.group`: the kernel enforces the limit on the whole
 //!   process group, and `memory.events`' `oom_kill` says afterwards that it did. Nothing runs per
 //!   invocation.
@@ -66,23 +67,25 @@ impl Limiter {
         let limiter = match setting {
             MemoryLimit::Off => Limiter::Off,
             MemoryLimit::Watch => Limiter::Watch,
-            MemoryLimit::Auto => match cgroup_parent(Path::new(CGROUP_ROOT)) {
-                Ok(parent) => {
-                    remove_stale_cgroups(&parent);
-                    Limiter::Cgroup {
-                        parent,
-                        next: AtomicU64::new(0),
+            MemoryLimit::Auto => {
+                match own_cgroup().and_then(|own| cgroup_parent(Path::new(CGROUP_ROOT), &own)) {
+                    Ok(parent) => {
+                        remove_stale_cgroups(&parent);
+                        Limiter::Cgroup {
+                            parent,
+                            next: AtomicU64::new(0),
+                        }
+                    }
+                    Err(why) => {
+                        tracing::info!(
+                            "function memory limits: RSS watch every {} ms (no cgroup v2 for them: \
+                         {why})",
+                            WATCH_PERIOD.as_millis()
+                        );
+                        return Limiter::Watch;
                     }
                 }
-                Err(why) => {
-                    tracing::info!(
-                        "function memory limits: RSS watch every {} ms (no cgroup v2 for them: \
-                         {why})",
-                        WATCH_PERIOD.as_millis()
-                    );
-                    return Limiter::Watch;
-                }
-            },
+            }
         };
         match &limiter {
             Limiter::Cgroup { parent, .. } => tracing::info!(
@@ -336,14 +339,19 @@ fn vm_hwm_bytes(status: &[u8]) -> Option<u64> {
     Some(kb.saturating_mul(1024))
 }
 
-/// The server's own cgroup, when its children can have `memory.max`; else why not.
-fn cgroup_parent(root: &Path) -> Result<PathBuf, String> {
+/// The server's cgroup v2 path (`/proc/self/cgroup`'s `0::` line).
+fn own_cgroup() -> Result<String, String> {
     let own = std::fs::read_to_string("/proc/self/cgroup")
         .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
-    let own = own
-        .lines()
+    own.lines()
         .find_map(|l| l.strip_prefix("0::"))
-        .ok_or("the process is in no cgroup v2 hierarchy")?;
+        .map(str::to_owned)
+        .ok_or_else(|| "the process is in no cgroup v2 hierarchy".into())
+}
+
+/// The server's own cgroup (`own` under the cgroup v2 mount `root`), when its children can have
+/// `memory.max`; else why not.
+fn cgroup_parent(root: &Path, own: &str) -> Result<PathBuf, String> {
     if !root.join("cgroup.controllers").is_file() {
         return Err(format!("{} is not a cgroup v2 mount", root.display()));
     }
@@ -359,13 +367,30 @@ fn cgroup_parent(root: &Path) -> Result<PathBuf, String> {
         ));
     }
     if !has_memory("cgroup.subtree_control") {
-        // Refused (EBUSY) while the cgroup has processes of its own, unless it is the root.
-        std::fs::write(dir.join("cgroup.subtree_control"), "+memory").map_err(|e| {
-            format!(
-                "cannot enable the memory controller for child cgroups of {}: {e}",
-                dir.display()
-            )
-        })?;
+        let enable = || std::fs::write(dir.join("cgroup.subtree_control"), "+memory");
+        if let Err(error) = enable() {
+            // A cgroup with processes of its own cannot give its children controllers (EBUSY;
+            // the root is exempt). Alone in it, the server moves into a leaf of its own first,
+            // as systemd advises for delegated cgroups; it never moves another process.
+            let refused = || {
+                format!(
+                    "cannot enable the memory controller for child cgroups of {}: {error}",
+                    dir.display()
+                )
+            };
+            if !alone_in(&dir) {
+                return Err(format!("{} (other processes share the cgroup)", refused()));
+            }
+            let leaf = dir.join(SERVER_LEAF);
+            match std::fs::create_dir(&leaf) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(format!("{} (and no leaf for the server: {e})", refused())),
+            }
+            std::fs::write(leaf.join("cgroup.procs"), std::process::id().to_string())
+                .and_then(|()| enable())
+                .map_err(|e| format!("{} (and after moving into a leaf: {e})", refused()))?;
+        }
     }
     let probe = dir.join(format!("sluice-{}-probe", std::process::id()));
     WorkerCgroup::create(probe, 128 << 20)
@@ -374,13 +399,25 @@ fn cgroup_parent(root: &Path) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// The leaf cgroup the server moves into when its own must give workers the memory controller.
+const SERVER_LEAF: &str = "sluice-server";
+
+/// Whether the server is the only process in the cgroup `dir`.
+fn alone_in(dir: &Path) -> bool {
+    let me = std::process::id().to_string();
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .is_ok_and(|procs| procs.lines().all(|pid| pid.trim() == me))
+}
+
 /// Removes the (empty) worker cgroups an earlier server left.
 fn remove_stale_cgroups(parent: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else {
         return;
     };
     for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with("sluice-") {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("sluice-") && name != SERVER_LEAF {
             let _ = std::fs::remove_dir(entry.path());
         }
     }
@@ -447,14 +484,35 @@ mod tests {
     }
 
     #[test]
-    fn a_machine_without_cgroup_v2_is_told_why() {
-        let root = std::env::temp_dir().join(format!("sluice-no-cgroup-{}", std::process::id()));
-        std::fs::create_dir_all(&root).unwrap();
-        let why = cgroup_parent(&root).unwrap_err();
-        assert!(
-            why.contains("not a cgroup v2 mount") || why.contains("no cgroup v2"),
-            "{why}"
+    fn the_parent_cgroup_is_chosen_only_where_children_get_the_memory_controller() {
+        // A stand-in for the cgroup file system: directories and files behave alike enough for
+        // the choice (the kernel's refusals are not modelled).
+        let root = std::env::temp_dir().join(format!("sluice-cgroup-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let own = root.join("service");
+        std::fs::create_dir_all(&own).unwrap();
+        let why = cgroup_parent(&root, "/service").unwrap_err();
+        assert!(why.contains("is not a cgroup v2 mount"), "{why}");
+
+        std::fs::write(root.join("cgroup.controllers"), "cpu io memory pids\n").unwrap();
+        std::fs::write(own.join("cgroup.controllers"), "cpu pids\n").unwrap();
+        let why = cgroup_parent(&root, "/service").unwrap_err();
+        assert!(why.contains("memory controller is not available"), "{why}");
+
+        std::fs::write(own.join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+        std::fs::write(own.join("cgroup.subtree_control"), "memory\n").unwrap();
+        assert_eq!(cgroup_parent(&root, "/service").unwrap(), own);
+        let cgroup = WorkerCgroup::create(own.join("sluice-1-0"), 128 << 20).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(own.join("sluice-1-0/memory.max")).unwrap(),
+            "134217728"
         );
+        cgroup.adopt(42).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(own.join("sluice-1-0/cgroup.procs")).unwrap(),
+            "42"
+        );
+        assert!(!cgroup.oom_killed());
         let _ = std::fs::remove_dir_all(&root);
     }
 }
