@@ -3105,19 +3105,20 @@ fn memory_size_is_enforced_and_an_oom_worker_is_replaced() {
     let dir = scratch("functions-memory");
     let server = server(&dir, &[]);
     let zip = zip_file(&dir, "hog", &[("hog.py", MEMORY_HOG)]);
+    // Long timeouts: a loaded machine may take seconds to fill 300 MiB.
     create(
         &server,
         "hog",
         &zip,
         "hog.handler",
-        &["--memory-size", "128"],
+        &["--memory-size", "128", "--timeout", "60"],
     );
     create(
         &server,
         "roomy",
         &zip,
         "hog.handler",
-        &["--memory-size", "512"],
+        &["--memory-size", "512", "--timeout", "60"],
     );
 
     let (_, first) = invoke(&server, &dir, "hog", r#"{"mib": 1}"#, &[]);
