@@ -143,6 +143,72 @@ pub fn unpack_limited(zip: &[u8], dest: &Path, max_unzipped: u64) -> Result<Unpa
     })
 }
 
+/// A zip of the files under `dir`, the same for the same files: entries in name order, `/`
+/// separated, with the modes [`unpack`] gives (755 or 644) and zip's earliest timestamp. What
+/// GetFunction downloads for code unpacked before Sluice kept the uploaded zip.
+pub fn pack(dir: &Path) -> Result<Vec<u8>, Error> {
+    let mut files = Vec::new();
+    collect_files(dir, Path::new(""), &mut files)?;
+    files.sort();
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let failed = |e: zip::result::ZipError| Error::io("zip", std::io::Error::other(e));
+    for (name, path) in files {
+        let contents =
+            std::fs::read(&path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+        let mode = if executable(&path) { 0o755 } else { 0o644 };
+        let options = zip::write::SimpleFileOptions::default()
+            .unix_permissions(mode)
+            .last_modified_time(zip::DateTime::default());
+        writer.start_file(name, options).map_err(failed)?;
+        writer
+            .write_all(&contents)
+            .map_err(|e| Error::io("zip", e))?;
+    }
+    Ok(writer.finish().map_err(failed)?.into_inner())
+}
+
+/// The regular files under `dir/relative`, as (`/`-separated name, path).
+fn collect_files(
+    root: &Path,
+    relative: &Path,
+    files: &mut Vec<(String, PathBuf)>,
+) -> Result<(), Error> {
+    let dir = root.join(relative);
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| Error::io(format!("read {}", dir.display()), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(format!("read {}", dir.display()), e))?;
+        let kind = entry
+            .file_type()
+            .map_err(|e| Error::io(format!("read {}", entry.path().display()), e))?;
+        let relative = relative.join(entry.file_name());
+        if kind.is_dir() {
+            collect_files(root, &relative, files)?;
+        } else if kind.is_file() {
+            let name = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            files.push((name, entry.path()));
+        }
+    }
+    Ok(())
+}
+
+fn executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
+}
+
 /// The entry name as a path inside the folder, or why it is not one.
 fn safe_path(name: &str) -> Result<PathBuf, &'static str> {
     if name.contains('\0') {
@@ -188,6 +254,40 @@ pub(crate) mod tests {
             std::env::temp_dir().join(format!("sluice-archive-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
+    }
+
+    #[test]
+    fn pack_rebuilds_what_unpack_wrote_the_same_way_each_time() {
+        let dest = scratch("pack");
+        let zip = zip_of(&[
+            ("handler.py", b"def handler(e, c):\n    return e\n", 0o644),
+            ("lib/util.py", b"X = 1\n", 0o644),
+            ("bootstrap", b"#!/bin/sh\n", 0o755),
+        ]);
+        unpack(&zip, &dest).unwrap();
+        let packed = pack(&dest).unwrap();
+        assert_eq!(packed, pack(&dest).unwrap());
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&packed)).unwrap();
+        let names: Vec<String> = archive
+            .file_names()
+            .map(|n| n.unwrap().into_owned())
+            .collect();
+        assert_eq!(names, ["bootstrap", "handler.py", "lib/util.py"]);
+        let mut util = String::new();
+        archive
+            .by_name("lib/util.py")
+            .unwrap()
+            .read_to_string(&mut util)
+            .unwrap();
+        assert_eq!(util, "X = 1\n");
+        assert_eq!(
+            archive.by_name("bootstrap").unwrap().unix_mode().unwrap() & 0o777,
+            0o755
+        );
+        let again = scratch("pack-again");
+        unpack(&packed, &again).unwrap();
+        let _ = std::fs::remove_dir_all(&dest);
+        let _ = std::fs::remove_dir_all(&again);
     }
 
     #[test]

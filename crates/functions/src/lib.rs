@@ -10,7 +10,8 @@
 //!   worker).
 //! - `pool`: per function version, the backlog of invocations and the worker processes that take
 //!   them — scale up on backlog to the concurrency limit, down to zero when idle; timeouts,
-//!   crashes and init failures become AWS's errors (`Sandbox.Timedout`, `Runtime.ExitError`).
+//!   crashes and init failures become AWS's errors (`Sandbox.Timedout`, `Runtime.ExitError`);
+//!   `memory` enforces `MemorySize` (`Runtime.OutOfMemory`).
 //! - [`Functions`]: the handle the API and the engine use — create, update, delete, versions
 //!   and aliases ([`Functions::publish_version`], [`Functions::create_alias`], ...), and
 //!   [`Functions::invoke`] (qualifiers resolved, aliases routed by weight).
@@ -30,6 +31,7 @@ mod events;
 pub mod function;
 mod ids;
 pub mod logs;
+mod memory;
 mod options;
 mod pool;
 mod registry;
@@ -44,6 +46,7 @@ pub use function::{
     Alias, Function, Qualifier, RuntimeKind, Scope, Settings, parse_function_name, valid_alias_name,
 };
 pub use ids::uuid_v4;
+pub use memory::MemoryLimit;
 pub use options::Options;
 pub use pool::{PoolStats, Reply};
 pub use registry::Registry;

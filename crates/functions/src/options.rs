@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::MemoryLimit;
+
 /// The functions service's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
@@ -47,6 +49,12 @@ pub struct Options {
     /// are dropped first), in memory and in the function's `logs/` folder (rotated at this
     /// size: at most about twice it on disk). Default 1048576.
     pub log_buffer_bytes: usize,
+    /// How a function's `MemorySize` is enforced (a worker over it is killed and its invocation
+    /// fails with `Runtime.OutOfMemory`): `auto` (a cgroup v2 child cgroup per worker where
+    /// Sluice may create one, else `watch`), `watch` (Sluice reads each worker's peak resident
+    /// memory every 100 ms and after invocations long enough to have crossed the limit), or
+    /// `off`. The log says at startup which one runs. Default `auto`.
+    pub memory_limit: MemoryLimit,
 }
 
 impl Default for Options {
@@ -62,6 +70,7 @@ impl Default for Options {
             event_retry_delay_seconds: 60.0,
             event_max_age_seconds: 21_600.0,
             log_buffer_bytes: 1 << 20,
+            memory_limit: MemoryLimit::Auto,
         }
     }
 }

@@ -11,7 +11,9 @@
 //! (its invocation fails with `Sandbox.Timedout`), when it is idle too long, when it does not
 //! ask for work within `init-timeout-seconds`, when the function changes (after its current
 //! invocation) or on shutdown. A worker that exits fails its invocation with
-//! `Runtime.ExitError`; one that fails before its first invocation (an init error such as
+//! `Runtime.ExitError`; one that goes over the function's `MemorySize` ([`crate::memory`]) is
+//! killed and fails its invocation with `Runtime.OutOfMemory`; one that fails before its first
+//! invocation (an init error such as
 //! `Runtime.ImportModuleError`, or a crash) fails the oldest waiting invocation with that
 //! error, as AWS fails the invocation whose cold start failed. Replacements start while
 //! invocations wait.
@@ -29,6 +31,7 @@ use tokio::time::Instant;
 
 use crate::function::{Function, RuntimeKind, Scope};
 use crate::logs::LogBuffer;
+use crate::memory::{Enforced, Limiter, Watch};
 use crate::{Error, Options, runtime_api};
 
 /// What a function answered.
@@ -147,6 +150,8 @@ enum StopReason {
     InitTimeout,
     Replaced,
     Shutdown,
+    /// Over the function's `MemorySize`.
+    OutOfMemory,
 }
 
 struct Worker {
@@ -162,6 +167,8 @@ struct Worker {
     kill: Arc<Notify>,
     /// Its stdout and stderr.
     outputs: Vec<Arc<Output>>,
+    /// Its memory watch, when the RSS watch holds it to `MemorySize`.
+    memory: Option<Arc<Watch>>,
 }
 
 /// One output pipe of a worker (stdout or stderr), non-blocking. Its reader task logs lines as
@@ -221,6 +228,7 @@ pub struct PoolStats {
 /// The workers and backlog of one function version.
 pub(crate) struct Pool {
     options: Arc<Options>,
+    memory: Arc<Limiter>,
     scope: Scope,
     state: Mutex<State>,
     /// Wakes workers waiting in `next` when an invocation is queued.
@@ -234,12 +242,14 @@ pub(crate) struct Pool {
 impl Pool {
     pub(crate) fn new(
         options: Arc<Options>,
+        memory: Arc<Limiter>,
         scope: Scope,
         spec: Spec,
         logs: Arc<Mutex<LogBuffer>>,
     ) -> Arc<Self> {
         Arc::new(Self {
             options,
+            memory,
             scope,
             state: Mutex::new(State {
                 spec: Arc::new(spec),
@@ -360,6 +370,7 @@ impl Pool {
                 stop_reason: None,
                 kill: Arc::clone(&kill),
                 outputs: Vec::new(),
+                memory: None,
             },
         );
         let pool = Arc::clone(self);
@@ -399,10 +410,12 @@ impl Pool {
                 return;
             }
         };
+        let limit = self.memory.prepare(spec.function.memory_size);
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(error) => {
                 server.abort();
+                limit.attach(None);
                 let program = command
                     .as_std()
                     .get_program()
@@ -417,6 +430,11 @@ impl Pool {
         };
         let pid = child.id();
         tracing::debug!(function = %spec.function.name, worker = id, pid, %address, "worker started");
+        let limit = limit.attach(pid);
+        let watch = match &limit {
+            Enforced::Watch(watch) => Some(Arc::clone(watch)),
+            _ => None,
+        };
         let pipes = [
             child.stdout.take().and_then(|o| o.into_owned_fd().ok()),
             child.stderr.take().and_then(|o| o.into_owned_fd().ok()),
@@ -434,6 +452,7 @@ impl Pool {
             .collect();
         if let Some(worker) = self.lock().workers.get_mut(&id) {
             worker.outputs.clone_from(&outputs);
+            worker.memory.clone_from(&watch);
         }
         for output in outputs {
             tokio::spawn(Arc::clone(&self).read_output(id, output));
@@ -446,9 +465,21 @@ impl Pool {
                 pool.init_timed_out(id);
             });
         }
+        let over_memory = async {
+            match &watch {
+                Some(watch) => watch.until_over().await,
+                None => std::future::pending().await,
+            }
+        };
         let status = tokio::select! {
             status = child.wait() => status,
             () = kill.notified() => {
+                kill_group(pid);
+                let _ = child.start_kill();
+                child.wait().await
+            }
+            peak = over_memory => {
+                self.out_of_memory(id, peak);
                 kill_group(pid);
                 let _ = child.start_kill();
                 child.wait().await
@@ -457,6 +488,12 @@ impl Pool {
         // The process may have left children behind in its group.
         kill_group(pid);
         server.abort();
+        if let Enforced::Cgroup(cgroup) = limit {
+            if cgroup.oom_killed() {
+                self.out_of_memory(id, u64::from(spec.function.memory_size) << 20);
+            }
+            cgroup.remove();
+        }
         match status {
             Ok(status) => self.worker_gone(id, Gone::Exited(status)),
             Err(error) => self.worker_gone(id, Gone::NotStarted(format!("wait: {error}"))),
@@ -722,6 +759,12 @@ impl Pool {
     /// request id is not the worker's current invocation.
     pub(crate) fn answer(&self, id: u64, request_id: &str, reply: Reply) -> Result<(), ()> {
         self.drain_outputs(id);
+        if let Some(peak) = self.over_memory_at_answer(id, request_id) {
+            // Killed as it would have been before answering: the invocation fails with
+            // `Runtime.OutOfMemory` when the worker is gone.
+            self.out_of_memory(id, peak);
+            return Ok(());
+        }
         let running = {
             let mut state = self.lock();
             let Some(worker) = state.workers.get_mut(&id) else {
@@ -738,6 +781,48 @@ impl Pool {
         self.finish_log(&running.request_id, running.started.elapsed());
         let _ = running.reply.send(reply);
         Ok(())
+    }
+
+    /// With the RSS watch: whether worker `id`, answering `request_id`, went over its limit
+    /// while running it (its peak, if so). Read only when the invocation ran long enough to
+    /// have crossed the limit since the last reading (`Watch::may_have_crossed`).
+    fn over_memory_at_answer(&self, id: u64, request_id: &str) -> Option<u64> {
+        let watch = {
+            let state = self.lock();
+            let worker = state.workers.get(&id)?;
+            let watch = worker.memory.as_ref()?;
+            let running = worker
+                .current
+                .as_ref()
+                .filter(|r| &*r.request_id == request_id)?;
+            if !watch.may_have_crossed(running.started, worker.served == 1) {
+                return None;
+            }
+            Arc::clone(watch)
+        };
+        watch.over()
+    }
+
+    /// Worker `id` went over its `MemorySize` (`peak` bytes): stopped as out of memory.
+    fn out_of_memory(&self, id: u64, peak: u64) {
+        let mut state = self.lock();
+        let memory = state.spec.function.memory_size;
+        if let Some(worker) = state.workers.get_mut(&id) {
+            tracing::info!(
+                worker = id,
+                peak_mib = peak >> 20,
+                memory_size_mb = memory,
+                "worker over its memory size; stopping it"
+            );
+            if worker.status == Status::Stopping {
+                // Killed by the kernel after Sluice began to stop it for another reason.
+                if worker.stop_reason.is_none() {
+                    worker.stop_reason = Some(StopReason::OutOfMemory);
+                }
+            } else {
+                stop(worker, StopReason::OutOfMemory);
+            }
+        }
     }
 
     fn finish_log(&self, request_id: &Arc<str>, elapsed: Duration) {
@@ -846,6 +931,17 @@ impl Pool {
         }
         for (running, reply) in failed {
             running.timer.abort();
+            if matches!(&reply, Reply::Error { error_type, .. } if error_type == OUT_OF_MEMORY) {
+                // As Lambda logs a sandbox killed for its memory.
+                let request_id = &running.request_id;
+                self.log(
+                    Some(Arc::clone(request_id)),
+                    format!(
+                        "RequestId: {request_id} Error: Runtime exited with error: signal: killed"
+                    ),
+                );
+                self.log(Some(Arc::clone(request_id)), OUT_OF_MEMORY.to_owned());
+            }
             self.finish_log(&running.request_id, running.started.elapsed());
             let _ = running.reply.send(reply);
         }
@@ -942,6 +1038,9 @@ fn kill_group(pid: Option<u32>) {
     let _ = pid;
 }
 
+/// The error of an invocation whose worker went over its `MemorySize`.
+const OUT_OF_MEMORY: &str = "Runtime.OutOfMemory";
+
 /// How a worker ended.
 #[derive(Debug)]
 enum Gone {
@@ -961,6 +1060,10 @@ impl Gone {
                 format!(
                     "RequestId: {request_id} Error: Runtime did not ask for an invocation within its init timeout"
                 ),
+            ),
+            (_, Some(StopReason::OutOfMemory)) => Reply::service_error(
+                OUT_OF_MEMORY,
+                format!("RequestId: {request_id} Error: Runtime exited with error: signal: killed"),
             ),
             (Gone::Exited(status), _) => Reply::service_error(
                 "Runtime.ExitError",

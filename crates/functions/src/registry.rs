@@ -177,6 +177,12 @@ impl Registry {
         self.root.join(&function.name).join(&function.code_dir)
     }
 
+    /// The deployment package `function`'s code was unpacked from (absent for code unpacked
+    /// before Sluice kept packages).
+    pub(crate) fn package_path(&self, function: &Function) -> PathBuf {
+        package_path(&self.root.join(&function.name), &function.code_dir)
+    }
+
     /// Creates `name` with `settings` and the code of `zip`.
     ///
     /// Holding the registry lock across the unpacking serializes writes; functions are created
@@ -271,16 +277,16 @@ impl Registry {
         function.last_modified = crate::function::last_modified(now);
         let dir = self.root.join(name);
         if let Err(error) = set_code(&mut function, zip, &dir) {
-            let _ = std::fs::remove_dir_all(dir.join(&function.code_dir));
+            remove_code(&dir, &function.code_dir);
             return Err(error);
         }
         if let Err(error) = write_json(&dir, CONFIG_FILE, &function) {
-            let _ = std::fs::remove_dir_all(dir.join(&function.code_dir));
+            remove_code(&dir, &function.code_dir);
             return Err(error);
         }
         let old = std::mem::replace(&mut entry.latest, function.clone());
         if !entry.uses_code(&old.code_dir) {
-            let _ = std::fs::remove_dir_all(dir.join(old.code_dir));
+            remove_code(&dir, &old.code_dir);
         }
         Ok(function)
     }
@@ -417,7 +423,7 @@ impl Registry {
         sync_dir(&versions);
         let removed = entry.versions.remove(&number).expect("checked");
         if !entry.uses_code(&removed.code_dir) {
-            let _ = std::fs::remove_dir_all(dir.join(&removed.code_dir));
+            remove_code(&dir, &removed.code_dir);
         }
         // Its event invoke config goes with it (left behind by a failure: `open` drops it).
         remove_event_config(&dir, entry, &version);
@@ -502,12 +508,17 @@ fn remove_event_config(dir: &Path, entry: &mut Entry, qualifier: &str) {
     }
 }
 
-/// Unpacks `zip` into `dir/<function.code_dir>` and records its size and hash.
+/// Unpacks `zip` into `dir/<function.code_dir>`, keeps the zip itself beside it
+/// (`<code_dir>.zip`, what GetFunction's `Code.Location` downloads) and records its size and
+/// hash.
 fn set_code(function: &mut Function, zip: &[u8], dir: &Path) -> Result<(), Error> {
     archive::check_zipped_size(zip.len() as u64)?;
     let code = dir.join(&function.code_dir);
     archive::unpack(zip, &code)?;
     sync_dir(&code);
+    let package = package_path(dir, &function.code_dir);
+    std::fs::write(&package, zip)
+        .map_err(|e| Error::io(format!("write {}", package.display()), e))?;
     function.code_size = zip.len() as u64;
     function.code_sha256 =
         base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(zip));
@@ -574,7 +585,18 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// Removes code folders no configuration of `entry` names, and temporary files.
+/// The deployment package kept beside the code folder `code_dir` of the function in `dir`.
+pub(crate) fn package_path(dir: &Path, code_dir: &str) -> PathBuf {
+    dir.join(format!("{code_dir}.zip"))
+}
+
+/// Removes the code folder `code_dir` of the function in `dir` and its package.
+fn remove_code(dir: &Path, code_dir: &str) {
+    let _ = std::fs::remove_dir_all(dir.join(code_dir));
+    let _ = std::fs::remove_file(package_path(dir, code_dir));
+}
+
+/// Removes code folders (and packages) no configuration of `entry` names, and temporary files.
 fn remove_leftovers(dir: &Path, entry: &Entry) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -582,8 +604,11 @@ fn remove_leftovers(dir: &Path, entry: &Entry) {
     for file in entries.flatten() {
         let name = file.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with("code-") && !entry.uses_code(&name) {
-            let _ = std::fs::remove_dir_all(file.path());
+        if name.starts_with("code-") {
+            let code_dir = name.strip_suffix(".zip").unwrap_or(&name);
+            if !entry.uses_code(code_dir) {
+                remove_code(dir, code_dir);
+            }
         } else if name.ends_with(".tmp") {
             let _ = std::fs::remove_file(file.path());
         }
@@ -682,14 +707,15 @@ mod tests {
         let dir = data.join("functions/f");
         // What a crash in the middle of an update or a create leaves.
         std::fs::create_dir_all(dir.join("code-stale")).unwrap();
+        std::fs::write(dir.join("code-stale.zip"), b"PK").unwrap();
         std::fs::write(dir.join("function.json.tmp"), b"{").unwrap();
         std::fs::create_dir_all(data.join("functions/half/code-x")).unwrap();
         drop(registry);
         let registry = Registry::open(&data).unwrap();
-        assert!(!dir.join("code-stale").exists());
+        assert!(!dir.join("code-stale").exists() && !dir.join("code-stale.zip").exists());
         assert!(!dir.join("function.json.tmp").exists());
         assert!(!data.join("functions/half").exists());
-        assert!(dir.join(&f.code_dir).exists());
+        assert!(dir.join(&f.code_dir).exists() && registry.package_path(&f).exists());
 
         let slip = zip_of(&[("../../evil.py", b"x", 0o644)]);
         let e = registry.create("g", &python(), &slip, now()).unwrap_err();
@@ -701,7 +727,8 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code(), "InvalidParameterValueException");
         assert_eq!(registry.get("f").unwrap(), f);
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+        // function.json, the code folder and its package.
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
         let _ = std::fs::remove_dir_all(&data);
     }
 
@@ -772,6 +799,9 @@ mod tests {
         assert_eq!(aliases["live"], live);
         assert_eq!(last, 2);
         assert!(dir.join(&v1.code_dir).exists() && dir.join(&v2.code_dir).exists());
+        // Each code folder keeps the zip it was unpacked from.
+        assert_eq!(std::fs::read(registry.package_path(&v1)).unwrap(), zip1);
+        assert_eq!(std::fs::read(registry.package_path(&v2)).unwrap(), zip2);
 
         // A version an alias uses (also by its routing) stays.
         let e = registry.delete_version("f", 2, missing).unwrap_err();
@@ -789,8 +819,9 @@ mod tests {
         );
         assert_eq!(registry.delete_version("f", 1, missing).unwrap(), None);
         assert!(!dir.join(&v1.code_dir).exists());
+        assert!(!registry.package_path(&v1).exists());
         registry.delete_version("f", 2, missing).unwrap();
-        assert!(dir.join(&v2.code_dir).exists());
+        assert!(dir.join(&v2.code_dir).exists() && registry.package_path(&v2).exists());
         // Numbers are never reused, also after a reopen.
         registry
             .update("f", now(), missing, |f| {

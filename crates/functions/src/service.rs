@@ -18,6 +18,7 @@ use sluice_clock::Clock;
 
 use crate::function::{Function, Qualifier, Scope, Settings, limits};
 use crate::logs::LogBuffer;
+use crate::memory::Limiter;
 use crate::pool::{Pool, PoolStats, Reply, Spec};
 use crate::registry::Registry;
 use crate::{Error, Options};
@@ -88,6 +89,8 @@ struct Inner {
     closed: AtomicBool,
     /// The time events are accepted, retried and aged on.
     clock: Clock,
+    /// How workers are held to their `MemorySize`.
+    memory: Arc<Limiter>,
 }
 
 /// The workers of one function: a pool per version (`$LATEST`, `1`, ...), each version running
@@ -122,6 +125,7 @@ impl Functions {
         let registry = Registry::open(data_dir)?;
         let node_bootstrap = crate::runtimes::install(data_dir)?;
         let (events, recovered) = Journal::open(data_dir)?;
+        let memory = Arc::new(Limiter::detect(options.memory_limit));
         Ok(Self {
             inner: Arc::new(Inner {
                 registry,
@@ -134,6 +138,7 @@ impl Functions {
                 event_slots: Mutex::default(),
                 closed: AtomicBool::new(false),
                 clock,
+                memory,
             }),
         })
     }
@@ -176,6 +181,26 @@ impl Functions {
     /// Where `function`'s code is unpacked.
     pub fn code_path(&self, function: &Function) -> std::path::PathBuf {
         self.inner.registry.code_path(function)
+    }
+
+    /// The deployment package of `function` (`$LATEST` or a version, as [`Functions::resolve`]
+    /// gives it): the zip its code was uploaded as, or, for code unpacked before Sluice kept
+    /// zips, one rebuilt from its folder ([`crate::archive::pack`]). Reads the disk: call it off
+    /// the async runtime.
+    pub fn package(&self, function: &Function) -> Result<Vec<u8>, Error> {
+        let path = self.inner.registry.package_path(function);
+        match std::fs::read(&path) {
+            Ok(zip) => Ok(zip),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let code = self.code_path(function);
+                if !code.is_dir() {
+                    // Replaced by an update since it was resolved.
+                    return Err(self.not_found(&function.name, Some(&function.version)));
+                }
+                crate::archive::pack(&code)
+            }
+            Err(e) => Err(Error::io(format!("read {}", path.display()), e)),
+        }
     }
 
     /// CreateFunction: `zip` is the deployment package.
@@ -737,6 +762,7 @@ impl Functions {
         let pools = self.function_pools(&mut pools, name);
         let pool = Pool::new(
             Arc::clone(&self.inner.options),
+            Arc::clone(&self.inner.memory),
             self.inner.scope.clone(),
             self.spec(&function),
             Arc::clone(&pools.logs),

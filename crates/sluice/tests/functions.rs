@@ -2877,3 +2877,312 @@ fn function_logs_survive_a_restart() {
     let on_disk = data.join("functions/orders/logs/current.log");
     assert!(std::fs::metadata(&on_disk).unwrap().len() > 0);
 }
+
+/// Makes `lambda` (boto3, the server's endpoint) and `novalidate` (the same, without botocore's
+/// own checks, so that the server's answer to what botocore refuses shows) and `zipped(files)`.
+const BOTO3_LAMBDA: &str = r#"
+import io, zipfile
+lam = boto3.client(
+    "lambda", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
+    aws_access_key_id="x", aws_secret_access_key="x",
+    config=Config(retries={"max_attempts": 1}),
+)
+novalidate = boto3.client(
+    "lambda", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
+    aws_access_key_id="x", aws_secret_access_key="x",
+    config=Config(retries={"max_attempts": 1}, parameter_validation=False),
+)
+lambda_role = "arn:aws:iam::000000000000:role/lambda"
+
+def zipped(files):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return buffer.getvalue()
+
+def refused(call, code, message, **kwargs):
+    try:
+        call(**kwargs)
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == code, e.response
+        assert e.response["Error"]["Message"] == message, e.response["Error"]["Message"]
+        assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, e.response
+        return
+    raise AssertionError(f"expected {code}: {message}")
+"#;
+
+#[test]
+fn function_configuration_is_validated_as_aws_does() {
+    let dir = scratch("functions-validation");
+    let server = server(&dir, &[]);
+    let script = r#"
+pattern = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
+code = {"ZipFile": zipped({"h.py": "def handler(e, c):\n    return e\n"})}
+base = dict(FunctionName="v", Runtime="python3.12", Handler="h.handler", Code=code)
+
+# AWS's words, as recorded against AWS (LocalStack's snapshots).
+refused(lam.create_function, "ValidationException",
+        "1 validation error detected: Value 'r1' at 'role' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: " + pattern,
+        Role="r1", **base)
+refused(lam.create_function, "ValidationException",
+        "1 validation error detected: Value '[x86_64, arm64]' at 'architectures' failed to "
+        "satisfy constraint: Member must have length less than or equal to 1",
+        Role=lambda_role, Architectures=["x86_64", "arm64"], **base)
+refused(lam.create_function, "ValidationException",
+        "1 validation error detected: Value '[X86_64]' at 'architectures' failed to satisfy "
+        "constraint: Member must satisfy constraint: [Member must satisfy enum value set: "
+        "[x86_64, arm64], Member must not be null]",
+        Role=lambda_role, Architectures=["X86_64"], **base)
+# botocore refuses these before sending; the server answers them the same way.
+refused(novalidate.create_function, "ValidationException",
+        "1 validation error detected: Value '[]' at 'architectures' failed to satisfy "
+        "constraint: Member must have length greater than or equal to 1",
+        Role=lambda_role, Architectures=[], **base)
+refused(novalidate.create_function, "ValidationException",
+        "1 validation error detected: Value '511' at 'ephemeralStorage.size' failed to "
+        "satisfy constraint: Member must have value greater than or equal to 512",
+        Role=lambda_role, EphemeralStorage={"Size": 511}, **base)
+refused(lam.create_function, "ValidationException",
+        "1 validation error detected: Value '10241' at 'ephemeralStorage.size' failed to "
+        "satisfy constraint: Member must have value less than or equal to 10240",
+        Role=lambda_role, EphemeralStorage={"Size": 10241}, **base)
+# Every broken constraint in one answer.
+try:
+    novalidate.create_function(Role="r1", Timeout=0, **base)
+    raise AssertionError("created")
+except ClientError as e:
+    message = e.response["Error"]["Message"]
+    assert message.startswith("2 validation errors detected: "), message
+    assert "Value '0' at 'timeout' failed to satisfy constraint: Member must have value " \
+        "greater than or equal to 1" in message, message
+    assert "Value 'r1' at 'role' failed to satisfy constraint: Member must satisfy regular " \
+        "expression pattern: " + pattern in message, message
+try:
+    lam.get_function(FunctionName="v")
+    raise AssertionError("a refused function was created")
+except lam.exceptions.ResourceNotFoundException:
+    pass
+
+# The limits themselves are accepted.
+for arch, size in [("x86_64", 512), ("arm64", 10240)]:
+    lam.create_function(Role="arn:aws-us-gov:iam::123456789012:role/path/to/r",
+                        Architectures=[arch], EphemeralStorage={"Size": size}, **base)
+    lam.delete_function(FunctionName="v")
+lam.create_function(Role=lambda_role, **base)
+
+refused(lam.update_function_configuration, "ValidationException",
+        "1 validation error detected: Value 'arn:aws:iam::000000000000:user/u' at 'role' "
+        "failed to satisfy constraint: Member must satisfy regular expression pattern: " + pattern,
+        FunctionName="v", Role="arn:aws:iam::000000000000:user/u")
+refused(lam.update_function_configuration, "ValidationException",
+        "1 validation error detected: Value '20000' at 'ephemeralStorage.size' failed to "
+        "satisfy constraint: Member must have value less than or equal to 10240",
+        FunctionName="v", EphemeralStorage={"Size": 20000})
+refused(lam.update_function_code, "ValidationException",
+        "1 validation error detected: Value '[sparc]' at 'architectures' failed to satisfy "
+        "constraint: Member must satisfy constraint: [Member must satisfy enum value set: "
+        "[x86_64, arm64], Member must not be null]",
+        FunctionName="v", ZipFile=code["ZipFile"], Architectures=["sparc"])
+assert lam.get_function_configuration(FunctionName="v")["Role"] == lambda_role
+lam.update_function_configuration(FunctionName="v", Role="arn:aws:iam::000000000000:role/other",
+                                  EphemeralStorage={"Size": 1024})
+assert lam.get_function_configuration(FunctionName="v")["Role"] == \
+    "arn:aws:iam::000000000000:role/other"
+print("OK")
+"#;
+    run_boto3(&server, &format!("{BOTO3_LAMBDA}{script}"), &[]);
+
+    // The CLI shows the same answer.
+    let zip = zip_file(
+        &dir,
+        "v2",
+        &[("h.py", "def handler(e, c):\n    return e\n")],
+    );
+    let zip = format!("fileb://{}", zip.display());
+    let output = lambda(
+        &server,
+        &[
+            "create-function",
+            "--function-name",
+            "v2",
+            "--runtime",
+            "python3.12",
+            "--handler",
+            "h.handler",
+            "--role",
+            "lambda-role",
+            "--zip-file",
+            &zip,
+        ],
+    );
+    assert_cli_error(
+        &output,
+        "ValidationException",
+        "CreateFunction",
+        "1 validation error detected: Value 'lambda-role' at 'role' failed to satisfy \
+         constraint: Member must satisfy regular expression pattern: \
+         arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+",
+    );
+}
+
+#[test]
+fn get_function_code_location_downloads_the_versions_package() {
+    let dir = scratch("functions-code-location");
+    let server = server(&dir, &[]);
+    let script = r#"
+import base64, hashlib, urllib.request
+
+def download(qualifier=None):
+    args = {"FunctionName": "pkg"}
+    if qualifier:
+        args["Qualifier"] = qualifier
+    got = lam.get_function(**args)
+    code = got["Code"]
+    assert code["RepositoryType"] == "S3", code
+    location = code["Location"]
+    # Through the address the client used (its --endpoint-url).
+    assert location.startswith(os.environ["ENDPOINT"] + "/"), location
+    with urllib.request.urlopen(location) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "application/zip"
+        body = response.read()
+    sha = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    assert sha == got["Configuration"]["CodeSha256"], (sha, got["Configuration"])
+    assert len(body) == got["Configuration"]["CodeSize"]
+    return body
+
+def files(package):
+    with zipfile.ZipFile(io.BytesIO(package)) as z:
+        return {name: z.read(name).decode() for name in z.namelist()}
+
+first = {"h.py": "def handler(e, c):\n    return 1\n", "lib/util.py": "X = 1\n"}
+second = {"h.py": "def handler(e, c):\n    return 2\n", "README": "two\n"}
+one, two = zipped(first), zipped(second)
+lam.create_function(FunctionName="pkg", Runtime="python3.12", Handler="h.handler",
+                    Role=lambda_role, Code={"ZipFile": one}, Publish=True)
+assert download() == one
+assert files(download("$LATEST")) == first
+
+lam.update_function_code(FunctionName="pkg", ZipFile=two)
+assert lam.publish_version(FunctionName="pkg")["Version"] == "2"
+lam.create_alias(FunctionName="pkg", Name="live", FunctionVersion="1")
+assert download() == two
+assert files(download("2")) == second
+# The published version from before the update keeps its own package.
+assert download("1") == one
+assert files(download("live")) == first
+assert "version=1" in lam.get_function(FunctionName="pkg", Qualifier="live")["Code"]["Location"]
+
+# Unknown functions and versions are 404s.
+for path in ["/sluice/functions/nope/code", "/sluice/functions/pkg/code?version=9"]:
+    try:
+        urllib.request.urlopen(os.environ["ENDPOINT"] + path)
+        raise AssertionError(path)
+    except urllib.error.HTTPError as e:
+        assert e.code == 404, (path, e.code)
+print("OK")
+"#;
+    run_boto3(&server, &format!("{BOTO3_LAMBDA}{script}"), &[]);
+}
+
+/// Allocates (and touches) `mib` MiB: for the invocation only, or kept across invocations
+/// (`hold`), as a leak does.
+const MEMORY_HOG: &str = r#"
+import os
+held = []
+
+def handler(event, context):
+    data = b"x" * (event.get("mib", 0) << 20)
+    if event.get("hold"):
+        held.append(data)
+    return {"pid": os.getpid(), "mib": len(data) >> 20, "memory": int(context.memory_limit_in_mb)}
+"#;
+
+#[test]
+fn memory_size_is_enforced_and_an_oom_worker_is_replaced() {
+    let dir = scratch("functions-memory");
+    let server = server(&dir, &[]);
+    let zip = zip_file(&dir, "hog", &[("hog.py", MEMORY_HOG)]);
+    // Long timeouts: a loaded machine may take seconds to fill 300 MiB.
+    create(
+        &server,
+        "hog",
+        &zip,
+        "hog.handler",
+        &["--memory-size", "128", "--timeout", "60"],
+    );
+    create(
+        &server,
+        "roomy",
+        &zip,
+        "hog.handler",
+        &["--memory-size", "512", "--timeout", "60"],
+    );
+
+    let (_, first) = invoke(&server, &dir, "hog", r#"{"mib": 1}"#, &[]);
+    assert_eq!(first["memory"], 128, "{first}");
+    let pid = first["pid"].clone();
+
+    // 300 MiB under 128: the worker is killed and the invocation fails as on AWS.
+    let (meta, error) = invoke(
+        &server,
+        &dir,
+        "hog",
+        r#"{"mib": 300}"#,
+        &["--log-type", "Tail"],
+    );
+    assert_eq!(meta["FunctionError"], "Unhandled", "{meta} {error}");
+    assert_eq!(error["errorType"], "Runtime.OutOfMemory", "{error}");
+    let message = error["errorMessage"].as_str().unwrap();
+    let request_id = message
+        .strip_prefix("RequestId: ")
+        .and_then(|m| m.strip_suffix(" Error: Runtime exited with error: signal: killed"))
+        .unwrap_or_else(|| panic!("{message}"));
+    assert_eq!(request_id.len(), 36, "{message}");
+    assert_eq!(error.as_object().unwrap().len(), 2, "{error}");
+    let tail = String::from_utf8(base64_decode(meta["LogResult"].as_str().unwrap())).unwrap();
+    assert!(
+        tail.contains(&format!(
+            "RequestId: {request_id} Error: Runtime exited with error: signal: killed\n\
+             Runtime.OutOfMemory\nEND RequestId: {request_id}\n"
+        )),
+        "{tail}"
+    );
+
+    // The next invocation runs on a fresh worker.
+    let (meta, after) = invoke(&server, &dir, "hog", r#"{"mib": 1}"#, &[]);
+    assert!(meta.get("FunctionError").is_none(), "{meta} {after}");
+    assert_eq!(after["mib"], 1);
+    assert_ne!(
+        after["pid"], pid,
+        "the worker that went over its memory still runs"
+    );
+
+    // A leak: each invocation keeps 48 MiB; the one that crosses 128 MiB fails.
+    let mut outcomes = Vec::new();
+    for _ in 0..4 {
+        let (meta, result) = invoke(&server, &dir, "hog", r#"{"mib": 48, "hold": true}"#, &[]);
+        outcomes.push(if meta.get("FunctionError").is_some() {
+            result["errorType"].as_str().unwrap_or_default().to_owned()
+        } else {
+            "ok".to_owned()
+        });
+    }
+    let failed = outcomes.iter().position(|o| o != "ok");
+    assert!(
+        matches!(failed, Some(1 | 2)) && outcomes[failed.unwrap()] == "Runtime.OutOfMemory",
+        "{outcomes:?}"
+    );
+
+    // Within its limit, the same allocation is untouched, on the same worker.
+    let (meta, big) = invoke(&server, &dir, "roomy", r#"{"mib": 300}"#, &[]);
+    assert!(meta.get("FunctionError").is_none(), "{meta} {big}");
+    assert_eq!(
+        (big["mib"].as_u64(), big["memory"].as_u64()),
+        (Some(300), Some(512))
+    );
+    let (_, again) = invoke(&server, &dir, "roomy", r#"{"mib": 300}"#, &[]);
+    assert_eq!(again["pid"], big["pid"], "{again}");
+}

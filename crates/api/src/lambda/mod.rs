@@ -5,12 +5,14 @@
 //!
 //! [`model`] is generated from AWS's model by `crates/api/codegen/lambda.py`; the rest is
 //! hand-written: routing on method and path, members from the URI, query string and headers,
-//! the model's length and range limits (`ValidationException`, AWS's wording), and errors as
+//! the model's length and range limits (`ValidationException`, AWS's wording; `rules` adds the
+//! configuration's patterns, enums and nested ranges the generated limits lack), and errors as
 //! Lambda sends them: the name in `x-amzn-ErrorType` (which botocore reads first) and a body
 //! `{"Type": "User", "Message"|"message": ...}` with the member casing each error has in the
 //! model. What the operations mean is a [`Lambda`] backend's job.
 
 pub mod model;
+mod rules;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -70,9 +72,12 @@ pub trait Lambda: Send + Sync + 'static {
         &self,
         input: CreateFunctionRequest,
     ) -> impl Future<Output = Result<FunctionConfiguration, ApiError>> + Send;
+    /// `endpoint`: the base URL the request was sent to (`http://` and its `Host`), where
+    /// `Code.Location` can point so that the package downloads through the same address.
     fn get_function(
         &self,
         input: GetFunctionRequest,
+        endpoint: Option<String>,
     ) -> impl Future<Output = Result<GetFunctionResponse, ApiError>> + Send;
     fn get_function_configuration(
         &self,
@@ -264,13 +269,22 @@ async fn get_function<B: Lambda>(
     State(b): Backend<B>,
     Path(name): Path<String>,
     uri: Uri,
+    headers: HeaderMap,
 ) -> Response {
     respond(200, async {
         let qualifier = qualifier(&uri, constraints::GET_FUNCTION, &name)?;
-        b.get_function(GetFunctionRequest {
-            function_name: name,
-            qualifier,
-        })
+        let endpoint = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| !h.is_empty() && !h.contains(['/', '?', '#', '@', ' ']))
+            .map(|host| format!("http://{host}"));
+        b.get_function(
+            GetFunctionRequest {
+                function_name: name,
+                qualifier,
+            },
+            endpoint,
+        )
         .await
     })
     .await
@@ -783,7 +797,9 @@ fn check(members: &Map<String, Value>, limits: &[Constraint]) -> Result<(), ApiE
         };
         let (measure, shown) = match value {
             Value::String(s) if limit.length => (s.chars().count() as i64, format!("'{s}'")),
-            Value::Array(a) if limit.length => (a.len() as i64, format!("'{value}'")),
+            Value::Array(a) if limit.length => {
+                (a.len() as i64, format!("'{}'", rules::shown(value)))
+            }
             Value::Object(o) if limit.length => (o.len() as i64, format!("'{value}'")),
             Value::Number(n) if !limit.length => match n.as_i64() {
                 Some(n) => (n, format!("'{n}'")),
@@ -811,6 +827,7 @@ fn check(members: &Map<String, Value>, limits: &[Constraint]) -> Result<(), ApiE
             });
         }
     }
+    violations.extend(rules::violations(members));
     if violations.is_empty() {
         Ok(())
     } else {

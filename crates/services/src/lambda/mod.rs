@@ -245,6 +245,13 @@ impl LambdaBackend {
     }
 }
 
+/// The path of Sluice's route that serves a version's deployment package
+/// (`GET /sluice/functions/{name}/code?version=N`, `$LATEST` percent-encoded).
+pub fn code_location_path(name: &str, version: &str) -> String {
+    let version = version.replace('$', "%24");
+    format!("/sluice/functions/{name}/code?version={version}")
+}
+
 /// One page of `items` (in order) of at most `max_items` (`PAGE_SIZE` by default) after the
 /// item whose key is `marker`, and the marker of the next page.
 fn page<T>(
@@ -384,10 +391,17 @@ impl Lambda for LambdaBackend {
     async fn get_function(
         &self,
         input: GetFunctionRequest,
+        endpoint: Option<String>,
     ) -> Result<GetFunctionResponse, ApiError> {
         let (function, qualifier) =
             self.function(&input.function_name, input.qualifier.as_deref())?;
-        let location = format!("file://{}", self.functions.code_path(&function).display());
+        // Where AWS gives a presigned S3 URL: Sluice's own route for the version's package,
+        // through the address the caller used (a request without a Host gets the path alone).
+        let location = format!(
+            "{}{}",
+            endpoint.unwrap_or_default(),
+            code_location_path(&function.name, &function.version)
+        );
         let reserved = self
             .functions
             .get(&function.name)

@@ -16,11 +16,13 @@ use axum::routing::get;
 use serde_json::json;
 use sluice_functions::Functions;
 
-/// The route, to merge beside the AWS APIs.
+/// The route, to merge beside the AWS APIs, with the other function routes
+/// (`super::code`: the deployment packages GetFunction points to).
 pub fn router(functions: Functions) -> Router {
     Router::new()
         .route("/sluice/functions/{name}/logs", get(read))
-        .with_state(functions)
+        .with_state(functions.clone())
+        .merge(super::code::router(functions))
 }
 
 async fn read(

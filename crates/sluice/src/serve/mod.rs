@@ -9,6 +9,7 @@
 //! queued commits are flushed, and stop every function worker.
 
 mod clock;
+mod code;
 pub mod config;
 mod logs;
 mod stats;
