@@ -866,3 +866,107 @@ fn the_clock_can_be_advanced_through_the_api() {
     assert_eq!(done["status"], "SUCCEEDED");
     assert_eq!(done["output"], "{\"k\":1}");
 }
+
+/// `POST /sluice/clock` with `body`; the response's status line.
+fn post_clock(port: u16, body: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let request = format!(
+        "POST /sluice/clock HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.lines().next().unwrap_or_default().to_owned()
+}
+
+/// Polls the history of `execution` until it holds an event of type `kind`.
+fn wait_for_event(server: &Server, execution: &str, kind: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !types(&history(server.port, execution)).contains(&kind) {
+        assert!(
+            Instant::now() < deadline,
+            "no {kind} in {execution}; server:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A history without its timestamps, to compare two executions' histories.
+fn timeless(events: Vec<Value>) -> Vec<Value> {
+    events
+        .into_iter()
+        .map(|mut e| {
+            e.as_object_mut().unwrap().remove("timestamp");
+            e
+        })
+        .collect()
+}
+
+/// A mocked task whose first invocation throws and whose retry returns: the server is killed
+/// (-9) while the retry waits, and after the restart the retry gets the second mocked response
+/// (the invocation count is the execution's, kept with its snapshot), so the execution ends
+/// with the history of one that never crashed.
+#[test]
+fn a_mocked_retry_after_kill_9_gets_the_next_mocked_response() {
+    let dir = scratch("mock-retry");
+    let mocks = dir.join("mocks.json");
+    let config = json!({
+        "StateMachines": {"retrying": {"TestCases": {"FailThenSucceed": {"Call": "FailThenSucceed"}}}},
+        "MockedResponses": {"FailThenSucceed": {
+            "0": {"Throw": {"Error": "Lambda.ServiceException", "Cause": "the first call fails"}},
+            "1": {"Return": {"StatusCode": 200, "Payload": {"ok": true}}}
+        }}
+    });
+    std::fs::write(&mocks, config.to_string()).unwrap();
+    let mocks = mocks.to_str().unwrap();
+    let definition = json!({"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "f", "Payload.$": "$"},
+        "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 3600, "MaxAttempts": 1}],
+        "OutputPath": "$.Payload", "End": true}}});
+
+    let mut server = Server::start(&dir, &["--mock-config", mocks]);
+    let machine = create_state_machine(&server, "retrying", &definition.to_string());
+    let case = format!("{machine}#FailThenSucceed");
+    let crashed = start_execution(&server, &case, r#"{"n":1}"#);
+    // TaskFailed is committed with the retry's timer: the execution now waits an hour.
+    wait_for_event(&server, &crashed, "TaskFailed");
+    server.kill9();
+
+    let server = Server::start(&dir, &["--mock-config", mocks]);
+    let reference = start_execution(&server, &case, r#"{"n":1}"#);
+    wait_for_event(&server, &reference, "TaskFailed");
+    assert_eq!(
+        post_clock(server.port, r#"{"advanceSeconds": 3600}"#),
+        "HTTP/1.1 200 OK"
+    );
+    for execution in [&crashed, &reference] {
+        let done = wait_done(server.port, execution, Duration::from_secs(20));
+        assert_eq!(done["status"], "SUCCEEDED", "{done}\nserver:\n{}", server.log());
+        assert_eq!(done["output"], r#"{"ok":true}"#);
+    }
+    let events = history(server.port, &crashed);
+    assert_eq!(
+        types(&events),
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskFailed",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded",
+        ]
+    );
+    assert_eq!(
+        timeless(events),
+        timeless(history(server.port, &reference)),
+        "the crash left a trace"
+    );
+}
