@@ -163,6 +163,11 @@ impl ApiError {
         Self::new(errors::INVALID_ARN, format!("Invalid Arn: '{detail}'"))
     }
 
+    /// `InvalidArn` for a state machine's role: `Invalid Role Arn: '<arn>'`.
+    pub fn invalid_role_arn(arn: &str) -> Self {
+        Self::new(errors::INVALID_ARN, format!("Invalid Role Arn: '{arn}'"))
+    }
+
     /// `InvalidName`: `Invalid Name: '<name>'`.
     pub fn invalid_name(name: &str) -> Self {
         Self::new(errors::INVALID_NAME, format!("Invalid Name: '{name}'"))

@@ -970,3 +970,120 @@ fn a_mocked_retry_after_kill_9_gets_the_next_mocked_response() {
         "the crash left a trace"
     );
 }
+
+/// `--tags` for the aws CLI: `n` tags `k0=v0`, `k1=v1`... as JSON.
+fn cli_tags(range: std::ops::Range<usize>) -> String {
+    let tags: Vec<Value> = range
+        .map(|i| json!({"key": format!("k{i}"), "value": format!("v{i}")}))
+        .collect();
+    Value::from(tags).to_string()
+}
+
+/// A state machine's role must be an IAM role ARN (on create and update); a tag needs a key;
+/// a state machine or an activity holds at most 50 tags, those it has counted.
+#[test]
+fn aws_cli_roles_and_tags_are_checked_as_on_aws() {
+    let dir = scratch("roles-tags");
+    let server = Server::start(&dir, &[]);
+    let pass = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#;
+    let create = |name: &str, role: &str, extra: &[&str]| {
+        let mut args = vec![
+            "create-state-machine",
+            "--name",
+            name,
+            "--definition",
+            pass,
+            "--role-arn",
+            role,
+        ];
+        args.extend_from_slice(extra);
+        aws(&server, &args)
+    };
+    assert_cli_error(
+        &create("m", "arn", &[]),
+        "InvalidArn",
+        "CreateStateMachine",
+        "Invalid Role Arn: 'arn'",
+    );
+    let user = "arn:aws:iam::000000000000:user/sfn";
+    assert_cli_error(
+        &create("m", user, &[]),
+        "InvalidArn",
+        "CreateStateMachine",
+        &format!("Invalid Role Arn: '{user}'"),
+    );
+    let machine = ok_json(&create("m", ROLE, &["--tags", &cli_tags(0..50)]))["stateMachineArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_cli_error(
+        &aws(
+            &server,
+            &["update-state-machine", "--state-machine-arn", &machine, "--role-arn", "arn"],
+        ),
+        "InvalidArn",
+        "UpdateStateMachine",
+        "Invalid Role Arn: 'arn'",
+    );
+    let described = ok_json(&aws(
+        &server,
+        &["describe-state-machine", "--state-machine-arn", &machine],
+    ));
+    assert_eq!(described["roleArn"], ROLE, "the refused update changed nothing");
+
+    // A tag without a key (the CLI's shorthand leaves `key` out).
+    assert_cli_error(
+        &create("keyless", ROLE, &["--tags", "value=v"]),
+        "ValidationException",
+        "CreateStateMachine",
+        "1 validation error detected: Value null at 'tags.1.member.key' failed to satisfy \
+         constraint: Member must not be null",
+    );
+    assert_cli_error(
+        &aws(
+            &server,
+            &["tag-resource", "--resource-arn", &machine, "--tags", "key=k,value=v", "value=w"],
+        ),
+        "ValidationException",
+        "TagResource",
+        "1 validation error detected: Value null at 'tags.2.member.key' failed to satisfy \
+         constraint: Member must not be null",
+    );
+
+    // 51 tags at once, or one more than the 50 a resource has.
+    run_boto3(
+        &server,
+        r#"
+def code(call, **args):
+    try:
+        call(**args)
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["Error"]["Message"], e.response.get("resourceName")
+    raise AssertionError(f"{call.__name__} succeeded")
+
+def tags(first, end):
+    return [{"key": f"k{i}", "value": f"v{i}"} for i in range(first, end)]
+
+machine = os.environ["MACHINE"]
+many = machine.replace(":m", ":many")
+too_many = "Too many tags: a resource has at most 50"
+definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+assert code(sfn.create_state_machine, name="many", definition=definition, roleArn=role,
+            tags=tags(0, 1001)) == ("TooManyTags", too_many, many)
+assert code(sfn.describe_state_machine, stateMachineArn=many)[0] == "StateMachineDoesNotExist"
+assert code(sfn.tag_resource, resourceArn=machine, tags=tags(50, 51)) == ("TooManyTags", too_many, machine)
+sfn.tag_resource(resourceArn=machine, tags=tags(0, 50))  # keys it has: no more tags
+assert len(sfn.list_tags_for_resource(resourceArn=machine)["tags"]) == 50
+
+assert code(sfn.create_activity, name="a", tags=tags(0, 51))[:2] == ("TooManyTags", too_many)
+assert code(sfn.create_activity, name="a", tags=[{"value": "v"}])[:2] == ("ValidationException",
+    "1 validation error detected: Value null at 'tags.1.member.key' failed to satisfy constraint: "
+    "Member must not be null")
+activity = sfn.create_activity(name="a", tags=tags(0, 49))["activityArn"]
+assert code(sfn.tag_resource, resourceArn=activity, tags=tags(49, 51)) == ("TooManyTags", too_many, activity)
+assert len(sfn.list_tags_for_resource(resourceArn=activity)["tags"]) == 49
+print("OK")
+"#,
+        &[("MACHINE", &machine)],
+    );
+}
