@@ -3115,7 +3115,11 @@ mod tests {
         let mut ex = restored(&ex);
         assert_eq!(invocations(&ex.pending_effects()), [("T".to_string(), 0)]);
         ex.task_finished(0, Err(Failure::new("E", "first")), T0);
-        assert!(ex.advance(&m, T0).iter().all(|e| matches!(e, Effect::Sleep { .. })));
+        assert!(
+            ex.advance(&m, T0)
+                .iter()
+                .all(|e| matches!(e, Effect::Sleep { .. }))
+        );
         // Waiting for the retry at a restart: the retry is the next invocation.
         let mut ex = restored(&ex);
         ex.wake(0, T0 + 1_000);
@@ -3125,7 +3129,11 @@ mod tests {
         assert_eq!(invocations(&ex.pending_effects()), [("T".to_string(), 1)]);
         ex.task_finished(0, Ok(json!({})), T0 + 1_001);
         let effects = ex.advance(&m, T0 + 1_001);
-        assert_eq!(invocations(&effects), [("U".to_string(), 0)], "counted per state");
+        assert_eq!(
+            invocations(&effects),
+            [("U".to_string(), 0)],
+            "counted per state"
+        );
     }
 
     #[test]

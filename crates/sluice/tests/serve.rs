@@ -945,7 +945,12 @@ fn a_mocked_retry_after_kill_9_gets_the_next_mocked_response() {
     );
     for execution in [&crashed, &reference] {
         let done = wait_done(server.port, execution, Duration::from_secs(20));
-        assert_eq!(done["status"], "SUCCEEDED", "{done}\nserver:\n{}", server.log());
+        assert_eq!(
+            done["status"],
+            "SUCCEEDED",
+            "{done}\nserver:\n{}",
+            server.log()
+        );
         assert_eq!(done["output"], r#"{"ok":true}"#);
     }
     let events = history(server.port, &crashed);
@@ -1019,7 +1024,13 @@ fn aws_cli_roles_and_tags_are_checked_as_on_aws() {
     assert_cli_error(
         &aws(
             &server,
-            &["update-state-machine", "--state-machine-arn", &machine, "--role-arn", "arn"],
+            &[
+                "update-state-machine",
+                "--state-machine-arn",
+                &machine,
+                "--role-arn",
+                "arn",
+            ],
         ),
         "InvalidArn",
         "UpdateStateMachine",
@@ -1029,7 +1040,10 @@ fn aws_cli_roles_and_tags_are_checked_as_on_aws() {
         &server,
         &["describe-state-machine", "--state-machine-arn", &machine],
     ));
-    assert_eq!(described["roleArn"], ROLE, "the refused update changed nothing");
+    assert_eq!(
+        described["roleArn"], ROLE,
+        "the refused update changed nothing"
+    );
 
     // A tag without a key (the CLI's shorthand leaves `key` out).
     assert_cli_error(
@@ -1042,7 +1056,14 @@ fn aws_cli_roles_and_tags_are_checked_as_on_aws() {
     assert_cli_error(
         &aws(
             &server,
-            &["tag-resource", "--resource-arn", &machine, "--tags", "key=k,value=v", "value=w"],
+            &[
+                "tag-resource",
+                "--resource-arn",
+                &machine,
+                "--tags",
+                "key=k,value=v",
+                "value=w",
+            ],
         ),
         "ValidationException",
         "TagResource",
