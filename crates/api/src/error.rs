@@ -286,6 +286,16 @@ impl ApiError {
         .with_field("resourceName", resource_name)
     }
 
+    /// `ResourceNotFound` as the tagging operations word it: `Resource not found: '<arn>'`,
+    /// with the `resourceName` member.
+    pub fn tagged_resource_not_found(resource_name: &str) -> Self {
+        Self::new(
+            errors::RESOURCE_NOT_FOUND,
+            format!("Resource not found: '{resource_name}'"),
+        )
+        .with_field("resourceName", resource_name)
+    }
+
     /// `TooManyTags` with the `resourceName` member.
     pub fn too_many_tags(resource_name: &str, message: impl Into<String>) -> Self {
         Self::new(errors::TOO_MANY_TAGS, message).with_field("resourceName", resource_name)

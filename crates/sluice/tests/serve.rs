@@ -985,7 +985,8 @@ fn cli_tags(range: std::ops::Range<usize>) -> String {
 }
 
 /// A state machine's role must be an IAM role ARN (on create and update); a tag needs a key;
-/// a state machine or an activity holds at most 50 tags, those it has counted.
+/// a state machine or an activity holds at most 50 tags, those it has counted; a version has
+/// no tags of its own.
 #[test]
 fn aws_cli_roles_and_tags_are_checked_as_on_aws() {
     let dir = scratch("roles-tags");
@@ -1086,7 +1087,7 @@ def tags(first, end):
     return [{"key": f"k{i}", "value": f"v{i}"} for i in range(first, end)]
 
 machine = os.environ["MACHINE"]
-many = machine.replace(":m", ":many")
+many = machine.rsplit(":", 1)[0] + ":many"
 too_many = "Too many tags: a resource has at most 50"
 definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
 assert code(sfn.create_state_machine, name="many", definition=definition, roleArn=role,
@@ -1103,6 +1104,13 @@ assert code(sfn.create_activity, name="a", tags=[{"value": "v"}])[:2] == ("Valid
 activity = sfn.create_activity(name="a", tags=tags(0, 49))["activityArn"]
 assert code(sfn.tag_resource, resourceArn=activity, tags=tags(49, 51)) == ("TooManyTags", too_many, activity)
 assert len(sfn.list_tags_for_resource(resourceArn=activity)["tags"]) == 49
+
+# A version has no tags of its own; nor has a machine or activity that is not there.
+version = sfn.publish_state_machine_version(stateMachineArn=machine)["stateMachineVersionArn"]
+gone = activity.rsplit(":", 1)[0] + ":gone"
+for arn in [version, many, gone]:
+    assert code(sfn.tag_resource, resourceArn=arn, tags=tags(0, 1)) == (
+        "ResourceNotFound", f"Resource not found: '{arn}'", arn), arn
 print("OK")
 "#,
         &[("MACHINE", &machine)],

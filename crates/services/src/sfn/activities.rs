@@ -171,7 +171,7 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
             .activity(arn)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| ApiError::resource_not_found(arn))?;
+            .ok_or_else(|| ApiError::tagged_resource_not_found(arn))?;
         let before = activity.tags.clone();
         change(&mut activity.tags);
         tags::check_count(&activity.tags, arn)?;

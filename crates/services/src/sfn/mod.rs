@@ -254,12 +254,16 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
         }
     }
 
-    /// A state machine (not a version) for TagResource and its kin, which take activities too
-    /// (`activity_tags`, asked first).
+    /// A state machine for TagResource and its kin, which take activities too
+    /// (`activity_tags`, asked first). Versions and aliases have no tags of their own: as an
+    /// unknown machine, `ResourceNotFound` (recorded against AWS for a version).
     async fn taggable(&self, resource_arn: &str) -> Result<StateMachineRecord, ApiError> {
         let arn = Arn::parse(resource_arn)?;
         match arn.resource {
             Resource::StateMachine { .. } => {}
+            Resource::StateMachineVersion { .. } | Resource::StateMachineAlias { .. } => {
+                return Err(ApiError::tagged_resource_not_found(resource_arn));
+            }
             _ => {
                 return Err(ApiError::invalid_arn(format_args!(
                     "Resource type not valid in this context: {}",
@@ -271,7 +275,7 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
             .state_machine(resource_arn)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| ApiError::resource_not_found(resource_arn))
+            .ok_or_else(|| ApiError::tagged_resource_not_found(resource_arn))
     }
 }
 
