@@ -163,6 +163,11 @@ impl ApiError {
         Self::new(errors::INVALID_ARN, format!("Invalid Arn: '{detail}'"))
     }
 
+    /// `InvalidArn` for a state machine's role: `Invalid Role Arn: '<arn>'`.
+    pub fn invalid_role_arn(arn: &str) -> Self {
+        Self::new(errors::INVALID_ARN, format!("Invalid Role Arn: '{arn}'"))
+    }
+
     /// `InvalidName`: `Invalid Name: '<name>'`.
     pub fn invalid_name(name: &str) -> Self {
         Self::new(errors::INVALID_NAME, format!("Invalid Name: '{name}'"))
@@ -277,6 +282,16 @@ impl ApiError {
         Self::new(
             errors::RESOURCE_NOT_FOUND,
             "Request references a resource that does not exist.",
+        )
+        .with_field("resourceName", resource_name)
+    }
+
+    /// `ResourceNotFound` as the tagging operations word it: `Resource not found: '<arn>'`,
+    /// with the `resourceName` member.
+    pub fn tagged_resource_not_found(resource_name: &str) -> Self {
+        Self::new(
+            errors::RESOURCE_NOT_FOUND,
+            format!("Resource not found: '{resource_name}'"),
         )
         .with_field("resourceName", resource_name)
     }

@@ -9,7 +9,7 @@
 //! outcomes back with [`Execution::task_finished`] and [`Execution::wake`], and persists
 //! [`Execution::take_events`] as it goes.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -263,6 +263,10 @@ pub struct Execution {
     /// [`Execution::advance`] starts what now has room.
     #[serde(skip)]
     topped_up: Vec<ThreadId>,
+    /// Tasks scheduled so far per state name, across every thread ([`TaskCall::invocation`]).
+    /// Part of the snapshot: the number a task is dispatched with survives a restart.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    invocations: BTreeMap<String, u32>,
     random: SplitMix64,
     /// Shared, not cloned per state: it holds the execution input, which can be large.
     context: Arc<step::Execution>,
@@ -364,6 +368,7 @@ impl Execution {
             map_runs: Vec::new(),
             map_runs_changed: BTreeSet::new(),
             topped_up: Vec::new(),
+            invocations: BTreeMap::new(),
             random: SplitMix64(settings.seed),
             context: Arc::new(context),
             max_payload: settings.max_payload_bytes,
@@ -1080,6 +1085,17 @@ impl Execution {
         }
     }
 
+    /// The number of the task `state` schedules now ([`TaskCall::invocation`]), counted.
+    fn next_invocation(&mut self, state: &str) -> u32 {
+        let count = match self.invocations.get_mut(state) {
+            Some(count) => count,
+            None => self.invocations.entry(state.to_owned()).or_insert(0),
+        };
+        let this = *count;
+        *count = count.saturating_add(1);
+        this
+    }
+
     /// Runs the state's step-core `enter` and acts on the action.
     fn run_state(
         &mut self,
@@ -1171,6 +1187,7 @@ impl Execution {
                 state_input,
             } => {
                 let resource = ResourceKind::of(&call.resource);
+                call.invocation = self.next_invocation(&state.name);
                 let scheduled = self.id_after(t.prev);
                 t.prev = self.task_scheduled_events(&resource, &call, t.prev);
                 // Both count from the task's start (TaskStarted, recorded now). Without
@@ -3071,6 +3088,70 @@ mod tests {
         let events = ex.take_events();
         assert_eq!(events[0].kind, "TaskSucceeded");
         assert_eq!(events[0].previous_event_id, submitted[0].id);
+    }
+
+    /// The invocation numbers of the tasks among `effects`, with their state names.
+    fn invocations(effects: &[Effect]) -> Vec<(String, u32)> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::RunTask { state, call, .. } => Some((state.clone(), call.invocation)),
+                Effect::Sleep { .. } | Effect::Deadline { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tasks_are_numbered_per_state_across_retries_and_restarts() {
+        let m = machine(json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "U",
+                  "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1,
+                             "MaxAttempts": 2}]},
+            "U": task_state("u")}}));
+        let mut ex = Execution::start(&m, json!({}), settings(), T0);
+        let effects = ex.advance(&m, T0);
+        assert_eq!(invocations(&effects), [("T".to_string(), 0)]);
+        // In flight at a restart: performed again with the same number.
+        let mut ex = restored(&ex);
+        assert_eq!(invocations(&ex.pending_effects()), [("T".to_string(), 0)]);
+        ex.task_finished(0, Err(Failure::new("E", "first")), T0);
+        assert!(
+            ex.advance(&m, T0)
+                .iter()
+                .all(|e| matches!(e, Effect::Sleep { .. }))
+        );
+        // Waiting for the retry at a restart: the retry is the next invocation.
+        let mut ex = restored(&ex);
+        ex.wake(0, T0 + 1_000);
+        let effects = ex.advance(&m, T0 + 1_000);
+        assert_eq!(invocations(&effects), [("T".to_string(), 1)]);
+        let mut ex = restored(&ex);
+        assert_eq!(invocations(&ex.pending_effects()), [("T".to_string(), 1)]);
+        ex.task_finished(0, Ok(json!({})), T0 + 1_001);
+        let effects = ex.advance(&m, T0 + 1_001);
+        assert_eq!(
+            invocations(&effects),
+            [("U".to_string(), 0)],
+            "counted per state"
+        );
+    }
+
+    #[test]
+    fn tasks_in_map_iterations_count_on_across_iterations() {
+        let m = machine(json!({"StartAt": "M", "States": {"M": {
+            "Type": "Map", "MaxConcurrency": 1, "End": true,
+            "Iterator": {"StartAt": "T", "States": {"T": task_state("t")}}}}}));
+        let mut ex = Execution::start(&m, json!([1, 2, 3]), settings(), T0);
+        let mut seen = Vec::new();
+        let mut effects = ex.advance(&m, T0);
+        while let Some(Effect::RunTask { thread, call, .. }) = effects.first().cloned() {
+            seen.push(call.invocation);
+            ex = restored(&ex);
+            ex.task_finished(thread, Ok(json!(null)), T0);
+            effects = ex.advance(&m, T0);
+        }
+        assert_eq!(seen, [0, 1, 2]);
+        assert_eq!(ex.end().unwrap().status, Status::Succeeded);
     }
 
     /// Restores `ex` from its snapshot, as a restarted engine does.

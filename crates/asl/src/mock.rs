@@ -31,8 +31,8 @@
 //!   service (the guide's `HybridPath`), see [`TestCase::has_state`].
 //! - Invocations of a state inside a Map or Parallel are counted across all its iterations and
 //!   branches, in the order they happen (the guide recommends `MaxConcurrency: 1` for
-//!   predictable results); counting is the caller's job, this module maps a count to a
-//!   response.
+//!   predictable results); the driver counts them ([`TaskCall::invocation`]), this module maps
+//!   a count to a response ([`TestCase::answer`]).
 //!
 //! [`MockConfig::parse`] is strict where the guide is silent: unknown fields, repeated keys
 //! (which plain JSON parsing would silently collapse), ranges that overlap and empty mocked
@@ -45,6 +45,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::source::{self, JsonSyntaxError, LineCol, Positions};
+use crate::step::TaskCall;
 use crate::{Failure, Pointer};
 
 /// What a mocked Task invocation does.
@@ -262,6 +263,16 @@ impl<'a> TestCase<'a> {
     /// invocation"), the last response is not reused.
     pub fn response(&self, state: &str, attempt: u32) -> Option<&'a MockedResponse> {
         self.responses(state)?.get(attempt)
+    }
+
+    /// What the mocked response does for `call`, a task of `state`: the response its
+    /// [`TaskCall::invocation`] picks, as the task's outcome. `None` where no key covers the
+    /// invocation (or the state is not mocked).
+    pub fn answer(&self, state: &str, call: &TaskCall) -> Option<Result<Value, Failure>> {
+        Some(
+            self.response(state, call.invocation)?
+                .outcome(&call.resource),
+        )
     }
 
     /// All the responses of a mocked state.

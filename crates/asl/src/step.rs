@@ -106,6 +106,16 @@ pub struct TaskCall {
     /// The evaluated `Credentials` (`{"RoleArn": ...}`), recorded as `taskCredentials`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<Box<Value>>,
+    /// Which run of its state this is in the execution, 0-based: every run of a Task state
+    /// counts, retries and runs in any Map iteration or Parallel branch included (what a Step
+    /// Functions Local mocked response is keyed by). Set by the driver, whose snapshot keeps
+    /// the count: a task performed again after a restart keeps its number.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub invocation: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// When a Wait state is due.
@@ -446,6 +456,7 @@ impl StateMachine {
                         heartbeat_seconds,
                         task_token: None,
                         credentials,
+                        invocation: 0,
                     },
                     state_input: input,
                 })

@@ -2,9 +2,8 @@
 //! gives it an [`crate::Integrations`] registry, tests give it the Step Functions Local mock
 //! configuration ([`MockDispatcher`]) or "no tasks" ([`NoDispatcher`]).
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::Value;
 use sluice_asl::Failure;
@@ -102,37 +101,28 @@ impl Dispatch for NoDispatcher {
 }
 
 /// Answers tasks from a Step Functions Local mock configuration: the execution's test case
-/// names a mocked response per state, keyed by the state's invocation number.
+/// names a mocked response per state, keyed by the task's invocation number
+/// ([`TaskCall::invocation`](sluice_asl::step::TaskCall::invocation), counted by the driver and
+/// kept with the execution, so nothing is kept here).
 #[derive(Debug, Clone)]
 pub struct MockDispatcher {
     config: Arc<MockConfig>,
-    /// Invocations so far per (execution, state).
-    invocations: Arc<Mutex<HashMap<(String, String), u32>>>,
 }
 
 impl MockDispatcher {
     pub fn new(config: MockConfig) -> Self {
         Self {
             config: Arc::new(config),
-            invocations: Arc::default(),
         }
     }
 
     fn answer(&self, task: &Task) -> Result<Value, Failure> {
-        let attempt = {
-            let mut counts = self.invocations.lock().unwrap_or_else(|e| e.into_inner());
-            let n = counts
-                .entry((task.execution.clone(), task.state.clone()))
-                .or_insert(0);
-            *n += 1;
-            *n - 1
-        };
         let case_name = task.test_case.as_deref().unwrap_or("<none>");
         let no_mock = |why: String| {
             Failure::runtime(format!(
-                "No mocked response for state '{}' (invocation #{attempt}) in test case \
+                "No mocked response for state '{}' (invocation #{}) in test case \
                  '{case_name}' of state machine '{}': {why}",
-                task.state, task.machine
+                task.state, task.call.invocation, task.machine
             ))
         };
         let Some(case) = &task.test_case else {
@@ -142,10 +132,8 @@ impl MockDispatcher {
             .config
             .test_case(&task.machine, case)
             .map_err(|e| no_mock(e.to_string()))?;
-        match case.response(&task.state, attempt) {
-            Some(response) => response.outcome(&task.call.resource),
-            None => Err(no_mock("add it to MockedResponses".into())),
-        }
+        case.answer(&task.state, &task.call)
+            .unwrap_or_else(|| Err(no_mock("add it to MockedResponses".into())))
     }
 }
 
@@ -163,16 +151,6 @@ impl Dispatch for MockDispatcher {
         let Ok(case) = self.config.test_case(&task.machine, case) else {
             return false;
         };
-        let attempt = lock_counts(&self.invocations)
-            .get(&(task.execution.clone(), task.state.clone()))
-            .copied()
-            .unwrap_or(0);
-        case.response(&task.state, attempt).is_some()
+        case.response(&task.state, task.call.invocation).is_some()
     }
-}
-
-fn lock_counts(
-    counts: &Mutex<HashMap<(String, String), u32>>,
-) -> std::sync::MutexGuard<'_, HashMap<(String, String), u32>> {
-    counts.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -217,6 +217,7 @@ mod tests {
                 heartbeat_seconds: None,
                 task_token: None,
                 credentials: None,
+                invocation: 0,
             },
             test_case: test_case.map(str::to_string),
             scheduled_event_id: 2,

@@ -1,6 +1,5 @@
 //! `sluice run DEFINITION --input JSON|@FILE [--mock-config FILE --test-case NAME]`
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -84,7 +83,6 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         case,
         machine_name: machine_name.clone(),
         case_name: args.test_case.clone(),
-        invocations: HashMap::new(),
         virtual_now: (args.no_wait).then(Utc::now),
     };
     let mut options = Options {
@@ -152,17 +150,13 @@ struct MockHost<'c> {
     case: Option<TestCase<'c>>,
     machine_name: String,
     case_name: Option<String>,
-    /// Invocations so far per state: the mocked response key ("0", "1-2", ...) is the attempt.
-    invocations: HashMap<String, u32>,
     /// `Some` with `--no-wait`: a clock that sleeping advances instantly.
     virtual_now: Option<DateTime<Utc>>,
 }
 
 impl Host for MockHost<'_> {
     fn run_task(&mut self, state: &str, call: &TaskCall) -> Result<Value, Failure> {
-        let attempt = self.invocations.entry(state.to_owned()).or_insert(0);
-        let this = *attempt;
-        *attempt += 1;
+        let this = call.invocation;
         let no_mock = || {
             if call.resource.contains(":states:startExecution") {
                 return Failure::runtime(format!(
@@ -183,10 +177,7 @@ impl Host for MockHost<'_> {
         let Some(case) = &self.case else {
             return Err(no_mock());
         };
-        match case.response(state, this) {
-            None => Err(no_mock()),
-            Some(response) => response.outcome(&call.resource),
-        }
+        case.answer(state, call).unwrap_or_else(|| Err(no_mock()))
     }
 
     fn now(&mut self) -> DateTime<Utc> {

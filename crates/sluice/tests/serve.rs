@@ -1274,3 +1274,253 @@ fn closed_executions_expire_and_the_data_dir_stays_bounded() {
     assert!(largest <= first * 2, "{sizes:?}");
     assert!(sizes.iter().all(|(_, wal)| *wal <= 64 << 20), "{sizes:?}");
 }
+
+/// `POST /sluice/clock` with `body`; the response's status line.
+fn post_clock(port: u16, body: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let request = format!(
+        "POST /sluice/clock HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.lines().next().unwrap_or_default().to_owned()
+}
+
+/// Polls the history of `execution` until it holds an event of type `kind`.
+fn wait_for_event(server: &Server, execution: &str, kind: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !types(&history(server.port, execution)).contains(&kind) {
+        assert!(
+            Instant::now() < deadline,
+            "no {kind} in {execution}; server:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A history without its timestamps, to compare two executions' histories.
+fn timeless(events: Vec<Value>) -> Vec<Value> {
+    events
+        .into_iter()
+        .map(|mut e| {
+            e.as_object_mut().unwrap().remove("timestamp");
+            e
+        })
+        .collect()
+}
+
+/// A mocked task whose first invocation throws and whose retry returns: the server is killed
+/// (-9) while the retry waits, and after the restart the retry gets the second mocked response
+/// (the invocation count is the execution's, kept with its snapshot), so the execution ends
+/// with the history of one that never crashed.
+#[test]
+fn a_mocked_retry_after_kill_9_gets_the_next_mocked_response() {
+    let dir = scratch("mock-retry");
+    let mocks = dir.join("mocks.json");
+    let config = json!({
+        "StateMachines": {"retrying": {"TestCases": {"FailThenSucceed": {"Call": "FailThenSucceed"}}}},
+        "MockedResponses": {"FailThenSucceed": {
+            "0": {"Throw": {"Error": "Lambda.ServiceException", "Cause": "the first call fails"}},
+            "1": {"Return": {"StatusCode": 200, "Payload": {"ok": true}}}
+        }}
+    });
+    std::fs::write(&mocks, config.to_string()).unwrap();
+    let mocks = mocks.to_str().unwrap();
+    let definition = json!({"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "f", "Payload.$": "$"},
+        "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 3600, "MaxAttempts": 1}],
+        "OutputPath": "$.Payload", "End": true}}});
+
+    let mut server = Server::start(&dir, &["--mock-config", mocks]);
+    let machine = create_state_machine(&server, "retrying", &definition.to_string());
+    let case = format!("{machine}#FailThenSucceed");
+    let crashed = start_execution(&server, &case, r#"{"n":1}"#);
+    // TaskFailed is committed with the retry's timer: the execution now waits an hour.
+    wait_for_event(&server, &crashed, "TaskFailed");
+    server.kill9();
+
+    let server = Server::start(&dir, &["--mock-config", mocks]);
+    let reference = start_execution(&server, &case, r#"{"n":1}"#);
+    wait_for_event(&server, &reference, "TaskFailed");
+    assert_eq!(
+        post_clock(server.port, r#"{"advanceSeconds": 3600}"#),
+        "HTTP/1.1 200 OK"
+    );
+    for execution in [&crashed, &reference] {
+        let done = wait_done(server.port, execution, Duration::from_secs(20));
+        assert_eq!(
+            done["status"],
+            "SUCCEEDED",
+            "{done}\nserver:\n{}",
+            server.log()
+        );
+        assert_eq!(done["output"], r#"{"ok":true}"#);
+    }
+    let events = history(server.port, &crashed);
+    assert_eq!(
+        types(&events),
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskFailed",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded",
+        ]
+    );
+    assert_eq!(
+        timeless(events),
+        timeless(history(server.port, &reference)),
+        "the crash left a trace"
+    );
+}
+
+/// `--tags` for the aws CLI: `n` tags `k0=v0`, `k1=v1`... as JSON.
+fn cli_tags(range: std::ops::Range<usize>) -> String {
+    let tags: Vec<Value> = range
+        .map(|i| json!({"key": format!("k{i}"), "value": format!("v{i}")}))
+        .collect();
+    Value::from(tags).to_string()
+}
+
+/// A state machine's role must be an IAM role ARN (on create and update); a tag needs a key;
+/// a state machine or an activity holds at most 50 tags, those it has counted; a version has
+/// no tags of its own.
+#[test]
+fn aws_cli_roles_and_tags_are_checked_as_on_aws() {
+    let dir = scratch("roles-tags");
+    let server = Server::start(&dir, &[]);
+    let pass = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#;
+    let create = |name: &str, role: &str, extra: &[&str]| {
+        let mut args = vec![
+            "create-state-machine",
+            "--name",
+            name,
+            "--definition",
+            pass,
+            "--role-arn",
+            role,
+        ];
+        args.extend_from_slice(extra);
+        aws(&server, &args)
+    };
+    assert_cli_error(
+        &create("m", "arn", &[]),
+        "InvalidArn",
+        "CreateStateMachine",
+        "Invalid Role Arn: 'arn'",
+    );
+    let user = "arn:aws:iam::000000000000:user/sfn";
+    assert_cli_error(
+        &create("m", user, &[]),
+        "InvalidArn",
+        "CreateStateMachine",
+        &format!("Invalid Role Arn: '{user}'"),
+    );
+    let machine = ok_json(&create("m", ROLE, &["--tags", &cli_tags(0..50)]))["stateMachineArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_cli_error(
+        &aws(
+            &server,
+            &[
+                "update-state-machine",
+                "--state-machine-arn",
+                &machine,
+                "--role-arn",
+                "arn",
+            ],
+        ),
+        "InvalidArn",
+        "UpdateStateMachine",
+        "Invalid Role Arn: 'arn'",
+    );
+    let described = ok_json(&aws(
+        &server,
+        &["describe-state-machine", "--state-machine-arn", &machine],
+    ));
+    assert_eq!(
+        described["roleArn"], ROLE,
+        "the refused update changed nothing"
+    );
+
+    // A tag without a key (the CLI's shorthand leaves `key` out).
+    assert_cli_error(
+        &create("keyless", ROLE, &["--tags", "value=v"]),
+        "ValidationException",
+        "CreateStateMachine",
+        "1 validation error detected: Value null at 'tags.1.member.key' failed to satisfy \
+         constraint: Member must not be null",
+    );
+    assert_cli_error(
+        &aws(
+            &server,
+            &[
+                "tag-resource",
+                "--resource-arn",
+                &machine,
+                "--tags",
+                "key=k,value=v",
+                "value=w",
+            ],
+        ),
+        "ValidationException",
+        "TagResource",
+        "1 validation error detected: Value null at 'tags.2.member.key' failed to satisfy \
+         constraint: Member must not be null",
+    );
+
+    // 51 tags at once, or one more than the 50 a resource has.
+    run_boto3(
+        &server,
+        r#"
+def code(call, **args):
+    try:
+        call(**args)
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["Error"]["Message"], e.response.get("resourceName")
+    raise AssertionError(f"{call.__name__} succeeded")
+
+def tags(first, end):
+    return [{"key": f"k{i}", "value": f"v{i}"} for i in range(first, end)]
+
+machine = os.environ["MACHINE"]
+many = machine.rsplit(":", 1)[0] + ":many"
+too_many = "Too many tags: a resource has at most 50"
+definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+assert code(sfn.create_state_machine, name="many", definition=definition, roleArn=role,
+            tags=tags(0, 1001)) == ("TooManyTags", too_many, many)
+assert code(sfn.describe_state_machine, stateMachineArn=many)[0] == "StateMachineDoesNotExist"
+assert code(sfn.tag_resource, resourceArn=machine, tags=tags(50, 51)) == ("TooManyTags", too_many, machine)
+sfn.tag_resource(resourceArn=machine, tags=tags(0, 50))  # keys it has: no more tags
+assert len(sfn.list_tags_for_resource(resourceArn=machine)["tags"]) == 50
+
+assert code(sfn.create_activity, name="a", tags=tags(0, 51))[:2] == ("TooManyTags", too_many)
+assert code(sfn.create_activity, name="a", tags=[{"value": "v"}])[:2] == ("ValidationException",
+    "1 validation error detected: Value null at 'tags.1.member.key' failed to satisfy constraint: "
+    "Member must not be null")
+activity = sfn.create_activity(name="a", tags=tags(0, 49))["activityArn"]
+assert code(sfn.tag_resource, resourceArn=activity, tags=tags(49, 51)) == ("TooManyTags", too_many, activity)
+assert len(sfn.list_tags_for_resource(resourceArn=activity)["tags"]) == 49
+
+# A version has no tags of its own; nor has a machine or activity that is not there.
+version = sfn.publish_state_machine_version(stateMachineArn=machine)["stateMachineVersionArn"]
+gone = activity.rsplit(":", 1)[0] + ":gone"
+for arn in [version, many, gone]:
+    assert code(sfn.tag_resource, resourceArn=arn, tags=tags(0, 1)) == (
+        "ResourceNotFound", f"Resource not found: '{arn}'", arn), arn
+print("OK")
+"#,
+        &[("MACHINE", &machine)],
+    );
+}

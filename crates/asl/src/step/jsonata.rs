@@ -233,6 +233,7 @@ impl StateMachine {
                         heartbeat_seconds,
                         task_token: None,
                         credentials,
+                        invocation: 0,
                     },
                     state_input: input,
                 })

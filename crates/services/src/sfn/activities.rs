@@ -24,13 +24,10 @@ use sluice_engine::Dispatch;
 use sluice_store::{ActivityRecord, Store, Write};
 
 use super::callbacks::callback_error;
-use super::{Backend, secs, store_error, tags_of};
+use super::{Backend, secs, store_error, tags};
 
 /// How long GetActivityTask waits for a task, as on AWS.
 const POLL: Duration = Duration::from_secs(60);
-
-/// At most this many tags on a resource, as on AWS.
-const MAX_TAGS: usize = 50;
 
 impl<S: Store, D: Dispatch> Backend<S, D> {
     /// The activity `arn` names (`InvalidArn` for another kind of ARN).
@@ -47,6 +44,7 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
         &self,
         input: CreateActivityInput,
     ) -> Result<CreateActivityOutput, ApiError> {
+        let requested_tags = tags::requested(input.tags)?;
         validate_name(&input.name)?;
         if let Some(EncryptionConfiguration {
             r#type: EncryptionType::CustomerManagedKmsKey,
@@ -58,26 +56,20 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
                  does not have; use AWS_OWNED_KEY or leave it out",
             ));
         }
-        let _guard = self.machines.lock().await;
         let arn = self.scope().activity_arn(&input.name);
+        tags::check_count(&requested_tags, &arn)?;
+        let _guard = self.machines.lock().await;
         if let Some(existing) = self.store().activity(&arn).await.map_err(store_error)? {
             return Ok(CreateActivityOutput {
                 activity_arn: existing.arn,
                 creation_date: secs(existing.created_ms),
             });
         }
-        let tags = tags_of(input.tags);
-        if tags.len() > MAX_TAGS {
-            return Err(ApiError::too_many_tags(
-                &arn,
-                "Too many tags: a resource has at most 50",
-            ));
-        }
         let record = ActivityRecord {
             arn,
             name: input.name,
             created_ms: self.now_ms(),
-            tags,
+            tags: requested_tags,
         };
         self.store()
             .commit(vec![Write::PutActivity(record.clone())])
@@ -179,15 +171,10 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
             .activity(arn)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| ApiError::resource_not_found(arn))?;
+            .ok_or_else(|| ApiError::tagged_resource_not_found(arn))?;
         let before = activity.tags.clone();
         change(&mut activity.tags);
-        if activity.tags.len() > MAX_TAGS {
-            return Err(ApiError::too_many_tags(
-                arn,
-                "Too many tags: a resource has at most 50",
-            ));
-        }
+        tags::check_count(&activity.tags, arn)?;
         if activity.tags != before {
             self.store()
                 .commit(vec![Write::PutActivity(activity.clone())])

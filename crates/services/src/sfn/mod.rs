@@ -55,6 +55,8 @@ mod map_runs;
 mod activities;
 // TestState: one state, run in the request.
 mod test_state;
+// The tags of machines and activities: their checks.
+mod tags;
 
 /// Separates a mock test case from the state machine ARN, as Step Functions Local does:
 /// `arn:aws:states:...:stateMachine:name#HappyPath`.
@@ -289,12 +291,16 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
         }
     }
 
-    /// A state machine (not a version) for TagResource and its kin, which take activities too
-    /// (`activity_tags`, asked first).
+    /// A state machine for TagResource and its kin, which take activities too
+    /// (`activity_tags`, asked first). Versions and aliases have no tags of their own: as an
+    /// unknown machine, `ResourceNotFound` (recorded against AWS for a version).
     async fn taggable(&self, resource_arn: &str) -> Result<StateMachineRecord, ApiError> {
         let arn = Arn::parse(resource_arn)?;
         match arn.resource {
             Resource::StateMachine { .. } => {}
+            Resource::StateMachineVersion { .. } | Resource::StateMachineAlias { .. } => {
+                return Err(ApiError::tagged_resource_not_found(resource_arn));
+            }
             _ => {
                 return Err(ApiError::invalid_arn(format_args!(
                     "Resource type not valid in this context: {}",
@@ -306,7 +312,7 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
             .state_machine(resource_arn)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| ApiError::resource_not_found(resource_arn))
+            .ok_or_else(|| ApiError::tagged_resource_not_found(resource_arn))
     }
 }
 
@@ -436,13 +442,6 @@ fn execution_status(status: &str) -> ExecutionStatus {
     }
 }
 
-fn tags_of(tags: Option<Vec<Tag>>) -> Vec<(String, String)> {
-    tags.unwrap_or_default()
-        .into_iter()
-        .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
-        .collect()
-}
-
 /// A state machine definition's errors as AWS's `InvalidDefinition`:
 /// `Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: <message> at <location>, ...'`.
 fn check_definition(definition: &str) -> Result<(), ApiError> {
@@ -451,6 +450,29 @@ fn check_definition(definition: &str) -> Result<(), ApiError> {
         return Ok(());
     }
     Err(ApiError::invalid_definition(validation.errors()))
+}
+
+/// A state machine's role: an IAM role ARN (`arn:<partition>:iam::<account>:role/<name>`, a
+/// path may come before the name), else AWS's `InvalidArn`: `Invalid Role Arn: '<arn>'`.
+/// Sluice has no IAM: any role of that form is taken.
+fn check_role_arn(arn: &str) -> Result<(), ApiError> {
+    let valid = (|| {
+        let rest = arn.strip_prefix("arn:")?;
+        let (partition, rest) = rest.split_once(':')?;
+        let rest = rest.strip_prefix("iam::")?;
+        let (account, name) = rest.split_once(":role/")?;
+        let partition_ok = sluice_api::sfn::arn::PARTITIONS.contains(&partition);
+        let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+        let name_ok = !name.is_empty()
+            && !name.ends_with('/')
+            && name.bytes().all(|b| (b'!'..=b'~').contains(&b));
+        Some(partition_ok && account_ok && name_ok)
+    })();
+    if valid == Some(true) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_role_arn(arn))
+    }
 }
 
 /// The machine an execution belongs to and, when it was started from a version, the version:
@@ -523,7 +545,9 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
         &self,
         input: CreateStateMachineInput,
     ) -> Result<CreateStateMachineOutput, ApiError> {
+        let requested_tags = tags::requested(input.tags)?;
         validate_name(&input.name)?;
+        check_role_arn(&input.role_arn)?;
         let publish = input.publish.unwrap_or(false);
         if input.version_description.is_some() && !publish {
             return Err(ApiError::validation(
@@ -539,6 +563,7 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
             callbacks::check_express(&input.definition)?;
         }
         let arn = self.scope().state_machine_arn(&input.name);
+        tags::check_count(&requested_tags, &arn)?;
         let _guard = self.machines.lock().await;
         let now = self.now_ms();
         if let Some(mut existing) = self
@@ -586,7 +611,7 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
             created_ms: now,
             updated_ms: now,
             revision_id: new_id(),
-            tags: tags_of(input.tags),
+            tags: requested_tags,
             extra: Some(extra.to_json()),
             version: None,
         };
@@ -693,6 +718,9 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
             return Err(ApiError::validation(
                 "Version description can only be set when publish is true",
             ));
+        }
+        if let Some(role) = &input.role_arn {
+            check_role_arn(role)?;
         }
         if let Some(definition) = &input.definition {
             check_definition(definition)?;
@@ -1271,15 +1299,10 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
     }
 
     async fn tag_resource(&self, input: TagResourceInput) -> Result<TagResourceOutput, ApiError> {
-        let new = tags_of(Some(input.tags.clone()));
+        let new = tags::requested(Some(input.tags))?;
         let tagged = self
-            .activity_tags(&input.resource_arn, |tags| {
-                for (key, value) in new {
-                    match tags.iter_mut().find(|(k, _)| *k == key) {
-                        Some(tag) => tag.1 = value,
-                        None => tags.push((key, value)),
-                    }
-                }
+            .activity_tags(&input.resource_arn, |current| {
+                tags::merge(current, new.clone());
             })
             .await?;
         if tagged.is_some() {
@@ -1287,18 +1310,8 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
         }
         let _guard = self.machines.lock().await;
         let mut machine = self.taggable(&input.resource_arn).await?;
-        for (key, value) in tags_of(Some(input.tags)) {
-            match machine.tags.iter_mut().find(|(k, _)| *k == key) {
-                Some(tag) => tag.1 = value,
-                None => machine.tags.push((key, value)),
-            }
-        }
-        if machine.tags.len() > 50 {
-            return Err(ApiError::too_many_tags(
-                &input.resource_arn,
-                "Too many tags: a resource has at most 50",
-            ));
-        }
+        tags::merge(&mut machine.tags, new);
+        tags::check_count(&machine.tags, &input.resource_arn)?;
         self.commit_machine(machine, None).await?;
         Ok(TagResourceOutput {})
     }
@@ -1514,6 +1527,33 @@ mod tests {
             machine_of_execution(&record),
             (scope.state_machine_arn("m"), None)
         );
+    }
+
+    #[test]
+    fn a_role_must_be_an_iam_role_arn() {
+        for good in [
+            "arn:aws:iam::000000000000:role/sfn",
+            "arn:aws:iam::123456789012:role/service-role/StepFunctions-m-role-1a2b",
+            "arn:aws-cn:iam::123456789012:role/r+=,.@_-",
+        ] {
+            assert!(check_role_arn(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "arn",
+            "",
+            "arn:aws:iam::000000000000:user/sfn",
+            "arn:aws:iam::1:role/r",
+            "arn:aws:iam:us-east-1:000000000000:role/r",
+            "arn:aws:iam::000000000000:role/",
+            "arn:aws:iam::000000000000:role/a b",
+            "arn:aws:iam::aws:policy/AWSBatchFullAccess",
+            "arn:nope:iam::000000000000:role/r",
+            "arn:aws:states:us-east-1:000000000000:role/r",
+        ] {
+            let error = check_role_arn(bad).unwrap_err();
+            assert_eq!(error.kind, "InvalidArn", "{bad}");
+            assert_eq!(error.message, format!("Invalid Role Arn: '{bad}'"));
+        }
     }
 
     #[test]
