@@ -9,7 +9,7 @@
 //! nothing more: it holds no state and runs nothing. What the API means is the engine's job,
 //! behind the [`sfn::StepFunctions`] trait (one async method per operation, each defaulting to
 //! `UnsupportedOperation`). The shapes of requests and responses are generated from AWS's own
-//! service model (`codegen/stepfunctions.py` → [`sfn::model`], [`sfn::operations`]), so member
+//! service model (`codegen/generate.py` → [`sfn::model`], [`sfn::operations`]), so member
 //! names, optionality and constraints cannot drift from what clients send.
 //!
 //! Start with [`router`] (serve it with `axum::serve`) and [`sfn::StepFunctions`]. Errors are
