@@ -469,6 +469,59 @@ class Model:
             "",
         ]
 
+    # --- bindings (HTTP) ----------------------------------------------------------------------
+
+    def member_bindings(self, shape_name: str | None) -> str:
+        if shape_name is None:
+            return "&[]"
+        shape = self.shapes[shape_name]
+        payload = shape.get("payload")
+        locations = {
+            "uri": "Uri", "querystring": "Querystring", "header": "Header", "headers": "Headers",
+            "statusCode": "StatusCode",
+        }
+        items = []
+        for member_name, member in shape.get("members", {}).items():
+            where = member.get("location")
+            if where is None:
+                location = "Payload" if member_name == payload else "Body"
+            elif where in locations:
+                location = locations[where]
+            else:
+                self.fail(f"{shape_name}.{member_name}: unknown location {where}")
+            wire = member.get("locationName", member_name)
+            items.append(
+                f"MemberBinding {{ member: {rust_str(member_name)}, location: Location::{location}, "
+                f"name: {rust_str(wire)} }}"
+            )
+        return "&[" + ", ".join(items) + "]"
+
+    def bindings_rs(self) -> list[str]:
+        out = [
+            "/// Each operation's HTTP binding: method, URI template, success status, and where each",
+            "/// member of its input and output travels.",
+            "pub mod bindings {",
+            "    use crate::binding::{Binding, Location, MemberBinding};",
+            "",
+        ]
+        for name, op in self.operations.items():
+            http = op.get("http", {"method": "POST", "requestUri": "/"})
+            inp = op.get("input", {}).get("shape")
+            outp = op.get("output", {}).get("shape")
+            out += [
+                f"    pub static {screaming(name)}: Binding = Binding {{",
+                f"        operation: {rust_str(name)},",
+                f"        method: {rust_str(http['method'])},",
+                f"        uri: {rust_str(http['requestUri'])},",
+                f"        status: {http.get('responseCode', 200)},",
+                f"        input: {self.member_bindings(inp)},",
+                f"        output: {self.member_bindings(outp)},",
+                "    };",
+                "",
+            ]
+        out.append("}")
+        return out
+
     # --- shapes (constraints as data) ---------------------------------------------------------
 
     def shapes_rs(self) -> list[str]:
@@ -914,6 +967,7 @@ class ServiceEmitter:
             "use std::future::Future;",
             "",
             "use super::model::*;",
+            "use crate::binding::Binding;",
             "use crate::error::ApiError;",
             "use crate::shape::Shape;",
             "",
@@ -970,6 +1024,14 @@ class ServiceEmitter:
             suffix = "" if self.legacy else ".name"
             errs = ", ".join(f"errors::{screaming(e['shape'])}{suffix}" for e in op.get("errors", []))
             out.append(f"            Self::{name} => &[{errs}],")
+        out.append("        }")
+        out.append("    }")
+        out.append("")
+        out.append("    /// The operation's HTTP binding.")
+        out.append("    pub fn binding(self) -> &'static Binding {")
+        out.append("        match self {")
+        for name, _ in ops:
+            out.append(f"            Self::{name} => &bindings::{screaming(name)},")
         out.append("        }")
         out.append("    }")
         out.append("}")
@@ -1056,7 +1118,9 @@ class ServiceEmitter:
             "    serde_json::to_vec(output)",
             '        .map_err(|error| ApiError::internal(format!("cannot serialize the response: {error}")))',
             "}",
+            "",
         ]
+        out += m.bindings_rs()
         return "\n".join(out) + "\n"
 
 
@@ -1275,6 +1339,8 @@ class LambdaEmitter:
         for name in structs:
             out += self.struct_rs(name)
         out += self.m.shapes_rs()
+        out.append("")
+        out += self.m.bindings_rs()
         return "\n".join(out) + "\n"
 
 

@@ -18,12 +18,14 @@
 //! 500: it is a `SerializationException`, a `ValidationException` worded as AWS words it, or
 //! the service's own error.
 
+pub mod binding;
 pub mod classify;
 pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod lambda;
 pub mod request_id;
+pub mod rest;
 pub mod sfn;
 pub mod shape;
 

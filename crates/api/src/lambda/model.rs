@@ -5555,3 +5555,2234 @@ pub mod shapes {
         }
     }
 }
+
+/// Each operation's HTTP binding: method, URI template, success status, and where each
+/// member of its input and output travels.
+pub mod bindings {
+    use crate::binding::{Binding, Location, MemberBinding};
+
+    pub static CREATE_FUNCTION: Binding = Binding {
+        operation: "CreateFunction",
+        method: "POST",
+        uri: "/2015-03-31/functions",
+        status: 201,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Body,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "Runtime",
+                location: Location::Body,
+                name: "Runtime",
+            },
+            MemberBinding {
+                member: "Role",
+                location: Location::Body,
+                name: "Role",
+            },
+            MemberBinding {
+                member: "Handler",
+                location: Location::Body,
+                name: "Handler",
+            },
+            MemberBinding {
+                member: "Code",
+                location: Location::Body,
+                name: "Code",
+            },
+            MemberBinding {
+                member: "Description",
+                location: Location::Body,
+                name: "Description",
+            },
+            MemberBinding {
+                member: "Timeout",
+                location: Location::Body,
+                name: "Timeout",
+            },
+            MemberBinding {
+                member: "MemorySize",
+                location: Location::Body,
+                name: "MemorySize",
+            },
+            MemberBinding {
+                member: "Publish",
+                location: Location::Body,
+                name: "Publish",
+            },
+            MemberBinding {
+                member: "PublishTo",
+                location: Location::Body,
+                name: "PublishTo",
+            },
+            MemberBinding {
+                member: "VpcConfig",
+                location: Location::Body,
+                name: "VpcConfig",
+            },
+            MemberBinding {
+                member: "PackageType",
+                location: Location::Body,
+                name: "PackageType",
+            },
+            MemberBinding {
+                member: "DeadLetterConfig",
+                location: Location::Body,
+                name: "DeadLetterConfig",
+            },
+            MemberBinding {
+                member: "Environment",
+                location: Location::Body,
+                name: "Environment",
+            },
+            MemberBinding {
+                member: "KMSKeyArn",
+                location: Location::Body,
+                name: "KMSKeyArn",
+            },
+            MemberBinding {
+                member: "TracingConfig",
+                location: Location::Body,
+                name: "TracingConfig",
+            },
+            MemberBinding {
+                member: "Tags",
+                location: Location::Body,
+                name: "Tags",
+            },
+            MemberBinding {
+                member: "Layers",
+                location: Location::Body,
+                name: "Layers",
+            },
+            MemberBinding {
+                member: "FileSystemConfigs",
+                location: Location::Body,
+                name: "FileSystemConfigs",
+            },
+            MemberBinding {
+                member: "CodeSigningConfigArn",
+                location: Location::Body,
+                name: "CodeSigningConfigArn",
+            },
+            MemberBinding {
+                member: "ImageConfig",
+                location: Location::Body,
+                name: "ImageConfig",
+            },
+            MemberBinding {
+                member: "Architectures",
+                location: Location::Body,
+                name: "Architectures",
+            },
+            MemberBinding {
+                member: "EphemeralStorage",
+                location: Location::Body,
+                name: "EphemeralStorage",
+            },
+            MemberBinding {
+                member: "SnapStart",
+                location: Location::Body,
+                name: "SnapStart",
+            },
+            MemberBinding {
+                member: "LoggingConfig",
+                location: Location::Body,
+                name: "LoggingConfig",
+            },
+            MemberBinding {
+                member: "TenancyConfig",
+                location: Location::Body,
+                name: "TenancyConfig",
+            },
+            MemberBinding {
+                member: "CapacityProviderConfig",
+                location: Location::Body,
+                name: "CapacityProviderConfig",
+            },
+            MemberBinding {
+                member: "DurableConfig",
+                location: Location::Body,
+                name: "DurableConfig",
+            },
+            MemberBinding {
+                member: "RuntimeConfig",
+                location: Location::Body,
+                name: "RuntimeConfig",
+            },
+            MemberBinding {
+                member: "AcceleratorConfig",
+                location: Location::Body,
+                name: "AcceleratorConfig",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Body,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "FunctionArn",
+                location: Location::Body,
+                name: "FunctionArn",
+            },
+            MemberBinding {
+                member: "Runtime",
+                location: Location::Body,
+                name: "Runtime",
+            },
+            MemberBinding {
+                member: "Role",
+                location: Location::Body,
+                name: "Role",
+            },
+            MemberBinding {
+                member: "Handler",
+                location: Location::Body,
+                name: "Handler",
+            },
+            MemberBinding {
+                member: "CodeSize",
+                location: Location::Body,
+                name: "CodeSize",
+            },
+            MemberBinding {
+                member: "Description",
+                location: Location::Body,
+                name: "Description",
+            },
+            MemberBinding {
+                member: "Timeout",
+                location: Location::Body,
+                name: "Timeout",
+            },
+            MemberBinding {
+                member: "MemorySize",
+                location: Location::Body,
+                name: "MemorySize",
+            },
+            MemberBinding {
+                member: "LastModified",
+                location: Location::Body,
+                name: "LastModified",
+            },
+            MemberBinding {
+                member: "CodeSha256",
+                location: Location::Body,
+                name: "CodeSha256",
+            },
+            MemberBinding {
+                member: "Version",
+                location: Location::Body,
+                name: "Version",
+            },
+            MemberBinding {
+                member: "VpcConfig",
+                location: Location::Body,
+                name: "VpcConfig",
+            },
+            MemberBinding {
+                member: "DeadLetterConfig",
+                location: Location::Body,
+                name: "DeadLetterConfig",
+            },
+            MemberBinding {
+                member: "Environment",
+                location: Location::Body,
+                name: "Environment",
+            },
+            MemberBinding {
+                member: "KMSKeyArn",
+                location: Location::Body,
+                name: "KMSKeyArn",
+            },
+            MemberBinding {
+                member: "TracingConfig",
+                location: Location::Body,
+                name: "TracingConfig",
+            },
+            MemberBinding {
+                member: "MasterArn",
+                location: Location::Body,
+                name: "MasterArn",
+            },
+            MemberBinding {
+                member: "RevisionId",
+                location: Location::Body,
+                name: "RevisionId",
+            },
+            MemberBinding {
+                member: "Layers",
+                location: Location::Body,
+                name: "Layers",
+            },
+            MemberBinding {
+                member: "State",
+                location: Location::Body,
+                name: "State",
+            },
+            MemberBinding {
+                member: "StateReason",
+                location: Location::Body,
+                name: "StateReason",
+            },
+            MemberBinding {
+                member: "StateReasonCode",
+                location: Location::Body,
+                name: "StateReasonCode",
+            },
+            MemberBinding {
+                member: "LastUpdateStatus",
+                location: Location::Body,
+                name: "LastUpdateStatus",
+            },
+            MemberBinding {
+                member: "LastUpdateStatusReason",
+                location: Location::Body,
+                name: "LastUpdateStatusReason",
+            },
+            MemberBinding {
+                member: "LastUpdateStatusReasonCode",
+                location: Location::Body,
+                name: "LastUpdateStatusReasonCode",
+            },
+            MemberBinding {
+                member: "FileSystemConfigs",
+                location: Location::Body,
+                name: "FileSystemConfigs",
+            },
+            MemberBinding {
+                member: "SigningProfileVersionArn",
+                location: Location::Body,
+                name: "SigningProfileVersionArn",
+            },
+            MemberBinding {
+                member: "SigningJobArn",
+                location: Location::Body,
+                name: "SigningJobArn",
+            },
+            MemberBinding {
+                member: "PackageType",
+                location: Location::Body,
+                name: "PackageType",
+            },
+            MemberBinding {
+                member: "ImageConfigResponse",
+                location: Location::Body,
+                name: "ImageConfigResponse",
+            },
+            MemberBinding {
+                member: "Architectures",
+                location: Location::Body,
+                name: "Architectures",
+            },
+            MemberBinding {
+                member: "EphemeralStorage",
+                location: Location::Body,
+                name: "EphemeralStorage",
+            },
+            MemberBinding {
+                member: "SnapStart",
+                location: Location::Body,
+                name: "SnapStart",
+            },
+            MemberBinding {
+                member: "RuntimeVersionConfig",
+                location: Location::Body,
+                name: "RuntimeVersionConfig",
+            },
+            MemberBinding {
+                member: "LoggingConfig",
+                location: Location::Body,
+                name: "LoggingConfig",
+            },
+            MemberBinding {
+                member: "TenancyConfig",
+                location: Location::Body,
+                name: "TenancyConfig",
+            },
+            MemberBinding {
+                member: "CapacityProviderConfig",
+                location: Location::Body,
+                name: "CapacityProviderConfig",
+            },
+            MemberBinding {
+                member: "ConfigSha256",
+                location: Location::Body,
+                name: "ConfigSha256",
+            },
+            MemberBinding {
+                member: "DurableConfig",
+                location: Location::Body,
+                name: "DurableConfig",
+            },
+            MemberBinding {
+                member: "RuntimeConfig",
+                location: Location::Body,
+                name: "RuntimeConfig",
+            },
+            MemberBinding {
+                member: "AcceleratorConfig",
+                location: Location::Body,
+                name: "AcceleratorConfig",
+            },
+        ],
+    };
+
+    pub static GET_FUNCTION: Binding = Binding {
+        operation: "GetFunction",
+        method: "GET",
+        uri: "/2015-03-31/functions/{FunctionName}",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "Qualifier",
+                location: Location::Querystring,
+                name: "Qualifier",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "Configuration",
+                location: Location::Body,
+                name: "Configuration",
+            },
+            MemberBinding {
+                member: "Code",
+                location: Location::Body,
+                name: "Code",
+            },
+            MemberBinding {
+                member: "Tags",
+                location: Location::Body,
+                name: "Tags",
+            },
+            MemberBinding {
+                member: "TagsError",
+                location: Location::Body,
+                name: "TagsError",
+            },
+            MemberBinding {
+                member: "Concurrency",
+                location: Location::Body,
+                name: "Concurrency",
+            },
+        ],
+    };
+
+    pub static GET_FUNCTION_CONFIGURATION: Binding = Binding {
+        operation: "GetFunctionConfiguration",
+        method: "GET",
+        uri: "/2015-03-31/functions/{FunctionName}/configuration",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "Qualifier",
+                location: Location::Querystring,
+                name: "Qualifier",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Body,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "FunctionArn",
+                location: Location::Body,
+                name: "FunctionArn",
+            },
+            MemberBinding {
+                member: "Runtime",
+                location: Location::Body,
+                name: "Runtime",
+            },
+            MemberBinding {
+                member: "Role",
+                location: Location::Body,
+                name: "Role",
+            },
+            MemberBinding {
+                member: "Handler",
+                location: Location::Body,
+                name: "Handler",
+            },
+            MemberBinding {
+                member: "CodeSize",
+                location: Location::Body,
+                name: "CodeSize",
+            },
+            MemberBinding {
+                member: "Description",
+                location: Location::Body,
+                name: "Description",
+            },
+            MemberBinding {
+                member: "Timeout",
+                location: Location::Body,
+                name: "Timeout",
+            },
+            MemberBinding {
+                member: "MemorySize",
+                location: Location::Body,
+                name: "MemorySize",
+            },
+            MemberBinding {
+                member: "LastModified",
+                location: Location::Body,
+                name: "LastModified",
+            },
+            MemberBinding {
+                member: "CodeSha256",
+                location: Location::Body,
+                name: "CodeSha256",
+            },
+            MemberBinding {
+                member: "Version",
+                location: Location::Body,
+                name: "Version",
+            },
+            MemberBinding {
+                member: "VpcConfig",
+                location: Location::Body,
+                name: "VpcConfig",
+            },
+            MemberBinding {
+                member: "DeadLetterConfig",
+                location: Location::Body,
+                name: "DeadLetterConfig",
+            },
+            MemberBinding {
+                member: "Environment",
+                location: Location::Body,
+                name: "Environment",
+            },
+            MemberBinding {
+                member: "KMSKeyArn",
+                location: Location::Body,
+                name: "KMSKeyArn",
+            },
+            MemberBinding {
+                member: "TracingConfig",
+                location: Location::Body,
+                name: "TracingConfig",
+            },
+            MemberBinding {
+                member: "MasterArn",
+                location: Location::Body,
+                name: "MasterArn",
+            },
+            MemberBinding {
+                member: "RevisionId",
+                location: Location::Body,
+                name: "RevisionId",
+            },
+            MemberBinding {
+                member: "Layers",
+                location: Location::Body,
+                name: "Layers",
+            },
+            MemberBinding {
+                member: "State",
+                location: Location::Body,
+                name: "State",
+            },
+            MemberBinding {
+                member: "StateReason",
+                location: Location::Body,
+                name: "StateReason",
+            },
+            MemberBinding {
+                member: "StateReasonCode",
+                location: Location::Body,
+                name: "StateReasonCode",
+            },
+            MemberBinding {
+                member: "LastUpdateStatus",
+                location: Location::Body,
+                name: "LastUpdateStatus",
+            },
+            MemberBinding {
+                member: "LastUpdateStatusReason",
+                location: Location::Body,
+                name: "LastUpdateStatusReason",
+            },
+            MemberBinding {
+                member: "LastUpdateStatusReasonCode",
+                location: Location::Body,
+                name: "LastUpdateStatusReasonCode",
+            },
+            MemberBinding {
+                member: "FileSystemConfigs",
+                location: Location::Body,
+                name: "FileSystemConfigs",
+            },
+            MemberBinding {
+                member: "SigningProfileVersionArn",
+                location: Location::Body,
+                name: "SigningProfileVersionArn",
+            },
+            MemberBinding {
+                member: "SigningJobArn",
+                location: Location::Body,
+                name: "SigningJobArn",
+            },
+            MemberBinding {
+                member: "PackageType",
+                location: Location::Body,
+                name: "PackageType",
+            },
+            MemberBinding {
+                member: "ImageConfigResponse",
+                location: Location::Body,
+                name: "ImageConfigResponse",
+            },
+            MemberBinding {
+                member: "Architectures",
+                location: Location::Body,
+                name: "Architectures",
+            },
+            MemberBinding {
+                member: "EphemeralStorage",
+                location: Location::Body,
+                name: "EphemeralStorage",
+            },
+            MemberBinding {
+                member: "SnapStart",
+                location: Location::Body,
+                name: "SnapStart",
+            },
+            MemberBinding {
+                member: "RuntimeVersionConfig",
+                location: Location::Body,
+                name: "RuntimeVersionConfig",
+            },
+            MemberBinding {
+                member: "LoggingConfig",
+                location: Location::Body,
+                name: "LoggingConfig",
+            },
+            MemberBinding {
+                member: "TenancyConfig",
+                location: Location::Body,
+                name: "TenancyConfig",
+            },
+            MemberBinding {
+                member: "CapacityProviderConfig",
+                location: Location::Body,
+                name: "CapacityProviderConfig",
+            },
+            MemberBinding {
+                member: "ConfigSha256",
+                location: Location::Body,
+                name: "ConfigSha256",
+            },
+            MemberBinding {
+                member: "DurableConfig",
+                location: Location::Body,
+                name: "DurableConfig",
+            },
+            MemberBinding {
+                member: "RuntimeConfig",
+                location: Location::Body,
+                name: "RuntimeConfig",
+            },
+            MemberBinding {
+                member: "AcceleratorConfig",
+                location: Location::Body,
+                name: "AcceleratorConfig",
+            },
+        ],
+    };
+
+    pub static LIST_FUNCTIONS: Binding = Binding {
+        operation: "ListFunctions",
+        method: "GET",
+        uri: "/2015-03-31/functions",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "MasterRegion",
+                location: Location::Querystring,
+                name: "MasterRegion",
+            },
+            MemberBinding {
+                member: "FunctionVersion",
+                location: Location::Querystring,
+                name: "FunctionVersion",
+            },
+            MemberBinding {
+                member: "Marker",
+                location: Location::Querystring,
+                name: "Marker",
+            },
+            MemberBinding {
+                member: "MaxItems",
+                location: Location::Querystring,
+                name: "MaxItems",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "NextMarker",
+                location: Location::Body,
+                name: "NextMarker",
+            },
+            MemberBinding {
+                member: "Functions",
+                location: Location::Body,
+                name: "Functions",
+            },
+        ],
+    };
+
+    pub static DELETE_FUNCTION: Binding = Binding {
+        operation: "DeleteFunction",
+        method: "DELETE",
+        uri: "/2015-03-31/functions/{FunctionName}",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "Qualifier",
+                location: Location::Querystring,
+                name: "Qualifier",
+            },
+        ],
+        output: &[MemberBinding {
+            member: "StatusCode",
+            location: Location::StatusCode,
+            name: "StatusCode",
+        }],
+    };
+
+    pub static UPDATE_FUNCTION_CODE: Binding = Binding {
+        operation: "UpdateFunctionCode",
+        method: "PUT",
+        uri: "/2015-03-31/functions/{FunctionName}/code",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "ZipFile",
+                location: Location::Body,
+                name: "ZipFile",
+            },
+            MemberBinding {
+                member: "S3Bucket",
+                location: Location::Body,
+                name: "S3Bucket",
+            },
+            MemberBinding {
+                member: "S3Key",
+                location: Location::Body,
+                name: "S3Key",
+            },
+            MemberBinding {
+                member: "S3ObjectVersion",
+                location: Location::Body,
+                name: "S3ObjectVersion",
+            },
+            MemberBinding {
+                member: "S3ObjectStorageMode",
+                location: Location::Body,
+                name: "S3ObjectStorageMode",
+            },
+            MemberBinding {
+                member: "ImageUri",
+                location: Location::Body,
+                name: "ImageUri",
+            },
+            MemberBinding {
+                member: "Architectures",
+                location: Location::Body,
+                name: "Architectures",
+            },
+            MemberBinding {
+                member: "Publish",
+                location: Location::Body,
+                name: "Publish",
+            },
+            MemberBinding {
+                member: "PublishTo",
+                location: Location::Body,
+                name: "PublishTo",
+            },
+            MemberBinding {
+                member: "DryRun",
+                location: Location::Body,
+                name: "DryRun",
+            },
+            MemberBinding {
+                member: "RevisionId",
+                location: Location::Body,
+                name: "RevisionId",
+            },
+            MemberBinding {
+                member: "SourceKMSKeyArn",
+                location: Location::Body,
+                name: "SourceKMSKeyArn",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Body,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "FunctionArn",
+                location: Location::Body,
+                name: "FunctionArn",
+            },
+            MemberBinding {
+                member: "Runtime",
+                location: Location::Body,
+                name: "Runtime",
+            },
+            MemberBinding {
+                member: "Role",
+                location: Location::Body,
+                name: "Role",
+            },
+            MemberBinding {
+                member: "Handler",
+                location: Location::Body,
+                name: "Handler",
+            },
+            MemberBinding {
+                member: "CodeSize",
+                location: Location::Body,
+                name: "CodeSize",
+            },
+            MemberBinding {
+                member: "Description",
+                location: Location::Body,
+                name: "Description",
+            },
+            MemberBinding {
+                member: "Timeout",
+                location: Location::Body,
+                name: "Timeout",
+            },
+            MemberBinding {
+                member: "MemorySize",
+                location: Location::Body,
+                name: "MemorySize",
+            },
+            MemberBinding {
+                member: "LastModified",
+                location: Location::Body,
+                name: "LastModified",
+            },
+            MemberBinding {
+                member: "CodeSha256",
+                location: Location::Body,
+                name: "CodeSha256",
+            },
+            MemberBinding {
+                member: "Version",
+                location: Location::Body,
+                name: "Version",
+            },
+            MemberBinding {
+                member: "VpcConfig",
+                location: Location::Body,
+                name: "VpcConfig",
+            },
+            MemberBinding {
+                member: "DeadLetterConfig",
+                location: Location::Body,
+                name: "DeadLetterConfig",
+            },
+            MemberBinding {
+                member: "Environment",
+                location: Location::Body,
+                name: "Environment",
+            },
+            MemberBinding {
+                member: "KMSKeyArn",
+                location: Location::Body,
+                name: "KMSKeyArn",
+            },
+            MemberBinding {
+                member: "TracingConfig",
+                location: Location::Body,
+                name: "TracingConfig",
+            },
+            MemberBinding {
+                member: "MasterArn",
+                location: Location::Body,
+                name: "MasterArn",
+            },
+            MemberBinding {
+                member: "RevisionId",
+                location: Location::Body,
+                name: "RevisionId",
+            },
+            MemberBinding {
+                member: "Layers",
+                location: Location::Body,
+                name: "Layers",
+            },
+            MemberBinding {
+                member: "State",
+                location: Location::Body,
+                name: "State",
+            },
+            MemberBinding {
+                member: "StateReason",
+                location: Location::Body,
+                name: "StateReason",
+            },
+            MemberBinding {
+                member: "StateReasonCode",
+                location: Location::Body,
+                name: "StateReasonCode",
+            },
+            MemberBinding {
+                member: "LastUpdateStatus",
+                location: Location::Body,
+                name: "LastUpdateStatus",
+            },
+            MemberBinding {
+                member: "LastUpdateStatusReason",
+                location: Location::Body,
+                name: "LastUpdateStatusReason",
+            },
+            MemberBinding {
+                member: "LastUpdateStatusReasonCode",
+                location: Location::Body,
+                name: "LastUpdateStatusReasonCode",
+            },
+            MemberBinding {
+                member: "FileSystemConfigs",
+                location: Location::Body,
+                name: "FileSystemConfigs",
+            },
+            MemberBinding {
+                member: "SigningProfileVersionArn",
+                location: Location::Body,
+                name: "SigningProfileVersionArn",
+            },
+            MemberBinding {
+                member: "SigningJobArn",
+                location: Location::Body,
+                name: "SigningJobArn",
+            },
+            MemberBinding {
+                member: "PackageType",
+                location: Location::Body,
+                name: "PackageType",
+            },
+            MemberBinding {
+                member: "ImageConfigResponse",
+                location: Location::Body,
+                name: "ImageConfigResponse",
+            },
+            MemberBinding {
+                member: "Architectures",
+                location: Location::Body,
+                name: "Architectures",
+            },
+            MemberBinding {
+                member: "EphemeralStorage",
+                location: Location::Body,
+                name: "EphemeralStorage",
+            },
+            MemberBinding {
+                member: "SnapStart",
+                location: Location::Body,
+                name: "SnapStart",
+            },
+            MemberBinding {
+                member: "RuntimeVersionConfig",
+                location: Location::Body,
+                name: "RuntimeVersionConfig",
+            },
+            MemberBinding {
+                member: "LoggingConfig",
+                location: Location::Body,
+                name: "LoggingConfig",
+            },
+            MemberBinding {
+                member: "TenancyConfig",
+                location: Location::Body,
+                name: "TenancyConfig",
+            },
+            MemberBinding {
+                member: "CapacityProviderConfig",
+                location: Location::Body,
+                name: "CapacityProviderConfig",
+            },
+            MemberBinding {
+                member: "ConfigSha256",
+                location: Location::Body,
+                name: "ConfigSha256",
+            },
+            MemberBinding {
+                member: "DurableConfig",
+                location: Location::Body,
+                name: "DurableConfig",
+            },
+            MemberBinding {
+                member: "RuntimeConfig",
+                location: Location::Body,
+                name: "RuntimeConfig",
+            },
+            MemberBinding {
+                member: "AcceleratorConfig",
+                location: Location::Body,
+                name: "AcceleratorConfig",
+            },
+        ],
+    };
+
+    pub static UPDATE_FUNCTION_CONFIGURATION: Binding = Binding {
+        operation: "UpdateFunctionConfiguration",
+        method: "PUT",
+        uri: "/2015-03-31/functions/{FunctionName}/configuration",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "Role",
+                location: Location::Body,
+                name: "Role",
+            },
+            MemberBinding {
+                member: "Handler",
+                location: Location::Body,
+                name: "Handler",
+            },
+            MemberBinding {
+                member: "Description",
+                location: Location::Body,
+                name: "Description",
+            },
+            MemberBinding {
+                member: "Timeout",
+                location: Location::Body,
+                name: "Timeout",
+            },
+            MemberBinding {
+                member: "MemorySize",
+                location: Location::Body,
+                name: "MemorySize",
+            },
+            MemberBinding {
+                member: "VpcConfig",
+                location: Location::Body,
+                name: "VpcConfig",
+            },
+            MemberBinding {
+                member: "Environment",
+                location: Location::Body,
+                name: "Environment",
+            },
+            MemberBinding {
+                member: "Runtime",
+                location: Location::Body,
+                name: "Runtime",
+            },
+            MemberBinding {
+                member: "DeadLetterConfig",
+                location: Location::Body,
+                name: "DeadLetterConfig",
+            },
+            MemberBinding {
+                member: "KMSKeyArn",
+                location: Location::Body,
+                name: "KMSKeyArn",
+            },
+            MemberBinding {
+                member: "TracingConfig",
+                location: Location::Body,
+                name: "TracingConfig",
+            },
+            MemberBinding {
+                member: "RevisionId",
+                location: Location::Body,
+                name: "RevisionId",
+            },
+            MemberBinding {
+                member: "Layers",
+                location: Location::Body,
+                name: "Layers",
+            },
+            MemberBinding {
+                member: "FileSystemConfigs",
+                location: Location::Body,
+                name: "FileSystemConfigs",
+            },
+            MemberBinding {
+                member: "ImageConfig",
+                location: Location::Body,
+                name: "ImageConfig",
+            },
+            MemberBinding {
+                member: "EphemeralStorage",
+                location: Location::Body,
+                name: "EphemeralStorage",
+            },
+            MemberBinding {
+                member: "SnapStart",
+                location: Location::Body,
+                name: "SnapStart",
+            },
+            MemberBinding {
+                member: "LoggingConfig",
+                location: Location::Body,
+                name: "LoggingConfig",
+            },
+            MemberBinding {
+                member: "CapacityProviderConfig",
+                location: Location::Body,
+                name: "CapacityProviderConfig",
+            },
+            MemberBinding {
+                member: "DurableConfig",
+                location: Location::Body,
+                name: "DurableConfig",
+            },
+            MemberBinding {
+                member: "RuntimeConfig",
+                location: Location::Body,
+                name: "RuntimeConfig",
+            },
+            MemberBinding {
+                member: "AcceleratorConfig",
+                location: Location::Body,
+                name: "AcceleratorConfig",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Body,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "FunctionArn",
+                location: Location::Body,
+                name: "FunctionArn",
+            },
+            MemberBinding {
+                member: "Runtime",
+                location: Location::Body,
+                name: "Runtime",
+            },
+            MemberBinding {
+                member: "Role",
+                location: Location::Body,
+                name: "Role",
+            },
+            MemberBinding {
+                member: "Handler",
+                location: Location::Body,
+                name: "Handler",
+            },
+            MemberBinding {
+                member: "CodeSize",
+                location: Location::Body,
+                name: "CodeSize",
+            },
+            MemberBinding {
+                member: "Description",
+                location: Location::Body,
+                name: "Description",
+            },
+            MemberBinding {
+                member: "Timeout",
+                location: Location::Body,
+                name: "Timeout",
+            },
+            MemberBinding {
+                member: "MemorySize",
+                location: Location::Body,
+                name: "MemorySize",
+            },
+            MemberBinding {
+                member: "LastModified",
+                location: Location::Body,
+                name: "LastModified",
+            },
+            MemberBinding {
+                member: "CodeSha256",
+                location: Location::Body,
+                name: "CodeSha256",
+            },
+            MemberBinding {
+                member: "Version",
+                location: Location::Body,
+                name: "Version",
+            },
+            MemberBinding {
+                member: "VpcConfig",
+                location: Location::Body,
+                name: "VpcConfig",
+            },
+            MemberBinding {
+                member: "DeadLetterConfig",
+                location: Location::Body,
+                name: "DeadLetterConfig",
+            },
+            MemberBinding {
+                member: "Environment",
+                location: Location::Body,
+                name: "Environment",
+            },
+            MemberBinding {
+                member: "KMSKeyArn",
+                location: Location::Body,
+                name: "KMSKeyArn",
+            },
+            MemberBinding {
+                member: "TracingConfig",
+                location: Location::Body,
+                name: "TracingConfig",
+            },
+            MemberBinding {
+                member: "MasterArn",
+                location: Location::Body,
+                name: "MasterArn",
+            },
+            MemberBinding {
+                member: "RevisionId",
+                location: Location::Body,
+                name: "RevisionId",
+            },
+            MemberBinding {
+                member: "Layers",
+                location: Location::Body,
+                name: "Layers",
+            },
+            MemberBinding {
+                member: "State",
+                location: Location::Body,
+                name: "State",
+            },
+            MemberBinding {
+                member: "StateReason",
+                location: Location::Body,
+                name: "StateReason",
+            },
+            MemberBinding {
+                member: "StateReasonCode",
+                location: Location::Body,
+                name: "StateReasonCode",
+            },
+            MemberBinding {
+                member: "LastUpdateStatus",
+                location: Location::Body,
+                name: "LastUpdateStatus",
+            },
+            MemberBinding {
+                member: "LastUpdateStatusReason",
+                location: Location::Body,
+                name: "LastUpdateStatusReason",
+            },
+            MemberBinding {
+                member: "LastUpdateStatusReasonCode",
+                location: Location::Body,
+                name: "LastUpdateStatusReasonCode",
+            },
+            MemberBinding {
+                member: "FileSystemConfigs",
+                location: Location::Body,
+                name: "FileSystemConfigs",
+            },
+            MemberBinding {
+                member: "SigningProfileVersionArn",
+                location: Location::Body,
+                name: "SigningProfileVersionArn",
+            },
+            MemberBinding {
+                member: "SigningJobArn",
+                location: Location::Body,
+                name: "SigningJobArn",
+            },
+            MemberBinding {
+                member: "PackageType",
+                location: Location::Body,
+                name: "PackageType",
+            },
+            MemberBinding {
+                member: "ImageConfigResponse",
+                location: Location::Body,
+                name: "ImageConfigResponse",
+            },
+            MemberBinding {
+                member: "Architectures",
+                location: Location::Body,
+                name: "Architectures",
+            },
+            MemberBinding {
+                member: "EphemeralStorage",
+                location: Location::Body,
+                name: "EphemeralStorage",
+            },
+            MemberBinding {
+                member: "SnapStart",
+                location: Location::Body,
+                name: "SnapStart",
+            },
+            MemberBinding {
+                member: "RuntimeVersionConfig",
+                location: Location::Body,
+                name: "RuntimeVersionConfig",
+            },
+            MemberBinding {
+                member: "LoggingConfig",
+                location: Location::Body,
+                name: "LoggingConfig",
+            },
+            MemberBinding {
+                member: "TenancyConfig",
+                location: Location::Body,
+                name: "TenancyConfig",
+            },
+            MemberBinding {
+                member: "CapacityProviderConfig",
+                location: Location::Body,
+                name: "CapacityProviderConfig",
+            },
+            MemberBinding {
+                member: "ConfigSha256",
+                location: Location::Body,
+                name: "ConfigSha256",
+            },
+            MemberBinding {
+                member: "DurableConfig",
+                location: Location::Body,
+                name: "DurableConfig",
+            },
+            MemberBinding {
+                member: "RuntimeConfig",
+                location: Location::Body,
+                name: "RuntimeConfig",
+            },
+            MemberBinding {
+                member: "AcceleratorConfig",
+                location: Location::Body,
+                name: "AcceleratorConfig",
+            },
+        ],
+    };
+
+    pub static INVOKE: Binding = Binding {
+        operation: "Invoke",
+        method: "POST",
+        uri: "/2015-03-31/functions/{FunctionName}/invocations",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "InvocationType",
+                location: Location::Header,
+                name: "X-Amz-Invocation-Type",
+            },
+            MemberBinding {
+                member: "LogType",
+                location: Location::Header,
+                name: "X-Amz-Log-Type",
+            },
+            MemberBinding {
+                member: "ClientContext",
+                location: Location::Header,
+                name: "X-Amz-Client-Context",
+            },
+            MemberBinding {
+                member: "DurableExecutionName",
+                location: Location::Header,
+                name: "X-Amz-Durable-Execution-Name",
+            },
+            MemberBinding {
+                member: "Payload",
+                location: Location::Payload,
+                name: "Payload",
+            },
+            MemberBinding {
+                member: "Qualifier",
+                location: Location::Querystring,
+                name: "Qualifier",
+            },
+            MemberBinding {
+                member: "TenantId",
+                location: Location::Header,
+                name: "X-Amz-Tenant-Id",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "StatusCode",
+                location: Location::StatusCode,
+                name: "StatusCode",
+            },
+            MemberBinding {
+                member: "FunctionError",
+                location: Location::Header,
+                name: "X-Amz-Function-Error",
+            },
+            MemberBinding {
+                member: "LogResult",
+                location: Location::Header,
+                name: "X-Amz-Log-Result",
+            },
+            MemberBinding {
+                member: "Payload",
+                location: Location::Payload,
+                name: "Payload",
+            },
+            MemberBinding {
+                member: "ExecutedVersion",
+                location: Location::Header,
+                name: "X-Amz-Executed-Version",
+            },
+            MemberBinding {
+                member: "DurableExecutionArn",
+                location: Location::Header,
+                name: "X-Amz-Durable-Execution-Arn",
+            },
+        ],
+    };
+
+    pub static PUT_FUNCTION_CONCURRENCY: Binding = Binding {
+        operation: "PutFunctionConcurrency",
+        method: "PUT",
+        uri: "/2017-10-31/functions/{FunctionName}/concurrency",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "ReservedConcurrentExecutions",
+                location: Location::Body,
+                name: "ReservedConcurrentExecutions",
+            },
+        ],
+        output: &[MemberBinding {
+            member: "ReservedConcurrentExecutions",
+            location: Location::Body,
+            name: "ReservedConcurrentExecutions",
+        }],
+    };
+
+    pub static GET_FUNCTION_CONCURRENCY: Binding = Binding {
+        operation: "GetFunctionConcurrency",
+        method: "GET",
+        uri: "/2019-09-30/functions/{FunctionName}/concurrency",
+        status: 200,
+        input: &[MemberBinding {
+            member: "FunctionName",
+            location: Location::Uri,
+            name: "FunctionName",
+        }],
+        output: &[MemberBinding {
+            member: "ReservedConcurrentExecutions",
+            location: Location::Body,
+            name: "ReservedConcurrentExecutions",
+        }],
+    };
+
+    pub static DELETE_FUNCTION_CONCURRENCY: Binding = Binding {
+        operation: "DeleteFunctionConcurrency",
+        method: "DELETE",
+        uri: "/2017-10-31/functions/{FunctionName}/concurrency",
+        status: 204,
+        input: &[MemberBinding {
+            member: "FunctionName",
+            location: Location::Uri,
+            name: "FunctionName",
+        }],
+        output: &[],
+    };
+
+    pub static PUBLISH_VERSION: Binding = Binding {
+        operation: "PublishVersion",
+        method: "POST",
+        uri: "/2015-03-31/functions/{FunctionName}/versions",
+        status: 201,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "CodeSha256",
+                location: Location::Body,
+                name: "CodeSha256",
+            },
+            MemberBinding {
+                member: "Description",
+                location: Location::Body,
+                name: "Description",
+            },
+            MemberBinding {
+                member: "RevisionId",
+                location: Location::Body,
+                name: "RevisionId",
+            },
+            MemberBinding {
+                member: "PublishTo",
+                location: Location::Body,
+                name: "PublishTo",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Body,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "FunctionArn",
+                location: Location::Body,
+                name: "FunctionArn",
+            },
+            MemberBinding {
+                member: "Runtime",
+                location: Location::Body,
+                name: "Runtime",
+            },
+            MemberBinding {
+                member: "Role",
+                location: Location::Body,
+                name: "Role",
+            },
+            MemberBinding {
+                member: "Handler",
+                location: Location::Body,
+                name: "Handler",
+            },
+            MemberBinding {
+                member: "CodeSize",
+                location: Location::Body,
+                name: "CodeSize",
+            },
+            MemberBinding {
+                member: "Description",
+                location: Location::Body,
+                name: "Description",
+            },
+            MemberBinding {
+                member: "Timeout",
+                location: Location::Body,
+                name: "Timeout",
+            },
+            MemberBinding {
+                member: "MemorySize",
+                location: Location::Body,
+                name: "MemorySize",
+            },
+            MemberBinding {
+                member: "LastModified",
+                location: Location::Body,
+                name: "LastModified",
+            },
+            MemberBinding {
+                member: "CodeSha256",
+                location: Location::Body,
+                name: "CodeSha256",
+            },
+            MemberBinding {
+                member: "Version",
+                location: Location::Body,
+                name: "Version",
+            },
+            MemberBinding {
+                member: "VpcConfig",
+                location: Location::Body,
+                name: "VpcConfig",
+            },
+            MemberBinding {
+                member: "DeadLetterConfig",
+                location: Location::Body,
+                name: "DeadLetterConfig",
+            },
+            MemberBinding {
+                member: "Environment",
+                location: Location::Body,
+                name: "Environment",
+            },
+            MemberBinding {
+                member: "KMSKeyArn",
+                location: Location::Body,
+                name: "KMSKeyArn",
+            },
+            MemberBinding {
+                member: "TracingConfig",
+                location: Location::Body,
+                name: "TracingConfig",
+            },
+            MemberBinding {
+                member: "MasterArn",
+                location: Location::Body,
+                name: "MasterArn",
+            },
+            MemberBinding {
+                member: "RevisionId",
+                location: Location::Body,
+                name: "RevisionId",
+            },
+            MemberBinding {
+                member: "Layers",
+                location: Location::Body,
+                name: "Layers",
+            },
+            MemberBinding {
+                member: "State",
+                location: Location::Body,
+                name: "State",
+            },
+            MemberBinding {
+                member: "StateReason",
+                location: Location::Body,
+                name: "StateReason",
+            },
+            MemberBinding {
+                member: "StateReasonCode",
+                location: Location::Body,
+                name: "StateReasonCode",
+            },
+            MemberBinding {
+                member: "LastUpdateStatus",
+                location: Location::Body,
+                name: "LastUpdateStatus",
+            },
+            MemberBinding {
+                member: "LastUpdateStatusReason",
+                location: Location::Body,
+                name: "LastUpdateStatusReason",
+            },
+            MemberBinding {
+                member: "LastUpdateStatusReasonCode",
+                location: Location::Body,
+                name: "LastUpdateStatusReasonCode",
+            },
+            MemberBinding {
+                member: "FileSystemConfigs",
+                location: Location::Body,
+                name: "FileSystemConfigs",
+            },
+            MemberBinding {
+                member: "SigningProfileVersionArn",
+                location: Location::Body,
+                name: "SigningProfileVersionArn",
+            },
+            MemberBinding {
+                member: "SigningJobArn",
+                location: Location::Body,
+                name: "SigningJobArn",
+            },
+            MemberBinding {
+                member: "PackageType",
+                location: Location::Body,
+                name: "PackageType",
+            },
+            MemberBinding {
+                member: "ImageConfigResponse",
+                location: Location::Body,
+                name: "ImageConfigResponse",
+            },
+            MemberBinding {
+                member: "Architectures",
+                location: Location::Body,
+                name: "Architectures",
+            },
+            MemberBinding {
+                member: "EphemeralStorage",
+                location: Location::Body,
+                name: "EphemeralStorage",
+            },
+            MemberBinding {
+                member: "SnapStart",
+                location: Location::Body,
+                name: "SnapStart",
+            },
+            MemberBinding {
+                member: "RuntimeVersionConfig",
+                location: Location::Body,
+                name: "RuntimeVersionConfig",
+            },
+            MemberBinding {
+                member: "LoggingConfig",
+                location: Location::Body,
+                name: "LoggingConfig",
+            },
+            MemberBinding {
+                member: "TenancyConfig",
+                location: Location::Body,
+                name: "TenancyConfig",
+            },
+            MemberBinding {
+                member: "CapacityProviderConfig",
+                location: Location::Body,
+                name: "CapacityProviderConfig",
+            },
+            MemberBinding {
+                member: "ConfigSha256",
+                location: Location::Body,
+                name: "ConfigSha256",
+            },
+            MemberBinding {
+                member: "DurableConfig",
+                location: Location::Body,
+                name: "DurableConfig",
+            },
+            MemberBinding {
+                member: "RuntimeConfig",
+                location: Location::Body,
+                name: "RuntimeConfig",
+            },
+            MemberBinding {
+                member: "AcceleratorConfig",
+                location: Location::Body,
+                name: "AcceleratorConfig",
+            },
+        ],
+    };
+
+    pub static LIST_VERSIONS_BY_FUNCTION: Binding = Binding {
+        operation: "ListVersionsByFunction",
+        method: "GET",
+        uri: "/2015-03-31/functions/{FunctionName}/versions",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "Marker",
+                location: Location::Querystring,
+                name: "Marker",
+            },
+            MemberBinding {
+                member: "MaxItems",
+                location: Location::Querystring,
+                name: "MaxItems",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "NextMarker",
+                location: Location::Body,
+                name: "NextMarker",
+            },
+            MemberBinding {
+                member: "Versions",
+                location: Location::Body,
+                name: "Versions",
+            },
+        ],
+    };
+
+    pub static CREATE_ALIAS: Binding = Binding {
+        operation: "CreateAlias",
+        method: "POST",
+        uri: "/2015-03-31/functions/{FunctionName}/aliases",
+        status: 201,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "Name",
+                location: Location::Body,
+                name: "Name",
+            },
+            MemberBinding {
+                member: "FunctionVersion",
+                location: Location::Body,
+                name: "FunctionVersion",
+            },
+            MemberBinding {
+                member: "Description",
+                location: Location::Body,
+                name: "Description",
+            },
+            MemberBinding {
+                member: "RoutingConfig",
+                location: Location::Body,
+                name: "RoutingConfig",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "AliasArn",
+                location: Location::Body,
+                name: "AliasArn",
+            },
+            MemberBinding {
+                member: "Name",
+                location: Location::Body,
+                name: "Name",
+            },
+            MemberBinding {
+                member: "FunctionVersion",
+                location: Location::Body,
+                name: "FunctionVersion",
+            },
+            MemberBinding {
+                member: "Description",
+                location: Location::Body,
+                name: "Description",
+            },
+            MemberBinding {
+                member: "RoutingConfig",
+                location: Location::Body,
+                name: "RoutingConfig",
+            },
+            MemberBinding {
+                member: "RevisionId",
+                location: Location::Body,
+                name: "RevisionId",
+            },
+        ],
+    };
+
+    pub static GET_ALIAS: Binding = Binding {
+        operation: "GetAlias",
+        method: "GET",
+        uri: "/2015-03-31/functions/{FunctionName}/aliases/{Name}",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "Name",
+                location: Location::Uri,
+                name: "Name",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "AliasArn",
+                location: Location::Body,
+                name: "AliasArn",
+            },
+            MemberBinding {
+                member: "Name",
+                location: Location::Body,
+                name: "Name",
+            },
+            MemberBinding {
+                member: "FunctionVersion",
+                location: Location::Body,
+                name: "FunctionVersion",
+            },
+            MemberBinding {
+                member: "Description",
+                location: Location::Body,
+                name: "Description",
+            },
+            MemberBinding {
+                member: "RoutingConfig",
+                location: Location::Body,
+                name: "RoutingConfig",
+            },
+            MemberBinding {
+                member: "RevisionId",
+                location: Location::Body,
+                name: "RevisionId",
+            },
+        ],
+    };
+
+    pub static UPDATE_ALIAS: Binding = Binding {
+        operation: "UpdateAlias",
+        method: "PUT",
+        uri: "/2015-03-31/functions/{FunctionName}/aliases/{Name}",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "Name",
+                location: Location::Uri,
+                name: "Name",
+            },
+            MemberBinding {
+                member: "FunctionVersion",
+                location: Location::Body,
+                name: "FunctionVersion",
+            },
+            MemberBinding {
+                member: "Description",
+                location: Location::Body,
+                name: "Description",
+            },
+            MemberBinding {
+                member: "RoutingConfig",
+                location: Location::Body,
+                name: "RoutingConfig",
+            },
+            MemberBinding {
+                member: "RevisionId",
+                location: Location::Body,
+                name: "RevisionId",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "AliasArn",
+                location: Location::Body,
+                name: "AliasArn",
+            },
+            MemberBinding {
+                member: "Name",
+                location: Location::Body,
+                name: "Name",
+            },
+            MemberBinding {
+                member: "FunctionVersion",
+                location: Location::Body,
+                name: "FunctionVersion",
+            },
+            MemberBinding {
+                member: "Description",
+                location: Location::Body,
+                name: "Description",
+            },
+            MemberBinding {
+                member: "RoutingConfig",
+                location: Location::Body,
+                name: "RoutingConfig",
+            },
+            MemberBinding {
+                member: "RevisionId",
+                location: Location::Body,
+                name: "RevisionId",
+            },
+        ],
+    };
+
+    pub static DELETE_ALIAS: Binding = Binding {
+        operation: "DeleteAlias",
+        method: "DELETE",
+        uri: "/2015-03-31/functions/{FunctionName}/aliases/{Name}",
+        status: 204,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "Name",
+                location: Location::Uri,
+                name: "Name",
+            },
+        ],
+        output: &[],
+    };
+
+    pub static LIST_ALIASES: Binding = Binding {
+        operation: "ListAliases",
+        method: "GET",
+        uri: "/2015-03-31/functions/{FunctionName}/aliases",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "FunctionVersion",
+                location: Location::Querystring,
+                name: "FunctionVersion",
+            },
+            MemberBinding {
+                member: "Marker",
+                location: Location::Querystring,
+                name: "Marker",
+            },
+            MemberBinding {
+                member: "MaxItems",
+                location: Location::Querystring,
+                name: "MaxItems",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "NextMarker",
+                location: Location::Body,
+                name: "NextMarker",
+            },
+            MemberBinding {
+                member: "Aliases",
+                location: Location::Body,
+                name: "Aliases",
+            },
+        ],
+    };
+
+    pub static PUT_FUNCTION_EVENT_INVOKE_CONFIG: Binding = Binding {
+        operation: "PutFunctionEventInvokeConfig",
+        method: "PUT",
+        uri: "/2019-09-25/functions/{FunctionName}/event-invoke-config",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "Qualifier",
+                location: Location::Querystring,
+                name: "Qualifier",
+            },
+            MemberBinding {
+                member: "MaximumRetryAttempts",
+                location: Location::Body,
+                name: "MaximumRetryAttempts",
+            },
+            MemberBinding {
+                member: "MaximumEventAgeInSeconds",
+                location: Location::Body,
+                name: "MaximumEventAgeInSeconds",
+            },
+            MemberBinding {
+                member: "DestinationConfig",
+                location: Location::Body,
+                name: "DestinationConfig",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "LastModified",
+                location: Location::Body,
+                name: "LastModified",
+            },
+            MemberBinding {
+                member: "FunctionArn",
+                location: Location::Body,
+                name: "FunctionArn",
+            },
+            MemberBinding {
+                member: "MaximumRetryAttempts",
+                location: Location::Body,
+                name: "MaximumRetryAttempts",
+            },
+            MemberBinding {
+                member: "MaximumEventAgeInSeconds",
+                location: Location::Body,
+                name: "MaximumEventAgeInSeconds",
+            },
+            MemberBinding {
+                member: "DestinationConfig",
+                location: Location::Body,
+                name: "DestinationConfig",
+            },
+        ],
+    };
+
+    pub static UPDATE_FUNCTION_EVENT_INVOKE_CONFIG: Binding = Binding {
+        operation: "UpdateFunctionEventInvokeConfig",
+        method: "POST",
+        uri: "/2019-09-25/functions/{FunctionName}/event-invoke-config",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "Qualifier",
+                location: Location::Querystring,
+                name: "Qualifier",
+            },
+            MemberBinding {
+                member: "MaximumRetryAttempts",
+                location: Location::Body,
+                name: "MaximumRetryAttempts",
+            },
+            MemberBinding {
+                member: "MaximumEventAgeInSeconds",
+                location: Location::Body,
+                name: "MaximumEventAgeInSeconds",
+            },
+            MemberBinding {
+                member: "DestinationConfig",
+                location: Location::Body,
+                name: "DestinationConfig",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "LastModified",
+                location: Location::Body,
+                name: "LastModified",
+            },
+            MemberBinding {
+                member: "FunctionArn",
+                location: Location::Body,
+                name: "FunctionArn",
+            },
+            MemberBinding {
+                member: "MaximumRetryAttempts",
+                location: Location::Body,
+                name: "MaximumRetryAttempts",
+            },
+            MemberBinding {
+                member: "MaximumEventAgeInSeconds",
+                location: Location::Body,
+                name: "MaximumEventAgeInSeconds",
+            },
+            MemberBinding {
+                member: "DestinationConfig",
+                location: Location::Body,
+                name: "DestinationConfig",
+            },
+        ],
+    };
+
+    pub static GET_FUNCTION_EVENT_INVOKE_CONFIG: Binding = Binding {
+        operation: "GetFunctionEventInvokeConfig",
+        method: "GET",
+        uri: "/2019-09-25/functions/{FunctionName}/event-invoke-config",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "Qualifier",
+                location: Location::Querystring,
+                name: "Qualifier",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "LastModified",
+                location: Location::Body,
+                name: "LastModified",
+            },
+            MemberBinding {
+                member: "FunctionArn",
+                location: Location::Body,
+                name: "FunctionArn",
+            },
+            MemberBinding {
+                member: "MaximumRetryAttempts",
+                location: Location::Body,
+                name: "MaximumRetryAttempts",
+            },
+            MemberBinding {
+                member: "MaximumEventAgeInSeconds",
+                location: Location::Body,
+                name: "MaximumEventAgeInSeconds",
+            },
+            MemberBinding {
+                member: "DestinationConfig",
+                location: Location::Body,
+                name: "DestinationConfig",
+            },
+        ],
+    };
+
+    pub static DELETE_FUNCTION_EVENT_INVOKE_CONFIG: Binding = Binding {
+        operation: "DeleteFunctionEventInvokeConfig",
+        method: "DELETE",
+        uri: "/2019-09-25/functions/{FunctionName}/event-invoke-config",
+        status: 204,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "Qualifier",
+                location: Location::Querystring,
+                name: "Qualifier",
+            },
+        ],
+        output: &[],
+    };
+
+    pub static LIST_FUNCTION_EVENT_INVOKE_CONFIGS: Binding = Binding {
+        operation: "ListFunctionEventInvokeConfigs",
+        method: "GET",
+        uri: "/2019-09-25/functions/{FunctionName}/event-invoke-config/list",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Uri,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "Marker",
+                location: Location::Querystring,
+                name: "Marker",
+            },
+            MemberBinding {
+                member: "MaxItems",
+                location: Location::Querystring,
+                name: "MaxItems",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "FunctionEventInvokeConfigs",
+                location: Location::Body,
+                name: "FunctionEventInvokeConfigs",
+            },
+            MemberBinding {
+                member: "NextMarker",
+                location: Location::Body,
+                name: "NextMarker",
+            },
+        ],
+    };
+}

@@ -12,6 +12,7 @@
 use std::future::Future;
 
 use super::model::*;
+use crate::binding::Binding;
 use crate::error::ApiError;
 use crate::shape::Shape;
 
@@ -502,6 +503,51 @@ impl Operation {
                 errors::STATE_MACHINE_DELETING,
             ],
             Self::ValidateStateMachineDefinition => &[errors::VALIDATION_EXCEPTION],
+        }
+    }
+
+    /// The operation's HTTP binding.
+    pub fn binding(self) -> &'static Binding {
+        match self {
+            Self::CreateActivity => &bindings::CREATE_ACTIVITY,
+            Self::CreateStateMachine => &bindings::CREATE_STATE_MACHINE,
+            Self::CreateStateMachineAlias => &bindings::CREATE_STATE_MACHINE_ALIAS,
+            Self::DeleteActivity => &bindings::DELETE_ACTIVITY,
+            Self::DeleteStateMachine => &bindings::DELETE_STATE_MACHINE,
+            Self::DeleteStateMachineAlias => &bindings::DELETE_STATE_MACHINE_ALIAS,
+            Self::DeleteStateMachineVersion => &bindings::DELETE_STATE_MACHINE_VERSION,
+            Self::DescribeActivity => &bindings::DESCRIBE_ACTIVITY,
+            Self::DescribeExecution => &bindings::DESCRIBE_EXECUTION,
+            Self::DescribeMapRun => &bindings::DESCRIBE_MAP_RUN,
+            Self::DescribeStateMachine => &bindings::DESCRIBE_STATE_MACHINE,
+            Self::DescribeStateMachineAlias => &bindings::DESCRIBE_STATE_MACHINE_ALIAS,
+            Self::DescribeStateMachineForExecution => {
+                &bindings::DESCRIBE_STATE_MACHINE_FOR_EXECUTION
+            }
+            Self::GetActivityTask => &bindings::GET_ACTIVITY_TASK,
+            Self::GetExecutionHistory => &bindings::GET_EXECUTION_HISTORY,
+            Self::ListActivities => &bindings::LIST_ACTIVITIES,
+            Self::ListExecutions => &bindings::LIST_EXECUTIONS,
+            Self::ListMapRuns => &bindings::LIST_MAP_RUNS,
+            Self::ListStateMachineAliases => &bindings::LIST_STATE_MACHINE_ALIASES,
+            Self::ListStateMachineVersions => &bindings::LIST_STATE_MACHINE_VERSIONS,
+            Self::ListStateMachines => &bindings::LIST_STATE_MACHINES,
+            Self::ListTagsForResource => &bindings::LIST_TAGS_FOR_RESOURCE,
+            Self::PublishStateMachineVersion => &bindings::PUBLISH_STATE_MACHINE_VERSION,
+            Self::RedriveExecution => &bindings::REDRIVE_EXECUTION,
+            Self::SendTaskFailure => &bindings::SEND_TASK_FAILURE,
+            Self::SendTaskHeartbeat => &bindings::SEND_TASK_HEARTBEAT,
+            Self::SendTaskSuccess => &bindings::SEND_TASK_SUCCESS,
+            Self::StartExecution => &bindings::START_EXECUTION,
+            Self::StartSyncExecution => &bindings::START_SYNC_EXECUTION,
+            Self::StopExecution => &bindings::STOP_EXECUTION,
+            Self::TagResource => &bindings::TAG_RESOURCE,
+            Self::TestState => &bindings::TEST_STATE,
+            Self::UntagResource => &bindings::UNTAG_RESOURCE,
+            Self::UpdateMapRun => &bindings::UPDATE_MAP_RUN,
+            Self::UpdateStateMachine => &bindings::UPDATE_STATE_MACHINE,
+            Self::UpdateStateMachineAlias => &bindings::UPDATE_STATE_MACHINE_ALIAS,
+            Self::ValidateStateMachineDefinition => &bindings::VALIDATE_STATE_MACHINE_DEFINITION,
         }
     }
 }
@@ -1112,4 +1158,1566 @@ pub async fn dispatch<B: StepFunctions>(
 fn encode<T: serde::Serialize>(output: &T) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(output)
         .map_err(|error| ApiError::internal(format!("cannot serialize the response: {error}")))
+}
+
+/// Each operation's HTTP binding: method, URI template, success status, and where each
+/// member of its input and output travels.
+pub mod bindings {
+    use crate::binding::{Binding, Location, MemberBinding};
+
+    pub static CREATE_ACTIVITY: Binding = Binding {
+        operation: "CreateActivity",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "name",
+                location: Location::Body,
+                name: "name",
+            },
+            MemberBinding {
+                member: "tags",
+                location: Location::Body,
+                name: "tags",
+            },
+            MemberBinding {
+                member: "encryptionConfiguration",
+                location: Location::Body,
+                name: "encryptionConfiguration",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "activityArn",
+                location: Location::Body,
+                name: "activityArn",
+            },
+            MemberBinding {
+                member: "creationDate",
+                location: Location::Body,
+                name: "creationDate",
+            },
+        ],
+    };
+
+    pub static CREATE_STATE_MACHINE: Binding = Binding {
+        operation: "CreateStateMachine",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "name",
+                location: Location::Body,
+                name: "name",
+            },
+            MemberBinding {
+                member: "definition",
+                location: Location::Body,
+                name: "definition",
+            },
+            MemberBinding {
+                member: "roleArn",
+                location: Location::Body,
+                name: "roleArn",
+            },
+            MemberBinding {
+                member: "type",
+                location: Location::Body,
+                name: "type",
+            },
+            MemberBinding {
+                member: "loggingConfiguration",
+                location: Location::Body,
+                name: "loggingConfiguration",
+            },
+            MemberBinding {
+                member: "tags",
+                location: Location::Body,
+                name: "tags",
+            },
+            MemberBinding {
+                member: "tracingConfiguration",
+                location: Location::Body,
+                name: "tracingConfiguration",
+            },
+            MemberBinding {
+                member: "publish",
+                location: Location::Body,
+                name: "publish",
+            },
+            MemberBinding {
+                member: "versionDescription",
+                location: Location::Body,
+                name: "versionDescription",
+            },
+            MemberBinding {
+                member: "encryptionConfiguration",
+                location: Location::Body,
+                name: "encryptionConfiguration",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "stateMachineArn",
+                location: Location::Body,
+                name: "stateMachineArn",
+            },
+            MemberBinding {
+                member: "creationDate",
+                location: Location::Body,
+                name: "creationDate",
+            },
+            MemberBinding {
+                member: "stateMachineVersionArn",
+                location: Location::Body,
+                name: "stateMachineVersionArn",
+            },
+        ],
+    };
+
+    pub static CREATE_STATE_MACHINE_ALIAS: Binding = Binding {
+        operation: "CreateStateMachineAlias",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "description",
+                location: Location::Body,
+                name: "description",
+            },
+            MemberBinding {
+                member: "name",
+                location: Location::Body,
+                name: "name",
+            },
+            MemberBinding {
+                member: "routingConfiguration",
+                location: Location::Body,
+                name: "routingConfiguration",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "stateMachineAliasArn",
+                location: Location::Body,
+                name: "stateMachineAliasArn",
+            },
+            MemberBinding {
+                member: "creationDate",
+                location: Location::Body,
+                name: "creationDate",
+            },
+        ],
+    };
+
+    pub static DELETE_ACTIVITY: Binding = Binding {
+        operation: "DeleteActivity",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[MemberBinding {
+            member: "activityArn",
+            location: Location::Body,
+            name: "activityArn",
+        }],
+        output: &[],
+    };
+
+    pub static DELETE_STATE_MACHINE: Binding = Binding {
+        operation: "DeleteStateMachine",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[MemberBinding {
+            member: "stateMachineArn",
+            location: Location::Body,
+            name: "stateMachineArn",
+        }],
+        output: &[],
+    };
+
+    pub static DELETE_STATE_MACHINE_ALIAS: Binding = Binding {
+        operation: "DeleteStateMachineAlias",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[MemberBinding {
+            member: "stateMachineAliasArn",
+            location: Location::Body,
+            name: "stateMachineAliasArn",
+        }],
+        output: &[],
+    };
+
+    pub static DELETE_STATE_MACHINE_VERSION: Binding = Binding {
+        operation: "DeleteStateMachineVersion",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[MemberBinding {
+            member: "stateMachineVersionArn",
+            location: Location::Body,
+            name: "stateMachineVersionArn",
+        }],
+        output: &[],
+    };
+
+    pub static DESCRIBE_ACTIVITY: Binding = Binding {
+        operation: "DescribeActivity",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[MemberBinding {
+            member: "activityArn",
+            location: Location::Body,
+            name: "activityArn",
+        }],
+        output: &[
+            MemberBinding {
+                member: "activityArn",
+                location: Location::Body,
+                name: "activityArn",
+            },
+            MemberBinding {
+                member: "name",
+                location: Location::Body,
+                name: "name",
+            },
+            MemberBinding {
+                member: "creationDate",
+                location: Location::Body,
+                name: "creationDate",
+            },
+            MemberBinding {
+                member: "encryptionConfiguration",
+                location: Location::Body,
+                name: "encryptionConfiguration",
+            },
+        ],
+    };
+
+    pub static DESCRIBE_EXECUTION: Binding = Binding {
+        operation: "DescribeExecution",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "executionArn",
+                location: Location::Body,
+                name: "executionArn",
+            },
+            MemberBinding {
+                member: "includedData",
+                location: Location::Body,
+                name: "includedData",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "executionArn",
+                location: Location::Body,
+                name: "executionArn",
+            },
+            MemberBinding {
+                member: "stateMachineArn",
+                location: Location::Body,
+                name: "stateMachineArn",
+            },
+            MemberBinding {
+                member: "name",
+                location: Location::Body,
+                name: "name",
+            },
+            MemberBinding {
+                member: "status",
+                location: Location::Body,
+                name: "status",
+            },
+            MemberBinding {
+                member: "startDate",
+                location: Location::Body,
+                name: "startDate",
+            },
+            MemberBinding {
+                member: "stopDate",
+                location: Location::Body,
+                name: "stopDate",
+            },
+            MemberBinding {
+                member: "input",
+                location: Location::Body,
+                name: "input",
+            },
+            MemberBinding {
+                member: "inputDetails",
+                location: Location::Body,
+                name: "inputDetails",
+            },
+            MemberBinding {
+                member: "output",
+                location: Location::Body,
+                name: "output",
+            },
+            MemberBinding {
+                member: "outputDetails",
+                location: Location::Body,
+                name: "outputDetails",
+            },
+            MemberBinding {
+                member: "traceHeader",
+                location: Location::Body,
+                name: "traceHeader",
+            },
+            MemberBinding {
+                member: "mapRunArn",
+                location: Location::Body,
+                name: "mapRunArn",
+            },
+            MemberBinding {
+                member: "error",
+                location: Location::Body,
+                name: "error",
+            },
+            MemberBinding {
+                member: "cause",
+                location: Location::Body,
+                name: "cause",
+            },
+            MemberBinding {
+                member: "stateMachineVersionArn",
+                location: Location::Body,
+                name: "stateMachineVersionArn",
+            },
+            MemberBinding {
+                member: "stateMachineAliasArn",
+                location: Location::Body,
+                name: "stateMachineAliasArn",
+            },
+            MemberBinding {
+                member: "redriveCount",
+                location: Location::Body,
+                name: "redriveCount",
+            },
+            MemberBinding {
+                member: "redriveDate",
+                location: Location::Body,
+                name: "redriveDate",
+            },
+            MemberBinding {
+                member: "redriveStatus",
+                location: Location::Body,
+                name: "redriveStatus",
+            },
+            MemberBinding {
+                member: "redriveStatusReason",
+                location: Location::Body,
+                name: "redriveStatusReason",
+            },
+        ],
+    };
+
+    pub static DESCRIBE_MAP_RUN: Binding = Binding {
+        operation: "DescribeMapRun",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[MemberBinding {
+            member: "mapRunArn",
+            location: Location::Body,
+            name: "mapRunArn",
+        }],
+        output: &[
+            MemberBinding {
+                member: "mapRunArn",
+                location: Location::Body,
+                name: "mapRunArn",
+            },
+            MemberBinding {
+                member: "executionArn",
+                location: Location::Body,
+                name: "executionArn",
+            },
+            MemberBinding {
+                member: "status",
+                location: Location::Body,
+                name: "status",
+            },
+            MemberBinding {
+                member: "startDate",
+                location: Location::Body,
+                name: "startDate",
+            },
+            MemberBinding {
+                member: "stopDate",
+                location: Location::Body,
+                name: "stopDate",
+            },
+            MemberBinding {
+                member: "maxConcurrency",
+                location: Location::Body,
+                name: "maxConcurrency",
+            },
+            MemberBinding {
+                member: "toleratedFailurePercentage",
+                location: Location::Body,
+                name: "toleratedFailurePercentage",
+            },
+            MemberBinding {
+                member: "toleratedFailureCount",
+                location: Location::Body,
+                name: "toleratedFailureCount",
+            },
+            MemberBinding {
+                member: "itemCounts",
+                location: Location::Body,
+                name: "itemCounts",
+            },
+            MemberBinding {
+                member: "executionCounts",
+                location: Location::Body,
+                name: "executionCounts",
+            },
+            MemberBinding {
+                member: "redriveCount",
+                location: Location::Body,
+                name: "redriveCount",
+            },
+            MemberBinding {
+                member: "redriveDate",
+                location: Location::Body,
+                name: "redriveDate",
+            },
+        ],
+    };
+
+    pub static DESCRIBE_STATE_MACHINE: Binding = Binding {
+        operation: "DescribeStateMachine",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "stateMachineArn",
+                location: Location::Body,
+                name: "stateMachineArn",
+            },
+            MemberBinding {
+                member: "includedData",
+                location: Location::Body,
+                name: "includedData",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "stateMachineArn",
+                location: Location::Body,
+                name: "stateMachineArn",
+            },
+            MemberBinding {
+                member: "name",
+                location: Location::Body,
+                name: "name",
+            },
+            MemberBinding {
+                member: "status",
+                location: Location::Body,
+                name: "status",
+            },
+            MemberBinding {
+                member: "definition",
+                location: Location::Body,
+                name: "definition",
+            },
+            MemberBinding {
+                member: "roleArn",
+                location: Location::Body,
+                name: "roleArn",
+            },
+            MemberBinding {
+                member: "type",
+                location: Location::Body,
+                name: "type",
+            },
+            MemberBinding {
+                member: "creationDate",
+                location: Location::Body,
+                name: "creationDate",
+            },
+            MemberBinding {
+                member: "loggingConfiguration",
+                location: Location::Body,
+                name: "loggingConfiguration",
+            },
+            MemberBinding {
+                member: "tracingConfiguration",
+                location: Location::Body,
+                name: "tracingConfiguration",
+            },
+            MemberBinding {
+                member: "label",
+                location: Location::Body,
+                name: "label",
+            },
+            MemberBinding {
+                member: "revisionId",
+                location: Location::Body,
+                name: "revisionId",
+            },
+            MemberBinding {
+                member: "description",
+                location: Location::Body,
+                name: "description",
+            },
+            MemberBinding {
+                member: "encryptionConfiguration",
+                location: Location::Body,
+                name: "encryptionConfiguration",
+            },
+            MemberBinding {
+                member: "variableReferences",
+                location: Location::Body,
+                name: "variableReferences",
+            },
+        ],
+    };
+
+    pub static DESCRIBE_STATE_MACHINE_ALIAS: Binding = Binding {
+        operation: "DescribeStateMachineAlias",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[MemberBinding {
+            member: "stateMachineAliasArn",
+            location: Location::Body,
+            name: "stateMachineAliasArn",
+        }],
+        output: &[
+            MemberBinding {
+                member: "stateMachineAliasArn",
+                location: Location::Body,
+                name: "stateMachineAliasArn",
+            },
+            MemberBinding {
+                member: "name",
+                location: Location::Body,
+                name: "name",
+            },
+            MemberBinding {
+                member: "description",
+                location: Location::Body,
+                name: "description",
+            },
+            MemberBinding {
+                member: "routingConfiguration",
+                location: Location::Body,
+                name: "routingConfiguration",
+            },
+            MemberBinding {
+                member: "creationDate",
+                location: Location::Body,
+                name: "creationDate",
+            },
+            MemberBinding {
+                member: "updateDate",
+                location: Location::Body,
+                name: "updateDate",
+            },
+        ],
+    };
+
+    pub static DESCRIBE_STATE_MACHINE_FOR_EXECUTION: Binding = Binding {
+        operation: "DescribeStateMachineForExecution",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "executionArn",
+                location: Location::Body,
+                name: "executionArn",
+            },
+            MemberBinding {
+                member: "includedData",
+                location: Location::Body,
+                name: "includedData",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "stateMachineArn",
+                location: Location::Body,
+                name: "stateMachineArn",
+            },
+            MemberBinding {
+                member: "name",
+                location: Location::Body,
+                name: "name",
+            },
+            MemberBinding {
+                member: "definition",
+                location: Location::Body,
+                name: "definition",
+            },
+            MemberBinding {
+                member: "roleArn",
+                location: Location::Body,
+                name: "roleArn",
+            },
+            MemberBinding {
+                member: "updateDate",
+                location: Location::Body,
+                name: "updateDate",
+            },
+            MemberBinding {
+                member: "loggingConfiguration",
+                location: Location::Body,
+                name: "loggingConfiguration",
+            },
+            MemberBinding {
+                member: "tracingConfiguration",
+                location: Location::Body,
+                name: "tracingConfiguration",
+            },
+            MemberBinding {
+                member: "mapRunArn",
+                location: Location::Body,
+                name: "mapRunArn",
+            },
+            MemberBinding {
+                member: "label",
+                location: Location::Body,
+                name: "label",
+            },
+            MemberBinding {
+                member: "revisionId",
+                location: Location::Body,
+                name: "revisionId",
+            },
+            MemberBinding {
+                member: "encryptionConfiguration",
+                location: Location::Body,
+                name: "encryptionConfiguration",
+            },
+            MemberBinding {
+                member: "variableReferences",
+                location: Location::Body,
+                name: "variableReferences",
+            },
+        ],
+    };
+
+    pub static GET_ACTIVITY_TASK: Binding = Binding {
+        operation: "GetActivityTask",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "activityArn",
+                location: Location::Body,
+                name: "activityArn",
+            },
+            MemberBinding {
+                member: "workerName",
+                location: Location::Body,
+                name: "workerName",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "taskToken",
+                location: Location::Body,
+                name: "taskToken",
+            },
+            MemberBinding {
+                member: "input",
+                location: Location::Body,
+                name: "input",
+            },
+        ],
+    };
+
+    pub static GET_EXECUTION_HISTORY: Binding = Binding {
+        operation: "GetExecutionHistory",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "executionArn",
+                location: Location::Body,
+                name: "executionArn",
+            },
+            MemberBinding {
+                member: "maxResults",
+                location: Location::Body,
+                name: "maxResults",
+            },
+            MemberBinding {
+                member: "reverseOrder",
+                location: Location::Body,
+                name: "reverseOrder",
+            },
+            MemberBinding {
+                member: "nextToken",
+                location: Location::Body,
+                name: "nextToken",
+            },
+            MemberBinding {
+                member: "includeExecutionData",
+                location: Location::Body,
+                name: "includeExecutionData",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "events",
+                location: Location::Body,
+                name: "events",
+            },
+            MemberBinding {
+                member: "nextToken",
+                location: Location::Body,
+                name: "nextToken",
+            },
+        ],
+    };
+
+    pub static LIST_ACTIVITIES: Binding = Binding {
+        operation: "ListActivities",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "maxResults",
+                location: Location::Body,
+                name: "maxResults",
+            },
+            MemberBinding {
+                member: "nextToken",
+                location: Location::Body,
+                name: "nextToken",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "activities",
+                location: Location::Body,
+                name: "activities",
+            },
+            MemberBinding {
+                member: "nextToken",
+                location: Location::Body,
+                name: "nextToken",
+            },
+        ],
+    };
+
+    pub static LIST_EXECUTIONS: Binding = Binding {
+        operation: "ListExecutions",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "stateMachineArn",
+                location: Location::Body,
+                name: "stateMachineArn",
+            },
+            MemberBinding {
+                member: "statusFilter",
+                location: Location::Body,
+                name: "statusFilter",
+            },
+            MemberBinding {
+                member: "maxResults",
+                location: Location::Body,
+                name: "maxResults",
+            },
+            MemberBinding {
+                member: "nextToken",
+                location: Location::Body,
+                name: "nextToken",
+            },
+            MemberBinding {
+                member: "mapRunArn",
+                location: Location::Body,
+                name: "mapRunArn",
+            },
+            MemberBinding {
+                member: "redriveFilter",
+                location: Location::Body,
+                name: "redriveFilter",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "executions",
+                location: Location::Body,
+                name: "executions",
+            },
+            MemberBinding {
+                member: "nextToken",
+                location: Location::Body,
+                name: "nextToken",
+            },
+        ],
+    };
+
+    pub static LIST_MAP_RUNS: Binding = Binding {
+        operation: "ListMapRuns",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "executionArn",
+                location: Location::Body,
+                name: "executionArn",
+            },
+            MemberBinding {
+                member: "maxResults",
+                location: Location::Body,
+                name: "maxResults",
+            },
+            MemberBinding {
+                member: "nextToken",
+                location: Location::Body,
+                name: "nextToken",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "mapRuns",
+                location: Location::Body,
+                name: "mapRuns",
+            },
+            MemberBinding {
+                member: "nextToken",
+                location: Location::Body,
+                name: "nextToken",
+            },
+        ],
+    };
+
+    pub static LIST_STATE_MACHINE_ALIASES: Binding = Binding {
+        operation: "ListStateMachineAliases",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "stateMachineArn",
+                location: Location::Body,
+                name: "stateMachineArn",
+            },
+            MemberBinding {
+                member: "nextToken",
+                location: Location::Body,
+                name: "nextToken",
+            },
+            MemberBinding {
+                member: "maxResults",
+                location: Location::Body,
+                name: "maxResults",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "stateMachineAliases",
+                location: Location::Body,
+                name: "stateMachineAliases",
+            },
+            MemberBinding {
+                member: "nextToken",
+                location: Location::Body,
+                name: "nextToken",
+            },
+        ],
+    };
+
+    pub static LIST_STATE_MACHINE_VERSIONS: Binding = Binding {
+        operation: "ListStateMachineVersions",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "stateMachineArn",
+                location: Location::Body,
+                name: "stateMachineArn",
+            },
+            MemberBinding {
+                member: "nextToken",
+                location: Location::Body,
+                name: "nextToken",
+            },
+            MemberBinding {
+                member: "maxResults",
+                location: Location::Body,
+                name: "maxResults",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "stateMachineVersions",
+                location: Location::Body,
+                name: "stateMachineVersions",
+            },
+            MemberBinding {
+                member: "nextToken",
+                location: Location::Body,
+                name: "nextToken",
+            },
+        ],
+    };
+
+    pub static LIST_STATE_MACHINES: Binding = Binding {
+        operation: "ListStateMachines",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "maxResults",
+                location: Location::Body,
+                name: "maxResults",
+            },
+            MemberBinding {
+                member: "nextToken",
+                location: Location::Body,
+                name: "nextToken",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "stateMachines",
+                location: Location::Body,
+                name: "stateMachines",
+            },
+            MemberBinding {
+                member: "nextToken",
+                location: Location::Body,
+                name: "nextToken",
+            },
+        ],
+    };
+
+    pub static LIST_TAGS_FOR_RESOURCE: Binding = Binding {
+        operation: "ListTagsForResource",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[MemberBinding {
+            member: "resourceArn",
+            location: Location::Body,
+            name: "resourceArn",
+        }],
+        output: &[MemberBinding {
+            member: "tags",
+            location: Location::Body,
+            name: "tags",
+        }],
+    };
+
+    pub static PUBLISH_STATE_MACHINE_VERSION: Binding = Binding {
+        operation: "PublishStateMachineVersion",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "stateMachineArn",
+                location: Location::Body,
+                name: "stateMachineArn",
+            },
+            MemberBinding {
+                member: "revisionId",
+                location: Location::Body,
+                name: "revisionId",
+            },
+            MemberBinding {
+                member: "description",
+                location: Location::Body,
+                name: "description",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "creationDate",
+                location: Location::Body,
+                name: "creationDate",
+            },
+            MemberBinding {
+                member: "stateMachineVersionArn",
+                location: Location::Body,
+                name: "stateMachineVersionArn",
+            },
+        ],
+    };
+
+    pub static REDRIVE_EXECUTION: Binding = Binding {
+        operation: "RedriveExecution",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "executionArn",
+                location: Location::Body,
+                name: "executionArn",
+            },
+            MemberBinding {
+                member: "clientToken",
+                location: Location::Body,
+                name: "clientToken",
+            },
+        ],
+        output: &[MemberBinding {
+            member: "redriveDate",
+            location: Location::Body,
+            name: "redriveDate",
+        }],
+    };
+
+    pub static SEND_TASK_FAILURE: Binding = Binding {
+        operation: "SendTaskFailure",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "taskToken",
+                location: Location::Body,
+                name: "taskToken",
+            },
+            MemberBinding {
+                member: "error",
+                location: Location::Body,
+                name: "error",
+            },
+            MemberBinding {
+                member: "cause",
+                location: Location::Body,
+                name: "cause",
+            },
+        ],
+        output: &[],
+    };
+
+    pub static SEND_TASK_HEARTBEAT: Binding = Binding {
+        operation: "SendTaskHeartbeat",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[MemberBinding {
+            member: "taskToken",
+            location: Location::Body,
+            name: "taskToken",
+        }],
+        output: &[],
+    };
+
+    pub static SEND_TASK_SUCCESS: Binding = Binding {
+        operation: "SendTaskSuccess",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "taskToken",
+                location: Location::Body,
+                name: "taskToken",
+            },
+            MemberBinding {
+                member: "output",
+                location: Location::Body,
+                name: "output",
+            },
+        ],
+        output: &[],
+    };
+
+    pub static START_EXECUTION: Binding = Binding {
+        operation: "StartExecution",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "stateMachineArn",
+                location: Location::Body,
+                name: "stateMachineArn",
+            },
+            MemberBinding {
+                member: "name",
+                location: Location::Body,
+                name: "name",
+            },
+            MemberBinding {
+                member: "input",
+                location: Location::Body,
+                name: "input",
+            },
+            MemberBinding {
+                member: "traceHeader",
+                location: Location::Body,
+                name: "traceHeader",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "executionArn",
+                location: Location::Body,
+                name: "executionArn",
+            },
+            MemberBinding {
+                member: "startDate",
+                location: Location::Body,
+                name: "startDate",
+            },
+        ],
+    };
+
+    pub static START_SYNC_EXECUTION: Binding = Binding {
+        operation: "StartSyncExecution",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "stateMachineArn",
+                location: Location::Body,
+                name: "stateMachineArn",
+            },
+            MemberBinding {
+                member: "name",
+                location: Location::Body,
+                name: "name",
+            },
+            MemberBinding {
+                member: "input",
+                location: Location::Body,
+                name: "input",
+            },
+            MemberBinding {
+                member: "traceHeader",
+                location: Location::Body,
+                name: "traceHeader",
+            },
+            MemberBinding {
+                member: "includedData",
+                location: Location::Body,
+                name: "includedData",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "executionArn",
+                location: Location::Body,
+                name: "executionArn",
+            },
+            MemberBinding {
+                member: "stateMachineArn",
+                location: Location::Body,
+                name: "stateMachineArn",
+            },
+            MemberBinding {
+                member: "name",
+                location: Location::Body,
+                name: "name",
+            },
+            MemberBinding {
+                member: "startDate",
+                location: Location::Body,
+                name: "startDate",
+            },
+            MemberBinding {
+                member: "stopDate",
+                location: Location::Body,
+                name: "stopDate",
+            },
+            MemberBinding {
+                member: "status",
+                location: Location::Body,
+                name: "status",
+            },
+            MemberBinding {
+                member: "error",
+                location: Location::Body,
+                name: "error",
+            },
+            MemberBinding {
+                member: "cause",
+                location: Location::Body,
+                name: "cause",
+            },
+            MemberBinding {
+                member: "input",
+                location: Location::Body,
+                name: "input",
+            },
+            MemberBinding {
+                member: "inputDetails",
+                location: Location::Body,
+                name: "inputDetails",
+            },
+            MemberBinding {
+                member: "output",
+                location: Location::Body,
+                name: "output",
+            },
+            MemberBinding {
+                member: "outputDetails",
+                location: Location::Body,
+                name: "outputDetails",
+            },
+            MemberBinding {
+                member: "traceHeader",
+                location: Location::Body,
+                name: "traceHeader",
+            },
+            MemberBinding {
+                member: "billingDetails",
+                location: Location::Body,
+                name: "billingDetails",
+            },
+        ],
+    };
+
+    pub static STOP_EXECUTION: Binding = Binding {
+        operation: "StopExecution",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "executionArn",
+                location: Location::Body,
+                name: "executionArn",
+            },
+            MemberBinding {
+                member: "error",
+                location: Location::Body,
+                name: "error",
+            },
+            MemberBinding {
+                member: "cause",
+                location: Location::Body,
+                name: "cause",
+            },
+        ],
+        output: &[MemberBinding {
+            member: "stopDate",
+            location: Location::Body,
+            name: "stopDate",
+        }],
+    };
+
+    pub static TAG_RESOURCE: Binding = Binding {
+        operation: "TagResource",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "resourceArn",
+                location: Location::Body,
+                name: "resourceArn",
+            },
+            MemberBinding {
+                member: "tags",
+                location: Location::Body,
+                name: "tags",
+            },
+        ],
+        output: &[],
+    };
+
+    pub static TEST_STATE: Binding = Binding {
+        operation: "TestState",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "definition",
+                location: Location::Body,
+                name: "definition",
+            },
+            MemberBinding {
+                member: "roleArn",
+                location: Location::Body,
+                name: "roleArn",
+            },
+            MemberBinding {
+                member: "input",
+                location: Location::Body,
+                name: "input",
+            },
+            MemberBinding {
+                member: "inspectionLevel",
+                location: Location::Body,
+                name: "inspectionLevel",
+            },
+            MemberBinding {
+                member: "revealSecrets",
+                location: Location::Body,
+                name: "revealSecrets",
+            },
+            MemberBinding {
+                member: "variables",
+                location: Location::Body,
+                name: "variables",
+            },
+            MemberBinding {
+                member: "stateName",
+                location: Location::Body,
+                name: "stateName",
+            },
+            MemberBinding {
+                member: "mock",
+                location: Location::Body,
+                name: "mock",
+            },
+            MemberBinding {
+                member: "context",
+                location: Location::Body,
+                name: "context",
+            },
+            MemberBinding {
+                member: "stateConfiguration",
+                location: Location::Body,
+                name: "stateConfiguration",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "output",
+                location: Location::Body,
+                name: "output",
+            },
+            MemberBinding {
+                member: "error",
+                location: Location::Body,
+                name: "error",
+            },
+            MemberBinding {
+                member: "cause",
+                location: Location::Body,
+                name: "cause",
+            },
+            MemberBinding {
+                member: "inspectionData",
+                location: Location::Body,
+                name: "inspectionData",
+            },
+            MemberBinding {
+                member: "nextState",
+                location: Location::Body,
+                name: "nextState",
+            },
+            MemberBinding {
+                member: "status",
+                location: Location::Body,
+                name: "status",
+            },
+        ],
+    };
+
+    pub static UNTAG_RESOURCE: Binding = Binding {
+        operation: "UntagResource",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "resourceArn",
+                location: Location::Body,
+                name: "resourceArn",
+            },
+            MemberBinding {
+                member: "tagKeys",
+                location: Location::Body,
+                name: "tagKeys",
+            },
+        ],
+        output: &[],
+    };
+
+    pub static UPDATE_MAP_RUN: Binding = Binding {
+        operation: "UpdateMapRun",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "mapRunArn",
+                location: Location::Body,
+                name: "mapRunArn",
+            },
+            MemberBinding {
+                member: "maxConcurrency",
+                location: Location::Body,
+                name: "maxConcurrency",
+            },
+            MemberBinding {
+                member: "toleratedFailurePercentage",
+                location: Location::Body,
+                name: "toleratedFailurePercentage",
+            },
+            MemberBinding {
+                member: "toleratedFailureCount",
+                location: Location::Body,
+                name: "toleratedFailureCount",
+            },
+        ],
+        output: &[],
+    };
+
+    pub static UPDATE_STATE_MACHINE: Binding = Binding {
+        operation: "UpdateStateMachine",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "stateMachineArn",
+                location: Location::Body,
+                name: "stateMachineArn",
+            },
+            MemberBinding {
+                member: "definition",
+                location: Location::Body,
+                name: "definition",
+            },
+            MemberBinding {
+                member: "roleArn",
+                location: Location::Body,
+                name: "roleArn",
+            },
+            MemberBinding {
+                member: "loggingConfiguration",
+                location: Location::Body,
+                name: "loggingConfiguration",
+            },
+            MemberBinding {
+                member: "tracingConfiguration",
+                location: Location::Body,
+                name: "tracingConfiguration",
+            },
+            MemberBinding {
+                member: "publish",
+                location: Location::Body,
+                name: "publish",
+            },
+            MemberBinding {
+                member: "versionDescription",
+                location: Location::Body,
+                name: "versionDescription",
+            },
+            MemberBinding {
+                member: "encryptionConfiguration",
+                location: Location::Body,
+                name: "encryptionConfiguration",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "updateDate",
+                location: Location::Body,
+                name: "updateDate",
+            },
+            MemberBinding {
+                member: "revisionId",
+                location: Location::Body,
+                name: "revisionId",
+            },
+            MemberBinding {
+                member: "stateMachineVersionArn",
+                location: Location::Body,
+                name: "stateMachineVersionArn",
+            },
+        ],
+    };
+
+    pub static UPDATE_STATE_MACHINE_ALIAS: Binding = Binding {
+        operation: "UpdateStateMachineAlias",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "stateMachineAliasArn",
+                location: Location::Body,
+                name: "stateMachineAliasArn",
+            },
+            MemberBinding {
+                member: "description",
+                location: Location::Body,
+                name: "description",
+            },
+            MemberBinding {
+                member: "routingConfiguration",
+                location: Location::Body,
+                name: "routingConfiguration",
+            },
+        ],
+        output: &[MemberBinding {
+            member: "updateDate",
+            location: Location::Body,
+            name: "updateDate",
+        }],
+    };
+
+    pub static VALIDATE_STATE_MACHINE_DEFINITION: Binding = Binding {
+        operation: "ValidateStateMachineDefinition",
+        method: "POST",
+        uri: "/",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "definition",
+                location: Location::Body,
+                name: "definition",
+            },
+            MemberBinding {
+                member: "type",
+                location: Location::Body,
+                name: "type",
+            },
+            MemberBinding {
+                member: "severity",
+                location: Location::Body,
+                name: "severity",
+            },
+            MemberBinding {
+                member: "maxResults",
+                location: Location::Body,
+                name: "maxResults",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "result",
+                location: Location::Body,
+                name: "result",
+            },
+            MemberBinding {
+                member: "diagnostics",
+                location: Location::Body,
+                name: "diagnostics",
+            },
+            MemberBinding {
+                member: "truncated",
+                location: Location::Body,
+                name: "truncated",
+            },
+        ],
+    };
 }
