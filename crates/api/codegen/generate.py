@@ -154,6 +154,17 @@ SERVICES = [
     Service("stepfunctions", "2016-11-23", "sfn", "Step Functions", "StepFunctions"),
     Service("lambda", "2015-03-31", "lambda", "Lambda", "Lambda", emitter="lambda",
             operations=LAMBDA_OPERATIONS),
+    Service("sqs", "2012-11-05", "sqs", "SQS", "Sqs", feature="sqs"),
+    Service("sns", "2010-03-31", "sns", "SNS", "Sns", feature="sns"),
+    Service("kinesis", "2013-12-02", "kinesis", "Kinesis", "Kinesis", feature="kinesis"),
+    Service("events", "2015-10-07", "events", "EventBridge", "EventBridge", feature="events"),
+    Service("scheduler", "2021-06-30", "scheduler", "EventBridge Scheduler", "Scheduler",
+            feature="scheduler"),
+    Service("pipes", "2015-10-07", "pipes", "EventBridge Pipes", "Pipes", feature="pipes"),
+    Service("s3", "2006-03-01", "s3", "S3", "S3", feature="s3"),
+    Service("dynamodb", "2012-08-10", "dynamodb", "DynamoDB", "DynamoDb", feature="dynamodb"),
+    Service("dynamodbstreams", "2012-08-10", "dynamodbstreams", "DynamoDB Streams",
+            "DynamoDbStreams", feature="dynamodbstreams"),
 ]
 
 
@@ -337,6 +348,7 @@ class Model:
         )
         self.boxed = self.find_cycles()
         self.type_names = self.name_types()
+        self.statics = self.name_statics()
         # Regex-crate patterns in order of first use: model text -> function name.
         self.regexes: dict[str, str] = {}
 
@@ -380,6 +392,24 @@ class Model:
         if len(set(names.values())) != len(names):
             self.fail("two shapes map to one Rust type name")
         return names
+
+    def name_statics(self) -> dict[str, str]:
+        """The `shapes::` static of each shape an input reaches: its name in SCREAMING_CASE,
+        numbered when two shapes differ only in case (SNS's `String` and `string`)."""
+        statics: dict[str, str] = {}
+        taken: set[str] = set()
+        for name in sorted(self.input_reachable):
+            ident = screaming(name)
+            if ident in taken:
+                if self.service.emitter == "lambda" or self.service.name == "stepfunctions":
+                    self.fail(f"shape {name} maps to the static {ident} of another shape")
+                n = 2
+                while f"{ident}_{n}" in taken:
+                    n += 1
+                ident = f"{ident}_{n}"
+            taken.add(ident)
+            statics[name] = ident
+        return statics
 
     def reach(self, roots: list[str]) -> set[str]:
         seen: set[str] = set()
@@ -525,19 +555,15 @@ class Model:
     # --- shapes (constraints as data) ---------------------------------------------------------
 
     def shapes_rs(self) -> list[str]:
-        statics = {}
-        for name in self.input_reachable:
-            ident = screaming(name)
-            if ident in statics:
-                self.fail(f"shapes {name} and {statics[ident]} map to the same static {ident}")
-            statics[ident] = name
         body = []
         for name in sorted(self.input_reachable):
             body += self.shape_static(name)
         uses_known = any(
             self.shapes[n].get("pattern") in KNOWN_PATTERNS for n in self.input_reachable
         )
-        imports = ["Member", "Pattern", "Shape", "ShapeKind"]
+        imports = ["Member", "Shape", "ShapeKind"]
+        if any("pattern" in self.shapes[n] for n in self.input_reachable):
+            imports.insert(1, "Pattern")
         if self.regexes:
             imports.append("RegexCell")
             imports.append("regex_matches")
@@ -618,7 +644,7 @@ class Model:
             members = []
             for member_name, member in shape.get("members", {}).items():
                 members.append(
-                    f"            Member {{ name: {rust_str(member_name)}, shape: &{screaming(member['shape'])}, "
+                    f"            Member {{ name: {rust_str(member_name)}, shape: &{self.statics[member['shape']]}, "
                     f"required: {'true' if member_name in required else 'false'} }},"
                 )
             body = ["ShapeKind::Structure {", "        members: &["] + members + ["        ],", "    }"]
@@ -658,7 +684,7 @@ class Model:
         elif kind == "list":
             body = [
                 "ShapeKind::List {",
-                f"        member: &{screaming(shape['member']['shape'])},",
+                f"        member: &{self.statics[shape['member']['shape']]},",
                 f"        min: {opt('min')},",
                 f"        max: {opt('max')},",
                 "    }",
@@ -666,8 +692,8 @@ class Model:
         elif kind == "map":
             body = [
                 "ShapeKind::Map {",
-                f"        key: &{screaming(shape['key']['shape'])},",
-                f"        value: &{screaming(shape['value']['shape'])},",
+                f"        key: &{self.statics[shape['key']['shape']]},",
+                f"        value: &{self.statics[shape['value']['shape']]},",
                 f"        min: {opt('min')},",
                 f"        max: {opt('max')},",
                 "    }",
@@ -676,7 +702,7 @@ class Model:
             raise AssertionError(kind)
         body[0] = f"    kind: {body[0]}"
         return [
-            f"    pub static {screaming(name)}: Shape = Shape {{",
+            f"    pub static {self.statics[name]}: Shape = Shape {{",
             f"        name: {rust_str(name)},",
             f"        sensitive: {sensitive},",
             *("    " + line for line in body[:-1]),
@@ -704,7 +730,26 @@ class ServiceEmitter:
             out_dir / "model.rs": self.model_rs(),
             out_dir / "operations.rs": self.operations_rs(),
         }
+        if self.s.feature:
+            files[out_dir / "mod.rs"] = self.mod_rs()
         return files
+
+    def mod_rs(self) -> str:
+        m = self.m
+        out = m.header(f"the {self.s.title} API's module")
+        out += [
+            f"//! The {self.s.title} API's model (`{m.meta.get('protocol')}`), generated from AWS's",
+            "//! service model: shapes with their constraints, errors, operations with their HTTP",
+            f"//! bindings, and the [`{self.s.trait}`] backend trait. Built with the `{self.s.feature}`",
+            "//! feature of sluice-api.",
+            "",
+            "pub mod model;",
+            "pub mod operations;",
+            "",
+            "pub use model::{errors, shapes};",
+            f"pub use operations::{{Operation, Request, {self.s.trait}, dispatch}};",
+        ]
+        return "\n".join(out) + "\n"
 
     def model_rs(self) -> str:
         m = self.m
@@ -773,10 +818,8 @@ class ServiceEmitter:
         )
         for name in enums:
             out += self.enum_rs(name)
-        structs = sorted(
-            n for n in m.reachable
-            if self.shapes[n]["type"] == "structure" and not self.shapes[n].get("exception")
-        )
+        # Exceptions are reachable only as members (event streams carry them): structures too.
+        structs = sorted(n for n in m.reachable if self.shapes[n]["type"] == "structure")
         for name in structs:
             out += self.struct_rs(name)
         out += m.shapes_rs()
@@ -1013,7 +1056,7 @@ class ServiceEmitter:
         out.append("    pub fn input_shape(self) -> &'static Shape {")
         out.append("        match self {")
         for name, op in ops:
-            out.append(f"            Self::{name} => &shapes::{screaming(op['input']['shape'])},")
+            out.append(f"            Self::{name} => &shapes::{m.statics[op['input']['shape']]},")
         out.append("        }")
         out.append("    }")
         out.append("")

@@ -20,14 +20,32 @@
 
 pub mod binding;
 pub mod classify;
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
+#[cfg(feature = "dynamodbstreams")]
+pub mod dynamodbstreams;
 pub mod error;
+#[cfg(feature = "events")]
+pub mod events;
 pub mod gateway;
 pub mod http;
+#[cfg(feature = "kinesis")]
+pub mod kinesis;
 pub mod lambda;
+#[cfg(feature = "pipes")]
+pub mod pipes;
 pub mod request_id;
 pub mod rest;
+#[cfg(feature = "s3")]
+pub mod s3;
+#[cfg(feature = "scheduler")]
+pub mod scheduler;
 pub mod sfn;
 pub mod shape;
+#[cfg(feature = "sns")]
+pub mod sns;
+#[cfg(feature = "sqs")]
+pub mod sqs;
 
 pub use error::ApiError;
 pub use http::{Options, router, router_with};
