@@ -9,7 +9,7 @@
 //! nothing more: it holds no state and runs nothing. What the API means is the engine's job,
 //! behind the [`sfn::StepFunctions`] trait (one async method per operation, each defaulting to
 //! `UnsupportedOperation`). The shapes of requests and responses are generated from AWS's own
-//! service model (`codegen/stepfunctions.py` → [`sfn::model`], [`sfn::operations`]), so member
+//! service model (`codegen/generate.py` → [`sfn::model`], [`sfn::operations`]), so member
 //! names, optionality and constraints cannot drift from what clients send.
 //!
 //! Start with [`router`] (serve it with `axum::serve`) and [`sfn::StepFunctions`]. Errors are
@@ -18,14 +18,34 @@
 //! 500: it is a `SerializationException`, a `ValidationException` worded as AWS words it, or
 //! the service's own error.
 
+pub mod binding;
 pub mod classify;
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
+#[cfg(feature = "dynamodbstreams")]
+pub mod dynamodbstreams;
 pub mod error;
+#[cfg(feature = "events")]
+pub mod events;
 pub mod gateway;
 pub mod http;
+#[cfg(feature = "kinesis")]
+pub mod kinesis;
 pub mod lambda;
+#[cfg(feature = "pipes")]
+pub mod pipes;
 pub mod request_id;
+pub mod rest;
+#[cfg(feature = "s3")]
+pub mod s3;
+#[cfg(feature = "scheduler")]
+pub mod scheduler;
 pub mod sfn;
 pub mod shape;
+#[cfg(feature = "sns")]
+pub mod sns;
+#[cfg(feature = "sqs")]
+pub mod sqs;
 
 pub use error::ApiError;
 pub use http::{Options, router, router_with};

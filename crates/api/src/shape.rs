@@ -13,6 +13,9 @@
 //! Lengths count UTF-16 code units, as AWS's (Java) front end does.
 
 use std::fmt::{self, Write as _};
+use std::sync::OnceLock;
+
+use regex::Regex;
 
 use serde_json::Value;
 
@@ -85,8 +88,10 @@ pub struct Member {
     pub required: bool,
 }
 
-/// A pattern of the model: its regular expression (quoted in messages) and a hand-written
-/// matcher from [`patterns`] (Java regex semantics, whole value).
+/// A pattern of the model: its regular expression (quoted in messages) and its matcher (Java
+/// regex semantics, whole value): a `regex` crate pattern compiled on first use
+/// ([`regex_matches`]), or a hand-written one from [`patterns`] where the `regex` crate cannot
+/// run the model's pattern (lookaround).
 #[derive(Clone, Copy)]
 pub struct Pattern {
     pub regex: &'static str,
@@ -99,9 +104,32 @@ impl fmt::Debug for Pattern {
     }
 }
 
-/// Matchers for the patterns AWS's models use, whole-value (Java `Matcher.matches`).
-/// The code generator maps each model pattern to one of these and refuses unknown ones.
+/// Where a generated matcher keeps its compiled pattern (`None`: it did not compile).
+pub type RegexCell = OnceLock<Option<Regex>>;
+
+/// Compiles a pattern of the generated code. The generated modules test that each of theirs
+/// compiles.
+pub fn compile(pattern: &str) -> Option<Regex> {
+    Regex::new(pattern).ok()
+}
+
+/// Whether `value` matches `anchored` (the model's pattern as `^(?:...)$`), compiled into `cell`
+/// on first use. A pattern that does not compile accepts everything: a check left out, never a
+/// request refused that AWS accepts (the generated tests catch it first).
+pub fn regex_matches(cell: &RegexCell, anchored: &str, value: &str) -> bool {
+    cell.get_or_init(|| compile(anchored))
+        .as_ref()
+        .is_none_or(|re| re.is_match(value))
+}
+
+/// Matchers for the patterns the `regex` crate cannot run, whole-value (Java
+/// `Matcher.matches`). The code generator maps each such model pattern to one of these and
+/// refuses unknown ones.
 pub mod patterns {
+    use std::sync::OnceLock;
+
+    use regex::Regex;
+
     /// `^(?=.*[a-zA-Z_\-\.])[a-zA-Z0-9_\-\.]+$`: alias names; at least one non-digit.
     pub fn alias_name(value: &str) -> bool {
         let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
@@ -118,6 +146,110 @@ pub mod patterns {
     /// `\p{ASCII}*`: ASCII only.
     pub fn ascii(value: &str) -> bool {
         value.is_ascii()
+    }
+
+    /// `(?!^[0-9]+$)([a-zA-Z0-9-_]+)` and `((?!^\d+$)^[0-9a-zA-Z-_]+$)`: Lambda alias names;
+    /// not all digits (those are versions).
+    pub fn lambda_alias_name(value: &str) -> bool {
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-');
+        !value.is_empty()
+            && value.bytes().all(allowed)
+            && value.bytes().any(|b| !b.is_ascii_digit())
+    }
+
+    /// `(^(?!(system\x2e)))(^[_a-zA-Z0-9])([^$]*)`: not starting with `system.`, a first
+    /// character of `[_a-zA-Z0-9]`, no `$`.
+    pub fn lambda_tenancy_config_key(value: &str) -> bool {
+        let first = value.bytes().next();
+        !value.starts_with("system.")
+            && first.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && !value.contains('$')
+    }
+
+    /// `[0-9A-Za-z\.\-_]*(?<!\.)`: no trailing dot.
+    pub fn lambda_no_trailing_dot(value: &str) -> bool {
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_');
+        value.bytes().all(allowed) && !value.ends_with('.')
+    }
+
+    /// A function name, partial or full ARN with an optional qualifier that is not all digits
+    /// (an alias): `(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-
+    /// [a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]{1,64})(:((?!\d+$)[0-9a-zA-Z-_]+))?`.
+    pub fn lambda_function_alias_arn(value: &str) -> bool {
+        static RE: OnceLock<Option<Regex>> = OnceLock::new();
+        let re = RE.get_or_init(|| {
+            Regex::new(
+                "^(?:(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?\
+                 -[a-z]+-[0-9]:)?([0-9]{12}:)?(function:)?([a-zA-Z0-9_-]{1,64})\
+                 (:(?P<qualifier>[0-9a-zA-Z_-]+))?)$",
+            )
+            .ok()
+        });
+        let Some(re) = re else { return true };
+        re.captures(value).is_some_and(|captures| {
+            captures
+                .name("qualifier")
+                .is_none_or(|q| !q.as_str().bytes().all(|b| b.is_ascii_digit()))
+        })
+    }
+
+    /// Java's `.`: anything but a line terminator.
+    fn is_line_terminator(c: char) -> bool {
+        matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')
+    }
+
+    /// `^(?!\s*$).+`: one line, not only whitespace.
+    pub fn not_blank(value: &str) -> bool {
+        !value.is_empty()
+            && !value.chars().any(is_line_terminator)
+            && !value
+                .chars()
+                .all(|c| matches!(c, ' ' | '\t' | '\u{b}' | '\u{c}'))
+    }
+
+    /// `\$(\.[\w/_-]+(\[(\d+|\*)\])*)*`: a JSON path into an event (`$.detail.items[0]`).
+    fn json_path(value: &str, slash: bool) -> bool {
+        static WITH_SLASH: OnceLock<Option<Regex>> = OnceLock::new();
+        static WITHOUT: OnceLock<Option<Regex>> = OnceLock::new();
+        let (cell, pattern) = if slash {
+            (&WITH_SLASH, r"^\$(\.[a-zA-Z0-9_/-]+(\[([0-9]+|\*)\])*)*$")
+        } else {
+            (&WITHOUT, r"^\$(\.[a-zA-Z0-9_-]+(\[([0-9]+|\*)\])*)*$")
+        };
+        cell.get_or_init(|| Regex::new(pattern).ok())
+            .as_ref()
+            .is_none_or(|re| re.is_match(value))
+    }
+
+    fn source_char(c: char) -> bool {
+        c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '-' | '_')
+    }
+
+    /// `(?=[/\.\-_A-Za-z0-9]+)((?!aws\.).*)|(\$(\.[\w_-]+(\[(\d+|\*)\])*)*)`: an event
+    /// source that is not AWS's own (`aws.`), or a JSON path.
+    pub fn scheduler_source(value: &str) -> bool {
+        let own = value.chars().next().is_some_and(source_char)
+            && !value.starts_with("aws.")
+            && !value.chars().any(is_line_terminator);
+        own || json_path(value, false)
+    }
+
+    /// `.*(?=[/\.\-_A-Za-z0-9]+)((?!aws\.).*)|(\$(\.[\w/_-]+(\[(\d+|\*)\])*)*).*`: one
+    /// line that somewhere has a source character not starting `aws.`, or starts with `$`.
+    pub fn pipes_source(value: &str) -> bool {
+        if value.chars().any(is_line_terminator) {
+            return false;
+        }
+        value.starts_with('$')
+            || value
+                .char_indices()
+                .any(|(i, c)| source_char(c) && !value[i..].starts_with("aws."))
+    }
+
+    /// `(?!\s*$).+|(\$(\.[\w/_-]+(\[(\d+|\*)\])*)*)`: one line, not only whitespace, or a
+    /// JSON path.
+    pub fn not_blank_or_json_path(value: &str) -> bool {
+        not_blank(value) || json_path(value, true)
     }
 }
 
@@ -594,6 +726,41 @@ mod tests {
         assert!(!patterns::printable_ascii(""));
         assert!(patterns::ascii(""));
         assert!(!patterns::ascii("é"));
+    }
+
+    #[test]
+    fn hand_written_matchers_follow_the_java_patterns() {
+        assert!(patterns::lambda_alias_name("prod-1"));
+        assert!(!patterns::lambda_alias_name("123"));
+        assert!(!patterns::lambda_alias_name("a.b"));
+        assert!(patterns::lambda_tenancy_config_key("_k"));
+        assert!(!patterns::lambda_tenancy_config_key("system.k"));
+        assert!(!patterns::lambda_tenancy_config_key("a$b"));
+        assert!(patterns::lambda_no_trailing_dot("a.b"));
+        assert!(patterns::lambda_no_trailing_dot(""));
+        assert!(!patterns::lambda_no_trailing_dot("a."));
+        assert!(patterns::lambda_function_alias_arn("f"));
+        assert!(patterns::lambda_function_alias_arn("f:live"));
+        assert!(!patterns::lambda_function_alias_arn("f:12"));
+        assert!(patterns::lambda_function_alias_arn(
+            "arn:aws:lambda:us-east-1:123456789012:function:f:live"
+        ));
+        assert!(!patterns::lambda_function_alias_arn("f g"));
+        assert!(patterns::not_blank(" a "));
+        assert!(!patterns::not_blank(" \t"));
+        assert!(!patterns::not_blank("a\nb"));
+        assert!(patterns::scheduler_source("my.app"));
+        assert!(!patterns::scheduler_source("aws.s3"));
+        assert!(patterns::scheduler_source("$.detail.items[0]"));
+        assert!(!patterns::scheduler_source(""));
+        assert!(patterns::pipes_source("aws.x"));
+        // Java finds a later position ("ws.") that does not start with `aws.`.
+        assert!(patterns::pipes_source("aws."));
+        assert!(!patterns::pipes_source(""));
+        assert!(!patterns::pipes_source("a\nb"));
+        assert!(patterns::pipes_source("$anything"));
+        assert!(patterns::not_blank_or_json_path("$.a/b[*]"));
+        assert!(!patterns::not_blank_or_json_path(""));
     }
 
     #[test]

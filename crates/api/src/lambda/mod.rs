@@ -3,7 +3,7 @@
 //! (`/2019-09-25/functions/{name}/event-invoke-config`), on the same port as the AWS JSON services (REST requests carry no `X-Amz-Target`;
 //! [`router`] merges into [`crate::router`]'s app).
 //!
-//! [`model`] is generated from AWS's model by `crates/api/codegen/lambda.py`; the rest is
+//! [`model`] is generated from AWS's model by `crates/api/codegen/generate.py`; the rest is
 //! hand-written: routing on method and path, members from the URI, query string and headers,
 //! the model's length and range limits (`ValidationException`, AWS's wording; `rules` adds the
 //! configuration's patterns, enums and nested ranges the generated limits lack), and errors as
@@ -796,7 +796,10 @@ fn check(members: &Map<String, Value>, limits: &[Constraint]) -> Result<(), ApiE
             continue;
         };
         let (measure, shown) = match value {
-            Value::String(s) if limit.length => (s.chars().count() as i64, format!("'{s}'")),
+            // AWS counts UTF-16 code units, as its (Java) front end does.
+            Value::String(s) if limit.length => {
+                (s.encode_utf16().count() as i64, format!("'{s}'"))
+            }
             Value::Array(a) if limit.length => {
                 (a.len() as i64, format!("'{}'", rules::shown(value)))
             }
@@ -1038,6 +1041,23 @@ mod tests {
             "{}",
             error.message
         );
+    }
+
+    #[test]
+    fn lengths_count_utf16_units() {
+        // 71 characters are 142 UTF-16 units: over the limit of 140 only when counted as AWS does.
+        let mut body = Map::new();
+        body.insert("FunctionName".into(), Value::String("😀".repeat(71)));
+        let error = check(&body, constraints::CREATE_FUNCTION).unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("Member must have length less than or equal to 140"),
+            "{}",
+            error.message
+        );
+        body.insert("FunctionName".into(), Value::String("😀".repeat(70)));
+        assert!(check(&body, constraints::CREATE_FUNCTION).is_ok());
     }
 
     #[test]

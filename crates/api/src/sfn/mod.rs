@@ -1,7 +1,7 @@
 //! The Step Functions API (`X-Amz-Target: AWSStepFunctions.<Operation>`, AWS JSON 1.0).
 //!
 //! [`model`] and [`operations`] are generated from AWS's service model by
-//! `crates/api/codegen/stepfunctions.py`; the rest is hand-written: [`decode`] (body → typed,
+//! `crates/api/codegen/generate.py`; the rest is hand-written: [`decode`] (body → typed,
 //! validated [`Request`]), [`handle`] (decode, then run on a [`StepFunctions`] backend), and the
 //! helpers a backend needs to answer as AWS does: [`arn`], [`name`], [`pagination`].
 
