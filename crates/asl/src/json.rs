@@ -216,14 +216,25 @@ mod tests {
 
     #[test]
     fn brackets_inside_strings_do_not_count_toward_the_depth() {
-        let text = format!("{}\"{}\\\"]]\"{}", "[".repeat(200), "[".repeat(MAX_DEPTH + 1), "]".repeat(200));
+        let text = format!(
+            "{}\"{}\\\"]]\"{}",
+            "[".repeat(200),
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(200)
+        );
         let value = parse(&text).expect("parses");
         assert_eq!(depth(&value), 200);
     }
 
     #[test]
     fn shallow_payloads_parse_as_serde_json_parses_them() {
-        for text in ["{}", "[1,{\"a\":[true,null]}]", "\"x\"", "1e3", &arrays(100)] {
+        for text in [
+            "{}",
+            "[1,{\"a\":[true,null]}]",
+            "\"x\"",
+            "1e3",
+            &arrays(100),
+        ] {
             assert_eq!(
                 parse(text).unwrap(),
                 serde_json::from_str::<Value>(text).unwrap()

@@ -21,12 +21,7 @@ fn errors_on_stack(stack: usize, definition: Value) -> Vec<(String, String)> {
             let errors = v
                 .diagnostics
                 .iter()
-                .map(|d| {
-                    (
-                        d.diagnostic.code.to_owned(),
-                        d.diagnostic.message.clone(),
-                    )
-                })
+                .map(|d| (d.diagnostic.code.to_owned(), d.diagnostic.message.clone()))
                 .collect();
             drop(v);
             errors
@@ -85,7 +80,10 @@ fn very_long_jsonpaths_and_intrinsic_arguments_validate() {
     let errors = errors_on_tiny_stack(definition);
     // Only the eleven-deep intrinsic is refused (AWS nests at most ten).
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].1.contains("nested at most 10 levels"), "{errors:?}");
+    assert!(
+        errors[0].1.contains("nested at most 10 levels"),
+        "{errors:?}"
+    );
 }
 
 /// `{"a": {"a": ... leaf}}`, `depth` objects deep.
