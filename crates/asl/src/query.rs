@@ -63,7 +63,8 @@ impl Query {
                 diags.schema(
                     at,
                     format!(
-                        "The JSONata expression '{source}' is invalid: {}: {}{}",
+                        "The JSONata expression '{}' is invalid: {}: {}{}",
+                        abbreviated(source),
                         e.code(),
                         e.message(),
                         e.position()
@@ -146,6 +147,18 @@ impl Query {
                 json_type(value)
             ),
         )
+    }
+}
+
+/// Longest expression a definition diagnostic quotes whole, in characters.
+const QUOTED_CHARS: usize = 200;
+
+/// `source`, cut to its first [`QUOTED_CHARS`] characters and `...` when longer: a diagnostic
+/// about a 100 KB expression quotes enough of it to find it.
+fn abbreviated(source: &str) -> std::borrow::Cow<'_, str> {
+    match source.char_indices().nth(QUOTED_CHARS) {
+        None => source.into(),
+        Some((cut, _)) => format!("{}...", &source[..cut]).into(),
     }
 }
 

@@ -361,7 +361,7 @@ fn check_mock(request: &TestStateRequest<'_>, state: &State) -> Result<Option<Mo
         (Some(text), None) => text,
     };
     let result: Value =
-        serde_json::from_str(text).map_err(|_| validation("Mocked result must be valid JSON"))?;
+        crate::json::parse(text).map_err(|_| validation("Mocked result must be valid JSON"))?;
     match &state.kind {
         Kind::Map(m) if m.result_writer.is_some() && !result.is_object() => {
             return Err(validation("Mocked result must be a JSON object."));
@@ -413,7 +413,7 @@ fn context_object(
             ));
         }
         let invalid = |why: String| validation(format!("Invalid Context object provided: {why}"));
-        let context: Value = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let context: Value = crate::json::parse(text).map_err(|e| invalid(e.to_string()))?;
         check_context(&context, state).map_err(invalid)?;
         return Ok(context);
     }
@@ -514,7 +514,7 @@ fn check_context(context: &Value, state: &State) -> Result<(), String> {
 /// The request's variables: a JSON object.
 fn variables(text: Option<&str>) -> Result<Option<Map<String, Value>>, Rejection> {
     let Some(text) = text else { return Ok(None) };
-    match serde_json::from_str(text) {
+    match crate::json::parse(text) {
         Ok(Value::Object(vars)) => Ok(Some(vars)),
         Ok(_) => Err(validation(
             "Invalid variables provided: variables must be a JSON object",

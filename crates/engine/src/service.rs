@@ -92,7 +92,7 @@ impl ExecutionInput {
     fn parse(self) -> Result<(String, Value), EngineError> {
         match self {
             Self::Text(text) => {
-                let value = serde_json::from_str(&text)
+                let value = sluice_asl::json::parse(&text)
                     .map_err(|e| EngineError::InvalidInput(e.to_string()))?;
                 Ok((text, value))
             }
@@ -218,7 +218,7 @@ struct Snapshot<E> {
 impl Snapshot<Execution> {
     /// The snapshot a record keeps, if it keeps a readable one.
     fn of(record: &ExecutionRecord) -> Option<Self> {
-        serde_json::from_str(record.snapshot.as_deref()?).ok()
+        sluice_asl::json::from_str(record.snapshot.as_deref()?).ok()
     }
 }
 

@@ -174,7 +174,7 @@ pub fn payload_value(payload: &[u8]) -> Value {
     if payload.is_empty() {
         return Value::Null;
     }
-    serde_json::from_slice(payload)
+    sluice_asl::json::parse_slice(payload)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(payload).into_owned()))
 }
 

@@ -136,7 +136,7 @@ impl Error {
             "S0217" => {
                 format!("The object representing the 'parent' cannot be derived from this expression ({token})")
             }
-            "S0299" => "The expression is nested too deeply to parse".into(),
+            "S0299" => format!("The expression is nested too deeply to parse: {detail}"),
             "S0301" => "Empty regular expressions are not allowed".into(),
             "S0302" => "No terminating / in regular expression".into(),
             "S0303" => format!("Invalid or unsupported regular expression: {detail}"),

@@ -9,8 +9,10 @@ use crate::error::{Error, Result};
 use crate::signature::Signature;
 use crate::stack::StackGuard;
 
-/// Deepest nesting of sub-expressions the parser accepts; deeper input fails with `S0299`
-/// instead of exhausting the stack.
+/// Deepest nesting the parser accepts, counting nested sub-expressions and the operators of a
+/// chain (`a.b.c`, `1+2+3`, `f()()`: each operator nests the tree built so far one level
+/// deeper); deeper input fails with `S0299` instead of exhausting the stack when the tree is
+/// processed, evaluated or dropped, all of which recurse once per level.
 pub(crate) const MAX_NESTING: usize = 200;
 
 /// Native stack the parser may use, in bytes (debug builds have large frames).
@@ -472,20 +474,33 @@ impl Parser {
     }
 
     fn expression(&mut self, rbp: u32) -> Result<Raw> {
-        self.depth += 1;
-        if self.depth > MAX_NESTING || self.stack.exceeded() {
-            return Err(Error::new("S0299").at(self.node.position));
-        }
+        self.nest()?;
         let t = self.node.clone();
         self.advance(None, true)?;
         let mut left = self.nud(t)?;
+        let mut chained = 0;
         while rbp < left_binding_power(self.node.id()) {
             let t = self.node.clone();
             self.advance(None, false)?;
             left = self.led(t, left)?;
+            // The operator took the tree so far as its left operand: one level deeper.
+            self.nest()?;
+            chained += 1;
         }
-        self.depth -= 1;
+        self.depth -= 1 + chained;
         Ok(left)
+    }
+
+    /// One level deeper; `S0299` past [`MAX_NESTING`] or the stack guard.
+    fn nest(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(too_deep(self.node.position));
+        }
+        if self.stack.exceeded() {
+            return Err(out_of_stack(self.node.position));
+        }
+        Ok(())
     }
 
     fn nud(&mut self, t: Token) -> Result<Raw> {
@@ -822,6 +837,18 @@ pub(crate) fn parse(source: &str) -> Result<(Node, Vec<String>)> {
     Ok((node, labels))
 }
 
+fn too_deep(position: usize) -> Error {
+    Error::new("S0299").at(position).detail(format!(
+        "it nests sub-expressions and chained operators more than {MAX_NESTING} levels deep"
+    ))
+}
+
+fn out_of_stack(position: usize) -> Error {
+    Error::new("S0299")
+        .at(position)
+        .detail("it nests too deeply for the stack it is parsed on")
+}
+
 fn push_ancestry(result: &mut Node, value: &Node) {
     result
         .seeking_parent
@@ -929,8 +956,11 @@ impl Processor {
 
     fn process(&mut self, expr: Raw) -> Result<Node> {
         self.depth += 1;
-        if self.depth > MAX_NESTING * 2 || self.stack.exceeded() {
-            return Err(Error::new("S0299").at(expr.position));
+        if self.depth > MAX_NESTING * 2 {
+            return Err(too_deep(expr.position));
+        }
+        if self.stack.exceeded() {
+            return Err(out_of_stack(expr.position));
         }
         let result = self.process_inner(expr);
         self.depth -= 1;

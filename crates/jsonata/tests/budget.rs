@@ -141,3 +141,75 @@ fn deeply_nested_results_are_refused() {
         assert_eq!(code, "D1011", "{expr}");
     }
 }
+
+/// Runs `f` on a thread with a quarter of a MiB of stack: far less than any thread Sluice
+/// parses definitions on, so a parser that recursed (or dropped a tree) once per operator of a
+/// long chain would overflow here.
+fn on_tiny_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(f)
+        .expect("spawn")
+        .join()
+        .expect("no panic, no overflow")
+}
+
+fn parse_code_on_tiny_stack(source: String) -> Result<(), (&'static str, String)> {
+    on_tiny_stack(move || {
+        Expression::parse(&source)
+            .map(|_| ())
+            .map_err(|e| (e.code(), e.message()))
+    })
+}
+
+#[test]
+fn long_operator_chains_are_a_parse_error_not_an_overflow() {
+    let steps = format!("$states.input{}", ".a".repeat(30_000));
+    let sum = vec!["1"; 50_000].join("+");
+    let concat = vec!["'x'"; 50_000].join(" & ");
+    let predicates = format!("a{}", "[0]".repeat(30_000));
+    let calls = format!("$f{}", "()".repeat(30_000));
+    let applies = format!("1{}", " ~> $string".repeat(30_000));
+    let defaults = vec!["a"; 30_000].join(" ?? ");
+    let elvis = vec!["a"; 30_000].join(" ?: ");
+    let binds = format!("{}1", "$x := ".repeat(30_000));
+    let conditions = format!("{}1", "a ? 1 : ".repeat(30_000));
+    let negations = format!("{}1", "-".repeat(30_000));
+    for source in [
+        steps, sum, concat, predicates, calls, applies, defaults, elvis, binds, conditions,
+        negations,
+    ] {
+        let head: String = source.chars().take(30).collect();
+        let (code, message) = parse_code_on_tiny_stack(source).expect_err(&head);
+        assert_eq!(code, "S0299", "{head}: {message}");
+        assert!(message.contains("nested too deeply"), "{head}: {message}");
+    }
+}
+
+#[test]
+fn chains_within_the_nesting_limit_parse_and_evaluate() {
+    let input = {
+        let mut v = json!(7);
+        for _ in 0..40 {
+            v = json!({ "a": v });
+        }
+        v
+    };
+    // (Debug builds' frames are large enough for the stack guard to stop processing a chain of
+    // about 50 operators on 2 MiB, under the nesting limit.)
+    let path = format!("${}", ".a".repeat(40));
+    let sum = vec!["1"; 40].join("+");
+    let results = on_small_stack(move || {
+        [path, sum].map(|source| {
+            Expression::parse(&source)
+                .expect("parses")
+                .evaluate(&input, &Bindings::new())
+                .expect("evaluates")
+        })
+    });
+    assert_eq!(results, [Some(json!(7)), Some(json!(40))]);
+    let over = vec!["1"; 202].join("+");
+    let (code, message) = parse_code_on_tiny_stack(over).expect_err("over the limit");
+    assert_eq!(code, "S0299");
+    assert!(message.contains("more than 200 levels deep"), "{message}");
+}

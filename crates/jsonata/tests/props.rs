@@ -133,6 +133,37 @@ fn arb_json() -> impl Strategy<Value = Json> {
     })
 }
 
+/// Parses `source` on a thread with a quarter of a MiB of stack; only a panic or an overflow
+/// (which aborts the test binary) fails.
+fn parse_on_tiny_stack(source: String) {
+    std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || {
+            if let Err(e) = Expression::parse(&source) {
+                assert!(e.code().starts_with('S'), "odd code {}", e.code());
+            }
+        })
+        .expect("spawn")
+        .join()
+        .expect("no panic");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// A few tokens repeated thousands of times: long chains (`a.a.a`, `1+1+1`, `f()()()`) and
+    /// deep nesting (`((((`, `-----`) alike.
+    #[test]
+    fn long_repetitions_never_overflow(
+        pattern in prop::collection::vec(prop::sample::select(TOKENS), 1..4),
+        head in prop::sample::select(TOKENS),
+        times in 1_000usize..20_000,
+    ) {
+        parse_on_tiny_stack(format!("{head}{}", pattern.concat().repeat(times)));
+        parse_on_tiny_stack(format!("{head} {}", pattern.join(" ").repeat(times)));
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 

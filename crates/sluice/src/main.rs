@@ -49,7 +49,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => validate::main(args),
-        Command::Run(args) => run::main(args),
+        Command::Run(args) => run::on_execution_stack(args),
         Command::Serve(args) => serve::main(args),
         Command::Bench(args) => sluice_bench::main(args),
         Command::Logs(args) => logs::main(args),

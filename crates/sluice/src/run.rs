@@ -45,6 +45,17 @@ pub struct Args {
     seed: u64,
 }
 
+/// [`main`] on a thread with the stack execution data of any depth needs.
+pub fn on_execution_stack(args: Args) -> anyhow::Result<ExitCode> {
+    std::thread::Builder::new()
+        .name("sluice-run".into())
+        .stack_size(sluice_asl::json::EXECUTION_STACK)
+        .spawn(move || main(args))
+        .context("cannot start the execution thread")?
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&args.definition)
         .with_context(|| format!("cannot read {}", args.definition.display()))?;
@@ -142,7 +153,7 @@ fn read_input(arg: &str) -> anyhow::Result<Value> {
         ),
         None => (arg.to_owned(), "--input".to_owned()),
     };
-    serde_json::from_str(&text).with_context(|| format!("{origin} is not valid JSON"))
+    sluice_asl::json::parse(&text).with_context(|| format!("{origin} is not valid JSON"))
 }
 
 /// Tasks answered from a Step Functions Local mock configuration; time real or virtual.

@@ -273,18 +273,31 @@ fn oversized_input_fails_with_data_limit_exceeded_unless_the_limit_is_raised() {
 }
 
 #[test]
-fn deeply_nested_or_malformed_input_is_a_clean_error() {
+fn deeply_nested_input_runs_and_malformed_input_is_a_clean_error() {
     let dir = scratch("deep");
+    let machine = write(
+        &dir,
+        "pass.json",
+        r#"{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"d.$":"$"},"End":true}}}"#,
+    );
+    // AWS documents no nesting limit: 100,000 levels run through.
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let input = write(&dir, "deep.json", &deep);
-    let out = sluice(&[
-        "run",
-        &seed("sec-pipeline-pass.json"),
-        "--input",
-        &format!("@{input}"),
-    ]);
+    let out = sluice(&["run", &machine, "--input", &format!("@{input}")]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("\"d\":{deep}")), "no deep output");
+    // Deeper than any JSON the payload quota holds (131,072 levels) is refused.
+    let deeper = format!("{}{}", "[".repeat(131_073), "]".repeat(131_073));
+    let input = write(&dir, "deeper.json", &deeper);
+    let out = sluice(&["run", &machine, "--input", &format!("@{input}")]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid JSON"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not valid JSON"), "{stderr}");
+    assert!(
+        stderr.contains("nested more than 131072 levels"),
+        "{stderr}"
+    );
     let out = sluice(&["run", &seed("sec-pipeline-pass.json"), "--input", "{oops"]);
     assert_eq!(out.status.code(), Some(2));
 }

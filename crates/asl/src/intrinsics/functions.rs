@@ -242,7 +242,7 @@ fn apply(
                 // AWS: States.StringToJson('') and States.StringToJson(' ') are null.
                 return Ok(Value::Null);
             }
-            let mut value = serde_json::from_str(text)
+            let mut value = crate::json::parse(text)
                 .map_err(|e| fail(call, format_args!("the string is not valid JSON: {e}")))?;
             normalize_negative_zero(&mut value);
             Ok(value)
@@ -447,14 +447,18 @@ fn apply(
 
 /// serde_json reads the integer `-0` as the float `-0.0`; AWS reads it as the integer `0`
 /// (`States.StringToJson('-0')` is `0`).
+/// Without recursion: the parsed string may be nested deeply.
 fn normalize_negative_zero(value: &mut Value) {
-    match value {
-        Value::Number(n) if n.as_f64().is_some_and(|f| f == 0.0 && f.is_sign_negative()) => {
-            *value = Value::from(0);
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Number(n) if n.as_f64().is_some_and(|f| f == 0.0 && f.is_sign_negative()) => {
+                *value = Value::from(0);
+            }
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            Value::Object(map) => stack.extend(map.values_mut()),
+            _ => {}
         }
-        Value::Array(items) => items.iter_mut().for_each(normalize_negative_zero),
-        Value::Object(map) => map.values_mut().for_each(normalize_negative_zero),
-        _ => {}
     }
 }
 

@@ -181,7 +181,7 @@ impl Request {
         let input = match field("Input") {
             None => "{}".to_owned(),
             Some(Value::String(text)) => {
-                if let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                if let Err(error) = sluice_asl::json::check(text) {
                     return Err(sdk_error(
                         "InvalidExecutionInput",
                         format!("Invalid State Machine Execution Input: '{error}'"),
@@ -399,7 +399,7 @@ fn described<S: Store, D: Dispatch>(
 /// alphabetical order, dates in epoch milliseconds; `json` parses `Input` and `Output`.
 fn describe(record: &ExecutionRecord, json: bool, now_ms: i64) -> Value {
     let data = |text: &str| match json {
-        true => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned())),
+        true => sluice_asl::json::parse(text).unwrap_or_else(|_| Value::String(text.to_owned())),
         false => Value::String(text.to_owned()),
     };
     let included = || json!({ "Included": true });

@@ -170,7 +170,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                     body.get("stateEnteredEventDetails")?
                         .get("input")?
                         .as_str()
-                        .and_then(|text| serde_json::from_str(text).ok())
+                        .and_then(|text| sluice_asl::json::parse(text).ok())
                 });
             if let Some(input) = input {
                 inputs.insert(id, input);

@@ -24,7 +24,7 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
         input: SendTaskSuccessInput,
     ) -> Result<SendTaskSuccessOutput, ApiError> {
         let output: Value =
-            serde_json::from_str(&input.output).map_err(ApiError::invalid_output)?;
+            sluice_asl::json::parse(&input.output).map_err(ApiError::invalid_output)?;
         self.engine
             .send_task_success(&input.task_token, output)
             .await

@@ -257,7 +257,7 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
         }
         let input = input.unwrap_or_else(|| "{}".to_string());
         // Parsed once here, for the check and for the engine.
-        let input_value: serde_json::Value = match serde_json::from_str(&input) {
+        let input_value: serde_json::Value = match sluice_asl::json::parse(&input) {
             Ok(value) => value,
             Err(error) => return Err(ApiError::invalid_execution_input(error)),
         };

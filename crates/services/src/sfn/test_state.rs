@@ -22,7 +22,7 @@ use sluice_asl::test_state::{
 pub fn run(input: TestStateInput, scope: &Scope, now_ms: i64) -> Result<TestStateOutput, ApiError> {
     let state_input = match input.input.as_deref() {
         None => Value::Object(Default::default()),
-        Some(text) => serde_json::from_str(text).map_err(ApiError::invalid_execution_input)?,
+        Some(text) => sluice_asl::json::parse(text).map_err(ApiError::invalid_execution_input)?,
     };
     let id = sluice_api::request_id::uuid_v4();
     let machine = format!("TestState-{id}");

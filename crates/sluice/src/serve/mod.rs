@@ -85,11 +85,17 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     init_logging();
+    // Execution data may be nested as deep as the payload quota allows, and serde_json's
+    // operations on it recurse per level: every thread that handles it, the server itself
+    // included (it resumes executions), gets the stack for that.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(sluice_asl::json::EXECUTION_STACK)
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(config))?;
+    runtime
+        .block_on(async { tokio::spawn(serve(config)).await })
+        .context("the server stopped unexpectedly")??;
     Ok(ExitCode::SUCCESS)
 }
 
