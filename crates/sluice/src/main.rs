@@ -1,6 +1,8 @@
 //! The `sluice` binary: one subcommand per role. Thin by design: parse the command line, load
 //! files, call the crates, print.
 
+#[cfg(test)]
+mod architecture;
 mod logs;
 mod run;
 mod serve;

@@ -797,9 +797,7 @@ fn check(members: &Map<String, Value>, limits: &[Constraint]) -> Result<(), ApiE
         };
         let (measure, shown) = match value {
             // AWS counts UTF-16 code units, as its (Java) front end does.
-            Value::String(s) if limit.length => {
-                (s.encode_utf16().count() as i64, format!("'{s}'"))
-            }
+            Value::String(s) if limit.length => (s.encode_utf16().count() as i64, format!("'{s}'")),
             Value::Array(a) if limit.length => {
                 (a.len() as i64, format!("'{}'", rules::shown(value)))
             }
