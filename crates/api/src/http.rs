@@ -1,8 +1,8 @@
 //! The HTTP front: one axum [`Router`] serving the AWS JSON protocols on `POST /`.
 //!
 //! A request names its service and operation in `X-Amz-Target: <Service>.<Operation>`;
-//! [`router`] dispatches on the service prefix (`AWSStepFunctions` today; `AmazonSQS`,
-//! `Kinesis_20131202` later, beside it). Signatures and credentials are accepted as they come
+//! [`router`] serves the `AWSStepFunctions` prefix (the [`crate::gateway`] routes each
+//! service's requests to its own router). Signatures and credentials are accepted as they come
 //! (`Authorization` is ignored). Every response carries `x-amzn-RequestId`; errors are
 //! `{"__type": ..., "message": ...}` with `x-amzn-ErrorType`, never a panic: a panic in a
 //! backend becomes `InternalFailure` (HTTP 500).

@@ -1,9 +1,10 @@
 //! Sluice's AWS-compatible HTTP front.
 //!
 //! This crate owns the wire: it speaks the AWS protocols so the real `aws` CLI, boto3 and the
-//! AWS SDKs work unchanged with `--endpoint-url`. Today that is the Step Functions API (AWS
-//! JSON 1.0, `X-Amz-Target: AWSStepFunctions.<Operation>`); SQS and Kinesis will sit beside it
-//! in [`http`]'s dispatch on the target prefix.
+//! AWS SDKs work unchanged with `--endpoint-url`: the Step Functions API (AWS JSON 1.0,
+//! [`sfn`]) and the Lambda API (REST-JSON, [`lambda`]), every service on one port through the
+//! [`gateway`] (which [`classify`]s each request by service and protocol), and the generated
+//! models of the services to come behind features.
 //!
 //! It decodes and validates requests and encodes responses and errors exactly as AWS does, and
 //! nothing more: it holds no state and runs nothing. What the API means is the engine's job,
