@@ -21,7 +21,7 @@
 //! and pagination tokens are opaque.
 //!
 //! **Where to start.** [`Store`] for the contract, `sqlite/writer.rs` for group commit,
-//! `tests/conformance.rs` for the behaviour every backend must show.
+//! `tests/it/conformance.rs` for the behaviour every backend must show.
 
 mod cursor;
 mod error;

@@ -1,0 +1,4 @@
+//! api's integration tests, one binary (one link, one process per test under nextest).
+
+mod decoder;
+mod protocol;

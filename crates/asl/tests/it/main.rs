@@ -1,0 +1,9 @@
+//! asl's integration tests, one binary (one link, one process per test under nextest).
+
+mod cases;
+mod common;
+mod deep_payloads;
+mod jsonata_variables;
+mod long_definitions;
+mod semantics;
+mod validation;

@@ -1,0 +1,16 @@
+//! sluice's integration tests, one binary (one link, one process per test under nextest).
+
+mod activities;
+mod aliases;
+mod bench;
+mod callbacks;
+mod cli;
+mod common;
+mod deep;
+mod functions;
+mod jsonata;
+mod map_runs;
+mod nested;
+mod redrive;
+mod serve;
+mod test_state;
