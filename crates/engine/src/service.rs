@@ -28,6 +28,7 @@ use crate::effects::Performer;
 use crate::{Clock, Dispatch};
 
 mod callbacks;
+mod definitions;
 mod map_runs;
 mod nested;
 mod redrive;
@@ -36,6 +37,9 @@ mod retention;
 pub use callbacks::CallbackError;
 pub use map_runs::MapRunView;
 pub use redrive::{REDRIVABLE_PERIOD, redrivable};
+
+/// How many parsed definitions (machine revisions) stay cached.
+const PARSED_DEFINITIONS: usize = 1024;
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -133,7 +137,7 @@ struct Inner<S, D> {
     clock: Clock,
     options: EngineOptions,
     /// Parsed definitions by (machine ARN, revision).
-    machines: Mutex<HashMap<(String, String), Arc<StateMachine>>>,
+    machines: Mutex<definitions::Definitions>,
     /// Stop requests for executions running in this process.
     running: Mutex<HashMap<String, StopSender>>,
     /// Task callbacks (SendTaskSuccess, ...) for the STANDARD executions running here.
@@ -266,7 +270,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                 dispatcher: Arc::new(nested::Router::new(engine.clone(), dispatcher)),
                 clock,
                 options,
-                machines: Mutex::default(),
+                machines: Mutex::new(definitions::Definitions::new(PARSED_DEFINITIONS)),
                 running: Mutex::default(),
                 callbacks: Mutex::default(),
                 express: Mutex::default(),
@@ -289,7 +293,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
     fn machine(&self, record: &StateMachineRecord) -> Result<Arc<StateMachine>, EngineError> {
         let key = (record.machine_arn().to_owned(), record.revision_id.clone());
         if let Some(m) = lock(&self.inner.machines).get(&key) {
-            return Ok(Arc::clone(m));
+            return Ok(m);
         }
         let v = validate(&record.definition);
         let detail = v.errors();

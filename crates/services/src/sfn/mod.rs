@@ -68,17 +68,6 @@ pub struct Backend<S: Store, D: Dispatch> {
     scope: Scope,
     /// Held across the read-modify-write of state machine records.
     machines: tokio::sync::Mutex<()>,
-    /// Machine and version records by ARN, so that starting an execution does not read the
-    /// store; emptied by every write of a machine record.
-    cache: std::sync::Mutex<MachineCache>,
-}
-
-/// See [`Backend::cache`]. `generation` counts invalidations: a record read from the store
-/// before one is not cached after it.
-#[derive(Default)]
-struct MachineCache {
-    generation: u64,
-    records: std::collections::HashMap<String, StateMachineRecord>,
 }
 
 impl<S: Store, D: Dispatch> Backend<S, D> {
@@ -89,7 +78,6 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
             engine,
             scope,
             machines: tokio::sync::Mutex::new(()),
-            cache: std::sync::Mutex::default(),
         }
     }
 
@@ -135,41 +123,19 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
         self.engine.clock().now_ms()
     }
 
-    /// The machine or version `arn` names, else `StateMachineDoesNotExist`.
+    /// The machine or version `arn` names, else `StateMachineDoesNotExist`. The store serves
+    /// machine records from memory, so a start reads nothing from disk.
     async fn machine(&self, arn: &str) -> Result<StateMachineRecord, ApiError> {
-        let generation = {
-            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(record) = cache.records.get(arn) {
-                return Ok(record.clone());
-            }
-            cache.generation
-        };
-        let record = self
-            .store()
+        self.store()
             .state_machine(arn)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| ApiError::state_machine_does_not_exist(arn))?;
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.generation == generation {
-            cache.records.insert(arn.to_owned(), record.clone());
-        }
-        Ok(record)
+            .ok_or_else(|| ApiError::state_machine_does_not_exist(arn))
     }
 
-    /// Commits writes of machine records, emptying the cache around the commit (a reader
-    /// that raced the commit must not cache what it read before).
+    /// Commits writes of machine records.
     async fn commit_machines(&self, writes: Vec<Write>) -> Result<(), ApiError> {
-        self.invalidate();
-        let result = self.store().commit(writes).await.map_err(store_error);
-        self.invalidate();
-        result
-    }
-
-    fn invalidate(&self) {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.generation += 1;
-        cache.records.clear();
+        self.store().commit(writes).await.map_err(store_error)
     }
 
     /// The execution `arn` names (STANDARD or recent EXPRESS), else `ExecutionDoesNotExist`.
