@@ -148,6 +148,8 @@ struct Inner<S, D> {
     redrive_tokens: Mutex<HashMap<String, Vec<redrive::RedriveToken>>>,
     /// Activity tasks waiting for a worker.
     activities: Arc<ActivityQueues>,
+    /// Execution loops and the purge: stopped where they resume from at shutdown.
+    tasks: sluice_runtime::Tasks,
 }
 
 /// Recent EXPRESS executions by ARN, oldest dropped first.
@@ -276,8 +278,15 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                 express: Mutex::default(),
                 redrive_tokens: Mutex::default(),
                 activities: Arc::default(),
+                tasks: sluice_runtime::Tasks::new("engine"),
             }),
         }
+    }
+
+    /// The engine's background tasks: [`sluice_runtime::Tasks::shutdown`] stops running
+    /// STANDARD executions where they resume from after a restart.
+    pub fn tasks(&self) -> &sluice_runtime::Tasks {
+        &self.inner.tasks
     }
 
     pub fn store(&self) -> &S {
@@ -347,7 +356,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             self.retain(record.clone(), Vec::new());
             let engine = self.clone();
             let machine = machine.clone();
-            tokio::spawn(async move {
+            self.inner.tasks.spawn("express", async move {
                 let _ = engine
                     .express(
                         &machine,
@@ -638,7 +647,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         let (callbacks_tx, callbacks_rx) = mpsc::unbounded_channel();
         lock(&self.inner.callbacks).insert(record.arn.clone(), callbacks_tx.clone());
         let engine = self.clone();
-        tokio::spawn(async move {
+        self.inner.tasks.spawn("execution", async move {
             let arn = record.arn.clone();
             let signals = Signals {
                 stop: stop_rx,
@@ -732,12 +741,19 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             true,
         )
         .with_activities(Arc::clone(&self.inner.activities));
+        // At shutdown the loop stops between steps: every committed step is durable, and
+        // `recover` carries on from the last one.
+        let mut shutdown = std::pin::pin!(self.inner.tasks.cancelled());
         loop {
             performer.perform(std::mem::take(&mut effects));
             // A callback that took: answered once its step is committed.
             let mut answer = None;
             let mut moved = Vec::new();
             tokio::select! {
+                () = &mut shutdown => {
+                    performer.abort();
+                    return Ok(());
+                }
                 Ok((error, cause)) = &mut stop => ex.abort(error, cause, clock.now_ms()),
                 Some(callback) = callbacks.recv() => {
                     match callback.signal.apply(&mut ex, &callback.token, clock.now_ms()) {

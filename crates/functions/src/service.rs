@@ -91,6 +91,8 @@ struct Inner {
     clock: Clock,
     /// How workers are held to their `MemorySize`.
     memory: Arc<Limiter>,
+    /// Event invocations in flight (journaled: aborted at shutdown, resumed after a restart).
+    tasks: sluice_runtime::Tasks,
 }
 
 /// The workers of one function: a pool per version (`$LATEST`, `1`, ...), each version running
@@ -139,6 +141,7 @@ impl Functions {
                 closed: AtomicBool::new(false),
                 clock,
                 memory,
+                tasks: sluice_runtime::Tasks::new("functions"),
             }),
         })
     }
@@ -366,7 +369,9 @@ impl Functions {
         let event = self.new_event(name, options.qualifier.clone(), &payload);
         self.inner.events.put(event.clone()).await?;
         let request_id = event.id.clone();
-        tokio::spawn(self.clone().run_event(event, payload));
+        self.inner
+            .tasks
+            .spawn("event", self.clone().run_event(event, payload));
         Ok(request_id)
     }
 
@@ -387,7 +392,9 @@ impl Functions {
                 self.inner.events.done(&event.id);
                 continue;
             };
-            tokio::spawn(self.clone().run_event(event, Bytes::from(payload)));
+            self.inner
+                .tasks
+                .spawn("event", self.clone().run_event(event, Bytes::from(payload)));
         }
         count
     }
@@ -579,7 +586,9 @@ impl Functions {
         };
         match self.inner.events.done_then(&event.id, next.clone()).await {
             Ok(()) => {
-                tokio::spawn(self.clone().run_event_boxed(next, record));
+                self.inner
+                    .tasks
+                    .spawn("event", self.clone().run_event_boxed(next, record));
             }
             // Not recorded: the event stays journaled and runs again after a restart.
             Err(error) => tracing::warn!(
@@ -692,6 +701,8 @@ impl Functions {
     /// Stops every worker (waiting at most `grace` for them to die).
     pub async fn shutdown(&self, grace: Duration) {
         self.inner.closed.store(true, Ordering::Release);
+        // Journaled event invocations stop now and run again after a restart.
+        self.inner.tasks.shutdown(Duration::ZERO).await;
         let pools: Vec<Arc<Pool>> = self
             .pools()
             .drain()

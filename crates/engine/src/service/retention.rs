@@ -48,7 +48,8 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         self.inner.options.execution_retention?;
         let engine: Weak<Inner<S, D>> = Arc::downgrade(&self.inner);
         let clock = self.inner.clock.clone();
-        Some(tokio::spawn(async move {
+        let mut shutdown = Box::pin(self.inner.tasks.cancelled());
+        Some(self.inner.tasks.spawn("purge", async move {
             loop {
                 // From before the pass: a clock advanced during it makes the next one due.
                 let due = clock.now_ms().saturating_add(PURGE_EVERY_MS);
@@ -62,7 +63,10 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                     Err(EngineError::Store(sluice_store::Error::Closed)) => return,
                     Err(error) => tracing::warn!(%error, "purging expired executions"),
                 }
-                tokio::join!(clock.sleep_until(due), tokio::time::sleep(MIN_PAUSE));
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    _ = async { tokio::join!(clock.sleep_until(due), tokio::time::sleep(MIN_PAUSE)) } => {}
+                }
             }
         }))
     }

@@ -34,6 +34,9 @@ use sluice_store::SqliteStore;
 
 use self::config::{Flags, ServeConfig};
 
+/// How long running executions may take to reach the end of their current step at shutdown.
+const ENGINE_GRACE: Duration = Duration::from_secs(5);
+
 /// How long in-flight requests may take to finish once shutdown has begun.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -166,6 +169,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         integrations = integrations.with_mock(MockDispatcher::new(mock));
     }
     let engine = Engine::new(store.clone(), integrations, clock, options);
+    let engine_tasks = engine.tasks().clone();
     let result = run(
         &config,
         engine,
@@ -174,6 +178,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         step_functions_sdk,
     )
     .await;
+    // In order: executions stop between steps (they resume after a restart), then the
+    // functions and their workers, then the store.
+    engine_tasks.shutdown(ENGINE_GRACE).await;
     functions.shutdown(Duration::from_secs(5)).await;
     // Flush and close whatever happened: every acknowledged commit is already durable, and
     // queued ones are written before `close` returns.
