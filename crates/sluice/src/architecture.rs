@@ -186,9 +186,14 @@ fn queues_streams_and_buckets_reach_the_engine_and_functions_only_through_target
 #[test]
 fn leaves_stay_leaves() {
     let graph = graph();
-    // The clock and the load generator (which speaks HTTP to a server) depend on no crate of
-    // ours.
-    for leaf in ["sluice-clock", "sluice-bench"] {
+    // The clock, the task tracker, the test harness and the load generator (which speaks HTTP
+    // to a server) depend on no crate of ours.
+    for leaf in [
+        "sluice-clock",
+        "sluice-runtime",
+        "sluice-test-util",
+        "sluice-bench",
+    ] {
         let own: Vec<&String> = graph.transitive[leaf]
             .iter()
             .filter(|d| d.starts_with("sluice"))
