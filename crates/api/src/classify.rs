@@ -316,37 +316,11 @@ fn content_type(headers: &HeaderMap) -> &str {
         .unwrap_or("")
 }
 
-/// Decodes `%XX` escapes (and `+` as space, as forms do); invalid escapes stay as they are.
+/// Decodes `%XX` escapes (invalid ones stay as they are).
 pub(crate) fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            byte => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
@@ -356,7 +330,7 @@ mod tests {
     #[test]
     fn percent_decoding_keeps_invalid_escapes() {
         assert_eq!(percent_decode("arn%3Aaws%3Apipes"), "arn:aws:pipes");
-        assert_eq!(percent_decode("a+b%2"), "a b%2");
+        assert_eq!(percent_decode("a+b%2"), "a+b%2");
         assert_eq!(percent_decode("%zz%"), "%zz%");
         assert_eq!(percent_decode("%41"), "A");
     }
