@@ -117,19 +117,6 @@ pub enum Protocol {
     RestXml,
 }
 
-impl Protocol {
-    /// The name AWS's service models give the protocol.
-    pub fn model_name(self) -> &'static str {
-        match self {
-            Protocol::AwsJson1_0 => "json 1.0",
-            Protocol::AwsJson1_1 => "json 1.1",
-            Protocol::RestJson1 => "rest-json",
-            Protocol::AwsQuery => "query",
-            Protocol::RestXml => "rest-xml",
-        }
-    }
-}
-
 /// Where a request goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
@@ -206,9 +193,8 @@ fn is_lambda_path(path: &str) -> bool {
 
 fn path_segment_is(path: &str, first: &str) -> bool {
     let rest = path.strip_prefix('/').unwrap_or(path);
-    rest == first
-        || rest.starts_with(&format!("{first}/"))
-        || rest.starts_with(&format!("{first}?"))
+    rest.strip_prefix(first)
+        .is_some_and(|after| after.is_empty() || after.starts_with('/'))
 }
 
 /// Which service and protocol a request speaks. In order:

@@ -70,9 +70,8 @@ async fn handle(State(gateway): State<Arc<Gateway>>, mut request: Request) -> Re
     let route = classify(request.method(), request.uri(), request.headers());
     let region = CredentialScope::of(request.uri(), request.headers()).map(|scope| scope.region);
     let request_id = request_id::uuid_v4();
-    // Debug level: at the default info level a span per request (its fields formatted and
-    // kept, entered on every poll) costs the EXPRESS path measurably; errors log the request
-    // id themselves.
+    // Debug level: at the default info level every request would format and keep its
+    // fields; errors log the request id themselves.
     let span = tracing::debug_span!(
         "request",
         request_id = %request_id,
@@ -159,7 +158,7 @@ fn route_not_found(route: Route, status: StatusCode) -> Response {
             },
             "A header you provided implies functionality that is not implemented.",
         ),
-        _ => unknown_operation_response(route),
+        _ => unknown_operation_response(route, None),
     }
 }
 
@@ -167,30 +166,28 @@ fn route_not_found(route: Route, status: StatusCode) -> Response {
 fn unknown_operation(route: Route, request: &Request) -> Response {
     match route.protocol {
         Protocol::RestJson1 | Protocol::RestXml => route_not_found(route, StatusCode::NOT_FOUND),
-        Protocol::AwsQuery => {
+        _ => {
             let action = request
                 .uri()
                 .query()
-                .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("Action=")))
-                .unwrap_or("");
-            error(
-                route.protocol,
-                StatusCode::BAD_REQUEST,
-                "InvalidAction",
-                &format!("The action {action} is not valid for this web service."),
-            )
+                .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("Action=")));
+            unknown_operation_response(route, action)
         }
-        Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => unknown_operation_response(route),
     }
 }
 
-fn unknown_operation_response(route: Route) -> Response {
+/// The JSON protocols' `UnknownOperationException`, the query protocol's `InvalidAction`
+/// (naming the action when the query string carries it).
+fn unknown_operation_response(route: Route, action: Option<&str>) -> Response {
     match route.protocol {
         Protocol::AwsQuery => error(
             route.protocol,
             StatusCode::BAD_REQUEST,
             "InvalidAction",
-            "The action is not valid for this web service.",
+            &match action {
+                Some(action) => format!("The action {action} is not valid for this web service."),
+                None => "The action is not valid for this web service.".to_string(),
+            },
         ),
         _ => error(
             route.protocol,

@@ -67,13 +67,6 @@ impl Integrations {
         self
     }
 
-    /// The keys registered, sorted.
-    pub fn keys(&self) -> Vec<&str> {
-        let mut keys: Vec<&str> = self.by_key.keys().map(String::as_str).collect();
-        keys.sort_unstable();
-        keys
-    }
-
     fn mocked(&self, task: &Task) -> Option<&MockDispatcher> {
         self.mock.as_ref().filter(|mock| mock.answers(task))
     }

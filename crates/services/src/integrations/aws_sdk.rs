@@ -96,14 +96,6 @@ impl AwsSdk {
         Slot(handler)
     }
 
-    /// The registry keys (`aws-sdk:<service>`) of the registered services.
-    pub fn keys(&self) -> Vec<String> {
-        self.services
-            .keys()
-            .map(|s| format!("aws-sdk:{s}"))
-            .collect()
-    }
-
     async fn run_task(&self, task: Task) -> Result<Value, Failure> {
         let resource = &task.call.resource;
         let (service, action) = parse(resource)
