@@ -5,17 +5,18 @@ Reads botocore's `data/<service>/<version>/service-2.json[.gz]` (the models ever
 generated from) for each service of SERVICES and writes Rust, committed to the repository:
 
 - `crates/api/src/<module>/model.rs`: one serde struct per input/output structure (member names
-  exactly as in the model, `Option` for non-required members; members a REST protocol carries
-  outside the JSON body are `#[serde(skip)]`), the enums, the errors, and `shapes`: every
-  shape an input can reach with its constraints (required members, length, pattern, enum
-  values, numeric ranges), as data for the generic validator in `crates/api/src/shape.rs`;
-- `crates/api/src/<module>/operations.rs` (not Lambda): the `Operation` list with each
-  operation's HTTP binding (`bindings`), the typed `Request` enum, the backend trait (one
-  method per operation, each defaulting to an `UnsupportedOperation` error) and `dispatch`.
+  exactly as in the model, `Option` for non-required members; a REST operation's members in
+  the URI, query string and headers are ordinary members, placed by the REST codec
+  (`crates/api/src/rest.rs`) from the operation's binding; a blob or string payload, the raw
+  body, is `#[serde(skip)]`), the enums, the errors, and `shapes`: every shape an input can
+  reach with its constraints (required members, length, pattern, enum values, numeric
+  ranges), as data for the generic validator in `crates/api/src/shape.rs`;
+- `crates/api/src/<module>/operations.rs`: the `Operation` list with each operation's HTTP
+  binding (`bindings`), the typed `Request` enum, the backend trait (one method per
+  operation, each defaulting to an `UnsupportedOperation` error) and `dispatch`.
 
-Lambda keeps a smaller model.rs (the operations Sluice serves, enums as strings, per-operation
-`constraints` and `bindings`) behind its hand-written router. Services Sluice does not serve
-yet live behind a cargo feature of sluice-api (`sqs`, `sns`, ...).
+Lambda is generated for the operations Sluice serves (LAMBDA_OPERATIONS). Services Sluice does
+not serve yet live behind a cargo feature of sluice-api (`sqs`, `sns`, ...).
 
 The models are pinned: `crates/api/codegen/models.lock` records the botocore version and each
 model's sha256. `--check` fails when the installed botocore is not the pinned one, when a model
@@ -105,6 +106,10 @@ RESERVED_TYPE_NAMES = {
     "Location", "MemberBinding", "RegexCell",
 }
 
+# Services whose generated names must be the model's exactly (code outside the generated files
+# uses them): a collision fails generation instead of renaming.
+STRICT_NAMES = {"stepfunctions", "lambda"}
+
 LAMBDA_OPERATIONS = [
     "CreateFunction",
     "GetFunction",
@@ -141,7 +146,9 @@ class Service:
     module: str  # crates/api/src/<module>
     title: str  # the service's name in prose
     trait: str  # the backend trait
-    emitter: str = "service"  # "service" or "lambda"
+    # Enum members as `String`s (the backend compares wire values; the validator has already
+    # checked them against the model's values).
+    string_enums: bool = False
     feature: str | None = None  # the sluice-api cargo feature, None = always built
     operations: list[str] | None = None  # a subset to generate; None = all
 
@@ -152,7 +159,7 @@ class Service:
 
 SERVICES = [
     Service("stepfunctions", "2016-11-23", "sfn", "Step Functions", "StepFunctions"),
-    Service("lambda", "2015-03-31", "lambda", "Lambda", "Lambda", emitter="lambda",
+    Service("lambda", "2015-03-31", "lambda", "Lambda", "Lambda", string_enums=True,
             operations=LAMBDA_OPERATIONS),
     Service("sqs", "2012-11-05", "sqs", "SQS", "Sqs", feature="sqs"),
     Service("sns", "2010-03-31", "sns", "SNS", "Sns", feature="sns"),
@@ -385,7 +392,7 @@ class Model:
             if shape["type"] == "structure" or (shape["type"] == "string" and "enum" in shape):
                 rust = name
                 if name in RESERVED_TYPE_NAMES or name == self.service.trait:
-                    if self.service.emitter == "lambda" or self.service.name == "stepfunctions":
+                    if self.service.name in STRICT_NAMES:
                         self.fail(f"shape {name} collides with a name the generated code uses")
                     rust = f"{name}Shape"
                 names[name] = rust
@@ -401,7 +408,7 @@ class Model:
         for name in sorted(self.input_reachable):
             ident = screaming(name)
             if ident in taken:
-                if self.service.emitter == "lambda" or self.service.name == "stepfunctions":
+                if self.service.name in STRICT_NAMES:
                     self.fail(f"shape {name} maps to the static {ident} of another shape")
                 n = 2
                 while f"{ident}_{n}" in taken:
@@ -606,12 +613,13 @@ class Model:
             "    #[cfg(test)]",
             "    #[test]",
             "    fn every_pattern_compiles() {",
-            "        for pattern in [",
+            "        let patterns: &[&str] = &[",
         ]
         for pattern in self.regexes:
             out.append(f"            {rust_str(self.rust_regex(pattern))},")
         out += [
-            "        ] {",
+            "        ];",
+            "        for pattern in patterns {",
             '            assert!(crate::shape::compile(pattern).is_some(), "{pattern}");',
             "        }",
             "    }",
@@ -734,6 +742,26 @@ class ServiceEmitter:
             files[out_dir / "mod.rs"] = self.mod_rs()
         return files
 
+    def raw_payload(self, shape_name: str | None) -> tuple[str, str] | None:
+        """The member of `shape_name` that is the raw body (a blob or string payload), and its
+        type: (member, "blob" | "string")."""
+        if shape_name is None:
+            return None
+        shape = self.shapes[shape_name]
+        payload = shape.get("payload")
+        if payload is None:
+            return None
+        kind = self.shapes[shape["members"][payload]["shape"]]["type"]
+        return (payload, kind) if kind in ("blob", "string") else None
+
+    def raw_payloads(self) -> bool:
+        return any(
+            self.raw_payload(op.get(part, {}).get("shape")) is not None
+            and self.raw_payload(op[part]["shape"])[1] == "blob"
+            for op in self.m.operations.values()
+            for part in ("input", "output")
+        )
+
     def mod_rs(self) -> str:
         m = self.m
         out = m.header(f"the {self.s.title} API's module")
@@ -790,6 +818,8 @@ class ServiceEmitter:
             "use serde::{Deserialize, Serialize};",
             "",
         ]
+        if self.raw_payloads():
+            out[-1:-1] = ["use bytes::Bytes;"]
         if "targetPrefix" in meta:
             out += [
                 f"/// The service's `X-Amz-Target` prefix: `{meta['targetPrefix']}.<Operation>`.",
@@ -855,9 +885,13 @@ class ServiceEmitter:
                 code = error.get("code", name)
                 status = error.get("httpStatusCode", 400)
                 sender = "true" if error.get("senderFault", status < 500) else "false"
+                members = shape.get("members", {})
+                message = "Message" if "Message" in members else "message"
+                typed = "true" if "Type" in members else "false"
                 out.append(
                     f"    pub const {screaming(name)}: ErrorShape = ErrorShape {{ name: {rust_str(name)}, "
-                    f"code: {rust_str(code)}, status: {status}, sender_fault: {sender} }};"
+                    f"code: {rust_str(code)}, status: {status}, sender_fault: {sender}, "
+                    f"message_member: {rust_str(message)}, has_type: {typed} }};"
                 )
         out.append("")
         out.append("    /// All errors, sorted by name." if not self.legacy else "    /// All error names, sorted.")
@@ -963,26 +997,32 @@ class ServiceEmitter:
                     n += 1
                 ident = f"{ident}_{n}"
             idents.add(ident)
-            ty = self.m.rust_type(member["shape"])
+            ty = self.m.rust_type(member["shape"], not self.s.string_enums)
             if (name, member_name) in self.m.boxed:
                 ty = f"Box<{ty}>"
-            located = "location" in member or (member_name == payload and payload_is_blob)
+            raw = member_name == payload and payload_is_blob
+            if raw and self.shapes[member["shape"]]["type"] == "blob":
+                ty = "Bytes"
             attrs = []
             if ident.removeprefix("r#") != member_name:
                 attrs.append(f"rename = {rust_str(member_name)}")
-            if located:
+            if raw:
+                # The body itself: set by `Request::from_rest`, taken by `dispatch`.
                 attrs.append("skip")
-                if member_name not in required:
-                    ty = f"Option<{ty}>"
+                ty = f"Option<{ty}>"
             elif member_name not in required:
                 ty = f"Option<{ty}>"
                 attrs += ["default", 'skip_serializing_if = "Option::is_none"']
             out += doc_lines(member.get("documentation") or self.shapes[member["shape"]].get("documentation"), "    ")
-            if located:
-                where = member.get("location", "payload")
+            if raw:
+                out.append("    ///")
+                out.append("    /// The request's or response's body itself.")
+            elif "location" in member:
                 wire = member.get("locationName", member_name)
                 out.append("    ///")
-                out.append(f"    /// In the {where} (`{wire}`), not the body.")
+                out.append(f"    /// On the wire in the {member['location']} (`{wire}`).")
+                if member_name in required:
+                    out.append("    /// Required.")
             elif member_name in required:
                 out.append("    ///")
                 out.append("    /// Required.")
@@ -1012,6 +1052,7 @@ class ServiceEmitter:
             "use super::model::*;",
             "use crate::binding::Binding;",
             "use crate::error::ApiError;",
+            *(["use crate::rest::Reply;"] if m.is_rest() else []),
             "use crate::shape::Shape;",
             "",
             f"/// Every operation of the {title} API, in the model's order.",
@@ -1111,6 +1152,8 @@ class ServiceEmitter:
             out.append(f"            Operation::{name} => Self::{name}(serde_json::from_value(value)?),")
         out.append("        })")
         out.append("    }")
+        if m.is_rest():
+            out += self.from_rest_rs(ops)
         out.append("}")
         out.append("")
         if self.legacy:
@@ -1146,6 +1189,10 @@ class ServiceEmitter:
             out.append("")
         out.append("}")
         out.append("")
+        if m.is_rest():
+            out += self.dispatch_rest_rs(ops)
+            out += m.bindings_rs()
+            return "\n".join(out) + "\n"
         out += [
             f"/// Runs `request` on `backend` and serializes its output as the response body.",
             f"pub async fn dispatch<B: {trait}>(backend: &B, request: Request) -> Result<Vec<u8>, ApiError> {{",
@@ -1166,228 +1213,88 @@ class ServiceEmitter:
         out += m.bindings_rs()
         return "\n".join(out) + "\n"
 
-
-# ---------------------------------------------------------------------------------------------
-# Lambda (REST JSON): model.rs for the served operations, behind a hand-written router
-
-
-class LambdaEmitter:
-    def __init__(self, m: Model):
-        self.m = m
-        self.shapes = m.shapes
-        self.ops = m.operations
-        if m.meta.get("protocol") != "rest-json":
-            m.fail("expected a rest-json model")
-
-    def files(self) -> dict[Path, str]:
-        return {SRC / self.m.service.module / "model.rs": self.model_rs()}
-
-    def rust_type(self, name: str) -> str:
-        # Enums are strings: an unknown value gets AWS's error rather than a serde failure.
-        return self.m.rust_type(name, typed_enums=False)
-
-    def struct_rs(self, name: str) -> list[str]:
-        shape = self.shapes[name]
-        required = set(shape.get("required", []))
-        payload = shape.get("payload")
-        out = doc_lines(shape.get("documentation"))
-        out.append("#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]")
-        members = shape.get("members", {})
-        if not members:
-            return out + [f"pub struct {name} {{}}", ""]
-        out.append(f"pub struct {name} {{")
-        for member_name, member in members.items():
-            ident = field_ident(member_name)
-            ty = self.rust_type(member["shape"])
-            if self.shapes[member["shape"]]["type"] == "structure" and member["shape"] == name:
-                ty = f"Box<{ty}>"
-            located = "location" in member or member_name == payload
-            attrs = []
-            if ident.removeprefix("r#") != member_name:
-                attrs.append(f"rename = {rust_str(member_name)}")
-            if located:
-                attrs.append("skip")
-                if member_name not in required:
-                    ty = f"Option<{ty}>"
-            elif member_name not in required:
-                ty = f"Option<{ty}>"
-                attrs += ["default", 'skip_serializing_if = "Option::is_none"']
-            out += doc_lines(
-                member.get("documentation") or self.shapes[member["shape"]].get("documentation"),
-                "    ",
-            )
-            if located:
-                where = member.get("location", "payload")
-                wire = member.get("locationName", member_name)
-                out.append("    ///")
-                out.append(f"    /// In the request's {where} (`{wire}`), not the JSON body.")
-            elif member_name in required:
-                out.append("    ///")
-                out.append("    /// Required.")
-            out.append(f"    #[serde({', '.join(attrs)})]")
-            out.append(f"    pub {ident}: {ty},")
-        out.append("}")
-        out.append("")
-        return out
-
-    def errors_rs(self) -> list[str]:
-        names = sorted({e["shape"] for op in self.ops.values() for e in op.get("errors", [])})
+    def from_rest_rs(self, ops) -> list[str]:
         out = [
-            "/// An error the operations declare: its name, HTTP status, and the member its",
-            "/// message travels in (`Message` or `message`, as the model spells it).",
-            "#[derive(Debug, Clone, Copy, PartialEq, Eq)]",
-            "pub struct ErrorShape {",
-            "    pub name: &'static str,",
-            "    pub status: u16,",
-            "    pub message_member: &'static str,",
-            "}",
             "",
-            "/// The errors of the served operations.",
-            "pub mod errors {",
-            "    use super::ErrorShape;",
-            "",
+            "    /// `operation`'s input from the members a REST codec decoded ([`crate::rest`], an",
+            "    /// object keyed by member name) and the request's body, which is the input's",
+            "    /// payload member when that is a blob or a string (no constraint checks: see",
+            "    /// [`crate::shape::validate`]).",
+            "    pub fn from_rest(",
+            "        operation: Operation,",
+            "        value: serde_json::Value,",
+            "        body: bytes::Bytes,",
+            "    ) -> Result<Self, serde_json::Error> {",
         ]
-        for name in names:
-            shape = self.shapes[name]
-            members = shape.get("members", {})
-            message = "Message" if "Message" in members else "message"
-            status = shape.get("error", {}).get("httpStatusCode", 400)
-            out += doc_lines(shape.get("documentation"), "    ")
-            out.append(
-                f"    pub const {screaming(name)}: ErrorShape = ErrorShape {{ name: {rust_str(name)}, "
-                f"status: {status}, message_member: {rust_str(message)} }};"
-            )
-        out.append("")
-        out.append("    /// Every error above.")
-        out.append("    pub const ALL: &[ErrorShape] = &[")
-        for name in names:
-            out.append(f"        {screaming(name)},")
-        out.append("    ];")
-        out.append("}")
-        out.append("")
-        return out
-
-    def operations_rs(self) -> list[str]:
-        out = [
-            "/// How an operation travels: method, URI template, success status.",
-            "#[derive(Debug, Clone, Copy, PartialEq, Eq)]",
-            "pub struct OperationShape {",
-            "    pub name: &'static str,",
-            "    pub method: &'static str,",
-            "    pub uri: &'static str,",
-            "    pub status: u16,",
-            "}",
-            "",
-            "/// The served operations.",
-            "pub mod operations {",
-            "    use super::OperationShape;",
-            "",
-        ]
-        for name, op in self.ops.items():
-            http = op["http"]
-            out += doc_lines(op.get("documentation"), "    ")
-            out.append(
-                f"    pub const {screaming(name)}: OperationShape = OperationShape {{ name: {rust_str(name)}, "
-                f"method: {rust_str(http['method'])}, uri: {rust_str(http['requestUri'])}, "
-                f"status: {http.get('responseCode', 200)} }};"
-            )
-        out.append("}")
-        out.append("")
-        return out
-
-    def constraints_rs(self) -> list[str]:
-        out = [
-            "/// A top-level input member's limits: string length or numeric range.",
-            "#[derive(Debug, Clone, Copy, PartialEq)]",
-            "pub struct Constraint {",
-            "    /// The member as AWS names it in `ValidationException`s (`functionName`).",
-            "    pub wire: &'static str,",
-            "    /// The member in the JSON body or the request's other parts.",
-            "    pub member: &'static str,",
-            "    pub min: Option<i64>,",
-            "    pub max: Option<i64>,",
-            "    /// Whether min/max bound a length (strings, lists) rather than a value.",
-            "    pub length: bool,",
-            "}",
-            "",
-            "/// The limits of each served operation's input members.",
-            "pub mod constraints {",
-            "    use super::Constraint;",
-            "",
-        ]
-        for name, op in self.ops.items():
-            if "input" not in op:
+        raw_ops = [(n, op) for n, op in ops if self.raw_payload(op["input"]["shape"])]
+        if not raw_ops:
+            out.append("        let _ = body;")
+        out.append("        Ok(match operation {")
+        for name, op in ops:
+            raw = self.raw_payload(op["input"]["shape"])
+            if raw is None:
+                out.append(f"            Operation::{name} => Self::{name}(serde_json::from_value(value)?),")
                 continue
-            shape = self.shapes[op["input"]["shape"]]
-            items = []
-            for member_name, member in shape.get("members", {}).items():
-                target = self.shapes[member["shape"]]
-                if "min" not in target and "max" not in target:
-                    continue
-                if target["type"] in ("blob",):
-                    continue
-                length = target["type"] in ("string", "list", "map")
-                wire = member_name[:1].lower() + member_name[1:]
-                mn = f"Some({int(target['min'])})" if "min" in target else "None"
-                mx = f"Some({int(target['max'])})" if "max" in target else "None"
-                items.append(
-                    f"        Constraint {{ wire: {rust_str(wire)}, member: {rust_str(member_name)}, "
-                    f"min: {mn}, max: {mx}, length: {'true' if length else 'false'} }},"
+            member, kind = raw
+            ident = field_ident(member)
+            ty = self.m.type_names[op["input"]["shape"]]
+            if kind == "blob":
+                set_ = f"input.{ident} = Some(body);"
+            else:
+                set_ = (
+                    f"input.{ident} = Some(String::from_utf8(body.to_vec())"
+                    ".map_err(<serde_json::Error as serde::de::Error>::custom)?);"
                 )
-            out.append(f"    pub const {screaming(name)}: &[Constraint] = &[")
-            out += items
-            out.append("    ];")
-        out.append("}")
-        out.append("")
+            out += [
+                f"            Operation::{name} => {{",
+                f"                let mut input: {ty} = serde_json::from_value(value)?;",
+                f"                {set_}",
+                f"                Self::{name}(input)",
+                "            }",
+            ]
+        out += ["        })", "    }"]
         return out
 
-    def enums_rs(self) -> list[str]:
-        out = []
-        for name in sorted(self.m.reachable):
-            shape = self.shapes[name]
-            if shape["type"] == "string" and "enum" in shape:
-                values = ", ".join(rust_str(v) for v in shape["enum"])
-                out.append(f"/// The values of `{name}`.")
-                out.append(f"pub const {screaming(name)}_VALUES: &[&str] = &[{values}];")
-        out.append("")
-        return out
-
-    def model_rs(self) -> str:
-        meta = self.m.meta
-        out = self.m.header("Lambda shapes, errors and limits")
+    def dispatch_rest_rs(self, ops) -> list[str]:
+        trait = self.s.trait
+        out = [
+            "/// Runs `request` on `backend`: the output's members (for [`crate::rest`] to place by",
+            "/// the operation's binding) and its raw payload, if the output has one.",
+            f"pub async fn dispatch<B: {trait}>(backend: &B, request: Request) -> Result<Reply, ApiError> {{",
+            "    match request {",
+        ]
+        for name, op in ops:
+            call = f"backend.{snake(name)}(input).await?"
+            raw = self.raw_payload(op.get("output", {}).get("shape"))
+            if "output" not in op:
+                out.append(f"        Request::{name}(input) => {{ {call}; reply(&(), None) }}")
+            elif raw is None:
+                out.append(f"        Request::{name}(input) => reply(&{call}, None),")
+            else:
+                member, kind = raw
+                take = f"output.{field_ident(member)}.take()"
+                if kind == "string":
+                    take += ".map(bytes::Bytes::from)"
+                out += [
+                    f"        Request::{name}(input) => {{",
+                    f"            let mut output = {call};",
+                    f"            let payload = {take};",
+                    "            reply(&output, payload)",
+                    "        }",
+                ]
         out += [
-            "//! The Lambda API's shapes for the operations Sluice serves, generated from AWS's",
-            "//! service model. Members carried outside the JSON body are `#[serde(skip)]`.",
-            "//! [`shapes`] describes every shape a request can reach, with its constraints.",
+            "    }",
+            "}",
             "",
-            "#![allow(clippy::doc_markdown, clippy::doc_lazy_continuation)]",
-            "",
-            "use std::collections::BTreeMap;",
-            "",
-            "use serde::{Deserialize, Serialize};",
-            "",
-            "/// The model's API version (the first segment of most URIs).",
-            f"pub const API_VERSION: &str = {rust_str(meta['apiVersion'])};",
+            "fn reply<T: serde::Serialize>(output: &T, payload: Option<bytes::Bytes>) -> Result<Reply, ApiError> {",
+            "    let members = serde_json::to_value(output)",
+            '        .map_err(|error| ApiError::internal(format!("cannot serialize the response: {error}")))?;',
+            "    Ok(Reply { members, payload })",
+            "}",
             "",
         ]
-        out += self.operations_rs()
-        out += self.errors_rs()
-        out += self.constraints_rs()
-        out += self.enums_rs()
-        structs = sorted(
-            n
-            for n in self.m.reachable
-            if self.shapes[n]["type"] == "structure" and not self.shapes[n].get("exception")
-        )
-        for name in structs:
-            out += self.struct_rs(name)
-        out += self.m.shapes_rs()
-        out.append("")
-        out += self.m.bindings_rs()
-        return "\n".join(out) + "\n"
+        return out
 
-
-EMITTERS = {"service": ServiceEmitter, "lambda": LambdaEmitter}
 
 
 def rustfmt(source: str) -> str:
@@ -1455,7 +1362,7 @@ def main() -> None:
                 )
         digests[service.name] = digest
         m = Model(service, model, f"botocore {version}", digest)
-        for path, text in EMITTERS[service.emitter](m).files().items():
+        for path, text in ServiceEmitter(m).files().items():
             outputs[path] = rustfmt(text)
 
     stale = []

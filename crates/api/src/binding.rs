@@ -64,4 +64,9 @@ pub struct ErrorShape {
     pub code: &'static str,
     pub status: u16,
     pub sender_fault: bool,
+    /// The member the message travels in: `Message` or `message`, as the model spells it.
+    pub message_member: &'static str,
+    /// Whether the error has a `Type` member (REST-JSON services such as Lambda send
+    /// `"Type": "User"` or `"Service"` in it).
+    pub has_type: bool,
 }

@@ -27,13 +27,31 @@ use crate::classify::{CredentialScope, Protocol, Route, Service, classify};
 use crate::http::{ERROR_TYPE_HEADER, REQUEST_ID_HEADER, catch_unwind};
 use crate::request_id;
 
+/// What the gateway knows of the request being served that the services' answers depend on.
+#[derive(Debug, Clone, Default)]
+struct Caller {
+    region: Option<String>,
+    /// The `Host` header (a cheap clone; the URL is formed only when asked for).
+    host: Option<HeaderValue>,
+}
+
 tokio::task_local! {
-    static SIGNED_REGION: Option<String>;
+    static CALLER: Caller;
 }
 
 /// The region the request being served was signed for (SigV4 credential scope), if any.
 pub fn signed_region() -> Option<String> {
-    SIGNED_REGION.try_with(Clone::clone).ok().flatten()
+    CALLER.try_with(|c| c.region.clone()).ok().flatten()
+}
+
+/// The base URL the request being served was sent to (`http://` and its `Host`), for URLs in
+/// answers that the caller must be able to follow through the same address (Lambda's
+/// `Code.Location`); `None` without a usable `Host`.
+pub fn request_endpoint() -> Option<String> {
+    let host = CALLER.try_with(|c| c.host.clone()).ok().flatten()?;
+    let host = host.to_str().ok()?;
+    (!host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']))
+        .then(|| format!("http://{host}"))
 }
 
 /// S3's request id header.
@@ -68,7 +86,10 @@ impl Gateway {
 
 async fn handle(State(gateway): State<Arc<Gateway>>, mut request: Request) -> Response {
     let route = classify(request.method(), request.uri(), request.headers());
-    let region = CredentialScope::of(request.uri(), request.headers()).map(|scope| scope.region);
+    let caller = Caller {
+        region: CredentialScope::of(request.uri(), request.headers()).map(|scope| scope.region),
+        host: request.headers().get(header::HOST).cloned(),
+    };
     let request_id = request_id::uuid_v4();
     // Debug level: at the default info level every request would format and keep its
     // fields; errors log the request id themselves.
@@ -94,7 +115,7 @@ async fn handle(State(gateway): State<Arc<Gateway>>, mut request: Request) -> Re
         }
     };
     let id = request_id.clone();
-    let served = SIGNED_REGION.scope(region, request_id::scope(id, catch_unwind(served)));
+    let served = CALLER.scope(caller, request_id::scope(id, catch_unwind(served)));
     let mut response = match served.instrument(span.clone()).await {
         Ok(response) => response,
         Err(panic) => {

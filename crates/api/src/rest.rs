@@ -3,12 +3,183 @@
 //! model's member names, typed by the input's [`Shape`], ready for the model's validation and
 //! for the generated structs.
 
-use axum::http::HeaderMap;
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::binding::{Binding, Location};
-use crate::error::ApiError;
+use crate::binding::{Binding, ErrorShape, Location};
+use crate::error::{ApiError, protocol};
+use crate::http::{ERROR_TYPE_HEADER, REQUEST_ID_HEADER};
 use crate::shape::{Shape, ShapeKind};
+
+/// What a REST operation answers (the generated `dispatch`): the output's members, keyed by
+/// member name, for [`encode_json`] to place by the operation's binding, and the output's raw
+/// payload (a blob or string payload member), if it has one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub members: Value,
+    pub payload: Option<Bytes>,
+}
+
+/// The operation among `operations` that serves `method` on `path`, with its binding and the
+/// URI's labels. Templates that need query keys (`?versionId`) are tried before the others.
+pub fn route<O: Copy>(
+    operations: impl IntoIterator<Item = (O, &'static Binding)>,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+) -> Option<(O, &'static Binding, Vec<Label>)> {
+    let mut fallback = None;
+    for (operation, binding) in operations {
+        if binding.method != method.as_str() {
+            continue;
+        }
+        if let Some(labels) = match_uri(binding, path, query) {
+            if binding.uri.contains('?') {
+                return Some((operation, binding, labels));
+            }
+            fallback.get_or_insert((operation, binding, labels));
+        }
+    }
+    fallback
+}
+
+/// The response to a REST-JSON request: the status (the output's `statusCode` member, else
+/// the binding's), header members as headers, then the body: the raw payload, a structure
+/// payload's document, or the body members as one JSON object (no body when the output has
+/// no body members).
+pub fn encode_json(binding: &Binding, reply: Reply, request_id: &str) -> Response {
+    let members = match reply.members {
+        Value::Object(members) => members,
+        _ => Map::new(),
+    };
+    let mut status = binding.status;
+    let mut headers = HeaderMap::new();
+    let mut document = Map::new();
+    let mut payload = reply.payload;
+    let mut has_body_members = false;
+    for member in binding.output {
+        let value = members.get(member.member);
+        match member.location {
+            Location::StatusCode => {
+                if let Some(code) = value.and_then(Value::as_u64) {
+                    status = u16::try_from(code).unwrap_or(status);
+                }
+            }
+            Location::Header => {
+                if let Some(value) = value.and_then(header_value) {
+                    insert(&mut headers, member.name, value);
+                }
+            }
+            Location::Headers => {
+                for (key, value) in value.and_then(Value::as_object).into_iter().flatten() {
+                    if let Some(value) = header_value(value) {
+                        insert(&mut headers, &format!("{}{key}", member.name), value);
+                    }
+                }
+            }
+            Location::Payload => {
+                if payload.is_none()
+                    && let Some(value) = value
+                {
+                    payload = Some(Bytes::from(value.to_string()));
+                }
+            }
+            Location::Body => {
+                has_body_members = true;
+                if let Some(value) = value {
+                    document.insert(member.name.to_owned(), value.clone());
+                }
+            }
+            Location::Uri | Location::Querystring => {}
+        }
+    }
+    let body = match payload {
+        Some(payload) => payload,
+        None if has_body_members => Bytes::from(Value::Object(document).to_string()),
+        None => Bytes::new(),
+    };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let mut response = (status, Body::from(body)).into_response();
+    if status != StatusCode::NO_CONTENT {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    insert(&mut headers, REQUEST_ID_HEADER, request_id.to_owned());
+    response.headers_mut().extend(headers);
+    response
+}
+
+/// An error as REST-JSON services send it: the name in `x-amzn-ErrorType` (which botocore
+/// reads first) and a body with the message in the member the model's error shape names
+/// (`Message` or `message`), `"Type": "User"|"Service"` when the shape has a `Type`, and the
+/// error's other fields.
+pub fn error_json(errors: &[ErrorShape], error: &ApiError, request_id: &str) -> Response {
+    let shape = errors.iter().find(|e| e.name == error.kind);
+    let mut body = Map::new();
+    if shape.is_some_and(|s| s.has_type) {
+        let kind = if error.status >= 500 {
+            "Service"
+        } else {
+            "User"
+        };
+        body.insert("Type".into(), Value::String(kind.into()));
+    }
+    let message_member = shape.map_or("message", |s| s.message_member);
+    body.insert(message_member.into(), Value::String(error.message.clone()));
+    for (name, value) in &error.fields {
+        body.insert(name.clone(), value.clone());
+    }
+    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = (status, Value::Object(body).to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    insert(headers, ERROR_TYPE_HEADER, error.kind.clone());
+    insert(headers, REQUEST_ID_HEADER, request_id.to_owned());
+    response
+}
+
+/// Reads a request body of at most `limit` bytes: `RequestEntityTooLargeException` (413)
+/// past it.
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        let too_large = std::error::Error::source(&error)
+            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            ApiError::new(
+                protocol::REQUEST_ENTITY_TOO_LARGE,
+                format!("Request must be smaller than {limit} bytes for the operation"),
+            )
+            .with_status(413)
+        } else {
+            ApiError::serialization(format!("Cannot read the request body: {error}"))
+        }
+    })
+}
+
+fn header_value(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(_) | Value::Bool(_) => Some(value.to_string()),
+        _ => None,
+    }
+}
+
+fn insert(headers: &mut HeaderMap, name: &str, value: String) {
+    if let (Ok(name), Ok(value)) = (
+        HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_str(&value),
+    ) {
+        headers.insert(name, value);
+    }
+}
 
 /// Matches `path` (and `query`) against `binding`'s URI template: the labels' values,
 /// percent-decoded, or `None` when the request is not this operation's. A `{label+}` takes the
@@ -275,7 +446,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::lambda::model::{bindings, shapes};
+    use crate::lambda::model::shapes;
+    use crate::lambda::operations::bindings;
 
     fn labels(binding: &Binding, path: &str) -> Option<Vec<(String, String)>> {
         match_uri(binding, path, None).map(|l| l.into_iter().map(|l| (l.name, l.value)).collect())

@@ -320,7 +320,13 @@ impl Checker {
                     if !self.path.is_empty() {
                         self.path.push('.');
                     }
-                    self.path.push_str(member.name);
+                    // AWS's front end names members in lowerCamelCase whatever the model's
+                    // casing ('functionName' for Lambda's `FunctionName`).
+                    let mut chars = member.name.chars();
+                    if let Some(first) = chars.next() {
+                        self.path.push(first.to_ascii_lowercase());
+                        self.path.push_str(chars.as_str());
+                    }
                     match object.get(member.name) {
                         None | Some(Value::Null) => {
                             if member.required {

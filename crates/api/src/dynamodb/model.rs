@@ -38,6 +38,8 @@ pub mod errors {
         code: "BackupInUseException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Backup not found for the given BackupARN.
     pub const BACKUP_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -45,6 +47,8 @@ pub mod errors {
         code: "BackupNotFoundException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// A condition specified in the operation failed to be evaluated.
     ///
@@ -54,6 +58,8 @@ pub mod errors {
         code: "ConditionalCheckFailedException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Backups have not yet been enabled for this table.
     pub const CONTINUOUS_BACKUPS_UNAVAILABLE_EXCEPTION: ErrorShape = ErrorShape {
@@ -61,6 +67,8 @@ pub mod errors {
         code: "ContinuousBackupsUnavailableException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// There was an attempt to insert an item with the same primary key as an item that already exists in the DynamoDB table.
     pub const DUPLICATE_ITEM_EXCEPTION: ErrorShape = ErrorShape {
@@ -68,6 +76,8 @@ pub mod errors {
         code: "DuplicateItemException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// There was a conflict when writing to the specified S3 bucket.
     pub const EXPORT_CONFLICT_EXCEPTION: ErrorShape = ErrorShape {
@@ -75,6 +85,8 @@ pub mod errors {
         code: "ExportConflictException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified export was not found.
     pub const EXPORT_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -82,6 +94,8 @@ pub mod errors {
         code: "ExportNotFoundException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified global table already exists.
     pub const GLOBAL_TABLE_ALREADY_EXISTS_EXCEPTION: ErrorShape = ErrorShape {
@@ -89,6 +103,8 @@ pub mod errors {
         code: "GlobalTableAlreadyExistsException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified global table does not exist.
     pub const GLOBAL_TABLE_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -96,6 +112,8 @@ pub mod errors {
         code: "GlobalTableNotFoundException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// DynamoDB rejected the request because you retried a request with a different payload but with an idempotent token that was already used.
     pub const IDEMPOTENT_PARAMETER_MISMATCH_EXCEPTION: ErrorShape = ErrorShape {
@@ -103,6 +121,8 @@ pub mod errors {
         code: "IdempotentParameterMismatchException",
         status: 400,
         sender_fault: true,
+        message_member: "Message",
+        has_type: false,
     };
     /// There was a conflict when importing from the specified S3 source.
     pub const IMPORT_CONFLICT_EXCEPTION: ErrorShape = ErrorShape {
@@ -110,6 +130,8 @@ pub mod errors {
         code: "ImportConflictException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified import was not found.
     pub const IMPORT_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -117,6 +139,8 @@ pub mod errors {
         code: "ImportNotFoundException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The operation tried to access a nonexistent index.
     pub const INDEX_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -124,6 +148,8 @@ pub mod errors {
         code: "IndexNotFoundException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// An error occurred on the server side.
     pub const INTERNAL_SERVER_ERROR: ErrorShape = ErrorShape {
@@ -131,6 +157,8 @@ pub mod errors {
         code: "InternalServerError",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified ExportTime is outside of the point in time recovery window.
     pub const INVALID_EXPORT_TIME_EXCEPTION: ErrorShape = ErrorShape {
@@ -138,6 +166,8 @@ pub mod errors {
         code: "InvalidExportTimeException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// An invalid restore time was specified.
     pub const INVALID_RESTORE_TIME_EXCEPTION: ErrorShape = ErrorShape {
@@ -145,6 +175,8 @@ pub mod errors {
         code: "InvalidRestoreTimeException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// An item collection is too large.
     pub const ITEM_COLLECTION_SIZE_LIMIT_EXCEEDED_EXCEPTION: ErrorShape = ErrorShape {
@@ -152,6 +184,8 @@ pub mod errors {
         code: "ItemCollectionSizeLimitExceededException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// There is no limit to the number of daily on-demand backups that can be taken.
     pub const LIMIT_EXCEEDED_EXCEPTION: ErrorShape = ErrorShape {
@@ -159,6 +193,8 @@ pub mod errors {
         code: "LimitExceededException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Point in time recovery has not yet been enabled for this source table.
     pub const POINT_IN_TIME_RECOVERY_UNAVAILABLE_EXCEPTION: ErrorShape = ErrorShape {
@@ -166,6 +202,8 @@ pub mod errors {
         code: "PointInTimeRecoveryUnavailableException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The operation tried to access a nonexistent resource-based policy.
     pub const POLICY_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -173,6 +211,8 @@ pub mod errors {
         code: "PolicyNotFoundException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was denied due to request throttling.
     ///
@@ -182,6 +222,8 @@ pub mod errors {
         code: "ProvisionedThroughputExceededException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified replica is already part of the global table.
     pub const REPLICA_ALREADY_EXISTS_EXCEPTION: ErrorShape = ErrorShape {
@@ -189,6 +231,8 @@ pub mod errors {
         code: "ReplicaAlreadyExistsException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified replica is no longer part of the global table.
     pub const REPLICA_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -196,6 +240,8 @@ pub mod errors {
         code: "ReplicaNotFoundException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was rejected because one or more items in the request are being modified by a request in another Region.
     pub const REPLICATED_WRITE_CONFLICT_EXCEPTION: ErrorShape = ErrorShape {
@@ -203,6 +249,8 @@ pub mod errors {
         code: "ReplicatedWriteConflictException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Throughput exceeds the current throughput quota for your account.
     ///
@@ -212,6 +260,8 @@ pub mod errors {
         code: "RequestLimitExceeded",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The operation conflicts with the resource's availability.
     pub const RESOURCE_IN_USE_EXCEPTION: ErrorShape = ErrorShape {
@@ -219,6 +269,8 @@ pub mod errors {
         code: "ResourceInUseException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The operation tried to access a nonexistent table or index.
     pub const RESOURCE_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -226,6 +278,8 @@ pub mod errors {
         code: "ResourceNotFoundException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// A target table with the specified name already exists.
     pub const TABLE_ALREADY_EXISTS_EXCEPTION: ErrorShape = ErrorShape {
@@ -233,6 +287,8 @@ pub mod errors {
         code: "TableAlreadyExistsException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// A target table with the specified name is either being created or deleted.
     pub const TABLE_IN_USE_EXCEPTION: ErrorShape = ErrorShape {
@@ -240,6 +296,8 @@ pub mod errors {
         code: "TableInUseException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// A source table with the name TableName does not currently exist within the subscriber's account or the subscriber is operating in the wrong Amazon Web Services Region.
     pub const TABLE_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -247,6 +305,8 @@ pub mod errors {
         code: "TableNotFoundException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was denied due to request throttling.
     ///
@@ -256,6 +316,8 @@ pub mod errors {
         code: "ThrottlingException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The entire transaction request was canceled.
     ///
@@ -265,6 +327,8 @@ pub mod errors {
         code: "TransactionCanceledException",
         status: 400,
         sender_fault: true,
+        message_member: "Message",
+        has_type: false,
     };
     /// Operation was rejected because there is an ongoing transaction for the item.
     pub const TRANSACTION_CONFLICT_EXCEPTION: ErrorShape = ErrorShape {
@@ -272,6 +336,8 @@ pub mod errors {
         code: "TransactionConflictException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The transaction with the given request token is already in progress.
     pub const TRANSACTION_IN_PROGRESS_EXCEPTION: ErrorShape = ErrorShape {
@@ -279,6 +345,8 @@ pub mod errors {
         code: "TransactionInProgressException",
         status: 400,
         sender_fault: true,
+        message_member: "Message",
+        has_type: false,
     };
 
     /// All errors, sorted by name.
@@ -14810,7 +14878,7 @@ pub mod shapes {
     #[cfg(test)]
     #[test]
     fn every_pattern_compiles() {
-        for pattern in [
+        let patterns: &[&str] = &[
             "^(?:[\\x20-\\x7E]+)$",
             "^(?:[\\x{20}-\\x{D7FF}\\x{E000}-\\x{FFFD}\\x{10000}-\\x{10FFFF}\\r\\n\\t]*)$",
             "^(?:[a-zA-Z0-9_.-]+)$",
@@ -14820,7 +14888,8 @@ pub mod shapes {
             "^(?:[\\x20-\\x21\\x23-\\x2B\\x2D-\\x7E]*)$",
             "^(?:^[a-z0-9A-Z]+[\\.\\-\\w]*[a-z0-9A-Z]+$)$",
             "^(?:[0-9]{12})$",
-        ] {
+        ];
+        for pattern in patterns {
             assert!(crate::shape::compile(pattern).is_some(), "{pattern}");
         }
     }

@@ -38,6 +38,8 @@ pub mod errors {
         code: "ExpiredIteratorException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// An error occurred on the server side.
     pub const INTERNAL_SERVER_ERROR: ErrorShape = ErrorShape {
@@ -45,6 +47,8 @@ pub mod errors {
         code: "InternalServerError",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// There is no limit to the number of daily on-demand backups that can be taken.
     pub const LIMIT_EXCEEDED_EXCEPTION: ErrorShape = ErrorShape {
@@ -52,6 +56,8 @@ pub mod errors {
         code: "LimitExceededException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The operation tried to access a nonexistent table or index.
     pub const RESOURCE_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -59,6 +65,8 @@ pub mod errors {
         code: "ResourceNotFoundException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The operation attempted to read past the oldest stream record in a shard.
     pub const TRIMMED_DATA_ACCESS_EXCEPTION: ErrorShape = ErrorShape {
@@ -66,6 +74,8 @@ pub mod errors {
         code: "TrimmedDataAccessException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
 
     /// All errors, sorted by name.
@@ -1007,7 +1017,8 @@ pub mod shapes {
     #[cfg(test)]
     #[test]
     fn every_pattern_compiles() {
-        for pattern in ["^(?:[a-zA-Z0-9_.-]+)$"] {
+        let patterns: &[&str] = &["^(?:[a-zA-Z0-9_.-]+)$"];
+        for pattern in patterns {
             assert!(crate::shape::compile(pattern).is_some(), "{pattern}");
         }
     }

@@ -38,6 +38,8 @@ pub mod errors {
         code: "AccessDeniedException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// There is concurrent modification on a rule, target, archive, or replay.
     pub const CONCURRENT_MODIFICATION_EXCEPTION: ErrorShape = ErrorShape {
@@ -45,6 +47,8 @@ pub mod errors {
         code: "ConcurrentModificationException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// An error occurred because a replay can be canceled only when the state is Running or Starting.
     pub const ILLEGAL_STATUS_EXCEPTION: ErrorShape = ErrorShape {
@@ -52,6 +56,8 @@ pub mod errors {
         code: "IllegalStatusException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// This exception occurs due to unexpected causes.
     pub const INTERNAL_EXCEPTION: ErrorShape = ErrorShape {
@@ -59,6 +65,8 @@ pub mod errors {
         code: "InternalException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The event pattern is not valid.
     pub const INVALID_EVENT_PATTERN_EXCEPTION: ErrorShape = ErrorShape {
@@ -66,6 +74,8 @@ pub mod errors {
         code: "InvalidEventPatternException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified state is not a valid state for an event source.
     pub const INVALID_STATE_EXCEPTION: ErrorShape = ErrorShape {
@@ -73,6 +83,8 @@ pub mod errors {
         code: "InvalidStateException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request failed because it attempted to create resource beyond the allowed service quota.
     pub const LIMIT_EXCEEDED_EXCEPTION: ErrorShape = ErrorShape {
@@ -80,6 +92,8 @@ pub mod errors {
         code: "LimitExceededException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// This rule was created by an Amazon Web Services service on behalf of your account.
     pub const MANAGED_RULE_EXCEPTION: ErrorShape = ErrorShape {
@@ -87,6 +101,8 @@ pub mod errors {
         code: "ManagedRuleException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The operation you are attempting is not available in this region.
     pub const OPERATION_DISABLED_EXCEPTION: ErrorShape = ErrorShape {
@@ -94,6 +110,8 @@ pub mod errors {
         code: "OperationDisabledException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The event bus policy is too long.
     pub const POLICY_LENGTH_EXCEEDED_EXCEPTION: ErrorShape = ErrorShape {
@@ -101,6 +119,8 @@ pub mod errors {
         code: "PolicyLengthExceededException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The resource you are trying to create already exists.
     pub const RESOURCE_ALREADY_EXISTS_EXCEPTION: ErrorShape = ErrorShape {
@@ -108,6 +128,8 @@ pub mod errors {
         code: "ResourceAlreadyExistsException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// An entity that you specified does not exist.
     pub const RESOURCE_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -115,6 +137,8 @@ pub mod errors {
         code: "ResourceNotFoundException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// This request cannot be completed due to throttling issues.
     pub const THROTTLING_EXCEPTION: ErrorShape = ErrorShape {
@@ -122,6 +146,8 @@ pub mod errors {
         code: "ThrottlingException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
 
     /// All errors, sorted by name.
@@ -9454,7 +9480,7 @@ pub mod shapes {
     #[cfg(test)]
     #[test]
     fn every_pattern_compiles() {
-        for pattern in [
+        let patterns: &[&str] = &[
             "^(?:\\d{12})$",
             "^(?:events:[a-zA-Z]+)$",
             "^(?:.*)$",
@@ -9485,7 +9511,8 @@ pub mod shapes {
             "^(?:^[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*$)$",
             "^(?:^[a-zA-Z0-9](-*[a-zA-Z0-9])*$)$",
             "^(?:[a-zA-Z0-9-_]+)$",
-        ] {
+        ];
+        for pattern in patterns {
             assert!(crate::shape::compile(pattern).is_some(), "{pattern}");
         }
     }

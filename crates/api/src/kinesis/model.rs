@@ -38,6 +38,8 @@ pub mod errors {
         code: "AccessDeniedException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was rejected because the DryRun parameter was specified.
     pub const DRY_RUN_OPERATION_EXCEPTION: ErrorShape = ErrorShape {
@@ -45,6 +47,8 @@ pub mod errors {
         code: "DryRunOperationException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The provided iterator exceeds the maximum age allowed.
     pub const EXPIRED_ITERATOR_EXCEPTION: ErrorShape = ErrorShape {
@@ -52,6 +56,8 @@ pub mod errors {
         code: "ExpiredIteratorException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The pagination token passed to the operation is expired.
     pub const EXPIRED_NEXT_TOKEN_EXCEPTION: ErrorShape = ErrorShape {
@@ -59,6 +65,8 @@ pub mod errors {
         code: "ExpiredNextTokenException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The processing of the request failed because of an unknown error, exception, or failure.
     pub const INTERNAL_FAILURE_EXCEPTION: ErrorShape = ErrorShape {
@@ -66,6 +74,8 @@ pub mod errors {
         code: "InternalFailureException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// A specified parameter exceeds its restrictions, is not supported, or can't be used.
     pub const INVALID_ARGUMENT_EXCEPTION: ErrorShape = ErrorShape {
@@ -73,6 +83,8 @@ pub mod errors {
         code: "InvalidArgumentException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The ciphertext references a key that doesn't exist or that you don't have access to.
     pub const KMS_ACCESS_DENIED_EXCEPTION: ErrorShape = ErrorShape {
@@ -80,6 +92,8 @@ pub mod errors {
         code: "KMSAccessDeniedException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was rejected because the specified KMS key isn't enabled.
     pub const KMS_DISABLED_EXCEPTION: ErrorShape = ErrorShape {
@@ -87,6 +101,8 @@ pub mod errors {
         code: "KMSDisabledException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was rejected because the state of the specified resource isn't valid for this request.
     pub const KMS_INVALID_STATE_EXCEPTION: ErrorShape = ErrorShape {
@@ -94,6 +110,8 @@ pub mod errors {
         code: "KMSInvalidStateException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was rejected because the specified entity or resource can't be found.
     pub const KMS_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -101,6 +119,8 @@ pub mod errors {
         code: "KMSNotFoundException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The Amazon Web Services access key ID needs a subscription for the service.
     pub const KMS_OPT_IN_REQUIRED: ErrorShape = ErrorShape {
@@ -108,6 +128,8 @@ pub mod errors {
         code: "KMSOptInRequired",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was denied due to request throttling.
     pub const KMS_THROTTLING_EXCEPTION: ErrorShape = ErrorShape {
@@ -115,6 +137,8 @@ pub mod errors {
         code: "KMSThrottlingException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The requested resource exceeds the maximum number allowed, or the number of concurrent stream requests exceeds the maximum number allowed.
     pub const LIMIT_EXCEEDED_EXCEPTION: ErrorShape = ErrorShape {
@@ -122,6 +146,8 @@ pub mod errors {
         code: "LimitExceededException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request rate for the stream is too high, or the requested data is too large for the available throughput.
     pub const PROVISIONED_THROUGHPUT_EXCEEDED_EXCEPTION: ErrorShape = ErrorShape {
@@ -129,6 +155,8 @@ pub mod errors {
         code: "ProvisionedThroughputExceededException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The resource is not available for this operation.
     pub const RESOURCE_IN_USE_EXCEPTION: ErrorShape = ErrorShape {
@@ -136,6 +164,8 @@ pub mod errors {
         code: "ResourceInUseException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The requested resource could not be found.
     pub const RESOURCE_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -143,6 +173,8 @@ pub mod errors {
         code: "ResourceNotFoundException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was denied because the request rate is too high.
     pub const THROTTLING_EXCEPTION: ErrorShape = ErrorShape {
@@ -150,6 +182,8 @@ pub mod errors {
         code: "ThrottlingException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request failed validation.
     pub const VALIDATION_EXCEPTION: ErrorShape = ErrorShape {
@@ -157,6 +191,8 @@ pub mod errors {
         code: "ValidationException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
 
     /// All errors, sorted by name.
@@ -7849,7 +7885,7 @@ pub mod shapes {
     #[cfg(test)]
     #[test]
     fn every_pattern_compiles() {
-        for pattern in [
+        let patterns: &[&str] = &[
             "^(?:arn:aws[-a-z0-9]*:s3:::[a-z0-9._-]{3,63})$",
             "^(?:arn:aws.*:kinesis:.*:\\d{12}:channel/\\S+)$",
             "^(?:[a-zA-Z0-9_.-]+)$",
@@ -7870,7 +7906,8 @@ pub mod shapes {
             "^(?:arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+)$",
             "^(?:[a-z0-9]{20}-[a-z0-9]{3})$",
             "^(?:arn:aws[-a-z0-9]*:s3tables:[-a-z0-9]+:\\d{12}:bucket/[a-z0-9_-]{3,63})$",
-        ] {
+        ];
+        for pattern in patterns {
             assert!(crate::shape::compile(pattern).is_some(), "{pattern}");
         }
     }

@@ -38,6 +38,8 @@ pub mod errors {
         code: "ConflictException",
         status: 409,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// This exception occurs due to unexpected causes.
     ///
@@ -47,6 +49,8 @@ pub mod errors {
         code: "InternalException",
         status: 500,
         sender_fault: false,
+        message_member: "message",
+        has_type: false,
     };
     /// An entity that you specified does not exist.
     pub const NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -54,6 +58,8 @@ pub mod errors {
         code: "NotFoundException",
         status: 404,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// A quota has been exceeded.
     ///
@@ -63,6 +69,8 @@ pub mod errors {
         code: "ServiceQuotaExceededException",
         status: 402,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// An action was throttled.
     ///
@@ -72,6 +80,8 @@ pub mod errors {
         code: "ThrottlingException",
         status: 429,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Indicates that an error has occurred while performing a validate operation.
     ///
@@ -81,6 +91,8 @@ pub mod errors {
         code: "ValidationException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
 
     /// All errors, sorted by name.
@@ -1352,8 +1364,9 @@ pub struct CloudwatchLogsLogDestinationParameters {
 pub struct CreatePipeRequest {
     /// The name of the pipe.
     ///
-    /// In the uri (`Name`), not the body.
-    #[serde(rename = "Name", skip)]
+    /// On the wire in the uri (`Name`).
+    /// Required.
+    #[serde(rename = "Name")]
     pub name: String,
     /// A description of the pipe.
     #[serde(
@@ -1481,8 +1494,9 @@ pub struct DeadLetterConfig {
 pub struct DeletePipeRequest {
     /// The name of the pipe.
     ///
-    /// In the uri (`Name`), not the body.
-    #[serde(rename = "Name", skip)]
+    /// On the wire in the uri (`Name`).
+    /// Required.
+    #[serde(rename = "Name")]
     pub name: String,
 }
 
@@ -1528,8 +1542,9 @@ pub struct DeletePipeResponse {
 pub struct DescribePipeRequest {
     /// The name of the pipe.
     ///
-    /// In the uri (`Name`), not the body.
-    #[serde(rename = "Name", skip)]
+    /// On the wire in the uri (`Name`).
+    /// Required.
+    #[serde(rename = "Name")]
     pub name: String,
 }
 
@@ -1858,38 +1873,58 @@ pub struct FirehoseLogDestinationParameters {
 pub struct ListPipesRequest {
     /// A value that will return a subset of the pipes associated with this account.
     ///
-    /// In the querystring (`NamePrefix`), not the body.
-    #[serde(rename = "NamePrefix", skip)]
+    /// On the wire in the querystring (`NamePrefix`).
+    #[serde(
+        rename = "NamePrefix",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name_prefix: Option<String>,
     /// The state the pipe should be in.
     ///
-    /// In the querystring (`DesiredState`), not the body.
-    #[serde(rename = "DesiredState", skip)]
+    /// On the wire in the querystring (`DesiredState`).
+    #[serde(
+        rename = "DesiredState",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub desired_state: Option<RequestedPipeState>,
     /// The state the pipe is in.
     ///
-    /// In the querystring (`CurrentState`), not the body.
-    #[serde(rename = "CurrentState", skip)]
+    /// On the wire in the querystring (`CurrentState`).
+    #[serde(
+        rename = "CurrentState",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub current_state: Option<PipeState>,
     /// The prefix matching the pipe source.
     ///
-    /// In the querystring (`SourcePrefix`), not the body.
-    #[serde(rename = "SourcePrefix", skip)]
+    /// On the wire in the querystring (`SourcePrefix`).
+    #[serde(
+        rename = "SourcePrefix",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source_prefix: Option<String>,
     /// The prefix matching the pipe target.
     ///
-    /// In the querystring (`TargetPrefix`), not the body.
-    #[serde(rename = "TargetPrefix", skip)]
+    /// On the wire in the querystring (`TargetPrefix`).
+    #[serde(
+        rename = "TargetPrefix",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub target_prefix: Option<String>,
     /// If nextToken is returned, there are more results available.
     ///
-    /// In the querystring (`NextToken`), not the body.
-    #[serde(rename = "NextToken", skip)]
+    /// On the wire in the querystring (`NextToken`).
+    #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
     /// The maximum number of pipes to include in the response.
     ///
-    /// In the querystring (`Limit`), not the body.
-    #[serde(rename = "Limit", skip)]
+    /// On the wire in the querystring (`Limit`).
+    #[serde(rename = "Limit", default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<i32>,
 }
 
@@ -1907,8 +1942,9 @@ pub struct ListPipesResponse {
 pub struct ListTagsForResourceRequest {
     /// The ARN of the pipe for which you want to view tags.
     ///
-    /// In the uri (`resourceArn`), not the body.
-    #[serde(rename = "resourceArn", skip)]
+    /// On the wire in the uri (`resourceArn`).
+    /// Required.
+    #[serde(rename = "resourceArn")]
     pub resource_arn: String,
 }
 
@@ -3143,8 +3179,9 @@ pub struct SingleMeasureMapping {
 pub struct StartPipeRequest {
     /// The name of the pipe.
     ///
-    /// In the uri (`Name`), not the body.
-    #[serde(rename = "Name", skip)]
+    /// On the wire in the uri (`Name`).
+    /// Required.
+    #[serde(rename = "Name")]
     pub name: String,
 }
 
@@ -3190,8 +3227,9 @@ pub struct StartPipeResponse {
 pub struct StopPipeRequest {
     /// The name of the pipe.
     ///
-    /// In the uri (`Name`), not the body.
-    #[serde(rename = "Name", skip)]
+    /// On the wire in the uri (`Name`).
+    /// Required.
+    #[serde(rename = "Name")]
     pub name: String,
 }
 
@@ -3252,8 +3290,9 @@ pub struct Tag {
 pub struct TagResourceRequest {
     /// The ARN of the pipe.
     ///
-    /// In the uri (`resourceArn`), not the body.
-    #[serde(rename = "resourceArn", skip)]
+    /// On the wire in the uri (`resourceArn`).
+    /// Required.
+    #[serde(rename = "resourceArn")]
     pub resource_arn: String,
     /// The list of key-value pairs associated with the pipe.
     ///
@@ -3268,13 +3307,15 @@ pub struct TagResourceResponse {}
 pub struct UntagResourceRequest {
     /// The ARN of the pipe.
     ///
-    /// In the uri (`resourceArn`), not the body.
-    #[serde(rename = "resourceArn", skip)]
+    /// On the wire in the uri (`resourceArn`).
+    /// Required.
+    #[serde(rename = "resourceArn")]
     pub resource_arn: String,
     /// The list of tag keys to remove from the pipe.
     ///
-    /// In the querystring (`tagKeys`), not the body.
-    #[serde(rename = "tagKeys", skip)]
+    /// On the wire in the querystring (`tagKeys`).
+    /// Required.
+    #[serde(rename = "tagKeys")]
     pub tag_keys: Vec<String>,
 }
 
@@ -3285,8 +3326,9 @@ pub struct UntagResourceResponse {}
 pub struct UpdatePipeRequest {
     /// The name of the pipe.
     ///
-    /// In the uri (`Name`), not the body.
-    #[serde(rename = "Name", skip)]
+    /// On the wire in the uri (`Name`).
+    /// Required.
+    #[serde(rename = "Name")]
     pub name: String,
     /// A description of the pipe.
     #[serde(
@@ -7511,7 +7553,7 @@ pub mod shapes {
     #[cfg(test)]
     #[test]
     fn every_pattern_compiles() {
-        for pattern in [
+        let patterns: &[&str] = &[
             "^(?:arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-]+):([a-z]{2,4}((-gov)|(-de)|(-iso([a-z]?)))?-[a-z]+(-\\d{1})?)?:(\\d{12})?:(.+))$",
             "^(?:arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-]+):([a-z]{2,4}((-gov)|(-de)|(-iso([a-z]?)))?-[a-z]+(-\\d{1})?)?:(\\d{12})?:(.+)|(\\$(\\.[\\w/_-]+(\\[(\\d+|\\*)\\])*)*))$",
             "^(?:smk://(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\\-]*[a-zA-Z0-9])\\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\\-]*[A-Za-z0-9]):[0-9]{1,5}|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-]+):([a-z]{2,4}((-gov)|(-de)|(-iso([a-z]?)))?-[a-z]+(-\\d{1})?)?:(\\d{12})?:(.+))$",
@@ -7541,7 +7583,8 @@ pub mod shapes {
             "^(?:subnet-[0-9a-z]*|(\\$(\\.[\\w/_-]+(\\[(\\d+|\\*)\\])*)*))$",
             "^(?:subnet-[0-9a-z]*)$",
             "^(?:[a-zA-Z0-9-\\/*:_+=.@-]*)$",
-        ] {
+        ];
+        for pattern in patterns {
             assert!(crate::shape::compile(pattern).is_some(), "{pattern}");
         }
     }

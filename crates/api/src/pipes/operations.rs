@@ -14,6 +14,7 @@ use std::future::Future;
 use super::model::*;
 use crate::binding::Binding;
 use crate::error::ApiError;
+use crate::rest::Reply;
 use crate::shape::Shape;
 
 /// Every operation of the EventBridge Pipes API, in the model's order.
@@ -244,6 +245,32 @@ impl Request {
             Operation::UpdatePipe => Self::UpdatePipe(serde_json::from_value(value)?),
         })
     }
+
+    /// `operation`'s input from the members a REST codec decoded ([`crate::rest`], an
+    /// object keyed by member name) and the request's body, which is the input's
+    /// payload member when that is a blob or a string (no constraint checks: see
+    /// [`crate::shape::validate`]).
+    pub fn from_rest(
+        operation: Operation,
+        value: serde_json::Value,
+        body: bytes::Bytes,
+    ) -> Result<Self, serde_json::Error> {
+        let _ = body;
+        Ok(match operation {
+            Operation::CreatePipe => Self::CreatePipe(serde_json::from_value(value)?),
+            Operation::DeletePipe => Self::DeletePipe(serde_json::from_value(value)?),
+            Operation::DescribePipe => Self::DescribePipe(serde_json::from_value(value)?),
+            Operation::ListPipes => Self::ListPipes(serde_json::from_value(value)?),
+            Operation::ListTagsForResource => {
+                Self::ListTagsForResource(serde_json::from_value(value)?)
+            }
+            Operation::StartPipe => Self::StartPipe(serde_json::from_value(value)?),
+            Operation::StopPipe => Self::StopPipe(serde_json::from_value(value)?),
+            Operation::TagResource => Self::TagResource(serde_json::from_value(value)?),
+            Operation::UntagResource => Self::UntagResource(serde_json::from_value(value)?),
+            Operation::UpdatePipe => Self::UpdatePipe(serde_json::from_value(value)?),
+        })
+    }
 }
 
 /// What the EventBridge Pipes API needs from a backend: one method per operation.
@@ -343,27 +370,32 @@ pub trait Pipes: Send + Sync + 'static {
     }
 }
 
-/// Runs `request` on `backend` and serializes its output as the response body.
-pub async fn dispatch<B: Pipes>(backend: &B, request: Request) -> Result<Vec<u8>, ApiError> {
+/// Runs `request` on `backend`: the output's members (for [`crate::rest`] to place by
+/// the operation's binding) and its raw payload, if the output has one.
+pub async fn dispatch<B: Pipes>(backend: &B, request: Request) -> Result<Reply, ApiError> {
     match request {
-        Request::CreatePipe(input) => encode(&backend.create_pipe(input).await?),
-        Request::DeletePipe(input) => encode(&backend.delete_pipe(input).await?),
-        Request::DescribePipe(input) => encode(&backend.describe_pipe(input).await?),
-        Request::ListPipes(input) => encode(&backend.list_pipes(input).await?),
+        Request::CreatePipe(input) => reply(&backend.create_pipe(input).await?, None),
+        Request::DeletePipe(input) => reply(&backend.delete_pipe(input).await?, None),
+        Request::DescribePipe(input) => reply(&backend.describe_pipe(input).await?, None),
+        Request::ListPipes(input) => reply(&backend.list_pipes(input).await?, None),
         Request::ListTagsForResource(input) => {
-            encode(&backend.list_tags_for_resource(input).await?)
+            reply(&backend.list_tags_for_resource(input).await?, None)
         }
-        Request::StartPipe(input) => encode(&backend.start_pipe(input).await?),
-        Request::StopPipe(input) => encode(&backend.stop_pipe(input).await?),
-        Request::TagResource(input) => encode(&backend.tag_resource(input).await?),
-        Request::UntagResource(input) => encode(&backend.untag_resource(input).await?),
-        Request::UpdatePipe(input) => encode(&backend.update_pipe(input).await?),
+        Request::StartPipe(input) => reply(&backend.start_pipe(input).await?, None),
+        Request::StopPipe(input) => reply(&backend.stop_pipe(input).await?, None),
+        Request::TagResource(input) => reply(&backend.tag_resource(input).await?, None),
+        Request::UntagResource(input) => reply(&backend.untag_resource(input).await?, None),
+        Request::UpdatePipe(input) => reply(&backend.update_pipe(input).await?, None),
     }
 }
 
-fn encode<T: serde::Serialize>(output: &T) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(output)
-        .map_err(|error| ApiError::internal(format!("cannot serialize the response: {error}")))
+fn reply<T: serde::Serialize>(
+    output: &T,
+    payload: Option<bytes::Bytes>,
+) -> Result<Reply, ApiError> {
+    let members = serde_json::to_value(output)
+        .map_err(|error| ApiError::internal(format!("cannot serialize the response: {error}")))?;
+    Ok(Reply { members, payload })
 }
 
 /// Each operation's HTTP binding: method, URI template, success status, and where each

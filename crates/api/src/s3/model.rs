@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// The model's API version.
@@ -36,6 +37,8 @@ pub mod errors {
         code: "AccessDenied",
         status: 403,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request would exceed the maximum number of annotations allowed per object.
     pub const ANNOTATION_LIMIT_EXCEEDED: ErrorShape = ErrorShape {
@@ -43,6 +46,8 @@ pub mod errors {
         code: "AnnotationLimitExceeded",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The annotation name exceeds 512 bytes.
     pub const ANNOTATION_NAME_TOO_LONG: ErrorShape = ErrorShape {
@@ -50,6 +55,8 @@ pub mod errors {
         code: "AnnotationNameTooLong",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The requested bucket name is not available.
     pub const BUCKET_ALREADY_EXISTS: ErrorShape = ErrorShape {
@@ -57,6 +64,8 @@ pub mod errors {
         code: "BucketAlreadyExists",
         status: 409,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The bucket you tried to create already exists, and you own it.
     pub const BUCKET_ALREADY_OWNED_BY_YOU: ErrorShape = ErrorShape {
@@ -64,6 +73,8 @@ pub mod errors {
         code: "BucketAlreadyOwnedByYou",
         status: 409,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The existing object was created with a different encryption type.
     pub const ENCRYPTION_TYPE_MISMATCH: ErrorShape = ErrorShape {
@@ -71,6 +82,8 @@ pub mod errors {
         code: "EncryptionTypeMismatch",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Parameters on this idempotent request are inconsistent with parameters used in previous request(s).
     pub const IDEMPOTENCY_PARAMETER_MISMATCH: ErrorShape = ErrorShape {
@@ -78,6 +91,8 @@ pub mod errors {
         code: "IdempotencyParameterMismatch",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The annotation name you provided is invalid.
     pub const INVALID_ANNOTATION_NAME: ErrorShape = ErrorShape {
@@ -85,6 +100,8 @@ pub mod errors {
         code: "InvalidAnnotationName",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Object is archived and inaccessible until restored.
     ///
@@ -94,6 +111,8 @@ pub mod errors {
         code: "InvalidObjectState",
         status: 403,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The annotation prefix you provided is invalid.
     pub const INVALID_PREFIX: ErrorShape = ErrorShape {
@@ -101,6 +120,8 @@ pub mod errors {
         code: "InvalidPrefix",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// A parameter or header in your request isn't valid.
     pub const INVALID_REQUEST: ErrorShape = ErrorShape {
@@ -108,6 +129,8 @@ pub mod errors {
         code: "InvalidRequest",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The write offset value that you specified does not match the current object size.
     pub const INVALID_WRITE_OFFSET: ErrorShape = ErrorShape {
@@ -115,6 +138,8 @@ pub mod errors {
         code: "InvalidWriteOffset",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified annotation does not exist on this object.
     pub const NO_SUCH_ANNOTATION: ErrorShape = ErrorShape {
@@ -122,6 +147,8 @@ pub mod errors {
         code: "NoSuchAnnotation",
         status: 404,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified bucket does not exist.
     pub const NO_SUCH_BUCKET: ErrorShape = ErrorShape {
@@ -129,6 +156,8 @@ pub mod errors {
         code: "NoSuchBucket",
         status: 404,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified key does not exist.
     pub const NO_SUCH_KEY: ErrorShape = ErrorShape {
@@ -136,6 +165,8 @@ pub mod errors {
         code: "NoSuchKey",
         status: 404,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified multipart upload part does not exist.
     pub const NO_SUCH_PART: ErrorShape = ErrorShape {
@@ -143,6 +174,8 @@ pub mod errors {
         code: "NoSuchPart",
         status: 404,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified multipart upload does not exist.
     pub const NO_SUCH_UPLOAD: ErrorShape = ErrorShape {
@@ -150,6 +183,8 @@ pub mod errors {
         code: "NoSuchUpload",
         status: 404,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// This action is not allowed against this storage tier.
     pub const OBJECT_ALREADY_IN_ACTIVE_TIER_ERROR: ErrorShape = ErrorShape {
@@ -157,6 +192,8 @@ pub mod errors {
         code: "ObjectAlreadyInActiveTierError",
         status: 403,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The source object of the COPY action is not in the active tier and is only stored in Amazon S3 Glacier.
     pub const OBJECT_NOT_IN_ACTIVE_TIER_ERROR: ErrorShape = ErrorShape {
@@ -164,6 +201,8 @@ pub mod errors {
         code: "ObjectNotInActiveTierError",
         status: 403,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// You have attempted to add more parts than the maximum of 10000 that are allowed for this object.
     pub const TOO_MANY_PARTS: ErrorShape = ErrorShape {
@@ -171,6 +210,8 @@ pub mod errors {
         code: "TooManyParts",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The annotation payload is not valid UTF-8 encoded text.
     pub const UNSUPPORTED_MEDIA_TYPE: ErrorShape = ErrorShape {
@@ -178,6 +219,8 @@ pub mod errors {
         code: "UnsupportedMediaType",
         status: 415,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
 
     /// All errors, sorted by name.
@@ -4078,13 +4121,17 @@ pub struct AbortIncompleteMultipartUpload {
 pub struct AbortMultipartUploadOutput {
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
     /// Version ID of the object.
     ///
-    /// In the header (`x-amz-version-id`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the header (`x-amz-version-id`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
 }
 
@@ -4092,33 +4139,48 @@ pub struct AbortMultipartUploadOutput {
 pub struct AbortMultipartUploadRequest {
     /// The bucket name to which the upload was taking place.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Key of the object for which the multipart upload was initiated.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// Upload ID that identifies the multipart upload.
     ///
-    /// In the querystring (`uploadId`), not the body.
-    #[serde(rename = "UploadId", skip)]
+    /// On the wire in the querystring (`uploadId`).
+    /// Required.
+    #[serde(rename = "UploadId")]
     pub upload_id: String,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// If present, this header aborts an in progress multipart upload only if it was initiated on the provided timestamp.
     ///
-    /// In the header (`x-amz-if-match-initiated-time`), not the body.
-    #[serde(rename = "IfMatchInitiatedTime", skip)]
+    /// On the wire in the header (`x-amz-if-match-initiated-time`).
+    #[serde(
+        rename = "IfMatchInitiatedTime",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub if_match_initiated_time: Option<f64>,
 }
 
@@ -4679,8 +4741,12 @@ pub struct CompleteMultipartUploadOutput {
     pub key: Option<String>,
     /// If the object expiration is configured, this will contain the expiration date ( expiry-date ) and rule ID ( rule-id ).
     ///
-    /// In the header (`x-amz-expiration`), not the body.
-    #[serde(rename = "Expiration", skip)]
+    /// On the wire in the header (`x-amz-expiration`).
+    #[serde(
+        rename = "Expiration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expiration: Option<String>,
     /// Entity tag that identifies the newly created object's data.
     #[serde(rename = "ETag", default, skip_serializing_if = "Option::is_none")]
@@ -4764,28 +4830,44 @@ pub struct CompleteMultipartUploadOutput {
     pub checksum_type: Option<ChecksumType>,
     /// The server-side encryption algorithm used when storing this object in Amazon S3.
     ///
-    /// In the header (`x-amz-server-side-encryption`), not the body.
-    #[serde(rename = "ServerSideEncryption", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption`).
+    #[serde(
+        rename = "ServerSideEncryption",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_side_encryption: Option<ServerSideEncryption>,
     /// Version ID of the newly created object, in case the bucket has versioning turned on.
     ///
-    /// In the header (`x-amz-version-id`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the header (`x-amz-version-id`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// If present, indicates the ID of the KMS key that was used for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-aws-kms-key-id`), not the body.
-    #[serde(rename = "SSEKMSKeyId", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-aws-kms-key-id`).
+    #[serde(
+        rename = "SSEKMSKeyId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_key_id: Option<String>,
     /// Indicates whether the multipart upload uses an S3 Bucket Key for server-side encryption with Key Management Service (KMS) keys (SSE-KMS).
     ///
-    /// In the header (`x-amz-server-side-encryption-bucket-key-enabled`), not the body.
-    #[serde(rename = "BucketKeyEnabled", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-bucket-key-enabled`).
+    #[serde(
+        rename = "BucketKeyEnabled",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_key_enabled: Option<bool>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -4793,13 +4875,15 @@ pub struct CompleteMultipartUploadOutput {
 pub struct CompleteMultipartUploadRequest {
     /// Name of the bucket to which the multipart upload was initiated.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Object key for which the multipart upload was initiated.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// The container for the multipart upload request information.
     #[serde(
@@ -4810,103 +4894,176 @@ pub struct CompleteMultipartUploadRequest {
     pub multipart_upload: Option<CompletedMultipartUpload>,
     /// ID for the initiated multipart upload.
     ///
-    /// In the querystring (`uploadId`), not the body.
-    #[serde(rename = "UploadId", skip)]
+    /// On the wire in the querystring (`uploadId`).
+    /// Required.
+    #[serde(rename = "UploadId")]
     pub upload_id: String,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-crc32`), not the body.
-    #[serde(rename = "ChecksumCRC32", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32`).
+    #[serde(
+        rename = "ChecksumCRC32",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-crc32c`), not the body.
-    #[serde(rename = "ChecksumCRC32C", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32c`).
+    #[serde(
+        rename = "ChecksumCRC32C",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32_c: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-crc64nvme`), not the body.
-    #[serde(rename = "ChecksumCRC64NVME", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc64nvme`).
+    #[serde(
+        rename = "ChecksumCRC64NVME",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc64_nvme: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-sha1`), not the body.
-    #[serde(rename = "ChecksumSHA1", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha1`).
+    #[serde(
+        rename = "ChecksumSHA1",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha1: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-sha256`), not the body.
-    #[serde(rename = "ChecksumSHA256", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha256`).
+    #[serde(
+        rename = "ChecksumSHA256",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha256: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-sha512`), not the body.
-    #[serde(rename = "ChecksumSHA512", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha512`).
+    #[serde(
+        rename = "ChecksumSHA512",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha512: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-md5`), not the body.
-    #[serde(rename = "ChecksumMD5", skip)]
+    /// On the wire in the header (`x-amz-checksum-md5`).
+    #[serde(
+        rename = "ChecksumMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_md5: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-xxhash64`), not the body.
-    #[serde(rename = "ChecksumXXHASH64", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash64`).
+    #[serde(
+        rename = "ChecksumXXHASH64",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash64: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-xxhash3`), not the body.
-    #[serde(rename = "ChecksumXXHASH3", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash3`).
+    #[serde(
+        rename = "ChecksumXXHASH3",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash3: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-xxhash128`), not the body.
-    #[serde(rename = "ChecksumXXHASH128", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash128`).
+    #[serde(
+        rename = "ChecksumXXHASH128",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash128: Option<String>,
     /// This header specifies the checksum type of the object, which determines how part-level checksums are combined to create an object-level checksum for multipart objects.
     ///
-    /// In the header (`x-amz-checksum-type`), not the body.
-    #[serde(rename = "ChecksumType", skip)]
+    /// On the wire in the header (`x-amz-checksum-type`).
+    #[serde(
+        rename = "ChecksumType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_type: Option<ChecksumType>,
     /// The expected total object size of the multipart upload request.
     ///
-    /// In the header (`x-amz-mp-object-size`), not the body.
-    #[serde(rename = "MpuObjectSize", skip)]
+    /// On the wire in the header (`x-amz-mp-object-size`).
+    #[serde(
+        rename = "MpuObjectSize",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub mpu_object_size: Option<i64>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// Uploads the object only if the ETag (entity tag) value provided during the WRITE operation matches the ETag of the object in S3.
     ///
-    /// In the header (`If-Match`), not the body.
-    #[serde(rename = "IfMatch", skip)]
+    /// On the wire in the header (`If-Match`).
+    #[serde(rename = "IfMatch", default, skip_serializing_if = "Option::is_none")]
     pub if_match: Option<String>,
     /// Uploads the object only if the object key name does not already exist in the bucket specified.
     ///
-    /// In the header (`If-None-Match`), not the body.
-    #[serde(rename = "IfNoneMatch", skip)]
+    /// On the wire in the header (`If-None-Match`).
+    #[serde(
+        rename = "IfNoneMatch",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub if_none_match: Option<String>,
     /// The server-side encryption (SSE) algorithm used to encrypt the object.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// The server-side encryption (SSE) customer managed key.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key`), not the body.
-    #[serde(rename = "SSECustomerKey", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key`).
+    #[serde(
+        rename = "SSECustomerKey",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key: Option<String>,
     /// The MD5 server-side encryption (SSE) customer managed key.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
 }
 
@@ -5036,53 +5193,89 @@ pub struct CopyObjectOutput {
     pub copy_object_result: Option<CopyObjectResult>,
     /// If the object expiration is configured, the response includes this header.
     ///
-    /// In the header (`x-amz-expiration`), not the body.
-    #[serde(rename = "Expiration", skip)]
+    /// On the wire in the header (`x-amz-expiration`).
+    #[serde(
+        rename = "Expiration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expiration: Option<String>,
     /// Version ID of the source object that was copied.
     ///
-    /// In the header (`x-amz-copy-source-version-id`), not the body.
-    #[serde(rename = "CopySourceVersionId", skip)]
+    /// On the wire in the header (`x-amz-copy-source-version-id`).
+    #[serde(
+        rename = "CopySourceVersionId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub copy_source_version_id: Option<String>,
     /// Version ID of the newly created copy.
     ///
-    /// In the header (`x-amz-version-id`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the header (`x-amz-version-id`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// The server-side encryption algorithm used when you store this object in Amazon S3 or Amazon FSx.
     ///
-    /// In the header (`x-amz-server-side-encryption`), not the body.
-    #[serde(rename = "ServerSideEncryption", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption`).
+    #[serde(
+        rename = "ServerSideEncryption",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_side_encryption: Option<ServerSideEncryption>,
     /// If server-side encryption with a customer-provided encryption key was requested, the response will include this header to confirm the encryption algorithm that's used.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// If server-side encryption with a customer-provided encryption key was requested, the response will include this header to provide the round-trip message integrity verification of the customer-provided encryption key.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
     /// If present, indicates the ID of the KMS key that was used for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-aws-kms-key-id`), not the body.
-    #[serde(rename = "SSEKMSKeyId", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-aws-kms-key-id`).
+    #[serde(
+        rename = "SSEKMSKeyId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_key_id: Option<String>,
     /// If present, indicates the Amazon Web Services KMS Encryption Context to use for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-context`), not the body.
-    #[serde(rename = "SSEKMSEncryptionContext", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-context`).
+    #[serde(
+        rename = "SSEKMSEncryptionContext",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_encryption_context: Option<String>,
     /// Indicates whether the copied object uses an S3 Bucket Key for server-side encryption with Key Management Service (KMS) keys (SSE-KMS).
     ///
-    /// In the header (`x-amz-server-side-encryption-bucket-key-enabled`), not the body.
-    #[serde(rename = "BucketKeyEnabled", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-bucket-key-enabled`).
+    #[serde(
+        rename = "BucketKeyEnabled",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_key_enabled: Option<bool>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -5090,238 +5283,393 @@ pub struct CopyObjectOutput {
 pub struct CopyObjectRequest {
     /// The canned access control list (ACL) to apply to the object.
     ///
-    /// In the header (`x-amz-acl`), not the body.
-    #[serde(rename = "ACL", skip)]
+    /// On the wire in the header (`x-amz-acl`).
+    #[serde(rename = "ACL", default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<ObjectCannedACL>,
     /// The name of the destination bucket.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Specifies the caching behavior along the request/reply chain.
     ///
-    /// In the header (`Cache-Control`), not the body.
-    #[serde(rename = "CacheControl", skip)]
+    /// On the wire in the header (`Cache-Control`).
+    #[serde(
+        rename = "CacheControl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cache_control: Option<String>,
     /// Indicates the algorithm that you want Amazon S3 to use to create the checksum for the object.
     ///
-    /// In the header (`x-amz-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Specifies presentational information for the object.
     ///
-    /// In the header (`Content-Disposition`), not the body.
-    #[serde(rename = "ContentDisposition", skip)]
+    /// On the wire in the header (`Content-Disposition`).
+    #[serde(
+        rename = "ContentDisposition",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_disposition: Option<String>,
     /// Specifies what content encodings have been applied to the object and thus what decoding mechanisms must be applied to obtain the media-type referenced by the Content-Type header field.
     ///
-    /// In the header (`Content-Encoding`), not the body.
-    #[serde(rename = "ContentEncoding", skip)]
+    /// On the wire in the header (`Content-Encoding`).
+    #[serde(
+        rename = "ContentEncoding",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_encoding: Option<String>,
     /// The language the content is in.
     ///
-    /// In the header (`Content-Language`), not the body.
-    #[serde(rename = "ContentLanguage", skip)]
+    /// On the wire in the header (`Content-Language`).
+    #[serde(
+        rename = "ContentLanguage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_language: Option<String>,
     /// A standard MIME type that describes the format of the object data.
     ///
-    /// In the header (`Content-Type`), not the body.
-    #[serde(rename = "ContentType", skip)]
+    /// On the wire in the header (`Content-Type`).
+    #[serde(
+        rename = "ContentType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_type: Option<String>,
     /// Specifies the source object for the copy operation.
     ///
-    /// In the header (`x-amz-copy-source`), not the body.
-    #[serde(rename = "CopySource", skip)]
+    /// On the wire in the header (`x-amz-copy-source`).
+    /// Required.
+    #[serde(rename = "CopySource")]
     pub copy_source: String,
     /// Copies the object if its entity tag (ETag) matches the specified tag.
     ///
-    /// In the header (`x-amz-copy-source-if-match`), not the body.
-    #[serde(rename = "CopySourceIfMatch", skip)]
+    /// On the wire in the header (`x-amz-copy-source-if-match`).
+    #[serde(
+        rename = "CopySourceIfMatch",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub copy_source_if_match: Option<String>,
     /// Copies the object if it has been modified since the specified time.
     ///
-    /// In the header (`x-amz-copy-source-if-modified-since`), not the body.
-    #[serde(rename = "CopySourceIfModifiedSince", skip)]
+    /// On the wire in the header (`x-amz-copy-source-if-modified-since`).
+    #[serde(
+        rename = "CopySourceIfModifiedSince",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub copy_source_if_modified_since: Option<f64>,
     /// Copies the object if its entity tag (ETag) is different than the specified ETag.
     ///
-    /// In the header (`x-amz-copy-source-if-none-match`), not the body.
-    #[serde(rename = "CopySourceIfNoneMatch", skip)]
+    /// On the wire in the header (`x-amz-copy-source-if-none-match`).
+    #[serde(
+        rename = "CopySourceIfNoneMatch",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub copy_source_if_none_match: Option<String>,
     /// Copies the object if it hasn't been modified since the specified time.
     ///
-    /// In the header (`x-amz-copy-source-if-unmodified-since`), not the body.
-    #[serde(rename = "CopySourceIfUnmodifiedSince", skip)]
+    /// On the wire in the header (`x-amz-copy-source-if-unmodified-since`).
+    #[serde(
+        rename = "CopySourceIfUnmodifiedSince",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub copy_source_if_unmodified_since: Option<f64>,
     /// The date and time at which the object is no longer cacheable.
     ///
-    /// In the header (`Expires`), not the body.
-    #[serde(rename = "Expires", skip)]
+    /// On the wire in the header (`Expires`).
+    #[serde(rename = "Expires", default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
     /// Gives the grantee READ, READ_ACP, and WRITE_ACP permissions on the object.
     ///
-    /// In the header (`x-amz-grant-full-control`), not the body.
-    #[serde(rename = "GrantFullControl", skip)]
+    /// On the wire in the header (`x-amz-grant-full-control`).
+    #[serde(
+        rename = "GrantFullControl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_full_control: Option<String>,
     /// Allows grantee to read the object data and its metadata.
     ///
-    /// In the header (`x-amz-grant-read`), not the body.
-    #[serde(rename = "GrantRead", skip)]
+    /// On the wire in the header (`x-amz-grant-read`).
+    #[serde(rename = "GrantRead", default, skip_serializing_if = "Option::is_none")]
     pub grant_read: Option<String>,
     /// Allows grantee to read the object ACL.
     ///
-    /// In the header (`x-amz-grant-read-acp`), not the body.
-    #[serde(rename = "GrantReadACP", skip)]
+    /// On the wire in the header (`x-amz-grant-read-acp`).
+    #[serde(
+        rename = "GrantReadACP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_read_acp: Option<String>,
     /// Allows grantee to write the ACL for the applicable object.
     ///
-    /// In the header (`x-amz-grant-write-acp`), not the body.
-    #[serde(rename = "GrantWriteACP", skip)]
+    /// On the wire in the header (`x-amz-grant-write-acp`).
+    #[serde(
+        rename = "GrantWriteACP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_write_acp: Option<String>,
     /// Copies the object if the entity tag (ETag) of the destination object matches the specified tag.
     ///
-    /// In the header (`If-Match`), not the body.
-    #[serde(rename = "IfMatch", skip)]
+    /// On the wire in the header (`If-Match`).
+    #[serde(rename = "IfMatch", default, skip_serializing_if = "Option::is_none")]
     pub if_match: Option<String>,
     /// Copies the object only if the object key name at the destination does not already exist in the bucket specified.
     ///
-    /// In the header (`If-None-Match`), not the body.
-    #[serde(rename = "IfNoneMatch", skip)]
+    /// On the wire in the header (`If-None-Match`).
+    #[serde(
+        rename = "IfNoneMatch",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub if_none_match: Option<String>,
     /// The key of the destination object.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// A map of metadata to store with the object in S3.
     ///
-    /// In the headers (`x-amz-meta-`), not the body.
-    #[serde(rename = "Metadata", skip)]
+    /// On the wire in the headers (`x-amz-meta-`).
+    #[serde(rename = "Metadata", default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
     /// Specifies whether the metadata is copied from the source object or replaced with metadata that's provided in the request.
     ///
-    /// In the header (`x-amz-metadata-directive`), not the body.
-    #[serde(rename = "MetadataDirective", skip)]
+    /// On the wire in the header (`x-amz-metadata-directive`).
+    #[serde(
+        rename = "MetadataDirective",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub metadata_directive: Option<MetadataDirective>,
     /// Specifies whether the object tag-set is copied from the source object or replaced with the tag-set that's provided in the request.
     ///
-    /// In the header (`x-amz-tagging-directive`), not the body.
-    #[serde(rename = "TaggingDirective", skip)]
+    /// On the wire in the header (`x-amz-tagging-directive`).
+    #[serde(
+        rename = "TaggingDirective",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tagging_directive: Option<TaggingDirective>,
     /// Specifies whether you want to copy annotations from the source object or exclude them.
     ///
-    /// In the header (`x-amz-object-annotation-directive`), not the body.
-    #[serde(rename = "AnnotationDirective", skip)]
+    /// On the wire in the header (`x-amz-object-annotation-directive`).
+    #[serde(
+        rename = "AnnotationDirective",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub annotation_directive: Option<AnnotationDirective>,
     /// The server-side encryption algorithm used when storing this object in Amazon S3.
     ///
-    /// In the header (`x-amz-server-side-encryption`), not the body.
-    #[serde(rename = "ServerSideEncryption", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption`).
+    #[serde(
+        rename = "ServerSideEncryption",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_side_encryption: Option<ServerSideEncryption>,
     /// If you don't specify a storage class, the copied object is stored in the destination bucket's default storage class, which is STANDARD unless you set a different default.
     ///
-    /// In the header (`x-amz-storage-class`), not the body.
-    #[serde(rename = "StorageClass", skip)]
+    /// On the wire in the header (`x-amz-storage-class`).
+    #[serde(
+        rename = "StorageClass",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub storage_class: Option<StorageClass>,
     /// If the destination bucket is configured as a website, redirects requests for this object copy to another object in the same bucket or to an external URL.
     ///
-    /// In the header (`x-amz-website-redirect-location`), not the body.
-    #[serde(rename = "WebsiteRedirectLocation", skip)]
+    /// On the wire in the header (`x-amz-website-redirect-location`).
+    #[serde(
+        rename = "WebsiteRedirectLocation",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub website_redirect_location: Option<String>,
     /// Specifies the algorithm to use when encrypting the object (for example, AES256 ).
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// Specifies the customer-provided encryption key for Amazon S3 to use in encrypting data.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key`), not the body.
-    #[serde(rename = "SSECustomerKey", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key`).
+    #[serde(
+        rename = "SSECustomerKey",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key: Option<String>,
     /// Specifies the 128-bit MD5 digest of the encryption key according to RFC 1321.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
     /// Specifies the KMS key ID (Key ID, Key ARN, or Key Alias) to use for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-aws-kms-key-id`), not the body.
-    #[serde(rename = "SSEKMSKeyId", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-aws-kms-key-id`).
+    #[serde(
+        rename = "SSEKMSKeyId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_key_id: Option<String>,
     /// Specifies the Amazon Web Services KMS Encryption Context as an additional encryption context to use for the destination object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-context`), not the body.
-    #[serde(rename = "SSEKMSEncryptionContext", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-context`).
+    #[serde(
+        rename = "SSEKMSEncryptionContext",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_encryption_context: Option<String>,
     /// Specifies whether Amazon S3 should use an S3 Bucket Key for object encryption with server-side encryption using Key Management Service (KMS) keys (SSE-KMS).
     ///
-    /// In the header (`x-amz-server-side-encryption-bucket-key-enabled`), not the body.
-    #[serde(rename = "BucketKeyEnabled", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-bucket-key-enabled`).
+    #[serde(
+        rename = "BucketKeyEnabled",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_key_enabled: Option<bool>,
     /// Specifies the algorithm to use when decrypting the source object (for example, AES256 ).
     ///
-    /// In the header (`x-amz-copy-source-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "CopySourceSSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-copy-source-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "CopySourceSSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub copy_source_sse_customer_algorithm: Option<String>,
     /// Specifies the customer-provided encryption key for Amazon S3 to use to decrypt the source object.
     ///
-    /// In the header (`x-amz-copy-source-server-side-encryption-customer-key`), not the body.
-    #[serde(rename = "CopySourceSSECustomerKey", skip)]
+    /// On the wire in the header (`x-amz-copy-source-server-side-encryption-customer-key`).
+    #[serde(
+        rename = "CopySourceSSECustomerKey",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub copy_source_sse_customer_key: Option<String>,
     /// Specifies the 128-bit MD5 digest of the encryption key according to RFC 1321.
     ///
-    /// In the header (`x-amz-copy-source-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "CopySourceSSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-copy-source-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "CopySourceSSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub copy_source_sse_customer_key_md5: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The tag-set for the object copy in the destination bucket.
     ///
-    /// In the header (`x-amz-tagging`), not the body.
-    #[serde(rename = "Tagging", skip)]
+    /// On the wire in the header (`x-amz-tagging`).
+    #[serde(rename = "Tagging", default, skip_serializing_if = "Option::is_none")]
     pub tagging: Option<String>,
     /// The Object Lock mode that you want to apply to the object copy.
     ///
-    /// In the header (`x-amz-object-lock-mode`), not the body.
-    #[serde(rename = "ObjectLockMode", skip)]
+    /// On the wire in the header (`x-amz-object-lock-mode`).
+    #[serde(
+        rename = "ObjectLockMode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_mode: Option<ObjectLockMode>,
     /// The date and time when you want the Object Lock of the object copy to expire.
     ///
-    /// In the header (`x-amz-object-lock-retain-until-date`), not the body.
-    #[serde(rename = "ObjectLockRetainUntilDate", skip)]
+    /// On the wire in the header (`x-amz-object-lock-retain-until-date`).
+    #[serde(
+        rename = "ObjectLockRetainUntilDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_retain_until_date: Option<f64>,
     /// Specifies whether you want to apply a legal hold to the object copy.
     ///
-    /// In the header (`x-amz-object-lock-legal-hold`), not the body.
-    #[serde(rename = "ObjectLockLegalHoldStatus", skip)]
+    /// On the wire in the header (`x-amz-object-lock-legal-hold`).
+    #[serde(
+        rename = "ObjectLockLegalHoldStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_legal_hold_status: Option<ObjectLockLegalHoldStatus>,
     /// The event hold status to apply to the object copy.
     ///
-    /// In the header (`x-amz-object-lock-event-hold`), not the body.
-    #[serde(rename = "ObjectLockEventHold", skip)]
+    /// On the wire in the header (`x-amz-object-lock-event-hold`).
+    #[serde(
+        rename = "ObjectLockEventHold",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_event_hold: Option<ObjectLockEventHold>,
     /// The event hold duration in days to apply to the object copy.
     ///
-    /// In the header (`x-amz-object-lock-event-hold-duration-days`), not the body.
-    #[serde(rename = "ObjectLockEventHoldDurationDays", skip)]
+    /// On the wire in the header (`x-amz-object-lock-event-hold-duration-days`).
+    #[serde(
+        rename = "ObjectLockEventHoldDurationDays",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_event_hold_duration_days: Option<i32>,
     /// The event hold duration in years to apply to the object copy.
     ///
-    /// In the header (`x-amz-object-lock-event-hold-duration-years`), not the body.
-    #[serde(rename = "ObjectLockEventHoldDurationYears", skip)]
+    /// On the wire in the header (`x-amz-object-lock-event-hold-duration-years`).
+    #[serde(
+        rename = "ObjectLockEventHoldDurationYears",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_event_hold_duration_years: Option<i32>,
     /// The account ID of the expected destination bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// The account ID of the expected source bucket owner.
     ///
-    /// In the header (`x-amz-source-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedSourceBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-source-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedSourceBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_source_bucket_owner: Option<String>,
 }
 
@@ -5527,18 +5875,27 @@ pub struct CreateBucketConfiguration {
 pub struct CreateBucketMetadataConfigurationRequest {
     /// The general purpose bucket that you want to create the metadata configuration for.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The Content-MD5 header for the metadata configuration.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// The checksum algorithm to use with your metadata configuration.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The contents of your metadata configuration.
     ///
@@ -5547,8 +5904,12 @@ pub struct CreateBucketMetadataConfigurationRequest {
     pub metadata_configuration: MetadataConfiguration,
     /// The expected owner of the general purpose bucket that corresponds to your metadata configuration.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -5556,18 +5917,27 @@ pub struct CreateBucketMetadataConfigurationRequest {
 pub struct CreateBucketMetadataTableConfigurationRequest {
     /// The general purpose bucket that you want to create the metadata table configuration for.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The Content-MD5 header for the metadata table configuration.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// The checksum algorithm to use with your metadata table configuration.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The contents of your metadata table configuration.
     ///
@@ -5576,8 +5946,12 @@ pub struct CreateBucketMetadataTableConfigurationRequest {
     pub metadata_table_configuration: MetadataTableConfiguration,
     /// The expected owner of the general purpose bucket that corresponds to your metadata table configuration.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -5585,13 +5959,13 @@ pub struct CreateBucketMetadataTableConfigurationRequest {
 pub struct CreateBucketOutput {
     /// A forward slash followed by the name of the bucket for all account regional namespace buckets and all global general purpose buckets created in us-east-1.
     ///
-    /// In the header (`Location`), not the body.
-    #[serde(rename = "Location", skip)]
+    /// On the wire in the header (`Location`).
+    #[serde(rename = "Location", default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// The Amazon Resource Name (ARN) of the S3 bucket.
     ///
-    /// In the header (`x-amz-bucket-arn`), not the body.
-    #[serde(rename = "BucketArn", skip)]
+    /// On the wire in the header (`x-amz-bucket-arn`).
+    #[serde(rename = "BucketArn", default, skip_serializing_if = "Option::is_none")]
     pub bucket_arn: Option<String>,
 }
 
@@ -5599,13 +5973,14 @@ pub struct CreateBucketOutput {
 pub struct CreateBucketRequest {
     /// The canned ACL to apply to the bucket.
     ///
-    /// In the header (`x-amz-acl`), not the body.
-    #[serde(rename = "ACL", skip)]
+    /// On the wire in the header (`x-amz-acl`).
+    #[serde(rename = "ACL", default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<BucketCannedACL>,
     /// The name of the bucket to create.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The configuration information for the bucket.
     #[serde(
@@ -5616,43 +5991,71 @@ pub struct CreateBucketRequest {
     pub create_bucket_configuration: Option<CreateBucketConfiguration>,
     /// Allows grantee the read, write, read ACP, and write ACP permissions on the bucket.
     ///
-    /// In the header (`x-amz-grant-full-control`), not the body.
-    #[serde(rename = "GrantFullControl", skip)]
+    /// On the wire in the header (`x-amz-grant-full-control`).
+    #[serde(
+        rename = "GrantFullControl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_full_control: Option<String>,
     /// Allows grantee to list the objects in the bucket.
     ///
-    /// In the header (`x-amz-grant-read`), not the body.
-    #[serde(rename = "GrantRead", skip)]
+    /// On the wire in the header (`x-amz-grant-read`).
+    #[serde(rename = "GrantRead", default, skip_serializing_if = "Option::is_none")]
     pub grant_read: Option<String>,
     /// Allows grantee to read the bucket ACL.
     ///
-    /// In the header (`x-amz-grant-read-acp`), not the body.
-    #[serde(rename = "GrantReadACP", skip)]
+    /// On the wire in the header (`x-amz-grant-read-acp`).
+    #[serde(
+        rename = "GrantReadACP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_read_acp: Option<String>,
     /// Allows grantee to create new objects in the bucket.
     ///
-    /// In the header (`x-amz-grant-write`), not the body.
-    #[serde(rename = "GrantWrite", skip)]
+    /// On the wire in the header (`x-amz-grant-write`).
+    #[serde(
+        rename = "GrantWrite",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_write: Option<String>,
     /// Allows grantee to write the ACL for the applicable bucket.
     ///
-    /// In the header (`x-amz-grant-write-acp`), not the body.
-    #[serde(rename = "GrantWriteACP", skip)]
+    /// On the wire in the header (`x-amz-grant-write-acp`).
+    #[serde(
+        rename = "GrantWriteACP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_write_acp: Option<String>,
     /// Specifies whether you want S3 Object Lock to be enabled for the new bucket.
     ///
-    /// In the header (`x-amz-bucket-object-lock-enabled`), not the body.
-    #[serde(rename = "ObjectLockEnabledForBucket", skip)]
+    /// On the wire in the header (`x-amz-bucket-object-lock-enabled`).
+    #[serde(
+        rename = "ObjectLockEnabledForBucket",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_enabled_for_bucket: Option<bool>,
     /// The container element for object ownership for a bucket's ownership controls.
     ///
-    /// In the header (`x-amz-object-ownership`), not the body.
-    #[serde(rename = "ObjectOwnership", skip)]
+    /// On the wire in the header (`x-amz-object-ownership`).
+    #[serde(
+        rename = "ObjectOwnership",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_ownership: Option<ObjectOwnership>,
     /// Specifies the namespace where you want to create your general purpose bucket.
     ///
-    /// In the header (`x-amz-bucket-namespace`), not the body.
-    #[serde(rename = "BucketNamespace", skip)]
+    /// On the wire in the header (`x-amz-bucket-namespace`).
+    #[serde(
+        rename = "BucketNamespace",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_namespace: Option<BucketNamespace>,
 }
 
@@ -5660,13 +6063,17 @@ pub struct CreateBucketRequest {
 pub struct CreateMultipartUploadOutput {
     /// If the bucket has a lifecycle rule configured with an action to abort incomplete multipart uploads and the prefix in the lifecycle rule matches the object name in the request, the response includes this header.
     ///
-    /// In the header (`x-amz-abort-date`), not the body.
-    #[serde(rename = "AbortDate", skip)]
+    /// On the wire in the header (`x-amz-abort-date`).
+    #[serde(rename = "AbortDate", default, skip_serializing_if = "Option::is_none")]
     pub abort_date: Option<f64>,
     /// This header is returned along with the x-amz-abort-date header.
     ///
-    /// In the header (`x-amz-abort-rule-id`), not the body.
-    #[serde(rename = "AbortRuleId", skip)]
+    /// On the wire in the header (`x-amz-abort-rule-id`).
+    #[serde(
+        rename = "AbortRuleId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub abort_rule_id: Option<String>,
     /// The name of the bucket to which the multipart upload was initiated.
     #[serde(rename = "Bucket", default, skip_serializing_if = "Option::is_none")]
@@ -5679,53 +6086,89 @@ pub struct CreateMultipartUploadOutput {
     pub upload_id: Option<String>,
     /// The server-side encryption algorithm used when you store this object in Amazon S3 or Amazon FSx.
     ///
-    /// In the header (`x-amz-server-side-encryption`), not the body.
-    #[serde(rename = "ServerSideEncryption", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption`).
+    #[serde(
+        rename = "ServerSideEncryption",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_side_encryption: Option<ServerSideEncryption>,
     /// If server-side encryption with a customer-provided encryption key was requested, the response will include this header to confirm the encryption algorithm that's used.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// If server-side encryption with a customer-provided encryption key was requested, the response will include this header to provide the round-trip message integrity verification of the customer-provided encryption key.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
     /// If present, indicates the ID of the KMS key that was used for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-aws-kms-key-id`), not the body.
-    #[serde(rename = "SSEKMSKeyId", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-aws-kms-key-id`).
+    #[serde(
+        rename = "SSEKMSKeyId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_key_id: Option<String>,
     /// If present, indicates the Amazon Web Services KMS Encryption Context to use for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-context`), not the body.
-    #[serde(rename = "SSEKMSEncryptionContext", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-context`).
+    #[serde(
+        rename = "SSEKMSEncryptionContext",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_encryption_context: Option<String>,
     /// Indicates whether the multipart upload uses an S3 Bucket Key for server-side encryption with Key Management Service (KMS) keys (SSE-KMS).
     ///
-    /// In the header (`x-amz-server-side-encryption-bucket-key-enabled`), not the body.
-    #[serde(rename = "BucketKeyEnabled", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-bucket-key-enabled`).
+    #[serde(
+        rename = "BucketKeyEnabled",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_key_enabled: Option<bool>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
     /// The algorithm that was used to create a checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Indicates the checksum type that you want Amazon S3 to use to calculate the object’s checksum value.
     ///
-    /// In the header (`x-amz-checksum-type`), not the body.
-    #[serde(rename = "ChecksumType", skip)]
+    /// On the wire in the header (`x-amz-checksum-type`).
+    #[serde(
+        rename = "ChecksumType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_type: Option<ChecksumType>,
     /// Version ID of the object.
     ///
-    /// In the header (`x-amz-version-id`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the header (`x-amz-version-id`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
 }
 
@@ -5733,173 +6176,283 @@ pub struct CreateMultipartUploadOutput {
 pub struct CreateMultipartUploadRequest {
     /// The canned ACL to apply to the object.
     ///
-    /// In the header (`x-amz-acl`), not the body.
-    #[serde(rename = "ACL", skip)]
+    /// On the wire in the header (`x-amz-acl`).
+    #[serde(rename = "ACL", default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<ObjectCannedACL>,
     /// The name of the bucket where the multipart upload is initiated and where the object is uploaded.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Specifies caching behavior along the request/reply chain.
     ///
-    /// In the header (`Cache-Control`), not the body.
-    #[serde(rename = "CacheControl", skip)]
+    /// On the wire in the header (`Cache-Control`).
+    #[serde(
+        rename = "CacheControl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cache_control: Option<String>,
     /// Specifies presentational information for the object.
     ///
-    /// In the header (`Content-Disposition`), not the body.
-    #[serde(rename = "ContentDisposition", skip)]
+    /// On the wire in the header (`Content-Disposition`).
+    #[serde(
+        rename = "ContentDisposition",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_disposition: Option<String>,
     /// Specifies what content encodings have been applied to the object and thus what decoding mechanisms must be applied to obtain the media-type referenced by the Content-Type header field.
     ///
-    /// In the header (`Content-Encoding`), not the body.
-    #[serde(rename = "ContentEncoding", skip)]
+    /// On the wire in the header (`Content-Encoding`).
+    #[serde(
+        rename = "ContentEncoding",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_encoding: Option<String>,
     /// The language that the content is in.
     ///
-    /// In the header (`Content-Language`), not the body.
-    #[serde(rename = "ContentLanguage", skip)]
+    /// On the wire in the header (`Content-Language`).
+    #[serde(
+        rename = "ContentLanguage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_language: Option<String>,
     /// A standard MIME type describing the format of the object data.
     ///
-    /// In the header (`Content-Type`), not the body.
-    #[serde(rename = "ContentType", skip)]
+    /// On the wire in the header (`Content-Type`).
+    #[serde(
+        rename = "ContentType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_type: Option<String>,
     /// The date and time at which the object is no longer cacheable.
     ///
-    /// In the header (`Expires`), not the body.
-    #[serde(rename = "Expires", skip)]
+    /// On the wire in the header (`Expires`).
+    #[serde(rename = "Expires", default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
     /// Specify access permissions explicitly to give the grantee READ, READ_ACP, and WRITE_ACP permissions on the object.
     ///
-    /// In the header (`x-amz-grant-full-control`), not the body.
-    #[serde(rename = "GrantFullControl", skip)]
+    /// On the wire in the header (`x-amz-grant-full-control`).
+    #[serde(
+        rename = "GrantFullControl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_full_control: Option<String>,
     /// Specify access permissions explicitly to allow grantee to read the object data and its metadata.
     ///
-    /// In the header (`x-amz-grant-read`), not the body.
-    #[serde(rename = "GrantRead", skip)]
+    /// On the wire in the header (`x-amz-grant-read`).
+    #[serde(rename = "GrantRead", default, skip_serializing_if = "Option::is_none")]
     pub grant_read: Option<String>,
     /// Specify access permissions explicitly to allows grantee to read the object ACL.
     ///
-    /// In the header (`x-amz-grant-read-acp`), not the body.
-    #[serde(rename = "GrantReadACP", skip)]
+    /// On the wire in the header (`x-amz-grant-read-acp`).
+    #[serde(
+        rename = "GrantReadACP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_read_acp: Option<String>,
     /// Specify access permissions explicitly to allows grantee to allow grantee to write the ACL for the applicable object.
     ///
-    /// In the header (`x-amz-grant-write-acp`), not the body.
-    #[serde(rename = "GrantWriteACP", skip)]
+    /// On the wire in the header (`x-amz-grant-write-acp`).
+    #[serde(
+        rename = "GrantWriteACP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_write_acp: Option<String>,
     /// Object key for which the multipart upload is to be initiated.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// A map of metadata to store with the object in S3.
     ///
-    /// In the headers (`x-amz-meta-`), not the body.
-    #[serde(rename = "Metadata", skip)]
+    /// On the wire in the headers (`x-amz-meta-`).
+    #[serde(rename = "Metadata", default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
     /// The server-side encryption algorithm used when you store this object in Amazon S3 or Amazon FSx.
     ///
-    /// In the header (`x-amz-server-side-encryption`), not the body.
-    #[serde(rename = "ServerSideEncryption", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption`).
+    #[serde(
+        rename = "ServerSideEncryption",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_side_encryption: Option<ServerSideEncryption>,
     /// If you don't specify a storage class, Amazon S3 uses the bucket's default storage class, which is STANDARD unless you set a different default.
     ///
-    /// In the header (`x-amz-storage-class`), not the body.
-    #[serde(rename = "StorageClass", skip)]
+    /// On the wire in the header (`x-amz-storage-class`).
+    #[serde(
+        rename = "StorageClass",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub storage_class: Option<StorageClass>,
     /// If the bucket is configured as a website, redirects requests for this object to another object in the same bucket or to an external URL.
     ///
-    /// In the header (`x-amz-website-redirect-location`), not the body.
-    #[serde(rename = "WebsiteRedirectLocation", skip)]
+    /// On the wire in the header (`x-amz-website-redirect-location`).
+    #[serde(
+        rename = "WebsiteRedirectLocation",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub website_redirect_location: Option<String>,
     /// Specifies the algorithm to use when encrypting the object (for example, AES256).
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// Specifies the customer-provided encryption key for Amazon S3 to use in encrypting data.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key`), not the body.
-    #[serde(rename = "SSECustomerKey", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key`).
+    #[serde(
+        rename = "SSECustomerKey",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key: Option<String>,
     /// Specifies the 128-bit MD5 digest of the customer-provided encryption key according to RFC 1321.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
     /// Specifies the KMS key ID (Key ID, Key ARN, or Key Alias) to use for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-aws-kms-key-id`), not the body.
-    #[serde(rename = "SSEKMSKeyId", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-aws-kms-key-id`).
+    #[serde(
+        rename = "SSEKMSKeyId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_key_id: Option<String>,
     /// Specifies the Amazon Web Services KMS Encryption Context to use for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-context`), not the body.
-    #[serde(rename = "SSEKMSEncryptionContext", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-context`).
+    #[serde(
+        rename = "SSEKMSEncryptionContext",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_encryption_context: Option<String>,
     /// Specifies whether Amazon S3 should use an S3 Bucket Key for object encryption with server-side encryption using Key Management Service (KMS) keys (SSE-KMS).
     ///
-    /// In the header (`x-amz-server-side-encryption-bucket-key-enabled`), not the body.
-    #[serde(rename = "BucketKeyEnabled", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-bucket-key-enabled`).
+    #[serde(
+        rename = "BucketKeyEnabled",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_key_enabled: Option<bool>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The tag-set for the object.
     ///
-    /// In the header (`x-amz-tagging`), not the body.
-    #[serde(rename = "Tagging", skip)]
+    /// On the wire in the header (`x-amz-tagging`).
+    #[serde(rename = "Tagging", default, skip_serializing_if = "Option::is_none")]
     pub tagging: Option<String>,
     /// Specifies the Object Lock mode that you want to apply to the uploaded object.
     ///
-    /// In the header (`x-amz-object-lock-mode`), not the body.
-    #[serde(rename = "ObjectLockMode", skip)]
+    /// On the wire in the header (`x-amz-object-lock-mode`).
+    #[serde(
+        rename = "ObjectLockMode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_mode: Option<ObjectLockMode>,
     /// Specifies the date and time when you want the Object Lock to expire.
     ///
-    /// In the header (`x-amz-object-lock-retain-until-date`), not the body.
-    #[serde(rename = "ObjectLockRetainUntilDate", skip)]
+    /// On the wire in the header (`x-amz-object-lock-retain-until-date`).
+    #[serde(
+        rename = "ObjectLockRetainUntilDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_retain_until_date: Option<f64>,
     /// Specifies whether you want to apply a legal hold to the uploaded object.
     ///
-    /// In the header (`x-amz-object-lock-legal-hold`), not the body.
-    #[serde(rename = "ObjectLockLegalHoldStatus", skip)]
+    /// On the wire in the header (`x-amz-object-lock-legal-hold`).
+    #[serde(
+        rename = "ObjectLockLegalHoldStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_legal_hold_status: Option<ObjectLockLegalHoldStatus>,
     /// Specifies the event hold status to apply to the uploaded object.
     ///
-    /// In the header (`x-amz-object-lock-event-hold`), not the body.
-    #[serde(rename = "ObjectLockEventHold", skip)]
+    /// On the wire in the header (`x-amz-object-lock-event-hold`).
+    #[serde(
+        rename = "ObjectLockEventHold",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_event_hold: Option<ObjectLockEventHold>,
     /// Specifies the event hold duration in days to apply to the uploaded object.
     ///
-    /// In the header (`x-amz-object-lock-event-hold-duration-days`), not the body.
-    #[serde(rename = "ObjectLockEventHoldDurationDays", skip)]
+    /// On the wire in the header (`x-amz-object-lock-event-hold-duration-days`).
+    #[serde(
+        rename = "ObjectLockEventHoldDurationDays",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_event_hold_duration_days: Option<i32>,
     /// Specifies the event hold duration in years to apply to the uploaded object.
     ///
-    /// In the header (`x-amz-object-lock-event-hold-duration-years`), not the body.
-    #[serde(rename = "ObjectLockEventHoldDurationYears", skip)]
+    /// On the wire in the header (`x-amz-object-lock-event-hold-duration-years`).
+    #[serde(
+        rename = "ObjectLockEventHoldDurationYears",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_event_hold_duration_years: Option<i32>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// Indicates the algorithm that you want Amazon S3 to use to create the checksum for the object.
     ///
-    /// In the header (`x-amz-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Indicates the checksum type that you want Amazon S3 to use to calculate the object’s checksum value.
     ///
-    /// In the header (`x-amz-checksum-type`), not the body.
-    #[serde(rename = "ChecksumType", skip)]
+    /// On the wire in the header (`x-amz-checksum-type`).
+    #[serde(
+        rename = "ChecksumType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_type: Option<ChecksumType>,
 }
 
@@ -5907,23 +6460,39 @@ pub struct CreateMultipartUploadRequest {
 pub struct CreateSessionOutput {
     /// The server-side encryption algorithm used when you store objects in the directory bucket.
     ///
-    /// In the header (`x-amz-server-side-encryption`), not the body.
-    #[serde(rename = "ServerSideEncryption", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption`).
+    #[serde(
+        rename = "ServerSideEncryption",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_side_encryption: Option<ServerSideEncryption>,
     /// If you specify x-amz-server-side-encryption with aws:kms , this header indicates the ID of the KMS symmetric encryption customer managed key that was used for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-aws-kms-key-id`), not the body.
-    #[serde(rename = "SSEKMSKeyId", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-aws-kms-key-id`).
+    #[serde(
+        rename = "SSEKMSKeyId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_key_id: Option<String>,
     /// If present, indicates the Amazon Web Services KMS Encryption Context to use for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-context`), not the body.
-    #[serde(rename = "SSEKMSEncryptionContext", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-context`).
+    #[serde(
+        rename = "SSEKMSEncryptionContext",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_encryption_context: Option<String>,
     /// Indicates whether to use an S3 Bucket Key for server-side encryption with KMS keys (SSE-KMS).
     ///
-    /// In the header (`x-amz-server-side-encryption-bucket-key-enabled`), not the body.
-    #[serde(rename = "BucketKeyEnabled", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-bucket-key-enabled`).
+    #[serde(
+        rename = "BucketKeyEnabled",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_key_enabled: Option<bool>,
     /// The established temporary security credentials for the created session.
     ///
@@ -5936,33 +6505,54 @@ pub struct CreateSessionOutput {
 pub struct CreateSessionRequest {
     /// Specifies the mode of the session that will be created, either ReadWrite or ReadOnly .
     ///
-    /// In the header (`x-amz-create-session-mode`), not the body.
-    #[serde(rename = "SessionMode", skip)]
+    /// On the wire in the header (`x-amz-create-session-mode`).
+    #[serde(
+        rename = "SessionMode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub session_mode: Option<SessionMode>,
     /// The name of the bucket that you create a session for.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The server-side encryption algorithm to use when you store objects in the directory bucket.
     ///
-    /// In the header (`x-amz-server-side-encryption`), not the body.
-    #[serde(rename = "ServerSideEncryption", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption`).
+    #[serde(
+        rename = "ServerSideEncryption",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_side_encryption: Option<ServerSideEncryption>,
     /// If you specify x-amz-server-side-encryption with aws:kms , you must specify the x-amz-server-side-encryption-aws-kms-key-id header with the ID (Key ID or Key ARN) of the KMS symmetric encryption customer managed key to use.
     ///
-    /// In the header (`x-amz-server-side-encryption-aws-kms-key-id`), not the body.
-    #[serde(rename = "SSEKMSKeyId", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-aws-kms-key-id`).
+    #[serde(
+        rename = "SSEKMSKeyId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_key_id: Option<String>,
     /// Specifies the Amazon Web Services KMS Encryption Context as an additional encryption context to use for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-context`), not the body.
-    #[serde(rename = "SSEKMSEncryptionContext", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-context`).
+    #[serde(
+        rename = "SSEKMSEncryptionContext",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_encryption_context: Option<String>,
     /// Specifies whether Amazon S3 should use an S3 Bucket Key for object encryption with server-side encryption using KMS keys (SSE-KMS).
     ///
-    /// In the header (`x-amz-server-side-encryption-bucket-key-enabled`), not the body.
-    #[serde(rename = "BucketKeyEnabled", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-bucket-key-enabled`).
+    #[serde(
+        rename = "BucketKeyEnabled",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_key_enabled: Option<bool>,
 }
 
@@ -6014,18 +6604,24 @@ pub struct Delete {
 pub struct DeleteBucketAnalyticsConfigurationRequest {
     /// The name of the bucket from which an analytics configuration is deleted.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The ID that identifies the analytics configuration.
     ///
-    /// In the querystring (`id`), not the body.
-    #[serde(rename = "Id", skip)]
+    /// On the wire in the querystring (`id`).
+    /// Required.
+    #[serde(rename = "Id")]
     pub id: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6033,13 +6629,18 @@ pub struct DeleteBucketAnalyticsConfigurationRequest {
 pub struct DeleteBucketCorsRequest {
     /// Specifies the bucket whose cors configuration is being deleted.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6047,13 +6648,18 @@ pub struct DeleteBucketCorsRequest {
 pub struct DeleteBucketEncryptionRequest {
     /// The name of the bucket containing the server-side encryption configuration to delete.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6061,18 +6667,24 @@ pub struct DeleteBucketEncryptionRequest {
 pub struct DeleteBucketIntelligentTieringConfigurationRequest {
     /// The name of the Amazon S3 bucket whose configuration you want to modify or retrieve.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The ID used to identify the S3 Intelligent-Tiering configuration.
     ///
-    /// In the querystring (`id`), not the body.
-    #[serde(rename = "Id", skip)]
+    /// On the wire in the querystring (`id`).
+    /// Required.
+    #[serde(rename = "Id")]
     pub id: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6080,18 +6692,24 @@ pub struct DeleteBucketIntelligentTieringConfigurationRequest {
 pub struct DeleteBucketInventoryConfigurationRequest {
     /// The name of the bucket containing the inventory configuration to delete.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The ID used to identify the inventory configuration.
     ///
-    /// In the querystring (`id`), not the body.
-    #[serde(rename = "Id", skip)]
+    /// On the wire in the querystring (`id`).
+    /// Required.
+    #[serde(rename = "Id")]
     pub id: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6099,13 +6717,18 @@ pub struct DeleteBucketInventoryConfigurationRequest {
 pub struct DeleteBucketLifecycleRequest {
     /// The bucket name of the lifecycle to delete.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6113,13 +6736,18 @@ pub struct DeleteBucketLifecycleRequest {
 pub struct DeleteBucketMetadataConfigurationRequest {
     /// The general purpose bucket that you want to remove the metadata configuration from.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The expected bucket owner of the general purpose bucket that you want to remove the metadata table configuration from.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6127,13 +6755,18 @@ pub struct DeleteBucketMetadataConfigurationRequest {
 pub struct DeleteBucketMetadataTableConfigurationRequest {
     /// The general purpose bucket that you want to remove the metadata table configuration from.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The expected bucket owner of the general purpose bucket that you want to remove the metadata table configuration from.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6141,18 +6774,24 @@ pub struct DeleteBucketMetadataTableConfigurationRequest {
 pub struct DeleteBucketMetricsConfigurationRequest {
     /// The name of the bucket containing the metrics configuration to delete.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The ID used to identify the metrics configuration.
     ///
-    /// In the querystring (`id`), not the body.
-    #[serde(rename = "Id", skip)]
+    /// On the wire in the querystring (`id`).
+    /// Required.
+    #[serde(rename = "Id")]
     pub id: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6160,13 +6799,18 @@ pub struct DeleteBucketMetricsConfigurationRequest {
 pub struct DeleteBucketOwnershipControlsRequest {
     /// The Amazon S3 bucket whose OwnershipControls you want to delete.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6174,13 +6818,18 @@ pub struct DeleteBucketOwnershipControlsRequest {
 pub struct DeleteBucketPolicyRequest {
     /// The bucket name.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6188,13 +6837,18 @@ pub struct DeleteBucketPolicyRequest {
 pub struct DeleteBucketReplicationRequest {
     /// The bucket name.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6202,13 +6856,18 @@ pub struct DeleteBucketReplicationRequest {
 pub struct DeleteBucketRequest {
     /// Specifies the bucket being deleted.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6216,13 +6875,18 @@ pub struct DeleteBucketRequest {
 pub struct DeleteBucketTaggingRequest {
     /// The bucket that has the tag set to be removed.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6230,13 +6894,18 @@ pub struct DeleteBucketTaggingRequest {
 pub struct DeleteBucketWebsiteRequest {
     /// The bucket name for which you want to remove the website configuration.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6276,13 +6945,21 @@ pub struct DeleteMarkerReplication {
 pub struct DeleteObjectAnnotationOutput {
     /// The version ID of the object that the annotation was deleted from.
     ///
-    /// In the header (`x-amz-object-version-id`), not the body.
-    #[serde(rename = "ObjectVersionId", skip)]
+    /// On the wire in the header (`x-amz-object-version-id`).
+    #[serde(
+        rename = "ObjectVersionId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_version_id: Option<String>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -6290,38 +6967,53 @@ pub struct DeleteObjectAnnotationOutput {
 pub struct DeleteObjectAnnotationRequest {
     /// The name of the bucket that contains the object.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The object key.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// The name of the annotation to delete.
     ///
-    /// In the querystring (`annotationName`), not the body.
-    #[serde(rename = "AnnotationName", skip)]
+    /// On the wire in the querystring (`annotationName`).
+    /// Required.
+    #[serde(rename = "AnnotationName")]
     pub annotation_name: String,
     /// The version ID of the object.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// If specified, the operation only succeeds if the object's ETag matches the provided value.
     ///
-    /// In the header (`x-amz-object-if-match`), not the body.
-    #[serde(rename = "ObjectIfMatch", skip)]
+    /// On the wire in the header (`x-amz-object-if-match`).
+    #[serde(
+        rename = "ObjectIfMatch",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_if_match: Option<String>,
 }
 
@@ -6329,18 +7021,26 @@ pub struct DeleteObjectAnnotationRequest {
 pub struct DeleteObjectOutput {
     /// Indicates whether the specified object version that was permanently deleted was (true) or was not (false) a delete marker before deletion.
     ///
-    /// In the header (`x-amz-delete-marker`), not the body.
-    #[serde(rename = "DeleteMarker", skip)]
+    /// On the wire in the header (`x-amz-delete-marker`).
+    #[serde(
+        rename = "DeleteMarker",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub delete_marker: Option<bool>,
     /// Returns the version ID of the delete marker created as a result of the DELETE operation.
     ///
-    /// In the header (`x-amz-version-id`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the header (`x-amz-version-id`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -6348,53 +7048,75 @@ pub struct DeleteObjectOutput {
 pub struct DeleteObjectRequest {
     /// The bucket name of the bucket containing the object.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Key name of the object to delete.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// The concatenation of the authentication device's serial number, a space, and the value that is displayed on your authentication device.
     ///
-    /// In the header (`x-amz-mfa`), not the body.
-    #[serde(rename = "MFA", skip)]
+    /// On the wire in the header (`x-amz-mfa`).
+    #[serde(rename = "MFA", default, skip_serializing_if = "Option::is_none")]
     pub mfa: Option<String>,
     /// Version ID used to reference a specific version of the object.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// Indicates whether S3 Object Lock should bypass Governance-mode restrictions to process this operation.
     ///
-    /// In the header (`x-amz-bypass-governance-retention`), not the body.
-    #[serde(rename = "BypassGovernanceRetention", skip)]
+    /// On the wire in the header (`x-amz-bypass-governance-retention`).
+    #[serde(
+        rename = "BypassGovernanceRetention",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bypass_governance_retention: Option<bool>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// Deletes the object if the ETag (entity tag) value provided during the delete operation matches the ETag of the object in S3.
     ///
-    /// In the header (`If-Match`), not the body.
-    #[serde(rename = "IfMatch", skip)]
+    /// On the wire in the header (`If-Match`).
+    #[serde(rename = "IfMatch", default, skip_serializing_if = "Option::is_none")]
     pub if_match: Option<String>,
     /// If present, the object is deleted only if its modification times matches the provided Timestamp .
     ///
-    /// In the header (`x-amz-if-match-last-modified-time`), not the body.
-    #[serde(rename = "IfMatchLastModifiedTime", skip)]
+    /// On the wire in the header (`x-amz-if-match-last-modified-time`).
+    #[serde(
+        rename = "IfMatchLastModifiedTime",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub if_match_last_modified_time: Option<f64>,
     /// If present, the object is deleted only if its size matches the provided size in bytes.
     ///
-    /// In the header (`x-amz-if-match-size`), not the body.
-    #[serde(rename = "IfMatchSize", skip)]
+    /// On the wire in the header (`x-amz-if-match-size`).
+    #[serde(
+        rename = "IfMatchSize",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub if_match_size: Option<i64>,
 }
 
@@ -6402,8 +7124,8 @@ pub struct DeleteObjectRequest {
 pub struct DeleteObjectTaggingOutput {
     /// The versionId of the object the tag-set was removed from.
     ///
-    /// In the header (`x-amz-version-id`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the header (`x-amz-version-id`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
 }
 
@@ -6411,23 +7133,29 @@ pub struct DeleteObjectTaggingOutput {
 pub struct DeleteObjectTaggingRequest {
     /// The bucket name containing the objects from which to remove the tags.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The key that identifies the object in the bucket from which to remove all tags.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// The versionId of the object that the tag-set will be removed from.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6438,8 +7166,12 @@ pub struct DeleteObjectsOutput {
     pub deleted: Option<Vec<DeletedObject>>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
     /// Container for a failed delete action that describes the object that Amazon S3 attempted to delete and the error it encountered.
     #[serde(rename = "Errors", default, skip_serializing_if = "Option::is_none")]
@@ -6450,8 +7182,9 @@ pub struct DeleteObjectsOutput {
 pub struct DeleteObjectsRequest {
     /// The bucket name containing the objects to delete.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Container for the request.
     ///
@@ -6460,28 +7193,44 @@ pub struct DeleteObjectsRequest {
     pub delete: Delete,
     /// The concatenation of the authentication device's serial number, a space, and the value that is displayed on your authentication device.
     ///
-    /// In the header (`x-amz-mfa`), not the body.
-    #[serde(rename = "MFA", skip)]
+    /// On the wire in the header (`x-amz-mfa`).
+    #[serde(rename = "MFA", default, skip_serializing_if = "Option::is_none")]
     pub mfa: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// Specifies whether you want to delete this object even if it has a Governance-type Object Lock in place.
     ///
-    /// In the header (`x-amz-bypass-governance-retention`), not the body.
-    #[serde(rename = "BypassGovernanceRetention", skip)]
+    /// On the wire in the header (`x-amz-bypass-governance-retention`).
+    #[serde(
+        rename = "BypassGovernanceRetention",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bypass_governance_retention: Option<bool>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// Indicates the algorithm used to create the checksum for the object when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
 }
 
@@ -6489,13 +7238,18 @@ pub struct DeleteObjectsRequest {
 pub struct DeletePublicAccessBlockRequest {
     /// The Amazon S3 bucket whose PublicAccessBlock configuration you want to delete.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6730,13 +7484,18 @@ pub struct GetBucketAbacOutput {
 pub struct GetBucketAbacRequest {
     /// The name of the general purpose bucket.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The Amazon Web Services account ID of the general purpose bucket's owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6747,8 +7506,12 @@ pub struct GetBucketAccelerateConfigurationOutput {
     pub status: Option<BucketAccelerateStatus>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -6756,18 +7519,27 @@ pub struct GetBucketAccelerateConfigurationOutput {
 pub struct GetBucketAccelerateConfigurationRequest {
     /// The name of the bucket for which the accelerate configuration is retrieved.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
 }
 
@@ -6785,13 +7557,18 @@ pub struct GetBucketAclOutput {
 pub struct GetBucketAclRequest {
     /// Specifies the S3 bucket whose ACL is being requested.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6810,18 +7587,24 @@ pub struct GetBucketAnalyticsConfigurationOutput {
 pub struct GetBucketAnalyticsConfigurationRequest {
     /// The name of the bucket from which an analytics configuration is retrieved.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The ID that identifies the analytics configuration.
     ///
-    /// In the querystring (`id`), not the body.
-    #[serde(rename = "Id", skip)]
+    /// On the wire in the querystring (`id`).
+    /// Required.
+    #[serde(rename = "Id")]
     pub id: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6836,13 +7619,18 @@ pub struct GetBucketCorsOutput {
 pub struct GetBucketCorsRequest {
     /// The bucket name for which to get the cors configuration.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6861,13 +7649,18 @@ pub struct GetBucketDefaultStorageClassOutput {
 pub struct GetBucketDefaultStorageClassRequest {
     /// The name of the general purpose bucket.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The Amazon Web Services account ID of the general purpose bucket's owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6886,13 +7679,18 @@ pub struct GetBucketEncryptionOutput {
 pub struct GetBucketEncryptionRequest {
     /// The name of the bucket from which the server-side encryption configuration is retrieved.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6911,18 +7709,24 @@ pub struct GetBucketIntelligentTieringConfigurationOutput {
 pub struct GetBucketIntelligentTieringConfigurationRequest {
     /// The name of the Amazon S3 bucket whose configuration you want to modify or retrieve.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The ID used to identify the S3 Intelligent-Tiering configuration.
     ///
-    /// In the querystring (`id`), not the body.
-    #[serde(rename = "Id", skip)]
+    /// On the wire in the querystring (`id`).
+    /// Required.
+    #[serde(rename = "Id")]
     pub id: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6941,18 +7745,24 @@ pub struct GetBucketInventoryConfigurationOutput {
 pub struct GetBucketInventoryConfigurationRequest {
     /// The name of the bucket containing the inventory configuration to retrieve.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The ID used to identify the inventory configuration.
     ///
-    /// In the querystring (`id`), not the body.
-    #[serde(rename = "Id", skip)]
+    /// On the wire in the querystring (`id`).
+    /// Required.
+    #[serde(rename = "Id")]
     pub id: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6963,8 +7773,12 @@ pub struct GetBucketLifecycleConfigurationOutput {
     pub rules: Option<Vec<LifecycleRule>>,
     /// Indicates which default minimum object size behavior is applied to the lifecycle configuration.
     ///
-    /// In the header (`x-amz-transition-default-minimum-object-size`), not the body.
-    #[serde(rename = "TransitionDefaultMinimumObjectSize", skip)]
+    /// On the wire in the header (`x-amz-transition-default-minimum-object-size`).
+    #[serde(
+        rename = "TransitionDefaultMinimumObjectSize",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub transition_default_minimum_object_size: Option<TransitionDefaultMinimumObjectSize>,
 }
 
@@ -6972,13 +7786,18 @@ pub struct GetBucketLifecycleConfigurationOutput {
 pub struct GetBucketLifecycleConfigurationRequest {
     /// The name of the bucket for which to get the lifecycle information.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -6993,13 +7812,18 @@ pub struct GetBucketLifecycleOutput {
 pub struct GetBucketLifecycleRequest {
     /// The name of the bucket for which to get the lifecycle information.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -7018,13 +7842,18 @@ pub struct GetBucketLocationOutput {
 pub struct GetBucketLocationRequest {
     /// The name of the bucket for which to get the location.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -7043,13 +7872,18 @@ pub struct GetBucketLoggingOutput {
 pub struct GetBucketLoggingRequest {
     /// The bucket name for which to get the logging information.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -7068,13 +7902,18 @@ pub struct GetBucketMetadataConfigurationOutput {
 pub struct GetBucketMetadataConfigurationRequest {
     /// The general purpose bucket that corresponds to the metadata configuration that you want to retrieve.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The expected owner of the general purpose bucket that you want to retrieve the metadata table configuration for.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -7104,13 +7943,18 @@ pub struct GetBucketMetadataTableConfigurationOutput {
 pub struct GetBucketMetadataTableConfigurationRequest {
     /// The general purpose bucket that corresponds to the metadata table configuration that you want to retrieve.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The expected owner of the general purpose bucket that you want to retrieve the metadata table configuration for.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -7147,18 +7991,24 @@ pub struct GetBucketMetricsConfigurationOutput {
 pub struct GetBucketMetricsConfigurationRequest {
     /// The name of the bucket containing the metrics configuration to retrieve.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The ID used to identify the metrics configuration.
     ///
-    /// In the querystring (`id`), not the body.
-    #[serde(rename = "Id", skip)]
+    /// On the wire in the querystring (`id`).
+    /// Required.
+    #[serde(rename = "Id")]
     pub id: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -7166,13 +8016,18 @@ pub struct GetBucketMetricsConfigurationRequest {
 pub struct GetBucketNotificationConfigurationRequest {
     /// The name of the bucket for which to get the notification configuration.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -7191,13 +8046,18 @@ pub struct GetBucketOwnershipControlsOutput {
 pub struct GetBucketOwnershipControlsRequest {
     /// The name of the Amazon S3 bucket whose OwnershipControls you want to retrieve.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -7205,7 +8065,7 @@ pub struct GetBucketOwnershipControlsRequest {
 pub struct GetBucketPolicyOutput {
     /// The bucket policy as a JSON document.
     ///
-    /// In the payload (`Policy`), not the body.
+    /// The request's or response's body itself.
     #[serde(rename = "Policy", skip)]
     pub policy: Option<String>,
 }
@@ -7214,13 +8074,18 @@ pub struct GetBucketPolicyOutput {
 pub struct GetBucketPolicyRequest {
     /// The bucket name to get the bucket policy for.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -7239,13 +8104,18 @@ pub struct GetBucketPolicyStatusOutput {
 pub struct GetBucketPolicyStatusRequest {
     /// The name of the Amazon S3 bucket whose policy status you want to retrieve.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -7264,13 +8134,18 @@ pub struct GetBucketReplicationOutput {
 pub struct GetBucketReplicationRequest {
     /// The bucket name for which to get the replication information.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -7285,13 +8160,18 @@ pub struct GetBucketRequestPaymentOutput {
 pub struct GetBucketRequestPaymentRequest {
     /// The name of the bucket for which to get the payment request configuration
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -7308,13 +8188,18 @@ pub struct GetBucketTaggingOutput {
 pub struct GetBucketTaggingRequest {
     /// The name of the bucket for which to get the tagging information.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -7332,13 +8217,18 @@ pub struct GetBucketVersioningOutput {
 pub struct GetBucketVersioningRequest {
     /// The name of the bucket for which to get the versioning information.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -7378,13 +8268,18 @@ pub struct GetBucketWebsiteOutput {
 pub struct GetBucketWebsiteRequest {
     /// The bucket name for which to get the website configuration.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -7398,8 +8293,12 @@ pub struct GetObjectAclOutput {
     pub grants: Option<Vec<Grant>>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -7407,28 +8306,38 @@ pub struct GetObjectAclOutput {
 pub struct GetObjectAclRequest {
     /// The bucket name that contains the object for which to get the ACL information.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The key of the object for which to get the ACL information.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// Version ID used to reference a specific version of the object.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -7436,98 +8345,166 @@ pub struct GetObjectAclRequest {
 pub struct GetObjectAnnotationOutput {
     /// The annotation payload.
     ///
-    /// In the payload (`AnnotationPayload`), not the body.
+    /// The request's or response's body itself.
     #[serde(rename = "AnnotationPayload", skip)]
-    pub annotation_payload: Option<String>,
+    pub annotation_payload: Option<Bytes>,
     /// The version ID of the object that the annotation is attached to.
     ///
-    /// In the header (`x-amz-object-version-id`), not the body.
-    #[serde(rename = "ObjectVersionId", skip)]
+    /// On the wire in the header (`x-amz-object-version-id`).
+    #[serde(
+        rename = "ObjectVersionId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_version_id: Option<String>,
     /// The date and time the annotation was last modified.
     ///
-    /// In the header (`Last-Modified`), not the body.
-    #[serde(rename = "LastModified", skip)]
+    /// On the wire in the header (`Last-Modified`).
+    #[serde(
+        rename = "LastModified",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_modified: Option<f64>,
     /// The size of the annotation payload, in bytes.
     ///
-    /// In the header (`Content-Length`), not the body.
-    #[serde(rename = "ContentLength", skip)]
+    /// On the wire in the header (`Content-Length`).
+    #[serde(
+        rename = "ContentLength",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_length: Option<i64>,
     /// The entity tag of the annotation.
     ///
-    /// In the header (`ETag`), not the body.
-    #[serde(rename = "ETag", skip)]
+    /// On the wire in the header (`ETag`).
+    #[serde(rename = "ETag", default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
     /// The CRC32 checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-crc32`), not the body.
-    #[serde(rename = "ChecksumCRC32", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32`).
+    #[serde(
+        rename = "ChecksumCRC32",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32: Option<String>,
     /// The CRC32C checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-crc32c`), not the body.
-    #[serde(rename = "ChecksumCRC32C", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32c`).
+    #[serde(
+        rename = "ChecksumCRC32C",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32_c: Option<String>,
     /// The CRC64NVME checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-crc64nvme`), not the body.
-    #[serde(rename = "ChecksumCRC64NVME", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc64nvme`).
+    #[serde(
+        rename = "ChecksumCRC64NVME",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc64_nvme: Option<String>,
     /// The SHA1 checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-sha1`), not the body.
-    #[serde(rename = "ChecksumSHA1", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha1`).
+    #[serde(
+        rename = "ChecksumSHA1",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha1: Option<String>,
     /// The SHA256 checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-sha256`), not the body.
-    #[serde(rename = "ChecksumSHA256", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha256`).
+    #[serde(
+        rename = "ChecksumSHA256",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha256: Option<String>,
     /// The SHA512 checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-sha512`), not the body.
-    #[serde(rename = "ChecksumSHA512", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha512`).
+    #[serde(
+        rename = "ChecksumSHA512",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha512: Option<String>,
     /// The MD5 checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-md5`), not the body.
-    #[serde(rename = "ChecksumMD5", skip)]
+    /// On the wire in the header (`x-amz-checksum-md5`).
+    #[serde(
+        rename = "ChecksumMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_md5: Option<String>,
     /// The XXHASH64 checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-xxhash64`), not the body.
-    #[serde(rename = "ChecksumXXHASH64", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash64`).
+    #[serde(
+        rename = "ChecksumXXHASH64",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash64: Option<String>,
     /// The XXHASH3 checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-xxhash3`), not the body.
-    #[serde(rename = "ChecksumXXHASH3", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash3`).
+    #[serde(
+        rename = "ChecksumXXHASH3",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash3: Option<String>,
     /// The XXHASH128 checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-xxhash128`), not the body.
-    #[serde(rename = "ChecksumXXHASH128", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash128`).
+    #[serde(
+        rename = "ChecksumXXHASH128",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash128: Option<String>,
     /// The type of checksum used.
     ///
-    /// In the header (`x-amz-checksum-type`), not the body.
-    #[serde(rename = "ChecksumType", skip)]
+    /// On the wire in the header (`x-amz-checksum-type`).
+    #[serde(
+        rename = "ChecksumType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_type: Option<ChecksumType>,
     /// The server-side encryption algorithm used.
     ///
-    /// In the header (`x-amz-server-side-encryption`), not the body.
-    #[serde(rename = "ServerSideEncryption", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption`).
+    #[serde(
+        rename = "ServerSideEncryption",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_side_encryption: Option<ServerSideEncryption>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
     /// The replication status of the annotation.
     ///
-    /// In the header (`x-amz-replication-status`), not the body.
-    #[serde(rename = "ReplicationStatus", skip)]
+    /// On the wire in the header (`x-amz-replication-status`).
+    #[serde(
+        rename = "ReplicationStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub replication_status: Option<ReplicationStatus>,
 }
 
@@ -7535,38 +8512,53 @@ pub struct GetObjectAnnotationOutput {
 pub struct GetObjectAnnotationRequest {
     /// The name of the bucket that contains the object.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The object key.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// The name of the annotation to retrieve.
     ///
-    /// In the querystring (`annotationName`), not the body.
-    #[serde(rename = "AnnotationName", skip)]
+    /// On the wire in the querystring (`annotationName`).
+    /// Required.
+    #[serde(rename = "AnnotationName")]
     pub annotation_name: String,
     /// The version ID of the object.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// Set to ENABLED to validate the checksum of the annotation payload on retrieval.
     ///
-    /// In the header (`x-amz-checksum-mode`), not the body.
-    #[serde(rename = "ChecksumMode", skip)]
+    /// On the wire in the header (`x-amz-checksum-mode`).
+    #[serde(
+        rename = "ChecksumMode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_mode: Option<ChecksumMode>,
 }
 
@@ -7574,23 +8566,35 @@ pub struct GetObjectAnnotationRequest {
 pub struct GetObjectAttributesOutput {
     /// Specifies whether the object retrieved was ( true ) or was not ( false ) a delete marker.
     ///
-    /// In the header (`x-amz-delete-marker`), not the body.
-    #[serde(rename = "DeleteMarker", skip)]
+    /// On the wire in the header (`x-amz-delete-marker`).
+    #[serde(
+        rename = "DeleteMarker",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub delete_marker: Option<bool>,
     /// Date and time when the object was last modified.
     ///
-    /// In the header (`Last-Modified`), not the body.
-    #[serde(rename = "LastModified", skip)]
+    /// On the wire in the header (`Last-Modified`).
+    #[serde(
+        rename = "LastModified",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_modified: Option<f64>,
     /// The version ID of the object.
     ///
-    /// In the header (`x-amz-version-id`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the header (`x-amz-version-id`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
     /// An ETag is an opaque identifier assigned by a web server to a specific version of a resource found at a URL.
     #[serde(rename = "ETag", default, skip_serializing_if = "Option::is_none")]
@@ -7664,58 +8668,85 @@ pub struct GetObjectAttributesParts {
 pub struct GetObjectAttributesRequest {
     /// The name of the bucket that contains the object.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The object key.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// The version ID used to reference a specific version of the object.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// Sets the maximum number of parts to return.
     ///
-    /// In the header (`x-amz-max-parts`), not the body.
-    #[serde(rename = "MaxParts", skip)]
+    /// On the wire in the header (`x-amz-max-parts`).
+    #[serde(rename = "MaxParts", default, skip_serializing_if = "Option::is_none")]
     pub max_parts: Option<i32>,
     /// Specifies the part after which listing should begin.
     ///
-    /// In the header (`x-amz-part-number-marker`), not the body.
-    #[serde(rename = "PartNumberMarker", skip)]
+    /// On the wire in the header (`x-amz-part-number-marker`).
+    #[serde(
+        rename = "PartNumberMarker",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub part_number_marker: Option<i32>,
     /// Specifies the algorithm to use when encrypting the object (for example, AES256).
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// Specifies the customer-provided encryption key for Amazon S3 to use in encrypting data.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key`), not the body.
-    #[serde(rename = "SSECustomerKey", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key`).
+    #[serde(
+        rename = "SSECustomerKey",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key: Option<String>,
     /// Specifies the 128-bit MD5 digest of the encryption key according to RFC 1321.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// Specifies the fields at the root level that you want returned in the response.
     ///
-    /// In the header (`x-amz-object-attributes`), not the body.
-    #[serde(rename = "ObjectAttributes", skip)]
+    /// On the wire in the header (`x-amz-object-attributes`).
+    /// Required.
+    #[serde(rename = "ObjectAttributes")]
     pub object_attributes: Vec<ObjectAttributes>,
 }
 
@@ -7730,28 +8761,38 @@ pub struct GetObjectLegalHoldOutput {
 pub struct GetObjectLegalHoldRequest {
     /// The bucket name containing the object whose legal hold status you want to retrieve.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The key name for the object whose legal hold status you want to retrieve.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// The version ID of the object whose legal hold status you want to retrieve.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -7770,13 +8811,18 @@ pub struct GetObjectLockConfigurationOutput {
 pub struct GetObjectLockConfigurationRequest {
     /// The bucket whose Object Lock configuration you want to retrieve.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -7784,233 +8830,389 @@ pub struct GetObjectLockConfigurationRequest {
 pub struct GetObjectOutput {
     /// Object data.
     ///
-    /// In the payload (`Body`), not the body.
+    /// The request's or response's body itself.
     #[serde(rename = "Body", skip)]
-    pub body: Option<String>,
+    pub body: Option<Bytes>,
     /// Indicates whether the object retrieved was (true) or was not (false) a Delete Marker.
     ///
-    /// In the header (`x-amz-delete-marker`), not the body.
-    #[serde(rename = "DeleteMarker", skip)]
+    /// On the wire in the header (`x-amz-delete-marker`).
+    #[serde(
+        rename = "DeleteMarker",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub delete_marker: Option<bool>,
     /// Indicates that a range of bytes was specified in the request.
     ///
-    /// In the header (`accept-ranges`), not the body.
-    #[serde(rename = "AcceptRanges", skip)]
+    /// On the wire in the header (`accept-ranges`).
+    #[serde(
+        rename = "AcceptRanges",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub accept_ranges: Option<String>,
     /// If the object expiration is configured (see PutBucketLifecycleConfiguration ), the response includes this header.
     ///
-    /// In the header (`x-amz-expiration`), not the body.
-    #[serde(rename = "Expiration", skip)]
+    /// On the wire in the header (`x-amz-expiration`).
+    #[serde(
+        rename = "Expiration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expiration: Option<String>,
     /// Provides information about object restoration action and expiration time of the restored object copy.
     ///
-    /// In the header (`x-amz-restore`), not the body.
-    #[serde(rename = "Restore", skip)]
+    /// On the wire in the header (`x-amz-restore`).
+    #[serde(rename = "Restore", default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<String>,
     /// Date and time when the object was last modified.
     ///
-    /// In the header (`Last-Modified`), not the body.
-    #[serde(rename = "LastModified", skip)]
+    /// On the wire in the header (`Last-Modified`).
+    #[serde(
+        rename = "LastModified",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_modified: Option<f64>,
     /// Size of the body in bytes.
     ///
-    /// In the header (`Content-Length`), not the body.
-    #[serde(rename = "ContentLength", skip)]
+    /// On the wire in the header (`Content-Length`).
+    #[serde(
+        rename = "ContentLength",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_length: Option<i64>,
     /// An entity tag (ETag) is an opaque identifier assigned by a web server to a specific version of a resource found at a URL.
     ///
-    /// In the header (`ETag`), not the body.
-    #[serde(rename = "ETag", skip)]
+    /// On the wire in the header (`ETag`).
+    #[serde(rename = "ETag", default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
     /// The Base64 encoded, 32-bit CRC32 checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-crc32`), not the body.
-    #[serde(rename = "ChecksumCRC32", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32`).
+    #[serde(
+        rename = "ChecksumCRC32",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32: Option<String>,
     /// The Base64 encoded, 32-bit CRC32C checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-crc32c`), not the body.
-    #[serde(rename = "ChecksumCRC32C", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32c`).
+    #[serde(
+        rename = "ChecksumCRC32C",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32_c: Option<String>,
     /// The Base64 encoded, 64-bit CRC64NVME checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-crc64nvme`), not the body.
-    #[serde(rename = "ChecksumCRC64NVME", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc64nvme`).
+    #[serde(
+        rename = "ChecksumCRC64NVME",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc64_nvme: Option<String>,
     /// The Base64 encoded, 160-bit SHA1 digest of the object.
     ///
-    /// In the header (`x-amz-checksum-sha1`), not the body.
-    #[serde(rename = "ChecksumSHA1", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha1`).
+    #[serde(
+        rename = "ChecksumSHA1",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha1: Option<String>,
     /// The Base64 encoded, 256-bit SHA256 digest of the object.
     ///
-    /// In the header (`x-amz-checksum-sha256`), not the body.
-    #[serde(rename = "ChecksumSHA256", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha256`).
+    #[serde(
+        rename = "ChecksumSHA256",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha256: Option<String>,
     /// The Base64 encoded, 512-bit SHA512 digest of the object.
     ///
-    /// In the header (`x-amz-checksum-sha512`), not the body.
-    #[serde(rename = "ChecksumSHA512", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha512`).
+    #[serde(
+        rename = "ChecksumSHA512",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha512: Option<String>,
     /// The Base64 encoded, 128-bit MD5 digest of the object.
     ///
-    /// In the header (`x-amz-checksum-md5`), not the body.
-    #[serde(rename = "ChecksumMD5", skip)]
+    /// On the wire in the header (`x-amz-checksum-md5`).
+    #[serde(
+        rename = "ChecksumMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_md5: Option<String>,
     /// The Base64 encoded, 64-bit XXHASH64 checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-xxhash64`), not the body.
-    #[serde(rename = "ChecksumXXHASH64", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash64`).
+    #[serde(
+        rename = "ChecksumXXHASH64",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash64: Option<String>,
     /// The Base64 encoded, 64-bit XXHASH3 checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-xxhash3`), not the body.
-    #[serde(rename = "ChecksumXXHASH3", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash3`).
+    #[serde(
+        rename = "ChecksumXXHASH3",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash3: Option<String>,
     /// The Base64 encoded, 128-bit XXHASH128 checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-xxhash128`), not the body.
-    #[serde(rename = "ChecksumXXHASH128", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash128`).
+    #[serde(
+        rename = "ChecksumXXHASH128",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash128: Option<String>,
     /// The checksum type, which determines how part-level checksums are combined to create an object-level checksum for multipart objects.
     ///
-    /// In the header (`x-amz-checksum-type`), not the body.
-    #[serde(rename = "ChecksumType", skip)]
+    /// On the wire in the header (`x-amz-checksum-type`).
+    #[serde(
+        rename = "ChecksumType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_type: Option<ChecksumType>,
     /// This is set to the number of metadata entries not returned in the headers that are prefixed with x-amz-meta- .
     ///
-    /// In the header (`x-amz-missing-meta`), not the body.
-    #[serde(rename = "MissingMeta", skip)]
+    /// On the wire in the header (`x-amz-missing-meta`).
+    #[serde(
+        rename = "MissingMeta",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub missing_meta: Option<i32>,
     /// Version ID of the object.
     ///
-    /// In the header (`x-amz-version-id`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the header (`x-amz-version-id`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// Specifies caching behavior along the request/reply chain.
     ///
-    /// In the header (`Cache-Control`), not the body.
-    #[serde(rename = "CacheControl", skip)]
+    /// On the wire in the header (`Cache-Control`).
+    #[serde(
+        rename = "CacheControl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cache_control: Option<String>,
     /// Specifies presentational information for the object.
     ///
-    /// In the header (`Content-Disposition`), not the body.
-    #[serde(rename = "ContentDisposition", skip)]
+    /// On the wire in the header (`Content-Disposition`).
+    #[serde(
+        rename = "ContentDisposition",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_disposition: Option<String>,
     /// Indicates what content encodings have been applied to the object and thus what decoding mechanisms must be applied to obtain the media-type referenced by the Content-Type header field.
     ///
-    /// In the header (`Content-Encoding`), not the body.
-    #[serde(rename = "ContentEncoding", skip)]
+    /// On the wire in the header (`Content-Encoding`).
+    #[serde(
+        rename = "ContentEncoding",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_encoding: Option<String>,
     /// The language the content is in.
     ///
-    /// In the header (`Content-Language`), not the body.
-    #[serde(rename = "ContentLanguage", skip)]
+    /// On the wire in the header (`Content-Language`).
+    #[serde(
+        rename = "ContentLanguage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_language: Option<String>,
     /// The portion of the object returned in the response.
     ///
-    /// In the header (`Content-Range`), not the body.
-    #[serde(rename = "ContentRange", skip)]
+    /// On the wire in the header (`Content-Range`).
+    #[serde(
+        rename = "ContentRange",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_range: Option<String>,
     /// A standard MIME type describing the format of the object data.
     ///
-    /// In the header (`Content-Type`), not the body.
-    #[serde(rename = "ContentType", skip)]
+    /// On the wire in the header (`Content-Type`).
+    #[serde(
+        rename = "ContentType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_type: Option<String>,
     /// The date and time at which the object is no longer cacheable.
     ///
-    /// In the header (`Expires`), not the body.
-    #[serde(rename = "Expires", skip)]
+    /// On the wire in the header (`Expires`).
+    #[serde(rename = "Expires", default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
     /// If the bucket is configured as a website, redirects requests for this object to another object in the same bucket or to an external URL.
     ///
-    /// In the header (`x-amz-website-redirect-location`), not the body.
-    #[serde(rename = "WebsiteRedirectLocation", skip)]
+    /// On the wire in the header (`x-amz-website-redirect-location`).
+    #[serde(
+        rename = "WebsiteRedirectLocation",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub website_redirect_location: Option<String>,
     /// The server-side encryption algorithm used when you store this object in Amazon S3 or Amazon FSx.
     ///
-    /// In the header (`x-amz-server-side-encryption`), not the body.
-    #[serde(rename = "ServerSideEncryption", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption`).
+    #[serde(
+        rename = "ServerSideEncryption",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_side_encryption: Option<ServerSideEncryption>,
     /// A map of metadata to store with the object in S3.
     ///
-    /// In the headers (`x-amz-meta-`), not the body.
-    #[serde(rename = "Metadata", skip)]
+    /// On the wire in the headers (`x-amz-meta-`).
+    #[serde(rename = "Metadata", default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
     /// If server-side encryption with a customer-provided encryption key was requested, the response will include this header to confirm the encryption algorithm that's used.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// If server-side encryption with a customer-provided encryption key was requested, the response will include this header to provide the round-trip message integrity verification of the customer-provided encryption key.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
     /// If present, indicates the ID of the KMS key that was used for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-aws-kms-key-id`), not the body.
-    #[serde(rename = "SSEKMSKeyId", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-aws-kms-key-id`).
+    #[serde(
+        rename = "SSEKMSKeyId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_key_id: Option<String>,
     /// Indicates whether the object uses an S3 Bucket Key for server-side encryption with Key Management Service (KMS) keys (SSE-KMS).
     ///
-    /// In the header (`x-amz-server-side-encryption-bucket-key-enabled`), not the body.
-    #[serde(rename = "BucketKeyEnabled", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-bucket-key-enabled`).
+    #[serde(
+        rename = "BucketKeyEnabled",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_key_enabled: Option<bool>,
     /// Provides storage class information of the object.
     ///
-    /// In the header (`x-amz-storage-class`), not the body.
-    #[serde(rename = "StorageClass", skip)]
+    /// On the wire in the header (`x-amz-storage-class`).
+    #[serde(
+        rename = "StorageClass",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub storage_class: Option<StorageClass>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
     /// Amazon S3 can return this if your request involves a bucket that is either a source or destination in a replication rule.
     ///
-    /// In the header (`x-amz-replication-status`), not the body.
-    #[serde(rename = "ReplicationStatus", skip)]
+    /// On the wire in the header (`x-amz-replication-status`).
+    #[serde(
+        rename = "ReplicationStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub replication_status: Option<ReplicationStatus>,
     /// The count of parts this object has.
     ///
-    /// In the header (`x-amz-mp-parts-count`), not the body.
-    #[serde(rename = "PartsCount", skip)]
+    /// On the wire in the header (`x-amz-mp-parts-count`).
+    #[serde(
+        rename = "PartsCount",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub parts_count: Option<i32>,
     /// The number of tags, if any, on the object, when you have the relevant permission to read object tags.
     ///
-    /// In the header (`x-amz-tagging-count`), not the body.
-    #[serde(rename = "TagCount", skip)]
+    /// On the wire in the header (`x-amz-tagging-count`).
+    #[serde(rename = "TagCount", default, skip_serializing_if = "Option::is_none")]
     pub tag_count: Option<i32>,
     /// The Object Lock mode that's currently in place for this object.
     ///
-    /// In the header (`x-amz-object-lock-mode`), not the body.
-    #[serde(rename = "ObjectLockMode", skip)]
+    /// On the wire in the header (`x-amz-object-lock-mode`).
+    #[serde(
+        rename = "ObjectLockMode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_mode: Option<ObjectLockMode>,
     /// The date and time when this object's Object Lock will expire.
     ///
-    /// In the header (`x-amz-object-lock-retain-until-date`), not the body.
-    #[serde(rename = "ObjectLockRetainUntilDate", skip)]
+    /// On the wire in the header (`x-amz-object-lock-retain-until-date`).
+    #[serde(
+        rename = "ObjectLockRetainUntilDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_retain_until_date: Option<f64>,
     /// Indicates whether this object has an active legal hold.
     ///
-    /// In the header (`x-amz-object-lock-legal-hold`), not the body.
-    #[serde(rename = "ObjectLockLegalHoldStatus", skip)]
+    /// On the wire in the header (`x-amz-object-lock-legal-hold`).
+    #[serde(
+        rename = "ObjectLockLegalHoldStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_legal_hold_status: Option<ObjectLockLegalHoldStatus>,
     /// The event hold status for this object.
     ///
-    /// In the header (`x-amz-object-lock-event-hold`), not the body.
-    #[serde(rename = "ObjectLockEventHold", skip)]
+    /// On the wire in the header (`x-amz-object-lock-event-hold`).
+    #[serde(
+        rename = "ObjectLockEventHold",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_event_hold: Option<ObjectLockEventHold>,
     /// The event hold duration in days for this object.
     ///
-    /// In the header (`x-amz-object-lock-event-hold-duration-days`), not the body.
-    #[serde(rename = "ObjectLockEventHoldDurationDays", skip)]
+    /// On the wire in the header (`x-amz-object-lock-event-hold-duration-days`).
+    #[serde(
+        rename = "ObjectLockEventHoldDurationDays",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_event_hold_duration_days: Option<i32>,
     /// The event hold duration in years for this object.
     ///
-    /// In the header (`x-amz-object-lock-event-hold-duration-years`), not the body.
-    #[serde(rename = "ObjectLockEventHoldDurationYears", skip)]
+    /// On the wire in the header (`x-amz-object-lock-event-hold-duration-years`).
+    #[serde(
+        rename = "ObjectLockEventHoldDurationYears",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_event_hold_duration_years: Option<i32>,
 }
 
@@ -8018,108 +9220,174 @@ pub struct GetObjectOutput {
 pub struct GetObjectRequest {
     /// The bucket name containing the object.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Return the object only if its entity tag (ETag) is the same as the one specified in this header; otherwise, return a 412 Precondition Failed error.
     ///
-    /// In the header (`If-Match`), not the body.
-    #[serde(rename = "IfMatch", skip)]
+    /// On the wire in the header (`If-Match`).
+    #[serde(rename = "IfMatch", default, skip_serializing_if = "Option::is_none")]
     pub if_match: Option<String>,
     /// Return the object only if it has been modified since the specified time; otherwise, return a 304 Not Modified error.
     ///
-    /// In the header (`If-Modified-Since`), not the body.
-    #[serde(rename = "IfModifiedSince", skip)]
+    /// On the wire in the header (`If-Modified-Since`).
+    #[serde(
+        rename = "IfModifiedSince",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub if_modified_since: Option<f64>,
     /// Return the object only if its entity tag (ETag) is different from the one specified in this header; otherwise, return a 304 Not Modified error.
     ///
-    /// In the header (`If-None-Match`), not the body.
-    #[serde(rename = "IfNoneMatch", skip)]
+    /// On the wire in the header (`If-None-Match`).
+    #[serde(
+        rename = "IfNoneMatch",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub if_none_match: Option<String>,
     /// Return the object only if it has not been modified since the specified time; otherwise, return a 412 Precondition Failed error.
     ///
-    /// In the header (`If-Unmodified-Since`), not the body.
-    #[serde(rename = "IfUnmodifiedSince", skip)]
+    /// On the wire in the header (`If-Unmodified-Since`).
+    #[serde(
+        rename = "IfUnmodifiedSince",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub if_unmodified_since: Option<f64>,
     /// Key of the object to get.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// Downloads the specified byte range of an object.
     ///
-    /// In the header (`Range`), not the body.
-    #[serde(rename = "Range", skip)]
+    /// On the wire in the header (`Range`).
+    #[serde(rename = "Range", default, skip_serializing_if = "Option::is_none")]
     pub range: Option<String>,
     /// Sets the Cache-Control header of the response.
     ///
-    /// In the querystring (`response-cache-control`), not the body.
-    #[serde(rename = "ResponseCacheControl", skip)]
+    /// On the wire in the querystring (`response-cache-control`).
+    #[serde(
+        rename = "ResponseCacheControl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub response_cache_control: Option<String>,
     /// Sets the Content-Disposition header of the response.
     ///
-    /// In the querystring (`response-content-disposition`), not the body.
-    #[serde(rename = "ResponseContentDisposition", skip)]
+    /// On the wire in the querystring (`response-content-disposition`).
+    #[serde(
+        rename = "ResponseContentDisposition",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub response_content_disposition: Option<String>,
     /// Sets the Content-Encoding header of the response.
     ///
-    /// In the querystring (`response-content-encoding`), not the body.
-    #[serde(rename = "ResponseContentEncoding", skip)]
+    /// On the wire in the querystring (`response-content-encoding`).
+    #[serde(
+        rename = "ResponseContentEncoding",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub response_content_encoding: Option<String>,
     /// Sets the Content-Language header of the response.
     ///
-    /// In the querystring (`response-content-language`), not the body.
-    #[serde(rename = "ResponseContentLanguage", skip)]
+    /// On the wire in the querystring (`response-content-language`).
+    #[serde(
+        rename = "ResponseContentLanguage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub response_content_language: Option<String>,
     /// Sets the Content-Type header of the response.
     ///
-    /// In the querystring (`response-content-type`), not the body.
-    #[serde(rename = "ResponseContentType", skip)]
+    /// On the wire in the querystring (`response-content-type`).
+    #[serde(
+        rename = "ResponseContentType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub response_content_type: Option<String>,
     /// Sets the Expires header of the response.
     ///
-    /// In the querystring (`response-expires`), not the body.
-    #[serde(rename = "ResponseExpires", skip)]
+    /// On the wire in the querystring (`response-expires`).
+    #[serde(
+        rename = "ResponseExpires",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub response_expires: Option<f64>,
     /// Version ID used to reference a specific version of the object.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// Specifies the algorithm to use when decrypting the object (for example, AES256 ).
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// Specifies the customer-provided encryption key that you originally provided for Amazon S3 to encrypt the data before storing it.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key`), not the body.
-    #[serde(rename = "SSECustomerKey", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key`).
+    #[serde(
+        rename = "SSECustomerKey",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key: Option<String>,
     /// Specifies the 128-bit MD5 digest of the customer-provided encryption key according to RFC 1321.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// Part number of the object being read.
     ///
-    /// In the querystring (`partNumber`), not the body.
-    #[serde(rename = "PartNumber", skip)]
+    /// On the wire in the querystring (`partNumber`).
+    #[serde(
+        rename = "PartNumber",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub part_number: Option<i32>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// To retrieve the checksum, this mode must be enabled.
     ///
-    /// In the header (`x-amz-checksum-mode`), not the body.
-    #[serde(rename = "ChecksumMode", skip)]
+    /// On the wire in the header (`x-amz-checksum-mode`).
+    #[serde(
+        rename = "ChecksumMode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_mode: Option<ChecksumMode>,
 }
 
@@ -8134,28 +9402,38 @@ pub struct GetObjectRetentionOutput {
 pub struct GetObjectRetentionRequest {
     /// The bucket name containing the object whose retention settings you want to retrieve.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The key name for the object whose retention settings you want to retrieve.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// The version ID for the object whose retention settings you want to retrieve.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -8163,8 +9441,8 @@ pub struct GetObjectRetentionRequest {
 pub struct GetObjectTaggingOutput {
     /// The versionId of the object for which you got the tagging information.
     ///
-    /// In the header (`x-amz-version-id`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the header (`x-amz-version-id`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// Contains the tag set.
     ///
@@ -8177,28 +9455,38 @@ pub struct GetObjectTaggingOutput {
 pub struct GetObjectTaggingRequest {
     /// The bucket name containing the object for which to get the tagging information.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Object key for which to get the tagging information.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// The versionId of the object for which to get the tagging information.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
 }
 
@@ -8206,13 +9494,17 @@ pub struct GetObjectTaggingRequest {
 pub struct GetObjectTorrentOutput {
     /// A Bencoded dictionary as defined by the BitTorrent specification
     ///
-    /// In the payload (`Body`), not the body.
+    /// The request's or response's body itself.
     #[serde(rename = "Body", skip)]
-    pub body: Option<String>,
+    pub body: Option<Bytes>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -8220,23 +9512,33 @@ pub struct GetObjectTorrentOutput {
 pub struct GetObjectTorrentRequest {
     /// The name of the bucket containing the object for which to get the torrent files.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The object key for which to get the information.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -8244,113 +9546,189 @@ pub struct GetObjectTorrentRequest {
 pub struct GetPartOutput {
     /// Part data.
     ///
-    /// In the payload (`Body`), not the body.
+    /// The request's or response's body itself.
     #[serde(rename = "Body", skip)]
-    pub body: Option<String>,
+    pub body: Option<Bytes>,
     /// Indicates that a range of bytes was specified in the request.
     ///
-    /// In the header (`accept-ranges`), not the body.
-    #[serde(rename = "AcceptRanges", skip)]
+    /// On the wire in the header (`accept-ranges`).
+    #[serde(
+        rename = "AcceptRanges",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub accept_ranges: Option<String>,
     /// The size of the retrieved part in bytes.
     ///
-    /// In the header (`Content-Length`), not the body.
-    #[serde(rename = "ContentLength", skip)]
+    /// On the wire in the header (`Content-Length`).
+    #[serde(
+        rename = "ContentLength",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_length: Option<i64>,
     /// The entity tag of the part.
     ///
-    /// In the header (`ETag`), not the body.
-    #[serde(rename = "ETag", skip)]
+    /// On the wire in the header (`ETag`).
+    #[serde(rename = "ETag", default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
     /// The status of the multipart upload.
     ///
-    /// In the header (`x-amz-multipart-upload-status`), not the body.
-    #[serde(rename = "MultipartUploadStatus", skip)]
+    /// On the wire in the header (`x-amz-multipart-upload-status`).
+    #[serde(
+        rename = "MultipartUploadStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub multipart_upload_status: Option<MultipartUploadStatus>,
     /// The Base64 encoded, 32-bit CRC32 checksum of the part.
     ///
-    /// In the header (`x-amz-checksum-crc32`), not the body.
-    #[serde(rename = "ChecksumCRC32", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32`).
+    #[serde(
+        rename = "ChecksumCRC32",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32: Option<String>,
     /// The Base64 encoded, 32-bit CRC32C checksum of the part.
     ///
-    /// In the header (`x-amz-checksum-crc32c`), not the body.
-    #[serde(rename = "ChecksumCRC32C", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32c`).
+    #[serde(
+        rename = "ChecksumCRC32C",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32_c: Option<String>,
     /// The Base64 encoded, 64-bit CRC64NVME checksum of the part.
     ///
-    /// In the header (`x-amz-checksum-crc64nvme`), not the body.
-    #[serde(rename = "ChecksumCRC64NVME", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc64nvme`).
+    #[serde(
+        rename = "ChecksumCRC64NVME",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc64_nvme: Option<String>,
     /// The Base64 encoded, 160-bit SHA1 digest of the part.
     ///
-    /// In the header (`x-amz-checksum-sha1`), not the body.
-    #[serde(rename = "ChecksumSHA1", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha1`).
+    #[serde(
+        rename = "ChecksumSHA1",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha1: Option<String>,
     /// The Base64 encoded, 256-bit SHA256 digest of the part.
     ///
-    /// In the header (`x-amz-checksum-sha256`), not the body.
-    #[serde(rename = "ChecksumSHA256", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha256`).
+    #[serde(
+        rename = "ChecksumSHA256",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha256: Option<String>,
     /// The Base64 encoded, 512-bit SHA512 digest of the part.
     ///
-    /// In the header (`x-amz-checksum-sha512`), not the body.
-    #[serde(rename = "ChecksumSHA512", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha512`).
+    #[serde(
+        rename = "ChecksumSHA512",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha512: Option<String>,
     /// The Base64 encoded, 128-bit MD5 digest of the part.
     ///
-    /// In the header (`x-amz-checksum-md5`), not the body.
-    #[serde(rename = "ChecksumMD5", skip)]
+    /// On the wire in the header (`x-amz-checksum-md5`).
+    #[serde(
+        rename = "ChecksumMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_md5: Option<String>,
     /// The Base64 encoded, 64-bit XXHASH64 checksum of the part.
     ///
-    /// In the header (`x-amz-checksum-xxhash64`), not the body.
-    #[serde(rename = "ChecksumXXHASH64", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash64`).
+    #[serde(
+        rename = "ChecksumXXHASH64",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash64: Option<String>,
     /// The Base64 encoded, 64-bit XXHASH3 checksum of the part.
     ///
-    /// In the header (`x-amz-checksum-xxhash3`), not the body.
-    #[serde(rename = "ChecksumXXHASH3", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash3`).
+    #[serde(
+        rename = "ChecksumXXHASH3",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash3: Option<String>,
     /// The Base64 encoded, 128-bit XXHASH128 checksum of the part.
     ///
-    /// In the header (`x-amz-checksum-xxhash128`), not the body.
-    #[serde(rename = "ChecksumXXHASH128", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash128`).
+    #[serde(
+        rename = "ChecksumXXHASH128",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash128: Option<String>,
     /// Version ID of the object.
     ///
-    /// In the header (`x-amz-version-id`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the header (`x-amz-version-id`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// The portion of the part that was returned in the response.
     ///
-    /// In the header (`Content-Range`), not the body.
-    #[serde(rename = "ContentRange", skip)]
+    /// On the wire in the header (`Content-Range`).
+    #[serde(
+        rename = "ContentRange",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_range: Option<String>,
     /// The server-side encryption algorithm used when storing this multipart upload in Amazon S3.
     ///
-    /// In the header (`x-amz-server-side-encryption`), not the body.
-    #[serde(rename = "ServerSideEncryption", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption`).
+    #[serde(
+        rename = "ServerSideEncryption",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_side_encryption: Option<ServerSideEncryption>,
     /// If present, indicates the ID of the KMS key that was used for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-aws-kms-key-id`), not the body.
-    #[serde(rename = "SSEKMSKeyId", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-aws-kms-key-id`).
+    #[serde(
+        rename = "SSEKMSKeyId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_key_id: Option<String>,
     /// Indicates whether the multipart upload uses an S3 Bucket Key for server-side encryption with Key Management Service (KMS) keys (SSE-KMS).
     ///
-    /// In the header (`x-amz-server-side-encryption-bucket-key-enabled`), not the body.
-    #[serde(rename = "BucketKeyEnabled", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-bucket-key-enabled`).
+    #[serde(
+        rename = "BucketKeyEnabled",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_key_enabled: Option<bool>,
     /// Provides storage class information about where this part is stored.
     ///
-    /// In the header (`x-amz-storage-class`), not the body.
-    #[serde(rename = "StorageClass", skip)]
+    /// On the wire in the header (`x-amz-storage-class`).
+    #[serde(
+        rename = "StorageClass",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub storage_class: Option<StorageClass>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -8358,43 +9736,59 @@ pub struct GetPartOutput {
 pub struct GetPartRequest {
     /// The name of the bucket containing the part to retrieve.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Object key for which the multipart upload was initiated.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// Downloads the specified byte range of a part.
     ///
-    /// In the header (`Range`), not the body.
-    #[serde(rename = "Range", skip)]
+    /// On the wire in the header (`Range`).
+    #[serde(rename = "Range", default, skip_serializing_if = "Option::is_none")]
     pub range: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// Upload ID identifying the multipart upload to retrieve the specified part from.
     ///
-    /// In the querystring (`uploadId`), not the body.
-    #[serde(rename = "UploadId", skip)]
+    /// On the wire in the querystring (`uploadId`).
+    /// Required.
+    #[serde(rename = "UploadId")]
     pub upload_id: String,
     /// Part number of the part to retrieve.
     ///
-    /// In the querystring (`partNumber`), not the body.
-    #[serde(rename = "PartNumber", skip)]
+    /// On the wire in the querystring (`partNumber`).
+    /// Required.
+    #[serde(rename = "PartNumber")]
     pub part_number: i32,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// To retrieve the checksum, this mode must be enabled.
     ///
-    /// In the header (`x-amz-checksum-mode`), not the body.
-    #[serde(rename = "ChecksumMode", skip)]
+    /// On the wire in the header (`x-amz-checksum-mode`).
+    #[serde(
+        rename = "ChecksumMode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_mode: Option<ChecksumMode>,
 }
 
@@ -8413,13 +9807,18 @@ pub struct GetPublicAccessBlockOutput {
 pub struct GetPublicAccessBlockRequest {
     /// The name of the Amazon S3 bucket whose PublicAccessBlock configuration you want to retrieve.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -8480,28 +9879,44 @@ pub struct Grantee {
 pub struct HeadBucketOutput {
     /// The Amazon Resource Name (ARN) of the S3 bucket.
     ///
-    /// In the header (`x-amz-bucket-arn`), not the body.
-    #[serde(rename = "BucketArn", skip)]
+    /// On the wire in the header (`x-amz-bucket-arn`).
+    #[serde(rename = "BucketArn", default, skip_serializing_if = "Option::is_none")]
     pub bucket_arn: Option<String>,
     /// The type of location where the bucket is created.
     ///
-    /// In the header (`x-amz-bucket-location-type`), not the body.
-    #[serde(rename = "BucketLocationType", skip)]
+    /// On the wire in the header (`x-amz-bucket-location-type`).
+    #[serde(
+        rename = "BucketLocationType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_location_type: Option<LocationType>,
     /// The name of the location where the bucket will be created.
     ///
-    /// In the header (`x-amz-bucket-location-name`), not the body.
-    #[serde(rename = "BucketLocationName", skip)]
+    /// On the wire in the header (`x-amz-bucket-location-name`).
+    #[serde(
+        rename = "BucketLocationName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_location_name: Option<String>,
     /// The Region that the bucket is located.
     ///
-    /// In the header (`x-amz-bucket-region`), not the body.
-    #[serde(rename = "BucketRegion", skip)]
+    /// On the wire in the header (`x-amz-bucket-region`).
+    #[serde(
+        rename = "BucketRegion",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_region: Option<String>,
     /// Indicates whether the bucket name used in the request is an access point alias.
     ///
-    /// In the header (`x-amz-access-point-alias`), not the body.
-    #[serde(rename = "AccessPointAlias", skip)]
+    /// On the wire in the header (`x-amz-access-point-alias`).
+    #[serde(
+        rename = "AccessPointAlias",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub access_point_alias: Option<bool>,
 }
 
@@ -8509,13 +9924,18 @@ pub struct HeadBucketOutput {
 pub struct HeadBucketRequest {
     /// The bucket name.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -8523,233 +9943,393 @@ pub struct HeadBucketRequest {
 pub struct HeadObjectOutput {
     /// Specifies whether the object retrieved was (true) or was not (false) a Delete Marker.
     ///
-    /// In the header (`x-amz-delete-marker`), not the body.
-    #[serde(rename = "DeleteMarker", skip)]
+    /// On the wire in the header (`x-amz-delete-marker`).
+    #[serde(
+        rename = "DeleteMarker",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub delete_marker: Option<bool>,
     /// Indicates that a range of bytes was specified.
     ///
-    /// In the header (`accept-ranges`), not the body.
-    #[serde(rename = "AcceptRanges", skip)]
+    /// On the wire in the header (`accept-ranges`).
+    #[serde(
+        rename = "AcceptRanges",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub accept_ranges: Option<String>,
     /// If the object expiration is configured (see PutBucketLifecycleConfiguration ), the response includes this header.
     ///
-    /// In the header (`x-amz-expiration`), not the body.
-    #[serde(rename = "Expiration", skip)]
+    /// On the wire in the header (`x-amz-expiration`).
+    #[serde(
+        rename = "Expiration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expiration: Option<String>,
     /// If the object is an archived object (an object whose storage class is GLACIER), the response includes this header if either the archive restoration is in progress (see RestoreObject or an archive copy is already restored.
     ///
-    /// In the header (`x-amz-restore`), not the body.
-    #[serde(rename = "Restore", skip)]
+    /// On the wire in the header (`x-amz-restore`).
+    #[serde(rename = "Restore", default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<String>,
     /// The archive state of the head object.
     ///
-    /// In the header (`x-amz-archive-status`), not the body.
-    #[serde(rename = "ArchiveStatus", skip)]
+    /// On the wire in the header (`x-amz-archive-status`).
+    #[serde(
+        rename = "ArchiveStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub archive_status: Option<ArchiveStatus>,
     /// Date and time when the object was last modified.
     ///
-    /// In the header (`Last-Modified`), not the body.
-    #[serde(rename = "LastModified", skip)]
+    /// On the wire in the header (`Last-Modified`).
+    #[serde(
+        rename = "LastModified",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_modified: Option<f64>,
     /// Size of the body in bytes.
     ///
-    /// In the header (`Content-Length`), not the body.
-    #[serde(rename = "ContentLength", skip)]
+    /// On the wire in the header (`Content-Length`).
+    #[serde(
+        rename = "ContentLength",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_length: Option<i64>,
     /// The Base64 encoded, 32-bit CRC32 checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-crc32`), not the body.
-    #[serde(rename = "ChecksumCRC32", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32`).
+    #[serde(
+        rename = "ChecksumCRC32",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32: Option<String>,
     /// The Base64 encoded, 32-bit CRC32C checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-crc32c`), not the body.
-    #[serde(rename = "ChecksumCRC32C", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32c`).
+    #[serde(
+        rename = "ChecksumCRC32C",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32_c: Option<String>,
     /// The Base64 encoded, 64-bit CRC64NVME checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-crc64nvme`), not the body.
-    #[serde(rename = "ChecksumCRC64NVME", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc64nvme`).
+    #[serde(
+        rename = "ChecksumCRC64NVME",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc64_nvme: Option<String>,
     /// The Base64 encoded, 160-bit SHA1 digest of the object.
     ///
-    /// In the header (`x-amz-checksum-sha1`), not the body.
-    #[serde(rename = "ChecksumSHA1", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha1`).
+    #[serde(
+        rename = "ChecksumSHA1",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha1: Option<String>,
     /// The Base64 encoded, 256-bit SHA256 digest of the object.
     ///
-    /// In the header (`x-amz-checksum-sha256`), not the body.
-    #[serde(rename = "ChecksumSHA256", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha256`).
+    #[serde(
+        rename = "ChecksumSHA256",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha256: Option<String>,
     /// The Base64 encoded, 512-bit SHA512 digest of the object.
     ///
-    /// In the header (`x-amz-checksum-sha512`), not the body.
-    #[serde(rename = "ChecksumSHA512", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha512`).
+    #[serde(
+        rename = "ChecksumSHA512",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha512: Option<String>,
     /// The Base64 encoded, 128-bit MD5 digest of the object.
     ///
-    /// In the header (`x-amz-checksum-md5`), not the body.
-    #[serde(rename = "ChecksumMD5", skip)]
+    /// On the wire in the header (`x-amz-checksum-md5`).
+    #[serde(
+        rename = "ChecksumMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_md5: Option<String>,
     /// The Base64 encoded, 64-bit XXHASH64 checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-xxhash64`), not the body.
-    #[serde(rename = "ChecksumXXHASH64", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash64`).
+    #[serde(
+        rename = "ChecksumXXHASH64",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash64: Option<String>,
     /// The Base64 encoded, 64-bit XXHASH3 checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-xxhash3`), not the body.
-    #[serde(rename = "ChecksumXXHASH3", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash3`).
+    #[serde(
+        rename = "ChecksumXXHASH3",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash3: Option<String>,
     /// The Base64 encoded, 128-bit XXHASH128 checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-xxhash128`), not the body.
-    #[serde(rename = "ChecksumXXHASH128", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash128`).
+    #[serde(
+        rename = "ChecksumXXHASH128",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash128: Option<String>,
     /// The checksum type, which determines how part-level checksums are combined to create an object-level checksum for multipart objects.
     ///
-    /// In the header (`x-amz-checksum-type`), not the body.
-    #[serde(rename = "ChecksumType", skip)]
+    /// On the wire in the header (`x-amz-checksum-type`).
+    #[serde(
+        rename = "ChecksumType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_type: Option<ChecksumType>,
     /// An entity tag (ETag) is an opaque identifier assigned by a web server to a specific version of a resource found at a URL.
     ///
-    /// In the header (`ETag`), not the body.
-    #[serde(rename = "ETag", skip)]
+    /// On the wire in the header (`ETag`).
+    #[serde(rename = "ETag", default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
     /// This is set to the number of metadata entries not returned in x-amz-meta headers.
     ///
-    /// In the header (`x-amz-missing-meta`), not the body.
-    #[serde(rename = "MissingMeta", skip)]
+    /// On the wire in the header (`x-amz-missing-meta`).
+    #[serde(
+        rename = "MissingMeta",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub missing_meta: Option<i32>,
     /// Version ID of the object.
     ///
-    /// In the header (`x-amz-version-id`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the header (`x-amz-version-id`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// Specifies caching behavior along the request/reply chain.
     ///
-    /// In the header (`Cache-Control`), not the body.
-    #[serde(rename = "CacheControl", skip)]
+    /// On the wire in the header (`Cache-Control`).
+    #[serde(
+        rename = "CacheControl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cache_control: Option<String>,
     /// Specifies presentational information for the object.
     ///
-    /// In the header (`Content-Disposition`), not the body.
-    #[serde(rename = "ContentDisposition", skip)]
+    /// On the wire in the header (`Content-Disposition`).
+    #[serde(
+        rename = "ContentDisposition",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_disposition: Option<String>,
     /// Indicates what content encodings have been applied to the object and thus what decoding mechanisms must be applied to obtain the media-type referenced by the Content-Type header field.
     ///
-    /// In the header (`Content-Encoding`), not the body.
-    #[serde(rename = "ContentEncoding", skip)]
+    /// On the wire in the header (`Content-Encoding`).
+    #[serde(
+        rename = "ContentEncoding",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_encoding: Option<String>,
     /// The language the content is in.
     ///
-    /// In the header (`Content-Language`), not the body.
-    #[serde(rename = "ContentLanguage", skip)]
+    /// On the wire in the header (`Content-Language`).
+    #[serde(
+        rename = "ContentLanguage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_language: Option<String>,
     /// A standard MIME type describing the format of the object data.
     ///
-    /// In the header (`Content-Type`), not the body.
-    #[serde(rename = "ContentType", skip)]
+    /// On the wire in the header (`Content-Type`).
+    #[serde(
+        rename = "ContentType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_type: Option<String>,
     /// The portion of the object returned in the response for a GET request.
     ///
-    /// In the header (`Content-Range`), not the body.
-    #[serde(rename = "ContentRange", skip)]
+    /// On the wire in the header (`Content-Range`).
+    #[serde(
+        rename = "ContentRange",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_range: Option<String>,
     /// The date and time at which the object is no longer cacheable.
     ///
-    /// In the header (`Expires`), not the body.
-    #[serde(rename = "Expires", skip)]
+    /// On the wire in the header (`Expires`).
+    #[serde(rename = "Expires", default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
     /// If the bucket is configured as a website, redirects requests for this object to another object in the same bucket or to an external URL.
     ///
-    /// In the header (`x-amz-website-redirect-location`), not the body.
-    #[serde(rename = "WebsiteRedirectLocation", skip)]
+    /// On the wire in the header (`x-amz-website-redirect-location`).
+    #[serde(
+        rename = "WebsiteRedirectLocation",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub website_redirect_location: Option<String>,
     /// The server-side encryption algorithm used when you store this object in Amazon S3 or Amazon FSx.
     ///
-    /// In the header (`x-amz-server-side-encryption`), not the body.
-    #[serde(rename = "ServerSideEncryption", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption`).
+    #[serde(
+        rename = "ServerSideEncryption",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_side_encryption: Option<ServerSideEncryption>,
     /// A map of metadata to store with the object in S3.
     ///
-    /// In the headers (`x-amz-meta-`), not the body.
-    #[serde(rename = "Metadata", skip)]
+    /// On the wire in the headers (`x-amz-meta-`).
+    #[serde(rename = "Metadata", default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
     /// If server-side encryption with a customer-provided encryption key was requested, the response will include this header to confirm the encryption algorithm that's used.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// If server-side encryption with a customer-provided encryption key was requested, the response will include this header to provide the round-trip message integrity verification of the customer-provided encryption key.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
     /// If present, indicates the ID of the KMS key that was used for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-aws-kms-key-id`), not the body.
-    #[serde(rename = "SSEKMSKeyId", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-aws-kms-key-id`).
+    #[serde(
+        rename = "SSEKMSKeyId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_key_id: Option<String>,
     /// Indicates whether the object uses an S3 Bucket Key for server-side encryption with Key Management Service (KMS) keys (SSE-KMS).
     ///
-    /// In the header (`x-amz-server-side-encryption-bucket-key-enabled`), not the body.
-    #[serde(rename = "BucketKeyEnabled", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-bucket-key-enabled`).
+    #[serde(
+        rename = "BucketKeyEnabled",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_key_enabled: Option<bool>,
     /// Provides storage class information of the object.
     ///
-    /// In the header (`x-amz-storage-class`), not the body.
-    #[serde(rename = "StorageClass", skip)]
+    /// On the wire in the header (`x-amz-storage-class`).
+    #[serde(
+        rename = "StorageClass",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub storage_class: Option<StorageClass>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
     /// Amazon S3 can return this header if your request involves a bucket that is either a source or a destination in a replication rule.
     ///
-    /// In the header (`x-amz-replication-status`), not the body.
-    #[serde(rename = "ReplicationStatus", skip)]
+    /// On the wire in the header (`x-amz-replication-status`).
+    #[serde(
+        rename = "ReplicationStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub replication_status: Option<ReplicationStatus>,
     /// The count of parts this object has.
     ///
-    /// In the header (`x-amz-mp-parts-count`), not the body.
-    #[serde(rename = "PartsCount", skip)]
+    /// On the wire in the header (`x-amz-mp-parts-count`).
+    #[serde(
+        rename = "PartsCount",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub parts_count: Option<i32>,
     /// The number of tags, if any, on the object, when you have the relevant permission to read object tags.
     ///
-    /// In the header (`x-amz-tagging-count`), not the body.
-    #[serde(rename = "TagCount", skip)]
+    /// On the wire in the header (`x-amz-tagging-count`).
+    #[serde(rename = "TagCount", default, skip_serializing_if = "Option::is_none")]
     pub tag_count: Option<i32>,
     /// The Object Lock mode, if any, that's in effect for this object.
     ///
-    /// In the header (`x-amz-object-lock-mode`), not the body.
-    #[serde(rename = "ObjectLockMode", skip)]
+    /// On the wire in the header (`x-amz-object-lock-mode`).
+    #[serde(
+        rename = "ObjectLockMode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_mode: Option<ObjectLockMode>,
     /// The date and time when the Object Lock retention period expires.
     ///
-    /// In the header (`x-amz-object-lock-retain-until-date`), not the body.
-    #[serde(rename = "ObjectLockRetainUntilDate", skip)]
+    /// On the wire in the header (`x-amz-object-lock-retain-until-date`).
+    #[serde(
+        rename = "ObjectLockRetainUntilDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_retain_until_date: Option<f64>,
     /// Specifies whether a legal hold is in effect for this object.
     ///
-    /// In the header (`x-amz-object-lock-legal-hold`), not the body.
-    #[serde(rename = "ObjectLockLegalHoldStatus", skip)]
+    /// On the wire in the header (`x-amz-object-lock-legal-hold`).
+    #[serde(
+        rename = "ObjectLockLegalHoldStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_legal_hold_status: Option<ObjectLockLegalHoldStatus>,
     /// The event hold status for this object.
     ///
-    /// In the header (`x-amz-object-lock-event-hold`), not the body.
-    #[serde(rename = "ObjectLockEventHold", skip)]
+    /// On the wire in the header (`x-amz-object-lock-event-hold`).
+    #[serde(
+        rename = "ObjectLockEventHold",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_event_hold: Option<ObjectLockEventHold>,
     /// The event hold duration in days for this object.
     ///
-    /// In the header (`x-amz-object-lock-event-hold-duration-days`), not the body.
-    #[serde(rename = "ObjectLockEventHoldDurationDays", skip)]
+    /// On the wire in the header (`x-amz-object-lock-event-hold-duration-days`).
+    #[serde(
+        rename = "ObjectLockEventHoldDurationDays",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_event_hold_duration_days: Option<i32>,
     /// The event hold duration in years for this object.
     ///
-    /// In the header (`x-amz-object-lock-event-hold-duration-years`), not the body.
-    #[serde(rename = "ObjectLockEventHoldDurationYears", skip)]
+    /// On the wire in the header (`x-amz-object-lock-event-hold-duration-years`).
+    #[serde(
+        rename = "ObjectLockEventHoldDurationYears",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_event_hold_duration_years: Option<i32>,
 }
 
@@ -8757,108 +10337,174 @@ pub struct HeadObjectOutput {
 pub struct HeadObjectRequest {
     /// The name of the bucket that contains the object.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Return the object only if its entity tag (ETag) is the same as the one specified; otherwise, return a 412 (precondition failed) error.
     ///
-    /// In the header (`If-Match`), not the body.
-    #[serde(rename = "IfMatch", skip)]
+    /// On the wire in the header (`If-Match`).
+    #[serde(rename = "IfMatch", default, skip_serializing_if = "Option::is_none")]
     pub if_match: Option<String>,
     /// Return the object only if it has been modified since the specified time; otherwise, return a 304 (not modified) error.
     ///
-    /// In the header (`If-Modified-Since`), not the body.
-    #[serde(rename = "IfModifiedSince", skip)]
+    /// On the wire in the header (`If-Modified-Since`).
+    #[serde(
+        rename = "IfModifiedSince",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub if_modified_since: Option<f64>,
     /// Return the object only if its entity tag (ETag) is different from the one specified; otherwise, return a 304 (not modified) error.
     ///
-    /// In the header (`If-None-Match`), not the body.
-    #[serde(rename = "IfNoneMatch", skip)]
+    /// On the wire in the header (`If-None-Match`).
+    #[serde(
+        rename = "IfNoneMatch",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub if_none_match: Option<String>,
     /// Return the object only if it has not been modified since the specified time; otherwise, return a 412 (precondition failed) error.
     ///
-    /// In the header (`If-Unmodified-Since`), not the body.
-    #[serde(rename = "IfUnmodifiedSince", skip)]
+    /// On the wire in the header (`If-Unmodified-Since`).
+    #[serde(
+        rename = "IfUnmodifiedSince",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub if_unmodified_since: Option<f64>,
     /// The object key.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// HeadObject returns only the metadata for an object.
     ///
-    /// In the header (`Range`), not the body.
-    #[serde(rename = "Range", skip)]
+    /// On the wire in the header (`Range`).
+    #[serde(rename = "Range", default, skip_serializing_if = "Option::is_none")]
     pub range: Option<String>,
     /// Sets the Cache-Control header of the response.
     ///
-    /// In the querystring (`response-cache-control`), not the body.
-    #[serde(rename = "ResponseCacheControl", skip)]
+    /// On the wire in the querystring (`response-cache-control`).
+    #[serde(
+        rename = "ResponseCacheControl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub response_cache_control: Option<String>,
     /// Sets the Content-Disposition header of the response.
     ///
-    /// In the querystring (`response-content-disposition`), not the body.
-    #[serde(rename = "ResponseContentDisposition", skip)]
+    /// On the wire in the querystring (`response-content-disposition`).
+    #[serde(
+        rename = "ResponseContentDisposition",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub response_content_disposition: Option<String>,
     /// Sets the Content-Encoding header of the response.
     ///
-    /// In the querystring (`response-content-encoding`), not the body.
-    #[serde(rename = "ResponseContentEncoding", skip)]
+    /// On the wire in the querystring (`response-content-encoding`).
+    #[serde(
+        rename = "ResponseContentEncoding",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub response_content_encoding: Option<String>,
     /// Sets the Content-Language header of the response.
     ///
-    /// In the querystring (`response-content-language`), not the body.
-    #[serde(rename = "ResponseContentLanguage", skip)]
+    /// On the wire in the querystring (`response-content-language`).
+    #[serde(
+        rename = "ResponseContentLanguage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub response_content_language: Option<String>,
     /// Sets the Content-Type header of the response.
     ///
-    /// In the querystring (`response-content-type`), not the body.
-    #[serde(rename = "ResponseContentType", skip)]
+    /// On the wire in the querystring (`response-content-type`).
+    #[serde(
+        rename = "ResponseContentType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub response_content_type: Option<String>,
     /// Sets the Expires header of the response.
     ///
-    /// In the querystring (`response-expires`), not the body.
-    #[serde(rename = "ResponseExpires", skip)]
+    /// On the wire in the querystring (`response-expires`).
+    #[serde(
+        rename = "ResponseExpires",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub response_expires: Option<f64>,
     /// Version ID used to reference a specific version of the object.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// Specifies the algorithm to use when encrypting the object (for example, AES256).
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// Specifies the customer-provided encryption key for Amazon S3 to use in encrypting data.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key`), not the body.
-    #[serde(rename = "SSECustomerKey", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key`).
+    #[serde(
+        rename = "SSECustomerKey",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key: Option<String>,
     /// Specifies the 128-bit MD5 digest of the encryption key according to RFC 1321.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// Part number of the object being read.
     ///
-    /// In the querystring (`partNumber`), not the body.
-    #[serde(rename = "PartNumber", skip)]
+    /// On the wire in the querystring (`partNumber`).
+    #[serde(
+        rename = "PartNumber",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub part_number: Option<i32>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// To retrieve the checksum, this parameter must be enabled.
     ///
-    /// In the header (`x-amz-checksum-mode`), not the body.
-    #[serde(rename = "ChecksumMode", skip)]
+    /// On the wire in the header (`x-amz-checksum-mode`).
+    #[serde(
+        rename = "ChecksumMode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_mode: Option<ChecksumMode>,
 }
 
@@ -9390,18 +11036,27 @@ pub struct ListBucketAnalyticsConfigurationsOutput {
 pub struct ListBucketAnalyticsConfigurationsRequest {
     /// The name of the bucket from which analytics configurations are retrieved.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The ContinuationToken that represents a placeholder from where this request should begin.
     ///
-    /// In the querystring (`continuation-token`), not the body.
-    #[serde(rename = "ContinuationToken", skip)]
+    /// On the wire in the querystring (`continuation-token`).
+    #[serde(
+        rename = "ContinuationToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub continuation_token: Option<String>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -9441,18 +11096,27 @@ pub struct ListBucketIntelligentTieringConfigurationsOutput {
 pub struct ListBucketIntelligentTieringConfigurationsRequest {
     /// The name of the Amazon S3 bucket whose configuration you want to modify or retrieve.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The ContinuationToken that represents a placeholder from where this request should begin.
     ///
-    /// In the querystring (`continuation-token`), not the body.
-    #[serde(rename = "ContinuationToken", skip)]
+    /// On the wire in the querystring (`continuation-token`).
+    #[serde(
+        rename = "ContinuationToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub continuation_token: Option<String>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -9492,18 +11156,27 @@ pub struct ListBucketInventoryConfigurationsOutput {
 pub struct ListBucketInventoryConfigurationsRequest {
     /// The name of the bucket containing the inventory configurations to retrieve.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The marker used to continue an inventory configuration listing that has been truncated.
     ///
-    /// In the querystring (`continuation-token`), not the body.
-    #[serde(rename = "ContinuationToken", skip)]
+    /// On the wire in the querystring (`continuation-token`).
+    #[serde(
+        rename = "ContinuationToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub continuation_token: Option<String>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -9543,18 +11216,27 @@ pub struct ListBucketMetricsConfigurationsOutput {
 pub struct ListBucketMetricsConfigurationsRequest {
     /// The name of the bucket containing the metrics configurations to retrieve.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The marker that is used to continue a metrics configuration listing that has been truncated.
     ///
-    /// In the querystring (`continuation-token`), not the body.
-    #[serde(rename = "ContinuationToken", skip)]
+    /// On the wire in the querystring (`continuation-token`).
+    #[serde(
+        rename = "ContinuationToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub continuation_token: Option<String>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -9582,23 +11264,35 @@ pub struct ListBucketsOutput {
 pub struct ListBucketsRequest {
     /// Maximum number of buckets to be returned in response.
     ///
-    /// In the querystring (`max-buckets`), not the body.
-    #[serde(rename = "MaxBuckets", skip)]
+    /// On the wire in the querystring (`max-buckets`).
+    #[serde(
+        rename = "MaxBuckets",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_buckets: Option<i32>,
     /// ContinuationToken indicates to Amazon S3 that the list is being continued on this bucket with a token.
     ///
-    /// In the querystring (`continuation-token`), not the body.
-    #[serde(rename = "ContinuationToken", skip)]
+    /// On the wire in the querystring (`continuation-token`).
+    #[serde(
+        rename = "ContinuationToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub continuation_token: Option<String>,
     /// Limits the response to bucket names that begin with the specified bucket name prefix.
     ///
-    /// In the querystring (`prefix`), not the body.
-    #[serde(rename = "Prefix", skip)]
+    /// On the wire in the querystring (`prefix`).
+    #[serde(rename = "Prefix", default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
     /// Limits the response to buckets that are located in the specified Amazon Web Services Region.
     ///
-    /// In the querystring (`bucket-region`), not the body.
-    #[serde(rename = "BucketRegion", skip)]
+    /// On the wire in the querystring (`bucket-region`).
+    #[serde(
+        rename = "BucketRegion",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_region: Option<String>,
 }
 
@@ -9620,13 +11314,21 @@ pub struct ListDirectoryBucketsOutput {
 pub struct ListDirectoryBucketsRequest {
     /// ContinuationToken indicates to Amazon S3 that the list is being continued on buckets in this account with a token.
     ///
-    /// In the querystring (`continuation-token`), not the body.
-    #[serde(rename = "ContinuationToken", skip)]
+    /// On the wire in the querystring (`continuation-token`).
+    #[serde(
+        rename = "ContinuationToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub continuation_token: Option<String>,
     /// Maximum number of buckets to be returned in response.
     ///
-    /// In the querystring (`max-directory-buckets`), not the body.
-    #[serde(rename = "MaxDirectoryBuckets", skip)]
+    /// On the wire in the querystring (`max-directory-buckets`).
+    #[serde(
+        rename = "MaxDirectoryBuckets",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_directory_buckets: Option<i32>,
 }
 
@@ -9698,8 +11400,12 @@ pub struct ListMultipartUploadsOutput {
     pub encoding_type: Option<EncodingType>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -9707,48 +11413,69 @@ pub struct ListMultipartUploadsOutput {
 pub struct ListMultipartUploadsRequest {
     /// The name of the bucket to which the multipart upload was initiated.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Character you use to group keys.
     ///
-    /// In the querystring (`delimiter`), not the body.
-    #[serde(rename = "Delimiter", skip)]
+    /// On the wire in the querystring (`delimiter`).
+    #[serde(rename = "Delimiter", default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<String>,
     /// Encoding type used by Amazon S3 to encode the object keys in the response.
     ///
-    /// In the querystring (`encoding-type`), not the body.
-    #[serde(rename = "EncodingType", skip)]
+    /// On the wire in the querystring (`encoding-type`).
+    #[serde(
+        rename = "EncodingType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub encoding_type: Option<EncodingType>,
     /// Specifies the multipart upload after which listing should begin.
     ///
-    /// In the querystring (`key-marker`), not the body.
-    #[serde(rename = "KeyMarker", skip)]
+    /// On the wire in the querystring (`key-marker`).
+    #[serde(rename = "KeyMarker", default, skip_serializing_if = "Option::is_none")]
     pub key_marker: Option<String>,
     /// Sets the maximum number of multipart uploads, from 1 to 1,000, to return in the response body.
     ///
-    /// In the querystring (`max-uploads`), not the body.
-    #[serde(rename = "MaxUploads", skip)]
+    /// On the wire in the querystring (`max-uploads`).
+    #[serde(
+        rename = "MaxUploads",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_uploads: Option<i32>,
     /// Lists in-progress uploads only for those keys that begin with the specified prefix.
     ///
-    /// In the querystring (`prefix`), not the body.
-    #[serde(rename = "Prefix", skip)]
+    /// On the wire in the querystring (`prefix`).
+    #[serde(rename = "Prefix", default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
     /// Together with key-marker, specifies the multipart upload after which listing should begin.
     ///
-    /// In the querystring (`upload-id-marker`), not the body.
-    #[serde(rename = "UploadIdMarker", skip)]
+    /// On the wire in the querystring (`upload-id-marker`).
+    #[serde(
+        rename = "UploadIdMarker",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub upload_id_marker: Option<String>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
 }
 
@@ -9769,8 +11496,12 @@ pub struct ListObjectAnnotationsOutput {
     pub key: Option<String>,
     /// The version ID of the object.
     ///
-    /// In the header (`x-amz-object-version-id`), not the body.
-    #[serde(rename = "ObjectVersionId", skip)]
+    /// On the wire in the header (`x-amz-object-version-id`).
+    #[serde(
+        rename = "ObjectVersionId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_version_id: Option<String>,
     /// The prefix used to filter the response.
     #[serde(
@@ -9809,8 +11540,12 @@ pub struct ListObjectAnnotationsOutput {
     pub next_continuation_token: Option<String>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -9818,43 +11553,65 @@ pub struct ListObjectAnnotationsOutput {
 pub struct ListObjectAnnotationsRequest {
     /// The name of the bucket that contains the object.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The object key.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// The version ID of the object.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// The maximum number of annotations to return in the response.
     ///
-    /// In the querystring (`max-annotation-results`), not the body.
-    #[serde(rename = "MaxAnnotationResults", skip)]
+    /// On the wire in the querystring (`max-annotation-results`).
+    #[serde(
+        rename = "MaxAnnotationResults",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_annotation_results: Option<i32>,
     /// Filter results to annotations whose name begins with the specified prefix.
     ///
-    /// In the querystring (`annotation-prefix`), not the body.
-    #[serde(rename = "AnnotationPrefix", skip)]
+    /// On the wire in the querystring (`annotation-prefix`).
+    #[serde(
+        rename = "AnnotationPrefix",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub annotation_prefix: Option<String>,
     /// Continuation token returned by a previous request to retrieve the next page.
     ///
-    /// In the querystring (`continuation-token`), not the body.
-    #[serde(rename = "ContinuationToken", skip)]
+    /// On the wire in the querystring (`continuation-token`).
+    #[serde(
+        rename = "ContinuationToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub continuation_token: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -9929,8 +11686,12 @@ pub struct ListObjectVersionsOutput {
     pub encoding_type: Option<EncodingType>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -9938,53 +11699,74 @@ pub struct ListObjectVersionsOutput {
 pub struct ListObjectVersionsRequest {
     /// The bucket name that contains the objects.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// A delimiter is a character that you specify to group keys.
     ///
-    /// In the querystring (`delimiter`), not the body.
-    #[serde(rename = "Delimiter", skip)]
+    /// On the wire in the querystring (`delimiter`).
+    #[serde(rename = "Delimiter", default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<String>,
     /// Encoding type used by Amazon S3 to encode the object keys in the response.
     ///
-    /// In the querystring (`encoding-type`), not the body.
-    #[serde(rename = "EncodingType", skip)]
+    /// On the wire in the querystring (`encoding-type`).
+    #[serde(
+        rename = "EncodingType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub encoding_type: Option<EncodingType>,
     /// Specifies the key to start with when listing objects in a bucket.
     ///
-    /// In the querystring (`key-marker`), not the body.
-    #[serde(rename = "KeyMarker", skip)]
+    /// On the wire in the querystring (`key-marker`).
+    #[serde(rename = "KeyMarker", default, skip_serializing_if = "Option::is_none")]
     pub key_marker: Option<String>,
     /// Sets the maximum number of keys returned in the response.
     ///
-    /// In the querystring (`max-keys`), not the body.
-    #[serde(rename = "MaxKeys", skip)]
+    /// On the wire in the querystring (`max-keys`).
+    #[serde(rename = "MaxKeys", default, skip_serializing_if = "Option::is_none")]
     pub max_keys: Option<i32>,
     /// Use this parameter to select only those keys that begin with the specified prefix.
     ///
-    /// In the querystring (`prefix`), not the body.
-    #[serde(rename = "Prefix", skip)]
+    /// On the wire in the querystring (`prefix`).
+    #[serde(rename = "Prefix", default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
     /// Specifies the object version you want to start listing from.
     ///
-    /// In the querystring (`version-id-marker`), not the body.
-    #[serde(rename = "VersionIdMarker", skip)]
+    /// On the wire in the querystring (`version-id-marker`).
+    #[serde(
+        rename = "VersionIdMarker",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub version_id_marker: Option<String>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// Specifies the optional fields that you want returned in the response.
     ///
-    /// In the header (`x-amz-optional-object-attributes`), not the body.
-    #[serde(rename = "OptionalObjectAttributes", skip)]
+    /// On the wire in the header (`x-amz-optional-object-attributes`).
+    #[serde(
+        rename = "OptionalObjectAttributes",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub optional_object_attributes: Option<Vec<OptionalObjectAttributes>>,
 }
 
@@ -10038,8 +11820,12 @@ pub struct ListObjectsOutput {
     pub encoding_type: Option<EncodingType>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -10047,48 +11833,65 @@ pub struct ListObjectsOutput {
 pub struct ListObjectsRequest {
     /// The name of the bucket containing the objects.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// A delimiter is a character that you use to group keys.
     ///
-    /// In the querystring (`delimiter`), not the body.
-    #[serde(rename = "Delimiter", skip)]
+    /// On the wire in the querystring (`delimiter`).
+    #[serde(rename = "Delimiter", default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<String>,
     /// Encoding type used by Amazon S3 to encode the object keys in the response.
     ///
-    /// In the querystring (`encoding-type`), not the body.
-    #[serde(rename = "EncodingType", skip)]
+    /// On the wire in the querystring (`encoding-type`).
+    #[serde(
+        rename = "EncodingType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub encoding_type: Option<EncodingType>,
     /// Marker is where you want Amazon S3 to start listing from.
     ///
-    /// In the querystring (`marker`), not the body.
-    #[serde(rename = "Marker", skip)]
+    /// On the wire in the querystring (`marker`).
+    #[serde(rename = "Marker", default, skip_serializing_if = "Option::is_none")]
     pub marker: Option<String>,
     /// Sets the maximum number of keys returned in the response.
     ///
-    /// In the querystring (`max-keys`), not the body.
-    #[serde(rename = "MaxKeys", skip)]
+    /// On the wire in the querystring (`max-keys`).
+    #[serde(rename = "MaxKeys", default, skip_serializing_if = "Option::is_none")]
     pub max_keys: Option<i32>,
     /// Limits the response to keys that begin with the specified prefix.
     ///
-    /// In the querystring (`prefix`), not the body.
-    #[serde(rename = "Prefix", skip)]
+    /// On the wire in the querystring (`prefix`).
+    #[serde(rename = "Prefix", default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
     /// Confirms that the requester knows that she or he will be charged for the list objects request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// Specifies the optional fields that you want returned in the response.
     ///
-    /// In the header (`x-amz-optional-object-attributes`), not the body.
-    #[serde(rename = "OptionalObjectAttributes", skip)]
+    /// On the wire in the header (`x-amz-optional-object-attributes`).
+    #[serde(
+        rename = "OptionalObjectAttributes",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub optional_object_attributes: Option<Vec<OptionalObjectAttributes>>,
 }
 
@@ -10156,8 +11959,12 @@ pub struct ListObjectsV2Output {
     pub start_after: Option<String>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -10165,58 +11972,87 @@ pub struct ListObjectsV2Output {
 pub struct ListObjectsV2Request {
     /// Directory buckets - When you use this operation with a directory bucket, you must use virtual-hosted-style requests in the format Bucket-name .s3express- zone-id .
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// A delimiter is a character that you use to group keys.
     ///
-    /// In the querystring (`delimiter`), not the body.
-    #[serde(rename = "Delimiter", skip)]
+    /// On the wire in the querystring (`delimiter`).
+    #[serde(rename = "Delimiter", default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<String>,
     /// Encoding type used by Amazon S3 to encode the object keys in the response.
     ///
-    /// In the querystring (`encoding-type`), not the body.
-    #[serde(rename = "EncodingType", skip)]
+    /// On the wire in the querystring (`encoding-type`).
+    #[serde(
+        rename = "EncodingType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub encoding_type: Option<EncodingType>,
     /// Sets the maximum number of keys returned in the response.
     ///
-    /// In the querystring (`max-keys`), not the body.
-    #[serde(rename = "MaxKeys", skip)]
+    /// On the wire in the querystring (`max-keys`).
+    #[serde(rename = "MaxKeys", default, skip_serializing_if = "Option::is_none")]
     pub max_keys: Option<i32>,
     /// Limits the response to keys that begin with the specified prefix.
     ///
-    /// In the querystring (`prefix`), not the body.
-    #[serde(rename = "Prefix", skip)]
+    /// On the wire in the querystring (`prefix`).
+    #[serde(rename = "Prefix", default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
     /// ContinuationToken indicates to Amazon S3 that the list is being continued on this bucket with a token.
     ///
-    /// In the querystring (`continuation-token`), not the body.
-    #[serde(rename = "ContinuationToken", skip)]
+    /// On the wire in the querystring (`continuation-token`).
+    #[serde(
+        rename = "ContinuationToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub continuation_token: Option<String>,
     /// The owner field is not present in ListObjectsV2 by default.
     ///
-    /// In the querystring (`fetch-owner`), not the body.
-    #[serde(rename = "FetchOwner", skip)]
+    /// On the wire in the querystring (`fetch-owner`).
+    #[serde(
+        rename = "FetchOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub fetch_owner: Option<bool>,
     /// StartAfter is where you want Amazon S3 to start listing from.
     ///
-    /// In the querystring (`start-after`), not the body.
-    #[serde(rename = "StartAfter", skip)]
+    /// On the wire in the querystring (`start-after`).
+    #[serde(
+        rename = "StartAfter",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub start_after: Option<String>,
     /// Confirms that the requester knows that she or he will be charged for the list objects request in V2 style.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// Specifies the optional fields that you want returned in the response.
     ///
-    /// In the header (`x-amz-optional-object-attributes`), not the body.
-    #[serde(rename = "OptionalObjectAttributes", skip)]
+    /// On the wire in the header (`x-amz-optional-object-attributes`).
+    #[serde(
+        rename = "OptionalObjectAttributes",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub optional_object_attributes: Option<Vec<OptionalObjectAttributes>>,
 }
 
@@ -10224,13 +12060,17 @@ pub struct ListObjectsV2Request {
 pub struct ListPartsOutput {
     /// If the bucket has a lifecycle rule configured with an action to abort incomplete multipart uploads and the prefix in the lifecycle rule matches the object name in the request, then the response includes this header indicating when the initiated multipart upload will become eligible for abort operation.
     ///
-    /// In the header (`x-amz-abort-date`), not the body.
-    #[serde(rename = "AbortDate", skip)]
+    /// On the wire in the header (`x-amz-abort-date`).
+    #[serde(rename = "AbortDate", default, skip_serializing_if = "Option::is_none")]
     pub abort_date: Option<f64>,
     /// This header is returned along with the x-amz-abort-date header.
     ///
-    /// In the header (`x-amz-abort-rule-id`), not the body.
-    #[serde(rename = "AbortRuleId", skip)]
+    /// On the wire in the header (`x-amz-abort-rule-id`).
+    #[serde(
+        rename = "AbortRuleId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub abort_rule_id: Option<String>,
     /// The name of the bucket to which the multipart upload was initiated.
     #[serde(rename = "Bucket", default, skip_serializing_if = "Option::is_none")]
@@ -10283,8 +12123,12 @@ pub struct ListPartsOutput {
     pub storage_class: Option<StorageClass>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
     /// The algorithm that was used to create a checksum of the object.
     #[serde(
@@ -10302,8 +12146,8 @@ pub struct ListPartsOutput {
     pub checksum_type: Option<ChecksumType>,
     /// Version ID of the object.
     ///
-    /// In the header (`x-amz-version-id`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the header (`x-amz-version-id`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
 }
 
@@ -10311,53 +12155,80 @@ pub struct ListPartsOutput {
 pub struct ListPartsRequest {
     /// The name of the bucket to which the parts are being uploaded.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Object key for which the multipart upload was initiated.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// Sets the maximum number of parts to return.
     ///
-    /// In the querystring (`max-parts`), not the body.
-    #[serde(rename = "MaxParts", skip)]
+    /// On the wire in the querystring (`max-parts`).
+    #[serde(rename = "MaxParts", default, skip_serializing_if = "Option::is_none")]
     pub max_parts: Option<i32>,
     /// Specifies the part after which listing should begin.
     ///
-    /// In the querystring (`part-number-marker`), not the body.
-    #[serde(rename = "PartNumberMarker", skip)]
+    /// On the wire in the querystring (`part-number-marker`).
+    #[serde(
+        rename = "PartNumberMarker",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub part_number_marker: Option<i32>,
     /// Upload ID identifying the multipart upload whose parts are being listed.
     ///
-    /// In the querystring (`uploadId`), not the body.
-    #[serde(rename = "UploadId", skip)]
+    /// On the wire in the querystring (`uploadId`).
+    /// Required.
+    #[serde(rename = "UploadId")]
     pub upload_id: String,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// The server-side encryption (SSE) algorithm used to encrypt the object.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// The server-side encryption (SSE) customer managed key.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key`), not the body.
-    #[serde(rename = "SSECustomerKey", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key`).
+    #[serde(
+        rename = "SSECustomerKey",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key: Option<String>,
     /// The MD5 server-side encryption (SSE) customer managed key.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
 }
 
@@ -11258,23 +13129,36 @@ pub struct PublicAccessBlockConfiguration {
 pub struct PutBucketAbacRequest {
     /// The name of the general purpose bucket.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The MD5 hash of the PutBucketAbac request body.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm that you want Amazon S3 to use to create the checksum.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The Amazon Web Services account ID of the general purpose bucket's owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// The ABAC status of the general purpose bucket.
     ///
@@ -11287,8 +13171,9 @@ pub struct PutBucketAbacRequest {
 pub struct PutBucketAccelerateConfigurationRequest {
     /// The name of the bucket for which the accelerate configuration is set.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Container for setting the transfer acceleration state.
     ///
@@ -11297,13 +13182,21 @@ pub struct PutBucketAccelerateConfigurationRequest {
     pub accelerate_configuration: AccelerateConfiguration,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// Indicates the algorithm used to create the checksum for the request when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
 }
 
@@ -11311,8 +13204,8 @@ pub struct PutBucketAccelerateConfigurationRequest {
 pub struct PutBucketAclRequest {
     /// The canned ACL to apply to the bucket.
     ///
-    /// In the header (`x-amz-acl`), not the body.
-    #[serde(rename = "ACL", skip)]
+    /// On the wire in the header (`x-amz-acl`).
+    #[serde(rename = "ACL", default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<BucketCannedACL>,
     /// Contains the elements that set the ACL permissions for an object per grantee.
     #[serde(
@@ -11323,48 +13216,77 @@ pub struct PutBucketAclRequest {
     pub access_control_policy: Option<AccessControlPolicy>,
     /// The bucket to which to apply the ACL.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The Base64 encoded 128-bit MD5 digest of the data.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the request when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Allows grantee the read, write, read ACP, and write ACP permissions on the bucket.
     ///
-    /// In the header (`x-amz-grant-full-control`), not the body.
-    #[serde(rename = "GrantFullControl", skip)]
+    /// On the wire in the header (`x-amz-grant-full-control`).
+    #[serde(
+        rename = "GrantFullControl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_full_control: Option<String>,
     /// Allows grantee to list the objects in the bucket.
     ///
-    /// In the header (`x-amz-grant-read`), not the body.
-    #[serde(rename = "GrantRead", skip)]
+    /// On the wire in the header (`x-amz-grant-read`).
+    #[serde(rename = "GrantRead", default, skip_serializing_if = "Option::is_none")]
     pub grant_read: Option<String>,
     /// Allows grantee to read the bucket ACL.
     ///
-    /// In the header (`x-amz-grant-read-acp`), not the body.
-    #[serde(rename = "GrantReadACP", skip)]
+    /// On the wire in the header (`x-amz-grant-read-acp`).
+    #[serde(
+        rename = "GrantReadACP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_read_acp: Option<String>,
     /// Allows grantee to create new objects in the bucket.
     ///
-    /// In the header (`x-amz-grant-write`), not the body.
-    #[serde(rename = "GrantWrite", skip)]
+    /// On the wire in the header (`x-amz-grant-write`).
+    #[serde(
+        rename = "GrantWrite",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_write: Option<String>,
     /// Allows grantee to write the ACL for the applicable bucket.
     ///
-    /// In the header (`x-amz-grant-write-acp`), not the body.
-    #[serde(rename = "GrantWriteACP", skip)]
+    /// On the wire in the header (`x-amz-grant-write-acp`).
+    #[serde(
+        rename = "GrantWriteACP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_write_acp: Option<String>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -11372,13 +13294,15 @@ pub struct PutBucketAclRequest {
 pub struct PutBucketAnalyticsConfigurationRequest {
     /// The name of the bucket to which an analytics configuration is stored.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The ID that identifies the analytics configuration.
     ///
-    /// In the querystring (`id`), not the body.
-    #[serde(rename = "Id", skip)]
+    /// On the wire in the querystring (`id`).
+    /// Required.
+    #[serde(rename = "Id")]
     pub id: String,
     /// The configuration and any analyses for the analytics filter.
     ///
@@ -11387,8 +13311,12 @@ pub struct PutBucketAnalyticsConfigurationRequest {
     pub analytics_configuration: AnalyticsConfiguration,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -11396,8 +13324,9 @@ pub struct PutBucketAnalyticsConfigurationRequest {
 pub struct PutBucketCorsRequest {
     /// Specifies the bucket impacted by the cors configuration.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Describes the cross-origin access configuration for objects in an Amazon S3 bucket.
     ///
@@ -11406,18 +13335,30 @@ pub struct PutBucketCorsRequest {
     pub cors_configuration: CORSConfiguration,
     /// The Base64 encoded 128-bit MD5 digest of the data.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the request when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -11425,23 +13366,36 @@ pub struct PutBucketCorsRequest {
 pub struct PutBucketDefaultStorageClassRequest {
     /// The name of the general purpose bucket.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The MD5 hash of the PutBucketDefaultStorageClass request body.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm that you want Amazon S3 to use to create the checksum.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The Amazon Web Services account ID of the general purpose bucket's owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// The configuration that specifies the default storage class of the general purpose bucket.
     ///
@@ -11454,18 +13408,27 @@ pub struct PutBucketDefaultStorageClassRequest {
 pub struct PutBucketEncryptionRequest {
     /// Specifies default encryption for a bucket using server-side encryption with different key options.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The Base64 encoded 128-bit MD5 digest of the server-side encryption configuration.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the request when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Specifies the default server-side-encryption configuration.
     ///
@@ -11474,8 +13437,12 @@ pub struct PutBucketEncryptionRequest {
     pub server_side_encryption_configuration: ServerSideEncryptionConfiguration,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -11483,18 +13450,24 @@ pub struct PutBucketEncryptionRequest {
 pub struct PutBucketIntelligentTieringConfigurationRequest {
     /// The name of the Amazon S3 bucket whose configuration you want to modify or retrieve.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The ID used to identify the S3 Intelligent-Tiering configuration.
     ///
-    /// In the querystring (`id`), not the body.
-    #[serde(rename = "Id", skip)]
+    /// On the wire in the querystring (`id`).
+    /// Required.
+    #[serde(rename = "Id")]
     pub id: String,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// Container for S3 Intelligent-Tiering configuration.
     ///
@@ -11507,13 +13480,15 @@ pub struct PutBucketIntelligentTieringConfigurationRequest {
 pub struct PutBucketInventoryConfigurationRequest {
     /// The name of the bucket where the inventory configuration will be stored.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The ID used to identify the inventory configuration.
     ///
-    /// In the querystring (`id`), not the body.
-    #[serde(rename = "Id", skip)]
+    /// On the wire in the querystring (`id`).
+    /// Required.
+    #[serde(rename = "Id")]
     pub id: String,
     /// Specifies the inventory configuration.
     ///
@@ -11522,8 +13497,12 @@ pub struct PutBucketInventoryConfigurationRequest {
     pub inventory_configuration: InventoryConfiguration,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -11531,8 +13510,12 @@ pub struct PutBucketInventoryConfigurationRequest {
 pub struct PutBucketLifecycleConfigurationOutput {
     /// Indicates which default minimum object size behavior is applied to the lifecycle configuration.
     ///
-    /// In the header (`x-amz-transition-default-minimum-object-size`), not the body.
-    #[serde(rename = "TransitionDefaultMinimumObjectSize", skip)]
+    /// On the wire in the header (`x-amz-transition-default-minimum-object-size`).
+    #[serde(
+        rename = "TransitionDefaultMinimumObjectSize",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub transition_default_minimum_object_size: Option<TransitionDefaultMinimumObjectSize>,
 }
 
@@ -11540,13 +13523,18 @@ pub struct PutBucketLifecycleConfigurationOutput {
 pub struct PutBucketLifecycleConfigurationRequest {
     /// The name of the bucket for which to set the configuration.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Indicates the algorithm used to create the checksum for the request when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Container for lifecycle rules.
     #[serde(
@@ -11557,31 +13545,48 @@ pub struct PutBucketLifecycleConfigurationRequest {
     pub lifecycle_configuration: Option<BucketLifecycleConfiguration>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// Indicates which default minimum object size behavior is applied to the lifecycle configuration.
     ///
-    /// In the header (`x-amz-transition-default-minimum-object-size`), not the body.
-    #[serde(rename = "TransitionDefaultMinimumObjectSize", skip)]
+    /// On the wire in the header (`x-amz-transition-default-minimum-object-size`).
+    #[serde(
+        rename = "TransitionDefaultMinimumObjectSize",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub transition_default_minimum_object_size: Option<TransitionDefaultMinimumObjectSize>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PutBucketLifecycleRequest {
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// For requests made using the Amazon Web Services Command Line Interface (CLI) or Amazon Web Services SDKs, this field is calculated automatically.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the request when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     #[serde(
         rename = "LifecycleConfiguration",
@@ -11591,8 +13596,12 @@ pub struct PutBucketLifecycleRequest {
     pub lifecycle_configuration: Option<LifecycleConfiguration>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -11600,8 +13609,9 @@ pub struct PutBucketLifecycleRequest {
 pub struct PutBucketLoggingRequest {
     /// The name of the bucket for which to set the logging parameters.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Container for logging status information.
     ///
@@ -11610,18 +13620,30 @@ pub struct PutBucketLoggingRequest {
     pub bucket_logging_status: BucketLoggingStatus,
     /// The MD5 hash of the PutBucketLogging request body.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the request when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -11629,13 +13651,15 @@ pub struct PutBucketLoggingRequest {
 pub struct PutBucketMetricsConfigurationRequest {
     /// The name of the bucket for which the metrics configuration is set.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The ID used to identify the metrics configuration.
     ///
-    /// In the querystring (`id`), not the body.
-    #[serde(rename = "Id", skip)]
+    /// On the wire in the querystring (`id`).
+    /// Required.
+    #[serde(rename = "Id")]
     pub id: String,
     /// Specifies the metrics configuration.
     ///
@@ -11644,8 +13668,12 @@ pub struct PutBucketMetricsConfigurationRequest {
     pub metrics_configuration: MetricsConfiguration,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -11653,8 +13681,9 @@ pub struct PutBucketMetricsConfigurationRequest {
 pub struct PutBucketNotificationConfigurationRequest {
     /// The name of the bucket.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// A container for specifying the notification configuration of the bucket.
     ///
@@ -11663,13 +13692,21 @@ pub struct PutBucketNotificationConfigurationRequest {
     pub notification_configuration: NotificationConfiguration,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// Skips validation of Amazon SQS, Amazon SNS, and Lambda destinations.
     ///
-    /// In the header (`x-amz-skip-destination-validation`), not the body.
-    #[serde(rename = "SkipDestinationValidation", skip)]
+    /// On the wire in the header (`x-amz-skip-destination-validation`).
+    #[serde(
+        rename = "SkipDestinationValidation",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub skip_destination_validation: Option<bool>,
 }
 
@@ -11677,18 +13714,27 @@ pub struct PutBucketNotificationConfigurationRequest {
 pub struct PutBucketNotificationRequest {
     /// The name of the bucket.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The MD5 hash of the PutPublicAccessBlock request body.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the request when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The container for the configuration.
     ///
@@ -11697,8 +13743,12 @@ pub struct PutBucketNotificationRequest {
     pub notification_configuration: NotificationConfigurationDeprecated,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -11706,18 +13756,27 @@ pub struct PutBucketNotificationRequest {
 pub struct PutBucketOwnershipControlsRequest {
     /// The name of the Amazon S3 bucket whose OwnershipControls you want to set.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The MD5 hash of the OwnershipControls request body.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// The OwnershipControls (BucketOwnerEnforced, BucketOwnerPreferred, or ObjectWriter) that you want to apply to this Amazon S3 bucket.
     ///
@@ -11726,8 +13785,12 @@ pub struct PutBucketOwnershipControlsRequest {
     pub ownership_controls: OwnershipControls,
     /// Indicates the algorithm used to create the checksum for the object when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
 }
 
@@ -11735,33 +13798,50 @@ pub struct PutBucketOwnershipControlsRequest {
 pub struct PutBucketPolicyRequest {
     /// The name of the bucket.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The MD5 hash of the request body.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the request when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Set this parameter to true to confirm that you want to remove your permissions to change this bucket policy in the future.
     ///
-    /// In the header (`x-amz-confirm-remove-self-bucket-access`), not the body.
-    #[serde(rename = "ConfirmRemoveSelfBucketAccess", skip)]
+    /// On the wire in the header (`x-amz-confirm-remove-self-bucket-access`).
+    #[serde(
+        rename = "ConfirmRemoveSelfBucketAccess",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub confirm_remove_self_bucket_access: Option<bool>,
     /// The bucket policy as a JSON document.
     ///
-    /// In the payload (`Policy`), not the body.
+    /// The request's or response's body itself.
     #[serde(rename = "Policy", skip)]
-    pub policy: String,
+    pub policy: Option<String>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -11769,18 +13849,27 @@ pub struct PutBucketPolicyRequest {
 pub struct PutBucketReplicationRequest {
     /// The name of the bucket
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The Base64 encoded 128-bit MD5 digest of the data.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the request when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// A container for replication rules.
     ///
@@ -11789,13 +13878,17 @@ pub struct PutBucketReplicationRequest {
     pub replication_configuration: ReplicationConfiguration,
     /// A token to allow Object Lock to be enabled for an existing bucket.
     ///
-    /// In the header (`x-amz-bucket-object-lock-token`), not the body.
-    #[serde(rename = "Token", skip)]
+    /// On the wire in the header (`x-amz-bucket-object-lock-token`).
+    #[serde(rename = "Token", default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -11803,18 +13896,27 @@ pub struct PutBucketReplicationRequest {
 pub struct PutBucketRequestPaymentRequest {
     /// The bucket name.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The Base64 encoded 128-bit MD5 digest of the data.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the request when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Container for Payer.
     ///
@@ -11823,8 +13925,12 @@ pub struct PutBucketRequestPaymentRequest {
     pub request_payment_configuration: RequestPaymentConfiguration,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -11832,18 +13938,27 @@ pub struct PutBucketRequestPaymentRequest {
 pub struct PutBucketTaggingRequest {
     /// The bucket name.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The Base64 encoded 128-bit MD5 digest of the data.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the request when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Container for the TagSet and Tag elements.
     ///
@@ -11852,8 +13967,12 @@ pub struct PutBucketTaggingRequest {
     pub tagging: Tagging,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -11861,23 +13980,32 @@ pub struct PutBucketTaggingRequest {
 pub struct PutBucketVersioningRequest {
     /// The bucket name.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// &gt;The Base64 encoded 128-bit MD5 digest of the data.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the request when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The concatenation of the authentication device's serial number, a space, and the value that is displayed on your authentication device.
     ///
-    /// In the header (`x-amz-mfa`), not the body.
-    #[serde(rename = "MFA", skip)]
+    /// On the wire in the header (`x-amz-mfa`).
+    #[serde(rename = "MFA", default, skip_serializing_if = "Option::is_none")]
     pub mfa: Option<String>,
     /// Container for setting the versioning state.
     ///
@@ -11886,8 +14014,12 @@ pub struct PutBucketVersioningRequest {
     pub versioning_configuration: VersioningConfiguration,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -11895,18 +14027,27 @@ pub struct PutBucketVersioningRequest {
 pub struct PutBucketWebsiteRequest {
     /// The bucket name.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The Base64 encoded 128-bit MD5 digest of the data.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the request when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Container for the request.
     ///
@@ -11915,8 +14056,12 @@ pub struct PutBucketWebsiteRequest {
     pub website_configuration: WebsiteConfiguration,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -11924,8 +14069,12 @@ pub struct PutBucketWebsiteRequest {
 pub struct PutObjectAclOutput {
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -11933,8 +14082,8 @@ pub struct PutObjectAclOutput {
 pub struct PutObjectAclRequest {
     /// The canned ACL to apply to the object.
     ///
-    /// In the header (`x-amz-acl`), not the body.
-    #[serde(rename = "ACL", skip)]
+    /// On the wire in the header (`x-amz-acl`).
+    #[serde(rename = "ACL", default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<ObjectCannedACL>,
     /// Contains the elements that set the ACL permissions for an object per grantee.
     #[serde(
@@ -11945,63 +14094,97 @@ pub struct PutObjectAclRequest {
     pub access_control_policy: Option<AccessControlPolicy>,
     /// The bucket name that contains the object to which you want to attach the ACL.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The Base64 encoded 128-bit MD5 digest of the data.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the object when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Allows grantee the read, write, read ACP, and write ACP permissions on the bucket.
     ///
-    /// In the header (`x-amz-grant-full-control`), not the body.
-    #[serde(rename = "GrantFullControl", skip)]
+    /// On the wire in the header (`x-amz-grant-full-control`).
+    #[serde(
+        rename = "GrantFullControl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_full_control: Option<String>,
     /// Allows grantee to list the objects in the bucket.
     ///
-    /// In the header (`x-amz-grant-read`), not the body.
-    #[serde(rename = "GrantRead", skip)]
+    /// On the wire in the header (`x-amz-grant-read`).
+    #[serde(rename = "GrantRead", default, skip_serializing_if = "Option::is_none")]
     pub grant_read: Option<String>,
     /// Allows grantee to read the bucket ACL.
     ///
-    /// In the header (`x-amz-grant-read-acp`), not the body.
-    #[serde(rename = "GrantReadACP", skip)]
+    /// On the wire in the header (`x-amz-grant-read-acp`).
+    #[serde(
+        rename = "GrantReadACP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_read_acp: Option<String>,
     /// Allows grantee to create new objects in the bucket.
     ///
-    /// In the header (`x-amz-grant-write`), not the body.
-    #[serde(rename = "GrantWrite", skip)]
+    /// On the wire in the header (`x-amz-grant-write`).
+    #[serde(
+        rename = "GrantWrite",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_write: Option<String>,
     /// Allows grantee to write the ACL for the applicable bucket.
     ///
-    /// In the header (`x-amz-grant-write-acp`), not the body.
-    #[serde(rename = "GrantWriteACP", skip)]
+    /// On the wire in the header (`x-amz-grant-write-acp`).
+    #[serde(
+        rename = "GrantWriteACP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_write_acp: Option<String>,
     /// Key for which the PUT action was initiated.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// Version ID used to reference a specific version of the object.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -12019,78 +14202,134 @@ pub struct PutObjectAnnotationOutput {
     pub annotation_name: Option<String>,
     /// The version ID of the object that the annotation was attached to.
     ///
-    /// In the header (`x-amz-object-version-id`), not the body.
-    #[serde(rename = "ObjectVersionId", skip)]
+    /// On the wire in the header (`x-amz-object-version-id`).
+    #[serde(
+        rename = "ObjectVersionId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_version_id: Option<String>,
     /// The entity tag of the annotation.
     ///
-    /// In the header (`ETag`), not the body.
-    #[serde(rename = "ETag", skip)]
+    /// On the wire in the header (`ETag`).
+    #[serde(rename = "ETag", default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
     /// The CRC32 checksum of the stored annotation.
     ///
-    /// In the header (`x-amz-checksum-crc32`), not the body.
-    #[serde(rename = "ChecksumCRC32", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32`).
+    #[serde(
+        rename = "ChecksumCRC32",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32: Option<String>,
     /// The CRC32C checksum of the stored annotation.
     ///
-    /// In the header (`x-amz-checksum-crc32c`), not the body.
-    #[serde(rename = "ChecksumCRC32C", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32c`).
+    #[serde(
+        rename = "ChecksumCRC32C",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32_c: Option<String>,
     /// The CRC64NVME checksum of the stored annotation.
     ///
-    /// In the header (`x-amz-checksum-crc64nvme`), not the body.
-    #[serde(rename = "ChecksumCRC64NVME", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc64nvme`).
+    #[serde(
+        rename = "ChecksumCRC64NVME",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc64_nvme: Option<String>,
     /// The SHA1 checksum of the stored annotation.
     ///
-    /// In the header (`x-amz-checksum-sha1`), not the body.
-    #[serde(rename = "ChecksumSHA1", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha1`).
+    #[serde(
+        rename = "ChecksumSHA1",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha1: Option<String>,
     /// The SHA256 checksum of the stored annotation.
     ///
-    /// In the header (`x-amz-checksum-sha256`), not the body.
-    #[serde(rename = "ChecksumSHA256", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha256`).
+    #[serde(
+        rename = "ChecksumSHA256",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha256: Option<String>,
     /// The SHA512 checksum of the stored annotation.
     ///
-    /// In the header (`x-amz-checksum-sha512`), not the body.
-    #[serde(rename = "ChecksumSHA512", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha512`).
+    #[serde(
+        rename = "ChecksumSHA512",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha512: Option<String>,
     /// The MD5 checksum of the stored annotation.
     ///
-    /// In the header (`x-amz-checksum-md5`), not the body.
-    #[serde(rename = "ChecksumMD5", skip)]
+    /// On the wire in the header (`x-amz-checksum-md5`).
+    #[serde(
+        rename = "ChecksumMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_md5: Option<String>,
     /// The XXHASH64 checksum of the stored annotation.
     ///
-    /// In the header (`x-amz-checksum-xxhash64`), not the body.
-    #[serde(rename = "ChecksumXXHASH64", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash64`).
+    #[serde(
+        rename = "ChecksumXXHASH64",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash64: Option<String>,
     /// The XXHASH3 checksum of the stored annotation.
     ///
-    /// In the header (`x-amz-checksum-xxhash3`), not the body.
-    #[serde(rename = "ChecksumXXHASH3", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash3`).
+    #[serde(
+        rename = "ChecksumXXHASH3",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash3: Option<String>,
     /// The XXHASH128 checksum of the stored annotation.
     ///
-    /// In the header (`x-amz-checksum-xxhash128`), not the body.
-    #[serde(rename = "ChecksumXXHASH128", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash128`).
+    #[serde(
+        rename = "ChecksumXXHASH128",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash128: Option<String>,
     /// The type of checksum used.
     ///
-    /// In the header (`x-amz-checksum-type`), not the body.
-    #[serde(rename = "ChecksumType", skip)]
+    /// On the wire in the header (`x-amz-checksum-type`).
+    #[serde(
+        rename = "ChecksumType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_type: Option<ChecksumType>,
     /// The server-side encryption algorithm used to encrypt the annotation.
     ///
-    /// In the header (`x-amz-server-side-encryption`), not the body.
-    #[serde(rename = "ServerSideEncryption", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption`).
+    #[serde(
+        rename = "ServerSideEncryption",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_side_encryption: Option<ServerSideEncryption>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -12098,103 +14337,166 @@ pub struct PutObjectAnnotationOutput {
 pub struct PutObjectAnnotationRequest {
     /// The name of the bucket that contains the object.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The object key.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// The version ID of the object to attach the annotation to.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// The name of the annotation.
     ///
-    /// In the querystring (`annotationName`), not the body.
-    #[serde(rename = "AnnotationName", skip)]
+    /// On the wire in the querystring (`annotationName`).
+    /// Required.
+    #[serde(rename = "AnnotationName")]
     pub annotation_name: String,
     /// The annotation payload.
     ///
-    /// In the payload (`AnnotationPayload`), not the body.
+    /// The request's or response's body itself.
     #[serde(rename = "AnnotationPayload", skip)]
-    pub annotation_payload: String,
+    pub annotation_payload: Option<Bytes>,
     /// If specified, the operation only succeeds if the object's ETag matches the provided value.
     ///
-    /// In the header (`x-amz-object-if-match`), not the body.
-    #[serde(rename = "ObjectIfMatch", skip)]
+    /// On the wire in the header (`x-amz-object-if-match`).
+    #[serde(
+        rename = "ObjectIfMatch",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_if_match: Option<String>,
     /// The checksum algorithm to use.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Base64-encoded CRC32 checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-crc32`), not the body.
-    #[serde(rename = "ChecksumCRC32", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32`).
+    #[serde(
+        rename = "ChecksumCRC32",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32: Option<String>,
     /// Base64-encoded CRC32C checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-crc32c`), not the body.
-    #[serde(rename = "ChecksumCRC32C", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32c`).
+    #[serde(
+        rename = "ChecksumCRC32C",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32_c: Option<String>,
     /// Base64-encoded CRC64NVME checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-crc64nvme`), not the body.
-    #[serde(rename = "ChecksumCRC64NVME", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc64nvme`).
+    #[serde(
+        rename = "ChecksumCRC64NVME",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc64_nvme: Option<String>,
     /// Base64-encoded SHA1 checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-sha1`), not the body.
-    #[serde(rename = "ChecksumSHA1", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha1`).
+    #[serde(
+        rename = "ChecksumSHA1",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha1: Option<String>,
     /// Base64-encoded SHA256 checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-sha256`), not the body.
-    #[serde(rename = "ChecksumSHA256", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha256`).
+    #[serde(
+        rename = "ChecksumSHA256",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha256: Option<String>,
     /// Base64-encoded SHA512 checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-sha512`), not the body.
-    #[serde(rename = "ChecksumSHA512", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha512`).
+    #[serde(
+        rename = "ChecksumSHA512",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha512: Option<String>,
     /// Base64-encoded MD5 checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-md5`), not the body.
-    #[serde(rename = "ChecksumMD5", skip)]
+    /// On the wire in the header (`x-amz-checksum-md5`).
+    #[serde(
+        rename = "ChecksumMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_md5: Option<String>,
     /// Base64-encoded XXHASH64 checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-xxhash64`), not the body.
-    #[serde(rename = "ChecksumXXHASH64", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash64`).
+    #[serde(
+        rename = "ChecksumXXHASH64",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash64: Option<String>,
     /// Base64-encoded XXHASH3 checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-xxhash3`), not the body.
-    #[serde(rename = "ChecksumXXHASH3", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash3`).
+    #[serde(
+        rename = "ChecksumXXHASH3",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash3: Option<String>,
     /// Base64-encoded XXHASH128 checksum of the annotation payload.
     ///
-    /// In the header (`x-amz-checksum-xxhash128`), not the body.
-    #[serde(rename = "ChecksumXXHASH128", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash128`).
+    #[serde(
+        rename = "ChecksumXXHASH128",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash128: Option<String>,
     /// Base64-encoded MD5 digest of the message.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -12202,8 +14504,12 @@ pub struct PutObjectAnnotationRequest {
 pub struct PutObjectLegalHoldOutput {
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -12211,41 +14517,59 @@ pub struct PutObjectLegalHoldOutput {
 pub struct PutObjectLegalHoldRequest {
     /// The bucket name containing the object that you want to place a legal hold on.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The key name for the object that you want to place a legal hold on.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// Container element for the legal hold configuration you want to apply to the specified object.
     #[serde(rename = "LegalHold", default, skip_serializing_if = "Option::is_none")]
     pub legal_hold: Option<ObjectLockLegalHold>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The version ID of the object that you want to place a legal hold on.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// The MD5 hash for the request body.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the object when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -12253,8 +14577,12 @@ pub struct PutObjectLegalHoldRequest {
 pub struct PutObjectLockConfigurationOutput {
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -12262,8 +14590,9 @@ pub struct PutObjectLockConfigurationOutput {
 pub struct PutObjectLockConfigurationRequest {
     /// The bucket whose Object Lock configuration you want to create or replace.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The Object Lock configuration that you want to apply to the specified bucket.
     #[serde(
@@ -12274,28 +14603,44 @@ pub struct PutObjectLockConfigurationRequest {
     pub object_lock_configuration: Option<ObjectLockConfiguration>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// A token to allow Object Lock to be enabled for an existing bucket.
     ///
-    /// In the header (`x-amz-bucket-object-lock-token`), not the body.
-    #[serde(rename = "Token", skip)]
+    /// On the wire in the header (`x-amz-bucket-object-lock-token`).
+    #[serde(rename = "Token", default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// The MD5 hash for the request body.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the object when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -12303,113 +14648,189 @@ pub struct PutObjectLockConfigurationRequest {
 pub struct PutObjectOutput {
     /// If the expiration is configured for the object (see PutBucketLifecycleConfiguration ) in the Amazon S3 User Guide , the response includes this header.
     ///
-    /// In the header (`x-amz-expiration`), not the body.
-    #[serde(rename = "Expiration", skip)]
+    /// On the wire in the header (`x-amz-expiration`).
+    #[serde(
+        rename = "Expiration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expiration: Option<String>,
     /// Entity tag for the uploaded object.
     ///
-    /// In the header (`ETag`), not the body.
-    #[serde(rename = "ETag", skip)]
+    /// On the wire in the header (`ETag`).
+    #[serde(rename = "ETag", default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
     /// The Base64 encoded, 32-bit CRC32 checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-crc32`), not the body.
-    #[serde(rename = "ChecksumCRC32", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32`).
+    #[serde(
+        rename = "ChecksumCRC32",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32: Option<String>,
     /// The Base64 encoded, 32-bit CRC32C checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-crc32c`), not the body.
-    #[serde(rename = "ChecksumCRC32C", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32c`).
+    #[serde(
+        rename = "ChecksumCRC32C",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32_c: Option<String>,
     /// The Base64 encoded, 64-bit CRC64NVME checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-crc64nvme`), not the body.
-    #[serde(rename = "ChecksumCRC64NVME", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc64nvme`).
+    #[serde(
+        rename = "ChecksumCRC64NVME",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc64_nvme: Option<String>,
     /// The Base64 encoded, 160-bit SHA1 digest of the object.
     ///
-    /// In the header (`x-amz-checksum-sha1`), not the body.
-    #[serde(rename = "ChecksumSHA1", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha1`).
+    #[serde(
+        rename = "ChecksumSHA1",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha1: Option<String>,
     /// The Base64 encoded, 256-bit SHA256 digest of the object.
     ///
-    /// In the header (`x-amz-checksum-sha256`), not the body.
-    #[serde(rename = "ChecksumSHA256", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha256`).
+    #[serde(
+        rename = "ChecksumSHA256",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha256: Option<String>,
     /// The Base64 encoded, 512-bit SHA512 digest of the object.
     ///
-    /// In the header (`x-amz-checksum-sha512`), not the body.
-    #[serde(rename = "ChecksumSHA512", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha512`).
+    #[serde(
+        rename = "ChecksumSHA512",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha512: Option<String>,
     /// The Base64 encoded, 128-bit MD5 digest of the object.
     ///
-    /// In the header (`x-amz-checksum-md5`), not the body.
-    #[serde(rename = "ChecksumMD5", skip)]
+    /// On the wire in the header (`x-amz-checksum-md5`).
+    #[serde(
+        rename = "ChecksumMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_md5: Option<String>,
     /// The Base64 encoded, 64-bit XXHASH64 checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-xxhash64`), not the body.
-    #[serde(rename = "ChecksumXXHASH64", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash64`).
+    #[serde(
+        rename = "ChecksumXXHASH64",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash64: Option<String>,
     /// The Base64 encoded, 64-bit XXHASH3 checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-xxhash3`), not the body.
-    #[serde(rename = "ChecksumXXHASH3", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash3`).
+    #[serde(
+        rename = "ChecksumXXHASH3",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash3: Option<String>,
     /// The Base64 encoded, 128-bit XXHASH128 checksum of the object.
     ///
-    /// In the header (`x-amz-checksum-xxhash128`), not the body.
-    #[serde(rename = "ChecksumXXHASH128", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash128`).
+    #[serde(
+        rename = "ChecksumXXHASH128",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash128: Option<String>,
     /// This header specifies the checksum type of the object, which determines how part-level checksums are combined to create an object-level checksum for multipart objects.
     ///
-    /// In the header (`x-amz-checksum-type`), not the body.
-    #[serde(rename = "ChecksumType", skip)]
+    /// On the wire in the header (`x-amz-checksum-type`).
+    #[serde(
+        rename = "ChecksumType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_type: Option<ChecksumType>,
     /// The server-side encryption algorithm used when you store this object in Amazon S3 or Amazon FSx.
     ///
-    /// In the header (`x-amz-server-side-encryption`), not the body.
-    #[serde(rename = "ServerSideEncryption", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption`).
+    #[serde(
+        rename = "ServerSideEncryption",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_side_encryption: Option<ServerSideEncryption>,
     /// Version ID of the object.
     ///
-    /// In the header (`x-amz-version-id`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the header (`x-amz-version-id`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// If server-side encryption with a customer-provided encryption key was requested, the response will include this header to confirm the encryption algorithm that's used.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// If server-side encryption with a customer-provided encryption key was requested, the response will include this header to provide the round-trip message integrity verification of the customer-provided encryption key.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
     /// If present, indicates the ID of the KMS key that was used for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-aws-kms-key-id`), not the body.
-    #[serde(rename = "SSEKMSKeyId", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-aws-kms-key-id`).
+    #[serde(
+        rename = "SSEKMSKeyId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_key_id: Option<String>,
     /// If present, indicates the Amazon Web Services KMS Encryption Context to use for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-context`), not the body.
-    #[serde(rename = "SSEKMSEncryptionContext", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-context`).
+    #[serde(
+        rename = "SSEKMSEncryptionContext",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_encryption_context: Option<String>,
     /// Indicates whether the uploaded object uses an S3 Bucket Key for server-side encryption with Key Management Service (KMS) keys (SSE-KMS).
     ///
-    /// In the header (`x-amz-server-side-encryption-bucket-key-enabled`), not the body.
-    #[serde(rename = "BucketKeyEnabled", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-bucket-key-enabled`).
+    #[serde(
+        rename = "BucketKeyEnabled",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_key_enabled: Option<bool>,
     /// The size of the object in bytes.
     ///
-    /// In the header (`x-amz-object-size`), not the body.
-    #[serde(rename = "Size", skip)]
+    /// On the wire in the header (`x-amz-object-size`).
+    #[serde(rename = "Size", default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -12417,248 +14838,410 @@ pub struct PutObjectOutput {
 pub struct PutObjectRequest {
     /// The canned ACL to apply to the object.
     ///
-    /// In the header (`x-amz-acl`), not the body.
-    #[serde(rename = "ACL", skip)]
+    /// On the wire in the header (`x-amz-acl`).
+    #[serde(rename = "ACL", default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<ObjectCannedACL>,
     /// Object data.
     ///
-    /// In the payload (`Body`), not the body.
+    /// The request's or response's body itself.
     #[serde(rename = "Body", skip)]
-    pub body: Option<String>,
+    pub body: Option<Bytes>,
     /// The bucket name to which the PUT action was initiated.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Can be used to specify caching behavior along the request/reply chain.
     ///
-    /// In the header (`Cache-Control`), not the body.
-    #[serde(rename = "CacheControl", skip)]
+    /// On the wire in the header (`Cache-Control`).
+    #[serde(
+        rename = "CacheControl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cache_control: Option<String>,
     /// Specifies presentational information for the object.
     ///
-    /// In the header (`Content-Disposition`), not the body.
-    #[serde(rename = "ContentDisposition", skip)]
+    /// On the wire in the header (`Content-Disposition`).
+    #[serde(
+        rename = "ContentDisposition",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_disposition: Option<String>,
     /// Specifies what content encodings have been applied to the object and thus what decoding mechanisms must be applied to obtain the media-type referenced by the Content-Type header field.
     ///
-    /// In the header (`Content-Encoding`), not the body.
-    #[serde(rename = "ContentEncoding", skip)]
+    /// On the wire in the header (`Content-Encoding`).
+    #[serde(
+        rename = "ContentEncoding",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_encoding: Option<String>,
     /// The language the content is in.
     ///
-    /// In the header (`Content-Language`), not the body.
-    #[serde(rename = "ContentLanguage", skip)]
+    /// On the wire in the header (`Content-Language`).
+    #[serde(
+        rename = "ContentLanguage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_language: Option<String>,
     /// Size of the body in bytes.
     ///
-    /// In the header (`Content-Length`), not the body.
-    #[serde(rename = "ContentLength", skip)]
+    /// On the wire in the header (`Content-Length`).
+    #[serde(
+        rename = "ContentLength",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_length: Option<i64>,
     /// The Base64 encoded 128-bit MD5 digest of the message (without the headers) according to RFC 1864.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// A standard MIME type describing the format of the contents.
     ///
-    /// In the header (`Content-Type`), not the body.
-    #[serde(rename = "ContentType", skip)]
+    /// On the wire in the header (`Content-Type`).
+    #[serde(
+        rename = "ContentType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_type: Option<String>,
     /// Indicates the algorithm used to create the checksum for the object when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-crc32`), not the body.
-    #[serde(rename = "ChecksumCRC32", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32`).
+    #[serde(
+        rename = "ChecksumCRC32",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-crc32c`), not the body.
-    #[serde(rename = "ChecksumCRC32C", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32c`).
+    #[serde(
+        rename = "ChecksumCRC32C",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32_c: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-crc64nvme`), not the body.
-    #[serde(rename = "ChecksumCRC64NVME", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc64nvme`).
+    #[serde(
+        rename = "ChecksumCRC64NVME",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc64_nvme: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-sha1`), not the body.
-    #[serde(rename = "ChecksumSHA1", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha1`).
+    #[serde(
+        rename = "ChecksumSHA1",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha1: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-sha256`), not the body.
-    #[serde(rename = "ChecksumSHA256", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha256`).
+    #[serde(
+        rename = "ChecksumSHA256",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha256: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-sha512`), not the body.
-    #[serde(rename = "ChecksumSHA512", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha512`).
+    #[serde(
+        rename = "ChecksumSHA512",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha512: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-md5`), not the body.
-    #[serde(rename = "ChecksumMD5", skip)]
+    /// On the wire in the header (`x-amz-checksum-md5`).
+    #[serde(
+        rename = "ChecksumMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_md5: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-xxhash64`), not the body.
-    #[serde(rename = "ChecksumXXHASH64", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash64`).
+    #[serde(
+        rename = "ChecksumXXHASH64",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash64: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-xxhash3`), not the body.
-    #[serde(rename = "ChecksumXXHASH3", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash3`).
+    #[serde(
+        rename = "ChecksumXXHASH3",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash3: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-xxhash128`), not the body.
-    #[serde(rename = "ChecksumXXHASH128", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash128`).
+    #[serde(
+        rename = "ChecksumXXHASH128",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash128: Option<String>,
     /// The date and time at which the object is no longer cacheable.
     ///
-    /// In the header (`Expires`), not the body.
-    #[serde(rename = "Expires", skip)]
+    /// On the wire in the header (`Expires`).
+    #[serde(rename = "Expires", default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
     /// Uploads the object only if the ETag (entity tag) value provided during the WRITE operation matches the ETag of the object in S3.
     ///
-    /// In the header (`If-Match`), not the body.
-    #[serde(rename = "IfMatch", skip)]
+    /// On the wire in the header (`If-Match`).
+    #[serde(rename = "IfMatch", default, skip_serializing_if = "Option::is_none")]
     pub if_match: Option<String>,
     /// Uploads the object only if the object key name does not already exist in the bucket specified.
     ///
-    /// In the header (`If-None-Match`), not the body.
-    #[serde(rename = "IfNoneMatch", skip)]
+    /// On the wire in the header (`If-None-Match`).
+    #[serde(
+        rename = "IfNoneMatch",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub if_none_match: Option<String>,
     /// Gives the grantee READ, READ_ACP, and WRITE_ACP permissions on the object.
     ///
-    /// In the header (`x-amz-grant-full-control`), not the body.
-    #[serde(rename = "GrantFullControl", skip)]
+    /// On the wire in the header (`x-amz-grant-full-control`).
+    #[serde(
+        rename = "GrantFullControl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_full_control: Option<String>,
     /// Allows grantee to read the object data and its metadata.
     ///
-    /// In the header (`x-amz-grant-read`), not the body.
-    #[serde(rename = "GrantRead", skip)]
+    /// On the wire in the header (`x-amz-grant-read`).
+    #[serde(rename = "GrantRead", default, skip_serializing_if = "Option::is_none")]
     pub grant_read: Option<String>,
     /// Allows grantee to read the object ACL.
     ///
-    /// In the header (`x-amz-grant-read-acp`), not the body.
-    #[serde(rename = "GrantReadACP", skip)]
+    /// On the wire in the header (`x-amz-grant-read-acp`).
+    #[serde(
+        rename = "GrantReadACP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_read_acp: Option<String>,
     /// Allows grantee to write the ACL for the applicable object.
     ///
-    /// In the header (`x-amz-grant-write-acp`), not the body.
-    #[serde(rename = "GrantWriteACP", skip)]
+    /// On the wire in the header (`x-amz-grant-write-acp`).
+    #[serde(
+        rename = "GrantWriteACP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grant_write_acp: Option<String>,
     /// Object key for which the PUT action was initiated.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// Specifies the offset for appending data to existing objects in bytes.
     ///
-    /// In the header (`x-amz-write-offset-bytes`), not the body.
-    #[serde(rename = "WriteOffsetBytes", skip)]
+    /// On the wire in the header (`x-amz-write-offset-bytes`).
+    #[serde(
+        rename = "WriteOffsetBytes",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub write_offset_bytes: Option<i64>,
     /// A map of metadata to store with the object in S3.
     ///
-    /// In the headers (`x-amz-meta-`), not the body.
-    #[serde(rename = "Metadata", skip)]
+    /// On the wire in the headers (`x-amz-meta-`).
+    #[serde(rename = "Metadata", default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
     /// The server-side encryption algorithm that was used when you store this object in Amazon S3 or Amazon FSx.
     ///
-    /// In the header (`x-amz-server-side-encryption`), not the body.
-    #[serde(rename = "ServerSideEncryption", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption`).
+    #[serde(
+        rename = "ServerSideEncryption",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_side_encryption: Option<ServerSideEncryption>,
     /// If you don't specify a storage class, Amazon S3 uses the bucket's default storage class, which is STANDARD unless you set a different default.
     ///
-    /// In the header (`x-amz-storage-class`), not the body.
-    #[serde(rename = "StorageClass", skip)]
+    /// On the wire in the header (`x-amz-storage-class`).
+    #[serde(
+        rename = "StorageClass",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub storage_class: Option<StorageClass>,
     /// If the bucket is configured as a website, redirects requests for this object to another object in the same bucket or to an external URL.
     ///
-    /// In the header (`x-amz-website-redirect-location`), not the body.
-    #[serde(rename = "WebsiteRedirectLocation", skip)]
+    /// On the wire in the header (`x-amz-website-redirect-location`).
+    #[serde(
+        rename = "WebsiteRedirectLocation",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub website_redirect_location: Option<String>,
     /// Specifies the algorithm to use when encrypting the object (for example, AES256 ).
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// Specifies the customer-provided encryption key for Amazon S3 to use in encrypting data.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key`), not the body.
-    #[serde(rename = "SSECustomerKey", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key`).
+    #[serde(
+        rename = "SSECustomerKey",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key: Option<String>,
     /// Specifies the 128-bit MD5 digest of the encryption key according to RFC 1321.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
     /// Specifies the KMS key ID (Key ID, Key ARN, or Key Alias) to use for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-aws-kms-key-id`), not the body.
-    #[serde(rename = "SSEKMSKeyId", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-aws-kms-key-id`).
+    #[serde(
+        rename = "SSEKMSKeyId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_key_id: Option<String>,
     /// Specifies the Amazon Web Services KMS Encryption Context as an additional encryption context to use for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-context`), not the body.
-    #[serde(rename = "SSEKMSEncryptionContext", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-context`).
+    #[serde(
+        rename = "SSEKMSEncryptionContext",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_encryption_context: Option<String>,
     /// Specifies whether Amazon S3 should use an S3 Bucket Key for object encryption with server-side encryption using Key Management Service (KMS) keys (SSE-KMS).
     ///
-    /// In the header (`x-amz-server-side-encryption-bucket-key-enabled`), not the body.
-    #[serde(rename = "BucketKeyEnabled", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-bucket-key-enabled`).
+    #[serde(
+        rename = "BucketKeyEnabled",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_key_enabled: Option<bool>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The tag-set for the object.
     ///
-    /// In the header (`x-amz-tagging`), not the body.
-    #[serde(rename = "Tagging", skip)]
+    /// On the wire in the header (`x-amz-tagging`).
+    #[serde(rename = "Tagging", default, skip_serializing_if = "Option::is_none")]
     pub tagging: Option<String>,
     /// The Object Lock mode that you want to apply to this object.
     ///
-    /// In the header (`x-amz-object-lock-mode`), not the body.
-    #[serde(rename = "ObjectLockMode", skip)]
+    /// On the wire in the header (`x-amz-object-lock-mode`).
+    #[serde(
+        rename = "ObjectLockMode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_mode: Option<ObjectLockMode>,
     /// The date and time when you want this object's Object Lock to expire.
     ///
-    /// In the header (`x-amz-object-lock-retain-until-date`), not the body.
-    #[serde(rename = "ObjectLockRetainUntilDate", skip)]
+    /// On the wire in the header (`x-amz-object-lock-retain-until-date`).
+    #[serde(
+        rename = "ObjectLockRetainUntilDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_retain_until_date: Option<f64>,
     /// Specifies whether a legal hold will be applied to this object.
     ///
-    /// In the header (`x-amz-object-lock-legal-hold`), not the body.
-    #[serde(rename = "ObjectLockLegalHoldStatus", skip)]
+    /// On the wire in the header (`x-amz-object-lock-legal-hold`).
+    #[serde(
+        rename = "ObjectLockLegalHoldStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_legal_hold_status: Option<ObjectLockLegalHoldStatus>,
     /// Specifies the event hold status to apply to this object.
     ///
-    /// In the header (`x-amz-object-lock-event-hold`), not the body.
-    #[serde(rename = "ObjectLockEventHold", skip)]
+    /// On the wire in the header (`x-amz-object-lock-event-hold`).
+    #[serde(
+        rename = "ObjectLockEventHold",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_event_hold: Option<ObjectLockEventHold>,
     /// Specifies the event hold duration in days to apply to this object.
     ///
-    /// In the header (`x-amz-object-lock-event-hold-duration-days`), not the body.
-    #[serde(rename = "ObjectLockEventHoldDurationDays", skip)]
+    /// On the wire in the header (`x-amz-object-lock-event-hold-duration-days`).
+    #[serde(
+        rename = "ObjectLockEventHoldDurationDays",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_event_hold_duration_days: Option<i32>,
     /// Specifies the event hold duration in years to apply to this object.
     ///
-    /// In the header (`x-amz-object-lock-event-hold-duration-years`), not the body.
-    #[serde(rename = "ObjectLockEventHoldDurationYears", skip)]
+    /// On the wire in the header (`x-amz-object-lock-event-hold-duration-years`).
+    #[serde(
+        rename = "ObjectLockEventHoldDurationYears",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_event_hold_duration_years: Option<i32>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -12666,8 +15249,12 @@ pub struct PutObjectRequest {
 pub struct PutObjectRetentionOutput {
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -12675,46 +15262,68 @@ pub struct PutObjectRetentionOutput {
 pub struct PutObjectRetentionRequest {
     /// The bucket name that contains the object you want to apply this Object Retention configuration to.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The key name for the object that you want to apply this Object Retention configuration to.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// The container element for the Object Retention configuration.
     #[serde(rename = "Retention", default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<ObjectLockRetention>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The version ID for the object that you want to apply this Object Retention configuration to.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// Indicates whether this action should bypass Governance-mode restrictions.
     ///
-    /// In the header (`x-amz-bypass-governance-retention`), not the body.
-    #[serde(rename = "BypassGovernanceRetention", skip)]
+    /// On the wire in the header (`x-amz-bypass-governance-retention`).
+    #[serde(
+        rename = "BypassGovernanceRetention",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bypass_governance_retention: Option<bool>,
     /// The MD5 hash for the request body.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the object when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -12722,8 +15331,8 @@ pub struct PutObjectRetentionRequest {
 pub struct PutObjectTaggingOutput {
     /// The versionId of the object the tag-set was added to.
     ///
-    /// In the header (`x-amz-version-id`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the header (`x-amz-version-id`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
 }
 
@@ -12731,28 +15340,38 @@ pub struct PutObjectTaggingOutput {
 pub struct PutObjectTaggingRequest {
     /// The bucket name containing the object.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Name of the object key.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// The versionId of the object that the tag-set will be added to.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// The MD5 hash for the request body.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the object when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Container for the TagSet and Tag elements
     ///
@@ -12761,13 +15380,21 @@ pub struct PutObjectTaggingRequest {
     pub tagging: Tagging,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// Confirms that the requester knows that she or he will be charged for the tagging object request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
 }
 
@@ -12775,18 +15402,27 @@ pub struct PutObjectTaggingRequest {
 pub struct PutPublicAccessBlockRequest {
     /// The name of the Amazon S3 bucket whose PublicAccessBlock configuration you want to set.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The MD5 hash of the PutPublicAccessBlock request body.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the object when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The PublicAccessBlock configuration that you want to apply to this Amazon S3 bucket.
     ///
@@ -12795,8 +15431,12 @@ pub struct PutPublicAccessBlockRequest {
     pub public_access_block_configuration: PublicAccessBlockConfiguration,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -12911,63 +15551,102 @@ pub struct RenameObjectOutput {}
 pub struct RenameObjectRequest {
     /// The bucket name of the directory bucket containing the object.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Key name of the object to rename.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// Specifies the source for the rename operation.
     ///
-    /// In the header (`x-amz-rename-source`), not the body.
-    #[serde(rename = "RenameSource", skip)]
+    /// On the wire in the header (`x-amz-rename-source`).
+    /// Required.
+    #[serde(rename = "RenameSource")]
     pub rename_source: String,
     /// Renames the object only if the ETag (entity tag) value provided during the operation matches the ETag of the object in S3.
     ///
-    /// In the header (`If-Match`), not the body.
-    #[serde(rename = "DestinationIfMatch", skip)]
+    /// On the wire in the header (`If-Match`).
+    #[serde(
+        rename = "DestinationIfMatch",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub destination_if_match: Option<String>,
     /// Renames the object only if the destination does not already exist in the specified directory bucket.
     ///
-    /// In the header (`If-None-Match`), not the body.
-    #[serde(rename = "DestinationIfNoneMatch", skip)]
+    /// On the wire in the header (`If-None-Match`).
+    #[serde(
+        rename = "DestinationIfNoneMatch",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub destination_if_none_match: Option<String>,
     /// Renames the object if the destination exists and if it has been modified since the specified time.
     ///
-    /// In the header (`If-Modified-Since`), not the body.
-    #[serde(rename = "DestinationIfModifiedSince", skip)]
+    /// On the wire in the header (`If-Modified-Since`).
+    #[serde(
+        rename = "DestinationIfModifiedSince",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub destination_if_modified_since: Option<f64>,
     /// Renames the object if it hasn't been modified since the specified time.
     ///
-    /// In the header (`If-Unmodified-Since`), not the body.
-    #[serde(rename = "DestinationIfUnmodifiedSince", skip)]
+    /// On the wire in the header (`If-Unmodified-Since`).
+    #[serde(
+        rename = "DestinationIfUnmodifiedSince",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub destination_if_unmodified_since: Option<f64>,
     /// Renames the object if the source exists and if its entity tag (ETag) matches the specified ETag.
     ///
-    /// In the header (`x-amz-rename-source-if-match`), not the body.
-    #[serde(rename = "SourceIfMatch", skip)]
+    /// On the wire in the header (`x-amz-rename-source-if-match`).
+    #[serde(
+        rename = "SourceIfMatch",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source_if_match: Option<String>,
     /// Renames the object if the source exists and if its entity tag (ETag) is different than the specified ETag.
     ///
-    /// In the header (`x-amz-rename-source-if-none-match`), not the body.
-    #[serde(rename = "SourceIfNoneMatch", skip)]
+    /// On the wire in the header (`x-amz-rename-source-if-none-match`).
+    #[serde(
+        rename = "SourceIfNoneMatch",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source_if_none_match: Option<String>,
     /// Renames the object if the source exists and if it has been modified since the specified time.
     ///
-    /// In the header (`x-amz-rename-source-if-modified-since`), not the body.
-    #[serde(rename = "SourceIfModifiedSince", skip)]
+    /// On the wire in the header (`x-amz-rename-source-if-modified-since`).
+    #[serde(
+        rename = "SourceIfModifiedSince",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source_if_modified_since: Option<f64>,
     /// Renames the object if the source exists and hasn't been modified since the specified time.
     ///
-    /// In the header (`x-amz-rename-source-if-unmodified-since`), not the body.
-    #[serde(rename = "SourceIfUnmodifiedSince", skip)]
+    /// On the wire in the header (`x-amz-rename-source-if-unmodified-since`).
+    #[serde(
+        rename = "SourceIfUnmodifiedSince",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source_if_unmodified_since: Option<f64>,
     /// A unique string with a max of 64 ASCII characters in the ASCII range of 33 - 126.
     ///
-    /// In the header (`x-amz-client-token`), not the body.
-    #[serde(rename = "ClientToken", skip)]
+    /// On the wire in the header (`x-amz-client-token`).
+    #[serde(
+        rename = "ClientToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub client_token: Option<String>,
 }
 
@@ -13145,13 +15824,21 @@ pub struct RequestProgress {
 pub struct RestoreObjectOutput {
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
     /// Indicates the path in the provided S3 output location where Select results will be restored to.
     ///
-    /// In the header (`x-amz-restore-output-path`), not the body.
-    #[serde(rename = "RestoreOutputPath", skip)]
+    /// On the wire in the header (`x-amz-restore-output-path`).
+    #[serde(
+        rename = "RestoreOutputPath",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub restore_output_path: Option<String>,
 }
 
@@ -13159,18 +15846,20 @@ pub struct RestoreObjectOutput {
 pub struct RestoreObjectRequest {
     /// The bucket name containing the object to restore.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Object key for which the action was initiated.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// VersionId used to reference a specific version of the object.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// Container for restore job parameters.
     #[serde(
@@ -13181,18 +15870,30 @@ pub struct RestoreObjectRequest {
     pub restore_request: Option<RestoreRequest>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// Indicates the algorithm used to create the checksum for the object when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -13498,28 +16199,42 @@ pub struct SelectObjectContentOutput {
 pub struct SelectObjectContentRequest {
     /// The S3 bucket.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The object key.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// The server-side encryption (SSE) algorithm used to encrypt the object.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// The server-side encryption (SSE) customer managed key.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key`), not the body.
-    #[serde(rename = "SSECustomerKey", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key`).
+    #[serde(
+        rename = "SSECustomerKey",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key: Option<String>,
     /// The MD5 server-side encryption (SSE) customer managed key.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
     /// The expression that is used to query the object.
     ///
@@ -13553,8 +16268,12 @@ pub struct SelectObjectContentRequest {
     pub scan_range: Option<ScanRange>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -13889,18 +16608,27 @@ pub struct Transition {
 pub struct UpdateBucketMetadataAnnotationTableConfigurationRequest {
     /// The name of the bucket whose annotation table configuration to update.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Base64-encoded MD5 digest of the message body.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Checksum algorithm for the request payload.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The annotation table configuration updates to apply.
     ///
@@ -13909,8 +16637,12 @@ pub struct UpdateBucketMetadataAnnotationTableConfigurationRequest {
     pub annotation_table_configuration: AnnotationTableConfigurationUpdates,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -13918,18 +16650,27 @@ pub struct UpdateBucketMetadataAnnotationTableConfigurationRequest {
 pub struct UpdateBucketMetadataInventoryTableConfigurationRequest {
     /// The general purpose bucket that corresponds to the metadata configuration that you want to enable or disable an inventory table for.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The Content-MD5 header for the inventory table configuration.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// The checksum algorithm to use with your inventory table configuration.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The contents of your inventory table configuration.
     ///
@@ -13938,8 +16679,12 @@ pub struct UpdateBucketMetadataInventoryTableConfigurationRequest {
     pub inventory_table_configuration: InventoryTableConfigurationUpdates,
     /// The expected owner of the general purpose bucket that corresponds to the metadata table configuration that you want to enable or disable an inventory table for.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -13947,18 +16692,27 @@ pub struct UpdateBucketMetadataInventoryTableConfigurationRequest {
 pub struct UpdateBucketMetadataJournalTableConfigurationRequest {
     /// The general purpose bucket that corresponds to the metadata configuration that you want to enable or disable journal table record expiration for.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The Content-MD5 header for the journal table configuration.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// The checksum algorithm to use with your journal table configuration.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// The contents of your journal table configuration.
     ///
@@ -13967,8 +16721,12 @@ pub struct UpdateBucketMetadataJournalTableConfigurationRequest {
     pub journal_table_configuration: JournalTableConfigurationUpdates,
     /// The expected owner of the general purpose bucket that corresponds to the metadata table configuration that you want to enable or disable journal table record expiration for.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -13976,18 +16734,20 @@ pub struct UpdateBucketMetadataJournalTableConfigurationRequest {
 pub struct UpdateObjectEncryptionRequest {
     /// The name of the general purpose bucket that contains the specified object key name.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// The key name of the object that you want to update the server-side encryption type for.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// The version ID of the object that you want to update the server-side encryption type for.
     ///
-    /// In the querystring (`versionId`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the querystring (`versionId`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// The updated server-side encryption type for this object.
     ///
@@ -13996,23 +16756,39 @@ pub struct UpdateObjectEncryptionRequest {
     pub object_encryption: ObjectEncryption,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// The MD5 hash for the request body.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the object when you use an Amazon Web Services SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
 }
 
@@ -14020,8 +16796,12 @@ pub struct UpdateObjectEncryptionRequest {
 pub struct UpdateObjectEncryptionResponse {
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
 }
 
@@ -14029,8 +16809,12 @@ pub struct UpdateObjectEncryptionResponse {
 pub struct UploadPartCopyOutput {
     /// The version of the source object that was copied, if you have enabled versioning on the source bucket.
     ///
-    /// In the header (`x-amz-copy-source-version-id`), not the body.
-    #[serde(rename = "CopySourceVersionId", skip)]
+    /// On the wire in the header (`x-amz-copy-source-version-id`).
+    #[serde(
+        rename = "CopySourceVersionId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub copy_source_version_id: Option<String>,
     /// Container for all response elements.
     #[serde(
@@ -14041,38 +16825,62 @@ pub struct UploadPartCopyOutput {
     pub copy_part_result: Option<CopyPartResult>,
     /// The server-side encryption algorithm used when you store this object in Amazon S3 or Amazon FSx.
     ///
-    /// In the header (`x-amz-server-side-encryption`), not the body.
-    #[serde(rename = "ServerSideEncryption", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption`).
+    #[serde(
+        rename = "ServerSideEncryption",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_side_encryption: Option<ServerSideEncryption>,
     /// If server-side encryption with a customer-provided encryption key was requested, the response will include this header to confirm the encryption algorithm that's used.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// If server-side encryption with a customer-provided encryption key was requested, the response will include this header to provide the round-trip message integrity verification of the customer-provided encryption key.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
     /// If present, indicates the ID of the KMS key that was used for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-aws-kms-key-id`), not the body.
-    #[serde(rename = "SSEKMSKeyId", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-aws-kms-key-id`).
+    #[serde(
+        rename = "SSEKMSKeyId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_key_id: Option<String>,
     /// Indicates whether the multipart upload uses an S3 Bucket Key for server-side encryption with Key Management Service (KMS) keys (SSE-KMS).
     ///
-    /// In the header (`x-amz-server-side-encryption-bucket-key-enabled`), not the body.
-    #[serde(rename = "BucketKeyEnabled", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-bucket-key-enabled`).
+    #[serde(
+        rename = "BucketKeyEnabled",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_key_enabled: Option<bool>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
     /// Version ID of the object.
     ///
-    /// In the header (`x-amz-version-id`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the header (`x-amz-version-id`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
 }
 
@@ -14080,98 +16888,159 @@ pub struct UploadPartCopyOutput {
 pub struct UploadPartCopyRequest {
     /// The bucket name.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Specifies the source object for the copy operation.
     ///
-    /// In the header (`x-amz-copy-source`), not the body.
-    #[serde(rename = "CopySource", skip)]
+    /// On the wire in the header (`x-amz-copy-source`).
+    /// Required.
+    #[serde(rename = "CopySource")]
     pub copy_source: String,
     /// Copies the object if its entity tag (ETag) matches the specified tag.
     ///
-    /// In the header (`x-amz-copy-source-if-match`), not the body.
-    #[serde(rename = "CopySourceIfMatch", skip)]
+    /// On the wire in the header (`x-amz-copy-source-if-match`).
+    #[serde(
+        rename = "CopySourceIfMatch",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub copy_source_if_match: Option<String>,
     /// Copies the object if it has been modified since the specified time.
     ///
-    /// In the header (`x-amz-copy-source-if-modified-since`), not the body.
-    #[serde(rename = "CopySourceIfModifiedSince", skip)]
+    /// On the wire in the header (`x-amz-copy-source-if-modified-since`).
+    #[serde(
+        rename = "CopySourceIfModifiedSince",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub copy_source_if_modified_since: Option<f64>,
     /// Copies the object if its entity tag (ETag) is different than the specified ETag.
     ///
-    /// In the header (`x-amz-copy-source-if-none-match`), not the body.
-    #[serde(rename = "CopySourceIfNoneMatch", skip)]
+    /// On the wire in the header (`x-amz-copy-source-if-none-match`).
+    #[serde(
+        rename = "CopySourceIfNoneMatch",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub copy_source_if_none_match: Option<String>,
     /// Copies the object if it hasn't been modified since the specified time.
     ///
-    /// In the header (`x-amz-copy-source-if-unmodified-since`), not the body.
-    #[serde(rename = "CopySourceIfUnmodifiedSince", skip)]
+    /// On the wire in the header (`x-amz-copy-source-if-unmodified-since`).
+    #[serde(
+        rename = "CopySourceIfUnmodifiedSince",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub copy_source_if_unmodified_since: Option<f64>,
     /// The range of bytes to copy from the source object.
     ///
-    /// In the header (`x-amz-copy-source-range`), not the body.
-    #[serde(rename = "CopySourceRange", skip)]
+    /// On the wire in the header (`x-amz-copy-source-range`).
+    #[serde(
+        rename = "CopySourceRange",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub copy_source_range: Option<String>,
     /// Object key for which the multipart upload was initiated.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// Part number of part being copied.
     ///
-    /// In the querystring (`partNumber`), not the body.
-    #[serde(rename = "PartNumber", skip)]
+    /// On the wire in the querystring (`partNumber`).
+    /// Required.
+    #[serde(rename = "PartNumber")]
     pub part_number: i32,
     /// Upload ID identifying the multipart upload whose part is being copied.
     ///
-    /// In the querystring (`uploadId`), not the body.
-    #[serde(rename = "UploadId", skip)]
+    /// On the wire in the querystring (`uploadId`).
+    /// Required.
+    #[serde(rename = "UploadId")]
     pub upload_id: String,
     /// Specifies the algorithm to use when encrypting the object (for example, AES256).
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// Specifies the customer-provided encryption key for Amazon S3 to use in encrypting data.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key`), not the body.
-    #[serde(rename = "SSECustomerKey", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key`).
+    #[serde(
+        rename = "SSECustomerKey",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key: Option<String>,
     /// Specifies the 128-bit MD5 digest of the encryption key according to RFC 1321.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
     /// Specifies the algorithm to use when decrypting the source object (for example, AES256 ).
     ///
-    /// In the header (`x-amz-copy-source-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "CopySourceSSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-copy-source-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "CopySourceSSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub copy_source_sse_customer_algorithm: Option<String>,
     /// Specifies the customer-provided encryption key for Amazon S3 to use to decrypt the source object.
     ///
-    /// In the header (`x-amz-copy-source-server-side-encryption-customer-key`), not the body.
-    #[serde(rename = "CopySourceSSECustomerKey", skip)]
+    /// On the wire in the header (`x-amz-copy-source-server-side-encryption-customer-key`).
+    #[serde(
+        rename = "CopySourceSSECustomerKey",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub copy_source_sse_customer_key: Option<String>,
     /// Specifies the 128-bit MD5 digest of the encryption key according to RFC 1321.
     ///
-    /// In the header (`x-amz-copy-source-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "CopySourceSSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-copy-source-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "CopySourceSSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub copy_source_sse_customer_key_md5: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The account ID of the expected destination bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
     /// The account ID of the expected source bucket owner.
     ///
-    /// In the header (`x-amz-source-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedSourceBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-source-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedSourceBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_source_bucket_owner: Option<String>,
 }
 
@@ -14179,93 +17048,157 @@ pub struct UploadPartCopyRequest {
 pub struct UploadPartOutput {
     /// The server-side encryption algorithm used when you store this object in Amazon S3 or Amazon FSx.
     ///
-    /// In the header (`x-amz-server-side-encryption`), not the body.
-    #[serde(rename = "ServerSideEncryption", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption`).
+    #[serde(
+        rename = "ServerSideEncryption",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_side_encryption: Option<ServerSideEncryption>,
     /// Entity tag for the uploaded object.
     ///
-    /// In the header (`ETag`), not the body.
-    #[serde(rename = "ETag", skip)]
+    /// On the wire in the header (`ETag`).
+    #[serde(rename = "ETag", default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
     /// The Base64 encoded, 32-bit CRC32 checksum of the part.
     ///
-    /// In the header (`x-amz-checksum-crc32`), not the body.
-    #[serde(rename = "ChecksumCRC32", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32`).
+    #[serde(
+        rename = "ChecksumCRC32",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32: Option<String>,
     /// The Base64 encoded, 32-bit CRC32C checksum of the part.
     ///
-    /// In the header (`x-amz-checksum-crc32c`), not the body.
-    #[serde(rename = "ChecksumCRC32C", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32c`).
+    #[serde(
+        rename = "ChecksumCRC32C",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32_c: Option<String>,
     /// The Base64 encoded, 64-bit CRC64NVME checksum of the part.
     ///
-    /// In the header (`x-amz-checksum-crc64nvme`), not the body.
-    #[serde(rename = "ChecksumCRC64NVME", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc64nvme`).
+    #[serde(
+        rename = "ChecksumCRC64NVME",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc64_nvme: Option<String>,
     /// The Base64 encoded, 160-bit SHA1 checksum of the part.
     ///
-    /// In the header (`x-amz-checksum-sha1`), not the body.
-    #[serde(rename = "ChecksumSHA1", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha1`).
+    #[serde(
+        rename = "ChecksumSHA1",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha1: Option<String>,
     /// The Base64 encoded, 256-bit SHA256 checksum of the part.
     ///
-    /// In the header (`x-amz-checksum-sha256`), not the body.
-    #[serde(rename = "ChecksumSHA256", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha256`).
+    #[serde(
+        rename = "ChecksumSHA256",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha256: Option<String>,
     /// The Base64 encoded, 512-bit SHA512 checksum of the part.
     ///
-    /// In the header (`x-amz-checksum-sha512`), not the body.
-    #[serde(rename = "ChecksumSHA512", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha512`).
+    #[serde(
+        rename = "ChecksumSHA512",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha512: Option<String>,
     /// The Base64 encoded, 128-bit MD5 checksum of the part.
     ///
-    /// In the header (`x-amz-checksum-md5`), not the body.
-    #[serde(rename = "ChecksumMD5", skip)]
+    /// On the wire in the header (`x-amz-checksum-md5`).
+    #[serde(
+        rename = "ChecksumMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_md5: Option<String>,
     /// The Base64 encoded, 64-bit XXHASH64 checksum of the part.
     ///
-    /// In the header (`x-amz-checksum-xxhash64`), not the body.
-    #[serde(rename = "ChecksumXXHASH64", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash64`).
+    #[serde(
+        rename = "ChecksumXXHASH64",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash64: Option<String>,
     /// The Base64 encoded, 64-bit XXHASH3 checksum of the part.
     ///
-    /// In the header (`x-amz-checksum-xxhash3`), not the body.
-    #[serde(rename = "ChecksumXXHASH3", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash3`).
+    #[serde(
+        rename = "ChecksumXXHASH3",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash3: Option<String>,
     /// The Base64 encoded, 128-bit XXHASH128 checksum of the part.
     ///
-    /// In the header (`x-amz-checksum-xxhash128`), not the body.
-    #[serde(rename = "ChecksumXXHASH128", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash128`).
+    #[serde(
+        rename = "ChecksumXXHASH128",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash128: Option<String>,
     /// If server-side encryption with a customer-provided encryption key was requested, the response will include this header to confirm the encryption algorithm that's used.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// If server-side encryption with a customer-provided encryption key was requested, the response will include this header to provide the round-trip message integrity verification of the customer-provided encryption key.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
     /// If present, indicates the ID of the KMS key that was used for object encryption.
     ///
-    /// In the header (`x-amz-server-side-encryption-aws-kms-key-id`), not the body.
-    #[serde(rename = "SSEKMSKeyId", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-aws-kms-key-id`).
+    #[serde(
+        rename = "SSEKMSKeyId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_key_id: Option<String>,
     /// Indicates whether the multipart upload uses an S3 Bucket Key for server-side encryption with Key Management Service (KMS) keys (SSE-KMS).
     ///
-    /// In the header (`x-amz-server-side-encryption-bucket-key-enabled`), not the body.
-    #[serde(rename = "BucketKeyEnabled", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-bucket-key-enabled`).
+    #[serde(
+        rename = "BucketKeyEnabled",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_key_enabled: Option<bool>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
     /// Version ID of the object.
     ///
-    /// In the header (`x-amz-version-id`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the header (`x-amz-version-id`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
 }
 
@@ -14273,118 +17206,194 @@ pub struct UploadPartOutput {
 pub struct UploadPartRequest {
     /// Object data.
     ///
-    /// In the payload (`Body`), not the body.
+    /// The request's or response's body itself.
     #[serde(rename = "Body", skip)]
-    pub body: Option<String>,
+    pub body: Option<Bytes>,
     /// The name of the bucket to which the multipart upload was initiated.
     ///
-    /// In the uri (`Bucket`), not the body.
-    #[serde(rename = "Bucket", skip)]
+    /// On the wire in the uri (`Bucket`).
+    /// Required.
+    #[serde(rename = "Bucket")]
     pub bucket: String,
     /// Size of the body in bytes.
     ///
-    /// In the header (`Content-Length`), not the body.
-    #[serde(rename = "ContentLength", skip)]
+    /// On the wire in the header (`Content-Length`).
+    #[serde(
+        rename = "ContentLength",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_length: Option<i64>,
     /// The Base64 encoded 128-bit MD5 digest of the part data.
     ///
-    /// In the header (`Content-MD5`), not the body.
-    #[serde(rename = "ContentMD5", skip)]
+    /// On the wire in the header (`Content-MD5`).
+    #[serde(
+        rename = "ContentMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_md5: Option<String>,
     /// Indicates the algorithm used to create the checksum for the object when you use the SDK.
     ///
-    /// In the header (`x-amz-sdk-checksum-algorithm`), not the body.
-    #[serde(rename = "ChecksumAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-sdk-checksum-algorithm`).
+    #[serde(
+        rename = "ChecksumAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-crc32`), not the body.
-    #[serde(rename = "ChecksumCRC32", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32`).
+    #[serde(
+        rename = "ChecksumCRC32",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-crc32c`), not the body.
-    #[serde(rename = "ChecksumCRC32C", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc32c`).
+    #[serde(
+        rename = "ChecksumCRC32C",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32_c: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-crc64nvme`), not the body.
-    #[serde(rename = "ChecksumCRC64NVME", skip)]
+    /// On the wire in the header (`x-amz-checksum-crc64nvme`).
+    #[serde(
+        rename = "ChecksumCRC64NVME",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc64_nvme: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-sha1`), not the body.
-    #[serde(rename = "ChecksumSHA1", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha1`).
+    #[serde(
+        rename = "ChecksumSHA1",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha1: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-sha256`), not the body.
-    #[serde(rename = "ChecksumSHA256", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha256`).
+    #[serde(
+        rename = "ChecksumSHA256",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha256: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-sha512`), not the body.
-    #[serde(rename = "ChecksumSHA512", skip)]
+    /// On the wire in the header (`x-amz-checksum-sha512`).
+    #[serde(
+        rename = "ChecksumSHA512",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha512: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-md5`), not the body.
-    #[serde(rename = "ChecksumMD5", skip)]
+    /// On the wire in the header (`x-amz-checksum-md5`).
+    #[serde(
+        rename = "ChecksumMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_md5: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-xxhash64`), not the body.
-    #[serde(rename = "ChecksumXXHASH64", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash64`).
+    #[serde(
+        rename = "ChecksumXXHASH64",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash64: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-xxhash3`), not the body.
-    #[serde(rename = "ChecksumXXHASH3", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash3`).
+    #[serde(
+        rename = "ChecksumXXHASH3",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash3: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-checksum-xxhash128`), not the body.
-    #[serde(rename = "ChecksumXXHASH128", skip)]
+    /// On the wire in the header (`x-amz-checksum-xxhash128`).
+    #[serde(
+        rename = "ChecksumXXHASH128",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash128: Option<String>,
     /// Object key for which the multipart upload was initiated.
     ///
-    /// In the uri (`Key`), not the body.
-    #[serde(rename = "Key", skip)]
+    /// On the wire in the uri (`Key`).
+    /// Required.
+    #[serde(rename = "Key")]
     pub key: String,
     /// Part number of part being uploaded.
     ///
-    /// In the querystring (`partNumber`), not the body.
-    #[serde(rename = "PartNumber", skip)]
+    /// On the wire in the querystring (`partNumber`).
+    /// Required.
+    #[serde(rename = "PartNumber")]
     pub part_number: i32,
     /// Upload ID identifying the multipart upload whose part is being uploaded.
     ///
-    /// In the querystring (`uploadId`), not the body.
-    #[serde(rename = "UploadId", skip)]
+    /// On the wire in the querystring (`uploadId`).
+    /// Required.
+    #[serde(rename = "UploadId")]
     pub upload_id: String,
     /// Specifies the algorithm to use when encrypting the object (for example, AES256).
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// Specifies the customer-provided encryption key for Amazon S3 to use in encrypting data.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key`), not the body.
-    #[serde(rename = "SSECustomerKey", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key`).
+    #[serde(
+        rename = "SSECustomerKey",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key: Option<String>,
     /// Specifies the 128-bit MD5 digest of the encryption key according to RFC 1321.
     ///
-    /// In the header (`x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
     /// Confirms that the requester knows that they will be charged for the request.
     ///
-    /// In the header (`x-amz-request-payer`), not the body.
-    #[serde(rename = "RequestPayer", skip)]
+    /// On the wire in the header (`x-amz-request-payer`).
+    #[serde(
+        rename = "RequestPayer",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_payer: Option<RequestPayer>,
     /// The account ID of the expected bucket owner.
     ///
-    /// In the header (`x-amz-expected-bucket-owner`), not the body.
-    #[serde(rename = "ExpectedBucketOwner", skip)]
+    /// On the wire in the header (`x-amz-expected-bucket-owner`).
+    #[serde(
+        rename = "ExpectedBucketOwner",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected_bucket_owner: Option<String>,
 }
 
@@ -14446,233 +17455,379 @@ pub struct WebsiteConfiguration {
 pub struct WriteGetObjectResponseRequest {
     /// Route prefix to the HTTP URL generated.
     ///
-    /// In the header (`x-amz-request-route`), not the body.
-    #[serde(rename = "RequestRoute", skip)]
+    /// On the wire in the header (`x-amz-request-route`).
+    /// Required.
+    #[serde(rename = "RequestRoute")]
     pub request_route: String,
     /// A single use encrypted token that maps WriteGetObjectResponse to the end user GetObject request.
     ///
-    /// In the header (`x-amz-request-token`), not the body.
-    #[serde(rename = "RequestToken", skip)]
+    /// On the wire in the header (`x-amz-request-token`).
+    /// Required.
+    #[serde(rename = "RequestToken")]
     pub request_token: String,
     /// The object data.
     ///
-    /// In the payload (`Body`), not the body.
+    /// The request's or response's body itself.
     #[serde(rename = "Body", skip)]
-    pub body: Option<String>,
+    pub body: Option<Bytes>,
     /// The integer status code for an HTTP response of a corresponding GetObject request.
     ///
-    /// In the header (`x-amz-fwd-status`), not the body.
-    #[serde(rename = "StatusCode", skip)]
+    /// On the wire in the header (`x-amz-fwd-status`).
+    #[serde(
+        rename = "StatusCode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub status_code: Option<i32>,
     /// A string that uniquely identifies an error condition.
     ///
-    /// In the header (`x-amz-fwd-error-code`), not the body.
-    #[serde(rename = "ErrorCode", skip)]
+    /// On the wire in the header (`x-amz-fwd-error-code`).
+    #[serde(rename = "ErrorCode", default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     /// Contains a generic description of the error condition.
     ///
-    /// In the header (`x-amz-fwd-error-message`), not the body.
-    #[serde(rename = "ErrorMessage", skip)]
+    /// On the wire in the header (`x-amz-fwd-error-message`).
+    #[serde(
+        rename = "ErrorMessage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub error_message: Option<String>,
     /// Indicates that a range of bytes was specified.
     ///
-    /// In the header (`x-amz-fwd-header-accept-ranges`), not the body.
-    #[serde(rename = "AcceptRanges", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-accept-ranges`).
+    #[serde(
+        rename = "AcceptRanges",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub accept_ranges: Option<String>,
     /// Specifies caching behavior along the request/reply chain.
     ///
-    /// In the header (`x-amz-fwd-header-Cache-Control`), not the body.
-    #[serde(rename = "CacheControl", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-Cache-Control`).
+    #[serde(
+        rename = "CacheControl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cache_control: Option<String>,
     /// Specifies presentational information for the object.
     ///
-    /// In the header (`x-amz-fwd-header-Content-Disposition`), not the body.
-    #[serde(rename = "ContentDisposition", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-Content-Disposition`).
+    #[serde(
+        rename = "ContentDisposition",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_disposition: Option<String>,
     /// Specifies what content encodings have been applied to the object and thus what decoding mechanisms must be applied to obtain the media-type referenced by the Content-Type header field.
     ///
-    /// In the header (`x-amz-fwd-header-Content-Encoding`), not the body.
-    #[serde(rename = "ContentEncoding", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-Content-Encoding`).
+    #[serde(
+        rename = "ContentEncoding",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_encoding: Option<String>,
     /// The language the content is in.
     ///
-    /// In the header (`x-amz-fwd-header-Content-Language`), not the body.
-    #[serde(rename = "ContentLanguage", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-Content-Language`).
+    #[serde(
+        rename = "ContentLanguage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_language: Option<String>,
     /// The size of the content body in bytes.
     ///
-    /// In the header (`Content-Length`), not the body.
-    #[serde(rename = "ContentLength", skip)]
+    /// On the wire in the header (`Content-Length`).
+    #[serde(
+        rename = "ContentLength",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_length: Option<i64>,
     /// The portion of the object returned in the response.
     ///
-    /// In the header (`x-amz-fwd-header-Content-Range`), not the body.
-    #[serde(rename = "ContentRange", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-Content-Range`).
+    #[serde(
+        rename = "ContentRange",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_range: Option<String>,
     /// A standard MIME type describing the format of the object data.
     ///
-    /// In the header (`x-amz-fwd-header-Content-Type`), not the body.
-    #[serde(rename = "ContentType", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-Content-Type`).
+    #[serde(
+        rename = "ContentType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_type: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-checksum-crc32`), not the body.
-    #[serde(rename = "ChecksumCRC32", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-checksum-crc32`).
+    #[serde(
+        rename = "ChecksumCRC32",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-checksum-crc32c`), not the body.
-    #[serde(rename = "ChecksumCRC32C", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-checksum-crc32c`).
+    #[serde(
+        rename = "ChecksumCRC32C",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc32_c: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-checksum-crc64nvme`), not the body.
-    #[serde(rename = "ChecksumCRC64NVME", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-checksum-crc64nvme`).
+    #[serde(
+        rename = "ChecksumCRC64NVME",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_crc64_nvme: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-checksum-sha1`), not the body.
-    #[serde(rename = "ChecksumSHA1", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-checksum-sha1`).
+    #[serde(
+        rename = "ChecksumSHA1",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha1: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-checksum-sha256`), not the body.
-    #[serde(rename = "ChecksumSHA256", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-checksum-sha256`).
+    #[serde(
+        rename = "ChecksumSHA256",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha256: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-checksum-sha512`), not the body.
-    #[serde(rename = "ChecksumSHA512", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-checksum-sha512`).
+    #[serde(
+        rename = "ChecksumSHA512",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_sha512: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-checksum-md5`), not the body.
-    #[serde(rename = "ChecksumMD5", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-checksum-md5`).
+    #[serde(
+        rename = "ChecksumMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_md5: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-checksum-xxhash64`), not the body.
-    #[serde(rename = "ChecksumXXHASH64", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-checksum-xxhash64`).
+    #[serde(
+        rename = "ChecksumXXHASH64",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash64: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-checksum-xxhash3`), not the body.
-    #[serde(rename = "ChecksumXXHASH3", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-checksum-xxhash3`).
+    #[serde(
+        rename = "ChecksumXXHASH3",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash3: Option<String>,
     /// This header can be used as a data integrity check to verify that the data received is the same data that was originally sent.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-checksum-xxhash128`), not the body.
-    #[serde(rename = "ChecksumXXHASH128", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-checksum-xxhash128`).
+    #[serde(
+        rename = "ChecksumXXHASH128",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checksum_xxhash128: Option<String>,
     /// Specifies whether an object stored in Amazon S3 is ( true ) or is not ( false ) a delete marker.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-delete-marker`), not the body.
-    #[serde(rename = "DeleteMarker", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-delete-marker`).
+    #[serde(
+        rename = "DeleteMarker",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub delete_marker: Option<bool>,
     /// An opaque identifier assigned by a web server to a specific version of a resource found at a URL.
     ///
-    /// In the header (`x-amz-fwd-header-ETag`), not the body.
-    #[serde(rename = "ETag", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-ETag`).
+    #[serde(rename = "ETag", default, skip_serializing_if = "Option::is_none")]
     pub e_tag: Option<String>,
     /// The date and time at which the object is no longer cacheable.
     ///
-    /// In the header (`x-amz-fwd-header-Expires`), not the body.
-    #[serde(rename = "Expires", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-Expires`).
+    #[serde(rename = "Expires", default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
     /// If the object expiration is configured (see PUT Bucket lifecycle), the response includes this header.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-expiration`), not the body.
-    #[serde(rename = "Expiration", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-expiration`).
+    #[serde(
+        rename = "Expiration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expiration: Option<String>,
     /// The date and time that the object was last modified.
     ///
-    /// In the header (`x-amz-fwd-header-Last-Modified`), not the body.
-    #[serde(rename = "LastModified", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-Last-Modified`).
+    #[serde(
+        rename = "LastModified",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_modified: Option<f64>,
     /// Set to the number of metadata entries not returned in x-amz-meta headers.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-missing-meta`), not the body.
-    #[serde(rename = "MissingMeta", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-missing-meta`).
+    #[serde(
+        rename = "MissingMeta",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub missing_meta: Option<i32>,
     /// A map of metadata to store with the object in S3.
     ///
-    /// In the headers (`x-amz-meta-`), not the body.
-    #[serde(rename = "Metadata", skip)]
+    /// On the wire in the headers (`x-amz-meta-`).
+    #[serde(rename = "Metadata", default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
     /// Indicates whether an object stored in Amazon S3 has Object Lock enabled.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-object-lock-mode`), not the body.
-    #[serde(rename = "ObjectLockMode", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-object-lock-mode`).
+    #[serde(
+        rename = "ObjectLockMode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_mode: Option<ObjectLockMode>,
     /// Indicates whether an object stored in Amazon S3 has an active legal hold.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-object-lock-legal-hold`), not the body.
-    #[serde(rename = "ObjectLockLegalHoldStatus", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-object-lock-legal-hold`).
+    #[serde(
+        rename = "ObjectLockLegalHoldStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_legal_hold_status: Option<ObjectLockLegalHoldStatus>,
     /// The date and time when Object Lock is configured to expire.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-object-lock-retain-until-date`), not the body.
-    #[serde(rename = "ObjectLockRetainUntilDate", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-object-lock-retain-until-date`).
+    #[serde(
+        rename = "ObjectLockRetainUntilDate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_lock_retain_until_date: Option<f64>,
     /// The count of parts this object has.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-mp-parts-count`), not the body.
-    #[serde(rename = "PartsCount", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-mp-parts-count`).
+    #[serde(
+        rename = "PartsCount",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub parts_count: Option<i32>,
     /// Indicates if request involves bucket that is either a source or destination in a Replication rule.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-replication-status`), not the body.
-    #[serde(rename = "ReplicationStatus", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-replication-status`).
+    #[serde(
+        rename = "ReplicationStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub replication_status: Option<ReplicationStatus>,
     /// If present, indicates that the requester was successfully charged for the request.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-request-charged`), not the body.
-    #[serde(rename = "RequestCharged", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-request-charged`).
+    #[serde(
+        rename = "RequestCharged",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_charged: Option<RequestCharged>,
     /// Provides information about object restoration operation and expiration time of the restored object copy.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-restore`), not the body.
-    #[serde(rename = "Restore", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-restore`).
+    #[serde(rename = "Restore", default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<String>,
     /// The server-side encryption algorithm used when storing requested object in Amazon S3 or Amazon FSx.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-server-side-encryption`), not the body.
-    #[serde(rename = "ServerSideEncryption", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-server-side-encryption`).
+    #[serde(
+        rename = "ServerSideEncryption",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub server_side_encryption: Option<ServerSideEncryption>,
     /// Encryption algorithm used if server-side encryption with a customer-provided encryption key was specified for object stored in Amazon S3.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-server-side-encryption-customer-algorithm`), not the body.
-    #[serde(rename = "SSECustomerAlgorithm", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-server-side-encryption-customer-algorithm`).
+    #[serde(
+        rename = "SSECustomerAlgorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_algorithm: Option<String>,
     /// If present, specifies the ID (Key ID, Key ARN, or Key Alias) of the Amazon Web Services Key Management Service (Amazon Web Services KMS) symmetric encryption customer managed key that was used for stored in Amazon S3 object.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-server-side-encryption-aws-kms-key-id`), not the body.
-    #[serde(rename = "SSEKMSKeyId", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-server-side-encryption-aws-kms-key-id`).
+    #[serde(
+        rename = "SSEKMSKeyId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ssekms_key_id: Option<String>,
     /// 128-bit MD5 digest of customer-provided encryption key used in Amazon S3 to encrypt data stored in S3.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-server-side-encryption-customer-key-MD5`), not the body.
-    #[serde(rename = "SSECustomerKeyMD5", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-server-side-encryption-customer-key-MD5`).
+    #[serde(
+        rename = "SSECustomerKeyMD5",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sse_customer_key_md5: Option<String>,
     /// Provides storage class information of the object.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-storage-class`), not the body.
-    #[serde(rename = "StorageClass", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-storage-class`).
+    #[serde(
+        rename = "StorageClass",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub storage_class: Option<StorageClass>,
     /// The number of tags, if any, on the object.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-tagging-count`), not the body.
-    #[serde(rename = "TagCount", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-tagging-count`).
+    #[serde(rename = "TagCount", default, skip_serializing_if = "Option::is_none")]
     pub tag_count: Option<i32>,
     /// An ID used to reference a specific version of the object.
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-version-id`), not the body.
-    #[serde(rename = "VersionId", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-version-id`).
+    #[serde(rename = "VersionId", default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// Indicates whether the object stored in Amazon S3 uses an S3 bucket key for server-side encryption with Amazon Web Services KMS (SSE-KMS).
     ///
-    /// In the header (`x-amz-fwd-header-x-amz-server-side-encryption-bucket-key-enabled`), not the body.
-    #[serde(rename = "BucketKeyEnabled", skip)]
+    /// On the wire in the header (`x-amz-fwd-header-x-amz-server-side-encryption-bucket-key-enabled`).
+    #[serde(
+        rename = "BucketKeyEnabled",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bucket_key_enabled: Option<bool>,
 }
 
@@ -25844,10 +28999,11 @@ pub mod shapes {
     #[cfg(test)]
     #[test]
     fn every_pattern_compiles() {
-        for pattern in [
+        let patterns: &[&str] = &[
             "^(?:\\/?.+\\/.+)$",
             "^(?:arn:aws[a-zA-Z0-9-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+)$",
-        ] {
+        ];
+        for pattern in patterns {
             assert!(crate::shape::compile(pattern).is_some(), "{pattern}");
         }
     }

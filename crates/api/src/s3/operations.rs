@@ -14,6 +14,7 @@ use std::future::Future;
 use super::model::*;
 use crate::binding::Binding;
 use crate::error::ApiError;
+use crate::rest::Reply;
 use crate::shape::Shape;
 
 /// Every operation of the S3 API, in the model's order.
@@ -1778,6 +1779,319 @@ impl Request {
             }
         })
     }
+
+    /// `operation`'s input from the members a REST codec decoded ([`crate::rest`], an
+    /// object keyed by member name) and the request's body, which is the input's
+    /// payload member when that is a blob or a string (no constraint checks: see
+    /// [`crate::shape::validate`]).
+    pub fn from_rest(
+        operation: Operation,
+        value: serde_json::Value,
+        body: bytes::Bytes,
+    ) -> Result<Self, serde_json::Error> {
+        Ok(match operation {
+            Operation::AbortMultipartUpload => {
+                Self::AbortMultipartUpload(serde_json::from_value(value)?)
+            }
+            Operation::CompleteMultipartUpload => {
+                Self::CompleteMultipartUpload(serde_json::from_value(value)?)
+            }
+            Operation::CopyObject => Self::CopyObject(serde_json::from_value(value)?),
+            Operation::CreateBucket => Self::CreateBucket(serde_json::from_value(value)?),
+            Operation::CreateBucketMetadataConfiguration => {
+                Self::CreateBucketMetadataConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::CreateBucketMetadataTableConfiguration => {
+                Self::CreateBucketMetadataTableConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::CreateMultipartUpload => {
+                Self::CreateMultipartUpload(serde_json::from_value(value)?)
+            }
+            Operation::CreateSession => Self::CreateSession(serde_json::from_value(value)?),
+            Operation::DeleteBucket => Self::DeleteBucket(serde_json::from_value(value)?),
+            Operation::DeleteBucketAnalyticsConfiguration => {
+                Self::DeleteBucketAnalyticsConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::DeleteBucketCors => Self::DeleteBucketCors(serde_json::from_value(value)?),
+            Operation::DeleteBucketEncryption => {
+                Self::DeleteBucketEncryption(serde_json::from_value(value)?)
+            }
+            Operation::DeleteBucketIntelligentTieringConfiguration => {
+                Self::DeleteBucketIntelligentTieringConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::DeleteBucketInventoryConfiguration => {
+                Self::DeleteBucketInventoryConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::DeleteBucketLifecycle => {
+                Self::DeleteBucketLifecycle(serde_json::from_value(value)?)
+            }
+            Operation::DeleteBucketMetadataConfiguration => {
+                Self::DeleteBucketMetadataConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::DeleteBucketMetadataTableConfiguration => {
+                Self::DeleteBucketMetadataTableConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::DeleteBucketMetricsConfiguration => {
+                Self::DeleteBucketMetricsConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::DeleteBucketOwnershipControls => {
+                Self::DeleteBucketOwnershipControls(serde_json::from_value(value)?)
+            }
+            Operation::DeleteBucketPolicy => {
+                Self::DeleteBucketPolicy(serde_json::from_value(value)?)
+            }
+            Operation::DeleteBucketReplication => {
+                Self::DeleteBucketReplication(serde_json::from_value(value)?)
+            }
+            Operation::DeleteBucketTagging => {
+                Self::DeleteBucketTagging(serde_json::from_value(value)?)
+            }
+            Operation::DeleteBucketWebsite => {
+                Self::DeleteBucketWebsite(serde_json::from_value(value)?)
+            }
+            Operation::DeleteObject => Self::DeleteObject(serde_json::from_value(value)?),
+            Operation::DeleteObjectAnnotation => {
+                Self::DeleteObjectAnnotation(serde_json::from_value(value)?)
+            }
+            Operation::DeleteObjectTagging => {
+                Self::DeleteObjectTagging(serde_json::from_value(value)?)
+            }
+            Operation::DeleteObjects => Self::DeleteObjects(serde_json::from_value(value)?),
+            Operation::DeletePublicAccessBlock => {
+                Self::DeletePublicAccessBlock(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketAbac => Self::GetBucketAbac(serde_json::from_value(value)?),
+            Operation::GetBucketAccelerateConfiguration => {
+                Self::GetBucketAccelerateConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketAcl => Self::GetBucketAcl(serde_json::from_value(value)?),
+            Operation::GetBucketAnalyticsConfiguration => {
+                Self::GetBucketAnalyticsConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketCors => Self::GetBucketCors(serde_json::from_value(value)?),
+            Operation::GetBucketDefaultStorageClass => {
+                Self::GetBucketDefaultStorageClass(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketEncryption => {
+                Self::GetBucketEncryption(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketIntelligentTieringConfiguration => {
+                Self::GetBucketIntelligentTieringConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketInventoryConfiguration => {
+                Self::GetBucketInventoryConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketLifecycle => {
+                Self::GetBucketLifecycle(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketLifecycleConfiguration => {
+                Self::GetBucketLifecycleConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketLocation => Self::GetBucketLocation(serde_json::from_value(value)?),
+            Operation::GetBucketLogging => Self::GetBucketLogging(serde_json::from_value(value)?),
+            Operation::GetBucketMetadataConfiguration => {
+                Self::GetBucketMetadataConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketMetadataTableConfiguration => {
+                Self::GetBucketMetadataTableConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketMetricsConfiguration => {
+                Self::GetBucketMetricsConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketNotification => {
+                Self::GetBucketNotification(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketNotificationConfiguration => {
+                Self::GetBucketNotificationConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketOwnershipControls => {
+                Self::GetBucketOwnershipControls(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketPolicy => Self::GetBucketPolicy(serde_json::from_value(value)?),
+            Operation::GetBucketPolicyStatus => {
+                Self::GetBucketPolicyStatus(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketReplication => {
+                Self::GetBucketReplication(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketRequestPayment => {
+                Self::GetBucketRequestPayment(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketTagging => Self::GetBucketTagging(serde_json::from_value(value)?),
+            Operation::GetBucketVersioning => {
+                Self::GetBucketVersioning(serde_json::from_value(value)?)
+            }
+            Operation::GetBucketWebsite => Self::GetBucketWebsite(serde_json::from_value(value)?),
+            Operation::GetObject => Self::GetObject(serde_json::from_value(value)?),
+            Operation::GetObjectAcl => Self::GetObjectAcl(serde_json::from_value(value)?),
+            Operation::GetObjectAnnotation => {
+                Self::GetObjectAnnotation(serde_json::from_value(value)?)
+            }
+            Operation::GetObjectAttributes => {
+                Self::GetObjectAttributes(serde_json::from_value(value)?)
+            }
+            Operation::GetObjectLegalHold => {
+                Self::GetObjectLegalHold(serde_json::from_value(value)?)
+            }
+            Operation::GetObjectLockConfiguration => {
+                Self::GetObjectLockConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::GetObjectRetention => {
+                Self::GetObjectRetention(serde_json::from_value(value)?)
+            }
+            Operation::GetObjectTagging => Self::GetObjectTagging(serde_json::from_value(value)?),
+            Operation::GetObjectTorrent => Self::GetObjectTorrent(serde_json::from_value(value)?),
+            Operation::GetPart => Self::GetPart(serde_json::from_value(value)?),
+            Operation::GetPublicAccessBlock => {
+                Self::GetPublicAccessBlock(serde_json::from_value(value)?)
+            }
+            Operation::HeadBucket => Self::HeadBucket(serde_json::from_value(value)?),
+            Operation::HeadObject => Self::HeadObject(serde_json::from_value(value)?),
+            Operation::ListBucketAnalyticsConfigurations => {
+                Self::ListBucketAnalyticsConfigurations(serde_json::from_value(value)?)
+            }
+            Operation::ListBucketIntelligentTieringConfigurations => {
+                Self::ListBucketIntelligentTieringConfigurations(serde_json::from_value(value)?)
+            }
+            Operation::ListBucketInventoryConfigurations => {
+                Self::ListBucketInventoryConfigurations(serde_json::from_value(value)?)
+            }
+            Operation::ListBucketMetricsConfigurations => {
+                Self::ListBucketMetricsConfigurations(serde_json::from_value(value)?)
+            }
+            Operation::ListBuckets => Self::ListBuckets(serde_json::from_value(value)?),
+            Operation::ListDirectoryBuckets => {
+                Self::ListDirectoryBuckets(serde_json::from_value(value)?)
+            }
+            Operation::ListMultipartUploads => {
+                Self::ListMultipartUploads(serde_json::from_value(value)?)
+            }
+            Operation::ListObjectAnnotations => {
+                Self::ListObjectAnnotations(serde_json::from_value(value)?)
+            }
+            Operation::ListObjectVersions => {
+                Self::ListObjectVersions(serde_json::from_value(value)?)
+            }
+            Operation::ListObjects => Self::ListObjects(serde_json::from_value(value)?),
+            Operation::ListObjectsV2 => Self::ListObjectsV2(serde_json::from_value(value)?),
+            Operation::ListParts => Self::ListParts(serde_json::from_value(value)?),
+            Operation::PutBucketAbac => Self::PutBucketAbac(serde_json::from_value(value)?),
+            Operation::PutBucketAccelerateConfiguration => {
+                Self::PutBucketAccelerateConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::PutBucketAcl => Self::PutBucketAcl(serde_json::from_value(value)?),
+            Operation::PutBucketAnalyticsConfiguration => {
+                Self::PutBucketAnalyticsConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::PutBucketCors => Self::PutBucketCors(serde_json::from_value(value)?),
+            Operation::PutBucketDefaultStorageClass => {
+                Self::PutBucketDefaultStorageClass(serde_json::from_value(value)?)
+            }
+            Operation::PutBucketEncryption => {
+                Self::PutBucketEncryption(serde_json::from_value(value)?)
+            }
+            Operation::PutBucketIntelligentTieringConfiguration => {
+                Self::PutBucketIntelligentTieringConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::PutBucketInventoryConfiguration => {
+                Self::PutBucketInventoryConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::PutBucketLifecycle => {
+                Self::PutBucketLifecycle(serde_json::from_value(value)?)
+            }
+            Operation::PutBucketLifecycleConfiguration => {
+                Self::PutBucketLifecycleConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::PutBucketLogging => Self::PutBucketLogging(serde_json::from_value(value)?),
+            Operation::PutBucketMetricsConfiguration => {
+                Self::PutBucketMetricsConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::PutBucketNotification => {
+                Self::PutBucketNotification(serde_json::from_value(value)?)
+            }
+            Operation::PutBucketNotificationConfiguration => {
+                Self::PutBucketNotificationConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::PutBucketOwnershipControls => {
+                Self::PutBucketOwnershipControls(serde_json::from_value(value)?)
+            }
+            Operation::PutBucketPolicy => {
+                let mut input: PutBucketPolicyRequest = serde_json::from_value(value)?;
+                input.policy = Some(
+                    String::from_utf8(body.to_vec())
+                        .map_err(<serde_json::Error as serde::de::Error>::custom)?,
+                );
+                Self::PutBucketPolicy(input)
+            }
+            Operation::PutBucketReplication => {
+                Self::PutBucketReplication(serde_json::from_value(value)?)
+            }
+            Operation::PutBucketRequestPayment => {
+                Self::PutBucketRequestPayment(serde_json::from_value(value)?)
+            }
+            Operation::PutBucketTagging => Self::PutBucketTagging(serde_json::from_value(value)?),
+            Operation::PutBucketVersioning => {
+                Self::PutBucketVersioning(serde_json::from_value(value)?)
+            }
+            Operation::PutBucketWebsite => Self::PutBucketWebsite(serde_json::from_value(value)?),
+            Operation::PutObject => {
+                let mut input: PutObjectRequest = serde_json::from_value(value)?;
+                input.body = Some(body);
+                Self::PutObject(input)
+            }
+            Operation::PutObjectAcl => Self::PutObjectAcl(serde_json::from_value(value)?),
+            Operation::PutObjectAnnotation => {
+                let mut input: PutObjectAnnotationRequest = serde_json::from_value(value)?;
+                input.annotation_payload = Some(body);
+                Self::PutObjectAnnotation(input)
+            }
+            Operation::PutObjectLegalHold => {
+                Self::PutObjectLegalHold(serde_json::from_value(value)?)
+            }
+            Operation::PutObjectLockConfiguration => {
+                Self::PutObjectLockConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::PutObjectRetention => {
+                Self::PutObjectRetention(serde_json::from_value(value)?)
+            }
+            Operation::PutObjectTagging => Self::PutObjectTagging(serde_json::from_value(value)?),
+            Operation::PutPublicAccessBlock => {
+                Self::PutPublicAccessBlock(serde_json::from_value(value)?)
+            }
+            Operation::RenameObject => Self::RenameObject(serde_json::from_value(value)?),
+            Operation::RestoreObject => Self::RestoreObject(serde_json::from_value(value)?),
+            Operation::SelectObjectContent => {
+                Self::SelectObjectContent(serde_json::from_value(value)?)
+            }
+            Operation::UpdateBucketMetadataAnnotationTableConfiguration => {
+                Self::UpdateBucketMetadataAnnotationTableConfiguration(serde_json::from_value(
+                    value,
+                )?)
+            }
+            Operation::UpdateBucketMetadataInventoryTableConfiguration => {
+                Self::UpdateBucketMetadataInventoryTableConfiguration(serde_json::from_value(
+                    value,
+                )?)
+            }
+            Operation::UpdateBucketMetadataJournalTableConfiguration => {
+                Self::UpdateBucketMetadataJournalTableConfiguration(serde_json::from_value(value)?)
+            }
+            Operation::UpdateObjectEncryption => {
+                Self::UpdateObjectEncryption(serde_json::from_value(value)?)
+            }
+            Operation::UploadPart => {
+                let mut input: UploadPartRequest = serde_json::from_value(value)?;
+                input.body = Some(body);
+                Self::UploadPart(input)
+            }
+            Operation::UploadPartCopy => Self::UploadPartCopy(serde_json::from_value(value)?),
+            Operation::WriteGetObjectResponse => {
+                let mut input: WriteGetObjectResponseRequest = serde_json::from_value(value)?;
+                input.body = Some(body);
+                Self::WriteGetObjectResponse(input)
+            }
+        })
+    }
 }
 
 /// What the S3 API needs from a backend: one method per operation.
@@ -2969,274 +3283,414 @@ pub trait S3: Send + Sync + 'static {
     }
 }
 
-/// Runs `request` on `backend` and serializes its output as the response body.
-pub async fn dispatch<B: S3>(backend: &B, request: Request) -> Result<Vec<u8>, ApiError> {
+/// Runs `request` on `backend`: the output's members (for [`crate::rest`] to place by
+/// the operation's binding) and its raw payload, if the output has one.
+pub async fn dispatch<B: S3>(backend: &B, request: Request) -> Result<Reply, ApiError> {
     match request {
         Request::AbortMultipartUpload(input) => {
-            encode(&backend.abort_multipart_upload(input).await?)
+            reply(&backend.abort_multipart_upload(input).await?, None)
         }
         Request::CompleteMultipartUpload(input) => {
-            encode(&backend.complete_multipart_upload(input).await?)
+            reply(&backend.complete_multipart_upload(input).await?, None)
         }
-        Request::CopyObject(input) => encode(&backend.copy_object(input).await?),
-        Request::CreateBucket(input) => encode(&backend.create_bucket(input).await?),
+        Request::CopyObject(input) => reply(&backend.copy_object(input).await?, None),
+        Request::CreateBucket(input) => reply(&backend.create_bucket(input).await?, None),
         Request::CreateBucketMetadataConfiguration(input) => {
-            encode(&backend.create_bucket_metadata_configuration(input).await?)
+            backend.create_bucket_metadata_configuration(input).await?;
+            reply(&(), None)
         }
-        Request::CreateBucketMetadataTableConfiguration(input) => encode(
-            &backend
+        Request::CreateBucketMetadataTableConfiguration(input) => {
+            backend
                 .create_bucket_metadata_table_configuration(input)
-                .await?,
-        ),
+                .await?;
+            reply(&(), None)
+        }
         Request::CreateMultipartUpload(input) => {
-            encode(&backend.create_multipart_upload(input).await?)
+            reply(&backend.create_multipart_upload(input).await?, None)
         }
-        Request::CreateSession(input) => encode(&backend.create_session(input).await?),
-        Request::DeleteBucket(input) => encode(&backend.delete_bucket(input).await?),
+        Request::CreateSession(input) => reply(&backend.create_session(input).await?, None),
+        Request::DeleteBucket(input) => {
+            backend.delete_bucket(input).await?;
+            reply(&(), None)
+        }
         Request::DeleteBucketAnalyticsConfiguration(input) => {
-            encode(&backend.delete_bucket_analytics_configuration(input).await?)
+            backend.delete_bucket_analytics_configuration(input).await?;
+            reply(&(), None)
         }
-        Request::DeleteBucketCors(input) => encode(&backend.delete_bucket_cors(input).await?),
+        Request::DeleteBucketCors(input) => {
+            backend.delete_bucket_cors(input).await?;
+            reply(&(), None)
+        }
         Request::DeleteBucketEncryption(input) => {
-            encode(&backend.delete_bucket_encryption(input).await?)
+            backend.delete_bucket_encryption(input).await?;
+            reply(&(), None)
         }
-        Request::DeleteBucketIntelligentTieringConfiguration(input) => encode(
-            &backend
+        Request::DeleteBucketIntelligentTieringConfiguration(input) => {
+            backend
                 .delete_bucket_intelligent_tiering_configuration(input)
-                .await?,
-        ),
+                .await?;
+            reply(&(), None)
+        }
         Request::DeleteBucketInventoryConfiguration(input) => {
-            encode(&backend.delete_bucket_inventory_configuration(input).await?)
+            backend.delete_bucket_inventory_configuration(input).await?;
+            reply(&(), None)
         }
         Request::DeleteBucketLifecycle(input) => {
-            encode(&backend.delete_bucket_lifecycle(input).await?)
+            backend.delete_bucket_lifecycle(input).await?;
+            reply(&(), None)
         }
         Request::DeleteBucketMetadataConfiguration(input) => {
-            encode(&backend.delete_bucket_metadata_configuration(input).await?)
+            backend.delete_bucket_metadata_configuration(input).await?;
+            reply(&(), None)
         }
-        Request::DeleteBucketMetadataTableConfiguration(input) => encode(
-            &backend
+        Request::DeleteBucketMetadataTableConfiguration(input) => {
+            backend
                 .delete_bucket_metadata_table_configuration(input)
-                .await?,
-        ),
+                .await?;
+            reply(&(), None)
+        }
         Request::DeleteBucketMetricsConfiguration(input) => {
-            encode(&backend.delete_bucket_metrics_configuration(input).await?)
+            backend.delete_bucket_metrics_configuration(input).await?;
+            reply(&(), None)
         }
         Request::DeleteBucketOwnershipControls(input) => {
-            encode(&backend.delete_bucket_ownership_controls(input).await?)
+            backend.delete_bucket_ownership_controls(input).await?;
+            reply(&(), None)
         }
-        Request::DeleteBucketPolicy(input) => encode(&backend.delete_bucket_policy(input).await?),
+        Request::DeleteBucketPolicy(input) => {
+            backend.delete_bucket_policy(input).await?;
+            reply(&(), None)
+        }
         Request::DeleteBucketReplication(input) => {
-            encode(&backend.delete_bucket_replication(input).await?)
+            backend.delete_bucket_replication(input).await?;
+            reply(&(), None)
         }
-        Request::DeleteBucketTagging(input) => encode(&backend.delete_bucket_tagging(input).await?),
-        Request::DeleteBucketWebsite(input) => encode(&backend.delete_bucket_website(input).await?),
-        Request::DeleteObject(input) => encode(&backend.delete_object(input).await?),
+        Request::DeleteBucketTagging(input) => {
+            backend.delete_bucket_tagging(input).await?;
+            reply(&(), None)
+        }
+        Request::DeleteBucketWebsite(input) => {
+            backend.delete_bucket_website(input).await?;
+            reply(&(), None)
+        }
+        Request::DeleteObject(input) => reply(&backend.delete_object(input).await?, None),
         Request::DeleteObjectAnnotation(input) => {
-            encode(&backend.delete_object_annotation(input).await?)
+            reply(&backend.delete_object_annotation(input).await?, None)
         }
-        Request::DeleteObjectTagging(input) => encode(&backend.delete_object_tagging(input).await?),
-        Request::DeleteObjects(input) => encode(&backend.delete_objects(input).await?),
+        Request::DeleteObjectTagging(input) => {
+            reply(&backend.delete_object_tagging(input).await?, None)
+        }
+        Request::DeleteObjects(input) => reply(&backend.delete_objects(input).await?, None),
         Request::DeletePublicAccessBlock(input) => {
-            encode(&backend.delete_public_access_block(input).await?)
+            backend.delete_public_access_block(input).await?;
+            reply(&(), None)
         }
-        Request::GetBucketAbac(input) => encode(&backend.get_bucket_abac(input).await?),
-        Request::GetBucketAccelerateConfiguration(input) => {
-            encode(&backend.get_bucket_accelerate_configuration(input).await?)
+        Request::GetBucketAbac(input) => reply(&backend.get_bucket_abac(input).await?, None),
+        Request::GetBucketAccelerateConfiguration(input) => reply(
+            &backend.get_bucket_accelerate_configuration(input).await?,
+            None,
+        ),
+        Request::GetBucketAcl(input) => reply(&backend.get_bucket_acl(input).await?, None),
+        Request::GetBucketAnalyticsConfiguration(input) => reply(
+            &backend.get_bucket_analytics_configuration(input).await?,
+            None,
+        ),
+        Request::GetBucketCors(input) => reply(&backend.get_bucket_cors(input).await?, None),
+        Request::GetBucketDefaultStorageClass(input) => reply(
+            &backend.get_bucket_default_storage_class(input).await?,
+            None,
+        ),
+        Request::GetBucketEncryption(input) => {
+            reply(&backend.get_bucket_encryption(input).await?, None)
         }
-        Request::GetBucketAcl(input) => encode(&backend.get_bucket_acl(input).await?),
-        Request::GetBucketAnalyticsConfiguration(input) => {
-            encode(&backend.get_bucket_analytics_configuration(input).await?)
-        }
-        Request::GetBucketCors(input) => encode(&backend.get_bucket_cors(input).await?),
-        Request::GetBucketDefaultStorageClass(input) => {
-            encode(&backend.get_bucket_default_storage_class(input).await?)
-        }
-        Request::GetBucketEncryption(input) => encode(&backend.get_bucket_encryption(input).await?),
-        Request::GetBucketIntelligentTieringConfiguration(input) => encode(
+        Request::GetBucketIntelligentTieringConfiguration(input) => reply(
             &backend
                 .get_bucket_intelligent_tiering_configuration(input)
                 .await?,
+            None,
         ),
-        Request::GetBucketInventoryConfiguration(input) => {
-            encode(&backend.get_bucket_inventory_configuration(input).await?)
+        Request::GetBucketInventoryConfiguration(input) => reply(
+            &backend.get_bucket_inventory_configuration(input).await?,
+            None,
+        ),
+        Request::GetBucketLifecycle(input) => {
+            reply(&backend.get_bucket_lifecycle(input).await?, None)
         }
-        Request::GetBucketLifecycle(input) => encode(&backend.get_bucket_lifecycle(input).await?),
-        Request::GetBucketLifecycleConfiguration(input) => {
-            encode(&backend.get_bucket_lifecycle_configuration(input).await?)
+        Request::GetBucketLifecycleConfiguration(input) => reply(
+            &backend.get_bucket_lifecycle_configuration(input).await?,
+            None,
+        ),
+        Request::GetBucketLocation(input) => {
+            reply(&backend.get_bucket_location(input).await?, None)
         }
-        Request::GetBucketLocation(input) => encode(&backend.get_bucket_location(input).await?),
-        Request::GetBucketLogging(input) => encode(&backend.get_bucket_logging(input).await?),
-        Request::GetBucketMetadataConfiguration(input) => {
-            encode(&backend.get_bucket_metadata_configuration(input).await?)
-        }
-        Request::GetBucketMetadataTableConfiguration(input) => encode(
+        Request::GetBucketLogging(input) => reply(&backend.get_bucket_logging(input).await?, None),
+        Request::GetBucketMetadataConfiguration(input) => reply(
+            &backend.get_bucket_metadata_configuration(input).await?,
+            None,
+        ),
+        Request::GetBucketMetadataTableConfiguration(input) => reply(
             &backend
                 .get_bucket_metadata_table_configuration(input)
                 .await?,
+            None,
         ),
-        Request::GetBucketMetricsConfiguration(input) => {
-            encode(&backend.get_bucket_metrics_configuration(input).await?)
-        }
+        Request::GetBucketMetricsConfiguration(input) => reply(
+            &backend.get_bucket_metrics_configuration(input).await?,
+            None,
+        ),
         Request::GetBucketNotification(input) => {
-            encode(&backend.get_bucket_notification(input).await?)
+            reply(&backend.get_bucket_notification(input).await?, None)
         }
-        Request::GetBucketNotificationConfiguration(input) => {
-            encode(&backend.get_bucket_notification_configuration(input).await?)
-        }
+        Request::GetBucketNotificationConfiguration(input) => reply(
+            &backend.get_bucket_notification_configuration(input).await?,
+            None,
+        ),
         Request::GetBucketOwnershipControls(input) => {
-            encode(&backend.get_bucket_ownership_controls(input).await?)
+            reply(&backend.get_bucket_ownership_controls(input).await?, None)
         }
-        Request::GetBucketPolicy(input) => encode(&backend.get_bucket_policy(input).await?),
+        Request::GetBucketPolicy(input) => {
+            let mut output = backend.get_bucket_policy(input).await?;
+            let payload = output.policy.take().map(bytes::Bytes::from);
+            reply(&output, payload)
+        }
         Request::GetBucketPolicyStatus(input) => {
-            encode(&backend.get_bucket_policy_status(input).await?)
+            reply(&backend.get_bucket_policy_status(input).await?, None)
         }
         Request::GetBucketReplication(input) => {
-            encode(&backend.get_bucket_replication(input).await?)
+            reply(&backend.get_bucket_replication(input).await?, None)
         }
         Request::GetBucketRequestPayment(input) => {
-            encode(&backend.get_bucket_request_payment(input).await?)
+            reply(&backend.get_bucket_request_payment(input).await?, None)
         }
-        Request::GetBucketTagging(input) => encode(&backend.get_bucket_tagging(input).await?),
-        Request::GetBucketVersioning(input) => encode(&backend.get_bucket_versioning(input).await?),
-        Request::GetBucketWebsite(input) => encode(&backend.get_bucket_website(input).await?),
-        Request::GetObject(input) => encode(&backend.get_object(input).await?),
-        Request::GetObjectAcl(input) => encode(&backend.get_object_acl(input).await?),
-        Request::GetObjectAnnotation(input) => encode(&backend.get_object_annotation(input).await?),
-        Request::GetObjectAttributes(input) => encode(&backend.get_object_attributes(input).await?),
-        Request::GetObjectLegalHold(input) => encode(&backend.get_object_legal_hold(input).await?),
+        Request::GetBucketTagging(input) => reply(&backend.get_bucket_tagging(input).await?, None),
+        Request::GetBucketVersioning(input) => {
+            reply(&backend.get_bucket_versioning(input).await?, None)
+        }
+        Request::GetBucketWebsite(input) => reply(&backend.get_bucket_website(input).await?, None),
+        Request::GetObject(input) => {
+            let mut output = backend.get_object(input).await?;
+            let payload = output.body.take();
+            reply(&output, payload)
+        }
+        Request::GetObjectAcl(input) => reply(&backend.get_object_acl(input).await?, None),
+        Request::GetObjectAnnotation(input) => {
+            let mut output = backend.get_object_annotation(input).await?;
+            let payload = output.annotation_payload.take();
+            reply(&output, payload)
+        }
+        Request::GetObjectAttributes(input) => {
+            reply(&backend.get_object_attributes(input).await?, None)
+        }
+        Request::GetObjectLegalHold(input) => {
+            reply(&backend.get_object_legal_hold(input).await?, None)
+        }
         Request::GetObjectLockConfiguration(input) => {
-            encode(&backend.get_object_lock_configuration(input).await?)
+            reply(&backend.get_object_lock_configuration(input).await?, None)
         }
-        Request::GetObjectRetention(input) => encode(&backend.get_object_retention(input).await?),
-        Request::GetObjectTagging(input) => encode(&backend.get_object_tagging(input).await?),
-        Request::GetObjectTorrent(input) => encode(&backend.get_object_torrent(input).await?),
-        Request::GetPart(input) => encode(&backend.get_part(input).await?),
+        Request::GetObjectRetention(input) => {
+            reply(&backend.get_object_retention(input).await?, None)
+        }
+        Request::GetObjectTagging(input) => reply(&backend.get_object_tagging(input).await?, None),
+        Request::GetObjectTorrent(input) => {
+            let mut output = backend.get_object_torrent(input).await?;
+            let payload = output.body.take();
+            reply(&output, payload)
+        }
+        Request::GetPart(input) => {
+            let mut output = backend.get_part(input).await?;
+            let payload = output.body.take();
+            reply(&output, payload)
+        }
         Request::GetPublicAccessBlock(input) => {
-            encode(&backend.get_public_access_block(input).await?)
+            reply(&backend.get_public_access_block(input).await?, None)
         }
-        Request::HeadBucket(input) => encode(&backend.head_bucket(input).await?),
-        Request::HeadObject(input) => encode(&backend.head_object(input).await?),
-        Request::ListBucketAnalyticsConfigurations(input) => {
-            encode(&backend.list_bucket_analytics_configurations(input).await?)
-        }
-        Request::ListBucketIntelligentTieringConfigurations(input) => encode(
+        Request::HeadBucket(input) => reply(&backend.head_bucket(input).await?, None),
+        Request::HeadObject(input) => reply(&backend.head_object(input).await?, None),
+        Request::ListBucketAnalyticsConfigurations(input) => reply(
+            &backend.list_bucket_analytics_configurations(input).await?,
+            None,
+        ),
+        Request::ListBucketIntelligentTieringConfigurations(input) => reply(
             &backend
                 .list_bucket_intelligent_tiering_configurations(input)
                 .await?,
+            None,
         ),
-        Request::ListBucketInventoryConfigurations(input) => {
-            encode(&backend.list_bucket_inventory_configurations(input).await?)
-        }
-        Request::ListBucketMetricsConfigurations(input) => {
-            encode(&backend.list_bucket_metrics_configurations(input).await?)
-        }
-        Request::ListBuckets(input) => encode(&backend.list_buckets(input).await?),
+        Request::ListBucketInventoryConfigurations(input) => reply(
+            &backend.list_bucket_inventory_configurations(input).await?,
+            None,
+        ),
+        Request::ListBucketMetricsConfigurations(input) => reply(
+            &backend.list_bucket_metrics_configurations(input).await?,
+            None,
+        ),
+        Request::ListBuckets(input) => reply(&backend.list_buckets(input).await?, None),
         Request::ListDirectoryBuckets(input) => {
-            encode(&backend.list_directory_buckets(input).await?)
+            reply(&backend.list_directory_buckets(input).await?, None)
         }
         Request::ListMultipartUploads(input) => {
-            encode(&backend.list_multipart_uploads(input).await?)
+            reply(&backend.list_multipart_uploads(input).await?, None)
         }
         Request::ListObjectAnnotations(input) => {
-            encode(&backend.list_object_annotations(input).await?)
+            reply(&backend.list_object_annotations(input).await?, None)
         }
-        Request::ListObjectVersions(input) => encode(&backend.list_object_versions(input).await?),
-        Request::ListObjects(input) => encode(&backend.list_objects(input).await?),
-        Request::ListObjectsV2(input) => encode(&backend.list_objects_v2(input).await?),
-        Request::ListParts(input) => encode(&backend.list_parts(input).await?),
-        Request::PutBucketAbac(input) => encode(&backend.put_bucket_abac(input).await?),
+        Request::ListObjectVersions(input) => {
+            reply(&backend.list_object_versions(input).await?, None)
+        }
+        Request::ListObjects(input) => reply(&backend.list_objects(input).await?, None),
+        Request::ListObjectsV2(input) => reply(&backend.list_objects_v2(input).await?, None),
+        Request::ListParts(input) => reply(&backend.list_parts(input).await?, None),
+        Request::PutBucketAbac(input) => {
+            backend.put_bucket_abac(input).await?;
+            reply(&(), None)
+        }
         Request::PutBucketAccelerateConfiguration(input) => {
-            encode(&backend.put_bucket_accelerate_configuration(input).await?)
+            backend.put_bucket_accelerate_configuration(input).await?;
+            reply(&(), None)
         }
-        Request::PutBucketAcl(input) => encode(&backend.put_bucket_acl(input).await?),
+        Request::PutBucketAcl(input) => {
+            backend.put_bucket_acl(input).await?;
+            reply(&(), None)
+        }
         Request::PutBucketAnalyticsConfiguration(input) => {
-            encode(&backend.put_bucket_analytics_configuration(input).await?)
+            backend.put_bucket_analytics_configuration(input).await?;
+            reply(&(), None)
         }
-        Request::PutBucketCors(input) => encode(&backend.put_bucket_cors(input).await?),
+        Request::PutBucketCors(input) => {
+            backend.put_bucket_cors(input).await?;
+            reply(&(), None)
+        }
         Request::PutBucketDefaultStorageClass(input) => {
-            encode(&backend.put_bucket_default_storage_class(input).await?)
+            backend.put_bucket_default_storage_class(input).await?;
+            reply(&(), None)
         }
-        Request::PutBucketEncryption(input) => encode(&backend.put_bucket_encryption(input).await?),
-        Request::PutBucketIntelligentTieringConfiguration(input) => encode(
-            &backend
+        Request::PutBucketEncryption(input) => {
+            backend.put_bucket_encryption(input).await?;
+            reply(&(), None)
+        }
+        Request::PutBucketIntelligentTieringConfiguration(input) => {
+            backend
                 .put_bucket_intelligent_tiering_configuration(input)
-                .await?,
-        ),
+                .await?;
+            reply(&(), None)
+        }
         Request::PutBucketInventoryConfiguration(input) => {
-            encode(&backend.put_bucket_inventory_configuration(input).await?)
+            backend.put_bucket_inventory_configuration(input).await?;
+            reply(&(), None)
         }
-        Request::PutBucketLifecycle(input) => encode(&backend.put_bucket_lifecycle(input).await?),
-        Request::PutBucketLifecycleConfiguration(input) => {
-            encode(&backend.put_bucket_lifecycle_configuration(input).await?)
+        Request::PutBucketLifecycle(input) => {
+            backend.put_bucket_lifecycle(input).await?;
+            reply(&(), None)
         }
-        Request::PutBucketLogging(input) => encode(&backend.put_bucket_logging(input).await?),
+        Request::PutBucketLifecycleConfiguration(input) => reply(
+            &backend.put_bucket_lifecycle_configuration(input).await?,
+            None,
+        ),
+        Request::PutBucketLogging(input) => {
+            backend.put_bucket_logging(input).await?;
+            reply(&(), None)
+        }
         Request::PutBucketMetricsConfiguration(input) => {
-            encode(&backend.put_bucket_metrics_configuration(input).await?)
+            backend.put_bucket_metrics_configuration(input).await?;
+            reply(&(), None)
         }
         Request::PutBucketNotification(input) => {
-            encode(&backend.put_bucket_notification(input).await?)
+            backend.put_bucket_notification(input).await?;
+            reply(&(), None)
         }
         Request::PutBucketNotificationConfiguration(input) => {
-            encode(&backend.put_bucket_notification_configuration(input).await?)
+            backend.put_bucket_notification_configuration(input).await?;
+            reply(&(), None)
         }
         Request::PutBucketOwnershipControls(input) => {
-            encode(&backend.put_bucket_ownership_controls(input).await?)
+            backend.put_bucket_ownership_controls(input).await?;
+            reply(&(), None)
         }
-        Request::PutBucketPolicy(input) => encode(&backend.put_bucket_policy(input).await?),
+        Request::PutBucketPolicy(input) => {
+            backend.put_bucket_policy(input).await?;
+            reply(&(), None)
+        }
         Request::PutBucketReplication(input) => {
-            encode(&backend.put_bucket_replication(input).await?)
+            backend.put_bucket_replication(input).await?;
+            reply(&(), None)
         }
         Request::PutBucketRequestPayment(input) => {
-            encode(&backend.put_bucket_request_payment(input).await?)
+            backend.put_bucket_request_payment(input).await?;
+            reply(&(), None)
         }
-        Request::PutBucketTagging(input) => encode(&backend.put_bucket_tagging(input).await?),
-        Request::PutBucketVersioning(input) => encode(&backend.put_bucket_versioning(input).await?),
-        Request::PutBucketWebsite(input) => encode(&backend.put_bucket_website(input).await?),
-        Request::PutObject(input) => encode(&backend.put_object(input).await?),
-        Request::PutObjectAcl(input) => encode(&backend.put_object_acl(input).await?),
-        Request::PutObjectAnnotation(input) => encode(&backend.put_object_annotation(input).await?),
-        Request::PutObjectLegalHold(input) => encode(&backend.put_object_legal_hold(input).await?),
+        Request::PutBucketTagging(input) => {
+            backend.put_bucket_tagging(input).await?;
+            reply(&(), None)
+        }
+        Request::PutBucketVersioning(input) => {
+            backend.put_bucket_versioning(input).await?;
+            reply(&(), None)
+        }
+        Request::PutBucketWebsite(input) => {
+            backend.put_bucket_website(input).await?;
+            reply(&(), None)
+        }
+        Request::PutObject(input) => reply(&backend.put_object(input).await?, None),
+        Request::PutObjectAcl(input) => reply(&backend.put_object_acl(input).await?, None),
+        Request::PutObjectAnnotation(input) => {
+            reply(&backend.put_object_annotation(input).await?, None)
+        }
+        Request::PutObjectLegalHold(input) => {
+            reply(&backend.put_object_legal_hold(input).await?, None)
+        }
         Request::PutObjectLockConfiguration(input) => {
-            encode(&backend.put_object_lock_configuration(input).await?)
+            reply(&backend.put_object_lock_configuration(input).await?, None)
         }
-        Request::PutObjectRetention(input) => encode(&backend.put_object_retention(input).await?),
-        Request::PutObjectTagging(input) => encode(&backend.put_object_tagging(input).await?),
+        Request::PutObjectRetention(input) => {
+            reply(&backend.put_object_retention(input).await?, None)
+        }
+        Request::PutObjectTagging(input) => reply(&backend.put_object_tagging(input).await?, None),
         Request::PutPublicAccessBlock(input) => {
-            encode(&backend.put_public_access_block(input).await?)
+            backend.put_public_access_block(input).await?;
+            reply(&(), None)
         }
-        Request::RenameObject(input) => encode(&backend.rename_object(input).await?),
-        Request::RestoreObject(input) => encode(&backend.restore_object(input).await?),
-        Request::SelectObjectContent(input) => encode(&backend.select_object_content(input).await?),
-        Request::UpdateBucketMetadataAnnotationTableConfiguration(input) => encode(
-            &backend
+        Request::RenameObject(input) => reply(&backend.rename_object(input).await?, None),
+        Request::RestoreObject(input) => reply(&backend.restore_object(input).await?, None),
+        Request::SelectObjectContent(input) => {
+            reply(&backend.select_object_content(input).await?, None)
+        }
+        Request::UpdateBucketMetadataAnnotationTableConfiguration(input) => {
+            backend
                 .update_bucket_metadata_annotation_table_configuration(input)
-                .await?,
-        ),
-        Request::UpdateBucketMetadataInventoryTableConfiguration(input) => encode(
-            &backend
-                .update_bucket_metadata_inventory_table_configuration(input)
-                .await?,
-        ),
-        Request::UpdateBucketMetadataJournalTableConfiguration(input) => encode(
-            &backend
-                .update_bucket_metadata_journal_table_configuration(input)
-                .await?,
-        ),
-        Request::UpdateObjectEncryption(input) => {
-            encode(&backend.update_object_encryption(input).await?)
+                .await?;
+            reply(&(), None)
         }
-        Request::UploadPart(input) => encode(&backend.upload_part(input).await?),
-        Request::UploadPartCopy(input) => encode(&backend.upload_part_copy(input).await?),
+        Request::UpdateBucketMetadataInventoryTableConfiguration(input) => {
+            backend
+                .update_bucket_metadata_inventory_table_configuration(input)
+                .await?;
+            reply(&(), None)
+        }
+        Request::UpdateBucketMetadataJournalTableConfiguration(input) => {
+            backend
+                .update_bucket_metadata_journal_table_configuration(input)
+                .await?;
+            reply(&(), None)
+        }
+        Request::UpdateObjectEncryption(input) => {
+            reply(&backend.update_object_encryption(input).await?, None)
+        }
+        Request::UploadPart(input) => reply(&backend.upload_part(input).await?, None),
+        Request::UploadPartCopy(input) => reply(&backend.upload_part_copy(input).await?, None),
         Request::WriteGetObjectResponse(input) => {
-            encode(&backend.write_get_object_response(input).await?)
+            backend.write_get_object_response(input).await?;
+            reply(&(), None)
         }
     }
 }
 
-fn encode<T: serde::Serialize>(output: &T) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(output)
-        .map_err(|error| ApiError::internal(format!("cannot serialize the response: {error}")))
+fn reply<T: serde::Serialize>(
+    output: &T,
+    payload: Option<bytes::Bytes>,
+) -> Result<Reply, ApiError> {
+    let members = serde_json::to_value(output)
+        .map_err(|error| ApiError::internal(format!("cannot serialize the response: {error}")))?;
+    Ok(Reply { members, payload })
 }
 
 /// Each operation's HTTP binding: method, URI template, success status, and where each

@@ -36,6 +36,8 @@ pub mod errors {
         code: "ConflictException",
         status: 409,
         sender_fault: true,
+        message_member: "Message",
+        has_type: false,
     };
     /// Unexpected error encountered while processing the request.
     pub const INTERNAL_SERVER_EXCEPTION: ErrorShape = ErrorShape {
@@ -43,6 +45,8 @@ pub mod errors {
         code: "InternalServerException",
         status: 500,
         sender_fault: false,
+        message_member: "Message",
+        has_type: false,
     };
     /// The request references a resource which does not exist.
     pub const RESOURCE_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -50,6 +54,8 @@ pub mod errors {
         code: "ResourceNotFoundException",
         status: 404,
         sender_fault: true,
+        message_member: "Message",
+        has_type: false,
     };
     /// The request exceeds a service quota.
     pub const SERVICE_QUOTA_EXCEEDED_EXCEPTION: ErrorShape = ErrorShape {
@@ -57,6 +63,8 @@ pub mod errors {
         code: "ServiceQuotaExceededException",
         status: 402,
         sender_fault: true,
+        message_member: "Message",
+        has_type: false,
     };
     /// The request was denied due to request throttling.
     pub const THROTTLING_EXCEPTION: ErrorShape = ErrorShape {
@@ -64,6 +72,8 @@ pub mod errors {
         code: "ThrottlingException",
         status: 429,
         sender_fault: true,
+        message_member: "Message",
+        has_type: false,
     };
     /// The input fails to satisfy the constraints specified by an Amazon Web Services service.
     pub const VALIDATION_EXCEPTION: ErrorShape = ErrorShape {
@@ -71,6 +81,8 @@ pub mod errors {
         code: "ValidationException",
         status: 400,
         sender_fault: true,
+        message_member: "Message",
+        has_type: false,
     };
 
     /// All errors, sorted by name.
@@ -492,8 +504,9 @@ pub struct CapacityProviderStrategyItem {
 pub struct CreateScheduleGroupInput {
     /// The name of the schedule group that you are creating.
     ///
-    /// In the uri (`Name`), not the body.
-    #[serde(rename = "Name", skip)]
+    /// On the wire in the uri (`Name`).
+    /// Required.
+    #[serde(rename = "Name")]
     pub name: String,
     /// The list of tags to associate with the schedule group.
     #[serde(rename = "Tags", default, skip_serializing_if = "Option::is_none")]
@@ -520,8 +533,9 @@ pub struct CreateScheduleGroupOutput {
 pub struct CreateScheduleInput {
     /// The name of the schedule that you are creating.
     ///
-    /// In the uri (`Name`), not the body.
-    #[serde(rename = "Name", skip)]
+    /// On the wire in the uri (`Name`).
+    /// Required.
+    #[serde(rename = "Name")]
     pub name: String,
     /// The name of the schedule group to associate with this schedule.
     #[serde(rename = "GroupName", default, skip_serializing_if = "Option::is_none")]
@@ -604,13 +618,18 @@ pub struct DeadLetterConfig {
 pub struct DeleteScheduleGroupInput {
     /// The name of the schedule group to delete.
     ///
-    /// In the uri (`Name`), not the body.
-    #[serde(rename = "Name", skip)]
+    /// On the wire in the uri (`Name`).
+    /// Required.
+    #[serde(rename = "Name")]
     pub name: String,
     /// Unique, case-sensitive identifier you provide to ensure the idempotency of the request.
     ///
-    /// In the querystring (`clientToken`), not the body.
-    #[serde(rename = "ClientToken", skip)]
+    /// On the wire in the querystring (`clientToken`).
+    #[serde(
+        rename = "ClientToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub client_token: Option<String>,
 }
 
@@ -621,18 +640,23 @@ pub struct DeleteScheduleGroupOutput {}
 pub struct DeleteScheduleInput {
     /// The name of the schedule to delete.
     ///
-    /// In the uri (`Name`), not the body.
-    #[serde(rename = "Name", skip)]
+    /// On the wire in the uri (`Name`).
+    /// Required.
+    #[serde(rename = "Name")]
     pub name: String,
     /// The name of the schedule group associated with this schedule.
     ///
-    /// In the querystring (`groupName`), not the body.
-    #[serde(rename = "GroupName", skip)]
+    /// On the wire in the querystring (`groupName`).
+    #[serde(rename = "GroupName", default, skip_serializing_if = "Option::is_none")]
     pub group_name: Option<String>,
     /// Unique, case-sensitive identifier you provide to ensure the idempotency of the request.
     ///
-    /// In the querystring (`clientToken`), not the body.
-    #[serde(rename = "ClientToken", skip)]
+    /// On the wire in the querystring (`clientToken`).
+    #[serde(
+        rename = "ClientToken",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub client_token: Option<String>,
 }
 
@@ -787,8 +811,9 @@ pub struct FlexibleTimeWindow {
 pub struct GetScheduleGroupInput {
     /// The name of the schedule group to retrieve.
     ///
-    /// In the uri (`Name`), not the body.
-    #[serde(rename = "Name", skip)]
+    /// On the wire in the uri (`Name`).
+    /// Required.
+    #[serde(rename = "Name")]
     pub name: String,
 }
 
@@ -823,13 +848,14 @@ pub struct GetScheduleGroupOutput {
 pub struct GetScheduleInput {
     /// The name of the schedule to retrieve.
     ///
-    /// In the uri (`Name`), not the body.
-    #[serde(rename = "Name", skip)]
+    /// On the wire in the uri (`Name`).
+    /// Required.
+    #[serde(rename = "Name")]
     pub name: String,
     /// The name of the schedule group associated with this schedule.
     ///
-    /// In the querystring (`groupName`), not the body.
-    #[serde(rename = "GroupName", skip)]
+    /// On the wire in the querystring (`groupName`).
+    #[serde(rename = "GroupName", default, skip_serializing_if = "Option::is_none")]
     pub group_name: Option<String>,
 }
 
@@ -924,18 +950,26 @@ pub struct KinesisParameters {
 pub struct ListScheduleGroupsInput {
     /// The name prefix that you can use to return a filtered list of your schedule groups.
     ///
-    /// In the querystring (`NamePrefix`), not the body.
-    #[serde(rename = "NamePrefix", skip)]
+    /// On the wire in the querystring (`NamePrefix`).
+    #[serde(
+        rename = "NamePrefix",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name_prefix: Option<String>,
     /// The token returned by a previous call to retrieve the next set of results.
     ///
-    /// In the querystring (`NextToken`), not the body.
-    #[serde(rename = "NextToken", skip)]
+    /// On the wire in the querystring (`NextToken`).
+    #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
     /// If specified, limits the number of results returned by this operation.
     ///
-    /// In the querystring (`MaxResults`), not the body.
-    #[serde(rename = "MaxResults", skip)]
+    /// On the wire in the querystring (`MaxResults`).
+    #[serde(
+        rename = "MaxResults",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_results: Option<i32>,
 }
 
@@ -955,28 +989,36 @@ pub struct ListScheduleGroupsOutput {
 pub struct ListSchedulesInput {
     /// If specified, only lists the schedules whose associated schedule group matches the given filter.
     ///
-    /// In the querystring (`ScheduleGroup`), not the body.
-    #[serde(rename = "GroupName", skip)]
+    /// On the wire in the querystring (`ScheduleGroup`).
+    #[serde(rename = "GroupName", default, skip_serializing_if = "Option::is_none")]
     pub group_name: Option<String>,
     /// Schedule name prefix to return the filtered list of resources.
     ///
-    /// In the querystring (`NamePrefix`), not the body.
-    #[serde(rename = "NamePrefix", skip)]
+    /// On the wire in the querystring (`NamePrefix`).
+    #[serde(
+        rename = "NamePrefix",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name_prefix: Option<String>,
     /// If specified, only lists the schedules whose current state matches the given filter.
     ///
-    /// In the querystring (`State`), not the body.
-    #[serde(rename = "State", skip)]
+    /// On the wire in the querystring (`State`).
+    #[serde(rename = "State", default, skip_serializing_if = "Option::is_none")]
     pub state: Option<ScheduleState>,
     /// The token returned by a previous call to retrieve the next set of results.
     ///
-    /// In the querystring (`NextToken`), not the body.
-    #[serde(rename = "NextToken", skip)]
+    /// On the wire in the querystring (`NextToken`).
+    #[serde(rename = "NextToken", default, skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
     /// If specified, limits the number of results returned by this operation.
     ///
-    /// In the querystring (`MaxResults`), not the body.
-    #[serde(rename = "MaxResults", skip)]
+    /// On the wire in the querystring (`MaxResults`).
+    #[serde(
+        rename = "MaxResults",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_results: Option<i32>,
 }
 
@@ -996,8 +1038,9 @@ pub struct ListSchedulesOutput {
 pub struct ListTagsForResourceInput {
     /// The ARN of the EventBridge Scheduler resource for which you want to view tags.
     ///
-    /// In the uri (`ResourceArn`), not the body.
-    #[serde(rename = "ResourceArn", skip)]
+    /// On the wire in the uri (`ResourceArn`).
+    /// Required.
+    #[serde(rename = "ResourceArn")]
     pub resource_arn: String,
 }
 
@@ -1181,8 +1224,9 @@ pub struct Tag {
 pub struct TagResourceInput {
     /// The Amazon Resource Name (ARN) of the schedule group that you are adding tags to.
     ///
-    /// In the uri (`ResourceArn`), not the body.
-    #[serde(rename = "ResourceArn", skip)]
+    /// On the wire in the uri (`ResourceArn`).
+    /// Required.
+    #[serde(rename = "ResourceArn")]
     pub resource_arn: String,
     /// The list of tags to associate with the schedule group.
     ///
@@ -1289,13 +1333,15 @@ pub struct TargetSummary {
 pub struct UntagResourceInput {
     /// The Amazon Resource Name (ARN) of the schedule group from which you are removing tags.
     ///
-    /// In the uri (`ResourceArn`), not the body.
-    #[serde(rename = "ResourceArn", skip)]
+    /// On the wire in the uri (`ResourceArn`).
+    /// Required.
+    #[serde(rename = "ResourceArn")]
     pub resource_arn: String,
     /// The list of tag keys to remove from the resource.
     ///
-    /// In the querystring (`TagKeys`), not the body.
-    #[serde(rename = "TagKeys", skip)]
+    /// On the wire in the querystring (`TagKeys`).
+    /// Required.
+    #[serde(rename = "TagKeys")]
     pub tag_keys: Vec<String>,
 }
 
@@ -1306,8 +1352,9 @@ pub struct UntagResourceOutput {}
 pub struct UpdateScheduleInput {
     /// The name of the schedule that you are updating.
     ///
-    /// In the uri (`Name`), not the body.
-    #[serde(rename = "Name", skip)]
+    /// On the wire in the uri (`Name`).
+    /// Required.
+    #[serde(rename = "Name")]
     pub name: String,
     /// The name of the schedule group with which the schedule is associated.
     #[serde(rename = "GroupName", default, skip_serializing_if = "Option::is_none")]
@@ -2921,7 +2968,7 @@ pub mod shapes {
     #[cfg(test)]
     #[test]
     fn every_pattern_compiles() {
-        for pattern in [
+        let patterns: &[&str] = &[
             "^(?:[a-zA-Z0-9-_]+)$",
             "^(?:arn:aws[a-z-]*:sqs:[a-z0-9\\-]+:\\d{12}:[a-zA-Z0-9\\-_]+)$",
             "^(?:[^/]+)$",
@@ -2930,7 +2977,8 @@ pub mod shapes {
             "^(?:arn:aws[a-z-]*:iam::\\d{12}:role\\/[\\w+=,.@\\/-]+)$",
             "^(?:[A-Za-z0-9\\-_]*)$",
             "^(?:arn:aws[a-z-]*:scheduler:[a-z0-9\\-]+:\\d{12}:schedule-group\\/[0-9a-zA-Z-_.]+)$",
-        ] {
+        ];
+        for pattern in patterns {
             assert!(crate::shape::compile(pattern).is_some(), "{pattern}");
         }
     }

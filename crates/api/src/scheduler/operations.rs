@@ -14,6 +14,7 @@ use std::future::Future;
 use super::model::*;
 use crate::binding::Binding;
 use crate::error::ApiError;
+use crate::rest::Reply;
 use crate::shape::Shape;
 
 /// Every operation of the EventBridge Scheduler API, in the model's order.
@@ -290,6 +291,40 @@ impl Request {
             Operation::UpdateSchedule => Self::UpdateSchedule(serde_json::from_value(value)?),
         })
     }
+
+    /// `operation`'s input from the members a REST codec decoded ([`crate::rest`], an
+    /// object keyed by member name) and the request's body, which is the input's
+    /// payload member when that is a blob or a string (no constraint checks: see
+    /// [`crate::shape::validate`]).
+    pub fn from_rest(
+        operation: Operation,
+        value: serde_json::Value,
+        body: bytes::Bytes,
+    ) -> Result<Self, serde_json::Error> {
+        let _ = body;
+        Ok(match operation {
+            Operation::CreateSchedule => Self::CreateSchedule(serde_json::from_value(value)?),
+            Operation::CreateScheduleGroup => {
+                Self::CreateScheduleGroup(serde_json::from_value(value)?)
+            }
+            Operation::DeleteSchedule => Self::DeleteSchedule(serde_json::from_value(value)?),
+            Operation::DeleteScheduleGroup => {
+                Self::DeleteScheduleGroup(serde_json::from_value(value)?)
+            }
+            Operation::GetSchedule => Self::GetSchedule(serde_json::from_value(value)?),
+            Operation::GetScheduleGroup => Self::GetScheduleGroup(serde_json::from_value(value)?),
+            Operation::ListScheduleGroups => {
+                Self::ListScheduleGroups(serde_json::from_value(value)?)
+            }
+            Operation::ListSchedules => Self::ListSchedules(serde_json::from_value(value)?),
+            Operation::ListTagsForResource => {
+                Self::ListTagsForResource(serde_json::from_value(value)?)
+            }
+            Operation::TagResource => Self::TagResource(serde_json::from_value(value)?),
+            Operation::UntagResource => Self::UntagResource(serde_json::from_value(value)?),
+            Operation::UpdateSchedule => Self::UpdateSchedule(serde_json::from_value(value)?),
+        })
+    }
 }
 
 /// What the EventBridge Scheduler API needs from a backend: one method per operation.
@@ -407,29 +442,40 @@ pub trait Scheduler: Send + Sync + 'static {
     }
 }
 
-/// Runs `request` on `backend` and serializes its output as the response body.
-pub async fn dispatch<B: Scheduler>(backend: &B, request: Request) -> Result<Vec<u8>, ApiError> {
+/// Runs `request` on `backend`: the output's members (for [`crate::rest`] to place by
+/// the operation's binding) and its raw payload, if the output has one.
+pub async fn dispatch<B: Scheduler>(backend: &B, request: Request) -> Result<Reply, ApiError> {
     match request {
-        Request::CreateSchedule(input) => encode(&backend.create_schedule(input).await?),
-        Request::CreateScheduleGroup(input) => encode(&backend.create_schedule_group(input).await?),
-        Request::DeleteSchedule(input) => encode(&backend.delete_schedule(input).await?),
-        Request::DeleteScheduleGroup(input) => encode(&backend.delete_schedule_group(input).await?),
-        Request::GetSchedule(input) => encode(&backend.get_schedule(input).await?),
-        Request::GetScheduleGroup(input) => encode(&backend.get_schedule_group(input).await?),
-        Request::ListScheduleGroups(input) => encode(&backend.list_schedule_groups(input).await?),
-        Request::ListSchedules(input) => encode(&backend.list_schedules(input).await?),
-        Request::ListTagsForResource(input) => {
-            encode(&backend.list_tags_for_resource(input).await?)
+        Request::CreateSchedule(input) => reply(&backend.create_schedule(input).await?, None),
+        Request::CreateScheduleGroup(input) => {
+            reply(&backend.create_schedule_group(input).await?, None)
         }
-        Request::TagResource(input) => encode(&backend.tag_resource(input).await?),
-        Request::UntagResource(input) => encode(&backend.untag_resource(input).await?),
-        Request::UpdateSchedule(input) => encode(&backend.update_schedule(input).await?),
+        Request::DeleteSchedule(input) => reply(&backend.delete_schedule(input).await?, None),
+        Request::DeleteScheduleGroup(input) => {
+            reply(&backend.delete_schedule_group(input).await?, None)
+        }
+        Request::GetSchedule(input) => reply(&backend.get_schedule(input).await?, None),
+        Request::GetScheduleGroup(input) => reply(&backend.get_schedule_group(input).await?, None),
+        Request::ListScheduleGroups(input) => {
+            reply(&backend.list_schedule_groups(input).await?, None)
+        }
+        Request::ListSchedules(input) => reply(&backend.list_schedules(input).await?, None),
+        Request::ListTagsForResource(input) => {
+            reply(&backend.list_tags_for_resource(input).await?, None)
+        }
+        Request::TagResource(input) => reply(&backend.tag_resource(input).await?, None),
+        Request::UntagResource(input) => reply(&backend.untag_resource(input).await?, None),
+        Request::UpdateSchedule(input) => reply(&backend.update_schedule(input).await?, None),
     }
 }
 
-fn encode<T: serde::Serialize>(output: &T) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(output)
-        .map_err(|error| ApiError::internal(format!("cannot serialize the response: {error}")))
+fn reply<T: serde::Serialize>(
+    output: &T,
+    payload: Option<bytes::Bytes>,
+) -> Result<Reply, ApiError> {
+    let members = serde_json::to_value(output)
+        .map_err(|error| ApiError::internal(format!("cannot serialize the response: {error}")))?;
+    Ok(Reply { members, payload })
 }
 
 /// Each operation's HTTP binding: method, URI template, success status, and where each

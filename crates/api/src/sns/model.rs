@@ -36,6 +36,8 @@ pub mod errors {
         code: "AuthorizationError",
         status: 403,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Two or more batch entries in the request have the same Id .
     pub const BATCH_ENTRY_IDS_NOT_DISTINCT_EXCEPTION: ErrorShape = ErrorShape {
@@ -43,6 +45,8 @@ pub mod errors {
         code: "BatchEntryIdsNotDistinct",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The length of all the batch messages put together is more than the limit.
     pub const BATCH_REQUEST_TOO_LONG_EXCEPTION: ErrorShape = ErrorShape {
@@ -50,6 +54,8 @@ pub mod errors {
         code: "BatchRequestTooLong",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Can't perform multiple operations on a tag simultaneously.
     pub const CONCURRENT_ACCESS_EXCEPTION: ErrorShape = ErrorShape {
@@ -57,6 +63,8 @@ pub mod errors {
         code: "ConcurrentAccess",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The batch request doesn't contain any entries.
     pub const EMPTY_BATCH_REQUEST_EXCEPTION: ErrorShape = ErrorShape {
@@ -64,6 +72,8 @@ pub mod errors {
         code: "EmptyBatchRequest",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Exception error indicating endpoint disabled.
     pub const ENDPOINT_DISABLED_EXCEPTION: ErrorShape = ErrorShape {
@@ -71,6 +81,8 @@ pub mod errors {
         code: "EndpointDisabled",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Indicates that the number of filter polices in your Amazon Web Services account exceeds the limit.
     pub const FILTER_POLICY_LIMIT_EXCEEDED_EXCEPTION: ErrorShape = ErrorShape {
@@ -78,6 +90,8 @@ pub mod errors {
         code: "FilterPolicyLimitExceeded",
         status: 403,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Indicates an internal service error.
     pub const INTERNAL_ERROR_EXCEPTION: ErrorShape = ErrorShape {
@@ -85,6 +99,8 @@ pub mod errors {
         code: "InternalError",
         status: 500,
         sender_fault: false,
+        message_member: "message",
+        has_type: false,
     };
     /// The Id of a batch entry in a batch request doesn't abide by the specification.
     pub const INVALID_BATCH_ENTRY_ID_EXCEPTION: ErrorShape = ErrorShape {
@@ -92,6 +108,8 @@ pub mod errors {
         code: "InvalidBatchEntryId",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Indicates that a request parameter does not comply with the associated constraints.
     pub const INVALID_PARAMETER_EXCEPTION: ErrorShape = ErrorShape {
@@ -99,6 +117,8 @@ pub mod errors {
         code: "InvalidParameter",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Indicates that a request parameter does not comply with the associated constraints.
     pub const INVALID_PARAMETER_VALUE_EXCEPTION: ErrorShape = ErrorShape {
@@ -106,6 +126,8 @@ pub mod errors {
         code: "ParameterValueInvalid",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The credential signature isn't valid.
     pub const INVALID_SECURITY_EXCEPTION: ErrorShape = ErrorShape {
@@ -113,6 +135,8 @@ pub mod errors {
         code: "InvalidSecurity",
         status: 403,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Indicates that the specified state is not a valid state for an event source.
     pub const INVALID_STATE_EXCEPTION: ErrorShape = ErrorShape {
@@ -120,6 +144,8 @@ pub mod errors {
         code: "InvalidState",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The ciphertext references a key that doesn't exist or that you don't have access to.
     pub const KMS_ACCESS_DENIED_EXCEPTION: ErrorShape = ErrorShape {
@@ -127,6 +153,8 @@ pub mod errors {
         code: "KMSAccessDenied",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was rejected because the specified Amazon Web Services KMS key isn't enabled.
     pub const KMS_DISABLED_EXCEPTION: ErrorShape = ErrorShape {
@@ -134,6 +162,8 @@ pub mod errors {
         code: "KMSDisabled",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was rejected because the state of the specified resource isn't valid for this request.
     pub const KMS_INVALID_STATE_EXCEPTION: ErrorShape = ErrorShape {
@@ -141,6 +171,8 @@ pub mod errors {
         code: "KMSInvalidState",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was rejected because the specified entity or resource can't be found.
     pub const KMS_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -148,6 +180,8 @@ pub mod errors {
         code: "KMSNotFound",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The Amazon Web Services access key ID needs a subscription for the service.
     pub const KMS_OPT_IN_REQUIRED: ErrorShape = ErrorShape {
@@ -155,6 +189,8 @@ pub mod errors {
         code: "KMSOptInRequired",
         status: 403,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was denied due to request throttling.
     pub const KMS_THROTTLING_EXCEPTION: ErrorShape = ErrorShape {
@@ -162,6 +198,8 @@ pub mod errors {
         code: "KMSThrottling",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Indicates that the requested resource does not exist.
     pub const NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -169,6 +207,8 @@ pub mod errors {
         code: "NotFound",
         status: 404,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Indicates that the specified phone number opted out of receiving SMS messages from your Amazon Web Services account.
     pub const OPTED_OUT_EXCEPTION: ErrorShape = ErrorShape {
@@ -176,6 +216,8 @@ pub mod errors {
         code: "OptedOut",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Exception error indicating platform application disabled.
     pub const PLATFORM_APPLICATION_DISABLED_EXCEPTION: ErrorShape = ErrorShape {
@@ -183,6 +225,8 @@ pub mod errors {
         code: "PlatformApplicationDisabled",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Indicates that the request parameter has exceeded the maximum number of concurrent message replays.
     pub const REPLAY_LIMIT_EXCEEDED_EXCEPTION: ErrorShape = ErrorShape {
@@ -190,6 +234,8 @@ pub mod errors {
         code: "ReplayLimitExceeded",
         status: 403,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Can’t perform the action on the specified resource.
     pub const RESOURCE_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -197,6 +243,8 @@ pub mod errors {
         code: "ResourceNotFound",
         status: 404,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// A tag has been added to a resource with the same ARN as a deleted resource.
     pub const STALE_TAG_EXCEPTION: ErrorShape = ErrorShape {
@@ -204,6 +252,8 @@ pub mod errors {
         code: "StaleTag",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Indicates that the customer already owns the maximum allowed number of subscriptions.
     pub const SUBSCRIPTION_LIMIT_EXCEEDED_EXCEPTION: ErrorShape = ErrorShape {
@@ -211,6 +261,8 @@ pub mod errors {
         code: "SubscriptionLimitExceeded",
         status: 403,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Can't add more than 50 tags to a topic.
     pub const TAG_LIMIT_EXCEEDED_EXCEPTION: ErrorShape = ErrorShape {
@@ -218,6 +270,8 @@ pub mod errors {
         code: "TagLimitExceeded",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request doesn't comply with the IAM tag policy.
     pub const TAG_POLICY_EXCEPTION: ErrorShape = ErrorShape {
@@ -225,6 +279,8 @@ pub mod errors {
         code: "TagPolicy",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Indicates that the rate at which requests have been submitted for this action exceeds the limit for your Amazon Web Services account.
     pub const THROTTLED_EXCEPTION: ErrorShape = ErrorShape {
@@ -232,6 +288,8 @@ pub mod errors {
         code: "Throttled",
         status: 429,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The batch request contains more entries than permissible (more than 10).
     pub const TOO_MANY_ENTRIES_IN_BATCH_REQUEST_EXCEPTION: ErrorShape = ErrorShape {
@@ -239,6 +297,8 @@ pub mod errors {
         code: "TooManyEntriesInBatchRequest",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Indicates that the customer already owns the maximum allowed number of topics.
     pub const TOPIC_LIMIT_EXCEEDED_EXCEPTION: ErrorShape = ErrorShape {
@@ -246,6 +306,8 @@ pub mod errors {
         code: "TopicLimitExceeded",
         status: 403,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Indicates that a request parameter does not comply with the associated constraints.
     pub const USER_ERROR_EXCEPTION: ErrorShape = ErrorShape {
@@ -253,6 +315,8 @@ pub mod errors {
         code: "UserError",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Indicates that a parameter in the request is invalid.
     pub const VALIDATION_EXCEPTION: ErrorShape = ErrorShape {
@@ -260,6 +324,8 @@ pub mod errors {
         code: "ValidationException",
         status: 400,
         sender_fault: true,
+        message_member: "Message",
+        has_type: false,
     };
     /// Indicates that the one-time password (OTP) used for verification is invalid.
     ///
@@ -269,6 +335,8 @@ pub mod errors {
         code: "VerificationException",
         status: 400,
         sender_fault: true,
+        message_member: "Message",
+        has_type: false,
     };
 
     /// All errors, sorted by name.
@@ -2991,7 +3059,8 @@ pub mod shapes {
     #[cfg(test)]
     #[test]
     fn every_pattern_compiles() {
-        for pattern in ["^(?:^[0-9]+$)$", "^(?:^(\\+[0-9]{8,}|[0-9]{0,9})$)$"] {
+        let patterns: &[&str] = &["^(?:^[0-9]+$)$", "^(?:^(\\+[0-9]{8,}|[0-9]{0,9})$)$"];
+        for pattern in patterns {
             assert!(crate::shape::compile(pattern).is_some(), "{pattern}");
         }
     }

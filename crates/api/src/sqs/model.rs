@@ -38,6 +38,8 @@ pub mod errors {
         code: "BatchEntryIdsNotDistinct",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The length of all the messages put together is more than the limit.
     pub const BATCH_REQUEST_TOO_LONG: ErrorShape = ErrorShape {
@@ -45,6 +47,8 @@ pub mod errors {
         code: "BatchRequestTooLong",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The batch request doesn't contain any entries.
     pub const EMPTY_BATCH_REQUEST: ErrorShape = ErrorShape {
@@ -52,6 +56,8 @@ pub mod errors {
         code: "EmptyBatchRequest",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified ID is invalid.
     pub const INVALID_ADDRESS: ErrorShape = ErrorShape {
@@ -59,6 +65,8 @@ pub mod errors {
         code: "InvalidAddress",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified attribute doesn't exist.
     pub const INVALID_ATTRIBUTE_NAME: ErrorShape = ErrorShape {
@@ -66,6 +74,8 @@ pub mod errors {
         code: "InvalidAttributeName",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// A queue attribute value is invalid.
     pub const INVALID_ATTRIBUTE_VALUE: ErrorShape = ErrorShape {
@@ -73,6 +83,8 @@ pub mod errors {
         code: "InvalidAttributeValue",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The Id of a batch entry in a batch request doesn't abide by the specification.
     pub const INVALID_BATCH_ENTRY_ID: ErrorShape = ErrorShape {
@@ -80,6 +92,8 @@ pub mod errors {
         code: "InvalidBatchEntryId",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified receipt handle isn't valid for the current version.
     pub const INVALID_ID_FORMAT: ErrorShape = ErrorShape {
@@ -87,6 +101,8 @@ pub mod errors {
         code: "InvalidIdFormat",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The message contains characters outside the allowed set.
     pub const INVALID_MESSAGE_CONTENTS: ErrorShape = ErrorShape {
@@ -94,6 +110,8 @@ pub mod errors {
         code: "InvalidMessageContents",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was not made over HTTPS or did not use SigV4 for signing.
     pub const INVALID_SECURITY: ErrorShape = ErrorShape {
@@ -101,6 +119,8 @@ pub mod errors {
         code: "InvalidSecurity",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The caller doesn't have the required KMS access.
     pub const KMS_ACCESS_DENIED: ErrorShape = ErrorShape {
@@ -108,6 +128,8 @@ pub mod errors {
         code: "KmsAccessDenied",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was denied due to request throttling.
     pub const KMS_DISABLED: ErrorShape = ErrorShape {
@@ -115,6 +137,8 @@ pub mod errors {
         code: "KmsDisabled",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was rejected for one of the following reasons.
     pub const KMS_INVALID_KEY_USAGE: ErrorShape = ErrorShape {
@@ -122,6 +146,8 @@ pub mod errors {
         code: "KmsInvalidKeyUsage",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was rejected because the state of the specified resource is not valid for this request.
     pub const KMS_INVALID_STATE: ErrorShape = ErrorShape {
@@ -129,6 +155,8 @@ pub mod errors {
         code: "KmsInvalidState",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was rejected because the specified entity or resource could not be found.
     pub const KMS_NOT_FOUND: ErrorShape = ErrorShape {
@@ -136,6 +164,8 @@ pub mod errors {
         code: "KmsNotFound",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was rejected because the specified key policy isn't syntactically or semantically correct.
     pub const KMS_OPT_IN_REQUIRED: ErrorShape = ErrorShape {
@@ -143,6 +173,8 @@ pub mod errors {
         code: "KmsOptInRequired",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Amazon Web Services KMS throttles requests for the following conditions.
     pub const KMS_THROTTLED: ErrorShape = ErrorShape {
@@ -150,6 +182,8 @@ pub mod errors {
         code: "KmsThrottled",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified message isn't in flight.
     pub const MESSAGE_NOT_INFLIGHT: ErrorShape = ErrorShape {
@@ -157,6 +191,8 @@ pub mod errors {
         code: "MessageNotInflight",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified action violates a limit.
     pub const OVER_LIMIT: ErrorShape = ErrorShape {
@@ -164,6 +200,8 @@ pub mod errors {
         code: "OverLimit",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Indicates that the specified queue previously received a PurgeQueue request within the last 60 seconds (the time it can take to delete the messages in the queue).
     pub const PURGE_QUEUE_IN_PROGRESS: ErrorShape = ErrorShape {
@@ -171,6 +209,8 @@ pub mod errors {
         code: "PurgeQueueInProgress",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// You must wait 60 seconds after deleting a queue before you can create another queue with the same name.
     pub const QUEUE_DELETED_RECENTLY: ErrorShape = ErrorShape {
@@ -178,6 +218,8 @@ pub mod errors {
         code: "QueueDeletedRecently",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Ensure that the QueueUrl is correct and that the queue has not been deleted.
     pub const QUEUE_DOES_NOT_EXIST: ErrorShape = ErrorShape {
@@ -185,6 +227,8 @@ pub mod errors {
         code: "QueueDoesNotExist",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// A queue with this name already exists.
     pub const QUEUE_NAME_EXISTS: ErrorShape = ErrorShape {
@@ -192,6 +236,8 @@ pub mod errors {
         code: "QueueNameExists",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The specified receipt handle isn't valid.
     pub const RECEIPT_HANDLE_IS_INVALID: ErrorShape = ErrorShape {
@@ -199,6 +245,8 @@ pub mod errors {
         code: "ReceiptHandleIsInvalid",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The request was denied due to request throttling.
     pub const REQUEST_THROTTLED: ErrorShape = ErrorShape {
@@ -206,6 +254,8 @@ pub mod errors {
         code: "RequestThrottled",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// One or more specified resources don't exist.
     pub const RESOURCE_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
@@ -213,6 +263,8 @@ pub mod errors {
         code: "ResourceNotFoundException",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// The batch request contains more entries than permissible.
     pub const TOO_MANY_ENTRIES_IN_BATCH_REQUEST: ErrorShape = ErrorShape {
@@ -220,6 +272,8 @@ pub mod errors {
         code: "TooManyEntriesInBatchRequest",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
     /// Error code 400.
     pub const UNSUPPORTED_OPERATION: ErrorShape = ErrorShape {
@@ -227,6 +281,8 @@ pub mod errors {
         code: "UnsupportedOperation",
         status: 400,
         sender_fault: true,
+        message_member: "message",
+        has_type: false,
     };
 
     /// All errors, sorted by name.

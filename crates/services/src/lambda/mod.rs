@@ -5,18 +5,19 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
 use base64::Engine as _;
 use sluice_api::ApiError;
+use sluice_api::gateway::request_endpoint;
+use sluice_api::lambda::Lambda;
 use sluice_api::lambda::model::{
     AliasConfiguration, AliasRoutingConfiguration, Concurrency, CreateAliasRequest,
     CreateFunctionRequest, DeleteAliasRequest, DeleteFunctionConcurrencyRequest,
-    DeleteFunctionEventInvokeConfigRequest, DeleteFunctionRequest, DestinationConfig,
-    EnvironmentResponse, EphemeralStorage, FunctionCodeLocation, FunctionConfiguration,
-    FunctionEventInvokeConfig, GetAliasRequest, GetFunctionConcurrencyRequest,
-    GetFunctionConcurrencyResponse, GetFunctionConfigurationRequest,
+    DeleteFunctionEventInvokeConfigRequest, DeleteFunctionRequest, DeleteFunctionResponse,
+    DestinationConfig, EnvironmentResponse, EphemeralStorage, FunctionCodeLocation,
+    FunctionConfiguration, FunctionEventInvokeConfig, GetAliasRequest,
+    GetFunctionConcurrencyRequest, GetFunctionConcurrencyResponse, GetFunctionConfigurationRequest,
     GetFunctionEventInvokeConfigRequest, GetFunctionRequest, GetFunctionResponse,
-    InvocationRequest, ListAliasesRequest, ListAliasesResponse,
+    InvocationRequest, InvocationResponse, ListAliasesRequest, ListAliasesResponse,
     ListFunctionEventInvokeConfigsRequest, ListFunctionEventInvokeConfigsResponse,
     ListFunctionsRequest, ListFunctionsResponse, ListVersionsByFunctionRequest,
     ListVersionsByFunctionResponse, LoggingConfig, OnFailure, OnSuccess, PublishVersionRequest,
@@ -24,7 +25,6 @@ use sluice_api::lambda::model::{
     TracingConfigResponse, UpdateAliasRequest, UpdateFunctionCodeRequest,
     UpdateFunctionConfigurationRequest, UpdateFunctionEventInvokeConfigRequest,
 };
-use sluice_api::lambda::{Invocation, Lambda};
 use sluice_functions::{
     Alias, AliasUpdate, DestinationChange, Error, EventInvokeConfig, EventInvokeConfigChange,
     Function, Functions, InvokeOptions, LATEST, Settings,
@@ -391,7 +391,6 @@ impl Lambda for LambdaBackend {
     async fn get_function(
         &self,
         input: GetFunctionRequest,
-        endpoint: Option<String>,
     ) -> Result<GetFunctionResponse, ApiError> {
         let (function, qualifier) =
             self.function(&input.function_name, input.qualifier.as_deref())?;
@@ -399,7 +398,7 @@ impl Lambda for LambdaBackend {
         // through the address the caller used (a request without a Host gets the path alone).
         let location = format!(
             "{}{}",
-            endpoint.unwrap_or_default(),
+            request_endpoint().unwrap_or_default(),
             code_location_path(&function.name, &function.version)
         );
         let reserved = self
@@ -463,7 +462,10 @@ impl Lambda for LambdaBackend {
         })
     }
 
-    async fn delete_function(&self, input: DeleteFunctionRequest) -> Result<(), ApiError> {
+    async fn delete_function(
+        &self,
+        input: DeleteFunctionRequest,
+    ) -> Result<DeleteFunctionResponse, ApiError> {
         let (name, qualifier) = self.qualified(&input.function_name, input.qualifier.as_deref())?;
         let functions = self.functions.clone();
         tokio::task::spawn_blocking(move || match qualifier {
@@ -472,7 +474,11 @@ impl Lambda for LambdaBackend {
         })
         .await
         .map_err(|e| ApiError::internal(format!("delete: {e}")))?
-        .map_err(api_error)
+        .map_err(api_error)?;
+        // AWS answers 204, whatever the model's binding says.
+        Ok(DeleteFunctionResponse {
+            status_code: Some(204),
+        })
     }
 
     async fn update_function_code(
@@ -541,15 +547,12 @@ impl Lambda for LambdaBackend {
         Ok(self.configuration(&function))
     }
 
-    async fn invoke(
-        &self,
-        input: InvocationRequest,
-        payload: Bytes,
-    ) -> Result<Invocation, ApiError> {
+    async fn invoke(&self, input: InvocationRequest) -> Result<InvocationResponse, ApiError> {
         let (name, qualifier) = self.qualified(&input.function_name, input.qualifier.as_deref())?;
+        let payload = input.payload.unwrap_or_default();
         let options = InvokeOptions {
             qualifier,
-            client_context: input.client_context.clone(),
+            client_context: input.client_context,
             idempotency_key: None,
         };
         let tail = input.log_type.as_deref() == Some("Tail");
@@ -562,12 +565,9 @@ impl Lambda for LambdaBackend {
                 self.functions
                     .check_invocable(&name, options.qualifier.as_deref())
                     .map_err(api_error)?;
-                Ok(Invocation {
-                    status: 204,
-                    function_error: None,
-                    executed_version: None,
-                    log_result: None,
-                    payload: Bytes::new(),
+                Ok(InvocationResponse {
+                    status_code: Some(204),
+                    ..InvocationResponse::default()
                 })
             }
             "Event" => {
@@ -575,12 +575,9 @@ impl Lambda for LambdaBackend {
                     .invoke_event(&name, payload, options)
                     .await
                     .map_err(api_error)?;
-                Ok(Invocation {
-                    status: 202,
-                    function_error: None,
-                    executed_version: None,
-                    log_result: None,
-                    payload: Bytes::new(),
+                Ok(InvocationResponse {
+                    status_code: Some(202),
+                    ..InvocationResponse::default()
                 })
             }
             _ => {
@@ -598,12 +595,13 @@ impl Lambda for LambdaBackend {
                         .unwrap_or(logs.len());
                     base64::engine::general_purpose::STANDARD.encode(&logs[start..])
                 });
-                Ok(Invocation {
-                    status: 200,
+                Ok(InvocationResponse {
+                    status_code: Some(200),
                     function_error: invoked.function_error.as_ref().map(|_| "Unhandled".into()),
                     executed_version: Some(invoked.executed_version),
                     log_result,
-                    payload: invoked.payload,
+                    payload: Some(invoked.payload),
+                    ..InvocationResponse::default()
                 })
             }
         }
@@ -657,9 +655,7 @@ impl Lambda for LambdaBackend {
     ) -> Result<FunctionConfiguration, ApiError> {
         let name = self.unqualified(&input.function_name)?;
         if let Some(to) = &input.publish_to {
-            if !sluice_api::lambda::model::FUNCTION_VERSION_LATEST_PUBLISHED_VALUES
-                .contains(&to.as_str())
-            {
+            if sluice_api::lambda::model::FunctionVersionLatestPublished::from_name(to).is_none() {
                 return Err(ApiError::validation(format!(
                     "1 validation error detected: Value '{to}' at 'publishTo' failed to satisfy \
                      constraint: Member must satisfy enum value set: [LATEST_PUBLISHED]"
@@ -920,9 +916,10 @@ fn precondition_failed() -> ApiError {
 mod tests {
     #[test]
     fn sluice_functions_knows_every_runtime_of_the_model() {
-        assert_eq!(
-            sluice_functions::function::RUNTIMES,
-            sluice_api::lambda::model::RUNTIME_VALUES
-        );
+        let model: Vec<&str> = sluice_api::lambda::model::Runtime::ALL
+            .iter()
+            .map(|r| r.as_str())
+            .collect();
+        assert_eq!(sluice_functions::function::RUNTIMES, model.as_slice());
     }
 }

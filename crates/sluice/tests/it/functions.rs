@@ -2942,10 +2942,11 @@ refused(novalidate.create_function, "ValidationException",
         "1 validation error detected: Value '511' at 'ephemeralStorage.size' failed to "
         "satisfy constraint: Member must have value greater than or equal to 512",
         Role=lambda_role, EphemeralStorage={"Size": 511}, **base)
+# The current model's bound (32 GB); LocalStack's older recordings show AWS's earlier 10240.
 refused(lam.create_function, "ValidationException",
-        "1 validation error detected: Value '10241' at 'ephemeralStorage.size' failed to "
-        "satisfy constraint: Member must have value less than or equal to 10240",
-        Role=lambda_role, EphemeralStorage={"Size": 10241}, **base)
+        "1 validation error detected: Value '32769' at 'ephemeralStorage.size' failed to "
+        "satisfy constraint: Member must have value less than or equal to 32768",
+        Role=lambda_role, EphemeralStorage={"Size": 32769}, **base)
 # Every broken constraint in one answer.
 try:
     novalidate.create_function(Role="r1", Timeout=0, **base)
@@ -2964,7 +2965,7 @@ except lam.exceptions.ResourceNotFoundException:
     pass
 
 # The limits themselves are accepted.
-for arch, size in [("x86_64", 512), ("arm64", 10240)]:
+for arch, size in [("x86_64", 512), ("arm64", 32768)]:
     lam.create_function(Role="arn:aws-us-gov:iam::123456789012:role/path/to/r",
                         Architectures=[arch], EphemeralStorage={"Size": size}, **base)
     lam.delete_function(FunctionName="v")
@@ -2975,9 +2976,9 @@ refused(lam.update_function_configuration, "ValidationException",
         "failed to satisfy constraint: Member must satisfy regular expression pattern: " + pattern,
         FunctionName="v", Role="arn:aws:iam::000000000000:user/u")
 refused(lam.update_function_configuration, "ValidationException",
-        "1 validation error detected: Value '20000' at 'ephemeralStorage.size' failed to "
-        "satisfy constraint: Member must have value less than or equal to 10240",
-        FunctionName="v", EphemeralStorage={"Size": 20000})
+        "1 validation error detected: Value '40000' at 'ephemeralStorage.size' failed to "
+        "satisfy constraint: Member must have value less than or equal to 32768",
+        FunctionName="v", EphemeralStorage={"Size": 40000})
 refused(lam.update_function_code, "ValidationException",
         "1 validation error detected: Value '[sparc]' at 'architectures' failed to satisfy "
         "constraint: Member must satisfy constraint: [Member must satisfy enum value set: "
