@@ -54,9 +54,12 @@ pub trait Store: Clone + Send + Sync + 'static {
         arn: &str,
     ) -> impl Future<Output = Result<Option<StateMachineRecord>, Error>> + Send;
 
-    /// Machines (not versions) ordered by name, `limit` (at least 1) per page.
+    /// Machines (not versions) whose ARN starts with `prefix` (one region's and account's:
+    /// `arn:aws:states:us-east-1:123456789012:stateMachine:`; empty for all), ordered by
+    /// name, `limit` (at least 1) per page.
     fn state_machines(
         &self,
+        prefix: &str,
         token: Option<&str>,
         limit: usize,
     ) -> impl Future<Output = Result<Page<StateMachineRecord>, Error>> + Send;

@@ -76,6 +76,55 @@ async fn serve<B: Lambda>(State(backend): State<Arc<B>>, request: Request) -> Re
     }
 }
 
+/// Runs `operation` (by name) on `backend` with its members in one JSON object keyed by the
+/// model's names, as Step Functions' SDK integrations (`aws-sdk:lambda:invoke`) pass them, and
+/// answers the output the same way. A raw payload (Invoke's `Payload`) is a member here too:
+/// JSON text in a string, or any other JSON value as its text; it comes back as a string.
+pub async fn handle<B: Lambda>(
+    backend: &B,
+    operation: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, ApiError> {
+    let operation =
+        Operation::from_name(operation).ok_or_else(|| ApiError::unknown_operation(operation))?;
+    let mut members = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(serde_json::Map::new())
+    } else {
+        serde_json::from_slice(body).map_err(|e| ApiError::serialization(e.to_string()))?
+    };
+    let binding = operation.binding();
+    let payload_of = |members: &[crate::binding::MemberBinding]| {
+        members
+            .iter()
+            .find(|m| m.location == crate::binding::Location::Payload)
+            .map(|m| m.member)
+    };
+    let payload = match payload_of(binding.input) {
+        Some(member) => match members.as_object_mut().and_then(|m| m.remove(member)) {
+            Some(Value::String(text)) => bytes::Bytes::from(text),
+            Some(value) => bytes::Bytes::from(value.to_string()),
+            None => bytes::Bytes::new(),
+        },
+        None => bytes::Bytes::new(),
+    };
+    validate(operation, &members)?;
+    let request = operations::Request::from_rest(operation, members, payload)
+        .map_err(|error| invalid_content(ApiError::serialization(error.to_string())))?;
+    let reply = dispatch(backend, request).await?;
+    let mut output = match reply.members {
+        Value::Object(members) => members,
+        _ => serde_json::Map::new(),
+    };
+    if let (Some(member), Some(payload)) = (payload_of(binding.output), reply.payload) {
+        output.insert(
+            member.to_owned(),
+            Value::String(String::from_utf8_lossy(&payload).into_owned()),
+        );
+    }
+    serde_json::to_vec(&output)
+        .map_err(|error| ApiError::internal(format!("cannot serialize the response: {error}")))
+}
+
 /// The model's constraints on `members`, as one `ValidationException` in AWS's words.
 fn validate(operation: Operation, members: &Value) -> Result<(), ApiError> {
     let mut violations =

@@ -39,6 +39,15 @@ impl<B: sluice_api::sfn::StepFunctions> JsonService for StepFunctionsService<B> 
     }
 }
 
+/// The Lambda API as a [`JsonService`].
+pub struct LambdaService<B>(pub Arc<B>);
+
+impl<B: sluice_api::lambda::Lambda> JsonService for LambdaService<B> {
+    fn call(&self, operation: String, body: Vec<u8>) -> CallFuture<'_> {
+        Box::pin(async move { sluice_api::lambda::handle(&*self.0, &operation, &body).await })
+    }
+}
+
 /// How a service's members are cased on its own wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Casing {

@@ -137,7 +137,10 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
         input: ListActivitiesInput,
     ) -> Result<ListActivitiesOutput, ApiError> {
         let page = Page::from_request(input.next_token.as_deref(), input.max_results)?;
-        let activities = self.store().activities().await.map_err(store_error)?;
+        // Activities are regional: the signed region's only.
+        let prefix = self.scope().activity_arn("");
+        let mut activities = self.store().activities().await.map_err(store_error)?;
+        activities.retain(|a| a.arn.starts_with(&prefix));
         let (items, next_token) = page.take(activities, |a| format!("{}|{}", a.name, a.arn));
         Ok(ListActivitiesOutput {
             activities: items

@@ -794,7 +794,11 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
     ) -> Result<ListStateMachinesOutput, ApiError> {
         let page = self
             .store()
-            .state_machines(input.next_token.as_deref(), page_size(input.max_results))
+            .state_machines(
+                &self.scope().state_machine_arn(""),
+                input.next_token.as_deref(),
+                page_size(input.max_results),
+            )
             .await
             .map_err(store_error)?;
         Ok(ListStateMachinesOutput {

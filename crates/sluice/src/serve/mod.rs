@@ -26,7 +26,9 @@ use sluice_api::sfn::Scope;
 use sluice_asl::mock::MockConfig;
 use sluice_engine::{Clock, Engine, EngineOptions, Integrations, MockDispatcher};
 use sluice_functions::Functions;
-use sluice_services::integrations::aws_sdk::{AwsSdk, Casing, Slot, StepFunctionsService};
+use sluice_services::integrations::aws_sdk::{
+    AwsSdk, Casing, LambdaService, Slot, StepFunctionsService,
+};
 use sluice_services::integrations::lambda::LambdaIntegration;
 use sluice_services::lambda::LambdaBackend;
 use sluice_services::sfn::Backend;
@@ -155,6 +157,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // once the API exists.
     let mut sdk = AwsSdk::new();
     let step_functions_sdk = sdk.register("sfn", "Sfn", Casing::Camel);
+    let lambda = Arc::new(LambdaBackend::new(functions.clone()));
+    sdk.register("lambda", "Lambda", Casing::Pascal)
+        .set(Arc::new(LambdaService(Arc::clone(&lambda))));
     let mut integrations = Integrations::new()
         .register(
             "lambda",
@@ -175,6 +180,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         engine,
         scope,
         functions.clone(),
+        lambda,
         step_functions_sdk,
     )
     .await;
@@ -196,6 +202,7 @@ async fn run(
     engine: Engine<SqliteStore, Integrations>,
     scope: Scope,
     functions: Functions,
+    lambda: Arc<LambdaBackend>,
     step_functions_sdk: Slot,
 ) -> anyhow::Result<()> {
     let resumed = engine
@@ -220,8 +227,8 @@ async fn run(
     );
     let clock = engine.clock().clone();
     let store = engine.store().clone();
-    let function_logs = logs::router(functions.clone());
-    let lambda = sluice_api::lambda::router(Arc::new(LambdaBackend::new(functions)));
+    let function_logs = logs::router(functions);
+    let lambda = sluice_api::lambda::router(lambda);
     let backend = Arc::new(Backend::new(engine, scope));
     step_functions_sdk.set(Arc::new(StepFunctionsService(Arc::clone(&backend))));
     let step_functions = sluice_api::router(backend);

@@ -3185,3 +3185,59 @@ fn memory_size_is_enforced_and_an_oom_worker_is_replaced() {
     let (_, again) = invoke(&server, &dir, "roomy", r#"{"mib": 300}"#, &[]);
     assert_eq!(again["pid"], big["pid"], "{again}");
 }
+
+/// Calls Lambda through the generic AWS SDK integration (`aws-sdk:lambda:*`): the same
+/// handlers as the API, PascalCase in and out, the payload as JSON text, and a missing
+/// function caught by its SDK error name.
+#[test]
+fn aws_sdk_integrations_call_sluices_own_lambda_api() {
+    let dir = scratch("functions-aws-sdk");
+    let server = server(&dir, &[]);
+    let zip = zip_file(&dir, "sdk", &[("h.py", HANDLER)]);
+    create(&server, "sdk-fn", &zip, "h.handler", &[]);
+    let definition = dir.join("sdk.json");
+    std::fs::write(
+        &definition,
+        json!({"StartAt": "Config", "States": {
+            "Config": {"Type": "Task",
+                       "Resource": "arn:aws:states:::aws-sdk:lambda:getFunctionConfiguration",
+                       "Parameters": {"FunctionName": "sdk-fn"},
+                       "ResultSelector": {"runtime.$": "$.Runtime", "handler.$": "$.Handler"},
+                       "ResultPath": "$.config", "Next": "Invoke"},
+            "Invoke": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:lambda:invoke",
+                       "Parameters": {"FunctionName": "sdk-fn", "Payload": {"order.$": "$.order"}},
+                       "ResultSelector": {"status.$": "$.StatusCode",
+                                          "version.$": "$.ExecutedVersion",
+                                          "payload.$": "States.StringToJson($.Payload)"},
+                       "ResultPath": "$.invoked", "Next": "Missing"},
+            "Missing": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:lambda:invoke",
+                        "Parameters": {"FunctionName": "no-such-fn"},
+                        "Catch": [{"ErrorEquals": ["Lambda.ResourceNotFoundException"],
+                                   "ResultPath": "$.caught", "Next": "Done"}],
+                        "Next": "Done"},
+            "Done": {"Type": "Pass", "End": true}}})
+        .to_string(),
+    )
+    .unwrap();
+    let machine = create_machine(&server, "sdk-lambda", &definition, "STANDARD");
+    let execution = start_execution(&server, &machine, r#"{"order": 42}"#);
+    let done = wait_done(server.port, &execution, Duration::from_secs(60));
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let output: Value = serde_json::from_str(done["output"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        output["config"],
+        json!({"runtime": "python3.12", "handler": "h.handler"})
+    );
+    assert_eq!(output["invoked"]["status"], 200, "{output}");
+    assert_eq!(output["invoked"]["version"], "$LATEST", "{output}");
+    assert_eq!(output["invoked"]["payload"]["order"], 42, "{output}");
+    assert_eq!(
+        output["caught"]["Error"], "Lambda.ResourceNotFoundException",
+        "{output}"
+    );
+    let cause = output["caught"]["Cause"].as_str().unwrap();
+    assert!(
+        cause.contains("(Service: Lambda, Status Code: 404, Request ID: "),
+        "{cause}"
+    );
+}

@@ -887,6 +887,15 @@ for region, partition in [("us-west-2", "aws"), ("cn-northwest-1", "aws-cn")]:
     assert described["stateMachineArn"] == arn, described
     activity = client.create_activity(name="a-" + region)["activityArn"]
     assert activity == f"arn:{partition}:states:{region}:000000000000:activity:a-{region}", activity
+# Each region lists its own machines and activities only.
+for region in ["us-west-2", "cn-northwest-1"]:
+    client = boto3.client("stepfunctions", endpoint_url=endpoint, region_name=region,
+                          aws_access_key_id="x", aws_secret_access_key="x",
+                          config=Config(inject_host_prefix=False, retries={"max_attempts": 1}))
+    names = [m["name"] for m in client.list_state_machines()["stateMachines"]]
+    assert names == ["regional-" + region], names
+    names = [a["name"] for a in client.list_activities()["activities"]]
+    assert names == ["a-" + region], names
 # Unsigned requests live in the configured region.
 body = json.dumps({"name": "unsigned", "definition": definition, "roleArn": role}).encode()
 request = urllib.request.Request(endpoint, data=body, headers={
@@ -894,6 +903,10 @@ request = urllib.request.Request(endpoint, data=body, headers={
     "Content-Type": "application/x-amz-json-1.0"})
 created = json.loads(urllib.request.urlopen(request).read())
 assert created["stateMachineArn"].startswith("arn:aws:states:us-east-1:000000000000:"), created
+client = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1",
+                      aws_access_key_id="x", aws_secret_access_key="x",
+                      config=Config(inject_host_prefix=False, retries={"max_attempts": 1}))
+assert [m["name"] for m in client.list_state_machines()["stateMachines"]] == ["unsigned"]
 print("OK")
 "#;
 

@@ -350,11 +350,13 @@ impl Store for SqliteStore {
 
     async fn state_machines(
         &self,
+        prefix: &str,
         token: Option<&str>,
         limit: usize,
     ) -> Result<Page<StateMachineRecord>, Error> {
         let after = crate::cursor::machines_after(token)?;
-        self.read(move |conn| read::state_machines(conn, after, limit))
+        let prefix = prefix.to_owned();
+        self.read(move |conn| read::state_machines(conn, &prefix, after, limit))
             .await
     }
 

@@ -85,39 +85,28 @@ pub(super) fn state_machine(
 
 pub(super) fn state_machines(
     conn: &Connection,
+    prefix: &str,
     after: Option<(String, String)>,
     limit: usize,
 ) -> Result<Page<StateMachineRecord>, Error> {
     let (limit, probe) = probe(limit);
+    // The first machine after the cursor; none: from the start.
+    let (name, arn) = after.unwrap_or_default();
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "SELECT {MACHINE_COLUMNS} FROM state_machines
+             WHERE version IS NULL AND substr(arn, 1, length(?1)) = ?1
+               AND (?2 IS NULL OR (name, arn) > (?2, ?3))
+             ORDER BY name, arn LIMIT ?4"
+        ))
+        .map_err(storage)?;
+    let first = name.is_empty() && arn.is_empty();
+    let mut rows = statement
+        .query(params![prefix, (!first).then_some(&name), &arn, probe])
+        .map_err(storage)?;
     let mut items = Vec::new();
-    match &after {
-        None => {
-            let mut statement = conn
-                .prepare_cached(&format!(
-                    "SELECT {MACHINE_COLUMNS} FROM state_machines WHERE version IS NULL
-                     ORDER BY name, arn LIMIT ?1"
-                ))
-                .map_err(storage)?;
-            let mut rows = statement.query([probe]).map_err(storage)?;
-            while let Some(row) = rows.next().map_err(storage)? {
-                items.push(machine(row)?);
-            }
-        }
-        Some((name, arn)) => {
-            let mut statement = conn
-                .prepare_cached(&format!(
-                    "SELECT {MACHINE_COLUMNS} FROM state_machines
-                     WHERE version IS NULL AND (name, arn) > (?1, ?2)
-                     ORDER BY name, arn LIMIT ?3"
-                ))
-                .map_err(storage)?;
-            let mut rows = statement
-                .query(params![name, arn, probe])
-                .map_err(storage)?;
-            while let Some(row) = rows.next().map_err(storage)? {
-                items.push(machine(row)?);
-            }
-        }
+    while let Some(row) = rows.next().map_err(storage)? {
+        items.push(machine(row)?);
     }
     Ok(paginate(items, limit, cursor::machines_token))
 }

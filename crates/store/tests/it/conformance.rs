@@ -62,7 +62,7 @@ async fn check_machines_and_versions<S: Store>(store: &S) {
     let mut token: Option<String> = None;
     let mut pages = 0;
     loop {
-        let page = store.state_machines(token.as_deref(), 2).await.unwrap();
+        let page = store.state_machines("", token.as_deref(), 2).await.unwrap();
         assert!(page.items.len() <= 2);
         names.extend(page.items.into_iter().map(|m| m.name));
         pages += 1;
@@ -73,14 +73,14 @@ async fn check_machines_and_versions<S: Store>(store: &S) {
     }
     assert_eq!(names, ["alpha", "bravo", "charlie", "delta", "echo"]);
     assert_eq!(pages, 3);
-    let all = store.state_machines(None, 100).await.unwrap();
+    let all = store.state_machines("", None, 100).await.unwrap();
     assert_eq!(all.items.len(), 5);
     assert_eq!(all.next, None);
     // An exact fit has no next page.
-    let five = store.state_machines(None, 5).await.unwrap();
+    let five = store.state_machines("", None, 5).await.unwrap();
     assert_eq!((five.items.len(), five.next), (5, None));
     assert_eq!(
-        store.state_machines(Some("garbage"), 2).await,
+        store.state_machines("", Some("garbage"), 2).await,
         Err(Error::InvalidToken)
     );
 
@@ -132,6 +132,52 @@ async fn check_machines_and_versions<S: Store>(store: &S) {
         }])
         .await
         .unwrap();
+}
+
+/// A listing sees one region's (and account's) machines: the ARN prefix it is given.
+async fn check_machines_by_region<S: Store>(store: &S) {
+    let mut writes = Vec::new();
+    for (region, name) in [
+        ("us-east-1", "a"),
+        ("us-west-2", "b"),
+        ("us-east-1", "c"),
+        ("us-west-2", "d"),
+        ("us-east-1", "e"),
+    ] {
+        let mut record = machine(name);
+        record.arn = format!("arn:aws:states:{region}:123456789012:stateMachine:{name}");
+        writes.push(Write::PutStateMachine(record));
+    }
+    store.commit(writes).await.unwrap();
+    let list = |prefix: &'static str| async move {
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = store
+                .state_machines(prefix, token.as_deref(), 1)
+                .await
+                .unwrap();
+            names.extend(page.items.into_iter().map(|m| m.name));
+            match page.next {
+                Some(next) => token = Some(next),
+                None => return names,
+            }
+        }
+    };
+    assert_eq!(
+        list("arn:aws:states:us-east-1:123456789012:stateMachine:").await,
+        ["a", "c", "e"]
+    );
+    assert_eq!(
+        list("arn:aws:states:us-west-2:123456789012:stateMachine:").await,
+        ["b", "d"]
+    );
+    assert!(
+        list("arn:aws:states:us-east-1:999999999999:stateMachine:")
+            .await
+            .is_empty()
+    );
+    assert_eq!(list("").await, ["a", "b", "c", "d", "e"]);
 }
 
 async fn check_execution_insert_update<S: Store>(store: &S) {
@@ -316,14 +362,19 @@ async fn check_events<S: Store>(store: &S) {
                 .await
                 .unwrap();
         }
-        store.state_machines(None, 1).await.unwrap().next.unwrap()
+        store
+            .state_machines("", None, 1)
+            .await
+            .unwrap()
+            .next
+            .unwrap()
     };
     assert_eq!(
         store.events_page(&a, Some(&machines_token), 2, false).await,
         Err(Error::InvalidToken)
     );
     assert_eq!(
-        store.state_machines(Some(&token), 2).await,
+        store.state_machines("", Some(&token), 2).await,
         Err(Error::InvalidToken)
     );
     // Limit 0 still makes progress.
@@ -1264,6 +1315,7 @@ sqlite! {
     sqlite_map_runs => check_map_runs,
     sqlite_activities => check_activities,
     sqlite_purge => check_purge,
+    sqlite_machines_by_region => check_machines_by_region,
 }
 
 /// Without the in-memory copies of recent executions, every read comes from the file: the
@@ -1453,7 +1505,7 @@ async fn sqlite_failed_commits_share_a_group_with_good_ones() {
 async fn sqlite_reopen_keeps_everything() {
     let dir = TempDir::new("reopen");
     let snapshot = |store: SqliteStore| async move {
-        let machines = store.state_machines(None, 100).await.unwrap().items;
+        let machines = store.state_machines("", None, 100).await.unwrap().items;
         let versions = store.versions(&machine_arn("alpha")).await.unwrap();
         let executions = store
             .executions(ExecutionFilter::default(), None, 100)

@@ -511,7 +511,8 @@ where
 /// Every read of the store equals the model's.
 async fn compare(store: &SqliteStore, model: &Model, page: usize) {
     let machines =
-        collect(|token| async move { store.state_machines(token.as_deref(), page).await }).await;
+        collect(|token| async move { store.state_machines("", token.as_deref(), page).await })
+            .await;
     assert_eq!(machines, model.state_machines());
     for name in MACHINES {
         let arn = machine_arn(name);
