@@ -27,6 +27,10 @@ pub const API_VERSION: &str = "2012-08-10";
 /// The service's endpoint prefix (`dynamodb.<region>.amazonaws.com`).
 pub const ENDPOINT_PREFIX: &str = "dynamodb";
 
+/// Whether the service is `awsQueryCompatible`: its JSON errors also carry the query
+/// protocol's code in `x-amzn-query-error`.
+pub const AWS_QUERY_COMPATIBLE: bool = false;
+
 /// Every error the model declares: its name, the code the protocol sends (query
 /// protocols and `awsQueryCompatible` services have their own), its HTTP status.
 pub mod errors {
@@ -9435,8 +9439,9 @@ pub struct WriteRequest {
     pub delete_request: Option<DeleteRequest>,
 }
 
-/// Every shape a request can reach, with the model's constraints, for
-/// [`crate::shape::validate`]. One static per shape, named after it.
+/// Every shape a request or response can reach, with the model's constraints (for
+/// [`crate::shape::validate`]) and wire names (for [`crate::query`]). One static per
+/// shape, named after it.
 pub mod shapes {
     use crate::shape::{Member, Pattern, RegexCell, Shape, ShapeKind, regex_matches};
 
@@ -9448,6 +9453,44 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &["MILLISECOND", "MICROSECOND"],
+        },
+    };
+
+    pub static ARCHIVAL_REASON: Shape = Shape {
+        name: "ArchivalReason",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static ARCHIVAL_SUMMARY: Shape = Shape {
+        name: "ArchivalSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ArchivalDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ArchivalReason",
+                    shape: &ARCHIVAL_REASON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ArchivalBackupArn",
+                    shape: &BACKUP_ARN,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -9471,11 +9514,13 @@ pub mod shapes {
                     name: "AttributeName",
                     shape: &KEY_SCHEMA_ATTRIBUTE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AttributeType",
                     shape: &SCALAR_ATTRIBUTE_TYPE,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -9488,6 +9533,22 @@ pub mod shapes {
             member: &ATTRIBUTE_DEFINITION,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ATTRIBUTE_MAP: Shape = Shape {
+        name: "AttributeMap",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &ATTRIBUTE_NAME,
+            value: &ATTRIBUTE_VALUE,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -9509,6 +9570,8 @@ pub mod shapes {
             member: &ATTRIBUTE_NAME,
             min: Some(1),
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -9520,6 +9583,9 @@ pub mod shapes {
             value: &ATTRIBUTE_VALUE_UPDATE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -9532,51 +9598,61 @@ pub mod shapes {
                     name: "S",
                     shape: &STRING_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "N",
                     shape: &NUMBER_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "B",
                     shape: &BINARY_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SS",
                     shape: &STRING_SET_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NS",
                     shape: &NUMBER_SET_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "BS",
                     shape: &BINARY_SET_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "M",
                     shape: &MAP_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "L",
                     shape: &LIST_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NULL",
                     shape: &NULL_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "BOOL",
                     shape: &BOOLEAN_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -9589,6 +9665,8 @@ pub mod shapes {
             member: &ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -9601,13 +9679,48 @@ pub mod shapes {
                     name: "Value",
                     shape: &ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Action",
                     shape: &ATTRIBUTE_ACTION,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static AUTO_SCALING_POLICY_DESCRIPTION: Shape = Shape {
+        name: "AutoScalingPolicyDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PolicyName",
+                    shape: &AUTO_SCALING_POLICY_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TargetTrackingScalingPolicyConfiguration",
+                    shape: &AUTO_SCALING_TARGET_TRACKING_SCALING_POLICY_CONFIGURATION_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static AUTO_SCALING_POLICY_DESCRIPTION_LIST: Shape = Shape {
+        name: "AutoScalingPolicyDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &AUTO_SCALING_POLICY_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -9634,11 +9747,13 @@ pub mod shapes {
                     name: "PolicyName",
                     shape: &AUTO_SCALING_POLICY_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TargetTrackingScalingPolicyConfiguration",
                     shape: &AUTO_SCALING_TARGET_TRACKING_SCALING_POLICY_CONFIGURATION_UPDATE,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -9658,6 +9773,45 @@ pub mod shapes {
         },
     };
 
+    pub static AUTO_SCALING_SETTINGS_DESCRIPTION: Shape = Shape {
+        name: "AutoScalingSettingsDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "MinimumUnits",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MaximumUnits",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "AutoScalingDisabled",
+                    shape: &BOOLEAN_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "AutoScalingRoleArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ScalingPolicies",
+                    shape: &AUTO_SCALING_POLICY_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static AUTO_SCALING_SETTINGS_UPDATE: Shape = Shape {
         name: "AutoScalingSettingsUpdate",
         sensitive: false,
@@ -9667,30 +9821,69 @@ pub mod shapes {
                     name: "MinimumUnits",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumUnits",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AutoScalingDisabled",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AutoScalingRoleArn",
                     shape: &AUTO_SCALING_ROLE_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ScalingPolicyUpdate",
                     shape: &AUTO_SCALING_POLICY_UPDATE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
     };
+
+    pub static AUTO_SCALING_TARGET_TRACKING_SCALING_POLICY_CONFIGURATION_DESCRIPTION: Shape =
+        Shape {
+            name: "AutoScalingTargetTrackingScalingPolicyConfigurationDescription",
+            sensitive: false,
+            kind: ShapeKind::Structure {
+                members: &[
+                    Member {
+                        name: "DisableScaleIn",
+                        shape: &BOOLEAN_OBJECT,
+                        required: false,
+                        location_name: None,
+                    },
+                    Member {
+                        name: "ScaleInCooldown",
+                        shape: &INTEGER_OBJECT,
+                        required: false,
+                        location_name: None,
+                    },
+                    Member {
+                        name: "ScaleOutCooldown",
+                        shape: &INTEGER_OBJECT,
+                        required: false,
+                        location_name: None,
+                    },
+                    Member {
+                        name: "TargetValue",
+                        shape: &DOUBLE_OBJECT,
+                        required: true,
+                        location_name: None,
+                    },
+                ],
+            },
+        };
 
     pub static AUTO_SCALING_TARGET_TRACKING_SCALING_POLICY_CONFIGURATION_UPDATE: Shape = Shape {
         name: "AutoScalingTargetTrackingScalingPolicyConfigurationUpdate",
@@ -9701,24 +9894,34 @@ pub mod shapes {
                     name: "DisableScaleIn",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ScaleInCooldown",
                     shape: &INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ScaleOutCooldown",
                     shape: &INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TargetValue",
                     shape: &DOUBLE_OBJECT,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
+    };
+
+    pub static BACKFILLING: Shape = Shape {
+        name: "Backfilling",
+        sensitive: false,
+        kind: ShapeKind::Boolean,
     };
 
     pub static BACKUP_ARN: Shape = Shape {
@@ -9729,6 +9932,90 @@ pub mod shapes {
             max: Some(1024),
             pattern: None,
             values: &[],
+        },
+    };
+
+    pub static BACKUP_CREATION_DATE_TIME: Shape = Shape {
+        name: "BackupCreationDateTime",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
+    };
+
+    pub static BACKUP_DESCRIPTION: Shape = Shape {
+        name: "BackupDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BackupDetails",
+                    shape: &BACKUP_DETAILS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SourceTableDetails",
+                    shape: &SOURCE_TABLE_DETAILS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SourceTableFeatureDetails",
+                    shape: &SOURCE_TABLE_FEATURE_DETAILS,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static BACKUP_DETAILS: Shape = Shape {
+        name: "BackupDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BackupArn",
+                    shape: &BACKUP_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "BackupName",
+                    shape: &BACKUP_NAME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "BackupSizeBytes",
+                    shape: &BACKUP_SIZE_BYTES,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BackupStatus",
+                    shape: &BACKUP_STATUS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "BackupType",
+                    shape: &BACKUP_TYPE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "BackupCreationDateTime",
+                    shape: &BACKUP_CREATION_DATE_TIME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "BackupExpiryDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -9743,6 +10030,118 @@ pub mod shapes {
                 matches: pattern_2,
             }),
             values: &[],
+        },
+    };
+
+    pub static BACKUP_SIZE_BYTES: Shape = Shape {
+        name: "BackupSizeBytes",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
+        },
+    };
+
+    pub static BACKUP_STATUS: Shape = Shape {
+        name: "BackupStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["CREATING", "DELETED", "AVAILABLE"],
+        },
+    };
+
+    pub static BACKUP_SUMMARIES: Shape = Shape {
+        name: "BackupSummaries",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &BACKUP_SUMMARY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static BACKUP_SUMMARY: Shape = Shape {
+        name: "BackupSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableId",
+                    shape: &TABLE_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableArn",
+                    shape: &TABLE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BackupArn",
+                    shape: &BACKUP_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BackupName",
+                    shape: &BACKUP_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BackupCreationDateTime",
+                    shape: &BACKUP_CREATION_DATE_TIME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BackupExpiryDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BackupStatus",
+                    shape: &BACKUP_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BackupType",
+                    shape: &BACKUP_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BackupSizeBytes",
+                    shape: &BACKUP_SIZE_BYTES,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static BACKUP_TYPE: Shape = Shape {
+        name: "BackupType",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["USER", "SYSTEM", "AWS_BACKUP"],
         },
     };
 
@@ -9775,11 +10174,34 @@ pub mod shapes {
                     name: "Statements",
                     shape: &PARTI_QL_BATCH_REQUEST,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static BATCH_EXECUTE_STATEMENT_OUTPUT: Shape = Shape {
+        name: "BatchExecuteStatementOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Responses",
+                    shape: &PARTI_QL_BATCH_RESPONSE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY_MULTIPLE,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -9794,11 +10216,40 @@ pub mod shapes {
                     name: "RequestItems",
                     shape: &BATCH_GET_REQUEST_MAP,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static BATCH_GET_ITEM_OUTPUT: Shape = Shape {
+        name: "BatchGetItemOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Responses",
+                    shape: &BATCH_GET_RESPONSE_MAP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "UnprocessedKeys",
+                    shape: &BATCH_GET_REQUEST_MAP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY_MULTIPLE,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -9812,6 +10263,73 @@ pub mod shapes {
             value: &KEYS_AND_ATTRIBUTES,
             min: Some(1),
             max: Some(100),
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static BATCH_GET_RESPONSE_MAP: Shape = Shape {
+        name: "BatchGetResponseMap",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &TABLE_ARN,
+            value: &ITEM_LIST,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static BATCH_STATEMENT_ERROR: Shape = Shape {
+        name: "BatchStatementError",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Code",
+                    shape: &BATCH_STATEMENT_ERROR_CODE_ENUM,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Message",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Item",
+                    shape: &ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static BATCH_STATEMENT_ERROR_CODE_ENUM: Shape = Shape {
+        name: "BatchStatementErrorCodeEnum",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "ConditionalCheckFailed",
+                "ItemCollectionSizeLimitExceeded",
+                "RequestLimitExceeded",
+                "ValidationError",
+                "ProvisionedThroughputExceeded",
+                "TransactionConflict",
+                "ThrottlingError",
+                "InternalServerError",
+                "ResourceNotFound",
+                "AccessDenied",
+                "DuplicateItem",
+            ],
         },
     };
 
@@ -9824,21 +10342,52 @@ pub mod shapes {
                     name: "Statement",
                     shape: &PARTI_QL_STATEMENT,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Parameters",
                     shape: &PREPARED_STATEMENT_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConsistentRead",
                     shape: &CONSISTENT_READ,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static BATCH_STATEMENT_RESPONSE: Shape = Shape {
+        name: "BatchStatementResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Error",
+                    shape: &BATCH_STATEMENT_ERROR,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Item",
+                    shape: &ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -9853,16 +10402,46 @@ pub mod shapes {
                     name: "RequestItems",
                     shape: &BATCH_WRITE_ITEM_REQUEST_MAP,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnItemCollectionMetrics",
                     shape: &RETURN_ITEM_COLLECTION_METRICS,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static BATCH_WRITE_ITEM_OUTPUT: Shape = Shape {
+        name: "BatchWriteItemOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "UnprocessedItems",
+                    shape: &BATCH_WRITE_ITEM_REQUEST_MAP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ItemCollectionMetrics",
+                    shape: &ITEM_COLLECTION_METRICS_PER_TABLE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY_MULTIPLE,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -9876,6 +10455,18 @@ pub mod shapes {
             value: &WRITE_REQUESTS,
             min: Some(1),
             max: Some(25),
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static BILLED_SIZE_BYTES: Shape = Shape {
+        name: "BilledSizeBytes",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
         },
     };
 
@@ -9887,6 +10478,27 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &["PROVISIONED", "PAY_PER_REQUEST"],
+        },
+    };
+
+    pub static BILLING_MODE_SUMMARY: Shape = Shape {
+        name: "BillingModeSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BillingMode",
+                    shape: &BILLING_MODE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastUpdateToPayPerRequestDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -9906,6 +10518,8 @@ pub mod shapes {
             member: &BINARY_ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -9932,6 +10546,136 @@ pub mod shapes {
         },
     };
 
+    pub static BULK_OPERATION_BYTES: Shape = Shape {
+        name: "BulkOperationBytes",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "BulkPutBytes",
+                shape: &NON_NEGATIVE_LONG_OBJECT,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static BULK_OPERATION_DESCRIPTION: Shape = Shape {
+        name: "BulkOperationDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BulkOperationArn",
+                    shape: &BULK_OPERATION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BulkOperationStatus",
+                    shape: &BULK_OPERATION_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableDetails",
+                    shape: &BULK_OPERATION_TABLE_DETAILS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ClientToken",
+                    shape: &CLIENT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "InputS3Configuration",
+                    shape: &INPUT_S3_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "OutputS3Configuration",
+                    shape: &OUTPUT_S3_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StartTime",
+                    shape: &BULK_OPERATION_START_TIME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EndTime",
+                    shape: &BULK_OPERATION_END_TIME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ProcessedItemCount",
+                    shape: &BULK_OPERATION_ITEM_COUNT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ProcessedInputBytes",
+                    shape: &PROCESSED_INPUT_BYTES,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TotalInputBytes",
+                    shape: &TOTAL_INPUT_BYTES,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BulkOperationUsage",
+                    shape: &BULK_OPERATION_USAGE_MULTIPLE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "FailedItemCount",
+                    shape: &BULK_OPERATION_ITEM_COUNT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "FailureCode",
+                    shape: &FAILURE_CODE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "FailureMessage",
+                    shape: &FAILURE_MESSAGE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MaxWriteRequestUnits",
+                    shape: &BULK_OPERATION_MAX_WRITE_REQUEST_UNITS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "PerformanceTier",
+                    shape: &BULK_OPERATION_PERFORMANCE_TIER,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static BULK_OPERATION_END_TIME: Shape = Shape {
+        name: "BulkOperationEndTime",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
+    };
+
     pub static BULK_OPERATION_INPUT_FORMAT: Shape = Shape {
         name: "BulkOperationInputFormat",
         sensitive: false,
@@ -9940,6 +10684,15 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &["DYNAMODB_JSON", "ION"],
+        },
+    };
+
+    pub static BULK_OPERATION_ITEM_COUNT: Shape = Shape {
+        name: "BulkOperationItemCount",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
         },
     };
 
@@ -9977,6 +10730,178 @@ pub mod shapes {
         },
     };
 
+    pub static BULK_OPERATION_START_TIME: Shape = Shape {
+        name: "BulkOperationStartTime",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
+    };
+
+    pub static BULK_OPERATION_STATUS: Shape = Shape {
+        name: "BulkOperationStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "IN_PROGRESS",
+                "COMPLETED",
+                "COMPLETED_WITH_ERRORS",
+                "CANCELLING",
+                "CANCELLED",
+                "FAILED",
+            ],
+        },
+    };
+
+    pub static BULK_OPERATION_SUMMARY: Shape = Shape {
+        name: "BulkOperationSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BulkOperationArn",
+                    shape: &BULK_OPERATION_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "BulkOperationStatus",
+                    shape: &BULK_OPERATION_STATUS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StartTime",
+                    shape: &BULK_OPERATION_START_TIME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "EndTime",
+                    shape: &BULK_OPERATION_END_TIME,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static BULK_OPERATION_TABLE_DETAIL: Shape = Shape {
+        name: "BulkOperationTableDetail",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableId",
+                    shape: &TABLE_ID,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static BULK_OPERATION_TABLE_DETAILS: Shape = Shape {
+        name: "BulkOperationTableDetails",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &BULK_OPERATION_TABLE_DETAIL,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static BULK_OPERATION_USAGE: Shape = Shape {
+        name: "BulkOperationUsage",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BulkPutBytes",
+                    shape: &NON_NEGATIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Table",
+                    shape: &BULK_OPERATION_BYTES,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LocalSecondaryIndexes",
+                    shape: &SECONDARY_INDEXES_BULK_BYTES_MAP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "GlobalSecondaryIndexes",
+                    shape: &SECONDARY_INDEXES_BULK_BYTES_MAP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "VectorIndexes",
+                    shape: &VECTOR_INDEXES_BULK_VECTOR_BYTES_MAP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static BULK_OPERATION_USAGE_MULTIPLE: Shape = Shape {
+        name: "BulkOperationUsageMultiple",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &BULK_OPERATION_USAGE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static BULK_OPERATION_VECTOR_BYTES: Shape = Shape {
+        name: "BulkOperationVectorBytes",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "BulkPutVectorBytes",
+                shape: &NON_NEGATIVE_LONG_OBJECT,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static BULK_OPERATIONS_SUMMARY_LIST: Shape = Shape {
+        name: "BulkOperationsSummaryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &BULK_OPERATION_SUMMARY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static CANCEL_BULK_OPERATION_INPUT: Shape = Shape {
         name: "CancelBulkOperationInput",
         sensitive: false,
@@ -9985,7 +10910,56 @@ pub mod shapes {
                 name: "BulkOperationArn",
                 shape: &BULK_OPERATION_ARN,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static CANCEL_BULK_OPERATION_OUTPUT: Shape = Shape {
+        name: "CancelBulkOperationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BulkOperationArn",
+                    shape: &BULK_OPERATION_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "BulkOperationStatus",
+                    shape: &BULK_OPERATION_STATUS,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static CAPACITY: Shape = Shape {
+        name: "Capacity",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReadCapacityUnits",
+                    shape: &CONSUMED_CAPACITY_UNITS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "WriteCapacityUnits",
+                    shape: &CONSUMED_CAPACITY_UNITS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CapacityUnits",
+                    shape: &CONSUMED_CAPACITY_UNITS,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -10010,6 +10984,17 @@ pub mod shapes {
                 regex: "^[^\\$]+$",
                 matches: pattern_4,
             }),
+            values: &[],
+        },
+    };
+
+    pub static CLOUD_WATCH_LOG_GROUP_ARN: Shape = Shape {
+        name: "CloudWatchLogGroupArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(1024),
+            pattern: None,
             values: &[],
         },
     };
@@ -10048,11 +11033,13 @@ pub mod shapes {
                     name: "AttributeValueList",
                     shape: &ATTRIBUTE_VALUE_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ComparisonOperator",
                     shape: &COMPARISON_OPERATOR,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -10067,31 +11054,37 @@ pub mod shapes {
                     name: "Key",
                     shape: &KEY,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ConditionExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -10131,6 +11124,116 @@ pub mod shapes {
         kind: ShapeKind::Boolean,
     };
 
+    pub static CONSUMED_CAPACITY: Shape = Shape {
+        name: "ConsumedCapacity",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CapacityUnits",
+                    shape: &CONSUMED_CAPACITY_UNITS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReadCapacityUnits",
+                    shape: &CONSUMED_CAPACITY_UNITS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "WriteCapacityUnits",
+                    shape: &CONSUMED_CAPACITY_UNITS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Table",
+                    shape: &CAPACITY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LocalSecondaryIndexes",
+                    shape: &SECONDARY_INDEXES_CAPACITY_MAP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "GlobalSecondaryIndexes",
+                    shape: &SECONDARY_INDEXES_CAPACITY_MAP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "VectorIndexes",
+                    shape: &VECTOR_INDEXES_CAPACITY_MAP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static CONSUMED_CAPACITY_MULTIPLE: Shape = Shape {
+        name: "ConsumedCapacityMultiple",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CONSUMED_CAPACITY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static CONSUMED_CAPACITY_UNITS: Shape = Shape {
+        name: "ConsumedCapacityUnits",
+        sensitive: false,
+        kind: ShapeKind::Float {
+            min: None,
+            max: None,
+        },
+    };
+
+    pub static CONTINUOUS_BACKUPS_DESCRIPTION: Shape = Shape {
+        name: "ContinuousBackupsDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ContinuousBackupsStatus",
+                    shape: &CONTINUOUS_BACKUPS_STATUS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "PointInTimeRecoveryDescription",
+                    shape: &POINT_IN_TIME_RECOVERY_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static CONTINUOUS_BACKUPS_STATUS: Shape = Shape {
+        name: "ContinuousBackupsStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ENABLED", "DISABLED"],
+        },
+    };
+
     pub static CONTRIBUTOR_INSIGHTS_ACTION: Shape = Shape {
         name: "ContributorInsightsAction",
         sensitive: false,
@@ -10153,6 +11256,88 @@ pub mod shapes {
         },
     };
 
+    pub static CONTRIBUTOR_INSIGHTS_RULE: Shape = Shape {
+        name: "ContributorInsightsRule",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: Some(Pattern {
+                regex: "[A-Za-z0-9][A-Za-z0-9\\-\\_\\.]{0,126}[A-Za-z0-9]",
+                matches: pattern_5,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static CONTRIBUTOR_INSIGHTS_RULE_LIST: Shape = Shape {
+        name: "ContributorInsightsRuleList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CONTRIBUTOR_INSIGHTS_RULE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static CONTRIBUTOR_INSIGHTS_STATUS: Shape = Shape {
+        name: "ContributorInsightsStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ENABLING", "ENABLED", "DISABLING", "DISABLED", "FAILED"],
+        },
+    };
+
+    pub static CONTRIBUTOR_INSIGHTS_SUMMARIES: Shape = Shape {
+        name: "ContributorInsightsSummaries",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CONTRIBUTOR_INSIGHTS_SUMMARY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static CONTRIBUTOR_INSIGHTS_SUMMARY: Shape = Shape {
+        name: "ContributorInsightsSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ContributorInsightsStatus",
+                    shape: &CONTRIBUTOR_INSIGHTS_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ContributorInsightsMode",
+                    shape: &CONTRIBUTOR_INSIGHTS_MODE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static CREATE_BACKUP_INPUT: Shape = Shape {
         name: "CreateBackupInput",
         sensitive: false,
@@ -10162,13 +11347,28 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "BackupName",
                     shape: &BACKUP_NAME,
                     required: true,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static CREATE_BACKUP_OUTPUT: Shape = Shape {
+        name: "CreateBackupOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "BackupDetails",
+                shape: &BACKUP_DETAILS,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -10181,31 +11381,37 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "KeySchema",
                     shape: &KEY_SCHEMA,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Projection",
                     shape: &PROJECTION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ProvisionedThroughput",
                     shape: &PROVISIONED_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OnDemandThroughput",
                     shape: &ON_DEMAND_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "WarmThroughput",
                     shape: &WARM_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -10220,13 +11426,28 @@ pub mod shapes {
                     name: "GlobalTableName",
                     shape: &TABLE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ReplicationGroup",
                     shape: &REPLICA_LIST,
                     required: true,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static CREATE_GLOBAL_TABLE_OUTPUT: Shape = Shape {
+        name: "CreateGlobalTableOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "GlobalTableDescription",
+                shape: &GLOBAL_TABLE_DESCRIPTION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -10238,6 +11459,7 @@ pub mod shapes {
                 name: "RegionName",
                 shape: &REGION_NAME,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -10250,6 +11472,7 @@ pub mod shapes {
                 name: "RegionName",
                 shape: &REGION_NAME,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -10263,31 +11486,37 @@ pub mod shapes {
                     name: "RegionName",
                     shape: &REGION_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "KMSMasterKeyId",
                     shape: &KMS_MASTER_KEY_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ProvisionedThroughputOverride",
                     shape: &PROVISIONED_THROUGHPUT_OVERRIDE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OnDemandThroughputOverride",
                     shape: &ON_DEMAND_THROUGHPUT_OVERRIDE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "GlobalSecondaryIndexes",
                     shape: &REPLICA_GLOBAL_SECONDARY_INDEX_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TableClassOverride",
                     shape: &TABLE_CLASS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -10302,93 +11531,124 @@ pub mod shapes {
                     name: "AttributeDefinitions",
                     shape: &ATTRIBUTE_DEFINITIONS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "KeySchema",
                     shape: &KEY_SCHEMA,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "LocalSecondaryIndexes",
                     shape: &LOCAL_SECONDARY_INDEX_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "GlobalSecondaryIndexes",
                     shape: &GLOBAL_SECONDARY_INDEX_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "BillingMode",
                     shape: &BILLING_MODE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ProvisionedThroughput",
                     shape: &PROVISIONED_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamSpecification",
                     shape: &STREAM_SPECIFICATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SSESpecification",
                     shape: &SSE_SPECIFICATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TableClass",
                     shape: &TABLE_CLASS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DeletionProtectionEnabled",
                     shape: &DELETION_PROTECTION_ENABLED,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "WarmThroughput",
                     shape: &WARM_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ResourcePolicy",
                     shape: &RESOURCE_POLICY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OnDemandThroughput",
                     shape: &ON_DEMAND_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "GlobalTableSourceArn",
                     shape: &TABLE_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "GlobalTableSettingsReplicationMode",
                     shape: &GLOBAL_TABLE_SETTINGS_REPLICATION_MODE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "VectorIndexes",
                     shape: &VECTOR_INDEX_LIST,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static CREATE_TABLE_OUTPUT: Shape = Shape {
+        name: "CreateTableOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TableDescription",
+                shape: &TABLE_DESCRIPTION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -10401,31 +11661,37 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "VectorAttribute",
                     shape: &VECTOR_ATTRIBUTE_DEFINITION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "SearchSchema",
                     shape: &SEARCH_SCHEMA,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Projection",
                     shape: &PROJECTION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Dimensions",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "DistanceFunction",
                     shape: &VECTOR_DISTANCE_FUNCTION,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -10439,7 +11705,7 @@ pub mod shapes {
             max: Some(1),
             pattern: Some(Pattern {
                 regex: "[,;:|\\t ]",
-                matches: pattern_5,
+                matches: pattern_6,
             }),
             values: &[],
         },
@@ -10453,7 +11719,7 @@ pub mod shapes {
             max: Some(65536),
             pattern: Some(Pattern {
                 regex: "[\\x20-\\x21\\x23-\\x2B\\x2D-\\x7E]*",
-                matches: pattern_6,
+                matches: pattern_7,
             }),
             values: &[],
         },
@@ -10466,6 +11732,8 @@ pub mod shapes {
             member: &CSV_HEADER,
             min: Some(1),
             max: Some(255),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -10478,11 +11746,13 @@ pub mod shapes {
                     name: "Delimiter",
                     shape: &CSV_DELIMITER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "HeaderList",
                     shape: &CSV_HEADER_LIST,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -10503,31 +11773,37 @@ pub mod shapes {
                     name: "Key",
                     shape: &KEY,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ConditionExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -10541,6 +11817,20 @@ pub mod shapes {
                 name: "BackupArn",
                 shape: &BACKUP_ARN,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static DELETE_BACKUP_OUTPUT: Shape = Shape {
+        name: "DeleteBackupOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "BackupDescription",
+                shape: &BACKUP_DESCRIPTION,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -10553,6 +11843,7 @@ pub mod shapes {
                 name: "IndexName",
                 shape: &INDEX_NAME,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -10565,6 +11856,7 @@ pub mod shapes {
                 name: "RegionName",
                 shape: &REGION_NAME,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -10578,56 +11870,94 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Key",
                     shape: &KEY,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Expected",
                     shape: &EXPECTED_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConditionalOperator",
                     shape: &CONDITIONAL_OPERATOR,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnValues",
                     shape: &RETURN_VALUE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnItemCollectionMetrics",
                     shape: &RETURN_ITEM_COLLECTION_METRICS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConditionExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static DELETE_ITEM_OUTPUT: Shape = Shape {
+        name: "DeleteItemOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Attributes",
+                    shape: &ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ItemCollectionMetrics",
+                    shape: &ITEM_COLLECTION_METRICS,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -10641,6 +11971,7 @@ pub mod shapes {
                 name: "RegionName",
                 shape: &REGION_NAME,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -10653,6 +11984,7 @@ pub mod shapes {
                 name: "RegionName",
                 shape: &REGION_NAME,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -10665,6 +11997,7 @@ pub mod shapes {
                 name: "Key",
                 shape: &KEY,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -10678,13 +12011,28 @@ pub mod shapes {
                     name: "ResourceArn",
                     shape: &RESOURCE_ARN_STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpectedRevisionId",
                     shape: &POLICY_REVISION_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static DELETE_RESOURCE_POLICY_OUTPUT: Shape = Shape {
+        name: "DeleteResourcePolicyOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "RevisionId",
+                shape: &POLICY_REVISION_ID,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -10696,6 +12044,20 @@ pub mod shapes {
                 name: "TableName",
                 shape: &TABLE_ARN,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static DELETE_TABLE_OUTPUT: Shape = Shape {
+        name: "DeleteTableOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TableDescription",
+                shape: &TABLE_DESCRIPTION,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -10708,6 +12070,7 @@ pub mod shapes {
                 name: "IndexName",
                 shape: &INDEX_NAME,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -10726,6 +12089,20 @@ pub mod shapes {
                 name: "BackupArn",
                 shape: &BACKUP_ARN,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_BACKUP_OUTPUT: Shape = Shape {
+        name: "DescribeBackupOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "BackupDescription",
+                shape: &BACKUP_DESCRIPTION,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -10738,6 +12115,20 @@ pub mod shapes {
                 name: "BulkOperationArn",
                 shape: &BULK_OPERATION_ARN,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_BULK_OPERATION_OUTPUT: Shape = Shape {
+        name: "DescribeBulkOperationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "BulkOperationDescription",
+                shape: &BULK_OPERATION_DESCRIPTION,
+                required: true,
+                location_name: None,
             }],
         },
     };
@@ -10750,6 +12141,20 @@ pub mod shapes {
                 name: "TableName",
                 shape: &TABLE_ARN,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_CONTINUOUS_BACKUPS_OUTPUT: Shape = Shape {
+        name: "DescribeContinuousBackupsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ContinuousBackupsDescription",
+                shape: &CONTINUOUS_BACKUPS_DESCRIPTION,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -10763,11 +12168,64 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static DESCRIBE_CONTRIBUTOR_INSIGHTS_OUTPUT: Shape = Shape {
+        name: "DescribeContributorInsightsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ContributorInsightsRuleList",
+                    shape: &CONTRIBUTOR_INSIGHTS_RULE_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ContributorInsightsStatus",
+                    shape: &CONTRIBUTOR_INSIGHTS_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastUpdateDateTime",
+                    shape: &LAST_UPDATE_DATE_TIME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "FailureException",
+                    shape: &FAILURE_EXCEPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ContributorInsightsMode",
+                    shape: &CONTRIBUTOR_INSIGHTS_MODE,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -10779,6 +12237,19 @@ pub mod shapes {
         kind: ShapeKind::Structure { members: &[] },
     };
 
+    pub static DESCRIBE_ENDPOINTS_RESPONSE: Shape = Shape {
+        name: "DescribeEndpointsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Endpoints",
+                shape: &ENDPOINTS,
+                required: true,
+                location_name: None,
+            }],
+        },
+    };
+
     pub static DESCRIBE_EXPORT_INPUT: Shape = Shape {
         name: "DescribeExportInput",
         sensitive: false,
@@ -10787,6 +12258,20 @@ pub mod shapes {
                 name: "ExportArn",
                 shape: &EXPORT_ARN,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_EXPORT_OUTPUT: Shape = Shape {
+        name: "DescribeExportOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ExportDescription",
+                shape: &EXPORT_DESCRIPTION,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -10799,6 +12284,20 @@ pub mod shapes {
                 name: "GlobalTableName",
                 shape: &TABLE_NAME,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_GLOBAL_TABLE_OUTPUT: Shape = Shape {
+        name: "DescribeGlobalTableOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "GlobalTableDescription",
+                shape: &GLOBAL_TABLE_DESCRIPTION,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -10811,7 +12310,29 @@ pub mod shapes {
                 name: "GlobalTableName",
                 shape: &TABLE_NAME,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static DESCRIBE_GLOBAL_TABLE_SETTINGS_OUTPUT: Shape = Shape {
+        name: "DescribeGlobalTableSettingsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "GlobalTableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaSettings",
+                    shape: &REPLICA_SETTINGS_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -10823,6 +12344,20 @@ pub mod shapes {
                 name: "ImportArn",
                 shape: &IMPORT_ARN,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_IMPORT_OUTPUT: Shape = Shape {
+        name: "DescribeImportOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ImportTableDescription",
+                shape: &IMPORT_TABLE_DESCRIPTION,
+                required: true,
+                location_name: None,
             }],
         },
     };
@@ -10835,7 +12370,29 @@ pub mod shapes {
                 name: "TableName",
                 shape: &TABLE_ARN,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static DESCRIBE_KINESIS_STREAMING_DESTINATION_OUTPUT: Shape = Shape {
+        name: "DescribeKinesisStreamingDestinationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KinesisDataStreamDestinations",
+                    shape: &KINESIS_DATA_STREAM_DESTINATIONS,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -10843,6 +12400,39 @@ pub mod shapes {
         name: "DescribeLimitsInput",
         sensitive: false,
         kind: ShapeKind::Structure { members: &[] },
+    };
+
+    pub static DESCRIBE_LIMITS_OUTPUT: Shape = Shape {
+        name: "DescribeLimitsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "AccountMaxReadCapacityUnits",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "AccountMaxWriteCapacityUnits",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableMaxReadCapacityUnits",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableMaxWriteCapacityUnits",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
     };
 
     pub static DESCRIBE_TABLE_INPUT: Shape = Shape {
@@ -10853,6 +12443,20 @@ pub mod shapes {
                 name: "TableName",
                 shape: &TABLE_ARN,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_TABLE_OUTPUT: Shape = Shape {
+        name: "DescribeTableOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Table",
+                shape: &TABLE_DESCRIPTION,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -10865,6 +12469,20 @@ pub mod shapes {
                 name: "TableName",
                 shape: &TABLE_ARN,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_TABLE_REPLICA_AUTO_SCALING_OUTPUT: Shape = Shape {
+        name: "DescribeTableReplicaAutoScalingOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TableAutoScalingDescription",
+                shape: &TABLE_AUTO_SCALING_DESCRIPTION,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -10877,7 +12495,39 @@ pub mod shapes {
                 name: "TableName",
                 shape: &TABLE_ARN,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static DESCRIBE_TIME_TO_LIVE_OUTPUT: Shape = Shape {
+        name: "DescribeTimeToLiveOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TimeToLiveDescription",
+                shape: &TIME_TO_LIVE_DESCRIPTION,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static DESTINATION_STATUS: Shape = Shape {
+        name: "DestinationStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "ENABLING",
+                "ACTIVE",
+                "DISABLING",
+                "DISABLED",
+                "ENABLE_FAILED",
+                "UPDATING",
+            ],
         },
     };
 
@@ -10890,11 +12540,13 @@ pub mod shapes {
                     name: "RegionName",
                     shape: &REGION_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "DisassociationMode",
                     shape: &DISASSOCIATION_MODE,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -10934,7 +12586,72 @@ pub mod shapes {
                 name: "ApproximateCreationDateTimePrecision",
                 shape: &APPROXIMATE_CREATION_DATE_TIME_PRECISION,
                 required: false,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static ENDPOINT: Shape = Shape {
+        name: "Endpoint",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Address",
+                    shape: &STRING,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "CachePeriodInMinutes",
+                    shape: &LONG,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static ENDPOINTS: Shape = Shape {
+        name: "Endpoints",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ENDPOINT,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ERROR_COUNT: Shape = Shape {
+        name: "ErrorCount",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
+        },
+    };
+
+    pub static EXCEPTION_DESCRIPTION: Shape = Shape {
+        name: "ExceptionDescription",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static EXCEPTION_NAME: Shape = Shape {
+        name: "ExceptionName",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -10947,36 +12664,76 @@ pub mod shapes {
                     name: "Statement",
                     shape: &PARTI_QL_STATEMENT,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Parameters",
                     shape: &PREPARED_STATEMENT_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConsistentRead",
                     shape: &CONSISTENT_READ,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &PARTI_QL_NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &POSITIVE_INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static EXECUTE_STATEMENT_OUTPUT: Shape = Shape {
+        name: "ExecuteStatementOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Items",
+                    shape: &ITEM_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &PARTI_QL_NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastEvaluatedKey",
+                    shape: &KEY,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -10991,16 +12748,40 @@ pub mod shapes {
                     name: "TransactStatements",
                     shape: &PARAMETERIZED_STATEMENTS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ClientRequestToken",
                     shape: &CLIENT_REQUEST_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static EXECUTE_TRANSACTION_OUTPUT: Shape = Shape {
+        name: "ExecuteTransactionOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Responses",
+                    shape: &ITEM_RESPONSE_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY_MULTIPLE,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -11014,6 +12795,9 @@ pub mod shapes {
             value: &EXPECTED_ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -11026,21 +12810,25 @@ pub mod shapes {
                     name: "Value",
                     shape: &ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Exists",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ComparisonOperator",
                     shape: &COMPARISON_OPERATOR,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AttributeValueList",
                     shape: &ATTRIBUTE_VALUE_LIST,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -11055,6 +12843,153 @@ pub mod shapes {
             pattern: None,
             values: &[],
         },
+    };
+
+    pub static EXPORT_DESCRIPTION: Shape = Shape {
+        name: "ExportDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ExportArn",
+                    shape: &EXPORT_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ExportStatus",
+                    shape: &EXPORT_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StartTime",
+                    shape: &EXPORT_START_TIME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EndTime",
+                    shape: &EXPORT_END_TIME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ExportManifest",
+                    shape: &EXPORT_MANIFEST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableArn",
+                    shape: &TABLE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableId",
+                    shape: &TABLE_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ExportTime",
+                    shape: &EXPORT_TIME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ClientToken",
+                    shape: &CLIENT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "S3Bucket",
+                    shape: &S3_BUCKET,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "S3BucketOwner",
+                    shape: &S3_BUCKET_OWNER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "S3Prefix",
+                    shape: &S3_PREFIX,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "S3SseAlgorithm",
+                    shape: &S3_SSE_ALGORITHM,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "S3SseKmsKeyId",
+                    shape: &S3_SSE_KMS_KEY_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "FailureCode",
+                    shape: &FAILURE_CODE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "FailureMessage",
+                    shape: &FAILURE_MESSAGE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ExportFormat",
+                    shape: &EXPORT_FORMAT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BilledSizeBytes",
+                    shape: &BILLED_SIZE_BYTES,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ItemCount",
+                    shape: &ITEM_COUNT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ExportType",
+                    shape: &EXPORT_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IncrementalExportSpecification",
+                    shape: &INCREMENTAL_EXPORT_SPECIFICATION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "FilterSpecification",
+                    shape: &FILTER_SPECIFICATION,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static EXPORT_END_TIME: Shape = Shape {
+        name: "ExportEndTime",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
     };
 
     pub static EXPORT_FORMAT: Shape = Shape {
@@ -11074,6 +13009,17 @@ pub mod shapes {
         kind: ShapeKind::Timestamp,
     };
 
+    pub static EXPORT_MANIFEST: Shape = Shape {
+        name: "ExportManifest",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
     pub static EXPORT_NEXT_TOKEN: Shape = Shape {
         name: "ExportNextToken",
         sensitive: false,
@@ -11082,6 +13028,62 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &[],
+        },
+    };
+
+    pub static EXPORT_START_TIME: Shape = Shape {
+        name: "ExportStartTime",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
+    };
+
+    pub static EXPORT_STATUS: Shape = Shape {
+        name: "ExportStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["IN_PROGRESS", "COMPLETED", "FAILED"],
+        },
+    };
+
+    pub static EXPORT_SUMMARIES: Shape = Shape {
+        name: "ExportSummaries",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &EXPORT_SUMMARY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static EXPORT_SUMMARY: Shape = Shape {
+        name: "ExportSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ExportArn",
+                    shape: &EXPORT_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ExportStatus",
+                    shape: &EXPORT_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ExportType",
+                    shape: &EXPORT_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -11094,63 +13096,88 @@ pub mod shapes {
                     name: "TableArn",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ExportTime",
                     shape: &EXPORT_TIME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ClientToken",
                     shape: &CLIENT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3Bucket",
                     shape: &S3_BUCKET,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "S3BucketOwner",
                     shape: &S3_BUCKET_OWNER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3Prefix",
                     shape: &S3_PREFIX,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3SseAlgorithm",
                     shape: &S3_SSE_ALGORITHM,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3SseKmsKeyId",
                     shape: &S3_SSE_KMS_KEY_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExportFormat",
                     shape: &EXPORT_FORMAT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExportType",
                     shape: &EXPORT_TYPE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "IncrementalExportSpecification",
                     shape: &INCREMENTAL_EXPORT_SPECIFICATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "FilterSpecification",
                     shape: &FILTER_SPECIFICATION,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static EXPORT_TABLE_TO_POINT_IN_TIME_OUTPUT: Shape = Shape {
+        name: "ExportTableToPointInTimeOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ExportDescription",
+                shape: &EXPORT_DESCRIPTION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -11196,6 +13223,9 @@ pub mod shapes {
             value: &ATTRIBUTE_NAME,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -11218,11 +13248,57 @@ pub mod shapes {
             value: &ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
     pub static EXPRESSION_ATTRIBUTE_VALUE_VARIABLE: Shape = Shape {
         name: "ExpressionAttributeValueVariable",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static FAILURE_CODE: Shape = Shape {
+        name: "FailureCode",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static FAILURE_EXCEPTION: Shape = Shape {
+        name: "FailureException",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ExceptionName",
+                    shape: &EXCEPTION_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ExceptionDescription",
+                    shape: &EXCEPTION_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static FAILURE_MESSAGE: Shape = Shape {
+        name: "FailureMessage",
         sensitive: false,
         kind: ShapeKind::String {
             min: None,
@@ -11240,6 +13316,9 @@ pub mod shapes {
             value: &CONDITION,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -11252,26 +13331,31 @@ pub mod shapes {
                     name: "FilterExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ProjectionExpression",
                     shape: &PROJECTION_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KeyConditionExpression",
                     shape: &KEY_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -11286,21 +13370,25 @@ pub mod shapes {
                     name: "Key",
                     shape: &KEY,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ProjectionExpression",
                     shape: &PROJECTION_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -11315,36 +13403,64 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Key",
                     shape: &KEY,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AttributesToGet",
                     shape: &ATTRIBUTE_NAME_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConsistentRead",
                     shape: &CONSISTENT_READ,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ProjectionExpression",
                     shape: &PROJECTION_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static GET_ITEM_OUTPUT: Shape = Shape {
+        name: "GetItemOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Item",
+                    shape: &ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -11358,7 +13474,29 @@ pub mod shapes {
                 name: "ResourceArn",
                 shape: &RESOURCE_ARN_STRING,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static GET_RESOURCE_POLICY_OUTPUT: Shape = Shape {
+        name: "GetResourcePolicyOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Policy",
+                    shape: &RESOURCE_POLICY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RevisionId",
+                    shape: &POLICY_REVISION_ID,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -11371,31 +13509,37 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "KeySchema",
                     shape: &KEY_SCHEMA,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Projection",
                     shape: &PROJECTION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ProvisionedThroughput",
                     shape: &PROVISIONED_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OnDemandThroughput",
                     shape: &ON_DEMAND_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "WarmThroughput",
                     shape: &WARM_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -11410,11 +13554,13 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ProvisionedWriteCapacityAutoScalingUpdate",
                     shape: &AUTO_SCALING_SETTINGS_UPDATE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -11427,6 +13573,134 @@ pub mod shapes {
             member: &GLOBAL_SECONDARY_INDEX_AUTO_SCALING_UPDATE,
             min: Some(1),
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static GLOBAL_SECONDARY_INDEX_DESCRIPTION: Shape = Shape {
+        name: "GlobalSecondaryIndexDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KeySchema",
+                    shape: &KEY_SCHEMA,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Projection",
+                    shape: &PROJECTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IndexStatus",
+                    shape: &INDEX_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Backfilling",
+                    shape: &BACKFILLING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ProvisionedThroughput",
+                    shape: &PROVISIONED_THROUGHPUT_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IndexSizeBytes",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ItemCount",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IndexArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "OnDemandThroughput",
+                    shape: &ON_DEMAND_THROUGHPUT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "WarmThroughput",
+                    shape: &GLOBAL_SECONDARY_INDEX_WARM_THROUGHPUT_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static GLOBAL_SECONDARY_INDEX_DESCRIPTION_LIST: Shape = Shape {
+        name: "GlobalSecondaryIndexDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &GLOBAL_SECONDARY_INDEX_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static GLOBAL_SECONDARY_INDEX_INFO: Shape = Shape {
+        name: "GlobalSecondaryIndexInfo",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KeySchema",
+                    shape: &KEY_SCHEMA,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Projection",
+                    shape: &PROJECTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ProvisionedThroughput",
+                    shape: &PROVISIONED_THROUGHPUT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "OnDemandThroughput",
+                    shape: &ON_DEMAND_THROUGHPUT,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -11437,6 +13711,8 @@ pub mod shapes {
             member: &GLOBAL_SECONDARY_INDEX,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -11449,16 +13725,19 @@ pub mod shapes {
                     name: "Update",
                     shape: &UPDATE_GLOBAL_SECONDARY_INDEX_ACTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Create",
                     shape: &CREATE_GLOBAL_SECONDARY_INDEX_ACTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Delete",
                     shape: &DELETE_GLOBAL_SECONDARY_INDEX_ACTION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -11471,6 +13750,118 @@ pub mod shapes {
             member: &GLOBAL_SECONDARY_INDEX_UPDATE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static GLOBAL_SECONDARY_INDEX_WARM_THROUGHPUT_DESCRIPTION: Shape = Shape {
+        name: "GlobalSecondaryIndexWarmThroughputDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReadUnitsPerSecond",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "WriteUnitsPerSecond",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Status",
+                    shape: &INDEX_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static GLOBAL_SECONDARY_INDEXES: Shape = Shape {
+        name: "GlobalSecondaryIndexes",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &GLOBAL_SECONDARY_INDEX_INFO,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static GLOBAL_TABLE: Shape = Shape {
+        name: "GlobalTable",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "GlobalTableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicationGroup",
+                    shape: &REPLICA_LIST,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static GLOBAL_TABLE_ARN_STRING: Shape = Shape {
+        name: "GlobalTableArnString",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static GLOBAL_TABLE_DESCRIPTION: Shape = Shape {
+        name: "GlobalTableDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReplicationGroup",
+                    shape: &REPLICA_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "GlobalTableArn",
+                    shape: &GLOBAL_TABLE_ARN_STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "GlobalTableStatus",
+                    shape: &GLOBAL_TABLE_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "GlobalTableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -11483,16 +13874,19 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ProvisionedWriteCapacityUnits",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ProvisionedWriteCapacityAutoScalingSettingsUpdate",
                     shape: &AUTO_SCALING_SETTINGS_UPDATE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -11505,6 +13899,20 @@ pub mod shapes {
             member: &GLOBAL_TABLE_GLOBAL_SECONDARY_INDEX_SETTINGS_UPDATE,
             min: Some(1),
             max: Some(20),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static GLOBAL_TABLE_LIST: Shape = Shape {
+        name: "GlobalTableList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &GLOBAL_TABLE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -11519,6 +13927,50 @@ pub mod shapes {
         },
     };
 
+    pub static GLOBAL_TABLE_STATUS: Shape = Shape {
+        name: "GlobalTableStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["CREATING", "ACTIVE", "DELETING", "UPDATING"],
+        },
+    };
+
+    pub static GLOBAL_TABLE_WITNESS_DESCRIPTION: Shape = Shape {
+        name: "GlobalTableWitnessDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "RegionName",
+                    shape: &REGION_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "WitnessStatus",
+                    shape: &WITNESS_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static GLOBAL_TABLE_WITNESS_DESCRIPTION_LIST: Shape = Shape {
+        name: "GlobalTableWitnessDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &GLOBAL_TABLE_WITNESS_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static GLOBAL_TABLE_WITNESS_GROUP_UPDATE: Shape = Shape {
         name: "GlobalTableWitnessGroupUpdate",
         sensitive: false,
@@ -11528,11 +13980,13 @@ pub mod shapes {
                     name: "Create",
                     shape: &CREATE_GLOBAL_TABLE_WITNESS_GROUP_MEMBER_ACTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Delete",
                     shape: &DELETE_GLOBAL_TABLE_WITNESS_GROUP_MEMBER_ACTION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -11545,6 +13999,8 @@ pub mod shapes {
             member: &GLOBAL_TABLE_WITNESS_GROUP_UPDATE,
             min: Some(1),
             max: Some(1),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -11557,6 +14013,12 @@ pub mod shapes {
             pattern: None,
             values: &[],
         },
+    };
+
+    pub static IMPORT_END_TIME: Shape = Shape {
+        name: "ImportEndTime",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
     };
 
     pub static IMPORT_NEXT_TOKEN: Shape = Shape {
@@ -11573,6 +14035,221 @@ pub mod shapes {
         },
     };
 
+    pub static IMPORT_START_TIME: Shape = Shape {
+        name: "ImportStartTime",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
+    };
+
+    pub static IMPORT_STATUS: Shape = Shape {
+        name: "ImportStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "IN_PROGRESS",
+                "COMPLETED",
+                "CANCELLING",
+                "CANCELLED",
+                "FAILED",
+            ],
+        },
+    };
+
+    pub static IMPORT_SUMMARY: Shape = Shape {
+        name: "ImportSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ImportArn",
+                    shape: &IMPORT_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ImportStatus",
+                    shape: &IMPORT_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableArn",
+                    shape: &TABLE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "S3BucketSource",
+                    shape: &S3_BUCKET_SOURCE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CloudWatchLogGroupArn",
+                    shape: &CLOUD_WATCH_LOG_GROUP_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "InputFormat",
+                    shape: &INPUT_FORMAT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StartTime",
+                    shape: &IMPORT_START_TIME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EndTime",
+                    shape: &IMPORT_END_TIME,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static IMPORT_SUMMARY_LIST: Shape = Shape {
+        name: "ImportSummaryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &IMPORT_SUMMARY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static IMPORT_TABLE_DESCRIPTION: Shape = Shape {
+        name: "ImportTableDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ImportArn",
+                    shape: &IMPORT_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ImportStatus",
+                    shape: &IMPORT_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableArn",
+                    shape: &TABLE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableId",
+                    shape: &TABLE_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ClientToken",
+                    shape: &CLIENT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "S3BucketSource",
+                    shape: &S3_BUCKET_SOURCE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorCount",
+                    shape: &ERROR_COUNT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CloudWatchLogGroupArn",
+                    shape: &CLOUD_WATCH_LOG_GROUP_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "InputFormat",
+                    shape: &INPUT_FORMAT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "InputFormatOptions",
+                    shape: &INPUT_FORMAT_OPTIONS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "InputCompressionType",
+                    shape: &INPUT_COMPRESSION_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableCreationParameters",
+                    shape: &TABLE_CREATION_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StartTime",
+                    shape: &IMPORT_START_TIME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EndTime",
+                    shape: &IMPORT_END_TIME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ProcessedSizeBytes",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ProcessedItemCount",
+                    shape: &PROCESSED_ITEM_COUNT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ImportedItemCount",
+                    shape: &IMPORTED_ITEM_COUNT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "FailureCode",
+                    shape: &FAILURE_CODE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "FailureMessage",
+                    shape: &FAILURE_MESSAGE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static IMPORT_TABLE_INPUT: Shape = Shape {
         name: "ImportTableInput",
         sensitive: false,
@@ -11582,33 +14259,61 @@ pub mod shapes {
                     name: "ClientToken",
                     shape: &CLIENT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3BucketSource",
                     shape: &S3_BUCKET_SOURCE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "InputFormat",
                     shape: &INPUT_FORMAT,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "InputFormatOptions",
                     shape: &INPUT_FORMAT_OPTIONS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "InputCompressionType",
                     shape: &INPUT_COMPRESSION_TYPE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TableCreationParameters",
                     shape: &TABLE_CREATION_PARAMETERS,
                     required: true,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static IMPORT_TABLE_OUTPUT: Shape = Shape {
+        name: "ImportTableOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ImportTableDescription",
+                shape: &IMPORT_TABLE_DESCRIPTION,
+                required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static IMPORTED_ITEM_COUNT: Shape = Shape {
+        name: "ImportedItemCount",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
         },
     };
 
@@ -11621,16 +14326,19 @@ pub mod shapes {
                     name: "ExportFromTime",
                     shape: &EXPORT_FROM_TIME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExportToTime",
                     shape: &EXPORT_TO_TIME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExportViewType",
                     shape: &EXPORT_VIEW_TYPE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -11647,6 +14355,17 @@ pub mod shapes {
                 matches: pattern_2,
             }),
             values: &[],
+        },
+    };
+
+    pub static INDEX_STATUS: Shape = Shape {
+        name: "IndexStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["CREATING", "UPDATING", "DELETING", "ACTIVE"],
         },
     };
 
@@ -11680,6 +14399,7 @@ pub mod shapes {
                 name: "Csv",
                 shape: &CSV_OPTIONS,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -11693,28 +14413,42 @@ pub mod shapes {
                     name: "S3BucketOwner",
                     shape: &S3_BUCKET_OWNER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3Bucket",
                     shape: &S3_BUCKET,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "S3KeyPrefix",
                     shape: &S3_PREFIX,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "InputFormat",
                     shape: &BULK_OPERATION_INPUT_FORMAT,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "InputCompressionType",
                     shape: &INPUT_COMPRESSION_TYPE,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static INTEGER: Shape = Shape {
+        name: "Integer",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: None,
+            max: None,
         },
     };
 
@@ -11724,6 +14458,145 @@ pub mod shapes {
         kind: ShapeKind::Integer {
             min: None,
             max: None,
+        },
+    };
+
+    pub static ITEM_COLLECTION_KEY_ATTRIBUTE_MAP: Shape = Shape {
+        name: "ItemCollectionKeyAttributeMap",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &ATTRIBUTE_NAME,
+            value: &ATTRIBUTE_VALUE,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static ITEM_COLLECTION_METRICS: Shape = Shape {
+        name: "ItemCollectionMetrics",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ItemCollectionKey",
+                    shape: &ITEM_COLLECTION_KEY_ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SizeEstimateRangeGB",
+                    shape: &ITEM_COLLECTION_SIZE_ESTIMATE_RANGE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static ITEM_COLLECTION_METRICS_MULTIPLE: Shape = Shape {
+        name: "ItemCollectionMetricsMultiple",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ITEM_COLLECTION_METRICS,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ITEM_COLLECTION_METRICS_PER_TABLE: Shape = Shape {
+        name: "ItemCollectionMetricsPerTable",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &TABLE_ARN,
+            value: &ITEM_COLLECTION_METRICS_MULTIPLE,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static ITEM_COLLECTION_SIZE_ESTIMATE_BOUND: Shape = Shape {
+        name: "ItemCollectionSizeEstimateBound",
+        sensitive: false,
+        kind: ShapeKind::Float {
+            min: None,
+            max: None,
+        },
+    };
+
+    pub static ITEM_COLLECTION_SIZE_ESTIMATE_RANGE: Shape = Shape {
+        name: "ItemCollectionSizeEstimateRange",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ITEM_COLLECTION_SIZE_ESTIMATE_BOUND,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ITEM_COUNT: Shape = Shape {
+        name: "ItemCount",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
+        },
+    };
+
+    pub static ITEM_LIST: Shape = Shape {
+        name: "ItemList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ATTRIBUTE_MAP,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ITEM_RESPONSE: Shape = Shape {
+        name: "ItemResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Item",
+                shape: &ATTRIBUTE_MAP,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static ITEM_RESPONSE_LIST: Shape = Shape {
+        name: "ItemResponseList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ITEM_RESPONSE,
+            min: Some(1),
+            max: Some(100),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static KMS_MASTER_KEY_ARN: Shape = Shape {
+        name: "KMSMasterKeyArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -11746,6 +14619,9 @@ pub mod shapes {
             value: &ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -11757,6 +14633,9 @@ pub mod shapes {
             value: &CONDITION,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -11778,6 +14657,8 @@ pub mod shapes {
             member: &KEY,
             min: Some(1),
             max: Some(100),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -11788,6 +14669,8 @@ pub mod shapes {
             member: &KEY_SCHEMA_ELEMENT,
             min: Some(1),
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -11811,11 +14694,13 @@ pub mod shapes {
                     name: "AttributeName",
                     shape: &KEY_SCHEMA_ATTRIBUTE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "KeyType",
                     shape: &KEY_TYPE,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -11841,28 +14726,78 @@ pub mod shapes {
                     name: "Keys",
                     shape: &KEY_LIST,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AttributesToGet",
                     shape: &ATTRIBUTE_NAME_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConsistentRead",
                     shape: &CONSISTENT_READ,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ProjectionExpression",
                     shape: &PROJECTION_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static KINESIS_DATA_STREAM_DESTINATION: Shape = Shape {
+        name: "KinesisDataStreamDestination",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamArn",
+                    shape: &STREAM_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DestinationStatus",
+                    shape: &DESTINATION_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DestinationStatusDescription",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ApproximateCreationDateTimePrecision",
+                    shape: &APPROXIMATE_CREATION_DATE_TIME_PRECISION,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static KINESIS_DATA_STREAM_DESTINATIONS: Shape = Shape {
+        name: "KinesisDataStreamDestinations",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &KINESIS_DATA_STREAM_DESTINATION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -11875,19 +14810,61 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamArn",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EnableKinesisStreamingConfiguration",
                     shape: &ENABLE_KINESIS_STREAMING_CONFIGURATION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
+    };
+
+    pub static KINESIS_STREAMING_DESTINATION_OUTPUT: Shape = Shape {
+        name: "KinesisStreamingDestinationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamArn",
+                    shape: &STREAM_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DestinationStatus",
+                    shape: &DESTINATION_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EnableKinesisStreamingConfiguration",
+                    shape: &ENABLE_KINESIS_STREAMING_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LAST_UPDATE_DATE_TIME: Shape = Shape {
+        name: "LastUpdateDateTime",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
     };
 
     pub static LIST_ATTRIBUTE_VALUE: Shape = Shape {
@@ -11897,6 +14874,8 @@ pub mod shapes {
             member: &ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -11909,31 +14888,58 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &BACKUPS_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TimeRangeLowerBound",
                     shape: &TIME_RANGE_LOWER_BOUND,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TimeRangeUpperBound",
                     shape: &TIME_RANGE_UPPER_BOUND,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExclusiveStartBackupArn",
                     shape: &BACKUP_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "BackupType",
                     shape: &BACKUP_TYPE_FILTER,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_BACKUPS_OUTPUT: Shape = Shape {
+        name: "ListBackupsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BackupSummaries",
+                    shape: &BACKUP_SUMMARIES,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastEvaluatedBackupArn",
+                    shape: &BACKUP_ARN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -11948,11 +14954,13 @@ pub mod shapes {
                     name: "MaxResults",
                     shape: &LIST_BULK_OPERATIONS_MAX_LIMIT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &BULK_OPERATION_NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -11967,6 +14975,27 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_BULK_OPERATIONS_OUTPUT: Shape = Shape {
+        name: "ListBulkOperationsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BulkOperationsSummaryList",
+                    shape: &BULK_OPERATIONS_SUMMARY_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &BULK_OPERATION_NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static LIST_CONTRIBUTOR_INSIGHTS_INPUT: Shape = Shape {
         name: "ListContributorInsightsInput",
         sensitive: false,
@@ -11976,16 +15005,19 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN_STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &LIST_CONTRIBUTOR_INSIGHTS_LIMIT,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -12000,6 +15032,27 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_CONTRIBUTOR_INSIGHTS_OUTPUT: Shape = Shape {
+        name: "ListContributorInsightsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ContributorInsightsSummaries",
+                    shape: &CONTRIBUTOR_INSIGHTS_SUMMARIES,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN_STRING,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static LIST_EXPORTS_INPUT: Shape = Shape {
         name: "ListExportsInput",
         sensitive: false,
@@ -12009,16 +15062,19 @@ pub mod shapes {
                     name: "TableArn",
                     shape: &TABLE_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &LIST_EXPORTS_MAX_LIMIT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &EXPORT_NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -12033,6 +15089,27 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_EXPORTS_OUTPUT: Shape = Shape {
+        name: "ListExportsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ExportSummaries",
+                    shape: &EXPORT_SUMMARIES,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &EXPORT_NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static LIST_GLOBAL_TABLES_INPUT: Shape = Shape {
         name: "ListGlobalTablesInput",
         sensitive: false,
@@ -12042,16 +15119,40 @@ pub mod shapes {
                     name: "ExclusiveStartGlobalTableName",
                     shape: &TABLE_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &POSITIVE_INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RegionName",
                     shape: &REGION_NAME,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_GLOBAL_TABLES_OUTPUT: Shape = Shape {
+        name: "ListGlobalTablesOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "GlobalTables",
+                    shape: &GLOBAL_TABLE_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastEvaluatedGlobalTableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -12066,16 +15167,19 @@ pub mod shapes {
                     name: "TableArn",
                     shape: &TABLE_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "PageSize",
                     shape: &LIST_IMPORTS_MAX_LIMIT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &IMPORT_NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -12090,6 +15194,27 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_IMPORTS_OUTPUT: Shape = Shape {
+        name: "ListImportsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ImportSummaryList",
+                    shape: &IMPORT_SUMMARY_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &IMPORT_NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static LIST_TABLES_INPUT: Shape = Shape {
         name: "ListTablesInput",
         sensitive: false,
@@ -12099,11 +15224,13 @@ pub mod shapes {
                     name: "ExclusiveStartTableName",
                     shape: &TABLE_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIST_TABLES_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -12118,6 +15245,27 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_TABLES_OUTPUT: Shape = Shape {
+        name: "ListTablesOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableNames",
+                    shape: &TABLE_NAME_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastEvaluatedTableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static LIST_TAGS_OF_RESOURCE_INPUT: Shape = Shape {
         name: "ListTagsOfResourceInput",
         sensitive: false,
@@ -12127,11 +15275,34 @@ pub mod shapes {
                     name: "ResourceArn",
                     shape: &RESOURCE_ARN_STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN_STRING,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_TAGS_OF_RESOURCE_OUTPUT: Shape = Shape {
+        name: "ListTagsOfResourceOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Tags",
+                    shape: &TAG_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN_STRING,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -12146,16 +15317,103 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "KeySchema",
                     shape: &KEY_SCHEMA,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Projection",
                     shape: &PROJECTION,
                     required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LOCAL_SECONDARY_INDEX_DESCRIPTION: Shape = Shape {
+        name: "LocalSecondaryIndexDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KeySchema",
+                    shape: &KEY_SCHEMA,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Projection",
+                    shape: &PROJECTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IndexSizeBytes",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ItemCount",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IndexArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LOCAL_SECONDARY_INDEX_DESCRIPTION_LIST: Shape = Shape {
+        name: "LocalSecondaryIndexDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &LOCAL_SECONDARY_INDEX_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static LOCAL_SECONDARY_INDEX_INFO: Shape = Shape {
+        name: "LocalSecondaryIndexInfo",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KeySchema",
+                    shape: &KEY_SCHEMA,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Projection",
+                    shape: &PROJECTION,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -12166,6 +15424,29 @@ pub mod shapes {
         sensitive: false,
         kind: ShapeKind::List {
             member: &LOCAL_SECONDARY_INDEX,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static LOCAL_SECONDARY_INDEXES: Shape = Shape {
+        name: "LocalSecondaryIndexes",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &LOCAL_SECONDARY_INDEX_INFO,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static LONG: Shape = Shape {
+        name: "Long",
+        sensitive: false,
+        kind: ShapeKind::Long {
             min: None,
             max: None,
         },
@@ -12188,6 +15469,9 @@ pub mod shapes {
             value: &ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -12231,6 +15515,17 @@ pub mod shapes {
             member: &NON_KEY_ATTRIBUTE_NAME,
             min: Some(1),
             max: Some(20),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static NON_NEGATIVE_LONG_OBJECT: Shape = Shape {
+        name: "NonNegativeLongObject",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
         },
     };
 
@@ -12258,6 +15553,8 @@ pub mod shapes {
             member: &NUMBER_ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12270,11 +15567,13 @@ pub mod shapes {
                     name: "MaxReadRequestUnits",
                     shape: &LONG_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaxWriteRequestUnits",
                     shape: &LONG_OBJECT,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -12288,6 +15587,7 @@ pub mod shapes {
                 name: "MaxReadRequestUnits",
                 shape: &LONG_OBJECT,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -12301,31 +15601,37 @@ pub mod shapes {
                     name: "S3BucketOwner",
                     shape: &S3_BUCKET_OWNER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3Bucket",
                     shape: &S3_BUCKET,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3KeyPrefix",
                     shape: &S3_PREFIX,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3SseAlgorithm",
                     shape: &S3_SSE_ALGORITHM,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3SseKmsKeyId",
                     shape: &S3_SSE_KMS_KEY_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OutputType",
                     shape: &OUTPUT_TYPE_LIST,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -12349,6 +15655,8 @@ pub mod shapes {
             member: &OUTPUT_TYPE_ENUM,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12361,16 +15669,19 @@ pub mod shapes {
                     name: "Statement",
                     shape: &PARTI_QL_STATEMENT,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Parameters",
                     shape: &PREPARED_STATEMENT_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -12383,6 +15694,8 @@ pub mod shapes {
             member: &PARAMETERIZED_STATEMENT,
             min: Some(1),
             max: Some(100),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12393,6 +15706,20 @@ pub mod shapes {
             member: &BATCH_STATEMENT_REQUEST,
             min: Some(1),
             max: Some(25),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static PARTI_QL_BATCH_RESPONSE: Shape = Shape {
+        name: "PartiQLBatchResponse",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &BATCH_STATEMENT_RESPONSE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12418,6 +15745,39 @@ pub mod shapes {
         },
     };
 
+    pub static POINT_IN_TIME_RECOVERY_DESCRIPTION: Shape = Shape {
+        name: "PointInTimeRecoveryDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PointInTimeRecoveryStatus",
+                    shape: &POINT_IN_TIME_RECOVERY_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RecoveryPeriodInDays",
+                    shape: &RECOVERY_PERIOD_IN_DAYS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EarliestRestorableDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LatestRestorableDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static POINT_IN_TIME_RECOVERY_SPECIFICATION: Shape = Shape {
         name: "PointInTimeRecoverySpecification",
         sensitive: false,
@@ -12427,13 +15787,26 @@ pub mod shapes {
                     name: "PointInTimeRecoveryEnabled",
                     shape: &BOOLEAN_OBJECT,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "RecoveryPeriodInDays",
                     shape: &RECOVERY_PERIOD_IN_DAYS,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static POINT_IN_TIME_RECOVERY_STATUS: Shape = Shape {
+        name: "PointInTimeRecoveryStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ENABLED", "DISABLED"],
         },
     };
 
@@ -12473,6 +15846,26 @@ pub mod shapes {
             member: &ATTRIBUTE_VALUE,
             min: Some(1),
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static PROCESSED_INPUT_BYTES: Shape = Shape {
+        name: "ProcessedInputBytes",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
+        },
+    };
+
+    pub static PROCESSED_ITEM_COUNT: Shape = Shape {
+        name: "ProcessedItemCount",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
         },
     };
 
@@ -12485,11 +15878,13 @@ pub mod shapes {
                     name: "ProjectionType",
                     shape: &PROJECTION_TYPE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NonKeyAttributes",
                     shape: &NON_KEY_ATTRIBUTE_NAME_LIST,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -12526,11 +15921,52 @@ pub mod shapes {
                     name: "ReadCapacityUnits",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "WriteCapacityUnits",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static PROVISIONED_THROUGHPUT_DESCRIPTION: Shape = Shape {
+        name: "ProvisionedThroughputDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "LastIncreaseDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastDecreaseDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NumberOfDecreasesToday",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReadCapacityUnits",
+                    shape: &NON_NEGATIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "WriteCapacityUnits",
+                    shape: &NON_NEGATIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -12544,6 +15980,7 @@ pub mod shapes {
                 name: "ReadCapacityUnits",
                 shape: &POSITIVE_LONG_OBJECT,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -12557,31 +15994,37 @@ pub mod shapes {
                     name: "Item",
                     shape: &PUT_ITEM_INPUT_ATTRIBUTE_MAP,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ConditionExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -12596,56 +16039,67 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Item",
                     shape: &PUT_ITEM_INPUT_ATTRIBUTE_MAP,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Expected",
                     shape: &EXPECTED_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnValues",
                     shape: &RETURN_VALUE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnItemCollectionMetrics",
                     shape: &RETURN_ITEM_COLLECTION_METRICS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConditionalOperator",
                     shape: &CONDITIONAL_OPERATOR,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConditionExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -12659,6 +16113,36 @@ pub mod shapes {
             value: &ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static PUT_ITEM_OUTPUT: Shape = Shape {
+        name: "PutItemOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Attributes",
+                    shape: &ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ItemCollectionMetrics",
+                    shape: &ITEM_COLLECTION_METRICS,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -12670,6 +16154,7 @@ pub mod shapes {
                 name: "Item",
                 shape: &PUT_ITEM_INPUT_ATTRIBUTE_MAP,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -12683,23 +16168,40 @@ pub mod shapes {
                     name: "ResourceArn",
                     shape: &RESOURCE_ARN_STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Policy",
                     shape: &RESOURCE_POLICY,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpectedRevisionId",
                     shape: &POLICY_REVISION_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConfirmRemoveSelfResourceAccess",
                     shape: &CONFIRM_REMOVE_SELF_RESOURCE_ACCESS,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static PUT_RESOURCE_POLICY_OUTPUT: Shape = Shape {
+        name: "PutResourcePolicyOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "RevisionId",
+                shape: &POLICY_REVISION_ID,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -12712,86 +16214,142 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Select",
                     shape: &SELECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AttributesToGet",
                     shape: &ATTRIBUTE_NAME_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &POSITIVE_INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConsistentRead",
                     shape: &CONSISTENT_READ,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KeyConditions",
                     shape: &KEY_CONDITIONS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "QueryFilter",
                     shape: &FILTER_CONDITION_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConditionalOperator",
                     shape: &CONDITIONAL_OPERATOR,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ScanIndexForward",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExclusiveStartKey",
                     shape: &KEY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ProjectionExpression",
                     shape: &PROJECTION_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "FilterExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KeyConditionExpression",
                     shape: &KEY_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static QUERY_OUTPUT: Shape = Shape {
+        name: "QueryOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Items",
+                    shape: &ITEM_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Count",
+                    shape: &INTEGER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ScannedCount",
+                    shape: &INTEGER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastEvaluatedKey",
+                    shape: &KEY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -12825,7 +16383,59 @@ pub mod shapes {
                 name: "RegionName",
                 shape: &REGION_NAME,
                 required: false,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static REPLICA_AUTO_SCALING_DESCRIPTION: Shape = Shape {
+        name: "ReplicaAutoScalingDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "RegionName",
+                    shape: &REGION_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "GlobalSecondaryIndexes",
+                    shape: &REPLICA_GLOBAL_SECONDARY_INDEX_AUTO_SCALING_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaProvisionedReadCapacityAutoScalingSettings",
+                    shape: &AUTO_SCALING_SETTINGS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaProvisionedWriteCapacityAutoScalingSettings",
+                    shape: &AUTO_SCALING_SETTINGS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaStatus",
+                    shape: &REPLICA_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static REPLICA_AUTO_SCALING_DESCRIPTION_LIST: Shape = Shape {
+        name: "ReplicaAutoScalingDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &REPLICA_AUTO_SCALING_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12838,16 +16448,19 @@ pub mod shapes {
                     name: "RegionName",
                     shape: &REGION_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ReplicaGlobalSecondaryIndexUpdates",
                     shape: &REPLICA_GLOBAL_SECONDARY_INDEX_AUTO_SCALING_UPDATE_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReplicaProvisionedReadCapacityAutoScalingUpdate",
                     shape: &AUTO_SCALING_SETTINGS_UPDATE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -12860,6 +16473,107 @@ pub mod shapes {
             member: &REPLICA_AUTO_SCALING_UPDATE,
             min: Some(1),
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static REPLICA_DESCRIPTION: Shape = Shape {
+        name: "ReplicaDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "RegionName",
+                    shape: &REGION_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaStatus",
+                    shape: &REPLICA_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaStatusDescription",
+                    shape: &REPLICA_STATUS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaStatusPercentProgress",
+                    shape: &REPLICA_STATUS_PERCENT_PROGRESS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KMSMasterKeyId",
+                    shape: &KMS_MASTER_KEY_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ProvisionedThroughputOverride",
+                    shape: &PROVISIONED_THROUGHPUT_OVERRIDE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "OnDemandThroughputOverride",
+                    shape: &ON_DEMAND_THROUGHPUT_OVERRIDE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "WarmThroughput",
+                    shape: &TABLE_WARM_THROUGHPUT_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "GlobalSecondaryIndexes",
+                    shape: &REPLICA_GLOBAL_SECONDARY_INDEX_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaInaccessibleDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaTableClassSummary",
+                    shape: &TABLE_CLASS_SUMMARY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "GlobalTableSettingsReplicationMode",
+                    shape: &GLOBAL_TABLE_SETTINGS_REPLICATION_MODE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static REPLICA_DESCRIPTION_LIST: Shape = Shape {
+        name: "ReplicaDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &REPLICA_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12872,18 +16586,66 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ProvisionedThroughputOverride",
                     shape: &PROVISIONED_THROUGHPUT_OVERRIDE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OnDemandThroughputOverride",
                     shape: &ON_DEMAND_THROUGHPUT_OVERRIDE,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static REPLICA_GLOBAL_SECONDARY_INDEX_AUTO_SCALING_DESCRIPTION: Shape = Shape {
+        name: "ReplicaGlobalSecondaryIndexAutoScalingDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IndexStatus",
+                    shape: &INDEX_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ProvisionedReadCapacityAutoScalingSettings",
+                    shape: &AUTO_SCALING_SETTINGS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ProvisionedWriteCapacityAutoScalingSettings",
+                    shape: &AUTO_SCALING_SETTINGS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static REPLICA_GLOBAL_SECONDARY_INDEX_AUTO_SCALING_DESCRIPTION_LIST: Shape = Shape {
+        name: "ReplicaGlobalSecondaryIndexAutoScalingDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &REPLICA_GLOBAL_SECONDARY_INDEX_AUTO_SCALING_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12896,11 +16658,13 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ProvisionedReadCapacityAutoScalingUpdate",
                     shape: &AUTO_SCALING_SETTINGS_UPDATE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -12913,6 +16677,53 @@ pub mod shapes {
             member: &REPLICA_GLOBAL_SECONDARY_INDEX_AUTO_SCALING_UPDATE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static REPLICA_GLOBAL_SECONDARY_INDEX_DESCRIPTION: Shape = Shape {
+        name: "ReplicaGlobalSecondaryIndexDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ProvisionedThroughputOverride",
+                    shape: &PROVISIONED_THROUGHPUT_OVERRIDE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "OnDemandThroughputOverride",
+                    shape: &ON_DEMAND_THROUGHPUT_OVERRIDE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "WarmThroughput",
+                    shape: &GLOBAL_SECONDARY_INDEX_WARM_THROUGHPUT_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static REPLICA_GLOBAL_SECONDARY_INDEX_DESCRIPTION_LIST: Shape = Shape {
+        name: "ReplicaGlobalSecondaryIndexDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &REPLICA_GLOBAL_SECONDARY_INDEX_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12923,6 +16734,65 @@ pub mod shapes {
             member: &REPLICA_GLOBAL_SECONDARY_INDEX,
             min: Some(1),
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static REPLICA_GLOBAL_SECONDARY_INDEX_SETTINGS_DESCRIPTION: Shape = Shape {
+        name: "ReplicaGlobalSecondaryIndexSettingsDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "IndexStatus",
+                    shape: &INDEX_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ProvisionedReadCapacityUnits",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ProvisionedReadCapacityAutoScalingSettings",
+                    shape: &AUTO_SCALING_SETTINGS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ProvisionedWriteCapacityUnits",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ProvisionedWriteCapacityAutoScalingSettings",
+                    shape: &AUTO_SCALING_SETTINGS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static REPLICA_GLOBAL_SECONDARY_INDEX_SETTINGS_DESCRIPTION_LIST: Shape = Shape {
+        name: "ReplicaGlobalSecondaryIndexSettingsDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &REPLICA_GLOBAL_SECONDARY_INDEX_SETTINGS_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12935,16 +16805,19 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ProvisionedReadCapacityUnits",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ProvisionedReadCapacityAutoScalingSettingsUpdate",
                     shape: &AUTO_SCALING_SETTINGS_UPDATE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -12957,6 +16830,8 @@ pub mod shapes {
             member: &REPLICA_GLOBAL_SECONDARY_INDEX_SETTINGS_UPDATE,
             min: Some(1),
             max: Some(20),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12967,6 +16842,83 @@ pub mod shapes {
             member: &REPLICA,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static REPLICA_SETTINGS_DESCRIPTION: Shape = Shape {
+        name: "ReplicaSettingsDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "RegionName",
+                    shape: &REGION_NAME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaStatus",
+                    shape: &REPLICA_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaBillingModeSummary",
+                    shape: &BILLING_MODE_SUMMARY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaProvisionedReadCapacityUnits",
+                    shape: &NON_NEGATIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaProvisionedReadCapacityAutoScalingSettings",
+                    shape: &AUTO_SCALING_SETTINGS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaProvisionedWriteCapacityUnits",
+                    shape: &NON_NEGATIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaProvisionedWriteCapacityAutoScalingSettings",
+                    shape: &AUTO_SCALING_SETTINGS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaGlobalSecondaryIndexSettings",
+                    shape: &REPLICA_GLOBAL_SECONDARY_INDEX_SETTINGS_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaTableClassSummary",
+                    shape: &TABLE_CLASS_SUMMARY,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static REPLICA_SETTINGS_DESCRIPTION_LIST: Shape = Shape {
+        name: "ReplicaSettingsDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &REPLICA_SETTINGS_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12979,26 +16931,31 @@ pub mod shapes {
                     name: "RegionName",
                     shape: &REGION_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ReplicaProvisionedReadCapacityUnits",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReplicaProvisionedReadCapacityAutoScalingSettingsUpdate",
                     shape: &AUTO_SCALING_SETTINGS_UPDATE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReplicaGlobalSecondaryIndexSettingsUpdate",
                     shape: &REPLICA_GLOBAL_SECONDARY_INDEX_SETTINGS_UPDATE_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReplicaTableClass",
                     shape: &TABLE_CLASS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -13011,6 +16968,52 @@ pub mod shapes {
             member: &REPLICA_SETTINGS_UPDATE,
             min: Some(1),
             max: Some(50),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static REPLICA_STATUS: Shape = Shape {
+        name: "ReplicaStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "CREATING",
+                "CREATION_FAILED",
+                "UPDATING",
+                "DELETING",
+                "ACTIVE",
+                "REGION_DISABLED",
+                "INACCESSIBLE_ENCRYPTION_CREDENTIALS",
+                "ARCHIVING",
+                "ARCHIVED",
+                "REPLICATION_NOT_AUTHORIZED",
+            ],
+        },
+    };
+
+    pub static REPLICA_STATUS_DESCRIPTION: Shape = Shape {
+        name: "ReplicaStatusDescription",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static REPLICA_STATUS_PERCENT_PROGRESS: Shape = Shape {
+        name: "ReplicaStatusPercentProgress",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -13023,11 +17026,13 @@ pub mod shapes {
                     name: "Create",
                     shape: &CREATE_REPLICA_ACTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Delete",
                     shape: &DELETE_REPLICA_ACTION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -13040,6 +17045,8 @@ pub mod shapes {
             member: &REPLICA_UPDATE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -13052,21 +17059,25 @@ pub mod shapes {
                     name: "Create",
                     shape: &CREATE_REPLICATION_GROUP_MEMBER_ACTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Update",
                     shape: &UPDATE_REPLICATION_GROUP_MEMBER_ACTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Delete",
                     shape: &DELETE_REPLICATION_GROUP_MEMBER_ACTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Disassociate",
                     shape: &DISASSOCIATE_REPLICATION_GROUP_MEMBER_ACTION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -13079,6 +17090,8 @@ pub mod shapes {
             member: &REPLICATION_GROUP_UPDATE,
             min: Some(1),
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -13104,6 +17117,45 @@ pub mod shapes {
         },
     };
 
+    pub static RESTORE_IN_PROGRESS: Shape = Shape {
+        name: "RestoreInProgress",
+        sensitive: false,
+        kind: ShapeKind::Boolean,
+    };
+
+    pub static RESTORE_SUMMARY: Shape = Shape {
+        name: "RestoreSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "SourceBackupArn",
+                    shape: &BACKUP_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SourceTableArn",
+                    shape: &TABLE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RestoreDateTime",
+                    shape: &DATE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "RestoreInProgress",
+                    shape: &RESTORE_IN_PROGRESS,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static RESTORE_TABLE_FROM_BACKUP_INPUT: Shape = Shape {
         name: "RestoreTableFromBackupInput",
         sensitive: false,
@@ -13113,48 +17165,70 @@ pub mod shapes {
                     name: "TargetTableName",
                     shape: &TABLE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "BackupArn",
                     shape: &BACKUP_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "BillingModeOverride",
                     shape: &BILLING_MODE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "GlobalSecondaryIndexOverride",
                     shape: &GLOBAL_SECONDARY_INDEX_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "LocalSecondaryIndexOverride",
                     shape: &LOCAL_SECONDARY_INDEX_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ProvisionedThroughputOverride",
                     shape: &PROVISIONED_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OnDemandThroughputOverride",
                     shape: &ON_DEMAND_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SSESpecificationOverride",
                     shape: &SSE_SPECIFICATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "VectorIndexOverride",
                     shape: &VECTOR_INDEX_LIST,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static RESTORE_TABLE_FROM_BACKUP_OUTPUT: Shape = Shape {
+        name: "RestoreTableFromBackupOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TableDescription",
+                shape: &TABLE_DESCRIPTION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -13167,63 +17241,88 @@ pub mod shapes {
                     name: "SourceTableArn",
                     shape: &TABLE_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SourceTableName",
                     shape: &TABLE_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TargetTableName",
                     shape: &TABLE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "UseLatestRestorableTime",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RestoreDateTime",
                     shape: &DATE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "BillingModeOverride",
                     shape: &BILLING_MODE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "GlobalSecondaryIndexOverride",
                     shape: &GLOBAL_SECONDARY_INDEX_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "LocalSecondaryIndexOverride",
                     shape: &LOCAL_SECONDARY_INDEX_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ProvisionedThroughputOverride",
                     shape: &PROVISIONED_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OnDemandThroughputOverride",
                     shape: &ON_DEMAND_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SSESpecificationOverride",
                     shape: &SSE_SPECIFICATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "VectorIndexOverride",
                     shape: &VECTOR_INDEX_LIST,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static RESTORE_TABLE_TO_POINT_IN_TIME_OUTPUT: Shape = Shape {
+        name: "RestoreTableToPointInTimeOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TableDescription",
+                shape: &TABLE_DESCRIPTION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -13279,7 +17378,7 @@ pub mod shapes {
             max: Some(255),
             pattern: Some(Pattern {
                 regex: "^[a-z0-9A-Z]+[\\.\\-\\w]*[a-z0-9A-Z]+$",
-                matches: pattern_7,
+                matches: pattern_8,
             }),
             values: &[],
         },
@@ -13293,7 +17392,7 @@ pub mod shapes {
             max: None,
             pattern: Some(Pattern {
                 regex: "[0-9]{12}",
-                matches: pattern_8,
+                matches: pattern_9,
             }),
             values: &[],
         },
@@ -13308,16 +17407,19 @@ pub mod shapes {
                     name: "S3BucketOwner",
                     shape: &S3_BUCKET_OWNER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3Bucket",
                     shape: &S3_BUCKET,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "S3KeyPrefix",
                     shape: &S3_PREFIX,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -13356,6 +17458,39 @@ pub mod shapes {
         },
     };
 
+    pub static SSE_DESCRIPTION: Shape = Shape {
+        name: "SSEDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Status",
+                    shape: &SSE_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SSEType",
+                    shape: &SSE_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KMSMasterKeyArn",
+                    shape: &KMS_MASTER_KEY_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "InaccessibleEncryptionDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static SSE_ENABLED: Shape = Shape {
         name: "SSEEnabled",
         sensitive: false,
@@ -13371,18 +17506,32 @@ pub mod shapes {
                     name: "Enabled",
                     shape: &SSE_ENABLED,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SSEType",
                     shape: &SSE_TYPE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KMSMasterKeyId",
                     shape: &KMS_MASTER_KEY_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static SSE_STATUS: Shape = Shape {
+        name: "SSEStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ENABLING", "ENABLED", "DISABLING", "DISABLED", "UPDATING"],
         },
     };
 
@@ -13417,81 +17566,136 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AttributesToGet",
                     shape: &ATTRIBUTE_NAME_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &POSITIVE_INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Select",
                     shape: &SELECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ScanFilter",
                     shape: &FILTER_CONDITION_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConditionalOperator",
                     shape: &CONDITIONAL_OPERATOR,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExclusiveStartKey",
                     shape: &KEY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TotalSegments",
                     shape: &SCAN_TOTAL_SEGMENTS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Segment",
                     shape: &SCAN_SEGMENT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ProjectionExpression",
                     shape: &PROJECTION_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "FilterExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConsistentRead",
                     shape: &CONSISTENT_READ,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static SCAN_OUTPUT: Shape = Shape {
+        name: "ScanOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Items",
+                    shape: &ITEM_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Count",
+                    shape: &INTEGER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ScannedCount",
+                    shape: &INTEGER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastEvaluatedKey",
+                    shape: &KEY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -13515,6 +17719,48 @@ pub mod shapes {
         },
     };
 
+    pub static SCORE_NUMBER: Shape = Shape {
+        name: "ScoreNumber",
+        sensitive: false,
+        kind: ShapeKind::Float {
+            min: None,
+            max: None,
+        },
+    };
+
+    pub static SEARCH_RESULT_ITEM: Shape = Shape {
+        name: "SearchResultItem",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Item",
+                    shape: &ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Score",
+                    shape: &SCORE_NUMBER,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static SEARCH_RESULT_LIST: Shape = Shape {
+        name: "SearchResultList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &SEARCH_RESULT_ITEM,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static SEARCH_SCHEMA: Shape = Shape {
         name: "SearchSchema",
         sensitive: false,
@@ -13522,6 +17768,8 @@ pub mod shapes {
             member: &SEARCH_SCHEMA_ELEMENT,
             min: Some(1),
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -13534,11 +17782,13 @@ pub mod shapes {
                     name: "AttributeName",
                     shape: &ATTRIBUTE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "SearchSchemaElementType",
                     shape: &SEARCH_SCHEMA_ELEMENT_TYPE,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -13562,6 +17812,8 @@ pub mod shapes {
             member: &ATTRIBUTE_VALUE,
             min: Some(1),
             max: Some(4096),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -13574,48 +17826,106 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ProjectionExpression",
                     shape: &PROJECTION_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SearchVector",
                     shape: &SEARCH_VECTOR_LIST,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "SearchConditionExpression",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TopK",
                     shape: &TOP_K_INTEGER,
                     required: true,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static SEARCH_VECTORS_OUTPUT: Shape = Shape {
+        name: "SearchVectorsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &VECTOR_CAPACITY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SearchResults",
+                    shape: &SEARCH_RESULT_LIST,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static SECONDARY_INDEXES_BULK_BYTES_MAP: Shape = Shape {
+        name: "SecondaryIndexesBulkBytesMap",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &INDEX_NAME,
+            value: &BULK_OPERATION_BYTES,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static SECONDARY_INDEXES_CAPACITY_MAP: Shape = Shape {
+        name: "SecondaryIndexesCapacityMap",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &INDEX_NAME,
+            value: &CAPACITY,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -13635,6 +17945,120 @@ pub mod shapes {
         },
     };
 
+    pub static SOURCE_TABLE_DETAILS: Shape = Shape {
+        name: "SourceTableDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableId",
+                    shape: &TABLE_ID,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableArn",
+                    shape: &TABLE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableSizeBytes",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KeySchema",
+                    shape: &KEY_SCHEMA,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableCreationDateTime",
+                    shape: &TABLE_CREATION_DATE_TIME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ProvisionedThroughput",
+                    shape: &PROVISIONED_THROUGHPUT,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "OnDemandThroughput",
+                    shape: &ON_DEMAND_THROUGHPUT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ItemCount",
+                    shape: &ITEM_COUNT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BillingMode",
+                    shape: &BILLING_MODE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static SOURCE_TABLE_FEATURE_DETAILS: Shape = Shape {
+        name: "SourceTableFeatureDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "LocalSecondaryIndexes",
+                    shape: &LOCAL_SECONDARY_INDEXES,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "GlobalSecondaryIndexes",
+                    shape: &GLOBAL_SECONDARY_INDEXES,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamDescription",
+                    shape: &STREAM_SPECIFICATION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TimeToLiveDescription",
+                    shape: &TIME_TO_LIVE_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SSEDescription",
+                    shape: &SSE_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "VectorIndexes",
+                    shape: &VECTOR_INDEXES,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static START_BULK_PUT_ITEMS_INPUT: Shape = Shape {
         name: "StartBulkPutItemsInput",
         sensitive: false,
@@ -13644,33 +18068,52 @@ pub mod shapes {
                     name: "ClientToken",
                     shape: &CLIENT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "InputS3Configuration",
                     shape: &INPUT_S3_CONFIGURATION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "OutputS3Configuration",
                     shape: &OUTPUT_S3_CONFIGURATION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "MaxWriteRequestUnits",
                     shape: &BULK_OPERATION_MAX_WRITE_REQUEST_UNITS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "PerformanceTier",
                     shape: &BULK_OPERATION_PERFORMANCE_TIER,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static START_BULK_PUT_ITEMS_OUTPUT: Shape = Shape {
+        name: "StartBulkPutItemsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "BulkOperationDescription",
+                shape: &BULK_OPERATION_DESCRIPTION,
+                required: true,
+                location_name: None,
+            }],
         },
     };
 
@@ -13700,11 +18143,13 @@ pub mod shapes {
                     name: "StreamEnabled",
                     shape: &STREAM_ENABLED,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamViewType",
                     shape: &STREAM_VIEW_TYPE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -13750,6 +18195,8 @@ pub mod shapes {
             member: &STRING_ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -13764,6 +18211,33 @@ pub mod shapes {
         },
     };
 
+    pub static TABLE_AUTO_SCALING_DESCRIPTION: Shape = Shape {
+        name: "TableAutoScalingDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableStatus",
+                    shape: &TABLE_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Replicas",
+                    shape: &REPLICA_AUTO_SCALING_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static TABLE_CLASS: Shape = Shape {
         name: "TableClass",
         sensitive: false,
@@ -13775,6 +18249,33 @@ pub mod shapes {
         },
     };
 
+    pub static TABLE_CLASS_SUMMARY: Shape = Shape {
+        name: "TableClassSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableClass",
+                    shape: &TABLE_CLASS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastUpdateDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static TABLE_CREATION_DATE_TIME: Shape = Shape {
+        name: "TableCreationDateTime",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
+    };
+
     pub static TABLE_CREATION_PARAMETERS: Shape = Shape {
         name: "TableCreationParameters",
         sensitive: false,
@@ -13784,48 +18285,260 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AttributeDefinitions",
                     shape: &ATTRIBUTE_DEFINITIONS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "KeySchema",
                     shape: &KEY_SCHEMA,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "BillingMode",
                     shape: &BILLING_MODE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ProvisionedThroughput",
                     shape: &PROVISIONED_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OnDemandThroughput",
                     shape: &ON_DEMAND_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SSESpecification",
                     shape: &SSE_SPECIFICATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "GlobalSecondaryIndexes",
                     shape: &GLOBAL_SECONDARY_INDEX_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "VectorIndexes",
                     shape: &VECTOR_INDEX_LIST,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static TABLE_DESCRIPTION: Shape = Shape {
+        name: "TableDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "AttributeDefinitions",
+                    shape: &ATTRIBUTE_DEFINITIONS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KeySchema",
+                    shape: &KEY_SCHEMA,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableStatus",
+                    shape: &TABLE_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ProvisionedThroughput",
+                    shape: &PROVISIONED_THROUGHPUT_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableSizeBytes",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ItemCount",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableId",
+                    shape: &TABLE_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BillingModeSummary",
+                    shape: &BILLING_MODE_SUMMARY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LocalSecondaryIndexes",
+                    shape: &LOCAL_SECONDARY_INDEX_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "GlobalSecondaryIndexes",
+                    shape: &GLOBAL_SECONDARY_INDEX_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamSpecification",
+                    shape: &STREAM_SPECIFICATION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LatestStreamLabel",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LatestStreamArn",
+                    shape: &STREAM_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "GlobalTableVersion",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Replicas",
+                    shape: &REPLICA_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "GlobalTableWitnesses",
+                    shape: &GLOBAL_TABLE_WITNESS_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "GlobalTableSettingsReplicationMode",
+                    shape: &GLOBAL_TABLE_SETTINGS_REPLICATION_MODE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RestoreSummary",
+                    shape: &RESTORE_SUMMARY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SSEDescription",
+                    shape: &SSE_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ArchivalSummary",
+                    shape: &ARCHIVAL_SUMMARY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableClassSummary",
+                    shape: &TABLE_CLASS_SUMMARY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DeletionProtectionEnabled",
+                    shape: &DELETION_PROTECTION_ENABLED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DisassociationProtectionEnabled",
+                    shape: &DISASSOCIATION_PROTECTION_ENABLED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "OnDemandThroughput",
+                    shape: &ON_DEMAND_THROUGHPUT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "WarmThroughput",
+                    shape: &TABLE_WARM_THROUGHPUT_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MultiRegionConsistency",
+                    shape: &MULTI_REGION_CONSISTENCY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "VectorIndexes",
+                    shape: &VECTOR_INDEX_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static TABLE_ID: Shape = Shape {
+        name: "TableId",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: Some(Pattern {
+                regex: "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+                matches: pattern_10,
+            }),
+            values: &[],
         },
     };
 
@@ -13843,6 +18556,65 @@ pub mod shapes {
         },
     };
 
+    pub static TABLE_NAME_LIST: Shape = Shape {
+        name: "TableNameList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &TABLE_NAME,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static TABLE_STATUS: Shape = Shape {
+        name: "TableStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "CREATING",
+                "UPDATING",
+                "DELETING",
+                "ACTIVE",
+                "INACCESSIBLE_ENCRYPTION_CREDENTIALS",
+                "ARCHIVING",
+                "ARCHIVED",
+                "REPLICATION_NOT_AUTHORIZED",
+            ],
+        },
+    };
+
+    pub static TABLE_WARM_THROUGHPUT_DESCRIPTION: Shape = Shape {
+        name: "TableWarmThroughputDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReadUnitsPerSecond",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "WriteUnitsPerSecond",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Status",
+                    shape: &TABLE_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static TAG: Shape = Shape {
         name: "Tag",
         sensitive: false,
@@ -13852,11 +18624,13 @@ pub mod shapes {
                     name: "Key",
                     shape: &TAG_KEY_STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Value",
                     shape: &TAG_VALUE_STRING,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -13869,6 +18643,8 @@ pub mod shapes {
             member: &TAG_KEY_STRING,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -13890,6 +18666,8 @@ pub mod shapes {
             member: &TAG,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -13902,11 +18680,13 @@ pub mod shapes {
                     name: "ResourceArn",
                     shape: &RESOURCE_ARN_STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -13946,6 +18726,27 @@ pub mod shapes {
         },
     };
 
+    pub static TIME_TO_LIVE_DESCRIPTION: Shape = Shape {
+        name: "TimeToLiveDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TimeToLiveStatus",
+                    shape: &TIME_TO_LIVE_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "AttributeName",
+                    shape: &TIME_TO_LIVE_ATTRIBUTE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static TIME_TO_LIVE_ENABLED: Shape = Shape {
         name: "TimeToLiveEnabled",
         sensitive: false,
@@ -13961,13 +18762,26 @@ pub mod shapes {
                     name: "Enabled",
                     shape: &TIME_TO_LIVE_ENABLED,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AttributeName",
                     shape: &TIME_TO_LIVE_ATTRIBUTE_NAME,
                     required: true,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static TIME_TO_LIVE_STATUS: Shape = Shape {
+        name: "TimeToLiveStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ENABLING", "DISABLING", "ENABLED", "DISABLED"],
         },
     };
 
@@ -13980,6 +18794,15 @@ pub mod shapes {
         },
     };
 
+    pub static TOTAL_INPUT_BYTES: Shape = Shape {
+        name: "TotalInputBytes",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
+        },
+    };
+
     pub static TRANSACT_GET_ITEM: Shape = Shape {
         name: "TransactGetItem",
         sensitive: false,
@@ -13988,6 +18811,7 @@ pub mod shapes {
                 name: "Get",
                 shape: &GET,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -13999,6 +18823,8 @@ pub mod shapes {
             member: &TRANSACT_GET_ITEM,
             min: Some(1),
             max: Some(100),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -14011,11 +18837,34 @@ pub mod shapes {
                     name: "TransactItems",
                     shape: &TRANSACT_GET_ITEM_LIST,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static TRANSACT_GET_ITEMS_OUTPUT: Shape = Shape {
+        name: "TransactGetItemsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY_MULTIPLE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Responses",
+                    shape: &ITEM_RESPONSE_LIST,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -14030,21 +18879,25 @@ pub mod shapes {
                     name: "ConditionCheck",
                     shape: &CONDITION_CHECK,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Put",
                     shape: &PUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Delete",
                     shape: &DELETE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Update",
                     shape: &UPDATE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -14057,6 +18910,8 @@ pub mod shapes {
             member: &TRANSACT_WRITE_ITEM,
             min: Some(1),
             max: Some(100),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -14069,21 +18924,46 @@ pub mod shapes {
                     name: "TransactItems",
                     shape: &TRANSACT_WRITE_ITEM_LIST,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnItemCollectionMetrics",
                     shape: &RETURN_ITEM_COLLECTION_METRICS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ClientRequestToken",
                     shape: &CLIENT_REQUEST_TOKEN,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static TRANSACT_WRITE_ITEMS_OUTPUT: Shape = Shape {
+        name: "TransactWriteItemsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY_MULTIPLE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ItemCollectionMetrics",
+                    shape: &ITEM_COLLECTION_METRICS_PER_TABLE,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -14098,11 +18978,13 @@ pub mod shapes {
                     name: "ResourceArn",
                     shape: &RESOURCE_ARN_STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "TagKeys",
                     shape: &TAG_KEY_LIST,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -14117,36 +18999,43 @@ pub mod shapes {
                     name: "Key",
                     shape: &KEY,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "UpdateExpression",
                     shape: &UPDATE_EXPRESSION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ConditionExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -14161,13 +19050,28 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "PointInTimeRecoverySpecification",
                     shape: &POINT_IN_TIME_RECOVERY_SPECIFICATION,
                     required: true,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static UPDATE_CONTINUOUS_BACKUPS_OUTPUT: Shape = Shape {
+        name: "UpdateContinuousBackupsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ContinuousBackupsDescription",
+                shape: &CONTINUOUS_BACKUPS_DESCRIPTION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -14180,21 +19084,58 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ContributorInsightsAction",
                     shape: &CONTRIBUTOR_INSIGHTS_ACTION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ContributorInsightsMode",
                     shape: &CONTRIBUTOR_INSIGHTS_MODE,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_CONTRIBUTOR_INSIGHTS_OUTPUT: Shape = Shape {
+        name: "UpdateContributorInsightsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ContributorInsightsStatus",
+                    shape: &CONTRIBUTOR_INSIGHTS_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ContributorInsightsMode",
+                    shape: &CONTRIBUTOR_INSIGHTS_MODE,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -14220,21 +19161,25 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ProvisionedThroughput",
                     shape: &PROVISIONED_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OnDemandThroughput",
                     shape: &ON_DEMAND_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "WarmThroughput",
                     shape: &WARM_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -14249,13 +19194,28 @@ pub mod shapes {
                     name: "GlobalTableName",
                     shape: &TABLE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ReplicaUpdates",
                     shape: &REPLICA_UPDATE_LIST,
                     required: true,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static UPDATE_GLOBAL_TABLE_OUTPUT: Shape = Shape {
+        name: "UpdateGlobalTableOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "GlobalTableDescription",
+                shape: &GLOBAL_TABLE_DESCRIPTION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -14268,31 +19228,58 @@ pub mod shapes {
                     name: "GlobalTableName",
                     shape: &TABLE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "GlobalTableBillingMode",
                     shape: &BILLING_MODE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "GlobalTableProvisionedWriteCapacityUnits",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "GlobalTableProvisionedWriteCapacityAutoScalingSettingsUpdate",
                     shape: &AUTO_SCALING_SETTINGS_UPDATE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "GlobalTableGlobalSecondaryIndexSettingsUpdate",
                     shape: &GLOBAL_TABLE_GLOBAL_SECONDARY_INDEX_SETTINGS_UPDATE_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReplicaSettingsUpdate",
                     shape: &REPLICA_SETTINGS_UPDATE_LIST,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_GLOBAL_TABLE_SETTINGS_OUTPUT: Shape = Shape {
+        name: "UpdateGlobalTableSettingsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "GlobalTableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicaSettings",
+                    shape: &REPLICA_SETTINGS_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -14307,66 +19294,106 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Key",
                     shape: &KEY,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AttributeUpdates",
                     shape: &ATTRIBUTE_UPDATES,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Expected",
                     shape: &EXPECTED_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConditionalOperator",
                     shape: &CONDITIONAL_OPERATOR,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnValues",
                     shape: &RETURN_VALUE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnItemCollectionMetrics",
                     shape: &RETURN_ITEM_COLLECTION_METRICS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "UpdateExpression",
                     shape: &UPDATE_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConditionExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_ITEM_OUTPUT: Shape = Shape {
+        name: "UpdateItemOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Attributes",
+                    shape: &ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ItemCollectionMetrics",
+                    shape: &ITEM_COLLECTION_METRICS,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -14380,6 +19407,7 @@ pub mod shapes {
                 name: "ApproximateCreationDateTimePrecision",
                 shape: &APPROXIMATE_CREATION_DATE_TIME_PRECISION,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -14393,16 +19421,52 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamArn",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "UpdateKinesisStreamingConfiguration",
                     shape: &UPDATE_KINESIS_STREAMING_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_KINESIS_STREAMING_DESTINATION_OUTPUT: Shape = Shape {
+        name: "UpdateKinesisStreamingDestinationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamArn",
+                    shape: &STREAM_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DestinationStatus",
+                    shape: &DESTINATION_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "UpdateKinesisStreamingConfiguration",
+                    shape: &UPDATE_KINESIS_STREAMING_CONFIGURATION,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -14417,31 +19481,37 @@ pub mod shapes {
                     name: "RegionName",
                     shape: &REGION_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "KMSMasterKeyId",
                     shape: &KMS_MASTER_KEY_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ProvisionedThroughputOverride",
                     shape: &PROVISIONED_THROUGHPUT_OVERRIDE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OnDemandThroughputOverride",
                     shape: &ON_DEMAND_THROUGHPUT_OVERRIDE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "GlobalSecondaryIndexes",
                     shape: &REPLICA_GLOBAL_SECONDARY_INDEX_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TableClassOverride",
                     shape: &TABLE_CLASS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -14456,88 +19526,118 @@ pub mod shapes {
                     name: "AttributeDefinitions",
                     shape: &ATTRIBUTE_DEFINITIONS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "BillingMode",
                     shape: &BILLING_MODE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ProvisionedThroughput",
                     shape: &PROVISIONED_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "GlobalSecondaryIndexUpdates",
                     shape: &GLOBAL_SECONDARY_INDEX_UPDATE_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamSpecification",
                     shape: &STREAM_SPECIFICATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SSESpecification",
                     shape: &SSE_SPECIFICATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReplicaUpdates",
                     shape: &REPLICATION_GROUP_UPDATE_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TableClass",
                     shape: &TABLE_CLASS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DeletionProtectionEnabled",
                     shape: &DELETION_PROTECTION_ENABLED,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MultiRegionConsistency",
                     shape: &MULTI_REGION_CONSISTENCY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "GlobalTableWitnessUpdates",
                     shape: &GLOBAL_TABLE_WITNESS_GROUP_UPDATE_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OnDemandThroughput",
                     shape: &ON_DEMAND_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "WarmThroughput",
                     shape: &WARM_THROUGHPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "GlobalTableSettingsReplicationMode",
                     shape: &GLOBAL_TABLE_SETTINGS_REPLICATION_MODE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DisassociationProtectionEnabled",
                     shape: &DISASSOCIATION_PROTECTION_ENABLED,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "VectorIndexUpdates",
                     shape: &VECTOR_INDEX_UPDATE_LIST,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static UPDATE_TABLE_OUTPUT: Shape = Shape {
+        name: "UpdateTableOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TableDescription",
+                shape: &TABLE_DESCRIPTION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -14550,23 +19650,40 @@ pub mod shapes {
                     name: "GlobalSecondaryIndexUpdates",
                     shape: &GLOBAL_SECONDARY_INDEX_AUTO_SCALING_UPDATE_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ProvisionedWriteCapacityAutoScalingUpdate",
                     shape: &AUTO_SCALING_SETTINGS_UPDATE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReplicaUpdates",
                     shape: &REPLICA_AUTO_SCALING_UPDATE_LIST,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static UPDATE_TABLE_REPLICA_AUTO_SCALING_OUTPUT: Shape = Shape {
+        name: "UpdateTableReplicaAutoScalingOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TableAutoScalingDescription",
+                shape: &TABLE_AUTO_SCALING_DESCRIPTION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -14579,13 +19696,28 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "TimeToLiveSpecification",
                     shape: &TIME_TO_LIVE_SPECIFICATION,
                     required: true,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static UPDATE_TIME_TO_LIVE_OUTPUT: Shape = Shape {
+        name: "UpdateTimeToLiveOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TimeToLiveSpecification",
+                shape: &TIME_TO_LIVE_SPECIFICATION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -14597,6 +19729,7 @@ pub mod shapes {
                 name: "AttributeName",
                 shape: &VECTOR_ATTRIBUTE_NAME,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -14609,6 +19742,27 @@ pub mod shapes {
             max: Some(255),
             pattern: None,
             values: &[],
+        },
+    };
+
+    pub static VECTOR_CAPACITY: Shape = Shape {
+        name: "VectorCapacity",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "VectorSearchRequestBytes",
+                    shape: &CONSUMED_CAPACITY_UNITS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "VectorWriteRequestBytes",
+                    shape: &CONSUMED_CAPACITY_UNITS,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -14632,31 +19786,169 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "VectorAttribute",
                     shape: &VECTOR_ATTRIBUTE_DEFINITION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "SearchSchema",
                     shape: &SEARCH_SCHEMA,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Projection",
                     shape: &PROJECTION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Dimensions",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "DistanceFunction",
                     shape: &VECTOR_DISTANCE_FUNCTION,
                     required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static VECTOR_INDEX_DESCRIPTION: Shape = Shape {
+        name: "VectorIndexDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SearchSchema",
+                    shape: &SEARCH_SCHEMA,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Projection",
+                    shape: &PROJECTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "VectorAttribute",
+                    shape: &VECTOR_ATTRIBUTE_DEFINITION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Dimensions",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DistanceFunction",
+                    shape: &VECTOR_DISTANCE_FUNCTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IndexStatus",
+                    shape: &INDEX_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Backfilling",
+                    shape: &BACKFILLING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IndexSizeBytes",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ItemCount",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IndexArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static VECTOR_INDEX_DESCRIPTION_LIST: Shape = Shape {
+        name: "VectorIndexDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &VECTOR_INDEX_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static VECTOR_INDEX_INFO: Shape = Shape {
+        name: "VectorIndexInfo",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "VectorAttribute",
+                    shape: &VECTOR_ATTRIBUTE_DEFINITION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SearchSchema",
+                    shape: &SEARCH_SCHEMA,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Projection",
+                    shape: &PROJECTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Dimensions",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DistanceFunction",
+                    shape: &VECTOR_DISTANCE_FUNCTION,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -14669,6 +19961,8 @@ pub mod shapes {
             member: &VECTOR_INDEX,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -14681,11 +19975,13 @@ pub mod shapes {
                     name: "Create",
                     shape: &CREATE_VECTOR_INDEX_ACTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Delete",
                     shape: &DELETE_VECTOR_INDEX_ACTION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -14698,6 +19994,48 @@ pub mod shapes {
             member: &VECTOR_INDEX_UPDATE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static VECTOR_INDEXES: Shape = Shape {
+        name: "VectorIndexes",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &VECTOR_INDEX_INFO,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static VECTOR_INDEXES_BULK_VECTOR_BYTES_MAP: Shape = Shape {
+        name: "VectorIndexesBulkVectorBytesMap",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &INDEX_NAME,
+            value: &BULK_OPERATION_VECTOR_BYTES,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static VECTOR_INDEXES_CAPACITY_MAP: Shape = Shape {
+        name: "VectorIndexesCapacityMap",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &INDEX_NAME,
+            value: &VECTOR_CAPACITY,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -14710,13 +20048,26 @@ pub mod shapes {
                     name: "ReadUnitsPerSecond",
                     shape: &LONG_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "WriteUnitsPerSecond",
                     shape: &LONG_OBJECT,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static WITNESS_STATUS: Shape = Shape {
+        name: "WitnessStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["CREATING", "DELETING", "ACTIVE"],
         },
     };
 
@@ -14729,11 +20080,13 @@ pub mod shapes {
                     name: "PutRequest",
                     shape: &PUT_REQUEST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DeleteRequest",
                     shape: &DELETE_REQUEST,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -14746,6 +20099,8 @@ pub mod shapes {
             member: &WRITE_REQUEST,
             min: Some(1),
             max: Some(25),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -14783,28 +20138,48 @@ pub mod shapes {
         regex_matches(&RE, "^(?:^[^\\$]+$)$", value)
     }
 
-    /// `[,;:|\t ]`, whole value.
+    /// `[A-Za-z0-9][A-Za-z0-9\-\_\.]{0,126}[A-Za-z0-9]`, whole value.
     fn pattern_5(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:[A-Za-z0-9][A-Za-z0-9\\-\\_\\.]{0,126}[A-Za-z0-9])$",
+            value,
+        )
+    }
+
+    /// `[,;:|\t ]`, whole value.
+    fn pattern_6(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[,;:|\\t ])$", value)
     }
 
     /// `[\x20-\x21\x23-\x2B\x2D-\x7E]*`, whole value.
-    fn pattern_6(value: &str) -> bool {
+    fn pattern_7(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[\\x20-\\x21\\x23-\\x2B\\x2D-\\x7E]*)$", value)
     }
 
     /// `^[a-z0-9A-Z]+[\.\-\w]*[a-z0-9A-Z]+$`, whole value.
-    fn pattern_7(value: &str) -> bool {
+    fn pattern_8(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^[a-z0-9A-Z]+[\\.\\-\\w]*[a-z0-9A-Z]+$)$", value)
     }
 
     /// `[0-9]{12}`, whole value.
-    fn pattern_8(value: &str) -> bool {
+    fn pattern_9(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[0-9]{12})$", value)
+    }
+
+    /// `[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`, whole value.
+    fn pattern_10(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$",
+            value,
+        )
     }
 
     #[cfg(test)]
@@ -14816,10 +20191,12 @@ pub mod shapes {
             "^(?:[a-zA-Z0-9_.-]+)$",
             "^(?:([0-9a-f]{16})+)$",
             "^(?:^[^\\$]+$)$",
+            "^(?:[A-Za-z0-9][A-Za-z0-9\\-\\_\\.]{0,126}[A-Za-z0-9])$",
             "^(?:[,;:|\\t ])$",
             "^(?:[\\x20-\\x21\\x23-\\x2B\\x2D-\\x7E]*)$",
             "^(?:^[a-z0-9A-Z]+[\\.\\-\\w]*[a-z0-9A-Z]+$)$",
             "^(?:[0-9]{12})$",
+            "^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$",
         ] {
             assert!(crate::shape::compile(pattern).is_some(), "{pattern}");
         }

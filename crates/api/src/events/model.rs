@@ -27,6 +27,10 @@ pub const API_VERSION: &str = "2015-10-07";
 /// The service's endpoint prefix (`events.<region>.amazonaws.com`).
 pub const ENDPOINT_PREFIX: &str = "events";
 
+/// Whether the service is `awsQueryCompatible`: its JSON errors also carry the query
+/// protocol's code in `x-amzn-query-error`.
+pub const AWS_QUERY_COMPATIBLE: bool = false;
+
 /// Every error the model declares: its name, the code the protocol sends (query
 /// protocols and `awsQueryCompatible` services have their own), its HTTP status.
 pub mod errors {
@@ -5167,8 +5171,9 @@ pub struct UpdateEventBusResponse {
     pub log_config: Option<LogConfig>,
 }
 
-/// Every shape a request can reach, with the model's constraints, for
-/// [`crate::shape::validate`]. One static per shape, named after it.
+/// Every shape a request or response can reach, with the model's constraints (for
+/// [`crate::shape::validate`]) and wire names (for [`crate::query`]). One static per
+/// shape, named after it.
 pub mod shapes {
     use crate::shape::{Member, Pattern, RegexCell, Shape, ShapeKind, patterns, regex_matches};
 
@@ -5208,7 +5213,85 @@ pub mod shapes {
                 name: "Name",
                 shape: &EVENT_SOURCE_NAME,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static API_DESTINATION: Shape = Shape {
+        name: "ApiDestination",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ApiDestinationArn",
+                    shape: &API_DESTINATION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Name",
+                    shape: &API_DESTINATION_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ApiDestinationState",
+                    shape: &API_DESTINATION_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConnectionArn",
+                    shape: &CONNECTION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "InvocationEndpoint",
+                    shape: &HTTPS_ENDPOINT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "HttpMethod",
+                    shape: &API_DESTINATION_HTTP_METHOD,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "InvocationRateLimitPerSecond",
+                    shape: &API_DESTINATION_INVOCATION_RATE_LIMIT_PER_SECOND,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static API_DESTINATION_ARN: Shape = Shape {
+        name: "ApiDestinationArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(1600),
+            pattern: Some(Pattern {
+                regex: "^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:api-destination\\/[\\.\\-_A-Za-z0-9]+\\/[\\-A-Za-z0-9]+$",
+                matches: pattern_2,
+            }),
+            values: &[],
         },
     };
 
@@ -5220,7 +5303,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: ".*",
-                matches: pattern_2,
+                matches: pattern_3,
             }),
             values: &[],
         },
@@ -5254,9 +5337,32 @@ pub mod shapes {
             max: Some(64),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_A-Za-z0-9]+",
-                matches: pattern_3,
+                matches: pattern_4,
             }),
             values: &[],
+        },
+    };
+
+    pub static API_DESTINATION_RESPONSE_LIST: Shape = Shape {
+        name: "ApiDestinationResponseList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &API_DESTINATION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static API_DESTINATION_STATE: Shape = Shape {
+        name: "ApiDestinationState",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ACTIVE", "INACTIVE"],
         },
     };
 
@@ -5268,7 +5374,65 @@ pub mod shapes {
                 name: "GraphQLOperation",
                 shape: &GRAPH_QL_OPERATION,
                 required: false,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static ARCHIVE: Shape = Shape {
+        name: "Archive",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ArchiveName",
+                    shape: &ARCHIVE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventSourceArn",
+                    shape: &EVENT_BUS_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "State",
+                    shape: &ARCHIVE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &ARCHIVE_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RetentionDays",
+                    shape: &RETENTION_DAYS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SizeBytes",
+                    shape: &LONG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventCount",
+                    shape: &LONG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -5280,7 +5444,7 @@ pub mod shapes {
             max: Some(1600),
             pattern: Some(Pattern {
                 regex: "^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:.+\\/.+$",
-                matches: pattern_4,
+                matches: pattern_5,
             }),
             values: &[],
         },
@@ -5294,7 +5458,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: ".*",
-                matches: pattern_2,
+                matches: pattern_3,
             }),
             values: &[],
         },
@@ -5308,9 +5472,21 @@ pub mod shapes {
             max: Some(48),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_A-Za-z0-9]+",
-                matches: pattern_3,
+                matches: pattern_4,
             }),
             values: &[],
+        },
+    };
+
+    pub static ARCHIVE_RESPONSE_LIST: Shape = Shape {
+        name: "ArchiveResponseList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ARCHIVE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5329,6 +5505,20 @@ pub mod shapes {
                 "CREATE_FAILED",
                 "UPDATE_FAILED",
             ],
+        },
+    };
+
+    pub static ARCHIVE_STATE_REASON: Shape = Shape {
+        name: "ArchiveStateReason",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: Some(512),
+            pattern: Some(Pattern {
+                regex: ".*",
+                matches: pattern_3,
+            }),
+            values: &[],
         },
     };
 
@@ -5362,7 +5552,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "^[ \\t]*[^\\x00-\\x1F:\\x7F]+([ \\t]+[^\\x00-\\x1F:\\x7F]+)*[ \\t]*$",
-                matches: pattern_5,
+                matches: pattern_6,
             }),
             values: &[],
         },
@@ -5376,7 +5566,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "^[ \\t]*[^\\x00-\\x1F:\\x7F]+([ \\t]+[^\\x00-\\x1F:\\x7F]+)*[ \\t]*$",
-                matches: pattern_5,
+                matches: pattern_6,
             }),
             values: &[],
         },
@@ -5391,16 +5581,19 @@ pub mod shapes {
                     name: "Subnets",
                     shape: &STRING_LIST,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "SecurityGroups",
                     shape: &STRING_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AssignPublicIp",
                     shape: &ASSIGN_PUBLIC_IP,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5414,6 +5607,7 @@ pub mod shapes {
                 name: "Size",
                 shape: &INTEGER,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -5427,21 +5621,25 @@ pub mod shapes {
                     name: "JobDefinition",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "JobName",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ArrayProperties",
                     shape: &BATCH_ARRAY_PROPERTIES,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RetryStrategy",
                     shape: &BATCH_RETRY_STRATEGY,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5455,6 +5653,7 @@ pub mod shapes {
                 name: "Attempts",
                 shape: &INTEGER,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -5473,7 +5672,35 @@ pub mod shapes {
                 name: "ReplayName",
                 shape: &REPLAY_NAME,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static CANCEL_REPLAY_RESPONSE: Shape = Shape {
+        name: "CancelReplayResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReplayArn",
+                    shape: &REPLAY_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "State",
+                    shape: &REPLAY_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &REPLAY_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -5495,6 +5722,8 @@ pub mod shapes {
             member: &CAPACITY_PROVIDER_STRATEGY_ITEM,
             min: None,
             max: Some(6),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5507,16 +5736,19 @@ pub mod shapes {
                     name: "capacityProvider",
                     shape: &CAPACITY_PROVIDER,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "weight",
                     shape: &CAPACITY_PROVIDER_STRATEGY_ITEM_WEIGHT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "base",
                     shape: &CAPACITY_PROVIDER_STRATEGY_ITEM_BASE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5549,18 +5781,91 @@ pub mod shapes {
                     name: "Type",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Key",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Value",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static CONNECTION: Shape = Shape {
+        name: "Connection",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConnectionArn",
+                    shape: &CONNECTION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Name",
+                    shape: &CONNECTION_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConnectionState",
+                    shape: &CONNECTION_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &CONNECTION_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "AuthorizationType",
+                    shape: &CONNECTION_AUTHORIZATION_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastAuthorizedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static CONNECTION_API_KEY_AUTH_RESPONSE_PARAMETERS: Shape = Shape {
+        name: "ConnectionApiKeyAuthResponseParameters",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ApiKeyName",
+                shape: &AUTH_HEADER_PARAMETERS,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -5572,9 +5877,48 @@ pub mod shapes {
             max: Some(1600),
             pattern: Some(Pattern {
                 regex: "^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:connection\\/[\\.\\-_A-Za-z0-9]+\\/[\\-A-Za-z0-9]+$",
-                matches: pattern_6,
+                matches: pattern_7,
             }),
             values: &[],
+        },
+    };
+
+    pub static CONNECTION_AUTH_RESPONSE_PARAMETERS: Shape = Shape {
+        name: "ConnectionAuthResponseParameters",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BasicAuthParameters",
+                    shape: &CONNECTION_BASIC_AUTH_RESPONSE_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "OAuthParameters",
+                    shape: &CONNECTION_O_AUTH_RESPONSE_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ApiKeyAuthParameters",
+                    shape: &CONNECTION_API_KEY_AUTH_RESPONSE_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "InvocationHttpParameters",
+                    shape: &CONNECTION_HTTP_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConnectivityParameters",
+                    shape: &DESCRIBE_CONNECTION_CONNECTIVITY_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -5589,6 +5933,19 @@ pub mod shapes {
         },
     };
 
+    pub static CONNECTION_BASIC_AUTH_RESPONSE_PARAMETERS: Shape = Shape {
+        name: "ConnectionBasicAuthResponseParameters",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Username",
+                shape: &AUTH_HEADER_PARAMETERS,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
     pub static CONNECTION_BODY_PARAMETER: Shape = Shape {
         name: "ConnectionBodyParameter",
         sensitive: false,
@@ -5598,16 +5955,19 @@ pub mod shapes {
                     name: "Key",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Value",
                     shape: &SENSITIVE_STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "IsValueSecret",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5620,6 +5980,8 @@ pub mod shapes {
             member: &CONNECTION_BODY_PARAMETER,
             min: Some(0),
             max: Some(100),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5631,7 +5993,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: ".*",
-                matches: pattern_2,
+                matches: pattern_3,
             }),
             values: &[],
         },
@@ -5646,16 +6008,19 @@ pub mod shapes {
                     name: "Key",
                     shape: &HEADER_KEY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Value",
                     shape: &HEADER_VALUE_SENSITIVE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "IsValueSecret",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5668,6 +6033,8 @@ pub mod shapes {
             member: &CONNECTION_HEADER_PARAMETER,
             min: Some(0),
             max: Some(100),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5680,16 +6047,19 @@ pub mod shapes {
                     name: "HeaderParameters",
                     shape: &CONNECTION_HEADER_PARAMETERS_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "QueryStringParameters",
                     shape: &CONNECTION_QUERY_STRING_PARAMETERS_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "BodyParameters",
                     shape: &CONNECTION_BODY_PARAMETERS_LIST,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5703,9 +6073,22 @@ pub mod shapes {
             max: Some(64),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_A-Za-z0-9]+",
-                matches: pattern_3,
+                matches: pattern_4,
             }),
             values: &[],
+        },
+    };
+
+    pub static CONNECTION_O_AUTH_CLIENT_RESPONSE_PARAMETERS: Shape = Shape {
+        name: "ConnectionOAuthClientResponseParameters",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ClientID",
+                shape: &AUTH_HEADER_PARAMETERS,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -5720,6 +6103,39 @@ pub mod shapes {
         },
     };
 
+    pub static CONNECTION_O_AUTH_RESPONSE_PARAMETERS: Shape = Shape {
+        name: "ConnectionOAuthResponseParameters",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ClientParameters",
+                    shape: &CONNECTION_O_AUTH_CLIENT_RESPONSE_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "AuthorizationEndpoint",
+                    shape: &HTTPS_ENDPOINT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "HttpMethod",
+                    shape: &CONNECTION_O_AUTH_HTTP_METHOD,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "OAuthHttpParameters",
+                    shape: &CONNECTION_HTTP_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static CONNECTION_QUERY_STRING_PARAMETER: Shape = Shape {
         name: "ConnectionQueryStringParameter",
         sensitive: false,
@@ -5729,16 +6145,19 @@ pub mod shapes {
                     name: "Key",
                     shape: &QUERY_STRING_KEY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Value",
                     shape: &QUERY_STRING_VALUE_SENSITIVE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "IsValueSecret",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5751,6 +6170,20 @@ pub mod shapes {
             member: &CONNECTION_QUERY_STRING_PARAMETER,
             min: Some(0),
             max: Some(100),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static CONNECTION_RESPONSE_LIST: Shape = Shape {
+        name: "ConnectionResponseList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CONNECTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5775,6 +6208,20 @@ pub mod shapes {
         },
     };
 
+    pub static CONNECTION_STATE_REASON: Shape = Shape {
+        name: "ConnectionStateReason",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: Some(512),
+            pattern: Some(Pattern {
+                regex: ".*",
+                matches: pattern_3,
+            }),
+            values: &[],
+        },
+    };
+
     pub static CONNECTIVITY_RESOURCE_CONFIGURATION_ARN: Shape = Shape {
         name: "ConnectivityResourceConfigurationArn",
         sensitive: false,
@@ -5783,6 +6230,7 @@ pub mod shapes {
                 name: "ResourceConfigurationArn",
                 shape: &RESOURCE_CONFIGURATION_ARN,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -5795,6 +6243,7 @@ pub mod shapes {
                 name: "ResourceParameters",
                 shape: &CONNECTIVITY_RESOURCE_CONFIGURATION_ARN,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -5808,31 +6257,70 @@ pub mod shapes {
                     name: "Name",
                     shape: &API_DESTINATION_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Description",
                     shape: &API_DESTINATION_DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConnectionArn",
                     shape: &CONNECTION_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "InvocationEndpoint",
                     shape: &HTTPS_ENDPOINT,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "HttpMethod",
                     shape: &API_DESTINATION_HTTP_METHOD,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "InvocationRateLimitPerSecond",
                     shape: &API_DESTINATION_INVOCATION_RATE_LIMIT_PER_SECOND,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static CREATE_API_DESTINATION_RESPONSE: Shape = Shape {
+        name: "CreateApiDestinationResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ApiDestinationArn",
+                    shape: &API_DESTINATION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ApiDestinationState",
+                    shape: &API_DESTINATION_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5847,31 +6335,70 @@ pub mod shapes {
                     name: "ArchiveName",
                     shape: &ARCHIVE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EventSourceArn",
                     shape: &EVENT_BUS_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Description",
                     shape: &ARCHIVE_DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EventPattern",
                     shape: &EVENT_PATTERN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RetentionDays",
                     shape: &RETENTION_DAYS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KmsKeyIdentifier",
                     shape: &KMS_KEY_IDENTIFIER,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static CREATE_ARCHIVE_RESPONSE: Shape = Shape {
+        name: "CreateArchiveResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ArchiveArn",
+                    shape: &ARCHIVE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "State",
+                    shape: &ARCHIVE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &ARCHIVE_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5886,11 +6413,13 @@ pub mod shapes {
                     name: "ApiKeyName",
                     shape: &AUTH_HEADER_PARAMETERS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ApiKeyValue",
                     shape: &AUTH_HEADER_PARAMETERS_SENSITIVE,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -5905,26 +6434,31 @@ pub mod shapes {
                     name: "BasicAuthParameters",
                     shape: &CREATE_CONNECTION_BASIC_AUTH_REQUEST_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OAuthParameters",
                     shape: &CREATE_CONNECTION_O_AUTH_REQUEST_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ApiKeyAuthParameters",
                     shape: &CREATE_CONNECTION_API_KEY_AUTH_REQUEST_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "InvocationHttpParameters",
                     shape: &CONNECTION_HTTP_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConnectivityParameters",
                     shape: &CONNECTIVITY_RESOURCE_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5939,11 +6473,13 @@ pub mod shapes {
                     name: "Username",
                     shape: &AUTH_HEADER_PARAMETERS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Password",
                     shape: &AUTH_HEADER_PARAMETERS_SENSITIVE,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -5958,11 +6494,13 @@ pub mod shapes {
                     name: "ClientID",
                     shape: &AUTH_HEADER_PARAMETERS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ClientSecret",
                     shape: &AUTH_HEADER_PARAMETERS_SENSITIVE,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -5977,21 +6515,25 @@ pub mod shapes {
                     name: "ClientParameters",
                     shape: &CREATE_CONNECTION_O_AUTH_CLIENT_REQUEST_PARAMETERS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AuthorizationEndpoint",
                     shape: &HTTPS_ENDPOINT,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "HttpMethod",
                     shape: &CONNECTION_O_AUTH_HTTP_METHOD,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "OAuthHttpParameters",
                     shape: &CONNECTION_HTTP_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6006,31 +6548,70 @@ pub mod shapes {
                     name: "Name",
                     shape: &CONNECTION_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Description",
                     shape: &CONNECTION_DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AuthorizationType",
                     shape: &CONNECTION_AUTHORIZATION_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AuthParameters",
                     shape: &CREATE_CONNECTION_AUTH_REQUEST_PARAMETERS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "InvocationConnectivityParameters",
                     shape: &CONNECTIVITY_RESOURCE_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KmsKeyIdentifier",
                     shape: &KMS_KEY_IDENTIFIER,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static CREATE_CONNECTION_RESPONSE: Shape = Shape {
+        name: "CreateConnectionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConnectionArn",
+                    shape: &CONNECTION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConnectionState",
+                    shape: &CONNECTION_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6045,31 +6626,88 @@ pub mod shapes {
                     name: "Name",
                     shape: &ENDPOINT_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Description",
                     shape: &ENDPOINT_DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RoutingConfig",
                     shape: &ROUTING_CONFIG,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ReplicationConfig",
                     shape: &REPLICATION_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EventBuses",
                     shape: &ENDPOINT_EVENT_BUS_LIST,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "RoleArn",
                     shape: &IAM_ROLE_ARN,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static CREATE_ENDPOINT_RESPONSE: Shape = Shape {
+        name: "CreateEndpointResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Name",
+                    shape: &ENDPOINT_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Arn",
+                    shape: &ENDPOINT_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RoutingConfig",
+                    shape: &ROUTING_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicationConfig",
+                    shape: &REPLICATION_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventBuses",
+                    shape: &ENDPOINT_EVENT_BUS_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RoleArn",
+                    shape: &IAM_ROLE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "State",
+                    shape: &ENDPOINT_STATE,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6084,36 +6722,82 @@ pub mod shapes {
                     name: "Name",
                     shape: &EVENT_BUS_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EventSourceName",
                     shape: &EVENT_SOURCE_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Description",
                     shape: &EVENT_BUS_DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KmsKeyIdentifier",
                     shape: &KMS_KEY_IDENTIFIER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DeadLetterConfig",
                     shape: &DEAD_LETTER_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "LogConfig",
                     shape: &LOG_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static CREATE_EVENT_BUS_RESPONSE: Shape = Shape {
+        name: "CreateEventBusResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "EventBusArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Description",
+                    shape: &EVENT_BUS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KmsKeyIdentifier",
+                    shape: &KMS_KEY_IDENTIFIER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DeadLetterConfig",
+                    shape: &DEAD_LETTER_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LogConfig",
+                    shape: &LOG_CONFIG,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6128,13 +6812,39 @@ pub mod shapes {
                     name: "Name",
                     shape: &EVENT_SOURCE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Account",
                     shape: &ACCOUNT_ID,
                     required: true,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static CREATE_PARTNER_EVENT_SOURCE_RESPONSE: Shape = Shape {
+        name: "CreatePartnerEventSourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "EventSourceArn",
+                shape: &STRING,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static CREATED_BY: Shape = Shape {
+        name: "CreatedBy",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(128),
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -6168,6 +6878,7 @@ pub mod shapes {
                 name: "Name",
                 shape: &EVENT_SOURCE_NAME,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -6180,6 +6891,7 @@ pub mod shapes {
                 name: "Arn",
                 shape: &RESOURCE_ARN,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -6192,7 +6904,47 @@ pub mod shapes {
                 name: "Name",
                 shape: &CONNECTION_NAME,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static DEAUTHORIZE_CONNECTION_RESPONSE: Shape = Shape {
+        name: "DeauthorizeConnectionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConnectionArn",
+                    shape: &CONNECTION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConnectionState",
+                    shape: &CONNECTION_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastAuthorizedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -6204,8 +6956,15 @@ pub mod shapes {
                 name: "Name",
                 shape: &API_DESTINATION_NAME,
                 required: true,
+                location_name: None,
             }],
         },
+    };
+
+    pub static DELETE_API_DESTINATION_RESPONSE: Shape = Shape {
+        name: "DeleteApiDestinationResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static DELETE_ARCHIVE_REQUEST: Shape = Shape {
@@ -6216,8 +6975,15 @@ pub mod shapes {
                 name: "ArchiveName",
                 shape: &ARCHIVE_NAME,
                 required: true,
+                location_name: None,
             }],
         },
+    };
+
+    pub static DELETE_ARCHIVE_RESPONSE: Shape = Shape {
+        name: "DeleteArchiveResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static DELETE_CONNECTION_REQUEST: Shape = Shape {
@@ -6228,7 +6994,47 @@ pub mod shapes {
                 name: "Name",
                 shape: &CONNECTION_NAME,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static DELETE_CONNECTION_RESPONSE: Shape = Shape {
+        name: "DeleteConnectionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConnectionArn",
+                    shape: &CONNECTION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConnectionState",
+                    shape: &CONNECTION_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastAuthorizedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -6240,8 +7046,15 @@ pub mod shapes {
                 name: "Name",
                 shape: &ENDPOINT_NAME,
                 required: true,
+                location_name: None,
             }],
         },
+    };
+
+    pub static DELETE_ENDPOINT_RESPONSE: Shape = Shape {
+        name: "DeleteEndpointResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static DELETE_EVENT_BUS_REQUEST: Shape = Shape {
@@ -6252,6 +7065,7 @@ pub mod shapes {
                 name: "Name",
                 shape: &EVENT_BUS_NAME,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -6265,11 +7079,13 @@ pub mod shapes {
                     name: "Name",
                     shape: &EVENT_SOURCE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Account",
                     shape: &ACCOUNT_ID,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -6284,16 +7100,19 @@ pub mod shapes {
                     name: "Name",
                     shape: &RULE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Force",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6307,7 +7126,77 @@ pub mod shapes {
                 name: "Name",
                 shape: &API_DESTINATION_NAME,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static DESCRIBE_API_DESTINATION_RESPONSE: Shape = Shape {
+        name: "DescribeApiDestinationResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ApiDestinationArn",
+                    shape: &API_DESTINATION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Name",
+                    shape: &API_DESTINATION_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Description",
+                    shape: &API_DESTINATION_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ApiDestinationState",
+                    shape: &API_DESTINATION_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConnectionArn",
+                    shape: &CONNECTION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "InvocationEndpoint",
+                    shape: &HTTPS_ENDPOINT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "HttpMethod",
+                    shape: &API_DESTINATION_HTTP_METHOD,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "InvocationRateLimitPerSecond",
+                    shape: &API_DESTINATION_INVOCATION_RATE_LIMIT_PER_SECOND,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -6319,6 +7208,101 @@ pub mod shapes {
                 name: "ArchiveName",
                 shape: &ARCHIVE_NAME,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_ARCHIVE_RESPONSE: Shape = Shape {
+        name: "DescribeArchiveResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ArchiveArn",
+                    shape: &ARCHIVE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ArchiveName",
+                    shape: &ARCHIVE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventSourceArn",
+                    shape: &EVENT_BUS_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Description",
+                    shape: &ARCHIVE_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventPattern",
+                    shape: &EVENT_PATTERN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "State",
+                    shape: &ARCHIVE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &ARCHIVE_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KmsKeyIdentifier",
+                    shape: &KMS_KEY_IDENTIFIER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RetentionDays",
+                    shape: &RETENTION_DAYS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SizeBytes",
+                    shape: &LONG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventCount",
+                    shape: &LONG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static DESCRIBE_CONNECTION_CONNECTIVITY_PARAMETERS: Shape = Shape {
+        name: "DescribeConnectionConnectivityParameters",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ResourceParameters",
+                shape: &DESCRIBE_CONNECTION_RESOURCE_PARAMETERS,
+                required: true,
+                location_name: None,
             }],
         },
     };
@@ -6331,7 +7315,116 @@ pub mod shapes {
                 name: "Name",
                 shape: &CONNECTION_NAME,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static DESCRIBE_CONNECTION_RESOURCE_PARAMETERS: Shape = Shape {
+        name: "DescribeConnectionResourceParameters",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ResourceConfigurationArn",
+                    shape: &RESOURCE_CONFIGURATION_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ResourceAssociationArn",
+                    shape: &RESOURCE_ASSOCIATION_ARN,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static DESCRIBE_CONNECTION_RESPONSE: Shape = Shape {
+        name: "DescribeConnectionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConnectionArn",
+                    shape: &CONNECTION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Name",
+                    shape: &CONNECTION_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Description",
+                    shape: &CONNECTION_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "InvocationConnectivityParameters",
+                    shape: &DESCRIBE_CONNECTION_CONNECTIVITY_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConnectionState",
+                    shape: &CONNECTION_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &CONNECTION_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "AuthorizationType",
+                    shape: &CONNECTION_AUTHORIZATION_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SecretArn",
+                    shape: &SECRETS_MANAGER_SECRET_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KmsKeyIdentifier",
+                    shape: &KMS_KEY_IDENTIFIER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "AuthParameters",
+                    shape: &CONNECTION_AUTH_RESPONSE_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastAuthorizedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -6344,11 +7437,100 @@ pub mod shapes {
                     name: "Name",
                     shape: &ENDPOINT_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "HomeRegion",
                     shape: &HOME_REGION,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static DESCRIBE_ENDPOINT_RESPONSE: Shape = Shape {
+        name: "DescribeEndpointResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Name",
+                    shape: &ENDPOINT_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Description",
+                    shape: &ENDPOINT_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Arn",
+                    shape: &ENDPOINT_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RoutingConfig",
+                    shape: &ROUTING_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicationConfig",
+                    shape: &REPLICATION_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventBuses",
+                    shape: &ENDPOINT_EVENT_BUS_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RoleArn",
+                    shape: &IAM_ROLE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EndpointId",
+                    shape: &ENDPOINT_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EndpointUrl",
+                    shape: &ENDPOINT_URL,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "State",
+                    shape: &ENDPOINT_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &ENDPOINT_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6362,7 +7544,77 @@ pub mod shapes {
                 name: "Name",
                 shape: &EVENT_BUS_NAME_OR_ARN,
                 required: false,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static DESCRIBE_EVENT_BUS_RESPONSE: Shape = Shape {
+        name: "DescribeEventBusResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Name",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Arn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Description",
+                    shape: &EVENT_BUS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KmsKeyIdentifier",
+                    shape: &KMS_KEY_IDENTIFIER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DeadLetterConfig",
+                    shape: &DEAD_LETTER_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Policy",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LogConfig",
+                    shape: &LOG_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ManagedBy",
+                    shape: &MANAGED_BY,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -6374,7 +7626,53 @@ pub mod shapes {
                 name: "Name",
                 shape: &EVENT_SOURCE_NAME,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static DESCRIBE_EVENT_SOURCE_RESPONSE: Shape = Shape {
+        name: "DescribeEventSourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreatedBy",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ExpirationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Name",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "State",
+                    shape: &EVENT_SOURCE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -6386,7 +7684,29 @@ pub mod shapes {
                 name: "Name",
                 shape: &EVENT_SOURCE_NAME,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static DESCRIBE_PARTNER_EVENT_SOURCE_RESPONSE: Shape = Shape {
+        name: "DescribePartnerEventSourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Name",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -6398,7 +7718,89 @@ pub mod shapes {
                 name: "ReplayName",
                 shape: &REPLAY_NAME,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static DESCRIBE_REPLAY_RESPONSE: Shape = Shape {
+        name: "DescribeReplayResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReplayName",
+                    shape: &REPLAY_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplayArn",
+                    shape: &REPLAY_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Description",
+                    shape: &REPLAY_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "State",
+                    shape: &REPLAY_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &REPLAY_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventSourceArn",
+                    shape: &ARCHIVE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Destination",
+                    shape: &REPLAY_DESTINATION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventStartTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventEndTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventLastReplayedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplayStartTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplayEndTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -6411,11 +7813,82 @@ pub mod shapes {
                     name: "Name",
                     shape: &RULE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static DESCRIBE_RULE_RESPONSE: Shape = Shape {
+        name: "DescribeRuleResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Name",
+                    shape: &RULE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Arn",
+                    shape: &RULE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventPattern",
+                    shape: &EVENT_PATTERN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ScheduleExpression",
+                    shape: &SCHEDULE_EXPRESSION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "State",
+                    shape: &RULE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Description",
+                    shape: &RULE_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RoleArn",
+                    shape: &ROLE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ManagedBy",
+                    shape: &MANAGED_BY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventBusName",
+                    shape: &EVENT_BUS_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreatedBy",
+                    shape: &CREATED_BY,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6430,11 +7903,13 @@ pub mod shapes {
                     name: "Name",
                     shape: &RULE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6449,71 +7924,85 @@ pub mod shapes {
                     name: "TaskDefinitionArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "TaskCount",
                     shape: &LIMIT_MIN1,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "LaunchType",
                     shape: &LAUNCH_TYPE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NetworkConfiguration",
                     shape: &NETWORK_CONFIGURATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "PlatformVersion",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Group",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "CapacityProviderStrategy",
                     shape: &CAPACITY_PROVIDER_STRATEGY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EnableECSManagedTags",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EnableExecuteCommand",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "PlacementConstraints",
                     shape: &PLACEMENT_CONSTRAINTS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "PlacementStrategy",
                     shape: &PLACEMENT_STRATEGIES,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "PropagateTags",
                     shape: &PROPAGATE_TAGS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReferenceId",
                     shape: &REFERENCE_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6528,13 +8017,116 @@ pub mod shapes {
                     name: "Name",
                     shape: &RULE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static ENDPOINT: Shape = Shape {
+        name: "Endpoint",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Name",
+                    shape: &ENDPOINT_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Description",
+                    shape: &ENDPOINT_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Arn",
+                    shape: &ENDPOINT_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RoutingConfig",
+                    shape: &ROUTING_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicationConfig",
+                    shape: &REPLICATION_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventBuses",
+                    shape: &ENDPOINT_EVENT_BUS_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RoleArn",
+                    shape: &IAM_ROLE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EndpointId",
+                    shape: &ENDPOINT_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EndpointUrl",
+                    shape: &ENDPOINT_URL,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "State",
+                    shape: &ENDPOINT_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &ENDPOINT_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static ENDPOINT_ARN: Shape = Shape {
+        name: "EndpointArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(1600),
+            pattern: Some(Pattern {
+                regex: "^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:endpoint\\/[/\\.\\-_A-Za-z0-9]+$",
+                matches: pattern_8,
+            }),
+            values: &[],
         },
     };
 
@@ -6546,7 +8138,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: ".*",
-                matches: pattern_2,
+                matches: pattern_3,
             }),
             values: &[],
         },
@@ -6560,6 +8152,7 @@ pub mod shapes {
                 name: "EventBusArn",
                 shape: &NON_PARTNER_EVENT_BUS_ARN,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -6571,6 +8164,8 @@ pub mod shapes {
             member: &ENDPOINT_EVENT_BUS,
             min: Some(2),
             max: Some(2),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6582,9 +8177,21 @@ pub mod shapes {
             max: Some(50),
             pattern: Some(Pattern {
                 regex: "^[A-Za-z0-9\\-]+[\\.][A-Za-z0-9\\-]+$",
-                matches: pattern_7,
+                matches: pattern_9,
             }),
             values: &[],
+        },
+    };
+
+    pub static ENDPOINT_LIST: Shape = Shape {
+        name: "EndpointList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ENDPOINT,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6596,9 +8203,129 @@ pub mod shapes {
             max: Some(64),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_A-Za-z0-9]+",
+                matches: pattern_4,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static ENDPOINT_STATE: Shape = Shape {
+        name: "EndpointState",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "ACTIVE",
+                "CREATING",
+                "UPDATING",
+                "DELETING",
+                "CREATE_FAILED",
+                "UPDATE_FAILED",
+                "DELETE_FAILED",
+            ],
+        },
+    };
+
+    pub static ENDPOINT_STATE_REASON: Shape = Shape {
+        name: "EndpointStateReason",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(512),
+            pattern: Some(Pattern {
+                regex: ".*",
                 matches: pattern_3,
             }),
             values: &[],
+        },
+    };
+
+    pub static ENDPOINT_URL: Shape = Shape {
+        name: "EndpointUrl",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(256),
+            pattern: Some(Pattern {
+                regex: "^(https://)?[\\.\\-a-z0-9]+$",
+                matches: pattern_10,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static ERROR_CODE: Shape = Shape {
+        name: "ErrorCode",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static ERROR_MESSAGE: Shape = Shape {
+        name: "ErrorMessage",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static EVENT_BUS: Shape = Shape {
+        name: "EventBus",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Name",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Arn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Description",
+                    shape: &EVENT_BUS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Policy",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ManagedBy",
+                    shape: &MANAGED_BY,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -6610,7 +8337,7 @@ pub mod shapes {
             max: Some(1600),
             pattern: Some(Pattern {
                 regex: "^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:.+\\/.+$",
-                matches: pattern_4,
+                matches: pattern_5,
             }),
             values: &[],
         },
@@ -6627,6 +8354,18 @@ pub mod shapes {
         },
     };
 
+    pub static EVENT_BUS_LIST: Shape = Shape {
+        name: "EventBusList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &EVENT_BUS,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static EVENT_BUS_NAME: Shape = Shape {
         name: "EventBusName",
         sensitive: false,
@@ -6635,7 +8374,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "[/\\.\\-_A-Za-z0-9]+",
-                matches: pattern_8,
+                matches: pattern_11,
             }),
             values: &[],
         },
@@ -6649,8 +8388,19 @@ pub mod shapes {
             max: Some(1600),
             pattern: Some(Pattern {
                 regex: "(arn:aws[\\w-]*:events:[a-z]+-[a-z]+-[\\w-]+:[0-9]{12}:event-bus\\/)?[/\\.\\-_A-Za-z0-9]+",
-                matches: pattern_9,
+                matches: pattern_12,
             }),
+            values: &[],
+        },
+    };
+
+    pub static EVENT_ID: Shape = Shape {
+        name: "EventId",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: Some(64),
+            pattern: None,
             values: &[],
         },
     };
@@ -6684,6 +8434,65 @@ pub mod shapes {
             member: &EVENT_RESOURCE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static EVENT_SOURCE: Shape = Shape {
+        name: "EventSource",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreatedBy",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ExpirationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Name",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "State",
+                    shape: &EVENT_SOURCE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static EVENT_SOURCE_LIST: Shape = Shape {
+        name: "EventSourceList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &EVENT_SOURCE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6695,7 +8504,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "aws\\.partner(/[\\.\\-_A-Za-z0-9]+){2,}",
-                matches: pattern_10,
+                matches: pattern_13,
             }),
             values: &[],
         },
@@ -6709,9 +8518,20 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "[/\\.\\-_A-Za-z0-9]+",
-                matches: pattern_8,
+                matches: pattern_11,
             }),
             values: &[],
+        },
+    };
+
+    pub static EVENT_SOURCE_STATE: Shape = Shape {
+        name: "EventSourceState",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["PENDING", "ACTIVE", "DELETED"],
         },
     };
 
@@ -6730,11 +8550,13 @@ pub mod shapes {
                     name: "Primary",
                     shape: &PRIMARY,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Secondary",
                     shape: &SECONDARY,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -6759,7 +8581,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "^[!#$%&'*+-.^_`|~0-9a-zA-Z]+$",
-                matches: pattern_11,
+                matches: pattern_14,
             }),
             values: &[],
         },
@@ -6773,6 +8595,9 @@ pub mod shapes {
             value: &HEADER_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -6784,7 +8609,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "^[ \\t]*[\\x20-\\x7E]+([ \\t]+[\\x20-\\x7E]+)*[ \\t]*$",
-                matches: pattern_12,
+                matches: pattern_15,
             }),
             values: &[],
         },
@@ -6798,7 +8623,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "^[ \\t]*[\\x20-\\x7E]+([ \\t]+[\\x20-\\x7E]+)*[ \\t]*$",
-                matches: pattern_12,
+                matches: pattern_15,
             }),
             values: &[],
         },
@@ -6812,7 +8637,7 @@ pub mod shapes {
             max: Some(1600),
             pattern: Some(Pattern {
                 regex: "^arn:aws([a-z]|\\-)*:route53:::healthcheck/[\\-a-z0-9]+$",
-                matches: pattern_13,
+                matches: pattern_16,
             }),
             values: &[],
         },
@@ -6826,7 +8651,7 @@ pub mod shapes {
             max: Some(20),
             pattern: Some(Pattern {
                 regex: "^[\\-a-z0-9]+$",
-                matches: pattern_14,
+                matches: pattern_17,
             }),
             values: &[],
         },
@@ -6841,16 +8666,19 @@ pub mod shapes {
                     name: "PathParameterValues",
                     shape: &PATH_PARAMETER_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "HeaderParameters",
                     shape: &HEADER_PARAMETERS_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "QueryStringParameters",
                     shape: &QUERY_STRING_PARAMETERS_MAP,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6864,7 +8692,7 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "^((%[0-9A-Fa-f]{2}|[-()_.!~*';/?:@\\x26=+$,A-Za-z0-9])+)([).!';/?:,])?$",
-                matches: pattern_15,
+                matches: pattern_18,
             }),
             values: &[],
         },
@@ -6878,7 +8706,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "^arn:aws[a-z-]*:iam::\\d{12}:role\\/[\\w+=,.@/-]+$",
-                matches: pattern_16,
+                matches: pattern_19,
             }),
             values: &[],
         },
@@ -6904,11 +8732,13 @@ pub mod shapes {
                     name: "InputPathsMap",
                     shape: &TRANSFORMER_PATHS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "InputTemplate",
                     shape: &TRANSFORMER_INPUT,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -6922,7 +8752,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "[A-Za-z0-9\\_\\-]+",
-                matches: pattern_17,
+                matches: pattern_20,
             }),
             values: &[],
         },
@@ -6945,6 +8775,7 @@ pub mod shapes {
                 name: "PartitionKeyPath",
                 shape: &TARGET_PARTITION_KEY_PATH,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -6957,7 +8788,7 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "^[a-zA-Z0-9_\\-/:]*$",
-                matches: pattern_18,
+                matches: pattern_21,
             }),
             values: &[],
         },
@@ -7012,21 +8843,46 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &API_DESTINATION_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConnectionArn",
                     shape: &CONNECTION_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_API_DESTINATIONS_RESPONSE: Shape = Shape {
+        name: "ListApiDestinationsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ApiDestinations",
+                    shape: &API_DESTINATION_RESPONSE_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7041,26 +8897,52 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &ARCHIVE_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EventSourceArn",
                     shape: &EVENT_BUS_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "State",
                     shape: &ARCHIVE_STATE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_ARCHIVES_RESPONSE: Shape = Shape {
+        name: "ListArchivesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Archives",
+                    shape: &ARCHIVE_RESPONSE_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7075,21 +8957,46 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &CONNECTION_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConnectionState",
                     shape: &CONNECTION_STATE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_CONNECTIONS_RESPONSE: Shape = Shape {
+        name: "ListConnectionsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Connections",
+                    shape: &CONNECTION_RESPONSE_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7104,21 +9011,46 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &ENDPOINT_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "HomeRegion",
                     shape: &HOME_REGION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_ENDPOINTS_RESPONSE: Shape = Shape {
+        name: "ListEndpointsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Endpoints",
+                    shape: &ENDPOINT_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7133,16 +9065,40 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &EVENT_BUS_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_EVENT_BUSES_RESPONSE: Shape = Shape {
+        name: "ListEventBusesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "EventBuses",
+                    shape: &EVENT_BUS_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7157,16 +9113,40 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &EVENT_SOURCE_NAME_PREFIX,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_EVENT_SOURCES_RESPONSE: Shape = Shape {
+        name: "ListEventSourcesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "EventSources",
+                    shape: &EVENT_SOURCE_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7181,16 +9161,40 @@ pub mod shapes {
                     name: "EventSourceName",
                     shape: &EVENT_SOURCE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_PARTNER_EVENT_SOURCE_ACCOUNTS_RESPONSE: Shape = Shape {
+        name: "ListPartnerEventSourceAccountsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PartnerEventSourceAccounts",
+                    shape: &PARTNER_EVENT_SOURCE_ACCOUNT_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7205,16 +9209,40 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &PARTNER_EVENT_SOURCE_NAME_PREFIX,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_PARTNER_EVENT_SOURCES_RESPONSE: Shape = Shape {
+        name: "ListPartnerEventSourcesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PartnerEventSources",
+                    shape: &PARTNER_EVENT_SOURCE_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7229,26 +9257,52 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &REPLAY_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "State",
                     shape: &REPLAY_STATE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EventSourceArn",
                     shape: &ARCHIVE_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_REPLAYS_RESPONSE: Shape = Shape {
+        name: "ListReplaysResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Replays",
+                    shape: &REPLAY_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7263,21 +9317,46 @@ pub mod shapes {
                     name: "TargetArn",
                     shape: &TARGET_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_RULE_NAMES_BY_TARGET_RESPONSE: Shape = Shape {
+        name: "ListRuleNamesByTargetResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "RuleNames",
+                    shape: &RULE_NAME_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7292,21 +9371,46 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &RULE_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_RULES_RESPONSE: Shape = Shape {
+        name: "ListRulesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Rules",
+                    shape: &RULE_RESPONSE_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7320,6 +9424,20 @@ pub mod shapes {
                 name: "ResourceARN",
                 shape: &ARN,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static LIST_TAGS_FOR_RESOURCE_RESPONSE: Shape = Shape {
+        name: "ListTagsForResourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Tags",
+                shape: &TAG_LIST,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -7333,21 +9451,46 @@ pub mod shapes {
                     name: "Rule",
                     shape: &RULE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_TARGETS_BY_RULE_RESPONSE: Shape = Shape {
+        name: "ListTargetsByRuleResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Targets",
+                    shape: &TARGET_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7362,13 +9505,35 @@ pub mod shapes {
                     name: "IncludeDetail",
                     shape: &INCLUDE_DETAIL,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Level",
                     shape: &LEVEL,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static LONG: Shape = Shape {
+        name: "Long",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: None,
+            max: None,
+        },
+    };
+
+    pub static MANAGED_BY: Shape = Shape {
+        name: "ManagedBy",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(128),
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -7409,6 +9574,7 @@ pub mod shapes {
                 name: "awsvpcConfiguration",
                 shape: &AWS_VPC_CONFIGURATION,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -7432,7 +9598,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "^arn:aws[a-z-]*:events:[a-z]+-[a-z-]+-\\d+:\\d{12}:event-bus/[\\w.-]+$",
-                matches: pattern_19,
+                matches: pattern_22,
             }),
             values: &[],
         },
@@ -7446,7 +9612,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_A-Za-z0-9]+",
-                matches: pattern_3,
+                matches: pattern_4,
             }),
             values: &[],
         },
@@ -7460,9 +9626,87 @@ pub mod shapes {
             max: Some(1600),
             pattern: Some(Pattern {
                 regex: "(arn:aws[\\w-]*:events:[a-z]+-[a-z]+-[\\w-]+:[0-9]{12}:event-bus\\/)?[\\.\\-_A-Za-z0-9]+",
-                matches: pattern_20,
+                matches: pattern_23,
             }),
             values: &[],
+        },
+    };
+
+    pub static PARTNER_EVENT_SOURCE: Shape = Shape {
+        name: "PartnerEventSource",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Name",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static PARTNER_EVENT_SOURCE_ACCOUNT: Shape = Shape {
+        name: "PartnerEventSourceAccount",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Account",
+                    shape: &ACCOUNT_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ExpirationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "State",
+                    shape: &EVENT_SOURCE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static PARTNER_EVENT_SOURCE_ACCOUNT_LIST: Shape = Shape {
+        name: "PartnerEventSourceAccountList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PARTNER_EVENT_SOURCE_ACCOUNT,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static PARTNER_EVENT_SOURCE_LIST: Shape = Shape {
+        name: "PartnerEventSourceList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PARTNER_EVENT_SOURCE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7474,7 +9718,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "aws\\.partner/[\\.\\-_A-Za-z0-9]+/[/\\.\\-_A-Za-z0-9]*",
-                matches: pattern_21,
+                matches: pattern_24,
             }),
             values: &[],
         },
@@ -7501,6 +9745,8 @@ pub mod shapes {
             member: &PATH_PARAMETER,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7513,11 +9759,13 @@ pub mod shapes {
                     name: "type",
                     shape: &PLACEMENT_CONSTRAINT_TYPE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "expression",
                     shape: &PLACEMENT_CONSTRAINT_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7552,6 +9800,8 @@ pub mod shapes {
             member: &PLACEMENT_CONSTRAINT,
             min: None,
             max: Some(10),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7562,6 +9812,8 @@ pub mod shapes {
             member: &PLACEMENT_STRATEGY,
             min: None,
             max: Some(5),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7574,11 +9826,13 @@ pub mod shapes {
                     name: "type",
                     shape: &PLACEMENT_STRATEGY_TYPE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "field",
                     shape: &PLACEMENT_STRATEGY_FIELD,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7614,6 +9868,7 @@ pub mod shapes {
                 name: "HealthCheck",
                 shape: &HEALTH_CHECK,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -7626,7 +9881,7 @@ pub mod shapes {
             max: Some(12),
             pattern: Some(Pattern {
                 regex: "(\\d{12}|\\*)",
-                matches: pattern_22,
+                matches: pattern_25,
             }),
             values: &[],
         },
@@ -7652,11 +9907,13 @@ pub mod shapes {
                     name: "Entries",
                     shape: &PUT_EVENTS_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EndpointId",
                     shape: &ENDPOINT_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7671,36 +9928,43 @@ pub mod shapes {
                     name: "Time",
                     shape: &EVENT_TIME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Source",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Resources",
                     shape: &EVENT_RESOURCE_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DetailType",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Detail",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &NON_PARTNER_EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TraceHeader",
                     shape: &TRACE_HEADER,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7713,6 +9977,68 @@ pub mod shapes {
             member: &PUT_EVENTS_REQUEST_ENTRY,
             min: Some(1),
             max: Some(10),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static PUT_EVENTS_RESPONSE: Shape = Shape {
+        name: "PutEventsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "FailedEntryCount",
+                    shape: &INTEGER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Entries",
+                    shape: &PUT_EVENTS_RESULT_ENTRY_LIST,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static PUT_EVENTS_RESULT_ENTRY: Shape = Shape {
+        name: "PutEventsResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "EventId",
+                    shape: &EVENT_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static PUT_EVENTS_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "PutEventsResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PUT_EVENTS_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7724,6 +10050,7 @@ pub mod shapes {
                 name: "Entries",
                 shape: &PUT_PARTNER_EVENTS_REQUEST_ENTRY_LIST,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -7737,26 +10064,31 @@ pub mod shapes {
                     name: "Time",
                     shape: &EVENT_TIME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Source",
                     shape: &EVENT_SOURCE_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Resources",
                     shape: &EVENT_RESOURCE_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DetailType",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Detail",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7769,6 +10101,68 @@ pub mod shapes {
             member: &PUT_PARTNER_EVENTS_REQUEST_ENTRY,
             min: Some(1),
             max: Some(20),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static PUT_PARTNER_EVENTS_RESPONSE: Shape = Shape {
+        name: "PutPartnerEventsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "FailedEntryCount",
+                    shape: &INTEGER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Entries",
+                    shape: &PUT_PARTNER_EVENTS_RESULT_ENTRY_LIST,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static PUT_PARTNER_EVENTS_RESULT_ENTRY: Shape = Shape {
+        name: "PutPartnerEventsResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "EventId",
+                    shape: &EVENT_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static PUT_PARTNER_EVENTS_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "PutPartnerEventsResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PUT_PARTNER_EVENTS_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7781,31 +10175,37 @@ pub mod shapes {
                     name: "EventBusName",
                     shape: &NON_PARTNER_EVENT_BUS_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Action",
                     shape: &ACTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Principal",
                     shape: &PRINCIPAL,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StatementId",
                     shape: &STATEMENT_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Condition",
                     shape: &CONDITION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Policy",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7820,43 +10220,64 @@ pub mod shapes {
                     name: "Name",
                     shape: &RULE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ScheduleExpression",
                     shape: &SCHEDULE_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EventPattern",
                     shape: &EVENT_PATTERN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "State",
                     shape: &RULE_STATE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Description",
                     shape: &RULE_DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RoleArn",
                     shape: &ROLE_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static PUT_RULE_RESPONSE: Shape = Shape {
+        name: "PutRuleResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "RuleArn",
+                shape: &RULE_ARN,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -7869,18 +10290,81 @@ pub mod shapes {
                     name: "Rule",
                     shape: &RULE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Targets",
                     shape: &TARGET_LIST,
                     required: true,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static PUT_TARGETS_RESPONSE: Shape = Shape {
+        name: "PutTargetsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "FailedEntryCount",
+                    shape: &INTEGER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "FailedEntries",
+                    shape: &PUT_TARGETS_RESULT_ENTRY_LIST,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static PUT_TARGETS_RESULT_ENTRY: Shape = Shape {
+        name: "PutTargetsResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TargetId",
+                    shape: &TARGET_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static PUT_TARGETS_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "PutTargetsResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PUT_TARGETS_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7892,7 +10376,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "[^\\x00-\\x1F\\x7F]+",
-                matches: pattern_23,
+                matches: pattern_26,
             }),
             values: &[],
         },
@@ -7906,6 +10390,9 @@ pub mod shapes {
             value: &QUERY_STRING_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -7917,7 +10404,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "[^\\x00-\\x09\\x0B\\x0C\\x0E-\\x1F\\x7F]+",
-                matches: pattern_24,
+                matches: pattern_27,
             }),
             values: &[],
         },
@@ -7931,7 +10418,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "[^\\x00-\\x09\\x0B\\x0C\\x0E-\\x1F\\x7F]+",
-                matches: pattern_24,
+                matches: pattern_27,
             }),
             values: &[],
         },
@@ -7946,36 +10433,43 @@ pub mod shapes {
                     name: "SecretManagerArn",
                     shape: &REDSHIFT_SECRET_MANAGER_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Database",
                     shape: &DATABASE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "DbUser",
                     shape: &DB_USER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Sql",
                     shape: &SQL,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StatementName",
                     shape: &STATEMENT_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "WithEvent",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Sqls",
                     shape: &SQLS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7989,7 +10483,7 @@ pub mod shapes {
             max: Some(1600),
             pattern: Some(Pattern {
                 regex: "(^arn:aws([a-z]|\\-)*:secretsmanager:[a-z0-9-.]+:.*)|(\\$(\\.[\\w_-]+(\\[(\\d+|\\*)\\])*)*)",
-                matches: pattern_25,
+                matches: pattern_28,
             }),
             values: &[],
         },
@@ -8015,16 +10509,19 @@ pub mod shapes {
                     name: "StatementId",
                     shape: &STATEMENT_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RemoveAllPermissions",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &NON_PARTNER_EVENT_BUS_NAME,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -8039,23 +10536,164 @@ pub mod shapes {
                     name: "Rule",
                     shape: &RULE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Ids",
                     shape: &TARGET_ID_LIST,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Force",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static REMOVE_TARGETS_RESPONSE: Shape = Shape {
+        name: "RemoveTargetsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "FailedEntryCount",
+                    shape: &INTEGER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "FailedEntries",
+                    shape: &REMOVE_TARGETS_RESULT_ENTRY_LIST,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static REMOVE_TARGETS_RESULT_ENTRY: Shape = Shape {
+        name: "RemoveTargetsResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TargetId",
+                    shape: &TARGET_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static REMOVE_TARGETS_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "RemoveTargetsResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &REMOVE_TARGETS_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static REPLAY: Shape = Shape {
+        name: "Replay",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReplayName",
+                    shape: &REPLAY_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventSourceArn",
+                    shape: &ARCHIVE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "State",
+                    shape: &REPLAY_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &REPLAY_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventStartTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventEndTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventLastReplayedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplayStartTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplayEndTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static REPLAY_ARN: Shape = Shape {
+        name: "ReplayArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(1600),
+            pattern: Some(Pattern {
+                regex: "^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:.+\\/[\\.\\-_A-Za-z0-9]+$",
+                matches: pattern_29,
+            }),
+            values: &[],
         },
     };
 
@@ -8067,7 +10705,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: ".*",
-                matches: pattern_2,
+                matches: pattern_3,
             }),
             values: &[],
         },
@@ -8082,11 +10720,13 @@ pub mod shapes {
                     name: "Arn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "FilterArns",
                     shape: &REPLAY_DESTINATION_FILTERS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -8099,6 +10739,20 @@ pub mod shapes {
             member: &ARN,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static REPLAY_LIST: Shape = Shape {
+        name: "ReplayList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &REPLAY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8110,7 +10764,7 @@ pub mod shapes {
             max: Some(64),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_A-Za-z0-9]+",
-                matches: pattern_3,
+                matches: pattern_4,
             }),
             values: &[],
         },
@@ -8134,6 +10788,20 @@ pub mod shapes {
         },
     };
 
+    pub static REPLAY_STATE_REASON: Shape = Shape {
+        name: "ReplayStateReason",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: Some(512),
+            pattern: Some(Pattern {
+                regex: ".*",
+                matches: pattern_3,
+            }),
+            values: &[],
+        },
+    };
+
     pub static REPLICATION_CONFIG: Shape = Shape {
         name: "ReplicationConfig",
         sensitive: false,
@@ -8142,6 +10810,7 @@ pub mod shapes {
                 name: "State",
                 shape: &REPLICATION_STATE,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -8168,6 +10837,20 @@ pub mod shapes {
         },
     };
 
+    pub static RESOURCE_ASSOCIATION_ARN: Shape = Shape {
+        name: "ResourceAssociationArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(17),
+            max: Some(2048),
+            pattern: Some(Pattern {
+                regex: "^arn:[a-z0-9\\\\-]+:vpc-lattice:[a-zA-Z0-9\\\\-]+:\\\\d{12}:servicenetworkresourceassociation/snra-[0-9a-z]{17}$",
+                matches: pattern_30,
+            }),
+            values: &[],
+        },
+    };
+
     pub static RESOURCE_CONFIGURATION_ARN: Shape = Shape {
         name: "ResourceConfigurationArn",
         sensitive: false,
@@ -8176,7 +10859,7 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "^(?:^arn:[a-z0-9\\-]+:vpc-lattice:[a-zA-Z0-9\\-]+:\\d{12}:resourceconfiguration/rcfg-[0-9a-z]{17}$|^$)",
-                matches: pattern_26,
+                matches: pattern_31,
             }),
             values: &[],
         },
@@ -8200,11 +10883,13 @@ pub mod shapes {
                     name: "MaximumRetryAttempts",
                     shape: &MAXIMUM_RETRY_ATTEMPTS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumEventAgeInSeconds",
                     shape: &MAXIMUM_EVENT_AGE_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -8229,7 +10914,7 @@ pub mod shapes {
             max: Some(20),
             pattern: Some(Pattern {
                 regex: "^[\\-a-z0-9]+$",
-                matches: pattern_14,
+                matches: pattern_17,
             }),
             values: &[],
         },
@@ -8243,7 +10928,82 @@ pub mod shapes {
                 name: "FailoverConfig",
                 shape: &FAILOVER_CONFIG,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static RULE: Shape = Shape {
+        name: "Rule",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Name",
+                    shape: &RULE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Arn",
+                    shape: &RULE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventPattern",
+                    shape: &EVENT_PATTERN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "State",
+                    shape: &RULE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Description",
+                    shape: &RULE_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ScheduleExpression",
+                    shape: &SCHEDULE_EXPRESSION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RoleArn",
+                    shape: &ROLE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ManagedBy",
+                    shape: &MANAGED_BY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventBusName",
+                    shape: &EVENT_BUS_NAME,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static RULE_ARN: Shape = Shape {
+        name: "RuleArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(1600),
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -8266,9 +11026,33 @@ pub mod shapes {
             max: Some(64),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_A-Za-z0-9]+",
-                matches: pattern_3,
+                matches: pattern_4,
             }),
             values: &[],
+        },
+    };
+
+    pub static RULE_NAME_LIST: Shape = Shape {
+        name: "RuleNameList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &RULE_NAME,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static RULE_RESPONSE_LIST: Shape = Shape {
+        name: "RuleResponseList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &RULE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8295,6 +11079,7 @@ pub mod shapes {
                 name: "RunCommandTargets",
                 shape: &RUN_COMMAND_TARGETS,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -8308,11 +11093,13 @@ pub mod shapes {
                     name: "Key",
                     shape: &RUN_COMMAND_TARGET_KEY,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Values",
                     shape: &RUN_COMMAND_TARGET_VALUES,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -8326,7 +11113,7 @@ pub mod shapes {
             max: Some(128),
             pattern: Some(Pattern {
                 regex: "^[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*$",
-                matches: pattern_27,
+                matches: pattern_32,
             }),
             values: &[],
         },
@@ -8350,6 +11137,8 @@ pub mod shapes {
             member: &RUN_COMMAND_TARGET_VALUE,
             min: Some(1),
             max: Some(50),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8360,6 +11149,8 @@ pub mod shapes {
             member: &RUN_COMMAND_TARGET,
             min: Some(1),
             max: Some(5),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8372,11 +11163,13 @@ pub mod shapes {
                     name: "Name",
                     shape: &SAGE_MAKER_PIPELINE_PARAMETER_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Value",
                     shape: &SAGE_MAKER_PIPELINE_PARAMETER_VALUE,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -8389,6 +11182,8 @@ pub mod shapes {
             member: &SAGE_MAKER_PIPELINE_PARAMETER,
             min: Some(0),
             max: Some(200),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8400,7 +11195,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "^[a-zA-Z0-9](-*[a-zA-Z0-9])*$",
-                matches: pattern_28,
+                matches: pattern_33,
             }),
             values: &[],
         },
@@ -8425,6 +11220,7 @@ pub mod shapes {
                 name: "PipelineParameterList",
                 shape: &SAGE_MAKER_PIPELINE_PARAMETER_LIST,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -8448,7 +11244,22 @@ pub mod shapes {
                 name: "Route",
                 shape: &ROUTE,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static SECRETS_MANAGER_SECRET_ARN: Shape = Shape {
+        name: "SecretsManagerSecretArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(20),
+            max: Some(2048),
+            pattern: Some(Pattern {
+                regex: "^arn:aws([a-z]|\\-)*:secretsmanager:([a-z]|\\d|\\-)*:([0-9]{12})?:secret:[\\/_+=\\.@\\-A-Za-z0-9]+$",
+                matches: pattern_34,
+            }),
+            values: &[],
         },
     };
 
@@ -8481,6 +11292,8 @@ pub mod shapes {
             member: &SQL,
             min: Some(0),
             max: Some(40),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8492,6 +11305,7 @@ pub mod shapes {
                 name: "MessageGroupId",
                 shape: &MESSAGE_GROUP_ID,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -8505,31 +11319,70 @@ pub mod shapes {
                     name: "ReplayName",
                     shape: &REPLAY_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Description",
                     shape: &REPLAY_DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EventSourceArn",
                     shape: &ARCHIVE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EventStartTime",
                     shape: &TIMESTAMP,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EventEndTime",
                     shape: &TIMESTAMP,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Destination",
                     shape: &REPLAY_DESTINATION,
                     required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static START_REPLAY_RESPONSE: Shape = Shape {
+        name: "StartReplayResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReplayArn",
+                    shape: &REPLAY_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "State",
+                    shape: &REPLAY_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &REPLAY_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplayStartTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -8543,7 +11396,7 @@ pub mod shapes {
             max: Some(64),
             pattern: Some(Pattern {
                 regex: "[a-zA-Z0-9-_]+",
-                matches: pattern_29,
+                matches: pattern_35,
             }),
             values: &[],
         },
@@ -8578,6 +11431,8 @@ pub mod shapes {
             member: &STRING,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8590,11 +11445,13 @@ pub mod shapes {
                     name: "Key",
                     shape: &TAG_KEY,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Value",
                     shape: &TAG_VALUE,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -8618,6 +11475,8 @@ pub mod shapes {
             member: &TAG_KEY,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8628,6 +11487,8 @@ pub mod shapes {
             member: &TAG,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8640,14 +11501,22 @@ pub mod shapes {
                     name: "ResourceARN",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
+    };
+
+    pub static TAG_RESOURCE_RESPONSE: Shape = Shape {
+        name: "TagResourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static TAG_VALUE: Shape = Shape {
@@ -8670,86 +11539,103 @@ pub mod shapes {
                     name: "Id",
                     shape: &TARGET_ID,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Arn",
                     shape: &TARGET_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "RoleArn",
                     shape: &ROLE_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Input",
                     shape: &TARGET_INPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "InputPath",
                     shape: &TARGET_INPUT_PATH,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "InputTransformer",
                     shape: &INPUT_TRANSFORMER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KinesisParameters",
                     shape: &KINESIS_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RunCommandParameters",
                     shape: &RUN_COMMAND_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EcsParameters",
                     shape: &ECS_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "BatchParameters",
                     shape: &BATCH_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SqsParameters",
                     shape: &SQS_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "HttpParameters",
                     shape: &HTTP_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RedshiftDataParameters",
                     shape: &REDSHIFT_DATA_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SageMakerPipelineParameters",
                     shape: &SAGE_MAKER_PIPELINE_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DeadLetterConfig",
                     shape: &DEAD_LETTER_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RetryPolicy",
                     shape: &RETRY_POLICY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AppSyncParameters",
                     shape: &APP_SYNC_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -8774,7 +11660,7 @@ pub mod shapes {
             max: Some(64),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_A-Za-z0-9]+",
-                matches: pattern_3,
+                matches: pattern_4,
             }),
             values: &[],
         },
@@ -8787,6 +11673,8 @@ pub mod shapes {
             member: &TARGET_ID,
             min: Some(1),
             max: Some(100),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8819,6 +11707,8 @@ pub mod shapes {
             member: &TARGET,
             min: Some(1),
             max: Some(100),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8842,13 +11732,28 @@ pub mod shapes {
                     name: "EventPattern",
                     shape: &EVENT_PATTERN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Event",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static TEST_EVENT_PATTERN_RESPONSE: Shape = Shape {
+        name: "TestEventPatternResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Result",
+                shape: &BOOLEAN,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -8888,6 +11793,9 @@ pub mod shapes {
             value: &TARGET_INPUT_PATH,
             min: None,
             max: Some(100),
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -8900,14 +11808,22 @@ pub mod shapes {
                     name: "ResourceARN",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "TagKeys",
                     shape: &TAG_KEY_LIST,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
+    };
+
+    pub static UNTAG_RESOURCE_RESPONSE: Shape = Shape {
+        name: "UntagResourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static UPDATE_API_DESTINATION_REQUEST: Shape = Shape {
@@ -8919,31 +11835,70 @@ pub mod shapes {
                     name: "Name",
                     shape: &API_DESTINATION_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Description",
                     shape: &API_DESTINATION_DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConnectionArn",
                     shape: &CONNECTION_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "InvocationEndpoint",
                     shape: &HTTPS_ENDPOINT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "HttpMethod",
                     shape: &API_DESTINATION_HTTP_METHOD,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "InvocationRateLimitPerSecond",
                     shape: &API_DESTINATION_INVOCATION_RATE_LIMIT_PER_SECOND,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_API_DESTINATION_RESPONSE: Shape = Shape {
+        name: "UpdateApiDestinationResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ApiDestinationArn",
+                    shape: &API_DESTINATION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ApiDestinationState",
+                    shape: &API_DESTINATION_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -8958,26 +11913,64 @@ pub mod shapes {
                     name: "ArchiveName",
                     shape: &ARCHIVE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Description",
                     shape: &ARCHIVE_DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EventPattern",
                     shape: &EVENT_PATTERN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RetentionDays",
                     shape: &RETENTION_DAYS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KmsKeyIdentifier",
                     shape: &KMS_KEY_IDENTIFIER,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_ARCHIVE_RESPONSE: Shape = Shape {
+        name: "UpdateArchiveResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ArchiveArn",
+                    shape: &ARCHIVE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "State",
+                    shape: &ARCHIVE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &ARCHIVE_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -8992,11 +11985,13 @@ pub mod shapes {
                     name: "ApiKeyName",
                     shape: &AUTH_HEADER_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ApiKeyValue",
                     shape: &AUTH_HEADER_PARAMETERS_SENSITIVE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -9011,26 +12006,31 @@ pub mod shapes {
                     name: "BasicAuthParameters",
                     shape: &UPDATE_CONNECTION_BASIC_AUTH_REQUEST_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OAuthParameters",
                     shape: &UPDATE_CONNECTION_O_AUTH_REQUEST_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ApiKeyAuthParameters",
                     shape: &UPDATE_CONNECTION_API_KEY_AUTH_REQUEST_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "InvocationHttpParameters",
                     shape: &CONNECTION_HTTP_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConnectivityParameters",
                     shape: &CONNECTIVITY_RESOURCE_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -9045,11 +12045,13 @@ pub mod shapes {
                     name: "Username",
                     shape: &AUTH_HEADER_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Password",
                     shape: &AUTH_HEADER_PARAMETERS_SENSITIVE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -9064,11 +12066,13 @@ pub mod shapes {
                     name: "ClientID",
                     shape: &AUTH_HEADER_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ClientSecret",
                     shape: &AUTH_HEADER_PARAMETERS_SENSITIVE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -9083,21 +12087,25 @@ pub mod shapes {
                     name: "ClientParameters",
                     shape: &UPDATE_CONNECTION_O_AUTH_CLIENT_REQUEST_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AuthorizationEndpoint",
                     shape: &HTTPS_ENDPOINT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "HttpMethod",
                     shape: &CONNECTION_O_AUTH_HTTP_METHOD,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OAuthHttpParameters",
                     shape: &CONNECTION_HTTP_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -9112,31 +12120,76 @@ pub mod shapes {
                     name: "Name",
                     shape: &CONNECTION_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Description",
                     shape: &CONNECTION_DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AuthorizationType",
                     shape: &CONNECTION_AUTHORIZATION_TYPE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AuthParameters",
                     shape: &UPDATE_CONNECTION_AUTH_REQUEST_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "InvocationConnectivityParameters",
                     shape: &CONNECTIVITY_RESOURCE_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KmsKeyIdentifier",
                     shape: &KMS_KEY_IDENTIFIER,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_CONNECTION_RESPONSE: Shape = Shape {
+        name: "UpdateConnectionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConnectionArn",
+                    shape: &CONNECTION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConnectionState",
+                    shape: &CONNECTION_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastAuthorizedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -9151,31 +12204,100 @@ pub mod shapes {
                     name: "Name",
                     shape: &ENDPOINT_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Description",
                     shape: &ENDPOINT_DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RoutingConfig",
                     shape: &ROUTING_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReplicationConfig",
                     shape: &REPLICATION_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EventBuses",
                     shape: &ENDPOINT_EVENT_BUS_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RoleArn",
                     shape: &IAM_ROLE_ARN,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_ENDPOINT_RESPONSE: Shape = Shape {
+        name: "UpdateEndpointResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Name",
+                    shape: &ENDPOINT_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Arn",
+                    shape: &ENDPOINT_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RoutingConfig",
+                    shape: &ROUTING_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicationConfig",
+                    shape: &REPLICATION_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EventBuses",
+                    shape: &ENDPOINT_EVENT_BUS_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RoleArn",
+                    shape: &IAM_ROLE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EndpointId",
+                    shape: &ENDPOINT_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EndpointUrl",
+                    shape: &ENDPOINT_URL,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "State",
+                    shape: &ENDPOINT_STATE,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -9190,26 +12312,76 @@ pub mod shapes {
                     name: "Name",
                     shape: &EVENT_BUS_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KmsKeyIdentifier",
                     shape: &KMS_KEY_IDENTIFIER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Description",
                     shape: &EVENT_BUS_DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DeadLetterConfig",
                     shape: &DEAD_LETTER_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "LogConfig",
                     shape: &LOG_CONFIG,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_EVENT_BUS_RESPONSE: Shape = Shape {
+        name: "UpdateEventBusResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Name",
+                    shape: &EVENT_BUS_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KmsKeyIdentifier",
+                    shape: &KMS_KEY_IDENTIFIER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Description",
+                    shape: &EVENT_BUS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DeadLetterConfig",
+                    shape: &DEAD_LETTER_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LogConfig",
+                    shape: &LOG_CONFIG,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -9227,20 +12399,30 @@ pub mod shapes {
         regex_matches(&RE, "^(?:events:[a-zA-Z]+)$", value)
     }
 
-    /// `.*`, whole value.
+    /// `^arn:aws([a-z]|\-)*:events:([a-z]|\d|\-)*:([0-9]{12})?:api-destination\/[\.\-_A-Za-z0-9]+\/[\-A-Za-z0-9]+$`, whole value.
     fn pattern_2(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:api-destination\\/[\\.\\-_A-Za-z0-9]+\\/[\\-A-Za-z0-9]+$)$",
+            value,
+        )
+    }
+
+    /// `.*`, whole value.
+    fn pattern_3(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:.*)$", value)
     }
 
     /// `[\.\-_A-Za-z0-9]+`, whole value.
-    fn pattern_3(value: &str) -> bool {
+    fn pattern_4(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[\\.\\-_A-Za-z0-9]+)$", value)
     }
 
     /// `^arn:aws([a-z]|\-)*:events:([a-z]|\d|\-)*:([0-9]{12})?:.+\/.+$`, whole value.
-    fn pattern_4(value: &str) -> bool {
+    fn pattern_5(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9250,7 +12432,7 @@ pub mod shapes {
     }
 
     /// `^[ \t]*[^\x00-\x1F:\x7F]+([ \t]+[^\x00-\x1F:\x7F]+)*[ \t]*$`, whole value.
-    fn pattern_5(value: &str) -> bool {
+    fn pattern_6(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9260,7 +12442,7 @@ pub mod shapes {
     }
 
     /// `^arn:aws([a-z]|\-)*:events:([a-z]|\d|\-)*:([0-9]{12})?:connection\/[\.\-_A-Za-z0-9]+\/[\-A-Za-z0-9]+$`, whole value.
-    fn pattern_6(value: &str) -> bool {
+    fn pattern_7(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9269,20 +12451,36 @@ pub mod shapes {
         )
     }
 
+    /// `^arn:aws([a-z]|\-)*:events:([a-z]|\d|\-)*:([0-9]{12})?:endpoint\/[/\.\-_A-Za-z0-9]+$`, whole value.
+    fn pattern_8(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:endpoint\\/[/\\.\\-_A-Za-z0-9]+$)$",
+            value,
+        )
+    }
+
     /// `^[A-Za-z0-9\-]+[\.][A-Za-z0-9\-]+$`, whole value.
-    fn pattern_7(value: &str) -> bool {
+    fn pattern_9(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^[A-Za-z0-9\\-]+[\\.][A-Za-z0-9\\-]+$)$", value)
     }
 
+    /// `^(https://)?[\.\-a-z0-9]+$`, whole value.
+    fn pattern_10(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(&RE, "^(?:^(https://)?[\\.\\-a-z0-9]+$)$", value)
+    }
+
     /// `[/\.\-_A-Za-z0-9]+`, whole value.
-    fn pattern_8(value: &str) -> bool {
+    fn pattern_11(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[/\\.\\-_A-Za-z0-9]+)$", value)
     }
 
     /// `(arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus\/)?[/\.\-_A-Za-z0-9]+`, whole value.
-    fn pattern_9(value: &str) -> bool {
+    fn pattern_12(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9292,19 +12490,19 @@ pub mod shapes {
     }
 
     /// `aws\.partner(/[\.\-_A-Za-z0-9]+){2,}`, whole value.
-    fn pattern_10(value: &str) -> bool {
+    fn pattern_13(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:aws\\.partner(/[\\.\\-_A-Za-z0-9]+){2,})$", value)
     }
 
     /// `^[!#$%&'*+-.^_|~0-9a-zA-Z]+$`, whole value.
-    fn pattern_11(value: &str) -> bool {
+    fn pattern_14(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^[!#$%&'*+-.^_`|~0-9a-zA-Z]+$)$", value)
     }
 
     /// `^[ \t]*[\x20-\x7E]+([ \t]+[\x20-\x7E]+)*[ \t]*$`, whole value.
-    fn pattern_12(value: &str) -> bool {
+    fn pattern_15(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9314,7 +12512,7 @@ pub mod shapes {
     }
 
     /// `^arn:aws([a-z]|\-)*:route53:::healthcheck/[\-a-z0-9]+$`, whole value.
-    fn pattern_13(value: &str) -> bool {
+    fn pattern_16(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9324,13 +12522,13 @@ pub mod shapes {
     }
 
     /// `^[\-a-z0-9]+$`, whole value.
-    fn pattern_14(value: &str) -> bool {
+    fn pattern_17(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^[\\-a-z0-9]+$)$", value)
     }
 
     /// `^((%[0-9A-Fa-f]{2}|[-()_.!~*';/?:@\x26=+$,A-Za-z0-9])+)([).!';/?:,])?$`, whole value.
-    fn pattern_15(value: &str) -> bool {
+    fn pattern_18(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9340,7 +12538,7 @@ pub mod shapes {
     }
 
     /// `^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$`, whole value.
-    fn pattern_16(value: &str) -> bool {
+    fn pattern_19(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9350,19 +12548,19 @@ pub mod shapes {
     }
 
     /// `[A-Za-z0-9\_\-]+`, whole value.
-    fn pattern_17(value: &str) -> bool {
+    fn pattern_20(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[A-Za-z0-9\\_\\-]+)$", value)
     }
 
     /// `^[a-zA-Z0-9_\-/:]*$`, whole value.
-    fn pattern_18(value: &str) -> bool {
+    fn pattern_21(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^[a-zA-Z0-9_\\-/:]*$)$", value)
     }
 
     /// `^arn:aws[a-z-]*:events:[a-z]+-[a-z-]+-\d+:\d{12}:event-bus/[\w.-]+$`, whole value.
-    fn pattern_19(value: &str) -> bool {
+    fn pattern_22(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9372,7 +12570,7 @@ pub mod shapes {
     }
 
     /// `(arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus\/)?[\.\-_A-Za-z0-9]+`, whole value.
-    fn pattern_20(value: &str) -> bool {
+    fn pattern_23(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9382,7 +12580,7 @@ pub mod shapes {
     }
 
     /// `aws\.partner/[\.\-_A-Za-z0-9]+/[/\.\-_A-Za-z0-9]*`, whole value.
-    fn pattern_21(value: &str) -> bool {
+    fn pattern_24(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9392,19 +12590,19 @@ pub mod shapes {
     }
 
     /// `(\d{12}|\*)`, whole value.
-    fn pattern_22(value: &str) -> bool {
+    fn pattern_25(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:(\\d{12}|\\*))$", value)
     }
 
     /// `[^\x00-\x1F\x7F]+`, whole value.
-    fn pattern_23(value: &str) -> bool {
+    fn pattern_26(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[^\\x00-\\x1F\\x7F]+)$", value)
     }
 
     /// `[^\x00-\x09\x0B\x0C\x0E-\x1F\x7F]+`, whole value.
-    fn pattern_24(value: &str) -> bool {
+    fn pattern_27(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9414,7 +12612,7 @@ pub mod shapes {
     }
 
     /// `(^arn:aws([a-z]|\-)*:secretsmanager:[a-z0-9-.]+:.*)|(\$(\.[\w_-]+(\[(\d+|\*)\])*)*)`, whole value.
-    fn pattern_25(value: &str) -> bool {
+    fn pattern_28(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9423,8 +12621,28 @@ pub mod shapes {
         )
     }
 
+    /// `^arn:aws([a-z]|\-)*:events:([a-z]|\d|\-)*:([0-9]{12})?:.+\/[\.\-_A-Za-z0-9]+$`, whole value.
+    fn pattern_29(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:.+\\/[\\.\\-_A-Za-z0-9]+$)$",
+            value,
+        )
+    }
+
+    /// `^arn:[a-z0-9\\-]+:vpc-lattice:[a-zA-Z0-9\\-]+:\\d{12}:servicenetworkresourceassociation/snra-[0-9a-z]{17}$`, whole value.
+    fn pattern_30(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:^arn:[a-z0-9\\\\-]+:vpc-lattice:[a-zA-Z0-9\\\\-]+:\\\\d{12}:servicenetworkresourceassociation/snra-[0-9a-z]{17}$)$",
+            value,
+        )
+    }
+
     /// `^(?:^arn:[a-z0-9\-]+:vpc-lattice:[a-zA-Z0-9\-]+:\d{12}:resourceconfiguration/rcfg-[0-9a-z]{17}$|^$)`, whole value.
-    fn pattern_26(value: &str) -> bool {
+    fn pattern_31(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9434,19 +12652,29 @@ pub mod shapes {
     }
 
     /// `^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`, whole value.
-    fn pattern_27(value: &str) -> bool {
+    fn pattern_32(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*$)$", value)
     }
 
     /// `^[a-zA-Z0-9](-*[a-zA-Z0-9])*$`, whole value.
-    fn pattern_28(value: &str) -> bool {
+    fn pattern_33(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^[a-zA-Z0-9](-*[a-zA-Z0-9])*$)$", value)
     }
 
+    /// `^arn:aws([a-z]|\-)*:secretsmanager:([a-z]|\d|\-)*:([0-9]{12})?:secret:[\/_+=\.@\-A-Za-z0-9]+$`, whole value.
+    fn pattern_34(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:^arn:aws([a-z]|\\-)*:secretsmanager:([a-z]|\\d|\\-)*:([0-9]{12})?:secret:[\\/_+=\\.@\\-A-Za-z0-9]+$)$",
+            value,
+        )
+    }
+
     /// `[a-zA-Z0-9-_]+`, whole value.
-    fn pattern_29(value: &str) -> bool {
+    fn pattern_35(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[a-zA-Z0-9-_]+)$", value)
     }
@@ -9457,12 +12685,15 @@ pub mod shapes {
         for pattern in [
             "^(?:\\d{12})$",
             "^(?:events:[a-zA-Z]+)$",
+            "^(?:^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:api-destination\\/[\\.\\-_A-Za-z0-9]+\\/[\\-A-Za-z0-9]+$)$",
             "^(?:.*)$",
             "^(?:[\\.\\-_A-Za-z0-9]+)$",
             "^(?:^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:.+\\/.+$)$",
             "^(?:^[ \\t]*[^\\x00-\\x1F:\\x7F]+([ \\t]+[^\\x00-\\x1F:\\x7F]+)*[ \\t]*$)$",
             "^(?:^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:connection\\/[\\.\\-_A-Za-z0-9]+\\/[\\-A-Za-z0-9]+$)$",
+            "^(?:^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:endpoint\\/[/\\.\\-_A-Za-z0-9]+$)$",
             "^(?:^[A-Za-z0-9\\-]+[\\.][A-Za-z0-9\\-]+$)$",
+            "^(?:^(https://)?[\\.\\-a-z0-9]+$)$",
             "^(?:[/\\.\\-_A-Za-z0-9]+)$",
             "^(?:(arn:aws[\\w-]*:events:[a-z]+-[a-z]+-[\\w-]+:[0-9]{12}:event-bus\\/)?[/\\.\\-_A-Za-z0-9]+)$",
             "^(?:aws\\.partner(/[\\.\\-_A-Za-z0-9]+){2,})$",
@@ -9481,9 +12712,12 @@ pub mod shapes {
             "^(?:[^\\x00-\\x1F\\x7F]+)$",
             "^(?:[^\\x00-\\x09\\x0B\\x0C\\x0E-\\x1F\\x7F]+)$",
             "^(?:(^arn:aws([a-z]|\\-)*:secretsmanager:[a-z0-9-.]+:.*)|(\\$(\\.[\\w_-]+(\\[(\\d+|\\*)\\])*)*))$",
+            "^(?:^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:.+\\/[\\.\\-_A-Za-z0-9]+$)$",
+            "^(?:^arn:[a-z0-9\\\\-]+:vpc-lattice:[a-zA-Z0-9\\\\-]+:\\\\d{12}:servicenetworkresourceassociation/snra-[0-9a-z]{17}$)$",
             "^(?:^(?:^arn:[a-z0-9\\-]+:vpc-lattice:[a-zA-Z0-9\\-]+:\\d{12}:resourceconfiguration/rcfg-[0-9a-z]{17}$|^$))$",
             "^(?:^[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*$)$",
             "^(?:^[a-zA-Z0-9](-*[a-zA-Z0-9])*$)$",
+            "^(?:^arn:aws([a-z]|\\-)*:secretsmanager:([a-z]|\\d|\\-)*:([0-9]{12})?:secret:[\\/_+=\\.@\\-A-Za-z0-9]+$)$",
             "^(?:[a-zA-Z0-9-_]+)$",
         ] {
             assert!(crate::shape::compile(pattern).is_some(), "{pattern}");

@@ -27,6 +27,10 @@ pub const API_VERSION: &str = "2013-12-02";
 /// The service's endpoint prefix (`kinesis.<region>.amazonaws.com`).
 pub const ENDPOINT_PREFIX: &str = "kinesis";
 
+/// Whether the service is `awsQueryCompatible`: its JSON errors also carry the query
+/// protocol's code in `x-amzn-query-error`.
+pub const AWS_QUERY_COMPATIBLE: bool = false;
+
 /// Every error the model declares: its name, the code the protocol sends (query
 /// protocols and `awsQueryCompatible` services have their own), its HTTP status.
 pub mod errors {
@@ -4591,10 +4595,50 @@ pub struct WarmThroughputObject {
     pub current_mi_bps: Option<i32>,
 }
 
-/// Every shape a request can reach, with the model's constraints, for
-/// [`crate::shape::validate`]. One static per shape, named after it.
+/// Every shape a request or response can reach, with the model's constraints (for
+/// [`crate::shape::validate`]) and wire names (for [`crate::query`]). One static per
+/// shape, named after it.
 pub mod shapes {
     use crate::shape::{Member, Pattern, RegexCell, Shape, ShapeKind, regex_matches};
+
+    pub static ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_ERROR_ENTRY: Shape = Shape {
+        name: "AcknowledgeDeadLetterQueueRecordsErrorEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReceiptHandle",
+                    shape: &RECEIPT_HANDLE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_ERROR_ENTRY_LIST: Shape = Shape {
+        name: "AcknowledgeDeadLetterQueueRecordsErrorEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_ERROR_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
 
     pub static ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_INPUT: Shape = Shape {
         name: "AcknowledgeDeadLetterQueueRecordsInput",
@@ -4605,11 +4649,34 @@ pub mod shapes {
                     name: "QueueARN",
                     shape: &QUEUE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Entries",
                     shape: &ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_OUTPUT: Shape = Shape {
+        name: "AcknowledgeDeadLetterQueueRecordsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Successful",
+                    shape: &ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_RESULT_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Failed",
+                    shape: &ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_ERROR_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -4623,6 +4690,7 @@ pub mod shapes {
                 name: "ReceiptHandle",
                 shape: &RECEIPT_HANDLE,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -4634,6 +4702,72 @@ pub mod shapes {
             member: &ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_REQUEST_ENTRY,
             min: Some(1),
             max: Some(10),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_RESULT_ENTRY: Shape = Shape {
+        name: "AcknowledgeDeadLetterQueueRecordsResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ReceiptHandle",
+                shape: &RECEIPT_HANDLE,
+                required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "AcknowledgeDeadLetterQueueRecordsResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ACKNOWLEDGE_QUEUE_RECORDS_ERROR_ENTRY: Shape = Shape {
+        name: "AcknowledgeQueueRecordsErrorEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReceiptHandle",
+                    shape: &RECEIPT_HANDLE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static ACKNOWLEDGE_QUEUE_RECORDS_ERROR_ENTRY_LIST: Shape = Shape {
+        name: "AcknowledgeQueueRecordsErrorEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ACKNOWLEDGE_QUEUE_RECORDS_ERROR_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4646,11 +4780,34 @@ pub mod shapes {
                     name: "QueueARN",
                     shape: &QUEUE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Entries",
                     shape: &ACKNOWLEDGE_QUEUE_RECORDS_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static ACKNOWLEDGE_QUEUE_RECORDS_OUTPUT: Shape = Shape {
+        name: "AcknowledgeQueueRecordsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Successful",
+                    shape: &ACKNOWLEDGE_QUEUE_RECORDS_RESULT_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Failed",
+                    shape: &ACKNOWLEDGE_QUEUE_RECORDS_ERROR_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -4664,6 +4821,7 @@ pub mod shapes {
                 name: "ReceiptHandle",
                 shape: &RECEIPT_HANDLE,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -4675,6 +4833,33 @@ pub mod shapes {
             member: &ACKNOWLEDGE_QUEUE_RECORDS_REQUEST_ENTRY,
             min: Some(1),
             max: Some(10),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ACKNOWLEDGE_QUEUE_RECORDS_RESULT_ENTRY: Shape = Shape {
+        name: "AcknowledgeQueueRecordsResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ReceiptHandle",
+                shape: &RECEIPT_HANDLE,
+                required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static ACKNOWLEDGE_QUEUE_RECORDS_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "AcknowledgeQueueRecordsResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ACKNOWLEDGE_QUEUE_RECORDS_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4687,24 +4872,34 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_MAP,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
+    };
+
+    pub static APPROXIMATE_ARRIVAL_TIMESTAMP: Shape = Shape {
+        name: "ApproximateArrivalTimestamp",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
     };
 
     pub static BOOLEAN_OBJECT: Shape = Shape {
@@ -4741,6 +4936,107 @@ pub mod shapes {
         },
     };
 
+    pub static CHANNEL_COUNT_OBJECT: Shape = Shape {
+        name: "ChannelCountObject",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: Some(1000000),
+        },
+    };
+
+    pub static CHANNEL_DESCRIPTION: Shape = Shape {
+        name: "ChannelDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ChannelName",
+                    shape: &CHANNEL_NAME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChannelARN",
+                    shape: &CHANNEL_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChannelId",
+                    shape: &CHANNEL_ID,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChannelStatus",
+                    shape: &CHANNEL_STATUS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChannelStatusReason",
+                    shape: &CHANNEL_STATUS_REASON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChannelCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ServiceExecutionRoleARN",
+                    shape: &ROLE_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamConfigurationList",
+                    shape: &CHANNEL_STREAM_DESCRIPTION_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "S3DestinationConfiguration",
+                    shape: &S3_DESTINATION_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "S3TablesDestinationConfiguration",
+                    shape: &S3_TABLES_DESTINATION_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EncryptionConfiguration",
+                    shape: &CHANNEL_ENCRYPTION_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LoggingConfiguration",
+                    shape: &CHANNEL_LOGGING_CONFIGURATION,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static CHANNEL_DESTINATION_TYPE: Shape = Shape {
+        name: "ChannelDestinationType",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["S3", "S3_TABLES"],
+        },
+    };
+
     pub static CHANNEL_ENCRYPTION_CONFIGURATION: Shape = Shape {
         name: "ChannelEncryptionConfiguration",
         sensitive: false,
@@ -4750,11 +5046,13 @@ pub mod shapes {
                     name: "EncryptionType",
                     shape: &CHANNEL_ENCRYPTION_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "KeyId",
                     shape: &KEY_ID,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -4771,6 +5069,17 @@ pub mod shapes {
         },
     };
 
+    pub static CHANNEL_ID: Shape = Shape {
+        name: "ChannelId",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(64),
+            pattern: None,
+            values: &[],
+        },
+    };
+
     pub static CHANNEL_LOGGING_CONFIGURATION: Shape = Shape {
         name: "ChannelLoggingConfiguration",
         sensitive: false,
@@ -4779,6 +5088,7 @@ pub mod shapes {
                 name: "CloudWatchLogs",
                 shape: &CLOUD_WATCH_LOGS,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -4791,6 +5101,7 @@ pub mod shapes {
                 name: "CloudWatchLogs",
                 shape: &CLOUD_WATCH_LOGS_UPDATE_INPUT,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -4809,6 +5120,28 @@ pub mod shapes {
         },
     };
 
+    pub static CHANNEL_STATUS: Shape = Shape {
+        name: "ChannelStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["CREATING", "ACTIVE", "UPDATING", "DELETING", "FAILED"],
+        },
+    };
+
+    pub static CHANNEL_STATUS_REASON: Shape = Shape {
+        name: "ChannelStatusReason",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(2048),
+            pattern: None,
+            values: &[],
+        },
+    };
+
     pub static CHANNEL_STREAM_CONFIGURATION: Shape = Shape {
         name: "ChannelStreamConfiguration",
         sensitive: false,
@@ -4818,11 +5151,13 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "RecordConfiguration",
                     shape: &RECORD_CONFIGURATION,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -4835,6 +5170,188 @@ pub mod shapes {
             member: &CHANNEL_STREAM_CONFIGURATION,
             min: Some(1),
             max: Some(10000),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static CHANNEL_STREAM_DESCRIPTION: Shape = Shape {
+        name: "ChannelStreamDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "RecordConfiguration",
+                    shape: &RECORD_CONFIGURATION,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static CHANNEL_STREAM_DESCRIPTION_LIST: Shape = Shape {
+        name: "ChannelStreamDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CHANNEL_STREAM_DESCRIPTION,
+            min: Some(1),
+            max: Some(10000),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static CHANNEL_STREAM_IDENTIFIER: Shape = Shape {
+        name: "ChannelStreamIdentifier",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static CHANNEL_STREAM_IDENTIFIER_LIST: Shape = Shape {
+        name: "ChannelStreamIdentifierList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CHANNEL_STREAM_IDENTIFIER,
+            min: Some(1),
+            max: Some(10000),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static CHANNEL_SUMMARY: Shape = Shape {
+        name: "ChannelSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ChannelName",
+                    shape: &CHANNEL_NAME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChannelARN",
+                    shape: &CHANNEL_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChannelId",
+                    shape: &CHANNEL_ID,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChannelStatus",
+                    shape: &CHANNEL_STATUS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChannelStatusReason",
+                    shape: &CHANNEL_STATUS_REASON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChannelCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChannelDestinationType",
+                    shape: &CHANNEL_DESTINATION_TYPE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Streams",
+                    shape: &CHANNEL_STREAM_IDENTIFIER_LIST,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static CHANNEL_SUMMARY_LIST: Shape = Shape {
+        name: "ChannelSummaryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CHANNEL_SUMMARY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static CHILD_SHARD: Shape = Shape {
+        name: "ChildShard",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ShardId",
+                    shape: &SHARD_ID,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ParentShards",
+                    shape: &SHARD_ID_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "HashKeyRange",
+                    shape: &HASH_KEY_RANGE,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static CHILD_SHARD_LIST: Shape = Shape {
+        name: "ChildShardList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CHILD_SHARD,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4875,16 +5392,19 @@ pub mod shapes {
                     name: "Enabled",
                     shape: &BOOLEAN_OBJECT,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "LogGroupName",
                     shape: &CLOUD_WATCH_LOG_GROUP_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "LogStreamName",
                     shape: &CLOUD_WATCH_LOG_STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -4899,16 +5419,52 @@ pub mod shapes {
                     name: "Enabled",
                     shape: &BOOLEAN_OBJECT,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "LogGroupName",
                     shape: &CLOUD_WATCH_LOG_GROUP_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "LogStreamName",
                     shape: &CLOUD_WATCH_LOG_STREAM_NAME,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static CONSUMER: Shape = Shape {
+        name: "Consumer",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConsumerName",
+                    shape: &CONSUMER_NAME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConsumerARN",
+                    shape: &CONSUMER_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConsumerStatus",
+                    shape: &CONSUMER_STATUS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConsumerCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -4928,6 +5484,66 @@ pub mod shapes {
         },
     };
 
+    pub static CONSUMER_COUNT_OBJECT: Shape = Shape {
+        name: "ConsumerCountObject",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: Some(1000000),
+        },
+    };
+
+    pub static CONSUMER_DESCRIPTION: Shape = Shape {
+        name: "ConsumerDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConsumerName",
+                    shape: &CONSUMER_NAME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConsumerARN",
+                    shape: &CONSUMER_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConsumerStatus",
+                    shape: &CONSUMER_STATUS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConsumerCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static CONSUMER_LIST: Shape = Shape {
+        name: "ConsumerList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CONSUMER,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static CONSUMER_NAME: Shape = Shape {
         name: "ConsumerName",
         sensitive: false,
@@ -4942,6 +5558,17 @@ pub mod shapes {
         },
     };
 
+    pub static CONSUMER_STATUS: Shape = Shape {
+        name: "ConsumerStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["CREATING", "DELETING", "ACTIVE"],
+        },
+    };
+
     pub static CREATE_CHANNEL_INPUT: Shape = Shape {
         name: "CreateChannelInput",
         sensitive: false,
@@ -4951,43 +5578,64 @@ pub mod shapes {
                     name: "ChannelName",
                     shape: &CHANNEL_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ServiceExecutionRoleARN",
                     shape: &ROLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamConfigurationList",
                     shape: &CHANNEL_STREAM_CONFIGURATION_LIST,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "S3DestinationConfiguration",
                     shape: &S3_DESTINATION_CONFIGURATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3TablesDestinationConfiguration",
                     shape: &S3_TABLES_DESTINATION_CONFIGURATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EncryptionConfiguration",
                     shape: &CHANNEL_ENCRYPTION_CONFIGURATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "LoggingConfiguration",
                     shape: &CHANNEL_LOGGING_CONFIGURATION,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static CREATE_CHANNEL_OUTPUT: Shape = Shape {
+        name: "CreateChannelOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ChannelDescription",
+                shape: &CHANNEL_DESCRIPTION,
+                required: true,
+                location_name: None,
+            }],
         },
     };
 
@@ -5000,23 +5648,40 @@ pub mod shapes {
                     name: "QueueName",
                     shape: &QUEUE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamConfigurationList",
                     shape: &QUEUE_STREAM_CONFIGURATION_LIST,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "QueueAttributes",
                     shape: &QUEUE_ATTRIBUTES,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_MAP,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static CREATE_QUEUE_OUTPUT: Shape = Shape {
+        name: "CreateQueueOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "QueueDescription",
+                shape: &QUEUE_DESCRIPTION,
+                required: true,
+                location_name: None,
+            }],
         },
     };
 
@@ -5029,36 +5694,43 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ShardCount",
                     shape: &POSITIVE_INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamModeDetails",
                     shape: &STREAM_MODE_DETAILS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "WarmThroughputMiBps",
                     shape: &NATURAL_INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaxRecordSizeInKiB",
                     shape: &MAX_RECORD_SIZE_IN_KI_B,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RecordDistributionStrategy",
                     shape: &RECORD_DISTRIBUTION_STRATEGY,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5091,11 +5763,13 @@ pub mod shapes {
                     name: "TargetType",
                     shape: &TARGET_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "MaxReceiveCount",
                     shape: &MAX_RECEIVE_COUNT,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5110,16 +5784,19 @@ pub mod shapes {
                     name: "BucketARN",
                     shape: &BUCKET_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &EXPECTED_BUCKET_OWNER,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ErrorOutputPrefix",
                     shape: &S3_ERROR_OUTPUT_PREFIX,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5134,21 +5811,25 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RetentionPeriodHours",
                     shape: &RETENTION_PERIOD_HOURS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5162,6 +5843,7 @@ pub mod shapes {
                 name: "ChannelARN",
                 shape: &CHANNEL_ARN,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -5174,6 +5856,7 @@ pub mod shapes {
                 name: "QueueARN",
                 shape: &QUEUE_ARN,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -5187,11 +5870,13 @@ pub mod shapes {
                     name: "ResourceARN",
                     shape: &RESOURCE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5206,21 +5891,25 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EnforceConsumerDeletion",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5235,21 +5924,25 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConsumerName",
                     shape: &CONSUMER_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConsumerARN",
                     shape: &CONSUMER_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5261,6 +5954,19 @@ pub mod shapes {
         kind: ShapeKind::Structure { members: &[] },
     };
 
+    pub static DESCRIBE_ACCOUNT_SETTINGS_OUTPUT: Shape = Shape {
+        name: "DescribeAccountSettingsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "MinimumThroughputBillingCommitment",
+                shape: &MINIMUM_THROUGHPUT_BILLING_COMMITMENT_OUTPUT,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
     pub static DESCRIBE_CHANNEL_INPUT: Shape = Shape {
         name: "DescribeChannelInput",
         sensitive: false,
@@ -5269,6 +5975,20 @@ pub mod shapes {
                 name: "ChannelARN",
                 shape: &CHANNEL_ARN,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_CHANNEL_OUTPUT: Shape = Shape {
+        name: "DescribeChannelOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ChannelDescription",
+                shape: &CHANNEL_DESCRIPTION,
+                required: true,
+                location_name: None,
             }],
         },
     };
@@ -5279,6 +5999,51 @@ pub mod shapes {
         kind: ShapeKind::Structure { members: &[] },
     };
 
+    pub static DESCRIBE_LIMITS_OUTPUT: Shape = Shape {
+        name: "DescribeLimitsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ShardLimit",
+                    shape: &SHARD_COUNT_OBJECT,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "OpenShardCount",
+                    shape: &SHARD_COUNT_OBJECT,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "OnDemandStreamCount",
+                    shape: &ON_DEMAND_STREAM_COUNT_OBJECT,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "OnDemandStreamCountLimit",
+                    shape: &ON_DEMAND_STREAM_COUNT_LIMIT_OBJECT,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChannelCount",
+                    shape: &CHANNEL_COUNT_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChannelCountLimit",
+                    shape: &CHANNEL_COUNT_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static DESCRIBE_QUEUE_INPUT: Shape = Shape {
         name: "DescribeQueueInput",
         sensitive: false,
@@ -5287,6 +6052,20 @@ pub mod shapes {
                 name: "QueueARN",
                 shape: &QUEUE_ARN,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_QUEUE_OUTPUT: Shape = Shape {
+        name: "DescribeQueueOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "QueueDescription",
+                shape: &QUEUE_DESCRIPTION,
+                required: true,
+                location_name: None,
             }],
         },
     };
@@ -5300,23 +6079,40 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConsumerName",
                     shape: &CONSUMER_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConsumerARN",
                     shape: &CONSUMER_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static DESCRIBE_STREAM_CONSUMER_OUTPUT: Shape = Shape {
+        name: "DescribeStreamConsumerOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ConsumerDescription",
+                shape: &CONSUMER_DESCRIPTION,
+                required: true,
+                location_name: None,
+            }],
         },
     };
 
@@ -5329,26 +6125,31 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &DESCRIBE_STREAM_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExclusiveStartShardId",
                     shape: &SHARD_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5363,6 +6164,19 @@ pub mod shapes {
         },
     };
 
+    pub static DESCRIBE_STREAM_OUTPUT: Shape = Shape {
+        name: "DescribeStreamOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "StreamDescription",
+                shape: &STREAM_DESCRIPTION,
+                required: true,
+                location_name: None,
+            }],
+        },
+    };
+
     pub static DESCRIBE_STREAM_SUMMARY_INPUT: Shape = Shape {
         name: "DescribeStreamSummaryInput",
         sensitive: false,
@@ -5372,18 +6186,34 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static DESCRIBE_STREAM_SUMMARY_OUTPUT: Shape = Shape {
+        name: "DescribeStreamSummaryOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "StreamDescriptionSummary",
+                shape: &STREAM_DESCRIPTION_SUMMARY,
+                required: true,
+                location_name: None,
+            }],
         },
     };
 
@@ -5396,21 +6226,25 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ShardLevelMetrics",
                     shape: &METRICS_NAME_LIST,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5425,21 +6259,25 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ShardLevelMetrics",
                     shape: &METRICS_NAME_LIST,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5456,6 +6294,86 @@ pub mod shapes {
         },
     };
 
+    pub static ENHANCED_METRICS: Shape = Shape {
+        name: "EnhancedMetrics",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ShardLevelMetrics",
+                shape: &METRICS_NAME_LIST,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static ENHANCED_MONITORING_LIST: Shape = Shape {
+        name: "EnhancedMonitoringList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ENHANCED_METRICS,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ENHANCED_MONITORING_OUTPUT: Shape = Shape {
+        name: "EnhancedMonitoringOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamName",
+                    shape: &STREAM_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CurrentShardLevelMetrics",
+                    shape: &METRICS_NAME_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DesiredShardLevelMetrics",
+                    shape: &METRICS_NAME_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static ERROR_CODE: Shape = Shape {
+        name: "ErrorCode",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static ERROR_MESSAGE: Shape = Shape {
+        name: "ErrorMessage",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
     pub static EXPECTED_BUCKET_OWNER: Shape = Shape {
         name: "ExpectedBucketOwner",
         sensitive: false,
@@ -5468,6 +6386,12 @@ pub mod shapes {
             }),
             values: &[],
         },
+    };
+
+    pub static FIRST_RECEIVE_TIMESTAMP: Shape = Shape {
+        name: "FirstReceiveTimestamp",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
     };
 
     pub static GSR_SCHEMA_ARN: Shape = Shape {
@@ -5493,26 +6417,31 @@ pub mod shapes {
                     name: "ShardIterator",
                     shape: &SHARD_ITERATOR,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &GET_RECORDS_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DryRun",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5527,6 +6456,39 @@ pub mod shapes {
         },
     };
 
+    pub static GET_RECORDS_OUTPUT: Shape = Shape {
+        name: "GetRecordsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Records",
+                    shape: &RECORD_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextShardIterator",
+                    shape: &SHARD_ITERATOR,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MillisBehindLatest",
+                    shape: &MILLIS_BEHIND_LATEST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChildShards",
+                    shape: &CHILD_SHARD_LIST,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static GET_RESOURCE_POLICY_INPUT: Shape = Shape {
         name: "GetResourcePolicyInput",
         sensitive: false,
@@ -5536,13 +6498,28 @@ pub mod shapes {
                     name: "ResourceARN",
                     shape: &RESOURCE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static GET_RESOURCE_POLICY_OUTPUT: Shape = Shape {
+        name: "GetResourcePolicyOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Policy",
+                shape: &POLICY,
+                required: true,
+                location_name: None,
+            }],
         },
     };
 
@@ -5555,43 +6532,64 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ShardId",
                     shape: &SHARD_ID,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ShardIteratorType",
                     shape: &SHARD_ITERATOR_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StartingSequenceNumber",
                     shape: &SEQUENCE_NUMBER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Timestamp",
                     shape: &TIMESTAMP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DryRun",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static GET_SHARD_ITERATOR_OUTPUT: Shape = Shape {
+        name: "GetShardIteratorOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ShardIterator",
+                shape: &SHARD_ITERATOR,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -5609,6 +6607,27 @@ pub mod shapes {
         },
     };
 
+    pub static HASH_KEY_RANGE: Shape = Shape {
+        name: "HashKeyRange",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StartingHashKey",
+                    shape: &HASH_KEY,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "EndingHashKey",
+                    shape: &HASH_KEY,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static INCREASE_STREAM_RETENTION_PERIOD_INPUT: Shape = Shape {
         name: "IncreaseStreamRetentionPeriodInput",
         sensitive: false,
@@ -5618,23 +6637,118 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RetentionPeriodHours",
                     shape: &RETENTION_PERIOD_HOURS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static INTERNAL_FAILURE_EXCEPTION: Shape = Shape {
+        name: "InternalFailureException",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "message",
+                shape: &ERROR_MESSAGE,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static KMS_ACCESS_DENIED_EXCEPTION: Shape = Shape {
+        name: "KMSAccessDeniedException",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "message",
+                shape: &ERROR_MESSAGE,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static KMS_DISABLED_EXCEPTION: Shape = Shape {
+        name: "KMSDisabledException",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "message",
+                shape: &ERROR_MESSAGE,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static KMS_INVALID_STATE_EXCEPTION: Shape = Shape {
+        name: "KMSInvalidStateException",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "message",
+                shape: &ERROR_MESSAGE,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static KMS_NOT_FOUND_EXCEPTION: Shape = Shape {
+        name: "KMSNotFoundException",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "message",
+                shape: &ERROR_MESSAGE,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static KMS_OPT_IN_REQUIRED: Shape = Shape {
+        name: "KMSOptInRequired",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "message",
+                shape: &ERROR_MESSAGE,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static KMS_THROTTLING_EXCEPTION: Shape = Shape {
+        name: "KMSThrottlingException",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "message",
+                shape: &ERROR_MESSAGE,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -5658,16 +6772,19 @@ pub mod shapes {
                     name: "StreamFilter",
                     shape: &STREAM_FILTER_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &LIST_CHANNELS_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5682,6 +6799,27 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_CHANNELS_OUTPUT: Shape = Shape {
+        name: "ListChannelsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ChannelSummaries",
+                    shape: &CHANNEL_SUMMARY_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static LIST_QUEUES_INPUT: Shape = Shape {
         name: "ListQueuesInput",
         sensitive: false,
@@ -5691,16 +6829,19 @@ pub mod shapes {
                     name: "MaxResults",
                     shape: &LIST_QUEUES_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamFilter",
                     shape: &QUEUE_STREAM_FILTER_LIST,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5715,6 +6856,27 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_QUEUES_OUTPUT: Shape = Shape {
+        name: "ListQueuesOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "QueueSummaries",
+                    shape: &QUEUE_SUMMARY_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static LIST_SHARDS_INPUT: Shape = Shape {
         name: "ListShardsInput",
         sensitive: false,
@@ -5724,41 +6886,49 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExclusiveStartShardId",
                     shape: &SHARD_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &LIST_SHARDS_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamCreationTimestamp",
                     shape: &TIMESTAMP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ShardFilter",
                     shape: &SHARD_FILTER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5773,6 +6943,27 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_SHARDS_OUTPUT: Shape = Shape {
+        name: "ListShardsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Shards",
+                    shape: &SHARD_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static LIST_STREAM_CONSUMERS_INPUT: Shape = Shape {
         name: "ListStreamConsumersInput",
         sensitive: false,
@@ -5782,26 +6973,31 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &LIST_STREAM_CONSUMERS_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamCreationTimestamp",
                     shape: &TIMESTAMP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5816,6 +7012,27 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_STREAM_CONSUMERS_OUTPUT: Shape = Shape {
+        name: "ListStreamConsumersOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Consumers",
+                    shape: &CONSUMER_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static LIST_STREAMS_INPUT: Shape = Shape {
         name: "ListStreamsInput",
         sensitive: false,
@@ -5825,16 +7042,19 @@ pub mod shapes {
                     name: "Limit",
                     shape: &LIST_STREAMS_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExclusiveStartStreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5849,6 +7069,39 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_STREAMS_OUTPUT: Shape = Shape {
+        name: "ListStreamsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamNames",
+                    shape: &STREAM_NAME_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "HasMoreStreams",
+                    shape: &BOOLEAN_OBJECT,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamSummaries",
+                    shape: &STREAM_SUMMARY_LIST,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static LIST_TAGS_FOR_RESOURCE_INPUT: Shape = Shape {
         name: "ListTagsForResourceInput",
         sensitive: false,
@@ -5858,13 +7111,28 @@ pub mod shapes {
                     name: "ResourceARN",
                     shape: &RESOURCE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static LIST_TAGS_FOR_RESOURCE_OUTPUT: Shape = Shape {
+        name: "ListTagsForResourceOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Tags",
+                shape: &TAG_LIST,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -5877,26 +7145,31 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExclusiveStartTagKey",
                     shape: &TAG_KEY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIST_TAGS_FOR_STREAM_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5908,6 +7181,27 @@ pub mod shapes {
         kind: ShapeKind::Integer {
             min: Some(1),
             max: Some(50),
+        },
+    };
+
+    pub static LIST_TAGS_FOR_STREAM_OUTPUT: Shape = Shape {
+        name: "ListTagsForStreamOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Tags",
+                    shape: &TAG_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "HasMoreTags",
+                    shape: &BOOLEAN_OBJECT,
+                    required: true,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -5938,26 +7232,31 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ShardToMerge",
                     shape: &SHARD_ID,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AdjacentShardToMerge",
                     shape: &SHARD_ID,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5990,6 +7289,17 @@ pub mod shapes {
             member: &METRICS_NAME,
             min: Some(1),
             max: Some(7),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static MILLIS_BEHIND_LATEST: Shape = Shape {
+        name: "MillisBehindLatest",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
         },
     };
 
@@ -6001,6 +7311,7 @@ pub mod shapes {
                 name: "Status",
                 shape: &MINIMUM_THROUGHPUT_BILLING_COMMITMENT_INPUT_STATUS,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -6013,6 +7324,50 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &["ENABLED", "DISABLED"],
+        },
+    };
+
+    pub static MINIMUM_THROUGHPUT_BILLING_COMMITMENT_OUTPUT: Shape = Shape {
+        name: "MinimumThroughputBillingCommitmentOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Status",
+                    shape: &MINIMUM_THROUGHPUT_BILLING_COMMITMENT_OUTPUT_STATUS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StartedAt",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EndedAt",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EarliestAllowedEndAt",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static MINIMUM_THROUGHPUT_BILLING_COMMITMENT_OUTPUT_STATUS: Shape = Shape {
+        name: "MinimumThroughputBillingCommitmentOutputStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ENABLED", "DISABLED", "ENABLED_UNTIL_EARLIEST_ALLOWED_END"],
         },
     };
 
@@ -6036,6 +7391,24 @@ pub mod shapes {
         },
     };
 
+    pub static ON_DEMAND_STREAM_COUNT_LIMIT_OBJECT: Shape = Shape {
+        name: "OnDemandStreamCountLimitObject",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: Some(1000000),
+        },
+    };
+
+    pub static ON_DEMAND_STREAM_COUNT_OBJECT: Shape = Shape {
+        name: "OnDemandStreamCountObject",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: Some(1000000),
+        },
+    };
+
     pub static PARTITION_FIELD: Shape = Shape {
         name: "PartitionField",
         sensitive: false,
@@ -6045,11 +7418,13 @@ pub mod shapes {
                     name: "Transform",
                     shape: &PARTITION_TRANSFORM,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "SourceName",
                     shape: &PARTITION_SOURCE_NAME,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -6062,6 +7437,8 @@ pub mod shapes {
             member: &PARTITION_FIELD,
             min: Some(1),
             max: Some(10),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6098,6 +7475,7 @@ pub mod shapes {
                 name: "PartitionFields",
                 shape: &PARTITION_FIELD_LIST,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -6142,41 +7520,76 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Data",
                     shape: &DATA,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "PartitionKey",
                     shape: &PARTITION_KEY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExplicitHashKey",
                     shape: &HASH_KEY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SequenceNumberForOrdering",
                     shape: &SEQUENCE_NUMBER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DryRun",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static PUT_RECORD_OUTPUT: Shape = Shape {
+        name: "PutRecordOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ShardId",
+                    shape: &SHARD_ID,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "SequenceNumber",
+                    shape: &SEQUENCE_NUMBER,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "EncryptionType",
+                    shape: &ENCRYPTION_TYPE,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6191,26 +7604,58 @@ pub mod shapes {
                     name: "Records",
                     shape: &PUT_RECORDS_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DryRun",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static PUT_RECORDS_OUTPUT: Shape = Shape {
+        name: "PutRecordsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "FailedRecordCount",
+                    shape: &POSITIVE_INTEGER_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Records",
+                    shape: &PUT_RECORDS_RESULT_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "EncryptionType",
+                    shape: &ENCRYPTION_TYPE,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6225,16 +7670,19 @@ pub mod shapes {
                     name: "Data",
                     shape: &DATA,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ExplicitHashKey",
                     shape: &HASH_KEY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "PartitionKey",
                     shape: &PARTITION_KEY,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6247,6 +7695,53 @@ pub mod shapes {
             member: &PUT_RECORDS_REQUEST_ENTRY,
             min: Some(1),
             max: Some(500),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static PUT_RECORDS_RESULT_ENTRY: Shape = Shape {
+        name: "PutRecordsResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "SequenceNumber",
+                    shape: &SEQUENCE_NUMBER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ShardId",
+                    shape: &SHARD_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static PUT_RECORDS_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "PutRecordsResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PUT_RECORDS_RESULT_ENTRY,
+            min: Some(1),
+            max: Some(500),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6259,16 +7754,19 @@ pub mod shapes {
                     name: "ResourceARN",
                     shape: &RESOURCE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Policy",
                     shape: &POLICY,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -6297,11 +7795,67 @@ pub mod shapes {
                     name: "VisibilityTimeoutSeconds",
                     shape: &VISIBILITY_TIMEOUT_SECONDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DeadLetterConfiguration",
                     shape: &DEAD_LETTER_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static QUEUE_COUNT_OBJECT: Shape = Shape {
+        name: "QueueCountObject",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: Some(1000000),
+        },
+    };
+
+    pub static QUEUE_DESCRIPTION: Shape = Shape {
+        name: "QueueDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "QueueName",
+                    shape: &QUEUE_NAME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "QueueARN",
+                    shape: &QUEUE_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "QueueStatus",
+                    shape: &QUEUE_STATUS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "QueueCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamConfigurationList",
+                    shape: &QUEUE_STREAM_CONFIGURATION_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "QueueAttributes",
+                    shape: &QUEUE_ATTRIBUTES,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6321,6 +7875,69 @@ pub mod shapes {
         },
     };
 
+    pub static QUEUE_RECORD: Shape = Shape {
+        name: "QueueRecord",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReceiptHandle",
+                    shape: &RECEIPT_HANDLE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "RecordId",
+                    shape: &RECORD_ID,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "PartitionKey",
+                    shape: &PARTITION_KEY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Data",
+                    shape: &DATA,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ApproximateArrivalTimestamp",
+                    shape: &APPROXIMATE_ARRIVAL_TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "FirstReceiveTimestamp",
+                    shape: &FIRST_RECEIVE_TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReceiveCount",
+                    shape: &RECEIVE_COUNT,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static QUEUE_RECORD_LIST: Shape = Shape {
+        name: "QueueRecordList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &QUEUE_RECORD,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static QUEUE_STARTING_POSITION: Shape = Shape {
         name: "QueueStartingPosition",
         sensitive: false,
@@ -6330,11 +7947,13 @@ pub mod shapes {
                     name: "Type",
                     shape: &QUEUE_STARTING_POSITION_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Timestamp",
                     shape: &TIMESTAMP,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6351,6 +7970,17 @@ pub mod shapes {
         },
     };
 
+    pub static QUEUE_STATUS: Shape = Shape {
+        name: "QueueStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["CREATING", "ACTIVE", "UPDATING", "DELETING"],
+        },
+    };
+
     pub static QUEUE_STREAM_CONFIGURATION: Shape = Shape {
         name: "QueueStreamConfiguration",
         sensitive: false,
@@ -6360,11 +7990,13 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StartingPosition",
                     shape: &QUEUE_STARTING_POSITION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6377,6 +8009,8 @@ pub mod shapes {
             member: &QUEUE_STREAM_CONFIGURATION,
             min: Some(1),
             max: Some(10000),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6389,11 +8023,13 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamCreationTimestamp",
                     shape: &TIMESTAMP,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6406,6 +8042,92 @@ pub mod shapes {
             member: &QUEUE_STREAM_FILTER,
             min: Some(1),
             max: Some(10000),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static QUEUE_STREAM_IDENTIFIER: Shape = Shape {
+        name: "QueueStreamIdentifier",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static QUEUE_STREAM_IDENTIFIER_LIST: Shape = Shape {
+        name: "QueueStreamIdentifierList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &QUEUE_STREAM_IDENTIFIER,
+            min: Some(1),
+            max: Some(10000),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static QUEUE_SUMMARY: Shape = Shape {
+        name: "QueueSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "QueueName",
+                    shape: &QUEUE_NAME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "QueueARN",
+                    shape: &QUEUE_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "QueueStatus",
+                    shape: &QUEUE_STATUS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "QueueCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Streams",
+                    shape: &QUEUE_STREAM_IDENTIFIER_LIST,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static QUEUE_SUMMARY_LIST: Shape = Shape {
+        name: "QueueSummaryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &QUEUE_SUMMARY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6420,6 +8142,15 @@ pub mod shapes {
         },
     };
 
+    pub static RECEIVE_COUNT: Shape = Shape {
+        name: "ReceiveCount",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: None,
+        },
+    };
+
     pub static RECEIVE_DEAD_LETTER_QUEUE_RECORDS_INPUT: Shape = Shape {
         name: "ReceiveDeadLetterQueueRecordsInput",
         sensitive: false,
@@ -6429,23 +8160,40 @@ pub mod shapes {
                     name: "QueueARN",
                     shape: &QUEUE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &RECEIVE_QUEUE_RECORDS_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "WaitTimeSeconds",
                     shape: &RECEIVE_QUEUE_RECORDS_WAIT_TIME_SECONDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "VisibilityTimeoutSeconds",
                     shape: &VISIBILITY_TIMEOUT_SECONDS,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static RECEIVE_DEAD_LETTER_QUEUE_RECORDS_OUTPUT: Shape = Shape {
+        name: "ReceiveDeadLetterQueueRecordsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "QueueRecords",
+                shape: &QUEUE_RECORD_LIST,
+                required: true,
+                location_name: None,
+            }],
         },
     };
 
@@ -6458,21 +8206,25 @@ pub mod shapes {
                     name: "QueueARN",
                     shape: &QUEUE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Limit",
                     shape: &RECEIVE_QUEUE_RECORDS_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "WaitTimeSeconds",
                     shape: &RECEIVE_QUEUE_RECORDS_WAIT_TIME_SECONDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "VisibilityTimeoutSeconds",
                     shape: &VISIBILITY_TIMEOUT_SECONDS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6487,12 +8239,64 @@ pub mod shapes {
         },
     };
 
+    pub static RECEIVE_QUEUE_RECORDS_OUTPUT: Shape = Shape {
+        name: "ReceiveQueueRecordsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "QueueRecords",
+                shape: &QUEUE_RECORD_LIST,
+                required: true,
+                location_name: None,
+            }],
+        },
+    };
+
     pub static RECEIVE_QUEUE_RECORDS_WAIT_TIME_SECONDS: Shape = Shape {
         name: "ReceiveQueueRecordsWaitTimeSeconds",
         sensitive: false,
         kind: ShapeKind::Integer {
             min: Some(1),
             max: Some(20),
+        },
+    };
+
+    pub static RECORD: Shape = Shape {
+        name: "Record",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "SequenceNumber",
+                    shape: &SEQUENCE_NUMBER,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ApproximateArrivalTimestamp",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Data",
+                    shape: &DATA,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "PartitionKey",
+                    shape: &PARTITION_KEY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EncryptionType",
+                    shape: &ENCRYPTION_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -6505,11 +8309,13 @@ pub mod shapes {
                     name: "RecordFormatType",
                     shape: &RECORD_FORMAT_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "GSRSchemaARN",
                     shape: &GSR_SCHEMA_ARN,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6537,6 +8343,32 @@ pub mod shapes {
         },
     };
 
+    pub static RECORD_ID: Shape = Shape {
+        name: "RecordId",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(64),
+            pattern: Some(Pattern {
+                regex: "^[a-z0-9]+$",
+                matches: pattern_11,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static RECORD_LIST: Shape = Shape {
+        name: "RecordList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &RECORD,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static REGISTER_STREAM_CONSUMER_INPUT: Shape = Shape {
         name: "RegisterStreamConsumerInput",
         sensitive: false,
@@ -6546,23 +8378,40 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ConsumerName",
                     shape: &CONSUMER_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_MAP,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static REGISTER_STREAM_CONSUMER_OUTPUT: Shape = Shape {
+        name: "RegisterStreamConsumerOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Consumer",
+                shape: &CONSUMER,
+                required: true,
+                location_name: None,
+            }],
         },
     };
 
@@ -6575,21 +8424,25 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TagKeys",
                     shape: &TAG_KEY_LIST,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6603,9 +8456,74 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "arn:aws.*:kinesis:.*:\\d{12}:.*(stream|channel|queue)/\\S+",
-                matches: pattern_11,
+                matches: pattern_12,
             }),
             values: &[],
+        },
+    };
+
+    pub static RESOURCE_IN_USE_EXCEPTION: Shape = Shape {
+        name: "ResourceInUseException",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "message",
+                shape: &ERROR_MESSAGE,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static RESOURCE_NOT_FOUND_EXCEPTION: Shape = Shape {
+        name: "ResourceNotFoundException",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "message",
+                shape: &ERROR_MESSAGE,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static RESTORE_DEAD_LETTER_QUEUE_RECORDS_ERROR_ENTRY: Shape = Shape {
+        name: "RestoreDeadLetterQueueRecordsErrorEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReceiptHandle",
+                    shape: &RECEIPT_HANDLE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static RESTORE_DEAD_LETTER_QUEUE_RECORDS_ERROR_ENTRY_LIST: Shape = Shape {
+        name: "RestoreDeadLetterQueueRecordsErrorEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &RESTORE_DEAD_LETTER_QUEUE_RECORDS_ERROR_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6618,11 +8536,34 @@ pub mod shapes {
                     name: "QueueARN",
                     shape: &QUEUE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Entries",
                     shape: &RESTORE_DEAD_LETTER_QUEUE_RECORDS_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static RESTORE_DEAD_LETTER_QUEUE_RECORDS_OUTPUT: Shape = Shape {
+        name: "RestoreDeadLetterQueueRecordsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Successful",
+                    shape: &RESTORE_DEAD_LETTER_QUEUE_RECORDS_RESULT_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Failed",
+                    shape: &RESTORE_DEAD_LETTER_QUEUE_RECORDS_ERROR_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -6636,6 +8577,7 @@ pub mod shapes {
                 name: "ReceiptHandle",
                 shape: &RECEIPT_HANDLE,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -6647,6 +8589,33 @@ pub mod shapes {
             member: &RESTORE_DEAD_LETTER_QUEUE_RECORDS_REQUEST_ENTRY,
             min: Some(1),
             max: Some(10),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static RESTORE_DEAD_LETTER_QUEUE_RECORDS_RESULT_ENTRY: Shape = Shape {
+        name: "RestoreDeadLetterQueueRecordsResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ReceiptHandle",
+                shape: &RECEIPT_HANDLE,
+                required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static RESTORE_DEAD_LETTER_QUEUE_RECORDS_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "RestoreDeadLetterQueueRecordsResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &RESTORE_DEAD_LETTER_QUEUE_RECORDS_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6667,7 +8636,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "arn:aws[-a-z0-9]*:iam::\\d{12}:role/[a-zA-Z_0-9+=,.@\\-_/]+",
-                matches: pattern_12,
+                matches: pattern_13,
             }),
             values: &[],
         },
@@ -6693,16 +8662,46 @@ pub mod shapes {
                     name: "DataFreshnessInSeconds",
                     shape: &DATA_FRESHNESS_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DeadLetterQueueS3Configuration",
                     shape: &DEAD_LETTER_QUEUE_S3_CONFIGURATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StorageConfiguration",
                     shape: &S3_STORAGE_CONFIGURATION,
                     required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static S3_DESTINATION_DESCRIPTION: Shape = Shape {
+        name: "S3DestinationDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "DataFreshnessInSeconds",
+                    shape: &DATA_FRESHNESS_IN_SECONDS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "DeadLetterQueueS3Configuration",
+                    shape: &DEAD_LETTER_QUEUE_S3_CONFIGURATION,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StorageConfiguration",
+                    shape: &S3_STORAGE_CONFIGURATION,
+                    required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -6716,6 +8715,7 @@ pub mod shapes {
                 name: "DataFreshnessInSeconds",
                 shape: &DATA_FRESHNESS_IN_SECONDS,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -6728,7 +8728,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "[0-9A-Za-z!\\-_'.*()\\/]+",
-                matches: pattern_13,
+                matches: pattern_14,
             }),
             values: &[],
         },
@@ -6742,7 +8742,7 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: "[0-9A-Za-z!\\-_'.*()\\/=:{}]+",
-                matches: pattern_14,
+                matches: pattern_15,
             }),
             values: &[],
         },
@@ -6768,26 +8768,31 @@ pub mod shapes {
                     name: "BucketARN",
                     shape: &BUCKET_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &EXPECTED_BUCKET_OWNER,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "OutputKeyTemplate",
                     shape: &S3_OUTPUT_KEY_TEMPLATE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StorageClass",
                     shape: &S3_STORAGE_CLASS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "CompressionType",
                     shape: &S3_COMPRESSION_TYPE,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -6813,26 +8818,31 @@ pub mod shapes {
                     name: "TableBucketARN",
                     shape: &TABLE_BUCKET_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Namespace",
                     shape: &S3_TABLES_NAMESPACE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "TableName",
                     shape: &S3_TABLES_TABLE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "CompressionType",
                     shape: &S3_TABLES_COMPRESSION_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "PartitionSpec",
                     shape: &PARTITION_SPEC,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6845,6 +8855,8 @@ pub mod shapes {
             member: &S3_TABLES_CONFIGURATION,
             min: Some(1),
             max: Some(10000),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6857,16 +8869,46 @@ pub mod shapes {
                     name: "DataFreshnessInSeconds",
                     shape: &DATA_FRESHNESS_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DeadLetterQueueS3Configuration",
                     shape: &DEAD_LETTER_QUEUE_S3_CONFIGURATION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "S3TablesConfigurationList",
                     shape: &S3_TABLES_CONFIGURATION_LIST,
                     required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static S3_TABLES_DESTINATION_DESCRIPTION: Shape = Shape {
+        name: "S3TablesDestinationDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "DataFreshnessInSeconds",
+                    shape: &DATA_FRESHNESS_IN_SECONDS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "DeadLetterQueueS3Configuration",
+                    shape: &DEAD_LETTER_QUEUE_S3_CONFIGURATION,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "S3TablesConfigurationList",
+                    shape: &S3_TABLES_CONFIGURATION_LIST,
+                    required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -6880,6 +8922,7 @@ pub mod shapes {
                 name: "DataFreshnessInSeconds",
                 shape: &DATA_FRESHNESS_IN_SECONDS,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -6892,7 +8935,7 @@ pub mod shapes {
             max: Some(255),
             pattern: Some(Pattern {
                 regex: "[0-9a-z_]+",
-                matches: pattern_15,
+                matches: pattern_16,
             }),
             values: &[],
         },
@@ -6906,7 +8949,7 @@ pub mod shapes {
             max: Some(255),
             pattern: Some(Pattern {
                 regex: "[0-9a-z_]+",
-                matches: pattern_15,
+                matches: pattern_16,
             }),
             values: &[],
         },
@@ -6931,9 +8974,78 @@ pub mod shapes {
             max: None,
             pattern: Some(Pattern {
                 regex: "^(0|([1-9]\\d{0,128}))$",
-                matches: pattern_16,
+                matches: pattern_17,
             }),
             values: &[],
+        },
+    };
+
+    pub static SEQUENCE_NUMBER_RANGE: Shape = Shape {
+        name: "SequenceNumberRange",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StartingSequenceNumber",
+                    shape: &SEQUENCE_NUMBER,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "EndingSequenceNumber",
+                    shape: &SEQUENCE_NUMBER,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static SHARD: Shape = Shape {
+        name: "Shard",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ShardId",
+                    shape: &SHARD_ID,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ParentShardId",
+                    shape: &SHARD_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "AdjacentParentShardId",
+                    shape: &SHARD_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "HashKeyRange",
+                    shape: &HASH_KEY_RANGE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "SequenceNumberRange",
+                    shape: &SEQUENCE_NUMBER_RANGE,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static SHARD_COUNT_OBJECT: Shape = Shape {
+        name: "ShardCountObject",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: Some(1000000),
         },
     };
 
@@ -6946,16 +9058,19 @@ pub mod shapes {
                     name: "Type",
                     shape: &SHARD_FILTER_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ShardId",
                     shape: &SHARD_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Timestamp",
                     shape: &TIMESTAMP,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6993,6 +9108,18 @@ pub mod shapes {
         },
     };
 
+    pub static SHARD_ID_LIST: Shape = Shape {
+        name: "ShardIdList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &SHARD_ID,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static SHARD_ITERATOR: Shape = Shape {
         name: "ShardIterator",
         sensitive: false,
@@ -7021,6 +9148,18 @@ pub mod shapes {
         },
     };
 
+    pub static SHARD_LIST: Shape = Shape {
+        name: "ShardList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &SHARD,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static SPLIT_SHARD_INPUT: Shape = Shape {
         name: "SplitShardInput",
         sensitive: false,
@@ -7030,26 +9169,31 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ShardToSplit",
                     shape: &SHARD_ID,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "NewStartingHashKey",
                     shape: &HASH_KEY,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7064,26 +9208,31 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EncryptionType",
                     shape: &ENCRYPTION_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "KeyId",
                     shape: &KEY_ID,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7098,16 +9247,19 @@ pub mod shapes {
                     name: "Type",
                     shape: &SHARD_ITERATOR_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "SequenceNumber",
                     shape: &SEQUENCE_NUMBER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Timestamp",
                     shape: &TIMESTAMP,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7122,26 +9274,31 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EncryptionType",
                     shape: &ENCRYPTION_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "KeyId",
                     shape: &KEY_ID,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7155,9 +9312,195 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                matches: pattern_17,
+                matches: pattern_18,
             }),
             values: &[],
+        },
+    };
+
+    pub static STREAM_DESCRIPTION: Shape = Shape {
+        name: "StreamDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamName",
+                    shape: &STREAM_NAME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamStatus",
+                    shape: &STREAM_STATUS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamModeDetails",
+                    shape: &STREAM_MODE_DETAILS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Shards",
+                    shape: &SHARD_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "HasMoreShards",
+                    shape: &BOOLEAN_OBJECT,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "RetentionPeriodHours",
+                    shape: &RETENTION_PERIOD_HOURS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "EnhancedMonitoring",
+                    shape: &ENHANCED_MONITORING_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "EncryptionType",
+                    shape: &ENCRYPTION_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KeyId",
+                    shape: &KEY_ID,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static STREAM_DESCRIPTION_SUMMARY: Shape = Shape {
+        name: "StreamDescriptionSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamName",
+                    shape: &STREAM_NAME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamId",
+                    shape: &STREAM_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamStatus",
+                    shape: &STREAM_STATUS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamModeDetails",
+                    shape: &STREAM_MODE_DETAILS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RetentionPeriodHours",
+                    shape: &RETENTION_PERIOD_HOURS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "EnhancedMonitoring",
+                    shape: &ENHANCED_MONITORING_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "EncryptionType",
+                    shape: &ENCRYPTION_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KeyId",
+                    shape: &KEY_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "OpenShardCount",
+                    shape: &SHARD_COUNT_OBJECT,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConsumerCount",
+                    shape: &CONSUMER_COUNT_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "WarmThroughput",
+                    shape: &WARM_THROUGHPUT_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MaxRecordSizeInKiB",
+                    shape: &MAX_RECORD_SIZE_IN_KI_B,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChannelCount",
+                    shape: &CHANNEL_COUNT_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RecordDistributionStrategy",
+                    shape: &RECORD_DISTRIBUTION_STRATEGY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "QueueCount",
+                    shape: &QUEUE_COUNT_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -7170,11 +9513,13 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamCreationTimestamp",
                     shape: &TIMESTAMP,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7187,6 +9532,8 @@ pub mod shapes {
             member: &STREAM_FILTER,
             min: Some(1),
             max: Some(10000),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7198,7 +9545,7 @@ pub mod shapes {
             max: Some(24),
             pattern: Some(Pattern {
                 regex: "[a-z0-9]{20}-[a-z0-9]{3}",
-                matches: pattern_18,
+                matches: pattern_19,
             }),
             values: &[],
         },
@@ -7223,6 +9570,7 @@ pub mod shapes {
                 name: "StreamMode",
                 shape: &STREAM_MODE,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -7241,6 +9589,182 @@ pub mod shapes {
         },
     };
 
+    pub static STREAM_NAME_LIST: Shape = Shape {
+        name: "StreamNameList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &STREAM_NAME,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static STREAM_STATUS: Shape = Shape {
+        name: "StreamStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["CREATING", "DELETING", "ACTIVE", "UPDATING"],
+        },
+    };
+
+    pub static STREAM_SUMMARY: Shape = Shape {
+        name: "StreamSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamName",
+                    shape: &STREAM_NAME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamStatus",
+                    shape: &STREAM_STATUS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamModeDetails",
+                    shape: &STREAM_MODE_DETAILS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static STREAM_SUMMARY_LIST: Shape = Shape {
+        name: "StreamSummaryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &STREAM_SUMMARY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static SUBSCRIBE_TO_SHARD_EVENT: Shape = Shape {
+        name: "SubscribeToShardEvent",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Records",
+                    shape: &RECORD_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ContinuationSequenceNumber",
+                    shape: &SEQUENCE_NUMBER,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "MillisBehindLatest",
+                    shape: &MILLIS_BEHIND_LATEST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChildShards",
+                    shape: &CHILD_SHARD_LIST,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static SUBSCRIBE_TO_SHARD_EVENT_STREAM: Shape = Shape {
+        name: "SubscribeToShardEventStream",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "SubscribeToShardEvent",
+                    shape: &SUBSCRIBE_TO_SHARD_EVENT,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ResourceNotFoundException",
+                    shape: &RESOURCE_NOT_FOUND_EXCEPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ResourceInUseException",
+                    shape: &RESOURCE_IN_USE_EXCEPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KMSDisabledException",
+                    shape: &KMS_DISABLED_EXCEPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KMSInvalidStateException",
+                    shape: &KMS_INVALID_STATE_EXCEPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KMSAccessDeniedException",
+                    shape: &KMS_ACCESS_DENIED_EXCEPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KMSNotFoundException",
+                    shape: &KMS_NOT_FOUND_EXCEPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KMSOptInRequired",
+                    shape: &KMS_OPT_IN_REQUIRED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KMSThrottlingException",
+                    shape: &KMS_THROTTLING_EXCEPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "InternalFailureException",
+                    shape: &INTERNAL_FAILURE_EXCEPTION,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static SUBSCRIBE_TO_SHARD_INPUT: Shape = Shape {
         name: "SubscribeToShardInput",
         sensitive: false,
@@ -7250,28 +9774,46 @@ pub mod shapes {
                     name: "ConsumerARN",
                     shape: &CONSUMER_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ShardId",
                     shape: &SHARD_ID,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StartingPosition",
                     shape: &STARTING_POSITION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "DryRun",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static SUBSCRIBE_TO_SHARD_OUTPUT: Shape = Shape {
+        name: "SubscribeToShardOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "EventStream",
+                shape: &SUBSCRIBE_TO_SHARD_EVENT_STREAM,
+                required: true,
+                location_name: None,
+            }],
         },
     };
 
@@ -7283,9 +9825,30 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "arn:aws[-a-z0-9]*:s3tables:[-a-z0-9]+:\\d{12}:bucket/[a-z0-9_-]{3,63}",
-                matches: pattern_19,
+                matches: pattern_20,
             }),
             values: &[],
+        },
+    };
+
+    pub static TAG: Shape = Shape {
+        name: "Tag",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Key",
+                    shape: &TAG_KEY,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Value",
+                    shape: &TAG_VALUE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -7307,6 +9870,20 @@ pub mod shapes {
             member: &TAG_KEY,
             min: Some(1),
             max: Some(50),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static TAG_LIST: Shape = Shape {
+        name: "TagList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &TAG,
+            min: Some(0),
+            max: Some(200),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7318,6 +9895,9 @@ pub mod shapes {
             value: &TAG_VALUE,
             min: Some(1),
             max: Some(200),
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -7330,16 +9910,19 @@ pub mod shapes {
                     name: "Tags",
                     shape: &TAG_MAP,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ResourceARN",
                     shape: &RESOURCE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7382,16 +9965,19 @@ pub mod shapes {
                     name: "TagKeys",
                     shape: &TAG_KEY_LIST,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ResourceARN",
                     shape: &RESOURCE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7405,6 +9991,20 @@ pub mod shapes {
                 name: "MinimumThroughputBillingCommitment",
                 shape: &MINIMUM_THROUGHPUT_BILLING_COMMITMENT_INPUT,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static UPDATE_ACCOUNT_SETTINGS_OUTPUT: Shape = Shape {
+        name: "UpdateAccountSettingsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "MinimumThroughputBillingCommitment",
+                shape: &MINIMUM_THROUGHPUT_BILLING_COMMITMENT_OUTPUT,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -7418,23 +10018,79 @@ pub mod shapes {
                     name: "ChannelARN",
                     shape: &CHANNEL_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "S3DestinationConfiguration",
                     shape: &S3_DESTINATION_UPDATE_INPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3TablesDestinationConfiguration",
                     shape: &S3_TABLES_DESTINATION_UPDATE_INPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "LoggingConfiguration",
                     shape: &CHANNEL_LOGGING_UPDATE_INPUT,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static UPDATE_CHANNEL_OUTPUT: Shape = Shape {
+        name: "UpdateChannelOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ChannelDescription",
+                shape: &CHANNEL_DESCRIPTION,
+                required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_ERROR_ENTRY: Shape = Shape {
+        name: "UpdateDeadLetterQueueRecordsVisibilityErrorEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReceiptHandle",
+                    shape: &RECEIPT_HANDLE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_ERROR_ENTRY_LIST: Shape = Shape {
+        name: "UpdateDeadLetterQueueRecordsVisibilityErrorEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_ERROR_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7447,11 +10103,34 @@ pub mod shapes {
                     name: "QueueARN",
                     shape: &QUEUE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Entries",
                     shape: &UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_OUTPUT: Shape = Shape {
+        name: "UpdateDeadLetterQueueRecordsVisibilityOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Successful",
+                    shape: &UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_RESULT_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Failed",
+                    shape: &UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_ERROR_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -7466,11 +10145,13 @@ pub mod shapes {
                     name: "ReceiptHandle",
                     shape: &RECEIPT_HANDLE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "VisibilityTimeoutSeconds",
                     shape: &VISIBILITY_TIMEOUT_SECONDS,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -7483,6 +10164,33 @@ pub mod shapes {
             member: &UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_REQUEST_ENTRY,
             min: Some(1),
             max: Some(10),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_RESULT_ENTRY: Shape = Shape {
+        name: "UpdateDeadLetterQueueRecordsVisibilityResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ReceiptHandle",
+                shape: &RECEIPT_HANDLE,
+                required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "UpdateDeadLetterQueueRecordsVisibilityResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7495,16 +10203,19 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaxRecordSizeInKiB",
                     shape: &MAX_RECORD_SIZE_IN_KI_B,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -7519,13 +10230,67 @@ pub mod shapes {
                     name: "QueueARN",
                     shape: &QUEUE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "QueueAttributes",
                     shape: &QUEUE_ATTRIBUTES,
                     required: true,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static UPDATE_QUEUE_OUTPUT: Shape = Shape {
+        name: "UpdateQueueOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "QueueDescription",
+                shape: &QUEUE_DESCRIPTION,
+                required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static UPDATE_QUEUE_RECORDS_VISIBILITY_ERROR_ENTRY: Shape = Shape {
+        name: "UpdateQueueRecordsVisibilityErrorEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReceiptHandle",
+                    shape: &RECEIPT_HANDLE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_QUEUE_RECORDS_VISIBILITY_ERROR_ENTRY_LIST: Shape = Shape {
+        name: "UpdateQueueRecordsVisibilityErrorEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &UPDATE_QUEUE_RECORDS_VISIBILITY_ERROR_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7538,11 +10303,34 @@ pub mod shapes {
                     name: "QueueARN",
                     shape: &QUEUE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Entries",
                     shape: &UPDATE_QUEUE_RECORDS_VISIBILITY_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_QUEUE_RECORDS_VISIBILITY_OUTPUT: Shape = Shape {
+        name: "UpdateQueueRecordsVisibilityOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Successful",
+                    shape: &UPDATE_QUEUE_RECORDS_VISIBILITY_RESULT_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Failed",
+                    shape: &UPDATE_QUEUE_RECORDS_VISIBILITY_ERROR_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -7557,11 +10345,13 @@ pub mod shapes {
                     name: "ReceiptHandle",
                     shape: &RECEIPT_HANDLE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "VisibilityTimeoutSeconds",
                     shape: &VISIBILITY_TIMEOUT_SECONDS,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -7574,6 +10364,33 @@ pub mod shapes {
             member: &UPDATE_QUEUE_RECORDS_VISIBILITY_REQUEST_ENTRY,
             min: Some(1),
             max: Some(10),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static UPDATE_QUEUE_RECORDS_VISIBILITY_RESULT_ENTRY: Shape = Shape {
+        name: "UpdateQueueRecordsVisibilityResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ReceiptHandle",
+                shape: &RECEIPT_HANDLE,
+                required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static UPDATE_QUEUE_RECORDS_VISIBILITY_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "UpdateQueueRecordsVisibilityResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &UPDATE_QUEUE_RECORDS_VISIBILITY_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7586,26 +10403,64 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TargetShardCount",
                     shape: &POSITIVE_INTEGER_OBJECT,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ScalingType",
                     shape: &SCALING_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_SHARD_COUNT_OUTPUT: Shape = Shape {
+        name: "UpdateShardCountOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamName",
+                    shape: &STREAM_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CurrentShardCount",
+                    shape: &POSITIVE_INTEGER_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TargetShardCount",
+                    shape: &POSITIVE_INTEGER_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7620,21 +10475,25 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamModeDetails",
                     shape: &STREAM_MODE_DETAILS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "WarmThroughputMiBps",
                     shape: &NATURAL_INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7649,16 +10508,19 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RecordDistributionStrategy",
                     shape: &RECORD_DISTRIBUTION_STRATEGY,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -7673,21 +10535,52 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "WarmThroughputMiBps",
                     shape: &NATURAL_INTEGER_OBJECT,
                     required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_STREAM_WARM_THROUGHPUT_OUTPUT: Shape = Shape {
+        name: "UpdateStreamWarmThroughputOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StreamName",
+                    shape: &STREAM_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "WarmThroughput",
+                    shape: &WARM_THROUGHPUT_OBJECT,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7699,6 +10592,27 @@ pub mod shapes {
         kind: ShapeKind::Integer {
             min: Some(0),
             max: Some(43200),
+        },
+    };
+
+    pub static WARM_THROUGHPUT_OBJECT: Shape = Shape {
+        name: "WarmThroughputObject",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TargetMiBps",
+                    shape: &NATURAL_INTEGER_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CurrentMiBps",
+                    shape: &NATURAL_INTEGER_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -7780,8 +10694,14 @@ pub mod shapes {
         regex_matches(&RE, "^(?:arn:aws.*:kinesis:.*:\\d{12}:queue/\\S+)$", value)
     }
 
-    /// `arn:aws.*:kinesis:.*:\d{12}:.*(stream|channel|queue)/\S+`, whole value.
+    /// `^[a-z0-9]+$`, whole value.
     fn pattern_11(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(&RE, "^(?:^[a-z0-9]+$)$", value)
+    }
+
+    /// `arn:aws.*:kinesis:.*:\d{12}:.*(stream|channel|queue)/\S+`, whole value.
+    fn pattern_12(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -7791,7 +10711,7 @@ pub mod shapes {
     }
 
     /// `arn:aws[-a-z0-9]*:iam::\d{12}:role/[a-zA-Z_0-9+=,.@\-_/]+`, whole value.
-    fn pattern_12(value: &str) -> bool {
+    fn pattern_13(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -7801,43 +10721,43 @@ pub mod shapes {
     }
 
     /// `[0-9A-Za-z!\-_'.*()\/]+`, whole value.
-    fn pattern_13(value: &str) -> bool {
+    fn pattern_14(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[0-9A-Za-z!\\-_'.*()\\/]+)$", value)
     }
 
     /// `[0-9A-Za-z!\-_'.*()\/=:{}]+`, whole value.
-    fn pattern_14(value: &str) -> bool {
+    fn pattern_15(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[0-9A-Za-z!\\-_'.*()\\/=:{}]+)$", value)
     }
 
     /// `[0-9a-z_]+`, whole value.
-    fn pattern_15(value: &str) -> bool {
+    fn pattern_16(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[0-9a-z_]+)$", value)
     }
 
     /// `^(0|([1-9]\d{0,128}))$`, whole value.
-    fn pattern_16(value: &str) -> bool {
+    fn pattern_17(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^(0|([1-9]\\d{0,128}))$)$", value)
     }
 
     /// `arn:aws.*:kinesis:.*:\d{12}:stream/\S+`, whole value.
-    fn pattern_17(value: &str) -> bool {
+    fn pattern_18(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+)$", value)
     }
 
     /// `[a-z0-9]{20}-[a-z0-9]{3}`, whole value.
-    fn pattern_18(value: &str) -> bool {
+    fn pattern_19(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[a-z0-9]{20}-[a-z0-9]{3})$", value)
     }
 
     /// `arn:aws[-a-z0-9]*:s3tables:[-a-z0-9]+:\d{12}:bucket/[a-z0-9_-]{3,63}`, whole value.
-    fn pattern_19(value: &str) -> bool {
+    fn pattern_20(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -7861,6 +10781,7 @@ pub mod shapes {
             "^(?:^(0|([1-9]\\d{0,38}))$)$",
             "^(?:[a-zA-Z0-9\\.\\_]+)$",
             "^(?:arn:aws.*:kinesis:.*:\\d{12}:queue/\\S+)$",
+            "^(?:^[a-z0-9]+$)$",
             "^(?:arn:aws.*:kinesis:.*:\\d{12}:.*(stream|channel|queue)/\\S+)$",
             "^(?:arn:aws[-a-z0-9]*:iam::\\d{12}:role/[a-zA-Z_0-9+=,.@\\-_/]+)$",
             "^(?:[0-9A-Za-z!\\-_'.*()\\/]+)$",

@@ -3172,8 +3172,9 @@ pub struct VpcConfigResponse {
     pub ipv6_allowed_for_dual_stack: Option<bool>,
 }
 
-/// Every shape a request can reach, with the model's constraints, for
-/// [`crate::shape::validate`]. One static per shape, named after it.
+/// Every shape a request or response can reach, with the model's constraints (for
+/// [`crate::shape::validate`]) and wire names (for [`crate::query`]). One static per
+/// shape, named after it.
 pub mod shapes {
     use crate::shape::{Member, Pattern, RegexCell, Shape, ShapeKind, patterns, regex_matches};
 
@@ -3185,6 +3186,7 @@ pub mod shapes {
                 name: "AcceleratorMemorySize",
                 shape: &ACCELERATOR_MEMORY_GB,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -3220,6 +3222,9 @@ pub mod shapes {
             value: &WEIGHT,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -3237,6 +3242,63 @@ pub mod shapes {
         },
     };
 
+    pub static ALIAS_CONFIGURATION: Shape = Shape {
+        name: "AliasConfiguration",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "AliasArn",
+                    shape: &FUNCTION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Name",
+                    shape: &ALIAS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "FunctionVersion",
+                    shape: &VERSION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Description",
+                    shape: &DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RoutingConfig",
+                    shape: &ALIAS_ROUTING_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RevisionId",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static ALIAS_LIST: Shape = Shape {
+        name: "AliasList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ALIAS_CONFIGURATION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static ALIAS_ROUTING_CONFIGURATION: Shape = Shape {
         name: "AliasRoutingConfiguration",
         sensitive: false,
@@ -3245,6 +3307,7 @@ pub mod shapes {
                 name: "AdditionalVersionWeights",
                 shape: &ADDITIONAL_VERSION_WEIGHTS,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -3278,6 +3341,22 @@ pub mod shapes {
             member: &ARCHITECTURE,
             min: Some(1),
             max: Some(1),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ARN: Shape = Shape {
+        name: "Arn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(0),
+            max: Some(10000),
+            pattern: Some(Pattern {
+                regex: "arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)",
+                matches: pattern_1,
+            }),
+            values: &[],
         },
     };
 
@@ -3304,7 +3383,7 @@ pub mod shapes {
             max: Some(140),
             pattern: Some(Pattern {
                 regex: "arn:aws[a-zA-Z-]*:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:capacity-provider:[a-zA-Z0-9-_]+",
-                matches: pattern_1,
+                matches: pattern_2,
             }),
             values: &[],
         },
@@ -3318,6 +3397,7 @@ pub mod shapes {
                 name: "LambdaManagedInstancesCapacityProviderConfig",
                 shape: &LAMBDA_MANAGED_INSTANCES_CAPACITY_PROVIDER_CONFIG,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -3330,9 +3410,22 @@ pub mod shapes {
             max: Some(200),
             pattern: Some(Pattern {
                 regex: "arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:code-signing-config:csc-[a-z0-9]{17}",
-                matches: pattern_2,
+                matches: pattern_3,
             }),
             values: &[],
+        },
+    };
+
+    pub static CONCURRENCY: Shape = Shape {
+        name: "Concurrency",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ReservedConcurrentExecutions",
+                shape: &RESERVED_CONCURRENT_EXECUTIONS,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -3345,26 +3438,31 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "Name",
                     shape: &ALIAS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "FunctionVersion",
                     shape: &VERSION_WITH_LATEST_PUBLISHED,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Description",
                     shape: &DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RoutingConfig",
                     shape: &ALIAS_ROUTING_CONFIGURATION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -3379,154 +3477,190 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Runtime",
                     shape: &RUNTIME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Role",
                     shape: &ROLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Handler",
                     shape: &HANDLER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Code",
                     shape: &FUNCTION_CODE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Description",
                     shape: &DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Timeout",
                     shape: &TIMEOUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MemorySize",
                     shape: &MEMORY_SIZE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Publish",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "PublishTo",
                     shape: &FUNCTION_VERSION_LATEST_PUBLISHED,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "VpcConfig",
                     shape: &VPC_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "PackageType",
                     shape: &PACKAGE_TYPE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DeadLetterConfig",
                     shape: &DEAD_LETTER_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Environment",
                     shape: &ENVIRONMENT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KMSKeyArn",
                     shape: &KMS_KEY_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TracingConfig",
                     shape: &TRACING_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAGS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Layers",
                     shape: &LAYER_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "FileSystemConfigs",
                     shape: &FILE_SYSTEM_CONFIG_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "CodeSigningConfigArn",
                     shape: &CODE_SIGNING_CONFIG_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ImageConfig",
                     shape: &IMAGE_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Architectures",
                     shape: &ARCHITECTURES_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EphemeralStorage",
                     shape: &EPHEMERAL_STORAGE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SnapStart",
                     shape: &SNAP_START,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "LoggingConfig",
                     shape: &LOGGING_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TenancyConfig",
                     shape: &TENANCY_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "CapacityProviderConfig",
                     shape: &CAPACITY_PROVIDER_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DurableConfig",
                     shape: &DURABLE_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RuntimeConfig",
                     shape: &FUNCTION_RUNTIME_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AcceleratorConfig",
                     shape: &ACCELERATOR_CONFIG,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
+    };
+
+    pub static DATE: Shape = Shape {
+        name: "Date",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
     };
 
     pub static DEAD_LETTER_CONFIG: Shape = Shape {
@@ -3537,6 +3671,7 @@ pub mod shapes {
                 name: "TargetArn",
                 shape: &RESOURCE_ARN,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -3550,11 +3685,13 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "Name",
                     shape: &ALIAS,
                     required: true,
+                    location_name: Some("Name"),
                 },
             ],
         },
@@ -3568,6 +3705,7 @@ pub mod shapes {
                 name: "FunctionName",
                 shape: &FUNCTION_NAME,
                 required: true,
+                location_name: Some("FunctionName"),
             }],
         },
     };
@@ -3581,11 +3719,13 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "Qualifier",
                     shape: &NUMERIC_LATEST_PUBLISHED_OR_ALIAS_QUALIFIER,
                     required: false,
+                    location_name: Some("Qualifier"),
                 },
             ],
         },
@@ -3600,13 +3740,28 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "Qualifier",
                     shape: &NUMERIC_LATEST_PUBLISHED_OR_ALIAS_QUALIFIER,
                     required: false,
+                    location_name: Some("Qualifier"),
                 },
             ],
+        },
+    };
+
+    pub static DELETE_FUNCTION_RESPONSE: Shape = Shape {
+        name: "DeleteFunctionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "StatusCode",
+                shape: &INTEGER,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -3629,7 +3784,7 @@ pub mod shapes {
             max: Some(350),
             pattern: Some(Pattern {
                 regex: "$|kafka://([^.]([a-zA-Z0-9\\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)",
-                matches: pattern_3,
+                matches: pattern_4,
             }),
             values: &[],
         },
@@ -3644,11 +3799,13 @@ pub mod shapes {
                     name: "OnSuccess",
                     shape: &ON_SUCCESS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OnFailure",
                     shape: &ON_FAILURE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -3674,18 +3831,35 @@ pub mod shapes {
                     name: "KMSKeyArn",
                     shape: &KMS_KEY_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RetentionPeriodInDays",
                     shape: &RETENTION_PERIOD_IN_DAYS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExecutionTimeout",
                     shape: &EXECUTION_TIMEOUT,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static DURABLE_EXECUTION_ARN: Shape = Shape {
+        name: "DurableExecutionArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(1024),
+            pattern: Some(Pattern {
+                regex: "arn:([a-zA-Z0-9-]+):lambda:([a-zA-Z0-9-]+):(\\d{12}):function:([a-zA-Z0-9_-]+):(\\$LATEST(?:\\.PUBLISHED)?|[0-9]+)/durable-execution/([a-zA-Z0-9_-]+)/([a-zA-Z0-9_-]+)",
+                matches: pattern_5,
+            }),
+            values: &[],
         },
     };
 
@@ -3697,7 +3871,7 @@ pub mod shapes {
             max: Some(64),
             pattern: Some(Pattern {
                 regex: "[a-zA-Z0-9-_]+",
-                matches: pattern_4,
+                matches: pattern_6,
             }),
             values: &[],
         },
@@ -3711,7 +3885,50 @@ pub mod shapes {
                 name: "Variables",
                 shape: &ENVIRONMENT_VARIABLES,
                 required: false,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static ENVIRONMENT_ERROR: Shape = Shape {
+        name: "EnvironmentError",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ErrorCode",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Message",
+                    shape: &SENSITIVE_STRING,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static ENVIRONMENT_RESPONSE: Shape = Shape {
+        name: "EnvironmentResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Variables",
+                    shape: &ENVIRONMENT_VARIABLES,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Error",
+                    shape: &ENVIRONMENT_ERROR,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -3723,7 +3940,7 @@ pub mod shapes {
             max: None,
             pattern: Some(Pattern {
                 regex: "[a-zA-Z]([a-zA-Z0-9_])+",
-                matches: pattern_5,
+                matches: pattern_7,
             }),
             values: &[],
         },
@@ -3748,6 +3965,9 @@ pub mod shapes {
             value: &ENVIRONMENT_VARIABLE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -3759,6 +3979,7 @@ pub mod shapes {
                 name: "Size",
                 shape: &EPHEMERAL_STORAGE_SIZE,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -3798,7 +4019,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "arn:aws[a-zA-Z-]*:elasticfilesystem:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:access-point/fsap-[a-f0-9]{17}$|^arn:aws[-a-z]*:s3files:[0-9a-z-:]+:file-system/fs-[0-9a-f]{17,40}/access-point/fsap-[0-9a-f]{17,40}",
-                matches: pattern_6,
+                matches: pattern_8,
             }),
             values: &[],
         },
@@ -3813,16 +4034,19 @@ pub mod shapes {
                     name: "Arn",
                     shape: &FILE_SYSTEM_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "LocalMountPath",
                     shape: &LOCAL_MOUNT_PATH,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "S3FilesConfig",
                     shape: &S3_FILES_CONFIG,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -3835,6 +4059,22 @@ pub mod shapes {
             member: &FILE_SYSTEM_CONFIG,
             min: Some(0),
             max: Some(1),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static FUNCTION_ARN: Shape = Shape {
+        name: "FunctionArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(0),
+            max: Some(10000),
+            pattern: Some(Pattern {
+                regex: "arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
+                matches: pattern_9,
+            }),
+            values: &[],
         },
     };
 
@@ -3847,38 +4087,441 @@ pub mod shapes {
                     name: "ZipFile",
                     shape: &BLOB,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3Bucket",
                     shape: &S3_BUCKET,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3Key",
                     shape: &S3_KEY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3ObjectVersion",
                     shape: &S3_OBJECT_VERSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3ObjectStorageMode",
                     shape: &S3_OBJECT_STORAGE_MODE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ImageUri",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SourceKMSKeyArn",
                     shape: &KMS_KEY_ARN,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static FUNCTION_CODE_LOCATION: Shape = Shape {
+        name: "FunctionCodeLocation",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "RepositoryType",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Location",
+                    shape: &SENSITIVE_STRING_ON_SERVER_ONLY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ImageUri",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ResolvedImageUri",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ResolvedS3Object",
+                    shape: &RESOLVED_S3_OBJECT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SourceKMSKeyArn",
+                    shape: &KMS_KEY_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Error",
+                    shape: &FUNCTION_CODE_LOCATION_ERROR,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static FUNCTION_CODE_LOCATION_ERROR: Shape = Shape {
+        name: "FunctionCodeLocationError",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ErrorCode",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Message",
+                    shape: &SENSITIVE_STRING,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static FUNCTION_CONFIGURATION: Shape = Shape {
+        name: "FunctionConfiguration",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "FunctionName",
+                    shape: &NAMESPACED_FUNCTION_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "FunctionArn",
+                    shape: &NAME_SPACED_FUNCTION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Runtime",
+                    shape: &RUNTIME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Role",
+                    shape: &ROLE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Handler",
+                    shape: &HANDLER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CodeSize",
+                    shape: &LONG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Description",
+                    shape: &DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Timeout",
+                    shape: &TIMEOUT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MemorySize",
+                    shape: &MEMORY_SIZE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModified",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CodeSha256",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Version",
+                    shape: &VERSION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "VpcConfig",
+                    shape: &VPC_CONFIG_RESPONSE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DeadLetterConfig",
+                    shape: &DEAD_LETTER_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Environment",
+                    shape: &ENVIRONMENT_RESPONSE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KMSKeyArn",
+                    shape: &KMS_KEY_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TracingConfig",
+                    shape: &TRACING_CONFIG_RESPONSE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MasterArn",
+                    shape: &FUNCTION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RevisionId",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Layers",
+                    shape: &LAYERS_REFERENCE_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "State",
+                    shape: &STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &STATE_REASON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StateReasonCode",
+                    shape: &STATE_REASON_CODE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastUpdateStatus",
+                    shape: &LAST_UPDATE_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastUpdateStatusReason",
+                    shape: &LAST_UPDATE_STATUS_REASON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastUpdateStatusReasonCode",
+                    shape: &LAST_UPDATE_STATUS_REASON_CODE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "FileSystemConfigs",
+                    shape: &FILE_SYSTEM_CONFIG_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SigningProfileVersionArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SigningJobArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "PackageType",
+                    shape: &PACKAGE_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ImageConfigResponse",
+                    shape: &IMAGE_CONFIG_RESPONSE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Architectures",
+                    shape: &ARCHITECTURES_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EphemeralStorage",
+                    shape: &EPHEMERAL_STORAGE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SnapStart",
+                    shape: &SNAP_START_RESPONSE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RuntimeVersionConfig",
+                    shape: &RUNTIME_VERSION_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LoggingConfig",
+                    shape: &LOGGING_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TenancyConfig",
+                    shape: &TENANCY_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CapacityProviderConfig",
+                    shape: &CAPACITY_PROVIDER_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ConfigSha256",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DurableConfig",
+                    shape: &DURABLE_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RuntimeConfig",
+                    shape: &FUNCTION_RUNTIME_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "AcceleratorConfig",
+                    shape: &ACCELERATOR_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static FUNCTION_EVENT_INVOKE_CONFIG: Shape = Shape {
+        name: "FunctionEventInvokeConfig",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "LastModified",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "FunctionArn",
+                    shape: &FUNCTION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MaximumRetryAttempts",
+                    shape: &MAXIMUM_RETRY_ATTEMPTS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MaximumEventAgeInSeconds",
+                    shape: &MAXIMUM_EVENT_AGE_IN_SECONDS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DestinationConfig",
+                    shape: &DESTINATION_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static FUNCTION_EVENT_INVOKE_CONFIG_LIST: Shape = Shape {
+        name: "FunctionEventInvokeConfigList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &FUNCTION_EVENT_INVOKE_CONFIG,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static FUNCTION_LIST: Shape = Shape {
+        name: "FunctionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &FUNCTION_CONFIGURATION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -3890,7 +4533,7 @@ pub mod shapes {
             max: Some(140),
             pattern: Some(Pattern {
                 regex: "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
-                matches: pattern_7,
+                matches: pattern_10,
             }),
             values: &[],
         },
@@ -3915,7 +4558,7 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "arn:[a-z-]+:lambda:[a-z0-9-]+:\\d{12}:runtime/.+",
-                matches: pattern_8,
+                matches: pattern_11,
             }),
             values: &[],
         },
@@ -3930,11 +4573,13 @@ pub mod shapes {
                     name: "RuntimeArn",
                     shape: &FUNCTION_RUNTIME_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "RuntimeAlias",
                     shape: &FUNCTION_RUNTIME_ALIAS,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -3971,11 +4616,13 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "Name",
                     shape: &ALIAS,
                     required: true,
+                    location_name: Some("Name"),
                 },
             ],
         },
@@ -3989,6 +4636,20 @@ pub mod shapes {
                 name: "FunctionName",
                 shape: &FUNCTION_NAME,
                 required: true,
+                location_name: Some("FunctionName"),
+            }],
+        },
+    };
+
+    pub static GET_FUNCTION_CONCURRENCY_RESPONSE: Shape = Shape {
+        name: "GetFunctionConcurrencyResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ReservedConcurrentExecutions",
+                shape: &RESERVED_CONCURRENT_EXECUTIONS,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -4002,11 +4663,13 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "Qualifier",
                     shape: &NUMERIC_LATEST_PUBLISHED_OR_ALIAS_QUALIFIER,
                     required: false,
+                    location_name: Some("Qualifier"),
                 },
             ],
         },
@@ -4021,11 +4684,13 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "Qualifier",
                     shape: &NUMERIC_LATEST_PUBLISHED_OR_ALIAS_QUALIFIER,
                     required: false,
+                    location_name: Some("Qualifier"),
                 },
             ],
         },
@@ -4040,11 +4705,52 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "Qualifier",
                     shape: &NUMERIC_LATEST_PUBLISHED_OR_ALIAS_QUALIFIER,
                     required: false,
+                    location_name: Some("Qualifier"),
+                },
+            ],
+        },
+    };
+
+    pub static GET_FUNCTION_RESPONSE: Shape = Shape {
+        name: "GetFunctionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Configuration",
+                    shape: &FUNCTION_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Code",
+                    shape: &FUNCTION_CODE_LOCATION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Tags",
+                    shape: &TAGS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TagsError",
+                    shape: &TAGS_ERROR,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Concurrency",
+                    shape: &CONCURRENCY,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -4058,7 +4764,7 @@ pub mod shapes {
             max: Some(128),
             pattern: Some(Pattern {
                 regex: "[^\\s]+",
-                matches: pattern_9,
+                matches: pattern_12,
             }),
             values: &[],
         },
@@ -4073,18 +4779,72 @@ pub mod shapes {
                     name: "EntryPoint",
                     shape: &STRING_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Command",
                     shape: &STRING_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "WorkingDirectory",
                     shape: &WORKING_DIRECTORY,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static IMAGE_CONFIG_ERROR: Shape = Shape {
+        name: "ImageConfigError",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ErrorCode",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Message",
+                    shape: &SENSITIVE_STRING,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static IMAGE_CONFIG_RESPONSE: Shape = Shape {
+        name: "ImageConfigResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ImageConfig",
+                    shape: &IMAGE_CONFIG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Error",
+                    shape: &IMAGE_CONFIG_ERROR,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static INTEGER: Shape = Shape {
+        name: "Integer",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: None,
+            max: None,
         },
     };
 
@@ -4097,41 +4857,94 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "InvocationType",
                     shape: &INVOCATION_TYPE,
                     required: false,
+                    location_name: Some("X-Amz-Invocation-Type"),
                 },
                 Member {
                     name: "LogType",
                     shape: &LOG_TYPE,
                     required: false,
+                    location_name: Some("X-Amz-Log-Type"),
                 },
                 Member {
                     name: "ClientContext",
                     shape: &STRING,
                     required: false,
+                    location_name: Some("X-Amz-Client-Context"),
                 },
                 Member {
                     name: "DurableExecutionName",
                     shape: &DURABLE_EXECUTION_NAME,
                     required: false,
+                    location_name: Some("X-Amz-Durable-Execution-Name"),
                 },
                 Member {
                     name: "Payload",
                     shape: &BLOB,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Qualifier",
                     shape: &NUMERIC_LATEST_PUBLISHED_OR_ALIAS_QUALIFIER,
                     required: false,
+                    location_name: Some("Qualifier"),
                 },
                 Member {
                     name: "TenantId",
                     shape: &TENANT_ID,
                     required: false,
+                    location_name: Some("X-Amz-Tenant-Id"),
+                },
+            ],
+        },
+    };
+
+    pub static INVOCATION_RESPONSE: Shape = Shape {
+        name: "InvocationResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StatusCode",
+                    shape: &INTEGER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "FunctionError",
+                    shape: &STRING,
+                    required: false,
+                    location_name: Some("X-Amz-Function-Error"),
+                },
+                Member {
+                    name: "LogResult",
+                    shape: &STRING,
+                    required: false,
+                    location_name: Some("X-Amz-Log-Result"),
+                },
+                Member {
+                    name: "Payload",
+                    shape: &BLOB,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ExecutedVersion",
+                    shape: &VERSION,
+                    required: false,
+                    location_name: Some("X-Amz-Executed-Version"),
+                },
+                Member {
+                    name: "DurableExecutionArn",
+                    shape: &DURABLE_EXECUTION_ARN,
+                    required: false,
+                    location_name: Some("X-Amz-Durable-Execution-Arn"),
                 },
             ],
         },
@@ -4156,7 +4969,7 @@ pub mod shapes {
             max: Some(10000),
             pattern: Some(Pattern {
                 regex: "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()",
-                matches: pattern_10,
+                matches: pattern_13,
             }),
             values: &[],
         },
@@ -4171,16 +4984,123 @@ pub mod shapes {
                     name: "CapacityProviderArn",
                     shape: &CAPACITY_PROVIDER_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "PerExecutionEnvironmentMaxConcurrency",
                     shape: &PER_EXECUTION_ENVIRONMENT_MAX_CONCURRENCY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExecutionEnvironmentMemoryGiBPerVCpu",
                     shape: &EXECUTION_ENVIRONMENT_MEMORY_GI_B_PER_V_CPU,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LAST_UPDATE_STATUS: Shape = Shape {
+        name: "LastUpdateStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["Successful", "Failed", "InProgress"],
+        },
+    };
+
+    pub static LAST_UPDATE_STATUS_REASON: Shape = Shape {
+        name: "LastUpdateStatusReason",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static LAST_UPDATE_STATUS_REASON_CODE: Shape = Shape {
+        name: "LastUpdateStatusReasonCode",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "EniLimitExceeded",
+                "InsufficientRolePermissions",
+                "InvalidConfiguration",
+                "InternalError",
+                "SubnetOutOfIPAddresses",
+                "InvalidSubnet",
+                "InvalidSecurityGroup",
+                "ImageDeleted",
+                "ImageAccessDenied",
+                "InvalidImage",
+                "KMSKeyAccessDenied",
+                "KMSKeyNotFound",
+                "InvalidStateKMSKey",
+                "DisabledKMSKey",
+                "EFSIOError",
+                "EFSMountConnectivityError",
+                "EFSMountFailure",
+                "EFSMountTimeout",
+                "InvalidRuntime",
+                "InvalidZipFileException",
+                "FunctionError",
+                "ServiceQuotaExceededException",
+                "VcpuLimitExceeded",
+                "CapacityProviderScalingLimitExceeded",
+                "InsufficientCapacity",
+                "EC2RequestLimitExceeded",
+                "FunctionError.InitTimeout",
+                "FunctionError.RuntimeInitError",
+                "FunctionError.ExtensionInitError",
+                "FunctionError.InvalidEntryPoint",
+                "FunctionError.InvalidWorkingDirectory",
+                "FunctionError.PermissionDenied",
+                "FunctionError.TooManyExtensions",
+                "FunctionError.InitResourceExhausted",
+                "DisallowedByVpcEncryptionControl",
+                "IncompatibleAcceleratorInstanceTypes",
+                "DependencyError",
+            ],
+        },
+    };
+
+    pub static LAYER: Shape = Shape {
+        name: "Layer",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &LAYER_VERSION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CodeSize",
+                    shape: &LONG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SigningProfileVersionArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SigningJobArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -4193,6 +5113,8 @@ pub mod shapes {
             member: &LAYER_VERSION_ARN,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4204,9 +5126,21 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "((arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+))",
-                matches: pattern_11,
+                matches: pattern_14,
             }),
             values: &[],
+        },
+    };
+
+    pub static LAYERS_REFERENCE_LIST: Shape = Shape {
+        name: "LayersReferenceList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &LAYER,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4219,21 +5153,46 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "FunctionVersion",
                     shape: &VERSION_WITH_LATEST_PUBLISHED,
                     required: false,
+                    location_name: Some("FunctionVersion"),
                 },
                 Member {
                     name: "Marker",
                     shape: &STRING,
                     required: false,
+                    location_name: Some("Marker"),
                 },
                 Member {
                     name: "MaxItems",
                     shape: &MAX_LIST_ITEMS,
                     required: false,
+                    location_name: Some("MaxItems"),
+                },
+            ],
+        },
+    };
+
+    pub static LIST_ALIASES_RESPONSE: Shape = Shape {
+        name: "ListAliasesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "NextMarker",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Aliases",
+                    shape: &ALIAS_LIST,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -4248,16 +5207,40 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "Marker",
                     shape: &STRING,
                     required: false,
+                    location_name: Some("Marker"),
                 },
                 Member {
                     name: "MaxItems",
                     shape: &MAX_FUNCTION_EVENT_INVOKE_CONFIG_LIST_ITEMS,
                     required: false,
+                    location_name: Some("MaxItems"),
+                },
+            ],
+        },
+    };
+
+    pub static LIST_FUNCTION_EVENT_INVOKE_CONFIGS_RESPONSE: Shape = Shape {
+        name: "ListFunctionEventInvokeConfigsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "FunctionEventInvokeConfigs",
+                    shape: &FUNCTION_EVENT_INVOKE_CONFIG_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextMarker",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -4272,21 +5255,46 @@ pub mod shapes {
                     name: "MasterRegion",
                     shape: &MASTER_REGION,
                     required: false,
+                    location_name: Some("MasterRegion"),
                 },
                 Member {
                     name: "FunctionVersion",
                     shape: &FUNCTION_VERSION,
                     required: false,
+                    location_name: Some("FunctionVersion"),
                 },
                 Member {
                     name: "Marker",
                     shape: &STRING,
                     required: false,
+                    location_name: Some("Marker"),
                 },
                 Member {
                     name: "MaxItems",
                     shape: &MAX_LIST_ITEMS,
                     required: false,
+                    location_name: Some("MaxItems"),
+                },
+            ],
+        },
+    };
+
+    pub static LIST_FUNCTIONS_RESPONSE: Shape = Shape {
+        name: "ListFunctionsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "NextMarker",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Functions",
+                    shape: &FUNCTION_LIST,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -4301,16 +5309,40 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "Marker",
                     shape: &STRING,
                     required: false,
+                    location_name: Some("Marker"),
                 },
                 Member {
                     name: "MaxItems",
                     shape: &MAX_LIST_ITEMS,
                     required: false,
+                    location_name: Some("MaxItems"),
+                },
+            ],
+        },
+    };
+
+    pub static LIST_VERSIONS_BY_FUNCTION_RESPONSE: Shape = Shape {
+        name: "ListVersionsByFunctionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "NextMarker",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Versions",
+                    shape: &FUNCTION_LIST,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -4324,7 +5356,7 @@ pub mod shapes {
             max: Some(160),
             pattern: Some(Pattern {
                 regex: "/mnt/[a-zA-Z0-9-_.]+",
-                matches: pattern_12,
+                matches: pattern_15,
             }),
             values: &[],
         },
@@ -4349,7 +5381,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_/#A-Za-z0-9]+",
-                matches: pattern_13,
+                matches: pattern_16,
             }),
             values: &[],
         },
@@ -4375,23 +5407,36 @@ pub mod shapes {
                     name: "LogFormat",
                     shape: &LOG_FORMAT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ApplicationLogLevel",
                     shape: &APPLICATION_LOG_LEVEL,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SystemLogLevel",
                     shape: &SYSTEM_LOG_LEVEL,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "LogGroup",
                     shape: &LOG_GROUP,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static LONG: Shape = Shape {
+        name: "Long",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: None,
+            max: None,
         },
     };
 
@@ -4403,7 +5448,7 @@ pub mod shapes {
             max: Some(50),
             pattern: Some(Pattern {
                 regex: "ALL|(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}",
-                matches: pattern_14,
+                matches: pattern_17,
             }),
             values: &[],
         },
@@ -4454,6 +5499,20 @@ pub mod shapes {
         },
     };
 
+    pub static NAME_SPACED_FUNCTION_ARN: Shape = Shape {
+        name: "NameSpacedFunctionArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(0),
+            max: Some(10000),
+            pattern: Some(Pattern {
+                regex: "arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_\\.]+(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?",
+                matches: pattern_18,
+            }),
+            values: &[],
+        },
+    };
+
     pub static NAMESPACED_FUNCTION_NAME: Shape = Shape {
         name: "NamespacedFunctionName",
         sensitive: false,
@@ -4462,7 +5521,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?",
-                matches: pattern_15,
+                matches: pattern_19,
             }),
             values: &[],
         },
@@ -4482,7 +5541,7 @@ pub mod shapes {
             max: Some(128),
             pattern: Some(Pattern {
                 regex: "\\$(LATEST(\\.PUBLISHED)?)|[a-zA-Z0-9-_$]+",
-                matches: pattern_16,
+                matches: pattern_20,
             }),
             values: &[],
         },
@@ -4496,6 +5555,7 @@ pub mod shapes {
                 name: "Destination",
                 shape: &DESTINATION_ARN,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -4508,6 +5568,7 @@ pub mod shapes {
                 name: "Destination",
                 shape: &DESTINATION_ARN,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -4541,26 +5602,31 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "CodeSha256",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Description",
                     shape: &DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RevisionId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "PublishTo",
                     shape: &FUNCTION_VERSION_LATEST_PUBLISHED,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -4575,11 +5641,13 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "ReservedConcurrentExecutions",
                     shape: &RESERVED_CONCURRENT_EXECUTIONS,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -4594,26 +5662,31 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "Qualifier",
                     shape: &NUMERIC_LATEST_PUBLISHED_OR_ALIAS_QUALIFIER,
                     required: false,
+                    location_name: Some("Qualifier"),
                 },
                 Member {
                     name: "MaximumRetryAttempts",
                     shape: &MAXIMUM_RETRY_ATTEMPTS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumEventAgeInSeconds",
                     shape: &MAXIMUM_EVENT_AGE_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DestinationConfig",
                     shape: &DESTINATION_CONFIG,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -4628,6 +5701,33 @@ pub mod shapes {
         },
     };
 
+    pub static RESOLVED_S3_OBJECT: Shape = Shape {
+        name: "ResolvedS3Object",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "S3Bucket",
+                    shape: &S3_BUCKET,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "S3Key",
+                    shape: &S3_KEY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "S3ObjectVersion",
+                    shape: &S3_OBJECT_VERSION,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static RESOURCE_ARN: Shape = Shape {
         name: "ResourceArn",
         sensitive: false,
@@ -4636,7 +5736,7 @@ pub mod shapes {
             max: Some(10000),
             pattern: Some(Pattern {
                 regex: "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()",
-                matches: pattern_10,
+                matches: pattern_13,
             }),
             values: &[],
         },
@@ -4659,7 +5759,7 @@ pub mod shapes {
             max: Some(10000),
             pattern: Some(Pattern {
                 regex: "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+",
-                matches: pattern_17,
+                matches: pattern_21,
             }),
             values: &[],
         },
@@ -4729,6 +5829,62 @@ pub mod shapes {
         },
     };
 
+    pub static RUNTIME_VERSION_ARN: Shape = Shape {
+        name: "RuntimeVersionArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(26),
+            max: Some(2048),
+            pattern: Some(Pattern {
+                regex: "((arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}::runtime:.+)|(arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:runtime/[A-Za-z0-9_.-]{1,128}/version/[A-Za-z0-9_.-]{1,128}))",
+                matches: pattern_22,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static RUNTIME_VERSION_CONFIG: Shape = Shape {
+        name: "RuntimeVersionConfig",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "RuntimeVersionArn",
+                    shape: &RUNTIME_VERSION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Error",
+                    shape: &RUNTIME_VERSION_ERROR,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static RUNTIME_VERSION_ERROR: Shape = Shape {
+        name: "RuntimeVersionError",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ErrorCode",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Message",
+                    shape: &SENSITIVE_STRING,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static S3_BUCKET: Shape = Shape {
         name: "S3Bucket",
         sensitive: false,
@@ -4751,6 +5907,7 @@ pub mod shapes {
                 name: "DirectS3Read",
                 shape: &DIRECT_S3_READ,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -4763,7 +5920,7 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: ".*",
-                matches: pattern_18,
+                matches: pattern_23,
             }),
             values: &[],
         },
@@ -4788,7 +5945,7 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: ".*",
-                matches: pattern_18,
+                matches: pattern_23,
             }),
             values: &[],
         },
@@ -4802,7 +5959,7 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: "sg-[0-9a-zA-Z]*",
-                matches: pattern_19,
+                matches: pattern_24,
             }),
             values: &[],
         },
@@ -4815,6 +5972,30 @@ pub mod shapes {
             member: &SECURITY_GROUP_ID,
             min: Some(0),
             max: Some(5),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static SENSITIVE_STRING: Shape = Shape {
+        name: "SensitiveString",
+        sensitive: true,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static SENSITIVE_STRING_ON_SERVER_ONLY: Shape = Shape {
+        name: "SensitiveStringOnServerOnly",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(0),
+            max: Some(10000),
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -4826,6 +6007,7 @@ pub mod shapes {
                 name: "ApplyOn",
                 shape: &SNAP_START_APPLY_ON,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -4838,6 +6020,122 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &["PublishedVersions", "None"],
+        },
+    };
+
+    pub static SNAP_START_OPTIMIZATION_STATUS: Shape = Shape {
+        name: "SnapStartOptimizationStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["On", "Off"],
+        },
+    };
+
+    pub static SNAP_START_RESPONSE: Shape = Shape {
+        name: "SnapStartResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ApplyOn",
+                    shape: &SNAP_START_APPLY_ON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "OptimizationStatus",
+                    shape: &SNAP_START_OPTIMIZATION_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static STATE: Shape = Shape {
+        name: "State",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "Pending",
+                "Active",
+                "Inactive",
+                "Failed",
+                "Deactivating",
+                "Deactivated",
+                "ActiveNonInvocable",
+                "Deleting",
+            ],
+        },
+    };
+
+    pub static STATE_REASON: Shape = Shape {
+        name: "StateReason",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static STATE_REASON_CODE: Shape = Shape {
+        name: "StateReasonCode",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "Idle",
+                "Creating",
+                "Restoring",
+                "EniLimitExceeded",
+                "InsufficientRolePermissions",
+                "InvalidConfiguration",
+                "InternalError",
+                "SubnetOutOfIPAddresses",
+                "InvalidSubnet",
+                "InvalidSecurityGroup",
+                "ImageDeleted",
+                "ImageAccessDenied",
+                "InvalidImage",
+                "KMSKeyAccessDenied",
+                "KMSKeyNotFound",
+                "InvalidStateKMSKey",
+                "DisabledKMSKey",
+                "EFSIOError",
+                "EFSMountConnectivityError",
+                "EFSMountFailure",
+                "EFSMountTimeout",
+                "InvalidRuntime",
+                "InvalidZipFileException",
+                "FunctionError",
+                "ServiceQuotaExceededException",
+                "VcpuLimitExceeded",
+                "CapacityProviderScalingLimitExceeded",
+                "InsufficientCapacity",
+                "EC2RequestLimitExceeded",
+                "FunctionError.InitTimeout",
+                "FunctionError.RuntimeInitError",
+                "FunctionError.ExtensionInitError",
+                "FunctionError.InvalidEntryPoint",
+                "FunctionError.InvalidWorkingDirectory",
+                "FunctionError.PermissionDenied",
+                "FunctionError.TooManyExtensions",
+                "FunctionError.InitResourceExhausted",
+                "DisallowedByVpcEncryptionControl",
+                "DrainingDurableExecutions",
+                "IncompatibleAcceleratorInstanceTypes",
+                "DependencyError",
+            ],
         },
     };
 
@@ -4859,6 +6157,8 @@ pub mod shapes {
             member: &STRING,
             min: Some(0),
             max: Some(1500),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4870,7 +6170,7 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: "subnet-[0-9a-z]*",
-                matches: pattern_20,
+                matches: pattern_25,
             }),
             values: &[],
         },
@@ -4883,6 +6183,8 @@ pub mod shapes {
             member: &SUBNET_ID,
             min: Some(0),
             max: Some(16),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4905,7 +6207,7 @@ pub mod shapes {
             max: Some(128),
             pattern: Some(Pattern {
                 regex: "([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)",
-                matches: pattern_21,
+                matches: pattern_26,
             }),
             values: &[],
         },
@@ -4919,7 +6221,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)",
-                matches: pattern_21,
+                matches: pattern_26,
             }),
             values: &[],
         },
@@ -4933,6 +6235,58 @@ pub mod shapes {
             value: &TAG_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static TAGS_ERROR: Shape = Shape {
+        name: "TagsError",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ErrorCode",
+                    shape: &TAGS_ERROR_CODE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Message",
+                    shape: &TAGS_ERROR_MESSAGE,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static TAGS_ERROR_CODE: Shape = Shape {
+        name: "TagsErrorCode",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(10),
+            max: Some(21),
+            pattern: Some(Pattern {
+                regex: "[A-Za-z]+Exception",
+                matches: pattern_27,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static TAGS_ERROR_MESSAGE: Shape = Shape {
+        name: "TagsErrorMessage",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(84),
+            max: Some(1000),
+            pattern: Some(Pattern {
+                regex: ".*",
+                matches: pattern_23,
+            }),
+            values: &[],
         },
     };
 
@@ -4944,6 +6298,7 @@ pub mod shapes {
                 name: "TenantIsolationMode",
                 shape: &TENANT_ISOLATION_MODE,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -4956,7 +6311,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "[a-zA-Z0-9\\._:\\/=+\\-@ ]+",
-                matches: pattern_22,
+                matches: pattern_28,
             }),
             values: &[],
         },
@@ -4982,6 +6337,20 @@ pub mod shapes {
         },
     };
 
+    pub static TIMESTAMP: Shape = Shape {
+        name: "Timestamp",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(0),
+            max: Some(100),
+            pattern: Some(Pattern {
+                regex: ".*",
+                matches: pattern_23,
+            }),
+            values: &[],
+        },
+    };
+
     pub static TRACING_CONFIG: Shape = Shape {
         name: "TracingConfig",
         sensitive: false,
@@ -4990,6 +6359,20 @@ pub mod shapes {
                 name: "Mode",
                 shape: &TRACING_MODE,
                 required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static TRACING_CONFIG_RESPONSE: Shape = Shape {
+        name: "TracingConfigResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Mode",
+                shape: &TRACING_MODE,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -5014,31 +6397,37 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "Name",
                     shape: &ALIAS,
                     required: true,
+                    location_name: Some("Name"),
                 },
                 Member {
                     name: "FunctionVersion",
                     shape: &VERSION_WITH_LATEST_PUBLISHED,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Description",
                     shape: &DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RoutingConfig",
                     shape: &ALIAS_ROUTING_CONFIGURATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RevisionId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5053,66 +6442,79 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "ZipFile",
                     shape: &BLOB,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3Bucket",
                     shape: &S3_BUCKET,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3Key",
                     shape: &S3_KEY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3ObjectVersion",
                     shape: &S3_OBJECT_VERSION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "S3ObjectStorageMode",
                     shape: &S3_OBJECT_STORAGE_MODE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ImageUri",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Architectures",
                     shape: &ARCHITECTURES_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Publish",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "PublishTo",
                     shape: &FUNCTION_VERSION_LATEST_PUBLISHED,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DryRun",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RevisionId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SourceKMSKeyArn",
                     shape: &KMS_KEY_ARN,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5127,116 +6529,139 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "Role",
                     shape: &ROLE_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Handler",
                     shape: &HANDLER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Description",
                     shape: &DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Timeout",
                     shape: &TIMEOUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MemorySize",
                     shape: &MEMORY_SIZE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "VpcConfig",
                     shape: &VPC_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Environment",
                     shape: &ENVIRONMENT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Runtime",
                     shape: &RUNTIME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DeadLetterConfig",
                     shape: &DEAD_LETTER_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KMSKeyArn",
                     shape: &KMS_KEY_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TracingConfig",
                     shape: &TRACING_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RevisionId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Layers",
                     shape: &LAYER_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "FileSystemConfigs",
                     shape: &FILE_SYSTEM_CONFIG_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ImageConfig",
                     shape: &IMAGE_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EphemeralStorage",
                     shape: &EPHEMERAL_STORAGE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SnapStart",
                     shape: &SNAP_START,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "LoggingConfig",
                     shape: &LOGGING_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "CapacityProviderConfig",
                     shape: &CAPACITY_PROVIDER_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DurableConfig",
                     shape: &DURABLE_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RuntimeConfig",
                     shape: &FUNCTION_RUNTIME_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AcceleratorConfig",
                     shape: &ACCELERATOR_CONFIG,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5251,28 +6676,47 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
                 },
                 Member {
                     name: "Qualifier",
                     shape: &NUMERIC_LATEST_PUBLISHED_OR_ALIAS_QUALIFIER,
                     required: false,
+                    location_name: Some("Qualifier"),
                 },
                 Member {
                     name: "MaximumRetryAttempts",
                     shape: &MAXIMUM_RETRY_ATTEMPTS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumEventAgeInSeconds",
                     shape: &MAXIMUM_EVENT_AGE_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DestinationConfig",
                     shape: &DESTINATION_CONFIG,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static VERSION: Shape = Shape {
+        name: "Version",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(1024),
+            pattern: Some(Pattern {
+                regex: "(\\$LATEST|[0-9]+)",
+                matches: pattern_29,
+            }),
+            values: &[],
         },
     };
 
@@ -5284,7 +6728,7 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: "(\\$LATEST(\\.PUBLISHED)?|[0-9]+)",
-                matches: pattern_23,
+                matches: pattern_30,
             }),
             values: &[],
         },
@@ -5299,18 +6743,65 @@ pub mod shapes {
                     name: "SubnetIds",
                     shape: &SUBNET_IDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SecurityGroupIds",
                     shape: &SECURITY_GROUP_IDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Ipv6AllowedForDualStack",
                     shape: &NULLABLE_BOOLEAN,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static VPC_CONFIG_RESPONSE: Shape = Shape {
+        name: "VpcConfigResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "SubnetIds",
+                    shape: &SUBNET_IDS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SecurityGroupIds",
+                    shape: &SECURITY_GROUP_IDS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "VpcId",
+                    shape: &VPC_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Ipv6AllowedForDualStack",
+                    shape: &NULLABLE_BOOLEAN,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static VPC_ID: Shape = Shape {
+        name: "VpcId",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -5340,8 +6831,18 @@ pub mod shapes {
         regex_matches(&RE, "^(?:[0-9]+)$", value)
     }
 
-    /// `arn:aws[a-zA-Z-]*:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:capacity-provider:[a-zA-Z0-9-_]+`, whole value.
+    /// `arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)`, whole value.
     fn pattern_1(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*))$",
+            value,
+        )
+    }
+
+    /// `arn:aws[a-zA-Z-]*:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:capacity-provider:[a-zA-Z0-9-_]+`, whole value.
+    fn pattern_2(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -5351,7 +6852,7 @@ pub mod shapes {
     }
 
     /// `arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:code-signing-config:csc-[a-z0-9]{17}`, whole value.
-    fn pattern_2(value: &str) -> bool {
+    fn pattern_3(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -5361,7 +6862,7 @@ pub mod shapes {
     }
 
     /// `$|kafka://([^.]([a-zA-Z0-9\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)`, whole value.
-    fn pattern_3(value: &str) -> bool {
+    fn pattern_4(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -5370,20 +6871,30 @@ pub mod shapes {
         )
     }
 
+    /// `arn:([a-zA-Z0-9-]+):lambda:([a-zA-Z0-9-]+):(\d{12}):function:([a-zA-Z0-9_-]+):(\$LATEST(?:\.PUBLISHED)?|[0-9]+)/durable-execution/([a-zA-Z0-9_-]+)/([a-zA-Z0-9_-]+)`, whole value.
+    fn pattern_5(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:arn:([a-zA-Z0-9-]+):lambda:([a-zA-Z0-9-]+):(\\d{12}):function:([a-zA-Z0-9_-]+):(\\$LATEST(?:\\.PUBLISHED)?|[0-9]+)/durable-execution/([a-zA-Z0-9_-]+)/([a-zA-Z0-9_-]+))$",
+            value,
+        )
+    }
+
     /// `[a-zA-Z0-9-_]+`, whole value.
-    fn pattern_4(value: &str) -> bool {
+    fn pattern_6(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[a-zA-Z0-9-_]+)$", value)
     }
 
     /// `[a-zA-Z]([a-zA-Z0-9_])+`, whole value.
-    fn pattern_5(value: &str) -> bool {
+    fn pattern_7(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[a-zA-Z]([a-zA-Z0-9_])+)$", value)
     }
 
     /// `arn:aws[a-zA-Z-]*:elasticfilesystem:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:access-point/fsap-[a-f0-9]{17}$|^arn:aws[-a-z]*:s3files:[0-9a-z-:]+:file-system/fs-[0-9a-f]{17,40}/access-point/fsap-[0-9a-f]{17,40}`, whole value.
-    fn pattern_6(value: &str) -> bool {
+    fn pattern_8(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -5392,8 +6903,18 @@ pub mod shapes {
         )
     }
 
+    /// `arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?`, whole value.
+    fn pattern_9(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?)$",
+            value,
+        )
+    }
+
     /// `(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?`, whole value.
-    fn pattern_7(value: &str) -> bool {
+    fn pattern_10(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -5403,7 +6924,7 @@ pub mod shapes {
     }
 
     /// `arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:runtime/.+`, whole value.
-    fn pattern_8(value: &str) -> bool {
+    fn pattern_11(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -5413,19 +6934,19 @@ pub mod shapes {
     }
 
     /// `[^\s]+`, whole value.
-    fn pattern_9(value: &str) -> bool {
+    fn pattern_12(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[^\\s]+)$", value)
     }
 
     /// `(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()`, whole value.
-    fn pattern_10(value: &str) -> bool {
+    fn pattern_13(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|())$", value)
     }
 
     /// `((arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+))`, whole value.
-    fn pattern_11(value: &str) -> bool {
+    fn pattern_14(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -5435,19 +6956,19 @@ pub mod shapes {
     }
 
     /// `/mnt/[a-zA-Z0-9-_.]+`, whole value.
-    fn pattern_12(value: &str) -> bool {
+    fn pattern_15(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:/mnt/[a-zA-Z0-9-_.]+)$", value)
     }
 
     /// `[\.\-_/#A-Za-z0-9]+`, whole value.
-    fn pattern_13(value: &str) -> bool {
+    fn pattern_16(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[\\.\\-_/#A-Za-z0-9]+)$", value)
     }
 
     /// `ALL|(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}`, whole value.
-    fn pattern_14(value: &str) -> bool {
+    fn pattern_17(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -5456,8 +6977,18 @@ pub mod shapes {
         )
     }
 
+    /// `arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:function:[a-zA-Z0-9-_\.]+(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?`, whole value.
+    fn pattern_18(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_\\.]+(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?)$",
+            value,
+        )
+    }
+
     /// `(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?`, whole value.
-    fn pattern_15(value: &str) -> bool {
+    fn pattern_19(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -5467,7 +6998,7 @@ pub mod shapes {
     }
 
     /// `\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+`, whole value.
-    fn pattern_16(value: &str) -> bool {
+    fn pattern_20(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -5477,7 +7008,7 @@ pub mod shapes {
     }
 
     /// `arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+`, whole value.
-    fn pattern_17(value: &str) -> bool {
+    fn pattern_21(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -5486,38 +7017,60 @@ pub mod shapes {
         )
     }
 
+    /// `((arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}::runtime:.+)|(arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:runtime/[A-Za-z0-9_.-]{1,128}/version/[A-Za-z0-9_.-]{1,128}))`, whole value.
+    fn pattern_22(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:((arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}::runtime:.+)|(arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:runtime/[A-Za-z0-9_.-]{1,128}/version/[A-Za-z0-9_.-]{1,128})))$",
+            value,
+        )
+    }
+
     /// `.*`, whole value.
-    fn pattern_18(value: &str) -> bool {
+    fn pattern_23(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:.*)$", value)
     }
 
     /// `sg-[0-9a-zA-Z]*`, whole value.
-    fn pattern_19(value: &str) -> bool {
+    fn pattern_24(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:sg-[0-9a-zA-Z]*)$", value)
     }
 
     /// `subnet-[0-9a-z]*`, whole value.
-    fn pattern_20(value: &str) -> bool {
+    fn pattern_25(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:subnet-[0-9a-z]*)$", value)
     }
 
     /// `([\p{L}\p{Z}\p{N}_.:/=+\-@]*)`, whole value.
-    fn pattern_21(value: &str) -> bool {
+    fn pattern_26(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*))$", value)
     }
 
+    /// `[A-Za-z]+Exception`, whole value.
+    fn pattern_27(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(&RE, "^(?:[A-Za-z]+Exception)$", value)
+    }
+
     /// `[a-zA-Z0-9\._:\/=+\-@ ]+`, whole value.
-    fn pattern_22(value: &str) -> bool {
+    fn pattern_28(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[a-zA-Z0-9\\._:\\/=+\\-@ ]+)$", value)
     }
 
+    /// `(\$LATEST|[0-9]+)`, whole value.
+    fn pattern_29(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(&RE, "^(?:(\\$LATEST|[0-9]+))$", value)
+    }
+
     /// `(\$LATEST(\.PUBLISHED)?|[0-9]+)`, whole value.
-    fn pattern_23(value: &str) -> bool {
+    fn pattern_30(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:(\\$LATEST(\\.PUBLISHED)?|[0-9]+))$", value)
     }
@@ -5527,12 +7080,15 @@ pub mod shapes {
     fn every_pattern_compiles() {
         for pattern in [
             "^(?:[0-9]+)$",
+            "^(?:arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*))$",
             "^(?:arn:aws[a-zA-Z-]*:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:capacity-provider:[a-zA-Z0-9-_]+)$",
             "^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:code-signing-config:csc-[a-z0-9]{17})$",
             "^(?:$|kafka://([^.]([a-zA-Z0-9\\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*))$",
+            "^(?:arn:([a-zA-Z0-9-]+):lambda:([a-zA-Z0-9-]+):(\\d{12}):function:([a-zA-Z0-9_-]+):(\\$LATEST(?:\\.PUBLISHED)?|[0-9]+)/durable-execution/([a-zA-Z0-9_-]+)/([a-zA-Z0-9_-]+))$",
             "^(?:[a-zA-Z0-9-_]+)$",
             "^(?:[a-zA-Z]([a-zA-Z0-9_])+)$",
             "^(?:arn:aws[a-zA-Z-]*:elasticfilesystem:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:access-point/fsap-[a-f0-9]{17}$|^arn:aws[-a-z]*:s3files:[0-9a-z-:]+:file-system/fs-[0-9a-f]{17,40}/access-point/fsap-[0-9a-f]{17,40})$",
+            "^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?)$",
             "^(?:(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?)$",
             "^(?:arn:[a-z-]+:lambda:[a-z0-9-]+:\\d{12}:runtime/.+)$",
             "^(?:[^\\s]+)$",
@@ -5541,14 +7097,18 @@ pub mod shapes {
             "^(?:/mnt/[a-zA-Z0-9-_.]+)$",
             "^(?:[\\.\\-_/#A-Za-z0-9]+)$",
             "^(?:ALL|(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})$",
+            "^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_\\.]+(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?)$",
             "^(?:(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?)$",
             "^(?:\\$(LATEST(\\.PUBLISHED)?)|[a-zA-Z0-9-_$]+)$",
             "^(?:arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+)$",
+            "^(?:((arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}::runtime:.+)|(arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:runtime/[A-Za-z0-9_.-]{1,128}/version/[A-Za-z0-9_.-]{1,128})))$",
             "^(?:.*)$",
             "^(?:sg-[0-9a-zA-Z]*)$",
             "^(?:subnet-[0-9a-z]*)$",
             "^(?:([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*))$",
+            "^(?:[A-Za-z]+Exception)$",
             "^(?:[a-zA-Z0-9\\._:\\/=+\\-@ ]+)$",
+            "^(?:(\\$LATEST|[0-9]+))$",
             "^(?:(\\$LATEST(\\.PUBLISHED)?|[0-9]+))$",
         ] {
             assert!(crate::shape::compile(pattern).is_some(), "{pattern}");

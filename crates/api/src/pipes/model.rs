@@ -25,6 +25,10 @@ pub const API_VERSION: &str = "2015-10-07";
 /// The service's endpoint prefix (`pipes.<region>.amazonaws.com`).
 pub const ENDPOINT_PREFIX: &str = "pipes";
 
+/// Whether the service is `awsQueryCompatible`: its JSON errors also carry the query
+/// protocol's code in `x-amzn-query-error`.
+pub const AWS_QUERY_COMPATIBLE: bool = false;
+
 /// Every error the model declares: its name, the code the protocol sends (query
 /// protocols and `awsQueryCompatible` services have their own), its HTTP status.
 pub mod errors {
@@ -3662,8 +3666,9 @@ pub struct UpdatePipeSourceSqsQueueParameters {
     pub maximum_batching_window_in_seconds: Option<i32>,
 }
 
-/// Every shape a request can reach, with the model's constraints, for
-/// [`crate::shape::validate`]. One static per shape, named after it.
+/// Every shape a request or response can reach, with the model's constraints (for
+/// [`crate::shape::validate`]) and wire names (for [`crate::query`]). One static per
+/// shape, named after it.
 pub mod shapes {
     use crate::shape::{Member, Pattern, RegexCell, Shape, ShapeKind, patterns, regex_matches};
 
@@ -3729,16 +3734,19 @@ pub mod shapes {
                     name: "Subnets",
                     shape: &SUBNETS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "SecurityGroups",
                     shape: &SECURITY_GROUPS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AssignPublicIp",
                     shape: &ASSIGN_PUBLIC_IP,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -3752,6 +3760,7 @@ pub mod shapes {
                 name: "Size",
                 shape: &BATCH_ARRAY_SIZE,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -3774,21 +3783,25 @@ pub mod shapes {
                     name: "Command",
                     shape: &STRING_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Environment",
                     shape: &BATCH_ENVIRONMENT_VARIABLE_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "InstanceType",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ResourceRequirements",
                     shape: &BATCH_RESOURCE_REQUIREMENTS_LIST,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -3801,6 +3814,8 @@ pub mod shapes {
             member: &BATCH_JOB_DEPENDENCY,
             min: Some(0),
             max: Some(20),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -3813,11 +3828,13 @@ pub mod shapes {
                     name: "Name",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Value",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -3830,6 +3847,8 @@ pub mod shapes {
             member: &BATCH_ENVIRONMENT_VARIABLE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -3842,11 +3861,13 @@ pub mod shapes {
                     name: "JobId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Type",
                     shape: &BATCH_JOB_DEPENDENCY_TYPE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -3871,6 +3892,9 @@ pub mod shapes {
             value: &STRING,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -3883,11 +3907,13 @@ pub mod shapes {
                     name: "Type",
                     shape: &BATCH_RESOURCE_REQUIREMENT_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Value",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -3911,6 +3937,8 @@ pub mod shapes {
             member: &BATCH_RESOURCE_REQUIREMENT,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -3931,6 +3959,7 @@ pub mod shapes {
                 name: "Attempts",
                 shape: &BATCH_RETRY_ATTEMPTS,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -3959,6 +3988,8 @@ pub mod shapes {
             member: &CAPACITY_PROVIDER_STRATEGY_ITEM,
             min: Some(0),
             max: Some(6),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -3971,16 +4002,19 @@ pub mod shapes {
                     name: "capacityProvider",
                     shape: &CAPACITY_PROVIDER,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "weight",
                     shape: &CAPACITY_PROVIDER_STRATEGY_ITEM_WEIGHT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "base",
                     shape: &CAPACITY_PROVIDER_STRATEGY_ITEM_BASE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -4018,6 +4052,19 @@ pub mod shapes {
         },
     };
 
+    pub static CLOUDWATCH_LOGS_LOG_DESTINATION: Shape = Shape {
+        name: "CloudwatchLogsLogDestination",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "LogGroupArn",
+                shape: &CLOUDWATCH_LOG_GROUP_ARN,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
     pub static CLOUDWATCH_LOGS_LOG_DESTINATION_PARAMETERS: Shape = Shape {
         name: "CloudwatchLogsLogDestinationParameters",
         sensitive: false,
@@ -4026,6 +4073,7 @@ pub mod shapes {
                 name: "LogGroupArn",
                 shape: &CLOUDWATCH_LOG_GROUP_ARN,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -4039,66 +4087,124 @@ pub mod shapes {
                     name: "Name",
                     shape: &PIPE_NAME,
                     required: true,
+                    location_name: Some("Name"),
                 },
                 Member {
                     name: "Description",
                     shape: &PIPE_DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DesiredState",
                     shape: &REQUESTED_PIPE_STATE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Source",
                     shape: &ARN_OR_URL,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "SourceParameters",
                     shape: &PIPE_SOURCE_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Enrichment",
                     shape: &OPTIONAL_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EnrichmentParameters",
                     shape: &PIPE_ENRICHMENT_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Target",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "TargetParameters",
                     shape: &PIPE_TARGET_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RoleArn",
                     shape: &ROLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "LogConfiguration",
                     shape: &PIPE_LOG_CONFIGURATION_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KmsKeyIdentifier",
                     shape: &KMS_KEY_IDENTIFIER,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static CREATE_PIPE_RESPONSE: Shape = Shape {
+        name: "CreatePipeResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &PIPE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Name",
+                    shape: &PIPE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DesiredState",
+                    shape: &REQUESTED_PIPE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CurrentState",
+                    shape: &PIPE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -4134,6 +4240,7 @@ pub mod shapes {
                 name: "Arn",
                 shape: &ARN,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -4146,7 +4253,53 @@ pub mod shapes {
                 name: "Name",
                 shape: &PIPE_NAME,
                 required: true,
+                location_name: Some("Name"),
             }],
+        },
+    };
+
+    pub static DELETE_PIPE_RESPONSE: Shape = Shape {
+        name: "DeletePipeResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &PIPE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Name",
+                    shape: &PIPE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DesiredState",
+                    shape: &REQUESTED_PIPE_STATE_DESCRIBE_RESPONSE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CurrentState",
+                    shape: &PIPE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -4158,7 +4311,125 @@ pub mod shapes {
                 name: "Name",
                 shape: &PIPE_NAME,
                 required: true,
+                location_name: Some("Name"),
             }],
+        },
+    };
+
+    pub static DESCRIBE_PIPE_RESPONSE: Shape = Shape {
+        name: "DescribePipeResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &PIPE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Name",
+                    shape: &PIPE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Description",
+                    shape: &PIPE_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DesiredState",
+                    shape: &REQUESTED_PIPE_STATE_DESCRIBE_RESPONSE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CurrentState",
+                    shape: &PIPE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &PIPE_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Source",
+                    shape: &ARN_OR_URL,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SourceParameters",
+                    shape: &PIPE_SOURCE_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Enrichment",
+                    shape: &OPTIONAL_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EnrichmentParameters",
+                    shape: &PIPE_ENRICHMENT_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Target",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TargetParameters",
+                    shape: &PIPE_TARGET_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RoleArn",
+                    shape: &ROLE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Tags",
+                    shape: &TAG_MAP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LogConfiguration",
+                    shape: &PIPE_LOG_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KmsKeyIdentifier",
+                    shape: &KMS_KEY_IDENTIFIER,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -4171,16 +4442,19 @@ pub mod shapes {
                     name: "DimensionValue",
                     shape: &DIMENSION_VALUE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "DimensionValueType",
                     shape: &DIMENSION_VALUE_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "DimensionName",
                     shape: &DIMENSION_NAME,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -4193,6 +4467,8 @@ pub mod shapes {
             member: &DIMENSION_MAPPING,
             min: Some(1),
             max: Some(128),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4249,41 +4525,49 @@ pub mod shapes {
                     name: "Command",
                     shape: &STRING_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Cpu",
                     shape: &INTEGER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Environment",
                     shape: &ECS_ENVIRONMENT_VARIABLE_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EnvironmentFiles",
                     shape: &ECS_ENVIRONMENT_FILE_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Memory",
                     shape: &INTEGER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MemoryReservation",
                     shape: &INTEGER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Name",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ResourceRequirements",
                     shape: &ECS_RESOURCE_REQUIREMENTS_LIST,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -4296,6 +4580,8 @@ pub mod shapes {
             member: &ECS_CONTAINER_OVERRIDE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4308,11 +4594,13 @@ pub mod shapes {
                     name: "type",
                     shape: &ECS_ENVIRONMENT_FILE_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "value",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -4325,6 +4613,8 @@ pub mod shapes {
             member: &ECS_ENVIRONMENT_FILE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4348,11 +4638,13 @@ pub mod shapes {
                     name: "name",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "value",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -4365,6 +4657,8 @@ pub mod shapes {
             member: &ECS_ENVIRONMENT_VARIABLE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4376,6 +4670,7 @@ pub mod shapes {
                 name: "sizeInGiB",
                 shape: &EPHEMERAL_STORAGE_SIZE,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -4389,11 +4684,13 @@ pub mod shapes {
                     name: "deviceName",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "deviceType",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -4406,6 +4703,8 @@ pub mod shapes {
             member: &ECS_INFERENCE_ACCELERATOR_OVERRIDE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4418,11 +4717,13 @@ pub mod shapes {
                     name: "type",
                     shape: &ECS_RESOURCE_REQUIREMENT_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "value",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -4446,6 +4747,8 @@ pub mod shapes {
             member: &ECS_RESOURCE_REQUIREMENT,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4458,36 +4761,43 @@ pub mod shapes {
                     name: "ContainerOverrides",
                     shape: &ECS_CONTAINER_OVERRIDE_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Cpu",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EphemeralStorage",
                     shape: &ECS_EPHEMERAL_STORAGE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExecutionRoleArn",
                     shape: &ARN_OR_JSON_PATH,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "InferenceAcceleratorOverrides",
                     shape: &ECS_INFERENCE_ACCELERATOR_OVERRIDE_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Memory",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TaskRoleArn",
                     shape: &ARN_OR_JSON_PATH,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -4559,6 +4869,8 @@ pub mod shapes {
             member: &ARN_OR_JSON_PATH,
             min: Some(0),
             max: Some(10),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4595,6 +4907,7 @@ pub mod shapes {
                 name: "Pattern",
                 shape: &EVENT_PATTERN,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -4607,6 +4920,7 @@ pub mod shapes {
                 name: "Filters",
                 shape: &FILTER_LIST,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -4618,6 +4932,8 @@ pub mod shapes {
             member: &FILTER,
             min: Some(0),
             max: Some(5),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4635,6 +4951,19 @@ pub mod shapes {
         },
     };
 
+    pub static FIREHOSE_LOG_DESTINATION: Shape = Shape {
+        name: "FirehoseLogDestination",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "DeliveryStreamArn",
+                shape: &FIREHOSE_ARN,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
     pub static FIREHOSE_LOG_DESTINATION_PARAMETERS: Shape = Shape {
         name: "FirehoseLogDestinationParameters",
         sensitive: false,
@@ -4643,6 +4972,7 @@ pub mod shapes {
                 name: "DeliveryStreamArn",
                 shape: &FIREHOSE_ARN,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -4669,6 +4999,9 @@ pub mod shapes {
             value: &HEADER_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -4693,6 +5026,8 @@ pub mod shapes {
             member: &INCLUDE_EXECUTION_DATA_OPTION,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4748,6 +5083,8 @@ pub mod shapes {
             member: &ENDPOINT_STRING,
             min: Some(0),
             max: Some(2),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4857,36 +5194,64 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &PIPE_NAME,
                     required: false,
+                    location_name: Some("NamePrefix"),
                 },
                 Member {
                     name: "DesiredState",
                     shape: &REQUESTED_PIPE_STATE,
                     required: false,
+                    location_name: Some("DesiredState"),
                 },
                 Member {
                     name: "CurrentState",
                     shape: &PIPE_STATE,
                     required: false,
+                    location_name: Some("CurrentState"),
                 },
                 Member {
                     name: "SourcePrefix",
                     shape: &RESOURCE_ARN,
                     required: false,
+                    location_name: Some("SourcePrefix"),
                 },
                 Member {
                     name: "TargetPrefix",
                     shape: &RESOURCE_ARN,
                     required: false,
+                    location_name: Some("TargetPrefix"),
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: Some("NextToken"),
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: Some("Limit"),
+                },
+            ],
+        },
+    };
+
+    pub static LIST_PIPES_RESPONSE: Shape = Shape {
+        name: "ListPipesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Pipes",
+                    shape: &PIPE_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -4900,6 +5265,20 @@ pub mod shapes {
                 name: "resourceArn",
                 shape: &PIPE_ARN,
                 required: true,
+                location_name: Some("resourceArn"),
+            }],
+        },
+    };
+
+    pub static LIST_TAGS_FOR_RESOURCE_RESPONSE: Shape = Shape {
+        name: "ListTagsForResourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "tags",
+                shape: &TAG_MAP,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -4934,6 +5313,7 @@ pub mod shapes {
                 name: "BasicAuth",
                 shape: &SECRET_MANAGER_ARN,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -4961,11 +5341,13 @@ pub mod shapes {
                     name: "SaslScram512Auth",
                     shape: &SECRET_MANAGER_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ClientCertificateTlsAuth",
                     shape: &SECRET_MANAGER_ARN,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5073,16 +5455,19 @@ pub mod shapes {
                     name: "MeasureValue",
                     shape: &MEASURE_VALUE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "MeasureValueType",
                     shape: &MEASURE_VALUE_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "MultiMeasureAttributeName",
                     shape: &MULTI_MEASURE_ATTRIBUTE_NAME,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -5095,6 +5480,8 @@ pub mod shapes {
             member: &MULTI_MEASURE_ATTRIBUTE_MAPPING,
             min: Some(1),
             max: Some(256),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5118,11 +5505,13 @@ pub mod shapes {
                     name: "MultiMeasureName",
                     shape: &MULTI_MEASURE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "MultiMeasureAttributeMappings",
                     shape: &MULTI_MEASURE_ATTRIBUTE_MAPPINGS,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -5135,6 +5524,8 @@ pub mod shapes {
             member: &MULTI_MEASURE_MAPPING,
             min: Some(0),
             max: Some(1024),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5157,6 +5548,7 @@ pub mod shapes {
                 name: "awsvpcConfiguration",
                 shape: &AWS_VPC_CONFIGURATION,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -5218,6 +5610,77 @@ pub mod shapes {
             member: &PATH_PARAMETER,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static PIPE: Shape = Shape {
+        name: "Pipe",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Name",
+                    shape: &PIPE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Arn",
+                    shape: &PIPE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DesiredState",
+                    shape: &REQUESTED_PIPE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CurrentState",
+                    shape: &PIPE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &PIPE_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Source",
+                    shape: &ARN_OR_URL,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Target",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Enrichment",
+                    shape: &OPTIONAL_ARN,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -5258,16 +5721,19 @@ pub mod shapes {
                     name: "PathParameterValues",
                     shape: &PATH_PARAMETER_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "HeaderParameters",
                     shape: &HEADER_PARAMETERS_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "QueryStringParameters",
                     shape: &QUERY_STRING_PARAMETERS_MAP,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5282,11 +5748,64 @@ pub mod shapes {
                     name: "InputTemplate",
                     shape: &INPUT_TEMPLATE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "HttpParameters",
                     shape: &PIPE_ENRICHMENT_HTTP_PARAMETERS,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static PIPE_LIST: Shape = Shape {
+        name: "PipeList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PIPE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static PIPE_LOG_CONFIGURATION: Shape = Shape {
+        name: "PipeLogConfiguration",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "S3LogDestination",
+                    shape: &S3_LOG_DESTINATION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "FirehoseLogDestination",
+                    shape: &FIREHOSE_LOG_DESTINATION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CloudwatchLogsLogDestination",
+                    shape: &CLOUDWATCH_LOGS_LOG_DESTINATION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Level",
+                    shape: &LOG_LEVEL,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IncludeExecutionData",
+                    shape: &INCLUDE_EXECUTION_DATA,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5301,26 +5820,31 @@ pub mod shapes {
                     name: "S3LogDestination",
                     shape: &S3_LOG_DESTINATION_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "FirehoseLogDestination",
                     shape: &FIREHOSE_LOG_DESTINATION_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "CloudwatchLogsLogDestination",
                     shape: &CLOUDWATCH_LOGS_LOG_DESTINATION_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Level",
                     shape: &LOG_LEVEL,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "IncludeExecutionData",
                     shape: &INCLUDE_EXECUTION_DATA,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5349,21 +5873,25 @@ pub mod shapes {
                     name: "Credentials",
                     shape: &MQ_BROKER_ACCESS_CREDENTIALS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "QueueName",
                     shape: &MQ_BROKER_QUEUE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "BatchSize",
                     shape: &LIMIT_MAX10000,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumBatchingWindowInSeconds",
                     shape: &MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5378,41 +5906,49 @@ pub mod shapes {
                     name: "BatchSize",
                     shape: &LIMIT_MAX10000,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DeadLetterConfig",
                     shape: &DEAD_LETTER_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OnPartialBatchItemFailure",
                     shape: &ON_PARTIAL_BATCH_ITEM_FAILURE_STREAMS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumBatchingWindowInSeconds",
                     shape: &MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumRecordAgeInSeconds",
                     shape: &MAXIMUM_RECORD_AGE_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumRetryAttempts",
                     shape: &MAXIMUM_RETRY_ATTEMPTS_ESM,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ParallelizationFactor",
                     shape: &LIMIT_MAX10,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StartingPosition",
                     shape: &DYNAMO_DB_STREAM_START_POSITION,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -5427,46 +5963,55 @@ pub mod shapes {
                     name: "BatchSize",
                     shape: &LIMIT_MAX10000,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DeadLetterConfig",
                     shape: &DEAD_LETTER_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OnPartialBatchItemFailure",
                     shape: &ON_PARTIAL_BATCH_ITEM_FAILURE_STREAMS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumBatchingWindowInSeconds",
                     shape: &MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumRecordAgeInSeconds",
                     shape: &MAXIMUM_RECORD_AGE_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumRetryAttempts",
                     shape: &MAXIMUM_RETRY_ATTEMPTS_ESM,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ParallelizationFactor",
                     shape: &LIMIT_MAX10,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StartingPosition",
                     shape: &KINESIS_STREAM_START_POSITION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StartingPositionTimestamp",
                     shape: &TIMESTAMP,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5481,31 +6026,37 @@ pub mod shapes {
                     name: "TopicName",
                     shape: &KAFKA_TOPIC_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StartingPosition",
                     shape: &MSK_START_POSITION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "BatchSize",
                     shape: &LIMIT_MAX10000,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumBatchingWindowInSeconds",
                     shape: &MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConsumerGroupID",
                     shape: &URI,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Credentials",
                     shape: &MSK_ACCESS_CREDENTIALS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5520,41 +6071,49 @@ pub mod shapes {
                     name: "FilterCriteria",
                     shape: &FILTER_CRITERIA,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KinesisStreamParameters",
                     shape: &PIPE_SOURCE_KINESIS_STREAM_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DynamoDBStreamParameters",
                     shape: &PIPE_SOURCE_DYNAMO_DB_STREAM_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SqsQueueParameters",
                     shape: &PIPE_SOURCE_SQS_QUEUE_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ActiveMQBrokerParameters",
                     shape: &PIPE_SOURCE_ACTIVE_MQ_BROKER_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RabbitMQBrokerParameters",
                     shape: &PIPE_SOURCE_RABBIT_MQ_BROKER_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ManagedStreamingKafkaParameters",
                     shape: &PIPE_SOURCE_MANAGED_STREAMING_KAFKA_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SelfManagedKafkaParameters",
                     shape: &PIPE_SOURCE_SELF_MANAGED_KAFKA_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5569,26 +6128,31 @@ pub mod shapes {
                     name: "Credentials",
                     shape: &MQ_BROKER_ACCESS_CREDENTIALS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "QueueName",
                     shape: &MQ_BROKER_QUEUE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "VirtualHost",
                     shape: &URI,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "BatchSize",
                     shape: &LIMIT_MAX10000,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumBatchingWindowInSeconds",
                     shape: &MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5603,46 +6167,55 @@ pub mod shapes {
                     name: "TopicName",
                     shape: &KAFKA_TOPIC_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StartingPosition",
                     shape: &SELF_MANAGED_KAFKA_START_POSITION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AdditionalBootstrapServers",
                     shape: &KAFKA_BOOTSTRAP_SERVERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "BatchSize",
                     shape: &LIMIT_MAX10000,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumBatchingWindowInSeconds",
                     shape: &MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ConsumerGroupID",
                     shape: &URI,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Credentials",
                     shape: &SELF_MANAGED_KAFKA_ACCESS_CONFIGURATION_CREDENTIALS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ServerRootCaCertificate",
                     shape: &SECRET_MANAGER_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Vpc",
                     shape: &SELF_MANAGED_KAFKA_ACCESS_CONFIGURATION_VPC,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5657,11 +6230,13 @@ pub mod shapes {
                     name: "BatchSize",
                     shape: &LIMIT_MAX10000,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumBatchingWindowInSeconds",
                     shape: &MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5694,6 +6269,20 @@ pub mod shapes {
         },
     };
 
+    pub static PIPE_STATE_REASON: Shape = Shape {
+        name: "PipeStateReason",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(0),
+            max: Some(512),
+            pattern: Some(Pattern {
+                regex: ".*",
+                matches: pattern_15,
+            }),
+            values: &[],
+        },
+    };
+
     pub static PIPE_TARGET_BATCH_JOB_PARAMETERS: Shape = Shape {
         name: "PipeTargetBatchJobParameters",
         sensitive: false,
@@ -5703,36 +6292,43 @@ pub mod shapes {
                     name: "JobDefinition",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "JobName",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ArrayProperties",
                     shape: &BATCH_ARRAY_PROPERTIES,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RetryStrategy",
                     shape: &BATCH_RETRY_STRATEGY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ContainerOverrides",
                     shape: &BATCH_CONTAINER_OVERRIDES,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DependsOn",
                     shape: &BATCH_DEPENDS_ON,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Parameters",
                     shape: &BATCH_PARAMETERS_MAP,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5747,11 +6343,13 @@ pub mod shapes {
                     name: "LogStreamName",
                     shape: &LOG_STREAM_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Timestamp",
                     shape: &JSON_PATH,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5766,76 +6364,91 @@ pub mod shapes {
                     name: "TaskDefinitionArn",
                     shape: &ARN_OR_JSON_PATH,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "TaskCount",
                     shape: &LIMIT_MIN1,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "LaunchType",
                     shape: &LAUNCH_TYPE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NetworkConfiguration",
                     shape: &NETWORK_CONFIGURATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "PlatformVersion",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Group",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "CapacityProviderStrategy",
                     shape: &CAPACITY_PROVIDER_STRATEGY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EnableECSManagedTags",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EnableExecuteCommand",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "PlacementConstraints",
                     shape: &PLACEMENT_CONSTRAINTS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "PlacementStrategy",
                     shape: &PLACEMENT_STRATEGIES,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "PropagateTags",
                     shape: &PROPAGATE_TAGS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReferenceId",
                     shape: &REFERENCE_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Overrides",
                     shape: &ECS_TASK_OVERRIDE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5850,26 +6463,31 @@ pub mod shapes {
                     name: "EndpointId",
                     shape: &EVENT_BRIDGE_ENDPOINT_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DetailType",
                     shape: &EVENT_BRIDGE_DETAIL_TYPE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Source",
                     shape: &EVENT_BRIDGE_EVENT_SOURCE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Resources",
                     shape: &EVENT_BRIDGE_EVENT_RESOURCE_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Time",
                     shape: &JSON_PATH,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5884,16 +6502,19 @@ pub mod shapes {
                     name: "PathParameterValues",
                     shape: &PATH_PARAMETER_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "HeaderParameters",
                     shape: &HEADER_PARAMETERS_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "QueryStringParameters",
                     shape: &QUERY_STRING_PARAMETERS_MAP,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -5918,6 +6539,7 @@ pub mod shapes {
                 name: "PartitionKey",
                 shape: &KINESIS_PARTITION_KEY,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -5930,6 +6552,7 @@ pub mod shapes {
                 name: "InvocationType",
                 shape: &PIPE_TARGET_INVOCATION_TYPE,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -5943,66 +6566,79 @@ pub mod shapes {
                     name: "InputTemplate",
                     shape: &INPUT_TEMPLATE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "LambdaFunctionParameters",
                     shape: &PIPE_TARGET_LAMBDA_FUNCTION_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StepFunctionStateMachineParameters",
                     shape: &PIPE_TARGET_STATE_MACHINE_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KinesisStreamParameters",
                     shape: &PIPE_TARGET_KINESIS_STREAM_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EcsTaskParameters",
                     shape: &PIPE_TARGET_ECS_TASK_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "BatchJobParameters",
                     shape: &PIPE_TARGET_BATCH_JOB_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SqsQueueParameters",
                     shape: &PIPE_TARGET_SQS_QUEUE_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "HttpParameters",
                     shape: &PIPE_TARGET_HTTP_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RedshiftDataParameters",
                     shape: &PIPE_TARGET_REDSHIFT_DATA_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SageMakerPipelineParameters",
                     shape: &PIPE_TARGET_SAGE_MAKER_PIPELINE_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EventBridgeEventBusParameters",
                     shape: &PIPE_TARGET_EVENT_BRIDGE_EVENT_BUS_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "CloudWatchLogsParameters",
                     shape: &PIPE_TARGET_CLOUD_WATCH_LOGS_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TimestreamParameters",
                     shape: &PIPE_TARGET_TIMESTREAM_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6017,31 +6653,37 @@ pub mod shapes {
                     name: "SecretManagerArn",
                     shape: &SECRET_MANAGER_ARN_OR_JSON_PATH,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Database",
                     shape: &DATABASE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "DbUser",
                     shape: &DB_USER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StatementName",
                     shape: &STATEMENT_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "WithEvent",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Sqls",
                     shape: &SQLS,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -6055,6 +6697,7 @@ pub mod shapes {
                 name: "PipelineParameterList",
                 shape: &SAGE_MAKER_PIPELINE_PARAMETER_LIST,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -6068,11 +6711,13 @@ pub mod shapes {
                     name: "MessageGroupId",
                     shape: &MESSAGE_GROUP_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MessageDeduplicationId",
                     shape: &MESSAGE_DEDUPLICATION_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6086,6 +6731,7 @@ pub mod shapes {
                 name: "InvocationType",
                 shape: &PIPE_TARGET_INVOCATION_TYPE,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -6099,41 +6745,49 @@ pub mod shapes {
                     name: "TimeValue",
                     shape: &TIME_VALUE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EpochTimeUnit",
                     shape: &EPOCH_TIME_UNIT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TimeFieldType",
                     shape: &TIME_FIELD_TYPE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TimestampFormat",
                     shape: &TIMESTAMP_FORMAT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "VersionValue",
                     shape: &VERSION_VALUE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "DimensionMappings",
                     shape: &DIMENSION_MAPPINGS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "SingleMeasureMappings",
                     shape: &SINGLE_MEASURE_MAPPINGS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MultiMeasureMappings",
                     shape: &MULTI_MEASURE_MAPPINGS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6148,11 +6802,13 @@ pub mod shapes {
                     name: "type",
                     shape: &PLACEMENT_CONSTRAINT_TYPE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "expression",
                     shape: &PLACEMENT_CONSTRAINT_EXPRESSION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6187,6 +6843,8 @@ pub mod shapes {
             member: &PLACEMENT_CONSTRAINT,
             min: Some(0),
             max: Some(10),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6197,6 +6855,8 @@ pub mod shapes {
             member: &PLACEMENT_STRATEGY,
             min: Some(0),
             max: Some(5),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6209,11 +6869,13 @@ pub mod shapes {
                     name: "type",
                     shape: &PLACEMENT_STRATEGY_TYPE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "field",
                     shape: &PLACEMENT_STRATEGY_FIELD,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6274,6 +6936,9 @@ pub mod shapes {
             value: &QUERY_STRING_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -6313,6 +6978,17 @@ pub mod shapes {
         },
     };
 
+    pub static REQUESTED_PIPE_STATE_DESCRIBE_RESPONSE: Shape = Shape {
+        name: "RequestedPipeStateDescribeResponse",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["RUNNING", "STOPPED", "DELETED"],
+        },
+    };
+
     pub static RESOURCE_ARN: Shape = Shape {
         name: "ResourceArn",
         sensitive: false,
@@ -6338,6 +7014,39 @@ pub mod shapes {
         },
     };
 
+    pub static S3_LOG_DESTINATION: Shape = Shape {
+        name: "S3LogDestination",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BucketName",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Prefix",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BucketOwner",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "OutputFormat",
+                    shape: &S3_OUTPUT_FORMAT,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static S3_LOG_DESTINATION_PARAMETERS: Shape = Shape {
         name: "S3LogDestinationParameters",
         sensitive: false,
@@ -6347,21 +7056,25 @@ pub mod shapes {
                     name: "BucketName",
                     shape: &S3_LOG_DESTINATION_PARAMETERS_BUCKET_NAME_STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "BucketOwner",
                     shape: &S3_LOG_DESTINATION_PARAMETERS_BUCKET_OWNER_STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "OutputFormat",
                     shape: &S3_OUTPUT_FORMAT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Prefix",
                     shape: &S3_LOG_DESTINATION_PARAMETERS_PREFIX_STRING,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6423,11 +7136,13 @@ pub mod shapes {
                     name: "Name",
                     shape: &SAGE_MAKER_PIPELINE_PARAMETER_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Value",
                     shape: &SAGE_MAKER_PIPELINE_PARAMETER_VALUE,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -6440,6 +7155,8 @@ pub mod shapes {
             member: &SAGE_MAKER_PIPELINE_PARAMETER,
             min: Some(0),
             max: Some(200),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6531,6 +7248,8 @@ pub mod shapes {
             member: &SECURITY_GROUP_ID,
             min: Some(1),
             max: Some(5),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6541,6 +7260,8 @@ pub mod shapes {
             member: &SECURITY_GROUP,
             min: Some(0),
             max: Some(5),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6553,21 +7274,25 @@ pub mod shapes {
                     name: "BasicAuth",
                     shape: &SECRET_MANAGER_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SaslScram512Auth",
                     shape: &SECRET_MANAGER_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SaslScram256Auth",
                     shape: &SECRET_MANAGER_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ClientCertificateTlsAuth",
                     shape: &SECRET_MANAGER_ARN,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6582,11 +7307,13 @@ pub mod shapes {
                     name: "Subnets",
                     shape: &SUBNET_IDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SecurityGroup",
                     shape: &SECURITY_GROUP_IDS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6612,16 +7339,19 @@ pub mod shapes {
                     name: "MeasureValue",
                     shape: &MEASURE_VALUE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "MeasureValueType",
                     shape: &MEASURE_VALUE_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "MeasureName",
                     shape: &MEASURE_NAME,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -6634,6 +7364,8 @@ pub mod shapes {
             member: &SINGLE_MEASURE_MAPPING,
             min: Some(0),
             max: Some(8192),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6655,6 +7387,8 @@ pub mod shapes {
             member: &SQL,
             min: Some(1),
             max: Some(40),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6666,7 +7400,53 @@ pub mod shapes {
                 name: "Name",
                 shape: &PIPE_NAME,
                 required: true,
+                location_name: Some("Name"),
             }],
+        },
+    };
+
+    pub static START_PIPE_RESPONSE: Shape = Shape {
+        name: "StartPipeResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &PIPE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Name",
+                    shape: &PIPE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DesiredState",
+                    shape: &REQUESTED_PIPE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CurrentState",
+                    shape: &PIPE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -6689,7 +7469,53 @@ pub mod shapes {
                 name: "Name",
                 shape: &PIPE_NAME,
                 required: true,
+                location_name: Some("Name"),
             }],
+        },
+    };
+
+    pub static STOP_PIPE_RESPONSE: Shape = Shape {
+        name: "StopPipeResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &PIPE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Name",
+                    shape: &PIPE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DesiredState",
+                    shape: &REQUESTED_PIPE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CurrentState",
+                    shape: &PIPE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -6711,6 +7537,8 @@ pub mod shapes {
             member: &STRING,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6749,6 +7577,8 @@ pub mod shapes {
             member: &SUBNET_ID,
             min: Some(1),
             max: Some(16),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6759,6 +7589,8 @@ pub mod shapes {
             member: &SUBNET,
             min: Some(0),
             max: Some(16),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6771,11 +7603,13 @@ pub mod shapes {
                     name: "Key",
                     shape: &TAG_KEY,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Value",
                     shape: &TAG_VALUE,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -6799,6 +7633,8 @@ pub mod shapes {
             member: &TAG_KEY,
             min: Some(0),
             max: Some(50),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6809,6 +7645,8 @@ pub mod shapes {
             member: &TAG,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6820,6 +7658,9 @@ pub mod shapes {
             value: &TAG_VALUE,
             min: Some(1),
             max: Some(50),
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -6832,14 +7673,22 @@ pub mod shapes {
                     name: "resourceArn",
                     shape: &PIPE_ARN,
                     required: true,
+                    location_name: Some("resourceArn"),
                 },
                 Member {
                     name: "tags",
                     shape: &TAG_MAP,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
+    };
+
+    pub static TAG_RESOURCE_RESPONSE: Shape = Shape {
+        name: "TagResourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static TAG_VALUE: Shape = Shape {
@@ -6915,14 +7764,22 @@ pub mod shapes {
                     name: "resourceArn",
                     shape: &PIPE_ARN,
                     required: true,
+                    location_name: Some("resourceArn"),
                 },
                 Member {
                     name: "tagKeys",
                     shape: &TAG_KEY_LIST,
                     required: true,
+                    location_name: Some("tagKeys"),
                 },
             ],
         },
+    };
+
+    pub static UNTAG_RESOURCE_RESPONSE: Shape = Shape {
+        name: "UntagResourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static UPDATE_PIPE_REQUEST: Shape = Shape {
@@ -6934,56 +7791,112 @@ pub mod shapes {
                     name: "Name",
                     shape: &PIPE_NAME,
                     required: true,
+                    location_name: Some("Name"),
                 },
                 Member {
                     name: "Description",
                     shape: &PIPE_DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DesiredState",
                     shape: &REQUESTED_PIPE_STATE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SourceParameters",
                     shape: &UPDATE_PIPE_SOURCE_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Enrichment",
                     shape: &OPTIONAL_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EnrichmentParameters",
                     shape: &PIPE_ENRICHMENT_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Target",
                     shape: &ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TargetParameters",
                     shape: &PIPE_TARGET_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RoleArn",
                     shape: &ROLE_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "LogConfiguration",
                     shape: &PIPE_LOG_CONFIGURATION_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KmsKeyIdentifier",
                     shape: &KMS_KEY_IDENTIFIER,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_PIPE_RESPONSE: Shape = Shape {
+        name: "UpdatePipeResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &PIPE_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Name",
+                    shape: &PIPE_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DesiredState",
+                    shape: &REQUESTED_PIPE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CurrentState",
+                    shape: &PIPE_STATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -6998,16 +7911,19 @@ pub mod shapes {
                     name: "Credentials",
                     shape: &MQ_BROKER_ACCESS_CREDENTIALS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "BatchSize",
                     shape: &LIMIT_MAX10000,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumBatchingWindowInSeconds",
                     shape: &MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7022,36 +7938,43 @@ pub mod shapes {
                     name: "BatchSize",
                     shape: &LIMIT_MAX10000,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DeadLetterConfig",
                     shape: &DEAD_LETTER_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OnPartialBatchItemFailure",
                     shape: &ON_PARTIAL_BATCH_ITEM_FAILURE_STREAMS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumBatchingWindowInSeconds",
                     shape: &MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumRecordAgeInSeconds",
                     shape: &MAXIMUM_RECORD_AGE_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumRetryAttempts",
                     shape: &MAXIMUM_RETRY_ATTEMPTS_ESM,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ParallelizationFactor",
                     shape: &LIMIT_MAX10,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7066,36 +7989,43 @@ pub mod shapes {
                     name: "BatchSize",
                     shape: &LIMIT_MAX10000,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DeadLetterConfig",
                     shape: &DEAD_LETTER_CONFIG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OnPartialBatchItemFailure",
                     shape: &ON_PARTIAL_BATCH_ITEM_FAILURE_STREAMS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumBatchingWindowInSeconds",
                     shape: &MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumRecordAgeInSeconds",
                     shape: &MAXIMUM_RECORD_AGE_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumRetryAttempts",
                     shape: &MAXIMUM_RETRY_ATTEMPTS_ESM,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ParallelizationFactor",
                     shape: &LIMIT_MAX10,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7110,16 +8040,19 @@ pub mod shapes {
                     name: "BatchSize",
                     shape: &LIMIT_MAX10000,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Credentials",
                     shape: &MSK_ACCESS_CREDENTIALS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumBatchingWindowInSeconds",
                     shape: &MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7134,41 +8067,49 @@ pub mod shapes {
                     name: "FilterCriteria",
                     shape: &FILTER_CRITERIA,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KinesisStreamParameters",
                     shape: &UPDATE_PIPE_SOURCE_KINESIS_STREAM_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DynamoDBStreamParameters",
                     shape: &UPDATE_PIPE_SOURCE_DYNAMO_DB_STREAM_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SqsQueueParameters",
                     shape: &UPDATE_PIPE_SOURCE_SQS_QUEUE_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ActiveMQBrokerParameters",
                     shape: &UPDATE_PIPE_SOURCE_ACTIVE_MQ_BROKER_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RabbitMQBrokerParameters",
                     shape: &UPDATE_PIPE_SOURCE_RABBIT_MQ_BROKER_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ManagedStreamingKafkaParameters",
                     shape: &UPDATE_PIPE_SOURCE_MANAGED_STREAMING_KAFKA_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SelfManagedKafkaParameters",
                     shape: &UPDATE_PIPE_SOURCE_SELF_MANAGED_KAFKA_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7183,16 +8124,19 @@ pub mod shapes {
                     name: "Credentials",
                     shape: &MQ_BROKER_ACCESS_CREDENTIALS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "BatchSize",
                     shape: &LIMIT_MAX10000,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumBatchingWindowInSeconds",
                     shape: &MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7207,26 +8151,31 @@ pub mod shapes {
                     name: "BatchSize",
                     shape: &LIMIT_MAX10000,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumBatchingWindowInSeconds",
                     shape: &MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Credentials",
                     shape: &SELF_MANAGED_KAFKA_ACCESS_CONFIGURATION_CREDENTIALS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ServerRootCaCertificate",
                     shape: &SECRET_MANAGER_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Vpc",
                     shape: &SELF_MANAGED_KAFKA_ACCESS_CONFIGURATION_VPC,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -7241,11 +8190,13 @@ pub mod shapes {
                     name: "BatchSize",
                     shape: &LIMIT_MAX10000,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaximumBatchingWindowInSeconds",
                     shape: &MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },

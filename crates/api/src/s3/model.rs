@@ -25,6 +25,10 @@ pub const API_VERSION: &str = "2006-03-01";
 /// The service's endpoint prefix (`s3.<region>.amazonaws.com`).
 pub const ENDPOINT_PREFIX: &str = "s3";
 
+/// Whether the service is `awsQueryCompatible`: its JSON errors also carry the query
+/// protocol's code in `x-amzn-query-error`.
+pub const AWS_QUERY_COMPATIBLE: bool = false;
+
 /// Every error the model declares: its name, the code the protocol sends (query
 /// protocols and `awsQueryCompatible` services have their own), its HTTP status.
 pub mod errors {
@@ -14676,8 +14680,9 @@ pub struct WriteGetObjectResponseRequest {
     pub bucket_key_enabled: Option<bool>,
 }
 
-/// Every shape a request can reach, with the model's constraints, for
-/// [`crate::shape::validate`]. One static per shape, named after it.
+/// Every shape a request or response can reach, with the model's constraints (for
+/// [`crate::shape::validate`]) and wire names (for [`crate::query`]). One static per
+/// shape, named after it.
 pub mod shapes {
     use crate::shape::{Member, Pattern, RegexCell, Shape, ShapeKind, regex_matches};
 
@@ -14689,8 +14694,15 @@ pub mod shapes {
                 name: "Status",
                 shape: &BUCKET_ABAC_STATUS,
                 required: false,
+                location_name: None,
             }],
         },
+    };
+
+    pub static ABORT_DATE: Shape = Shape {
+        name: "AbortDate",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
     };
 
     pub static ABORT_INCOMPLETE_MULTIPART_UPLOAD: Shape = Shape {
@@ -14701,7 +14713,29 @@ pub mod shapes {
                 name: "DaysAfterInitiation",
                 shape: &DAYS_AFTER_INITIATION,
                 required: false,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static ABORT_MULTIPART_UPLOAD_OUTPUT: Shape = Shape {
+        name: "AbortMultipartUploadOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
+                },
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-version-id"),
+                },
+            ],
         },
     };
 
@@ -14714,33 +14748,50 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "UploadId",
                     shape: &MULTIPART_UPLOAD_ID,
                     required: true,
+                    location_name: Some("uploadId"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "IfMatchInitiatedTime",
                     shape: &IF_MATCH_INITIATED_TIME,
                     required: false,
+                    location_name: Some("x-amz-if-match-initiated-time"),
                 },
             ],
+        },
+    };
+
+    pub static ABORT_RULE_ID: Shape = Shape {
+        name: "AbortRuleId",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -14752,6 +14803,7 @@ pub mod shapes {
                 name: "Status",
                 shape: &BUCKET_ACCELERATE_STATUS,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -14776,11 +14828,13 @@ pub mod shapes {
                     name: "Grants",
                     shape: &GRANTS,
                     required: false,
+                    location_name: Some("AccessControlList"),
                 },
                 Member {
                     name: "Owner",
                     shape: &OWNER,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -14794,8 +14848,26 @@ pub mod shapes {
                 name: "Owner",
                 shape: &OWNER_OVERRIDE,
                 required: true,
+                location_name: None,
             }],
         },
+    };
+
+    pub static ACCESS_KEY_ID_VALUE: Shape = Shape {
+        name: "AccessKeyIdValue",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static ACCESS_POINT_ALIAS: Shape = Shape {
+        name: "AccessPointAlias",
+        sensitive: false,
+        kind: ShapeKind::Boolean,
     };
 
     pub static ACCESS_POINT_ARN: Shape = Shape {
@@ -14844,6 +14916,8 @@ pub mod shapes {
             member: &ALLOWED_HEADER,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -14865,6 +14939,8 @@ pub mod shapes {
             member: &ALLOWED_METHOD,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -14886,6 +14962,8 @@ pub mod shapes {
             member: &ALLOWED_ORIGIN,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -14898,11 +14976,13 @@ pub mod shapes {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_SET,
                     required: false,
+                    location_name: Some("Tag"),
                 },
             ],
         },
@@ -14917,18 +14997,33 @@ pub mod shapes {
                     name: "Id",
                     shape: &ANALYTICS_ID,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Filter",
                     shape: &ANALYTICS_FILTER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StorageClassAnalysis",
                     shape: &STORAGE_CLASS_ANALYSIS,
                     required: true,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static ANALYTICS_CONFIGURATION_LIST: Shape = Shape {
+        name: "AnalyticsConfigurationList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ANALYTICS_CONFIGURATION,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -14940,6 +15035,7 @@ pub mod shapes {
                 name: "S3BucketDestination",
                 shape: &ANALYTICS_S3_BUCKET_DESTINATION,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -14953,16 +15049,19 @@ pub mod shapes {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tag",
                     shape: &TAG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "And",
                     shape: &ANALYTICS_AND_OPERATOR,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -14988,21 +15087,25 @@ pub mod shapes {
                     name: "Format",
                     shape: &ANALYTICS_S3_EXPORT_FILE_FORMAT,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "BucketAccountId",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -15030,6 +15133,15 @@ pub mod shapes {
         },
     };
 
+    pub static ANNOTATION_COUNT: Shape = Shape {
+        name: "AnnotationCount",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: None,
+            max: None,
+        },
+    };
+
     pub static ANNOTATION_DIRECTIVE: Shape = Shape {
         name: "AnnotationDirective",
         sensitive: false,
@@ -15038,6 +15150,63 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &["COPY", "EXCLUDE"],
+        },
+    };
+
+    pub static ANNOTATION_ENTRY: Shape = Shape {
+        name: "AnnotationEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "AnnotationName",
+                    shape: &ANNOTATION_NAME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModified",
+                    shape: &LAST_MODIFIED,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ETag",
+                    shape: &E_TAG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumAlgorithm",
+                    shape: &CHECKSUM_ALGORITHM_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Size",
+                    shape: &SIZE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReplicationStatus",
+                    shape: &REPLICATION_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static ANNOTATION_LIST: Shape = Shape {
+        name: "AnnotationList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ANNOTATION_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: Some("AnnotationEntry"),
         },
     };
 
@@ -15081,16 +15250,64 @@ pub mod shapes {
                     name: "ConfigurationState",
                     shape: &ANNOTATION_CONFIGURATION_STATE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EncryptionConfiguration",
                     shape: &METADATA_TABLE_ENCRYPTION_CONFIGURATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Role",
                     shape: &ROLE,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static ANNOTATION_TABLE_CONFIGURATION_RESULT: Shape = Shape {
+        name: "AnnotationTableConfigurationResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConfigurationState",
+                    shape: &ANNOTATION_CONFIGURATION_STATE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableStatus",
+                    shape: &METADATA_TABLE_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Error",
+                    shape: &ERROR_DETAILS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableName",
+                    shape: &S3_TABLES_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableArn",
+                    shape: &S3_TABLES_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Role",
+                    shape: &ROLE,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -15105,18 +15322,32 @@ pub mod shapes {
                     name: "ConfigurationState",
                     shape: &ANNOTATION_CONFIGURATION_STATE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EncryptionConfiguration",
                     shape: &METADATA_TABLE_ENCRYPTION_CONFIGURATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Role",
                     shape: &ROLE,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static ARCHIVE_STATUS: Shape = Shape {
+        name: "ArchiveStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ARCHIVE_ACCESS", "DEEP_ARCHIVE_ACCESS"],
         },
     };
 
@@ -15128,6 +15359,7 @@ pub mod shapes {
                 name: "EncryptionType",
                 shape: &ENCRYPTION_TYPE_LIST,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -15138,6 +15370,39 @@ pub mod shapes {
         kind: ShapeKind::Blob {
             min: None,
             max: None,
+        },
+    };
+
+    pub static BUCKET: Shape = Shape {
+        name: "Bucket",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Name",
+                    shape: &BUCKET_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CreationDate",
+                    shape: &CREATION_DATE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BucketRegion",
+                    shape: &BUCKET_REGION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BucketArn",
+                    shape: &S3_REGIONAL_OR_S3_EXPRESS_BUCKET_ARN_STRING,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -15199,11 +15464,13 @@ pub mod shapes {
                     name: "DataRedundancy",
                     shape: &DATA_REDUNDANCY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Type",
                     shape: &BUCKET_TYPE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -15223,6 +15490,7 @@ pub mod shapes {
                 name: "Rules",
                 shape: &LIFECYCLE_RULES,
                 required: true,
+                location_name: Some("Rule"),
             }],
         },
     };
@@ -15277,6 +15545,17 @@ pub mod shapes {
         },
     };
 
+    pub static BUCKET_LOCATION_NAME: Shape = Shape {
+        name: "BucketLocationName",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
     pub static BUCKET_LOGGING_STATUS: Shape = Shape {
         name: "BucketLoggingStatus",
         sensitive: false,
@@ -15285,6 +15564,7 @@ pub mod shapes {
                 name: "LoggingEnabled",
                 shape: &LOGGING_ENABLED,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -15355,10 +15635,49 @@ pub mod shapes {
         },
     };
 
+    pub static BUCKETS: Shape = Shape {
+        name: "Buckets",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &BUCKET,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: Some("Bucket"),
+        },
+    };
+
     pub static BYPASS_GOVERNANCE_RETENTION: Shape = Shape {
         name: "BypassGovernanceRetention",
         sensitive: false,
         kind: ShapeKind::Boolean,
+    };
+
+    pub static BYTES_PROCESSED: Shape = Shape {
+        name: "BytesProcessed",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: None,
+            max: None,
+        },
+    };
+
+    pub static BYTES_RETURNED: Shape = Shape {
+        name: "BytesReturned",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: None,
+            max: None,
+        },
+    };
+
+    pub static BYTES_SCANNED: Shape = Shape {
+        name: "BytesScanned",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: None,
+            max: None,
+        },
     };
 
     pub static CORS_CONFIGURATION: Shape = Shape {
@@ -15369,6 +15688,7 @@ pub mod shapes {
                 name: "CORSRules",
                 shape: &CORS_RULES,
                 required: true,
+                location_name: Some("CORSRule"),
             }],
         },
     };
@@ -15382,31 +15702,37 @@ pub mod shapes {
                     name: "ID",
                     shape: &ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AllowedHeaders",
                     shape: &ALLOWED_HEADERS,
                     required: false,
+                    location_name: Some("AllowedHeader"),
                 },
                 Member {
                     name: "AllowedMethods",
                     shape: &ALLOWED_METHODS,
                     required: true,
+                    location_name: Some("AllowedMethod"),
                 },
                 Member {
                     name: "AllowedOrigins",
                     shape: &ALLOWED_ORIGINS,
                     required: true,
+                    location_name: Some("AllowedOrigin"),
                 },
                 Member {
                     name: "ExposeHeaders",
                     shape: &EXPOSE_HEADERS,
                     required: false,
+                    location_name: Some("ExposeHeader"),
                 },
                 Member {
                     name: "MaxAgeSeconds",
                     shape: &MAX_AGE_SECONDS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -15419,6 +15745,8 @@ pub mod shapes {
             member: &CORS_RULE,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -15431,36 +15759,43 @@ pub mod shapes {
                     name: "FileHeaderInfo",
                     shape: &FILE_HEADER_INFO,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Comments",
                     shape: &COMMENTS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "QuoteEscapeCharacter",
                     shape: &QUOTE_ESCAPE_CHARACTER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RecordDelimiter",
                     shape: &RECORD_DELIMITER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "FieldDelimiter",
                     shape: &FIELD_DELIMITER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "QuoteCharacter",
                     shape: &QUOTE_CHARACTER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AllowQuotedRecordDelimiter",
                     shape: &ALLOW_QUOTED_RECORD_DELIMITER,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -15475,26 +15810,31 @@ pub mod shapes {
                     name: "QuoteFields",
                     shape: &QUOTE_FIELDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "QuoteEscapeCharacter",
                     shape: &QUOTE_ESCAPE_CHARACTER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RecordDelimiter",
                     shape: &RECORD_DELIMITER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "FieldDelimiter",
                     shape: &FIELD_DELIMITER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "QuoteCharacter",
                     shape: &QUOTE_CHARACTER,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -15508,6 +15848,81 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &[],
+        },
+    };
+
+    pub static CHECKSUM: Shape = Shape {
+        name: "Checksum",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ChecksumCRC32",
+                    shape: &CHECKSUM_CRC32,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumCRC32C",
+                    shape: &CHECKSUM_CRC32_C,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumCRC64NVME",
+                    shape: &CHECKSUM_CRC64_NVME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumSHA1",
+                    shape: &CHECKSUM_SHA1,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumSHA256",
+                    shape: &CHECKSUM_SHA256,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumSHA512",
+                    shape: &CHECKSUM_SHA512,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumMD5",
+                    shape: &CHECKSUM_MD5,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumXXHASH64",
+                    shape: &CHECKSUM_XXHASH64,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumXXHASH3",
+                    shape: &CHECKSUM_XXHASH3,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumXXHASH128",
+                    shape: &CHECKSUM_XXHASH128,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumType",
+                    shape: &CHECKSUM_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -15530,6 +15945,18 @@ pub mod shapes {
                 "XXHASH3",
                 "XXHASH128",
             ],
+        },
+    };
+
+    pub static CHECKSUM_ALGORITHM_LIST: Shape = Shape {
+        name: "ChecksumAlgorithmList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CHECKSUM_ALGORITHM,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -15696,26 +16123,31 @@ pub mod shapes {
                     name: "Id",
                     shape: &NOTIFICATION_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Event",
                     shape: &EVENT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Events",
                     shape: &EVENT_LIST,
                     required: false,
+                    location_name: Some("Event"),
                 },
                 Member {
                     name: "CloudFunction",
                     shape: &CLOUD_FUNCTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "InvocationRole",
                     shape: &CLOUD_FUNCTION_INVOCATION_ROLE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -15723,6 +16155,17 @@ pub mod shapes {
 
     pub static CLOUD_FUNCTION_INVOCATION_ROLE: Shape = Shape {
         name: "CloudFunctionInvocationRole",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static CODE: Shape = Shape {
+        name: "Code",
         sensitive: false,
         kind: ShapeKind::String {
             min: None,
@@ -15743,6 +16186,166 @@ pub mod shapes {
         },
     };
 
+    pub static COMMON_PREFIX: Shape = Shape {
+        name: "CommonPrefix",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Prefix",
+                shape: &PREFIX,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static COMMON_PREFIX_LIST: Shape = Shape {
+        name: "CommonPrefixList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &COMMON_PREFIX,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: None,
+        },
+    };
+
+    pub static COMPLETE_MULTIPART_UPLOAD_OUTPUT: Shape = Shape {
+        name: "CompleteMultipartUploadOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Location",
+                    shape: &LOCATION,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Bucket",
+                    shape: &BUCKET_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Key",
+                    shape: &OBJECT_KEY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Expiration",
+                    shape: &EXPIRATION,
+                    required: false,
+                    location_name: Some("x-amz-expiration"),
+                },
+                Member {
+                    name: "ETag",
+                    shape: &E_TAG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumCRC32",
+                    shape: &CHECKSUM_CRC32,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumCRC32C",
+                    shape: &CHECKSUM_CRC32_C,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumCRC64NVME",
+                    shape: &CHECKSUM_CRC64_NVME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumSHA1",
+                    shape: &CHECKSUM_SHA1,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumSHA256",
+                    shape: &CHECKSUM_SHA256,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumSHA512",
+                    shape: &CHECKSUM_SHA512,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumMD5",
+                    shape: &CHECKSUM_MD5,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumXXHASH64",
+                    shape: &CHECKSUM_XXHASH64,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumXXHASH3",
+                    shape: &CHECKSUM_XXHASH3,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumXXHASH128",
+                    shape: &CHECKSUM_XXHASH128,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumType",
+                    shape: &CHECKSUM_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ServerSideEncryption",
+                    shape: &SERVER_SIDE_ENCRYPTION,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption"),
+                },
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-version-id"),
+                },
+                Member {
+                    name: "SSEKMSKeyId",
+                    shape: &SSEKMS_KEY_ID,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-aws-kms-key-id"),
+                },
+                Member {
+                    name: "BucketKeyEnabled",
+                    shape: &BUCKET_KEY_ENABLED,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-bucket-key-enabled"),
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
+                },
+            ],
+        },
+    };
+
     pub static COMPLETE_MULTIPART_UPLOAD_REQUEST: Shape = Shape {
         name: "CompleteMultipartUploadRequest",
         sensitive: false,
@@ -15752,116 +16355,139 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "MultipartUpload",
                     shape: &COMPLETED_MULTIPART_UPLOAD,
                     required: false,
+                    location_name: Some("CompleteMultipartUpload"),
                 },
                 Member {
                     name: "UploadId",
                     shape: &MULTIPART_UPLOAD_ID,
                     required: true,
+                    location_name: Some("uploadId"),
                 },
                 Member {
                     name: "ChecksumCRC32",
                     shape: &CHECKSUM_CRC32,
                     required: false,
+                    location_name: Some("x-amz-checksum-crc32"),
                 },
                 Member {
                     name: "ChecksumCRC32C",
                     shape: &CHECKSUM_CRC32_C,
                     required: false,
+                    location_name: Some("x-amz-checksum-crc32c"),
                 },
                 Member {
                     name: "ChecksumCRC64NVME",
                     shape: &CHECKSUM_CRC64_NVME,
                     required: false,
+                    location_name: Some("x-amz-checksum-crc64nvme"),
                 },
                 Member {
                     name: "ChecksumSHA1",
                     shape: &CHECKSUM_SHA1,
                     required: false,
+                    location_name: Some("x-amz-checksum-sha1"),
                 },
                 Member {
                     name: "ChecksumSHA256",
                     shape: &CHECKSUM_SHA256,
                     required: false,
+                    location_name: Some("x-amz-checksum-sha256"),
                 },
                 Member {
                     name: "ChecksumSHA512",
                     shape: &CHECKSUM_SHA512,
                     required: false,
+                    location_name: Some("x-amz-checksum-sha512"),
                 },
                 Member {
                     name: "ChecksumMD5",
                     shape: &CHECKSUM_MD5,
                     required: false,
+                    location_name: Some("x-amz-checksum-md5"),
                 },
                 Member {
                     name: "ChecksumXXHASH64",
                     shape: &CHECKSUM_XXHASH64,
                     required: false,
+                    location_name: Some("x-amz-checksum-xxhash64"),
                 },
                 Member {
                     name: "ChecksumXXHASH3",
                     shape: &CHECKSUM_XXHASH3,
                     required: false,
+                    location_name: Some("x-amz-checksum-xxhash3"),
                 },
                 Member {
                     name: "ChecksumXXHASH128",
                     shape: &CHECKSUM_XXHASH128,
                     required: false,
+                    location_name: Some("x-amz-checksum-xxhash128"),
                 },
                 Member {
                     name: "ChecksumType",
                     shape: &CHECKSUM_TYPE,
                     required: false,
+                    location_name: Some("x-amz-checksum-type"),
                 },
                 Member {
                     name: "MpuObjectSize",
                     shape: &MPU_OBJECT_SIZE,
                     required: false,
+                    location_name: Some("x-amz-mp-object-size"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "IfMatch",
                     shape: &IF_MATCH,
                     required: false,
+                    location_name: Some("If-Match"),
                 },
                 Member {
                     name: "IfNoneMatch",
                     shape: &IF_NONE_MATCH,
                     required: false,
+                    location_name: Some("If-None-Match"),
                 },
                 Member {
                     name: "SSECustomerAlgorithm",
                     shape: &SSE_CUSTOMER_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-algorithm"),
                 },
                 Member {
                     name: "SSECustomerKey",
                     shape: &SSE_CUSTOMER_KEY,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key"),
                 },
                 Member {
                     name: "SSECustomerKeyMD5",
                     shape: &SSE_CUSTOMER_KEY_MD5,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key-MD5"),
                 },
             ],
         },
@@ -15875,6 +16501,7 @@ pub mod shapes {
                 name: "Parts",
                 shape: &COMPLETED_PART_LIST,
                 required: false,
+                location_name: Some("Part"),
             }],
         },
     };
@@ -15888,61 +16515,73 @@ pub mod shapes {
                     name: "ETag",
                     shape: &E_TAG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ChecksumCRC32",
                     shape: &CHECKSUM_CRC32,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ChecksumCRC32C",
                     shape: &CHECKSUM_CRC32_C,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ChecksumCRC64NVME",
                     shape: &CHECKSUM_CRC64_NVME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ChecksumSHA1",
                     shape: &CHECKSUM_SHA1,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ChecksumSHA256",
                     shape: &CHECKSUM_SHA256,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ChecksumSHA512",
                     shape: &CHECKSUM_SHA512,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ChecksumMD5",
                     shape: &CHECKSUM_MD5,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ChecksumXXHASH64",
                     shape: &CHECKSUM_XXHASH64,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ChecksumXXHASH3",
                     shape: &CHECKSUM_XXHASH3,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ChecksumXXHASH128",
                     shape: &CHECKSUM_XXHASH128,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "PartNumber",
                     shape: &PART_NUMBER,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -15955,6 +16594,8 @@ pub mod shapes {
             member: &COMPLETED_PART,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -15978,11 +16619,13 @@ pub mod shapes {
                     name: "HttpErrorCodeReturnedEquals",
                     shape: &HTTP_ERROR_CODE_RETURNED_EQUALS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KeyPrefixEquals",
                     shape: &KEY_PREFIX_EQUALS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -16069,6 +16712,87 @@ pub mod shapes {
         },
     };
 
+    pub static CONTINUATION_EVENT: Shape = Shape {
+        name: "ContinuationEvent",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
+    };
+
+    pub static COPY_OBJECT_OUTPUT: Shape = Shape {
+        name: "CopyObjectOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "CopyObjectResult",
+                    shape: &COPY_OBJECT_RESULT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Expiration",
+                    shape: &EXPIRATION,
+                    required: false,
+                    location_name: Some("x-amz-expiration"),
+                },
+                Member {
+                    name: "CopySourceVersionId",
+                    shape: &COPY_SOURCE_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-copy-source-version-id"),
+                },
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-version-id"),
+                },
+                Member {
+                    name: "ServerSideEncryption",
+                    shape: &SERVER_SIDE_ENCRYPTION,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption"),
+                },
+                Member {
+                    name: "SSECustomerAlgorithm",
+                    shape: &SSE_CUSTOMER_ALGORITHM,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-algorithm"),
+                },
+                Member {
+                    name: "SSECustomerKeyMD5",
+                    shape: &SSE_CUSTOMER_KEY_MD5,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key-MD5"),
+                },
+                Member {
+                    name: "SSEKMSKeyId",
+                    shape: &SSEKMS_KEY_ID,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-aws-kms-key-id"),
+                },
+                Member {
+                    name: "SSEKMSEncryptionContext",
+                    shape: &SSEKMS_ENCRYPTION_CONTEXT,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-context"),
+                },
+                Member {
+                    name: "BucketKeyEnabled",
+                    shape: &BUCKET_KEY_ENABLED,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-bucket-key-enabled"),
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
+                },
+            ],
+        },
+    };
+
     pub static COPY_OBJECT_REQUEST: Shape = Shape {
         name: "CopyObjectRequest",
         sensitive: false,
@@ -16078,236 +16802,455 @@ pub mod shapes {
                     name: "ACL",
                     shape: &OBJECT_CANNED_ACL,
                     required: false,
+                    location_name: Some("x-amz-acl"),
                 },
                 Member {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "CacheControl",
                     shape: &CACHE_CONTROL,
                     required: false,
+                    location_name: Some("Cache-Control"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-checksum-algorithm"),
                 },
                 Member {
                     name: "ContentDisposition",
                     shape: &CONTENT_DISPOSITION,
                     required: false,
+                    location_name: Some("Content-Disposition"),
                 },
                 Member {
                     name: "ContentEncoding",
                     shape: &CONTENT_ENCODING,
                     required: false,
+                    location_name: Some("Content-Encoding"),
                 },
                 Member {
                     name: "ContentLanguage",
                     shape: &CONTENT_LANGUAGE,
                     required: false,
+                    location_name: Some("Content-Language"),
                 },
                 Member {
                     name: "ContentType",
                     shape: &CONTENT_TYPE,
                     required: false,
+                    location_name: Some("Content-Type"),
                 },
                 Member {
                     name: "CopySource",
                     shape: &COPY_SOURCE,
                     required: true,
+                    location_name: Some("x-amz-copy-source"),
                 },
                 Member {
                     name: "CopySourceIfMatch",
                     shape: &COPY_SOURCE_IF_MATCH,
                     required: false,
+                    location_name: Some("x-amz-copy-source-if-match"),
                 },
                 Member {
                     name: "CopySourceIfModifiedSince",
                     shape: &COPY_SOURCE_IF_MODIFIED_SINCE,
                     required: false,
+                    location_name: Some("x-amz-copy-source-if-modified-since"),
                 },
                 Member {
                     name: "CopySourceIfNoneMatch",
                     shape: &COPY_SOURCE_IF_NONE_MATCH,
                     required: false,
+                    location_name: Some("x-amz-copy-source-if-none-match"),
                 },
                 Member {
                     name: "CopySourceIfUnmodifiedSince",
                     shape: &COPY_SOURCE_IF_UNMODIFIED_SINCE,
                     required: false,
+                    location_name: Some("x-amz-copy-source-if-unmodified-since"),
                 },
                 Member {
                     name: "Expires",
                     shape: &EXPIRES,
                     required: false,
+                    location_name: Some("Expires"),
                 },
                 Member {
                     name: "GrantFullControl",
                     shape: &GRANT_FULL_CONTROL,
                     required: false,
+                    location_name: Some("x-amz-grant-full-control"),
                 },
                 Member {
                     name: "GrantRead",
                     shape: &GRANT_READ,
                     required: false,
+                    location_name: Some("x-amz-grant-read"),
                 },
                 Member {
                     name: "GrantReadACP",
                     shape: &GRANT_READ_ACP,
                     required: false,
+                    location_name: Some("x-amz-grant-read-acp"),
                 },
                 Member {
                     name: "GrantWriteACP",
                     shape: &GRANT_WRITE_ACP,
                     required: false,
+                    location_name: Some("x-amz-grant-write-acp"),
                 },
                 Member {
                     name: "IfMatch",
                     shape: &IF_MATCH,
                     required: false,
+                    location_name: Some("If-Match"),
                 },
                 Member {
                     name: "IfNoneMatch",
                     shape: &IF_NONE_MATCH,
                     required: false,
+                    location_name: Some("If-None-Match"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "Metadata",
                     shape: &METADATA,
                     required: false,
+                    location_name: Some("x-amz-meta-"),
                 },
                 Member {
                     name: "MetadataDirective",
                     shape: &METADATA_DIRECTIVE,
                     required: false,
+                    location_name: Some("x-amz-metadata-directive"),
                 },
                 Member {
                     name: "TaggingDirective",
                     shape: &TAGGING_DIRECTIVE,
                     required: false,
+                    location_name: Some("x-amz-tagging-directive"),
                 },
                 Member {
                     name: "AnnotationDirective",
                     shape: &ANNOTATION_DIRECTIVE,
                     required: false,
+                    location_name: Some("x-amz-object-annotation-directive"),
                 },
                 Member {
                     name: "ServerSideEncryption",
                     shape: &SERVER_SIDE_ENCRYPTION,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption"),
                 },
                 Member {
                     name: "StorageClass",
                     shape: &STORAGE_CLASS,
                     required: false,
+                    location_name: Some("x-amz-storage-class"),
                 },
                 Member {
                     name: "WebsiteRedirectLocation",
                     shape: &WEBSITE_REDIRECT_LOCATION,
                     required: false,
+                    location_name: Some("x-amz-website-redirect-location"),
                 },
                 Member {
                     name: "SSECustomerAlgorithm",
                     shape: &SSE_CUSTOMER_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-algorithm"),
                 },
                 Member {
                     name: "SSECustomerKey",
                     shape: &SSE_CUSTOMER_KEY,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key"),
                 },
                 Member {
                     name: "SSECustomerKeyMD5",
                     shape: &SSE_CUSTOMER_KEY_MD5,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key-MD5"),
                 },
                 Member {
                     name: "SSEKMSKeyId",
                     shape: &SSEKMS_KEY_ID,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-aws-kms-key-id"),
                 },
                 Member {
                     name: "SSEKMSEncryptionContext",
                     shape: &SSEKMS_ENCRYPTION_CONTEXT,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-context"),
                 },
                 Member {
                     name: "BucketKeyEnabled",
                     shape: &BUCKET_KEY_ENABLED,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-bucket-key-enabled"),
                 },
                 Member {
                     name: "CopySourceSSECustomerAlgorithm",
                     shape: &COPY_SOURCE_SSE_CUSTOMER_ALGORITHM,
                     required: false,
+                    location_name: Some(
+                        "x-amz-copy-source-server-side-encryption-customer-algorithm",
+                    ),
                 },
                 Member {
                     name: "CopySourceSSECustomerKey",
                     shape: &COPY_SOURCE_SSE_CUSTOMER_KEY,
                     required: false,
+                    location_name: Some("x-amz-copy-source-server-side-encryption-customer-key"),
                 },
                 Member {
                     name: "CopySourceSSECustomerKeyMD5",
                     shape: &COPY_SOURCE_SSE_CUSTOMER_KEY_MD5,
                     required: false,
+                    location_name: Some(
+                        "x-amz-copy-source-server-side-encryption-customer-key-MD5",
+                    ),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "Tagging",
                     shape: &TAGGING_HEADER,
                     required: false,
+                    location_name: Some("x-amz-tagging"),
                 },
                 Member {
                     name: "ObjectLockMode",
                     shape: &OBJECT_LOCK_MODE,
                     required: false,
+                    location_name: Some("x-amz-object-lock-mode"),
                 },
                 Member {
                     name: "ObjectLockRetainUntilDate",
                     shape: &OBJECT_LOCK_RETAIN_UNTIL_DATE,
                     required: false,
+                    location_name: Some("x-amz-object-lock-retain-until-date"),
                 },
                 Member {
                     name: "ObjectLockLegalHoldStatus",
                     shape: &OBJECT_LOCK_LEGAL_HOLD_STATUS,
                     required: false,
+                    location_name: Some("x-amz-object-lock-legal-hold"),
                 },
                 Member {
                     name: "ObjectLockEventHold",
                     shape: &OBJECT_LOCK_EVENT_HOLD,
                     required: false,
+                    location_name: Some("x-amz-object-lock-event-hold"),
                 },
                 Member {
                     name: "ObjectLockEventHoldDurationDays",
                     shape: &OBJECT_LOCK_EVENT_HOLD_DURATION_DAYS,
                     required: false,
+                    location_name: Some("x-amz-object-lock-event-hold-duration-days"),
                 },
                 Member {
                     name: "ObjectLockEventHoldDurationYears",
                     shape: &OBJECT_LOCK_EVENT_HOLD_DURATION_YEARS,
                     required: false,
+                    location_name: Some("x-amz-object-lock-event-hold-duration-years"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "ExpectedSourceBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-source-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static COPY_OBJECT_RESULT: Shape = Shape {
+        name: "CopyObjectResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ETag",
+                    shape: &E_TAG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModified",
+                    shape: &LAST_MODIFIED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumType",
+                    shape: &CHECKSUM_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumCRC32",
+                    shape: &CHECKSUM_CRC32,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumCRC32C",
+                    shape: &CHECKSUM_CRC32_C,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumCRC64NVME",
+                    shape: &CHECKSUM_CRC64_NVME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumSHA1",
+                    shape: &CHECKSUM_SHA1,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumSHA256",
+                    shape: &CHECKSUM_SHA256,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumSHA512",
+                    shape: &CHECKSUM_SHA512,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumMD5",
+                    shape: &CHECKSUM_MD5,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumXXHASH64",
+                    shape: &CHECKSUM_XXHASH64,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumXXHASH3",
+                    shape: &CHECKSUM_XXHASH3,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumXXHASH128",
+                    shape: &CHECKSUM_XXHASH128,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static COPY_PART_RESULT: Shape = Shape {
+        name: "CopyPartResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ETag",
+                    shape: &E_TAG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModified",
+                    shape: &LAST_MODIFIED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumCRC32",
+                    shape: &CHECKSUM_CRC32,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumCRC32C",
+                    shape: &CHECKSUM_CRC32_C,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumCRC64NVME",
+                    shape: &CHECKSUM_CRC64_NVME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumSHA1",
+                    shape: &CHECKSUM_SHA1,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumSHA256",
+                    shape: &CHECKSUM_SHA256,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumSHA512",
+                    shape: &CHECKSUM_SHA512,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumMD5",
+                    shape: &CHECKSUM_MD5,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumXXHASH64",
+                    shape: &CHECKSUM_XXHASH64,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumXXHASH3",
+                    shape: &CHECKSUM_XXHASH3,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumXXHASH128",
+                    shape: &CHECKSUM_XXHASH128,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -16405,6 +17348,17 @@ pub mod shapes {
         },
     };
 
+    pub static COPY_SOURCE_VERSION_ID: Shape = Shape {
+        name: "CopySourceVersionId",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
     pub static CREATE_BUCKET_CONFIGURATION: Shape = Shape {
         name: "CreateBucketConfiguration",
         sensitive: false,
@@ -16414,21 +17368,25 @@ pub mod shapes {
                     name: "LocationConstraint",
                     shape: &BUCKET_LOCATION_CONSTRAINT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Location",
                     shape: &LOCATION_INFO,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Bucket",
                     shape: &BUCKET_INFO,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_SET,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -16443,26 +17401,31 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "MetadataConfiguration",
                     shape: &METADATA_CONFIGURATION,
                     required: true,
+                    location_name: Some("MetadataConfiguration"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -16477,26 +17440,52 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "MetadataTableConfiguration",
                     shape: &METADATA_TABLE_CONFIGURATION,
                     required: true,
+                    location_name: Some("MetadataTableConfiguration"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static CREATE_BUCKET_OUTPUT: Shape = Shape {
+        name: "CreateBucketOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Location",
+                    shape: &LOCATION,
+                    required: false,
+                    location_name: Some("Location"),
+                },
+                Member {
+                    name: "BucketArn",
+                    shape: &S3_REGIONAL_OR_S3_EXPRESS_BUCKET_ARN_STRING,
+                    required: false,
+                    location_name: Some("x-amz-bucket-arn"),
                 },
             ],
         },
@@ -16511,56 +17500,166 @@ pub mod shapes {
                     name: "ACL",
                     shape: &BUCKET_CANNED_ACL,
                     required: false,
+                    location_name: Some("x-amz-acl"),
                 },
                 Member {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "CreateBucketConfiguration",
                     shape: &CREATE_BUCKET_CONFIGURATION,
                     required: false,
+                    location_name: Some("CreateBucketConfiguration"),
                 },
                 Member {
                     name: "GrantFullControl",
                     shape: &GRANT_FULL_CONTROL,
                     required: false,
+                    location_name: Some("x-amz-grant-full-control"),
                 },
                 Member {
                     name: "GrantRead",
                     shape: &GRANT_READ,
                     required: false,
+                    location_name: Some("x-amz-grant-read"),
                 },
                 Member {
                     name: "GrantReadACP",
                     shape: &GRANT_READ_ACP,
                     required: false,
+                    location_name: Some("x-amz-grant-read-acp"),
                 },
                 Member {
                     name: "GrantWrite",
                     shape: &GRANT_WRITE,
                     required: false,
+                    location_name: Some("x-amz-grant-write"),
                 },
                 Member {
                     name: "GrantWriteACP",
                     shape: &GRANT_WRITE_ACP,
                     required: false,
+                    location_name: Some("x-amz-grant-write-acp"),
                 },
                 Member {
                     name: "ObjectLockEnabledForBucket",
                     shape: &OBJECT_LOCK_ENABLED_FOR_BUCKET,
                     required: false,
+                    location_name: Some("x-amz-bucket-object-lock-enabled"),
                 },
                 Member {
                     name: "ObjectOwnership",
                     shape: &OBJECT_OWNERSHIP,
                     required: false,
+                    location_name: Some("x-amz-object-ownership"),
                 },
                 Member {
                     name: "BucketNamespace",
                     shape: &BUCKET_NAMESPACE,
                     required: false,
+                    location_name: Some("x-amz-bucket-namespace"),
+                },
+            ],
+        },
+    };
+
+    pub static CREATE_MULTIPART_UPLOAD_OUTPUT: Shape = Shape {
+        name: "CreateMultipartUploadOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "AbortDate",
+                    shape: &ABORT_DATE,
+                    required: false,
+                    location_name: Some("x-amz-abort-date"),
+                },
+                Member {
+                    name: "AbortRuleId",
+                    shape: &ABORT_RULE_ID,
+                    required: false,
+                    location_name: Some("x-amz-abort-rule-id"),
+                },
+                Member {
+                    name: "Bucket",
+                    shape: &BUCKET_NAME,
+                    required: false,
+                    location_name: Some("Bucket"),
+                },
+                Member {
+                    name: "Key",
+                    shape: &OBJECT_KEY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "UploadId",
+                    shape: &MULTIPART_UPLOAD_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ServerSideEncryption",
+                    shape: &SERVER_SIDE_ENCRYPTION,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption"),
+                },
+                Member {
+                    name: "SSECustomerAlgorithm",
+                    shape: &SSE_CUSTOMER_ALGORITHM,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-algorithm"),
+                },
+                Member {
+                    name: "SSECustomerKeyMD5",
+                    shape: &SSE_CUSTOMER_KEY_MD5,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key-MD5"),
+                },
+                Member {
+                    name: "SSEKMSKeyId",
+                    shape: &SSEKMS_KEY_ID,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-aws-kms-key-id"),
+                },
+                Member {
+                    name: "SSEKMSEncryptionContext",
+                    shape: &SSEKMS_ENCRYPTION_CONTEXT,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-context"),
+                },
+                Member {
+                    name: "BucketKeyEnabled",
+                    shape: &BUCKET_KEY_ENABLED,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-bucket-key-enabled"),
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
+                },
+                Member {
+                    name: "ChecksumAlgorithm",
+                    shape: &CHECKSUM_ALGORITHM,
+                    required: false,
+                    location_name: Some("x-amz-checksum-algorithm"),
+                },
+                Member {
+                    name: "ChecksumType",
+                    shape: &CHECKSUM_TYPE,
+                    required: false,
+                    location_name: Some("x-amz-checksum-type"),
+                },
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-version-id"),
                 },
             ],
         },
@@ -16575,171 +17674,244 @@ pub mod shapes {
                     name: "ACL",
                     shape: &OBJECT_CANNED_ACL,
                     required: false,
+                    location_name: Some("x-amz-acl"),
                 },
                 Member {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "CacheControl",
                     shape: &CACHE_CONTROL,
                     required: false,
+                    location_name: Some("Cache-Control"),
                 },
                 Member {
                     name: "ContentDisposition",
                     shape: &CONTENT_DISPOSITION,
                     required: false,
+                    location_name: Some("Content-Disposition"),
                 },
                 Member {
                     name: "ContentEncoding",
                     shape: &CONTENT_ENCODING,
                     required: false,
+                    location_name: Some("Content-Encoding"),
                 },
                 Member {
                     name: "ContentLanguage",
                     shape: &CONTENT_LANGUAGE,
                     required: false,
+                    location_name: Some("Content-Language"),
                 },
                 Member {
                     name: "ContentType",
                     shape: &CONTENT_TYPE,
                     required: false,
+                    location_name: Some("Content-Type"),
                 },
                 Member {
                     name: "Expires",
                     shape: &EXPIRES,
                     required: false,
+                    location_name: Some("Expires"),
                 },
                 Member {
                     name: "GrantFullControl",
                     shape: &GRANT_FULL_CONTROL,
                     required: false,
+                    location_name: Some("x-amz-grant-full-control"),
                 },
                 Member {
                     name: "GrantRead",
                     shape: &GRANT_READ,
                     required: false,
+                    location_name: Some("x-amz-grant-read"),
                 },
                 Member {
                     name: "GrantReadACP",
                     shape: &GRANT_READ_ACP,
                     required: false,
+                    location_name: Some("x-amz-grant-read-acp"),
                 },
                 Member {
                     name: "GrantWriteACP",
                     shape: &GRANT_WRITE_ACP,
                     required: false,
+                    location_name: Some("x-amz-grant-write-acp"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "Metadata",
                     shape: &METADATA,
                     required: false,
+                    location_name: Some("x-amz-meta-"),
                 },
                 Member {
                     name: "ServerSideEncryption",
                     shape: &SERVER_SIDE_ENCRYPTION,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption"),
                 },
                 Member {
                     name: "StorageClass",
                     shape: &STORAGE_CLASS,
                     required: false,
+                    location_name: Some("x-amz-storage-class"),
                 },
                 Member {
                     name: "WebsiteRedirectLocation",
                     shape: &WEBSITE_REDIRECT_LOCATION,
                     required: false,
+                    location_name: Some("x-amz-website-redirect-location"),
                 },
                 Member {
                     name: "SSECustomerAlgorithm",
                     shape: &SSE_CUSTOMER_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-algorithm"),
                 },
                 Member {
                     name: "SSECustomerKey",
                     shape: &SSE_CUSTOMER_KEY,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key"),
                 },
                 Member {
                     name: "SSECustomerKeyMD5",
                     shape: &SSE_CUSTOMER_KEY_MD5,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key-MD5"),
                 },
                 Member {
                     name: "SSEKMSKeyId",
                     shape: &SSEKMS_KEY_ID,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-aws-kms-key-id"),
                 },
                 Member {
                     name: "SSEKMSEncryptionContext",
                     shape: &SSEKMS_ENCRYPTION_CONTEXT,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-context"),
                 },
                 Member {
                     name: "BucketKeyEnabled",
                     shape: &BUCKET_KEY_ENABLED,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-bucket-key-enabled"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "Tagging",
                     shape: &TAGGING_HEADER,
                     required: false,
+                    location_name: Some("x-amz-tagging"),
                 },
                 Member {
                     name: "ObjectLockMode",
                     shape: &OBJECT_LOCK_MODE,
                     required: false,
+                    location_name: Some("x-amz-object-lock-mode"),
                 },
                 Member {
                     name: "ObjectLockRetainUntilDate",
                     shape: &OBJECT_LOCK_RETAIN_UNTIL_DATE,
                     required: false,
+                    location_name: Some("x-amz-object-lock-retain-until-date"),
                 },
                 Member {
                     name: "ObjectLockLegalHoldStatus",
                     shape: &OBJECT_LOCK_LEGAL_HOLD_STATUS,
                     required: false,
+                    location_name: Some("x-amz-object-lock-legal-hold"),
                 },
                 Member {
                     name: "ObjectLockEventHold",
                     shape: &OBJECT_LOCK_EVENT_HOLD,
                     required: false,
+                    location_name: Some("x-amz-object-lock-event-hold"),
                 },
                 Member {
                     name: "ObjectLockEventHoldDurationDays",
                     shape: &OBJECT_LOCK_EVENT_HOLD_DURATION_DAYS,
                     required: false,
+                    location_name: Some("x-amz-object-lock-event-hold-duration-days"),
                 },
                 Member {
                     name: "ObjectLockEventHoldDurationYears",
                     shape: &OBJECT_LOCK_EVENT_HOLD_DURATION_YEARS,
                     required: false,
+                    location_name: Some("x-amz-object-lock-event-hold-duration-years"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-checksum-algorithm"),
                 },
                 Member {
                     name: "ChecksumType",
                     shape: &CHECKSUM_TYPE,
                     required: false,
+                    location_name: Some("x-amz-checksum-type"),
+                },
+            ],
+        },
+    };
+
+    pub static CREATE_SESSION_OUTPUT: Shape = Shape {
+        name: "CreateSessionOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ServerSideEncryption",
+                    shape: &SERVER_SIDE_ENCRYPTION,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption"),
+                },
+                Member {
+                    name: "SSEKMSKeyId",
+                    shape: &SSEKMS_KEY_ID,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-aws-kms-key-id"),
+                },
+                Member {
+                    name: "SSEKMSEncryptionContext",
+                    shape: &SSEKMS_ENCRYPTION_CONTEXT,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-context"),
+                },
+                Member {
+                    name: "BucketKeyEnabled",
+                    shape: &BUCKET_KEY_ENABLED,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-bucket-key-enabled"),
+                },
+                Member {
+                    name: "Credentials",
+                    shape: &SESSION_CREDENTIALS,
+                    required: true,
+                    location_name: Some("Credentials"),
                 },
             ],
         },
@@ -16754,34 +17926,46 @@ pub mod shapes {
                     name: "SessionMode",
                     shape: &SESSION_MODE,
                     required: false,
+                    location_name: Some("x-amz-create-session-mode"),
                 },
                 Member {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ServerSideEncryption",
                     shape: &SERVER_SIDE_ENCRYPTION,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption"),
                 },
                 Member {
                     name: "SSEKMSKeyId",
                     shape: &SSEKMS_KEY_ID,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-aws-kms-key-id"),
                 },
                 Member {
                     name: "SSEKMSEncryptionContext",
                     shape: &SSEKMS_ENCRYPTION_CONTEXT,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-context"),
                 },
                 Member {
                     name: "BucketKeyEnabled",
                     shape: &BUCKET_KEY_ENABLED,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-bucket-key-enabled"),
                 },
             ],
         },
+    };
+
+    pub static CREATION_DATE: Shape = Shape {
+        name: "CreationDate",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
     };
 
     pub static DATA_REDUNDANCY: Shape = Shape {
@@ -16828,21 +18012,25 @@ pub mod shapes {
                     name: "Mode",
                     shape: &OBJECT_LOCK_RETENTION_MODE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Days",
                     shape: &DAYS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Years",
                     shape: &YEARS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DefaultEventHold",
                     shape: &EVENT_HOLD_DURATION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -16856,6 +18044,7 @@ pub mod shapes {
                 name: "DefaultStorageClass",
                 shape: &BUCKET_DEFAULT_STORAGE_CLASS,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -16869,11 +18058,13 @@ pub mod shapes {
                     name: "Objects",
                     shape: &OBJECT_IDENTIFIER_LIST,
                     required: true,
+                    location_name: Some("Object"),
                 },
                 Member {
                     name: "Quiet",
                     shape: &QUIET,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -16888,16 +18079,19 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Id",
                     shape: &ANALYTICS_ID,
                     required: true,
+                    location_name: Some("id"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -16912,11 +18106,13 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -16931,11 +18127,13 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -16950,16 +18148,19 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Id",
                     shape: &INTELLIGENT_TIERING_ID,
                     required: true,
+                    location_name: Some("id"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -16974,16 +18175,19 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Id",
                     shape: &INVENTORY_ID,
                     required: true,
+                    location_name: Some("id"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -16998,11 +18202,13 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -17017,11 +18223,13 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -17036,11 +18244,13 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -17055,16 +18265,19 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Id",
                     shape: &METRICS_ID,
                     required: true,
+                    location_name: Some("id"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -17079,11 +18292,13 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -17098,11 +18313,13 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -17117,11 +18334,13 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -17136,11 +18355,13 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -17155,11 +18376,13 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -17174,11 +18397,13 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -17190,6 +18415,45 @@ pub mod shapes {
         kind: ShapeKind::Boolean,
     };
 
+    pub static DELETE_MARKER_ENTRY: Shape = Shape {
+        name: "DeleteMarkerEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Owner",
+                    shape: &OWNER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Key",
+                    shape: &OBJECT_KEY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IsLatest",
+                    shape: &IS_LATEST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModified",
+                    shape: &LAST_MODIFIED,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static DELETE_MARKER_REPLICATION: Shape = Shape {
         name: "DeleteMarkerReplication",
         sensitive: false,
@@ -17198,6 +18462,7 @@ pub mod shapes {
                 name: "Status",
                 shape: &DELETE_MARKER_REPLICATION_STATUS,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -17213,6 +18478,50 @@ pub mod shapes {
         },
     };
 
+    pub static DELETE_MARKER_VERSION_ID: Shape = Shape {
+        name: "DeleteMarkerVersionId",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static DELETE_MARKERS: Shape = Shape {
+        name: "DeleteMarkers",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &DELETE_MARKER_ENTRY,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: None,
+        },
+    };
+
+    pub static DELETE_OBJECT_ANNOTATION_OUTPUT: Shape = Shape {
+        name: "DeleteObjectAnnotationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ObjectVersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-object-version-id"),
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
+                },
+            ],
+        },
+    };
+
     pub static DELETE_OBJECT_ANNOTATION_REQUEST: Shape = Shape {
         name: "DeleteObjectAnnotationRequest",
         sensitive: false,
@@ -17222,36 +18531,70 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "AnnotationName",
                     shape: &ANNOTATION_NAME,
                     required: true,
+                    location_name: Some("annotationName"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "ObjectIfMatch",
                     shape: &OBJECT_IF_MATCH,
                     required: false,
+                    location_name: Some("x-amz-object-if-match"),
+                },
+            ],
+        },
+    };
+
+    pub static DELETE_OBJECT_OUTPUT: Shape = Shape {
+        name: "DeleteObjectOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "DeleteMarker",
+                    shape: &DELETE_MARKER,
+                    required: false,
+                    location_name: Some("x-amz-delete-marker"),
+                },
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-version-id"),
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
                 },
             ],
         },
@@ -17266,53 +18609,76 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "MFA",
                     shape: &MFA,
                     required: false,
+                    location_name: Some("x-amz-mfa"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "BypassGovernanceRetention",
                     shape: &BYPASS_GOVERNANCE_RETENTION,
                     required: false,
+                    location_name: Some("x-amz-bypass-governance-retention"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "IfMatch",
                     shape: &IF_MATCH,
                     required: false,
+                    location_name: Some("If-Match"),
                 },
                 Member {
                     name: "IfMatchLastModifiedTime",
                     shape: &IF_MATCH_LAST_MODIFIED_TIME,
                     required: false,
+                    location_name: Some("x-amz-if-match-last-modified-time"),
                 },
                 Member {
                     name: "IfMatchSize",
                     shape: &IF_MATCH_SIZE,
                     required: false,
+                    location_name: Some("x-amz-if-match-size"),
                 },
             ],
+        },
+    };
+
+    pub static DELETE_OBJECT_TAGGING_OUTPUT: Shape = Shape {
+        name: "DeleteObjectTaggingOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "VersionId",
+                shape: &OBJECT_VERSION_ID,
+                required: false,
+                location_name: Some("x-amz-version-id"),
+            }],
         },
     };
 
@@ -17325,21 +18691,52 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static DELETE_OBJECTS_OUTPUT: Shape = Shape {
+        name: "DeleteObjectsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Deleted",
+                    shape: &DELETED_OBJECTS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
+                },
+                Member {
+                    name: "Errors",
+                    shape: &ERRORS,
+                    required: false,
+                    location_name: Some("Error"),
                 },
             ],
         },
@@ -17354,36 +18751,43 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Delete",
                     shape: &DELETE,
                     required: true,
+                    location_name: Some("Delete"),
                 },
                 Member {
                     name: "MFA",
                     shape: &MFA,
                     required: false,
+                    location_name: Some("x-amz-mfa"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "BypassGovernanceRetention",
                     shape: &BYPASS_GOVERNANCE_RETENTION,
                     required: false,
+                    location_name: Some("x-amz-bypass-governance-retention"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
             ],
         },
@@ -17398,13 +18802,60 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static DELETED_OBJECT: Shape = Shape {
+        name: "DeletedObject",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Key",
+                    shape: &OBJECT_KEY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DeleteMarker",
+                    shape: &DELETE_MARKER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DeleteMarkerVersionId",
+                    shape: &DELETE_MARKER_VERSION_ID,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static DELETED_OBJECTS: Shape = Shape {
+        name: "DeletedObjects",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &DELETED_OBJECT,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -17439,36 +18890,70 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Account",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StorageClass",
                     shape: &STORAGE_CLASS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AccessControlTranslation",
                     shape: &ACCESS_CONTROL_TRANSLATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EncryptionConfiguration",
                     shape: &ENCRYPTION_CONFIGURATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReplicationTime",
                     shape: &REPLICATION_TIME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Metrics",
                     shape: &METRICS,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static DESTINATION_RESULT: Shape = Shape {
+        name: "DestinationResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableBucketType",
+                    shape: &S3_TABLES_BUCKET_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableBucketArn",
+                    shape: &S3_TABLES_BUCKET_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableNamespace",
+                    shape: &S3_TABLES_NAMESPACE,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -17544,16 +19029,19 @@ pub mod shapes {
                     name: "EncryptionType",
                     shape: &SERVER_SIDE_ENCRYPTION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "KMSKeyId",
                     shape: &SSEKMS_KEY_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "KMSContext",
                     shape: &KMS_CONTEXT,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -17568,11 +19056,13 @@ pub mod shapes {
                     name: "ReplicaKmsKeyID",
                     shape: &REPLICA_KMS_KEY_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "UseSourceMultiRegionKey",
                     shape: &USE_SOURCE_MULTI_REGION_KEY,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -17596,6 +19086,8 @@ pub mod shapes {
             member: &ENCRYPTION_TYPE,
             min: None,
             max: None,
+            flattened: true,
+            member_name: Some("EncryptionType"),
         },
     };
 
@@ -17605,6 +19097,45 @@ pub mod shapes {
         kind: ShapeKind::Long {
             min: None,
             max: None,
+        },
+    };
+
+    pub static END_EVENT: Shape = Shape {
+        name: "EndEvent",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
+    };
+
+    pub static ERROR: Shape = Shape {
+        name: "Error",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Key",
+                    shape: &OBJECT_KEY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Code",
+                    shape: &CODE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Message",
+                    shape: &MESSAGE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -17619,6 +19150,27 @@ pub mod shapes {
         },
     };
 
+    pub static ERROR_DETAILS: Shape = Shape {
+        name: "ErrorDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static ERROR_DOCUMENT: Shape = Shape {
         name: "ErrorDocument",
         sensitive: false,
@@ -17627,6 +19179,7 @@ pub mod shapes {
                 name: "Key",
                 shape: &OBJECT_KEY,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -17639,6 +19192,18 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &[],
+        },
+    };
+
+    pub static ERRORS: Shape = Shape {
+        name: "Errors",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ERROR,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -17704,11 +19269,13 @@ pub mod shapes {
                     name: "Days",
                     shape: &DAYS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Years",
                     shape: &YEARS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -17721,6 +19288,8 @@ pub mod shapes {
             member: &EVENT,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -17732,6 +19301,7 @@ pub mod shapes {
                 name: "Status",
                 shape: &EXISTING_OBJECT_REPLICATION_STATUS,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -17815,6 +19385,8 @@ pub mod shapes {
             member: &EXPOSE_HEADER,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -17877,11 +19449,13 @@ pub mod shapes {
                     name: "Name",
                     shape: &FILTER_RULE_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Value",
                     shape: &FILTER_RULE_VALUE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -17894,6 +19468,8 @@ pub mod shapes {
             member: &FILTER_RULE,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -17919,6 +19495,19 @@ pub mod shapes {
         },
     };
 
+    pub static GET_BUCKET_ABAC_OUTPUT: Shape = Shape {
+        name: "GetBucketAbacOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "AbacStatus",
+                shape: &ABAC_STATUS,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
     pub static GET_BUCKET_ABAC_REQUEST: Shape = Shape {
         name: "GetBucketAbacRequest",
         sensitive: false,
@@ -17928,11 +19517,34 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static GET_BUCKET_ACCELERATE_CONFIGURATION_OUTPUT: Shape = Shape {
+        name: "GetBucketAccelerateConfigurationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Status",
+                    shape: &BUCKET_ACCELERATE_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
                 },
             ],
         },
@@ -17947,16 +19559,40 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
+                },
+            ],
+        },
+    };
+
+    pub static GET_BUCKET_ACL_OUTPUT: Shape = Shape {
+        name: "GetBucketAclOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Owner",
+                    shape: &OWNER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Grants",
+                    shape: &GRANTS,
+                    required: false,
+                    location_name: Some("AccessControlList"),
                 },
             ],
         },
@@ -17971,13 +19607,28 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_BUCKET_ANALYTICS_CONFIGURATION_OUTPUT: Shape = Shape {
+        name: "GetBucketAnalyticsConfigurationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "AnalyticsConfiguration",
+                shape: &ANALYTICS_CONFIGURATION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -17990,18 +19641,34 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Id",
                     shape: &ANALYTICS_ID,
                     required: true,
+                    location_name: Some("id"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_BUCKET_CORS_OUTPUT: Shape = Shape {
+        name: "GetBucketCorsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "CORSRules",
+                shape: &CORS_RULES,
+                required: false,
+                location_name: Some("CORSRule"),
+            }],
         },
     };
 
@@ -18014,13 +19681,28 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_BUCKET_DEFAULT_STORAGE_CLASS_OUTPUT: Shape = Shape {
+        name: "GetBucketDefaultStorageClassOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "DefaultStorageClassConfiguration",
+                shape: &DEFAULT_STORAGE_CLASS_CONFIGURATION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -18033,13 +19715,28 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_BUCKET_ENCRYPTION_OUTPUT: Shape = Shape {
+        name: "GetBucketEncryptionOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ServerSideEncryptionConfiguration",
+                shape: &SERVER_SIDE_ENCRYPTION_CONFIGURATION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -18052,13 +19749,28 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_BUCKET_INTELLIGENT_TIERING_CONFIGURATION_OUTPUT: Shape = Shape {
+        name: "GetBucketIntelligentTieringConfigurationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "IntelligentTieringConfiguration",
+                shape: &INTELLIGENT_TIERING_CONFIGURATION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -18071,18 +19783,34 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Id",
                     shape: &INTELLIGENT_TIERING_ID,
                     required: true,
+                    location_name: Some("id"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_BUCKET_INVENTORY_CONFIGURATION_OUTPUT: Shape = Shape {
+        name: "GetBucketInventoryConfigurationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "InventoryConfiguration",
+                shape: &INVENTORY_CONFIGURATION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -18095,16 +19823,40 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Id",
                     shape: &INVENTORY_ID,
                     required: true,
+                    location_name: Some("id"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static GET_BUCKET_LIFECYCLE_CONFIGURATION_OUTPUT: Shape = Shape {
+        name: "GetBucketLifecycleConfigurationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Rules",
+                    shape: &LIFECYCLE_RULES,
+                    required: false,
+                    location_name: Some("Rule"),
+                },
+                Member {
+                    name: "TransitionDefaultMinimumObjectSize",
+                    shape: &TRANSITION_DEFAULT_MINIMUM_OBJECT_SIZE,
+                    required: false,
+                    location_name: Some("x-amz-transition-default-minimum-object-size"),
                 },
             ],
         },
@@ -18119,13 +19871,28 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_BUCKET_LIFECYCLE_OUTPUT: Shape = Shape {
+        name: "GetBucketLifecycleOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Rules",
+                shape: &RULES,
+                required: false,
+                location_name: Some("Rule"),
+            }],
         },
     };
 
@@ -18138,13 +19905,28 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_BUCKET_LOCATION_OUTPUT: Shape = Shape {
+        name: "GetBucketLocationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "LocationConstraint",
+                shape: &BUCKET_LOCATION_CONSTRAINT,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -18157,13 +19939,28 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_BUCKET_LOGGING_OUTPUT: Shape = Shape {
+        name: "GetBucketLoggingOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "LoggingEnabled",
+                shape: &LOGGING_ENABLED,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -18176,13 +19973,28 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_BUCKET_METADATA_CONFIGURATION_OUTPUT: Shape = Shape {
+        name: "GetBucketMetadataConfigurationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "GetBucketMetadataConfigurationResult",
+                shape: &GET_BUCKET_METADATA_CONFIGURATION_RESULT,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -18195,13 +20007,41 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_BUCKET_METADATA_CONFIGURATION_RESULT: Shape = Shape {
+        name: "GetBucketMetadataConfigurationResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "MetadataConfigurationResult",
+                shape: &METADATA_CONFIGURATION_RESULT,
+                required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static GET_BUCKET_METADATA_TABLE_CONFIGURATION_OUTPUT: Shape = Shape {
+        name: "GetBucketMetadataTableConfigurationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "GetBucketMetadataTableConfigurationResult",
+                shape: &GET_BUCKET_METADATA_TABLE_CONFIGURATION_RESULT,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -18214,13 +20054,55 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_BUCKET_METADATA_TABLE_CONFIGURATION_RESULT: Shape = Shape {
+        name: "GetBucketMetadataTableConfigurationResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "MetadataTableConfigurationResult",
+                    shape: &METADATA_TABLE_CONFIGURATION_RESULT,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Status",
+                    shape: &METADATA_TABLE_STATUS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Error",
+                    shape: &ERROR_DETAILS,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static GET_BUCKET_METRICS_CONFIGURATION_OUTPUT: Shape = Shape {
+        name: "GetBucketMetricsConfigurationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "MetricsConfiguration",
+                shape: &METRICS_CONFIGURATION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -18233,16 +20115,19 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Id",
                     shape: &METRICS_ID,
                     required: true,
+                    location_name: Some("id"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -18257,13 +20142,28 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_BUCKET_OWNERSHIP_CONTROLS_OUTPUT: Shape = Shape {
+        name: "GetBucketOwnershipControlsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "OwnershipControls",
+                shape: &OWNERSHIP_CONTROLS,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -18276,13 +20176,28 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_BUCKET_POLICY_OUTPUT: Shape = Shape {
+        name: "GetBucketPolicyOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Policy",
+                shape: &POLICY,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -18295,13 +20210,28 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_BUCKET_POLICY_STATUS_OUTPUT: Shape = Shape {
+        name: "GetBucketPolicyStatusOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "PolicyStatus",
+                shape: &POLICY_STATUS,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -18314,13 +20244,28 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_BUCKET_REPLICATION_OUTPUT: Shape = Shape {
+        name: "GetBucketReplicationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ReplicationConfiguration",
+                shape: &REPLICATION_CONFIGURATION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -18333,13 +20278,28 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_BUCKET_REQUEST_PAYMENT_OUTPUT: Shape = Shape {
+        name: "GetBucketRequestPaymentOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Payer",
+                shape: &PAYER,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -18352,13 +20312,28 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_BUCKET_TAGGING_OUTPUT: Shape = Shape {
+        name: "GetBucketTaggingOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TagSet",
+                shape: &TAG_SET,
+                required: true,
+                location_name: None,
+            }],
         },
     };
 
@@ -18371,11 +20346,34 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static GET_BUCKET_VERSIONING_OUTPUT: Shape = Shape {
+        name: "GetBucketVersioningOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Status",
+                    shape: &BUCKET_VERSIONING_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MFADelete",
+                    shape: &MFA_DELETE_STATUS,
+                    required: false,
+                    location_name: Some("MfaDelete"),
                 },
             ],
         },
@@ -18390,11 +20388,46 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static GET_BUCKET_WEBSITE_OUTPUT: Shape = Shape {
+        name: "GetBucketWebsiteOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "RedirectAllRequestsTo",
+                    shape: &REDIRECT_ALL_REQUESTS_TO,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IndexDocument",
+                    shape: &INDEX_DOCUMENT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ErrorDocument",
+                    shape: &ERROR_DOCUMENT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RoutingRules",
+                    shape: &ROUTING_RULES,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -18409,11 +20442,40 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static GET_OBJECT_ACL_OUTPUT: Shape = Shape {
+        name: "GetObjectAclOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Owner",
+                    shape: &OWNER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Grants",
+                    shape: &GRANTS,
+                    required: false,
+                    location_name: Some("AccessControlList"),
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
                 },
             ],
         },
@@ -18428,26 +20490,154 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static GET_OBJECT_ANNOTATION_OUTPUT: Shape = Shape {
+        name: "GetObjectAnnotationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "AnnotationPayload",
+                    shape: &ANNOTATION_PAYLOAD,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ObjectVersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-object-version-id"),
+                },
+                Member {
+                    name: "LastModified",
+                    shape: &LAST_MODIFIED,
+                    required: false,
+                    location_name: Some("Last-Modified"),
+                },
+                Member {
+                    name: "ContentLength",
+                    shape: &CONTENT_LENGTH,
+                    required: false,
+                    location_name: Some("Content-Length"),
+                },
+                Member {
+                    name: "ETag",
+                    shape: &E_TAG,
+                    required: false,
+                    location_name: Some("ETag"),
+                },
+                Member {
+                    name: "ChecksumCRC32",
+                    shape: &CHECKSUM_CRC32,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc32"),
+                },
+                Member {
+                    name: "ChecksumCRC32C",
+                    shape: &CHECKSUM_CRC32_C,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc32c"),
+                },
+                Member {
+                    name: "ChecksumCRC64NVME",
+                    shape: &CHECKSUM_CRC64_NVME,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc64nvme"),
+                },
+                Member {
+                    name: "ChecksumSHA1",
+                    shape: &CHECKSUM_SHA1,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha1"),
+                },
+                Member {
+                    name: "ChecksumSHA256",
+                    shape: &CHECKSUM_SHA256,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha256"),
+                },
+                Member {
+                    name: "ChecksumSHA512",
+                    shape: &CHECKSUM_SHA512,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha512"),
+                },
+                Member {
+                    name: "ChecksumMD5",
+                    shape: &CHECKSUM_MD5,
+                    required: false,
+                    location_name: Some("x-amz-checksum-md5"),
+                },
+                Member {
+                    name: "ChecksumXXHASH64",
+                    shape: &CHECKSUM_XXHASH64,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash64"),
+                },
+                Member {
+                    name: "ChecksumXXHASH3",
+                    shape: &CHECKSUM_XXHASH3,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash3"),
+                },
+                Member {
+                    name: "ChecksumXXHASH128",
+                    shape: &CHECKSUM_XXHASH128,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash128"),
+                },
+                Member {
+                    name: "ChecksumType",
+                    shape: &CHECKSUM_TYPE,
+                    required: false,
+                    location_name: Some("x-amz-checksum-type"),
+                },
+                Member {
+                    name: "ServerSideEncryption",
+                    shape: &SERVER_SIDE_ENCRYPTION,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption"),
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
+                },
+                Member {
+                    name: "ReplicationStatus",
+                    shape: &REPLICATION_STATUS,
+                    required: false,
+                    location_name: Some("x-amz-replication-status"),
                 },
             ],
         },
@@ -18462,36 +20652,151 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "AnnotationName",
                     shape: &ANNOTATION_NAME,
                     required: true,
+                    location_name: Some("annotationName"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "ChecksumMode",
                     shape: &CHECKSUM_MODE,
                     required: false,
+                    location_name: Some("x-amz-checksum-mode"),
+                },
+            ],
+        },
+    };
+
+    pub static GET_OBJECT_ATTRIBUTES_OUTPUT: Shape = Shape {
+        name: "GetObjectAttributesOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "DeleteMarker",
+                    shape: &DELETE_MARKER,
+                    required: false,
+                    location_name: Some("x-amz-delete-marker"),
+                },
+                Member {
+                    name: "LastModified",
+                    shape: &LAST_MODIFIED,
+                    required: false,
+                    location_name: Some("Last-Modified"),
+                },
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-version-id"),
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
+                },
+                Member {
+                    name: "ETag",
+                    shape: &E_TAG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Checksum",
+                    shape: &CHECKSUM,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ObjectParts",
+                    shape: &GET_OBJECT_ATTRIBUTES_PARTS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StorageClass",
+                    shape: &STORAGE_CLASS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ObjectSize",
+                    shape: &OBJECT_SIZE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static GET_OBJECT_ATTRIBUTES_PARTS: Shape = Shape {
+        name: "GetObjectAttributesParts",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TotalPartsCount",
+                    shape: &PARTS_COUNT,
+                    required: false,
+                    location_name: Some("PartsCount"),
+                },
+                Member {
+                    name: "PartNumberMarker",
+                    shape: &PART_NUMBER_MARKER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextPartNumberMarker",
+                    shape: &NEXT_PART_NUMBER_MARKER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MaxParts",
+                    shape: &MAX_PARTS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IsTruncated",
+                    shape: &IS_TRUNCATED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Parts",
+                    shape: &PARTS_LIST,
+                    required: false,
+                    location_name: Some("Part"),
                 },
             ],
         },
@@ -18506,58 +20811,82 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "MaxParts",
                     shape: &MAX_PARTS,
                     required: false,
+                    location_name: Some("x-amz-max-parts"),
                 },
                 Member {
                     name: "PartNumberMarker",
                     shape: &PART_NUMBER_MARKER,
                     required: false,
+                    location_name: Some("x-amz-part-number-marker"),
                 },
                 Member {
                     name: "SSECustomerAlgorithm",
                     shape: &SSE_CUSTOMER_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-algorithm"),
                 },
                 Member {
                     name: "SSECustomerKey",
                     shape: &SSE_CUSTOMER_KEY,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key"),
                 },
                 Member {
                     name: "SSECustomerKeyMD5",
                     shape: &SSE_CUSTOMER_KEY_MD5,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key-MD5"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "ObjectAttributes",
                     shape: &OBJECT_ATTRIBUTES_LIST,
                     required: true,
+                    location_name: Some("x-amz-object-attributes"),
                 },
             ],
+        },
+    };
+
+    pub static GET_OBJECT_LEGAL_HOLD_OUTPUT: Shape = Shape {
+        name: "GetObjectLegalHoldOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "LegalHold",
+                shape: &OBJECT_LOCK_LEGAL_HOLD,
+                required: false,
+                location_name: Some("LegalHold"),
+            }],
         },
     };
 
@@ -18570,28 +20899,46 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static GET_OBJECT_LOCK_CONFIGURATION_OUTPUT: Shape = Shape {
+        name: "GetObjectLockConfigurationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ObjectLockConfiguration",
+                shape: &OBJECT_LOCK_CONFIGURATION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -18604,11 +20951,298 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static GET_OBJECT_OUTPUT: Shape = Shape {
+        name: "GetObjectOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Body",
+                    shape: &BODY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DeleteMarker",
+                    shape: &DELETE_MARKER,
+                    required: false,
+                    location_name: Some("x-amz-delete-marker"),
+                },
+                Member {
+                    name: "AcceptRanges",
+                    shape: &ACCEPT_RANGES,
+                    required: false,
+                    location_name: Some("accept-ranges"),
+                },
+                Member {
+                    name: "Expiration",
+                    shape: &EXPIRATION,
+                    required: false,
+                    location_name: Some("x-amz-expiration"),
+                },
+                Member {
+                    name: "Restore",
+                    shape: &RESTORE,
+                    required: false,
+                    location_name: Some("x-amz-restore"),
+                },
+                Member {
+                    name: "LastModified",
+                    shape: &LAST_MODIFIED,
+                    required: false,
+                    location_name: Some("Last-Modified"),
+                },
+                Member {
+                    name: "ContentLength",
+                    shape: &CONTENT_LENGTH,
+                    required: false,
+                    location_name: Some("Content-Length"),
+                },
+                Member {
+                    name: "ETag",
+                    shape: &E_TAG,
+                    required: false,
+                    location_name: Some("ETag"),
+                },
+                Member {
+                    name: "ChecksumCRC32",
+                    shape: &CHECKSUM_CRC32,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc32"),
+                },
+                Member {
+                    name: "ChecksumCRC32C",
+                    shape: &CHECKSUM_CRC32_C,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc32c"),
+                },
+                Member {
+                    name: "ChecksumCRC64NVME",
+                    shape: &CHECKSUM_CRC64_NVME,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc64nvme"),
+                },
+                Member {
+                    name: "ChecksumSHA1",
+                    shape: &CHECKSUM_SHA1,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha1"),
+                },
+                Member {
+                    name: "ChecksumSHA256",
+                    shape: &CHECKSUM_SHA256,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha256"),
+                },
+                Member {
+                    name: "ChecksumSHA512",
+                    shape: &CHECKSUM_SHA512,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha512"),
+                },
+                Member {
+                    name: "ChecksumMD5",
+                    shape: &CHECKSUM_MD5,
+                    required: false,
+                    location_name: Some("x-amz-checksum-md5"),
+                },
+                Member {
+                    name: "ChecksumXXHASH64",
+                    shape: &CHECKSUM_XXHASH64,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash64"),
+                },
+                Member {
+                    name: "ChecksumXXHASH3",
+                    shape: &CHECKSUM_XXHASH3,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash3"),
+                },
+                Member {
+                    name: "ChecksumXXHASH128",
+                    shape: &CHECKSUM_XXHASH128,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash128"),
+                },
+                Member {
+                    name: "ChecksumType",
+                    shape: &CHECKSUM_TYPE,
+                    required: false,
+                    location_name: Some("x-amz-checksum-type"),
+                },
+                Member {
+                    name: "MissingMeta",
+                    shape: &MISSING_META,
+                    required: false,
+                    location_name: Some("x-amz-missing-meta"),
+                },
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-version-id"),
+                },
+                Member {
+                    name: "CacheControl",
+                    shape: &CACHE_CONTROL,
+                    required: false,
+                    location_name: Some("Cache-Control"),
+                },
+                Member {
+                    name: "ContentDisposition",
+                    shape: &CONTENT_DISPOSITION,
+                    required: false,
+                    location_name: Some("Content-Disposition"),
+                },
+                Member {
+                    name: "ContentEncoding",
+                    shape: &CONTENT_ENCODING,
+                    required: false,
+                    location_name: Some("Content-Encoding"),
+                },
+                Member {
+                    name: "ContentLanguage",
+                    shape: &CONTENT_LANGUAGE,
+                    required: false,
+                    location_name: Some("Content-Language"),
+                },
+                Member {
+                    name: "ContentRange",
+                    shape: &CONTENT_RANGE,
+                    required: false,
+                    location_name: Some("Content-Range"),
+                },
+                Member {
+                    name: "ContentType",
+                    shape: &CONTENT_TYPE,
+                    required: false,
+                    location_name: Some("Content-Type"),
+                },
+                Member {
+                    name: "Expires",
+                    shape: &EXPIRES,
+                    required: false,
+                    location_name: Some("Expires"),
+                },
+                Member {
+                    name: "WebsiteRedirectLocation",
+                    shape: &WEBSITE_REDIRECT_LOCATION,
+                    required: false,
+                    location_name: Some("x-amz-website-redirect-location"),
+                },
+                Member {
+                    name: "ServerSideEncryption",
+                    shape: &SERVER_SIDE_ENCRYPTION,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption"),
+                },
+                Member {
+                    name: "Metadata",
+                    shape: &METADATA,
+                    required: false,
+                    location_name: Some("x-amz-meta-"),
+                },
+                Member {
+                    name: "SSECustomerAlgorithm",
+                    shape: &SSE_CUSTOMER_ALGORITHM,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-algorithm"),
+                },
+                Member {
+                    name: "SSECustomerKeyMD5",
+                    shape: &SSE_CUSTOMER_KEY_MD5,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key-MD5"),
+                },
+                Member {
+                    name: "SSEKMSKeyId",
+                    shape: &SSEKMS_KEY_ID,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-aws-kms-key-id"),
+                },
+                Member {
+                    name: "BucketKeyEnabled",
+                    shape: &BUCKET_KEY_ENABLED,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-bucket-key-enabled"),
+                },
+                Member {
+                    name: "StorageClass",
+                    shape: &STORAGE_CLASS,
+                    required: false,
+                    location_name: Some("x-amz-storage-class"),
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
+                },
+                Member {
+                    name: "ReplicationStatus",
+                    shape: &REPLICATION_STATUS,
+                    required: false,
+                    location_name: Some("x-amz-replication-status"),
+                },
+                Member {
+                    name: "PartsCount",
+                    shape: &PARTS_COUNT,
+                    required: false,
+                    location_name: Some("x-amz-mp-parts-count"),
+                },
+                Member {
+                    name: "TagCount",
+                    shape: &TAG_COUNT,
+                    required: false,
+                    location_name: Some("x-amz-tagging-count"),
+                },
+                Member {
+                    name: "ObjectLockMode",
+                    shape: &OBJECT_LOCK_MODE,
+                    required: false,
+                    location_name: Some("x-amz-object-lock-mode"),
+                },
+                Member {
+                    name: "ObjectLockRetainUntilDate",
+                    shape: &OBJECT_LOCK_RETAIN_UNTIL_DATE,
+                    required: false,
+                    location_name: Some("x-amz-object-lock-retain-until-date"),
+                },
+                Member {
+                    name: "ObjectLockLegalHoldStatus",
+                    shape: &OBJECT_LOCK_LEGAL_HOLD_STATUS,
+                    required: false,
+                    location_name: Some("x-amz-object-lock-legal-hold"),
+                },
+                Member {
+                    name: "ObjectLockEventHold",
+                    shape: &OBJECT_LOCK_EVENT_HOLD,
+                    required: false,
+                    location_name: Some("x-amz-object-lock-event-hold"),
+                },
+                Member {
+                    name: "ObjectLockEventHoldDurationDays",
+                    shape: &OBJECT_LOCK_EVENT_HOLD_DURATION_DAYS,
+                    required: false,
+                    location_name: Some("x-amz-object-lock-event-hold-duration-days"),
+                },
+                Member {
+                    name: "ObjectLockEventHoldDurationYears",
+                    shape: &OBJECT_LOCK_EVENT_HOLD_DURATION_YEARS,
+                    required: false,
+                    location_name: Some("x-amz-object-lock-event-hold-duration-years"),
                 },
             ],
         },
@@ -18623,106 +21257,127 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "IfMatch",
                     shape: &IF_MATCH,
                     required: false,
+                    location_name: Some("If-Match"),
                 },
                 Member {
                     name: "IfModifiedSince",
                     shape: &IF_MODIFIED_SINCE,
                     required: false,
+                    location_name: Some("If-Modified-Since"),
                 },
                 Member {
                     name: "IfNoneMatch",
                     shape: &IF_NONE_MATCH,
                     required: false,
+                    location_name: Some("If-None-Match"),
                 },
                 Member {
                     name: "IfUnmodifiedSince",
                     shape: &IF_UNMODIFIED_SINCE,
                     required: false,
+                    location_name: Some("If-Unmodified-Since"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "Range",
                     shape: &RANGE,
                     required: false,
+                    location_name: Some("Range"),
                 },
                 Member {
                     name: "ResponseCacheControl",
                     shape: &RESPONSE_CACHE_CONTROL,
                     required: false,
+                    location_name: Some("response-cache-control"),
                 },
                 Member {
                     name: "ResponseContentDisposition",
                     shape: &RESPONSE_CONTENT_DISPOSITION,
                     required: false,
+                    location_name: Some("response-content-disposition"),
                 },
                 Member {
                     name: "ResponseContentEncoding",
                     shape: &RESPONSE_CONTENT_ENCODING,
                     required: false,
+                    location_name: Some("response-content-encoding"),
                 },
                 Member {
                     name: "ResponseContentLanguage",
                     shape: &RESPONSE_CONTENT_LANGUAGE,
                     required: false,
+                    location_name: Some("response-content-language"),
                 },
                 Member {
                     name: "ResponseContentType",
                     shape: &RESPONSE_CONTENT_TYPE,
                     required: false,
+                    location_name: Some("response-content-type"),
                 },
                 Member {
                     name: "ResponseExpires",
                     shape: &RESPONSE_EXPIRES,
                     required: false,
+                    location_name: Some("response-expires"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "SSECustomerAlgorithm",
                     shape: &SSE_CUSTOMER_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-algorithm"),
                 },
                 Member {
                     name: "SSECustomerKey",
                     shape: &SSE_CUSTOMER_KEY,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key"),
                 },
                 Member {
                     name: "SSECustomerKeyMD5",
                     shape: &SSE_CUSTOMER_KEY_MD5,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key-MD5"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "PartNumber",
                     shape: &PART_NUMBER,
                     required: false,
+                    location_name: Some("partNumber"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "ChecksumMode",
                     shape: &CHECKSUM_MODE,
                     required: false,
+                    location_name: Some("x-amz-checksum-mode"),
                 },
             ],
         },
@@ -18737,6 +21392,19 @@ pub mod shapes {
         },
     };
 
+    pub static GET_OBJECT_RETENTION_OUTPUT: Shape = Shape {
+        name: "GetObjectRetentionOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Retention",
+                shape: &OBJECT_LOCK_RETENTION,
+                required: false,
+                location_name: Some("Retention"),
+            }],
+        },
+    };
+
     pub static GET_OBJECT_RETENTION_REQUEST: Shape = Shape {
         name: "GetObjectRetentionRequest",
         sensitive: false,
@@ -18746,26 +21414,52 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static GET_OBJECT_TAGGING_OUTPUT: Shape = Shape {
+        name: "GetObjectTaggingOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-version-id"),
+                },
+                Member {
+                    name: "TagSet",
+                    shape: &TAG_SET,
+                    required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -18780,26 +21474,52 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
+                },
+            ],
+        },
+    };
+
+    pub static GET_OBJECT_TORRENT_OUTPUT: Shape = Shape {
+        name: "GetObjectTorrentOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Body",
+                    shape: &BODY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
                 },
             ],
         },
@@ -18814,21 +21534,166 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static GET_PART_OUTPUT: Shape = Shape {
+        name: "GetPartOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Body",
+                    shape: &BODY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "AcceptRanges",
+                    shape: &ACCEPT_RANGES,
+                    required: false,
+                    location_name: Some("accept-ranges"),
+                },
+                Member {
+                    name: "ContentLength",
+                    shape: &CONTENT_LENGTH,
+                    required: false,
+                    location_name: Some("Content-Length"),
+                },
+                Member {
+                    name: "ETag",
+                    shape: &E_TAG,
+                    required: false,
+                    location_name: Some("ETag"),
+                },
+                Member {
+                    name: "MultipartUploadStatus",
+                    shape: &MULTIPART_UPLOAD_STATUS,
+                    required: false,
+                    location_name: Some("x-amz-multipart-upload-status"),
+                },
+                Member {
+                    name: "ChecksumCRC32",
+                    shape: &CHECKSUM_CRC32,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc32"),
+                },
+                Member {
+                    name: "ChecksumCRC32C",
+                    shape: &CHECKSUM_CRC32_C,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc32c"),
+                },
+                Member {
+                    name: "ChecksumCRC64NVME",
+                    shape: &CHECKSUM_CRC64_NVME,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc64nvme"),
+                },
+                Member {
+                    name: "ChecksumSHA1",
+                    shape: &CHECKSUM_SHA1,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha1"),
+                },
+                Member {
+                    name: "ChecksumSHA256",
+                    shape: &CHECKSUM_SHA256,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha256"),
+                },
+                Member {
+                    name: "ChecksumSHA512",
+                    shape: &CHECKSUM_SHA512,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha512"),
+                },
+                Member {
+                    name: "ChecksumMD5",
+                    shape: &CHECKSUM_MD5,
+                    required: false,
+                    location_name: Some("x-amz-checksum-md5"),
+                },
+                Member {
+                    name: "ChecksumXXHASH64",
+                    shape: &CHECKSUM_XXHASH64,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash64"),
+                },
+                Member {
+                    name: "ChecksumXXHASH3",
+                    shape: &CHECKSUM_XXHASH3,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash3"),
+                },
+                Member {
+                    name: "ChecksumXXHASH128",
+                    shape: &CHECKSUM_XXHASH128,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash128"),
+                },
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-version-id"),
+                },
+                Member {
+                    name: "ContentRange",
+                    shape: &CONTENT_RANGE,
+                    required: false,
+                    location_name: Some("Content-Range"),
+                },
+                Member {
+                    name: "ServerSideEncryption",
+                    shape: &SERVER_SIDE_ENCRYPTION,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption"),
+                },
+                Member {
+                    name: "SSEKMSKeyId",
+                    shape: &SSEKMS_KEY_ID,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-aws-kms-key-id"),
+                },
+                Member {
+                    name: "BucketKeyEnabled",
+                    shape: &BUCKET_KEY_ENABLED,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-bucket-key-enabled"),
+                },
+                Member {
+                    name: "StorageClass",
+                    shape: &STORAGE_CLASS,
+                    required: false,
+                    location_name: Some("x-amz-storage-class"),
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
                 },
             ],
         },
@@ -18843,43 +21708,64 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "Range",
                     shape: &RANGE,
                     required: false,
+                    location_name: Some("Range"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "UploadId",
                     shape: &MULTIPART_UPLOAD_ID,
                     required: true,
+                    location_name: Some("uploadId"),
                 },
                 Member {
                     name: "PartNumber",
                     shape: &PART_NUMBER,
                     required: true,
+                    location_name: Some("partNumber"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "ChecksumMode",
                     shape: &CHECKSUM_MODE,
                     required: false,
+                    location_name: Some("x-amz-checksum-mode"),
                 },
             ],
+        },
+    };
+
+    pub static GET_PUBLIC_ACCESS_BLOCK_OUTPUT: Shape = Shape {
+        name: "GetPublicAccessBlockOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "PublicAccessBlockConfiguration",
+                shape: &PUBLIC_ACCESS_BLOCK_CONFIGURATION,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -18892,11 +21778,13 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -18910,6 +21798,7 @@ pub mod shapes {
                 name: "Tier",
                 shape: &TIER,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -18923,11 +21812,13 @@ pub mod shapes {
                     name: "Grantee",
                     shape: &GRANTEE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Permission",
                     shape: &PERMISSION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -18997,26 +21888,31 @@ pub mod shapes {
                     name: "DisplayName",
                     shape: &DISPLAY_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EmailAddress",
                     shape: &EMAIL_ADDRESS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ID",
                     shape: &ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Type",
                     shape: &TYPE,
                     required: true,
+                    location_name: Some("xsi:type"),
                 },
                 Member {
                     name: "URI",
                     shape: &URI,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -19029,6 +21925,47 @@ pub mod shapes {
             member: &GRANT,
             min: None,
             max: None,
+            flattened: false,
+            member_name: Some("Grant"),
+        },
+    };
+
+    pub static HEAD_BUCKET_OUTPUT: Shape = Shape {
+        name: "HeadBucketOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BucketArn",
+                    shape: &S3_REGIONAL_OR_S3_EXPRESS_BUCKET_ARN_STRING,
+                    required: false,
+                    location_name: Some("x-amz-bucket-arn"),
+                },
+                Member {
+                    name: "BucketLocationType",
+                    shape: &LOCATION_TYPE,
+                    required: false,
+                    location_name: Some("x-amz-bucket-location-type"),
+                },
+                Member {
+                    name: "BucketLocationName",
+                    shape: &BUCKET_LOCATION_NAME,
+                    required: false,
+                    location_name: Some("x-amz-bucket-location-name"),
+                },
+                Member {
+                    name: "BucketRegion",
+                    shape: &REGION,
+                    required: false,
+                    location_name: Some("x-amz-bucket-region"),
+                },
+                Member {
+                    name: "AccessPointAlias",
+                    shape: &ACCESS_POINT_ALIAS,
+                    required: false,
+                    location_name: Some("x-amz-access-point-alias"),
+                },
+            ],
         },
     };
 
@@ -19041,11 +21978,298 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static HEAD_OBJECT_OUTPUT: Shape = Shape {
+        name: "HeadObjectOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "DeleteMarker",
+                    shape: &DELETE_MARKER,
+                    required: false,
+                    location_name: Some("x-amz-delete-marker"),
+                },
+                Member {
+                    name: "AcceptRanges",
+                    shape: &ACCEPT_RANGES,
+                    required: false,
+                    location_name: Some("accept-ranges"),
+                },
+                Member {
+                    name: "Expiration",
+                    shape: &EXPIRATION,
+                    required: false,
+                    location_name: Some("x-amz-expiration"),
+                },
+                Member {
+                    name: "Restore",
+                    shape: &RESTORE,
+                    required: false,
+                    location_name: Some("x-amz-restore"),
+                },
+                Member {
+                    name: "ArchiveStatus",
+                    shape: &ARCHIVE_STATUS,
+                    required: false,
+                    location_name: Some("x-amz-archive-status"),
+                },
+                Member {
+                    name: "LastModified",
+                    shape: &LAST_MODIFIED,
+                    required: false,
+                    location_name: Some("Last-Modified"),
+                },
+                Member {
+                    name: "ContentLength",
+                    shape: &CONTENT_LENGTH,
+                    required: false,
+                    location_name: Some("Content-Length"),
+                },
+                Member {
+                    name: "ChecksumCRC32",
+                    shape: &CHECKSUM_CRC32,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc32"),
+                },
+                Member {
+                    name: "ChecksumCRC32C",
+                    shape: &CHECKSUM_CRC32_C,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc32c"),
+                },
+                Member {
+                    name: "ChecksumCRC64NVME",
+                    shape: &CHECKSUM_CRC64_NVME,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc64nvme"),
+                },
+                Member {
+                    name: "ChecksumSHA1",
+                    shape: &CHECKSUM_SHA1,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha1"),
+                },
+                Member {
+                    name: "ChecksumSHA256",
+                    shape: &CHECKSUM_SHA256,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha256"),
+                },
+                Member {
+                    name: "ChecksumSHA512",
+                    shape: &CHECKSUM_SHA512,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha512"),
+                },
+                Member {
+                    name: "ChecksumMD5",
+                    shape: &CHECKSUM_MD5,
+                    required: false,
+                    location_name: Some("x-amz-checksum-md5"),
+                },
+                Member {
+                    name: "ChecksumXXHASH64",
+                    shape: &CHECKSUM_XXHASH64,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash64"),
+                },
+                Member {
+                    name: "ChecksumXXHASH3",
+                    shape: &CHECKSUM_XXHASH3,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash3"),
+                },
+                Member {
+                    name: "ChecksumXXHASH128",
+                    shape: &CHECKSUM_XXHASH128,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash128"),
+                },
+                Member {
+                    name: "ChecksumType",
+                    shape: &CHECKSUM_TYPE,
+                    required: false,
+                    location_name: Some("x-amz-checksum-type"),
+                },
+                Member {
+                    name: "ETag",
+                    shape: &E_TAG,
+                    required: false,
+                    location_name: Some("ETag"),
+                },
+                Member {
+                    name: "MissingMeta",
+                    shape: &MISSING_META,
+                    required: false,
+                    location_name: Some("x-amz-missing-meta"),
+                },
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-version-id"),
+                },
+                Member {
+                    name: "CacheControl",
+                    shape: &CACHE_CONTROL,
+                    required: false,
+                    location_name: Some("Cache-Control"),
+                },
+                Member {
+                    name: "ContentDisposition",
+                    shape: &CONTENT_DISPOSITION,
+                    required: false,
+                    location_name: Some("Content-Disposition"),
+                },
+                Member {
+                    name: "ContentEncoding",
+                    shape: &CONTENT_ENCODING,
+                    required: false,
+                    location_name: Some("Content-Encoding"),
+                },
+                Member {
+                    name: "ContentLanguage",
+                    shape: &CONTENT_LANGUAGE,
+                    required: false,
+                    location_name: Some("Content-Language"),
+                },
+                Member {
+                    name: "ContentType",
+                    shape: &CONTENT_TYPE,
+                    required: false,
+                    location_name: Some("Content-Type"),
+                },
+                Member {
+                    name: "ContentRange",
+                    shape: &CONTENT_RANGE,
+                    required: false,
+                    location_name: Some("Content-Range"),
+                },
+                Member {
+                    name: "Expires",
+                    shape: &EXPIRES,
+                    required: false,
+                    location_name: Some("Expires"),
+                },
+                Member {
+                    name: "WebsiteRedirectLocation",
+                    shape: &WEBSITE_REDIRECT_LOCATION,
+                    required: false,
+                    location_name: Some("x-amz-website-redirect-location"),
+                },
+                Member {
+                    name: "ServerSideEncryption",
+                    shape: &SERVER_SIDE_ENCRYPTION,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption"),
+                },
+                Member {
+                    name: "Metadata",
+                    shape: &METADATA,
+                    required: false,
+                    location_name: Some("x-amz-meta-"),
+                },
+                Member {
+                    name: "SSECustomerAlgorithm",
+                    shape: &SSE_CUSTOMER_ALGORITHM,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-algorithm"),
+                },
+                Member {
+                    name: "SSECustomerKeyMD5",
+                    shape: &SSE_CUSTOMER_KEY_MD5,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key-MD5"),
+                },
+                Member {
+                    name: "SSEKMSKeyId",
+                    shape: &SSEKMS_KEY_ID,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-aws-kms-key-id"),
+                },
+                Member {
+                    name: "BucketKeyEnabled",
+                    shape: &BUCKET_KEY_ENABLED,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-bucket-key-enabled"),
+                },
+                Member {
+                    name: "StorageClass",
+                    shape: &STORAGE_CLASS,
+                    required: false,
+                    location_name: Some("x-amz-storage-class"),
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
+                },
+                Member {
+                    name: "ReplicationStatus",
+                    shape: &REPLICATION_STATUS,
+                    required: false,
+                    location_name: Some("x-amz-replication-status"),
+                },
+                Member {
+                    name: "PartsCount",
+                    shape: &PARTS_COUNT,
+                    required: false,
+                    location_name: Some("x-amz-mp-parts-count"),
+                },
+                Member {
+                    name: "TagCount",
+                    shape: &TAG_COUNT,
+                    required: false,
+                    location_name: Some("x-amz-tagging-count"),
+                },
+                Member {
+                    name: "ObjectLockMode",
+                    shape: &OBJECT_LOCK_MODE,
+                    required: false,
+                    location_name: Some("x-amz-object-lock-mode"),
+                },
+                Member {
+                    name: "ObjectLockRetainUntilDate",
+                    shape: &OBJECT_LOCK_RETAIN_UNTIL_DATE,
+                    required: false,
+                    location_name: Some("x-amz-object-lock-retain-until-date"),
+                },
+                Member {
+                    name: "ObjectLockLegalHoldStatus",
+                    shape: &OBJECT_LOCK_LEGAL_HOLD_STATUS,
+                    required: false,
+                    location_name: Some("x-amz-object-lock-legal-hold"),
+                },
+                Member {
+                    name: "ObjectLockEventHold",
+                    shape: &OBJECT_LOCK_EVENT_HOLD,
+                    required: false,
+                    location_name: Some("x-amz-object-lock-event-hold"),
+                },
+                Member {
+                    name: "ObjectLockEventHoldDurationDays",
+                    shape: &OBJECT_LOCK_EVENT_HOLD_DURATION_DAYS,
+                    required: false,
+                    location_name: Some("x-amz-object-lock-event-hold-duration-days"),
+                },
+                Member {
+                    name: "ObjectLockEventHoldDurationYears",
+                    shape: &OBJECT_LOCK_EVENT_HOLD_DURATION_YEARS,
+                    required: false,
+                    location_name: Some("x-amz-object-lock-event-hold-duration-years"),
                 },
             ],
         },
@@ -19060,106 +22284,127 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "IfMatch",
                     shape: &IF_MATCH,
                     required: false,
+                    location_name: Some("If-Match"),
                 },
                 Member {
                     name: "IfModifiedSince",
                     shape: &IF_MODIFIED_SINCE,
                     required: false,
+                    location_name: Some("If-Modified-Since"),
                 },
                 Member {
                     name: "IfNoneMatch",
                     shape: &IF_NONE_MATCH,
                     required: false,
+                    location_name: Some("If-None-Match"),
                 },
                 Member {
                     name: "IfUnmodifiedSince",
                     shape: &IF_UNMODIFIED_SINCE,
                     required: false,
+                    location_name: Some("If-Unmodified-Since"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "Range",
                     shape: &RANGE,
                     required: false,
+                    location_name: Some("Range"),
                 },
                 Member {
                     name: "ResponseCacheControl",
                     shape: &RESPONSE_CACHE_CONTROL,
                     required: false,
+                    location_name: Some("response-cache-control"),
                 },
                 Member {
                     name: "ResponseContentDisposition",
                     shape: &RESPONSE_CONTENT_DISPOSITION,
                     required: false,
+                    location_name: Some("response-content-disposition"),
                 },
                 Member {
                     name: "ResponseContentEncoding",
                     shape: &RESPONSE_CONTENT_ENCODING,
                     required: false,
+                    location_name: Some("response-content-encoding"),
                 },
                 Member {
                     name: "ResponseContentLanguage",
                     shape: &RESPONSE_CONTENT_LANGUAGE,
                     required: false,
+                    location_name: Some("response-content-language"),
                 },
                 Member {
                     name: "ResponseContentType",
                     shape: &RESPONSE_CONTENT_TYPE,
                     required: false,
+                    location_name: Some("response-content-type"),
                 },
                 Member {
                     name: "ResponseExpires",
                     shape: &RESPONSE_EXPIRES,
                     required: false,
+                    location_name: Some("response-expires"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "SSECustomerAlgorithm",
                     shape: &SSE_CUSTOMER_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-algorithm"),
                 },
                 Member {
                     name: "SSECustomerKey",
                     shape: &SSE_CUSTOMER_KEY,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key"),
                 },
                 Member {
                     name: "SSECustomerKeyMD5",
                     shape: &SSE_CUSTOMER_KEY_MD5,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key-MD5"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "PartNumber",
                     shape: &PART_NUMBER,
                     required: false,
+                    location_name: Some("partNumber"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "ChecksumMode",
                     shape: &CHECKSUM_MODE,
                     required: false,
+                    location_name: Some("x-amz-checksum-mode"),
                 },
             ],
         },
@@ -19272,7 +22517,35 @@ pub mod shapes {
                 name: "Suffix",
                 shape: &SUFFIX,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static INITIATED: Shape = Shape {
+        name: "Initiated",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
+    };
+
+    pub static INITIATOR: Shape = Shape {
+        name: "Initiator",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ID",
+                    shape: &ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DisplayName",
+                    shape: &DISPLAY_NAME,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -19285,21 +22558,25 @@ pub mod shapes {
                     name: "CSV",
                     shape: &CSV_INPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "CompressionType",
                     shape: &COMPRESSION_TYPE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "JSON",
                     shape: &JSON_INPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Parquet",
                     shape: &PARQUET_INPUT,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -19325,11 +22602,13 @@ pub mod shapes {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_SET,
                     required: false,
+                    location_name: Some("Tag"),
                 },
             ],
         },
@@ -19344,23 +22623,39 @@ pub mod shapes {
                     name: "Id",
                     shape: &INTELLIGENT_TIERING_ID,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Filter",
                     shape: &INTELLIGENT_TIERING_FILTER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Status",
                     shape: &INTELLIGENT_TIERING_STATUS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Tierings",
                     shape: &TIERING_LIST,
                     required: true,
+                    location_name: Some("Tiering"),
                 },
             ],
+        },
+    };
+
+    pub static INTELLIGENT_TIERING_CONFIGURATION_LIST: Shape = Shape {
+        name: "IntelligentTieringConfigurationList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &INTELLIGENT_TIERING_CONFIGURATION,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -19382,16 +22677,19 @@ pub mod shapes {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tag",
                     shape: &TAG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "And",
                     shape: &INTELLIGENT_TIERING_AND_OPERATOR,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -19428,38 +22726,57 @@ pub mod shapes {
                     name: "Destination",
                     shape: &INVENTORY_DESTINATION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "IsEnabled",
                     shape: &IS_ENABLED,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Filter",
                     shape: &INVENTORY_FILTER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Id",
                     shape: &INVENTORY_ID,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "IncludedObjectVersions",
                     shape: &INVENTORY_INCLUDED_OBJECT_VERSIONS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "OptionalFields",
                     shape: &INVENTORY_OPTIONAL_FIELDS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Schedule",
                     shape: &INVENTORY_SCHEDULE,
                     required: true,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static INVENTORY_CONFIGURATION_LIST: Shape = Shape {
+        name: "InventoryConfigurationList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &INVENTORY_CONFIGURATION,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -19482,6 +22799,7 @@ pub mod shapes {
                 name: "S3BucketDestination",
                 shape: &INVENTORY_S3_BUCKET_DESTINATION,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -19495,11 +22813,13 @@ pub mod shapes {
                     name: "SSES3",
                     shape: &SSES3,
                     required: false,
+                    location_name: Some("SSE-S3"),
                 },
                 Member {
                     name: "SSEKMS",
                     shape: &SSEKMS,
                     required: false,
+                    location_name: Some("SSE-KMS"),
                 },
             ],
         },
@@ -19513,6 +22833,7 @@ pub mod shapes {
                 name: "Prefix",
                 shape: &PREFIX,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -19599,6 +22920,8 @@ pub mod shapes {
             member: &INVENTORY_OPTIONAL_FIELD,
             min: None,
             max: None,
+            flattened: false,
+            member_name: Some("Field"),
         },
     };
 
@@ -19611,26 +22934,31 @@ pub mod shapes {
                     name: "AccountId",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Format",
                     shape: &INVENTORY_FORMAT,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Encryption",
                     shape: &INVENTORY_ENCRYPTION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -19644,6 +22972,7 @@ pub mod shapes {
                 name: "Frequency",
                 shape: &INVENTORY_FREQUENCY,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -19657,11 +22986,52 @@ pub mod shapes {
                     name: "ConfigurationState",
                     shape: &INVENTORY_CONFIGURATION_STATE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EncryptionConfiguration",
                     shape: &METADATA_TABLE_ENCRYPTION_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static INVENTORY_TABLE_CONFIGURATION_RESULT: Shape = Shape {
+        name: "InventoryTableConfigurationResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConfigurationState",
+                    shape: &INVENTORY_CONFIGURATION_STATE,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableStatus",
+                    shape: &METADATA_TABLE_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Error",
+                    shape: &ERROR_DETAILS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableName",
+                    shape: &S3_TABLES_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableArn",
+                    shape: &S3_TABLES_ARN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -19676,11 +23046,13 @@ pub mod shapes {
                     name: "ConfigurationState",
                     shape: &INVENTORY_CONFIGURATION_STATE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EncryptionConfiguration",
                     shape: &METADATA_TABLE_ENCRYPTION_CONFIGURATION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -19688,6 +23060,30 @@ pub mod shapes {
 
     pub static IS_ENABLED: Shape = Shape {
         name: "IsEnabled",
+        sensitive: false,
+        kind: ShapeKind::Boolean,
+    };
+
+    pub static IS_LATEST: Shape = Shape {
+        name: "IsLatest",
+        sensitive: false,
+        kind: ShapeKind::Boolean,
+    };
+
+    pub static IS_PUBLIC: Shape = Shape {
+        name: "IsPublic",
+        sensitive: false,
+        kind: ShapeKind::Boolean,
+    };
+
+    pub static IS_RESTORE_IN_PROGRESS: Shape = Shape {
+        name: "IsRestoreInProgress",
+        sensitive: false,
+        kind: ShapeKind::Boolean,
+    };
+
+    pub static IS_TRUNCATED: Shape = Shape {
+        name: "IsTruncated",
         sensitive: false,
         kind: ShapeKind::Boolean,
     };
@@ -19700,6 +23096,7 @@ pub mod shapes {
                 name: "Type",
                 shape: &JSON_TYPE,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -19712,6 +23109,7 @@ pub mod shapes {
                 name: "RecordDelimiter",
                 shape: &RECORD_DELIMITER,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -19736,11 +23134,52 @@ pub mod shapes {
                     name: "RecordExpiration",
                     shape: &RECORD_EXPIRATION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EncryptionConfiguration",
                     shape: &METADATA_TABLE_ENCRYPTION_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static JOURNAL_TABLE_CONFIGURATION_RESULT: Shape = Shape {
+        name: "JournalTableConfigurationResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableStatus",
+                    shape: &METADATA_TABLE_STATUS,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Error",
+                    shape: &ERROR_DETAILS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableName",
+                    shape: &S3_TABLES_NAME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableArn",
+                    shape: &S3_TABLES_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RecordExpiration",
+                    shape: &RECORD_EXPIRATION,
+                    required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -19754,6 +23193,7 @@ pub mod shapes {
                 name: "RecordExpiration",
                 shape: &RECORD_EXPIRATION,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -19766,6 +23206,15 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &[],
+        },
+    };
+
+    pub static KEY_COUNT: Shape = Shape {
+        name: "KeyCount",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: None,
+            max: None,
         },
     };
 
@@ -19822,21 +23271,25 @@ pub mod shapes {
                     name: "Id",
                     shape: &NOTIFICATION_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "LambdaFunctionArn",
                     shape: &LAMBDA_FUNCTION_ARN,
                     required: true,
+                    location_name: Some("CloudFunction"),
                 },
                 Member {
                     name: "Events",
                     shape: &EVENT_LIST,
                     required: true,
+                    location_name: Some("Event"),
                 },
                 Member {
                     name: "Filter",
                     shape: &NOTIFICATION_CONFIGURATION_FILTER,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -19849,6 +23302,8 @@ pub mod shapes {
             member: &LAMBDA_FUNCTION_CONFIGURATION,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -19872,6 +23327,7 @@ pub mod shapes {
                 name: "Rules",
                 shape: &RULES,
                 required: true,
+                location_name: Some("Rule"),
             }],
         },
     };
@@ -19885,16 +23341,19 @@ pub mod shapes {
                     name: "Date",
                     shape: &DATE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Days",
                     shape: &DAYS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpiredObjectDeleteMarker",
                     shape: &EXPIRED_OBJECT_DELETE_MARKER,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -19909,46 +23368,55 @@ pub mod shapes {
                     name: "Expiration",
                     shape: &LIFECYCLE_EXPIRATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ID",
                     shape: &ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Filter",
                     shape: &LIFECYCLE_RULE_FILTER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Status",
                     shape: &EXPIRATION_STATUS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Transitions",
                     shape: &TRANSITION_LIST,
                     required: false,
+                    location_name: Some("Transition"),
                 },
                 Member {
                     name: "NoncurrentVersionTransitions",
                     shape: &NONCURRENT_VERSION_TRANSITION_LIST,
                     required: false,
+                    location_name: Some("NoncurrentVersionTransition"),
                 },
                 Member {
                     name: "NoncurrentVersionExpiration",
                     shape: &NONCURRENT_VERSION_EXPIRATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AbortIncompleteMultipartUpload",
                     shape: &ABORT_INCOMPLETE_MULTIPART_UPLOAD,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -19963,21 +23431,25 @@ pub mod shapes {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_SET,
                     required: false,
+                    location_name: Some("Tag"),
                 },
                 Member {
                     name: "ObjectSizeGreaterThan",
                     shape: &OBJECT_SIZE_GREATER_THAN_BYTES,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ObjectSizeLessThan",
                     shape: &OBJECT_SIZE_LESS_THAN_BYTES,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -19992,26 +23464,31 @@ pub mod shapes {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tag",
                     shape: &TAG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ObjectSizeGreaterThan",
                     shape: &OBJECT_SIZE_GREATER_THAN_BYTES,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ObjectSizeLessThan",
                     shape: &OBJECT_SIZE_LESS_THAN_BYTES,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "And",
                     shape: &LIFECYCLE_RULE_AND_OPERATOR,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -20024,6 +23501,41 @@ pub mod shapes {
             member: &LIFECYCLE_RULE,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
+        },
+    };
+
+    pub static LIST_BUCKET_ANALYTICS_CONFIGURATIONS_OUTPUT: Shape = Shape {
+        name: "ListBucketAnalyticsConfigurationsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IsTruncated",
+                    shape: &IS_TRUNCATED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ContinuationToken",
+                    shape: &TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextContinuationToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "AnalyticsConfigurationList",
+                    shape: &ANALYTICS_CONFIGURATION_LIST,
+                    required: false,
+                    location_name: Some("AnalyticsConfiguration"),
+                },
+            ],
         },
     };
 
@@ -20036,16 +23548,52 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContinuationToken",
                     shape: &TOKEN,
                     required: false,
+                    location_name: Some("continuation-token"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static LIST_BUCKET_INTELLIGENT_TIERING_CONFIGURATIONS_OUTPUT: Shape = Shape {
+        name: "ListBucketIntelligentTieringConfigurationsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IsTruncated",
+                    shape: &IS_TRUNCATED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ContinuationToken",
+                    shape: &TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextContinuationToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IntelligentTieringConfigurationList",
+                    shape: &INTELLIGENT_TIERING_CONFIGURATION_LIST,
+                    required: false,
+                    location_name: Some("IntelligentTieringConfiguration"),
                 },
             ],
         },
@@ -20060,16 +23608,52 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContinuationToken",
                     shape: &TOKEN,
                     required: false,
+                    location_name: Some("continuation-token"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static LIST_BUCKET_INVENTORY_CONFIGURATIONS_OUTPUT: Shape = Shape {
+        name: "ListBucketInventoryConfigurationsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ContinuationToken",
+                    shape: &TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "InventoryConfigurationList",
+                    shape: &INVENTORY_CONFIGURATION_LIST,
+                    required: false,
+                    location_name: Some("InventoryConfiguration"),
+                },
+                Member {
+                    name: "IsTruncated",
+                    shape: &IS_TRUNCATED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextContinuationToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -20084,16 +23668,52 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContinuationToken",
                     shape: &TOKEN,
                     required: false,
+                    location_name: Some("continuation-token"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static LIST_BUCKET_METRICS_CONFIGURATIONS_OUTPUT: Shape = Shape {
+        name: "ListBucketMetricsConfigurationsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IsTruncated",
+                    shape: &IS_TRUNCATED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ContinuationToken",
+                    shape: &TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextContinuationToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MetricsConfigurationList",
+                    shape: &METRICS_CONFIGURATION_LIST,
+                    required: false,
+                    location_name: Some("MetricsConfiguration"),
                 },
             ],
         },
@@ -20108,16 +23728,52 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContinuationToken",
                     shape: &TOKEN,
                     required: false,
+                    location_name: Some("continuation-token"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static LIST_BUCKETS_OUTPUT: Shape = Shape {
+        name: "ListBucketsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Buckets",
+                    shape: &BUCKETS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Owner",
+                    shape: &OWNER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ContinuationToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Prefix",
+                    shape: &PREFIX,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -20132,21 +23788,46 @@ pub mod shapes {
                     name: "MaxBuckets",
                     shape: &MAX_BUCKETS,
                     required: false,
+                    location_name: Some("max-buckets"),
                 },
                 Member {
                     name: "ContinuationToken",
                     shape: &TOKEN,
                     required: false,
+                    location_name: Some("continuation-token"),
                 },
                 Member {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: Some("prefix"),
                 },
                 Member {
                     name: "BucketRegion",
                     shape: &BUCKET_REGION,
                     required: false,
+                    location_name: Some("bucket-region"),
+                },
+            ],
+        },
+    };
+
+    pub static LIST_DIRECTORY_BUCKETS_OUTPUT: Shape = Shape {
+        name: "ListDirectoryBucketsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Buckets",
+                    shape: &BUCKETS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ContinuationToken",
+                    shape: &DIRECTORY_BUCKET_TOKEN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -20161,11 +23842,100 @@ pub mod shapes {
                     name: "ContinuationToken",
                     shape: &DIRECTORY_BUCKET_TOKEN,
                     required: false,
+                    location_name: Some("continuation-token"),
                 },
                 Member {
                     name: "MaxDirectoryBuckets",
                     shape: &MAX_DIRECTORY_BUCKETS,
                     required: false,
+                    location_name: Some("max-directory-buckets"),
+                },
+            ],
+        },
+    };
+
+    pub static LIST_MULTIPART_UPLOADS_OUTPUT: Shape = Shape {
+        name: "ListMultipartUploadsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Bucket",
+                    shape: &BUCKET_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KeyMarker",
+                    shape: &KEY_MARKER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "UploadIdMarker",
+                    shape: &UPLOAD_ID_MARKER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextKeyMarker",
+                    shape: &NEXT_KEY_MARKER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Prefix",
+                    shape: &PREFIX,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Delimiter",
+                    shape: &DELIMITER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextUploadIdMarker",
+                    shape: &NEXT_UPLOAD_ID_MARKER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MaxUploads",
+                    shape: &MAX_UPLOADS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IsTruncated",
+                    shape: &IS_TRUNCATED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Uploads",
+                    shape: &MULTIPART_UPLOAD_LIST,
+                    required: false,
+                    location_name: Some("Upload"),
+                },
+                Member {
+                    name: "CommonPrefixes",
+                    shape: &COMMON_PREFIX_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EncodingType",
+                    shape: &ENCODING_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
                 },
             ],
         },
@@ -20180,46 +23950,124 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Delimiter",
                     shape: &DELIMITER,
                     required: false,
+                    location_name: Some("delimiter"),
                 },
                 Member {
                     name: "EncodingType",
                     shape: &ENCODING_TYPE,
                     required: false,
+                    location_name: Some("encoding-type"),
                 },
                 Member {
                     name: "KeyMarker",
                     shape: &KEY_MARKER,
                     required: false,
+                    location_name: Some("key-marker"),
                 },
                 Member {
                     name: "MaxUploads",
                     shape: &MAX_UPLOADS,
                     required: false,
+                    location_name: Some("max-uploads"),
                 },
                 Member {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: Some("prefix"),
                 },
                 Member {
                     name: "UploadIdMarker",
                     shape: &UPLOAD_ID_MARKER,
                     required: false,
+                    location_name: Some("upload-id-marker"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
+                },
+            ],
+        },
+    };
+
+    pub static LIST_OBJECT_ANNOTATIONS_OUTPUT: Shape = Shape {
+        name: "ListObjectAnnotationsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Annotations",
+                    shape: &ANNOTATION_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Bucket",
+                    shape: &BUCKET_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Key",
+                    shape: &OBJECT_KEY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ObjectVersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-object-version-id"),
+                },
+                Member {
+                    name: "AnnotationPrefix",
+                    shape: &ANNOTATION_PREFIX,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MaxAnnotationResults",
+                    shape: &MAX_ANNOTATION_RESULTS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "AnnotationCount",
+                    shape: &ANNOTATION_COUNT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ContinuationToken",
+                    shape: &TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextContinuationToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
                 },
             ],
         },
@@ -20234,41 +24082,142 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "MaxAnnotationResults",
                     shape: &MAX_ANNOTATION_RESULTS,
                     required: false,
+                    location_name: Some("max-annotation-results"),
                 },
                 Member {
                     name: "AnnotationPrefix",
                     shape: &ANNOTATION_PREFIX,
                     required: false,
+                    location_name: Some("annotation-prefix"),
                 },
                 Member {
                     name: "ContinuationToken",
                     shape: &TOKEN,
                     required: false,
+                    location_name: Some("continuation-token"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static LIST_OBJECT_VERSIONS_OUTPUT: Shape = Shape {
+        name: "ListObjectVersionsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IsTruncated",
+                    shape: &IS_TRUNCATED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KeyMarker",
+                    shape: &KEY_MARKER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "VersionIdMarker",
+                    shape: &VERSION_ID_MARKER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextKeyMarker",
+                    shape: &NEXT_KEY_MARKER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextVersionIdMarker",
+                    shape: &NEXT_VERSION_ID_MARKER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Versions",
+                    shape: &OBJECT_VERSION_LIST,
+                    required: false,
+                    location_name: Some("Version"),
+                },
+                Member {
+                    name: "DeleteMarkers",
+                    shape: &DELETE_MARKERS,
+                    required: false,
+                    location_name: Some("DeleteMarker"),
+                },
+                Member {
+                    name: "Name",
+                    shape: &BUCKET_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Prefix",
+                    shape: &PREFIX,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Delimiter",
+                    shape: &DELIMITER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MaxKeys",
+                    shape: &MAX_KEYS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CommonPrefixes",
+                    shape: &COMMON_PREFIX_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EncodingType",
+                    shape: &ENCODING_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
                 },
             ],
         },
@@ -20283,51 +24232,136 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Delimiter",
                     shape: &DELIMITER,
                     required: false,
+                    location_name: Some("delimiter"),
                 },
                 Member {
                     name: "EncodingType",
                     shape: &ENCODING_TYPE,
                     required: false,
+                    location_name: Some("encoding-type"),
                 },
                 Member {
                     name: "KeyMarker",
                     shape: &KEY_MARKER,
                     required: false,
+                    location_name: Some("key-marker"),
                 },
                 Member {
                     name: "MaxKeys",
                     shape: &MAX_KEYS,
                     required: false,
+                    location_name: Some("max-keys"),
                 },
                 Member {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: Some("prefix"),
                 },
                 Member {
                     name: "VersionIdMarker",
                     shape: &VERSION_ID_MARKER,
                     required: false,
+                    location_name: Some("version-id-marker"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "OptionalObjectAttributes",
                     shape: &OPTIONAL_OBJECT_ATTRIBUTES_LIST,
                     required: false,
+                    location_name: Some("x-amz-optional-object-attributes"),
+                },
+            ],
+        },
+    };
+
+    pub static LIST_OBJECTS_OUTPUT: Shape = Shape {
+        name: "ListObjectsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IsTruncated",
+                    shape: &IS_TRUNCATED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Marker",
+                    shape: &MARKER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextMarker",
+                    shape: &NEXT_MARKER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Contents",
+                    shape: &OBJECT_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Name",
+                    shape: &BUCKET_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Prefix",
+                    shape: &PREFIX,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Delimiter",
+                    shape: &DELIMITER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MaxKeys",
+                    shape: &MAX_KEYS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CommonPrefixes",
+                    shape: &COMMON_PREFIX_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EncodingType",
+                    shape: &ENCODING_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
                 },
             ],
         },
@@ -20342,46 +24376,142 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Delimiter",
                     shape: &DELIMITER,
                     required: false,
+                    location_name: Some("delimiter"),
                 },
                 Member {
                     name: "EncodingType",
                     shape: &ENCODING_TYPE,
                     required: false,
+                    location_name: Some("encoding-type"),
                 },
                 Member {
                     name: "Marker",
                     shape: &MARKER,
                     required: false,
+                    location_name: Some("marker"),
                 },
                 Member {
                     name: "MaxKeys",
                     shape: &MAX_KEYS,
                     required: false,
+                    location_name: Some("max-keys"),
                 },
                 Member {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: Some("prefix"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "OptionalObjectAttributes",
                     shape: &OPTIONAL_OBJECT_ATTRIBUTES_LIST,
                     required: false,
+                    location_name: Some("x-amz-optional-object-attributes"),
+                },
+            ],
+        },
+    };
+
+    pub static LIST_OBJECTS_V2_OUTPUT: Shape = Shape {
+        name: "ListObjectsV2Output",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IsTruncated",
+                    shape: &IS_TRUNCATED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Contents",
+                    shape: &OBJECT_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Name",
+                    shape: &BUCKET_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Prefix",
+                    shape: &PREFIX,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Delimiter",
+                    shape: &DELIMITER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MaxKeys",
+                    shape: &MAX_KEYS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "CommonPrefixes",
+                    shape: &COMMON_PREFIX_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "EncodingType",
+                    shape: &ENCODING_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "KeyCount",
+                    shape: &KEY_COUNT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ContinuationToken",
+                    shape: &TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextContinuationToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StartAfter",
+                    shape: &START_AFTER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
                 },
             ],
         },
@@ -20396,56 +24526,178 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Delimiter",
                     shape: &DELIMITER,
                     required: false,
+                    location_name: Some("delimiter"),
                 },
                 Member {
                     name: "EncodingType",
                     shape: &ENCODING_TYPE,
                     required: false,
+                    location_name: Some("encoding-type"),
                 },
                 Member {
                     name: "MaxKeys",
                     shape: &MAX_KEYS,
                     required: false,
+                    location_name: Some("max-keys"),
                 },
                 Member {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: Some("prefix"),
                 },
                 Member {
                     name: "ContinuationToken",
                     shape: &TOKEN,
                     required: false,
+                    location_name: Some("continuation-token"),
                 },
                 Member {
                     name: "FetchOwner",
                     shape: &FETCH_OWNER,
                     required: false,
+                    location_name: Some("fetch-owner"),
                 },
                 Member {
                     name: "StartAfter",
                     shape: &START_AFTER,
                     required: false,
+                    location_name: Some("start-after"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "OptionalObjectAttributes",
                     shape: &OPTIONAL_OBJECT_ATTRIBUTES_LIST,
                     required: false,
+                    location_name: Some("x-amz-optional-object-attributes"),
+                },
+            ],
+        },
+    };
+
+    pub static LIST_PARTS_OUTPUT: Shape = Shape {
+        name: "ListPartsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "AbortDate",
+                    shape: &ABORT_DATE,
+                    required: false,
+                    location_name: Some("x-amz-abort-date"),
+                },
+                Member {
+                    name: "AbortRuleId",
+                    shape: &ABORT_RULE_ID,
+                    required: false,
+                    location_name: Some("x-amz-abort-rule-id"),
+                },
+                Member {
+                    name: "Bucket",
+                    shape: &BUCKET_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Key",
+                    shape: &OBJECT_KEY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "UploadId",
+                    shape: &MULTIPART_UPLOAD_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "PartNumberMarker",
+                    shape: &PART_NUMBER_MARKER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextPartNumberMarker",
+                    shape: &NEXT_PART_NUMBER_MARKER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MaxParts",
+                    shape: &MAX_PARTS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IsTruncated",
+                    shape: &IS_TRUNCATED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Parts",
+                    shape: &PARTS,
+                    required: false,
+                    location_name: Some("Part"),
+                },
+                Member {
+                    name: "Initiator",
+                    shape: &INITIATOR,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Owner",
+                    shape: &OWNER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StorageClass",
+                    shape: &STORAGE_CLASS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
+                },
+                Member {
+                    name: "ChecksumAlgorithm",
+                    shape: &CHECKSUM_ALGORITHM,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumType",
+                    shape: &CHECKSUM_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-version-id"),
                 },
             ],
         },
@@ -20460,53 +24712,74 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "MaxParts",
                     shape: &MAX_PARTS,
                     required: false,
+                    location_name: Some("max-parts"),
                 },
                 Member {
                     name: "PartNumberMarker",
                     shape: &PART_NUMBER_MARKER,
                     required: false,
+                    location_name: Some("part-number-marker"),
                 },
                 Member {
                     name: "UploadId",
                     shape: &MULTIPART_UPLOAD_ID,
                     required: true,
+                    location_name: Some("uploadId"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "SSECustomerAlgorithm",
                     shape: &SSE_CUSTOMER_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-algorithm"),
                 },
                 Member {
                     name: "SSECustomerKey",
                     shape: &SSE_CUSTOMER_KEY,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key"),
                 },
                 Member {
                     name: "SSECustomerKeyMD5",
                     shape: &SSE_CUSTOMER_KEY_MD5,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key-MD5"),
                 },
             ],
+        },
+    };
+
+    pub static LOCATION: Shape = Shape {
+        name: "Location",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -20519,11 +24792,13 @@ pub mod shapes {
                     name: "Type",
                     shape: &LOCATION_TYPE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Name",
                     shape: &LOCATION_NAME_AS_STRING,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -20571,21 +24846,25 @@ pub mod shapes {
                     name: "TargetBucket",
                     shape: &TARGET_BUCKET,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "TargetGrants",
                     shape: &TARGET_GRANTS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TargetPrefix",
                     shape: &TARGET_PREFIX,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "TargetObjectKeyFormat",
                     shape: &TARGET_OBJECT_KEY_FORMAT,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -20604,6 +24883,17 @@ pub mod shapes {
 
     pub static MFA_DELETE: Shape = Shape {
         name: "MFADelete",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["Enabled", "Disabled"],
+        },
+    };
+
+    pub static MFA_DELETE_STATUS: Shape = Shape {
+        name: "MFADeleteStatus",
         sensitive: false,
         kind: ShapeKind::String {
             min: None,
@@ -20687,6 +24977,17 @@ pub mod shapes {
         },
     };
 
+    pub static MESSAGE: Shape = Shape {
+        name: "Message",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
     pub static METADATA: Shape = Shape {
         name: "Metadata",
         sensitive: false,
@@ -20695,6 +24996,9 @@ pub mod shapes {
             value: &METADATA_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -20707,16 +25011,52 @@ pub mod shapes {
                     name: "JournalTableConfiguration",
                     shape: &JOURNAL_TABLE_CONFIGURATION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "InventoryTableConfiguration",
                     shape: &INVENTORY_TABLE_CONFIGURATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AnnotationTableConfiguration",
                     shape: &ANNOTATION_TABLE_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static METADATA_CONFIGURATION_RESULT: Shape = Shape {
+        name: "MetadataConfigurationResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "DestinationResult",
+                    shape: &DESTINATION_RESULT,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "JournalTableConfigurationResult",
+                    shape: &JOURNAL_TABLE_CONFIGURATION_RESULT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "InventoryTableConfigurationResult",
+                    shape: &INVENTORY_TABLE_CONFIGURATION_RESULT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "AnnotationTableConfigurationResult",
+                    shape: &ANNOTATION_TABLE_CONFIGURATION_RESULT,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -20742,11 +25082,13 @@ pub mod shapes {
                     name: "Name",
                     shape: &METADATA_KEY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Value",
                     shape: &METADATA_VALUE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -20771,6 +25113,20 @@ pub mod shapes {
                 name: "S3TablesDestination",
                 shape: &S3_TABLES_DESTINATION,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static METADATA_TABLE_CONFIGURATION_RESULT: Shape = Shape {
+        name: "MetadataTableConfigurationResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "S3TablesDestinationResult",
+                shape: &S3_TABLES_DESTINATION_RESULT,
+                required: true,
+                location_name: None,
             }],
         },
     };
@@ -20784,13 +25140,26 @@ pub mod shapes {
                     name: "SseAlgorithm",
                     shape: &TABLE_SSE_ALGORITHM,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "KmsKeyArn",
                     shape: &KMS_KEY_ARN,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static METADATA_TABLE_STATUS: Shape = Shape {
+        name: "MetadataTableStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -20814,11 +25183,13 @@ pub mod shapes {
                     name: "Status",
                     shape: &METRICS_STATUS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "EventThreshold",
                     shape: &REPLICATION_TIME_VALUE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -20833,16 +25204,19 @@ pub mod shapes {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_SET,
                     required: false,
+                    location_name: Some("Tag"),
                 },
                 Member {
                     name: "AccessPointArn",
                     shape: &ACCESS_POINT_ARN,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -20857,13 +25231,27 @@ pub mod shapes {
                     name: "Id",
                     shape: &METRICS_ID,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Filter",
                     shape: &METRICS_FILTER,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static METRICS_CONFIGURATION_LIST: Shape = Shape {
+        name: "MetricsConfigurationList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &METRICS_CONFIGURATION,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -20876,21 +25264,25 @@ pub mod shapes {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tag",
                     shape: &TAG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AccessPointArn",
                     shape: &ACCESS_POINT_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "And",
                     shape: &METRICS_AND_OPERATOR,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -20945,8 +25337,158 @@ pub mod shapes {
         },
     };
 
+    pub static MULTIPART_UPLOAD: Shape = Shape {
+        name: "MultipartUpload",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "UploadId",
+                    shape: &MULTIPART_UPLOAD_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Key",
+                    shape: &OBJECT_KEY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Initiated",
+                    shape: &INITIATED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StorageClass",
+                    shape: &STORAGE_CLASS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Owner",
+                    shape: &OWNER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Initiator",
+                    shape: &INITIATOR,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumAlgorithm",
+                    shape: &CHECKSUM_ALGORITHM,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumType",
+                    shape: &CHECKSUM_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static MULTIPART_UPLOAD_ID: Shape = Shape {
         name: "MultipartUploadId",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static MULTIPART_UPLOAD_LIST: Shape = Shape {
+        name: "MultipartUploadList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &MULTIPART_UPLOAD,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: None,
+        },
+    };
+
+    pub static MULTIPART_UPLOAD_STATUS: Shape = Shape {
+        name: "MultipartUploadStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["IN_PROGRESS", "COMPLETED"],
+        },
+    };
+
+    pub static NEXT_KEY_MARKER: Shape = Shape {
+        name: "NextKeyMarker",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static NEXT_MARKER: Shape = Shape {
+        name: "NextMarker",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static NEXT_PART_NUMBER_MARKER: Shape = Shape {
+        name: "NextPartNumberMarker",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: None,
+            max: None,
+        },
+    };
+
+    pub static NEXT_TOKEN: Shape = Shape {
+        name: "NextToken",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static NEXT_UPLOAD_ID_MARKER: Shape = Shape {
+        name: "NextUploadIdMarker",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static NEXT_VERSION_ID_MARKER: Shape = Shape {
+        name: "NextVersionIdMarker",
         sensitive: false,
         kind: ShapeKind::String {
             min: None,
@@ -20979,11 +25521,13 @@ pub mod shapes {
                     name: "NoncurrentDays",
                     shape: &DAYS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NewerNoncurrentVersions",
                     shape: &VERSION_COUNT,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -20998,16 +25542,19 @@ pub mod shapes {
                     name: "NoncurrentDays",
                     shape: &DAYS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StorageClass",
                     shape: &TRANSITION_STORAGE_CLASS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NewerNoncurrentVersions",
                     shape: &VERSION_COUNT,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -21020,6 +25567,8 @@ pub mod shapes {
             member: &NONCURRENT_VERSION_TRANSITION,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -21032,21 +25581,25 @@ pub mod shapes {
                     name: "TopicConfigurations",
                     shape: &TOPIC_CONFIGURATION_LIST,
                     required: false,
+                    location_name: Some("TopicConfiguration"),
                 },
                 Member {
                     name: "QueueConfigurations",
                     shape: &QUEUE_CONFIGURATION_LIST,
                     required: false,
+                    location_name: Some("QueueConfiguration"),
                 },
                 Member {
                     name: "LambdaFunctionConfigurations",
                     shape: &LAMBDA_FUNCTION_CONFIGURATION_LIST,
                     required: false,
+                    location_name: Some("CloudFunctionConfiguration"),
                 },
                 Member {
                     name: "EventBridgeConfiguration",
                     shape: &EVENT_BRIDGE_CONFIGURATION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -21061,16 +25614,19 @@ pub mod shapes {
                     name: "TopicConfiguration",
                     shape: &TOPIC_CONFIGURATION_DEPRECATED,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "QueueConfiguration",
                     shape: &QUEUE_CONFIGURATION_DEPRECATED,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "CloudFunctionConfiguration",
                     shape: &CLOUD_FUNCTION_CONFIGURATION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -21084,6 +25640,7 @@ pub mod shapes {
                 name: "Key",
                 shape: &S3_KEY_FILTER,
                 required: false,
+                location_name: Some("S3Key"),
             }],
         },
     };
@@ -21096,6 +25653,69 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &[],
+        },
+    };
+
+    pub static OBJECT: Shape = Shape {
+        name: "Object",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Key",
+                    shape: &OBJECT_KEY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModified",
+                    shape: &LAST_MODIFIED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ETag",
+                    shape: &E_TAG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumAlgorithm",
+                    shape: &CHECKSUM_ALGORITHM_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumType",
+                    shape: &CHECKSUM_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Size",
+                    shape: &SIZE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StorageClass",
+                    shape: &OBJECT_STORAGE_CLASS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Owner",
+                    shape: &OWNER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RestoreStatus",
+                    shape: &RESTORE_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -21123,6 +25743,8 @@ pub mod shapes {
             member: &OBJECT_ATTRIBUTES,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -21153,6 +25775,7 @@ pub mod shapes {
                 name: "SSEKMS",
                 shape: &SSEKMS_ENCRYPTION,
                 required: false,
+                location_name: Some("SSE-KMS"),
             }],
         },
     };
@@ -21166,26 +25789,31 @@ pub mod shapes {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ETag",
                     shape: &E_TAG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "LastModifiedTime",
                     shape: &LAST_MODIFIED_TIME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Size",
                     shape: &SIZE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -21198,6 +25826,8 @@ pub mod shapes {
             member: &OBJECT_IDENTIFIER,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -21223,6 +25853,18 @@ pub mod shapes {
         },
     };
 
+    pub static OBJECT_LIST: Shape = Shape {
+        name: "ObjectList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &OBJECT,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: None,
+        },
+    };
+
     pub static OBJECT_LOCK_CONFIGURATION: Shape = Shape {
         name: "ObjectLockConfiguration",
         sensitive: false,
@@ -21232,11 +25874,13 @@ pub mod shapes {
                     name: "ObjectLockEnabled",
                     shape: &OBJECT_LOCK_ENABLED,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Rule",
                     shape: &OBJECT_LOCK_RULE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -21296,6 +25940,7 @@ pub mod shapes {
                 name: "Status",
                 shape: &OBJECT_LOCK_LEGAL_HOLD_STATUS,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -21337,21 +25982,25 @@ pub mod shapes {
                     name: "Mode",
                     shape: &OBJECT_LOCK_RETENTION_MODE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RetainUntilDate",
                     shape: &DATE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EventHold",
                     shape: &OBJECT_LOCK_EVENT_HOLD,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "EventHoldDuration",
                     shape: &EVENT_HOLD_DURATION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -21376,6 +26025,7 @@ pub mod shapes {
                 name: "DefaultRetention",
                 shape: &DEFAULT_RETENTION,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -21406,6 +26056,96 @@ pub mod shapes {
         },
     };
 
+    pub static OBJECT_PART: Shape = Shape {
+        name: "ObjectPart",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PartNumber",
+                    shape: &PART_NUMBER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Size",
+                    shape: &SIZE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumCRC32",
+                    shape: &CHECKSUM_CRC32,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumCRC32C",
+                    shape: &CHECKSUM_CRC32_C,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumCRC64NVME",
+                    shape: &CHECKSUM_CRC64_NVME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumSHA1",
+                    shape: &CHECKSUM_SHA1,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumSHA256",
+                    shape: &CHECKSUM_SHA256,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumSHA512",
+                    shape: &CHECKSUM_SHA512,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumMD5",
+                    shape: &CHECKSUM_MD5,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumXXHASH64",
+                    shape: &CHECKSUM_XXHASH64,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumXXHASH3",
+                    shape: &CHECKSUM_XXHASH3,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumXXHASH128",
+                    shape: &CHECKSUM_XXHASH128,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static OBJECT_SIZE: Shape = Shape {
+        name: "ObjectSize",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: None,
+            max: None,
+        },
+    };
+
     pub static OBJECT_SIZE_GREATER_THAN_BYTES: Shape = Shape {
         name: "ObjectSizeGreaterThanBytes",
         sensitive: false,
@@ -21424,6 +26164,108 @@ pub mod shapes {
         },
     };
 
+    pub static OBJECT_STORAGE_CLASS: Shape = Shape {
+        name: "ObjectStorageClass",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "STANDARD",
+                "REDUCED_REDUNDANCY",
+                "GLACIER",
+                "STANDARD_IA",
+                "ONEZONE_IA",
+                "INTELLIGENT_TIERING",
+                "DEEP_ARCHIVE",
+                "OUTPOSTS",
+                "GLACIER_IR",
+                "SNOW",
+                "EXPRESS_ONEZONE",
+                "FSX_OPENZFS",
+                "FSX_ONTAP",
+                "AWS_BACKUP_WARM",
+                "AWS_BACKUP_LOW_COST_WARM",
+            ],
+        },
+    };
+
+    pub static OBJECT_VERSION: Shape = Shape {
+        name: "ObjectVersion",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ETag",
+                    shape: &E_TAG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumAlgorithm",
+                    shape: &CHECKSUM_ALGORITHM_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumType",
+                    shape: &CHECKSUM_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Size",
+                    shape: &SIZE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StorageClass",
+                    shape: &OBJECT_VERSION_STORAGE_CLASS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Key",
+                    shape: &OBJECT_KEY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "IsLatest",
+                    shape: &IS_LATEST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModified",
+                    shape: &LAST_MODIFIED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Owner",
+                    shape: &OWNER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RestoreStatus",
+                    shape: &RESTORE_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
     pub static OBJECT_VERSION_ID: Shape = Shape {
         name: "ObjectVersionId",
         sensitive: false,
@@ -21432,6 +26274,29 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &[],
+        },
+    };
+
+    pub static OBJECT_VERSION_LIST: Shape = Shape {
+        name: "ObjectVersionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &OBJECT_VERSION,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: None,
+        },
+    };
+
+    pub static OBJECT_VERSION_STORAGE_CLASS: Shape = Shape {
+        name: "ObjectVersionStorageClass",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["STANDARD"],
         },
     };
 
@@ -21453,6 +26318,8 @@ pub mod shapes {
             member: &OPTIONAL_OBJECT_ATTRIBUTES,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -21464,6 +26331,7 @@ pub mod shapes {
                 name: "S3",
                 shape: &S3_LOCATION,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -21477,11 +26345,13 @@ pub mod shapes {
                     name: "CSV",
                     shape: &CSV_OUTPUT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "JSON",
                     shape: &JSON_OUTPUT,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -21496,11 +26366,13 @@ pub mod shapes {
                     name: "DisplayName",
                     shape: &DISPLAY_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ID",
                     shape: &ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -21525,6 +26397,7 @@ pub mod shapes {
                 name: "Rules",
                 shape: &OWNERSHIP_CONTROLS_RULES,
                 required: true,
+                location_name: Some("Rule"),
             }],
         },
     };
@@ -21537,6 +26410,7 @@ pub mod shapes {
                 name: "ObjectOwnership",
                 shape: &OBJECT_OWNERSHIP,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -21548,6 +26422,8 @@ pub mod shapes {
             member: &OWNERSHIP_CONTROLS_RULE,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -21555,6 +26431,99 @@ pub mod shapes {
         name: "ParquetInput",
         sensitive: false,
         kind: ShapeKind::Structure { members: &[] },
+    };
+
+    pub static PART: Shape = Shape {
+        name: "Part",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PartNumber",
+                    shape: &PART_NUMBER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "LastModified",
+                    shape: &LAST_MODIFIED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ETag",
+                    shape: &E_TAG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Size",
+                    shape: &SIZE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumCRC32",
+                    shape: &CHECKSUM_CRC32,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumCRC32C",
+                    shape: &CHECKSUM_CRC32_C,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumCRC64NVME",
+                    shape: &CHECKSUM_CRC64_NVME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumSHA1",
+                    shape: &CHECKSUM_SHA1,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumSHA256",
+                    shape: &CHECKSUM_SHA256,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumSHA512",
+                    shape: &CHECKSUM_SHA512,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumMD5",
+                    shape: &CHECKSUM_MD5,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumXXHASH64",
+                    shape: &CHECKSUM_XXHASH64,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumXXHASH3",
+                    shape: &CHECKSUM_XXHASH3,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ChecksumXXHASH128",
+                    shape: &CHECKSUM_XXHASH128,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
     };
 
     pub static PART_NUMBER: Shape = Shape {
@@ -21594,7 +26563,20 @@ pub mod shapes {
                 name: "PartitionDateSource",
                 shape: &PARTITION_DATE_SOURCE,
                 required: false,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static PARTS: Shape = Shape {
+        name: "Parts",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PART,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -21604,6 +26586,18 @@ pub mod shapes {
         kind: ShapeKind::Integer {
             min: None,
             max: None,
+        },
+    };
+
+    pub static PARTS_LIST: Shape = Shape {
+        name: "PartsList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &OBJECT_PART,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -21640,6 +26634,19 @@ pub mod shapes {
         },
     };
 
+    pub static POLICY_STATUS: Shape = Shape {
+        name: "PolicyStatus",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "IsPublic",
+                shape: &IS_PUBLIC,
+                required: false,
+                location_name: Some("IsPublic"),
+            }],
+        },
+    };
+
     pub static PREFIX: Shape = Shape {
         name: "Prefix",
         sensitive: false,
@@ -21657,6 +26664,46 @@ pub mod shapes {
         kind: ShapeKind::Integer {
             min: None,
             max: None,
+        },
+    };
+
+    pub static PROGRESS: Shape = Shape {
+        name: "Progress",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BytesScanned",
+                    shape: &BYTES_SCANNED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BytesProcessed",
+                    shape: &BYTES_PROCESSED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BytesReturned",
+                    shape: &BYTES_RETURNED,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static PROGRESS_EVENT: Shape = Shape {
+        name: "ProgressEvent",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Details",
+                shape: &PROGRESS,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -21680,21 +26727,25 @@ pub mod shapes {
                     name: "BlockPublicAcls",
                     shape: &SETTING,
                     required: false,
+                    location_name: Some("BlockPublicAcls"),
                 },
                 Member {
                     name: "IgnorePublicAcls",
                     shape: &SETTING,
                     required: false,
+                    location_name: Some("IgnorePublicAcls"),
                 },
                 Member {
                     name: "BlockPublicPolicy",
                     shape: &SETTING,
                     required: false,
+                    location_name: Some("BlockPublicPolicy"),
                 },
                 Member {
                     name: "RestrictPublicBuckets",
                     shape: &SETTING,
                     required: false,
+                    location_name: Some("RestrictPublicBuckets"),
                 },
             ],
         },
@@ -21709,26 +26760,31 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "AbacStatus",
                     shape: &ABAC_STATUS,
                     required: true,
+                    location_name: Some("AbacStatus"),
                 },
             ],
         },
@@ -21743,21 +26799,25 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "AccelerateConfiguration",
                     shape: &ACCELERATE_CONFIGURATION,
                     required: true,
+                    location_name: Some("AccelerateConfiguration"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
             ],
         },
@@ -21772,56 +26832,67 @@ pub mod shapes {
                     name: "ACL",
                     shape: &BUCKET_CANNED_ACL,
                     required: false,
+                    location_name: Some("x-amz-acl"),
                 },
                 Member {
                     name: "AccessControlPolicy",
                     shape: &ACCESS_CONTROL_POLICY,
                     required: false,
+                    location_name: Some("AccessControlPolicy"),
                 },
                 Member {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "GrantFullControl",
                     shape: &GRANT_FULL_CONTROL,
                     required: false,
+                    location_name: Some("x-amz-grant-full-control"),
                 },
                 Member {
                     name: "GrantRead",
                     shape: &GRANT_READ,
                     required: false,
+                    location_name: Some("x-amz-grant-read"),
                 },
                 Member {
                     name: "GrantReadACP",
                     shape: &GRANT_READ_ACP,
                     required: false,
+                    location_name: Some("x-amz-grant-read-acp"),
                 },
                 Member {
                     name: "GrantWrite",
                     shape: &GRANT_WRITE,
                     required: false,
+                    location_name: Some("x-amz-grant-write"),
                 },
                 Member {
                     name: "GrantWriteACP",
                     shape: &GRANT_WRITE_ACP,
                     required: false,
+                    location_name: Some("x-amz-grant-write-acp"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -21836,21 +26907,25 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Id",
                     shape: &ANALYTICS_ID,
                     required: true,
+                    location_name: Some("id"),
                 },
                 Member {
                     name: "AnalyticsConfiguration",
                     shape: &ANALYTICS_CONFIGURATION,
                     required: true,
+                    location_name: Some("AnalyticsConfiguration"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -21865,26 +26940,31 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "CORSConfiguration",
                     shape: &CORS_CONFIGURATION,
                     required: true,
+                    location_name: Some("CORSConfiguration"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -21899,26 +26979,31 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "DefaultStorageClassConfiguration",
                     shape: &DEFAULT_STORAGE_CLASS_CONFIGURATION,
                     required: true,
+                    location_name: Some("DefaultStorageClassConfiguration"),
                 },
             ],
         },
@@ -21933,26 +27018,31 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "ServerSideEncryptionConfiguration",
                     shape: &SERVER_SIDE_ENCRYPTION_CONFIGURATION,
                     required: true,
+                    location_name: Some("ServerSideEncryptionConfiguration"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -21967,21 +27057,25 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Id",
                     shape: &INTELLIGENT_TIERING_ID,
                     required: true,
+                    location_name: Some("id"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "IntelligentTieringConfiguration",
                     shape: &INTELLIGENT_TIERING_CONFIGURATION,
                     required: true,
+                    location_name: Some("IntelligentTieringConfiguration"),
                 },
             ],
         },
@@ -21996,23 +27090,40 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Id",
                     shape: &INVENTORY_ID,
                     required: true,
+                    location_name: Some("id"),
                 },
                 Member {
                     name: "InventoryConfiguration",
                     shape: &INVENTORY_CONFIGURATION,
                     required: true,
+                    location_name: Some("InventoryConfiguration"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static PUT_BUCKET_LIFECYCLE_CONFIGURATION_OUTPUT: Shape = Shape {
+        name: "PutBucketLifecycleConfigurationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TransitionDefaultMinimumObjectSize",
+                shape: &TRANSITION_DEFAULT_MINIMUM_OBJECT_SIZE,
+                required: false,
+                location_name: Some("x-amz-transition-default-minimum-object-size"),
+            }],
         },
     };
 
@@ -22025,26 +27136,31 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "LifecycleConfiguration",
                     shape: &BUCKET_LIFECYCLE_CONFIGURATION,
                     required: false,
+                    location_name: Some("LifecycleConfiguration"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "TransitionDefaultMinimumObjectSize",
                     shape: &TRANSITION_DEFAULT_MINIMUM_OBJECT_SIZE,
                     required: false,
+                    location_name: Some("x-amz-transition-default-minimum-object-size"),
                 },
             ],
         },
@@ -22059,26 +27175,31 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "LifecycleConfiguration",
                     shape: &LIFECYCLE_CONFIGURATION,
                     required: false,
+                    location_name: Some("LifecycleConfiguration"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -22093,26 +27214,31 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "BucketLoggingStatus",
                     shape: &BUCKET_LOGGING_STATUS,
                     required: true,
+                    location_name: Some("BucketLoggingStatus"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -22127,21 +27253,25 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Id",
                     shape: &METRICS_ID,
                     required: true,
+                    location_name: Some("id"),
                 },
                 Member {
                     name: "MetricsConfiguration",
                     shape: &METRICS_CONFIGURATION,
                     required: true,
+                    location_name: Some("MetricsConfiguration"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -22156,21 +27286,25 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "NotificationConfiguration",
                     shape: &NOTIFICATION_CONFIGURATION,
                     required: true,
+                    location_name: Some("NotificationConfiguration"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "SkipDestinationValidation",
                     shape: &SKIP_VALIDATION,
                     required: false,
+                    location_name: Some("x-amz-skip-destination-validation"),
                 },
             ],
         },
@@ -22185,26 +27319,31 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "NotificationConfiguration",
                     shape: &NOTIFICATION_CONFIGURATION_DEPRECATED,
                     required: true,
+                    location_name: Some("NotificationConfiguration"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -22219,26 +27358,31 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "OwnershipControls",
                     shape: &OWNERSHIP_CONTROLS,
                     required: true,
+                    location_name: Some("OwnershipControls"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
             ],
         },
@@ -22253,31 +27397,37 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "ConfirmRemoveSelfBucketAccess",
                     shape: &CONFIRM_REMOVE_SELF_BUCKET_ACCESS,
                     required: false,
+                    location_name: Some("x-amz-confirm-remove-self-bucket-access"),
                 },
                 Member {
                     name: "Policy",
                     shape: &POLICY,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -22292,31 +27442,37 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "ReplicationConfiguration",
                     shape: &REPLICATION_CONFIGURATION,
                     required: true,
+                    location_name: Some("ReplicationConfiguration"),
                 },
                 Member {
                     name: "Token",
                     shape: &OBJECT_LOCK_TOKEN,
                     required: false,
+                    location_name: Some("x-amz-bucket-object-lock-token"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -22331,26 +27487,31 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "RequestPaymentConfiguration",
                     shape: &REQUEST_PAYMENT_CONFIGURATION,
                     required: true,
+                    location_name: Some("RequestPaymentConfiguration"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -22365,26 +27526,31 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "Tagging",
                     shape: &TAGGING,
                     required: true,
+                    location_name: Some("Tagging"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -22399,31 +27565,37 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "MFA",
                     shape: &MFA,
                     required: false,
+                    location_name: Some("x-amz-mfa"),
                 },
                 Member {
                     name: "VersioningConfiguration",
                     shape: &VERSIONING_CONFIGURATION,
                     required: true,
+                    location_name: Some("VersioningConfiguration"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -22438,28 +27610,46 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "WebsiteConfiguration",
                     shape: &WEBSITE_CONFIGURATION,
                     required: true,
+                    location_name: Some("WebsiteConfiguration"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static PUT_OBJECT_ACL_OUTPUT: Shape = Shape {
+        name: "PutObjectAclOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "RequestCharged",
+                shape: &REQUEST_CHARGED,
+                required: false,
+                location_name: Some("x-amz-request-charged"),
+            }],
         },
     };
 
@@ -22472,71 +27662,196 @@ pub mod shapes {
                     name: "ACL",
                     shape: &OBJECT_CANNED_ACL,
                     required: false,
+                    location_name: Some("x-amz-acl"),
                 },
                 Member {
                     name: "AccessControlPolicy",
                     shape: &ACCESS_CONTROL_POLICY,
                     required: false,
+                    location_name: Some("AccessControlPolicy"),
                 },
                 Member {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "GrantFullControl",
                     shape: &GRANT_FULL_CONTROL,
                     required: false,
+                    location_name: Some("x-amz-grant-full-control"),
                 },
                 Member {
                     name: "GrantRead",
                     shape: &GRANT_READ,
                     required: false,
+                    location_name: Some("x-amz-grant-read"),
                 },
                 Member {
                     name: "GrantReadACP",
                     shape: &GRANT_READ_ACP,
                     required: false,
+                    location_name: Some("x-amz-grant-read-acp"),
                 },
                 Member {
                     name: "GrantWrite",
                     shape: &GRANT_WRITE,
                     required: false,
+                    location_name: Some("x-amz-grant-write"),
                 },
                 Member {
                     name: "GrantWriteACP",
                     shape: &GRANT_WRITE_ACP,
                     required: false,
+                    location_name: Some("x-amz-grant-write-acp"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static PUT_OBJECT_ANNOTATION_OUTPUT: Shape = Shape {
+        name: "PutObjectAnnotationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Key",
+                    shape: &OBJECT_KEY,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "AnnotationName",
+                    shape: &ANNOTATION_NAME,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ObjectVersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-object-version-id"),
+                },
+                Member {
+                    name: "ETag",
+                    shape: &E_TAG,
+                    required: false,
+                    location_name: Some("ETag"),
+                },
+                Member {
+                    name: "ChecksumCRC32",
+                    shape: &CHECKSUM_CRC32,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc32"),
+                },
+                Member {
+                    name: "ChecksumCRC32C",
+                    shape: &CHECKSUM_CRC32_C,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc32c"),
+                },
+                Member {
+                    name: "ChecksumCRC64NVME",
+                    shape: &CHECKSUM_CRC64_NVME,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc64nvme"),
+                },
+                Member {
+                    name: "ChecksumSHA1",
+                    shape: &CHECKSUM_SHA1,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha1"),
+                },
+                Member {
+                    name: "ChecksumSHA256",
+                    shape: &CHECKSUM_SHA256,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha256"),
+                },
+                Member {
+                    name: "ChecksumSHA512",
+                    shape: &CHECKSUM_SHA512,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha512"),
+                },
+                Member {
+                    name: "ChecksumMD5",
+                    shape: &CHECKSUM_MD5,
+                    required: false,
+                    location_name: Some("x-amz-checksum-md5"),
+                },
+                Member {
+                    name: "ChecksumXXHASH64",
+                    shape: &CHECKSUM_XXHASH64,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash64"),
+                },
+                Member {
+                    name: "ChecksumXXHASH3",
+                    shape: &CHECKSUM_XXHASH3,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash3"),
+                },
+                Member {
+                    name: "ChecksumXXHASH128",
+                    shape: &CHECKSUM_XXHASH128,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash128"),
+                },
+                Member {
+                    name: "ChecksumType",
+                    shape: &CHECKSUM_TYPE,
+                    required: false,
+                    location_name: Some("x-amz-checksum-type"),
+                },
+                Member {
+                    name: "ServerSideEncryption",
+                    shape: &SERVER_SIDE_ENCRYPTION,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption"),
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
                 },
             ],
         },
@@ -22551,103 +27866,136 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "AnnotationName",
                     shape: &ANNOTATION_NAME,
                     required: true,
+                    location_name: Some("annotationName"),
                 },
                 Member {
                     name: "AnnotationPayload",
                     shape: &ANNOTATION_PAYLOAD,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ObjectIfMatch",
                     shape: &OBJECT_IF_MATCH,
                     required: false,
+                    location_name: Some("x-amz-object-if-match"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "ChecksumCRC32",
                     shape: &CHECKSUM_CRC32,
                     required: false,
+                    location_name: Some("x-amz-checksum-crc32"),
                 },
                 Member {
                     name: "ChecksumCRC32C",
                     shape: &CHECKSUM_CRC32_C,
                     required: false,
+                    location_name: Some("x-amz-checksum-crc32c"),
                 },
                 Member {
                     name: "ChecksumCRC64NVME",
                     shape: &CHECKSUM_CRC64_NVME,
                     required: false,
+                    location_name: Some("x-amz-checksum-crc64nvme"),
                 },
                 Member {
                     name: "ChecksumSHA1",
                     shape: &CHECKSUM_SHA1,
                     required: false,
+                    location_name: Some("x-amz-checksum-sha1"),
                 },
                 Member {
                     name: "ChecksumSHA256",
                     shape: &CHECKSUM_SHA256,
                     required: false,
+                    location_name: Some("x-amz-checksum-sha256"),
                 },
                 Member {
                     name: "ChecksumSHA512",
                     shape: &CHECKSUM_SHA512,
                     required: false,
+                    location_name: Some("x-amz-checksum-sha512"),
                 },
                 Member {
                     name: "ChecksumMD5",
                     shape: &CHECKSUM_MD5,
                     required: false,
+                    location_name: Some("x-amz-checksum-md5"),
                 },
                 Member {
                     name: "ChecksumXXHASH64",
                     shape: &CHECKSUM_XXHASH64,
                     required: false,
+                    location_name: Some("x-amz-checksum-xxhash64"),
                 },
                 Member {
                     name: "ChecksumXXHASH3",
                     shape: &CHECKSUM_XXHASH3,
                     required: false,
+                    location_name: Some("x-amz-checksum-xxhash3"),
                 },
                 Member {
                     name: "ChecksumXXHASH128",
                     shape: &CHECKSUM_XXHASH128,
                     required: false,
+                    location_name: Some("x-amz-checksum-xxhash128"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static PUT_OBJECT_LEGAL_HOLD_OUTPUT: Shape = Shape {
+        name: "PutObjectLegalHoldOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "RequestCharged",
+                shape: &REQUEST_CHARGED,
+                required: false,
+                location_name: Some("x-amz-request-charged"),
+            }],
         },
     };
 
@@ -22660,43 +28008,64 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "LegalHold",
                     shape: &OBJECT_LOCK_LEGAL_HOLD,
                     required: false,
+                    location_name: Some("LegalHold"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static PUT_OBJECT_LOCK_CONFIGURATION_OUTPUT: Shape = Shape {
+        name: "PutObjectLockConfigurationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "RequestCharged",
+                shape: &REQUEST_CHARGED,
+                required: false,
+                location_name: Some("x-amz-request-charged"),
+            }],
         },
     };
 
@@ -22709,36 +28078,184 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ObjectLockConfiguration",
                     shape: &OBJECT_LOCK_CONFIGURATION,
                     required: false,
+                    location_name: Some("ObjectLockConfiguration"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "Token",
                     shape: &OBJECT_LOCK_TOKEN,
                     required: false,
+                    location_name: Some("x-amz-bucket-object-lock-token"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static PUT_OBJECT_OUTPUT: Shape = Shape {
+        name: "PutObjectOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Expiration",
+                    shape: &EXPIRATION,
+                    required: false,
+                    location_name: Some("x-amz-expiration"),
+                },
+                Member {
+                    name: "ETag",
+                    shape: &E_TAG,
+                    required: false,
+                    location_name: Some("ETag"),
+                },
+                Member {
+                    name: "ChecksumCRC32",
+                    shape: &CHECKSUM_CRC32,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc32"),
+                },
+                Member {
+                    name: "ChecksumCRC32C",
+                    shape: &CHECKSUM_CRC32_C,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc32c"),
+                },
+                Member {
+                    name: "ChecksumCRC64NVME",
+                    shape: &CHECKSUM_CRC64_NVME,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc64nvme"),
+                },
+                Member {
+                    name: "ChecksumSHA1",
+                    shape: &CHECKSUM_SHA1,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha1"),
+                },
+                Member {
+                    name: "ChecksumSHA256",
+                    shape: &CHECKSUM_SHA256,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha256"),
+                },
+                Member {
+                    name: "ChecksumSHA512",
+                    shape: &CHECKSUM_SHA512,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha512"),
+                },
+                Member {
+                    name: "ChecksumMD5",
+                    shape: &CHECKSUM_MD5,
+                    required: false,
+                    location_name: Some("x-amz-checksum-md5"),
+                },
+                Member {
+                    name: "ChecksumXXHASH64",
+                    shape: &CHECKSUM_XXHASH64,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash64"),
+                },
+                Member {
+                    name: "ChecksumXXHASH3",
+                    shape: &CHECKSUM_XXHASH3,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash3"),
+                },
+                Member {
+                    name: "ChecksumXXHASH128",
+                    shape: &CHECKSUM_XXHASH128,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash128"),
+                },
+                Member {
+                    name: "ChecksumType",
+                    shape: &CHECKSUM_TYPE,
+                    required: false,
+                    location_name: Some("x-amz-checksum-type"),
+                },
+                Member {
+                    name: "ServerSideEncryption",
+                    shape: &SERVER_SIDE_ENCRYPTION,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption"),
+                },
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-version-id"),
+                },
+                Member {
+                    name: "SSECustomerAlgorithm",
+                    shape: &SSE_CUSTOMER_ALGORITHM,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-algorithm"),
+                },
+                Member {
+                    name: "SSECustomerKeyMD5",
+                    shape: &SSE_CUSTOMER_KEY_MD5,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key-MD5"),
+                },
+                Member {
+                    name: "SSEKMSKeyId",
+                    shape: &SSEKMS_KEY_ID,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-aws-kms-key-id"),
+                },
+                Member {
+                    name: "SSEKMSEncryptionContext",
+                    shape: &SSEKMS_ENCRYPTION_CONTEXT,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-context"),
+                },
+                Member {
+                    name: "BucketKeyEnabled",
+                    shape: &BUCKET_KEY_ENABLED,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-bucket-key-enabled"),
+                },
+                Member {
+                    name: "Size",
+                    shape: &SIZE,
+                    required: false,
+                    location_name: Some("x-amz-object-size"),
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
                 },
             ],
         },
@@ -22753,248 +28270,310 @@ pub mod shapes {
                     name: "ACL",
                     shape: &OBJECT_CANNED_ACL,
                     required: false,
+                    location_name: Some("x-amz-acl"),
                 },
                 Member {
                     name: "Body",
                     shape: &BODY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "CacheControl",
                     shape: &CACHE_CONTROL,
                     required: false,
+                    location_name: Some("Cache-Control"),
                 },
                 Member {
                     name: "ContentDisposition",
                     shape: &CONTENT_DISPOSITION,
                     required: false,
+                    location_name: Some("Content-Disposition"),
                 },
                 Member {
                     name: "ContentEncoding",
                     shape: &CONTENT_ENCODING,
                     required: false,
+                    location_name: Some("Content-Encoding"),
                 },
                 Member {
                     name: "ContentLanguage",
                     shape: &CONTENT_LANGUAGE,
                     required: false,
+                    location_name: Some("Content-Language"),
                 },
                 Member {
                     name: "ContentLength",
                     shape: &CONTENT_LENGTH,
                     required: false,
+                    location_name: Some("Content-Length"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ContentType",
                     shape: &CONTENT_TYPE,
                     required: false,
+                    location_name: Some("Content-Type"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "ChecksumCRC32",
                     shape: &CHECKSUM_CRC32,
                     required: false,
+                    location_name: Some("x-amz-checksum-crc32"),
                 },
                 Member {
                     name: "ChecksumCRC32C",
                     shape: &CHECKSUM_CRC32_C,
                     required: false,
+                    location_name: Some("x-amz-checksum-crc32c"),
                 },
                 Member {
                     name: "ChecksumCRC64NVME",
                     shape: &CHECKSUM_CRC64_NVME,
                     required: false,
+                    location_name: Some("x-amz-checksum-crc64nvme"),
                 },
                 Member {
                     name: "ChecksumSHA1",
                     shape: &CHECKSUM_SHA1,
                     required: false,
+                    location_name: Some("x-amz-checksum-sha1"),
                 },
                 Member {
                     name: "ChecksumSHA256",
                     shape: &CHECKSUM_SHA256,
                     required: false,
+                    location_name: Some("x-amz-checksum-sha256"),
                 },
                 Member {
                     name: "ChecksumSHA512",
                     shape: &CHECKSUM_SHA512,
                     required: false,
+                    location_name: Some("x-amz-checksum-sha512"),
                 },
                 Member {
                     name: "ChecksumMD5",
                     shape: &CHECKSUM_MD5,
                     required: false,
+                    location_name: Some("x-amz-checksum-md5"),
                 },
                 Member {
                     name: "ChecksumXXHASH64",
                     shape: &CHECKSUM_XXHASH64,
                     required: false,
+                    location_name: Some("x-amz-checksum-xxhash64"),
                 },
                 Member {
                     name: "ChecksumXXHASH3",
                     shape: &CHECKSUM_XXHASH3,
                     required: false,
+                    location_name: Some("x-amz-checksum-xxhash3"),
                 },
                 Member {
                     name: "ChecksumXXHASH128",
                     shape: &CHECKSUM_XXHASH128,
                     required: false,
+                    location_name: Some("x-amz-checksum-xxhash128"),
                 },
                 Member {
                     name: "Expires",
                     shape: &EXPIRES,
                     required: false,
+                    location_name: Some("Expires"),
                 },
                 Member {
                     name: "IfMatch",
                     shape: &IF_MATCH,
                     required: false,
+                    location_name: Some("If-Match"),
                 },
                 Member {
                     name: "IfNoneMatch",
                     shape: &IF_NONE_MATCH,
                     required: false,
+                    location_name: Some("If-None-Match"),
                 },
                 Member {
                     name: "GrantFullControl",
                     shape: &GRANT_FULL_CONTROL,
                     required: false,
+                    location_name: Some("x-amz-grant-full-control"),
                 },
                 Member {
                     name: "GrantRead",
                     shape: &GRANT_READ,
                     required: false,
+                    location_name: Some("x-amz-grant-read"),
                 },
                 Member {
                     name: "GrantReadACP",
                     shape: &GRANT_READ_ACP,
                     required: false,
+                    location_name: Some("x-amz-grant-read-acp"),
                 },
                 Member {
                     name: "GrantWriteACP",
                     shape: &GRANT_WRITE_ACP,
                     required: false,
+                    location_name: Some("x-amz-grant-write-acp"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "WriteOffsetBytes",
                     shape: &WRITE_OFFSET_BYTES,
                     required: false,
+                    location_name: Some("x-amz-write-offset-bytes"),
                 },
                 Member {
                     name: "Metadata",
                     shape: &METADATA,
                     required: false,
+                    location_name: Some("x-amz-meta-"),
                 },
                 Member {
                     name: "ServerSideEncryption",
                     shape: &SERVER_SIDE_ENCRYPTION,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption"),
                 },
                 Member {
                     name: "StorageClass",
                     shape: &STORAGE_CLASS,
                     required: false,
+                    location_name: Some("x-amz-storage-class"),
                 },
                 Member {
                     name: "WebsiteRedirectLocation",
                     shape: &WEBSITE_REDIRECT_LOCATION,
                     required: false,
+                    location_name: Some("x-amz-website-redirect-location"),
                 },
                 Member {
                     name: "SSECustomerAlgorithm",
                     shape: &SSE_CUSTOMER_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-algorithm"),
                 },
                 Member {
                     name: "SSECustomerKey",
                     shape: &SSE_CUSTOMER_KEY,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key"),
                 },
                 Member {
                     name: "SSECustomerKeyMD5",
                     shape: &SSE_CUSTOMER_KEY_MD5,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key-MD5"),
                 },
                 Member {
                     name: "SSEKMSKeyId",
                     shape: &SSEKMS_KEY_ID,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-aws-kms-key-id"),
                 },
                 Member {
                     name: "SSEKMSEncryptionContext",
                     shape: &SSEKMS_ENCRYPTION_CONTEXT,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-context"),
                 },
                 Member {
                     name: "BucketKeyEnabled",
                     shape: &BUCKET_KEY_ENABLED,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-bucket-key-enabled"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "Tagging",
                     shape: &TAGGING_HEADER,
                     required: false,
+                    location_name: Some("x-amz-tagging"),
                 },
                 Member {
                     name: "ObjectLockMode",
                     shape: &OBJECT_LOCK_MODE,
                     required: false,
+                    location_name: Some("x-amz-object-lock-mode"),
                 },
                 Member {
                     name: "ObjectLockRetainUntilDate",
                     shape: &OBJECT_LOCK_RETAIN_UNTIL_DATE,
                     required: false,
+                    location_name: Some("x-amz-object-lock-retain-until-date"),
                 },
                 Member {
                     name: "ObjectLockLegalHoldStatus",
                     shape: &OBJECT_LOCK_LEGAL_HOLD_STATUS,
                     required: false,
+                    location_name: Some("x-amz-object-lock-legal-hold"),
                 },
                 Member {
                     name: "ObjectLockEventHold",
                     shape: &OBJECT_LOCK_EVENT_HOLD,
                     required: false,
+                    location_name: Some("x-amz-object-lock-event-hold"),
                 },
                 Member {
                     name: "ObjectLockEventHoldDurationDays",
                     shape: &OBJECT_LOCK_EVENT_HOLD_DURATION_DAYS,
                     required: false,
+                    location_name: Some("x-amz-object-lock-event-hold-duration-days"),
                 },
                 Member {
                     name: "ObjectLockEventHoldDurationYears",
                     shape: &OBJECT_LOCK_EVENT_HOLD_DURATION_YEARS,
                     required: false,
+                    location_name: Some("x-amz-object-lock-event-hold-duration-years"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static PUT_OBJECT_RETENTION_OUTPUT: Shape = Shape {
+        name: "PutObjectRetentionOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "RequestCharged",
+                shape: &REQUEST_CHARGED,
+                required: false,
+                location_name: Some("x-amz-request-charged"),
+            }],
         },
     };
 
@@ -23007,48 +28586,70 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "Retention",
                     shape: &OBJECT_LOCK_RETENTION,
                     required: false,
+                    location_name: Some("Retention"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "BypassGovernanceRetention",
                     shape: &BYPASS_GOVERNANCE_RETENTION,
                     required: false,
+                    location_name: Some("x-amz-bypass-governance-retention"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static PUT_OBJECT_TAGGING_OUTPUT: Shape = Shape {
+        name: "PutObjectTaggingOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "VersionId",
+                shape: &OBJECT_VERSION_ID,
+                required: false,
+                location_name: Some("x-amz-version-id"),
+            }],
         },
     };
 
@@ -23061,41 +28662,49 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "Tagging",
                     shape: &TAGGING,
                     required: true,
+                    location_name: Some("Tagging"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
             ],
         },
@@ -23110,26 +28719,31 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "PublicAccessBlockConfiguration",
                     shape: &PUBLIC_ACCESS_BLOCK_CONFIGURATION,
                     required: true,
+                    location_name: Some("PublicAccessBlockConfiguration"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -23155,21 +28769,25 @@ pub mod shapes {
                     name: "Id",
                     shape: &NOTIFICATION_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "QueueArn",
                     shape: &QUEUE_ARN,
                     required: true,
+                    location_name: Some("Queue"),
                 },
                 Member {
                     name: "Events",
                     shape: &EVENT_LIST,
                     required: true,
+                    location_name: Some("Event"),
                 },
                 Member {
                     name: "Filter",
                     shape: &NOTIFICATION_CONFIGURATION_FILTER,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -23184,21 +28802,25 @@ pub mod shapes {
                     name: "Id",
                     shape: &NOTIFICATION_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Event",
                     shape: &EVENT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Events",
                     shape: &EVENT_LIST,
                     required: false,
+                    location_name: Some("Event"),
                 },
                 Member {
                     name: "Queue",
                     shape: &QUEUE_ARN,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -23211,6 +28833,8 @@ pub mod shapes {
             member: &QUEUE_CONFIGURATION,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -23284,11 +28908,13 @@ pub mod shapes {
                     name: "Expiration",
                     shape: &EXPIRATION_STATE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Days",
                     shape: &RECORD_EXPIRATION_DAYS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -23303,6 +28929,19 @@ pub mod shapes {
         },
     };
 
+    pub static RECORDS_EVENT: Shape = Shape {
+        name: "RecordsEvent",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Payload",
+                shape: &BODY,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
     pub static REDIRECT: Shape = Shape {
         name: "Redirect",
         sensitive: false,
@@ -23312,26 +28951,31 @@ pub mod shapes {
                     name: "HostName",
                     shape: &HOST_NAME,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "HttpRedirectCode",
                     shape: &HTTP_REDIRECT_CODE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Protocol",
                     shape: &PROTOCOL,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReplaceKeyPrefixWith",
                     shape: &REPLACE_KEY_PREFIX_WITH,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReplaceKeyWith",
                     shape: &REPLACE_KEY_WITH,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -23346,14 +28990,33 @@ pub mod shapes {
                     name: "HostName",
                     shape: &HOST_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Protocol",
                     shape: &PROTOCOL,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
+    };
+
+    pub static REGION: Shape = Shape {
+        name: "Region",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(0),
+            max: Some(20),
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static RENAME_OBJECT_OUTPUT: Shape = Shape {
+        name: "RenameObjectOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static RENAME_OBJECT_REQUEST: Shape = Shape {
@@ -23365,61 +29028,73 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "RenameSource",
                     shape: &RENAME_SOURCE,
                     required: true,
+                    location_name: Some("x-amz-rename-source"),
                 },
                 Member {
                     name: "DestinationIfMatch",
                     shape: &IF_MATCH,
                     required: false,
+                    location_name: Some("If-Match"),
                 },
                 Member {
                     name: "DestinationIfNoneMatch",
                     shape: &IF_NONE_MATCH,
                     required: false,
+                    location_name: Some("If-None-Match"),
                 },
                 Member {
                     name: "DestinationIfModifiedSince",
                     shape: &IF_MODIFIED_SINCE,
                     required: false,
+                    location_name: Some("If-Modified-Since"),
                 },
                 Member {
                     name: "DestinationIfUnmodifiedSince",
                     shape: &IF_UNMODIFIED_SINCE,
                     required: false,
+                    location_name: Some("If-Unmodified-Since"),
                 },
                 Member {
                     name: "SourceIfMatch",
                     shape: &RENAME_SOURCE_IF_MATCH,
                     required: false,
+                    location_name: Some("x-amz-rename-source-if-match"),
                 },
                 Member {
                     name: "SourceIfNoneMatch",
                     shape: &RENAME_SOURCE_IF_NONE_MATCH,
                     required: false,
+                    location_name: Some("x-amz-rename-source-if-none-match"),
                 },
                 Member {
                     name: "SourceIfModifiedSince",
                     shape: &RENAME_SOURCE_IF_MODIFIED_SINCE,
                     required: false,
+                    location_name: Some("x-amz-rename-source-if-modified-since"),
                 },
                 Member {
                     name: "SourceIfUnmodifiedSince",
                     shape: &RENAME_SOURCE_IF_UNMODIFIED_SINCE,
                     required: false,
+                    location_name: Some("x-amz-rename-source-if-unmodified-since"),
                 },
                 Member {
                     name: "ClientToken",
                     shape: &CLIENT_TOKEN,
                     required: false,
+                    location_name: Some("x-amz-client-token"),
                 },
             ],
         },
@@ -23514,6 +29189,7 @@ pub mod shapes {
                 name: "Status",
                 shape: &REPLICA_MODIFICATIONS_STATUS,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -23538,11 +29214,13 @@ pub mod shapes {
                     name: "Role",
                     shape: &ROLE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Rules",
                     shape: &REPLICATION_RULES,
                     required: true,
+                    location_name: Some("Rule"),
                 },
             ],
         },
@@ -23555,6 +29233,8 @@ pub mod shapes {
             member: &PREFIX,
             min: None,
             max: None,
+            flattened: false,
+            member_name: Some("Prefix"),
         },
     };
 
@@ -23567,46 +29247,55 @@ pub mod shapes {
                     name: "ID",
                     shape: &ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Priority",
                     shape: &PRIORITY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Filter",
                     shape: &REPLICATION_RULE_FILTER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Status",
                     shape: &REPLICATION_RULE_STATUS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "SourceSelectionCriteria",
                     shape: &SOURCE_SELECTION_CRITERIA,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExistingObjectReplication",
                     shape: &EXISTING_OBJECT_REPLICATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Destination",
                     shape: &DESTINATION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "DeleteMarkerReplication",
                     shape: &DELETE_MARKER_REPLICATION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -23621,16 +29310,19 @@ pub mod shapes {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_SET,
                     required: false,
+                    location_name: Some("Tag"),
                 },
                 Member {
                     name: "Not",
                     shape: &REPLICATION_RULE_NOT_OPERATOR,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -23645,21 +29337,25 @@ pub mod shapes {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tag",
                     shape: &TAG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "And",
                     shape: &REPLICATION_RULE_AND_OPERATOR,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Not",
                     shape: &REPLICATION_RULE_NOT_OPERATOR,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -23674,16 +29370,19 @@ pub mod shapes {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tag",
                     shape: &TAG,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Or",
                     shape: &REPLICATION_RULE_OR_OPERATOR,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -23698,11 +29397,13 @@ pub mod shapes {
                     name: "Prefixes",
                     shape: &REPLICATION_PREFIX_LIST,
                     required: false,
+                    location_name: Some("Prefix"),
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_SET,
                     required: false,
+                    location_name: Some("Tag"),
                 },
             ],
         },
@@ -23726,6 +29427,8 @@ pub mod shapes {
             member: &REPLICATION_RULE,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -23749,11 +29452,13 @@ pub mod shapes {
                     name: "Status",
                     shape: &REPLICATION_TIME_STATUS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Time",
                     shape: &REPLICATION_TIME_VALUE,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -23778,6 +29483,7 @@ pub mod shapes {
                 name: "Minutes",
                 shape: &MINUTES,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -23812,6 +29518,7 @@ pub mod shapes {
                 name: "Payer",
                 shape: &PAYER,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -23824,6 +29531,7 @@ pub mod shapes {
                 name: "Enabled",
                 shape: &ENABLE_REQUEST_PROGRESS,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -23922,6 +29630,33 @@ pub mod shapes {
         },
     };
 
+    pub static RESTORE_EXPIRY_DATE: Shape = Shape {
+        name: "RestoreExpiryDate",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
+    };
+
+    pub static RESTORE_OBJECT_OUTPUT: Shape = Shape {
+        name: "RestoreObjectOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
+                },
+                Member {
+                    name: "RestoreOutputPath",
+                    shape: &RESTORE_OUTPUT_PATH,
+                    required: false,
+                    location_name: Some("x-amz-restore-output-path"),
+                },
+            ],
+        },
+    };
+
     pub static RESTORE_OBJECT_REQUEST: Shape = Shape {
         name: "RestoreObjectRequest",
         sensitive: false,
@@ -23931,38 +29666,56 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "RestoreRequest",
                     shape: &RESTORE_REQUEST,
                     required: false,
+                    location_name: Some("RestoreRequest"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
+        },
+    };
+
+    pub static RESTORE_OUTPUT_PATH: Shape = Shape {
+        name: "RestoreOutputPath",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -23975,36 +29728,43 @@ pub mod shapes {
                     name: "Days",
                     shape: &DAYS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "GlacierJobParameters",
                     shape: &GLACIER_JOB_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Type",
                     shape: &RESTORE_REQUEST_TYPE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tier",
                     shape: &TIER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Description",
                     shape: &DESCRIPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "SelectParameters",
                     shape: &SELECT_PARAMETERS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "OutputLocation",
                     shape: &OUTPUT_LOCATION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -24018,6 +29778,27 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &["SELECT"],
+        },
+    };
+
+    pub static RESTORE_STATUS: Shape = Shape {
+        name: "RestoreStatus",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IsRestoreInProgress",
+                    shape: &IS_RESTORE_IN_PROGRESS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RestoreExpiryDate",
+                    shape: &RESTORE_EXPIRY_DATE,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -24041,11 +29822,13 @@ pub mod shapes {
                     name: "Condition",
                     shape: &CONDITION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Redirect",
                     shape: &REDIRECT,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -24058,6 +29841,8 @@ pub mod shapes {
             member: &ROUTING_RULE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: Some("RoutingRule"),
         },
     };
 
@@ -24070,41 +29855,49 @@ pub mod shapes {
                     name: "Expiration",
                     shape: &LIFECYCLE_EXPIRATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ID",
                     shape: &ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Prefix",
                     shape: &PREFIX,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Status",
                     shape: &EXPIRATION_STATUS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Transition",
                     shape: &TRANSITION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NoncurrentVersionTransition",
                     shape: &NONCURRENT_VERSION_TRANSITION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NoncurrentVersionExpiration",
                     shape: &NONCURRENT_VERSION_EXPIRATION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AbortIncompleteMultipartUpload",
                     shape: &ABORT_INCOMPLETE_MULTIPART_UPLOAD,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -24117,6 +29910,8 @@ pub mod shapes {
             member: &RULE,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -24128,6 +29923,7 @@ pub mod shapes {
                 name: "FilterRules",
                 shape: &FILTER_RULE_LIST,
                 required: false,
+                location_name: Some("FilterRule"),
             }],
         },
     };
@@ -24141,43 +29937,76 @@ pub mod shapes {
                     name: "BucketName",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Prefix",
                     shape: &LOCATION_PREFIX,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Encryption",
                     shape: &ENCRYPTION,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "CannedACL",
                     shape: &OBJECT_CANNED_ACL,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "AccessControlList",
                     shape: &GRANTS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tagging",
                     shape: &TAGGING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "UserMetadata",
                     shape: &USER_METADATA,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StorageClass",
                     shape: &STORAGE_CLASS,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static S3_REGIONAL_OR_S3_EXPRESS_BUCKET_ARN_STRING: Shape = Shape {
+        name: "S3RegionalOrS3ExpressBucketArnString",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(128),
+            pattern: Some(Pattern {
+                regex: "arn:[^:]+:(s3|s3express):.*",
+                matches: pattern_2,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static S3_TABLES_ARN: Shape = Shape {
+        name: "S3TablesArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -24192,6 +30021,17 @@ pub mod shapes {
         },
     };
 
+    pub static S3_TABLES_BUCKET_TYPE: Shape = Shape {
+        name: "S3TablesBucketType",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["aws", "customer"],
+        },
+    };
+
     pub static S3_TABLES_DESTINATION: Shape = Shape {
         name: "S3TablesDestination",
         sensitive: false,
@@ -24201,11 +30041,46 @@ pub mod shapes {
                     name: "TableBucketArn",
                     shape: &S3_TABLES_BUCKET_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "TableName",
                     shape: &S3_TABLES_NAME,
                     required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static S3_TABLES_DESTINATION_RESULT: Shape = Shape {
+        name: "S3TablesDestinationResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableBucketArn",
+                    shape: &S3_TABLES_BUCKET_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableName",
+                    shape: &S3_TABLES_NAME,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableArn",
+                    shape: &S3_TABLES_ARN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "TableNamespace",
+                    shape: &S3_TABLES_NAMESPACE,
+                    required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -24213,6 +30088,17 @@ pub mod shapes {
 
     pub static S3_TABLES_NAME: Shape = Shape {
         name: "S3TablesName",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static S3_TABLES_NAMESPACE: Shape = Shape {
+        name: "S3TablesNamespace",
         sensitive: false,
         kind: ShapeKind::String {
             min: None,
@@ -24263,6 +30149,7 @@ pub mod shapes {
                 name: "KeyId",
                 shape: &SSEKMS_KEY_ID,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -24276,11 +30163,13 @@ pub mod shapes {
                     name: "KMSKeyArn",
                     shape: &NON_EMPTY_KMS_KEY_ARN_STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "BucketKeyEnabled",
                     shape: &BUCKET_KEY_ENABLED,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -24323,13 +30212,67 @@ pub mod shapes {
                     name: "Start",
                     shape: &START,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "End",
                     shape: &END,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static SELECT_OBJECT_CONTENT_EVENT_STREAM: Shape = Shape {
+        name: "SelectObjectContentEventStream",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Records",
+                    shape: &RECORDS_EVENT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Stats",
+                    shape: &STATS_EVENT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Progress",
+                    shape: &PROGRESS_EVENT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Cont",
+                    shape: &CONTINUATION_EVENT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "End",
+                    shape: &END_EVENT,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static SELECT_OBJECT_CONTENT_OUTPUT: Shape = Shape {
+        name: "SelectObjectContentOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Payload",
+                shape: &SELECT_OBJECT_CONTENT_EVENT_STREAM,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -24342,61 +30285,73 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "SSECustomerAlgorithm",
                     shape: &SSE_CUSTOMER_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-algorithm"),
                 },
                 Member {
                     name: "SSECustomerKey",
                     shape: &SSE_CUSTOMER_KEY,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key"),
                 },
                 Member {
                     name: "SSECustomerKeyMD5",
                     shape: &SSE_CUSTOMER_KEY_MD5,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key-MD5"),
                 },
                 Member {
                     name: "Expression",
                     shape: &EXPRESSION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionType",
                     shape: &EXPRESSION_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "RequestProgress",
                     shape: &REQUEST_PROGRESS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "InputSerialization",
                     shape: &INPUT_SERIALIZATION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "OutputSerialization",
                     shape: &OUTPUT_SERIALIZATION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ScanRange",
                     shape: &SCAN_RANGE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -24411,21 +30366,25 @@ pub mod shapes {
                     name: "InputSerialization",
                     shape: &INPUT_SERIALIZATION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ExpressionType",
                     shape: &EXPRESSION_TYPE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Expression",
                     shape: &EXPRESSION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "OutputSerialization",
                     shape: &OUTPUT_SERIALIZATION,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -24451,11 +30410,13 @@ pub mod shapes {
                     name: "SSEAlgorithm",
                     shape: &SERVER_SIDE_ENCRYPTION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "KMSMasterKeyID",
                     shape: &SSEKMS_KEY_ID,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -24469,6 +30430,7 @@ pub mod shapes {
                 name: "Rules",
                 shape: &SERVER_SIDE_ENCRYPTION_RULES,
                 required: true,
+                location_name: Some("Rule"),
             }],
         },
     };
@@ -24482,16 +30444,19 @@ pub mod shapes {
                     name: "ApplyServerSideEncryptionByDefault",
                     shape: &SERVER_SIDE_ENCRYPTION_BY_DEFAULT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "BucketKeyEnabled",
                     shape: &BUCKET_KEY_ENABLED,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "BlockedEncryptionTypes",
                     shape: &BLOCKED_ENCRYPTION_TYPES,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -24504,7 +30469,59 @@ pub mod shapes {
             member: &SERVER_SIDE_ENCRYPTION_RULE,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
+    };
+
+    pub static SESSION_CREDENTIAL_VALUE: Shape = Shape {
+        name: "SessionCredentialValue",
+        sensitive: true,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static SESSION_CREDENTIALS: Shape = Shape {
+        name: "SessionCredentials",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "AccessKeyId",
+                    shape: &ACCESS_KEY_ID_VALUE,
+                    required: true,
+                    location_name: Some("AccessKeyId"),
+                },
+                Member {
+                    name: "SecretAccessKey",
+                    shape: &SESSION_CREDENTIAL_VALUE,
+                    required: true,
+                    location_name: Some("SecretAccessKey"),
+                },
+                Member {
+                    name: "SessionToken",
+                    shape: &SESSION_CREDENTIAL_VALUE,
+                    required: true,
+                    location_name: Some("SessionToken"),
+                },
+                Member {
+                    name: "Expiration",
+                    shape: &SESSION_EXPIRATION,
+                    required: true,
+                    location_name: Some("Expiration"),
+                },
+            ],
+        },
+    };
+
+    pub static SESSION_EXPIRATION: Shape = Shape {
+        name: "SessionExpiration",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
     };
 
     pub static SESSION_MODE: Shape = Shape {
@@ -24554,11 +30571,13 @@ pub mod shapes {
                     name: "SseKmsEncryptedObjects",
                     shape: &SSE_KMS_ENCRYPTED_OBJECTS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReplicaModifications",
                     shape: &REPLICA_MODIFICATIONS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -24572,6 +30591,7 @@ pub mod shapes {
                 name: "Status",
                 shape: &SSE_KMS_ENCRYPTED_OBJECTS_STATUS,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -24604,6 +30624,46 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &[],
+        },
+    };
+
+    pub static STATS: Shape = Shape {
+        name: "Stats",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BytesScanned",
+                    shape: &BYTES_SCANNED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BytesProcessed",
+                    shape: &BYTES_PROCESSED,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "BytesReturned",
+                    shape: &BYTES_RETURNED,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static STATS_EVENT: Shape = Shape {
+        name: "StatsEvent",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Details",
+                shape: &STATS,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -24642,6 +30702,7 @@ pub mod shapes {
                 name: "DataExport",
                 shape: &STORAGE_CLASS_ANALYSIS_DATA_EXPORT,
                 required: false,
+                location_name: None,
             }],
         },
     };
@@ -24655,11 +30716,13 @@ pub mod shapes {
                     name: "OutputSchemaVersion",
                     shape: &STORAGE_CLASS_ANALYSIS_SCHEMA_VERSION,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Destination",
                     shape: &ANALYTICS_EXPORT_DESTINATION,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -24707,11 +30770,13 @@ pub mod shapes {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Value",
                     shape: &VALUE,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -24733,6 +30798,8 @@ pub mod shapes {
             member: &TAG,
             min: None,
             max: None,
+            flattened: false,
+            member_name: Some("Tag"),
         },
     };
 
@@ -24744,6 +30811,7 @@ pub mod shapes {
                 name: "TagSet",
                 shape: &TAG_SET,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -24790,11 +30858,13 @@ pub mod shapes {
                     name: "Grantee",
                     shape: &GRANTEE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Permission",
                     shape: &BUCKET_LOGS_PERMISSION,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -24807,6 +30877,8 @@ pub mod shapes {
             member: &TARGET_GRANT,
             min: None,
             max: None,
+            flattened: false,
+            member_name: Some("Grant"),
         },
     };
 
@@ -24819,11 +30891,13 @@ pub mod shapes {
                     name: "SimplePrefix",
                     shape: &SIMPLE_PREFIX,
                     required: false,
+                    location_name: Some("SimplePrefix"),
                 },
                 Member {
                     name: "PartitionedPrefix",
                     shape: &PARTITIONED_PREFIX,
                     required: false,
+                    location_name: Some("PartitionedPrefix"),
                 },
             ],
         },
@@ -24860,11 +30934,13 @@ pub mod shapes {
                     name: "Days",
                     shape: &INTELLIGENT_TIERING_DAYS,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AccessTier",
                     shape: &INTELLIGENT_TIERING_ACCESS_TIER,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -24877,6 +30953,8 @@ pub mod shapes {
             member: &TIERING,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -24911,21 +30989,25 @@ pub mod shapes {
                     name: "Id",
                     shape: &NOTIFICATION_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TopicArn",
                     shape: &TOPIC_ARN,
                     required: true,
+                    location_name: Some("Topic"),
                 },
                 Member {
                     name: "Events",
                     shape: &EVENT_LIST,
                     required: true,
+                    location_name: Some("Event"),
                 },
                 Member {
                     name: "Filter",
                     shape: &NOTIFICATION_CONFIGURATION_FILTER,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -24940,21 +31022,25 @@ pub mod shapes {
                     name: "Id",
                     shape: &NOTIFICATION_ID,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Events",
                     shape: &EVENT_LIST,
                     required: false,
+                    location_name: Some("Event"),
                 },
                 Member {
                     name: "Event",
                     shape: &EVENT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Topic",
                     shape: &TOPIC_ARN,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -24967,6 +31053,8 @@ pub mod shapes {
             member: &TOPIC_CONFIGURATION,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -24979,16 +31067,19 @@ pub mod shapes {
                     name: "Date",
                     shape: &DATE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Days",
                     shape: &DAYS,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StorageClass",
                     shape: &TRANSITION_STORAGE_CLASS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -25012,6 +31103,8 @@ pub mod shapes {
             member: &TRANSITION,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
         },
     };
 
@@ -25064,26 +31157,31 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "AnnotationTableConfiguration",
                     shape: &ANNOTATION_TABLE_CONFIGURATION_UPDATES,
                     required: true,
+                    location_name: Some("AnnotationTableConfiguration"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -25098,26 +31196,31 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "InventoryTableConfiguration",
                     shape: &INVENTORY_TABLE_CONFIGURATION_UPDATES,
                     required: true,
+                    location_name: Some("InventoryTableConfiguration"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -25132,26 +31235,31 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "JournalTableConfiguration",
                     shape: &JOURNAL_TABLE_CONFIGURATION_UPDATES,
                     required: true,
+                    location_name: Some("JournalTableConfiguration"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -25166,43 +31274,64 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("versionId"),
                 },
                 Member {
                     name: "ObjectEncryption",
                     shape: &OBJECT_ENCRYPTION,
                     required: true,
+                    location_name: Some("ObjectEncryption"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
             ],
+        },
+    };
+
+    pub static UPDATE_OBJECT_ENCRYPTION_RESPONSE: Shape = Shape {
+        name: "UpdateObjectEncryptionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "RequestCharged",
+                shape: &REQUEST_CHARGED,
+                required: false,
+                location_name: Some("x-amz-request-charged"),
+            }],
         },
     };
 
@@ -25217,6 +31346,69 @@ pub mod shapes {
         },
     };
 
+    pub static UPLOAD_PART_COPY_OUTPUT: Shape = Shape {
+        name: "UploadPartCopyOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "CopySourceVersionId",
+                    shape: &COPY_SOURCE_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-copy-source-version-id"),
+                },
+                Member {
+                    name: "CopyPartResult",
+                    shape: &COPY_PART_RESULT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ServerSideEncryption",
+                    shape: &SERVER_SIDE_ENCRYPTION,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption"),
+                },
+                Member {
+                    name: "SSECustomerAlgorithm",
+                    shape: &SSE_CUSTOMER_ALGORITHM,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-algorithm"),
+                },
+                Member {
+                    name: "SSECustomerKeyMD5",
+                    shape: &SSE_CUSTOMER_KEY_MD5,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key-MD5"),
+                },
+                Member {
+                    name: "SSEKMSKeyId",
+                    shape: &SSEKMS_KEY_ID,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-aws-kms-key-id"),
+                },
+                Member {
+                    name: "BucketKeyEnabled",
+                    shape: &BUCKET_KEY_ENABLED,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-bucket-key-enabled"),
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
+                },
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-version-id"),
+                },
+            ],
+        },
+    };
+
     pub static UPLOAD_PART_COPY_REQUEST: Shape = Shape {
         name: "UploadPartCopyRequest",
         sensitive: false,
@@ -25226,96 +31418,236 @@ pub mod shapes {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "CopySource",
                     shape: &COPY_SOURCE,
                     required: true,
+                    location_name: Some("x-amz-copy-source"),
                 },
                 Member {
                     name: "CopySourceIfMatch",
                     shape: &COPY_SOURCE_IF_MATCH,
                     required: false,
+                    location_name: Some("x-amz-copy-source-if-match"),
                 },
                 Member {
                     name: "CopySourceIfModifiedSince",
                     shape: &COPY_SOURCE_IF_MODIFIED_SINCE,
                     required: false,
+                    location_name: Some("x-amz-copy-source-if-modified-since"),
                 },
                 Member {
                     name: "CopySourceIfNoneMatch",
                     shape: &COPY_SOURCE_IF_NONE_MATCH,
                     required: false,
+                    location_name: Some("x-amz-copy-source-if-none-match"),
                 },
                 Member {
                     name: "CopySourceIfUnmodifiedSince",
                     shape: &COPY_SOURCE_IF_UNMODIFIED_SINCE,
                     required: false,
+                    location_name: Some("x-amz-copy-source-if-unmodified-since"),
                 },
                 Member {
                     name: "CopySourceRange",
                     shape: &COPY_SOURCE_RANGE,
                     required: false,
+                    location_name: Some("x-amz-copy-source-range"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "PartNumber",
                     shape: &PART_NUMBER,
                     required: true,
+                    location_name: Some("partNumber"),
                 },
                 Member {
                     name: "UploadId",
                     shape: &MULTIPART_UPLOAD_ID,
                     required: true,
+                    location_name: Some("uploadId"),
                 },
                 Member {
                     name: "SSECustomerAlgorithm",
                     shape: &SSE_CUSTOMER_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-algorithm"),
                 },
                 Member {
                     name: "SSECustomerKey",
                     shape: &SSE_CUSTOMER_KEY,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key"),
                 },
                 Member {
                     name: "SSECustomerKeyMD5",
                     shape: &SSE_CUSTOMER_KEY_MD5,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key-MD5"),
                 },
                 Member {
                     name: "CopySourceSSECustomerAlgorithm",
                     shape: &COPY_SOURCE_SSE_CUSTOMER_ALGORITHM,
                     required: false,
+                    location_name: Some(
+                        "x-amz-copy-source-server-side-encryption-customer-algorithm",
+                    ),
                 },
                 Member {
                     name: "CopySourceSSECustomerKey",
                     shape: &COPY_SOURCE_SSE_CUSTOMER_KEY,
                     required: false,
+                    location_name: Some("x-amz-copy-source-server-side-encryption-customer-key"),
                 },
                 Member {
                     name: "CopySourceSSECustomerKeyMD5",
                     shape: &COPY_SOURCE_SSE_CUSTOMER_KEY_MD5,
                     required: false,
+                    location_name: Some(
+                        "x-amz-copy-source-server-side-encryption-customer-key-MD5",
+                    ),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
                 Member {
                     name: "ExpectedSourceBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-source-expected-bucket-owner"),
+                },
+            ],
+        },
+    };
+
+    pub static UPLOAD_PART_OUTPUT: Shape = Shape {
+        name: "UploadPartOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ServerSideEncryption",
+                    shape: &SERVER_SIDE_ENCRYPTION,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption"),
+                },
+                Member {
+                    name: "ETag",
+                    shape: &E_TAG,
+                    required: false,
+                    location_name: Some("ETag"),
+                },
+                Member {
+                    name: "ChecksumCRC32",
+                    shape: &CHECKSUM_CRC32,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc32"),
+                },
+                Member {
+                    name: "ChecksumCRC32C",
+                    shape: &CHECKSUM_CRC32_C,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc32c"),
+                },
+                Member {
+                    name: "ChecksumCRC64NVME",
+                    shape: &CHECKSUM_CRC64_NVME,
+                    required: false,
+                    location_name: Some("x-amz-checksum-crc64nvme"),
+                },
+                Member {
+                    name: "ChecksumSHA1",
+                    shape: &CHECKSUM_SHA1,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha1"),
+                },
+                Member {
+                    name: "ChecksumSHA256",
+                    shape: &CHECKSUM_SHA256,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha256"),
+                },
+                Member {
+                    name: "ChecksumSHA512",
+                    shape: &CHECKSUM_SHA512,
+                    required: false,
+                    location_name: Some("x-amz-checksum-sha512"),
+                },
+                Member {
+                    name: "ChecksumMD5",
+                    shape: &CHECKSUM_MD5,
+                    required: false,
+                    location_name: Some("x-amz-checksum-md5"),
+                },
+                Member {
+                    name: "ChecksumXXHASH64",
+                    shape: &CHECKSUM_XXHASH64,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash64"),
+                },
+                Member {
+                    name: "ChecksumXXHASH3",
+                    shape: &CHECKSUM_XXHASH3,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash3"),
+                },
+                Member {
+                    name: "ChecksumXXHASH128",
+                    shape: &CHECKSUM_XXHASH128,
+                    required: false,
+                    location_name: Some("x-amz-checksum-xxhash128"),
+                },
+                Member {
+                    name: "SSECustomerAlgorithm",
+                    shape: &SSE_CUSTOMER_ALGORITHM,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-algorithm"),
+                },
+                Member {
+                    name: "SSECustomerKeyMD5",
+                    shape: &SSE_CUSTOMER_KEY_MD5,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key-MD5"),
+                },
+                Member {
+                    name: "SSEKMSKeyId",
+                    shape: &SSEKMS_KEY_ID,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-aws-kms-key-id"),
+                },
+                Member {
+                    name: "BucketKeyEnabled",
+                    shape: &BUCKET_KEY_ENABLED,
+                    required: false,
+                    location_name: Some("x-amz-server-side-encryption-bucket-key-enabled"),
+                },
+                Member {
+                    name: "RequestCharged",
+                    shape: &REQUEST_CHARGED,
+                    required: false,
+                    location_name: Some("x-amz-request-charged"),
+                },
+                Member {
+                    name: "VersionId",
+                    shape: &OBJECT_VERSION_ID,
+                    required: false,
+                    location_name: Some("x-amz-version-id"),
                 },
             ],
         },
@@ -25330,116 +31662,139 @@ pub mod shapes {
                     name: "Body",
                     shape: &BODY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Bucket",
                     shape: &BUCKET_NAME,
                     required: true,
+                    location_name: Some("Bucket"),
                 },
                 Member {
                     name: "ContentLength",
                     shape: &CONTENT_LENGTH,
                     required: false,
+                    location_name: Some("Content-Length"),
                 },
                 Member {
                     name: "ContentMD5",
                     shape: &CONTENT_MD5,
                     required: false,
+                    location_name: Some("Content-MD5"),
                 },
                 Member {
                     name: "ChecksumAlgorithm",
                     shape: &CHECKSUM_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-sdk-checksum-algorithm"),
                 },
                 Member {
                     name: "ChecksumCRC32",
                     shape: &CHECKSUM_CRC32,
                     required: false,
+                    location_name: Some("x-amz-checksum-crc32"),
                 },
                 Member {
                     name: "ChecksumCRC32C",
                     shape: &CHECKSUM_CRC32_C,
                     required: false,
+                    location_name: Some("x-amz-checksum-crc32c"),
                 },
                 Member {
                     name: "ChecksumCRC64NVME",
                     shape: &CHECKSUM_CRC64_NVME,
                     required: false,
+                    location_name: Some("x-amz-checksum-crc64nvme"),
                 },
                 Member {
                     name: "ChecksumSHA1",
                     shape: &CHECKSUM_SHA1,
                     required: false,
+                    location_name: Some("x-amz-checksum-sha1"),
                 },
                 Member {
                     name: "ChecksumSHA256",
                     shape: &CHECKSUM_SHA256,
                     required: false,
+                    location_name: Some("x-amz-checksum-sha256"),
                 },
                 Member {
                     name: "ChecksumSHA512",
                     shape: &CHECKSUM_SHA512,
                     required: false,
+                    location_name: Some("x-amz-checksum-sha512"),
                 },
                 Member {
                     name: "ChecksumMD5",
                     shape: &CHECKSUM_MD5,
                     required: false,
+                    location_name: Some("x-amz-checksum-md5"),
                 },
                 Member {
                     name: "ChecksumXXHASH64",
                     shape: &CHECKSUM_XXHASH64,
                     required: false,
+                    location_name: Some("x-amz-checksum-xxhash64"),
                 },
                 Member {
                     name: "ChecksumXXHASH3",
                     shape: &CHECKSUM_XXHASH3,
                     required: false,
+                    location_name: Some("x-amz-checksum-xxhash3"),
                 },
                 Member {
                     name: "ChecksumXXHASH128",
                     shape: &CHECKSUM_XXHASH128,
                     required: false,
+                    location_name: Some("x-amz-checksum-xxhash128"),
                 },
                 Member {
                     name: "Key",
                     shape: &OBJECT_KEY,
                     required: true,
+                    location_name: Some("Key"),
                 },
                 Member {
                     name: "PartNumber",
                     shape: &PART_NUMBER,
                     required: true,
+                    location_name: Some("partNumber"),
                 },
                 Member {
                     name: "UploadId",
                     shape: &MULTIPART_UPLOAD_ID,
                     required: true,
+                    location_name: Some("uploadId"),
                 },
                 Member {
                     name: "SSECustomerAlgorithm",
                     shape: &SSE_CUSTOMER_ALGORITHM,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-algorithm"),
                 },
                 Member {
                     name: "SSECustomerKey",
                     shape: &SSE_CUSTOMER_KEY,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key"),
                 },
                 Member {
                     name: "SSECustomerKeyMD5",
                     shape: &SSE_CUSTOMER_KEY_MD5,
                     required: false,
+                    location_name: Some("x-amz-server-side-encryption-customer-key-MD5"),
                 },
                 Member {
                     name: "RequestPayer",
                     shape: &REQUEST_PAYER,
                     required: false,
+                    location_name: Some("x-amz-request-payer"),
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &ACCOUNT_ID,
                     required: false,
+                    location_name: Some("x-amz-expected-bucket-owner"),
                 },
             ],
         },
@@ -25453,6 +31808,7 @@ pub mod shapes {
                 name: "Status",
                 shape: &USE_SOURCE_MULTI_REGION_KEY_STATUS,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -25475,6 +31831,8 @@ pub mod shapes {
             member: &METADATA_ENTRY,
             min: None,
             max: None,
+            flattened: false,
+            member_name: Some("MetadataEntry"),
         },
     };
 
@@ -25518,11 +31876,13 @@ pub mod shapes {
                     name: "MFADelete",
                     shape: &MFA_DELETE,
                     required: false,
+                    location_name: Some("MfaDelete"),
                 },
                 Member {
                     name: "Status",
                     shape: &BUCKET_VERSIONING_STATUS,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -25537,21 +31897,25 @@ pub mod shapes {
                     name: "ErrorDocument",
                     shape: &ERROR_DOCUMENT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "IndexDocument",
                     shape: &INDEX_DOCUMENT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RedirectAllRequestsTo",
                     shape: &REDIRECT_ALL_REQUESTS_TO,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "RoutingRules",
                     shape: &ROUTING_RULES,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -25577,231 +31941,285 @@ pub mod shapes {
                     name: "RequestRoute",
                     shape: &REQUEST_ROUTE,
                     required: true,
+                    location_name: Some("x-amz-request-route"),
                 },
                 Member {
                     name: "RequestToken",
                     shape: &REQUEST_TOKEN,
                     required: true,
+                    location_name: Some("x-amz-request-token"),
                 },
                 Member {
                     name: "Body",
                     shape: &BODY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StatusCode",
                     shape: &GET_OBJECT_RESPONSE_STATUS_CODE,
                     required: false,
+                    location_name: Some("x-amz-fwd-status"),
                 },
                 Member {
                     name: "ErrorCode",
                     shape: &ERROR_CODE,
                     required: false,
+                    location_name: Some("x-amz-fwd-error-code"),
                 },
                 Member {
                     name: "ErrorMessage",
                     shape: &ERROR_MESSAGE,
                     required: false,
+                    location_name: Some("x-amz-fwd-error-message"),
                 },
                 Member {
                     name: "AcceptRanges",
                     shape: &ACCEPT_RANGES,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-accept-ranges"),
                 },
                 Member {
                     name: "CacheControl",
                     shape: &CACHE_CONTROL,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-Cache-Control"),
                 },
                 Member {
                     name: "ContentDisposition",
                     shape: &CONTENT_DISPOSITION,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-Content-Disposition"),
                 },
                 Member {
                     name: "ContentEncoding",
                     shape: &CONTENT_ENCODING,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-Content-Encoding"),
                 },
                 Member {
                     name: "ContentLanguage",
                     shape: &CONTENT_LANGUAGE,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-Content-Language"),
                 },
                 Member {
                     name: "ContentLength",
                     shape: &CONTENT_LENGTH,
                     required: false,
+                    location_name: Some("Content-Length"),
                 },
                 Member {
                     name: "ContentRange",
                     shape: &CONTENT_RANGE,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-Content-Range"),
                 },
                 Member {
                     name: "ContentType",
                     shape: &CONTENT_TYPE,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-Content-Type"),
                 },
                 Member {
                     name: "ChecksumCRC32",
                     shape: &CHECKSUM_CRC32,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-checksum-crc32"),
                 },
                 Member {
                     name: "ChecksumCRC32C",
                     shape: &CHECKSUM_CRC32_C,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-checksum-crc32c"),
                 },
                 Member {
                     name: "ChecksumCRC64NVME",
                     shape: &CHECKSUM_CRC64_NVME,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-checksum-crc64nvme"),
                 },
                 Member {
                     name: "ChecksumSHA1",
                     shape: &CHECKSUM_SHA1,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-checksum-sha1"),
                 },
                 Member {
                     name: "ChecksumSHA256",
                     shape: &CHECKSUM_SHA256,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-checksum-sha256"),
                 },
                 Member {
                     name: "ChecksumSHA512",
                     shape: &CHECKSUM_SHA512,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-checksum-sha512"),
                 },
                 Member {
                     name: "ChecksumMD5",
                     shape: &CHECKSUM_MD5,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-checksum-md5"),
                 },
                 Member {
                     name: "ChecksumXXHASH64",
                     shape: &CHECKSUM_XXHASH64,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-checksum-xxhash64"),
                 },
                 Member {
                     name: "ChecksumXXHASH3",
                     shape: &CHECKSUM_XXHASH3,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-checksum-xxhash3"),
                 },
                 Member {
                     name: "ChecksumXXHASH128",
                     shape: &CHECKSUM_XXHASH128,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-checksum-xxhash128"),
                 },
                 Member {
                     name: "DeleteMarker",
                     shape: &DELETE_MARKER,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-delete-marker"),
                 },
                 Member {
                     name: "ETag",
                     shape: &E_TAG,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-ETag"),
                 },
                 Member {
                     name: "Expires",
                     shape: &EXPIRES,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-Expires"),
                 },
                 Member {
                     name: "Expiration",
                     shape: &EXPIRATION,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-expiration"),
                 },
                 Member {
                     name: "LastModified",
                     shape: &LAST_MODIFIED,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-Last-Modified"),
                 },
                 Member {
                     name: "MissingMeta",
                     shape: &MISSING_META,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-missing-meta"),
                 },
                 Member {
                     name: "Metadata",
                     shape: &METADATA,
                     required: false,
+                    location_name: Some("x-amz-meta-"),
                 },
                 Member {
                     name: "ObjectLockMode",
                     shape: &OBJECT_LOCK_MODE,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-object-lock-mode"),
                 },
                 Member {
                     name: "ObjectLockLegalHoldStatus",
                     shape: &OBJECT_LOCK_LEGAL_HOLD_STATUS,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-object-lock-legal-hold"),
                 },
                 Member {
                     name: "ObjectLockRetainUntilDate",
                     shape: &OBJECT_LOCK_RETAIN_UNTIL_DATE,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-object-lock-retain-until-date"),
                 },
                 Member {
                     name: "PartsCount",
                     shape: &PARTS_COUNT,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-mp-parts-count"),
                 },
                 Member {
                     name: "ReplicationStatus",
                     shape: &REPLICATION_STATUS,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-replication-status"),
                 },
                 Member {
                     name: "RequestCharged",
                     shape: &REQUEST_CHARGED,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-request-charged"),
                 },
                 Member {
                     name: "Restore",
                     shape: &RESTORE,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-restore"),
                 },
                 Member {
                     name: "ServerSideEncryption",
                     shape: &SERVER_SIDE_ENCRYPTION,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-server-side-encryption"),
                 },
                 Member {
                     name: "SSECustomerAlgorithm",
                     shape: &SSE_CUSTOMER_ALGORITHM,
                     required: false,
+                    location_name: Some(
+                        "x-amz-fwd-header-x-amz-server-side-encryption-customer-algorithm",
+                    ),
                 },
                 Member {
                     name: "SSEKMSKeyId",
                     shape: &SSEKMS_KEY_ID,
                     required: false,
+                    location_name: Some(
+                        "x-amz-fwd-header-x-amz-server-side-encryption-aws-kms-key-id",
+                    ),
                 },
                 Member {
                     name: "SSECustomerKeyMD5",
                     shape: &SSE_CUSTOMER_KEY_MD5,
                     required: false,
+                    location_name: Some(
+                        "x-amz-fwd-header-x-amz-server-side-encryption-customer-key-MD5",
+                    ),
                 },
                 Member {
                     name: "StorageClass",
                     shape: &STORAGE_CLASS,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-storage-class"),
                 },
                 Member {
                     name: "TagCount",
                     shape: &TAG_COUNT,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-tagging-count"),
                 },
                 Member {
                     name: "VersionId",
                     shape: &OBJECT_VERSION_ID,
                     required: false,
+                    location_name: Some("x-amz-fwd-header-x-amz-version-id"),
                 },
                 Member {
                     name: "BucketKeyEnabled",
                     shape: &BUCKET_KEY_ENABLED,
                     required: false,
+                    location_name: Some(
+                        "x-amz-fwd-header-x-amz-server-side-encryption-bucket-key-enabled",
+                    ),
                 },
             ],
         },
@@ -25841,12 +32259,19 @@ pub mod shapes {
         )
     }
 
+    /// `arn:[^:]+:(s3|s3express):.*`, whole value.
+    fn pattern_2(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(&RE, "^(?:arn:[^:]+:(s3|s3express):.*)$", value)
+    }
+
     #[cfg(test)]
     #[test]
     fn every_pattern_compiles() {
         for pattern in [
             "^(?:\\/?.+\\/.+)$",
             "^(?:arn:aws[a-zA-Z0-9-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+)$",
+            "^(?:arn:[^:]+:(s3|s3express):.*)$",
         ] {
             assert!(crate::shape::compile(pattern).is_some(), "{pattern}");
         }

@@ -25,6 +25,12 @@ pub const API_VERSION: &str = "2010-03-31";
 /// The service's endpoint prefix (`sns.<region>.amazonaws.com`).
 pub const ENDPOINT_PREFIX: &str = "sns";
 
+/// The namespace of the query protocol's XML responses (`xmlNamespace`).
+pub const XML_NAMESPACE: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
+/// Whether the service is `awsQueryCompatible`: its JSON errors also carry the query
+/// protocol's code in `x-amzn-query-error`.
+pub const AWS_QUERY_COMPATIBLE: bool = false;
+
 /// Every error the model declares: its name, the code the protocol sends (query
 /// protocols and `awsQueryCompatible` services have their own), its HTTP status.
 pub mod errors {
@@ -1711,8 +1717,9 @@ pub struct VerifySMSSandboxPhoneNumberInput {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct VerifySMSSandboxPhoneNumberResult {}
 
-/// Every shape a request can reach, with the model's constraints, for
-/// [`crate::shape::validate`]. One static per shape, named after it.
+/// Every shape a request or response can reach, with the model's constraints (for
+/// [`crate::shape::validate`]) and wire names (for [`crate::query`]). One static per
+/// shape, named after it.
 pub mod shapes {
     use crate::shape::{Member, Pattern, RegexCell, Shape, ShapeKind, regex_matches};
 
@@ -1723,6 +1730,8 @@ pub mod shapes {
             member: &ACTION,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -1735,21 +1744,25 @@ pub mod shapes {
                     name: "TopicArn",
                     shape: &TOPIC_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Label",
                     shape: &LABEL,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AWSAccountId",
                     shape: &DELEGATES_LIST,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ActionName",
                     shape: &ACTIONS_LIST,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -1763,6 +1776,51 @@ pub mod shapes {
             max: Some(1011),
             pattern: None,
             values: &[],
+        },
+    };
+
+    pub static BATCH_RESULT_ERROR_ENTRY: Shape = Shape {
+        name: "BatchResultErrorEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Id",
+                    shape: &STRING,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Code",
+                    shape: &STRING,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Message",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SenderFault",
+                    shape: &BOOLEAN,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static BATCH_RESULT_ERROR_ENTRY_LIST: Shape = Shape {
+        name: "BatchResultErrorEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &BATCH_RESULT_ERROR_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -1783,6 +1841,20 @@ pub mod shapes {
                 name: "phoneNumber",
                 shape: &PHONE_NUMBER,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static CHECK_IF_PHONE_NUMBER_IS_OPTED_OUT_RESPONSE: Shape = Shape {
+        name: "CheckIfPhoneNumberIsOptedOutResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "isOptedOut",
+                shape: &BOOLEAN,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -1796,18 +1868,47 @@ pub mod shapes {
                     name: "TopicArn",
                     shape: &TOPIC_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Token",
                     shape: &TOKEN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AuthenticateOnUnsubscribe",
                     shape: &AUTHENTICATE_ON_UNSUBSCRIBE,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static CONFIRM_SUBSCRIPTION_RESPONSE: Shape = Shape {
+        name: "ConfirmSubscriptionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "SubscriptionArn",
+                shape: &SUBSCRIPTION_ARN,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static CREATE_ENDPOINT_RESPONSE: Shape = Shape {
+        name: "CreateEndpointResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "EndpointArn",
+                shape: &STRING,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -1820,18 +1921,34 @@ pub mod shapes {
                     name: "Name",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Platform",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Attributes",
                     shape: &MAP_STRING_TO_STRING,
                     required: true,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static CREATE_PLATFORM_APPLICATION_RESPONSE: Shape = Shape {
+        name: "CreatePlatformApplicationResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "PlatformApplicationArn",
+                shape: &STRING,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -1844,21 +1961,25 @@ pub mod shapes {
                     name: "PlatformApplicationArn",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Token",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "CustomUserData",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Attributes",
                     shape: &MAP_STRING_TO_STRING,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -1873,14 +1994,22 @@ pub mod shapes {
                     name: "PhoneNumber",
                     shape: &PHONE_NUMBER_STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "LanguageCode",
                     shape: &LANGUAGE_CODE_STRING,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
+    };
+
+    pub static CREATE_SMS_SANDBOX_PHONE_NUMBER_RESULT: Shape = Shape {
+        name: "CreateSMSSandboxPhoneNumberResult",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static CREATE_TOPIC_INPUT: Shape = Shape {
@@ -1892,23 +2021,40 @@ pub mod shapes {
                     name: "Name",
                     shape: &TOPIC_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Attributes",
                     shape: &TOPIC_ATTRIBUTES_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "DataProtectionPolicy",
                     shape: &ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static CREATE_TOPIC_RESPONSE: Shape = Shape {
+        name: "CreateTopicResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TopicArn",
+                shape: &TOPIC_ARN,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -1919,6 +2065,8 @@ pub mod shapes {
             member: &DELEGATE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -1930,6 +2078,7 @@ pub mod shapes {
                 name: "EndpointArn",
                 shape: &STRING,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -1942,6 +2091,7 @@ pub mod shapes {
                 name: "PlatformApplicationArn",
                 shape: &STRING,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -1954,8 +2104,15 @@ pub mod shapes {
                 name: "PhoneNumber",
                 shape: &PHONE_NUMBER_STRING,
                 required: true,
+                location_name: None,
             }],
         },
+    };
+
+    pub static DELETE_SMS_SANDBOX_PHONE_NUMBER_RESULT: Shape = Shape {
+        name: "DeleteSMSSandboxPhoneNumberResult",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static DELETE_TOPIC_INPUT: Shape = Shape {
@@ -1966,7 +2123,29 @@ pub mod shapes {
                 name: "TopicArn",
                 shape: &TOPIC_ARN,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static ENDPOINT: Shape = Shape {
+        name: "Endpoint",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "EndpointArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Attributes",
+                    shape: &MAP_STRING_TO_STRING,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -1978,6 +2157,20 @@ pub mod shapes {
                 name: "ResourceArn",
                 shape: &TOPIC_ARN,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static GET_DATA_PROTECTION_POLICY_RESPONSE: Shape = Shape {
+        name: "GetDataProtectionPolicyResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "DataProtectionPolicy",
+                shape: &ATTRIBUTE_VALUE,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -1990,6 +2183,20 @@ pub mod shapes {
                 name: "EndpointArn",
                 shape: &STRING,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static GET_ENDPOINT_ATTRIBUTES_RESPONSE: Shape = Shape {
+        name: "GetEndpointAttributesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Attributes",
+                shape: &MAP_STRING_TO_STRING,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -2002,6 +2209,20 @@ pub mod shapes {
                 name: "PlatformApplicationArn",
                 shape: &STRING,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static GET_PLATFORM_APPLICATION_ATTRIBUTES_RESPONSE: Shape = Shape {
+        name: "GetPlatformApplicationAttributesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Attributes",
+                shape: &MAP_STRING_TO_STRING,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -2014,6 +2235,20 @@ pub mod shapes {
                 name: "attributes",
                 shape: &LIST_STRING,
                 required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static GET_SMS_ATTRIBUTES_RESPONSE: Shape = Shape {
+        name: "GetSMSAttributesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "attributes",
+                shape: &MAP_STRING_TO_STRING,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -2024,6 +2259,19 @@ pub mod shapes {
         kind: ShapeKind::Structure { members: &[] },
     };
 
+    pub static GET_SMS_SANDBOX_ACCOUNT_STATUS_RESULT: Shape = Shape {
+        name: "GetSMSSandboxAccountStatusResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "IsInSandbox",
+                shape: &BOOLEAN,
+                required: true,
+                location_name: None,
+            }],
+        },
+    };
+
     pub static GET_SUBSCRIPTION_ATTRIBUTES_INPUT: Shape = Shape {
         name: "GetSubscriptionAttributesInput",
         sensitive: false,
@@ -2032,6 +2280,20 @@ pub mod shapes {
                 name: "SubscriptionArn",
                 shape: &SUBSCRIPTION_ARN,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static GET_SUBSCRIPTION_ATTRIBUTES_RESPONSE: Shape = Shape {
+        name: "GetSubscriptionAttributesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Attributes",
+                shape: &SUBSCRIPTION_ATTRIBUTES_MAP,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -2044,7 +2306,35 @@ pub mod shapes {
                 name: "TopicArn",
                 shape: &TOPIC_ARN,
                 required: true,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static GET_TOPIC_ATTRIBUTES_RESPONSE: Shape = Shape {
+        name: "GetTopicAttributesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Attributes",
+                shape: &TOPIC_ATTRIBUTES_MAP,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static ISO2_COUNTRY_CODE: Shape = Shape {
+        name: "Iso2CountryCode",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: Some(2),
+            pattern: Some(Pattern {
+                regex: "^[A-Za-z]{2}$",
+                matches: pattern_0,
+            }),
+            values: &[],
         },
     };
 
@@ -2071,13 +2361,60 @@ pub mod shapes {
                     name: "PlatformApplicationArn",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static LIST_ENDPOINTS_BY_PLATFORM_APPLICATION_RESPONSE: Shape = Shape {
+        name: "ListEndpointsByPlatformApplicationResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Endpoints",
+                    shape: &LIST_OF_ENDPOINTS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_OF_ENDPOINTS: Shape = Shape {
+        name: "ListOfEndpoints",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ENDPOINT,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static LIST_OF_PLATFORM_APPLICATIONS: Shape = Shape {
+        name: "ListOfPlatformApplications",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PLATFORM_APPLICATION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2090,11 +2427,34 @@ pub mod shapes {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &MAX_ITEMS_LIST_ORIGINATION_NUMBERS,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_ORIGINATION_NUMBERS_RESULT: Shape = Shape {
+        name: "ListOriginationNumbersResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "PhoneNumbers",
+                    shape: &PHONE_NUMBER_INFORMATION_LIST,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -2108,7 +2468,29 @@ pub mod shapes {
                 name: "nextToken",
                 shape: &STRING_2,
                 required: false,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static LIST_PHONE_NUMBERS_OPTED_OUT_RESPONSE: Shape = Shape {
+        name: "ListPhoneNumbersOptedOutResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "phoneNumbers",
+                    shape: &PHONE_NUMBER_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "nextToken",
+                    shape: &STRING_2,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -2120,7 +2502,29 @@ pub mod shapes {
                 name: "NextToken",
                 shape: &STRING,
                 required: false,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static LIST_PLATFORM_APPLICATIONS_RESPONSE: Shape = Shape {
+        name: "ListPlatformApplicationsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PlatformApplications",
+                    shape: &LIST_OF_PLATFORM_APPLICATIONS,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -2133,11 +2537,34 @@ pub mod shapes {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &MAX_ITEMS,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_SMS_SANDBOX_PHONE_NUMBERS_RESULT: Shape = Shape {
+        name: "ListSMSSandboxPhoneNumbersResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PhoneNumbers",
+                    shape: &SMS_SANDBOX_PHONE_NUMBER_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &STRING_2,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -2150,6 +2577,8 @@ pub mod shapes {
             member: &STRING,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2162,11 +2591,34 @@ pub mod shapes {
                     name: "TopicArn",
                     shape: &TOPIC_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_SUBSCRIPTIONS_BY_TOPIC_RESPONSE: Shape = Shape {
+        name: "ListSubscriptionsByTopicResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Subscriptions",
+                    shape: &SUBSCRIPTIONS_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -2180,7 +2632,29 @@ pub mod shapes {
                 name: "NextToken",
                 shape: &NEXT_TOKEN,
                 required: false,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static LIST_SUBSCRIPTIONS_RESPONSE: Shape = Shape {
+        name: "ListSubscriptionsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Subscriptions",
+                    shape: &SUBSCRIPTIONS_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -2192,6 +2666,20 @@ pub mod shapes {
                 name: "ResourceArn",
                 shape: &AMAZON_RESOURCE_NAME,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static LIST_TAGS_FOR_RESOURCE_RESPONSE: Shape = Shape {
+        name: "ListTagsForResourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Tags",
+                shape: &TAG_LIST,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -2204,7 +2692,29 @@ pub mod shapes {
                 name: "NextToken",
                 shape: &NEXT_TOKEN,
                 required: false,
+                location_name: None,
             }],
+        },
+    };
+
+    pub static LIST_TOPICS_RESPONSE: Shape = Shape {
+        name: "ListTopicsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Topics",
+                    shape: &TOPICS_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -2216,6 +2726,9 @@ pub mod shapes {
             value: &STRING,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -2245,6 +2758,9 @@ pub mod shapes {
             value: &MESSAGE_ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: Some("Name"),
+            value_name: Some("Value"),
         },
     };
 
@@ -2257,18 +2773,44 @@ pub mod shapes {
                     name: "DataType",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "StringValue",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "BinaryValue",
                     shape: &BINARY,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static NUMBER_CAPABILITY: Shape = Shape {
+        name: "NumberCapability",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["SMS", "MMS", "VOICE"],
+        },
+    };
+
+    pub static NUMBER_CAPABILITY_LIST: Shape = Shape {
+        name: "NumberCapabilityList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &NUMBER_CAPABILITY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2280,7 +2822,7 @@ pub mod shapes {
             max: Some(8),
             pattern: Some(Pattern {
                 regex: "^[0-9]+$",
-                matches: pattern_0,
+                matches: pattern_1,
             }),
             values: &[],
         },
@@ -2294,8 +2836,15 @@ pub mod shapes {
                 name: "phoneNumber",
                 shape: &PHONE_NUMBER,
                 required: true,
+                location_name: None,
             }],
         },
+    };
+
+    pub static OPT_IN_PHONE_NUMBER_RESPONSE: Shape = Shape {
+        name: "OptInPhoneNumberResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static PHONE_NUMBER: Shape = Shape {
@@ -2309,6 +2858,75 @@ pub mod shapes {
         },
     };
 
+    pub static PHONE_NUMBER_INFORMATION: Shape = Shape {
+        name: "PhoneNumberInformation",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "CreatedAt",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "PhoneNumber",
+                    shape: &PHONE_NUMBER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Status",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Iso2CountryCode",
+                    shape: &ISO2_COUNTRY_CODE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "RouteType",
+                    shape: &ROUTE_TYPE,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NumberCapabilities",
+                    shape: &NUMBER_CAPABILITY_LIST,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static PHONE_NUMBER_INFORMATION_LIST: Shape = Shape {
+        name: "PhoneNumberInformationList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PHONE_NUMBER_INFORMATION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static PHONE_NUMBER_LIST: Shape = Shape {
+        name: "PhoneNumberList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PHONE_NUMBER,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static PHONE_NUMBER_STRING: Shape = Shape {
         name: "PhoneNumberString",
         sensitive: true,
@@ -2317,9 +2935,30 @@ pub mod shapes {
             max: Some(20),
             pattern: Some(Pattern {
                 regex: "^(\\+[0-9]{8,}|[0-9]{0,9})$",
-                matches: pattern_1,
+                matches: pattern_2,
             }),
             values: &[],
+        },
+    };
+
+    pub static PLATFORM_APPLICATION: Shape = Shape {
+        name: "PlatformApplication",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PlatformApplicationArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Attributes",
+                    shape: &MAP_STRING_TO_STRING,
+                    required: false,
+                    location_name: None,
+                },
+            ],
         },
     };
 
@@ -2332,11 +2971,13 @@ pub mod shapes {
                     name: "TopicArn",
                     shape: &TOPIC_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "PublishBatchRequestEntries",
                     shape: &PUBLISH_BATCH_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -2351,36 +2992,43 @@ pub mod shapes {
                     name: "Id",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Message",
                     shape: &MESSAGE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Subject",
                     shape: &SUBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MessageStructure",
                     shape: &MESSAGE_STRUCTURE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MessageAttributes",
                     shape: &MESSAGE_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MessageDeduplicationId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MessageGroupId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -2393,6 +3041,68 @@ pub mod shapes {
             member: &PUBLISH_BATCH_REQUEST_ENTRY,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static PUBLISH_BATCH_RESPONSE: Shape = Shape {
+        name: "PublishBatchResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Successful",
+                    shape: &PUBLISH_BATCH_RESULT_ENTRY_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Failed",
+                    shape: &BATCH_RESULT_ERROR_ENTRY_LIST,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static PUBLISH_BATCH_RESULT_ENTRY: Shape = Shape {
+        name: "PublishBatchResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Id",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MessageId",
+                    shape: &MESSAGE_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SequenceNumber",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static PUBLISH_BATCH_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "PublishBatchResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PUBLISH_BATCH_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2405,46 +3115,76 @@ pub mod shapes {
                     name: "TopicArn",
                     shape: &TOPIC_ARN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "TargetArn",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "PhoneNumber",
                     shape: &PHONE_NUMBER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Message",
                     shape: &MESSAGE,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Subject",
                     shape: &SUBJECT,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MessageStructure",
                     shape: &MESSAGE_STRUCTURE,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MessageAttributes",
                     shape: &MESSAGE_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MessageDeduplicationId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MessageGroupId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static PUBLISH_RESPONSE: Shape = Shape {
+        name: "PublishResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "MessageId",
+                    shape: &MESSAGE_ID,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SequenceNumber",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -2459,11 +3199,13 @@ pub mod shapes {
                     name: "ResourceArn",
                     shape: &TOPIC_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "DataProtectionPolicy",
                     shape: &ATTRIBUTE_VALUE,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -2478,13 +3220,70 @@ pub mod shapes {
                     name: "TopicArn",
                     shape: &TOPIC_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Label",
                     shape: &LABEL,
                     required: true,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static ROUTE_TYPE: Shape = Shape {
+        name: "RouteType",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["Transactional", "Promotional", "Premium"],
+        },
+    };
+
+    pub static SMS_SANDBOX_PHONE_NUMBER: Shape = Shape {
+        name: "SMSSandboxPhoneNumber",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PhoneNumber",
+                    shape: &PHONE_NUMBER_STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Status",
+                    shape: &SMS_SANDBOX_PHONE_NUMBER_VERIFICATION_STATUS,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static SMS_SANDBOX_PHONE_NUMBER_LIST: Shape = Shape {
+        name: "SMSSandboxPhoneNumberList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &SMS_SANDBOX_PHONE_NUMBER,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static SMS_SANDBOX_PHONE_NUMBER_VERIFICATION_STATUS: Shape = Shape {
+        name: "SMSSandboxPhoneNumberVerificationStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["Pending", "Verified"],
         },
     };
 
@@ -2497,11 +3296,13 @@ pub mod shapes {
                     name: "EndpointArn",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Attributes",
                     shape: &MAP_STRING_TO_STRING,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -2516,11 +3317,13 @@ pub mod shapes {
                     name: "PlatformApplicationArn",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Attributes",
                     shape: &MAP_STRING_TO_STRING,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -2534,8 +3337,15 @@ pub mod shapes {
                 name: "attributes",
                 shape: &MAP_STRING_TO_STRING,
                 required: true,
+                location_name: None,
             }],
         },
+    };
+
+    pub static SET_SMS_ATTRIBUTES_RESPONSE: Shape = Shape {
+        name: "SetSMSAttributesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static SET_SUBSCRIPTION_ATTRIBUTES_INPUT: Shape = Shape {
@@ -2547,16 +3357,19 @@ pub mod shapes {
                     name: "SubscriptionArn",
                     shape: &SUBSCRIPTION_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AttributeName",
                     shape: &ATTRIBUTE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AttributeValue",
                     shape: &ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -2571,16 +3384,19 @@ pub mod shapes {
                     name: "TopicArn",
                     shape: &TOPIC_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AttributeName",
                     shape: &ATTRIBUTE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AttributeValue",
                     shape: &ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -2606,26 +3422,83 @@ pub mod shapes {
                     name: "TopicArn",
                     shape: &TOPIC_ARN,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Protocol",
                     shape: &PROTOCOL,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Endpoint",
-                    shape: &ENDPOINT,
+                    shape: &ENDPOINT_2,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "Attributes",
                     shape: &SUBSCRIPTION_ATTRIBUTES_MAP,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReturnSubscriptionArn",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static SUBSCRIBE_RESPONSE: Shape = Shape {
+        name: "SubscribeResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "SubscriptionArn",
+                shape: &SUBSCRIPTION_ARN,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static SUBSCRIPTION: Shape = Shape {
+        name: "Subscription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "SubscriptionArn",
+                    shape: &SUBSCRIPTION_ARN,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Owner",
+                    shape: &ACCOUNT,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Protocol",
+                    shape: &PROTOCOL,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Endpoint",
+                    shape: &ENDPOINT_2,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "TopicArn",
+                    shape: &TOPIC_ARN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -2639,6 +3512,21 @@ pub mod shapes {
             value: &ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static SUBSCRIPTIONS_LIST: Shape = Shape {
+        name: "SubscriptionsList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &SUBSCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2651,11 +3539,13 @@ pub mod shapes {
                     name: "Key",
                     shape: &TAG_KEY,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Value",
                     shape: &TAG_VALUE,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -2679,6 +3569,8 @@ pub mod shapes {
             member: &TAG_KEY,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2689,6 +3581,8 @@ pub mod shapes {
             member: &TAG,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2701,14 +3595,22 @@ pub mod shapes {
                     name: "ResourceArn",
                     shape: &AMAZON_RESOURCE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
+    };
+
+    pub static TAG_RESOURCE_RESPONSE: Shape = Shape {
+        name: "TagResourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static TAG_VALUE: Shape = Shape {
@@ -2722,6 +3624,25 @@ pub mod shapes {
         },
     };
 
+    pub static TIMESTAMP: Shape = Shape {
+        name: "Timestamp",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
+    };
+
+    pub static TOPIC: Shape = Shape {
+        name: "Topic",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TopicArn",
+                shape: &TOPIC_ARN,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
     pub static TOPIC_ATTRIBUTES_MAP: Shape = Shape {
         name: "TopicAttributesMap",
         sensitive: false,
@@ -2730,6 +3651,21 @@ pub mod shapes {
             value: &ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static TOPICS_LIST: Shape = Shape {
+        name: "TopicsList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &TOPIC,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2741,6 +3677,7 @@ pub mod shapes {
                 name: "SubscriptionArn",
                 shape: &SUBSCRIPTION_ARN,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -2754,14 +3691,22 @@ pub mod shapes {
                     name: "ResourceArn",
                     shape: &AMAZON_RESOURCE_NAME,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "TagKeys",
                     shape: &TAG_KEY_LIST,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
+    };
+
+    pub static UNTAG_RESOURCE_RESPONSE: Shape = Shape {
+        name: "UntagResourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static VERIFY_SMS_SANDBOX_PHONE_NUMBER_INPUT: Shape = Shape {
@@ -2773,13 +3718,32 @@ pub mod shapes {
                     name: "PhoneNumber",
                     shape: &PHONE_NUMBER_STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "OneTimePassword",
                     shape: &OTP_CODE,
                     required: true,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static VERIFY_SMS_SANDBOX_PHONE_NUMBER_RESULT: Shape = Shape {
+        name: "VerifySMSSandboxPhoneNumberResult",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
+    };
+
+    pub static ACCOUNT: Shape = Shape {
+        name: "account",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -2844,7 +3808,7 @@ pub mod shapes {
         },
     };
 
-    pub static ENDPOINT: Shape = Shape {
+    pub static ENDPOINT_2: Shape = Shape {
         name: "endpoint",
         sensitive: false,
         kind: ShapeKind::String {
@@ -2868,6 +3832,17 @@ pub mod shapes {
 
     pub static MESSAGE: Shape = Shape {
         name: "message",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static MESSAGE_ID: Shape = Shape {
+        name: "messageId",
         sensitive: false,
         kind: ShapeKind::String {
             min: None,
@@ -2976,14 +3951,20 @@ pub mod shapes {
         },
     };
 
-    /// `^[0-9]+$`, whole value.
+    /// `^[A-Za-z]{2}$`, whole value.
     fn pattern_0(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(&RE, "^(?:^[A-Za-z]{2}$)$", value)
+    }
+
+    /// `^[0-9]+$`, whole value.
+    fn pattern_1(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^[0-9]+$)$", value)
     }
 
     /// `^(\+[0-9]{8,}|[0-9]{0,9})$`, whole value.
-    fn pattern_1(value: &str) -> bool {
+    fn pattern_2(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^(\\+[0-9]{8,}|[0-9]{0,9})$)$", value)
     }
@@ -2991,7 +3972,11 @@ pub mod shapes {
     #[cfg(test)]
     #[test]
     fn every_pattern_compiles() {
-        for pattern in ["^(?:^[0-9]+$)$", "^(?:^(\\+[0-9]{8,}|[0-9]{0,9})$)$"] {
+        for pattern in [
+            "^(?:^[A-Za-z]{2}$)$",
+            "^(?:^[0-9]+$)$",
+            "^(?:^(\\+[0-9]{8,}|[0-9]{0,9})$)$",
+        ] {
             assert!(crate::shape::compile(pattern).is_some(), "{pattern}");
         }
     }

@@ -27,6 +27,12 @@ pub const API_VERSION: &str = "2012-11-05";
 /// The service's endpoint prefix (`sqs.<region>.amazonaws.com`).
 pub const ENDPOINT_PREFIX: &str = "sqs";
 
+/// The namespace of the query protocol's XML responses (`xmlNamespace`).
+pub const XML_NAMESPACE: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
+/// Whether the service is `awsQueryCompatible`: its JSON errors also carry the query
+/// protocol's code in `x-amzn-query-error`.
+pub const AWS_QUERY_COMPATIBLE: bool = true;
+
 /// Every error the model declares: its name, the code the protocol sends (query
 /// protocols and `awsQueryCompatible` services have their own), its HTTP status.
 pub mod errors {
@@ -35,21 +41,21 @@ pub mod errors {
     /// Two or more batch entries in the request have the same Id .
     pub const BATCH_ENTRY_IDS_NOT_DISTINCT: ErrorShape = ErrorShape {
         name: "BatchEntryIdsNotDistinct",
-        code: "BatchEntryIdsNotDistinct",
+        code: "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
         status: 400,
         sender_fault: true,
     };
     /// The length of all the messages put together is more than the limit.
     pub const BATCH_REQUEST_TOO_LONG: ErrorShape = ErrorShape {
         name: "BatchRequestTooLong",
-        code: "BatchRequestTooLong",
+        code: "AWS.SimpleQueueService.BatchRequestTooLong",
         status: 400,
         sender_fault: true,
     };
     /// The batch request doesn't contain any entries.
     pub const EMPTY_BATCH_REQUEST: ErrorShape = ErrorShape {
         name: "EmptyBatchRequest",
-        code: "EmptyBatchRequest",
+        code: "AWS.SimpleQueueService.EmptyBatchRequest",
         status: 400,
         sender_fault: true,
     };
@@ -77,7 +83,7 @@ pub mod errors {
     /// The Id of a batch entry in a batch request doesn't abide by the specification.
     pub const INVALID_BATCH_ENTRY_ID: ErrorShape = ErrorShape {
         name: "InvalidBatchEntryId",
-        code: "InvalidBatchEntryId",
+        code: "AWS.SimpleQueueService.InvalidBatchEntryId",
         status: 400,
         sender_fault: true,
     };
@@ -154,7 +160,7 @@ pub mod errors {
     /// The specified message isn't in flight.
     pub const MESSAGE_NOT_INFLIGHT: ErrorShape = ErrorShape {
         name: "MessageNotInflight",
-        code: "MessageNotInflight",
+        code: "AWS.SimpleQueueService.MessageNotInflight",
         status: 400,
         sender_fault: true,
     };
@@ -162,34 +168,34 @@ pub mod errors {
     pub const OVER_LIMIT: ErrorShape = ErrorShape {
         name: "OverLimit",
         code: "OverLimit",
-        status: 400,
+        status: 403,
         sender_fault: true,
     };
     /// Indicates that the specified queue previously received a PurgeQueue request within the last 60 seconds (the time it can take to delete the messages in the queue).
     pub const PURGE_QUEUE_IN_PROGRESS: ErrorShape = ErrorShape {
         name: "PurgeQueueInProgress",
-        code: "PurgeQueueInProgress",
-        status: 400,
+        code: "AWS.SimpleQueueService.PurgeQueueInProgress",
+        status: 403,
         sender_fault: true,
     };
     /// You must wait 60 seconds after deleting a queue before you can create another queue with the same name.
     pub const QUEUE_DELETED_RECENTLY: ErrorShape = ErrorShape {
         name: "QueueDeletedRecently",
-        code: "QueueDeletedRecently",
+        code: "AWS.SimpleQueueService.QueueDeletedRecently",
         status: 400,
         sender_fault: true,
     };
     /// Ensure that the QueueUrl is correct and that the queue has not been deleted.
     pub const QUEUE_DOES_NOT_EXIST: ErrorShape = ErrorShape {
         name: "QueueDoesNotExist",
-        code: "QueueDoesNotExist",
+        code: "AWS.SimpleQueueService.NonExistentQueue",
         status: 400,
         sender_fault: true,
     };
     /// A queue with this name already exists.
     pub const QUEUE_NAME_EXISTS: ErrorShape = ErrorShape {
         name: "QueueNameExists",
-        code: "QueueNameExists",
+        code: "QueueAlreadyExists",
         status: 400,
         sender_fault: true,
     };
@@ -211,20 +217,20 @@ pub mod errors {
     pub const RESOURCE_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
         name: "ResourceNotFoundException",
         code: "ResourceNotFoundException",
-        status: 400,
+        status: 404,
         sender_fault: true,
     };
     /// The batch request contains more entries than permissible.
     pub const TOO_MANY_ENTRIES_IN_BATCH_REQUEST: ErrorShape = ErrorShape {
         name: "TooManyEntriesInBatchRequest",
-        code: "TooManyEntriesInBatchRequest",
+        code: "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
         status: 400,
         sender_fault: true,
     };
     /// Error code 400.
     pub const UNSUPPORTED_OPERATION: ErrorShape = ErrorShape {
         name: "UnsupportedOperation",
-        code: "UnsupportedOperation",
+        code: "AWS.SimpleQueueService.UnsupportedOperation",
         status: 400,
         sender_fault: true,
     };
@@ -1449,8 +1455,9 @@ pub struct UntagQueueRequest {
     pub tag_keys: Vec<String>,
 }
 
-/// Every shape a request can reach, with the model's constraints, for
-/// [`crate::shape::validate`]. One static per shape, named after it.
+/// Every shape a request or response can reach, with the model's constraints (for
+/// [`crate::shape::validate`]) and wire names (for [`crate::query`]). One static per
+/// shape, named after it.
 pub mod shapes {
     use crate::shape::{Member, Shape, ShapeKind};
 
@@ -1461,6 +1468,8 @@ pub mod shapes {
             member: &STRING,
             min: None,
             max: None,
+            flattened: true,
+            member_name: Some("AWSAccountId"),
         },
     };
 
@@ -1471,6 +1480,8 @@ pub mod shapes {
             member: &STRING,
             min: None,
             max: None,
+            flattened: true,
+            member_name: Some("ActionName"),
         },
     };
 
@@ -1483,21 +1494,25 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Label",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AWSAccountIds",
                     shape: &AWS_ACCOUNT_ID_LIST,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Actions",
                     shape: &ACTION_NAME_LIST,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -1510,6 +1525,53 @@ pub mod shapes {
             member: &QUEUE_ATTRIBUTE_NAME,
             min: None,
             max: None,
+            flattened: true,
+            member_name: Some("AttributeName"),
+        },
+    };
+
+    pub static BATCH_RESULT_ERROR_ENTRY: Shape = Shape {
+        name: "BatchResultErrorEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Id",
+                    shape: &STRING,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "SenderFault",
+                    shape: &BOOLEAN,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Code",
+                    shape: &STRING,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Message",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static BATCH_RESULT_ERROR_ENTRY_LIST: Shape = Shape {
+        name: "BatchResultErrorEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &BATCH_RESULT_ERROR_ENTRY,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: Some("BatchResultErrorEntry"),
         },
     };
 
@@ -1529,7 +1591,15 @@ pub mod shapes {
             member: &BINARY,
             min: None,
             max: None,
+            flattened: false,
+            member_name: Some("BinaryListValue"),
         },
+    };
+
+    pub static BOOLEAN: Shape = Shape {
+        name: "Boolean",
+        sensitive: false,
+        kind: ShapeKind::Boolean,
     };
 
     pub static BOXED_INTEGER: Shape = Shape {
@@ -1549,6 +1619,20 @@ pub mod shapes {
                 name: "TaskHandle",
                 shape: &STRING,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static CANCEL_MESSAGE_MOVE_TASK_RESULT: Shape = Shape {
+        name: "CancelMessageMoveTaskResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ApproximateNumberOfMessagesMoved",
+                shape: &LONG,
+                required: false,
+                location_name: None,
             }],
         },
     };
@@ -1562,11 +1646,13 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Entries",
                     shape: &CHANGE_MESSAGE_VISIBILITY_BATCH_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -1581,16 +1667,19 @@ pub mod shapes {
                     name: "Id",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ReceiptHandle",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "VisibilityTimeout",
                     shape: &NULLABLE_INTEGER,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -1603,6 +1692,54 @@ pub mod shapes {
             member: &CHANGE_MESSAGE_VISIBILITY_BATCH_REQUEST_ENTRY,
             min: None,
             max: None,
+            flattened: true,
+            member_name: Some("ChangeMessageVisibilityBatchRequestEntry"),
+        },
+    };
+
+    pub static CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT: Shape = Shape {
+        name: "ChangeMessageVisibilityBatchResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Successful",
+                    shape: &CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Failed",
+                    shape: &BATCH_RESULT_ERROR_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_ENTRY: Shape = Shape {
+        name: "ChangeMessageVisibilityBatchResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Id",
+                shape: &STRING,
+                required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "ChangeMessageVisibilityBatchResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: Some("ChangeMessageVisibilityBatchResultEntry"),
         },
     };
 
@@ -1615,16 +1752,19 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ReceiptHandle",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "VisibilityTimeout",
                     shape: &NULLABLE_INTEGER,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -1639,18 +1779,34 @@ pub mod shapes {
                     name: "QueueName",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Attributes",
                     shape: &QUEUE_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: Some("Attribute"),
                 },
                 Member {
                     name: "tags",
                     shape: &TAG_MAP,
                     required: false,
+                    location_name: Some("Tag"),
                 },
             ],
+        },
+    };
+
+    pub static CREATE_QUEUE_RESULT: Shape = Shape {
+        name: "CreateQueueResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "QueueUrl",
+                shape: &STRING,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -1663,11 +1819,13 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Entries",
                     shape: &DELETE_MESSAGE_BATCH_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -1682,11 +1840,13 @@ pub mod shapes {
                     name: "Id",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ReceiptHandle",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -1699,6 +1859,54 @@ pub mod shapes {
             member: &DELETE_MESSAGE_BATCH_REQUEST_ENTRY,
             min: None,
             max: None,
+            flattened: true,
+            member_name: Some("DeleteMessageBatchRequestEntry"),
+        },
+    };
+
+    pub static DELETE_MESSAGE_BATCH_RESULT: Shape = Shape {
+        name: "DeleteMessageBatchResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Successful",
+                    shape: &DELETE_MESSAGE_BATCH_RESULT_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Failed",
+                    shape: &BATCH_RESULT_ERROR_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static DELETE_MESSAGE_BATCH_RESULT_ENTRY: Shape = Shape {
+        name: "DeleteMessageBatchResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Id",
+                shape: &STRING,
+                required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static DELETE_MESSAGE_BATCH_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "DeleteMessageBatchResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &DELETE_MESSAGE_BATCH_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: Some("DeleteMessageBatchResultEntry"),
         },
     };
 
@@ -1711,11 +1919,13 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "ReceiptHandle",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -1729,6 +1939,7 @@ pub mod shapes {
                 name: "QueueUrl",
                 shape: &STRING,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -1742,13 +1953,28 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AttributeNames",
                     shape: &ATTRIBUTE_NAME_LIST,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static GET_QUEUE_ATTRIBUTES_RESULT: Shape = Shape {
+        name: "GetQueueAttributesResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Attributes",
+                shape: &QUEUE_ATTRIBUTE_MAP,
+                required: false,
+                location_name: Some("Attribute"),
+            }],
         },
     };
 
@@ -1761,13 +1987,28 @@ pub mod shapes {
                     name: "QueueName",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "QueueOwnerAWSAccountId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static GET_QUEUE_URL_RESULT: Shape = Shape {
+        name: "GetQueueUrlResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "QueueUrl",
+                shape: &STRING,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -1780,16 +2021,40 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &BOXED_INTEGER,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_DEAD_LETTER_SOURCE_QUEUES_RESULT: Shape = Shape {
+        name: "ListDeadLetterSourceQueuesResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "queueUrls",
+                    shape: &QUEUE_URL_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &TOKEN,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -1804,13 +2069,103 @@ pub mod shapes {
                     name: "SourceArn",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &NULLABLE_INTEGER,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static LIST_MESSAGE_MOVE_TASKS_RESULT: Shape = Shape {
+        name: "ListMessageMoveTasksResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Results",
+                shape: &LIST_MESSAGE_MOVE_TASKS_RESULT_ENTRY_LIST,
+                required: false,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static LIST_MESSAGE_MOVE_TASKS_RESULT_ENTRY: Shape = Shape {
+        name: "ListMessageMoveTasksResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TaskHandle",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Status",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SourceArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "DestinationArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MaxNumberOfMessagesPerSecond",
+                    shape: &NULLABLE_INTEGER,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ApproximateNumberOfMessagesMoved",
+                    shape: &LONG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ApproximateNumberOfMessagesToMove",
+                    shape: &NULLABLE_LONG,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "FailureReason",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "StartedTimestamp",
+                    shape: &LONG,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_MESSAGE_MOVE_TASKS_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "ListMessageMoveTasksResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &LIST_MESSAGE_MOVE_TASKS_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: Some("ListMessageMoveTasksResultEntry"),
         },
     };
 
@@ -1822,6 +2177,20 @@ pub mod shapes {
                 name: "QueueUrl",
                 shape: &STRING,
                 required: true,
+                location_name: None,
+            }],
+        },
+    };
+
+    pub static LIST_QUEUE_TAGS_RESULT: Shape = Shape {
+        name: "ListQueueTagsResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Tags",
+                shape: &TAG_MAP,
+                required: false,
+                location_name: Some("Tag"),
             }],
         },
     };
@@ -1835,16 +2204,100 @@ pub mod shapes {
                     name: "QueueNamePrefix",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "NextToken",
                     shape: &TOKEN,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &BOXED_INTEGER,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_QUEUES_RESULT: Shape = Shape {
+        name: "ListQueuesResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "QueueUrls",
+                    shape: &QUEUE_URL_LIST,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &TOKEN,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static LONG: Shape = Shape {
+        name: "Long",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: None,
+            max: None,
+        },
+    };
+
+    pub static MESSAGE: Shape = Shape {
+        name: "Message",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "MessageId",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "ReceiptHandle",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MD5OfBody",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Body",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "Attributes",
+                    shape: &MESSAGE_SYSTEM_ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: Some("Attribute"),
+                },
+                Member {
+                    name: "MD5OfMessageAttributes",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MessageAttributes",
+                    shape: &MESSAGE_BODY_ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: Some("MessageAttribute"),
                 },
             ],
         },
@@ -1868,6 +2321,8 @@ pub mod shapes {
             member: &MESSAGE_ATTRIBUTE_NAME,
             min: None,
             max: None,
+            flattened: true,
+            member_name: Some("MessageAttributeName"),
         },
     };
 
@@ -1880,26 +2335,31 @@ pub mod shapes {
                     name: "StringValue",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "BinaryValue",
                     shape: &BINARY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StringListValues",
                     shape: &STRING_LIST,
                     required: false,
+                    location_name: Some("StringListValue"),
                 },
                 Member {
                     name: "BinaryListValues",
                     shape: &BINARY_LIST,
                     required: false,
+                    location_name: Some("BinaryListValue"),
                 },
                 Member {
                     name: "DataType",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -1913,6 +2373,9 @@ pub mod shapes {
             value: &MESSAGE_ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: true,
+            key_name: Some("Name"),
+            value_name: Some("Value"),
         },
     };
 
@@ -1924,6 +2387,21 @@ pub mod shapes {
             value: &MESSAGE_SYSTEM_ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: true,
+            key_name: Some("Name"),
+            value_name: Some("Value"),
+        },
+    };
+
+    pub static MESSAGE_LIST: Shape = Shape {
+        name: "MessageList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &MESSAGE,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: Some("Message"),
         },
     };
 
@@ -1934,6 +2412,22 @@ pub mod shapes {
             member: &MESSAGE_SYSTEM_ATTRIBUTE_NAME,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
+        },
+    };
+
+    pub static MESSAGE_SYSTEM_ATTRIBUTE_MAP: Shape = Shape {
+        name: "MessageSystemAttributeMap",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &MESSAGE_SYSTEM_ATTRIBUTE_NAME,
+            value: &STRING,
+            min: None,
+            max: None,
+            flattened: true,
+            key_name: Some("Name"),
+            value_name: Some("Value"),
         },
     };
 
@@ -1979,26 +2473,31 @@ pub mod shapes {
                     name: "StringValue",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "BinaryValue",
                     shape: &BINARY,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "StringListValues",
                     shape: &STRING_LIST,
                     required: false,
+                    location_name: Some("StringListValue"),
                 },
                 Member {
                     name: "BinaryListValues",
                     shape: &BINARY_LIST,
                     required: false,
+                    location_name: Some("BinaryListValue"),
                 },
                 Member {
                     name: "DataType",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -2013,6 +2512,15 @@ pub mod shapes {
         },
     };
 
+    pub static NULLABLE_LONG: Shape = Shape {
+        name: "NullableLong",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: None,
+            max: None,
+        },
+    };
+
     pub static PURGE_QUEUE_REQUEST: Shape = Shape {
         name: "PurgeQueueRequest",
         sensitive: false,
@@ -2021,6 +2529,7 @@ pub mod shapes {
                 name: "QueueUrl",
                 shape: &STRING,
                 required: true,
+                location_name: None,
             }],
         },
     };
@@ -2033,6 +2542,9 @@ pub mod shapes {
             value: &STRING,
             min: None,
             max: None,
+            flattened: true,
+            key_name: Some("Name"),
+            value_name: Some("Value"),
         },
     };
 
@@ -2070,6 +2582,18 @@ pub mod shapes {
         },
     };
 
+    pub static QUEUE_URL_LIST: Shape = Shape {
+        name: "QueueUrlList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &STRING,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: Some("QueueUrl"),
+        },
+    };
+
     pub static RECEIVE_MESSAGE_REQUEST: Shape = Shape {
         name: "ReceiveMessageRequest",
         sensitive: false,
@@ -2079,43 +2603,64 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "AttributeNames",
                     shape: &ATTRIBUTE_NAME_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MessageSystemAttributeNames",
                     shape: &MESSAGE_SYSTEM_ATTRIBUTE_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MessageAttributeNames",
                     shape: &MESSAGE_ATTRIBUTE_NAME_LIST,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaxNumberOfMessages",
                     shape: &NULLABLE_INTEGER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "VisibilityTimeout",
                     shape: &NULLABLE_INTEGER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "WaitTimeSeconds",
                     shape: &NULLABLE_INTEGER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "ReceiveRequestAttemptId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static RECEIVE_MESSAGE_RESULT: Shape = Shape {
+        name: "ReceiveMessageResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Messages",
+                shape: &MESSAGE_LIST,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -2128,11 +2673,13 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Label",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -2147,11 +2694,13 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Entries",
                     shape: &SEND_MESSAGE_BATCH_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -2166,36 +2715,43 @@ pub mod shapes {
                     name: "Id",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "MessageBody",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "DelaySeconds",
                     shape: &NULLABLE_INTEGER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MessageAttributes",
                     shape: &MESSAGE_BODY_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: Some("MessageAttribute"),
                 },
                 Member {
                     name: "MessageSystemAttributes",
                     shape: &MESSAGE_BODY_SYSTEM_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: Some("MessageSystemAttribute"),
                 },
                 Member {
                     name: "MessageDeduplicationId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MessageGroupId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -2208,6 +2764,86 @@ pub mod shapes {
             member: &SEND_MESSAGE_BATCH_REQUEST_ENTRY,
             min: None,
             max: None,
+            flattened: true,
+            member_name: Some("SendMessageBatchRequestEntry"),
+        },
+    };
+
+    pub static SEND_MESSAGE_BATCH_RESULT: Shape = Shape {
+        name: "SendMessageBatchResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Successful",
+                    shape: &SEND_MESSAGE_BATCH_RESULT_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "Failed",
+                    shape: &BATCH_RESULT_ERROR_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static SEND_MESSAGE_BATCH_RESULT_ENTRY: Shape = Shape {
+        name: "SendMessageBatchResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Id",
+                    shape: &STRING,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "MessageId",
+                    shape: &STRING,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "MD5OfMessageBody",
+                    shape: &STRING,
+                    required: true,
+                    location_name: None,
+                },
+                Member {
+                    name: "MD5OfMessageAttributes",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MD5OfMessageSystemAttributes",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SequenceNumber",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static SEND_MESSAGE_BATCH_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "SendMessageBatchResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &SEND_MESSAGE_BATCH_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: Some("SendMessageBatchResultEntry"),
         },
     };
 
@@ -2220,36 +2856,82 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "MessageBody",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "DelaySeconds",
                     shape: &NULLABLE_INTEGER,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MessageAttributes",
                     shape: &MESSAGE_BODY_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: Some("MessageAttribute"),
                 },
                 Member {
                     name: "MessageSystemAttributes",
                     shape: &MESSAGE_BODY_SYSTEM_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: Some("MessageSystemAttribute"),
                 },
                 Member {
                     name: "MessageDeduplicationId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MessageGroupId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                },
+            ],
+        },
+    };
+
+    pub static SEND_MESSAGE_RESULT: Shape = Shape {
+        name: "SendMessageResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "MD5OfMessageBody",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MD5OfMessageAttributes",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MD5OfMessageSystemAttributes",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "MessageId",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                },
+                Member {
+                    name: "SequenceNumber",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
                 },
             ],
         },
@@ -2264,11 +2946,13 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Attributes",
                     shape: &QUEUE_ATTRIBUTE_MAP,
                     required: true,
+                    location_name: Some("Attribute"),
                 },
             ],
         },
@@ -2283,18 +2967,34 @@ pub mod shapes {
                     name: "SourceArn",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "DestinationArn",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
                 },
                 Member {
                     name: "MaxNumberOfMessagesPerSecond",
                     shape: &NULLABLE_INTEGER,
                     required: false,
+                    location_name: None,
                 },
             ],
+        },
+    };
+
+    pub static START_MESSAGE_MOVE_TASK_RESULT: Shape = Shape {
+        name: "StartMessageMoveTaskResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TaskHandle",
+                shape: &STRING,
+                required: false,
+                location_name: None,
+            }],
         },
     };
 
@@ -2316,6 +3016,8 @@ pub mod shapes {
             member: &STRING,
             min: None,
             max: None,
+            flattened: false,
+            member_name: Some("StringListValue"),
         },
     };
 
@@ -2337,6 +3039,8 @@ pub mod shapes {
             member: &TAG_KEY,
             min: None,
             max: None,
+            flattened: true,
+            member_name: Some("TagKey"),
         },
     };
 
@@ -2348,6 +3052,9 @@ pub mod shapes {
             value: &TAG_VALUE,
             min: None,
             max: None,
+            flattened: true,
+            key_name: Some("Key"),
+            value_name: Some("Value"),
         },
     };
 
@@ -2360,11 +3067,13 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_MAP,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
@@ -2401,11 +3110,13 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
                 },
                 Member {
                     name: "TagKeys",
                     shape: &TAG_KEY_LIST,
                     required: true,
+                    location_name: None,
                 },
             ],
         },
