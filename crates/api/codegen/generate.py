@@ -359,9 +359,9 @@ def query_traits(model: dict) -> dict:
             if part in shape and "locationName" in shape[part]:
                 traits[part] = {"locationName": shape[part]["locationName"]}
         members = {
-            m: {"locationName": v["locationName"]}
+            m: {k: v[k] for k in ("locationName", "flattened") if k in v}
             for m, v in shape.get("members", {}).items()
-            if "locationName" in v
+            if "locationName" in v or "flattened" in v
         }
         if members:
             traits["members"] = members
@@ -765,7 +765,8 @@ class Model:
                 members.append(
                     f"            Member {{ name: {rust_str(member_name)}, shape: &{self.statics[member['shape']]}, "
                     f"required: {'true' if member_name in required else 'false'}, "
-                    f"location_name: {opt_str(member.get('locationName'))} }},"
+                    f"location_name: {opt_str(member.get('locationName'))}, "
+                    f"flattened: {'true' if member.get('flattened') else 'false'} }},"
                 )
             body = ["ShapeKind::Structure {", "        members: &["] + members + ["        ],", "    }"]
         elif kind == "string":

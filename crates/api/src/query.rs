@@ -84,7 +84,7 @@ pub fn decode(input: &Shape, params: &[(String, String)]) -> Result<Map<String, 
             value,
         })
         .collect();
-    match decode_value(input, &entries, 0)? {
+    match decode_value(input, &entries, 0, false)? {
         Some(Value::Object(map)) => Ok(map),
         _ => Ok(Map::new()),
     }
@@ -96,6 +96,7 @@ fn decode_value(
     shape: &Shape,
     params: &[Param<'_>],
     depth: usize,
+    flat: bool,
 ) -> Result<Option<Value>, ApiError> {
     if depth > MAX_DEPTH {
         let key = params.first().map_or("", |p| p.key);
@@ -112,7 +113,7 @@ fn decode_value(
             member_name,
             ..
         } => {
-            let items = if *flattened {
+            let items = if *flattened || flat {
                 indexed(params)
             } else {
                 indexed(&strip(params, member_name.unwrap_or("member")))
@@ -127,7 +128,7 @@ fn decode_value(
             value_name,
             ..
         } => {
-            let entries = if *flattened {
+            let entries = if *flattened || flat {
                 indexed(params)
             } else {
                 indexed(&strip(params, "entry"))
@@ -157,7 +158,7 @@ fn decode_structure(
         let Some(group) = groups.get(query_name(member)) else {
             continue;
         };
-        if let Some(value) = decode_value(member.shape, group, depth + 1)? {
+        if let Some(value) = decode_value(member.shape, group, depth + 1, member.flattened)? {
             out.insert(member.name.to_owned(), value);
         }
     }
@@ -172,7 +173,7 @@ fn decode_list(
 ) -> Result<Option<Value>, ApiError> {
     let mut out = Vec::with_capacity(items.len());
     for item in items.values() {
-        if let Some(value) = decode_value(member, item, depth + 1)? {
+        if let Some(value) = decode_value(member, item, depth + 1, false)? {
             out.push(value);
         }
     }
@@ -195,7 +196,7 @@ fn decode_map(
         let parts = group_by_first(entry);
         let Some(Value::String(k)) = parts
             .get(key_name)
-            .map(|p| decode_value(key, p, depth + 1))
+            .map(|p| decode_value(key, p, depth + 1, false))
             .transpose()?
             .flatten()
         else {
@@ -203,7 +204,7 @@ fn decode_map(
         };
         let Some(v) = parts
             .get(value_name)
-            .map(|p| decode_value(value, p, depth + 1))
+            .map(|p| decode_value(value, p, depth + 1, false))
             .transpose()?
             .flatten()
         else {
@@ -234,10 +235,10 @@ fn strip<'a>(params: &[Param<'a>], name: &str) -> Vec<Param<'a>> {
 fn query_name(member: &Member) -> &'static str {
     match member.shape.kind {
         ShapeKind::List {
-            flattened: true,
+            flattened,
             member_name: Some(name),
             ..
-        } => name,
+        } if flattened || member.flattened => name,
         _ => member.xml_name(),
     }
 }
@@ -549,19 +550,27 @@ impl Xml {
         for member in *members {
             match object.get(member.name) {
                 None | Some(Value::Null) => {}
-                Some(value) => self.value(query_name(member), member.shape, value, depth + 1)?,
+                Some(value) => self.value(
+                    query_name(member),
+                    member.shape,
+                    value,
+                    depth + 1,
+                    member.flattened,
+                )?,
             }
         }
         Ok(())
     }
 
     /// `value` as element(s) named `name`.
+    /// `flat`: the reference flattens the list or map whatever its shape says.
     fn value(
         &mut self,
         name: &str,
         shape: &Shape,
         value: &Value,
         depth: usize,
+        flat: bool,
     ) -> Result<(), ApiError> {
         if depth > MAX_DEPTH {
             return Err(ApiError::internal(format!(
@@ -583,16 +592,16 @@ impl Xml {
                 },
                 Value::Array(items),
             ) => {
-                if *flattened {
+                if *flattened || flat {
                     // Each item is an element named like the member (its item name if any).
                     for item in items {
-                        self.value(name, member, item, depth + 1)?;
+                        self.value(name, member, item, depth + 1, false)?;
                     }
                 } else {
                     let item_name = member_name.unwrap_or("member");
                     self.start(name);
                     for item in items {
-                        self.value(item_name, member, item, depth + 1)?;
+                        self.value(item_name, member, item, depth + 1, false)?;
                     }
                     self.end(name);
                 }
@@ -610,17 +619,18 @@ impl Xml {
             ) => {
                 let key_name = key_name.unwrap_or("key");
                 let value_name = value_name.unwrap_or("value");
-                if !*flattened {
+                let flattened = *flattened || flat;
+                if !flattened {
                     self.start(name);
                 }
-                let entry_name = if *flattened { name } else { "entry" };
+                let entry_name = if flattened { name } else { "entry" };
                 for (k, v) in entries {
                     self.start(entry_name);
-                    self.value(key_name, key, &Value::String(k.clone()), depth + 1)?;
-                    self.value(value_name, value_shape, v, depth + 1)?;
+                    self.value(key_name, key, &Value::String(k.clone()), depth + 1, false)?;
+                    self.value(value_name, value_shape, v, depth + 1, false)?;
                     self.end(entry_name);
                 }
-                if !*flattened {
+                if !flattened {
                     self.end(name);
                 }
             }
@@ -889,6 +899,14 @@ mod tests {
                 member("Map", &MAP, None),
                 member("Attributes", &FLAT_MAP, Some("Attribute")),
                 member("Inner", &INNER, None),
+                // A reference that flattens a list whose shape does not.
+                Member {
+                    name: "Refs",
+                    shape: &STRINGS,
+                    required: false,
+                    location_name: Some("Ref"),
+                    flattened: true,
+                },
             ],
         },
     };
@@ -903,6 +921,7 @@ mod tests {
             shape,
             required: false,
             location_name,
+            flattened: false,
         }
     }
 
@@ -923,7 +942,7 @@ mod tests {
                     &Numbers.1=7\
                     &Map.entry.1.key=k&Map.entry.1.value=v\
                     &Attribute.1.Name=n&Attribute.1.Value.S=s&Attribute.1.Value.Blob=AAE%3D\
-                    &Inner.Nested.Nested.S=deep&Unknown.Key=1";
+                    &Inner.Nested.Nested.S=deep&Unknown.Key=1&Ref.2=b&Ref.1=a";
         assert_eq!(
             decoded(body),
             json!({
@@ -939,6 +958,7 @@ mod tests {
                 "Map": {"k": "v"},
                 "Attributes": {"n": {"S": "s", "Blob": "AAE="}},
                 "Inner": {"Nested": {"Nested": {"S": "deep"}}},
+                "Refs": ["a", "b"],
             })
         );
     }
@@ -1046,6 +1066,7 @@ mod tests {
             "Attributes": {"n": {"S": "s"}},
             "Inner": {"Nested": {"S": "deep"}},
             "Ratio": null,
+            "Refs": ["r"],
         });
         let xml = encode(
             "Op",
@@ -1063,7 +1084,7 @@ mod tests {
              <Strings><member>s1</member><member>s2</member></Strings><Item>i1</Item>\
              <Map><entry><key>k</key><value>v</value></entry></Map>\
              <Attribute><Name>n</Name><Value><S>s</S></Value></Attribute>\
-             <Inner><Nested><S>deep</S></Nested></Inner></OpResult>\
+             <Inner><Nested><S>deep</S></Nested></Inner><Ref>r</Ref></OpResult>\
              <ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></OpResponse>"
         );
         let xml = encode("Op", None, "", None, &json!({}), "rid").unwrap();

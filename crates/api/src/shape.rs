@@ -99,6 +99,9 @@ pub struct Member {
     /// The model's `locationName`: the member's name in the query protocol and XML (else
     /// `name`); for REST members outside the body, their header, label or query key.
     pub location_name: Option<&'static str>,
+    /// XML/query: the reference flattens its list or map (botocore ORs this with the shape's
+    /// own `flattened`).
+    pub flattened: bool,
 }
 
 impl Member {
