@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 use quick_xml::Writer;
 use quick_xml::escape::partial_escape;
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
@@ -752,6 +752,17 @@ pub fn query_error_header(error: &ApiError, errors: &'static [ErrorShape]) -> Op
     HeaderValue::from_str(&format!("{code};{}", fault.as_str())).ok()
 }
 
+/// Adds [`query_error_header`] to the headers of an `awsQueryCompatible` service's JSON error.
+pub fn insert_query_error_header(
+    headers: &mut HeaderMap,
+    error: &ApiError,
+    errors: &'static [ErrorShape],
+) {
+    if let Some(value) = query_error_header(error, errors) {
+        headers.insert(QUERY_ERROR_HEADER, value);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -1112,8 +1123,10 @@ mod tests {
              <Message>The queue &lt;q&gt; does not exist.</Message></Error>\
              <RequestId>rid</RequestId></ErrorResponse>"
         );
+        let mut headers = HeaderMap::new();
+        insert_query_error_header(&mut headers, &error, ERRORS);
         assert_eq!(
-            query_error_header(&error, ERRORS).unwrap(),
+            headers[QUERY_ERROR_HEADER],
             "AWS.SimpleQueueService.NonExistentQueue;Sender"
         );
         let internal = ApiError::internal("boom");
