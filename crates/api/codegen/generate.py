@@ -8,9 +8,12 @@ generated from) for each service of SERVICES and writes Rust, committed to the r
   exactly as in the model, `Option` for non-required members; a REST operation's members in
   the URI, query string and headers are ordinary members, placed by the REST codec
   (`crates/api/src/rest.rs`) from the operation's binding; a blob or string payload, the raw
-  body, is `#[serde(skip)]`), the enums, the errors, and `shapes`: every shape an input can
-  reach with its constraints (required members, length, pattern, enum values, numeric
-  ranges), as data for the generic validator in `crates/api/src/shape.rs`;
+  body, is `#[serde(skip)]`), the enums, the errors, and `shapes`: every shape an input or
+  output can reach with its constraints (required members, length, pattern, enum values,
+  numeric ranges) and wire names (`locationName`s, `flattened`), as data for the generic
+  validator in `crates/api/src/shape.rs` and the query codec in `crates/api/src/query.rs`; the
+  query protocol's `XML_NAMESPACE` and `AWS_QUERY_COMPATIBLE` per service (model.rs) and each
+  operation's `output_shape` and `result_wrapper` (operations.rs);
 - `crates/api/src/<module>/operations.rs`: the `Operation` list with each operation's HTTP
   binding (`bindings`), the typed `Request` enum, the backend trait (one method per
   operation, each defaulting to an `UnsupportedOperation` error) and `dispatch`.
@@ -151,6 +154,8 @@ class Service:
     string_enums: bool = False
     feature: str | None = None  # the sluice-api cargo feature, None = always built
     operations: list[str] | None = None  # a subset to generate; None = all
+    # The query protocol's traits botocore's model no longer carries (see QUERY_OVERLAYS).
+    query_overlay: str | None = None
 
     @property
     def model_rel(self) -> str:
@@ -161,7 +166,7 @@ SERVICES = [
     Service("stepfunctions", "2016-11-23", "sfn", "Step Functions", "StepFunctions"),
     Service("lambda", "2015-03-31", "lambda", "Lambda", "Lambda", string_enums=True,
             operations=LAMBDA_OPERATIONS),
-    Service("sqs", "2012-11-05", "sqs", "SQS", "Sqs", feature="sqs"),
+    Service("sqs", "2012-11-05", "sqs", "SQS", "Sqs", feature="sqs", query_overlay="sqs-query.json"),
     Service("sns", "2010-03-31", "sns", "SNS", "Sns", feature="sns"),
     Service("kinesis", "2013-12-02", "kinesis", "Kinesis", "Kinesis", feature="kinesis"),
     Service("events", "2015-10-07", "events", "EventBridge", "EventBridge", feature="events"),
@@ -323,6 +328,115 @@ def has_lookaround(pattern: str) -> bool:
     return re.search(r"\(\?[=!]|\(\?<[=!]", pattern) is not None
 
 
+def opt_str(value: str | None) -> str:
+    return "None" if value is None else f"Some({rust_str(value)})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Query protocol overlays
+#
+# SQS moved to AWS JSON 1.0 (`awsQueryCompatible`), and botocore's model of it dropped what only
+# the query protocol needs: `xmlNamespace`, `resultWrapper`s, `locationName`s (`Attribute.N.Name`,
+# `MessageAttribute.N.Value.StringValue`) and the errors' query codes
+# (`AWS.SimpleQueueService.NonExistentQueue`), which the JSON protocol still sends in
+# `x-amzn-query-error`. Clients of the query protocol (older SDKs) still send and expect them, so
+# they are kept as data: `codegen/overlays/<file>`, extracted from the last botocore model of the
+# service that spoke query (`generate.py --extract-query-overlay SERVICE MODEL_JSON`), applied to
+# the pinned model where its shapes and members still exist.
+
+OVERLAYS = HERE.parent / "overlays"
+
+
+def query_traits(model: dict) -> dict:
+    """The query protocol's traits of `model`: what `apply_query_overlay` puts back."""
+    meta = model["metadata"]
+    out: dict = {"metadata": {k: meta[k] for k in ("xmlNamespace",) if k in meta}}
+    ops = {}
+    for name, op in model["operations"].items():
+        wrapper = op.get("output", {}).get("resultWrapper")
+        if wrapper:
+            ops[name] = {"resultWrapper": wrapper}
+    out["operations"] = ops
+    shapes = {}
+    for name, shape in model["shapes"].items():
+        traits: dict = {}
+        if shape.get("flattened"):
+            traits["flattened"] = True
+        for part in ("member", "key", "value"):
+            if part in shape and "locationName" in shape[part]:
+                traits[part] = {"locationName": shape[part]["locationName"]}
+        members = {
+            m: {k: v[k] for k in ("locationName", "flattened") if k in v}
+            for m, v in shape.get("members", {}).items()
+            if "locationName" in v or "flattened" in v
+        }
+        if members:
+            traits["members"] = members
+        if shape.get("exception") and "error" in shape:
+            traits["error"] = shape["error"]
+        if traits:
+            shapes[name] = traits
+    out["shapes"] = shapes
+    return out
+
+
+def load_query_overlay(service: Service) -> dict:
+    path = OVERLAYS / (service.query_overlay or "")
+    if not path.is_file():
+        fail(f"{service.name}: no query overlay {path.relative_to(REPO)}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def apply_query_overlay(model: dict, overlay: dict) -> dict:
+    """`model` with `overlay`'s traits where its shapes, members and operations exist."""
+    model = json.loads(json.dumps(model))
+    model["metadata"].update(overlay.get("metadata", {}))
+    for name, traits in overlay.get("operations", {}).items():
+        op = model["operations"].get(name)
+        if op is not None and "output" in op:
+            op["output"].update(traits)
+    for name, traits in overlay.get("shapes", {}).items():
+        shape = model["shapes"].get(name)
+        if shape is None:
+            continue
+        if "flattened" in traits and shape["type"] in ("list", "map"):
+            shape["flattened"] = traits["flattened"]
+        for part in ("member", "key", "value"):
+            if part in traits and part in shape:
+                shape[part].update(traits[part])
+        for member_name, member_traits in traits.get("members", {}).items():
+            member = shape.get("members", {}).get(member_name)
+            if member is not None:
+                member.update(member_traits)
+        if "error" in traits and shape.get("exception"):
+            shape["error"] = {**traits["error"], **shape.get("error", {})}
+    return model
+
+
+def extract_query_overlay(service_name: str, model_path: str) -> None:
+    service = next((s for s in SERVICES if s.name == service_name), None)
+    if service is None or not service.query_overlay:
+        fail(f"{service_name}: not a service with a query overlay")
+    raw = Path(model_path).read_bytes()
+    if model_path.endswith(".gz"):
+        raw = gzip.decompress(raw)
+    model = json.loads(raw)
+    if model["metadata"].get("protocol") != "query":
+        fail(f"{model_path} is not a query protocol model")
+    botocore = Path(model_path).resolve().parents[3]
+    overlay = {
+        "comment": "The query protocol's traits of this service, which the pinned botocore model "
+        "no longer has; applied by generate.py. Written by generate.py --extract-query-overlay.",
+        "source": f"botocore {botocore_version(botocore)}, {service.model_rel} "
+        f"(sha256 {hashlib.sha256(raw).hexdigest()})",
+        **query_traits(model),
+    }
+    OVERLAYS.mkdir(exist_ok=True)
+    path = OVERLAYS / service.query_overlay
+    path.write_text(json.dumps(overlay, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {path.relative_to(REPO)}")
+
+
 # ---------------------------------------------------------------------------------------------
 # The model: what every emitter shares
 
@@ -330,6 +444,8 @@ def has_lookaround(pattern: str) -> bool:
 class Model:
     def __init__(self, service: Service, model: dict, source: str, digest: str):
         self.service = service
+        if service.query_overlay:
+            model = apply_query_overlay(model, load_query_overlay(service))
         self.model = model
         self.meta = model["metadata"]
         self.shapes: dict = model["shapes"]
@@ -401,11 +517,12 @@ class Model:
         return names
 
     def name_statics(self) -> dict[str, str]:
-        """The `shapes::` static of each shape an input reaches: its name in SCREAMING_CASE,
-        numbered when two shapes differ only in case (SNS's `String` and `string`)."""
+        """The `shapes::` static of each shape an input or output reaches: its name in
+        SCREAMING_CASE, numbered when two shapes differ only in case (SNS's `String` and
+        `string`)."""
         statics: dict[str, str] = {}
         taken: set[str] = set()
-        for name in sorted(self.input_reachable):
+        for name in sorted(self.reachable):
             ident = screaming(name)
             if ident in taken:
                 if self.service.name in STRICT_NAMES:
@@ -563,13 +680,13 @@ class Model:
 
     def shapes_rs(self) -> list[str]:
         body = []
-        for name in sorted(self.input_reachable):
+        for name in sorted(self.reachable):
             body += self.shape_static(name)
         uses_known = any(
-            self.shapes[n].get("pattern") in KNOWN_PATTERNS for n in self.input_reachable
+            self.shapes[n].get("pattern") in KNOWN_PATTERNS for n in self.reachable
         )
         imports = ["Member", "Shape", "ShapeKind"]
-        if any("pattern" in self.shapes[n] for n in self.input_reachable):
+        if any("pattern" in self.shapes[n] for n in self.reachable):
             imports.insert(1, "Pattern")
         if self.regexes:
             imports.append("RegexCell")
@@ -577,8 +694,9 @@ class Model:
         if uses_known:
             imports.append("patterns")
         out = [
-            "/// Every shape a request can reach, with the model's constraints, for",
-            "/// [`crate::shape::validate`]. One static per shape, named after it.",
+            "/// Every shape a request or response can reach, with the model's constraints (for",
+            "/// [`crate::shape::validate`]) and wire names (for [`crate::query`]). One static per",
+            "/// shape, named after it.",
             "pub mod shapes {",
             f"    use crate::shape::{{{', '.join(imports)}}};",
             "",
@@ -638,6 +756,7 @@ class Model:
         shape = self.shapes[name]
         kind = shape["type"]
         sensitive = "true" if shape.get("sensitive") else "false"
+        flattened = "true" if shape.get("flattened") else "false"
 
         def opt(key: str, float_: bool = False) -> str:
             if key not in shape:
@@ -653,7 +772,9 @@ class Model:
             for member_name, member in shape.get("members", {}).items():
                 members.append(
                     f"            Member {{ name: {rust_str(member_name)}, shape: &{self.statics[member['shape']]}, "
-                    f"required: {'true' if member_name in required else 'false'} }},"
+                    f"required: {'true' if member_name in required else 'false'}, "
+                    f"location_name: {opt_str(member.get('locationName'))}, "
+                    f"flattened: {'true' if member.get('flattened') else 'false'} }},"
                 )
             body = ["ShapeKind::Structure {", "        members: &["] + members + ["        ],", "    }"]
         elif kind == "string":
@@ -695,6 +816,8 @@ class Model:
                 f"        member: &{self.statics[shape['member']['shape']]},",
                 f"        min: {opt('min')},",
                 f"        max: {opt('max')},",
+                f"        flattened: {flattened},",
+                f"        member_name: {opt_str(shape['member'].get('locationName'))},",
                 "    }",
             ]
         elif kind == "map":
@@ -704,6 +827,9 @@ class Model:
                 f"        value: &{self.statics[shape['value']['shape']]},",
                 f"        min: {opt('min')},",
                 f"        max: {opt('max')},",
+                f"        flattened: {flattened},",
+                f"        key_name: {opt_str(shape['key'].get('locationName'))},",
+                f"        value_name: {opt_str(shape['value'].get('locationName'))},",
                 "    }",
             ]
         else:
@@ -841,6 +967,7 @@ class ServiceEmitter:
             f"pub const ENDPOINT_PREFIX: &str = {rust_str(meta['endpointPrefix'])};",
             "",
         ]
+        out += self.query_metadata_rs()
         out += self.errors_rs()
         enums = sorted(
             n for n in m.reachable
@@ -854,6 +981,26 @@ class ServiceEmitter:
             out += self.struct_rs(name)
         out += m.shapes_rs()
         return "\n".join(out) + "\n"
+
+    def query_metadata_rs(self) -> list[str]:
+        """What the query protocol codec (`crate::query`) needs of the service."""
+        meta = self.m.meta
+        if self.legacy:
+            return []
+        out = []
+        if "xmlNamespace" in meta:
+            out += [
+                "/// The namespace of the query protocol's XML responses (`xmlNamespace`).",
+                f"pub const XML_NAMESPACE: &str = {rust_str(meta['xmlNamespace'])};",
+            ]
+        compatible = "true" if "awsQueryCompatible" in meta else "false"
+        out += [
+            "/// Whether the service is `awsQueryCompatible`: its JSON errors also carry the query",
+            "/// protocol's code in `x-amzn-query-error`.",
+            f"pub const AWS_QUERY_COMPATIBLE: bool = {compatible};",
+            "",
+        ]
+        return out
 
     def errors_rs(self) -> list[str]:
         errors = sorted(n for n, s in self.shapes.items() if s.get("exception"))
@@ -1101,6 +1248,24 @@ class ServiceEmitter:
         out.append("        }")
         out.append("    }")
         out.append("")
+        out.append("    /// The shape of the operation's output (`None`: the operation returns nothing).")
+        out.append("    pub fn output_shape(self) -> Option<&'static Shape> {")
+        out.append("        match self {")
+        for name, op in ops:
+            shape = op.get("output", {}).get("shape")
+            value = f"Some(&shapes::{m.statics[shape]})" if shape else "None"
+            out.append(f"            Self::{name} => {value},")
+        out.append("        }")
+        out.append("    }")
+        out.append("")
+        out.append("    /// The element wrapping the output in a query protocol response (`resultWrapper`).")
+        out.append("    pub fn result_wrapper(self) -> Option<&'static str> {")
+        out.append("        match self {")
+        for name, op in ops:
+            out.append(f"            Self::{name} => {opt_str(op.get('output', {}).get('resultWrapper'))},")
+        out.append("        }")
+        out.append("    }")
+        out.append("")
         out.append("    /// The names of the errors the model says the operation can return.")
         out.append("    pub fn errors(self) -> &'static [&'static str] {")
         out.append("        match self {")
@@ -1318,7 +1483,12 @@ def main() -> None:
     parser.add_argument("--botocore", help="botocore's package directory (holding data/)")
     parser.add_argument("--service", action="append",
                         help="only this service (botocore name or module); repeatable")
+    parser.add_argument("--extract-query-overlay", nargs=2, metavar=("SERVICE", "MODEL"),
+                        help="write SERVICE's query overlay from a query protocol MODEL and exit")
     args = parser.parse_args()
+    if args.extract_query_overlay:
+        extract_query_overlay(*args.extract_query_overlay)
+        return
 
     services = SERVICES
     if args.service:

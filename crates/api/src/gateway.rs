@@ -24,6 +24,7 @@ use tower::ServiceExt as _;
 use tracing::Instrument as _;
 
 use crate::classify::{CredentialScope, Protocol, Route, Service, classify};
+use crate::error::ApiError;
 use crate::http::{ERROR_TYPE_HEADER, REQUEST_ID_HEADER, catch_unwind};
 use crate::request_id;
 
@@ -258,18 +259,12 @@ pub fn error(protocol: Protocol, status: StatusCode, code: &str, message: &str) 
             ("application/json", body.to_string())
         }
         Protocol::AwsQuery => {
-            let kind = if status.is_server_error() {
-                "Receiver"
-            } else {
-                "Sender"
-            };
-            let body = format!(
-                "<ErrorResponse><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
-                xml_escape(code),
-                xml_escape(message),
-                request_id::current(),
-            );
-            ("text/xml", body)
+            let error = ApiError::new(code, message).with_status(status.as_u16());
+            let body = crate::query::encode_error(&error, &[], "", &request_id::current());
+            (
+                crate::query::CONTENT_TYPE,
+                String::from_utf8_lossy(&body).into_owned(),
+            )
         }
         Protocol::RestXml => {
             let body = format!(
@@ -295,18 +290,7 @@ pub fn error(protocol: Protocol, status: StatusCode, code: &str, message: &str) 
 }
 
 fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
+    quick_xml::escape::escape(text).into_owned()
 }
 
 #[cfg(test)]

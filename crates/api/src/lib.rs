@@ -35,6 +35,7 @@ pub mod kinesis;
 pub mod lambda;
 #[cfg(feature = "pipes")]
 pub mod pipes;
+pub mod query;
 pub mod request_id;
 pub mod rest;
 #[cfg(feature = "s3")]

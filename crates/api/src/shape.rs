@@ -70,22 +70,45 @@ pub enum ShapeKind {
         member: &'static Shape,
         min: Option<u64>,
         max: Option<u64>,
+        /// XML/query: the items are repeated in place (`A.1`) rather than wrapped (`A.member.1`).
+        flattened: bool,
+        /// XML/query: the items' `locationName` (`member` when `None`).
+        member_name: Option<&'static str>,
     },
     Map {
         key: &'static Shape,
         value: &'static Shape,
         min: Option<u64>,
         max: Option<u64>,
+        /// XML/query: the entries are repeated in place (`A.1.key`) rather than wrapped
+        /// (`A.entry.1.key`).
+        flattened: bool,
+        /// XML/query: the key's and the value's `locationName`s (`key`, `value` when `None`).
+        key_name: Option<&'static str>,
+        value_name: Option<&'static str>,
     },
 }
 
 /// A member of a structure.
 #[derive(Debug)]
 pub struct Member {
-    /// The member's name on the wire.
+    /// The member's name in the model: its key in the JSON protocols and the generated structs.
     pub name: &'static str,
     pub shape: &'static Shape,
     pub required: bool,
+    /// The model's `locationName`: the member's name in the query protocol and XML (else
+    /// `name`); for REST members outside the body, their header, label or query key.
+    pub location_name: Option<&'static str>,
+    /// XML/query: the reference flattens its list or map (botocore ORs this with the shape's
+    /// own `flattened`).
+    pub flattened: bool,
+}
+
+impl Member {
+    /// The member's name in the query protocol and XML documents.
+    pub fn xml_name(&self) -> &'static str {
+        self.location_name.unwrap_or(self.name)
+    }
 }
 
 /// A pattern of the model: its regular expression (quoted in messages) and its matcher (Java
@@ -439,7 +462,9 @@ impl Checker {
                     return Err(self.type_error("a timestamp (epoch seconds)", value));
                 }
             }
-            ShapeKind::List { member, min, max } => {
+            ShapeKind::List {
+                member, min, max, ..
+            } => {
                 let Value::Array(items) = value else {
                     return Err(self.type_error("a list", value));
                 };
@@ -461,6 +486,7 @@ impl Checker {
                 value: value_shape,
                 min,
                 max,
+                ..
             } => {
                 let Value::Object(entries) = value else {
                     return Err(self.type_error("a map", value));

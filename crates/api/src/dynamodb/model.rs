@@ -27,6 +27,10 @@ pub const API_VERSION: &str = "2012-08-10";
 /// The service's endpoint prefix (`dynamodb.<region>.amazonaws.com`).
 pub const ENDPOINT_PREFIX: &str = "dynamodb";
 
+/// Whether the service is `awsQueryCompatible`: its JSON errors also carry the query
+/// protocol's code in `x-amzn-query-error`.
+pub const AWS_QUERY_COMPATIBLE: bool = false;
+
 /// Every error the model declares: its name, the code the protocol sends (query
 /// protocols and `awsQueryCompatible` services have their own), its HTTP status.
 pub mod errors {
@@ -9503,8 +9507,9 @@ pub struct WriteRequest {
     pub delete_request: Option<DeleteRequest>,
 }
 
-/// Every shape a request can reach, with the model's constraints, for
-/// [`crate::shape::validate`]. One static per shape, named after it.
+/// Every shape a request or response can reach, with the model's constraints (for
+/// [`crate::shape::validate`]) and wire names (for [`crate::query`]). One static per
+/// shape, named after it.
 pub mod shapes {
     use crate::shape::{Member, Pattern, RegexCell, Shape, ShapeKind, regex_matches};
 
@@ -9516,6 +9521,47 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &["MILLISECOND", "MICROSECOND"],
+        },
+    };
+
+    pub static ARCHIVAL_REASON: Shape = Shape {
+        name: "ArchivalReason",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static ARCHIVAL_SUMMARY: Shape = Shape {
+        name: "ArchivalSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ArchivalDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ArchivalReason",
+                    shape: &ARCHIVAL_REASON,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ArchivalBackupArn",
+                    shape: &BACKUP_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -9539,11 +9585,15 @@ pub mod shapes {
                     name: "AttributeName",
                     shape: &KEY_SCHEMA_ATTRIBUTE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AttributeType",
                     shape: &SCALAR_ATTRIBUTE_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -9556,6 +9606,22 @@ pub mod shapes {
             member: &ATTRIBUTE_DEFINITION,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ATTRIBUTE_MAP: Shape = Shape {
+        name: "AttributeMap",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &ATTRIBUTE_NAME,
+            value: &ATTRIBUTE_VALUE,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -9577,6 +9643,8 @@ pub mod shapes {
             member: &ATTRIBUTE_NAME,
             min: Some(1),
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -9588,6 +9656,9 @@ pub mod shapes {
             value: &ATTRIBUTE_VALUE_UPDATE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -9600,51 +9671,71 @@ pub mod shapes {
                     name: "S",
                     shape: &STRING_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "N",
                     shape: &NUMBER_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "B",
                     shape: &BINARY_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SS",
                     shape: &STRING_SET_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NS",
                     shape: &NUMBER_SET_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "BS",
                     shape: &BINARY_SET_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "M",
                     shape: &MAP_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "L",
                     shape: &LIST_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NULL",
                     shape: &NULL_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "BOOL",
                     shape: &BOOLEAN_ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -9657,6 +9748,8 @@ pub mod shapes {
             member: &ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -9669,13 +9762,52 @@ pub mod shapes {
                     name: "Value",
                     shape: &ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Action",
                     shape: &ATTRIBUTE_ACTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static AUTO_SCALING_POLICY_DESCRIPTION: Shape = Shape {
+        name: "AutoScalingPolicyDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PolicyName",
+                    shape: &AUTO_SCALING_POLICY_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TargetTrackingScalingPolicyConfiguration",
+                    shape: &AUTO_SCALING_TARGET_TRACKING_SCALING_POLICY_CONFIGURATION_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static AUTO_SCALING_POLICY_DESCRIPTION_LIST: Shape = Shape {
+        name: "AutoScalingPolicyDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &AUTO_SCALING_POLICY_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -9702,11 +9834,15 @@ pub mod shapes {
                     name: "PolicyName",
                     shape: &AUTO_SCALING_POLICY_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TargetTrackingScalingPolicyConfiguration",
                     shape: &AUTO_SCALING_TARGET_TRACKING_SCALING_POLICY_CONFIGURATION_UPDATE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -9726,6 +9862,50 @@ pub mod shapes {
         },
     };
 
+    pub static AUTO_SCALING_SETTINGS_DESCRIPTION: Shape = Shape {
+        name: "AutoScalingSettingsDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "MinimumUnits",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MaximumUnits",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "AutoScalingDisabled",
+                    shape: &BOOLEAN_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "AutoScalingRoleArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ScalingPolicies",
+                    shape: &AUTO_SCALING_POLICY_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static AUTO_SCALING_SETTINGS_UPDATE: Shape = Shape {
         name: "AutoScalingSettingsUpdate",
         sensitive: false,
@@ -9735,30 +9915,78 @@ pub mod shapes {
                     name: "MinimumUnits",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaximumUnits",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AutoScalingDisabled",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AutoScalingRoleArn",
                     shape: &AUTO_SCALING_ROLE_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ScalingPolicyUpdate",
                     shape: &AUTO_SCALING_POLICY_UPDATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
     };
+
+    pub static AUTO_SCALING_TARGET_TRACKING_SCALING_POLICY_CONFIGURATION_DESCRIPTION: Shape =
+        Shape {
+            name: "AutoScalingTargetTrackingScalingPolicyConfigurationDescription",
+            sensitive: false,
+            kind: ShapeKind::Structure {
+                members: &[
+                    Member {
+                        name: "DisableScaleIn",
+                        shape: &BOOLEAN_OBJECT,
+                        required: false,
+                        location_name: None,
+                        flattened: false,
+                    },
+                    Member {
+                        name: "ScaleInCooldown",
+                        shape: &INTEGER_OBJECT,
+                        required: false,
+                        location_name: None,
+                        flattened: false,
+                    },
+                    Member {
+                        name: "ScaleOutCooldown",
+                        shape: &INTEGER_OBJECT,
+                        required: false,
+                        location_name: None,
+                        flattened: false,
+                    },
+                    Member {
+                        name: "TargetValue",
+                        shape: &DOUBLE_OBJECT,
+                        required: true,
+                        location_name: None,
+                        flattened: false,
+                    },
+                ],
+            },
+        };
 
     pub static AUTO_SCALING_TARGET_TRACKING_SCALING_POLICY_CONFIGURATION_UPDATE: Shape = Shape {
         name: "AutoScalingTargetTrackingScalingPolicyConfigurationUpdate",
@@ -9769,24 +9997,38 @@ pub mod shapes {
                     name: "DisableScaleIn",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ScaleInCooldown",
                     shape: &INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ScaleOutCooldown",
                     shape: &INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TargetValue",
                     shape: &DOUBLE_OBJECT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static BACKFILLING: Shape = Shape {
+        name: "Backfilling",
+        sensitive: false,
+        kind: ShapeKind::Boolean,
     };
 
     pub static BACKUP_ARN: Shape = Shape {
@@ -9797,6 +10039,100 @@ pub mod shapes {
             max: Some(1024),
             pattern: None,
             values: &[],
+        },
+    };
+
+    pub static BACKUP_CREATION_DATE_TIME: Shape = Shape {
+        name: "BackupCreationDateTime",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
+    };
+
+    pub static BACKUP_DESCRIPTION: Shape = Shape {
+        name: "BackupDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BackupDetails",
+                    shape: &BACKUP_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SourceTableDetails",
+                    shape: &SOURCE_TABLE_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SourceTableFeatureDetails",
+                    shape: &SOURCE_TABLE_FEATURE_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static BACKUP_DETAILS: Shape = Shape {
+        name: "BackupDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BackupArn",
+                    shape: &BACKUP_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BackupName",
+                    shape: &BACKUP_NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BackupSizeBytes",
+                    shape: &BACKUP_SIZE_BYTES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BackupStatus",
+                    shape: &BACKUP_STATUS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BackupType",
+                    shape: &BACKUP_TYPE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BackupCreationDateTime",
+                    shape: &BACKUP_CREATION_DATE_TIME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BackupExpiryDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -9811,6 +10147,128 @@ pub mod shapes {
                 matches: pattern_2,
             }),
             values: &[],
+        },
+    };
+
+    pub static BACKUP_SIZE_BYTES: Shape = Shape {
+        name: "BackupSizeBytes",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
+        },
+    };
+
+    pub static BACKUP_STATUS: Shape = Shape {
+        name: "BackupStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["CREATING", "DELETED", "AVAILABLE"],
+        },
+    };
+
+    pub static BACKUP_SUMMARIES: Shape = Shape {
+        name: "BackupSummaries",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &BACKUP_SUMMARY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static BACKUP_SUMMARY: Shape = Shape {
+        name: "BackupSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableId",
+                    shape: &TABLE_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableArn",
+                    shape: &TABLE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BackupArn",
+                    shape: &BACKUP_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BackupName",
+                    shape: &BACKUP_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BackupCreationDateTime",
+                    shape: &BACKUP_CREATION_DATE_TIME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BackupExpiryDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BackupStatus",
+                    shape: &BACKUP_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BackupType",
+                    shape: &BACKUP_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BackupSizeBytes",
+                    shape: &BACKUP_SIZE_BYTES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static BACKUP_TYPE: Shape = Shape {
+        name: "BackupType",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["USER", "SYSTEM", "AWS_BACKUP"],
         },
     };
 
@@ -9843,11 +10301,38 @@ pub mod shapes {
                     name: "Statements",
                     shape: &PARTI_QL_BATCH_REQUEST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static BATCH_EXECUTE_STATEMENT_OUTPUT: Shape = Shape {
+        name: "BatchExecuteStatementOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Responses",
+                    shape: &PARTI_QL_BATCH_RESPONSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY_MULTIPLE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -9862,11 +10347,45 @@ pub mod shapes {
                     name: "RequestItems",
                     shape: &BATCH_GET_REQUEST_MAP,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static BATCH_GET_ITEM_OUTPUT: Shape = Shape {
+        name: "BatchGetItemOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Responses",
+                    shape: &BATCH_GET_RESPONSE_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "UnprocessedKeys",
+                    shape: &BATCH_GET_REQUEST_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY_MULTIPLE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -9880,6 +10399,76 @@ pub mod shapes {
             value: &KEYS_AND_ATTRIBUTES,
             min: Some(1),
             max: Some(100),
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static BATCH_GET_RESPONSE_MAP: Shape = Shape {
+        name: "BatchGetResponseMap",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &TABLE_ARN,
+            value: &ITEM_LIST,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static BATCH_STATEMENT_ERROR: Shape = Shape {
+        name: "BatchStatementError",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Code",
+                    shape: &BATCH_STATEMENT_ERROR_CODE_ENUM,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Message",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Item",
+                    shape: &ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static BATCH_STATEMENT_ERROR_CODE_ENUM: Shape = Shape {
+        name: "BatchStatementErrorCodeEnum",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "ConditionalCheckFailed",
+                "ItemCollectionSizeLimitExceeded",
+                "RequestLimitExceeded",
+                "ValidationError",
+                "ProvisionedThroughputExceeded",
+                "TransactionConflict",
+                "ThrottlingError",
+                "InternalServerError",
+                "ResourceNotFound",
+                "AccessDenied",
+                "DuplicateItem",
+            ],
         },
     };
 
@@ -9892,21 +10481,59 @@ pub mod shapes {
                     name: "Statement",
                     shape: &PARTI_QL_STATEMENT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Parameters",
                     shape: &PREPARED_STATEMENT_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConsistentRead",
                     shape: &CONSISTENT_READ,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static BATCH_STATEMENT_RESPONSE: Shape = Shape {
+        name: "BatchStatementResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Error",
+                    shape: &BATCH_STATEMENT_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Item",
+                    shape: &ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -9921,16 +10548,52 @@ pub mod shapes {
                     name: "RequestItems",
                     shape: &BATCH_WRITE_ITEM_REQUEST_MAP,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnItemCollectionMetrics",
                     shape: &RETURN_ITEM_COLLECTION_METRICS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static BATCH_WRITE_ITEM_OUTPUT: Shape = Shape {
+        name: "BatchWriteItemOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "UnprocessedItems",
+                    shape: &BATCH_WRITE_ITEM_REQUEST_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ItemCollectionMetrics",
+                    shape: &ITEM_COLLECTION_METRICS_PER_TABLE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY_MULTIPLE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -9944,6 +10607,18 @@ pub mod shapes {
             value: &WRITE_REQUESTS,
             min: Some(1),
             max: Some(25),
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static BILLED_SIZE_BYTES: Shape = Shape {
+        name: "BilledSizeBytes",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
         },
     };
 
@@ -9955,6 +10630,29 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &["PROVISIONED", "PAY_PER_REQUEST"],
+        },
+    };
+
+    pub static BILLING_MODE_SUMMARY: Shape = Shape {
+        name: "BillingModeSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BillingMode",
+                    shape: &BILLING_MODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastUpdateToPayPerRequestDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -9974,6 +10672,8 @@ pub mod shapes {
             member: &BINARY_ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -10000,6 +10700,154 @@ pub mod shapes {
         },
     };
 
+    pub static BULK_OPERATION_BYTES: Shape = Shape {
+        name: "BulkOperationBytes",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "BulkPutBytes",
+                shape: &NON_NEGATIVE_LONG_OBJECT,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static BULK_OPERATION_DESCRIPTION: Shape = Shape {
+        name: "BulkOperationDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BulkOperationArn",
+                    shape: &BULK_OPERATION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BulkOperationStatus",
+                    shape: &BULK_OPERATION_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableDetails",
+                    shape: &BULK_OPERATION_TABLE_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ClientToken",
+                    shape: &CLIENT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "InputS3Configuration",
+                    shape: &INPUT_S3_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "OutputS3Configuration",
+                    shape: &OUTPUT_S3_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StartTime",
+                    shape: &BULK_OPERATION_START_TIME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EndTime",
+                    shape: &BULK_OPERATION_END_TIME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProcessedItemCount",
+                    shape: &BULK_OPERATION_ITEM_COUNT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProcessedInputBytes",
+                    shape: &PROCESSED_INPUT_BYTES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TotalInputBytes",
+                    shape: &TOTAL_INPUT_BYTES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BulkOperationUsage",
+                    shape: &BULK_OPERATION_USAGE_MULTIPLE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FailedItemCount",
+                    shape: &BULK_OPERATION_ITEM_COUNT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FailureCode",
+                    shape: &FAILURE_CODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FailureMessage",
+                    shape: &FAILURE_MESSAGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MaxWriteRequestUnits",
+                    shape: &BULK_OPERATION_MAX_WRITE_REQUEST_UNITS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "PerformanceTier",
+                    shape: &BULK_OPERATION_PERFORMANCE_TIER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static BULK_OPERATION_END_TIME: Shape = Shape {
+        name: "BulkOperationEndTime",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
+    };
+
     pub static BULK_OPERATION_INPUT_FORMAT: Shape = Shape {
         name: "BulkOperationInputFormat",
         sensitive: false,
@@ -10008,6 +10856,15 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &["DYNAMODB_JSON", "ION"],
+        },
+    };
+
+    pub static BULK_OPERATION_ITEM_COUNT: Shape = Shape {
+        name: "BulkOperationItemCount",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
         },
     };
 
@@ -10045,6 +10902,191 @@ pub mod shapes {
         },
     };
 
+    pub static BULK_OPERATION_START_TIME: Shape = Shape {
+        name: "BulkOperationStartTime",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
+    };
+
+    pub static BULK_OPERATION_STATUS: Shape = Shape {
+        name: "BulkOperationStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "IN_PROGRESS",
+                "COMPLETED",
+                "COMPLETED_WITH_ERRORS",
+                "CANCELLING",
+                "CANCELLED",
+                "FAILED",
+            ],
+        },
+    };
+
+    pub static BULK_OPERATION_SUMMARY: Shape = Shape {
+        name: "BulkOperationSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BulkOperationArn",
+                    shape: &BULK_OPERATION_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BulkOperationStatus",
+                    shape: &BULK_OPERATION_STATUS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StartTime",
+                    shape: &BULK_OPERATION_START_TIME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EndTime",
+                    shape: &BULK_OPERATION_END_TIME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static BULK_OPERATION_TABLE_DETAIL: Shape = Shape {
+        name: "BulkOperationTableDetail",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableId",
+                    shape: &TABLE_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static BULK_OPERATION_TABLE_DETAILS: Shape = Shape {
+        name: "BulkOperationTableDetails",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &BULK_OPERATION_TABLE_DETAIL,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static BULK_OPERATION_USAGE: Shape = Shape {
+        name: "BulkOperationUsage",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BulkPutBytes",
+                    shape: &NON_NEGATIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Table",
+                    shape: &BULK_OPERATION_BYTES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LocalSecondaryIndexes",
+                    shape: &SECONDARY_INDEXES_BULK_BYTES_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "GlobalSecondaryIndexes",
+                    shape: &SECONDARY_INDEXES_BULK_BYTES_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "VectorIndexes",
+                    shape: &VECTOR_INDEXES_BULK_VECTOR_BYTES_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static BULK_OPERATION_USAGE_MULTIPLE: Shape = Shape {
+        name: "BulkOperationUsageMultiple",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &BULK_OPERATION_USAGE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static BULK_OPERATION_VECTOR_BYTES: Shape = Shape {
+        name: "BulkOperationVectorBytes",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "BulkPutVectorBytes",
+                shape: &NON_NEGATIVE_LONG_OBJECT,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static BULK_OPERATIONS_SUMMARY_LIST: Shape = Shape {
+        name: "BulkOperationsSummaryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &BULK_OPERATION_SUMMARY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static CANCEL_BULK_OPERATION_INPUT: Shape = Shape {
         name: "CancelBulkOperationInput",
         sensitive: false,
@@ -10053,7 +11095,62 @@ pub mod shapes {
                 name: "BulkOperationArn",
                 shape: &BULK_OPERATION_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static CANCEL_BULK_OPERATION_OUTPUT: Shape = Shape {
+        name: "CancelBulkOperationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BulkOperationArn",
+                    shape: &BULK_OPERATION_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BulkOperationStatus",
+                    shape: &BULK_OPERATION_STATUS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CAPACITY: Shape = Shape {
+        name: "Capacity",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReadCapacityUnits",
+                    shape: &CONSUMED_CAPACITY_UNITS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "WriteCapacityUnits",
+                    shape: &CONSUMED_CAPACITY_UNITS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CapacityUnits",
+                    shape: &CONSUMED_CAPACITY_UNITS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -10078,6 +11175,17 @@ pub mod shapes {
                 regex: "^[^\\$]+$",
                 matches: pattern_4,
             }),
+            values: &[],
+        },
+    };
+
+    pub static CLOUD_WATCH_LOG_GROUP_ARN: Shape = Shape {
+        name: "CloudWatchLogGroupArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(1024),
+            pattern: None,
             values: &[],
         },
     };
@@ -10116,11 +11224,15 @@ pub mod shapes {
                     name: "AttributeValueList",
                     shape: &ATTRIBUTE_VALUE_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ComparisonOperator",
                     shape: &COMPARISON_OPERATOR,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -10135,31 +11247,43 @@ pub mod shapes {
                     name: "Key",
                     shape: &KEY,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConditionExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -10199,6 +11323,126 @@ pub mod shapes {
         kind: ShapeKind::Boolean,
     };
 
+    pub static CONSUMED_CAPACITY: Shape = Shape {
+        name: "ConsumedCapacity",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CapacityUnits",
+                    shape: &CONSUMED_CAPACITY_UNITS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReadCapacityUnits",
+                    shape: &CONSUMED_CAPACITY_UNITS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "WriteCapacityUnits",
+                    shape: &CONSUMED_CAPACITY_UNITS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Table",
+                    shape: &CAPACITY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LocalSecondaryIndexes",
+                    shape: &SECONDARY_INDEXES_CAPACITY_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "GlobalSecondaryIndexes",
+                    shape: &SECONDARY_INDEXES_CAPACITY_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "VectorIndexes",
+                    shape: &VECTOR_INDEXES_CAPACITY_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CONSUMED_CAPACITY_MULTIPLE: Shape = Shape {
+        name: "ConsumedCapacityMultiple",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CONSUMED_CAPACITY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static CONSUMED_CAPACITY_UNITS: Shape = Shape {
+        name: "ConsumedCapacityUnits",
+        sensitive: false,
+        kind: ShapeKind::Float {
+            min: None,
+            max: None,
+        },
+    };
+
+    pub static CONTINUOUS_BACKUPS_DESCRIPTION: Shape = Shape {
+        name: "ContinuousBackupsDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ContinuousBackupsStatus",
+                    shape: &CONTINUOUS_BACKUPS_STATUS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "PointInTimeRecoveryDescription",
+                    shape: &POINT_IN_TIME_RECOVERY_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CONTINUOUS_BACKUPS_STATUS: Shape = Shape {
+        name: "ContinuousBackupsStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ENABLED", "DISABLED"],
+        },
+    };
+
     pub static CONTRIBUTOR_INSIGHTS_ACTION: Shape = Shape {
         name: "ContributorInsightsAction",
         sensitive: false,
@@ -10221,6 +11465,92 @@ pub mod shapes {
         },
     };
 
+    pub static CONTRIBUTOR_INSIGHTS_RULE: Shape = Shape {
+        name: "ContributorInsightsRule",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: Some(Pattern {
+                regex: "[A-Za-z0-9][A-Za-z0-9\\-\\_\\.]{0,126}[A-Za-z0-9]",
+                matches: pattern_5,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static CONTRIBUTOR_INSIGHTS_RULE_LIST: Shape = Shape {
+        name: "ContributorInsightsRuleList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CONTRIBUTOR_INSIGHTS_RULE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static CONTRIBUTOR_INSIGHTS_STATUS: Shape = Shape {
+        name: "ContributorInsightsStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ENABLING", "ENABLED", "DISABLING", "DISABLED", "FAILED"],
+        },
+    };
+
+    pub static CONTRIBUTOR_INSIGHTS_SUMMARIES: Shape = Shape {
+        name: "ContributorInsightsSummaries",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CONTRIBUTOR_INSIGHTS_SUMMARY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static CONTRIBUTOR_INSIGHTS_SUMMARY: Shape = Shape {
+        name: "ContributorInsightsSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ContributorInsightsStatus",
+                    shape: &CONTRIBUTOR_INSIGHTS_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ContributorInsightsMode",
+                    shape: &CONTRIBUTOR_INSIGHTS_MODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static CREATE_BACKUP_INPUT: Shape = Shape {
         name: "CreateBackupInput",
         sensitive: false,
@@ -10230,13 +11560,31 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "BackupName",
                     shape: &BACKUP_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static CREATE_BACKUP_OUTPUT: Shape = Shape {
+        name: "CreateBackupOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "BackupDetails",
+                shape: &BACKUP_DETAILS,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -10249,31 +11597,43 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KeySchema",
                     shape: &KEY_SCHEMA,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Projection",
                     shape: &PROJECTION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProvisionedThroughput",
                     shape: &PROVISIONED_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OnDemandThroughput",
                     shape: &ON_DEMAND_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "WarmThroughput",
                     shape: &WARM_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -10288,13 +11648,31 @@ pub mod shapes {
                     name: "GlobalTableName",
                     shape: &TABLE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReplicationGroup",
                     shape: &REPLICA_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static CREATE_GLOBAL_TABLE_OUTPUT: Shape = Shape {
+        name: "CreateGlobalTableOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "GlobalTableDescription",
+                shape: &GLOBAL_TABLE_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -10306,6 +11684,8 @@ pub mod shapes {
                 name: "RegionName",
                 shape: &REGION_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -10318,6 +11698,8 @@ pub mod shapes {
                 name: "RegionName",
                 shape: &REGION_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -10331,31 +11713,43 @@ pub mod shapes {
                     name: "RegionName",
                     shape: &REGION_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KMSMasterKeyId",
                     shape: &KMS_MASTER_KEY_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProvisionedThroughputOverride",
                     shape: &PROVISIONED_THROUGHPUT_OVERRIDE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OnDemandThroughputOverride",
                     shape: &ON_DEMAND_THROUGHPUT_OVERRIDE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "GlobalSecondaryIndexes",
                     shape: &REPLICA_GLOBAL_SECONDARY_INDEX_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TableClassOverride",
                     shape: &TABLE_CLASS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -10370,93 +11764,143 @@ pub mod shapes {
                     name: "AttributeDefinitions",
                     shape: &ATTRIBUTE_DEFINITIONS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KeySchema",
                     shape: &KEY_SCHEMA,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "LocalSecondaryIndexes",
                     shape: &LOCAL_SECONDARY_INDEX_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "GlobalSecondaryIndexes",
                     shape: &GLOBAL_SECONDARY_INDEX_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "BillingMode",
                     shape: &BILLING_MODE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProvisionedThroughput",
                     shape: &PROVISIONED_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamSpecification",
                     shape: &STREAM_SPECIFICATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SSESpecification",
                     shape: &SSE_SPECIFICATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TableClass",
                     shape: &TABLE_CLASS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DeletionProtectionEnabled",
                     shape: &DELETION_PROTECTION_ENABLED,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "WarmThroughput",
                     shape: &WARM_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ResourcePolicy",
                     shape: &RESOURCE_POLICY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OnDemandThroughput",
                     shape: &ON_DEMAND_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "GlobalTableSourceArn",
                     shape: &TABLE_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "GlobalTableSettingsReplicationMode",
                     shape: &GLOBAL_TABLE_SETTINGS_REPLICATION_MODE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "VectorIndexes",
                     shape: &VECTOR_INDEX_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static CREATE_TABLE_OUTPUT: Shape = Shape {
+        name: "CreateTableOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TableDescription",
+                shape: &TABLE_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -10469,31 +11913,43 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "VectorAttribute",
                     shape: &VECTOR_ATTRIBUTE_DEFINITION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SearchSchema",
                     shape: &SEARCH_SCHEMA,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Projection",
                     shape: &PROJECTION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Dimensions",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DistanceFunction",
                     shape: &VECTOR_DISTANCE_FUNCTION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -10507,7 +11963,7 @@ pub mod shapes {
             max: Some(1),
             pattern: Some(Pattern {
                 regex: "[,;:|\\t ]",
-                matches: pattern_5,
+                matches: pattern_6,
             }),
             values: &[],
         },
@@ -10521,7 +11977,7 @@ pub mod shapes {
             max: Some(65536),
             pattern: Some(Pattern {
                 regex: "[\\x20-\\x21\\x23-\\x2B\\x2D-\\x7E]*",
-                matches: pattern_6,
+                matches: pattern_7,
             }),
             values: &[],
         },
@@ -10534,6 +11990,8 @@ pub mod shapes {
             member: &CSV_HEADER,
             min: Some(1),
             max: Some(255),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -10546,11 +12004,15 @@ pub mod shapes {
                     name: "Delimiter",
                     shape: &CSV_DELIMITER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "HeaderList",
                     shape: &CSV_HEADER_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -10571,31 +12033,43 @@ pub mod shapes {
                     name: "Key",
                     shape: &KEY,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConditionExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -10609,6 +12083,22 @@ pub mod shapes {
                 name: "BackupArn",
                 shape: &BACKUP_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static DELETE_BACKUP_OUTPUT: Shape = Shape {
+        name: "DeleteBackupOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "BackupDescription",
+                shape: &BACKUP_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -10621,6 +12111,8 @@ pub mod shapes {
                 name: "IndexName",
                 shape: &INDEX_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -10633,6 +12125,8 @@ pub mod shapes {
                 name: "RegionName",
                 shape: &REGION_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -10646,56 +12140,108 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Key",
                     shape: &KEY,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Expected",
                     shape: &EXPECTED_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConditionalOperator",
                     shape: &CONDITIONAL_OPERATOR,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnValues",
                     shape: &RETURN_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnItemCollectionMetrics",
                     shape: &RETURN_ITEM_COLLECTION_METRICS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConditionExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static DELETE_ITEM_OUTPUT: Shape = Shape {
+        name: "DeleteItemOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Attributes",
+                    shape: &ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ItemCollectionMetrics",
+                    shape: &ITEM_COLLECTION_METRICS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -10709,6 +12255,8 @@ pub mod shapes {
                 name: "RegionName",
                 shape: &REGION_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -10721,6 +12269,8 @@ pub mod shapes {
                 name: "RegionName",
                 shape: &REGION_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -10733,6 +12283,8 @@ pub mod shapes {
                 name: "Key",
                 shape: &KEY,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -10746,13 +12298,31 @@ pub mod shapes {
                     name: "ResourceArn",
                     shape: &RESOURCE_ARN_STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpectedRevisionId",
                     shape: &POLICY_REVISION_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static DELETE_RESOURCE_POLICY_OUTPUT: Shape = Shape {
+        name: "DeleteResourcePolicyOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "RevisionId",
+                shape: &POLICY_REVISION_ID,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -10764,6 +12334,22 @@ pub mod shapes {
                 name: "TableName",
                 shape: &TABLE_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static DELETE_TABLE_OUTPUT: Shape = Shape {
+        name: "DeleteTableOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TableDescription",
+                shape: &TABLE_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -10776,6 +12362,8 @@ pub mod shapes {
                 name: "IndexName",
                 shape: &INDEX_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -10794,6 +12382,22 @@ pub mod shapes {
                 name: "BackupArn",
                 shape: &BACKUP_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_BACKUP_OUTPUT: Shape = Shape {
+        name: "DescribeBackupOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "BackupDescription",
+                shape: &BACKUP_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -10806,6 +12410,22 @@ pub mod shapes {
                 name: "BulkOperationArn",
                 shape: &BULK_OPERATION_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_BULK_OPERATION_OUTPUT: Shape = Shape {
+        name: "DescribeBulkOperationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "BulkOperationDescription",
+                shape: &BULK_OPERATION_DESCRIPTION,
+                required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -10818,6 +12438,22 @@ pub mod shapes {
                 name: "TableName",
                 shape: &TABLE_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_CONTINUOUS_BACKUPS_OUTPUT: Shape = Shape {
+        name: "DescribeContinuousBackupsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ContinuousBackupsDescription",
+                shape: &CONTINUOUS_BACKUPS_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -10831,11 +12467,73 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static DESCRIBE_CONTRIBUTOR_INSIGHTS_OUTPUT: Shape = Shape {
+        name: "DescribeContributorInsightsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ContributorInsightsRuleList",
+                    shape: &CONTRIBUTOR_INSIGHTS_RULE_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ContributorInsightsStatus",
+                    shape: &CONTRIBUTOR_INSIGHTS_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastUpdateDateTime",
+                    shape: &LAST_UPDATE_DATE_TIME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FailureException",
+                    shape: &FAILURE_EXCEPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ContributorInsightsMode",
+                    shape: &CONTRIBUTOR_INSIGHTS_MODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -10847,6 +12545,20 @@ pub mod shapes {
         kind: ShapeKind::Structure { members: &[] },
     };
 
+    pub static DESCRIBE_ENDPOINTS_RESPONSE: Shape = Shape {
+        name: "DescribeEndpointsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Endpoints",
+                shape: &ENDPOINTS,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
     pub static DESCRIBE_EXPORT_INPUT: Shape = Shape {
         name: "DescribeExportInput",
         sensitive: false,
@@ -10855,6 +12567,22 @@ pub mod shapes {
                 name: "ExportArn",
                 shape: &EXPORT_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_EXPORT_OUTPUT: Shape = Shape {
+        name: "DescribeExportOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ExportDescription",
+                shape: &EXPORT_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -10867,6 +12595,22 @@ pub mod shapes {
                 name: "GlobalTableName",
                 shape: &TABLE_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_GLOBAL_TABLE_OUTPUT: Shape = Shape {
+        name: "DescribeGlobalTableOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "GlobalTableDescription",
+                shape: &GLOBAL_TABLE_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -10879,7 +12623,32 @@ pub mod shapes {
                 name: "GlobalTableName",
                 shape: &TABLE_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static DESCRIBE_GLOBAL_TABLE_SETTINGS_OUTPUT: Shape = Shape {
+        name: "DescribeGlobalTableSettingsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "GlobalTableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaSettings",
+                    shape: &REPLICA_SETTINGS_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -10891,6 +12660,22 @@ pub mod shapes {
                 name: "ImportArn",
                 shape: &IMPORT_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_IMPORT_OUTPUT: Shape = Shape {
+        name: "DescribeImportOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ImportTableDescription",
+                shape: &IMPORT_TABLE_DESCRIPTION,
+                required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -10903,7 +12688,32 @@ pub mod shapes {
                 name: "TableName",
                 shape: &TABLE_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static DESCRIBE_KINESIS_STREAMING_DESTINATION_OUTPUT: Shape = Shape {
+        name: "DescribeKinesisStreamingDestinationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KinesisDataStreamDestinations",
+                    shape: &KINESIS_DATA_STREAM_DESTINATIONS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -10911,6 +12721,43 @@ pub mod shapes {
         name: "DescribeLimitsInput",
         sensitive: false,
         kind: ShapeKind::Structure { members: &[] },
+    };
+
+    pub static DESCRIBE_LIMITS_OUTPUT: Shape = Shape {
+        name: "DescribeLimitsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "AccountMaxReadCapacityUnits",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "AccountMaxWriteCapacityUnits",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableMaxReadCapacityUnits",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableMaxWriteCapacityUnits",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
     };
 
     pub static DESCRIBE_TABLE_INPUT: Shape = Shape {
@@ -10921,6 +12768,22 @@ pub mod shapes {
                 name: "TableName",
                 shape: &TABLE_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_TABLE_OUTPUT: Shape = Shape {
+        name: "DescribeTableOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Table",
+                shape: &TABLE_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -10933,6 +12796,22 @@ pub mod shapes {
                 name: "TableName",
                 shape: &TABLE_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_TABLE_REPLICA_AUTO_SCALING_OUTPUT: Shape = Shape {
+        name: "DescribeTableReplicaAutoScalingOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TableAutoScalingDescription",
+                shape: &TABLE_AUTO_SCALING_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -10945,7 +12824,41 @@ pub mod shapes {
                 name: "TableName",
                 shape: &TABLE_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static DESCRIBE_TIME_TO_LIVE_OUTPUT: Shape = Shape {
+        name: "DescribeTimeToLiveOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TimeToLiveDescription",
+                shape: &TIME_TO_LIVE_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static DESTINATION_STATUS: Shape = Shape {
+        name: "DestinationStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "ENABLING",
+                "ACTIVE",
+                "DISABLING",
+                "DISABLED",
+                "ENABLE_FAILED",
+                "UPDATING",
+            ],
         },
     };
 
@@ -10958,11 +12871,15 @@ pub mod shapes {
                     name: "RegionName",
                     shape: &REGION_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DisassociationMode",
                     shape: &DISASSOCIATION_MODE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -11002,7 +12919,75 @@ pub mod shapes {
                 name: "ApproximateCreationDateTimePrecision",
                 shape: &APPROXIMATE_CREATION_DATE_TIME_PRECISION,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static ENDPOINT: Shape = Shape {
+        name: "Endpoint",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Address",
+                    shape: &STRING,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CachePeriodInMinutes",
+                    shape: &LONG,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static ENDPOINTS: Shape = Shape {
+        name: "Endpoints",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ENDPOINT,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ERROR_COUNT: Shape = Shape {
+        name: "ErrorCount",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
+        },
+    };
+
+    pub static EXCEPTION_DESCRIPTION: Shape = Shape {
+        name: "ExceptionDescription",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static EXCEPTION_NAME: Shape = Shape {
+        name: "ExceptionName",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -11015,36 +13000,87 @@ pub mod shapes {
                     name: "Statement",
                     shape: &PARTI_QL_STATEMENT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Parameters",
                     shape: &PREPARED_STATEMENT_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConsistentRead",
                     shape: &CONSISTENT_READ,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &PARTI_QL_NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &POSITIVE_INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static EXECUTE_STATEMENT_OUTPUT: Shape = Shape {
+        name: "ExecuteStatementOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Items",
+                    shape: &ITEM_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &PARTI_QL_NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastEvaluatedKey",
+                    shape: &KEY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -11059,16 +13095,45 @@ pub mod shapes {
                     name: "TransactStatements",
                     shape: &PARAMETERIZED_STATEMENTS,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ClientRequestToken",
                     shape: &CLIENT_REQUEST_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static EXECUTE_TRANSACTION_OUTPUT: Shape = Shape {
+        name: "ExecuteTransactionOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Responses",
+                    shape: &ITEM_RESPONSE_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY_MULTIPLE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -11082,6 +13147,9 @@ pub mod shapes {
             value: &EXPECTED_ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -11094,21 +13162,29 @@ pub mod shapes {
                     name: "Value",
                     shape: &ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Exists",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ComparisonOperator",
                     shape: &COMPARISON_OPERATOR,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AttributeValueList",
                     shape: &ATTRIBUTE_VALUE_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -11123,6 +13199,175 @@ pub mod shapes {
             pattern: None,
             values: &[],
         },
+    };
+
+    pub static EXPORT_DESCRIPTION: Shape = Shape {
+        name: "ExportDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ExportArn",
+                    shape: &EXPORT_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ExportStatus",
+                    shape: &EXPORT_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StartTime",
+                    shape: &EXPORT_START_TIME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EndTime",
+                    shape: &EXPORT_END_TIME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ExportManifest",
+                    shape: &EXPORT_MANIFEST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableArn",
+                    shape: &TABLE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableId",
+                    shape: &TABLE_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ExportTime",
+                    shape: &EXPORT_TIME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ClientToken",
+                    shape: &CLIENT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "S3Bucket",
+                    shape: &S3_BUCKET,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "S3BucketOwner",
+                    shape: &S3_BUCKET_OWNER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "S3Prefix",
+                    shape: &S3_PREFIX,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "S3SseAlgorithm",
+                    shape: &S3_SSE_ALGORITHM,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "S3SseKmsKeyId",
+                    shape: &S3_SSE_KMS_KEY_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FailureCode",
+                    shape: &FAILURE_CODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FailureMessage",
+                    shape: &FAILURE_MESSAGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ExportFormat",
+                    shape: &EXPORT_FORMAT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BilledSizeBytes",
+                    shape: &BILLED_SIZE_BYTES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ItemCount",
+                    shape: &ITEM_COUNT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ExportType",
+                    shape: &EXPORT_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "IncrementalExportSpecification",
+                    shape: &INCREMENTAL_EXPORT_SPECIFICATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FilterSpecification",
+                    shape: &FILTER_SPECIFICATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static EXPORT_END_TIME: Shape = Shape {
+        name: "ExportEndTime",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
     };
 
     pub static EXPORT_FORMAT: Shape = Shape {
@@ -11142,6 +13387,17 @@ pub mod shapes {
         kind: ShapeKind::Timestamp,
     };
 
+    pub static EXPORT_MANIFEST: Shape = Shape {
+        name: "ExportManifest",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
     pub static EXPORT_NEXT_TOKEN: Shape = Shape {
         name: "ExportNextToken",
         sensitive: false,
@@ -11150,6 +13406,65 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &[],
+        },
+    };
+
+    pub static EXPORT_START_TIME: Shape = Shape {
+        name: "ExportStartTime",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
+    };
+
+    pub static EXPORT_STATUS: Shape = Shape {
+        name: "ExportStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["IN_PROGRESS", "COMPLETED", "FAILED"],
+        },
+    };
+
+    pub static EXPORT_SUMMARIES: Shape = Shape {
+        name: "ExportSummaries",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &EXPORT_SUMMARY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static EXPORT_SUMMARY: Shape = Shape {
+        name: "ExportSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ExportArn",
+                    shape: &EXPORT_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ExportStatus",
+                    shape: &EXPORT_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ExportType",
+                    shape: &EXPORT_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -11162,63 +13477,101 @@ pub mod shapes {
                     name: "TableArn",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExportTime",
                     shape: &EXPORT_TIME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ClientToken",
                     shape: &CLIENT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3Bucket",
                     shape: &S3_BUCKET,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3BucketOwner",
                     shape: &S3_BUCKET_OWNER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3Prefix",
                     shape: &S3_PREFIX,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3SseAlgorithm",
                     shape: &S3_SSE_ALGORITHM,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3SseKmsKeyId",
                     shape: &S3_SSE_KMS_KEY_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExportFormat",
                     shape: &EXPORT_FORMAT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExportType",
                     shape: &EXPORT_TYPE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "IncrementalExportSpecification",
                     shape: &INCREMENTAL_EXPORT_SPECIFICATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "FilterSpecification",
                     shape: &FILTER_SPECIFICATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static EXPORT_TABLE_TO_POINT_IN_TIME_OUTPUT: Shape = Shape {
+        name: "ExportTableToPointInTimeOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ExportDescription",
+                shape: &EXPORT_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -11264,6 +13617,9 @@ pub mod shapes {
             value: &ATTRIBUTE_NAME,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -11286,11 +13642,59 @@ pub mod shapes {
             value: &ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
     pub static EXPRESSION_ATTRIBUTE_VALUE_VARIABLE: Shape = Shape {
         name: "ExpressionAttributeValueVariable",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static FAILURE_CODE: Shape = Shape {
+        name: "FailureCode",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static FAILURE_EXCEPTION: Shape = Shape {
+        name: "FailureException",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ExceptionName",
+                    shape: &EXCEPTION_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ExceptionDescription",
+                    shape: &EXCEPTION_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static FAILURE_MESSAGE: Shape = Shape {
+        name: "FailureMessage",
         sensitive: false,
         kind: ShapeKind::String {
             min: None,
@@ -11308,6 +13712,9 @@ pub mod shapes {
             value: &CONDITION,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -11320,26 +13727,36 @@ pub mod shapes {
                     name: "FilterExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProjectionExpression",
                     shape: &PROJECTION_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KeyConditionExpression",
                     shape: &KEY_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -11354,21 +13771,29 @@ pub mod shapes {
                     name: "Key",
                     shape: &KEY,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProjectionExpression",
                     shape: &PROJECTION_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -11383,36 +13808,73 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Key",
                     shape: &KEY,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AttributesToGet",
                     shape: &ATTRIBUTE_NAME_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConsistentRead",
                     shape: &CONSISTENT_READ,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProjectionExpression",
                     shape: &PROJECTION_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static GET_ITEM_OUTPUT: Shape = Shape {
+        name: "GetItemOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Item",
+                    shape: &ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -11426,7 +13888,32 @@ pub mod shapes {
                 name: "ResourceArn",
                 shape: &RESOURCE_ARN_STRING,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static GET_RESOURCE_POLICY_OUTPUT: Shape = Shape {
+        name: "GetResourcePolicyOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Policy",
+                    shape: &RESOURCE_POLICY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RevisionId",
+                    shape: &POLICY_REVISION_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -11439,31 +13926,43 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KeySchema",
                     shape: &KEY_SCHEMA,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Projection",
                     shape: &PROJECTION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProvisionedThroughput",
                     shape: &PROVISIONED_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OnDemandThroughput",
                     shape: &ON_DEMAND_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "WarmThroughput",
                     shape: &WARM_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -11478,11 +13977,15 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProvisionedWriteCapacityAutoScalingUpdate",
                     shape: &AUTO_SCALING_SETTINGS_UPDATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -11495,6 +13998,150 @@ pub mod shapes {
             member: &GLOBAL_SECONDARY_INDEX_AUTO_SCALING_UPDATE,
             min: Some(1),
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static GLOBAL_SECONDARY_INDEX_DESCRIPTION: Shape = Shape {
+        name: "GlobalSecondaryIndexDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KeySchema",
+                    shape: &KEY_SCHEMA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Projection",
+                    shape: &PROJECTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "IndexStatus",
+                    shape: &INDEX_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Backfilling",
+                    shape: &BACKFILLING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProvisionedThroughput",
+                    shape: &PROVISIONED_THROUGHPUT_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "IndexSizeBytes",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ItemCount",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "IndexArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "OnDemandThroughput",
+                    shape: &ON_DEMAND_THROUGHPUT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "WarmThroughput",
+                    shape: &GLOBAL_SECONDARY_INDEX_WARM_THROUGHPUT_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static GLOBAL_SECONDARY_INDEX_DESCRIPTION_LIST: Shape = Shape {
+        name: "GlobalSecondaryIndexDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &GLOBAL_SECONDARY_INDEX_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static GLOBAL_SECONDARY_INDEX_INFO: Shape = Shape {
+        name: "GlobalSecondaryIndexInfo",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KeySchema",
+                    shape: &KEY_SCHEMA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Projection",
+                    shape: &PROJECTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProvisionedThroughput",
+                    shape: &PROVISIONED_THROUGHPUT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "OnDemandThroughput",
+                    shape: &ON_DEMAND_THROUGHPUT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -11505,6 +14152,8 @@ pub mod shapes {
             member: &GLOBAL_SECONDARY_INDEX,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -11517,16 +14166,22 @@ pub mod shapes {
                     name: "Update",
                     shape: &UPDATE_GLOBAL_SECONDARY_INDEX_ACTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Create",
                     shape: &CREATE_GLOBAL_SECONDARY_INDEX_ACTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Delete",
                     shape: &DELETE_GLOBAL_SECONDARY_INDEX_ACTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -11539,6 +14194,128 @@ pub mod shapes {
             member: &GLOBAL_SECONDARY_INDEX_UPDATE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static GLOBAL_SECONDARY_INDEX_WARM_THROUGHPUT_DESCRIPTION: Shape = Shape {
+        name: "GlobalSecondaryIndexWarmThroughputDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReadUnitsPerSecond",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "WriteUnitsPerSecond",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Status",
+                    shape: &INDEX_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static GLOBAL_SECONDARY_INDEXES: Shape = Shape {
+        name: "GlobalSecondaryIndexes",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &GLOBAL_SECONDARY_INDEX_INFO,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static GLOBAL_TABLE: Shape = Shape {
+        name: "GlobalTable",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "GlobalTableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicationGroup",
+                    shape: &REPLICA_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static GLOBAL_TABLE_ARN_STRING: Shape = Shape {
+        name: "GlobalTableArnString",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static GLOBAL_TABLE_DESCRIPTION: Shape = Shape {
+        name: "GlobalTableDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReplicationGroup",
+                    shape: &REPLICA_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "GlobalTableArn",
+                    shape: &GLOBAL_TABLE_ARN_STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "GlobalTableStatus",
+                    shape: &GLOBAL_TABLE_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "GlobalTableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -11551,16 +14328,22 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProvisionedWriteCapacityUnits",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProvisionedWriteCapacityAutoScalingSettingsUpdate",
                     shape: &AUTO_SCALING_SETTINGS_UPDATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -11573,6 +14356,20 @@ pub mod shapes {
             member: &GLOBAL_TABLE_GLOBAL_SECONDARY_INDEX_SETTINGS_UPDATE,
             min: Some(1),
             max: Some(20),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static GLOBAL_TABLE_LIST: Shape = Shape {
+        name: "GlobalTableList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &GLOBAL_TABLE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -11587,6 +14384,52 @@ pub mod shapes {
         },
     };
 
+    pub static GLOBAL_TABLE_STATUS: Shape = Shape {
+        name: "GlobalTableStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["CREATING", "ACTIVE", "DELETING", "UPDATING"],
+        },
+    };
+
+    pub static GLOBAL_TABLE_WITNESS_DESCRIPTION: Shape = Shape {
+        name: "GlobalTableWitnessDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "RegionName",
+                    shape: &REGION_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "WitnessStatus",
+                    shape: &WITNESS_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static GLOBAL_TABLE_WITNESS_DESCRIPTION_LIST: Shape = Shape {
+        name: "GlobalTableWitnessDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &GLOBAL_TABLE_WITNESS_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static GLOBAL_TABLE_WITNESS_GROUP_UPDATE: Shape = Shape {
         name: "GlobalTableWitnessGroupUpdate",
         sensitive: false,
@@ -11596,11 +14439,15 @@ pub mod shapes {
                     name: "Create",
                     shape: &CREATE_GLOBAL_TABLE_WITNESS_GROUP_MEMBER_ACTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Delete",
                     shape: &DELETE_GLOBAL_TABLE_WITNESS_GROUP_MEMBER_ACTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -11613,6 +14460,8 @@ pub mod shapes {
             member: &GLOBAL_TABLE_WITNESS_GROUP_UPDATE,
             min: Some(1),
             max: Some(1),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -11625,6 +14474,12 @@ pub mod shapes {
             pattern: None,
             values: &[],
         },
+    };
+
+    pub static IMPORT_END_TIME: Shape = Shape {
+        name: "ImportEndTime",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
     };
 
     pub static IMPORT_NEXT_TOKEN: Shape = Shape {
@@ -11641,6 +14496,248 @@ pub mod shapes {
         },
     };
 
+    pub static IMPORT_START_TIME: Shape = Shape {
+        name: "ImportStartTime",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
+    };
+
+    pub static IMPORT_STATUS: Shape = Shape {
+        name: "ImportStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "IN_PROGRESS",
+                "COMPLETED",
+                "CANCELLING",
+                "CANCELLED",
+                "FAILED",
+            ],
+        },
+    };
+
+    pub static IMPORT_SUMMARY: Shape = Shape {
+        name: "ImportSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ImportArn",
+                    shape: &IMPORT_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ImportStatus",
+                    shape: &IMPORT_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableArn",
+                    shape: &TABLE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "S3BucketSource",
+                    shape: &S3_BUCKET_SOURCE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CloudWatchLogGroupArn",
+                    shape: &CLOUD_WATCH_LOG_GROUP_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "InputFormat",
+                    shape: &INPUT_FORMAT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StartTime",
+                    shape: &IMPORT_START_TIME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EndTime",
+                    shape: &IMPORT_END_TIME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static IMPORT_SUMMARY_LIST: Shape = Shape {
+        name: "ImportSummaryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &IMPORT_SUMMARY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static IMPORT_TABLE_DESCRIPTION: Shape = Shape {
+        name: "ImportTableDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ImportArn",
+                    shape: &IMPORT_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ImportStatus",
+                    shape: &IMPORT_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableArn",
+                    shape: &TABLE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableId",
+                    shape: &TABLE_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ClientToken",
+                    shape: &CLIENT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "S3BucketSource",
+                    shape: &S3_BUCKET_SOURCE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorCount",
+                    shape: &ERROR_COUNT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CloudWatchLogGroupArn",
+                    shape: &CLOUD_WATCH_LOG_GROUP_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "InputFormat",
+                    shape: &INPUT_FORMAT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "InputFormatOptions",
+                    shape: &INPUT_FORMAT_OPTIONS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "InputCompressionType",
+                    shape: &INPUT_COMPRESSION_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableCreationParameters",
+                    shape: &TABLE_CREATION_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StartTime",
+                    shape: &IMPORT_START_TIME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EndTime",
+                    shape: &IMPORT_END_TIME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProcessedSizeBytes",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProcessedItemCount",
+                    shape: &PROCESSED_ITEM_COUNT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ImportedItemCount",
+                    shape: &IMPORTED_ITEM_COUNT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FailureCode",
+                    shape: &FAILURE_CODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FailureMessage",
+                    shape: &FAILURE_MESSAGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static IMPORT_TABLE_INPUT: Shape = Shape {
         name: "ImportTableInput",
         sensitive: false,
@@ -11650,33 +14747,68 @@ pub mod shapes {
                     name: "ClientToken",
                     shape: &CLIENT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3BucketSource",
                     shape: &S3_BUCKET_SOURCE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "InputFormat",
                     shape: &INPUT_FORMAT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "InputFormatOptions",
                     shape: &INPUT_FORMAT_OPTIONS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "InputCompressionType",
                     shape: &INPUT_COMPRESSION_TYPE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TableCreationParameters",
                     shape: &TABLE_CREATION_PARAMETERS,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static IMPORT_TABLE_OUTPUT: Shape = Shape {
+        name: "ImportTableOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ImportTableDescription",
+                shape: &IMPORT_TABLE_DESCRIPTION,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static IMPORTED_ITEM_COUNT: Shape = Shape {
+        name: "ImportedItemCount",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
         },
     };
 
@@ -11689,16 +14821,22 @@ pub mod shapes {
                     name: "ExportFromTime",
                     shape: &EXPORT_FROM_TIME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExportToTime",
                     shape: &EXPORT_TO_TIME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExportViewType",
                     shape: &EXPORT_VIEW_TYPE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -11715,6 +14853,17 @@ pub mod shapes {
                 matches: pattern_2,
             }),
             values: &[],
+        },
+    };
+
+    pub static INDEX_STATUS: Shape = Shape {
+        name: "IndexStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["CREATING", "UPDATING", "DELETING", "ACTIVE"],
         },
     };
 
@@ -11748,6 +14897,8 @@ pub mod shapes {
                 name: "Csv",
                 shape: &CSV_OPTIONS,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -11761,28 +14912,47 @@ pub mod shapes {
                     name: "S3BucketOwner",
                     shape: &S3_BUCKET_OWNER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3Bucket",
                     shape: &S3_BUCKET,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3KeyPrefix",
                     shape: &S3_PREFIX,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "InputFormat",
                     shape: &BULK_OPERATION_INPUT_FORMAT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "InputCompressionType",
                     shape: &INPUT_COMPRESSION_TYPE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static INTEGER: Shape = Shape {
+        name: "Integer",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: None,
+            max: None,
         },
     };
 
@@ -11792,6 +14962,148 @@ pub mod shapes {
         kind: ShapeKind::Integer {
             min: None,
             max: None,
+        },
+    };
+
+    pub static ITEM_COLLECTION_KEY_ATTRIBUTE_MAP: Shape = Shape {
+        name: "ItemCollectionKeyAttributeMap",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &ATTRIBUTE_NAME,
+            value: &ATTRIBUTE_VALUE,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static ITEM_COLLECTION_METRICS: Shape = Shape {
+        name: "ItemCollectionMetrics",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ItemCollectionKey",
+                    shape: &ITEM_COLLECTION_KEY_ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SizeEstimateRangeGB",
+                    shape: &ITEM_COLLECTION_SIZE_ESTIMATE_RANGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static ITEM_COLLECTION_METRICS_MULTIPLE: Shape = Shape {
+        name: "ItemCollectionMetricsMultiple",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ITEM_COLLECTION_METRICS,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ITEM_COLLECTION_METRICS_PER_TABLE: Shape = Shape {
+        name: "ItemCollectionMetricsPerTable",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &TABLE_ARN,
+            value: &ITEM_COLLECTION_METRICS_MULTIPLE,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static ITEM_COLLECTION_SIZE_ESTIMATE_BOUND: Shape = Shape {
+        name: "ItemCollectionSizeEstimateBound",
+        sensitive: false,
+        kind: ShapeKind::Float {
+            min: None,
+            max: None,
+        },
+    };
+
+    pub static ITEM_COLLECTION_SIZE_ESTIMATE_RANGE: Shape = Shape {
+        name: "ItemCollectionSizeEstimateRange",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ITEM_COLLECTION_SIZE_ESTIMATE_BOUND,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ITEM_COUNT: Shape = Shape {
+        name: "ItemCount",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
+        },
+    };
+
+    pub static ITEM_LIST: Shape = Shape {
+        name: "ItemList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ATTRIBUTE_MAP,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ITEM_RESPONSE: Shape = Shape {
+        name: "ItemResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Item",
+                shape: &ATTRIBUTE_MAP,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static ITEM_RESPONSE_LIST: Shape = Shape {
+        name: "ItemResponseList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ITEM_RESPONSE,
+            min: Some(1),
+            max: Some(100),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static KMS_MASTER_KEY_ARN: Shape = Shape {
+        name: "KMSMasterKeyArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -11814,6 +15126,9 @@ pub mod shapes {
             value: &ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -11825,6 +15140,9 @@ pub mod shapes {
             value: &CONDITION,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -11846,6 +15164,8 @@ pub mod shapes {
             member: &KEY,
             min: Some(1),
             max: Some(100),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -11856,6 +15176,8 @@ pub mod shapes {
             member: &KEY_SCHEMA_ELEMENT,
             min: Some(1),
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -11879,11 +15201,15 @@ pub mod shapes {
                     name: "AttributeName",
                     shape: &KEY_SCHEMA_ATTRIBUTE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KeyType",
                     shape: &KEY_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -11909,28 +15235,87 @@ pub mod shapes {
                     name: "Keys",
                     shape: &KEY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AttributesToGet",
                     shape: &ATTRIBUTE_NAME_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConsistentRead",
                     shape: &CONSISTENT_READ,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProjectionExpression",
                     shape: &PROJECTION_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static KINESIS_DATA_STREAM_DESTINATION: Shape = Shape {
+        name: "KinesisDataStreamDestination",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamArn",
+                    shape: &STREAM_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DestinationStatus",
+                    shape: &DESTINATION_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DestinationStatusDescription",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ApproximateCreationDateTimePrecision",
+                    shape: &APPROXIMATE_CREATION_DATE_TIME_PRECISION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static KINESIS_DATA_STREAM_DESTINATIONS: Shape = Shape {
+        name: "KinesisDataStreamDestinations",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &KINESIS_DATA_STREAM_DESTINATION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -11943,19 +15328,68 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamArn",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EnableKinesisStreamingConfiguration",
                     shape: &ENABLE_KINESIS_STREAMING_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static KINESIS_STREAMING_DESTINATION_OUTPUT: Shape = Shape {
+        name: "KinesisStreamingDestinationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamArn",
+                    shape: &STREAM_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DestinationStatus",
+                    shape: &DESTINATION_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EnableKinesisStreamingConfiguration",
+                    shape: &ENABLE_KINESIS_STREAMING_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LAST_UPDATE_DATE_TIME: Shape = Shape {
+        name: "LastUpdateDateTime",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
     };
 
     pub static LIST_ATTRIBUTE_VALUE: Shape = Shape {
@@ -11965,6 +15399,8 @@ pub mod shapes {
             member: &ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -11977,31 +15413,66 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &BACKUPS_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TimeRangeLowerBound",
                     shape: &TIME_RANGE_LOWER_BOUND,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TimeRangeUpperBound",
                     shape: &TIME_RANGE_UPPER_BOUND,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExclusiveStartBackupArn",
                     shape: &BACKUP_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "BackupType",
                     shape: &BACKUP_TYPE_FILTER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_BACKUPS_OUTPUT: Shape = Shape {
+        name: "ListBackupsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BackupSummaries",
+                    shape: &BACKUP_SUMMARIES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastEvaluatedBackupArn",
+                    shape: &BACKUP_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12016,11 +15487,15 @@ pub mod shapes {
                     name: "MaxResults",
                     shape: &LIST_BULK_OPERATIONS_MAX_LIMIT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &BULK_OPERATION_NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12035,6 +15510,29 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_BULK_OPERATIONS_OUTPUT: Shape = Shape {
+        name: "ListBulkOperationsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BulkOperationsSummaryList",
+                    shape: &BULK_OPERATIONS_SUMMARY_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &BULK_OPERATION_NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static LIST_CONTRIBUTOR_INSIGHTS_INPUT: Shape = Shape {
         name: "ListContributorInsightsInput",
         sensitive: false,
@@ -12044,16 +15542,22 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN_STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &LIST_CONTRIBUTOR_INSIGHTS_LIMIT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12068,6 +15572,29 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_CONTRIBUTOR_INSIGHTS_OUTPUT: Shape = Shape {
+        name: "ListContributorInsightsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ContributorInsightsSummaries",
+                    shape: &CONTRIBUTOR_INSIGHTS_SUMMARIES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN_STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static LIST_EXPORTS_INPUT: Shape = Shape {
         name: "ListExportsInput",
         sensitive: false,
@@ -12077,16 +15604,22 @@ pub mod shapes {
                     name: "TableArn",
                     shape: &TABLE_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &LIST_EXPORTS_MAX_LIMIT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &EXPORT_NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12101,6 +15634,29 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_EXPORTS_OUTPUT: Shape = Shape {
+        name: "ListExportsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ExportSummaries",
+                    shape: &EXPORT_SUMMARIES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &EXPORT_NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static LIST_GLOBAL_TABLES_INPUT: Shape = Shape {
         name: "ListGlobalTablesInput",
         sensitive: false,
@@ -12110,16 +15666,45 @@ pub mod shapes {
                     name: "ExclusiveStartGlobalTableName",
                     shape: &TABLE_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &POSITIVE_INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RegionName",
                     shape: &REGION_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_GLOBAL_TABLES_OUTPUT: Shape = Shape {
+        name: "ListGlobalTablesOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "GlobalTables",
+                    shape: &GLOBAL_TABLE_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastEvaluatedGlobalTableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12134,16 +15719,22 @@ pub mod shapes {
                     name: "TableArn",
                     shape: &TABLE_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PageSize",
                     shape: &LIST_IMPORTS_MAX_LIMIT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &IMPORT_NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12158,6 +15749,29 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_IMPORTS_OUTPUT: Shape = Shape {
+        name: "ListImportsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ImportSummaryList",
+                    shape: &IMPORT_SUMMARY_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &IMPORT_NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static LIST_TABLES_INPUT: Shape = Shape {
         name: "ListTablesInput",
         sensitive: false,
@@ -12167,11 +15781,15 @@ pub mod shapes {
                     name: "ExclusiveStartTableName",
                     shape: &TABLE_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIST_TABLES_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12186,6 +15804,29 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_TABLES_OUTPUT: Shape = Shape {
+        name: "ListTablesOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableNames",
+                    shape: &TABLE_NAME_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastEvaluatedTableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static LIST_TAGS_OF_RESOURCE_INPUT: Shape = Shape {
         name: "ListTagsOfResourceInput",
         sensitive: false,
@@ -12195,11 +15836,38 @@ pub mod shapes {
                     name: "ResourceArn",
                     shape: &RESOURCE_ARN_STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN_STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_TAGS_OF_RESOURCE_OUTPUT: Shape = Shape {
+        name: "ListTagsOfResourceOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Tags",
+                    shape: &TAG_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN_STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12214,16 +15882,115 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KeySchema",
                     shape: &KEY_SCHEMA,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Projection",
                     shape: &PROJECTION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LOCAL_SECONDARY_INDEX_DESCRIPTION: Shape = Shape {
+        name: "LocalSecondaryIndexDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KeySchema",
+                    shape: &KEY_SCHEMA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Projection",
+                    shape: &PROJECTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "IndexSizeBytes",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ItemCount",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "IndexArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LOCAL_SECONDARY_INDEX_DESCRIPTION_LIST: Shape = Shape {
+        name: "LocalSecondaryIndexDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &LOCAL_SECONDARY_INDEX_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static LOCAL_SECONDARY_INDEX_INFO: Shape = Shape {
+        name: "LocalSecondaryIndexInfo",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KeySchema",
+                    shape: &KEY_SCHEMA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Projection",
+                    shape: &PROJECTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12234,6 +16001,29 @@ pub mod shapes {
         sensitive: false,
         kind: ShapeKind::List {
             member: &LOCAL_SECONDARY_INDEX,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static LOCAL_SECONDARY_INDEXES: Shape = Shape {
+        name: "LocalSecondaryIndexes",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &LOCAL_SECONDARY_INDEX_INFO,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static LONG: Shape = Shape {
+        name: "Long",
+        sensitive: false,
+        kind: ShapeKind::Long {
             min: None,
             max: None,
         },
@@ -12256,6 +16046,9 @@ pub mod shapes {
             value: &ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -12299,6 +16092,17 @@ pub mod shapes {
             member: &NON_KEY_ATTRIBUTE_NAME,
             min: Some(1),
             max: Some(20),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static NON_NEGATIVE_LONG_OBJECT: Shape = Shape {
+        name: "NonNegativeLongObject",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
         },
     };
 
@@ -12326,6 +16130,8 @@ pub mod shapes {
             member: &NUMBER_ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12338,11 +16144,15 @@ pub mod shapes {
                     name: "MaxReadRequestUnits",
                     shape: &LONG_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaxWriteRequestUnits",
                     shape: &LONG_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12356,6 +16166,8 @@ pub mod shapes {
                 name: "MaxReadRequestUnits",
                 shape: &LONG_OBJECT,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -12369,31 +16181,43 @@ pub mod shapes {
                     name: "S3BucketOwner",
                     shape: &S3_BUCKET_OWNER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3Bucket",
                     shape: &S3_BUCKET,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3KeyPrefix",
                     shape: &S3_PREFIX,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3SseAlgorithm",
                     shape: &S3_SSE_ALGORITHM,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3SseKmsKeyId",
                     shape: &S3_SSE_KMS_KEY_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OutputType",
                     shape: &OUTPUT_TYPE_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12417,6 +16241,8 @@ pub mod shapes {
             member: &OUTPUT_TYPE_ENUM,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12429,16 +16255,22 @@ pub mod shapes {
                     name: "Statement",
                     shape: &PARTI_QL_STATEMENT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Parameters",
                     shape: &PREPARED_STATEMENT_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12451,6 +16283,8 @@ pub mod shapes {
             member: &PARAMETERIZED_STATEMENT,
             min: Some(1),
             max: Some(100),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12461,6 +16295,20 @@ pub mod shapes {
             member: &BATCH_STATEMENT_REQUEST,
             min: Some(1),
             max: Some(25),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static PARTI_QL_BATCH_RESPONSE: Shape = Shape {
+        name: "PartiQLBatchResponse",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &BATCH_STATEMENT_RESPONSE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12486,6 +16334,43 @@ pub mod shapes {
         },
     };
 
+    pub static POINT_IN_TIME_RECOVERY_DESCRIPTION: Shape = Shape {
+        name: "PointInTimeRecoveryDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PointInTimeRecoveryStatus",
+                    shape: &POINT_IN_TIME_RECOVERY_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RecoveryPeriodInDays",
+                    shape: &RECOVERY_PERIOD_IN_DAYS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EarliestRestorableDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LatestRestorableDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static POINT_IN_TIME_RECOVERY_SPECIFICATION: Shape = Shape {
         name: "PointInTimeRecoverySpecification",
         sensitive: false,
@@ -12495,13 +16380,28 @@ pub mod shapes {
                     name: "PointInTimeRecoveryEnabled",
                     shape: &BOOLEAN_OBJECT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RecoveryPeriodInDays",
                     shape: &RECOVERY_PERIOD_IN_DAYS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static POINT_IN_TIME_RECOVERY_STATUS: Shape = Shape {
+        name: "PointInTimeRecoveryStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ENABLED", "DISABLED"],
         },
     };
 
@@ -12541,6 +16441,26 @@ pub mod shapes {
             member: &ATTRIBUTE_VALUE,
             min: Some(1),
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static PROCESSED_INPUT_BYTES: Shape = Shape {
+        name: "ProcessedInputBytes",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
+        },
+    };
+
+    pub static PROCESSED_ITEM_COUNT: Shape = Shape {
+        name: "ProcessedItemCount",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
         },
     };
 
@@ -12553,11 +16473,15 @@ pub mod shapes {
                     name: "ProjectionType",
                     shape: &PROJECTION_TYPE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NonKeyAttributes",
                     shape: &NON_KEY_ATTRIBUTE_NAME_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12594,11 +16518,59 @@ pub mod shapes {
                     name: "ReadCapacityUnits",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "WriteCapacityUnits",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static PROVISIONED_THROUGHPUT_DESCRIPTION: Shape = Shape {
+        name: "ProvisionedThroughputDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "LastIncreaseDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastDecreaseDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NumberOfDecreasesToday",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReadCapacityUnits",
+                    shape: &NON_NEGATIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "WriteCapacityUnits",
+                    shape: &NON_NEGATIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12612,6 +16584,8 @@ pub mod shapes {
                 name: "ReadCapacityUnits",
                 shape: &POSITIVE_LONG_OBJECT,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -12625,31 +16599,43 @@ pub mod shapes {
                     name: "Item",
                     shape: &PUT_ITEM_INPUT_ATTRIBUTE_MAP,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConditionExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12664,56 +16650,78 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Item",
                     shape: &PUT_ITEM_INPUT_ATTRIBUTE_MAP,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Expected",
                     shape: &EXPECTED_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnValues",
                     shape: &RETURN_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnItemCollectionMetrics",
                     shape: &RETURN_ITEM_COLLECTION_METRICS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConditionalOperator",
                     shape: &CONDITIONAL_OPERATOR,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConditionExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12727,6 +16735,39 @@ pub mod shapes {
             value: &ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static PUT_ITEM_OUTPUT: Shape = Shape {
+        name: "PutItemOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Attributes",
+                    shape: &ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ItemCollectionMetrics",
+                    shape: &ITEM_COLLECTION_METRICS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -12738,6 +16779,8 @@ pub mod shapes {
                 name: "Item",
                 shape: &PUT_ITEM_INPUT_ATTRIBUTE_MAP,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -12751,23 +16794,45 @@ pub mod shapes {
                     name: "ResourceArn",
                     shape: &RESOURCE_ARN_STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Policy",
                     shape: &RESOURCE_POLICY,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpectedRevisionId",
                     shape: &POLICY_REVISION_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConfirmRemoveSelfResourceAccess",
                     shape: &CONFIRM_REMOVE_SELF_RESOURCE_ACCESS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static PUT_RESOURCE_POLICY_OUTPUT: Shape = Shape {
+        name: "PutResourcePolicyOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "RevisionId",
+                shape: &POLICY_REVISION_ID,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -12780,86 +16845,164 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Select",
                     shape: &SELECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AttributesToGet",
                     shape: &ATTRIBUTE_NAME_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &POSITIVE_INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConsistentRead",
                     shape: &CONSISTENT_READ,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KeyConditions",
                     shape: &KEY_CONDITIONS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "QueryFilter",
                     shape: &FILTER_CONDITION_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConditionalOperator",
                     shape: &CONDITIONAL_OPERATOR,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ScanIndexForward",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExclusiveStartKey",
                     shape: &KEY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProjectionExpression",
                     shape: &PROJECTION_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "FilterExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KeyConditionExpression",
                     shape: &KEY_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static QUERY_OUTPUT: Shape = Shape {
+        name: "QueryOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Items",
+                    shape: &ITEM_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Count",
+                    shape: &INTEGER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ScannedCount",
+                    shape: &INTEGER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastEvaluatedKey",
+                    shape: &KEY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12893,7 +17036,65 @@ pub mod shapes {
                 name: "RegionName",
                 shape: &REGION_NAME,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static REPLICA_AUTO_SCALING_DESCRIPTION: Shape = Shape {
+        name: "ReplicaAutoScalingDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "RegionName",
+                    shape: &REGION_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "GlobalSecondaryIndexes",
+                    shape: &REPLICA_GLOBAL_SECONDARY_INDEX_AUTO_SCALING_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaProvisionedReadCapacityAutoScalingSettings",
+                    shape: &AUTO_SCALING_SETTINGS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaProvisionedWriteCapacityAutoScalingSettings",
+                    shape: &AUTO_SCALING_SETTINGS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaStatus",
+                    shape: &REPLICA_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static REPLICA_AUTO_SCALING_DESCRIPTION_LIST: Shape = Shape {
+        name: "ReplicaAutoScalingDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &REPLICA_AUTO_SCALING_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12906,16 +17107,22 @@ pub mod shapes {
                     name: "RegionName",
                     shape: &REGION_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReplicaGlobalSecondaryIndexUpdates",
                     shape: &REPLICA_GLOBAL_SECONDARY_INDEX_AUTO_SCALING_UPDATE_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReplicaProvisionedReadCapacityAutoScalingUpdate",
                     shape: &AUTO_SCALING_SETTINGS_UPDATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12928,6 +17135,120 @@ pub mod shapes {
             member: &REPLICA_AUTO_SCALING_UPDATE,
             min: Some(1),
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static REPLICA_DESCRIPTION: Shape = Shape {
+        name: "ReplicaDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "RegionName",
+                    shape: &REGION_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaStatus",
+                    shape: &REPLICA_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaStatusDescription",
+                    shape: &REPLICA_STATUS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaStatusPercentProgress",
+                    shape: &REPLICA_STATUS_PERCENT_PROGRESS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KMSMasterKeyId",
+                    shape: &KMS_MASTER_KEY_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProvisionedThroughputOverride",
+                    shape: &PROVISIONED_THROUGHPUT_OVERRIDE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "OnDemandThroughputOverride",
+                    shape: &ON_DEMAND_THROUGHPUT_OVERRIDE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "WarmThroughput",
+                    shape: &TABLE_WARM_THROUGHPUT_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "GlobalSecondaryIndexes",
+                    shape: &REPLICA_GLOBAL_SECONDARY_INDEX_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaInaccessibleDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaTableClassSummary",
+                    shape: &TABLE_CLASS_SUMMARY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "GlobalTableSettingsReplicationMode",
+                    shape: &GLOBAL_TABLE_SETTINGS_REPLICATION_MODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static REPLICA_DESCRIPTION_LIST: Shape = Shape {
+        name: "ReplicaDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &REPLICA_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12940,18 +17261,73 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProvisionedThroughputOverride",
                     shape: &PROVISIONED_THROUGHPUT_OVERRIDE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OnDemandThroughputOverride",
                     shape: &ON_DEMAND_THROUGHPUT_OVERRIDE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static REPLICA_GLOBAL_SECONDARY_INDEX_AUTO_SCALING_DESCRIPTION: Shape = Shape {
+        name: "ReplicaGlobalSecondaryIndexAutoScalingDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "IndexStatus",
+                    shape: &INDEX_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProvisionedReadCapacityAutoScalingSettings",
+                    shape: &AUTO_SCALING_SETTINGS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProvisionedWriteCapacityAutoScalingSettings",
+                    shape: &AUTO_SCALING_SETTINGS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static REPLICA_GLOBAL_SECONDARY_INDEX_AUTO_SCALING_DESCRIPTION_LIST: Shape = Shape {
+        name: "ReplicaGlobalSecondaryIndexAutoScalingDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &REPLICA_GLOBAL_SECONDARY_INDEX_AUTO_SCALING_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12964,11 +17340,15 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProvisionedReadCapacityAutoScalingUpdate",
                     shape: &AUTO_SCALING_SETTINGS_UPDATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -12981,6 +17361,57 @@ pub mod shapes {
             member: &REPLICA_GLOBAL_SECONDARY_INDEX_AUTO_SCALING_UPDATE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static REPLICA_GLOBAL_SECONDARY_INDEX_DESCRIPTION: Shape = Shape {
+        name: "ReplicaGlobalSecondaryIndexDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProvisionedThroughputOverride",
+                    shape: &PROVISIONED_THROUGHPUT_OVERRIDE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "OnDemandThroughputOverride",
+                    shape: &ON_DEMAND_THROUGHPUT_OVERRIDE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "WarmThroughput",
+                    shape: &GLOBAL_SECONDARY_INDEX_WARM_THROUGHPUT_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static REPLICA_GLOBAL_SECONDARY_INDEX_DESCRIPTION_LIST: Shape = Shape {
+        name: "ReplicaGlobalSecondaryIndexDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &REPLICA_GLOBAL_SECONDARY_INDEX_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -12991,6 +17422,71 @@ pub mod shapes {
             member: &REPLICA_GLOBAL_SECONDARY_INDEX,
             min: Some(1),
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static REPLICA_GLOBAL_SECONDARY_INDEX_SETTINGS_DESCRIPTION: Shape = Shape {
+        name: "ReplicaGlobalSecondaryIndexSettingsDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "IndexStatus",
+                    shape: &INDEX_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProvisionedReadCapacityUnits",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProvisionedReadCapacityAutoScalingSettings",
+                    shape: &AUTO_SCALING_SETTINGS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProvisionedWriteCapacityUnits",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProvisionedWriteCapacityAutoScalingSettings",
+                    shape: &AUTO_SCALING_SETTINGS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static REPLICA_GLOBAL_SECONDARY_INDEX_SETTINGS_DESCRIPTION_LIST: Shape = Shape {
+        name: "ReplicaGlobalSecondaryIndexSettingsDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &REPLICA_GLOBAL_SECONDARY_INDEX_SETTINGS_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -13003,16 +17499,22 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProvisionedReadCapacityUnits",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProvisionedReadCapacityAutoScalingSettingsUpdate",
                     shape: &AUTO_SCALING_SETTINGS_UPDATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -13025,6 +17527,8 @@ pub mod shapes {
             member: &REPLICA_GLOBAL_SECONDARY_INDEX_SETTINGS_UPDATE,
             min: Some(1),
             max: Some(20),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -13035,6 +17539,92 @@ pub mod shapes {
             member: &REPLICA,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static REPLICA_SETTINGS_DESCRIPTION: Shape = Shape {
+        name: "ReplicaSettingsDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "RegionName",
+                    shape: &REGION_NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaStatus",
+                    shape: &REPLICA_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaBillingModeSummary",
+                    shape: &BILLING_MODE_SUMMARY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaProvisionedReadCapacityUnits",
+                    shape: &NON_NEGATIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaProvisionedReadCapacityAutoScalingSettings",
+                    shape: &AUTO_SCALING_SETTINGS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaProvisionedWriteCapacityUnits",
+                    shape: &NON_NEGATIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaProvisionedWriteCapacityAutoScalingSettings",
+                    shape: &AUTO_SCALING_SETTINGS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaGlobalSecondaryIndexSettings",
+                    shape: &REPLICA_GLOBAL_SECONDARY_INDEX_SETTINGS_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaTableClassSummary",
+                    shape: &TABLE_CLASS_SUMMARY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static REPLICA_SETTINGS_DESCRIPTION_LIST: Shape = Shape {
+        name: "ReplicaSettingsDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &REPLICA_SETTINGS_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -13047,26 +17637,36 @@ pub mod shapes {
                     name: "RegionName",
                     shape: &REGION_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReplicaProvisionedReadCapacityUnits",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReplicaProvisionedReadCapacityAutoScalingSettingsUpdate",
                     shape: &AUTO_SCALING_SETTINGS_UPDATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReplicaGlobalSecondaryIndexSettingsUpdate",
                     shape: &REPLICA_GLOBAL_SECONDARY_INDEX_SETTINGS_UPDATE_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReplicaTableClass",
                     shape: &TABLE_CLASS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -13079,6 +17679,52 @@ pub mod shapes {
             member: &REPLICA_SETTINGS_UPDATE,
             min: Some(1),
             max: Some(50),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static REPLICA_STATUS: Shape = Shape {
+        name: "ReplicaStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "CREATING",
+                "CREATION_FAILED",
+                "UPDATING",
+                "DELETING",
+                "ACTIVE",
+                "REGION_DISABLED",
+                "INACCESSIBLE_ENCRYPTION_CREDENTIALS",
+                "ARCHIVING",
+                "ARCHIVED",
+                "REPLICATION_NOT_AUTHORIZED",
+            ],
+        },
+    };
+
+    pub static REPLICA_STATUS_DESCRIPTION: Shape = Shape {
+        name: "ReplicaStatusDescription",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static REPLICA_STATUS_PERCENT_PROGRESS: Shape = Shape {
+        name: "ReplicaStatusPercentProgress",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -13091,11 +17737,15 @@ pub mod shapes {
                     name: "Create",
                     shape: &CREATE_REPLICA_ACTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Delete",
                     shape: &DELETE_REPLICA_ACTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -13108,6 +17758,8 @@ pub mod shapes {
             member: &REPLICA_UPDATE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -13120,21 +17772,29 @@ pub mod shapes {
                     name: "Create",
                     shape: &CREATE_REPLICATION_GROUP_MEMBER_ACTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Update",
                     shape: &UPDATE_REPLICATION_GROUP_MEMBER_ACTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Delete",
                     shape: &DELETE_REPLICATION_GROUP_MEMBER_ACTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Disassociate",
                     shape: &DISASSOCIATE_REPLICATION_GROUP_MEMBER_ACTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -13147,6 +17807,8 @@ pub mod shapes {
             member: &REPLICATION_GROUP_UPDATE,
             min: Some(1),
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -13172,6 +17834,49 @@ pub mod shapes {
         },
     };
 
+    pub static RESTORE_IN_PROGRESS: Shape = Shape {
+        name: "RestoreInProgress",
+        sensitive: false,
+        kind: ShapeKind::Boolean,
+    };
+
+    pub static RESTORE_SUMMARY: Shape = Shape {
+        name: "RestoreSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "SourceBackupArn",
+                    shape: &BACKUP_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SourceTableArn",
+                    shape: &TABLE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RestoreDateTime",
+                    shape: &DATE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RestoreInProgress",
+                    shape: &RESTORE_IN_PROGRESS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static RESTORE_TABLE_FROM_BACKUP_INPUT: Shape = Shape {
         name: "RestoreTableFromBackupInput",
         sensitive: false,
@@ -13181,48 +17886,80 @@ pub mod shapes {
                     name: "TargetTableName",
                     shape: &TABLE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "BackupArn",
                     shape: &BACKUP_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "BillingModeOverride",
                     shape: &BILLING_MODE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "GlobalSecondaryIndexOverride",
                     shape: &GLOBAL_SECONDARY_INDEX_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "LocalSecondaryIndexOverride",
                     shape: &LOCAL_SECONDARY_INDEX_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProvisionedThroughputOverride",
                     shape: &PROVISIONED_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OnDemandThroughputOverride",
                     shape: &ON_DEMAND_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SSESpecificationOverride",
                     shape: &SSE_SPECIFICATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "VectorIndexOverride",
                     shape: &VECTOR_INDEX_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static RESTORE_TABLE_FROM_BACKUP_OUTPUT: Shape = Shape {
+        name: "RestoreTableFromBackupOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TableDescription",
+                shape: &TABLE_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -13235,63 +17972,101 @@ pub mod shapes {
                     name: "SourceTableArn",
                     shape: &TABLE_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SourceTableName",
                     shape: &TABLE_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TargetTableName",
                     shape: &TABLE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "UseLatestRestorableTime",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RestoreDateTime",
                     shape: &DATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "BillingModeOverride",
                     shape: &BILLING_MODE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "GlobalSecondaryIndexOverride",
                     shape: &GLOBAL_SECONDARY_INDEX_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "LocalSecondaryIndexOverride",
                     shape: &LOCAL_SECONDARY_INDEX_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProvisionedThroughputOverride",
                     shape: &PROVISIONED_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OnDemandThroughputOverride",
                     shape: &ON_DEMAND_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SSESpecificationOverride",
                     shape: &SSE_SPECIFICATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "VectorIndexOverride",
                     shape: &VECTOR_INDEX_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static RESTORE_TABLE_TO_POINT_IN_TIME_OUTPUT: Shape = Shape {
+        name: "RestoreTableToPointInTimeOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TableDescription",
+                shape: &TABLE_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -13347,7 +18122,7 @@ pub mod shapes {
             max: Some(255),
             pattern: Some(Pattern {
                 regex: "^[a-z0-9A-Z]+[\\.\\-\\w]*[a-z0-9A-Z]+$",
-                matches: pattern_7,
+                matches: pattern_8,
             }),
             values: &[],
         },
@@ -13361,7 +18136,7 @@ pub mod shapes {
             max: None,
             pattern: Some(Pattern {
                 regex: "[0-9]{12}",
-                matches: pattern_8,
+                matches: pattern_9,
             }),
             values: &[],
         },
@@ -13376,16 +18151,22 @@ pub mod shapes {
                     name: "S3BucketOwner",
                     shape: &S3_BUCKET_OWNER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3Bucket",
                     shape: &S3_BUCKET,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3KeyPrefix",
                     shape: &S3_PREFIX,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -13424,6 +18205,43 @@ pub mod shapes {
         },
     };
 
+    pub static SSE_DESCRIPTION: Shape = Shape {
+        name: "SSEDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Status",
+                    shape: &SSE_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SSEType",
+                    shape: &SSE_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KMSMasterKeyArn",
+                    shape: &KMS_MASTER_KEY_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "InaccessibleEncryptionDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static SSE_ENABLED: Shape = Shape {
         name: "SSEEnabled",
         sensitive: false,
@@ -13439,18 +18257,35 @@ pub mod shapes {
                     name: "Enabled",
                     shape: &SSE_ENABLED,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SSEType",
                     shape: &SSE_TYPE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KMSMasterKeyId",
                     shape: &KMS_MASTER_KEY_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static SSE_STATUS: Shape = Shape {
+        name: "SSEStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ENABLING", "ENABLED", "DISABLING", "DISABLED", "UPDATING"],
         },
     };
 
@@ -13485,81 +18320,157 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AttributesToGet",
                     shape: &ATTRIBUTE_NAME_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &POSITIVE_INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Select",
                     shape: &SELECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ScanFilter",
                     shape: &FILTER_CONDITION_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConditionalOperator",
                     shape: &CONDITIONAL_OPERATOR,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExclusiveStartKey",
                     shape: &KEY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TotalSegments",
                     shape: &SCAN_TOTAL_SEGMENTS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Segment",
                     shape: &SCAN_SEGMENT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProjectionExpression",
                     shape: &PROJECTION_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "FilterExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConsistentRead",
                     shape: &CONSISTENT_READ,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static SCAN_OUTPUT: Shape = Shape {
+        name: "ScanOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Items",
+                    shape: &ITEM_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Count",
+                    shape: &INTEGER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ScannedCount",
+                    shape: &INTEGER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastEvaluatedKey",
+                    shape: &KEY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -13583,6 +18494,50 @@ pub mod shapes {
         },
     };
 
+    pub static SCORE_NUMBER: Shape = Shape {
+        name: "ScoreNumber",
+        sensitive: false,
+        kind: ShapeKind::Float {
+            min: None,
+            max: None,
+        },
+    };
+
+    pub static SEARCH_RESULT_ITEM: Shape = Shape {
+        name: "SearchResultItem",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Item",
+                    shape: &ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Score",
+                    shape: &SCORE_NUMBER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static SEARCH_RESULT_LIST: Shape = Shape {
+        name: "SearchResultList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &SEARCH_RESULT_ITEM,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static SEARCH_SCHEMA: Shape = Shape {
         name: "SearchSchema",
         sensitive: false,
@@ -13590,6 +18545,8 @@ pub mod shapes {
             member: &SEARCH_SCHEMA_ELEMENT,
             min: Some(1),
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -13602,11 +18559,15 @@ pub mod shapes {
                     name: "AttributeName",
                     shape: &ATTRIBUTE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SearchSchemaElementType",
                     shape: &SEARCH_SCHEMA_ELEMENT_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -13630,6 +18591,8 @@ pub mod shapes {
             member: &ATTRIBUTE_VALUE,
             min: Some(1),
             max: Some(4096),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -13642,48 +18605,117 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProjectionExpression",
                     shape: &PROJECTION_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SearchVector",
                     shape: &SEARCH_VECTOR_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SearchConditionExpression",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TopK",
                     shape: &TOP_K_INTEGER,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static SEARCH_VECTORS_OUTPUT: Shape = Shape {
+        name: "SearchVectorsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &VECTOR_CAPACITY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SearchResults",
+                    shape: &SEARCH_RESULT_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static SECONDARY_INDEXES_BULK_BYTES_MAP: Shape = Shape {
+        name: "SecondaryIndexesBulkBytesMap",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &INDEX_NAME,
+            value: &BULK_OPERATION_BYTES,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static SECONDARY_INDEXES_CAPACITY_MAP: Shape = Shape {
+        name: "SecondaryIndexesCapacityMap",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &INDEX_NAME,
+            value: &CAPACITY,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -13703,6 +18735,136 @@ pub mod shapes {
         },
     };
 
+    pub static SOURCE_TABLE_DETAILS: Shape = Shape {
+        name: "SourceTableDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableId",
+                    shape: &TABLE_ID,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableArn",
+                    shape: &TABLE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableSizeBytes",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KeySchema",
+                    shape: &KEY_SCHEMA,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableCreationDateTime",
+                    shape: &TABLE_CREATION_DATE_TIME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProvisionedThroughput",
+                    shape: &PROVISIONED_THROUGHPUT,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "OnDemandThroughput",
+                    shape: &ON_DEMAND_THROUGHPUT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ItemCount",
+                    shape: &ITEM_COUNT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BillingMode",
+                    shape: &BILLING_MODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static SOURCE_TABLE_FEATURE_DETAILS: Shape = Shape {
+        name: "SourceTableFeatureDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "LocalSecondaryIndexes",
+                    shape: &LOCAL_SECONDARY_INDEXES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "GlobalSecondaryIndexes",
+                    shape: &GLOBAL_SECONDARY_INDEXES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamDescription",
+                    shape: &STREAM_SPECIFICATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TimeToLiveDescription",
+                    shape: &TIME_TO_LIVE_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SSEDescription",
+                    shape: &SSE_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "VectorIndexes",
+                    shape: &VECTOR_INDEXES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static START_BULK_PUT_ITEMS_INPUT: Shape = Shape {
         name: "StartBulkPutItemsInput",
         sensitive: false,
@@ -13712,33 +18874,59 @@ pub mod shapes {
                     name: "ClientToken",
                     shape: &CLIENT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "InputS3Configuration",
                     shape: &INPUT_S3_CONFIGURATION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OutputS3Configuration",
                     shape: &OUTPUT_S3_CONFIGURATION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaxWriteRequestUnits",
                     shape: &BULK_OPERATION_MAX_WRITE_REQUEST_UNITS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PerformanceTier",
                     shape: &BULK_OPERATION_PERFORMANCE_TIER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static START_BULK_PUT_ITEMS_OUTPUT: Shape = Shape {
+        name: "StartBulkPutItemsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "BulkOperationDescription",
+                shape: &BULK_OPERATION_DESCRIPTION,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -13768,11 +18956,15 @@ pub mod shapes {
                     name: "StreamEnabled",
                     shape: &STREAM_ENABLED,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamViewType",
                     shape: &STREAM_VIEW_TYPE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -13818,6 +19010,8 @@ pub mod shapes {
             member: &STRING_ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -13832,6 +19026,36 @@ pub mod shapes {
         },
     };
 
+    pub static TABLE_AUTO_SCALING_DESCRIPTION: Shape = Shape {
+        name: "TableAutoScalingDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableStatus",
+                    shape: &TABLE_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Replicas",
+                    shape: &REPLICA_AUTO_SCALING_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static TABLE_CLASS: Shape = Shape {
         name: "TableClass",
         sensitive: false,
@@ -13843,6 +19067,35 @@ pub mod shapes {
         },
     };
 
+    pub static TABLE_CLASS_SUMMARY: Shape = Shape {
+        name: "TableClassSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableClass",
+                    shape: &TABLE_CLASS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastUpdateDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static TABLE_CREATION_DATE_TIME: Shape = Shape {
+        name: "TableCreationDateTime",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
+    };
+
     pub static TABLE_CREATION_PARAMETERS: Shape = Shape {
         name: "TableCreationParameters",
         sensitive: false,
@@ -13852,48 +19105,299 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AttributeDefinitions",
                     shape: &ATTRIBUTE_DEFINITIONS,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KeySchema",
                     shape: &KEY_SCHEMA,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "BillingMode",
                     shape: &BILLING_MODE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProvisionedThroughput",
                     shape: &PROVISIONED_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OnDemandThroughput",
                     shape: &ON_DEMAND_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SSESpecification",
                     shape: &SSE_SPECIFICATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "GlobalSecondaryIndexes",
                     shape: &GLOBAL_SECONDARY_INDEX_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "VectorIndexes",
                     shape: &VECTOR_INDEX_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static TABLE_DESCRIPTION: Shape = Shape {
+        name: "TableDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "AttributeDefinitions",
+                    shape: &ATTRIBUTE_DEFINITIONS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KeySchema",
+                    shape: &KEY_SCHEMA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableStatus",
+                    shape: &TABLE_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProvisionedThroughput",
+                    shape: &PROVISIONED_THROUGHPUT_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableSizeBytes",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ItemCount",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableId",
+                    shape: &TABLE_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BillingModeSummary",
+                    shape: &BILLING_MODE_SUMMARY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LocalSecondaryIndexes",
+                    shape: &LOCAL_SECONDARY_INDEX_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "GlobalSecondaryIndexes",
+                    shape: &GLOBAL_SECONDARY_INDEX_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamSpecification",
+                    shape: &STREAM_SPECIFICATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LatestStreamLabel",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LatestStreamArn",
+                    shape: &STREAM_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "GlobalTableVersion",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Replicas",
+                    shape: &REPLICA_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "GlobalTableWitnesses",
+                    shape: &GLOBAL_TABLE_WITNESS_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "GlobalTableSettingsReplicationMode",
+                    shape: &GLOBAL_TABLE_SETTINGS_REPLICATION_MODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RestoreSummary",
+                    shape: &RESTORE_SUMMARY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SSEDescription",
+                    shape: &SSE_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ArchivalSummary",
+                    shape: &ARCHIVAL_SUMMARY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableClassSummary",
+                    shape: &TABLE_CLASS_SUMMARY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DeletionProtectionEnabled",
+                    shape: &DELETION_PROTECTION_ENABLED,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DisassociationProtectionEnabled",
+                    shape: &DISASSOCIATION_PROTECTION_ENABLED,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "OnDemandThroughput",
+                    shape: &ON_DEMAND_THROUGHPUT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "WarmThroughput",
+                    shape: &TABLE_WARM_THROUGHPUT_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MultiRegionConsistency",
+                    shape: &MULTI_REGION_CONSISTENCY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "VectorIndexes",
+                    shape: &VECTOR_INDEX_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static TABLE_ID: Shape = Shape {
+        name: "TableId",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: Some(Pattern {
+                regex: "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+                matches: pattern_10,
+            }),
+            values: &[],
         },
     };
 
@@ -13911,6 +19415,68 @@ pub mod shapes {
         },
     };
 
+    pub static TABLE_NAME_LIST: Shape = Shape {
+        name: "TableNameList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &TABLE_NAME,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static TABLE_STATUS: Shape = Shape {
+        name: "TableStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "CREATING",
+                "UPDATING",
+                "DELETING",
+                "ACTIVE",
+                "INACCESSIBLE_ENCRYPTION_CREDENTIALS",
+                "ARCHIVING",
+                "ARCHIVED",
+                "REPLICATION_NOT_AUTHORIZED",
+            ],
+        },
+    };
+
+    pub static TABLE_WARM_THROUGHPUT_DESCRIPTION: Shape = Shape {
+        name: "TableWarmThroughputDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReadUnitsPerSecond",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "WriteUnitsPerSecond",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Status",
+                    shape: &TABLE_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static TAG: Shape = Shape {
         name: "Tag",
         sensitive: false,
@@ -13920,11 +19486,15 @@ pub mod shapes {
                     name: "Key",
                     shape: &TAG_KEY_STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Value",
                     shape: &TAG_VALUE_STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -13937,6 +19507,8 @@ pub mod shapes {
             member: &TAG_KEY_STRING,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -13958,6 +19530,8 @@ pub mod shapes {
             member: &TAG,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -13970,11 +19544,15 @@ pub mod shapes {
                     name: "ResourceArn",
                     shape: &RESOURCE_ARN_STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -14014,6 +19592,29 @@ pub mod shapes {
         },
     };
 
+    pub static TIME_TO_LIVE_DESCRIPTION: Shape = Shape {
+        name: "TimeToLiveDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TimeToLiveStatus",
+                    shape: &TIME_TO_LIVE_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "AttributeName",
+                    shape: &TIME_TO_LIVE_ATTRIBUTE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static TIME_TO_LIVE_ENABLED: Shape = Shape {
         name: "TimeToLiveEnabled",
         sensitive: false,
@@ -14029,13 +19630,28 @@ pub mod shapes {
                     name: "Enabled",
                     shape: &TIME_TO_LIVE_ENABLED,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AttributeName",
                     shape: &TIME_TO_LIVE_ATTRIBUTE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static TIME_TO_LIVE_STATUS: Shape = Shape {
+        name: "TimeToLiveStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ENABLING", "DISABLING", "ENABLED", "DISABLED"],
         },
     };
 
@@ -14048,6 +19664,15 @@ pub mod shapes {
         },
     };
 
+    pub static TOTAL_INPUT_BYTES: Shape = Shape {
+        name: "TotalInputBytes",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
+        },
+    };
+
     pub static TRANSACT_GET_ITEM: Shape = Shape {
         name: "TransactGetItem",
         sensitive: false,
@@ -14056,6 +19681,8 @@ pub mod shapes {
                 name: "Get",
                 shape: &GET,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -14067,6 +19694,8 @@ pub mod shapes {
             member: &TRANSACT_GET_ITEM,
             min: Some(1),
             max: Some(100),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -14079,11 +19708,38 @@ pub mod shapes {
                     name: "TransactItems",
                     shape: &TRANSACT_GET_ITEM_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static TRANSACT_GET_ITEMS_OUTPUT: Shape = Shape {
+        name: "TransactGetItemsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY_MULTIPLE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Responses",
+                    shape: &ITEM_RESPONSE_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -14098,21 +19754,29 @@ pub mod shapes {
                     name: "ConditionCheck",
                     shape: &CONDITION_CHECK,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Put",
                     shape: &PUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Delete",
                     shape: &DELETE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Update",
                     shape: &UPDATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -14125,6 +19789,8 @@ pub mod shapes {
             member: &TRANSACT_WRITE_ITEM,
             min: Some(1),
             max: Some(100),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -14137,21 +19803,52 @@ pub mod shapes {
                     name: "TransactItems",
                     shape: &TRANSACT_WRITE_ITEM_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnItemCollectionMetrics",
                     shape: &RETURN_ITEM_COLLECTION_METRICS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ClientRequestToken",
                     shape: &CLIENT_REQUEST_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static TRANSACT_WRITE_ITEMS_OUTPUT: Shape = Shape {
+        name: "TransactWriteItemsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY_MULTIPLE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ItemCollectionMetrics",
+                    shape: &ITEM_COLLECTION_METRICS_PER_TABLE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -14166,11 +19863,15 @@ pub mod shapes {
                     name: "ResourceArn",
                     shape: &RESOURCE_ARN_STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TagKeys",
                     shape: &TAG_KEY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -14185,36 +19886,50 @@ pub mod shapes {
                     name: "Key",
                     shape: &KEY,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "UpdateExpression",
                     shape: &UPDATE_EXPRESSION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConditionExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -14229,13 +19944,31 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PointInTimeRecoverySpecification",
                     shape: &POINT_IN_TIME_RECOVERY_SPECIFICATION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static UPDATE_CONTINUOUS_BACKUPS_OUTPUT: Shape = Shape {
+        name: "UpdateContinuousBackupsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ContinuousBackupsDescription",
+                shape: &CONTINUOUS_BACKUPS_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -14248,21 +19981,66 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ContributorInsightsAction",
                     shape: &CONTRIBUTOR_INSIGHTS_ACTION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ContributorInsightsMode",
                     shape: &CONTRIBUTOR_INSIGHTS_MODE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_CONTRIBUTOR_INSIGHTS_OUTPUT: Shape = Shape {
+        name: "UpdateContributorInsightsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ContributorInsightsStatus",
+                    shape: &CONTRIBUTOR_INSIGHTS_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ContributorInsightsMode",
+                    shape: &CONTRIBUTOR_INSIGHTS_MODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -14288,21 +20066,29 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProvisionedThroughput",
                     shape: &PROVISIONED_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OnDemandThroughput",
                     shape: &ON_DEMAND_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "WarmThroughput",
                     shape: &WARM_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -14317,13 +20103,31 @@ pub mod shapes {
                     name: "GlobalTableName",
                     shape: &TABLE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReplicaUpdates",
                     shape: &REPLICA_UPDATE_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static UPDATE_GLOBAL_TABLE_OUTPUT: Shape = Shape {
+        name: "UpdateGlobalTableOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "GlobalTableDescription",
+                shape: &GLOBAL_TABLE_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -14336,31 +20140,66 @@ pub mod shapes {
                     name: "GlobalTableName",
                     shape: &TABLE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "GlobalTableBillingMode",
                     shape: &BILLING_MODE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "GlobalTableProvisionedWriteCapacityUnits",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "GlobalTableProvisionedWriteCapacityAutoScalingSettingsUpdate",
                     shape: &AUTO_SCALING_SETTINGS_UPDATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "GlobalTableGlobalSecondaryIndexSettingsUpdate",
                     shape: &GLOBAL_TABLE_GLOBAL_SECONDARY_INDEX_SETTINGS_UPDATE_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReplicaSettingsUpdate",
                     shape: &REPLICA_SETTINGS_UPDATE_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_GLOBAL_TABLE_SETTINGS_OUTPUT: Shape = Shape {
+        name: "UpdateGlobalTableSettingsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "GlobalTableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicaSettings",
+                    shape: &REPLICA_SETTINGS_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -14375,66 +20214,122 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Key",
                     shape: &KEY,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AttributeUpdates",
                     shape: &ATTRIBUTE_UPDATES,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Expected",
                     shape: &EXPECTED_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConditionalOperator",
                     shape: &CONDITIONAL_OPERATOR,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnValues",
                     shape: &RETURN_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnConsumedCapacity",
                     shape: &RETURN_CONSUMED_CAPACITY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnItemCollectionMetrics",
                     shape: &RETURN_ITEM_COLLECTION_METRICS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "UpdateExpression",
                     shape: &UPDATE_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConditionExpression",
                     shape: &CONDITION_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeNames",
                     shape: &EXPRESSION_ATTRIBUTE_NAME_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpressionAttributeValues",
                     shape: &EXPRESSION_ATTRIBUTE_VALUE_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnValuesOnConditionCheckFailure",
                     shape: &RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_ITEM_OUTPUT: Shape = Shape {
+        name: "UpdateItemOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Attributes",
+                    shape: &ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumedCapacity",
+                    shape: &CONSUMED_CAPACITY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ItemCollectionMetrics",
+                    shape: &ITEM_COLLECTION_METRICS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -14448,6 +20343,8 @@ pub mod shapes {
                 name: "ApproximateCreationDateTimePrecision",
                 shape: &APPROXIMATE_CREATION_DATE_TIME_PRECISION,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -14461,16 +20358,59 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamArn",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "UpdateKinesisStreamingConfiguration",
                     shape: &UPDATE_KINESIS_STREAMING_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_KINESIS_STREAMING_DESTINATION_OUTPUT: Shape = Shape {
+        name: "UpdateKinesisStreamingDestinationOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamArn",
+                    shape: &STREAM_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DestinationStatus",
+                    shape: &DESTINATION_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "UpdateKinesisStreamingConfiguration",
+                    shape: &UPDATE_KINESIS_STREAMING_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -14485,31 +20425,43 @@ pub mod shapes {
                     name: "RegionName",
                     shape: &REGION_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KMSMasterKeyId",
                     shape: &KMS_MASTER_KEY_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProvisionedThroughputOverride",
                     shape: &PROVISIONED_THROUGHPUT_OVERRIDE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OnDemandThroughputOverride",
                     shape: &ON_DEMAND_THROUGHPUT_OVERRIDE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "GlobalSecondaryIndexes",
                     shape: &REPLICA_GLOBAL_SECONDARY_INDEX_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TableClassOverride",
                     shape: &TABLE_CLASS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -14524,88 +20476,136 @@ pub mod shapes {
                     name: "AttributeDefinitions",
                     shape: &ATTRIBUTE_DEFINITIONS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "BillingMode",
                     shape: &BILLING_MODE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProvisionedThroughput",
                     shape: &PROVISIONED_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "GlobalSecondaryIndexUpdates",
                     shape: &GLOBAL_SECONDARY_INDEX_UPDATE_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamSpecification",
                     shape: &STREAM_SPECIFICATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SSESpecification",
                     shape: &SSE_SPECIFICATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReplicaUpdates",
                     shape: &REPLICATION_GROUP_UPDATE_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TableClass",
                     shape: &TABLE_CLASS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DeletionProtectionEnabled",
                     shape: &DELETION_PROTECTION_ENABLED,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MultiRegionConsistency",
                     shape: &MULTI_REGION_CONSISTENCY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "GlobalTableWitnessUpdates",
                     shape: &GLOBAL_TABLE_WITNESS_GROUP_UPDATE_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OnDemandThroughput",
                     shape: &ON_DEMAND_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "WarmThroughput",
                     shape: &WARM_THROUGHPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "GlobalTableSettingsReplicationMode",
                     shape: &GLOBAL_TABLE_SETTINGS_REPLICATION_MODE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DisassociationProtectionEnabled",
                     shape: &DISASSOCIATION_PROTECTION_ENABLED,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "VectorIndexUpdates",
                     shape: &VECTOR_INDEX_UPDATE_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static UPDATE_TABLE_OUTPUT: Shape = Shape {
+        name: "UpdateTableOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TableDescription",
+                shape: &TABLE_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -14618,23 +20618,45 @@ pub mod shapes {
                     name: "GlobalSecondaryIndexUpdates",
                     shape: &GLOBAL_SECONDARY_INDEX_AUTO_SCALING_UPDATE_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ProvisionedWriteCapacityAutoScalingUpdate",
                     shape: &AUTO_SCALING_SETTINGS_UPDATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReplicaUpdates",
                     shape: &REPLICA_AUTO_SCALING_UPDATE_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static UPDATE_TABLE_REPLICA_AUTO_SCALING_OUTPUT: Shape = Shape {
+        name: "UpdateTableReplicaAutoScalingOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TableAutoScalingDescription",
+                shape: &TABLE_AUTO_SCALING_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -14647,13 +20669,31 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TimeToLiveSpecification",
                     shape: &TIME_TO_LIVE_SPECIFICATION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static UPDATE_TIME_TO_LIVE_OUTPUT: Shape = Shape {
+        name: "UpdateTimeToLiveOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TimeToLiveSpecification",
+                shape: &TIME_TO_LIVE_SPECIFICATION,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -14665,6 +20705,8 @@ pub mod shapes {
                 name: "AttributeName",
                 shape: &VECTOR_ATTRIBUTE_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -14677,6 +20719,29 @@ pub mod shapes {
             max: Some(255),
             pattern: None,
             values: &[],
+        },
+    };
+
+    pub static VECTOR_CAPACITY: Shape = Shape {
+        name: "VectorCapacity",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "VectorSearchRequestBytes",
+                    shape: &CONSUMED_CAPACITY_UNITS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "VectorWriteRequestBytes",
+                    shape: &CONSUMED_CAPACITY_UNITS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -14700,31 +20765,192 @@ pub mod shapes {
                     name: "IndexName",
                     shape: &INDEX_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "VectorAttribute",
                     shape: &VECTOR_ATTRIBUTE_DEFINITION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SearchSchema",
                     shape: &SEARCH_SCHEMA,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Projection",
                     shape: &PROJECTION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Dimensions",
                     shape: &POSITIVE_LONG_OBJECT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DistanceFunction",
                     shape: &VECTOR_DISTANCE_FUNCTION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static VECTOR_INDEX_DESCRIPTION: Shape = Shape {
+        name: "VectorIndexDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SearchSchema",
+                    shape: &SEARCH_SCHEMA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Projection",
+                    shape: &PROJECTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "VectorAttribute",
+                    shape: &VECTOR_ATTRIBUTE_DEFINITION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Dimensions",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DistanceFunction",
+                    shape: &VECTOR_DISTANCE_FUNCTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "IndexStatus",
+                    shape: &INDEX_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Backfilling",
+                    shape: &BACKFILLING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "IndexSizeBytes",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ItemCount",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "IndexArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static VECTOR_INDEX_DESCRIPTION_LIST: Shape = Shape {
+        name: "VectorIndexDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &VECTOR_INDEX_DESCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static VECTOR_INDEX_INFO: Shape = Shape {
+        name: "VectorIndexInfo",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "IndexName",
+                    shape: &INDEX_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "VectorAttribute",
+                    shape: &VECTOR_ATTRIBUTE_DEFINITION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SearchSchema",
+                    shape: &SEARCH_SCHEMA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Projection",
+                    shape: &PROJECTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Dimensions",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DistanceFunction",
+                    shape: &VECTOR_DISTANCE_FUNCTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -14737,6 +20963,8 @@ pub mod shapes {
             member: &VECTOR_INDEX,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -14749,11 +20977,15 @@ pub mod shapes {
                     name: "Create",
                     shape: &CREATE_VECTOR_INDEX_ACTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Delete",
                     shape: &DELETE_VECTOR_INDEX_ACTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -14766,6 +20998,48 @@ pub mod shapes {
             member: &VECTOR_INDEX_UPDATE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static VECTOR_INDEXES: Shape = Shape {
+        name: "VectorIndexes",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &VECTOR_INDEX_INFO,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static VECTOR_INDEXES_BULK_VECTOR_BYTES_MAP: Shape = Shape {
+        name: "VectorIndexesBulkVectorBytesMap",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &INDEX_NAME,
+            value: &BULK_OPERATION_VECTOR_BYTES,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static VECTOR_INDEXES_CAPACITY_MAP: Shape = Shape {
+        name: "VectorIndexesCapacityMap",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &INDEX_NAME,
+            value: &VECTOR_CAPACITY,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -14778,13 +21052,28 @@ pub mod shapes {
                     name: "ReadUnitsPerSecond",
                     shape: &LONG_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "WriteUnitsPerSecond",
                     shape: &LONG_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static WITNESS_STATUS: Shape = Shape {
+        name: "WitnessStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["CREATING", "DELETING", "ACTIVE"],
         },
     };
 
@@ -14797,11 +21086,15 @@ pub mod shapes {
                     name: "PutRequest",
                     shape: &PUT_REQUEST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DeleteRequest",
                     shape: &DELETE_REQUEST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -14814,6 +21107,8 @@ pub mod shapes {
             member: &WRITE_REQUEST,
             min: Some(1),
             max: Some(25),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -14851,28 +21146,48 @@ pub mod shapes {
         regex_matches(&RE, "^(?:^[^\\$]+$)$", value)
     }
 
-    /// `[,;:|\t ]`, whole value.
+    /// `[A-Za-z0-9][A-Za-z0-9\-\_\.]{0,126}[A-Za-z0-9]`, whole value.
     fn pattern_5(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:[A-Za-z0-9][A-Za-z0-9\\-\\_\\.]{0,126}[A-Za-z0-9])$",
+            value,
+        )
+    }
+
+    /// `[,;:|\t ]`, whole value.
+    fn pattern_6(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[,;:|\\t ])$", value)
     }
 
     /// `[\x20-\x21\x23-\x2B\x2D-\x7E]*`, whole value.
-    fn pattern_6(value: &str) -> bool {
+    fn pattern_7(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[\\x20-\\x21\\x23-\\x2B\\x2D-\\x7E]*)$", value)
     }
 
     /// `^[a-z0-9A-Z]+[\.\-\w]*[a-z0-9A-Z]+$`, whole value.
-    fn pattern_7(value: &str) -> bool {
+    fn pattern_8(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^[a-z0-9A-Z]+[\\.\\-\\w]*[a-z0-9A-Z]+$)$", value)
     }
 
     /// `[0-9]{12}`, whole value.
-    fn pattern_8(value: &str) -> bool {
+    fn pattern_9(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[0-9]{12})$", value)
+    }
+
+    /// `[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`, whole value.
+    fn pattern_10(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$",
+            value,
+        )
     }
 
     #[cfg(test)]
@@ -14884,10 +21199,12 @@ pub mod shapes {
             "^(?:[a-zA-Z0-9_.-]+)$",
             "^(?:([0-9a-f]{16})+)$",
             "^(?:^[^\\$]+$)$",
+            "^(?:[A-Za-z0-9][A-Za-z0-9\\-\\_\\.]{0,126}[A-Za-z0-9])$",
             "^(?:[,;:|\\t ])$",
             "^(?:[\\x20-\\x21\\x23-\\x2B\\x2D-\\x7E]*)$",
             "^(?:^[a-z0-9A-Z]+[\\.\\-\\w]*[a-z0-9A-Z]+$)$",
             "^(?:[0-9]{12})$",
+            "^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$",
         ];
         for pattern in patterns {
             assert!(crate::shape::compile(pattern).is_some(), "{pattern}");

@@ -427,6 +427,158 @@ impl Operation {
         }
     }
 
+    /// The shape of the operation's output (`None`: the operation returns nothing).
+    pub fn output_shape(self) -> Option<&'static Shape> {
+        match self {
+            Self::BatchExecuteStatement => Some(&shapes::BATCH_EXECUTE_STATEMENT_OUTPUT),
+            Self::BatchGetItem => Some(&shapes::BATCH_GET_ITEM_OUTPUT),
+            Self::BatchWriteItem => Some(&shapes::BATCH_WRITE_ITEM_OUTPUT),
+            Self::CancelBulkOperation => Some(&shapes::CANCEL_BULK_OPERATION_OUTPUT),
+            Self::CreateBackup => Some(&shapes::CREATE_BACKUP_OUTPUT),
+            Self::CreateGlobalTable => Some(&shapes::CREATE_GLOBAL_TABLE_OUTPUT),
+            Self::CreateTable => Some(&shapes::CREATE_TABLE_OUTPUT),
+            Self::DeleteBackup => Some(&shapes::DELETE_BACKUP_OUTPUT),
+            Self::DeleteItem => Some(&shapes::DELETE_ITEM_OUTPUT),
+            Self::DeleteResourcePolicy => Some(&shapes::DELETE_RESOURCE_POLICY_OUTPUT),
+            Self::DeleteTable => Some(&shapes::DELETE_TABLE_OUTPUT),
+            Self::DescribeBackup => Some(&shapes::DESCRIBE_BACKUP_OUTPUT),
+            Self::DescribeBulkOperation => Some(&shapes::DESCRIBE_BULK_OPERATION_OUTPUT),
+            Self::DescribeContinuousBackups => Some(&shapes::DESCRIBE_CONTINUOUS_BACKUPS_OUTPUT),
+            Self::DescribeContributorInsights => {
+                Some(&shapes::DESCRIBE_CONTRIBUTOR_INSIGHTS_OUTPUT)
+            }
+            Self::DescribeEndpoints => Some(&shapes::DESCRIBE_ENDPOINTS_RESPONSE),
+            Self::DescribeExport => Some(&shapes::DESCRIBE_EXPORT_OUTPUT),
+            Self::DescribeGlobalTable => Some(&shapes::DESCRIBE_GLOBAL_TABLE_OUTPUT),
+            Self::DescribeGlobalTableSettings => {
+                Some(&shapes::DESCRIBE_GLOBAL_TABLE_SETTINGS_OUTPUT)
+            }
+            Self::DescribeImport => Some(&shapes::DESCRIBE_IMPORT_OUTPUT),
+            Self::DescribeKinesisStreamingDestination => {
+                Some(&shapes::DESCRIBE_KINESIS_STREAMING_DESTINATION_OUTPUT)
+            }
+            Self::DescribeLimits => Some(&shapes::DESCRIBE_LIMITS_OUTPUT),
+            Self::DescribeTable => Some(&shapes::DESCRIBE_TABLE_OUTPUT),
+            Self::DescribeTableReplicaAutoScaling => {
+                Some(&shapes::DESCRIBE_TABLE_REPLICA_AUTO_SCALING_OUTPUT)
+            }
+            Self::DescribeTimeToLive => Some(&shapes::DESCRIBE_TIME_TO_LIVE_OUTPUT),
+            Self::DisableKinesisStreamingDestination => {
+                Some(&shapes::KINESIS_STREAMING_DESTINATION_OUTPUT)
+            }
+            Self::EnableKinesisStreamingDestination => {
+                Some(&shapes::KINESIS_STREAMING_DESTINATION_OUTPUT)
+            }
+            Self::ExecuteStatement => Some(&shapes::EXECUTE_STATEMENT_OUTPUT),
+            Self::ExecuteTransaction => Some(&shapes::EXECUTE_TRANSACTION_OUTPUT),
+            Self::ExportTableToPointInTime => Some(&shapes::EXPORT_TABLE_TO_POINT_IN_TIME_OUTPUT),
+            Self::GetItem => Some(&shapes::GET_ITEM_OUTPUT),
+            Self::GetResourcePolicy => Some(&shapes::GET_RESOURCE_POLICY_OUTPUT),
+            Self::ImportTable => Some(&shapes::IMPORT_TABLE_OUTPUT),
+            Self::ListBackups => Some(&shapes::LIST_BACKUPS_OUTPUT),
+            Self::ListBulkOperations => Some(&shapes::LIST_BULK_OPERATIONS_OUTPUT),
+            Self::ListContributorInsights => Some(&shapes::LIST_CONTRIBUTOR_INSIGHTS_OUTPUT),
+            Self::ListExports => Some(&shapes::LIST_EXPORTS_OUTPUT),
+            Self::ListGlobalTables => Some(&shapes::LIST_GLOBAL_TABLES_OUTPUT),
+            Self::ListImports => Some(&shapes::LIST_IMPORTS_OUTPUT),
+            Self::ListTables => Some(&shapes::LIST_TABLES_OUTPUT),
+            Self::ListTagsOfResource => Some(&shapes::LIST_TAGS_OF_RESOURCE_OUTPUT),
+            Self::PutItem => Some(&shapes::PUT_ITEM_OUTPUT),
+            Self::PutResourcePolicy => Some(&shapes::PUT_RESOURCE_POLICY_OUTPUT),
+            Self::Query => Some(&shapes::QUERY_OUTPUT),
+            Self::RestoreTableFromBackup => Some(&shapes::RESTORE_TABLE_FROM_BACKUP_OUTPUT),
+            Self::RestoreTableToPointInTime => Some(&shapes::RESTORE_TABLE_TO_POINT_IN_TIME_OUTPUT),
+            Self::Scan => Some(&shapes::SCAN_OUTPUT),
+            Self::SearchVectors => Some(&shapes::SEARCH_VECTORS_OUTPUT),
+            Self::StartBulkPutItems => Some(&shapes::START_BULK_PUT_ITEMS_OUTPUT),
+            Self::TagResource => None,
+            Self::TransactGetItems => Some(&shapes::TRANSACT_GET_ITEMS_OUTPUT),
+            Self::TransactWriteItems => Some(&shapes::TRANSACT_WRITE_ITEMS_OUTPUT),
+            Self::UntagResource => None,
+            Self::UpdateContinuousBackups => Some(&shapes::UPDATE_CONTINUOUS_BACKUPS_OUTPUT),
+            Self::UpdateContributorInsights => Some(&shapes::UPDATE_CONTRIBUTOR_INSIGHTS_OUTPUT),
+            Self::UpdateGlobalTable => Some(&shapes::UPDATE_GLOBAL_TABLE_OUTPUT),
+            Self::UpdateGlobalTableSettings => Some(&shapes::UPDATE_GLOBAL_TABLE_SETTINGS_OUTPUT),
+            Self::UpdateItem => Some(&shapes::UPDATE_ITEM_OUTPUT),
+            Self::UpdateKinesisStreamingDestination => {
+                Some(&shapes::UPDATE_KINESIS_STREAMING_DESTINATION_OUTPUT)
+            }
+            Self::UpdateTable => Some(&shapes::UPDATE_TABLE_OUTPUT),
+            Self::UpdateTableReplicaAutoScaling => {
+                Some(&shapes::UPDATE_TABLE_REPLICA_AUTO_SCALING_OUTPUT)
+            }
+            Self::UpdateTimeToLive => Some(&shapes::UPDATE_TIME_TO_LIVE_OUTPUT),
+        }
+    }
+
+    /// The element wrapping the output in a query protocol response (`resultWrapper`).
+    pub fn result_wrapper(self) -> Option<&'static str> {
+        match self {
+            Self::BatchExecuteStatement => None,
+            Self::BatchGetItem => None,
+            Self::BatchWriteItem => None,
+            Self::CancelBulkOperation => None,
+            Self::CreateBackup => None,
+            Self::CreateGlobalTable => None,
+            Self::CreateTable => None,
+            Self::DeleteBackup => None,
+            Self::DeleteItem => None,
+            Self::DeleteResourcePolicy => None,
+            Self::DeleteTable => None,
+            Self::DescribeBackup => None,
+            Self::DescribeBulkOperation => None,
+            Self::DescribeContinuousBackups => None,
+            Self::DescribeContributorInsights => None,
+            Self::DescribeEndpoints => None,
+            Self::DescribeExport => None,
+            Self::DescribeGlobalTable => None,
+            Self::DescribeGlobalTableSettings => None,
+            Self::DescribeImport => None,
+            Self::DescribeKinesisStreamingDestination => None,
+            Self::DescribeLimits => None,
+            Self::DescribeTable => None,
+            Self::DescribeTableReplicaAutoScaling => None,
+            Self::DescribeTimeToLive => None,
+            Self::DisableKinesisStreamingDestination => None,
+            Self::EnableKinesisStreamingDestination => None,
+            Self::ExecuteStatement => None,
+            Self::ExecuteTransaction => None,
+            Self::ExportTableToPointInTime => None,
+            Self::GetItem => None,
+            Self::GetResourcePolicy => None,
+            Self::ImportTable => None,
+            Self::ListBackups => None,
+            Self::ListBulkOperations => None,
+            Self::ListContributorInsights => None,
+            Self::ListExports => None,
+            Self::ListGlobalTables => None,
+            Self::ListImports => None,
+            Self::ListTables => None,
+            Self::ListTagsOfResource => None,
+            Self::PutItem => None,
+            Self::PutResourcePolicy => None,
+            Self::Query => None,
+            Self::RestoreTableFromBackup => None,
+            Self::RestoreTableToPointInTime => None,
+            Self::Scan => None,
+            Self::SearchVectors => None,
+            Self::StartBulkPutItems => None,
+            Self::TagResource => None,
+            Self::TransactGetItems => None,
+            Self::TransactWriteItems => None,
+            Self::UntagResource => None,
+            Self::UpdateContinuousBackups => None,
+            Self::UpdateContributorInsights => None,
+            Self::UpdateGlobalTable => None,
+            Self::UpdateGlobalTableSettings => None,
+            Self::UpdateItem => None,
+            Self::UpdateKinesisStreamingDestination => None,
+            Self::UpdateTable => None,
+            Self::UpdateTableReplicaAutoScaling => None,
+            Self::UpdateTimeToLive => None,
+        }
+    }
+
     /// The names of the errors the model says the operation can return.
     pub fn errors(self) -> &'static [&'static str] {
         match self {

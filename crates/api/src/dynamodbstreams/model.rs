@@ -27,6 +27,10 @@ pub const API_VERSION: &str = "2012-08-10";
 /// The service's endpoint prefix (`streams.dynamodb.<region>.amazonaws.com`).
 pub const ENDPOINT_PREFIX: &str = "streams.dynamodb";
 
+/// Whether the service is `awsQueryCompatible`: its JSON errors also carry the query
+/// protocol's code in `x-amzn-query-error`.
+pub const AWS_QUERY_COMPATIBLE: bool = false;
+
 /// Every error the model declares: its name, the code the protocol sends (query
 /// protocols and `awsQueryCompatible` services have their own), its HTTP status.
 pub mod errors {
@@ -777,10 +781,148 @@ pub struct StreamRecord {
     pub stream_view_type: Option<StreamViewType>,
 }
 
-/// Every shape a request can reach, with the model's constraints, for
-/// [`crate::shape::validate`]. One static per shape, named after it.
+/// Every shape a request or response can reach, with the model's constraints (for
+/// [`crate::shape::validate`]) and wire names (for [`crate::query`]). One static per
+/// shape, named after it.
 pub mod shapes {
     use crate::shape::{Member, Pattern, RegexCell, Shape, ShapeKind, regex_matches};
+
+    pub static ATTRIBUTE_MAP: Shape = Shape {
+        name: "AttributeMap",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &ATTRIBUTE_NAME,
+            value: &ATTRIBUTE_VALUE,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static ATTRIBUTE_NAME: Shape = Shape {
+        name: "AttributeName",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: Some(65535),
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static ATTRIBUTE_VALUE: Shape = Shape {
+        name: "AttributeValue",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "S",
+                    shape: &STRING_ATTRIBUTE_VALUE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "N",
+                    shape: &NUMBER_ATTRIBUTE_VALUE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "B",
+                    shape: &BINARY_ATTRIBUTE_VALUE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SS",
+                    shape: &STRING_SET_ATTRIBUTE_VALUE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NS",
+                    shape: &NUMBER_SET_ATTRIBUTE_VALUE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BS",
+                    shape: &BINARY_SET_ATTRIBUTE_VALUE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "M",
+                    shape: &MAP_ATTRIBUTE_VALUE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "L",
+                    shape: &LIST_ATTRIBUTE_VALUE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NULL",
+                    shape: &NULL_ATTRIBUTE_VALUE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BOOL",
+                    shape: &BOOLEAN_ATTRIBUTE_VALUE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static BINARY_ATTRIBUTE_VALUE: Shape = Shape {
+        name: "BinaryAttributeValue",
+        sensitive: false,
+        kind: ShapeKind::Blob {
+            min: None,
+            max: None,
+        },
+    };
+
+    pub static BINARY_SET_ATTRIBUTE_VALUE: Shape = Shape {
+        name: "BinarySetAttributeValue",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &BINARY_ATTRIBUTE_VALUE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static BOOLEAN_ATTRIBUTE_VALUE: Shape = Shape {
+        name: "BooleanAttributeValue",
+        sensitive: false,
+        kind: ShapeKind::Boolean,
+    };
+
+    pub static DATE: Shape = Shape {
+        name: "Date",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
+    };
 
     pub static DESCRIBE_STREAM_INPUT: Shape = Shape {
         name: "DescribeStreamInput",
@@ -791,23 +933,45 @@ pub mod shapes {
                     name: "StreamArn",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &POSITIVE_INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExclusiveStartShardId",
                     shape: &SHARD_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ShardFilter",
                     shape: &SHARD_FILTER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static DESCRIBE_STREAM_OUTPUT: Shape = Shape {
+        name: "DescribeStreamOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "StreamDescription",
+                shape: &STREAM_DESCRIPTION,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -820,11 +984,38 @@ pub mod shapes {
                     name: "ShardIterator",
                     shape: &SHARD_ITERATOR,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &POSITIVE_INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static GET_RECORDS_OUTPUT: Shape = Shape {
+        name: "GetRecordsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Records",
+                    shape: &RECORD_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextShardIterator",
+                    shape: &SHARD_ITERATOR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -839,28 +1030,144 @@ pub mod shapes {
                     name: "StreamArn",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ShardId",
                     shape: &SHARD_ID,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ShardIteratorType",
                     shape: &SHARD_ITERATOR_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SequenceNumber",
                     shape: &SEQUENCE_NUMBER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Timestamp",
                     shape: &TIMESTAMP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static GET_SHARD_ITERATOR_OUTPUT: Shape = Shape {
+        name: "GetShardIteratorOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ShardIterator",
+                shape: &SHARD_ITERATOR,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static IDENTITY: Shape = Shape {
+        name: "Identity",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PrincipalId",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Type",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static KEY_SCHEMA: Shape = Shape {
+        name: "KeySchema",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &KEY_SCHEMA_ELEMENT,
+            min: Some(1),
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static KEY_SCHEMA_ATTRIBUTE_NAME: Shape = Shape {
+        name: "KeySchemaAttributeName",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(255),
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static KEY_SCHEMA_ELEMENT: Shape = Shape {
+        name: "KeySchemaElement",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "AttributeName",
+                    shape: &KEY_SCHEMA_ATTRIBUTE_NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KeyType",
+                    shape: &KEY_TYPE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static KEY_TYPE: Shape = Shape {
+        name: "KeyType",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["HASH", "RANGE"],
+        },
+    };
+
+    pub static LIST_ATTRIBUTE_VALUE: Shape = Shape {
+        name: "ListAttributeValue",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ATTRIBUTE_VALUE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -873,18 +1180,101 @@ pub mod shapes {
                     name: "TableName",
                     shape: &TABLE_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &POSITIVE_INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExclusiveStartStreamArn",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static LIST_STREAMS_OUTPUT: Shape = Shape {
+        name: "ListStreamsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Streams",
+                    shape: &STREAM_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastEvaluatedStreamArn",
+                    shape: &STREAM_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static MAP_ATTRIBUTE_VALUE: Shape = Shape {
+        name: "MapAttributeValue",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &ATTRIBUTE_NAME,
+            value: &ATTRIBUTE_VALUE,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static NULL_ATTRIBUTE_VALUE: Shape = Shape {
+        name: "NullAttributeValue",
+        sensitive: false,
+        kind: ShapeKind::Boolean,
+    };
+
+    pub static NUMBER_ATTRIBUTE_VALUE: Shape = Shape {
+        name: "NumberAttributeValue",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static NUMBER_SET_ATTRIBUTE_VALUE: Shape = Shape {
+        name: "NumberSetAttributeValue",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &NUMBER_ATTRIBUTE_VALUE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static OPERATION_TYPE: Shape = Shape {
+        name: "OperationType",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["INSERT", "MODIFY", "REMOVE"],
         },
     };
 
@@ -894,6 +1284,85 @@ pub mod shapes {
         kind: ShapeKind::Integer {
             min: Some(1),
             max: None,
+        },
+    };
+
+    pub static POSITIVE_LONG_OBJECT: Shape = Shape {
+        name: "PositiveLongObject",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(1),
+            max: None,
+        },
+    };
+
+    pub static RECORD: Shape = Shape {
+        name: "Record",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "eventID",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "eventName",
+                    shape: &OPERATION_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "eventVersion",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "eventSource",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "awsRegion",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "dynamodb",
+                    shape: &STREAM_RECORD,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "userIdentity",
+                    shape: &IDENTITY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static RECORD_LIST: Shape = Shape {
+        name: "RecordList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &RECORD,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -908,6 +1377,71 @@ pub mod shapes {
         },
     };
 
+    pub static SEQUENCE_NUMBER_RANGE: Shape = Shape {
+        name: "SequenceNumberRange",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StartingSequenceNumber",
+                    shape: &SEQUENCE_NUMBER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EndingSequenceNumber",
+                    shape: &SEQUENCE_NUMBER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static SHARD: Shape = Shape {
+        name: "Shard",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ShardId",
+                    shape: &SHARD_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SequenceNumberRange",
+                    shape: &SEQUENCE_NUMBER_RANGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ParentShardId",
+                    shape: &SHARD_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static SHARD_DESCRIPTION_LIST: Shape = Shape {
+        name: "ShardDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &SHARD,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static SHARD_FILTER: Shape = Shape {
         name: "ShardFilter",
         sensitive: false,
@@ -917,11 +1451,15 @@ pub mod shapes {
                     name: "Type",
                     shape: &SHARD_FILTER_TYPE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ShardId",
                     shape: &SHARD_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -977,6 +1515,36 @@ pub mod shapes {
         },
     };
 
+    pub static STREAM: Shape = Shape {
+        name: "Stream",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamArn",
+                    shape: &STREAM_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamLabel",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static STREAM_ARN: Shape = Shape {
         name: "StreamArn",
         sensitive: false,
@@ -985,6 +1553,204 @@ pub mod shapes {
             max: Some(1024),
             pattern: None,
             values: &[],
+        },
+    };
+
+    pub static STREAM_DESCRIPTION: Shape = Shape {
+        name: "StreamDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamArn",
+                    shape: &STREAM_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamLabel",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamStatus",
+                    shape: &STREAM_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamViewType",
+                    shape: &STREAM_VIEW_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationRequestDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TableName",
+                    shape: &TABLE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KeySchema",
+                    shape: &KEY_SCHEMA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Shards",
+                    shape: &SHARD_DESCRIPTION_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastEvaluatedShardId",
+                    shape: &SHARD_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static STREAM_LIST: Shape = Shape {
+        name: "StreamList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &STREAM,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static STREAM_RECORD: Shape = Shape {
+        name: "StreamRecord",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ApproximateCreationDateTime",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Keys",
+                    shape: &ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NewImage",
+                    shape: &ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "OldImage",
+                    shape: &ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SequenceNumber",
+                    shape: &SEQUENCE_NUMBER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SizeBytes",
+                    shape: &POSITIVE_LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamViewType",
+                    shape: &STREAM_VIEW_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static STREAM_STATUS: Shape = Shape {
+        name: "StreamStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ENABLING", "ENABLED", "DISABLING", "DISABLED"],
+        },
+    };
+
+    pub static STREAM_VIEW_TYPE: Shape = Shape {
+        name: "StreamViewType",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"],
+        },
+    };
+
+    pub static STRING: Shape = Shape {
+        name: "String",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static STRING_ATTRIBUTE_VALUE: Shape = Shape {
+        name: "StringAttributeValue",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static STRING_SET_ATTRIBUTE_VALUE: Shape = Shape {
+        name: "StringSetAttributeValue",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &STRING_ATTRIBUTE_VALUE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 

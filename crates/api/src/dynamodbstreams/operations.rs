@@ -69,6 +69,26 @@ impl Operation {
         }
     }
 
+    /// The shape of the operation's output (`None`: the operation returns nothing).
+    pub fn output_shape(self) -> Option<&'static Shape> {
+        match self {
+            Self::DescribeStream => Some(&shapes::DESCRIBE_STREAM_OUTPUT),
+            Self::GetRecords => Some(&shapes::GET_RECORDS_OUTPUT),
+            Self::GetShardIterator => Some(&shapes::GET_SHARD_ITERATOR_OUTPUT),
+            Self::ListStreams => Some(&shapes::LIST_STREAMS_OUTPUT),
+        }
+    }
+
+    /// The element wrapping the output in a query protocol response (`resultWrapper`).
+    pub fn result_wrapper(self) -> Option<&'static str> {
+        match self {
+            Self::DescribeStream => None,
+            Self::GetRecords => None,
+            Self::GetShardIterator => None,
+            Self::ListStreams => None,
+        }
+    }
+
     /// The names of the errors the model says the operation can return.
     pub fn errors(self) -> &'static [&'static str] {
         match self {

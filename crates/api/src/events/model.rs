@@ -27,6 +27,10 @@ pub const API_VERSION: &str = "2015-10-07";
 /// The service's endpoint prefix (`events.<region>.amazonaws.com`).
 pub const ENDPOINT_PREFIX: &str = "events";
 
+/// Whether the service is `awsQueryCompatible`: its JSON errors also carry the query
+/// protocol's code in `x-amzn-query-error`.
+pub const AWS_QUERY_COMPATIBLE: bool = false;
+
 /// Every error the model declares: its name, the code the protocol sends (query
 /// protocols and `awsQueryCompatible` services have their own), its HTTP status.
 pub mod errors {
@@ -5193,8 +5197,9 @@ pub struct UpdateEventBusResponse {
     pub log_config: Option<LogConfig>,
 }
 
-/// Every shape a request can reach, with the model's constraints, for
-/// [`crate::shape::validate`]. One static per shape, named after it.
+/// Every shape a request or response can reach, with the model's constraints (for
+/// [`crate::shape::validate`]) and wire names (for [`crate::query`]). One static per
+/// shape, named after it.
 pub mod shapes {
     use crate::shape::{Member, Pattern, RegexCell, Shape, ShapeKind, patterns, regex_matches};
 
@@ -5234,7 +5239,95 @@ pub mod shapes {
                 name: "Name",
                 shape: &EVENT_SOURCE_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static API_DESTINATION: Shape = Shape {
+        name: "ApiDestination",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ApiDestinationArn",
+                    shape: &API_DESTINATION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Name",
+                    shape: &API_DESTINATION_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ApiDestinationState",
+                    shape: &API_DESTINATION_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConnectionArn",
+                    shape: &CONNECTION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "InvocationEndpoint",
+                    shape: &HTTPS_ENDPOINT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "HttpMethod",
+                    shape: &API_DESTINATION_HTTP_METHOD,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "InvocationRateLimitPerSecond",
+                    shape: &API_DESTINATION_INVOCATION_RATE_LIMIT_PER_SECOND,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static API_DESTINATION_ARN: Shape = Shape {
+        name: "ApiDestinationArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(1600),
+            pattern: Some(Pattern {
+                regex: "^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:api-destination\\/[\\.\\-_A-Za-z0-9]+\\/[\\-A-Za-z0-9]+$",
+                matches: pattern_2,
+            }),
+            values: &[],
         },
     };
 
@@ -5246,7 +5339,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: ".*",
-                matches: pattern_2,
+                matches: pattern_3,
             }),
             values: &[],
         },
@@ -5280,9 +5373,32 @@ pub mod shapes {
             max: Some(64),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_A-Za-z0-9]+",
-                matches: pattern_3,
+                matches: pattern_4,
             }),
             values: &[],
+        },
+    };
+
+    pub static API_DESTINATION_RESPONSE_LIST: Shape = Shape {
+        name: "ApiDestinationResponseList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &API_DESTINATION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static API_DESTINATION_STATE: Shape = Shape {
+        name: "ApiDestinationState",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ACTIVE", "INACTIVE"],
         },
     };
 
@@ -5294,7 +5410,74 @@ pub mod shapes {
                 name: "GraphQLOperation",
                 shape: &GRAPH_QL_OPERATION,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static ARCHIVE: Shape = Shape {
+        name: "Archive",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ArchiveName",
+                    shape: &ARCHIVE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventSourceArn",
+                    shape: &EVENT_BUS_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &ARCHIVE_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &ARCHIVE_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RetentionDays",
+                    shape: &RETENTION_DAYS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SizeBytes",
+                    shape: &LONG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventCount",
+                    shape: &LONG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -5306,7 +5489,7 @@ pub mod shapes {
             max: Some(1600),
             pattern: Some(Pattern {
                 regex: "^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:.+\\/.+$",
-                matches: pattern_4,
+                matches: pattern_5,
             }),
             values: &[],
         },
@@ -5320,7 +5503,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: ".*",
-                matches: pattern_2,
+                matches: pattern_3,
             }),
             values: &[],
         },
@@ -5334,9 +5517,21 @@ pub mod shapes {
             max: Some(48),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_A-Za-z0-9]+",
-                matches: pattern_3,
+                matches: pattern_4,
             }),
             values: &[],
+        },
+    };
+
+    pub static ARCHIVE_RESPONSE_LIST: Shape = Shape {
+        name: "ArchiveResponseList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ARCHIVE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5355,6 +5550,20 @@ pub mod shapes {
                 "CREATE_FAILED",
                 "UPDATE_FAILED",
             ],
+        },
+    };
+
+    pub static ARCHIVE_STATE_REASON: Shape = Shape {
+        name: "ArchiveStateReason",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: Some(512),
+            pattern: Some(Pattern {
+                regex: ".*",
+                matches: pattern_3,
+            }),
+            values: &[],
         },
     };
 
@@ -5388,7 +5597,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "^[ \\t]*[^\\x00-\\x1F:\\x7F]+([ \\t]+[^\\x00-\\x1F:\\x7F]+)*[ \\t]*$",
-                matches: pattern_5,
+                matches: pattern_6,
             }),
             values: &[],
         },
@@ -5402,7 +5611,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "^[ \\t]*[^\\x00-\\x1F:\\x7F]+([ \\t]+[^\\x00-\\x1F:\\x7F]+)*[ \\t]*$",
-                matches: pattern_5,
+                matches: pattern_6,
             }),
             values: &[],
         },
@@ -5417,16 +5626,22 @@ pub mod shapes {
                     name: "Subnets",
                     shape: &STRING_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SecurityGroups",
                     shape: &STRING_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AssignPublicIp",
                     shape: &ASSIGN_PUBLIC_IP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5440,6 +5655,8 @@ pub mod shapes {
                 name: "Size",
                 shape: &INTEGER,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -5453,21 +5670,29 @@ pub mod shapes {
                     name: "JobDefinition",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "JobName",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ArrayProperties",
                     shape: &BATCH_ARRAY_PROPERTIES,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RetryStrategy",
                     shape: &BATCH_RETRY_STRATEGY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5481,6 +5706,8 @@ pub mod shapes {
                 name: "Attempts",
                 shape: &INTEGER,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -5499,7 +5726,39 @@ pub mod shapes {
                 name: "ReplayName",
                 shape: &REPLAY_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static CANCEL_REPLAY_RESPONSE: Shape = Shape {
+        name: "CancelReplayResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReplayArn",
+                    shape: &REPLAY_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &REPLAY_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &REPLAY_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -5521,6 +5780,8 @@ pub mod shapes {
             member: &CAPACITY_PROVIDER_STRATEGY_ITEM,
             min: None,
             max: Some(6),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5533,16 +5794,22 @@ pub mod shapes {
                     name: "capacityProvider",
                     shape: &CAPACITY_PROVIDER,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "weight",
                     shape: &CAPACITY_PROVIDER_STRATEGY_ITEM_WEIGHT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "base",
                     shape: &CAPACITY_PROVIDER_STRATEGY_ITEM_BASE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5575,18 +5842,103 @@ pub mod shapes {
                     name: "Type",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Key",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Value",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static CONNECTION: Shape = Shape {
+        name: "Connection",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConnectionArn",
+                    shape: &CONNECTION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Name",
+                    shape: &CONNECTION_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConnectionState",
+                    shape: &CONNECTION_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &CONNECTION_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "AuthorizationType",
+                    shape: &CONNECTION_AUTHORIZATION_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastAuthorizedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CONNECTION_API_KEY_AUTH_RESPONSE_PARAMETERS: Shape = Shape {
+        name: "ConnectionApiKeyAuthResponseParameters",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ApiKeyName",
+                shape: &AUTH_HEADER_PARAMETERS,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -5598,9 +5950,53 @@ pub mod shapes {
             max: Some(1600),
             pattern: Some(Pattern {
                 regex: "^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:connection\\/[\\.\\-_A-Za-z0-9]+\\/[\\-A-Za-z0-9]+$",
-                matches: pattern_6,
+                matches: pattern_7,
             }),
             values: &[],
+        },
+    };
+
+    pub static CONNECTION_AUTH_RESPONSE_PARAMETERS: Shape = Shape {
+        name: "ConnectionAuthResponseParameters",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "BasicAuthParameters",
+                    shape: &CONNECTION_BASIC_AUTH_RESPONSE_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "OAuthParameters",
+                    shape: &CONNECTION_O_AUTH_RESPONSE_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ApiKeyAuthParameters",
+                    shape: &CONNECTION_API_KEY_AUTH_RESPONSE_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "InvocationHttpParameters",
+                    shape: &CONNECTION_HTTP_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConnectivityParameters",
+                    shape: &DESCRIBE_CONNECTION_CONNECTIVITY_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -5615,6 +6011,20 @@ pub mod shapes {
         },
     };
 
+    pub static CONNECTION_BASIC_AUTH_RESPONSE_PARAMETERS: Shape = Shape {
+        name: "ConnectionBasicAuthResponseParameters",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Username",
+                shape: &AUTH_HEADER_PARAMETERS,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
     pub static CONNECTION_BODY_PARAMETER: Shape = Shape {
         name: "ConnectionBodyParameter",
         sensitive: false,
@@ -5624,16 +6034,22 @@ pub mod shapes {
                     name: "Key",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Value",
                     shape: &SENSITIVE_STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "IsValueSecret",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5646,6 +6062,8 @@ pub mod shapes {
             member: &CONNECTION_BODY_PARAMETER,
             min: Some(0),
             max: Some(100),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5657,7 +6075,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: ".*",
-                matches: pattern_2,
+                matches: pattern_3,
             }),
             values: &[],
         },
@@ -5672,16 +6090,22 @@ pub mod shapes {
                     name: "Key",
                     shape: &HEADER_KEY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Value",
                     shape: &HEADER_VALUE_SENSITIVE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "IsValueSecret",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5694,6 +6118,8 @@ pub mod shapes {
             member: &CONNECTION_HEADER_PARAMETER,
             min: Some(0),
             max: Some(100),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5706,16 +6132,22 @@ pub mod shapes {
                     name: "HeaderParameters",
                     shape: &CONNECTION_HEADER_PARAMETERS_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "QueryStringParameters",
                     shape: &CONNECTION_QUERY_STRING_PARAMETERS_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "BodyParameters",
                     shape: &CONNECTION_BODY_PARAMETERS_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5729,9 +6161,23 @@ pub mod shapes {
             max: Some(64),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_A-Za-z0-9]+",
-                matches: pattern_3,
+                matches: pattern_4,
             }),
             values: &[],
+        },
+    };
+
+    pub static CONNECTION_O_AUTH_CLIENT_RESPONSE_PARAMETERS: Shape = Shape {
+        name: "ConnectionOAuthClientResponseParameters",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ClientID",
+                shape: &AUTH_HEADER_PARAMETERS,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -5746,6 +6192,43 @@ pub mod shapes {
         },
     };
 
+    pub static CONNECTION_O_AUTH_RESPONSE_PARAMETERS: Shape = Shape {
+        name: "ConnectionOAuthResponseParameters",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ClientParameters",
+                    shape: &CONNECTION_O_AUTH_CLIENT_RESPONSE_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "AuthorizationEndpoint",
+                    shape: &HTTPS_ENDPOINT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "HttpMethod",
+                    shape: &CONNECTION_O_AUTH_HTTP_METHOD,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "OAuthHttpParameters",
+                    shape: &CONNECTION_HTTP_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static CONNECTION_QUERY_STRING_PARAMETER: Shape = Shape {
         name: "ConnectionQueryStringParameter",
         sensitive: false,
@@ -5755,16 +6238,22 @@ pub mod shapes {
                     name: "Key",
                     shape: &QUERY_STRING_KEY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Value",
                     shape: &QUERY_STRING_VALUE_SENSITIVE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "IsValueSecret",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5777,6 +6266,20 @@ pub mod shapes {
             member: &CONNECTION_QUERY_STRING_PARAMETER,
             min: Some(0),
             max: Some(100),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static CONNECTION_RESPONSE_LIST: Shape = Shape {
+        name: "ConnectionResponseList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CONNECTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5801,6 +6304,20 @@ pub mod shapes {
         },
     };
 
+    pub static CONNECTION_STATE_REASON: Shape = Shape {
+        name: "ConnectionStateReason",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: Some(512),
+            pattern: Some(Pattern {
+                regex: ".*",
+                matches: pattern_3,
+            }),
+            values: &[],
+        },
+    };
+
     pub static CONNECTIVITY_RESOURCE_CONFIGURATION_ARN: Shape = Shape {
         name: "ConnectivityResourceConfigurationArn",
         sensitive: false,
@@ -5809,6 +6326,8 @@ pub mod shapes {
                 name: "ResourceConfigurationArn",
                 shape: &RESOURCE_CONFIGURATION_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -5821,6 +6340,8 @@ pub mod shapes {
                 name: "ResourceParameters",
                 shape: &CONNECTIVITY_RESOURCE_CONFIGURATION_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -5834,31 +6355,80 @@ pub mod shapes {
                     name: "Name",
                     shape: &API_DESTINATION_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &API_DESTINATION_DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConnectionArn",
                     shape: &CONNECTION_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "InvocationEndpoint",
                     shape: &HTTPS_ENDPOINT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "HttpMethod",
                     shape: &API_DESTINATION_HTTP_METHOD,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "InvocationRateLimitPerSecond",
                     shape: &API_DESTINATION_INVOCATION_RATE_LIMIT_PER_SECOND,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CREATE_API_DESTINATION_RESPONSE: Shape = Shape {
+        name: "CreateApiDestinationResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ApiDestinationArn",
+                    shape: &API_DESTINATION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ApiDestinationState",
+                    shape: &API_DESTINATION_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5873,31 +6443,80 @@ pub mod shapes {
                     name: "ArchiveName",
                     shape: &ARCHIVE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventSourceArn",
                     shape: &EVENT_BUS_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &ARCHIVE_DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventPattern",
                     shape: &EVENT_PATTERN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RetentionDays",
                     shape: &RETENTION_DAYS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KmsKeyIdentifier",
                     shape: &KMS_KEY_IDENTIFIER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CREATE_ARCHIVE_RESPONSE: Shape = Shape {
+        name: "CreateArchiveResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ArchiveArn",
+                    shape: &ARCHIVE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &ARCHIVE_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &ARCHIVE_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5912,11 +6531,15 @@ pub mod shapes {
                     name: "ApiKeyName",
                     shape: &AUTH_HEADER_PARAMETERS,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ApiKeyValue",
                     shape: &AUTH_HEADER_PARAMETERS_SENSITIVE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5931,26 +6554,36 @@ pub mod shapes {
                     name: "BasicAuthParameters",
                     shape: &CREATE_CONNECTION_BASIC_AUTH_REQUEST_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OAuthParameters",
                     shape: &CREATE_CONNECTION_O_AUTH_REQUEST_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ApiKeyAuthParameters",
                     shape: &CREATE_CONNECTION_API_KEY_AUTH_REQUEST_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "InvocationHttpParameters",
                     shape: &CONNECTION_HTTP_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConnectivityParameters",
                     shape: &CONNECTIVITY_RESOURCE_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5965,11 +6598,15 @@ pub mod shapes {
                     name: "Username",
                     shape: &AUTH_HEADER_PARAMETERS,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Password",
                     shape: &AUTH_HEADER_PARAMETERS_SENSITIVE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5984,11 +6621,15 @@ pub mod shapes {
                     name: "ClientID",
                     shape: &AUTH_HEADER_PARAMETERS,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ClientSecret",
                     shape: &AUTH_HEADER_PARAMETERS_SENSITIVE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6003,21 +6644,29 @@ pub mod shapes {
                     name: "ClientParameters",
                     shape: &CREATE_CONNECTION_O_AUTH_CLIENT_REQUEST_PARAMETERS,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AuthorizationEndpoint",
                     shape: &HTTPS_ENDPOINT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "HttpMethod",
                     shape: &CONNECTION_O_AUTH_HTTP_METHOD,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OAuthHttpParameters",
                     shape: &CONNECTION_HTTP_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6032,31 +6681,80 @@ pub mod shapes {
                     name: "Name",
                     shape: &CONNECTION_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &CONNECTION_DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AuthorizationType",
                     shape: &CONNECTION_AUTHORIZATION_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AuthParameters",
                     shape: &CREATE_CONNECTION_AUTH_REQUEST_PARAMETERS,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "InvocationConnectivityParameters",
                     shape: &CONNECTIVITY_RESOURCE_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KmsKeyIdentifier",
                     shape: &KMS_KEY_IDENTIFIER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CREATE_CONNECTION_RESPONSE: Shape = Shape {
+        name: "CreateConnectionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConnectionArn",
+                    shape: &CONNECTION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConnectionState",
+                    shape: &CONNECTION_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6071,31 +6769,101 @@ pub mod shapes {
                     name: "Name",
                     shape: &ENDPOINT_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &ENDPOINT_DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RoutingConfig",
                     shape: &ROUTING_CONFIG,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReplicationConfig",
                     shape: &REPLICATION_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventBuses",
                     shape: &ENDPOINT_EVENT_BUS_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RoleArn",
                     shape: &IAM_ROLE_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CREATE_ENDPOINT_RESPONSE: Shape = Shape {
+        name: "CreateEndpointResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Name",
+                    shape: &ENDPOINT_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Arn",
+                    shape: &ENDPOINT_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RoutingConfig",
+                    shape: &ROUTING_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicationConfig",
+                    shape: &REPLICATION_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventBuses",
+                    shape: &ENDPOINT_EVENT_BUS_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RoleArn",
+                    shape: &IAM_ROLE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &ENDPOINT_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6110,36 +6878,94 @@ pub mod shapes {
                     name: "Name",
                     shape: &EVENT_BUS_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventSourceName",
                     shape: &EVENT_SOURCE_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &EVENT_BUS_DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KmsKeyIdentifier",
                     shape: &KMS_KEY_IDENTIFIER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DeadLetterConfig",
                     shape: &DEAD_LETTER_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "LogConfig",
                     shape: &LOG_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CREATE_EVENT_BUS_RESPONSE: Shape = Shape {
+        name: "CreateEventBusResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "EventBusArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Description",
+                    shape: &EVENT_BUS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KmsKeyIdentifier",
+                    shape: &KMS_KEY_IDENTIFIER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DeadLetterConfig",
+                    shape: &DEAD_LETTER_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LogConfig",
+                    shape: &LOG_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6154,13 +6980,42 @@ pub mod shapes {
                     name: "Name",
                     shape: &EVENT_SOURCE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Account",
                     shape: &ACCOUNT_ID,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static CREATE_PARTNER_EVENT_SOURCE_RESPONSE: Shape = Shape {
+        name: "CreatePartnerEventSourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "EventSourceArn",
+                shape: &STRING,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static CREATED_BY: Shape = Shape {
+        name: "CreatedBy",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(128),
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -6194,6 +7049,8 @@ pub mod shapes {
                 name: "Name",
                 shape: &EVENT_SOURCE_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -6206,6 +7063,8 @@ pub mod shapes {
                 name: "Arn",
                 shape: &RESOURCE_ARN,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -6218,7 +7077,53 @@ pub mod shapes {
                 name: "Name",
                 shape: &CONNECTION_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static DEAUTHORIZE_CONNECTION_RESPONSE: Shape = Shape {
+        name: "DeauthorizeConnectionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConnectionArn",
+                    shape: &CONNECTION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConnectionState",
+                    shape: &CONNECTION_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastAuthorizedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -6230,8 +7135,16 @@ pub mod shapes {
                 name: "Name",
                 shape: &API_DESTINATION_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
+    };
+
+    pub static DELETE_API_DESTINATION_RESPONSE: Shape = Shape {
+        name: "DeleteApiDestinationResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static DELETE_ARCHIVE_REQUEST: Shape = Shape {
@@ -6242,8 +7155,16 @@ pub mod shapes {
                 name: "ArchiveName",
                 shape: &ARCHIVE_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
+    };
+
+    pub static DELETE_ARCHIVE_RESPONSE: Shape = Shape {
+        name: "DeleteArchiveResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static DELETE_CONNECTION_REQUEST: Shape = Shape {
@@ -6254,7 +7175,53 @@ pub mod shapes {
                 name: "Name",
                 shape: &CONNECTION_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static DELETE_CONNECTION_RESPONSE: Shape = Shape {
+        name: "DeleteConnectionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConnectionArn",
+                    shape: &CONNECTION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConnectionState",
+                    shape: &CONNECTION_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastAuthorizedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -6266,8 +7233,16 @@ pub mod shapes {
                 name: "Name",
                 shape: &ENDPOINT_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
+    };
+
+    pub static DELETE_ENDPOINT_RESPONSE: Shape = Shape {
+        name: "DeleteEndpointResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static DELETE_EVENT_BUS_REQUEST: Shape = Shape {
@@ -6278,6 +7253,8 @@ pub mod shapes {
                 name: "Name",
                 shape: &EVENT_BUS_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -6291,11 +7268,15 @@ pub mod shapes {
                     name: "Name",
                     shape: &EVENT_SOURCE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Account",
                     shape: &ACCOUNT_ID,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6310,16 +7291,22 @@ pub mod shapes {
                     name: "Name",
                     shape: &RULE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Force",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6333,7 +7320,88 @@ pub mod shapes {
                 name: "Name",
                 shape: &API_DESTINATION_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static DESCRIBE_API_DESTINATION_RESPONSE: Shape = Shape {
+        name: "DescribeApiDestinationResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ApiDestinationArn",
+                    shape: &API_DESTINATION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Name",
+                    shape: &API_DESTINATION_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Description",
+                    shape: &API_DESTINATION_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ApiDestinationState",
+                    shape: &API_DESTINATION_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConnectionArn",
+                    shape: &CONNECTION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "InvocationEndpoint",
+                    shape: &HTTPS_ENDPOINT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "HttpMethod",
+                    shape: &API_DESTINATION_HTTP_METHOD,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "InvocationRateLimitPerSecond",
+                    shape: &API_DESTINATION_INVOCATION_RATE_LIMIT_PER_SECOND,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -6345,6 +7413,115 @@ pub mod shapes {
                 name: "ArchiveName",
                 shape: &ARCHIVE_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_ARCHIVE_RESPONSE: Shape = Shape {
+        name: "DescribeArchiveResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ArchiveArn",
+                    shape: &ARCHIVE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ArchiveName",
+                    shape: &ARCHIVE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventSourceArn",
+                    shape: &EVENT_BUS_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Description",
+                    shape: &ARCHIVE_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventPattern",
+                    shape: &EVENT_PATTERN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &ARCHIVE_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &ARCHIVE_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KmsKeyIdentifier",
+                    shape: &KMS_KEY_IDENTIFIER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RetentionDays",
+                    shape: &RETENTION_DAYS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SizeBytes",
+                    shape: &LONG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventCount",
+                    shape: &LONG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static DESCRIBE_CONNECTION_CONNECTIVITY_PARAMETERS: Shape = Shape {
+        name: "DescribeConnectionConnectivityParameters",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ResourceParameters",
+                shape: &DESCRIBE_CONNECTION_RESOURCE_PARAMETERS,
+                required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -6357,7 +7534,132 @@ pub mod shapes {
                 name: "Name",
                 shape: &CONNECTION_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static DESCRIBE_CONNECTION_RESOURCE_PARAMETERS: Shape = Shape {
+        name: "DescribeConnectionResourceParameters",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ResourceConfigurationArn",
+                    shape: &RESOURCE_CONFIGURATION_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ResourceAssociationArn",
+                    shape: &RESOURCE_ASSOCIATION_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static DESCRIBE_CONNECTION_RESPONSE: Shape = Shape {
+        name: "DescribeConnectionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConnectionArn",
+                    shape: &CONNECTION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Name",
+                    shape: &CONNECTION_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Description",
+                    shape: &CONNECTION_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "InvocationConnectivityParameters",
+                    shape: &DESCRIBE_CONNECTION_CONNECTIVITY_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConnectionState",
+                    shape: &CONNECTION_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &CONNECTION_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "AuthorizationType",
+                    shape: &CONNECTION_AUTHORIZATION_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SecretArn",
+                    shape: &SECRETS_MANAGER_SECRET_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KmsKeyIdentifier",
+                    shape: &KMS_KEY_IDENTIFIER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "AuthParameters",
+                    shape: &CONNECTION_AUTH_RESPONSE_PARAMETERS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastAuthorizedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -6370,11 +7672,115 @@ pub mod shapes {
                     name: "Name",
                     shape: &ENDPOINT_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "HomeRegion",
                     shape: &HOME_REGION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static DESCRIBE_ENDPOINT_RESPONSE: Shape = Shape {
+        name: "DescribeEndpointResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Name",
+                    shape: &ENDPOINT_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Description",
+                    shape: &ENDPOINT_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Arn",
+                    shape: &ENDPOINT_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RoutingConfig",
+                    shape: &ROUTING_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicationConfig",
+                    shape: &REPLICATION_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventBuses",
+                    shape: &ENDPOINT_EVENT_BUS_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RoleArn",
+                    shape: &IAM_ROLE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EndpointId",
+                    shape: &ENDPOINT_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EndpointUrl",
+                    shape: &ENDPOINT_URL,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &ENDPOINT_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &ENDPOINT_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6388,7 +7794,88 @@ pub mod shapes {
                 name: "Name",
                 shape: &EVENT_BUS_NAME_OR_ARN,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static DESCRIBE_EVENT_BUS_RESPONSE: Shape = Shape {
+        name: "DescribeEventBusResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Name",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Arn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Description",
+                    shape: &EVENT_BUS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KmsKeyIdentifier",
+                    shape: &KMS_KEY_IDENTIFIER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DeadLetterConfig",
+                    shape: &DEAD_LETTER_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Policy",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LogConfig",
+                    shape: &LOG_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ManagedBy",
+                    shape: &MANAGED_BY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -6400,7 +7887,60 @@ pub mod shapes {
                 name: "Name",
                 shape: &EVENT_SOURCE_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static DESCRIBE_EVENT_SOURCE_RESPONSE: Shape = Shape {
+        name: "DescribeEventSourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreatedBy",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ExpirationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Name",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &EVENT_SOURCE_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -6412,7 +7952,32 @@ pub mod shapes {
                 name: "Name",
                 shape: &EVENT_SOURCE_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static DESCRIBE_PARTNER_EVENT_SOURCE_RESPONSE: Shape = Shape {
+        name: "DescribePartnerEventSourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Name",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -6424,7 +7989,102 @@ pub mod shapes {
                 name: "ReplayName",
                 shape: &REPLAY_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static DESCRIBE_REPLAY_RESPONSE: Shape = Shape {
+        name: "DescribeReplayResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReplayName",
+                    shape: &REPLAY_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplayArn",
+                    shape: &REPLAY_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Description",
+                    shape: &REPLAY_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &REPLAY_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &REPLAY_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventSourceArn",
+                    shape: &ARCHIVE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Destination",
+                    shape: &REPLAY_DESTINATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventStartTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventEndTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventLastReplayedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplayStartTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplayEndTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -6437,11 +8097,94 @@ pub mod shapes {
                     name: "Name",
                     shape: &RULE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static DESCRIBE_RULE_RESPONSE: Shape = Shape {
+        name: "DescribeRuleResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Name",
+                    shape: &RULE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Arn",
+                    shape: &RULE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventPattern",
+                    shape: &EVENT_PATTERN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ScheduleExpression",
+                    shape: &SCHEDULE_EXPRESSION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &RULE_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Description",
+                    shape: &RULE_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RoleArn",
+                    shape: &ROLE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ManagedBy",
+                    shape: &MANAGED_BY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventBusName",
+                    shape: &EVENT_BUS_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreatedBy",
+                    shape: &CREATED_BY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6456,11 +8199,15 @@ pub mod shapes {
                     name: "Name",
                     shape: &RULE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6475,71 +8222,99 @@ pub mod shapes {
                     name: "TaskDefinitionArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TaskCount",
                     shape: &LIMIT_MIN1,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "LaunchType",
                     shape: &LAUNCH_TYPE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NetworkConfiguration",
                     shape: &NETWORK_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PlatformVersion",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Group",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "CapacityProviderStrategy",
                     shape: &CAPACITY_PROVIDER_STRATEGY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EnableECSManagedTags",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EnableExecuteCommand",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PlacementConstraints",
                     shape: &PLACEMENT_CONSTRAINTS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PlacementStrategy",
                     shape: &PLACEMENT_STRATEGIES,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PropagateTags",
                     shape: &PROPAGATE_TAGS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReferenceId",
                     shape: &REFERENCE_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6554,13 +8329,131 @@ pub mod shapes {
                     name: "Name",
                     shape: &RULE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static ENDPOINT: Shape = Shape {
+        name: "Endpoint",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Name",
+                    shape: &ENDPOINT_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Description",
+                    shape: &ENDPOINT_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Arn",
+                    shape: &ENDPOINT_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RoutingConfig",
+                    shape: &ROUTING_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicationConfig",
+                    shape: &REPLICATION_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventBuses",
+                    shape: &ENDPOINT_EVENT_BUS_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RoleArn",
+                    shape: &IAM_ROLE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EndpointId",
+                    shape: &ENDPOINT_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EndpointUrl",
+                    shape: &ENDPOINT_URL,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &ENDPOINT_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &ENDPOINT_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static ENDPOINT_ARN: Shape = Shape {
+        name: "EndpointArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(1600),
+            pattern: Some(Pattern {
+                regex: "^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:endpoint\\/[/\\.\\-_A-Za-z0-9]+$",
+                matches: pattern_8,
+            }),
+            values: &[],
         },
     };
 
@@ -6572,7 +8465,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: ".*",
-                matches: pattern_2,
+                matches: pattern_3,
             }),
             values: &[],
         },
@@ -6586,6 +8479,8 @@ pub mod shapes {
                 name: "EventBusArn",
                 shape: &NON_PARTNER_EVENT_BUS_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -6597,6 +8492,8 @@ pub mod shapes {
             member: &ENDPOINT_EVENT_BUS,
             min: Some(2),
             max: Some(2),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6608,9 +8505,21 @@ pub mod shapes {
             max: Some(50),
             pattern: Some(Pattern {
                 regex: "^[A-Za-z0-9\\-]+[\\.][A-Za-z0-9\\-]+$",
-                matches: pattern_7,
+                matches: pattern_9,
             }),
             values: &[],
+        },
+    };
+
+    pub static ENDPOINT_LIST: Shape = Shape {
+        name: "EndpointList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ENDPOINT,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6622,9 +8531,136 @@ pub mod shapes {
             max: Some(64),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_A-Za-z0-9]+",
+                matches: pattern_4,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static ENDPOINT_STATE: Shape = Shape {
+        name: "EndpointState",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "ACTIVE",
+                "CREATING",
+                "UPDATING",
+                "DELETING",
+                "CREATE_FAILED",
+                "UPDATE_FAILED",
+                "DELETE_FAILED",
+            ],
+        },
+    };
+
+    pub static ENDPOINT_STATE_REASON: Shape = Shape {
+        name: "EndpointStateReason",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(512),
+            pattern: Some(Pattern {
+                regex: ".*",
                 matches: pattern_3,
             }),
             values: &[],
+        },
+    };
+
+    pub static ENDPOINT_URL: Shape = Shape {
+        name: "EndpointUrl",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(256),
+            pattern: Some(Pattern {
+                regex: "^(https://)?[\\.\\-a-z0-9]+$",
+                matches: pattern_10,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static ERROR_CODE: Shape = Shape {
+        name: "ErrorCode",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static ERROR_MESSAGE: Shape = Shape {
+        name: "ErrorMessage",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static EVENT_BUS: Shape = Shape {
+        name: "EventBus",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Name",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Arn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Description",
+                    shape: &EVENT_BUS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Policy",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ManagedBy",
+                    shape: &MANAGED_BY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -6636,7 +8672,7 @@ pub mod shapes {
             max: Some(1600),
             pattern: Some(Pattern {
                 regex: "^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:.+\\/.+$",
-                matches: pattern_4,
+                matches: pattern_5,
             }),
             values: &[],
         },
@@ -6653,6 +8689,18 @@ pub mod shapes {
         },
     };
 
+    pub static EVENT_BUS_LIST: Shape = Shape {
+        name: "EventBusList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &EVENT_BUS,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static EVENT_BUS_NAME: Shape = Shape {
         name: "EventBusName",
         sensitive: false,
@@ -6661,7 +8709,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "[/\\.\\-_A-Za-z0-9]+",
-                matches: pattern_8,
+                matches: pattern_11,
             }),
             values: &[],
         },
@@ -6675,8 +8723,19 @@ pub mod shapes {
             max: Some(1600),
             pattern: Some(Pattern {
                 regex: "(arn:aws[\\w-]*:events:[a-z]+-[a-z]+-[\\w-]+:[0-9]{12}:event-bus\\/)?[/\\.\\-_A-Za-z0-9]+",
-                matches: pattern_9,
+                matches: pattern_12,
             }),
+            values: &[],
+        },
+    };
+
+    pub static EVENT_ID: Shape = Shape {
+        name: "EventId",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: Some(64),
+            pattern: None,
             values: &[],
         },
     };
@@ -6710,6 +8769,71 @@ pub mod shapes {
             member: &EVENT_RESOURCE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static EVENT_SOURCE: Shape = Shape {
+        name: "EventSource",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreatedBy",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ExpirationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Name",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &EVENT_SOURCE_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static EVENT_SOURCE_LIST: Shape = Shape {
+        name: "EventSourceList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &EVENT_SOURCE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6721,7 +8845,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "aws\\.partner(/[\\.\\-_A-Za-z0-9]+){2,}",
-                matches: pattern_10,
+                matches: pattern_13,
             }),
             values: &[],
         },
@@ -6735,9 +8859,20 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "[/\\.\\-_A-Za-z0-9]+",
-                matches: pattern_8,
+                matches: pattern_11,
             }),
             values: &[],
+        },
+    };
+
+    pub static EVENT_SOURCE_STATE: Shape = Shape {
+        name: "EventSourceState",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["PENDING", "ACTIVE", "DELETED"],
         },
     };
 
@@ -6756,11 +8891,15 @@ pub mod shapes {
                     name: "Primary",
                     shape: &PRIMARY,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Secondary",
                     shape: &SECONDARY,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6785,7 +8924,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "^[!#$%&'*+-.^_`|~0-9a-zA-Z]+$",
-                matches: pattern_11,
+                matches: pattern_14,
             }),
             values: &[],
         },
@@ -6799,6 +8938,9 @@ pub mod shapes {
             value: &HEADER_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -6810,7 +8952,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "^[ \\t]*[\\x20-\\x7E]+([ \\t]+[\\x20-\\x7E]+)*[ \\t]*$",
-                matches: pattern_12,
+                matches: pattern_15,
             }),
             values: &[],
         },
@@ -6824,7 +8966,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "^[ \\t]*[\\x20-\\x7E]+([ \\t]+[\\x20-\\x7E]+)*[ \\t]*$",
-                matches: pattern_12,
+                matches: pattern_15,
             }),
             values: &[],
         },
@@ -6838,7 +8980,7 @@ pub mod shapes {
             max: Some(1600),
             pattern: Some(Pattern {
                 regex: "^arn:aws([a-z]|\\-)*:route53:::healthcheck/[\\-a-z0-9]+$",
-                matches: pattern_13,
+                matches: pattern_16,
             }),
             values: &[],
         },
@@ -6852,7 +8994,7 @@ pub mod shapes {
             max: Some(20),
             pattern: Some(Pattern {
                 regex: "^[\\-a-z0-9]+$",
-                matches: pattern_14,
+                matches: pattern_17,
             }),
             values: &[],
         },
@@ -6867,16 +9009,22 @@ pub mod shapes {
                     name: "PathParameterValues",
                     shape: &PATH_PARAMETER_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "HeaderParameters",
                     shape: &HEADER_PARAMETERS_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "QueryStringParameters",
                     shape: &QUERY_STRING_PARAMETERS_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6890,7 +9038,7 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "^((%[0-9A-Fa-f]{2}|[-()_.!~*';/?:@\\x26=+$,A-Za-z0-9])+)([).!';/?:,])?$",
-                matches: pattern_15,
+                matches: pattern_18,
             }),
             values: &[],
         },
@@ -6904,7 +9052,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "^arn:aws[a-z-]*:iam::\\d{12}:role\\/[\\w+=,.@/-]+$",
-                matches: pattern_16,
+                matches: pattern_19,
             }),
             values: &[],
         },
@@ -6930,11 +9078,15 @@ pub mod shapes {
                     name: "InputPathsMap",
                     shape: &TRANSFORMER_PATHS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "InputTemplate",
                     shape: &TRANSFORMER_INPUT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6948,7 +9100,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "[A-Za-z0-9\\_\\-]+",
-                matches: pattern_17,
+                matches: pattern_20,
             }),
             values: &[],
         },
@@ -6971,6 +9123,8 @@ pub mod shapes {
                 name: "PartitionKeyPath",
                 shape: &TARGET_PARTITION_KEY_PATH,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -6983,7 +9137,7 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "^[a-zA-Z0-9_\\-/:]*$",
-                matches: pattern_18,
+                matches: pattern_21,
             }),
             values: &[],
         },
@@ -7038,21 +9192,52 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &API_DESTINATION_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConnectionArn",
                     shape: &CONNECTION_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_API_DESTINATIONS_RESPONSE: Shape = Shape {
+        name: "ListApiDestinationsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ApiDestinations",
+                    shape: &API_DESTINATION_RESPONSE_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7067,26 +9252,59 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &ARCHIVE_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventSourceArn",
                     shape: &EVENT_BUS_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "State",
                     shape: &ARCHIVE_STATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_ARCHIVES_RESPONSE: Shape = Shape {
+        name: "ListArchivesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Archives",
+                    shape: &ARCHIVE_RESPONSE_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7101,21 +9319,52 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &CONNECTION_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConnectionState",
                     shape: &CONNECTION_STATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_CONNECTIONS_RESPONSE: Shape = Shape {
+        name: "ListConnectionsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Connections",
+                    shape: &CONNECTION_RESPONSE_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7130,21 +9379,52 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &ENDPOINT_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "HomeRegion",
                     shape: &HOME_REGION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_ENDPOINTS_RESPONSE: Shape = Shape {
+        name: "ListEndpointsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Endpoints",
+                    shape: &ENDPOINT_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7159,16 +9439,45 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &EVENT_BUS_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_EVENT_BUSES_RESPONSE: Shape = Shape {
+        name: "ListEventBusesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "EventBuses",
+                    shape: &EVENT_BUS_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7183,16 +9492,45 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &EVENT_SOURCE_NAME_PREFIX,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_EVENT_SOURCES_RESPONSE: Shape = Shape {
+        name: "ListEventSourcesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "EventSources",
+                    shape: &EVENT_SOURCE_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7207,16 +9545,45 @@ pub mod shapes {
                     name: "EventSourceName",
                     shape: &EVENT_SOURCE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_PARTNER_EVENT_SOURCE_ACCOUNTS_RESPONSE: Shape = Shape {
+        name: "ListPartnerEventSourceAccountsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PartnerEventSourceAccounts",
+                    shape: &PARTNER_EVENT_SOURCE_ACCOUNT_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7231,16 +9598,45 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &PARTNER_EVENT_SOURCE_NAME_PREFIX,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_PARTNER_EVENT_SOURCES_RESPONSE: Shape = Shape {
+        name: "ListPartnerEventSourcesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PartnerEventSources",
+                    shape: &PARTNER_EVENT_SOURCE_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7255,26 +9651,59 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &REPLAY_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "State",
                     shape: &REPLAY_STATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventSourceArn",
                     shape: &ARCHIVE_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_REPLAYS_RESPONSE: Shape = Shape {
+        name: "ListReplaysResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Replays",
+                    shape: &REPLAY_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7289,21 +9718,52 @@ pub mod shapes {
                     name: "TargetArn",
                     shape: &TARGET_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_RULE_NAMES_BY_TARGET_RESPONSE: Shape = Shape {
+        name: "ListRuleNamesByTargetResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "RuleNames",
+                    shape: &RULE_NAME_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7318,21 +9778,52 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &RULE_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_RULES_RESPONSE: Shape = Shape {
+        name: "ListRulesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Rules",
+                    shape: &RULE_RESPONSE_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7346,6 +9837,22 @@ pub mod shapes {
                 name: "ResourceARN",
                 shape: &ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static LIST_TAGS_FOR_RESOURCE_RESPONSE: Shape = Shape {
+        name: "ListTagsForResourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Tags",
+                shape: &TAG_LIST,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -7359,21 +9866,52 @@ pub mod shapes {
                     name: "Rule",
                     shape: &RULE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIMIT_MAX100,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_TARGETS_BY_RULE_RESPONSE: Shape = Shape {
+        name: "ListTargetsByRuleResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Targets",
+                    shape: &TARGET_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7388,13 +9926,37 @@ pub mod shapes {
                     name: "IncludeDetail",
                     shape: &INCLUDE_DETAIL,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Level",
                     shape: &LEVEL,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static LONG: Shape = Shape {
+        name: "Long",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: None,
+            max: None,
+        },
+    };
+
+    pub static MANAGED_BY: Shape = Shape {
+        name: "ManagedBy",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(128),
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -7435,6 +9997,8 @@ pub mod shapes {
                 name: "awsvpcConfiguration",
                 shape: &AWS_VPC_CONFIGURATION,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -7458,7 +10022,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "^arn:aws[a-z-]*:events:[a-z]+-[a-z-]+-\\d+:\\d{12}:event-bus/[\\w.-]+$",
-                matches: pattern_19,
+                matches: pattern_22,
             }),
             values: &[],
         },
@@ -7472,7 +10036,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_A-Za-z0-9]+",
-                matches: pattern_3,
+                matches: pattern_4,
             }),
             values: &[],
         },
@@ -7486,9 +10050,93 @@ pub mod shapes {
             max: Some(1600),
             pattern: Some(Pattern {
                 regex: "(arn:aws[\\w-]*:events:[a-z]+-[a-z]+-[\\w-]+:[0-9]{12}:event-bus\\/)?[\\.\\-_A-Za-z0-9]+",
-                matches: pattern_20,
+                matches: pattern_23,
             }),
             values: &[],
+        },
+    };
+
+    pub static PARTNER_EVENT_SOURCE: Shape = Shape {
+        name: "PartnerEventSource",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Name",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static PARTNER_EVENT_SOURCE_ACCOUNT: Shape = Shape {
+        name: "PartnerEventSourceAccount",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Account",
+                    shape: &ACCOUNT_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ExpirationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &EVENT_SOURCE_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static PARTNER_EVENT_SOURCE_ACCOUNT_LIST: Shape = Shape {
+        name: "PartnerEventSourceAccountList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PARTNER_EVENT_SOURCE_ACCOUNT,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static PARTNER_EVENT_SOURCE_LIST: Shape = Shape {
+        name: "PartnerEventSourceList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PARTNER_EVENT_SOURCE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7500,7 +10148,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "aws\\.partner/[\\.\\-_A-Za-z0-9]+/[/\\.\\-_A-Za-z0-9]*",
-                matches: pattern_21,
+                matches: pattern_24,
             }),
             values: &[],
         },
@@ -7527,6 +10175,8 @@ pub mod shapes {
             member: &PATH_PARAMETER,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7539,11 +10189,15 @@ pub mod shapes {
                     name: "type",
                     shape: &PLACEMENT_CONSTRAINT_TYPE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "expression",
                     shape: &PLACEMENT_CONSTRAINT_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7578,6 +10232,8 @@ pub mod shapes {
             member: &PLACEMENT_CONSTRAINT,
             min: None,
             max: Some(10),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7588,6 +10244,8 @@ pub mod shapes {
             member: &PLACEMENT_STRATEGY,
             min: None,
             max: Some(5),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7600,11 +10258,15 @@ pub mod shapes {
                     name: "type",
                     shape: &PLACEMENT_STRATEGY_TYPE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "field",
                     shape: &PLACEMENT_STRATEGY_FIELD,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7640,6 +10302,8 @@ pub mod shapes {
                 name: "HealthCheck",
                 shape: &HEALTH_CHECK,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -7652,7 +10316,7 @@ pub mod shapes {
             max: Some(12),
             pattern: Some(Pattern {
                 regex: "(\\d{12}|\\*)",
-                matches: pattern_22,
+                matches: pattern_25,
             }),
             values: &[],
         },
@@ -7678,11 +10342,15 @@ pub mod shapes {
                     name: "Entries",
                     shape: &PUT_EVENTS_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EndpointId",
                     shape: &ENDPOINT_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7697,36 +10365,50 @@ pub mod shapes {
                     name: "Time",
                     shape: &EVENT_TIME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Source",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Resources",
                     shape: &EVENT_RESOURCE_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DetailType",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Detail",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &NON_PARTNER_EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TraceHeader",
                     shape: &TRACE_HEADER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7739,6 +10421,73 @@ pub mod shapes {
             member: &PUT_EVENTS_REQUEST_ENTRY,
             min: Some(1),
             max: Some(10),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static PUT_EVENTS_RESPONSE: Shape = Shape {
+        name: "PutEventsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "FailedEntryCount",
+                    shape: &INTEGER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Entries",
+                    shape: &PUT_EVENTS_RESULT_ENTRY_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static PUT_EVENTS_RESULT_ENTRY: Shape = Shape {
+        name: "PutEventsResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "EventId",
+                    shape: &EVENT_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static PUT_EVENTS_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "PutEventsResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PUT_EVENTS_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7750,6 +10499,8 @@ pub mod shapes {
                 name: "Entries",
                 shape: &PUT_PARTNER_EVENTS_REQUEST_ENTRY_LIST,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -7763,26 +10514,36 @@ pub mod shapes {
                     name: "Time",
                     shape: &EVENT_TIME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Source",
                     shape: &EVENT_SOURCE_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Resources",
                     shape: &EVENT_RESOURCE_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DetailType",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Detail",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7795,6 +10556,73 @@ pub mod shapes {
             member: &PUT_PARTNER_EVENTS_REQUEST_ENTRY,
             min: Some(1),
             max: Some(20),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static PUT_PARTNER_EVENTS_RESPONSE: Shape = Shape {
+        name: "PutPartnerEventsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "FailedEntryCount",
+                    shape: &INTEGER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Entries",
+                    shape: &PUT_PARTNER_EVENTS_RESULT_ENTRY_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static PUT_PARTNER_EVENTS_RESULT_ENTRY: Shape = Shape {
+        name: "PutPartnerEventsResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "EventId",
+                    shape: &EVENT_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static PUT_PARTNER_EVENTS_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "PutPartnerEventsResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PUT_PARTNER_EVENTS_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7807,31 +10635,43 @@ pub mod shapes {
                     name: "EventBusName",
                     shape: &NON_PARTNER_EVENT_BUS_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Action",
                     shape: &ACTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Principal",
                     shape: &PRINCIPAL,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StatementId",
                     shape: &STATEMENT_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Condition",
                     shape: &CONDITION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Policy",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7846,43 +10686,73 @@ pub mod shapes {
                     name: "Name",
                     shape: &RULE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ScheduleExpression",
                     shape: &SCHEDULE_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventPattern",
                     shape: &EVENT_PATTERN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "State",
                     shape: &RULE_STATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &RULE_DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RoleArn",
                     shape: &ROLE_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static PUT_RULE_RESPONSE: Shape = Shape {
+        name: "PutRuleResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "RuleArn",
+                shape: &RULE_ARN,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -7895,18 +10765,89 @@ pub mod shapes {
                     name: "Rule",
                     shape: &RULE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Targets",
                     shape: &TARGET_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static PUT_TARGETS_RESPONSE: Shape = Shape {
+        name: "PutTargetsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "FailedEntryCount",
+                    shape: &INTEGER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FailedEntries",
+                    shape: &PUT_TARGETS_RESULT_ENTRY_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static PUT_TARGETS_RESULT_ENTRY: Shape = Shape {
+        name: "PutTargetsResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TargetId",
+                    shape: &TARGET_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static PUT_TARGETS_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "PutTargetsResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PUT_TARGETS_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7918,7 +10859,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "[^\\x00-\\x1F\\x7F]+",
-                matches: pattern_23,
+                matches: pattern_26,
             }),
             values: &[],
         },
@@ -7932,6 +10873,9 @@ pub mod shapes {
             value: &QUERY_STRING_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -7943,7 +10887,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "[^\\x00-\\x09\\x0B\\x0C\\x0E-\\x1F\\x7F]+",
-                matches: pattern_24,
+                matches: pattern_27,
             }),
             values: &[],
         },
@@ -7957,7 +10901,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "[^\\x00-\\x09\\x0B\\x0C\\x0E-\\x1F\\x7F]+",
-                matches: pattern_24,
+                matches: pattern_27,
             }),
             values: &[],
         },
@@ -7972,36 +10916,50 @@ pub mod shapes {
                     name: "SecretManagerArn",
                     shape: &REDSHIFT_SECRET_MANAGER_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Database",
                     shape: &DATABASE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DbUser",
                     shape: &DB_USER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Sql",
                     shape: &SQL,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StatementName",
                     shape: &STATEMENT_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "WithEvent",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Sqls",
                     shape: &SQLS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -8015,7 +10973,7 @@ pub mod shapes {
             max: Some(1600),
             pattern: Some(Pattern {
                 regex: "(^arn:aws([a-z]|\\-)*:secretsmanager:[a-z0-9-.]+:.*)|(\\$(\\.[\\w_-]+(\\[(\\d+|\\*)\\])*)*)",
-                matches: pattern_25,
+                matches: pattern_28,
             }),
             values: &[],
         },
@@ -8041,16 +10999,22 @@ pub mod shapes {
                     name: "StatementId",
                     shape: &STATEMENT_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RemoveAllPermissions",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &NON_PARTNER_EVENT_BUS_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -8065,23 +11029,182 @@ pub mod shapes {
                     name: "Rule",
                     shape: &RULE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventBusName",
                     shape: &EVENT_BUS_NAME_OR_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Ids",
                     shape: &TARGET_ID_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Force",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static REMOVE_TARGETS_RESPONSE: Shape = Shape {
+        name: "RemoveTargetsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "FailedEntryCount",
+                    shape: &INTEGER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FailedEntries",
+                    shape: &REMOVE_TARGETS_RESULT_ENTRY_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static REMOVE_TARGETS_RESULT_ENTRY: Shape = Shape {
+        name: "RemoveTargetsResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TargetId",
+                    shape: &TARGET_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static REMOVE_TARGETS_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "RemoveTargetsResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &REMOVE_TARGETS_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static REPLAY: Shape = Shape {
+        name: "Replay",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReplayName",
+                    shape: &REPLAY_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventSourceArn",
+                    shape: &ARCHIVE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &REPLAY_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &REPLAY_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventStartTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventEndTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventLastReplayedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplayStartTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplayEndTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static REPLAY_ARN: Shape = Shape {
+        name: "ReplayArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(1600),
+            pattern: Some(Pattern {
+                regex: "^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:.+\\/[\\.\\-_A-Za-z0-9]+$",
+                matches: pattern_29,
+            }),
+            values: &[],
         },
     };
 
@@ -8093,7 +11216,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: ".*",
-                matches: pattern_2,
+                matches: pattern_3,
             }),
             values: &[],
         },
@@ -8108,11 +11231,15 @@ pub mod shapes {
                     name: "Arn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "FilterArns",
                     shape: &REPLAY_DESTINATION_FILTERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -8125,6 +11252,20 @@ pub mod shapes {
             member: &ARN,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static REPLAY_LIST: Shape = Shape {
+        name: "ReplayList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &REPLAY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8136,7 +11277,7 @@ pub mod shapes {
             max: Some(64),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_A-Za-z0-9]+",
-                matches: pattern_3,
+                matches: pattern_4,
             }),
             values: &[],
         },
@@ -8160,6 +11301,20 @@ pub mod shapes {
         },
     };
 
+    pub static REPLAY_STATE_REASON: Shape = Shape {
+        name: "ReplayStateReason",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: Some(512),
+            pattern: Some(Pattern {
+                regex: ".*",
+                matches: pattern_3,
+            }),
+            values: &[],
+        },
+    };
+
     pub static REPLICATION_CONFIG: Shape = Shape {
         name: "ReplicationConfig",
         sensitive: false,
@@ -8168,6 +11323,8 @@ pub mod shapes {
                 name: "State",
                 shape: &REPLICATION_STATE,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -8194,6 +11351,20 @@ pub mod shapes {
         },
     };
 
+    pub static RESOURCE_ASSOCIATION_ARN: Shape = Shape {
+        name: "ResourceAssociationArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(17),
+            max: Some(2048),
+            pattern: Some(Pattern {
+                regex: "^arn:[a-z0-9\\\\-]+:vpc-lattice:[a-zA-Z0-9\\\\-]+:\\\\d{12}:servicenetworkresourceassociation/snra-[0-9a-z]{17}$",
+                matches: pattern_30,
+            }),
+            values: &[],
+        },
+    };
+
     pub static RESOURCE_CONFIGURATION_ARN: Shape = Shape {
         name: "ResourceConfigurationArn",
         sensitive: false,
@@ -8202,7 +11373,7 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "^(?:^arn:[a-z0-9\\-]+:vpc-lattice:[a-zA-Z0-9\\-]+:\\d{12}:resourceconfiguration/rcfg-[0-9a-z]{17}$|^$)",
-                matches: pattern_26,
+                matches: pattern_31,
             }),
             values: &[],
         },
@@ -8226,11 +11397,15 @@ pub mod shapes {
                     name: "MaximumRetryAttempts",
                     shape: &MAXIMUM_RETRY_ATTEMPTS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaximumEventAgeInSeconds",
                     shape: &MAXIMUM_EVENT_AGE_IN_SECONDS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -8255,7 +11430,7 @@ pub mod shapes {
             max: Some(20),
             pattern: Some(Pattern {
                 regex: "^[\\-a-z0-9]+$",
-                matches: pattern_14,
+                matches: pattern_17,
             }),
             values: &[],
         },
@@ -8269,7 +11444,92 @@ pub mod shapes {
                 name: "FailoverConfig",
                 shape: &FAILOVER_CONFIG,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static RULE: Shape = Shape {
+        name: "Rule",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Name",
+                    shape: &RULE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Arn",
+                    shape: &RULE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventPattern",
+                    shape: &EVENT_PATTERN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &RULE_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Description",
+                    shape: &RULE_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ScheduleExpression",
+                    shape: &SCHEDULE_EXPRESSION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RoleArn",
+                    shape: &ROLE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ManagedBy",
+                    shape: &MANAGED_BY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventBusName",
+                    shape: &EVENT_BUS_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static RULE_ARN: Shape = Shape {
+        name: "RuleArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(1600),
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -8292,9 +11552,33 @@ pub mod shapes {
             max: Some(64),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_A-Za-z0-9]+",
-                matches: pattern_3,
+                matches: pattern_4,
             }),
             values: &[],
+        },
+    };
+
+    pub static RULE_NAME_LIST: Shape = Shape {
+        name: "RuleNameList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &RULE_NAME,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static RULE_RESPONSE_LIST: Shape = Shape {
+        name: "RuleResponseList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &RULE,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8321,6 +11605,8 @@ pub mod shapes {
                 name: "RunCommandTargets",
                 shape: &RUN_COMMAND_TARGETS,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -8334,11 +11620,15 @@ pub mod shapes {
                     name: "Key",
                     shape: &RUN_COMMAND_TARGET_KEY,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Values",
                     shape: &RUN_COMMAND_TARGET_VALUES,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -8352,7 +11642,7 @@ pub mod shapes {
             max: Some(128),
             pattern: Some(Pattern {
                 regex: "^[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*$",
-                matches: pattern_27,
+                matches: pattern_32,
             }),
             values: &[],
         },
@@ -8376,6 +11666,8 @@ pub mod shapes {
             member: &RUN_COMMAND_TARGET_VALUE,
             min: Some(1),
             max: Some(50),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8386,6 +11678,8 @@ pub mod shapes {
             member: &RUN_COMMAND_TARGET,
             min: Some(1),
             max: Some(5),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8398,11 +11692,15 @@ pub mod shapes {
                     name: "Name",
                     shape: &SAGE_MAKER_PIPELINE_PARAMETER_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Value",
                     shape: &SAGE_MAKER_PIPELINE_PARAMETER_VALUE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -8415,6 +11713,8 @@ pub mod shapes {
             member: &SAGE_MAKER_PIPELINE_PARAMETER,
             min: Some(0),
             max: Some(200),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8426,7 +11726,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "^[a-zA-Z0-9](-*[a-zA-Z0-9])*$",
-                matches: pattern_28,
+                matches: pattern_33,
             }),
             values: &[],
         },
@@ -8451,6 +11751,8 @@ pub mod shapes {
                 name: "PipelineParameterList",
                 shape: &SAGE_MAKER_PIPELINE_PARAMETER_LIST,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -8474,7 +11776,23 @@ pub mod shapes {
                 name: "Route",
                 shape: &ROUTE,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static SECRETS_MANAGER_SECRET_ARN: Shape = Shape {
+        name: "SecretsManagerSecretArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(20),
+            max: Some(2048),
+            pattern: Some(Pattern {
+                regex: "^arn:aws([a-z]|\\-)*:secretsmanager:([a-z]|\\d|\\-)*:([0-9]{12})?:secret:[\\/_+=\\.@\\-A-Za-z0-9]+$",
+                matches: pattern_34,
+            }),
+            values: &[],
         },
     };
 
@@ -8507,6 +11825,8 @@ pub mod shapes {
             member: &SQL,
             min: Some(0),
             max: Some(40),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8518,6 +11838,8 @@ pub mod shapes {
                 name: "MessageGroupId",
                 shape: &MESSAGE_GROUP_ID,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -8531,31 +11853,80 @@ pub mod shapes {
                     name: "ReplayName",
                     shape: &REPLAY_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &REPLAY_DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventSourceArn",
                     shape: &ARCHIVE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventStartTime",
                     shape: &TIMESTAMP,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventEndTime",
                     shape: &TIMESTAMP,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Destination",
                     shape: &REPLAY_DESTINATION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static START_REPLAY_RESPONSE: Shape = Shape {
+        name: "StartReplayResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReplayArn",
+                    shape: &REPLAY_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &REPLAY_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &REPLAY_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplayStartTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -8569,7 +11940,7 @@ pub mod shapes {
             max: Some(64),
             pattern: Some(Pattern {
                 regex: "[a-zA-Z0-9-_]+",
-                matches: pattern_29,
+                matches: pattern_35,
             }),
             values: &[],
         },
@@ -8604,6 +11975,8 @@ pub mod shapes {
             member: &STRING,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8616,11 +11989,15 @@ pub mod shapes {
                     name: "Key",
                     shape: &TAG_KEY,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Value",
                     shape: &TAG_VALUE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -8644,6 +12021,8 @@ pub mod shapes {
             member: &TAG_KEY,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8654,6 +12033,8 @@ pub mod shapes {
             member: &TAG,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8666,14 +12047,24 @@ pub mod shapes {
                     name: "ResourceARN",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static TAG_RESOURCE_RESPONSE: Shape = Shape {
+        name: "TagResourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static TAG_VALUE: Shape = Shape {
@@ -8696,86 +12087,120 @@ pub mod shapes {
                     name: "Id",
                     shape: &TARGET_ID,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Arn",
                     shape: &TARGET_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RoleArn",
                     shape: &ROLE_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Input",
                     shape: &TARGET_INPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "InputPath",
                     shape: &TARGET_INPUT_PATH,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "InputTransformer",
                     shape: &INPUT_TRANSFORMER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KinesisParameters",
                     shape: &KINESIS_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RunCommandParameters",
                     shape: &RUN_COMMAND_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EcsParameters",
                     shape: &ECS_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "BatchParameters",
                     shape: &BATCH_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SqsParameters",
                     shape: &SQS_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "HttpParameters",
                     shape: &HTTP_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RedshiftDataParameters",
                     shape: &REDSHIFT_DATA_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SageMakerPipelineParameters",
                     shape: &SAGE_MAKER_PIPELINE_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DeadLetterConfig",
                     shape: &DEAD_LETTER_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RetryPolicy",
                     shape: &RETRY_POLICY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AppSyncParameters",
                     shape: &APP_SYNC_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -8800,7 +12225,7 @@ pub mod shapes {
             max: Some(64),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_A-Za-z0-9]+",
-                matches: pattern_3,
+                matches: pattern_4,
             }),
             values: &[],
         },
@@ -8813,6 +12238,8 @@ pub mod shapes {
             member: &TARGET_ID,
             min: Some(1),
             max: Some(100),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8845,6 +12272,8 @@ pub mod shapes {
             member: &TARGET,
             min: Some(1),
             max: Some(100),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -8868,13 +12297,31 @@ pub mod shapes {
                     name: "EventPattern",
                     shape: &EVENT_PATTERN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Event",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static TEST_EVENT_PATTERN_RESPONSE: Shape = Shape {
+        name: "TestEventPatternResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Result",
+                shape: &BOOLEAN,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -8914,6 +12361,9 @@ pub mod shapes {
             value: &TARGET_INPUT_PATH,
             min: None,
             max: Some(100),
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -8926,14 +12376,24 @@ pub mod shapes {
                     name: "ResourceARN",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TagKeys",
                     shape: &TAG_KEY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static UNTAG_RESOURCE_RESPONSE: Shape = Shape {
+        name: "UntagResourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static UPDATE_API_DESTINATION_REQUEST: Shape = Shape {
@@ -8945,31 +12405,80 @@ pub mod shapes {
                     name: "Name",
                     shape: &API_DESTINATION_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &API_DESTINATION_DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConnectionArn",
                     shape: &CONNECTION_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "InvocationEndpoint",
                     shape: &HTTPS_ENDPOINT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "HttpMethod",
                     shape: &API_DESTINATION_HTTP_METHOD,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "InvocationRateLimitPerSecond",
                     shape: &API_DESTINATION_INVOCATION_RATE_LIMIT_PER_SECOND,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_API_DESTINATION_RESPONSE: Shape = Shape {
+        name: "UpdateApiDestinationResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ApiDestinationArn",
+                    shape: &API_DESTINATION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ApiDestinationState",
+                    shape: &API_DESTINATION_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -8984,26 +12493,73 @@ pub mod shapes {
                     name: "ArchiveName",
                     shape: &ARCHIVE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &ARCHIVE_DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventPattern",
                     shape: &EVENT_PATTERN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RetentionDays",
                     shape: &RETENTION_DAYS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KmsKeyIdentifier",
                     shape: &KMS_KEY_IDENTIFIER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_ARCHIVE_RESPONSE: Shape = Shape {
+        name: "UpdateArchiveResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ArchiveArn",
+                    shape: &ARCHIVE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &ARCHIVE_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &ARCHIVE_STATE_REASON,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -9018,11 +12574,15 @@ pub mod shapes {
                     name: "ApiKeyName",
                     shape: &AUTH_HEADER_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ApiKeyValue",
                     shape: &AUTH_HEADER_PARAMETERS_SENSITIVE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -9037,26 +12597,36 @@ pub mod shapes {
                     name: "BasicAuthParameters",
                     shape: &UPDATE_CONNECTION_BASIC_AUTH_REQUEST_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OAuthParameters",
                     shape: &UPDATE_CONNECTION_O_AUTH_REQUEST_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ApiKeyAuthParameters",
                     shape: &UPDATE_CONNECTION_API_KEY_AUTH_REQUEST_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "InvocationHttpParameters",
                     shape: &CONNECTION_HTTP_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConnectivityParameters",
                     shape: &CONNECTIVITY_RESOURCE_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -9071,11 +12641,15 @@ pub mod shapes {
                     name: "Username",
                     shape: &AUTH_HEADER_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Password",
                     shape: &AUTH_HEADER_PARAMETERS_SENSITIVE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -9090,11 +12664,15 @@ pub mod shapes {
                     name: "ClientID",
                     shape: &AUTH_HEADER_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ClientSecret",
                     shape: &AUTH_HEADER_PARAMETERS_SENSITIVE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -9109,21 +12687,29 @@ pub mod shapes {
                     name: "ClientParameters",
                     shape: &UPDATE_CONNECTION_O_AUTH_CLIENT_REQUEST_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AuthorizationEndpoint",
                     shape: &HTTPS_ENDPOINT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "HttpMethod",
                     shape: &CONNECTION_O_AUTH_HTTP_METHOD,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OAuthHttpParameters",
                     shape: &CONNECTION_HTTP_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -9138,31 +12724,87 @@ pub mod shapes {
                     name: "Name",
                     shape: &CONNECTION_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &CONNECTION_DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AuthorizationType",
                     shape: &CONNECTION_AUTHORIZATION_TYPE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AuthParameters",
                     shape: &UPDATE_CONNECTION_AUTH_REQUEST_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "InvocationConnectivityParameters",
                     shape: &CONNECTIVITY_RESOURCE_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KmsKeyIdentifier",
                     shape: &KMS_KEY_IDENTIFIER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_CONNECTION_RESPONSE: Shape = Shape {
+        name: "UpdateConnectionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConnectionArn",
+                    shape: &CONNECTION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConnectionState",
+                    shape: &CONNECTION_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModifiedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastAuthorizedTime",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -9177,31 +12819,115 @@ pub mod shapes {
                     name: "Name",
                     shape: &ENDPOINT_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &ENDPOINT_DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RoutingConfig",
                     shape: &ROUTING_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReplicationConfig",
                     shape: &REPLICATION_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventBuses",
                     shape: &ENDPOINT_EVENT_BUS_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RoleArn",
                     shape: &IAM_ROLE_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_ENDPOINT_RESPONSE: Shape = Shape {
+        name: "UpdateEndpointResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Name",
+                    shape: &ENDPOINT_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Arn",
+                    shape: &ENDPOINT_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RoutingConfig",
+                    shape: &ROUTING_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReplicationConfig",
+                    shape: &REPLICATION_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventBuses",
+                    shape: &ENDPOINT_EVENT_BUS_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RoleArn",
+                    shape: &IAM_ROLE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EndpointId",
+                    shape: &ENDPOINT_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EndpointUrl",
+                    shape: &ENDPOINT_URL,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &ENDPOINT_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -9216,26 +12942,87 @@ pub mod shapes {
                     name: "Name",
                     shape: &EVENT_BUS_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KmsKeyIdentifier",
                     shape: &KMS_KEY_IDENTIFIER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &EVENT_BUS_DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DeadLetterConfig",
                     shape: &DEAD_LETTER_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "LogConfig",
                     shape: &LOG_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_EVENT_BUS_RESPONSE: Shape = Shape {
+        name: "UpdateEventBusResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Name",
+                    shape: &EVENT_BUS_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KmsKeyIdentifier",
+                    shape: &KMS_KEY_IDENTIFIER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Description",
+                    shape: &EVENT_BUS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DeadLetterConfig",
+                    shape: &DEAD_LETTER_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LogConfig",
+                    shape: &LOG_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -9253,20 +13040,30 @@ pub mod shapes {
         regex_matches(&RE, "^(?:events:[a-zA-Z]+)$", value)
     }
 
-    /// `.*`, whole value.
+    /// `^arn:aws([a-z]|\-)*:events:([a-z]|\d|\-)*:([0-9]{12})?:api-destination\/[\.\-_A-Za-z0-9]+\/[\-A-Za-z0-9]+$`, whole value.
     fn pattern_2(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:api-destination\\/[\\.\\-_A-Za-z0-9]+\\/[\\-A-Za-z0-9]+$)$",
+            value,
+        )
+    }
+
+    /// `.*`, whole value.
+    fn pattern_3(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:.*)$", value)
     }
 
     /// `[\.\-_A-Za-z0-9]+`, whole value.
-    fn pattern_3(value: &str) -> bool {
+    fn pattern_4(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[\\.\\-_A-Za-z0-9]+)$", value)
     }
 
     /// `^arn:aws([a-z]|\-)*:events:([a-z]|\d|\-)*:([0-9]{12})?:.+\/.+$`, whole value.
-    fn pattern_4(value: &str) -> bool {
+    fn pattern_5(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9276,7 +13073,7 @@ pub mod shapes {
     }
 
     /// `^[ \t]*[^\x00-\x1F:\x7F]+([ \t]+[^\x00-\x1F:\x7F]+)*[ \t]*$`, whole value.
-    fn pattern_5(value: &str) -> bool {
+    fn pattern_6(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9286,7 +13083,7 @@ pub mod shapes {
     }
 
     /// `^arn:aws([a-z]|\-)*:events:([a-z]|\d|\-)*:([0-9]{12})?:connection\/[\.\-_A-Za-z0-9]+\/[\-A-Za-z0-9]+$`, whole value.
-    fn pattern_6(value: &str) -> bool {
+    fn pattern_7(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9295,20 +13092,36 @@ pub mod shapes {
         )
     }
 
+    /// `^arn:aws([a-z]|\-)*:events:([a-z]|\d|\-)*:([0-9]{12})?:endpoint\/[/\.\-_A-Za-z0-9]+$`, whole value.
+    fn pattern_8(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:endpoint\\/[/\\.\\-_A-Za-z0-9]+$)$",
+            value,
+        )
+    }
+
     /// `^[A-Za-z0-9\-]+[\.][A-Za-z0-9\-]+$`, whole value.
-    fn pattern_7(value: &str) -> bool {
+    fn pattern_9(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^[A-Za-z0-9\\-]+[\\.][A-Za-z0-9\\-]+$)$", value)
     }
 
+    /// `^(https://)?[\.\-a-z0-9]+$`, whole value.
+    fn pattern_10(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(&RE, "^(?:^(https://)?[\\.\\-a-z0-9]+$)$", value)
+    }
+
     /// `[/\.\-_A-Za-z0-9]+`, whole value.
-    fn pattern_8(value: &str) -> bool {
+    fn pattern_11(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[/\\.\\-_A-Za-z0-9]+)$", value)
     }
 
     /// `(arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus\/)?[/\.\-_A-Za-z0-9]+`, whole value.
-    fn pattern_9(value: &str) -> bool {
+    fn pattern_12(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9318,19 +13131,19 @@ pub mod shapes {
     }
 
     /// `aws\.partner(/[\.\-_A-Za-z0-9]+){2,}`, whole value.
-    fn pattern_10(value: &str) -> bool {
+    fn pattern_13(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:aws\\.partner(/[\\.\\-_A-Za-z0-9]+){2,})$", value)
     }
 
     /// `^[!#$%&'*+-.^_|~0-9a-zA-Z]+$`, whole value.
-    fn pattern_11(value: &str) -> bool {
+    fn pattern_14(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^[!#$%&'*+-.^_`|~0-9a-zA-Z]+$)$", value)
     }
 
     /// `^[ \t]*[\x20-\x7E]+([ \t]+[\x20-\x7E]+)*[ \t]*$`, whole value.
-    fn pattern_12(value: &str) -> bool {
+    fn pattern_15(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9340,7 +13153,7 @@ pub mod shapes {
     }
 
     /// `^arn:aws([a-z]|\-)*:route53:::healthcheck/[\-a-z0-9]+$`, whole value.
-    fn pattern_13(value: &str) -> bool {
+    fn pattern_16(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9350,13 +13163,13 @@ pub mod shapes {
     }
 
     /// `^[\-a-z0-9]+$`, whole value.
-    fn pattern_14(value: &str) -> bool {
+    fn pattern_17(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^[\\-a-z0-9]+$)$", value)
     }
 
     /// `^((%[0-9A-Fa-f]{2}|[-()_.!~*';/?:@\x26=+$,A-Za-z0-9])+)([).!';/?:,])?$`, whole value.
-    fn pattern_15(value: &str) -> bool {
+    fn pattern_18(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9366,7 +13179,7 @@ pub mod shapes {
     }
 
     /// `^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$`, whole value.
-    fn pattern_16(value: &str) -> bool {
+    fn pattern_19(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9376,19 +13189,19 @@ pub mod shapes {
     }
 
     /// `[A-Za-z0-9\_\-]+`, whole value.
-    fn pattern_17(value: &str) -> bool {
+    fn pattern_20(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[A-Za-z0-9\\_\\-]+)$", value)
     }
 
     /// `^[a-zA-Z0-9_\-/:]*$`, whole value.
-    fn pattern_18(value: &str) -> bool {
+    fn pattern_21(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^[a-zA-Z0-9_\\-/:]*$)$", value)
     }
 
     /// `^arn:aws[a-z-]*:events:[a-z]+-[a-z-]+-\d+:\d{12}:event-bus/[\w.-]+$`, whole value.
-    fn pattern_19(value: &str) -> bool {
+    fn pattern_22(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9398,7 +13211,7 @@ pub mod shapes {
     }
 
     /// `(arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus\/)?[\.\-_A-Za-z0-9]+`, whole value.
-    fn pattern_20(value: &str) -> bool {
+    fn pattern_23(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9408,7 +13221,7 @@ pub mod shapes {
     }
 
     /// `aws\.partner/[\.\-_A-Za-z0-9]+/[/\.\-_A-Za-z0-9]*`, whole value.
-    fn pattern_21(value: &str) -> bool {
+    fn pattern_24(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9418,19 +13231,19 @@ pub mod shapes {
     }
 
     /// `(\d{12}|\*)`, whole value.
-    fn pattern_22(value: &str) -> bool {
+    fn pattern_25(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:(\\d{12}|\\*))$", value)
     }
 
     /// `[^\x00-\x1F\x7F]+`, whole value.
-    fn pattern_23(value: &str) -> bool {
+    fn pattern_26(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[^\\x00-\\x1F\\x7F]+)$", value)
     }
 
     /// `[^\x00-\x09\x0B\x0C\x0E-\x1F\x7F]+`, whole value.
-    fn pattern_24(value: &str) -> bool {
+    fn pattern_27(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9440,7 +13253,7 @@ pub mod shapes {
     }
 
     /// `(^arn:aws([a-z]|\-)*:secretsmanager:[a-z0-9-.]+:.*)|(\$(\.[\w_-]+(\[(\d+|\*)\])*)*)`, whole value.
-    fn pattern_25(value: &str) -> bool {
+    fn pattern_28(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9449,8 +13262,28 @@ pub mod shapes {
         )
     }
 
+    /// `^arn:aws([a-z]|\-)*:events:([a-z]|\d|\-)*:([0-9]{12})?:.+\/[\.\-_A-Za-z0-9]+$`, whole value.
+    fn pattern_29(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:.+\\/[\\.\\-_A-Za-z0-9]+$)$",
+            value,
+        )
+    }
+
+    /// `^arn:[a-z0-9\\-]+:vpc-lattice:[a-zA-Z0-9\\-]+:\\d{12}:servicenetworkresourceassociation/snra-[0-9a-z]{17}$`, whole value.
+    fn pattern_30(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:^arn:[a-z0-9\\\\-]+:vpc-lattice:[a-zA-Z0-9\\\\-]+:\\\\d{12}:servicenetworkresourceassociation/snra-[0-9a-z]{17}$)$",
+            value,
+        )
+    }
+
     /// `^(?:^arn:[a-z0-9\-]+:vpc-lattice:[a-zA-Z0-9\-]+:\d{12}:resourceconfiguration/rcfg-[0-9a-z]{17}$|^$)`, whole value.
-    fn pattern_26(value: &str) -> bool {
+    fn pattern_31(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -9460,19 +13293,29 @@ pub mod shapes {
     }
 
     /// `^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`, whole value.
-    fn pattern_27(value: &str) -> bool {
+    fn pattern_32(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*$)$", value)
     }
 
     /// `^[a-zA-Z0-9](-*[a-zA-Z0-9])*$`, whole value.
-    fn pattern_28(value: &str) -> bool {
+    fn pattern_33(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^[a-zA-Z0-9](-*[a-zA-Z0-9])*$)$", value)
     }
 
+    /// `^arn:aws([a-z]|\-)*:secretsmanager:([a-z]|\d|\-)*:([0-9]{12})?:secret:[\/_+=\.@\-A-Za-z0-9]+$`, whole value.
+    fn pattern_34(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:^arn:aws([a-z]|\\-)*:secretsmanager:([a-z]|\\d|\\-)*:([0-9]{12})?:secret:[\\/_+=\\.@\\-A-Za-z0-9]+$)$",
+            value,
+        )
+    }
+
     /// `[a-zA-Z0-9-_]+`, whole value.
-    fn pattern_29(value: &str) -> bool {
+    fn pattern_35(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[a-zA-Z0-9-_]+)$", value)
     }
@@ -9483,12 +13326,15 @@ pub mod shapes {
         let patterns: &[&str] = &[
             "^(?:\\d{12})$",
             "^(?:events:[a-zA-Z]+)$",
+            "^(?:^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:api-destination\\/[\\.\\-_A-Za-z0-9]+\\/[\\-A-Za-z0-9]+$)$",
             "^(?:.*)$",
             "^(?:[\\.\\-_A-Za-z0-9]+)$",
             "^(?:^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:.+\\/.+$)$",
             "^(?:^[ \\t]*[^\\x00-\\x1F:\\x7F]+([ \\t]+[^\\x00-\\x1F:\\x7F]+)*[ \\t]*$)$",
             "^(?:^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:connection\\/[\\.\\-_A-Za-z0-9]+\\/[\\-A-Za-z0-9]+$)$",
+            "^(?:^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:endpoint\\/[/\\.\\-_A-Za-z0-9]+$)$",
             "^(?:^[A-Za-z0-9\\-]+[\\.][A-Za-z0-9\\-]+$)$",
+            "^(?:^(https://)?[\\.\\-a-z0-9]+$)$",
             "^(?:[/\\.\\-_A-Za-z0-9]+)$",
             "^(?:(arn:aws[\\w-]*:events:[a-z]+-[a-z]+-[\\w-]+:[0-9]{12}:event-bus\\/)?[/\\.\\-_A-Za-z0-9]+)$",
             "^(?:aws\\.partner(/[\\.\\-_A-Za-z0-9]+){2,})$",
@@ -9507,9 +13353,12 @@ pub mod shapes {
             "^(?:[^\\x00-\\x1F\\x7F]+)$",
             "^(?:[^\\x00-\\x09\\x0B\\x0C\\x0E-\\x1F\\x7F]+)$",
             "^(?:(^arn:aws([a-z]|\\-)*:secretsmanager:[a-z0-9-.]+:.*)|(\\$(\\.[\\w_-]+(\\[(\\d+|\\*)\\])*)*))$",
+            "^(?:^arn:aws([a-z]|\\-)*:events:([a-z]|\\d|\\-)*:([0-9]{12})?:.+\\/[\\.\\-_A-Za-z0-9]+$)$",
+            "^(?:^arn:[a-z0-9\\\\-]+:vpc-lattice:[a-zA-Z0-9\\\\-]+:\\\\d{12}:servicenetworkresourceassociation/snra-[0-9a-z]{17}$)$",
             "^(?:^(?:^arn:[a-z0-9\\-]+:vpc-lattice:[a-zA-Z0-9\\-]+:\\d{12}:resourceconfiguration/rcfg-[0-9a-z]{17}$|^$))$",
             "^(?:^[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*$)$",
             "^(?:^[a-zA-Z0-9](-*[a-zA-Z0-9])*$)$",
+            "^(?:^arn:aws([a-z]|\\-)*:secretsmanager:([a-z]|\\d|\\-)*:([0-9]{12})?:secret:[\\/_+=\\.@\\-A-Za-z0-9]+$)$",
             "^(?:[a-zA-Z0-9-_]+)$",
         ];
         for pattern in patterns {

@@ -27,6 +27,10 @@ pub const API_VERSION: &str = "2013-12-02";
 /// The service's endpoint prefix (`kinesis.<region>.amazonaws.com`).
 pub const ENDPOINT_PREFIX: &str = "kinesis";
 
+/// Whether the service is `awsQueryCompatible`: its JSON errors also carry the query
+/// protocol's code in `x-amzn-query-error`.
+pub const AWS_QUERY_COMPATIBLE: bool = false;
+
 /// Every error the model declares: its name, the code the protocol sends (query
 /// protocols and `awsQueryCompatible` services have their own), its HTTP status.
 pub mod errors {
@@ -4627,10 +4631,53 @@ pub struct WarmThroughputObject {
     pub current_mi_bps: Option<i32>,
 }
 
-/// Every shape a request can reach, with the model's constraints, for
-/// [`crate::shape::validate`]. One static per shape, named after it.
+/// Every shape a request or response can reach, with the model's constraints (for
+/// [`crate::shape::validate`]) and wire names (for [`crate::query`]). One static per
+/// shape, named after it.
 pub mod shapes {
     use crate::shape::{Member, Pattern, RegexCell, Shape, ShapeKind, regex_matches};
+
+    pub static ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_ERROR_ENTRY: Shape = Shape {
+        name: "AcknowledgeDeadLetterQueueRecordsErrorEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReceiptHandle",
+                    shape: &RECEIPT_HANDLE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_ERROR_ENTRY_LIST: Shape = Shape {
+        name: "AcknowledgeDeadLetterQueueRecordsErrorEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_ERROR_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
 
     pub static ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_INPUT: Shape = Shape {
         name: "AcknowledgeDeadLetterQueueRecordsInput",
@@ -4641,11 +4688,38 @@ pub mod shapes {
                     name: "QueueARN",
                     shape: &QUEUE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Entries",
                     shape: &ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_OUTPUT: Shape = Shape {
+        name: "AcknowledgeDeadLetterQueueRecordsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Successful",
+                    shape: &ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_RESULT_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Failed",
+                    shape: &ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_ERROR_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4659,6 +4733,8 @@ pub mod shapes {
                 name: "ReceiptHandle",
                 shape: &RECEIPT_HANDLE,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -4670,6 +4746,76 @@ pub mod shapes {
             member: &ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_REQUEST_ENTRY,
             min: Some(1),
             max: Some(10),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_RESULT_ENTRY: Shape = Shape {
+        name: "AcknowledgeDeadLetterQueueRecordsResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ReceiptHandle",
+                shape: &RECEIPT_HANDLE,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "AcknowledgeDeadLetterQueueRecordsResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ACKNOWLEDGE_QUEUE_RECORDS_ERROR_ENTRY: Shape = Shape {
+        name: "AcknowledgeQueueRecordsErrorEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReceiptHandle",
+                    shape: &RECEIPT_HANDLE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static ACKNOWLEDGE_QUEUE_RECORDS_ERROR_ENTRY_LIST: Shape = Shape {
+        name: "AcknowledgeQueueRecordsErrorEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ACKNOWLEDGE_QUEUE_RECORDS_ERROR_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4682,11 +4828,38 @@ pub mod shapes {
                     name: "QueueARN",
                     shape: &QUEUE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Entries",
                     shape: &ACKNOWLEDGE_QUEUE_RECORDS_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static ACKNOWLEDGE_QUEUE_RECORDS_OUTPUT: Shape = Shape {
+        name: "AcknowledgeQueueRecordsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Successful",
+                    shape: &ACKNOWLEDGE_QUEUE_RECORDS_RESULT_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Failed",
+                    shape: &ACKNOWLEDGE_QUEUE_RECORDS_ERROR_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4700,6 +4873,8 @@ pub mod shapes {
                 name: "ReceiptHandle",
                 shape: &RECEIPT_HANDLE,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -4711,6 +4886,34 @@ pub mod shapes {
             member: &ACKNOWLEDGE_QUEUE_RECORDS_REQUEST_ENTRY,
             min: Some(1),
             max: Some(10),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ACKNOWLEDGE_QUEUE_RECORDS_RESULT_ENTRY: Shape = Shape {
+        name: "AcknowledgeQueueRecordsResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ReceiptHandle",
+                shape: &RECEIPT_HANDLE,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static ACKNOWLEDGE_QUEUE_RECORDS_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "AcknowledgeQueueRecordsResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ACKNOWLEDGE_QUEUE_RECORDS_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4723,24 +4926,38 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_MAP,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static APPROXIMATE_ARRIVAL_TIMESTAMP: Shape = Shape {
+        name: "ApproximateArrivalTimestamp",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
     };
 
     pub static BOOLEAN_OBJECT: Shape = Shape {
@@ -4777,6 +4994,119 @@ pub mod shapes {
         },
     };
 
+    pub static CHANNEL_COUNT_OBJECT: Shape = Shape {
+        name: "ChannelCountObject",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: Some(1000000),
+        },
+    };
+
+    pub static CHANNEL_DESCRIPTION: Shape = Shape {
+        name: "ChannelDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ChannelName",
+                    shape: &CHANNEL_NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ChannelARN",
+                    shape: &CHANNEL_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ChannelId",
+                    shape: &CHANNEL_ID,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ChannelStatus",
+                    shape: &CHANNEL_STATUS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ChannelStatusReason",
+                    shape: &CHANNEL_STATUS_REASON,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ChannelCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ServiceExecutionRoleARN",
+                    shape: &ROLE_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamConfigurationList",
+                    shape: &CHANNEL_STREAM_DESCRIPTION_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "S3DestinationConfiguration",
+                    shape: &S3_DESTINATION_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "S3TablesDestinationConfiguration",
+                    shape: &S3_TABLES_DESTINATION_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EncryptionConfiguration",
+                    shape: &CHANNEL_ENCRYPTION_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LoggingConfiguration",
+                    shape: &CHANNEL_LOGGING_CONFIGURATION,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CHANNEL_DESTINATION_TYPE: Shape = Shape {
+        name: "ChannelDestinationType",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["S3", "S3_TABLES"],
+        },
+    };
+
     pub static CHANNEL_ENCRYPTION_CONFIGURATION: Shape = Shape {
         name: "ChannelEncryptionConfiguration",
         sensitive: false,
@@ -4786,11 +5116,15 @@ pub mod shapes {
                     name: "EncryptionType",
                     shape: &CHANNEL_ENCRYPTION_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KeyId",
                     shape: &KEY_ID,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4807,6 +5141,17 @@ pub mod shapes {
         },
     };
 
+    pub static CHANNEL_ID: Shape = Shape {
+        name: "ChannelId",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(64),
+            pattern: None,
+            values: &[],
+        },
+    };
+
     pub static CHANNEL_LOGGING_CONFIGURATION: Shape = Shape {
         name: "ChannelLoggingConfiguration",
         sensitive: false,
@@ -4815,6 +5160,8 @@ pub mod shapes {
                 name: "CloudWatchLogs",
                 shape: &CLOUD_WATCH_LOGS,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -4827,6 +5174,8 @@ pub mod shapes {
                 name: "CloudWatchLogs",
                 shape: &CLOUD_WATCH_LOGS_UPDATE_INPUT,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -4845,6 +5194,28 @@ pub mod shapes {
         },
     };
 
+    pub static CHANNEL_STATUS: Shape = Shape {
+        name: "ChannelStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["CREATING", "ACTIVE", "UPDATING", "DELETING", "FAILED"],
+        },
+    };
+
+    pub static CHANNEL_STATUS_REASON: Shape = Shape {
+        name: "ChannelStatusReason",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(2048),
+            pattern: None,
+            values: &[],
+        },
+    };
+
     pub static CHANNEL_STREAM_CONFIGURATION: Shape = Shape {
         name: "ChannelStreamConfiguration",
         sensitive: false,
@@ -4854,11 +5225,15 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RecordConfiguration",
                     shape: &RECORD_CONFIGURATION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4871,6 +5246,204 @@ pub mod shapes {
             member: &CHANNEL_STREAM_CONFIGURATION,
             min: Some(1),
             max: Some(10000),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static CHANNEL_STREAM_DESCRIPTION: Shape = Shape {
+        name: "ChannelStreamDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RecordConfiguration",
+                    shape: &RECORD_CONFIGURATION,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CHANNEL_STREAM_DESCRIPTION_LIST: Shape = Shape {
+        name: "ChannelStreamDescriptionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CHANNEL_STREAM_DESCRIPTION,
+            min: Some(1),
+            max: Some(10000),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static CHANNEL_STREAM_IDENTIFIER: Shape = Shape {
+        name: "ChannelStreamIdentifier",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CHANNEL_STREAM_IDENTIFIER_LIST: Shape = Shape {
+        name: "ChannelStreamIdentifierList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CHANNEL_STREAM_IDENTIFIER,
+            min: Some(1),
+            max: Some(10000),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static CHANNEL_SUMMARY: Shape = Shape {
+        name: "ChannelSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ChannelName",
+                    shape: &CHANNEL_NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ChannelARN",
+                    shape: &CHANNEL_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ChannelId",
+                    shape: &CHANNEL_ID,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ChannelStatus",
+                    shape: &CHANNEL_STATUS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ChannelStatusReason",
+                    shape: &CHANNEL_STATUS_REASON,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ChannelCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ChannelDestinationType",
+                    shape: &CHANNEL_DESTINATION_TYPE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Streams",
+                    shape: &CHANNEL_STREAM_IDENTIFIER_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CHANNEL_SUMMARY_LIST: Shape = Shape {
+        name: "ChannelSummaryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CHANNEL_SUMMARY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static CHILD_SHARD: Shape = Shape {
+        name: "ChildShard",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ShardId",
+                    shape: &SHARD_ID,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ParentShards",
+                    shape: &SHARD_ID_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "HashKeyRange",
+                    shape: &HASH_KEY_RANGE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CHILD_SHARD_LIST: Shape = Shape {
+        name: "ChildShardList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CHILD_SHARD,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4911,16 +5484,22 @@ pub mod shapes {
                     name: "Enabled",
                     shape: &BOOLEAN_OBJECT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "LogGroupName",
                     shape: &CLOUD_WATCH_LOG_GROUP_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "LogStreamName",
                     shape: &CLOUD_WATCH_LOG_STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4935,16 +5514,59 @@ pub mod shapes {
                     name: "Enabled",
                     shape: &BOOLEAN_OBJECT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "LogGroupName",
                     shape: &CLOUD_WATCH_LOG_GROUP_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "LogStreamName",
                     shape: &CLOUD_WATCH_LOG_STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CONSUMER: Shape = Shape {
+        name: "Consumer",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConsumerName",
+                    shape: &CONSUMER_NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumerARN",
+                    shape: &CONSUMER_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumerStatus",
+                    shape: &CONSUMER_STATUS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumerCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4964,6 +5586,71 @@ pub mod shapes {
         },
     };
 
+    pub static CONSUMER_COUNT_OBJECT: Shape = Shape {
+        name: "ConsumerCountObject",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: Some(1000000),
+        },
+    };
+
+    pub static CONSUMER_DESCRIPTION: Shape = Shape {
+        name: "ConsumerDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConsumerName",
+                    shape: &CONSUMER_NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumerARN",
+                    shape: &CONSUMER_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumerStatus",
+                    shape: &CONSUMER_STATUS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumerCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CONSUMER_LIST: Shape = Shape {
+        name: "ConsumerList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CONSUMER,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static CONSUMER_NAME: Shape = Shape {
         name: "ConsumerName",
         sensitive: false,
@@ -4978,6 +5665,17 @@ pub mod shapes {
         },
     };
 
+    pub static CONSUMER_STATUS: Shape = Shape {
+        name: "ConsumerStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["CREATING", "DELETING", "ACTIVE"],
+        },
+    };
+
     pub static CREATE_CHANNEL_INPUT: Shape = Shape {
         name: "CreateChannelInput",
         sensitive: false,
@@ -4987,43 +5685,73 @@ pub mod shapes {
                     name: "ChannelName",
                     shape: &CHANNEL_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ServiceExecutionRoleARN",
                     shape: &ROLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamConfigurationList",
                     shape: &CHANNEL_STREAM_CONFIGURATION_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3DestinationConfiguration",
                     shape: &S3_DESTINATION_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3TablesDestinationConfiguration",
                     shape: &S3_TABLES_DESTINATION_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EncryptionConfiguration",
                     shape: &CHANNEL_ENCRYPTION_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "LoggingConfiguration",
                     shape: &CHANNEL_LOGGING_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static CREATE_CHANNEL_OUTPUT: Shape = Shape {
+        name: "CreateChannelOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ChannelDescription",
+                shape: &CHANNEL_DESCRIPTION,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -5036,23 +5764,45 @@ pub mod shapes {
                     name: "QueueName",
                     shape: &QUEUE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamConfigurationList",
                     shape: &QUEUE_STREAM_CONFIGURATION_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "QueueAttributes",
                     shape: &QUEUE_ATTRIBUTES,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static CREATE_QUEUE_OUTPUT: Shape = Shape {
+        name: "CreateQueueOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "QueueDescription",
+                shape: &QUEUE_DESCRIPTION,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -5065,36 +5815,50 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ShardCount",
                     shape: &POSITIVE_INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamModeDetails",
                     shape: &STREAM_MODE_DETAILS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "WarmThroughputMiBps",
                     shape: &NATURAL_INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaxRecordSizeInKiB",
                     shape: &MAX_RECORD_SIZE_IN_KI_B,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RecordDistributionStrategy",
                     shape: &RECORD_DISTRIBUTION_STRATEGY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5127,11 +5891,15 @@ pub mod shapes {
                     name: "TargetType",
                     shape: &TARGET_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaxReceiveCount",
                     shape: &MAX_RECEIVE_COUNT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5146,16 +5914,22 @@ pub mod shapes {
                     name: "BucketARN",
                     shape: &BUCKET_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &EXPECTED_BUCKET_OWNER,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ErrorOutputPrefix",
                     shape: &S3_ERROR_OUTPUT_PREFIX,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5170,21 +5944,29 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RetentionPeriodHours",
                     shape: &RETENTION_PERIOD_HOURS,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5198,6 +5980,8 @@ pub mod shapes {
                 name: "ChannelARN",
                 shape: &CHANNEL_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -5210,6 +5994,8 @@ pub mod shapes {
                 name: "QueueARN",
                 shape: &QUEUE_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -5223,11 +6009,15 @@ pub mod shapes {
                     name: "ResourceARN",
                     shape: &RESOURCE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5242,21 +6032,29 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EnforceConsumerDeletion",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5271,21 +6069,29 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConsumerName",
                     shape: &CONSUMER_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConsumerARN",
                     shape: &CONSUMER_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5297,6 +6103,20 @@ pub mod shapes {
         kind: ShapeKind::Structure { members: &[] },
     };
 
+    pub static DESCRIBE_ACCOUNT_SETTINGS_OUTPUT: Shape = Shape {
+        name: "DescribeAccountSettingsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "MinimumThroughputBillingCommitment",
+                shape: &MINIMUM_THROUGHPUT_BILLING_COMMITMENT_OUTPUT,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
     pub static DESCRIBE_CHANNEL_INPUT: Shape = Shape {
         name: "DescribeChannelInput",
         sensitive: false,
@@ -5305,6 +6125,22 @@ pub mod shapes {
                 name: "ChannelARN",
                 shape: &CHANNEL_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_CHANNEL_OUTPUT: Shape = Shape {
+        name: "DescribeChannelOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ChannelDescription",
+                shape: &CHANNEL_DESCRIPTION,
+                required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -5315,6 +6151,57 @@ pub mod shapes {
         kind: ShapeKind::Structure { members: &[] },
     };
 
+    pub static DESCRIBE_LIMITS_OUTPUT: Shape = Shape {
+        name: "DescribeLimitsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ShardLimit",
+                    shape: &SHARD_COUNT_OBJECT,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "OpenShardCount",
+                    shape: &SHARD_COUNT_OBJECT,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "OnDemandStreamCount",
+                    shape: &ON_DEMAND_STREAM_COUNT_OBJECT,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "OnDemandStreamCountLimit",
+                    shape: &ON_DEMAND_STREAM_COUNT_LIMIT_OBJECT,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ChannelCount",
+                    shape: &CHANNEL_COUNT_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ChannelCountLimit",
+                    shape: &CHANNEL_COUNT_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static DESCRIBE_QUEUE_INPUT: Shape = Shape {
         name: "DescribeQueueInput",
         sensitive: false,
@@ -5323,6 +6210,22 @@ pub mod shapes {
                 name: "QueueARN",
                 shape: &QUEUE_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static DESCRIBE_QUEUE_OUTPUT: Shape = Shape {
+        name: "DescribeQueueOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "QueueDescription",
+                shape: &QUEUE_DESCRIPTION,
+                required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -5336,23 +6239,45 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConsumerName",
                     shape: &CONSUMER_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConsumerARN",
                     shape: &CONSUMER_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static DESCRIBE_STREAM_CONSUMER_OUTPUT: Shape = Shape {
+        name: "DescribeStreamConsumerOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ConsumerDescription",
+                shape: &CONSUMER_DESCRIPTION,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -5365,26 +6290,36 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &DESCRIBE_STREAM_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExclusiveStartShardId",
                     shape: &SHARD_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5399,6 +6334,20 @@ pub mod shapes {
         },
     };
 
+    pub static DESCRIBE_STREAM_OUTPUT: Shape = Shape {
+        name: "DescribeStreamOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "StreamDescription",
+                shape: &STREAM_DESCRIPTION,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
     pub static DESCRIBE_STREAM_SUMMARY_INPUT: Shape = Shape {
         name: "DescribeStreamSummaryInput",
         sensitive: false,
@@ -5408,18 +6357,38 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static DESCRIBE_STREAM_SUMMARY_OUTPUT: Shape = Shape {
+        name: "DescribeStreamSummaryOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "StreamDescriptionSummary",
+                shape: &STREAM_DESCRIPTION_SUMMARY,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -5432,21 +6401,29 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ShardLevelMetrics",
                     shape: &METRICS_NAME_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5461,21 +6438,29 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ShardLevelMetrics",
                     shape: &METRICS_NAME_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5492,6 +6477,91 @@ pub mod shapes {
         },
     };
 
+    pub static ENHANCED_METRICS: Shape = Shape {
+        name: "EnhancedMetrics",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ShardLevelMetrics",
+                shape: &METRICS_NAME_LIST,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static ENHANCED_MONITORING_LIST: Shape = Shape {
+        name: "EnhancedMonitoringList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ENHANCED_METRICS,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ENHANCED_MONITORING_OUTPUT: Shape = Shape {
+        name: "EnhancedMonitoringOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamName",
+                    shape: &STREAM_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CurrentShardLevelMetrics",
+                    shape: &METRICS_NAME_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DesiredShardLevelMetrics",
+                    shape: &METRICS_NAME_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static ERROR_CODE: Shape = Shape {
+        name: "ErrorCode",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static ERROR_MESSAGE: Shape = Shape {
+        name: "ErrorMessage",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
     pub static EXPECTED_BUCKET_OWNER: Shape = Shape {
         name: "ExpectedBucketOwner",
         sensitive: false,
@@ -5504,6 +6574,12 @@ pub mod shapes {
             }),
             values: &[],
         },
+    };
+
+    pub static FIRST_RECEIVE_TIMESTAMP: Shape = Shape {
+        name: "FirstReceiveTimestamp",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
     };
 
     pub static GSR_SCHEMA_ARN: Shape = Shape {
@@ -5529,26 +6605,36 @@ pub mod shapes {
                     name: "ShardIterator",
                     shape: &SHARD_ITERATOR,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &GET_RECORDS_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DryRun",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5563,6 +6649,43 @@ pub mod shapes {
         },
     };
 
+    pub static GET_RECORDS_OUTPUT: Shape = Shape {
+        name: "GetRecordsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Records",
+                    shape: &RECORD_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextShardIterator",
+                    shape: &SHARD_ITERATOR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MillisBehindLatest",
+                    shape: &MILLIS_BEHIND_LATEST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ChildShards",
+                    shape: &CHILD_SHARD_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static GET_RESOURCE_POLICY_INPUT: Shape = Shape {
         name: "GetResourcePolicyInput",
         sensitive: false,
@@ -5572,13 +6695,31 @@ pub mod shapes {
                     name: "ResourceARN",
                     shape: &RESOURCE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static GET_RESOURCE_POLICY_OUTPUT: Shape = Shape {
+        name: "GetResourcePolicyOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Policy",
+                shape: &POLICY,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -5591,43 +6732,73 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ShardId",
                     shape: &SHARD_ID,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ShardIteratorType",
                     shape: &SHARD_ITERATOR_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StartingSequenceNumber",
                     shape: &SEQUENCE_NUMBER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Timestamp",
                     shape: &TIMESTAMP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DryRun",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static GET_SHARD_ITERATOR_OUTPUT: Shape = Shape {
+        name: "GetShardIteratorOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ShardIterator",
+                shape: &SHARD_ITERATOR,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -5645,6 +6816,29 @@ pub mod shapes {
         },
     };
 
+    pub static HASH_KEY_RANGE: Shape = Shape {
+        name: "HashKeyRange",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StartingHashKey",
+                    shape: &HASH_KEY,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EndingHashKey",
+                    shape: &HASH_KEY,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static INCREASE_STREAM_RETENTION_PERIOD_INPUT: Shape = Shape {
         name: "IncreaseStreamRetentionPeriodInput",
         sensitive: false,
@@ -5654,23 +6848,129 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RetentionPeriodHours",
                     shape: &RETENTION_PERIOD_HOURS,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static INTERNAL_FAILURE_EXCEPTION: Shape = Shape {
+        name: "InternalFailureException",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "message",
+                shape: &ERROR_MESSAGE,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static KMS_ACCESS_DENIED_EXCEPTION: Shape = Shape {
+        name: "KMSAccessDeniedException",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "message",
+                shape: &ERROR_MESSAGE,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static KMS_DISABLED_EXCEPTION: Shape = Shape {
+        name: "KMSDisabledException",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "message",
+                shape: &ERROR_MESSAGE,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static KMS_INVALID_STATE_EXCEPTION: Shape = Shape {
+        name: "KMSInvalidStateException",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "message",
+                shape: &ERROR_MESSAGE,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static KMS_NOT_FOUND_EXCEPTION: Shape = Shape {
+        name: "KMSNotFoundException",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "message",
+                shape: &ERROR_MESSAGE,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static KMS_OPT_IN_REQUIRED: Shape = Shape {
+        name: "KMSOptInRequired",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "message",
+                shape: &ERROR_MESSAGE,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static KMS_THROTTLING_EXCEPTION: Shape = Shape {
+        name: "KMSThrottlingException",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "message",
+                shape: &ERROR_MESSAGE,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -5694,16 +6994,22 @@ pub mod shapes {
                     name: "StreamFilter",
                     shape: &STREAM_FILTER_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &LIST_CHANNELS_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5718,6 +7024,29 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_CHANNELS_OUTPUT: Shape = Shape {
+        name: "ListChannelsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ChannelSummaries",
+                    shape: &CHANNEL_SUMMARY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static LIST_QUEUES_INPUT: Shape = Shape {
         name: "ListQueuesInput",
         sensitive: false,
@@ -5727,16 +7056,22 @@ pub mod shapes {
                     name: "MaxResults",
                     shape: &LIST_QUEUES_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamFilter",
                     shape: &QUEUE_STREAM_FILTER_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5751,6 +7086,29 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_QUEUES_OUTPUT: Shape = Shape {
+        name: "ListQueuesOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "QueueSummaries",
+                    shape: &QUEUE_SUMMARY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static LIST_SHARDS_INPUT: Shape = Shape {
         name: "ListShardsInput",
         sensitive: false,
@@ -5760,41 +7118,57 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExclusiveStartShardId",
                     shape: &SHARD_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &LIST_SHARDS_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamCreationTimestamp",
                     shape: &TIMESTAMP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ShardFilter",
                     shape: &SHARD_FILTER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5809,6 +7183,29 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_SHARDS_OUTPUT: Shape = Shape {
+        name: "ListShardsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Shards",
+                    shape: &SHARD_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static LIST_STREAM_CONSUMERS_INPUT: Shape = Shape {
         name: "ListStreamConsumersInput",
         sensitive: false,
@@ -5818,26 +7215,36 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &LIST_STREAM_CONSUMERS_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamCreationTimestamp",
                     shape: &TIMESTAMP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5852,6 +7259,29 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_STREAM_CONSUMERS_OUTPUT: Shape = Shape {
+        name: "ListStreamConsumersOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Consumers",
+                    shape: &CONSUMER_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static LIST_STREAMS_INPUT: Shape = Shape {
         name: "ListStreamsInput",
         sensitive: false,
@@ -5861,16 +7291,22 @@ pub mod shapes {
                     name: "Limit",
                     shape: &LIST_STREAMS_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExclusiveStartStreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5885,6 +7321,43 @@ pub mod shapes {
         },
     };
 
+    pub static LIST_STREAMS_OUTPUT: Shape = Shape {
+        name: "ListStreamsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamNames",
+                    shape: &STREAM_NAME_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "HasMoreStreams",
+                    shape: &BOOLEAN_OBJECT,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamSummaries",
+                    shape: &STREAM_SUMMARY_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static LIST_TAGS_FOR_RESOURCE_INPUT: Shape = Shape {
         name: "ListTagsForResourceInput",
         sensitive: false,
@@ -5894,13 +7367,31 @@ pub mod shapes {
                     name: "ResourceARN",
                     shape: &RESOURCE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static LIST_TAGS_FOR_RESOURCE_OUTPUT: Shape = Shape {
+        name: "ListTagsForResourceOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Tags",
+                shape: &TAG_LIST,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -5913,26 +7404,36 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExclusiveStartTagKey",
                     shape: &TAG_KEY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &LIST_TAGS_FOR_STREAM_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5944,6 +7445,29 @@ pub mod shapes {
         kind: ShapeKind::Integer {
             min: Some(1),
             max: Some(50),
+        },
+    };
+
+    pub static LIST_TAGS_FOR_STREAM_OUTPUT: Shape = Shape {
+        name: "ListTagsForStreamOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Tags",
+                    shape: &TAG_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "HasMoreTags",
+                    shape: &BOOLEAN_OBJECT,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -5974,26 +7498,36 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ShardToMerge",
                     shape: &SHARD_ID,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AdjacentShardToMerge",
                     shape: &SHARD_ID,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6026,6 +7560,17 @@ pub mod shapes {
             member: &METRICS_NAME,
             min: Some(1),
             max: Some(7),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static MILLIS_BEHIND_LATEST: Shape = Shape {
+        name: "MillisBehindLatest",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
         },
     };
 
@@ -6037,6 +7582,8 @@ pub mod shapes {
                 name: "Status",
                 shape: &MINIMUM_THROUGHPUT_BILLING_COMMITMENT_INPUT_STATUS,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -6049,6 +7596,54 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &["ENABLED", "DISABLED"],
+        },
+    };
+
+    pub static MINIMUM_THROUGHPUT_BILLING_COMMITMENT_OUTPUT: Shape = Shape {
+        name: "MinimumThroughputBillingCommitmentOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Status",
+                    shape: &MINIMUM_THROUGHPUT_BILLING_COMMITMENT_OUTPUT_STATUS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StartedAt",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EndedAt",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EarliestAllowedEndAt",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static MINIMUM_THROUGHPUT_BILLING_COMMITMENT_OUTPUT_STATUS: Shape = Shape {
+        name: "MinimumThroughputBillingCommitmentOutputStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ENABLED", "DISABLED", "ENABLED_UNTIL_EARLIEST_ALLOWED_END"],
         },
     };
 
@@ -6072,6 +7667,24 @@ pub mod shapes {
         },
     };
 
+    pub static ON_DEMAND_STREAM_COUNT_LIMIT_OBJECT: Shape = Shape {
+        name: "OnDemandStreamCountLimitObject",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: Some(1000000),
+        },
+    };
+
+    pub static ON_DEMAND_STREAM_COUNT_OBJECT: Shape = Shape {
+        name: "OnDemandStreamCountObject",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: Some(1000000),
+        },
+    };
+
     pub static PARTITION_FIELD: Shape = Shape {
         name: "PartitionField",
         sensitive: false,
@@ -6081,11 +7694,15 @@ pub mod shapes {
                     name: "Transform",
                     shape: &PARTITION_TRANSFORM,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SourceName",
                     shape: &PARTITION_SOURCE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6098,6 +7715,8 @@ pub mod shapes {
             member: &PARTITION_FIELD,
             min: Some(1),
             max: Some(10),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6134,6 +7753,8 @@ pub mod shapes {
                 name: "PartitionFields",
                 shape: &PARTITION_FIELD_LIST,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -6178,41 +7799,87 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Data",
                     shape: &DATA,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PartitionKey",
                     shape: &PARTITION_KEY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExplicitHashKey",
                     shape: &HASH_KEY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SequenceNumberForOrdering",
                     shape: &SEQUENCE_NUMBER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DryRun",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static PUT_RECORD_OUTPUT: Shape = Shape {
+        name: "PutRecordOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ShardId",
+                    shape: &SHARD_ID,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SequenceNumber",
+                    shape: &SEQUENCE_NUMBER,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EncryptionType",
+                    shape: &ENCRYPTION_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6227,26 +7894,66 @@ pub mod shapes {
                     name: "Records",
                     shape: &PUT_RECORDS_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DryRun",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static PUT_RECORDS_OUTPUT: Shape = Shape {
+        name: "PutRecordsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "FailedRecordCount",
+                    shape: &POSITIVE_INTEGER_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Records",
+                    shape: &PUT_RECORDS_RESULT_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EncryptionType",
+                    shape: &ENCRYPTION_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6261,16 +7968,22 @@ pub mod shapes {
                     name: "Data",
                     shape: &DATA,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExplicitHashKey",
                     shape: &HASH_KEY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PartitionKey",
                     shape: &PARTITION_KEY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6283,6 +7996,57 @@ pub mod shapes {
             member: &PUT_RECORDS_REQUEST_ENTRY,
             min: Some(1),
             max: Some(500),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static PUT_RECORDS_RESULT_ENTRY: Shape = Shape {
+        name: "PutRecordsResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "SequenceNumber",
+                    shape: &SEQUENCE_NUMBER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ShardId",
+                    shape: &SHARD_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static PUT_RECORDS_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "PutRecordsResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PUT_RECORDS_RESULT_ENTRY,
+            min: Some(1),
+            max: Some(500),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6295,16 +8059,22 @@ pub mod shapes {
                     name: "ResourceARN",
                     shape: &RESOURCE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Policy",
                     shape: &POLICY,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6333,11 +8103,75 @@ pub mod shapes {
                     name: "VisibilityTimeoutSeconds",
                     shape: &VISIBILITY_TIMEOUT_SECONDS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DeadLetterConfiguration",
                     shape: &DEAD_LETTER_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static QUEUE_COUNT_OBJECT: Shape = Shape {
+        name: "QueueCountObject",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: Some(1000000),
+        },
+    };
+
+    pub static QUEUE_DESCRIPTION: Shape = Shape {
+        name: "QueueDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "QueueName",
+                    shape: &QUEUE_NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "QueueARN",
+                    shape: &QUEUE_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "QueueStatus",
+                    shape: &QUEUE_STATUS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "QueueCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamConfigurationList",
+                    shape: &QUEUE_STREAM_CONFIGURATION_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "QueueAttributes",
+                    shape: &QUEUE_ATTRIBUTES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6357,6 +8191,76 @@ pub mod shapes {
         },
     };
 
+    pub static QUEUE_RECORD: Shape = Shape {
+        name: "QueueRecord",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReceiptHandle",
+                    shape: &RECEIPT_HANDLE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RecordId",
+                    shape: &RECORD_ID,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "PartitionKey",
+                    shape: &PARTITION_KEY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Data",
+                    shape: &DATA,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ApproximateArrivalTimestamp",
+                    shape: &APPROXIMATE_ARRIVAL_TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FirstReceiveTimestamp",
+                    shape: &FIRST_RECEIVE_TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReceiveCount",
+                    shape: &RECEIVE_COUNT,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static QUEUE_RECORD_LIST: Shape = Shape {
+        name: "QueueRecordList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &QUEUE_RECORD,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static QUEUE_STARTING_POSITION: Shape = Shape {
         name: "QueueStartingPosition",
         sensitive: false,
@@ -6366,11 +8270,15 @@ pub mod shapes {
                     name: "Type",
                     shape: &QUEUE_STARTING_POSITION_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Timestamp",
                     shape: &TIMESTAMP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6387,6 +8295,17 @@ pub mod shapes {
         },
     };
 
+    pub static QUEUE_STATUS: Shape = Shape {
+        name: "QueueStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["CREATING", "ACTIVE", "UPDATING", "DELETING"],
+        },
+    };
+
     pub static QUEUE_STREAM_CONFIGURATION: Shape = Shape {
         name: "QueueStreamConfiguration",
         sensitive: false,
@@ -6396,11 +8315,15 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StartingPosition",
                     shape: &QUEUE_STARTING_POSITION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6413,6 +8336,8 @@ pub mod shapes {
             member: &QUEUE_STREAM_CONFIGURATION,
             min: Some(1),
             max: Some(10000),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6425,11 +8350,15 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamCreationTimestamp",
                     shape: &TIMESTAMP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6442,6 +8371,99 @@ pub mod shapes {
             member: &QUEUE_STREAM_FILTER,
             min: Some(1),
             max: Some(10000),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static QUEUE_STREAM_IDENTIFIER: Shape = Shape {
+        name: "QueueStreamIdentifier",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static QUEUE_STREAM_IDENTIFIER_LIST: Shape = Shape {
+        name: "QueueStreamIdentifierList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &QUEUE_STREAM_IDENTIFIER,
+            min: Some(1),
+            max: Some(10000),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static QUEUE_SUMMARY: Shape = Shape {
+        name: "QueueSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "QueueName",
+                    shape: &QUEUE_NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "QueueARN",
+                    shape: &QUEUE_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "QueueStatus",
+                    shape: &QUEUE_STATUS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "QueueCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Streams",
+                    shape: &QUEUE_STREAM_IDENTIFIER_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static QUEUE_SUMMARY_LIST: Shape = Shape {
+        name: "QueueSummaryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &QUEUE_SUMMARY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6456,6 +8478,15 @@ pub mod shapes {
         },
     };
 
+    pub static RECEIVE_COUNT: Shape = Shape {
+        name: "ReceiveCount",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: None,
+        },
+    };
+
     pub static RECEIVE_DEAD_LETTER_QUEUE_RECORDS_INPUT: Shape = Shape {
         name: "ReceiveDeadLetterQueueRecordsInput",
         sensitive: false,
@@ -6465,23 +8496,45 @@ pub mod shapes {
                     name: "QueueARN",
                     shape: &QUEUE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &RECEIVE_QUEUE_RECORDS_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "WaitTimeSeconds",
                     shape: &RECEIVE_QUEUE_RECORDS_WAIT_TIME_SECONDS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "VisibilityTimeoutSeconds",
                     shape: &VISIBILITY_TIMEOUT_SECONDS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static RECEIVE_DEAD_LETTER_QUEUE_RECORDS_OUTPUT: Shape = Shape {
+        name: "ReceiveDeadLetterQueueRecordsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "QueueRecords",
+                shape: &QUEUE_RECORD_LIST,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -6494,21 +8547,29 @@ pub mod shapes {
                     name: "QueueARN",
                     shape: &QUEUE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Limit",
                     shape: &RECEIVE_QUEUE_RECORDS_INPUT_LIMIT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "WaitTimeSeconds",
                     shape: &RECEIVE_QUEUE_RECORDS_WAIT_TIME_SECONDS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "VisibilityTimeoutSeconds",
                     shape: &VISIBILITY_TIMEOUT_SECONDS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6523,12 +8584,70 @@ pub mod shapes {
         },
     };
 
+    pub static RECEIVE_QUEUE_RECORDS_OUTPUT: Shape = Shape {
+        name: "ReceiveQueueRecordsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "QueueRecords",
+                shape: &QUEUE_RECORD_LIST,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
     pub static RECEIVE_QUEUE_RECORDS_WAIT_TIME_SECONDS: Shape = Shape {
         name: "ReceiveQueueRecordsWaitTimeSeconds",
         sensitive: false,
         kind: ShapeKind::Integer {
             min: Some(1),
             max: Some(20),
+        },
+    };
+
+    pub static RECORD: Shape = Shape {
+        name: "Record",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "SequenceNumber",
+                    shape: &SEQUENCE_NUMBER,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ApproximateArrivalTimestamp",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Data",
+                    shape: &DATA,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "PartitionKey",
+                    shape: &PARTITION_KEY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EncryptionType",
+                    shape: &ENCRYPTION_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -6541,11 +8660,15 @@ pub mod shapes {
                     name: "RecordFormatType",
                     shape: &RECORD_FORMAT_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "GSRSchemaARN",
                     shape: &GSR_SCHEMA_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6573,6 +8696,32 @@ pub mod shapes {
         },
     };
 
+    pub static RECORD_ID: Shape = Shape {
+        name: "RecordId",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(64),
+            pattern: Some(Pattern {
+                regex: "^[a-z0-9]+$",
+                matches: pattern_11,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static RECORD_LIST: Shape = Shape {
+        name: "RecordList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &RECORD,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static REGISTER_STREAM_CONSUMER_INPUT: Shape = Shape {
         name: "RegisterStreamConsumerInput",
         sensitive: false,
@@ -6582,23 +8731,45 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ConsumerName",
                     shape: &CONSUMER_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static REGISTER_STREAM_CONSUMER_OUTPUT: Shape = Shape {
+        name: "RegisterStreamConsumerOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Consumer",
+                shape: &CONSUMER,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -6611,21 +8782,29 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TagKeys",
                     shape: &TAG_KEY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6639,9 +8818,79 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "arn:aws.*:kinesis:.*:\\d{12}:.*(stream|channel|queue)/\\S+",
-                matches: pattern_11,
+                matches: pattern_12,
             }),
             values: &[],
+        },
+    };
+
+    pub static RESOURCE_IN_USE_EXCEPTION: Shape = Shape {
+        name: "ResourceInUseException",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "message",
+                shape: &ERROR_MESSAGE,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static RESOURCE_NOT_FOUND_EXCEPTION: Shape = Shape {
+        name: "ResourceNotFoundException",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "message",
+                shape: &ERROR_MESSAGE,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static RESTORE_DEAD_LETTER_QUEUE_RECORDS_ERROR_ENTRY: Shape = Shape {
+        name: "RestoreDeadLetterQueueRecordsErrorEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReceiptHandle",
+                    shape: &RECEIPT_HANDLE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static RESTORE_DEAD_LETTER_QUEUE_RECORDS_ERROR_ENTRY_LIST: Shape = Shape {
+        name: "RestoreDeadLetterQueueRecordsErrorEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &RESTORE_DEAD_LETTER_QUEUE_RECORDS_ERROR_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6654,11 +8903,38 @@ pub mod shapes {
                     name: "QueueARN",
                     shape: &QUEUE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Entries",
                     shape: &RESTORE_DEAD_LETTER_QUEUE_RECORDS_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static RESTORE_DEAD_LETTER_QUEUE_RECORDS_OUTPUT: Shape = Shape {
+        name: "RestoreDeadLetterQueueRecordsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Successful",
+                    shape: &RESTORE_DEAD_LETTER_QUEUE_RECORDS_RESULT_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Failed",
+                    shape: &RESTORE_DEAD_LETTER_QUEUE_RECORDS_ERROR_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6672,6 +8948,8 @@ pub mod shapes {
                 name: "ReceiptHandle",
                 shape: &RECEIPT_HANDLE,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -6683,6 +8961,34 @@ pub mod shapes {
             member: &RESTORE_DEAD_LETTER_QUEUE_RECORDS_REQUEST_ENTRY,
             min: Some(1),
             max: Some(10),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static RESTORE_DEAD_LETTER_QUEUE_RECORDS_RESULT_ENTRY: Shape = Shape {
+        name: "RestoreDeadLetterQueueRecordsResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ReceiptHandle",
+                shape: &RECEIPT_HANDLE,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static RESTORE_DEAD_LETTER_QUEUE_RECORDS_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "RestoreDeadLetterQueueRecordsResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &RESTORE_DEAD_LETTER_QUEUE_RECORDS_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6703,7 +9009,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "arn:aws[-a-z0-9]*:iam::\\d{12}:role/[a-zA-Z_0-9+=,.@\\-_/]+",
-                matches: pattern_12,
+                matches: pattern_13,
             }),
             values: &[],
         },
@@ -6729,16 +9035,52 @@ pub mod shapes {
                     name: "DataFreshnessInSeconds",
                     shape: &DATA_FRESHNESS_IN_SECONDS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DeadLetterQueueS3Configuration",
                     shape: &DEAD_LETTER_QUEUE_S3_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StorageConfiguration",
                     shape: &S3_STORAGE_CONFIGURATION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static S3_DESTINATION_DESCRIPTION: Shape = Shape {
+        name: "S3DestinationDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "DataFreshnessInSeconds",
+                    shape: &DATA_FRESHNESS_IN_SECONDS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DeadLetterQueueS3Configuration",
+                    shape: &DEAD_LETTER_QUEUE_S3_CONFIGURATION,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StorageConfiguration",
+                    shape: &S3_STORAGE_CONFIGURATION,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6752,6 +9094,8 @@ pub mod shapes {
                 name: "DataFreshnessInSeconds",
                 shape: &DATA_FRESHNESS_IN_SECONDS,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -6764,7 +9108,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "[0-9A-Za-z!\\-_'.*()\\/]+",
-                matches: pattern_13,
+                matches: pattern_14,
             }),
             values: &[],
         },
@@ -6778,7 +9122,7 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: "[0-9A-Za-z!\\-_'.*()\\/=:{}]+",
-                matches: pattern_14,
+                matches: pattern_15,
             }),
             values: &[],
         },
@@ -6804,26 +9148,36 @@ pub mod shapes {
                     name: "BucketARN",
                     shape: &BUCKET_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExpectedBucketOwner",
                     shape: &EXPECTED_BUCKET_OWNER,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OutputKeyTemplate",
                     shape: &S3_OUTPUT_KEY_TEMPLATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StorageClass",
                     shape: &S3_STORAGE_CLASS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "CompressionType",
                     shape: &S3_COMPRESSION_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6849,26 +9203,36 @@ pub mod shapes {
                     name: "TableBucketARN",
                     shape: &TABLE_BUCKET_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Namespace",
                     shape: &S3_TABLES_NAMESPACE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TableName",
                     shape: &S3_TABLES_TABLE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "CompressionType",
                     shape: &S3_TABLES_COMPRESSION_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PartitionSpec",
                     shape: &PARTITION_SPEC,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6881,6 +9245,8 @@ pub mod shapes {
             member: &S3_TABLES_CONFIGURATION,
             min: Some(1),
             max: Some(10000),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6893,16 +9259,52 @@ pub mod shapes {
                     name: "DataFreshnessInSeconds",
                     shape: &DATA_FRESHNESS_IN_SECONDS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DeadLetterQueueS3Configuration",
                     shape: &DEAD_LETTER_QUEUE_S3_CONFIGURATION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3TablesConfigurationList",
                     shape: &S3_TABLES_CONFIGURATION_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static S3_TABLES_DESTINATION_DESCRIPTION: Shape = Shape {
+        name: "S3TablesDestinationDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "DataFreshnessInSeconds",
+                    shape: &DATA_FRESHNESS_IN_SECONDS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DeadLetterQueueS3Configuration",
+                    shape: &DEAD_LETTER_QUEUE_S3_CONFIGURATION,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "S3TablesConfigurationList",
+                    shape: &S3_TABLES_CONFIGURATION_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6916,6 +9318,8 @@ pub mod shapes {
                 name: "DataFreshnessInSeconds",
                 shape: &DATA_FRESHNESS_IN_SECONDS,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -6928,7 +9332,7 @@ pub mod shapes {
             max: Some(255),
             pattern: Some(Pattern {
                 regex: "[0-9a-z_]+",
-                matches: pattern_15,
+                matches: pattern_16,
             }),
             values: &[],
         },
@@ -6942,7 +9346,7 @@ pub mod shapes {
             max: Some(255),
             pattern: Some(Pattern {
                 regex: "[0-9a-z_]+",
-                matches: pattern_15,
+                matches: pattern_16,
             }),
             values: &[],
         },
@@ -6967,9 +9371,85 @@ pub mod shapes {
             max: None,
             pattern: Some(Pattern {
                 regex: "^(0|([1-9]\\d{0,128}))$",
-                matches: pattern_16,
+                matches: pattern_17,
             }),
             values: &[],
+        },
+    };
+
+    pub static SEQUENCE_NUMBER_RANGE: Shape = Shape {
+        name: "SequenceNumberRange",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StartingSequenceNumber",
+                    shape: &SEQUENCE_NUMBER,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EndingSequenceNumber",
+                    shape: &SEQUENCE_NUMBER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static SHARD: Shape = Shape {
+        name: "Shard",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ShardId",
+                    shape: &SHARD_ID,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ParentShardId",
+                    shape: &SHARD_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "AdjacentParentShardId",
+                    shape: &SHARD_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "HashKeyRange",
+                    shape: &HASH_KEY_RANGE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SequenceNumberRange",
+                    shape: &SEQUENCE_NUMBER_RANGE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static SHARD_COUNT_OBJECT: Shape = Shape {
+        name: "ShardCountObject",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: Some(1000000),
         },
     };
 
@@ -6982,16 +9462,22 @@ pub mod shapes {
                     name: "Type",
                     shape: &SHARD_FILTER_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ShardId",
                     shape: &SHARD_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Timestamp",
                     shape: &TIMESTAMP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7029,6 +9515,18 @@ pub mod shapes {
         },
     };
 
+    pub static SHARD_ID_LIST: Shape = Shape {
+        name: "ShardIdList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &SHARD_ID,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static SHARD_ITERATOR: Shape = Shape {
         name: "ShardIterator",
         sensitive: false,
@@ -7057,6 +9555,18 @@ pub mod shapes {
         },
     };
 
+    pub static SHARD_LIST: Shape = Shape {
+        name: "ShardList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &SHARD,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static SPLIT_SHARD_INPUT: Shape = Shape {
         name: "SplitShardInput",
         sensitive: false,
@@ -7066,26 +9576,36 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ShardToSplit",
                     shape: &SHARD_ID,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NewStartingHashKey",
                     shape: &HASH_KEY,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7100,26 +9620,36 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EncryptionType",
                     shape: &ENCRYPTION_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KeyId",
                     shape: &KEY_ID,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7134,16 +9664,22 @@ pub mod shapes {
                     name: "Type",
                     shape: &SHARD_ITERATOR_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SequenceNumber",
                     shape: &SEQUENCE_NUMBER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Timestamp",
                     shape: &TIMESTAMP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7158,26 +9694,36 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EncryptionType",
                     shape: &ENCRYPTION_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KeyId",
                     shape: &KEY_ID,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7191,9 +9737,223 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                matches: pattern_17,
+                matches: pattern_18,
             }),
             values: &[],
+        },
+    };
+
+    pub static STREAM_DESCRIPTION: Shape = Shape {
+        name: "StreamDescription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamName",
+                    shape: &STREAM_NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamStatus",
+                    shape: &STREAM_STATUS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamModeDetails",
+                    shape: &STREAM_MODE_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Shards",
+                    shape: &SHARD_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "HasMoreShards",
+                    shape: &BOOLEAN_OBJECT,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RetentionPeriodHours",
+                    shape: &RETENTION_PERIOD_HOURS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EnhancedMonitoring",
+                    shape: &ENHANCED_MONITORING_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EncryptionType",
+                    shape: &ENCRYPTION_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KeyId",
+                    shape: &KEY_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static STREAM_DESCRIPTION_SUMMARY: Shape = Shape {
+        name: "StreamDescriptionSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamName",
+                    shape: &STREAM_NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamId",
+                    shape: &STREAM_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamStatus",
+                    shape: &STREAM_STATUS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamModeDetails",
+                    shape: &STREAM_MODE_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RetentionPeriodHours",
+                    shape: &RETENTION_PERIOD_HOURS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EnhancedMonitoring",
+                    shape: &ENHANCED_MONITORING_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EncryptionType",
+                    shape: &ENCRYPTION_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KeyId",
+                    shape: &KEY_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "OpenShardCount",
+                    shape: &SHARD_COUNT_OBJECT,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumerCount",
+                    shape: &CONSUMER_COUNT_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "WarmThroughput",
+                    shape: &WARM_THROUGHPUT_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MaxRecordSizeInKiB",
+                    shape: &MAX_RECORD_SIZE_IN_KI_B,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ChannelCount",
+                    shape: &CHANNEL_COUNT_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RecordDistributionStrategy",
+                    shape: &RECORD_DISTRIBUTION_STRATEGY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "QueueCount",
+                    shape: &QUEUE_COUNT_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -7206,11 +9966,15 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamCreationTimestamp",
                     shape: &TIMESTAMP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7223,6 +9987,8 @@ pub mod shapes {
             member: &STREAM_FILTER,
             min: Some(1),
             max: Some(10000),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7234,7 +10000,7 @@ pub mod shapes {
             max: Some(24),
             pattern: Some(Pattern {
                 regex: "[a-z0-9]{20}-[a-z0-9]{3}",
-                matches: pattern_18,
+                matches: pattern_19,
             }),
             values: &[],
         },
@@ -7259,6 +10025,8 @@ pub mod shapes {
                 name: "StreamMode",
                 shape: &STREAM_MODE,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -7277,6 +10045,201 @@ pub mod shapes {
         },
     };
 
+    pub static STREAM_NAME_LIST: Shape = Shape {
+        name: "StreamNameList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &STREAM_NAME,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static STREAM_STATUS: Shape = Shape {
+        name: "StreamStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["CREATING", "DELETING", "ACTIVE", "UPDATING"],
+        },
+    };
+
+    pub static STREAM_SUMMARY: Shape = Shape {
+        name: "StreamSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamName",
+                    shape: &STREAM_NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamStatus",
+                    shape: &STREAM_STATUS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamModeDetails",
+                    shape: &STREAM_MODE_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamCreationTimestamp",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static STREAM_SUMMARY_LIST: Shape = Shape {
+        name: "StreamSummaryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &STREAM_SUMMARY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static SUBSCRIBE_TO_SHARD_EVENT: Shape = Shape {
+        name: "SubscribeToShardEvent",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Records",
+                    shape: &RECORD_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ContinuationSequenceNumber",
+                    shape: &SEQUENCE_NUMBER,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MillisBehindLatest",
+                    shape: &MILLIS_BEHIND_LATEST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ChildShards",
+                    shape: &CHILD_SHARD_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static SUBSCRIBE_TO_SHARD_EVENT_STREAM: Shape = Shape {
+        name: "SubscribeToShardEventStream",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "SubscribeToShardEvent",
+                    shape: &SUBSCRIBE_TO_SHARD_EVENT,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ResourceNotFoundException",
+                    shape: &RESOURCE_NOT_FOUND_EXCEPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ResourceInUseException",
+                    shape: &RESOURCE_IN_USE_EXCEPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KMSDisabledException",
+                    shape: &KMS_DISABLED_EXCEPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KMSInvalidStateException",
+                    shape: &KMS_INVALID_STATE_EXCEPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KMSAccessDeniedException",
+                    shape: &KMS_ACCESS_DENIED_EXCEPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KMSNotFoundException",
+                    shape: &KMS_NOT_FOUND_EXCEPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KMSOptInRequired",
+                    shape: &KMS_OPT_IN_REQUIRED,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KMSThrottlingException",
+                    shape: &KMS_THROTTLING_EXCEPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "InternalFailureException",
+                    shape: &INTERNAL_FAILURE_EXCEPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static SUBSCRIBE_TO_SHARD_INPUT: Shape = Shape {
         name: "SubscribeToShardInput",
         sensitive: false,
@@ -7286,28 +10249,52 @@ pub mod shapes {
                     name: "ConsumerARN",
                     shape: &CONSUMER_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ShardId",
                     shape: &SHARD_ID,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StartingPosition",
                     shape: &STARTING_POSITION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DryRun",
                     shape: &BOOLEAN_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static SUBSCRIBE_TO_SHARD_OUTPUT: Shape = Shape {
+        name: "SubscribeToShardOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "EventStream",
+                shape: &SUBSCRIBE_TO_SHARD_EVENT_STREAM,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -7319,9 +10306,32 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "arn:aws[-a-z0-9]*:s3tables:[-a-z0-9]+:\\d{12}:bucket/[a-z0-9_-]{3,63}",
-                matches: pattern_19,
+                matches: pattern_20,
             }),
             values: &[],
+        },
+    };
+
+    pub static TAG: Shape = Shape {
+        name: "Tag",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Key",
+                    shape: &TAG_KEY,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Value",
+                    shape: &TAG_VALUE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -7343,6 +10353,20 @@ pub mod shapes {
             member: &TAG_KEY,
             min: Some(1),
             max: Some(50),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static TAG_LIST: Shape = Shape {
+        name: "TagList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &TAG,
+            min: Some(0),
+            max: Some(200),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7354,6 +10378,9 @@ pub mod shapes {
             value: &TAG_VALUE,
             min: Some(1),
             max: Some(200),
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -7366,16 +10393,22 @@ pub mod shapes {
                     name: "Tags",
                     shape: &TAG_MAP,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ResourceARN",
                     shape: &RESOURCE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7418,16 +10451,22 @@ pub mod shapes {
                     name: "TagKeys",
                     shape: &TAG_KEY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ResourceARN",
                     shape: &RESOURCE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7441,6 +10480,22 @@ pub mod shapes {
                 name: "MinimumThroughputBillingCommitment",
                 shape: &MINIMUM_THROUGHPUT_BILLING_COMMITMENT_INPUT,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static UPDATE_ACCOUNT_SETTINGS_OUTPUT: Shape = Shape {
+        name: "UpdateAccountSettingsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "MinimumThroughputBillingCommitment",
+                shape: &MINIMUM_THROUGHPUT_BILLING_COMMITMENT_OUTPUT,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -7454,23 +10509,87 @@ pub mod shapes {
                     name: "ChannelARN",
                     shape: &CHANNEL_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3DestinationConfiguration",
                     shape: &S3_DESTINATION_UPDATE_INPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3TablesDestinationConfiguration",
                     shape: &S3_TABLES_DESTINATION_UPDATE_INPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "LoggingConfiguration",
                     shape: &CHANNEL_LOGGING_UPDATE_INPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static UPDATE_CHANNEL_OUTPUT: Shape = Shape {
+        name: "UpdateChannelOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ChannelDescription",
+                shape: &CHANNEL_DESCRIPTION,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_ERROR_ENTRY: Shape = Shape {
+        name: "UpdateDeadLetterQueueRecordsVisibilityErrorEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReceiptHandle",
+                    shape: &RECEIPT_HANDLE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_ERROR_ENTRY_LIST: Shape = Shape {
+        name: "UpdateDeadLetterQueueRecordsVisibilityErrorEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_ERROR_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7483,11 +10602,38 @@ pub mod shapes {
                     name: "QueueARN",
                     shape: &QUEUE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Entries",
                     shape: &UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_OUTPUT: Shape = Shape {
+        name: "UpdateDeadLetterQueueRecordsVisibilityOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Successful",
+                    shape: &UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_RESULT_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Failed",
+                    shape: &UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_ERROR_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7502,11 +10648,15 @@ pub mod shapes {
                     name: "ReceiptHandle",
                     shape: &RECEIPT_HANDLE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "VisibilityTimeoutSeconds",
                     shape: &VISIBILITY_TIMEOUT_SECONDS,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7519,6 +10669,34 @@ pub mod shapes {
             member: &UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_REQUEST_ENTRY,
             min: Some(1),
             max: Some(10),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_RESULT_ENTRY: Shape = Shape {
+        name: "UpdateDeadLetterQueueRecordsVisibilityResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ReceiptHandle",
+                shape: &RECEIPT_HANDLE,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "UpdateDeadLetterQueueRecordsVisibilityResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7531,16 +10709,22 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaxRecordSizeInKiB",
                     shape: &MAX_RECORD_SIZE_IN_KI_B,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7555,13 +10739,73 @@ pub mod shapes {
                     name: "QueueARN",
                     shape: &QUEUE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "QueueAttributes",
                     shape: &QUEUE_ATTRIBUTES,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static UPDATE_QUEUE_OUTPUT: Shape = Shape {
+        name: "UpdateQueueOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "QueueDescription",
+                shape: &QUEUE_DESCRIPTION,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static UPDATE_QUEUE_RECORDS_VISIBILITY_ERROR_ENTRY: Shape = Shape {
+        name: "UpdateQueueRecordsVisibilityErrorEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ReceiptHandle",
+                    shape: &RECEIPT_HANDLE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorCode",
+                    shape: &ERROR_CODE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ErrorMessage",
+                    shape: &ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_QUEUE_RECORDS_VISIBILITY_ERROR_ENTRY_LIST: Shape = Shape {
+        name: "UpdateQueueRecordsVisibilityErrorEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &UPDATE_QUEUE_RECORDS_VISIBILITY_ERROR_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7574,11 +10818,38 @@ pub mod shapes {
                     name: "QueueARN",
                     shape: &QUEUE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Entries",
                     shape: &UPDATE_QUEUE_RECORDS_VISIBILITY_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_QUEUE_RECORDS_VISIBILITY_OUTPUT: Shape = Shape {
+        name: "UpdateQueueRecordsVisibilityOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Successful",
+                    shape: &UPDATE_QUEUE_RECORDS_VISIBILITY_RESULT_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Failed",
+                    shape: &UPDATE_QUEUE_RECORDS_VISIBILITY_ERROR_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7593,11 +10864,15 @@ pub mod shapes {
                     name: "ReceiptHandle",
                     shape: &RECEIPT_HANDLE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "VisibilityTimeoutSeconds",
                     shape: &VISIBILITY_TIMEOUT_SECONDS,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7610,6 +10885,34 @@ pub mod shapes {
             member: &UPDATE_QUEUE_RECORDS_VISIBILITY_REQUEST_ENTRY,
             min: Some(1),
             max: Some(10),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static UPDATE_QUEUE_RECORDS_VISIBILITY_RESULT_ENTRY: Shape = Shape {
+        name: "UpdateQueueRecordsVisibilityResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ReceiptHandle",
+                shape: &RECEIPT_HANDLE,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static UPDATE_QUEUE_RECORDS_VISIBILITY_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "UpdateQueueRecordsVisibilityResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &UPDATE_QUEUE_RECORDS_VISIBILITY_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7622,26 +10925,73 @@ pub mod shapes {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TargetShardCount",
                     shape: &POSITIVE_INTEGER_OBJECT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ScalingType",
                     shape: &SCALING_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_SHARD_COUNT_OUTPUT: Shape = Shape {
+        name: "UpdateShardCountOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamName",
+                    shape: &STREAM_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CurrentShardCount",
+                    shape: &POSITIVE_INTEGER_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TargetShardCount",
+                    shape: &POSITIVE_INTEGER_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7656,21 +11006,29 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamModeDetails",
                     shape: &STREAM_MODE_DETAILS,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "WarmThroughputMiBps",
                     shape: &NATURAL_INTEGER_OBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7685,16 +11043,22 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RecordDistributionStrategy",
                     shape: &RECORD_DISTRIBUTION_STRATEGY,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7709,21 +11073,59 @@ pub mod shapes {
                     name: "StreamARN",
                     shape: &STREAM_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamName",
                     shape: &STREAM_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StreamId",
                     shape: &STREAM_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "WarmThroughputMiBps",
                     shape: &NATURAL_INTEGER_OBJECT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_STREAM_WARM_THROUGHPUT_OUTPUT: Shape = Shape {
+        name: "UpdateStreamWarmThroughputOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StreamARN",
+                    shape: &STREAM_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StreamName",
+                    shape: &STREAM_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "WarmThroughput",
+                    shape: &WARM_THROUGHPUT_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -7735,6 +11137,29 @@ pub mod shapes {
         kind: ShapeKind::Integer {
             min: Some(0),
             max: Some(43200),
+        },
+    };
+
+    pub static WARM_THROUGHPUT_OBJECT: Shape = Shape {
+        name: "WarmThroughputObject",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TargetMiBps",
+                    shape: &NATURAL_INTEGER_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CurrentMiBps",
+                    shape: &NATURAL_INTEGER_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -7816,8 +11241,14 @@ pub mod shapes {
         regex_matches(&RE, "^(?:arn:aws.*:kinesis:.*:\\d{12}:queue/\\S+)$", value)
     }
 
-    /// `arn:aws.*:kinesis:.*:\d{12}:.*(stream|channel|queue)/\S+`, whole value.
+    /// `^[a-z0-9]+$`, whole value.
     fn pattern_11(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(&RE, "^(?:^[a-z0-9]+$)$", value)
+    }
+
+    /// `arn:aws.*:kinesis:.*:\d{12}:.*(stream|channel|queue)/\S+`, whole value.
+    fn pattern_12(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -7827,7 +11258,7 @@ pub mod shapes {
     }
 
     /// `arn:aws[-a-z0-9]*:iam::\d{12}:role/[a-zA-Z_0-9+=,.@\-_/]+`, whole value.
-    fn pattern_12(value: &str) -> bool {
+    fn pattern_13(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -7837,43 +11268,43 @@ pub mod shapes {
     }
 
     /// `[0-9A-Za-z!\-_'.*()\/]+`, whole value.
-    fn pattern_13(value: &str) -> bool {
+    fn pattern_14(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[0-9A-Za-z!\\-_'.*()\\/]+)$", value)
     }
 
     /// `[0-9A-Za-z!\-_'.*()\/=:{}]+`, whole value.
-    fn pattern_14(value: &str) -> bool {
+    fn pattern_15(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[0-9A-Za-z!\\-_'.*()\\/=:{}]+)$", value)
     }
 
     /// `[0-9a-z_]+`, whole value.
-    fn pattern_15(value: &str) -> bool {
+    fn pattern_16(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[0-9a-z_]+)$", value)
     }
 
     /// `^(0|([1-9]\d{0,128}))$`, whole value.
-    fn pattern_16(value: &str) -> bool {
+    fn pattern_17(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^(0|([1-9]\\d{0,128}))$)$", value)
     }
 
     /// `arn:aws.*:kinesis:.*:\d{12}:stream/\S+`, whole value.
-    fn pattern_17(value: &str) -> bool {
+    fn pattern_18(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+)$", value)
     }
 
     /// `[a-z0-9]{20}-[a-z0-9]{3}`, whole value.
-    fn pattern_18(value: &str) -> bool {
+    fn pattern_19(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[a-z0-9]{20}-[a-z0-9]{3})$", value)
     }
 
     /// `arn:aws[-a-z0-9]*:s3tables:[-a-z0-9]+:\d{12}:bucket/[a-z0-9_-]{3,63}`, whole value.
-    fn pattern_19(value: &str) -> bool {
+    fn pattern_20(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -7897,6 +11328,7 @@ pub mod shapes {
             "^(?:^(0|([1-9]\\d{0,38}))$)$",
             "^(?:[a-zA-Z0-9\\.\\_]+)$",
             "^(?:arn:aws.*:kinesis:.*:\\d{12}:queue/\\S+)$",
+            "^(?:^[a-z0-9]+$)$",
             "^(?:arn:aws.*:kinesis:.*:\\d{12}:.*(stream|channel|queue)/\\S+)$",
             "^(?:arn:aws[-a-z0-9]*:iam::\\d{12}:role/[a-zA-Z_0-9+=,.@\\-_/]+)$",
             "^(?:[0-9A-Za-z!\\-_'.*()\\/]+)$",

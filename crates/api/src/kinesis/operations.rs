@@ -401,6 +401,142 @@ impl Operation {
         }
     }
 
+    /// The shape of the operation's output (`None`: the operation returns nothing).
+    pub fn output_shape(self) -> Option<&'static Shape> {
+        match self {
+            Self::AcknowledgeDeadLetterQueueRecords => {
+                Some(&shapes::ACKNOWLEDGE_DEAD_LETTER_QUEUE_RECORDS_OUTPUT)
+            }
+            Self::AcknowledgeQueueRecords => Some(&shapes::ACKNOWLEDGE_QUEUE_RECORDS_OUTPUT),
+            Self::AddTagsToStream => None,
+            Self::CreateChannel => Some(&shapes::CREATE_CHANNEL_OUTPUT),
+            Self::CreateQueue => Some(&shapes::CREATE_QUEUE_OUTPUT),
+            Self::CreateStream => None,
+            Self::DecreaseStreamRetentionPeriod => None,
+            Self::DeleteChannel => None,
+            Self::DeleteQueue => None,
+            Self::DeleteResourcePolicy => None,
+            Self::DeleteStream => None,
+            Self::DeregisterStreamConsumer => None,
+            Self::DescribeAccountSettings => Some(&shapes::DESCRIBE_ACCOUNT_SETTINGS_OUTPUT),
+            Self::DescribeChannel => Some(&shapes::DESCRIBE_CHANNEL_OUTPUT),
+            Self::DescribeLimits => Some(&shapes::DESCRIBE_LIMITS_OUTPUT),
+            Self::DescribeQueue => Some(&shapes::DESCRIBE_QUEUE_OUTPUT),
+            Self::DescribeStream => Some(&shapes::DESCRIBE_STREAM_OUTPUT),
+            Self::DescribeStreamConsumer => Some(&shapes::DESCRIBE_STREAM_CONSUMER_OUTPUT),
+            Self::DescribeStreamSummary => Some(&shapes::DESCRIBE_STREAM_SUMMARY_OUTPUT),
+            Self::DisableEnhancedMonitoring => Some(&shapes::ENHANCED_MONITORING_OUTPUT),
+            Self::EnableEnhancedMonitoring => Some(&shapes::ENHANCED_MONITORING_OUTPUT),
+            Self::GetRecords => Some(&shapes::GET_RECORDS_OUTPUT),
+            Self::GetResourcePolicy => Some(&shapes::GET_RESOURCE_POLICY_OUTPUT),
+            Self::GetShardIterator => Some(&shapes::GET_SHARD_ITERATOR_OUTPUT),
+            Self::IncreaseStreamRetentionPeriod => None,
+            Self::ListChannels => Some(&shapes::LIST_CHANNELS_OUTPUT),
+            Self::ListQueues => Some(&shapes::LIST_QUEUES_OUTPUT),
+            Self::ListShards => Some(&shapes::LIST_SHARDS_OUTPUT),
+            Self::ListStreamConsumers => Some(&shapes::LIST_STREAM_CONSUMERS_OUTPUT),
+            Self::ListStreams => Some(&shapes::LIST_STREAMS_OUTPUT),
+            Self::ListTagsForResource => Some(&shapes::LIST_TAGS_FOR_RESOURCE_OUTPUT),
+            Self::ListTagsForStream => Some(&shapes::LIST_TAGS_FOR_STREAM_OUTPUT),
+            Self::MergeShards => None,
+            Self::PutRecord => Some(&shapes::PUT_RECORD_OUTPUT),
+            Self::PutRecords => Some(&shapes::PUT_RECORDS_OUTPUT),
+            Self::PutResourcePolicy => None,
+            Self::ReceiveDeadLetterQueueRecords => {
+                Some(&shapes::RECEIVE_DEAD_LETTER_QUEUE_RECORDS_OUTPUT)
+            }
+            Self::ReceiveQueueRecords => Some(&shapes::RECEIVE_QUEUE_RECORDS_OUTPUT),
+            Self::RegisterStreamConsumer => Some(&shapes::REGISTER_STREAM_CONSUMER_OUTPUT),
+            Self::RemoveTagsFromStream => None,
+            Self::RestoreDeadLetterQueueRecords => {
+                Some(&shapes::RESTORE_DEAD_LETTER_QUEUE_RECORDS_OUTPUT)
+            }
+            Self::SplitShard => None,
+            Self::StartStreamEncryption => None,
+            Self::StopStreamEncryption => None,
+            Self::SubscribeToShard => Some(&shapes::SUBSCRIBE_TO_SHARD_OUTPUT),
+            Self::TagResource => None,
+            Self::UntagResource => None,
+            Self::UpdateAccountSettings => Some(&shapes::UPDATE_ACCOUNT_SETTINGS_OUTPUT),
+            Self::UpdateChannel => Some(&shapes::UPDATE_CHANNEL_OUTPUT),
+            Self::UpdateDeadLetterQueueRecordsVisibility => {
+                Some(&shapes::UPDATE_DEAD_LETTER_QUEUE_RECORDS_VISIBILITY_OUTPUT)
+            }
+            Self::UpdateMaxRecordSize => None,
+            Self::UpdateQueue => Some(&shapes::UPDATE_QUEUE_OUTPUT),
+            Self::UpdateQueueRecordsVisibility => {
+                Some(&shapes::UPDATE_QUEUE_RECORDS_VISIBILITY_OUTPUT)
+            }
+            Self::UpdateShardCount => Some(&shapes::UPDATE_SHARD_COUNT_OUTPUT),
+            Self::UpdateStreamMode => None,
+            Self::UpdateStreamRecordDistributionStrategy => None,
+            Self::UpdateStreamWarmThroughput => Some(&shapes::UPDATE_STREAM_WARM_THROUGHPUT_OUTPUT),
+        }
+    }
+
+    /// The element wrapping the output in a query protocol response (`resultWrapper`).
+    pub fn result_wrapper(self) -> Option<&'static str> {
+        match self {
+            Self::AcknowledgeDeadLetterQueueRecords => None,
+            Self::AcknowledgeQueueRecords => None,
+            Self::AddTagsToStream => None,
+            Self::CreateChannel => None,
+            Self::CreateQueue => None,
+            Self::CreateStream => None,
+            Self::DecreaseStreamRetentionPeriod => None,
+            Self::DeleteChannel => None,
+            Self::DeleteQueue => None,
+            Self::DeleteResourcePolicy => None,
+            Self::DeleteStream => None,
+            Self::DeregisterStreamConsumer => None,
+            Self::DescribeAccountSettings => None,
+            Self::DescribeChannel => None,
+            Self::DescribeLimits => None,
+            Self::DescribeQueue => None,
+            Self::DescribeStream => None,
+            Self::DescribeStreamConsumer => None,
+            Self::DescribeStreamSummary => None,
+            Self::DisableEnhancedMonitoring => None,
+            Self::EnableEnhancedMonitoring => None,
+            Self::GetRecords => None,
+            Self::GetResourcePolicy => None,
+            Self::GetShardIterator => None,
+            Self::IncreaseStreamRetentionPeriod => None,
+            Self::ListChannels => None,
+            Self::ListQueues => None,
+            Self::ListShards => None,
+            Self::ListStreamConsumers => None,
+            Self::ListStreams => None,
+            Self::ListTagsForResource => None,
+            Self::ListTagsForStream => None,
+            Self::MergeShards => None,
+            Self::PutRecord => None,
+            Self::PutRecords => None,
+            Self::PutResourcePolicy => None,
+            Self::ReceiveDeadLetterQueueRecords => None,
+            Self::ReceiveQueueRecords => None,
+            Self::RegisterStreamConsumer => None,
+            Self::RemoveTagsFromStream => None,
+            Self::RestoreDeadLetterQueueRecords => None,
+            Self::SplitShard => None,
+            Self::StartStreamEncryption => None,
+            Self::StopStreamEncryption => None,
+            Self::SubscribeToShard => None,
+            Self::TagResource => None,
+            Self::UntagResource => None,
+            Self::UpdateAccountSettings => None,
+            Self::UpdateChannel => None,
+            Self::UpdateDeadLetterQueueRecordsVisibility => None,
+            Self::UpdateMaxRecordSize => None,
+            Self::UpdateQueue => None,
+            Self::UpdateQueueRecordsVisibility => None,
+            Self::UpdateShardCount => None,
+            Self::UpdateStreamMode => None,
+            Self::UpdateStreamRecordDistributionStrategy => None,
+            Self::UpdateStreamWarmThroughput => None,
+        }
+    }
+
     /// The names of the errors the model says the operation can return.
     pub fn errors(self) -> &'static [&'static str] {
         match self {

@@ -26,6 +26,10 @@ pub const API_VERSION: &str = "2015-03-31";
 /// The service's endpoint prefix (`lambda.<region>.amazonaws.com`).
 pub const ENDPOINT_PREFIX: &str = "lambda";
 
+/// Whether the service is `awsQueryCompatible`: its JSON errors also carry the query
+/// protocol's code in `x-amzn-query-error`.
+pub const AWS_QUERY_COMPATIBLE: bool = false;
+
 /// Every error the model declares: its name, the code the protocol sends (query
 /// protocols and `awsQueryCompatible` services have their own), its HTTP status.
 pub mod errors {
@@ -4057,8 +4061,9 @@ pub struct VpcConfigResponse {
     pub ipv6_allowed_for_dual_stack: Option<bool>,
 }
 
-/// Every shape a request can reach, with the model's constraints, for
-/// [`crate::shape::validate`]. One static per shape, named after it.
+/// Every shape a request or response can reach, with the model's constraints (for
+/// [`crate::shape::validate`]) and wire names (for [`crate::query`]). One static per
+/// shape, named after it.
 pub mod shapes {
     use crate::shape::{Member, Pattern, RegexCell, Shape, ShapeKind, patterns, regex_matches};
 
@@ -4070,6 +4075,8 @@ pub mod shapes {
                 name: "AcceleratorMemorySize",
                 shape: &ACCELERATOR_MEMORY_GB,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -4105,6 +4112,9 @@ pub mod shapes {
             value: &WEIGHT,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -4122,6 +4132,69 @@ pub mod shapes {
         },
     };
 
+    pub static ALIAS_CONFIGURATION: Shape = Shape {
+        name: "AliasConfiguration",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "AliasArn",
+                    shape: &FUNCTION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Name",
+                    shape: &ALIAS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FunctionVersion",
+                    shape: &VERSION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Description",
+                    shape: &DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RoutingConfig",
+                    shape: &ALIAS_ROUTING_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RevisionId",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static ALIAS_LIST: Shape = Shape {
+        name: "AliasList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ALIAS_CONFIGURATION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static ALIAS_ROUTING_CONFIGURATION: Shape = Shape {
         name: "AliasRoutingConfiguration",
         sensitive: false,
@@ -4130,6 +4203,8 @@ pub mod shapes {
                 name: "AdditionalVersionWeights",
                 shape: &ADDITIONAL_VERSION_WEIGHTS,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -4163,6 +4238,22 @@ pub mod shapes {
             member: &ARCHITECTURE,
             min: Some(1),
             max: Some(1),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ARN: Shape = Shape {
+        name: "Arn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(0),
+            max: Some(10000),
+            pattern: Some(Pattern {
+                regex: "arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)",
+                matches: pattern_1,
+            }),
+            values: &[],
         },
     };
 
@@ -4189,7 +4280,7 @@ pub mod shapes {
             max: Some(140),
             pattern: Some(Pattern {
                 regex: "arn:aws[a-zA-Z-]*:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:capacity-provider:[a-zA-Z0-9-_]+",
-                matches: pattern_1,
+                matches: pattern_2,
             }),
             values: &[],
         },
@@ -4203,6 +4294,8 @@ pub mod shapes {
                 name: "LambdaManagedInstancesCapacityProviderConfig",
                 shape: &LAMBDA_MANAGED_INSTANCES_CAPACITY_PROVIDER_CONFIG,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -4215,9 +4308,23 @@ pub mod shapes {
             max: Some(200),
             pattern: Some(Pattern {
                 regex: "arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:code-signing-config:csc-[a-z0-9]{17}",
-                matches: pattern_2,
+                matches: pattern_3,
             }),
             values: &[],
+        },
+    };
+
+    pub static CONCURRENCY: Shape = Shape {
+        name: "Concurrency",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ReservedConcurrentExecutions",
+                shape: &RESERVED_CONCURRENT_EXECUTIONS,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -4230,26 +4337,36 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "Name",
                     shape: &ALIAS,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "FunctionVersion",
                     shape: &VERSION_WITH_LATEST_PUBLISHED,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RoutingConfig",
                     shape: &ALIAS_ROUTING_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4264,154 +4381,220 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Runtime",
                     shape: &RUNTIME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Role",
                     shape: &ROLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Handler",
                     shape: &HANDLER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Code",
                     shape: &FUNCTION_CODE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Timeout",
                     shape: &TIMEOUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MemorySize",
                     shape: &MEMORY_SIZE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Publish",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PublishTo",
                     shape: &FUNCTION_VERSION_LATEST_PUBLISHED,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "VpcConfig",
                     shape: &VPC_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PackageType",
                     shape: &PACKAGE_TYPE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DeadLetterConfig",
                     shape: &DEAD_LETTER_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Environment",
                     shape: &ENVIRONMENT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KMSKeyArn",
                     shape: &KMS_KEY_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TracingConfig",
                     shape: &TRACING_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAGS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Layers",
                     shape: &LAYER_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "FileSystemConfigs",
                     shape: &FILE_SYSTEM_CONFIG_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "CodeSigningConfigArn",
                     shape: &CODE_SIGNING_CONFIG_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ImageConfig",
                     shape: &IMAGE_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Architectures",
                     shape: &ARCHITECTURES_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EphemeralStorage",
                     shape: &EPHEMERAL_STORAGE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SnapStart",
                     shape: &SNAP_START,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "LoggingConfig",
                     shape: &LOGGING_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TenancyConfig",
                     shape: &TENANCY_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "CapacityProviderConfig",
                     shape: &CAPACITY_PROVIDER_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DurableConfig",
                     shape: &DURABLE_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RuntimeConfig",
                     shape: &FUNCTION_RUNTIME_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AcceleratorConfig",
                     shape: &ACCELERATOR_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static DATE: Shape = Shape {
+        name: "Date",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
     };
 
     pub static DEAD_LETTER_CONFIG: Shape = Shape {
@@ -4422,6 +4605,8 @@ pub mod shapes {
                 name: "TargetArn",
                 shape: &RESOURCE_ARN,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -4435,11 +4620,15 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "Name",
                     shape: &ALIAS,
                     required: true,
+                    location_name: Some("Name"),
+                    flattened: false,
                 },
             ],
         },
@@ -4453,6 +4642,8 @@ pub mod shapes {
                 name: "FunctionName",
                 shape: &FUNCTION_NAME,
                 required: true,
+                location_name: Some("FunctionName"),
+                flattened: false,
             }],
         },
     };
@@ -4466,11 +4657,15 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "Qualifier",
                     shape: &NUMERIC_LATEST_PUBLISHED_OR_ALIAS_QUALIFIER,
                     required: false,
+                    location_name: Some("Qualifier"),
+                    flattened: false,
                 },
             ],
         },
@@ -4485,13 +4680,31 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "Qualifier",
                     shape: &NUMERIC_LATEST_PUBLISHED_OR_ALIAS_QUALIFIER,
                     required: false,
+                    location_name: Some("Qualifier"),
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static DELETE_FUNCTION_RESPONSE: Shape = Shape {
+        name: "DeleteFunctionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "StatusCode",
+                shape: &INTEGER,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -4514,7 +4727,7 @@ pub mod shapes {
             max: Some(350),
             pattern: Some(Pattern {
                 regex: "$|kafka://([^.]([a-zA-Z0-9\\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)",
-                matches: pattern_3,
+                matches: pattern_4,
             }),
             values: &[],
         },
@@ -4529,11 +4742,15 @@ pub mod shapes {
                     name: "OnSuccess",
                     shape: &ON_SUCCESS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OnFailure",
                     shape: &ON_FAILURE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4559,18 +4776,38 @@ pub mod shapes {
                     name: "KMSKeyArn",
                     shape: &KMS_KEY_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RetentionPeriodInDays",
                     shape: &RETENTION_PERIOD_IN_DAYS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExecutionTimeout",
                     shape: &EXECUTION_TIMEOUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static DURABLE_EXECUTION_ARN: Shape = Shape {
+        name: "DurableExecutionArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(1024),
+            pattern: Some(Pattern {
+                regex: "arn:([a-zA-Z0-9-]+):lambda:([a-zA-Z0-9-]+):(\\d{12}):function:([a-zA-Z0-9_-]+):(\\$LATEST(?:\\.PUBLISHED)?|[0-9]+)/durable-execution/([a-zA-Z0-9_-]+)/([a-zA-Z0-9_-]+)",
+                matches: pattern_5,
+            }),
+            values: &[],
         },
     };
 
@@ -4582,7 +4819,7 @@ pub mod shapes {
             max: Some(64),
             pattern: Some(Pattern {
                 regex: "[a-zA-Z0-9-_]+",
-                matches: pattern_4,
+                matches: pattern_6,
             }),
             values: &[],
         },
@@ -4596,7 +4833,55 @@ pub mod shapes {
                 name: "Variables",
                 shape: &ENVIRONMENT_VARIABLES,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static ENVIRONMENT_ERROR: Shape = Shape {
+        name: "EnvironmentError",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ErrorCode",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Message",
+                    shape: &SENSITIVE_STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static ENVIRONMENT_RESPONSE: Shape = Shape {
+        name: "EnvironmentResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Variables",
+                    shape: &ENVIRONMENT_VARIABLES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Error",
+                    shape: &ENVIRONMENT_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -4608,7 +4893,7 @@ pub mod shapes {
             max: None,
             pattern: Some(Pattern {
                 regex: "[a-zA-Z]([a-zA-Z0-9_])+",
-                matches: pattern_5,
+                matches: pattern_7,
             }),
             values: &[],
         },
@@ -4633,6 +4918,9 @@ pub mod shapes {
             value: &ENVIRONMENT_VARIABLE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -4644,6 +4932,8 @@ pub mod shapes {
                 name: "Size",
                 shape: &EPHEMERAL_STORAGE_SIZE,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -4683,7 +4973,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "arn:aws[a-zA-Z-]*:elasticfilesystem:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:access-point/fsap-[a-f0-9]{17}$|^arn:aws[-a-z]*:s3files:[0-9a-z-:]+:file-system/fs-[0-9a-f]{17,40}/access-point/fsap-[0-9a-f]{17,40}",
-                matches: pattern_6,
+                matches: pattern_8,
             }),
             values: &[],
         },
@@ -4698,16 +4988,22 @@ pub mod shapes {
                     name: "Arn",
                     shape: &FILE_SYSTEM_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "LocalMountPath",
                     shape: &LOCAL_MOUNT_PATH,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3FilesConfig",
                     shape: &S3_FILES_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4720,6 +5016,22 @@ pub mod shapes {
             member: &FILE_SYSTEM_CONFIG,
             min: Some(0),
             max: Some(1),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static FUNCTION_ARN: Shape = Shape {
+        name: "FunctionArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(0),
+            max: Some(10000),
+            pattern: Some(Pattern {
+                regex: "arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
+                matches: pattern_9,
+            }),
+            values: &[],
         },
     };
 
@@ -4732,38 +5044,504 @@ pub mod shapes {
                     name: "ZipFile",
                     shape: &BLOB,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3Bucket",
                     shape: &S3_BUCKET,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3Key",
                     shape: &S3_KEY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3ObjectVersion",
                     shape: &S3_OBJECT_VERSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3ObjectStorageMode",
                     shape: &S3_OBJECT_STORAGE_MODE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ImageUri",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SourceKMSKeyArn",
                     shape: &KMS_KEY_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static FUNCTION_CODE_LOCATION: Shape = Shape {
+        name: "FunctionCodeLocation",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "RepositoryType",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Location",
+                    shape: &SENSITIVE_STRING_ON_SERVER_ONLY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ImageUri",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ResolvedImageUri",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ResolvedS3Object",
+                    shape: &RESOLVED_S3_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SourceKMSKeyArn",
+                    shape: &KMS_KEY_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Error",
+                    shape: &FUNCTION_CODE_LOCATION_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static FUNCTION_CODE_LOCATION_ERROR: Shape = Shape {
+        name: "FunctionCodeLocationError",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ErrorCode",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Message",
+                    shape: &SENSITIVE_STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static FUNCTION_CONFIGURATION: Shape = Shape {
+        name: "FunctionConfiguration",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "FunctionName",
+                    shape: &NAMESPACED_FUNCTION_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FunctionArn",
+                    shape: &NAME_SPACED_FUNCTION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Runtime",
+                    shape: &RUNTIME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Role",
+                    shape: &ROLE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Handler",
+                    shape: &HANDLER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CodeSize",
+                    shape: &LONG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Description",
+                    shape: &DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Timeout",
+                    shape: &TIMEOUT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MemorySize",
+                    shape: &MEMORY_SIZE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModified",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CodeSha256",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Version",
+                    shape: &VERSION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "VpcConfig",
+                    shape: &VPC_CONFIG_RESPONSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DeadLetterConfig",
+                    shape: &DEAD_LETTER_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Environment",
+                    shape: &ENVIRONMENT_RESPONSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KMSKeyArn",
+                    shape: &KMS_KEY_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TracingConfig",
+                    shape: &TRACING_CONFIG_RESPONSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MasterArn",
+                    shape: &FUNCTION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RevisionId",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Layers",
+                    shape: &LAYERS_REFERENCE_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StateReason",
+                    shape: &STATE_REASON,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StateReasonCode",
+                    shape: &STATE_REASON_CODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastUpdateStatus",
+                    shape: &LAST_UPDATE_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastUpdateStatusReason",
+                    shape: &LAST_UPDATE_STATUS_REASON,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastUpdateStatusReasonCode",
+                    shape: &LAST_UPDATE_STATUS_REASON_CODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FileSystemConfigs",
+                    shape: &FILE_SYSTEM_CONFIG_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SigningProfileVersionArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SigningJobArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "PackageType",
+                    shape: &PACKAGE_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ImageConfigResponse",
+                    shape: &IMAGE_CONFIG_RESPONSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Architectures",
+                    shape: &ARCHITECTURES_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EphemeralStorage",
+                    shape: &EPHEMERAL_STORAGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SnapStart",
+                    shape: &SNAP_START_RESPONSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RuntimeVersionConfig",
+                    shape: &RUNTIME_VERSION_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LoggingConfig",
+                    shape: &LOGGING_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TenancyConfig",
+                    shape: &TENANCY_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CapacityProviderConfig",
+                    shape: &CAPACITY_PROVIDER_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConfigSha256",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DurableConfig",
+                    shape: &DURABLE_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RuntimeConfig",
+                    shape: &FUNCTION_RUNTIME_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "AcceleratorConfig",
+                    shape: &ACCELERATOR_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static FUNCTION_EVENT_INVOKE_CONFIG: Shape = Shape {
+        name: "FunctionEventInvokeConfig",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "LastModified",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FunctionArn",
+                    shape: &FUNCTION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MaximumRetryAttempts",
+                    shape: &MAXIMUM_RETRY_ATTEMPTS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MaximumEventAgeInSeconds",
+                    shape: &MAXIMUM_EVENT_AGE_IN_SECONDS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DestinationConfig",
+                    shape: &DESTINATION_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static FUNCTION_EVENT_INVOKE_CONFIG_LIST: Shape = Shape {
+        name: "FunctionEventInvokeConfigList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &FUNCTION_EVENT_INVOKE_CONFIG,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static FUNCTION_LIST: Shape = Shape {
+        name: "FunctionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &FUNCTION_CONFIGURATION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4775,7 +5553,7 @@ pub mod shapes {
             max: Some(140),
             pattern: Some(Pattern {
                 regex: "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
-                matches: pattern_7,
+                matches: pattern_10,
             }),
             values: &[],
         },
@@ -4800,7 +5578,7 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "arn:[a-z-]+:lambda:[a-z0-9-]+:\\d{12}:runtime/.+",
-                matches: pattern_8,
+                matches: pattern_11,
             }),
             values: &[],
         },
@@ -4815,11 +5593,15 @@ pub mod shapes {
                     name: "RuntimeArn",
                     shape: &FUNCTION_RUNTIME_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RuntimeAlias",
                     shape: &FUNCTION_RUNTIME_ALIAS,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4856,11 +5638,15 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "Name",
                     shape: &ALIAS,
                     required: true,
+                    location_name: Some("Name"),
+                    flattened: false,
                 },
             ],
         },
@@ -4874,6 +5660,22 @@ pub mod shapes {
                 name: "FunctionName",
                 shape: &FUNCTION_NAME,
                 required: true,
+                location_name: Some("FunctionName"),
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static GET_FUNCTION_CONCURRENCY_RESPONSE: Shape = Shape {
+        name: "GetFunctionConcurrencyResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ReservedConcurrentExecutions",
+                shape: &RESERVED_CONCURRENT_EXECUTIONS,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -4887,11 +5689,15 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "Qualifier",
                     shape: &NUMERIC_LATEST_PUBLISHED_OR_ALIAS_QUALIFIER,
                     required: false,
+                    location_name: Some("Qualifier"),
+                    flattened: false,
                 },
             ],
         },
@@ -4906,11 +5712,15 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "Qualifier",
                     shape: &NUMERIC_LATEST_PUBLISHED_OR_ALIAS_QUALIFIER,
                     required: false,
+                    location_name: Some("Qualifier"),
+                    flattened: false,
                 },
             ],
         },
@@ -4925,11 +5735,59 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "Qualifier",
                     shape: &NUMERIC_LATEST_PUBLISHED_OR_ALIAS_QUALIFIER,
                     required: false,
+                    location_name: Some("Qualifier"),
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static GET_FUNCTION_RESPONSE: Shape = Shape {
+        name: "GetFunctionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Configuration",
+                    shape: &FUNCTION_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Code",
+                    shape: &FUNCTION_CODE_LOCATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Tags",
+                    shape: &TAGS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TagsError",
+                    shape: &TAGS_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Concurrency",
+                    shape: &CONCURRENCY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4943,7 +5801,7 @@ pub mod shapes {
             max: Some(128),
             pattern: Some(Pattern {
                 regex: "[^\\s]+",
-                matches: pattern_9,
+                matches: pattern_12,
             }),
             values: &[],
         },
@@ -4958,18 +5816,79 @@ pub mod shapes {
                     name: "EntryPoint",
                     shape: &STRING_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Command",
                     shape: &STRING_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "WorkingDirectory",
                     shape: &WORKING_DIRECTORY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static IMAGE_CONFIG_ERROR: Shape = Shape {
+        name: "ImageConfigError",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ErrorCode",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Message",
+                    shape: &SENSITIVE_STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static IMAGE_CONFIG_RESPONSE: Shape = Shape {
+        name: "ImageConfigResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ImageConfig",
+                    shape: &IMAGE_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Error",
+                    shape: &IMAGE_CONFIG_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static INTEGER: Shape = Shape {
+        name: "Integer",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: None,
+            max: None,
         },
     };
 
@@ -4982,41 +5901,108 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "InvocationType",
                     shape: &INVOCATION_TYPE,
                     required: false,
+                    location_name: Some("X-Amz-Invocation-Type"),
+                    flattened: false,
                 },
                 Member {
                     name: "LogType",
                     shape: &LOG_TYPE,
                     required: false,
+                    location_name: Some("X-Amz-Log-Type"),
+                    flattened: false,
                 },
                 Member {
                     name: "ClientContext",
                     shape: &STRING,
                     required: false,
+                    location_name: Some("X-Amz-Client-Context"),
+                    flattened: false,
                 },
                 Member {
                     name: "DurableExecutionName",
                     shape: &DURABLE_EXECUTION_NAME,
                     required: false,
+                    location_name: Some("X-Amz-Durable-Execution-Name"),
+                    flattened: false,
                 },
                 Member {
                     name: "Payload",
                     shape: &BLOB,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Qualifier",
                     shape: &NUMERIC_LATEST_PUBLISHED_OR_ALIAS_QUALIFIER,
                     required: false,
+                    location_name: Some("Qualifier"),
+                    flattened: false,
                 },
                 Member {
                     name: "TenantId",
                     shape: &TENANT_ID,
                     required: false,
+                    location_name: Some("X-Amz-Tenant-Id"),
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static INVOCATION_RESPONSE: Shape = Shape {
+        name: "InvocationResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "StatusCode",
+                    shape: &INTEGER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FunctionError",
+                    shape: &STRING,
+                    required: false,
+                    location_name: Some("X-Amz-Function-Error"),
+                    flattened: false,
+                },
+                Member {
+                    name: "LogResult",
+                    shape: &STRING,
+                    required: false,
+                    location_name: Some("X-Amz-Log-Result"),
+                    flattened: false,
+                },
+                Member {
+                    name: "Payload",
+                    shape: &BLOB,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ExecutedVersion",
+                    shape: &VERSION,
+                    required: false,
+                    location_name: Some("X-Amz-Executed-Version"),
+                    flattened: false,
+                },
+                Member {
+                    name: "DurableExecutionArn",
+                    shape: &DURABLE_EXECUTION_ARN,
+                    required: false,
+                    location_name: Some("X-Amz-Durable-Execution-Arn"),
+                    flattened: false,
                 },
             ],
         },
@@ -5041,7 +6027,7 @@ pub mod shapes {
             max: Some(10000),
             pattern: Some(Pattern {
                 regex: "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()",
-                matches: pattern_10,
+                matches: pattern_13,
             }),
             values: &[],
         },
@@ -5056,16 +6042,130 @@ pub mod shapes {
                     name: "CapacityProviderArn",
                     shape: &CAPACITY_PROVIDER_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PerExecutionEnvironmentMaxConcurrency",
                     shape: &PER_EXECUTION_ENVIRONMENT_MAX_CONCURRENCY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ExecutionEnvironmentMemoryGiBPerVCpu",
                     shape: &EXECUTION_ENVIRONMENT_MEMORY_GI_B_PER_V_CPU,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LAST_UPDATE_STATUS: Shape = Shape {
+        name: "LastUpdateStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["Successful", "Failed", "InProgress"],
+        },
+    };
+
+    pub static LAST_UPDATE_STATUS_REASON: Shape = Shape {
+        name: "LastUpdateStatusReason",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static LAST_UPDATE_STATUS_REASON_CODE: Shape = Shape {
+        name: "LastUpdateStatusReasonCode",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "EniLimitExceeded",
+                "InsufficientRolePermissions",
+                "InvalidConfiguration",
+                "InternalError",
+                "SubnetOutOfIPAddresses",
+                "InvalidSubnet",
+                "InvalidSecurityGroup",
+                "ImageDeleted",
+                "ImageAccessDenied",
+                "InvalidImage",
+                "KMSKeyAccessDenied",
+                "KMSKeyNotFound",
+                "InvalidStateKMSKey",
+                "DisabledKMSKey",
+                "EFSIOError",
+                "EFSMountConnectivityError",
+                "EFSMountFailure",
+                "EFSMountTimeout",
+                "InvalidRuntime",
+                "InvalidZipFileException",
+                "FunctionError",
+                "ServiceQuotaExceededException",
+                "VcpuLimitExceeded",
+                "CapacityProviderScalingLimitExceeded",
+                "InsufficientCapacity",
+                "EC2RequestLimitExceeded",
+                "FunctionError.InitTimeout",
+                "FunctionError.RuntimeInitError",
+                "FunctionError.ExtensionInitError",
+                "FunctionError.InvalidEntryPoint",
+                "FunctionError.InvalidWorkingDirectory",
+                "FunctionError.PermissionDenied",
+                "FunctionError.TooManyExtensions",
+                "FunctionError.InitResourceExhausted",
+                "DisallowedByVpcEncryptionControl",
+                "IncompatibleAcceleratorInstanceTypes",
+                "DependencyError",
+            ],
+        },
+    };
+
+    pub static LAYER: Shape = Shape {
+        name: "Layer",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &LAYER_VERSION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CodeSize",
+                    shape: &LONG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SigningProfileVersionArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SigningJobArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5078,6 +6178,8 @@ pub mod shapes {
             member: &LAYER_VERSION_ARN,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5089,9 +6191,21 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "((arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+))",
-                matches: pattern_11,
+                matches: pattern_14,
             }),
             values: &[],
+        },
+    };
+
+    pub static LAYERS_REFERENCE_LIST: Shape = Shape {
+        name: "LayersReferenceList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &LAYER,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5104,21 +6218,52 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "FunctionVersion",
                     shape: &VERSION_WITH_LATEST_PUBLISHED,
                     required: false,
+                    location_name: Some("FunctionVersion"),
+                    flattened: false,
                 },
                 Member {
                     name: "Marker",
                     shape: &STRING,
                     required: false,
+                    location_name: Some("Marker"),
+                    flattened: false,
                 },
                 Member {
                     name: "MaxItems",
                     shape: &MAX_LIST_ITEMS,
                     required: false,
+                    location_name: Some("MaxItems"),
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_ALIASES_RESPONSE: Shape = Shape {
+        name: "ListAliasesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "NextMarker",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Aliases",
+                    shape: &ALIAS_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5133,16 +6278,45 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "Marker",
                     shape: &STRING,
                     required: false,
+                    location_name: Some("Marker"),
+                    flattened: false,
                 },
                 Member {
                     name: "MaxItems",
                     shape: &MAX_FUNCTION_EVENT_INVOKE_CONFIG_LIST_ITEMS,
                     required: false,
+                    location_name: Some("MaxItems"),
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_FUNCTION_EVENT_INVOKE_CONFIGS_RESPONSE: Shape = Shape {
+        name: "ListFunctionEventInvokeConfigsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "FunctionEventInvokeConfigs",
+                    shape: &FUNCTION_EVENT_INVOKE_CONFIG_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextMarker",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5157,21 +6331,52 @@ pub mod shapes {
                     name: "MasterRegion",
                     shape: &MASTER_REGION,
                     required: false,
+                    location_name: Some("MasterRegion"),
+                    flattened: false,
                 },
                 Member {
                     name: "FunctionVersion",
                     shape: &FUNCTION_VERSION,
                     required: false,
+                    location_name: Some("FunctionVersion"),
+                    flattened: false,
                 },
                 Member {
                     name: "Marker",
                     shape: &STRING,
                     required: false,
+                    location_name: Some("Marker"),
+                    flattened: false,
                 },
                 Member {
                     name: "MaxItems",
                     shape: &MAX_LIST_ITEMS,
                     required: false,
+                    location_name: Some("MaxItems"),
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_FUNCTIONS_RESPONSE: Shape = Shape {
+        name: "ListFunctionsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "NextMarker",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Functions",
+                    shape: &FUNCTION_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5186,16 +6391,45 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "Marker",
                     shape: &STRING,
                     required: false,
+                    location_name: Some("Marker"),
+                    flattened: false,
                 },
                 Member {
                     name: "MaxItems",
                     shape: &MAX_LIST_ITEMS,
                     required: false,
+                    location_name: Some("MaxItems"),
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_VERSIONS_BY_FUNCTION_RESPONSE: Shape = Shape {
+        name: "ListVersionsByFunctionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "NextMarker",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Versions",
+                    shape: &FUNCTION_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5209,7 +6443,7 @@ pub mod shapes {
             max: Some(160),
             pattern: Some(Pattern {
                 regex: "/mnt/[a-zA-Z0-9-_.]+",
-                matches: pattern_12,
+                matches: pattern_15,
             }),
             values: &[],
         },
@@ -5234,7 +6468,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_/#A-Za-z0-9]+",
-                matches: pattern_13,
+                matches: pattern_16,
             }),
             values: &[],
         },
@@ -5260,23 +6494,40 @@ pub mod shapes {
                     name: "LogFormat",
                     shape: &LOG_FORMAT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ApplicationLogLevel",
                     shape: &APPLICATION_LOG_LEVEL,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SystemLogLevel",
                     shape: &SYSTEM_LOG_LEVEL,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "LogGroup",
                     shape: &LOG_GROUP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static LONG: Shape = Shape {
+        name: "Long",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: None,
+            max: None,
         },
     };
 
@@ -5288,7 +6539,7 @@ pub mod shapes {
             max: Some(50),
             pattern: Some(Pattern {
                 regex: "ALL|(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}",
-                matches: pattern_14,
+                matches: pattern_17,
             }),
             values: &[],
         },
@@ -5339,6 +6590,20 @@ pub mod shapes {
         },
     };
 
+    pub static NAME_SPACED_FUNCTION_ARN: Shape = Shape {
+        name: "NameSpacedFunctionArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(0),
+            max: Some(10000),
+            pattern: Some(Pattern {
+                regex: "arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_\\.]+(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?",
+                matches: pattern_18,
+            }),
+            values: &[],
+        },
+    };
+
     pub static NAMESPACED_FUNCTION_NAME: Shape = Shape {
         name: "NamespacedFunctionName",
         sensitive: false,
@@ -5347,7 +6612,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?",
-                matches: pattern_15,
+                matches: pattern_19,
             }),
             values: &[],
         },
@@ -5367,7 +6632,7 @@ pub mod shapes {
             max: Some(128),
             pattern: Some(Pattern {
                 regex: "\\$(LATEST(\\.PUBLISHED)?)|[a-zA-Z0-9-_$]+",
-                matches: pattern_16,
+                matches: pattern_20,
             }),
             values: &[],
         },
@@ -5381,6 +6646,8 @@ pub mod shapes {
                 name: "Destination",
                 shape: &DESTINATION_ARN,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -5393,6 +6660,8 @@ pub mod shapes {
                 name: "Destination",
                 shape: &DESTINATION_ARN,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -5426,26 +6695,36 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "CodeSha256",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RevisionId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PublishTo",
                     shape: &FUNCTION_VERSION_LATEST_PUBLISHED,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5460,11 +6739,15 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "ReservedConcurrentExecutions",
                     shape: &RESERVED_CONCURRENT_EXECUTIONS,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5479,26 +6762,36 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "Qualifier",
                     shape: &NUMERIC_LATEST_PUBLISHED_OR_ALIAS_QUALIFIER,
                     required: false,
+                    location_name: Some("Qualifier"),
+                    flattened: false,
                 },
                 Member {
                     name: "MaximumRetryAttempts",
                     shape: &MAXIMUM_RETRY_ATTEMPTS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaximumEventAgeInSeconds",
                     shape: &MAXIMUM_EVENT_AGE_IN_SECONDS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DestinationConfig",
                     shape: &DESTINATION_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5513,6 +6806,36 @@ pub mod shapes {
         },
     };
 
+    pub static RESOLVED_S3_OBJECT: Shape = Shape {
+        name: "ResolvedS3Object",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "S3Bucket",
+                    shape: &S3_BUCKET,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "S3Key",
+                    shape: &S3_KEY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "S3ObjectVersion",
+                    shape: &S3_OBJECT_VERSION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static RESOURCE_ARN: Shape = Shape {
         name: "ResourceArn",
         sensitive: false,
@@ -5521,7 +6844,7 @@ pub mod shapes {
             max: Some(10000),
             pattern: Some(Pattern {
                 regex: "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()",
-                matches: pattern_10,
+                matches: pattern_13,
             }),
             values: &[],
         },
@@ -5544,7 +6867,7 @@ pub mod shapes {
             max: Some(10000),
             pattern: Some(Pattern {
                 regex: "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+",
-                matches: pattern_17,
+                matches: pattern_21,
             }),
             values: &[],
         },
@@ -5614,6 +6937,66 @@ pub mod shapes {
         },
     };
 
+    pub static RUNTIME_VERSION_ARN: Shape = Shape {
+        name: "RuntimeVersionArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(26),
+            max: Some(2048),
+            pattern: Some(Pattern {
+                regex: "((arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}::runtime:.+)|(arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:runtime/[A-Za-z0-9_.-]{1,128}/version/[A-Za-z0-9_.-]{1,128}))",
+                matches: pattern_22,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static RUNTIME_VERSION_CONFIG: Shape = Shape {
+        name: "RuntimeVersionConfig",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "RuntimeVersionArn",
+                    shape: &RUNTIME_VERSION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Error",
+                    shape: &RUNTIME_VERSION_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static RUNTIME_VERSION_ERROR: Shape = Shape {
+        name: "RuntimeVersionError",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ErrorCode",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Message",
+                    shape: &SENSITIVE_STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static S3_BUCKET: Shape = Shape {
         name: "S3Bucket",
         sensitive: false,
@@ -5636,6 +7019,8 @@ pub mod shapes {
                 name: "DirectS3Read",
                 shape: &DIRECT_S3_READ,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -5648,7 +7033,7 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: ".*",
-                matches: pattern_18,
+                matches: pattern_23,
             }),
             values: &[],
         },
@@ -5673,7 +7058,7 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: ".*",
-                matches: pattern_18,
+                matches: pattern_23,
             }),
             values: &[],
         },
@@ -5687,7 +7072,7 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: "sg-[0-9a-zA-Z]*",
-                matches: pattern_19,
+                matches: pattern_24,
             }),
             values: &[],
         },
@@ -5700,6 +7085,30 @@ pub mod shapes {
             member: &SECURITY_GROUP_ID,
             min: Some(0),
             max: Some(5),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static SENSITIVE_STRING: Shape = Shape {
+        name: "SensitiveString",
+        sensitive: true,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static SENSITIVE_STRING_ON_SERVER_ONLY: Shape = Shape {
+        name: "SensitiveStringOnServerOnly",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(0),
+            max: Some(10000),
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -5711,6 +7120,8 @@ pub mod shapes {
                 name: "ApplyOn",
                 shape: &SNAP_START_APPLY_ON,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -5723,6 +7134,124 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &["PublishedVersions", "None"],
+        },
+    };
+
+    pub static SNAP_START_OPTIMIZATION_STATUS: Shape = Shape {
+        name: "SnapStartOptimizationStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["On", "Off"],
+        },
+    };
+
+    pub static SNAP_START_RESPONSE: Shape = Shape {
+        name: "SnapStartResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ApplyOn",
+                    shape: &SNAP_START_APPLY_ON,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "OptimizationStatus",
+                    shape: &SNAP_START_OPTIMIZATION_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static STATE: Shape = Shape {
+        name: "State",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "Pending",
+                "Active",
+                "Inactive",
+                "Failed",
+                "Deactivating",
+                "Deactivated",
+                "ActiveNonInvocable",
+                "Deleting",
+            ],
+        },
+    };
+
+    pub static STATE_REASON: Shape = Shape {
+        name: "StateReason",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static STATE_REASON_CODE: Shape = Shape {
+        name: "StateReasonCode",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "Idle",
+                "Creating",
+                "Restoring",
+                "EniLimitExceeded",
+                "InsufficientRolePermissions",
+                "InvalidConfiguration",
+                "InternalError",
+                "SubnetOutOfIPAddresses",
+                "InvalidSubnet",
+                "InvalidSecurityGroup",
+                "ImageDeleted",
+                "ImageAccessDenied",
+                "InvalidImage",
+                "KMSKeyAccessDenied",
+                "KMSKeyNotFound",
+                "InvalidStateKMSKey",
+                "DisabledKMSKey",
+                "EFSIOError",
+                "EFSMountConnectivityError",
+                "EFSMountFailure",
+                "EFSMountTimeout",
+                "InvalidRuntime",
+                "InvalidZipFileException",
+                "FunctionError",
+                "ServiceQuotaExceededException",
+                "VcpuLimitExceeded",
+                "CapacityProviderScalingLimitExceeded",
+                "InsufficientCapacity",
+                "EC2RequestLimitExceeded",
+                "FunctionError.InitTimeout",
+                "FunctionError.RuntimeInitError",
+                "FunctionError.ExtensionInitError",
+                "FunctionError.InvalidEntryPoint",
+                "FunctionError.InvalidWorkingDirectory",
+                "FunctionError.PermissionDenied",
+                "FunctionError.TooManyExtensions",
+                "FunctionError.InitResourceExhausted",
+                "DisallowedByVpcEncryptionControl",
+                "DrainingDurableExecutions",
+                "IncompatibleAcceleratorInstanceTypes",
+                "DependencyError",
+            ],
         },
     };
 
@@ -5744,6 +7273,8 @@ pub mod shapes {
             member: &STRING,
             min: Some(0),
             max: Some(1500),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5755,7 +7286,7 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: "subnet-[0-9a-z]*",
-                matches: pattern_20,
+                matches: pattern_25,
             }),
             values: &[],
         },
@@ -5768,6 +7299,8 @@ pub mod shapes {
             member: &SUBNET_ID,
             min: Some(0),
             max: Some(16),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5790,7 +7323,7 @@ pub mod shapes {
             max: Some(128),
             pattern: Some(Pattern {
                 regex: "([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)",
-                matches: pattern_21,
+                matches: pattern_26,
             }),
             values: &[],
         },
@@ -5804,7 +7337,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)",
-                matches: pattern_21,
+                matches: pattern_26,
             }),
             values: &[],
         },
@@ -5818,6 +7351,60 @@ pub mod shapes {
             value: &TAG_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static TAGS_ERROR: Shape = Shape {
+        name: "TagsError",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ErrorCode",
+                    shape: &TAGS_ERROR_CODE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Message",
+                    shape: &TAGS_ERROR_MESSAGE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static TAGS_ERROR_CODE: Shape = Shape {
+        name: "TagsErrorCode",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(10),
+            max: Some(21),
+            pattern: Some(Pattern {
+                regex: "[A-Za-z]+Exception",
+                matches: pattern_27,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static TAGS_ERROR_MESSAGE: Shape = Shape {
+        name: "TagsErrorMessage",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(84),
+            max: Some(1000),
+            pattern: Some(Pattern {
+                regex: ".*",
+                matches: pattern_23,
+            }),
+            values: &[],
         },
     };
 
@@ -5829,6 +7416,8 @@ pub mod shapes {
                 name: "TenantIsolationMode",
                 shape: &TENANT_ISOLATION_MODE,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -5841,7 +7430,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "[a-zA-Z0-9\\._:\\/=+\\-@ ]+",
-                matches: pattern_22,
+                matches: pattern_28,
             }),
             values: &[],
         },
@@ -5867,6 +7456,20 @@ pub mod shapes {
         },
     };
 
+    pub static TIMESTAMP: Shape = Shape {
+        name: "Timestamp",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(0),
+            max: Some(100),
+            pattern: Some(Pattern {
+                regex: ".*",
+                matches: pattern_23,
+            }),
+            values: &[],
+        },
+    };
+
     pub static TRACING_CONFIG: Shape = Shape {
         name: "TracingConfig",
         sensitive: false,
@@ -5875,6 +7478,22 @@ pub mod shapes {
                 name: "Mode",
                 shape: &TRACING_MODE,
                 required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static TRACING_CONFIG_RESPONSE: Shape = Shape {
+        name: "TracingConfigResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Mode",
+                shape: &TRACING_MODE,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -5899,31 +7518,43 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "Name",
                     shape: &ALIAS,
                     required: true,
+                    location_name: Some("Name"),
+                    flattened: false,
                 },
                 Member {
                     name: "FunctionVersion",
                     shape: &VERSION_WITH_LATEST_PUBLISHED,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RoutingConfig",
                     shape: &ALIAS_ROUTING_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RevisionId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5938,66 +7569,92 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "ZipFile",
                     shape: &BLOB,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3Bucket",
                     shape: &S3_BUCKET,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3Key",
                     shape: &S3_KEY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3ObjectVersion",
                     shape: &S3_OBJECT_VERSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "S3ObjectStorageMode",
                     shape: &S3_OBJECT_STORAGE_MODE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ImageUri",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Architectures",
                     shape: &ARCHITECTURES_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Publish",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PublishTo",
                     shape: &FUNCTION_VERSION_LATEST_PUBLISHED,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DryRun",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RevisionId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SourceKMSKeyArn",
                     shape: &KMS_KEY_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6012,116 +7669,162 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "Role",
                     shape: &ROLE_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Handler",
                     shape: &HANDLER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Timeout",
                     shape: &TIMEOUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MemorySize",
                     shape: &MEMORY_SIZE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "VpcConfig",
                     shape: &VPC_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Environment",
                     shape: &ENVIRONMENT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Runtime",
                     shape: &RUNTIME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DeadLetterConfig",
                     shape: &DEAD_LETTER_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KMSKeyArn",
                     shape: &KMS_KEY_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TracingConfig",
                     shape: &TRACING_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RevisionId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Layers",
                     shape: &LAYER_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "FileSystemConfigs",
                     shape: &FILE_SYSTEM_CONFIG_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ImageConfig",
                     shape: &IMAGE_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EphemeralStorage",
                     shape: &EPHEMERAL_STORAGE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SnapStart",
                     shape: &SNAP_START,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "LoggingConfig",
                     shape: &LOGGING_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "CapacityProviderConfig",
                     shape: &CAPACITY_PROVIDER_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DurableConfig",
                     shape: &DURABLE_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RuntimeConfig",
                     shape: &FUNCTION_RUNTIME_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AcceleratorConfig",
                     shape: &ACCELERATOR_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -6136,28 +7839,52 @@ pub mod shapes {
                     name: "FunctionName",
                     shape: &NAMESPACED_FUNCTION_NAME,
                     required: true,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
                 },
                 Member {
                     name: "Qualifier",
                     shape: &NUMERIC_LATEST_PUBLISHED_OR_ALIAS_QUALIFIER,
                     required: false,
+                    location_name: Some("Qualifier"),
+                    flattened: false,
                 },
                 Member {
                     name: "MaximumRetryAttempts",
                     shape: &MAXIMUM_RETRY_ATTEMPTS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaximumEventAgeInSeconds",
                     shape: &MAXIMUM_EVENT_AGE_IN_SECONDS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DestinationConfig",
                     shape: &DESTINATION_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static VERSION: Shape = Shape {
+        name: "Version",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(1024),
+            pattern: Some(Pattern {
+                regex: "(\\$LATEST|[0-9]+)",
+                matches: pattern_29,
+            }),
+            values: &[],
         },
     };
 
@@ -6169,7 +7896,7 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: "(\\$LATEST(\\.PUBLISHED)?|[0-9]+)",
-                matches: pattern_23,
+                matches: pattern_30,
             }),
             values: &[],
         },
@@ -6184,18 +7911,72 @@ pub mod shapes {
                     name: "SubnetIds",
                     shape: &SUBNET_IDS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SecurityGroupIds",
                     shape: &SECURITY_GROUP_IDS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Ipv6AllowedForDualStack",
                     shape: &NULLABLE_BOOLEAN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static VPC_CONFIG_RESPONSE: Shape = Shape {
+        name: "VpcConfigResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "SubnetIds",
+                    shape: &SUBNET_IDS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SecurityGroupIds",
+                    shape: &SECURITY_GROUP_IDS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "VpcId",
+                    shape: &VPC_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Ipv6AllowedForDualStack",
+                    shape: &NULLABLE_BOOLEAN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static VPC_ID: Shape = Shape {
+        name: "VpcId",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -6225,8 +8006,18 @@ pub mod shapes {
         regex_matches(&RE, "^(?:[0-9]+)$", value)
     }
 
-    /// `arn:aws[a-zA-Z-]*:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:capacity-provider:[a-zA-Z0-9-_]+`, whole value.
+    /// `arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)`, whole value.
     fn pattern_1(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*))$",
+            value,
+        )
+    }
+
+    /// `arn:aws[a-zA-Z-]*:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:capacity-provider:[a-zA-Z0-9-_]+`, whole value.
+    fn pattern_2(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -6236,7 +8027,7 @@ pub mod shapes {
     }
 
     /// `arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:code-signing-config:csc-[a-z0-9]{17}`, whole value.
-    fn pattern_2(value: &str) -> bool {
+    fn pattern_3(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -6246,7 +8037,7 @@ pub mod shapes {
     }
 
     /// `$|kafka://([^.]([a-zA-Z0-9\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)`, whole value.
-    fn pattern_3(value: &str) -> bool {
+    fn pattern_4(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -6255,20 +8046,30 @@ pub mod shapes {
         )
     }
 
+    /// `arn:([a-zA-Z0-9-]+):lambda:([a-zA-Z0-9-]+):(\d{12}):function:([a-zA-Z0-9_-]+):(\$LATEST(?:\.PUBLISHED)?|[0-9]+)/durable-execution/([a-zA-Z0-9_-]+)/([a-zA-Z0-9_-]+)`, whole value.
+    fn pattern_5(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:arn:([a-zA-Z0-9-]+):lambda:([a-zA-Z0-9-]+):(\\d{12}):function:([a-zA-Z0-9_-]+):(\\$LATEST(?:\\.PUBLISHED)?|[0-9]+)/durable-execution/([a-zA-Z0-9_-]+)/([a-zA-Z0-9_-]+))$",
+            value,
+        )
+    }
+
     /// `[a-zA-Z0-9-_]+`, whole value.
-    fn pattern_4(value: &str) -> bool {
+    fn pattern_6(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[a-zA-Z0-9-_]+)$", value)
     }
 
     /// `[a-zA-Z]([a-zA-Z0-9_])+`, whole value.
-    fn pattern_5(value: &str) -> bool {
+    fn pattern_7(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[a-zA-Z]([a-zA-Z0-9_])+)$", value)
     }
 
     /// `arn:aws[a-zA-Z-]*:elasticfilesystem:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:access-point/fsap-[a-f0-9]{17}$|^arn:aws[-a-z]*:s3files:[0-9a-z-:]+:file-system/fs-[0-9a-f]{17,40}/access-point/fsap-[0-9a-f]{17,40}`, whole value.
-    fn pattern_6(value: &str) -> bool {
+    fn pattern_8(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -6277,8 +8078,18 @@ pub mod shapes {
         )
     }
 
+    /// `arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?`, whole value.
+    fn pattern_9(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?)$",
+            value,
+        )
+    }
+
     /// `(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?`, whole value.
-    fn pattern_7(value: &str) -> bool {
+    fn pattern_10(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -6288,7 +8099,7 @@ pub mod shapes {
     }
 
     /// `arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:runtime/.+`, whole value.
-    fn pattern_8(value: &str) -> bool {
+    fn pattern_11(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -6298,19 +8109,19 @@ pub mod shapes {
     }
 
     /// `[^\s]+`, whole value.
-    fn pattern_9(value: &str) -> bool {
+    fn pattern_12(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[^\\s]+)$", value)
     }
 
     /// `(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()`, whole value.
-    fn pattern_10(value: &str) -> bool {
+    fn pattern_13(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|())$", value)
     }
 
     /// `((arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+))`, whole value.
-    fn pattern_11(value: &str) -> bool {
+    fn pattern_14(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -6320,19 +8131,19 @@ pub mod shapes {
     }
 
     /// `/mnt/[a-zA-Z0-9-_.]+`, whole value.
-    fn pattern_12(value: &str) -> bool {
+    fn pattern_15(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:/mnt/[a-zA-Z0-9-_.]+)$", value)
     }
 
     /// `[\.\-_/#A-Za-z0-9]+`, whole value.
-    fn pattern_13(value: &str) -> bool {
+    fn pattern_16(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[\\.\\-_/#A-Za-z0-9]+)$", value)
     }
 
     /// `ALL|(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}`, whole value.
-    fn pattern_14(value: &str) -> bool {
+    fn pattern_17(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -6341,8 +8152,18 @@ pub mod shapes {
         )
     }
 
+    /// `arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:function:[a-zA-Z0-9-_\.]+(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?`, whole value.
+    fn pattern_18(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_\\.]+(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?)$",
+            value,
+        )
+    }
+
     /// `(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?`, whole value.
-    fn pattern_15(value: &str) -> bool {
+    fn pattern_19(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -6352,7 +8173,7 @@ pub mod shapes {
     }
 
     /// `\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+`, whole value.
-    fn pattern_16(value: &str) -> bool {
+    fn pattern_20(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -6362,7 +8183,7 @@ pub mod shapes {
     }
 
     /// `arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+`, whole value.
-    fn pattern_17(value: &str) -> bool {
+    fn pattern_21(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -6371,38 +8192,60 @@ pub mod shapes {
         )
     }
 
+    /// `((arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}::runtime:.+)|(arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:runtime/[A-Za-z0-9_.-]{1,128}/version/[A-Za-z0-9_.-]{1,128}))`, whole value.
+    fn pattern_22(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:((arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}::runtime:.+)|(arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:runtime/[A-Za-z0-9_.-]{1,128}/version/[A-Za-z0-9_.-]{1,128})))$",
+            value,
+        )
+    }
+
     /// `.*`, whole value.
-    fn pattern_18(value: &str) -> bool {
+    fn pattern_23(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:.*)$", value)
     }
 
     /// `sg-[0-9a-zA-Z]*`, whole value.
-    fn pattern_19(value: &str) -> bool {
+    fn pattern_24(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:sg-[0-9a-zA-Z]*)$", value)
     }
 
     /// `subnet-[0-9a-z]*`, whole value.
-    fn pattern_20(value: &str) -> bool {
+    fn pattern_25(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:subnet-[0-9a-z]*)$", value)
     }
 
     /// `([\p{L}\p{Z}\p{N}_.:/=+\-@]*)`, whole value.
-    fn pattern_21(value: &str) -> bool {
+    fn pattern_26(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*))$", value)
     }
 
+    /// `[A-Za-z]+Exception`, whole value.
+    fn pattern_27(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(&RE, "^(?:[A-Za-z]+Exception)$", value)
+    }
+
     /// `[a-zA-Z0-9\._:\/=+\-@ ]+`, whole value.
-    fn pattern_22(value: &str) -> bool {
+    fn pattern_28(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[a-zA-Z0-9\\._:\\/=+\\-@ ]+)$", value)
     }
 
+    /// `(\$LATEST|[0-9]+)`, whole value.
+    fn pattern_29(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(&RE, "^(?:(\\$LATEST|[0-9]+))$", value)
+    }
+
     /// `(\$LATEST(\.PUBLISHED)?|[0-9]+)`, whole value.
-    fn pattern_23(value: &str) -> bool {
+    fn pattern_30(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:(\\$LATEST(\\.PUBLISHED)?|[0-9]+))$", value)
     }
@@ -6412,12 +8255,15 @@ pub mod shapes {
     fn every_pattern_compiles() {
         let patterns: &[&str] = &[
             "^(?:[0-9]+)$",
+            "^(?:arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*))$",
             "^(?:arn:aws[a-zA-Z-]*:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:capacity-provider:[a-zA-Z0-9-_]+)$",
             "^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:code-signing-config:csc-[a-z0-9]{17})$",
             "^(?:$|kafka://([^.]([a-zA-Z0-9\\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*))$",
+            "^(?:arn:([a-zA-Z0-9-]+):lambda:([a-zA-Z0-9-]+):(\\d{12}):function:([a-zA-Z0-9_-]+):(\\$LATEST(?:\\.PUBLISHED)?|[0-9]+)/durable-execution/([a-zA-Z0-9_-]+)/([a-zA-Z0-9_-]+))$",
             "^(?:[a-zA-Z0-9-_]+)$",
             "^(?:[a-zA-Z]([a-zA-Z0-9_])+)$",
             "^(?:arn:aws[a-zA-Z-]*:elasticfilesystem:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:access-point/fsap-[a-f0-9]{17}$|^arn:aws[-a-z]*:s3files:[0-9a-z-:]+:file-system/fs-[0-9a-f]{17,40}/access-point/fsap-[0-9a-f]{17,40})$",
+            "^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?)$",
             "^(?:(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?)$",
             "^(?:arn:[a-z-]+:lambda:[a-z0-9-]+:\\d{12}:runtime/.+)$",
             "^(?:[^\\s]+)$",
@@ -6426,14 +8272,18 @@ pub mod shapes {
             "^(?:/mnt/[a-zA-Z0-9-_.]+)$",
             "^(?:[\\.\\-_/#A-Za-z0-9]+)$",
             "^(?:ALL|(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})$",
+            "^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_\\.]+(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?)$",
             "^(?:(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?)$",
             "^(?:\\$(LATEST(\\.PUBLISHED)?)|[a-zA-Z0-9-_$]+)$",
             "^(?:arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+)$",
+            "^(?:((arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}::runtime:.+)|(arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:runtime/[A-Za-z0-9_.-]{1,128}/version/[A-Za-z0-9_.-]{1,128})))$",
             "^(?:.*)$",
             "^(?:sg-[0-9a-zA-Z]*)$",
             "^(?:subnet-[0-9a-z]*)$",
             "^(?:([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*))$",
+            "^(?:[A-Za-z]+Exception)$",
             "^(?:[a-zA-Z0-9\\._:\\/=+\\-@ ]+)$",
+            "^(?:(\\$LATEST|[0-9]+))$",
             "^(?:(\\$LATEST(\\.PUBLISHED)?|[0-9]+))$",
         ];
         for pattern in patterns {

@@ -190,6 +190,66 @@ impl Operation {
         }
     }
 
+    /// The shape of the operation's output (`None`: the operation returns nothing).
+    pub fn output_shape(self) -> Option<&'static Shape> {
+        match self {
+            Self::CreateFunction => Some(&shapes::FUNCTION_CONFIGURATION),
+            Self::GetFunction => Some(&shapes::GET_FUNCTION_RESPONSE),
+            Self::GetFunctionConfiguration => Some(&shapes::FUNCTION_CONFIGURATION),
+            Self::ListFunctions => Some(&shapes::LIST_FUNCTIONS_RESPONSE),
+            Self::DeleteFunction => Some(&shapes::DELETE_FUNCTION_RESPONSE),
+            Self::UpdateFunctionCode => Some(&shapes::FUNCTION_CONFIGURATION),
+            Self::UpdateFunctionConfiguration => Some(&shapes::FUNCTION_CONFIGURATION),
+            Self::Invoke => Some(&shapes::INVOCATION_RESPONSE),
+            Self::PutFunctionConcurrency => Some(&shapes::CONCURRENCY),
+            Self::GetFunctionConcurrency => Some(&shapes::GET_FUNCTION_CONCURRENCY_RESPONSE),
+            Self::DeleteFunctionConcurrency => None,
+            Self::PublishVersion => Some(&shapes::FUNCTION_CONFIGURATION),
+            Self::ListVersionsByFunction => Some(&shapes::LIST_VERSIONS_BY_FUNCTION_RESPONSE),
+            Self::CreateAlias => Some(&shapes::ALIAS_CONFIGURATION),
+            Self::GetAlias => Some(&shapes::ALIAS_CONFIGURATION),
+            Self::UpdateAlias => Some(&shapes::ALIAS_CONFIGURATION),
+            Self::DeleteAlias => None,
+            Self::ListAliases => Some(&shapes::LIST_ALIASES_RESPONSE),
+            Self::PutFunctionEventInvokeConfig => Some(&shapes::FUNCTION_EVENT_INVOKE_CONFIG),
+            Self::UpdateFunctionEventInvokeConfig => Some(&shapes::FUNCTION_EVENT_INVOKE_CONFIG),
+            Self::GetFunctionEventInvokeConfig => Some(&shapes::FUNCTION_EVENT_INVOKE_CONFIG),
+            Self::DeleteFunctionEventInvokeConfig => None,
+            Self::ListFunctionEventInvokeConfigs => {
+                Some(&shapes::LIST_FUNCTION_EVENT_INVOKE_CONFIGS_RESPONSE)
+            }
+        }
+    }
+
+    /// The element wrapping the output in a query protocol response (`resultWrapper`).
+    pub fn result_wrapper(self) -> Option<&'static str> {
+        match self {
+            Self::CreateFunction => None,
+            Self::GetFunction => None,
+            Self::GetFunctionConfiguration => None,
+            Self::ListFunctions => None,
+            Self::DeleteFunction => None,
+            Self::UpdateFunctionCode => None,
+            Self::UpdateFunctionConfiguration => None,
+            Self::Invoke => None,
+            Self::PutFunctionConcurrency => None,
+            Self::GetFunctionConcurrency => None,
+            Self::DeleteFunctionConcurrency => None,
+            Self::PublishVersion => None,
+            Self::ListVersionsByFunction => None,
+            Self::CreateAlias => None,
+            Self::GetAlias => None,
+            Self::UpdateAlias => None,
+            Self::DeleteAlias => None,
+            Self::ListAliases => None,
+            Self::PutFunctionEventInvokeConfig => None,
+            Self::UpdateFunctionEventInvokeConfig => None,
+            Self::GetFunctionEventInvokeConfig => None,
+            Self::DeleteFunctionEventInvokeConfig => None,
+            Self::ListFunctionEventInvokeConfigs => None,
+        }
+    }
+
     /// The names of the errors the model says the operation can return.
     pub fn errors(self) -> &'static [&'static str] {
         match self {

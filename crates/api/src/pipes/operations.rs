@@ -106,6 +106,38 @@ impl Operation {
         }
     }
 
+    /// The shape of the operation's output (`None`: the operation returns nothing).
+    pub fn output_shape(self) -> Option<&'static Shape> {
+        match self {
+            Self::CreatePipe => Some(&shapes::CREATE_PIPE_RESPONSE),
+            Self::DeletePipe => Some(&shapes::DELETE_PIPE_RESPONSE),
+            Self::DescribePipe => Some(&shapes::DESCRIBE_PIPE_RESPONSE),
+            Self::ListPipes => Some(&shapes::LIST_PIPES_RESPONSE),
+            Self::ListTagsForResource => Some(&shapes::LIST_TAGS_FOR_RESOURCE_RESPONSE),
+            Self::StartPipe => Some(&shapes::START_PIPE_RESPONSE),
+            Self::StopPipe => Some(&shapes::STOP_PIPE_RESPONSE),
+            Self::TagResource => Some(&shapes::TAG_RESOURCE_RESPONSE),
+            Self::UntagResource => Some(&shapes::UNTAG_RESOURCE_RESPONSE),
+            Self::UpdatePipe => Some(&shapes::UPDATE_PIPE_RESPONSE),
+        }
+    }
+
+    /// The element wrapping the output in a query protocol response (`resultWrapper`).
+    pub fn result_wrapper(self) -> Option<&'static str> {
+        match self {
+            Self::CreatePipe => None,
+            Self::DeletePipe => None,
+            Self::DescribePipe => None,
+            Self::ListPipes => None,
+            Self::ListTagsForResource => None,
+            Self::StartPipe => None,
+            Self::StopPipe => None,
+            Self::TagResource => None,
+            Self::UntagResource => None,
+            Self::UpdatePipe => None,
+        }
+    }
+
     /// The names of the errors the model says the operation can return.
     pub fn errors(self) -> &'static [&'static str] {
         match self {

@@ -862,6 +862,284 @@ impl Operation {
         }
     }
 
+    /// The shape of the operation's output (`None`: the operation returns nothing).
+    pub fn output_shape(self) -> Option<&'static Shape> {
+        match self {
+            Self::AbortMultipartUpload => Some(&shapes::ABORT_MULTIPART_UPLOAD_OUTPUT),
+            Self::CompleteMultipartUpload => Some(&shapes::COMPLETE_MULTIPART_UPLOAD_OUTPUT),
+            Self::CopyObject => Some(&shapes::COPY_OBJECT_OUTPUT),
+            Self::CreateBucket => Some(&shapes::CREATE_BUCKET_OUTPUT),
+            Self::CreateBucketMetadataConfiguration => None,
+            Self::CreateBucketMetadataTableConfiguration => None,
+            Self::CreateMultipartUpload => Some(&shapes::CREATE_MULTIPART_UPLOAD_OUTPUT),
+            Self::CreateSession => Some(&shapes::CREATE_SESSION_OUTPUT),
+            Self::DeleteBucket => None,
+            Self::DeleteBucketAnalyticsConfiguration => None,
+            Self::DeleteBucketCors => None,
+            Self::DeleteBucketEncryption => None,
+            Self::DeleteBucketIntelligentTieringConfiguration => None,
+            Self::DeleteBucketInventoryConfiguration => None,
+            Self::DeleteBucketLifecycle => None,
+            Self::DeleteBucketMetadataConfiguration => None,
+            Self::DeleteBucketMetadataTableConfiguration => None,
+            Self::DeleteBucketMetricsConfiguration => None,
+            Self::DeleteBucketOwnershipControls => None,
+            Self::DeleteBucketPolicy => None,
+            Self::DeleteBucketReplication => None,
+            Self::DeleteBucketTagging => None,
+            Self::DeleteBucketWebsite => None,
+            Self::DeleteObject => Some(&shapes::DELETE_OBJECT_OUTPUT),
+            Self::DeleteObjectAnnotation => Some(&shapes::DELETE_OBJECT_ANNOTATION_OUTPUT),
+            Self::DeleteObjectTagging => Some(&shapes::DELETE_OBJECT_TAGGING_OUTPUT),
+            Self::DeleteObjects => Some(&shapes::DELETE_OBJECTS_OUTPUT),
+            Self::DeletePublicAccessBlock => None,
+            Self::GetBucketAbac => Some(&shapes::GET_BUCKET_ABAC_OUTPUT),
+            Self::GetBucketAccelerateConfiguration => {
+                Some(&shapes::GET_BUCKET_ACCELERATE_CONFIGURATION_OUTPUT)
+            }
+            Self::GetBucketAcl => Some(&shapes::GET_BUCKET_ACL_OUTPUT),
+            Self::GetBucketAnalyticsConfiguration => {
+                Some(&shapes::GET_BUCKET_ANALYTICS_CONFIGURATION_OUTPUT)
+            }
+            Self::GetBucketCors => Some(&shapes::GET_BUCKET_CORS_OUTPUT),
+            Self::GetBucketDefaultStorageClass => {
+                Some(&shapes::GET_BUCKET_DEFAULT_STORAGE_CLASS_OUTPUT)
+            }
+            Self::GetBucketEncryption => Some(&shapes::GET_BUCKET_ENCRYPTION_OUTPUT),
+            Self::GetBucketIntelligentTieringConfiguration => {
+                Some(&shapes::GET_BUCKET_INTELLIGENT_TIERING_CONFIGURATION_OUTPUT)
+            }
+            Self::GetBucketInventoryConfiguration => {
+                Some(&shapes::GET_BUCKET_INVENTORY_CONFIGURATION_OUTPUT)
+            }
+            Self::GetBucketLifecycle => Some(&shapes::GET_BUCKET_LIFECYCLE_OUTPUT),
+            Self::GetBucketLifecycleConfiguration => {
+                Some(&shapes::GET_BUCKET_LIFECYCLE_CONFIGURATION_OUTPUT)
+            }
+            Self::GetBucketLocation => Some(&shapes::GET_BUCKET_LOCATION_OUTPUT),
+            Self::GetBucketLogging => Some(&shapes::GET_BUCKET_LOGGING_OUTPUT),
+            Self::GetBucketMetadataConfiguration => {
+                Some(&shapes::GET_BUCKET_METADATA_CONFIGURATION_OUTPUT)
+            }
+            Self::GetBucketMetadataTableConfiguration => {
+                Some(&shapes::GET_BUCKET_METADATA_TABLE_CONFIGURATION_OUTPUT)
+            }
+            Self::GetBucketMetricsConfiguration => {
+                Some(&shapes::GET_BUCKET_METRICS_CONFIGURATION_OUTPUT)
+            }
+            Self::GetBucketNotification => Some(&shapes::NOTIFICATION_CONFIGURATION_DEPRECATED),
+            Self::GetBucketNotificationConfiguration => Some(&shapes::NOTIFICATION_CONFIGURATION),
+            Self::GetBucketOwnershipControls => Some(&shapes::GET_BUCKET_OWNERSHIP_CONTROLS_OUTPUT),
+            Self::GetBucketPolicy => Some(&shapes::GET_BUCKET_POLICY_OUTPUT),
+            Self::GetBucketPolicyStatus => Some(&shapes::GET_BUCKET_POLICY_STATUS_OUTPUT),
+            Self::GetBucketReplication => Some(&shapes::GET_BUCKET_REPLICATION_OUTPUT),
+            Self::GetBucketRequestPayment => Some(&shapes::GET_BUCKET_REQUEST_PAYMENT_OUTPUT),
+            Self::GetBucketTagging => Some(&shapes::GET_BUCKET_TAGGING_OUTPUT),
+            Self::GetBucketVersioning => Some(&shapes::GET_BUCKET_VERSIONING_OUTPUT),
+            Self::GetBucketWebsite => Some(&shapes::GET_BUCKET_WEBSITE_OUTPUT),
+            Self::GetObject => Some(&shapes::GET_OBJECT_OUTPUT),
+            Self::GetObjectAcl => Some(&shapes::GET_OBJECT_ACL_OUTPUT),
+            Self::GetObjectAnnotation => Some(&shapes::GET_OBJECT_ANNOTATION_OUTPUT),
+            Self::GetObjectAttributes => Some(&shapes::GET_OBJECT_ATTRIBUTES_OUTPUT),
+            Self::GetObjectLegalHold => Some(&shapes::GET_OBJECT_LEGAL_HOLD_OUTPUT),
+            Self::GetObjectLockConfiguration => Some(&shapes::GET_OBJECT_LOCK_CONFIGURATION_OUTPUT),
+            Self::GetObjectRetention => Some(&shapes::GET_OBJECT_RETENTION_OUTPUT),
+            Self::GetObjectTagging => Some(&shapes::GET_OBJECT_TAGGING_OUTPUT),
+            Self::GetObjectTorrent => Some(&shapes::GET_OBJECT_TORRENT_OUTPUT),
+            Self::GetPart => Some(&shapes::GET_PART_OUTPUT),
+            Self::GetPublicAccessBlock => Some(&shapes::GET_PUBLIC_ACCESS_BLOCK_OUTPUT),
+            Self::HeadBucket => Some(&shapes::HEAD_BUCKET_OUTPUT),
+            Self::HeadObject => Some(&shapes::HEAD_OBJECT_OUTPUT),
+            Self::ListBucketAnalyticsConfigurations => {
+                Some(&shapes::LIST_BUCKET_ANALYTICS_CONFIGURATIONS_OUTPUT)
+            }
+            Self::ListBucketIntelligentTieringConfigurations => {
+                Some(&shapes::LIST_BUCKET_INTELLIGENT_TIERING_CONFIGURATIONS_OUTPUT)
+            }
+            Self::ListBucketInventoryConfigurations => {
+                Some(&shapes::LIST_BUCKET_INVENTORY_CONFIGURATIONS_OUTPUT)
+            }
+            Self::ListBucketMetricsConfigurations => {
+                Some(&shapes::LIST_BUCKET_METRICS_CONFIGURATIONS_OUTPUT)
+            }
+            Self::ListBuckets => Some(&shapes::LIST_BUCKETS_OUTPUT),
+            Self::ListDirectoryBuckets => Some(&shapes::LIST_DIRECTORY_BUCKETS_OUTPUT),
+            Self::ListMultipartUploads => Some(&shapes::LIST_MULTIPART_UPLOADS_OUTPUT),
+            Self::ListObjectAnnotations => Some(&shapes::LIST_OBJECT_ANNOTATIONS_OUTPUT),
+            Self::ListObjectVersions => Some(&shapes::LIST_OBJECT_VERSIONS_OUTPUT),
+            Self::ListObjects => Some(&shapes::LIST_OBJECTS_OUTPUT),
+            Self::ListObjectsV2 => Some(&shapes::LIST_OBJECTS_V2_OUTPUT),
+            Self::ListParts => Some(&shapes::LIST_PARTS_OUTPUT),
+            Self::PutBucketAbac => None,
+            Self::PutBucketAccelerateConfiguration => None,
+            Self::PutBucketAcl => None,
+            Self::PutBucketAnalyticsConfiguration => None,
+            Self::PutBucketCors => None,
+            Self::PutBucketDefaultStorageClass => None,
+            Self::PutBucketEncryption => None,
+            Self::PutBucketIntelligentTieringConfiguration => None,
+            Self::PutBucketInventoryConfiguration => None,
+            Self::PutBucketLifecycle => None,
+            Self::PutBucketLifecycleConfiguration => {
+                Some(&shapes::PUT_BUCKET_LIFECYCLE_CONFIGURATION_OUTPUT)
+            }
+            Self::PutBucketLogging => None,
+            Self::PutBucketMetricsConfiguration => None,
+            Self::PutBucketNotification => None,
+            Self::PutBucketNotificationConfiguration => None,
+            Self::PutBucketOwnershipControls => None,
+            Self::PutBucketPolicy => None,
+            Self::PutBucketReplication => None,
+            Self::PutBucketRequestPayment => None,
+            Self::PutBucketTagging => None,
+            Self::PutBucketVersioning => None,
+            Self::PutBucketWebsite => None,
+            Self::PutObject => Some(&shapes::PUT_OBJECT_OUTPUT),
+            Self::PutObjectAcl => Some(&shapes::PUT_OBJECT_ACL_OUTPUT),
+            Self::PutObjectAnnotation => Some(&shapes::PUT_OBJECT_ANNOTATION_OUTPUT),
+            Self::PutObjectLegalHold => Some(&shapes::PUT_OBJECT_LEGAL_HOLD_OUTPUT),
+            Self::PutObjectLockConfiguration => Some(&shapes::PUT_OBJECT_LOCK_CONFIGURATION_OUTPUT),
+            Self::PutObjectRetention => Some(&shapes::PUT_OBJECT_RETENTION_OUTPUT),
+            Self::PutObjectTagging => Some(&shapes::PUT_OBJECT_TAGGING_OUTPUT),
+            Self::PutPublicAccessBlock => None,
+            Self::RenameObject => Some(&shapes::RENAME_OBJECT_OUTPUT),
+            Self::RestoreObject => Some(&shapes::RESTORE_OBJECT_OUTPUT),
+            Self::SelectObjectContent => Some(&shapes::SELECT_OBJECT_CONTENT_OUTPUT),
+            Self::UpdateBucketMetadataAnnotationTableConfiguration => None,
+            Self::UpdateBucketMetadataInventoryTableConfiguration => None,
+            Self::UpdateBucketMetadataJournalTableConfiguration => None,
+            Self::UpdateObjectEncryption => Some(&shapes::UPDATE_OBJECT_ENCRYPTION_RESPONSE),
+            Self::UploadPart => Some(&shapes::UPLOAD_PART_OUTPUT),
+            Self::UploadPartCopy => Some(&shapes::UPLOAD_PART_COPY_OUTPUT),
+            Self::WriteGetObjectResponse => None,
+        }
+    }
+
+    /// The element wrapping the output in a query protocol response (`resultWrapper`).
+    pub fn result_wrapper(self) -> Option<&'static str> {
+        match self {
+            Self::AbortMultipartUpload => None,
+            Self::CompleteMultipartUpload => None,
+            Self::CopyObject => None,
+            Self::CreateBucket => None,
+            Self::CreateBucketMetadataConfiguration => None,
+            Self::CreateBucketMetadataTableConfiguration => None,
+            Self::CreateMultipartUpload => None,
+            Self::CreateSession => None,
+            Self::DeleteBucket => None,
+            Self::DeleteBucketAnalyticsConfiguration => None,
+            Self::DeleteBucketCors => None,
+            Self::DeleteBucketEncryption => None,
+            Self::DeleteBucketIntelligentTieringConfiguration => None,
+            Self::DeleteBucketInventoryConfiguration => None,
+            Self::DeleteBucketLifecycle => None,
+            Self::DeleteBucketMetadataConfiguration => None,
+            Self::DeleteBucketMetadataTableConfiguration => None,
+            Self::DeleteBucketMetricsConfiguration => None,
+            Self::DeleteBucketOwnershipControls => None,
+            Self::DeleteBucketPolicy => None,
+            Self::DeleteBucketReplication => None,
+            Self::DeleteBucketTagging => None,
+            Self::DeleteBucketWebsite => None,
+            Self::DeleteObject => None,
+            Self::DeleteObjectAnnotation => None,
+            Self::DeleteObjectTagging => None,
+            Self::DeleteObjects => None,
+            Self::DeletePublicAccessBlock => None,
+            Self::GetBucketAbac => None,
+            Self::GetBucketAccelerateConfiguration => None,
+            Self::GetBucketAcl => None,
+            Self::GetBucketAnalyticsConfiguration => None,
+            Self::GetBucketCors => None,
+            Self::GetBucketDefaultStorageClass => None,
+            Self::GetBucketEncryption => None,
+            Self::GetBucketIntelligentTieringConfiguration => None,
+            Self::GetBucketInventoryConfiguration => None,
+            Self::GetBucketLifecycle => None,
+            Self::GetBucketLifecycleConfiguration => None,
+            Self::GetBucketLocation => None,
+            Self::GetBucketLogging => None,
+            Self::GetBucketMetadataConfiguration => None,
+            Self::GetBucketMetadataTableConfiguration => None,
+            Self::GetBucketMetricsConfiguration => None,
+            Self::GetBucketNotification => None,
+            Self::GetBucketNotificationConfiguration => None,
+            Self::GetBucketOwnershipControls => None,
+            Self::GetBucketPolicy => None,
+            Self::GetBucketPolicyStatus => None,
+            Self::GetBucketReplication => None,
+            Self::GetBucketRequestPayment => None,
+            Self::GetBucketTagging => None,
+            Self::GetBucketVersioning => None,
+            Self::GetBucketWebsite => None,
+            Self::GetObject => None,
+            Self::GetObjectAcl => None,
+            Self::GetObjectAnnotation => None,
+            Self::GetObjectAttributes => None,
+            Self::GetObjectLegalHold => None,
+            Self::GetObjectLockConfiguration => None,
+            Self::GetObjectRetention => None,
+            Self::GetObjectTagging => None,
+            Self::GetObjectTorrent => None,
+            Self::GetPart => None,
+            Self::GetPublicAccessBlock => None,
+            Self::HeadBucket => None,
+            Self::HeadObject => None,
+            Self::ListBucketAnalyticsConfigurations => None,
+            Self::ListBucketIntelligentTieringConfigurations => None,
+            Self::ListBucketInventoryConfigurations => None,
+            Self::ListBucketMetricsConfigurations => None,
+            Self::ListBuckets => None,
+            Self::ListDirectoryBuckets => None,
+            Self::ListMultipartUploads => None,
+            Self::ListObjectAnnotations => None,
+            Self::ListObjectVersions => None,
+            Self::ListObjects => None,
+            Self::ListObjectsV2 => None,
+            Self::ListParts => None,
+            Self::PutBucketAbac => None,
+            Self::PutBucketAccelerateConfiguration => None,
+            Self::PutBucketAcl => None,
+            Self::PutBucketAnalyticsConfiguration => None,
+            Self::PutBucketCors => None,
+            Self::PutBucketDefaultStorageClass => None,
+            Self::PutBucketEncryption => None,
+            Self::PutBucketIntelligentTieringConfiguration => None,
+            Self::PutBucketInventoryConfiguration => None,
+            Self::PutBucketLifecycle => None,
+            Self::PutBucketLifecycleConfiguration => None,
+            Self::PutBucketLogging => None,
+            Self::PutBucketMetricsConfiguration => None,
+            Self::PutBucketNotification => None,
+            Self::PutBucketNotificationConfiguration => None,
+            Self::PutBucketOwnershipControls => None,
+            Self::PutBucketPolicy => None,
+            Self::PutBucketReplication => None,
+            Self::PutBucketRequestPayment => None,
+            Self::PutBucketTagging => None,
+            Self::PutBucketVersioning => None,
+            Self::PutBucketWebsite => None,
+            Self::PutObject => None,
+            Self::PutObjectAcl => None,
+            Self::PutObjectAnnotation => None,
+            Self::PutObjectLegalHold => None,
+            Self::PutObjectLockConfiguration => None,
+            Self::PutObjectRetention => None,
+            Self::PutObjectTagging => None,
+            Self::PutPublicAccessBlock => None,
+            Self::RenameObject => None,
+            Self::RestoreObject => None,
+            Self::SelectObjectContent => None,
+            Self::UpdateBucketMetadataAnnotationTableConfiguration => None,
+            Self::UpdateBucketMetadataInventoryTableConfiguration => None,
+            Self::UpdateBucketMetadataJournalTableConfiguration => None,
+            Self::UpdateObjectEncryption => None,
+            Self::UploadPart => None,
+            Self::UploadPartCopy => None,
+            Self::WriteGetObjectResponse => None,
+        }
+    }
+
     /// The names of the errors the model says the operation can return.
     pub fn errors(self) -> &'static [&'static str] {
         match self {

@@ -25,6 +25,10 @@ pub const API_VERSION: &str = "2021-06-30";
 /// The service's endpoint prefix (`scheduler.<region>.amazonaws.com`).
 pub const ENDPOINT_PREFIX: &str = "scheduler";
 
+/// Whether the service is `awsQueryCompatible`: its JSON errors also carry the query
+/// protocol's code in `x-amzn-query-error`.
+pub const AWS_QUERY_COMPATIBLE: bool = false;
+
 /// Every error the model declares: its name, the code the protocol sends (query
 /// protocols and `awsQueryCompatible` services have their own), its HTTP status.
 pub mod errors {
@@ -1425,8 +1429,9 @@ pub struct UpdateScheduleOutput {
     pub schedule_arn: String,
 }
 
-/// Every shape a request can reach, with the model's constraints, for
-/// [`crate::shape::validate`]. One static per shape, named after it.
+/// Every shape a request or response can reach, with the model's constraints (for
+/// [`crate::shape::validate`]) and wire names (for [`crate::query`]). One static per
+/// shape, named after it.
 pub mod shapes {
     use crate::shape::{Member, Pattern, RegexCell, Shape, ShapeKind, patterns, regex_matches};
 
@@ -1461,16 +1466,22 @@ pub mod shapes {
                     name: "Subnets",
                     shape: &SUBNETS,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SecurityGroups",
                     shape: &SECURITY_GROUPS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AssignPublicIp",
                     shape: &ASSIGN_PUBLIC_IP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -1494,6 +1505,8 @@ pub mod shapes {
             member: &CAPACITY_PROVIDER_STRATEGY_ITEM,
             min: Some(0),
             max: Some(6),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -1506,16 +1519,22 @@ pub mod shapes {
                     name: "capacityProvider",
                     shape: &CAPACITY_PROVIDER,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "weight",
                     shape: &CAPACITY_PROVIDER_STRATEGY_ITEM_WEIGHT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "base",
                     shape: &CAPACITY_PROVIDER_STRATEGY_ITEM_BASE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -1562,18 +1581,38 @@ pub mod shapes {
                     name: "Name",
                     shape: &SCHEDULE_GROUP_NAME,
                     required: true,
+                    location_name: Some("Name"),
+                    flattened: false,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ClientToken",
                     shape: &CLIENT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static CREATE_SCHEDULE_GROUP_OUTPUT: Shape = Shape {
+        name: "CreateScheduleGroupOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ScheduleGroupArn",
+                shape: &SCHEDULE_GROUP_ARN,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -1586,69 +1625,115 @@ pub mod shapes {
                     name: "Name",
                     shape: &NAME,
                     required: true,
+                    location_name: Some("Name"),
+                    flattened: false,
                 },
                 Member {
                     name: "GroupName",
                     shape: &SCHEDULE_GROUP_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ScheduleExpression",
                     shape: &SCHEDULE_EXPRESSION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StartDate",
                     shape: &START_DATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EndDate",
                     shape: &END_DATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ScheduleExpressionTimezone",
                     shape: &SCHEDULE_EXPRESSION_TIMEZONE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "State",
                     shape: &SCHEDULE_STATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KmsKeyArn",
                     shape: &KMS_KEY_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Target",
                     shape: &TARGET,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "FlexibleTimeWindow",
                     shape: &FLEXIBLE_TIME_WINDOW,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ClientToken",
                     shape: &CLIENT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ActionAfterCompletion",
                     shape: &ACTION_AFTER_COMPLETION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static CREATE_SCHEDULE_OUTPUT: Shape = Shape {
+        name: "CreateScheduleOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ScheduleArn",
+                shape: &SCHEDULE_ARN,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static CREATION_DATE: Shape = Shape {
+        name: "CreationDate",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
     };
 
     pub static DEAD_LETTER_CONFIG: Shape = Shape {
@@ -1659,6 +1744,8 @@ pub mod shapes {
                 name: "Arn",
                 shape: &DEAD_LETTER_CONFIG_ARN_STRING,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -1686,14 +1773,24 @@ pub mod shapes {
                     name: "Name",
                     shape: &SCHEDULE_GROUP_NAME,
                     required: true,
+                    location_name: Some("Name"),
+                    flattened: false,
                 },
                 Member {
                     name: "ClientToken",
                     shape: &CLIENT_TOKEN,
                     required: false,
+                    location_name: Some("clientToken"),
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static DELETE_SCHEDULE_GROUP_OUTPUT: Shape = Shape {
+        name: "DeleteScheduleGroupOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static DELETE_SCHEDULE_INPUT: Shape = Shape {
@@ -1705,19 +1802,31 @@ pub mod shapes {
                     name: "Name",
                     shape: &NAME,
                     required: true,
+                    location_name: Some("Name"),
+                    flattened: false,
                 },
                 Member {
                     name: "GroupName",
                     shape: &SCHEDULE_GROUP_NAME,
                     required: false,
+                    location_name: Some("groupName"),
+                    flattened: false,
                 },
                 Member {
                     name: "ClientToken",
                     shape: &CLIENT_TOKEN,
                     required: false,
+                    location_name: Some("clientToken"),
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static DELETE_SCHEDULE_OUTPUT: Shape = Shape {
+        name: "DeleteScheduleOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static DESCRIPTION: Shape = Shape {
@@ -1751,71 +1860,99 @@ pub mod shapes {
                     name: "TaskDefinitionArn",
                     shape: &TASK_DEFINITION_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TaskCount",
                     shape: &TASK_COUNT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "LaunchType",
                     shape: &LAUNCH_TYPE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NetworkConfiguration",
                     shape: &NETWORK_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PlatformVersion",
                     shape: &PLATFORM_VERSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Group",
                     shape: &GROUP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "CapacityProviderStrategy",
                     shape: &CAPACITY_PROVIDER_STRATEGY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EnableECSManagedTags",
                     shape: &ENABLE_ECS_MANAGED_TAGS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EnableExecuteCommand",
                     shape: &ENABLE_EXECUTE_COMMAND,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PlacementConstraints",
                     shape: &PLACEMENT_CONSTRAINTS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PlacementStrategy",
                     shape: &PLACEMENT_STRATEGIES,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PropagateTags",
                     shape: &PROPAGATE_TAGS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReferenceId",
                     shape: &REFERENCE_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAGS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -1861,6 +1998,9 @@ pub mod shapes {
             value: &EVENT_BRIDGE_METADATA_VALUE,
             min: Some(0),
             max: Some(100),
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -1884,11 +2024,15 @@ pub mod shapes {
                     name: "DetailType",
                     shape: &DETAIL_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Source",
                     shape: &SOURCE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -1903,11 +2047,15 @@ pub mod shapes {
                     name: "DetailType",
                     shape: &DETAIL_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Source",
                     shape: &SOURCE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -1921,6 +2069,8 @@ pub mod shapes {
                 name: "Metadata",
                 shape: &EVENT_BRIDGE_METADATA_MAP,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -1934,11 +2084,15 @@ pub mod shapes {
                     name: "Mode",
                     shape: &FLEXIBLE_TIME_WINDOW_MODE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaximumWindowInMinutes",
                     shape: &MAXIMUM_WINDOW_IN_MINUTES,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -1963,7 +2117,53 @@ pub mod shapes {
                 name: "Name",
                 shape: &SCHEDULE_GROUP_NAME,
                 required: true,
+                location_name: Some("Name"),
+                flattened: false,
             }],
+        },
+    };
+
+    pub static GET_SCHEDULE_GROUP_OUTPUT: Shape = Shape {
+        name: "GetScheduleGroupOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &SCHEDULE_GROUP_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Name",
+                    shape: &SCHEDULE_GROUP_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &SCHEDULE_GROUP_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationDate",
+                    shape: &CREATION_DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModificationDate",
+                    shape: &LAST_MODIFICATION_DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -1976,11 +2176,129 @@ pub mod shapes {
                     name: "Name",
                     shape: &NAME,
                     required: true,
+                    location_name: Some("Name"),
+                    flattened: false,
                 },
                 Member {
                     name: "GroupName",
                     shape: &SCHEDULE_GROUP_NAME,
                     required: false,
+                    location_name: Some("groupName"),
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static GET_SCHEDULE_OUTPUT: Shape = Shape {
+        name: "GetScheduleOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &SCHEDULE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "GroupName",
+                    shape: &SCHEDULE_GROUP_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Name",
+                    shape: &NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ScheduleExpression",
+                    shape: &SCHEDULE_EXPRESSION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StartDate",
+                    shape: &START_DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EndDate",
+                    shape: &END_DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Description",
+                    shape: &DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ScheduleExpressionTimezone",
+                    shape: &SCHEDULE_EXPRESSION_TIMEZONE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &SCHEDULE_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationDate",
+                    shape: &CREATION_DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModificationDate",
+                    shape: &LAST_MODIFICATION_DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KmsKeyArn",
+                    shape: &KMS_KEY_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Target",
+                    shape: &TARGET,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FlexibleTimeWindow",
+                    shape: &FLEXIBLE_TIME_WINDOW,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ActionAfterCompletion",
+                    shape: &ACTION_AFTER_COMPLETION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2005,6 +2323,8 @@ pub mod shapes {
                 name: "PartitionKey",
                 shape: &TARGET_PARTITION_KEY,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -2021,6 +2341,12 @@ pub mod shapes {
             }),
             values: &[],
         },
+    };
+
+    pub static LAST_MODIFICATION_DATE: Shape = Shape {
+        name: "LastModificationDate",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
     };
 
     pub static LAUNCH_TYPE: Shape = Shape {
@@ -2043,16 +2369,45 @@ pub mod shapes {
                     name: "NamePrefix",
                     shape: &SCHEDULE_GROUP_NAME_PREFIX,
                     required: false,
+                    location_name: Some("NamePrefix"),
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: Some("NextToken"),
+                    flattened: false,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &MAX_RESULTS,
                     required: false,
+                    location_name: Some("MaxResults"),
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_SCHEDULE_GROUPS_OUTPUT: Shape = Shape {
+        name: "ListScheduleGroupsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ScheduleGroups",
+                    shape: &SCHEDULE_GROUP_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2067,26 +2422,59 @@ pub mod shapes {
                     name: "GroupName",
                     shape: &SCHEDULE_GROUP_NAME,
                     required: false,
+                    location_name: Some("ScheduleGroup"),
+                    flattened: false,
                 },
                 Member {
                     name: "NamePrefix",
                     shape: &NAME_PREFIX,
                     required: false,
+                    location_name: Some("NamePrefix"),
+                    flattened: false,
                 },
                 Member {
                     name: "State",
                     shape: &SCHEDULE_STATE,
                     required: false,
+                    location_name: Some("State"),
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: Some("NextToken"),
+                    flattened: false,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &MAX_RESULTS,
                     required: false,
+                    location_name: Some("MaxResults"),
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_SCHEDULES_OUTPUT: Shape = Shape {
+        name: "ListSchedulesOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Schedules",
+                    shape: &SCHEDULE_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2100,6 +2488,22 @@ pub mod shapes {
                 name: "ResourceArn",
                 shape: &TAG_RESOURCE_ARN,
                 required: true,
+                location_name: Some("ResourceArn"),
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static LIST_TAGS_FOR_RESOURCE_OUTPUT: Shape = Shape {
+        name: "ListTagsForResourceOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Tags",
+                shape: &TAG_LIST,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -2187,6 +2591,8 @@ pub mod shapes {
                 name: "awsvpcConfiguration",
                 shape: &AWS_VPC_CONFIGURATION,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -2211,11 +2617,15 @@ pub mod shapes {
                     name: "type",
                     shape: &PLACEMENT_CONSTRAINT_TYPE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "expression",
                     shape: &PLACEMENT_CONSTRAINT_EXPRESSION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2250,6 +2660,8 @@ pub mod shapes {
             member: &PLACEMENT_CONSTRAINT,
             min: Some(0),
             max: Some(10),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2260,6 +2672,8 @@ pub mod shapes {
             member: &PLACEMENT_STRATEGY,
             min: Some(0),
             max: Some(5),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2272,11 +2686,15 @@ pub mod shapes {
                     name: "type",
                     shape: &PLACEMENT_STRATEGY_TYPE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "field",
                     shape: &PLACEMENT_STRATEGY_FIELD,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2346,11 +2764,15 @@ pub mod shapes {
                     name: "MaximumEventAgeInSeconds",
                     shape: &MAXIMUM_EVENT_AGE_IN_SECONDS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaximumRetryAttempts",
                     shape: &MAXIMUM_RETRY_ATTEMPTS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2379,11 +2801,15 @@ pub mod shapes {
                     name: "Name",
                     shape: &SAGE_MAKER_PIPELINE_PARAMETER_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Value",
                     shape: &SAGE_MAKER_PIPELINE_PARAMETER_VALUE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2396,6 +2822,8 @@ pub mod shapes {
             member: &SAGE_MAKER_PIPELINE_PARAMETER,
             min: Some(0),
             max: Some(200),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2432,7 +2860,23 @@ pub mod shapes {
                 name: "PipelineParameterList",
                 shape: &SAGE_MAKER_PIPELINE_PARAMETER_LIST,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static SCHEDULE_ARN: Shape = Shape {
+        name: "ScheduleArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(1224),
+            pattern: Some(Pattern {
+                regex: "arn:aws[a-z-]*:scheduler:[a-z0-9\\-]+:\\d{12}:schedule\\/[0-9a-zA-Z-_.]+\\/[0-9a-zA-Z-_.]+",
+                matches: pattern_7,
+            }),
+            values: &[],
         },
     };
 
@@ -2455,6 +2899,32 @@ pub mod shapes {
             max: Some(50),
             pattern: None,
             values: &[],
+        },
+    };
+
+    pub static SCHEDULE_GROUP_ARN: Shape = Shape {
+        name: "ScheduleGroupArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(1224),
+            pattern: Some(Pattern {
+                regex: "arn:aws[a-z-]*:scheduler:[a-z0-9\\-]+:\\d{12}:schedule-group\\/[0-9a-zA-Z-_.]+",
+                matches: pattern_8,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static SCHEDULE_GROUP_LIST: Shape = Shape {
+        name: "ScheduleGroupList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &SCHEDULE_GROUP_SUMMARY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2486,6 +2956,73 @@ pub mod shapes {
         },
     };
 
+    pub static SCHEDULE_GROUP_STATE: Shape = Shape {
+        name: "ScheduleGroupState",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ACTIVE", "DELETING"],
+        },
+    };
+
+    pub static SCHEDULE_GROUP_SUMMARY: Shape = Shape {
+        name: "ScheduleGroupSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &SCHEDULE_GROUP_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Name",
+                    shape: &SCHEDULE_GROUP_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &SCHEDULE_GROUP_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationDate",
+                    shape: &CREATION_DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModificationDate",
+                    shape: &LAST_MODIFICATION_DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static SCHEDULE_LIST: Shape = Shape {
+        name: "ScheduleList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &SCHEDULE_SUMMARY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static SCHEDULE_STATE: Shape = Shape {
         name: "ScheduleState",
         sensitive: false,
@@ -2494,6 +3031,64 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &["ENABLED", "DISABLED"],
+        },
+    };
+
+    pub static SCHEDULE_SUMMARY: Shape = Shape {
+        name: "ScheduleSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Arn",
+                    shape: &SCHEDULE_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Name",
+                    shape: &NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "GroupName",
+                    shape: &SCHEDULE_GROUP_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &SCHEDULE_STATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CreationDate",
+                    shape: &CREATION_DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModificationDate",
+                    shape: &LAST_MODIFICATION_DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Target",
+                    shape: &TARGET_SUMMARY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -2515,6 +3110,8 @@ pub mod shapes {
             member: &SECURITY_GROUP,
             min: Some(1),
             max: Some(5),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2540,6 +3137,8 @@ pub mod shapes {
                 name: "MessageGroupId",
                 shape: &MESSAGE_GROUP_ID,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -2568,6 +3167,8 @@ pub mod shapes {
             member: &SUBNET,
             min: Some(1),
             max: Some(16),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2580,11 +3181,15 @@ pub mod shapes {
                     name: "Key",
                     shape: &TAG_KEY,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Value",
                     shape: &TAG_VALUE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2608,6 +3213,8 @@ pub mod shapes {
             member: &TAG_KEY,
             min: Some(0),
             max: Some(200),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2618,6 +3225,8 @@ pub mod shapes {
             member: &TAG,
             min: Some(0),
             max: Some(200),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2629,6 +3238,9 @@ pub mod shapes {
             value: &TAG_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -2640,7 +3252,7 @@ pub mod shapes {
             max: Some(1011),
             pattern: Some(Pattern {
                 regex: "arn:aws[a-z-]*:scheduler:[a-z0-9\\-]+:\\d{12}:schedule-group\\/[0-9a-zA-Z-_.]+",
-                matches: pattern_7,
+                matches: pattern_8,
             }),
             values: &[],
         },
@@ -2655,14 +3267,24 @@ pub mod shapes {
                     name: "ResourceArn",
                     shape: &TAG_RESOURCE_ARN,
                     required: true,
+                    location_name: Some("ResourceArn"),
+                    flattened: false,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static TAG_RESOURCE_OUTPUT: Shape = Shape {
+        name: "TagResourceOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static TAG_VALUE: Shape = Shape {
@@ -2683,6 +3305,8 @@ pub mod shapes {
             member: &TAG_MAP,
             min: Some(0),
             max: Some(50),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2695,61 +3319,85 @@ pub mod shapes {
                     name: "Arn",
                     shape: &TARGET_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RoleArn",
                     shape: &ROLE_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DeadLetterConfig",
                     shape: &DEAD_LETTER_CONFIG,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "RetryPolicy",
                     shape: &RETRY_POLICY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Input",
                     shape: &TARGET_INPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EcsParameters",
                     shape: &ECS_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventBridgeParameters",
                     shape: &EVENT_BRIDGE_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventBridgePutEventsV2Parameters",
                     shape: &EVENT_BRIDGE_PUT_EVENTS_V2_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EventBridgePutRawEventsParameters",
                     shape: &EVENT_BRIDGE_PUT_RAW_EVENTS_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KinesisParameters",
                     shape: &KINESIS_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SageMakerPipelineParameters",
                     shape: &SAGE_MAKER_PIPELINE_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "SqsParameters",
                     shape: &SQS_PARAMETERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2788,6 +3436,20 @@ pub mod shapes {
         },
     };
 
+    pub static TARGET_SUMMARY: Shape = Shape {
+        name: "TargetSummary",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Arn",
+                shape: &TARGET_ARN,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
     pub static TASK_COUNT: Shape = Shape {
         name: "TaskCount",
         sensitive: false,
@@ -2817,14 +3479,24 @@ pub mod shapes {
                     name: "ResourceArn",
                     shape: &TAG_RESOURCE_ARN,
                     required: true,
+                    location_name: Some("ResourceArn"),
+                    flattened: false,
                 },
                 Member {
                     name: "TagKeys",
                     shape: &TAG_KEY_LIST,
                     required: true,
+                    location_name: Some("TagKeys"),
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static UNTAG_RESOURCE_OUTPUT: Shape = Shape {
+        name: "UntagResourceOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static UPDATE_SCHEDULE_INPUT: Shape = Shape {
@@ -2836,68 +3508,108 @@ pub mod shapes {
                     name: "Name",
                     shape: &NAME,
                     required: true,
+                    location_name: Some("Name"),
+                    flattened: false,
                 },
                 Member {
                     name: "GroupName",
                     shape: &SCHEDULE_GROUP_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ScheduleExpression",
                     shape: &SCHEDULE_EXPRESSION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StartDate",
                     shape: &START_DATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "EndDate",
                     shape: &END_DATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Description",
                     shape: &DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ScheduleExpressionTimezone",
                     shape: &SCHEDULE_EXPRESSION_TIMEZONE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "State",
                     shape: &SCHEDULE_STATE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "KmsKeyArn",
                     shape: &KMS_KEY_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Target",
                     shape: &TARGET,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "FlexibleTimeWindow",
                     shape: &FLEXIBLE_TIME_WINDOW,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ClientToken",
                     shape: &CLIENT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ActionAfterCompletion",
                     shape: &ACTION_AFTER_COMPLETION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static UPDATE_SCHEDULE_OUTPUT: Shape = Shape {
+        name: "UpdateScheduleOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ScheduleArn",
+                shape: &SCHEDULE_ARN,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -2955,8 +3667,18 @@ pub mod shapes {
         regex_matches(&RE, "^(?:[A-Za-z0-9\\-_]*)$", value)
     }
 
-    /// `arn:aws[a-z-]*:scheduler:[a-z0-9\-]+:\d{12}:schedule-group\/[0-9a-zA-Z-_.]+`, whole value.
+    /// `arn:aws[a-z-]*:scheduler:[a-z0-9\-]+:\d{12}:schedule\/[0-9a-zA-Z-_.]+\/[0-9a-zA-Z-_.]+`, whole value.
     fn pattern_7(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:arn:aws[a-z-]*:scheduler:[a-z0-9\\-]+:\\d{12}:schedule\\/[0-9a-zA-Z-_.]+\\/[0-9a-zA-Z-_.]+)$",
+            value,
+        )
+    }
+
+    /// `arn:aws[a-z-]*:scheduler:[a-z0-9\-]+:\d{12}:schedule-group\/[0-9a-zA-Z-_.]+`, whole value.
+    fn pattern_8(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -2976,6 +3698,7 @@ pub mod shapes {
             "^(?:[0-9a-zA-Z-_.]+)$",
             "^(?:arn:aws[a-z-]*:iam::\\d{12}:role\\/[\\w+=,.@\\/-]+)$",
             "^(?:[A-Za-z0-9\\-_]*)$",
+            "^(?:arn:aws[a-z-]*:scheduler:[a-z0-9\\-]+:\\d{12}:schedule\\/[0-9a-zA-Z-_.]+\\/[0-9a-zA-Z-_.]+)$",
             "^(?:arn:aws[a-z-]*:scheduler:[a-z0-9\\-]+:\\d{12}:schedule-group\\/[0-9a-zA-Z-_.]+)$",
         ];
         for pattern in patterns {

@@ -118,6 +118,42 @@ impl Operation {
         }
     }
 
+    /// The shape of the operation's output (`None`: the operation returns nothing).
+    pub fn output_shape(self) -> Option<&'static Shape> {
+        match self {
+            Self::CreateSchedule => Some(&shapes::CREATE_SCHEDULE_OUTPUT),
+            Self::CreateScheduleGroup => Some(&shapes::CREATE_SCHEDULE_GROUP_OUTPUT),
+            Self::DeleteSchedule => Some(&shapes::DELETE_SCHEDULE_OUTPUT),
+            Self::DeleteScheduleGroup => Some(&shapes::DELETE_SCHEDULE_GROUP_OUTPUT),
+            Self::GetSchedule => Some(&shapes::GET_SCHEDULE_OUTPUT),
+            Self::GetScheduleGroup => Some(&shapes::GET_SCHEDULE_GROUP_OUTPUT),
+            Self::ListScheduleGroups => Some(&shapes::LIST_SCHEDULE_GROUPS_OUTPUT),
+            Self::ListSchedules => Some(&shapes::LIST_SCHEDULES_OUTPUT),
+            Self::ListTagsForResource => Some(&shapes::LIST_TAGS_FOR_RESOURCE_OUTPUT),
+            Self::TagResource => Some(&shapes::TAG_RESOURCE_OUTPUT),
+            Self::UntagResource => Some(&shapes::UNTAG_RESOURCE_OUTPUT),
+            Self::UpdateSchedule => Some(&shapes::UPDATE_SCHEDULE_OUTPUT),
+        }
+    }
+
+    /// The element wrapping the output in a query protocol response (`resultWrapper`).
+    pub fn result_wrapper(self) -> Option<&'static str> {
+        match self {
+            Self::CreateSchedule => None,
+            Self::CreateScheduleGroup => None,
+            Self::DeleteSchedule => None,
+            Self::DeleteScheduleGroup => None,
+            Self::GetSchedule => None,
+            Self::GetScheduleGroup => None,
+            Self::ListScheduleGroups => None,
+            Self::ListSchedules => None,
+            Self::ListTagsForResource => None,
+            Self::TagResource => None,
+            Self::UntagResource => None,
+            Self::UpdateSchedule => None,
+        }
+    }
+
     /// The names of the errors the model says the operation can return.
     pub fn errors(self) -> &'static [&'static str] {
         match self {

@@ -4100,10 +4100,203 @@ pub struct ValidateStateMachineDefinitionOutput {
     pub truncated: Option<bool>,
 }
 
-/// Every shape a request can reach, with the model's constraints, for
-/// [`crate::shape::validate`]. One static per shape, named after it.
+/// Every shape a request or response can reach, with the model's constraints (for
+/// [`crate::shape::validate`]) and wire names (for [`crate::query`]). One static per
+/// shape, named after it.
 pub mod shapes {
     use crate::shape::{Member, Pattern, Shape, ShapeKind, patterns};
+
+    pub static ACTIVITY_FAILED_EVENT_DETAILS: Shape = Shape {
+        name: "ActivityFailedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static ACTIVITY_LIST: Shape = Shape {
+        name: "ActivityList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ACTIVITY_LIST_ITEM,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ACTIVITY_LIST_ITEM: Shape = Shape {
+        name: "ActivityListItem",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "activityArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "name",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "creationDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static ACTIVITY_SCHEDULE_FAILED_EVENT_DETAILS: Shape = Shape {
+        name: "ActivityScheduleFailedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static ACTIVITY_SCHEDULED_EVENT_DETAILS: Shape = Shape {
+        name: "ActivityScheduledEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "resource",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "input",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "inputDetails",
+                    shape: &HISTORY_EVENT_EXECUTION_DATA_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "timeoutInSeconds",
+                    shape: &TIMEOUT_IN_SECONDS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "heartbeatInSeconds",
+                    shape: &TIMEOUT_IN_SECONDS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static ACTIVITY_STARTED_EVENT_DETAILS: Shape = Shape {
+        name: "ActivityStartedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "workerName",
+                shape: &IDENTITY,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static ACTIVITY_SUCCEEDED_EVENT_DETAILS: Shape = Shape {
+        name: "ActivitySucceededEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "output",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "outputDetails",
+                    shape: &HISTORY_EVENT_EXECUTION_DATA_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static ACTIVITY_TIMED_OUT_EVENT_DETAILS: Shape = Shape {
+        name: "ActivityTimedOutEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
 
     pub static ALIAS_DESCRIPTION: Shape = Shape {
         name: "AliasDescription",
@@ -4124,6 +4317,75 @@ pub mod shapes {
             max: Some(256),
             pattern: None,
             values: &[],
+        },
+    };
+
+    pub static ASSIGNED_VARIABLES: Shape = Shape {
+        name: "AssignedVariables",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &VARIABLE_NAME,
+            value: &VARIABLE_VALUE,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static ASSIGNED_VARIABLES_DETAILS: Shape = Shape {
+        name: "AssignedVariablesDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "truncated",
+                shape: &TRUNCATED,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static BILLED_DURATION: Shape = Shape {
+        name: "BilledDuration",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
+        },
+    };
+
+    pub static BILLED_MEMORY_USED: Shape = Shape {
+        name: "BilledMemoryUsed",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
+        },
+    };
+
+    pub static BILLING_DETAILS: Shape = Shape {
+        name: "BillingDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "billedMemoryUsedInMB",
+                    shape: &BILLED_MEMORY_USED,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "billedDurationInMilliseconds",
+                    shape: &BILLED_DURATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -4155,6 +4417,20 @@ pub mod shapes {
         },
     };
 
+    pub static CLOUD_WATCH_EVENTS_EXECUTION_DATA_DETAILS: Shape = Shape {
+        name: "CloudWatchEventsExecutionDataDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "included",
+                shape: &INCLUDED_DETAILS,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
     pub static CLOUD_WATCH_LOGS_LOG_GROUP: Shape = Shape {
         name: "CloudWatchLogsLogGroup",
         sensitive: false,
@@ -4163,7 +4439,20 @@ pub mod shapes {
                 name: "logGroupArn",
                 shape: &ARN,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static CONNECTOR_PARAMETERS: Shape = Shape {
+        name: "ConnectorParameters",
+        sensitive: true,
+        kind: ShapeKind::String {
+            min: Some(0),
+            max: Some(262144),
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -4176,16 +4465,45 @@ pub mod shapes {
                     name: "name",
                     shape: &NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "tags",
                     shape: &TAG_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "encryptionConfiguration",
                     shape: &ENCRYPTION_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CREATE_ACTIVITY_OUTPUT: Shape = Shape {
+        name: "CreateActivityOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "activityArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "creationDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4200,16 +4518,45 @@ pub mod shapes {
                     name: "description",
                     shape: &ALIAS_DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "name",
                     shape: &CHARACTER_RESTRICTED_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "routingConfiguration",
                     shape: &ROUTING_CONFIGURATION_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CREATE_STATE_MACHINE_ALIAS_OUTPUT: Shape = Shape {
+        name: "CreateStateMachineAliasOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "stateMachineAliasArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "creationDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4224,51 +4571,101 @@ pub mod shapes {
                     name: "name",
                     shape: &NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "definition",
                     shape: &DEFINITION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "roleArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "type",
                     shape: &STATE_MACHINE_TYPE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "loggingConfiguration",
                     shape: &LOGGING_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "tags",
                     shape: &TAG_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "tracingConfiguration",
                     shape: &TRACING_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "publish",
                     shape: &PUBLISH,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "versionDescription",
                     shape: &VERSION_DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "encryptionConfiguration",
                     shape: &ENCRYPTION_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CREATE_STATE_MACHINE_OUTPUT: Shape = Shape {
+        name: "CreateStateMachineOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "stateMachineArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "creationDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stateMachineVersionArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4293,8 +4690,16 @@ pub mod shapes {
                 name: "activityArn",
                 shape: &ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
+    };
+
+    pub static DELETE_ACTIVITY_OUTPUT: Shape = Shape {
+        name: "DeleteActivityOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static DELETE_STATE_MACHINE_ALIAS_INPUT: Shape = Shape {
@@ -4305,8 +4710,16 @@ pub mod shapes {
                 name: "stateMachineAliasArn",
                 shape: &ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
+    };
+
+    pub static DELETE_STATE_MACHINE_ALIAS_OUTPUT: Shape = Shape {
+        name: "DeleteStateMachineAliasOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static DELETE_STATE_MACHINE_INPUT: Shape = Shape {
@@ -4317,8 +4730,16 @@ pub mod shapes {
                 name: "stateMachineArn",
                 shape: &ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
+    };
+
+    pub static DELETE_STATE_MACHINE_OUTPUT: Shape = Shape {
+        name: "DeleteStateMachineOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static DELETE_STATE_MACHINE_VERSION_INPUT: Shape = Shape {
@@ -4329,8 +4750,16 @@ pub mod shapes {
                 name: "stateMachineVersionArn",
                 shape: &LONG_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
+    };
+
+    pub static DELETE_STATE_MACHINE_VERSION_OUTPUT: Shape = Shape {
+        name: "DeleteStateMachineVersionOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static DESCRIBE_ACTIVITY_INPUT: Shape = Shape {
@@ -4341,7 +4770,46 @@ pub mod shapes {
                 name: "activityArn",
                 shape: &ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static DESCRIBE_ACTIVITY_OUTPUT: Shape = Shape {
+        name: "DescribeActivityOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "activityArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "name",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "creationDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "encryptionConfiguration",
+                    shape: &ENCRYPTION_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -4354,11 +4822,164 @@ pub mod shapes {
                     name: "executionArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "includedData",
                     shape: &INCLUDED_DATA,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static DESCRIBE_EXECUTION_OUTPUT: Shape = Shape {
+        name: "DescribeExecutionOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "executionArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stateMachineArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "name",
+                    shape: &NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "status",
+                    shape: &EXECUTION_STATUS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "startDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stopDate",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "input",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "inputDetails",
+                    shape: &CLOUD_WATCH_EVENTS_EXECUTION_DATA_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "output",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "outputDetails",
+                    shape: &CLOUD_WATCH_EVENTS_EXECUTION_DATA_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "traceHeader",
+                    shape: &TRACE_HEADER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "mapRunArn",
+                    shape: &LONG_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stateMachineVersionArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stateMachineAliasArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "redriveCount",
+                    shape: &REDRIVE_COUNT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "redriveDate",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "redriveStatus",
+                    shape: &EXECUTION_REDRIVE_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "redriveStatusReason",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4372,7 +4993,102 @@ pub mod shapes {
                 name: "mapRunArn",
                 shape: &LONG_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static DESCRIBE_MAP_RUN_OUTPUT: Shape = Shape {
+        name: "DescribeMapRunOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "mapRunArn",
+                    shape: &LONG_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "executionArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "status",
+                    shape: &MAP_RUN_STATUS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "startDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stopDate",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "maxConcurrency",
+                    shape: &MAX_CONCURRENCY,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "toleratedFailurePercentage",
+                    shape: &TOLERATED_FAILURE_PERCENTAGE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "toleratedFailureCount",
+                    shape: &TOLERATED_FAILURE_COUNT,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "itemCounts",
+                    shape: &MAP_RUN_ITEM_COUNTS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "executionCounts",
+                    shape: &MAP_RUN_EXECUTION_COUNTS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "redriveCount",
+                    shape: &REDRIVE_COUNT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "redriveDate",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -4384,7 +5100,60 @@ pub mod shapes {
                 name: "stateMachineAliasArn",
                 shape: &ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static DESCRIBE_STATE_MACHINE_ALIAS_OUTPUT: Shape = Shape {
+        name: "DescribeStateMachineAliasOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "stateMachineAliasArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "name",
+                    shape: &NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "description",
+                    shape: &ALIAS_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "routingConfiguration",
+                    shape: &ROUTING_CONFIGURATION_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "creationDate",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "updateDate",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -4397,11 +5166,108 @@ pub mod shapes {
                     name: "executionArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "includedData",
                     shape: &INCLUDED_DATA,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static DESCRIBE_STATE_MACHINE_FOR_EXECUTION_OUTPUT: Shape = Shape {
+        name: "DescribeStateMachineForExecutionOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "stateMachineArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "name",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "definition",
+                    shape: &DEFINITION,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "roleArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "updateDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "loggingConfiguration",
+                    shape: &LOGGING_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "tracingConfiguration",
+                    shape: &TRACING_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "mapRunArn",
+                    shape: &LONG_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "label",
+                    shape: &MAP_RUN_LABEL,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "revisionId",
+                    shape: &REVISION_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "encryptionConfiguration",
+                    shape: &ENCRYPTION_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "variableReferences",
+                    shape: &VARIABLE_REFERENCES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4416,11 +5282,122 @@ pub mod shapes {
                     name: "stateMachineArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "includedData",
                     shape: &INCLUDED_DATA,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static DESCRIBE_STATE_MACHINE_OUTPUT: Shape = Shape {
+        name: "DescribeStateMachineOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "stateMachineArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "name",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "status",
+                    shape: &STATE_MACHINE_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "definition",
+                    shape: &DEFINITION,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "roleArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "type",
+                    shape: &STATE_MACHINE_TYPE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "creationDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "loggingConfiguration",
+                    shape: &LOGGING_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "tracingConfiguration",
+                    shape: &TRACING_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "label",
+                    shape: &MAP_RUN_LABEL,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "revisionId",
+                    shape: &REVISION_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "description",
+                    shape: &VERSION_DESCRIPTION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "encryptionConfiguration",
+                    shape: &ENCRYPTION_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "variableReferences",
+                    shape: &VARIABLE_REFERENCES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4441,16 +5418,22 @@ pub mod shapes {
                     name: "kmsKeyId",
                     shape: &KMS_KEY_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "kmsDataKeyReusePeriodSeconds",
                     shape: &KMS_DATA_KEY_REUSE_PERIOD_SECONDS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "type",
                     shape: &ENCRYPTION_TYPE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4467,6 +5450,223 @@ pub mod shapes {
         },
     };
 
+    pub static EVALUATION_FAILED_EVENT_DETAILS: Shape = Shape {
+        name: "EvaluationFailedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "location",
+                    shape: &EVALUATION_FAILURE_LOCATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "state",
+                    shape: &STATE_NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static EVALUATION_FAILURE_LOCATION: Shape = Shape {
+        name: "EvaluationFailureLocation",
+        sensitive: true,
+        kind: ShapeKind::String {
+            min: Some(0),
+            max: Some(256),
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static EVENT_ID: Shape = Shape {
+        name: "EventId",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: None,
+            max: None,
+        },
+    };
+
+    pub static EXCEPTION_HANDLER_INDEX: Shape = Shape {
+        name: "ExceptionHandlerIndex",
+        sensitive: true,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: None,
+        },
+    };
+
+    pub static EXECUTION_ABORTED_EVENT_DETAILS: Shape = Shape {
+        name: "ExecutionAbortedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static EXECUTION_FAILED_EVENT_DETAILS: Shape = Shape {
+        name: "ExecutionFailedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static EXECUTION_LIST: Shape = Shape {
+        name: "ExecutionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &EXECUTION_LIST_ITEM,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static EXECUTION_LIST_ITEM: Shape = Shape {
+        name: "ExecutionListItem",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "executionArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stateMachineArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "name",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "status",
+                    shape: &EXECUTION_STATUS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "startDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stopDate",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "mapRunArn",
+                    shape: &LONG_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "itemCount",
+                    shape: &UNSIGNED_INTEGER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stateMachineVersionArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stateMachineAliasArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "redriveCount",
+                    shape: &REDRIVE_COUNT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "redriveDate",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static EXECUTION_REDRIVE_FILTER: Shape = Shape {
         name: "ExecutionRedriveFilter",
         sensitive: false,
@@ -4475,6 +5675,75 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &["REDRIVEN", "NOT_REDRIVEN"],
+        },
+    };
+
+    pub static EXECUTION_REDRIVE_STATUS: Shape = Shape {
+        name: "ExecutionRedriveStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["REDRIVABLE", "NOT_REDRIVABLE", "REDRIVABLE_BY_MAP_RUN"],
+        },
+    };
+
+    pub static EXECUTION_REDRIVEN_EVENT_DETAILS: Shape = Shape {
+        name: "ExecutionRedrivenEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "redriveCount",
+                shape: &REDRIVE_COUNT,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static EXECUTION_STARTED_EVENT_DETAILS: Shape = Shape {
+        name: "ExecutionStartedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "input",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "inputDetails",
+                    shape: &HISTORY_EVENT_EXECUTION_DATA_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "roleArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stateMachineAliasArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stateMachineVersionArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -4496,6 +5765,52 @@ pub mod shapes {
         },
     };
 
+    pub static EXECUTION_SUCCEEDED_EVENT_DETAILS: Shape = Shape {
+        name: "ExecutionSucceededEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "output",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "outputDetails",
+                    shape: &HISTORY_EVENT_EXECUTION_DATA_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static EXECUTION_TIMED_OUT_EVENT_DETAILS: Shape = Shape {
+        name: "ExecutionTimedOutEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static GET_ACTIVITY_TASK_INPUT: Shape = Shape {
         name: "GetActivityTaskInput",
         sensitive: false,
@@ -4505,11 +5820,38 @@ pub mod shapes {
                     name: "activityArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "workerName",
                     shape: &NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static GET_ACTIVITY_TASK_OUTPUT: Shape = Shape {
+        name: "GetActivityTaskOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "taskToken",
+                    shape: &TASK_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "input",
+                    shape: &SENSITIVE_DATA_JOB_INPUT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4524,28 +5866,534 @@ pub mod shapes {
                     name: "executionArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "maxResults",
                     shape: &PAGE_SIZE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "reverseOrder",
                     shape: &REVERSE_ORDER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "nextToken",
                     shape: &PAGE_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "includeExecutionData",
                     shape: &INCLUDE_EXECUTION_DATA_GET_EXECUTION_HISTORY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static GET_EXECUTION_HISTORY_OUTPUT: Shape = Shape {
+        name: "GetExecutionHistoryOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "events",
+                    shape: &HISTORY_EVENT_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "nextToken",
+                    shape: &PAGE_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static HTTP_BODY: Shape = Shape {
+        name: "HTTPBody",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static HTTP_HEADERS: Shape = Shape {
+        name: "HTTPHeaders",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static HTTP_METHOD: Shape = Shape {
+        name: "HTTPMethod",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static HTTP_PROTOCOL: Shape = Shape {
+        name: "HTTPProtocol",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static HTTP_STATUS_CODE: Shape = Shape {
+        name: "HTTPStatusCode",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static HTTP_STATUS_MESSAGE: Shape = Shape {
+        name: "HTTPStatusMessage",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static HISTORY_EVENT: Shape = Shape {
+        name: "HistoryEvent",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "timestamp",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "type",
+                    shape: &HISTORY_EVENT_TYPE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "id",
+                    shape: &EVENT_ID,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "previousEventId",
+                    shape: &EVENT_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "activityFailedEventDetails",
+                    shape: &ACTIVITY_FAILED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "activityScheduleFailedEventDetails",
+                    shape: &ACTIVITY_SCHEDULE_FAILED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "activityScheduledEventDetails",
+                    shape: &ACTIVITY_SCHEDULED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "activityStartedEventDetails",
+                    shape: &ACTIVITY_STARTED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "activitySucceededEventDetails",
+                    shape: &ACTIVITY_SUCCEEDED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "activityTimedOutEventDetails",
+                    shape: &ACTIVITY_TIMED_OUT_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "taskFailedEventDetails",
+                    shape: &TASK_FAILED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "taskScheduledEventDetails",
+                    shape: &TASK_SCHEDULED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "taskStartFailedEventDetails",
+                    shape: &TASK_START_FAILED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "taskStartedEventDetails",
+                    shape: &TASK_STARTED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "taskSubmitFailedEventDetails",
+                    shape: &TASK_SUBMIT_FAILED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "taskSubmittedEventDetails",
+                    shape: &TASK_SUBMITTED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "taskSucceededEventDetails",
+                    shape: &TASK_SUCCEEDED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "taskTimedOutEventDetails",
+                    shape: &TASK_TIMED_OUT_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "executionFailedEventDetails",
+                    shape: &EXECUTION_FAILED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "executionStartedEventDetails",
+                    shape: &EXECUTION_STARTED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "executionSucceededEventDetails",
+                    shape: &EXECUTION_SUCCEEDED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "executionAbortedEventDetails",
+                    shape: &EXECUTION_ABORTED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "executionTimedOutEventDetails",
+                    shape: &EXECUTION_TIMED_OUT_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "executionRedrivenEventDetails",
+                    shape: &EXECUTION_REDRIVEN_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "mapStateStartedEventDetails",
+                    shape: &MAP_STATE_STARTED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "mapIterationStartedEventDetails",
+                    shape: &MAP_ITERATION_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "mapIterationSucceededEventDetails",
+                    shape: &MAP_ITERATION_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "mapIterationFailedEventDetails",
+                    shape: &MAP_ITERATION_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "mapIterationAbortedEventDetails",
+                    shape: &MAP_ITERATION_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "lambdaFunctionFailedEventDetails",
+                    shape: &LAMBDA_FUNCTION_FAILED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "lambdaFunctionScheduleFailedEventDetails",
+                    shape: &LAMBDA_FUNCTION_SCHEDULE_FAILED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "lambdaFunctionScheduledEventDetails",
+                    shape: &LAMBDA_FUNCTION_SCHEDULED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "lambdaFunctionStartFailedEventDetails",
+                    shape: &LAMBDA_FUNCTION_START_FAILED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "lambdaFunctionSucceededEventDetails",
+                    shape: &LAMBDA_FUNCTION_SUCCEEDED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "lambdaFunctionTimedOutEventDetails",
+                    shape: &LAMBDA_FUNCTION_TIMED_OUT_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stateEnteredEventDetails",
+                    shape: &STATE_ENTERED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stateExitedEventDetails",
+                    shape: &STATE_EXITED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "mapRunStartedEventDetails",
+                    shape: &MAP_RUN_STARTED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "mapRunFailedEventDetails",
+                    shape: &MAP_RUN_FAILED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "mapRunRedrivenEventDetails",
+                    shape: &MAP_RUN_REDRIVEN_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "evaluationFailedEventDetails",
+                    shape: &EVALUATION_FAILED_EVENT_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static HISTORY_EVENT_EXECUTION_DATA_DETAILS: Shape = Shape {
+        name: "HistoryEventExecutionDataDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "truncated",
+                shape: &TRUNCATED,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static HISTORY_EVENT_LIST: Shape = Shape {
+        name: "HistoryEventList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &HISTORY_EVENT,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static HISTORY_EVENT_TYPE: Shape = Shape {
+        name: "HistoryEventType",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "ActivityFailed",
+                "ActivityScheduled",
+                "ActivityScheduleFailed",
+                "ActivityStarted",
+                "ActivitySucceeded",
+                "ActivityTimedOut",
+                "ChoiceStateEntered",
+                "ChoiceStateExited",
+                "ExecutionAborted",
+                "ExecutionFailed",
+                "ExecutionStarted",
+                "ExecutionSucceeded",
+                "ExecutionTimedOut",
+                "FailStateEntered",
+                "LambdaFunctionFailed",
+                "LambdaFunctionScheduled",
+                "LambdaFunctionScheduleFailed",
+                "LambdaFunctionStarted",
+                "LambdaFunctionStartFailed",
+                "LambdaFunctionSucceeded",
+                "LambdaFunctionTimedOut",
+                "MapIterationAborted",
+                "MapIterationFailed",
+                "MapIterationStarted",
+                "MapIterationSucceeded",
+                "MapStateAborted",
+                "MapStateEntered",
+                "MapStateExited",
+                "MapStateFailed",
+                "MapStateStarted",
+                "MapStateSucceeded",
+                "ParallelStateAborted",
+                "ParallelStateEntered",
+                "ParallelStateExited",
+                "ParallelStateFailed",
+                "ParallelStateStarted",
+                "ParallelStateSucceeded",
+                "PassStateEntered",
+                "PassStateExited",
+                "SucceedStateEntered",
+                "SucceedStateExited",
+                "TaskFailed",
+                "TaskScheduled",
+                "TaskStarted",
+                "TaskStartFailed",
+                "TaskStateAborted",
+                "TaskStateEntered",
+                "TaskStateExited",
+                "TaskSubmitFailed",
+                "TaskSubmitted",
+                "TaskSucceeded",
+                "TaskTimedOut",
+                "WaitStateAborted",
+                "WaitStateEntered",
+                "WaitStateExited",
+                "MapRunAborted",
+                "MapRunFailed",
+                "MapRunStarted",
+                "MapRunSucceeded",
+                "ExecutionRedriven",
+                "MapRunRedriven",
+                "EvaluationFailed",
+            ],
+        },
+    };
+
+    pub static IDENTITY: Shape = Shape {
+        name: "Identity",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: Some(256),
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -4572,6 +6420,259 @@ pub mod shapes {
         },
     };
 
+    pub static INSPECTION_DATA: Shape = Shape {
+        name: "InspectionData",
+        sensitive: true,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "input",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "afterArguments",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "afterInputPath",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "afterParameters",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "result",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "afterResultSelector",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "afterResultPath",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "request",
+                    shape: &INSPECTION_DATA_REQUEST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "response",
+                    shape: &INSPECTION_DATA_RESPONSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "variables",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "errorDetails",
+                    shape: &INSPECTION_ERROR_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "afterItemsPath",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "afterItemSelector",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "afterItemBatcher",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "afterItemsPointer",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "toleratedFailureCount",
+                    shape: &INSPECTION_TOLERATED_FAILURE_COUNT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "toleratedFailurePercentage",
+                    shape: &INSPECTION_TOLERATED_FAILURE_PERCENTAGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "maxConcurrency",
+                    shape: &INSPECTION_MAX_CONCURRENCY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static INSPECTION_DATA_REQUEST: Shape = Shape {
+        name: "InspectionDataRequest",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "protocol",
+                    shape: &HTTP_PROTOCOL,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "method",
+                    shape: &HTTP_METHOD,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "url",
+                    shape: &URL,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "headers",
+                    shape: &HTTP_HEADERS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "body",
+                    shape: &HTTP_BODY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static INSPECTION_DATA_RESPONSE: Shape = Shape {
+        name: "InspectionDataResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "protocol",
+                    shape: &HTTP_PROTOCOL,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "statusCode",
+                    shape: &HTTP_STATUS_CODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "statusMessage",
+                    shape: &HTTP_STATUS_MESSAGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "headers",
+                    shape: &HTTP_HEADERS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "body",
+                    shape: &HTTP_BODY,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static INSPECTION_ERROR_DETAILS: Shape = Shape {
+        name: "InspectionErrorDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "catchIndex",
+                    shape: &EXCEPTION_HANDLER_INDEX,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "retryIndex",
+                    shape: &EXCEPTION_HANDLER_INDEX,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "retryBackoffIntervalSeconds",
+                    shape: &RETRY_BACKOFF_INTERVAL_SECONDS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static INSPECTION_LEVEL: Shape = Shape {
         name: "InspectionLevel",
         sensitive: false,
@@ -4580,6 +6681,33 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &["INFO", "DEBUG", "TRACE"],
+        },
+    };
+
+    pub static INSPECTION_MAX_CONCURRENCY: Shape = Shape {
+        name: "InspectionMaxConcurrency",
+        sensitive: true,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: None,
+        },
+    };
+
+    pub static INSPECTION_TOLERATED_FAILURE_COUNT: Shape = Shape {
+        name: "InspectionToleratedFailureCount",
+        sensitive: true,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: None,
+        },
+    };
+
+    pub static INSPECTION_TOLERATED_FAILURE_PERCENTAGE: Shape = Shape {
+        name: "InspectionToleratedFailurePercentage",
+        sensitive: true,
+        kind: ShapeKind::Float {
+            min: Some(0.0),
+            max: Some(100.0),
         },
     };
 
@@ -4603,6 +6731,165 @@ pub mod shapes {
         },
     };
 
+    pub static LAMBDA_FUNCTION_FAILED_EVENT_DETAILS: Shape = Shape {
+        name: "LambdaFunctionFailedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LAMBDA_FUNCTION_SCHEDULE_FAILED_EVENT_DETAILS: Shape = Shape {
+        name: "LambdaFunctionScheduleFailedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LAMBDA_FUNCTION_SCHEDULED_EVENT_DETAILS: Shape = Shape {
+        name: "LambdaFunctionScheduledEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "resource",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "input",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "inputDetails",
+                    shape: &HISTORY_EVENT_EXECUTION_DATA_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "timeoutInSeconds",
+                    shape: &TIMEOUT_IN_SECONDS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "taskCredentials",
+                    shape: &TASK_CREDENTIALS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LAMBDA_FUNCTION_START_FAILED_EVENT_DETAILS: Shape = Shape {
+        name: "LambdaFunctionStartFailedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LAMBDA_FUNCTION_SUCCEEDED_EVENT_DETAILS: Shape = Shape {
+        name: "LambdaFunctionSucceededEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "output",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "outputDetails",
+                    shape: &HISTORY_EVENT_EXECUTION_DATA_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LAMBDA_FUNCTION_TIMED_OUT_EVENT_DETAILS: Shape = Shape {
+        name: "LambdaFunctionTimedOutEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static LIST_ACTIVITIES_INPUT: Shape = Shape {
         name: "ListActivitiesInput",
         sensitive: false,
@@ -4612,11 +6899,38 @@ pub mod shapes {
                     name: "maxResults",
                     shape: &PAGE_SIZE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "nextToken",
                     shape: &PAGE_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_ACTIVITIES_OUTPUT: Shape = Shape {
+        name: "ListActivitiesOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "activities",
+                    shape: &ACTIVITY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "nextToken",
+                    shape: &PAGE_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4631,31 +6945,66 @@ pub mod shapes {
                     name: "stateMachineArn",
                     shape: &ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "statusFilter",
                     shape: &EXECUTION_STATUS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "maxResults",
                     shape: &PAGE_SIZE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "nextToken",
                     shape: &LIST_EXECUTIONS_PAGE_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "mapRunArn",
                     shape: &LONG_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "redriveFilter",
                     shape: &EXECUTION_REDRIVE_FILTER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_EXECUTIONS_OUTPUT: Shape = Shape {
+        name: "ListExecutionsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "executions",
+                    shape: &EXECUTION_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "nextToken",
+                    shape: &LIST_EXECUTIONS_PAGE_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4681,16 +7030,45 @@ pub mod shapes {
                     name: "executionArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "maxResults",
                     shape: &PAGE_SIZE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "nextToken",
                     shape: &PAGE_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_MAP_RUNS_OUTPUT: Shape = Shape {
+        name: "ListMapRunsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "mapRuns",
+                    shape: &MAP_RUN_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "nextToken",
+                    shape: &PAGE_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4705,16 +7083,45 @@ pub mod shapes {
                     name: "stateMachineArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "nextToken",
                     shape: &PAGE_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "maxResults",
                     shape: &PAGE_SIZE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_STATE_MACHINE_ALIASES_OUTPUT: Shape = Shape {
+        name: "ListStateMachineAliasesOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "stateMachineAliases",
+                    shape: &STATE_MACHINE_ALIAS_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "nextToken",
+                    shape: &PAGE_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4729,16 +7136,45 @@ pub mod shapes {
                     name: "stateMachineArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "nextToken",
                     shape: &PAGE_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "maxResults",
                     shape: &PAGE_SIZE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_STATE_MACHINE_VERSIONS_OUTPUT: Shape = Shape {
+        name: "ListStateMachineVersionsOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "stateMachineVersions",
+                    shape: &STATE_MACHINE_VERSION_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "nextToken",
+                    shape: &PAGE_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4753,11 +7189,38 @@ pub mod shapes {
                     name: "maxResults",
                     shape: &PAGE_SIZE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "nextToken",
                     shape: &PAGE_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_STATE_MACHINES_OUTPUT: Shape = Shape {
+        name: "ListStateMachinesOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "stateMachines",
+                    shape: &STATE_MACHINE_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "nextToken",
+                    shape: &PAGE_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4771,6 +7234,22 @@ pub mod shapes {
                 name: "resourceArn",
                 shape: &ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static LIST_TAGS_FOR_RESOURCE_OUTPUT: Shape = Shape {
+        name: "ListTagsForResourceOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "tags",
+                shape: &TAG_LIST,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -4783,6 +7262,8 @@ pub mod shapes {
                 name: "cloudWatchLogsLogGroup",
                 shape: &CLOUD_WATCH_LOGS_LOG_GROUP,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -4794,6 +7275,8 @@ pub mod shapes {
             member: &LOG_DESTINATION,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -4817,16 +7300,22 @@ pub mod shapes {
                     name: "level",
                     shape: &LOG_LEVEL,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "includeExecutionData",
                     shape: &INCLUDE_EXECUTION_DATA,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "destinations",
                     shape: &LOG_DESTINATION_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4843,12 +7332,354 @@ pub mod shapes {
         },
     };
 
+    pub static LONG_OBJECT: Shape = Shape {
+        name: "LongObject",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: None,
+            max: None,
+        },
+    };
+
+    pub static MAP_ITERATION_EVENT_DETAILS: Shape = Shape {
+        name: "MapIterationEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "name",
+                    shape: &NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "index",
+                    shape: &UNSIGNED_INTEGER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static MAP_ITERATION_FAILURE_COUNT: Shape = Shape {
         name: "MapIterationFailureCount",
         sensitive: false,
         kind: ShapeKind::Integer {
             min: Some(0),
             max: None,
+        },
+    };
+
+    pub static MAP_RUN_EXECUTION_COUNTS: Shape = Shape {
+        name: "MapRunExecutionCounts",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "pending",
+                    shape: &UNSIGNED_LONG,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "running",
+                    shape: &UNSIGNED_LONG,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "succeeded",
+                    shape: &UNSIGNED_LONG,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "failed",
+                    shape: &UNSIGNED_LONG,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "timedOut",
+                    shape: &UNSIGNED_LONG,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "aborted",
+                    shape: &UNSIGNED_LONG,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "total",
+                    shape: &UNSIGNED_LONG,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "resultsWritten",
+                    shape: &UNSIGNED_LONG,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "failuresNotRedrivable",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "pendingRedrive",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static MAP_RUN_FAILED_EVENT_DETAILS: Shape = Shape {
+        name: "MapRunFailedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static MAP_RUN_ITEM_COUNTS: Shape = Shape {
+        name: "MapRunItemCounts",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "pending",
+                    shape: &UNSIGNED_LONG,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "running",
+                    shape: &UNSIGNED_LONG,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "succeeded",
+                    shape: &UNSIGNED_LONG,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "failed",
+                    shape: &UNSIGNED_LONG,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "timedOut",
+                    shape: &UNSIGNED_LONG,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "aborted",
+                    shape: &UNSIGNED_LONG,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "total",
+                    shape: &UNSIGNED_LONG,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "resultsWritten",
+                    shape: &UNSIGNED_LONG,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "failuresNotRedrivable",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "pendingRedrive",
+                    shape: &LONG_OBJECT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static MAP_RUN_LABEL: Shape = Shape {
+        name: "MapRunLabel",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static MAP_RUN_LIST: Shape = Shape {
+        name: "MapRunList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &MAP_RUN_LIST_ITEM,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static MAP_RUN_LIST_ITEM: Shape = Shape {
+        name: "MapRunListItem",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "executionArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "mapRunArn",
+                    shape: &LONG_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stateMachineArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "startDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stopDate",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static MAP_RUN_REDRIVEN_EVENT_DETAILS: Shape = Shape {
+        name: "MapRunRedrivenEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "mapRunArn",
+                    shape: &LONG_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "redriveCount",
+                    shape: &REDRIVE_COUNT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static MAP_RUN_STARTED_EVENT_DETAILS: Shape = Shape {
+        name: "MapRunStartedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "mapRunArn",
+                shape: &LONG_ARN,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static MAP_RUN_STATUS: Shape = Shape {
+        name: "MapRunStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"],
+        },
+    };
+
+    pub static MAP_STATE_STARTED_EVENT_DETAILS: Shape = Shape {
+        name: "MapStateStartedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "length",
+                shape: &UNSIGNED_INTEGER,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -4870,11 +7701,15 @@ pub mod shapes {
                     name: "error",
                     shape: &SENSITIVE_ERROR,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "cause",
                     shape: &SENSITIVE_CAUSE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4889,16 +7724,22 @@ pub mod shapes {
                     name: "result",
                     shape: &SENSITIVE_DATA,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "errorOutput",
                     shape: &MOCK_ERROR_OUTPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "fieldValidationMode",
                     shape: &MOCK_RESPONSE_VALIDATION_MODE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -4961,18 +7802,56 @@ pub mod shapes {
                     name: "stateMachineArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "revisionId",
                     shape: &REVISION_ID,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "description",
                     shape: &VERSION_DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static PUBLISH_STATE_MACHINE_VERSION_OUTPUT: Shape = Shape {
+        name: "PublishStateMachineVersionOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "creationDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stateMachineVersionArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static REDRIVE_COUNT: Shape = Shape {
+        name: "RedriveCount",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: None,
+            max: None,
         },
     };
 
@@ -4985,19 +7864,46 @@ pub mod shapes {
                     name: "executionArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "clientToken",
                     shape: &CLIENT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static REDRIVE_EXECUTION_OUTPUT: Shape = Shape {
+        name: "RedriveExecutionOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "redriveDate",
+                shape: &TIMESTAMP,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
     pub static RETRIER_RETRY_COUNT: Shape = Shape {
         name: "RetrierRetryCount",
         sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: None,
+        },
+    };
+
+    pub static RETRY_BACKOFF_INTERVAL_SECONDS: Shape = Shape {
+        name: "RetryBackoffIntervalSeconds",
+        sensitive: true,
         kind: ShapeKind::Integer {
             min: Some(0),
             max: None,
@@ -5034,6 +7940,8 @@ pub mod shapes {
             member: &ROUTING_CONFIGURATION_LIST_ITEM,
             min: Some(1),
             max: Some(2),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5046,11 +7954,15 @@ pub mod shapes {
                     name: "stateMachineVersionArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "weight",
                     shape: &VERSION_WEIGHT,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5065,19 +7977,31 @@ pub mod shapes {
                     name: "taskToken",
                     shape: &TASK_TOKEN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "error",
                     shape: &SENSITIVE_ERROR,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "cause",
                     shape: &SENSITIVE_CAUSE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static SEND_TASK_FAILURE_OUTPUT: Shape = Shape {
+        name: "SendTaskFailureOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static SEND_TASK_HEARTBEAT_INPUT: Shape = Shape {
@@ -5088,8 +8012,16 @@ pub mod shapes {
                 name: "taskToken",
                 shape: &TASK_TOKEN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
+    };
+
+    pub static SEND_TASK_HEARTBEAT_OUTPUT: Shape = Shape {
+        name: "SendTaskHeartbeatOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static SEND_TASK_SUCCESS_INPUT: Shape = Shape {
@@ -5101,14 +8033,24 @@ pub mod shapes {
                     name: "taskToken",
                     shape: &TASK_TOKEN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "output",
                     shape: &SENSITIVE_DATA,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static SEND_TASK_SUCCESS_OUTPUT: Shape = Shape {
+        name: "SendTaskSuccessOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static SENSITIVE_CAUSE: Shape = Shape {
@@ -5128,6 +8070,17 @@ pub mod shapes {
         kind: ShapeKind::String {
             min: None,
             max: Some(262144),
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static SENSITIVE_DATA_JOB_INPUT: Shape = Shape {
+        name: "SensitiveDataJobInput",
+        sensitive: true,
+        kind: ShapeKind::String {
+            min: None,
+            max: Some(1048576),
             pattern: None,
             values: &[],
         },
@@ -5153,21 +8106,52 @@ pub mod shapes {
                     name: "stateMachineArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "name",
                     shape: &NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "input",
                     shape: &SENSITIVE_DATA,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "traceHeader",
                     shape: &TRACE_HEADER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static START_EXECUTION_OUTPUT: Shape = Shape {
+        name: "StartExecutionOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "executionArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "startDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5182,28 +8166,314 @@ pub mod shapes {
                     name: "stateMachineArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "name",
                     shape: &NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "input",
                     shape: &SENSITIVE_DATA,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "traceHeader",
                     shape: &TRACE_HEADER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "includedData",
                     shape: &INCLUDED_DATA,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static START_SYNC_EXECUTION_OUTPUT: Shape = Shape {
+        name: "StartSyncExecutionOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "executionArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stateMachineArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "name",
+                    shape: &NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "startDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stopDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "status",
+                    shape: &SYNC_EXECUTION_STATUS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "input",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "inputDetails",
+                    shape: &CLOUD_WATCH_EVENTS_EXECUTION_DATA_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "output",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "outputDetails",
+                    shape: &CLOUD_WATCH_EVENTS_EXECUTION_DATA_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "traceHeader",
+                    shape: &TRACE_HEADER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "billingDetails",
+                    shape: &BILLING_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static STATE_ENTERED_EVENT_DETAILS: Shape = Shape {
+        name: "StateEnteredEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "name",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "input",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "inputDetails",
+                    shape: &HISTORY_EVENT_EXECUTION_DATA_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static STATE_EXITED_EVENT_DETAILS: Shape = Shape {
+        name: "StateExitedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "name",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "output",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "outputDetails",
+                    shape: &HISTORY_EVENT_EXECUTION_DATA_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "assignedVariables",
+                    shape: &ASSIGNED_VARIABLES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "assignedVariablesDetails",
+                    shape: &ASSIGNED_VARIABLES_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static STATE_MACHINE_ALIAS_LIST: Shape = Shape {
+        name: "StateMachineAliasList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &STATE_MACHINE_ALIAS_LIST_ITEM,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static STATE_MACHINE_ALIAS_LIST_ITEM: Shape = Shape {
+        name: "StateMachineAliasListItem",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "stateMachineAliasArn",
+                    shape: &LONG_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "creationDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static STATE_MACHINE_LIST: Shape = Shape {
+        name: "StateMachineList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &STATE_MACHINE_LIST_ITEM,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static STATE_MACHINE_LIST_ITEM: Shape = Shape {
+        name: "StateMachineListItem",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "stateMachineArn",
+                    shape: &ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "name",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "type",
+                    shape: &STATE_MACHINE_TYPE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "creationDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static STATE_MACHINE_STATUS: Shape = Shape {
+        name: "StateMachineStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ACTIVE", "DELETING"],
         },
     };
 
@@ -5218,6 +8488,52 @@ pub mod shapes {
         },
     };
 
+    pub static STATE_MACHINE_VERSION_LIST: Shape = Shape {
+        name: "StateMachineVersionList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &STATE_MACHINE_VERSION_LIST_ITEM,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static STATE_MACHINE_VERSION_LIST_ITEM: Shape = Shape {
+        name: "StateMachineVersionListItem",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "stateMachineVersionArn",
+                    shape: &LONG_ARN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "creationDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static STATE_NAME: Shape = Shape {
+        name: "StateName",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(80),
+            pattern: None,
+            values: &[],
+        },
+    };
+
     pub static STOP_EXECUTION_INPUT: Shape = Shape {
         name: "StopExecutionInput",
         sensitive: false,
@@ -5227,18 +8543,49 @@ pub mod shapes {
                     name: "executionArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "error",
                     shape: &SENSITIVE_ERROR,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "cause",
                     shape: &SENSITIVE_CAUSE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static STOP_EXECUTION_OUTPUT: Shape = Shape {
+        name: "StopExecutionOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "stopDate",
+                shape: &TIMESTAMP,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static SYNC_EXECUTION_STATUS: Shape = Shape {
+        name: "SyncExecutionStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["SUCCEEDED", "FAILED", "TIMED_OUT"],
         },
     };
 
@@ -5251,11 +8598,15 @@ pub mod shapes {
                     name: "key",
                     shape: &TAG_KEY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "value",
                     shape: &TAG_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5279,6 +8630,8 @@ pub mod shapes {
             member: &TAG_KEY,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5289,6 +8642,8 @@ pub mod shapes {
             member: &TAG,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5301,14 +8656,24 @@ pub mod shapes {
                     name: "resourceArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "tags",
                     shape: &TAG_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static TAG_RESOURCE_OUTPUT: Shape = Shape {
+        name: "TagResourceOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static TAG_VALUE: Shape = Shape {
@@ -5319,6 +8684,323 @@ pub mod shapes {
             max: Some(256),
             pattern: None,
             values: &[],
+        },
+    };
+
+    pub static TASK_CREDENTIALS: Shape = Shape {
+        name: "TaskCredentials",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "roleArn",
+                shape: &LONG_ARN,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static TASK_FAILED_EVENT_DETAILS: Shape = Shape {
+        name: "TaskFailedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "resourceType",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "resource",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static TASK_SCHEDULED_EVENT_DETAILS: Shape = Shape {
+        name: "TaskScheduledEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "resourceType",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "resource",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "region",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "parameters",
+                    shape: &CONNECTOR_PARAMETERS,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "timeoutInSeconds",
+                    shape: &TIMEOUT_IN_SECONDS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "heartbeatInSeconds",
+                    shape: &TIMEOUT_IN_SECONDS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "taskCredentials",
+                    shape: &TASK_CREDENTIALS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static TASK_START_FAILED_EVENT_DETAILS: Shape = Shape {
+        name: "TaskStartFailedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "resourceType",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "resource",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static TASK_STARTED_EVENT_DETAILS: Shape = Shape {
+        name: "TaskStartedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "resourceType",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "resource",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static TASK_SUBMIT_FAILED_EVENT_DETAILS: Shape = Shape {
+        name: "TaskSubmitFailedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "resourceType",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "resource",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static TASK_SUBMITTED_EVENT_DETAILS: Shape = Shape {
+        name: "TaskSubmittedEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "resourceType",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "resource",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "output",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "outputDetails",
+                    shape: &HISTORY_EVENT_EXECUTION_DATA_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static TASK_SUCCEEDED_EVENT_DETAILS: Shape = Shape {
+        name: "TaskSucceededEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "resourceType",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "resource",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "output",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "outputDetails",
+                    shape: &HISTORY_EVENT_EXECUTION_DATA_DETAILS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static TASK_TIMED_OUT_EVENT_DETAILS: Shape = Shape {
+        name: "TaskTimedOutEventDetails",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "resourceType",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "resource",
+                    shape: &NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -5333,6 +9015,17 @@ pub mod shapes {
         },
     };
 
+    pub static TEST_EXECUTION_STATUS: Shape = Shape {
+        name: "TestExecutionStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["SUCCEEDED", "FAILED", "RETRIABLE", "CAUGHT_ERROR"],
+        },
+    };
+
     pub static TEST_STATE_CONFIGURATION: Shape = Shape {
         name: "TestStateConfiguration",
         sensitive: false,
@@ -5342,21 +9035,29 @@ pub mod shapes {
                     name: "retrierRetryCount",
                     shape: &RETRIER_RETRY_COUNT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "errorCausedByState",
                     shape: &TEST_STATE_STATE_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "mapIterationFailureCount",
                     shape: &MAP_ITERATION_FAILURE_COUNT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "mapItemReaderData",
                     shape: &SENSITIVE_DATA,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5371,51 +9072,122 @@ pub mod shapes {
                     name: "definition",
                     shape: &DEFINITION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "roleArn",
                     shape: &ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "input",
                     shape: &SENSITIVE_DATA,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "inspectionLevel",
                     shape: &INSPECTION_LEVEL,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "revealSecrets",
                     shape: &REVEAL_SECRETS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "variables",
                     shape: &SENSITIVE_DATA,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "stateName",
                     shape: &TEST_STATE_STATE_NAME,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "mock",
                     shape: &MOCK_INPUT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "context",
                     shape: &SENSITIVE_DATA,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "stateConfiguration",
                     shape: &TEST_STATE_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static TEST_STATE_OUTPUT: Shape = Shape {
+        name: "TestStateOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "output",
+                    shape: &SENSITIVE_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "error",
+                    shape: &SENSITIVE_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "cause",
+                    shape: &SENSITIVE_CAUSE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "inspectionData",
+                    shape: &INSPECTION_DATA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "nextState",
+                    shape: &STATE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "status",
+                    shape: &TEST_EXECUTION_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -5430,6 +9202,21 @@ pub mod shapes {
             pattern: None,
             values: &[],
         },
+    };
+
+    pub static TIMEOUT_IN_SECONDS: Shape = Shape {
+        name: "TimeoutInSeconds",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: None,
+            max: None,
+        },
+    };
+
+    pub static TIMESTAMP: Shape = Shape {
+        name: "Timestamp",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
     };
 
     pub static TOLERATED_FAILURE_COUNT: Shape = Shape {
@@ -5472,7 +9259,38 @@ pub mod shapes {
                 name: "enabled",
                 shape: &ENABLED,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static URL: Shape = Shape {
+        name: "URL",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static UNSIGNED_INTEGER: Shape = Shape {
+        name: "UnsignedInteger",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: None,
+        },
+    };
+
+    pub static UNSIGNED_LONG: Shape = Shape {
+        name: "UnsignedLong",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: Some(0),
+            max: None,
         },
     };
 
@@ -5485,14 +9303,24 @@ pub mod shapes {
                     name: "resourceArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "tagKeys",
                     shape: &TAG_KEY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static UNTAG_RESOURCE_OUTPUT: Shape = Shape {
+        name: "UntagResourceOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static UPDATE_MAP_RUN_INPUT: Shape = Shape {
@@ -5504,24 +9332,38 @@ pub mod shapes {
                     name: "mapRunArn",
                     shape: &LONG_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "maxConcurrency",
                     shape: &MAX_CONCURRENCY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "toleratedFailurePercentage",
                     shape: &TOLERATED_FAILURE_PERCENTAGE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "toleratedFailureCount",
                     shape: &TOLERATED_FAILURE_COUNT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static UPDATE_MAP_RUN_OUTPUT: Shape = Shape {
+        name: "UpdateMapRunOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static UPDATE_STATE_MACHINE_ALIAS_INPUT: Shape = Shape {
@@ -5533,18 +9375,38 @@ pub mod shapes {
                     name: "stateMachineAliasArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "description",
                     shape: &ALIAS_DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "routingConfiguration",
                     shape: &ROUTING_CONFIGURATION_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static UPDATE_STATE_MACHINE_ALIAS_OUTPUT: Shape = Shape {
+        name: "UpdateStateMachineAliasOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "updateDate",
+                shape: &TIMESTAMP,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -5557,43 +9419,149 @@ pub mod shapes {
                     name: "stateMachineArn",
                     shape: &ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "definition",
                     shape: &DEFINITION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "roleArn",
                     shape: &ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "loggingConfiguration",
                     shape: &LOGGING_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "tracingConfiguration",
                     shape: &TRACING_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "publish",
                     shape: &PUBLISH,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "versionDescription",
                     shape: &VERSION_DESCRIPTION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "encryptionConfiguration",
                     shape: &ENCRYPTION_CONFIGURATION,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static UPDATE_STATE_MACHINE_OUTPUT: Shape = Shape {
+        name: "UpdateStateMachineOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "updateDate",
+                    shape: &TIMESTAMP,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "revisionId",
+                    shape: &REVISION_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "stateMachineVersionArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static VALIDATE_STATE_MACHINE_DEFINITION_CODE: Shape = Shape {
+        name: "ValidateStateMachineDefinitionCode",
+        sensitive: true,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static VALIDATE_STATE_MACHINE_DEFINITION_DIAGNOSTIC: Shape = Shape {
+        name: "ValidateStateMachineDefinitionDiagnostic",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "severity",
+                    shape: &VALIDATE_STATE_MACHINE_DEFINITION_SEVERITY,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "code",
+                    shape: &VALIDATE_STATE_MACHINE_DEFINITION_CODE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "message",
+                    shape: &VALIDATE_STATE_MACHINE_DEFINITION_MESSAGE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "location",
+                    shape: &VALIDATE_STATE_MACHINE_DEFINITION_LOCATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static VALIDATE_STATE_MACHINE_DEFINITION_DIAGNOSTIC_LIST: Shape = Shape {
+        name: "ValidateStateMachineDefinitionDiagnosticList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &VALIDATE_STATE_MACHINE_DEFINITION_DIAGNOSTIC,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5606,23 +9574,42 @@ pub mod shapes {
                     name: "definition",
                     shape: &DEFINITION,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "type",
                     shape: &STATE_MACHINE_TYPE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "severity",
                     shape: &VALIDATE_STATE_MACHINE_DEFINITION_SEVERITY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "maxResults",
                     shape: &VALIDATE_STATE_MACHINE_DEFINITION_MAX_RESULT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static VALIDATE_STATE_MACHINE_DEFINITION_LOCATION: Shape = Shape {
+        name: "ValidateStateMachineDefinitionLocation",
+        sensitive: true,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -5635,6 +9622,58 @@ pub mod shapes {
         },
     };
 
+    pub static VALIDATE_STATE_MACHINE_DEFINITION_MESSAGE: Shape = Shape {
+        name: "ValidateStateMachineDefinitionMessage",
+        sensitive: true,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static VALIDATE_STATE_MACHINE_DEFINITION_OUTPUT: Shape = Shape {
+        name: "ValidateStateMachineDefinitionOutput",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "result",
+                    shape: &VALIDATE_STATE_MACHINE_DEFINITION_RESULT_CODE,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "diagnostics",
+                    shape: &VALIDATE_STATE_MACHINE_DEFINITION_DIAGNOSTIC_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "truncated",
+                    shape: &VALIDATE_STATE_MACHINE_DEFINITION_TRUNCATED,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static VALIDATE_STATE_MACHINE_DEFINITION_RESULT_CODE: Shape = Shape {
+        name: "ValidateStateMachineDefinitionResultCode",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["OK", "FAIL"],
+        },
+    };
+
     pub static VALIDATE_STATE_MACHINE_DEFINITION_SEVERITY: Shape = Shape {
         name: "ValidateStateMachineDefinitionSeverity",
         sensitive: false,
@@ -5643,6 +9682,60 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &["ERROR", "WARNING"],
+        },
+    };
+
+    pub static VALIDATE_STATE_MACHINE_DEFINITION_TRUNCATED: Shape = Shape {
+        name: "ValidateStateMachineDefinitionTruncated",
+        sensitive: false,
+        kind: ShapeKind::Boolean,
+    };
+
+    pub static VARIABLE_NAME: Shape = Shape {
+        name: "VariableName",
+        sensitive: true,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static VARIABLE_NAME_LIST: Shape = Shape {
+        name: "VariableNameList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &VARIABLE_NAME,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static VARIABLE_REFERENCES: Shape = Shape {
+        name: "VariableReferences",
+        sensitive: true,
+        kind: ShapeKind::Map {
+            key: &STATE_NAME,
+            value: &VARIABLE_NAME_LIST,
+            min: None,
+            max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static VARIABLE_VALUE: Shape = Shape {
+        name: "VariableValue",
+        sensitive: true,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -5664,5 +9757,17 @@ pub mod shapes {
             min: Some(0),
             max: Some(100),
         },
+    };
+
+    pub static INCLUDED_DETAILS: Shape = Shape {
+        name: "includedDetails",
+        sensitive: false,
+        kind: ShapeKind::Boolean,
+    };
+
+    pub static TRUNCATED: Shape = Shape {
+        name: "truncated",
+        sensitive: false,
+        kind: ShapeKind::Boolean,
     };
 }

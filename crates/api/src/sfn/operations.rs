@@ -271,6 +271,96 @@ impl Operation {
         }
     }
 
+    /// The shape of the operation's output (`None`: the operation returns nothing).
+    pub fn output_shape(self) -> Option<&'static Shape> {
+        match self {
+            Self::CreateActivity => Some(&shapes::CREATE_ACTIVITY_OUTPUT),
+            Self::CreateStateMachine => Some(&shapes::CREATE_STATE_MACHINE_OUTPUT),
+            Self::CreateStateMachineAlias => Some(&shapes::CREATE_STATE_MACHINE_ALIAS_OUTPUT),
+            Self::DeleteActivity => Some(&shapes::DELETE_ACTIVITY_OUTPUT),
+            Self::DeleteStateMachine => Some(&shapes::DELETE_STATE_MACHINE_OUTPUT),
+            Self::DeleteStateMachineAlias => Some(&shapes::DELETE_STATE_MACHINE_ALIAS_OUTPUT),
+            Self::DeleteStateMachineVersion => Some(&shapes::DELETE_STATE_MACHINE_VERSION_OUTPUT),
+            Self::DescribeActivity => Some(&shapes::DESCRIBE_ACTIVITY_OUTPUT),
+            Self::DescribeExecution => Some(&shapes::DESCRIBE_EXECUTION_OUTPUT),
+            Self::DescribeMapRun => Some(&shapes::DESCRIBE_MAP_RUN_OUTPUT),
+            Self::DescribeStateMachine => Some(&shapes::DESCRIBE_STATE_MACHINE_OUTPUT),
+            Self::DescribeStateMachineAlias => Some(&shapes::DESCRIBE_STATE_MACHINE_ALIAS_OUTPUT),
+            Self::DescribeStateMachineForExecution => {
+                Some(&shapes::DESCRIBE_STATE_MACHINE_FOR_EXECUTION_OUTPUT)
+            }
+            Self::GetActivityTask => Some(&shapes::GET_ACTIVITY_TASK_OUTPUT),
+            Self::GetExecutionHistory => Some(&shapes::GET_EXECUTION_HISTORY_OUTPUT),
+            Self::ListActivities => Some(&shapes::LIST_ACTIVITIES_OUTPUT),
+            Self::ListExecutions => Some(&shapes::LIST_EXECUTIONS_OUTPUT),
+            Self::ListMapRuns => Some(&shapes::LIST_MAP_RUNS_OUTPUT),
+            Self::ListStateMachineAliases => Some(&shapes::LIST_STATE_MACHINE_ALIASES_OUTPUT),
+            Self::ListStateMachineVersions => Some(&shapes::LIST_STATE_MACHINE_VERSIONS_OUTPUT),
+            Self::ListStateMachines => Some(&shapes::LIST_STATE_MACHINES_OUTPUT),
+            Self::ListTagsForResource => Some(&shapes::LIST_TAGS_FOR_RESOURCE_OUTPUT),
+            Self::PublishStateMachineVersion => Some(&shapes::PUBLISH_STATE_MACHINE_VERSION_OUTPUT),
+            Self::RedriveExecution => Some(&shapes::REDRIVE_EXECUTION_OUTPUT),
+            Self::SendTaskFailure => Some(&shapes::SEND_TASK_FAILURE_OUTPUT),
+            Self::SendTaskHeartbeat => Some(&shapes::SEND_TASK_HEARTBEAT_OUTPUT),
+            Self::SendTaskSuccess => Some(&shapes::SEND_TASK_SUCCESS_OUTPUT),
+            Self::StartExecution => Some(&shapes::START_EXECUTION_OUTPUT),
+            Self::StartSyncExecution => Some(&shapes::START_SYNC_EXECUTION_OUTPUT),
+            Self::StopExecution => Some(&shapes::STOP_EXECUTION_OUTPUT),
+            Self::TagResource => Some(&shapes::TAG_RESOURCE_OUTPUT),
+            Self::TestState => Some(&shapes::TEST_STATE_OUTPUT),
+            Self::UntagResource => Some(&shapes::UNTAG_RESOURCE_OUTPUT),
+            Self::UpdateMapRun => Some(&shapes::UPDATE_MAP_RUN_OUTPUT),
+            Self::UpdateStateMachine => Some(&shapes::UPDATE_STATE_MACHINE_OUTPUT),
+            Self::UpdateStateMachineAlias => Some(&shapes::UPDATE_STATE_MACHINE_ALIAS_OUTPUT),
+            Self::ValidateStateMachineDefinition => {
+                Some(&shapes::VALIDATE_STATE_MACHINE_DEFINITION_OUTPUT)
+            }
+        }
+    }
+
+    /// The element wrapping the output in a query protocol response (`resultWrapper`).
+    pub fn result_wrapper(self) -> Option<&'static str> {
+        match self {
+            Self::CreateActivity => None,
+            Self::CreateStateMachine => None,
+            Self::CreateStateMachineAlias => None,
+            Self::DeleteActivity => None,
+            Self::DeleteStateMachine => None,
+            Self::DeleteStateMachineAlias => None,
+            Self::DeleteStateMachineVersion => None,
+            Self::DescribeActivity => None,
+            Self::DescribeExecution => None,
+            Self::DescribeMapRun => None,
+            Self::DescribeStateMachine => None,
+            Self::DescribeStateMachineAlias => None,
+            Self::DescribeStateMachineForExecution => None,
+            Self::GetActivityTask => None,
+            Self::GetExecutionHistory => None,
+            Self::ListActivities => None,
+            Self::ListExecutions => None,
+            Self::ListMapRuns => None,
+            Self::ListStateMachineAliases => None,
+            Self::ListStateMachineVersions => None,
+            Self::ListStateMachines => None,
+            Self::ListTagsForResource => None,
+            Self::PublishStateMachineVersion => None,
+            Self::RedriveExecution => None,
+            Self::SendTaskFailure => None,
+            Self::SendTaskHeartbeat => None,
+            Self::SendTaskSuccess => None,
+            Self::StartExecution => None,
+            Self::StartSyncExecution => None,
+            Self::StopExecution => None,
+            Self::TagResource => None,
+            Self::TestState => None,
+            Self::UntagResource => None,
+            Self::UpdateMapRun => None,
+            Self::UpdateStateMachine => None,
+            Self::UpdateStateMachineAlias => None,
+            Self::ValidateStateMachineDefinition => None,
+        }
+    }
+
     /// The names of the errors the model says the operation can return.
     pub fn errors(self) -> &'static [&'static str] {
         match self {

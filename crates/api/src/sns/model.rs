@@ -25,6 +25,12 @@ pub const API_VERSION: &str = "2010-03-31";
 /// The service's endpoint prefix (`sns.<region>.amazonaws.com`).
 pub const ENDPOINT_PREFIX: &str = "sns";
 
+/// The namespace of the query protocol's XML responses (`xmlNamespace`).
+pub const XML_NAMESPACE: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
+/// Whether the service is `awsQueryCompatible`: its JSON errors also carry the query
+/// protocol's code in `x-amzn-query-error`.
+pub const AWS_QUERY_COMPATIBLE: bool = false;
+
 /// Every error the model declares: its name, the code the protocol sends (query
 /// protocols and `awsQueryCompatible` services have their own), its HTTP status.
 pub mod errors {
@@ -1779,8 +1785,9 @@ pub struct VerifySMSSandboxPhoneNumberInput {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct VerifySMSSandboxPhoneNumberResult {}
 
-/// Every shape a request can reach, with the model's constraints, for
-/// [`crate::shape::validate`]. One static per shape, named after it.
+/// Every shape a request or response can reach, with the model's constraints (for
+/// [`crate::shape::validate`]) and wire names (for [`crate::query`]). One static per
+/// shape, named after it.
 pub mod shapes {
     use crate::shape::{Member, Pattern, RegexCell, Shape, ShapeKind, regex_matches};
 
@@ -1791,6 +1798,8 @@ pub mod shapes {
             member: &ACTION,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -1803,21 +1812,29 @@ pub mod shapes {
                     name: "TopicArn",
                     shape: &TOPIC_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Label",
                     shape: &LABEL,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AWSAccountId",
                     shape: &DELEGATES_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ActionName",
                     shape: &ACTIONS_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -1831,6 +1848,55 @@ pub mod shapes {
             max: Some(1011),
             pattern: None,
             values: &[],
+        },
+    };
+
+    pub static BATCH_RESULT_ERROR_ENTRY: Shape = Shape {
+        name: "BatchResultErrorEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Id",
+                    shape: &STRING,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Code",
+                    shape: &STRING,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Message",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SenderFault",
+                    shape: &BOOLEAN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static BATCH_RESULT_ERROR_ENTRY_LIST: Shape = Shape {
+        name: "BatchResultErrorEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &BATCH_RESULT_ERROR_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -1851,6 +1917,22 @@ pub mod shapes {
                 name: "phoneNumber",
                 shape: &PHONE_NUMBER,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static CHECK_IF_PHONE_NUMBER_IS_OPTED_OUT_RESPONSE: Shape = Shape {
+        name: "CheckIfPhoneNumberIsOptedOutResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "isOptedOut",
+                shape: &BOOLEAN,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -1864,18 +1946,52 @@ pub mod shapes {
                     name: "TopicArn",
                     shape: &TOPIC_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Token",
                     shape: &TOKEN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AuthenticateOnUnsubscribe",
                     shape: &AUTHENTICATE_ON_UNSUBSCRIBE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static CONFIRM_SUBSCRIPTION_RESPONSE: Shape = Shape {
+        name: "ConfirmSubscriptionResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "SubscriptionArn",
+                shape: &SUBSCRIPTION_ARN,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static CREATE_ENDPOINT_RESPONSE: Shape = Shape {
+        name: "CreateEndpointResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "EndpointArn",
+                shape: &STRING,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -1888,18 +2004,38 @@ pub mod shapes {
                     name: "Name",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Platform",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Attributes",
                     shape: &MAP_STRING_TO_STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static CREATE_PLATFORM_APPLICATION_RESPONSE: Shape = Shape {
+        name: "CreatePlatformApplicationResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "PlatformApplicationArn",
+                shape: &STRING,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -1912,21 +2048,29 @@ pub mod shapes {
                     name: "PlatformApplicationArn",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Token",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "CustomUserData",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Attributes",
                     shape: &MAP_STRING_TO_STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -1941,14 +2085,24 @@ pub mod shapes {
                     name: "PhoneNumber",
                     shape: &PHONE_NUMBER_STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "LanguageCode",
                     shape: &LANGUAGE_CODE_STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static CREATE_SMS_SANDBOX_PHONE_NUMBER_RESULT: Shape = Shape {
+        name: "CreateSMSSandboxPhoneNumberResult",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static CREATE_TOPIC_INPUT: Shape = Shape {
@@ -1960,23 +2114,45 @@ pub mod shapes {
                     name: "Name",
                     shape: &TOPIC_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Attributes",
                     shape: &TOPIC_ATTRIBUTES_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DataProtectionPolicy",
                     shape: &ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static CREATE_TOPIC_RESPONSE: Shape = Shape {
+        name: "CreateTopicResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TopicArn",
+                shape: &TOPIC_ARN,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -1987,6 +2163,8 @@ pub mod shapes {
             member: &DELEGATE,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -1998,6 +2176,8 @@ pub mod shapes {
                 name: "EndpointArn",
                 shape: &STRING,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -2010,6 +2190,8 @@ pub mod shapes {
                 name: "PlatformApplicationArn",
                 shape: &STRING,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -2022,8 +2204,16 @@ pub mod shapes {
                 name: "PhoneNumber",
                 shape: &PHONE_NUMBER_STRING,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
+    };
+
+    pub static DELETE_SMS_SANDBOX_PHONE_NUMBER_RESULT: Shape = Shape {
+        name: "DeleteSMSSandboxPhoneNumberResult",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static DELETE_TOPIC_INPUT: Shape = Shape {
@@ -2034,7 +2224,32 @@ pub mod shapes {
                 name: "TopicArn",
                 shape: &TOPIC_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static ENDPOINT: Shape = Shape {
+        name: "Endpoint",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "EndpointArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Attributes",
+                    shape: &MAP_STRING_TO_STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -2046,6 +2261,22 @@ pub mod shapes {
                 name: "ResourceArn",
                 shape: &TOPIC_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static GET_DATA_PROTECTION_POLICY_RESPONSE: Shape = Shape {
+        name: "GetDataProtectionPolicyResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "DataProtectionPolicy",
+                shape: &ATTRIBUTE_VALUE,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -2058,6 +2289,22 @@ pub mod shapes {
                 name: "EndpointArn",
                 shape: &STRING,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static GET_ENDPOINT_ATTRIBUTES_RESPONSE: Shape = Shape {
+        name: "GetEndpointAttributesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Attributes",
+                shape: &MAP_STRING_TO_STRING,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -2070,6 +2317,22 @@ pub mod shapes {
                 name: "PlatformApplicationArn",
                 shape: &STRING,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static GET_PLATFORM_APPLICATION_ATTRIBUTES_RESPONSE: Shape = Shape {
+        name: "GetPlatformApplicationAttributesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Attributes",
+                shape: &MAP_STRING_TO_STRING,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -2082,6 +2345,22 @@ pub mod shapes {
                 name: "attributes",
                 shape: &LIST_STRING,
                 required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static GET_SMS_ATTRIBUTES_RESPONSE: Shape = Shape {
+        name: "GetSMSAttributesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "attributes",
+                shape: &MAP_STRING_TO_STRING,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -2092,6 +2371,20 @@ pub mod shapes {
         kind: ShapeKind::Structure { members: &[] },
     };
 
+    pub static GET_SMS_SANDBOX_ACCOUNT_STATUS_RESULT: Shape = Shape {
+        name: "GetSMSSandboxAccountStatusResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "IsInSandbox",
+                shape: &BOOLEAN,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
     pub static GET_SUBSCRIPTION_ATTRIBUTES_INPUT: Shape = Shape {
         name: "GetSubscriptionAttributesInput",
         sensitive: false,
@@ -2100,6 +2393,22 @@ pub mod shapes {
                 name: "SubscriptionArn",
                 shape: &SUBSCRIPTION_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static GET_SUBSCRIPTION_ATTRIBUTES_RESPONSE: Shape = Shape {
+        name: "GetSubscriptionAttributesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Attributes",
+                shape: &SUBSCRIPTION_ATTRIBUTES_MAP,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -2112,7 +2421,37 @@ pub mod shapes {
                 name: "TopicArn",
                 shape: &TOPIC_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static GET_TOPIC_ATTRIBUTES_RESPONSE: Shape = Shape {
+        name: "GetTopicAttributesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Attributes",
+                shape: &TOPIC_ATTRIBUTES_MAP,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static ISO2_COUNTRY_CODE: Shape = Shape {
+        name: "Iso2CountryCode",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: Some(2),
+            pattern: Some(Pattern {
+                regex: "^[A-Za-z]{2}$",
+                matches: pattern_0,
+            }),
+            values: &[],
         },
     };
 
@@ -2139,13 +2478,64 @@ pub mod shapes {
                     name: "PlatformApplicationArn",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static LIST_ENDPOINTS_BY_PLATFORM_APPLICATION_RESPONSE: Shape = Shape {
+        name: "ListEndpointsByPlatformApplicationResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Endpoints",
+                    shape: &LIST_OF_ENDPOINTS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_OF_ENDPOINTS: Shape = Shape {
+        name: "ListOfEndpoints",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ENDPOINT,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static LIST_OF_PLATFORM_APPLICATIONS: Shape = Shape {
+        name: "ListOfPlatformApplications",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PLATFORM_APPLICATION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2158,11 +2548,38 @@ pub mod shapes {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &MAX_ITEMS_LIST_ORIGINATION_NUMBERS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_ORIGINATION_NUMBERS_RESULT: Shape = Shape {
+        name: "ListOriginationNumbersResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "PhoneNumbers",
+                    shape: &PHONE_NUMBER_INFORMATION_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2176,7 +2593,32 @@ pub mod shapes {
                 name: "nextToken",
                 shape: &STRING_2,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static LIST_PHONE_NUMBERS_OPTED_OUT_RESPONSE: Shape = Shape {
+        name: "ListPhoneNumbersOptedOutResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "phoneNumbers",
+                    shape: &PHONE_NUMBER_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "nextToken",
+                    shape: &STRING_2,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -2188,7 +2630,32 @@ pub mod shapes {
                 name: "NextToken",
                 shape: &STRING,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static LIST_PLATFORM_APPLICATIONS_RESPONSE: Shape = Shape {
+        name: "ListPlatformApplicationsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PlatformApplications",
+                    shape: &LIST_OF_PLATFORM_APPLICATIONS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -2201,11 +2668,38 @@ pub mod shapes {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &MAX_ITEMS,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_SMS_SANDBOX_PHONE_NUMBERS_RESULT: Shape = Shape {
+        name: "ListSMSSandboxPhoneNumbersResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PhoneNumbers",
+                    shape: &SMS_SANDBOX_PHONE_NUMBER_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &STRING_2,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2218,6 +2712,8 @@ pub mod shapes {
             member: &STRING,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2230,11 +2726,38 @@ pub mod shapes {
                     name: "TopicArn",
                     shape: &TOPIC_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &NEXT_TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_SUBSCRIPTIONS_BY_TOPIC_RESPONSE: Shape = Shape {
+        name: "ListSubscriptionsByTopicResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Subscriptions",
+                    shape: &SUBSCRIPTIONS_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2248,7 +2771,32 @@ pub mod shapes {
                 name: "NextToken",
                 shape: &NEXT_TOKEN,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static LIST_SUBSCRIPTIONS_RESPONSE: Shape = Shape {
+        name: "ListSubscriptionsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Subscriptions",
+                    shape: &SUBSCRIPTIONS_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -2260,6 +2808,22 @@ pub mod shapes {
                 name: "ResourceArn",
                 shape: &AMAZON_RESOURCE_NAME,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static LIST_TAGS_FOR_RESOURCE_RESPONSE: Shape = Shape {
+        name: "ListTagsForResourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Tags",
+                shape: &TAG_LIST,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -2272,7 +2836,32 @@ pub mod shapes {
                 name: "NextToken",
                 shape: &NEXT_TOKEN,
                 required: false,
+                location_name: None,
+                flattened: false,
             }],
+        },
+    };
+
+    pub static LIST_TOPICS_RESPONSE: Shape = Shape {
+        name: "ListTopicsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Topics",
+                    shape: &TOPICS_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &NEXT_TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -2284,6 +2873,9 @@ pub mod shapes {
             value: &STRING,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -2313,6 +2905,9 @@ pub mod shapes {
             value: &MESSAGE_ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: Some("Name"),
+            value_name: Some("Value"),
         },
     };
 
@@ -2325,18 +2920,47 @@ pub mod shapes {
                     name: "DataType",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StringValue",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "BinaryValue",
                     shape: &BINARY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static NUMBER_CAPABILITY: Shape = Shape {
+        name: "NumberCapability",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["SMS", "MMS", "VOICE"],
+        },
+    };
+
+    pub static NUMBER_CAPABILITY_LIST: Shape = Shape {
+        name: "NumberCapabilityList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &NUMBER_CAPABILITY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2348,7 +2972,7 @@ pub mod shapes {
             max: Some(8),
             pattern: Some(Pattern {
                 regex: "^[0-9]+$",
-                matches: pattern_0,
+                matches: pattern_1,
             }),
             values: &[],
         },
@@ -2362,8 +2986,16 @@ pub mod shapes {
                 name: "phoneNumber",
                 shape: &PHONE_NUMBER,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
+    };
+
+    pub static OPT_IN_PHONE_NUMBER_RESPONSE: Shape = Shape {
+        name: "OptInPhoneNumberResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static PHONE_NUMBER: Shape = Shape {
@@ -2377,6 +3009,81 @@ pub mod shapes {
         },
     };
 
+    pub static PHONE_NUMBER_INFORMATION: Shape = Shape {
+        name: "PhoneNumberInformation",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "CreatedAt",
+                    shape: &TIMESTAMP,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "PhoneNumber",
+                    shape: &PHONE_NUMBER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Status",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Iso2CountryCode",
+                    shape: &ISO2_COUNTRY_CODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "RouteType",
+                    shape: &ROUTE_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NumberCapabilities",
+                    shape: &NUMBER_CAPABILITY_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static PHONE_NUMBER_INFORMATION_LIST: Shape = Shape {
+        name: "PhoneNumberInformationList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PHONE_NUMBER_INFORMATION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static PHONE_NUMBER_LIST: Shape = Shape {
+        name: "PhoneNumberList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PHONE_NUMBER,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static PHONE_NUMBER_STRING: Shape = Shape {
         name: "PhoneNumberString",
         sensitive: true,
@@ -2385,9 +3092,32 @@ pub mod shapes {
             max: Some(20),
             pattern: Some(Pattern {
                 regex: "^(\\+[0-9]{8,}|[0-9]{0,9})$",
-                matches: pattern_1,
+                matches: pattern_2,
             }),
             values: &[],
+        },
+    };
+
+    pub static PLATFORM_APPLICATION: Shape = Shape {
+        name: "PlatformApplication",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PlatformApplicationArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Attributes",
+                    shape: &MAP_STRING_TO_STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -2400,11 +3130,15 @@ pub mod shapes {
                     name: "TopicArn",
                     shape: &TOPIC_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PublishBatchRequestEntries",
                     shape: &PUBLISH_BATCH_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2419,36 +3153,50 @@ pub mod shapes {
                     name: "Id",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Message",
                     shape: &MESSAGE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Subject",
                     shape: &SUBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MessageStructure",
                     shape: &MESSAGE_STRUCTURE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MessageAttributes",
                     shape: &MESSAGE_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MessageDeduplicationId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MessageGroupId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2461,6 +3209,73 @@ pub mod shapes {
             member: &PUBLISH_BATCH_REQUEST_ENTRY,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static PUBLISH_BATCH_RESPONSE: Shape = Shape {
+        name: "PublishBatchResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Successful",
+                    shape: &PUBLISH_BATCH_RESULT_ENTRY_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Failed",
+                    shape: &BATCH_RESULT_ERROR_ENTRY_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static PUBLISH_BATCH_RESULT_ENTRY: Shape = Shape {
+        name: "PublishBatchResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Id",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MessageId",
+                    shape: &MESSAGE_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SequenceNumber",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static PUBLISH_BATCH_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "PublishBatchResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &PUBLISH_BATCH_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2473,46 +3288,87 @@ pub mod shapes {
                     name: "TopicArn",
                     shape: &TOPIC_ARN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TargetArn",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "PhoneNumber",
                     shape: &PHONE_NUMBER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Message",
                     shape: &MESSAGE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Subject",
                     shape: &SUBJECT,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MessageStructure",
                     shape: &MESSAGE_STRUCTURE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MessageAttributes",
                     shape: &MESSAGE_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MessageDeduplicationId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MessageGroupId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static PUBLISH_RESPONSE: Shape = Shape {
+        name: "PublishResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "MessageId",
+                    shape: &MESSAGE_ID,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SequenceNumber",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2527,11 +3383,15 @@ pub mod shapes {
                     name: "ResourceArn",
                     shape: &TOPIC_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DataProtectionPolicy",
                     shape: &ATTRIBUTE_VALUE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2546,13 +3406,74 @@ pub mod shapes {
                     name: "TopicArn",
                     shape: &TOPIC_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Label",
                     shape: &LABEL,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static ROUTE_TYPE: Shape = Shape {
+        name: "RouteType",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["Transactional", "Promotional", "Premium"],
+        },
+    };
+
+    pub static SMS_SANDBOX_PHONE_NUMBER: Shape = Shape {
+        name: "SMSSandboxPhoneNumber",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "PhoneNumber",
+                    shape: &PHONE_NUMBER_STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Status",
+                    shape: &SMS_SANDBOX_PHONE_NUMBER_VERIFICATION_STATUS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static SMS_SANDBOX_PHONE_NUMBER_LIST: Shape = Shape {
+        name: "SMSSandboxPhoneNumberList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &SMS_SANDBOX_PHONE_NUMBER,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static SMS_SANDBOX_PHONE_NUMBER_VERIFICATION_STATUS: Shape = Shape {
+        name: "SMSSandboxPhoneNumberVerificationStatus",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["Pending", "Verified"],
         },
     };
 
@@ -2565,11 +3486,15 @@ pub mod shapes {
                     name: "EndpointArn",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Attributes",
                     shape: &MAP_STRING_TO_STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2584,11 +3509,15 @@ pub mod shapes {
                     name: "PlatformApplicationArn",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Attributes",
                     shape: &MAP_STRING_TO_STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2602,8 +3531,16 @@ pub mod shapes {
                 name: "attributes",
                 shape: &MAP_STRING_TO_STRING,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
+    };
+
+    pub static SET_SMS_ATTRIBUTES_RESPONSE: Shape = Shape {
+        name: "SetSMSAttributesResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static SET_SUBSCRIPTION_ATTRIBUTES_INPUT: Shape = Shape {
@@ -2615,16 +3552,22 @@ pub mod shapes {
                     name: "SubscriptionArn",
                     shape: &SUBSCRIPTION_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AttributeName",
                     shape: &ATTRIBUTE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AttributeValue",
                     shape: &ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2639,16 +3582,22 @@ pub mod shapes {
                     name: "TopicArn",
                     shape: &TOPIC_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AttributeName",
                     shape: &ATTRIBUTE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AttributeValue",
                     shape: &ATTRIBUTE_VALUE,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2674,26 +3623,94 @@ pub mod shapes {
                     name: "TopicArn",
                     shape: &TOPIC_ARN,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Protocol",
                     shape: &PROTOCOL,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Endpoint",
-                    shape: &ENDPOINT,
+                    shape: &ENDPOINT_2,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Attributes",
                     shape: &SUBSCRIPTION_ATTRIBUTES_MAP,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReturnSubscriptionArn",
                     shape: &BOOLEAN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static SUBSCRIBE_RESPONSE: Shape = Shape {
+        name: "SubscribeResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "SubscriptionArn",
+                shape: &SUBSCRIPTION_ARN,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static SUBSCRIPTION: Shape = Shape {
+        name: "Subscription",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "SubscriptionArn",
+                    shape: &SUBSCRIPTION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Owner",
+                    shape: &ACCOUNT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Protocol",
+                    shape: &PROTOCOL,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Endpoint",
+                    shape: &ENDPOINT_2,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TopicArn",
+                    shape: &TOPIC_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2707,6 +3724,21 @@ pub mod shapes {
             value: &ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static SUBSCRIPTIONS_LIST: Shape = Shape {
+        name: "SubscriptionsList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &SUBSCRIPTION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2719,11 +3751,15 @@ pub mod shapes {
                     name: "Key",
                     shape: &TAG_KEY,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Value",
                     shape: &TAG_VALUE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2747,6 +3783,8 @@ pub mod shapes {
             member: &TAG_KEY,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2757,6 +3795,8 @@ pub mod shapes {
             member: &TAG,
             min: None,
             max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2769,14 +3809,24 @@ pub mod shapes {
                     name: "ResourceArn",
                     shape: &AMAZON_RESOURCE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static TAG_RESOURCE_RESPONSE: Shape = Shape {
+        name: "TagResourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static TAG_VALUE: Shape = Shape {
@@ -2790,6 +3840,26 @@ pub mod shapes {
         },
     };
 
+    pub static TIMESTAMP: Shape = Shape {
+        name: "Timestamp",
+        sensitive: false,
+        kind: ShapeKind::Timestamp,
+    };
+
+    pub static TOPIC: Shape = Shape {
+        name: "Topic",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TopicArn",
+                shape: &TOPIC_ARN,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
     pub static TOPIC_ATTRIBUTES_MAP: Shape = Shape {
         name: "TopicAttributesMap",
         sensitive: false,
@@ -2798,6 +3868,21 @@ pub mod shapes {
             value: &ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: false,
+            key_name: None,
+            value_name: None,
+        },
+    };
+
+    pub static TOPICS_LIST: Shape = Shape {
+        name: "TopicsList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &TOPIC,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -2809,6 +3894,8 @@ pub mod shapes {
                 name: "SubscriptionArn",
                 shape: &SUBSCRIPTION_ARN,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -2822,14 +3909,24 @@ pub mod shapes {
                     name: "ResourceArn",
                     shape: &AMAZON_RESOURCE_NAME,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TagKeys",
                     shape: &TAG_KEY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
+    };
+
+    pub static UNTAG_RESOURCE_RESPONSE: Shape = Shape {
+        name: "UntagResourceResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
     };
 
     pub static VERIFY_SMS_SANDBOX_PHONE_NUMBER_INPUT: Shape = Shape {
@@ -2841,13 +3938,34 @@ pub mod shapes {
                     name: "PhoneNumber",
                     shape: &PHONE_NUMBER_STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "OneTimePassword",
                     shape: &OTP_CODE,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static VERIFY_SMS_SANDBOX_PHONE_NUMBER_RESULT: Shape = Shape {
+        name: "VerifySMSSandboxPhoneNumberResult",
+        sensitive: false,
+        kind: ShapeKind::Structure { members: &[] },
+    };
+
+    pub static ACCOUNT: Shape = Shape {
+        name: "account",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -2912,7 +4030,7 @@ pub mod shapes {
         },
     };
 
-    pub static ENDPOINT: Shape = Shape {
+    pub static ENDPOINT_2: Shape = Shape {
         name: "endpoint",
         sensitive: false,
         kind: ShapeKind::String {
@@ -2936,6 +4054,17 @@ pub mod shapes {
 
     pub static MESSAGE: Shape = Shape {
         name: "message",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[],
+        },
+    };
+
+    pub static MESSAGE_ID: Shape = Shape {
+        name: "messageId",
         sensitive: false,
         kind: ShapeKind::String {
             min: None,
@@ -3044,14 +4173,20 @@ pub mod shapes {
         },
     };
 
-    /// `^[0-9]+$`, whole value.
+    /// `^[A-Za-z]{2}$`, whole value.
     fn pattern_0(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(&RE, "^(?:^[A-Za-z]{2}$)$", value)
+    }
+
+    /// `^[0-9]+$`, whole value.
+    fn pattern_1(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^[0-9]+$)$", value)
     }
 
     /// `^(\+[0-9]{8,}|[0-9]{0,9})$`, whole value.
-    fn pattern_1(value: &str) -> bool {
+    fn pattern_2(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:^(\\+[0-9]{8,}|[0-9]{0,9})$)$", value)
     }
@@ -3059,7 +4194,11 @@ pub mod shapes {
     #[cfg(test)]
     #[test]
     fn every_pattern_compiles() {
-        let patterns: &[&str] = &["^(?:^[0-9]+$)$", "^(?:^(\\+[0-9]{8,}|[0-9]{0,9})$)$"];
+        let patterns: &[&str] = &[
+            "^(?:^[A-Za-z]{2}$)$",
+            "^(?:^[0-9]+$)$",
+            "^(?:^(\\+[0-9]{8,}|[0-9]{0,9})$)$",
+        ];
         for pattern in patterns {
             assert!(crate::shape::compile(pattern).is_some(), "{pattern}");
         }

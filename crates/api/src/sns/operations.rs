@@ -303,6 +303,122 @@ impl Operation {
         }
     }
 
+    /// The shape of the operation's output (`None`: the operation returns nothing).
+    pub fn output_shape(self) -> Option<&'static Shape> {
+        match self {
+            Self::AddPermission => None,
+            Self::CheckIfPhoneNumberIsOptedOut => {
+                Some(&shapes::CHECK_IF_PHONE_NUMBER_IS_OPTED_OUT_RESPONSE)
+            }
+            Self::ConfirmSubscription => Some(&shapes::CONFIRM_SUBSCRIPTION_RESPONSE),
+            Self::CreatePlatformApplication => Some(&shapes::CREATE_PLATFORM_APPLICATION_RESPONSE),
+            Self::CreatePlatformEndpoint => Some(&shapes::CREATE_ENDPOINT_RESPONSE),
+            Self::CreateSMSSandboxPhoneNumber => {
+                Some(&shapes::CREATE_SMS_SANDBOX_PHONE_NUMBER_RESULT)
+            }
+            Self::CreateTopic => Some(&shapes::CREATE_TOPIC_RESPONSE),
+            Self::DeleteEndpoint => None,
+            Self::DeletePlatformApplication => None,
+            Self::DeleteSMSSandboxPhoneNumber => {
+                Some(&shapes::DELETE_SMS_SANDBOX_PHONE_NUMBER_RESULT)
+            }
+            Self::DeleteTopic => None,
+            Self::GetDataProtectionPolicy => Some(&shapes::GET_DATA_PROTECTION_POLICY_RESPONSE),
+            Self::GetEndpointAttributes => Some(&shapes::GET_ENDPOINT_ATTRIBUTES_RESPONSE),
+            Self::GetPlatformApplicationAttributes => {
+                Some(&shapes::GET_PLATFORM_APPLICATION_ATTRIBUTES_RESPONSE)
+            }
+            Self::GetSMSAttributes => Some(&shapes::GET_SMS_ATTRIBUTES_RESPONSE),
+            Self::GetSMSSandboxAccountStatus => {
+                Some(&shapes::GET_SMS_SANDBOX_ACCOUNT_STATUS_RESULT)
+            }
+            Self::GetSubscriptionAttributes => Some(&shapes::GET_SUBSCRIPTION_ATTRIBUTES_RESPONSE),
+            Self::GetTopicAttributes => Some(&shapes::GET_TOPIC_ATTRIBUTES_RESPONSE),
+            Self::ListEndpointsByPlatformApplication => {
+                Some(&shapes::LIST_ENDPOINTS_BY_PLATFORM_APPLICATION_RESPONSE)
+            }
+            Self::ListOriginationNumbers => Some(&shapes::LIST_ORIGINATION_NUMBERS_RESULT),
+            Self::ListPhoneNumbersOptedOut => Some(&shapes::LIST_PHONE_NUMBERS_OPTED_OUT_RESPONSE),
+            Self::ListPlatformApplications => Some(&shapes::LIST_PLATFORM_APPLICATIONS_RESPONSE),
+            Self::ListSMSSandboxPhoneNumbers => {
+                Some(&shapes::LIST_SMS_SANDBOX_PHONE_NUMBERS_RESULT)
+            }
+            Self::ListSubscriptions => Some(&shapes::LIST_SUBSCRIPTIONS_RESPONSE),
+            Self::ListSubscriptionsByTopic => Some(&shapes::LIST_SUBSCRIPTIONS_BY_TOPIC_RESPONSE),
+            Self::ListTagsForResource => Some(&shapes::LIST_TAGS_FOR_RESOURCE_RESPONSE),
+            Self::ListTopics => Some(&shapes::LIST_TOPICS_RESPONSE),
+            Self::OptInPhoneNumber => Some(&shapes::OPT_IN_PHONE_NUMBER_RESPONSE),
+            Self::Publish => Some(&shapes::PUBLISH_RESPONSE),
+            Self::PublishBatch => Some(&shapes::PUBLISH_BATCH_RESPONSE),
+            Self::PutDataProtectionPolicy => None,
+            Self::RemovePermission => None,
+            Self::SetEndpointAttributes => None,
+            Self::SetPlatformApplicationAttributes => None,
+            Self::SetSMSAttributes => Some(&shapes::SET_SMS_ATTRIBUTES_RESPONSE),
+            Self::SetSubscriptionAttributes => None,
+            Self::SetTopicAttributes => None,
+            Self::Subscribe => Some(&shapes::SUBSCRIBE_RESPONSE),
+            Self::TagResource => Some(&shapes::TAG_RESOURCE_RESPONSE),
+            Self::Unsubscribe => None,
+            Self::UntagResource => Some(&shapes::UNTAG_RESOURCE_RESPONSE),
+            Self::VerifySMSSandboxPhoneNumber => {
+                Some(&shapes::VERIFY_SMS_SANDBOX_PHONE_NUMBER_RESULT)
+            }
+        }
+    }
+
+    /// The element wrapping the output in a query protocol response (`resultWrapper`).
+    pub fn result_wrapper(self) -> Option<&'static str> {
+        match self {
+            Self::AddPermission => None,
+            Self::CheckIfPhoneNumberIsOptedOut => Some("CheckIfPhoneNumberIsOptedOutResult"),
+            Self::ConfirmSubscription => Some("ConfirmSubscriptionResult"),
+            Self::CreatePlatformApplication => Some("CreatePlatformApplicationResult"),
+            Self::CreatePlatformEndpoint => Some("CreatePlatformEndpointResult"),
+            Self::CreateSMSSandboxPhoneNumber => Some("CreateSMSSandboxPhoneNumberResult"),
+            Self::CreateTopic => Some("CreateTopicResult"),
+            Self::DeleteEndpoint => None,
+            Self::DeletePlatformApplication => None,
+            Self::DeleteSMSSandboxPhoneNumber => Some("DeleteSMSSandboxPhoneNumberResult"),
+            Self::DeleteTopic => None,
+            Self::GetDataProtectionPolicy => Some("GetDataProtectionPolicyResult"),
+            Self::GetEndpointAttributes => Some("GetEndpointAttributesResult"),
+            Self::GetPlatformApplicationAttributes => {
+                Some("GetPlatformApplicationAttributesResult")
+            }
+            Self::GetSMSAttributes => Some("GetSMSAttributesResult"),
+            Self::GetSMSSandboxAccountStatus => Some("GetSMSSandboxAccountStatusResult"),
+            Self::GetSubscriptionAttributes => Some("GetSubscriptionAttributesResult"),
+            Self::GetTopicAttributes => Some("GetTopicAttributesResult"),
+            Self::ListEndpointsByPlatformApplication => {
+                Some("ListEndpointsByPlatformApplicationResult")
+            }
+            Self::ListOriginationNumbers => Some("ListOriginationNumbersResult"),
+            Self::ListPhoneNumbersOptedOut => Some("ListPhoneNumbersOptedOutResult"),
+            Self::ListPlatformApplications => Some("ListPlatformApplicationsResult"),
+            Self::ListSMSSandboxPhoneNumbers => Some("ListSMSSandboxPhoneNumbersResult"),
+            Self::ListSubscriptions => Some("ListSubscriptionsResult"),
+            Self::ListSubscriptionsByTopic => Some("ListSubscriptionsByTopicResult"),
+            Self::ListTagsForResource => Some("ListTagsForResourceResult"),
+            Self::ListTopics => Some("ListTopicsResult"),
+            Self::OptInPhoneNumber => Some("OptInPhoneNumberResult"),
+            Self::Publish => Some("PublishResult"),
+            Self::PublishBatch => Some("PublishBatchResult"),
+            Self::PutDataProtectionPolicy => None,
+            Self::RemovePermission => None,
+            Self::SetEndpointAttributes => None,
+            Self::SetPlatformApplicationAttributes => None,
+            Self::SetSMSAttributes => Some("SetSMSAttributesResult"),
+            Self::SetSubscriptionAttributes => None,
+            Self::SetTopicAttributes => None,
+            Self::Subscribe => Some("SubscribeResult"),
+            Self::TagResource => Some("TagResourceResult"),
+            Self::Unsubscribe => None,
+            Self::UntagResource => Some("UntagResourceResult"),
+            Self::VerifySMSSandboxPhoneNumber => Some("VerifySMSSandboxPhoneNumberResult"),
+        }
+    }
+
     /// The names of the errors the model says the operation can return.
     pub fn errors(self) -> &'static [&'static str] {
         match self {

@@ -27,6 +27,12 @@ pub const API_VERSION: &str = "2012-11-05";
 /// The service's endpoint prefix (`sqs.<region>.amazonaws.com`).
 pub const ENDPOINT_PREFIX: &str = "sqs";
 
+/// The namespace of the query protocol's XML responses (`xmlNamespace`).
+pub const XML_NAMESPACE: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
+/// Whether the service is `awsQueryCompatible`: its JSON errors also carry the query
+/// protocol's code in `x-amzn-query-error`.
+pub const AWS_QUERY_COMPATIBLE: bool = true;
+
 /// Every error the model declares: its name, the code the protocol sends (query
 /// protocols and `awsQueryCompatible` services have their own), its HTTP status.
 pub mod errors {
@@ -35,7 +41,7 @@ pub mod errors {
     /// Two or more batch entries in the request have the same Id .
     pub const BATCH_ENTRY_IDS_NOT_DISTINCT: ErrorShape = ErrorShape {
         name: "BatchEntryIdsNotDistinct",
-        code: "BatchEntryIdsNotDistinct",
+        code: "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
         status: 400,
         sender_fault: true,
         message_member: "message",
@@ -44,7 +50,7 @@ pub mod errors {
     /// The length of all the messages put together is more than the limit.
     pub const BATCH_REQUEST_TOO_LONG: ErrorShape = ErrorShape {
         name: "BatchRequestTooLong",
-        code: "BatchRequestTooLong",
+        code: "AWS.SimpleQueueService.BatchRequestTooLong",
         status: 400,
         sender_fault: true,
         message_member: "message",
@@ -53,7 +59,7 @@ pub mod errors {
     /// The batch request doesn't contain any entries.
     pub const EMPTY_BATCH_REQUEST: ErrorShape = ErrorShape {
         name: "EmptyBatchRequest",
-        code: "EmptyBatchRequest",
+        code: "AWS.SimpleQueueService.EmptyBatchRequest",
         status: 400,
         sender_fault: true,
         message_member: "message",
@@ -89,7 +95,7 @@ pub mod errors {
     /// The Id of a batch entry in a batch request doesn't abide by the specification.
     pub const INVALID_BATCH_ENTRY_ID: ErrorShape = ErrorShape {
         name: "InvalidBatchEntryId",
-        code: "InvalidBatchEntryId",
+        code: "AWS.SimpleQueueService.InvalidBatchEntryId",
         status: 400,
         sender_fault: true,
         message_member: "message",
@@ -188,7 +194,7 @@ pub mod errors {
     /// The specified message isn't in flight.
     pub const MESSAGE_NOT_INFLIGHT: ErrorShape = ErrorShape {
         name: "MessageNotInflight",
-        code: "MessageNotInflight",
+        code: "AWS.SimpleQueueService.MessageNotInflight",
         status: 400,
         sender_fault: true,
         message_member: "message",
@@ -198,7 +204,7 @@ pub mod errors {
     pub const OVER_LIMIT: ErrorShape = ErrorShape {
         name: "OverLimit",
         code: "OverLimit",
-        status: 400,
+        status: 403,
         sender_fault: true,
         message_member: "message",
         has_type: false,
@@ -206,8 +212,8 @@ pub mod errors {
     /// Indicates that the specified queue previously received a PurgeQueue request within the last 60 seconds (the time it can take to delete the messages in the queue).
     pub const PURGE_QUEUE_IN_PROGRESS: ErrorShape = ErrorShape {
         name: "PurgeQueueInProgress",
-        code: "PurgeQueueInProgress",
-        status: 400,
+        code: "AWS.SimpleQueueService.PurgeQueueInProgress",
+        status: 403,
         sender_fault: true,
         message_member: "message",
         has_type: false,
@@ -215,7 +221,7 @@ pub mod errors {
     /// You must wait 60 seconds after deleting a queue before you can create another queue with the same name.
     pub const QUEUE_DELETED_RECENTLY: ErrorShape = ErrorShape {
         name: "QueueDeletedRecently",
-        code: "QueueDeletedRecently",
+        code: "AWS.SimpleQueueService.QueueDeletedRecently",
         status: 400,
         sender_fault: true,
         message_member: "message",
@@ -224,7 +230,7 @@ pub mod errors {
     /// Ensure that the QueueUrl is correct and that the queue has not been deleted.
     pub const QUEUE_DOES_NOT_EXIST: ErrorShape = ErrorShape {
         name: "QueueDoesNotExist",
-        code: "QueueDoesNotExist",
+        code: "AWS.SimpleQueueService.NonExistentQueue",
         status: 400,
         sender_fault: true,
         message_member: "message",
@@ -233,7 +239,7 @@ pub mod errors {
     /// A queue with this name already exists.
     pub const QUEUE_NAME_EXISTS: ErrorShape = ErrorShape {
         name: "QueueNameExists",
-        code: "QueueNameExists",
+        code: "QueueAlreadyExists",
         status: 400,
         sender_fault: true,
         message_member: "message",
@@ -261,7 +267,7 @@ pub mod errors {
     pub const RESOURCE_NOT_FOUND_EXCEPTION: ErrorShape = ErrorShape {
         name: "ResourceNotFoundException",
         code: "ResourceNotFoundException",
-        status: 400,
+        status: 404,
         sender_fault: true,
         message_member: "message",
         has_type: false,
@@ -269,7 +275,7 @@ pub mod errors {
     /// The batch request contains more entries than permissible.
     pub const TOO_MANY_ENTRIES_IN_BATCH_REQUEST: ErrorShape = ErrorShape {
         name: "TooManyEntriesInBatchRequest",
-        code: "TooManyEntriesInBatchRequest",
+        code: "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
         status: 400,
         sender_fault: true,
         message_member: "message",
@@ -278,7 +284,7 @@ pub mod errors {
     /// Error code 400.
     pub const UNSUPPORTED_OPERATION: ErrorShape = ErrorShape {
         name: "UnsupportedOperation",
-        code: "UnsupportedOperation",
+        code: "AWS.SimpleQueueService.UnsupportedOperation",
         status: 400,
         sender_fault: true,
         message_member: "message",
@@ -1505,8 +1511,9 @@ pub struct UntagQueueRequest {
     pub tag_keys: Vec<String>,
 }
 
-/// Every shape a request can reach, with the model's constraints, for
-/// [`crate::shape::validate`]. One static per shape, named after it.
+/// Every shape a request or response can reach, with the model's constraints (for
+/// [`crate::shape::validate`]) and wire names (for [`crate::query`]). One static per
+/// shape, named after it.
 pub mod shapes {
     use crate::shape::{Member, Shape, ShapeKind};
 
@@ -1517,6 +1524,8 @@ pub mod shapes {
             member: &STRING,
             min: None,
             max: None,
+            flattened: true,
+            member_name: Some("AWSAccountId"),
         },
     };
 
@@ -1527,6 +1536,8 @@ pub mod shapes {
             member: &STRING,
             min: None,
             max: None,
+            flattened: true,
+            member_name: Some("ActionName"),
         },
     };
 
@@ -1539,21 +1550,29 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Label",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AWSAccountIds",
                     shape: &AWS_ACCOUNT_ID_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Actions",
                     shape: &ACTION_NAME_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -1566,6 +1585,57 @@ pub mod shapes {
             member: &QUEUE_ATTRIBUTE_NAME,
             min: None,
             max: None,
+            flattened: true,
+            member_name: Some("AttributeName"),
+        },
+    };
+
+    pub static BATCH_RESULT_ERROR_ENTRY: Shape = Shape {
+        name: "BatchResultErrorEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Id",
+                    shape: &STRING,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SenderFault",
+                    shape: &BOOLEAN,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Code",
+                    shape: &STRING,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Message",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static BATCH_RESULT_ERROR_ENTRY_LIST: Shape = Shape {
+        name: "BatchResultErrorEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &BATCH_RESULT_ERROR_ENTRY,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: Some("BatchResultErrorEntry"),
         },
     };
 
@@ -1585,7 +1655,15 @@ pub mod shapes {
             member: &BINARY,
             min: None,
             max: None,
+            flattened: false,
+            member_name: Some("BinaryListValue"),
         },
+    };
+
+    pub static BOOLEAN: Shape = Shape {
+        name: "Boolean",
+        sensitive: false,
+        kind: ShapeKind::Boolean,
     };
 
     pub static BOXED_INTEGER: Shape = Shape {
@@ -1605,6 +1683,22 @@ pub mod shapes {
                 name: "TaskHandle",
                 shape: &STRING,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static CANCEL_MESSAGE_MOVE_TASK_RESULT: Shape = Shape {
+        name: "CancelMessageMoveTaskResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "ApproximateNumberOfMessagesMoved",
+                shape: &LONG,
+                required: false,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -1618,11 +1712,15 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Entries",
                     shape: &CHANGE_MESSAGE_VISIBILITY_BATCH_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -1637,16 +1735,22 @@ pub mod shapes {
                     name: "Id",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReceiptHandle",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "VisibilityTimeout",
                     shape: &NULLABLE_INTEGER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -1659,6 +1763,57 @@ pub mod shapes {
             member: &CHANGE_MESSAGE_VISIBILITY_BATCH_REQUEST_ENTRY,
             min: None,
             max: None,
+            flattened: true,
+            member_name: Some("ChangeMessageVisibilityBatchRequestEntry"),
+        },
+    };
+
+    pub static CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT: Shape = Shape {
+        name: "ChangeMessageVisibilityBatchResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Successful",
+                    shape: &CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Failed",
+                    shape: &BATCH_RESULT_ERROR_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_ENTRY: Shape = Shape {
+        name: "ChangeMessageVisibilityBatchResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Id",
+                shape: &STRING,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "ChangeMessageVisibilityBatchResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: Some("ChangeMessageVisibilityBatchResultEntry"),
         },
     };
 
@@ -1671,16 +1826,22 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReceiptHandle",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "VisibilityTimeout",
                     shape: &NULLABLE_INTEGER,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -1695,18 +1856,38 @@ pub mod shapes {
                     name: "QueueName",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Attributes",
                     shape: &QUEUE_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: Some("Attribute"),
+                    flattened: false,
                 },
                 Member {
                     name: "tags",
                     shape: &TAG_MAP,
                     required: false,
+                    location_name: Some("Tag"),
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static CREATE_QUEUE_RESULT: Shape = Shape {
+        name: "CreateQueueResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "QueueUrl",
+                shape: &STRING,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -1719,11 +1900,15 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Entries",
                     shape: &DELETE_MESSAGE_BATCH_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -1738,11 +1923,15 @@ pub mod shapes {
                     name: "Id",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReceiptHandle",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -1755,6 +1944,57 @@ pub mod shapes {
             member: &DELETE_MESSAGE_BATCH_REQUEST_ENTRY,
             min: None,
             max: None,
+            flattened: true,
+            member_name: Some("DeleteMessageBatchRequestEntry"),
+        },
+    };
+
+    pub static DELETE_MESSAGE_BATCH_RESULT: Shape = Shape {
+        name: "DeleteMessageBatchResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Successful",
+                    shape: &DELETE_MESSAGE_BATCH_RESULT_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Failed",
+                    shape: &BATCH_RESULT_ERROR_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static DELETE_MESSAGE_BATCH_RESULT_ENTRY: Shape = Shape {
+        name: "DeleteMessageBatchResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Id",
+                shape: &STRING,
+                required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static DELETE_MESSAGE_BATCH_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "DeleteMessageBatchResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &DELETE_MESSAGE_BATCH_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: Some("DeleteMessageBatchResultEntry"),
         },
     };
 
@@ -1767,11 +2007,15 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReceiptHandle",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -1785,6 +2029,8 @@ pub mod shapes {
                 name: "QueueUrl",
                 shape: &STRING,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -1798,13 +2044,31 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AttributeNames",
                     shape: &ATTRIBUTE_NAME_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static GET_QUEUE_ATTRIBUTES_RESULT: Shape = Shape {
+        name: "GetQueueAttributesResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Attributes",
+                shape: &QUEUE_ATTRIBUTE_MAP,
+                required: false,
+                location_name: Some("Attribute"),
+                flattened: false,
+            }],
         },
     };
 
@@ -1817,13 +2081,31 @@ pub mod shapes {
                     name: "QueueName",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "QueueOwnerAWSAccountId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static GET_QUEUE_URL_RESULT: Shape = Shape {
+        name: "GetQueueUrlResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "QueueUrl",
+                shape: &STRING,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -1836,16 +2118,45 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &BOXED_INTEGER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_DEAD_LETTER_SOURCE_QUEUES_RESULT: Shape = Shape {
+        name: "ListDeadLetterSourceQueuesResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "queueUrls",
+                    shape: &QUEUE_URL_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -1860,13 +2171,115 @@ pub mod shapes {
                     name: "SourceArn",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &NULLABLE_INTEGER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static LIST_MESSAGE_MOVE_TASKS_RESULT: Shape = Shape {
+        name: "ListMessageMoveTasksResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Results",
+                shape: &LIST_MESSAGE_MOVE_TASKS_RESULT_ENTRY_LIST,
+                required: false,
+                location_name: None,
+                flattened: true,
+            }],
+        },
+    };
+
+    pub static LIST_MESSAGE_MOVE_TASKS_RESULT_ENTRY: Shape = Shape {
+        name: "ListMessageMoveTasksResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "TaskHandle",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Status",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SourceArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DestinationArn",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MaxNumberOfMessagesPerSecond",
+                    shape: &NULLABLE_INTEGER,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ApproximateNumberOfMessagesMoved",
+                    shape: &LONG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ApproximateNumberOfMessagesToMove",
+                    shape: &NULLABLE_LONG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FailureReason",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StartedTimestamp",
+                    shape: &LONG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_MESSAGE_MOVE_TASKS_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "ListMessageMoveTasksResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &LIST_MESSAGE_MOVE_TASKS_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: Some("ListMessageMoveTasksResultEntry"),
         },
     };
 
@@ -1878,6 +2291,22 @@ pub mod shapes {
                 name: "QueueUrl",
                 shape: &STRING,
                 required: true,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static LIST_QUEUE_TAGS_RESULT: Shape = Shape {
+        name: "ListQueueTagsResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Tags",
+                shape: &TAG_MAP,
+                required: false,
+                location_name: Some("Tag"),
+                flattened: false,
             }],
         },
     };
@@ -1891,16 +2320,112 @@ pub mod shapes {
                     name: "QueueNamePrefix",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "NextToken",
                     shape: &TOKEN,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaxResults",
                     shape: &BOXED_INTEGER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_QUEUES_RESULT: Shape = Shape {
+        name: "ListQueuesResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "QueueUrls",
+                    shape: &QUEUE_URL_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "NextToken",
+                    shape: &TOKEN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LONG: Shape = Shape {
+        name: "Long",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: None,
+            max: None,
+        },
+    };
+
+    pub static MESSAGE: Shape = Shape {
+        name: "Message",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "MessageId",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ReceiptHandle",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MD5OfBody",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Body",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Attributes",
+                    shape: &MESSAGE_SYSTEM_ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: Some("Attribute"),
+                    flattened: false,
+                },
+                Member {
+                    name: "MD5OfMessageAttributes",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MessageAttributes",
+                    shape: &MESSAGE_BODY_ATTRIBUTE_MAP,
+                    required: false,
+                    location_name: Some("MessageAttribute"),
+                    flattened: false,
                 },
             ],
         },
@@ -1924,6 +2449,8 @@ pub mod shapes {
             member: &MESSAGE_ATTRIBUTE_NAME,
             min: None,
             max: None,
+            flattened: true,
+            member_name: Some("MessageAttributeName"),
         },
     };
 
@@ -1936,26 +2463,36 @@ pub mod shapes {
                     name: "StringValue",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "BinaryValue",
                     shape: &BINARY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StringListValues",
                     shape: &STRING_LIST,
                     required: false,
+                    location_name: Some("StringListValue"),
+                    flattened: true,
                 },
                 Member {
                     name: "BinaryListValues",
                     shape: &BINARY_LIST,
                     required: false,
+                    location_name: Some("BinaryListValue"),
+                    flattened: true,
                 },
                 Member {
                     name: "DataType",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -1969,6 +2506,9 @@ pub mod shapes {
             value: &MESSAGE_ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: true,
+            key_name: Some("Name"),
+            value_name: Some("Value"),
         },
     };
 
@@ -1980,6 +2520,21 @@ pub mod shapes {
             value: &MESSAGE_SYSTEM_ATTRIBUTE_VALUE,
             min: None,
             max: None,
+            flattened: true,
+            key_name: Some("Name"),
+            value_name: Some("Value"),
+        },
+    };
+
+    pub static MESSAGE_LIST: Shape = Shape {
+        name: "MessageList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &MESSAGE,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: Some("Message"),
         },
     };
 
@@ -1990,6 +2545,22 @@ pub mod shapes {
             member: &MESSAGE_SYSTEM_ATTRIBUTE_NAME,
             min: None,
             max: None,
+            flattened: true,
+            member_name: None,
+        },
+    };
+
+    pub static MESSAGE_SYSTEM_ATTRIBUTE_MAP: Shape = Shape {
+        name: "MessageSystemAttributeMap",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &MESSAGE_SYSTEM_ATTRIBUTE_NAME,
+            value: &STRING,
+            min: None,
+            max: None,
+            flattened: true,
+            key_name: Some("Name"),
+            value_name: Some("Value"),
         },
     };
 
@@ -2035,26 +2606,36 @@ pub mod shapes {
                     name: "StringValue",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "BinaryValue",
                     shape: &BINARY,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "StringListValues",
                     shape: &STRING_LIST,
                     required: false,
+                    location_name: Some("StringListValue"),
+                    flattened: true,
                 },
                 Member {
                     name: "BinaryListValues",
                     shape: &BINARY_LIST,
                     required: false,
+                    location_name: Some("BinaryListValue"),
+                    flattened: true,
                 },
                 Member {
                     name: "DataType",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2069,6 +2650,15 @@ pub mod shapes {
         },
     };
 
+    pub static NULLABLE_LONG: Shape = Shape {
+        name: "NullableLong",
+        sensitive: false,
+        kind: ShapeKind::Long {
+            min: None,
+            max: None,
+        },
+    };
+
     pub static PURGE_QUEUE_REQUEST: Shape = Shape {
         name: "PurgeQueueRequest",
         sensitive: false,
@@ -2077,6 +2667,8 @@ pub mod shapes {
                 name: "QueueUrl",
                 shape: &STRING,
                 required: true,
+                location_name: None,
+                flattened: false,
             }],
         },
     };
@@ -2089,6 +2681,9 @@ pub mod shapes {
             value: &STRING,
             min: None,
             max: None,
+            flattened: true,
+            key_name: Some("Name"),
+            value_name: Some("Value"),
         },
     };
 
@@ -2126,6 +2721,18 @@ pub mod shapes {
         },
     };
 
+    pub static QUEUE_URL_LIST: Shape = Shape {
+        name: "QueueUrlList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &STRING,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: Some("QueueUrl"),
+        },
+    };
+
     pub static RECEIVE_MESSAGE_REQUEST: Shape = Shape {
         name: "ReceiveMessageRequest",
         sensitive: false,
@@ -2135,43 +2742,73 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "AttributeNames",
                     shape: &ATTRIBUTE_NAME_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MessageSystemAttributeNames",
                     shape: &MESSAGE_SYSTEM_ATTRIBUTE_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MessageAttributeNames",
                     shape: &MESSAGE_ATTRIBUTE_NAME_LIST,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaxNumberOfMessages",
                     shape: &NULLABLE_INTEGER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "VisibilityTimeout",
                     shape: &NULLABLE_INTEGER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "WaitTimeSeconds",
                     shape: &NULLABLE_INTEGER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "ReceiveRequestAttemptId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static RECEIVE_MESSAGE_RESULT: Shape = Shape {
+        name: "ReceiveMessageResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Messages",
+                shape: &MESSAGE_LIST,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -2184,11 +2821,15 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Label",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2203,11 +2844,15 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Entries",
                     shape: &SEND_MESSAGE_BATCH_REQUEST_ENTRY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2222,36 +2867,50 @@ pub mod shapes {
                     name: "Id",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MessageBody",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DelaySeconds",
                     shape: &NULLABLE_INTEGER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MessageAttributes",
                     shape: &MESSAGE_BODY_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: Some("MessageAttribute"),
+                    flattened: false,
                 },
                 Member {
                     name: "MessageSystemAttributes",
                     shape: &MESSAGE_BODY_SYSTEM_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: Some("MessageSystemAttribute"),
+                    flattened: false,
                 },
                 Member {
                     name: "MessageDeduplicationId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MessageGroupId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2264,6 +2923,94 @@ pub mod shapes {
             member: &SEND_MESSAGE_BATCH_REQUEST_ENTRY,
             min: None,
             max: None,
+            flattened: true,
+            member_name: Some("SendMessageBatchRequestEntry"),
+        },
+    };
+
+    pub static SEND_MESSAGE_BATCH_RESULT: Shape = Shape {
+        name: "SendMessageBatchResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Successful",
+                    shape: &SEND_MESSAGE_BATCH_RESULT_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Failed",
+                    shape: &BATCH_RESULT_ERROR_ENTRY_LIST,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static SEND_MESSAGE_BATCH_RESULT_ENTRY: Shape = Shape {
+        name: "SendMessageBatchResultEntry",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Id",
+                    shape: &STRING,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MessageId",
+                    shape: &STRING,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MD5OfMessageBody",
+                    shape: &STRING,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MD5OfMessageAttributes",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MD5OfMessageSystemAttributes",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SequenceNumber",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static SEND_MESSAGE_BATCH_RESULT_ENTRY_LIST: Shape = Shape {
+        name: "SendMessageBatchResultEntryList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &SEND_MESSAGE_BATCH_RESULT_ENTRY,
+            min: None,
+            max: None,
+            flattened: true,
+            member_name: Some("SendMessageBatchResultEntry"),
         },
     };
 
@@ -2276,36 +3023,94 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MessageBody",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DelaySeconds",
                     shape: &NULLABLE_INTEGER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MessageAttributes",
                     shape: &MESSAGE_BODY_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: Some("MessageAttribute"),
+                    flattened: false,
                 },
                 Member {
                     name: "MessageSystemAttributes",
                     shape: &MESSAGE_BODY_SYSTEM_ATTRIBUTE_MAP,
                     required: false,
+                    location_name: Some("MessageSystemAttribute"),
+                    flattened: false,
                 },
                 Member {
                     name: "MessageDeduplicationId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MessageGroupId",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static SEND_MESSAGE_RESULT: Shape = Shape {
+        name: "SendMessageResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "MD5OfMessageBody",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MD5OfMessageAttributes",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MD5OfMessageSystemAttributes",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MessageId",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SequenceNumber",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2320,11 +3125,15 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Attributes",
                     shape: &QUEUE_ATTRIBUTE_MAP,
                     required: true,
+                    location_name: Some("Attribute"),
+                    flattened: false,
                 },
             ],
         },
@@ -2339,18 +3148,38 @@ pub mod shapes {
                     name: "SourceArn",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "DestinationArn",
                     shape: &STRING,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "MaxNumberOfMessagesPerSecond",
                     shape: &NULLABLE_INTEGER,
                     required: false,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static START_MESSAGE_MOVE_TASK_RESULT: Shape = Shape {
+        name: "StartMessageMoveTaskResult",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "TaskHandle",
+                shape: &STRING,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
         },
     };
 
@@ -2372,6 +3201,8 @@ pub mod shapes {
             member: &STRING,
             min: None,
             max: None,
+            flattened: false,
+            member_name: Some("StringListValue"),
         },
     };
 
@@ -2393,6 +3224,8 @@ pub mod shapes {
             member: &TAG_KEY,
             min: None,
             max: None,
+            flattened: true,
+            member_name: Some("TagKey"),
         },
     };
 
@@ -2404,6 +3237,9 @@ pub mod shapes {
             value: &TAG_VALUE,
             min: None,
             max: None,
+            flattened: true,
+            key_name: Some("Key"),
+            value_name: Some("Value"),
         },
     };
 
@@ -2416,11 +3252,15 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "Tags",
                     shape: &TAG_MAP,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },
@@ -2457,11 +3297,15 @@ pub mod shapes {
                     name: "QueueUrl",
                     shape: &STRING,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
                 Member {
                     name: "TagKeys",
                     shape: &TAG_KEY_LIST,
                     required: true,
+                    location_name: None,
+                    flattened: false,
                 },
             ],
         },

@@ -183,6 +183,68 @@ impl Operation {
         }
     }
 
+    /// The shape of the operation's output (`None`: the operation returns nothing).
+    pub fn output_shape(self) -> Option<&'static Shape> {
+        match self {
+            Self::AddPermission => None,
+            Self::CancelMessageMoveTask => Some(&shapes::CANCEL_MESSAGE_MOVE_TASK_RESULT),
+            Self::ChangeMessageVisibility => None,
+            Self::ChangeMessageVisibilityBatch => {
+                Some(&shapes::CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT)
+            }
+            Self::CreateQueue => Some(&shapes::CREATE_QUEUE_RESULT),
+            Self::DeleteMessage => None,
+            Self::DeleteMessageBatch => Some(&shapes::DELETE_MESSAGE_BATCH_RESULT),
+            Self::DeleteQueue => None,
+            Self::GetQueueAttributes => Some(&shapes::GET_QUEUE_ATTRIBUTES_RESULT),
+            Self::GetQueueUrl => Some(&shapes::GET_QUEUE_URL_RESULT),
+            Self::ListDeadLetterSourceQueues => {
+                Some(&shapes::LIST_DEAD_LETTER_SOURCE_QUEUES_RESULT)
+            }
+            Self::ListMessageMoveTasks => Some(&shapes::LIST_MESSAGE_MOVE_TASKS_RESULT),
+            Self::ListQueueTags => Some(&shapes::LIST_QUEUE_TAGS_RESULT),
+            Self::ListQueues => Some(&shapes::LIST_QUEUES_RESULT),
+            Self::PurgeQueue => None,
+            Self::ReceiveMessage => Some(&shapes::RECEIVE_MESSAGE_RESULT),
+            Self::RemovePermission => None,
+            Self::SendMessage => Some(&shapes::SEND_MESSAGE_RESULT),
+            Self::SendMessageBatch => Some(&shapes::SEND_MESSAGE_BATCH_RESULT),
+            Self::SetQueueAttributes => None,
+            Self::StartMessageMoveTask => Some(&shapes::START_MESSAGE_MOVE_TASK_RESULT),
+            Self::TagQueue => None,
+            Self::UntagQueue => None,
+        }
+    }
+
+    /// The element wrapping the output in a query protocol response (`resultWrapper`).
+    pub fn result_wrapper(self) -> Option<&'static str> {
+        match self {
+            Self::AddPermission => None,
+            Self::CancelMessageMoveTask => Some("CancelMessageMoveTaskResult"),
+            Self::ChangeMessageVisibility => None,
+            Self::ChangeMessageVisibilityBatch => Some("ChangeMessageVisibilityBatchResult"),
+            Self::CreateQueue => Some("CreateQueueResult"),
+            Self::DeleteMessage => None,
+            Self::DeleteMessageBatch => Some("DeleteMessageBatchResult"),
+            Self::DeleteQueue => None,
+            Self::GetQueueAttributes => Some("GetQueueAttributesResult"),
+            Self::GetQueueUrl => Some("GetQueueUrlResult"),
+            Self::ListDeadLetterSourceQueues => Some("ListDeadLetterSourceQueuesResult"),
+            Self::ListMessageMoveTasks => Some("ListMessageMoveTasksResult"),
+            Self::ListQueueTags => Some("ListQueueTagsResult"),
+            Self::ListQueues => Some("ListQueuesResult"),
+            Self::PurgeQueue => None,
+            Self::ReceiveMessage => Some("ReceiveMessageResult"),
+            Self::RemovePermission => None,
+            Self::SendMessage => Some("SendMessageResult"),
+            Self::SendMessageBatch => Some("SendMessageBatchResult"),
+            Self::SetQueueAttributes => None,
+            Self::StartMessageMoveTask => Some("StartMessageMoveTaskResult"),
+            Self::TagQueue => None,
+            Self::UntagQueue => None,
+        }
+    }
+
     /// The names of the errors the model says the operation can return.
     pub fn errors(self) -> &'static [&'static str] {
         match self {
@@ -929,12 +991,12 @@ pub mod bindings {
             MemberBinding {
                 member: "Attributes",
                 location: Location::Body,
-                name: "Attributes",
+                name: "Attribute",
             },
             MemberBinding {
                 member: "tags",
                 location: Location::Body,
-                name: "tags",
+                name: "Tag",
             },
         ],
         output: &[MemberBinding {
@@ -1028,7 +1090,7 @@ pub mod bindings {
         output: &[MemberBinding {
             member: "Attributes",
             location: Location::Body,
-            name: "Attributes",
+            name: "Attribute",
         }],
     };
 
@@ -1129,7 +1191,7 @@ pub mod bindings {
         output: &[MemberBinding {
             member: "Tags",
             location: Location::Body,
-            name: "Tags",
+            name: "Tag",
         }],
     };
 
@@ -1280,12 +1342,12 @@ pub mod bindings {
             MemberBinding {
                 member: "MessageAttributes",
                 location: Location::Body,
-                name: "MessageAttributes",
+                name: "MessageAttribute",
             },
             MemberBinding {
                 member: "MessageSystemAttributes",
                 location: Location::Body,
-                name: "MessageSystemAttributes",
+                name: "MessageSystemAttribute",
             },
             MemberBinding {
                 member: "MessageDeduplicationId",
@@ -1372,7 +1434,7 @@ pub mod bindings {
             MemberBinding {
                 member: "Attributes",
                 location: Location::Body,
-                name: "Attributes",
+                name: "Attribute",
             },
         ],
         output: &[],

@@ -2,3 +2,5 @@
 
 mod decoder;
 mod protocol;
+#[cfg(all(feature = "sqs", feature = "sns"))]
+mod query;
