@@ -18,6 +18,7 @@ use sluice_asl::history::HistoryEvent;
 use sluice_asl::map_run::MapRun;
 use sluice_asl::step;
 use sluice_asl::validate::validate;
+use sluice_store::ExecutionStatus;
 use sluice_store::{
     EventRecord, ExecutionRecord, MachineType, MapRunRecord, Page, StateMachineRecord, Store, Write,
 };
@@ -248,7 +249,7 @@ fn update_record(
     match ex.end() {
         None => record.snapshot = snapshot(),
         Some(end) => {
-            record.status = end.status.as_str().to_owned();
+            record.status = closed_status(end.status);
             record.output = end.output.as_ref().map(Value::to_string);
             let failure = end.failure.as_ref();
             let some = |s: &String| (!s.is_empty()).then(|| s.clone());
@@ -460,7 +461,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         )
         .await;
         let end = finished.end;
-        record.status = end.status.as_str().to_owned();
+        record.status = closed_status(end.status);
         record.output = end.output.as_ref().map(Value::to_string);
         record.error = end
             .failure
@@ -495,7 +496,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         let Some(record) = self.inner.store.execution(execution_arn).await? else {
             return Err(EngineError::ExecutionDoesNotExist(execution_arn.to_owned()));
         };
-        if record.status != "RUNNING" {
+        if record.status != ExecutionStatus::Running {
             return Ok(record);
         }
         let sender = lock(&self.inner.running).remove(execution_arn);
@@ -505,7 +506,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                 let _ = tx.send((error, cause));
                 for _ in 0..400 {
                     let r = self.inner.store.execution(execution_arn).await?;
-                    if let Some(r) = r.filter(|r| r.status != "RUNNING") {
+                    if let Some(r) = r.filter(|r| r.status != ExecutionStatus::Running) {
                         return Ok(r);
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -810,7 +811,7 @@ fn new_record(
         arn: arn.to_owned(),
         state_machine_arn: machine.arn.clone(),
         name: name.to_owned(),
-        status: "RUNNING".to_owned(),
+        status: ExecutionStatus::Running,
         input: input.to_owned(),
         output: None,
         error: None,
@@ -833,6 +834,16 @@ fn seed_of(arn: &str) -> u64 {
     })
 }
 
+/// A finished execution's status as the store keeps it.
+fn closed_status(status: Status) -> ExecutionStatus {
+    match status {
+        Status::Succeeded => ExecutionStatus::Succeeded,
+        Status::Failed => ExecutionStatus::Failed,
+        Status::TimedOut => ExecutionStatus::TimedOut,
+        Status::Aborted => ExecutionStatus::Aborted,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -842,7 +853,7 @@ mod tests {
             arn: arn.into(),
             state_machine_arn: "m".into(),
             name: arn.into(),
-            status: status.into(),
+            status: status.parse().unwrap(),
             input: "{}".into(),
             output: None,
             error: None,
@@ -865,7 +876,8 @@ mod tests {
         r.put(record("b", "RUNNING"), Vec::new(), 2);
         r.put(record("a", "SUCCEEDED"), Vec::new(), 2);
         assert_eq!(
-            r.items["a"].0.status, "SUCCEEDED",
+            r.items["a"].0.status,
+            ExecutionStatus::Succeeded,
             "updated, not duplicated"
         );
         r.put(record("c", "RUNNING"), Vec::new(), 2);

@@ -8,32 +8,23 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
-/// The region and account in the ARNs of functions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Scope {
-    pub region: String,
-    pub account: String,
+pub use sluice_types::Scope;
+
+/// The Lambda ARNs made in a [`Scope`] (in its partition: `arn:aws-cn:lambda:...` in China).
+pub trait LambdaArns {
+    /// `arn:<partition>:lambda:<region>:<account>:function:<name>`.
+    fn function_arn(&self, name: &str) -> String;
+
+    /// `arn:<partition>:lambda:<region>:<account>:function:<name>:<qualifier>` (a version or
+    /// an alias).
+    fn qualified_arn(&self, name: &str, qualifier: &str) -> String {
+        format!("{}:{qualifier}", self.function_arn(name))
+    }
 }
 
-impl Scope {
-    pub fn new(region: impl Into<String>, account: impl Into<String>) -> Self {
-        Self {
-            region: region.into(),
-            account: account.into(),
-        }
-    }
-
-    /// `arn:aws:lambda:<region>:<account>:function:<name>`.
-    pub fn function_arn(&self, name: &str) -> String {
-        format!(
-            "arn:aws:lambda:{}:{}:function:{name}",
-            self.region, self.account
-        )
-    }
-
-    /// `arn:aws:lambda:<region>:<account>:function:<name>:<qualifier>` (a version or an alias).
-    pub fn qualified_arn(&self, name: &str, qualifier: &str) -> String {
-        format!("{}:{qualifier}", self.function_arn(name))
+impl LambdaArns for Scope {
+    fn function_arn(&self, name: &str) -> String {
+        self.arn("lambda", &format!("function:{name}"))
     }
 }
 

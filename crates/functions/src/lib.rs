@@ -43,7 +43,8 @@ pub mod task;
 pub use error::Error;
 pub use event_config::{DestinationChange, EventInvokeConfig, EventInvokeConfigChange};
 pub use function::{
-    Alias, Function, Qualifier, RuntimeKind, Scope, Settings, parse_function_name, valid_alias_name,
+    Alias, Function, LambdaArns, Qualifier, RuntimeKind, Scope, Settings, parse_function_name,
+    valid_alias_name,
 };
 pub use ids::uuid_v4;
 pub use memory::MemoryLimit;

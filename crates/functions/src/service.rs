@@ -3,6 +3,7 @@
 //! invoke configs: `event_configs`; `Event` invocations run here, journaled by
 //! [`crate::events`].
 
+use crate::LambdaArns as _;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};

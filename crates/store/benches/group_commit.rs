@@ -78,7 +78,7 @@ fn execution(committer: usize, next_event_id: u64) -> ExecutionRecord {
         arn: arn(committer),
         state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:bench".into(),
         name: format!("c{committer}"),
-        status: "RUNNING".into(),
+        status: sluice_store::ExecutionStatus::Running,
         input: r#"{"tenant":"acme","vendor":"crowdstrike"}"#.into(),
         output: None,
         error: None,

@@ -4,10 +4,9 @@
 //! [`Error::InvalidToken`] rather than a silently wrong page.
 
 use serde::{Deserialize, Serialize};
+use sluice_types::page_token;
 
-use crate::{Error, ExecutionFilter};
-
-const PREFIX: &str = "sl1";
+use crate::{Error, ExecutionFilter, ExecutionStatus};
 
 /// Where the next page of a listing starts (exclusive).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,30 +23,18 @@ pub(crate) enum Cursor {
     Events { scope: u64, reverse: bool, id: u64 },
 }
 
+/// The kind of listing store tokens belong to ([`sluice_types::page_token`]).
+const TOKEN_KIND: &str = "store";
+
 impl Cursor {
     pub(crate) fn encode(&self) -> String {
         let json = serde_json::to_vec(self).unwrap_or_default();
-        let mut token = String::with_capacity(PREFIX.len() + 2 * json.len());
-        token.push_str(PREFIX);
-        for byte in json {
-            token.push(char::from(HEX[usize::from(byte >> 4)]));
-            token.push(char::from(HEX[usize::from(byte & 0xf)]));
-        }
-        token
+        page_token::encode(TOKEN_KIND, &json)
     }
 
     pub(crate) fn decode(token: &str) -> Result<Self, Error> {
-        let hex = token.strip_prefix(PREFIX).ok_or(Error::InvalidToken)?;
-        if hex.len() % 2 != 0 || hex.len() > 16 * 1024 {
-            return Err(Error::InvalidToken);
-        }
-        let bytes = hex
-            .as_bytes()
-            .chunks(2)
-            .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
-            .collect::<Option<Vec<u8>>>()
-            .ok_or(Error::InvalidToken)?;
-        serde_json::from_slice(&bytes).map_err(|_| Error::InvalidToken)
+        let json = page_token::decode(TOKEN_KIND, token).ok_or(Error::InvalidToken)?;
+        serde_json::from_slice(&json).map_err(|_| Error::InvalidToken)
     }
 }
 
@@ -121,7 +108,7 @@ pub(crate) fn events_token(execution_arn: &str, reverse: bool, last_id: u64) -> 
 
 fn filter_scope(filter: &ExecutionFilter) -> u64 {
     let machine = filter.state_machine_arn.as_deref();
-    let status = filter.status.as_deref();
+    let status = filter.status.map(ExecutionStatus::as_str);
     let mut parts = vec![
         if machine.is_some() { "m" } else { "-" },
         machine.unwrap_or_default(),
@@ -149,16 +136,6 @@ fn fnv1a(parts: &[&str]) -> u64 {
     hash
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,8 +147,18 @@ mod tests {
             start_ms: -3,
             arn: "arn:aws:states:us-east-1:123:execution:m:\"x\"|y".into(),
         };
-        assert_eq!(Cursor::decode(&cursor.encode()), Ok(cursor));
-        for bad in ["", "sl1", "sl1zz", "sl17b", "xyz", "sl1Z0", "sl17b7d"] {
+        let valid = cursor.encode();
+        assert_eq!(Cursor::decode(&valid), Ok(cursor));
+        // A well-formed token of another kind of listing (an API page token).
+        let foreign = sluice_types::page_token::encode("sfn-page", b"{}");
+        for bad in [
+            "",
+            "s1",
+            "s1.zz.0",
+            "xyz",
+            &valid[..valid.len() - 1],
+            &foreign,
+        ] {
             assert_eq!(Cursor::decode(bad), Err(Error::InvalidToken), "{bad}");
         }
     }
@@ -191,7 +178,7 @@ mod tests {
         assert_eq!(machines_after(Some(&token)), Err(Error::InvalidToken));
         let all = ExecutionFilter::default();
         let running = ExecutionFilter {
-            status: Some("RUNNING".into()),
+            status: Some(ExecutionStatus::Running),
             ..ExecutionFilter::default()
         };
         assert_ne!(filter_scope(&all), filter_scope(&running));

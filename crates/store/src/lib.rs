@@ -32,8 +32,8 @@ use std::future::Future;
 
 pub use error::Error;
 pub use model::{
-    ActivityRecord, AliasRecord, EventRecord, ExecutionFilter, ExecutionRecord, MachineArn,
-    MachineType, MapRunRecord, Page, StateMachineRecord, TimerRecord, Write,
+    ActivityRecord, AliasRecord, EventRecord, ExecutionFilter, ExecutionRecord, ExecutionStatus,
+    MachineArn, MachineType, MapRunRecord, Page, StateMachineRecord, TimerRecord, Write,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore};
 

@@ -2,6 +2,7 @@
 //! beyond a few helpers.
 
 use serde::{Deserialize, Serialize};
+pub use sluice_types::ExecutionStatus;
 
 /// STANDARD (durable) or EXPRESS (in memory) state machine; serialized as AWS spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -150,8 +151,7 @@ pub struct ExecutionRecord {
     /// The machine, or the version, the execution runs (never an alias: see `alias_arn`).
     pub state_machine_arn: String,
     pub name: String,
-    /// RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED | PENDING_REDRIVE
-    pub status: String,
+    pub status: ExecutionStatus,
     pub input: String,
     pub output: Option<String>,
     pub error: Option<String>,
@@ -317,7 +317,7 @@ pub struct ExecutionFilter {
     /// started from that version (directly or through an alias). An alias ARN: the executions
     /// started through that alias. (Told apart by [`MachineArn::parse`].)
     pub state_machine_arn: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<ExecutionStatus>,
     /// `Some(true)`: only executions redriven at least once; `Some(false)`: only the others.
     pub redriven: Option<bool>,
 }

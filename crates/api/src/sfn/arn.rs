@@ -24,102 +24,61 @@ use std::fmt;
 
 use crate::error::ApiError;
 
-/// The partitions whose ARNs are accepted.
-pub const PARTITIONS: &[&str] = &[
-    "aws",
-    "aws-cn",
-    "aws-us-gov",
-    "aws-iso",
-    "aws-iso-b",
-    "aws-iso-e",
-    "aws-iso-f",
-    "aws-eusc",
-];
+pub use sluice_types::{PARTITIONS, Scope, partition_for_region};
 
-/// The partition a region belongs to (`us-east-1` → `aws`, `cn-north-1` → `aws-cn`).
-pub fn partition_for_region(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else if region.starts_with("us-isob-") {
-        "aws-iso-b"
-    } else if region.starts_with("us-iso-") {
-        "aws-iso"
-    } else if region.starts_with("eu-isoe-") {
-        "aws-iso-e"
-    } else if region.starts_with("us-isof-") {
-        "aws-iso-f"
-    } else if region.starts_with("eusc-") {
-        "aws-eusc"
-    } else {
-        "aws"
-    }
-}
+/// The Step Functions ARNs made in a [`Scope`].
+pub trait StatesArns {
+    /// `arn:<partition>:states:<region>:<account>:<resource>`.
+    fn states_arn(&self, resource: std::fmt::Arguments<'_>) -> String;
 
-/// Where a server's resources live: the partition, region and account of the ARNs it makes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scope {
-    pub partition: String,
-    pub region: String,
-    pub account: String,
-}
-
-impl Scope {
-    /// A scope in `region`'s partition.
-    pub fn new(region: impl Into<String>, account: impl Into<String>) -> Self {
-        let region = region.into();
-        Self {
-            partition: partition_for_region(&region).to_string(),
-            region,
-            account: account.into(),
-        }
+    /// `arn:...:stateMachine:<name>`.
+    fn state_machine_arn(&self, name: &str) -> String {
+        self.states_arn(format_args!("stateMachine:{name}"))
     }
 
-    fn prefix(&self) -> String {
+    /// `arn:...:stateMachine:<name>:<version>`.
+    fn version_arn(&self, name: &str, version: u64) -> String {
+        self.states_arn(format_args!("stateMachine:{name}:{version}"))
+    }
+
+    /// `arn:...:stateMachine:<name>:<alias>`.
+    fn alias_arn(&self, name: &str, alias: &str) -> String {
+        self.states_arn(format_args!("stateMachine:{name}:{alias}"))
+    }
+
+    /// `arn:...:execution:<machine>:<name>` (STANDARD executions).
+    fn execution_arn(&self, state_machine: &str, name: &str) -> String {
+        self.states_arn(format_args!("execution:{state_machine}:{name}"))
+    }
+
+    /// `arn:...:express:<machine>:<name>:<id>` (EXPRESS executions; `id` is a UUID).
+    fn express_execution_arn(&self, state_machine: &str, name: &str, id: &str) -> String {
+        self.states_arn(format_args!("express:{state_machine}:{name}:{id}"))
+    }
+
+    /// `arn:...:activity:<name>`.
+    fn activity_arn(&self, name: &str) -> String {
+        self.states_arn(format_args!("activity:{name}"))
+    }
+
+    /// `arn:...:mapRun:<machine>/<label>:<id>`.
+    fn map_run_arn(&self, state_machine: &str, label: &str, id: &str) -> String {
+        self.states_arn(format_args!("mapRun:{state_machine}/{label}:{id}"))
+    }
+
+    /// Whether `arn` lives in this scope (same partition, region and account).
+    fn contains(&self, arn: &Arn) -> bool;
+}
+
+impl StatesArns for Scope {
+    fn states_arn(&self, resource: std::fmt::Arguments<'_>) -> String {
         format!(
-            "arn:{}:states:{}:{}",
+            "arn:{}:states:{}:{}:{resource}",
             self.partition, self.region, self.account
         )
     }
 
-    /// `arn:...:stateMachine:<name>`.
-    pub fn state_machine_arn(&self, name: &str) -> String {
-        format!("{}:stateMachine:{name}", self.prefix())
-    }
-
-    /// `arn:...:stateMachine:<name>:<version>`.
-    pub fn version_arn(&self, name: &str, version: u64) -> String {
-        format!("{}:stateMachine:{name}:{version}", self.prefix())
-    }
-
-    /// `arn:...:stateMachine:<name>:<alias>`.
-    pub fn alias_arn(&self, name: &str, alias: &str) -> String {
-        format!("{}:stateMachine:{name}:{alias}", self.prefix())
-    }
-
-    /// `arn:...:execution:<machine>:<name>` (STANDARD executions).
-    pub fn execution_arn(&self, state_machine: &str, name: &str) -> String {
-        format!("{}:execution:{state_machine}:{name}", self.prefix())
-    }
-
-    /// `arn:...:express:<machine>:<name>:<id>` (EXPRESS executions; `id` is a UUID).
-    pub fn express_execution_arn(&self, state_machine: &str, name: &str, id: &str) -> String {
-        format!("{}:express:{state_machine}:{name}:{id}", self.prefix())
-    }
-
-    /// `arn:...:activity:<name>`.
-    pub fn activity_arn(&self, name: &str) -> String {
-        format!("{}:activity:{name}", self.prefix())
-    }
-
-    /// `arn:...:mapRun:<machine>/<label>:<id>`.
-    pub fn map_run_arn(&self, state_machine: &str, label: &str, id: &str) -> String {
-        format!("{}:mapRun:{state_machine}/{label}:{id}", self.prefix())
-    }
-
-    /// Whether `arn` lives in this scope (same partition, region and account).
-    pub fn contains(&self, arn: &Arn) -> bool {
+    fn contains(&self, arn: &Arn) -> bool {
         arn.partition == self.partition && arn.region == self.region && arn.account == self.account
     }
 }

@@ -11,7 +11,7 @@ pub mod name;
 pub mod operations;
 pub mod pagination;
 
-pub use arn::{Arn, Resource, ResourceType, Scope};
+pub use arn::{Arn, Resource, ResourceType, Scope, StatesArns};
 pub use model::{TARGET_PREFIX, errors, shapes};
 pub use name::validate_name;
 pub use operations::{Operation, Request, StepFunctions, dispatch};

@@ -5,12 +5,12 @@
 //! is `InvalidToken: Invalid Token: 'Invalid token'`, as on AWS. `maxResults` absent or `0`
 //! means the default page size, 100; the model caps it at 1000.
 
+use sluice_types::page_token;
+
 use crate::error::ApiError;
 
 /// The page size when `maxResults` is absent or 0 (AWS's default).
 pub const DEFAULT_PAGE_SIZE: usize = 100;
-
-const TOKEN_VERSION: &str = "s1";
 
 /// One page to return: resume after `after` (a cursor from [`encode_token`]), at most `limit`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,60 +92,19 @@ impl Page {
     }
 }
 
+/// The kind of listing the tokens of [`Page`] belong to ([`sluice_types::page_token`]).
+const TOKEN_KIND: &str = "sfn-page";
+
 /// A `nextToken` for `cursor`.
 pub fn encode_token(cursor: &str) -> String {
-    let mut token = String::with_capacity(TOKEN_VERSION.len() + 18 + 2 * cursor.len());
-    token.push_str(TOKEN_VERSION);
-    token.push('.');
-    for b in cursor.bytes() {
-        token.push(HEX[usize::from(b >> 4)] as char);
-        token.push(HEX[usize::from(b & 0xf)] as char);
-    }
-    token.push('.');
-    token.push_str(&format!("{:016x}", checksum(cursor.as_bytes())));
-    token
+    page_token::encode(TOKEN_KIND, cursor.as_bytes())
 }
 
 /// The cursor of a token [`encode_token`] made, else `InvalidToken`.
 pub fn decode_token(token: &str) -> Result<String, ApiError> {
-    let invalid = || ApiError::invalid_token("Invalid token");
-    let mut parts = token.split('.');
-    let (Some(TOKEN_VERSION), Some(hex), Some(sum), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(invalid());
-    };
-    if hex.len() % 2 != 0 {
-        return Err(invalid());
-    }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    let mut bytes = Vec::with_capacity(hex.len() / 2);
-    for pair in hex.as_bytes().chunks_exact(2) {
-        let (Some(hi), Some(lo)) = (nibble(pair[0]), nibble(pair[1])) else {
-            return Err(invalid());
-        };
-        bytes.push(hi << 4 | lo);
-    }
-    if sum != format!("{:016x}", checksum(&bytes)) {
-        return Err(invalid());
-    }
-    String::from_utf8(bytes).map_err(|_| invalid())
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// FNV-1a, salted: catches hand-made and truncated tokens (not a security boundary).
-fn checksum(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in b"sluice-page-token:".iter().chain(bytes) {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
+    page_token::decode(TOKEN_KIND, token)
+        .and_then(|cursor| String::from_utf8(cursor).ok())
+        .ok_or_else(|| ApiError::invalid_token("Invalid token"))
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use sluice_api::sfn::model::{
     ListStateMachinesInput, ListStateMachinesOutput, StateMachineListItem, StateMachineStatus,
     StateMachineType,
 };
-use sluice_api::sfn::{Arn, Page, Scope, StepFunctions, validate_name};
+use sluice_api::sfn::{Arn, Page, Scope, StatesArns as _, StepFunctions, validate_name};
 
 // ---------------------------------------------------------------------------------------------
 // A small backend: state machines in a map.

@@ -18,6 +18,7 @@ use sluice_asl::Failure;
 use sluice_asl::driver::{Effect, Execution, TokenError};
 use sluice_asl::map_run::MapRunUpdate;
 use sluice_asl::task_token::TaskToken;
+use sluice_store::ExecutionStatus;
 use sluice_store::Store;
 use tokio::sync::{mpsc, oneshot};
 
@@ -189,7 +190,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                 }
             }
             match self.inner.store.execution(&arn).await? {
-                Some(r) if r.status == "RUNNING" && waited.elapsed() < LOOP_WAIT => {
+                Some(r) if r.status == ExecutionStatus::Running && waited.elapsed() < LOOP_WAIT => {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 _ => return self.not_waiting(&arn).await,
@@ -204,7 +205,9 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             _ => CallbackError::Unavailable,
         })? {
             None => Err(CallbackError::TaskDoesNotExist),
-            Some(r) if r.status == "RUNNING" && !is_express(arn) => Err(CallbackError::Unavailable),
+            Some(r) if r.status == ExecutionStatus::Running && !is_express(arn) => {
+                Err(CallbackError::Unavailable)
+            }
             Some(_) => Err(CallbackError::TaskTimedOut),
         }
     }

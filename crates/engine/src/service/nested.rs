@@ -30,6 +30,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use sluice_asl::Failure;
 use sluice_asl::names;
+use sluice_store::ExecutionStatus;
 use sluice_store::{ExecutionRecord, MachineArn, MachineType, StateMachineRecord, Store};
 use tokio::sync::Notify;
 
@@ -339,7 +340,7 @@ fn adopt(
     derived: bool,
     input: &str,
 ) -> Result<ExecutionRecord, Failure> {
-    if derived || (existing.status == "RUNNING" && existing.input == input) {
+    if derived || (existing.status == ExecutionStatus::Running && existing.input == input) {
         Ok(existing)
     } else {
         Err(already_exists(&existing.arn))
@@ -360,7 +361,7 @@ async fn wait_for_end<S: Store, D: Dispatch>(
         // Listening before reading: an end committed after this read is signalled after it.
         signalled.as_mut().enable();
         match engine.execution(arn).await {
-            Ok(Some(record)) if record.status != "RUNNING" => {
+            Ok(Some(record)) if record.status != ExecutionStatus::Running => {
                 ends.forget(arn, &notify);
                 return Ok(record);
             }
@@ -388,7 +389,7 @@ fn described<S: Store, D: Dispatch>(
     pattern: Pattern,
 ) -> Result<Value, Failure> {
     let description = describe(record, pattern == Pattern::Sync2, engine.clock().now_ms());
-    if record.status == "SUCCEEDED" {
+    if record.status == ExecutionStatus::Succeeded {
         Ok(description)
     } else {
         Err(Failure::new(names::TASK_FAILED, description.to_string()))

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sluice_asl::driver::RedriveError;
+use sluice_store::ExecutionStatus;
 use sluice_store::{ExecutionRecord, Store, Write};
 
 use super::{Engine, EngineError, Snapshot, event_records, lock, update_record};
@@ -109,7 +110,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         })?;
         let effects = ex.advance(&m, now);
         let events = ex.take_events();
-        record.status = "RUNNING".to_owned();
+        record.status = ExecutionStatus::Running;
         record.redrive_count = count;
         record.redrive_ms = Some(now);
         record.stop_ms = None;

@@ -17,6 +17,7 @@ use sluice_asl::{SplitMix64, driver};
 use sluice_engine::{
     CallbackError, Clock, Dispatch, Engine, EngineOptions, MockDispatcher, NoDispatcher, Task, run,
 };
+use sluice_store::ExecutionStatus;
 use sluice_store::{
     ExecutionRecord, MachineType, SqliteOptions, SqliteStore, StateMachineRecord, Store, Write,
 };
@@ -87,7 +88,7 @@ async fn event<D: Dispatch>(e: &Engine<SqliteStore, D>, arn: &str, kind: &str) -
 async fn ended<D: Dispatch>(e: &Engine<SqliteStore, D>, arn: &str) -> ExecutionRecord {
     for _ in 0..2000 {
         let r = e.execution(arn).await.unwrap().unwrap();
-        if r.status != "RUNNING" {
+        if r.status != ExecutionStatus::Running {
             return r;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -168,7 +169,7 @@ fn send_task_success_completes_a_waiting_task_after_a_restart() {
             .await
             .unwrap();
         let done = ended(&e, &arn).await;
-        assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+        assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
         assert_eq!(
             serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap(),
             json!({"answer": {"approved": true}})
@@ -237,7 +238,7 @@ async fn send_task_failure_fails_the_task_and_catch_takes_it() {
         .await
         .unwrap();
     let done = ended(&e, &arn).await;
-    assert_eq!(done.status, "SUCCEEDED");
+    assert_eq!(done.status, ExecutionStatus::Succeeded);
     assert_eq!(
         serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap(),
         json!({"denied": {"Error": "Denied", "Cause": "by a human"}})
@@ -268,10 +269,13 @@ async fn a_missed_heartbeat_times_the_task_out_on_the_engine_clock() {
     // 80 s after the start: past the first heartbeat deadline, not the moved one (100 s).
     clock.advance(40_000);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(e.execution(&arn).await.unwrap().unwrap().status, "RUNNING");
+    assert_eq!(
+        e.execution(&arn).await.unwrap().unwrap().status,
+        ExecutionStatus::Running
+    );
     clock.advance(30_000);
     let done = ended(&e, &arn).await;
-    assert_eq!(done.status, "FAILED");
+    assert_eq!(done.status, ExecutionStatus::Failed);
     assert_eq!(done.error.as_deref(), Some("States.Timeout"));
     assert_eq!(done.cause, None);
     let timed_out = event(&e, &arn, "TaskTimedOut").await;
@@ -332,10 +336,13 @@ async fn timeout_seconds_fails_the_task_with_states_timeout_and_retry_runs_it_ag
     // The timed-out call answers while the retry runs: not the retry's answer.
     gated.gates[0].notify_one();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(e.execution(&arn).await.unwrap().unwrap().status, "RUNNING");
+    assert_eq!(
+        e.execution(&arn).await.unwrap().unwrap().status,
+        ExecutionStatus::Running
+    );
     gated.gates[1].notify_one();
     let done = ended(&e, &arn).await;
-    assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
     assert_eq!(done.output.as_deref(), Some(r#""attempt 1""#));
     let events = history(&e, &arn).await;
     assert_eq!(
@@ -407,7 +414,7 @@ async fn a_mocked_response_stands_for_the_whole_task_as_in_step_functions_local(
     .await
     .unwrap();
     let done = ended(&e, &arn).await;
-    assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
     assert_eq!(
         serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap(),
         json!({"answer": {"approved": true}})

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sluice_asl::mock::MockConfig;
 use sluice_engine::{Clock, Dispatch, Engine, EngineOptions, MockDispatcher, NoDispatcher};
+use sluice_store::ExecutionStatus;
 use sluice_store::{
     ExecutionFilter, ExecutionRecord, MachineType, SqliteOptions, SqliteStore, StateMachineRecord,
     Store, Write,
@@ -88,7 +89,7 @@ async fn ended<D: Dispatch>(e: &Engine<SqliteStore, D>, arn: &str) -> ExecutionR
             .await
             .unwrap()
             .expect("the execution exists");
-        if r.status != "RUNNING" {
+        if r.status != ExecutionStatus::Running {
             return r;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -139,7 +140,7 @@ async fn sync_waits_for_the_child_and_answers_with_its_description() {
     put(&e, &[&child, &p]).await;
     let run = start(&e, &p, "p1", json!({"who": "ada"}), None).await;
     let done = ended(&e, &run.arn).await;
-    assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
     let out = output(&done);
     assert_eq!(out["Status"], "SUCCEEDED");
     assert_eq!(
@@ -165,7 +166,7 @@ async fn sync_waits_for_the_child_and_answers_with_its_description() {
     assert_eq!(keys, sorted);
 
     let child_run = e.execution(child_arn).await.unwrap().unwrap();
-    assert_eq!(child_run.status, "SUCCEEDED");
+    assert_eq!(child_run.status, ExecutionStatus::Succeeded);
     assert_eq!(child_run.input, r#"{"who":"ada"}"#);
 
     let events = history(&e, &run.arn).await;
@@ -221,7 +222,7 @@ async fn sync2_answers_with_json_input_and_output() {
     put(&e, &[&child, &p]).await;
     let run = start(&e, &p, "p1", json!({"n": 1}), None).await;
     let done = ended(&e, &run.arn).await;
-    assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
     let out = output(&done);
     assert_eq!(out["Output"], json!({"got": {"n": 1}}));
     assert_eq!(out["Input"], json!({"n": 1}));
@@ -257,7 +258,7 @@ async fn a_failed_child_fails_the_task_and_the_parent_catches_it() {
     put(&e, &[&child, &p]).await;
     let run = start(&e, &p, "p1", json!({}), None).await;
     let done = ended(&e, &run.arn).await;
-    assert_eq!(done.status, "SUCCEEDED", "caught: {done:?}");
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "caught: {done:?}");
     let error = &output(&done)["error"];
     assert_eq!(error["Error"], "States.TaskFailed");
     let cause: Value = serde_json::from_str(error["Cause"].as_str().unwrap()).unwrap();
@@ -291,7 +292,7 @@ async fn request_response_returns_the_start_and_the_child_runs_on() {
     put(&e, &[&child, &p]).await;
     let run = start(&e, &p, "p1", json!({}), None).await;
     let done = ended(&e, &run.arn).await;
-    assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
     let out = output(&done);
     let keys: Vec<&str> = out
         .as_object()
@@ -315,7 +316,7 @@ async fn request_response_returns_the_start_and_the_child_runs_on() {
         out["SdkResponseMetadata"]["RequestId"]
     );
     let child_run = ended(&e, out["ExecutionArn"].as_str().unwrap()).await;
-    assert_eq!(child_run.status, "SUCCEEDED");
+    assert_eq!(child_run.status, ExecutionStatus::Succeeded);
     assert_eq!(output(&child_run), json!({"got": {"as": "text"}}));
     assert_eq!(out["StartDate"], child_run.start_ms);
     let events = history(&e, &run.arn).await;
@@ -338,7 +339,7 @@ async fn express_children_and_express_parents() {
     put(&e, &[&child, &p]).await;
     let run = start(&e, &p, "p1", json!({"x": 1}), None).await;
     let done = ended(&e, &run.arn).await;
-    assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
     let out = output(&done);
     assert_eq!(out["Output"], json!({"got": {"x": 1}}));
     assert!(
@@ -366,7 +367,7 @@ async fn express_children_and_express_parents() {
         .run_sync(&xp, arn, "x1".into(), r#"{"y":2}"#.into(), None, None)
         .await
         .unwrap();
-    assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
     assert_eq!(output(&done)["Output"], r#"{"got":{"y":2}}"#);
     assert_eq!(executions_of(&e, "stdchild").await.len(), 1);
 }
@@ -402,7 +403,7 @@ async fn start_execution_errors_are_aws_service_exceptions() {
 
     let run = start(&e, &p, "p1", json!({}), None).await;
     let done = ended(&e, &run.arn).await;
-    assert_eq!(done.status, "FAILED");
+    assert_eq!(done.status, ExecutionStatus::Failed);
     assert_eq!(
         done.error.as_deref(),
         Some("StepFunctions.StateMachineDoesNotExistException")
@@ -418,16 +419,19 @@ async fn start_execution_errors_are_aws_service_exceptions() {
     assert!(cause.ends_with("; Proxy: null)"), "{cause}");
 
     let first = start(&e, &named, "n1", json!({"a": 1}), None).await;
-    assert_eq!(ended(&e, &first.arn).await.status, "SUCCEEDED");
+    assert_eq!(
+        ended(&e, &first.arn).await.status,
+        ExecutionStatus::Succeeded
+    );
     // Same name, same input, child still RUNNING: AWS's idempotency answers with it.
     let same = start(&e, &named, "n2", json!({"a": 1}), None).await;
     let same = ended(&e, &same.arn).await;
-    assert_eq!(same.status, "SUCCEEDED", "{same:?}");
+    assert_eq!(same.status, ExecutionStatus::Succeeded, "{same:?}");
     assert_eq!(output(&same)["ExecutionArn"], exec_arn("child", "fixed"));
     // Same name, another input.
     let other = start(&e, &named, "n3", json!({"a": 2}), None).await;
     let other = ended(&e, &other.arn).await;
-    assert_eq!(other.status, "FAILED");
+    assert_eq!(other.status, ExecutionStatus::Failed);
     assert_eq!(
         other.error.as_deref(),
         Some("StepFunctions.ExecutionAlreadyExistsException")
@@ -469,7 +473,7 @@ async fn a_mocked_state_is_answered_by_the_mock_an_unmocked_one_runs_the_child()
 
     let real = start(&e, &p, "m2", json!({}), Some("Unmocked")).await;
     let real = ended(&e, &real.arn).await;
-    assert_eq!(real.status, "SUCCEEDED", "{real:?}");
+    assert_eq!(real.status, ExecutionStatus::Succeeded, "{real:?}");
     assert_eq!(output(&real)["Status"], "SUCCEEDED");
     assert_eq!(executions_of(&e, "child").await.len(), 1);
 }
@@ -520,7 +524,7 @@ fn a_restarted_parent_waits_for_the_same_child() {
         tokio::time::sleep(Duration::from_millis(50)).await;
         clock.advance(3_600_000);
         let done = ended(&e, &parent_arn).await;
-        assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+        assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
         assert_eq!(output(&done)["Output"], json!({"done": 7}));
         let children = executions_of(&e, "child").await;
         assert_eq!(children.len(), 1, "{children:?}");
@@ -592,7 +596,7 @@ fn a_restarted_parent_finds_its_child_by_the_derived_name() {
         tokio::time::sleep(Duration::from_millis(50)).await;
         clock.advance(3_600_000);
         let done = ended(&e, &parent_arn).await;
-        assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+        assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
         assert_eq!(output(&done)["Output"], "\"late\"");
         let children = executions_of(&e, "child").await;
         assert_eq!(

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use sluice_asl::mock::MockConfig;
 use sluice_engine::{Clock, Engine, EngineError, EngineOptions, MockDispatcher, redrivable};
+use sluice_store::ExecutionStatus;
 use sluice_store::{MachineType, SqliteOptions, SqliteStore, StateMachineRecord, Store, Write};
 
 use crate::common::{execution_arn, history, machine_record, wait_for_status};
@@ -63,7 +64,7 @@ async fn failed_execution(e: &TestEngine, name: &str) -> sluice_store::Execution
     )
     .await
     .unwrap();
-    wait_for_status(e, &arn, "FAILED").await
+    wait_for_status(e, &arn, ExecutionStatus::Failed).await
 }
 
 #[tokio::test]
@@ -76,7 +77,7 @@ async fn a_failed_execution_redrives_from_the_failed_task_and_succeeds() {
     let before = history(&e, &failed.arn).await;
 
     let redrive_ms = e.redrive(&failed.arn, None).await.unwrap();
-    let done = wait_for_status(&e, &failed.arn, "SUCCEEDED").await;
+    let done = wait_for_status(&e, &failed.arn, ExecutionStatus::Succeeded).await;
     assert_eq!(done.output.as_deref(), Some(r#"{"ok":true}"#));
     assert_eq!(done.redrive_count, 1);
     assert_eq!(done.redrive_ms, Some(redrive_ms));
@@ -122,7 +123,7 @@ async fn the_same_client_token_redrives_once() {
     let e = engine(&dir).await;
     let failed = failed_execution(&e, "t").await;
     let first = e.redrive(&failed.arn, Some("token-1")).await.unwrap();
-    wait_for_status(&e, &failed.arn, "SUCCEEDED").await;
+    wait_for_status(&e, &failed.arn, ExecutionStatus::Succeeded).await;
     let second = e.redrive(&failed.arn, Some("token-1")).await.unwrap();
     assert_eq!(first, second, "the same redrive answers again");
     assert_eq!(
@@ -144,7 +145,7 @@ async fn concurrent_redrives_of_one_execution_take_effect_once() {
         matches!(lost, Err(EngineError::ExecutionNotRedrivable(_))),
         "{lost:?}"
     );
-    wait_for_status(&e, &failed.arn, "SUCCEEDED").await;
+    wait_for_status(&e, &failed.arn, ExecutionStatus::Succeeded).await;
     assert_eq!(
         count(&history(&e, &failed.arn).await, "ExecutionRedriven"),
         1
@@ -167,7 +168,7 @@ fn a_failed_execution_is_redrivable_after_a_restart() {
         // The invocation count is the execution's, restored with it: the redriven task is
         // the state's second invocation, which the mock answers with success.
         e.redrive(&arn, None).await.unwrap();
-        let done = wait_for_status(&e, &arn, "SUCCEEDED").await;
+        let done = wait_for_status(&e, &arn, ExecutionStatus::Succeeded).await;
         assert_eq!(done.redrive_count, 1);
         let events = history(&e, &arn).await;
         assert_eq!(count(&events, "ExecutionRedriven"), 1);

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sluice_asl::mock::MockConfig;
 use sluice_engine::{Clock, Engine, EngineError, EngineOptions, MockDispatcher};
+use sluice_store::ExecutionStatus;
 use sluice_store::{MachineType, SqliteOptions, SqliteStore, StateMachineRecord, Store, Write};
 
 use crate::common::{execution_arn, machine_record, wait_for_status};
@@ -91,21 +92,21 @@ async fn closed_executions_expire_after_the_retention_and_open_ones_never() {
     let mut old = Vec::new();
     for n in 0..3 {
         let arn = start(&e, 0, &format!("old-{n}"), None).await;
-        wait_for_status(&e, &arn, "SUCCEEDED").await;
+        wait_for_status(&e, &arn, ExecutionStatus::Succeeded).await;
         old.push(arn);
     }
     let waiting = start(&e, 1, "waiting", None).await;
     // Failed, then redriven 13 days later: its stop time is the redriven run's.
     let flaky = start(&e, 2, "flaky", Some("FlakyOnce")).await;
-    wait_for_status(&e, &flaky, "FAILED").await;
+    wait_for_status(&e, &flaky, ExecutionStatus::Failed).await;
     assert_eq!(e.purge_expired().await.unwrap(), 0, "nothing is old yet");
 
     clock.advance(13 * DAY_MS);
     e.redrive(&flaky, None).await.unwrap();
-    wait_for_status(&e, &flaky, "SUCCEEDED").await;
+    wait_for_status(&e, &flaky, ExecutionStatus::Succeeded).await;
     clock.advance(78 * DAY_MS);
     let young = start(&e, 0, "young", None).await;
-    wait_for_status(&e, &young, "SUCCEEDED").await;
+    wait_for_status(&e, &young, ExecutionStatus::Succeeded).await;
 
     // 91 days on: the first three stopped longer ago than the retention.
     assert_eq!(e.purge_expired().await.unwrap(), 3);
@@ -117,12 +118,12 @@ async fn closed_executions_expire_after_the_retention_and_open_ones_never() {
     }
     assert_eq!(
         e.execution(&waiting).await.unwrap().unwrap().status,
-        "RUNNING"
+        ExecutionStatus::Running
     );
 
     // The Wait ends at 100 days, and its execution is kept 90 days from then.
     clock.advance(9 * DAY_MS + 1000);
-    wait_for_status(&e, &waiting, "SUCCEEDED").await;
+    wait_for_status(&e, &waiting, ExecutionStatus::Succeeded).await;
     assert_eq!(e.purge_expired().await.unwrap(), 0);
     clock.advance(90 * DAY_MS);
     assert_eq!(e.purge_expired().await.unwrap(), 3);
@@ -136,7 +137,7 @@ async fn without_a_retention_nothing_expires() {
     let dir = crate::common::data_dir("retention", "forever");
     let e = engine(&dir, None).await;
     let arn = start(&e, 0, "kept", None).await;
-    wait_for_status(&e, &arn, "SUCCEEDED").await;
+    wait_for_status(&e, &arn, ExecutionStatus::Succeeded).await;
     e.clock().advance(3650 * DAY_MS);
     assert_eq!(e.purge_expired().await.unwrap(), 0);
     assert!(e.start_purge().is_none());
@@ -149,7 +150,7 @@ async fn the_background_purge_follows_the_engine_clock() {
     let e = engine(&dir, Some(Duration::from_secs(30 * 24 * 3600))).await;
     let task = e.start_purge().expect("a retention is set");
     let arn = start(&e, 0, "old", None).await;
-    wait_for_status(&e, &arn, "SUCCEEDED").await;
+    wait_for_status(&e, &arn, ExecutionStatus::Succeeded).await;
     e.clock().advance(31 * DAY_MS);
     for _ in 0..1000 {
         if gone(&e, &arn).await {

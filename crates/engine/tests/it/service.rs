@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sluice_engine::{Clock, Engine, EngineError, EngineOptions, NoDispatcher};
+use sluice_store::ExecutionStatus;
 use sluice_store::{MachineType, SqliteOptions, SqliteStore, StateMachineRecord, Store, Write};
 
 use crate::common::{execution_arn, machine_arn, machine_record, wait_for_status};
@@ -65,7 +66,7 @@ async fn a_standard_execution_is_recorded_and_runs_to_completion() {
         .await
         .unwrap();
     assert_eq!(started.arn, exec_arn("a"));
-    let done = wait_for_status(&e, &exec_arn("a"), "SUCCEEDED").await;
+    let done = wait_for_status(&e, &exec_arn("a"), ExecutionStatus::Succeeded).await;
     assert_eq!(done.output.as_deref(), Some(r#"{"notifications_sent":1}"#));
     let events = event_types(&e, &exec_arn("a")).await;
     assert_eq!(events.first().unwrap().1, "ExecutionStarted");
@@ -134,7 +135,7 @@ fn a_crashed_server_resumes_its_running_executions_exactly_once() {
         assert_eq!(e.recover().await.unwrap(), 3);
         clock.advance(3_600_000);
         for n in ["r1", "r2", "r3"] {
-            let r = wait_for_status(&e, &exec_arn(n), "SUCCEEDED").await;
+            let r = wait_for_status(&e, &exec_arn(n), ExecutionStatus::Succeeded).await;
             assert_eq!(r.output.as_deref(), Some("\"done\""));
             let events = event_types(&e, &exec_arn(n)).await;
             let types: Vec<&str> = events.iter().map(|(_, t)| t.as_str()).collect();
@@ -177,7 +178,7 @@ async fn stop_execution_aborts_a_running_standard_execution() {
         )
         .await
         .unwrap();
-    assert_eq!(stopped.status, "ABORTED");
+    assert_eq!(stopped.status, ExecutionStatus::Aborted);
     assert_eq!(stopped.error.as_deref(), Some("Operator"));
     let events = event_types(&e, &exec_arn("s")).await;
     assert_eq!(events.last().unwrap().1, "ExecutionAborted");
@@ -196,10 +197,10 @@ async fn express_runs_synchronously_and_stays_describable() {
         .run_sync(&m, arn.clone(), "x".into(), "{}".into(), None, None)
         .await
         .unwrap();
-    assert_eq!(r.status, "SUCCEEDED");
+    assert_eq!(r.status, ExecutionStatus::Succeeded);
     assert_eq!(
         e.execution(&arn).await.unwrap().unwrap().status,
-        "SUCCEEDED"
+        ExecutionStatus::Succeeded
     );
     let page = e.history(&arn, None, 5, false).await.unwrap();
     assert_eq!(page.items.len(), 5);
@@ -225,7 +226,7 @@ async fn an_async_express_execution_is_describable_while_it_runs() {
         .start(&m, arn.clone(), "y".into(), "{}".into(), None, None)
         .await
         .unwrap();
-    assert_eq!(started.status, "RUNNING");
+    assert_eq!(started.status, ExecutionStatus::Running);
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(
         e.execution(&arn)
@@ -233,10 +234,10 @@ async fn an_async_express_execution_is_describable_while_it_runs() {
             .unwrap()
             .expect("visible while running")
             .status,
-        "RUNNING"
+        ExecutionStatus::Running
     );
     clock.advance(60_000);
-    wait_for_status(&e, &arn, "SUCCEEDED").await;
+    wait_for_status(&e, &arn, ExecutionStatus::Succeeded).await;
 }
 
 /// An execution runs the revision it started with: updating the machine while it waits, then
@@ -321,7 +322,7 @@ fn a_recovered_execution_runs_the_revision_it_started_with() {
         );
         assert_eq!(e.recover().await.unwrap(), 1);
         clock.advance(3_600_000);
-        let done = wait_for_status(&e, &exec_arn("v"), "SUCCEEDED").await;
+        let done = wait_for_status(&e, &exec_arn("v"), ExecutionStatus::Succeeded).await;
         assert_eq!(done.output.as_deref(), Some("\"old\""));
         assert_eq!(done.alias_arn.as_deref(), Some(alias.as_str()));
         assert_eq!(done.revision_id, "1");
@@ -332,7 +333,7 @@ fn a_recovered_execution_runs_the_revision_it_started_with() {
             .unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
         clock.advance(3_600_000);
-        let done = wait_for_status(&e, &exec_arn("w"), "SUCCEEDED").await;
+        let done = wait_for_status(&e, &exec_arn("w"), ExecutionStatus::Succeeded).await;
         assert_eq!(done.output.as_deref(), Some("\"new\""));
     });
 }

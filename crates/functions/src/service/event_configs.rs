@@ -5,6 +5,7 @@
 
 use super::{Functions, LATEST};
 use crate::Error;
+use crate::LambdaArns as _;
 use crate::event_config::{EventInvokeConfig, EventInvokeConfigChange};
 use crate::function::Qualifier;
 

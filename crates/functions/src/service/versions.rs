@@ -10,6 +10,7 @@
 //! - A version an alias uses cannot be deleted; deleting a version or an alias that does not
 //!   exist does nothing, as on AWS.
 
+use crate::LambdaArns as _;
 use std::collections::BTreeMap;
 
 use super::{Functions, LATEST};

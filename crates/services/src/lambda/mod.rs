@@ -3,6 +3,7 @@
 //! as AWS shows them (qualified ARNs, `$LATEST` first in ListVersionsByFunction); event invoke
 //! configs as AWS shows them (both destination members, settings only when set).
 
+use sluice_functions::LambdaArns as _;
 use std::collections::BTreeMap;
 
 use base64::Engine as _;

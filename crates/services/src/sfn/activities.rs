@@ -9,7 +9,7 @@
 //! A child module of `backend` (declared there).
 
 use sluice_api::ApiError;
-use sluice_api::sfn::arn::{Arn, Resource, ResourceType};
+use sluice_api::sfn::arn::{Arn, Resource, ResourceType, StatesArns as _};
 use std::time::Duration;
 
 use sluice_api::sfn::model::{

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sluice_api::ApiError;
+use sluice_api::sfn::StatesArns as _;
 use sluice_api::sfn::model::{
     CloudWatchEventsExecutionDataDetails, CreateStateMachineInput, CreateStateMachineOutput,
     DeleteStateMachineInput, DeleteStateMachineOutput, DeleteStateMachineVersionInput,
@@ -42,7 +43,8 @@ use sluice_asl::Severity;
 use sluice_asl::validate::validate;
 use sluice_engine::{Dispatch, Engine, EngineError, ExecutionInput, redrivable};
 use sluice_store::{
-    ExecutionFilter, ExecutionRecord, MachineType, StateMachineRecord, Store, Write,
+    ExecutionFilter, ExecutionRecord, ExecutionStatus as RecordStatus, MachineType,
+    StateMachineRecord, Store, Write,
 };
 
 // Aliases: their operations and how a start through one picks a version.
@@ -247,7 +249,7 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
         existing: &ExecutionRecord,
         input: &str,
     ) -> Result<StartExecutionOutput, ApiError> {
-        if existing.status == "RUNNING" && existing.input == input {
+        if existing.status == RecordStatus::Running && existing.input == input {
             Ok(StartExecutionOutput {
                 execution_arn: existing.arn.clone(),
                 start_date: secs(existing.start_ms),
@@ -397,14 +399,27 @@ fn machine_type(t: MachineType) -> StateMachineType {
     }
 }
 
-fn execution_status(status: &str) -> ExecutionStatus {
+/// A stored status as the API's enum (the same values, both from AWS's model).
+fn execution_status(status: RecordStatus) -> ExecutionStatus {
     match status {
-        "SUCCEEDED" => ExecutionStatus::Succeeded,
-        "FAILED" => ExecutionStatus::Failed,
-        "TIMED_OUT" => ExecutionStatus::TimedOut,
-        "ABORTED" => ExecutionStatus::Aborted,
-        "PENDING_REDRIVE" => ExecutionStatus::PendingRedrive,
-        _ => ExecutionStatus::Running,
+        RecordStatus::Running => ExecutionStatus::Running,
+        RecordStatus::Succeeded => ExecutionStatus::Succeeded,
+        RecordStatus::Failed => ExecutionStatus::Failed,
+        RecordStatus::TimedOut => ExecutionStatus::TimedOut,
+        RecordStatus::Aborted => ExecutionStatus::Aborted,
+        RecordStatus::PendingRedrive => ExecutionStatus::PendingRedrive,
+    }
+}
+
+/// The API's status filter as the store's status.
+fn record_status(status: ExecutionStatus) -> RecordStatus {
+    match status {
+        ExecutionStatus::Running => RecordStatus::Running,
+        ExecutionStatus::Succeeded => RecordStatus::Succeeded,
+        ExecutionStatus::Failed => RecordStatus::Failed,
+        ExecutionStatus::TimedOut => RecordStatus::TimedOut,
+        ExecutionStatus::Aborted => RecordStatus::Aborted,
+        ExecutionStatus::PendingRedrive => RecordStatus::PendingRedrive,
     }
 }
 
@@ -1018,9 +1033,9 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
             )
             .await
             .map_err(engine_error)?;
-        let status = match record.status.as_str() {
-            "SUCCEEDED" => SyncExecutionStatus::Succeeded,
-            "TIMED_OUT" => SyncExecutionStatus::TimedOut,
+        let status = match record.status {
+            RecordStatus::Succeeded => SyncExecutionStatus::Succeeded,
+            RecordStatus::TimedOut => SyncExecutionStatus::TimedOut,
             _ => SyncExecutionStatus::Failed,
         };
         let included = || {
@@ -1072,7 +1087,7 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
             execution_arn: record.arn,
             state_machine_arn,
             name: Some(record.name),
-            status: execution_status(&record.status),
+            status: execution_status(record.status),
             start_date: secs(record.start_ms),
             stop_date: record.stop_ms.map(secs),
             input: Some(record.input),
@@ -1132,7 +1147,7 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
         }
         let filter = ExecutionFilter {
             state_machine_arn: Some(machine_arn),
-            status: input.status_filter.map(|s| s.as_str().to_string()),
+            status: input.status_filter.map(record_status),
             redriven: input
                 .redrive_filter
                 .map(|f| f == ExecutionRedriveFilter::Redriven),
@@ -1156,7 +1171,7 @@ impl<S: Store, D: Dispatch> StepFunctions for Backend<S, D> {
                         execution_arn: record.arn,
                         state_machine_arn,
                         name: record.name,
-                        status: execution_status(&record.status),
+                        status: execution_status(record.status),
                         start_date: secs(record.start_ms),
                         stop_date: record.stop_ms.map(secs),
                         state_machine_version_arn: version_arn,
@@ -1471,7 +1486,7 @@ mod tests {
             arn: scope.execution_arn("m", "e"),
             state_machine_arn: scope.version_arn("m", 3),
             name: "e".into(),
-            status: "RUNNING".into(),
+            status: RecordStatus::Running,
             input: "{}".into(),
             output: None,
             error: None,

@@ -11,7 +11,7 @@ use sluice_api::sfn::model::{
     InspectionData, InspectionErrorDetails, InspectionLevel as WireLevel, TestExecutionStatus,
     TestStateInput, TestStateOutput,
 };
-use sluice_api::sfn::{Scope, errors};
+use sluice_api::sfn::{Scope, StatesArns as _, errors};
 use sluice_asl::step::Execution;
 use sluice_asl::test_state::{
     self, Configuration, ErrorDetails, Inspection, InspectionLevel, Mock, MockError, Rejection,

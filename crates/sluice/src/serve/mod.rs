@@ -145,7 +145,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let functions = Functions::open_with_clock(
         &config.data_dir,
         config.functions.clone(),
-        sluice_functions::Scope::new(config.region.clone(), config.account.clone()),
+        scope.clone(),
         clock.clone(),
     )
     .with_context(|| format!("cannot open the functions in {}", config.data_dir.display()))?;

@@ -12,8 +12,8 @@ use super::codec;
 use super::{from_i64, storage, storage_at, to_i64};
 use crate::cursor;
 use crate::{
-    ActivityRecord, AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineArn,
-    MachineType, MapRunRecord, Page, StateMachineRecord, TimerRecord,
+    ActivityRecord, AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord,
+    ExecutionStatus, MachineArn, MachineType, MapRunRecord, Page, StateMachineRecord, TimerRecord,
 };
 
 pub(super) type Job = Box<dyn FnOnce(&Connection) + Send>;
@@ -302,7 +302,7 @@ pub(super) fn executions(
     let mut rows = statement
         .query(params![
             filter.state_machine_arn,
-            filter.status,
+            filter.status.map(ExecutionStatus::as_str),
             start_ms,
             arn,
             probe
@@ -512,7 +512,11 @@ fn execution_row(row: &Row<'_>) -> Result<ExecutionRecord, Error> {
         arn: row.get(0).map_err(storage)?,
         state_machine_arn: row.get(1).map_err(storage)?,
         name: row.get(2).map_err(storage)?,
-        status: row.get(3).map_err(storage)?,
+        status: row
+            .get::<_, String>(3)
+            .map_err(storage)?
+            .parse()
+            .map_err(|e: sluice_types::UnknownStatus| Error::Storage(e.to_string()))?,
         input: execution_input(row)?,
         output: codec::column_opt(row, 5)?,
         error: row.get(6).map_err(storage)?,

@@ -170,11 +170,12 @@ mod tests {
     use super::*;
 
     fn record(arn: &str, status: &str) -> ExecutionRecord {
+        let status = status.parse().unwrap();
         ExecutionRecord {
             arn: arn.into(),
             state_machine_arn: "m".into(),
             name: arn.into(),
-            status: status.into(),
+            status,
             input: "{}".into(),
             output: None,
             error: None,
@@ -196,11 +197,11 @@ mod tests {
         recent.apply(vec![Write::InsertExecution(record("a", "RUNNING"))]);
         recent.apply(vec![Write::InsertExecution(record("b", "RUNNING"))]);
         recent.apply(vec![Write::UpdateExecution(record("a", "SUCCEEDED"))]);
-        assert_eq!(recent.get("a").unwrap().status, "SUCCEEDED");
+        assert_eq!(recent.get("a").unwrap().status.as_str(), "SUCCEEDED");
         // `a` was touched last: `b` is the oldest and goes first.
         recent.apply(vec![Write::InsertExecution(record("c", "RUNNING"))]);
         assert!(recent.get("b").is_none());
-        assert_eq!(recent.get("a").unwrap().status, "SUCCEEDED");
+        assert_eq!(recent.get("a").unwrap().status.as_str(), "SUCCEEDED");
         assert!(recent.get("c").is_some());
         recent.apply(vec![Write::DeleteExecution { arn: "a".into() }]);
         assert!(recent.get("a").is_none());

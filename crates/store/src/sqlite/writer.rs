@@ -745,7 +745,7 @@ fn insert_execution(
         execution.arn,
         execution.state_machine_arn,
         execution.name,
-        execution.status,
+        execution.status.as_str(),
         input,
         output,
         execution.error,
@@ -807,7 +807,9 @@ fn update_execution(
         });
     }
     conn.prepare_cached("UPDATE executions SET status = ?2 WHERE arn = ?1 AND status <> ?2")
-        .and_then(|mut statement| statement.execute(params![execution.arn, execution.status]))
+        .and_then(|mut statement| {
+            statement.execute(params![execution.arn, execution.status.as_str()])
+        })
         .map_err(storage)?;
     // An input kept in the ExecutionStarted event of the row (stored as '') stays there.
     conn.prepare_cached(

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use crate::common::*;
+use sluice_store::ExecutionStatus;
 use sluice_store::{
     ActivityRecord, AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineType,
     MapRunRecord, SCHEMA_VERSION, SqliteOptions, SqliteStore, Store, Write,
@@ -214,7 +215,7 @@ async fn check_execution_insert_update<S: Store>(store: &S) {
     assert_eq!(store.execution(&missing.arn).await.unwrap(), None);
 
     let mut done = original.clone();
-    done.status = "SUCCEEDED".into();
+    done.status = ExecutionStatus::Succeeded;
     done.output = Some(r#"{"ok":true}"#.into());
     done.stop_ms = Some(99);
     done.snapshot = None;
@@ -398,7 +399,7 @@ async fn check_executions_listing<S: Store>(store: &S) {
     let mut writes = Vec::new();
     for (machine, name, start, status) in rows {
         let mut record = execution(machine, name, start);
-        record.status = status.into();
+        record.status = status.parse().unwrap();
         writes.push(Write::InsertExecution(record));
     }
     store.commit(writes).await.unwrap();
@@ -425,7 +426,7 @@ async fn check_executions_listing<S: Store>(store: &S) {
         ..ExecutionFilter::default()
     };
     let by_status = |status: &str| ExecutionFilter {
-        status: Some(status.into()),
+        status: Some(status.parse().unwrap()),
         ..ExecutionFilter::default()
     };
     // Newest first; among the three at 300, ARN descending: m2:d, m1:g, m1:b.
@@ -438,7 +439,7 @@ async fn check_executions_listing<S: Store>(store: &S) {
     assert_eq!(list(by_status("RUNNING"), 2).await, ["g", "c", "a", "e"]);
     let both = ExecutionFilter {
         state_machine_arn: Some(machine_arn("m1")),
-        status: Some("RUNNING".into()),
+        status: Some(ExecutionStatus::Running),
         redriven: None,
     };
     assert_eq!(list(both.clone(), 1).await, ["g", "a", "e"]);
@@ -977,7 +978,7 @@ async fn check_execution_scopes<S: Store>(store: &S) {
         .unwrap();
     record.redrive_count = 1;
     record.redrive_ms = Some(99);
-    record.status = "RUNNING".into();
+    record.status = ExecutionStatus::Running;
     store
         .commit(vec![Write::UpdateExecution(record.clone())])
         .await
@@ -1073,7 +1074,7 @@ async fn check_map_runs<S: Store>(store: &S) {
 /// A closed execution of `machine` that stopped at `stop_ms`.
 fn closed(machine: &str, name: &str, status: &str, stop_ms: i64) -> ExecutionRecord {
     let mut record = execution(machine, name, stop_ms - 1);
-    record.status = status.into();
+    record.status = status.parse().unwrap();
     record.stop_ms = Some(stop_ms);
     record
 }
@@ -1096,7 +1097,7 @@ async fn check_purge<S: Store>(store: &S) {
         closed("m", "pending", "PENDING_REDRIVE", 10),
         redriven.clone(),
     ];
-    open[1].status = "RUNNING".into();
+    open[1].status = ExecutionStatus::Running;
     let young = closed("m", "young", "SUCCEEDED", 1_000);
     let mut writes = vec![Write::PutStateMachine(machine("m"))];
     for record in old.iter().chain(&open).chain([&young]) {
@@ -1117,7 +1118,7 @@ async fn check_purge<S: Store>(store: &S) {
         .await
         .unwrap();
     // Redriven after it failed: RUNNING again, no stop time.
-    redriven.status = "RUNNING".into();
+    redriven.status = ExecutionStatus::Running;
     redriven.stop_ms = None;
     redriven.redrive_count = 1;
     store
@@ -1185,7 +1186,7 @@ async fn check_purge<S: Store>(store: &S) {
     // Ordered with commits: an execution that closes in a commit issued just before the purge
     // is purged by it.
     let mut closing = store.execution(&arn("running")).await.unwrap().unwrap();
-    closing.status = "SUCCEEDED".into();
+    closing.status = ExecutionStatus::Succeeded;
     closing.stop_ms = Some(300);
     let close = vec![Write::UpdateExecution(closing)];
     let (committed, purged) = tokio::join!(store.commit(close), store.purge_closed(500, 10));
@@ -1464,7 +1465,7 @@ async fn sqlite_an_execution_s_input_is_stored_once() {
     check(&store, once.clone()).await;
     // An update keeps the input where it is.
     let mut done = once.clone();
-    done.status = "SUCCEEDED".into();
+    done.status = ExecutionStatus::Succeeded;
     done.output = Some("{}".into());
     store
         .commit(vec![Write::UpdateExecution(done.clone())])
@@ -1616,7 +1617,7 @@ async fn sqlite_a_version_1_file_migrates() {
     let on_machine = execution("alpha", "direct", 10);
     let mut on_version = execution("alpha", "versioned", 20);
     on_version.state_machine_arn = v1.arn.clone();
-    on_version.status = "FAILED".into();
+    on_version.status = ExecutionStatus::Failed;
     on_version.redrive_count = 3;
     {
         let conn = rusqlite::Connection::open(dir.db()).unwrap();
@@ -1656,7 +1657,7 @@ async fn sqlite_a_version_1_file_migrates() {
                     e.arn,
                     e.state_machine_arn,
                     e.name,
-                    e.status,
+                    e.status.as_str(),
                     e.input,
                     e.output,
                     e.error,

@@ -15,6 +15,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::common::{TempDir, execution, timer};
+use sluice_store::ExecutionStatus;
 use sluice_store::{
     EventRecord, ExecutionFilter, SqliteOptions, SqliteStore, Store, TimerRecord, Write,
 };
@@ -63,7 +64,7 @@ fn start_batch(id: u64) -> Vec<Write> {
 fn finish_batch(id: u64) -> Vec<Write> {
     let mut record = execution("crash", &exec_name(id), id as i64);
     record.input = format!(r#"{{"batch":{id}}}"#);
-    record.status = "SUCCEEDED".into();
+    record.status = ExecutionStatus::Succeeded;
     record.output = Some(format!(r#"{{"batch":{id}}}"#));
     record.next_event_id = 5;
     let arn = record.arn.clone();

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::common::{TempDir, machine_arn};
 use proptest::prelude::*;
+use sluice_store::ExecutionStatus;
 use sluice_store::{
     AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineType, MapRunRecord,
     Page, SqliteOptions, SqliteStore, StateMachineRecord, Store, TimerRecord, Write,
@@ -104,7 +105,7 @@ fn execution_strategy() -> impl Strategy<Value = ExecutionRecord> {
                         None => machine_arn(machine),
                     },
                     name: name.to_owned(),
-                    status: status.to_owned(),
+                    status: status.parse().unwrap(),
                     input: "{}".into(),
                     output,
                     error: None,
@@ -474,7 +475,7 @@ impl Model {
         let mut running: Vec<_> = self
             .executions
             .values()
-            .filter(|e| e.status == "RUNNING")
+            .filter(|e| e.status == ExecutionStatus::Running)
             .cloned()
             .collect();
         running.sort_by(|a, b| (a.start_ms, &a.arn).cmp(&(b.start_ms, &b.arn)));
@@ -561,7 +562,7 @@ async fn compare(store: &SqliteStore, model: &Model, page: usize) {
             for redriven in [None, Some(true), Some(false)] {
                 filters.push(ExecutionFilter {
                     state_machine_arn: machine.clone(),
-                    status: status.map(str::to_owned),
+                    status: status.map(|s| s.parse().unwrap()),
                     redriven,
                 });
             }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sluice_engine::{Dispatch, Engine};
+use sluice_store::ExecutionStatus;
 use sluice_store::{ExecutionRecord, MachineType, StateMachineRecord, Store};
 
 pub const PREFIX: &str = "arn:aws:states:us-east-1:000000000000";
@@ -54,7 +55,7 @@ pub fn machine_record(
 pub async fn wait_for_status<S: Store, D: Dispatch>(
     engine: &Engine<S, D>,
     arn: &str,
-    status: &str,
+    status: ExecutionStatus,
 ) -> ExecutionRecord {
     for _ in 0..1000 {
         let r = engine.execution(arn).await.unwrap().unwrap();

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use sluice_store::ExecutionStatus;
 use sluice_store::{
     EventRecord, ExecutionRecord, MachineType, SqliteOptions, SqliteStore, StateMachineRecord,
     TimerRecord,
@@ -88,7 +89,7 @@ pub fn execution(machine: &str, name: &str, start_ms: i64) -> ExecutionRecord {
         arn: execution_arn(machine, name),
         state_machine_arn: machine_arn(machine),
         name: name.to_owned(),
-        status: "RUNNING".to_owned(),
+        status: ExecutionStatus::Running,
         input: r#"{"vendor":"crowdstrike"}"#.to_owned(),
         output: None,
         error: None,

@@ -1,0 +1,14 @@
+//! Sluice's shared vocabulary: the words several crates would otherwise spell each their own
+//! way. Pure data, no I/O and no async (a leaf of the workspace).
+//!
+//! - [`Scope`]: where resources live (partition, region, account) and the ARNs made there;
+//! - [`ExecutionStatus`]: a workflow execution's status, as the store keeps it and the Step
+//!   Functions API shows it;
+//! - [`page_token`]: the one codec of the opaque `nextToken`s every listing hands out.
+
+pub mod page_token;
+mod scope;
+mod status;
+
+pub use scope::{PARTITIONS, Scope, partition_for_region};
+pub use status::{ExecutionStatus, UnknownStatus};
