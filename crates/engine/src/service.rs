@@ -688,9 +688,10 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
     /// backoff: nothing after it is performed before it is durable, and the execution carries
     /// on by itself once the store writes again.
     async fn commit_step(&self, execution: &str, writes: Vec<Write>) -> Result<(), EngineError> {
-        const FIRST_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
-        const LONGEST_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
-        let mut delay = FIRST_RETRY;
+        let mut backoff = sluice_types::Backoff::new(
+            std::time::Duration::from_millis(50),
+            std::time::Duration::from_secs(2),
+        );
         let mut paused = false;
         loop {
             match self.inner.store.commit(writes.clone()).await {
@@ -709,8 +710,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                         );
                         paused = true;
                     }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(LONGEST_RETRY);
+                    tokio::time::sleep(backoff.next_delay()).await;
                 }
                 Err(other) => return Err(other.into()),
             }

@@ -425,7 +425,8 @@ impl Functions {
         let name = event.function.clone();
         let request_id: Arc<str> = Arc::from(event.id.as_str());
         let clock = self.inner.clock.clone();
-        let mut backoff = Duration::from_secs(1);
+        let mut backoff =
+            sluice_types::Backoff::new(Duration::from_secs(1), Duration::from_secs(300));
         // The last reply of the function, for the invocation record.
         let mut last: Option<Invoked> = None;
         let outcome = loop {
@@ -493,8 +494,7 @@ impl Functions {
                 Err(Error::ShuttingDown) => return,
                 Err(Error::TooManyRequests { .. } | Error::Io { .. }) => {
                     // Throttled, or Sluice failed: again later (the age check above ends it).
-                    event.due_ms = now.saturating_add(backoff.as_millis() as i64);
-                    backoff = (backoff * 2).min(Duration::from_secs(300));
+                    event.due_ms = now.saturating_add(backoff.next_delay().as_millis() as i64);
                 }
                 Err(error) => {
                     tracing::warn!(

@@ -4,11 +4,14 @@
 //! - [`Scope`]: where resources live (partition, region, account) and the ARNs made there;
 //! - [`ExecutionStatus`]: a workflow execution's status, as the store keeps it and the Step
 //!   Functions API shows it;
-//! - [`page_token`]: the one codec of the opaque `nextToken`s every listing hands out.
+//! - [`page_token`]: the one codec of the opaque `nextToken`s every listing hands out;
+//! - [`Backoff`]: the delays between attempts at something that may pass.
 
+mod backoff;
 pub mod page_token;
 mod scope;
 mod status;
 
+pub use backoff::Backoff;
 pub use scope::{PARTITIONS, Scope, partition_for_region};
 pub use status::{ExecutionStatus, UnknownStatus};
