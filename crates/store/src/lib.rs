@@ -32,8 +32,9 @@ use std::future::Future;
 
 pub use error::Error;
 pub use model::{
-    ActivityRecord, AliasRecord, EventRecord, ExecutionFilter, ExecutionRecord, ExecutionStatus,
-    MachineArn, MachineType, MapRunRecord, Page, StateMachineRecord, TimerRecord, Write,
+    ActivityRecord, AliasRecord, Delivery, EventRecord, ExecutionFilter, ExecutionRecord,
+    ExecutionStatus, MachineArn, MachineType, MapRunRecord, MessageRecord, Page, QueueRecord,
+    StateMachineRecord, TimerRecord, Write,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore};
 
@@ -141,6 +142,15 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// Every activity, by name.
     fn activities(&self) -> impl Future<Output = Result<Vec<ActivityRecord>, Error>> + Send;
+
+    /// Every queue, by name.
+    fn queues(&self) -> impl Future<Output = Result<Vec<QueueRecord>, Error>> + Send;
+
+    /// Every message of a queue, in `seq` order: what the broker loads when it starts.
+    fn messages(
+        &self,
+        queue: &str,
+    ) -> impl Future<Output = Result<Vec<MessageRecord>, Error>> + Send;
 
     /// The Map Run with this ARN.
     fn map_run(

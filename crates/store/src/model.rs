@@ -187,6 +187,40 @@ pub struct ActivityRecord {
     pub tags: Vec<(String, String)>,
 }
 
+/// A queue (SQS). `attributes` is the broker's JSON; the store never looks inside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueRecord {
+    pub arn: String,
+    pub name: String,
+    pub created_ms: i64,
+    pub modified_ms: i64,
+    pub attributes: String,
+    pub tags: Vec<(String, String)>,
+}
+
+/// A message of a queue until it is deleted. `body` is the broker's encoding of the message,
+/// written once; a receive changes only the delivery state ([`Write::ReceiveMessage`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// The queue's ARN.
+    pub queue: String,
+    /// The message's place in its queue (send order), unique in the queue.
+    pub seq: u64,
+    pub delivery: Delivery,
+    pub body: Vec<u8>,
+}
+
+/// Where a message stands in its deliveries.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Delivery {
+    /// When the message may be received (next): after its delay, or its visibility timeout.
+    pub visible_ms: i64,
+    pub receive_count: u32,
+    pub first_receive_ms: Option<i64>,
+    /// The receipt handle of the latest receive.
+    pub receipt: Option<String>,
+}
+
 /// A distributed Map's Map Run. `body` is the engine's own JSON (its status, limits and
 /// counts); the store never looks inside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,6 +287,23 @@ pub enum Write {
     PutActivity(ActivityRecord),
     /// Deletes an activity; deleting a missing activity is not an error.
     DeleteActivity { arn: String },
+    /// Inserts the queue or replaces the one with the same ARN (its messages stay).
+    PutQueue(QueueRecord),
+    /// Deletes a queue and its messages; deleting a missing queue is not an error.
+    DeleteQueue { arn: String },
+    /// Inserts a message (its `(queue, seq)` must be new: a conflict otherwise).
+    SendMessage(MessageRecord),
+    /// A message's delivery state after a receive or a visibility change; a message that is no
+    /// longer there (deleted meanwhile) is not an error.
+    ReceiveMessage {
+        queue: String,
+        seq: u64,
+        delivery: Delivery,
+    },
+    /// Deletes a message; deleting a missing message is not an error.
+    DeleteMessage { queue: String, seq: u64 },
+    /// Deletes every message of a queue.
+    PurgeQueue { queue: String },
 }
 
 impl Write {
@@ -300,10 +351,22 @@ impl Write {
                     + a.name.len()
                     + a.tags.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
             }
+            Self::PutQueue(q) => {
+                ROW + q.arn.len()
+                    + q.name.len()
+                    + q.attributes.len()
+                    + q.tags.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+            }
+            Self::SendMessage(m) => ROW + m.queue.len() + m.body.len(),
+            Self::ReceiveMessage {
+                queue, delivery, ..
+            } => ROW + queue.len() + delivery.receipt.as_ref().map_or(0, String::len),
+            Self::DeleteMessage { queue, .. } | Self::PurgeQueue { queue } => ROW + queue.len(),
             Self::DeleteStateMachine { arn }
             | Self::DeleteAlias { arn }
             | Self::DeleteExecution { arn }
-            | Self::DeleteActivity { arn } => ROW + arn.len(),
+            | Self::DeleteActivity { arn }
+            | Self::DeleteQueue { arn } => ROW + arn.len(),
             Self::DeleteTimer { execution_arn, key } => ROW + execution_arn.len() + key.len(),
         }
     }

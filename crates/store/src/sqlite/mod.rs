@@ -22,7 +22,8 @@ use tokio::sync::{mpsc as async_mpsc, oneshot};
 
 use crate::{
     ActivityRecord, AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord,
-    MapRunRecord, Page, StateMachineRecord, Stats, Store, TimerRecord, Write,
+    MapRunRecord, MessageRecord, Page, QueueRecord, StateMachineRecord, Stats, Store, TimerRecord,
+    Write,
 };
 
 pub use schema::SCHEMA_VERSION;
@@ -426,6 +427,15 @@ impl Store for SqliteStore {
 
     async fn activities(&self) -> Result<Vec<ActivityRecord>, Error> {
         self.read(read::activities).await
+    }
+
+    async fn queues(&self) -> Result<Vec<QueueRecord>, Error> {
+        self.read(read::queues).await
+    }
+
+    async fn messages(&self, queue: &str) -> Result<Vec<MessageRecord>, Error> {
+        let queue = queue.to_owned();
+        self.read(move |conn| read::messages(conn, &queue)).await
     }
 
     async fn map_run(&self, arn: &str) -> Result<Option<MapRunRecord>, Error> {

@@ -12,8 +12,9 @@ use super::codec;
 use super::{from_i64, storage, storage_at, to_i64};
 use crate::cursor;
 use crate::{
-    ActivityRecord, AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord,
-    ExecutionStatus, MachineArn, MachineType, MapRunRecord, Page, StateMachineRecord, TimerRecord,
+    ActivityRecord, AliasRecord, Delivery, Error, EventRecord, ExecutionFilter, ExecutionRecord,
+    ExecutionStatus, MachineArn, MachineType, MapRunRecord, MessageRecord, Page, QueueRecord,
+    StateMachineRecord, TimerRecord,
 };
 
 pub(super) type Job = Box<dyn FnOnce(&Connection) + Send>;
@@ -238,6 +239,54 @@ pub(super) fn activities(conn: &Connection) -> Result<Vec<ActivityRecord>, Error
         .map_err(storage)?;
     let rows = statement.query_map([], activity_row).map_err(storage)?;
     rows.map(|row| with_tags(row.map_err(storage)?)).collect()
+}
+
+pub(super) fn queues(conn: &Connection) -> Result<Vec<QueueRecord>, Error> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT arn, name, created_ms, modified_ms, attributes, tags FROM queues
+             ORDER BY name, arn",
+        )
+        .map_err(storage)?;
+    let mut rows = statement.query([]).map_err(storage)?;
+    let mut queues = Vec::new();
+    while let Some(row) = rows.next().map_err(storage)? {
+        let tags: String = row.get(5).map_err(storage)?;
+        queues.push(QueueRecord {
+            arn: row.get(0).map_err(storage)?,
+            name: row.get(1).map_err(storage)?,
+            created_ms: row.get(2).map_err(storage)?,
+            modified_ms: row.get(3).map_err(storage)?,
+            attributes: row.get(4).map_err(storage)?,
+            tags: serde_json::from_str(&tags).map_err(|e| Error::Storage(e.to_string()))?,
+        });
+    }
+    Ok(queues)
+}
+
+pub(super) fn messages(conn: &Connection, queue: &str) -> Result<Vec<MessageRecord>, Error> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT seq, visible_ms, receive_count, first_receive_ms, receipt, body
+             FROM messages WHERE queue = ?1 ORDER BY seq",
+        )
+        .map_err(storage)?;
+    let mut rows = statement.query([queue]).map_err(storage)?;
+    let mut messages = Vec::new();
+    while let Some(row) = rows.next().map_err(storage)? {
+        messages.push(MessageRecord {
+            queue: queue.to_owned(),
+            seq: from_i64(row.get(0).map_err(storage)?),
+            delivery: Delivery {
+                visible_ms: row.get(1).map_err(storage)?,
+                receive_count: row.get(2).map_err(storage)?,
+                first_receive_ms: row.get(3).map_err(storage)?,
+                receipt: row.get(4).map_err(storage)?,
+            },
+            body: row.get(5).map_err(storage)?,
+        });
+    }
+    Ok(messages)
 }
 
 const MAP_RUN_COLUMNS: &str = "arn, execution_arn, start_ms, body";

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0006_map_runs.sql"),
     include_str!("../../migrations/sqlite/0007_activities.sql"),
     include_str!("../../migrations/sqlite/0008_retention.sql"),
+    include_str!("../../migrations/sqlite/0009_queues.sql"),
 ];
 
 /// The schema version this build writes; a file at a higher version is refused.

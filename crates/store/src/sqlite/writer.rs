@@ -525,6 +525,105 @@ fn apply(
                 })
                 .map_err(storage)?;
             }
+            Write::PutQueue(queue) => {
+                let tags = serde_json::to_string(&queue.tags)
+                    .map_err(|e| Error::Storage(e.to_string()))?;
+                conn.prepare_cached(
+                    "INSERT INTO queues (arn, name, created_ms, modified_ms, attributes, tags)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (arn) DO UPDATE SET
+                         name = excluded.name, created_ms = excluded.created_ms,
+                         modified_ms = excluded.modified_ms,
+                         attributes = excluded.attributes, tags = excluded.tags",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![
+                        queue.arn,
+                        queue.name,
+                        queue.created_ms,
+                        queue.modified_ms,
+                        queue.attributes,
+                        tags
+                    ])
+                })
+                .map_err(storage)?;
+            }
+            Write::DeleteQueue { arn } => {
+                for sql in [
+                    "DELETE FROM messages WHERE queue = ?1",
+                    "DELETE FROM queues WHERE arn = ?1",
+                ] {
+                    conn.prepare_cached(sql)
+                        .and_then(|mut statement| statement.execute([arn]))
+                        .map_err(storage)?;
+                }
+            }
+            Write::SendMessage(message) => {
+                let seq = to_i64(message.seq, "message seq")?;
+                let delivery = &message.delivery;
+                conn.prepare_cached(
+                    "INSERT INTO messages
+                         (queue, seq, visible_ms, receive_count, first_receive_ms, receipt, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![
+                        message.queue,
+                        seq,
+                        delivery.visible_ms,
+                        delivery.receive_count,
+                        delivery.first_receive_ms,
+                        delivery.receipt,
+                        message.body
+                    ])
+                })
+                .map_err(|e| {
+                    if is_constraint(&e) {
+                        Error::Conflict {
+                            what: format!(
+                                "message {} of {} already exists",
+                                message.seq, message.queue
+                            ),
+                        }
+                    } else {
+                        storage(e)
+                    }
+                })?;
+            }
+            Write::ReceiveMessage {
+                queue,
+                seq,
+                delivery,
+            } => {
+                let seq = to_i64(*seq, "message seq")?;
+                conn.prepare_cached(
+                    "UPDATE messages SET visible_ms = ?3, receive_count = ?4,
+                         first_receive_ms = ?5, receipt = ?6
+                     WHERE queue = ?1 AND seq = ?2",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![
+                        queue,
+                        seq,
+                        delivery.visible_ms,
+                        delivery.receive_count,
+                        delivery.first_receive_ms,
+                        delivery.receipt
+                    ])
+                })
+                .map_err(storage)?;
+            }
+            Write::DeleteMessage { queue, seq } => {
+                let seq = to_i64(*seq, "message seq")?;
+                conn.prepare_cached("DELETE FROM messages WHERE queue = ?1 AND seq = ?2")
+                    .and_then(|mut statement| statement.execute(params![queue, seq]))
+                    .map_err(storage)?;
+            }
+            Write::PurgeQueue { queue } => {
+                conn.prepare_cached("DELETE FROM messages WHERE queue = ?1")
+                    .and_then(|mut statement| statement.execute([queue]))
+                    .map_err(storage)?;
+            }
             Write::DeleteActivity { arn } => {
                 conn.prepare_cached("DELETE FROM activities WHERE arn = ?1")
                     .and_then(|mut statement| statement.execute([arn]))

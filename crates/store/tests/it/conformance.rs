@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 use crate::common::*;
 use sluice_store::ExecutionStatus;
 use sluice_store::{
-    ActivityRecord, AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord, MachineType,
-    MapRunRecord, SCHEMA_VERSION, SqliteOptions, SqliteStore, Store, Write,
+    ActivityRecord, AliasRecord, Delivery, Error, EventRecord, ExecutionFilter, ExecutionRecord,
+    MachineType, MapRunRecord, MessageRecord, QueueRecord, SCHEMA_VERSION, SqliteOptions,
+    SqliteStore, Store, Write,
 };
 
 async fn check_machines_and_versions<S: Store>(store: &S) {
@@ -133,6 +134,119 @@ async fn check_machines_and_versions<S: Store>(store: &S) {
         }])
         .await
         .unwrap();
+}
+
+async fn store_queues_empty(dir: &TempDir) -> bool {
+    let store = open(dir);
+    let empty = store.queues().await.unwrap().is_empty();
+    store.close().await.unwrap();
+    empty
+}
+
+/// Queues and their messages: sent once, their delivery state changed by receives, deleted
+/// one by one, purged, or with their queue.
+async fn check_queues<S: Store>(store: &S) {
+    let queue = |name: &str| QueueRecord {
+        arn: format!("arn:aws:sqs:us-east-1:123456789012:{name}"),
+        name: name.to_owned(),
+        created_ms: 1,
+        modified_ms: 2,
+        attributes: r#"{"VisibilityTimeout":"30"}"#.to_owned(),
+        tags: vec![("team".into(), "sec".into())],
+    };
+    let (orders, audit) = (queue("orders"), queue("audit"));
+    store
+        .commit(vec![
+            Write::PutQueue(orders.clone()),
+            Write::PutQueue(audit.clone()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.queues().await.unwrap(),
+        [audit.clone(), orders.clone()]
+    );
+    let message = |queue: &QueueRecord, seq: u64| MessageRecord {
+        queue: queue.arn.clone(),
+        seq,
+        delivery: Delivery {
+            visible_ms: 10,
+            ..Delivery::default()
+        },
+        body: format!("body {seq}").into_bytes(),
+    };
+    let sent: Vec<Write> = (1..=3)
+        .map(|seq| Write::SendMessage(message(&orders, seq)))
+        .chain([Write::SendMessage(message(&audit, 1))])
+        .collect();
+    store.commit(sent).await.unwrap();
+    // A seq is sent once.
+    assert!(matches!(
+        store
+            .commit(vec![Write::SendMessage(message(&orders, 2))])
+            .await,
+        Err(Error::Conflict { .. })
+    ));
+    let received = Delivery {
+        visible_ms: 40,
+        receive_count: 1,
+        first_receive_ms: Some(11),
+        receipt: Some("r-1".into()),
+    };
+    store
+        .commit(vec![
+            Write::ReceiveMessage {
+                queue: orders.arn.clone(),
+                seq: 2,
+                delivery: received.clone(),
+            },
+            Write::DeleteMessage {
+                queue: orders.arn.clone(),
+                seq: 1,
+            },
+            // Gone already: not an error.
+            Write::DeleteMessage {
+                queue: orders.arn.clone(),
+                seq: 9,
+            },
+        ])
+        .await
+        .unwrap();
+    let left = store.messages(&orders.arn).await.unwrap();
+    assert_eq!(left.iter().map(|m| m.seq).collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(left[0].delivery, received);
+    assert_eq!(left[0].body, b"body 2");
+    assert_eq!(left[1], message(&orders, 3));
+    // A queue's settings change without touching its messages.
+    let mut changed = orders.clone();
+    changed.attributes = r#"{"VisibilityTimeout":"60"}"#.into();
+    store.commit(vec![Write::PutQueue(changed)]).await.unwrap();
+    assert_eq!(store.messages(&orders.arn).await.unwrap().len(), 2);
+    store
+        .commit(vec![Write::PurgeQueue {
+            queue: orders.arn.clone(),
+        }])
+        .await
+        .unwrap();
+    assert!(store.messages(&orders.arn).await.unwrap().is_empty());
+    assert_eq!(store.messages(&audit.arn).await.unwrap().len(), 1);
+    store
+        .commit(vec![Write::DeleteQueue {
+            arn: audit.arn.clone(),
+        }])
+        .await
+        .unwrap();
+    assert!(store.messages(&audit.arn).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .queues()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|q| q.name)
+            .collect::<Vec<_>>(),
+        ["orders"]
+    );
 }
 
 /// A listing sees one region's (and account's) machines: the ARN prefix it is given.
@@ -1317,6 +1431,7 @@ sqlite! {
     sqlite_activities => check_activities,
     sqlite_purge => check_purge,
     sqlite_machines_by_region => check_machines_by_region,
+    sqlite_queues => check_queues,
 }
 
 /// Without the in-memory copies of recent executions, every read comes from the file: the
@@ -1790,7 +1905,9 @@ async fn sqlite_a_version_1_file_migrates() {
     assert_eq!(store.map_runs("e").await.unwrap(), vec![run]);
     store.close().await.unwrap();
     assert_eq!(user_version(&dir), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 8);
+    assert_eq!(SCHEMA_VERSION, 9);
+    // Version 9's queues start empty.
+    assert!(store_queues_empty(&dir).await);
     // Version 3 keeps only the lean execution indexes; version 8 adds the retention's two.
     let conn = rusqlite::Connection::open(dir.db()).unwrap();
     let mut indexes: Vec<String> = conn

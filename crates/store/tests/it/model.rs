@@ -318,8 +318,15 @@ impl Model {
             Write::PutMapRun(r) => {
                 self.map_runs.insert(r.arn.clone(), r.clone());
             }
-            Write::PutActivity(_) | Write::DeleteActivity { .. } => {
-                unreachable!("activities are checked in conformance.rs")
+            Write::PutActivity(_)
+            | Write::DeleteActivity { .. }
+            | Write::PutQueue(_)
+            | Write::DeleteQueue { .. }
+            | Write::SendMessage(_)
+            | Write::ReceiveMessage { .. }
+            | Write::DeleteMessage { .. }
+            | Write::PurgeQueue { .. } => {
+                unreachable!("activities and queues are checked in conformance.rs")
             }
         }
         Verdict::Ok
