@@ -1,0 +1,824 @@
+//! Queues with SQS's semantics, durable in the store: a message acknowledged to its sender is
+//! committed (group commit, one writer for the whole store), a receive's new visibility and
+//! receive count are committed before the message is handed out, and an acknowledged delete is
+//! committed before it is answered. Each queue's messages are also held in memory, loaded
+//! from the store when the broker opens, so receives scan no files.
+//!
+//! Standard queues: at-least-once delivery, send order as far as it goes, visibility timeouts
+//! (per queue, per receive, per message up to 12 hours), delays (per queue and per message),
+//! retention, long polling that returns as soon as a message arrives, and dead-letter queues
+//! after `maxReceiveCount` receives (`RedrivePolicy`). This crate knows no wire format: the
+//! SQS API adapter maps AWS's shapes onto it.
+
+mod md5;
+pub mod message;
+pub mod settings;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use base64::Engine as _;
+use sluice_clock::Clock;
+use sluice_store::{Delivery, MessageRecord, QueueRecord, Store, Write};
+use sluice_types::Scope;
+use tokio::sync::Notify;
+
+pub use message::{Attribute, AttributeValue, Attributes, Received, Sent};
+pub use settings::{AttributeMap, Redrive, Settings};
+
+/// The longest a message may stay invisible after its receive: 12 hours.
+pub const MAX_VISIBILITY_SECONDS: i64 = 43_200;
+/// The most messages one receive returns.
+pub const MAX_RECEIVE: usize = 10;
+/// The longest a receive waits for a message.
+pub const MAX_WAIT_SECONDS: i64 = 20;
+
+/// What goes wrong, by the error AWS names (the adapter adds AWS's codes).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("The specified queue does not exist.")]
+    QueueDoesNotExist,
+    /// Same name, other attributes.
+    #[error("{0}")]
+    QueueNameExists(String),
+    #[error("{0}")]
+    InvalidAttributeName(String),
+    #[error("{0}")]
+    InvalidAttributeValue(String),
+    #[error("{0}")]
+    InvalidParameterValue(String),
+    #[error("The input receipt handle \"{0}\" is not a valid receipt handle.")]
+    ReceiptHandleIsInvalid(String),
+    #[error("Message does not exist or is not available for visibility timeout change.")]
+    MessageNotInflight,
+    /// The store could not commit (a full disk): retryable.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<sluice_store::Error> for Error {
+    fn from(error: sluice_store::Error) -> Self {
+        Self::Unavailable(error.to_string())
+    }
+}
+
+/// A message to send.
+#[derive(Debug, Clone, Default)]
+pub struct Send {
+    pub body: String,
+    pub attributes: Attributes,
+    /// `None`: the queue's `DelaySeconds`.
+    pub delay_seconds: Option<i64>,
+    pub trace_header: Option<String>,
+}
+
+/// What SendMessage answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendOutcome {
+    pub message_id: String,
+    pub md5_of_body: String,
+    pub md5_of_attributes: Option<String>,
+}
+
+/// A receive's options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Receive {
+    /// 1..=10.
+    pub max_messages: usize,
+    /// `None`: the queue's `VisibilityTimeout`.
+    pub visibility_timeout: Option<i64>,
+    /// `None`: the queue's `ReceiveMessageWaitTimeSeconds`.
+    pub wait_seconds: Option<i64>,
+}
+
+/// A queue's counts, as the `Approximate*` attributes show them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub visible: usize,
+    pub in_flight: usize,
+    pub delayed: usize,
+}
+
+/// The queues. Cheap to clone.
+pub struct Broker<S> {
+    inner: Arc<Inner<S>>,
+}
+
+impl<S> Clone for Broker<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+struct Inner<S> {
+    store: S,
+    clock: Clock,
+    scope: Scope,
+    /// By name.
+    queues: Mutex<BTreeMap<String, Arc<Queue>>>,
+}
+
+/// One queue: its settings, its messages and the waiters of its long polls.
+pub struct Queue {
+    pub arn: String,
+    pub name: String,
+    state: Mutex<QueueState>,
+    /// Woken when a message is sent or made visible.
+    arrived: Notify,
+}
+
+struct QueueState {
+    attributes: AttributeMap,
+    settings: Settings,
+    created_ms: i64,
+    modified_ms: i64,
+    tags: Vec<(String, String)>,
+    next_seq: u64,
+    messages: BTreeMap<u64, Held>,
+    deleted: bool,
+}
+
+struct Held {
+    sent: Arc<Sent>,
+    delivery: Delivery,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<S: Store> Broker<S> {
+    /// The broker over `store`: every queue and message it holds, loaded.
+    pub async fn open(store: S, clock: Clock, scope: Scope) -> Result<Self, Error> {
+        let mut queues = BTreeMap::new();
+        for record in store.queues().await? {
+            let attributes: AttributeMap =
+                serde_json::from_str(&record.attributes).unwrap_or_default();
+            let mut messages = BTreeMap::new();
+            for message in store.messages(&record.arn).await? {
+                let Some(sent) = Sent::decode(&message.body) else {
+                    tracing::warn!(queue = %record.name, seq = message.seq, "unreadable message skipped");
+                    continue;
+                };
+                messages.insert(
+                    message.seq,
+                    Held {
+                        sent: Arc::new(sent),
+                        delivery: message.delivery,
+                    },
+                );
+            }
+            let next_seq = messages.keys().next_back().map_or(1, |seq| seq + 1);
+            let queue = Queue {
+                arn: record.arn.clone(),
+                name: record.name.clone(),
+                state: Mutex::new(QueueState {
+                    settings: Settings::of(&attributes),
+                    attributes,
+                    created_ms: record.created_ms,
+                    modified_ms: record.modified_ms,
+                    tags: record.tags,
+                    next_seq,
+                    messages,
+                    deleted: false,
+                }),
+                arrived: Notify::new(),
+            };
+            queues.insert(record.name, Arc::new(queue));
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                scope,
+                queues: Mutex::new(queues),
+            }),
+        })
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// The queue named `name`.
+    pub fn queue(&self, name: &str) -> Result<Arc<Queue>, Error> {
+        lock(&self.inner.queues)
+            .get(name)
+            .cloned()
+            .ok_or(Error::QueueDoesNotExist)
+    }
+
+    fn queue_by_arn(&self, arn: &str) -> Option<Arc<Queue>> {
+        lock(&self.inner.queues)
+            .values()
+            .find(|q| q.arn == arn)
+            .cloned()
+    }
+
+    /// Names of the queues whose name starts with `prefix`, sorted.
+    pub fn queue_names(&self, prefix: &str) -> Vec<String> {
+        lock(&self.inner.queues)
+            .keys()
+            .filter(|name| name.starts_with(prefix))
+            .cloned()
+            .collect()
+    }
+
+    /// Creates the queue, or returns the existing one when its attributes are the same
+    /// (`QueueNameExists` when they differ), as CreateQueue does.
+    pub async fn create_queue(
+        &self,
+        name: &str,
+        given: &AttributeMap,
+        tags: Vec<(String, String)>,
+    ) -> Result<Arc<Queue>, Error> {
+        validate_name(name)?;
+        let attributes = settings::apply(&settings::defaults(), given)?;
+        if let Some(settings) = Some(Settings::of(&attributes))
+            && let Some(redrive) = &settings.redrive
+            && self.queue_by_arn(&redrive.dead_letter_target_arn).is_none()
+        {
+            return Err(Error::InvalidParameterValue(format!(
+                "Value {{\"deadLetterTargetArn\":\"{}\",\"maxReceiveCount\":\"{}\"}} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.",
+                redrive.dead_letter_target_arn, redrive.max_receive_count
+            )));
+        }
+        if let Ok(existing) = self.queue(name) {
+            // The attributes the request names must match; the ones it leaves out do not
+            // count.
+            let named = settings::apply(&AttributeMap::new(), given)?;
+            let state = lock(&existing.state);
+            for (key, value) in &named {
+                if state.attributes.get(key) != Some(value) {
+                    return Err(Error::QueueNameExists(format!(
+                        "A queue already exists with the same name and a different value for attribute {key}"
+                    )));
+                }
+            }
+            drop(state);
+            return Ok(existing);
+        }
+        let now = self.inner.clock.now_ms();
+        let record = QueueRecord {
+            arn: self.inner.scope.arn("sqs", name),
+            name: name.to_owned(),
+            created_ms: now,
+            modified_ms: now,
+            attributes: serde_json::to_string(&attributes).unwrap_or_default(),
+            tags: tags.clone(),
+        };
+        self.inner
+            .store
+            .commit(vec![Write::PutQueue(record.clone())])
+            .await?;
+        let queue = Arc::new(Queue {
+            arn: record.arn,
+            name: record.name,
+            state: Mutex::new(QueueState {
+                settings: Settings::of(&attributes),
+                attributes,
+                created_ms: now,
+                modified_ms: now,
+                tags,
+                next_seq: 1,
+                messages: BTreeMap::new(),
+                deleted: false,
+            }),
+            arrived: Notify::new(),
+        });
+        // Two creates of one name may race: the first one in the map wins.
+        let mut queues = lock(&self.inner.queues);
+        Ok(Arc::clone(queues.entry(name.to_owned()).or_insert(queue)))
+    }
+
+    /// Deletes the queue and its messages.
+    pub async fn delete_queue(&self, name: &str) -> Result<(), Error> {
+        let queue = self.queue(name)?;
+        self.inner
+            .store
+            .commit(vec![Write::DeleteQueue {
+                arn: queue.arn.clone(),
+            }])
+            .await?;
+        lock(&queue.state).deleted = true;
+        lock(&self.inner.queues).remove(name);
+        queue.arrived.notify_waiters();
+        Ok(())
+    }
+
+    /// Deletes every message of the queue.
+    pub async fn purge(&self, name: &str) -> Result<(), Error> {
+        let queue = self.queue(name)?;
+        self.inner
+            .store
+            .commit(vec![Write::PurgeQueue {
+                queue: queue.arn.clone(),
+            }])
+            .await?;
+        lock(&queue.state).messages.clear();
+        Ok(())
+    }
+
+    /// The queue's attributes: its settings, `QueueArn`, timestamps (epoch seconds) and the
+    /// `Approximate*` counts.
+    pub fn attributes(&self, name: &str) -> Result<AttributeMap, Error> {
+        let queue = self.queue(name)?;
+        let now = self.inner.clock.now_ms();
+        let state = lock(&queue.state);
+        let mut out = state.attributes.clone();
+        let counts = state.counts(now);
+        out.insert("QueueArn".into(), queue.arn.clone());
+        out.insert(
+            "ApproximateNumberOfMessages".into(),
+            counts.visible.to_string(),
+        );
+        out.insert(
+            "ApproximateNumberOfMessagesNotVisible".into(),
+            counts.in_flight.to_string(),
+        );
+        out.insert(
+            "ApproximateNumberOfMessagesDelayed".into(),
+            counts.delayed.to_string(),
+        );
+        out.insert(
+            "CreatedTimestamp".into(),
+            (state.created_ms / 1000).to_string(),
+        );
+        out.insert(
+            "LastModifiedTimestamp".into(),
+            (state.modified_ms / 1000).to_string(),
+        );
+        Ok(out)
+    }
+
+    /// SetQueueAttributes.
+    pub async fn set_attributes(&self, name: &str, given: &AttributeMap) -> Result<(), Error> {
+        let queue = self.queue(name)?;
+        let (attributes, record) = {
+            let state = lock(&queue.state);
+            let attributes = settings::apply(&state.attributes, given)?;
+            let record = QueueRecord {
+                arn: queue.arn.clone(),
+                name: queue.name.clone(),
+                created_ms: state.created_ms,
+                modified_ms: self.inner.clock.now_ms(),
+                attributes: serde_json::to_string(&attributes).unwrap_or_default(),
+                tags: state.tags.clone(),
+            };
+            (attributes, record)
+        };
+        if let Some(redrive) = &Settings::of(&attributes).redrive
+            && self.queue_by_arn(&redrive.dead_letter_target_arn).is_none()
+        {
+            return Err(Error::InvalidParameterValue(format!(
+                "Value {{\"deadLetterTargetArn\":\"{}\",\"maxReceiveCount\":\"{}\"}} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.",
+                redrive.dead_letter_target_arn, redrive.max_receive_count
+            )));
+        }
+        let modified_ms = record.modified_ms;
+        self.inner
+            .store
+            .commit(vec![Write::PutQueue(record)])
+            .await?;
+        let mut state = lock(&queue.state);
+        state.settings = Settings::of(&attributes);
+        state.attributes = attributes;
+        state.modified_ms = modified_ms;
+        drop(state);
+        // A shorter delay or visibility may make messages receivable sooner.
+        queue.arrived.notify_waiters();
+        Ok(())
+    }
+
+    /// Sends `messages` to the queue in one commit: each one's outcome, in order (a message
+    /// that breaks a rule fails alone).
+    pub async fn send(
+        &self,
+        name: &str,
+        messages: Vec<Send>,
+    ) -> Result<Vec<Result<SendOutcome, Error>>, Error> {
+        let queue = self.queue(name)?;
+        let now = self.inner.clock.now_ms();
+        let mut outcomes = Vec::with_capacity(messages.len());
+        let mut held = Vec::new();
+        let mut writes = Vec::new();
+        {
+            let mut state = lock(&queue.state);
+            for message in messages {
+                match state.check(&message) {
+                    Err(error) => outcomes.push(Err(error)),
+                    Ok(delay) => {
+                        let seq = state.next_seq;
+                        state.next_seq += 1;
+                        let sent = Sent {
+                            id: uuid::Uuid::new_v4().to_string(),
+                            md5_of_body: md5::hex(message.body.as_bytes()),
+                            md5_of_attributes: md5::of_attributes(&message.attributes),
+                            body: message.body,
+                            attributes: message.attributes,
+                            sent_ms: now,
+                            trace_header: message.trace_header,
+                            dead_letter_source: None,
+                        };
+                        outcomes.push(Ok(SendOutcome {
+                            message_id: sent.id.clone(),
+                            md5_of_body: sent.md5_of_body.clone(),
+                            md5_of_attributes: sent.md5_of_attributes.clone(),
+                        }));
+                        let delivery = Delivery {
+                            visible_ms: now + delay * 1000,
+                            ..Delivery::default()
+                        };
+                        writes.push(Write::SendMessage(MessageRecord {
+                            queue: queue.arn.clone(),
+                            seq,
+                            delivery: delivery.clone(),
+                            body: sent.encode(),
+                        }));
+                        held.push((
+                            seq,
+                            Held {
+                                sent: Arc::new(sent),
+                                delivery,
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+        if !writes.is_empty() {
+            self.inner.store.commit(writes).await?;
+            let mut state = lock(&queue.state);
+            if !state.deleted {
+                state.messages.extend(held);
+            }
+            drop(state);
+            queue.arrived.notify_waiters();
+        }
+        Ok(outcomes)
+    }
+
+    /// Receives up to `options.max_messages` messages, waiting up to the wait time for the
+    /// first one; each is invisible for the visibility timeout.
+    pub async fn receive(&self, name: &str, options: Receive) -> Result<Vec<Received>, Error> {
+        let queue = self.queue(name)?;
+        let wait = {
+            let state = lock(&queue.state);
+            options
+                .wait_seconds
+                .unwrap_or(state.settings.receive_wait_seconds)
+                .clamp(0, MAX_WAIT_SECONDS)
+        };
+        let deadline = self.inner.clock.now_ms() + wait * 1000;
+        loop {
+            let notified = queue.arrived.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let (received, next_visible) = self.take(&queue, options).await?;
+            let now = self.inner.clock.now_ms();
+            if !received.is_empty() || now >= deadline {
+                return Ok(received);
+            }
+            if lock(&queue.state).deleted {
+                return Err(Error::QueueDoesNotExist);
+            }
+            let wake = next_visible.map_or(deadline, |at| at.min(deadline));
+            tokio::select! {
+                () = &mut notified => {}
+                () = self.inner.clock.sleep_until(wake) => {}
+            }
+        }
+    }
+
+    /// One pass of a receive: the messages handed out (committed first), and when the next
+    /// invisible message becomes visible. Expired messages are deleted and messages past
+    /// their `maxReceiveCount` moved to the dead-letter queue on the way.
+    async fn take(
+        &self,
+        queue: &Arc<Queue>,
+        options: Receive,
+    ) -> Result<(Vec<Received>, Option<i64>), Error> {
+        let now = self.inner.clock.now_ms();
+        let mut writes = Vec::new();
+        let mut received = Vec::new();
+        let mut next_visible: Option<i64> = None;
+        let mut to_dead_letter = Vec::new();
+        {
+            let mut state = lock(&queue.state);
+            let settings = state.settings.clone();
+            let visibility = options
+                .visibility_timeout
+                .unwrap_or(settings.visibility_timeout_seconds);
+            let max = options.max_messages.clamp(1, MAX_RECEIVE);
+            let mut expired = Vec::new();
+            for (&seq, held) in state.messages.iter_mut() {
+                if held.sent.sent_ms + settings.retention_ms <= now {
+                    expired.push(seq);
+                    continue;
+                }
+                if held.delivery.visible_ms > now {
+                    next_visible = Some(next_visible.map_or(held.delivery.visible_ms, |at| {
+                        at.min(held.delivery.visible_ms)
+                    }));
+                    continue;
+                }
+                if received.len() >= max {
+                    continue;
+                }
+                if let Some(redrive) = &settings.redrive
+                    && held.delivery.receive_count >= redrive.max_receive_count
+                {
+                    to_dead_letter.push((seq, Arc::clone(&held.sent), redrive.clone()));
+                    continue;
+                }
+                let receipt = receipt_handle(&queue.name, seq);
+                held.delivery = Delivery {
+                    visible_ms: now + visibility * 1000,
+                    receive_count: held.delivery.receive_count + 1,
+                    first_receive_ms: Some(held.delivery.first_receive_ms.unwrap_or(now)),
+                    receipt: Some(receipt.clone()),
+                };
+                writes.push(Write::ReceiveMessage {
+                    queue: queue.arn.clone(),
+                    seq,
+                    delivery: held.delivery.clone(),
+                });
+                received.push(Received {
+                    sent: (*held.sent).clone(),
+                    receipt_handle: receipt,
+                    receive_count: held.delivery.receive_count,
+                    first_receive_ms: held.delivery.first_receive_ms.unwrap_or(now),
+                });
+            }
+            for seq in expired {
+                state.messages.remove(&seq);
+                writes.push(Write::DeleteMessage {
+                    queue: queue.arn.clone(),
+                    seq,
+                });
+            }
+            for (seq, ..) in &to_dead_letter {
+                state.messages.remove(seq);
+            }
+        }
+        // Each dead-lettered message: sent to its dead-letter queue and deleted here in one
+        // commit with the receives.
+        let mut moved = Vec::new();
+        for (seq, sent, redrive) in to_dead_letter {
+            writes.push(Write::DeleteMessage {
+                queue: queue.arn.clone(),
+                seq,
+            });
+            match self.queue_by_arn(&redrive.dead_letter_target_arn) {
+                Some(target) => {
+                    let mut sent = (*sent).clone();
+                    sent.dead_letter_source
+                        .get_or_insert_with(|| queue.arn.clone());
+                    let mut state = lock(&target.state);
+                    let target_seq = state.next_seq;
+                    state.next_seq += 1;
+                    let delivery = Delivery {
+                        visible_ms: now,
+                        ..Delivery::default()
+                    };
+                    writes.push(Write::SendMessage(MessageRecord {
+                        queue: target.arn.clone(),
+                        seq: target_seq,
+                        delivery: delivery.clone(),
+                        body: sent.encode(),
+                    }));
+                    moved.push((
+                        target.clone(),
+                        target_seq,
+                        Held {
+                            sent: Arc::new(sent),
+                            delivery,
+                        },
+                    ));
+                }
+                // The dead-letter queue is gone: the message is dropped, as AWS does.
+                None => tracing::warn!(
+                    queue = %queue.name,
+                    target = %redrive.dead_letter_target_arn,
+                    "dead-letter queue missing; message dropped"
+                ),
+            }
+        }
+        if !writes.is_empty() {
+            self.inner.store.commit(writes).await?;
+        }
+        for (target, seq, held) in moved {
+            lock(&target.state).messages.insert(seq, held);
+            target.arrived.notify_waiters();
+        }
+        Ok((received, next_visible))
+    }
+
+    /// Deletes the message `receipt_handle` names (a message already deleted is not an
+    /// error, as on AWS).
+    pub async fn delete(&self, name: &str, receipt_handle: &str) -> Result<(), Error> {
+        let queue = self.queue(name)?;
+        let seq = parse_receipt(&queue.name, receipt_handle)?;
+        if !lock(&queue.state).messages.contains_key(&seq) {
+            return Ok(());
+        }
+        self.inner
+            .store
+            .commit(vec![Write::DeleteMessage {
+                queue: queue.arn.clone(),
+                seq,
+            }])
+            .await?;
+        lock(&queue.state).messages.remove(&seq);
+        Ok(())
+    }
+
+    /// Changes how long the received message `receipt_handle` names stays invisible, counted
+    /// from now (at most 12 hours from its receive).
+    pub async fn change_visibility(
+        &self,
+        name: &str,
+        receipt_handle: &str,
+        timeout_seconds: i64,
+    ) -> Result<(), Error> {
+        let queue = self.queue(name)?;
+        let seq = parse_receipt(&queue.name, receipt_handle)?;
+        let now = self.inner.clock.now_ms();
+        if !(0..=MAX_VISIBILITY_SECONDS).contains(&timeout_seconds) {
+            return Err(Error::InvalidParameterValue(format!(
+                "Value {timeout_seconds} for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200, if provided."
+            )));
+        }
+        let delivery = {
+            let mut state = lock(&queue.state);
+            let held = state
+                .messages
+                .get_mut(&seq)
+                .filter(|held| {
+                    held.delivery.visible_ms > now
+                        && held.delivery.receipt.as_deref() == Some(receipt_handle)
+                })
+                .ok_or(Error::MessageNotInflight)?;
+            let received_ms = held.delivery.first_receive_ms.unwrap_or(now);
+            if now + timeout_seconds * 1000 > received_ms + MAX_VISIBILITY_SECONDS * 1000 {
+                return Err(Error::InvalidParameterValue(format!(
+                    "Value {timeout_seconds} for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [43200 seconds]"
+                )));
+            }
+            held.delivery.visible_ms = now + timeout_seconds * 1000;
+            held.delivery.clone()
+        };
+        self.inner
+            .store
+            .commit(vec![Write::ReceiveMessage {
+                queue: queue.arn.clone(),
+                seq,
+                delivery,
+            }])
+            .await?;
+        if timeout_seconds == 0 {
+            queue.arrived.notify_waiters();
+        }
+        Ok(())
+    }
+
+    /// The queue's counts.
+    pub fn counts(&self, name: &str) -> Result<Counts, Error> {
+        let queue = self.queue(name)?;
+        let now = self.inner.clock.now_ms();
+        Ok(lock(&queue.state).counts(now))
+    }
+}
+
+impl QueueState {
+    /// The delay of `message`, or why it cannot be sent.
+    fn check(&self, message: &Send) -> Result<i64, Error> {
+        let size = message.body.len()
+            + message
+                .attributes
+                .iter()
+                .map(|(name, attribute)| {
+                    name.len()
+                        + attribute.data_type.len()
+                        + match &attribute.value {
+                            AttributeValue::String(s) => s.len(),
+                            AttributeValue::Binary(b) => b.len(),
+                        }
+                })
+                .sum::<usize>();
+        if size > self.settings.maximum_message_size {
+            return Err(Error::InvalidParameterValue(format!(
+                "One or more parameters are invalid. Reason: Message must be shorter than {} bytes.",
+                self.settings.maximum_message_size
+            )));
+        }
+        if message.body.is_empty() {
+            return Err(Error::InvalidParameterValue(
+                "The request must contain the parameter MessageBody.".into(),
+            ));
+        }
+        if let Some(c) = message.body.chars().find(|c| !allowed(*c)) {
+            return Err(Error::InvalidParameterValue(format!(
+                "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF (found #x{:X})",
+                u32::from(c)
+            )));
+        }
+        match message.delay_seconds {
+            None => Ok(self.settings.delay_seconds),
+            Some(delay) if (0..=900).contains(&delay) => Ok(delay),
+            Some(delay) => Err(Error::InvalidParameterValue(format!(
+                "Value {delay} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900."
+            ))),
+        }
+    }
+
+    fn counts(&self, now: i64) -> Counts {
+        let mut counts = Counts::default();
+        for held in self.messages.values() {
+            if held.delivery.visible_ms <= now {
+                counts.visible += 1;
+            } else if held.delivery.receive_count == 0 {
+                counts.delayed += 1;
+            } else {
+                counts.in_flight += 1;
+            }
+        }
+        counts
+    }
+}
+
+/// The characters SQS accepts in a body (XML's).
+fn allowed(c: char) -> bool {
+    matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+/// Queue names: 1 to 80 of `[A-Za-z0-9_-]`.
+fn validate_name(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 80
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else if name.ends_with(".fifo") {
+        Err(Error::InvalidParameterValue(
+            "Sluice does not support FIFO queues yet".into(),
+        ))
+    } else {
+        Err(Error::InvalidParameterValue(
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+                .into(),
+        ))
+    }
+}
+
+/// A receipt handle: opaque to clients; names the queue, the message and this receive.
+fn receipt_handle(queue: &str, seq: u64) -> String {
+    let nonce = fastrand::u64(..);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{queue}\n{seq}\n{nonce:016x}"))
+}
+
+/// The message `handle` names in `queue`.
+fn parse_receipt(queue: &str, handle: &str) -> Result<u64, Error> {
+    let invalid = || Error::ReceiptHandleIsInvalid(handle.to_owned());
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(handle)
+        .map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let mut parts = text.split('\n');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(name), Some(seq), Some(nonce), None) if name == queue && nonce.len() == 16 => {
+            seq.parse().map_err(|_| invalid())
+        }
+        _ => Err(invalid()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipts_name_their_queue_and_message() {
+        let handle = receipt_handle("q", 42);
+        assert_eq!(parse_receipt("q", &handle), Ok(42));
+        assert!(parse_receipt("other", &handle).is_err());
+        for bad in ["", "x", "!!!", &handle[..handle.len() - 2]] {
+            assert!(parse_receipt("q", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_follow_awss_rules() {
+        assert!(validate_name("orders-1_a").is_ok());
+        assert!(validate_name(&"a".repeat(80)).is_ok());
+        for bad in ["", "a b", "a.b", &"a".repeat(81)] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+}
