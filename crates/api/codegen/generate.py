@@ -166,7 +166,8 @@ SERVICES = [
     Service("stepfunctions", "2016-11-23", "sfn", "Step Functions", "StepFunctions"),
     Service("lambda", "2015-03-31", "lambda", "Lambda", "Lambda", string_enums=True,
             operations=LAMBDA_OPERATIONS),
-    Service("sqs", "2012-11-05", "sqs", "SQS", "Sqs", feature="sqs", query_overlay="sqs-query.json"),
+    Service("sqs", "2012-11-05", "sqs", "SQS", "Sqs", feature="sqs", query_overlay="sqs-query.json",
+            string_enums=True),
     Service("sns", "2010-03-31", "sns", "SNS", "Sns", feature="sns"),
     Service("kinesis", "2013-12-02", "kinesis", "Kinesis", "Kinesis", feature="kinesis"),
     Service("events", "2015-10-07", "events", "EventBridge", "EventBridge", feature="events"),
@@ -1363,8 +1364,14 @@ class ServiceEmitter:
             f"pub async fn dispatch<B: {trait}>(backend: &B, request: Request) -> Result<Vec<u8>, ApiError> {{",
             "    match request {",
         ]
-        for name, _ in ops:
-            out.append(f"        Request::{name}(input) => encode(&backend.{snake(name)}(input).await?),")
+        for name, op in ops:
+            if "output" in op:
+                out.append(f"        Request::{name}(input) => encode(&backend.{snake(name)}(input).await?),")
+            else:
+                # No output: an empty JSON object, as AWS answers.
+                out.append(
+                    f"        Request::{name}(input) => {{ backend.{snake(name)}(input).await?; Ok(b\"{{}}\".to_vec()) }}"
+                )
         out += [
             "    }",
             "}",

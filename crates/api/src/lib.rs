@@ -48,6 +48,8 @@ pub mod shape;
 pub mod sns;
 #[cfg(feature = "sqs")]
 pub mod sqs;
+#[cfg(feature = "sqs")]
+pub mod sqs_routes;
 
 pub use error::ApiError;
 pub use http::{Options, router, router_with};

@@ -1,12 +1,13 @@
 //! Sluice's AWS service adapters: what each operation of the APIs `sluice-api` speaks means,
 //! over the domain crates (`sluice-engine` for executions, `sluice-functions` for functions,
-//! `sluice-store` for records), with AWS's fields, defaults and errors.
+//! `sluice-broker` for queues, `sluice-store` for records), with AWS's fields, defaults and errors.
 //!
 //! - [`sfn`]: the Step Functions control plane ([`sfn::Backend`]): state machines with AWS's
 //!   idempotent create, versions, aliases, tags, executions and their history as AWS shows it,
 //!   activities, Map Runs, TestState.
 //! - [`lambda`]: the Lambda API ([`lambda::LambdaBackend`]): functions, versions, aliases,
 //!   invocations, concurrency, event invoke configs.
+//! - [`sqs`]: the SQS API ([`sqs::SqsBackend`]) over the broker (`sluice-broker`).
 //! - [`integrations`]: Task states' service integrations that run in process (Lambda).
 //!
 //! No wire format lives here (that is `sluice-api`), and no CLI or configuration (the binary).
@@ -14,3 +15,4 @@
 pub mod integrations;
 pub mod lambda;
 pub mod sfn;
+pub mod sqs;

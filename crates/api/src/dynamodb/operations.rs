@@ -1955,10 +1955,16 @@ pub async fn dispatch<B: DynamoDb>(backend: &B, request: Request) -> Result<Vec<
         Request::Scan(input) => encode(&backend.scan(input).await?),
         Request::SearchVectors(input) => encode(&backend.search_vectors(input).await?),
         Request::StartBulkPutItems(input) => encode(&backend.start_bulk_put_items(input).await?),
-        Request::TagResource(input) => encode(&backend.tag_resource(input).await?),
+        Request::TagResource(input) => {
+            backend.tag_resource(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::TransactGetItems(input) => encode(&backend.transact_get_items(input).await?),
         Request::TransactWriteItems(input) => encode(&backend.transact_write_items(input).await?),
-        Request::UntagResource(input) => encode(&backend.untag_resource(input).await?),
+        Request::UntagResource(input) => {
+            backend.untag_resource(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::UpdateContinuousBackups(input) => {
             encode(&backend.update_continuous_backups(input).await?)
         }

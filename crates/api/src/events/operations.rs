@@ -1645,7 +1645,10 @@ pub trait EventBridge: Send + Sync + 'static {
 /// Runs `request` on `backend` and serializes its output as the response body.
 pub async fn dispatch<B: EventBridge>(backend: &B, request: Request) -> Result<Vec<u8>, ApiError> {
     match request {
-        Request::ActivateEventSource(input) => encode(&backend.activate_event_source(input).await?),
+        Request::ActivateEventSource(input) => {
+            backend.activate_event_source(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::CancelReplay(input) => encode(&backend.cancel_replay(input).await?),
         Request::CreateApiDestination(input) => {
             encode(&backend.create_api_destination(input).await?)
@@ -1658,7 +1661,8 @@ pub async fn dispatch<B: EventBridge>(backend: &B, request: Request) -> Result<V
             encode(&backend.create_partner_event_source(input).await?)
         }
         Request::DeactivateEventSource(input) => {
-            encode(&backend.deactivate_event_source(input).await?)
+            backend.deactivate_event_source(input).await?;
+            Ok(b"{}".to_vec())
         }
         Request::DeauthorizeConnection(input) => {
             encode(&backend.deauthorize_connection(input).await?)
@@ -1669,11 +1673,18 @@ pub async fn dispatch<B: EventBridge>(backend: &B, request: Request) -> Result<V
         Request::DeleteArchive(input) => encode(&backend.delete_archive(input).await?),
         Request::DeleteConnection(input) => encode(&backend.delete_connection(input).await?),
         Request::DeleteEndpoint(input) => encode(&backend.delete_endpoint(input).await?),
-        Request::DeleteEventBus(input) => encode(&backend.delete_event_bus(input).await?),
-        Request::DeletePartnerEventSource(input) => {
-            encode(&backend.delete_partner_event_source(input).await?)
+        Request::DeleteEventBus(input) => {
+            backend.delete_event_bus(input).await?;
+            Ok(b"{}".to_vec())
         }
-        Request::DeleteRule(input) => encode(&backend.delete_rule(input).await?),
+        Request::DeletePartnerEventSource(input) => {
+            backend.delete_partner_event_source(input).await?;
+            Ok(b"{}".to_vec())
+        }
+        Request::DeleteRule(input) => {
+            backend.delete_rule(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::DescribeApiDestination(input) => {
             encode(&backend.describe_api_destination(input).await?)
         }
@@ -1687,8 +1698,14 @@ pub async fn dispatch<B: EventBridge>(backend: &B, request: Request) -> Result<V
         }
         Request::DescribeReplay(input) => encode(&backend.describe_replay(input).await?),
         Request::DescribeRule(input) => encode(&backend.describe_rule(input).await?),
-        Request::DisableRule(input) => encode(&backend.disable_rule(input).await?),
-        Request::EnableRule(input) => encode(&backend.enable_rule(input).await?),
+        Request::DisableRule(input) => {
+            backend.disable_rule(input).await?;
+            Ok(b"{}".to_vec())
+        }
+        Request::EnableRule(input) => {
+            backend.enable_rule(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::ListApiDestinations(input) => encode(&backend.list_api_destinations(input).await?),
         Request::ListArchives(input) => encode(&backend.list_archives(input).await?),
         Request::ListConnections(input) => encode(&backend.list_connections(input).await?),
@@ -1712,10 +1729,16 @@ pub async fn dispatch<B: EventBridge>(backend: &B, request: Request) -> Result<V
         Request::ListTargetsByRule(input) => encode(&backend.list_targets_by_rule(input).await?),
         Request::PutEvents(input) => encode(&backend.put_events(input).await?),
         Request::PutPartnerEvents(input) => encode(&backend.put_partner_events(input).await?),
-        Request::PutPermission(input) => encode(&backend.put_permission(input).await?),
+        Request::PutPermission(input) => {
+            backend.put_permission(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::PutRule(input) => encode(&backend.put_rule(input).await?),
         Request::PutTargets(input) => encode(&backend.put_targets(input).await?),
-        Request::RemovePermission(input) => encode(&backend.remove_permission(input).await?),
+        Request::RemovePermission(input) => {
+            backend.remove_permission(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::RemoveTargets(input) => encode(&backend.remove_targets(input).await?),
         Request::StartReplay(input) => encode(&backend.start_replay(input).await?),
         Request::TagResource(input) => encode(&backend.tag_resource(input).await?),

@@ -1885,21 +1885,39 @@ pub async fn dispatch<B: Kinesis>(backend: &B, request: Request) -> Result<Vec<u
         Request::AcknowledgeQueueRecords(input) => {
             encode(&backend.acknowledge_queue_records(input).await?)
         }
-        Request::AddTagsToStream(input) => encode(&backend.add_tags_to_stream(input).await?),
+        Request::AddTagsToStream(input) => {
+            backend.add_tags_to_stream(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::CreateChannel(input) => encode(&backend.create_channel(input).await?),
         Request::CreateQueue(input) => encode(&backend.create_queue(input).await?),
-        Request::CreateStream(input) => encode(&backend.create_stream(input).await?),
+        Request::CreateStream(input) => {
+            backend.create_stream(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::DecreaseStreamRetentionPeriod(input) => {
-            encode(&backend.decrease_stream_retention_period(input).await?)
+            backend.decrease_stream_retention_period(input).await?;
+            Ok(b"{}".to_vec())
         }
-        Request::DeleteChannel(input) => encode(&backend.delete_channel(input).await?),
-        Request::DeleteQueue(input) => encode(&backend.delete_queue(input).await?),
+        Request::DeleteChannel(input) => {
+            backend.delete_channel(input).await?;
+            Ok(b"{}".to_vec())
+        }
+        Request::DeleteQueue(input) => {
+            backend.delete_queue(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::DeleteResourcePolicy(input) => {
-            encode(&backend.delete_resource_policy(input).await?)
+            backend.delete_resource_policy(input).await?;
+            Ok(b"{}".to_vec())
         }
-        Request::DeleteStream(input) => encode(&backend.delete_stream(input).await?),
+        Request::DeleteStream(input) => {
+            backend.delete_stream(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::DeregisterStreamConsumer(input) => {
-            encode(&backend.deregister_stream_consumer(input).await?)
+            backend.deregister_stream_consumer(input).await?;
+            Ok(b"{}".to_vec())
         }
         Request::DescribeAccountSettings(input) => {
             encode(&backend.describe_account_settings(input).await?)
@@ -1924,7 +1942,8 @@ pub async fn dispatch<B: Kinesis>(backend: &B, request: Request) -> Result<Vec<u
         Request::GetResourcePolicy(input) => encode(&backend.get_resource_policy(input).await?),
         Request::GetShardIterator(input) => encode(&backend.get_shard_iterator(input).await?),
         Request::IncreaseStreamRetentionPeriod(input) => {
-            encode(&backend.increase_stream_retention_period(input).await?)
+            backend.increase_stream_retention_period(input).await?;
+            Ok(b"{}".to_vec())
         }
         Request::ListChannels(input) => encode(&backend.list_channels(input).await?),
         Request::ListQueues(input) => encode(&backend.list_queues(input).await?),
@@ -1935,10 +1954,16 @@ pub async fn dispatch<B: Kinesis>(backend: &B, request: Request) -> Result<Vec<u
             encode(&backend.list_tags_for_resource(input).await?)
         }
         Request::ListTagsForStream(input) => encode(&backend.list_tags_for_stream(input).await?),
-        Request::MergeShards(input) => encode(&backend.merge_shards(input).await?),
+        Request::MergeShards(input) => {
+            backend.merge_shards(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::PutRecord(input) => encode(&backend.put_record(input).await?),
         Request::PutRecords(input) => encode(&backend.put_records(input).await?),
-        Request::PutResourcePolicy(input) => encode(&backend.put_resource_policy(input).await?),
+        Request::PutResourcePolicy(input) => {
+            backend.put_resource_policy(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::ReceiveDeadLetterQueueRecords(input) => {
             encode(&backend.receive_dead_letter_queue_records(input).await?)
         }
@@ -1947,21 +1972,33 @@ pub async fn dispatch<B: Kinesis>(backend: &B, request: Request) -> Result<Vec<u
             encode(&backend.register_stream_consumer(input).await?)
         }
         Request::RemoveTagsFromStream(input) => {
-            encode(&backend.remove_tags_from_stream(input).await?)
+            backend.remove_tags_from_stream(input).await?;
+            Ok(b"{}".to_vec())
         }
         Request::RestoreDeadLetterQueueRecords(input) => {
             encode(&backend.restore_dead_letter_queue_records(input).await?)
         }
-        Request::SplitShard(input) => encode(&backend.split_shard(input).await?),
+        Request::SplitShard(input) => {
+            backend.split_shard(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::StartStreamEncryption(input) => {
-            encode(&backend.start_stream_encryption(input).await?)
+            backend.start_stream_encryption(input).await?;
+            Ok(b"{}".to_vec())
         }
         Request::StopStreamEncryption(input) => {
-            encode(&backend.stop_stream_encryption(input).await?)
+            backend.stop_stream_encryption(input).await?;
+            Ok(b"{}".to_vec())
         }
         Request::SubscribeToShard(input) => encode(&backend.subscribe_to_shard(input).await?),
-        Request::TagResource(input) => encode(&backend.tag_resource(input).await?),
-        Request::UntagResource(input) => encode(&backend.untag_resource(input).await?),
+        Request::TagResource(input) => {
+            backend.tag_resource(input).await?;
+            Ok(b"{}".to_vec())
+        }
+        Request::UntagResource(input) => {
+            backend.untag_resource(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::UpdateAccountSettings(input) => {
             encode(&backend.update_account_settings(input).await?)
         }
@@ -1972,19 +2009,24 @@ pub async fn dispatch<B: Kinesis>(backend: &B, request: Request) -> Result<Vec<u
                 .await?,
         ),
         Request::UpdateMaxRecordSize(input) => {
-            encode(&backend.update_max_record_size(input).await?)
+            backend.update_max_record_size(input).await?;
+            Ok(b"{}".to_vec())
         }
         Request::UpdateQueue(input) => encode(&backend.update_queue(input).await?),
         Request::UpdateQueueRecordsVisibility(input) => {
             encode(&backend.update_queue_records_visibility(input).await?)
         }
         Request::UpdateShardCount(input) => encode(&backend.update_shard_count(input).await?),
-        Request::UpdateStreamMode(input) => encode(&backend.update_stream_mode(input).await?),
-        Request::UpdateStreamRecordDistributionStrategy(input) => encode(
-            &backend
+        Request::UpdateStreamMode(input) => {
+            backend.update_stream_mode(input).await?;
+            Ok(b"{}".to_vec())
+        }
+        Request::UpdateStreamRecordDistributionStrategy(input) => {
+            backend
                 .update_stream_record_distribution_strategy(input)
-                .await?,
-        ),
+                .await?;
+            Ok(b"{}".to_vec())
+        }
         Request::UpdateStreamWarmThroughput(input) => {
             encode(&backend.update_stream_warm_throughput(input).await?)
         }

@@ -819,7 +819,7 @@ pub struct GetQueueAttributesRequest {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub attribute_names: Option<Vec<QueueAttributeName>>,
+    pub attribute_names: Option<Vec<String>>,
 }
 
 /// A list of returned queue attributes.
@@ -1163,14 +1163,14 @@ pub struct ReceiveMessageRequest {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub attribute_names: Option<Vec<QueueAttributeName>>,
+    pub attribute_names: Option<Vec<String>>,
     /// A list of attributes that need to be returned along with each message.
     #[serde(
         rename = "MessageSystemAttributeNames",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub message_system_attribute_names: Option<Vec<MessageSystemAttributeName>>,
+    pub message_system_attribute_names: Option<Vec<String>>,
     /// The name of the message attribute, where N is the index.
     #[serde(
         rename = "MessageAttributeNames",

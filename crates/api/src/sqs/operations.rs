@@ -826,20 +826,30 @@ pub trait Sqs: Send + Sync + 'static {
 /// Runs `request` on `backend` and serializes its output as the response body.
 pub async fn dispatch<B: Sqs>(backend: &B, request: Request) -> Result<Vec<u8>, ApiError> {
     match request {
-        Request::AddPermission(input) => encode(&backend.add_permission(input).await?),
+        Request::AddPermission(input) => {
+            backend.add_permission(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::CancelMessageMoveTask(input) => {
             encode(&backend.cancel_message_move_task(input).await?)
         }
         Request::ChangeMessageVisibility(input) => {
-            encode(&backend.change_message_visibility(input).await?)
+            backend.change_message_visibility(input).await?;
+            Ok(b"{}".to_vec())
         }
         Request::ChangeMessageVisibilityBatch(input) => {
             encode(&backend.change_message_visibility_batch(input).await?)
         }
         Request::CreateQueue(input) => encode(&backend.create_queue(input).await?),
-        Request::DeleteMessage(input) => encode(&backend.delete_message(input).await?),
+        Request::DeleteMessage(input) => {
+            backend.delete_message(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::DeleteMessageBatch(input) => encode(&backend.delete_message_batch(input).await?),
-        Request::DeleteQueue(input) => encode(&backend.delete_queue(input).await?),
+        Request::DeleteQueue(input) => {
+            backend.delete_queue(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::GetQueueAttributes(input) => encode(&backend.get_queue_attributes(input).await?),
         Request::GetQueueUrl(input) => encode(&backend.get_queue_url(input).await?),
         Request::ListDeadLetterSourceQueues(input) => {
@@ -850,17 +860,32 @@ pub async fn dispatch<B: Sqs>(backend: &B, request: Request) -> Result<Vec<u8>, 
         }
         Request::ListQueueTags(input) => encode(&backend.list_queue_tags(input).await?),
         Request::ListQueues(input) => encode(&backend.list_queues(input).await?),
-        Request::PurgeQueue(input) => encode(&backend.purge_queue(input).await?),
+        Request::PurgeQueue(input) => {
+            backend.purge_queue(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::ReceiveMessage(input) => encode(&backend.receive_message(input).await?),
-        Request::RemovePermission(input) => encode(&backend.remove_permission(input).await?),
+        Request::RemovePermission(input) => {
+            backend.remove_permission(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::SendMessage(input) => encode(&backend.send_message(input).await?),
         Request::SendMessageBatch(input) => encode(&backend.send_message_batch(input).await?),
-        Request::SetQueueAttributes(input) => encode(&backend.set_queue_attributes(input).await?),
+        Request::SetQueueAttributes(input) => {
+            backend.set_queue_attributes(input).await?;
+            Ok(b"{}".to_vec())
+        }
         Request::StartMessageMoveTask(input) => {
             encode(&backend.start_message_move_task(input).await?)
         }
-        Request::TagQueue(input) => encode(&backend.tag_queue(input).await?),
-        Request::UntagQueue(input) => encode(&backend.untag_queue(input).await?),
+        Request::TagQueue(input) => {
+            backend.tag_queue(input).await?;
+            Ok(b"{}".to_vec())
+        }
+        Request::UntagQueue(input) => {
+            backend.untag_queue(input).await?;
+            Ok(b"{}".to_vec())
+        }
     }
 }
 

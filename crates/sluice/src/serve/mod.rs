@@ -32,6 +32,7 @@ use sluice_services::integrations::aws_sdk::{
 use sluice_services::integrations::lambda::LambdaIntegration;
 use sluice_services::lambda::LambdaBackend;
 use sluice_services::sfn::Backend;
+use sluice_services::sqs::SqsBackend;
 use sluice_store::SqliteStore;
 
 use self::config::{Flags, ServeConfig};
@@ -227,6 +228,10 @@ async fn run(
     );
     let clock = engine.clock().clone();
     let store = engine.store().clone();
+    let broker = sluice_broker::Broker::open(store.clone(), clock.clone(), scope.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the queues: {e}"))?;
+    let sqs = sluice_api::sqs_routes::router(Arc::new(SqsBackend::new(broker, scope.clone())));
     let function_logs = logs::router(functions);
     let lambda = sluice_api::lambda::router(lambda);
     let backend = Arc::new(Backend::new(engine, scope));
@@ -240,6 +245,7 @@ async fn run(
     let router = Gateway::new()
         .service(Service::StepFunctions, step_functions)
         .service(Service::Lambda, lambda)
+        .service(Service::Sqs, sqs)
         .service(Service::Sluice, own)
         .into_router();
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);

@@ -11,6 +11,7 @@ mod functions;
 mod jsonata;
 mod map_runs;
 mod nested;
+mod queues;
 mod redrive;
 mod serve;
 mod test_state;

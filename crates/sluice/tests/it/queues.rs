@@ -1,0 +1,297 @@
+//! SQS on `sluice serve`, through the real clients: the `aws` CLI and boto3 (AWS JSON 1.0, as
+//! current SDKs speak it) and raw query-protocol requests (as older SDKs send them); what an
+//! acknowledged send or delete leaves after `kill -9`.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::Output;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::*;
+
+fn sqs(server: &Server, args: &[&str]) -> Output {
+    sluice_test_util::aws_cli(&server.endpoint(), "sqs", args)
+}
+
+fn sqs_json(server: &Server, args: &[&str]) -> Value {
+    ok_json(&sqs(server, args))
+}
+
+fn bodies(received: &Value) -> Vec<String> {
+    let mut bodies: Vec<String> = received["Messages"]
+        .as_array()
+        .map(|messages| {
+            messages
+                .iter()
+                .map(|m| m["Body"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    bodies.sort();
+    bodies
+}
+
+#[test]
+fn acknowledged_sends_and_deletes_survive_kill_9_through_the_aws_cli() {
+    let dir = scratch("queues-kill9");
+    let mut server = Server::start(&dir, &[]);
+    let url = sqs_json(&server, &["create-queue", "--queue-name", "orders"])["QueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(url, format!("{}/000000000000/orders", server.endpoint()));
+    for body in ["a", "b", "c"] {
+        let sent = sqs_json(
+            &server,
+            &["send-message", "--queue-url", &url, "--message-body", body],
+        );
+        // MD5 of the body, as AWS computes it (and the SDKs check).
+        assert_eq!(
+            sent["MD5OfMessageBody"].as_str().unwrap().len(),
+            32,
+            "{sent}"
+        );
+    }
+    let first = sqs_json(
+        &server,
+        &[
+            "receive-message",
+            "--queue-url",
+            &url,
+            "--max-number-of-messages",
+            "2",
+            "--visibility-timeout",
+            "2",
+        ],
+    );
+    assert_eq!(bodies(&first), ["a", "b"]);
+    let receipt = first["Messages"][0]["ReceiptHandle"].as_str().unwrap();
+    let deleted = first["Messages"][0]["Body"].as_str().unwrap().to_owned();
+    let output = sqs(
+        &server,
+        &[
+            "delete-message",
+            "--queue-url",
+            &url,
+            "--receipt-handle",
+            receipt,
+        ],
+    );
+    assert!(output.status.success(), "{output:?}");
+
+    server.kill9();
+    let server = Server::start(&dir, &[]);
+    // The restarted server listens on another port: the same queue, through its address.
+    let url = format!("{}/000000000000/orders", server.endpoint());
+    // The one never received is there at once; the undeleted received one after its timeout.
+    let now = sqs_json(
+        &server,
+        &[
+            "receive-message",
+            "--queue-url",
+            &url,
+            "--max-number-of-messages",
+            "10",
+            "--visibility-timeout",
+            "60",
+        ],
+    );
+    assert_eq!(bodies(&now), ["c"]);
+    std::thread::sleep(Duration::from_millis(2100));
+    let later = sqs_json(
+        &server,
+        &[
+            "receive-message",
+            "--queue-url",
+            &url,
+            "--max-number-of-messages",
+            "10",
+            "--attribute-names",
+            "ApproximateReceiveCount",
+        ],
+    );
+    let expected: Vec<String> = ["a", "b"]
+        .into_iter()
+        .filter(|b| *b != deleted)
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        bodies(&later),
+        expected,
+        "the deleted message stays deleted"
+    );
+    assert_eq!(
+        later["Messages"][0]["Attributes"]["ApproximateReceiveCount"],
+        "2"
+    );
+
+    let missing = sqs(&server, &["get-queue-url", "--queue-name", "nope"]);
+    assert_cli_error(
+        &missing,
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "GetQueueUrl",
+        "The specified queue does not exist.",
+    );
+}
+
+const BOTO3_SQS: &str = r#"
+import threading, time
+from botocore.exceptions import ClientError
+sqs = boto3.client("sqs", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
+                   aws_access_key_id="x", aws_secret_access_key="x",
+                   config=Config(retries={"max_attempts": 1}))
+
+def code(call, **kwargs):
+    try:
+        call(**kwargs)
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    raise AssertionError("no error")
+
+dlq = sqs.create_queue(QueueName="dead")["QueueUrl"]
+dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+assert dlq_arn == "arn:aws:sqs:us-east-1:000000000000:dead", dlq_arn
+work = sqs.create_queue(QueueName="work", Attributes={
+    "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})})["QueueUrl"]
+# The same create again is the same queue; other attributes are refused.
+assert sqs.create_queue(QueueName="work")["QueueUrl"] == work
+assert code(sqs.create_queue, QueueName="work", Attributes={"VisibilityTimeout": "7"}) == "QueueAlreadyExists"
+assert code(sqs.create_queue, QueueName="bad", Attributes={"VisibilityTimeout": "43201"}) == "InvalidAttributeValue"
+
+# Batches: per-entry outcomes, AWS's batch errors.
+out = sqs.send_message_batch(QueueUrl=work, Entries=[
+    {"Id": "1", "MessageBody": "one", "MessageAttributes": {"n": {"DataType": "Number", "StringValue": "7"}}},
+    {"Id": "2", "MessageBody": "two", "DelaySeconds": 901},
+])
+assert [e["Id"] for e in out["Successful"]] == ["1"], out
+assert out["Successful"][0]["MD5OfMessageAttributes"], out
+assert [e["Id"] for e in out.get("Failed", [])] == ["2"], out
+assert code(sqs.send_message_batch, QueueUrl=work, Entries=[
+    {"Id": "x", "MessageBody": "a"}, {"Id": "x", "MessageBody": "b"}]) == "AWS.SimpleQueueService.BatchEntryIdsNotDistinct"
+assert code(sqs.receive_message, QueueUrl=work, MaxNumberOfMessages=11) == "InvalidParameterValue"
+
+# Received once (maxReceiveCount 1), not deleted: the next receive moves it to the DLQ.
+got = sqs.receive_message(QueueUrl=work, VisibilityTimeout=0, MessageAttributeNames=["All"])["Messages"]
+assert got[0]["Body"] == "one" and got[0]["MessageAttributes"]["n"]["StringValue"] == "7", got
+assert "Messages" not in sqs.receive_message(QueueUrl=work)
+dead = sqs.receive_message(QueueUrl=dlq, MessageSystemAttributeNames=["All"])["Messages"]
+assert dead[0]["Body"] == "one", dead
+assert dead[0]["Attributes"]["DeadLetterQueueSourceArn"].endswith(":work"), dead
+
+# A long poll returns as soon as a message arrives (on a queue without a redrive policy).
+plain = sqs.create_queue(QueueName="plain")["QueueUrl"]
+result = {}
+def poll():
+    started = time.time()
+    result["messages"] = sqs.receive_message(QueueUrl=plain, WaitTimeSeconds=10).get("Messages", [])
+    result["seconds"] = time.time() - started
+poller = threading.Thread(target=poll)
+poller.start()
+time.sleep(0.5)
+sqs.send_message(QueueUrl=plain, MessageBody="late")
+poller.join()
+assert [m["Body"] for m in result["messages"]] == ["late"], result
+assert result["seconds"] < 5, result
+
+# Visibility: back at once, and a stale receipt is no longer in flight.
+m = result["messages"][0]
+sqs.change_message_visibility(QueueUrl=plain, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+again = sqs.receive_message(QueueUrl=plain)["Messages"][0]
+assert code(sqs.change_message_visibility, QueueUrl=plain, ReceiptHandle=m["ReceiptHandle"],
+            VisibilityTimeout=5) == "AWS.SimpleQueueService.MessageNotInflight"
+deleted = sqs.delete_message_batch(QueueUrl=plain, Entries=[{"Id": "a", "ReceiptHandle": again["ReceiptHandle"]}])
+assert [e["Id"] for e in deleted["Successful"]] == ["a"], deleted
+assert code(sqs.get_queue_attributes, QueueUrl=plain, AttributeNames=["Nope"]) == "InvalidAttributeName"
+attributes = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
+assert attributes["ApproximateNumberOfMessages"] == "0", attributes
+assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0", attributes
+
+sqs.set_queue_attributes(QueueUrl=work, Attributes={"VisibilityTimeout": "45"})
+assert sqs.get_queue_attributes(QueueUrl=work, AttributeNames=["VisibilityTimeout"])["Attributes"] == {"VisibilityTimeout": "45"}
+assert sqs.list_queues(QueueNamePrefix="wo")["QueueUrls"] == [work]
+first = sqs.list_queues(MaxResults=2)
+assert len(first["QueueUrls"]) == 2 and "NextToken" in first, first
+rest = sqs.list_queues(MaxResults=2, NextToken=first["NextToken"])
+assert first["QueueUrls"] + rest["QueueUrls"] == [dlq, plain, work], (first, rest)
+assert "NextToken" not in rest, rest
+sqs.purge_queue(QueueUrl=work)
+sqs.delete_queue(QueueUrl=work)
+assert code(sqs.get_queue_url, QueueName="work") == "AWS.SimpleQueueService.NonExistentQueue"
+print("OK")
+"#;
+
+#[test]
+fn boto3_batches_long_polls_and_dead_letters() {
+    let dir = scratch("queues-boto3");
+    let server = Server::start(&dir, &[]);
+    run_boto3(&server, BOTO3_SQS, &[]);
+}
+
+/// One raw HTTP/1.1 exchange: (status, body).
+fn post_form(port: u16, path: &str, form: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+         Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=x/20261207/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        form.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_owned())
+}
+
+#[test]
+fn the_query_protocol_answers_in_xml() {
+    let dir = scratch("queues-query");
+    let server = Server::start(&dir, &[]);
+    let port = server.port;
+    let (status, body) = post_form(
+        port,
+        "/",
+        "Action=CreateQueue&QueueName=legacy&Attribute.1.Name=VisibilityTimeout&Attribute.1.Value=40&Version=2012-11-05",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<CreateQueueResponse"), "{body}");
+    assert!(body.contains("/000000000000/legacy</QueueUrl>"), "{body}");
+    // Sent to the queue's URL, without a QueueUrl parameter, as older SDKs do.
+    let (status, body) = post_form(
+        port,
+        "/000000000000/legacy",
+        "Action=SendMessage&MessageBody=hello+query&MessageAttribute.1.Name=k&MessageAttribute.1.Value.DataType=String&MessageAttribute.1.Value.StringValue=v&Version=2012-11-05",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<MD5OfMessageBody>"), "{body}");
+    assert!(body.contains("<MD5OfMessageAttributes>"), "{body}");
+    let (status, body) = post_form(
+        port,
+        "/",
+        &format!(
+            "Action=ReceiveMessage&QueueUrl=http%3A%2F%2F127.0.0.1%3A{port}%2F000000000000%2Flegacy&MessageAttributeName.1=All&AttributeName.1=All&Version=2012-11-05"
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<Body>hello query</Body>"), "{body}");
+    assert!(body.contains("<Name>k</Name>"), "{body}");
+    let (status, body) = post_form(
+        port,
+        "/",
+        "Action=GetQueueUrl&QueueName=nope&Version=2012-11-05",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("<Code>AWS.SimpleQueueService.NonExistentQueue</Code>"),
+        "{body}"
+    );
+    assert!(body.contains("<Type>Sender</Type>"), "{body}");
+}
