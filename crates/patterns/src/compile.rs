@@ -71,7 +71,7 @@ fn structure(
                             unreachable!("alternatives are objects")
                         };
                         sum = sum.saturating_add(structure(
-                            &alternative,
+                            alternative,
                             dialect,
                             depth,
                             combinations,
@@ -103,7 +103,7 @@ fn object(object: &Map<String, Value>, dialect: Dialect) -> Result<Node, Reason>
                 let Value::Object(alternative) = alternative else {
                     unreachable!("alternatives are objects")
                 };
-                compiled.push(self::object(&alternative, dialect)?);
+                compiled.push(self::object(alternative, dialect)?);
             }
             node.ors.push(compiled);
             continue;

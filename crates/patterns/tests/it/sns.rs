@@ -50,7 +50,7 @@ fn attribute_types() {
     ));
     assert!(attributes_match(
         r#"{"store": [{"anything-but": ["x"]}], "price_usd": [{"numeric": [">", 100, "<=", 300]}]}"#,
-        attrs.clone()
+        attrs
     ));
     // The notification form.
     assert!(attributes_match(
