@@ -80,8 +80,20 @@ async fn serve_json<B: Sqs>(backend: &B, target: &str, body: &[u8]) -> Result<Ve
     let operation = target
         .strip_prefix(TARGET_PREFIX)
         .and_then(|rest| rest.strip_prefix('.'))
-        .and_then(Operation::from_name)
         .ok_or_else(|| ApiError::unknown_operation(target))?;
+    handle(backend, operation, body).await
+}
+
+/// Runs `operation` (by name) on `backend` with its members as a JSON body, as the JSON wire
+/// and Step Functions' SDK integrations (`aws-sdk:sqs:sendMessage`) send them: the output as
+/// JSON.
+pub async fn handle<B: Sqs>(
+    backend: &B,
+    operation: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, ApiError> {
+    let operation = Operation::from_name(operation)
+        .ok_or_else(|| ApiError::unknown_operation(&format!("{TARGET_PREFIX}.{operation}")))?;
     let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(serde_json::Map::new())
     } else {

@@ -48,6 +48,15 @@ impl<B: sluice_api::lambda::Lambda> JsonService for LambdaService<B> {
     }
 }
 
+/// The SQS API as a [`JsonService`].
+pub struct SqsService<B>(pub Arc<B>);
+
+impl<B: sluice_api::sqs::Sqs> JsonService for SqsService<B> {
+    fn call(&self, operation: String, body: Vec<u8>) -> CallFuture<'_> {
+        Box::pin(async move { sluice_api::sqs_routes::handle(&*self.0, &operation, &body).await })
+    }
+}
+
 /// How a service's members are cased on its own wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Casing {
@@ -157,7 +166,7 @@ fn parse(resource: &str) -> Option<(&str, &str)> {
 }
 
 /// An SDK error as a Task failure: `<Service>.<Name>Exception`, and the SDK's cause.
-fn sdk_failure(service: &str, error: &ApiError) -> Failure {
+pub(crate) fn sdk_failure(service: &str, error: &ApiError) -> Failure {
     let name = error.kind.rsplit('#').next().unwrap_or(&error.kind);
     let name = if name.ends_with("Exception") {
         name.to_string()

@@ -27,9 +27,10 @@ use sluice_asl::mock::MockConfig;
 use sluice_engine::{Clock, Engine, EngineOptions, Integrations, MockDispatcher};
 use sluice_functions::Functions;
 use sluice_services::integrations::aws_sdk::{
-    AwsSdk, Casing, LambdaService, Slot, StepFunctionsService,
+    AwsSdk, Casing, LambdaService, Slot, SqsService, StepFunctionsService,
 };
 use sluice_services::integrations::lambda::LambdaIntegration;
+use sluice_services::integrations::sqs::SqsIntegration;
 use sluice_services::lambda::LambdaBackend;
 use sluice_services::sfn::Backend;
 use sluice_services::sqs::SqsBackend;
@@ -161,11 +162,18 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let lambda = Arc::new(LambdaBackend::new(functions.clone()));
     sdk.register("lambda", "Lambda", Casing::Pascal)
         .set(Arc::new(LambdaService(Arc::clone(&lambda))));
+    let broker = sluice_broker::Broker::open(store.clone(), clock.clone(), scope.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the queues: {e}"))?;
+    let sqs = Arc::new(SqsBackend::new(broker, scope.clone()));
+    sdk.register("sqs", "Sqs", Casing::Pascal)
+        .set(Arc::new(SqsService(Arc::clone(&sqs))));
     let mut integrations = Integrations::new()
         .register(
             "lambda",
             Arc::new(LambdaIntegration::new(functions.clone())),
         )
+        .register("sqs", Arc::new(SqsIntegration::new(Arc::clone(&sqs))))
         .register("aws-sdk", Arc::new(sdk));
     if let Some(path) = &config.mock_config {
         let text = std::fs::read_to_string(path)
@@ -182,6 +190,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         scope,
         functions.clone(),
         lambda,
+        sqs,
         step_functions_sdk,
     )
     .await;
@@ -204,6 +213,7 @@ async fn run(
     scope: Scope,
     functions: Functions,
     lambda: Arc<LambdaBackend>,
+    sqs: Arc<SqsBackend<SqliteStore>>,
     step_functions_sdk: Slot,
 ) -> anyhow::Result<()> {
     let resumed = engine
@@ -228,10 +238,7 @@ async fn run(
     );
     let clock = engine.clock().clone();
     let store = engine.store().clone();
-    let broker = sluice_broker::Broker::open(store.clone(), clock.clone(), scope.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open the queues: {e}"))?;
-    let sqs = sluice_api::sqs_routes::router(Arc::new(SqsBackend::new(broker, scope.clone())));
+    let sqs = sluice_api::sqs_routes::router(sqs);
     let function_logs = logs::router(functions);
     let lambda = sluice_api::lambda::router(lambda);
     let backend = Arc::new(Backend::new(engine, scope));

@@ -295,3 +295,105 @@ fn the_query_protocol_answers_in_xml() {
     );
     assert!(body.contains("<Type>Sender</Type>"), "{body}");
 }
+
+/// State machines send to queues (`sqs:sendMessage`, with `.waitForTaskToken` a consumer
+/// answers) and call any SQS action (`aws-sdk:sqs:*`), in process.
+#[test]
+fn state_machines_send_to_queues_and_wait_for_their_consumers() {
+    let dir = scratch("queues-tasks");
+    let server = Server::start(&dir, &[]);
+    let url = sqs_json(&server, &["create-queue", "--queue-name", "jobs"])["QueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let definition = serde_json::json!({"StartAt": "Send", "States": {
+        "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                 "Parameters": {"QueueUrl": url, "MessageBody": {"order.$": "$.order"}},
+                 "ResultPath": "$.sent", "Next": "Wait"},
+        "Wait": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                 "Parameters": {"QueueUrl": url,
+                                "MessageBody": {"token.$": "$$.Task.Token", "step": "approve"}},
+                 "ResultPath": "$.approval", "Next": "Count"},
+        "Count": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sqs:getQueueAttributes",
+                  "Parameters": {"QueueUrl": url, "AttributeNames": ["ApproximateNumberOfMessages"]},
+                  "ResultSelector": {"left.$": "$.Attributes.ApproximateNumberOfMessages"},
+                  "ResultPath": "$.count", "Next": "Missing"},
+        "Missing": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                    "Parameters": {"QueueUrl": format!("{url}-nope"), "MessageBody": "x"},
+                    "Catch": [{"ErrorEquals": ["Sqs.QueueDoesNotExistException"],
+                               "ResultPath": "$.caught", "Next": "Done"}],
+                    "Next": "Done"},
+        "Done": {"Type": "Pass", "End": true}}})
+    .to_string();
+    let machine = create_state_machine(&server, "queue-tasks", &definition);
+    let execution = start_execution(&server, &machine, r#"{"order": 7}"#);
+    // The consumer: the first message is the order, the second carries the task token.
+    let mut token = None;
+    for _ in 0..50 {
+        let got = sqs_json(
+            &server,
+            &[
+                "receive-message",
+                "--queue-url",
+                &url,
+                "--max-number-of-messages",
+                "10",
+                "--wait-time-seconds",
+                "1",
+            ],
+        );
+        for message in got["Messages"].as_array().into_iter().flatten() {
+            let body: Value = serde_json::from_str(message["Body"].as_str().unwrap()).unwrap();
+            if let Some(t) = body["token"].as_str() {
+                token = Some(t.to_owned());
+            } else {
+                assert_eq!(body, serde_json::json!({"order": 7}));
+            }
+            let receipt = message["ReceiptHandle"].as_str().unwrap();
+            assert!(
+                sqs(
+                    &server,
+                    &[
+                        "delete-message",
+                        "--queue-url",
+                        &url,
+                        "--receipt-handle",
+                        receipt
+                    ]
+                )
+                .status
+                .success()
+            );
+        }
+        if token.is_some() {
+            break;
+        }
+    }
+    let token = token.expect("the waiting task's message arrived");
+    let output = aws(
+        &server,
+        &[
+            "send-task-success",
+            "--task-token",
+            &token,
+            "--task-output",
+            r#"{"approved":true}"#,
+        ],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let done = wait_done(server.port, &execution, Duration::from_secs(30));
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let out: Value = serde_json::from_str(done["output"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        out["sent"]["MD5OfMessageBody"].as_str().unwrap().len(),
+        32,
+        "{out}"
+    );
+    assert!(out["sent"]["MessageId"].is_string(), "{out}");
+    assert_eq!(out["approval"], serde_json::json!({"approved": true}));
+    assert_eq!(out["count"]["left"], "0", "{out}");
+    assert_eq!(
+        out["caught"]["Error"], "Sqs.QueueDoesNotExistException",
+        "{out}"
+    );
+}
