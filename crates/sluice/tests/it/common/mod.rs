@@ -198,14 +198,19 @@ pub fn assert_cli_error(output: &Output, code: &str, operation: &str, message: &
     );
 }
 
-/// One AWS JSON 1.0 call over a plain socket: (HTTP status, body).
+/// One Step Functions call over a plain socket: (HTTP status, body).
 pub fn call(port: u16, operation: &str, body: &Value) -> std::io::Result<(u16, Value)> {
+    call_target(port, &format!("AWSStepFunctions.{operation}"), body)
+}
+
+/// One AWS JSON 1.0 call (`X-Amz-Target: target`) over a plain socket: (HTTP status, body).
+pub fn call_target(port: u16, target: &str, body: &Value) -> std::io::Result<(u16, Value)> {
     let body = serde_json::to_vec(body).unwrap();
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(20)))?;
     let head = format!(
         "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
-         Content-Type: application/x-amz-json-1.0\r\nX-Amz-Target: AWSStepFunctions.{operation}\r\n\
+         Content-Type: application/x-amz-json-1.0\r\nX-Amz-Target: {target}\r\n\
          Content-Length: {}\r\n\r\n",
         body.len()
     );
