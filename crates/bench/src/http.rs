@@ -118,6 +118,28 @@ impl Connection {
         self.send()
     }
 
+    /// `POST /` with `X-Amz-Target: <target>` for `service` (the credential scope's, which
+    /// moto routes by) and a JSON body.
+    pub fn call_service(
+        &mut self,
+        service: &str,
+        target: &str,
+        body: &[u8],
+    ) -> io::Result<Response> {
+        self.request.clear();
+        let authorization = AUTHORIZATION.replace("/states/", &format!("/{service}/"));
+        write!(
+            self.request,
+            "POST / HTTP/1.1\r\nHost: {}\r\nX-Amz-Target: {target}\r\n\
+             Content-Type: application/x-amz-json-1.0\r\nX-Amz-Date: {AMZ_DATE}\r\n\
+             Authorization: {authorization}\r\nContent-Length: {}\r\n\r\n",
+            self.endpoint.host,
+            body.len()
+        )?;
+        self.request.extend_from_slice(body);
+        self.send()
+    }
+
     /// Any request, for the endpoints around the API (`/moto-api/config`, `/health`).
     pub fn request(
         &mut self,

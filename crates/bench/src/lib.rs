@@ -20,6 +20,7 @@
 pub mod functions;
 pub mod http;
 mod process;
+mod queues;
 
 use std::fmt::Write as _;
 use std::io::{Seek as _, SeekFrom, Write as _};
@@ -84,6 +85,10 @@ pub struct Args {
     /// Python handlers (EXPRESS and STANDARD).
     #[arg(long)]
     functions: bool,
+    /// Benchmark SQS queues instead: send, send in batches of ten, and send → receive →
+    /// delete, messages per second (with --moto, moto's server too, and the ratios).
+    #[arg(long, conflicts_with = "functions")]
+    queues: bool,
     /// With --functions: the workers of the pool (and of each seed handler).
     #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pool: u32,
@@ -179,6 +184,9 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     };
     if args.functions {
         return functions::main(&args, &settings);
+    }
+    if args.queues {
+        return queues::main(&args, &settings);
     }
     let workloads: Vec<&'static Workload> = WORKLOADS
         .iter()

@@ -1,0 +1,282 @@
+//! `sluice bench --queues`: SQS through `sluice serve` (and, with `--moto`, moto's server on
+//! the same workloads, for the ratios). Closed-loop clients on keep-alive connections, AWS JSON
+//! 1.0 as current SDKs speak it:
+//!
+//! - `send`: SendMessage of a 256-byte body (each durable before it is answered);
+//! - `send-batch-10`: SendMessageBatch of ten (messages per second counted);
+//! - `send-receive-delete`: each client sends a message, receives it (up to ten at a time)
+//!   and deletes it: the full life of a message, per second.
+//!
+//! Each client uses a queue of its own, so receives see their own sends.
+
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
+
+use super::http::{Connection, Endpoint};
+use super::{Args, Scratch, Settings, percentile, process, progress, secs};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Load {
+    Send,
+    SendBatch,
+    SendReceiveDelete,
+}
+
+impl Load {
+    const ALL: [Self; 3] = [Self::Send, Self::SendBatch, Self::SendReceiveDelete];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Send => "send",
+            Self::SendBatch => "send-batch-10",
+            Self::SendReceiveDelete => "send-receive-delete",
+        }
+    }
+}
+
+struct Measured {
+    messages_per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+fn call(connection: &mut Connection, operation: &str, body: &Value) -> Result<Value, String> {
+    let body = serde_json::to_vec(body).map_err(|e| e.to_string())?;
+    let response = connection
+        .call_service("sqs", &format!("AmazonSQS.{operation}"), &body)
+        .map_err(|e| format!("{operation}: {e}"))?;
+    if response.status != 200 {
+        return Err(format!(
+            "{operation}: HTTP {} {}",
+            response.status,
+            super::one_line(&response.body)
+        ));
+    }
+    if response.body.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&response.body).map_err(|e| format!("{operation}: {e}"))
+}
+
+const BODY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\
+0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\
+0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\
+0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// One unit of work of `load` on `queue`: the messages it moved.
+fn step(connection: &mut Connection, load: Load, queue: &str) -> Result<u64, String> {
+    match load {
+        Load::Send => {
+            call(
+                connection,
+                "SendMessage",
+                &json!({"QueueUrl": queue, "MessageBody": BODY}),
+            )?;
+            Ok(1)
+        }
+        Load::SendBatch => {
+            let entries: Vec<Value> = (0..10)
+                .map(|i| json!({"Id": i.to_string(), "MessageBody": BODY}))
+                .collect();
+            let out = call(
+                connection,
+                "SendMessageBatch",
+                &json!({"QueueUrl": queue, "Entries": entries}),
+            )?;
+            Ok(out["Successful"].as_array().map_or(0, |s| s.len() as u64))
+        }
+        Load::SendReceiveDelete => {
+            call(
+                connection,
+                "SendMessage",
+                &json!({"QueueUrl": queue, "MessageBody": BODY}),
+            )?;
+            let got = call(
+                connection,
+                "ReceiveMessage",
+                &json!({"QueueUrl": queue, "MaxNumberOfMessages": 10, "VisibilityTimeout": 30}),
+            )?;
+            let mut moved = 0;
+            for message in got["Messages"].as_array().into_iter().flatten() {
+                call(
+                    connection,
+                    "DeleteMessage",
+                    &json!({"QueueUrl": queue, "ReceiptHandle": message["ReceiptHandle"]}),
+                )?;
+                moved += 1;
+            }
+            Ok(moved)
+        }
+    }
+}
+
+fn run(
+    endpoint: &Endpoint,
+    load: Load,
+    settings: &Settings,
+    run_id: &str,
+) -> anyhow::Result<Measured> {
+    let mut setup = Connection::new(endpoint);
+    let mut queues = Vec::new();
+    for client in 0..settings.clients {
+        let name = format!("bench-{run_id}-{}-{client}", load.name());
+        let created = call(&mut setup, "CreateQueue", &json!({"QueueName": name}))
+            .map_err(anyhow::Error::msg)?;
+        queues.push(
+            created["QueueUrl"]
+                .as_str()
+                .context("CreateQueue answered no QueueUrl")?
+                .to_owned(),
+        );
+    }
+    let begin = Instant::now();
+    let measure_from = begin + settings.warmup;
+    let deadline = measure_from + settings.duration;
+    let results: Vec<(Vec<u64>, u64, u64, Option<String>, Instant)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = queues
+            .iter()
+            .map(|queue| {
+                scope.spawn(move || {
+                    let mut connection = Connection::new(endpoint);
+                    let (mut latencies, mut moved, mut errors, mut first_error) =
+                        (Vec::new(), 0u64, 0u64, None);
+                    let mut last_end = measure_from;
+                    loop {
+                        let start = Instant::now();
+                        if start >= deadline {
+                            break;
+                        }
+                        let outcome = step(&mut connection, load, queue);
+                        let end = Instant::now();
+                        match outcome {
+                            Ok(n) if start >= measure_from => {
+                                latencies.push(end.duration_since(start).as_nanos() as u64);
+                                moved += n;
+                                last_end = end;
+                            }
+                            Ok(_) => {}
+                            Err(error) => {
+                                errors += 1;
+                                first_error.get_or_insert(error);
+                                std::thread::sleep(Duration::from_millis(1));
+                            }
+                        }
+                    }
+                    (latencies, moved, errors, first_error, last_end)
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let end = results
+        .iter()
+        .map(|r| r.4)
+        .max()
+        .unwrap_or(deadline)
+        .max(measure_from);
+    let elapsed = end.duration_since(measure_from).as_secs_f64();
+    let mut latencies: Vec<u64> = results.iter().flat_map(|r| r.0.iter().copied()).collect();
+    latencies.sort_unstable();
+    let moved: u64 = results.iter().map(|r| r.1).sum();
+    Ok(Measured {
+        messages_per_second: if elapsed > 0.0 {
+            moved as f64 / elapsed
+        } else {
+            0.0
+        },
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+        errors: results.iter().map(|r| r.2).sum(),
+        first_error: results.iter().find_map(|r| r.3.clone()),
+    })
+}
+
+pub fn main(args: &Args, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let scratch = Scratch::new()?;
+    let data_dir = scratch.path.join("data");
+    std::fs::create_dir_all(&data_dir)?;
+    progress(format_args!(
+        "starting sluice serve --data-dir {}",
+        data_dir.display()
+    ));
+    let sluice = process::start_sluice_with(&data_dir, &[] as &[&OsStr])?;
+    let run_id = format!("{}", std::process::id());
+    let mut rows: Vec<(Load, Measured, Option<Measured>)> = Vec::new();
+    let mut moto = None;
+    let mut moto_note = String::new();
+    if args.moto {
+        match process::venv_dir()
+            .and_then(|venv| process::ensure_moto(&venv))
+            .and_then(|(python, version)| Ok((process::start_moto(&python)?, version)))
+        {
+            Ok((server, version)) => {
+                moto_note = format!("moto {version}");
+                moto = Some(server);
+            }
+            Err(error) => moto_note = format!("moto not run: {error:#}"),
+        }
+    }
+    for load in Load::ALL {
+        progress(format_args!("sluice: {}", load.name()));
+        let ours = run(&sluice.endpoint, load, settings, &run_id)?;
+        let theirs = match &moto {
+            Some(server) => {
+                progress(format_args!("moto: {}", load.name()));
+                Some(run(&server.endpoint, load, settings, &run_id)?)
+            }
+            None => None,
+        };
+        rows.push((load, ours, theirs));
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "SQS: {} clients, {} warmup + {} per workload{}",
+        settings.clients,
+        secs(settings.warmup),
+        secs(settings.duration),
+        if moto_note.is_empty() {
+            String::new()
+        } else {
+            format!("; {moto_note}")
+        }
+    );
+    let _ = writeln!(
+        out,
+        "{:<22} {:>12} {:>9} {:>9} {:>7} {:>12} {:>8}",
+        "workload", "messages/s", "p50", "p99", "errors", "moto msg/s", "ratio"
+    );
+    for (load, ours, theirs) in &rows {
+        let (moto_rate, ratio) = match theirs {
+            Some(t) if t.messages_per_second > 0.0 => (
+                format!("{:.0}", t.messages_per_second),
+                format!("{:.0}×", ours.messages_per_second / t.messages_per_second),
+            ),
+            _ => ("-".into(), "-".into()),
+        };
+        let _ = writeln!(
+            out,
+            "{:<22} {:>12.0} {:>7.2}ms {:>7.2}ms {:>7} {:>12} {:>8}",
+            load.name(),
+            ours.messages_per_second,
+            ours.p50.as_secs_f64() * 1e3,
+            ours.p99.as_secs_f64() * 1e3,
+            ours.errors,
+            moto_rate,
+            ratio
+        );
+        if let Some(error) = &ours.first_error {
+            let _ = writeln!(out, "  first error: {error}");
+        }
+    }
+    print!("{out}");
+    drop(sluice);
+    Ok(ExitCode::SUCCESS)
+}
