@@ -39,6 +39,15 @@ impl Load {
     }
 }
 
+/// What one client did in the measured window.
+struct ClientRun {
+    latencies: Vec<u64>,
+    moved: u64,
+    errors: u64,
+    first_error: Option<String>,
+    last_end: Instant,
+}
+
 struct Measured {
     messages_per_second: f64,
     p50: Duration,
@@ -139,7 +148,7 @@ fn run(
     let begin = Instant::now();
     let measure_from = begin + settings.warmup;
     let deadline = measure_from + settings.duration;
-    let results: Vec<(Vec<u64>, u64, u64, Option<String>, Instant)> = std::thread::scope(|scope| {
+    let results: Vec<ClientRun> = std::thread::scope(|scope| {
         let handles: Vec<_> = queues
             .iter()
             .map(|queue| {
@@ -169,7 +178,13 @@ fn run(
                             }
                         }
                     }
-                    (latencies, moved, errors, first_error, last_end)
+                    ClientRun {
+                        latencies,
+                        moved,
+                        errors,
+                        first_error,
+                        last_end,
+                    }
                 })
             })
             .collect();
@@ -177,14 +192,17 @@ fn run(
     });
     let end = results
         .iter()
-        .map(|r| r.4)
+        .map(|r| r.last_end)
         .max()
         .unwrap_or(deadline)
         .max(measure_from);
     let elapsed = end.duration_since(measure_from).as_secs_f64();
-    let mut latencies: Vec<u64> = results.iter().flat_map(|r| r.0.iter().copied()).collect();
+    let mut latencies: Vec<u64> = results
+        .iter()
+        .flat_map(|r| r.latencies.iter().copied())
+        .collect();
     latencies.sort_unstable();
-    let moved: u64 = results.iter().map(|r| r.1).sum();
+    let moved: u64 = results.iter().map(|r| r.moved).sum();
     Ok(Measured {
         messages_per_second: if elapsed > 0.0 {
             moved as f64 / elapsed
@@ -193,8 +211,8 @@ fn run(
         },
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
-        errors: results.iter().map(|r| r.2).sum(),
-        first_error: results.iter().find_map(|r| r.3.clone()),
+        errors: results.iter().map(|r| r.errors).sum(),
+        first_error: results.iter().find_map(|r| r.first_error.clone()),
     })
 }
 
