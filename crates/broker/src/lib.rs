@@ -28,6 +28,8 @@ pub use settings::{AttributeMap, Redrive, Settings};
 
 /// The longest a message may stay invisible after its receive: 12 hours.
 pub const MAX_VISIBILITY_SECONDS: i64 = 43_200;
+/// The most tags a queue carries.
+pub const MAX_TAGS: usize = 50;
 /// The most messages one receive returns.
 pub const MAX_RECEIVE: usize = 10;
 /// The longest a receive waits for a message.
@@ -684,6 +686,69 @@ impl<S: Store> Broker<S> {
             queue.arrived.notify_waiters();
         }
         Ok(())
+    }
+
+    /// The queue's tags, sorted by key.
+    pub fn tags(&self, name: &str) -> Result<Vec<(String, String)>, Error> {
+        let queue = self.queue(name)?;
+        let mut tags = lock(&queue.state).tags.clone();
+        tags.sort();
+        Ok(tags)
+    }
+
+    /// Adds or replaces `add` and removes `remove` (TagQueue, UntagQueue): at most 50 tags.
+    pub async fn change_tags(
+        &self,
+        name: &str,
+        add: Vec<(String, String)>,
+        remove: &[String],
+    ) -> Result<(), Error> {
+        let queue = self.queue(name)?;
+        let record = {
+            let state = lock(&queue.state);
+            let mut tags: BTreeMap<String, String> = state.tags.iter().cloned().collect();
+            tags.extend(add);
+            for key in remove {
+                tags.remove(key);
+            }
+            if tags.len() > MAX_TAGS {
+                return Err(Error::InvalidParameterValue(format!(
+                    "Too many tags added for queue {name}."
+                )));
+            }
+            QueueRecord {
+                arn: queue.arn.clone(),
+                name: queue.name.clone(),
+                created_ms: state.created_ms,
+                modified_ms: state.modified_ms,
+                attributes: serde_json::to_string(&state.attributes).unwrap_or_default(),
+                tags: tags.into_iter().collect(),
+            }
+        };
+        let tags = record.tags.clone();
+        self.inner
+            .store
+            .commit(vec![Write::PutQueue(record)])
+            .await?;
+        lock(&queue.state).tags = tags;
+        Ok(())
+    }
+
+    /// The names of the queues whose redrive policy names this queue, sorted.
+    pub fn dead_letter_sources(&self, name: &str) -> Result<Vec<String>, Error> {
+        let target = self.queue(name)?;
+        let queues: Vec<Arc<Queue>> = lock(&self.inner.queues).values().cloned().collect();
+        Ok(queues
+            .iter()
+            .filter(|q| {
+                lock(&q.state)
+                    .settings
+                    .redrive
+                    .as_ref()
+                    .is_some_and(|r| r.dead_letter_target_arn == target.arn)
+            })
+            .map(|q| q.name.clone())
+            .collect())
     }
 
     /// The queue's counts.

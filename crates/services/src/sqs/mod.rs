@@ -12,10 +12,13 @@ use sluice_api::sqs::model::{
     BatchResultErrorEntry, ChangeMessageVisibilityRequest, CreateQueueRequest, CreateQueueResult,
     DeleteMessageBatchRequest, DeleteMessageBatchResult, DeleteMessageBatchResultEntry,
     DeleteMessageRequest, DeleteQueueRequest, GetQueueAttributesRequest, GetQueueAttributesResult,
-    GetQueueUrlRequest, GetQueueUrlResult, ListQueuesRequest, ListQueuesResult, Message,
-    MessageAttributeValue, MessageSystemAttributeValue, PurgeQueueRequest, QueueAttributeName,
-    ReceiveMessageRequest, ReceiveMessageResult, SendMessageBatchRequest, SendMessageBatchResult,
-    SendMessageBatchResultEntry, SendMessageRequest, SendMessageResult, SetQueueAttributesRequest,
+    GetQueueUrlRequest, GetQueueUrlResult, ListDeadLetterSourceQueuesRequest,
+    ListDeadLetterSourceQueuesResult, ListQueueTagsRequest, ListQueueTagsResult, ListQueuesRequest,
+    ListQueuesResult, Message, MessageAttributeValue, MessageSystemAttributeValue,
+    PurgeQueueRequest, QueueAttributeName, ReceiveMessageRequest, ReceiveMessageResult,
+    SendMessageBatchRequest, SendMessageBatchResult, SendMessageBatchResultEntry,
+    SendMessageRequest, SendMessageResult, SetQueueAttributesRequest, TagQueueRequest,
+    UntagQueueRequest,
 };
 use sluice_broker::{
     Attribute, AttributeValue, Attributes, Broker, Error, Receive, Received, Send,
@@ -515,6 +518,45 @@ impl<S: Store> Sqs for SqsBackend<S> {
             }
         }
         Ok(result)
+    }
+
+    async fn tag_queue(&self, input: TagQueueRequest) -> Result<(), ApiError> {
+        let name = queue_name(&input.queue_url)?;
+        self.broker
+            .change_tags(name, input.tags.into_iter().collect(), &[])
+            .await
+            .map_err(api_error)
+    }
+
+    async fn untag_queue(&self, input: UntagQueueRequest) -> Result<(), ApiError> {
+        let name = queue_name(&input.queue_url)?;
+        self.broker
+            .change_tags(name, Vec::new(), &input.tag_keys)
+            .await
+            .map_err(api_error)
+    }
+
+    async fn list_queue_tags(
+        &self,
+        input: ListQueueTagsRequest,
+    ) -> Result<ListQueueTagsResult, ApiError> {
+        let name = queue_name(&input.queue_url)?;
+        let tags = self.broker.tags(name).map_err(api_error)?;
+        Ok(ListQueueTagsResult {
+            tags: (!tags.is_empty()).then(|| tags.into_iter().collect()),
+        })
+    }
+
+    async fn list_dead_letter_source_queues(
+        &self,
+        input: ListDeadLetterSourceQueuesRequest,
+    ) -> Result<ListDeadLetterSourceQueuesResult, ApiError> {
+        let name = queue_name(&input.queue_url)?;
+        let sources = self.broker.dead_letter_sources(name).map_err(api_error)?;
+        Ok(ListDeadLetterSourceQueuesResult {
+            queue_urls: sources.iter().map(|n| self.queue_url(n)).collect(),
+            next_token: None,
+        })
     }
 
     async fn change_message_visibility(

@@ -208,6 +208,13 @@ attributes = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["A
 assert attributes["ApproximateNumberOfMessages"] == "0", attributes
 assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0", attributes
 
+# Tags, and which queues send to a dead-letter queue.
+sqs.tag_queue(QueueUrl=work, Tags={"team": "sec", "tier": "1"})
+sqs.untag_queue(QueueUrl=work, TagKeys=["tier"])
+assert sqs.list_queue_tags(QueueUrl=work)["Tags"] == {"team": "sec"}
+assert code(sqs.tag_queue, QueueUrl=work, Tags={f"k{i}": "v" for i in range(50)}) == "InvalidParameterValue"
+assert sqs.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"] == [work]
+
 sqs.set_queue_attributes(QueueUrl=work, Attributes={"VisibilityTimeout": "45"})
 assert sqs.get_queue_attributes(QueueUrl=work, AttributeNames=["VisibilityTimeout"])["Attributes"] == {"VisibilityTimeout": "45"}
 assert sqs.list_queues(QueueNamePrefix="wo")["QueueUrls"] == [work]
