@@ -65,6 +65,16 @@ pub fn router<B: StepFunctions>(backend: Arc<B>) -> Router {
 
 /// [`router`] with explicit options.
 pub fn router_with<B: StepFunctions>(backend: Arc<B>, options: Options) -> Router {
+    routes_with(backend, options).layer(axum::middleware::map_response(ensure_request_id))
+}
+
+/// [`router`]'s routes for the [`crate::gateway`], which gives every response its request id
+/// itself: without [`router`]'s layer that does (a boxed service and future per request).
+pub fn routes<B: StepFunctions>(backend: Arc<B>) -> Router {
+    routes_with(backend, Options::default())
+}
+
+fn routes_with<B: StepFunctions>(backend: Arc<B>, options: Options) -> Router {
     let front = Arc::new(Front {
         step_functions: backend,
         options,
@@ -73,7 +83,6 @@ pub fn router_with<B: StepFunctions>(backend: Arc<B>, options: Options) -> Route
         .route("/", post(aws_json::<B>))
         .route("/health", get(health))
         .with_state(front)
-        .layer(axum::middleware::map_response(ensure_request_id))
 }
 
 async fn health() -> Response {
