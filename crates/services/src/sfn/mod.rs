@@ -7,6 +7,8 @@
 //! state machine or alias record (create, update, publish, tag, delete a version) is
 //! serialized by one lock so that concurrent requests cannot lose each other's changes.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sluice_api::ApiError;
@@ -96,8 +98,9 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
         }
     }
 
-    /// The scope of an existing state machine (its executions and versions live beside it).
-    fn scope_of(&self, machine_arn: &str) -> Scope {
+    /// The scope of an existing state machine (its executions and versions live beside it):
+    /// borrowed when it is the configured one, as nearly always (no copy per execution).
+    fn scope_of(&self, machine_arn: &str) -> Cow<'_, Scope> {
         let mut parts = machine_arn.split(':');
         match (
             parts.next(),
@@ -109,13 +112,21 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
             (Some("arn"), Some(partition), Some("states"), Some(region), Some(account))
                 if !partition.is_empty() && !region.is_empty() && !account.is_empty() =>
             {
-                Scope {
-                    partition: partition.to_string(),
-                    region: region.to_string(),
-                    account: account.to_string(),
+                let configured = &self.scope;
+                if partition == configured.partition
+                    && region == configured.region
+                    && account == configured.account
+                {
+                    Cow::Borrowed(configured)
+                } else {
+                    Cow::Owned(Scope {
+                        partition: partition.to_string(),
+                        region: region.to_string(),
+                        account: account.to_string(),
+                    })
                 }
             }
-            _ => self.scope.clone(),
+            _ => Cow::Borrowed(&self.scope),
         }
     }
 
