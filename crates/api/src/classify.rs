@@ -5,6 +5,8 @@ use std::borrow::Cow;
 
 use axum::http::{HeaderMap, Method, Uri};
 
+use crate::http::TARGET_HEADER_NAME;
+
 /// The services Sluice answers on its one port, and Sluice's own routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Service {
@@ -153,8 +155,22 @@ fn credential<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<Cow<'a, str>> 
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|auth| auth.strip_prefix("AWS4-HMAC-SHA256"))
-        .and_then(|rest| rest.split_once("Credential="))
-        .map(|(_, credential)| credential.split([',', ' ']).next().unwrap_or(""));
+        .and_then(|rest| {
+            // Clients put it first: found without a substring search (every request asks).
+            match rest.trim_start_matches(' ').strip_prefix("Credential=") {
+                Some(credential) => Some(credential),
+                None => rest
+                    .split_once("Credential=")
+                    .map(|(_, credential)| credential),
+            }
+        })
+        .map(|credential| {
+            let end = credential
+                .bytes()
+                .position(|b| b == b',' || b == b' ')
+                .unwrap_or(credential.len());
+            &credential[..end]
+        });
     match from_header {
         Some(credential) => Some(Cow::Borrowed(credential)),
         None => {
@@ -238,7 +254,10 @@ pub fn classify_signed(method: &Method, uri: &Uri, headers: &HeaderMap) -> (Rout
 
 fn route(method: &Method, uri: &Uri, headers: &HeaderMap, signed_for: Option<Service>) -> Route {
     let path = uri.path();
-    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+    if let Some(target) = headers
+        .get(&TARGET_HEADER_NAME)
+        .and_then(|v| v.to_str().ok())
+    {
         let prefix = target.split_once('.').map_or(target, |(prefix, _)| prefix);
         if let Some((service, protocol)) = Service::of_target_prefix(prefix) {
             return Route { service, protocol };

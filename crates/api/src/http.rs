@@ -33,6 +33,9 @@ pub const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
 pub const ERROR_TYPE_HEADER: &str = "x-amzn-errortype";
 /// The request header naming service and operation.
 pub const TARGET_HEADER: &str = "x-amz-target";
+/// [`TARGET_HEADER`] as a header name: parsed once rather than at every lookup.
+pub(crate) static TARGET_HEADER_NAME: header::HeaderName =
+    header::HeaderName::from_static(TARGET_HEADER);
 
 /// Options of the HTTP front.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,7 +112,7 @@ async fn aws_json<B: StepFunctions>(
     let headers = &parts.headers;
     let request_id = request_id::current();
     let target = headers
-        .get(TARGET_HEADER)
+        .get(&TARGET_HEADER_NAME)
         .map(|value| value.to_str().unwrap_or("<non-ASCII>"))
         .unwrap_or("");
     let result = catch_unwind(serve_json(&front, target, headers, body)).await;
