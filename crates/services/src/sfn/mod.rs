@@ -68,6 +68,9 @@ const TEST_CASE_SEPARATOR: char = '#';
 pub struct Backend<S: Store, D: Dispatch> {
     engine: Engine<S, D>,
     scope: Scope,
+    /// `arn:<partition>:states:<region>:<account>:` of `scope`: what the ARNs of its machines
+    /// start with.
+    scope_prefix: String,
     /// Held across the read-modify-write of state machine records.
     machines: tokio::sync::Mutex<()>,
 }
@@ -76,9 +79,14 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
     /// A backend whose ARNs live in `scope` (region and account), unless a request was signed
     /// for another region (see [`Backend::scope`]).
     pub fn new(engine: Engine<S, D>, scope: Scope) -> Self {
+        let scope_prefix = format!(
+            "arn:{}:states:{}:{}:",
+            scope.partition, scope.region, scope.account
+        );
         Self {
             engine,
             scope,
+            scope_prefix,
             machines: tokio::sync::Mutex::new(()),
         }
     }
@@ -101,6 +109,9 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
     /// The scope of an existing state machine (its executions and versions live beside it):
     /// borrowed when it is the configured one, as nearly always (no copy per execution).
     fn scope_of(&self, machine_arn: &str) -> Cow<'_, Scope> {
+        if machine_arn.starts_with(&self.scope_prefix) {
+            return Cow::Borrowed(&self.scope);
+        }
         let mut parts = machine_arn.split(':');
         match (
             parts.next(),
