@@ -1,7 +1,11 @@
 //! Which AWS service and wire protocol a request speaks, from its method, target and headers:
 //! pure, so that one port can serve every service (see [`classify`]).
 
+use std::borrow::Cow;
+
 use axum::http::{HeaderMap, Method, Uri};
+
+use crate::http::TARGET_HEADER_NAME;
 
 /// The services Sluice answers on its one port, and Sluice's own routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -135,38 +139,63 @@ pub struct CredentialScope {
 impl CredentialScope {
     /// The scope of `headers`/`uri`, if the request is signed with SigV4.
     pub fn of(uri: &Uri, headers: &HeaderMap) -> Option<Self> {
-        let from_header = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|auth| auth.strip_prefix("AWS4-HMAC-SHA256"))
-            .and_then(|rest| rest.split_once("Credential="))
-            .map(|(_, credential)| credential.split([',', ' ']).next().unwrap_or(""));
-        let credential = match from_header {
-            Some(credential) => credential.to_string(),
-            None => {
-                let query = uri.query()?;
-                let (_, value) = query.split('&').find_map(|pair| {
-                    pair.split_once('=')
-                        .filter(|(key, _)| key.eq_ignore_ascii_case("X-Amz-Credential"))
-                })?;
-                percent_decode(value)
-            }
-        };
-        // <access key>/<date>/<region>/<service>/aws4_request
-        let mut parts = credential.rsplit('/');
-        let (Some("aws4_request"), Some(service), Some(region)) =
-            (parts.next(), parts.next(), parts.next())
-        else {
-            return None;
-        };
-        if region.is_empty() || service.is_empty() {
-            return None;
-        }
+        let credential = credential(uri, headers)?;
+        let (region, service) = scope_parts(&credential)?;
         Some(Self {
             region: region.to_string(),
             service: service.to_string(),
         })
     }
+}
+
+/// The SigV4 credential (`<access key>/<date>/<region>/<service>/aws4_request`) from the
+/// `Authorization` header, borrowed, or from a presigned URL's `X-Amz-Credential`, decoded.
+fn credential<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<Cow<'a, str>> {
+    let from_header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|auth| auth.strip_prefix("AWS4-HMAC-SHA256"))
+        .and_then(|rest| {
+            // Clients put it first: found without a substring search (every request asks).
+            match rest.trim_start_matches(' ').strip_prefix("Credential=") {
+                Some(credential) => Some(credential),
+                None => rest
+                    .split_once("Credential=")
+                    .map(|(_, credential)| credential),
+            }
+        })
+        .map(|credential| {
+            let end = credential
+                .bytes()
+                .position(|b| b == b',' || b == b' ')
+                .unwrap_or(credential.len());
+            &credential[..end]
+        });
+    match from_header {
+        Some(credential) => Some(Cow::Borrowed(credential)),
+        None => {
+            let query = uri.query()?;
+            let (_, value) = query.split('&').find_map(|pair| {
+                pair.split_once('=')
+                    .filter(|(key, _)| key.eq_ignore_ascii_case("X-Amz-Credential"))
+            })?;
+            Some(percent_encoding::percent_decode_str(value).decode_utf8_lossy())
+        }
+    }
+}
+
+/// `(region, service)` of a credential, if it is well formed.
+fn scope_parts(credential: &str) -> Option<(&str, &str)> {
+    let mut parts = credential.rsplit('/');
+    let (Some("aws4_request"), Some(service), Some(region)) =
+        (parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    if region.is_empty() || service.is_empty() {
+        return None;
+    }
+    Some((region, service))
 }
 
 /// Lambda's REST paths start with an API version date (`/2015-03-31/functions`,
@@ -210,12 +239,25 @@ fn path_segment_is(path: &str, first: &str) -> bool {
 /// A request signed for a service Sluice knows goes to that service whatever its shape
 /// (within that service's protocols), so an S3 bucket named like a Lambda path is still S3.
 pub fn classify(method: &Method, uri: &Uri, headers: &HeaderMap) -> Route {
+    classify_signed(method, uri, headers).0
+}
+
+/// [`classify`], and the region the request was signed for ([`CredentialScope`]'s), from one
+/// reading of the credential.
+pub fn classify_signed(method: &Method, uri: &Uri, headers: &HeaderMap) -> (Route, Option<String>) {
+    let credential = credential(uri, headers);
+    let scope = credential.as_deref().and_then(scope_parts);
+    let signed_for = scope.and_then(|(_, service)| Service::of_signing_name(service));
+    let route = route(method, uri, headers, signed_for);
+    (route, scope.map(|(region, _)| region.to_string()))
+}
+
+fn route(method: &Method, uri: &Uri, headers: &HeaderMap, signed_for: Option<Service>) -> Route {
     let path = uri.path();
-    let scope = CredentialScope::of(uri, headers);
-    let signed_for = scope
-        .as_ref()
-        .and_then(|scope| Service::of_signing_name(&scope.service));
-    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+    if let Some(target) = headers
+        .get(&TARGET_HEADER_NAME)
+        .and_then(|v| v.to_str().ok())
+    {
         let prefix = target.split_once('.').map_or(target, |(prefix, _)| prefix);
         if let Some((service, protocol)) = Service::of_target_prefix(prefix) {
             return Route { service, protocol };

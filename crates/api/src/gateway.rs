@@ -11,19 +11,21 @@
 //!   shape (`UnknownOperationException`, `InvalidAction`, S3's `NotImplemented`), never an
 //!   empty 404 or 405.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceExt as _;
 use tracing::Instrument as _;
 
-use crate::classify::{CredentialScope, Protocol, Route, Service, classify};
+use crate::classify::{Protocol, Route, Service, classify_signed};
 use crate::error::ApiError;
 use crate::http::{ERROR_TYPE_HEADER, REQUEST_ID_HEADER, catch_unwind};
 use crate::request_id;
@@ -61,7 +63,8 @@ const S3_REQUEST_ID_HEADER: &str = "x-amz-request-id";
 /// Routers by service, served on one port. See the module's documentation.
 #[derive(Default)]
 pub struct Gateway {
-    services: HashMap<Service, Router>,
+    /// Indexed by `Service as usize`.
+    services: [Option<Router>; Service::ALL.len()],
 }
 
 impl Gateway {
@@ -71,24 +74,46 @@ impl Gateway {
 
     /// Serves `service`'s requests with `router` (merged with any router given before).
     pub fn service(mut self, service: Service, router: Router) -> Self {
-        let merged = match self.services.remove(&service) {
+        let slot = &mut self.services[service as usize];
+        *slot = Some(match slot.take() {
             Some(existing) => existing.merge(router),
             None => router,
-        };
-        self.services.insert(service, merged);
+        });
         self
     }
 
-    /// The one router of the port.
-    pub fn into_router(self) -> Router {
-        Router::new().fallback(handle).with_state(Arc::new(self))
+    /// The one service of the port (serve it with `axum::serve` through
+    /// `axum::ServiceExt::into_make_service`). Every request is classified first, so the
+    /// gateway is the service itself rather than a router's fallback: one routing per request,
+    /// the service's own router's.
+    pub fn into_service(self) -> GatewayService {
+        GatewayService(Arc::new(self))
     }
 }
 
-async fn handle(State(gateway): State<Arc<Gateway>>, mut request: Request) -> Response {
-    let route = classify(request.method(), request.uri(), request.headers());
+/// [`Gateway::into_service`].
+#[derive(Clone)]
+pub struct GatewayService(Arc<Gateway>);
+
+impl tower::Service<Request> for GatewayService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let gateway = Arc::clone(&self.0);
+        Box::pin(async move { Ok(handle(&gateway, request).await) })
+    }
+}
+
+async fn handle(gateway: &Gateway, request: Request) -> Response {
+    let (route, region) = classify_signed(request.method(), request.uri(), request.headers());
     let caller = Caller {
-        region: CredentialScope::of(request.uri(), request.headers()).map(|scope| scope.region),
+        region,
         host: request.headers().get(header::HOST).cloned(),
     };
     let request_id = request_id::uuid_v4();
@@ -101,8 +126,7 @@ async fn handle(State(gateway): State<Arc<Gateway>>, mut request: Request) -> Re
         method = %request.method(),
         path = %request.uri().path(),
     );
-    request.extensions_mut().insert(route);
-    let router = gateway.services.get(&route.service).cloned();
+    let router = gateway.services[route.service as usize].clone();
     let served = async move {
         match router {
             Some(router) => {
@@ -300,7 +324,7 @@ mod tests {
     use super::*;
 
     async fn call(
-        router: &Router,
+        router: &GatewayService,
         request: Request,
     ) -> (StatusCode, axum::http::HeaderMap, String) {
         let response = router.clone().oneshot(request).await.unwrap();
@@ -312,7 +336,7 @@ mod tests {
         (status, headers, String::from_utf8_lossy(&body).into_owned())
     }
 
-    fn gateway() -> Router {
+    fn gateway() -> GatewayService {
         let lambda = Router::new()
             .route("/2015-03-31/functions", get(|| async { "functions" }))
             .route(
@@ -330,7 +354,7 @@ mod tests {
         Gateway::new()
             .service(Service::Lambda, lambda)
             .service(Service::StepFunctions, sfn)
-            .into_router()
+            .into_service()
     }
 
     fn signed(method: &str, uri: &str, service: &str) -> axum::http::request::Builder {
@@ -434,6 +458,13 @@ mod tests {
         assert!(body.starts_with("<?xml"), "{body}");
         assert!(body.contains("<Code>NotImplemented</Code>"), "{body}");
         assert!(headers.contains_key(S3_REQUEST_ID_HEADER));
+    }
+
+    #[test]
+    fn every_service_has_its_own_slot() {
+        for (i, service) in Service::ALL.into_iter().enumerate() {
+            assert_eq!(service as usize, i, "{service:?}");
+        }
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
 pub const ERROR_TYPE_HEADER: &str = "x-amzn-errortype";
 /// The request header naming service and operation.
 pub const TARGET_HEADER: &str = "x-amz-target";
+/// [`TARGET_HEADER`] as a header name: parsed once rather than at every lookup.
+pub(crate) static TARGET_HEADER_NAME: header::HeaderName =
+    header::HeaderName::from_static(TARGET_HEADER);
 
 /// Options of the HTTP front.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +68,16 @@ pub fn router<B: StepFunctions>(backend: Arc<B>) -> Router {
 
 /// [`router`] with explicit options.
 pub fn router_with<B: StepFunctions>(backend: Arc<B>, options: Options) -> Router {
+    routes_with(backend, options).layer(axum::middleware::map_response(ensure_request_id))
+}
+
+/// [`router`]'s routes for the [`crate::gateway`], which gives every response its request id
+/// itself: without [`router`]'s layer that does (a boxed service and future per request).
+pub fn routes<B: StepFunctions>(backend: Arc<B>) -> Router {
+    routes_with(backend, Options::default())
+}
+
+fn routes_with<B: StepFunctions>(backend: Arc<B>, options: Options) -> Router {
     let front = Arc::new(Front {
         step_functions: backend,
         options,
@@ -73,7 +86,6 @@ pub fn router_with<B: StepFunctions>(backend: Arc<B>, options: Options) -> Route
         .route("/", post(aws_json::<B>))
         .route("/health", get(health))
         .with_state(front)
-        .layer(axum::middleware::map_response(ensure_request_id))
 }
 
 async fn health() -> Response {
@@ -100,7 +112,7 @@ async fn aws_json<B: StepFunctions>(
     let headers = &parts.headers;
     let request_id = request_id::current();
     let target = headers
-        .get(TARGET_HEADER)
+        .get(&TARGET_HEADER_NAME)
         .map(|value| value.to_str().unwrap_or("<non-ASCII>"))
         .unwrap_or("");
     let result = catch_unwind(serve_json(&front, target, headers, body)).await;

@@ -7,6 +7,8 @@
 //! state machine or alias record (create, update, publish, tag, delete a version) is
 //! serialized by one lock so that concurrent requests cannot lose each other's changes.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sluice_api::ApiError;
@@ -68,6 +70,9 @@ const TEST_CASE_SEPARATOR: char = '#';
 pub struct Backend<S: Store, D: Dispatch> {
     engine: Engine<S, D>,
     scope: Scope,
+    /// `arn:<partition>:states:<region>:<account>:` of `scope`: what the ARNs of its machines
+    /// start with.
+    scope_prefix: String,
     /// Held across the read-modify-write of state machine records.
     machines: tokio::sync::Mutex<()>,
 }
@@ -76,9 +81,14 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
     /// A backend whose ARNs live in `scope` (region and account), unless a request was signed
     /// for another region (see [`Backend::scope`]).
     pub fn new(engine: Engine<S, D>, scope: Scope) -> Self {
+        let scope_prefix = format!(
+            "arn:{}:states:{}:{}:",
+            scope.partition, scope.region, scope.account
+        );
         Self {
             engine,
             scope,
+            scope_prefix,
             machines: tokio::sync::Mutex::new(()),
         }
     }
@@ -98,8 +108,12 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
         }
     }
 
-    /// The scope of an existing state machine (its executions and versions live beside it).
-    fn scope_of(&self, machine_arn: &str) -> Scope {
+    /// The scope of an existing state machine (its executions and versions live beside it):
+    /// borrowed when it is the configured one, as nearly always (no copy per execution).
+    fn scope_of(&self, machine_arn: &str) -> Cow<'_, Scope> {
+        if machine_arn.starts_with(&self.scope_prefix) {
+            return Cow::Borrowed(&self.scope);
+        }
         let mut parts = machine_arn.split(':');
         match (
             parts.next(),
@@ -111,13 +125,21 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
             (Some("arn"), Some(partition), Some("states"), Some(region), Some(account))
                 if !partition.is_empty() && !region.is_empty() && !account.is_empty() =>
             {
-                Scope {
-                    partition: partition.to_string(),
-                    region: region.to_string(),
-                    account: account.to_string(),
+                let configured = &self.scope;
+                if partition == configured.partition
+                    && region == configured.region
+                    && account == configured.account
+                {
+                    Cow::Borrowed(configured)
+                } else {
+                    Cow::Owned(Scope {
+                        partition: partition.to_string(),
+                        region: region.to_string(),
+                        account: account.to_string(),
+                    })
                 }
             }
-            _ => self.scope.clone(),
+            _ => Cow::Borrowed(&self.scope),
         }
     }
 

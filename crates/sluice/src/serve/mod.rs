@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::ServiceExt as _;
 use sluice_api::classify::Service;
 use sluice_api::gateway::Gateway;
 use sluice_api::sfn::Scope;
@@ -243,7 +244,7 @@ async fn run(
     let lambda = sluice_api::lambda::router(lambda);
     let backend = Arc::new(Backend::new(engine, scope));
     step_functions_sdk.set(Arc::new(StepFunctionsService(Arc::clone(&backend))));
-    let step_functions = sluice_api::router(backend);
+    let step_functions = sluice_api::http::routes(backend);
     let own = step_functions
         .clone()
         .merge(clock::router(clock))
@@ -254,7 +255,8 @@ async fn run(
         .service(Service::Lambda, lambda)
         .service(Service::Sqs, sqs)
         .service(Service::Sluice, own)
-        .into_router();
+        .into_service()
+        .into_make_service();
     let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         shutdown_signal().await;
