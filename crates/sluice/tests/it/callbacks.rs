@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use crate::common::*;
 use serde_json::{Value, json};
 
-/// Sluice has no SQS: nothing is sent, the task waits with its token in TaskScheduled's
-/// parameters.
+/// The task sends its token to the `approvals` queue ([`with_queue`]) and waits; the tests
+/// read the token from TaskScheduled's parameters, as a worker would from the message.
 fn definition(extra: Value) -> String {
     let mut ask = json!({"Type": "Task",
         "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
@@ -20,6 +20,17 @@ fn definition(extra: Value) -> String {
         ask[k] = v.clone();
     }
     json!({"StartAt": "Ask", "States": {"Ask": ask}}).to_string()
+}
+
+/// `server`, with the `approvals` queue the tasks send to.
+fn with_queue(server: Server) -> Server {
+    let output = sluice_test_util::aws_cli(
+        &server.endpoint(),
+        "sqs",
+        &["create-queue", "--queue-name", "approvals"],
+    );
+    assert!(output.status.success(), "{output:?}");
+    server
 }
 
 fn start(server: &Server, machine: &str, name: &str) -> String {
@@ -64,7 +75,7 @@ fn token_of(server: &Server, execution: &str) -> String {
 fn send_task_success_completes_a_waiting_task_across_a_server_restart() {
     let dir = scratch("callbacks-success");
     let data = dir.join("data");
-    let mut server = Server::start(&data, &[]);
+    let mut server = with_queue(Server::start(&data, &[]));
     let machine = create_state_machine(
         &server,
         "approve",
@@ -82,7 +93,7 @@ fn send_task_success_completes_a_waiting_task_across_a_server_restart() {
     );
     server.kill9();
 
-    let server = Server::start(&data, &[]);
+    let server = with_queue(Server::start(&data, &[]));
     ok_empty(&server, &["send-task-heartbeat", "--task-token", &token]);
     ok_empty(
         &server,
@@ -109,6 +120,8 @@ fn send_task_success_completes_a_waiting_task_across_a_server_restart() {
             "TaskStateEntered",
             "TaskScheduled",
             "TaskStarted",
+            // The message was sent: AWS records the SendMessage answer, then waits.
+            "TaskSubmitted",
             "TaskSucceeded",
             "TaskStateExited",
             "ExecutionSucceeded"
@@ -118,8 +131,15 @@ fn send_task_success_completes_a_waiting_task_across_a_server_restart() {
         events[2]["taskScheduledEventDetails"]["heartbeatInSeconds"],
         3600
     );
+    let submitted: Value = serde_json::from_str(
+        events[4]["taskSubmittedEventDetails"]["output"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(submitted["MD5OfMessageBody"].as_str().unwrap().len(), 32);
     assert_eq!(
-        events[4]["taskSucceededEventDetails"]["output"],
+        events[5]["taskSucceededEventDetails"]["output"],
         r#"{"approved":true,"by":"ops"}"#
     );
 
@@ -173,7 +193,7 @@ fn send_task_success_completes_a_waiting_task_across_a_server_restart() {
 #[test]
 fn send_task_failure_fails_the_execution_with_the_callers_error_and_cause() {
     let dir = scratch("callbacks-failure");
-    let server = Server::start(&dir.join("data"), &[]);
+    let server = with_queue(Server::start(&dir.join("data"), &[]));
     let machine = create_state_machine(&server, "approve", &definition(json!({})));
     let execution = start(&server, &machine, "order-7");
     let token = token_of(&server, &execution);
@@ -206,10 +226,10 @@ fn send_task_failure_fails_the_execution_with_the_callers_error_and_cause() {
 fn a_task_times_out_under_time_scale_and_catch_takes_states_timeout() {
     let dir = scratch("callbacks-timeout");
     // An hour's TimeoutSeconds passes in 3.6 s of wall time.
-    let server = Server::start(&dir.join("data"), &["--time-scale", "1000"]);
+    let server = with_queue(Server::start(&dir.join("data"), &["--time-scale", "1000"]));
     let definition = json!({"StartAt": "Ask", "States": {
         "Ask": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                "Parameters": {"QueueUrl": "q", "MessageBody": {"TaskToken.$": "$$.Task.Token"}},
+                "Parameters": {"QueueUrl": "approvals", "MessageBody": {"TaskToken.$": "$$.Task.Token"}},
                 "TimeoutSeconds": 3600, "Next": "Approved",
                 "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Expired"}]},
         "Approved": {"Type": "Succeed"},
@@ -254,7 +274,7 @@ fn a_task_times_out_under_time_scale_and_catch_takes_states_timeout() {
 #[test]
 fn express_machines_refuse_callback_tasks_as_aws_does() {
     let dir = scratch("callbacks-express");
-    let server = Server::start(&dir.join("data"), &[]);
+    let server = with_queue(Server::start(&dir.join("data"), &[]));
     let definition = definition(json!({}));
     let refused = aws(
         &server,
