@@ -687,21 +687,26 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
     /// pass (a full disk, an I/O error), the step waits in memory and is committed again with
     /// backoff: nothing after it is performed before it is durable, and the execution carries
     /// on by itself once the store writes again.
-    async fn commit_step(&self, execution: &str, writes: Vec<Write>) -> Result<(), EngineError> {
+    async fn commit_step(
+        &self,
+        execution: &str,
+        mut writes: Vec<Write>,
+    ) -> Result<(), EngineError> {
         let mut backoff = sluice_types::Backoff::new(
             std::time::Duration::from_millis(50),
             std::time::Duration::from_secs(2),
         );
         let mut paused = false;
         loop {
-            match self.inner.store.commit(writes.clone()).await {
+            match self.inner.store.commit_or_return(writes).await {
                 Ok(()) => {
                     if paused {
                         tracing::info!(execution, "the store writes again; execution continues");
                     }
                     return Ok(());
                 }
-                Err(sluice_store::Error::Storage(reason)) => {
+                Err((sluice_store::Error::Storage(reason), returned)) if !returned.is_empty() => {
+                    writes = returned;
                     if !paused {
                         tracing::warn!(
                             execution,
@@ -712,7 +717,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                     }
                     tokio::time::sleep(backoff.next_delay()).await;
                 }
-                Err(other) => return Err(other.into()),
+                Err((other, _)) => return Err(other.into()),
             }
         }
     }

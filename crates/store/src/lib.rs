@@ -49,6 +49,14 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// still be applied.
     fn commit(&self, writes: Vec<Write>) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// [`Store::commit`], giving the writes back with the error when the commit failed, so a
+    /// caller that retries (a step waiting out a full disk) keeps no copy of its own. The
+    /// writes come back empty when they are lost (the writer died mid-commit).
+    fn commit_or_return(
+        &self,
+        writes: Vec<Write>,
+    ) -> impl Future<Output = Result<(), (Error, Vec<Write>)>> + Send;
+
     /// The machine or version with this ARN.
     fn state_machine(
         &self,

@@ -307,10 +307,18 @@ impl Drop for Inner {
 
 impl Store for SqliteStore {
     async fn commit(&self, writes: Vec<Write>) -> Result<(), Error> {
+        self.commit_or_return(writes)
+            .await
+            .map_err(|(error, _)| error)
+    }
+
+    async fn commit_or_return(&self, writes: Vec<Write>) -> Result<(), (Error, Vec<Write>)> {
         if self.inner.closed.load(Ordering::Relaxed) {
-            return Err(Error::Closed);
+            return Err((Error::Closed, writes));
         }
-        let writer = self.inner.writer.as_ref().ok_or(Error::Closed)?;
+        let Some(writer) = self.inner.writer.as_ref() else {
+            return Err((Error::Closed, writes));
+        };
         let (reply, answer) = oneshot::channel();
         let bytes = writes.iter().map(Write::approx_bytes).sum();
         let packed = codec::pack_writes(&writes);
@@ -320,15 +328,21 @@ impl Store for SqliteStore {
             bytes,
             reply,
         };
-        writer
-            .send(writer::Msg::Commit(job))
-            .await
-            .map_err(|_| Error::Closed)?;
+        if let Err(refused) = writer.send(writer::Msg::Commit(job)).await {
+            let writes = match refused.0 {
+                writer::Msg::Commit(job) => job.writes,
+                _ => Vec::new(),
+            };
+            return Err((Error::Closed, writes));
+        }
         // A dropped reply means the writer died before answering: the commit may or may not
-        // be durable, so it must not be reported as done.
-        answer
-            .await
-            .unwrap_or_else(|_| Err(Error::Storage("the writer stopped before answering".into())))
+        // be durable, so it must not be reported as done (nor retried: the writes are gone).
+        answer.await.unwrap_or_else(|_| {
+            Err((
+                Error::Storage("the writer stopped before answering".into()),
+                Vec::new(),
+            ))
+        })
     }
 
     async fn state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, Error> {

@@ -48,7 +48,8 @@ pub(super) struct Job {
     /// that the single writer thread does not spend its time compressing.
     pub(super) packed: Vec<rusqlite::types::Value>,
     pub(super) bytes: usize,
-    pub(super) reply: oneshot::Sender<Result<(), Error>>,
+    /// A failed commit's writes come back with its error, for a caller that retries them.
+    pub(super) reply: oneshot::Sender<Result<(), (Error, Vec<Write>)>>,
 }
 
 /// [`crate::Store::purge_closed`]: at most `limit` executions that stopped before
@@ -218,12 +219,17 @@ impl Writer {
         tracing::trace!(commits = group.len(), ok, "store group committed");
 
         for (job, result) in group.into_iter().zip(results) {
-            if result.is_ok() {
-                // Before the answer: whoever was answered reads what was committed.
-                self.recent.apply(job.writes);
-            }
             // A waiter that gave up (its future was dropped) still had its commit applied.
-            let _ = job.reply.send(result);
+            match result {
+                Ok(()) => {
+                    // Before the answer: whoever was answered reads what was committed.
+                    self.recent.apply(job.writes);
+                    let _ = job.reply.send(Ok(()));
+                }
+                Err(error) => {
+                    let _ = job.reply.send(Err((error, job.writes)));
+                }
+            }
         }
     }
 
