@@ -12,6 +12,7 @@
 
 mod md5;
 pub mod message;
+mod moves;
 pub mod settings;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,7 @@ use sluice_types::Scope;
 use tokio::sync::Notify;
 
 pub use message::{Attribute, AttributeValue, Attributes, Received, Sent};
+pub use moves::{MAX_RATE, MoveStatus, MoveTask};
 pub use settings::{AttributeMap, Redrive, Settings};
 
 /// The longest a message may stay invisible after its receive: 12 hours.
@@ -53,6 +55,9 @@ pub enum Error {
     ReceiptHandleIsInvalid(String),
     #[error("Message does not exist or is not available for visibility timeout change.")]
     MessageNotInflight,
+    /// A message move task's source, destination or handle that does not exist.
+    #[error("{0}")]
+    ResourceNotFound(String),
     /// The store could not commit (a full disk): retryable.
     #[error("{0}")]
     Unavailable(String),
@@ -120,6 +125,10 @@ struct Inner<S> {
     scope: Scope,
     /// By name.
     queues: Mutex<BTreeMap<String, Arc<Queue>>>,
+    /// Message move tasks, newest first.
+    moves: Mutex<Vec<Arc<MoveTask>>>,
+    /// The broker's background work (message move tasks), stopped first at shutdown.
+    tasks: sluice_runtime::Tasks,
 }
 
 /// One queue: its settings, its messages and the waiters of its long polls.
@@ -147,7 +156,7 @@ struct Held {
     delivery: Delivery,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -198,12 +207,71 @@ impl<S: Store> Broker<S> {
                 clock,
                 scope,
                 queues: Mutex::new(queues),
+                moves: Mutex::default(),
+                tasks: sluice_runtime::Tasks::new("broker"),
             }),
         })
     }
 
     pub fn clock(&self) -> &Clock {
         &self.inner.clock
+    }
+
+    /// The broker's background tasks, for an orderly shutdown.
+    pub fn tasks(&self) -> &sluice_runtime::Tasks {
+        &self.inner.tasks
+    }
+
+    /// Moves the message `seq` of `source` to `target` in one commit (sent there, deleted
+    /// here), keeping where it was dead-lettered from.
+    async fn move_message(
+        &self,
+        source: &Arc<Queue>,
+        seq: u64,
+        target: &Arc<Queue>,
+    ) -> Result<(), Error> {
+        let now = self.inner.clock.now_ms();
+        let Some(sent) = lock(&source.state)
+            .messages
+            .get(&seq)
+            .map(|held| (*held.sent).clone())
+        else {
+            return Ok(());
+        };
+        let target_seq = {
+            let mut state = lock(&target.state);
+            state.next_seq += 1;
+            state.next_seq - 1
+        };
+        let delivery = Delivery {
+            visible_ms: now,
+            ..Delivery::default()
+        };
+        self.inner
+            .store
+            .commit(vec![
+                Write::SendMessage(MessageRecord {
+                    queue: target.arn.clone(),
+                    seq: target_seq,
+                    delivery: delivery.clone(),
+                    body: sent.encode(),
+                }),
+                Write::DeleteMessage {
+                    queue: source.arn.clone(),
+                    seq,
+                },
+            ])
+            .await?;
+        lock(&source.state).messages.remove(&seq);
+        lock(&target.state).messages.insert(
+            target_seq,
+            Held {
+                sent: Arc::new(sent),
+                delivery,
+            },
+        );
+        target.arrived.notify_waiters();
+        Ok(())
     }
 
     /// The queue named `name`.

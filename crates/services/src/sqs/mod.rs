@@ -9,19 +9,21 @@ use sluice_api::ApiError;
 use sluice_api::gateway::request_endpoint;
 use sluice_api::sqs::Sqs;
 use sluice_api::sqs::model::{
-    BatchResultErrorEntry, ChangeMessageVisibilityRequest, CreateQueueRequest, CreateQueueResult,
+    BatchResultErrorEntry, CancelMessageMoveTaskRequest, CancelMessageMoveTaskResult,
+    ChangeMessageVisibilityRequest, CreateQueueRequest, CreateQueueResult,
     DeleteMessageBatchRequest, DeleteMessageBatchResult, DeleteMessageBatchResultEntry,
     DeleteMessageRequest, DeleteQueueRequest, GetQueueAttributesRequest, GetQueueAttributesResult,
     GetQueueUrlRequest, GetQueueUrlResult, ListDeadLetterSourceQueuesRequest,
-    ListDeadLetterSourceQueuesResult, ListQueueTagsRequest, ListQueueTagsResult, ListQueuesRequest,
+    ListDeadLetterSourceQueuesResult, ListMessageMoveTasksRequest, ListMessageMoveTasksResult,
+    ListMessageMoveTasksResultEntry, ListQueueTagsRequest, ListQueueTagsResult, ListQueuesRequest,
     ListQueuesResult, Message, MessageAttributeValue, MessageSystemAttributeValue,
     PurgeQueueRequest, QueueAttributeName, ReceiveMessageRequest, ReceiveMessageResult,
     SendMessageBatchRequest, SendMessageBatchResult, SendMessageBatchResultEntry,
-    SendMessageRequest, SendMessageResult, SetQueueAttributesRequest, TagQueueRequest,
-    UntagQueueRequest,
+    SendMessageRequest, SendMessageResult, SetQueueAttributesRequest, StartMessageMoveTaskRequest,
+    StartMessageMoveTaskResult, TagQueueRequest, UntagQueueRequest,
 };
 use sluice_broker::{
-    Attribute, AttributeValue, Attributes, Broker, Error, Receive, Received, Send,
+    Attribute, AttributeValue, Attributes, Broker, Error, MoveStatus, Receive, Received, Send,
 };
 use sluice_store::Store;
 use sluice_types::{Scope, page_token};
@@ -68,6 +70,7 @@ fn api_error(error: Error) -> ApiError {
         Error::InvalidParameterValue(_) => "InvalidParameterValue",
         Error::ReceiptHandleIsInvalid(_) => "ReceiptHandleIsInvalid",
         Error::MessageNotInflight => "MessageNotInflight",
+        Error::ResourceNotFound(_) => "ResourceNotFoundException",
         Error::Unavailable(_) => {
             return ApiError::new("ServiceUnavailable", error.to_string()).with_status(503);
         }
@@ -518,6 +521,79 @@ impl<S: Store> Sqs for SqsBackend<S> {
             }
         }
         Ok(result)
+    }
+
+    async fn start_message_move_task(
+        &self,
+        input: StartMessageMoveTaskRequest,
+    ) -> Result<StartMessageMoveTaskResult, ApiError> {
+        let rate = match input.max_number_of_messages_per_second {
+            Some(n) => Some(u32::try_from(n).map_err(|_| {
+                invalid_parameter(format!(
+                    "Value {n} for parameter MaxNumberOfMessagesPerSecond is invalid. Reason: Must be between 1 and {}.",
+                    sluice_broker::MAX_RATE
+                ))
+            })?),
+            None => None,
+        };
+        let task = self
+            .broker
+            .start_move(&input.source_arn, input.destination_arn.as_deref(), rate)
+            .map_err(api_error)?;
+        Ok(StartMessageMoveTaskResult {
+            task_handle: Some(task.handle.clone()),
+        })
+    }
+
+    async fn list_message_move_tasks(
+        &self,
+        input: ListMessageMoveTasksRequest,
+    ) -> Result<ListMessageMoveTasksResult, ApiError> {
+        let limit = match input.max_results {
+            None => 1,
+            Some(n @ 1..=10) => n as usize,
+            Some(n) => {
+                return Err(invalid_parameter(format!(
+                    "Value {n} for parameter MaxResults is invalid. Reason: You must enter a number that's between 1 and 10."
+                )));
+            }
+        };
+        let tasks = self.broker.moves(&input.source_arn).map_err(api_error)?;
+        let results = tasks
+            .iter()
+            .take(limit)
+            .map(|task| {
+                let (status, reason) = task.status();
+                ListMessageMoveTasksResultEntry {
+                    // AWS shows the handle of running tasks only.
+                    task_handle: (status == MoveStatus::Running).then(|| task.handle.clone()),
+                    status: Some(status.as_str().to_owned()),
+                    source_arn: Some(task.source_arn.clone()),
+                    destination_arn: task.destination_arn.clone(),
+                    max_number_of_messages_per_second: task.rate.map(|r| r as i32),
+                    approximate_number_of_messages_moved: Some(task.moved() as i64),
+                    approximate_number_of_messages_to_move: Some(task.to_move as i64),
+                    failure_reason: reason,
+                    started_timestamp: Some(task.started_ms),
+                }
+            })
+            .collect();
+        Ok(ListMessageMoveTasksResult {
+            results: Some(results),
+        })
+    }
+
+    async fn cancel_message_move_task(
+        &self,
+        input: CancelMessageMoveTaskRequest,
+    ) -> Result<CancelMessageMoveTaskResult, ApiError> {
+        let task = self
+            .broker
+            .cancel_move(&input.task_handle)
+            .map_err(api_error)?;
+        Ok(CancelMessageMoveTaskResult {
+            approximate_number_of_messages_moved: Some(task.moved() as i64),
+        })
     }
 
     async fn tag_queue(&self, input: TagQueueRequest) -> Result<(), ApiError> {

@@ -166,6 +166,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let broker = sluice_broker::Broker::open(store.clone(), clock.clone(), scope.clone())
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the queues: {e}"))?;
+    let broker_tasks = broker.tasks().clone();
     let sqs = Arc::new(SqsBackend::new(broker, scope.clone()));
     sdk.register("sqs", "Sqs", Casing::Pascal)
         .set(Arc::new(SqsService(Arc::clone(&sqs))));
@@ -195,9 +196,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         step_functions_sdk,
     )
     .await;
-    // In order: executions stop between steps (they resume after a restart), then the
-    // functions and their workers, then the store.
+    // In order: executions stop between steps (they resume after a restart), message move
+    // tasks between two messages, then the functions and their workers, then the store.
     engine_tasks.shutdown(ENGINE_GRACE).await;
+    broker_tasks.shutdown(Duration::from_secs(5)).await;
     functions.shutdown(Duration::from_secs(5)).await;
     // Flush and close whatever happened: every acknowledged commit is already durable, and
     // queued ones are written before `close` returns.

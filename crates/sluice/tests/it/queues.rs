@@ -545,3 +545,80 @@ fn no_acknowledged_message_is_lost_across_kill_9() {
     assert!(lost.is_empty(), "lost: {lost:?}");
     assert_eq!(after_delete, 0, "redelivered after an acknowledged delete");
 }
+
+const BOTO3_MOVES: &str = r#"
+import time
+from botocore.exceptions import ClientError
+sqs = boto3.client("sqs", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
+                   aws_access_key_id="x", aws_secret_access_key="x",
+                   config=Config(retries={"max_attempts": 1}))
+
+def code(call, **kwargs):
+    try:
+        call(**kwargs)
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    raise AssertionError("no error")
+
+def arn(url):
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+policy = json.dumps({"deadLetterTargetArn": arn(dlq), "maxReceiveCount": 1})
+sources = [sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": policy})["QueueUrl"]
+           for name in ["orders", "payments"]]
+other = sqs.create_queue(QueueName="other")["QueueUrl"]
+# Two messages from each source end up in the DLQ.
+for url in sources:
+    for i in range(2):
+        sqs.send_message(QueueUrl=url, MessageBody=f"{url.rsplit('/', 1)[1]}-{i}")
+    for _ in range(2):
+        sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+for url in sources:
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+assert sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"] == "4"
+
+# Only a dead-letter queue can be a source; the source must exist.
+assert code(sqs.start_message_move_task, SourceArn=arn(other)) == "InvalidParameterValue"
+assert code(sqs.start_message_move_task, SourceArn=arn(dlq).replace("dlq", "nope")) == "ResourceNotFoundException"
+
+# Without a destination, each message goes back to the queue it came from.
+handle = sqs.start_message_move_task(SourceArn=arn(dlq))["TaskHandle"]
+assert handle
+for _ in range(100):
+    task = sqs.list_message_move_tasks(SourceArn=arn(dlq))["Results"][0]
+    if task["Status"] != "RUNNING":
+        break
+    time.sleep(0.05)
+assert task["Status"] == "COMPLETED", task
+assert task["ApproximateNumberOfMessagesMoved"] == 4, task
+for url in sources:
+    name = url.rsplit("/", 1)[1]
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30)["Messages"]
+    assert sorted(m["Body"] for m in got) == [f"{name}-0", f"{name}-1"], got
+
+# A rate-limited move to a destination can be cancelled; what moved stays moved.
+for i in range(20):
+    sqs.send_message(QueueUrl=sources[0], MessageBody=f"again-{i}")
+sqs.receive_message(QueueUrl=sources[0], MaxNumberOfMessages=10, VisibilityTimeout=0)
+sqs.receive_message(QueueUrl=sources[0], MaxNumberOfMessages=10, VisibilityTimeout=0)
+sqs.receive_message(QueueUrl=sources[0], MaxNumberOfMessages=10, VisibilityTimeout=0)
+handle = sqs.start_message_move_task(SourceArn=arn(dlq), DestinationArn=arn(other),
+                                     MaxNumberOfMessagesPerSecond=5)["TaskHandle"]
+assert code(sqs.start_message_move_task, SourceArn=arn(dlq)) == "InvalidParameterValue"
+time.sleep(0.5)
+moved = sqs.cancel_message_move_task(TaskHandle=handle)["ApproximateNumberOfMessagesMoved"]
+assert 0 < moved < 20, moved
+time.sleep(0.5)
+tasks = sqs.list_message_move_tasks(SourceArn=arn(dlq), MaxResults=10)["Results"]
+assert [t["Status"] for t in tasks] == ["CANCELLED", "COMPLETED"], tasks
+assert code(sqs.cancel_message_move_task, TaskHandle=handle) == "ResourceNotFoundException"
+print("OK")
+"#;
+
+#[test]
+fn message_move_tasks_return_dead_letters_to_their_queues() {
+    let dir = scratch("queues-moves");
+    let server = Server::start(&dir, &[]);
+    run_boto3(&server, BOTO3_MOVES, &[]);
+}
