@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::Engine as _;
 use sluice_clock::Clock;
-use sluice_store::{Delivery, MessageRecord, QueueRecord, Store, Write};
+use sluice_store::{DedupRecord, Delivery, MessageRecord, QueueRecord, Store, Write};
 use sluice_types::Scope;
 use tokio::sync::Notify;
 
@@ -30,6 +30,8 @@ pub use settings::{AttributeMap, Redrive, Settings};
 
 /// The longest a message may stay invisible after its receive: 12 hours.
 pub const MAX_VISIBILITY_SECONDS: i64 = 43_200;
+/// How long a FIFO queue remembers a deduplication id: five minutes.
+pub const DEDUPLICATION_WINDOW_MS: i64 = 5 * 60 * 1000;
 /// The most tags a queue carries.
 pub const MAX_TAGS: usize = 50;
 /// The most messages one receive returns.
@@ -58,6 +60,8 @@ pub enum Error {
     /// A message move task's source, destination or handle that does not exist.
     #[error("{0}")]
     ResourceNotFound(String),
+    #[error("The request must contain the parameter {0}.")]
+    MissingParameter(&'static str),
     /// The store could not commit (a full disk): retryable.
     #[error("{0}")]
     Unavailable(String),
@@ -77,6 +81,10 @@ pub struct Send {
     /// `None`: the queue's `DelaySeconds`.
     pub delay_seconds: Option<i64>,
     pub trace_header: Option<String>,
+    /// FIFO queues: required.
+    pub group_id: Option<String>,
+    /// FIFO queues: required unless the queue deduplicates by content.
+    pub deduplication_id: Option<String>,
 }
 
 /// What SendMessage answers.
@@ -85,6 +93,8 @@ pub struct SendOutcome {
     pub message_id: String,
     pub md5_of_body: String,
     pub md5_of_attributes: Option<String>,
+    /// FIFO queues: the message's place in the queue.
+    pub sequence_number: Option<String>,
 }
 
 /// A receive's options.
@@ -149,6 +159,8 @@ struct QueueState {
     next_seq: u64,
     messages: BTreeMap<u64, Held>,
     deleted: bool,
+    /// FIFO queues: deduplication key → (message id, sequence number, expiry).
+    dedup: std::collections::HashMap<String, (String, u64, i64)>,
 }
 
 struct Held {
@@ -183,7 +195,20 @@ impl<S: Store> Broker<S> {
                     },
                 );
             }
-            let next_seq = messages.keys().next_back().map_or(1, |seq| seq + 1);
+            let now = clock.now_ms();
+            let dedup = store
+                .dedup(&record.arn, now)
+                .await?
+                .into_iter()
+                .map(|d| (d.key, (d.message_id, d.sequence, d.expires_ms)))
+                .collect::<std::collections::HashMap<_, _>>();
+            // Sequence numbers never go back, even past deleted messages.
+            let last_sequence = dedup.values().map(|d| d.1).max().unwrap_or(0);
+            let next_seq = messages
+                .keys()
+                .next_back()
+                .map_or(1, |seq| seq + 1)
+                .max(last_sequence + 1);
             let queue = Queue {
                 arn: record.arn.clone(),
                 name: record.name.clone(),
@@ -196,6 +221,7 @@ impl<S: Store> Broker<S> {
                     next_seq,
                     messages,
                     deleted: false,
+                    dedup,
                 }),
                 arrived: Notify::new(),
             };
@@ -306,8 +332,8 @@ impl<S: Store> Broker<S> {
         given: &AttributeMap,
         tags: Vec<(String, String)>,
     ) -> Result<Arc<Queue>, Error> {
-        validate_name(name)?;
         let attributes = settings::apply(&settings::defaults(), given)?;
+        validate_name(name, Settings::of(&attributes).fifo)?;
         if let Some(settings) = Some(Settings::of(&attributes))
             && let Some(redrive) = &settings.redrive
             && self.queue_by_arn(&redrive.dead_letter_target_arn).is_none()
@@ -357,6 +383,7 @@ impl<S: Store> Broker<S> {
                 next_seq: 1,
                 messages: BTreeMap::new(),
                 deleted: false,
+                dedup: std::collections::HashMap::new(),
             }),
             arrived: Notify::new(),
         });
@@ -482,8 +509,36 @@ impl<S: Store> Broker<S> {
                 match state.check(&message) {
                     Err(error) => outcomes.push(Err(error)),
                     Ok(delay) => {
+                        // A FIFO queue answers a deduplication id seen in the last five
+                        // minutes with the first message, and keeps no second one.
+                        let dedup = if state.settings.fifo {
+                            let id = match &message.deduplication_id {
+                                Some(id) => id.clone(),
+                                None => content_deduplication_id(&message.body),
+                            };
+                            let key = if state.settings.deduplication_per_group {
+                                format!("{}\n{id}", message.group_id.as_deref().unwrap_or_default())
+                            } else {
+                                id.clone()
+                            };
+                            if let Some((message_id, sequence, expires_ms)) = state.dedup.get(&key)
+                                && *expires_ms > now
+                            {
+                                outcomes.push(Ok(SendOutcome {
+                                    message_id: message_id.clone(),
+                                    md5_of_body: md5::hex(message.body.as_bytes()),
+                                    md5_of_attributes: md5::of_attributes(&message.attributes),
+                                    sequence_number: Some(sequence_number(*sequence)),
+                                }));
+                                continue;
+                            }
+                            Some((key, id))
+                        } else {
+                            None
+                        };
                         let seq = state.next_seq;
                         state.next_seq += 1;
+                        let fifo = dedup.is_some();
                         let sent = Sent {
                             id: uuid::Uuid::new_v4().to_string(),
                             md5_of_body: md5::hex(message.body.as_bytes()),
@@ -493,12 +548,32 @@ impl<S: Store> Broker<S> {
                             sent_ms: now,
                             trace_header: message.trace_header,
                             dead_letter_source: None,
+                            group_id: message.group_id.filter(|_| fifo),
+                            deduplication_id: dedup.as_ref().map(|(_, id)| id.clone()),
+                            sequence_number: fifo.then(|| sequence_number(seq)),
                         };
                         outcomes.push(Ok(SendOutcome {
                             message_id: sent.id.clone(),
                             md5_of_body: sent.md5_of_body.clone(),
                             md5_of_attributes: sent.md5_of_attributes.clone(),
+                            sequence_number: sent.sequence_number.clone(),
                         }));
+                        if let Some((key, _)) = dedup {
+                            let expires_ms = now + DEDUPLICATION_WINDOW_MS;
+                            state
+                                .dedup
+                                .insert(key.clone(), (sent.id.clone(), seq, expires_ms));
+                            writes.push(Write::PutDedup {
+                                record: DedupRecord {
+                                    queue: queue.arn.clone(),
+                                    key,
+                                    message_id: sent.id.clone(),
+                                    sequence: seq,
+                                    expires_ms,
+                                },
+                                now_ms: now,
+                            });
+                        }
                         let delivery = Delivery {
                             visible_ms: now + delay * 1000,
                             ..Delivery::default()
@@ -585,12 +660,22 @@ impl<S: Store> Broker<S> {
                 .unwrap_or(settings.visibility_timeout_seconds);
             let max = options.max_messages.clamp(1, MAX_RECEIVE);
             let mut expired = Vec::new();
+            // FIFO: a group with a message in flight (or not yet visible) gives nothing until
+            // that message is deleted or visible again, so each group is received in order.
+            let mut blocked: std::collections::HashSet<&str> = std::collections::HashSet::new();
             for (&seq, held) in state.messages.iter_mut() {
                 if held.sent.sent_ms + settings.retention_ms <= now {
                     expired.push(seq);
                     continue;
                 }
+                let group = held.sent.group_id.as_deref();
+                if group.is_some_and(|g| blocked.contains(g)) {
+                    continue;
+                }
                 if held.delivery.visible_ms > now {
+                    if let Some(group) = group {
+                        blocked.insert(group);
+                    }
                     next_visible = Some(next_visible.map_or(held.delivery.visible_ms, |at| {
                         at.min(held.delivery.visible_ms)
                     }));
@@ -860,6 +945,21 @@ impl QueueState {
                 u32::from(c)
             )));
         }
+        if self.settings.fifo {
+            if message.group_id.is_none() {
+                return Err(Error::MissingParameter("MessageGroupId"));
+            }
+            if message.deduplication_id.is_none() && !self.settings.content_based_deduplication {
+                return Err(Error::InvalidParameterValue(
+                    "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly".into(),
+                ));
+            }
+            if let Some(delay) = message.delay_seconds {
+                return Err(Error::InvalidParameterValue(format!(
+                    "Value {delay} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type."
+                )));
+            }
+        }
         match message.delay_seconds {
             None => Ok(self.settings.delay_seconds),
             Some(delay) if (0..=900).contains(&delay) => Ok(delay),
@@ -884,29 +984,45 @@ impl QueueState {
     }
 }
 
+/// A FIFO queue's sequence number: increasing per queue, 20 digits as AWS shows them.
+fn sequence_number(seq: u64) -> String {
+    format!("{:020}", 18_000_000_000_000_000_000u128 + u128::from(seq))
+}
+
+/// `ContentBasedDeduplication`: the SHA-256 of the body, hex.
+fn content_deduplication_id(body: &str) -> String {
+    use sha2::Digest as _;
+    format!("{:x}", sha2::Sha256::digest(body.as_bytes()))
+}
+
 /// The characters SQS accepts in a body (XML's).
 fn allowed(c: char) -> bool {
     matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
 }
 
-/// Queue names: 1 to 80 of `[A-Za-z0-9_-]`.
-fn validate_name(name: &str) -> Result<(), Error> {
-    let ok = !name.is_empty()
-        && name.len() <= 80
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(())
-    } else if name.ends_with(".fifo") {
-        Err(Error::InvalidParameterValue(
-            "Sluice does not support FIFO queues yet".into(),
-        ))
+/// Queue names: 1 to 80 of `[A-Za-z0-9_-]`; a FIFO queue's ends with `.fifo` (counted).
+fn validate_name(name: &str, fifo: bool) -> Result<(), Error> {
+    let base = if fifo {
+        name.strip_suffix(".fifo")
     } else {
-        Err(Error::InvalidParameterValue(
+        Some(name)
+    };
+    let ok = base.is_some_and(|base| {
+        !base.is_empty()
+            && name.len() <= 80
+            && base
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    });
+    match (ok, fifo) {
+        (true, _) => Ok(()),
+        (false, true) => Err(Error::InvalidParameterValue(
+            "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.".into(),
+        )),
+        (false, false) => Err(Error::InvalidParameterValue(
             "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
                 .into(),
-        ))
+        )),
     }
 }
 
@@ -948,10 +1064,15 @@ mod tests {
 
     #[test]
     fn names_follow_awss_rules() {
-        assert!(validate_name("orders-1_a").is_ok());
-        assert!(validate_name(&"a".repeat(80)).is_ok());
-        for bad in ["", "a b", "a.b", &"a".repeat(81)] {
-            assert!(validate_name(bad).is_err(), "{bad}");
+        assert!(validate_name("orders-1_a", false).is_ok());
+        assert!(validate_name(&"a".repeat(80), false).is_ok());
+        for bad in ["", "a b", "a.b", "a.fifo", &"a".repeat(81)] {
+            assert!(validate_name(bad, false).is_err(), "{bad}");
+        }
+        assert!(validate_name("orders.fifo", true).is_ok());
+        assert!(validate_name(&format!("{}.fifo", "a".repeat(75)), true).is_ok());
+        for bad in ["orders", ".fifo", &format!("{}.fifo", "a".repeat(76))] {
+            assert!(validate_name(bad, true).is_err(), "{bad}");
         }
     }
 }

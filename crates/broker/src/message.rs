@@ -37,6 +37,13 @@ pub struct Sent {
     pub trace_header: Option<String>,
     /// The queue it was first sent to, when a dead-letter move brought it here.
     pub dead_letter_source: Option<String>,
+    /// FIFO queues: the message's group, deduplication id and sequence number.
+    #[serde(default)]
+    pub group_id: Option<String>,
+    #[serde(default)]
+    pub deduplication_id: Option<String>,
+    #[serde(default)]
+    pub sequence_number: Option<String>,
 }
 
 impl Sent {

@@ -43,6 +43,11 @@ pub struct Settings {
     pub receive_wait_seconds: i64,
     pub visibility_timeout_seconds: i64,
     pub redrive: Option<Redrive>,
+    /// A FIFO queue: ordered per message group, deduplicated.
+    pub fifo: bool,
+    pub content_based_deduplication: bool,
+    /// `DeduplicationScope: messageGroup`: ids are unique per group, not per queue.
+    pub deduplication_per_group: bool,
 }
 
 /// `RedrivePolicy`: where a message goes after `max_receive_count` receives.
@@ -56,6 +61,10 @@ pub struct Redrive {
 /// attributes with them applied to `current` (defaults first for a new queue).
 pub fn apply(current: &AttributeMap, given: &AttributeMap) -> Result<AttributeMap, Error> {
     let mut out = current.clone();
+    let fifo = given
+        .get("FifoQueue")
+        .or_else(|| current.get("FifoQueue"))
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     for (name, value) in given {
         if let Some(&(_, min, max, _)) = RANGES.iter().find(|(n, ..)| n == name) {
             match value.trim().parse::<i64>() {
@@ -87,18 +96,28 @@ pub fn apply(current: &AttributeMap, given: &AttributeMap) -> Result<AttributeMa
             }
             out.insert(name.clone(), value.clone());
         } else if name == "FifoQueue" {
-            if value.eq_ignore_ascii_case("true") {
-                return Err(Error::InvalidAttributeValue(
-                    "Sluice does not support FIFO queues yet: FifoQueue must be false".into(),
-                ));
-            }
-            if !value.eq_ignore_ascii_case("false") {
-                return Err(invalid_value(name));
+            match value.to_ascii_lowercase().as_str() {
+                "true" => {
+                    out.insert(name.clone(), "true".into());
+                }
+                "false" => {}
+                _ => return Err(invalid_value(name)),
             }
         } else if FIFO_ONLY.contains(&name.as_str()) {
-            return Err(Error::InvalidAttributeName(format!(
-                "You can specify the {name} only when FifoQueue is set to true."
-            )));
+            if !fifo {
+                return Err(Error::InvalidAttributeName(format!(
+                    "You can specify the {name} only when FifoQueue is set to true."
+                )));
+            }
+            let allowed: &[&str] = match name.as_str() {
+                "ContentBasedDeduplication" => &["true", "false"],
+                "DeduplicationScope" => &["messageGroup", "queue"],
+                _ => &["perQueue", "perMessageGroupId"],
+            };
+            if !allowed.contains(&value.as_str()) {
+                return Err(invalid_value(name));
+            }
+            out.insert(name.clone(), value.clone());
         } else {
             return Err(Error::InvalidAttributeName(format!(
                 "Unknown Attribute {name}."
@@ -138,6 +157,13 @@ impl Settings {
             redrive: attributes
                 .get("RedrivePolicy")
                 .and_then(|value| redrive(value).ok()),
+            fifo: attributes.get("FifoQueue").is_some_and(|v| v == "true"),
+            content_based_deduplication: attributes
+                .get("ContentBasedDeduplication")
+                .is_some_and(|v| v == "true"),
+            deduplication_per_group: attributes
+                .get("DeduplicationScope")
+                .is_some_and(|v| v == "messageGroup"),
         }
     }
 }

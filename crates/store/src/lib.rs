@@ -32,9 +32,9 @@ use std::future::Future;
 
 pub use error::Error;
 pub use model::{
-    ActivityRecord, AliasRecord, Delivery, EventRecord, ExecutionFilter, ExecutionRecord,
-    ExecutionStatus, MachineArn, MachineType, MapRunRecord, MessageRecord, Page, QueueRecord,
-    StateMachineRecord, TimerRecord, Write,
+    ActivityRecord, AliasRecord, DedupRecord, Delivery, EventRecord, ExecutionFilter,
+    ExecutionRecord, ExecutionStatus, MachineArn, MachineType, MapRunRecord, MessageRecord, Page,
+    QueueRecord, StateMachineRecord, TimerRecord, Write,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore};
 
@@ -159,6 +159,13 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         queue: &str,
     ) -> impl Future<Output = Result<Vec<MessageRecord>, Error>> + Send;
+
+    /// A FIFO queue's deduplication records that have not expired at `now_ms`.
+    fn dedup(
+        &self,
+        queue: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Vec<DedupRecord>, Error>> + Send;
 
     /// The Map Run with this ARN.
     fn map_run(

@@ -221,6 +221,18 @@ pub struct Delivery {
     pub receipt: Option<String>,
 }
 
+/// A FIFO queue's deduplication record: what a deduplication id answers until it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DedupRecord {
+    /// The queue's ARN.
+    pub queue: String,
+    /// The broker's key (the id, or the group and the id).
+    pub key: String,
+    pub message_id: String,
+    pub sequence: u64,
+    pub expires_ms: i64,
+}
+
 /// A distributed Map's Map Run. `body` is the engine's own JSON (its status, limits and
 /// counts); the store never looks inside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -304,6 +316,9 @@ pub enum Write {
     DeleteMessage { queue: String, seq: u64 },
     /// Deletes every message of a queue.
     PurgeQueue { queue: String },
+    /// Records a deduplication id (replacing an expired one) and forgets the queue's records
+    /// that expired before `now_ms`.
+    PutDedup { record: DedupRecord, now_ms: i64 },
 }
 
 impl Write {
@@ -362,6 +377,9 @@ impl Write {
                 queue, delivery, ..
             } => ROW + queue.len() + delivery.receipt.as_ref().map_or(0, String::len),
             Self::DeleteMessage { queue, .. } | Self::PurgeQueue { queue } => ROW + queue.len(),
+            Self::PutDedup { record, .. } => {
+                ROW + record.queue.len() + record.key.len() + record.message_id.len()
+            }
             Self::DeleteStateMachine { arn }
             | Self::DeleteAlias { arn }
             | Self::DeleteExecution { arn }

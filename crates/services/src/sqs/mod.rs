@@ -71,6 +71,7 @@ fn api_error(error: Error) -> ApiError {
         Error::ReceiptHandleIsInvalid(_) => "ReceiptHandleIsInvalid",
         Error::MessageNotInflight => "MessageNotInflight",
         Error::ResourceNotFound(_) => "ResourceNotFoundException",
+        Error::MissingParameter(_) => "MissingParameter",
         Error::Unavailable(_) => {
             return ApiError::new("ServiceUnavailable", error.to_string()).with_status(503);
         }
@@ -159,6 +160,15 @@ fn message(received: Received, system: &[String], selected_attributes: &[String]
     }
     if let Some(source) = &sent.dead_letter_source {
         put("DeadLetterQueueSourceArn", source.clone());
+    }
+    for (name, value) in [
+        ("MessageGroupId", &sent.group_id),
+        ("MessageDeduplicationId", &sent.deduplication_id),
+        ("SequenceNumber", &sent.sequence_number),
+    ] {
+        if let Some(value) = value {
+            put(name, value.clone());
+        }
     }
     let selected = |name: &str| {
         selected_attributes.iter().any(|s| {
@@ -373,6 +383,8 @@ impl<S: Store> Sqs for SqsBackend<S> {
             attributes: attributes(input.message_attributes)?,
             delay_seconds: delay(input.delay_seconds),
             trace_header: trace_header(input.message_system_attributes.as_ref()),
+            group_id: input.message_group_id,
+            deduplication_id: input.message_deduplication_id,
         };
         let outcome = self
             .broker
@@ -386,6 +398,7 @@ impl<S: Store> Sqs for SqsBackend<S> {
             md5_of_message_body: Some(outcome.md5_of_body),
             md5_of_message_attributes: outcome.md5_of_attributes,
             message_id: Some(outcome.message_id),
+            sequence_number: outcome.sequence_number,
             ..SendMessageResult::default()
         })
     }
@@ -417,6 +430,8 @@ impl<S: Store> Sqs for SqsBackend<S> {
                         attributes,
                         delay_seconds: delay(entry.delay_seconds),
                         trace_header: trace_header(entry.message_system_attributes.as_ref()),
+                        group_id: entry.message_group_id,
+                        deduplication_id: entry.message_deduplication_id,
                     });
                 }
                 Err(error) => result.failed.push(BatchResultErrorEntry {
@@ -435,6 +450,7 @@ impl<S: Store> Sqs for SqsBackend<S> {
                     message_id: sent.message_id,
                     md5_of_message_body: sent.md5_of_body,
                     md5_of_message_attributes: sent.md5_of_attributes,
+                    sequence_number: sent.sequence_number,
                     ..SendMessageBatchResultEntry::default()
                 }),
                 Err(error) => result.failed.push(failed(id, error)),

@@ -622,3 +622,84 @@ fn message_move_tasks_return_dead_letters_to_their_queues() {
     let server = Server::start(&dir, &[]);
     run_boto3(&server, BOTO3_MOVES, &[]);
 }
+
+const BOTO3_FIFO: &str = r#"
+from botocore.exceptions import ClientError
+sqs = boto3.client("sqs", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
+                   aws_access_key_id="x", aws_secret_access_key="x",
+                   config=Config(retries={"max_attempts": 1}))
+
+def code(call, **kwargs):
+    try:
+        call(**kwargs)
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    raise AssertionError("no error")
+
+def bodies(url, **kwargs):
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, **kwargs).get("Messages", [])
+    return [m["Body"] for m in got], got
+
+if os.environ["PHASE"] == "before":
+    assert code(sqs.create_queue, QueueName="jobs", Attributes={"FifoQueue": "true"}) == "InvalidParameterValue"
+    assert code(sqs.create_queue, QueueName="jobs.fifo") == "InvalidParameterValue"
+    assert code(sqs.create_queue, QueueName="std", Attributes={"ContentBasedDeduplication": "true"}) == "InvalidAttributeName"
+    url = sqs.create_queue(QueueName="jobs.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    assert code(sqs.send_message, QueueUrl=url, MessageBody="x", MessageDeduplicationId="d") == "MissingParameter"
+    assert code(sqs.send_message, QueueUrl=url, MessageBody="x", MessageGroupId="a") == "InvalidParameterValue"
+    assert code(sqs.send_message, QueueUrl=url, MessageBody="x", MessageGroupId="a",
+                MessageDeduplicationId="d", DelaySeconds=5) == "InvalidParameterValue"
+    sent = [sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=group,
+                             MessageDeduplicationId=body)
+            for body, group in [("a1", "a"), ("a2", "a"), ("b1", "b")]]
+    numbers = [int(s["SequenceNumber"]) for s in sent]
+    assert numbers == sorted(numbers) and len(set(numbers)) == 3, numbers
+    # The same deduplication id within five minutes: the first message's id, no second message.
+    again = sqs.send_message(QueueUrl=url, MessageBody="a1 again", MessageGroupId="a",
+                             MessageDeduplicationId="a1")
+    assert again["MessageId"] == sent[0]["MessageId"], (again, sent[0])
+    got, messages = bodies(url, MessageSystemAttributeNames=["All"])
+    assert got == ["a1", "a2", "b1"], got
+    assert messages[0]["Attributes"]["MessageGroupId"] == "a", messages[0]
+    assert messages[0]["Attributes"]["SequenceNumber"] == sent[0]["SequenceNumber"], messages[0]
+    # Group a is in flight: its next message waits until a1 and a2 are deleted.
+    sqs.send_message(QueueUrl=url, MessageBody="a3", MessageGroupId="a", MessageDeduplicationId="a3")
+    sqs.send_message(QueueUrl=url, MessageBody="c1", MessageGroupId="c", MessageDeduplicationId="c1")
+    assert bodies(url)[0] == ["c1"]
+    for m in messages[:2]:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert bodies(url)[0] == ["a3"]
+    # Content-based deduplication: the body's SHA-256.
+    cb = sqs.create_queue(QueueName="cb.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    first = sqs.send_message(QueueUrl=cb, MessageBody="same", MessageGroupId="g")
+    assert sqs.send_message(QueueUrl=cb, MessageBody="same", MessageGroupId="g")["MessageId"] == first["MessageId"]
+    assert bodies(cb)[0] == ["same"]
+    open(os.environ["STATE"], "w").write(sent[0]["MessageId"])
+else:
+    url = sqs.get_queue_url(QueueName="jobs.fifo")["QueueUrl"]
+    # Deduplication survives the deletion of the message and a kill -9.
+    again = sqs.send_message(QueueUrl=url, MessageBody="a1 after restart", MessageGroupId="a",
+                             MessageDeduplicationId="a1")
+    assert again["MessageId"] == open(os.environ["STATE"]).read(), again
+    new = sqs.send_message(QueueUrl=url, MessageBody="d1", MessageGroupId="d", MessageDeduplicationId="d1")
+    assert int(new["SequenceNumber"]) > int(again["SequenceNumber"]), (new, again)
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
+    assert "a1 after restart" not in [m["Body"] for m in got], got
+print("OK")
+"#;
+
+#[test]
+fn fifo_queues_keep_group_order_and_deduplicate_across_kill_9() {
+    let dir = scratch("queues-fifo");
+    let state = dir.join("first-message-id");
+    let state = state.to_str().unwrap();
+    let mut server = Server::start(&dir, &[]);
+    run_boto3(
+        &server,
+        BOTO3_FIFO,
+        &[("PHASE", "before"), ("STATE", state)],
+    );
+    server.kill9();
+    let server = Server::start(&dir, &[]);
+    run_boto3(&server, BOTO3_FIFO, &[("PHASE", "after"), ("STATE", state)]);
+}

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc as async_mpsc, oneshot};
 
 use crate::{
-    ActivityRecord, AliasRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord,
+    ActivityRecord, AliasRecord, DedupRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord,
     MapRunRecord, MessageRecord, Page, QueueRecord, StateMachineRecord, Stats, Store, TimerRecord,
     Write,
 };
@@ -445,6 +445,12 @@ impl Store for SqliteStore {
 
     async fn queues(&self) -> Result<Vec<QueueRecord>, Error> {
         self.read(read::queues).await
+    }
+
+    async fn dedup(&self, queue: &str, now_ms: i64) -> Result<Vec<DedupRecord>, Error> {
+        let queue = queue.to_owned();
+        self.read(move |conn| read::dedup(conn, &queue, now_ms))
+            .await
     }
 
     async fn messages(&self, queue: &str) -> Result<Vec<MessageRecord>, Error> {

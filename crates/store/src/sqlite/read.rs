@@ -12,9 +12,9 @@ use super::codec;
 use super::{from_i64, storage, storage_at, to_i64};
 use crate::cursor;
 use crate::{
-    ActivityRecord, AliasRecord, Delivery, Error, EventRecord, ExecutionFilter, ExecutionRecord,
-    ExecutionStatus, MachineArn, MachineType, MapRunRecord, MessageRecord, Page, QueueRecord,
-    StateMachineRecord, TimerRecord,
+    ActivityRecord, AliasRecord, DedupRecord, Delivery, Error, EventRecord, ExecutionFilter,
+    ExecutionRecord, ExecutionStatus, MachineArn, MachineType, MapRunRecord, MessageRecord, Page,
+    QueueRecord, StateMachineRecord, TimerRecord,
 };
 
 pub(super) type Job = Box<dyn FnOnce(&Connection) + Send>;
@@ -262,6 +262,31 @@ pub(super) fn queues(conn: &Connection) -> Result<Vec<QueueRecord>, Error> {
         });
     }
     Ok(queues)
+}
+
+pub(super) fn dedup(
+    conn: &Connection,
+    queue: &str,
+    now_ms: i64,
+) -> Result<Vec<DedupRecord>, Error> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT key, message_id, sequence, expires_ms FROM dedup
+             WHERE queue = ?1 AND expires_ms > ?2",
+        )
+        .map_err(storage)?;
+    let mut rows = statement.query(params![queue, now_ms]).map_err(storage)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(storage)? {
+        out.push(DedupRecord {
+            queue: queue.to_owned(),
+            key: row.get(0).map_err(storage)?,
+            message_id: row.get(1).map_err(storage)?,
+            sequence: from_i64(row.get(2).map_err(storage)?),
+            expires_ms: row.get(3).map_err(storage)?,
+        });
+    }
+    Ok(out)
 }
 
 pub(super) fn messages(conn: &Connection, queue: &str) -> Result<Vec<MessageRecord>, Error> {

@@ -556,6 +556,7 @@ fn apply(
             }
             Write::DeleteQueue { arn } => {
                 for sql in [
+                    "DELETE FROM dedup WHERE queue = ?1",
                     "DELETE FROM messages WHERE queue = ?1",
                     "DELETE FROM queues WHERE arn = ?1",
                 ] {
@@ -624,6 +625,37 @@ fn apply(
                 conn.prepare_cached("DELETE FROM messages WHERE queue = ?1 AND seq = ?2")
                     .and_then(|mut statement| statement.execute(params![queue, seq]))
                     .map_err(storage)?;
+            }
+            Write::PutDedup { record, now_ms } => {
+                let sequence = to_i64(record.sequence, "dedup sequence")?;
+                for (sql, with_record) in [
+                    (
+                        "DELETE FROM dedup WHERE queue = ?1 AND expires_ms <= ?2",
+                        false,
+                    ),
+                    (
+                        "INSERT INTO dedup (queue, key, message_id, sequence, expires_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT (queue, key) DO UPDATE SET
+                             message_id = excluded.message_id, sequence = excluded.sequence,
+                             expires_ms = excluded.expires_ms",
+                        true,
+                    ),
+                ] {
+                    let mut statement = conn.prepare_cached(sql).map_err(storage)?;
+                    let done = if with_record {
+                        statement.execute(params![
+                            record.queue,
+                            record.key,
+                            record.message_id,
+                            sequence,
+                            record.expires_ms
+                        ])
+                    } else {
+                        statement.execute(params![record.queue, now_ms])
+                    };
+                    done.map_err(storage)?;
+                }
             }
             Write::PurgeQueue { queue } => {
                 conn.prepare_cached("DELETE FROM messages WHERE queue = ?1")

@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 use crate::common::*;
 use sluice_store::ExecutionStatus;
 use sluice_store::{
-    ActivityRecord, AliasRecord, Delivery, Error, EventRecord, ExecutionFilter, ExecutionRecord,
-    MachineType, MapRunRecord, MessageRecord, QueueRecord, SCHEMA_VERSION, SqliteOptions,
-    SqliteStore, Store, Write,
+    ActivityRecord, AliasRecord, DedupRecord, Delivery, Error, EventRecord, ExecutionFilter,
+    ExecutionRecord, MachineType, MapRunRecord, MessageRecord, QueueRecord, SCHEMA_VERSION,
+    SqliteOptions, SqliteStore, Store, Write,
 };
 
 async fn check_machines_and_versions<S: Store>(store: &S) {
@@ -217,6 +217,34 @@ async fn check_queues<S: Store>(store: &S) {
     assert_eq!(left[0].delivery, received);
     assert_eq!(left[0].body, b"body 2");
     assert_eq!(left[1], message(&orders, 3));
+    // Deduplication records: read until they expire, forgotten once expired.
+    let dedup = |key: &str, expires_ms: i64| DedupRecord {
+        queue: orders.arn.clone(),
+        key: key.to_owned(),
+        message_id: format!("id-{key}"),
+        sequence: 7,
+        expires_ms,
+    };
+    for (record, now_ms) in [
+        (dedup("a", 100), 0),
+        (dedup("b", 300), 0),
+        (dedup("c", 400), 150),
+    ] {
+        store
+            .commit(vec![Write::PutDedup { record, now_ms }])
+            .await
+            .unwrap();
+    }
+    let keys =
+        |records: Vec<DedupRecord>| records.into_iter().map(|r| r.key).collect::<BTreeSet<_>>();
+    assert_eq!(
+        keys(store.dedup(&orders.arn, 0).await.unwrap()),
+        ["b", "c"].map(String::from).into()
+    );
+    assert_eq!(
+        keys(store.dedup(&orders.arn, 350).await.unwrap()),
+        ["c"].map(String::from).into()
+    );
     // A queue's settings change without touching its messages.
     let mut changed = orders.clone();
     changed.attributes = r#"{"VisibilityTimeout":"60"}"#.into();
@@ -1905,7 +1933,7 @@ async fn sqlite_a_version_1_file_migrates() {
     assert_eq!(store.map_runs("e").await.unwrap(), vec![run]);
     store.close().await.unwrap();
     assert_eq!(user_version(&dir), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 9);
+    assert_eq!(SCHEMA_VERSION, 10);
     // Version 9's queues start empty.
     assert!(store_queues_empty(&dir).await);
     // Version 3 keeps only the lean execution indexes; version 8 adds the retention's two.

@@ -325,7 +325,8 @@ impl Model {
             | Write::SendMessage(_)
             | Write::ReceiveMessage { .. }
             | Write::DeleteMessage { .. }
-            | Write::PurgeQueue { .. } => {
+            | Write::PurgeQueue { .. }
+            | Write::PutDedup { .. } => {
                 unreachable!("activities and queues are checked in conformance.rs")
             }
         }
