@@ -43,6 +43,10 @@ pub(crate) enum Outcome {
     Time(i64),
     /// Nothing in flight and nothing scheduled.
     Idle,
+    /// A task was cancelled: the runtime is going away (a shutdown, the end of the process).
+    /// A durable execution stops without recording anything and resumes from its last
+    /// committed step; elsewhere it is the task's failure.
+    Cancelled(Returned),
 }
 
 /// The effects in flight for one execution.
@@ -202,17 +206,24 @@ impl<D: Dispatch> Performer<D> {
             biased;
             Some(submission) = self.submissions.1.recv() => Outcome::Submitted(submission),
             Some(joined) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
-                let (id, returned) = match joined {
-                    Ok(joined) => joined,
+                match joined {
+                    Ok((id, returned)) => {
+                        self.running.remove(&id);
+                        Outcome::Task(returned)
+                    }
                     Err(e) => {
                         let (thread, scheduled) =
-                            self.running.get(&e.id()).copied().unwrap_or((usize::MAX, 0));
-                        let result = Err(Failure::runtime(format!("task panicked: {e}")));
-                        (e.id(), Returned { thread, scheduled, submits: false, result })
+                            self.running.remove(&e.id()).unwrap_or((usize::MAX, 0));
+                        let what = if e.is_cancelled() { "was cancelled" } else { "panicked" };
+                        let result = Err(Failure::runtime(format!("task {what}: {e}")));
+                        let returned = Returned { thread, scheduled, submits: false, result };
+                        if e.is_cancelled() {
+                            Outcome::Cancelled(returned)
+                        } else {
+                            Outcome::Task(returned)
+                        }
                     }
-                };
-                self.running.remove(&id);
-                Outcome::Task(returned)
+                }
             }
             () = async {
                 match wake_at {
@@ -227,14 +238,17 @@ impl<D: Dispatch> Performer<D> {
     pub(crate) fn apply(&mut self, outcome: Outcome, ex: &mut Execution, now_ms: i64) {
         match outcome {
             // A late report: that run of the task timed out, or its callback ended it.
-            Outcome::Task(r) if ex.current_task(r.thread) != Some(r.scheduled) => {}
+            Outcome::Task(r) | Outcome::Cancelled(r)
+                if ex.current_task(r.thread) != Some(r.scheduled) => {}
             Outcome::Task(Returned {
                 thread,
                 scheduled,
                 submits: true,
                 result: Ok(output),
             }) => ex.task_submitted(thread, scheduled, output, now_ms),
-            Outcome::Task(r) => ex.task_finished(r.thread, r.result, now_ms),
+            Outcome::Task(r) | Outcome::Cancelled(r) => {
+                ex.task_finished(r.thread, r.result, now_ms)
+            }
             Outcome::Submitted((thread, scheduled, output)) => {
                 ex.task_submitted(thread, scheduled, output, now_ms);
             }

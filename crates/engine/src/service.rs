@@ -25,7 +25,7 @@ use sluice_store::{
 use tokio::sync::{mpsc, oneshot};
 
 use crate::activities::ActivityQueues;
-use crate::effects::Performer;
+use crate::effects::{Outcome, Performer};
 use crate::{Clock, Dispatch};
 
 mod callbacks;
@@ -773,6 +773,10 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                     }
                 }
                 outcome = performer.next(&ex, clock) => {
+                    if matches!(outcome, Outcome::Cancelled(_)) {
+                        performer.abort();
+                        return Ok(());
+                    }
                     performer.apply(outcome, &mut ex, clock.now_ms());
                 }
             }
