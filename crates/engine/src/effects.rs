@@ -276,3 +276,44 @@ impl<D: Dispatch> Performer<D> {
 /// Why a task that waits for its callback fails where no callback can reach it.
 const NO_CALLBACKS: &str = "Express state machine does not support '.waitForTaskToken' service \
                             integration: no callback can reach an EXPRESS execution";
+
+#[cfg(test)]
+mod tests {
+    use sluice_asl::definition::StateMachine;
+    use sluice_asl::driver::Settings;
+
+    use super::*;
+
+    /// Answers no task: each stays in flight until it is aborted.
+    struct Never;
+
+    impl Dispatch for Never {
+        async fn dispatch(&self, _: Task) -> Result<Value, Failure> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_task_cancelled_by_the_runtime_is_a_cancellation_not_the_tasks_failure() {
+        let machine = StateMachine::parse_str(
+            r#"{"StartAt":"T","States":{"T":{"Type":"Task",
+                "Resource":"arn:aws:lambda:us-east-1:000000000000:function:f","End":true}}}"#,
+        )
+        .unwrap();
+        let settings = Settings {
+            max_payload_bytes: None,
+            seed: 1,
+            context: sluice_asl::step::Execution::default(),
+        };
+        let mut ex = Execution::start(&machine, serde_json::json!({}), settings, 0);
+        let mut performer = Performer::new(Arc::new(Never), "e".into(), "m".into(), None, true);
+        performer.perform(ex.advance(&machine, 0));
+        // As when the runtime goes away: the task is cancelled, not finished.
+        performer.abort();
+        let clock = Clock::system();
+        match performer.next(&ex, &clock).await {
+            Outcome::Cancelled(returned) => assert!(returned.result.is_err()),
+            _ => panic!("a cancelled task must not read as its result"),
+        }
+    }
+}
