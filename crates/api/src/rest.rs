@@ -417,27 +417,10 @@ pub fn pairs(query: Option<&str>) -> Vec<(String, String)> {
 
 /// Percent-decoding; `+` is a space in query strings only.
 pub fn percent_decode(text: &str, plus_is_space: bool) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' if plus_is_space => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
+    if plus_is_space && text.contains('+') {
+        return crate::classify::percent_decode(&text.replace('+', " "));
     }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::classify::percent_decode(text)
 }
 
 #[cfg(test)]

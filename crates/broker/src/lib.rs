@@ -264,24 +264,11 @@ impl<S: Store> Broker<S> {
         else {
             return Ok(());
         };
-        let target_seq = {
-            let mut state = lock(&target.state);
-            state.next_seq += 1;
-            state.next_seq - 1
-        };
-        let delivery = Delivery {
-            visible_ms: now,
-            ..Delivery::default()
-        };
+        let (write, target_seq, held) = arrival(target, sent, now);
         self.inner
             .store
             .commit(vec![
-                Write::SendMessage(MessageRecord {
-                    queue: target.arn.clone(),
-                    seq: target_seq,
-                    delivery: delivery.clone(),
-                    body: sent.encode(),
-                }),
+                write,
                 Write::DeleteMessage {
                     queue: source.arn.clone(),
                     seq,
@@ -289,13 +276,7 @@ impl<S: Store> Broker<S> {
             ])
             .await?;
         lock(&source.state).messages.remove(&seq);
-        lock(&target.state).messages.insert(
-            target_seq,
-            Held {
-                sent: Arc::new(sent),
-                delivery,
-            },
-        );
+        lock(&target.state).messages.insert(target_seq, held);
         target.arrived.notify_waiters();
         Ok(())
     }
@@ -733,27 +714,9 @@ impl<S: Store> Broker<S> {
                     let mut sent = (*sent).clone();
                     sent.dead_letter_source
                         .get_or_insert_with(|| queue.arn.clone());
-                    let mut state = lock(&target.state);
-                    let target_seq = state.next_seq;
-                    state.next_seq += 1;
-                    let delivery = Delivery {
-                        visible_ms: now,
-                        ..Delivery::default()
-                    };
-                    writes.push(Write::SendMessage(MessageRecord {
-                        queue: target.arn.clone(),
-                        seq: target_seq,
-                        delivery: delivery.clone(),
-                        body: sent.encode(),
-                    }));
-                    moved.push((
-                        target.clone(),
-                        target_seq,
-                        Held {
-                            sent: Arc::new(sent),
-                            delivery,
-                        },
-                    ));
+                    let (write, target_seq, held) = arrival(&target, sent, now);
+                    writes.push(write);
+                    moved.push((target, target_seq, held));
                 }
                 // The dead-letter queue is gone: the message is dropped, as AWS does.
                 None => tracing::warn!(
@@ -982,6 +945,31 @@ impl QueueState {
         }
         counts
     }
+}
+
+/// `sent` arriving in `target` from another queue (a dead-letter or message move): its place
+/// there, the write that stores it, and what the target holds once that is committed.
+fn arrival(target: &Queue, sent: Sent, now: i64) -> (Write, u64, Held) {
+    let seq = {
+        let mut state = lock(&target.state);
+        state.next_seq += 1;
+        state.next_seq - 1
+    };
+    let delivery = Delivery {
+        visible_ms: now,
+        ..Delivery::default()
+    };
+    let write = Write::SendMessage(MessageRecord {
+        queue: target.arn.clone(),
+        seq,
+        delivery: delivery.clone(),
+        body: sent.encode(),
+    });
+    let held = Held {
+        sent: Arc::new(sent),
+        delivery,
+    };
+    (write, seq, held)
 }
 
 /// A FIFO queue's sequence number: increasing per queue, 20 digits as AWS shows them.

@@ -73,5 +73,18 @@ mod tests {
         expected.extend(1u32.to_be_bytes());
         expected.extend(b"b");
         assert_eq!(of_attributes(&attributes), Some(hex(&expected)));
+        // The digest Python's hashlib gives for the same documented encoding, computed apart.
+        attributes.clear();
+        attributes.insert(
+            "kind".into(),
+            Attribute {
+                data_type: "String".into(),
+                value: AttributeValue::String("alert".into()),
+            },
+        );
+        assert_eq!(
+            of_attributes(&attributes).as_deref(),
+            Some("3a609bafa87bcebdb871d92f85696a1e")
+        );
     }
 }

@@ -212,11 +212,13 @@ fn message(received: Received, system: &[String], selected_attributes: &[String]
     }
 }
 
-fn check_batch<T>(entries: &[T], id: impl Fn(&T) -> &str) -> Result<(), ApiError> {
+/// A batch's entries: at least one (`entry` names their type in the message), at most ten,
+/// ids well formed and distinct.
+fn check_batch<T>(entries: &[T], entry: &str, id: impl Fn(&T) -> &str) -> Result<(), ApiError> {
     if entries.is_empty() {
         return Err(ApiError::new(
             "EmptyBatchRequest",
-            "There should be at least one SendMessageBatchRequestEntry in the request.",
+            format!("There should be at least one {entry} in the request."),
         ));
     }
     if entries.len() > BATCH_LIMIT {
@@ -408,7 +410,9 @@ impl<S: Store> Sqs for SqsBackend<S> {
         input: SendMessageBatchRequest,
     ) -> Result<SendMessageBatchResult, ApiError> {
         let name = queue_name(&input.queue_url)?;
-        check_batch(&input.entries, |e| e.id.as_str())?;
+        check_batch(&input.entries, "SendMessageBatchRequestEntry", |e| {
+            e.id.as_str()
+        })?;
         let total: usize = input.entries.iter().map(|e| e.message_body.len()).sum();
         if total > 1_048_576 {
             return Err(ApiError::new(
@@ -525,7 +529,9 @@ impl<S: Store> Sqs for SqsBackend<S> {
         input: DeleteMessageBatchRequest,
     ) -> Result<DeleteMessageBatchResult, ApiError> {
         let name = queue_name(&input.queue_url)?;
-        check_batch(&input.entries, |e| e.id.as_str())?;
+        check_batch(&input.entries, "DeleteMessageBatchRequestEntry", |e| {
+            e.id.as_str()
+        })?;
         let mut result = DeleteMessageBatchResult::default();
         for entry in input.entries {
             match self.broker.delete(name, &entry.receipt_handle).await {
