@@ -311,6 +311,16 @@ pub fn validate(shape: &Shape, value: &Value) -> Result<(), ApiError> {
 /// The constraints `value` breaks, in member order; `Err` (`SerializationException`) if a
 /// member has the wrong JSON type.
 pub fn violations(shape: &Shape, value: &Value) -> Result<Vec<Violation>, ApiError> {
+    violations_with(shape, value, true)
+}
+
+/// [`violations`], without the enum value sets when `enums` is false: for services that check
+/// their enum values themselves, with their own errors (SQS's attribute names).
+pub fn violations_with(
+    shape: &Shape,
+    value: &Value,
+    enums: bool,
+) -> Result<Vec<Violation>, ApiError> {
     if !value.is_object() || !matches!(shape.kind, ShapeKind::Structure { .. }) {
         return Err(ApiError::serialization(format!(
             "Expected a JSON object as the request body, found {}",
@@ -320,6 +330,7 @@ pub fn violations(shape: &Shape, value: &Value) -> Result<Vec<Violation>, ApiErr
     let mut checker = Checker {
         violations: Vec::new(),
         path: String::new(),
+        enums,
     };
     checker.check(shape, value)?;
     Ok(checker.violations)
@@ -329,6 +340,8 @@ struct Checker {
     violations: Vec<Violation>,
     /// The path of the value being checked; empty at the top level.
     path: String,
+    /// Whether enum value sets are checked.
+    enums: bool,
 }
 
 impl Checker {
@@ -383,7 +396,7 @@ impl Checker {
                         ),
                     );
                 }
-                if !values.is_empty() && !values.contains(&s.as_str()) {
+                if self.enums && !values.is_empty() && !values.contains(&s.as_str()) {
                     self.violation(
                         shape,
                         value,

@@ -145,11 +145,7 @@ async fn serve_query<B: Sqs>(
 /// does: unknown attribute names are ignored by ReceiveMessage and refused by
 /// GetQueueAttributes with `InvalidAttributeName`.
 fn decode(operation: Operation, value: Value) -> Result<SqsRequest, ApiError> {
-    let mut violations = shape::violations(operation.input_shape(), &value)?;
-    violations.retain(|v| {
-        !v.constraint
-            .starts_with("Member must satisfy enum value set")
-    });
+    let violations = shape::violations_with(operation.input_shape(), &value, false)?;
     if !violations.is_empty() {
         return Err(ApiError::violations(&violations));
     }
