@@ -1118,21 +1118,6 @@ fn get_json(port: u16, path: &str) -> Value {
     serde_json::from_str(body).expect("a JSON body")
 }
 
-/// `POST /sluice/clock {"advanceSeconds": seconds}`.
-fn advance_clock(port: u16, seconds: u64) {
-    let body = json!({ "advanceSeconds": seconds }).to_string();
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let request = format!(
-        "POST /sluice/clock HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-}
-
 /// Bytes of `sluice.db` and its WAL in `dir`.
 fn store_size(dir: &std::path::Path) -> (u64, u64) {
     let size = |name: &str| std::fs::metadata(dir.join(name)).map_or(0, |m| m.len());

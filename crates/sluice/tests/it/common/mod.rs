@@ -198,6 +198,21 @@ pub fn assert_cli_error(output: &Output, code: &str, operation: &str, message: &
     );
 }
 
+/// `POST /sluice/clock {"advanceSeconds": seconds}`.
+pub fn advance_clock(port: u16, seconds: u64) {
+    let body = serde_json::json!({ "advanceSeconds": seconds }).to_string();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let request = format!(
+        "POST /sluice/clock HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+}
+
 /// One Step Functions call over a plain socket: (HTTP status, body).
 pub fn call(port: u16, operation: &str, body: &Value) -> std::io::Result<(u16, Value)> {
     call_target(port, &format!("AWSStepFunctions.{operation}"), body)
