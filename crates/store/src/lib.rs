@@ -34,7 +34,7 @@ pub use error::Error;
 pub use model::{
     ActivityRecord, AliasRecord, DedupRecord, Delivery, EventRecord, ExecutionFilter,
     ExecutionRecord, ExecutionStatus, MachineArn, MachineType, MapRunRecord, MessageRecord, Page,
-    QueueRecord, StateMachineRecord, TimerRecord, Write,
+    QueueRecord, ResourceRecord, StateMachineRecord, TimerRecord, Write,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore};
 
@@ -153,6 +153,12 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// Every queue, by name.
     fn queues(&self) -> impl Future<Output = Result<Vec<QueueRecord>, Error>> + Send;
+
+    /// Every record of a kind, by key.
+    fn resources(
+        &self,
+        kind: &str,
+    ) -> impl Future<Output = Result<Vec<ResourceRecord>, Error>> + Send;
 
     /// Every message of a queue, in `seq` order: what the broker loads when it starts.
     fn messages(

@@ -319,6 +319,10 @@ pub enum Write {
     /// Records a deduplication id (replacing an expired one) and forgets the queue's records
     /// that expired before `now_ms`.
     PutDedup { record: DedupRecord, now_ms: i64 },
+    /// Inserts the record or replaces the one with the same `(kind, key)`.
+    PutResource(ResourceRecord),
+    /// Deletes one record; deleting a missing record is not an error.
+    DeleteResource { kind: String, key: String },
 }
 
 impl Write {
@@ -377,6 +381,8 @@ impl Write {
                 queue, delivery, ..
             } => ROW + queue.len() + delivery.receipt.as_ref().map_or(0, String::len),
             Self::DeleteMessage { queue, .. } | Self::PurgeQueue { queue } => ROW + queue.len(),
+            Self::PutResource(r) => ROW + r.kind.len() + r.key.len() + r.body.len(),
+            Self::DeleteResource { kind, key } => ROW + kind.len() + key.len(),
             Self::PutDedup { record, .. } => {
                 ROW + record.queue.len() + record.key.len() + record.message_id.len()
             }
@@ -388,6 +394,17 @@ impl Write {
             Self::DeleteTimer { execution_arn, key } => ROW + execution_arn.len() + key.len(),
         }
     }
+}
+
+/// A control-plane record of a service that keeps no table of its own (a topic, a
+/// subscription, an event-source mapping...): its body is the owning crate's encoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceRecord {
+    /// What the record is, e.g. `sns-topic`; one namespace per owner.
+    pub kind: String,
+    /// Unique within the kind, usually an ARN.
+    pub key: String,
+    pub body: Vec<u8>,
 }
 
 /// Which executions [`crate::Store::executions`] lists; `None` matches everything.

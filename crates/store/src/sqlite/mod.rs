@@ -22,8 +22,8 @@ use tokio::sync::{mpsc as async_mpsc, oneshot};
 
 use crate::{
     ActivityRecord, AliasRecord, DedupRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord,
-    MapRunRecord, MessageRecord, Page, QueueRecord, StateMachineRecord, Stats, Store, TimerRecord,
-    Write,
+    MapRunRecord, MessageRecord, Page, QueueRecord, ResourceRecord, StateMachineRecord, Stats,
+    Store, TimerRecord, Write,
 };
 
 pub use schema::SCHEMA_VERSION;
@@ -445,6 +445,11 @@ impl Store for SqliteStore {
 
     async fn queues(&self) -> Result<Vec<QueueRecord>, Error> {
         self.read(read::queues).await
+    }
+
+    async fn resources(&self, kind: &str) -> Result<Vec<ResourceRecord>, Error> {
+        let kind = kind.to_owned();
+        self.read(move |conn| read::resources(conn, &kind)).await
     }
 
     async fn dedup(&self, queue: &str, now_ms: i64) -> Result<Vec<DedupRecord>, Error> {

@@ -14,7 +14,7 @@ use crate::cursor;
 use crate::{
     ActivityRecord, AliasRecord, DedupRecord, Delivery, Error, EventRecord, ExecutionFilter,
     ExecutionRecord, ExecutionStatus, MachineArn, MachineType, MapRunRecord, MessageRecord, Page,
-    QueueRecord, StateMachineRecord, TimerRecord,
+    QueueRecord, ResourceRecord, StateMachineRecord, TimerRecord,
 };
 
 pub(super) type Job = Box<dyn FnOnce(&Connection) + Send>;
@@ -262,6 +262,22 @@ pub(super) fn queues(conn: &Connection) -> Result<Vec<QueueRecord>, Error> {
         });
     }
     Ok(queues)
+}
+
+pub(super) fn resources(conn: &Connection, kind: &str) -> Result<Vec<ResourceRecord>, Error> {
+    let mut statement = conn
+        .prepare_cached("SELECT key, body FROM resources WHERE kind = ?1 ORDER BY key")
+        .map_err(storage)?;
+    let mut rows = statement.query([kind]).map_err(storage)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(storage)? {
+        out.push(ResourceRecord {
+            kind: kind.to_owned(),
+            key: row.get(0).map_err(storage)?,
+            body: row.get(1).map_err(storage)?,
+        });
+    }
+    Ok(out)
 }
 
 pub(super) fn dedup(

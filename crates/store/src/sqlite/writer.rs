@@ -657,6 +657,21 @@ fn apply(
                     done.map_err(storage)?;
                 }
             }
+            Write::PutResource(record) => {
+                conn.prepare_cached(
+                    "INSERT INTO resources (kind, key, body) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (kind, key) DO UPDATE SET body = excluded.body",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![record.kind, record.key, record.body])
+                })
+                .map_err(storage)?;
+            }
+            Write::DeleteResource { kind, key } => {
+                conn.prepare_cached("DELETE FROM resources WHERE kind = ?1 AND key = ?2")
+                    .and_then(|mut statement| statement.execute(params![kind, key]))
+                    .map_err(storage)?;
+            }
             Write::PurgeQueue { queue } => {
                 conn.prepare_cached("DELETE FROM messages WHERE queue = ?1")
                     .and_then(|mut statement| statement.execute([queue]))

@@ -9,8 +9,8 @@ use crate::common::*;
 use sluice_store::ExecutionStatus;
 use sluice_store::{
     ActivityRecord, AliasRecord, DedupRecord, Delivery, Error, EventRecord, ExecutionFilter,
-    ExecutionRecord, MachineType, MapRunRecord, MessageRecord, QueueRecord, SCHEMA_VERSION,
-    SqliteOptions, SqliteStore, Store, Write,
+    ExecutionRecord, MachineType, MapRunRecord, MessageRecord, QueueRecord, ResourceRecord,
+    SCHEMA_VERSION, SqliteOptions, SqliteStore, Store, Write,
 };
 
 async fn check_machines_and_versions<S: Store>(store: &S) {
@@ -1430,6 +1430,50 @@ async fn check_activities<S: Store>(store: &S) {
     assert_eq!(store.activities().await.unwrap().len(), 1);
 }
 
+async fn check_resources<S: Store>(store: &S) {
+    let record = |kind: &str, key: &str, body: &[u8]| ResourceRecord {
+        kind: kind.into(),
+        key: key.into(),
+        body: body.to_vec(),
+    };
+    store
+        .commit(vec![
+            Write::PutResource(record("topic", "b", b"1")),
+            Write::PutResource(record("topic", "a", b"2")),
+            Write::PutResource(record("subscription", "a", b"3")),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.resources("topic").await.unwrap(),
+        [record("topic", "a", b"2"), record("topic", "b", b"1")],
+        "one kind, by key"
+    );
+    // Replace by (kind, key); delete twice; other kinds untouched.
+    store
+        .commit(vec![Write::PutResource(record("topic", "a", b"22"))])
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        store
+            .commit(vec![Write::DeleteResource {
+                kind: "topic".into(),
+                key: "b".into(),
+            }])
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.resources("topic").await.unwrap(),
+        [record("topic", "a", b"22")]
+    );
+    assert_eq!(
+        store.resources("subscription").await.unwrap(),
+        [record("subscription", "a", b"3")]
+    );
+    assert!(store.resources("pipe").await.unwrap().is_empty());
+}
+
 // ---- SQLite ---------------------------------------------------------------------------------
 
 macro_rules! sqlite {
@@ -1460,6 +1504,7 @@ sqlite! {
     sqlite_purge => check_purge,
     sqlite_machines_by_region => check_machines_by_region,
     sqlite_queues => check_queues,
+    sqlite_resources => check_resources,
 }
 
 /// Without the in-memory copies of recent executions, every read comes from the file: the

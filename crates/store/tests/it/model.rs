@@ -326,8 +326,10 @@ impl Model {
             | Write::ReceiveMessage { .. }
             | Write::DeleteMessage { .. }
             | Write::PurgeQueue { .. }
-            | Write::PutDedup { .. } => {
-                unreachable!("activities and queues are checked in conformance.rs")
+            | Write::PutDedup { .. }
+            | Write::PutResource(_)
+            | Write::DeleteResource { .. } => {
+                unreachable!("activities, queues and resources are checked in conformance.rs")
             }
         }
         Verdict::Ok
