@@ -46,6 +46,8 @@ pub mod sfn;
 pub mod shape;
 #[cfg(feature = "sns")]
 pub mod sns;
+#[cfg(feature = "sns")]
+pub mod sns_routes;
 #[cfg(feature = "sqs")]
 pub mod sqs;
 #[cfg(feature = "sqs")]

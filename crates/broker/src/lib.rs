@@ -14,6 +14,7 @@ mod md5;
 pub mod message;
 mod moves;
 pub mod settings;
+pub mod topics;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -137,8 +138,10 @@ struct Inner<S> {
     queues: Mutex<BTreeMap<String, Arc<Queue>>>,
     /// Message move tasks, newest first.
     moves: Mutex<Vec<Arc<MoveTask>>>,
-    /// The broker's background work (message move tasks), stopped first at shutdown.
+    /// The broker's background work (message move tasks, topic deliveries), stopped first
+    /// at shutdown.
     tasks: sluice_runtime::Tasks,
+    topics: topics::Topics,
 }
 
 /// One queue: its settings, its messages and the waiters of its long polls.
@@ -227,6 +230,7 @@ impl<S: Store> Broker<S> {
             };
             queues.insert(record.name, Arc::new(queue));
         }
+        let topics = topics::Topics::load(&store, clock.now_ms()).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -235,6 +239,7 @@ impl<S: Store> Broker<S> {
                 queues: Mutex::new(queues),
                 moves: Mutex::default(),
                 tasks: sluice_runtime::Tasks::new("broker"),
+                topics,
             }),
         })
     }
@@ -289,7 +294,7 @@ impl<S: Store> Broker<S> {
             .ok_or(Error::QueueDoesNotExist)
     }
 
-    fn queue_by_arn(&self, arn: &str) -> Option<Arc<Queue>> {
+    pub(crate) fn queue_by_arn(&self, arn: &str) -> Option<Arc<Queue>> {
         lock(&self.inner.queues)
             .values()
             .find(|q| q.arn == arn)
@@ -481,111 +486,15 @@ impl<S: Store> Broker<S> {
     ) -> Result<Vec<Result<SendOutcome, Error>>, Error> {
         let queue = self.queue(name)?;
         let now = self.inner.clock.now_ms();
-        let mut outcomes = Vec::with_capacity(messages.len());
-        let mut held = Vec::new();
-        let mut writes = Vec::new();
-        {
-            let mut state = lock(&queue.state);
-            for message in messages {
-                match state.check(&message) {
-                    Err(error) => outcomes.push(Err(error)),
-                    Ok(delay) => {
-                        // A FIFO queue answers a deduplication id seen in the last five
-                        // minutes with the first message, and keeps no second one.
-                        let dedup = if state.settings.fifo {
-                            let id = match &message.deduplication_id {
-                                Some(id) => id.clone(),
-                                None => content_deduplication_id(&message.body),
-                            };
-                            let key = if state.settings.deduplication_per_group {
-                                format!("{}\n{id}", message.group_id.as_deref().unwrap_or_default())
-                            } else {
-                                id.clone()
-                            };
-                            if let Some((message_id, sequence, expires_ms)) = state.dedup.get(&key)
-                                && *expires_ms > now
-                            {
-                                outcomes.push(Ok(SendOutcome {
-                                    message_id: message_id.clone(),
-                                    md5_of_body: md5::hex(message.body.as_bytes()),
-                                    md5_of_attributes: md5::of_attributes(&message.attributes),
-                                    sequence_number: Some(sequence_number(*sequence)),
-                                }));
-                                continue;
-                            }
-                            Some((key, id))
-                        } else {
-                            None
-                        };
-                        let seq = state.next_seq;
-                        state.next_seq += 1;
-                        let fifo = dedup.is_some();
-                        let sent = Sent {
-                            id: uuid::Uuid::new_v4().to_string(),
-                            md5_of_body: md5::hex(message.body.as_bytes()),
-                            md5_of_attributes: md5::of_attributes(&message.attributes),
-                            body: message.body,
-                            attributes: message.attributes,
-                            sent_ms: now,
-                            trace_header: message.trace_header,
-                            dead_letter_source: None,
-                            group_id: message.group_id.filter(|_| fifo),
-                            deduplication_id: dedup.as_ref().map(|(_, id)| id.clone()),
-                            sequence_number: fifo.then(|| sequence_number(seq)),
-                        };
-                        outcomes.push(Ok(SendOutcome {
-                            message_id: sent.id.clone(),
-                            md5_of_body: sent.md5_of_body.clone(),
-                            md5_of_attributes: sent.md5_of_attributes.clone(),
-                            sequence_number: sent.sequence_number.clone(),
-                        }));
-                        if let Some((key, _)) = dedup {
-                            let expires_ms = now + DEDUPLICATION_WINDOW_MS;
-                            state
-                                .dedup
-                                .insert(key.clone(), (sent.id.clone(), seq, expires_ms));
-                            writes.push(Write::PutDedup {
-                                record: DedupRecord {
-                                    queue: queue.arn.clone(),
-                                    key,
-                                    message_id: sent.id.clone(),
-                                    sequence: seq,
-                                    expires_ms,
-                                },
-                                now_ms: now,
-                            });
-                        }
-                        let delivery = Delivery {
-                            visible_ms: now + delay * 1000,
-                            ..Delivery::default()
-                        };
-                        writes.push(Write::SendMessage(MessageRecord {
-                            queue: queue.arn.clone(),
-                            seq,
-                            delivery: delivery.clone(),
-                            body: sent.encode(),
-                        }));
-                        held.push((
-                            seq,
-                            Held {
-                                sent: Arc::new(sent),
-                                delivery,
-                            },
-                        ));
-                    }
-                }
-            }
+        let mut staged = stage(&queue, messages, now);
+        if !staged.writes.is_empty() {
+            self.inner
+                .store
+                .commit(std::mem::take(&mut staged.writes))
+                .await?;
+            staged.apply();
         }
-        if !writes.is_empty() {
-            self.inner.store.commit(writes).await?;
-            let mut state = lock(&queue.state);
-            if !state.deleted {
-                state.messages.extend(held);
-            }
-            drop(state);
-            queue.arrived.notify_waiters();
-        }
-        Ok(outcomes)
+        Ok(staged.outcomes)
     }
 
     /// Receives up to `options.max_messages` messages, waiting up to the wait time for the
@@ -947,6 +856,137 @@ impl QueueState {
     }
 }
 
+/// Messages checked and numbered for a queue, with the writes that store them: committed,
+/// possibly with other writes (a topic's fan-out), then [`Staged::apply`]ed.
+pub(crate) struct Staged {
+    queue: Arc<Queue>,
+    pub(crate) outcomes: Vec<Result<SendOutcome, Error>>,
+    pub(crate) writes: Vec<Write>,
+    held: Vec<(u64, Held)>,
+}
+
+impl Staged {
+    /// After the commit: the messages become receivable.
+    pub(crate) fn apply(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        let held = std::mem::take(&mut self.held);
+        let mut state = lock(&self.queue.state);
+        if !state.deleted {
+            state.messages.extend(held);
+        }
+        drop(state);
+        self.queue.arrived.notify_waiters();
+    }
+}
+
+/// Checks and numbers `messages` for `queue` (deduplicating FIFO ones) without committing.
+pub(crate) fn stage(queue: &Arc<Queue>, messages: Vec<Send>, now: i64) -> Staged {
+    let mut outcomes = Vec::with_capacity(messages.len());
+    let mut held = Vec::new();
+    let mut writes = Vec::new();
+    {
+        let mut state = lock(&queue.state);
+        for message in messages {
+            match state.check(&message) {
+                Err(error) => outcomes.push(Err(error)),
+                Ok(delay) => {
+                    // A FIFO queue answers a deduplication id seen in the last five
+                    // minutes with the first message, and keeps no second one.
+                    let dedup = if state.settings.fifo {
+                        let id = match &message.deduplication_id {
+                            Some(id) => id.clone(),
+                            None => content_deduplication_id(&message.body),
+                        };
+                        let key = if state.settings.deduplication_per_group {
+                            format!("{}\n{id}", message.group_id.as_deref().unwrap_or_default())
+                        } else {
+                            id.clone()
+                        };
+                        if let Some((message_id, sequence, expires_ms)) = state.dedup.get(&key)
+                            && *expires_ms > now
+                        {
+                            outcomes.push(Ok(SendOutcome {
+                                message_id: message_id.clone(),
+                                md5_of_body: md5::hex(message.body.as_bytes()),
+                                md5_of_attributes: md5::of_attributes(&message.attributes),
+                                sequence_number: Some(sequence_number(*sequence)),
+                            }));
+                            continue;
+                        }
+                        Some((key, id))
+                    } else {
+                        None
+                    };
+                    let seq = state.next_seq;
+                    state.next_seq += 1;
+                    let fifo = dedup.is_some();
+                    let sent = Sent {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        md5_of_body: md5::hex(message.body.as_bytes()),
+                        md5_of_attributes: md5::of_attributes(&message.attributes),
+                        body: message.body,
+                        attributes: message.attributes,
+                        sent_ms: now,
+                        trace_header: message.trace_header,
+                        dead_letter_source: None,
+                        group_id: message.group_id.filter(|_| fifo),
+                        deduplication_id: dedup.as_ref().map(|(_, id)| id.clone()),
+                        sequence_number: fifo.then(|| sequence_number(seq)),
+                    };
+                    outcomes.push(Ok(SendOutcome {
+                        message_id: sent.id.clone(),
+                        md5_of_body: sent.md5_of_body.clone(),
+                        md5_of_attributes: sent.md5_of_attributes.clone(),
+                        sequence_number: sent.sequence_number.clone(),
+                    }));
+                    if let Some((key, _)) = dedup {
+                        let expires_ms = now + DEDUPLICATION_WINDOW_MS;
+                        state
+                            .dedup
+                            .insert(key.clone(), (sent.id.clone(), seq, expires_ms));
+                        writes.push(Write::PutDedup {
+                            record: DedupRecord {
+                                queue: queue.arn.clone(),
+                                key,
+                                message_id: sent.id.clone(),
+                                sequence: seq,
+                                expires_ms,
+                            },
+                            now_ms: now,
+                        });
+                    }
+                    let delivery = Delivery {
+                        visible_ms: now + delay * 1000,
+                        ..Delivery::default()
+                    };
+                    writes.push(Write::SendMessage(MessageRecord {
+                        queue: queue.arn.clone(),
+                        seq,
+                        delivery: delivery.clone(),
+                        body: sent.encode(),
+                    }));
+                    held.push((
+                        seq,
+                        Held {
+                            sent: Arc::new(sent),
+                            delivery,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+Staged {
+    queue: Arc::clone(queue),
+    outcomes,
+    writes,
+    held,
+}
+}
+
+
 /// `sent` arriving in `target` from another queue (a dead-letter or message move): its place
 /// there, the write that stores it, and what the target holds once that is committed.
 fn arrival(target: &Queue, sent: Sent, now: i64) -> (Write, u64, Held) {
@@ -973,12 +1013,12 @@ fn arrival(target: &Queue, sent: Sent, now: i64) -> (Write, u64, Held) {
 }
 
 /// A FIFO queue's sequence number: increasing per queue, 20 digits as AWS shows them.
-fn sequence_number(seq: u64) -> String {
+pub(crate) fn sequence_number(seq: u64) -> String {
     format!("{:020}", 18_000_000_000_000_000_000u128 + u128::from(seq))
 }
 
 /// `ContentBasedDeduplication`: the SHA-256 of the body, hex.
-fn content_deduplication_id(body: &str) -> String {
+pub(crate) fn content_deduplication_id(body: &str) -> String {
     use sha2::Digest as _;
     format!("{:x}", sha2::Sha256::digest(body.as_bytes()))
 }

@@ -8,6 +8,7 @@
 //! - [`lambda`]: the Lambda API ([`lambda::LambdaBackend`]): functions, versions, aliases,
 //!   invocations, concurrency, event invoke configs.
 //! - [`sqs`]: the SQS API ([`sqs::SqsBackend`]) over the broker (`sluice-broker`).
+//! - [`sns`]: the SNS API ([`sns::SnsBackend`]) over the broker's topics.
 //! - [`integrations`]: Task states' service integrations that run in process (Lambda).
 //!
 //! No wire format lives here (that is `sluice-api`), and no CLI or configuration (the binary).
@@ -15,4 +16,5 @@
 pub mod integrations;
 pub mod lambda;
 pub mod sfn;
+pub mod sns;
 pub mod sqs;

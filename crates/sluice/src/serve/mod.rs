@@ -34,6 +34,7 @@ use sluice_services::integrations::lambda::LambdaIntegration;
 use sluice_services::integrations::sqs::SqsIntegration;
 use sluice_services::lambda::LambdaBackend;
 use sluice_services::sfn::Backend;
+use sluice_services::sns::{SnsBackend, SnsEndpoints};
 use sluice_services::sqs::SqsBackend;
 use sluice_store::SqliteStore;
 
@@ -167,6 +168,8 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the queues: {e}"))?;
     let broker_tasks = broker.tasks().clone();
+    broker.set_endpoints(Arc::new(SnsEndpoints::new(functions.clone())));
+    let sns = Arc::new(SnsBackend::new(broker.clone()));
     let sqs = Arc::new(SqsBackend::new(broker, scope.clone()));
     sdk.register("sqs", "Sqs", Casing::Pascal)
         .set(Arc::new(SqsService(Arc::clone(&sqs))));
@@ -186,16 +189,13 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
     let engine = Engine::new(store.clone(), integrations, clock, options);
     let engine_tasks = engine.tasks().clone();
-    let result = run(
-        &config,
-        engine,
-        scope,
-        functions.clone(),
+    let apis = Apis {
         lambda,
         sqs,
+        sns,
         step_functions_sdk,
-    )
-    .await;
+    };
+    let result = run(&config, engine, scope, functions.clone(), apis).await;
     // In order: executions stop between steps (they resume after a restart), message move
     // tasks between two messages, then the functions and their workers, then the store.
     engine_tasks.shutdown(ENGINE_GRACE).await;
@@ -215,10 +215,14 @@ async fn run(
     engine: Engine<SqliteStore, Integrations>,
     scope: Scope,
     functions: Functions,
-    lambda: Arc<LambdaBackend>,
-    sqs: Arc<SqsBackend<SqliteStore>>,
-    step_functions_sdk: Slot,
+    apis: Apis,
 ) -> anyhow::Result<()> {
+    let Apis {
+        lambda,
+        sqs,
+        sns,
+        step_functions_sdk,
+    } = apis;
     let resumed = engine
         .recover()
         .await
@@ -242,6 +246,8 @@ async fn run(
     let clock = engine.clock().clone();
     let store = engine.store().clone();
     let sqs = sluice_api::sqs_routes::router(sqs);
+    let certificate = signing_certificate(sns.broker().clone());
+    let sns = sluice_api::sns_routes::router(sns);
     let function_logs = logs::router(functions);
     let lambda = sluice_api::lambda::router(lambda);
     let backend = Arc::new(Backend::new(engine, scope));
@@ -251,11 +257,13 @@ async fn run(
         .clone()
         .merge(clock::router(clock))
         .merge(stats::router(store))
-        .merge(function_logs);
+        .merge(function_logs)
+        .merge(certificate);
     let router = Gateway::new()
         .service(Service::StepFunctions, step_functions)
         .service(Service::Lambda, lambda)
         .service(Service::Sqs, sqs)
+        .service(Service::Sns, sns)
         .service(Service::Sluice, own)
         .into_service()
         .into_make_service();
@@ -279,6 +287,37 @@ async fn run(
         }
     }
     Ok(())
+}
+
+/// The APIs `run` serves besides Step Functions'.
+struct Apis {
+    lambda: Arc<LambdaBackend>,
+    sqs: Arc<SqsBackend<SqliteStore>>,
+    sns: Arc<SnsBackend<SqliteStore>>,
+    step_functions_sdk: Slot,
+}
+
+/// The certificate that verifies notifications' signatures, where their `SigningCertURL`
+/// points.
+fn signing_certificate(broker: sluice_broker::Broker<SqliteStore>) -> axum::Router {
+    use axum::response::IntoResponse;
+    axum::Router::new().route(
+        sluice_broker::topics::signing::CERT_PATH,
+        axum::routing::get(move || async move {
+            match broker.signer().await {
+                Ok(signer) => (
+                    [(axum::http::header::CONTENT_TYPE, "application/x-x509-ca-cert")],
+                    signer.certificate_pem().to_owned(),
+                )
+                    .into_response(),
+                Err(error) => (
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    error.to_string(),
+                )
+                    .into_response(),
+            }
+        }),
+    )
 }
 
 /// Resolves on SIGTERM or ctrl-c (SIGINT).
