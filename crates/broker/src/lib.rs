@@ -978,14 +978,13 @@ pub(crate) fn stage(queue: &Arc<Queue>, messages: Vec<Send>, now: i64) -> Staged
             }
         }
     }
-Staged {
-    queue: Arc::clone(queue),
-    outcomes,
-    writes,
-    held,
+    Staged {
+        queue: Arc::clone(queue),
+        outcomes,
+        writes,
+        held,
+    }
 }
-}
-
 
 /// `sent` arriving in `target` from another queue (a dead-letter or message move): its place
 /// there, the write that stores it, and what the target holds once that is committed.

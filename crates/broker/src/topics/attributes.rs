@@ -51,7 +51,9 @@ fn feedback(name: &str) -> bool {
 fn json_object(name: &str, value: &str) -> Result<(), TopicError> {
     match serde_json::from_str::<Value>(value) {
         Ok(Value::Object(_)) => Ok(()),
-        Ok(_) => Err(invalid(format_args!("Attributes Reason: {name}: must be a JSON object"))),
+        Ok(_) => Err(invalid(format_args!(
+            "Attributes Reason: {name}: must be a JSON object"
+        ))),
         Err(e) => Err(invalid(format_args!(
             "Attributes Reason: {name}: failed to parse JSON. {e}"
         ))),
@@ -74,7 +76,9 @@ pub(super) fn apply_topic(
                 if fifo {
                     out.insert(name.clone(), "true".into());
                 } else if !value.eq_ignore_ascii_case("false") {
-                    return Err(invalid("Attributes Reason: FifoTopic: must be true or false"));
+                    return Err(invalid(
+                        "Attributes Reason: FifoTopic: must be true or false",
+                    ));
                 }
             }
             "DisplayName" => {
@@ -128,9 +132,7 @@ pub(super) fn apply_topic(
                 out.insert(name.clone(), value.clone());
             }
             n if TOPIC_ATTRIBUTES.contains(&n) || feedback(n) => {
-                if n.ends_with("SampleRate")
-                    && !value.parse::<u8>().is_ok_and(|rate| rate <= 100)
-                {
+                if n.ends_with("SampleRate") && !value.parse::<u8>().is_ok_and(|rate| rate <= 100) {
                     return Err(invalid(format_args!(
                         "Attributes Reason: {n}: must be an integer from 0 to 100"
                     )));
@@ -165,11 +167,9 @@ pub(super) fn apply_subscription(
                     ));
                 }
                 if !matches!(protocol, "sqs" | "http" | "https" | "firehose") && lower == "true" {
-                    return Err(
-                        "Delivery protocol [".to_owned()
-                            + protocol
-                            + "] does not support raw message delivery.",
-                    );
+                    return Err("Delivery protocol [".to_owned()
+                        + protocol
+                        + "] does not support raw message delivery.");
                 }
                 out.insert(name.clone(), lower);
             }
@@ -247,10 +247,14 @@ pub(super) fn check_tags(tags: &[(String, String)], existing: usize) -> Result<(
             return Err(invalid("Duplicated keys are not allowed."));
         }
         if key.is_empty() || key.chars().count() > 128 {
-            return Err(invalid("Tags Reason: Tag keys must be between 1 and 128 characters"));
+            return Err(invalid(
+                "Tags Reason: Tag keys must be between 1 and 128 characters",
+            ));
         }
         if value.chars().count() > 256 {
-            return Err(invalid("Tags Reason: Tag values must be at most 256 characters"));
+            return Err(invalid(
+                "Tags Reason: Tag values must be at most 256 characters",
+            ));
         }
     }
     if existing + tags.len() > super::MAX_TOPIC_TAGS {
@@ -403,14 +407,18 @@ mod tests {
 
     #[test]
     fn raw_message_delivery_is_true_or_false() {
-        let err = apply_subscription(&map(&[]), &map(&[("RawMessageDelivery", "wrongvalue")]), "sqs")
-            .unwrap_err();
+        let err = apply_subscription(
+            &map(&[]),
+            &map(&[("RawMessageDelivery", "wrongvalue")]),
+            "sqs",
+        )
+        .unwrap_err();
         assert_eq!(
             err,
             "RawMessageDelivery: Invalid value [wrongvalue]. Must be true or false."
         );
-        let ok = apply_subscription(&map(&[]), &map(&[("RawMessageDelivery", "True")]), "sqs")
-            .unwrap();
+        let ok =
+            apply_subscription(&map(&[]), &map(&[("RawMessageDelivery", "True")]), "sqs").unwrap();
         assert_eq!(ok["RawMessageDelivery"], "true");
         assert_eq!(
             apply_subscription(&map(&[]), &map(&[("Bogus", "1")]), "sqs").unwrap_err(),
@@ -437,7 +445,12 @@ mod tests {
     #[test]
     fn topic_attributes_follow_the_topic_type() {
         assert!(matches!(
-            apply_topic(&map(&[]), &map(&[("ContentBasedDeduplication", "true")]), false, true),
+            apply_topic(
+                &map(&[]),
+                &map(&[("ContentBasedDeduplication", "true")]),
+                false,
+                true
+            ),
             Err(TopicError::InvalidParameter(_))
         ));
         let fifo = apply_topic(
@@ -450,16 +463,29 @@ mod tests {
         assert_eq!(fifo["FifoTopic"], "true");
         assert_eq!(
             apply_topic(&map(&[]), &map(&[("Nope", "1")]), false, true),
-            Err(TopicError::InvalidParameter("Invalid parameter: AttributeName".into()))
+            Err(TopicError::InvalidParameter(
+                "Invalid parameter: AttributeName".into()
+            ))
         );
-        assert!(apply_topic(&map(&[]), &map(&[("HTTPSuccessFeedbackSampleRate", "50")]), false, false).is_ok());
+        assert!(
+            apply_topic(
+                &map(&[]),
+                &map(&[("HTTPSuccessFeedbackSampleRate", "50")]),
+                false,
+                false
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn the_default_retry_policy_waits_twenty_seconds_three_times() {
         let policy = RetryPolicy::of(&effective_delivery_policy(None));
         assert_eq!(policy.retries, 3);
-        assert_eq!((1..=3).map(|n| policy.delay_s(n)).collect::<Vec<_>>(), [20.0; 3]);
+        assert_eq!(
+            (1..=3).map(|n| policy.delay_s(n)).collect::<Vec<_>>(),
+            [20.0; 3]
+        );
         let custom = RetryPolicy::of(&effective_delivery_policy(Some(
             &r#"{"http":{"defaultHealthyRetryPolicy":{"numRetries":5,"numNoDelayRetries":2,"minDelayTarget":1,"maxDelayTarget":4}}}"#.to_owned(),
         )));

@@ -152,11 +152,9 @@ impl<S: Store> Broker<S> {
             return;
         };
         let broker = self.clone();
-        self.inner
-            .tasks
-            .spawn("topic-delivery", async move {
-                broker.deliver(endpoints, delivery).await;
-            });
+        self.inner.tasks.spawn("topic-delivery", async move {
+            broker.deliver(endpoints, delivery).await;
+        });
     }
 
     async fn deliver(&self, endpoints: Arc<dyn Endpoints>, mut delivery: Delivery) {
@@ -205,7 +203,13 @@ impl<S: Store> Broker<S> {
                 Err(error) if retries_left => {
                     tracing::debug!(subscription = %delivery.subscription_arn, attempt = delivery.attempts, %error, "topic delivery failed; retrying");
                     // The attempt count survives a restart.
-                    if self.inner.store.commit(vec![delivery.write()]).await.is_err() {
+                    if self
+                        .inner
+                        .store
+                        .commit(vec![delivery.write()])
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                     let delay_ms = match &delivery.target {
@@ -236,7 +240,11 @@ impl<S: Store> Broker<S> {
             let body = match &delivery.target {
                 Target::Lambda { payload, .. } => serde_json::from_str::<Value>(payload)
                     .ok()
-                    .and_then(|v| v["Records"][0]["Sns"]["Message"].as_str().map(str::to_owned))
+                    .and_then(|v| {
+                        v["Records"][0]["Sns"]["Message"]
+                            .as_str()
+                            .map(str::to_owned)
+                    })
                     .unwrap_or_else(|| payload.clone()),
                 Target::Http { body, .. } => body.clone(),
                 Target::Confirmation { unsigned, .. } => unsigned.clone(),

@@ -234,7 +234,10 @@ pub(crate) struct Topics {
 
 impl Topics {
     /// Loads the topics and subscriptions `store` holds.
-    pub(crate) async fn load<S: Store>(store: &S, now_ms: i64) -> Result<Self, sluice_store::Error> {
+    pub(crate) async fn load<S: Store>(
+        store: &S,
+        now_ms: i64,
+    ) -> Result<Self, sluice_store::Error> {
         let topics = Topics::default();
         let mut by_arn = BTreeMap::new();
         for record in store.resources(TOPIC_KIND).await? {
@@ -279,7 +282,10 @@ impl Topics {
             let Some(topic) = by_arn.get(&body.topic_arn) else {
                 continue;
             };
-            let filter = attributes::filter_of(&body.attributes).ok().flatten().map(Arc::new);
+            let filter = attributes::filter_of(&body.attributes)
+                .ok()
+                .flatten()
+                .map(Arc::new);
             let subscription = Arc::new(Subscription {
                 arn: record.key.clone(),
                 topic_arn: body.topic_arn,
@@ -368,7 +374,9 @@ impl<S: Store> Broker<S> {
         given: &BTreeMap<String, String>,
         tags: &[(String, String)],
     ) -> Result<String, TopicError> {
-        let fifo_flag = given.get("FifoTopic").map(|v| v.eq_ignore_ascii_case("true"));
+        let fifo_flag = given
+            .get("FifoTopic")
+            .map(|v| v.eq_ignore_ascii_case("true"));
         let fifo = fifo_flag.unwrap_or(false);
         if fifo && !valid_topic_name(name, true) {
             return Err(invalid(
@@ -505,7 +513,8 @@ impl<S: Store> Broker<S> {
         let given = BTreeMap::from([(name.to_owned(), value.to_owned())]);
         let write = {
             let mut state = lock(&topic.state);
-            state.attributes = attributes::apply_topic(&state.attributes, &given, topic.fifo, false)?;
+            state.attributes =
+                attributes::apply_topic(&state.attributes, &given, topic.fifo, false)?;
             topic.record(&state)
         };
         self.inner.store.commit(vec![write]).await?;
@@ -602,7 +611,10 @@ impl<S: Store> Broker<S> {
                 confirmed: state.confirmed,
             });
         }
-        let confirmed = matches!(protocol.as_str(), "sqs" | "lambda" | "firehose" | "application");
+        let confirmed = matches!(
+            protocol.as_str(),
+            "sqs" | "lambda" | "firehose" | "application"
+        );
         let token = (!confirmed).then(signing::confirmation_token);
         let subscription = Arc::new(Subscription {
             arn: format!("{}:{}", topic.arn, uuid::Uuid::new_v4()),
@@ -619,12 +631,9 @@ impl<S: Store> Broker<S> {
         });
         let mut writes = vec![subscription.record(&lock(&subscription.state))];
         let confirmation = match (&token, protocol.as_str()) {
-            (Some(token), "http" | "https") => Some(self.confirmation_request(
-                &topic,
-                &subscription,
-                token,
-                service_endpoint,
-            )),
+            (Some(token), "http" | "https") => {
+                Some(self.confirmation_request(&topic, &subscription, token, service_endpoint))
+            }
             _ => None,
         };
         if let Some(delivery) = &confirmation {
@@ -645,11 +654,17 @@ impl<S: Store> Broker<S> {
         })
     }
 
-    fn check_endpoint(&self, topic: &Topic, protocol: &str, endpoint: &str) -> Result<(), TopicError> {
+    fn check_endpoint(
+        &self,
+        topic: &Topic,
+        protocol: &str,
+        endpoint: &str,
+    ) -> Result<(), TopicError> {
         match protocol {
             "sqs" => {
                 let parts: Vec<&str> = endpoint.split(':').collect();
-                if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sqs" || parts[5].is_empty() {
+                if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sqs" || parts[5].is_empty()
+                {
                     return Err(invalid("SQS endpoint ARN"));
                 }
                 if !topic.fifo && parts[5].ends_with(".fifo") {
@@ -660,7 +675,11 @@ impl<S: Store> Broker<S> {
             }
             "lambda" => {
                 let parts: Vec<&str> = endpoint.split(':').collect();
-                if parts.len() < 7 || parts[0] != "arn" || parts[2] != "lambda" || parts[5] != "function" {
+                if parts.len() < 7
+                    || parts[0] != "arn"
+                    || parts[2] != "lambda"
+                    || parts[5] != "function"
+                {
                     return Err(invalid("Lambda endpoint ARN"));
                 }
             }
@@ -673,16 +692,12 @@ impl<S: Store> Broker<S> {
                     )));
                 }
             }
-            "email" | "email-json" => {
-                if !endpoint.contains('@') {
-                    return Err(invalid("Email address"));
-                }
+            "email" | "email-json" if !endpoint.contains('@') => {
+                return Err(invalid("Email address"));
             }
             "sms" => {
                 let digits = endpoint.strip_prefix('+').unwrap_or(endpoint);
-                if digits.is_empty()
-                    || !digits.chars().all(|c| c.is_ascii_digit())
-                {
+                if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
                     return Err(TopicError::InvalidParameter(format!(
                         "Invalid SMS endpoint: {endpoint}"
                     )));
@@ -710,7 +725,11 @@ impl<S: Store> Broker<S> {
         let Some(target) = attributes::dead_letter_target(attributes)? else {
             return Ok(());
         };
-        if topic.fifo && protocol == "sqs" && endpoint.ends_with(".fifo") && !target.ends_with(".fifo") {
+        if topic.fifo
+            && protocol == "sqs"
+            && endpoint.ends_with(".fifo")
+            && !target.ends_with(".fifo")
+        {
             return Err(
                 "RedrivePolicy: must use a FIFO queue as DLQ for a FIFO Subscription to a FIFO Topic."
                     .into(),
@@ -739,7 +758,10 @@ impl<S: Store> Broker<S> {
             }])
             .await?;
         lock(&self.topics().subscriptions).remove(arn);
-        if let Some(topic) = lock(&self.topics().topics).get(&subscription.topic_arn).cloned() {
+        if let Some(topic) = lock(&self.topics().topics)
+            .get(&subscription.topic_arn)
+            .cloned()
+        {
             let mut state = lock(&topic.state);
             state.subscriptions.retain(|s| s.arn != arn);
             state.deleted_subscriptions += 1;
@@ -816,17 +838,17 @@ impl<S: Store> Broker<S> {
         out.insert("Protocol".into(), subscription.protocol.clone());
         out.insert("Endpoint".into(), subscription.endpoint.clone());
         out.insert("Owner".into(), subscription.owner.clone());
-        out.insert(
-            "PendingConfirmation".into(),
-            (!state.confirmed).to_string(),
-        );
+        out.insert("PendingConfirmation".into(), (!state.confirmed).to_string());
         out.insert(
             "ConfirmationWasAuthenticated".into(),
             state.confirmed.to_string(),
         );
         out.insert(
             "SubscriptionPrincipal".into(),
-            format!("arn:{}:iam::{}:root", self.inner.scope.partition, subscription.owner),
+            format!(
+                "arn:{}:iam::{}:root",
+                self.inner.scope.partition, subscription.owner
+            ),
         );
         out.entry("RawMessageDelivery".into())
             .or_insert_with(|| "false".into());
@@ -838,12 +860,11 @@ impl<S: Store> Broker<S> {
             out.insert(
                 "EffectiveDeliveryPolicy".into(),
                 attributes::effective_delivery_policy(
-                    state
-                        .attributes
-                        .get("DeliveryPolicy")
-                        .or(lock(&self.topic("TopicArn", &subscription.topic_arn)?.state)
-                            .attributes
-                            .get("DeliveryPolicy")),
+                    state.attributes.get("DeliveryPolicy").or(lock(
+                        &self.topic("TopicArn", &subscription.topic_arn)?.state,
+                    )
+                    .attributes
+                    .get("DeliveryPolicy")),
                 ),
             );
         }
@@ -865,8 +886,13 @@ impl<S: Store> Broker<S> {
             let attributes =
                 attributes::apply_subscription(&state.attributes, &given, &subscription.protocol)
                     .map_err(invalid)?;
-            self.check_redrive(&topic, &subscription.protocol, &subscription.endpoint, &attributes)
-                .map_err(invalid)?;
+            self.check_redrive(
+                &topic,
+                &subscription.protocol,
+                &subscription.endpoint,
+                &attributes,
+            )
+            .map_err(invalid)?;
             let filter = attributes::filter_of(&attributes).map_err(|e| {
                 TopicError::InvalidParameter(
                     e.sns_message(sluice_patterns::SnsAction::SetSubscriptionAttributes),

@@ -78,7 +78,9 @@ fn check(topic: &Topic, publication: Publication) -> Result<Checked, TopicError>
     if let Some(subject) = &publication.subject
         && (subject.is_empty()
             || subject.chars().count() > 100
-            || subject.chars().any(|c| !c.is_ascii() || c.is_ascii_control()))
+            || subject
+                .chars()
+                .any(|c| !c.is_ascii() || c.is_ascii_control()))
     {
         return Err(invalid("Subject"));
     }
@@ -109,9 +111,8 @@ fn check(topic: &Topic, publication: Publication) -> Result<Checked, TopicError>
         ));
     }
     let per_protocol = if publication.structure_json {
-        let value: Value = serde_json::from_str(&publication.message).map_err(|_| {
-            invalid("Message Structure - JSON message body failed to parse")
-        })?;
+        let value: Value = serde_json::from_str(&publication.message)
+            .map_err(|_| invalid("Message Structure - JSON message body failed to parse"))?;
         let Value::Object(object) = value else {
             return Err(invalid(
                 "Message Structure - JSON message body failed to parse",
@@ -309,7 +310,9 @@ impl<S: Store> Broker<S> {
         };
         // Two first uses at once: the first stored wins, and both keys verify.
         let _ = self.inner.topics.signer.set(Arc::new(signer));
-        Ok(Arc::clone(self.inner.topics.signer.get().expect("just set")))
+        Ok(Arc::clone(
+            self.inner.topics.signer.get().expect("just set"),
+        ))
     }
 
     /// Publishes `publications` to the topic in one commit (all or none: AWS refuses a batch
@@ -357,9 +360,10 @@ impl<S: Store> Broker<S> {
             let mut sequence_number = None;
             let mut deduplication_id = None;
             if topic.fifo {
-                let id = publication.deduplication_id.clone().unwrap_or_else(|| {
-                    crate::content_deduplication_id(&publication.message)
-                });
+                let id = publication
+                    .deduplication_id
+                    .clone()
+                    .unwrap_or_else(|| crate::content_deduplication_id(&publication.message));
                 let mut state = lock(&topic.state);
                 if let Some((first_id, seq, expires_ms)) = state.dedup.get(&id)
                     && *expires_ms > now
@@ -406,8 +410,7 @@ impl<S: Store> Broker<S> {
             };
             let view = attributes_view(&publication.attributes);
             for subscription in &subscriptions {
-                if !lock(&subscription.state).confirmed || !matches(subscription, checked, &view)
-                {
+                if !lock(&subscription.state).confirmed || !matches(subscription, checked, &view) {
                     continue;
                 }
                 let message = checked.message_for(&subscription.protocol);
@@ -500,7 +503,10 @@ impl<S: Store> Broker<S> {
                                         notification.message_id.clone(),
                                     ),
                                     ("x-amz-sns-topic-arn".into(), topic.arn.clone()),
-                                    ("x-amz-sns-subscription-arn".into(), subscription.arn.clone()),
+                                    (
+                                        "x-amz-sns-subscription-arn".into(),
+                                        subscription.arn.clone(),
+                                    ),
                                     ("x-amz-sns-rawdelivery".into(), raw.to_string()),
                                 ],
                                 body,

@@ -7,10 +7,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use base64::Engine as _;
+use rsa::RsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use rsa::signature::{SignatureEncoding, Signer as _};
-use rsa::RsaPrivateKey;
 use serde_json::{Map, Value};
 use x509_cert::builder::{Builder, CertificateBuilder, Profile};
 use x509_cert::der::EncodePem;
@@ -45,11 +45,10 @@ impl Signer {
     pub(crate) fn generate() -> Result<(Self, Stored), String> {
         let mut rng = rsa::rand_core::OsRng;
         let key = RsaPrivateKey::new(&mut rng, KEY_BITS).map_err(|e| e.to_string())?;
-        let public = SubjectPublicKeyInfoOwned::from_key(key.to_public_key())
-            .map_err(|e| e.to_string())?;
+        let public =
+            SubjectPublicKeyInfoOwned::from_key(key.to_public_key()).map_err(|e| e.to_string())?;
         let ca = SigningKey::<sha2::Sha256>::new(key.clone());
-        let subject =
-            Name::from_str("CN=sns.amazonaws.com,O=Sluice").map_err(|e| e.to_string())?;
+        let subject = Name::from_str("CN=sns.amazonaws.com,O=Sluice").map_err(|e| e.to_string())?;
         let validity = Validity::from_now(Duration::from_secs(20 * 365 * 86_400))
             .map_err(|e| e.to_string())?;
         let serial = SerialNumber::from(fastrand::u32(1..));
@@ -104,7 +103,14 @@ impl Signer {
 pub fn canonical(message: &Map<String, Value>) -> String {
     let notification = message.get("Type").and_then(Value::as_str) == Some("Notification");
     let fields: &[&str] = if notification {
-        &["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]
+        &[
+            "Message",
+            "MessageId",
+            "Subject",
+            "Timestamp",
+            "TopicArn",
+            "Type",
+        ]
     } else {
         &[
             "Message",
@@ -159,7 +165,11 @@ mod tests {
     #[test]
     fn signatures_verify_with_the_certificates_key() {
         let (signer, stored) = Signer::generate().unwrap();
-        assert!(stored.certificate_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(
+            stored
+                .certificate_pem
+                .starts_with("-----BEGIN CERTIFICATE-----")
+        );
         let again = Signer::from_stored(&stored).unwrap();
         let message: Map<String, Value> =
             serde_json::from_str(r#"{"Type":"Notification","Message":"x","MessageId":"1"}"#)

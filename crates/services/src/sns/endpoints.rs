@@ -83,14 +83,18 @@ async fn post(request: HttpRequest) -> Result<u16, String> {
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    let path = uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
+    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
     let mut builder = Request::post(path)
-        .header(header::HOST, uri.authority().map_or(host.clone(), |a| a.to_string()))
+        .header(
+            header::HOST,
+            uri.authority()
+                .map_or_else(|| host.clone(), |a| a.to_string()),
+        )
         .header(header::CONTENT_TYPE, "text/plain; charset=UTF-8")
-        .header(header::USER_AGENT, "Amazon Simple Notification Service Agent");
+        .header(
+            header::USER_AGENT,
+            "Amazon Simple Notification Service Agent",
+        );
     for (name, value) in &request.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }

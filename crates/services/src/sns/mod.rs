@@ -13,8 +13,8 @@ use sluice_api::gateway::request_endpoint;
 use sluice_api::sns::Sns;
 use sluice_api::sns::model::errors as sns_errors;
 use sluice_api::sns::model::{
-    BatchResultErrorEntry, ConfirmSubscriptionInput, ConfirmSubscriptionResponse,
-    CreateTopicInput, CreateTopicResponse, DeleteTopicInput, GetSubscriptionAttributesInput,
+    BatchResultErrorEntry, ConfirmSubscriptionInput, ConfirmSubscriptionResponse, CreateTopicInput,
+    CreateTopicResponse, DeleteTopicInput, GetSubscriptionAttributesInput,
     GetSubscriptionAttributesResponse, GetTopicAttributesInput, GetTopicAttributesResponse,
     ListSubscriptionsByTopicInput, ListSubscriptionsByTopicResponse, ListSubscriptionsInput,
     ListSubscriptionsResponse, ListTagsForResourceRequest, ListTagsForResourceResponse,
@@ -128,15 +128,16 @@ fn check_attribute_name(name: &str) -> Result<(), ApiError> {
 }
 
 /// A publication's attributes, with AWS's checks and messages.
-fn attributes(given: Option<BTreeMap<String, MessageAttributeValue>>) -> Result<Attributes, ApiError> {
+fn attributes(
+    given: Option<BTreeMap<String, MessageAttributeValue>>,
+) -> Result<Attributes, ApiError> {
     let mut out = Attributes::new();
     for (name, attribute) in given.unwrap_or_default() {
         check_attribute_name(&name)?;
         let data_type = attribute.data_type;
         let base = data_type.split('.').next().unwrap_or_default();
         let known = matches!(data_type.as_str(), "String" | "Number" | "Binary")
-            || (matches!(base, "String" | "Number" | "Binary")
-                && data_type.len() > base.len() + 1);
+            || (matches!(base, "String" | "Number" | "Binary") && data_type.len() > base.len() + 1);
         if !known {
             return Err(value_invalid(format!(
                 "The message attribute '{name}' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String."
@@ -429,7 +430,9 @@ impl<S: Store> Sns for SnsBackend<S> {
             {
                 return Err(error(
                     sns_errors::INVALID_PARAMETER_EXCEPTION,
-                    format!("Invalid parameter: PhoneNumber Reason: {phone} is not valid to publish to"),
+                    format!(
+                        "Invalid parameter: PhoneNumber Reason: {phone} is not valid to publish to"
+                    ),
                 ));
             }
             // No carrier here: an SMS is accepted and goes nowhere.
@@ -469,7 +472,10 @@ impl<S: Store> Sns for SnsBackend<S> {
         })
     }
 
-    async fn publish_batch(&self, input: PublishBatchInput) -> Result<PublishBatchResponse, ApiError> {
+    async fn publish_batch(
+        &self,
+        input: PublishBatchInput,
+    ) -> Result<PublishBatchResponse, ApiError> {
         let entries = input.publish_batch_request_entries;
         if entries.is_empty() {
             return Err(error(
@@ -551,7 +557,10 @@ impl<S: Store> Sns for SnsBackend<S> {
         })
     }
 
-    async fn tag_resource(&self, input: TagResourceRequest) -> Result<TagResourceResponse, ApiError> {
+    async fn tag_resource(
+        &self,
+        input: TagResourceRequest,
+    ) -> Result<TagResourceResponse, ApiError> {
         self.broker
             .change_topic_tags(&input.resource_arn, &tags_of(Some(input.tags)), &[])
             .await
@@ -592,7 +601,11 @@ impl<S: Store> Sns for SnsBackend<S> {
 mod tests {
     use super::*;
 
-    fn attribute(data_type: &str, string: Option<&str>, binary: Option<&str>) -> MessageAttributeValue {
+    fn attribute(
+        data_type: &str,
+        string: Option<&str>,
+        binary: Option<&str>,
+    ) -> MessageAttributeValue {
         MessageAttributeValue {
             data_type: data_type.into(),
             string_value: string.map(Into::into),
@@ -635,6 +648,12 @@ mod tests {
             "Message attribute name can not have successive '.' character."
         );
         assert!(check("price", attribute("Number", Some("99.12"), None)).is_ok());
-        assert!(check("kinds", attribute("String.Array", Some(r#"["a","b"]"#), None)).is_ok());
+        assert!(
+            check(
+                "kinds",
+                attribute("String.Array", Some(r#"["a","b"]"#), None)
+            )
+            .is_ok()
+        );
     }
 }

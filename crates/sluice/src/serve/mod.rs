@@ -306,7 +306,10 @@ fn signing_certificate(broker: sluice_broker::Broker<SqliteStore>) -> axum::Rout
         axum::routing::get(move || async move {
             match broker.signer().await {
                 Ok(signer) => (
-                    [(axum::http::header::CONTENT_TYPE, "application/x-x509-ca-cert")],
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "application/x-x509-ca-cert",
+                    )],
                     signer.certificate_pem().to_owned(),
                 )
                     .into_response(),

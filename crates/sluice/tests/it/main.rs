@@ -15,3 +15,4 @@ mod queues;
 mod redrive;
 mod serve;
 mod test_state;
+mod topics;

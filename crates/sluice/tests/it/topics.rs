@@ -1,0 +1,509 @@
+//! SNS on `sluice serve`, through the real clients: a topic fanned out to queues (envelope and
+//! raw, attribute and body filter policies), a Python function and an HTTP endpoint that
+//! confirms its subscription and verifies every signature with `openssl`; AWS's errors through
+//! the `aws` CLI; FIFO topics deduplicating across `kill -9`.
+
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::common::*;
+
+fn sns(server: &Server, args: &[&str]) -> Output {
+    sluice_test_util::aws_cli(&server.endpoint(), "sns", args)
+}
+
+fn sqs(server: &Server, args: &[&str]) -> Output {
+    sluice_test_util::aws_cli(&server.endpoint(), "sqs", args)
+}
+
+fn python_server(dir: &std::path::Path) -> Server {
+    let python = venv().join("bin/python").display().to_string();
+    Server::start(dir, &["--python", &python])
+}
+
+/// The fan-out of the seeds: one topic, three queues (everything as signed envelopes; raw
+/// messages filtered on an attribute; messages filtered on their JSON body), a function and
+/// an HTTP endpoint. The endpoint is a Python server in the script: it receives the
+/// SubscriptionConfirmation, checks its signature with `openssl` against the certificate at
+/// `SigningCertURL`, confirms by visiting `SubscribeURL`, then checks each notification.
+const FAN_OUT: &str = r#"
+import base64, http.server, io, json, os, subprocess, tempfile, threading, time, urllib.request, zipfile
+endpoint = os.environ["ENDPOINT"]
+
+sns = boto3.client("sns", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}))
+sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}))
+lam = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}))
+work = tempfile.mkdtemp()
+
+def canonical(m):
+    keys = ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"] if m["Type"] == "Notification" else ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
+    return "".join(f"{k}\n{m[k]}\n" for k in keys if m.get(k) is not None)
+
+certs = {}
+def verify(m, cert_key="SigningCertURL"):
+    url = m[cert_key]
+    if url not in certs:
+        pem = urllib.request.urlopen(url).read()
+        path = os.path.join(work, f"cert{len(certs)}.pem")
+        open(path, "wb").write(pem)
+        pub = subprocess.run(["openssl", "x509", "-in", path, "-pubkey", "-noout"], check=True, capture_output=True).stdout
+        certs[url] = os.path.join(work, f"pub{len(certs)}.pem")
+        open(certs[url], "wb").write(pub)
+    digest = "-sha256" if m["SignatureVersion"] == "2" else "-sha1"
+    data = os.path.join(work, "data"); sig = os.path.join(work, "sig")
+    open(data, "w").write(canonical(m))
+    open(sig, "wb").write(base64.b64decode(m["Signature"]))
+    out = subprocess.run(["openssl", "dgst", digest, "-verify", certs[url], "-signature", sig, data], capture_output=True, text=True)
+    assert out.stdout.strip() == "Verified OK", (out.stdout, out.stderr, m)
+
+received = []
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        assert self.headers["x-amz-sns-message-type"] == body["Type"], dict(self.headers)
+        assert self.headers["x-amz-sns-topic-arn"] == body["TopicArn"]
+        verify(body)
+        if body["Type"] == "SubscriptionConfirmation":
+            urllib.request.urlopen(body["SubscribeURL"]).read()
+        else:
+            assert self.headers["x-amz-sns-subscription-arn"].startswith(body["TopicArn"] + ":")
+            received.append(body)
+        self.send_response(200); self.end_headers()
+    def log_message(self, *args):
+        pass
+hook = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+threading.Thread(target=hook.serve_forever, daemon=True).start()
+
+topic = sns.create_topic(Name="detections", Attributes={"SignatureVersion": "2"})["TopicArn"]
+assert sns.create_topic(Name="detections", Attributes={"SignatureVersion": "2"})["TopicArn"] == topic
+queues = {}
+for name in ["all", "raw-high", "body-alerts"]:
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    queues[name] = (url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queues["all"][1])
+sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queues["raw-high"][1], Attributes={
+    "RawMessageDelivery": "true", "FilterPolicy": json.dumps({"severity": ["high"], "score": [{"numeric": [">=", 80]}]})})
+sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queues["body-alerts"][1], Attributes={
+    "FilterPolicyScope": "MessageBody", "FilterPolicy": json.dumps({"kind": ["alert"], "host": {"os": [{"prefix": "win"}]}})})
+
+code = io.BytesIO()
+with zipfile.ZipFile(code, "w") as z:
+    z.writestr("record.py", "import json, os\ndef handler(event, context):\n    open(os.environ['OUT'], 'a').write(json.dumps(event) + '\\n')\n")
+out = os.path.join(work, "lambda.jsonl")
+function = lam.create_function(FunctionName="recorder", Runtime="python3.12", Handler="record.handler",
+    Role="arn:aws:iam::000000000000:role/lambda", Code={"ZipFile": code.getvalue()}, Environment={"Variables": {"OUT": out}})["FunctionArn"]
+sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function)
+
+pending = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=f"http://127.0.0.1:{hook.server_port}/hook")
+assert pending["SubscriptionArn"] == "pending confirmation", pending
+deadline = time.time() + 20
+while time.time() < deadline:
+    subs = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    if all(s["SubscriptionArn"] != "PendingConfirmation" for s in subs):
+        break
+    time.sleep(0.05)
+else:
+    raise AssertionError(f"the HTTP subscription was never confirmed: {subs}")
+attrs = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+assert attrs["SubscriptionsConfirmed"] == "5" and attrs["SubscriptionsPending"] == "0", attrs
+
+high = {"severity": {"DataType": "String", "StringValue": "high"}, "score": {"DataType": "Number", "StringValue": "91"}}
+sns.publish(TopicArn=topic, Subject="EDR", Message=json.dumps({"kind": "alert", "host": {"os": "windows"}}), MessageAttributes=high)
+sns.publish(TopicArn=topic, Message="not json", MessageAttributes={"severity": {"DataType": "String", "StringValue": "low"}})
+batch = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
+    {"Id": "a", "Message": json.dumps({"kind": "alert", "host": {"os": "linux"}}), "MessageAttributes": {**high, "score": {"DataType": "Number", "StringValue": "50"}}},
+    {"Id": "b", "Message": json.dumps({"kind": "audit"})},
+])
+assert [e["Id"] for e in batch["Successful"]] == ["a", "b"] and batch["Failed"] == [], batch
+
+def drain(url, want):
+    got = []
+    deadline = time.time() + 10
+    while len(got) < want and time.time() < deadline:
+        r = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageAttributeNames=["All"])
+        for m in r.get("Messages", []):
+            got.append(m)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return got
+
+envelopes = [json.loads(m["Body"]) for m in drain(queues["all"][0], 4)]
+assert len(envelopes) == 4, envelopes
+for e in envelopes:
+    assert e["Type"] == "Notification" and e["TopicArn"] == topic and e["SignatureVersion"] == "2", e
+    verify(e)
+assert sorted(e.get("Subject", "") for e in envelopes) == ["", "", "", "EDR"]
+assert {e["MessageAttributes"]["severity"]["Value"] for e in envelopes if "MessageAttributes" in e} == {"high", "low"}
+
+raw = drain(queues["raw-high"][0], 1)
+assert [json.loads(m["Body"])["host"]["os"] for m in raw] == ["windows"], raw
+assert raw[0]["MessageAttributes"]["score"] == {"StringValue": "91", "DataType": "Number"}, raw[0]
+body = drain(queues["body-alerts"][0], 1)
+assert [json.loads(json.loads(m["Body"])["Message"])["host"]["os"] for m in body] == ["windows"], body
+time.sleep(0.5)
+assert drain(queues["raw-high"][0], 1) == [] and drain(queues["body-alerts"][0], 1) == []
+
+deadline = time.time() + 30
+while time.time() < deadline and (len(received) < 4 or not os.path.exists(out) or len(open(out).readlines()) < 4):
+    time.sleep(0.1)
+assert sorted(m["Message"] for m in received) == sorted(e["Message"] for e in envelopes), received
+events = [json.loads(line) for line in open(out)]
+assert len(events) == 4, events
+for event in events:
+    record = event["Records"][0]
+    assert record["EventSource"] == "aws:sns" and record["EventSubscriptionArn"].startswith(topic + ":"), record
+    assert record["Sns"]["TopicArn"] == topic and "SigningCertUrl" in record["Sns"] and "Subject" in record["Sns"], record
+    verify(record["Sns"], "SigningCertUrl")
+
+# The unsubscribe link in every notification works, unsigned.
+urllib.request.urlopen(envelopes[0]["UnsubscribeURL"]).read()
+assert len(sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]) == 4
+print("OK")
+"#;
+
+#[test]
+fn a_topic_fans_out_to_queues_a_function_and_an_http_endpoint_with_verified_signatures() {
+    let dir = scratch("topics-fan-out");
+    let server = python_server(&dir);
+    run_boto3(&server, FAN_OUT, &[]);
+}
+
+#[test]
+fn bad_requests_get_snss_errors_through_the_cli() {
+    let dir = scratch("topics-errors");
+    let server = Server::start(&dir, &[]);
+    let topic = ok_json(&sns(&server, &["create-topic", "--name", "t"]))["TopicArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let missing = topic.replace(":t", ":missing");
+    let cases: Vec<(Vec<&str>, &str, &str, &str)> = vec![
+        (
+            vec!["get-topic-attributes", "--topic-arn", &missing],
+            "NotFound",
+            "GetTopicAttributes",
+            "Topic does not exist",
+        ),
+        (
+            vec!["get-topic-attributes", "--topic-arn", "nope"],
+            "InvalidParameter",
+            "GetTopicAttributes",
+            "Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 1",
+        ),
+        (
+            vec!["publish", "--topic-arn", &topic, "--message", ""],
+            "InvalidParameter",
+            "Publish",
+            "Invalid parameter: Empty message",
+        ),
+        (
+            vec![
+                "publish",
+                "--topic-arn",
+                &topic,
+                "--message",
+                "{}",
+                "--message-structure",
+                "json",
+            ],
+            "InvalidParameter",
+            "Publish",
+            "Invalid parameter: Message Structure - No default entry in JSON message body",
+        ),
+        (
+            vec![
+                "publish",
+                "--topic-arn",
+                &topic,
+                "--message",
+                "m",
+                "--message-deduplication-id",
+                "d",
+            ],
+            "InvalidParameter",
+            "Publish",
+            "Invalid parameter: MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type",
+        ),
+        (
+            vec![
+                "publish",
+                "--topic-arn",
+                &topic,
+                "--message",
+                "m",
+                "--message-attributes",
+                r#"{"a^b":{"DataType":"String","StringValue":"x"}}"#,
+            ],
+            "ParameterValueInvalid",
+            "Publish",
+            "Invalid non-alphanumeric character '#x5E' was found in the message attribute name. Can only include alphanumeric characters, hyphens, underscores, or dots.",
+        ),
+        (
+            vec![
+                "subscribe",
+                "--topic-arn",
+                &topic,
+                "--protocol",
+                "test-protocol",
+                "--notification-endpoint",
+                "x",
+            ],
+            "InvalidParameter",
+            "Subscribe",
+            "Invalid parameter: Amazon SNS does not support this protocol string: test-protocol",
+        ),
+        (
+            vec![
+                "subscribe",
+                "--topic-arn",
+                &topic,
+                "--protocol",
+                "sqs",
+                "--notification-endpoint",
+                "http://localhost/000000000000/q",
+            ],
+            "InvalidParameter",
+            "Subscribe",
+            "Invalid parameter: SQS endpoint ARN",
+        ),
+        (
+            vec![
+                "subscribe",
+                "--topic-arn",
+                &topic,
+                "--protocol",
+                "sqs",
+                "--notification-endpoint",
+                "arn:aws:sqs:us-east-1:000000000000:q.fifo",
+            ],
+            "InvalidParameter",
+            "Subscribe",
+            "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS topics",
+        ),
+        (
+            vec![
+                "subscribe",
+                "--topic-arn",
+                &topic,
+                "--protocol",
+                "sqs",
+                "--notification-endpoint",
+                "arn:aws:sqs:us-east-1:000000000000:q",
+                "--attributes",
+                r#"{"RawMessageDelivery":"wrongvalue"}"#,
+            ],
+            "InvalidParameter",
+            "Subscribe",
+            "Invalid parameter: Attributes Reason: RawMessageDelivery: Invalid value [wrongvalue]. Must be true or false.",
+        ),
+        (
+            vec![
+                "subscribe",
+                "--topic-arn",
+                &topic,
+                "--protocol",
+                "sqs",
+                "--notification-endpoint",
+                "arn:aws:sqs:us-east-1:000000000000:q",
+                "--attributes",
+                r#"{"FilterPolicy":"{\"a\":[{\"numeric\":[\">\",\"x\"]}]}"}"#,
+            ],
+            "InvalidParameter",
+            "Subscribe",
+            "Invalid parameter: Attributes Reason: FilterPolicy: Value of > must be numeric",
+        ),
+        (
+            vec![
+                "unsubscribe",
+                "--subscription-arn",
+                "arn:aws:sns:us-east-1:000000000000:t",
+            ],
+            "InvalidParameter",
+            "Unsubscribe",
+            "Invalid parameter: SubscriptionId",
+        ),
+        (
+            vec!["create-topic", "--name", "bad name"],
+            "InvalidParameter",
+            "CreateTopic",
+            "Invalid parameter: Topic Name",
+        ),
+        (
+            vec![
+                "create-topic",
+                "--name",
+                "t",
+                "--attributes",
+                r#"{"DisplayName":"other"}"#,
+            ],
+            "InvalidParameter",
+            "CreateTopic",
+            "Invalid parameter: Attributes Reason: Topic already exists with different attributes",
+        ),
+    ];
+    for (args, code, operation, message) in cases {
+        assert_cli_error(&sns(&server, &args), code, operation, message);
+    }
+    // Batch rules.
+    let entries: Vec<String> = (0..11).map(|i| format!("Id=m{i},Message=x")).collect();
+    let mut args = vec![
+        "publish-batch",
+        "--topic-arn",
+        &topic,
+        "--publish-batch-request-entries",
+    ];
+    args.extend(entries.iter().map(String::as_str));
+    assert_cli_error(
+        &sns(&server, &args),
+        "TooManyEntriesInBatchRequest",
+        "PublishBatch",
+        "The batch request contains more entries than permissible.",
+    );
+    assert_cli_error(
+        &sns(
+            &server,
+            &[
+                "publish-batch",
+                "--topic-arn",
+                &topic,
+                "--publish-batch-request-entries",
+                "Id=a,Message=x",
+                "Id=a,Message=y",
+            ],
+        ),
+        "BatchEntryIdsNotDistinct",
+        "PublishBatch",
+        "Two or more batch entries in the request have the same Id.",
+    );
+}
+
+#[test]
+fn a_fifo_topic_keeps_order_and_deduplicates_across_kill_9() {
+    let dir = scratch("topics-fifo");
+    let mut server = Server::start(&dir, &[]);
+    let topic = ok_json(&sns(
+        &server,
+        &[
+            "create-topic",
+            "--name",
+            "orders.fifo",
+            "--attributes",
+            r#"{"FifoTopic":"true","ContentBasedDeduplication":"true"}"#,
+        ],
+    ))["TopicArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = ok_json(&sqs(
+        &server,
+        &[
+            "create-queue",
+            "--queue-name",
+            "orders.fifo",
+            "--attributes",
+            r#"{"FifoQueue":"true"}"#,
+        ],
+    ))["QueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok_json(&sns(
+        &server,
+        &[
+            "subscribe",
+            "--topic-arn",
+            &topic,
+            "--protocol",
+            "sqs",
+            "--notification-endpoint",
+            "arn:aws:sqs:us-east-1:000000000000:orders.fifo",
+            "--attributes",
+            r#"{"RawMessageDelivery":"true"}"#,
+        ],
+    ));
+    assert_cli_error(
+        &sns(
+            &server,
+            &["publish", "--topic-arn", &topic, "--message", "x"],
+        ),
+        "InvalidParameter",
+        "Publish",
+        "Invalid parameter: The MessageGroupId parameter is required for FIFO topics",
+    );
+    let publish = |server: &Server, message: &str| {
+        ok_json(&sns(
+            server,
+            &[
+                "publish",
+                "--topic-arn",
+                &topic,
+                "--message",
+                message,
+                "--message-group-id",
+                "g",
+            ],
+        ))
+    };
+    let first = publish(&server, "one");
+    assert!(first["SequenceNumber"].as_str().is_some(), "{first}");
+    let again = publish(&server, "one");
+    assert_eq!(
+        again["MessageId"], first["MessageId"],
+        "deduplicated by content"
+    );
+    publish(&server, "two");
+    server.kill9();
+    let server = Server::start(&dir, &[]);
+    let after = publish(&server, "one");
+    assert_eq!(
+        after["MessageId"], first["MessageId"],
+        "the deduplication window outlives a kill -9"
+    );
+    publish(&server, "three");
+    let mut bodies = Vec::new();
+    while bodies.len() < 3 {
+        let output = sqs(
+            &server,
+            &[
+                "receive-message",
+                "--queue-url",
+                &url,
+                "--max-number-of-messages",
+                "10",
+                "--wait-time-seconds",
+                "2",
+            ],
+        );
+        assert!(output.status.success(), "{output:?}");
+        if output.stdout.iter().all(u8::is_ascii_whitespace) {
+            break;
+        }
+        let received = ok_json(&output);
+        let Some(messages) = received["Messages"].as_array() else {
+            break;
+        };
+        for m in messages {
+            bodies.push(m["Body"].as_str().unwrap().to_owned());
+            sqs(
+                &server,
+                &[
+                    "delete-message",
+                    "--queue-url",
+                    &url,
+                    "--receipt-handle",
+                    m["ReceiptHandle"].as_str().unwrap(),
+                ],
+            );
+        }
+    }
+    assert_eq!(bodies, ["one", "two", "three"]);
+    let subscriptions: Value = ok_json(&sns(
+        &server,
+        &["list-subscriptions-by-topic", "--topic-arn", &topic],
+    ));
+    assert_eq!(
+        subscriptions["Subscriptions"].as_array().unwrap().len(),
+        1,
+        "{subscriptions}"
+    );
+}
