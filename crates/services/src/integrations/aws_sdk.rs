@@ -57,6 +57,15 @@ impl<B: sluice_api::sqs::Sqs> JsonService for SqsService<B> {
     }
 }
 
+/// The SNS API as a [`JsonService`].
+pub struct SnsService<B>(pub Arc<B>);
+
+impl<B: sluice_api::sns::Sns> JsonService for SnsService<B> {
+    fn call(&self, operation: String, body: Vec<u8>) -> CallFuture<'_> {
+        Box::pin(async move { sluice_api::sns_routes::handle(&*self.0, &operation, &body).await })
+    }
+}
+
 /// How a service's members are cased on its own wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Casing {

@@ -2,4 +2,4 @@
 
 pub mod aws_sdk;
 pub mod lambda;
-pub mod sqs;
+pub mod messages;

@@ -28,10 +28,10 @@ use sluice_asl::mock::MockConfig;
 use sluice_engine::{Clock, Engine, EngineOptions, Integrations, MockDispatcher};
 use sluice_functions::Functions;
 use sluice_services::integrations::aws_sdk::{
-    AwsSdk, Casing, LambdaService, Slot, SqsService, StepFunctionsService,
+    AwsSdk, Casing, LambdaService, Slot, SnsService, SqsService, StepFunctionsService,
 };
 use sluice_services::integrations::lambda::LambdaIntegration;
-use sluice_services::integrations::sqs::SqsIntegration;
+use sluice_services::integrations::messages::MessageIntegration;
 use sluice_services::lambda::LambdaBackend;
 use sluice_services::sfn::Backend;
 use sluice_services::sns::{SnsBackend, SnsEndpoints};
@@ -171,14 +171,19 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     broker.set_endpoints(Arc::new(SnsEndpoints::new(functions.clone())));
     let sns = Arc::new(SnsBackend::new(broker.clone()));
     let sqs = Arc::new(SqsBackend::new(broker, scope.clone()));
+    let sqs_service: Arc<SqsService<_>> = Arc::new(SqsService(Arc::clone(&sqs)));
+    let sns_service: Arc<SnsService<_>> = Arc::new(SnsService(Arc::clone(&sns)));
     sdk.register("sqs", "Sqs", Casing::Pascal)
-        .set(Arc::new(SqsService(Arc::clone(&sqs))));
+        .set(sqs_service.clone());
+    sdk.register("sns", "Sns", Casing::Pascal)
+        .set(sns_service.clone());
     let mut integrations = Integrations::new()
         .register(
             "lambda",
             Arc::new(LambdaIntegration::new(functions.clone())),
         )
-        .register("sqs", Arc::new(SqsIntegration::new(Arc::clone(&sqs))))
+        .register("sqs", Arc::new(MessageIntegration::sqs(sqs_service)))
+        .register("sns", Arc::new(MessageIntegration::sns(sns_service)))
         .register("aws-sdk", Arc::new(sdk));
     if let Some(path) = &config.mock_config {
         let text = std::fs::read_to_string(path)

@@ -507,3 +507,62 @@ fn a_fifo_topic_keeps_order_and_deduplicates_across_kill_9() {
         "{subscriptions}"
     );
 }
+
+/// State machines publish (`sns:publish`, and with `.waitForTaskToken` a subscriber answers)
+/// and call any SNS action (`aws-sdk:sns:*`), in process.
+const TASKS: &str = r#"
+endpoint = os.environ["ENDPOINT"]
+sns = boto3.client("sns", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+topic = sns.create_topic(Name="approvals")["TopicArn"]
+url = sqs.create_queue(QueueName="approvers")["QueueUrl"]
+sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint="arn:aws:sqs:us-east-1:000000000000:approvers", Attributes={"RawMessageDelivery": "true"})
+definition = {"StartAt": "Announce", "States": {
+    "Announce": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+        "Parameters": {"TopicArn": topic, "Message": {"order.$": "$.order"}, "Subject": "new order",
+                       "MessageAttributes": {"kind": {"DataType": "String", "StringValue": "order"}}},
+        "ResultPath": "$.announced", "Next": "Ask"},
+    "Ask": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
+        "Parameters": {"TopicArn": topic, "Message": {"token.$": "$$.Task.Token"}},
+        "ResultPath": "$.approval", "Next": "List"},
+    "List": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sns:listSubscriptionsByTopic",
+        "Parameters": {"TopicArn": topic}, "ResultSelector": {"n.$": "States.ArrayLength($.Subscriptions)"},
+        "ResultPath": "$.subscriptions", "Next": "Missing"},
+    "Missing": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+        "Parameters": {"TopicArn": topic + "-nope", "Message": "x"},
+        "Catch": [{"ErrorEquals": ["Sns.NotFoundException"], "ResultPath": "$.caught", "Next": "Done"}],
+        "Next": "Done"},
+    "Done": {"Type": "Pass", "End": True}}}
+machine = sfn.create_state_machine(name="publisher", definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
+execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"order": 7}))["executionArn"]
+token = None
+deadline = time.time() + 20
+seen = []
+while token is None and time.time() < deadline:
+    for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+        body = json.loads(m["Body"])
+        seen.append(body)
+        token = body.get("token", token)
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+assert token and seen[0] == {"order": 7}, seen
+sfn.send_task_success(taskToken=token, output=json.dumps({"approved": True}))
+while time.time() < deadline:
+    d = sfn.describe_execution(executionArn=execution)
+    if d["status"] != "RUNNING":
+        break
+    time.sleep(0.1)
+assert d["status"] == "SUCCEEDED", d
+out = json.loads(d["output"])
+assert len(out["announced"]["MessageId"]) == 36, out
+assert out["approval"] == {"approved": True}, out
+assert out["subscriptions"] == {"n": 1}, out
+assert out["caught"]["Error"] == "Sns.NotFoundException", out
+print("OK")
+"#;
+
+#[test]
+fn state_machines_publish_to_topics_and_wait_for_their_subscribers() {
+    let dir = scratch("topics-tasks");
+    let server = Server::start(&dir, &[]);
+    run_boto3(&server, TASKS, &[]);
+}

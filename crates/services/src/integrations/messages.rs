@@ -1,0 +1,103 @@
+//! [`MessageIntegration`]: the optimized integrations that send one message —
+//! `arn:aws:states:::sqs:sendMessage` and `arn:aws:states:::sns:publish`, each also with
+//! `.waitForTaskToken` (the message carries `$$.Task.Token` for the consumer to call back
+//! with) — through Sluice's own API for the service: AWS's parameters (the message as text or
+//! any JSON value, sent as its JSON, attributes, group and deduplication ids, ...) and results
+//! (`MessageId`, `MD5OfMessageBody`, `SequenceNumber`). Errors are named as for SDK
+//! integrations (`Sqs.QueueDoesNotExistException`, `Sns.NotFoundException`), as AWS documents
+//! for these integrations. Registered under the keys `sqs` and `sns`.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use sluice_asl::Failure;
+use sluice_engine::{Integration, Task, TaskFuture};
+
+use super::aws_sdk::JsonService;
+
+/// Runs one service's send-a-message tasks on its API.
+pub struct MessageIntegration {
+    service: Arc<dyn JsonService>,
+    /// The SDK's name of the service, for error names (`Sqs`, `Sns`).
+    name: &'static str,
+    /// The resource's action (`sendMessage`) and the API operation it runs (`SendMessage`).
+    action: &'static str,
+    operation: &'static str,
+    /// The parameter that holds the message.
+    message: &'static str,
+}
+
+impl MessageIntegration {
+    /// `sqs:sendMessage` on the SQS API.
+    pub fn sqs(service: Arc<dyn JsonService>) -> Self {
+        Self {
+            service,
+            name: "Sqs",
+            action: "sendMessage",
+            operation: "SendMessage",
+            message: "MessageBody",
+        }
+    }
+
+    /// `sns:publish` on the SNS API.
+    pub fn sns(service: Arc<dyn JsonService>) -> Self {
+        Self {
+            service,
+            name: "Sns",
+            action: "publish",
+            operation: "Publish",
+            message: "Message",
+        }
+    }
+
+    async fn send(&self, task: Task) -> Result<Value, Failure> {
+        let action = task
+            .call
+            .resource
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(".waitForTaskToken");
+        if action != self.action {
+            return Err(Failure::runtime(format!(
+                "'{}' is not an integration Sluice runs ({}:{})",
+                task.call.resource,
+                self.name.to_ascii_lowercase(),
+                self.action
+            )));
+        }
+        let Value::Object(mut parameters) = task.call.input.clone() else {
+            return Err(Failure::runtime(format!(
+                "{}:{} takes an object of parameters",
+                self.name.to_ascii_lowercase(),
+                self.action
+            )));
+        };
+        // A message that is not text is sent as its JSON, as AWS does.
+        if let Some(message) = parameters.get_mut(self.message)
+            && !message.is_string()
+        {
+            *message = Value::String(message.to_string());
+        }
+        let body = serde_json::to_vec(&Value::Object(parameters))
+            .map_err(|e| Failure::runtime(e.to_string()))?;
+        match self.service.call(self.operation.to_owned(), body).await {
+            Ok(output) => {
+                let output: Map<String, Value> = serde_json::from_slice(&output)
+                    .map_err(|e| Failure::runtime(format!("unreadable response: {e}")))?;
+                Ok(Value::Object(output))
+            }
+            Err(error) => Err(super::aws_sdk::sdk_failure(self.name, &error)),
+        }
+    }
+}
+
+impl Integration for MessageIntegration {
+    fn run(&self, task: Task) -> TaskFuture<'_> {
+        Box::pin(self.send(task))
+    }
+
+    fn waits_for_callback(&self, task: &Task) -> bool {
+        task.call.resource.ends_with(".waitForTaskToken")
+    }
+}
