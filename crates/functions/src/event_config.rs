@@ -186,14 +186,16 @@ impl EventInvokeConfigChange {
     }
 
     /// Checks the destinations the change gives, for `function` of `scope`: Lambda function
-    /// ARNs of this region and account whose function `exists`, other than `function` itself.
-    /// What AWS accepts and Sluice cannot deliver to (SQS, SNS, EventBridge, S3) is refused
+    /// ARNs of this region and account whose function `exists`, other than `function` itself,
+    /// and the queues and topics `delivers` accepts. What AWS accepts and Sluice cannot
+    /// deliver to (EventBridge, S3; queues and topics without a wired delivery) is refused
     /// with a message saying so; anything else with AWS's message for an invalid config.
     pub fn check_destinations(
         &self,
         scope: &Scope,
         function: &str,
         exists: impl Fn(&str) -> bool,
+        delivers: impl Fn(&str) -> bool,
     ) -> Result<(), Error> {
         let Some(destinations) = &self.destination_config else {
             return Ok(());
@@ -216,6 +218,7 @@ impl EventInvokeConfigChange {
                         ));
                     }
                 }
+                Kind::Unsupported(_) if is_message_destination(arn) && delivers(arn) => {}
                 Kind::Unsupported(what) if on_failure || what != S3 => {
                     return Err(Error::invalid(format!(
                         "Sluice cannot send invocation records to {what} destinations ({arn}): \
@@ -264,6 +267,12 @@ fn destination_kind(arn: &str) -> Kind {
         Some("s3") => Kind::Unsupported(S3),
         _ => Kind::Other,
     }
+}
+
+/// Whether a destination is a queue or a topic, which the functions hand to
+/// [`crate::Destinations`].
+pub fn is_message_destination(arn: &str) -> bool {
+    matches!(arn.split(':').nth(2), Some("sqs" | "sns")) && arn.starts_with("arn:")
 }
 
 /// The function a destination ARN names, when it is a full function ARN (qualified or not) of
@@ -398,7 +407,7 @@ mod tests {
     fn destinations_are_existing_lambda_functions_other_than_itself() {
         let exists = |name: &str| ["f", "g"].contains(&name);
         let check = |success: Option<&str>, failure: Option<&str>| {
-            with_destinations(success, failure).check_destinations(&scope(), "f", exists)
+            with_destinations(success, failure).check_destinations(&scope(), "f", exists, |_| false)
         };
         assert!(check(Some(&format!("{FN}:g")), Some(&format!("{FN}:g:prod"))).is_ok());
         assert!(check(Some(""), None).is_ok());
@@ -450,6 +459,29 @@ mod tests {
             message(check(Some("arn:aws:s3:::bucket"), None))
                 .1
                 .starts_with("The provided destination config")
+        );
+    }
+
+    #[test]
+    fn queues_and_topics_are_destinations_once_something_delivers_to_them() {
+        let queue = "arn:aws:sqs:us-east-1:000000000000:q";
+        let topic = "arn:aws:sns:us-east-1:000000000000:t";
+        let change = with_destinations(Some(topic), Some(queue));
+        assert!(
+            change
+                .check_destinations(&scope(), "f", |_| false, |_| true)
+                .is_ok()
+        );
+        assert!(
+            change
+                .check_destinations(&scope(), "f", |_| false, |_| false)
+                .is_err()
+        );
+        let bus = "arn:aws:events:us-east-1:000000000000:event-bus/b";
+        assert!(
+            with_destinations(None, Some(bus))
+                .check_destinations(&scope(), "f", |_| false, |_| true)
+                .is_err()
         );
     }
 

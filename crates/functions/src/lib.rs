@@ -51,7 +51,9 @@ pub use memory::MemoryLimit;
 pub use options::Options;
 pub use pool::{PoolStats, Reply};
 pub use registry::Registry;
-pub use service::{AliasUpdate, Functions, IDEMPOTENCY_KEY, InvokeOptions, Invoked, LATEST};
+pub use service::{
+    AliasUpdate, Destinations, Functions, IDEMPOTENCY_KEY, InvokeOptions, Invoked, LATEST,
+};
 pub use sluice_clock::Clock;
 
 #[cfg(test)]

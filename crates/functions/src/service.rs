@@ -94,6 +94,20 @@ struct Inner {
     memory: Arc<Limiter>,
     /// Event invocations in flight (journaled: aborted at shutdown, resumed after a restart).
     tasks: sluice_runtime::Tasks,
+    /// Where invocation records for queue and topic destinations go, once wired.
+    destinations: std::sync::OnceLock<Arc<dyn Destinations>>,
+}
+
+/// Where the functions send invocation records for SQS queue and SNS topic destinations: the
+/// wiring provides it (the queues live elsewhere).
+pub trait Destinations: Send + Sync + 'static {
+    /// Sends `record` (an invocation record, JSON) to the queue or topic `arn` names, durably
+    /// before it returns.
+    fn send<'a>(
+        &'a self,
+        arn: &'a str,
+        record: String,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
 }
 
 /// The workers of one function: a pool per version (`$LATEST`, `1`, ...), each version running
@@ -143,6 +157,7 @@ impl Functions {
                 clock,
                 memory,
                 tasks: sluice_runtime::Tasks::new("functions"),
+                destinations: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -574,6 +589,10 @@ impl Functions {
             reply,
             self.inner.clock.now_ms(),
         );
+        if crate::event_config::is_message_destination(&destination) {
+            self.send_record(event, &destination, record).await;
+            return;
+        }
         let (next, record) = match self.destination_event(event, &destination, record) {
             Ok(next) => next,
             Err(error) => {
@@ -599,6 +618,31 @@ impl Functions {
         }
     }
 
+    /// Wires where queue and topic destinations' records go (once).
+    pub fn set_destinations(&self, destinations: Arc<dyn Destinations>) {
+        let _ = self.inner.destinations.set(destinations);
+    }
+
+    /// Sends `record` to a queue or topic destination, then marks `event` done: at least
+    /// once (a crash between the two runs the event again).
+    async fn send_record(&self, event: &Event, destination: &str, record: serde_json::Value) {
+        let sent = match self.inner.destinations.get() {
+            Some(destinations) => {
+                destinations
+                    .send(destination, trimmed_record(record).to_string())
+                    .await
+            }
+            None => Err("no queues or topics are wired".to_owned()),
+        };
+        if let Err(error) = sent {
+            tracing::warn!(
+                function = %event.function, request_id = %event.id, %destination, %error,
+                "cannot send the invocation record to its destination"
+            );
+        }
+        self.inner.events.done(&event.id);
+    }
+
     /// The event that delivers `record` (the invocation record of `source`) to the function
     /// `destination` (a function ARN, maybe qualified) names, and its payload. A record over
     /// the Event payload limit loses its `responsePayload`, then its `requestPayload`.
@@ -606,7 +650,7 @@ impl Functions {
         &self,
         source: &Event,
         destination: &str,
-        mut record: serde_json::Value,
+        record: serde_json::Value,
     ) -> Result<(Event, Bytes), Error> {
         if source.hops >= MAX_DESTINATION_HOPS {
             return Err(Error::invalid(format!(
@@ -622,16 +666,7 @@ impl Functions {
                 Error::invalid(format!("The destination ARN {destination} is invalid."))
             })?;
         self.target(&name, qualifier.as_deref())?;
-        let mut payload = record.to_string();
-        for member in ["responsePayload", "requestPayload"] {
-            if payload.len() <= limits::MAX_ASYNC_PAYLOAD {
-                break;
-            }
-            if let Some(map) = record.as_object_mut() {
-                map.remove(member);
-            }
-            payload = record.to_string();
-        }
+        let payload = trimmed_record(record).to_string();
         if payload.len() > limits::MAX_ASYNC_PAYLOAD {
             return Err(Error::PayloadTooLarge {
                 limit: limits::MAX_ASYNC_PAYLOAD,
@@ -1000,4 +1035,18 @@ mod tests {
             );
         }
     }
+}
+
+/// An invocation record within the Event payload limit: it loses its `responsePayload`, then
+/// its `requestPayload`, as AWS trims them.
+fn trimmed_record(mut record: serde_json::Value) -> serde_json::Value {
+    for member in ["responsePayload", "requestPayload"] {
+        if record.to_string().len() <= limits::MAX_ASYNC_PAYLOAD {
+            break;
+        }
+        if let Some(map) = record.as_object_mut() {
+            map.remove(member);
+        }
+    }
+    record
 }

@@ -230,6 +230,8 @@ pub(crate) struct Topics {
     subscriptions: Mutex<HashMap<String, Arc<Subscription>>>,
     pub(crate) deliveries: deliver::Deliveries,
     pub(crate) signer: std::sync::OnceLock<Arc<signing::Signer>>,
+    /// The service's URL when no request names one (publications by destinations, pipes).
+    endpoint: std::sync::OnceLock<String>,
 }
 
 impl Topics {
@@ -346,6 +348,20 @@ fn valid_topic_name(name: &str, fifo: bool) -> bool {
 impl<S: Store> Broker<S> {
     fn topics(&self) -> &Topics {
         &self.inner.topics
+    }
+
+    /// Sets the service's URL for notifications published outside a request (once).
+    pub fn set_endpoint(&self, url: String) {
+        let _ = self.topics().endpoint.set(url);
+    }
+
+    /// The service's URL for notifications published outside a request.
+    pub fn endpoint(&self) -> String {
+        self.topics()
+            .endpoint
+            .get()
+            .cloned()
+            .unwrap_or_else(|| "http://localhost:4566".to_owned())
     }
 
     fn account(&self) -> &str {

@@ -51,9 +51,13 @@ impl Functions {
         if !exists {
             return Err(doesnt_exist());
         }
-        change.check_destinations(&self.inner.scope, name, |other| {
-            self.inner.registry.get(other).is_some()
-        })?;
+        let delivers = self.inner.destinations.get().is_some();
+        change.check_destinations(
+            &self.inner.scope,
+            name,
+            |other| self.inner.registry.get(other).is_some(),
+            |_| delivers,
+        )?;
         let now = chrono::Utc::now().timestamp_millis();
         self.inner
             .registry

@@ -2,6 +2,7 @@
 //! message-attribute rules and error codes; notification URLs built from the address the
 //! client used.
 
+mod destinations;
 mod endpoints;
 
 use std::collections::BTreeMap;
@@ -29,6 +30,7 @@ use sluice_broker::{Attribute, AttributeValue, Attributes, Broker};
 use sluice_store::Store;
 use sluice_types::page_token;
 
+pub use destinations::MessageDestinations;
 pub use endpoints::SnsEndpoints;
 
 const BATCH_LIMIT: usize = 10;
@@ -48,11 +50,11 @@ impl<S: Store> SnsBackend<S> {
     pub fn broker(&self) -> &Broker<S> {
         &self.broker
     }
-}
 
-/// The service's URL as the client reached it.
-fn endpoint() -> String {
-    request_endpoint().unwrap_or_else(|| "http://localhost:4566".to_owned())
+    /// The service's URL as the client reached it.
+    fn endpoint(&self) -> String {
+        request_endpoint().unwrap_or_else(|| self.broker.endpoint())
+    }
 }
 
 fn error(shape: ErrorShape, message: impl Into<String>) -> ApiError {
@@ -328,7 +330,7 @@ impl<S: Store> Sns for SnsBackend<S> {
                 &input.protocol,
                 input.endpoint.as_deref(),
                 &input.attributes.unwrap_or_default(),
-                &endpoint(),
+                &self.endpoint(),
             )
             .await
             .map_err(api_error)?;
@@ -462,7 +464,7 @@ impl<S: Store> Sns for SnsBackend<S> {
         };
         let published = self
             .broker
-            .publish(&arn, parameter, vec![publication], &endpoint())
+            .publish(&arn, parameter, vec![publication], &self.endpoint())
             .await
             .map_err(api_error)?;
         let published = published.into_iter().next();
@@ -539,7 +541,7 @@ impl<S: Store> Sns for SnsBackend<S> {
         }
         let published = self
             .broker
-            .publish(&input.topic_arn, "TopicArn", publications, &endpoint())
+            .publish(&input.topic_arn, "TopicArn", publications, &self.endpoint())
             .await
             .map_err(api_error)?;
         Ok(PublishBatchResponse {

@@ -34,7 +34,7 @@ use sluice_services::integrations::lambda::LambdaIntegration;
 use sluice_services::integrations::messages::MessageIntegration;
 use sluice_services::lambda::LambdaBackend;
 use sluice_services::sfn::Backend;
-use sluice_services::sns::{SnsBackend, SnsEndpoints};
+use sluice_services::sns::{MessageDestinations, SnsBackend, SnsEndpoints};
 use sluice_services::sqs::SqsBackend;
 use sluice_store::SqliteStore;
 
@@ -169,6 +169,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot open the queues: {e}"))?;
     let broker_tasks = broker.tasks().clone();
     broker.set_endpoints(Arc::new(SnsEndpoints::new(functions.clone())));
+    functions.set_destinations(Arc::new(MessageDestinations::new(broker.clone())));
     let sns = Arc::new(SnsBackend::new(broker.clone()));
     let sqs = Arc::new(SqsBackend::new(broker, scope.clone()));
     let sqs_service: Arc<SqsService<_>> = Arc::new(SqsService(Arc::clone(&sqs)));
@@ -251,6 +252,7 @@ async fn run(
     let clock = engine.clock().clone();
     let store = engine.store().clone();
     let sqs = sluice_api::sqs_routes::router(sqs);
+    sns.broker().set_endpoint(format!("http://{address}"));
     let certificate = signing_certificate(sns.broker().clone());
     let sns = sluice_api::sns_routes::router(sns);
     let function_logs = logs::router(functions);

@@ -2678,11 +2678,11 @@ fn event_invoke_configs_have_aws_shapes_and_errors() {
         ),
     );
     assert_cli_error(
-        &with_destination("arn:aws:sqs:us-east-1:000000000000:queue"),
+        &with_destination("arn:aws:events:us-east-1:000000000000:event-bus/b"),
         "InvalidParameterValueException",
         "PutFunctionEventInvokeConfig",
-        "Sluice cannot send invocation records to Amazon SQS queue destinations \
-         (arn:aws:sqs:us-east-1:000000000000:queue)",
+        "Sluice cannot send invocation records to Amazon EventBridge event bus destinations \
+         (arn:aws:events:us-east-1:000000000000:event-bus/b)",
     );
     assert_cli_error(
         &with_destination("arn:aws:_-/!lambda:us-east-1:000000000000:function:x"),

@@ -566,3 +566,52 @@ fn state_machines_publish_to_topics_and_wait_for_their_subscribers() {
     let server = Server::start(&dir, &[]);
     run_boto3(&server, TASKS, &[]);
 }
+
+/// A function's asynchronous invocation records go to a queue on success and to a topic (and
+/// through it to a queue) on failure, as Lambda destinations.
+const DESTINATIONS: &str = r#"
+import io, zipfile
+endpoint = os.environ["ENDPOINT"]
+clients = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+sns = boto3.client("sns", **clients)
+sqs = boto3.client("sqs", **clients)
+lam = boto3.client("lambda", **clients)
+ok_url = sqs.create_queue(QueueName="succeeded")["QueueUrl"]
+failed_url = sqs.create_queue(QueueName="failed")["QueueUrl"]
+topic = sns.create_topic(Name="failures")["TopicArn"]
+sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint="arn:aws:sqs:us-east-1:000000000000:failed", Attributes={"RawMessageDelivery": "true"})
+code = io.BytesIO()
+with zipfile.ZipFile(code, "w") as z:
+    z.writestr("h.py", "def handler(event, context):\n    if event.get('fail'):\n        raise ValueError('no')\n    return {'echo': event}\n")
+lam.create_function(FunctionName="worker", Runtime="python3.12", Handler="h.handler",
+    Role="arn:aws:iam::000000000000:role/lambda", Code={"ZipFile": code.getvalue()})
+lam.put_function_event_invoke_config(FunctionName="worker", MaximumRetryAttempts=0, DestinationConfig={
+    "OnSuccess": {"Destination": "arn:aws:sqs:us-east-1:000000000000:succeeded"},
+    "OnFailure": {"Destination": topic}})
+lam.invoke(FunctionName="worker", InvocationType="Event", Payload=json.dumps({"n": 1}))
+lam.invoke(FunctionName="worker", InvocationType="Event", Payload=json.dumps({"fail": True}))
+
+def one(url):
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+        if got:
+            return json.loads(got[0]["Body"])
+    raise AssertionError(f"nothing arrived in {url}")
+
+success = one(ok_url)
+assert success["requestContext"]["condition"] == "Success", success
+assert success["requestPayload"] == {"n": 1} and success["responsePayload"] == {"echo": {"n": 1}}, success
+failure = one(failed_url)
+assert failure["requestContext"]["condition"] == "RetriesExhausted", failure
+assert failure["responseContext"]["functionError"] == "Unhandled", failure
+assert failure["requestPayload"] == {"fail": True}, failure
+print("OK")
+"#;
+
+#[test]
+fn invocation_records_go_to_queue_and_topic_destinations() {
+    let dir = scratch("topics-destinations");
+    let server = python_server(&dir);
+    run_boto3(&server, DESTINATIONS, &[]);
+}
