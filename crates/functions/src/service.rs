@@ -931,6 +931,20 @@ fn ascii_json(json: &str) -> String {
     out
 }
 
+/// An invocation record within the Event payload limit: it loses its `responsePayload`, then
+/// its `requestPayload`, as AWS trims them.
+fn trimmed_record(mut record: serde_json::Value) -> serde_json::Value {
+    for member in ["responsePayload", "requestPayload"] {
+        if record.to_string().len() <= limits::MAX_ASYNC_PAYLOAD {
+            break;
+        }
+        if let Some(map) = record.as_object_mut() {
+            map.remove(member);
+        }
+    }
+    record
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1035,18 +1049,4 @@ mod tests {
             );
         }
     }
-}
-
-/// An invocation record within the Event payload limit: it loses its `responsePayload`, then
-/// its `requestPayload`, as AWS trims them.
-fn trimmed_record(mut record: serde_json::Value) -> serde_json::Value {
-    for member in ["responsePayload", "requestPayload"] {
-        if record.to_string().len() <= limits::MAX_ASYNC_PAYLOAD {
-            break;
-        }
-        if let Some(map) = record.as_object_mut() {
-            map.remove(member);
-        }
-    }
-    record
 }
