@@ -140,6 +140,23 @@ impl Connection {
         self.send()
     }
 
+    /// One query-protocol call (`Action=...` form body) to `service`, signed for it.
+    pub fn call_form(&mut self, service: &str, body: &[u8]) -> io::Result<Response> {
+        self.request.clear();
+        let authorization = AUTHORIZATION.replace("/states/", &format!("/{service}/"));
+        write!(
+            self.request,
+            "POST / HTTP/1.1\r\nHost: {}\r\n\
+             Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n\
+             X-Amz-Date: {AMZ_DATE}\r\nAuthorization: {authorization}\r\n\
+             Content-Length: {}\r\n\r\n",
+            self.endpoint.host,
+            body.len()
+        )?;
+        self.request.extend_from_slice(body);
+        self.send()
+    }
+
     /// Any request, for the endpoints around the API (`/moto-api/config`, `/health`).
     pub fn request(
         &mut self,

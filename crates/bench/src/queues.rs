@@ -5,9 +5,13 @@
 //! - `send`: SendMessage of a 256-byte body (each durable before it is answered);
 //! - `send-batch-10`: SendMessageBatch of ten (messages per second counted);
 //! - `send-receive-delete`: each client sends a message, receives it (up to ten at a time)
-//!   and deletes it: the full life of a message, per second.
+//!   and deletes it: the full life of a message, per second;
+//! - `publish-3-queues`: SNS Publish (query protocol) to a topic with three subscribed queues
+//!   (signed notification envelopes): publications per second, each durable in all three;
+//! - `publish-3-queues-raw`: the same with raw message delivery (nothing to sign).
 //!
-//! Each client uses a queue of its own, so receives see their own sends.
+//! Each client uses a queue (or a topic and its queues) of its own, so receives see their own
+//! sends.
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
@@ -25,16 +29,26 @@ enum Load {
     Send,
     SendBatch,
     SendReceiveDelete,
+    Publish3,
+    Publish3Raw,
 }
 
 impl Load {
-    const ALL: [Self; 3] = [Self::Send, Self::SendBatch, Self::SendReceiveDelete];
+    const ALL: [Self; 5] = [
+        Self::Send,
+        Self::SendBatch,
+        Self::SendReceiveDelete,
+        Self::Publish3,
+        Self::Publish3Raw,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Self::Send => "send",
             Self::SendBatch => "send-batch-10",
             Self::SendReceiveDelete => "send-receive-delete",
+            Self::Publish3 => "publish-3-queues",
+            Self::Publish3Raw => "publish-3-queues-raw",
         }
     }
 }
@@ -72,6 +86,77 @@ fn call(connection: &mut Connection, operation: &str, body: &Value) -> Result<Va
         return Ok(Value::Null);
     }
     serde_json::from_slice(&response.body).map_err(|e| format!("{operation}: {e}"))
+}
+
+/// One SNS query-protocol call: the response's XML.
+fn sns(connection: &mut Connection, params: &[(&str, &str)]) -> Result<String, String> {
+    let body: String = params
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let response = connection
+        .call_form("sns", body.as_bytes())
+        .map_err(|e| format!("{}: {e}", params[0].1))?;
+    let text = String::from_utf8_lossy(&response.body).into_owned();
+    if response.status != 200 {
+        return Err(format!(
+            "{}: HTTP {} {}",
+            params[0].1,
+            response.status,
+            super::one_line(&response.body)
+        ));
+    }
+    Ok(text)
+}
+
+/// The text between `<tag>` and `</tag>`.
+fn xml_field<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = xml[start..].find(&format!("</{tag}>"))? + start;
+    Some(&xml[start..end])
+}
+
+/// A topic named `name` with three queues subscribed (`raw`: with raw message delivery): the
+/// topic's ARN.
+fn topic_with_queues(connection: &mut Connection, name: &str, raw: bool) -> Result<String, String> {
+    let created = sns(connection, &[("Action", "CreateTopic"), ("Name", name)])?;
+    let topic = xml_field(&created, "TopicArn")
+        .ok_or("CreateTopic answered no TopicArn")?
+        .to_owned();
+    for i in 0..3 {
+        let queue = format!("{name}-{i}");
+        let created = call(connection, "CreateQueue", &json!({"QueueName": queue}))?;
+        let url = created["QueueUrl"].as_str().ok_or("no QueueUrl")?;
+        let attributes = call(
+            connection,
+            "GetQueueAttributes",
+            &json!({"QueueUrl": url, "AttributeNames": ["QueueArn"]}),
+        )?;
+        let arn = attributes["Attributes"]["QueueArn"]
+            .as_str()
+            .ok_or("no QueueArn")?;
+        sns(
+            connection,
+            &[
+                ("Action", "Subscribe"),
+                ("TopicArn", &topic),
+                ("Protocol", "sqs"),
+                ("Endpoint", arn),
+                ("Attributes.entry.1.key", "RawMessageDelivery"),
+                (
+                    "Attributes.entry.1.value",
+                    if raw { "true" } else { "false" },
+                ),
+            ],
+        )?;
+    }
+    Ok(topic)
 }
 
 const BODY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\
@@ -123,6 +208,17 @@ fn step(connection: &mut Connection, load: Load, queue: &str) -> Result<u64, Str
             }
             Ok(moved)
         }
+        Load::Publish3 | Load::Publish3Raw => {
+            sns(
+                connection,
+                &[
+                    ("Action", "Publish"),
+                    ("TopicArn", queue),
+                    ("Message", BODY),
+                ],
+            )?;
+            Ok(1)
+        }
     }
 }
 
@@ -136,6 +232,11 @@ fn run(
     let mut queues = Vec::new();
     for client in 0..settings.clients {
         let name = format!("bench-{run_id}-{}-{client}", load.name());
+        if matches!(load, Load::Publish3 | Load::Publish3Raw) {
+            let raw = load == Load::Publish3Raw;
+            queues.push(topic_with_queues(&mut setup, &name, raw).map_err(anyhow::Error::msg)?);
+            continue;
+        }
         let created = call(&mut setup, "CreateQueue", &json!({"QueueName": name}))
             .map_err(anyhow::Error::msg)?;
         queues.push(
@@ -256,7 +357,7 @@ pub fn main(args: &Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "SQS: {} clients, {} warmup + {} per workload{}",
+        "SQS and SNS: {} clients, {} warmup + {} per workload{}",
         settings.clients,
         secs(settings.warmup),
         secs(settings.duration),

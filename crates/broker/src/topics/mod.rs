@@ -229,7 +229,8 @@ pub(crate) struct Topics {
     /// By ARN.
     subscriptions: Mutex<HashMap<String, Arc<Subscription>>>,
     pub(crate) deliveries: deliver::Deliveries,
-    pub(crate) signer: std::sync::OnceLock<Arc<signing::Signer>>,
+    /// Made on first use, once (key generation takes a while).
+    pub(crate) signer: tokio::sync::OnceCell<Arc<signing::Signer>>,
     /// The service's URL when no request names one (publications by destinations, pipes).
     endpoint: std::sync::OnceLock<String>,
 }

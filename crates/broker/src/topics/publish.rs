@@ -279,20 +279,21 @@ fn attributes_view(attributes: &Attributes) -> Value {
 impl<S: Store> Broker<S> {
     /// The notification signer, made (and stored) on first use.
     pub async fn signer(&self) -> Result<Arc<Signer>, TopicError> {
-        if let Some(signer) = self.inner.topics.signer.get() {
-            return Ok(Arc::clone(signer));
-        }
-        let stored = self
-            .inner
-            .store
-            .resources(signing::KEY_KIND)
-            .await?
-            .into_iter()
-            .next()
-            .and_then(|r| serde_json::from_slice::<signing::Stored>(&r.body).ok());
-        let signer = match stored.map(|s| Signer::from_stored(&s)) {
-            Some(Ok(signer)) => signer,
-            _ => {
+        self.inner
+            .topics
+            .signer
+            .get_or_try_init(|| async {
+                let stored = self
+                    .inner
+                    .store
+                    .resources(signing::KEY_KIND)
+                    .await?
+                    .into_iter()
+                    .next()
+                    .and_then(|r| serde_json::from_slice::<signing::Stored>(&r.body).ok());
+                if let Some(Ok(signer)) = stored.map(|s| Signer::from_stored(&s)) {
+                    return Ok(Arc::new(signer));
+                }
                 let (signer, stored) = tokio::task::spawn_blocking(Signer::generate)
                     .await
                     .map_err(|e| TopicError::Unavailable(e.to_string()))?
@@ -305,14 +306,10 @@ impl<S: Store> Broker<S> {
                         body: serde_json::to_vec(&stored).unwrap_or_default(),
                     })])
                     .await?;
-                signer
-            }
-        };
-        // Two first uses at once: the first stored wins, and both keys verify.
-        let _ = self.inner.topics.signer.set(Arc::new(signer));
-        Ok(Arc::clone(
-            self.inner.topics.signer.get().expect("just set"),
-        ))
+                Ok(Arc::new(signer))
+            })
+            .await
+            .cloned()
     }
 
     /// Publishes `publications` to the topic in one commit (all or none: AWS refuses a batch
