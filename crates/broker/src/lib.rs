@@ -117,6 +117,43 @@ pub struct Counts {
     pub delayed: usize,
 }
 
+/// A queue's traffic since the server started, for metrics and `sluice queues`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Messages that arrived (sends, notifications, dead letters, moves).
+    pub sent: std::sync::atomic::AtomicU64,
+    /// Messages handed out by receives.
+    pub received: std::sync::atomic::AtomicU64,
+    pub deleted: std::sync::atomic::AtomicU64,
+    /// Messages moved to the dead-letter queue after `maxReceiveCount` receives.
+    pub dead_lettered: std::sync::atomic::AtomicU64,
+}
+
+/// A queue's state at a glance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueStats {
+    pub name: String,
+    pub arn: String,
+    pub fifo: bool,
+    pub counts: Counts,
+    /// How long the oldest message has waited (ms), 0 when empty.
+    pub oldest_age_ms: i64,
+    pub sent: u64,
+    pub received: u64,
+    pub deleted: u64,
+    pub dead_lettered: u64,
+    /// Where its dead letters go.
+    pub dead_letter_target: Option<String>,
+}
+
+pub(crate) fn bump(counter: &std::sync::atomic::AtomicU64, by: usize) {
+    counter.fetch_add(by as u64, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub(crate) fn read(counter: &std::sync::atomic::AtomicU64) -> u64 {
+    counter.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The queues. Cheap to clone.
 pub struct Broker<S> {
     inner: Arc<Inner<S>>,
@@ -148,6 +185,8 @@ struct Inner<S> {
 pub struct Queue {
     pub arn: String,
     pub name: String,
+    /// Messages in and out since the server started.
+    pub counters: Counters,
     state: Mutex<QueueState>,
     /// Woken when a message is sent or made visible.
     arrived: Notify,
@@ -215,6 +254,7 @@ impl<S: Store> Broker<S> {
             let queue = Queue {
                 arn: record.arn.clone(),
                 name: record.name.clone(),
+                counters: Counters::default(),
                 state: Mutex::new(QueueState {
                     settings: Settings::of(&attributes),
                     attributes,
@@ -282,6 +322,7 @@ impl<S: Store> Broker<S> {
             .await?;
         lock(&source.state).messages.remove(&seq);
         lock(&target.state).messages.insert(target_seq, held);
+        bump(&target.counters.sent, 1);
         target.arrived.notify_waiters();
         Ok(())
     }
@@ -360,6 +401,7 @@ impl<S: Store> Broker<S> {
         let queue = Arc::new(Queue {
             arn: record.arn,
             name: record.name,
+            counters: Counters::default(),
             state: Mutex::new(QueueState {
                 settings: Settings::of(&attributes),
                 attributes,
@@ -638,8 +680,11 @@ impl<S: Store> Broker<S> {
         if !writes.is_empty() {
             self.inner.store.commit(writes).await?;
         }
+        bump(&queue.counters.received, received.len());
+        bump(&queue.counters.dead_lettered, moved.len());
         for (target, seq, held) in moved {
             lock(&target.state).messages.insert(seq, held);
+            bump(&target.counters.sent, 1);
             target.arrived.notify_waiters();
         }
         Ok((received, next_visible))
@@ -660,7 +705,9 @@ impl<S: Store> Broker<S> {
                 seq,
             }])
             .await?;
-        lock(&queue.state).messages.remove(&seq);
+        if lock(&queue.state).messages.remove(&seq).is_some() {
+            bump(&queue.counters.deleted, 1);
+        }
         Ok(())
     }
 
@@ -776,6 +823,39 @@ impl<S: Store> Broker<S> {
             .collect())
     }
 
+    /// Every queue's state at a glance, by name.
+    pub fn queue_stats(&self) -> Vec<QueueStats> {
+        let now = self.inner.clock.now_ms();
+        let queues: Vec<Arc<Queue>> = lock(&self.inner.queues).values().cloned().collect();
+        queues
+            .iter()
+            .map(|queue| {
+                let state = lock(&queue.state);
+                QueueStats {
+                    name: queue.name.clone(),
+                    arn: queue.arn.clone(),
+                    fifo: state.settings.fifo,
+                    counts: state.counts(now),
+                    // Messages are kept in arrival order.
+                    oldest_age_ms: state
+                        .messages
+                        .values()
+                        .next()
+                        .map_or(0, |held| (now - held.sent.sent_ms).max(0)),
+                    sent: read(&queue.counters.sent),
+                    received: read(&queue.counters.received),
+                    deleted: read(&queue.counters.deleted),
+                    dead_lettered: read(&queue.counters.dead_lettered),
+                    dead_letter_target: state
+                        .settings
+                        .redrive
+                        .as_ref()
+                        .map(|r| r.dead_letter_target_arn.clone()),
+                }
+            })
+            .collect()
+    }
+
     /// The queue's counts.
     pub fn counts(&self, name: &str) -> Result<Counts, Error> {
         let queue = self.queue(name)?;
@@ -872,6 +952,7 @@ impl Staged {
             return;
         }
         let held = std::mem::take(&mut self.held);
+        bump(&self.queue.counters.sent, held.len());
         let mut state = lock(&self.queue.state);
         if !state.deleted {
             state.messages.extend(held);

@@ -4,6 +4,7 @@
 #[cfg(test)]
 mod architecture;
 mod logs;
+mod queues;
 mod run;
 mod serve;
 mod validate;
@@ -41,6 +42,9 @@ enum Command {
     /// Print a running server's recent log lines of one function (its workers' stdout and
     /// stderr, START/END/REPORT), grouped by request id; --follow for new ones.
     Logs(logs::Args),
+    /// A running server's queues and topics at a glance: depth, in flight, delayed, the oldest
+    /// message's age, traffic and dead letters; deliveries per subscription. --watch redraws.
+    Queues(queues::Args),
     /// The Runtime API loop `sluice bench --functions` runs as a `provided` function's
     /// bootstrap (an echo).
     #[command(hide = true)]
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::main(args),
         Command::Bench(args) => sluice_bench::main(args),
         Command::Logs(args) => logs::main(args),
+        Command::Queues(args) => queues::main(args),
         Command::BenchRuntime => sluice_bench::functions::runtime_main(),
     };
     match result {

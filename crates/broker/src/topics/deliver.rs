@@ -231,6 +231,14 @@ impl<S: Store> Broker<S> {
     /// Forgets a delivery; a failed one goes to its subscription's dead-letter queue, in
     /// the same commit.
     async fn finish(&self, delivery: &Delivery, failure: Option<String>) {
+        if let Ok(subscription) = self.subscription(&delivery.subscription_arn) {
+            let counter = if failure.is_some() {
+                &subscription.counters.failed
+            } else {
+                &subscription.counters.delivered
+            };
+            crate::bump(counter, 1);
+        }
         let mut writes = vec![delivery.done()];
         let mut staged = None;
         if failure.is_some()

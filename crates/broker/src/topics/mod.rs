@@ -79,6 +79,8 @@ pub struct Topic {
     pub arn: String,
     pub name: String,
     pub fifo: bool,
+    /// Publications accepted since the server started.
+    pub published: std::sync::atomic::AtomicU64,
     state: Mutex<TopicState>,
 }
 
@@ -108,7 +110,39 @@ pub struct Subscription {
     pub protocol: String,
     pub endpoint: String,
     pub owner: String,
+    /// Deliveries since the server started.
+    pub counters: DeliveryCounters,
     state: Mutex<SubscriptionState>,
+}
+
+/// A subscription's deliveries since the server started.
+#[derive(Debug, Default)]
+pub struct DeliveryCounters {
+    pub delivered: std::sync::atomic::AtomicU64,
+    /// Given up (after the delivery policy's retries), to the dead-letter queue if any.
+    pub failed: std::sync::atomic::AtomicU64,
+    /// Publications the filter policy kept out.
+    pub filtered: std::sync::atomic::AtomicU64,
+}
+
+/// A topic's state at a glance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicStats {
+    pub arn: String,
+    pub fifo: bool,
+    pub published: u64,
+    pub subscriptions: Vec<SubscriptionStats>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionStats {
+    pub arn: String,
+    pub protocol: String,
+    pub endpoint: String,
+    pub confirmed: bool,
+    pub delivered: u64,
+    pub failed: u64,
+    pub filtered: u64,
 }
 
 struct SubscriptionState {
@@ -265,6 +299,7 @@ impl Topics {
                     arn: record.key,
                     name: body.name,
                     fifo,
+                    published: Default::default(),
                     state: Mutex::new(TopicState {
                         attributes: body.attributes,
                         tags: body.tags,
@@ -295,6 +330,7 @@ impl Topics {
                 protocol: body.protocol,
                 endpoint: body.endpoint,
                 owner: body.owner,
+                counters: DeliveryCounters::default(),
                 state: Mutex::new(SubscriptionState {
                     attributes: body.attributes,
                     filter,
@@ -427,6 +463,7 @@ impl<S: Store> Broker<S> {
             arn: arn.clone(),
             name: name.to_owned(),
             fifo,
+            published: Default::default(),
             state: Mutex::new(TopicState {
                 attributes,
                 tags: tags.to_vec(),
@@ -465,6 +502,32 @@ impl<S: Store> Broker<S> {
             by_arn.remove(&subscription.arn);
         }
         Ok(())
+    }
+
+    /// Every topic's state at a glance, by ARN.
+    pub fn topic_stats(&self) -> Vec<TopicStats> {
+        let topics: Vec<Arc<Topic>> = lock(&self.topics().topics).values().cloned().collect();
+        topics
+            .iter()
+            .map(|topic| TopicStats {
+                arn: topic.arn.clone(),
+                fifo: topic.fifo,
+                published: crate::read(&topic.published),
+                subscriptions: topic
+                    .subscriptions()
+                    .iter()
+                    .map(|s| SubscriptionStats {
+                        arn: s.arn.clone(),
+                        protocol: s.protocol.clone(),
+                        endpoint: s.endpoint.clone(),
+                        confirmed: lock(&s.state).confirmed,
+                        delivered: crate::read(&s.counters.delivered),
+                        failed: crate::read(&s.counters.failed),
+                        filtered: crate::read(&s.counters.filtered),
+                    })
+                    .collect(),
+            })
+            .collect()
     }
 
     /// Topic ARNs in order, a page after `after`.
@@ -639,6 +702,7 @@ impl<S: Store> Broker<S> {
             protocol: protocol.clone(),
             endpoint: endpoint.to_owned(),
             owner: self.account().to_owned(),
+            counters: DeliveryCounters::default(),
             state: Mutex::new(SubscriptionState {
                 attributes,
                 filter: filter.map(Arc::new),

@@ -351,6 +351,8 @@ impl<S: Store> Broker<S> {
         let mut staged: Vec<Staged> = Vec::new();
         let mut deliveries = Vec::new();
         let mut dedup_keys = Vec::new();
+        // Queue subscriptions served by this commit, counted once it succeeds.
+        let mut delivered: Vec<Arc<Subscription>> = Vec::new();
         for checked in &checked {
             let publication = &checked.publication;
             let message_id = uuid::Uuid::new_v4().to_string();
@@ -448,8 +450,10 @@ impl<S: Store> Broker<S> {
                                 }
                                 writes.append(&mut one.writes);
                                 staged.push(one);
+                                delivered.push(Arc::clone(subscription));
                             }
                             None => {
+                                crate::bump(&subscription.counters.failed, 1);
                                 tracing::warn!(subscription = %subscription.arn, "the subscribed queue does not exist: notification dropped");
                             }
                         }
@@ -526,6 +530,10 @@ impl<S: Store> Broker<S> {
         for mut one in staged {
             one.apply();
         }
+        for subscription in delivered {
+            crate::bump(&subscription.counters.delivered, 1);
+        }
+        crate::bump(&topic.published, checked.len());
         for delivery in deliveries {
             self.start_delivery(delivery);
         }

@@ -12,6 +12,7 @@ mod clock;
 mod code;
 pub mod config;
 mod logs;
+mod queues;
 mod stats;
 
 use std::path::PathBuf;
@@ -254,6 +255,7 @@ async fn run(
     let sqs = sluice_api::sqs_routes::router(sqs);
     sns.broker().set_endpoint(format!("http://{address}"));
     let certificate = signing_certificate(sns.broker().clone());
+    let queue_stats = queues::router(sns.broker().clone());
     let sns = sluice_api::sns_routes::router(sns);
     let function_logs = logs::router(functions);
     let lambda = sluice_api::lambda::router(lambda);
@@ -265,7 +267,8 @@ async fn run(
         .merge(clock::router(clock))
         .merge(stats::router(store))
         .merge(function_logs)
-        .merge(certificate);
+        .merge(certificate)
+        .merge(queue_stats);
     let router = Gateway::new()
         .service(Service::StepFunctions, step_functions)
         .service(Service::Lambda, lambda)

@@ -506,6 +506,32 @@ fn a_fifo_topic_keeps_order_and_deduplicates_across_kill_9() {
         1,
         "{subscriptions}"
     );
+    // `sluice queues` shows the traffic since this start: two publications (one a
+    // duplicate), one delivery, the queue drained.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["queues", "--endpoint", &server.endpoint()])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    let row = |name: &str| -> Vec<String> {
+        table
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no {name} in\n{table}"))
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    // QUEUE VISIBLE INFLIGHT DELAYED OLDEST SENT RECEIVED DELETED DLQ'D IN/S
+    assert_eq!(row("orders.fifo")[1..9], ["0", "0", "0", "-", "1", "3", "3", "0"], "{table}");
+    assert!(table.contains("orders.fifo                      published 2"), "{table}");
+    let subscription = table
+        .lines()
+        .find(|line| line.contains(" sqs "))
+        .unwrap_or_else(|| panic!("no subscription in\n{table}"));
+    let cells: Vec<&str> = subscription.split_whitespace().collect();
+    assert_eq!(cells[cells.len() - 3..], ["1", "0", "0"], "{table}");
 }
 
 /// State machines publish (`sns:publish`, and with `.waitForTaskToken` a subscriber answers)

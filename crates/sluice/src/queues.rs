@@ -1,0 +1,215 @@
+//! `sluice queues`: a running server's queues and topics at a glance, through
+//! `GET /sluice/queues` — depth, in flight, delayed, the oldest message's age, traffic and
+//! dead letters per queue; deliveries, failures and filtered publications per subscription.
+//! `--watch` redraws every interval with rates since the last draw.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::Value;
+
+use sluice_bench::http::{Connection, Endpoint};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The server's address.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:4566")]
+    endpoint: String,
+    /// Redraw every SECS seconds, with per-second rates, until interrupted.
+    #[arg(long, value_name = "SECS")]
+    watch: Option<f64>,
+    /// Print the server's JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn main(args: Args) -> anyhow::Result<ExitCode> {
+    let endpoint = Endpoint::parse(&args.endpoint)?;
+    let mut connection = Connection::new(&endpoint);
+    let mut previous: Option<(Instant, HashMap<String, u64>)> = None;
+    loop {
+        let response = connection
+            .request("GET", "/sluice/queues", "application/json", b"")
+            .with_context(|| format!("cannot reach sluice serve at {}", endpoint.url()))?;
+        anyhow::ensure!(
+            response.status == 200,
+            "{} answered HTTP {} to /sluice/queues",
+            endpoint.url(),
+            response.status
+        );
+        let body: Value =
+            serde_json::from_slice(&response.body).context("unreadable /sluice/queues")?;
+        if args.json {
+            println!("{body}");
+        } else {
+            let now = Instant::now();
+            let sent = sent_by_queue(&body);
+            let rates = previous.as_ref().map(|(at, before)| {
+                let secs = now.duration_since(*at).as_secs_f64().max(1e-3);
+                sent.iter()
+                    .map(|(name, n)| {
+                        let rate = n.saturating_sub(*before.get(name).unwrap_or(&0)) as f64 / secs;
+                        (name.clone(), rate)
+                    })
+                    .collect::<HashMap<_, _>>()
+            });
+            let table = render(&body, rates.as_ref());
+            if args.watch.is_some() {
+                // Clear the screen, then draw.
+                print!("\x1b[2J\x1b[H");
+            }
+            print!("{table}");
+            previous = Some((now, sent));
+        }
+        let Some(secs) = args.watch else {
+            return Ok(ExitCode::SUCCESS);
+        };
+        std::thread::sleep(Duration::from_secs_f64(secs.max(0.1)));
+    }
+}
+
+fn sent_by_queue(body: &Value) -> HashMap<String, u64> {
+    body["queues"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|q| {
+            (
+                q["name"].as_str().unwrap_or_default().to_owned(),
+                q["sent"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+fn age(ms: u64) -> String {
+    match ms {
+        0 => "-".into(),
+        ms if ms < 1_000 => format!("{ms}ms"),
+        ms if ms < 120_000 => format!("{:.1}s", ms as f64 / 1e3),
+        ms if ms < 7_200_000 => format!("{:.0}m", ms as f64 / 60e3),
+        ms => format!("{:.1}h", ms as f64 / 3.6e6),
+    }
+}
+
+/// The tables: queues, then subscriptions by topic.
+fn render(body: &Value, rates: Option<&HashMap<String, f64>>) -> String {
+    let mut out = String::new();
+    let n = |v: &Value, key: &str| v[key].as_u64().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "{:<32} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>7} {:>8}",
+        "QUEUE",
+        "VISIBLE",
+        "INFLIGHT",
+        "DELAYED",
+        "OLDEST",
+        "SENT",
+        "RECEIVED",
+        "DELETED",
+        "DLQ'D",
+        "IN/S"
+    );
+    for q in body["queues"].as_array().into_iter().flatten() {
+        let name = q["name"].as_str().unwrap_or_default();
+        let rate = rates
+            .and_then(|r| r.get(name))
+            .map_or_else(|| "-".to_owned(), |r| format!("{r:.0}"));
+        let _ = writeln!(
+            out,
+            "{:<32} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>7} {:>8}",
+            name,
+            n(q, "visible"),
+            n(q, "inFlight"),
+            n(q, "delayed"),
+            age(n(q, "oldestAgeMs")),
+            n(q, "sent"),
+            n(q, "received"),
+            n(q, "deleted"),
+            n(q, "deadLettered"),
+            rate
+        );
+    }
+    let topics = body["topics"].as_array().cloned().unwrap_or_default();
+    if !topics.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<32} {:<9} {:<44} {:>9} {:>7} {:>9}",
+            "TOPIC / SUBSCRIPTION", "PROTOCOL", "ENDPOINT", "DELIVERED", "FAILED", "FILTERED"
+        );
+        for t in &topics {
+            let arn = t["arn"].as_str().unwrap_or_default();
+            let name = arn.rsplit(':').next().unwrap_or(arn);
+            let _ = writeln!(out, "{:<32} published {}", name, n(t, "published"));
+            for s in t["subscriptions"].as_array().into_iter().flatten() {
+                let id = s["arn"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .rsplit(':')
+                    .next()
+                    .unwrap_or_default();
+                let endpoint = s["endpoint"].as_str().unwrap_or_default();
+                let pending = if s["confirmed"].as_bool() == Some(false) {
+                    " (pending)"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    out,
+                    "  {:<30} {:<9} {:<44} {:>9} {:>7} {:>9}",
+                    format!("{}{pending}", &id[..id.len().min(8)]),
+                    s["protocol"].as_str().unwrap_or_default(),
+                    endpoint,
+                    n(s, "delivered"),
+                    n(s, "failed"),
+                    n(s, "filtered")
+                );
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_tables_show_depth_age_traffic_and_deliveries() {
+        let body = json!({
+            "queues": [{"name": "orders", "visible": 3, "inFlight": 1, "delayed": 0,
+                        "oldestAgeMs": 2500, "sent": 10, "received": 7, "deleted": 6, "deadLettered": 1}],
+            "topics": [{"arn": "arn:aws:sns:us-east-1:000000000000:alerts", "published": 5,
+                        "subscriptions": [{"arn": "arn:aws:sns:us-east-1:000000000000:alerts:0123456789", "protocol": "sqs",
+                                           "endpoint": "arn:aws:sqs:us-east-1:000000000000:orders", "confirmed": true,
+                                           "delivered": 4, "failed": 0, "filtered": 1}]}]
+        });
+        let rates = HashMap::from([("orders".to_owned(), 2.0)]);
+        let table = render(&body, Some(&rates));
+        let row = table.lines().nth(1).unwrap();
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(
+            cells,
+            ["orders", "3", "1", "0", "2.5s", "10", "7", "6", "1", "2"]
+        );
+        assert!(table.contains("alerts"), "{table}");
+        assert!(table.contains("published 5"), "{table}");
+        let sub: Vec<&str> = table.lines().last().unwrap().split_whitespace().collect();
+        assert_eq!(
+            sub,
+            [
+                "01234567",
+                "sqs",
+                "arn:aws:sqs:us-east-1:000000000000:orders",
+                "4",
+                "0",
+                "1"
+            ]
+        );
+    }
+}
