@@ -25,6 +25,7 @@ use sluice_store::{DedupRecord, Delivery, MessageRecord, QueueRecord, Store, Wri
 use sluice_types::Scope;
 use tokio::sync::Notify;
 
+pub use md5::of_attributes as attributes_digest;
 pub use message::{Attribute, AttributeValue, Attributes, Received, Sent};
 pub use moves::{MAX_RATE, MoveStatus, MoveTask};
 pub use settings::{AttributeMap, Redrive, Settings};

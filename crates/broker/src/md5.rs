@@ -52,6 +52,86 @@ mod tests {
         assert_eq!(hex(b"abc"), "900150983cd24fb0d6963f7d28e17f72");
     }
 
+    /// Digests AWS computed, as LocalStack's recordings against AWS show them (SQS's
+    /// `MD5OfMessageAttributes`, and SNS's raw delivery of a `Number`).
+    #[test]
+    fn attribute_digests_match_awss_recorded_vectors() {
+        let string = |pairs: &[(&str, &str, &str)]| -> Attributes {
+            pairs
+                .iter()
+                .map(|(name, data_type, value)| {
+                    (
+                        (*name).to_owned(),
+                        Attribute {
+                            data_type: (*data_type).to_owned(),
+                            value: AttributeValue::String((*value).to_owned()),
+                        },
+                    )
+                })
+                .collect()
+        };
+        let vectors: &[(&[(&str, &str, &str)], &str)] = &[
+            (
+                &[("MyAttribute", "String", "foobar")],
+                "adb59cd4678ea5a855436b949cd07ab6",
+            ),
+            (
+                &[("Foo", "String", "Bar")],
+                "ae7155c6026991b6d54b11589678bf9c",
+            ),
+            (
+                &[("Hello", "String", "There")],
+                "a311262e065454b75da111d535b8dacd",
+            ),
+            (
+                &[
+                    ("General", "String", "Kenobi"),
+                    ("Hello", "String", "There"),
+                ],
+                "fca026605781cb4126a1e9044df24232",
+            ),
+            (
+                &[("Hello", "String", "There"), ("Help.Me", "String", "Me")],
+                "83fee93c1bcd8b9a5a923ffacdc636c7",
+            ),
+            (
+                &[
+                    ("General", "String", "Kenobi"),
+                    ("Hello", "String", "There"),
+                    ("Help.Me", "String", "Me"),
+                ],
+                "4c360f3fdafd970e05fae2f149d997f5",
+            ),
+            (
+                &[("attr1", "Number", "99.12")],
+                "d302007e9aa062660afc85fd0a482472",
+            ),
+        ];
+        for (attributes, expected) in vectors {
+            assert_eq!(
+                of_attributes(&string(attributes)).as_deref(),
+                Some(*expected),
+                "{attributes:?}"
+            );
+        }
+        let binary: Attributes = [(
+            "attr1".to_owned(),
+            Attribute {
+                data_type: "Binary".into(),
+                value: AttributeValue::Binary(
+                    b"traceparent\x1e00-774062d6c37081a5a0b9b5b88e30627c-2d2482211f6489da-01"
+                        .to_vec(),
+                ),
+            },
+        )]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            of_attributes(&binary).as_deref(),
+            Some("8cbe4db156db8a94db8b801b7addb984")
+        );
+    }
+
     #[test]
     fn attribute_digest_follows_awss_encoding() {
         let mut attributes = Attributes::new();

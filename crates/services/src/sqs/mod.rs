@@ -203,10 +203,20 @@ fn message(received: Received, system: &[String], selected_attributes: &[String]
         md5_of_body: Some(sent.md5_of_body.clone()),
         body: Some(sent.body.clone()),
         attributes: (!attributes.is_empty()).then_some(attributes),
+        // The digest of what is returned: a selection has its own (SDKs check it).
         md5_of_message_attributes: if message_attributes.is_empty() {
             None
-        } else {
+        } else if message_attributes.len() == sent.attributes.len() {
             sent.md5_of_attributes.clone()
+        } else {
+            sluice_broker::attributes_digest(
+                &sent
+                    .attributes
+                    .iter()
+                    .filter(|(name, _)| selected(name))
+                    .map(|(name, attribute)| (name.clone(), attribute.clone()))
+                    .collect(),
+            )
         },
         message_attributes: (!message_attributes.is_empty()).then_some(message_attributes),
     }

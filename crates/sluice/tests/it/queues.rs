@@ -704,3 +704,62 @@ fn fifo_queues_keep_group_order_and_deduplicate_across_kill_9() {
     let server = Server::start(&dir, &[]);
     run_boto3(&server, BOTO3_FIFO, &[("PHASE", "after"), ("STATE", state)]);
 }
+
+/// A receive that selects some attributes answers the digest of those (what AWS recorded for
+/// these attributes), so SDKs that check it accept the message.
+#[test]
+fn a_selection_of_attributes_carries_its_own_digest() {
+    let dir = scratch("queues-md5-selection");
+    let server = Server::start(&dir, &[]);
+    let url = sqs_json(&server, &["create-queue", "--queue-name", "md5"])["QueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sent = sqs_json(
+        &server,
+        &[
+            "send-message",
+            "--queue-url",
+            &url,
+            "--message-body",
+            "x",
+            "--message-attributes",
+            r#"{"General":{"DataType":"String","StringValue":"Kenobi"},"Hello":{"DataType":"String","StringValue":"There"},"Help.Me":{"DataType":"String","StringValue":"Me"}}"#,
+        ],
+    );
+    assert_eq!(
+        sent["MD5OfMessageAttributes"],
+        "4c360f3fdafd970e05fae2f149d997f5"
+    );
+    let got = sqs_json(
+        &server,
+        &[
+            "receive-message",
+            "--queue-url",
+            &url,
+            "--message-attribute-names",
+            "Hello",
+            "Help.*",
+            "--visibility-timeout",
+            "0",
+        ],
+    );
+    assert_eq!(
+        got["Messages"][0]["MD5OfMessageAttributes"], "83fee93c1bcd8b9a5a923ffacdc636c7",
+        "{got}"
+    );
+    let got = sqs_json(
+        &server,
+        &[
+            "receive-message",
+            "--queue-url",
+            &url,
+            "--message-attribute-names",
+            "All",
+        ],
+    );
+    assert_eq!(
+        got["Messages"][0]["MD5OfMessageAttributes"], "4c360f3fdafd970e05fae2f149d997f5",
+        "{got}"
+    );
+}

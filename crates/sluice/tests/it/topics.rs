@@ -524,8 +524,15 @@ fn a_fifo_topic_keeps_order_and_deduplicates_across_kill_9() {
             .collect()
     };
     // QUEUE VISIBLE INFLIGHT DELAYED OLDEST SENT RECEIVED DELETED DLQ'D IN/S
-    assert_eq!(row("orders.fifo")[1..9], ["0", "0", "0", "-", "1", "3", "3", "0"], "{table}");
-    assert!(table.contains("orders.fifo                      published 2"), "{table}");
+    assert_eq!(
+        row("orders.fifo")[1..9],
+        ["0", "0", "0", "-", "1", "3", "3", "0"],
+        "{table}"
+    );
+    assert!(
+        table.contains("orders.fifo                      published 2"),
+        "{table}"
+    );
     let subscription = table
         .lines()
         .find(|line| line.contains(" sqs "))
