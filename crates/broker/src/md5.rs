@@ -70,7 +70,8 @@ mod tests {
                 })
                 .collect()
         };
-        let vectors: &[(&[(&str, &str, &str)], &str)] = &[
+        type Vector<'a> = (&'a [(&'a str, &'a str, &'a str)], &'a str);
+        let vectors: &[Vector] = &[
             (
                 &[("MyAttribute", "String", "foobar")],
                 "adb59cd4678ea5a855436b949cd07ab6",
