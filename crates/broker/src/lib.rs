@@ -202,6 +202,9 @@ struct QueueState {
     next_seq: u64,
     messages: BTreeMap<u64, Held>,
     deleted: bool,
+    /// FIFO queues: a receive's `ReceiveRequestAttemptId` → what it returned, and until when
+    /// a retry of it gets the same again.
+    attempts: std::collections::HashMap<String, (Vec<Received>, i64)>,
     /// FIFO queues: deduplication key → (message id, sequence number, expiry).
     dedup: std::collections::HashMap<String, (String, u64, i64)>,
 }
@@ -265,6 +268,7 @@ impl<S: Store> Broker<S> {
                     next_seq,
                     messages,
                     deleted: false,
+                    attempts: Default::default(),
                     dedup,
                 }),
                 arrived: Notify::new(),
@@ -412,6 +416,7 @@ impl<S: Store> Broker<S> {
                 next_seq: 1,
                 messages: BTreeMap::new(),
                 deleted: false,
+                attempts: Default::default(),
                 dedup: std::collections::HashMap::new(),
             }),
             arrived: Notify::new(),
@@ -570,6 +575,48 @@ impl<S: Store> Broker<S> {
                 () = self.inner.clock.sleep_until(wake) => {}
             }
         }
+    }
+
+    /// A FIFO queue's receive with a `ReceiveRequestAttemptId`: a retry of an attempt made
+    /// in the last five minutes gets the same messages and receipt handles, as long as none
+    /// was deleted or made visible since; otherwise a new receive.
+    pub async fn receive_attempt(
+        &self,
+        name: &str,
+        options: Receive,
+        attempt: Option<&str>,
+    ) -> Result<Vec<Received>, Error> {
+        let queue = self.queue(name)?;
+        let Some(attempt) = attempt.filter(|_| lock(&queue.state).settings.fifo) else {
+            return self.receive(name, options).await;
+        };
+        let now = self.inner.clock.now_ms();
+        {
+            let mut state = lock(&queue.state);
+            state.attempts.retain(|_, (_, until)| *until > now);
+            if let Some((received, _)) = state.attempts.get(attempt) {
+                let unchanged = received.iter().all(|r| {
+                    parse_receipt(&queue.name, &r.receipt_handle)
+                        .ok()
+                        .and_then(|seq| state.messages.get(&seq))
+                        .is_some_and(|held| {
+                            held.delivery.receipt.as_deref() == Some(r.receipt_handle.as_str())
+                                && held.delivery.visible_ms > now
+                        })
+                });
+                if unchanged {
+                    return Ok(received.clone());
+                }
+            }
+        }
+        let received = self.receive(name, options).await?;
+        if !received.is_empty() {
+            lock(&queue.state).attempts.insert(
+                attempt.to_owned(),
+                (received.clone(), now + DEDUPLICATION_WINDOW_MS),
+            );
+        }
+        Ok(received)
     }
 
     /// One pass of a receive: the messages handed out (committed first), and when the next

@@ -292,3 +292,51 @@ async fn visibility_changes_are_bounded_and_need_the_latest_receipt() {
         Err(Error::ReceiptHandleIsInvalid(_))
     ));
 }
+
+#[tokio::test]
+async fn a_retried_fifo_receive_attempt_gets_the_same_messages_until_they_change() {
+    let dir = sluice_test_util::scratch("broker", "attempts");
+    let clock = Clock::scaled(1.0);
+    let b = broker(open_store(&dir), &clock).await;
+    b.create_queue(
+        "jobs.fifo",
+        &attributes(&[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]),
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    let fifo = |body: &str, group: &str| Send {
+        group_id: Some(group.into()),
+        ..send(body)
+    };
+    b.send("jobs.fifo", vec![fifo("a", "g1"), fifo("b", "g2")])
+        .await
+        .unwrap();
+    let first = b
+        .receive_attempt("jobs.fifo", receive(1, 30), Some("try-1"))
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    // The retry of the same attempt: the same message and receipt handle, not the next one.
+    let retried = b
+        .receive_attempt("jobs.fifo", receive(1, 30), Some("try-1"))
+        .await
+        .unwrap();
+    assert_eq!(retried, first);
+    // Another attempt gets what is left.
+    let other = b
+        .receive_attempt("jobs.fifo", receive(1, 30), Some("try-2"))
+        .await
+        .unwrap();
+    assert_eq!(other.len(), 1);
+    assert_ne!(other[0].sent.body, first[0].sent.body);
+    // Once the message is deleted, the attempt is a new receive (nothing is left).
+    b.delete("jobs.fifo", &first[0].receipt_handle)
+        .await
+        .unwrap();
+    let after = b
+        .receive_attempt("jobs.fifo", receive(1, 30), Some("try-1"))
+        .await
+        .unwrap();
+    assert!(after.is_empty(), "{after:?}");
+}

@@ -501,15 +501,25 @@ impl<S: Store> Sqs for SqsBackend<S> {
                 "Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200, if provided."
             )));
         }
+        if let Some(attempt) = &input.receive_request_attempt_id
+            && (attempt.is_empty()
+                || attempt.len() > 128
+                || !attempt.chars().all(|c| c.is_ascii_graphic()))
+        {
+            return Err(invalid_parameter(format!(
+                "Value {attempt} for parameter ReceiveRequestAttemptId is invalid. Reason: ReceiveRequestAttemptId can only contain alphanumeric characters and punctuation, and be at most 128 characters long."
+            )));
+        }
         let received = self
             .broker
-            .receive(
+            .receive_attempt(
                 name,
                 Receive {
                     max_messages: max,
                     visibility_timeout: input.visibility_timeout.map(i64::from),
                     wait_seconds: input.wait_time_seconds.map(i64::from),
                 },
+                input.receive_request_attempt_id.as_deref(),
             )
             .await
             .map_err(api_error)?;
