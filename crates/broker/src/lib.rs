@@ -332,6 +332,24 @@ impl<S: Store> Broker<S> {
         Ok(())
     }
 
+    /// A redrive policy's target must exist and be of the source's type (FIFO or standard).
+    fn check_dead_letter_target(&self, settings: &Settings) -> Result<(), Error> {
+        let Some(redrive) = &settings.redrive else {
+            return Ok(());
+        };
+        let reason = match self.queue_by_arn(&redrive.dead_letter_target_arn) {
+            None => "Dead letter target does not exist.",
+            Some(target) if lock(&target.state).settings.fifo != settings.fifo => {
+                "Dead-letter queue must be same type of queue as the source."
+            }
+            Some(_) => return Ok(()),
+        };
+        Err(Error::InvalidParameterValue(format!(
+            "Value {{\"deadLetterTargetArn\":\"{}\",\"maxReceiveCount\":\"{}\"}} for parameter RedrivePolicy is invalid. Reason: {reason}",
+            redrive.dead_letter_target_arn, redrive.max_receive_count
+        )))
+    }
+
     /// The queue named `name`.
     pub fn queue(&self, name: &str) -> Result<Arc<Queue>, Error> {
         lock(&self.inner.queues)
@@ -366,15 +384,7 @@ impl<S: Store> Broker<S> {
     ) -> Result<Arc<Queue>, Error> {
         let attributes = settings::apply(&settings::defaults(), given)?;
         validate_name(name, Settings::of(&attributes).fifo)?;
-        if let Some(settings) = Some(Settings::of(&attributes))
-            && let Some(redrive) = &settings.redrive
-            && self.queue_by_arn(&redrive.dead_letter_target_arn).is_none()
-        {
-            return Err(Error::InvalidParameterValue(format!(
-                "Value {{\"deadLetterTargetArn\":\"{}\",\"maxReceiveCount\":\"{}\"}} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.",
-                redrive.dead_letter_target_arn, redrive.max_receive_count
-            )));
-        }
+        self.check_dead_letter_target(&Settings::of(&attributes))?;
         if let Ok(existing) = self.queue(name) {
             // The attributes the request names must match; the ones it leaves out do not
             // count.
@@ -502,14 +512,7 @@ impl<S: Store> Broker<S> {
             };
             (attributes, record)
         };
-        if let Some(redrive) = &Settings::of(&attributes).redrive
-            && self.queue_by_arn(&redrive.dead_letter_target_arn).is_none()
-        {
-            return Err(Error::InvalidParameterValue(format!(
-                "Value {{\"deadLetterTargetArn\":\"{}\",\"maxReceiveCount\":\"{}\"}} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.",
-                redrive.dead_letter_target_arn, redrive.max_receive_count
-            )));
-        }
+        self.check_dead_letter_target(&Settings::of(&attributes))?;
         let modified_ms = record.modified_ms;
         self.inner
             .store

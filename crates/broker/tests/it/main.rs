@@ -340,3 +340,54 @@ async fn a_retried_fifo_receive_attempt_gets_the_same_messages_until_they_change
         .unwrap();
     assert!(after.is_empty(), "{after:?}");
 }
+
+#[tokio::test]
+async fn a_dead_letter_queue_is_of_its_sources_type() {
+    let dir = sluice_test_util::scratch("broker", "dlq-type");
+    let clock = Clock::scaled(1.0);
+    let b = broker(open_store(&dir), &clock).await;
+    b.create_queue("dlq", &BTreeMap::new(), Vec::new())
+        .await
+        .unwrap();
+    b.create_queue(
+        "dlq.fifo",
+        &attributes(&[("FifoQueue", "true")]),
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    let redrive = |target: &str| {
+        format!(
+            r#"{{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:{target}","maxReceiveCount":"3"}}"#
+        )
+    };
+    let refused = b
+        .create_queue(
+            "jobs.fifo",
+            &attributes(&[("FifoQueue", "true"), ("RedrivePolicy", &redrive("dlq"))]),
+            Vec::new(),
+        )
+        .await
+        .err()
+        .expect("a standard dead-letter queue for a FIFO queue is refused");
+    assert!(
+        refused
+            .to_string()
+            .ends_with("Reason: Dead-letter queue must be same type of queue as the source."),
+        "{refused}"
+    );
+    b.create_queue("jobs", &BTreeMap::new(), Vec::new())
+        .await
+        .unwrap();
+    assert!(
+        b.set_attributes(
+            "jobs",
+            &attributes(&[("RedrivePolicy", &redrive("dlq.fifo"))])
+        )
+        .await
+        .is_err()
+    );
+    b.set_attributes("jobs", &attributes(&[("RedrivePolicy", &redrive("dlq"))]))
+        .await
+        .unwrap();
+}
