@@ -124,6 +124,14 @@ pub fn apply(current: &AttributeMap, given: &AttributeMap) -> Result<AttributeMa
             )));
         }
     }
+    // High throughput (a limit per message group) deduplicates per message group.
+    if out.get("FifoThroughputLimit").map(String::as_str) == Some("perMessageGroupId")
+        && out.get("DeduplicationScope").map(String::as_str) == Some("queue")
+    {
+        return Err(Error::InvalidAttributeValue(
+            "Invalid value for the parameter FifoThroughputLimit. Reason: The perMessageGroupId value is allowed only when the value for DeduplicationScope is messageGroup.".into(),
+        ));
+    }
     Ok(out)
 }
 
@@ -211,6 +219,24 @@ fn invalid_value(name: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_throughput_limit_per_group_needs_deduplication_per_group() {
+        let fifo = map(&[("FifoQueue", "true")]);
+        let given = map(&[
+            ("FifoThroughputLimit", "perMessageGroupId"),
+            ("DeduplicationScope", "queue"),
+        ]);
+        assert!(matches!(
+            apply(&fifo, &given),
+            Err(Error::InvalidAttributeValue(m)) if m.contains("DeduplicationScope is messageGroup")
+        ));
+        let high = map(&[
+            ("FifoThroughputLimit", "perMessageGroupId"),
+            ("DeduplicationScope", "messageGroup"),
+        ]);
+        assert!(apply(&fifo, &high).is_ok());
+    }
 
     fn map(pairs: &[(&str, &str)]) -> AttributeMap {
         pairs
