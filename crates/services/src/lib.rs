@@ -8,11 +8,15 @@
 //! - [`lambda`]: the Lambda API ([`lambda::LambdaBackend`]): functions, versions, aliases,
 //!   invocations, concurrency, event invoke configs.
 //! - [`sqs`]: the SQS API ([`sqs::SqsBackend`]) over the broker (`sluice-broker`).
+//! - [`mappings`]: Lambda event-source mappings from SQS queues ([`mappings::Mappings`]): the
+//!   control plane behind the Lambda API's `*EventSourceMapping*` operations and the pollers
+//!   that deliver batches to functions.
 //! - [`integrations`]: Task states' service integrations that run in process (Lambda).
 //!
 //! No wire format lives here (that is `sluice-api`), and no CLI or configuration (the binary).
 
 pub mod integrations;
 pub mod lambda;
+pub mod mappings;
 pub mod sfn;
 pub mod sqs;
