@@ -11,11 +11,6 @@ use sluice_api::ApiError;
 use sluice_api::gateway::request_endpoint;
 use sluice_api::lambda::Lambda;
 use sluice_api::lambda::model::{
-    CreateEventSourceMappingRequest, DeleteEventSourceMappingRequest,
-    EventSourceMappingConfiguration, GetEventSourceMappingRequest, ListEventSourceMappingsRequest,
-    ListEventSourceMappingsResponse, UpdateEventSourceMappingRequest,
-};
-use sluice_api::lambda::model::{
     AliasConfiguration, AliasRoutingConfiguration, Concurrency, CreateAliasRequest,
     CreateFunctionRequest, DeleteAliasRequest, DeleteFunctionConcurrencyRequest,
     DeleteFunctionEventInvokeConfigRequest, DeleteFunctionRequest, DeleteFunctionResponse,
@@ -30,6 +25,11 @@ use sluice_api::lambda::model::{
     PutFunctionConcurrencyRequest, PutFunctionEventInvokeConfigRequest, SnapStartResponse,
     TracingConfigResponse, UpdateAliasRequest, UpdateFunctionCodeRequest,
     UpdateFunctionConfigurationRequest, UpdateFunctionEventInvokeConfigRequest,
+};
+use sluice_api::lambda::model::{
+    CreateEventSourceMappingRequest, DeleteEventSourceMappingRequest,
+    EventSourceMappingConfiguration, GetEventSourceMappingRequest, ListEventSourceMappingsRequest,
+    ListEventSourceMappingsResponse, UpdateEventSourceMappingRequest,
 };
 use sluice_functions::{
     Alias, AliasUpdate, DestinationChange, Error, EventInvokeConfig, EventInvokeConfigChange,

@@ -63,7 +63,11 @@ struct MessageAttribute<'a> {
 }
 
 /// `received` as a record of `queue_arn`'s event in `region`.
-pub(crate) fn record<'a>(received: &'a Received, queue_arn: &'a str, region: &'a str) -> Record<'a> {
+pub(crate) fn record<'a>(
+    received: &'a Received,
+    queue_arn: &'a str,
+    region: &'a str,
+) -> Record<'a> {
     let sent = &received.sent;
     let message_attributes = sent
         .attributes
@@ -295,14 +299,12 @@ mod tests {
     #[test]
     fn batch_item_failures_follow_aws_rules() {
         let ids = ["a", "b", "c"];
-        let all_ok = BatchResult::AllSucceeded;
-        let all_failed = BatchResult::AllFailed;
         for (response, expected) in [
-            ("", all_ok.clone()),
-            ("null", all_ok.clone()),
-            ("{}", all_ok.clone()),
-            (r#"{"batchItemFailures": null}"#, all_ok.clone()),
-            (r#"{"batchItemFailures": []}"#, all_ok.clone()),
+            ("", BatchResult::AllSucceeded),
+            ("null", BatchResult::AllSucceeded),
+            ("{}", BatchResult::AllSucceeded),
+            (r#"{"batchItemFailures": null}"#, BatchResult::AllSucceeded),
+            (r#"{"batchItemFailures": []}"#, BatchResult::AllSucceeded),
             (
                 r#"{"batchItemFailures": [{"itemIdentifier": "b"}]}"#,
                 BatchResult::Failed(vec!["b".into()]),
@@ -312,17 +314,36 @@ mod tests {
                 BatchResult::Failed(vec!["c".into(), "a".into()]),
             ),
             // Malformed: the whole batch failed.
-            ("not json", all_failed.clone()),
-            ("\"text\"", all_failed.clone()),
-            ("[1]", all_failed.clone()),
-            (r#"{"batchItemFailures": "b"}"#, all_failed.clone()),
-            (r#"{"batchItemFailures": [{"itemIdentifier": ""}]}"#, all_failed.clone()),
-            (r#"{"batchItemFailures": [{"itemIdentifier": null}]}"#, all_failed.clone()),
-            (r#"{"batchItemFailures": [{"itemId": "b"}]}"#, all_failed.clone()),
-            (r#"{"batchItemFailures": [{"itemIdentifier": "zzz"}]}"#, all_failed.clone()),
-            (r#"{"batchItemFailures": [{"itemIdentifier": 3}]}"#, all_failed.clone()),
+            ("not json", BatchResult::AllFailed),
+            ("\"text\"", BatchResult::AllFailed),
+            ("[1]", BatchResult::AllFailed),
+            (r#"{"batchItemFailures": "b"}"#, BatchResult::AllFailed),
+            (
+                r#"{"batchItemFailures": [{"itemIdentifier": ""}]}"#,
+                BatchResult::AllFailed,
+            ),
+            (
+                r#"{"batchItemFailures": [{"itemIdentifier": null}]}"#,
+                BatchResult::AllFailed,
+            ),
+            (
+                r#"{"batchItemFailures": [{"itemId": "b"}]}"#,
+                BatchResult::AllFailed,
+            ),
+            (
+                r#"{"batchItemFailures": [{"itemIdentifier": "zzz"}]}"#,
+                BatchResult::AllFailed,
+            ),
+            (
+                r#"{"batchItemFailures": [{"itemIdentifier": 3}]}"#,
+                BatchResult::AllFailed,
+            ),
         ] {
-            assert_eq!(batch_result(response.as_bytes(), &ids), expected, "{response}");
+            assert_eq!(
+                batch_result(response.as_bytes(), &ids),
+                expected,
+                "{response}"
+            );
         }
     }
 }

@@ -66,10 +66,7 @@ pub(crate) struct Config {
 
 impl Config {
     fn queue_name(&self) -> &str {
-        self.event_source_arn
-            .rsplit(':')
-            .next()
-            .unwrap_or_default()
+        self.event_source_arn.rsplit(':').next().unwrap_or_default()
     }
 
     fn fifo(&self) -> bool {
@@ -184,8 +181,11 @@ trait Source: Send + Sync + 'static {
         name: String,
         options: Receive,
     ) -> BoxFuture<'_, Result<Vec<Received>, sluice_broker::Error>>;
-    fn delete(&self, name: String, receipt: String)
-    -> BoxFuture<'_, Result<(), sluice_broker::Error>>;
+    fn delete(
+        &self,
+        name: String,
+        receipt: String,
+    ) -> BoxFuture<'_, Result<(), sluice_broker::Error>>;
     fn commit(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), sluice_store::Error>>;
 }
 
@@ -434,7 +434,11 @@ impl Mappings {
     }
 
     fn mapping(&self, uuid: &str) -> Result<Arc<Mapping>, ApiError> {
-        self.inner.mappings().get(uuid).cloned().ok_or_else(not_found)
+        self.inner
+            .mappings()
+            .get(uuid)
+            .cloned()
+            .ok_or_else(not_found)
     }
 
     pub async fn create(
@@ -644,7 +648,9 @@ impl Mappings {
             answer
         };
         let answer = self.configuration(&config, answer_state);
-        mapping.live.send_modify(|live| *live = Live::new(config.clone()));
+        mapping
+            .live
+            .send_modify(|live| *live = Live::new(config.clone()));
         if config.enabled {
             poller::start(&self.inner, &mapping);
         }
@@ -676,9 +682,10 @@ impl Mappings {
         input: &ListEventSourceMappingsRequest,
     ) -> Result<ListEventSourceMappingsResponse, ApiError> {
         let function = match &input.function_name {
-            Some(given) => Some(sluice_functions::parse_function_name(given).ok_or_else(|| {
-                invalid(format!("Invalid function name: {given}"))
-            })?),
+            Some(given) => Some(
+                sluice_functions::parse_function_name(given)
+                    .ok_or_else(|| invalid(format!("Invalid function name: {given}")))?,
+            ),
             None => None,
         };
         let all: Vec<(Arc<Config>, &'static str)> = self
@@ -695,7 +702,9 @@ impl Mappings {
             .filter(|(c, _)| {
                 function.as_ref().is_none_or(|(name, qualifier)| {
                     *name == c.function_name
-                        && qualifier.as_ref().is_none_or(|q| Some(q) == c.qualifier.as_ref())
+                        && qualifier
+                            .as_ref()
+                            .is_none_or(|q| Some(q) == c.qualifier.as_ref())
                 })
             })
             .collect();
@@ -791,11 +800,15 @@ mod tests {
         assert_eq!(message(check_batching(true, 10, 0)), None);
         assert_eq!(
             message(check_batching(true, 11, 0)).as_deref(),
-            Some("InvalidParameterValueException: Maximum batch size must be between 1 and 10 inclusive")
+            Some(
+                "InvalidParameterValueException: Maximum batch size must be between 1 and 10 inclusive"
+            )
         );
         assert_eq!(
             message(check_batching(true, 5, 2)).as_deref(),
-            Some("InvalidParameterValueException: Batching window is not supported for FIFO queues")
+            Some(
+                "InvalidParameterValueException: Batching window is not supported for FIFO queues"
+            )
         );
     }
 
@@ -825,7 +838,10 @@ mod tests {
         ] {
             let error = filters(Some(&criteria(&[bad]))).unwrap_err();
             assert_eq!(error.kind, "InvalidParameterValueException", "{bad:?}");
-            assert_eq!(error.message, "Invalid filter pattern definition.", "{bad:?}");
+            assert_eq!(
+                error.message, "Invalid filter pattern definition.",
+                "{bad:?}"
+            );
         }
     }
 
@@ -833,7 +849,9 @@ mod tests {
     fn only_sqs_queue_arns_are_event_sources() {
         assert!(is_sqs_arn("arn:aws:sqs:us-east-1:000000000000:orders"));
         assert!(is_sqs_arn("arn:aws:sqs:us-east-1:000000000000:orders.fifo"));
-        assert!(!is_sqs_arn("arn:aws:kinesis:us-east-1:000000000000:stream/s"));
+        assert!(!is_sqs_arn(
+            "arn:aws:kinesis:us-east-1:000000000000:stream/s"
+        ));
         assert!(!is_sqs_arn("orders"));
         assert!(!is_sqs_arn("arn:aws:sqs:us-east-1:000000000000:"));
     }

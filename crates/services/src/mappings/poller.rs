@@ -44,7 +44,7 @@ fn limit(inner: &Inner, config: &Config) -> usize {
             .get(&config.function_name)
             .ok()
             .and_then(|f| f.reserved_concurrency)
-            .unwrap_or(inner.functions.options().default_concurrency)
+            .unwrap_or_else(|| inner.functions.options().default_concurrency)
     });
     (limit as usize).max(1)
 }

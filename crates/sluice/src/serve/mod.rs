@@ -12,6 +12,7 @@ mod clock;
 mod code;
 pub mod config;
 mod logs;
+mod mapping_stats;
 mod stats;
 
 use std::path::PathBuf;
@@ -33,6 +34,7 @@ use sluice_services::integrations::aws_sdk::{
 use sluice_services::integrations::lambda::LambdaIntegration;
 use sluice_services::integrations::sqs::SqsIntegration;
 use sluice_services::lambda::LambdaBackend;
+use sluice_services::mappings::Mappings;
 use sluice_services::sfn::Backend;
 use sluice_services::sqs::SqsBackend;
 use sluice_store::SqliteStore;
@@ -41,6 +43,9 @@ use self::config::{Flags, ServeConfig};
 
 /// How long running executions may take to reach the end of their current step at shutdown.
 const ENGINE_GRACE: Duration = Duration::from_secs(5);
+
+/// How long event-source mapping invocations in flight may take to finish at shutdown.
+const MAPPINGS_GRACE: Duration = Duration::from_secs(5);
 
 /// How long in-flight requests may take to finish once shutdown has begun.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -160,13 +165,22 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // once the API exists.
     let mut sdk = AwsSdk::new();
     let step_functions_sdk = sdk.register("sfn", "Sfn", Casing::Camel);
-    let lambda = Arc::new(LambdaBackend::new(functions.clone()));
-    sdk.register("lambda", "Lambda", Casing::Pascal)
-        .set(Arc::new(LambdaService(Arc::clone(&lambda))));
     let broker = sluice_broker::Broker::open(store.clone(), clock.clone(), scope.clone())
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the queues: {e}"))?;
     let broker_tasks = broker.tasks().clone();
+    let mappings = Mappings::open(
+        store.clone(),
+        broker.clone(),
+        functions.clone(),
+        scope.clone(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot load the event-source mappings: {e}"))?;
+    let mapping_tasks = mappings.tasks().clone();
+    let lambda = Arc::new(LambdaBackend::new(functions.clone()).with_mappings(mappings.clone()));
+    sdk.register("lambda", "Lambda", Casing::Pascal)
+        .set(Arc::new(LambdaService(Arc::clone(&lambda))));
     let sqs = Arc::new(SqsBackend::new(broker, scope.clone()));
     sdk.register("sqs", "Sqs", Casing::Pascal)
         .set(Arc::new(SqsService(Arc::clone(&sqs))));
@@ -186,18 +200,28 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
     let engine = Engine::new(store.clone(), integrations, clock, options);
     let engine_tasks = engine.tasks().clone();
+    let pollers = mappings.resume();
+    if pollers > 0 {
+        tracing::info!(pollers, "resumed event-source mappings");
+    }
+    // Sluice's own routes over the functions: their logs and the mappings' counters.
+    let function_routes =
+        logs::router(functions.clone()).merge(mapping_stats::router(mappings, functions.clone()));
     let result = run(
         &config,
         engine,
         scope,
-        functions.clone(),
+        function_routes,
         lambda,
         sqs,
         step_functions_sdk,
     )
     .await;
-    // In order: executions stop between steps (they resume after a restart), message move
-    // tasks between two messages, then the functions and their workers, then the store.
+    // In order: event-source mapping pollers (an invocation in flight finishes and its
+    // messages are deleted; the rest come back after their visibility timeout), executions
+    // stop between steps (they resume after a restart), message move tasks between two
+    // messages, then the functions and their workers, then the store.
+    mapping_tasks.shutdown(MAPPINGS_GRACE).await;
     engine_tasks.shutdown(ENGINE_GRACE).await;
     broker_tasks.shutdown(Duration::from_secs(5)).await;
     functions.shutdown(Duration::from_secs(5)).await;
@@ -214,7 +238,7 @@ async fn run(
     config: &ServeConfig,
     engine: Engine<SqliteStore, Integrations>,
     scope: Scope,
-    functions: Functions,
+    function_routes: axum::Router,
     lambda: Arc<LambdaBackend>,
     sqs: Arc<SqsBackend<SqliteStore>>,
     step_functions_sdk: Slot,
@@ -242,7 +266,6 @@ async fn run(
     let clock = engine.clock().clone();
     let store = engine.store().clone();
     let sqs = sluice_api::sqs_routes::router(sqs);
-    let function_logs = logs::router(functions);
     let lambda = sluice_api::lambda::router(lambda);
     let backend = Arc::new(Backend::new(engine, scope));
     step_functions_sdk.set(Arc::new(StepFunctionsService(Arc::clone(&backend))));
@@ -251,7 +274,7 @@ async fn run(
         .clone()
         .merge(clock::router(clock))
         .merge(stats::router(store))
-        .merge(function_logs);
+        .merge(function_routes);
     let router = Gateway::new()
         .service(Service::StepFunctions, step_functions)
         .service(Service::Lambda, lambda)
