@@ -116,15 +116,30 @@ pub(crate) fn record<'a>(
     }
 }
 
-/// The invocation payload: `{"Records": [...]}`.
-pub(crate) fn payload(records: &[Record<'_>]) -> Vec<u8> {
-    #[derive(Serialize)]
-    struct Event<'r, 'a> {
-        #[serde(rename = "Records")]
-        records: &'r [Record<'a>],
+/// The invocation payload `{"Records": [...]}` of the first records that fit in `limit` bytes
+/// (at least one), and how many that is: AWS sends a batch of at most the synchronous
+/// payload limit, whatever the batch size.
+pub(crate) fn payload(records: &[Record<'_>], limit: usize) -> (Vec<u8>, usize) {
+    const HEAD: &[u8] = b"{\"Records\":[";
+    const TAIL: &[u8] = b"]}";
+    let mut out = Vec::with_capacity(1024 * records.len().min(64));
+    out.extend_from_slice(HEAD);
+    let mut count = 0;
+    for record in records {
+        let mark = out.len();
+        if count > 0 {
+            out.push(b',');
+        }
+        // Plain data: serializing cannot fail.
+        let _ = serde_json::to_writer(&mut out, record);
+        if count > 0 && out.len() + TAIL.len() > limit {
+            out.truncate(mark);
+            break;
+        }
+        count += 1;
     }
-    // Plain data: serializing cannot fail.
-    serde_json::to_vec(&Event { records }).unwrap_or_default()
+    out.extend_from_slice(TAIL);
+    (out, count)
 }
 
 /// What a filter pattern is matched against: the record, with a body that is JSON parsed
@@ -239,7 +254,9 @@ mod tests {
             ],
             false,
         );
-        let text = String::from_utf8(payload(&[record(&message, ARN, "us-east-1")])).unwrap();
+        let (bytes, count) = payload(&[record(&message, ARN, "us-east-1")], usize::MAX);
+        assert_eq!(count, 1);
+        let text = String::from_utf8(bytes).unwrap();
         assert_eq!(
             text,
             concat!(
@@ -261,7 +278,8 @@ mod tests {
     fn fifo_records_carry_group_sequence_and_deduplication_as_aws_orders_them() {
         let message = received(&[], true);
         let value: Value =
-            serde_json::from_slice(&payload(&[record(&message, ARN, "us-east-1")])).unwrap();
+            serde_json::from_slice(&payload(&[record(&message, ARN, "us-east-1")], usize::MAX).0)
+                .unwrap();
         let record = &value["Records"][0];
         let keys: Vec<&str> = record["attributes"]
             .as_object()
@@ -283,6 +301,28 @@ mod tests {
         );
         assert_eq!(record["md5OfMessageAttributes"], Value::Null);
         assert_eq!(record["messageAttributes"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn a_payload_holds_the_records_that_fit_in_the_limit() {
+        let messages: Vec<Received> = (0..5).map(|_| received(&[], false)).collect();
+        let records: Vec<Record<'_>> = messages
+            .iter()
+            .map(|m| record(m, ARN, "us-east-1"))
+            .collect();
+        let (whole, count) = payload(&records, usize::MAX);
+        assert_eq!(count, 5);
+        let one = payload(&records[..1], usize::MAX).0.len();
+        // Room for two records and a bit: two, valid JSON.
+        let (two, count) = payload(&records, 2 * one + 10);
+        assert_eq!(count, 2);
+        assert!(two.len() <= 2 * one + 10);
+        let value: Value = serde_json::from_slice(&two).unwrap();
+        assert_eq!(value["Records"].as_array().unwrap().len(), 2);
+        let value: Value = serde_json::from_slice(&whole).unwrap();
+        assert_eq!(value["Records"].as_array().unwrap().len(), 5);
+        // At least one record, whatever the limit.
+        assert_eq!(payload(&records, 1).1, 1);
     }
 
     #[test]

@@ -186,6 +186,12 @@ trait Source: Send + Sync + 'static {
         name: String,
         receipt: String,
     ) -> BoxFuture<'_, Result<(), sluice_broker::Error>>;
+    /// Makes a received message visible again at once.
+    fn release(
+        &self,
+        name: String,
+        receipt: String,
+    ) -> BoxFuture<'_, Result<(), sluice_broker::Error>>;
     fn commit(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), sluice_store::Error>>;
 }
 
@@ -221,6 +227,14 @@ impl<S: Store> Source for BrokerSource<S> {
         receipt: String,
     ) -> BoxFuture<'_, Result<(), sluice_broker::Error>> {
         Box::pin(async move { self.broker.delete(&name, &receipt).await })
+    }
+
+    fn release(
+        &self,
+        name: String,
+        receipt: String,
+    ) -> BoxFuture<'_, Result<(), sluice_broker::Error>> {
+        Box::pin(async move { self.broker.change_visibility(&name, &receipt, 0).await })
     }
 
     fn commit(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), sluice_store::Error>> {
@@ -433,6 +447,34 @@ impl Mappings {
             .map_err(|e| ApiError::new("ServiceException", e.to_string()).with_status(500))
     }
 
+    /// AWS's conflict when a mapping of `source` to `function_arn` exists.
+    fn check_unique(
+        &self,
+        source: &str,
+        function_arn: &str,
+        function_name: &str,
+    ) -> Result<(), ApiError> {
+        let duplicate = self
+            .inner
+            .mappings()
+            .values()
+            .map(|m| m.config())
+            .find(|c| c.event_source_arn == source && c.function_arn == function_arn);
+        match duplicate {
+            Some(existing) => Err(ApiError::new(
+                "ResourceConflictException",
+                format!(
+                    "An event source mapping with SQS arn (\" {source} \") and function \
+                     (\" {function_name} \") already exists. Please update or delete the \
+                     existing mapping with UUID {}",
+                    existing.uuid
+                ),
+            )
+            .with_status(409)),
+            None => Ok(()),
+        }
+    }
+
     fn mapping(&self, uuid: &str) -> Result<Arc<Mapping>, ApiError> {
         self.inner
             .mappings()
@@ -500,24 +542,7 @@ impl Mappings {
         let (function_name, qualifier, function_arn) = self.function(&input.function_name)?;
         self.queue(&source)?;
         let _change = self.inner.changes.lock().await;
-        let duplicate = self
-            .inner
-            .mappings()
-            .values()
-            .map(|m| m.config())
-            .find(|c| c.event_source_arn == source && c.function_arn == function_arn);
-        if let Some(existing) = duplicate {
-            return Err(ApiError::new(
-                "ResourceConflictException",
-                format!(
-                    "An event source mapping with SQS arn (\" {source} \") and function \
-                     (\" {function_name} \") already exists. Please update or delete the \
-                     existing mapping with UUID {}",
-                    existing.uuid
-                ),
-            )
-            .with_status(409));
-        }
+        self.check_unique(&source, &function_arn, &function_name)?;
         let config = Config {
             uuid: sluice_functions::uuid_v4(),
             event_source_arn: source,
@@ -615,6 +640,9 @@ impl Mappings {
         }
         if let Some(function) = &input.function_name {
             let (name, qualifier, arn) = self.function(function)?;
+            if arn != old.function_arn {
+                self.check_unique(&config.event_source_arn, &arn, &name)?;
+            }
             config.function_name = name;
             config.qualifier = qualifier;
             config.function_arn = arn;

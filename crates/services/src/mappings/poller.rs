@@ -18,6 +18,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use sluice_broker::{MAX_RECEIVE, Receive, Received};
 use sluice_functions::InvokeOptions;
+use sluice_functions::function::limits::MAX_SYNC_PAYLOAD;
 
 use super::event::{self, BatchResult};
 use super::{Config, Inner, Live, Mapping};
@@ -209,7 +210,7 @@ async fn process(inner: &Inner, mapping: &Mapping, live: &Live, batch: Vec<Recei
     };
     let mut to_delete: Vec<&Received> = Vec::new();
     let mut kept_records = Vec::new();
-    let mut kept = Vec::new();
+    let mut kept: Vec<&Received> = Vec::new();
     for ((received, record), keep) in batch.iter().zip(records).zip(&keep) {
         if *keep {
             kept_records.push(record);
@@ -222,9 +223,12 @@ async fn process(inner: &Inner, mapping: &Mapping, live: &Live, batch: Vec<Recei
         .filtered
         .fetch_add(to_delete.len() as u64, Ordering::Relaxed);
     let mut invoked_ok = true;
+    let mut to_release = Vec::new();
     if !kept.is_empty() {
-        let payload = Bytes::from(event::payload(&kept_records));
+        let (payload, fit) = event::payload(&kept_records, MAX_SYNC_PAYLOAD);
         drop(kept_records);
+        let spill = kept.split_off(fit);
+        let payload = Bytes::from(payload);
         let now = mapping.invoking.fetch_add(1, Ordering::AcqRel) + 1;
         mapping.peak_invoking.fetch_max(now, Ordering::Relaxed);
         let result = inner
@@ -264,13 +268,33 @@ async fn process(inner: &Inner, mapping: &Mapping, live: &Live, batch: Vec<Recei
                 }
             }
         };
-        if succeeded.len() < handed {
+        let all_succeeded = succeeded.len() == handed;
+        if !all_succeeded {
             mapping.failed_batches.fetch_add(1, Ordering::Relaxed);
         }
         to_delete.extend(succeeded);
+        // What did not fit goes back to the queue for the next batch. In a FIFO queue only
+        // once everything before it succeeded: a failed earlier message must come first.
+        if all_succeeded || !config.fifo() {
+            to_release = spill;
+        }
     }
     delete(inner, mapping, config.queue_name(), &to_delete).await;
+    release(inner, config.queue_name(), &to_release).await;
     invoked_ok
+}
+
+/// Makes `messages` visible again now.
+async fn release(inner: &Inner, queue: &str, messages: &[&Received]) {
+    for message in messages {
+        let released = inner
+            .source
+            .release(queue.to_owned(), message.receipt_handle.clone())
+            .await;
+        if let Err(error) = released {
+            tracing::warn!(%error, "event-source mapping cannot release a message");
+        }
+    }
 }
 
 /// Deletes `messages` concurrently (their commits share the store's group commits).

@@ -894,3 +894,47 @@ fn fifo_mappings_keep_each_groups_order() {
         );
     }
 }
+
+#[test]
+fn a_batching_window_gathers_more_than_ten_messages_into_one_batch() {
+    let dir = scratch("mappings-window");
+    let server = server(&dir, &[]);
+    let url = queue(&server, "orders", &json!({}));
+    let out = recorder(&server, &dir, "work", &[]);
+    // Disabled while the messages arrive, so the first receive finds them all.
+    let mapping = create_mapping(
+        &server,
+        "work",
+        "orders",
+        &[
+            "--batch-size",
+            "25",
+            "--maximum-batching-window-in-seconds",
+            "1",
+            "--no-enabled",
+        ],
+    );
+    let uuid = mapping["UUID"].as_str().unwrap();
+    let sent: Vec<String> = (0..25).map(|i| format!("w{i:02}")).collect();
+    send_batch(&server, &url, &sent);
+    lambda(
+        &server,
+        &["update-event-source-mapping", "--uuid", uuid, "--enabled"],
+    );
+    wait_for("the batch", Duration::from_secs(20), || {
+        records(&out).len() >= 25
+    });
+    let sizes: Vec<usize> = events(&out)
+        .iter()
+        .map(|e| e["event"]["Records"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [25], "one batch of BatchSize within the window");
+    assert_eq!(bodies(&out), sent);
+
+    // A lone message waits out the window, then goes alone.
+    send_batch(&server, &url, &["lone".to_owned()]);
+    wait_for("the lone message", Duration::from_secs(20), || {
+        records(&out).len() == 26
+    });
+    assert_eq!(events(&out).len(), 2);
+}
