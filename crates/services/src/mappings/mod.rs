@@ -107,8 +107,13 @@ impl Live {
 pub(crate) struct Mapping {
     live: watch::Sender<Live>,
     state: Mutex<&'static str>,
-    /// Pollers running (each with at most one invocation in flight).
+    /// Pollers running.
     pollers: AtomicUsize,
+    /// Invocation slots the pollers hold (at most the mapping's concurrency): reserved before
+    /// a receive, one per batch it may turn into.
+    slots: AtomicUsize,
+    /// Signalled when slots are given back.
+    slot_freed: tokio::sync::Notify,
     invoking: AtomicUsize,
     peak_invoking: AtomicUsize,
     peak_pollers: AtomicUsize,
@@ -130,6 +135,8 @@ impl Mapping {
             live: watch::channel(Live::new(config)).0,
             state: Mutex::new(state),
             pollers: AtomicUsize::new(0),
+            slots: AtomicUsize::new(0),
+            slot_freed: tokio::sync::Notify::new(),
             invoking: AtomicUsize::new(0),
             peak_invoking: AtomicUsize::new(0),
             peak_pollers: AtomicUsize::new(0),

@@ -1,15 +1,18 @@
-//! A mapping's pollers. Each poller long-polls the queue, gathers a batch (up to `BatchSize`,
-//! within the batching window), drops the messages no filter matches, invokes the function
-//! synchronously and deletes what succeeded; failed messages stay and come back after the
-//! queue's visibility timeout (and reach its dead-letter queue through the broker).
+//! A mapping's pollers. Each poller reserves invocation slots, long-polls the queue, gathers
+//! what it received into batches (up to `BatchSize`, within the batching window), drops the
+//! messages no filter matches, invokes the function synchronously, one invocation per batch
+//! and slot, and deletes what succeeded; failed messages stay and come back after the queue's
+//! visibility timeout (and reach its dead-letter queue through the broker).
 //!
 //! Scaling: a mapping starts with one poller. A poller that finds more messages waiting
 //! after its receive starts another, up to the mapping's `MaximumConcurrency` (else the
 //! function's concurrency); a poller whose receive comes back empty stops unless it is the
-//! last, which keeps long-polling. Each poller has at most one invocation in flight, so
-//! concurrent invocations follow the backlog from 0 up to the limit and back. FIFO queues
-//! keep their order per group: the broker hands out no message of a group while an earlier
-//! one is in flight.
+//! last, which keeps long-polling. Concurrent invocations never exceed that limit: a poller
+//! reserves a slot per batch before it receives (so received messages never wait for one),
+//! and with batches smaller than SQS's ten messages, one receive feeds several concurrent
+//! batches (one commit for up to ten messages). FIFO queues keep their order per group: the
+//! broker hands out no message of a group while an earlier one is in flight, and a FIFO
+//! receive feeds one batch.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -90,21 +93,30 @@ async fn run(inner: Arc<Inner>, mapping: Arc<Mapping>) {
         } else {
             EXTRA_WAIT_SECONDS
         };
+        let config = &live.config;
+        let slots = tokio::select! {
+            slots = reserve(&mapping, limit(&inner, config), batches_per_receive(config)) => slots,
+            _ = changes.changed() => continue,
+            () = &mut stopping => break,
+        };
+        let size = config.batch_size as usize * slots.count;
         let gathered = tokio::select! {
-            gathered = gather(&inner, &live.config, wait) => gathered,
+            gathered = gather(&inner, config, size, wait) => gathered,
             // Settings changed (or disabled, deleted): start over with the new ones.
             _ = changes.changed() => continue,
             () = &mut stopping => break,
         };
         match gathered {
             Err(error) => {
-                tracing::warn!(uuid = %live.config.uuid, %error, "event-source mapping cannot receive");
+                tracing::warn!(uuid = %config.uuid, %error, "event-source mapping cannot receive");
+                drop(slots);
                 tokio::select! {
                     () = tokio::time::sleep(BACKOFF) => {}
                     () = &mut stopping => break,
                 }
             }
             Ok(batch) if batch.is_empty() => {
+                drop(slots);
                 // Backlog gone: extra pollers stop, the last one keeps polling.
                 let retired = mapping
                     .pollers
@@ -117,12 +129,12 @@ async fn run(inner: Arc<Inner>, mapping: Arc<Mapping>) {
                 }
             }
             Ok(batch) => {
-                if inner.source.visible(live.config.queue_name()) > 0 {
+                if inner.source.visible(config.queue_name()) > 0 {
                     spawn(&inner, &mapping);
                 }
-                // Not cancelled by shutdown: the invocation finishes within the grace and
-                // its messages are deleted.
-                if !process(&inner, &mapping, &live, batch).await {
+                // Not cancelled by shutdown: the invocations finish within the grace and
+                // their messages are deleted.
+                if !deliver(&inner, &mapping, &live, batch, slots).await {
                     tokio::select! {
                         () = tokio::time::sleep(BACKOFF) => {}
                         () = &mut stopping => break,
@@ -146,14 +158,111 @@ async fn run(inner: Arc<Inner>, mapping: Arc<Mapping>) {
     }
 }
 
-/// Receives a batch: up to `BatchSize` messages, waiting `wait` seconds for the first and,
-/// with a batching window, gathering more until the window has passed since it arrived.
+/// Invocation slots a poller holds; given back when dropped.
+struct Slots {
+    mapping: Arc<Mapping>,
+    count: usize,
+}
+
+impl Slots {
+    /// One slot of these, for one batch.
+    fn take_one(&mut self) -> Slots {
+        let one = self.count.min(1);
+        self.count -= one;
+        Slots {
+            mapping: Arc::clone(&self.mapping),
+            count: one,
+        }
+    }
+}
+
+impl Drop for Slots {
+    fn drop(&mut self) {
+        if self.count > 0 {
+            self.mapping.slots.fetch_sub(self.count, Ordering::AcqRel);
+            self.mapping.slot_freed.notify_waiters();
+        }
+    }
+}
+
+/// Reserves between one and `want` slots of the mapping's `limit`, waiting for the first.
+async fn reserve(mapping: &Arc<Mapping>, limit: usize, want: usize) -> Slots {
+    loop {
+        let freed = mapping.slot_freed.notified();
+        tokio::pin!(freed);
+        freed.as_mut().enable();
+        let reserved = mapping
+            .slots
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then(|| n + want.min(limit - n))
+            });
+        if let Ok(before) = reserved {
+            return Slots {
+                mapping: Arc::clone(mapping),
+                count: want.min(limit - before),
+            };
+        }
+        freed.await;
+    }
+}
+
+/// How many batches one receive may feed: as many as fit in SQS's ten messages when batches
+/// are smaller and gathered without a window; one in a FIFO queue (a receive may hold several
+/// messages of a group, which must go in order).
+fn batches_per_receive(config: &Config) -> usize {
+    let size = config.batch_size as usize;
+    if config.fifo() || config.window_seconds > 0 || size >= MAX_RECEIVE {
+        1
+    } else {
+        MAX_RECEIVE / size
+    }
+}
+
+/// Delivers what one receive got, one batch per slot, concurrently; whether every batch could
+/// be invoked (false: back off).
+async fn deliver(
+    inner: &Arc<Inner>,
+    mapping: &Arc<Mapping>,
+    live: &Live,
+    mut received: Vec<Received>,
+    mut slots: Slots,
+) -> bool {
+    let size = live.config.batch_size as usize;
+    if received.len() <= size {
+        let ok = process(inner, mapping, live, received).await;
+        drop(slots);
+        return ok;
+    }
+    let mut batches = tokio::task::JoinSet::new();
+    while !received.is_empty() {
+        let rest = received.split_off(size.min(received.len()));
+        let batch = std::mem::replace(&mut received, rest);
+        let slot = slots.take_one();
+        let (inner, mapping, live) = (Arc::clone(inner), Arc::clone(mapping), live.clone());
+        batches.spawn(async move {
+            let ok = process(&inner, &mapping, &live, batch).await;
+            drop(slot);
+            ok
+        });
+    }
+    // The slots no batch needed.
+    drop(slots);
+    let mut all_ok = true;
+    while let Some(done) = batches.join_next().await {
+        all_ok &= done.unwrap_or(false);
+    }
+    all_ok
+}
+
+/// Receives up to `size` messages (a batch, or several small ones), waiting `wait` seconds
+/// for the first and, with a batching window, gathering more until the window has passed
+/// since it arrived.
 async fn gather(
     inner: &Inner,
     config: &Config,
+    size: usize,
     wait: i64,
 ) -> Result<Vec<Received>, sluice_broker::Error> {
-    let size = config.batch_size as usize;
     let queue = config.queue_name().to_owned();
     let receive = |max: usize, wait: i64| Receive {
         max_messages: max.clamp(1, MAX_RECEIVE),
@@ -189,7 +298,12 @@ async fn gather(
 }
 
 /// Delivers one batch; whether the function could be invoked (false: back off).
-async fn process(inner: &Inner, mapping: &Mapping, live: &Live, batch: Vec<Received>) -> bool {
+async fn process(
+    inner: &Arc<Inner>,
+    mapping: &Arc<Mapping>,
+    live: &Live,
+    batch: Vec<Received>,
+) -> bool {
     let config = &live.config;
     let region = inner.scope.region.as_str();
     let records: Vec<event::Record<'_>> = batch
@@ -279,39 +393,59 @@ async fn process(inner: &Inner, mapping: &Mapping, live: &Live, batch: Vec<Recei
             to_release = spill;
         }
     }
-    delete(inner, mapping, config.queue_name(), &to_delete).await;
-    release(inner, config.queue_name(), &to_release).await;
+    let receipts = |messages: Vec<&Received>| -> Vec<String> {
+        messages
+            .into_iter()
+            .map(|m| m.receipt_handle.clone())
+            .collect()
+    };
+    finish(
+        inner,
+        mapping,
+        config.queue_name(),
+        receipts(to_delete),
+        receipts(to_release),
+    );
     invoked_ok
 }
 
-/// Makes `messages` visible again now.
-async fn release(inner: &Inner, queue: &str, messages: &[&Received]) {
-    for message in messages {
-        let released = inner
-            .source
-            .release(queue.to_owned(), message.receipt_handle.clone())
-            .await;
-        if let Err(error) = released {
-            tracing::warn!(%error, "event-source mapping cannot release a message");
+/// Deletes the messages `delete` names and makes those `release` names visible again, in the
+/// background: the poller receives its next batch meanwhile (the commits share the store's
+/// group commits). A message whose delete is lost to a crash is delivered again, which
+/// at-least-once delivery allows.
+fn finish(
+    inner: &Arc<Inner>,
+    mapping: &Arc<Mapping>,
+    queue: &str,
+    delete: Vec<String>,
+    release: Vec<String>,
+) {
+    if delete.is_empty() && release.is_empty() {
+        return;
+    }
+    let source = Arc::clone(&inner.source);
+    let mapping = Arc::clone(mapping);
+    let queue = queue.to_owned();
+    inner.tasks.spawn("delete", async move {
+        let mut deletes = tokio::task::JoinSet::new();
+        for receipt in delete {
+            let (source, queue) = (Arc::clone(&source), queue.clone());
+            deletes.spawn(async move { source.delete(queue, receipt).await });
         }
-    }
-}
-
-/// Deletes `messages` concurrently (their commits share the store's group commits).
-async fn delete(inner: &Inner, mapping: &Mapping, queue: &str, messages: &[&Received]) {
-    let mut deletes = tokio::task::JoinSet::new();
-    for message in messages {
-        let source = Arc::clone(&inner.source);
-        let (queue, receipt) = (queue.to_owned(), message.receipt_handle.clone());
-        deletes.spawn(async move { source.delete(queue, receipt).await });
-    }
-    while let Some(done) = deletes.join_next().await {
-        match done {
-            Ok(Ok(())) => {
-                mapping.deleted.fetch_add(1, Ordering::Relaxed);
+        while let Some(done) = deletes.join_next().await {
+            match done {
+                Ok(Ok(())) => {
+                    mapping.deleted.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(Err(error)) => tracing::warn!(%error, "event-source mapping cannot delete"),
+                Err(error) => tracing::warn!(%error, "event-source mapping delete task failed"),
             }
-            Ok(Err(error)) => tracing::warn!(%error, "event-source mapping cannot delete"),
-            Err(error) => tracing::warn!(%error, "event-source mapping delete task failed"),
         }
-    }
+        // After the deletes: in a FIFO queue nothing released may overtake them.
+        for receipt in release {
+            if let Err(error) = source.release(queue.clone(), receipt).await {
+                tracing::warn!(%error, "event-source mapping cannot release a message");
+            }
+        }
+    });
 }
