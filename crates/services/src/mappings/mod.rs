@@ -116,6 +116,8 @@ pub(crate) struct Mapping {
     slot_freed: tokio::sync::Notify,
     invoking: AtomicUsize,
     peak_invoking: AtomicUsize,
+    /// How long an invocation takes, a moving average in microseconds (0: none yet).
+    invoke_micros: AtomicU64,
     peak_pollers: AtomicUsize,
     batches: AtomicU64,
     delivered: AtomicU64,
@@ -139,6 +141,7 @@ impl Mapping {
             slot_freed: tokio::sync::Notify::new(),
             invoking: AtomicUsize::new(0),
             peak_invoking: AtomicUsize::new(0),
+            invoke_micros: AtomicU64::new(0),
             peak_pollers: AtomicUsize::new(0),
             batches: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
@@ -182,6 +185,8 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 trait Source: Send + Sync + 'static {
     fn queue_arn(&self, name: &str) -> Option<String>;
     fn visible(&self, name: &str) -> usize;
+    /// The queue's `VisibilityTimeout`, in milliseconds.
+    fn visibility_ms(&self, name: &str) -> Option<i64>;
     fn clock(&self) -> &sluice_clock::Clock;
     fn receive(
         &self,
@@ -214,6 +219,12 @@ impl<S: Store> Source for BrokerSource<S> {
 
     fn visible(&self, name: &str) -> usize {
         self.broker.counts(name).map_or(0, |c| c.visible)
+    }
+
+    fn visibility_ms(&self, name: &str) -> Option<i64> {
+        let attributes = self.broker.attributes(name).ok()?;
+        let seconds: i64 = attributes.get("VisibilityTimeout")?.parse().ok()?;
+        Some(seconds * 1000)
     }
 
     fn clock(&self) -> &sluice_clock::Clock {

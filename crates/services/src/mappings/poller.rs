@@ -94,12 +94,17 @@ async fn run(inner: Arc<Inner>, mapping: Arc<Mapping>) {
             EXTRA_WAIT_SECONDS
         };
         let config = &live.config;
+        // At most half the limit per receive, so that one poller's receive (a commit) overlaps
+        // another's invocations.
+        let limit = limit(&inner, config);
+        let want = batches_per_receive(config).min(limit / 2).max(1);
         let slots = tokio::select! {
-            slots = reserve(&mapping, limit(&inner, config), batches_per_receive(config)) => slots,
+            slots = reserve(&mapping, limit, want) => slots,
             _ = changes.changed() => continue,
             () = &mut stopping => break,
         };
-        let size = config.batch_size as usize * slots.count;
+        let batches = slots.count * depth(&inner, &mapping, config, slots.count);
+        let size = config.batch_size as usize * batches;
         let gathered = tokio::select! {
             gathered = gather(&inner, config, size, wait) => gathered,
             // Settings changed (or disabled, deleted): start over with the new ones.
@@ -218,8 +223,24 @@ fn batches_per_receive(config: &Config) -> usize {
     }
 }
 
-/// Delivers what one receive got, one batch per slot, concurrently; whether every batch could
-/// be invoked (false: back off).
+/// How many batches each slot may run one after the other from one receive: more than one
+/// only when batches are smaller than a receive and invocations are short enough that the
+/// last one starts well within the queue's visibility timeout (a tenth of it).
+fn depth(inner: &Inner, mapping: &Mapping, config: &Config, slots: usize) -> usize {
+    let most = batches_per_receive(config) / slots;
+    let micros = mapping.invoke_micros.load(Ordering::Relaxed);
+    if most <= 1 || micros == 0 {
+        return 1;
+    }
+    let budget = inner
+        .source
+        .visibility_ms(config.queue_name())
+        .map_or(0, |ms| ms.max(0) as u64 * 100);
+    ((budget / micros) as usize).clamp(1, most)
+}
+
+/// Delivers what one receive got in batches, one slot running them one after the other per
+/// lane, the lanes concurrently; whether every batch could be invoked (false: back off).
 async fn deliver(
     inner: &Arc<Inner>,
     mapping: &Arc<Mapping>,
@@ -233,22 +254,33 @@ async fn deliver(
         drop(slots);
         return ok;
     }
-    let mut batches = tokio::task::JoinSet::new();
+    let mut batches = Vec::new();
     while !received.is_empty() {
         let rest = received.split_off(size.min(received.len()));
-        let batch = std::mem::replace(&mut received, rest);
+        batches.push(std::mem::replace(&mut received, rest));
+    }
+    let lanes = slots.count.min(batches.len()).max(1);
+    let mut per_lane: Vec<Vec<Vec<Received>>> = (0..lanes).map(|_| Vec::new()).collect();
+    for (i, batch) in batches.into_iter().enumerate() {
+        per_lane[i % lanes].push(batch);
+    }
+    let mut running = tokio::task::JoinSet::new();
+    for lane in per_lane {
         let slot = slots.take_one();
         let (inner, mapping, live) = (Arc::clone(inner), Arc::clone(mapping), live.clone());
-        batches.spawn(async move {
-            let ok = process(&inner, &mapping, &live, batch).await;
+        running.spawn(async move {
+            let mut ok = true;
+            for batch in lane {
+                ok &= process(&inner, &mapping, &live, batch).await;
+            }
             drop(slot);
             ok
         });
     }
-    // The slots no batch needed.
+    // The slots no lane needed.
     drop(slots);
     let mut all_ok = true;
-    while let Some(done) = batches.join_next().await {
+    while let Some(done) = running.join_next().await {
         all_ok &= done.unwrap_or(false);
     }
     all_ok
@@ -343,6 +375,7 @@ async fn process(
         drop(kept_records);
         let spill = kept.split_off(fit);
         let payload = Bytes::from(payload);
+        let started = std::time::Instant::now();
         let now = mapping.invoking.fetch_add(1, Ordering::AcqRel) + 1;
         mapping.peak_invoking.fetch_max(now, Ordering::Relaxed);
         let result = inner
@@ -357,6 +390,12 @@ async fn process(
             )
             .await;
         mapping.invoking.fetch_sub(1, Ordering::AcqRel);
+        let took = started.elapsed().as_micros().max(1) as u64;
+        let _ = mapping
+            .invoke_micros
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                Some(if old == 0 { took } else { (old * 7 + took) / 8 })
+            });
         mapping.batches.fetch_add(1, Ordering::Relaxed);
         let handed = kept.len();
         mapping
