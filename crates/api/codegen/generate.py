@@ -137,6 +137,11 @@ LAMBDA_OPERATIONS = [
     "GetFunctionEventInvokeConfig",
     "DeleteFunctionEventInvokeConfig",
     "ListFunctionEventInvokeConfigs",
+    "CreateEventSourceMapping",
+    "GetEventSourceMapping",
+    "UpdateEventSourceMapping",
+    "DeleteEventSourceMapping",
+    "ListEventSourceMappings",
 ]
 
 

@@ -13,12 +13,15 @@
 //! time, which group commit lifts) and, with `--moto`, runs moto's server on the same workload
 //! with the same clients and prints the ratios.
 //!
+//! `--mappings` benchmarks queue → event-source mapping → Python function (`mappings.rs`).
+//!
 //! `--functions` benchmarks Lambda functions instead (`functions.rs`): invocations through one
 //! Python worker and a pool, the Runtime API's added latency, and the seed machine on its two
 //! real Python handlers.
 
 pub mod functions;
 pub mod http;
+mod mappings;
 mod process;
 mod queues;
 
@@ -89,7 +92,16 @@ pub struct Args {
     /// delete, messages per second (with --moto, moto's server too, and the ratios).
     #[arg(long, conflicts_with = "functions")]
     queues: bool,
-    /// With --functions: the workers of the pool (and of each seed handler).
+    /// Benchmark event-source mappings instead: a queue filled with --messages messages,
+    /// drained by a mapping into a Python function (--pool workers), batch sizes 1 and 10,
+    /// events per second.
+    #[arg(long, conflicts_with_all = ["functions", "queues"])]
+    mappings: bool,
+    /// With --mappings: the messages queued per batch size.
+    #[arg(long, default_value_t = 20_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    messages: u64,
+    /// With --functions: the workers of the pool (and of each seed handler); with --mappings,
+    /// the function's reserved concurrency (the most pollers).
     #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     pool: u32,
     /// With --functions: the Python (with awslambdaric) the started server runs functions with
@@ -187,6 +199,9 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.queues {
         return queues::main(&args, &settings);
+    }
+    if args.mappings {
+        return mappings::main(&args, &settings);
     }
     let workloads: Vec<&'static Workload> = WORKLOADS
         .iter()

@@ -9,12 +9,16 @@
 //!   invocations, concurrency, event invoke configs.
 //! - [`sqs`]: the SQS API ([`sqs::SqsBackend`]) over the broker (`sluice-broker`).
 //! - [`sns`]: the SNS API ([`sns::SnsBackend`]) over the broker's topics.
+//! - [`mappings`]: Lambda event-source mappings from SQS queues ([`mappings::Mappings`]): the
+//!   control plane behind the Lambda API's `*EventSourceMapping*` operations and the pollers
+//!   that deliver batches to functions.
 //! - [`integrations`]: Task states' service integrations that run in process (Lambda).
 //!
 //! No wire format lives here (that is `sluice-api`), and no CLI or configuration (the binary).
 
 pub mod integrations;
 pub mod lambda;
+pub mod mappings;
 pub mod sfn;
 pub mod sns;
 pub mod sqs;

@@ -889,6 +889,244 @@ impl fmt::Display for DirectS3Read {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
 )]
+pub enum EndPointType {
+    #[default]
+    #[serde(rename = "KAFKA_BOOTSTRAP_SERVERS")]
+    KafkaBootstrapServers,
+}
+
+impl EndPointType {
+    /// Every value, in the model's order.
+    pub const ALL: &'static [Self] = &[Self::KafkaBootstrapServers];
+
+    /// The value on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::KafkaBootstrapServers => "KAFKA_BOOTSTRAP_SERVERS",
+        }
+    }
+
+    /// The variant whose wire value is `value`.
+    pub fn from_name(value: &str) -> Option<Self> {
+        match value {
+            "KAFKA_BOOTSTRAP_SERVERS" => Some(Self::KafkaBootstrapServers),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for EndPointType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `Default` is the model's first value; it exists so shapes can derive `Default`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+pub enum EventSourceMappingMetric {
+    #[default]
+    EventCount,
+    ErrorCount,
+    KafkaMetrics,
+}
+
+impl EventSourceMappingMetric {
+    /// Every value, in the model's order.
+    pub const ALL: &'static [Self] = &[Self::EventCount, Self::ErrorCount, Self::KafkaMetrics];
+
+    /// The value on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::EventCount => "EventCount",
+            Self::ErrorCount => "ErrorCount",
+            Self::KafkaMetrics => "KafkaMetrics",
+        }
+    }
+
+    /// The variant whose wire value is `value`.
+    pub fn from_name(value: &str) -> Option<Self> {
+        match value {
+            "EventCount" => Some(Self::EventCount),
+            "ErrorCount" => Some(Self::ErrorCount),
+            "KafkaMetrics" => Some(Self::KafkaMetrics),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for EventSourceMappingMetric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `Default` is the model's first value; it exists so shapes can derive `Default`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+pub enum EventSourceMappingSystemLogLevel {
+    #[default]
+    #[serde(rename = "DEBUG")]
+    Debug,
+    #[serde(rename = "INFO")]
+    Info,
+    #[serde(rename = "WARN")]
+    Warn,
+}
+
+impl EventSourceMappingSystemLogLevel {
+    /// Every value, in the model's order.
+    pub const ALL: &'static [Self] = &[Self::Debug, Self::Info, Self::Warn];
+
+    /// The value on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Debug => "DEBUG",
+            Self::Info => "INFO",
+            Self::Warn => "WARN",
+        }
+    }
+
+    /// The variant whose wire value is `value`.
+    pub fn from_name(value: &str) -> Option<Self> {
+        match value {
+            "DEBUG" => Some(Self::Debug),
+            "INFO" => Some(Self::Info),
+            "WARN" => Some(Self::Warn),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for EventSourceMappingSystemLogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `Default` is the model's first value; it exists so shapes can derive `Default`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+pub enum EventSourcePosition {
+    #[default]
+    #[serde(rename = "TRIM_HORIZON")]
+    TrimHorizon,
+    #[serde(rename = "LATEST")]
+    Latest,
+    #[serde(rename = "AT_TIMESTAMP")]
+    AtTimestamp,
+}
+
+impl EventSourcePosition {
+    /// Every value, in the model's order.
+    pub const ALL: &'static [Self] = &[Self::TrimHorizon, Self::Latest, Self::AtTimestamp];
+
+    /// The value on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::TrimHorizon => "TRIM_HORIZON",
+            Self::Latest => "LATEST",
+            Self::AtTimestamp => "AT_TIMESTAMP",
+        }
+    }
+
+    /// The variant whose wire value is `value`.
+    pub fn from_name(value: &str) -> Option<Self> {
+        match value {
+            "TRIM_HORIZON" => Some(Self::TrimHorizon),
+            "LATEST" => Some(Self::Latest),
+            "AT_TIMESTAMP" => Some(Self::AtTimestamp),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for EventSourcePosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `Default` is the model's first value; it exists so shapes can derive `Default`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+pub enum FullDocument {
+    #[default]
+    UpdateLookup,
+    Default,
+}
+
+impl FullDocument {
+    /// Every value, in the model's order.
+    pub const ALL: &'static [Self] = &[Self::UpdateLookup, Self::Default];
+
+    /// The value on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::UpdateLookup => "UpdateLookup",
+            Self::Default => "Default",
+        }
+    }
+
+    /// The variant whose wire value is `value`.
+    pub fn from_name(value: &str) -> Option<Self> {
+        match value {
+            "UpdateLookup" => Some(Self::UpdateLookup),
+            "Default" => Some(Self::Default),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for FullDocument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `Default` is the model's first value; it exists so shapes can derive `Default`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+pub enum FunctionResponseType {
+    #[default]
+    ReportBatchItemFailures,
+}
+
+impl FunctionResponseType {
+    /// Every value, in the model's order.
+    pub const ALL: &'static [Self] = &[Self::ReportBatchItemFailures];
+
+    /// The value on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ReportBatchItemFailures => "ReportBatchItemFailures",
+        }
+    }
+
+    /// The variant whose wire value is `value`.
+    pub fn from_name(value: &str) -> Option<Self> {
+        match value {
+            "ReportBatchItemFailures" => Some(Self::ReportBatchItemFailures),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for FunctionResponseType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `Default` is the model's first value; it exists so shapes can derive `Default`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 pub enum FunctionVersion {
     #[default]
     #[serde(rename = "ALL")]
@@ -993,6 +1231,137 @@ impl InvocationType {
 }
 
 impl fmt::Display for InvocationType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `Default` is the model's first value; it exists so shapes can derive `Default`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+pub enum KafkaEventSourceMappingConsumptionMode {
+    #[default]
+    Stream,
+    Queue,
+}
+
+impl KafkaEventSourceMappingConsumptionMode {
+    /// Every value, in the model's order.
+    pub const ALL: &'static [Self] = &[Self::Stream, Self::Queue];
+
+    /// The value on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Stream => "Stream",
+            Self::Queue => "Queue",
+        }
+    }
+
+    /// The variant whose wire value is `value`.
+    pub fn from_name(value: &str) -> Option<Self> {
+        match value {
+            "Stream" => Some(Self::Stream),
+            "Queue" => Some(Self::Queue),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for KafkaEventSourceMappingConsumptionMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `Default` is the model's first value; it exists so shapes can derive `Default`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+pub enum KafkaSchemaRegistryAuthType {
+    #[default]
+    #[serde(rename = "BASIC_AUTH")]
+    BasicAuth,
+    #[serde(rename = "CLIENT_CERTIFICATE_TLS_AUTH")]
+    ClientCertificateTlsAuth,
+    #[serde(rename = "SERVER_ROOT_CA_CERTIFICATE")]
+    ServerRootCaCertificate,
+    #[serde(rename = "OAUTHBEARER_AUTH")]
+    OauthbearerAuth,
+}
+
+impl KafkaSchemaRegistryAuthType {
+    /// Every value, in the model's order.
+    pub const ALL: &'static [Self] = &[
+        Self::BasicAuth,
+        Self::ClientCertificateTlsAuth,
+        Self::ServerRootCaCertificate,
+        Self::OauthbearerAuth,
+    ];
+
+    /// The value on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::BasicAuth => "BASIC_AUTH",
+            Self::ClientCertificateTlsAuth => "CLIENT_CERTIFICATE_TLS_AUTH",
+            Self::ServerRootCaCertificate => "SERVER_ROOT_CA_CERTIFICATE",
+            Self::OauthbearerAuth => "OAUTHBEARER_AUTH",
+        }
+    }
+
+    /// The variant whose wire value is `value`.
+    pub fn from_name(value: &str) -> Option<Self> {
+        match value {
+            "BASIC_AUTH" => Some(Self::BasicAuth),
+            "CLIENT_CERTIFICATE_TLS_AUTH" => Some(Self::ClientCertificateTlsAuth),
+            "SERVER_ROOT_CA_CERTIFICATE" => Some(Self::ServerRootCaCertificate),
+            "OAUTHBEARER_AUTH" => Some(Self::OauthbearerAuth),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for KafkaSchemaRegistryAuthType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `Default` is the model's first value; it exists so shapes can derive `Default`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+pub enum KafkaSchemaValidationAttribute {
+    #[default]
+    #[serde(rename = "KEY")]
+    Key,
+    #[serde(rename = "VALUE")]
+    Value,
+}
+
+impl KafkaSchemaValidationAttribute {
+    /// Every value, in the model's order.
+    pub const ALL: &'static [Self] = &[Self::Key, Self::Value];
+
+    /// The value on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Key => "KEY",
+            Self::Value => "VALUE",
+        }
+    }
+
+    /// The variant whose wire value is `value`.
+    pub fn from_name(value: &str) -> Option<Self> {
+        match value {
+            "KEY" => Some(Self::Key),
+            "VALUE" => Some(Self::Value),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for KafkaSchemaValidationAttribute {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -1688,6 +2057,46 @@ impl fmt::Display for S3ObjectStorageMode {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
 )]
+pub enum SchemaRegistryEventRecordFormat {
+    #[default]
+    #[serde(rename = "JSON")]
+    Json,
+    #[serde(rename = "SOURCE")]
+    Source,
+}
+
+impl SchemaRegistryEventRecordFormat {
+    /// Every value, in the model's order.
+    pub const ALL: &'static [Self] = &[Self::Json, Self::Source];
+
+    /// The value on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "JSON",
+            Self::Source => "SOURCE",
+        }
+    }
+
+    /// The variant whose wire value is `value`.
+    pub fn from_name(value: &str) -> Option<Self> {
+        match value {
+            "JSON" => Some(Self::Json),
+            "SOURCE" => Some(Self::Source),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SchemaRegistryEventRecordFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `Default` is the model's first value; it exists so shapes can derive `Default`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 pub enum SnapStartApplyOn {
     #[default]
     PublishedVersions,
@@ -1755,6 +2164,114 @@ impl SnapStartOptimizationStatus {
 }
 
 impl fmt::Display for SnapStartOptimizationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `Default` is the model's first value; it exists so shapes can derive `Default`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+pub enum SourceAccessType {
+    #[default]
+    #[serde(rename = "BASIC_AUTH")]
+    BasicAuth,
+    #[serde(rename = "VPC_SUBNET")]
+    VpcSubnet,
+    #[serde(rename = "VPC_SECURITY_GROUP")]
+    VpcSecurityGroup,
+    #[serde(rename = "SASL_SCRAM_512_AUTH")]
+    SaslScram512Auth,
+    #[serde(rename = "SASL_SCRAM_256_AUTH")]
+    SaslScram256Auth,
+    #[serde(rename = "VIRTUAL_HOST")]
+    VirtualHost,
+    #[serde(rename = "CLIENT_CERTIFICATE_TLS_AUTH")]
+    ClientCertificateTlsAuth,
+    #[serde(rename = "SERVER_ROOT_CA_CERTIFICATE")]
+    ServerRootCaCertificate,
+    #[serde(rename = "OAUTHBEARER_AUTH")]
+    OauthbearerAuth,
+    #[serde(rename = "OAUTHBEARER_SCOPE")]
+    OauthbearerScope,
+    #[serde(rename = "OAUTHBEARER_AUDIENCE")]
+    OauthbearerAudience,
+    #[serde(rename = "OAUTHBEARER_LOGICAL_CLUSTER")]
+    OauthbearerLogicalCluster,
+    #[serde(rename = "OAUTHBEARER_IDENTITY_POOL")]
+    OauthbearerIdentityPool,
+    #[serde(rename = "IAM_AUTH")]
+    IamAuth,
+    #[serde(rename = "IAM_OAUTHBEARER_AUTH")]
+    IamOauthbearerAuth,
+}
+
+impl SourceAccessType {
+    /// Every value, in the model's order.
+    pub const ALL: &'static [Self] = &[
+        Self::BasicAuth,
+        Self::VpcSubnet,
+        Self::VpcSecurityGroup,
+        Self::SaslScram512Auth,
+        Self::SaslScram256Auth,
+        Self::VirtualHost,
+        Self::ClientCertificateTlsAuth,
+        Self::ServerRootCaCertificate,
+        Self::OauthbearerAuth,
+        Self::OauthbearerScope,
+        Self::OauthbearerAudience,
+        Self::OauthbearerLogicalCluster,
+        Self::OauthbearerIdentityPool,
+        Self::IamAuth,
+        Self::IamOauthbearerAuth,
+    ];
+
+    /// The value on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::BasicAuth => "BASIC_AUTH",
+            Self::VpcSubnet => "VPC_SUBNET",
+            Self::VpcSecurityGroup => "VPC_SECURITY_GROUP",
+            Self::SaslScram512Auth => "SASL_SCRAM_512_AUTH",
+            Self::SaslScram256Auth => "SASL_SCRAM_256_AUTH",
+            Self::VirtualHost => "VIRTUAL_HOST",
+            Self::ClientCertificateTlsAuth => "CLIENT_CERTIFICATE_TLS_AUTH",
+            Self::ServerRootCaCertificate => "SERVER_ROOT_CA_CERTIFICATE",
+            Self::OauthbearerAuth => "OAUTHBEARER_AUTH",
+            Self::OauthbearerScope => "OAUTHBEARER_SCOPE",
+            Self::OauthbearerAudience => "OAUTHBEARER_AUDIENCE",
+            Self::OauthbearerLogicalCluster => "OAUTHBEARER_LOGICAL_CLUSTER",
+            Self::OauthbearerIdentityPool => "OAUTHBEARER_IDENTITY_POOL",
+            Self::IamAuth => "IAM_AUTH",
+            Self::IamOauthbearerAuth => "IAM_OAUTHBEARER_AUTH",
+        }
+    }
+
+    /// The variant whose wire value is `value`.
+    pub fn from_name(value: &str) -> Option<Self> {
+        match value {
+            "BASIC_AUTH" => Some(Self::BasicAuth),
+            "VPC_SUBNET" => Some(Self::VpcSubnet),
+            "VPC_SECURITY_GROUP" => Some(Self::VpcSecurityGroup),
+            "SASL_SCRAM_512_AUTH" => Some(Self::SaslScram512Auth),
+            "SASL_SCRAM_256_AUTH" => Some(Self::SaslScram256Auth),
+            "VIRTUAL_HOST" => Some(Self::VirtualHost),
+            "CLIENT_CERTIFICATE_TLS_AUTH" => Some(Self::ClientCertificateTlsAuth),
+            "SERVER_ROOT_CA_CERTIFICATE" => Some(Self::ServerRootCaCertificate),
+            "OAUTHBEARER_AUTH" => Some(Self::OauthbearerAuth),
+            "OAUTHBEARER_SCOPE" => Some(Self::OauthbearerScope),
+            "OAUTHBEARER_AUDIENCE" => Some(Self::OauthbearerAudience),
+            "OAUTHBEARER_LOGICAL_CLUSTER" => Some(Self::OauthbearerLogicalCluster),
+            "OAUTHBEARER_IDENTITY_POOL" => Some(Self::OauthbearerIdentityPool),
+            "IAM_AUTH" => Some(Self::IamAuth),
+            "IAM_OAUTHBEARER_AUTH" => Some(Self::IamOauthbearerAuth),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SourceAccessType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -2215,6 +2732,25 @@ pub struct AliasRoutingConfiguration {
     pub additional_version_weights: Option<BTreeMap<String, f64>>,
 }
 
+/// Specific configuration settings for an Amazon Managed Streaming for Apache Kafka (Amazon MSK) event source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AmazonManagedKafkaEventSourceConfig {
+    /// The identifier for the Kafka consumer group to join.
+    #[serde(
+        rename = "ConsumerGroupId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub consumer_group_id: Option<String>,
+    /// Specific configuration settings for a Kafka schema registry.
+    #[serde(
+        rename = "SchemaRegistryConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub schema_registry_config: Option<KafkaSchemaRegistryConfig>,
+}
+
 /// Configuration for the capacity provider that manages compute resources for Lambda functions.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CapacityProviderConfig {
@@ -2269,6 +2805,180 @@ pub struct CreateAliasRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub routing_config: Option<AliasRoutingConfiguration>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateEventSourceMappingRequest {
+    /// The Amazon Resource Name (ARN) of the event source.
+    #[serde(
+        rename = "EventSourceArn",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub event_source_arn: Option<String>,
+    /// The name or ARN of the Lambda function.
+    ///
+    /// Required.
+    #[serde(rename = "FunctionName")]
+    pub function_name: String,
+    /// When true, the event source mapping is active.
+    #[serde(rename = "Enabled", default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// The maximum number of records in each batch that Lambda pulls from your stream or queue and sends to your function.
+    #[serde(rename = "BatchSize", default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<i32>,
+    /// An object that defines the filter criteria that determine whether Lambda should process an event.
+    #[serde(
+        rename = "FilterCriteria",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub filter_criteria: Option<FilterCriteria>,
+    /// The ARN of the Key Management Service (KMS) customer managed key that Lambda uses to encrypt your function's filter criteria .
+    #[serde(rename = "KMSKeyArn", default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
+    /// The metrics configuration for your event source.
+    #[serde(
+        rename = "MetricsConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub metrics_config: Option<EventSourceMappingMetricsConfig>,
+    /// (Amazon MSK, and self-managed Apache Kafka only) The logging configuration for your event source.
+    #[serde(
+        rename = "LoggingConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub logging_config: Option<EventSourceMappingLoggingConfig>,
+    /// (Amazon SQS only) The scaling configuration for the event source.
+    #[serde(
+        rename = "ScalingConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub scaling_config: Option<ScalingConfig>,
+    /// The maximum amount of time, in seconds, that Lambda spends gathering records before invoking the function.
+    #[serde(
+        rename = "MaximumBatchingWindowInSeconds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_batching_window_in_seconds: Option<i32>,
+    /// (Kinesis and DynamoDB Streams only) The number of batches to process from each shard concurrently.
+    #[serde(
+        rename = "ParallelizationFactor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub parallelization_factor: Option<i32>,
+    /// The position in a stream from which to start reading.
+    #[serde(
+        rename = "StartingPosition",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub starting_position: Option<String>,
+    /// With StartingPosition set to AT_TIMESTAMP , the time from which to start reading.
+    #[serde(
+        rename = "StartingPositionTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub starting_position_timestamp: Option<f64>,
+    /// (Kinesis, DynamoDB Streams, Amazon MSK, and self-managed Apache Kafka) A configuration object that specifies the destination of an event after Lambda processes it.
+    #[serde(
+        rename = "DestinationConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub destination_config: Option<DestinationConfig>,
+    /// (Kinesis, DynamoDB Streams, Amazon MSK, and self-managed Apache Kafka) Discard records older than the specified age.
+    #[serde(
+        rename = "MaximumRecordAgeInSeconds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_record_age_in_seconds: Option<i32>,
+    /// (Kinesis, DynamoDB Streams, Amazon MSK, and self-managed Apache Kafka) If the function returns an error, split the batch in two and retry.
+    #[serde(
+        rename = "BisectBatchOnFunctionError",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bisect_batch_on_function_error: Option<bool>,
+    /// (Kinesis, DynamoDB Streams, Amazon MSK, and self-managed Apache Kafka) Discard records after the specified number of retries.
+    #[serde(
+        rename = "MaximumRetryAttempts",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_retry_attempts: Option<i32>,
+    /// A list of tags to apply to the event source mapping.
+    #[serde(rename = "Tags", default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
+    /// (Kinesis and DynamoDB Streams only) The duration in seconds of a processing window for DynamoDB and Kinesis Streams event sources.
+    #[serde(
+        rename = "TumblingWindowInSeconds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tumbling_window_in_seconds: Option<i32>,
+    /// The name of the Kafka topic.
+    #[serde(rename = "Topics", default, skip_serializing_if = "Option::is_none")]
+    pub topics: Option<Vec<String>>,
+    /// (MQ) The name of the Amazon MQ broker destination queue to consume.
+    #[serde(rename = "Queues", default, skip_serializing_if = "Option::is_none")]
+    pub queues: Option<Vec<String>>,
+    /// An array of authentication protocols or VPC components required to secure your event source.
+    #[serde(
+        rename = "SourceAccessConfigurations",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub source_access_configurations: Option<Vec<SourceAccessConfiguration>>,
+    /// The self-managed Apache Kafka cluster to receive records from.
+    #[serde(
+        rename = "SelfManagedEventSource",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub self_managed_event_source: Option<SelfManagedEventSource>,
+    /// (Kinesis, DynamoDB Streams, Amazon MSK, self-managed Apache Kafka, and Amazon SQS) A list of current response type enums applied to the event source mapping.
+    #[serde(
+        rename = "FunctionResponseTypes",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub function_response_types: Option<Vec<String>>,
+    /// Specific configuration settings for an Amazon Managed Streaming for Apache Kafka (Amazon MSK) event source.
+    #[serde(
+        rename = "AmazonManagedKafkaEventSourceConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub amazon_managed_kafka_event_source_config: Option<AmazonManagedKafkaEventSourceConfig>,
+    /// Specific configuration settings for a self-managed Apache Kafka event source.
+    #[serde(
+        rename = "SelfManagedKafkaEventSourceConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub self_managed_kafka_event_source_config: Option<SelfManagedKafkaEventSourceConfig>,
+    /// Specific configuration settings for a DocumentDB event source.
+    #[serde(
+        rename = "DocumentDBEventSourceConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub document_db_event_source_config: Option<DocumentDBEventSourceConfig>,
+    /// (Amazon SQS, Amazon MSK, and self-managed Apache Kafka only) The provisioned mode configuration for the event source.
+    #[serde(
+        rename = "ProvisionedPollerConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub provisioned_poller_config: Option<ProvisionedPollerConfig>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -2464,6 +3174,16 @@ pub struct DeleteAliasRequest {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeleteEventSourceMappingRequest {
+    /// The identifier of the event source mapping.
+    ///
+    /// On the wire in the uri (`UUID`).
+    /// Required.
+    #[serde(rename = "UUID")]
+    pub uuid: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeleteFunctionConcurrencyRequest {
     /// The name or ARN of the Lambda function.
     ///
@@ -2525,6 +3245,32 @@ pub struct DestinationConfig {
     /// The destination configuration for failed invocations.
     #[serde(rename = "OnFailure", default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<OnFailure>,
+}
+
+/// Specific configuration settings for a DocumentDB event source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DocumentDBEventSourceConfig {
+    /// The name of the database to consume within the DocumentDB cluster.
+    #[serde(
+        rename = "DatabaseName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub database_name: Option<String>,
+    /// The name of the collection to consume within the database.
+    #[serde(
+        rename = "CollectionName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub collection_name: Option<String>,
+    /// Determines what DocumentDB sends to your event stream during document update operations.
+    #[serde(
+        rename = "FullDocument",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub full_document: Option<String>,
 }
 
 /// Configuration settings for durable functions , including execution timeout, retention period for execution history, and an optional ARN of the Key Management Service (KMS) customer managed key that is used to encrypt your durable execution's payload data, including input, output, and error payloads.
@@ -2589,6 +3335,238 @@ pub struct EphemeralStorage {
     pub size: i32,
 }
 
+/// A mapping between an Amazon Web Services resource and a Lambda function.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventSourceMappingConfiguration {
+    /// The identifier of the event source mapping.
+    #[serde(rename = "UUID", default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    /// The position in a stream from which to start reading.
+    #[serde(
+        rename = "StartingPosition",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub starting_position: Option<String>,
+    /// With StartingPosition set to AT_TIMESTAMP , the time from which to start reading.
+    #[serde(
+        rename = "StartingPositionTimestamp",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub starting_position_timestamp: Option<f64>,
+    /// The maximum number of records in each batch that Lambda pulls from your stream or queue and sends to your function.
+    #[serde(rename = "BatchSize", default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<i32>,
+    /// The maximum amount of time, in seconds, that Lambda spends gathering records before invoking the function.
+    #[serde(
+        rename = "MaximumBatchingWindowInSeconds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_batching_window_in_seconds: Option<i32>,
+    /// (Kinesis and DynamoDB Streams only) The number of batches to process concurrently from each shard.
+    #[serde(
+        rename = "ParallelizationFactor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub parallelization_factor: Option<i32>,
+    /// The Amazon Resource Name (ARN) of the event source.
+    #[serde(
+        rename = "EventSourceArn",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub event_source_arn: Option<String>,
+    /// An object that defines the filter criteria that determine whether Lambda should process an event.
+    #[serde(
+        rename = "FilterCriteria",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub filter_criteria: Option<FilterCriteria>,
+    /// An object that contains details about an error related to filter criteria encryption.
+    #[serde(
+        rename = "FilterCriteriaError",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub filter_criteria_error: Option<FilterCriteriaError>,
+    /// The ARN of the Key Management Service (KMS) customer managed key that Lambda uses to encrypt your function's filter criteria .
+    #[serde(rename = "KMSKeyArn", default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
+    /// The metrics configuration for your event source.
+    #[serde(
+        rename = "MetricsConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub metrics_config: Option<EventSourceMappingMetricsConfig>,
+    /// (Amazon MSK, and self-managed Apache Kafka only) The logging configuration for your event source.
+    #[serde(
+        rename = "LoggingConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub logging_config: Option<EventSourceMappingLoggingConfig>,
+    /// (Amazon SQS only) The scaling configuration for the event source.
+    #[serde(
+        rename = "ScalingConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub scaling_config: Option<ScalingConfig>,
+    /// The ARN of the Lambda function.
+    #[serde(
+        rename = "FunctionArn",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub function_arn: Option<String>,
+    /// The date that the event source mapping was last updated or that its state changed.
+    #[serde(
+        rename = "LastModified",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_modified: Option<f64>,
+    /// The result of the event source mapping's last processing attempt.
+    #[serde(
+        rename = "LastProcessingResult",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_processing_result: Option<String>,
+    /// The state of the event source mapping.
+    #[serde(rename = "State", default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Indicates whether a user or Lambda made the last change to the event source mapping.
+    #[serde(
+        rename = "StateTransitionReason",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub state_transition_reason: Option<String>,
+    /// (Kinesis, DynamoDB Streams, Amazon MSK, and self-managed Apache Kafka) A configuration object that specifies the destination of an event after Lambda processes it.
+    #[serde(
+        rename = "DestinationConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub destination_config: Option<DestinationConfig>,
+    /// The name of the Kafka topic.
+    #[serde(rename = "Topics", default, skip_serializing_if = "Option::is_none")]
+    pub topics: Option<Vec<String>>,
+    /// (Amazon MQ) The name of the Amazon MQ broker destination queue to consume.
+    #[serde(rename = "Queues", default, skip_serializing_if = "Option::is_none")]
+    pub queues: Option<Vec<String>>,
+    /// An array of the authentication protocol, VPC components, or virtual host to secure and define your event source.
+    #[serde(
+        rename = "SourceAccessConfigurations",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub source_access_configurations: Option<Vec<SourceAccessConfiguration>>,
+    /// The self-managed Apache Kafka cluster for your event source.
+    #[serde(
+        rename = "SelfManagedEventSource",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub self_managed_event_source: Option<SelfManagedEventSource>,
+    /// (Kinesis, DynamoDB Streams, Amazon MSK, and self-managed Apache Kafka) Discard records older than the specified age.
+    #[serde(
+        rename = "MaximumRecordAgeInSeconds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_record_age_in_seconds: Option<i32>,
+    /// (Kinesis, DynamoDB Streams, Amazon MSK, and self-managed Apache Kafka) If the function returns an error, split the batch in two and retry.
+    #[serde(
+        rename = "BisectBatchOnFunctionError",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bisect_batch_on_function_error: Option<bool>,
+    /// (Kinesis, DynamoDB Streams, Amazon MSK, and self-managed Apache Kafka) Discard records after the specified number of retries.
+    #[serde(
+        rename = "MaximumRetryAttempts",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_retry_attempts: Option<i32>,
+    /// (Kinesis and DynamoDB Streams only) The duration in seconds of a processing window for DynamoDB and Kinesis Streams event sources.
+    #[serde(
+        rename = "TumblingWindowInSeconds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tumbling_window_in_seconds: Option<i32>,
+    /// (Kinesis, DynamoDB Streams, Amazon MSK, self-managed Apache Kafka, and Amazon SQS) A list of current response type enums applied to the event source mapping.
+    #[serde(
+        rename = "FunctionResponseTypes",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub function_response_types: Option<Vec<String>>,
+    /// Specific configuration settings for an Amazon Managed Streaming for Apache Kafka (Amazon MSK) event source.
+    #[serde(
+        rename = "AmazonManagedKafkaEventSourceConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub amazon_managed_kafka_event_source_config: Option<AmazonManagedKafkaEventSourceConfig>,
+    /// Specific configuration settings for a self-managed Apache Kafka event source.
+    #[serde(
+        rename = "SelfManagedKafkaEventSourceConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub self_managed_kafka_event_source_config: Option<SelfManagedKafkaEventSourceConfig>,
+    /// Specific configuration settings for a DocumentDB event source.
+    #[serde(
+        rename = "DocumentDBEventSourceConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub document_db_event_source_config: Option<DocumentDBEventSourceConfig>,
+    /// The Amazon Resource Name (ARN) of the event source mapping.
+    #[serde(
+        rename = "EventSourceMappingArn",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub event_source_mapping_arn: Option<String>,
+    /// (Amazon SQS, Amazon MSK, and self-managed Apache Kafka only) The provisioned mode configuration for the event source.
+    #[serde(
+        rename = "ProvisionedPollerConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub provisioned_poller_config: Option<ProvisionedPollerConfig>,
+}
+
+/// (Amazon MSK, and self-managed Apache Kafka only) The logging configuration for your event source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventSourceMappingLoggingConfig {
+    /// The log level you want your event source mapping to use.
+    #[serde(
+        rename = "SystemLogLevel",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub system_log_level: Option<String>,
+}
+
+/// The metrics configuration for your event source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventSourceMappingMetricsConfig {
+    /// The metrics you want your event source mapping to produce, including EventCount , ErrorCount , KafkaMetrics .
+    #[serde(rename = "Metrics", default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Vec<String>>,
+}
+
 /// Details about the connection between a Lambda function and an Amazon EFS file system or an Amazon S3 file system .
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FileSystemConfig {
@@ -2609,6 +3587,33 @@ pub struct FileSystemConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub s3_files_config: Option<S3FilesConfig>,
+}
+
+/// A structure within a FilterCriteria object that defines an event filtering pattern.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Filter {
+    /// A filter pattern.
+    #[serde(rename = "Pattern", default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+}
+
+/// An object that contains the filters for an event source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FilterCriteria {
+    /// A list of filters.
+    #[serde(rename = "Filters", default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Vec<Filter>>,
+}
+
+/// An object that contains details about an error related to filter criteria encryption.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FilterCriteriaError {
+    /// The KMS exception that resulted from filter criteria encryption or decryption.
+    #[serde(rename = "ErrorCode", default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// The error message.
+    #[serde(rename = "Message", default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// The code for the Lambda function.
@@ -3024,6 +4029,16 @@ pub struct GetAliasRequest {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetEventSourceMappingRequest {
+    /// The identifier of the event source mapping.
+    ///
+    /// On the wire in the uri (`UUID`).
+    /// Required.
+    #[serde(rename = "UUID")]
+    pub uuid: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GetFunctionConcurrencyRequest {
     /// The name or ARN of the Lambda function.
     ///
@@ -3271,6 +4286,58 @@ pub struct InvocationResponse {
     pub durable_execution_arn: Option<String>,
 }
 
+/// Specific access configuration settings that tell Lambda how to authenticate with your schema registry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KafkaSchemaRegistryAccessConfig {
+    /// The type of authentication Lambda uses to access your schema registry.
+    #[serde(rename = "Type", default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<String>,
+    /// The URI of the secret (Secrets Manager secret ARN) to authenticate with your schema registry.
+    #[serde(rename = "URI", default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+}
+
+/// Specific configuration settings for a Kafka schema registry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KafkaSchemaRegistryConfig {
+    /// The URI for your schema registry.
+    #[serde(
+        rename = "SchemaRegistryURI",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub schema_registry_uri: Option<String>,
+    /// The record format that Lambda delivers to your function after schema validation.
+    #[serde(
+        rename = "EventRecordFormat",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub event_record_format: Option<String>,
+    /// An array of access configuration objects that tell Lambda how to authenticate with your schema registry.
+    #[serde(
+        rename = "AccessConfigs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub access_configs: Option<Vec<KafkaSchemaRegistryAccessConfig>>,
+    /// An array of schema validation configuration objects, which tell Lambda the message attributes you want to validate and filter using your schema registry.
+    #[serde(
+        rename = "SchemaValidationConfigs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub schema_validation_configs: Option<Vec<KafkaSchemaValidationConfig>>,
+}
+
+/// Specific schema validation configuration settings that tell Lambda the message attributes you want to validate and filter using your schema registry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KafkaSchemaValidationConfig {
+    /// The attributes you want your schema registry to validate and filter for.
+    #[serde(rename = "Attribute", default, skip_serializing_if = "Option::is_none")]
+    pub attribute: Option<String>,
+}
+
 /// Configuration for Lambda-managed instances used by the capacity provider.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LambdaManagedInstancesCapacityProviderConfig {
@@ -3361,6 +4428,56 @@ pub struct ListAliasesResponse {
     /// A list of aliases.
     #[serde(rename = "Aliases", default, skip_serializing_if = "Option::is_none")]
     pub aliases: Option<Vec<AliasConfiguration>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListEventSourceMappingsRequest {
+    /// The Amazon Resource Name (ARN) of the event source.
+    ///
+    /// On the wire in the querystring (`EventSourceArn`).
+    #[serde(
+        rename = "EventSourceArn",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub event_source_arn: Option<String>,
+    /// The name or ARN of the Lambda function.
+    ///
+    /// On the wire in the querystring (`FunctionName`).
+    #[serde(
+        rename = "FunctionName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub function_name: Option<String>,
+    /// A pagination token returned by a previous call.
+    ///
+    /// On the wire in the querystring (`Marker`).
+    #[serde(rename = "Marker", default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
+    /// The maximum number of event source mappings to return.
+    ///
+    /// On the wire in the querystring (`MaxItems`).
+    #[serde(rename = "MaxItems", default, skip_serializing_if = "Option::is_none")]
+    pub max_items: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListEventSourceMappingsResponse {
+    /// A pagination token that's returned when the response doesn't contain all event source mappings.
+    #[serde(
+        rename = "NextMarker",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_marker: Option<String>,
+    /// A list of event source mappings.
+    #[serde(
+        rename = "EventSourceMappings",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub event_source_mappings: Option<Vec<EventSourceMappingConfiguration>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -3531,6 +4648,32 @@ pub struct OnSuccess {
     pub destination: Option<String>,
 }
 
+/// The provisioned mode configuration for the event source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProvisionedPollerConfig {
+    /// The minimum number of event pollers this event source can scale down to.
+    #[serde(
+        rename = "MinimumPollers",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub minimum_pollers: Option<i32>,
+    /// The maximum number of event pollers this event source can scale up to.
+    #[serde(
+        rename = "MaximumPollers",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_pollers: Option<i32>,
+    /// (Amazon MSK and self-managed Apache Kafka) The name of the provisioned poller group.
+    #[serde(
+        rename = "PollerGroupName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub poller_group_name: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PublishVersionRequest {
     /// The name or ARN of the Lambda function.
@@ -3672,6 +4815,52 @@ pub struct S3FilesConfig {
     pub direct_s3_read: Option<String>,
 }
 
+/// (Amazon SQS only) The scaling configuration for the event source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScalingConfig {
+    /// Limits the number of concurrent instances that the Amazon SQS event source can invoke.
+    #[serde(
+        rename = "MaximumConcurrency",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_concurrency: Option<i32>,
+}
+
+/// The self-managed Apache Kafka cluster for your event source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SelfManagedEventSource {
+    /// The list of bootstrap servers for your Kafka brokers in the following format.
+    #[serde(rename = "Endpoints", default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// Specific configuration settings for a self-managed Apache Kafka event source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SelfManagedKafkaEventSourceConfig {
+    /// The identifier for the Kafka consumer group to join.
+    #[serde(
+        rename = "ConsumerGroupId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub consumer_group_id: Option<String>,
+    /// Specific configuration settings for a Kafka schema registry.
+    #[serde(
+        rename = "SchemaRegistryConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub schema_registry_config: Option<KafkaSchemaRegistryConfig>,
+    /// The mode that Lambda uses to consume records from your self-managed Apache Kafka topic.
+    #[serde(
+        rename = "ConsumptionMode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub consumption_mode: Option<String>,
+}
+
 /// The function's Lambda SnapStart setting.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SnapStart {
@@ -3693,6 +4882,17 @@ pub struct SnapStartResponse {
         skip_serializing_if = "Option::is_none"
     )]
     pub optimization_status: Option<String>,
+}
+
+/// To secure and define access to your event source, you can specify the authentication protocol, VPC components, or virtual host.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceAccessConfiguration {
+    /// The type of authentication protocol, VPC components, or virtual host for your event source.
+    #[serde(rename = "Type", default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<String>,
+    /// The value for your chosen configuration in Type .
+    #[serde(rename = "URI", default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
 }
 
 /// An object that contains details about an error related to retrieving tags.
@@ -3778,6 +4978,151 @@ pub struct UpdateAliasRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub revision_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateEventSourceMappingRequest {
+    /// The identifier of the event source mapping.
+    ///
+    /// On the wire in the uri (`UUID`).
+    /// Required.
+    #[serde(rename = "UUID")]
+    pub uuid: String,
+    /// The name or ARN of the Lambda function.
+    #[serde(
+        rename = "FunctionName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub function_name: Option<String>,
+    /// When true, the event source mapping is active.
+    #[serde(rename = "Enabled", default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// The maximum number of records in each batch that Lambda pulls from your stream or queue and sends to your function.
+    #[serde(rename = "BatchSize", default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<i32>,
+    /// An object that defines the filter criteria that determine whether Lambda should process an event.
+    #[serde(
+        rename = "FilterCriteria",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub filter_criteria: Option<FilterCriteria>,
+    /// The ARN of the Key Management Service (KMS) customer managed key that Lambda uses to encrypt your function's filter criteria .
+    #[serde(rename = "KMSKeyArn", default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
+    /// The metrics configuration for your event source.
+    #[serde(
+        rename = "MetricsConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub metrics_config: Option<EventSourceMappingMetricsConfig>,
+    /// (Amazon MSK, and self-managed Apache Kafka only) The logging configuration for your event source.
+    #[serde(
+        rename = "LoggingConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub logging_config: Option<EventSourceMappingLoggingConfig>,
+    /// (Amazon SQS only) The scaling configuration for the event source.
+    #[serde(
+        rename = "ScalingConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub scaling_config: Option<ScalingConfig>,
+    /// The maximum amount of time, in seconds, that Lambda spends gathering records before invoking the function.
+    #[serde(
+        rename = "MaximumBatchingWindowInSeconds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_batching_window_in_seconds: Option<i32>,
+    /// (Kinesis and DynamoDB Streams only) The number of batches to process from each shard concurrently.
+    #[serde(
+        rename = "ParallelizationFactor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub parallelization_factor: Option<i32>,
+    /// (Kinesis, DynamoDB Streams, Amazon MSK, and self-managed Apache Kafka) A configuration object that specifies the destination of an event after Lambda processes it.
+    #[serde(
+        rename = "DestinationConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub destination_config: Option<DestinationConfig>,
+    /// (Kinesis, DynamoDB Streams, Amazon MSK, and self-managed Apache Kafka) Discard records older than the specified age.
+    #[serde(
+        rename = "MaximumRecordAgeInSeconds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_record_age_in_seconds: Option<i32>,
+    /// (Kinesis, DynamoDB Streams, Amazon MSK, and self-managed Apache Kafka) If the function returns an error, split the batch in two and retry.
+    #[serde(
+        rename = "BisectBatchOnFunctionError",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bisect_batch_on_function_error: Option<bool>,
+    /// (Kinesis, DynamoDB Streams, Amazon MSK, and self-managed Apache Kafka) Discard records after the specified number of retries.
+    #[serde(
+        rename = "MaximumRetryAttempts",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_retry_attempts: Option<i32>,
+    /// (Kinesis and DynamoDB Streams only) The duration in seconds of a processing window for DynamoDB and Kinesis Streams event sources.
+    #[serde(
+        rename = "TumblingWindowInSeconds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tumbling_window_in_seconds: Option<i32>,
+    /// An array of authentication protocols or VPC components required to secure your event source.
+    #[serde(
+        rename = "SourceAccessConfigurations",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub source_access_configurations: Option<Vec<SourceAccessConfiguration>>,
+    /// (Kinesis, DynamoDB Streams, Amazon MSK, self-managed Apache Kafka, and Amazon SQS) A list of current response type enums applied to the event source mapping.
+    #[serde(
+        rename = "FunctionResponseTypes",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub function_response_types: Option<Vec<String>>,
+    /// Specific configuration settings for an Amazon Managed Streaming for Apache Kafka (Amazon MSK) event source.
+    #[serde(
+        rename = "AmazonManagedKafkaEventSourceConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub amazon_managed_kafka_event_source_config: Option<AmazonManagedKafkaEventSourceConfig>,
+    /// Specific configuration settings for a self-managed Apache Kafka event source.
+    #[serde(
+        rename = "SelfManagedKafkaEventSourceConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub self_managed_kafka_event_source_config: Option<SelfManagedKafkaEventSourceConfig>,
+    /// Specific configuration settings for a DocumentDB event source.
+    #[serde(
+        rename = "DocumentDBEventSourceConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub document_db_event_source_config: Option<DocumentDBEventSourceConfig>,
+    /// (Amazon SQS, Amazon MSK, and self-managed Apache Kafka only) The provisioned mode configuration for the event source.
+    #[serde(
+        rename = "ProvisionedPollerConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub provisioned_poller_config: Option<ProvisionedPollerConfig>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -4209,6 +5554,29 @@ pub mod shapes {
         },
     };
 
+    pub static AMAZON_MANAGED_KAFKA_EVENT_SOURCE_CONFIG: Shape = Shape {
+        name: "AmazonManagedKafkaEventSourceConfig",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConsumerGroupId",
+                    shape: &URI,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SchemaRegistryConfig",
+                    shape: &KAFKA_SCHEMA_REGISTRY_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
     pub static APPLICATION_LOG_LEVEL: Shape = Shape {
         name: "ApplicationLogLevel",
         sensitive: false,
@@ -4255,6 +5623,21 @@ pub mod shapes {
             }),
             values: &[],
         },
+    };
+
+    pub static BATCH_SIZE: Shape = Shape {
+        name: "BatchSize",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(1),
+            max: Some(10000),
+        },
+    };
+
+    pub static BISECT_BATCH_ON_FUNCTION_ERROR: Shape = Shape {
+        name: "BisectBatchOnFunctionError",
+        sensitive: false,
+        kind: ShapeKind::Boolean,
     };
 
     pub static BLOB: Shape = Shape {
@@ -4314,6 +5697,20 @@ pub mod shapes {
         },
     };
 
+    pub static COLLECTION_NAME: Shape = Shape {
+        name: "CollectionName",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(57),
+            pattern: Some(Pattern {
+                regex: "(^(?!(system\\x2e)))(^[_a-zA-Z0-9])([^$]*)",
+                matches: patterns::lambda_tenancy_config_key,
+            }),
+            values: &[],
+        },
+    };
+
     pub static CONCURRENCY: Shape = Shape {
         name: "Concurrency",
         sensitive: false,
@@ -4364,6 +5761,211 @@ pub mod shapes {
                 Member {
                     name: "RoutingConfig",
                     shape: &ALIAS_ROUTING_CONFIGURATION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static CREATE_EVENT_SOURCE_MAPPING_REQUEST: Shape = Shape {
+        name: "CreateEventSourceMappingRequest",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "EventSourceArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FunctionName",
+                    shape: &NAMESPACED_FUNCTION_NAME,
+                    required: true,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Enabled",
+                    shape: &ENABLED,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BatchSize",
+                    shape: &BATCH_SIZE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FilterCriteria",
+                    shape: &FILTER_CRITERIA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KMSKeyArn",
+                    shape: &KMS_KEY_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MetricsConfig",
+                    shape: &EVENT_SOURCE_MAPPING_METRICS_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LoggingConfig",
+                    shape: &EVENT_SOURCE_MAPPING_LOGGING_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ScalingConfig",
+                    shape: &SCALING_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MaximumBatchingWindowInSeconds",
+                    shape: &MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ParallelizationFactor",
+                    shape: &PARALLELIZATION_FACTOR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StartingPosition",
+                    shape: &EVENT_SOURCE_POSITION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StartingPositionTimestamp",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DestinationConfig",
+                    shape: &DESTINATION_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MaximumRecordAgeInSeconds",
+                    shape: &MAXIMUM_RECORD_AGE_IN_SECONDS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BisectBatchOnFunctionError",
+                    shape: &BISECT_BATCH_ON_FUNCTION_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MaximumRetryAttempts",
+                    shape: &MAXIMUM_RETRY_ATTEMPTS_EVENT_SOURCE_MAPPING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Tags",
+                    shape: &TAGS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TumblingWindowInSeconds",
+                    shape: &TUMBLING_WINDOW_IN_SECONDS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Topics",
+                    shape: &TOPICS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Queues",
+                    shape: &QUEUES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SourceAccessConfigurations",
+                    shape: &SOURCE_ACCESS_CONFIGURATIONS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SelfManagedEventSource",
+                    shape: &SELF_MANAGED_EVENT_SOURCE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FunctionResponseTypes",
+                    shape: &FUNCTION_RESPONSE_TYPE_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "AmazonManagedKafkaEventSourceConfig",
+                    shape: &AMAZON_MANAGED_KAFKA_EVENT_SOURCE_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SelfManagedKafkaEventSourceConfig",
+                    shape: &SELF_MANAGED_KAFKA_EVENT_SOURCE_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DocumentDBEventSourceConfig",
+                    shape: &DOCUMENT_DB_EVENT_SOURCE_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProvisionedPollerConfig",
+                    shape: &PROVISIONED_POLLER_CONFIG,
                     required: false,
                     location_name: None,
                     flattened: false,
@@ -4591,6 +6193,20 @@ pub mod shapes {
         },
     };
 
+    pub static DATABASE_NAME: Shape = Shape {
+        name: "DatabaseName",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(63),
+            pattern: Some(Pattern {
+                regex: "[^ /\\.$\\x22]*",
+                matches: pattern_4,
+            }),
+            values: &[],
+        },
+    };
+
     pub static DATE: Shape = Shape {
         name: "Date",
         sensitive: false,
@@ -4631,6 +6247,20 @@ pub mod shapes {
                     flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static DELETE_EVENT_SOURCE_MAPPING_REQUEST: Shape = Shape {
+        name: "DeleteEventSourceMappingRequest",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "UUID",
+                shape: &UUID_STRING,
+                required: true,
+                location_name: Some("UUID"),
+                flattened: false,
+            }],
         },
     };
 
@@ -4727,7 +6357,7 @@ pub mod shapes {
             max: Some(350),
             pattern: Some(Pattern {
                 regex: "$|kafka://([^.]([a-zA-Z0-9\\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)",
-                matches: pattern_4,
+                matches: pattern_5,
             }),
             values: &[],
         },
@@ -4764,6 +6394,36 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &["ENABLED", "DISABLED", "AUTO"],
+        },
+    };
+
+    pub static DOCUMENT_DB_EVENT_SOURCE_CONFIG: Shape = Shape {
+        name: "DocumentDBEventSourceConfig",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "DatabaseName",
+                    shape: &DATABASE_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "CollectionName",
+                    shape: &COLLECTION_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FullDocument",
+                    shape: &FULL_DOCUMENT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -4805,7 +6465,7 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: "arn:([a-zA-Z0-9-]+):lambda:([a-zA-Z0-9-]+):(\\d{12}):function:([a-zA-Z0-9_-]+):(\\$LATEST(?:\\.PUBLISHED)?|[0-9]+)/durable-execution/([a-zA-Z0-9_-]+)/([a-zA-Z0-9_-]+)",
-                matches: pattern_5,
+                matches: pattern_6,
             }),
             values: &[],
         },
@@ -4819,9 +6479,66 @@ pub mod shapes {
             max: Some(64),
             pattern: Some(Pattern {
                 regex: "[a-zA-Z0-9-_]+",
-                matches: pattern_6,
+                matches: pattern_7,
             }),
             values: &[],
+        },
+    };
+
+    pub static ENABLED: Shape = Shape {
+        name: "Enabled",
+        sensitive: false,
+        kind: ShapeKind::Boolean,
+    };
+
+    pub static END_POINT_TYPE: Shape = Shape {
+        name: "EndPointType",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["KAFKA_BOOTSTRAP_SERVERS"],
+        },
+    };
+
+    pub static ENDPOINT: Shape = Shape {
+        name: "Endpoint",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(300),
+            pattern: Some(Pattern {
+                regex: "(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\\-]*[a-zA-Z0-9])\\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\\-]*[A-Za-z0-9]):[0-9]{1,5}",
+                matches: pattern_8,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static ENDPOINT_LISTS: Shape = Shape {
+        name: "EndpointLists",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &ENDPOINT,
+            min: Some(1),
+            max: Some(10),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static ENDPOINTS: Shape = Shape {
+        name: "Endpoints",
+        sensitive: false,
+        kind: ShapeKind::Map {
+            key: &END_POINT_TYPE,
+            value: &ENDPOINT_LISTS,
+            min: Some(1),
+            max: Some(2),
+            flattened: false,
+            key_name: None,
+            value_name: None,
         },
     };
 
@@ -4893,7 +6610,7 @@ pub mod shapes {
             max: None,
             pattern: Some(Pattern {
                 regex: "[a-zA-Z]([a-zA-Z0-9_])+",
-                matches: pattern_7,
+                matches: pattern_9,
             }),
             values: &[],
         },
@@ -4947,6 +6664,345 @@ pub mod shapes {
         },
     };
 
+    pub static EVENT_SOURCE_MAPPING_ARN: Shape = Shape {
+        name: "EventSourceMappingArn",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(85),
+            max: Some(120),
+            pattern: Some(Pattern {
+                regex: "arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+                matches: pattern_10,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static EVENT_SOURCE_MAPPING_CONFIGURATION: Shape = Shape {
+        name: "EventSourceMappingConfiguration",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "UUID",
+                    shape: &UUID_STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StartingPosition",
+                    shape: &EVENT_SOURCE_POSITION,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StartingPositionTimestamp",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BatchSize",
+                    shape: &BATCH_SIZE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MaximumBatchingWindowInSeconds",
+                    shape: &MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ParallelizationFactor",
+                    shape: &PARALLELIZATION_FACTOR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventSourceArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FilterCriteria",
+                    shape: &FILTER_CRITERIA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FilterCriteriaError",
+                    shape: &FILTER_CRITERIA_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KMSKeyArn",
+                    shape: &KMS_KEY_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MetricsConfig",
+                    shape: &EVENT_SOURCE_MAPPING_METRICS_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LoggingConfig",
+                    shape: &EVENT_SOURCE_MAPPING_LOGGING_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ScalingConfig",
+                    shape: &SCALING_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FunctionArn",
+                    shape: &FUNCTION_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastModified",
+                    shape: &DATE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LastProcessingResult",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "State",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "StateTransitionReason",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DestinationConfig",
+                    shape: &DESTINATION_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Topics",
+                    shape: &TOPICS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Queues",
+                    shape: &QUEUES,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SourceAccessConfigurations",
+                    shape: &SOURCE_ACCESS_CONFIGURATIONS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SelfManagedEventSource",
+                    shape: &SELF_MANAGED_EVENT_SOURCE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MaximumRecordAgeInSeconds",
+                    shape: &MAXIMUM_RECORD_AGE_IN_SECONDS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BisectBatchOnFunctionError",
+                    shape: &BISECT_BATCH_ON_FUNCTION_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MaximumRetryAttempts",
+                    shape: &MAXIMUM_RETRY_ATTEMPTS_EVENT_SOURCE_MAPPING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TumblingWindowInSeconds",
+                    shape: &TUMBLING_WINDOW_IN_SECONDS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FunctionResponseTypes",
+                    shape: &FUNCTION_RESPONSE_TYPE_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "AmazonManagedKafkaEventSourceConfig",
+                    shape: &AMAZON_MANAGED_KAFKA_EVENT_SOURCE_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SelfManagedKafkaEventSourceConfig",
+                    shape: &SELF_MANAGED_KAFKA_EVENT_SOURCE_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DocumentDBEventSourceConfig",
+                    shape: &DOCUMENT_DB_EVENT_SOURCE_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventSourceMappingArn",
+                    shape: &EVENT_SOURCE_MAPPING_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProvisionedPollerConfig",
+                    shape: &PROVISIONED_POLLER_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static EVENT_SOURCE_MAPPING_LOGGING_CONFIG: Shape = Shape {
+        name: "EventSourceMappingLoggingConfig",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "SystemLogLevel",
+                shape: &EVENT_SOURCE_MAPPING_SYSTEM_LOG_LEVEL,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static EVENT_SOURCE_MAPPING_METRIC: Shape = Shape {
+        name: "EventSourceMappingMetric",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["EventCount", "ErrorCount", "KafkaMetrics"],
+        },
+    };
+
+    pub static EVENT_SOURCE_MAPPING_METRIC_LIST: Shape = Shape {
+        name: "EventSourceMappingMetricList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &EVENT_SOURCE_MAPPING_METRIC,
+            min: Some(0),
+            max: Some(3),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static EVENT_SOURCE_MAPPING_METRICS_CONFIG: Shape = Shape {
+        name: "EventSourceMappingMetricsConfig",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Metrics",
+                shape: &EVENT_SOURCE_MAPPING_METRIC_LIST,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static EVENT_SOURCE_MAPPING_SYSTEM_LOG_LEVEL: Shape = Shape {
+        name: "EventSourceMappingSystemLogLevel",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["DEBUG", "INFO", "WARN"],
+        },
+    };
+
+    pub static EVENT_SOURCE_MAPPINGS_LIST: Shape = Shape {
+        name: "EventSourceMappingsList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &EVENT_SOURCE_MAPPING_CONFIGURATION,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static EVENT_SOURCE_POSITION: Shape = Shape {
+        name: "EventSourcePosition",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"],
+        },
+    };
+
     pub static EXECUTION_ENVIRONMENT_MEMORY_GI_B_PER_V_CPU: Shape = Shape {
         name: "ExecutionEnvironmentMemoryGiBPerVCpu",
         sensitive: false,
@@ -4973,7 +7029,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "arn:aws[a-zA-Z-]*:elasticfilesystem:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:access-point/fsap-[a-f0-9]{17}$|^arn:aws[-a-z]*:s3files:[0-9a-z-:]+:file-system/fs-[0-9a-f]{17,40}/access-point/fsap-[0-9a-f]{17,40}",
-                matches: pattern_8,
+                matches: pattern_11,
             }),
             values: &[],
         },
@@ -5021,6 +7077,108 @@ pub mod shapes {
         },
     };
 
+    pub static FILTER: Shape = Shape {
+        name: "Filter",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Pattern",
+                shape: &PATTERN,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static FILTER_CRITERIA: Shape = Shape {
+        name: "FilterCriteria",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Filters",
+                shape: &FILTER_LIST,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static FILTER_CRITERIA_ERROR: Shape = Shape {
+        name: "FilterCriteriaError",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ErrorCode",
+                    shape: &FILTER_CRITERIA_ERROR_CODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Message",
+                    shape: &FILTER_CRITERIA_ERROR_MESSAGE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static FILTER_CRITERIA_ERROR_CODE: Shape = Shape {
+        name: "FilterCriteriaErrorCode",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(10),
+            max: Some(50),
+            pattern: Some(Pattern {
+                regex: "[A-Za-z]+Exception",
+                matches: pattern_12,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static FILTER_CRITERIA_ERROR_MESSAGE: Shape = Shape {
+        name: "FilterCriteriaErrorMessage",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(10),
+            max: Some(2048),
+            pattern: Some(Pattern {
+                regex: ".*",
+                matches: pattern_13,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static FILTER_LIST: Shape = Shape {
+        name: "FilterList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &FILTER,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static FULL_DOCUMENT: Shape = Shape {
+        name: "FullDocument",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["UpdateLookup", "Default"],
+        },
+    };
+
     pub static FUNCTION_ARN: Shape = Shape {
         name: "FunctionArn",
         sensitive: false,
@@ -5029,7 +7187,7 @@ pub mod shapes {
             max: Some(10000),
             pattern: Some(Pattern {
                 regex: "arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
-                matches: pattern_9,
+                matches: pattern_14,
             }),
             values: &[],
         },
@@ -5553,9 +7711,32 @@ pub mod shapes {
             max: Some(140),
             pattern: Some(Pattern {
                 regex: "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
-                matches: pattern_10,
+                matches: pattern_15,
             }),
             values: &[],
+        },
+    };
+
+    pub static FUNCTION_RESPONSE_TYPE: Shape = Shape {
+        name: "FunctionResponseType",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["ReportBatchItemFailures"],
+        },
+    };
+
+    pub static FUNCTION_RESPONSE_TYPE_LIST: Shape = Shape {
+        name: "FunctionResponseTypeList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &FUNCTION_RESPONSE_TYPE,
+            min: Some(0),
+            max: Some(1),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -5578,7 +7759,7 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "arn:[a-z-]+:lambda:[a-z0-9-]+:\\d{12}:runtime/.+",
-                matches: pattern_11,
+                matches: pattern_16,
             }),
             values: &[],
         },
@@ -5649,6 +7830,20 @@ pub mod shapes {
                     flattened: false,
                 },
             ],
+        },
+    };
+
+    pub static GET_EVENT_SOURCE_MAPPING_REQUEST: Shape = Shape {
+        name: "GetEventSourceMappingRequest",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "UUID",
+                shape: &UUID_STRING,
+                required: true,
+                location_name: Some("UUID"),
+                flattened: false,
+            }],
         },
     };
 
@@ -5801,7 +7996,7 @@ pub mod shapes {
             max: Some(128),
             pattern: Some(Pattern {
                 regex: "[^\\s]+",
-                matches: pattern_12,
+                matches: pattern_17,
             }),
             values: &[],
         },
@@ -6027,9 +8222,145 @@ pub mod shapes {
             max: Some(10000),
             pattern: Some(Pattern {
                 regex: "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()",
-                matches: pattern_13,
+                matches: pattern_18,
             }),
             values: &[],
+        },
+    };
+
+    pub static KAFKA_EVENT_SOURCE_MAPPING_CONSUMPTION_MODE: Shape = Shape {
+        name: "KafkaEventSourceMappingConsumptionMode",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["Stream", "Queue"],
+        },
+    };
+
+    pub static KAFKA_SCHEMA_REGISTRY_ACCESS_CONFIG: Shape = Shape {
+        name: "KafkaSchemaRegistryAccessConfig",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Type",
+                    shape: &KAFKA_SCHEMA_REGISTRY_AUTH_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "URI",
+                    shape: &ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static KAFKA_SCHEMA_REGISTRY_ACCESS_CONFIG_LIST: Shape = Shape {
+        name: "KafkaSchemaRegistryAccessConfigList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &KAFKA_SCHEMA_REGISTRY_ACCESS_CONFIG,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static KAFKA_SCHEMA_REGISTRY_AUTH_TYPE: Shape = Shape {
+        name: "KafkaSchemaRegistryAuthType",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "BASIC_AUTH",
+                "CLIENT_CERTIFICATE_TLS_AUTH",
+                "SERVER_ROOT_CA_CERTIFICATE",
+                "OAUTHBEARER_AUTH",
+            ],
+        },
+    };
+
+    pub static KAFKA_SCHEMA_REGISTRY_CONFIG: Shape = Shape {
+        name: "KafkaSchemaRegistryConfig",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "SchemaRegistryURI",
+                    shape: &SCHEMA_REGISTRY_URI,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventRecordFormat",
+                    shape: &SCHEMA_REGISTRY_EVENT_RECORD_FORMAT,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "AccessConfigs",
+                    shape: &KAFKA_SCHEMA_REGISTRY_ACCESS_CONFIG_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SchemaValidationConfigs",
+                    shape: &KAFKA_SCHEMA_VALIDATION_CONFIG_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static KAFKA_SCHEMA_VALIDATION_ATTRIBUTE: Shape = Shape {
+        name: "KafkaSchemaValidationAttribute",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["KEY", "VALUE"],
+        },
+    };
+
+    pub static KAFKA_SCHEMA_VALIDATION_CONFIG: Shape = Shape {
+        name: "KafkaSchemaValidationConfig",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Attribute",
+                shape: &KAFKA_SCHEMA_VALIDATION_ATTRIBUTE,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static KAFKA_SCHEMA_VALIDATION_CONFIG_LIST: Shape = Shape {
+        name: "KafkaSchemaValidationConfigList",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &KAFKA_SCHEMA_VALIDATION_CONFIG,
+            min: None,
+            max: None,
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -6191,7 +8522,7 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "((arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+))",
-                matches: pattern_14,
+                matches: pattern_19,
             }),
             values: &[],
         },
@@ -6261,6 +8592,66 @@ pub mod shapes {
                 Member {
                     name: "Aliases",
                     shape: &ALIAS_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_EVENT_SOURCE_MAPPINGS_REQUEST: Shape = Shape {
+        name: "ListEventSourceMappingsRequest",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "EventSourceArn",
+                    shape: &ARN,
+                    required: false,
+                    location_name: Some("EventSourceArn"),
+                    flattened: false,
+                },
+                Member {
+                    name: "FunctionName",
+                    shape: &NAMESPACED_FUNCTION_NAME,
+                    required: false,
+                    location_name: Some("FunctionName"),
+                    flattened: false,
+                },
+                Member {
+                    name: "Marker",
+                    shape: &STRING,
+                    required: false,
+                    location_name: Some("Marker"),
+                    flattened: false,
+                },
+                Member {
+                    name: "MaxItems",
+                    shape: &MAX_LIST_ITEMS,
+                    required: false,
+                    location_name: Some("MaxItems"),
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static LIST_EVENT_SOURCE_MAPPINGS_RESPONSE: Shape = Shape {
+        name: "ListEventSourceMappingsResponse",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "NextMarker",
+                    shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "EventSourceMappings",
+                    shape: &EVENT_SOURCE_MAPPINGS_LIST,
                     required: false,
                     location_name: None,
                     flattened: false,
@@ -6443,7 +8834,7 @@ pub mod shapes {
             max: Some(160),
             pattern: Some(Pattern {
                 regex: "/mnt/[a-zA-Z0-9-_.]+",
-                matches: pattern_15,
+                matches: pattern_20,
             }),
             values: &[],
         },
@@ -6468,7 +8859,7 @@ pub mod shapes {
             max: Some(512),
             pattern: Some(Pattern {
                 regex: "[\\.\\-_/#A-Za-z0-9]+",
-                matches: pattern_16,
+                matches: pattern_21,
             }),
             values: &[],
         },
@@ -6539,7 +8930,7 @@ pub mod shapes {
             max: Some(50),
             pattern: Some(Pattern {
                 regex: "ALL|(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}",
-                matches: pattern_17,
+                matches: pattern_22,
             }),
             values: &[],
         },
@@ -6563,12 +8954,48 @@ pub mod shapes {
         },
     };
 
+    pub static MAXIMUM_BATCHING_WINDOW_IN_SECONDS: Shape = Shape {
+        name: "MaximumBatchingWindowInSeconds",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: Some(300),
+        },
+    };
+
+    pub static MAXIMUM_CONCURRENCY: Shape = Shape {
+        name: "MaximumConcurrency",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(2),
+            max: Some(1000),
+        },
+    };
+
     pub static MAXIMUM_EVENT_AGE_IN_SECONDS: Shape = Shape {
         name: "MaximumEventAgeInSeconds",
         sensitive: false,
         kind: ShapeKind::Integer {
             min: Some(60),
             max: Some(21600),
+        },
+    };
+
+    pub static MAXIMUM_NUMBER_OF_POLLERS: Shape = Shape {
+        name: "MaximumNumberOfPollers",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(1),
+            max: Some(10000),
+        },
+    };
+
+    pub static MAXIMUM_RECORD_AGE_IN_SECONDS: Shape = Shape {
+        name: "MaximumRecordAgeInSeconds",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(-1),
+            max: Some(604800),
         },
     };
 
@@ -6581,12 +9008,30 @@ pub mod shapes {
         },
     };
 
+    pub static MAXIMUM_RETRY_ATTEMPTS_EVENT_SOURCE_MAPPING: Shape = Shape {
+        name: "MaximumRetryAttemptsEventSourceMapping",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(-1),
+            max: Some(10000),
+        },
+    };
+
     pub static MEMORY_SIZE: Shape = Shape {
         name: "MemorySize",
         sensitive: false,
         kind: ShapeKind::Integer {
             min: Some(128),
             max: Some(32768),
+        },
+    };
+
+    pub static MINIMUM_NUMBER_OF_POLLERS: Shape = Shape {
+        name: "MinimumNumberOfPollers",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(1),
+            max: Some(200),
         },
     };
 
@@ -6598,7 +9043,7 @@ pub mod shapes {
             max: Some(10000),
             pattern: Some(Pattern {
                 regex: "arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_\\.]+(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?",
-                matches: pattern_18,
+                matches: pattern_23,
             }),
             values: &[],
         },
@@ -6612,7 +9057,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?",
-                matches: pattern_19,
+                matches: pattern_24,
             }),
             values: &[],
         },
@@ -6632,7 +9077,7 @@ pub mod shapes {
             max: Some(128),
             pattern: Some(Pattern {
                 regex: "\\$(LATEST(\\.PUBLISHED)?)|[a-zA-Z0-9-_$]+",
-                matches: pattern_20,
+                matches: pattern_25,
             }),
             values: &[],
         },
@@ -6677,12 +9122,79 @@ pub mod shapes {
         },
     };
 
+    pub static PARALLELIZATION_FACTOR: Shape = Shape {
+        name: "ParallelizationFactor",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(1),
+            max: Some(10),
+        },
+    };
+
+    pub static PATTERN: Shape = Shape {
+        name: "Pattern",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(0),
+            max: Some(4096),
+            pattern: Some(Pattern {
+                regex: "[\\s\\S]*",
+                matches: pattern_26,
+            }),
+            values: &[],
+        },
+    };
+
     pub static PER_EXECUTION_ENVIRONMENT_MAX_CONCURRENCY: Shape = Shape {
         name: "PerExecutionEnvironmentMaxConcurrency",
         sensitive: false,
         kind: ShapeKind::Integer {
             min: Some(1),
             max: Some(1600),
+        },
+    };
+
+    pub static PROVISIONED_POLLER_CONFIG: Shape = Shape {
+        name: "ProvisionedPollerConfig",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "MinimumPollers",
+                    shape: &MINIMUM_NUMBER_OF_POLLERS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MaximumPollers",
+                    shape: &MAXIMUM_NUMBER_OF_POLLERS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "PollerGroupName",
+                    shape: &PROVISIONED_POLLER_GROUP_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static PROVISIONED_POLLER_GROUP_NAME: Shape = Shape {
+        name: "ProvisionedPollerGroupName",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(0),
+            max: Some(128),
+            pattern: Some(Pattern {
+                regex: "[a-zA-Z0-9-_]*",
+                matches: pattern_27,
+            }),
+            values: &[],
         },
     };
 
@@ -6797,6 +9309,32 @@ pub mod shapes {
         },
     };
 
+    pub static QUEUE: Shape = Shape {
+        name: "Queue",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(1000),
+            pattern: Some(Pattern {
+                regex: "[\\s\\S]*",
+                matches: pattern_26,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static QUEUES: Shape = Shape {
+        name: "Queues",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &QUEUE,
+            min: Some(1),
+            max: Some(1),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
     pub static RESERVED_CONCURRENT_EXECUTIONS: Shape = Shape {
         name: "ReservedConcurrentExecutions",
         sensitive: false,
@@ -6844,7 +9382,7 @@ pub mod shapes {
             max: Some(10000),
             pattern: Some(Pattern {
                 regex: "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()",
-                matches: pattern_13,
+                matches: pattern_18,
             }),
             values: &[],
         },
@@ -6867,7 +9405,7 @@ pub mod shapes {
             max: Some(10000),
             pattern: Some(Pattern {
                 regex: "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+",
-                matches: pattern_21,
+                matches: pattern_28,
             }),
             values: &[],
         },
@@ -6945,7 +9483,7 @@ pub mod shapes {
             max: Some(2048),
             pattern: Some(Pattern {
                 regex: "((arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}::runtime:.+)|(arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:runtime/[A-Za-z0-9_.-]{1,128}/version/[A-Za-z0-9_.-]{1,128}))",
-                matches: pattern_22,
+                matches: pattern_29,
             }),
             values: &[],
         },
@@ -7033,7 +9571,7 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: ".*",
-                matches: pattern_23,
+                matches: pattern_13,
             }),
             values: &[],
         },
@@ -7058,7 +9596,46 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: ".*",
-                matches: pattern_23,
+                matches: pattern_13,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static SCALING_CONFIG: Shape = Shape {
+        name: "ScalingConfig",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "MaximumConcurrency",
+                shape: &MAXIMUM_CONCURRENCY,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static SCHEMA_REGISTRY_EVENT_RECORD_FORMAT: Shape = Shape {
+        name: "SchemaRegistryEventRecordFormat",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &["JSON", "SOURCE"],
+        },
+    };
+
+    pub static SCHEMA_REGISTRY_URI: Shape = Shape {
+        name: "SchemaRegistryUri",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(10000),
+            pattern: Some(Pattern {
+                regex: "[a-zA-Z0-9-\\/*:_+=.@-]*",
+                matches: pattern_30,
             }),
             values: &[],
         },
@@ -7072,7 +9649,7 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: "sg-[0-9a-zA-Z]*",
-                matches: pattern_24,
+                matches: pattern_31,
             }),
             values: &[],
         },
@@ -7087,6 +9664,50 @@ pub mod shapes {
             max: Some(5),
             flattened: false,
             member_name: None,
+        },
+    };
+
+    pub static SELF_MANAGED_EVENT_SOURCE: Shape = Shape {
+        name: "SelfManagedEventSource",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[Member {
+                name: "Endpoints",
+                shape: &ENDPOINTS,
+                required: false,
+                location_name: None,
+                flattened: false,
+            }],
+        },
+    };
+
+    pub static SELF_MANAGED_KAFKA_EVENT_SOURCE_CONFIG: Shape = Shape {
+        name: "SelfManagedKafkaEventSourceConfig",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "ConsumerGroupId",
+                    shape: &URI,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SchemaRegistryConfig",
+                    shape: &KAFKA_SCHEMA_REGISTRY_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ConsumptionMode",
+                    shape: &KAFKA_EVENT_SOURCE_MAPPING_CONSUMPTION_MODE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
         },
     };
 
@@ -7167,6 +9788,68 @@ pub mod shapes {
                     location_name: None,
                     flattened: false,
                 },
+            ],
+        },
+    };
+
+    pub static SOURCE_ACCESS_CONFIGURATION: Shape = Shape {
+        name: "SourceAccessConfiguration",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "Type",
+                    shape: &SOURCE_ACCESS_TYPE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "URI",
+                    shape: &URI,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static SOURCE_ACCESS_CONFIGURATIONS: Shape = Shape {
+        name: "SourceAccessConfigurations",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &SOURCE_ACCESS_CONFIGURATION,
+            min: Some(0),
+            max: Some(23),
+            flattened: false,
+            member_name: None,
+        },
+    };
+
+    pub static SOURCE_ACCESS_TYPE: Shape = Shape {
+        name: "SourceAccessType",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: None,
+            max: None,
+            pattern: None,
+            values: &[
+                "BASIC_AUTH",
+                "VPC_SUBNET",
+                "VPC_SECURITY_GROUP",
+                "SASL_SCRAM_512_AUTH",
+                "SASL_SCRAM_256_AUTH",
+                "VIRTUAL_HOST",
+                "CLIENT_CERTIFICATE_TLS_AUTH",
+                "SERVER_ROOT_CA_CERTIFICATE",
+                "OAUTHBEARER_AUTH",
+                "OAUTHBEARER_SCOPE",
+                "OAUTHBEARER_AUDIENCE",
+                "OAUTHBEARER_LOGICAL_CLUSTER",
+                "OAUTHBEARER_IDENTITY_POOL",
+                "IAM_AUTH",
+                "IAM_OAUTHBEARER_AUTH",
             ],
         },
     };
@@ -7286,7 +9969,7 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: "subnet-[0-9a-z]*",
-                matches: pattern_25,
+                matches: pattern_32,
             }),
             values: &[],
         },
@@ -7323,7 +10006,7 @@ pub mod shapes {
             max: Some(128),
             pattern: Some(Pattern {
                 regex: "([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)",
-                matches: pattern_26,
+                matches: pattern_33,
             }),
             values: &[],
         },
@@ -7337,7 +10020,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)",
-                matches: pattern_26,
+                matches: pattern_33,
             }),
             values: &[],
         },
@@ -7388,7 +10071,7 @@ pub mod shapes {
             max: Some(21),
             pattern: Some(Pattern {
                 regex: "[A-Za-z]+Exception",
-                matches: pattern_27,
+                matches: pattern_12,
             }),
             values: &[],
         },
@@ -7402,7 +10085,7 @@ pub mod shapes {
             max: Some(1000),
             pattern: Some(Pattern {
                 regex: ".*",
-                matches: pattern_23,
+                matches: pattern_13,
             }),
             values: &[],
         },
@@ -7430,7 +10113,7 @@ pub mod shapes {
             max: Some(256),
             pattern: Some(Pattern {
                 regex: "[a-zA-Z0-9\\._:\\/=+\\-@ ]+",
-                matches: pattern_28,
+                matches: pattern_34,
             }),
             values: &[],
         },
@@ -7464,9 +10147,35 @@ pub mod shapes {
             max: Some(100),
             pattern: Some(Pattern {
                 regex: ".*",
-                matches: pattern_23,
+                matches: pattern_13,
             }),
             values: &[],
+        },
+    };
+
+    pub static TOPIC: Shape = Shape {
+        name: "Topic",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(249),
+            pattern: Some(Pattern {
+                regex: "[^.]([a-zA-Z0-9\\-_.]+)",
+                matches: pattern_35,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static TOPICS: Shape = Shape {
+        name: "Topics",
+        sensitive: false,
+        kind: ShapeKind::List {
+            member: &TOPIC,
+            min: Some(1),
+            max: Some(1),
+            flattened: false,
+            member_name: None,
         },
     };
 
@@ -7506,6 +10215,40 @@ pub mod shapes {
             max: None,
             pattern: None,
             values: &["Active", "PassThrough"],
+        },
+    };
+
+    pub static TUMBLING_WINDOW_IN_SECONDS: Shape = Shape {
+        name: "TumblingWindowInSeconds",
+        sensitive: false,
+        kind: ShapeKind::Integer {
+            min: Some(0),
+            max: Some(900),
+        },
+    };
+
+    pub static URI: Shape = Shape {
+        name: "URI",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(1),
+            max: Some(200),
+            pattern: Some(Pattern {
+                regex: "[ a-zA-Z0-9-\\/*:_+=.@-]*",
+                matches: pattern_36,
+            }),
+            values: &[],
+        },
+    };
+
+    pub static UUID_STRING: Shape = Shape {
+        name: "UUIDString",
+        sensitive: false,
+        kind: ShapeKind::String {
+            min: Some(36),
+            max: Some(36),
+            pattern: None,
+            values: &[],
         },
     };
 
@@ -7552,6 +10295,169 @@ pub mod shapes {
                 Member {
                     name: "RevisionId",
                     shape: &STRING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+            ],
+        },
+    };
+
+    pub static UPDATE_EVENT_SOURCE_MAPPING_REQUEST: Shape = Shape {
+        name: "UpdateEventSourceMappingRequest",
+        sensitive: false,
+        kind: ShapeKind::Structure {
+            members: &[
+                Member {
+                    name: "UUID",
+                    shape: &UUID_STRING,
+                    required: true,
+                    location_name: Some("UUID"),
+                    flattened: false,
+                },
+                Member {
+                    name: "FunctionName",
+                    shape: &NAMESPACED_FUNCTION_NAME,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "Enabled",
+                    shape: &ENABLED,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BatchSize",
+                    shape: &BATCH_SIZE,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FilterCriteria",
+                    shape: &FILTER_CRITERIA,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "KMSKeyArn",
+                    shape: &KMS_KEY_ARN,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MetricsConfig",
+                    shape: &EVENT_SOURCE_MAPPING_METRICS_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "LoggingConfig",
+                    shape: &EVENT_SOURCE_MAPPING_LOGGING_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ScalingConfig",
+                    shape: &SCALING_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MaximumBatchingWindowInSeconds",
+                    shape: &MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ParallelizationFactor",
+                    shape: &PARALLELIZATION_FACTOR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DestinationConfig",
+                    shape: &DESTINATION_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MaximumRecordAgeInSeconds",
+                    shape: &MAXIMUM_RECORD_AGE_IN_SECONDS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "BisectBatchOnFunctionError",
+                    shape: &BISECT_BATCH_ON_FUNCTION_ERROR,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "MaximumRetryAttempts",
+                    shape: &MAXIMUM_RETRY_ATTEMPTS_EVENT_SOURCE_MAPPING,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "TumblingWindowInSeconds",
+                    shape: &TUMBLING_WINDOW_IN_SECONDS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SourceAccessConfigurations",
+                    shape: &SOURCE_ACCESS_CONFIGURATIONS,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "FunctionResponseTypes",
+                    shape: &FUNCTION_RESPONSE_TYPE_LIST,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "AmazonManagedKafkaEventSourceConfig",
+                    shape: &AMAZON_MANAGED_KAFKA_EVENT_SOURCE_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "SelfManagedKafkaEventSourceConfig",
+                    shape: &SELF_MANAGED_KAFKA_EVENT_SOURCE_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "DocumentDBEventSourceConfig",
+                    shape: &DOCUMENT_DB_EVENT_SOURCE_CONFIG,
+                    required: false,
+                    location_name: None,
+                    flattened: false,
+                },
+                Member {
+                    name: "ProvisionedPollerConfig",
+                    shape: &PROVISIONED_POLLER_CONFIG,
                     required: false,
                     location_name: None,
                     flattened: false,
@@ -7882,7 +10788,7 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: "(\\$LATEST|[0-9]+)",
-                matches: pattern_29,
+                matches: pattern_37,
             }),
             values: &[],
         },
@@ -7896,7 +10802,7 @@ pub mod shapes {
             max: Some(1024),
             pattern: Some(Pattern {
                 regex: "(\\$LATEST(\\.PUBLISHED)?|[0-9]+)",
-                matches: pattern_30,
+                matches: pattern_38,
             }),
             values: &[],
         },
@@ -8036,8 +10942,14 @@ pub mod shapes {
         )
     }
 
-    /// `$|kafka://([^.]([a-zA-Z0-9\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)`, whole value.
+    /// `[^ /\.$\x22]*`, whole value.
     fn pattern_4(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(&RE, "^(?:[^ /\\.$\\x22]*)$", value)
+    }
+
+    /// `$|kafka://([^.]([a-zA-Z0-9\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)`, whole value.
+    fn pattern_5(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -8047,7 +10959,7 @@ pub mod shapes {
     }
 
     /// `arn:([a-zA-Z0-9-]+):lambda:([a-zA-Z0-9-]+):(\d{12}):function:([a-zA-Z0-9_-]+):(\$LATEST(?:\.PUBLISHED)?|[0-9]+)/durable-execution/([a-zA-Z0-9_-]+)/([a-zA-Z0-9_-]+)`, whole value.
-    fn pattern_5(value: &str) -> bool {
+    fn pattern_6(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -8057,19 +10969,39 @@ pub mod shapes {
     }
 
     /// `[a-zA-Z0-9-_]+`, whole value.
-    fn pattern_6(value: &str) -> bool {
+    fn pattern_7(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[a-zA-Z0-9-_]+)$", value)
     }
 
+    /// `(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9])\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\-]*[A-Za-z0-9]):[0-9]{1,5}`, whole value.
+    fn pattern_8(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\\-]*[a-zA-Z0-9])\\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\\-]*[A-Za-z0-9]):[0-9]{1,5})$",
+            value,
+        )
+    }
+
     /// `[a-zA-Z]([a-zA-Z0-9_])+`, whole value.
-    fn pattern_7(value: &str) -> bool {
+    fn pattern_9(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[a-zA-Z]([a-zA-Z0-9_])+)$", value)
     }
 
+    /// `arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`, whole value.
+    fn pattern_10(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(
+            &RE,
+            "^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$",
+            value,
+        )
+    }
+
     /// `arn:aws[a-zA-Z-]*:elasticfilesystem:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:access-point/fsap-[a-f0-9]{17}$|^arn:aws[-a-z]*:s3files:[0-9a-z-:]+:file-system/fs-[0-9a-f]{17,40}/access-point/fsap-[0-9a-f]{17,40}`, whole value.
-    fn pattern_8(value: &str) -> bool {
+    fn pattern_11(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -8078,8 +11010,20 @@ pub mod shapes {
         )
     }
 
+    /// `[A-Za-z]+Exception`, whole value.
+    fn pattern_12(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(&RE, "^(?:[A-Za-z]+Exception)$", value)
+    }
+
+    /// `.*`, whole value.
+    fn pattern_13(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(&RE, "^(?:.*)$", value)
+    }
+
     /// `arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?`, whole value.
-    fn pattern_9(value: &str) -> bool {
+    fn pattern_14(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -8089,7 +11033,7 @@ pub mod shapes {
     }
 
     /// `(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?`, whole value.
-    fn pattern_10(value: &str) -> bool {
+    fn pattern_15(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -8099,7 +11043,7 @@ pub mod shapes {
     }
 
     /// `arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:runtime/.+`, whole value.
-    fn pattern_11(value: &str) -> bool {
+    fn pattern_16(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -8109,19 +11053,19 @@ pub mod shapes {
     }
 
     /// `[^\s]+`, whole value.
-    fn pattern_12(value: &str) -> bool {
+    fn pattern_17(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[^\\s]+)$", value)
     }
 
     /// `(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()`, whole value.
-    fn pattern_13(value: &str) -> bool {
+    fn pattern_18(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|())$", value)
     }
 
     /// `((arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+))`, whole value.
-    fn pattern_14(value: &str) -> bool {
+    fn pattern_19(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -8131,19 +11075,19 @@ pub mod shapes {
     }
 
     /// `/mnt/[a-zA-Z0-9-_.]+`, whole value.
-    fn pattern_15(value: &str) -> bool {
+    fn pattern_20(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:/mnt/[a-zA-Z0-9-_.]+)$", value)
     }
 
     /// `[\.\-_/#A-Za-z0-9]+`, whole value.
-    fn pattern_16(value: &str) -> bool {
+    fn pattern_21(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[\\.\\-_/#A-Za-z0-9]+)$", value)
     }
 
     /// `ALL|(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}`, whole value.
-    fn pattern_17(value: &str) -> bool {
+    fn pattern_22(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -8153,7 +11097,7 @@ pub mod shapes {
     }
 
     /// `arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:function:[a-zA-Z0-9-_\.]+(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?`, whole value.
-    fn pattern_18(value: &str) -> bool {
+    fn pattern_23(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -8163,7 +11107,7 @@ pub mod shapes {
     }
 
     /// `(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?`, whole value.
-    fn pattern_19(value: &str) -> bool {
+    fn pattern_24(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -8173,7 +11117,7 @@ pub mod shapes {
     }
 
     /// `\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+`, whole value.
-    fn pattern_20(value: &str) -> bool {
+    fn pattern_25(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -8182,8 +11126,20 @@ pub mod shapes {
         )
     }
 
+    /// `[\s\S]*`, whole value.
+    fn pattern_26(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(&RE, "^(?:[\\s\\S]*)$", value)
+    }
+
+    /// `[a-zA-Z0-9-_]*`, whole value.
+    fn pattern_27(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(&RE, "^(?:[a-zA-Z0-9-_]*)$", value)
+    }
+
     /// `arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+`, whole value.
-    fn pattern_21(value: &str) -> bool {
+    fn pattern_28(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -8193,7 +11149,7 @@ pub mod shapes {
     }
 
     /// `((arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}::runtime:.+)|(arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:runtime/[A-Za-z0-9_.-]{1,128}/version/[A-Za-z0-9_.-]{1,128}))`, whole value.
-    fn pattern_22(value: &str) -> bool {
+    fn pattern_29(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(
             &RE,
@@ -8202,50 +11158,56 @@ pub mod shapes {
         )
     }
 
-    /// `.*`, whole value.
-    fn pattern_23(value: &str) -> bool {
+    /// `[a-zA-Z0-9-\/*:_+=.@-]*`, whole value.
+    fn pattern_30(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
-        regex_matches(&RE, "^(?:.*)$", value)
+        regex_matches(&RE, "^(?:[a-zA-Z0-9-\\/*:_+=.@-]*)$", value)
     }
 
     /// `sg-[0-9a-zA-Z]*`, whole value.
-    fn pattern_24(value: &str) -> bool {
+    fn pattern_31(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:sg-[0-9a-zA-Z]*)$", value)
     }
 
     /// `subnet-[0-9a-z]*`, whole value.
-    fn pattern_25(value: &str) -> bool {
+    fn pattern_32(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:subnet-[0-9a-z]*)$", value)
     }
 
     /// `([\p{L}\p{Z}\p{N}_.:/=+\-@]*)`, whole value.
-    fn pattern_26(value: &str) -> bool {
+    fn pattern_33(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*))$", value)
     }
 
-    /// `[A-Za-z]+Exception`, whole value.
-    fn pattern_27(value: &str) -> bool {
-        static RE: RegexCell = RegexCell::new();
-        regex_matches(&RE, "^(?:[A-Za-z]+Exception)$", value)
-    }
-
     /// `[a-zA-Z0-9\._:\/=+\-@ ]+`, whole value.
-    fn pattern_28(value: &str) -> bool {
+    fn pattern_34(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:[a-zA-Z0-9\\._:\\/=+\\-@ ]+)$", value)
     }
 
+    /// `[^.]([a-zA-Z0-9\-_.]+)`, whole value.
+    fn pattern_35(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(&RE, "^(?:[^.]([a-zA-Z0-9\\-_.]+))$", value)
+    }
+
+    /// `[ a-zA-Z0-9-\/*:_+=.@-]*`, whole value.
+    fn pattern_36(value: &str) -> bool {
+        static RE: RegexCell = RegexCell::new();
+        regex_matches(&RE, "^(?:[ a-zA-Z0-9-\\/*:_+=.@-]*)$", value)
+    }
+
     /// `(\$LATEST|[0-9]+)`, whole value.
-    fn pattern_29(value: &str) -> bool {
+    fn pattern_37(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:(\\$LATEST|[0-9]+))$", value)
     }
 
     /// `(\$LATEST(\.PUBLISHED)?|[0-9]+)`, whole value.
-    fn pattern_30(value: &str) -> bool {
+    fn pattern_38(value: &str) -> bool {
         static RE: RegexCell = RegexCell::new();
         regex_matches(&RE, "^(?:(\\$LATEST(\\.PUBLISHED)?|[0-9]+))$", value)
     }
@@ -8258,11 +11220,16 @@ pub mod shapes {
             "^(?:arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*))$",
             "^(?:arn:aws[a-zA-Z-]*:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:capacity-provider:[a-zA-Z0-9-_]+)$",
             "^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:code-signing-config:csc-[a-z0-9]{17})$",
+            "^(?:[^ /\\.$\\x22]*)$",
             "^(?:$|kafka://([^.]([a-zA-Z0-9\\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*))$",
             "^(?:arn:([a-zA-Z0-9-]+):lambda:([a-zA-Z0-9-]+):(\\d{12}):function:([a-zA-Z0-9_-]+):(\\$LATEST(?:\\.PUBLISHED)?|[0-9]+)/durable-execution/([a-zA-Z0-9_-]+)/([a-zA-Z0-9_-]+))$",
             "^(?:[a-zA-Z0-9-_]+)$",
+            "^(?:(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\\-]*[a-zA-Z0-9])\\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\\-]*[A-Za-z0-9]):[0-9]{1,5})$",
             "^(?:[a-zA-Z]([a-zA-Z0-9_])+)$",
+            "^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$",
             "^(?:arn:aws[a-zA-Z-]*:elasticfilesystem:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:access-point/fsap-[a-f0-9]{17}$|^arn:aws[-a-z]*:s3files:[0-9a-z-:]+:file-system/fs-[0-9a-f]{17,40}/access-point/fsap-[0-9a-f]{17,40})$",
+            "^(?:[A-Za-z]+Exception)$",
+            "^(?:.*)$",
             "^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?)$",
             "^(?:(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?)$",
             "^(?:arn:[a-z-]+:lambda:[a-z0-9-]+:\\d{12}:runtime/.+)$",
@@ -8275,14 +11242,17 @@ pub mod shapes {
             "^(?:arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:function:[a-zA-Z0-9-_\\.]+(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?)$",
             "^(?:(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?)$",
             "^(?:\\$(LATEST(\\.PUBLISHED)?)|[a-zA-Z0-9-_$]+)$",
+            "^(?:[\\s\\S]*)$",
+            "^(?:[a-zA-Z0-9-_]*)$",
             "^(?:arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+)$",
             "^(?:((arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}::runtime:.+)|(arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:runtime/[A-Za-z0-9_.-]{1,128}/version/[A-Za-z0-9_.-]{1,128})))$",
-            "^(?:.*)$",
+            "^(?:[a-zA-Z0-9-\\/*:_+=.@-]*)$",
             "^(?:sg-[0-9a-zA-Z]*)$",
             "^(?:subnet-[0-9a-z]*)$",
             "^(?:([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*))$",
-            "^(?:[A-Za-z]+Exception)$",
             "^(?:[a-zA-Z0-9\\._:\\/=+\\-@ ]+)$",
+            "^(?:[^.]([a-zA-Z0-9\\-_.]+))$",
+            "^(?:[ a-zA-Z0-9-\\/*:_+=.@-]*)$",
             "^(?:(\\$LATEST|[0-9]+))$",
             "^(?:(\\$LATEST(\\.PUBLISHED)?|[0-9]+))$",
         ];

@@ -66,6 +66,16 @@ pub enum Operation {
     DeleteFunctionEventInvokeConfig,
     /// Retrieves a list of configurations for asynchronous invocation for a Lambda Event Function.
     ListFunctionEventInvokeConfigs,
+    /// Creates a mapping between an event source and an Lambda Event Function.
+    CreateEventSourceMapping,
+    /// Returns details about an event source mapping.
+    GetEventSourceMapping,
+    /// Updates an event source mapping.
+    UpdateEventSourceMapping,
+    /// Deletes an event source mapping .
+    DeleteEventSourceMapping,
+    /// Lists event source mappings.
+    ListEventSourceMappings,
 }
 
 impl Operation {
@@ -94,6 +104,11 @@ impl Operation {
         Self::GetFunctionEventInvokeConfig,
         Self::DeleteFunctionEventInvokeConfig,
         Self::ListFunctionEventInvokeConfigs,
+        Self::CreateEventSourceMapping,
+        Self::GetEventSourceMapping,
+        Self::UpdateEventSourceMapping,
+        Self::DeleteEventSourceMapping,
+        Self::ListEventSourceMappings,
     ];
 
     /// The operation's name.
@@ -122,6 +137,11 @@ impl Operation {
             Self::GetFunctionEventInvokeConfig => "GetFunctionEventInvokeConfig",
             Self::DeleteFunctionEventInvokeConfig => "DeleteFunctionEventInvokeConfig",
             Self::ListFunctionEventInvokeConfigs => "ListFunctionEventInvokeConfigs",
+            Self::CreateEventSourceMapping => "CreateEventSourceMapping",
+            Self::GetEventSourceMapping => "GetEventSourceMapping",
+            Self::UpdateEventSourceMapping => "UpdateEventSourceMapping",
+            Self::DeleteEventSourceMapping => "DeleteEventSourceMapping",
+            Self::ListEventSourceMappings => "ListEventSourceMappings",
         }
     }
 
@@ -151,6 +171,11 @@ impl Operation {
             "GetFunctionEventInvokeConfig" => Some(Self::GetFunctionEventInvokeConfig),
             "DeleteFunctionEventInvokeConfig" => Some(Self::DeleteFunctionEventInvokeConfig),
             "ListFunctionEventInvokeConfigs" => Some(Self::ListFunctionEventInvokeConfigs),
+            "CreateEventSourceMapping" => Some(Self::CreateEventSourceMapping),
+            "GetEventSourceMapping" => Some(Self::GetEventSourceMapping),
+            "UpdateEventSourceMapping" => Some(Self::UpdateEventSourceMapping),
+            "DeleteEventSourceMapping" => Some(Self::DeleteEventSourceMapping),
+            "ListEventSourceMappings" => Some(Self::ListEventSourceMappings),
             _ => None,
         }
     }
@@ -187,6 +212,11 @@ impl Operation {
             Self::ListFunctionEventInvokeConfigs => {
                 &shapes::LIST_FUNCTION_EVENT_INVOKE_CONFIGS_REQUEST
             }
+            Self::CreateEventSourceMapping => &shapes::CREATE_EVENT_SOURCE_MAPPING_REQUEST,
+            Self::GetEventSourceMapping => &shapes::GET_EVENT_SOURCE_MAPPING_REQUEST,
+            Self::UpdateEventSourceMapping => &shapes::UPDATE_EVENT_SOURCE_MAPPING_REQUEST,
+            Self::DeleteEventSourceMapping => &shapes::DELETE_EVENT_SOURCE_MAPPING_REQUEST,
+            Self::ListEventSourceMappings => &shapes::LIST_EVENT_SOURCE_MAPPINGS_REQUEST,
         }
     }
 
@@ -218,6 +248,11 @@ impl Operation {
             Self::ListFunctionEventInvokeConfigs => {
                 Some(&shapes::LIST_FUNCTION_EVENT_INVOKE_CONFIGS_RESPONSE)
             }
+            Self::CreateEventSourceMapping => Some(&shapes::EVENT_SOURCE_MAPPING_CONFIGURATION),
+            Self::GetEventSourceMapping => Some(&shapes::EVENT_SOURCE_MAPPING_CONFIGURATION),
+            Self::UpdateEventSourceMapping => Some(&shapes::EVENT_SOURCE_MAPPING_CONFIGURATION),
+            Self::DeleteEventSourceMapping => Some(&shapes::EVENT_SOURCE_MAPPING_CONFIGURATION),
+            Self::ListEventSourceMappings => Some(&shapes::LIST_EVENT_SOURCE_MAPPINGS_RESPONSE),
         }
     }
 
@@ -247,6 +282,11 @@ impl Operation {
             Self::GetFunctionEventInvokeConfig => None,
             Self::DeleteFunctionEventInvokeConfig => None,
             Self::ListFunctionEventInvokeConfigs => None,
+            Self::CreateEventSourceMapping => None,
+            Self::GetEventSourceMapping => None,
+            Self::UpdateEventSourceMapping => None,
+            Self::DeleteEventSourceMapping => None,
+            Self::ListEventSourceMappings => None,
         }
     }
 
@@ -463,6 +503,41 @@ impl Operation {
                 errors::TOO_MANY_REQUESTS_EXCEPTION.name,
                 errors::RESOURCE_NOT_FOUND_EXCEPTION.name,
             ],
+            Self::CreateEventSourceMapping => &[
+                errors::INVALID_PARAMETER_VALUE_EXCEPTION.name,
+                errors::RESOURCE_CONFLICT_EXCEPTION.name,
+                errors::SERVICE_EXCEPTION.name,
+                errors::TOO_MANY_REQUESTS_EXCEPTION.name,
+                errors::RESOURCE_NOT_FOUND_EXCEPTION.name,
+            ],
+            Self::GetEventSourceMapping => &[
+                errors::INVALID_PARAMETER_VALUE_EXCEPTION.name,
+                errors::SERVICE_EXCEPTION.name,
+                errors::TOO_MANY_REQUESTS_EXCEPTION.name,
+                errors::RESOURCE_NOT_FOUND_EXCEPTION.name,
+            ],
+            Self::UpdateEventSourceMapping => &[
+                errors::INVALID_PARAMETER_VALUE_EXCEPTION.name,
+                errors::RESOURCE_IN_USE_EXCEPTION.name,
+                errors::RESOURCE_CONFLICT_EXCEPTION.name,
+                errors::SERVICE_EXCEPTION.name,
+                errors::TOO_MANY_REQUESTS_EXCEPTION.name,
+                errors::RESOURCE_NOT_FOUND_EXCEPTION.name,
+            ],
+            Self::DeleteEventSourceMapping => &[
+                errors::INVALID_PARAMETER_VALUE_EXCEPTION.name,
+                errors::RESOURCE_IN_USE_EXCEPTION.name,
+                errors::RESOURCE_CONFLICT_EXCEPTION.name,
+                errors::SERVICE_EXCEPTION.name,
+                errors::TOO_MANY_REQUESTS_EXCEPTION.name,
+                errors::RESOURCE_NOT_FOUND_EXCEPTION.name,
+            ],
+            Self::ListEventSourceMappings => &[
+                errors::INVALID_PARAMETER_VALUE_EXCEPTION.name,
+                errors::SERVICE_EXCEPTION.name,
+                errors::TOO_MANY_REQUESTS_EXCEPTION.name,
+                errors::RESOURCE_NOT_FOUND_EXCEPTION.name,
+            ],
         }
     }
 
@@ -492,6 +567,11 @@ impl Operation {
             Self::GetFunctionEventInvokeConfig => &bindings::GET_FUNCTION_EVENT_INVOKE_CONFIG,
             Self::DeleteFunctionEventInvokeConfig => &bindings::DELETE_FUNCTION_EVENT_INVOKE_CONFIG,
             Self::ListFunctionEventInvokeConfigs => &bindings::LIST_FUNCTION_EVENT_INVOKE_CONFIGS,
+            Self::CreateEventSourceMapping => &bindings::CREATE_EVENT_SOURCE_MAPPING,
+            Self::GetEventSourceMapping => &bindings::GET_EVENT_SOURCE_MAPPING,
+            Self::UpdateEventSourceMapping => &bindings::UPDATE_EVENT_SOURCE_MAPPING,
+            Self::DeleteEventSourceMapping => &bindings::DELETE_EVENT_SOURCE_MAPPING,
+            Self::ListEventSourceMappings => &bindings::LIST_EVENT_SOURCE_MAPPINGS,
         }
     }
 }
@@ -523,6 +603,11 @@ pub enum Request {
     GetFunctionEventInvokeConfig(GetFunctionEventInvokeConfigRequest),
     DeleteFunctionEventInvokeConfig(DeleteFunctionEventInvokeConfigRequest),
     ListFunctionEventInvokeConfigs(ListFunctionEventInvokeConfigsRequest),
+    CreateEventSourceMapping(CreateEventSourceMappingRequest),
+    GetEventSourceMapping(GetEventSourceMappingRequest),
+    UpdateEventSourceMapping(UpdateEventSourceMappingRequest),
+    DeleteEventSourceMapping(DeleteEventSourceMappingRequest),
+    ListEventSourceMappings(ListEventSourceMappingsRequest),
 }
 
 impl Request {
@@ -552,6 +637,11 @@ impl Request {
             Self::GetFunctionEventInvokeConfig(_) => Operation::GetFunctionEventInvokeConfig,
             Self::DeleteFunctionEventInvokeConfig(_) => Operation::DeleteFunctionEventInvokeConfig,
             Self::ListFunctionEventInvokeConfigs(_) => Operation::ListFunctionEventInvokeConfigs,
+            Self::CreateEventSourceMapping(_) => Operation::CreateEventSourceMapping,
+            Self::GetEventSourceMapping(_) => Operation::GetEventSourceMapping,
+            Self::UpdateEventSourceMapping(_) => Operation::UpdateEventSourceMapping,
+            Self::DeleteEventSourceMapping(_) => Operation::DeleteEventSourceMapping,
+            Self::ListEventSourceMappings(_) => Operation::ListEventSourceMappings,
         }
     }
 
@@ -608,6 +698,21 @@ impl Request {
             }
             Operation::ListFunctionEventInvokeConfigs => {
                 Self::ListFunctionEventInvokeConfigs(serde_json::from_value(value)?)
+            }
+            Operation::CreateEventSourceMapping => {
+                Self::CreateEventSourceMapping(serde_json::from_value(value)?)
+            }
+            Operation::GetEventSourceMapping => {
+                Self::GetEventSourceMapping(serde_json::from_value(value)?)
+            }
+            Operation::UpdateEventSourceMapping => {
+                Self::UpdateEventSourceMapping(serde_json::from_value(value)?)
+            }
+            Operation::DeleteEventSourceMapping => {
+                Self::DeleteEventSourceMapping(serde_json::from_value(value)?)
+            }
+            Operation::ListEventSourceMappings => {
+                Self::ListEventSourceMappings(serde_json::from_value(value)?)
             }
         })
     }
@@ -672,6 +777,21 @@ impl Request {
             }
             Operation::ListFunctionEventInvokeConfigs => {
                 Self::ListFunctionEventInvokeConfigs(serde_json::from_value(value)?)
+            }
+            Operation::CreateEventSourceMapping => {
+                Self::CreateEventSourceMapping(serde_json::from_value(value)?)
+            }
+            Operation::GetEventSourceMapping => {
+                Self::GetEventSourceMapping(serde_json::from_value(value)?)
+            }
+            Operation::UpdateEventSourceMapping => {
+                Self::UpdateEventSourceMapping(serde_json::from_value(value)?)
+            }
+            Operation::DeleteEventSourceMapping => {
+                Self::DeleteEventSourceMapping(serde_json::from_value(value)?)
+            }
+            Operation::ListEventSourceMappings => {
+                Self::ListEventSourceMappings(serde_json::from_value(value)?)
             }
         })
     }
@@ -911,6 +1031,61 @@ pub trait Lambda: Send + Sync + 'static {
             "ListFunctionEventInvokeConfigs",
         )))
     }
+
+    /// Creates a mapping between an event source and an Lambda Event Function.
+    fn create_event_source_mapping(
+        &self,
+        input: CreateEventSourceMappingRequest,
+    ) -> impl Future<Output = Result<EventSourceMappingConfiguration, ApiError>> + Send {
+        let _ = input;
+        std::future::ready(Err(ApiError::unsupported_operation(
+            "CreateEventSourceMapping",
+        )))
+    }
+
+    /// Returns details about an event source mapping.
+    fn get_event_source_mapping(
+        &self,
+        input: GetEventSourceMappingRequest,
+    ) -> impl Future<Output = Result<EventSourceMappingConfiguration, ApiError>> + Send {
+        let _ = input;
+        std::future::ready(Err(ApiError::unsupported_operation(
+            "GetEventSourceMapping",
+        )))
+    }
+
+    /// Updates an event source mapping.
+    fn update_event_source_mapping(
+        &self,
+        input: UpdateEventSourceMappingRequest,
+    ) -> impl Future<Output = Result<EventSourceMappingConfiguration, ApiError>> + Send {
+        let _ = input;
+        std::future::ready(Err(ApiError::unsupported_operation(
+            "UpdateEventSourceMapping",
+        )))
+    }
+
+    /// Deletes an event source mapping .
+    fn delete_event_source_mapping(
+        &self,
+        input: DeleteEventSourceMappingRequest,
+    ) -> impl Future<Output = Result<EventSourceMappingConfiguration, ApiError>> + Send {
+        let _ = input;
+        std::future::ready(Err(ApiError::unsupported_operation(
+            "DeleteEventSourceMapping",
+        )))
+    }
+
+    /// Lists event source mappings.
+    fn list_event_source_mappings(
+        &self,
+        input: ListEventSourceMappingsRequest,
+    ) -> impl Future<Output = Result<ListEventSourceMappingsResponse, ApiError>> + Send {
+        let _ = input;
+        std::future::ready(Err(ApiError::unsupported_operation(
+            "ListEventSourceMappings",
+        )))
+    }
 }
 
 /// Runs `request` on `backend`: the output's members (for [`crate::rest`] to place by
@@ -977,6 +1152,21 @@ pub async fn dispatch<B: Lambda>(backend: &B, request: Request) -> Result<Reply,
             &backend.list_function_event_invoke_configs(input).await?,
             None,
         ),
+        Request::CreateEventSourceMapping(input) => {
+            reply(&backend.create_event_source_mapping(input).await?, None)
+        }
+        Request::GetEventSourceMapping(input) => {
+            reply(&backend.get_event_source_mapping(input).await?, None)
+        }
+        Request::UpdateEventSourceMapping(input) => {
+            reply(&backend.update_event_source_mapping(input).await?, None)
+        }
+        Request::DeleteEventSourceMapping(input) => {
+            reply(&backend.delete_event_source_mapping(input).await?, None)
+        }
+        Request::ListEventSourceMappings(input) => {
+            reply(&backend.list_event_source_mappings(input).await?, None)
+        }
     }
 }
 
@@ -3215,6 +3405,1007 @@ pub mod bindings {
                 member: "NextMarker",
                 location: Location::Body,
                 name: "NextMarker",
+            },
+        ],
+    };
+
+    pub static CREATE_EVENT_SOURCE_MAPPING: Binding = Binding {
+        operation: "CreateEventSourceMapping",
+        method: "POST",
+        uri: "/2015-03-31/event-source-mappings",
+        status: 202,
+        input: &[
+            MemberBinding {
+                member: "EventSourceArn",
+                location: Location::Body,
+                name: "EventSourceArn",
+            },
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Body,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "Enabled",
+                location: Location::Body,
+                name: "Enabled",
+            },
+            MemberBinding {
+                member: "BatchSize",
+                location: Location::Body,
+                name: "BatchSize",
+            },
+            MemberBinding {
+                member: "FilterCriteria",
+                location: Location::Body,
+                name: "FilterCriteria",
+            },
+            MemberBinding {
+                member: "KMSKeyArn",
+                location: Location::Body,
+                name: "KMSKeyArn",
+            },
+            MemberBinding {
+                member: "MetricsConfig",
+                location: Location::Body,
+                name: "MetricsConfig",
+            },
+            MemberBinding {
+                member: "LoggingConfig",
+                location: Location::Body,
+                name: "LoggingConfig",
+            },
+            MemberBinding {
+                member: "ScalingConfig",
+                location: Location::Body,
+                name: "ScalingConfig",
+            },
+            MemberBinding {
+                member: "MaximumBatchingWindowInSeconds",
+                location: Location::Body,
+                name: "MaximumBatchingWindowInSeconds",
+            },
+            MemberBinding {
+                member: "ParallelizationFactor",
+                location: Location::Body,
+                name: "ParallelizationFactor",
+            },
+            MemberBinding {
+                member: "StartingPosition",
+                location: Location::Body,
+                name: "StartingPosition",
+            },
+            MemberBinding {
+                member: "StartingPositionTimestamp",
+                location: Location::Body,
+                name: "StartingPositionTimestamp",
+            },
+            MemberBinding {
+                member: "DestinationConfig",
+                location: Location::Body,
+                name: "DestinationConfig",
+            },
+            MemberBinding {
+                member: "MaximumRecordAgeInSeconds",
+                location: Location::Body,
+                name: "MaximumRecordAgeInSeconds",
+            },
+            MemberBinding {
+                member: "BisectBatchOnFunctionError",
+                location: Location::Body,
+                name: "BisectBatchOnFunctionError",
+            },
+            MemberBinding {
+                member: "MaximumRetryAttempts",
+                location: Location::Body,
+                name: "MaximumRetryAttempts",
+            },
+            MemberBinding {
+                member: "Tags",
+                location: Location::Body,
+                name: "Tags",
+            },
+            MemberBinding {
+                member: "TumblingWindowInSeconds",
+                location: Location::Body,
+                name: "TumblingWindowInSeconds",
+            },
+            MemberBinding {
+                member: "Topics",
+                location: Location::Body,
+                name: "Topics",
+            },
+            MemberBinding {
+                member: "Queues",
+                location: Location::Body,
+                name: "Queues",
+            },
+            MemberBinding {
+                member: "SourceAccessConfigurations",
+                location: Location::Body,
+                name: "SourceAccessConfigurations",
+            },
+            MemberBinding {
+                member: "SelfManagedEventSource",
+                location: Location::Body,
+                name: "SelfManagedEventSource",
+            },
+            MemberBinding {
+                member: "FunctionResponseTypes",
+                location: Location::Body,
+                name: "FunctionResponseTypes",
+            },
+            MemberBinding {
+                member: "AmazonManagedKafkaEventSourceConfig",
+                location: Location::Body,
+                name: "AmazonManagedKafkaEventSourceConfig",
+            },
+            MemberBinding {
+                member: "SelfManagedKafkaEventSourceConfig",
+                location: Location::Body,
+                name: "SelfManagedKafkaEventSourceConfig",
+            },
+            MemberBinding {
+                member: "DocumentDBEventSourceConfig",
+                location: Location::Body,
+                name: "DocumentDBEventSourceConfig",
+            },
+            MemberBinding {
+                member: "ProvisionedPollerConfig",
+                location: Location::Body,
+                name: "ProvisionedPollerConfig",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "UUID",
+                location: Location::Body,
+                name: "UUID",
+            },
+            MemberBinding {
+                member: "StartingPosition",
+                location: Location::Body,
+                name: "StartingPosition",
+            },
+            MemberBinding {
+                member: "StartingPositionTimestamp",
+                location: Location::Body,
+                name: "StartingPositionTimestamp",
+            },
+            MemberBinding {
+                member: "BatchSize",
+                location: Location::Body,
+                name: "BatchSize",
+            },
+            MemberBinding {
+                member: "MaximumBatchingWindowInSeconds",
+                location: Location::Body,
+                name: "MaximumBatchingWindowInSeconds",
+            },
+            MemberBinding {
+                member: "ParallelizationFactor",
+                location: Location::Body,
+                name: "ParallelizationFactor",
+            },
+            MemberBinding {
+                member: "EventSourceArn",
+                location: Location::Body,
+                name: "EventSourceArn",
+            },
+            MemberBinding {
+                member: "FilterCriteria",
+                location: Location::Body,
+                name: "FilterCriteria",
+            },
+            MemberBinding {
+                member: "FilterCriteriaError",
+                location: Location::Body,
+                name: "FilterCriteriaError",
+            },
+            MemberBinding {
+                member: "KMSKeyArn",
+                location: Location::Body,
+                name: "KMSKeyArn",
+            },
+            MemberBinding {
+                member: "MetricsConfig",
+                location: Location::Body,
+                name: "MetricsConfig",
+            },
+            MemberBinding {
+                member: "LoggingConfig",
+                location: Location::Body,
+                name: "LoggingConfig",
+            },
+            MemberBinding {
+                member: "ScalingConfig",
+                location: Location::Body,
+                name: "ScalingConfig",
+            },
+            MemberBinding {
+                member: "FunctionArn",
+                location: Location::Body,
+                name: "FunctionArn",
+            },
+            MemberBinding {
+                member: "LastModified",
+                location: Location::Body,
+                name: "LastModified",
+            },
+            MemberBinding {
+                member: "LastProcessingResult",
+                location: Location::Body,
+                name: "LastProcessingResult",
+            },
+            MemberBinding {
+                member: "State",
+                location: Location::Body,
+                name: "State",
+            },
+            MemberBinding {
+                member: "StateTransitionReason",
+                location: Location::Body,
+                name: "StateTransitionReason",
+            },
+            MemberBinding {
+                member: "DestinationConfig",
+                location: Location::Body,
+                name: "DestinationConfig",
+            },
+            MemberBinding {
+                member: "Topics",
+                location: Location::Body,
+                name: "Topics",
+            },
+            MemberBinding {
+                member: "Queues",
+                location: Location::Body,
+                name: "Queues",
+            },
+            MemberBinding {
+                member: "SourceAccessConfigurations",
+                location: Location::Body,
+                name: "SourceAccessConfigurations",
+            },
+            MemberBinding {
+                member: "SelfManagedEventSource",
+                location: Location::Body,
+                name: "SelfManagedEventSource",
+            },
+            MemberBinding {
+                member: "MaximumRecordAgeInSeconds",
+                location: Location::Body,
+                name: "MaximumRecordAgeInSeconds",
+            },
+            MemberBinding {
+                member: "BisectBatchOnFunctionError",
+                location: Location::Body,
+                name: "BisectBatchOnFunctionError",
+            },
+            MemberBinding {
+                member: "MaximumRetryAttempts",
+                location: Location::Body,
+                name: "MaximumRetryAttempts",
+            },
+            MemberBinding {
+                member: "TumblingWindowInSeconds",
+                location: Location::Body,
+                name: "TumblingWindowInSeconds",
+            },
+            MemberBinding {
+                member: "FunctionResponseTypes",
+                location: Location::Body,
+                name: "FunctionResponseTypes",
+            },
+            MemberBinding {
+                member: "AmazonManagedKafkaEventSourceConfig",
+                location: Location::Body,
+                name: "AmazonManagedKafkaEventSourceConfig",
+            },
+            MemberBinding {
+                member: "SelfManagedKafkaEventSourceConfig",
+                location: Location::Body,
+                name: "SelfManagedKafkaEventSourceConfig",
+            },
+            MemberBinding {
+                member: "DocumentDBEventSourceConfig",
+                location: Location::Body,
+                name: "DocumentDBEventSourceConfig",
+            },
+            MemberBinding {
+                member: "EventSourceMappingArn",
+                location: Location::Body,
+                name: "EventSourceMappingArn",
+            },
+            MemberBinding {
+                member: "ProvisionedPollerConfig",
+                location: Location::Body,
+                name: "ProvisionedPollerConfig",
+            },
+        ],
+    };
+
+    pub static GET_EVENT_SOURCE_MAPPING: Binding = Binding {
+        operation: "GetEventSourceMapping",
+        method: "GET",
+        uri: "/2015-03-31/event-source-mappings/{UUID}",
+        status: 200,
+        input: &[MemberBinding {
+            member: "UUID",
+            location: Location::Uri,
+            name: "UUID",
+        }],
+        output: &[
+            MemberBinding {
+                member: "UUID",
+                location: Location::Body,
+                name: "UUID",
+            },
+            MemberBinding {
+                member: "StartingPosition",
+                location: Location::Body,
+                name: "StartingPosition",
+            },
+            MemberBinding {
+                member: "StartingPositionTimestamp",
+                location: Location::Body,
+                name: "StartingPositionTimestamp",
+            },
+            MemberBinding {
+                member: "BatchSize",
+                location: Location::Body,
+                name: "BatchSize",
+            },
+            MemberBinding {
+                member: "MaximumBatchingWindowInSeconds",
+                location: Location::Body,
+                name: "MaximumBatchingWindowInSeconds",
+            },
+            MemberBinding {
+                member: "ParallelizationFactor",
+                location: Location::Body,
+                name: "ParallelizationFactor",
+            },
+            MemberBinding {
+                member: "EventSourceArn",
+                location: Location::Body,
+                name: "EventSourceArn",
+            },
+            MemberBinding {
+                member: "FilterCriteria",
+                location: Location::Body,
+                name: "FilterCriteria",
+            },
+            MemberBinding {
+                member: "FilterCriteriaError",
+                location: Location::Body,
+                name: "FilterCriteriaError",
+            },
+            MemberBinding {
+                member: "KMSKeyArn",
+                location: Location::Body,
+                name: "KMSKeyArn",
+            },
+            MemberBinding {
+                member: "MetricsConfig",
+                location: Location::Body,
+                name: "MetricsConfig",
+            },
+            MemberBinding {
+                member: "LoggingConfig",
+                location: Location::Body,
+                name: "LoggingConfig",
+            },
+            MemberBinding {
+                member: "ScalingConfig",
+                location: Location::Body,
+                name: "ScalingConfig",
+            },
+            MemberBinding {
+                member: "FunctionArn",
+                location: Location::Body,
+                name: "FunctionArn",
+            },
+            MemberBinding {
+                member: "LastModified",
+                location: Location::Body,
+                name: "LastModified",
+            },
+            MemberBinding {
+                member: "LastProcessingResult",
+                location: Location::Body,
+                name: "LastProcessingResult",
+            },
+            MemberBinding {
+                member: "State",
+                location: Location::Body,
+                name: "State",
+            },
+            MemberBinding {
+                member: "StateTransitionReason",
+                location: Location::Body,
+                name: "StateTransitionReason",
+            },
+            MemberBinding {
+                member: "DestinationConfig",
+                location: Location::Body,
+                name: "DestinationConfig",
+            },
+            MemberBinding {
+                member: "Topics",
+                location: Location::Body,
+                name: "Topics",
+            },
+            MemberBinding {
+                member: "Queues",
+                location: Location::Body,
+                name: "Queues",
+            },
+            MemberBinding {
+                member: "SourceAccessConfigurations",
+                location: Location::Body,
+                name: "SourceAccessConfigurations",
+            },
+            MemberBinding {
+                member: "SelfManagedEventSource",
+                location: Location::Body,
+                name: "SelfManagedEventSource",
+            },
+            MemberBinding {
+                member: "MaximumRecordAgeInSeconds",
+                location: Location::Body,
+                name: "MaximumRecordAgeInSeconds",
+            },
+            MemberBinding {
+                member: "BisectBatchOnFunctionError",
+                location: Location::Body,
+                name: "BisectBatchOnFunctionError",
+            },
+            MemberBinding {
+                member: "MaximumRetryAttempts",
+                location: Location::Body,
+                name: "MaximumRetryAttempts",
+            },
+            MemberBinding {
+                member: "TumblingWindowInSeconds",
+                location: Location::Body,
+                name: "TumblingWindowInSeconds",
+            },
+            MemberBinding {
+                member: "FunctionResponseTypes",
+                location: Location::Body,
+                name: "FunctionResponseTypes",
+            },
+            MemberBinding {
+                member: "AmazonManagedKafkaEventSourceConfig",
+                location: Location::Body,
+                name: "AmazonManagedKafkaEventSourceConfig",
+            },
+            MemberBinding {
+                member: "SelfManagedKafkaEventSourceConfig",
+                location: Location::Body,
+                name: "SelfManagedKafkaEventSourceConfig",
+            },
+            MemberBinding {
+                member: "DocumentDBEventSourceConfig",
+                location: Location::Body,
+                name: "DocumentDBEventSourceConfig",
+            },
+            MemberBinding {
+                member: "EventSourceMappingArn",
+                location: Location::Body,
+                name: "EventSourceMappingArn",
+            },
+            MemberBinding {
+                member: "ProvisionedPollerConfig",
+                location: Location::Body,
+                name: "ProvisionedPollerConfig",
+            },
+        ],
+    };
+
+    pub static UPDATE_EVENT_SOURCE_MAPPING: Binding = Binding {
+        operation: "UpdateEventSourceMapping",
+        method: "PUT",
+        uri: "/2015-03-31/event-source-mappings/{UUID}",
+        status: 202,
+        input: &[
+            MemberBinding {
+                member: "UUID",
+                location: Location::Uri,
+                name: "UUID",
+            },
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Body,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "Enabled",
+                location: Location::Body,
+                name: "Enabled",
+            },
+            MemberBinding {
+                member: "BatchSize",
+                location: Location::Body,
+                name: "BatchSize",
+            },
+            MemberBinding {
+                member: "FilterCriteria",
+                location: Location::Body,
+                name: "FilterCriteria",
+            },
+            MemberBinding {
+                member: "KMSKeyArn",
+                location: Location::Body,
+                name: "KMSKeyArn",
+            },
+            MemberBinding {
+                member: "MetricsConfig",
+                location: Location::Body,
+                name: "MetricsConfig",
+            },
+            MemberBinding {
+                member: "LoggingConfig",
+                location: Location::Body,
+                name: "LoggingConfig",
+            },
+            MemberBinding {
+                member: "ScalingConfig",
+                location: Location::Body,
+                name: "ScalingConfig",
+            },
+            MemberBinding {
+                member: "MaximumBatchingWindowInSeconds",
+                location: Location::Body,
+                name: "MaximumBatchingWindowInSeconds",
+            },
+            MemberBinding {
+                member: "ParallelizationFactor",
+                location: Location::Body,
+                name: "ParallelizationFactor",
+            },
+            MemberBinding {
+                member: "DestinationConfig",
+                location: Location::Body,
+                name: "DestinationConfig",
+            },
+            MemberBinding {
+                member: "MaximumRecordAgeInSeconds",
+                location: Location::Body,
+                name: "MaximumRecordAgeInSeconds",
+            },
+            MemberBinding {
+                member: "BisectBatchOnFunctionError",
+                location: Location::Body,
+                name: "BisectBatchOnFunctionError",
+            },
+            MemberBinding {
+                member: "MaximumRetryAttempts",
+                location: Location::Body,
+                name: "MaximumRetryAttempts",
+            },
+            MemberBinding {
+                member: "TumblingWindowInSeconds",
+                location: Location::Body,
+                name: "TumblingWindowInSeconds",
+            },
+            MemberBinding {
+                member: "SourceAccessConfigurations",
+                location: Location::Body,
+                name: "SourceAccessConfigurations",
+            },
+            MemberBinding {
+                member: "FunctionResponseTypes",
+                location: Location::Body,
+                name: "FunctionResponseTypes",
+            },
+            MemberBinding {
+                member: "AmazonManagedKafkaEventSourceConfig",
+                location: Location::Body,
+                name: "AmazonManagedKafkaEventSourceConfig",
+            },
+            MemberBinding {
+                member: "SelfManagedKafkaEventSourceConfig",
+                location: Location::Body,
+                name: "SelfManagedKafkaEventSourceConfig",
+            },
+            MemberBinding {
+                member: "DocumentDBEventSourceConfig",
+                location: Location::Body,
+                name: "DocumentDBEventSourceConfig",
+            },
+            MemberBinding {
+                member: "ProvisionedPollerConfig",
+                location: Location::Body,
+                name: "ProvisionedPollerConfig",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "UUID",
+                location: Location::Body,
+                name: "UUID",
+            },
+            MemberBinding {
+                member: "StartingPosition",
+                location: Location::Body,
+                name: "StartingPosition",
+            },
+            MemberBinding {
+                member: "StartingPositionTimestamp",
+                location: Location::Body,
+                name: "StartingPositionTimestamp",
+            },
+            MemberBinding {
+                member: "BatchSize",
+                location: Location::Body,
+                name: "BatchSize",
+            },
+            MemberBinding {
+                member: "MaximumBatchingWindowInSeconds",
+                location: Location::Body,
+                name: "MaximumBatchingWindowInSeconds",
+            },
+            MemberBinding {
+                member: "ParallelizationFactor",
+                location: Location::Body,
+                name: "ParallelizationFactor",
+            },
+            MemberBinding {
+                member: "EventSourceArn",
+                location: Location::Body,
+                name: "EventSourceArn",
+            },
+            MemberBinding {
+                member: "FilterCriteria",
+                location: Location::Body,
+                name: "FilterCriteria",
+            },
+            MemberBinding {
+                member: "FilterCriteriaError",
+                location: Location::Body,
+                name: "FilterCriteriaError",
+            },
+            MemberBinding {
+                member: "KMSKeyArn",
+                location: Location::Body,
+                name: "KMSKeyArn",
+            },
+            MemberBinding {
+                member: "MetricsConfig",
+                location: Location::Body,
+                name: "MetricsConfig",
+            },
+            MemberBinding {
+                member: "LoggingConfig",
+                location: Location::Body,
+                name: "LoggingConfig",
+            },
+            MemberBinding {
+                member: "ScalingConfig",
+                location: Location::Body,
+                name: "ScalingConfig",
+            },
+            MemberBinding {
+                member: "FunctionArn",
+                location: Location::Body,
+                name: "FunctionArn",
+            },
+            MemberBinding {
+                member: "LastModified",
+                location: Location::Body,
+                name: "LastModified",
+            },
+            MemberBinding {
+                member: "LastProcessingResult",
+                location: Location::Body,
+                name: "LastProcessingResult",
+            },
+            MemberBinding {
+                member: "State",
+                location: Location::Body,
+                name: "State",
+            },
+            MemberBinding {
+                member: "StateTransitionReason",
+                location: Location::Body,
+                name: "StateTransitionReason",
+            },
+            MemberBinding {
+                member: "DestinationConfig",
+                location: Location::Body,
+                name: "DestinationConfig",
+            },
+            MemberBinding {
+                member: "Topics",
+                location: Location::Body,
+                name: "Topics",
+            },
+            MemberBinding {
+                member: "Queues",
+                location: Location::Body,
+                name: "Queues",
+            },
+            MemberBinding {
+                member: "SourceAccessConfigurations",
+                location: Location::Body,
+                name: "SourceAccessConfigurations",
+            },
+            MemberBinding {
+                member: "SelfManagedEventSource",
+                location: Location::Body,
+                name: "SelfManagedEventSource",
+            },
+            MemberBinding {
+                member: "MaximumRecordAgeInSeconds",
+                location: Location::Body,
+                name: "MaximumRecordAgeInSeconds",
+            },
+            MemberBinding {
+                member: "BisectBatchOnFunctionError",
+                location: Location::Body,
+                name: "BisectBatchOnFunctionError",
+            },
+            MemberBinding {
+                member: "MaximumRetryAttempts",
+                location: Location::Body,
+                name: "MaximumRetryAttempts",
+            },
+            MemberBinding {
+                member: "TumblingWindowInSeconds",
+                location: Location::Body,
+                name: "TumblingWindowInSeconds",
+            },
+            MemberBinding {
+                member: "FunctionResponseTypes",
+                location: Location::Body,
+                name: "FunctionResponseTypes",
+            },
+            MemberBinding {
+                member: "AmazonManagedKafkaEventSourceConfig",
+                location: Location::Body,
+                name: "AmazonManagedKafkaEventSourceConfig",
+            },
+            MemberBinding {
+                member: "SelfManagedKafkaEventSourceConfig",
+                location: Location::Body,
+                name: "SelfManagedKafkaEventSourceConfig",
+            },
+            MemberBinding {
+                member: "DocumentDBEventSourceConfig",
+                location: Location::Body,
+                name: "DocumentDBEventSourceConfig",
+            },
+            MemberBinding {
+                member: "EventSourceMappingArn",
+                location: Location::Body,
+                name: "EventSourceMappingArn",
+            },
+            MemberBinding {
+                member: "ProvisionedPollerConfig",
+                location: Location::Body,
+                name: "ProvisionedPollerConfig",
+            },
+        ],
+    };
+
+    pub static DELETE_EVENT_SOURCE_MAPPING: Binding = Binding {
+        operation: "DeleteEventSourceMapping",
+        method: "DELETE",
+        uri: "/2015-03-31/event-source-mappings/{UUID}",
+        status: 202,
+        input: &[MemberBinding {
+            member: "UUID",
+            location: Location::Uri,
+            name: "UUID",
+        }],
+        output: &[
+            MemberBinding {
+                member: "UUID",
+                location: Location::Body,
+                name: "UUID",
+            },
+            MemberBinding {
+                member: "StartingPosition",
+                location: Location::Body,
+                name: "StartingPosition",
+            },
+            MemberBinding {
+                member: "StartingPositionTimestamp",
+                location: Location::Body,
+                name: "StartingPositionTimestamp",
+            },
+            MemberBinding {
+                member: "BatchSize",
+                location: Location::Body,
+                name: "BatchSize",
+            },
+            MemberBinding {
+                member: "MaximumBatchingWindowInSeconds",
+                location: Location::Body,
+                name: "MaximumBatchingWindowInSeconds",
+            },
+            MemberBinding {
+                member: "ParallelizationFactor",
+                location: Location::Body,
+                name: "ParallelizationFactor",
+            },
+            MemberBinding {
+                member: "EventSourceArn",
+                location: Location::Body,
+                name: "EventSourceArn",
+            },
+            MemberBinding {
+                member: "FilterCriteria",
+                location: Location::Body,
+                name: "FilterCriteria",
+            },
+            MemberBinding {
+                member: "FilterCriteriaError",
+                location: Location::Body,
+                name: "FilterCriteriaError",
+            },
+            MemberBinding {
+                member: "KMSKeyArn",
+                location: Location::Body,
+                name: "KMSKeyArn",
+            },
+            MemberBinding {
+                member: "MetricsConfig",
+                location: Location::Body,
+                name: "MetricsConfig",
+            },
+            MemberBinding {
+                member: "LoggingConfig",
+                location: Location::Body,
+                name: "LoggingConfig",
+            },
+            MemberBinding {
+                member: "ScalingConfig",
+                location: Location::Body,
+                name: "ScalingConfig",
+            },
+            MemberBinding {
+                member: "FunctionArn",
+                location: Location::Body,
+                name: "FunctionArn",
+            },
+            MemberBinding {
+                member: "LastModified",
+                location: Location::Body,
+                name: "LastModified",
+            },
+            MemberBinding {
+                member: "LastProcessingResult",
+                location: Location::Body,
+                name: "LastProcessingResult",
+            },
+            MemberBinding {
+                member: "State",
+                location: Location::Body,
+                name: "State",
+            },
+            MemberBinding {
+                member: "StateTransitionReason",
+                location: Location::Body,
+                name: "StateTransitionReason",
+            },
+            MemberBinding {
+                member: "DestinationConfig",
+                location: Location::Body,
+                name: "DestinationConfig",
+            },
+            MemberBinding {
+                member: "Topics",
+                location: Location::Body,
+                name: "Topics",
+            },
+            MemberBinding {
+                member: "Queues",
+                location: Location::Body,
+                name: "Queues",
+            },
+            MemberBinding {
+                member: "SourceAccessConfigurations",
+                location: Location::Body,
+                name: "SourceAccessConfigurations",
+            },
+            MemberBinding {
+                member: "SelfManagedEventSource",
+                location: Location::Body,
+                name: "SelfManagedEventSource",
+            },
+            MemberBinding {
+                member: "MaximumRecordAgeInSeconds",
+                location: Location::Body,
+                name: "MaximumRecordAgeInSeconds",
+            },
+            MemberBinding {
+                member: "BisectBatchOnFunctionError",
+                location: Location::Body,
+                name: "BisectBatchOnFunctionError",
+            },
+            MemberBinding {
+                member: "MaximumRetryAttempts",
+                location: Location::Body,
+                name: "MaximumRetryAttempts",
+            },
+            MemberBinding {
+                member: "TumblingWindowInSeconds",
+                location: Location::Body,
+                name: "TumblingWindowInSeconds",
+            },
+            MemberBinding {
+                member: "FunctionResponseTypes",
+                location: Location::Body,
+                name: "FunctionResponseTypes",
+            },
+            MemberBinding {
+                member: "AmazonManagedKafkaEventSourceConfig",
+                location: Location::Body,
+                name: "AmazonManagedKafkaEventSourceConfig",
+            },
+            MemberBinding {
+                member: "SelfManagedKafkaEventSourceConfig",
+                location: Location::Body,
+                name: "SelfManagedKafkaEventSourceConfig",
+            },
+            MemberBinding {
+                member: "DocumentDBEventSourceConfig",
+                location: Location::Body,
+                name: "DocumentDBEventSourceConfig",
+            },
+            MemberBinding {
+                member: "EventSourceMappingArn",
+                location: Location::Body,
+                name: "EventSourceMappingArn",
+            },
+            MemberBinding {
+                member: "ProvisionedPollerConfig",
+                location: Location::Body,
+                name: "ProvisionedPollerConfig",
+            },
+        ],
+    };
+
+    pub static LIST_EVENT_SOURCE_MAPPINGS: Binding = Binding {
+        operation: "ListEventSourceMappings",
+        method: "GET",
+        uri: "/2015-03-31/event-source-mappings",
+        status: 200,
+        input: &[
+            MemberBinding {
+                member: "EventSourceArn",
+                location: Location::Querystring,
+                name: "EventSourceArn",
+            },
+            MemberBinding {
+                member: "FunctionName",
+                location: Location::Querystring,
+                name: "FunctionName",
+            },
+            MemberBinding {
+                member: "Marker",
+                location: Location::Querystring,
+                name: "Marker",
+            },
+            MemberBinding {
+                member: "MaxItems",
+                location: Location::Querystring,
+                name: "MaxItems",
+            },
+        ],
+        output: &[
+            MemberBinding {
+                member: "NextMarker",
+                location: Location::Body,
+                name: "NextMarker",
+            },
+            MemberBinding {
+                member: "EventSourceMappings",
+                location: Location::Body,
+                name: "EventSourceMappings",
             },
         ],
     };

@@ -26,6 +26,11 @@ use sluice_api::lambda::model::{
     TracingConfigResponse, UpdateAliasRequest, UpdateFunctionCodeRequest,
     UpdateFunctionConfigurationRequest, UpdateFunctionEventInvokeConfigRequest,
 };
+use sluice_api::lambda::model::{
+    CreateEventSourceMappingRequest, DeleteEventSourceMappingRequest,
+    EventSourceMappingConfiguration, GetEventSourceMappingRequest, ListEventSourceMappingsRequest,
+    ListEventSourceMappingsResponse, UpdateEventSourceMappingRequest,
+};
 use sluice_functions::{
     Alias, AliasUpdate, DestinationChange, Error, EventInvokeConfig, EventInvokeConfigChange,
     Function, Functions, InvokeOptions, LATEST, Settings,
@@ -37,11 +42,28 @@ const PAGE_SIZE: usize = 50;
 /// The Lambda API on a [`Functions`] service.
 pub struct LambdaBackend {
     functions: Functions,
+    /// The event-source mappings, when the server runs queues.
+    mappings: Option<crate::mappings::Mappings>,
 }
 
 impl LambdaBackend {
     pub fn new(functions: Functions) -> Self {
-        Self { functions }
+        Self {
+            functions,
+            mappings: None,
+        }
+    }
+
+    /// This API with the event-source mapping operations served by `mappings`.
+    pub fn with_mappings(mut self, mappings: crate::mappings::Mappings) -> Self {
+        self.mappings = Some(mappings);
+        self
+    }
+
+    fn mappings(&self, operation: &str) -> Result<&crate::mappings::Mappings, ApiError> {
+        self.mappings
+            .as_ref()
+            .ok_or_else(|| ApiError::unsupported_operation(operation))
     }
 
     /// The function name a `FunctionName` member names, with its qualifier.
@@ -874,6 +896,47 @@ impl Lambda for LambdaBackend {
             ),
             next_marker,
         })
+    }
+
+    async fn create_event_source_mapping(
+        &self,
+        input: CreateEventSourceMappingRequest,
+    ) -> Result<EventSourceMappingConfiguration, ApiError> {
+        self.mappings("CreateEventSourceMapping")?
+            .create(input)
+            .await
+    }
+
+    async fn get_event_source_mapping(
+        &self,
+        input: GetEventSourceMappingRequest,
+    ) -> Result<EventSourceMappingConfiguration, ApiError> {
+        self.mappings("GetEventSourceMapping")?.get(&input)
+    }
+
+    async fn update_event_source_mapping(
+        &self,
+        input: UpdateEventSourceMappingRequest,
+    ) -> Result<EventSourceMappingConfiguration, ApiError> {
+        self.mappings("UpdateEventSourceMapping")?
+            .update(input)
+            .await
+    }
+
+    async fn delete_event_source_mapping(
+        &self,
+        input: DeleteEventSourceMappingRequest,
+    ) -> Result<EventSourceMappingConfiguration, ApiError> {
+        self.mappings("DeleteEventSourceMapping")?
+            .delete(&input)
+            .await
+    }
+
+    async fn list_event_source_mappings(
+        &self,
+        input: ListEventSourceMappingsRequest,
+    ) -> Result<ListEventSourceMappingsResponse, ApiError> {
+        self.mappings("ListEventSourceMappings")?.list(&input)
     }
 }
 

@@ -130,6 +130,10 @@ fn trace_header(system: Option<&BTreeMap<String, MessageSystemAttributeValue>>) 
     system?.get("AWSTraceHeader")?.string_value.clone()
 }
 
+/// The `SenderId` every message shows (Sluice has one caller identity): ReceiveMessage's
+/// attribute and the event-source mappings' records.
+pub(crate) const SENDER_ID: &str = "AIDAIT2UOQQY3AUEKVGXU";
+
 fn delay(seconds: Option<i32>) -> Option<i64> {
     seconds.map(i64::from)
 }
@@ -145,7 +149,7 @@ fn message(received: Received, system: &[String], selected_attributes: &[String]
             attributes.insert(name.to_owned(), value);
         }
     };
-    put("SenderId", "AIDAIT2UOQQY3AUEKVGXU".to_owned());
+    put("SenderId", SENDER_ID.to_owned());
     put("SentTimestamp", sent.sent_ms.to_string());
     put(
         "ApproximateReceiveCount",

@@ -12,6 +12,7 @@ mod clock;
 mod code;
 pub mod config;
 mod logs;
+mod mapping_stats;
 mod queues;
 mod stats;
 
@@ -34,6 +35,7 @@ use sluice_services::integrations::aws_sdk::{
 use sluice_services::integrations::lambda::LambdaIntegration;
 use sluice_services::integrations::messages::MessageIntegration;
 use sluice_services::lambda::LambdaBackend;
+use sluice_services::mappings::Mappings;
 use sluice_services::sfn::Backend;
 use sluice_services::sns::{MessageDestinations, SnsBackend, SnsEndpoints};
 use sluice_services::sqs::SqsBackend;
@@ -43,6 +45,9 @@ use self::config::{Flags, ServeConfig};
 
 /// How long running executions may take to reach the end of their current step at shutdown.
 const ENGINE_GRACE: Duration = Duration::from_secs(5);
+
+/// How long event-source mapping invocations in flight may take to finish at shutdown.
+const MAPPINGS_GRACE: Duration = Duration::from_secs(5);
 
 /// How long in-flight requests may take to finish once shutdown has begun.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -154,24 +159,34 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         clock.clone(),
     )
     .with_context(|| format!("cannot open the functions in {}", config.data_dir.display()))?;
-    let events = functions.resume_events();
-    if events > 0 {
-        tracing::info!(events, "resumed event invocations");
-    }
     // `aws-sdk:sfn` calls the Step Functions API that runs on this engine: its handler is set
     // once the API exists.
     let mut sdk = AwsSdk::new();
     let step_functions_sdk = sdk.register("sfn", "Sfn", Casing::Camel);
-    let lambda = Arc::new(LambdaBackend::new(functions.clone()));
-    sdk.register("lambda", "Lambda", Casing::Pascal)
-        .set(Arc::new(LambdaService(Arc::clone(&lambda))));
     let broker = sluice_broker::Broker::open(store.clone(), clock.clone(), scope.clone())
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the queues: {e}"))?;
     let broker_tasks = broker.tasks().clone();
     broker.set_endpoints(Arc::new(SnsEndpoints::new(functions.clone())));
     functions.set_destinations(Arc::new(MessageDestinations::new(broker.clone())));
+    // Once their queue and topic destinations are wired.
+    let events = functions.resume_events();
+    if events > 0 {
+        tracing::info!(events, "resumed event invocations");
+    }
     let sns = Arc::new(SnsBackend::new(broker.clone()));
+    let mappings = Mappings::open(
+        store.clone(),
+        broker.clone(),
+        functions.clone(),
+        scope.clone(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot load the event-source mappings: {e}"))?;
+    let mapping_tasks = mappings.tasks().clone();
+    let lambda = Arc::new(LambdaBackend::new(functions.clone()).with_mappings(mappings.clone()));
+    sdk.register("lambda", "Lambda", Casing::Pascal)
+        .set(Arc::new(LambdaService(Arc::clone(&lambda))));
     let sqs = Arc::new(SqsBackend::new(broker, scope.clone()));
     let sqs_service: Arc<SqsService<_>> = Arc::new(SqsService(Arc::clone(&sqs)));
     let sns_service: Arc<SnsService<_>> = Arc::new(SnsService(Arc::clone(&sns)));
@@ -196,15 +211,25 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
     let engine = Engine::new(store.clone(), integrations, clock, options);
     let engine_tasks = engine.tasks().clone();
+    let pollers = mappings.resume();
+    if pollers > 0 {
+        tracing::info!(pollers, "resumed event-source mappings");
+    }
+    // Sluice's own routes over the functions: their logs and the mappings' counters.
+    let function_routes =
+        logs::router(functions.clone()).merge(mapping_stats::router(mappings, functions.clone()));
     let apis = Apis {
         lambda,
         sqs,
         sns,
         step_functions_sdk,
     };
-    let result = run(&config, engine, scope, functions.clone(), apis).await;
-    // In order: executions stop between steps (they resume after a restart), message move
-    // tasks between two messages, then the functions and their workers, then the store.
+    let result = run(&config, engine, scope, function_routes, apis).await;
+    // In order: event-source mapping pollers (an invocation in flight finishes and its
+    // messages are deleted; the rest come back after their visibility timeout), executions
+    // stop between steps (they resume after a restart), message move tasks between two
+    // messages, then the functions and their workers, then the store.
+    mapping_tasks.shutdown(MAPPINGS_GRACE).await;
     engine_tasks.shutdown(ENGINE_GRACE).await;
     broker_tasks.shutdown(Duration::from_secs(5)).await;
     functions.shutdown(Duration::from_secs(5)).await;
@@ -221,7 +246,7 @@ async fn run(
     config: &ServeConfig,
     engine: Engine<SqliteStore, Integrations>,
     scope: Scope,
-    functions: Functions,
+    function_routes: axum::Router,
     apis: Apis,
 ) -> anyhow::Result<()> {
     let Apis {
@@ -257,7 +282,6 @@ async fn run(
     let certificate = signing_certificate(sns.broker().clone());
     let queue_stats = queues::router(sns.broker().clone());
     let sns = sluice_api::sns_routes::router(sns);
-    let function_logs = logs::router(functions);
     let lambda = sluice_api::lambda::router(lambda);
     let backend = Arc::new(Backend::new(engine, scope));
     step_functions_sdk.set(Arc::new(StepFunctionsService(Arc::clone(&backend))));
@@ -266,7 +290,7 @@ async fn run(
         .clone()
         .merge(clock::router(clock))
         .merge(stats::router(store))
-        .merge(function_logs)
+        .merge(function_routes)
         .merge(certificate)
         .merge(queue_stats);
     let router = Gateway::new()

@@ -108,3 +108,51 @@ fn bench_functions_runs_every_workload_without_errors() {
         "{stdout}"
     );
 }
+
+#[test]
+fn bench_mappings_drains_the_queue_for_each_batch_size() {
+    let venv = std::env::var_os("SLUICE_VENV")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|home| std::path::PathBuf::from(home).join(".cache/sluice-venv"))
+        })
+        .expect("neither SLUICE_VENV nor HOME is set");
+    let python = venv.join("bin/python");
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args([
+            "bench",
+            "--mappings",
+            "--messages",
+            "200",
+            "--duration",
+            "20",
+            "--clients",
+            "2",
+            "--pool",
+            "2",
+            "--python",
+        ])
+        .arg(&python)
+        .output()
+        .expect("sluice runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    for batch in ["1", "10"] {
+        let row = stdout
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(batch))
+            .unwrap_or_else(|| panic!("no row for batch {batch}:\n{stdout}"));
+        // batch-size events/s events time batches pollers server-cpu
+        let fields: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(fields.len(), 7, "{row}");
+        let per_second: f64 = fields[1].parse().unwrap_or_else(|_| panic!("{row}"));
+        assert!(per_second > 0.0, "{row}");
+        assert_eq!(fields[2], "200", "every message delivered: {row}\n{stdout}");
+    }
+}

@@ -10,6 +10,7 @@ mod deep;
 mod functions;
 mod jsonata;
 mod map_runs;
+mod mappings;
 mod nested;
 mod queues;
 mod redrive;

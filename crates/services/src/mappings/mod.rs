@@ -1,0 +1,904 @@
+//! Lambda event-source mappings from SQS queues: the control plane behind
+//! Create/Get/Update/Delete/ListEventSourceMappings (AWS's defaults, validation, messages and
+//! states), each mapping a record of the store's `resources` table (kind
+//! [`KIND`], key the UUID, body the JSON [`Config`]), and the pollers that run them
+//! ([`poller`]): receive from the queue (`sluice_broker`), invoke the function
+//! (`sluice_functions`), delete what succeeded.
+//!
+//! Pollers run on the mappings' own [`sluice_runtime::Tasks`], which `sluice serve` shuts down
+//! before the functions and the queues.
+
+mod event;
+mod poller;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+use sluice_api::ApiError;
+use sluice_api::lambda::model::{
+    CreateEventSourceMappingRequest, DeleteEventSourceMappingRequest,
+    EventSourceMappingConfiguration, Filter, FilterCriteria, GetEventSourceMappingRequest,
+    ListEventSourceMappingsRequest, ListEventSourceMappingsResponse, ScalingConfig,
+    UpdateEventSourceMappingRequest,
+};
+use sluice_broker::{Broker, Receive, Received};
+use sluice_functions::{Functions, LATEST, LambdaArns as _};
+use sluice_patterns::{Dialect, Pattern};
+use sluice_store::{ResourceRecord, Store, Write};
+use sluice_types::Scope;
+use tokio::sync::watch;
+
+/// The store's `resources` kind of a mapping.
+pub const KIND: &str = "lambda-event-source-mapping";
+
+/// AWS's default page of ListEventSourceMappings.
+const PAGE_SIZE: usize = 100;
+
+/// SQS mappings' batch size when none is given.
+const DEFAULT_BATCH_SIZE: u32 = 10;
+
+/// The largest batch without a batching window, and of any FIFO mapping.
+const MAX_UNWINDOWED_BATCH: u32 = 10;
+
+/// A mapping's settings, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Config {
+    uuid: String,
+    event_source_arn: String,
+    /// As the mapping was given it: unqualified, or with the qualifier it named.
+    function_arn: String,
+    function_name: String,
+    qualifier: Option<String>,
+    batch_size: u32,
+    window_seconds: u32,
+    report_batch_item_failures: bool,
+    maximum_concurrency: Option<u32>,
+    /// The `FilterCriteria` patterns, `None` when none was given.
+    filters: Option<Vec<String>>,
+    enabled: bool,
+    last_modified_ms: i64,
+}
+
+impl Config {
+    fn queue_name(&self) -> &str {
+        self.event_source_arn.rsplit(':').next().unwrap_or_default()
+    }
+
+    fn fifo(&self) -> bool {
+        self.queue_name().ends_with(".fifo")
+    }
+}
+
+/// What the pollers of a mapping run by: its settings with the patterns compiled, and
+/// whether it is deleted.
+#[derive(Clone)]
+pub(crate) struct Live {
+    config: Arc<Config>,
+    filters: Arc<Vec<Pattern>>,
+    deleted: bool,
+}
+
+impl Live {
+    fn new(config: Config) -> Self {
+        let filters = config
+            .filters
+            .iter()
+            .flatten()
+            .filter_map(|text| Pattern::parse(text, Dialect::EventSourceMapping).ok())
+            .collect();
+        Self {
+            config: Arc::new(config),
+            filters: Arc::new(filters),
+            deleted: false,
+        }
+    }
+
+    fn active(&self) -> bool {
+        self.config.enabled && !self.deleted
+    }
+}
+
+/// One mapping: its settings, its state as AWS reports it, and its pollers' counters.
+pub(crate) struct Mapping {
+    live: watch::Sender<Live>,
+    state: Mutex<&'static str>,
+    /// Pollers running.
+    pollers: AtomicUsize,
+    /// Invocation slots the pollers hold (at most the mapping's concurrency): reserved before
+    /// a receive, one per batch it may turn into.
+    slots: AtomicUsize,
+    /// Signalled when slots are given back.
+    slot_freed: tokio::sync::Notify,
+    invoking: AtomicUsize,
+    peak_invoking: AtomicUsize,
+    /// How long an invocation takes, a moving average in microseconds (0: none yet).
+    invoke_micros: AtomicU64,
+    peak_pollers: AtomicUsize,
+    batches: AtomicU64,
+    delivered: AtomicU64,
+    deleted: AtomicU64,
+    filtered: AtomicU64,
+    failed_batches: AtomicU64,
+}
+
+impl Mapping {
+    fn new(config: Config) -> Self {
+        let state = if config.enabled {
+            "Enabled"
+        } else {
+            "Disabled"
+        };
+        Self {
+            live: watch::channel(Live::new(config)).0,
+            state: Mutex::new(state),
+            pollers: AtomicUsize::new(0),
+            slots: AtomicUsize::new(0),
+            slot_freed: tokio::sync::Notify::new(),
+            invoking: AtomicUsize::new(0),
+            peak_invoking: AtomicUsize::new(0),
+            invoke_micros: AtomicU64::new(0),
+            peak_pollers: AtomicUsize::new(0),
+            batches: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            deleted: AtomicU64::new(0),
+            filtered: AtomicU64::new(0),
+            failed_batches: AtomicU64::new(0),
+        }
+    }
+
+    fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.live.borrow().config)
+    }
+
+    fn state(&self) -> MutexGuard<'_, &'static str> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One mapping's counters since the server started (`/sluice/mappings`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MappingStats {
+    pub uuid: String,
+    pub event_source_arn: String,
+    pub function_arn: String,
+    pub state: String,
+    pub pollers: usize,
+    pub peak_pollers: usize,
+    pub invoking: usize,
+    pub peak_invoking: usize,
+    pub batches: u64,
+    pub delivered: u64,
+    pub deleted: u64,
+    pub filtered: u64,
+    pub failed_batches: u64,
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The queues and the store as the mappings use them, whatever the store's type.
+trait Source: Send + Sync + 'static {
+    fn queue_arn(&self, name: &str) -> Option<String>;
+    fn visible(&self, name: &str) -> usize;
+    /// The queue's `VisibilityTimeout`, in milliseconds.
+    fn visibility_ms(&self, name: &str) -> Option<i64>;
+    fn clock(&self) -> &sluice_clock::Clock;
+    fn receive(
+        &self,
+        name: String,
+        options: Receive,
+    ) -> BoxFuture<'_, Result<Vec<Received>, sluice_broker::Error>>;
+    fn delete(
+        &self,
+        name: String,
+        receipt: String,
+    ) -> BoxFuture<'_, Result<(), sluice_broker::Error>>;
+    /// Makes a received message visible again at once.
+    fn release(
+        &self,
+        name: String,
+        receipt: String,
+    ) -> BoxFuture<'_, Result<(), sluice_broker::Error>>;
+    fn commit(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), sluice_store::Error>>;
+}
+
+struct BrokerSource<S> {
+    broker: Broker<S>,
+    store: S,
+}
+
+impl<S: Store> Source for BrokerSource<S> {
+    fn queue_arn(&self, name: &str) -> Option<String> {
+        self.broker.queue(name).ok().map(|q| q.arn.clone())
+    }
+
+    fn visible(&self, name: &str) -> usize {
+        self.broker.counts(name).map_or(0, |c| c.visible)
+    }
+
+    fn visibility_ms(&self, name: &str) -> Option<i64> {
+        let attributes = self.broker.attributes(name).ok()?;
+        let seconds: i64 = attributes.get("VisibilityTimeout")?.parse().ok()?;
+        Some(seconds * 1000)
+    }
+
+    fn clock(&self) -> &sluice_clock::Clock {
+        self.broker.clock()
+    }
+
+    fn receive(
+        &self,
+        name: String,
+        options: Receive,
+    ) -> BoxFuture<'_, Result<Vec<Received>, sluice_broker::Error>> {
+        Box::pin(async move { self.broker.receive(&name, options).await })
+    }
+
+    fn delete(
+        &self,
+        name: String,
+        receipt: String,
+    ) -> BoxFuture<'_, Result<(), sluice_broker::Error>> {
+        Box::pin(async move { self.broker.delete(&name, &receipt).await })
+    }
+
+    fn release(
+        &self,
+        name: String,
+        receipt: String,
+    ) -> BoxFuture<'_, Result<(), sluice_broker::Error>> {
+        Box::pin(async move { self.broker.change_visibility(&name, &receipt, 0).await })
+    }
+
+    fn commit(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), sluice_store::Error>> {
+        Box::pin(self.store.commit(writes))
+    }
+}
+
+/// The event-source mappings of a server. Cheap to clone.
+#[derive(Clone)]
+pub struct Mappings {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    source: Arc<dyn Source>,
+    functions: Functions,
+    scope: Scope,
+    tasks: sluice_runtime::Tasks,
+    mappings: Mutex<BTreeMap<String, Arc<Mapping>>>,
+    /// Held across a change's checks and commit, so two creates cannot both pass the
+    /// duplicate check.
+    changes: tokio::sync::Mutex<()>,
+}
+
+impl Inner {
+    fn mappings(&self) -> MutexGuard<'_, BTreeMap<String, Arc<Mapping>>> {
+        self.mappings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new("InvalidParameterValueException", message)
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(
+        "ResourceNotFoundException",
+        "The resource you requested does not exist.",
+    )
+    .with_status(404)
+}
+
+fn function_error(error: sluice_functions::Error) -> ApiError {
+    ApiError::new(error.code(), error.to_string()).with_status(error.status())
+}
+
+impl Mappings {
+    /// The mappings the store holds, loaded; their pollers start with [`Mappings::resume`].
+    pub async fn open<S: Store>(
+        store: S,
+        broker: Broker<S>,
+        functions: Functions,
+        scope: Scope,
+    ) -> Result<Self, sluice_store::Error> {
+        let mut mappings = BTreeMap::new();
+        for record in store.resources(KIND).await? {
+            match serde_json::from_slice::<Config>(&record.body) {
+                Ok(config) => {
+                    mappings.insert(record.key, Arc::new(Mapping::new(config)));
+                }
+                Err(error) => {
+                    tracing::warn!(key = %record.key, %error, "unreadable event-source mapping skipped");
+                }
+            }
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                source: Arc::new(BrokerSource { broker, store }),
+                functions,
+                scope,
+                tasks: sluice_runtime::Tasks::new("mappings"),
+                mappings: Mutex::new(mappings),
+                changes: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    /// Starts the pollers of every enabled mapping; returns how many.
+    pub fn resume(&self) -> usize {
+        let all: Vec<Arc<Mapping>> = self.inner.mappings().values().cloned().collect();
+        let mut started = 0;
+        for mapping in all {
+            if mapping.live.borrow().active() {
+                poller::start(&self.inner, &mapping);
+                started += 1;
+            }
+        }
+        started
+    }
+
+    /// The pollers, for an orderly shutdown.
+    pub fn tasks(&self) -> &sluice_runtime::Tasks {
+        &self.inner.tasks
+    }
+
+    /// Every mapping's counters, by UUID.
+    pub fn stats(&self) -> Vec<MappingStats> {
+        self.inner
+            .mappings()
+            .values()
+            .map(|m| {
+                let config = m.config();
+                MappingStats {
+                    uuid: config.uuid.clone(),
+                    event_source_arn: config.event_source_arn.clone(),
+                    function_arn: config.function_arn.clone(),
+                    state: (*m.state()).to_owned(),
+                    pollers: m.pollers.load(Ordering::Relaxed),
+                    peak_pollers: m.peak_pollers.load(Ordering::Relaxed),
+                    invoking: m.invoking.load(Ordering::Relaxed),
+                    peak_invoking: m.peak_invoking.load(Ordering::Relaxed),
+                    batches: m.batches.load(Ordering::Relaxed),
+                    delivered: m.delivered.load(Ordering::Relaxed),
+                    deleted: m.deleted.load(Ordering::Relaxed),
+                    filtered: m.filtered.load(Ordering::Relaxed),
+                    failed_batches: m.failed_batches.load(Ordering::Relaxed),
+                }
+            })
+            .collect()
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.inner.source.clock().now_ms()
+    }
+
+    /// The function `input` names (name, partial or full ARN, with a qualifier): its name,
+    /// qualifier and the ARN the mapping reports (the qualifier kept).
+    fn function(&self, input: &str) -> Result<(String, Option<String>, String), ApiError> {
+        let Some((name, qualifier)) = sluice_functions::parse_function_name(input) else {
+            return Err(invalid("Function does not exist"));
+        };
+        if self.inner.functions.get(&name).is_err() {
+            return Err(invalid("Function does not exist"));
+        }
+        let arn = match &qualifier {
+            Some(q) => {
+                if q != LATEST {
+                    self.inner
+                        .functions
+                        .resolve(&name, Some(q))
+                        .map_err(function_error)?;
+                }
+                self.inner.functions.scope().qualified_arn(&name, q)
+            }
+            None => self.inner.functions.arn(&name),
+        };
+        Ok((name, qualifier, arn))
+    }
+
+    /// The queue name of an SQS event source, or AWS's refusal.
+    fn queue(&self, arn: &str) -> Result<(), ApiError> {
+        let name = arn.rsplit(':').next().unwrap_or_default();
+        match self.inner.source.queue_arn(name) {
+            Some(found) if found == arn => Ok(()),
+            _ => Err(invalid(
+                "Error occurred while ReceiveMessage. SQS Error Code: \
+                 AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified \
+                 queue does not exist.",
+            )),
+        }
+    }
+
+    fn configuration(&self, config: &Config, state: &str) -> EventSourceMappingConfiguration {
+        EventSourceMappingConfiguration {
+            uuid: Some(config.uuid.clone()),
+            batch_size: Some(config.batch_size as i32),
+            maximum_batching_window_in_seconds: Some(config.window_seconds as i32),
+            event_source_arn: Some(config.event_source_arn.clone()),
+            event_source_mapping_arn: Some(
+                self.inner
+                    .scope
+                    .arn("lambda", &format!("event-source-mapping:{}", config.uuid)),
+            ),
+            function_arn: Some(config.function_arn.clone()),
+            function_response_types: Some(if config.report_batch_item_failures {
+                vec!["ReportBatchItemFailures".into()]
+            } else {
+                Vec::new()
+            }),
+            filter_criteria: config.filters.as_ref().map(|filters| FilterCriteria {
+                filters: Some(
+                    filters
+                        .iter()
+                        .map(|p| Filter {
+                            pattern: Some(p.clone()),
+                        })
+                        .collect(),
+                ),
+            }),
+            scaling_config: config.maximum_concurrency.map(|n| ScalingConfig {
+                maximum_concurrency: Some(n as i32),
+            }),
+            last_modified: Some(config.last_modified_ms as f64 / 1000.0),
+            state: Some(state.to_owned()),
+            state_transition_reason: Some("USER_INITIATED".into()),
+            ..EventSourceMappingConfiguration::default()
+        }
+    }
+
+    async fn persist(&self, config: &Config) -> Result<(), ApiError> {
+        let body = serde_json::to_vec(config).unwrap_or_default();
+        self.inner
+            .source
+            .commit(vec![Write::PutResource(ResourceRecord {
+                kind: KIND.into(),
+                key: config.uuid.clone(),
+                body,
+            })])
+            .await
+            .map_err(|e| ApiError::new("ServiceException", e.to_string()).with_status(500))
+    }
+
+    /// AWS's conflict when a mapping of `source` to `function_arn` exists.
+    fn check_unique(
+        &self,
+        source: &str,
+        function_arn: &str,
+        function_name: &str,
+    ) -> Result<(), ApiError> {
+        let duplicate = self
+            .inner
+            .mappings()
+            .values()
+            .map(|m| m.config())
+            .find(|c| c.event_source_arn == source && c.function_arn == function_arn);
+        match duplicate {
+            Some(existing) => Err(ApiError::new(
+                "ResourceConflictException",
+                format!(
+                    "An event source mapping with SQS arn (\" {source} \") and function \
+                     (\" {function_name} \") already exists. Please update or delete the \
+                     existing mapping with UUID {}",
+                    existing.uuid
+                ),
+            )
+            .with_status(409)),
+            None => Ok(()),
+        }
+    }
+
+    fn mapping(&self, uuid: &str) -> Result<Arc<Mapping>, ApiError> {
+        self.inner
+            .mappings()
+            .get(uuid)
+            .cloned()
+            .ok_or_else(not_found)
+    }
+
+    pub async fn create(
+        &self,
+        input: CreateEventSourceMappingRequest,
+    ) -> Result<EventSourceMappingConfiguration, ApiError> {
+        if input.destination_config.is_some() {
+            return Err(invalid(
+                "Unsupported DestinationConfig parameter for given event source mapping type.",
+            ));
+        }
+        let Some(source) = input.event_source_arn.clone() else {
+            return Err(invalid("Unrecognized event source."));
+        };
+        if !is_sqs_arn(&source) {
+            return Err(invalid(
+                "Unrecognized event source. Sluice maps SQS queues only (arn:aws:sqs:...).",
+            ));
+        }
+        let unsupported = [
+            ("StartingPosition", input.starting_position.is_some()),
+            (
+                "StartingPositionTimestamp",
+                input.starting_position_timestamp.is_some(),
+            ),
+            (
+                "ParallelizationFactor",
+                input.parallelization_factor.is_some(),
+            ),
+            (
+                "MaximumRecordAgeInSeconds",
+                input.maximum_record_age_in_seconds.is_some(),
+            ),
+            (
+                "BisectBatchOnFunctionError",
+                input.bisect_batch_on_function_error.is_some(),
+            ),
+            (
+                "MaximumRetryAttempts",
+                input.maximum_retry_attempts.is_some(),
+            ),
+            (
+                "TumblingWindowInSeconds",
+                input.tumbling_window_in_seconds.is_some(),
+            ),
+            ("Topics", input.topics.is_some()),
+            ("Queues", input.queues.is_some()),
+        ];
+        if let Some((name, _)) = unsupported.iter().find(|(_, given)| *given) {
+            return Err(invalid(format!(
+                "Unsupported {name} parameter for given event source mapping type."
+            )));
+        }
+        let fifo = source.ends_with(".fifo");
+        let batch_size = input.batch_size.map_or(DEFAULT_BATCH_SIZE, |n| n as u32);
+        let window_seconds = input.maximum_batching_window_in_seconds.unwrap_or(0) as u32;
+        check_batching(fifo, batch_size, window_seconds)?;
+        let filters = filters(input.filter_criteria.as_ref())?;
+        let (function_name, qualifier, function_arn) = self.function(&input.function_name)?;
+        self.queue(&source)?;
+        let _change = self.inner.changes.lock().await;
+        self.check_unique(&source, &function_arn, &function_name)?;
+        let config = Config {
+            uuid: sluice_functions::uuid_v4(),
+            event_source_arn: source,
+            function_arn,
+            function_name,
+            qualifier,
+            batch_size,
+            window_seconds,
+            report_batch_item_failures: response_types(input.function_response_types.as_deref()),
+            maximum_concurrency: input
+                .scaling_config
+                .as_ref()
+                .and_then(|s| s.maximum_concurrency)
+                .map(|n| n as u32),
+            filters,
+            enabled: input.enabled.unwrap_or(true),
+            last_modified_ms: self.now_ms(),
+        };
+        self.persist(&config).await?;
+        let state = if config.enabled {
+            "Creating"
+        } else {
+            "Disabled"
+        };
+        let answer = self.configuration(&config, state);
+        let mapping = Arc::new(Mapping::new(config.clone()));
+        self.inner
+            .mappings()
+            .insert(config.uuid.clone(), Arc::clone(&mapping));
+        if config.enabled {
+            poller::start(&self.inner, &mapping);
+        }
+        Ok(answer)
+    }
+
+    pub fn get(
+        &self,
+        input: &GetEventSourceMappingRequest,
+    ) -> Result<EventSourceMappingConfiguration, ApiError> {
+        let mapping = self.mapping(&input.uuid)?;
+        let state = *mapping.state();
+        Ok(self.configuration(&mapping.config(), state))
+    }
+
+    pub async fn update(
+        &self,
+        input: UpdateEventSourceMappingRequest,
+    ) -> Result<EventSourceMappingConfiguration, ApiError> {
+        let mapping = self.mapping(&input.uuid)?;
+        if input.destination_config.is_some() {
+            return Err(invalid(
+                "Unsupported DestinationConfig parameter for given event source mapping type.",
+            ));
+        }
+        let unsupported = [
+            (
+                "ParallelizationFactor",
+                input.parallelization_factor.is_some(),
+            ),
+            (
+                "MaximumRecordAgeInSeconds",
+                input.maximum_record_age_in_seconds.is_some(),
+            ),
+            (
+                "BisectBatchOnFunctionError",
+                input.bisect_batch_on_function_error.is_some(),
+            ),
+            (
+                "MaximumRetryAttempts",
+                input.maximum_retry_attempts.is_some(),
+            ),
+            (
+                "TumblingWindowInSeconds",
+                input.tumbling_window_in_seconds.is_some(),
+            ),
+        ];
+        if let Some((name, _)) = unsupported.iter().find(|(_, given)| *given) {
+            return Err(invalid(format!(
+                "Unsupported {name} parameter for given event source mapping type."
+            )));
+        }
+        let _change = self.inner.changes.lock().await;
+        let old = mapping.config();
+        let mut config = (*old).clone();
+        if let Some(n) = input.batch_size {
+            config.batch_size = n as u32;
+        }
+        if let Some(n) = input.maximum_batching_window_in_seconds {
+            config.window_seconds = n as u32;
+        }
+        check_batching(config.fifo(), config.batch_size, config.window_seconds)?;
+        if let Some(criteria) = &input.filter_criteria {
+            // `FilterCriteria: {}` (or no filters) removes the filters.
+            config.filters = filters(Some(criteria))?.filter(|f| !f.is_empty());
+        }
+        if let Some(function) = &input.function_name {
+            let (name, qualifier, arn) = self.function(function)?;
+            if arn != old.function_arn {
+                self.check_unique(&config.event_source_arn, &arn, &name)?;
+            }
+            config.function_name = name;
+            config.qualifier = qualifier;
+            config.function_arn = arn;
+        }
+        if let Some(types) = &input.function_response_types {
+            config.report_batch_item_failures = response_types(Some(types));
+        }
+        if let Some(scaling) = &input.scaling_config {
+            config.maximum_concurrency = scaling.maximum_concurrency.map(|n| n as u32);
+        }
+        if let Some(enabled) = input.enabled {
+            config.enabled = enabled;
+        }
+        config.last_modified_ms = self.now_ms();
+        self.persist(&config).await?;
+        let answer_state = {
+            let mut state = mapping.state();
+            let answer = match (old.enabled, config.enabled) {
+                (false, true) => "Enabling",
+                (true, false) => "Disabling",
+                _ => "Updating",
+            };
+            *state = if config.enabled {
+                "Enabled"
+            } else if mapping.pollers.load(Ordering::Acquire) > 0 {
+                // The last poller to stop says Disabled.
+                "Disabling"
+            } else {
+                "Disabled"
+            };
+            answer
+        };
+        let answer = self.configuration(&config, answer_state);
+        mapping
+            .live
+            .send_modify(|live| *live = Live::new(config.clone()));
+        if config.enabled {
+            poller::start(&self.inner, &mapping);
+        }
+        Ok(answer)
+    }
+
+    pub async fn delete(
+        &self,
+        input: &DeleteEventSourceMappingRequest,
+    ) -> Result<EventSourceMappingConfiguration, ApiError> {
+        let _change = self.inner.changes.lock().await;
+        let mapping = self.mapping(&input.uuid)?;
+        self.inner
+            .source
+            .commit(vec![Write::DeleteResource {
+                kind: KIND.into(),
+                key: input.uuid.clone(),
+            }])
+            .await
+            .map_err(|e| ApiError::new("ServiceException", e.to_string()).with_status(500))?;
+        self.inner.mappings().remove(&input.uuid);
+        *mapping.state() = "Deleting";
+        mapping.live.send_modify(|live| live.deleted = true);
+        Ok(self.configuration(&mapping.config(), "Deleting"))
+    }
+
+    pub fn list(
+        &self,
+        input: &ListEventSourceMappingsRequest,
+    ) -> Result<ListEventSourceMappingsResponse, ApiError> {
+        let function = match &input.function_name {
+            Some(given) => Some(
+                sluice_functions::parse_function_name(given)
+                    .ok_or_else(|| invalid(format!("Invalid function name: {given}")))?,
+            ),
+            None => None,
+        };
+        let all: Vec<(Arc<Config>, &'static str)> = self
+            .inner
+            .mappings()
+            .values()
+            .map(|m| (m.config(), *m.state()))
+            .filter(|(c, _)| {
+                input
+                    .event_source_arn
+                    .as_ref()
+                    .is_none_or(|arn| *arn == c.event_source_arn)
+            })
+            .filter(|(c, _)| {
+                function.as_ref().is_none_or(|(name, qualifier)| {
+                    *name == c.function_name
+                        && qualifier
+                            .as_ref()
+                            .is_none_or(|q| Some(q) == c.qualifier.as_ref())
+                })
+            })
+            .collect();
+        let size = input
+            .max_items
+            .map_or(PAGE_SIZE, |n| (n.max(1) as usize).min(PAGE_SIZE));
+        // The marker is the UUID of the previous page's last mapping (listed by UUID).
+        let start = match &input.marker {
+            Some(marker) => all.partition_point(|(c, _)| c.uuid.as_str() <= marker.as_str()),
+            None => 0,
+        };
+        let page: Vec<_> = all[start..].iter().take(size).collect();
+        let next_marker = (start + page.len() < all.len())
+            .then(|| page.last().map(|(c, _)| c.uuid.clone()))
+            .flatten();
+        Ok(ListEventSourceMappingsResponse {
+            event_source_mappings: Some(
+                page.iter()
+                    .map(|(c, state)| self.configuration(c, state))
+                    .collect(),
+            ),
+            next_marker,
+        })
+    }
+}
+
+fn is_sqs_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    matches!(parts.as_slice(), ["arn", _, "sqs", _, _, name] if !name.is_empty())
+}
+
+fn response_types(types: Option<&[String]>) -> bool {
+    types.is_some_and(|t| t.iter().any(|t| t == "ReportBatchItemFailures"))
+}
+
+/// AWS's rules for an SQS mapping's batch size and batching window.
+fn check_batching(fifo: bool, batch_size: u32, window_seconds: u32) -> Result<(), ApiError> {
+    if fifo {
+        if batch_size > MAX_UNWINDOWED_BATCH {
+            return Err(invalid(
+                "Maximum batch size must be between 1 and 10 inclusive",
+            ));
+        }
+        if window_seconds > 0 {
+            return Err(invalid("Batching window is not supported for FIFO queues"));
+        }
+    } else if batch_size > MAX_UNWINDOWED_BATCH && window_seconds == 0 {
+        return Err(invalid(
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size is \
+             greater than 10",
+        ));
+    }
+    Ok(())
+}
+
+/// The patterns of `FilterCriteria`, each checked (AWS refuses a missing or invalid one with
+/// one message).
+fn filters(criteria: Option<&FilterCriteria>) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(criteria) = criteria else {
+        return Ok(None);
+    };
+    let mut patterns = Vec::new();
+    for filter in criteria.filters.iter().flatten() {
+        let text = filter
+            .pattern
+            .as_deref()
+            .filter(|text| Pattern::parse(text, Dialect::EventSourceMapping).is_ok())
+            .ok_or_else(|| invalid("Invalid filter pattern definition."))?;
+        patterns.push(text.to_owned());
+    }
+    Ok(Some(patterns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(result: Result<(), ApiError>) -> Option<String> {
+        result.err().map(|e| format!("{}: {}", e.kind, e.message))
+    }
+
+    #[test]
+    fn batching_follows_aws_rules_for_standard_and_fifo_queues() {
+        assert_eq!(message(check_batching(false, 10, 0)), None);
+        assert_eq!(message(check_batching(false, 10_000, 1)), None);
+        assert_eq!(
+            message(check_batching(false, 11, 0)).as_deref(),
+            Some(
+                "InvalidParameterValueException: Maximum batch window in seconds must be \
+                 greater than 0 if maximum batch size is greater than 10"
+            )
+        );
+        assert_eq!(message(check_batching(true, 10, 0)), None);
+        assert_eq!(
+            message(check_batching(true, 11, 0)).as_deref(),
+            Some(
+                "InvalidParameterValueException: Maximum batch size must be between 1 and 10 inclusive"
+            )
+        );
+        assert_eq!(
+            message(check_batching(true, 5, 2)).as_deref(),
+            Some(
+                "InvalidParameterValueException: Batching window is not supported for FIFO queues"
+            )
+        );
+    }
+
+    #[test]
+    fn filter_criteria_are_parsed_with_the_mapping_dialect() {
+        let criteria = |patterns: &[Option<&str>]| FilterCriteria {
+            filters: Some(
+                patterns
+                    .iter()
+                    .map(|p| Filter {
+                        pattern: p.map(str::to_owned),
+                    })
+                    .collect(),
+            ),
+        };
+        assert_eq!(filters(None).unwrap(), None);
+        assert_eq!(
+            filters(Some(&criteria(&[Some(r#"{"body": {"kind": ["order"]}}"#)]))).unwrap(),
+            Some(vec![r#"{"body": {"kind": ["order"]}}"#.to_owned()])
+        );
+        for bad in [
+            None,
+            Some("simple string"),
+            Some(r#"{"body": {"kind": "order"}}"#),
+            // No wildcard in the mapping dialect.
+            Some(r#"{"body": {"kind": [{"wildcard": "o*"}]}}"#),
+        ] {
+            let error = filters(Some(&criteria(&[bad]))).unwrap_err();
+            assert_eq!(error.kind, "InvalidParameterValueException", "{bad:?}");
+            assert_eq!(
+                error.message, "Invalid filter pattern definition.",
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_sqs_queue_arns_are_event_sources() {
+        assert!(is_sqs_arn("arn:aws:sqs:us-east-1:000000000000:orders"));
+        assert!(is_sqs_arn("arn:aws:sqs:us-east-1:000000000000:orders.fifo"));
+        assert!(!is_sqs_arn(
+            "arn:aws:kinesis:us-east-1:000000000000:stream/s"
+        ));
+        assert!(!is_sqs_arn("orders"));
+        assert!(!is_sqs_arn("arn:aws:sqs:us-east-1:000000000000:"));
+    }
+}
