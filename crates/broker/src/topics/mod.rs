@@ -473,6 +473,9 @@ impl<S: Store> Broker<S> {
                 next_seq: 1,
             }),
         });
+        // The key that signs its notifications exists before the first publication (making
+        // one takes a while).
+        self.signer().await?;
         let write = topic.record(&lock(&topic.state));
         self.inner.store.commit(vec![write]).await?;
         lock(&self.topics().topics).insert(arn.clone(), topic);

@@ -952,8 +952,8 @@ fn every_route_has_a_request_id_and_unknown_routes_answer_in_their_protocol() {
         "{head}"
     );
     assert!(head.contains("x-amzn-requestid: "), "{head}");
-    // A query-protocol service Sluice does not serve yet.
-    let body = "Action=ListTopics&Version=2010-03-31";
+    // A query-protocol action the service does not have.
+    let body = "Action=NoSuchAction&Version=2010-03-31";
     let (status, head, text) = raw(
         port,
         &format!(

@@ -1978,7 +1978,7 @@ async fn sqlite_a_version_1_file_migrates() {
     assert_eq!(store.map_runs("e").await.unwrap(), vec![run]);
     store.close().await.unwrap();
     assert_eq!(user_version(&dir), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 10);
+    assert_eq!(SCHEMA_VERSION, 11);
     // Version 9's queues start empty.
     assert!(store_queues_empty(&dir).await);
     // Version 3 keeps only the lean execution indexes; version 8 adds the retention's two.
