@@ -6,6 +6,9 @@
 //! - `send-batch-10`: SendMessageBatch of ten (messages per second counted);
 //! - `send-receive-delete`: each client sends a message, receives it (up to ten at a time)
 //!   and deletes it: the full life of a message, per second;
+//! - `send-to-long-poll`: each client sends a message while a receiver of its own long-polls
+//!   the queue; the latency is from the send's start until the receiver has the message (what
+//!   a consumer waits), the rate one message at a time per client;
 //! - `publish-3-queues`: SNS Publish (query protocol) to a topic with three subscribed queues
 //!   (signed notification envelopes): publications per second, each durable in all three;
 //! - `publish-3-queues-raw`: the same with raw message delivery (nothing to sign).
@@ -29,15 +32,17 @@ enum Load {
     Send,
     SendBatch,
     SendReceiveDelete,
+    SendToLongPoll,
     Publish3,
     Publish3Raw,
 }
 
 impl Load {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::Send,
         Self::SendBatch,
         Self::SendReceiveDelete,
+        Self::SendToLongPoll,
         Self::Publish3,
         Self::Publish3Raw,
     ];
@@ -47,6 +52,7 @@ impl Load {
             Self::Send => "send",
             Self::SendBatch => "send-batch-10",
             Self::SendReceiveDelete => "send-receive-delete",
+            Self::SendToLongPoll => "send-to-long-poll",
             Self::Publish3 => "publish-3-queues",
             Self::Publish3Raw => "publish-3-queues-raw",
         }
@@ -164,9 +170,27 @@ const BODY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab
 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\
 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-/// One unit of work of `load` on `queue`: the messages it moved.
-fn step(connection: &mut Connection, load: Load, queue: &str) -> Result<u64, String> {
+/// One unit of work of `load` on `queue`: the messages it moved. `arrivals` tells when the
+/// client's long-polling receiver got a message (`send-to-long-poll`).
+fn step(
+    connection: &mut Connection,
+    load: Load,
+    queue: &str,
+    arrivals: Option<&std::sync::mpsc::Receiver<()>>,
+) -> Result<u64, String> {
     match load {
+        Load::SendToLongPoll => {
+            call(
+                connection,
+                "SendMessage",
+                &json!({"QueueUrl": queue, "MessageBody": BODY}),
+            )?;
+            arrivals
+                .ok_or("no receiver")?
+                .recv_timeout(Duration::from_secs(20))
+                .map_err(|_| "the receiver got nothing within 20 s".to_owned())?;
+            Ok(1)
+        }
         Load::Send => {
             call(
                 connection,
@@ -222,6 +246,40 @@ fn step(connection: &mut Connection, load: Load, queue: &str) -> Result<u64, Str
     }
 }
 
+/// A receiver that long-polls `queue` until its client is gone (or a little past `deadline`,
+/// so the last send is received), deletes what it gets and reports each arrival.
+fn long_poll(
+    endpoint: &Endpoint,
+    queue: String,
+    deadline: Instant,
+) -> std::sync::mpsc::Receiver<()> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let endpoint = endpoint.clone();
+    std::thread::spawn(move || {
+        let mut connection = Connection::new(&endpoint);
+        let end = deadline + Duration::from_secs(3);
+        while Instant::now() < end {
+            let request =
+                json!({"QueueUrl": queue, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1});
+            let Ok(got) = call(&mut connection, "ReceiveMessage", &request) else {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            };
+            for message in got["Messages"].as_array().into_iter().flatten() {
+                if tx.send(()).is_err() {
+                    return;
+                }
+                let _ = call(
+                    &mut connection,
+                    "DeleteMessage",
+                    &json!({"QueueUrl": queue, "ReceiptHandle": message["ReceiptHandle"]}),
+                );
+            }
+        }
+    });
+    rx
+}
+
 fn run(
     endpoint: &Endpoint,
     load: Load,
@@ -255,6 +313,8 @@ fn run(
             .map(|queue| {
                 scope.spawn(move || {
                     let mut connection = Connection::new(endpoint);
+                    let arrivals = (load == Load::SendToLongPoll)
+                        .then(|| long_poll(endpoint, queue.clone(), deadline));
                     let (mut latencies, mut moved, mut errors, mut first_error) =
                         (Vec::new(), 0u64, 0u64, None);
                     let mut last_end = measure_from;
@@ -263,7 +323,7 @@ fn run(
                         if start >= deadline {
                             break;
                         }
-                        let outcome = step(&mut connection, load, queue);
+                        let outcome = step(&mut connection, load, queue, arrivals.as_ref());
                         let end = Instant::now();
                         match outcome {
                             Ok(n) if start >= measure_from => {

@@ -156,3 +156,44 @@ fn bench_mappings_drains_the_queue_for_each_batch_size() {
         assert_eq!(fields[2], "200", "every message delivered: {row}\n{stdout}");
     }
 }
+
+#[test]
+fn bench_queues_runs_every_workload_without_errors() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args([
+            "bench",
+            "--queues",
+            "--duration",
+            "1",
+            "--warmup",
+            "0",
+            "--clients",
+            "2",
+        ])
+        .output()
+        .expect("sluice runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for workload in [
+        "send",
+        "send-batch-10",
+        "send-receive-delete",
+        "send-to-long-poll",
+        "publish-3-queues",
+        "publish-3-queues-raw",
+    ] {
+        let row = stdout
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(workload))
+            .unwrap_or_else(|| panic!("no row for {workload}:\n{stdout}"));
+        // workload messages/s p50 p99 errors moto-rate ratio
+        let fields: Vec<&str> = row.split_whitespace().collect();
+        let rate: f64 = fields[1].parse().unwrap_or_else(|_| panic!("{row}"));
+        assert!(rate > 0.0, "{row}");
+        assert_eq!(fields[4], "0", "no errors: {row}\n{stdout}");
+    }
+}
