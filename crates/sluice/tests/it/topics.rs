@@ -779,3 +779,56 @@ fn no_acknowledged_publication_is_lost_across_kill_9() {
     );
     assert!(published.len() > 50, "the load ran: {}", published.len());
 }
+
+/// The seeds' flow end to end with the real clients: publications to a topic fan out to a
+/// queue, and an event-source mapping drives parallel importers (a Python function) that
+/// acknowledge by returning; every publication is imported once the queue drains.
+const IMPORTERS: &str = r#"
+import io, zipfile
+endpoint = os.environ["ENDPOINT"]
+clients = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+sns = boto3.client("sns", **clients)
+sqs = boto3.client("sqs", **clients)
+lam = boto3.client("lambda", **clients)
+out = os.environ["OUT"]
+topic = sns.create_topic(Name="objects")["TopicArn"]
+url = sqs.create_queue(QueueName="imports", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint="arn:aws:sqs:us-east-1:000000000000:imports")
+code = io.BytesIO()
+with zipfile.ZipFile(code, "w") as z:
+    z.writestr("importer.py", "import json, os\ndef handler(event, context):\n    with open(os.environ['OUT'], 'a') as f:\n        for r in event['Records']:\n            f.write(json.loads(r['body'])['Message'] + '\\n')\n")
+lam.create_function(FunctionName="importer", Runtime="python3.12", Handler="importer.handler",
+    Role="arn:aws:iam::000000000000:role/lambda", Code={"ZipFile": code.getvalue()}, Environment={"Variables": {"OUT": out}})
+lam.create_event_source_mapping(FunctionName="importer", EventSourceArn="arn:aws:sqs:us-east-1:000000000000:imports",
+    BatchSize=10, ScalingConfig={"MaximumConcurrency": 4})
+sent = set()
+for batch in range(20):
+    entries = [{"Id": str(i), "Message": f"object-{batch}-{i}"} for i in range(10)]
+    sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+    sent.update(e["Message"] for e in entries)
+deadline = time.time() + 60
+imported = set()
+while time.time() < deadline:
+    if os.path.exists(out):
+        imported = set(open(out).read().split())
+    if imported >= sent:
+        break
+    time.sleep(0.2)
+assert imported == sent, (len(imported), len(sent))
+deadline = time.time() + 10
+while time.time() < deadline:
+    left = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    if left["ApproximateNumberOfMessages"] == "0" and left["ApproximateNumberOfMessagesNotVisible"] == "0":
+        break
+    time.sleep(0.2)
+assert left["ApproximateNumberOfMessages"] == "0" and left["ApproximateNumberOfMessagesNotVisible"] == "0", left
+print("OK")
+"#;
+
+#[test]
+fn publications_reach_parallel_importers_through_a_queue_and_a_mapping() {
+    let dir = scratch("topics-importers");
+    let server = python_server(&dir);
+    let out = dir.join("imported.txt");
+    run_boto3(&server, IMPORTERS, &[("OUT", out.to_str().unwrap())]);
+}
