@@ -168,6 +168,8 @@ fn stats(server: &Server, uuid: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// SendMessageBatch in tens, over plain HTTP (AWS JSON 1.0, as the CLI sends it): the tests
+/// send many messages and the CLI's start-up would dominate them.
 fn send_batch(server: &Server, url: &str, bodies: &[String]) {
     for chunk in bodies.chunks(10) {
         let entries: Vec<Value> = chunk
@@ -175,16 +177,13 @@ fn send_batch(server: &Server, url: &str, bodies: &[String]) {
             .enumerate()
             .map(|(i, body)| json!({"Id": format!("m{i}"), "MessageBody": body}))
             .collect();
-        let sent = sqs(
-            server,
-            &[
-                "send-message-batch",
-                "--queue-url",
-                url,
-                "--entries",
-                &Value::Array(entries).to_string(),
-            ],
-        );
+        let (status, sent) = call_target(
+            server.port,
+            "AmazonSQS.SendMessageBatch",
+            &json!({"QueueUrl": url, "Entries": entries}),
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{sent}");
         assert_eq!(sent["Successful"].as_array().unwrap().len(), chunk.len());
     }
 }
@@ -202,27 +201,30 @@ fn create_mapping(server: &Server, function: &str, queue: &str, extra: &[&str]) 
     lambda(server, &args)
 }
 
+/// The mapping's state (GetEventSourceMapping over plain HTTP: tests poll it).
 fn mapping_state(server: &Server, uuid: &str) -> String {
-    lambda(server, &["get-event-source-mapping", "--uuid", uuid])["State"]
+    get_json(
+        server.port,
+        &format!("/2015-03-31/event-source-mappings/{uuid}"),
+    )["State"]
         .as_str()
         .unwrap()
         .to_owned()
 }
 
+/// (visible, in flight) of the queue `url` (GetQueueAttributes over plain HTTP: tests poll it).
 fn queue_depth(server: &Server, url: &str) -> (u64, u64) {
-    let attributes = sqs(
-        server,
-        &[
-            "get-queue-attributes",
-            "--queue-url",
-            url,
-            "--attribute-names",
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-        ],
-    )["Attributes"]
-        .clone();
-    let n = |key: &str| attributes[key].as_str().unwrap().parse().unwrap();
+    let (status, answer) = call_target(
+        server.port,
+        "AmazonSQS.GetQueueAttributes",
+        &json!({
+            "QueueUrl": url,
+            "AttributeNames": ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        }),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let n = |key: &str| answer["Attributes"][key].as_str().unwrap().parse().unwrap();
     (
         n("ApproximateNumberOfMessages"),
         n("ApproximateNumberOfMessagesNotVisible"),
