@@ -107,7 +107,9 @@ async fn run(inner: Arc<Inner>, mapping: Arc<Mapping>) {
         let size = config.batch_size as usize * batches;
         let gathered = tokio::select! {
             gathered = gather(&inner, config, size, wait) => gathered,
-            // Settings changed (or disabled, deleted): start over with the new ones.
+            // Settings changed (or disabled, deleted): start over with the new ones. A receive
+            // dropped while it commits leaves its messages invisible until their visibility
+            // timeout (not lost); dropped while it waits, it leaves nothing.
             _ = changes.changed() => continue,
             () = &mut stopping => break,
         };
@@ -134,7 +136,11 @@ async fn run(inner: Arc<Inner>, mapping: Arc<Mapping>) {
                 }
             }
             Ok(batch) => {
-                if inner.source.visible(config.queue_name()) > 0 {
+                // More waiting: one more poller. A full receive says so; otherwise the
+                // queue is counted (a scan), only while there is room for a poller.
+                if mapping.pollers.load(Ordering::Acquire) < limit
+                    && (batch.len() >= size || inner.source.visible(config.queue_name()) > 0)
+                {
                     spawn(&inner, &mapping);
                 }
                 // Not cancelled by shutdown: the invocations finish within the grace and
