@@ -768,6 +768,36 @@ fn filter_criteria_drop_the_messages_no_pattern_matches() {
     let stats = stats(&server, uuid);
     assert_eq!(stats["filtered"], 3, "{stats}");
     assert_eq!(stats["deleted"], 5, "{stats}");
+    // `sluice queues` shows the mapping's counters.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["queues", "--endpoint", &server.endpoint()])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{table}");
+    let row: Vec<&str> = table
+        .lines()
+        .find(|line| line.starts_with(&uuid[..8]))
+        .unwrap_or_else(|| panic!("no mapping row:\n{table}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        row,
+        [
+            &uuid[..8],
+            "orders",
+            "work",
+            "Enabled",
+            "1",
+            "0",
+            "1",
+            "2",
+            "5",
+            "3",
+            "0"
+        ],
+        "{table}"
+    );
 }
 
 #[test]
