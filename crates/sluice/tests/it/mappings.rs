@@ -19,7 +19,8 @@ const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:000000000000:function";
 
 /// Appends each event it gets to `$OUT` (one JSON line per invocation, with its pid) and
 /// answers by `$MODE`: `partial` reports the records whose body starts with `bad` as batch
-/// item failures; `malformed` answers an unknown identifier; `$SLEEP` seconds of work first.
+/// item failures; `malformed` answers an unknown identifier; `raise` fails with an exception;
+/// `$SLEEP` seconds of work first.
 const RECORDER: &str = r#"
 import json, os, time
 
@@ -40,6 +41,8 @@ def handler(event, context):
         ]}
     if mode == "malformed":
         return {"batchItemFailures": [{"itemIdentifier": "no-such-message"}]}
+    if mode == "raise":
+        raise RuntimeError("the batch failed")
     return None
 "#;
 
@@ -461,6 +464,27 @@ fn the_event_source_mapping_api_has_aws_shapes_defaults_and_errors() {
         "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
     );
 
+    // Moving a mapping onto a function the queue is already mapped to: the same conflict.
+    assert_error(
+        &cli(
+            &server,
+            "lambda",
+            &[
+                "update-event-source-mapping",
+                "--uuid",
+                &uuid,
+                "--function-name",
+                "work:1",
+            ],
+        ),
+        "ResourceConflictException",
+        "UpdateEventSourceMapping",
+        &format!(
+            "An event source mapping with SQS arn (\" {QUEUE_ARN}:orders \") and function (\" work \") already exists. Please update or delete the existing mapping with UUID {}",
+            versioned["UUID"].as_str().unwrap()
+        ),
+    );
+
     // Updates answer the transition, then settle.
     let disabling = lambda(
         &server,
@@ -705,31 +729,37 @@ fn partial_batch_failures_redeliver_only_the_failed_messages_until_the_dead_lett
 }
 
 #[test]
-fn a_malformed_batch_response_fails_the_whole_batch() {
+fn a_malformed_batch_response_or_a_function_error_fails_the_whole_batch() {
     let dir = scratch("mappings-malformed");
     let server = server(&dir, &[]);
-    queue(&server, "dead", &json!({}));
-    let dead_url = format!("{}/000000000000/dead", server.endpoint());
-    let url = queue(
-        &server,
-        "orders",
-        &json!({
-            "VisibilityTimeout": "1",
-            "RedrivePolicy": json!({"deadLetterTargetArn": format!("{QUEUE_ARN}:dead"), "maxReceiveCount": 1}).to_string(),
-        }),
-    );
-    let out = recorder(&server, &dir, "work", &[("MODE", "malformed")]);
-    create_mapping(
-        &server,
-        "work",
-        "orders",
-        &["--function-response-types", "ReportBatchItemFailures"],
-    );
-    send_batch(&server, &url, &["a".to_owned(), "b".to_owned()]);
-    wait_for("the dead letters", Duration::from_secs(30), || {
-        queue_depth(&server, &dead_url).0 == 2
-    });
-    assert_eq!(bodies(&out), ["a", "b"]);
+    // An unknown itemIdentifier; an exception in the handler.
+    for mode in ["malformed", "raise"] {
+        let dead = format!("dead-{mode}");
+        queue(&server, &dead, &json!({}));
+        let dead_url = format!("{}/000000000000/{dead}", server.endpoint());
+        let source = format!("orders-{mode}");
+        let url = queue(
+            &server,
+            &source,
+            &json!({
+                "VisibilityTimeout": "1",
+                "RedrivePolicy": json!({"deadLetterTargetArn": format!("{QUEUE_ARN}:{dead}"), "maxReceiveCount": 1}).to_string(),
+            }),
+        );
+        let function = format!("work-{mode}");
+        let out = recorder(&server, &dir, &function, &[("MODE", mode)]);
+        create_mapping(
+            &server,
+            &function,
+            &source,
+            &["--function-response-types", "ReportBatchItemFailures"],
+        );
+        send_batch(&server, &url, &["a".to_owned(), "b".to_owned()]);
+        wait_for("the dead letters", Duration::from_secs(30), || {
+            queue_depth(&server, &dead_url).0 == 2
+        });
+        assert_eq!(bodies(&out), ["a", "b"], "{mode}");
+    }
 }
 
 #[test]
