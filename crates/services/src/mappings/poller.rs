@@ -494,3 +494,36 @@ fn finish(
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(queue: &str, batch_size: u32, window_seconds: u32) -> Config {
+        Config {
+            uuid: "u".into(),
+            event_source_arn: format!("arn:aws:sqs:us-east-1:000000000000:{queue}"),
+            function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+            function_name: "f".into(),
+            qualifier: None,
+            batch_size,
+            window_seconds,
+            report_batch_item_failures: false,
+            maximum_concurrency: None,
+            filters: None,
+            enabled: true,
+            last_modified_ms: 0,
+        }
+    }
+
+    #[test]
+    fn one_receive_feeds_several_small_batches_except_in_fifo_queues_and_windows() {
+        assert_eq!(batches_per_receive(&config("q", 1, 0)), 10);
+        assert_eq!(batches_per_receive(&config("q", 3, 0)), 3);
+        assert_eq!(batches_per_receive(&config("q", 10, 0)), 1);
+        assert_eq!(batches_per_receive(&config("q", 100, 5)), 1);
+        assert_eq!(batches_per_receive(&config("q", 1, 1)), 1);
+        // A receive may hold several messages of one group: they go in one batch, in order.
+        assert_eq!(batches_per_receive(&config("q.fifo", 1, 0)), 1);
+    }
+}
