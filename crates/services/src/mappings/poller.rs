@@ -513,6 +513,9 @@ mod tests {
             filters: None,
             enabled: true,
             last_modified_ms: 0,
+            metrics_config: None,
+            provisioned_poller_config: None,
+            kms_key_arn: None,
         }
     }
 

@@ -303,6 +303,8 @@ fn the_event_source_mapping_api_has_aws_shapes_defaults_and_errors() {
             "MaximumConcurrency=4",
             "--filter-criteria",
             r#"{"Filters": [{"Pattern": "{\"body\": {\"kind\": [\"order\"]}}"}]}"#,
+            "--metrics-config",
+            "Metrics=EventCount",
             "--no-enabled",
         ],
     );
@@ -310,6 +312,7 @@ fn the_event_source_mapping_api_has_aws_shapes_defaults_and_errors() {
         latest["FunctionArn"],
         format!("{FUNCTION_ARN}:work:$LATEST")
     );
+    assert_eq!(latest["MetricsConfig"], json!({"Metrics": ["EventCount"]}));
     assert_eq!(latest["State"], "Disabled");
     assert_eq!(latest["BatchSize"], 500);
     assert_eq!(latest["MaximumBatchingWindowInSeconds"], 5);
