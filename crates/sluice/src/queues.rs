@@ -1,6 +1,8 @@
 //! `sluice queues`: a running server's queues and topics at a glance, through
 //! `GET /sluice/queues` — depth, in flight, delayed, the oldest message's age, traffic and
-//! dead letters per queue; deliveries, failures and filtered publications per subscription.
+//! dead letters per queue; deliveries, failures and filtered publications per subscription —
+//! and its event-source mappings, through `GET /sluice/mappings` (state, pollers, invocations
+//! in flight, batches, messages delivered, deleted, filtered out, failed batches).
 //! `--watch` redraws every interval with rates since the last draw.
 
 use std::collections::HashMap;
@@ -40,8 +42,16 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             endpoint.url(),
             response.status
         );
-        let body: Value =
+        let mut body: Value =
             serde_json::from_slice(&response.body).context("unreadable /sluice/queues")?;
+        // A server without mappings' counters answers 404: no mappings table then.
+        if let Ok(mappings) = connection.request("GET", "/sluice/mappings", "application/json", b"")
+            && mappings.status == 200
+            && let Ok(Value::Object(mut mappings)) = serde_json::from_slice(&mappings.body)
+            && let Some(mappings) = mappings.remove("mappings")
+        {
+            body["mappings"] = mappings;
+        }
         if args.json {
             println!("{body}");
         } else {
@@ -56,7 +66,8 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
                     })
                     .collect::<HashMap<_, _>>()
             });
-            let table = render(&body, rates.as_ref());
+            let mut table = render(&body, rates.as_ref());
+            table.push_str(&render_mappings(&body));
             if args.watch.is_some() {
                 // Clear the screen, then draw.
                 print!("\x1b[2J\x1b[H");
@@ -174,10 +185,92 @@ fn render(body: &Value, rates: Option<&HashMap<String, f64>>) -> String {
     out
 }
 
+/// The event-source mappings' table, empty when there are none.
+fn render_mappings(body: &Value) -> String {
+    let mut out = String::new();
+    let mappings = body["mappings"].as_array().cloned().unwrap_or_default();
+    if mappings.is_empty() {
+        return out;
+    }
+    let n = |v: &Value, key: &str| v[key].as_u64().unwrap_or(0);
+    let last = |arn: &str| arn.rsplit(':').next().unwrap_or(arn).to_owned();
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<10} {:<24} {:<24} {:<9} {:>7} {:>8} {:>9} {:>9} {:>9} {:>8} {:>6}",
+        "MAPPING",
+        "QUEUE",
+        "FUNCTION",
+        "STATE",
+        "POLLERS",
+        "INVOKING",
+        "BATCHES",
+        "DELIVERED",
+        "DELETED",
+        "FILTERED",
+        "FAILED"
+    );
+    for m in &mappings {
+        let uuid = m["uuid"].as_str().unwrap_or_default();
+        let function = m["functionArn"].as_str().unwrap_or_default();
+        // `name` or `name:qualifier`.
+        let function = function
+            .split_once(":function:")
+            .map_or(function, |(_, rest)| rest);
+        let _ = writeln!(
+            out,
+            "{:<10} {:<24} {:<24} {:<9} {:>7} {:>8} {:>9} {:>9} {:>9} {:>8} {:>6}",
+            &uuid[..uuid.len().min(8)],
+            last(m["eventSourceArn"].as_str().unwrap_or_default()),
+            function,
+            m["state"].as_str().unwrap_or_default(),
+            n(m, "pollers"),
+            n(m, "invoking"),
+            n(m, "batches"),
+            n(m, "delivered"),
+            n(m, "deleted"),
+            n(m, "filtered"),
+            n(m, "failedBatches"),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_mappings_table_shows_state_pollers_and_counts() {
+        let body = json!({"mappings": [{
+            "uuid": "d7b332f0-5f06-478c-8a3d-be3696e71941",
+            "eventSourceArn": "arn:aws:sqs:us-east-1:000000000000:orders",
+            "functionArn": "arn:aws:lambda:us-east-1:000000000000:function:work:live",
+            "state": "Enabled", "pollers": 2, "invoking": 1, "batches": 40,
+            "delivered": 400, "deleted": 398, "filtered": 3, "failedBatches": 1
+        }]});
+        let table = render_mappings(&body);
+        let row: Vec<&str> = table.lines().last().unwrap().split_whitespace().collect();
+        assert_eq!(
+            row,
+            [
+                "d7b332f0",
+                "orders",
+                "work:live",
+                "Enabled",
+                "2",
+                "1",
+                "40",
+                "400",
+                "398",
+                "3",
+                "1"
+            ]
+        );
+        assert_eq!(render_mappings(&json!({"mappings": []})), "");
+        assert_eq!(render_mappings(&json!({})), "");
+    }
 
     #[test]
     fn the_tables_show_depth_age_traffic_and_deliveries() {

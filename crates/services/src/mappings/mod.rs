@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize};
 use sluice_api::ApiError;
 use sluice_api::lambda::model::{
     CreateEventSourceMappingRequest, DeleteEventSourceMappingRequest,
-    EventSourceMappingConfiguration, Filter, FilterCriteria, GetEventSourceMappingRequest,
-    ListEventSourceMappingsRequest, ListEventSourceMappingsResponse, ScalingConfig,
-    UpdateEventSourceMappingRequest,
+    EventSourceMappingConfiguration, EventSourceMappingMetricsConfig, Filter, FilterCriteria,
+    GetEventSourceMappingRequest, ListEventSourceMappingsRequest, ListEventSourceMappingsResponse,
+    ProvisionedPollerConfig, ScalingConfig, UpdateEventSourceMappingRequest,
 };
 use sluice_broker::{Broker, Receive, Received};
 use sluice_functions::{Functions, LATEST, LambdaArns as _};
@@ -62,6 +62,15 @@ pub(crate) struct Config {
     filters: Option<Vec<String>>,
     enabled: bool,
     last_modified_ms: i64,
+    /// Kept and shown as given (Sluice produces no CloudWatch metrics, runs no provisioned
+    /// pollers and stores filters unencrypted), so that tools reading the mapping back see
+    /// what they set.
+    #[serde(default)]
+    metrics_config: Option<EventSourceMappingMetricsConfig>,
+    #[serde(default)]
+    provisioned_poller_config: Option<ProvisionedPollerConfig>,
+    #[serde(default)]
+    kms_key_arn: Option<String>,
 }
 
 impl Config {
@@ -445,6 +454,9 @@ impl Mappings {
             scaling_config: config.maximum_concurrency.map(|n| ScalingConfig {
                 maximum_concurrency: Some(n as i32),
             }),
+            metrics_config: config.metrics_config.clone(),
+            provisioned_poller_config: config.provisioned_poller_config.clone(),
+            kms_key_arn: config.kms_key_arn.clone(),
             last_modified: Some(config.last_modified_ms as f64 / 1000.0),
             state: Some(state.to_owned()),
             state_transition_reason: Some("USER_INITIATED".into()),
@@ -578,6 +590,9 @@ impl Mappings {
             filters,
             enabled: input.enabled.unwrap_or(true),
             last_modified_ms: self.now_ms(),
+            metrics_config: input.metrics_config.clone(),
+            provisioned_poller_config: input.provisioned_poller_config.clone(),
+            kms_key_arn: input.kms_key_arn.clone(),
         };
         self.persist(&config).await?;
         let state = if config.enabled {
@@ -673,6 +688,15 @@ impl Mappings {
         }
         if let Some(enabled) = input.enabled {
             config.enabled = enabled;
+        }
+        if let Some(metrics) = &input.metrics_config {
+            config.metrics_config = Some(metrics.clone());
+        }
+        if let Some(pollers) = &input.provisioned_poller_config {
+            config.provisioned_poller_config = Some(pollers.clone());
+        }
+        if let Some(key) = &input.kms_key_arn {
+            config.kms_key_arn = (!key.is_empty()).then(|| key.clone());
         }
         config.last_modified_ms = self.now_ms();
         self.persist(&config).await?;

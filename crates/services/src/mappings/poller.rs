@@ -107,7 +107,9 @@ async fn run(inner: Arc<Inner>, mapping: Arc<Mapping>) {
         let size = config.batch_size as usize * batches;
         let gathered = tokio::select! {
             gathered = gather(&inner, config, size, wait) => gathered,
-            // Settings changed (or disabled, deleted): start over with the new ones.
+            // Settings changed (or disabled, deleted): start over with the new ones. A receive
+            // dropped while it commits leaves its messages invisible until their visibility
+            // timeout (not lost); dropped while it waits, it leaves nothing.
             _ = changes.changed() => continue,
             () = &mut stopping => break,
         };
@@ -134,7 +136,11 @@ async fn run(inner: Arc<Inner>, mapping: Arc<Mapping>) {
                 }
             }
             Ok(batch) => {
-                if inner.source.visible(config.queue_name()) > 0 {
+                // More waiting: one more poller. A full receive says so; otherwise the
+                // queue is counted (a scan), only while there is room for a poller.
+                if mapping.pollers.load(Ordering::Acquire) < limit
+                    && (batch.len() >= size || inner.source.visible(config.queue_name()) > 0)
+                {
                     spawn(&inner, &mapping);
                 }
                 // Not cancelled by shutdown: the invocations finish within the grace and
@@ -487,4 +493,40 @@ fn finish(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(queue: &str, batch_size: u32, window_seconds: u32) -> Config {
+        Config {
+            uuid: "u".into(),
+            event_source_arn: format!("arn:aws:sqs:us-east-1:000000000000:{queue}"),
+            function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+            function_name: "f".into(),
+            qualifier: None,
+            batch_size,
+            window_seconds,
+            report_batch_item_failures: false,
+            maximum_concurrency: None,
+            filters: None,
+            enabled: true,
+            last_modified_ms: 0,
+            metrics_config: None,
+            provisioned_poller_config: None,
+            kms_key_arn: None,
+        }
+    }
+
+    #[test]
+    fn one_receive_feeds_several_small_batches_except_in_fifo_queues_and_windows() {
+        assert_eq!(batches_per_receive(&config("q", 1, 0)), 10);
+        assert_eq!(batches_per_receive(&config("q", 3, 0)), 3);
+        assert_eq!(batches_per_receive(&config("q", 10, 0)), 1);
+        assert_eq!(batches_per_receive(&config("q", 100, 5)), 1);
+        assert_eq!(batches_per_receive(&config("q", 1, 1)), 1);
+        // A receive may hold several messages of one group: they go in one batch, in order.
+        assert_eq!(batches_per_receive(&config("q.fifo", 1, 0)), 1);
+    }
 }

@@ -19,7 +19,8 @@ const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:000000000000:function";
 
 /// Appends each event it gets to `$OUT` (one JSON line per invocation, with its pid) and
 /// answers by `$MODE`: `partial` reports the records whose body starts with `bad` as batch
-/// item failures; `malformed` answers an unknown identifier; `$SLEEP` seconds of work first.
+/// item failures; `malformed` answers an unknown identifier; `raise` fails with an exception;
+/// `$SLEEP` seconds of work first.
 const RECORDER: &str = r#"
 import json, os, time
 
@@ -40,6 +41,8 @@ def handler(event, context):
         ]}
     if mode == "malformed":
         return {"batchItemFailures": [{"itemIdentifier": "no-such-message"}]}
+    if mode == "raise":
+        raise RuntimeError("the batch failed")
     return None
 "#;
 
@@ -168,6 +171,8 @@ fn stats(server: &Server, uuid: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// SendMessageBatch in tens, over plain HTTP (AWS JSON 1.0, as the CLI sends it): the tests
+/// send many messages and the CLI's start-up would dominate them.
 fn send_batch(server: &Server, url: &str, bodies: &[String]) {
     for chunk in bodies.chunks(10) {
         let entries: Vec<Value> = chunk
@@ -175,16 +180,13 @@ fn send_batch(server: &Server, url: &str, bodies: &[String]) {
             .enumerate()
             .map(|(i, body)| json!({"Id": format!("m{i}"), "MessageBody": body}))
             .collect();
-        let sent = sqs(
-            server,
-            &[
-                "send-message-batch",
-                "--queue-url",
-                url,
-                "--entries",
-                &Value::Array(entries).to_string(),
-            ],
-        );
+        let (status, sent) = call_target(
+            server.port,
+            "AmazonSQS.SendMessageBatch",
+            &json!({"QueueUrl": url, "Entries": entries}),
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{sent}");
         assert_eq!(sent["Successful"].as_array().unwrap().len(), chunk.len());
     }
 }
@@ -202,27 +204,30 @@ fn create_mapping(server: &Server, function: &str, queue: &str, extra: &[&str]) 
     lambda(server, &args)
 }
 
+/// The mapping's state (GetEventSourceMapping over plain HTTP: tests poll it).
 fn mapping_state(server: &Server, uuid: &str) -> String {
-    lambda(server, &["get-event-source-mapping", "--uuid", uuid])["State"]
+    get_json(
+        server.port,
+        &format!("/2015-03-31/event-source-mappings/{uuid}"),
+    )["State"]
         .as_str()
         .unwrap()
         .to_owned()
 }
 
+/// (visible, in flight) of the queue `url` (GetQueueAttributes over plain HTTP: tests poll it).
 fn queue_depth(server: &Server, url: &str) -> (u64, u64) {
-    let attributes = sqs(
-        server,
-        &[
-            "get-queue-attributes",
-            "--queue-url",
-            url,
-            "--attribute-names",
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-        ],
-    )["Attributes"]
-        .clone();
-    let n = |key: &str| attributes[key].as_str().unwrap().parse().unwrap();
+    let (status, answer) = call_target(
+        server.port,
+        "AmazonSQS.GetQueueAttributes",
+        &json!({
+            "QueueUrl": url,
+            "AttributeNames": ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        }),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let n = |key: &str| answer["Attributes"][key].as_str().unwrap().parse().unwrap();
     (
         n("ApproximateNumberOfMessages"),
         n("ApproximateNumberOfMessagesNotVisible"),
@@ -298,6 +303,8 @@ fn the_event_source_mapping_api_has_aws_shapes_defaults_and_errors() {
             "MaximumConcurrency=4",
             "--filter-criteria",
             r#"{"Filters": [{"Pattern": "{\"body\": {\"kind\": [\"order\"]}}"}]}"#,
+            "--metrics-config",
+            "Metrics=EventCount",
             "--no-enabled",
         ],
     );
@@ -305,6 +312,7 @@ fn the_event_source_mapping_api_has_aws_shapes_defaults_and_errors() {
         latest["FunctionArn"],
         format!("{FUNCTION_ARN}:work:$LATEST")
     );
+    assert_eq!(latest["MetricsConfig"], json!({"Metrics": ["EventCount"]}));
     assert_eq!(latest["State"], "Disabled");
     assert_eq!(latest["BatchSize"], 500);
     assert_eq!(latest["MaximumBatchingWindowInSeconds"], 5);
@@ -457,6 +465,27 @@ fn the_event_source_mapping_api_has_aws_shapes_defaults_and_errors() {
         "InvalidParameterValueException",
         "UpdateEventSourceMapping",
         "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
+    );
+
+    // Moving a mapping onto a function the queue is already mapped to: the same conflict.
+    assert_error(
+        &cli(
+            &server,
+            "lambda",
+            &[
+                "update-event-source-mapping",
+                "--uuid",
+                &uuid,
+                "--function-name",
+                "work:1",
+            ],
+        ),
+        "ResourceConflictException",
+        "UpdateEventSourceMapping",
+        &format!(
+            "An event source mapping with SQS arn (\" {QUEUE_ARN}:orders \") and function (\" work \") already exists. Please update or delete the existing mapping with UUID {}",
+            versioned["UUID"].as_str().unwrap()
+        ),
     );
 
     // Updates answer the transition, then settle.
@@ -703,31 +732,37 @@ fn partial_batch_failures_redeliver_only_the_failed_messages_until_the_dead_lett
 }
 
 #[test]
-fn a_malformed_batch_response_fails_the_whole_batch() {
+fn a_malformed_batch_response_or_a_function_error_fails_the_whole_batch() {
     let dir = scratch("mappings-malformed");
     let server = server(&dir, &[]);
-    queue(&server, "dead", &json!({}));
-    let dead_url = format!("{}/000000000000/dead", server.endpoint());
-    let url = queue(
-        &server,
-        "orders",
-        &json!({
-            "VisibilityTimeout": "1",
-            "RedrivePolicy": json!({"deadLetterTargetArn": format!("{QUEUE_ARN}:dead"), "maxReceiveCount": 1}).to_string(),
-        }),
-    );
-    let out = recorder(&server, &dir, "work", &[("MODE", "malformed")]);
-    create_mapping(
-        &server,
-        "work",
-        "orders",
-        &["--function-response-types", "ReportBatchItemFailures"],
-    );
-    send_batch(&server, &url, &["a".to_owned(), "b".to_owned()]);
-    wait_for("the dead letters", Duration::from_secs(30), || {
-        queue_depth(&server, &dead_url).0 == 2
-    });
-    assert_eq!(bodies(&out), ["a", "b"]);
+    // An unknown itemIdentifier; an exception in the handler.
+    for mode in ["malformed", "raise"] {
+        let dead = format!("dead-{mode}");
+        queue(&server, &dead, &json!({}));
+        let dead_url = format!("{}/000000000000/{dead}", server.endpoint());
+        let source = format!("orders-{mode}");
+        let url = queue(
+            &server,
+            &source,
+            &json!({
+                "VisibilityTimeout": "1",
+                "RedrivePolicy": json!({"deadLetterTargetArn": format!("{QUEUE_ARN}:{dead}"), "maxReceiveCount": 1}).to_string(),
+            }),
+        );
+        let function = format!("work-{mode}");
+        let out = recorder(&server, &dir, &function, &[("MODE", mode)]);
+        create_mapping(
+            &server,
+            &function,
+            &source,
+            &["--function-response-types", "ReportBatchItemFailures"],
+        );
+        send_batch(&server, &url, &["a".to_owned(), "b".to_owned()]);
+        wait_for("the dead letters", Duration::from_secs(30), || {
+            queue_depth(&server, &dead_url).0 == 2
+        });
+        assert_eq!(bodies(&out), ["a", "b"], "{mode}");
+    }
 }
 
 #[test]
@@ -766,6 +801,36 @@ fn filter_criteria_drop_the_messages_no_pattern_matches() {
     let stats = stats(&server, uuid);
     assert_eq!(stats["filtered"], 3, "{stats}");
     assert_eq!(stats["deleted"], 5, "{stats}");
+    // `sluice queues` shows the mapping's counters.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["queues", "--endpoint", &server.endpoint()])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{table}");
+    let row: Vec<&str> = table
+        .lines()
+        .find(|line| line.starts_with(&uuid[..8]))
+        .unwrap_or_else(|| panic!("no mapping row:\n{table}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        row,
+        [
+            &uuid[..8],
+            "orders",
+            "work",
+            "Enabled",
+            "1",
+            "0",
+            "1",
+            "2",
+            "5",
+            "3",
+            "0"
+        ],
+        "{table}"
+    );
 }
 
 #[test]
