@@ -664,8 +664,10 @@ impl<S: Store> Broker<S> {
                     }));
                     continue;
                 }
+                // Enough: when something was received nobody needs the next visibility, and
+                // expired messages sit at the front, before what was handed out.
                 if received.len() >= max {
-                    continue;
+                    break;
                 }
                 if let Some(redrive) = &settings.redrive
                     && held.delivery.receive_count >= redrive.max_receive_count
