@@ -343,7 +343,13 @@ pub(super) struct RetryPolicy {
 impl RetryPolicy {
     pub(super) fn of(effective: &str) -> Self {
         let value: Value = serde_json::from_str(effective).unwrap_or_default();
-        let p = &value["http"]["defaultHealthyRetryPolicy"];
+        // A subscription's own `healthyRetryPolicy` overrides the topic's default.
+        let http = &value["http"];
+        let p = if http["healthyRetryPolicy"].is_object() {
+            &http["healthyRetryPolicy"]
+        } else {
+            &http["defaultHealthyRetryPolicy"]
+        };
         let n = |key: &str, default: u64| p.get(key).and_then(Value::as_u64).unwrap_or(default);
         Self {
             retries: n("numRetries", 3) as u32,
@@ -491,5 +497,12 @@ mod tests {
         )));
         let delays: Vec<f64> = (1..=5).map(|n| custom.delay_s(n)).collect();
         assert_eq!(delays, [0.0, 0.0, 1.0, 2.5, 4.0]);
+        // A subscription's policy (no `http` level) wins over the topic's.
+        let subscription = RetryPolicy::of(&effective_delivery_policy(Some(
+            &r#"{"healthyRetryPolicy":{"numRetries":1,"minDelayTarget":2,"maxDelayTarget":2}}"#
+                .to_owned(),
+        )));
+        assert_eq!(subscription.retries, 1);
+        assert_eq!(subscription.delay_s(1), 2.0);
     }
 }

@@ -832,3 +832,53 @@ fn publications_reach_parallel_importers_through_a_queue_and_a_mapping() {
     let out = dir.join("imported.txt");
     run_boto3(&server, IMPORTERS, &[("OUT", out.to_str().unwrap())]);
 }
+
+/// An HTTP endpoint that confirms its subscription, then fails every notification: SNS retries
+/// per the subscription's delivery policy, then moves the notification to the subscription's
+/// dead-letter queue.
+const HTTP_DEAD_LETTERS: &str = r#"
+import http.server, threading, urllib.request
+endpoint = os.environ["ENDPOINT"]
+clients = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+sns = boto3.client("sns", **clients)
+sqs = boto3.client("sqs", **clients)
+attempts = []
+class Failing(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if body["Type"] == "SubscriptionConfirmation":
+            urllib.request.urlopen(body["SubscribeURL"]).read()
+            self.send_response(200)
+        else:
+            attempts.append(time.time())
+            self.send_response(500)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+hook = http.server.HTTPServer(("127.0.0.1", 0), Failing)
+threading.Thread(target=hook.serve_forever, daemon=True).start()
+topic = sns.create_topic(Name="alerts")["TopicArn"]
+dlq = sqs.create_queue(QueueName="undeliverable")["QueueUrl"]
+sub = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=f"http://127.0.0.1:{hook.server_port}/", ReturnSubscriptionArn=True, Attributes={
+    "RedrivePolicy": json.dumps({"deadLetterTargetArn": "arn:aws:sqs:us-east-1:000000000000:undeliverable"}),
+    "DeliveryPolicy": json.dumps({"healthyRetryPolicy": {"numRetries": 2, "minDelayTarget": 1, "maxDelayTarget": 1}})})["SubscriptionArn"]
+deadline = time.time() + 20
+while sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]["PendingConfirmation"] == "true":
+    assert time.time() < deadline, "never confirmed"
+    time.sleep(0.05)
+sns.publish(TopicArn=topic, Message="cannot be delivered")
+got = []
+while not got and time.time() < deadline:
+    got = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages", [])
+assert got, "nothing reached the dead-letter queue"
+assert json.loads(got[0]["Body"])["Message"] == "cannot be delivered", got
+assert len(attempts) == 3, attempts
+print("OK")
+"#;
+
+#[test]
+fn undeliverable_http_notifications_reach_the_subscriptions_dead_letter_queue() {
+    let dir = scratch("topics-http-dlq");
+    let server = Server::start(&dir, &[]);
+    run_boto3(&server, HTTP_DEAD_LETTERS, &[]);
+}
