@@ -882,3 +882,98 @@ fn undeliverable_http_notifications_reach_the_subscriptions_dead_letter_queue() 
     let server = Server::start(&dir, &[]);
     run_boto3(&server, HTTP_DEAD_LETTERS, &[]);
 }
+
+/// A minimal HTTP endpoint on `listener`: each request's body goes to the channel, answered
+/// 200.
+fn http_endpoint(listener: std::net::TcpListener) -> std::sync::mpsc::Receiver<String> {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            if tx
+                .send(String::from_utf8_lossy(&body).into_owned())
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// A notification whose HTTP endpoint is down when the server is killed is delivered after the
+/// restart, once the endpoint is back: pending deliveries are durable.
+#[test]
+fn a_pending_http_delivery_survives_kill_9() {
+    use std::time::Duration;
+    let dir = scratch("topics-http-restart");
+    let mut server = Server::start(&dir, &[]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let received = http_endpoint(listener);
+    let topic = ok_json(&sns(&server, &["create-topic", "--name", "hooks"]))["TopicArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = format!("http://{address}/hook");
+    ok_json(&sns(
+        &server,
+        &[
+            "subscribe",
+            "--topic-arn",
+            &topic,
+            "--protocol",
+            "http",
+            "--notification-endpoint",
+            &url,
+        ],
+    ));
+    let confirmation: Value =
+        serde_json::from_str(&received.recv_timeout(Duration::from_secs(20)).unwrap()).unwrap();
+    assert_eq!(confirmation["Type"], "SubscriptionConfirmation");
+    ok_json(&sns(
+        &server,
+        &[
+            "confirm-subscription",
+            "--topic-arn",
+            &topic,
+            "--token",
+            confirmation["Token"].as_str().unwrap(),
+        ],
+    ));
+    // The endpoint goes away: the first attempt fails and the next waits 20 s.
+    drop(received);
+    let _ = std::net::TcpStream::connect(address);
+    std::thread::sleep(Duration::from_millis(200));
+    ok_json(&sns(
+        &server,
+        &["publish", "--topic-arn", &topic, "--message", "kept"],
+    ));
+    std::thread::sleep(Duration::from_millis(300));
+    server.kill9();
+    let listener = std::net::TcpListener::bind(address).expect("the endpoint's port again");
+    let received = http_endpoint(listener);
+    let _server = Server::start(&dir, &[]);
+    let notification: Value =
+        serde_json::from_str(&received.recv_timeout(Duration::from_secs(15)).unwrap()).unwrap();
+    assert_eq!(notification["Type"], "Notification", "{notification}");
+    assert_eq!(notification["Message"], "kept", "{notification}");
+}
