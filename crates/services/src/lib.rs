@@ -19,6 +19,8 @@
 pub mod integrations;
 pub mod lambda;
 pub mod mappings;
+pub mod pipes;
+mod queue_source;
 pub mod sfn;
 pub mod sns;
 pub mod sqs;

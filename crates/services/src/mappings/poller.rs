@@ -19,12 +19,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use sluice_broker::{MAX_RECEIVE, Receive, Received};
+use sluice_broker::{MAX_RECEIVE, Received};
 use sluice_functions::InvokeOptions;
 use sluice_functions::function::limits::MAX_SYNC_PAYLOAD;
 
 use super::event::{self, BatchResult};
 use super::{Config, Inner, Live, Mapping};
+use crate::queue_source::gather;
 
 /// A lone poller's long poll (SQS's longest).
 const LONE_WAIT_SECONDS: i64 = 20;
@@ -106,7 +107,7 @@ async fn run(inner: Arc<Inner>, mapping: Arc<Mapping>) {
         let batches = slots.count * depth(&inner, &mapping, config, slots.count);
         let size = config.batch_size as usize * batches;
         let gathered = tokio::select! {
-            gathered = gather(&inner, config, size, wait) => gathered,
+            gathered = gather(&*inner.source, config.queue_name(), size, config.window_seconds, wait) => gathered,
             // Settings changed (or disabled, deleted): start over with the new ones.
             _ = changes.changed() => continue,
             () = &mut stopping => break,
@@ -284,49 +285,6 @@ async fn deliver(
         all_ok &= done.unwrap_or(false);
     }
     all_ok
-}
-
-/// Receives up to `size` messages (a batch, or several small ones), waiting `wait` seconds
-/// for the first and, with a batching window, gathering more until the window has passed
-/// since it arrived.
-async fn gather(
-    inner: &Inner,
-    config: &Config,
-    size: usize,
-    wait: i64,
-) -> Result<Vec<Received>, sluice_broker::Error> {
-    let queue = config.queue_name().to_owned();
-    let receive = |max: usize, wait: i64| Receive {
-        max_messages: max.clamp(1, MAX_RECEIVE),
-        visibility_timeout: None,
-        wait_seconds: Some(wait),
-    };
-    let mut batch = inner
-        .source
-        .receive(queue.clone(), receive(size, wait))
-        .await?;
-    if batch.is_empty() || config.window_seconds == 0 || batch.len() >= size {
-        return Ok(batch);
-    }
-    let clock = inner.source.clock();
-    let deadline = clock.now_ms() + i64::from(config.window_seconds) * 1000;
-    while batch.len() < size {
-        let remaining = deadline - clock.now_ms();
-        if remaining <= 0 {
-            break;
-        }
-        // Whole seconds (receives are not cancelled: a dropped receive could hide messages
-        // until their visibility timeout); the last fraction is slept.
-        let more = inner
-            .source
-            .receive(queue.clone(), receive(size - batch.len(), remaining / 1000))
-            .await?;
-        if more.is_empty() && remaining < 1000 {
-            clock.sleep_until(deadline).await;
-        }
-        batch.extend(more);
-    }
-    Ok(batch)
 }
 
 /// Delivers one batch; whether the function could be invoked (false: back off).
