@@ -645,7 +645,8 @@ impl PipesBackend {
                 RequestedPipeState::Stopped => RequestedPipeStateDescribeResponse::Stopped,
             }),
             current_state: Some(definition.current_state()),
-            state_reason: Some("USER_INITIATED".into()),
+            // A reason is given for failures only.
+            state_reason: None,
             source: Some(definition.source.clone()),
             source_parameters: Some(with_defaults(definition.source_parameters.clone())),
             enrichment: definition.enrichment.clone(),
@@ -940,7 +941,8 @@ impl Pipes for PipesBackend {
                         arn: Some(d.arn.clone()),
                         desired_state: Some(d.desired_state),
                         current_state: Some(d.current_state()),
-                        state_reason: Some("USER_INITIATED".into()),
+                        // A reason is given for failures only.
+                        state_reason: None,
                         creation_time: Some(seconds(d.created_ms)),
                         last_modified_time: Some(seconds(d.modified_ms)),
                         source: Some(d.source.clone()),

@@ -52,12 +52,13 @@ def wait(what, done, timeout=15):
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
 
-def function(name, source):
+def function(name, source, env={}):
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as z:
         z.writestr("f.py", source)
     return lam.create_function(FunctionName=name, Runtime="python3.12", Handler="f.handler",
-        Role="arn:aws:iam::000000000000:role/lambda", Code={"ZipFile": code.getvalue()})["FunctionArn"]
+        Role="arn:aws:iam::000000000000:role/lambda", Code={"ZipFile": code.getvalue()},
+        Environment={"Variables": env})["FunctionArn"]
 
 def machine(name, kind, definition):
     return sfn.create_state_machine(name=name, type=kind, roleArn=role, definition=json.dumps(definition))["stateMachineArn"]
@@ -218,7 +219,7 @@ print("OK")
 }
 
 #[test]
-fn an_enrichment_function_transforms_the_batch() {
+fn enrichments_transform_the_batch_and_functions_get_it() {
     let dir = scratch("pipes-enrichment");
     let server = python_server(&dir);
     run(
@@ -235,6 +236,31 @@ send(src_url, ["a", "b", "c"])
 got = sorted((json.loads(b) for b in drain(out_url, 3)), key=lambda v: v["value"])
 assert [v["value"] for v in got] == ["A", "B", "C"], got
 assert all(v["batch"] == 3 for v in got), got
+
+# An EXPRESS state machine as the enrichment: the batch in, what it answers out (one event).
+count = machine("count", "EXPRESS", {"StartAt": "Count", "States": {"Count": {
+    "Type": "Pass", "Parameters": {"count.$": "States.ArrayLength($)"}, "End": True}}})
+src2_url, src2 = queue("in2")
+pipes.create_pipe(Name="counted", Source=src2, Target=out, RoleArn=role, Enrichment=count,
+    SourceParameters={"SqsQueueParameters": {"BatchSize": 4, "MaximumBatchingWindowInSeconds": 1}})
+send(src2_url, ["w", "x", "y", "z"])
+counts = [json.loads(b)["count"] for b in drain(out_url, 1)]
+wait("the source to empty", lambda: depth(src2_url) == 0)
+counts += [json.loads(b)["count"] for b in drain(out_url, depth(out_url))]
+assert sum(counts) == 4, counts
+
+# A function as the target gets the batch as a JSON array of records.
+import tempfile
+record_to = os.path.join(tempfile.mkdtemp(), "events.jsonl")
+recorder = function("recorder", "import json, os\ndef handler(event, context):\n    open(os.environ['OUT'], 'a').write(json.dumps(event) + '\\n')\n", {"OUT": record_to})
+src3_url, src3 = queue("in3")
+pipes.create_pipe(Name="to-function", Source=src3, Target=recorder, RoleArn=role,
+    SourceParameters={"SqsQueueParameters": {"BatchSize": 2, "MaximumBatchingWindowInSeconds": 1}})
+send(src3_url, ["p", "q"])
+wait("the source to empty", lambda: depth(src3_url) == 0)
+batches = [json.loads(line) for line in open(record_to)]
+assert all(isinstance(b, list) for b in batches), batches
+assert sorted(r["body"] for b in batches for r in b) == ["p", "q"], batches
 print("OK")
 "#,
     );
