@@ -326,3 +326,25 @@ print("OK")
 "#,
     );
 }
+
+/// A batch the target fails stays in the queue: it comes back after the visibility timeout
+/// and reaches the queue's dead-letter queue after `maxReceiveCount`.
+#[test]
+fn failed_batches_come_back_and_reach_the_dead_letter_queue() {
+    let dir = scratch("pipes-failures");
+    let server = python_server(&dir);
+    run(
+        &server,
+        r#"
+dlq_url, dlq = queue("dlq")
+src_url, src = queue("failing", VisibilityTimeout="1",
+    RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq, "maxReceiveCount": "2"}))
+broken = function("broken", "def handler(event, context):\n    raise RuntimeError('refused')\n")
+pipes.create_pipe(Name="failing", Source=src, Target=broken, RoleArn=role)
+send(src_url, ["refused twice"])
+assert drain(dlq_url, 1, timeout=20) == ["refused twice"]
+assert depth(src_url) == 0
+print("OK")
+"#,
+    );
+}
