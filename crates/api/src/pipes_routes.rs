@@ -78,5 +78,18 @@ mod tests {
             "{}",
             error.message
         );
+        let error = validate(
+            Operation::CreatePipe,
+            &json!({"Name": "p", "Source": "arn:aws:sqs:us-east-1:000000000000:q",
+                    "Target": "arn:aws:sqs:us-east-1:000000000000:t"}),
+        )
+        .unwrap_err();
+        assert!(
+            error.message.contains(
+                "Value null at 'roleArn' failed to satisfy constraint: Member must not be null"
+            ),
+            "{}",
+            error.message
+        );
     }
 }

@@ -261,6 +261,14 @@ wait("the source to empty", lambda: depth(src3_url) == 0)
 batches = [json.loads(line) for line in open(record_to)]
 assert all(isinstance(b, list) for b in batches), batches
 assert sorted(r["body"] for b in batches for r in b) == ["p", "q"], batches
+
+# FIRE_AND_FORGET: the function runs as an event invocation.
+src4_url, src4 = queue("in4")
+pipes.create_pipe(Name="forget", Source=src4, Target=recorder, RoleArn=role,
+    TargetParameters={"LambdaFunctionParameters": {"InvocationType": "FIRE_AND_FORGET"}})
+send(src4_url, ["r"])
+wait("the event invocation", lambda: len(open(record_to).readlines()) == len(batches) + 1)
+assert json.loads(open(record_to).readlines()[-1])[0]["body"] == "r"
 print("OK")
 "#,
     );
