@@ -583,7 +583,15 @@ impl PipesBackend {
                     )));
                 }
             }
-            Target::Topic { .. } => {}
+            Target::Topic { arn } => {
+                let body = json!({"TopicArn": arn}).to_string().into_bytes();
+                self.inner
+                    .services
+                    .sns
+                    .call("GetTopicAttributes".into(), body)
+                    .await
+                    .map_err(|_| validation(format!("Target {arn} does not exist.")))?;
+            }
         }
         Ok(())
     }

@@ -108,6 +108,8 @@ code, message, _ = error(pipes.create_pipe, Name="k", Source="arn:aws:kinesis:us
 assert code == "ValidationException" and "kinesis" in message, message
 code, message, _ = error(pipes.create_pipe, Name="m", Source=src.replace("orders", "missing"), Target=out, RoleArn=role)
 assert code == "ValidationException" and "does not exist" in message, message
+code, message, _ = error(pipes.create_pipe, Name="n", Source=src, Target="arn:aws:sns:us-east-1:000000000000:none", RoleArn=role)
+assert code == "ValidationException" and "does not exist" in message, message
 code, message, _ = error(pipes.create_pipe, Name="t", Source=src, Target=out, RoleArn=role,
     TargetParameters={"InputTemplate": "{\"a\": <aws.pipes.what>}"})
 assert code == "ValidationException" and "aws.pipes.what" in message, message
@@ -284,6 +286,8 @@ fn a_pipe_survives_kill_9_and_keeps_delivering() {
 src_url, src = queue("in")
 out_url, out = queue("out")
 pipes.create_pipe(Name="durable", Source=src, Target=out, RoleArn=role)
+idle_url, idle = queue("idle")
+pipes.create_pipe(Name="idle", Source=idle, Target=out, RoleArn=role, DesiredState="STOPPED")
 send(src_url, ["before"])
 assert json.loads(drain(out_url, 1)[0])["body"] == "before"
 print("OK")
@@ -297,8 +301,13 @@ print("OK")
 assert pipes.describe_pipe(Name="durable")["CurrentState"] == "RUNNING"
 src_url = sqs.get_queue_url(QueueName="in")["QueueUrl"]
 out_url = sqs.get_queue_url(QueueName="out")["QueueUrl"]
+idle_url = sqs.get_queue_url(QueueName="idle")["QueueUrl"]
+send(idle_url, ["stays"])
 send(src_url, ["after"])
 assert json.loads(drain(out_url, 1)[0])["body"] == "after"
+# A stopped pipe stays stopped.
+assert pipes.describe_pipe(Name="idle")["CurrentState"] == "STOPPED"
+assert depth(idle_url) == 1
 print("OK")
 "#,
     );
