@@ -25,7 +25,7 @@ use sluice_functions::function::limits::MAX_SYNC_PAYLOAD;
 
 use super::event::{self, BatchResult};
 use super::{Config, Inner, Live, Mapping};
-use crate::queue_source::gather;
+use crate::queue_source::{delete_all, gather};
 
 /// A lone poller's long poll (SQS's longest).
 const LONE_WAIT_SECONDS: i64 = 20;
@@ -424,20 +424,8 @@ fn finish(
     let mapping = Arc::clone(mapping);
     let queue = queue.to_owned();
     inner.tasks.spawn("delete", async move {
-        let mut deletes = tokio::task::JoinSet::new();
-        for receipt in delete {
-            let (source, queue) = (Arc::clone(&source), queue.clone());
-            deletes.spawn(async move { source.delete(queue, receipt).await });
-        }
-        while let Some(done) = deletes.join_next().await {
-            match done {
-                Ok(Ok(())) => {
-                    mapping.deleted.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(Err(error)) => tracing::warn!(%error, "event-source mapping cannot delete"),
-                Err(error) => tracing::warn!(%error, "event-source mapping delete task failed"),
-            }
-        }
+        let deleted = delete_all(&source, &queue, delete).await;
+        mapping.deleted.fetch_add(deleted as u64, Ordering::Relaxed);
         // After the deletes: in a FIFO queue nothing released may overtake them.
         for receipt in release {
             if let Err(error) = source.release(queue.clone(), receipt).await {
