@@ -35,6 +35,8 @@ pub mod kinesis;
 pub mod lambda;
 #[cfg(feature = "pipes")]
 pub mod pipes;
+#[cfg(feature = "pipes")]
+pub mod pipes_routes;
 pub mod query;
 pub mod request_id;
 pub mod rest;

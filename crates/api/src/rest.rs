@@ -46,6 +46,53 @@ pub fn route<O: Copy>(
     fallback
 }
 
+/// Serves one REST-JSON request with the operations of one service: the operation whose
+/// binding matches the method and path (`None`: no operation serves it, for the caller to
+/// answer), its members decoded from the URI, query string, headers and a body of at most
+/// `max_body` bytes (`decode_error` renames a decoding failure as the service does), then
+/// `handle(operation, members, body)` (the service's validation and dispatch), answered with
+/// [`encode_json`] or, for an error, [`error_json`] over the service's `errors`.
+pub async fn serve_json<O, F, Fut>(
+    request: axum::extract::Request,
+    operations: impl IntoIterator<Item = (O, &'static Binding)>,
+    input_shape: impl Fn(O) -> &'static Shape,
+    errors: &[ErrorShape],
+    max_body: usize,
+    decode_error: fn(ApiError) -> ApiError,
+    handle: F,
+) -> Option<Response>
+where
+    O: Copy,
+    F: FnOnce(O, Value, Bytes) -> Fut,
+    Fut: std::future::Future<Output = Result<Reply, ApiError>>,
+{
+    let (parts, body) = request.into_parts();
+    let (operation, binding, labels) = route(
+        operations,
+        &parts.method,
+        parts.uri.path(),
+        parts.uri.query(),
+    )?;
+    let request_id = crate::request_id::current();
+    let result = async {
+        let body = read_body(body, max_body).await?;
+        let members = decode_json(
+            binding,
+            input_shape(operation),
+            &labels,
+            parts.uri.query(),
+            &parts.headers,
+            &body,
+        )
+        .map_err(decode_error)?;
+        handle(operation, Value::Object(members), body).await
+    };
+    Some(match result.await {
+        Ok(reply) => encode_json(binding, reply, &request_id),
+        Err(error) => error_json(errors, &error, &request_id),
+    })
+}
+
 /// The response to a REST-JSON request: the status (the output's `statusCode` member, else
 /// the binding's), header members as headers, then the body: the raw payload, a structure
 /// payload's document, or the body members as one JSON object (no body when the output has

@@ -12,6 +12,9 @@
 //! - [`mappings`]: Lambda event-source mappings from SQS queues ([`mappings::Mappings`]): the
 //!   control plane behind the Lambda API's `*EventSourceMapping*` operations and the pollers
 //!   that deliver batches to functions.
+//! - [`pipes`]: EventBridge Pipes from SQS queues ([`pipes::PipesBackend`]): the Pipes API and
+//!   the pollers that filter, enrich, shape and deliver batches to functions, state machines,
+//!   queues and topics.
 //! - [`integrations`]: Task states' service integrations that run in process (Lambda).
 //!
 //! No wire format lives here (that is `sluice-api`), and no CLI or configuration (the binary).
@@ -19,6 +22,8 @@
 pub mod integrations;
 pub mod lambda;
 pub mod mappings;
+pub mod pipes;
+mod queue_source;
 pub mod sfn;
 pub mod sns;
 pub mod sqs;

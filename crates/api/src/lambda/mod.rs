@@ -26,7 +26,7 @@ use serde_json::Value;
 
 use crate::error::{ApiError, protocol};
 use crate::rest;
-use crate::{request_id, shape};
+use crate::shape;
 
 pub use self::model::errors;
 pub use self::operations::{Lambda, Operation, dispatch};
@@ -42,38 +42,23 @@ pub fn router<B: Lambda>(backend: Arc<B>) -> Router {
 }
 
 async fn serve<B: Lambda>(State(backend): State<Arc<B>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
     let operations = Operation::ALL.iter().map(|op| (*op, op.binding()));
-    let Some((operation, binding, labels)) = rest::route(
+    let served = rest::serve_json(
+        request,
         operations,
-        &parts.method,
-        parts.uri.path(),
-        parts.uri.query(),
-    ) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let request_id = request_id::current();
-    let result = async {
-        let body = rest::read_body(body, MAX_BODY_BYTES).await?;
-        let members = rest::decode_json(
-            binding,
-            operation.input_shape(),
-            &labels,
-            parts.uri.query(),
-            &parts.headers,
-            &body,
-        )
-        .map_err(invalid_content)?;
-        let members = Value::Object(members);
-        validate(operation, &members)?;
-        let request = operations::Request::from_rest(operation, members, body)
-            .map_err(|error| invalid_content(ApiError::serialization(error.to_string())))?;
-        dispatch(&*backend, request).await
-    };
-    match result.await {
-        Ok(reply) => rest::encode_json(binding, reply, &request_id),
-        Err(error) => rest::error_json(errors::ALL, &error, &request_id),
-    }
+        Operation::input_shape,
+        errors::ALL,
+        MAX_BODY_BYTES,
+        invalid_content,
+        |operation, members, body| async move {
+            validate(operation, &members)?;
+            let request = operations::Request::from_rest(operation, members, body)
+                .map_err(|error| invalid_content(ApiError::serialization(error.to_string())))?;
+            dispatch(&*backend, request).await
+        },
+    )
+    .await;
+    served.unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
 }
 
 /// Runs `operation` (by name) on `backend` with its members in one JSON object keyed by the

@@ -88,10 +88,21 @@ pub struct AwsSdk {
 }
 
 /// Where a service's handler is set once it exists.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Slot(Arc<OnceLock<Arc<dyn JsonService>>>);
 
 impl Slot {
+    /// An empty slot, for a service whose callers exist before it does (pipes calling the
+    /// Step Functions API).
+    pub fn new() -> Self {
+        Self(Arc::new(OnceLock::new()))
+    }
+
+    /// The handler, once set.
+    pub fn get(&self) -> Option<Arc<dyn JsonService>> {
+        self.0.get().cloned()
+    }
+
     /// Sets the handler; a second call changes nothing.
     pub fn set(&self, handler: Arc<dyn JsonService>) {
         let _ = self.0.set(handler);

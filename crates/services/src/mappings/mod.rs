@@ -8,12 +8,10 @@
 //! Pollers run on the mappings' own [`sluice_runtime::Tasks`], which `sluice serve` shuts down
 //! before the functions and the queues.
 
-mod event;
+pub(crate) mod event;
 mod poller;
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -25,10 +23,12 @@ use sluice_api::lambda::model::{
     GetEventSourceMappingRequest, ListEventSourceMappingsRequest, ListEventSourceMappingsResponse,
     ProvisionedPollerConfig, ScalingConfig, UpdateEventSourceMappingRequest,
 };
-use sluice_broker::{Broker, Receive, Received};
+use sluice_broker::Broker;
 use sluice_functions::{Functions, LATEST, LambdaArns as _};
 use sluice_patterns::{Dialect, Pattern};
 use sluice_store::{ResourceRecord, Store, Write};
+
+use crate::queue_source::{BrokerSource, Source};
 use sluice_types::Scope;
 use tokio::sync::watch;
 
@@ -188,87 +188,6 @@ pub struct MappingStats {
     pub failed_batches: u64,
 }
 
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// The queues and the store as the mappings use them, whatever the store's type.
-trait Source: Send + Sync + 'static {
-    fn queue_arn(&self, name: &str) -> Option<String>;
-    fn visible(&self, name: &str) -> usize;
-    /// The queue's `VisibilityTimeout`, in milliseconds.
-    fn visibility_ms(&self, name: &str) -> Option<i64>;
-    fn clock(&self) -> &sluice_clock::Clock;
-    fn receive(
-        &self,
-        name: String,
-        options: Receive,
-    ) -> BoxFuture<'_, Result<Vec<Received>, sluice_broker::Error>>;
-    fn delete(
-        &self,
-        name: String,
-        receipt: String,
-    ) -> BoxFuture<'_, Result<(), sluice_broker::Error>>;
-    /// Makes a received message visible again at once.
-    fn release(
-        &self,
-        name: String,
-        receipt: String,
-    ) -> BoxFuture<'_, Result<(), sluice_broker::Error>>;
-    fn commit(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), sluice_store::Error>>;
-}
-
-struct BrokerSource<S> {
-    broker: Broker<S>,
-    store: S,
-}
-
-impl<S: Store> Source for BrokerSource<S> {
-    fn queue_arn(&self, name: &str) -> Option<String> {
-        self.broker.queue(name).ok().map(|q| q.arn.clone())
-    }
-
-    fn visible(&self, name: &str) -> usize {
-        self.broker.counts(name).map_or(0, |c| c.visible)
-    }
-
-    fn visibility_ms(&self, name: &str) -> Option<i64> {
-        let attributes = self.broker.attributes(name).ok()?;
-        let seconds: i64 = attributes.get("VisibilityTimeout")?.parse().ok()?;
-        Some(seconds * 1000)
-    }
-
-    fn clock(&self) -> &sluice_clock::Clock {
-        self.broker.clock()
-    }
-
-    fn receive(
-        &self,
-        name: String,
-        options: Receive,
-    ) -> BoxFuture<'_, Result<Vec<Received>, sluice_broker::Error>> {
-        Box::pin(async move { self.broker.receive(&name, options).await })
-    }
-
-    fn delete(
-        &self,
-        name: String,
-        receipt: String,
-    ) -> BoxFuture<'_, Result<(), sluice_broker::Error>> {
-        Box::pin(async move { self.broker.delete(&name, &receipt).await })
-    }
-
-    fn release(
-        &self,
-        name: String,
-        receipt: String,
-    ) -> BoxFuture<'_, Result<(), sluice_broker::Error>> {
-        Box::pin(async move { self.broker.change_visibility(&name, &receipt, 0).await })
-    }
-
-    fn commit(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), sluice_store::Error>> {
-        Box::pin(self.store.commit(writes))
-    }
-}
-
 /// The event-source mappings of a server. Cheap to clone.
 #[derive(Clone)]
 pub struct Mappings {
@@ -329,7 +248,7 @@ impl Mappings {
         }
         Ok(Self {
             inner: Arc::new(Inner {
-                source: Arc::new(BrokerSource { broker, store }),
+                source: Arc::new(BrokerSource::new(broker, store)),
                 functions,
                 scope,
                 tasks: sluice_runtime::Tasks::new("mappings"),

@@ -19,12 +19,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use sluice_broker::{MAX_RECEIVE, Receive, Received};
+use sluice_broker::{MAX_RECEIVE, Received};
 use sluice_functions::InvokeOptions;
 use sluice_functions::function::limits::MAX_SYNC_PAYLOAD;
 
 use super::event::{self, BatchResult};
 use super::{Config, Inner, Live, Mapping};
+use crate::queue_source::{delete_all, gather};
 
 /// A lone poller's long poll (SQS's longest).
 const LONE_WAIT_SECONDS: i64 = 20;
@@ -106,7 +107,7 @@ async fn run(inner: Arc<Inner>, mapping: Arc<Mapping>) {
         let batches = slots.count * depth(&inner, &mapping, config, slots.count);
         let size = config.batch_size as usize * batches;
         let gathered = tokio::select! {
-            gathered = gather(&inner, config, size, wait) => gathered,
+            gathered = gather(&*inner.source, config.queue_name(), size, config.window_seconds, wait) => gathered,
             // Settings changed (or disabled, deleted): start over with the new ones. A receive
             // dropped while it commits leaves its messages invisible until their visibility
             // timeout (not lost); dropped while it waits, it leaves nothing.
@@ -292,49 +293,6 @@ async fn deliver(
     all_ok
 }
 
-/// Receives up to `size` messages (a batch, or several small ones), waiting `wait` seconds
-/// for the first and, with a batching window, gathering more until the window has passed
-/// since it arrived.
-async fn gather(
-    inner: &Inner,
-    config: &Config,
-    size: usize,
-    wait: i64,
-) -> Result<Vec<Received>, sluice_broker::Error> {
-    let queue = config.queue_name().to_owned();
-    let receive = |max: usize, wait: i64| Receive {
-        max_messages: max.clamp(1, MAX_RECEIVE),
-        visibility_timeout: None,
-        wait_seconds: Some(wait),
-    };
-    let mut batch = inner
-        .source
-        .receive(queue.clone(), receive(size, wait))
-        .await?;
-    if batch.is_empty() || config.window_seconds == 0 || batch.len() >= size {
-        return Ok(batch);
-    }
-    let clock = inner.source.clock();
-    let deadline = clock.now_ms() + i64::from(config.window_seconds) * 1000;
-    while batch.len() < size {
-        let remaining = deadline - clock.now_ms();
-        if remaining <= 0 {
-            break;
-        }
-        // Whole seconds (receives are not cancelled: a dropped receive could hide messages
-        // until their visibility timeout); the last fraction is slept.
-        let more = inner
-            .source
-            .receive(queue.clone(), receive(size - batch.len(), remaining / 1000))
-            .await?;
-        if more.is_empty() && remaining < 1000 {
-            clock.sleep_until(deadline).await;
-        }
-        batch.extend(more);
-    }
-    Ok(batch)
-}
-
 /// Delivers one batch; whether the function could be invoked (false: back off).
 async fn process(
     inner: &Arc<Inner>,
@@ -472,20 +430,8 @@ fn finish(
     let mapping = Arc::clone(mapping);
     let queue = queue.to_owned();
     inner.tasks.spawn("delete", async move {
-        let mut deletes = tokio::task::JoinSet::new();
-        for receipt in delete {
-            let (source, queue) = (Arc::clone(&source), queue.clone());
-            deletes.spawn(async move { source.delete(queue, receipt).await });
-        }
-        while let Some(done) = deletes.join_next().await {
-            match done {
-                Ok(Ok(())) => {
-                    mapping.deleted.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(Err(error)) => tracing::warn!(%error, "event-source mapping cannot delete"),
-                Err(error) => tracing::warn!(%error, "event-source mapping delete task failed"),
-            }
-        }
+        let deleted = delete_all(&source, &queue, delete).await;
+        mapping.deleted.fetch_add(deleted as u64, Ordering::Relaxed);
         // After the deletes: in a FIFO queue nothing released may overtake them.
         for receipt in release {
             if let Err(error) = source.release(queue.clone(), receipt).await {

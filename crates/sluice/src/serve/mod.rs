@@ -36,6 +36,7 @@ use sluice_services::integrations::lambda::LambdaIntegration;
 use sluice_services::integrations::messages::MessageIntegration;
 use sluice_services::lambda::LambdaBackend;
 use sluice_services::mappings::Mappings;
+use sluice_services::pipes::{PipesBackend, Services};
 use sluice_services::sfn::Backend;
 use sluice_services::sns::{MessageDestinations, SnsBackend, SnsEndpoints};
 use sluice_services::sqs::SqsBackend;
@@ -48,6 +49,9 @@ const ENGINE_GRACE: Duration = Duration::from_secs(5);
 
 /// How long event-source mapping invocations in flight may take to finish at shutdown.
 const MAPPINGS_GRACE: Duration = Duration::from_secs(5);
+
+/// How long pipes' batches in flight may take to finish at shutdown.
+const PIPES_GRACE: Duration = Duration::from_secs(5);
 
 /// How long in-flight requests may take to finish once shutdown has begun.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -194,6 +198,22 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .set(sqs_service.clone());
     sdk.register("sns", "Sns", Casing::Pascal)
         .set(sns_service.clone());
+    // Pipes call Step Functions through the same API as `aws-sdk:sfn`, set once it exists.
+    let pipes_step_functions = Slot::new();
+    let pipes = PipesBackend::open(
+        store.clone(),
+        sns.broker().clone(),
+        functions.clone(),
+        Services {
+            step_functions: pipes_step_functions.clone(),
+            sqs: sqs_service.clone(),
+            sns: sns_service.clone(),
+        },
+        scope.clone(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot load the pipes: {e}"))?;
+    let pipe_tasks = pipes.tasks().clone();
     let mut integrations = Integrations::new()
         .register(
             "lambda",
@@ -222,13 +242,16 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         lambda,
         sqs,
         sns,
+        pipes,
         step_functions_sdk,
+        pipes_step_functions,
     };
     let result = run(&config, engine, scope, function_routes, apis).await;
-    // In order: event-source mapping pollers (an invocation in flight finishes and its
+    // In order: pipes and event-source mapping pollers (an invocation in flight finishes and its
     // messages are deleted; the rest come back after their visibility timeout), executions
     // stop between steps (they resume after a restart), message move tasks between two
     // messages, then the functions and their workers, then the store.
+    pipe_tasks.shutdown(PIPES_GRACE).await;
     mapping_tasks.shutdown(MAPPINGS_GRACE).await;
     engine_tasks.shutdown(ENGINE_GRACE).await;
     broker_tasks.shutdown(Duration::from_secs(5)).await;
@@ -253,7 +276,9 @@ async fn run(
         lambda,
         sqs,
         sns,
+        pipes,
         step_functions_sdk,
+        pipes_step_functions,
     } = apis;
     let resumed = engine
         .recover()
@@ -285,6 +310,13 @@ async fn run(
     let lambda = sluice_api::lambda::router(lambda);
     let backend = Arc::new(Backend::new(engine, scope));
     step_functions_sdk.set(Arc::new(StepFunctionsService(Arc::clone(&backend))));
+    pipes_step_functions.set(Arc::new(StepFunctionsService(Arc::clone(&backend))));
+    // Once the Step Functions API they may call exists.
+    let polling = pipes.resume();
+    if polling > 0 {
+        tracing::info!(polling, "resumed pipes");
+    }
+    let pipes = sluice_api::pipes_routes::router(Arc::new(pipes));
     let step_functions = sluice_api::http::routes(backend);
     let own = step_functions
         .clone()
@@ -298,6 +330,7 @@ async fn run(
         .service(Service::Lambda, lambda)
         .service(Service::Sqs, sqs)
         .service(Service::Sns, sns)
+        .service(Service::Pipes, pipes)
         .service(Service::Sluice, own)
         .into_service()
         .into_make_service();
@@ -328,7 +361,9 @@ struct Apis {
     lambda: Arc<LambdaBackend>,
     sqs: Arc<SqsBackend<SqliteStore>>,
     sns: Arc<SnsBackend<SqliteStore>>,
+    pipes: PipesBackend,
     step_functions_sdk: Slot,
+    pipes_step_functions: Slot,
 }
 
 /// The certificate that verifies notifications' signatures, where their `SigningCertURL`

@@ -12,6 +12,7 @@ mod jsonata;
 mod map_runs;
 mod mappings;
 mod nested;
+mod pipes;
 mod queues;
 mod redrive;
 mod serve;

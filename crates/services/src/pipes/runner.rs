@@ -1,0 +1,376 @@
+//! A pipe's poller: one per RUNNING pipe. It gathers a batch from the source queue (up to
+//! `BatchSize`, within the batching window), deletes the messages no filter matches, runs the
+//! enrichment on the batch, shapes each event with the target's `InputTemplate`, delivers,
+//! and deletes the batch once the target took it. A batch that fails stays in the queue and
+//! comes back after its visibility timeout (and reaches the queue's dead-letter queue through
+//! the broker). Stopping or deleting the pipe ends the poller after the batch in flight.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use sluice_asl::Scope;
+use sluice_asl::path::Path;
+use sluice_broker::Received;
+use sluice_functions::InvokeOptions;
+
+use super::template::{Context, Event, Template};
+use super::{Callee, Handle, Inner, Live, Target};
+use crate::mappings::event;
+use crate::queue_source::gather;
+
+/// A poller's long poll (SQS's longest).
+const WAIT_SECONDS: i64 = 20;
+/// How long a poller waits after the queue or the target failed it.
+const BACKOFF: Duration = Duration::from_secs(1);
+/// SQS's and SNS's most entries per batch call.
+const MAX_ENTRIES: usize = 10;
+
+/// Starts the pipe's poller unless it runs.
+pub(super) fn start(inner: &Arc<Inner>, handle: &Arc<Handle>) {
+    if inner.tasks.is_stopping() || handle.polling.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let (inner, handle) = (Arc::clone(inner), Arc::clone(handle));
+    let tasks = inner.tasks.clone();
+    tasks.spawn("pipe", run(inner, handle));
+}
+
+async fn run(inner: Arc<Inner>, handle: Arc<Handle>) {
+    let mut changes = handle.live.subscribe();
+    let stopping = inner.tasks.cancelled();
+    tokio::pin!(stopping);
+    loop {
+        let live: Live = changes.borrow_and_update().clone();
+        if !live.active() || inner.tasks.is_stopping() {
+            break;
+        }
+        let plan = &live.plan;
+        let gathered = tokio::select! {
+            gathered = gather(
+                &*inner.source,
+                &plan.queue,
+                plan.batch_size,
+                plan.window_seconds,
+                WAIT_SECONDS,
+            ) => gathered,
+            // Stopped, updated or deleted: start over with the new settings.
+            _ = changes.changed() => continue,
+            () = &mut stopping => break,
+        };
+        let failed = match gathered {
+            Err(error) => Some(error.to_string()),
+            Ok(batch) if batch.is_empty() => None,
+            // Not cancelled by a stop or shutdown: the batch in flight is delivered and its
+            // messages deleted.
+            Ok(batch) => deliver(&inner, &live, batch).await.err(),
+        };
+        if let Some(error) = failed {
+            tracing::warn!(pipe = %live.definition.name, %error, "pipe batch failed");
+            tokio::select! {
+                () = tokio::time::sleep(BACKOFF) => {}
+                () = &mut stopping => break,
+            }
+        }
+    }
+    handle.polling.store(false, Ordering::Release);
+    if handle.live.borrow().active() {
+        // Started again while this poller was stopping.
+        start(&inner, &handle);
+    }
+}
+
+/// An SQS record as a pipe's event (the Lambda event's record without
+/// `md5OfMessageAttributes`, as Pipes sends it).
+fn record(received: &Received, source: &str, region: &str) -> Value {
+    let mut value =
+        serde_json::to_value(event::record(received, source, region)).unwrap_or(Value::Null);
+    if let Value::Object(fields) = &mut value {
+        fields.shift_remove("md5OfMessageAttributes");
+    }
+    value
+}
+
+/// The event with its JSON `body` decoded, as filters and templates see it.
+fn decoded(raw: &Value) -> Value {
+    let mut value = raw.clone();
+    if let Some(Value::String(body)) = value.get("body")
+        && let Ok(parsed @ Value::Object(_)) = serde_json::from_str::<Value>(body)
+        && let Some(slot) = value.get_mut("body")
+    {
+        *slot = parsed;
+    }
+    value
+}
+
+/// An event as a template shapes it: its JSON when the template is JSON, else its text as a
+/// JSON string; the event itself without a template.
+fn shape(template: Option<&Template>, raw: &Value, context: &Context<'_>) -> Value {
+    let Some(template) = template else {
+        return raw.clone();
+    };
+    let decoded = decoded(raw);
+    let text = template.render(
+        Event {
+            raw,
+            decoded: &decoded,
+        },
+        context,
+    );
+    if template.is_json() {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    } else {
+        Value::String(text)
+    }
+}
+
+/// A message's text: a string as it is, anything else as its JSON.
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Delivers one batch; the messages are deleted once the target took them (those no filter
+/// matched at once).
+async fn deliver(inner: &Arc<Inner>, live: &Live, batch: Vec<Received>) -> Result<(), String> {
+    let definition = &live.definition;
+    let plan = &live.plan;
+    let region = inner.scope.region.as_str();
+    let mut filtered = Vec::new();
+    let mut kept = Vec::new();
+    let mut events = Vec::new();
+    for received in &batch {
+        let raw = record(received, &definition.source, region);
+        let matches = plan.filters.is_empty() || {
+            let view = decoded(&raw);
+            plan.filters.iter().any(|p| p.matches(&view))
+        };
+        if matches {
+            kept.push(received.receipt_handle.clone());
+            events.push(raw);
+        } else {
+            filtered.push(received.receipt_handle.clone());
+        }
+    }
+    let result = if events.is_empty() {
+        Ok(())
+    } else {
+        let now = inner.source.clock().now_ms();
+        let ingestion_time = chrono::DateTime::from_timestamp_millis(now)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let context = Context {
+            pipe_arn: &definition.arn,
+            pipe_name: &definition.name,
+            source_arn: &definition.source,
+            enrichment_arn: definition.enrichment.as_deref().unwrap_or_default(),
+            target_arn: &definition.target,
+            ingestion_time: &ingestion_time,
+        };
+        run_batch(inner, live, events, &context).await
+    };
+    let mut delete = filtered;
+    if result.is_ok() {
+        delete.extend(kept);
+    }
+    crate::queue_source::delete_all(&inner.source, &plan.queue, delete).await;
+    result
+}
+
+/// Enrichment, then the target, for a batch's events.
+async fn run_batch(
+    inner: &Arc<Inner>,
+    live: &Live,
+    mut events: Vec<Value>,
+    context: &Context<'_>,
+) -> Result<(), String> {
+    let plan = &live.plan;
+    if let Some(enrichment) = &plan.enrichment {
+        let input: Vec<Value> = events
+            .iter()
+            .map(|e| shape(plan.enrichment_template.as_ref(), e, context))
+            .collect();
+        let output = call(inner, enrichment, Value::Array(input)).await?;
+        events = match output {
+            Value::Array(items) => items,
+            // Nothing to deliver: the enrichment filtered the batch out.
+            Value::Null => return Ok(()),
+            other => vec![other],
+        };
+        if events.is_empty() {
+            return Ok(());
+        }
+    }
+    let shaped: Vec<Value> = events
+        .iter()
+        .map(|e| shape(plan.target_template.as_ref(), e, context))
+        .collect();
+    match &plan.target {
+        Target::Function {
+            name,
+            qualifier,
+            fire_and_forget: true,
+        } => {
+            let payload = Bytes::from(Value::Array(shaped).to_string());
+            let options = InvokeOptions {
+                qualifier: qualifier.clone(),
+                ..InvokeOptions::default()
+            };
+            inner
+                .functions
+                .invoke_event(name, payload, options)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }
+        Target::Function {
+            name, qualifier, ..
+        } => {
+            let callee = Callee::Function {
+                name: name.clone(),
+                qualifier: qualifier.clone(),
+            };
+            call(inner, &callee, Value::Array(shaped)).await.map(drop)
+        }
+        Target::StateMachine { arn, sync: true } => {
+            let callee = Callee::StateMachine { arn: arn.clone() };
+            call(inner, &callee, Value::Array(shaped)).await.map(drop)
+        }
+        Target::StateMachine { arn, sync: false } => {
+            let body = json!({"stateMachineArn": arn, "input": Value::Array(shaped).to_string()});
+            step_functions(inner, "StartExecution", &body)
+                .await
+                .map(drop)
+        }
+        Target::Queue {
+            url,
+            fifo,
+            group_id,
+            deduplication_id,
+        } => {
+            for chunk in shaped.chunks(MAX_ENTRIES) {
+                let entries: Vec<Value> = chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, event)| {
+                        let mut entry = json!({"Id": i.to_string(), "MessageBody": text(event)});
+                        let dynamic = [
+                            ("MessageGroupId", group_id.as_deref().filter(|_| *fifo)),
+                            ("MessageDeduplicationId", deduplication_id.as_deref()),
+                        ];
+                        for (member, given) in dynamic {
+                            if let Some(value) = given.map(|g| parameter(g, event)) {
+                                entry[member] = Value::String(value);
+                            }
+                        }
+                        entry
+                    })
+                    .collect();
+                let body = json!({"QueueUrl": url, "Entries": entries});
+                let answer = json_call(&inner.services.sqs, "SendMessageBatch", &body).await?;
+                if let Some(failed) = answer["Failed"].as_array().filter(|f| !f.is_empty()) {
+                    return Err(format!("the target queue refused messages: {failed:?}"));
+                }
+            }
+            Ok(())
+        }
+        Target::Topic { arn } => {
+            for event in &shaped {
+                let body = json!({"TopicArn": arn, "Message": text(event)});
+                json_call(&inner.services.sns, "Publish", &body).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A target parameter's value for `event`: a JSON path (`$.body.group`) is read from the
+/// event, anything else is the value itself.
+fn parameter(given: &str, event: &Value) -> String {
+    if given.starts_with("$.")
+        && let Ok(path) = Path::parse(given)
+    {
+        let decoded = decoded(event);
+        return path
+            .select(&Scope::new(&decoded, &Value::Null))
+            .map(|v| text(&v))
+            .unwrap_or_default();
+    }
+    given.to_owned()
+}
+
+/// Runs a function synchronously or an EXPRESS state machine with StartSyncExecution on
+/// `input`: its result, or why it failed.
+async fn call(inner: &Arc<Inner>, callee: &Callee, input: Value) -> Result<Value, String> {
+    match callee {
+        Callee::Function { name, qualifier } => {
+            let invoked = inner
+                .functions
+                .invoke(
+                    name,
+                    Bytes::from(input.to_string()),
+                    InvokeOptions {
+                        qualifier: qualifier.clone(),
+                        ..InvokeOptions::default()
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            if let Some(error) = invoked.function_error {
+                return Err(format!(
+                    "the function {name} failed ({error}): {}",
+                    String::from_utf8_lossy(&invoked.payload)
+                ));
+            }
+            if invoked.payload.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Value::Null);
+            }
+            serde_json::from_slice(&invoked.payload)
+                .map_err(|e| format!("the function {name} answered no JSON: {e}"))
+        }
+        Callee::StateMachine { arn } => {
+            let body = json!({"stateMachineArn": arn, "input": input.to_string()});
+            let answer = step_functions(inner, "StartSyncExecution", &body).await?;
+            if answer["status"] != "SUCCEEDED" {
+                return Err(format!(
+                    "the execution of {arn} did not succeed: {} {}",
+                    answer["status"], answer["error"]
+                ));
+            }
+            let output = answer["output"].as_str().unwrap_or("null");
+            serde_json::from_str(output).map_err(|e| format!("unreadable output of {arn}: {e}"))
+        }
+    }
+}
+
+async fn step_functions(
+    inner: &Arc<Inner>,
+    operation: &str,
+    body: &Value,
+) -> Result<Value, String> {
+    let service = inner
+        .services
+        .step_functions
+        .get()
+        .ok_or("the Step Functions API is not ready")?;
+    json_call(&service, operation, body).await
+}
+
+async fn json_call(
+    service: &Arc<dyn crate::integrations::aws_sdk::JsonService>,
+    operation: &str,
+    body: &Value,
+) -> Result<Value, String> {
+    let answer = service
+        .call(operation.to_owned(), body.to_string().into_bytes())
+        .await
+        .map_err(|e| format!("{operation}: {}: {}", e.kind, e.message))?;
+    if answer.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&answer).map_err(|e| format!("{operation}: unreadable answer: {e}"))
+}
