@@ -52,6 +52,13 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         {
             body["mappings"] = mappings;
         }
+        if let Ok(pipes) = connection.request("GET", "/sluice/pipes", "application/json", b"")
+            && pipes.status == 200
+            && let Ok(Value::Object(mut pipes)) = serde_json::from_slice(&pipes.body)
+            && let Some(pipes) = pipes.remove("pipes")
+        {
+            body["pipes"] = pipes;
+        }
         if args.json {
             println!("{body}");
         } else {
@@ -68,6 +75,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             });
             let mut table = render(&body, rates.as_ref());
             table.push_str(&render_mappings(&body));
+            table.push_str(&render_pipes(&body));
             if args.watch.is_some() {
                 // Clear the screen, then draw.
                 print!("\x1b[2J\x1b[H");
@@ -236,8 +244,72 @@ fn render_mappings(body: &Value) -> String {
     out
 }
 
+/// The pipes' table, empty when there are none.
+fn render_pipes(body: &Value) -> String {
+    let mut out = String::new();
+    let pipes = body["pipes"].as_array().cloned().unwrap_or_default();
+    if pipes.is_empty() {
+        return out;
+    }
+    let n = |v: &Value, key: &str| v[key].as_u64().unwrap_or(0);
+    let last = |v: &Value, key: &str| {
+        let arn = v[key].as_str().unwrap_or_default();
+        arn.rsplit([':', '/']).next().unwrap_or(arn).to_owned()
+    };
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<24} {:<24} {:<24} {:<8} {:>9} {:>9} {:>8} {:>6}",
+        "PIPE", "SOURCE", "TARGET", "STATE", "BATCHES", "DELIVERED", "FILTERED", "FAILED"
+    );
+    for p in &pipes {
+        let state = if p["running"].as_bool() == Some(true) {
+            "RUNNING"
+        } else {
+            "STOPPED"
+        };
+        let _ = writeln!(
+            out,
+            "{:<24} {:<24} {:<24} {:<8} {:>9} {:>9} {:>8} {:>6}",
+            p["name"].as_str().unwrap_or_default(),
+            last(p, "source"),
+            last(p, "target"),
+            state,
+            n(p, "batches"),
+            n(p, "delivered"),
+            n(p, "filtered"),
+            n(p, "failedBatches"),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_pipes_table_shows_state_and_counts() {
+        let body = serde_json::json!({"pipes": [{
+            "name": "batches", "source": "arn:aws:sqs:us-east-1:000000000000:events",
+            "target": "arn:aws:states:us-east-1:000000000000:stateMachine:per-batch",
+            "running": true, "batches": 3, "delivered": 25, "filtered": 2, "failedBatches": 1}]});
+        let table = super::render_pipes(&body);
+        let row: Vec<&str> = table.lines().last().unwrap().split_whitespace().collect();
+        assert_eq!(
+            row,
+            [
+                "batches",
+                "events",
+                "per-batch",
+                "RUNNING",
+                "3",
+                "25",
+                "2",
+                "1"
+            ]
+        );
+        assert_eq!(super::render_pipes(&serde_json::json!({})), "");
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -162,6 +162,35 @@ pub(crate) struct Handle {
     live: watch::Sender<Live>,
     /// Whether its poller runs.
     polling: AtomicBool,
+    /// What it did since the server started.
+    pub(crate) counters: PipeCounters,
+}
+
+/// A pipe's traffic since the server started, for `sluice queues` and metrics.
+#[derive(Debug, Default)]
+pub(crate) struct PipeCounters {
+    /// Batches the target took.
+    pub(crate) batches: std::sync::atomic::AtomicU64,
+    /// Events in those batches.
+    pub(crate) delivered: std::sync::atomic::AtomicU64,
+    /// Messages no filter matched (deleted unseen).
+    pub(crate) filtered: std::sync::atomic::AtomicU64,
+    /// Batches the enrichment or the target failed (their messages come back).
+    pub(crate) failed: std::sync::atomic::AtomicU64,
+}
+
+/// A pipe at a glance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipeStats {
+    pub name: String,
+    pub source: String,
+    pub target: String,
+    pub running: bool,
+    pub polling: bool,
+    pub batches: u64,
+    pub delivered: u64,
+    pub filtered: u64,
+    pub failed: u64,
 }
 
 impl Handle {
@@ -174,6 +203,7 @@ impl Handle {
             })
             .0,
             polling: AtomicBool::new(false),
+            counters: PipeCounters::default(),
         }
     }
 
@@ -507,6 +537,29 @@ impl PipesBackend {
             }
         }
         started
+    }
+
+    /// Every pipe at a glance, by name.
+    pub fn stats(&self) -> Vec<PipeStats> {
+        let read = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        self.inner
+            .pipes()
+            .values()
+            .map(|handle| {
+                let live = handle.live.borrow();
+                PipeStats {
+                    name: live.definition.name.clone(),
+                    source: live.definition.source.clone(),
+                    target: live.definition.target.clone(),
+                    running: live.active(),
+                    polling: handle.polling.load(std::sync::atomic::Ordering::Acquire),
+                    batches: read(&handle.counters.batches),
+                    delivered: read(&handle.counters.delivered),
+                    filtered: read(&handle.counters.filtered),
+                    failed: read(&handle.counters.failed),
+                }
+            })
+            .collect()
     }
 
     /// The pollers, for an orderly shutdown.

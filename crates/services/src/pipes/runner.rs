@@ -65,7 +65,7 @@ async fn run(inner: Arc<Inner>, handle: Arc<Handle>) {
             Ok(batch) if batch.is_empty() => None,
             // Not cancelled by a stop or shutdown: the batch in flight is delivered and its
             // messages deleted.
-            Ok(batch) => deliver(&inner, &live, batch).await.err(),
+            Ok(batch) => deliver(&inner, &handle, &live, batch).await.err(),
         };
         if let Some(error) = failed {
             tracing::warn!(pipe = %live.definition.name, %error, "pipe batch failed");
@@ -136,7 +136,12 @@ fn text(value: &Value) -> String {
 
 /// Delivers one batch; the messages are deleted once the target took them (those no filter
 /// matched at once).
-async fn deliver(inner: &Arc<Inner>, live: &Live, batch: Vec<Received>) -> Result<(), String> {
+async fn deliver(
+    inner: &Arc<Inner>,
+    handle: &Handle,
+    live: &Live,
+    batch: Vec<Received>,
+) -> Result<(), String> {
     let definition = &live.definition;
     let plan = &live.plan;
     let region = inner.scope.region.as_str();
@@ -173,6 +178,22 @@ async fn deliver(inner: &Arc<Inner>, live: &Live, batch: Vec<Received>) -> Resul
         };
         run_batch(inner, live, events, &context).await
     };
+    let counters = &handle.counters;
+    counters
+        .filtered
+        .fetch_add(filtered.len() as u64, Ordering::Relaxed);
+    match &result {
+        Ok(()) if !kept.is_empty() => {
+            counters.batches.fetch_add(1, Ordering::Relaxed);
+            counters
+                .delivered
+                .fetch_add(kept.len() as u64, Ordering::Relaxed);
+        }
+        Ok(()) => {}
+        Err(_) => {
+            counters.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
     let mut delete = filtered;
     if result.is_ok() {
         delete.extend(kept);

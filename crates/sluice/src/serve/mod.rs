@@ -235,9 +235,12 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if pollers > 0 {
         tracing::info!(pollers, "resumed event-source mappings");
     }
-    // Sluice's own routes over the functions: their logs and the mappings' counters.
-    let function_routes =
-        logs::router(functions.clone()).merge(mapping_stats::router(mappings, functions.clone()));
+    // Sluice's own routes over the functions: their logs, the mappings' and pipes' counters.
+    let function_routes = logs::router(functions.clone()).merge(mapping_stats::router(
+        mappings,
+        functions.clone(),
+        pipes.clone(),
+    ));
     let apis = Apis {
         lambda,
         sqs,

@@ -339,6 +339,10 @@ events = sorted(json.loads(r["body"])["event"] for b in batches for r in b)
 assert events == list(range(25)), events
 assert all(r["eventSource"] == "aws:sqs" and r["eventSourceARN"] == src for b in batches for r in b)
 wait("the source to empty", lambda: depth(src_url) == 0)
+# The pipe's counters agree.
+import urllib.request
+counted = [p for p in json.load(urllib.request.urlopen(endpoint + "/sluice/pipes"))["pipes"] if p["name"] == "seed"][0]
+assert counted["delivered"] == 25 and counted["batches"] == len(batches) and counted["failedBatches"] == 0, counted
 print("OK")
 "#,
     );
