@@ -92,7 +92,12 @@ pub(super) fn apply_topic(
                     out.remove(name);
                 } else {
                     json_object(name, value)?;
-                    out.insert(name.clone(), value.clone());
+                    let kept = if name == "DeliveryPolicy" {
+                        normalized_topic_policy(value)
+                    } else {
+                        value.clone()
+                    };
+                    out.insert(name.clone(), kept);
                 }
             }
             "TracingConfig" => {
@@ -192,7 +197,12 @@ pub(super) fn apply_subscription(
                     Ok(_) => return Err(format!("{name}: must be a JSON object")),
                     Err(e) => return Err(format!("{name}: failed to parse JSON. {e}")),
                 }
-                out.insert(name.clone(), value.clone());
+                let kept = if name == "DeliveryPolicy" {
+                    normalized_subscription_policy(value)
+                } else {
+                    value.clone()
+                };
+                out.insert(name.clone(), kept);
                 if name == "RedrivePolicy" {
                     dead_letter_target(&out)?;
                 }
@@ -291,41 +301,110 @@ pub(super) fn default_policy(topic_arn: &str, account: &str) -> String {
     .to_string()
 }
 
-/// The HTTP retry policy in force: AWS's defaults under what the topic (or subscription) set.
-pub(super) fn effective_delivery_policy(set: Option<&String>) -> String {
-    let mut policy = json!({
-        "http": {
-            "defaultHealthyRetryPolicy": {
-                "minDelayTarget": 20,
-                "maxDelayTarget": 20,
-                "numRetries": 3,
-                "numMaxDelayRetries": 0,
-                "numNoDelayRetries": 0,
-                "numMinDelayRetries": 0,
-                "backoffFunction": "linear"
-            },
-            "disableSubscriptionOverrides": false,
-            "defaultRequestPolicy": {"headerContentType": "text/plain; charset=UTF-8"}
-        }
-    });
-    if let Some(Ok(Value::Object(given))) = set.map(|s| serde_json::from_str::<Value>(s)) {
-        // A subscription's policy has no `http` level.
-        let given = match given.get("http") {
-            Some(Value::Object(http)) => http.clone(),
-            _ => given,
-        };
-        if let Some(Value::Object(http)) = policy.get_mut("http") {
-            for (key, value) in given {
-                match (http.get_mut(&key), value) {
-                    (Some(Value::Object(into)), Value::Object(from)) => into.extend(from),
-                    (_, value) => {
-                        http.insert(key, value);
-                    }
+/// AWS's default HTTP retry policy.
+fn default_healthy_retry_policy() -> Value {
+    json!({
+        "minDelayTarget": 20,
+        "maxDelayTarget": 20,
+        "numRetries": 3,
+        "numMaxDelayRetries": 0,
+        "numNoDelayRetries": 0,
+        "numMinDelayRetries": 0,
+        "backoffFunction": "linear"
+    })
+}
+
+/// `over` merged onto `base`, one level deep (objects merge, anything else replaces).
+fn merge(base: &mut Value, over: &Value) {
+    if let (Value::Object(into), Value::Object(from)) = (base, over) {
+        for (key, value) in from {
+            match (into.get_mut(key), value) {
+                (Some(Value::Object(inner)), Value::Object(from)) => {
+                    inner.extend(from.clone());
+                }
+                (_, value) => {
+                    into.insert(key.clone(), value.clone());
                 }
             }
         }
     }
+}
+
+/// A topic's `DeliveryPolicy` as AWS keeps it: `disableSubscriptionOverrides` made explicit.
+pub(super) fn normalized_topic_policy(given: &str) -> String {
+    let mut value: Value = serde_json::from_str(given).unwrap_or_default();
+    if let Some(Value::Object(http)) = value.get_mut("http") {
+        http.entry("disableSubscriptionOverrides")
+            .or_insert(Value::Bool(false));
+    }
+    value.to_string()
+}
+
+/// A subscription's `DeliveryPolicy` as AWS keeps it: every member present (`null` when not
+/// given), a given retry policy completed with AWS's defaults.
+pub(super) fn normalized_subscription_policy(given: &str) -> String {
+    let given: Value = serde_json::from_str(given).unwrap_or_default();
+    let member = |key: &str| given.get(key).cloned().unwrap_or(Value::Null);
+    let healthy = match given.get("healthyRetryPolicy") {
+        Some(policy @ Value::Object(_)) => {
+            let mut full = default_healthy_retry_policy();
+            merge(&mut full, policy);
+            full
+        }
+        _ => Value::Null,
+    };
+    json!({
+        "healthyRetryPolicy": healthy,
+        "sicklyRetryPolicy": member("sicklyRetryPolicy"),
+        "throttlePolicy": member("throttlePolicy"),
+        "requestPolicy": member("requestPolicy"),
+        "guaranteed": given.get("guaranteed").cloned().unwrap_or(Value::Bool(false)),
+    })
+    .to_string()
+}
+
+/// A topic's HTTP delivery policy in force: AWS's defaults under what the topic set.
+pub(super) fn effective_delivery_policy(set: Option<&String>) -> String {
+    let mut policy = json!({
+        "http": {
+            "defaultHealthyRetryPolicy": default_healthy_retry_policy(),
+            "disableSubscriptionOverrides": false,
+            "defaultRequestPolicy": {"headerContentType": "text/plain; charset=UTF-8"}
+        }
+    });
+    if let Some(Ok(Value::Object(given))) = set.map(|s| serde_json::from_str::<Value>(s))
+        && let (Some(http), Some(given)) = (policy.get_mut("http"), given.get("http"))
+    {
+        merge(http, given);
+    }
     policy.to_string()
+}
+
+/// A subscription's HTTP delivery policy in force, in the subscription's form: its own
+/// members where it set them (unless the topic disables overrides), else the topic's.
+pub(super) fn effective_subscription_policy(own: Option<&String>, topic: Option<&String>) -> Value {
+    let topic: Value = serde_json::from_str(&effective_delivery_policy(topic)).unwrap_or_default();
+    let http = &topic["http"];
+    let own: Value = own
+        .filter(|_| http["disableSubscriptionOverrides"] != Value::Bool(true))
+        .map(|own| serde_json::from_str(&normalized_subscription_policy(own)).unwrap_or_default())
+        .unwrap_or_else(|| {
+            serde_json::from_str(&normalized_subscription_policy("{}")).unwrap_or_default()
+        });
+    let or = |key: &str, fallback: &Value| {
+        if own[key].is_null() {
+            fallback.clone()
+        } else {
+            own[key].clone()
+        }
+    };
+    json!({
+        "healthyRetryPolicy": or("healthyRetryPolicy", &http["defaultHealthyRetryPolicy"]),
+        "sicklyRetryPolicy": or("sicklyRetryPolicy", &http["defaultSicklyRetryPolicy"]),
+        "throttlePolicy": or("throttlePolicy", &http["defaultThrottlePolicy"]),
+        "requestPolicy": or("requestPolicy", &http["defaultRequestPolicy"]),
+        "guaranteed": own["guaranteed"].clone(),
+    })
 }
 
 /// How an HTTP delivery is retried: attempts after the first and the delay before each.
@@ -341,15 +420,8 @@ pub(super) struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    pub(super) fn of(effective: &str) -> Self {
-        let value: Value = serde_json::from_str(effective).unwrap_or_default();
-        // A subscription's own `healthyRetryPolicy` overrides the topic's default.
-        let http = &value["http"];
-        let p = if http["healthyRetryPolicy"].is_object() {
-            &http["healthyRetryPolicy"]
-        } else {
-            &http["defaultHealthyRetryPolicy"]
-        };
+    /// From a `healthyRetryPolicy` (AWS's defaults for what it leaves out).
+    pub(super) fn of(p: &Value) -> Self {
         let n = |key: &str, default: u64| p.get(key).and_then(Value::as_u64).unwrap_or(default);
         Self {
             retries: n("numRetries", 3) as u32,
@@ -486,23 +558,84 @@ mod tests {
 
     #[test]
     fn the_default_retry_policy_waits_twenty_seconds_three_times() {
-        let policy = RetryPolicy::of(&effective_delivery_policy(None));
+        let effective = |own: Option<&str>, topic: Option<&str>| {
+            effective_subscription_policy(
+                own.map(str::to_owned).as_ref(),
+                topic.map(str::to_owned).as_ref(),
+            )
+        };
+        let policy = RetryPolicy::of(&effective(None, None)["healthyRetryPolicy"]);
         assert_eq!(policy.retries, 3);
         assert_eq!(
             (1..=3).map(|n| policy.delay_s(n)).collect::<Vec<_>>(),
             [20.0; 3]
         );
-        let custom = RetryPolicy::of(&effective_delivery_policy(Some(
-            &r#"{"http":{"defaultHealthyRetryPolicy":{"numRetries":5,"numNoDelayRetries":2,"minDelayTarget":1,"maxDelayTarget":4}}}"#.to_owned(),
-        )));
+        let custom = RetryPolicy::of(
+            &effective(
+                None,
+                Some(
+                    r#"{"http":{"defaultHealthyRetryPolicy":{"numRetries":5,"numNoDelayRetries":2,"minDelayTarget":1,"maxDelayTarget":4}}}"#,
+                ),
+            )["healthyRetryPolicy"],
+        );
         let delays: Vec<f64> = (1..=5).map(|n| custom.delay_s(n)).collect();
         assert_eq!(delays, [0.0, 0.0, 1.0, 2.5, 4.0]);
-        // A subscription's policy (no `http` level) wins over the topic's.
-        let subscription = RetryPolicy::of(&effective_delivery_policy(Some(
-            &r#"{"healthyRetryPolicy":{"numRetries":1,"minDelayTarget":2,"maxDelayTarget":2}}"#
-                .to_owned(),
-        )));
-        assert_eq!(subscription.retries, 1);
-        assert_eq!(subscription.delay_s(1), 2.0);
+        // A subscription's policy wins over the topic's...
+        let own =
+            r#"{"healthyRetryPolicy":{"numRetries":1,"minDelayTarget":2,"maxDelayTarget":2}}"#;
+        let subscription = RetryPolicy::of(&effective(Some(own), None)["healthyRetryPolicy"]);
+        assert_eq!((subscription.retries, subscription.delay_s(1)), (1, 2.0));
+        // ...unless the topic disables overrides.
+        let locked = r#"{"http":{"disableSubscriptionOverrides":true}}"#;
+        assert_eq!(
+            RetryPolicy::of(&effective(Some(own), Some(locked))["healthyRetryPolicy"]).retries,
+            3
+        );
+    }
+
+    /// As AWS recorded them (LocalStack's `test_subscribe_external_http_endpoint_content_type`
+    /// and `test_topic_delivery_policy_crud`).
+    #[test]
+    fn delivery_policies_read_back_as_aws_shows_them() {
+        let own = r#"{"healthyRetryPolicy":{"minDelayTarget":1,"maxDelayTarget":1,"numRetries":0},"throttlePolicy":{"maxReceivesPerSecond":1000}}"#;
+        let stored: Value = serde_json::from_str(&normalized_subscription_policy(own)).unwrap();
+        let healthy = json!({"minDelayTarget": 1, "maxDelayTarget": 1, "numRetries": 0,
+            "numMaxDelayRetries": 0, "numNoDelayRetries": 0, "numMinDelayRetries": 0,
+            "backoffFunction": "linear"});
+        assert_eq!(
+            stored,
+            json!({"healthyRetryPolicy": healthy, "sicklyRetryPolicy": null,
+                   "throttlePolicy": {"maxReceivesPerSecond": 1000}, "requestPolicy": null,
+                   "guaranteed": false})
+        );
+        let topic = r#"{"http":{"defaultRequestPolicy":{"headerContentType":"application/json"}}}"#;
+        assert_eq!(
+            serde_json::from_str::<Value>(&normalized_topic_policy(topic)).unwrap(),
+            json!({"http": {"defaultRequestPolicy": {"headerContentType": "application/json"},
+                            "disableSubscriptionOverrides": false}})
+        );
+        let effective =
+            effective_subscription_policy(Some(&own.to_owned()), Some(&topic.to_owned()));
+        assert_eq!(
+            effective,
+            json!({"healthyRetryPolicy": healthy, "sicklyRetryPolicy": null,
+                   "throttlePolicy": {"maxReceivesPerSecond": 1000},
+                   "requestPolicy": {"headerContentType": "application/json"},
+                   "guaranteed": false})
+        );
+        let topic_effective: Value = serde_json::from_str(&effective_delivery_policy(Some(
+            &r#"{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":5,"maxDelayTarget":6,"numRetries":1},"disableSubscriptionOverrides":false}}"#.to_owned(),
+        )))
+        .unwrap();
+        assert_eq!(
+            topic_effective["http"]["defaultHealthyRetryPolicy"],
+            json!({"minDelayTarget": 5, "maxDelayTarget": 6, "numRetries": 1,
+                   "numMaxDelayRetries": 0, "numNoDelayRetries": 0, "numMinDelayRetries": 0,
+                   "backoffFunction": "linear"})
+        );
+        assert_eq!(
+            topic_effective["http"]["defaultRequestPolicy"],
+            json!({"headerContentType": "text/plain; charset=UTF-8"})
+        );
     }
 }

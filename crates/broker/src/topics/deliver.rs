@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sluice_store::{ResourceRecord, Store, Write};
 
-use super::attributes::{RetryPolicy, effective_delivery_policy};
+use super::attributes::RetryPolicy;
 use crate::{Broker, Send, lock, stage};
 
 const DELIVERY_KIND: &str = "sns-delivery";
@@ -282,23 +282,11 @@ impl<S: Store> Broker<S> {
     }
 
     fn retry_policy(&self, delivery: &Delivery) -> RetryPolicy {
-        let set = self
+        let policy = self
             .subscription(&delivery.subscription_arn)
-            .ok()
-            .and_then(|subscription| {
-                let own = lock(&subscription.state)
-                    .attributes
-                    .get("DeliveryPolicy")
-                    .cloned();
-                own.or_else(|| {
-                    self.topic("TopicArn", &subscription.topic_arn)
-                        .ok()
-                        .and_then(|topic| {
-                            lock(&topic.state).attributes.get("DeliveryPolicy").cloned()
-                        })
-                })
-            });
-        RetryPolicy::of(&effective_delivery_policy(set.as_ref()))
+            .map(|subscription| self.subscription_delivery_policy(&subscription))
+            .unwrap_or_default();
+        RetryPolicy::of(&policy["healthyRetryPolicy"])
     }
 
     async fn sign_confirmation(&self, unsigned: &str, cert_url: &str) -> Result<String, String> {

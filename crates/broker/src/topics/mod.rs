@@ -909,6 +909,22 @@ impl<S: Store> Broker<S> {
         Ok((page, next))
     }
 
+    /// A subscription's HTTP delivery policy in force (its own members, else its topic's).
+    pub(crate) fn subscription_delivery_policy(
+        &self,
+        subscription: &Subscription,
+    ) -> serde_json::Value {
+        let own = lock(&subscription.state)
+            .attributes
+            .get("DeliveryPolicy")
+            .cloned();
+        let topic = self
+            .topic("TopicArn", &subscription.topic_arn)
+            .ok()
+            .and_then(|topic| lock(&topic.state).attributes.get("DeliveryPolicy").cloned());
+        attributes::effective_subscription_policy(own.as_ref(), topic.as_ref())
+    }
+
     /// Every attribute GetSubscriptionAttributes shows.
     pub fn subscription_attributes(
         &self,
@@ -941,15 +957,15 @@ impl<S: Store> Broker<S> {
                 .or_insert_with(|| "MessageAttributes".into());
         }
         if matches!(subscription.protocol.as_str(), "http" | "https") {
+            let topic = self.topic("TopicArn", &subscription.topic_arn)?;
+            let topic_policy = lock(&topic.state).attributes.get("DeliveryPolicy").cloned();
             out.insert(
                 "EffectiveDeliveryPolicy".into(),
-                attributes::effective_delivery_policy(
-                    state.attributes.get("DeliveryPolicy").or(lock(
-                        &self.topic("TopicArn", &subscription.topic_arn)?.state,
-                    )
-                    .attributes
-                    .get("DeliveryPolicy")),
-                ),
+                attributes::effective_subscription_policy(
+                    state.attributes.get("DeliveryPolicy"),
+                    topic_policy.as_ref(),
+                )
+                .to_string(),
             );
         }
         Ok(out)

@@ -493,11 +493,18 @@ impl<S: Store> Broker<S> {
                             ))
                             .to_string()
                         };
+                        // The delivery policy's content type (AWS's default: text).
+                        let content_type = self.subscription_delivery_policy(subscription)
+                            ["requestPolicy"]["headerContentType"]
+                            .as_str()
+                            .unwrap_or("text/plain; charset=UTF-8")
+                            .to_owned();
                         deliveries.push(Delivery::new(
                             &subscription.arn,
                             Target::Http {
                                 url: subscription.endpoint.clone(),
                                 headers: vec![
+                                    ("content-type".into(), content_type),
                                     ("x-amz-sns-message-type".into(), "Notification".into()),
                                     (
                                         "x-amz-sns-message-id".into(),

@@ -90,11 +90,18 @@ async fn post(request: HttpRequest) -> Result<u16, String> {
             uri.authority()
                 .map_or_else(|| host.clone(), |a| a.to_string()),
         )
-        .header(header::CONTENT_TYPE, "text/plain; charset=UTF-8")
         .header(
             header::USER_AGENT,
             "Amazon Simple Notification Service Agent",
         );
+    // The delivery policy's content type when the delivery names one, else SNS's default.
+    if !request
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+    {
+        builder = builder.header(header::CONTENT_TYPE, "text/plain; charset=UTF-8");
+    }
     for (name, value) in &request.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }

@@ -68,6 +68,8 @@ class Hook(http.server.BaseHTTPRequestHandler):
             urllib.request.urlopen(body["SubscribeURL"]).read()
         else:
             assert self.headers["x-amz-sns-subscription-arn"].startswith(body["TopicArn"] + ":")
+            # The topic's delivery policy names the content type.
+            assert self.headers["Content-Type"] == "application/json", dict(self.headers)
             received.append(body)
         self.send_response(200); self.end_headers()
     def log_message(self, *args):
@@ -77,6 +79,10 @@ threading.Thread(target=hook.serve_forever, daemon=True).start()
 
 topic = sns.create_topic(Name="detections", Attributes={"SignatureVersion": "2"})["TopicArn"]
 assert sns.create_topic(Name="detections", Attributes={"SignatureVersion": "2"})["TopicArn"] == topic
+sns.set_topic_attributes(TopicArn=topic, AttributeName="DeliveryPolicy",
+    AttributeValue=json.dumps({"http": {"defaultRequestPolicy": {"headerContentType": "application/json"}}}))
+stored = json.loads(sns.get_topic_attributes(TopicArn=topic)["Attributes"]["DeliveryPolicy"])
+assert stored == {"http": {"defaultRequestPolicy": {"headerContentType": "application/json"}, "disableSubscriptionOverrides": False}}, stored
 queues = {}
 for name in ["all", "raw-high", "body-alerts"]:
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
@@ -107,6 +113,9 @@ else:
     raise AssertionError(f"the HTTP subscription was never confirmed: {subs}")
 attrs = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
 assert attrs["SubscriptionsConfirmed"] == "5" and attrs["SubscriptionsPending"] == "0", attrs
+http_sub = [x for x in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] if x["Protocol"] == "http"][0]
+effective = json.loads(sns.get_subscription_attributes(SubscriptionArn=http_sub["SubscriptionArn"])["Attributes"]["EffectiveDeliveryPolicy"])
+assert effective["requestPolicy"] == {"headerContentType": "application/json"} and effective["healthyRetryPolicy"]["numRetries"] == 3, effective
 
 high = {"severity": {"DataType": "String", "StringValue": "high"}, "score": {"DataType": "Number", "StringValue": "91"}}
 sns.publish(TopicArn=topic, Subject="EDR", Message=json.dumps({"kind": "alert", "host": {"os": "windows"}}), MessageAttributes=high)
