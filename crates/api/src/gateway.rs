@@ -36,6 +36,8 @@ struct Caller {
     region: Option<String>,
     /// The `Host` header (a cheap clone; the URL is formed only when asked for).
     host: Option<HeaderValue>,
+    /// `X-Amzn-Trace-Id`, which services pass on (SNS to SQS as `AWSTraceHeader`).
+    trace: Option<HeaderValue>,
 }
 
 tokio::task_local! {
@@ -56,6 +58,15 @@ pub fn request_endpoint() -> Option<String> {
     (!host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']))
         .then(|| format!("http://{host}"))
 }
+
+/// The X-Ray trace header of the request being served, if it has one.
+pub fn request_trace_header() -> Option<String> {
+    let trace = CALLER.try_with(|c| c.trace.clone()).ok().flatten()?;
+    trace.to_str().ok().map(str::to_owned)
+}
+
+/// The X-Ray trace header a client sends.
+const TRACE_HEADER: &str = "x-amzn-trace-id";
 
 /// S3's request id header.
 const S3_REQUEST_ID_HEADER: &str = "x-amz-request-id";
@@ -115,6 +126,7 @@ async fn handle(gateway: &Gateway, request: Request) -> Response {
     let caller = Caller {
         region,
         host: request.headers().get(header::HOST).cloned(),
+        trace: request.headers().get(TRACE_HEADER).cloned(),
     };
     let request_id = request_id::uuid_v4();
     // Debug level: at the default info level every request would format and keep its

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use sluice_api::ApiError;
 use sluice_api::binding::ErrorShape;
-use sluice_api::gateway::request_endpoint;
+use sluice_api::gateway::{request_endpoint, request_trace_header};
 use sluice_api::sns::Sns;
 use sluice_api::sns::model::errors as sns_errors;
 use sluice_api::sns::model::{
@@ -460,7 +460,7 @@ impl<S: Store> Sns for SnsBackend<S> {
             subject: input.subject,
             group_id: input.message_group_id,
             deduplication_id: input.message_deduplication_id,
-            trace_header: None,
+            trace_header: request_trace_header(),
         };
         let published = self
             .broker
@@ -535,7 +535,7 @@ impl<S: Store> Sns for SnsBackend<S> {
                 subject: entry.subject,
                 group_id: entry.message_group_id,
                 deduplication_id: entry.message_deduplication_id,
-                trace_header: None,
+                trace_header: request_trace_header(),
             });
             ids.push(entry.id);
         }

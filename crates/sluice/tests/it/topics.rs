@@ -986,3 +986,29 @@ fn a_pending_http_delivery_survives_kill_9() {
     assert_eq!(notification["Type"], "Notification", "{notification}");
     assert_eq!(notification["Message"], "kept", "{notification}");
 }
+
+/// The X-Ray header a publisher sends reaches the subscribed queue's message as its
+/// `AWSTraceHeader`, as AWS propagates it.
+const TRACE: &str = r#"
+endpoint = os.environ["ENDPOINT"]
+clients = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+sns = boto3.client("sns", **clients)
+sqs = boto3.client("sqs", **clients)
+trace = "Root=1-3152b799-8954dae64eda91bc9a23a7e8;Parent=7fa8c0f79203be72;Sampled=1"
+sns.meta.events.register("before-send.sns.Publish", lambda request, **kwargs: request.headers.__setitem__("X-Amzn-Trace-Id", trace))
+topic = sns.create_topic(Name="traced")["TopicArn"]
+url = sqs.create_queue(QueueName="traced")["QueueUrl"]
+sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint="arn:aws:sqs:us-east-1:000000000000:traced")
+sns.publish(TopicArn=topic, Message="followed")
+got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5, MessageSystemAttributeNames=["AWSTraceHeader"])["Messages"]
+assert got[0]["Attributes"]["AWSTraceHeader"] == trace, got
+assert json.loads(got[0]["Body"])["Message"] == "followed", got
+print("OK")
+"#;
+
+#[test]
+fn the_publishers_trace_header_reaches_the_queue() {
+    let dir = scratch("topics-trace");
+    let server = Server::start(&dir, &[]);
+    run_boto3(&server, TRACE, &[]);
+}
