@@ -743,6 +743,32 @@ pub fn encode_error(
     xml.finish()
 }
 
+/// A query-protocol answer on the wire: the XML (200) or the error (`<ErrorResponse>` with its
+/// status), as `text/xml` with the request id.
+pub fn response(
+    result: Result<Vec<u8>, ApiError>,
+    errors: &'static [ErrorShape],
+    xml_namespace: &str,
+    request_id: &str,
+) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse as _;
+    let (status, body) = match result {
+        Ok(xml) => (StatusCode::OK, xml),
+        Err(error) => (
+            StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
+            encode_error(&error, errors, xml_namespace, request_id),
+        ),
+    };
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert(crate::http::REQUEST_ID_HEADER, id);
+    }
+    response
+}
+
 /// `x-amzn-query-error: <code>;<Sender|Receiver>`, which an `awsQueryCompatible` service
 /// (`AWS_QUERY_COMPATIBLE` of its model) sends with its JSON errors so that clients report the
 /// query protocol's code (botocore's `_do_query_compatible_error_parse`). `None` if the code

@@ -6,12 +6,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::http::REQUEST_ID_HEADER;
 use crate::sns::model::{XML_NAMESPACE, errors};
 use crate::sns::{Operation, Request as SnsRequest, Sns, dispatch};
 use crate::{query, request_id, rest, shape};
@@ -27,22 +25,11 @@ pub fn router<B: Sns>(backend: Arc<B>) -> Router {
 async fn serve<B: Sns>(State(backend): State<Arc<B>>, request: Request) -> Response {
     let request_id = request_id::current();
     let (parts, body) = request.into_parts();
-    let body = match rest::read_body(body, MAX_BODY_BYTES).await {
-        Ok(body) => body,
-        Err(error) => return query_error(&error, &request_id),
+    let result = match rest::read_body(body, MAX_BODY_BYTES).await {
+        Ok(body) => handle_query(&*backend, parts.uri.query(), &body, &request_id).await,
+        Err(error) => Err(error),
     };
-    match handle_query(&*backend, parts.uri.query(), &body, &request_id).await {
-        Ok(xml) => {
-            let mut response = (StatusCode::OK, xml).into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(query::CONTENT_TYPE),
-            );
-            set(&mut response, REQUEST_ID_HEADER, &request_id);
-            response
-        }
-        Err(error) => query_error(&error, &request_id),
-    }
+    query::response(result, errors::ALL, XML_NAMESPACE, &request_id)
 }
 
 async fn handle_query<B: Sns>(
@@ -104,22 +91,4 @@ fn decode(operation: Operation, value: Value) -> Result<SnsRequest, ApiError> {
         return Err(error);
     }
     SnsRequest::from_value(operation, value).map_err(|e| ApiError::serialization(e.to_string()))
-}
-
-fn query_error(error: &ApiError, request_id: &str) -> Response {
-    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let body = query::encode_error(error, errors::ALL, XML_NAMESPACE, request_id);
-    let mut response = (status, body).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(query::CONTENT_TYPE),
-    );
-    set(&mut response, REQUEST_ID_HEADER, request_id);
-    response
-}
-
-fn set(response: &mut Response, name: &'static str, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        response.headers_mut().insert(name, value);
-    }
 }

@@ -39,7 +39,7 @@ async fn serve<B: Sqs>(State(backend): State<Arc<B>>, request: Request) -> Respo
     let body = match rest::read_body(body, MAX_BODY_BYTES).await {
         Ok(body) => body,
         Err(error) if target.is_some() => return json_error(&error, &request_id),
-        Err(error) => return query_error(&error, &request_id),
+        Err(error) => return query::response(Err(error), errors::ALL, XML_NAMESPACE, &request_id),
     };
     match target {
         Some(target) => match serve_json(&*backend, &target, &body).await {
@@ -53,26 +53,17 @@ async fn serve<B: Sqs>(State(backend): State<Arc<B>>, request: Request) -> Respo
             }
             Err(error) => json_error(&error, &request_id),
         },
-        None => match serve_query(
-            &*backend,
-            parts.uri.path(),
-            parts.uri.query(),
-            &body,
-            &request_id,
-        )
-        .await
-        {
-            Ok(xml) => {
-                let mut response = (StatusCode::OK, xml).into_response();
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static(query::CONTENT_TYPE),
-                );
-                set(&mut response, REQUEST_ID_HEADER, &request_id);
-                response
-            }
-            Err(error) => query_error(&error, &request_id),
-        },
+        None => {
+            let result = serve_query(
+                &*backend,
+                parts.uri.path(),
+                parts.uri.query(),
+                &body,
+                &request_id,
+            )
+            .await;
+            query::response(result, errors::ALL, XML_NAMESPACE, &request_id)
+        }
     }
 }
 
@@ -159,18 +150,6 @@ fn json_error(error: &ApiError, request_id: &str) -> Response {
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON_1_0));
     query::insert_query_error_header(headers, error, errors::ALL);
     set(&mut response, ERROR_TYPE_HEADER, &error.kind);
-    set(&mut response, REQUEST_ID_HEADER, request_id);
-    response
-}
-
-fn query_error(error: &ApiError, request_id: &str) -> Response {
-    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let body = query::encode_error(error, errors::ALL, XML_NAMESPACE, request_id);
-    let mut response = (status, body).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(query::CONTENT_TYPE),
-    );
     set(&mut response, REQUEST_ID_HEADER, request_id);
     response
 }

@@ -15,10 +15,13 @@
 //! - [`pipes`]: EventBridge Pipes from SQS queues ([`pipes::PipesBackend`]): the Pipes API and
 //!   the pollers that filter, enrich, shape and deliver batches to functions, state machines,
 //!   queues and topics.
+//! - [`counters`]: Sluice's own routes over the queues', topics', mappings' and pipes'
+//!   counters (`/sluice/queues`, `/sluice/mappings`, `/sluice/pipes`).
 //! - [`integrations`]: Task states' service integrations that run in process (Lambda).
 //!
 //! No wire format lives here (that is `sluice-api`), and no CLI or configuration (the binary).
 
+pub mod counters;
 pub mod integrations;
 pub mod lambda;
 pub mod mappings;

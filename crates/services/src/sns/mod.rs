@@ -599,6 +599,32 @@ impl<S: Store> Sns for SnsBackend<S> {
     }
 }
 
+/// The certificate that verifies notifications' signatures, where their `SigningCertURL`
+/// points.
+pub fn certificate_route<S: Store>(broker: Broker<S>) -> axum::Router {
+    use axum::response::IntoResponse;
+    axum::Router::new().route(
+        sluice_broker::topics::signing::CERT_PATH,
+        axum::routing::get(move || async move {
+            match broker.signer().await {
+                Ok(signer) => (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "application/x-x509-ca-cert",
+                    )],
+                    signer.certificate_pem().to_owned(),
+                )
+                    .into_response(),
+                Err(error) => (
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    error.to_string(),
+                )
+                    .into_response(),
+            }
+        }),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

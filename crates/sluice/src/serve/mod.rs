@@ -12,8 +12,6 @@ mod clock;
 mod code;
 pub mod config;
 mod logs;
-mod mapping_stats;
-mod queues;
 mod stats;
 
 use std::path::PathBuf;
@@ -236,7 +234,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         tracing::info!(pollers, "resumed event-source mappings");
     }
     // Sluice's own routes over the functions: their logs, the mappings' and pipes' counters.
-    let function_routes = logs::router(functions.clone()).merge(mapping_stats::router(
+    let function_routes = logs::router(functions.clone()).merge(sluice_services::counters::flows(
         mappings,
         functions.clone(),
         pipes.clone(),
@@ -307,8 +305,8 @@ async fn run(
     let store = engine.store().clone();
     let sqs = sluice_api::sqs_routes::router(sqs);
     sns.broker().set_endpoint(format!("http://{address}"));
-    let certificate = signing_certificate(sns.broker().clone());
-    let queue_stats = queues::router(sns.broker().clone());
+    let certificate = sluice_services::sns::certificate_route(sns.broker().clone());
+    let queue_stats = sluice_services::counters::queues(sns.broker().clone());
     let sns = sluice_api::sns_routes::router(sns);
     let lambda = sluice_api::lambda::router(lambda);
     let backend = Arc::new(Backend::new(engine, scope));
@@ -367,32 +365,6 @@ struct Apis {
     pipes: PipesBackend,
     step_functions_sdk: Slot,
     pipes_step_functions: Slot,
-}
-
-/// The certificate that verifies notifications' signatures, where their `SigningCertURL`
-/// points.
-fn signing_certificate(broker: sluice_broker::Broker<SqliteStore>) -> axum::Router {
-    use axum::response::IntoResponse;
-    axum::Router::new().route(
-        sluice_broker::topics::signing::CERT_PATH,
-        axum::routing::get(move || async move {
-            match broker.signer().await {
-                Ok(signer) => (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "application/x-x509-ca-cert",
-                    )],
-                    signer.certificate_pem().to_owned(),
-                )
-                    .into_response(),
-                Err(error) => (
-                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                    error.to_string(),
-                )
-                    .into_response(),
-            }
-        }),
-    )
 }
 
 /// Resolves on SIGTERM or ctrl-c (SIGINT).
