@@ -1,9 +1,12 @@
 //! [`SnsEndpoints`]: where the broker's topic deliveries leave it — functions (an event
-//! invocation, journaled by the functions before it is acknowledged) and HTTP endpoints (one
-//! POST per delivery, 15 seconds at most, as SNS waits).
+//! invocation, journaled by the functions before it is acknowledged) and HTTP(S) endpoints (one
+//! POST per delivery, 15 seconds at most, as SNS waits). HTTPS endpoints must present a
+//! certificate the machine trusts, as SNS requires one signed by a trusted authority: the
+//! system's roots, or the file or folder named by `SSL_CERT_FILE` / `SSL_CERT_DIR`.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::http::{Request, Uri, header};
@@ -12,6 +15,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use sluice_broker::topics::{Endpoints, HttpRequest};
 use sluice_functions::{Functions, InvokeOptions};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::{self, pki_types::ServerName};
 
 /// How long an endpoint has to answer a delivery.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -66,17 +72,60 @@ async fn post(request: HttpRequest) -> Result<u16, String> {
         .url
         .parse()
         .map_err(|e| format!("invalid endpoint {}: {e}", request.url))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(format!(
-            "{}: only http:// endpoints are reachable (this build has no TLS client)",
-            request.url
-        ));
-    }
-    let host = uri.host().ok_or("endpoint without a host")?.to_owned();
-    let port = uri.port_u16().unwrap_or(80);
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => return Err(format!("{}: not an http(s) URL", request.url)),
+    };
+    let host = uri.host().ok_or("endpoint without a host")?;
+    // A URI host keeps an IPv6 address's brackets; connecting and TLS want the address.
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
     let stream = tokio::net::TcpStream::connect((host.as_str(), port))
         .await
         .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+    if tls {
+        let name = ServerName::try_from(host.clone())
+            .map_err(|e| format!("{}: invalid TLS server name: {e}", request.url))?;
+        let stream = TlsConnector::from(tls_config())
+            .connect(name, stream)
+            .await
+            .map_err(|e| format!("TLS with {host}:{port} failed: {e}"))?;
+        send(stream, &uri, &host, request).await
+    } else {
+        send(stream, &uri, &host, request).await
+    }
+}
+
+/// The TLS client's settings, built once: the machine's trusted roots.
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    Arc::clone(CONFIG.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        let found = rustls_native_certs::load_native_certs();
+        for error in &found.errors {
+            tracing::warn!(%error, "a trusted certificate could not be loaded");
+        }
+        let (added, ignored) = roots.add_parsable_certificates(found.certs);
+        tracing::debug!(added, ignored, "trusted roots for HTTPS endpoints");
+        Arc::new(
+            // The provider is the one the crate's features select: ring.
+            rustls::ClientConfig::builder()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        )
+    }))
+}
+
+/// One POST over an open connection; the endpoint's status.
+async fn send<S>(stream: S, uri: &Uri, host: &str, request: HttpRequest) -> Result<u16, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| e.to_string())?;
@@ -88,7 +137,7 @@ async fn post(request: HttpRequest) -> Result<u16, String> {
         .header(
             header::HOST,
             uri.authority()
-                .map_or_else(|| host.clone(), |a| a.to_string()),
+                .map_or_else(|| host.to_owned(), |a| a.to_string()),
         )
         .header(
             header::USER_AGENT,

@@ -987,6 +987,159 @@ fn a_pending_http_delivery_survives_kill_9() {
     assert_eq!(notification["Message"], "kept", "{notification}");
 }
 
+/// HTTPS endpoints: one whose certificate chains to an authority the server trusts (named by
+/// `SSL_CERT_FILE`) confirms and receives a verified notification; one whose certificate comes
+/// from an unknown authority never gets a request, as SNS refuses untrusted endpoints.
+const HTTPS: &str = r#"
+import http.server, ssl, threading, urllib.request
+endpoint = os.environ["ENDPOINT"]
+sns = boto3.client("sns", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}))
+
+def serve(cert, key):
+    received = []
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if body["Type"] == "SubscriptionConfirmation":
+                urllib.request.urlopen(body["SubscribeURL"]).read()
+            received.append(body)
+            self.send_response(200); self.end_headers()
+        def log_message(self, *args):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server.server_port, received
+
+trusted_port, trusted = serve(os.environ["TRUSTED_CERT"], os.environ["TRUSTED_KEY"])
+stranger_port, stranger = serve(os.environ["STRANGER_CERT"], os.environ["STRANGER_KEY"])
+topic = sns.create_topic(Name="secure")["TopicArn"]
+sns.subscribe(TopicArn=topic, Protocol="https", Endpoint=f"https://127.0.0.1:{trusted_port}/hook")
+sns.subscribe(TopicArn=topic, Protocol="https", Endpoint=f"https://127.0.0.1:{stranger_port}/hook")
+deadline = time.time() + 20
+while time.time() < deadline and not any(m["Type"] == "SubscriptionConfirmation" for m in trusted):
+    time.sleep(0.05)
+assert [m["Type"] for m in trusted] == ["SubscriptionConfirmation"], trusted
+subs = {s["Endpoint"]: s["SubscriptionArn"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]}
+assert subs[f"https://127.0.0.1:{trusted_port}/hook"].startswith(topic + ":"), subs
+assert subs[f"https://127.0.0.1:{stranger_port}/hook"] == "PendingConfirmation", subs
+sns.publish(TopicArn=topic, Message="over tls")
+deadline = time.time() + 20
+while time.time() < deadline and len(trusted) < 2:
+    time.sleep(0.05)
+assert trusted[1]["Type"] == "Notification" and trusted[1]["Message"] == "over tls", trusted
+assert stranger == [], stranger
+print("OK")
+"#;
+
+/// An authority and a leaf certificate for 127.0.0.1 signed by it, made with `openssl`:
+/// (authority's certificate, leaf's certificate, leaf's key).
+fn certificate_chain(dir: &std::path::Path, name: &str) -> [String; 3] {
+    let path = |file: &str| dir.join(format!("{name}-{file}")).display().to_string();
+    let openssl = |args: &[&str]| {
+        let output = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("run openssl");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let (ca, ca_key, key, csr, cert, ext) = (
+        path("ca.pem"),
+        path("ca.key"),
+        path("leaf.key"),
+        path("leaf.csr"),
+        path("leaf.pem"),
+        path("leaf.ext"),
+    );
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca,
+        "-subj",
+        &format!("/CN={name} authority"),
+        "-days",
+        "2",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        &key,
+        "-out",
+        &csr,
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        &cert,
+        "-days",
+        "2",
+        "-extfile",
+        &ext,
+    ]);
+    [ca, cert, key]
+}
+
+#[test]
+fn https_endpoints_are_reached_only_when_their_certificate_is_trusted() {
+    let dir = scratch("topics-https");
+    let certs = dir.join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let [trusted_ca, trusted_cert, trusted_key] = certificate_chain(&certs, "trusted");
+    let [_, stranger_cert, stranger_key] = certificate_chain(&certs, "stranger");
+    let server = Server::start_with_env(
+        &dir.join("data"),
+        &[],
+        &[
+            ("SSL_CERT_FILE", &trusted_ca),
+            ("SSL_CERT_DIR", "/nonexistent"),
+        ],
+    );
+    run_boto3(
+        &server,
+        HTTPS,
+        &[
+            ("TRUSTED_CERT", &trusted_cert),
+            ("TRUSTED_KEY", &trusted_key),
+            ("STRANGER_CERT", &stranger_cert),
+            ("STRANGER_KEY", &stranger_key),
+        ],
+    );
+}
+
 /// The X-Ray header a publisher sends reaches the subscribed queue's message as its
 /// `AWSTraceHeader`, as AWS propagates it.
 const TRACE: &str = r#"

@@ -35,6 +35,11 @@ pub struct Server {
 impl Server {
     /// Starts `sluice serve --port 0 --data-dir DIR ARGS...` and waits for its address.
     pub fn start(data_dir: &Path, args: &[&str]) -> Self {
+        Self::start_with_env(data_dir, args, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables for the server.
+    pub fn start_with_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
             .arg("serve")
             .args(["--port", "0", "--data-dir"])
@@ -42,6 +47,7 @@ impl Server {
             .args(args)
             .env_remove("SFN_MOCK_CONFIG")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
