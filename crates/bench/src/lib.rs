@@ -72,6 +72,10 @@ pub struct Args {
     /// installed there if missing) on the same workload and print the ratios.
     #[arg(long)]
     moto: bool,
+    /// With --queues: also run MiniStack's server (PyPI `ministack`, in its own venv at
+    /// $SLUICE_MINISTACK_VENV or ~/.cache/sluice-ministack, installed if missing).
+    #[arg(long)]
+    ministack: bool,
     /// Run only the EXPRESS or only the STANDARD workloads.
     #[arg(long, value_enum)]
     only: Option<Only>,

@@ -1,5 +1,5 @@
-//! The servers the bench starts: `sluice serve` (this executable) and moto's server (a Python
-//! venv). Each runs as a child process that is killed and reaped when its guard drops, and whose
+//! The servers the bench starts: `sluice serve` (this executable), moto's server and MiniStack
+//! (each from a Python venv). Each runs as a child process that is killed and reaped when its guard drops, and whose
 //! stderr is drained on a thread (the last lines are kept for error messages).
 
 use std::collections::VecDeque;
@@ -274,6 +274,105 @@ pub fn start_moto(python: &Path) -> anyhow::Result<Server> {
             Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
             Err(error) => bail!(
                 "moto's server did not answer within {STARTUP_TIMEOUT:?} ({error}); its output:\n{}",
+                server.log_tail()
+            ),
+        }
+    }
+}
+
+/// MiniStack's venv: `$SLUICE_MINISTACK_VENV`, else `$HOME/.cache/sluice-ministack`. Its own
+/// venv, because MiniStack brings its own boto3 and the test venv's clients are pinned.
+pub fn ministack_venv_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("SLUICE_MINISTACK_VENV") {
+        return Ok(PathBuf::from(dir));
+    }
+    let home = std::env::var_os("HOME").context("neither SLUICE_MINISTACK_VENV nor HOME is set")?;
+    Ok(PathBuf::from(home).join(".cache").join("sluice-ministack"))
+}
+
+/// Makes sure the venv exists and has `ministack` (PyPI); returns its Python and the version.
+pub fn ensure_ministack(venv: &Path) -> anyhow::Result<(PathBuf, String)> {
+    let python = venv_python(venv);
+    if !python.exists() && !quiet_ok(Command::new("python3").args(["-m", "venv"]).arg(venv)) {
+        bail!(
+            "cannot create a Python venv at {} (is python3 installed?)",
+            venv.display()
+        );
+    }
+    let importable =
+        |python: &Path| quiet_ok(Command::new(python).args(["-c", "import ministack.app"]));
+    if !importable(&python) {
+        eprintln!(
+            "bench: installing ministack into {} (pip install ministack)",
+            venv.display()
+        );
+        let output = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "ministack",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .context("cannot run pip")?;
+        if !output.status.success() || !importable(&python) {
+            bail!(
+                "pip install ministack into {} failed:\n{}",
+                venv.display(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+    let version = Command::new(&python)
+        .args([
+            "-c",
+            "import importlib.metadata as m; print(m.version('ministack'))",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    Ok((python, version))
+}
+
+/// Starts MiniStack's gateway on a free port of 127.0.0.1 (`GATEWAY_PORT`, `BIND_HOST`) and
+/// waits for its health page.
+pub fn start_ministack(python: &Path) -> anyhow::Result<Server> {
+    let port = free_port()?;
+    let mut child = Command::new(python)
+        .args(["-c", "from ministack.app import main; main()"])
+        .env("GATEWAY_PORT", port.to_string())
+        .env("BIND_HOST", "127.0.0.1")
+        .env("LOG_LEVEL", "WARNING")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start MiniStack")?;
+    let stderr = child.stderr.take().context("no stderr of MiniStack")?;
+    let (sender, _) = mpsc::channel();
+    let log = drain(stderr, sender);
+    let mut server = Server {
+        name: "MiniStack",
+        endpoint: Endpoint::local(SocketAddr::from(([127, 0, 0, 1], port))),
+        child,
+        log,
+    };
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    loop {
+        server.check_running()?;
+        let mut connection = Connection::new(&server.endpoint);
+        match connection.request("GET", "/_localstack/health", "application/json", b"") {
+            Ok(response) if (200..300).contains(&response.status) => return Ok(server),
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Ok(response) => bail!("MiniStack's health page answered HTTP {}", response.status),
+            Err(error) => bail!(
+                "MiniStack did not answer within {STARTUP_TIMEOUT:?} ({error}); its output:\n{}",
                 server.log_tail()
             ),
         }

@@ -1,5 +1,5 @@
-//! `sluice bench --queues`: SQS through `sluice serve` (and, with `--moto`, moto's server on
-//! the same workloads, for the ratios). Closed-loop clients on keep-alive connections, AWS JSON
+//! `sluice bench --queues`: SQS through `sluice serve` (and, with `--moto` and `--ministack`,
+//! those servers on the same workloads, for the ratios). Closed-loop clients on keep-alive connections, AWS JSON
 //! 1.0 as current SDKs speak it:
 //!
 //! - `send`: SendMessage of a 256-byte body (each durable before it is answered);
@@ -377,6 +377,26 @@ fn run(
     })
 }
 
+/// A started peer and its line in the header, or why it did not run.
+fn peer(
+    started: anyhow::Result<(process::Server, String)>,
+    name: &str,
+    notes: &mut Vec<String>,
+) -> Result<process::Server, String> {
+    match started {
+        Ok((server, version)) => {
+            notes.push(format!("{name} {version}"));
+            Ok(server)
+        }
+        Err(error) => {
+            let why = format!("{name} not run: {error:#}");
+            progress(format_args!("{why}"));
+            notes.push(why.clone());
+            Err(why)
+        }
+    }
+}
+
 pub fn main(args: &Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     let scratch = Scratch::new()?;
     let data_dir = scratch.path.join("data");
@@ -387,31 +407,41 @@ pub fn main(args: &Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     ));
     let sluice = process::start_sluice_with(&data_dir, &[] as &[&OsStr])?;
     let run_id = format!("{}", std::process::id());
-    let mut rows: Vec<(Load, Measured, Option<Measured>)> = Vec::new();
-    let mut moto = None;
-    let mut moto_note = String::new();
+    // The peers on the same workloads, for the ratios: (name, server or why not).
+    let mut peers: Vec<(&str, Result<process::Server, String>)> = Vec::new();
+    let mut notes = Vec::new();
     if args.moto {
-        match process::venv_dir()
+        let started = process::venv_dir()
             .and_then(|venv| process::ensure_moto(&venv))
-            .and_then(|(python, version)| Ok((process::start_moto(&python)?, version)))
-        {
-            Ok((server, version)) => {
-                moto_note = format!("moto {version}");
-                moto = Some(server);
-            }
-            Err(error) => moto_note = format!("moto not run: {error:#}"),
-        }
+            .and_then(|(python, version)| Ok((process::start_moto(&python)?, version)));
+        peers.push(("moto", peer(started, "moto", &mut notes)));
     }
+    if args.ministack {
+        let started = process::ministack_venv_dir()
+            .and_then(|venv| process::ensure_ministack(&venv))
+            .and_then(|(python, version)| Ok((process::start_ministack(&python)?, version)));
+        peers.push(("ministack", peer(started, "MiniStack", &mut notes)));
+    }
+    let mut rows: Vec<(Load, Measured, Vec<Option<Measured>>)> = Vec::new();
     for load in Load::ALL {
         progress(format_args!("sluice: {}", load.name()));
         let ours = run(&sluice.endpoint, load, settings, &run_id)?;
-        let theirs = match &moto {
-            Some(server) => {
-                progress(format_args!("moto: {}", load.name()));
-                Some(run(&server.endpoint, load, settings, &run_id)?)
-            }
-            None => None,
-        };
+        let mut theirs = Vec::new();
+        for (name, server) in &peers {
+            theirs.push(match server {
+                Ok(server) => {
+                    progress(format_args!("{name}: {}", load.name()));
+                    match run(&server.endpoint, load, settings, &run_id) {
+                        Ok(measured) => Some(measured),
+                        Err(error) => {
+                            progress(format_args!("{name}: {} failed: {error:#}", load.name()));
+                            None
+                        }
+                    }
+                }
+                Err(_) => None,
+            });
+        }
         rows.push((load, ours, theirs));
     }
     let mut out = String::new();
@@ -421,38 +451,58 @@ pub fn main(args: &Args, settings: &Settings) -> anyhow::Result<ExitCode> {
         settings.clients,
         secs(settings.warmup),
         secs(settings.duration),
-        if moto_note.is_empty() {
+        if notes.is_empty() {
             String::new()
         } else {
-            format!("; {moto_note}")
+            format!("; {}", notes.join("; "))
         }
     );
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "{:<22} {:>12} {:>9} {:>9} {:>7} {:>12} {:>8}",
-        "workload", "messages/s", "p50", "p99", "errors", "moto msg/s", "ratio"
+        "{:<22} {:>12} {:>9} {:>9} {:>7}",
+        "workload", "messages/s", "p50", "p99", "errors"
     );
-    for (load, ours, theirs) in &rows {
-        let (moto_rate, ratio) = match theirs {
-            Some(t) if t.messages_per_second > 0.0 => (
-                format!("{:.0}", t.messages_per_second),
-                format!("{:.0}×", ours.messages_per_second / t.messages_per_second),
-            ),
-            _ => ("-".into(), "-".into()),
-        };
-        let _ = writeln!(
+    for (name, _) in &peers {
+        let _ = write!(
             out,
-            "{:<22} {:>12.0} {:>7.2}ms {:>7.2}ms {:>7} {:>12} {:>8}",
+            " {:>14} {:>10}",
+            format!("{name} msg/s"),
+            format!("×{name}")
+        );
+    }
+    let _ = writeln!(out);
+    for (load, ours, theirs) in &rows {
+        let _ = write!(
+            out,
+            "{:<22} {:>12.0} {:>7.2}ms {:>7.2}ms {:>7}",
             load.name(),
             ours.messages_per_second,
             ours.p50.as_secs_f64() * 1e3,
             ours.p99.as_secs_f64() * 1e3,
             ours.errors,
-            moto_rate,
-            ratio
         );
+        for measured in theirs {
+            let (rate, ratio) = match measured {
+                Some(t) if t.messages_per_second > 0.0 && t.errors == 0 => (
+                    format!("{:.0}", t.messages_per_second),
+                    format!("{:.0}×", ours.messages_per_second / t.messages_per_second),
+                ),
+                Some(t) if t.messages_per_second > 0.0 => (
+                    format!("{:.0}", t.messages_per_second),
+                    format!("({} err)", t.errors),
+                ),
+                _ => ("-".into(), "-".into()),
+            };
+            let _ = write!(out, " {rate:>14} {ratio:>10}");
+        }
+        let _ = writeln!(out);
         if let Some(error) = &ours.first_error {
             let _ = writeln!(out, "  first error: {error}");
+        }
+        for ((name, _), measured) in peers.iter().zip(theirs) {
+            if let Some(error) = measured.as_ref().and_then(|m| m.first_error.as_ref()) {
+                let _ = writeln!(out, "  {name}'s first error: {error}");
+            }
         }
     }
     print!("{out}");

@@ -146,7 +146,7 @@ async fn deliver(
     let plan = &live.plan;
     let region = inner.scope.region.as_str();
     let mut filtered = Vec::new();
-    let mut kept = Vec::new();
+    let mut kept: Vec<(&str, String)> = Vec::new();
     let mut events = Vec::new();
     for received in &batch {
         let raw = record(received, &definition.source, region);
@@ -155,14 +155,14 @@ async fn deliver(
             plan.filters.iter().any(|p| p.matches(&view))
         };
         if matches {
-            kept.push(received.receipt_handle.clone());
+            kept.push((received.sent.id.as_str(), received.receipt_handle.clone()));
             events.push(raw);
         } else {
             filtered.push(received.receipt_handle.clone());
         }
     }
     let result = if events.is_empty() {
-        Ok(())
+        Ok(Delivered::All)
     } else {
         let now = inner.source.clock().now_ms();
         let ingestion_time = chrono::DateTime::from_timestamp_millis(now)
@@ -176,30 +176,93 @@ async fn deliver(
             target_arn: &definition.target,
             ingestion_time: &ingestion_time,
         };
-        run_batch(inner, live, events, &context).await
+        let ids: Vec<&str> = kept.iter().map(|(id, _)| *id).collect();
+        run_batch(inner, live, events, &ids, &context).await
     };
     let counters = &handle.counters;
     counters
         .filtered
         .fetch_add(filtered.len() as u64, Ordering::Relaxed);
-    match &result {
-        Ok(()) if !kept.is_empty() => {
-            counters.batches.fetch_add(1, Ordering::Relaxed);
+    let mut delete = filtered;
+    let outcome = match result {
+        Ok(Delivered::All) => {
+            if !kept.is_empty() {
+                counters.batches.fetch_add(1, Ordering::Relaxed);
+            }
             counters
                 .delivered
                 .fetch_add(kept.len() as u64, Ordering::Relaxed);
+            delete.extend(kept.into_iter().map(|(_, receipt)| receipt));
+            Ok(())
         }
-        Ok(()) => {}
-        Err(_) => {
+        // The failed messages stay in the queue and come back after their visibility timeout;
+        // the rest are done.
+        Ok(Delivered::AllBut(failed)) => {
+            counters.batches.fetch_add(1, Ordering::Relaxed);
             counters.failed.fetch_add(1, Ordering::Relaxed);
+            let before = delete.len();
+            delete.extend(
+                kept.into_iter()
+                    .filter(|(id, _)| !failed.iter().any(|f| f == id))
+                    .map(|(_, receipt)| receipt),
+            );
+            counters
+                .delivered
+                .fetch_add((delete.len() - before) as u64, Ordering::Relaxed);
+            Ok(())
         }
-    }
-    let mut delete = filtered;
-    if result.is_ok() {
-        delete.extend(kept);
-    }
+        Err(error) => {
+            counters.failed.fetch_add(1, Ordering::Relaxed);
+            Err(error)
+        }
+    };
     crate::queue_source::delete_all(&inner.source, &plan.queue, delete).await;
-    result
+    outcome
+}
+
+/// What the target took of a batch.
+#[derive(Debug, PartialEq)]
+enum Delivered {
+    All,
+    /// Everything but these source messages (by message id).
+    AllBut(Vec<String>),
+}
+
+/// A Lambda or Step Functions target's result read for partial batch failures: an object with
+/// `batchItemFailures` names the source messages (by message id) to retry, by the rules of
+/// event-source mappings (a malformed list, or one naming no message of the batch, fails the
+/// whole batch); any other result is a success.
+fn target_result(output: &Value, ids: &[&str]) -> Result<Delivered, String> {
+    if output.get("batchItemFailures").is_none() {
+        return Ok(Delivered::All);
+    }
+    match event::batch_result(output.to_string().as_bytes(), ids) {
+        event::BatchResult::AllSucceeded => Ok(Delivered::All),
+        event::BatchResult::Failed(failed) => Ok(Delivered::AllBut(failed)),
+        event::BatchResult::AllFailed => Err(format!(
+            "the target reported invalid batchItemFailures: {}",
+            output["batchItemFailures"]
+        )),
+    }
+}
+
+/// The source messages behind the target's events at `failed` positions, when each event is
+/// one source message (no enrichment changed their number); else the whole batch failed.
+fn failed_at(
+    failed: &[usize],
+    ids: &[&str],
+    events: usize,
+    what: String,
+) -> Result<Delivered, String> {
+    if failed.is_empty() {
+        return Ok(Delivered::All);
+    }
+    if events != ids.len() || failed.len() == events {
+        return Err(what);
+    }
+    Ok(Delivered::AllBut(
+        failed.iter().map(|&i| ids[i].to_owned()).collect(),
+    ))
 }
 
 /// Enrichment, then the target, for a batch's events.
@@ -207,8 +270,9 @@ async fn run_batch(
     inner: &Arc<Inner>,
     live: &Live,
     mut events: Vec<Value>,
+    ids: &[&str],
     context: &Context<'_>,
-) -> Result<(), String> {
+) -> Result<Delivered, String> {
     let plan = &live.plan;
     if let Some(enrichment) = &plan.enrichment {
         let input: Vec<Value> = events
@@ -219,11 +283,11 @@ async fn run_batch(
         events = match output {
             Value::Array(items) => items,
             // Nothing to deliver: the enrichment filtered the batch out.
-            Value::Null => return Ok(()),
+            Value::Null => return Ok(Delivered::All),
             other => vec![other],
         };
         if events.is_empty() {
-            return Ok(());
+            return Ok(Delivered::All);
         }
     }
     let shaped: Vec<Value> = events
@@ -245,7 +309,7 @@ async fn run_batch(
                 .functions
                 .invoke_event(name, payload, options)
                 .await
-                .map(drop)
+                .map(|_| Delivered::All)
                 .map_err(|e| e.to_string())
         }
         Target::Function {
@@ -255,17 +319,19 @@ async fn run_batch(
                 name: name.clone(),
                 qualifier: qualifier.clone(),
             };
-            call(inner, &callee, Value::Array(shaped)).await.map(drop)
+            let output = call(inner, &callee, Value::Array(shaped)).await?;
+            target_result(&output, ids)
         }
         Target::StateMachine { arn, sync: true } => {
             let callee = Callee::StateMachine { arn: arn.clone() };
-            call(inner, &callee, Value::Array(shaped)).await.map(drop)
+            let output = call(inner, &callee, Value::Array(shaped)).await?;
+            target_result(&output, ids)
         }
         Target::StateMachine { arn, sync: false } => {
             let body = json!({"stateMachineArn": arn, "input": Value::Array(shaped).to_string()});
             step_functions(inner, "StartExecution", &body)
                 .await
-                .map(drop)
+                .map(|_| Delivered::All)
         }
         Target::Queue {
             url,
@@ -273,7 +339,9 @@ async fn run_batch(
             group_id,
             deduplication_id,
         } => {
-            for chunk in shaped.chunks(MAX_ENTRIES) {
+            let mut failed = Vec::new();
+            let mut refused = Vec::new();
+            for (chunk_index, chunk) in shaped.chunks(MAX_ENTRIES).enumerate() {
                 let entries: Vec<Value> = chunk
                     .iter()
                     .enumerate()
@@ -293,18 +361,31 @@ async fn run_batch(
                     .collect();
                 let body = json!({"QueueUrl": url, "Entries": entries});
                 let answer = json_call(&inner.services.sqs, "SendMessageBatch", &body).await?;
-                if let Some(failed) = answer["Failed"].as_array().filter(|f| !f.is_empty()) {
-                    return Err(format!("the target queue refused messages: {failed:?}"));
+                // Only the refused entries are retried (they stay in the source queue).
+                for entry in answer["Failed"].as_array().into_iter().flatten() {
+                    let index = entry["Id"].as_str().and_then(|id| id.parse::<usize>().ok());
+                    failed.push(chunk_index * MAX_ENTRIES + index.unwrap_or_default());
+                    refused.push(entry.clone());
                 }
             }
-            Ok(())
+            failed_at(
+                &failed,
+                ids,
+                shaped.len(),
+                format!("the target queue refused messages: {refused:?}"),
+            )
         }
         Target::Topic { arn } => {
-            for event in &shaped {
+            let mut failed = Vec::new();
+            let mut first_error = None;
+            for (index, event) in shaped.iter().enumerate() {
                 let body = json!({"TopicArn": arn, "Message": text(event)});
-                json_call(&inner.services.sns, "Publish", &body).await?;
+                if let Err(error) = json_call(&inner.services.sns, "Publish", &body).await {
+                    failed.push(index);
+                    first_error.get_or_insert(error);
+                }
             }
-            Ok(())
+            failed_at(&failed, ids, shaped.len(), first_error.unwrap_or_default())
         }
     }
 }
@@ -394,4 +475,37 @@ async fn json_call(
         return Ok(Value::Null);
     }
     serde_json::from_slice(&answer).map_err(|e| format!("{operation}: unreadable answer: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_targets_batch_item_failures_name_the_messages_to_retry() {
+        let ids = ["a", "b", "c"];
+        let result = |v: Value| target_result(&v, &ids);
+        assert_eq!(result(json!({"ok": true})), Ok(Delivered::All));
+        assert_eq!(result(json!("done")), Ok(Delivered::All));
+        assert_eq!(result(json!({"batchItemFailures": []})), Ok(Delivered::All));
+        assert_eq!(
+            result(json!({"batchItemFailures": [{"itemIdentifier": "b"}]})),
+            Ok(Delivered::AllBut(vec!["b".into()]))
+        );
+        assert!(result(json!({"batchItemFailures": [{"itemIdentifier": "z"}]})).is_err());
+        assert!(result(json!({"batchItemFailures": "b"})).is_err());
+    }
+
+    #[test]
+    fn refused_events_map_to_their_messages_only_one_to_one() {
+        let ids = ["a", "b", "c"];
+        assert_eq!(failed_at(&[], &ids, 3, "x".into()), Ok(Delivered::All));
+        assert_eq!(
+            failed_at(&[2], &ids, 3, "x".into()),
+            Ok(Delivered::AllBut(vec!["c".into()]))
+        );
+        // An enrichment changed the number of events: the whole batch is retried.
+        assert_eq!(failed_at(&[0], &ids, 2, "x".into()), Err("x".into()));
+        assert_eq!(failed_at(&[0, 1, 2], &ids, 3, "x".into()), Err("x".into()));
+    }
 }

@@ -369,3 +369,52 @@ print("OK")
 "#,
     );
 }
+
+/// Partial batch failures: a function target names the messages it could not take in
+/// `batchItemFailures` (by message id) and only those come back (then reach the dead-letter
+/// queue); a target queue that refuses one entry of a batch (too large for it) gets the rest
+/// once, and only the refused message is retried.
+#[test]
+fn only_the_failed_messages_of_a_batch_are_retried() {
+    let dir = scratch("pipes-partial");
+    let server = python_server(&dir);
+    run(
+        &server,
+        r#"
+import tempfile
+out = os.path.join(tempfile.mkdtemp(), "seen.txt")
+dlq_url, dlq = queue("partial-dlq")
+redrive = json.dumps({"deadLetterTargetArn": dlq, "maxReceiveCount": "2"})
+src_url, src = queue("partial", VisibilityTimeout="4", RedrivePolicy=redrive)
+picky = function("picky", """import json, os
+def handler(event, context):
+    with open(os.environ['OUT'], 'a') as f:
+        for e in event:
+            f.write(e['body'] + '\\n')
+    return {'batchItemFailures': [{'itemIdentifier': e['messageId']} for e in event if e['body'].startswith('bad')]}
+""", {"OUT": out})
+pipes.create_pipe(Name="partial", Source=src, Target=picky, RoleArn=role,
+    SourceParameters={"SqsQueueParameters": {"BatchSize": 10, "MaximumBatchingWindowInSeconds": 1}})
+send(src_url, ["good-1", "bad-1", "good-2", "bad-2"])
+assert sorted(drain(dlq_url, 2, timeout=30)) == ["bad-1", "bad-2"]
+wait("the source queue to empty", lambda: depth(src_url) == 0)
+seen = sorted(open(out).read().split())
+assert seen == ["bad-1", "bad-1", "bad-2", "bad-2", "good-1", "good-2"], seen
+
+# (The visibility timeout outlasts the batching window and the function's cold start.)
+# A target queue that refuses one entry: the other arrives once, the refused one is retried.
+small_url, small = queue("small-target", MaximumMessageSize="1024")
+src2_url, src2 = queue("partial-to-queue", VisibilityTimeout="4", RedrivePolicy=redrive)
+pipes.create_pipe(Name="partial-to-queue", Source=src2, Target=small, RoleArn=role,
+    SourceParameters={"SqsQueueParameters": {"BatchSize": 10, "MaximumBatchingWindowInSeconds": 1}})
+big = "x" * 2000
+send(src2_url, ["fits", big])
+assert drain(dlq_url, 1, timeout=30) == [big]
+# Without an input template the target gets each source record as JSON.
+assert [json.loads(m)["body"] for m in drain(small_url, 1)] == ["fits"]
+time.sleep(4.5)
+assert depth(small_url) == 0 and depth(src2_url) == 0
+print("OK")
+"#,
+    );
+}
