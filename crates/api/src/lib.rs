@@ -32,6 +32,8 @@ pub mod gateway;
 pub mod http;
 #[cfg(feature = "kinesis")]
 pub mod kinesis;
+#[cfg(feature = "kinesis")]
+pub mod kinesis_routes;
 pub mod lambda;
 #[cfg(feature = "pipes")]
 pub mod pipes;

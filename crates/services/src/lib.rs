@@ -8,6 +8,8 @@
 //! - [`lambda`]: the Lambda API ([`lambda::LambdaBackend`]): functions, versions, aliases,
 //!   invocations, concurrency, event invoke configs.
 //! - [`sqs`]: the SQS API ([`sqs::SqsBackend`]) over the broker (`sluice-broker`).
+//! - [`kinesis`]: the Kinesis API ([`kinesis::KinesisBackend`]) over the data streams
+//!   (`sluice-streams`).
 //! - [`sns`]: the SNS API ([`sns::SnsBackend`]) over the broker's topics.
 //! - [`mappings`]: Lambda event-source mappings from SQS queues ([`mappings::Mappings`]): the
 //!   control plane behind the Lambda API's `*EventSourceMapping*` operations and the pollers
@@ -23,6 +25,7 @@
 
 pub mod counters;
 pub mod integrations;
+pub mod kinesis;
 pub mod lambda;
 pub mod mappings;
 pub mod pipes;

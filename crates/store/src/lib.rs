@@ -31,10 +31,25 @@ mod sqlite;
 use std::future::Future;
 
 pub use error::Error;
+
+/// A queued commit (see [`Store::queue_commit`]).
+#[derive(Debug)]
+pub struct Committing(tokio::sync::oneshot::Receiver<Result<(), (Error, Vec<Write>)>>);
+
+impl Committing {
+    /// Resolves once the commit is durable, or with why it was not applied.
+    pub async fn done(self) -> Result<(), Error> {
+        match self.0.await {
+            Ok(result) => result.map_err(|(error, _)| error),
+            Err(_) => Err(Error::Storage("the writer stopped before answering".into())),
+        }
+    }
+}
 pub use model::{
     ActivityRecord, AliasRecord, DedupRecord, Delivery, EventRecord, ExecutionFilter,
     ExecutionRecord, ExecutionStatus, MachineArn, MachineType, MapRunRecord, MessageRecord, Page,
-    QueueRecord, ResourceRecord, StateMachineRecord, TimerRecord, Write,
+    QueueRecord, ResourceRecord, ShardHead, StateMachineRecord, StreamRead, StreamRecord,
+    TimerRecord, Write,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore};
 
@@ -159,6 +174,37 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         kind: &str,
     ) -> impl Future<Output = Result<Vec<ResourceRecord>, Error>> + Send;
+
+    /// [`Store::commit`] in two steps: resolves once the commit is queued (it applies after
+    /// every commit queued before it and before every one queued after it), then
+    /// [`Committing::done`] resolves once it is durable. What must become visible in the order
+    /// it was decided (a stream's sequence numbers) is queued in that order.
+    fn queue_commit(
+        &self,
+        writes: Vec<Write>,
+    ) -> impl Future<Output = Result<Committing, Error>> + Send;
+
+    /// Up to `limit` records of a stream's shard from `from_seq` on (in `seq` order) that
+    /// arrived at or after `min_arrival_ms`, stopping before `max_bytes` of data once at
+    /// least one record is read.
+    fn stream_records(
+        &self,
+        read: StreamRead,
+    ) -> impl Future<Output = Result<Vec<StreamRecord>, Error>> + Send;
+
+    /// The `seq` of a shard's first record that arrived at or after `at_ms`, if any.
+    fn stream_seq_at(
+        &self,
+        stream: i64,
+        shard: u32,
+        at_ms: i64,
+    ) -> impl Future<Output = Result<Option<u64>, Error>> + Send;
+
+    /// The newest record of each shard of a stream that has any.
+    fn stream_heads(
+        &self,
+        stream: i64,
+    ) -> impl Future<Output = Result<Vec<ShardHead>, Error>> + Send;
 
     /// Every message of a queue, in `seq` order: what the broker loads when it starts.
     fn messages(

@@ -323,6 +323,13 @@ pub enum Write {
     PutResource(ResourceRecord),
     /// Deletes one record; deleting a missing record is not an error.
     DeleteResource { kind: String, key: String },
+    /// Appends records to a stream (each `(stream, shard, seq)` must be new: a conflict
+    /// otherwise).
+    PutStreamRecords(Vec<StreamRecord>),
+    /// Forgets a stream's records that arrived before `before_ms` (retention).
+    TrimStreamRecords { stream: i64, before_ms: i64 },
+    /// Forgets every record of a stream.
+    DeleteStreamRecords { stream: i64 },
 }
 
 impl Write {
@@ -383,6 +390,11 @@ impl Write {
             Self::DeleteMessage { queue, .. } | Self::PurgeQueue { queue } => ROW + queue.len(),
             Self::PutResource(r) => ROW + r.kind.len() + r.key.len() + r.body.len(),
             Self::DeleteResource { kind, key } => ROW + kind.len() + key.len(),
+            Self::PutStreamRecords(records) => records
+                .iter()
+                .map(|r| ROW + r.partition_key.len() + r.data.len())
+                .sum(),
+            Self::TrimStreamRecords { .. } | Self::DeleteStreamRecords { .. } => ROW,
             Self::PutDedup { record, .. } => {
                 ROW + record.queue.len() + record.key.len() + record.message_id.len()
             }
@@ -405,6 +417,39 @@ pub struct ResourceRecord {
     /// Unique within the kind, usually an ARN.
     pub key: String,
     pub body: Vec<u8>,
+}
+
+/// One record of a data stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRecord {
+    /// The stream's id (unique per stream created, never reused).
+    pub stream: i64,
+    /// The shard's index in its stream.
+    pub shard: u32,
+    /// Increasing within the stream.
+    pub seq: u64,
+    pub arrival_ms: i64,
+    pub partition_key: String,
+    pub data: Vec<u8>,
+}
+
+/// What [`crate::Store::stream_records`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamRead {
+    pub stream: i64,
+    pub shard: u32,
+    pub from_seq: u64,
+    pub min_arrival_ms: i64,
+    pub limit: usize,
+    pub max_bytes: usize,
+}
+
+/// The newest record of one shard, as a stream resumes from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardHead {
+    pub shard: u32,
+    pub last_seq: u64,
+    pub last_arrival_ms: i64,
 }
 
 /// Which executions [`crate::Store::executions`] lists; `None` matches everything.

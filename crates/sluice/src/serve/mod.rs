@@ -212,6 +212,11 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("cannot load the pipes: {e}"))?;
     let pipe_tasks = pipes.tasks().clone();
+    let streams = sluice_streams::Streams::open(store.clone(), clock.clone(), scope.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the streams: {e}"))?;
+    let stream_tasks = streams.tasks().clone();
+    let kinesis = Arc::new(sluice_services::kinesis::KinesisBackend::new(streams));
     let mut integrations = Integrations::new()
         .register(
             "lambda",
@@ -240,6 +245,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         pipes.clone(),
     ));
     let apis = Apis {
+        kinesis: sluice_api::kinesis_routes::router(kinesis),
         lambda,
         sqs,
         sns,
@@ -256,6 +262,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     mapping_tasks.shutdown(MAPPINGS_GRACE).await;
     engine_tasks.shutdown(ENGINE_GRACE).await;
     broker_tasks.shutdown(Duration::from_secs(5)).await;
+    stream_tasks.shutdown(Duration::from_secs(5)).await;
     functions.shutdown(Duration::from_secs(5)).await;
     // Flush and close whatever happened: every acknowledged commit is already durable, and
     // queued ones are written before `close` returns.
@@ -274,6 +281,7 @@ async fn run(
     apis: Apis,
 ) -> anyhow::Result<()> {
     let Apis {
+        kinesis,
         lambda,
         sqs,
         sns,
@@ -332,6 +340,7 @@ async fn run(
         .service(Service::Sqs, sqs)
         .service(Service::Sns, sns)
         .service(Service::Pipes, pipes)
+        .service(Service::Kinesis, kinesis)
         .service(Service::Sluice, own)
         .into_service()
         .into_make_service();
@@ -359,6 +368,7 @@ async fn run(
 
 /// The APIs `run` serves besides Step Functions'.
 struct Apis {
+    kinesis: axum::Router,
     lambda: Arc<LambdaBackend>,
     sqs: Arc<SqsBackend<SqliteStore>>,
     sns: Arc<SnsBackend<SqliteStore>>,

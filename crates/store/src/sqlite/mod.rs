@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc as async_mpsc, oneshot};
 
 use crate::{
-    ActivityRecord, AliasRecord, DedupRecord, Error, EventRecord, ExecutionFilter, ExecutionRecord,
-    MapRunRecord, MessageRecord, Page, QueueRecord, ResourceRecord, StateMachineRecord, Stats,
-    Store, TimerRecord, Write,
+    ActivityRecord, AliasRecord, Committing, DedupRecord, Error, EventRecord, ExecutionFilter,
+    ExecutionRecord, MapRunRecord, MessageRecord, Page, QueueRecord, ResourceRecord, ShardHead,
+    StateMachineRecord, Stats, Store, StreamRead, StreamRecord, TimerRecord, Write,
 };
 
 pub use schema::SCHEMA_VERSION;
@@ -305,21 +305,19 @@ impl Drop for Inner {
     }
 }
 
-impl Store for SqliteStore {
-    async fn commit(&self, writes: Vec<Write>) -> Result<(), Error> {
-        self.commit_or_return(writes)
-            .await
-            .map_err(|(error, _)| error)
-    }
-
-    async fn commit_or_return(&self, writes: Vec<Write>) -> Result<(), (Error, Vec<Write>)> {
+impl SqliteStore {
+    /// Hands a commit to the writer, which applies commits in the order they are handed over.
+    async fn enqueue(
+        &self,
+        writes: Vec<Write>,
+        reply: oneshot::Sender<Result<(), (Error, Vec<Write>)>>,
+    ) -> Result<(), (Error, Vec<Write>)> {
         if self.inner.closed.load(Ordering::Relaxed) {
             return Err((Error::Closed, writes));
         }
         let Some(writer) = self.inner.writer.as_ref() else {
             return Err((Error::Closed, writes));
         };
-        let (reply, answer) = oneshot::channel();
         let bytes = writes.iter().map(Write::approx_bytes).sum();
         let packed = codec::pack_writes(&writes);
         let job = writer::Job {
@@ -335,6 +333,20 @@ impl Store for SqliteStore {
             };
             return Err((Error::Closed, writes));
         }
+        Ok(())
+    }
+}
+
+impl Store for SqliteStore {
+    async fn commit(&self, writes: Vec<Write>) -> Result<(), Error> {
+        self.commit_or_return(writes)
+            .await
+            .map_err(|(error, _)| error)
+    }
+
+    async fn commit_or_return(&self, writes: Vec<Write>) -> Result<(), (Error, Vec<Write>)> {
+        let (reply, answer) = oneshot::channel();
+        self.enqueue(writes, reply).await?;
         // A dropped reply means the writer died before answering: the commit may or may not
         // be durable, so it must not be reported as done (nor retried: the writes are gone).
         answer.await.unwrap_or_else(|_| {
@@ -343,6 +355,14 @@ impl Store for SqliteStore {
                 Vec::new(),
             ))
         })
+    }
+
+    async fn queue_commit(&self, writes: Vec<Write>) -> Result<Committing, Error> {
+        let (reply, answer) = oneshot::channel();
+        self.enqueue(writes, reply)
+            .await
+            .map_err(|(error, _)| error)?;
+        Ok(Committing(answer))
     }
 
     async fn state_machine(&self, arn: &str) -> Result<Option<StateMachineRecord>, Error> {
@@ -455,6 +475,26 @@ impl Store for SqliteStore {
     async fn dedup(&self, queue: &str, now_ms: i64) -> Result<Vec<DedupRecord>, Error> {
         let queue = queue.to_owned();
         self.read(move |conn| read::dedup(conn, &queue, now_ms))
+            .await
+    }
+
+    async fn stream_records(&self, read: StreamRead) -> Result<Vec<StreamRecord>, Error> {
+        self.read(move |conn| read::stream_records(conn, read))
+            .await
+    }
+
+    async fn stream_seq_at(
+        &self,
+        stream: i64,
+        shard: u32,
+        at_ms: i64,
+    ) -> Result<Option<u64>, Error> {
+        self.read(move |conn| read::stream_seq_at(conn, stream, shard, at_ms))
+            .await
+    }
+
+    async fn stream_heads(&self, stream: i64) -> Result<Vec<ShardHead>, Error> {
+        self.read(move |conn| read::stream_heads(conn, stream))
             .await
     }
 

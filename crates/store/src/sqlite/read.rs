@@ -14,7 +14,8 @@ use crate::cursor;
 use crate::{
     ActivityRecord, AliasRecord, DedupRecord, Delivery, Error, EventRecord, ExecutionFilter,
     ExecutionRecord, ExecutionStatus, MachineArn, MachineType, MapRunRecord, MessageRecord, Page,
-    QueueRecord, ResourceRecord, StateMachineRecord, TimerRecord,
+    QueueRecord, ResourceRecord, ShardHead, StateMachineRecord, StreamRead, StreamRecord,
+    TimerRecord,
 };
 
 pub(super) type Job = Box<dyn FnOnce(&Connection) + Send>;
@@ -300,6 +301,88 @@ pub(super) fn dedup(
             message_id: row.get(1).map_err(storage)?,
             sequence: from_i64(row.get(2).map_err(storage)?),
             expires_ms: row.get(3).map_err(storage)?,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn stream_records(
+    conn: &Connection,
+    read: StreamRead,
+) -> Result<Vec<StreamRecord>, Error> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT seq, arrival_ms, partition_key, data FROM stream_records
+             WHERE stream = ?1 AND shard = ?2 AND seq >= ?3 AND arrival_ms >= ?4
+             ORDER BY seq LIMIT ?5",
+        )
+        .map_err(storage)?;
+    let from = i64::try_from(read.from_seq).unwrap_or(i64::MAX);
+    let limit = i64::try_from(read.limit).unwrap_or(i64::MAX);
+    let mut rows = statement
+        .query(params![
+            read.stream,
+            read.shard,
+            from,
+            read.min_arrival_ms,
+            limit
+        ])
+        .map_err(storage)?;
+    let mut out = Vec::new();
+    let mut bytes = 0usize;
+    while let Some(row) = rows.next().map_err(storage)? {
+        let data: Vec<u8> = row.get(3).map_err(storage)?;
+        let partition_key: String = row.get(2).map_err(storage)?;
+        bytes += data.len() + partition_key.len();
+        if bytes > read.max_bytes && !out.is_empty() {
+            break;
+        }
+        out.push(StreamRecord {
+            stream: read.stream,
+            shard: read.shard,
+            seq: from_i64(row.get(0).map_err(storage)?),
+            arrival_ms: row.get(1).map_err(storage)?,
+            partition_key,
+            data,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn stream_seq_at(
+    conn: &Connection,
+    stream: i64,
+    shard: u32,
+    at_ms: i64,
+) -> Result<Option<u64>, Error> {
+    // Arrival times never decrease along `seq`, so the first match in `seq` order is the one.
+    conn.prepare_cached(
+        "SELECT seq FROM stream_records WHERE stream = ?1 AND shard = ?2 AND arrival_ms >= ?3
+         ORDER BY seq LIMIT 1",
+    )
+    .and_then(|mut statement| {
+        statement
+            .query_row(params![stream, shard, at_ms], |row| row.get::<_, i64>(0))
+            .optional()
+    })
+    .map(|seq| seq.map(from_i64))
+    .map_err(storage)
+}
+
+pub(super) fn stream_heads(conn: &Connection, stream: i64) -> Result<Vec<ShardHead>, Error> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT shard, MAX(seq), MAX(arrival_ms) FROM stream_records WHERE stream = ?1
+             GROUP BY shard ORDER BY shard",
+        )
+        .map_err(storage)?;
+    let mut rows = statement.query([stream]).map_err(storage)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(storage)? {
+        out.push(ShardHead {
+            shard: row.get(0).map_err(storage)?,
+            last_seq: from_i64(row.get(1).map_err(storage)?),
+            last_arrival_ms: row.get(2).map_err(storage)?,
         });
     }
     Ok(out)

@@ -672,6 +672,51 @@ fn apply(
                     .and_then(|mut statement| statement.execute(params![kind, key]))
                     .map_err(storage)?;
             }
+            Write::PutStreamRecords(records) => {
+                let mut statement = conn
+                    .prepare_cached(
+                        "INSERT INTO stream_records
+                             (stream, shard, seq, arrival_ms, partition_key, data)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )
+                    .map_err(storage)?;
+                for record in records {
+                    let seq = to_i64(record.seq, "stream record seq")?;
+                    statement
+                        .execute(params![
+                            record.stream,
+                            record.shard,
+                            seq,
+                            record.arrival_ms,
+                            record.partition_key,
+                            record.data
+                        ])
+                        .map_err(|e| {
+                            if is_constraint(&e) {
+                                Error::Conflict {
+                                    what: format!(
+                                        "record {} of stream {} already exists",
+                                        record.seq, record.stream
+                                    ),
+                                }
+                            } else {
+                                storage(e)
+                            }
+                        })?;
+                }
+            }
+            Write::TrimStreamRecords { stream, before_ms } => {
+                conn.prepare_cached(
+                    "DELETE FROM stream_records WHERE stream = ?1 AND arrival_ms < ?2",
+                )
+                .and_then(|mut statement| statement.execute(params![stream, before_ms]))
+                .map_err(storage)?;
+            }
+            Write::DeleteStreamRecords { stream } => {
+                conn.prepare_cached("DELETE FROM stream_records WHERE stream = ?1")
+                    .and_then(|mut statement| statement.execute([stream]))
+                    .map_err(storage)?;
+            }
             Write::PurgeQueue { queue } => {
                 conn.prepare_cached("DELETE FROM messages WHERE queue = ?1")
                     .and_then(|mut statement| statement.execute([queue]))

@@ -10,7 +10,7 @@ use sluice_store::ExecutionStatus;
 use sluice_store::{
     ActivityRecord, AliasRecord, DedupRecord, Delivery, Error, EventRecord, ExecutionFilter,
     ExecutionRecord, MachineType, MapRunRecord, MessageRecord, QueueRecord, ResourceRecord,
-    SCHEMA_VERSION, SqliteOptions, SqliteStore, Store, Write,
+    SCHEMA_VERSION, ShardHead, SqliteOptions, SqliteStore, Store, StreamRead, StreamRecord, Write,
 };
 
 async fn check_machines_and_versions<S: Store>(store: &S) {
@@ -1474,6 +1474,129 @@ async fn check_resources<S: Store>(store: &S) {
     assert!(store.resources("pipe").await.unwrap().is_empty());
 }
 
+async fn check_stream_records<S: Store>(store: &S) {
+    let record = |stream: i64, shard: u32, seq: u64, arrival_ms: i64| StreamRecord {
+        stream,
+        shard,
+        seq,
+        arrival_ms,
+        partition_key: format!("pk{seq}"),
+        data: vec![seq as u8; 100],
+    };
+    let read = |from_seq: u64, min_arrival_ms: i64, limit: usize, max_bytes: usize| StreamRead {
+        stream: 1,
+        shard: 0,
+        from_seq,
+        min_arrival_ms,
+        limit,
+        max_bytes,
+    };
+    store
+        .commit(vec![Write::PutStreamRecords(
+            (1..=5)
+                .map(|seq| record(1, 0, seq, 100 * seq as i64))
+                .chain([record(1, 1, 6, 600), record(2, 0, 7, 700)])
+                .collect(),
+        )])
+        .await
+        .unwrap();
+    let seqs = |records: Vec<StreamRecord>| records.iter().map(|r| r.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(
+            store
+                .stream_records(read(0, 0, 100, 1 << 20))
+                .await
+                .unwrap()
+        ),
+        [1, 2, 3, 4, 5]
+    );
+    assert_eq!(
+        seqs(
+            store
+                .stream_records(read(3, 0, 100, 1 << 20))
+                .await
+                .unwrap()
+        ),
+        [3, 4, 5]
+    );
+    assert_eq!(
+        seqs(store.stream_records(read(0, 0, 2, 1 << 20)).await.unwrap()),
+        [1, 2]
+    );
+    assert_eq!(
+        seqs(
+            store
+                .stream_records(read(0, 250, 100, 1 << 20))
+                .await
+                .unwrap()
+        ),
+        [3, 4, 5]
+    );
+    // The byte budget stops before the record that passes it, but never returns nothing.
+    assert_eq!(
+        seqs(store.stream_records(read(0, 0, 100, 250)).await.unwrap()),
+        [1, 2]
+    );
+    assert_eq!(
+        seqs(store.stream_records(read(0, 0, 100, 1)).await.unwrap()),
+        [1]
+    );
+    assert_eq!(
+        store.stream_records(read(0, 0, 1, 1 << 20)).await.unwrap()[0],
+        record(1, 0, 1, 100)
+    );
+    assert_eq!(store.stream_seq_at(1, 0, 250).await.unwrap(), Some(3));
+    assert_eq!(store.stream_seq_at(1, 0, 501).await.unwrap(), None);
+    assert_eq!(
+        store.stream_heads(1).await.unwrap(),
+        [
+            ShardHead {
+                shard: 0,
+                last_seq: 5,
+                last_arrival_ms: 500
+            },
+            ShardHead {
+                shard: 1,
+                last_seq: 6,
+                last_arrival_ms: 600
+            }
+        ]
+    );
+    // A place is taken once.
+    assert!(matches!(
+        store
+            .commit(vec![Write::PutStreamRecords(vec![record(1, 0, 5, 900)])])
+            .await,
+        Err(Error::Conflict { .. })
+    ));
+    store
+        .commit(vec![Write::TrimStreamRecords {
+            stream: 1,
+            before_ms: 300,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        seqs(
+            store
+                .stream_records(read(0, 0, 100, 1 << 20))
+                .await
+                .unwrap()
+        ),
+        [3, 4, 5]
+    );
+    store
+        .commit(vec![Write::DeleteStreamRecords { stream: 1 }])
+        .await
+        .unwrap();
+    assert!(store.stream_heads(1).await.unwrap().is_empty());
+    assert_eq!(
+        store.stream_heads(2).await.unwrap().len(),
+        1,
+        "other streams untouched"
+    );
+}
+
 // ---- SQLite ---------------------------------------------------------------------------------
 
 macro_rules! sqlite {
@@ -1505,6 +1628,7 @@ sqlite! {
     sqlite_machines_by_region => check_machines_by_region,
     sqlite_queues => check_queues,
     sqlite_resources => check_resources,
+    sqlite_stream_records => check_stream_records,
 }
 
 /// Without the in-memory copies of recent executions, every read comes from the file: the
@@ -1978,7 +2102,7 @@ async fn sqlite_a_version_1_file_migrates() {
     assert_eq!(store.map_runs("e").await.unwrap(), vec![run]);
     store.close().await.unwrap();
     assert_eq!(user_version(&dir), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 11);
+    assert_eq!(SCHEMA_VERSION, 12);
     // Version 9's queues start empty.
     assert!(store_queues_empty(&dir).await);
     // Version 3 keeps only the lean execution indexes; version 8 adds the retention's two.

@@ -328,7 +328,10 @@ impl Model {
             | Write::PurgeQueue { .. }
             | Write::PutDedup { .. }
             | Write::PutResource(_)
-            | Write::DeleteResource { .. } => {
+            | Write::DeleteResource { .. }
+            | Write::PutStreamRecords(_)
+            | Write::TrimStreamRecords { .. }
+            | Write::DeleteStreamRecords { .. } => {
                 unreachable!("activities, queues and resources are checked in conformance.rs")
             }
         }
