@@ -16,5 +16,6 @@ mod pipes;
 mod queues;
 mod redrive;
 mod serve;
+mod streams;
 mod test_state;
 mod topics;

@@ -1,0 +1,313 @@
+//! Kinesis data streams on `sluice serve`, through boto3 and the `aws` CLI: shard routing by
+//! AWS's hash-key ranges, every iterator type, expiry on the server's clock, AWS's errors,
+//! retention and tags, and acknowledged records surviving `kill -9` in order.
+
+use crate::common::*;
+
+/// Clients and helpers every stream script shares.
+const PRELUDE: &str = r#"
+import base64, hashlib, urllib.request
+endpoint = os.environ["ENDPOINT"]
+kinesis = boto3.client("kinesis", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
+                       aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}))
+
+# What botocore checks itself, sent anyway.
+unchecked = boto3.client("kinesis", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
+                         aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}, parameter_validation=False))
+
+def error(call, **kwargs):
+    try:
+        call(**kwargs)
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["Error"]["Message"]
+    raise AssertionError(f"{call} succeeded")
+
+def read_all(stream, shard, kind="TRIM_HORIZON", **more):
+    it = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType=kind, **more)["ShardIterator"]
+    records = []
+    while True:
+        page = kinesis.get_records(ShardIterator=it, Limit=1000)
+        records += page["Records"]
+        if not page["Records"]:
+            return records, page
+        it = page["NextShardIterator"]
+"#;
+
+fn run(server: &Server, body: &str) {
+    run_boto3(server, &format!("{PRELUDE}{body}"), &[]);
+}
+
+#[test]
+fn records_go_to_the_shard_that_owns_their_hash_and_read_back_by_every_iterator() {
+    let dir = scratch("streams-iterators");
+    let server = Server::start(&dir, &[]);
+    run(
+        &server,
+        r#"
+kinesis.create_stream(StreamName="events", ShardCount=3)
+kinesis.get_waiter("stream_exists").wait(StreamName="events", WaiterConfig={"Delay": 0.1})
+shards = kinesis.describe_stream(StreamName="events")["StreamDescription"]["Shards"]
+assert [s["ShardId"] for s in shards] == ["shardId-000000000000", "shardId-000000000001", "shardId-000000000002"]
+# AWS's documented split of the 128-bit space into three.
+assert [(int(s["HashKeyRange"]["StartingHashKey"]), int(s["HashKeyRange"]["EndingHashKey"])) for s in shards] == [
+    (0, 2**128 // 3 - 1), (2**128 // 3, 2 * (2**128 // 3) - 1), (2 * (2**128 // 3), 2**128 - 1)]
+owner = lambda h: next(s["ShardId"] for s in shards if int(s["HashKeyRange"]["StartingHashKey"]) <= h <= int(s["HashKeyRange"]["EndingHashKey"]))
+
+put = kinesis.put_records(StreamName="events", Records=[{"Data": f"r{i}".encode(), "PartitionKey": f"key-{i}"} for i in range(60)])
+assert put["FailedRecordCount"] == 0
+for i, r in enumerate(put["Records"]):
+    assert r["ShardId"] == owner(int(hashlib.md5(f"key-{i}".encode()).hexdigest(), 16)), (i, r)
+one = kinesis.put_record(StreamName="events", Data=b"explicit", PartitionKey="any", ExplicitHashKey=str(2**128 - 1))
+assert one["ShardId"] == "shardId-000000000002", one
+
+# Per shard: everything in put order with increasing sequence numbers.
+by_shard = {}
+for i, r in enumerate(put["Records"]):
+    by_shard.setdefault(r["ShardId"], []).append((r["SequenceNumber"], f"r{i}".encode()))
+by_shard["shardId-000000000002"].append((one["SequenceNumber"], b"explicit"))
+for shard, want in by_shard.items():
+    got, last = read_all("events", shard)
+    assert [(r["SequenceNumber"], r["Data"]) for r in got] == want, shard
+    assert [int(r["SequenceNumber"]) for r in got] == sorted(int(r["SequenceNumber"]) for r in got)
+    assert last["MillisBehindLatest"] == 0
+
+shard, records = "shardId-000000000000", by_shard["shardId-000000000000"]
+seq = [s for s, _ in records]
+at, _ = read_all("events", shard, "AT_SEQUENCE_NUMBER", StartingSequenceNumber=seq[2])
+assert [r["SequenceNumber"] for r in at] == seq[2:]
+after, _ = read_all("events", shard, "AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=seq[2])
+assert [r["SequenceNumber"] for r in after] == seq[3:]
+latest = kinesis.get_shard_iterator(StreamName="events", ShardId=shard, ShardIteratorType="LATEST")["ShardIterator"]
+assert kinesis.get_records(ShardIterator=latest)["Records"] == []
+kinesis.put_record(StreamName="events", Data=b"later", PartitionKey="key-0", ExplicitHashKey="0")
+assert [r["Data"] for r in kinesis.get_records(ShardIterator=latest)["Records"]] == [b"later"]
+stamp = kinesis.get_records(ShardIterator=latest)["Records"][0]["ApproximateArrivalTimestamp"]
+timed, _ = read_all("events", shard, "AT_TIMESTAMP", Timestamp=stamp)
+assert [r["Data"] for r in timed][-1] == b"later" and len(timed) >= 1
+# A short limit pages through the shard.
+it = kinesis.get_shard_iterator(StreamName="events", ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+page = kinesis.get_records(ShardIterator=it, Limit=2)
+assert [r["SequenceNumber"] for r in page["Records"]] == seq[:2]
+assert page["MillisBehindLatest"] >= 0
+page = kinesis.get_records(ShardIterator=page["NextShardIterator"], Limit=2)
+assert [r["SequenceNumber"] for r in page["Records"]] == seq[2:4]
+
+# Shard ids as AWS also accepts them, and by ARN.
+arn = kinesis.describe_stream_summary(StreamName="events")["StreamDescriptionSummary"]["StreamARN"]
+assert arn == "arn:aws:kinesis:us-east-1:000000000000:stream/events"
+it = kinesis.get_shard_iterator(StreamARN=arn, ShardId="shardId-0", ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+assert kinesis.get_records(ShardIterator=it, Limit=1)["Records"][0]["SequenceNumber"] == seq[0]
+
+# Expiry on the server's clock: five minutes.
+urllib.request.urlopen(urllib.request.Request(endpoint + "/sluice/clock", data=json.dumps({"advanceSeconds": 301}).encode(), headers={"Content-Type": "application/json"})).read()
+code, message = error(kinesis.get_records, ShardIterator=it)
+assert code == "ExpiredIteratorException" and message.startswith("Iterator expired. The iterator was created at time ") and message.endswith("which is further in the future than the tolerated delay of 300000 milliseconds."), message
+print("OK")
+"#,
+    );
+}
+
+#[test]
+fn bad_requests_get_kinesis_errors() {
+    let dir = scratch("streams-errors");
+    let server = Server::start(&dir, &[]);
+    run(
+        &server,
+        r#"
+kinesis.create_stream(StreamName="s", ShardCount=2)
+assert error(kinesis.create_stream, StreamName="s", ShardCount=1) == ("ResourceInUseException", "Stream s under account 000000000000 already exists.")
+assert error(kinesis.describe_stream, StreamName="nope") == ("ResourceNotFoundException", "Stream nope under account 000000000000 not found.")
+assert error(kinesis.put_record, StreamName="nope", Data=b"x", PartitionKey="k")[0] == "ResourceNotFoundException"
+assert error(kinesis.get_records, ShardIterator="forged") == ("InvalidArgumentException", "Invalid ShardIterator.")
+it = kinesis.get_shard_iterator(StreamName="s", ShardId="shardId-000000000000", ShardIteratorType="LATEST")["ShardIterator"]
+forged = it[:-2] + ("AA" if it[-2:] != "AA" else "BB")
+assert error(kinesis.get_records, ShardIterator=forged) == ("InvalidArgumentException", "Invalid ShardIterator.")
+assert error(kinesis.get_shard_iterator, StreamName="s", ShardId="shardId-000000000009", ShardIteratorType="LATEST") == (
+    "ResourceNotFoundException", "Shard shardId-000000000009 in stream s under account 000000000000 does not exist")
+code, message = error(kinesis.get_shard_iterator, StreamName="s", ShardId="shardId-000000000000", ShardIteratorType="AT_SEQUENCE_NUMBER")
+assert code == "InvalidArgumentException", message
+other = kinesis.put_record(StreamName="s", Data=b"x", PartitionKey="k", ExplicitHashKey=str(2**128 - 1))
+assert other["ShardId"] == "shardId-000000000001"
+code, message = error(kinesis.get_shard_iterator, StreamName="s", ShardId="shardId-000000000000", ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=other["SequenceNumber"])
+assert (code, message) == ("InvalidArgumentException", "Invalid StartingSequenceNumber. It encodes shardId-000000000001, while it was used in a call to a shard with shardId-000000000000"), message
+code, message = error(kinesis.put_record, StreamName="s", Data=b"x", PartitionKey="k", ExplicitHashKey="340282366920938463463374607431768211456")
+assert code == "InvalidArgumentException" and "ExplicitHashKey" in message, message
+code, message = error(kinesis.put_record, StreamName="s", Data=b"x" * (1024 * 1024), PartitionKey="k")
+assert code == "InvalidArgumentException", (code, message)
+code, message = error(unchecked.put_records, StreamName="s", Records=[{"Data": b"x", "PartitionKey": "k"}] * 501)
+assert code == "ValidationException" and "Member must have length less than or equal to 500" in message, message
+code, message = error(unchecked.put_record, StreamName="s", Data=b"x", PartitionKey="")
+assert code == "ValidationException" and "partitionKey" in message, message
+code, message = error(unchecked.create_stream, StreamName="bad name!", ShardCount=1)
+assert code == "ValidationException" and "streamName" in message, message
+code, message = error(kinesis.get_shard_iterator, StreamName="s", ShardId="shardId-000000000000", ShardIteratorType="SIDEWAYS")
+assert code == "ValidationException" and "shardIteratorType" in message, message
+
+# Retention: within 24..8760 hours, increases only up, decreases only down.
+assert kinesis.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"]["RetentionPeriodHours"] == 24
+kinesis.increase_stream_retention_period(StreamName="s", RetentionPeriodHours=48)
+assert error(kinesis.increase_stream_retention_period, StreamName="s", RetentionPeriodHours=30)[0] == "InvalidArgumentException"
+assert error(kinesis.decrease_stream_retention_period, StreamName="s", RetentionPeriodHours=72)[0] == "InvalidArgumentException"
+assert error(kinesis.increase_stream_retention_period, StreamName="s", RetentionPeriodHours=9000)[0] == "InvalidArgumentException"
+kinesis.decrease_stream_retention_period(StreamName="s", RetentionPeriodHours=24)
+assert kinesis.describe_stream(StreamName="s")["StreamDescription"]["RetentionPeriodHours"] == 24
+
+# Tags, both APIs.
+kinesis.add_tags_to_stream(StreamName="s", Tags={"team": "sec", "env": "dev"})
+assert kinesis.list_tags_for_stream(StreamName="s")["Tags"] == [{"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "sec"}]
+arn = kinesis.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"]["StreamARN"]
+kinesis.untag_resource(ResourceARN=arn, TagKeys=["env"])
+assert kinesis.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "team", "Value": "sec"}]
+assert error(kinesis.add_tags_to_stream, StreamName="s", Tags={f"k{i}": "v" for i in range(50)})[0] == "InvalidArgumentException"
+
+# Listing, paged.
+for name in ["a", "b", "c"]:
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+first = kinesis.list_streams(Limit=2)
+assert first["StreamNames"] == ["a", "b"] and first["HasMoreStreams"], first
+rest = kinesis.list_streams(NextToken=first["NextToken"])
+assert rest["StreamNames"] == ["c", "s"] and not rest["HasMoreStreams"], rest
+page = kinesis.list_shards(StreamName="s", MaxResults=1)
+assert [x["ShardId"] for x in page["Shards"]] == ["shardId-000000000000"]
+assert [x["ShardId"] for x in kinesis.list_shards(NextToken=page["NextToken"])["Shards"]] == ["shardId-000000000001"]
+
+# Deleted: gone, and its records with it.
+kinesis.delete_stream(StreamName="s")
+assert error(kinesis.describe_stream, StreamName="s")[0] == "ResourceNotFoundException"
+kinesis.create_stream(StreamName="s", ShardCount=2)
+it = kinesis.get_shard_iterator(StreamName="s", ShardId="shardId-000000000001", ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+assert kinesis.get_records(ShardIterator=it)["Records"] == []
+print("OK")
+"#,
+    );
+    // The CLI (version 1 sends `--data` as the record's bytes).
+    let put = sluice_test_util::aws_cli(
+        &server.endpoint(),
+        "kinesis",
+        &[
+            "put-record",
+            "--stream-name",
+            "a",
+            "--partition-key",
+            "k",
+            "--data",
+            "hello from the cli",
+        ],
+    );
+    let put = ok_json(&put);
+    assert_eq!(put["ShardId"], "shardId-000000000000");
+    let missing = sluice_test_util::aws_cli(
+        &server.endpoint(),
+        "kinesis",
+        &["describe-stream", "--stream-name", "missing"],
+    );
+    assert_cli_error(
+        &missing,
+        "ResourceNotFoundException",
+        "DescribeStream",
+        "Stream missing under account 000000000000 not found.",
+    );
+}
+
+/// Producers put records while the server is killed at random points; after each restart
+/// every acknowledged record is there, once, in sequence order per shard, and new records
+/// follow the old ones.
+#[test]
+fn acknowledged_records_survive_kill_9_in_order() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    let dir = scratch("streams-crash");
+    let mut server = Server::start(&dir, &[]);
+    run(
+        &server,
+        r#"kinesis.create_stream(StreamName="durable", ShardCount=2)
+print("OK")"#,
+    );
+    let producer = r#"
+import sys
+stream = "durable"
+i = 0
+while True:
+    entries = [{"Data": f"{sys.argv[1]}-{i + j}".encode(), "PartitionKey": f"p{(i + j) % 7}"} for j in range(5)]
+    try:
+        put = kinesis.put_records(StreamName=stream, Records=entries)
+    except Exception:
+        break
+    for e, r in zip(entries, put["Records"]):
+        print(r["ShardId"], r["SequenceNumber"], e["Data"].decode(), flush=True)
+    i += 5
+"#;
+    let script = dir.join("producer.py");
+    std::fs::write(&script, format!("{BOTO3_PRELUDE}{PRELUDE}{producer}")).unwrap();
+    let mut acknowledged: Vec<(String, String, String)> = Vec::new();
+    for round in 0..3 {
+        let mut command = Command::new(venv().join("bin/python"));
+        sluice_test_util::client_env(&mut command)
+            .arg(&script)
+            .arg(format!("round{round}"))
+            .env("ENDPOINT", server.endpoint())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = command.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (lines, acked) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let mut parts = line.splitn(3, ' ');
+                if let (Some(shard), Some(seq), Some(data)) =
+                    (parts.next(), parts.next(), parts.next())
+                    && lines
+                        .send((shard.to_owned(), seq.to_owned(), data.to_owned()))
+                        .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        // Kill at a random point once the producer is under way.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut this_round = 0;
+        while this_round < 20 && std::time::Instant::now() < deadline {
+            if let Ok(line) = acked.recv_timeout(Duration::from_millis(100)) {
+                acknowledged.push(line);
+                this_round += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(fastrand::u64(0..600)));
+        server.kill9();
+        let _ = child.wait();
+        reader.join().unwrap();
+        acknowledged.extend(acked.try_iter());
+        server = Server::start(&dir, &[]);
+    }
+    assert!(
+        acknowledged.len() > 50,
+        "too few records acknowledged: {}",
+        acknowledged.len()
+    );
+    let expected = serde_json::to_string(&acknowledged).unwrap();
+    let check = format!(
+        r#"
+acknowledged = json.loads({expected:?})
+found = {{}}
+for shard in ["shardId-000000000000", "shardId-000000000001"]:
+    records, _ = read_all("durable", shard)
+    seqs = [int(r["SequenceNumber"]) for r in records]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), shard
+    for r in records:
+        found[r["SequenceNumber"]] = (shard, r["Data"].decode())
+lost = [a for a in acknowledged if found.get(a[1]) != (a[0], a[2])]
+assert lost == [], lost[:5]
+datas = [d for _, d in found.values()]
+assert len(datas) == len(set(datas)), "a record twice"
+newest = max(int(a[1]) for a in acknowledged)
+later = kinesis.put_record(StreamName="durable", Data=b"after", PartitionKey="p1")
+assert int(later["SequenceNumber"]) > newest
+print("acknowledged", len(acknowledged), "stored", len(found), file=sys.stderr)
+print("OK")
+"#
+    );
+    run(&server, &check);
+}
