@@ -140,6 +140,29 @@ impl Connection {
         self.send()
     }
 
+    /// `POST /` with `X-Amz-Target: <target>` for `service`, a JSON body of `content_type`
+    /// (`application/x-amz-json-1.1` for Kinesis).
+    pub fn call_json(
+        &mut self,
+        service: &str,
+        target: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> io::Result<Response> {
+        self.request.clear();
+        let authorization = AUTHORIZATION.replace("/states/", &format!("/{service}/"));
+        write!(
+            self.request,
+            "POST / HTTP/1.1\r\nHost: {}\r\nX-Amz-Target: {target}\r\n\
+             Content-Type: {content_type}\r\nX-Amz-Date: {AMZ_DATE}\r\n\
+             Authorization: {authorization}\r\nContent-Length: {}\r\n\r\n",
+            self.endpoint.host,
+            body.len()
+        )?;
+        self.request.extend_from_slice(body);
+        self.send()
+    }
+
     /// One query-protocol call (`Action=...` form body) to `service`, signed for it.
     pub fn call_form(&mut self, service: &str, body: &[u8]) -> io::Result<Response> {
         self.request.clear();

@@ -24,6 +24,7 @@ pub mod http;
 mod mappings;
 mod process;
 mod queues;
+mod streams;
 
 use std::fmt::Write as _;
 use std::io::{Seek as _, SeekFrom, Write as _};
@@ -72,7 +73,7 @@ pub struct Args {
     /// installed there if missing) on the same workload and print the ratios.
     #[arg(long)]
     moto: bool,
-    /// With --queues: also run MiniStack's server (PyPI `ministack`, in its own venv at
+    /// With --queues or --streams: also run MiniStack's server (PyPI `ministack`, in its own venv at
     /// $SLUICE_MINISTACK_VENV or ~/.cache/sluice-ministack, installed if missing).
     #[arg(long)]
     ministack: bool,
@@ -101,6 +102,11 @@ pub struct Args {
     /// events per second.
     #[arg(long, conflicts_with_all = ["functions", "queues"])]
     mappings: bool,
+    /// Benchmark Kinesis streams instead: PutRecord, PutRecords of 500, GetRecords out, and
+    /// the latency from a put to a polling reader at 1,000 records/s (with --moto and
+    /// --ministack, those servers too).
+    #[arg(long, conflicts_with_all = ["functions", "queues", "mappings"])]
+    streams: bool,
     /// With --mappings: the messages queued per batch size.
     #[arg(long, default_value_t = 20_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     messages: u64,
@@ -206,6 +212,9 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.mappings {
         return mappings::main(&args, &settings);
+    }
+    if args.streams {
+        return streams::main(&args, &settings);
     }
     let workloads: Vec<&'static Workload> = WORKLOADS
         .iter()

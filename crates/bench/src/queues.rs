@@ -377,6 +377,28 @@ fn run(
     })
 }
 
+/// The peers `args` asks for, started, for the same workloads and the ratios: (name, server
+/// or why not), and their lines for the header.
+pub(super) type Peers = Vec<(&'static str, Result<process::Server, String>)>;
+
+pub(super) fn start_peers(args: &Args) -> (Peers, Vec<String>) {
+    let mut peers: Peers = Vec::new();
+    let mut notes = Vec::new();
+    if args.moto {
+        let started = process::venv_dir()
+            .and_then(|venv| process::ensure_moto(&venv))
+            .and_then(|(python, version)| Ok((process::start_moto(&python)?, version)));
+        peers.push(("moto", peer(started, "moto", &mut notes)));
+    }
+    if args.ministack {
+        let started = process::ministack_venv_dir()
+            .and_then(|venv| process::ensure_ministack(&venv))
+            .and_then(|(python, version)| Ok((process::start_ministack(&python)?, version)));
+        peers.push(("ministack", peer(started, "MiniStack", &mut notes)));
+    }
+    (peers, notes)
+}
+
 /// A started peer and its line in the header, or why it did not run.
 fn peer(
     started: anyhow::Result<(process::Server, String)>,
@@ -407,21 +429,7 @@ pub fn main(args: &Args, settings: &Settings) -> anyhow::Result<ExitCode> {
     ));
     let sluice = process::start_sluice_with(&data_dir, &[] as &[&OsStr])?;
     let run_id = format!("{}", std::process::id());
-    // The peers on the same workloads, for the ratios: (name, server or why not).
-    let mut peers: Vec<(&str, Result<process::Server, String>)> = Vec::new();
-    let mut notes = Vec::new();
-    if args.moto {
-        let started = process::venv_dir()
-            .and_then(|venv| process::ensure_moto(&venv))
-            .and_then(|(python, version)| Ok((process::start_moto(&python)?, version)));
-        peers.push(("moto", peer(started, "moto", &mut notes)));
-    }
-    if args.ministack {
-        let started = process::ministack_venv_dir()
-            .and_then(|venv| process::ensure_ministack(&venv))
-            .and_then(|(python, version)| Ok((process::start_ministack(&python)?, version)));
-        peers.push(("ministack", peer(started, "MiniStack", &mut notes)));
-    }
+    let (peers, notes) = start_peers(args);
     let mut rows: Vec<(Load, Measured, Vec<Option<Measured>>)> = Vec::new();
     for load in Load::ALL {
         progress(format_args!("sluice: {}", load.name()));
