@@ -33,3 +33,4 @@ mod queue_source;
 pub mod sfn;
 pub mod sns;
 pub mod sqs;
+mod stream_source;

@@ -183,6 +183,8 @@ pub enum Start {
 /// A record as GetRecords answers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadRecord {
+    /// Its place in the stream (what a reader resumes after).
+    pub seq: u64,
     pub sequence_number: String,
     pub arrival_ms: i64,
     pub partition_key: String,
@@ -211,6 +213,8 @@ struct Live {
     newest_arrival_ms: HashMap<u32, i64>,
     /// Serializes queuing this stream's commits, so the store applies them in place order.
     order: Arc<tokio::sync::Mutex<()>>,
+    /// The last place committed: pollers wake on it.
+    committed: tokio::sync::watch::Sender<u64>,
 }
 
 struct Inner<S> {
@@ -281,6 +285,7 @@ impl<S: Store> Streams<S> {
                     last_arrival_ms,
                     newest_arrival_ms,
                     order: Arc::default(),
+                    committed: tokio::sync::watch::Sender::new(last_seq),
                 },
             );
         }
@@ -412,6 +417,7 @@ impl<S: Store> Streams<S> {
                 last_arrival_ms: 0,
                 newest_arrival_ms: HashMap::new(),
                 order: Arc::default(),
+                committed: tokio::sync::watch::Sender::new(0),
             },
         );
         Ok(())
@@ -482,15 +488,15 @@ impl<S: Store> Streams<S> {
     /// number, or the whole call fails with nothing written.
     pub async fn put(&self, name: &str, records: Vec<NewRecord>) -> Result<Vec<Placed>, Error> {
         let now = self.inner.clock.now_ms();
-        let order = {
+        let (order, committed) = {
             let streams = self.lock();
             let live = streams
                 .get(name)
                 .ok_or_else(|| not_found(name, self.account()))?;
-            Arc::clone(&live.order)
+            (Arc::clone(&live.order), live.committed.clone())
         };
         let _queuing = order.lock().await;
-        let (rows, placed) = {
+        let (rows, placed, last) = {
             let mut streams = self.lock();
             let live = streams
                 .get_mut(name)
@@ -548,7 +554,7 @@ impl<S: Store> Streams<S> {
             }
             live.last_seq = seq;
             live.last_arrival_ms = arrival;
-            (rows, placed)
+            (rows, placed, seq)
         };
         let committing = self
             .inner
@@ -557,6 +563,11 @@ impl<S: Store> Streams<S> {
             .await?;
         drop(_queuing);
         committing.done().await?;
+        committed.send_if_modified(|at| {
+            let newer = *at < last;
+            *at = (*at).max(last);
+            newer
+        });
         Ok(placed)
     }
 
@@ -699,6 +710,7 @@ impl<S: Store> Streams<S> {
         let records = rows
             .into_iter()
             .map(|row| ReadRecord {
+                seq: row.seq,
                 sequence_number: keys::sequence_number(row.seq, row.shard),
                 arrival_ms: row.arrival_ms,
                 partition_key: row.partition_key,
@@ -719,6 +731,79 @@ impl<S: Store> Streams<S> {
             }),
             millis_behind_latest,
             child_shards: if at_end { children } else { Vec::new() },
+        })
+    }
+
+    /// The last place committed to a stream, watched: pollers wait on it for new records.
+    pub fn watch(&self, name: &str) -> Result<tokio::sync::watch::Receiver<u64>, Error> {
+        self.lock()
+            .get(name)
+            .map(|live| live.committed.subscribe())
+            .ok_or_else(|| not_found(name, self.account()))
+    }
+
+    /// Up to `limit` records of a shard from place `from_seq` on, within retention: what a
+    /// poller reads, without an iterator.
+    pub async fn read_from(
+        &self,
+        name: &str,
+        shard: u32,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<ReadRecord>, Error> {
+        let (stream, retention_ms) = {
+            let streams = self.lock();
+            let live = streams
+                .get(name)
+                .ok_or_else(|| not_found(name, self.account()))?;
+            (
+                live.description.id,
+                i64::from(live.description.retention_hours) * 3_600_000,
+            )
+        };
+        let now = self.inner.clock.now_ms();
+        let rows = self
+            .inner
+            .store
+            .stream_records(StreamRead {
+                stream,
+                shard,
+                from_seq,
+                min_arrival_ms: now - retention_ms,
+                limit,
+                max_bytes: MAX_GET_BYTES,
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| ReadRecord {
+                seq: row.seq,
+                sequence_number: keys::sequence_number(row.seq, row.shard),
+                arrival_ms: row.arrival_ms,
+                partition_key: row.partition_key,
+                data: row.data,
+            })
+            .collect())
+    }
+
+    /// Where a reader starting at `start` in a shard begins: the place of its first record.
+    pub async fn start_of(&self, name: &str, shard: u32, start: &Start) -> Result<u64, Error> {
+        let (stream, latest) = {
+            let streams = self.lock();
+            let live = streams
+                .get(name)
+                .ok_or_else(|| not_found(name, self.account()))?;
+            (live.description.id, live.last_seq + 1)
+        };
+        Ok(match start {
+            Start::TrimHorizon => 0,
+            Start::AtTimestamp(at_ms) => self
+                .inner
+                .store
+                .stream_seq_at(stream, shard, *at_ms)
+                .await?
+                .unwrap_or(latest),
+            _ => latest,
         })
     }
 

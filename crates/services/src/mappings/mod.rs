@@ -1,15 +1,17 @@
-//! Lambda event-source mappings from SQS queues: the control plane behind
+//! Lambda event-source mappings from SQS queues and Kinesis streams: the control plane behind
 //! Create/Get/Update/Delete/ListEventSourceMappings (AWS's defaults, validation, messages and
 //! states), each mapping a record of the store's `resources` table (kind
 //! [`KIND`], key the UUID, body the JSON [`Config`]), and the pollers that run them
 //! ([`poller`]): receive from the queue (`sluice_broker`), invoke the function
-//! (`sluice_functions`), delete what succeeded.
+//! (`sluice_functions`), delete what succeeded; for streams ([`stream_poller`]) one poller per
+//! shard that reads from a durable checkpoint (kind [`CHECKPOINT_KIND`]).
 //!
 //! Pollers run on the mappings' own [`sluice_runtime::Tasks`], which `sluice serve` shuts down
 //! before the functions and the queues.
 
 pub(crate) mod event;
 mod poller;
+mod stream_poller;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -29,11 +31,20 @@ use sluice_patterns::{Dialect, Pattern};
 use sluice_store::{ResourceRecord, Store, Write};
 
 use crate::queue_source::{BrokerSource, Source};
+use crate::stream_source::StreamSource;
 use sluice_types::Scope;
 use tokio::sync::watch;
 
 /// The store's `resources` kind of a mapping.
 pub const KIND: &str = "lambda-event-source-mapping";
+
+/// The store's `resources` kind of a stream mapping's checkpoint: key `<uuid>/<shard>`, body
+/// the place of the next record to deliver.
+pub const CHECKPOINT_KIND: &str = "lambda-event-source-mapping-checkpoint";
+
+/// Stream mappings' batch size when none is given, and their largest.
+const DEFAULT_STREAM_BATCH_SIZE: u32 = 100;
+const MAX_STREAM_BATCH_SIZE: u32 = 10_000;
 
 /// AWS's default page of ListEventSourceMappings.
 const PAGE_SIZE: usize = 100;
@@ -71,6 +82,23 @@ pub(crate) struct Config {
     provisioned_poller_config: Option<ProvisionedPollerConfig>,
     #[serde(default)]
     kms_key_arn: Option<String>,
+    /// Stream sources (Kinesis) only.
+    #[serde(default)]
+    stream: Option<StreamSettings>,
+}
+
+/// How a stream mapping starts and retries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StreamSettings {
+    starting_position: String,
+    starting_position_timestamp_ms: Option<i64>,
+    /// -1: until the record expires.
+    maximum_retry_attempts: i32,
+    bisect_batch_on_function_error: bool,
+    /// -1: no limit.
+    maximum_record_age_seconds: i32,
+    parallelization_factor: u32,
 }
 
 impl Config {
@@ -196,6 +224,9 @@ pub struct Mappings {
 
 pub(crate) struct Inner {
     source: Arc<dyn Source>,
+    streams: Option<Arc<dyn StreamSource>>,
+    /// Stream mappings' checkpoints by `<uuid>/<shard>`, as committed.
+    checkpoints: Mutex<std::collections::HashMap<String, u64>>,
     functions: Functions,
     scope: Scope,
     tasks: sluice_runtime::Tasks,
@@ -208,6 +239,10 @@ pub(crate) struct Inner {
 impl Inner {
     fn mappings(&self) -> MutexGuard<'_, BTreeMap<String, Arc<Mapping>>> {
         self.mappings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn checkpoints(&self) -> MutexGuard<'_, std::collections::HashMap<String, u64>> {
+        self.checkpoints.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -232,9 +267,19 @@ impl Mappings {
     pub async fn open<S: Store>(
         store: S,
         broker: Broker<S>,
+        streams: sluice_streams::Streams<S>,
         functions: Functions,
         scope: Scope,
     ) -> Result<Self, sluice_store::Error> {
+        let checkpoints = store
+            .resources(CHECKPOINT_KIND)
+            .await?
+            .into_iter()
+            .filter_map(|r| {
+                let next = std::str::from_utf8(&r.body).ok()?.parse::<u64>().ok()?;
+                Some((r.key, next))
+            })
+            .collect();
         let mut mappings = BTreeMap::new();
         for record in store.resources(KIND).await? {
             match serde_json::from_slice::<Config>(&record.body) {
@@ -249,6 +294,8 @@ impl Mappings {
         Ok(Self {
             inner: Arc::new(Inner {
                 source: Arc::new(BrokerSource::new(broker, store)),
+                streams: Some(Arc::new(streams)),
+                checkpoints: Mutex::new(checkpoints),
                 functions,
                 scope,
                 tasks: sluice_runtime::Tasks::new("mappings"),
@@ -264,7 +311,7 @@ impl Mappings {
         let mut started = 0;
         for mapping in all {
             if mapping.live.borrow().active() {
-                poller::start(&self.inner, &mapping);
+                start(&self.inner, &mapping);
                 started += 1;
             }
         }
@@ -376,6 +423,25 @@ impl Mappings {
             metrics_config: config.metrics_config.clone(),
             provisioned_poller_config: config.provisioned_poller_config.clone(),
             kms_key_arn: config.kms_key_arn.clone(),
+            starting_position: config.stream.as_ref().map(|s| s.starting_position.clone()),
+            starting_position_timestamp: config
+                .stream
+                .as_ref()
+                .and_then(|s| s.starting_position_timestamp_ms)
+                .map(|ms| ms as f64 / 1000.0),
+            maximum_retry_attempts: config.stream.as_ref().map(|s| s.maximum_retry_attempts),
+            bisect_batch_on_function_error: config
+                .stream
+                .as_ref()
+                .map(|s| s.bisect_batch_on_function_error),
+            maximum_record_age_in_seconds: config
+                .stream
+                .as_ref()
+                .map(|s| s.maximum_record_age_seconds),
+            parallelization_factor: config
+                .stream
+                .as_ref()
+                .map(|s| s.parallelization_factor as i32),
             last_modified: Some(config.last_modified_ms as f64 / 1000.0),
             state: Some(state.to_owned()),
             state_transition_reason: Some("USER_INITIATED".into()),
@@ -444,9 +510,13 @@ impl Mappings {
         let Some(source) = input.event_source_arn.clone() else {
             return Err(invalid("Unrecognized event source."));
         };
+        if is_kinesis_arn(&source) {
+            return self.create_for_stream(input, source).await;
+        }
         if !is_sqs_arn(&source) {
             return Err(invalid(
-                "Unrecognized event source. Sluice maps SQS queues only (arn:aws:sqs:...).",
+                "Unrecognized event source. Sluice maps SQS queues and Kinesis streams \
+             (arn:aws:sqs:..., arn:aws:kinesis:...:stream/...).",
             ));
         }
         let unsupported = [
@@ -512,7 +582,112 @@ impl Mappings {
             metrics_config: input.metrics_config.clone(),
             provisioned_poller_config: input.provisioned_poller_config.clone(),
             kms_key_arn: input.kms_key_arn.clone(),
+            stream: None,
         };
+        self.install(config).await
+    }
+
+    /// A Kinesis stream → function mapping: AWS's rules for stream sources.
+    async fn create_for_stream(
+        &self,
+        input: CreateEventSourceMappingRequest,
+        source: String,
+    ) -> Result<EventSourceMappingConfiguration, ApiError> {
+        let unsupported = [
+            (
+                "TumblingWindowInSeconds",
+                input.tumbling_window_in_seconds.is_some(),
+            ),
+            ("Topics", input.topics.is_some()),
+            ("Queues", input.queues.is_some()),
+            ("ScalingConfig", input.scaling_config.is_some()),
+        ];
+        if let Some((name, _)) = unsupported.iter().find(|(_, given)| *given) {
+            return Err(invalid(format!(
+                "Unsupported {name} parameter for given event source mapping type."
+            )));
+        }
+        let starting_position = input.starting_position.clone().ok_or_else(|| {
+            invalid("1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: Member must not be null.")
+        })?;
+        if !matches!(
+            starting_position.as_str(),
+            "TRIM_HORIZON" | "LATEST" | "AT_TIMESTAMP"
+        ) {
+            return Err(invalid(format!(
+                "Unsupported starting position {starting_position} for a Kinesis stream."
+            )));
+        }
+        let timestamp = input
+            .starting_position_timestamp
+            .map(|t| (t * 1000.0) as i64);
+        if (starting_position == "AT_TIMESTAMP") != timestamp.is_some() {
+            return Err(invalid(
+                "StartingPositionTimestamp must be given with, and only with, StartingPosition AT_TIMESTAMP.",
+            ));
+        }
+        let batch_size = input
+            .batch_size
+            .map_or(DEFAULT_STREAM_BATCH_SIZE, |n| n as u32);
+        if !(1..=MAX_STREAM_BATCH_SIZE).contains(&batch_size) {
+            return Err(invalid(format!(
+                "BatchSize must be between 1 and {MAX_STREAM_BATCH_SIZE} for a Kinesis stream."
+            )));
+        }
+        let window_seconds = input.maximum_batching_window_in_seconds.unwrap_or(0) as u32;
+        let age = input.maximum_record_age_in_seconds.unwrap_or(-1);
+        if age != -1 && !(60..=604_800).contains(&age) {
+            return Err(invalid(
+                "MaximumRecordAgeInSeconds must be -1 or between 60 and 604800.",
+            ));
+        }
+        let parallelization_factor = input.parallelization_factor.unwrap_or(1) as u32;
+        let filters = filters(input.filter_criteria.as_ref())?;
+        let (function_name, qualifier, function_arn) = self.function(&input.function_name)?;
+        let stream_name = source.rsplit_once(":stream/").map_or("", |(_, n)| n);
+        let exists = self
+            .inner
+            .streams
+            .as_ref()
+            .and_then(|s| s.stream_arn(stream_name))
+            .is_some_and(|arn| arn == source);
+        if !exists {
+            return Err(invalid(format!("Stream not found: {source}")));
+        }
+        let _change = self.inner.changes.lock().await;
+        self.check_unique(&source, &function_arn, &function_name)?;
+        let config = Config {
+            uuid: sluice_functions::uuid_v4(),
+            event_source_arn: source,
+            function_arn,
+            function_name,
+            qualifier,
+            batch_size,
+            window_seconds,
+            report_batch_item_failures: response_types(input.function_response_types.as_deref()),
+            maximum_concurrency: None,
+            filters,
+            enabled: input.enabled.unwrap_or(true),
+            last_modified_ms: self.now_ms(),
+            metrics_config: input.metrics_config.clone(),
+            provisioned_poller_config: input.provisioned_poller_config.clone(),
+            kms_key_arn: input.kms_key_arn.clone(),
+            stream: Some(StreamSettings {
+                starting_position,
+                starting_position_timestamp_ms: timestamp,
+                maximum_retry_attempts: input.maximum_retry_attempts.unwrap_or(-1),
+                bisect_batch_on_function_error: input
+                    .bisect_batch_on_function_error
+                    .unwrap_or(false),
+                maximum_record_age_seconds: age,
+                parallelization_factor,
+            }),
+        };
+        self.install(config).await
+    }
+
+    /// Stores a new mapping and starts its pollers.
+    async fn install(&self, config: Config) -> Result<EventSourceMappingConfiguration, ApiError> {
         self.persist(&config).await?;
         let state = if config.enabled {
             "Creating"
@@ -525,7 +700,7 @@ impl Mappings {
             .mappings()
             .insert(config.uuid.clone(), Arc::clone(&mapping));
         if config.enabled {
-            poller::start(&self.inner, &mapping);
+            start(&self.inner, &mapping);
         }
         Ok(answer)
     }
@@ -549,6 +724,7 @@ impl Mappings {
                 "Unsupported DestinationConfig parameter for given event source mapping type.",
             ));
         }
+        let streaming = mapping.config().stream.is_some();
         let unsupported = [
             (
                 "ParallelizationFactor",
@@ -571,7 +747,10 @@ impl Mappings {
                 input.tumbling_window_in_seconds.is_some(),
             ),
         ];
-        if let Some((name, _)) = unsupported.iter().find(|(_, given)| *given) {
+        if let Some((name, _)) = unsupported
+            .iter()
+            .find(|(name, given)| *given && !(streaming && *name != "TumblingWindowInSeconds"))
+        {
             return Err(invalid(format!(
                 "Unsupported {name} parameter for given event source mapping type."
             )));
@@ -585,7 +764,27 @@ impl Mappings {
         if let Some(n) = input.maximum_batching_window_in_seconds {
             config.window_seconds = n as u32;
         }
-        check_batching(config.fifo(), config.batch_size, config.window_seconds)?;
+        if let Some(settings) = config.stream.as_mut() {
+            if !(1..=MAX_STREAM_BATCH_SIZE).contains(&config.batch_size) {
+                return Err(invalid(format!(
+                    "BatchSize must be between 1 and {MAX_STREAM_BATCH_SIZE} for a Kinesis stream."
+                )));
+            }
+            if let Some(n) = input.maximum_retry_attempts {
+                settings.maximum_retry_attempts = n;
+            }
+            if let Some(b) = input.bisect_batch_on_function_error {
+                settings.bisect_batch_on_function_error = b;
+            }
+            if let Some(n) = input.maximum_record_age_in_seconds {
+                settings.maximum_record_age_seconds = n;
+            }
+            if let Some(n) = input.parallelization_factor {
+                settings.parallelization_factor = n as u32;
+            }
+        } else {
+            check_batching(config.fifo(), config.batch_size, config.window_seconds)?;
+        }
         if let Some(criteria) = &input.filter_criteria {
             // `FilterCriteria: {}` (or no filters) removes the filters.
             config.filters = filters(Some(criteria))?.filter(|f| !f.is_empty());
@@ -641,7 +840,7 @@ impl Mappings {
             .live
             .send_modify(|live| *live = Live::new(config.clone()));
         if config.enabled {
-            poller::start(&self.inner, &mapping);
+            start(&self.inner, &mapping);
         }
         Ok(answer)
     }
@@ -652,15 +851,31 @@ impl Mappings {
     ) -> Result<EventSourceMappingConfiguration, ApiError> {
         let _change = self.inner.changes.lock().await;
         let mapping = self.mapping(&input.uuid)?;
+        let prefix = format!("{}/", input.uuid);
+        let checkpoints: Vec<String> = self
+            .inner
+            .checkpoints()
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        let mut writes = vec![Write::DeleteResource {
+            kind: KIND.into(),
+            key: input.uuid.clone(),
+        }];
+        writes.extend(checkpoints.iter().map(|key| Write::DeleteResource {
+            kind: CHECKPOINT_KIND.into(),
+            key: key.clone(),
+        }));
         self.inner
             .source
-            .commit(vec![Write::DeleteResource {
-                kind: KIND.into(),
-                key: input.uuid.clone(),
-            }])
+            .commit(writes)
             .await
             .map_err(|e| ApiError::new("ServiceException", e.to_string()).with_status(500))?;
         self.inner.mappings().remove(&input.uuid);
+        self.inner
+            .checkpoints()
+            .retain(|k, _| !k.starts_with(&prefix));
         *mapping.state() = "Deleting";
         mapping.live.send_modify(|live| live.deleted = true);
         Ok(self.configuration(&mapping.config(), "Deleting"))
@@ -718,6 +933,20 @@ impl Mappings {
             next_marker,
         })
     }
+}
+
+/// Starts the pollers of a mapping by its source's kind.
+fn start(inner: &Arc<Inner>, mapping: &Arc<Mapping>) {
+    if mapping.config().stream.is_some() {
+        stream_poller::start(inner, mapping);
+    } else {
+        poller::start(inner, mapping);
+    }
+}
+
+fn is_kinesis_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", _, "kinesis", _, _, resource] if resource.starts_with("stream/") && resource.len() > 7)
 }
 
 fn is_sqs_arn(arn: &str) -> bool {

@@ -462,6 +462,7 @@ mod tests {
             metrics_config: None,
             provisioned_poller_config: None,
             kms_key_arn: None,
+            stream: None,
         }
     }
 

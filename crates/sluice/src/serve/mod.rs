@@ -176,10 +176,15 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if events > 0 {
         tracing::info!(events, "resumed event invocations");
     }
+    let streams = sluice_streams::Streams::open(store.clone(), clock.clone(), scope.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the streams: {e}"))?;
+    let stream_tasks = streams.tasks().clone();
     let sns = Arc::new(SnsBackend::new(broker.clone()));
     let mappings = Mappings::open(
         store.clone(),
         broker.clone(),
+        streams.clone(),
         functions.clone(),
         scope.clone(),
     )
@@ -212,10 +217,6 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("cannot load the pipes: {e}"))?;
     let pipe_tasks = pipes.tasks().clone();
-    let streams = sluice_streams::Streams::open(store.clone(), clock.clone(), scope.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open the streams: {e}"))?;
-    let stream_tasks = streams.tasks().clone();
     let kinesis = Arc::new(sluice_services::kinesis::KinesisBackend::new(streams));
     let mut integrations = Integrations::new()
         .register(

@@ -1,0 +1,68 @@
+//! The data streams as event-source mappings use them: object-safe, so the mappings hold no
+//! store type.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use sluice_store::Store;
+use sluice_streams::{ReadRecord, Start, Streams};
+use tokio::sync::watch;
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pub(crate) trait StreamSource: Send + Sync + 'static {
+    /// The stream's ARN, if the stream exists.
+    fn stream_arn(&self, name: &str) -> Option<String>;
+    /// The indexes of the stream's shards.
+    fn shards(&self, name: &str) -> Vec<u32>;
+    /// The last place committed to the stream, watched.
+    fn watch(&self, name: &str) -> Option<watch::Receiver<u64>>;
+    fn read_from(
+        &self,
+        name: &str,
+        shard: u32,
+        from_seq: u64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<ReadRecord>, String>>;
+    fn start_of(&self, name: &str, shard: u32, start: Start) -> BoxFuture<'_, Result<u64, String>>;
+}
+
+impl<S: Store> StreamSource for Streams<S> {
+    fn stream_arn(&self, name: &str) -> Option<String> {
+        self.describe(name).ok().map(|d| d.arn)
+    }
+
+    fn shards(&self, name: &str) -> Vec<u32> {
+        self.describe(name)
+            .map(|d| d.shards.iter().map(|s| s.index).collect())
+            .unwrap_or_default()
+    }
+
+    fn watch(&self, name: &str) -> Option<watch::Receiver<u64>> {
+        Streams::watch(self, name).ok()
+    }
+
+    fn read_from(
+        &self,
+        name: &str,
+        shard: u32,
+        from_seq: u64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<ReadRecord>, String>> {
+        let name = name.to_owned();
+        Box::pin(async move {
+            Streams::read_from(self, &name, shard, from_seq, limit)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn start_of(&self, name: &str, shard: u32, start: Start) -> BoxFuture<'_, Result<u64, String>> {
+        let name = name.to_owned();
+        Box::pin(async move {
+            Streams::start_of(self, &name, shard, &start)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
