@@ -29,7 +29,7 @@ use sluice_patterns::{Dialect, Pattern};
 use sluice_store::{ResourceRecord, Store, Write};
 
 use crate::queue_source::{BrokerSource, Source};
-use sluice_types::Scope;
+use sluice_types::{Arn, Scope};
 use tokio::sync::watch;
 
 /// The store's `resources` kind of a mapping.
@@ -75,7 +75,7 @@ pub(crate) struct Config {
 
 impl Config {
     fn queue_name(&self) -> &str {
-        self.event_source_arn.rsplit(':').next().unwrap_or_default()
+        Arn::parse(&self.event_source_arn).map_or("", |arn| arn.last_segment())
     }
 
     fn fifo(&self) -> bool {
@@ -332,7 +332,7 @@ impl Mappings {
 
     /// The queue name of an SQS event source, or AWS's refusal.
     fn queue(&self, arn: &str) -> Result<(), ApiError> {
-        let name = arn.rsplit(':').next().unwrap_or_default();
+        let name = Arn::parse(arn).map_or("", |arn| arn.last_segment());
         match self.inner.source.queue_arn(name) {
             Some(found) if found == arn => Ok(()),
             _ => Err(invalid(
@@ -721,8 +721,7 @@ impl Mappings {
 }
 
 fn is_sqs_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.split(':').collect();
-    matches!(parts.as_slice(), ["arn", _, "sqs", _, _, name] if !name.is_empty())
+    Arn::parse(arn).is_ok_and(|arn| arn.service == "sqs" && !arn.resource.contains(':'))
 }
 
 fn response_types(types: Option<&[String]>) -> bool {
