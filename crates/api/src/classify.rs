@@ -324,11 +324,10 @@ fn route(method: &Method, uri: &Uri, headers: &HeaderMap, signed_for: Option<Ser
     }
     if let Some(arn) = path.strip_prefix("/tags/") {
         let arn = percent_decode(arn);
-        if arn.split(':').nth(2) == Some("scheduler") {
-            return rest_json(Service::Scheduler);
-        }
-        if arn.split(':').nth(2) == Some("pipes") {
-            return rest_json(Service::Pipes);
+        match sluice_types::Arn::parse(&arn).map(|arn| arn.service) {
+            Ok("scheduler") => return rest_json(Service::Scheduler),
+            Ok("pipes") => return rest_json(Service::Pipes),
+            _ => {}
         }
     }
     Route {

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use sluice_asl::Failure;
+use sluice_types::Arn;
 
 use crate::{Dispatch, MockDispatcher, NoDispatcher, Task};
 
@@ -110,20 +111,11 @@ impl Dispatch for Integrations {
 
 /// The registry key of a Task resource, if it names a service. See the module's documentation.
 pub fn key_of(resource: &str) -> Option<&str> {
-    let mut parts = resource.splitn(6, ':');
-    let (Some("arn"), Some(_partition), Some(service), Some(region), Some(account), Some(rest)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
-    match service {
+    let arn = Arn::parse(resource).ok()?;
+    let rest = arn.resource;
+    match arn.service {
         "lambda" => rest.starts_with("function:").then_some("lambda"),
-        "states" if region.is_empty() && account.is_empty() => {
+        "states" if arn.region.is_empty() && arn.account.is_empty() => {
             let (service, action) = rest.split_once(':')?;
             if service != "aws-sdk" {
                 return (!service.is_empty() && !action.is_empty()).then_some(service);

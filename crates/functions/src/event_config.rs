@@ -15,6 +15,7 @@
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
+use sluice_types::Arn;
 
 use crate::Error;
 use crate::function::{Scope, parse_function_name};
@@ -256,15 +257,12 @@ enum Kind {
 }
 
 fn destination_kind(arn: &str) -> Kind {
-    if !arn.starts_with("arn:") {
-        return Kind::Other;
-    }
-    match arn.split(':').nth(2) {
-        Some("lambda") => Kind::Function,
-        Some("sqs") => Kind::Unsupported("Amazon SQS queue"),
-        Some("sns") => Kind::Unsupported("Amazon SNS topic"),
-        Some("events") => Kind::Unsupported("Amazon EventBridge event bus"),
-        Some("s3") => Kind::Unsupported(S3),
+    match Arn::parse(arn).map(|arn| arn.service) {
+        Ok("lambda") => Kind::Function,
+        Ok("sqs") => Kind::Unsupported("Amazon SQS queue"),
+        Ok("sns") => Kind::Unsupported("Amazon SNS topic"),
+        Ok("events") => Kind::Unsupported("Amazon EventBridge event bus"),
+        Ok("s3") => Kind::Unsupported(S3),
         _ => Kind::Other,
     }
 }
@@ -272,15 +270,13 @@ fn destination_kind(arn: &str) -> Kind {
 /// Whether a destination is a queue or a topic, which the functions hand to
 /// [`crate::Destinations`].
 pub fn is_message_destination(arn: &str) -> bool {
-    matches!(arn.split(':').nth(2), Some("sqs" | "sns")) && arn.starts_with("arn:")
+    matches!(Arn::parse(arn).map(|arn| arn.service), Ok("sqs" | "sns"))
 }
 
 /// The function a destination ARN names, when it is a full function ARN (qualified or not) of
 /// `scope`'s region and account.
 pub(crate) fn function_destination(scope: &Scope, arn: &str) -> Option<String> {
-    let parts: Vec<&str> = arn.split(':').collect();
-    if parts.len() < 7 || parts[0] != "arn" || parts[3] != scope.region || parts[4] != scope.account
-    {
+    if !Arn::parse(arn).is_ok_and(|parsed| parsed.is_in(scope)) {
         return None;
     }
     parse_function_name(arn).map(|(name, _)| name)

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 
 pub use sluice_types::Scope;
+use sluice_types::{Arn, QualifiedName};
 
 /// The Lambda ARNs made in a [`Scope`] (in its partition: `arn:aws-cn:lambda:...` in China).
 pub trait LambdaArns {
@@ -470,32 +471,20 @@ pub fn valid_name(name: &str) -> bool {
 /// full ARN (`arn:aws:lambda:us-west-2:123456789012:function:f[:qualifier]`). `None` when it is
 /// none of them.
 pub fn parse_function_name(input: &str) -> Option<(String, Option<String>)> {
-    let parts: Vec<&str> = input.split(':').collect();
-    let (name, qualifier) = match parts.as_slice() {
-        [name] => (*name, None),
-        [name, qualifier] => (*name, Some(*qualifier)),
-        [_account, "function", name] => (*name, None),
-        [_account, "function", name, qualifier] => (*name, Some(*qualifier)),
-        [
-            "arn",
-            _partition,
-            "lambda",
-            _region,
-            _account,
-            "function",
-            name,
-        ] => (*name, None),
-        [
-            "arn",
-            _partition,
-            "lambda",
-            _region,
-            _account,
-            "function",
-            name,
-            qualifier,
-        ] => (*name, Some(*qualifier)),
-        _ => return None,
+    let QualifiedName { name, qualifier } = match Arn::parse(input) {
+        Ok(arn) => arn.function()?,
+        Err(_) => match input.split_once(':') {
+            None => QualifiedName {
+                name: input,
+                qualifier: None,
+            },
+            Some((name, qualifier)) if !qualifier.contains(':') => QualifiedName {
+                name,
+                qualifier: Some(qualifier),
+            },
+            // A partial ARN: `<account>:function:<name>[:<qualifier>]`.
+            Some((_account, resource)) => QualifiedName::parse(resource, "function")?,
+        },
     };
     if !valid_name(name) {
         return None;

@@ -16,6 +16,7 @@
 //! Errors are `(error, cause)` pairs, so that this crate needs nothing of the engine's.
 
 use serde_json::{Map, Value, json};
+use sluice_types::Arn;
 
 use crate::{Error, InvokeOptions, Invoked, parse_function_name};
 
@@ -55,7 +56,8 @@ impl Resource {
         if resource == LAMBDA_INVOKE_WAIT {
             return Some(Self::InvokeWaitForTaskToken);
         }
-        if !resource.starts_with("arn:") || !resource.contains(":lambda:") {
+        // Only a full function ARN: a bare name is no Task resource.
+        if Arn::parse(resource).is_err() {
             return None;
         }
         let (name, qualifier) = parse_function_name(resource)?;

@@ -2,6 +2,7 @@
 //! beyond a few helpers.
 
 use serde::{Deserialize, Serialize};
+use sluice_types::Arn;
 pub use sluice_types::ExecutionStatus;
 
 /// STANDARD (durable) or EXPRESS (in memory) state machine; serialized as AWS spells it.
@@ -66,9 +67,8 @@ impl StateMachineRecord {
 }
 
 /// What a state machine ARN names, told apart by its shape alone: an unqualified machine
-/// (`arn:<p>:states:<r>:<a>:stateMachine:<name>`, 6 colons), one of its versions (a 7th field
-/// of digits) or one of its aliases (a 7th field with a non-digit). Anything else counts as a
-/// machine.
+/// (`arn:<p>:states:<r>:<a>:stateMachine:<name>`), one of its versions (a qualifier of digits)
+/// or one of its aliases (a qualifier with a non-digit). Anything else counts as a machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MachineArn<'a> {
     Machine(&'a str),
@@ -86,17 +86,21 @@ pub enum MachineArn<'a> {
 
 impl<'a> MachineArn<'a> {
     pub fn parse(arn: &'a str) -> Self {
-        let qualified = arn.bytes().filter(|&b| b == b':').count() == 7
-            && arn.split(':').nth(5) == Some("stateMachine");
-        match arn.rsplit_once(':') {
-            Some((machine, qualifier)) if qualified && !qualifier.is_empty() => {
-                if qualifier.bytes().all(|b| b.is_ascii_digit()) {
-                    Self::Version { arn, machine }
-                } else {
-                    Self::Alias { arn, machine }
-                }
-            }
-            _ => Self::Machine(arn),
+        let qualifier = Arn::parse(arn)
+            .ok()
+            .and_then(|parsed| parsed.state_machine())
+            .and_then(|machine| machine.qualifier);
+        let Some(qualifier) = qualifier else {
+            return Self::Machine(arn);
+        };
+        let machine = arn
+            .strip_suffix(qualifier)
+            .and_then(|rest| rest.strip_suffix(':'))
+            .unwrap_or(arn);
+        if qualifier.bytes().all(|b| b.is_ascii_digit()) {
+            Self::Version { arn, machine }
+        } else {
+            Self::Alias { arn, machine }
         }
     }
 
@@ -498,5 +502,34 @@ mod tests {
         let all_or_nothing = alias(&[("v1", 100), ("v2", 0)]);
         assert!((0..100).all(|draw| all_or_nothing.pick(draw) == Some("v1")));
         assert_eq!(alias(&[]).pick(5), None);
+    }
+
+    #[test]
+    fn machine_arns_are_told_apart_by_their_qualifier() {
+        let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:m";
+        assert_eq!(MachineArn::parse(machine), MachineArn::Machine(machine));
+        let version = "arn:aws:states:us-east-1:123456789012:stateMachine:m:12";
+        assert_eq!(
+            MachineArn::parse(version),
+            MachineArn::Version {
+                arn: version,
+                machine
+            }
+        );
+        let alias = "arn:aws:states:us-east-1:123456789012:stateMachine:m:prod";
+        assert_eq!(
+            MachineArn::parse(alias),
+            MachineArn::Alias {
+                arn: alias,
+                machine
+            }
+        );
+        for other in [
+            "arn:aws:states:us-east-1:123456789012:stateMachine:m:",
+            "arn:aws:states:us-east-1:123456789012:execution:m:e",
+            "m",
+        ] {
+            assert_eq!(MachineArn::parse(other), MachineArn::Machine(other));
+        }
     }
 }

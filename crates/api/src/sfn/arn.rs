@@ -13,18 +13,20 @@
 //! A version is a positive integer and an alias name must contain a non-digit (the model's
 //! `CharacterRestrictedName` pattern), so the qualifier after a machine name is unambiguous.
 //!
-//! Errors: a string that does not start with `arn:<partition>:states:` is `InvalidArn` with
+//! Errors: a string that is no ARN ([`sluice_types::Arn`]) of `states` is `InvalidArn` with
 //! `Invalid Arn: 'Invalid ARN prefix: <arn>'`, and a resource type the operation does not take
 //! is `Invalid Arn: 'Resource type not valid in this context: <type>'` (both recorded against
-//! AWS). Other malformed ARNs get `Invalid Arn: '<what is wrong>: <arn>'` (AWS's wording for
+//! AWS; an ARN that ends after its account has the empty type). Other malformed ARNs get `Invalid Arn: '<what is wrong>: <arn>'` (AWS's wording for
 //! those is not recorded). An ARN of another region or account is well formed: looking it up
 //! fails with `StateMachineDoesNotExist` / `ExecutionDoesNotExist`, as on AWS.
 
 use std::fmt;
 
+use sluice_types::ArnError;
+
 use crate::error::ApiError;
 
-pub use sluice_types::{PARTITIONS, Scope, partition_for_region};
+pub use sluice_types::Scope;
 
 /// The Step Functions ARNs made in a [`Scope`].
 pub trait StatesArns {
@@ -167,22 +169,18 @@ pub struct Arn {
 impl Arn {
     /// Parses any Step Functions ARN.
     pub fn parse(arn: &str) -> Result<Self, ApiError> {
-        let prefix_error = || ApiError::invalid_arn(format_args!("Invalid ARN prefix: {arn}"));
-        let mut fields = arn.splitn(6, ':');
-        let (Some("arn"), Some(partition), Some("states"), Some(region), Some(account), rest) = (
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-        ) else {
-            return Err(prefix_error());
+        let parsed = match sluice_types::Arn::parse(arn) {
+            Ok(parsed) if parsed.service == "states" => parsed,
+            // Nothing after the account: no resource type either.
+            Err(ArnError::MissingResource) => return Err(resource_type_not_valid("")),
+            _ => {
+                return Err(ApiError::invalid_arn(format_args!(
+                    "Invalid ARN prefix: {arn}"
+                )));
+            }
         };
-        if !PARTITIONS.contains(&partition) {
-            return Err(prefix_error());
-        }
         let malformed = |what: &str| ApiError::invalid_arn(format_args!("{what}: {arn}"));
+        let (partition, region, account) = (parsed.partition, parsed.region, parsed.account);
         if region.is_empty()
             || !region
                 .bytes()
@@ -193,13 +191,9 @@ impl Arn {
         if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
             return Err(malformed("Invalid account id"));
         }
-        let rest = rest.ok_or_else(|| malformed("Missing resource"))?;
-        let parts: Vec<&str> = rest.split(':').collect();
+        let parts: Vec<&str> = parsed.resource.split(':').collect();
         let Some(resource_type) = ResourceType::from_name(parts[0]) else {
-            return Err(ApiError::invalid_arn(format_args!(
-                "Resource type not valid in this context: {}",
-                parts[0].to_ascii_lowercase()
-            )));
+            return Err(resource_type_not_valid(parts[0]));
         };
         if parts.iter().any(|p| p.is_empty()) {
             return Err(malformed("Invalid resource"));
@@ -260,10 +254,7 @@ impl Arn {
         if allowed.contains(&resource_type) {
             Ok(parsed)
         } else {
-            Err(ApiError::invalid_arn(format_args!(
-                "Resource type not valid in this context: {}",
-                resource_type.as_str().to_ascii_lowercase()
-            )))
+            Err(resource_type_not_valid(resource_type.as_str()))
         }
     }
 
@@ -311,6 +302,14 @@ impl Arn {
             self.partition, self.region, self.account
         ))
     }
+}
+
+/// `Invalid Arn: 'Resource type not valid in this context: <type, lowercase>'`.
+fn resource_type_not_valid(resource_type: &str) -> ApiError {
+    ApiError::invalid_arn(format_args!(
+        "Resource type not valid in this context: {}",
+        resource_type.to_ascii_lowercase()
+    ))
 }
 
 impl fmt::Display for Arn {
@@ -485,6 +484,20 @@ mod tests {
         assert_eq!(
             error.message,
             "Invalid Arn: 'Resource type not valid in this context: table'"
+        );
+    }
+
+    #[test]
+    fn arns_that_end_at_the_account() {
+        let error = Arn::parse("arn:aws:states:us-east-1:123456789012").unwrap_err();
+        assert_eq!(
+            error.message,
+            "Invalid Arn: 'Invalid ARN prefix: arn:aws:states:us-east-1:123456789012'"
+        );
+        let error = Arn::parse("arn:aws:states:us-east-1:123456789012:").unwrap_err();
+        assert_eq!(
+            error.message,
+            "Invalid Arn: 'Resource type not valid in this context: '"
         );
     }
 

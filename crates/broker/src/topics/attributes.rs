@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use sluice_patterns::{Dialect, Pattern, PatternError};
+use sluice_types::Arn;
 
 use super::{TopicError, invalid};
 
@@ -242,8 +243,7 @@ pub(super) fn dead_letter_target(
         .get("deadLetterTargetArn")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let parts: Vec<&str> = target.split(':').collect();
-    if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sqs" || parts[5].is_empty() {
+    if !Arn::parse(target).is_ok_and(|arn| arn.service == "sqs" && !arn.resource.contains(':')) {
         return Err("RedrivePolicy: deadLetterTargetArn is an invalid arn".into());
     }
     Ok(Some(target.to_owned()))

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use sluice_patterns::Pattern;
 use sluice_store::{ResourceRecord, Store, Write};
+use sluice_types::{Arn, ArnError, Scope};
 
 pub use deliver::{Endpoints, HttpRequest};
 pub use publish::{Publication, Published};
@@ -351,19 +352,15 @@ impl Topics {
 }
 
 /// Checks a topic ARN's shape (`parameter` names it in the message) and that it is this
-/// region's and account's.
-fn check_arn(parameter: &str, arn: &str, region: &str, account: &str) -> Result<(), TopicError> {
-    let parts: Vec<&str> = arn.split(':').collect();
-    if parts.len() < 6 {
-        return Err(invalid(format_args!(
-            "{parameter} Reason: An ARN must have at least 6 elements, not {}",
-            parts.len()
-        )));
+/// scope's (partition, region and account).
+fn check_arn(parameter: &str, arn: &str, scope: &Scope) -> Result<(), TopicError> {
+    match Arn::parse(arn) {
+        Err(ArnError::TooFewFields { found }) => Err(invalid(format_args!(
+            "{parameter} Reason: An ARN must have at least 6 elements, not {found}"
+        ))),
+        Ok(arn) if arn.service == "sns" && arn.is_in(scope) => Ok(()),
+        _ => Err(invalid(parameter)),
     }
-    if parts[0] != "arn" || parts[2] != "sns" || parts[3] != region || parts[4] != account {
-        return Err(invalid(parameter));
-    }
-    Ok(())
 }
 
 fn valid_topic_name(name: &str, fifo: bool) -> bool {
@@ -407,12 +404,7 @@ impl<S: Store> Broker<S> {
 
     /// The topic with this ARN (checked for shape under `parameter`).
     pub fn topic(&self, parameter: &str, arn: &str) -> Result<Arc<Topic>, TopicError> {
-        check_arn(
-            parameter,
-            arn,
-            &self.inner.scope.region,
-            &self.inner.scope.account,
-        )?;
+        check_arn(parameter, arn, &self.inner.scope)?;
         lock(&self.topics().topics)
             .get(arn)
             .cloned()
@@ -746,26 +738,23 @@ impl<S: Store> Broker<S> {
     ) -> Result<(), TopicError> {
         match protocol {
             "sqs" => {
-                let parts: Vec<&str> = endpoint.split(':').collect();
-                if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sqs" || parts[5].is_empty()
-                {
-                    return Err(invalid("SQS endpoint ARN"));
-                }
-                if !topic.fifo && parts[5].ends_with(".fifo") {
+                let queue = Arn::parse(endpoint)
+                    .ok()
+                    .filter(|arn| arn.service == "sqs" && !arn.resource.contains(':'))
+                    .ok_or_else(|| invalid("SQS endpoint ARN"))?;
+                if !topic.fifo && queue.resource.ends_with(".fifo") {
                     return Err(invalid(
                         "Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS topics",
                     ));
                 }
             }
-            "lambda" => {
-                let parts: Vec<&str> = endpoint.split(':').collect();
-                if parts.len() < 7
-                    || parts[0] != "arn"
-                    || parts[2] != "lambda"
-                    || parts[5] != "function"
-                {
-                    return Err(invalid("Lambda endpoint ARN"));
-                }
+            "lambda"
+                if Arn::parse(endpoint)
+                    .ok()
+                    .and_then(|arn| arn.function())
+                    .is_none() =>
+            {
+                return Err(invalid("Lambda endpoint ARN"));
             }
             "http" | "https" => {
                 let scheme = format!("{protocol}://");
@@ -1013,21 +1002,83 @@ fn check_subscription_arn(arn: &str) -> Result<(), TopicError> {
             "SubscriptionArn Reason: no value for required parameter",
         ));
     }
-    let parts: Vec<&str> = arn.split(':').collect();
-    if parts.len() < 6 {
-        return Err(invalid(format_args!(
-            "SubscriptionArn Reason: An ARN must have at least 6 elements, not {}",
-            parts.len()
-        )));
+    // `arn:<partition>:sns:<region>:<account>:<topic>:<id>`
+    match Arn::parse(arn) {
+        Err(ArnError::TooFewFields { found }) => Err(invalid(format_args!(
+            "SubscriptionArn Reason: An ARN must have at least 6 elements, not {found}"
+        ))),
+        Ok(arn)
+            if arn.resource.split_once(':').is_some_and(|(_topic, id)| {
+                !id.contains(':') && uuid::Uuid::parse_str(id).is_ok()
+            }) =>
+        {
+            Ok(())
+        }
+        _ => Err(invalid("SubscriptionId")),
     }
-    if parts.len() != 7 || uuid::Uuid::parse_str(parts[6]).is_err() {
-        return Err(invalid("SubscriptionId"));
-    }
-    Ok(())
 }
 
 fn same_tags(a: &[(String, String)], b: &[(String, String)]) -> bool {
     let a: BTreeMap<_, _> = a.iter().cloned().collect();
     let b: BTreeMap<_, _> = b.iter().cloned().collect();
     a == b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(result: Result<(), TopicError>) -> String {
+        result.expect_err("refused").to_string()
+    }
+
+    #[test]
+    fn topic_arns_are_this_scopes_sns_arns() {
+        let scope = Scope::new("us-east-1", "123456789012");
+        let check = |arn| check_arn("TopicArn", arn, &scope);
+        assert!(check("arn:aws:sns:us-east-1:123456789012:t").is_ok());
+        assert_eq!(
+            message(check("t")),
+            "Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 1"
+        );
+        assert_eq!(
+            message(check("arn:aws:sns:us-east-1:123456789012")),
+            "Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 5"
+        );
+        for other in [
+            "arn:aws:sqs:us-east-1:123456789012:t",
+            "arn:aws:sns:eu-west-1:123456789012:t",
+            "arn:aws:sns:us-east-1:000000000000:t",
+            "urn:aws:sns:us-east-1:123456789012:t",
+        ] {
+            assert_eq!(
+                message(check(other)),
+                "Invalid parameter: TopicArn",
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn subscription_arns_end_in_a_uuid() {
+        let id = "8e1fc6ae-0c51-4f2e-9f43-2c1b7d4e5a6b";
+        assert!(
+            check_subscription_arn(&format!("arn:aws:sns:us-east-1:123456789012:t:{id}")).is_ok()
+        );
+        assert_eq!(
+            message(check_subscription_arn("arn:aws:sns")),
+            "Invalid parameter: SubscriptionArn Reason: An ARN must have at least 6 elements, not 3"
+        );
+        for bad in [
+            "arn:aws:sns:us-east-1:123456789012:t".to_owned(),
+            "arn:aws:sns:us-east-1:123456789012:t:not-a-uuid".to_owned(),
+            format!("arn:aws:sns:us-east-1:123456789012:t:{id}:x"),
+        ] {
+            assert_eq!(
+                message(check_subscription_arn(&bad)),
+                "Invalid parameter: SubscriptionId",
+                "{bad}"
+            );
+        }
+    }
 }

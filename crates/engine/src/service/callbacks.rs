@@ -20,6 +20,7 @@ use sluice_asl::map_run::MapRunUpdate;
 use sluice_asl::task_token::TaskToken;
 use sluice_store::ExecutionStatus;
 use sluice_store::Store;
+use sluice_types::Arn;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Engine, lock};
@@ -215,5 +216,8 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
 
 /// `arn:<partition>:states:<region>:<account>:express:...`
 fn is_express(arn: &str) -> bool {
-    arn.split(':').nth(5) == Some("express")
+    Arn::parse(arn)
+        .ok()
+        .and_then(|arn| arn.execution())
+        .is_some_and(|execution| execution.express_id.is_some())
 }

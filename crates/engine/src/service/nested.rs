@@ -32,6 +32,7 @@ use sluice_asl::Failure;
 use sluice_asl::names;
 use sluice_store::ExecutionStatus;
 use sluice_store::{ExecutionRecord, MachineArn, MachineType, StateMachineRecord, Store};
+use sluice_types::Arn;
 use tokio::sync::Notify;
 
 use super::{Engine, EngineError, Inner, lock, redrivable};
@@ -102,13 +103,11 @@ impl Pattern {
     /// (`arn:<partition>:states:<region>:<account>:states:startExecution[.sync[:2]]`, region and
     /// account usually empty), if it is this integration. Allocates nothing: every task asks.
     fn of(resource: &str) -> Option<Pattern> {
-        let mut parts = resource.splitn(6, ':');
-        let (arn, _partition, service) = (parts.next()?, parts.next()?, parts.next()?);
-        let api = parts.nth(2)?;
-        if arn != "arn" || service != "states" {
+        let arn = Arn::parse(resource).ok()?;
+        if arn.service != "states" {
             return None;
         }
-        match api {
+        match arn.resource {
             "states:startExecution" => Some(Pattern::RequestResponse),
             "states:startExecution.sync" => Some(Pattern::Sync),
             "states:startExecution.sync:2" => Some(Pattern::Sync2),
@@ -404,7 +403,10 @@ fn describe(record: &ExecutionRecord, json: bool, now_ms: i64) -> Value {
         false => Value::String(text.to_owned()),
     };
     let included = || json!({ "Included": true });
-    let express = record.arn.split(':').nth(5) == Some("express");
+    let express = Arn::parse(&record.arn)
+        .ok()
+        .and_then(|arn| arn.execution())
+        .is_some_and(|execution| execution.express_id.is_some());
     let mut d = Map::new();
     if let Some(cause) = &record.cause {
         d.insert("Cause".into(), cause.as_str().into());
@@ -504,12 +506,7 @@ fn execution_arn(machine: &StateMachineRecord, name: &str, express_id: Option<&s
 
 /// `arn:<partition>:states:<region>:<account>:stateMachine:<name>[:<version or alias>]`.
 fn is_state_machine_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.split(':').collect();
-    matches!(parts.len(), 7 | 8)
-        && parts[0] == "arn"
-        && parts[2] == "states"
-        && parts[5] == "stateMachine"
-        && parts[6..].iter().all(|p| !p.is_empty())
+    Arn::parse(arn).is_ok_and(|arn| arn.state_machine().is_some())
 }
 
 /// AWS's execution names: 1 to 80 characters, no white space, brackets, wildcards, special or
@@ -645,6 +642,27 @@ mod tests {
             Pattern::of("arn:aws:lambda:us-east-1:123456789012:function:states:startExecution"),
             None
         );
+    }
+
+    #[test]
+    fn state_machine_arns_name_a_machine_version_or_alias() {
+        for arn in [
+            "arn:aws:states:us-east-1:123456789012:stateMachine:child",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:child:3",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:child:live",
+        ] {
+            assert!(is_state_machine_arn(arn), "{arn}");
+        }
+        for arn in [
+            "arn:aws:states:us-east-1:123456789012:stateMachine:",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:child:",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:child:3:x",
+            "arn:aws:states:us-east-1:123456789012:execution:child:e",
+            "arn:aws:lambda:us-east-1:123456789012:stateMachine:child",
+            "child",
+        ] {
+            assert!(!is_state_machine_arn(arn), "{arn}");
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 use sluice_api::ApiError;
 use sluice_asl::Failure;
 use sluice_engine::{Integration, Task, TaskFuture};
+use sluice_types::Arn;
 
 /// A boxed service call: the response body, or the service's error.
 pub type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, ApiError>> + Send + 'a>>;
@@ -179,8 +180,11 @@ impl Integration for AwsSdk {
 
 /// `arn:<partition>:states:::aws-sdk:<service>:<action>[.<pattern>]` → `(service, action)`.
 fn parse(resource: &str) -> Option<(&str, &str)> {
-    let rest = resource.split_once(":states:::aws-sdk:")?.1;
-    let (service, action) = rest.split_once(':')?;
+    let arn = Arn::parse(resource).ok()?;
+    if arn.service != "states" || !arn.region.is_empty() || !arn.account.is_empty() {
+        return None;
+    }
+    let (service, action) = arn.resource.strip_prefix("aws-sdk:")?.split_once(':')?;
     let action = action.split('.').next().unwrap_or(action);
     (!service.is_empty() && !action.is_empty()).then_some((service, action))
 }

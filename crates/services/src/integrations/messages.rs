@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use sluice_asl::Failure;
 use sluice_engine::{Integration, Task, TaskFuture};
+use sluice_types::Arn;
 
 use super::aws_sdk::JsonService;
 
@@ -51,12 +52,8 @@ impl MessageIntegration {
     }
 
     async fn send(&self, task: Task) -> Result<Value, Failure> {
-        let action = task
-            .call
-            .resource
-            .rsplit(':')
-            .next()
-            .unwrap_or_default()
+        let action = Arn::parse(&task.call.resource)
+            .map_or("", |arn| arn.last_segment())
             .trim_end_matches(".waitForTaskToken");
         if action != self.action {
             return Err(Failure::runtime(format!(

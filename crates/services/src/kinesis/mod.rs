@@ -50,7 +50,9 @@ impl<S: Store> KinesisBackend<S> {
                         "Failed to add tags to stream {} under account {} because a given stream \
                          cannot have more than {MAX_TAGS} tags.",
                         description.name,
-                        description.arn.split(':').nth(4).unwrap_or_default()
+                        sluice_types::Arn::parse(&description.arn)
+                            .map(|arn| arn.account)
+                            .unwrap_or_default()
                     )));
                 }
                 Ok(())

@@ -32,7 +32,7 @@ use sluice_store::{ResourceRecord, Store, Write};
 
 use crate::queue_source::{BrokerSource, Source};
 use crate::stream_source::StreamSource;
-use sluice_types::Scope;
+use sluice_types::{Arn, Scope};
 use tokio::sync::watch;
 
 /// The store's `resources` kind of a mapping.
@@ -103,7 +103,7 @@ pub(crate) struct StreamSettings {
 
 impl Config {
     fn queue_name(&self) -> &str {
-        self.event_source_arn.rsplit(':').next().unwrap_or_default()
+        Arn::parse(&self.event_source_arn).map_or("", |arn| arn.last_segment())
     }
 
     fn fifo(&self) -> bool {
@@ -379,7 +379,7 @@ impl Mappings {
 
     /// The queue name of an SQS event source, or AWS's refusal.
     fn queue(&self, arn: &str) -> Result<(), ApiError> {
-        let name = arn.rsplit(':').next().unwrap_or_default();
+        let name = Arn::parse(arn).map_or("", |arn| arn.last_segment());
         match self.inner.source.queue_arn(name) {
             Some(found) if found == arn => Ok(()),
             _ => Err(invalid(
@@ -644,7 +644,7 @@ impl Mappings {
         let parallelization_factor = input.parallelization_factor.unwrap_or(1) as u32;
         let filters = filters(input.filter_criteria.as_ref())?;
         let (function_name, qualifier, function_arn) = self.function(&input.function_name)?;
-        let stream_name = source.rsplit_once(":stream/").map_or("", |(_, n)| n);
+        let stream_name = stream_name(&source);
         let exists = self
             .inner
             .streams
@@ -944,14 +944,26 @@ fn start(inner: &Arc<Inner>, mapping: &Arc<Mapping>) {
     }
 }
 
+/// A Kinesis stream ARN's stream name (empty for anything else).
+fn stream_name(arn: &str) -> &str {
+    Arn::parse(arn)
+        .ok()
+        .and_then(|arn| arn.resource.strip_prefix("stream/"))
+        .unwrap_or_default()
+}
+
 fn is_kinesis_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    matches!(parts.as_slice(), ["arn", _, "kinesis", _, _, resource] if resource.starts_with("stream/") && resource.len() > 7)
+    Arn::parse(arn).is_ok_and(|arn| {
+        arn.service == "kinesis"
+            && arn
+                .resource
+                .strip_prefix("stream/")
+                .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+    })
 }
 
 fn is_sqs_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.split(':').collect();
-    matches!(parts.as_slice(), ["arn", _, "sqs", _, _, name] if !name.is_empty())
+    Arn::parse(arn).is_ok_and(|arn| arn.service == "sqs" && !arn.resource.contains(':'))
 }
 
 fn response_types(types: Option<&[String]>) -> bool {

@@ -50,10 +50,7 @@ pub(super) fn start(inner: &Arc<Inner>, mapping: &Arc<Mapping>) {
 }
 
 fn stream_name(config: &Config) -> &str {
-    config
-        .event_source_arn
-        .rsplit_once(":stream/")
-        .map_or("", |(_, name)| name)
+    super::stream_name(&config.event_source_arn)
 }
 
 fn checkpoint_key(uuid: &str, shard: u32) -> String {

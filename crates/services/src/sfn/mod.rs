@@ -114,29 +114,14 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
         if machine_arn.starts_with(&self.scope_prefix) {
             return Cow::Borrowed(&self.scope);
         }
-        let mut parts = machine_arn.split(':');
-        match (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) {
-            (Some("arn"), Some(partition), Some("states"), Some(region), Some(account))
-                if !partition.is_empty() && !region.is_empty() && !account.is_empty() =>
+        match sluice_types::Arn::parse(machine_arn) {
+            Ok(arn)
+                if arn.service == "states" && !arn.region.is_empty() && !arn.account.is_empty() =>
             {
-                let configured = &self.scope;
-                if partition == configured.partition
-                    && region == configured.region
-                    && account == configured.account
-                {
-                    Cow::Borrowed(configured)
+                if arn.is_in(&self.scope) {
+                    Cow::Borrowed(&self.scope)
                 } else {
-                    Cow::Owned(Scope {
-                        partition: partition.to_string(),
-                        region: region.to_string(),
-                        account: account.to_string(),
-                    })
+                    Cow::Owned(arn.scope())
                 }
             }
             _ => Cow::Borrowed(&self.scope),
@@ -459,19 +444,17 @@ fn check_definition(definition: &str) -> Result<(), ApiError> {
 /// path may come before the name), else AWS's `InvalidArn`: `Invalid Role Arn: '<arn>'`.
 /// Sluice has no IAM: any role of that form is taken.
 fn check_role_arn(arn: &str) -> Result<(), ApiError> {
-    let valid = (|| {
-        let rest = arn.strip_prefix("arn:")?;
-        let (partition, rest) = rest.split_once(':')?;
-        let rest = rest.strip_prefix("iam::")?;
-        let (account, name) = rest.split_once(":role/")?;
-        let partition_ok = sluice_api::sfn::arn::PARTITIONS.contains(&partition);
-        let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
-        let name_ok = !name.is_empty()
-            && !name.ends_with('/')
-            && name.bytes().all(|b| (b'!'..=b'~').contains(&b));
-        Some(partition_ok && account_ok && name_ok)
-    })();
-    if valid == Some(true) {
+    let valid = sluice_types::Arn::parse(arn).is_ok_and(|role| {
+        let account_ok =
+            role.account.len() == 12 && role.account.bytes().all(|b| b.is_ascii_digit());
+        let name_ok = role.resource.strip_prefix("role/").is_some_and(|name| {
+            !name.is_empty()
+                && !name.ends_with('/')
+                && name.bytes().all(|b| (b'!'..=b'~').contains(&b))
+        });
+        role.service == "iam" && role.region.is_empty() && account_ok && name_ok
+    });
+    if valid {
         Ok(())
     } else {
         Err(ApiError::invalid_role_arn(arn))
@@ -482,19 +465,15 @@ fn check_role_arn(arn: &str) -> Result<(), ApiError> {
 /// `(stateMachineArn, stateMachineVersionArn)`.
 fn machine_of_execution(record: &ExecutionRecord) -> (String, Option<String>) {
     match Arn::parse(&record.state_machine_arn) {
-        Ok(Arn {
-            resource: Resource::StateMachineVersion { .. },
-            ..
-        }) => {
-            let unqualified = record
-                .state_machine_arn
-                .rsplit_once(':')
-                .map_or(record.state_machine_arn.as_str(), |(m, _)| m);
-            (
-                unqualified.to_string(),
-                Some(record.state_machine_arn.clone()),
-            )
-        }
+        Ok(
+            arn @ Arn {
+                resource: Resource::StateMachineVersion { .. },
+                ..
+            },
+        ) => (
+            arn.state_machine_arn().unwrap_or_default(),
+            Some(record.state_machine_arn.clone()),
+        ),
         _ => (record.state_machine_arn.clone(), None),
     }
 }

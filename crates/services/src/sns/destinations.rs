@@ -9,6 +9,7 @@ use sluice_broker::topics::Publication;
 use sluice_broker::{Broker, Send};
 use sluice_functions::Destinations;
 use sluice_store::Store;
+use sluice_types::Arn;
 
 /// Queues and topics as destinations of function invocations.
 pub struct MessageDestinations<S> {
@@ -21,9 +22,9 @@ impl<S: Store> MessageDestinations<S> {
     }
 
     async fn send(&self, arn: &str, record: String) -> Result<(), String> {
-        // arn:aws:<sqs|sns>:<region>:<account>:<name>
-        let name = arn.rsplit(':').next().unwrap_or_default();
-        if arn.split(':').nth(2) == Some("sns") {
+        // arn:aws:<sqs|sns>:<region>:<account>:<name>, checked when the destination was set.
+        let parsed = Arn::parse(arn).map_err(|e| format!("{arn}: {e}"))?;
+        if parsed.service == "sns" {
             let publication = Publication {
                 message: record,
                 ..Publication::default()
@@ -38,7 +39,7 @@ impl<S: Store> MessageDestinations<S> {
                 body: record,
                 ..Send::default()
             };
-            match self.broker.send(name, vec![message]).await {
+            match self.broker.send(parsed.last_segment(), vec![message]).await {
                 Ok(outcomes) => match outcomes.into_iter().next() {
                     Some(Err(error)) => Err(error.to_string()),
                     _ => Ok(()),

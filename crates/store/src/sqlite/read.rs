@@ -7,6 +7,7 @@ use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+use sluice_types::Arn;
 
 use super::codec;
 use super::{from_i64, storage, storage_at, to_i64};
@@ -157,9 +158,8 @@ pub(super) fn revision(
     let tags: Option<String> = row.get(6).map_err(storage)?;
     Ok(Some(StateMachineRecord {
         arn: machine_arn.to_owned(),
-        name: machine_arn
-            .rsplit_once(':')
-            .map_or(machine_arn, |(_, name)| name)
+        name: Arn::parse(machine_arn)
+            .map_or(machine_arn, |arn| arn.last_segment())
             .to_owned(),
         machine_type: parse_type(&machine_type)?,
         definition: row.get(1).map_err(storage)?,
