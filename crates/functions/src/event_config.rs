@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::function::{Scope, parse_function_name};
+use crate::function::{FunctionName, Scope};
 
 /// AWS's `MaximumRetryAttempts` limit (also the default).
 pub const MAX_RETRY_ATTEMPTS: u32 = 2;
@@ -186,7 +186,7 @@ impl EventInvokeConfigChange {
     }
 
     /// Checks the destinations the change gives, for `function` of `scope`: Lambda function
-    /// ARNs of this region and account whose function `exists`, other than `function` itself,
+    /// ARNs of this account (in any region) whose function `exists`, other than `function` itself,
     /// and the queues and topics `delivers` accepts. What AWS accepts and Sluice cannot
     /// deliver to (EventBridge, S3; queues and topics without a wired delivery) is refused
     /// with a message saying so; anything else with AWS's message for an invalid config.
@@ -194,7 +194,7 @@ impl EventInvokeConfigChange {
         &self,
         scope: &Scope,
         function: &str,
-        exists: impl Fn(&str) -> bool,
+        exists: impl Fn(&FunctionName) -> bool,
         delivers: impl Fn(&str) -> bool,
     ) -> Result<(), Error> {
         let Some(destinations) = &self.destination_config else {
@@ -207,12 +207,12 @@ impl EventInvokeConfigChange {
             let Some(arn) = arn else { continue };
             match destination_kind(arn) {
                 Kind::Function => {
-                    let name = function_destination(scope, arn)
-                        .filter(|name| exists(name))
+                    let named = function_destination(scope, arn)
+                        .filter(|named| exists(named))
                         .ok_or_else(|| {
                             Error::invalid(format!("The destination ARN {arn} is invalid."))
                         })?;
-                    if name == function {
+                    if named.name == function && named.region.as_deref() == Some(&scope.region) {
                         return Err(Error::invalid(
                             "You can't specify the function as a destination for itself.",
                         ));
@@ -276,14 +276,13 @@ pub fn is_message_destination(arn: &str) -> bool {
 }
 
 /// The function a destination ARN names, when it is a full function ARN (qualified or not) of
-/// `scope`'s region and account.
-pub(crate) fn function_destination(scope: &Scope, arn: &str) -> Option<String> {
+/// `scope`'s account: in the ARN's region.
+pub(crate) fn function_destination(scope: &Scope, arn: &str) -> Option<FunctionName> {
     let parts: Vec<&str> = arn.split(':').collect();
-    if parts.len() < 7 || parts[0] != "arn" || parts[3] != scope.region || parts[4] != scope.account
-    {
+    if parts.len() < 7 || parts[0] != "arn" || parts[4] != scope.account {
         return None;
     }
-    parse_function_name(arn).map(|(name, _)| name)
+    FunctionName::parse(arn).filter(|named| named.region.is_some())
 }
 
 fn destination_pattern() -> &'static regex::Regex {
@@ -405,7 +404,11 @@ mod tests {
 
     #[test]
     fn destinations_are_existing_lambda_functions_other_than_itself() {
-        let exists = |name: &str| ["f", "g"].contains(&name);
+        let exists = |named: &FunctionName| {
+            named.region.as_deref() == Some("us-east-1")
+                && ["f", "g"].contains(&named.name.as_str())
+                || named.region.as_deref() == Some("eu-west-1") && named.name == "f"
+        };
         let check = |success: Option<&str>, failure: Option<&str>| {
             with_destinations(success, failure).check_destinations(&scope(), "f", exists, |_| false)
         };
@@ -419,10 +422,24 @@ mod tests {
                 format!("The destination ARN {missing} is invalid.")
             )
         );
-        // Another region or account is not one of Sluice's functions.
+        // A function of another region is found in its region (its namesake there is not
+        // the function itself); another account is not one of Sluice's.
         let elsewhere = "arn:aws:lambda:eu-west-1:000000000000:function:g";
         assert!(
             message(check(None, Some(elsewhere)))
+                .1
+                .contains("is invalid")
+        );
+        assert!(
+            check(
+                Some("arn:aws:lambda:eu-west-1:000000000000:function:f"),
+                None
+            )
+            .is_ok()
+        );
+        let other_account = "arn:aws:lambda:us-east-1:111111111111:function:g";
+        assert!(
+            message(check(None, Some(other_account)))
                 .1
                 .contains("is invalid")
         );
@@ -469,18 +486,18 @@ mod tests {
         let change = with_destinations(Some(topic), Some(queue));
         assert!(
             change
-                .check_destinations(&scope(), "f", |_| false, |_| true)
+                .check_destinations(&scope(), "f", |_: &FunctionName| false, |_| true)
                 .is_ok()
         );
         assert!(
             change
-                .check_destinations(&scope(), "f", |_| false, |_| false)
+                .check_destinations(&scope(), "f", |_: &FunctionName| false, |_| false)
                 .is_err()
         );
         let bus = "arn:aws:events:us-east-1:000000000000:event-bus/b";
         assert!(
             with_destinations(None, Some(bus))
-                .check_destinations(&scope(), "f", |_| false, |_| true)
+                .check_destinations(&scope(), "f", |_: &FunctionName| false, |_| true)
                 .is_err()
         );
     }
