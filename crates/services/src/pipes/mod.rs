@@ -97,7 +97,9 @@ impl Definition {
 /// A Lambda function or a state machine a pipe calls.
 #[derive(Debug, Clone, PartialEq)]
 enum Callee {
+    /// A function of the ARN's region.
     Function {
+        region: String,
         name: String,
         qualifier: Option<String>,
     },
@@ -109,8 +111,9 @@ enum Callee {
 /// Where a pipe delivers.
 #[derive(Debug, Clone, PartialEq)]
 enum Target {
-    /// A function, synchronously or as an event (FIRE_AND_FORGET).
+    /// A function (of the ARN's region), synchronously or as an event (FIRE_AND_FORGET).
     Function {
+        region: String,
         name: String,
         qualifier: Option<String>,
         fire_and_forget: bool,
@@ -288,7 +291,12 @@ fn callee(arn: &str, role: &str) -> Result<Callee, ApiError> {
         Some(("lambda", resource)) => {
             let (name, qualifier) = function_of(resource)
                 .ok_or_else(|| validation(format!("{role} {arn} is not a Lambda function ARN.")))?;
-            Ok(Callee::Function { name, qualifier })
+            let region = arn.split(':').nth(3).unwrap_or_default().to_owned();
+            Ok(Callee::Function {
+                region,
+                name,
+                qualifier,
+            })
         }
         Some(("states", resource)) if resource.starts_with("stateMachine:") => {
             Ok(Callee::StateMachine {
@@ -423,7 +431,12 @@ fn compile(definition: &Definition) -> Result<Plan, ApiError> {
     )?;
     let target = match arn_parts(&definition.target) {
         Some(("lambda", _)) | Some(("states", _)) => match callee(&definition.target, "Target")? {
-            Callee::Function { name, qualifier } => Target::Function {
+            Callee::Function {
+                region,
+                name,
+                qualifier,
+            } => Target::Function {
+                region,
                 name,
                 qualifier,
                 fire_and_forget: parameters
@@ -613,9 +626,13 @@ impl PipesBackend {
         }
         match &plan.target {
             Target::Function {
-                name, qualifier, ..
+                region,
+                name,
+                qualifier,
+                ..
             } => {
                 let callee = Callee::Function {
+                    region: region.clone(),
                     name: name.clone(),
                     qualifier: qualifier.clone(),
                 };
@@ -652,9 +669,14 @@ impl PipesBackend {
     /// `callee` exists; `sync` (a synchronous state machine): it is EXPRESS.
     async fn check_callee(&self, callee: &Callee, arn: &str, sync: bool) -> Result<(), ApiError> {
         match callee {
-            Callee::Function { name, qualifier } => {
+            Callee::Function {
+                region,
+                name,
+                qualifier,
+            } => {
                 self.inner
                     .functions
+                    .in_region(region)
                     .resolve(name, qualifier.as_deref())
                     .map_err(|_| validation(format!("Function {arn} does not exist.")))?;
             }
@@ -1122,6 +1144,7 @@ mod tests {
         assert_eq!(
             plan.target,
             Target::Function {
+                region: "us-east-1".into(),
                 name: "f".into(),
                 qualifier: Some("live".into()),
                 fire_and_forget: false
