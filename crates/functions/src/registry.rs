@@ -104,8 +104,9 @@ impl Registry {
         let mut functions = Regions::new();
         for (region, dir) in folders(&root)? {
             if !valid_region(&region) {
-                if region.starts_with(".deleted-") {
-                    // A deletion of the layout before regions, cut short.
+                // A create or a deletion of the layout before regions, cut short; a function
+                // that could not move stays for a look.
+                if !region.starts_with(MOVING_PREFIX) {
                     let _ = std::fs::remove_dir_all(&dir);
                 }
                 continue;
@@ -1143,6 +1144,7 @@ mod tests {
         .unwrap();
         std::fs::remove_dir(root.join(R)).unwrap();
         std::fs::create_dir_all(root.join(".deleted-h-1/code-x")).unwrap();
+        std::fs::create_dir_all(root.join("Half/code-x")).unwrap();
         let registry = Registry::open(&data, "eu-west-1").unwrap();
         assert_eq!(registry.get("eu-west-1", "f").unwrap().name, f.name);
         assert_eq!(registry.get("eu-west-1", "eu-west-1").unwrap(), g);

@@ -6,7 +6,8 @@
 //!   idempotent create, versions, aliases, tags, executions and their history as AWS shows it,
 //!   activities, Map Runs, TestState.
 //! - [`lambda`]: the Lambda API ([`lambda::LambdaBackend`]): functions, versions, aliases,
-//!   invocations, concurrency, event invoke configs.
+//!   invocations, concurrency, event invoke configs, each in the request's region; Sluice's
+//!   own routes over the functions ([`lambda::routes`]: logs, deployment packages).
 //! - [`sqs`]: the SQS API ([`sqs::SqsBackend`]) over the broker (`sluice-broker`).
 //! - [`sns`]: the SNS API ([`sns::SnsBackend`]) over the broker's topics.
 //! - [`mappings`]: Lambda event-source mappings from SQS queues ([`mappings::Mappings`]): the

@@ -360,9 +360,9 @@ impl Mappings {
             batch_size: Some(config.batch_size as i32),
             maximum_batching_window_in_seconds: Some(config.window_seconds as i32),
             event_source_arn: Some(config.event_source_arn.clone()),
+            // In its function's region, where it was created.
             event_source_mapping_arn: Some(
-                self.inner
-                    .scope
+                Scope::new(config.function_region(), self.inner.scope.account.clone())
                     .arn("lambda", &format!("event-source-mapping:{}", config.uuid)),
             ),
             function_arn: Some(config.function_arn.clone()),
