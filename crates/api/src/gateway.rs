@@ -49,6 +49,17 @@ pub fn signed_region() -> Option<String> {
     CALLER.try_with(|c| c.region.clone()).ok().flatten()
 }
 
+/// Runs `future` as if it served a request signed for `region`: what a resource of that region
+/// asks of the services in process (a state machine's SDK tasks) acts there, as its
+/// [`signed_region`].
+pub async fn signed_for<F: Future>(region: String, future: F) -> F::Output {
+    let caller = Caller {
+        region: Some(region),
+        ..Caller::default()
+    };
+    CALLER.scope(caller, future).await
+}
+
 /// The base URL the request being served was sent to (`http://` and its `Host`), for URLs in
 /// answers that the caller must be able to follow through the same address (Lambda's
 /// `Code.Location`); `None` without a usable `Host`.
@@ -376,6 +387,13 @@ mod tests {
                 "AWS4-HMAC-SHA256 Credential=A/20261207/eu-west-3/{service}/aws4_request, SignedHeaders=host"
             ),
         )
+    }
+
+    #[tokio::test]
+    async fn in_process_calls_act_in_the_region_they_are_made_for() {
+        assert_eq!(signed_region(), None);
+        let region = signed_for("eu-west-1".into(), async { signed_region() }).await;
+        assert_eq!(region.as_deref(), Some("eu-west-1"));
     }
 
     #[tokio::test]

@@ -55,6 +55,12 @@ impl Task {
             let _ = s.sender.send((s.thread, self.scheduled_event_id, output));
         }
     }
+
+    /// The region of the execution (its ARN's), where what the task names without a region
+    /// lives.
+    pub fn region(&self) -> &str {
+        self.execution.split(':').nth(3).unwrap_or_default()
+    }
 }
 
 /// Runs tasks. Tasks are at-least-once: the same task may be dispatched again after a crash.

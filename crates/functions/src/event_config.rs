@@ -15,10 +15,9 @@
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
-use sluice_types::Arn;
 
 use crate::Error;
-use crate::function::{Scope, parse_function_name};
+use crate::function::{FunctionName, Scope};
 
 /// AWS's `MaximumRetryAttempts` limit (also the default).
 pub const MAX_RETRY_ATTEMPTS: u32 = 2;
@@ -187,7 +186,7 @@ impl EventInvokeConfigChange {
     }
 
     /// Checks the destinations the change gives, for `function` of `scope`: Lambda function
-    /// ARNs of this region and account whose function `exists`, other than `function` itself,
+    /// ARNs of this account (in any region) whose function `exists`, other than `function` itself,
     /// and the queues and topics `delivers` accepts. What AWS accepts and Sluice cannot
     /// deliver to (EventBridge, S3; queues and topics without a wired delivery) is refused
     /// with a message saying so; anything else with AWS's message for an invalid config.
@@ -195,7 +194,7 @@ impl EventInvokeConfigChange {
         &self,
         scope: &Scope,
         function: &str,
-        exists: impl Fn(&str) -> bool,
+        exists: impl Fn(&FunctionName) -> bool,
         delivers: impl Fn(&str) -> bool,
     ) -> Result<(), Error> {
         let Some(destinations) = &self.destination_config else {
@@ -208,12 +207,12 @@ impl EventInvokeConfigChange {
             let Some(arn) = arn else { continue };
             match destination_kind(arn) {
                 Kind::Function => {
-                    let name = function_destination(scope, arn)
-                        .filter(|name| exists(name))
+                    let named = function_destination(scope, arn)
+                        .filter(|named| exists(named))
                         .ok_or_else(|| {
                             Error::invalid(format!("The destination ARN {arn} is invalid."))
                         })?;
-                    if name == function {
+                    if named.name == function && named.region.as_deref() == Some(&scope.region) {
                         return Err(Error::invalid(
                             "You can't specify the function as a destination for itself.",
                         ));
@@ -257,12 +256,15 @@ enum Kind {
 }
 
 fn destination_kind(arn: &str) -> Kind {
-    match Arn::parse(arn).map(|arn| arn.service) {
-        Ok("lambda") => Kind::Function,
-        Ok("sqs") => Kind::Unsupported("Amazon SQS queue"),
-        Ok("sns") => Kind::Unsupported("Amazon SNS topic"),
-        Ok("events") => Kind::Unsupported("Amazon EventBridge event bus"),
-        Ok("s3") => Kind::Unsupported(S3),
+    if !arn.starts_with("arn:") {
+        return Kind::Other;
+    }
+    match arn.split(':').nth(2) {
+        Some("lambda") => Kind::Function,
+        Some("sqs") => Kind::Unsupported("Amazon SQS queue"),
+        Some("sns") => Kind::Unsupported("Amazon SNS topic"),
+        Some("events") => Kind::Unsupported("Amazon EventBridge event bus"),
+        Some("s3") => Kind::Unsupported(S3),
         _ => Kind::Other,
     }
 }
@@ -270,16 +272,17 @@ fn destination_kind(arn: &str) -> Kind {
 /// Whether a destination is a queue or a topic, which the functions hand to
 /// [`crate::Destinations`].
 pub fn is_message_destination(arn: &str) -> bool {
-    matches!(Arn::parse(arn).map(|arn| arn.service), Ok("sqs" | "sns"))
+    matches!(arn.split(':').nth(2), Some("sqs" | "sns")) && arn.starts_with("arn:")
 }
 
 /// The function a destination ARN names, when it is a full function ARN (qualified or not) of
-/// `scope`'s region and account.
-pub(crate) fn function_destination(scope: &Scope, arn: &str) -> Option<String> {
-    if !Arn::parse(arn).is_ok_and(|parsed| parsed.is_in(scope)) {
+/// `scope`'s account: in the ARN's region.
+pub(crate) fn function_destination(scope: &Scope, arn: &str) -> Option<FunctionName> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() < 7 || parts[0] != "arn" || parts[4] != scope.account {
         return None;
     }
-    parse_function_name(arn).map(|(name, _)| name)
+    FunctionName::parse(arn).filter(|named| named.region.is_some())
 }
 
 fn destination_pattern() -> &'static regex::Regex {
@@ -401,7 +404,11 @@ mod tests {
 
     #[test]
     fn destinations_are_existing_lambda_functions_other_than_itself() {
-        let exists = |name: &str| ["f", "g"].contains(&name);
+        let exists = |named: &FunctionName| {
+            named.region.as_deref() == Some("us-east-1")
+                && ["f", "g"].contains(&named.name.as_str())
+                || named.region.as_deref() == Some("eu-west-1") && named.name == "f"
+        };
         let check = |success: Option<&str>, failure: Option<&str>| {
             with_destinations(success, failure).check_destinations(&scope(), "f", exists, |_| false)
         };
@@ -415,10 +422,24 @@ mod tests {
                 format!("The destination ARN {missing} is invalid.")
             )
         );
-        // Another region or account is not one of Sluice's functions.
+        // A function of another region is found in its region (its namesake there is not
+        // the function itself); another account is not one of Sluice's.
         let elsewhere = "arn:aws:lambda:eu-west-1:000000000000:function:g";
         assert!(
             message(check(None, Some(elsewhere)))
+                .1
+                .contains("is invalid")
+        );
+        assert!(
+            check(
+                Some("arn:aws:lambda:eu-west-1:000000000000:function:f"),
+                None
+            )
+            .is_ok()
+        );
+        let other_account = "arn:aws:lambda:us-east-1:111111111111:function:g";
+        assert!(
+            message(check(None, Some(other_account)))
                 .1
                 .contains("is invalid")
         );
@@ -465,18 +486,18 @@ mod tests {
         let change = with_destinations(Some(topic), Some(queue));
         assert!(
             change
-                .check_destinations(&scope(), "f", |_| false, |_| true)
+                .check_destinations(&scope(), "f", |_: &FunctionName| false, |_| true)
                 .is_ok()
         );
         assert!(
             change
-                .check_destinations(&scope(), "f", |_| false, |_| false)
+                .check_destinations(&scope(), "f", |_: &FunctionName| false, |_| false)
                 .is_err()
         );
         let bus = "arn:aws:events:us-east-1:000000000000:event-bus/b";
         assert!(
             with_destinations(None, Some(bus))
-                .check_destinations(&scope(), "f", |_| false, |_| true)
+                .check_destinations(&scope(), "f", |_: &FunctionName| false, |_| true)
                 .is_err()
         );
     }

@@ -46,6 +46,10 @@ use crate::Error;
 pub(crate) struct Event {
     /// The request id, the same for every attempt.
     pub id: String,
+    /// The region of the function (journals from before regions have none: the configured
+    /// region's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub function: String,
     /// The version or alias invoked, if any (an alias is resolved at each attempt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -411,6 +415,7 @@ mod tests {
     fn event(id: &str) -> Event {
         Event {
             id: id.into(),
+            region: Some("us-west-2".into()),
             function: "f".into(),
             qualifier: None,
             payload: "e30=".into(),
@@ -479,6 +484,17 @@ mod tests {
         let record = invocation_record(&e, arn, Condition::EventAgeExceeded, b"", None, 0);
         assert_eq!(record["requestPayload"], serde_json::Value::Null);
         assert!(record.get("responseContext").is_none());
+    }
+
+    #[test]
+    fn events_journaled_before_regions_have_none() {
+        let line = r#"{"op":"put","id":"x","function":"f","payload":"e30=","accepted-ms":1,"retries":0,"due-ms":1}"#;
+        let Record::Put(event) = serde_json::from_str(line).unwrap() else {
+            panic!("not a put");
+        };
+        assert_eq!((event.region, event.function.as_str()), (None, "f"));
+        let written = serde_json::to_string(&Record::Put(super::tests::event("y"))).unwrap();
+        assert!(written.contains(r#""region":"us-west-2""#), "{written}");
     }
 
     fn scratch(name: &str) -> PathBuf {

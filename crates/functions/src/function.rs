@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use sluice_types::{Arn, QualifiedName};
 
 use crate::Error;
 
 pub use sluice_types::Scope;
-use sluice_types::{Arn, QualifiedName};
 
 /// The Lambda ARNs made in a [`Scope`] (in its partition: `arn:aws-cn:lambda:...` in China).
 pub trait LambdaArns {
@@ -466,41 +466,79 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The function name and qualifier a `FunctionName` parameter names: a name (`my-function`),
-/// a name with a qualifier (`my-function:v1`), a partial ARN (`123456789012:function:f`) or a
-/// full ARN (`arn:aws:lambda:us-west-2:123456789012:function:f[:qualifier]`). `None` when it is
-/// none of them.
-pub fn parse_function_name(input: &str) -> Option<(String, Option<String>)> {
-    let QualifiedName { name, qualifier } = match Arn::parse(input) {
-        Ok(arn) => arn.function()?,
-        Err(_) => match input.split_once(':') {
-            None => QualifiedName {
-                name: input,
-                qualifier: None,
+/// Whether `region` can name a region Sluice keeps functions in (a folder of the data dir):
+/// 1 to 64 lowercase letters, digits and `-` (`us-east-1`, `cn-northwest-1`).
+pub fn valid_region(region: &str) -> bool {
+    !region.is_empty()
+        && region.len() <= 64
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// What a `FunctionName` parameter names: a name (`my-function`), a name with a qualifier
+/// (`my-function:v1`), a partial ARN (`123456789012:function:f`) or a full ARN
+/// (`arn:aws:lambda:us-west-2:123456789012:function:f[:qualifier]`), which also names the
+/// function's region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionName {
+    /// The region of a full ARN; `None`: the region of whoever names the function.
+    pub region: Option<String>,
+    pub name: String,
+    pub qualifier: Option<String>,
+}
+
+impl FunctionName {
+    /// What `input` names, `None` when it is none of the forms.
+    pub fn parse(input: &str) -> Option<Self> {
+        let (region, QualifiedName { name, qualifier }) = match Arn::parse(input) {
+            Ok(arn) if arn.service == "lambda" => (Some(arn.region), arn.function()?),
+            Ok(_) => return None,
+            Err(_) => match input.split_once(':') {
+                None => (
+                    None,
+                    QualifiedName {
+                        name: input,
+                        qualifier: None,
+                    },
+                ),
+                Some((name, qualifier)) if !qualifier.contains(':') => (
+                    None,
+                    QualifiedName {
+                        name,
+                        qualifier: Some(qualifier),
+                    },
+                ),
+                // A partial ARN: `<account>:function:<name>[:<qualifier>]`.
+                Some((_account, resource)) => (None, QualifiedName::parse(resource, "function")?),
             },
-            Some((name, qualifier)) if !qualifier.contains(':') => QualifiedName {
-                name,
-                qualifier: Some(qualifier),
-            },
-            // A partial ARN: `<account>:function:<name>[:<qualifier>]`.
-            Some((_account, resource)) => QualifiedName::parse(resource, "function")?,
-        },
-    };
-    if !valid_name(name) {
-        return None;
-    }
-    match qualifier {
-        Some(q)
-            if q.is_empty()
-                || q.len() > 128
-                || !q
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'$') =>
-        {
-            None
+        };
+        if !valid_name(name) || region.is_some_and(|r| !valid_region(r)) {
+            return None;
         }
-        _ => Some((name.to_owned(), qualifier.map(str::to_owned))),
+        match qualifier {
+            Some(q)
+                if q.is_empty()
+                    || q.len() > 128
+                    || !q.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'$'
+                    }) =>
+            {
+                None
+            }
+            _ => Some(Self {
+                region: region.map(str::to_owned),
+                name: name.to_owned(),
+                qualifier: qualifier.map(str::to_owned),
+            }),
+        }
     }
+}
+
+/// The function name and qualifier a `FunctionName` parameter names ([`FunctionName::parse`],
+/// without the region).
+pub fn parse_function_name(input: &str) -> Option<(String, Option<String>)> {
+    FunctionName::parse(input).map(|f| (f.name, f.qualifier))
 }
 
 /// A timestamp as Lambda's `LastModified`: `2024-05-01T12:34:56.789+0000`.
@@ -537,6 +575,27 @@ mod tests {
         ] {
             assert_eq!(parse_function_name(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn full_arns_name_their_region() {
+        let named =
+            FunctionName::parse("arn:aws-cn:lambda:cn-northwest-1:000000000000:function:f:7")
+                .unwrap();
+        assert_eq!(named.region.as_deref(), Some("cn-northwest-1"));
+        assert_eq!(
+            (named.name.as_str(), named.qualifier.as_deref()),
+            ("f", Some("7"))
+        );
+        for local in ["f", "f:live", "000000000000:function:f"] {
+            assert_eq!(FunctionName::parse(local).unwrap().region, None, "{local}");
+        }
+        // A region is a folder of the data dir: nothing else passes for one.
+        for bad in ["..", "US-EAST-1", "", "a_b"] {
+            let arn = format!("arn:aws:lambda:{bad}:000000000000:function:f");
+            assert_eq!(FunctionName::parse(&arn), None, "{arn}");
+        }
+        assert!(valid_region("us-west-2") && !valid_region(&"a".repeat(65)));
     }
 
     #[test]

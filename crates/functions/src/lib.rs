@@ -3,8 +3,9 @@
 //! This crate owns what a function is and how it runs; it speaks no AWS API (the Lambda API's
 //! wire is `sluice-api`'s, the Task integration the binary's):
 //!
-//! - [`Registry`]: functions persisted under `<data-dir>/functions/<name>/` (configuration as
-//!   JSON, the unpacked code beside it, published versions and aliases), atomic writes;
+//! - [`Registry`]: functions persisted under `<data-dir>/functions/<region>/<name>/`
+//!   (configuration as JSON, the unpacked code beside it, published versions and aliases),
+//!   atomic writes; a function is its region and its name;
 //!   [`archive`] unpacks deployment packages safely (zip-slip, symlinks, AWS's size limits).
 //! - [`runtime_api`]: the Lambda Runtime API a worker talks to (one loopback listener per
 //!   worker).
@@ -12,7 +13,8 @@
 //!   them — scale up on backlog to the concurrency limit, down to zero when idle; timeouts,
 //!   crashes and init failures become AWS's errors (`Sandbox.Timedout`, `Runtime.ExitError`);
 //!   `memory` enforces `MemorySize` (`Runtime.OutOfMemory`).
-//! - [`Functions`]: the handle the API and the engine use — create, update, delete, versions
+//! - [`Functions`]: the handle the API and the engine use, on one region's functions
+//!   ([`Functions::in_region`] for another's) — create, update, delete, versions
 //!   and aliases ([`Functions::publish_version`], [`Functions::create_alias`], ...), and
 //!   [`Functions::invoke`] (qualifiers resolved, aliases routed by weight).
 //! - [`task`]: what a Step Functions Task sees of an invocation (`lambda:invoke`'s result
@@ -43,8 +45,8 @@ pub mod task;
 pub use error::Error;
 pub use event_config::{DestinationChange, EventInvokeConfig, EventInvokeConfigChange};
 pub use function::{
-    Alias, Function, LambdaArns, Qualifier, RuntimeKind, Scope, Settings, parse_function_name,
-    valid_alias_name,
+    Alias, Function, FunctionName, LambdaArns, Qualifier, RuntimeKind, Scope, Settings,
+    parse_function_name, valid_alias_name, valid_region,
 };
 pub use ids::uuid_v4;
 pub use memory::MemoryLimit;

@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 use crate::events::{Condition, Event, Journal, invocation_record};
 use sluice_clock::Clock;
 
-use crate::function::{Function, Qualifier, Scope, Settings, limits};
+use crate::function::{Function, FunctionName, Qualifier, Scope, Settings, limits};
 use crate::logs::LogBuffer;
 use crate::memory::Limiter;
 use crate::pool::{Pool, PoolStats, Reply, Spec};
@@ -65,18 +65,24 @@ pub struct Invoked {
     pub executed_version: String,
 }
 
-/// The functions of a data dir and their workers. Clones share everything.
+/// The functions of a data dir and their workers, as seen from one region: every operation
+/// acts on that region's functions and names them with its ARNs ([`Functions::in_region`]
+/// gives another region's view). Clones share everything.
 #[derive(Clone)]
 pub struct Functions {
     inner: Arc<Inner>,
+    /// The region this handle acts in, its partition, and the account.
+    scope: Arc<Scope>,
 }
 
 struct Inner {
     registry: Registry,
     options: Arc<Options>,
-    scope: Scope,
+    /// The configured region: where functions of data dirs from before regions live, and
+    /// journaled events that name no region.
+    home: Arc<Scope>,
     /// Per function, the pools of the versions that have run.
-    pools: Mutex<HashMap<String, FunctionPools>>,
+    pools: Mutex<ByRegion<FunctionPools>>,
     /// Sluice's Node.js runtime interface client, in the data dir.
     node_bootstrap: std::path::PathBuf,
     /// The durable queue of Event invocations.
@@ -85,7 +91,7 @@ struct Inner {
     recovered: Mutex<Vec<Event>>,
     /// Per function, how many of its events may invoke at once (the rest wait here rather
     /// than be throttled).
-    event_slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+    event_slots: Mutex<ByRegion<Arc<Semaphore>>>,
     /// Shut down: no new pool, no new invocation.
     closed: AtomicBool,
     /// The time events are accepted, retried and aged on.
@@ -110,6 +116,41 @@ pub trait Destinations: Send + Sync + 'static {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
 }
 
+/// Values per function: by region, then by name (looked up without allocating).
+struct ByRegion<T>(HashMap<String, HashMap<String, T>>);
+
+impl<T> Default for ByRegion<T> {
+    fn default() -> Self {
+        Self(HashMap::new())
+    }
+}
+
+impl<T> ByRegion<T> {
+    fn get(&self, region: &str, name: &str) -> Option<&T> {
+        self.0.get(region).and_then(|r| r.get(name))
+    }
+
+    fn get_mut(&mut self, region: &str, name: &str) -> Option<&mut T> {
+        self.0.get_mut(region).and_then(|r| r.get_mut(name))
+    }
+
+    fn get_or_insert_with(&mut self, region: &str, name: &str, make: impl FnOnce() -> T) -> &mut T {
+        self.0
+            .entry(region.to_owned())
+            .or_default()
+            .entry(name.to_owned())
+            .or_insert_with(make)
+    }
+
+    fn remove(&mut self, region: &str, name: &str) -> Option<T> {
+        self.0.get_mut(region).and_then(|r| r.remove(name))
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
+        self.0.drain().flat_map(|(_, r)| r.into_values())
+    }
+}
+
 /// The workers of one function: a pool per version (`$LATEST`, `1`, ...), each version running
 /// its own code, and the log they share (persisted in the function's `logs/` folder, read back
 /// when the function is first used after a restart).
@@ -126,7 +167,8 @@ impl FunctionPools {
 
 impl Functions {
     /// Opens the functions of `<data_dir>/functions` (created if missing), events on wall
-    /// time. No worker starts before an invocation.
+    /// time; the handle acts in `scope`, the configured region. No worker starts before an
+    /// invocation.
     pub fn open(data_dir: &Path, options: Options, scope: Scope) -> Result<Self, Error> {
         Self::open_with_clock(data_dir, options, scope, Clock::system())
     }
@@ -139,15 +181,17 @@ impl Functions {
         scope: Scope,
         clock: Clock,
     ) -> Result<Self, Error> {
-        let registry = Registry::open(data_dir)?;
+        let registry = Registry::open(data_dir, &scope.region)?;
         let node_bootstrap = crate::runtimes::install(data_dir)?;
         let (events, recovered) = Journal::open(data_dir)?;
         let memory = Arc::new(Limiter::detect(options.memory_limit));
+        let scope = Arc::new(scope);
         Ok(Self {
+            scope: Arc::clone(&scope),
             inner: Arc::new(Inner {
                 registry,
                 options: Arc::new(options),
-                scope,
+                home: scope,
                 pools: Mutex::default(),
                 node_bootstrap,
                 events,
@@ -162,8 +206,46 @@ impl Functions {
         })
     }
 
+    /// The region this handle acts in (with its partition and the account).
     pub fn scope(&self) -> &Scope {
-        &self.inner.scope
+        &self.scope
+    }
+
+    /// The region this handle acts in.
+    pub fn region(&self) -> &str {
+        &self.scope.region
+    }
+
+    /// This service as seen from `region`: its functions, ARNs in its partition.
+    pub fn in_region(&self, region: &str) -> Functions {
+        if region == self.scope.region {
+            return self.clone();
+        }
+        let scope = if region == self.inner.home.region {
+            Arc::clone(&self.inner.home)
+        } else {
+            Arc::new(Scope::new(region, self.scope.account.clone()))
+        };
+        Functions {
+            inner: Arc::clone(&self.inner),
+            scope,
+        }
+    }
+
+    /// The view of the region `named` names (a full ARN's), else this one.
+    pub fn of(&self, named: &FunctionName) -> Functions {
+        match &named.region {
+            Some(region) => self.in_region(region),
+            None => self.clone(),
+        }
+    }
+
+    /// The configured region's view.
+    pub fn home(&self) -> Functions {
+        Functions {
+            inner: Arc::clone(&self.inner),
+            scope: Arc::clone(&self.inner.home),
+        }
     }
 
     pub fn options(&self) -> &Options {
@@ -172,7 +254,7 @@ impl Functions {
 
     /// `arn:aws:lambda:<region>:<account>:function:<name>`.
     pub fn arn(&self, name: &str) -> String {
-        self.inner.scope.function_arn(name)
+        self.scope.function_arn(name)
     }
 
     /// `ResourceNotFoundException` for `name` (with `:qualifier` when given).
@@ -188,18 +270,18 @@ impl Functions {
     pub fn get(&self, name: &str) -> Result<Function, Error> {
         self.inner
             .registry
-            .get(name)
+            .get(self.region(), name)
             .ok_or_else(|| self.not_found(name, None))
     }
 
-    /// Every function (`$LATEST`), by name.
+    /// Every function (`$LATEST`) of this region, by name.
     pub fn list(&self) -> Vec<Function> {
-        self.inner.registry.list()
+        self.inner.registry.list(self.region())
     }
 
     /// Where `function`'s code is unpacked.
     pub fn code_path(&self, function: &Function) -> std::path::PathBuf {
-        self.inner.registry.code_path(function)
+        self.inner.registry.code_path(self.region(), function)
     }
 
     /// The deployment package of `function` (`$LATEST` or a version, as [`Functions::resolve`]
@@ -207,7 +289,7 @@ impl Functions {
     /// zips, one rebuilt from its folder ([`crate::archive::pack`]). Reads the disk: call it off
     /// the async runtime.
     pub fn package(&self, function: &Function) -> Result<Vec<u8>, Error> {
-        let path = self.inner.registry.package_path(function);
+        let path = self.inner.registry.package_path(self.region(), function);
         match std::fs::read(&path) {
             Ok(zip) => Ok(zip),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -224,12 +306,12 @@ impl Functions {
 
     /// CreateFunction: `zip` is the deployment package.
     pub fn create(&self, name: &str, settings: &Settings, zip: &[u8]) -> Result<Function, Error> {
-        let function = self
-            .inner
-            .registry
-            .create(name, settings, zip, chrono::Utc::now())?;
+        let function =
+            self.inner
+                .registry
+                .create(self.region(), name, settings, zip, chrono::Utc::now())?;
         // Whatever a deleted namesake left (its log) is not this function's.
-        if let Some(stale) = self.pools().remove(name) {
+        if let Some(stale) = self.pools().remove(self.region(), name) {
             stale.logs().detach();
         }
         Ok(function)
@@ -238,10 +320,13 @@ impl Functions {
     /// UpdateFunctionCode. Workers of `$LATEST`'s old code finish their invocation and stop;
     /// published versions keep theirs.
     pub fn update_code(&self, name: &str, zip: &[u8]) -> Result<Function, Error> {
-        let function = self
-            .inner
-            .registry
-            .update_code(name, zip, chrono::Utc::now(), || self.not_found(name, None))?;
+        let function = self.inner.registry.update_code(
+            self.region(),
+            name,
+            zip,
+            chrono::Utc::now(),
+            || self.not_found(name, None),
+        )?;
         self.reconfigure(&function);
         Ok(function)
     }
@@ -249,6 +334,7 @@ impl Functions {
     /// UpdateFunctionConfiguration.
     pub fn update_configuration(&self, name: &str, settings: &Settings) -> Result<Function, Error> {
         let function = self.inner.registry.update(
+            self.region(),
             name,
             chrono::Utc::now(),
             || self.not_found(name, None),
@@ -266,6 +352,7 @@ impl Functions {
         reserved: Option<u32>,
     ) -> Result<Function, Error> {
         let function = self.inner.registry.update(
+            self.region(),
             name,
             chrono::Utc::now(),
             || self.not_found(name, None),
@@ -277,7 +364,7 @@ impl Functions {
         self.reconfigure(&function);
         let published: Vec<Arc<Pool>> = self
             .pools()
-            .get(name)
+            .get(self.region(), name)
             .map(|p| {
                 p.versions
                     .iter()
@@ -297,8 +384,8 @@ impl Functions {
     pub fn delete(&self, name: &str) -> Result<(), Error> {
         self.inner
             .registry
-            .delete(name, || self.not_found(name, None))?;
-        let pools = self.pools().remove(name);
+            .delete(self.region(), name, || self.not_found(name, None))?;
+        let pools = self.pools().remove(self.region(), name);
         if let Some(pools) = pools {
             pools.logs().detach();
             for (_, pool) in pools.versions {
@@ -341,7 +428,7 @@ impl Functions {
         let invoked_arn = options
             .qualifier
             .as_deref()
-            .map(|q| Arc::from(self.inner.scope.qualified_arn(name, q)));
+            .map(|q| Arc::from(self.scope.qualified_arn(name, q)));
         let reply = pool
             .invoke(
                 Arc::clone(&request_id),
@@ -408,18 +495,29 @@ impl Functions {
                 self.inner.events.done(&event.id);
                 continue;
             };
+            let functions = self.of_event(&event);
             self.inner
                 .tasks
-                .spawn("event", self.clone().run_event(event, Bytes::from(payload)));
+                .spawn("event", functions.run_event(event, Bytes::from(payload)));
         }
         count
     }
 
-    /// An event of `name` (`qualifier`) accepted now.
+    /// The view of the region `event`'s function lives in (journals from before regions name
+    /// none: the configured one).
+    fn of_event(&self, event: &Event) -> Functions {
+        match &event.region {
+            Some(region) => self.in_region(region),
+            None => self.home(),
+        }
+    }
+
+    /// An event of `name` (`qualifier`) of this region, accepted now.
     fn new_event(&self, name: &str, qualifier: Option<String>, payload: &[u8]) -> Event {
         let now = self.inner.clock.now_ms();
         Event {
             id: crate::ids::uuid_v4(),
+            region: Some(self.region().to_owned()),
             function: name.to_owned(),
             qualifier,
             payload: base64::engine::general_purpose::STANDARD.encode(payload),
@@ -577,7 +675,7 @@ impl Functions {
             self.inner.events.done(&event.id);
             return;
         };
-        let function_arn = self.inner.scope.qualified_arn(
+        let function_arn = self.scope.qualified_arn(
             &event.function,
             event.qualifier.as_deref().unwrap_or(LATEST),
         );
@@ -606,9 +704,10 @@ impl Functions {
         };
         match self.inner.events.done_then(&event.id, next.clone()).await {
             Ok(()) => {
+                let functions = self.of_event(&next);
                 self.inner
                     .tasks
-                    .spawn("event", self.clone().run_event_boxed(next, record));
+                    .spawn("event", functions.run_event_boxed(next, record));
             }
             // Not recorded: the event stays journaled and runs again after a restart.
             Err(error) => tracing::warn!(
@@ -658,21 +757,20 @@ impl Functions {
                  recursive loop, stopped"
             )));
         }
-        let (name, qualifier) = crate::function::parse_function_name(destination)
-            .filter(|_| {
-                crate::event_config::function_destination(&self.inner.scope, destination).is_some()
-            })
+        let named = crate::event_config::function_destination(&self.scope, destination)
             .ok_or_else(|| {
                 Error::invalid(format!("The destination ARN {destination} is invalid."))
             })?;
-        self.target(&name, qualifier.as_deref())?;
+        let functions = self.of(&named);
+        let (name, qualifier) = (named.name, named.qualifier);
+        functions.target(&name, qualifier.as_deref())?;
         let payload = trimmed_record(record).to_string();
         if payload.len() > limits::MAX_ASYNC_PAYLOAD {
             return Err(Error::PayloadTooLarge {
                 limit: limits::MAX_ASYNC_PAYLOAD,
             });
         }
-        let mut event = self.new_event(&name, qualifier, payload.as_bytes());
+        let mut event = functions.new_event(&name, qualifier, payload.as_bytes());
         event.hops = source.hops + 1;
         Ok((event, Bytes::from(payload)))
     }
@@ -686,9 +784,7 @@ impl Functions {
             .unwrap_or_else(|e| e.into_inner());
         let permits = self.inner.options.default_concurrency.max(1) as usize;
         Arc::clone(
-            slots
-                .entry(name.to_owned())
-                .or_insert_with(|| Arc::new(Semaphore::new(permits))),
+            slots.get_or_insert_with(self.region(), name, || Arc::new(Semaphore::new(permits))),
         )
     }
 
@@ -699,7 +795,7 @@ impl Functions {
 
     /// The kept log lines of invocation `request_id` of `name` (START, output, END, REPORT).
     pub fn logs(&self, name: &str, request_id: &str) -> String {
-        match self.pools().get(name) {
+        match self.pools().get(self.region(), name) {
             Some(pools) => pools.logs().of_request(request_id),
             None => String::new(),
         }
@@ -723,7 +819,7 @@ impl Functions {
     /// How many workers `name` has now, all versions together.
     pub fn stats(&self, name: &str) -> PoolStats {
         let mut total = PoolStats::default();
-        if let Some(pools) = self.pools().get(name) {
+        if let Some(pools) = self.pools().get(self.region(), name) {
             for pool in pools.versions.values() {
                 let stats = pool.stats();
                 total.workers += stats.workers;
@@ -742,14 +838,14 @@ impl Functions {
         let pools: Vec<Arc<Pool>> = self
             .pools()
             .drain()
-            .flat_map(|(_, pools)| pools.versions.into_values())
-            .collect();
+            .flat_map(|pools| pools.versions.into_values())
+            .collect::<Vec<_>>();
         for pool in pools {
             pool.shutdown(grace).await;
         }
     }
 
-    fn pools(&self) -> std::sync::MutexGuard<'_, HashMap<String, FunctionPools>> {
+    fn pools(&self) -> std::sync::MutexGuard<'_, ByRegion<FunctionPools>> {
         self.inner.pools.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -769,7 +865,7 @@ impl Functions {
         let not_found = || self.not_found(name, Some(qualifier.unwrap_or(LATEST)));
         self.inner
             .registry
-            .with(name, |entry| {
+            .with(self.region(), name, |entry| {
                 let version = match qualifier.map(Qualifier::parse) {
                     None | Some(Qualifier::Latest) => return Ok(entry.latest.clone()),
                     Some(Qualifier::Version(n)) => entry.versions.get(&n),
@@ -801,7 +897,7 @@ impl Functions {
         function.runtime_kind()?;
         let mut pools = self.pools();
         if let Some(pool) = pools
-            .get(name)
+            .get(self.region(), name)
             .and_then(|p| p.versions.get(&function.version))
         {
             return Ok((Arc::clone(pool), function.version));
@@ -810,7 +906,7 @@ impl Functions {
         let pool = Pool::new(
             Arc::clone(&self.inner.options),
             Arc::clone(&self.inner.memory),
-            self.inner.scope.clone(),
+            (*self.scope).clone(),
             self.spec(&function),
             Arc::clone(&pools.logs),
         );
@@ -823,11 +919,15 @@ impl Functions {
     /// The pools of `name` (created, with its log read back from its folder, on first use).
     fn function_pools<'a>(
         &self,
-        pools: &'a mut HashMap<String, FunctionPools>,
+        pools: &'a mut ByRegion<FunctionPools>,
         name: &str,
     ) -> &'a mut FunctionPools {
-        pools.entry(name.to_owned()).or_insert_with(|| {
-            let dir = self.inner.registry.function_dir(name).join("logs");
+        pools.get_or_insert_with(self.region(), name, || {
+            let dir = self
+                .inner
+                .registry
+                .function_dir(self.region(), name)
+                .join("logs");
             let logs = LogBuffer::open(&dir, self.inner.options.log_buffer_bytes);
             FunctionPools {
                 versions: HashMap::new(),
@@ -840,7 +940,7 @@ impl Functions {
     fn reconfigure(&self, function: &Function) {
         let pool = self
             .pools()
-            .get(&function.name)
+            .get(self.region(), &function.name)
             .and_then(|p| p.versions.get(LATEST))
             .cloned();
         if let Some(pool) = pool {
@@ -852,7 +952,7 @@ impl Functions {
     fn drop_pool(&self, name: &str, version: &str) {
         let pool = self
             .pools()
-            .get_mut(name)
+            .get_mut(self.region(), name)
             .and_then(|p| p.versions.remove(version));
         if let Some(pool) = pool {
             tokio::spawn(async move { pool.shutdown(Duration::from_secs(5)).await });
@@ -985,6 +1085,25 @@ mod tests {
         assert_eq!(
             delivered,
             serde_json::json!({"version": "1.0", "requestPayload": {"small": true}})
+        );
+        // A destination in another region: an event of that region's function.
+        functions
+            .in_region("us-west-2")
+            .create("dest", &settings, &zip)
+            .unwrap();
+        let west = arn.replace("us-east-1", "us-west-2");
+        let (event, _) = functions
+            .destination_event(&source, &west, serde_json::json!({}))
+            .unwrap();
+        assert_eq!(event.region.as_deref(), Some("us-west-2"));
+        assert!(
+            functions
+                .destination_event(
+                    &source,
+                    &arn.replace("us-east-1", "eu-west-1"),
+                    serde_json::json!({})
+                )
+                .is_err()
         );
         // An alias that does not exist, another account, a deleted function: not delivered.
         for bad in [

@@ -18,7 +18,7 @@
 use serde_json::{Map, Value, json};
 use sluice_types::Arn;
 
-use crate::{Error, InvokeOptions, Invoked, parse_function_name};
+use crate::{Error, FunctionName, InvokeOptions, Invoked};
 
 /// The optimized integration's resource.
 pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
@@ -34,11 +34,9 @@ pub type Failure = (String, String);
 /// What a Task resource asks of functions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resource {
-    /// A plain function ARN: the input is the payload, the output the result.
-    Function {
-        name: String,
-        qualifier: Option<String>,
-    },
+    /// A plain function ARN: the input is the payload, the output the result. The function
+    /// lives in the ARN's region.
+    Function(FunctionName),
     /// `arn:aws:states:::lambda:invoke`.
     Invoke,
     /// `arn:aws:states:::lambda:invoke.waitForTaskToken`: parameters and the invocation's result
@@ -60,8 +58,7 @@ impl Resource {
         if Arn::parse(resource).is_err() {
             return None;
         }
-        let (name, qualifier) = parse_function_name(resource)?;
-        Some(Self::Function { name, qualifier })
+        FunctionName::parse(resource).map(Self::Function)
     }
 
     /// Whether the task then waits for its callback (the invocation only submits it).
@@ -73,6 +70,8 @@ impl Resource {
 /// One invocation a Task asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
+    /// The function's region when an ARN names it; `None`: the state machine's.
+    pub region: Option<String>,
     pub name: String,
     pub payload: Vec<u8>,
     pub options: InvokeOptions,
@@ -83,11 +82,12 @@ impl Resource {
     /// parameters.
     pub fn call(&self, input: &Value) -> Result<Call, Failure> {
         match self {
-            Resource::Function { name, qualifier } => Ok(Call {
-                name: name.clone(),
+            Resource::Function(named) => Ok(Call {
+                region: named.region.clone(),
+                name: named.name.clone(),
                 payload: serde_json::to_vec(input).unwrap_or_default(),
                 options: InvokeOptions {
-                    qualifier: qualifier.clone(),
+                    qualifier: named.qualifier.clone(),
                     ..InvokeOptions::default()
                 },
             }),
@@ -104,7 +104,12 @@ impl Resource {
                                 .to_owned(),
                         )
                     })?;
-                let Some((name, mut qualifier)) = parse_function_name(function) else {
+                let Some(FunctionName {
+                    region,
+                    name,
+                    mut qualifier,
+                }) = FunctionName::parse(function)
+                else {
                     return Err((
                         "Lambda.ValidationException".to_owned(),
                         format!(
@@ -129,6 +134,7 @@ impl Resource {
                     .and_then(Value::as_str)
                     .map(str::to_owned);
                 Ok(Call {
+                    region,
                     name,
                     payload,
                     options: InvokeOptions {
@@ -155,7 +161,7 @@ impl Resource {
         }
         let payload = payload_value(&invoked.payload);
         Ok(match self {
-            Resource::Function { .. } => payload,
+            Resource::Function(_) => payload,
             Resource::Invoke | Resource::InvokeWaitForTaskToken => {
                 invoke_result(invoked, payload, now)
             }
@@ -254,10 +260,11 @@ mod tests {
         assert_eq!(Resource::parse(LAMBDA_INVOKE), Some(Resource::Invoke));
         assert_eq!(
             Resource::parse("arn:aws:lambda:us-east-1:000000000000:function:Check"),
-            Some(Resource::Function {
+            Some(Resource::Function(FunctionName {
+                region: Some("us-east-1".into()),
                 name: "Check".into(),
                 qualifier: None
-            })
+            }))
         );
         assert_eq!(Resource::parse("arn:aws:states:::sqs:sendMessage"), None);
         let wait = Resource::parse("arn:aws:states:::lambda:invoke.waitForTaskToken");
@@ -272,8 +279,21 @@ mod tests {
             .call(&json!({"FunctionName": "arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST", "Payload": {"a": 1}}))
             .unwrap();
         assert_eq!(call.name, "f");
+        assert_eq!(call.region.as_deref(), Some("us-east-1"));
         assert_eq!(call.options.qualifier.as_deref(), Some("$LATEST"));
         assert_eq!(call.payload, br#"{"a":1}"#);
+        // A name alone: the state machine's region.
+        let call = Resource::Invoke
+            .call(&json!({"FunctionName": "f", "Qualifier": "live"}))
+            .unwrap();
+        assert_eq!((call.region, call.name.as_str()), (None, "f"));
+        // A plain ARN of another region invokes there.
+        let call = Resource::parse("arn:aws-cn:lambda:cn-northwest-1:000000000000:function:g:2")
+            .unwrap()
+            .call(&json!({}))
+            .unwrap();
+        assert_eq!(call.region.as_deref(), Some("cn-northwest-1"));
+        assert_eq!(call.options.qualifier.as_deref(), Some("2"));
         let out = Resource::Invoke
             .result(&invoked(r#"{"ok":true}"#, None), chrono::Utc::now())
             .unwrap();
@@ -309,10 +329,11 @@ mod tests {
     #[test]
     fn handler_errors_are_task_failures_named_after_the_error_type() {
         let document = r#"{"errorMessage": "boom", "errorType": "AllNotificationsFailedException", "requestId": "r", "stackTrace": []}"#;
-        let plain = Resource::Function {
+        let plain = Resource::Function(FunctionName {
+            region: None,
             name: "f".into(),
             qualifier: None,
-        };
+        });
         let (error, cause) = plain
             .result(
                 &invoked(document, Some("AllNotificationsFailedException")),

@@ -411,6 +411,62 @@ async fn missing_functions_and_qualifiers_are_not_found() {
     assert!(functions.get("f").is_err());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_region_has_its_own_functions_run_in_that_region() {
+    let home = service("regions", Options::default());
+    let west = home.in_region("us-west-2");
+    let china = home.in_region("cn-northwest-1");
+    python_function(&home, "f", 5);
+    python_function(&west, "f", 5);
+    // Not in China (yet): another region does not see the namesakes.
+    let error = china
+        .invoke("f", Bytes::new(), InvokeOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "Function not found: arn:aws-cn:lambda:cn-northwest-1:000000000000:function:f:$LATEST"
+    );
+    assert!(china.list().is_empty());
+    python_function(&china, "f", 5);
+    for (functions, region, partition) in [
+        (&home, "us-east-1", "aws"),
+        (&west, "us-west-2", "aws"),
+        (&china, "cn-northwest-1", "aws-cn"),
+    ] {
+        let (out, error) = call(functions, "f", json!({"n": 1})).await;
+        assert_eq!(error, None, "{out}");
+        assert_eq!(out["env"]["AWS_REGION"], region);
+        assert_eq!(
+            out["arn"],
+            format!("arn:{partition}:lambda:{region}:000000000000:function:f")
+        );
+        let listed: Vec<String> = functions.list().into_iter().map(|f| f.name).collect();
+        assert_eq!(listed, ["f"]);
+        assert_eq!(functions.stats("f").workers, 1, "{region}");
+    }
+    // Changing or deleting one region's function leaves the others'.
+    west.set_reserved_concurrency("f", Some(3)).unwrap();
+    assert_eq!(home.get("f").unwrap().reserved_concurrency, None);
+    west.delete("f").unwrap();
+    assert!(west.get("f").is_err() && home.get("f").is_ok() && china.get("f").is_ok());
+    let (out, _) = call(&home, "f", json!({})).await;
+    assert_eq!(out["env"]["AWS_REGION"], "us-east-1");
+    // A region is a folder of the data dir: a create in anything else is refused.
+    let settings = Settings {
+        runtime: Some("python3.12".into()),
+        handler: Some("handler.handler".into()),
+        ..Settings::default()
+    };
+    let zip = zip_of(&[("handler.py", b"", 0o644)]);
+    let error = home
+        .in_region("..")
+        .create("g", &settings, &zip)
+        .unwrap_err();
+    assert_eq!(error.code(), "InvalidParameterValueException");
+    home.shutdown(Duration::from_secs(5)).await;
+}
+
 /// A handler that says which code it is, the version Lambda says it runs, and the ARN it was
 /// invoked by.
 fn versioned(marker: &str) -> Vec<u8> {

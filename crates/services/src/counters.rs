@@ -109,10 +109,9 @@ async fn read_mappings(State((mappings, functions)): State<(Mappings, Functions)
         .stats()
         .into_iter()
         .map(|stats| {
-            let name = sluice_functions::parse_function_name(&stats.function_arn)
-                .map(|(name, _)| name)
+            let workers = sluice_functions::FunctionName::parse(&stats.function_arn)
+                .map(|named| functions.of(&named).stats(&named.name))
                 .unwrap_or_default();
-            let workers = functions.stats(&name);
             let mut value = serde_json::to_value(&stats).unwrap_or(Value::Null);
             value["functionWorkers"] = json!(workers.workers);
             value["functionBusy"] = json!(workers.busy);

@@ -6,7 +6,8 @@
 //!   idempotent create, versions, aliases, tags, executions and their history as AWS shows it,
 //!   activities, Map Runs, TestState.
 //! - [`lambda`]: the Lambda API ([`lambda::LambdaBackend`]): functions, versions, aliases,
-//!   invocations, concurrency, event invoke configs.
+//!   invocations, concurrency, event invoke configs, each in the request's region; Sluice's
+//!   own routes over the functions ([`lambda::routes`]: logs, deployment packages).
 //! - [`sqs`]: the SQS API ([`sqs::SqsBackend`]) over the broker (`sluice-broker`).
 //! - [`kinesis`]: the Kinesis API ([`kinesis::KinesisBackend`]) over the data streams
 //!   (`sluice-streams`).

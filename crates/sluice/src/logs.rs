@@ -18,6 +18,9 @@ const POLL: Duration = Duration::from_millis(500);
 pub struct Args {
     /// The function's name.
     function: String,
+    /// The function's region (the server's configured region when not given).
+    #[arg(long)]
+    region: Option<String>,
     /// The server's address.
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:4566")]
     endpoint: String,
@@ -71,8 +74,10 @@ fn fetch(
         "/sluice/functions/{}/logs?after={after}",
         encode(&args.function)
     );
-    if let Some(id) = &args.request_id {
-        path.push_str(&format!("&requestId={}", encode(id)));
+    for (key, value) in [("requestId", &args.request_id), ("region", &args.region)] {
+        if let Some(value) = value {
+            path.push_str(&format!("&{key}={}", encode(value)));
+        }
     }
     let response = connection
         .request("GET", &path, "application/json", b"")

@@ -46,22 +46,27 @@ impl Functions {
         let exists = self
             .inner
             .registry
-            .with(name, |entry| entry.has_qualifier(&qualifier))
+            .with(self.region(), name, |entry| entry.has_qualifier(&qualifier))
             .unwrap_or(false);
         if !exists {
             return Err(doesnt_exist());
         }
         let delivers = self.inner.destinations.get().is_some();
         change.check_destinations(
-            &self.inner.scope,
+            &self.scope,
             name,
-            |other| self.inner.registry.get(other).is_some(),
+            |other| {
+                let region = other.region.as_deref().unwrap_or_else(|| self.region());
+                self.inner.registry.get(region, &other.name).is_some()
+            },
             |_| delivers,
         )?;
         let now = chrono::Utc::now().timestamp_millis();
-        self.inner
-            .registry
-            .update_event_configs(name, doesnt_exist, |entry, configs| {
+        self.inner.registry.update_event_configs(
+            self.region(),
+            name,
+            doesnt_exist,
+            |entry, configs| {
                 if !entry.has_qualifier(&qualifier) {
                     return Err(doesnt_exist());
                 }
@@ -72,7 +77,8 @@ impl Functions {
                 let config = change.apply(existing.filter(|_| update), now);
                 configs.insert(qualifier.clone(), config.clone());
                 Ok((qualifier.clone(), config))
-            })
+            },
+        )
     }
 
     /// GetFunctionEventInvokeConfig.
@@ -84,7 +90,9 @@ impl Functions {
         let qualifier = qualifier.unwrap_or(LATEST);
         self.inner
             .registry
-            .with(name, |entry| entry.event_configs.get(qualifier).cloned())
+            .with(self.region(), name, |entry| {
+                entry.event_configs.get(qualifier).cloned()
+            })
             .flatten()
             .map(|config| (qualifier.to_owned(), config))
             .ok_or_else(|| self.no_event_invoke_config(name, qualifier))
@@ -100,7 +108,7 @@ impl Functions {
         let missing = || self.no_event_invoke_config(name, qualifier);
         self.inner
             .registry
-            .update_event_configs(name, missing, |_, configs| {
+            .update_event_configs(self.region(), name, missing, |_, configs| {
                 configs.remove(qualifier).map(|_| ()).ok_or_else(missing)
             })
     }
@@ -113,7 +121,7 @@ impl Functions {
         let mut configs: Vec<(String, EventInvokeConfig)> = self
             .inner
             .registry
-            .with(name, |entry| {
+            .with(self.region(), name, |entry| {
                 entry
                     .event_configs
                     .iter()
@@ -140,7 +148,9 @@ impl Functions {
         let qualifier = qualifier.unwrap_or(LATEST);
         self.inner
             .registry
-            .with(name, |entry| entry.event_configs.get(qualifier).cloned())
+            .with(self.region(), name, |entry| {
+                entry.event_configs.get(qualifier).cloned()
+            })
             .flatten()
     }
 
@@ -149,7 +159,7 @@ impl Functions {
         Error::Missing {
             message: format!(
                 "The function {} doesn't have an EventInvokeConfig",
-                self.inner.scope.qualified_arn(name, qualifier)
+                self.scope.qualified_arn(name, qualifier)
             ),
         }
     }

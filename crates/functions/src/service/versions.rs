@@ -32,7 +32,7 @@ pub struct AliasUpdate {
 impl Functions {
     /// `arn:aws:lambda:<region>:<account>:function:<name>:<alias>`.
     pub fn alias_arn(&self, name: &str, alias: &str) -> String {
-        self.inner.scope.qualified_arn(name, alias)
+        self.scope.qualified_arn(name, alias)
     }
 
     /// The version `qualifier` names (`None`: `$LATEST`; an alias: the version it names, not
@@ -41,7 +41,7 @@ impl Functions {
         let not_found = || self.not_found(name, qualifier);
         self.inner
             .registry
-            .with(name, |entry| {
+            .with(self.region(), name, |entry| {
                 let version = match qualifier.map(Qualifier::parse) {
                     None | Some(Qualifier::Latest) => Some(&entry.latest),
                     Some(Qualifier::Version(n)) => entry.versions.get(&n),
@@ -66,6 +66,7 @@ impl Functions {
         revision_id: Option<&str>,
     ) -> Result<Function, Error> {
         self.inner.registry.publish(
+            self.region(),
             name,
             description,
             || self.not_found(name, None),
@@ -89,7 +90,7 @@ impl Functions {
     pub fn versions(&self, name: &str) -> Result<Vec<Function>, Error> {
         self.inner
             .registry
-            .with(name, |entry| {
+            .with(self.region(), name, |entry| {
                 std::iter::once(&entry.latest)
                     .chain(entry.versions.values())
                     .cloned()
@@ -123,7 +124,7 @@ impl Functions {
         let removed = self
             .inner
             .registry
-            .delete_version(name, number, || self.not_found(name, None))?;
+            .delete_version(self.region(), name, number, || self.not_found(name, None))?;
         if let Some(version) = removed {
             self.drop_pool(name, &version.version);
         }
@@ -141,6 +142,7 @@ impl Functions {
     ) -> Result<Alias, Error> {
         check_alias_name(alias)?;
         self.inner.registry.put_alias(
+            self.region(),
             name,
             alias,
             || self.not_found(name, Some(function_version)),
@@ -169,7 +171,9 @@ impl Functions {
         check_alias_name(alias)?;
         self.inner
             .registry
-            .with(name, |entry| entry.aliases.get(alias).cloned())
+            .with(self.region(), name, |entry| {
+                entry.aliases.get(alias).cloned()
+            })
             .ok_or_else(|| self.not_found(name, None))?
             .ok_or_else(|| Error::Missing {
                 message: format!("Cannot find alias arn: {}", self.alias_arn(name, alias)),
@@ -185,6 +189,7 @@ impl Functions {
     ) -> Result<Alias, Error> {
         check_alias_name(alias)?;
         self.inner.registry.put_alias(
+            self.region(),
             name,
             alias,
             || self.not_found(name, None),
@@ -224,7 +229,7 @@ impl Functions {
         check_alias_name(alias)?;
         self.inner
             .registry
-            .delete_alias(name, alias, || self.not_found(name, None))
+            .delete_alias(self.region(), name, alias, || self.not_found(name, None))
             .map(|_| ())
     }
 
@@ -232,7 +237,7 @@ impl Functions {
     pub fn aliases(&self, name: &str, function_version: Option<&str>) -> Result<Vec<Alias>, Error> {
         self.inner
             .registry
-            .with(name, |entry| {
+            .with(self.region(), name, |entry| {
                 entry
                     .aliases
                     .values()

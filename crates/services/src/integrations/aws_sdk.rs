@@ -154,7 +154,10 @@ impl AwsSdk {
             Casing::Pascal => task.call.input.clone(),
         };
         let body = serde_json::to_vec(&input).map_err(|e| Failure::runtime(e.to_string()))?;
-        match handler.call(operation, body).await {
+        // As the state machine's own region's endpoint would answer.
+        let region = task.region().to_owned();
+        let call = handler.call(operation, body);
+        match sluice_api::gateway::signed_for(region, call).await {
             Ok(body) => {
                 let output: Value = if body.is_empty() {
                     Value::Object(Map::new())

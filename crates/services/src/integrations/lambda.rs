@@ -3,6 +3,8 @@
 //! Plain function ARNs (`arn:aws:lambda:<region>:<account>:function:<name>[:qualifier]`),
 //! `arn:aws:states:::lambda:invoke` and `arn:aws:states:::lambda:invoke.waitForTaskToken` go to
 //! the functions service; results and failures take AWS's shapes (`sluice_functions::task`).
+//! A function named by ARN runs in the ARN's region, one named by name alone in the state
+//! machine's.
 //! For `.waitForTaskToken` the invocation (its payload carries `$$.Task.Token`) only submits
 //! the task, which then waits for SendTaskSuccess/SendTaskFailure; a handler error fails it.
 //! Registered under the key `lambda` of [`sluice_engine::Integrations`], behind any mock
@@ -43,8 +45,11 @@ impl LambdaIntegration {
             &task.state,
             task.scheduled_event_id,
         ));
+        // A function ARN's region, else the state machine's.
+        let region = call.region.as_deref().unwrap_or_else(|| task.region());
         let invoked = self
             .functions
+            .in_region(region)
             .invoke(&call.name, call.payload.into(), call.options)
             .await
             .map_err(|error| {

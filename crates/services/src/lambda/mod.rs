@@ -1,7 +1,10 @@
 //! [`LambdaBackend`]: the Lambda API (`sluice_api::lambda`) over the functions service
 //! (`sluice_functions::Functions`) — AWS's fields, defaults and errors; versions and aliases
 //! as AWS shows them (qualified ARNs, `$LATEST` first in ListVersionsByFunction); event invoke
-//! configs as AWS shows them (both destination members, settings only when set).
+//! configs as AWS shows them (both destination members, settings only when set). [`routes`]:
+//! Sluice's own routes over the functions (their logs, their deployment packages).
+
+pub mod routes;
 
 use sluice_functions::LambdaArns as _;
 use std::collections::BTreeMap;
@@ -33,14 +36,16 @@ use sluice_api::lambda::model::{
 };
 use sluice_functions::{
     Alias, AliasUpdate, DestinationChange, Error, EventInvokeConfig, EventInvokeConfigChange,
-    Function, Functions, InvokeOptions, LATEST, Settings,
+    Function, FunctionName, Functions, InvokeOptions, LATEST, Settings,
 };
 
 /// The most functions, versions or aliases a listing returns per page (AWS: 50).
 const PAGE_SIZE: usize = 50;
 
-/// The Lambda API on a [`Functions`] service.
+/// The Lambda API on a [`Functions`] service: each request acts in the region it was signed
+/// for (the configured one when unsigned), and a full ARN's function in the ARN's region.
 pub struct LambdaBackend {
+    /// The configured region's view.
     functions: Functions,
     /// The event-source mappings, when the server runs queues.
     mappings: Option<crate::mappings::Mappings>,
@@ -66,9 +71,15 @@ impl LambdaBackend {
             .ok_or_else(|| ApiError::unsupported_operation(operation))
     }
 
-    /// The function name a `FunctionName` member names, with its qualifier.
-    fn name(&self, input: &str) -> Result<(String, Option<String>), ApiError> {
-        sluice_functions::parse_function_name(input).ok_or_else(|| {
+    /// The functions of the region the request was signed for.
+    fn regional(&self) -> Functions {
+        regional(&self.functions)
+    }
+
+    /// The function name a `FunctionName` member names, with its qualifier, and the view of
+    /// the region it lives in (a full ARN's, else the request's).
+    fn name(&self, input: &str) -> Result<(Functions, String, Option<String>), ApiError> {
+        let named = FunctionName::parse(input).ok_or_else(|| {
             ApiError::violations(&[sluice_api::shape::Violation {
                 path: "functionName".into(),
                 value: Some(format!("'{input}'")),
@@ -76,7 +87,9 @@ impl LambdaBackend {
                              (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
                     .into(),
             }])
-        })
+        })?;
+        let functions = functions_of(&self.functions, &named);
+        Ok((functions, named.name, named.qualifier))
     }
 
     /// The function name `input` names and the qualifier it or `qualifier` gives (both: they
@@ -85,8 +98,8 @@ impl LambdaBackend {
         &self,
         input: &str,
         qualifier: Option<&str>,
-    ) -> Result<(String, Option<String>), ApiError> {
-        let (name, from_name) = self.name(input)?;
+    ) -> Result<(Functions, String, Option<String>), ApiError> {
+        let (functions, name, from_name) = self.name(input)?;
         if let (Some(a), Some(b)) = (&from_name, qualifier)
             && a != b
         {
@@ -96,7 +109,7 @@ impl LambdaBackend {
                  qualifier.",
             ));
         }
-        Ok((name, qualifier.map(str::to_owned).or(from_name)))
+        Ok((functions, name, qualifier.map(str::to_owned).or(from_name)))
     }
 
     /// The version `input` (and `qualifier`) name — an alias: the version it names — and the
@@ -105,174 +118,192 @@ impl LambdaBackend {
         &self,
         input: &str,
         qualifier: Option<&str>,
-    ) -> Result<(Function, Option<String>), ApiError> {
-        let (name, qualifier) = self.qualified(input, qualifier)?;
-        let function = self
-            .functions
+    ) -> Result<(Functions, Function, Option<String>), ApiError> {
+        let (functions, name, qualifier) = self.qualified(input, qualifier)?;
+        let function = functions
             .resolve(&name, qualifier.as_deref())
             .map_err(api_error)?;
-        Ok((function, qualifier))
+        Ok((functions, function, qualifier))
     }
 
     /// `$LATEST` of the function `input` names, for the operations that change it (a
     /// qualifier other than `$LATEST` names nothing they can change).
-    fn latest(&self, input: &str) -> Result<Function, ApiError> {
-        let (name, qualifier) = self.name(input)?;
+    fn latest(&self, input: &str) -> Result<(Functions, Function), ApiError> {
+        let (functions, name, qualifier) = self.name(input)?;
         if let Some(q) = qualifier.as_deref()
             && q != LATEST
         {
-            return Err(api_error(self.functions.not_found(&name, Some(q))));
+            return Err(api_error(functions.not_found(&name, Some(q))));
         }
-        self.functions.get(&name).map_err(api_error)
+        let function = functions.get(&name).map_err(api_error)?;
+        Ok((functions, function))
     }
 
     /// The function name of `input`, whatever qualifier it carries (versions and aliases are
-    /// managed through the function).
-    fn unqualified(&self, input: &str) -> Result<String, ApiError> {
-        self.name(input).map(|(name, _)| name)
-    }
-
-    /// `function`'s configuration with its unqualified ARN (`$LATEST` as created or updated).
-    fn configuration(&self, function: &Function) -> FunctionConfiguration {
-        self.configuration_as(function, None)
-    }
-
-    /// `function`'s configuration, its ARN qualified with `qualifier` when given (the version,
-    /// `$LATEST`, or the alias that named it).
-    fn configuration_as(
-        &self,
-        function: &Function,
-        qualifier: Option<&str>,
-    ) -> FunctionConfiguration {
-        let arn = match qualifier {
-            Some(q) => self.functions.scope().qualified_arn(&function.name, q),
-            None => self.functions.arn(&function.name),
-        };
-        FunctionConfiguration {
-            function_name: Some(function.name.clone()),
-            function_arn: Some(arn),
-            runtime: Some(function.runtime.clone()),
-            role: Some(function.role.clone()),
-            handler: function.handler.clone(),
-            code_size: Some(function.code_size as i64),
-            description: Some(function.description.clone()),
-            timeout: Some(function.timeout as i32),
-            memory_size: Some(function.memory_size as i32),
-            last_modified: Some(function.last_modified.clone()),
-            code_sha256: Some(function.code_sha256.clone()),
-            version: Some(function.version.clone()),
-            environment: Some(EnvironmentResponse {
-                variables: Some(function.environment.clone()),
-                error: None,
-            }),
-            tracing_config: Some(TracingConfigResponse {
-                mode: Some("PassThrough".into()),
-            }),
-            revision_id: Some(function.revision_id.clone()),
-            state: Some("Active".into()),
-            last_update_status: Some("Successful".into()),
-            package_type: Some("Zip".into()),
-            architectures: Some(vec!["x86_64".into()]),
-            ephemeral_storage: Some(EphemeralStorage { size: 512 }),
-            snap_start: Some(SnapStartResponse {
-                apply_on: Some("None".into()),
-                optimization_status: Some("Off".into()),
-            }),
-            logging_config: Some(LoggingConfig {
-                log_format: Some("Text".into()),
-                log_group: Some(format!("/aws/lambda/{}", function.name)),
-                ..LoggingConfig::default()
-            }),
-            ..FunctionConfiguration::default()
-        }
-    }
-
-    fn alias_configuration(&self, name: &str, alias: &Alias) -> AliasConfiguration {
-        AliasConfiguration {
-            alias_arn: Some(self.functions.alias_arn(name, &alias.name)),
-            name: Some(alias.name.clone()),
-            function_version: Some(alias.function_version.clone()),
-            description: Some(alias.description.clone()),
-            routing_config: (!alias.routing.is_empty()).then(|| AliasRoutingConfiguration {
-                additional_version_weights: Some(alias.routing.clone()),
-            }),
-            revision_id: Some(alias.revision_id.clone()),
-        }
-    }
-
-    /// ListFunctions with `FunctionVersion=ALL`: every version of every function, under
-    /// qualified ARNs (the marker is the last one's).
-    fn list_all_versions(&self, input: &ListFunctionsRequest) -> ListFunctionsResponse {
-        let all: Vec<Function> = self
-            .functions
-            .list()
-            .iter()
-            .flat_map(|f| self.functions.versions(&f.name).unwrap_or_default())
-            .collect();
-        let arn = |f: &Function| self.functions.scope().qualified_arn(&f.name, &f.version);
-        let (page, next_marker) = page(all, input.marker.as_deref(), input.max_items, arn);
-        ListFunctionsResponse {
-            functions: Some(
-                page.iter()
-                    .map(|f| self.configuration_as(f, Some(&f.version)))
-                    .collect(),
-            ),
-            next_marker,
-        }
-    }
-
-    /// An event invoke config as AWS shows it: the qualified ARN, `LastModified` in epoch
-    /// seconds, the settings that were set, and both destination members (empty when unset).
-    fn event_invoke_config(
-        &self,
-        name: &str,
-        qualifier: &str,
-        config: &EventInvokeConfig,
-    ) -> FunctionEventInvokeConfig {
-        FunctionEventInvokeConfig {
-            last_modified: Some(config.last_modified_ms as f64 / 1000.0),
-            function_arn: Some(self.functions.scope().qualified_arn(name, qualifier)),
-            maximum_retry_attempts: config.maximum_retry_attempts.map(|n| n as i32),
-            maximum_event_age_in_seconds: config.maximum_event_age_in_seconds.map(|n| n as i32),
-            destination_config: Some(DestinationConfig {
-                on_success: Some(OnSuccess {
-                    destination: config.on_success.clone(),
-                }),
-                on_failure: Some(OnFailure {
-                    destination: config.on_failure.clone(),
-                }),
-            }),
-        }
-    }
-
-    /// Publishes a version of `name` off the async runtime (it writes and fsyncs).
-    async fn publish(
-        &self,
-        name: String,
-        description: Option<String>,
-        code_sha256: Option<String>,
-        revision_id: Option<String>,
-    ) -> Result<Function, ApiError> {
-        let functions = self.functions.clone();
-        tokio::task::spawn_blocking(move || {
-            functions.publish_version(
-                &name,
-                description.as_deref(),
-                code_sha256.as_deref(),
-                revision_id.as_deref(),
-            )
-        })
-        .await
-        .map_err(|e| ApiError::internal(format!("publish: {e}")))?
-        .map_err(api_error)
+    /// managed through the function), and its region's view.
+    fn unqualified(&self, input: &str) -> Result<(Functions, String), ApiError> {
+        self.name(input)
+            .map(|(functions, name, _)| (functions, name))
     }
 }
 
+/// The functions of the region the request being served was signed for (`functions`' when it
+/// is unsigned), as AWS's regional endpoints serve them.
+pub(crate) fn regional(functions: &Functions) -> Functions {
+    match sluice_api::gateway::signed_region() {
+        Some(region) => functions.in_region(&region),
+        None => functions.clone(),
+    }
+}
+
+/// The functions of the region `named` lives in: a full ARN's, else the request's
+/// ([`regional`]).
+pub(crate) fn functions_of(functions: &Functions, named: &FunctionName) -> Functions {
+    match &named.region {
+        Some(_) => functions.of(named),
+        None => regional(functions),
+    }
+}
+
+/// `function`'s configuration with its unqualified ARN (`$LATEST` as created or updated), in
+/// the region of `functions`.
+fn configuration(functions: &Functions, function: &Function) -> FunctionConfiguration {
+    configuration_as(functions, function, None)
+}
+
+/// `function`'s configuration, its ARN qualified with `qualifier` when given (the version,
+/// `$LATEST`, or the alias that named it), in the region of `functions`.
+fn configuration_as(
+    functions: &Functions,
+    function: &Function,
+    qualifier: Option<&str>,
+) -> FunctionConfiguration {
+    let arn = match qualifier {
+        Some(q) => functions.scope().qualified_arn(&function.name, q),
+        None => functions.arn(&function.name),
+    };
+    FunctionConfiguration {
+        function_name: Some(function.name.clone()),
+        function_arn: Some(arn),
+        runtime: Some(function.runtime.clone()),
+        role: Some(function.role.clone()),
+        handler: function.handler.clone(),
+        code_size: Some(function.code_size as i64),
+        description: Some(function.description.clone()),
+        timeout: Some(function.timeout as i32),
+        memory_size: Some(function.memory_size as i32),
+        last_modified: Some(function.last_modified.clone()),
+        code_sha256: Some(function.code_sha256.clone()),
+        version: Some(function.version.clone()),
+        environment: Some(EnvironmentResponse {
+            variables: Some(function.environment.clone()),
+            error: None,
+        }),
+        tracing_config: Some(TracingConfigResponse {
+            mode: Some("PassThrough".into()),
+        }),
+        revision_id: Some(function.revision_id.clone()),
+        state: Some("Active".into()),
+        last_update_status: Some("Successful".into()),
+        package_type: Some("Zip".into()),
+        architectures: Some(vec!["x86_64".into()]),
+        ephemeral_storage: Some(EphemeralStorage { size: 512 }),
+        snap_start: Some(SnapStartResponse {
+            apply_on: Some("None".into()),
+            optimization_status: Some("Off".into()),
+        }),
+        logging_config: Some(LoggingConfig {
+            log_format: Some("Text".into()),
+            log_group: Some(format!("/aws/lambda/{}", function.name)),
+            ..LoggingConfig::default()
+        }),
+        ..FunctionConfiguration::default()
+    }
+}
+
+fn alias_configuration(functions: &Functions, name: &str, alias: &Alias) -> AliasConfiguration {
+    AliasConfiguration {
+        alias_arn: Some(functions.alias_arn(name, &alias.name)),
+        name: Some(alias.name.clone()),
+        function_version: Some(alias.function_version.clone()),
+        description: Some(alias.description.clone()),
+        routing_config: (!alias.routing.is_empty()).then(|| AliasRoutingConfiguration {
+            additional_version_weights: Some(alias.routing.clone()),
+        }),
+        revision_id: Some(alias.revision_id.clone()),
+    }
+}
+
+/// ListFunctions with `FunctionVersion=ALL`: every version of every function of the region of
+/// `functions`, under qualified ARNs (the marker is the last one's).
+fn list_all_versions(functions: &Functions, input: &ListFunctionsRequest) -> ListFunctionsResponse {
+    let all: Vec<Function> = functions
+        .list()
+        .iter()
+        .flat_map(|f| functions.versions(&f.name).unwrap_or_default())
+        .collect();
+    let arn = |f: &Function| functions.scope().qualified_arn(&f.name, &f.version);
+    let (page, next_marker) = page(all, input.marker.as_deref(), input.max_items, arn);
+    ListFunctionsResponse {
+        functions: Some(
+            page.iter()
+                .map(|f| configuration_as(functions, f, Some(&f.version)))
+                .collect(),
+        ),
+        next_marker,
+    }
+}
+
+/// An event invoke config as AWS shows it: the qualified ARN, `LastModified` in epoch
+/// seconds, the settings that were set, and both destination members (empty when unset).
+fn event_invoke_config(
+    functions: &Functions,
+    name: &str,
+    qualifier: &str,
+    config: &EventInvokeConfig,
+) -> FunctionEventInvokeConfig {
+    FunctionEventInvokeConfig {
+        last_modified: Some(config.last_modified_ms as f64 / 1000.0),
+        function_arn: Some(functions.scope().qualified_arn(name, qualifier)),
+        maximum_retry_attempts: config.maximum_retry_attempts.map(|n| n as i32),
+        maximum_event_age_in_seconds: config.maximum_event_age_in_seconds.map(|n| n as i32),
+        destination_config: Some(DestinationConfig {
+            on_success: Some(OnSuccess {
+                destination: config.on_success.clone(),
+            }),
+            on_failure: Some(OnFailure {
+                destination: config.on_failure.clone(),
+            }),
+        }),
+    }
+}
+
+/// Publishes a version of `name` off the async runtime (it writes and fsyncs).
+async fn publish(
+    functions: Functions,
+    name: String,
+    description: Option<String>,
+    code_sha256: Option<String>,
+    revision_id: Option<String>,
+) -> Result<Function, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        functions.publish_version(
+            &name,
+            description.as_deref(),
+            code_sha256.as_deref(),
+            revision_id.as_deref(),
+        )
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("publish: {e}")))?
+    .map_err(api_error)
+}
+
 /// The path of Sluice's route that serves a version's deployment package
-/// (`GET /sluice/functions/{name}/code?version=N`, `$LATEST` percent-encoded).
-pub fn code_location_path(name: &str, version: &str) -> String {
+/// (`GET /sluice/functions/{name}/code?version=N&region=R`, `$LATEST` percent-encoded).
+pub fn code_location_path(region: &str, name: &str, version: &str) -> String {
     let version = version.replace('$', "%24");
-    format!("/sluice/functions/{name}/code?version={version}")
+    format!("/sluice/functions/{name}/code?version={version}&region={region}")
 }
 
 /// One page of `items` (in order) of at most `max_items` (`PAGE_SIZE` by default) after the
@@ -367,7 +398,7 @@ impl Lambda for LambdaBackend {
         &self,
         input: CreateFunctionRequest,
     ) -> Result<FunctionConfiguration, ApiError> {
-        let (name, qualifier) = self.name(&input.function_name)?;
+        let (functions, name, qualifier) = self.name(&input.function_name)?;
         if qualifier.is_some() {
             return Err(ApiError::new(
                 "InvalidParameterValueException",
@@ -395,42 +426,45 @@ impl Lambda for LambdaBackend {
             memory_size: input.memory_size.map(i64::from),
             environment: environment(input.environment.as_ref()),
         };
-        let functions = self.functions.clone();
+        let region = functions.clone();
         let publish = input.publish == Some(true);
         let function = tokio::task::spawn_blocking(move || {
-            let function = functions.create(&name, &settings, &zip)?;
+            let function = region.create(&name, &settings, &zip)?;
             if publish {
                 // As AWS answers: version 1, with the function's unqualified ARN.
-                return functions.publish_version(&name, None, None, None);
+                return region.publish_version(&name, None, None, None);
             }
             Ok(function)
         })
         .await
         .map_err(|e| ApiError::internal(format!("create: {e}")))?
         .map_err(api_error)?;
-        Ok(self.configuration(&function))
+        Ok(configuration(&functions, &function))
     }
 
     async fn get_function(
         &self,
         input: GetFunctionRequest,
     ) -> Result<GetFunctionResponse, ApiError> {
-        let (function, qualifier) =
+        let (functions, function, qualifier) =
             self.function(&input.function_name, input.qualifier.as_deref())?;
         // Where AWS gives a presigned S3 URL: Sluice's own route for the version's package,
         // through the address the caller used (a request without a Host gets the path alone).
         let location = format!(
             "{}{}",
             request_endpoint().unwrap_or_default(),
-            code_location_path(&function.name, &function.version)
+            code_location_path(functions.region(), &function.name, &function.version)
         );
-        let reserved = self
-            .functions
+        let reserved = functions
             .get(&function.name)
             .map_err(api_error)?
             .reserved_concurrency;
         Ok(GetFunctionResponse {
-            configuration: Some(self.configuration_as(&function, qualifier.as_deref())),
+            configuration: Some(configuration_as(
+                &functions,
+                &function,
+                qualifier.as_deref(),
+            )),
             code: Some(FunctionCodeLocation {
                 repository_type: Some("S3".into()),
                 location: Some(location),
@@ -447,9 +481,13 @@ impl Lambda for LambdaBackend {
         &self,
         input: GetFunctionConfigurationRequest,
     ) -> Result<FunctionConfiguration, ApiError> {
-        let (function, qualifier) =
+        let (functions, function, qualifier) =
             self.function(&input.function_name, input.qualifier.as_deref())?;
-        Ok(self.configuration_as(&function, qualifier.as_deref()))
+        Ok(configuration_as(
+            &functions,
+            &function,
+            qualifier.as_deref(),
+        ))
     }
 
     async fn list_functions(
@@ -458,7 +496,7 @@ impl Lambda for LambdaBackend {
     ) -> Result<ListFunctionsResponse, ApiError> {
         match input.function_version.as_deref() {
             None => {}
-            Some("ALL") => return Ok(self.list_all_versions(&input)),
+            Some("ALL") => return Ok(list_all_versions(&self.regional(), &input)),
             Some(other) => {
                 return Err(ApiError::validation(format!(
                     "1 validation error detected: Value '{other}' at 'functionVersion' failed \
@@ -469,7 +507,8 @@ impl Lambda for LambdaBackend {
         let size = input
             .max_items
             .map_or(PAGE_SIZE, |n| (n.max(1) as usize).min(PAGE_SIZE));
-        let all = self.functions.list();
+        let functions = self.regional();
+        let all = functions.list();
         // The marker is the last name of the previous page (names are listed in order).
         let start = match &input.marker {
             Some(marker) => all.partition_point(|f| f.name.as_str() <= marker.as_str()),
@@ -480,7 +519,7 @@ impl Lambda for LambdaBackend {
             .then(|| page.last().map(|f| f.name.clone()))
             .flatten();
         Ok(ListFunctionsResponse {
-            functions: Some(page.iter().map(|f| self.configuration(f)).collect()),
+            functions: Some(page.iter().map(|f| configuration(&functions, f)).collect()),
             next_marker,
         })
     }
@@ -489,8 +528,8 @@ impl Lambda for LambdaBackend {
         &self,
         input: DeleteFunctionRequest,
     ) -> Result<DeleteFunctionResponse, ApiError> {
-        let (name, qualifier) = self.qualified(&input.function_name, input.qualifier.as_deref())?;
-        let functions = self.functions.clone();
+        let (functions, name, qualifier) =
+            self.qualified(&input.function_name, input.qualifier.as_deref())?;
         tokio::task::spawn_blocking(move || match qualifier {
             Some(q) => functions.delete_version(&name, &q),
             None => functions.delete(&name),
@@ -508,7 +547,7 @@ impl Lambda for LambdaBackend {
         &self,
         input: UpdateFunctionCodeRequest,
     ) -> Result<FunctionConfiguration, ApiError> {
-        let function = self.latest(&input.function_name)?;
+        let (functions, function) = self.latest(&input.function_name)?;
         if input
             .revision_id
             .as_ref()
@@ -523,14 +562,14 @@ impl Lambda for LambdaBackend {
         )?;
         if input.dry_run == Some(true) {
             sluice_functions::archive::check_zipped_size(zip.len() as u64).map_err(api_error)?;
-            return Ok(self.configuration(&function));
+            return Ok(configuration(&functions, &function));
         }
-        let functions = self.functions.clone();
+        let region = functions.clone();
         let publish = input.publish == Some(true);
         let function = tokio::task::spawn_blocking(move || {
-            let function = functions.update_code(&function.name, &zip)?;
+            let function = region.update_code(&function.name, &zip)?;
             if publish {
-                return functions.publish_version(&function.name, None, None, None);
+                return region.publish_version(&function.name, None, None, None);
             }
             Ok(function)
         })
@@ -539,14 +578,14 @@ impl Lambda for LambdaBackend {
         .map_err(api_error)?;
         // Published: the version, with its qualified ARN (as AWS answers).
         let qualifier = publish.then_some(function.version.as_str());
-        Ok(self.configuration_as(&function, qualifier))
+        Ok(configuration_as(&functions, &function, qualifier))
     }
 
     async fn update_function_configuration(
         &self,
         input: UpdateFunctionConfigurationRequest,
     ) -> Result<FunctionConfiguration, ApiError> {
-        let function = self.latest(&input.function_name)?;
+        let (functions, function) = self.latest(&input.function_name)?;
         if input
             .revision_id
             .as_ref()
@@ -563,15 +602,15 @@ impl Lambda for LambdaBackend {
             memory_size: input.memory_size.map(i64::from),
             environment: environment(input.environment.as_ref()),
         };
-        let function = self
-            .functions
+        let function = functions
             .update_configuration(&function.name, &settings)
             .map_err(api_error)?;
-        Ok(self.configuration(&function))
+        Ok(configuration(&functions, &function))
     }
 
     async fn invoke(&self, input: InvocationRequest) -> Result<InvocationResponse, ApiError> {
-        let (name, qualifier) = self.qualified(&input.function_name, input.qualifier.as_deref())?;
+        let (functions, name, qualifier) =
+            self.qualified(&input.function_name, input.qualifier.as_deref())?;
         let payload = input.payload.unwrap_or_default();
         let options = InvokeOptions {
             qualifier,
@@ -585,7 +624,7 @@ impl Lambda for LambdaBackend {
             .unwrap_or("RequestResponse")
         {
             "DryRun" => {
-                self.functions
+                functions
                     .check_invocable(&name, options.qualifier.as_deref())
                     .map_err(api_error)?;
                 Ok(InvocationResponse {
@@ -594,7 +633,7 @@ impl Lambda for LambdaBackend {
                 })
             }
             "Event" => {
-                self.functions
+                functions
                     .invoke_event(&name, payload, options)
                     .await
                     .map_err(api_error)?;
@@ -604,13 +643,12 @@ impl Lambda for LambdaBackend {
                 })
             }
             _ => {
-                let invoked = self
-                    .functions
+                let invoked = functions
                     .invoke(&name, payload, options)
                     .await
                     .map_err(api_error)?;
                 let log_result = tail.then(|| {
-                    let logs = self.functions.logs(&name, &invoked.request_id);
+                    let logs = functions.logs(&name, &invoked.request_id);
                     // The last 4 KB, as AWS.
                     let start = logs.len().saturating_sub(4096);
                     let start = (start..logs.len())
@@ -634,7 +672,7 @@ impl Lambda for LambdaBackend {
         &self,
         input: PutFunctionConcurrencyRequest,
     ) -> Result<Concurrency, ApiError> {
-        let function = self.latest(&input.function_name)?;
+        let (functions, function) = self.latest(&input.function_name)?;
         let reserved = u32::try_from(input.reserved_concurrent_executions).map_err(|_| {
             ApiError::validation(format!(
                 "1 validation error detected: Value '{}' at 'reservedConcurrentExecutions' \
@@ -642,8 +680,7 @@ impl Lambda for LambdaBackend {
                 input.reserved_concurrent_executions
             ))
         })?;
-        let function = self
-            .functions
+        let function = functions
             .set_reserved_concurrency(&function.name, Some(reserved))
             .map_err(api_error)?;
         Ok(Concurrency {
@@ -655,7 +692,7 @@ impl Lambda for LambdaBackend {
         &self,
         input: GetFunctionConcurrencyRequest,
     ) -> Result<GetFunctionConcurrencyResponse, ApiError> {
-        let function = self.latest(&input.function_name)?;
+        let (_, function) = self.latest(&input.function_name)?;
         Ok(GetFunctionConcurrencyResponse {
             reserved_concurrent_executions: function.reserved_concurrency.map(|n| n as i32),
         })
@@ -665,8 +702,8 @@ impl Lambda for LambdaBackend {
         &self,
         input: DeleteFunctionConcurrencyRequest,
     ) -> Result<(), ApiError> {
-        let function = self.latest(&input.function_name)?;
-        self.functions
+        let (functions, function) = self.latest(&input.function_name)?;
+        functions
             .set_reserved_concurrency(&function.name, None)
             .map_err(api_error)?;
         Ok(())
@@ -676,7 +713,7 @@ impl Lambda for LambdaBackend {
         &self,
         input: PublishVersionRequest,
     ) -> Result<FunctionConfiguration, ApiError> {
-        let name = self.unqualified(&input.function_name)?;
+        let (functions, name) = self.unqualified(&input.function_name)?;
         if let Some(to) = &input.publish_to {
             if sluice_api::lambda::model::FunctionVersionLatestPublished::from_name(to).is_none() {
                 return Err(ApiError::validation(format!(
@@ -689,23 +726,27 @@ impl Lambda for LambdaBackend {
                 "Sluice does not support PublishTo ($LATEST.PUBLISHED) yet",
             ));
         }
-        let version = self
-            .publish(
-                name,
-                input.description,
-                input.code_sha256,
-                input.revision_id,
-            )
-            .await?;
-        Ok(self.configuration_as(&version, Some(&version.version)))
+        let version = publish(
+            functions.clone(),
+            name,
+            input.description,
+            input.code_sha256,
+            input.revision_id,
+        )
+        .await?;
+        Ok(configuration_as(
+            &functions,
+            &version,
+            Some(&version.version),
+        ))
     }
 
     async fn list_versions_by_function(
         &self,
         input: ListVersionsByFunctionRequest,
     ) -> Result<ListVersionsByFunctionResponse, ApiError> {
-        let name = self.unqualified(&input.function_name)?;
-        let versions = self.functions.versions(&name).map_err(api_error)?;
+        let (functions, name) = self.unqualified(&input.function_name)?;
+        let versions = functions.versions(&name).map_err(api_error)?;
         let (page, next_marker) = page(
             versions,
             input.marker.as_deref(),
@@ -718,7 +759,7 @@ impl Lambda for LambdaBackend {
                 // What AWS leaves out of listings.
                 state: None,
                 last_update_status: None,
-                ..self.configuration_as(f, Some(&f.version))
+                ..configuration_as(&functions, f, Some(&f.version))
             })
             .collect();
         Ok(ListVersionsByFunctionResponse {
@@ -731,13 +772,12 @@ impl Lambda for LambdaBackend {
         &self,
         input: CreateAliasRequest,
     ) -> Result<AliasConfiguration, ApiError> {
-        let name = self.unqualified(&input.function_name)?;
+        let (functions, name) = self.unqualified(&input.function_name)?;
         let routing = input
             .routing_config
             .as_ref()
             .and_then(|r| r.additional_version_weights.as_ref());
-        let alias = self
-            .functions
+        let alias = functions
             .create_alias(
                 &name,
                 &input.name,
@@ -746,23 +786,20 @@ impl Lambda for LambdaBackend {
                 routing,
             )
             .map_err(api_error)?;
-        Ok(self.alias_configuration(&name, &alias))
+        Ok(alias_configuration(&functions, &name, &alias))
     }
 
     async fn get_alias(&self, input: GetAliasRequest) -> Result<AliasConfiguration, ApiError> {
-        let name = self.unqualified(&input.function_name)?;
-        let alias = self
-            .functions
-            .get_alias(&name, &input.name)
-            .map_err(api_error)?;
-        Ok(self.alias_configuration(&name, &alias))
+        let (functions, name) = self.unqualified(&input.function_name)?;
+        let alias = functions.get_alias(&name, &input.name).map_err(api_error)?;
+        Ok(alias_configuration(&functions, &name, &alias))
     }
 
     async fn update_alias(
         &self,
         input: UpdateAliasRequest,
     ) -> Result<AliasConfiguration, ApiError> {
-        let name = self.unqualified(&input.function_name)?;
+        let (functions, name) = self.unqualified(&input.function_name)?;
         let update = AliasUpdate {
             function_version: input.function_version,
             description: input.description,
@@ -772,16 +809,15 @@ impl Lambda for LambdaBackend {
                 .map(|r| r.additional_version_weights.unwrap_or_default()),
             revision_id: input.revision_id,
         };
-        let alias = self
-            .functions
+        let alias = functions
             .update_alias(&name, &input.name, &update)
             .map_err(api_error)?;
-        Ok(self.alias_configuration(&name, &alias))
+        Ok(alias_configuration(&functions, &name, &alias))
     }
 
     async fn delete_alias(&self, input: DeleteAliasRequest) -> Result<(), ApiError> {
-        let name = self.unqualified(&input.function_name)?;
-        self.functions
+        let (functions, name) = self.unqualified(&input.function_name)?;
+        functions
             .delete_alias(&name, &input.name)
             .map_err(api_error)
     }
@@ -790,9 +826,8 @@ impl Lambda for LambdaBackend {
         &self,
         input: ListAliasesRequest,
     ) -> Result<ListAliasesResponse, ApiError> {
-        let name = self.unqualified(&input.function_name)?;
-        let aliases = self
-            .functions
+        let (functions, name) = self.unqualified(&input.function_name)?;
+        let aliases = functions
             .aliases(&name, input.function_version.as_deref())
             .map_err(api_error)?;
         let (page, next_marker) = page(
@@ -805,7 +840,7 @@ impl Lambda for LambdaBackend {
             next_marker,
             aliases: Some(
                 page.iter()
-                    .map(|a| self.alias_configuration(&name, a))
+                    .map(|a| alias_configuration(&functions, &name, a))
                     .collect(),
             ),
         })
@@ -851,20 +886,20 @@ impl Lambda for LambdaBackend {
         &self,
         input: GetFunctionEventInvokeConfigRequest,
     ) -> Result<FunctionEventInvokeConfig, ApiError> {
-        let (name, qualifier) = self.qualified(&input.function_name, input.qualifier.as_deref())?;
-        let (qualifier, config) = self
-            .functions
+        let (functions, name, qualifier) =
+            self.qualified(&input.function_name, input.qualifier.as_deref())?;
+        let (qualifier, config) = functions
             .event_invoke_config(&name, qualifier.as_deref())
             .map_err(api_error)?;
-        Ok(self.event_invoke_config(&name, &qualifier, &config))
+        Ok(event_invoke_config(&functions, &name, &qualifier, &config))
     }
 
     async fn delete_function_event_invoke_config(
         &self,
         input: DeleteFunctionEventInvokeConfigRequest,
     ) -> Result<(), ApiError> {
-        let (name, qualifier) = self.qualified(&input.function_name, input.qualifier.as_deref())?;
-        let functions = self.functions.clone();
+        let (functions, name, qualifier) =
+            self.qualified(&input.function_name, input.qualifier.as_deref())?;
         tokio::task::spawn_blocking(move || {
             functions.delete_event_invoke_config(&name, qualifier.as_deref())
         })
@@ -877,11 +912,8 @@ impl Lambda for LambdaBackend {
         &self,
         input: ListFunctionEventInvokeConfigsRequest,
     ) -> Result<ListFunctionEventInvokeConfigsResponse, ApiError> {
-        let name = self.unqualified(&input.function_name)?;
-        let configs = self
-            .functions
-            .event_invoke_configs(&name)
-            .map_err(api_error)?;
+        let (functions, name) = self.unqualified(&input.function_name)?;
+        let configs = functions.event_invoke_configs(&name).map_err(api_error)?;
         let (page, next_marker) = page(
             configs,
             input.marker.as_deref(),
@@ -891,7 +923,9 @@ impl Lambda for LambdaBackend {
         Ok(ListFunctionEventInvokeConfigsResponse {
             function_event_invoke_configs: Some(
                 page.iter()
-                    .map(|(qualifier, config)| self.event_invoke_config(&name, qualifier, config))
+                    .map(|(qualifier, config)| {
+                        event_invoke_config(&functions, &name, qualifier, config)
+                    })
                     .collect(),
             ),
             next_marker,
@@ -948,22 +982,22 @@ impl LambdaBackend {
         change: EventInvokeConfigChange,
         update: bool,
     ) -> Result<FunctionEventInvokeConfig, ApiError> {
-        let (name, qualifier) = self.qualified(function_name, qualifier)?;
-        let functions = self.functions.clone();
+        let (functions, name, qualifier) = self.qualified(function_name, qualifier)?;
+        let region = functions.clone();
         let target = name.clone();
         // Off the async runtime: the configs are written and fsynced.
         let (qualifier, config) = tokio::task::spawn_blocking(move || {
             let qualifier = qualifier.as_deref();
             if update {
-                functions.update_event_invoke_config(&target, qualifier, &change)
+                region.update_event_invoke_config(&target, qualifier, &change)
             } else {
-                functions.put_event_invoke_config(&target, qualifier, &change)
+                region.put_event_invoke_config(&target, qualifier, &change)
             }
         })
         .await
         .map_err(|e| ApiError::internal(format!("event invoke config: {e}")))?
         .map_err(api_error)?;
-        Ok(self.event_invoke_config(&name, &qualifier, &config))
+        Ok(event_invoke_config(&functions, &name, &qualifier, &config))
     }
 }
 
@@ -978,6 +1012,162 @@ fn precondition_failed() -> ApiError {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use serde_json::json;
+    use sluice_api::gateway::signed_for;
+
+    fn backend(name: &str) -> (LambdaBackend, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("sluice-lambda-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let functions = Functions::open(
+            &dir,
+            sluice_functions::Options::default(),
+            sluice_functions::Scope::new("us-east-1", "000000000000"),
+        )
+        .unwrap();
+        (LambdaBackend::new(functions), dir)
+    }
+
+    fn create_request(dir: &std::path::Path, name: &str) -> CreateFunctionRequest {
+        let code = dir.join("code");
+        std::fs::create_dir_all(&code).unwrap();
+        std::fs::write(code.join("h.py"), "def handler(e, c): return e\n").unwrap();
+        let zip = sluice_functions::archive::pack(&code).unwrap();
+        serde_json::from_value(json!({
+            "FunctionName": name,
+            "Runtime": "python3.12",
+            "Handler": "h.handler",
+            "Role": "arn:aws:iam::000000000000:role/r",
+            "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip)},
+        }))
+        .unwrap()
+    }
+
+    fn names(listed: &ListFunctionsResponse) -> Vec<(String, String)> {
+        listed
+            .functions
+            .iter()
+            .flatten()
+            .map(|f| {
+                (
+                    f.function_name.clone().unwrap(),
+                    f.function_arn.clone().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn each_request_acts_in_the_region_it_was_signed_for() {
+        let (lambda, dir) = backend("regions");
+        // Unsigned: the configured region.
+        let home = lambda
+            .create_function(create_request(&dir, "f"))
+            .await
+            .unwrap();
+        assert_eq!(
+            home.function_arn.as_deref(),
+            Some("arn:aws:lambda:us-east-1:000000000000:function:f")
+        );
+        let china = signed_for(
+            "cn-northwest-1".into(),
+            lambda.create_function(create_request(&dir, "f")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            china.function_arn.as_deref(),
+            Some("arn:aws-cn:lambda:cn-northwest-1:000000000000:function:f")
+        );
+        let west = "us-west-2".to_owned();
+        let listed = signed_for(
+            west.clone(),
+            lambda.list_functions(ListFunctionsRequest::default()),
+        )
+        .await
+        .unwrap();
+        assert!(names(&listed).is_empty());
+        let listed = signed_for(
+            "cn-northwest-1".into(),
+            lambda.list_functions(ListFunctionsRequest::default()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            names(&listed),
+            [(
+                "f".to_owned(),
+                "arn:aws-cn:lambda:cn-northwest-1:000000000000:function:f".to_owned()
+            )]
+        );
+        // Not here: AWS's message names the function in the request's region.
+        let get = |name: &str| GetFunctionConfigurationRequest {
+            function_name: name.into(),
+            ..GetFunctionConfigurationRequest::default()
+        };
+        let error = signed_for(west.clone(), lambda.get_function_configuration(get("f")))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind, "ResourceNotFoundException");
+        assert_eq!(
+            error.message,
+            "Function not found: arn:aws:lambda:us-west-2:000000000000:function:f"
+        );
+        // A full ARN names its own region, whichever the request was signed for.
+        let found = signed_for(
+            west.clone(),
+            lambda.get_function_configuration(get(
+                "arn:aws-cn:lambda:cn-northwest-1:000000000000:function:f",
+            )),
+        )
+        .await
+        .unwrap();
+        assert_eq!(found.function_arn, china.function_arn);
+        // Aliases and packages live in the function's region.
+        let alias = signed_for(
+            "cn-northwest-1".into(),
+            lambda.create_alias(CreateAliasRequest {
+                function_name: "f".into(),
+                name: "live".into(),
+                function_version: "$LATEST".into(),
+                ..CreateAliasRequest::default()
+            }),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            alias.alias_arn.as_deref(),
+            Some("arn:aws-cn:lambda:cn-northwest-1:000000000000:function:f:live")
+        );
+        let got = signed_for(
+            "cn-northwest-1".into(),
+            lambda.get_function(GetFunctionRequest {
+                function_name: "f".into(),
+                ..GetFunctionRequest::default()
+            }),
+        )
+        .await
+        .unwrap();
+        let location = got.code.unwrap().location.unwrap();
+        assert!(location.ends_with("&region=cn-northwest-1"), "{location}");
+        // Deleting one region's function leaves its namesakes.
+        signed_for(
+            "cn-northwest-1".into(),
+            lambda.delete_function(DeleteFunctionRequest {
+                function_name: "f".into(),
+                ..DeleteFunctionRequest::default()
+            }),
+        )
+        .await
+        .unwrap();
+        let listed = lambda
+            .list_functions(ListFunctionsRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(names(&listed).len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn sluice_functions_knows_every_runtime_of_the_model() {
         let model: Vec<&str> = sluice_api::lambda::model::Runtime::ALL

@@ -26,7 +26,7 @@ use sluice_api::lambda::model::{
     ProvisionedPollerConfig, ScalingConfig, UpdateEventSourceMappingRequest,
 };
 use sluice_broker::Broker;
-use sluice_functions::{Functions, LATEST, LambdaArns as _};
+use sluice_functions::{FunctionName, Functions, LATEST, LambdaArns as _};
 use sluice_patterns::{Dialect, Pattern};
 use sluice_store::{ResourceRecord, Store, Write};
 
@@ -108,6 +108,16 @@ impl Config {
 
     fn fifo(&self) -> bool {
         self.queue_name().ends_with(".fifo")
+    }
+
+    /// The region of the function, its ARN's.
+    fn function_region(&self) -> &str {
+        self.function_arn.split(':').nth(3).unwrap_or_default()
+    }
+
+    /// The functions of the function's region.
+    fn functions(&self, functions: &Functions) -> Functions {
+        functions.in_region(self.function_region())
     }
 }
 
@@ -354,25 +364,26 @@ impl Mappings {
     }
 
     /// The function `input` names (name, partial or full ARN, with a qualifier): its name,
-    /// qualifier and the ARN the mapping reports (the qualifier kept).
+    /// qualifier and the ARN the mapping reports (the qualifier kept), in its region.
     fn function(&self, input: &str) -> Result<(String, Option<String>, String), ApiError> {
-        let Some((name, qualifier)) = sluice_functions::parse_function_name(input) else {
+        let Some(named) = FunctionName::parse(input) else {
             return Err(invalid("Function does not exist"));
         };
-        if self.inner.functions.get(&name).is_err() {
+        let functions = crate::lambda::functions_of(&self.inner.functions, &named);
+        let FunctionName {
+            name, qualifier, ..
+        } = named;
+        if functions.get(&name).is_err() {
             return Err(invalid("Function does not exist"));
         }
         let arn = match &qualifier {
             Some(q) => {
                 if q != LATEST {
-                    self.inner
-                        .functions
-                        .resolve(&name, Some(q))
-                        .map_err(function_error)?;
+                    functions.resolve(&name, Some(q)).map_err(function_error)?;
                 }
-                self.inner.functions.scope().qualified_arn(&name, q)
+                functions.scope().qualified_arn(&name, q)
             }
-            None => self.inner.functions.arn(&name),
+            None => functions.arn(&name),
         };
         Ok((name, qualifier, arn))
     }
@@ -396,9 +407,9 @@ impl Mappings {
             batch_size: Some(config.batch_size as i32),
             maximum_batching_window_in_seconds: Some(config.window_seconds as i32),
             event_source_arn: Some(config.event_source_arn.clone()),
+            // In its function's region, where it was created.
             event_source_mapping_arn: Some(
-                self.inner
-                    .scope
+                Scope::new(config.function_region(), self.inner.scope.account.clone())
                     .arn("lambda", &format!("event-source-mapping:{}", config.uuid)),
             ),
             function_arn: Some(config.function_arn.clone()),
@@ -886,10 +897,14 @@ impl Mappings {
         input: &ListEventSourceMappingsRequest,
     ) -> Result<ListEventSourceMappingsResponse, ApiError> {
         let function = match &input.function_name {
-            Some(given) => Some(
-                sluice_functions::parse_function_name(given)
-                    .ok_or_else(|| invalid(format!("Invalid function name: {given}")))?,
-            ),
+            Some(given) => {
+                let named = FunctionName::parse(given)
+                    .ok_or_else(|| invalid(format!("Invalid function name: {given}")))?;
+                let region = crate::lambda::functions_of(&self.inner.functions, &named)
+                    .region()
+                    .to_owned();
+                Some((region, named.name, named.qualifier))
+            }
             None => None,
         };
         let all: Vec<(Arc<Config>, &'static str)> = self
@@ -904,8 +919,9 @@ impl Mappings {
                     .is_none_or(|arn| *arn == c.event_source_arn)
             })
             .filter(|(c, _)| {
-                function.as_ref().is_none_or(|(name, qualifier)| {
+                function.as_ref().is_none_or(|(region, name, qualifier)| {
                     *name == c.function_name
+                        && region == c.function_region()
                         && qualifier
                             .as_ref()
                             .is_none_or(|q| Some(q) == c.qualifier.as_ref())

@@ -44,8 +44,8 @@ pub(super) fn start(inner: &Arc<Inner>, mapping: &Arc<Mapping>) {
 /// The most pollers (and concurrent invocations) of the mapping.
 fn limit(inner: &Inner, config: &Config) -> usize {
     let limit = config.maximum_concurrency.unwrap_or_else(|| {
-        inner
-            .functions
+        config
+            .functions(&inner.functions)
             .get(&config.function_name)
             .ok()
             .and_then(|f| f.reserved_concurrency)
@@ -342,8 +342,8 @@ async fn process(
         let started = std::time::Instant::now();
         let now = mapping.invoking.fetch_add(1, Ordering::AcqRel) + 1;
         mapping.peak_invoking.fetch_max(now, Ordering::Relaxed);
-        let result = inner
-            .functions
+        let result = config
+            .functions(&inner.functions)
             .invoke(
                 &config.function_name,
                 payload,

@@ -298,16 +298,15 @@ async fn invoke(
     shard: u32,
     records: &[ReadRecord],
 ) -> Outcome {
-    let role = inner
-        .functions
+    let functions = config.functions(&inner.functions);
+    let role = functions
         .get(&config.function_name)
         .map(|f| f.role)
         .unwrap_or_default();
     let payload = Bytes::from(event(inner, config, shard, &role, records).to_string());
     let now = mapping.invoking.fetch_add(1, Ordering::AcqRel) + 1;
     mapping.peak_invoking.fetch_max(now, Ordering::Relaxed);
-    let result = inner
-        .functions
+    let result = functions
         .invoke(
             &config.function_name,
             payload,

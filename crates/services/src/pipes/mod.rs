@@ -34,7 +34,7 @@ use sluice_broker::Broker;
 use sluice_functions::Functions;
 use sluice_patterns::{Dialect, Pattern};
 use sluice_store::{ResourceRecord, Store, Write};
-use sluice_types::{Arn, Scope};
+use sluice_types::Scope;
 use tokio::sync::watch;
 
 use self::template::Template;
@@ -97,7 +97,9 @@ impl Definition {
 /// A Lambda function or a state machine a pipe calls.
 #[derive(Debug, Clone, PartialEq)]
 enum Callee {
+    /// A function of the ARN's region.
     Function {
+        region: String,
         name: String,
         qualifier: Option<String>,
     },
@@ -109,8 +111,9 @@ enum Callee {
 /// Where a pipe delivers.
 #[derive(Debug, Clone, PartialEq)]
 enum Target {
-    /// A function, synchronously or as an event (FIRE_AND_FORGET).
+    /// A function (of the ARN's region), synchronously or as an event (FIRE_AND_FORGET).
     Function {
+        region: String,
         name: String,
         qualifier: Option<String>,
         fire_and_forget: bool,
@@ -257,28 +260,55 @@ fn internal(error: impl std::fmt::Display) -> ApiError {
     ApiError::new("InternalException", error.to_string()).with_status(500)
 }
 
-fn callee(arn: &str, role: &str) -> Result<Callee, ApiError> {
-    let Ok(parsed) = Arn::parse(arn) else {
-        return Err(validation(format!("{role} {arn} is not a valid ARN.")));
+/// An ARN's service and resource (`arn:<partition>:<service>:<region>:<account>:<resource>`).
+fn arn_parts(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_), Some(service), Some(_), Some(_), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
     };
-    match parsed.service {
-        "lambda" => {
-            let function = parsed
-                .function()
+    (!service.is_empty() && !resource.is_empty()).then_some((service, resource))
+}
+
+/// The function `function:<name>[:<qualifier>]` names.
+fn function_of(resource: &str) -> Option<(String, Option<String>)> {
+    let rest = resource.strip_prefix("function:")?;
+    let (name, qualifier) = match rest.split_once(':') {
+        Some((name, qualifier)) => (name, Some(qualifier.to_owned())),
+        None => (rest, None),
+    };
+    (!name.is_empty()).then(|| (name.to_owned(), qualifier))
+}
+
+fn callee(arn: &str, role: &str) -> Result<Callee, ApiError> {
+    match arn_parts(arn) {
+        Some(("lambda", resource)) => {
+            let (name, qualifier) = function_of(resource)
                 .ok_or_else(|| validation(format!("{role} {arn} is not a Lambda function ARN.")))?;
+            let region = arn.split(':').nth(3).unwrap_or_default().to_owned();
             Ok(Callee::Function {
-                name: function.name.to_owned(),
-                qualifier: function.qualifier.map(str::to_owned),
+                region,
+                name,
+                qualifier,
             })
         }
-        "states" if parsed.resource.starts_with("stateMachine:") => Ok(Callee::StateMachine {
-            arn: arn.to_owned(),
-        }),
-        service => Err(validation(format!(
+        Some(("states", resource)) if resource.starts_with("stateMachine:") => {
+            Ok(Callee::StateMachine {
+                arn: arn.to_owned(),
+            })
+        }
+        Some((service, _)) => Err(validation(format!(
             "{role} {arn} is not supported: Sluice's pipes call Lambda functions and Step \
              Functions state machines (the {} type is {service}).",
             role.to_ascii_lowercase()
         ))),
+        None => Err(validation(format!("{role} {arn} is not a valid ARN."))),
     }
 }
 
@@ -328,16 +358,16 @@ fn filters(criteria: Option<&FilterCriteria>) -> Result<Vec<Pattern>, ApiError> 
 
 /// Compiles `definition` (its syntax and the rules that need no other service).
 fn compile(definition: &Definition) -> Result<Plan, ApiError> {
-    let queue = match Arn::parse(&definition.source) {
-        Ok(arn) if arn.service == "sqs" && !arn.resource.contains(':') => arn.resource.to_owned(),
-        Ok(arn) => {
+    let queue = match arn_parts(&definition.source) {
+        Some(("sqs", name)) if !name.contains(':') => name.to_owned(),
+        Some((service, _)) => {
             return Err(validation(format!(
                 "Source {} is not supported: Sluice's pipes read from SQS queues only (the \
-                 source type is {}).",
-                definition.source, arn.service
+                 source type is {service}).",
+                definition.source
             )));
         }
-        Err(_) => {
+        None => {
             return Err(validation(format!(
                 "Source {} is not a valid ARN.",
                 definition.source
@@ -399,29 +429,31 @@ fn compile(definition: &Definition) -> Result<Plan, ApiError> {
         parameters.input_template.as_deref(),
         "TargetParameters.InputTemplate",
     )?;
-    let target = match Arn::parse(&definition.target) {
-        Ok(arn) if matches!(arn.service, "lambda" | "states") => {
-            match callee(&definition.target, "Target")? {
-                Callee::Function { name, qualifier } => Target::Function {
-                    name,
-                    qualifier,
-                    fire_and_forget: parameters
-                        .lambda_function_parameters
-                        .and_then(|p| p.invocation_type)
-                        == Some(PipeTargetInvocationType::FireAndForget),
-                },
-                Callee::StateMachine { arn } => Target::StateMachine {
-                    arn,
-                    sync: parameters
-                        .step_function_state_machine_parameters
-                        .and_then(|p| p.invocation_type)
-                        .unwrap_or(PipeTargetInvocationType::RequestResponse)
-                        == PipeTargetInvocationType::RequestResponse,
-                },
-            }
-        }
-        Ok(arn) if arn.service == "sqs" && !arn.resource.contains(':') => {
-            let name = arn.resource;
+    let target = match arn_parts(&definition.target) {
+        Some(("lambda", _)) | Some(("states", _)) => match callee(&definition.target, "Target")? {
+            Callee::Function {
+                region,
+                name,
+                qualifier,
+            } => Target::Function {
+                region,
+                name,
+                qualifier,
+                fire_and_forget: parameters
+                    .lambda_function_parameters
+                    .and_then(|p| p.invocation_type)
+                    == Some(PipeTargetInvocationType::FireAndForget),
+            },
+            Callee::StateMachine { arn } => Target::StateMachine {
+                arn,
+                sync: parameters
+                    .step_function_state_machine_parameters
+                    .and_then(|p| p.invocation_type)
+                    .unwrap_or(PipeTargetInvocationType::RequestResponse)
+                    == PipeTargetInvocationType::RequestResponse,
+            },
+        },
+        Some(("sqs", name)) if !name.contains(':') => {
             let fifo = name.ends_with(".fifo");
             let sqs = parameters.sqs_queue_parameters.unwrap_or_default();
             if fifo && sqs.message_group_id.is_none() {
@@ -430,25 +462,26 @@ fn compile(definition: &Definition) -> Result<Plan, ApiError> {
                      FIFO queue target.",
                 ));
             }
+            let account = definition.target.split(':').nth(4).unwrap_or_default();
             Target::Queue {
-                url: format!("http://sluice/{}/{name}", arn.account),
+                url: format!("http://sluice/{account}/{name}"),
                 fifo,
                 group_id: sqs.message_group_id,
                 deduplication_id: sqs.message_deduplication_id,
             }
         }
-        Ok(arn) if arn.service == "sns" => Target::Topic {
+        Some(("sns", _)) => Target::Topic {
             arn: definition.target.clone(),
         },
-        Ok(arn) => {
+        Some((service, _)) => {
             return Err(validation(format!(
                 "Target {} is not supported: Sluice's pipes deliver to Lambda functions, Step \
                  Functions state machines, SQS queues and SNS topics (the target type is \
-                 {}).",
-                definition.target, arn.service
+                 {service}).",
+                definition.target
             )));
         }
-        Err(_) => {
+        None => {
             return Err(validation(format!(
                 "Target {} is not a valid ARN.",
                 definition.target
@@ -593,9 +626,13 @@ impl PipesBackend {
         }
         match &plan.target {
             Target::Function {
-                name, qualifier, ..
+                region,
+                name,
+                qualifier,
+                ..
             } => {
                 let callee = Callee::Function {
+                    region: region.clone(),
                     name: name.clone(),
                     qualifier: qualifier.clone(),
                 };
@@ -608,7 +645,7 @@ impl PipesBackend {
                     .await?;
             }
             Target::Queue { .. } => {
-                let name = Arn::parse(&definition.target).map_or("", |arn| arn.last_segment());
+                let name = definition.target.rsplit(':').next().unwrap_or_default();
                 if self.inner.source.queue_arn(name).as_deref() != Some(&definition.target) {
                     return Err(validation(format!(
                         "Target {} does not exist.",
@@ -632,9 +669,14 @@ impl PipesBackend {
     /// `callee` exists; `sync` (a synchronous state machine): it is EXPRESS.
     async fn check_callee(&self, callee: &Callee, arn: &str, sync: bool) -> Result<(), ApiError> {
         match callee {
-            Callee::Function { name, qualifier } => {
+            Callee::Function {
+                region,
+                name,
+                qualifier,
+            } => {
                 self.inner
                     .functions
+                    .in_region(region)
                     .resolve(name, qualifier.as_deref())
                     .map_err(|_| validation(format!("Function {arn} does not exist.")))?;
             }
@@ -1102,6 +1144,7 @@ mod tests {
         assert_eq!(
             plan.target,
             Target::Function {
+                region: "us-east-1".into(),
                 name: "f".into(),
                 qualifier: Some("live".into()),
                 fire_and_forget: false

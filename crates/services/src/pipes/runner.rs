@@ -296,6 +296,7 @@ async fn run_batch(
         .collect();
     match &plan.target {
         Target::Function {
+            region,
             name,
             qualifier,
             fire_and_forget: true,
@@ -307,15 +308,20 @@ async fn run_batch(
             };
             inner
                 .functions
+                .in_region(region)
                 .invoke_event(name, payload, options)
                 .await
                 .map(|_| Delivered::All)
                 .map_err(|e| e.to_string())
         }
         Target::Function {
-            name, qualifier, ..
+            region,
+            name,
+            qualifier,
+            ..
         } => {
             let callee = Callee::Function {
+                region: region.clone(),
                 name: name.clone(),
                 qualifier: qualifier.clone(),
             };
@@ -409,9 +415,14 @@ fn parameter(given: &str, event: &Value) -> String {
 /// `input`: its result, or why it failed.
 async fn call(inner: &Arc<Inner>, callee: &Callee, input: Value) -> Result<Value, String> {
     match callee {
-        Callee::Function { name, qualifier } => {
+        Callee::Function {
+            region,
+            name,
+            qualifier,
+        } => {
             let invoked = inner
                 .functions
+                .in_region(region)
                 .invoke(
                     name,
                     Bytes::from(input.to_string()),

@@ -14,8 +14,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use sluice_broker::topics::{Endpoints, HttpRequest};
-use sluice_functions::{Functions, InvokeOptions};
-use sluice_types::Arn;
+use sluice_functions::{FunctionName, Functions, InvokeOptions};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::{self, pki_types::ServerName};
@@ -41,17 +40,17 @@ impl Endpoints for SnsEndpoints {
         payload: String,
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
-            // Checked when the subscription was made.
-            let function = Arn::parse(function_arn)
-                .ok()
-                .and_then(|arn| arn.function())
+            // arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>], of its region
+            let named = FunctionName::parse(function_arn)
+                .filter(|named| named.region.is_some())
                 .ok_or_else(|| format!("{function_arn} is not a function ARN"))?;
             let options = InvokeOptions {
-                qualifier: function.qualifier.map(str::to_owned),
+                qualifier: named.qualifier.clone(),
                 ..InvokeOptions::default()
             };
             self.functions
-                .invoke_event(function.name, Bytes::from(payload), options)
+                .of(&named)
+                .invoke_event(&named.name, Bytes::from(payload), options)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())

@@ -9,9 +9,7 @@
 //! queued commits are flushed, and stop every function worker.
 
 mod clock;
-mod code;
 pub mod config;
-mod logs;
 mod stats;
 
 use std::path::PathBuf;
@@ -32,7 +30,7 @@ use sluice_services::integrations::aws_sdk::{
 };
 use sluice_services::integrations::lambda::LambdaIntegration;
 use sluice_services::integrations::messages::MessageIntegration;
-use sluice_services::lambda::LambdaBackend;
+use sluice_services::lambda::{LambdaBackend, routes};
 use sluice_services::mappings::Mappings;
 use sluice_services::pipes::{PipesBackend, Services};
 use sluice_services::sfn::Backend;
@@ -240,11 +238,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         tracing::info!(pollers, "resumed event-source mappings");
     }
     // Sluice's own routes over the functions: their logs, the mappings' and pipes' counters.
-    let function_routes = logs::router(functions.clone()).merge(sluice_services::counters::flows(
-        mappings,
-        functions.clone(),
-        pipes.clone(),
-    ));
+    let function_routes = routes::router(functions.clone()).merge(
+        sluice_services::counters::flows(mappings, functions.clone(), pipes.clone()),
+    );
     let apis = Apis {
         kinesis: sluice_api::kinesis_routes::router(kinesis),
         lambda,

@@ -2872,7 +2872,7 @@ fn function_logs_survive_a_restart() {
     let (_, after, _) = sluice_logs(&server, &["orders", "--json"]);
     assert!(last_seq(&after) > seq_before, "{after}");
     assert!(after.contains(&first) && after.contains(&second), "{after}");
-    let on_disk = data.join("functions/orders/logs/current.log");
+    let on_disk = data.join("functions/us-east-1/orders/logs/current.log");
     assert!(std::fs::metadata(&on_disk).unwrap().len() > 0);
 }
 
@@ -3240,4 +3240,103 @@ fn aws_sdk_integrations_call_sluices_own_lambda_api() {
         cause.contains("(Service: Lambda, Status Code: 404, Request ID: "),
         "{cause}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regions: each client's functions live in the region it signed for
+
+/// Clients in three regions each create `f` (code that names its region), see only their own,
+/// with their region's ARNs, and invoke it in its region; a us-west-2 state machine invokes
+/// us-west-2's `f` by ARN, by name through `lambda:invoke`, and through the SDK integration.
+const BOTO3_REGIONAL_FUNCTIONS: &str = r#"
+import io, urllib.request, zipfile
+endpoint = os.environ["ENDPOINT"]
+regions = [("us-east-1", "aws"), ("us-west-2", "aws"), ("cn-northwest-1", "aws-cn")]
+
+def client(service, region):
+    return boto3.client(service, endpoint_url=endpoint, region_name=region,
+                        aws_access_key_id="x", aws_secret_access_key="x",
+                        config=Config(inject_host_prefix=False, retries={"max_attempts": 1}))
+
+def code(region):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("h.py", f'''import os
+MARKER = "{region}"
+def handler(event, context):
+    return {{"region": os.environ["AWS_REGION"], "marker": MARKER,
+             "arn": context.invoked_function_arn}}
+''')
+    return buffer.getvalue()
+
+def arn(region, partition):
+    return f"arn:{partition}:lambda:{region}:000000000000:function:f"
+
+def check(region, partition):
+    lam = client("lambda", region)
+    listed = lam.list_functions()["Functions"]
+    assert [(f["FunctionName"], f["FunctionArn"]) for f in listed] == [("f", arn(region, partition))], listed
+    got = lam.get_function(FunctionName="f")
+    assert got["Configuration"]["FunctionArn"] == arn(region, partition), got
+    package = urllib.request.urlopen(got["Code"]["Location"]).read()
+    assert f'MARKER = "{region}"' in zipfile.ZipFile(io.BytesIO(package)).read("h.py").decode()
+    answer = json.loads(lam.invoke(FunctionName="f", Payload=b"{}")["Payload"].read())
+    assert answer == {"region": region, "marker": region, "arn": arn(region, partition)}, answer
+
+if os.environ["PHASE"] == "create":
+    for region, partition in regions:
+        created = client("lambda", region).create_function(
+            FunctionName="f", Runtime="python3.12", Handler="h.handler",
+            Role="arn:aws:iam::000000000000:role/lambda", Code={"ZipFile": code(region)})
+        assert created["FunctionArn"] == arn(region, partition), created
+        client("lambda", region).create_alias(FunctionName="f", Name="live", FunctionVersion="$LATEST")
+    # A full ARN names its region whatever the client signed for; other regions do not know it.
+    east = client("lambda", "us-east-1")
+    china = east.get_function_configuration(FunctionName=arn("cn-northwest-1", "aws-cn"))
+    assert china["FunctionArn"] == arn("cn-northwest-1", "aws-cn"), china
+    try:
+        client("lambda", "eu-west-1").get_function(FunctionName="f")
+        raise AssertionError("found in eu-west-1")
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "ResourceNotFoundException", e.response
+        assert e.response["Error"]["Message"] == "Function not found: " + arn("eu-west-1", "aws"), e.response
+    # A us-west-2 state machine: its function by ARN, by name, and through the SDK integration.
+    west_arn = arn("us-west-2", "aws")
+    definition = {"StartAt": "ByArn", "States": {
+        "ByArn": {"Type": "Task", "Resource": west_arn, "ResultPath": "$.byArn", "Next": "ByName"},
+        "ByName": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                   "Parameters": {"FunctionName": "f:live", "Payload": {}},
+                   "ResultSelector": {"region.$": "$.Payload.region"},
+                   "ResultPath": "$.byName", "Next": "BySdk"},
+        "BySdk": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:lambda:getFunction",
+                  "Parameters": {"FunctionName": "f"},
+                  "ResultSelector": {"arn.$": "$.Configuration.FunctionArn"},
+                  "ResultPath": "$.bySdk", "End": True}}}
+    sfn_west = client("stepfunctions", "us-west-2")
+    machine = sfn_west.create_state_machine(name="regional", definition=json.dumps(definition),
+                                            roleArn=role, type="EXPRESS")["stateMachineArn"]
+    done = sfn_west.start_sync_execution(stateMachineArn=machine, input="{}")
+    assert done["status"] == "SUCCEEDED", done
+    output = json.loads(done["output"])
+    assert output["byArn"] == {"region": "us-west-2", "marker": "us-west-2", "arn": west_arn}, output
+    assert output["byName"] == {"region": "us-west-2"}, output
+    assert output["bySdk"] == {"arn": west_arn}, output
+for region, partition in regions:
+    check(region, partition)
+print("OK")
+"#;
+
+#[test]
+fn functions_live_in_the_region_their_client_signed_for_and_stay_there() {
+    let dir = scratch("functions-regions");
+    let mut server = server(&dir, &[]);
+    run_boto3(&server, BOTO3_REGIONAL_FUNCTIONS, &[("PHASE", "create")]);
+    // Each region's logs, by `sluice logs --region`.
+    let (ok, out, err) = sluice_logs(&server, &["f", "--region", "cn-northwest-1", "--json"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("START RequestId"), "{out}");
+    assert!(server.terminate().success());
+    let server = self::server(&dir, &[]);
+    run_boto3(&server, BOTO3_REGIONAL_FUNCTIONS, &[("PHASE", "check")]);
+    assert!(dir.join("functions/us-west-2/f/function.json").is_file());
 }
