@@ -67,6 +67,17 @@ impl<B: sluice_api::sns::Sns> JsonService for SnsService<B> {
     }
 }
 
+/// The Kinesis API as a [`JsonService`].
+pub struct KinesisService<B>(pub Arc<B>);
+
+impl<B: sluice_api::kinesis::Kinesis> JsonService for KinesisService<B> {
+    fn call(&self, operation: String, body: Vec<u8>) -> CallFuture<'_> {
+        Box::pin(
+            async move { sluice_api::kinesis_routes::handle(&*self.0, &operation, &body).await },
+        )
+    }
+}
+
 /// How a service's members are cased on its own wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Casing {

@@ -447,3 +447,37 @@ print("OK")
         &[("OUT", &out)],
     );
 }
+
+/// State machines write to streams through `aws-sdk:kinesis:*` in process; Kinesis's errors
+/// arrive as `Kinesis.<Code>`.
+#[test]
+fn state_machines_put_records_through_the_sdk_integration() {
+    let dir = scratch("streams-sdk");
+    let server = Server::start(&dir, &[]);
+    run(
+        &server,
+        r#"
+sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
+                   aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}))
+kinesis.create_stream(StreamName="audit", ShardCount=1)
+definition = {"StartAt": "Put", "States": {
+    "Put": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:kinesis:putRecord",
+            "Parameters": {"StreamName": "audit", "Data.$": "States.Base64Encode($.event)", "PartitionKey.$": "$.host"},
+            "ResultPath": "$.put", "Next": "Missing"},
+    "Missing": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:kinesis:putRecord",
+                "Parameters": {"StreamName": "nope", "Data": "eA==", "PartitionKey": "k"},
+                "Catch": [{"ErrorEquals": ["Kinesis.ResourceNotFoundException"], "ResultPath": "$.caught", "Next": "Done"}],
+                "Next": "Done"},
+    "Done": {"Type": "Pass", "End": True}}}
+machine = sfn.create_state_machine(name="audit-writer", definition=json.dumps(definition), roleArn=role, type="EXPRESS")["stateMachineArn"]
+result = sfn.start_sync_execution(stateMachineArn=machine, input=json.dumps({"event": "login failed", "host": "web-1"}))
+assert result["status"] == "SUCCEEDED", result
+output = json.loads(result["output"])
+assert output["put"]["ShardId"] == "shardId-000000000000", output
+assert "Stream nope under account 000000000000 not found." in output["caught"]["Cause"], output
+records, _ = read_all("audit", "shardId-000000000000")
+assert [(r["Data"], r["PartitionKey"], r["SequenceNumber"]) for r in records] == [(b"login failed", "web-1", output["put"]["SequenceNumber"])]
+print("OK")
+"#,
+    );
+}
