@@ -18,7 +18,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::http::{Connection, Endpoint};
-use super::{Args, Scratch, Settings, cpu_seconds, one_line, process, progress, secs};
+use super::{Args, Scratch, Settings, cpu_seconds, one_line, percentile, process, progress, secs};
 
 const LAMBDA_ROLE: &str = "arn:aws:iam::000000000000:role/sluice-bench";
 const FUNCTION: &str = "bench-esm-sink";
@@ -313,7 +313,166 @@ pub(super) fn main(args: &Args, settings: &Settings) -> anyhow::Result<ExitCode>
             );
         }
     }
+    progress(format_args!(
+        "sluice: stream → mapping → function at {STREAM_RATE} records/s"
+    ));
+    let latency = stream_latency(&endpoint, &scratch.path, settings)?;
+    let _ = writeln!(
+        out,
+        "stream (4 shards) → mapping (window 0) → Python function at {STREAM_RATE} records/s: \
+         {} of {} records, put → handler p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        latency.delivered,
+        latency.sent,
+        latency.p50.as_secs_f64() * 1e3,
+        latency.p99.as_secs_f64() * 1e3,
+        latency.max.as_secs_f64() * 1e3,
+    );
     print!("{out}");
     drop(server);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records per second of the stream latency workload.
+const STREAM_RATE: u64 = 1000;
+const STREAM_FUNCTION: &str = "bench-stream-sink";
+/// Writes each record's stamp (when it was put, ns since the epoch) and when the handler got
+/// it.
+const STREAM_SINK: &str = r#"import base64, os, time
+def handler(event, context):
+    now = time.time_ns()
+    with open(os.environ['OUT'], 'a') as f:
+        for r in event['Records']:
+            f.write(base64.b64decode(r['kinesis']['data']).decode() + ' ' + str(now) + '\n')
+"#;
+
+struct StreamLatency {
+    sent: u64,
+    delivered: u64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+fn epoch_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos()
+}
+
+fn kinesis(connection: &mut Connection, operation: &str, body: &Value) -> anyhow::Result<Value> {
+    let bytes = serde_json::to_vec(body)?;
+    ok_json(
+        connection.call_json(
+            "kinesis",
+            &format!("Kinesis_20131202.{operation}"),
+            "application/x-amz-json-1.1",
+            &bytes,
+        ),
+        operation,
+    )
+}
+
+/// PutRecord at a steady rate into a stream whose mapping (window 0) feeds a Python function
+/// that notes when each record reached it: the latency from the put to the handler.
+fn stream_latency(
+    endpoint: &Endpoint,
+    scratch: &std::path::Path,
+    settings: &Settings,
+) -> anyhow::Result<StreamLatency> {
+    let out = scratch.join("stream-latency.txt");
+    let mut admin = Connection::new(endpoint);
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().unix_permissions(0o644);
+    writer.start_file("sink.py", options)?;
+    writer.write_all(STREAM_SINK.as_bytes())?;
+    let zip = writer.finish()?.into_inner();
+    lambda(
+        &mut admin,
+        "POST",
+        "/2015-03-31/functions",
+        &json!({
+            "FunctionName": STREAM_FUNCTION,
+            "Runtime": "python3.12",
+            "Handler": "sink.handler",
+            "Role": LAMBDA_ROLE,
+            "Environment": {"Variables": {"OUT": out.display().to_string()}},
+            "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip)},
+        }),
+        "CreateFunction",
+    )?;
+    kinesis(
+        &mut admin,
+        "CreateStream",
+        &json!({"StreamName": "bench-latency", "ShardCount": 4}),
+    )?;
+    let described = kinesis(
+        &mut admin,
+        "DescribeStreamSummary",
+        &json!({"StreamName": "bench-latency"}),
+    )?;
+    let arn = described["StreamDescriptionSummary"]["StreamARN"]
+        .as_str()
+        .context("no StreamARN")?
+        .to_owned();
+    lambda(
+        &mut admin,
+        "POST",
+        "/2015-03-31/event-source-mappings/",
+        &json!({"FunctionName": STREAM_FUNCTION, "EventSourceArn": arn,
+                "StartingPosition": "TRIM_HORIZON", "BatchSize": 100}),
+        "CreateEventSourceMapping",
+    )?;
+    let interval = Duration::from_nanos(1_000_000_000 / STREAM_RATE);
+    let warm_until = Instant::now() + settings.warmup;
+    let deadline = warm_until + settings.duration;
+    let mut next = Instant::now();
+    let mut sent = 0u64;
+    let mut measured_from = None;
+    while Instant::now() < deadline {
+        let stamp = epoch_ns();
+        if Instant::now() >= warm_until {
+            measured_from.get_or_insert(stamp);
+        }
+        let data = base64::engine::general_purpose::STANDARD.encode(stamp.to_string());
+        kinesis(
+            &mut admin,
+            "PutRecord",
+            &json!({"StreamName": "bench-latency", "Data": data, "PartitionKey": format!("k{}", fastrand::u32(..))}),
+        )?;
+        sent += 1;
+        next += interval;
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    let measured_from = measured_from.unwrap_or(0);
+    let read = || -> Vec<(u128, u128)> {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| {
+                let (put, got) = line.split_once(' ')?;
+                Some((put.parse().ok()?, got.parse().ok()?))
+            })
+            .collect()
+    };
+    let settle = Instant::now() + Duration::from_secs(10);
+    while (read().len() as u64) < sent && Instant::now() < settle {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let all = read();
+    let mut latencies: Vec<u64> = all
+        .iter()
+        .filter(|(put, _)| *put >= measured_from)
+        .map(|(put, got)| got.saturating_sub(*put) as u64)
+        .collect();
+    latencies.sort_unstable();
+    Ok(StreamLatency {
+        sent,
+        delivered: all.len() as u64,
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+        max: Duration::from_nanos(latencies.last().copied().unwrap_or_default()),
+    })
 }

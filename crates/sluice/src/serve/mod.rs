@@ -217,9 +217,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let pipe_tasks = pipes.tasks().clone();
     let kinesis = Arc::new(sluice_services::kinesis::KinesisBackend::new(streams));
     sdk.register("kinesis", "Kinesis", Casing::Pascal)
-        .set(Arc::new(sluice_services::integrations::aws_sdk::KinesisService(
-            Arc::clone(&kinesis),
-        )));
+        .set(Arc::new(
+            sluice_services::integrations::aws_sdk::KinesisService(Arc::clone(&kinesis)),
+        ));
     let mut integrations = Integrations::new()
         .register(
             "lambda",
