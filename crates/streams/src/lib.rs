@@ -706,7 +706,10 @@ impl<S: Store> Streams<S> {
             (Some(last), Some(newest)) if newest > last.arrival_ms => newest - last.arrival_ms,
             _ => 0,
         };
-        let at_end = shard.ending_seq.is_some_and(|end| next_seq > end);
+        // A closed shard gets no more records: once read to its end there is no next page.
+        let at_end = shard
+            .ending_seq
+            .is_some_and(|end| next_seq > end || rows.is_empty());
         let records = rows
             .into_iter()
             .map(|row| ReadRecord {
@@ -732,6 +735,143 @@ impl<S: Store> Streams<S> {
             millis_behind_latest,
             child_shards: if at_end { children } else { Vec::new() },
         })
+    }
+
+    /// Splits an open shard at `new_start` (a hash key inside its range, above its start):
+    /// the shard closes after the records it holds and two children take its range.
+    pub async fn split_shard(
+        &self,
+        name: &str,
+        shard_id: &str,
+        new_start: &str,
+    ) -> Result<(), Error> {
+        let account = self.account().to_owned();
+        self.reshard(name, |description, last_seq| {
+            let parent = open_shard(description, shard_id, &account)?;
+            let at = keys::parse_hash_key(new_start)
+                .filter(|at| *at > parent.start_hash && *at <= parent.end_hash)
+                .ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "NewStartingHashKey {new_start} used in SplitShard() on shard {shard_id} in \
+                         stream {name} under account {account} is not both greater than one plus \
+                         the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
+                        parent.start_hash, parent.end_hash
+                    ))
+                })?;
+            let (index, start, end) = (parent.index, parent.start_hash, parent.end_hash);
+            close(description, index, last_seq);
+            add_child(description, (start, at - 1), index, None, last_seq);
+            add_child(description, (at, end), index, None, last_seq);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Merges two open shards with adjacent ranges into one child.
+    pub async fn merge_shards(
+        &self,
+        name: &str,
+        shard_id: &str,
+        adjacent_id: &str,
+    ) -> Result<(), Error> {
+        let account = self.account().to_owned();
+        self.reshard(name, |description, last_seq| {
+            let first = open_shard(description, shard_id, &account)?.clone();
+            let second = open_shard(description, adjacent_id, &account)?.clone();
+            if first.end_hash.checked_add(1) != Some(second.start_hash)
+                && second.end_hash.checked_add(1) != Some(first.start_hash)
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "Shards {shard_id} and {adjacent_id} in stream {name} under account {account} \
+                     are not an adjacent pair of shards eligible for merging"
+                )));
+            }
+            close(description, first.index, last_seq);
+            close(description, second.index, last_seq);
+            let range = (
+                first.start_hash.min(second.start_hash),
+                first.end_hash.max(second.end_hash),
+            );
+            add_child(
+                description,
+                range,
+                first.index,
+                Some(second.index),
+                last_seq,
+            );
+            Ok(())
+        })
+        .await
+    }
+
+    /// Closes every open shard and opens `target` new ones over the hash-key space, each
+    /// child of the old shards its range starts and ends in (AWS's UNIFORM_SCALING): the
+    /// shard count before.
+    pub async fn update_shard_count(&self, name: &str, target: u32) -> Result<u32, Error> {
+        let mut before = 0;
+        let account = self.account().to_owned();
+        self.reshard(name, |description, last_seq| {
+            let open: Vec<Shard> = description
+                .shards
+                .iter()
+                .filter(|s| s.is_open())
+                .cloned()
+                .collect();
+            before = open.len() as u32;
+            if target == 0 || target > before * 2 || target * 2 < before || target > 10_000 {
+                return Err(Error::InvalidArgument(format!(
+                    "UpdateShardCount on stream {name} under account {account}: TargetShardCount \
+                     {target} must be at least half and at most double the current count {before}."
+                )));
+            }
+            for shard in &open {
+                close(description, shard.index, last_seq);
+            }
+            let owner = |hash: u128| {
+                open.iter()
+                    .find(|s| s.start_hash <= hash && hash <= s.end_hash)
+                    .map(|s| s.index)
+            };
+            for range in keys::even_ranges(target) {
+                let parent = owner(range.0).unwrap_or_default();
+                let adjacent = owner(range.1).filter(|other| *other != parent);
+                add_child(description, range, parent, adjacent, last_seq);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(before)
+    }
+
+    /// Changes a stream's shards with no put in between: `change` gets the description and
+    /// the last place handed out (where closed shards end).
+    async fn reshard(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut Description, u64) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let order = {
+            let streams = self.lock();
+            let live = streams
+                .get(name)
+                .ok_or_else(|| not_found(name, self.account()))?;
+            Arc::clone(&live.order)
+        };
+        let _no_puts = order.lock().await;
+        let updated = {
+            let streams = self.lock();
+            let live = streams
+                .get(name)
+                .ok_or_else(|| not_found(name, self.account()))?;
+            let mut description = live.description.clone();
+            change(&mut description, live.last_seq)?;
+            description
+        };
+        self.inner.store.commit(vec![put(&updated)?]).await?;
+        if let Some(live) = self.lock().get_mut(name) {
+            live.description = updated;
+        }
+        Ok(())
     }
 
     /// The last place committed to a stream, watched: pollers wait on it for new records.
@@ -836,6 +976,60 @@ impl<S: Store> Streams<S> {
             }
         });
     }
+}
+
+/// An open shard of the stream by id, or AWS's refusal.
+fn open_shard<'a>(
+    description: &'a Description,
+    shard_id: &str,
+    account: &str,
+) -> Result<&'a Shard, Error> {
+    let shard = keys::parse_shard_id(shard_id)
+        .and_then(|index| description.shards.iter().find(|s| s.index == index))
+        .ok_or_else(|| {
+            Error::NotFound(format!(
+                "Could not find shard {shard_id} in stream {} under account {account}.",
+                description.name
+            ))
+        })?;
+    if !shard.is_open() {
+        return Err(Error::InvalidArgument(format!(
+            "Shard {shard_id} in stream {} under account {account} has already been merged or \
+             split, and thus is not eligible for merging or splitting.",
+            description.name
+        )));
+    }
+    Ok(shard)
+}
+
+fn close(description: &mut Description, index: u32, last_seq: u64) {
+    if let Some(shard) = description.shards.iter_mut().find(|s| s.index == index) {
+        shard.ending_seq = Some(last_seq);
+    }
+}
+
+fn add_child(
+    description: &mut Description,
+    (start_hash, end_hash): (u128, u128),
+    parent: u32,
+    adjacent_parent: Option<u32>,
+    last_seq: u64,
+) {
+    let index = description
+        .shards
+        .iter()
+        .map(|s| s.index + 1)
+        .max()
+        .unwrap_or(0);
+    description.shards.push(Shard {
+        index,
+        start_hash,
+        end_hash,
+        starting_seq: last_seq + 1,
+        ending_seq: None,
+        parent: Some(parent),
+        adjacent_parent,
+    });
 }
 
 fn put(description: &Description) -> Result<Write, Error> {

@@ -479,6 +479,42 @@ impl<S: Store> Kinesis for KinesisBackend<S> {
         })
     }
 
+    async fn split_shard(&self, input: SplitShardInput) -> Result<(), ApiError> {
+        let name = self.name(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        self.streams
+            .split_shard(&name, &input.shard_to_split, &input.new_starting_hash_key)
+            .await
+            .map_err(api_error)
+    }
+
+    async fn merge_shards(&self, input: MergeShardsInput) -> Result<(), ApiError> {
+        let name = self.name(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        self.streams
+            .merge_shards(&name, &input.shard_to_merge, &input.adjacent_shard_to_merge)
+            .await
+            .map_err(api_error)
+    }
+
+    async fn update_shard_count(
+        &self,
+        input: UpdateShardCountInput,
+    ) -> Result<UpdateShardCountOutput, ApiError> {
+        let name = self.name(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        let target = u32::try_from(input.target_shard_count).unwrap_or(0);
+        let before = self
+            .streams
+            .update_shard_count(&name, target)
+            .await
+            .map_err(api_error)?;
+        let description = self.streams.describe(&name).map_err(api_error)?;
+        Ok(UpdateShardCountOutput {
+            stream_name: Some(name),
+            current_shard_count: Some(before as i32),
+            target_shard_count: Some(target as i32),
+            stream_arn: Some(description.arn),
+        })
+    }
+
     async fn increase_stream_retention_period(
         &self,
         input: IncreaseStreamRetentionPeriodInput,

@@ -481,3 +481,63 @@ print("OK")
 "#,
     );
 }
+
+/// Resharding: a split closes its parent after the records it holds (read to its end, then
+/// no next iterator and the children named), a merge joins adjacent shards, UpdateShardCount
+/// reopens the space evenly; new records go to the open shards only.
+#[test]
+fn splits_and_merges_keep_lineage_and_close_parents() {
+    let dir = scratch("streams-reshard");
+    let server = Server::start(&dir, &[]);
+    run(
+        &server,
+        r#"
+kinesis.create_stream(StreamName="grow", ShardCount=1)
+before = [kinesis.put_record(StreamName="grow", Data=f"old-{i}".encode(), PartitionKey=f"k{i}")["SequenceNumber"] for i in range(5)]
+kinesis.split_shard(StreamName="grow", ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**127))
+shards = {s["ShardId"]: s for s in kinesis.describe_stream(StreamName="grow")["StreamDescription"]["Shards"]}
+assert set(shards) == {"shardId-000000000000", "shardId-000000000001", "shardId-000000000002"}, shards
+assert "EndingSequenceNumber" in shards["shardId-000000000000"]["SequenceNumberRange"]
+assert shards["shardId-000000000001"]["ParentShardId"] == "shardId-000000000000"
+assert shards["shardId-000000000001"]["HashKeyRange"] == {"StartingHashKey": "0", "EndingHashKey": str(2**127 - 1)}
+assert shards["shardId-000000000002"]["HashKeyRange"] == {"StartingHashKey": str(2**127), "EndingHashKey": str(2**128 - 1)}
+low = kinesis.put_record(StreamName="grow", Data=b"low", PartitionKey="x", ExplicitHashKey="0")
+high = kinesis.put_record(StreamName="grow", Data=b"high", PartitionKey="x", ExplicitHashKey=str(2**128 - 1))
+assert (low["ShardId"], high["ShardId"]) == ("shardId-000000000001", "shardId-000000000002")
+assert int(low["SequenceNumber"]) > max(int(s) for s in before)
+
+# The parent: its records, then the end, with its children.
+it = kinesis.get_shard_iterator(StreamName="grow", ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+pages = []
+while it:
+    page = kinesis.get_records(ShardIterator=it)
+    pages.append(page)
+    it = page.get("NextShardIterator")
+    assert len(pages) < 10, pages
+assert [r["SequenceNumber"] for p in pages for r in p["Records"]] == before
+assert sorted(c["ShardId"] for c in pages[-1]["ChildShards"]) == ["shardId-000000000001", "shardId-000000000002"]
+assert pages[-1]["ChildShards"][0]["ParentShards"] == ["shardId-000000000000"]
+
+code, message = error(kinesis.split_shard, StreamName="grow", ShardToSplit="shardId-000000000000", NewStartingHashKey="5")
+assert code == "InvalidArgumentException" and "has already been merged or split" in message, message
+code, message = error(kinesis.split_shard, StreamName="grow", ShardToSplit="shardId-000000000001", NewStartingHashKey=str(2**127))
+assert code == "InvalidArgumentException" and "NewStartingHashKey" in message, message
+
+kinesis.merge_shards(StreamName="grow", ShardToMerge="shardId-000000000001", AdjacentShardToMerge="shardId-000000000002")
+merged = kinesis.list_shards(StreamName="grow", ShardFilter={"Type": "AT_LATEST"})["Shards"]
+assert [(s["ShardId"], s["ParentShardId"], s["AdjacentParentShardId"]) for s in merged] == [("shardId-000000000003", "shardId-000000000001", "shardId-000000000002")], merged
+assert kinesis.put_record(StreamName="grow", Data=b"m", PartitionKey="x")["ShardId"] == "shardId-000000000003"
+
+answer = kinesis.update_shard_count(StreamName="grow", TargetShardCount=2, ScalingType="UNIFORM_SCALING")
+assert (answer["CurrentShardCount"], answer["TargetShardCount"]) == (1, 2), answer
+open_shards = kinesis.list_shards(StreamName="grow", ShardFilter={"Type": "AT_LATEST"})["Shards"]
+assert [s["ShardId"] for s in open_shards] == ["shardId-000000000004", "shardId-000000000005"], open_shards
+assert kinesis.describe_stream_summary(StreamName="grow")["StreamDescriptionSummary"]["OpenShardCount"] == 2
+assert error(kinesis.update_shard_count, StreamName="grow", TargetShardCount=5, ScalingType="UNIFORM_SCALING")[0] == "InvalidArgumentException"
+kinesis.create_stream(StreamName="pair", ShardCount=3)
+code, message = error(kinesis.merge_shards, StreamName="pair", ShardToMerge="shardId-000000000000", AdjacentShardToMerge="shardId-000000000002")
+assert code == "InvalidArgumentException" and "not an adjacent pair" in message, message
+print("OK")
+"#,
+    );
+}
