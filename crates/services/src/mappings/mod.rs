@@ -166,6 +166,8 @@ pub(crate) struct Mapping {
     /// How long an invocation takes, a moving average in microseconds (0: none yet).
     invoke_micros: AtomicU64,
     peak_pollers: AtomicUsize,
+    /// Stream mappings: the (shard, slot) pollers running.
+    stream_pollers: Mutex<std::collections::BTreeSet<(u32, u32)>>,
     batches: AtomicU64,
     delivered: AtomicU64,
     deleted: AtomicU64,
@@ -190,6 +192,7 @@ impl Mapping {
             peak_invoking: AtomicUsize::new(0),
             invoke_micros: AtomicU64::new(0),
             peak_pollers: AtomicUsize::new(0),
+            stream_pollers: Mutex::default(),
             batches: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             deleted: AtomicU64::new(0),

@@ -1,4 +1,5 @@
-//! A stream mapping's pollers: one per shard, in order. Each reads from its checkpoint (the
+//! A stream mapping's pollers: `ParallelizationFactor` per shard, each in order for the
+//! partition keys it owns (a key's MD5 modulo the factor), so records of one key stay in order. Each reads from its checkpoint (the
 //! place after the last record its function took, kept in the store), gathers a batch (up to
 //! `BatchSize`; with a batching window, until the window passes or the batch is full; with
 //! none, whatever is there as soon as it is committed), invokes the function synchronously
@@ -27,25 +28,63 @@ use super::{CHECKPOINT_KIND, Config, Inner, Mapping, StreamSettings};
 /// How long a poller waits after its function failed it, at most.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// Starts one poller per shard unless they run.
+/// Starts the pollers of every (shard, slot) that has none.
 pub(super) fn start(inner: &Arc<Inner>, mapping: &Arc<Mapping>) {
     let Some(streams) = inner.streams.clone() else {
         return;
     };
-    if inner.tasks.is_stopping() || mapping.pollers.load(Ordering::Acquire) > 0 {
+    if inner.tasks.is_stopping() {
         return;
     }
     let config = mapping.config();
+    let factor = config
+        .stream
+        .as_ref()
+        .map_or(1, |s| s.parallelization_factor.max(1));
     let name = stream_name(&config).to_owned();
     for shard in streams.shards(&name) {
-        let now = mapping.pollers.fetch_add(1, Ordering::AcqRel) + 1;
-        mapping.peak_pollers.fetch_max(now, Ordering::Relaxed);
-        let (inner, mapping, name) = (Arc::clone(inner), Arc::clone(mapping), name.clone());
-        let tasks = inner.tasks.clone();
-        tasks.spawn("stream poller", async move {
-            run(&inner, &mapping, &name, shard).await;
-            mapping.pollers.fetch_sub(1, Ordering::AcqRel);
-        });
+        for slot in 0..factor {
+            let mut running = mapping
+                .stream_pollers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if !running.insert((shard, slot)) {
+                continue;
+            }
+            drop(running);
+            let now = mapping.pollers.fetch_add(1, Ordering::AcqRel) + 1;
+            mapping.peak_pollers.fetch_max(now, Ordering::Relaxed);
+            let (inner, mapping, name) = (Arc::clone(inner), Arc::clone(mapping), name.clone());
+            let tasks = inner.tasks.clone();
+            tasks.spawn("stream poller", async move {
+                run(&inner, &mapping, &name, shard, Slot { slot, factor }).await;
+                mapping
+                    .stream_pollers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&(shard, slot));
+                mapping.pollers.fetch_sub(1, Ordering::AcqRel);
+                // Stopped for a new factor: the slots it now has.
+                if mapping.live.borrow().active() {
+                    start(&inner, &mapping);
+                }
+            });
+        }
+    }
+}
+
+/// Which partition keys of a shard a poller owns: those whose MD5 modulo `factor` is `slot`.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    slot: u32,
+    factor: u32,
+}
+
+impl Slot {
+    fn owns(self, partition_key: &str) -> bool {
+        self.factor <= 1
+            || sluice_streams::keys::hash_of(partition_key) % u128::from(self.factor)
+                == u128::from(self.slot)
     }
 }
 
@@ -53,8 +92,14 @@ fn stream_name(config: &Config) -> &str {
     super::stream_name(&config.event_source_arn)
 }
 
-fn checkpoint_key(uuid: &str, shard: u32) -> String {
-    format!("{uuid}/{shard}")
+/// `<uuid>/<shard>` for the first slot (the only one without parallelization), else
+/// `<uuid>/<shard>/<slot>`.
+fn checkpoint_key(uuid: &str, shard: u32, slot: u32) -> String {
+    if slot == 0 {
+        format!("{uuid}/{shard}")
+    } else {
+        format!("{uuid}/{shard}/{slot}")
+    }
 }
 
 async fn save(inner: &Inner, key: &str, next: u64) -> bool {
@@ -83,7 +128,7 @@ fn start_position(settings: &StreamSettings) -> Start {
     }
 }
 
-async fn run(inner: &Arc<Inner>, mapping: &Arc<Mapping>, name: &str, shard: u32) {
+async fn run(inner: &Arc<Inner>, mapping: &Arc<Mapping>, name: &str, shard: u32, slot: Slot) {
     let Some(streams) = inner.streams.clone() else {
         return;
     };
@@ -94,8 +139,15 @@ async fn run(inner: &Arc<Inner>, mapping: &Arc<Mapping>, name: &str, shard: u32)
     let stopping = inner.tasks.cancelled();
     tokio::pin!(stopping);
     let uuid = mapping.config().uuid.clone();
-    let key = checkpoint_key(&uuid, shard);
-    let saved = inner.checkpoints().get(&key).copied();
+    let key = checkpoint_key(&uuid, shard, slot.slot);
+    // A slot added by a larger factor starts where the shard's first slot stands.
+    let saved = {
+        let checkpoints = inner.checkpoints();
+        checkpoints
+            .get(&key)
+            .or_else(|| checkpoints.get(&checkpoint_key(&uuid, shard, 0)))
+            .copied()
+    };
     let mut next = match saved {
         Some(next) => next,
         None => {
@@ -127,6 +179,10 @@ async fn run(inner: &Arc<Inner>, mapping: &Arc<Mapping>, name: &str, shard: u32)
         let Some(settings) = config.stream.clone() else {
             break;
         };
+        if settings.parallelization_factor.max(1) != slot.factor {
+            // The factor changed: the pollers of the new factor take over.
+            break;
+        }
         let size = limit.unwrap_or(config.batch_size as usize).max(1);
         let records = match gather(
             inner,
@@ -136,11 +192,17 @@ async fn run(inner: &Arc<Inner>, mapping: &Arc<Mapping>, name: &str, shard: u32)
             shard,
             next,
             size,
+            slot,
             &mut committed,
         )
         .await
         {
-            Ok(records) => records,
+            Ok((records, skipped_to)) => {
+                // Other slots' records are theirs: not read again (this slot's checkpoint
+                // moves with its next batch).
+                next = next.max(skipped_to);
+                records
+            }
             Err(error) => {
                 tracing::warn!(%error, name, shard, "stream mapping cannot read");
                 Vec::new()
@@ -219,8 +281,9 @@ async fn run(inner: &Arc<Inner>, mapping: &Arc<Mapping>, name: &str, shard: u32)
     }
 }
 
-/// A batch from `next` on: what is there, or, with a batching window, until the window passes
-/// or the batch is full.
+/// A batch of this slot's records from `next` on: what is there, or, with a batching window,
+/// until the window passes or the batch is full; and the place up to which only other slots'
+/// records were found (nothing to read again there).
 #[allow(clippy::too_many_arguments)]
 async fn gather(
     inner: &Inner,
@@ -230,11 +293,33 @@ async fn gather(
     shard: u32,
     next: u64,
     size: usize,
+    slot: Slot,
     committed: &mut tokio::sync::watch::Receiver<u64>,
-) -> Result<Vec<ReadRecord>, String> {
-    let mut records = streams.read_from(name, shard, next, size).await?;
-    if config.window_seconds == 0 || records.len() >= size {
-        return Ok(records);
+) -> Result<(Vec<ReadRecord>, u64), String> {
+    // Reads past the records of other slots until some are this slot's (or the shard's end).
+    let read = |from: u64, want: usize| async move {
+        let mut from = from;
+        loop {
+            let page = streams
+                .read_from(name, shard, from, want.max(1) * slot.factor.max(1) as usize)
+                .await?;
+            let Some(last) = page.last().map(|r| r.seq) else {
+                return Ok::<_, String>((Vec::new(), from));
+            };
+            let mine: Vec<ReadRecord> = page
+                .into_iter()
+                .filter(|r| slot.owns(&r.partition_key))
+                .take(want)
+                .collect();
+            if !mine.is_empty() {
+                return Ok((mine, from));
+            }
+            from = last + 1;
+        }
+    };
+    let (mut records, skipped_to) = read(next, size).await?;
+    if config.window_seconds == 0 || records.len() >= size || records.is_empty() {
+        return Ok((records, skipped_to));
     }
     let clock = inner.source.clock();
     let deadline = clock.now_ms() + i64::from(config.window_seconds) * 1000;
@@ -248,13 +333,9 @@ async fn gather(
             () = clock.sleep_until(deadline) => break,
         }
         let from = records.last().map_or(next, |r| r.seq + 1);
-        records.extend(
-            streams
-                .read_from(name, shard, from, size - records.len())
-                .await?,
-        );
+        records.extend(read(from, size - records.len()).await?.0);
     }
-    Ok(records)
+    Ok((records, skipped_to))
 }
 
 enum Outcome {

@@ -541,3 +541,41 @@ print("OK")
 "#,
     );
 }
+
+/// ParallelizationFactor: several pollers per shard, concurrent, each partition key's records
+/// still in order and every record delivered once.
+#[test]
+fn parallel_pollers_keep_each_partition_key_in_order() {
+    let dir = scratch("streams-parallel");
+    let server = python_server(&dir);
+    let out = dir.join("delivered.jsonl").display().to_string();
+    run_boto3(
+        &server,
+        &format!(
+            "{PRELUDE}{MAPPING_PRELUDE}{}",
+            r#"
+out = os.environ["OUT"]
+kinesis.create_stream(StreamName="wide", ShardCount=1)
+arn = kinesis.describe_stream_summary(StreamName="wide")["StreamDescriptionSummary"]["StreamARN"]
+function("recorder", RECORDER, {"OUT": out})
+lam.put_function_concurrency(FunctionName="recorder", ReservedConcurrentExecutions=4)
+m = lam.create_event_source_mapping(FunctionName="recorder", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+    BatchSize=5, ParallelizationFactor=4)
+assert m["ParallelizationFactor"] == 4, m
+for i in range(0, 200, 50):
+    kinesis.put_records(StreamName="wide", Records=[{"Data": f"{j}".encode(), "PartitionKey": f"key-{j % 16}"} for j in range(i, i + 50)])
+wait_for("200 records", lambda: len(delivered(out)) >= 200)
+got = delivered(out)
+assert sorted(int(g["data"]) for g in got) == list(range(200)), len(got)
+for k in range(16):
+    datas = [int(g["data"]) for g in got if g["key"] == f"key-{k}"]
+    assert datas == sorted(datas), (k, datas)
+stats = json.loads(urllib.request.urlopen(endpoint + "/sluice/mappings").read())
+mine = [s for s in stats["mappings"] if s["uuid"] == m["UUID"]][0]
+assert mine["peakPollers"] == 4, mine
+print("OK")
+"#
+        ),
+        &[("OUT", &out)],
+    );
+}
