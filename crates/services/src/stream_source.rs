@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use sluice_store::Store;
-use sluice_streams::{ReadRecord, Start, Streams};
+use sluice_streams::{ReadRecord, Shard, Start, Streams};
 use tokio::sync::watch;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -13,8 +13,8 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub(crate) trait StreamSource: Send + Sync + 'static {
     /// The stream's ARN, if the stream exists.
     fn stream_arn(&self, name: &str) -> Option<String>;
-    /// The indexes of the stream's shards.
-    fn shards(&self, name: &str) -> Vec<u32>;
+    /// The stream's shards, open and closed, with their lineage.
+    fn shards(&self, name: &str) -> Vec<Shard>;
     /// The last place committed to the stream, watched.
     fn watch(&self, name: &str) -> Option<watch::Receiver<u64>>;
     fn read_from(
@@ -32,10 +32,8 @@ impl<S: Store> StreamSource for Streams<S> {
         self.describe(name).ok().map(|d| d.arn)
     }
 
-    fn shards(&self, name: &str) -> Vec<u32> {
-        self.describe(name)
-            .map(|d| d.shards.iter().map(|s| s.index).collect())
-            .unwrap_or_default()
+    fn shards(&self, name: &str) -> Vec<Shard> {
+        self.describe(name).map(|d| d.shards).unwrap_or_default()
     }
 
     fn watch(&self, name: &str) -> Option<watch::Receiver<u64>> {

@@ -1,5 +1,8 @@
 //! A stream mapping's pollers: `ParallelizationFactor` per shard, each in order for the
-//! partition keys it owns (a key's MD5 modulo the factor), so records of one key stay in order. Each reads from its checkpoint (the
+//! partition keys it owns (a key's MD5 modulo the factor), so records of one key stay in
+//! order. A shard's pollers start once its parents are read to their end (after resharding,
+//! parents are finished before children), and a closed shard's pollers stop at its end and
+//! start its children. Each reads from its checkpoint (the
 //! place after the last record its function took, kept in the store), gathers a batch (up to
 //! `BatchSize`; with a batching window, until the window passes or the batch is full; with
 //! none, whatever is there as soon as it is committed), invokes the function synchronously
@@ -42,7 +45,29 @@ pub(super) fn start(inner: &Arc<Inner>, mapping: &Arc<Mapping>) {
         .as_ref()
         .map_or(1, |s| s.parallelization_factor.max(1));
     let name = stream_name(&config).to_owned();
-    for shard in streams.shards(&name) {
+    let shards = streams.shards(&name);
+    let finished = |index: u32| {
+        let checkpoints = inner.checkpoints();
+        shards.iter().find(|s| s.index == index).is_some_and(|s| {
+            s.ending_seq.is_some_and(|end| {
+                (0..factor).all(|slot| {
+                    checkpoints
+                        .get(&checkpoint_key(&config.uuid, index, slot))
+                        .is_some_and(|next| *next > end)
+                })
+            })
+        })
+    };
+    for shard in &shards {
+        let parents_done = shard
+            .parent
+            .into_iter()
+            .chain(shard.adjacent_parent)
+            .all(&finished);
+        if !parents_done || finished(shard.index) {
+            continue;
+        }
+        let shard = shard.index;
         for slot in 0..factor {
             let mut running = mapping
                 .stream_pollers
@@ -64,7 +89,8 @@ pub(super) fn start(inner: &Arc<Inner>, mapping: &Arc<Mapping>) {
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&(shard, slot));
                 mapping.pollers.fetch_sub(1, Ordering::AcqRel);
-                // Stopped for a new factor: the slots it now has.
+                // Stopped for a new factor, or at a closed shard's end: what should run now
+                // (the new slots, the children).
                 if mapping.live.borrow().active() {
                     start(&inner, &mapping);
                 }
@@ -209,6 +235,17 @@ async fn run(inner: &Arc<Inner>, mapping: &Arc<Mapping>, name: &str, shard: u32,
             }
         };
         if records.is_empty() {
+            // A closed shard gets no more records: read to its end, its children may start.
+            let end = streams
+                .shards(name)
+                .into_iter()
+                .find(|s| s.index == shard)
+                .and_then(|s| s.ending_seq);
+            if let Some(end) = end
+                && save(inner, &key, next.max(end + 1)).await
+            {
+                break;
+            }
             tokio::select! {
                 _ = committed.changed() => {}
                 _ = changes.changed() => {}

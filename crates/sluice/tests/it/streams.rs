@@ -579,3 +579,37 @@ print("OK")
         &[("OUT", &out)],
     );
 }
+
+/// After a split the mapping reads the parent to its end, then its children from their
+/// beginning: every record once, each partition key in order across the split.
+#[test]
+fn a_mapping_follows_a_split_parents_before_children() {
+    let dir = scratch("streams-mapping-split");
+    let server = python_server(&dir);
+    let out = dir.join("delivered.jsonl").display().to_string();
+    run_boto3(
+        &server,
+        &format!(
+            "{PRELUDE}{MAPPING_PRELUDE}{}",
+            r#"
+out = os.environ["OUT"]
+kinesis.create_stream(StreamName="split", ShardCount=1)
+arn = kinesis.describe_stream_summary(StreamName="split")["StreamDescriptionSummary"]["StreamARN"]
+function("recorder", RECORDER, {"OUT": out})
+lam.create_event_source_mapping(FunctionName="recorder", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=7)
+kinesis.put_records(StreamName="split", Records=[{"Data": f"{j}".encode(), "PartitionKey": f"key-{j % 8}"} for j in range(40)])
+kinesis.split_shard(StreamName="split", ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**127))
+kinesis.put_records(StreamName="split", Records=[{"Data": f"{j}".encode(), "PartitionKey": f"key-{j % 8}"} for j in range(40, 80)])
+wait_for("80 records", lambda: len(delivered(out)) >= 80)
+got = delivered(out)
+assert sorted(int(g["data"]) for g in got) == list(range(80)), sorted(int(g["data"]) for g in got)
+assert {g["shard"] for g in got if int(g["data"]) >= 40} <= {"shardId-000000000001", "shardId-000000000002"}
+for k in range(8):
+    datas = [int(g["data"]) for g in got if g["key"] == f"key-{k}"]
+    assert datas == sorted(datas), (k, datas)
+print("OK")
+"#
+        ),
+        &[("OUT", &out)],
+    );
+}
