@@ -35,6 +35,10 @@ pub(crate) trait Source: Send + Sync + 'static {
         receipt: String,
     ) -> BoxFuture<'_, Result<(), sluice_broker::Error>>;
     fn commit(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), sluice_store::Error>>;
+    /// Sends `body` to a queue or topic by ARN (an on-failure destination).
+    fn send_to(&self, arn: String, body: String) -> BoxFuture<'_, Result<(), String>>;
+    /// Whether a queue or topic ARN names one that exists.
+    fn destination_exists(&self, arn: &str) -> bool;
 }
 
 pub(crate) struct BrokerSource<S> {
@@ -87,6 +91,22 @@ impl<S: Store> Source for BrokerSource<S> {
 
     fn commit(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), sluice_store::Error>> {
         Box::pin(self.store.commit(writes))
+    }
+
+    fn send_to(&self, arn: String, body: String) -> BoxFuture<'_, Result<(), String>> {
+        let destinations = crate::sns::destinations::MessageDestinations::new(self.broker.clone());
+        Box::pin(async move { destinations.send(&arn, body).await })
+    }
+
+    fn destination_exists(&self, arn: &str) -> bool {
+        match sluice_types::Arn::parse(arn) {
+            Ok(parsed) if parsed.service == "sqs" => self
+                .broker
+                .queue(parsed.last_segment())
+                .is_ok_and(|q| q.arn == arn),
+            Ok(parsed) if parsed.service == "sns" => self.broker.topic("TopicArn", arn).is_ok(),
+            _ => false,
+        }
     }
 }
 

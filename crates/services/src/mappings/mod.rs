@@ -20,10 +20,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use sluice_api::ApiError;
 use sluice_api::lambda::model::{
-    CreateEventSourceMappingRequest, DeleteEventSourceMappingRequest,
+    CreateEventSourceMappingRequest, DeleteEventSourceMappingRequest, DestinationConfig,
     EventSourceMappingConfiguration, EventSourceMappingMetricsConfig, Filter, FilterCriteria,
     GetEventSourceMappingRequest, ListEventSourceMappingsRequest, ListEventSourceMappingsResponse,
-    ProvisionedPollerConfig, ScalingConfig, UpdateEventSourceMappingRequest,
+    OnFailure, ProvisionedPollerConfig, ScalingConfig, UpdateEventSourceMappingRequest,
 };
 use sluice_broker::Broker;
 use sluice_functions::{FunctionName, Functions, LATEST, LambdaArns as _};
@@ -99,6 +99,9 @@ pub(crate) struct StreamSettings {
     /// -1: no limit.
     maximum_record_age_seconds: i32,
     parallelization_factor: u32,
+    /// A queue or topic ARN that gets a record of each batch given up on.
+    #[serde(default)]
+    on_failure: Option<String>,
 }
 
 impl Config {
@@ -456,6 +459,12 @@ impl Mappings {
                 .stream
                 .as_ref()
                 .map(|s| s.parallelization_factor as i32),
+            destination_config: config.stream.as_ref().map(|s| DestinationConfig {
+                on_success: None,
+                on_failure: Some(OnFailure {
+                    destination: s.on_failure.clone(),
+                }),
+            }),
             last_modified: Some(config.last_modified_ms as f64 / 1000.0),
             state: Some(state.to_owned()),
             state_transition_reason: Some("USER_INITIATED".into()),
@@ -516,16 +525,16 @@ impl Mappings {
         &self,
         input: CreateEventSourceMappingRequest,
     ) -> Result<EventSourceMappingConfiguration, ApiError> {
-        if input.destination_config.is_some() {
-            return Err(invalid(
-                "Unsupported DestinationConfig parameter for given event source mapping type.",
-            ));
-        }
         let Some(source) = input.event_source_arn.clone() else {
             return Err(invalid("Unrecognized event source."));
         };
         if is_kinesis_arn(&source) {
             return self.create_for_stream(input, source).await;
+        }
+        if input.destination_config.is_some() {
+            return Err(invalid(
+                "Unsupported DestinationConfig parameter for given event source mapping type.",
+            ));
         }
         if !is_sqs_arn(&source) {
             return Err(invalid(
@@ -695,9 +704,33 @@ impl Mappings {
                     .unwrap_or(false),
                 maximum_record_age_seconds: age,
                 parallelization_factor,
+                on_failure: self.on_failure(input.destination_config.as_ref())?,
             }),
         };
         self.install(config).await
+    }
+
+    /// A stream mapping's on-failure destination: an existing queue or topic (an empty
+    /// destination removes it).
+    fn on_failure(&self, config: Option<&DestinationConfig>) -> Result<Option<String>, ApiError> {
+        if config.is_some_and(|c| c.on_success.is_some()) {
+            return Err(invalid(
+                "Unsupported OnSuccess destination for given event source mapping type.",
+            ));
+        }
+        let Some(arn) = config
+            .and_then(|c| c.on_failure.as_ref())
+            .and_then(|f| f.destination.clone())
+            .filter(|arn| !arn.is_empty())
+        else {
+            return Ok(None);
+        };
+        if !self.inner.source.destination_exists(&arn) {
+            return Err(invalid(format!(
+                "The OnFailure destination {arn} is not an existing SQS queue or SNS topic."
+            )));
+        }
+        Ok(Some(arn))
     }
 
     /// Stores a new mapping and starts its pollers.
@@ -733,12 +766,12 @@ impl Mappings {
         input: UpdateEventSourceMappingRequest,
     ) -> Result<EventSourceMappingConfiguration, ApiError> {
         let mapping = self.mapping(&input.uuid)?;
-        if input.destination_config.is_some() {
+        let streaming = mapping.config().stream.is_some();
+        if input.destination_config.is_some() && !streaming {
             return Err(invalid(
                 "Unsupported DestinationConfig parameter for given event source mapping type.",
             ));
         }
-        let streaming = mapping.config().stream.is_some();
         let unsupported = [
             (
                 "ParallelizationFactor",
@@ -795,6 +828,9 @@ impl Mappings {
             }
             if let Some(n) = input.parallelization_factor {
                 settings.parallelization_factor = n as u32;
+            }
+            if input.destination_config.is_some() {
+                settings.on_failure = self.on_failure(input.destination_config.as_ref())?;
             }
         } else {
             check_batching(config.fifo(), config.batch_size, config.window_seconds)?;

@@ -262,6 +262,18 @@ async fn run(inner: &Arc<Inner>, mapping: &Arc<Mapping>, name: &str, shard: u32,
                 settings.maximum_record_age_seconds >= 0
                     && now - r.arrival_ms > i64::from(settings.maximum_record_age_seconds) * 1000
             });
+        if !expired.is_empty() {
+            report(
+                inner,
+                &config,
+                &settings,
+                shard,
+                &expired,
+                "RecordAgeExceeded",
+                0,
+            )
+            .await;
+        }
         if records.is_empty() {
             let after = expired.last().map_or(next, |r| r.seq + 1);
             if save(inner, &key, after).await {
@@ -301,6 +313,16 @@ async fn run(inner: &Arc<Inner>, mapping: &Arc<Mapping>, name: &str, shard: u32,
                 let max = i64::from(settings.maximum_retry_attempts);
                 if max >= 0 && attempts > max {
                     tracing::warn!(uuid = %config.uuid, shard, first, last, "stream mapping gives up on a batch after its retries");
+                    report(
+                        inner,
+                        &config,
+                        &settings,
+                        shard,
+                        &records,
+                        "RetryAttemptsExhausted",
+                        attempts,
+                    )
+                    .await;
                     attempts = 0;
                     limit = None;
                     if save(inner, &key, last + 1).await {
@@ -373,6 +395,62 @@ async fn gather(
         records.extend(read(from, size - records.len()).await?.0);
     }
     Ok((records, skipped_to))
+}
+
+/// Sends the on-failure destination (if any) AWS's record of records given up on: which
+/// shard, which sequence numbers, why.
+async fn report(
+    inner: &Inner,
+    config: &Config,
+    settings: &StreamSettings,
+    shard: u32,
+    records: &[ReadRecord],
+    condition: &str,
+    attempts: i64,
+) {
+    let (Some(destination), Some(first), Some(last)) =
+        (&settings.on_failure, records.first(), records.last())
+    else {
+        return;
+    };
+    let time = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let mut body = json!({
+        "requestContext": {
+            "requestId": sluice_functions::uuid_v4(),
+            "functionArn": config.function_arn,
+            "condition": condition,
+            "approximateInvokeCount": attempts,
+        },
+        "version": "1.0",
+        "timestamp": time(inner.source.clock().now_ms()),
+        "KinesisBatchInfo": {
+            "shardId": sluice_streams::keys::shard_id(shard),
+            "startSequenceNumber": first.sequence_number,
+            "endSequenceNumber": last.sequence_number,
+            "approximateArrivalOfFirstRecord": time(first.arrival_ms),
+            "approximateArrivalOfLastRecord": time(last.arrival_ms),
+            "batchSize": records.len(),
+            "streamArn": config.event_source_arn,
+        },
+    });
+    if condition == "RetryAttemptsExhausted" {
+        body["responseContext"] = json!({
+            "statusCode": 200,
+            "executedVersion": config.qualifier.as_deref().unwrap_or("$LATEST"),
+            "functionError": "Unhandled",
+        });
+    }
+    if let Err(error) = inner
+        .source
+        .send_to(destination.clone(), body.to_string())
+        .await
+    {
+        tracing::warn!(%error, destination, "cannot send a stream mapping's failure record");
+    }
 }
 
 enum Outcome {

@@ -21,7 +21,7 @@ impl<S: Store> MessageDestinations<S> {
         Self { broker }
     }
 
-    async fn send(&self, arn: &str, record: String) -> Result<(), String> {
+    pub(crate) async fn send(&self, arn: &str, record: String) -> Result<(), String> {
         // arn:aws:<sqs|sns>:<region>:<account>:<name>, checked when the destination was set.
         let parsed = Arn::parse(arn).map_err(|e| format!("{arn}: {e}"))?;
         if parsed.service == "sns" {

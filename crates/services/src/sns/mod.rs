@@ -2,7 +2,7 @@
 //! message-attribute rules and error codes; notification URLs built from the address the
 //! client used.
 
-mod destinations;
+pub(crate) mod destinations;
 mod endpoints;
 
 use std::collections::BTreeMap;

@@ -412,8 +412,8 @@ print("OK")
 }
 
 /// A poison record: the function fails any batch holding it. With bisection the batch is
-/// halved until the record is alone; after its retries it is skipped, and everything around
-/// it is delivered.
+/// halved until the record is alone; after its retries it is skipped (its record goes to the
+/// on-failure queue), and everything around it is delivered.
 #[test]
 fn bisection_isolates_a_poison_record_and_retries_end() {
     let dir = scratch("streams-poison");
@@ -436,11 +436,28 @@ def handler(event, context):
         for d in datas:
             f.write(json.dumps({'data': d}) + '\\n')
 """, {"OUT": out})
-kinesis.put_records(StreamName="mixed", Records=[{"Data": d.encode(), "PartitionKey": "k"} for d in ["a", "b", "poison", "c", "d", "e"]])
-lam.create_event_source_mapping(FunctionName="picky", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
-    BatchSize=10, BisectBatchOnFunctionError=True, MaximumRetryAttempts=2)
+put = kinesis.put_records(StreamName="mixed", Records=[{"Data": d.encode(), "PartitionKey": "k"} for d in ["a", "b", "poison", "c", "d", "e"]])
+sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+failures = sqs.create_queue(QueueName="stream-failures")["QueueUrl"]
+failures_arn = sqs.get_queue_attributes(QueueUrl=failures, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+code, message = error(lam.create_event_source_mapping, FunctionName="picky", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+    DestinationConfig={"OnFailure": {"Destination": failures_arn + "-missing"}})
+assert code == "InvalidParameterValueException", (code, message)
+m = lam.create_event_source_mapping(FunctionName="picky", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+    BatchSize=10, BisectBatchOnFunctionError=True, MaximumRetryAttempts=2,
+    DestinationConfig={"OnFailure": {"Destination": failures_arn}})
+assert m["DestinationConfig"]["OnFailure"]["Destination"] == failures_arn, m
 wait_for("everything but the poison", lambda: [g["data"] for g in delivered(out)][-3:] == ["c", "d", "e"])
 assert [g["data"] for g in delivered(out)] == ["a", "b", "c", "d", "e"], delivered(out)
+# The poison's record, as AWS sends it to an on-failure destination.
+got = sqs.receive_message(QueueUrl=failures, WaitTimeSeconds=5)["Messages"]
+record = json.loads(got[0]["Body"])
+assert record["requestContext"]["condition"] == "RetryAttemptsExhausted" and record["requestContext"]["approximateInvokeCount"] == 3, record
+assert record["requestContext"]["functionArn"].endswith(":function:picky"), record
+info = record["KinesisBatchInfo"]
+poison = put["Records"][2]["SequenceNumber"]
+assert (info["shardId"], info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"], info["streamArn"]) == (
+    "shardId-000000000000", poison, poison, 1, arn), info
 print("OK")
 "#
         ),
