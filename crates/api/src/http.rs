@@ -199,7 +199,8 @@ fn respond(request_id: &str, result: Result<Vec<u8>, ApiError>) -> Response {
     response
 }
 
-fn insert_header(response: &mut Response, name: &'static str, value: &str) {
+/// Sets a header of `response` to `value`, unless `value` cannot be a header value.
+pub(crate) fn insert_header(response: &mut Response, name: &'static str, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
         response
             .headers_mut()

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::http::{ERROR_TYPE_HEADER, REQUEST_ID_HEADER, TARGET_HEADER};
+use crate::http::{ERROR_TYPE_HEADER, REQUEST_ID_HEADER, TARGET_HEADER, insert_header};
 use crate::kinesis::model::TARGET_PREFIX;
 use crate::kinesis::{Kinesis, Operation, Request as KinesisRequest, dispatch};
 use crate::{request_id, rest, shape};
@@ -51,7 +51,7 @@ async fn serve<B: Kinesis>(State(backend): State<Arc<B>>, request: Request) -> R
             response
                 .headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON_1_1));
-            set(&mut response, REQUEST_ID_HEADER, &request_id);
+            insert_header(&mut response, REQUEST_ID_HEADER, &request_id);
             response
         }
         Err(error) => {
@@ -60,8 +60,8 @@ async fn serve<B: Kinesis>(State(backend): State<Arc<B>>, request: Request) -> R
             response
                 .headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON_1_1));
-            set(&mut response, ERROR_TYPE_HEADER, &error.kind);
-            set(&mut response, REQUEST_ID_HEADER, &request_id);
+            insert_header(&mut response, ERROR_TYPE_HEADER, &error.kind);
+            insert_header(&mut response, REQUEST_ID_HEADER, &request_id);
             response
         }
     }
@@ -88,10 +88,4 @@ pub async fn handle<B: Kinesis>(
     let request = KinesisRequest::from_value(operation, value)
         .map_err(|e| ApiError::serialization(e.to_string()))?;
     dispatch(backend, request).await
-}
-
-fn set(response: &mut Response, name: &'static str, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        response.headers_mut().insert(name, value);
-    }
 }

@@ -15,7 +15,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::http::{AMZ_JSON_1_0, ERROR_TYPE_HEADER, REQUEST_ID_HEADER, TARGET_HEADER};
+use crate::http::{
+    AMZ_JSON_1_0, ERROR_TYPE_HEADER, REQUEST_ID_HEADER, TARGET_HEADER, insert_header,
+};
 use crate::sqs::model::{TARGET_PREFIX, XML_NAMESPACE, errors};
 use crate::sqs::{Operation, Request as SqsRequest, Sqs, dispatch};
 use crate::{query, request_id, rest, shape};
@@ -48,7 +50,7 @@ async fn serve<B: Sqs>(State(backend): State<Arc<B>>, request: Request) -> Respo
                 response
                     .headers_mut()
                     .insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON_1_0));
-                set(&mut response, REQUEST_ID_HEADER, &request_id);
+                insert_header(&mut response, REQUEST_ID_HEADER, &request_id);
                 response
             }
             Err(error) => json_error(&error, &request_id),
@@ -149,13 +151,7 @@ fn json_error(error: &ApiError, request_id: &str) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON_1_0));
     query::insert_query_error_header(headers, error, errors::ALL);
-    set(&mut response, ERROR_TYPE_HEADER, &error.kind);
-    set(&mut response, REQUEST_ID_HEADER, request_id);
+    insert_header(&mut response, ERROR_TYPE_HEADER, &error.kind);
+    insert_header(&mut response, REQUEST_ID_HEADER, request_id);
     response
-}
-
-fn set(response: &mut Response, name: &'static str, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        response.headers_mut().insert(name, value);
-    }
 }

@@ -126,18 +126,7 @@ impl Connection {
         target: &str,
         body: &[u8],
     ) -> io::Result<Response> {
-        self.request.clear();
-        let authorization = AUTHORIZATION.replace("/states/", &format!("/{service}/"));
-        write!(
-            self.request,
-            "POST / HTTP/1.1\r\nHost: {}\r\nX-Amz-Target: {target}\r\n\
-             Content-Type: application/x-amz-json-1.0\r\nX-Amz-Date: {AMZ_DATE}\r\n\
-             Authorization: {authorization}\r\nContent-Length: {}\r\n\r\n",
-            self.endpoint.host,
-            body.len()
-        )?;
-        self.request.extend_from_slice(body);
-        self.send()
+        self.call_json(service, target, "application/x-amz-json-1.0", body)
     }
 
     /// `POST /` with `X-Amz-Target: <target>` for `service`, a JSON body of `content_type`

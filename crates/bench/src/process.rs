@@ -180,6 +180,22 @@ fn quiet_ok(command: &mut Command) -> bool {
 
 /// Makes sure the venv exists and has `moto[server]`; returns its Python and moto's version.
 pub fn ensure_moto(venv: &Path) -> anyhow::Result<(PathBuf, String)> {
+    ensure_package(
+        venv,
+        "moto[server]",
+        "import moto.server, flask, flask_cors",
+        "import moto; print(moto.__version__)",
+    )
+}
+
+/// Makes sure `venv` exists and can run `import_check`, installing `package` with pip when
+/// it cannot; returns its Python and what `print_version` prints.
+fn ensure_package(
+    venv: &Path,
+    package: &str,
+    import_check: &str,
+    print_version: &str,
+) -> anyhow::Result<(PathBuf, String)> {
     let python = venv_python(venv);
     if !python.exists() {
         eprintln!("bench: creating the Python venv {}", venv.display());
@@ -191,12 +207,10 @@ pub fn ensure_moto(venv: &Path) -> anyhow::Result<(PathBuf, String)> {
             );
         }
     }
-    let importable = |python: &Path| {
-        quiet_ok(Command::new(python).args(["-c", "import moto.server, flask, flask_cors"]))
-    };
+    let importable = |python: &Path| quiet_ok(Command::new(python).args(["-c", import_check]));
     if !importable(&python) {
         eprintln!(
-            "bench: installing moto[server] into {} (pip install 'moto[server]')",
+            "bench: installing {package} into {} (pip install '{package}')",
             venv.display()
         );
         let output = Command::new(&python)
@@ -206,21 +220,21 @@ pub fn ensure_moto(venv: &Path) -> anyhow::Result<(PathBuf, String)> {
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
-                "moto[server]",
+                package,
             ])
             .stdin(Stdio::null())
             .output()
             .context("cannot run pip")?;
         if !output.status.success() || !importable(&python) {
             bail!(
-                "pip install 'moto[server]' into {} failed:\n{}",
+                "pip install '{package}' into {} failed:\n{}",
                 venv.display(),
                 String::from_utf8_lossy(&output.stderr)
             );
         }
     }
     let version = Command::new(&python)
-        .args(["-c", "import moto; print(moto.__version__)"])
+        .args(["-c", print_version])
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
@@ -292,52 +306,12 @@ pub fn ministack_venv_dir() -> anyhow::Result<PathBuf> {
 
 /// Makes sure the venv exists and has `ministack` (PyPI); returns its Python and the version.
 pub fn ensure_ministack(venv: &Path) -> anyhow::Result<(PathBuf, String)> {
-    let python = venv_python(venv);
-    if !python.exists() && !quiet_ok(Command::new("python3").args(["-m", "venv"]).arg(venv)) {
-        bail!(
-            "cannot create a Python venv at {} (is python3 installed?)",
-            venv.display()
-        );
-    }
-    let importable =
-        |python: &Path| quiet_ok(Command::new(python).args(["-c", "import ministack.app"]));
-    if !importable(&python) {
-        eprintln!(
-            "bench: installing ministack into {} (pip install ministack)",
-            venv.display()
-        );
-        let output = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "ministack",
-            ])
-            .stdin(Stdio::null())
-            .output()
-            .context("cannot run pip")?;
-        if !output.status.success() || !importable(&python) {
-            bail!(
-                "pip install ministack into {} failed:\n{}",
-                venv.display(),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-    }
-    let version = Command::new(&python)
-        .args([
-            "-c",
-            "import importlib.metadata as m; print(m.version('ministack'))",
-        ])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    Ok((python, version))
+    ensure_package(
+        venv,
+        "ministack",
+        "import ministack.app",
+        "import importlib.metadata as m; print(m.version('ministack'))",
+    )
 }
 
 /// Starts MiniStack's gateway on a free port of 127.0.0.1 (`GATEWAY_PORT`, `BIND_HOST`) and

@@ -15,6 +15,8 @@ pub(crate) trait StreamSource: Send + Sync + 'static {
     fn stream_arn(&self, name: &str) -> Option<String>;
     /// The stream's shards, open and closed, with their lineage.
     fn shards(&self, name: &str) -> Vec<Shard>;
+    /// Where a closed shard ends (its last place); `None` while it is open.
+    fn shard_end(&self, name: &str, shard: u32) -> Option<u64>;
     /// The last place committed to the stream, watched.
     fn watch(&self, name: &str) -> Option<watch::Receiver<u64>>;
     fn read_from(
@@ -34,6 +36,10 @@ impl<S: Store> StreamSource for Streams<S> {
 
     fn shards(&self, name: &str) -> Vec<Shard> {
         self.describe(name).map(|d| d.shards).unwrap_or_default()
+    }
+
+    fn shard_end(&self, name: &str, shard: u32) -> Option<u64> {
+        Streams::shard_end(self, name, shard)
     }
 
     fn watch(&self, name: &str) -> Option<watch::Receiver<u64>> {

@@ -191,6 +191,18 @@ pub struct ReadRecord {
     pub data: Vec<u8>,
 }
 
+impl From<StreamRecord> for ReadRecord {
+    fn from(row: StreamRecord) -> Self {
+        ReadRecord {
+            seq: row.seq,
+            sequence_number: keys::sequence_number(row.seq, row.shard),
+            arrival_ms: row.arrival_ms,
+            partition_key: row.partition_key,
+            data: row.data,
+        }
+    }
+}
+
 /// What GetRecords answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
@@ -595,14 +607,12 @@ impl<S: Store> Streams<S> {
         start: Start,
     ) -> Result<String, Error> {
         let now = self.inner.clock.now_ms();
-        let (stream, shard, latest, oldest_ms) = {
+        let (stream, shard) = {
             let streams = self.lock();
             let live = streams
                 .get(name)
                 .ok_or_else(|| not_found(name, self.account()))?;
-            let shard = self.shard_of(live, shard_id)?.clone();
-            let oldest = now - i64::from(live.description.retention_hours) * 3_600_000;
-            (live.description.id, shard, live.last_seq + 1, oldest)
+            (live.description.id, self.shard_of(live, shard_id)?.clone())
         };
         let given = |text: &str| -> Result<u64, Error> {
             let (seq, owner) = keys::parse_sequence_number(text).ok_or_else(|| {
@@ -626,14 +636,7 @@ impl<S: Store> Streams<S> {
         let from_seq = match start {
             Start::AtSequenceNumber(text) => given(&text)?,
             Start::AfterSequenceNumber(text) => given(&text)? + 1,
-            Start::TrimHorizon => 0,
-            Start::Latest => latest,
-            Start::AtTimestamp(at_ms) => self
-                .inner
-                .store
-                .stream_seq_at(stream, shard.index, at_ms.max(oldest_ms))
-                .await?
-                .unwrap_or(latest),
+            start => self.start_of(name, shard.index, &start).await?,
         };
         Ok(iterator::encode(
             &self.inner.secret,
@@ -710,16 +713,7 @@ impl<S: Store> Streams<S> {
         let at_end = shard
             .ending_seq
             .is_some_and(|end| next_seq > end || rows.is_empty());
-        let records = rows
-            .into_iter()
-            .map(|row| ReadRecord {
-                seq: row.seq,
-                sequence_number: keys::sequence_number(row.seq, row.shard),
-                arrival_ms: row.arrival_ms,
-                partition_key: row.partition_key,
-                data: row.data,
-            })
-            .collect();
+        let records = rows.into_iter().map(ReadRecord::from).collect();
         Ok(Batch {
             records,
             next_iterator: (!at_end).then(|| {
@@ -874,6 +868,18 @@ impl<S: Store> Streams<S> {
         Ok(())
     }
 
+    /// Where a closed shard of a stream ends (its last place); `None` while it is open or when
+    /// there is no such shard.
+    pub fn shard_end(&self, name: &str, shard: u32) -> Option<u64> {
+        self.lock()
+            .get(name)?
+            .description
+            .shards
+            .iter()
+            .find(|s| s.index == shard)?
+            .ending_seq
+    }
+
     /// The last place committed to a stream, watched: pollers wait on it for new records.
     pub fn watch(&self, name: &str) -> Result<tokio::sync::watch::Receiver<u64>, Error> {
         self.lock()
@@ -914,36 +920,37 @@ impl<S: Store> Streams<S> {
                 max_bytes: MAX_GET_BYTES,
             })
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| ReadRecord {
-                seq: row.seq,
-                sequence_number: keys::sequence_number(row.seq, row.shard),
-                arrival_ms: row.arrival_ms,
-                partition_key: row.partition_key,
-                data: row.data,
-            })
-            .collect())
+        Ok(rows.into_iter().map(ReadRecord::from).collect())
     }
 
-    /// Where a reader starting at `start` in a shard begins: the place of its first record.
+    /// Where a reader starting at `start` in a shard begins: the place of its first record
+    /// (`TRIM_HORIZON`, `LATEST`, `AT_TIMESTAMP` within retention; a sequence-number start
+    /// is its own place).
     pub async fn start_of(&self, name: &str, shard: u32, start: &Start) -> Result<u64, Error> {
-        let (stream, latest) = {
+        let (stream, latest, oldest_ms) = {
             let streams = self.lock();
             let live = streams
                 .get(name)
                 .ok_or_else(|| not_found(name, self.account()))?;
-            (live.description.id, live.last_seq + 1)
+            let oldest =
+                self.inner.clock.now_ms() - i64::from(live.description.retention_hours) * 3_600_000;
+            (live.description.id, live.last_seq + 1, oldest)
         };
         Ok(match start {
             Start::TrimHorizon => 0,
             Start::AtTimestamp(at_ms) => self
                 .inner
                 .store
-                .stream_seq_at(stream, shard, *at_ms)
+                .stream_seq_at(stream, shard, (*at_ms).max(oldest_ms))
                 .await?
                 .unwrap_or(latest),
-            _ => latest,
+            Start::AtSequenceNumber(text) | Start::AfterSequenceNumber(text) => {
+                let (seq, _) = keys::parse_sequence_number(text).ok_or_else(|| {
+                    Error::InvalidArgument(format!("Invalid sequence number {text}."))
+                })?;
+                seq + u64::from(matches!(start, Start::AfterSequenceNumber(_)))
+            }
+            Start::Latest => latest,
         })
     }
 

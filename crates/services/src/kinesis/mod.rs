@@ -50,9 +50,7 @@ impl<S: Store> KinesisBackend<S> {
                         "Failed to add tags to stream {} under account {} because a given stream \
                          cannot have more than {MAX_TAGS} tags.",
                         description.name,
-                        sluice_types::Arn::parse(&description.arn)
-                            .map(|arn| arn.account)
-                            .unwrap_or_default()
+                        self.streams.scope().account
                     )));
                 }
                 Ok(())

@@ -236,12 +236,7 @@ async fn run(inner: &Arc<Inner>, mapping: &Arc<Mapping>, name: &str, shard: u32,
         };
         if records.is_empty() {
             // A closed shard gets no more records: read to its end, its children may start.
-            let end = streams
-                .shards(name)
-                .into_iter()
-                .find(|s| s.index == shard)
-                .and_then(|s| s.ending_seq);
-            if let Some(end) = end
+            if let Some(end) = streams.shard_end(name, shard)
                 && save(inner, &key, next.max(end + 1)).await
             {
                 break;
