@@ -20,6 +20,8 @@
 //!   queues and topics.
 //! - [`counters`]: Sluice's own routes over the queues', topics', mappings' and pipes'
 //!   counters (`/sluice/queues`, `/sluice/mappings`, `/sluice/pipes`).
+//! - [`targets`]: delivers a payload to a target ARN (function, state machine, queue, topic,
+//!   stream, event bus): what EventBridge rules and schedules deliver through.
 //! - [`integrations`]: Task states' service integrations that run in process (Lambda).
 //!
 //! No wire format lives here (that is `sluice-api`), and no CLI or configuration (the binary).
@@ -35,3 +37,4 @@ pub mod sfn;
 pub mod sns;
 pub mod sqs;
 mod stream_source;
+pub mod targets;
