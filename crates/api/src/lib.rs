@@ -28,6 +28,8 @@ pub mod dynamodbstreams;
 pub mod error;
 #[cfg(feature = "events")]
 pub mod events;
+#[cfg(feature = "events")]
+pub mod events_routes;
 pub mod gateway;
 pub mod http;
 #[cfg(feature = "kinesis")]

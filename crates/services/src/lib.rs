@@ -27,6 +27,7 @@
 //! No wire format lives here (that is `sluice-api`), and no CLI or configuration (the binary).
 
 pub mod counters;
+pub mod events;
 pub mod integrations;
 pub mod kinesis;
 pub mod lambda;

@@ -78,6 +78,17 @@ impl<B: sluice_api::kinesis::Kinesis> JsonService for KinesisService<B> {
     }
 }
 
+/// The EventBridge API as a [`JsonService`].
+pub struct EventsService<B>(pub Arc<B>);
+
+impl<B: sluice_api::events::EventBridge> JsonService for EventsService<B> {
+    fn call(&self, operation: String, body: Vec<u8>) -> CallFuture<'_> {
+        Box::pin(
+            async move { sluice_api::events_routes::handle(&*self.0, &operation, &body).await },
+        )
+    }
+}
+
 /// How a service's members are cased on its own wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Casing {

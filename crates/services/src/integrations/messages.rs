@@ -5,7 +5,9 @@
 //! any JSON value, sent as its JSON, attributes, group and deduplication ids, ...) and results
 //! (`MessageId`, `MD5OfMessageBody`, `SequenceNumber`). Errors are named as for SDK
 //! integrations (`Sqs.QueueDoesNotExistException`, `Sns.NotFoundException`), as AWS documents
-//! for these integrations. Registered under the keys `sqs` and `sns`.
+//! for these integrations. Registered under the keys `sqs` and `sns`. `events:putEvents`
+//! sends events the same way (`Entries`, each `Detail` as text or any JSON value; the result
+//! `Entries` with their `EventId`s and `FailedEntryCount`), registered under `events`.
 
 use std::sync::Arc;
 
@@ -51,6 +53,17 @@ impl MessageIntegration {
         }
     }
 
+    /// `events:putEvents` on the EventBridge API.
+    pub fn events(service: Arc<dyn JsonService>) -> Self {
+        Self {
+            service,
+            name: "EventBridge",
+            action: "putEvents",
+            operation: "PutEvents",
+            message: "Entries",
+        }
+    }
+
     async fn send(&self, task: Task) -> Result<Value, Failure> {
         let action = Arn::parse(&task.call.resource)
             .map_or("", |arn| arn.last_segment())
@@ -70,15 +83,25 @@ impl MessageIntegration {
                 self.action
             )));
         };
-        // A message that is not text is sent as its JSON, as AWS does.
-        if let Some(message) = parameters.get_mut(self.message)
-            && !message.is_string()
-        {
-            *message = Value::String(message.to_string());
+        // A message (an event's detail) that is not text is sent as its JSON, as AWS does.
+        let messages: Vec<&mut Value> = match parameters.get_mut(self.message) {
+            Some(Value::Array(entries)) if self.operation == "PutEvents" => entries
+                .iter_mut()
+                .filter_map(|entry| entry.get_mut("Detail"))
+                .collect(),
+            Some(message) => vec![message],
+            None => Vec::new(),
+        };
+        for message in messages {
+            if !message.is_string() {
+                *message = Value::String(message.to_string());
+            }
         }
         let body = serde_json::to_vec(&Value::Object(parameters))
             .map_err(|e| Failure::runtime(e.to_string()))?;
-        match self.service.call(self.operation.to_owned(), body).await {
+        // As the state machine's own region's endpoint would answer.
+        let call = self.service.call(self.operation.to_owned(), body);
+        match sluice_api::gateway::signed_for(task.region().to_owned(), call).await {
             Ok(output) => {
                 let output: Map<String, Value> = serde_json::from_slice(&output)
                     .map_err(|e| Failure::runtime(format!("unreadable response: {e}")))?;

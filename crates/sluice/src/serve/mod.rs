@@ -25,8 +25,10 @@ use sluice_api::sfn::Scope;
 use sluice_asl::mock::MockConfig;
 use sluice_engine::{Clock, Engine, EngineOptions, Integrations, MockDispatcher};
 use sluice_functions::Functions;
+use sluice_services::events::EventsBackend;
 use sluice_services::integrations::aws_sdk::{
-    AwsSdk, Casing, LambdaService, Slot, SnsService, SqsService, StepFunctionsService,
+    AwsSdk, Casing, EventsService, LambdaService, Slot, SnsService, SqsService,
+    StepFunctionsService,
 };
 use sluice_services::integrations::lambda::LambdaIntegration;
 use sluice_services::integrations::messages::MessageIntegration;
@@ -48,6 +50,10 @@ const MAPPINGS_GRACE: Duration = Duration::from_secs(5);
 
 /// How long pipes' batches in flight may take to finish at shutdown.
 const PIPES_GRACE: Duration = Duration::from_secs(5);
+
+/// How long event deliveries in flight may take to finish at shutdown (the rest resume after
+/// a restart).
+const EVENTS_GRACE: Duration = Duration::from_secs(5);
 
 /// How long in-flight requests may take to finish once shutdown has begun.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -216,10 +222,33 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("cannot load the pipes: {e}"))?;
     let pipe_tasks = pipes.tasks().clone();
     let kinesis = Arc::new(sluice_services::kinesis::KinesisBackend::new(streams));
+    let kinesis_service: Arc<dyn sluice_services::integrations::aws_sdk::JsonService> = Arc::new(
+        sluice_services::integrations::aws_sdk::KinesisService(Arc::clone(&kinesis)),
+    );
     sdk.register("kinesis", "Kinesis", Casing::Pascal)
-        .set(Arc::new(
-            sluice_services::integrations::aws_sdk::KinesisService(Arc::clone(&kinesis)),
-        ));
+        .set(Arc::clone(&kinesis_service));
+    // Rules deliver to every kind of target, an event bus included (their own API, set once
+    // it exists), and to state machines once the Step Functions API exists.
+    let targets_step_functions = Slot::new();
+    let events_slot = Slot::new();
+    let targets = sluice_services::targets::Targets::new(
+        functions.clone(),
+        sqs_service.clone(),
+        sns_service.clone(),
+        kinesis_service,
+        targets_step_functions.clone(),
+        events_slot.clone(),
+    );
+    let events = Arc::new(
+        EventsBackend::open(store.clone(), clock.clone(), scope.clone(), targets)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot load the event buses and rules: {e}"))?,
+    );
+    let events_tasks = events.tasks().clone();
+    let events_service: Arc<EventsService<_>> = Arc::new(EventsService(Arc::clone(&events)));
+    events_slot.set(events_service.clone());
+    sdk.register("eventbridge", "EventBridge", Casing::Pascal)
+        .set(events_service.clone());
     let mut integrations = Integrations::new()
         .register(
             "lambda",
@@ -227,6 +256,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         )
         .register("sqs", Arc::new(MessageIntegration::sqs(sqs_service)))
         .register("sns", Arc::new(MessageIntegration::sns(sns_service)))
+        .register(
+            "events",
+            Arc::new(MessageIntegration::events(events_service)),
+        )
         .register("aws-sdk", Arc::new(sdk));
     if let Some(path) = &config.mock_config {
         let text = std::fs::read_to_string(path)
@@ -247,12 +280,14 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     );
     let apis = Apis {
         kinesis: sluice_api::kinesis_routes::router(kinesis),
+        events,
         lambda,
         sqs,
         sns,
         pipes,
         step_functions_sdk,
         pipes_step_functions,
+        targets_step_functions,
     };
     let result = run(&config, engine, scope, function_routes, apis).await;
     // In order: pipes and event-source mapping pollers (an invocation in flight finishes and its
@@ -260,6 +295,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // stop between steps (they resume after a restart), message move tasks between two
     // messages, then the functions and their workers, then the store.
     pipe_tasks.shutdown(PIPES_GRACE).await;
+    events_tasks.shutdown(EVENTS_GRACE).await;
     mapping_tasks.shutdown(MAPPINGS_GRACE).await;
     engine_tasks.shutdown(ENGINE_GRACE).await;
     broker_tasks.shutdown(Duration::from_secs(5)).await;
@@ -283,12 +319,14 @@ async fn run(
 ) -> anyhow::Result<()> {
     let Apis {
         kinesis,
+        events,
         lambda,
         sqs,
         sns,
         pipes,
         step_functions_sdk,
         pipes_step_functions,
+        targets_step_functions,
     } = apis;
     let resumed = engine
         .recover()
@@ -321,6 +359,13 @@ async fn run(
     let backend = Arc::new(Backend::new(engine, scope));
     step_functions_sdk.set(Arc::new(StepFunctionsService(Arc::clone(&backend))));
     pipes_step_functions.set(Arc::new(StepFunctionsService(Arc::clone(&backend))));
+    targets_step_functions.set(Arc::new(StepFunctionsService(Arc::clone(&backend))));
+    // Once every service a rule's target may be is there.
+    let deliveries = events.resume();
+    if deliveries > 0 {
+        tracing::info!(deliveries, "resumed event deliveries");
+    }
+    let events = sluice_api::events_routes::router(events);
     // Once the Step Functions API they may call exists.
     let polling = pipes.resume();
     if polling > 0 {
@@ -342,6 +387,7 @@ async fn run(
         .service(Service::Sns, sns)
         .service(Service::Pipes, pipes)
         .service(Service::Kinesis, kinesis)
+        .service(Service::EventBridge, events)
         .service(Service::Sluice, own)
         .into_service()
         .into_make_service();
@@ -370,12 +416,14 @@ async fn run(
 /// The APIs `run` serves besides Step Functions'.
 struct Apis {
     kinesis: axum::Router,
+    events: Arc<EventsBackend<SqliteStore>>,
     lambda: Arc<LambdaBackend>,
     sqs: Arc<SqsBackend<SqliteStore>>,
     sns: Arc<SnsBackend<SqliteStore>>,
     pipes: PipesBackend,
     step_functions_sdk: Slot,
     pipes_step_functions: Slot,
+    targets_step_functions: Slot,
 }
 
 /// Resolves on SIGTERM or ctrl-c (SIGINT).

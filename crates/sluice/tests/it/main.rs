@@ -7,6 +7,7 @@ mod callbacks;
 mod cli;
 mod common;
 mod deep;
+mod events;
 mod functions;
 mod jsonata;
 mod map_runs;
