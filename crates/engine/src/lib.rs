@@ -19,6 +19,6 @@ pub use integrations::{Integration, Integrations, TaskFuture, key_of};
 pub use run::{Finished, run};
 pub use service::{
     CallbackError, DEFAULT_EXECUTION_RETENTION, Engine, EngineError, EngineOptions, ExecutionInput,
-    MapRunView, REDRIVABLE_PERIOD, redrivable,
+    MapRunView, REDRIVABLE_PERIOD, StatusObserver, redrivable,
 };
 pub use sluice_clock::Clock;

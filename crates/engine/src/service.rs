@@ -39,6 +39,14 @@ pub use callbacks::CallbackError;
 pub use map_runs::MapRunView;
 pub use redrive::{REDRIVABLE_PERIOD, redrivable};
 
+/// Told when a STANDARD execution's status changes (started or redriven: RUNNING; ended:
+/// SUCCEEDED, FAILED, TIMED_OUT, ABORTED), once that change is committed. What it does with it
+/// (EventBridge's "Step Functions Execution Status Change" events) is the wiring's business:
+/// the engine knows no event bus. Called on the execution's task: it must not block.
+pub trait StatusObserver: Send + Sync + 'static {
+    fn status_changed(&self, record: &ExecutionRecord);
+}
+
 /// How many parsed definitions (machine revisions) stay cached.
 const PARSED_DEFINITIONS: usize = 1024;
 
@@ -151,6 +159,8 @@ struct Inner<S, D> {
     activities: Arc<ActivityQueues>,
     /// Execution loops and the purge: stopped where they resume from at shutdown.
     tasks: sluice_runtime::Tasks,
+    /// Told of STANDARD executions' status changes, once set.
+    observer: std::sync::OnceLock<Arc<dyn StatusObserver>>,
 }
 
 /// Recent EXPRESS executions by ARN, oldest dropped first.
@@ -280,6 +290,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                 redrive_tokens: Mutex::default(),
                 activities: Arc::default(),
                 tasks: sluice_runtime::Tasks::new("engine"),
+                observer: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -396,6 +407,17 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             }
             other => EngineError::Store(other),
         })?;
+        if record.status != ExecutionStatus::Running {
+            // Ended in its first step: it was RUNNING before, and AWS reports both.
+            let mut running = record.clone();
+            running.status = ExecutionStatus::Running;
+            running.stop_ms = None;
+            running.output = None;
+            running.error = None;
+            running.cause = None;
+            self.status_changed(&running);
+        }
+        self.status_changed(&record);
         if ex.end().is_none() {
             self.spawn_durable(
                 m,
@@ -536,6 +558,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                 writes.extend(map_run_writes(execution_arn, ex.take_map_runs()));
                 self.inner.store.commit(writes).await?;
                 self.inner.dispatcher.execution_ended(execution_arn);
+                self.status_changed(&record);
                 Ok(record)
             }
         }
@@ -687,6 +710,18 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
     /// pass (a full disk, an I/O error), the step waits in memory and is committed again with
     /// backoff: nothing after it is performed before it is durable, and the execution carries
     /// on by itself once the store writes again.
+    /// Sets who is told of STANDARD executions' status changes (once; a second call changes
+    /// nothing).
+    pub fn set_status_observer(&self, observer: Arc<dyn StatusObserver>) {
+        let _ = self.inner.observer.set(observer);
+    }
+
+    fn status_changed(&self, record: &ExecutionRecord) {
+        if let Some(observer) = self.inner.observer.get() {
+            observer.status_changed(record);
+        }
+    }
+
     async fn commit_step(
         &self,
         execution: &str,
@@ -801,6 +836,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             }
             if ex.end().is_some() {
                 performer.abort();
+                self.status_changed(&record);
                 return Ok(());
             }
         }

@@ -143,6 +143,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         if let Some(token) = client_token {
             self.remember_redrive_token(execution_arn, token, now);
         }
+        self.status_changed(&record);
         if ex.end().is_none() {
             self.spawn_durable(m, record, ex, effects, snapshot.machine, snapshot.test_case);
         }

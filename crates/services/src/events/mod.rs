@@ -18,6 +18,7 @@
 mod deliver;
 pub mod event;
 pub mod input;
+pub mod status;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};

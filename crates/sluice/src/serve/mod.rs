@@ -269,6 +269,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         integrations = integrations.with_mock(MockDispatcher::new(mock));
     }
     let engine = Engine::new(store.clone(), integrations, clock, options);
+    // STANDARD executions' status changes become events on the default bus, as on AWS.
+    engine.set_status_observer(Arc::new(
+        sluice_services::events::status::StatusEvents::new((*events).clone()),
+    ));
     let engine_tasks = engine.tasks().clone();
     let pollers = mappings.resume();
     if pollers > 0 {

@@ -519,12 +519,84 @@ while time.time() < deadline and quiet < 3:
         seen.add(event_id)
         sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 lost = acked - seen
-print(f"acknowledged {len(acked)}, delivered {len(seen)}, lost {len(lost)}, duplicates {duplicates}", file=sys.stderr)
+with open(os.environ["STATS"], "w") as stats:
+    stats.write(f"acknowledged {len(acked)}, delivered {len(seen)}, lost {len(lost)}, duplicates {duplicates}")
 assert not lost, sorted(lost)[:5]
 print("OK")
 "#
         ),
-        &[("ACKED", acked.to_str().unwrap())],
+        &[
+            ("ACKED", acked.to_str().unwrap()),
+            ("STATS", dir.join("stats.txt").to_str().unwrap()),
+        ],
     );
     assert!(acked_ids.lines().count() >= 300);
+    // Printed for the record (nextest shows it with --no-capture or on failure).
+    eprintln!(
+        "events across kill -9: {}",
+        std::fs::read_to_string(dir.join("stats.txt")).unwrap()
+    );
+}
+
+#[test]
+fn state_machines_raise_status_events_and_put_events() {
+    let dir = scratch("events-states");
+    let server = Server::start(&dir, &[]);
+    run(
+        &server,
+        r#"
+# A failed execution raises an event a rule routes to a queue; successes do not match.
+alerts_url, alerts = queue("alerts")
+route("failures", {"source": ["aws.states"], "detail": {"status": ["FAILED"]}}, alerts)
+failing = sfn.create_state_machine(name="failing", roleArn=role, definition=json.dumps(
+    {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Boom", "Cause": "it broke"}}}))["stateMachineArn"]
+passing = sfn.create_state_machine(name="passing", roleArn=role, definition=json.dumps(
+    {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+sfn.start_execution(stateMachineArn=passing, input="{}")
+failed = sfn.start_execution(stateMachineArn=failing, name="run-1", input=json.dumps({"order": 7}))["executionArn"]
+[body] = drain(alerts_url, 1)
+event = json.loads(body)
+assert event["source"] == "aws.states" and event["detail-type"] == "Step Functions Execution Status Change", event
+assert event["resources"] == [failed], event
+d = event["detail"]
+assert d["executionArn"] == failed and d["stateMachineArn"] == failing and d["name"] == "run-1", d
+assert d["status"] == "FAILED" and d["error"] == "Boom" and d["cause"] == "it broke", d
+assert json.loads(d["input"]) == {"order": 7} and d["inputDetails"] == {"included": True}, d
+assert isinstance(d["startDate"], int) and isinstance(d["stopDate"], int) and d["output"] is None, d
+nothing(alerts_url)
+
+# Every status of an execution (EventBridge, like AWS's, does not promise their order).
+all_url, all_q = queue("all-statuses")
+route("all", {"source": ["aws.states"], "resources": [{"prefix": passing.replace(":stateMachine:", ":execution:")}]}, all_q)
+sfn.start_execution(stateMachineArn=passing, input="{}")
+statuses = sorted(json.loads(b)["detail"]["status"] for b in drain(all_url, 2))
+assert statuses == ["RUNNING", "SUCCEEDED"], statuses
+
+# events:putEvents (and aws-sdk:eventbridge) from a state machine.
+out_url, out_q = queue("from-machine")
+route("from-machine", {"source": ["my.workflow"]}, out_q)
+putter = sfn.create_state_machine(name="putter", roleArn=role, definition=json.dumps({
+    "StartAt": "Put", "States": {
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::events:putEvents",
+                "Parameters": {"Entries": [{"Source": "my.workflow", "DetailType": "Done",
+                                            "Detail": {"order.$": "$.order"}}]},
+                "ResultPath": "$.put", "Next": "Sdk"},
+        "Sdk": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:eventbridge:putEvents",
+                "Parameters": {"Entries": [{"Source": "my.workflow", "DetailType": "Sdk", "Detail": "{\"sdk\": true}"}]},
+                "ResultPath": "$.sdk", "End": True}}}))["stateMachineArn"]
+run_arn = sfn.start_execution(stateMachineArn=putter, input=json.dumps({"order": 9}))["executionArn"]
+deadline = time.time() + 15
+while sfn.describe_execution(executionArn=run_arn)["status"] == "RUNNING" and time.time() < deadline:
+    time.sleep(0.05)
+done = sfn.describe_execution(executionArn=run_arn)
+assert done["status"] == "SUCCEEDED", done
+output = json.loads(done["output"])
+assert output["put"]["FailedEntryCount"] == 0 and len(output["put"]["Entries"]) == 1, output
+assert "EventId" in output["put"]["Entries"][0] and output["sdk"]["FailedEntryCount"] == 0, output
+bodies = sorted((json.loads(b) for b in drain(out_url, 2)), key=lambda e: e["detail-type"])
+assert bodies[0]["detail"] == {"order": 9} and bodies[0]["id"] == output["put"]["Entries"][0]["EventId"], bodies
+assert bodies[1]["detail"] == {"sdk": True}, bodies
+print("OK")
+"#,
+    );
 }
