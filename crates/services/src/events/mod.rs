@@ -18,6 +18,7 @@
 mod deliver;
 pub mod event;
 pub mod input;
+mod schedule;
 pub mod status;
 
 use std::collections::BTreeMap;
@@ -45,6 +46,8 @@ pub const BUS_KIND: &str = "events-bus";
 pub const RULE_KIND: &str = "events-rule";
 /// The store's `resources` kind of a delivery accepted and not yet done.
 pub const DELIVERY_KIND: &str = "events-delivery";
+/// The store's `resources` kind of a scheduled rule's next fire (key the rule's ARN).
+pub const SCHEDULE_KIND: &str = "events-rule-schedule";
 
 const DEFAULT_BUS: &str = "default";
 /// Most targets of a rule (AWS: 5).
@@ -119,6 +122,8 @@ struct State {
     buses: BTreeMap<String, BusDef>,
     /// By ARN.
     rules: BTreeMap<String, Arc<Rule>>,
+    /// Scheduled rules' next fire (ms on the clock), by rule ARN.
+    schedules: BTreeMap<String, i64>,
 }
 
 struct Inner<S> {
@@ -132,6 +137,8 @@ struct Inner<S> {
     changes: tokio::sync::Mutex<()>,
     /// The deliveries found at open, until [`EventsBackend::resume`] starts them.
     recovered: Mutex<Vec<ResourceRecord>>,
+    /// Woken when a schedule changes, so the firing task looks again.
+    rescheduled: tokio::sync::Notify,
 }
 
 /// The EventBridge API of a server. Clones share everything.
@@ -284,6 +291,10 @@ impl<S: Store> EventsBackend<S> {
                 }
             }
         }
+        for record in store.resources(SCHEDULE_KIND).await? {
+            let next: schedule::Next = serde_json::from_slice(&record.body)?;
+            state.schedules.insert(record.key, next.next_ms);
+        }
         let pending = store.resources(DELIVERY_KIND).await?;
         let backend = Self {
             inner: Arc::new(Inner {
@@ -295,13 +306,15 @@ impl<S: Store> EventsBackend<S> {
                 state: Mutex::new(state),
                 changes: tokio::sync::Mutex::new(()),
                 recovered: Mutex::new(pending),
+                rescheduled: tokio::sync::Notify::new(),
             }),
         };
         Ok(backend)
     }
 
-    /// Starts the deliveries accepted before a restart (once every target service exists;
-    /// from within the async runtime). Returns how many.
+    /// Starts the deliveries accepted before a restart and the scheduled rules' firing (once
+    /// every target service exists; from within the async runtime): a fire missed while the
+    /// server was down happens once, now. Returns how many deliveries resumed.
     pub fn resume(&self) -> usize {
         let pending = std::mem::take(
             &mut *self
@@ -320,6 +333,10 @@ impl<S: Store> EventsBackend<S> {
                 Err(error) => tracing::warn!(key = %record.key, %error, "unreadable delivery"),
             }
         }
+        let backend = self.clone();
+        self.inner
+            .tasks
+            .spawn("schedules", async move { backend.fire_on_time().await });
         resumed
     }
 
@@ -404,19 +421,34 @@ impl<S: Store> EventsBackend<S> {
         self.inner.store.commit(writes).await.map_err(storage)
     }
 
-    /// Stores `def` and puts it in memory.
-    async fn save_rule(&self, def: RuleDef) -> Result<(), ApiError> {
+    /// Stores `def` and puts it in memory; with `reschedule`, a scheduled rule's next fire is
+    /// counted from now (in the same commit), and a rule with no schedule forgets its own.
+    async fn save_rule(&self, def: RuleDef, reschedule: bool) -> Result<(), ApiError> {
         let rule = Rule::new(def)?;
         let body = serde_json::to_vec(&rule.def).map_err(storage)?;
-        self.commit(vec![Write::PutResource(ResourceRecord {
+        let mut writes = vec![Write::PutResource(ResourceRecord {
             kind: RULE_KIND.into(),
             key: rule.def.arn.clone(),
             body,
-        })])
-        .await?;
-        self.state()
-            .rules
-            .insert(rule.def.arn.clone(), Arc::new(rule));
+        })];
+        let next = match &rule.def.schedule_expression {
+            Some(expression) if reschedule => {
+                let now = self.inner.clock.now_ms();
+                schedule::next_fire(expression, rule.def.created_ms, now)
+            }
+            Some(_) => self.state().schedules.get(&rule.def.arn).copied(),
+            None => None,
+        };
+        writes.push(schedule::write(&rule.def.arn, next));
+        self.commit(writes).await?;
+        let mut state = self.state();
+        match next {
+            Some(next) => state.schedules.insert(rule.def.arn.clone(), next),
+            None => state.schedules.remove(&rule.def.arn),
+        };
+        state.rules.insert(rule.def.arn.clone(), Arc::new(rule));
+        drop(state);
+        self.inner.rescheduled.notify_one();
         Ok(())
     }
 
@@ -432,7 +464,8 @@ impl<S: Store> EventsBackend<S> {
         Ok(())
     }
 
-    /// Changes a rule's definition with `change` (under the change lock).
+    /// Changes a rule's definition with `change` (under the change lock); a rule enabled by
+    /// the change counts its schedule from now.
     async fn change_rule(
         &self,
         bus: Option<&str>,
@@ -443,8 +476,10 @@ impl<S: Store> EventsBackend<S> {
         let _changing = self.inner.changes.lock().await;
         let bus = self.existing_bus(&scope, bus)?;
         let mut def = self.rule(&bus, name)?.def.clone();
+        let was_enabled = def.enabled;
         change(&mut def)?;
-        self.save_rule(def).await
+        let reschedule = def.enabled && !was_enabled;
+        self.save_rule(def, reschedule).await
     }
 
     /// Accepts events as PutEvents does, in the request's scope: each entry's result, the
@@ -607,36 +642,87 @@ impl<S: Store> EventsBackend<S> {
         );
     }
 
-    /// Fires a scheduled rule now: AWS's "Scheduled Event" to each of its targets.
-    pub async fn fire(&self, rule_arn: &str) -> Result<(), ApiError> {
-        let Some(rule) = self.state().rules.get(rule_arn).cloned() else {
+    /// Fires the scheduled rule `rule_arn` due at `due_ms`: AWS's "Scheduled Event" (its
+    /// `time` the fire's) to each of its targets, recorded in one commit with the rule's next
+    /// fire, counted from now: fires missed while the server was down are one fire.
+    async fn fire(&self, rule_arn: &str, due_ms: i64) -> Result<(), ApiError> {
+        let _changing = self.inner.changes.lock().await;
+        let rule = self.state().rules.get(rule_arn).cloned();
+        let Some(rule) = rule else {
+            self.state().schedules.remove(rule_arn);
             return Ok(());
         };
         let now = self.inner.clock.now_ms();
-        let id = sluice_api::request_id::uuid_v4();
-        let arn = Arn::parse(rule_arn).map_err(storage)?;
-        let event = event::envelope(
-            event::Fields {
-                id: &id,
-                detail_type: "Scheduled Event",
-                source: "aws.events",
-                time_ms: now,
-                resources: std::slice::from_ref(&rule.def.arn),
-                detail: Value::Object(serde_json::Map::new()),
-            },
-            arn.account,
-            arn.region,
-        );
-        let mut writes = Vec::new();
+        let next = rule
+            .def
+            .schedule_expression
+            .as_deref()
+            .and_then(|e| schedule::next_fire(e, rule.def.created_ms, now.max(due_ms)));
+        let mut writes = vec![schedule::write(rule_arn, next)];
         let mut deliveries = Vec::new();
-        self.pending_for(&rule, &id, &event, now, &mut writes, &mut deliveries);
-        if !writes.is_empty() {
-            self.commit(writes).await?;
+        if rule.def.enabled {
+            let id = sluice_api::request_id::uuid_v4();
+            let arn = Arn::parse(rule_arn).map_err(storage)?;
+            let event = event::envelope(
+                event::Fields {
+                    id: &id,
+                    detail_type: "Scheduled Event",
+                    source: "aws.events",
+                    time_ms: due_ms,
+                    resources: std::slice::from_ref(&rule.def.arn),
+                    detail: Value::Object(serde_json::Map::new()),
+                },
+                arn.account,
+                arn.region,
+            );
+            self.pending_for(&rule, &id, &event, now, &mut writes, &mut deliveries);
         }
+        self.commit(writes).await?;
+        match next {
+            Some(next) => self.state().schedules.insert(rule_arn.to_owned(), next),
+            None => self.state().schedules.remove(rule_arn),
+        };
         for (key, pending) in deliveries {
             self.spawn_delivery(key, pending);
         }
         Ok(())
+    }
+
+    /// Fires every enabled scheduled rule when it is due, on the clock, until shutdown.
+    async fn fire_on_time(&self) {
+        let stopping = self.inner.tasks.cancelled();
+        tokio::pin!(stopping);
+        loop {
+            let next = {
+                let state = self.state();
+                state
+                    .schedules
+                    .iter()
+                    .filter(|(arn, _)| state.rules.get(*arn).is_some_and(|r| r.def.enabled))
+                    .min_by_key(|(_, due)| **due)
+                    .map(|(arn, due)| (arn.clone(), *due))
+            };
+            let clock = self.inner.clock.clone();
+            let due = async {
+                match &next {
+                    Some((_, due)) => clock.sleep_until(*due).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = due => {
+                    if let Some((arn, due)) = next
+                        && let Err(error) = self.fire(&arn, due).await
+                    {
+                        tracing::warn!(rule = %arn, %error, "scheduled rule not fired");
+                        // The store fails: try again a little later.
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+                () = self.inner.rescheduled.notified() => {}
+                () = &mut stopping => return,
+            }
+        }
     }
 
     fn describe_bus(bus: &BusDef) -> EventBus {
@@ -694,7 +780,7 @@ impl<S: Store> EventsBackend<S> {
                 .map(|r| r.def.clone())
                 .ok_or_else(|| rule_not_found(name, bus))?;
             change(&mut def.tags);
-            return self.save_rule(def).await;
+            return self.save_rule(def, false).await;
         }
         Err(not_found(format!("Resource {arn} does not exist.")))
     }
@@ -812,15 +898,19 @@ impl<S: Store> EventBridge for EventsBackend<S> {
             kind: BUS_KIND.into(),
             key: arn.clone(),
         }];
-        writes.extend(rules.iter().map(|key| Write::DeleteResource {
-            kind: RULE_KIND.into(),
-            key: key.clone(),
-        }));
+        for key in &rules {
+            writes.push(Write::DeleteResource {
+                kind: RULE_KIND.into(),
+                key: key.clone(),
+            });
+            writes.push(schedule::write(key, None));
+        }
         self.commit(writes).await?;
         let mut state = self.state();
         state.buses.remove(&arn);
         for key in rules {
             state.rules.remove(&key);
+            state.schedules.remove(&key);
         }
         Ok(())
     }
@@ -917,7 +1007,7 @@ impl<S: Store> EventBridge for EventsBackend<S> {
                 created_ms: self.inner.clock.now_ms(),
             },
         };
-        self.save_rule(def).await?;
+        self.save_rule(def, true).await?;
         Ok(PutRuleResponse {
             rule_arn: Some(arn),
         })
@@ -1004,12 +1094,17 @@ impl<S: Store> EventBridge for EventsBackend<S> {
                 "Rule can't be deleted since it has targets.",
             ));
         }
-        self.commit(vec![Write::DeleteResource {
-            kind: RULE_KIND.into(),
-            key: rule.def.arn.clone(),
-        }])
+        self.commit(vec![
+            Write::DeleteResource {
+                kind: RULE_KIND.into(),
+                key: rule.def.arn.clone(),
+            },
+            schedule::write(&rule.def.arn, None),
+        ])
         .await?;
-        self.state().rules.remove(&rule.def.arn);
+        let mut state = self.state();
+        state.rules.remove(&rule.def.arn);
+        state.schedules.remove(&rule.def.arn);
         Ok(())
     }
 
