@@ -19,6 +19,7 @@
 //! Python worker and a pool, the Runtime API's added latency, and the seed machine on its two
 //! real Python handlers.
 
+mod events;
 pub mod functions;
 pub mod http;
 mod mappings;
@@ -107,6 +108,10 @@ pub struct Args {
     /// --ministack, those servers too).
     #[arg(long, conflicts_with_all = ["functions", "queues", "mappings"])]
     streams: bool,
+    /// Benchmark EventBridge instead: PutEvents of one and of ten entries matched by a rule
+    /// with a queue target, and PutEvents → rule → SQS target end to end (events/s, p50, p99).
+    #[arg(long, conflicts_with_all = ["functions", "queues", "mappings", "streams"])]
+    events: bool,
     /// With --mappings: the messages queued per batch size.
     #[arg(long, default_value_t = 20_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     messages: u64,
@@ -215,6 +220,9 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.streams {
         return streams::main(&args, &settings);
+    }
+    if args.events {
+        return events::main(&args, &settings);
     }
     let workloads: Vec<&'static Workload> = WORKLOADS
         .iter()

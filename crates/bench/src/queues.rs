@@ -76,7 +76,11 @@ struct Measured {
     first_error: Option<String>,
 }
 
-fn call(connection: &mut Connection, operation: &str, body: &Value) -> Result<Value, String> {
+pub(super) fn call(
+    connection: &mut Connection,
+    operation: &str,
+    body: &Value,
+) -> Result<Value, String> {
     let body = serde_json::to_vec(body).map_err(|e| e.to_string())?;
     let response = connection
         .call_service("sqs", &format!("AmazonSQS.{operation}"), &body)
@@ -248,7 +252,7 @@ fn step(
 
 /// A receiver that long-polls `queue` until its client is gone (or a little past `deadline`,
 /// so the last send is received), deletes what it gets and reports each arrival.
-fn long_poll(
+pub(super) fn long_poll(
     endpoint: &Endpoint,
     queue: String,
     deadline: Instant,
