@@ -1,11 +1,13 @@
-//! EventBridge Pipes with SQS queue sources: the control plane behind the Pipes API
+//! EventBridge Pipes with SQS queue and Kinesis stream sources: the control plane behind the Pipes API
 //! ([`PipesBackend`]: Create/Describe/Update/Delete/List/Start/StopPipe and tags, AWS's states
 //! and errors), each pipe a record of the store's `resources` table (kind [`KIND`], key its
 //! ARN, body the JSON [`Definition`]), and the pollers that run them ([`runner`]): receive a
 //! batch from the queue (through the same [`crate::queue_source`] as the event-source
 //! mappings), drop what no filter matches, enrich (a Lambda function or an EXPRESS state
 //! machine), shape each event with the `InputTemplate` ([`template`]), deliver to the target
-//! (Lambda, Step Functions, SQS, SNS), and delete the messages once the target took them.
+//! (Lambda, Step Functions, SQS, SNS), and delete the messages once the target took them. A
+//! stream source is read by the event-source mappings' stream pollers
+//! (`Mappings::run_reader`), which hand each batch to the pipe.
 //!
 //! Pollers run on the pipes' own [`sluice_runtime::Tasks`], which `sluice serve` shuts down
 //! first; the Step Functions API is reached through a [`Slot`] set once it exists.
