@@ -147,6 +147,7 @@ fn the_language_crates_have_no_async_and_no_io() {
             "sluice-asl",
             "sluice-jsonata",
             "sluice-patterns",
+            "sluice-schedule",
             "sluice-types",
         ],
         ASYNC_AND_IO,

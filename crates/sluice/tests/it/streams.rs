@@ -630,3 +630,248 @@ print("OK")
         &[("OUT", &out)],
     );
 }
+
+/// A handler keeping windowed counts per partition key in its tumbling window's state, as the
+/// email seed's history counts: it writes each invocation (and each window's final state) to
+/// `OUT`.
+const WINDOW_COUNTER: &str = r#"
+out = os.environ["OUT"]
+COUNTER = """import json, os
+def handler(event, context):
+    state = dict(event['state'])
+    line = {'window': event['window'], 'final': event['isFinalInvokeForWindow'], 'early': event['isWindowTerminatedEarly'],
+            'n': len(event['Records']), 'shard': event['shardId'], 'arn': event['eventSourceARN'], 'state': dict(state)}
+    for r in event['Records']:
+        state[r['kinesis']['partitionKey']] = state.get(r['kinesis']['partitionKey'], 0) + 1
+    with open(os.environ['OUT'], 'a') as f:
+        f.write(json.dumps(line) + '\\n')
+    return {'state': state}
+"""
+def finals():
+    return [g for g in delivered(out) if g["final"]]
+def counted():
+    # Every record counted once: the last state of each window plus its last batch.
+    last = {}
+    for g in delivered(out):
+        if not g["final"]:
+            last[g["window"]["start"]] = g
+    return sum(sum(g["state"].values()) + g["n"] for g in last.values())
+"#;
+
+/// Tumbling windows: a function's state is carried from one batch to the next within a
+/// window (kept with the checkpoint, so `kill -9` neither loses nor double-counts it), and a
+/// final invocation per window hands over the window's totals once its time has passed.
+#[test]
+fn tumbling_windows_carry_state_across_batches_and_restarts() {
+    let dir = scratch("streams-windows");
+    let mut server = python_server(&dir);
+    let out = dir.join("windows.jsonl").display().to_string();
+    let script = |body: &str| format!("{PRELUDE}{MAPPING_PRELUDE}{WINDOW_COUNTER}{body}");
+    run_boto3(
+        &server,
+        &script(
+            r#"
+# Windows are 15 minutes from the epoch: keep this test inside one.
+left = 900 - time.time() % 900
+if left < 60:
+    time.sleep(left + 1)
+function("counter", COUNTER, {"OUT": out})
+kinesis.create_stream(StreamName="clicks", ShardCount=1)
+arn = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"]["StreamARN"]
+code, message = error(lam.create_event_source_mapping, FunctionName="counter", EventSourceArn=arn,
+    StartingPosition="TRIM_HORIZON", TumblingWindowInSeconds=901)
+assert code == "ValidationException" or code == "InvalidParameterValueException", (code, message)
+m = lam.create_event_source_mapping(FunctionName="counter", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+    BatchSize=3, TumblingWindowInSeconds=900)
+assert m["TumblingWindowInSeconds"] == 900, m
+for i in range(7):
+    kinesis.put_record(StreamName="clicks", Data=b"x", PartitionKey="alice" if i % 3 else "bob")
+wait_for("7 records counted", lambda: counted() == 7)
+got = delivered(out)
+assert all(g["n"] <= 3 and g["shard"] == "shardId-000000000000" and g["arn"] == arn and not g["early"] for g in got), got
+w = got[0]["window"]
+start = datetime.datetime.fromisoformat(w["start"].replace("Z", "+00:00"))
+end = datetime.datetime.fromisoformat(w["end"].replace("Z", "+00:00"))
+assert (end - start).total_seconds() == 900 and start.timestamp() % 900 == 0, w
+# The first batch of a window starts from an empty state.
+assert got[0]["state"] == {}, got[0]
+print("OK")
+"#,
+        ),
+        &[("OUT", &out)],
+    );
+    server.kill9();
+    server = python_server(&dir);
+    run_boto3(
+        &server,
+        &script(
+            r#"
+for i in range(3):
+    kinesis.put_record(StreamName="clicks", Data=b"x", PartitionKey="carol")
+wait_for("10 records counted", lambda: counted() == 10)
+assert not finals(), finals()
+print("OK")
+"#,
+        ),
+        &[("OUT", &out)],
+    );
+    // Past every window so far: each gets its final invocation with its totals.
+    advance_clock(server.port, 1800);
+    run_boto3(
+        &server,
+        &script(
+            r#"
+wait_for("the final invocations", lambda: sum(sum(g["state"].values()) for g in finals()) == 10)
+totals = {}
+for g in finals():
+    assert g["n"] == 0 and not g["early"], g
+    for k, v in g["state"].items():
+        totals[k] = totals.get(k, 0) + v
+assert totals == {"alice": 4, "bob": 3, "carol": 3}, totals
+# A record now opens a new window with a fresh state.
+before = len(finals())
+kinesis.put_record(StreamName="clicks", Data=b"x", PartitionKey="dave")
+wait_for("the new window", lambda: counted() >= 11 and any(g["state"] == {} and g["n"] == 1 for g in delivered(out)[-1:]))
+print("OK")
+"#,
+        ),
+        &[("OUT", &out)],
+    );
+    advance_clock(server.port, 900);
+    run_boto3(
+        &server,
+        &script(
+            r#"
+wait_for("the new window's final invocation", lambda: any(g["state"] == {"dave": 1} for g in finals()))
+print("OK")
+"#,
+        ),
+        &[("OUT", &out)],
+    );
+}
+
+/// `FilterCriteria` on a stream mapping: patterns see the record's `kinesis` members with its
+/// JSON `data` parsed; what no pattern matches is passed over (and the checkpoint moves past it).
+#[test]
+fn stream_mapping_filters_see_the_records_json_data() {
+    let dir = scratch("streams-filters");
+    let server = python_server(&dir);
+    let out = dir.join("delivered.jsonl").display().to_string();
+    run_boto3(
+        &server,
+        &format!(
+            "{PRELUDE}{MAPPING_PRELUDE}{}",
+            r#"
+out = os.environ["OUT"]
+kinesis.create_stream(StreamName="alerts", ShardCount=1)
+arn = kinesis.describe_stream_summary(StreamName="alerts")["StreamDescriptionSummary"]["StreamARN"]
+function("recorder", RECORDER, {"OUT": out})
+lam.create_event_source_mapping(FunctionName="recorder", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+    FilterCriteria={"Filters": [{"Pattern": json.dumps({"data": {"severity": ["high"]}})},
+                                {"Pattern": json.dumps({"partitionKey": ["vip"]})}]})
+sent = [("a", {"severity": "low"}), ("b", {"severity": "high"}), ("vip", {"severity": "low"}),
+        ("c", "not json"), ("d", {"severity": "high", "n": 2})]
+for key, data in sent:
+    kinesis.put_record(StreamName="alerts", PartitionKey=key, Data=(json.dumps(data) if isinstance(data, dict) else data).encode())
+kinesis.put_record(StreamName="alerts", PartitionKey="z", Data=json.dumps({"severity": "high", "last": True}).encode())
+wait_for("the last match", lambda: any("last" in g["data"] for g in delivered(out)))
+assert [g["key"] for g in delivered(out)] == ["b", "vip", "d", "z"], delivered(out)
+print("OK")
+"#
+        ),
+        &[("OUT", &out)],
+    );
+}
+
+/// The control plane around a stream: enhanced fan-out consumers (and a mapping reading
+/// through one), server-side encryption, enhanced monitoring, the stream's mode and record
+/// size, resource policies, the account's limits.
+#[test]
+fn consumers_encryption_monitoring_and_policies() {
+    let dir = scratch("streams-control");
+    let server = python_server(&dir);
+    let out = dir.join("delivered.jsonl").display().to_string();
+    run_boto3(
+        &server,
+        &format!(
+            "{PRELUDE}{MAPPING_PRELUDE}{}",
+            r#"
+out = os.environ["OUT"]
+kinesis.create_stream(StreamName="fan", ShardCount=2)
+arn = kinesis.describe_stream_summary(StreamName="fan")["StreamDescriptionSummary"]["StreamARN"]
+
+c = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="audit")["Consumer"]
+assert c["ConsumerName"] == "audit" and c["ConsumerARN"].startswith(arn + "/consumer/audit:") and c["ConsumerStatus"] == "CREATING", c
+code, _ = error(kinesis.register_stream_consumer, StreamARN=arn, ConsumerName="audit")
+assert code == "ResourceInUseException", code
+kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="search")
+d = kinesis.describe_stream_consumer(ConsumerARN=c["ConsumerARN"])["ConsumerDescription"]
+assert d["ConsumerStatus"] == "ACTIVE" and d["StreamARN"] == arn and d["ConsumerName"] == "audit", d
+assert kinesis.describe_stream_consumer(StreamARN=arn, ConsumerName="search")["ConsumerDescription"]["ConsumerName"] == "search"
+code, _ = error(unchecked.describe_stream_consumer, StreamARN=arn)
+assert code == "InvalidArgumentException", code
+code, _ = error(kinesis.describe_stream_consumer, StreamARN=arn, ConsumerName="nobody")
+assert code == "ResourceNotFoundException", code
+page = kinesis.list_stream_consumers(StreamARN=arn, MaxResults=1)
+assert [x["ConsumerName"] for x in page["Consumers"]] == ["audit"] and page["NextToken"], page
+rest = kinesis.list_stream_consumers(StreamARN=arn, NextToken=page["NextToken"])
+assert [x["ConsumerName"] for x in rest["Consumers"]] == ["search"] and "NextToken" not in rest, rest
+assert kinesis.describe_stream_summary(StreamName="fan")["StreamDescriptionSummary"]["ConsumerCount"] == 2
+kinesis.deregister_stream_consumer(StreamARN=arn, ConsumerName="search")
+assert [x["ConsumerName"] for x in kinesis.list_stream_consumers(StreamARN=arn)["Consumers"]] == ["audit"]
+
+# A mapping on the consumer (enhanced fan-out) gets the stream's records, named by the stream.
+function("recorder", RECORDER, {"OUT": out})
+m = lam.create_event_source_mapping(FunctionName="recorder", EventSourceArn=c["ConsumerARN"], StartingPosition="LATEST")
+assert m["EventSourceArn"] == c["ConsumerARN"], m
+code, _ = error(lam.create_event_source_mapping, FunctionName="recorder", EventSourceArn=arn + "/consumer/gone:1", StartingPosition="LATEST")
+assert code == "InvalidParameterValueException", code
+time.sleep(0.5)
+kinesis.put_record(StreamName="fan", Data=b"fanned", PartitionKey="k")
+wait_for("the fanned record", lambda: len(delivered(out)) == 1)
+assert delivered(out)[0]["arn"] == arn and delivered(out)[0]["data"] == "fanned", delivered(out)
+
+# Encryption at rest, as the stream and its puts report it.
+kinesis.start_stream_encryption(StreamName="fan", EncryptionType="KMS", KeyId="alias/aws/kinesis")
+s = kinesis.describe_stream_summary(StreamName="fan")["StreamDescriptionSummary"]
+assert s["EncryptionType"] == "KMS" and s["KeyId"] == "alias/aws/kinesis", s
+assert kinesis.put_record(StreamName="fan", Data=b"x", PartitionKey="k")["EncryptionType"] == "KMS"
+kinesis.stop_stream_encryption(StreamName="fan", EncryptionType="KMS", KeyId="alias/aws/kinesis")
+assert kinesis.describe_stream(StreamName="fan")["StreamDescription"]["EncryptionType"] == "NONE"
+
+# Enhanced monitoring: the metrics before and after.
+r = kinesis.enable_enhanced_monitoring(StreamName="fan", ShardLevelMetrics=["IncomingBytes"])
+assert r["CurrentShardLevelMetrics"] == [] and r["DesiredShardLevelMetrics"] == ["IncomingBytes"], r
+r = kinesis.enable_enhanced_monitoring(StreamName="fan", ShardLevelMetrics=["ALL"])
+assert len(r["DesiredShardLevelMetrics"]) == 7 and "ALL" not in r["DesiredShardLevelMetrics"], r
+r = kinesis.disable_enhanced_monitoring(StreamName="fan", ShardLevelMetrics=["IncomingBytes", "OutgoingBytes"])
+assert "IncomingBytes" not in r["DesiredShardLevelMetrics"] and len(r["DesiredShardLevelMetrics"]) == 5, r
+assert kinesis.describe_stream_summary(StreamName="fan")["StreamDescriptionSummary"]["EnhancedMonitoring"][0]["ShardLevelMetrics"] == r["DesiredShardLevelMetrics"]
+
+# Mode and record size.
+kinesis.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+assert kinesis.describe_stream_summary(StreamName="fan")["StreamDescriptionSummary"]["StreamModeDetails"]["StreamMode"] == "ON_DEMAND"
+code, _ = error(kinesis.update_stream_mode, StreamARN=arn, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+assert code == "InvalidArgumentException", code
+limits = kinesis.describe_limits()
+assert limits["OpenShardCount"] == 2 and limits["OnDemandStreamCount"] == 1 and limits["ShardLimit"] > 0, limits
+kinesis.update_max_record_size(StreamARN=arn, MaxRecordSizeInKiB=2048)
+assert kinesis.describe_stream_summary(StreamName="fan")["StreamDescriptionSummary"]["MaxRecordSizeInKiB"] == 2048
+kinesis.put_record(StreamName="fan", Data=b"x" * (1536 * 1024), PartitionKey="k")
+
+# Resource policies on the stream and on a consumer.
+policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kinesis:GetRecords", "Resource": arn}]})
+kinesis.put_resource_policy(ResourceARN=arn, Policy=policy)
+assert json.loads(kinesis.get_resource_policy(ResourceARN=arn)["Policy"]) == json.loads(policy)
+kinesis.put_resource_policy(ResourceARN=c["ConsumerARN"], Policy=policy)
+kinesis.delete_resource_policy(ResourceARN=arn)
+assert kinesis.get_resource_policy(ResourceARN=arn)["Policy"] == "{}"
+assert json.loads(kinesis.get_resource_policy(ResourceARN=c["ConsumerARN"])["Policy"]) == json.loads(policy)
+code, _ = error(kinesis.put_resource_policy, ResourceARN=arn, Policy="not json")
+assert code == "InvalidArgumentException", code
+print("OK")
+"#
+        ),
+        &[("OUT", &out)],
+    );
+}

@@ -1,0 +1,2 @@
+mod parser;
+mod properties;
