@@ -236,36 +236,6 @@ fn page<T>(
     Ok((rest, next))
 }
 
-/// A schedule expression EventBridge rules accept: `rate(<n> <unit>)` (minute(s), hour(s),
-/// day(s); singular exactly for 1) or `cron(<6 fields>)`.
-fn valid_schedule(expression: &str) -> bool {
-    if let Some(rate) = expression
-        .strip_prefix("rate(")
-        .and_then(|r| r.strip_suffix(')'))
-    {
-        let mut parts = rate.split(' ');
-        let (Some(value), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
-            return false;
-        };
-        let Ok(value) = value.parse::<u32>() else {
-            return false;
-        };
-        return match unit {
-            "minute" | "hour" | "day" => value == 1,
-            "minutes" | "hours" | "days" => value > 1,
-            _ => false,
-        };
-    }
-    if let Some(cron) = expression
-        .strip_prefix("cron(")
-        .and_then(|r| r.strip_suffix(')'))
-    {
-        let fields: Vec<&str> = cron.split(' ').collect();
-        return fields.len() == 6 && fields.iter().all(|f| !f.is_empty());
-    }
-    false
-}
-
 impl<S: Store> EventsBackend<S> {
     /// Loads the buses, the rules and the deliveries a previous process accepted (which
     /// [`Self::resume`] starts).
@@ -968,11 +938,8 @@ impl<S: Store> EventBridge for EventsBackend<S> {
                     "ScheduleExpression is supported only on the default event bus.",
                 ));
             }
-            if !valid_schedule(expression) {
-                return Err(ApiError::validation(
-                    "Parameter ScheduleExpression is not valid.",
-                ));
-            }
+            sluice_schedule::Expression::parse_rule(expression)
+                .map_err(|e| ApiError::validation(e.rule_message()))?;
         }
         if let Some(pattern) = &input.event_pattern {
             Pattern::parse(pattern, Dialect::EventBridge)
@@ -1284,32 +1251,5 @@ impl<S: Store> EventBridge for EventsBackend<S> {
         Ok(ListTagsForResourceResponse {
             tags: Some(tag_list(&tags)),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn schedule_expressions_as_rules_accept_them() {
-        for ok in [
-            "rate(1 minute)",
-            "rate(5 minutes)",
-            "rate(1 day)",
-            "cron(0 12 * * ? *)",
-        ] {
-            assert!(valid_schedule(ok), "{ok}");
-        }
-        for bad in [
-            "rate(1 minutes)",
-            "rate(5 minute)",
-            "rate(0 minutes)",
-            "rate(5 weeks)",
-            "cron(0 12 * * ?)",
-            "every 5 minutes",
-        ] {
-            assert!(!valid_schedule(bad), "{bad}");
-        }
     }
 }

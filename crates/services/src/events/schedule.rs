@@ -1,7 +1,9 @@
 //! Scheduled rules: when a rule's `ScheduleExpression` fires next, and the record that keeps
 //! it (kind [`super::SCHEDULE_KIND`], written in the same commit as the fire it follows).
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use sluice_schedule::{Bounds, Expression, Zone};
 use sluice_store::{ResourceRecord, Write};
 
 use super::SCHEDULE_KIND;
@@ -28,24 +30,19 @@ pub(super) fn write(rule_arn: &str, next: Option<i64>) -> Write {
     }
 }
 
-/// The first fire of `expression` strictly after `after_ms`: a rate counts its periods from
-/// the rule's creation.
+/// The first fire of `expression` strictly after `after_ms`, in UTC as rules are: a rate
+/// counts its periods from the rule's creation. `None` for an expression rules refuse (PutRule
+/// checked it) or a cron with no more fires.
 pub(super) fn next_fire(expression: &str, created_ms: i64, after_ms: i64) -> Option<i64> {
-    let rate = expression.strip_prefix("rate(")?.strip_suffix(')')?;
-    let (value, unit) = rate.split_once(' ')?;
-    let value: i64 = value.parse().ok()?;
-    let unit_ms = match unit.trim_end_matches('s') {
-        "minute" => 60_000,
-        "hour" => 3_600_000,
-        "day" => 86_400_000,
-        _ => return None,
+    let expression = Expression::parse_rule(expression).ok()?;
+    let bounds = Bounds {
+        start: Timestamp::from_millisecond(created_ms).ok()?,
+        end: None,
     };
-    let period = value.checked_mul(unit_ms).filter(|p| *p > 0)?;
-    if after_ms < created_ms {
-        return Some(created_ms + period);
-    }
-    let periods = (after_ms - created_ms) / period + 1;
-    created_ms.checked_add(periods.checked_mul(period)?)
+    let after = Timestamp::from_millisecond(after_ms).ok()?;
+    expression
+        .next_after(&Zone::utc(), after, bounds)
+        .map(|at| at.as_millisecond())
 }
 
 #[cfg(test)]
@@ -58,5 +55,20 @@ mod tests {
         assert_eq!(next_fire("rate(5 minutes)", 0, 300_000), Some(600_000));
         assert_eq!(next_fire("rate(2 hours)", 0, 1), Some(7_200_000));
         assert_eq!(next_fire("rate(1 day)", 0, 0), Some(86_400_000));
+    }
+
+    #[test]
+    fn crons_fire_on_their_minutes_in_utc() {
+        // 2026-12-07T20:00:00Z
+        let at = 1_796_673_600_000;
+        assert_eq!(
+            next_fire("cron(0/15 * * * ? *)", 0, at),
+            Some(at + 15 * 60_000)
+        );
+        assert_eq!(
+            next_fire("cron(0 12 * * ? *)", 0, at),
+            Some(at + 16 * 3_600_000)
+        );
+        assert_eq!(next_fire("cron(bad)", 0, at), None);
     }
 }

@@ -127,6 +127,10 @@ code, message = error(events.put_rule, Name="x", EventPattern="{\"source\": [{\"
 assert code == "InvalidEventPatternException" and message.startswith("Event pattern is not valid. Reason: "), message
 assert error(events.put_rule, Name="x") == ("ValidationException", "Parameter(s) EventPattern or ScheduleExpression must be specified.")
 assert error(events.put_rule, Name="x", ScheduleExpression="rate(5 minute)") == ("ValidationException", "Parameter ScheduleExpression is not valid.")
+assert error(events.put_rule, Name="x", ScheduleExpression="cron(0 12 * * * *)") == ("ValidationException", "Parameter ScheduleExpression is not valid.")
+assert error(events.put_rule, Name="x", ScheduleExpression="at(2026-12-07T20:00:00)") == ("ValidationException", "Parameter ScheduleExpression is not valid.")
+assert events.put_rule(Name="cron", ScheduleExpression="cron(0/15 8-17 ? * MON-FRI *)")["RuleArn"].endswith(":rule/cron")
+events.delete_rule(Name="cron")
 assert error(events.put_rule, Name="x", ScheduleExpression="rate(5 minutes)", EventBusName="orders") == ("ValidationException", "ScheduleExpression is supported only on the default event bus.")
 code, message = error(events.put_rule, Name="bad name", EventPattern=json.dumps(pattern))
 assert code == "ValidationException" and "at 'name' failed to satisfy constraint" in message, message
@@ -634,6 +638,14 @@ assert events.describe_rule(Name="tick")["ScheduleExpression"] == "rate(1 minute
 tick = json.loads(body)
 assert tick["source"] == "aws.events" and tick["detail-type"] == "Scheduled Event", tick
 assert tick["detail"] == {} and tick["resources"] == [arn], tick
+# A cron rule, on its minutes.
+cron_url, cron_q = queue("cron-ticks")
+events.put_rule(Name="every-minute", ScheduleExpression="cron(* * * * ? *)")
+events.put_targets(Rule="every-minute", Targets=[{"Id": "q", "Arn": cron_q}])
+cron_tick = json.loads(drain(cron_url, 1, timeout=5)[0])
+assert cron_tick["time"].endswith(":00Z") and cron_tick["detail-type"] == "Scheduled Event", cron_tick
+events.remove_targets(Rule="every-minute", Ids=["q"])
+events.delete_rule(Name="every-minute")
 print("OK")
 "#;
     run_boto3(&server, &format!("{PRELUDE}{script}"), &[]);
