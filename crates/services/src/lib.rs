@@ -20,6 +20,9 @@
 //!   queues and topics.
 //! - [`counters`]: Sluice's own routes over the queues', topics', mappings' and pipes'
 //!   counters (`/sluice/queues`, `/sluice/mappings`, `/sluice/pipes`).
+//! - [`events`]: EventBridge ([`events::EventsBackend`]): buses, rules and targets, PutEvents
+//!   with its deliveries durable before the answer (retries, dead-letter queues), scheduled
+//!   rules, and Step Functions' execution status-change events.
 //! - [`targets`]: delivers a payload to a target ARN (function, state machine, queue, topic,
 //!   stream, event bus): what EventBridge rules and schedules deliver through.
 //! - [`integrations`]: Task states' service integrations that run in process (Lambda).

@@ -600,6 +600,24 @@ assert "EventId" in output["put"]["Entries"][0] and output["sdk"]["FailedEntryCo
 bodies = sorted((json.loads(b) for b in drain(out_url, 2)), key=lambda e: e["detail-type"])
 assert bodies[0]["detail"] == {"order": 9} and bodies[0]["id"] == output["put"]["Entries"][0]["EventId"], bodies
 assert bodies[1]["detail"] == {"sdk": True}, bodies
+
+# events:putEvents.waitForTaskToken: the consumer of the event answers with the token.
+waiter = sfn.create_state_machine(name="waiter", roleArn=role, definition=json.dumps({
+    "StartAt": "Ask", "States": {
+        "Ask": {"Type": "Task", "Resource": "arn:aws:states:::events:putEvents.waitForTaskToken",
+                "Parameters": {"Entries": [{"Source": "my.workflow", "DetailType": "Approve",
+                                            "Detail": {"token.$": "$$.Task.Token"}}]},
+                "End": True}}}))["stateMachineArn"]
+wait_arn = sfn.start_execution(stateMachineArn=waiter, input="{}")["executionArn"]
+asked = json.loads(drain(out_url, 1)[0])
+assert asked["detail-type"] == "Approve", asked
+assert sfn.describe_execution(executionArn=wait_arn)["status"] == "RUNNING"
+sfn.send_task_success(taskToken=asked["detail"]["token"], output=json.dumps({"approved": True}))
+deadline = time.time() + 15
+while sfn.describe_execution(executionArn=wait_arn)["status"] == "RUNNING" and time.time() < deadline:
+    time.sleep(0.05)
+done = sfn.describe_execution(executionArn=wait_arn)
+assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == {"approved": True}, done
 print("OK")
 "#,
     );
