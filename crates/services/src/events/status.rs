@@ -32,8 +32,18 @@ impl StatusEvents {
     pub fn new<S: Store>(events: EventsBackend<S>) -> Self {
         let (changes, mut received) = mpsc::unbounded_channel::<ExecutionRecord>();
         let tasks = events.tasks().clone();
+        let stopping = tasks.cancelled();
         tasks.spawn("status-events", async move {
-            while let Some(record) = received.recv().await {
+            tokio::pin!(stopping);
+            loop {
+                let record = tokio::select! {
+                    received = received.recv() => match received {
+                        Some(record) => record,
+                        None => return,
+                    },
+                    // Shutting down: the events of changes still queued are lost.
+                    () = &mut stopping => return,
+                };
                 let Ok(arn) = Arn::parse(&record.arn) else {
                     continue;
                 };

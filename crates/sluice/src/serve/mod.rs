@@ -250,6 +250,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     events_slot.set(events_service.clone());
     sdk.register("eventbridge", "EventBridge", Casing::Pascal)
         .set(events_service.clone());
+    // The name the Scheduler's templated EventBridge target calls it by.
+    sdk.register("events", "EventBridge", Casing::Pascal)
+        .set(events_service.clone());
     let mut integrations = Integrations::new()
         .register(
             "lambda",
