@@ -728,7 +728,7 @@ impl<S: Store> EventsBackend<S> {
     async fn retag(
         &self,
         arn: &str,
-        change: impl FnOnce(&mut BTreeMap<String, String>),
+        change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), ApiError>,
     ) -> Result<(), ApiError> {
         let _changing = self.inner.changes.lock().await;
         let parsed = Arn::parse(arn).map_err(|_| {
@@ -738,7 +738,7 @@ impl<S: Store> EventsBackend<S> {
         })?;
         if let Some(name) = parsed.resource.strip_prefix("event-bus/") {
             let mut bus = self.bus(name, arn).ok_or_else(|| bus_not_found(name))?;
-            change(&mut bus.tags);
+            change(&mut bus.tags)?;
             return self.save_bus(bus).await;
         }
         if let Some(path) = parsed.resource.strip_prefix("rule/") {
@@ -749,7 +749,7 @@ impl<S: Store> EventsBackend<S> {
                 .get(arn)
                 .map(|r| r.def.clone())
                 .ok_or_else(|| rule_not_found(name, bus))?;
-            change(&mut def.tags);
+            change(&mut def.tags)?;
             return self.save_rule(def, false).await;
         }
         Err(not_found(format!("Resource {arn} does not exist.")))
@@ -1198,17 +1198,17 @@ impl<S: Store> EventBridge for EventsBackend<S> {
         input: TagResourceRequest,
     ) -> Result<TagResourceResponse, ApiError> {
         let add = tag_map(Some(input.tags))?;
-        let mut too_many = false;
         self.retag(&input.resource_arn, |tags| {
             tags.extend(add);
-            too_many = tags.len() > MAX_TAGS;
+            if tags.len() > MAX_TAGS {
+                // Nothing is written.
+                return Err(ApiError::validation(format!(
+                    "A resource cannot have more than {MAX_TAGS} tags."
+                )));
+            }
+            Ok(())
         })
         .await?;
-        if too_many {
-            return Err(ApiError::validation(format!(
-                "A resource cannot have more than {MAX_TAGS} tags."
-            )));
-        }
         Ok(TagResourceResponse::default())
     }
 
@@ -1221,6 +1221,7 @@ impl<S: Store> EventBridge for EventsBackend<S> {
             for key in &remove {
                 tags.remove(key);
             }
+            Ok(())
         })
         .await?;
         Ok(UntagResourceResponse::default())

@@ -102,6 +102,15 @@ events.delete_event_bus(Name="orders-3")
 assert error(events.delete_event_bus, Name="orders-3")[0] == "ResourceNotFoundException"
 assert events.list_tags_for_resource(ResourceARN=orders_bus)["Tags"] == [{"Key": "team", "Value": "a"}]
 
+# Every region has its own default bus, and its own buses.
+eu = boto3.client("events", endpoint_url=endpoint, region_name="eu-west-1", aws_access_key_id="x",
+                  aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}))
+assert [b["Arn"] for b in eu.list_event_buses()["EventBuses"]] == [f"arn:aws:events:eu-west-1:{account}:event-bus/default"]
+assert error(eu.describe_event_bus, Name="orders")[0] == "ResourceNotFoundException"
+too_many = [{"Key": f"k{i}", "Value": "v"} for i in range(51)]
+assert error(events.tag_resource, ResourceARN=orders_bus, Tags=too_many) == ("ValidationException", "A resource cannot have more than 50 tags.")
+assert events.list_tags_for_resource(ResourceARN=orders_bus)["Tags"] == [{"Key": "team", "Value": "a"}]
+
 # Rules.
 pattern = {"source": ["my.app"], "detail": {"state": ["running"]}}
 arn = events.put_rule(Name="r1", EventPattern=json.dumps(pattern), EventBusName="orders", Description="d")["RuleArn"]
