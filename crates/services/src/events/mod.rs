@@ -1056,7 +1056,8 @@ impl<S: Store> EventBridge for EventsBackend<S> {
             // AWS answers a delete of a missing rule with success.
             return Ok(());
         };
-        if !rule.def.targets.is_empty() && input.force != Some(true) {
+        // `Force` is for managed rules: targets still have to go first.
+        if !rule.def.targets.is_empty() {
             return Err(ApiError::validation(
                 "Rule can't be deleted since it has targets.",
             ));
