@@ -875,3 +875,71 @@ print("OK")
         &[("OUT", &out)],
     );
 }
+
+/// With `streams.throughput-limits`, a shard takes 1,000 records a second and five
+/// GetRecords calls a second, as AWS's shards; past that PutRecords fails the records it has
+/// no room for (and only those), PutRecord and GetRecords fail whole. Off by default.
+#[test]
+fn throughput_limits_throttle_per_shard_when_enabled() {
+    let dir = scratch("streams-throughput");
+    let server =
+        Server::start_with_env(&dir, &[], &[("SLUICE__STREAMS__THROUGHPUT_LIMITS", "true")]);
+    run(
+        &server,
+        r#"
+kinesis.create_stream(StreamName="narrow", ShardCount=1)
+put = kinesis.put_records(StreamName="narrow", Records=[{"Data": b"x", "PartitionKey": f"k{i}"} for i in range(500)])
+assert put["FailedRecordCount"] == 0, put["FailedRecordCount"]
+start, results, counted = time.time(), [], 0
+for _ in range(50):
+    put = kinesis.put_records(StreamName="narrow", Records=[{"Data": b"x", "PartitionKey": f"k{i}"} for i in range(500)])
+    results += put["Records"]
+    counted += put["FailedRecordCount"]
+    if put["FailedRecordCount"]:
+        break
+elapsed = time.time() - start
+failed = [r for r in results if "ErrorCode" in r]
+accepted = 500 + len(results) - len(failed)
+# A thousand a second (and a second's burst): the rest is refused, record by record.
+assert failed and counted == len(failed), counted
+assert accepted <= 1000 + 1000 * elapsed + 1, (accepted, elapsed)
+assert all(r["ErrorCode"] == "ProvisionedThroughputExceededException" and "SequenceNumber" not in r for r in failed), failed[0]
+assert failed[0]["ErrorMessage"] == "Rate exceeded for shard shardId-000000000000 in stream narrow under account 000000000000.", failed[0]
+# A mebibyte a second: a second large record right after the first is refused whole.
+time.sleep(1.1)
+kinesis.put_record(StreamName="narrow", Data=b"x" * 1_000_000, PartitionKey="k")
+code, message = error(kinesis.put_record, StreamName="narrow", Data=b"x" * 1_000_000, PartitionKey="k")
+assert code == "ProvisionedThroughputExceededException", (code, message)
+# Only the accepted records were written.
+shard = "shardId-000000000000"
+it = kinesis.get_shard_iterator(StreamName="narrow", ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+got = kinesis.get_records(ShardIterator=it, Limit=10000)
+assert len(got["Records"]) == accepted + 1, (len(got["Records"]), accepted)
+time.sleep(1.1)
+# botocore retries throttling errors unless told to make one attempt in all.
+once = boto3.client("kinesis", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
+                    aws_secret_access_key="x", config=Config(retries={"total_max_attempts": 1}))
+codes = []
+for _ in range(6):
+    try:
+        once.get_records(ShardIterator=got["NextShardIterator"])
+        codes.append("ok")
+    except ClientError as e:
+        codes.append(e.response["Error"]["Code"])
+assert codes[:5] == ["ok"] * 5 and codes[5] == "ProvisionedThroughputExceededException", codes
+print("OK")
+"#,
+    );
+    // The default: a shard takes what the machine can write.
+    let dir = scratch("streams-unthrottled");
+    let server = Server::start(&dir, &[]);
+    run(
+        &server,
+        r#"
+kinesis.create_stream(StreamName="wide", ShardCount=1)
+for _ in range(4):
+    assert kinesis.put_records(StreamName="wide", Records=[{"Data": b"x", "PartitionKey": f"k{i}"} for i in range(500)])["FailedRecordCount"] == 0
+print("OK")
+"#,
+    );
+}
