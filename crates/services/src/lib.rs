@@ -18,8 +18,13 @@
 //! - [`pipes`]: EventBridge Pipes from SQS queues ([`pipes::PipesBackend`]): the Pipes API and
 //!   the pollers that filter, enrich, shape and deliver batches to functions, state machines,
 //!   queues and topics.
-//! - [`counters`]: Sluice's own routes over the queues', topics', mappings' and pipes'
-//!   counters (`/sluice/queues`, `/sluice/mappings`, `/sluice/pipes`).
+//! - [`scheduler`]: EventBridge Scheduler ([`scheduler::SchedulerBackend`]): schedules and
+//!   groups, fired durably on the server's clock (next fire and pending delivery in one
+//!   commit; a fire missed while down happens once on restart), delivered to templated and
+//!   universal (`aws-sdk`) targets with retries and a dead-letter queue.
+//! - [`counters`]: Sluice's own routes over the queues', topics', mappings', pipes' and
+//!   schedules' counters (`/sluice/queues`, `/sluice/mappings`, `/sluice/pipes`,
+//!   `/sluice/schedules`).
 //! - [`integrations`]: Task states' service integrations that run in process (Lambda).
 //!
 //! No wire format lives here (that is `sluice-api`), and no CLI or configuration (the binary).
@@ -31,6 +36,7 @@ pub mod lambda;
 pub mod mappings;
 pub mod pipes;
 mod queue_source;
+pub mod scheduler;
 pub mod sfn;
 pub mod sns;
 pub mod sqs;

@@ -33,6 +33,7 @@ use sluice_services::integrations::messages::MessageIntegration;
 use sluice_services::lambda::{LambdaBackend, routes};
 use sluice_services::mappings::Mappings;
 use sluice_services::pipes::{PipesBackend, Services};
+use sluice_services::scheduler::SchedulerBackend;
 use sluice_services::sfn::Backend;
 use sluice_services::sns::{MessageDestinations, SnsBackend, SnsEndpoints};
 use sluice_services::sqs::SqsBackend;
@@ -220,6 +221,18 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .set(Arc::new(
             sluice_services::integrations::aws_sdk::KinesisService(Arc::clone(&kinesis)),
         ));
+    // Shared by Task states' `aws-sdk:` resources and the schedules' targets.
+    let sdk = Arc::new(sdk);
+    let scheduler = SchedulerBackend::open(
+        store.clone(),
+        clock.clone(),
+        functions.clone(),
+        Arc::clone(&sdk),
+        scope.clone(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot load the schedules: {e}"))?;
+    let scheduler_tasks = scheduler.tasks().clone();
     let mut integrations = Integrations::new()
         .register(
             "lambda",
@@ -227,7 +240,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         )
         .register("sqs", Arc::new(MessageIntegration::sqs(sqs_service)))
         .register("sns", Arc::new(MessageIntegration::sns(sns_service)))
-        .register("aws-sdk", Arc::new(sdk));
+        .register("aws-sdk", sdk);
     if let Some(path) = &config.mock_config {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read mock config {}", path.display()))?;
@@ -242,15 +255,20 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         tracing::info!(pollers, "resumed event-source mappings");
     }
     // Sluice's own routes over the functions: their logs, the mappings' and pipes' counters.
-    let function_routes = routes::router(functions.clone()).merge(
-        sluice_services::counters::flows(mappings, functions.clone(), pipes.clone()),
-    );
+    let function_routes = routes::router(functions.clone())
+        .merge(sluice_services::counters::flows(
+            mappings,
+            functions.clone(),
+            pipes.clone(),
+        ))
+        .merge(sluice_services::counters::schedules(scheduler.clone()));
     let apis = Apis {
         kinesis: sluice_api::kinesis_routes::router(kinesis),
         lambda,
         sqs,
         sns,
         pipes,
+        scheduler,
         step_functions_sdk,
         pipes_step_functions,
     };
@@ -260,6 +278,8 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // stop between steps (they resume after a restart), message move tasks between two
     // messages, then the functions and their workers, then the store.
     pipe_tasks.shutdown(PIPES_GRACE).await;
+    // A delivery in flight finishes; pending ones stay in the store for the next start.
+    scheduler_tasks.shutdown(PIPES_GRACE).await;
     mapping_tasks.shutdown(MAPPINGS_GRACE).await;
     engine_tasks.shutdown(ENGINE_GRACE).await;
     broker_tasks.shutdown(Duration::from_secs(5)).await;
@@ -287,6 +307,7 @@ async fn run(
         sqs,
         sns,
         pipes,
+        scheduler,
         step_functions_sdk,
         pipes_step_functions,
     } = apis;
@@ -327,6 +348,13 @@ async fn run(
         tracing::info!(polling, "resumed pipes");
     }
     let pipes = sluice_api::pipes_routes::router(Arc::new(pipes));
+    // Once every API a target may call exists: fires missed while the server was down happen
+    // now, once each.
+    let resumed = scheduler.resume().await;
+    if resumed > 0 {
+        tracing::info!(resumed, "resumed schedule deliveries");
+    }
+    let scheduler = sluice_api::scheduler_routes::router(Arc::new(scheduler));
     let step_functions = sluice_api::http::routes(backend);
     let own = step_functions
         .clone()
@@ -341,6 +369,7 @@ async fn run(
         .service(Service::Sqs, sqs)
         .service(Service::Sns, sns)
         .service(Service::Pipes, pipes)
+        .service(Service::Scheduler, scheduler)
         .service(Service::Kinesis, kinesis)
         .service(Service::Sluice, own)
         .into_service()
@@ -374,6 +403,7 @@ struct Apis {
     sqs: Arc<SqsBackend<SqliteStore>>,
     sns: Arc<SnsBackend<SqliteStore>>,
     pipes: PipesBackend,
+    scheduler: SchedulerBackend<SqliteStore>,
     step_functions_sdk: Slot,
     pipes_step_functions: Slot,
 }
