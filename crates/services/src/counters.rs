@@ -144,6 +144,9 @@ async fn read_schedules<S: Store>(
                 "enabled": s.enabled,
                 "target": s.target,
                 "nextFireMs": s.next_fire_ms,
+                "nextFire": s.next_fire_ms
+                    .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                    .map(|t| t.to_string()),
                 "fired": s.fired,
                 "delivered": s.delivered,
                 "failedAttempts": s.failed_attempts,
