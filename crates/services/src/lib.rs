@@ -15,7 +15,7 @@
 //! - [`mappings`]: Lambda event-source mappings from SQS queues ([`mappings::Mappings`]): the
 //!   control plane behind the Lambda API's `*EventSourceMapping*` operations and the pollers
 //!   that deliver batches to functions.
-//! - [`pipes`]: EventBridge Pipes from SQS queues ([`pipes::PipesBackend`]): the Pipes API and
+//! - [`pipes`]: EventBridge Pipes from SQS queues and Kinesis streams ([`pipes::PipesBackend`]): the Pipes API and
 //!   the pollers that filter, enrich, shape and deliver batches to functions, state machines,
 //!   queues and topics.
 //! - [`scheduler`]: EventBridge Scheduler ([`scheduler::SchedulerBackend`]): schedules and

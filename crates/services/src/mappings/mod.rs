@@ -102,6 +102,9 @@ pub(crate) struct StreamSettings {
     /// A queue or topic ARN that gets a record of each batch given up on.
     #[serde(default)]
     on_failure: Option<String>,
+    /// `TumblingWindowInSeconds`; 0: no window, no state carried between invocations.
+    #[serde(default)]
+    tumbling_window_seconds: u32,
 }
 
 impl Config {
@@ -131,6 +134,46 @@ pub(crate) struct Live {
     config: Arc<Config>,
     filters: Arc<Vec<Pattern>>,
     deleted: bool,
+    /// A stream reader's destination in place of the function (a pipe's).
+    sink: Option<Arc<dyn StreamSink>>,
+}
+
+/// Where a stream reader of another service delivers its batches in place of a function: a
+/// pipe's enrichment and target.
+pub(crate) trait StreamSink: Send + Sync + 'static {
+    /// Delivers `records`, in order.
+    fn deliver<'a>(
+        &'a self,
+        records: &'a [sluice_streams::ReadRecord],
+    ) -> crate::queue_source::BoxFuture<'a, SinkOutcome>;
+}
+
+/// What a [`StreamSink`] made of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SinkOutcome {
+    All,
+    /// Everything before the record with this sequence number.
+    FailedFrom(String),
+    /// Nothing, and why.
+    Failed(String),
+}
+
+/// How a stream reader of another service (a pipe) reads its stream: the settings of a stream
+/// mapping, with its own checkpoints, retries, bisection and on-failure destination.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StreamReading {
+    pub(crate) source_arn: String,
+    pub(crate) batch_size: u32,
+    pub(crate) window_seconds: u32,
+    /// `FilterCriteria` patterns, as given.
+    pub(crate) filters: Option<Vec<String>>,
+    pub(crate) starting_position: String,
+    pub(crate) starting_position_timestamp_ms: Option<i64>,
+    pub(crate) maximum_retry_attempts: i32,
+    pub(crate) bisect: bool,
+    pub(crate) maximum_record_age_seconds: i32,
+    pub(crate) parallelization_factor: u32,
+    pub(crate) on_failure: Option<String>,
 }
 
 impl Live {
@@ -145,6 +188,7 @@ impl Live {
             config: Arc::new(config),
             filters: Arc::new(filters),
             deleted: false,
+            sink: None,
         }
     }
 
@@ -243,10 +287,14 @@ pub(crate) struct Inner {
     streams: Option<Arc<dyn StreamSource>>,
     /// Stream mappings' checkpoints by `<uuid>/<shard>`, as committed.
     checkpoints: Mutex<std::collections::HashMap<String, u64>>,
+    /// The tumbling windows open at those checkpoints, as committed with them.
+    windows: Mutex<std::collections::HashMap<String, stream_poller::OpenWindow>>,
     functions: Functions,
     scope: Scope,
     tasks: sluice_runtime::Tasks,
     mappings: Mutex<BTreeMap<String, Arc<Mapping>>>,
+    /// Stream readers of other services (pipes) by id: not event-source mappings of the API.
+    readers: Mutex<BTreeMap<String, Arc<Mapping>>>,
     /// Held across a change's checks and commit, so two creates cannot both pass the
     /// duplicate check.
     changes: tokio::sync::Mutex<()>,
@@ -259,6 +307,12 @@ impl Inner {
 
     fn checkpoints(&self) -> MutexGuard<'_, std::collections::HashMap<String, u64>> {
         self.checkpoints.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn windows(
+        &self,
+    ) -> MutexGuard<'_, std::collections::HashMap<String, stream_poller::OpenWindow>> {
+        self.windows.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -287,15 +341,18 @@ impl Mappings {
         functions: Functions,
         scope: Scope,
     ) -> Result<Self, sluice_store::Error> {
-        let checkpoints = store
-            .resources(CHECKPOINT_KIND)
-            .await?
-            .into_iter()
-            .filter_map(|r| {
-                let next = std::str::from_utf8(&r.body).ok()?.parse::<u64>().ok()?;
-                Some((r.key, next))
-            })
-            .collect();
+        let mut checkpoints = std::collections::HashMap::new();
+        let mut windows = std::collections::HashMap::new();
+        for record in store.resources(CHECKPOINT_KIND).await? {
+            let Some((next, window)) = stream_poller::parse_checkpoint(&record.body) else {
+                tracing::warn!(key = %record.key, "unreadable stream mapping checkpoint skipped");
+                continue;
+            };
+            if let Some(window) = window {
+                windows.insert(record.key.clone(), window);
+            }
+            checkpoints.insert(record.key, next);
+        }
         let mut mappings = BTreeMap::new();
         for record in store.resources(KIND).await? {
             match serde_json::from_slice::<Config>(&record.body) {
@@ -312,13 +369,124 @@ impl Mappings {
                 source: Arc::new(BrokerSource::new(broker, store)),
                 streams: Some(Arc::new(streams)),
                 checkpoints: Mutex::new(checkpoints),
+                windows: Mutex::new(windows),
                 functions,
                 scope,
                 tasks: sluice_runtime::Tasks::new("mappings"),
                 mappings: Mutex::new(mappings),
+                readers: Mutex::default(),
                 changes: tokio::sync::Mutex::new(()),
             }),
         })
+    }
+
+    /// Whether `arn` is a stream of this server.
+    pub(crate) fn stream_exists(&self, arn: &str) -> bool {
+        self.inner
+            .streams
+            .as_ref()
+            .and_then(|s| s.stream_arn(stream_name(arn)))
+            .is_some_and(|found| found == arn)
+    }
+
+    /// Runs the stream reader `id` (or moves it to new settings and sink): the pollers of a
+    /// stream mapping, delivering to `sink`, with checkpoints kept under `id`.
+    pub(crate) fn run_reader(&self, id: &str, reading: &StreamReading, sink: Arc<dyn StreamSink>) {
+        let config = Config {
+            uuid: id.to_owned(),
+            event_source_arn: reading.source_arn.clone(),
+            function_arn: String::new(),
+            function_name: String::new(),
+            qualifier: None,
+            batch_size: reading.batch_size,
+            window_seconds: reading.window_seconds,
+            report_batch_item_failures: true,
+            maximum_concurrency: None,
+            filters: reading.filters.clone(),
+            enabled: true,
+            last_modified_ms: self.now_ms(),
+            metrics_config: None,
+            provisioned_poller_config: None,
+            kms_key_arn: None,
+            stream: Some(StreamSettings {
+                starting_position: reading.starting_position.clone(),
+                starting_position_timestamp_ms: reading.starting_position_timestamp_ms,
+                maximum_retry_attempts: reading.maximum_retry_attempts,
+                bisect_batch_on_function_error: reading.bisect,
+                maximum_record_age_seconds: reading.maximum_record_age_seconds,
+                parallelization_factor: reading.parallelization_factor,
+                on_failure: reading.on_failure.clone(),
+                tumbling_window_seconds: 0,
+            }),
+        };
+        let mut live = Live::new(config.clone());
+        live.sink = Some(sink);
+        let mapping = {
+            let mut readers = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner());
+            match readers.get(id) {
+                Some(mapping) => {
+                    mapping.live.send_replace(live);
+                    Arc::clone(mapping)
+                }
+                None => {
+                    let mapping = Arc::new(Mapping::new(config));
+                    mapping.live.send_replace(live);
+                    readers.insert(id.to_owned(), Arc::clone(&mapping));
+                    mapping
+                }
+            }
+        };
+        stream_poller::start(&self.inner, &mapping);
+    }
+
+    /// Stops the reader `id`'s pollers (after the batch in flight); its checkpoints stay, and
+    /// [`Mappings::run_reader`] resumes from them. `forget`: its checkpoints go too.
+    pub(crate) async fn stop_reader(&self, id: &str, forget: bool) {
+        let mapping = self
+            .inner
+            .readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned();
+        if let Some(mapping) = mapping {
+            mapping.live.send_modify(|live| {
+                let mut config = (*live.config).clone();
+                config.enabled = false;
+                live.config = Arc::new(config);
+                live.deleted = forget;
+            });
+        }
+        if !forget {
+            return;
+        }
+        self.inner
+            .readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        let prefix = format!("{id}/");
+        let keys: Vec<String> = self
+            .inner
+            .checkpoints()
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        let writes = keys
+            .iter()
+            .map(|key| Write::DeleteResource {
+                kind: CHECKPOINT_KIND.into(),
+                key: key.clone(),
+            })
+            .collect();
+        if let Err(error) = self.inner.source.commit(writes).await {
+            tracing::warn!(%error, id, "cannot forget a stream reader's checkpoints");
+        }
+        self.inner
+            .checkpoints()
+            .retain(|k, _| !k.starts_with(&prefix));
+        self.inner.windows().retain(|k, _| !k.starts_with(&prefix));
     }
 
     /// Starts the pollers of every enabled mapping; returns how many.
@@ -459,6 +627,10 @@ impl Mappings {
                 .stream
                 .as_ref()
                 .map(|s| s.parallelization_factor as i32),
+            tumbling_window_in_seconds: config
+                .stream
+                .as_ref()
+                .map(|s| s.tumbling_window_seconds as i32),
             destination_config: config.stream.as_ref().map(|s| DestinationConfig {
                 on_success: None,
                 on_failure: Some(OnFailure {
@@ -617,10 +789,6 @@ impl Mappings {
         source: String,
     ) -> Result<EventSourceMappingConfiguration, ApiError> {
         let unsupported = [
-            (
-                "TumblingWindowInSeconds",
-                input.tumbling_window_in_seconds.is_some(),
-            ),
             ("Topics", input.topics.is_some()),
             ("Queues", input.queues.is_some()),
             ("ScalingConfig", input.scaling_config.is_some()),
@@ -705,6 +873,7 @@ impl Mappings {
                 maximum_record_age_seconds: age,
                 parallelization_factor,
                 on_failure: self.on_failure(input.destination_config.as_ref())?,
+                tumbling_window_seconds: input.tumbling_window_in_seconds.unwrap_or(0) as u32,
             }),
         };
         self.install(config).await
@@ -794,10 +963,7 @@ impl Mappings {
                 input.tumbling_window_in_seconds.is_some(),
             ),
         ];
-        if let Some((name, _)) = unsupported
-            .iter()
-            .find(|(name, given)| *given && !(streaming && *name != "TumblingWindowInSeconds"))
-        {
+        if let Some((name, _)) = unsupported.iter().find(|(_, given)| *given && !streaming) {
             return Err(invalid(format!(
                 "Unsupported {name} parameter for given event source mapping type."
             )));
@@ -828,6 +994,9 @@ impl Mappings {
             }
             if let Some(n) = input.parallelization_factor {
                 settings.parallelization_factor = n as u32;
+            }
+            if let Some(n) = input.tumbling_window_in_seconds {
+                settings.tumbling_window_seconds = n as u32;
             }
             if input.destination_config.is_some() {
                 settings.on_failure = self.on_failure(input.destination_config.as_ref())?;
@@ -926,6 +1095,7 @@ impl Mappings {
         self.inner
             .checkpoints()
             .retain(|k, _| !k.starts_with(&prefix));
+        self.inner.windows().retain(|k, _| !k.starts_with(&prefix));
         *mapping.state() = "Deleting";
         mapping.live.send_modify(|live| live.deleted = true);
         Ok(self.configuration(&mapping.config(), "Deleting"))

@@ -1,11 +1,13 @@
-//! EventBridge Pipes with SQS queue sources: the control plane behind the Pipes API
+//! EventBridge Pipes with SQS queue and Kinesis stream sources: the control plane behind the Pipes API
 //! ([`PipesBackend`]: Create/Describe/Update/Delete/List/Start/StopPipe and tags, AWS's states
 //! and errors), each pipe a record of the store's `resources` table (kind [`KIND`], key its
 //! ARN, body the JSON [`Definition`]), and the pollers that run them ([`runner`]): receive a
 //! batch from the queue (through the same [`crate::queue_source`] as the event-source
 //! mappings), drop what no filter matches, enrich (a Lambda function or an EXPRESS state
 //! machine), shape each event with the `InputTemplate` ([`template`]), deliver to the target
-//! (Lambda, Step Functions, SQS, SNS), and delete the messages once the target took them.
+//! (Lambda, Step Functions, SQS, SNS), and delete the messages once the target took them. A
+//! stream source is read by the event-source mappings' stream pollers
+//! (`Mappings::run_reader`), which hand each batch to the pipe.
 //!
 //! Pollers run on the pipes' own [`sluice_runtime::Tasks`], which `sluice serve` shuts down
 //! first; the Step Functions API is reached through a [`Slot`] set once it exists.
@@ -39,6 +41,7 @@ use tokio::sync::watch;
 
 use self::template::Template;
 use crate::integrations::aws_sdk::{JsonService, Slot};
+use crate::mappings::{Mappings, StreamReading};
 use crate::queue_source::{BrokerSource, Source};
 
 /// The store's `resources` kind of a pipe.
@@ -49,6 +52,9 @@ const PAGE_SIZE: usize = 100;
 
 /// An SQS source's batch size when none is given.
 const DEFAULT_BATCH_SIZE: i32 = 10;
+
+/// A Kinesis source's batch size when none is given.
+const DEFAULT_STREAM_BATCH_SIZE: i32 = 100;
 
 /// The largest batch without a batching window, and of any FIFO source.
 const MAX_UNWINDOWED_BATCH: i32 = 10;
@@ -134,9 +140,18 @@ enum Target {
     },
 }
 
+/// Where a pipe reads.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum PlanSource {
+    /// The queue's name.
+    Queue(String),
+    /// A Kinesis stream, read by the event-source mappings' stream pollers.
+    Stream(StreamReading),
+}
+
 /// What a pipe's poller runs by, compiled from its [`Definition`].
 pub(crate) struct Plan {
-    queue: String,
+    source: PlanSource,
     batch_size: usize,
     window_seconds: u32,
     filters: Vec<Pattern>,
@@ -232,6 +247,8 @@ pub struct PipesBackend {
 
 pub(crate) struct Inner {
     source: Arc<dyn Source>,
+    /// Reads Kinesis sources with the stream mappings' pollers.
+    mappings: Mappings,
     functions: Functions,
     services: Services,
     scope: Scope,
@@ -356,14 +373,112 @@ fn filters(criteria: Option<&FilterCriteria>) -> Result<Vec<Pattern>, ApiError> 
     Ok(patterns)
 }
 
+/// A Kinesis source's settings, with AWS's defaults and rules.
+fn stream_reading(
+    source: &str,
+    parameters: &PipeSourceParameters,
+) -> Result<StreamReading, ApiError> {
+    let others = [
+        (
+            "SqsQueueParameters",
+            parameters.sqs_queue_parameters.is_some(),
+        ),
+        (
+            "DynamoDBStreamParameters",
+            parameters.dynamo_db_stream_parameters.is_some(),
+        ),
+        (
+            "ActiveMQBrokerParameters",
+            parameters.active_mq_broker_parameters.is_some(),
+        ),
+        (
+            "RabbitMQBrokerParameters",
+            parameters.rabbit_mq_broker_parameters.is_some(),
+        ),
+        (
+            "ManagedStreamingKafkaParameters",
+            parameters.managed_streaming_kafka_parameters.is_some(),
+        ),
+        (
+            "SelfManagedKafkaParameters",
+            parameters.self_managed_kafka_parameters.is_some(),
+        ),
+    ];
+    if let Some((name, _)) = others.iter().find(|(_, given)| *given) {
+        return Err(validation(format!(
+            "SourceParameters.{name} does not apply to a Kinesis stream source."
+        )));
+    }
+    let kinesis = parameters
+        .kinesis_stream_parameters
+        .as_ref()
+        .ok_or_else(|| {
+            validation(
+                "SourceParameters.KinesisStreamParameters is required for a Kinesis stream source.",
+            )
+        })?;
+    let starting_position = kinesis.starting_position.to_string();
+    let timestamp = kinesis
+        .starting_position_timestamp
+        .map(|t| (t * 1000.0) as i64);
+    if (starting_position == "AT_TIMESTAMP") != timestamp.is_some() {
+        return Err(validation(
+            "StartingPositionTimestamp must be given with, and only with, StartingPosition \
+             AT_TIMESTAMP.",
+        ));
+    }
+    let age = kinesis.maximum_record_age_in_seconds.unwrap_or(-1);
+    if age != -1 && !(60..=604_800).contains(&age) {
+        return Err(validation(
+            "MaximumRecordAgeInSeconds must be -1 or between 60 and 604800.",
+        ));
+    }
+    let filters = parameters.filter_criteria.as_ref().and_then(|c| {
+        c.filters.as_ref().map(|filters| {
+            filters
+                .iter()
+                .map(|f| f.pattern.clone().unwrap_or_default())
+                .collect()
+        })
+    });
+    Ok(StreamReading {
+        source_arn: source.to_owned(),
+        batch_size: kinesis
+            .batch_size
+            .unwrap_or(DEFAULT_STREAM_BATCH_SIZE)
+            .max(1) as u32,
+        window_seconds: kinesis
+            .maximum_batching_window_in_seconds
+            .unwrap_or(0)
+            .max(0) as u32,
+        filters,
+        starting_position,
+        starting_position_timestamp_ms: timestamp,
+        maximum_retry_attempts: kinesis.maximum_retry_attempts.unwrap_or(-1),
+        bisect: kinesis.on_partial_batch_item_failure.is_some(),
+        maximum_record_age_seconds: age,
+        parallelization_factor: kinesis.parallelization_factor.unwrap_or(1).max(1) as u32,
+        on_failure: kinesis
+            .dead_letter_config
+            .as_ref()
+            .and_then(|d| d.arn.clone())
+            .filter(|arn| !arn.is_empty()),
+    })
+}
+
 /// Compiles `definition` (its syntax and the rules that need no other service).
 fn compile(definition: &Definition) -> Result<Plan, ApiError> {
+    let parameters = definition.source_parameters.clone().unwrap_or_default();
     let queue = match arn_parts(&definition.source) {
         Some(("sqs", name)) if !name.contains(':') => name.to_owned(),
+        Some(("kinesis", resource)) if resource.starts_with("stream/") => {
+            let reading = stream_reading(&definition.source, &parameters)?;
+            return finish(definition, PlanSource::Stream(reading), 0, 0, &parameters);
+        }
         Some((service, _)) => {
             return Err(validation(format!(
-                "Source {} is not supported: Sluice's pipes read from SQS queues only (the \
-                 source type is {service}).",
+                "Source {} is not supported: Sluice's pipes read from SQS queues and Kinesis \
+                 streams (the source type is {service}).",
                 definition.source
             )));
         }
@@ -374,7 +489,6 @@ fn compile(definition: &Definition) -> Result<Plan, ApiError> {
             )));
         }
     };
-    let parameters = definition.source_parameters.clone().unwrap_or_default();
     let others = [
         (
             "KinesisStreamParameters",
@@ -406,10 +520,27 @@ fn compile(definition: &Definition) -> Result<Plan, ApiError> {
             "SourceParameters.{name} does not apply to an SQS queue source."
         )));
     }
-    let sqs = parameters.sqs_queue_parameters.unwrap_or_default();
+    let sqs = parameters.sqs_queue_parameters.clone().unwrap_or_default();
     let batch_size = sqs.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
     let window_seconds = sqs.maximum_batching_window_in_seconds.unwrap_or(0);
     check_batching(queue.ends_with(".fifo"), batch_size, window_seconds)?;
+    finish(
+        definition,
+        PlanSource::Queue(queue),
+        batch_size,
+        window_seconds,
+        &parameters,
+    )
+}
+
+/// The rest of a plan, whatever the source: filters, enrichment, target.
+fn finish(
+    definition: &Definition,
+    source: PlanSource,
+    batch_size: i32,
+    window_seconds: i32,
+    parameters: &PipeSourceParameters,
+) -> Result<Plan, ApiError> {
     let filters = filters(parameters.filter_criteria.as_ref())?;
     let enrichment = definition
         .enrichment
@@ -489,7 +620,7 @@ fn compile(definition: &Definition) -> Result<Plan, ApiError> {
         }
     };
     Ok(Plan {
-        queue,
+        source,
         batch_size: batch_size.max(1) as usize,
         window_seconds: window_seconds.max(0) as u32,
         filters,
@@ -505,6 +636,7 @@ impl PipesBackend {
     pub async fn open<S: Store>(
         store: S,
         broker: Broker<S>,
+        mappings: Mappings,
         functions: Functions,
         services: Services,
         scope: Scope,
@@ -529,6 +661,7 @@ impl PipesBackend {
         Ok(Self {
             inner: Arc::new(Inner {
                 source: Arc::new(BrokerSource::new(broker, store)),
+                mappings,
                 functions,
                 services,
                 scope,
@@ -610,7 +743,22 @@ impl PipesBackend {
     /// The checks that need the other services: the source queue, the functions and state
     /// machines, the target queue exist; a synchronous state machine is EXPRESS.
     async fn check_resources(&self, definition: &Definition, plan: &Plan) -> Result<(), ApiError> {
-        if self.inner.source.queue_arn(&plan.queue).as_deref() != Some(&definition.source) {
+        let source_exists = match &plan.source {
+            PlanSource::Queue(queue) => {
+                self.inner.source.queue_arn(queue).as_deref() == Some(&definition.source)
+            }
+            PlanSource::Stream(reading) => {
+                if let Some(arn) = &reading.on_failure
+                    && !self.inner.source.destination_exists(arn)
+                {
+                    return Err(validation(format!(
+                        "DeadLetterConfig.Arn {arn} is not an existing SQS queue or SNS topic."
+                    )));
+                }
+                self.inner.mappings.stream_exists(&definition.source)
+            }
+        };
+        if !source_exists {
             return Err(validation(format!(
                 "Source {} does not exist.",
                 definition.source
@@ -731,7 +879,10 @@ impl PipesBackend {
             // A reason is given for failures only.
             state_reason: None,
             source: Some(definition.source.clone()),
-            source_parameters: Some(with_defaults(definition.source_parameters.clone())),
+            source_parameters: Some(with_defaults(
+                definition.source_parameters.clone(),
+                &definition.source,
+            )),
             enrichment: definition.enrichment.clone(),
             enrichment_parameters: definition.enrichment_parameters.clone(),
             target: Some(definition.target.clone()),
@@ -768,8 +919,19 @@ fn seconds(ms: i64) -> f64 {
 
 /// The source parameters as AWS describes them: an SQS source's batch size and window with
 /// their defaults.
-fn with_defaults(parameters: Option<PipeSourceParameters>) -> PipeSourceParameters {
+fn with_defaults(parameters: Option<PipeSourceParameters>, source: &str) -> PipeSourceParameters {
     let mut parameters = parameters.unwrap_or_default();
+    if let Some(kinesis) = parameters.kinesis_stream_parameters.as_mut() {
+        kinesis.batch_size.get_or_insert(DEFAULT_STREAM_BATCH_SIZE);
+        kinesis.maximum_batching_window_in_seconds.get_or_insert(0);
+        kinesis.maximum_retry_attempts.get_or_insert(-1);
+        kinesis.maximum_record_age_in_seconds.get_or_insert(-1);
+        kinesis.parallelization_factor.get_or_insert(1);
+        return parameters;
+    }
+    if !source.contains(":sqs:") {
+        return parameters;
+    }
     let sqs = parameters
         .sqs_queue_parameters
         .get_or_insert_with(PipeSourceSqsQueueParameters::default);
@@ -857,7 +1019,9 @@ impl Pipes for PipesBackend {
             definition.desired_state = state;
         }
         if let Some(update) = input.source_parameters {
-            let others = update.kinesis_stream_parameters.is_some()
+            let stream_source = definition.source.contains(":kinesis:");
+            let others = (update.kinesis_stream_parameters.is_some() && !stream_source)
+                || (update.sqs_queue_parameters.is_some() && stream_source)
                 || update.dynamo_db_stream_parameters.is_some()
                 || update.active_mq_broker_parameters.is_some()
                 || update.rabbit_mq_broker_parameters.is_some()
@@ -865,8 +1029,8 @@ impl Pipes for PipesBackend {
                 || update.self_managed_kafka_parameters.is_some();
             if others {
                 return Err(validation(
-                    "SourceParameters may only update SqsQueueParameters and FilterCriteria \
-                     for an SQS queue source.",
+                    "SourceParameters may only update the source's own parameters \
+                     (SqsQueueParameters or KinesisStreamParameters) and FilterCriteria.",
                 ));
             }
             let parameters = definition
@@ -891,6 +1055,27 @@ impl Pipes for PipesBackend {
                     current.maximum_batching_window_in_seconds =
                         sqs.maximum_batching_window_in_seconds;
                 }
+            }
+            if let (Some(kinesis), Some(current)) = (
+                update.kinesis_stream_parameters,
+                parameters.kinesis_stream_parameters.as_mut(),
+            ) {
+                macro_rules! set {
+                    ($($field:ident),*) => {$(
+                        if kinesis.$field.is_some() {
+                            current.$field = kinesis.$field;
+                        }
+                    )*};
+                }
+                set!(
+                    batch_size,
+                    dead_letter_config,
+                    on_partial_batch_item_failure,
+                    maximum_batching_window_in_seconds,
+                    maximum_record_age_in_seconds,
+                    maximum_retry_attempts,
+                    parallelization_factor
+                );
             }
         }
         if let Some(enrichment) = input.enrichment {
@@ -1121,12 +1306,18 @@ mod tests {
     }
 
     #[test]
-    fn sources_other_than_sqs_queues_are_refused_by_type() {
+    fn sources_other_than_queues_and_streams_are_refused_by_type() {
+        let message = refusal(&definition(
+            "arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/2026",
+            "arn:aws:sns:us-east-1:000000000000:t",
+        ));
+        assert!(message.contains("the source type is dynamodb"), "{message}");
+        // A stream source needs its parameters.
         let message = refusal(&definition(
             "arn:aws:kinesis:us-east-1:000000000000:stream/s",
             "arn:aws:sns:us-east-1:000000000000:t",
         ));
-        assert!(message.contains("the source type is kinesis"), "{message}");
+        assert!(message.contains("KinesisStreamParameters"), "{message}");
         let message = refusal(&definition(
             QUEUE,
             "arn:aws:events:us-east-1:000000000000:event-bus/b",

@@ -16,9 +16,15 @@ use sluice_asl::path::Path;
 use sluice_broker::Received;
 use sluice_functions::InvokeOptions;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use sluice_streams::ReadRecord;
+
 use super::template::{Context, Event, Template};
-use super::{Callee, Handle, Inner, Live, Target};
+use super::{Callee, Handle, Inner, Live, PlanSource, Target};
 use crate::mappings::event;
+use crate::mappings::{SinkOutcome, StreamSink};
+use crate::queue_source::BoxFuture;
 use crate::queue_source::gather;
 
 /// A poller's long poll (SQS's longest).
@@ -39,6 +45,141 @@ pub(super) fn start(inner: &Arc<Inner>, handle: &Arc<Handle>) {
 }
 
 async fn run(inner: Arc<Inner>, handle: Arc<Handle>) {
+    let streaming = matches!(handle.live.borrow().plan.source, PlanSource::Stream(_));
+    if streaming {
+        read_stream(&inner, &handle).await;
+    } else {
+        read_queue(&inner, &handle).await;
+    }
+    handle.polling.store(false, Ordering::Release);
+    if handle.live.borrow().active() {
+        // Started again while this poller was stopping.
+        start(&inner, &handle);
+    }
+}
+
+/// A Kinesis source: the event-source mappings' stream pollers read it (checkpoints,
+/// retries, bisection, resharding) and hand each batch to the pipe; this task keeps them on
+/// the pipe's current settings, and stops them with the pipe (forgetting their checkpoints
+/// when it is deleted).
+async fn read_stream(inner: &Arc<Inner>, handle: &Arc<Handle>) {
+    let mut changes = handle.live.subscribe();
+    let stopping = inner.tasks.cancelled();
+    tokio::pin!(stopping);
+    let id = reader_id(&handle.live.borrow().definition.arn);
+    loop {
+        let live: Live = changes.borrow_and_update().clone();
+        if live.deleted || !live.active() {
+            inner.mappings.stop_reader(&id, live.deleted).await;
+            break;
+        }
+        let PlanSource::Stream(reading) = &live.plan.source else {
+            break;
+        };
+        let sink = PipeSink {
+            inner: Arc::clone(inner),
+            handle: Arc::clone(handle),
+            live: live.clone(),
+        };
+        inner.mappings.run_reader(&id, reading, Arc::new(sink));
+        tokio::select! {
+            _ = changes.changed() => {}
+            // The mappings' tasks stop the pollers on shutdown; the checkpoints stay.
+            () = &mut stopping => break,
+        }
+    }
+}
+
+/// The stream reader of the pipe with this ARN: its checkpoints are `<id>/<shard>`.
+fn reader_id(arn: &str) -> String {
+    arn.replace('/', ":")
+}
+
+/// A pipe as the destination of its stream reader's batches.
+struct PipeSink {
+    inner: Arc<Inner>,
+    handle: Arc<Handle>,
+    live: Live,
+}
+
+impl StreamSink for PipeSink {
+    fn deliver<'a>(&'a self, records: &'a [ReadRecord]) -> BoxFuture<'a, SinkOutcome> {
+        Box::pin(async move {
+            let definition = &self.live.definition;
+            let region = self.inner.scope.region.as_str();
+            let events: Vec<Value> = records
+                .iter()
+                .map(|r| stream_record(r, &definition.source, region, &definition.role_arn))
+                .collect();
+            let ids: Vec<&str> = records.iter().map(|r| r.sequence_number.as_str()).collect();
+            let ingestion_time = timestamp(self.inner.source.clock().now_ms());
+            let context = Context {
+                pipe_arn: &definition.arn,
+                pipe_name: &definition.name,
+                source_arn: &definition.source,
+                enrichment_arn: definition.enrichment.as_deref().unwrap_or_default(),
+                target_arn: &definition.target,
+                ingestion_time: &ingestion_time,
+            };
+            let counters = &self.handle.counters;
+            match run_batch(&self.inner, &self.live, events, &ids, &context).await {
+                Ok(Delivered::All) => {
+                    counters.batches.fetch_add(1, Ordering::Relaxed);
+                    counters
+                        .delivered
+                        .fetch_add(records.len() as u64, Ordering::Relaxed);
+                    SinkOutcome::All
+                }
+                // Records are retried from the first failed one on, in order.
+                Ok(Delivered::AllBut(failed)) => {
+                    counters.batches.fetch_add(1, Ordering::Relaxed);
+                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                    match records.iter().find(|r| failed.contains(&r.sequence_number)) {
+                        Some(record) => SinkOutcome::FailedFrom(record.sequence_number.clone()),
+                        None => SinkOutcome::All,
+                    }
+                }
+                Err(error) => {
+                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                    SinkOutcome::Failed(error)
+                }
+            }
+        })
+    }
+}
+
+/// A Kinesis record as a pipe's event: the Lambda event's record with its `kinesis` members
+/// at the top level, as Pipes sends it.
+fn stream_record(record: &ReadRecord, source: &str, region: &str, role: &str) -> Value {
+    let shard_id = sluice_streams::keys::parse_sequence_number(&record.sequence_number)
+        .map(|(_, shard)| sluice_streams::keys::shard_id(shard))
+        .unwrap_or_default();
+    json!({
+        "kinesisSchemaVersion": "1.0",
+        "partitionKey": record.partition_key,
+        "sequenceNumber": record.sequence_number,
+        "data": STANDARD.encode(&record.data),
+        "approximateArrivalTimestamp": record.arrival_ms as f64 / 1000.0,
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": format!("{shard_id}:{}", record.sequence_number),
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": role,
+        "awsRegion": region,
+        "eventSourceARN": source,
+    })
+}
+
+fn timestamp(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+async fn read_queue(inner: &Arc<Inner>, handle: &Arc<Handle>) {
+    let PlanSource::Queue(queue) = &handle.live.borrow().plan.source.clone() else {
+        return;
+    };
     let mut changes = handle.live.subscribe();
     let stopping = inner.tasks.cancelled();
     tokio::pin!(stopping);
@@ -51,7 +192,7 @@ async fn run(inner: Arc<Inner>, handle: Arc<Handle>) {
         let gathered = tokio::select! {
             gathered = gather(
                 &*inner.source,
-                &plan.queue,
+                queue,
                 plan.batch_size,
                 plan.window_seconds,
                 WAIT_SECONDS,
@@ -65,7 +206,7 @@ async fn run(inner: Arc<Inner>, handle: Arc<Handle>) {
             Ok(batch) if batch.is_empty() => None,
             // Not cancelled by a stop or shutdown: the batch in flight is delivered and its
             // messages deleted.
-            Ok(batch) => deliver(&inner, &handle, &live, batch).await.err(),
+            Ok(batch) => deliver(inner, handle, &live, queue, batch).await.err(),
         };
         if let Some(error) = failed {
             tracing::warn!(pipe = %live.definition.name, %error, "pipe batch failed");
@@ -74,11 +215,6 @@ async fn run(inner: Arc<Inner>, handle: Arc<Handle>) {
                 () = &mut stopping => break,
             }
         }
-    }
-    handle.polling.store(false, Ordering::Release);
-    if handle.live.borrow().active() {
-        // Started again while this poller was stopping.
-        start(&inner, &handle);
     }
 }
 
@@ -93,9 +229,19 @@ fn record(received: &Received, source: &str, region: &str) -> Value {
     value
 }
 
-/// The event with its JSON `body` decoded, as filters and templates see it.
+/// The event with its JSON `body` (SQS) or base64 `data` holding JSON (Kinesis) decoded, as
+/// filters and templates see it (AWS's implicit body data parsing).
 fn decoded(raw: &Value) -> Value {
     let mut value = raw.clone();
+    if raw["eventSource"] == "aws:kinesis"
+        && let Some(Value::String(data)) = value.get("data")
+        && let Ok(bytes) = STANDARD.decode(data)
+        && let Ok(parsed @ Value::Object(_)) = serde_json::from_slice::<Value>(&bytes)
+        && let Some(slot) = value.get_mut("data")
+    {
+        *slot = parsed;
+        return value;
+    }
     if let Some(Value::String(body)) = value.get("body")
         && let Ok(parsed @ Value::Object(_)) = serde_json::from_str::<Value>(body)
         && let Some(slot) = value.get_mut("body")
@@ -140,6 +286,7 @@ async fn deliver(
     inner: &Arc<Inner>,
     handle: &Handle,
     live: &Live,
+    queue: &str,
     batch: Vec<Received>,
 ) -> Result<(), String> {
     let definition = &live.definition;
@@ -164,10 +311,7 @@ async fn deliver(
     let result = if events.is_empty() {
         Ok(Delivered::All)
     } else {
-        let now = inner.source.clock().now_ms();
-        let ingestion_time = chrono::DateTime::from_timestamp_millis(now)
-            .unwrap_or_default()
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let ingestion_time = timestamp(inner.source.clock().now_ms());
         let context = Context {
             pipe_arn: &definition.arn,
             pipe_name: &definition.name,
@@ -216,7 +360,7 @@ async fn deliver(
             Err(error)
         }
     };
-    crate::queue_source::delete_all(&inner.source, &plan.queue, delete).await;
+    crate::queue_source::delete_all(&inner.source, queue, delete).await;
     outcome
 }
 

@@ -205,6 +205,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let pipes = PipesBackend::open(
         store.clone(),
         sns.broker().clone(),
+        mappings.clone(),
         functions.clone(),
         Services {
             step_functions: pipes_step_functions.clone(),

@@ -418,3 +418,69 @@ print("OK")
 "#,
     );
 }
+
+/// A Kinesis stream as a pipe's source: the stream mappings' pollers read it (in order per
+/// shard, from a durable checkpoint), filters and templates see the record's JSON `data`
+/// (implicit body parsing), and each batch runs an EXPRESS state machine; a stopped pipe
+/// resumes where it stopped; AWS's rules for the source parameters.
+#[test]
+fn a_pipe_reads_a_kinesis_stream_into_a_state_machine() {
+    let dir = scratch("pipes-stream");
+    let server = python_server(&dir);
+    run(
+        &server,
+        r#"
+kinesis = client("kinesis")
+sfn = client("stepfunctions")
+kinesis.create_stream(StreamName="clicks", ShardCount=2)
+stream = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"]["StreamARN"]
+seen_url, _ = queue("seen")
+target = machine("per-batch", "EXPRESS", {"StartAt": "Record", "States": {"Record": {
+    "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+    "Parameters": {"QueueUrl": seen_url, "MessageBody.$": "$"}, "End": True}}})
+code, message, _ = error(pipes.create_pipe, Name="bad", Source=stream, Target=target, RoleArn=role)
+assert code == "ValidationException" and "KinesisStreamParameters" in message, message
+code, message, _ = error(pipes.create_pipe, Name="bad", Source=stream + "-missing", Target=target, RoleArn=role,
+    SourceParameters={"KinesisStreamParameters": {"StartingPosition": "TRIM_HORIZON"}})
+assert code == "ValidationException" and "does not exist" in message, message
+code, message, _ = error(pipes.create_pipe, Name="bad", Source=stream, Target=target, RoleArn=role,
+    SourceParameters={"KinesisStreamParameters": {"StartingPosition": "TRIM_HORIZON"}, "SqsQueueParameters": {"BatchSize": 1}})
+assert code == "ValidationException" and "SqsQueueParameters" in message, message
+
+for i in range(6):
+    kinesis.put_record(StreamName="clicks", PartitionKey=f"user-{i % 3}", Data=json.dumps({"user": f"u{i % 3}", "n": i, "kind": "click"}).encode())
+kinesis.put_record(StreamName="clicks", PartitionKey="user-0", Data=json.dumps({"user": "u0", "kind": "view"}).encode())
+kinesis.put_record(StreamName="clicks", PartitionKey="user-1", Data=b"not json")
+pipes.create_pipe(Name="clicks", Source=stream, Target=target, RoleArn=role,
+    SourceParameters={
+        "KinesisStreamParameters": {"StartingPosition": "TRIM_HORIZON", "BatchSize": 10},
+        "FilterCriteria": {"Filters": [{"Pattern": json.dumps({"data": {"kind": ["click"]}})}]}},
+    TargetParameters={
+        "InputTemplate": '{"user": "<$.data.user>", "n": <$.data.n>, "key": "<$.partitionKey>", "source": "<$.eventSource>"}',
+        "StepFunctionStateMachineParameters": {"InvocationType": "REQUEST_RESPONSE"}})
+described = pipes.describe_pipe(Name="clicks")
+assert described["SourceParameters"]["KinesisStreamParameters"]["BatchSize"] == 10, described
+def events():
+    return [e for batch in drain(seen_url, depth(seen_url)) for e in json.loads(batch)]
+got = []
+wait("six clicks", lambda: got.extend(events()) or len(got) >= 6)
+assert len(got) == 6, got
+assert all(e["source"] == "aws:kinesis" and e["key"] == "user-" + e["user"][1:] for e in got), got
+for user in ["u0", "u1", "u2"]:
+    ns = [e["n"] for e in got if e["user"] == user]
+    assert ns == sorted(ns) and len(ns) == 2, (user, got)
+
+pipes.stop_pipe(Name="clicks")
+wait("the pipe to stop", lambda: pipes.describe_pipe(Name="clicks")["CurrentState"] == "STOPPED")
+time.sleep(0.5)
+kinesis.put_record(StreamName="clicks", PartitionKey="user-2", Data=json.dumps({"user": "u2", "n": 6, "kind": "click"}).encode())
+time.sleep(1)
+assert depth(seen_url) == 0
+pipes.start_pipe(Name="clicks")
+later = []
+wait("the click written while stopped", lambda: later.extend(events()) or len(later) >= 1)
+assert [e["n"] for e in later] == [6], later
+print("OK")
+"#,
+    );
+}

@@ -630,3 +630,155 @@ print("OK")
         &[("OUT", &out)],
     );
 }
+
+/// A handler keeping windowed counts per partition key in its tumbling window's state, as the
+/// email seed's history counts: it writes each invocation (and each window's final state) to
+/// `OUT`.
+const WINDOW_COUNTER: &str = r#"
+out = os.environ["OUT"]
+COUNTER = """import json, os
+def handler(event, context):
+    state = dict(event['state'])
+    line = {'window': event['window'], 'final': event['isFinalInvokeForWindow'], 'early': event['isWindowTerminatedEarly'],
+            'n': len(event['Records']), 'shard': event['shardId'], 'arn': event['eventSourceARN'], 'state': dict(state)}
+    for r in event['Records']:
+        state[r['kinesis']['partitionKey']] = state.get(r['kinesis']['partitionKey'], 0) + 1
+    with open(os.environ['OUT'], 'a') as f:
+        f.write(json.dumps(line) + '\\n')
+    return {'state': state}
+"""
+def finals():
+    return [g for g in delivered(out) if g["final"]]
+def counted():
+    # Every record counted once: the last state of each window plus its last batch.
+    last = {}
+    for g in delivered(out):
+        if not g["final"]:
+            last[g["window"]["start"]] = g
+    return sum(sum(g["state"].values()) + g["n"] for g in last.values())
+"#;
+
+/// Tumbling windows: a function's state is carried from one batch to the next within a
+/// window (kept with the checkpoint, so `kill -9` neither loses nor double-counts it), and a
+/// final invocation per window hands over the window's totals once its time has passed.
+#[test]
+fn tumbling_windows_carry_state_across_batches_and_restarts() {
+    let dir = scratch("streams-windows");
+    let mut server = python_server(&dir);
+    let out = dir.join("windows.jsonl").display().to_string();
+    let script = |body: &str| format!("{PRELUDE}{MAPPING_PRELUDE}{WINDOW_COUNTER}{body}");
+    run_boto3(
+        &server,
+        &script(
+            r#"
+# Windows are 15 minutes from the epoch: keep this test inside one.
+left = 900 - time.time() % 900
+if left < 60:
+    time.sleep(left + 1)
+function("counter", COUNTER, {"OUT": out})
+kinesis.create_stream(StreamName="clicks", ShardCount=1)
+arn = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"]["StreamARN"]
+code, message = error(lam.create_event_source_mapping, FunctionName="counter", EventSourceArn=arn,
+    StartingPosition="TRIM_HORIZON", TumblingWindowInSeconds=901)
+assert code == "ValidationException" or code == "InvalidParameterValueException", (code, message)
+m = lam.create_event_source_mapping(FunctionName="counter", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+    BatchSize=3, TumblingWindowInSeconds=900)
+assert m["TumblingWindowInSeconds"] == 900, m
+for i in range(7):
+    kinesis.put_record(StreamName="clicks", Data=b"x", PartitionKey="alice" if i % 3 else "bob")
+wait_for("7 records counted", lambda: counted() == 7)
+got = delivered(out)
+assert all(g["n"] <= 3 and g["shard"] == "shardId-000000000000" and g["arn"] == arn and not g["early"] for g in got), got
+w = got[0]["window"]
+start = datetime.datetime.fromisoformat(w["start"].replace("Z", "+00:00"))
+end = datetime.datetime.fromisoformat(w["end"].replace("Z", "+00:00"))
+assert (end - start).total_seconds() == 900 and start.timestamp() % 900 == 0, w
+# The first batch of a window starts from an empty state.
+assert got[0]["state"] == {}, got[0]
+print("OK")
+"#,
+        ),
+        &[("OUT", &out)],
+    );
+    server.kill9();
+    server = python_server(&dir);
+    run_boto3(
+        &server,
+        &script(
+            r#"
+for i in range(3):
+    kinesis.put_record(StreamName="clicks", Data=b"x", PartitionKey="carol")
+wait_for("10 records counted", lambda: counted() == 10)
+assert not finals(), finals()
+print("OK")
+"#,
+        ),
+        &[("OUT", &out)],
+    );
+    // Past every window so far: each gets its final invocation with its totals.
+    advance_clock(server.port, 1800);
+    run_boto3(
+        &server,
+        &script(
+            r#"
+wait_for("the final invocations", lambda: sum(sum(g["state"].values()) for g in finals()) == 10)
+totals = {}
+for g in finals():
+    assert g["n"] == 0 and not g["early"], g
+    for k, v in g["state"].items():
+        totals[k] = totals.get(k, 0) + v
+assert totals == {"alice": 4, "bob": 3, "carol": 3}, totals
+# A record now opens a new window with a fresh state.
+before = len(finals())
+kinesis.put_record(StreamName="clicks", Data=b"x", PartitionKey="dave")
+wait_for("the new window", lambda: counted() >= 11 and any(g["state"] == {} and g["n"] == 1 for g in delivered(out)[-1:]))
+print("OK")
+"#,
+        ),
+        &[("OUT", &out)],
+    );
+    advance_clock(server.port, 900);
+    run_boto3(
+        &server,
+        &script(
+            r#"
+wait_for("the new window's final invocation", lambda: any(g["state"] == {"dave": 1} for g in finals()))
+print("OK")
+"#,
+        ),
+        &[("OUT", &out)],
+    );
+}
+
+/// `FilterCriteria` on a stream mapping: patterns see the record's `kinesis` members with its
+/// JSON `data` parsed; what no pattern matches is passed over (and the checkpoint moves past it).
+#[test]
+fn stream_mapping_filters_see_the_records_json_data() {
+    let dir = scratch("streams-filters");
+    let server = python_server(&dir);
+    let out = dir.join("delivered.jsonl").display().to_string();
+    run_boto3(
+        &server,
+        &format!(
+            "{PRELUDE}{MAPPING_PRELUDE}{}",
+            r#"
+out = os.environ["OUT"]
+kinesis.create_stream(StreamName="alerts", ShardCount=1)
+arn = kinesis.describe_stream_summary(StreamName="alerts")["StreamDescriptionSummary"]["StreamARN"]
+function("recorder", RECORDER, {"OUT": out})
+lam.create_event_source_mapping(FunctionName="recorder", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+    FilterCriteria={"Filters": [{"Pattern": json.dumps({"data": {"severity": ["high"]}})},
+                                {"Pattern": json.dumps({"partitionKey": ["vip"]})}]})
+sent = [("a", {"severity": "low"}), ("b", {"severity": "high"}), ("vip", {"severity": "low"}),
+        ("c", "not json"), ("d", {"severity": "high", "n": 2})]
+for key, data in sent:
+    kinesis.put_record(StreamName="alerts", PartitionKey=key, Data=(json.dumps(data) if isinstance(data, dict) else data).encode())
+kinesis.put_record(StreamName="alerts", PartitionKey="z", Data=json.dumps({"severity": "high", "last": True}).encode())
+wait_for("the last match", lambda: any("last" in g["data"] for g in delivered(out)))
+assert [g["key"] for g in delivered(out)] == ["b", "vip", "d", "z"], delivered(out)
+print("OK")
+"#
+        ),
+        &[("OUT", &out)],
+    );
+}
