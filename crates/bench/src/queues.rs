@@ -76,7 +76,11 @@ struct Measured {
     first_error: Option<String>,
 }
 
-fn call(connection: &mut Connection, operation: &str, body: &Value) -> Result<Value, String> {
+pub(super) fn call(
+    connection: &mut Connection,
+    operation: &str,
+    body: &Value,
+) -> Result<Value, String> {
     let body = serde_json::to_vec(body).map_err(|e| e.to_string())?;
     let response = connection
         .call_service("sqs", &format!("AmazonSQS.{operation}"), &body)
