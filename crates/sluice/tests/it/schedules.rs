@@ -270,16 +270,18 @@ scheduler.create_schedule(Name="tick", ScheduleExpression="rate(1 minute)", Flex
             "Input": '{"at": "<aws.scheduler.scheduled-time>", "attempt": <aws.scheduler.attempt-number>, "schedule": "<aws.scheduler.schedule-arn>"}'})
 scheduler.create_schedule(Name="fifo", ScheduleExpression="rate(1 minute)", FlexibleTimeWindow=off,
     Target={"Arn": fifo_arn, "RoleArn": role, "Input": "in order", "SqsParameters": {"MessageGroupId": "g1"}})
-messages = drain(url, 3, timeout=20)
+# It keeps firing meanwhile: the first three, by due time.
+messages = sorted(drain(url, 3, timeout=20, at_least=True), key=lambda m: json.loads(m["Body"])["at"])[:3]
 for i, m in enumerate(messages):
     body = json.loads(m["Body"])
     due = start + i * 60000
     assert body["at"] == datetime.datetime.fromtimestamp(due / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), (i, body)
     assert body["attempt"] == 1 and body["schedule"].endswith(":schedule/default/tick"), body
     assert m.get("MessageAttributes") is None, m
-    # On time: sent within 6 s of the server's clock (100 ms of real time) after it was due.
+    # On time: sent within 30 s of the server's clock (half a second of real time, for a
+    # loaded CI box; `sluice bench --schedules` measures the precision) after it was due.
     late = int(m["Attributes"]["SentTimestamp"]) - due
-    assert 0 <= late < 6000, (i, late)
+    assert 0 <= late < 30000, (i, late)
 # It keeps firing meanwhile: at least two.
 fifo = drain(fifo_url, 2, timeout=10, at_least=True)
 assert all(m["Body"] == "in order" and m["Attributes"]["MessageGroupId"] == "g1" for m in fifo), fifo
@@ -353,6 +355,10 @@ hourly = lambda name, target: scheduler.create_schedule(Name=name, ScheduleExpre
 # Rates without a StartDate fire at once.
 hourly("function", {"Arn": fn, "Input": '{"job": "function"}'})
 hourly("machine", {"Arn": machine, "Input": '{"job": "machine"}'})
+kinesis = client("kinesis")
+kinesis.create_stream(StreamName="ticks", ShardCount=1)
+stream = kinesis.describe_stream_summary(StreamName="ticks")["StreamDescriptionSummary"]["StreamARN"]
+hourly("stream", {"Arn": stream, "Input": "to the stream", "KinesisParameters": {"PartitionKey": "k"}})
 hourly("sdk", {"Arn": "arn:aws:scheduler:::aws-sdk:sqs:sendMessage",
                "Input": json.dumps({"QueueUrl": url, "MessageBody": "from the universal target"})})
 wait("the function's event", lambda: os.path.exists(out) and open(out).read().strip() != "", timeout=30)
@@ -363,6 +369,10 @@ wait("the execution", lambda: len(executions()) == 1)
 execution = sfn.describe_execution(executionArn=executions()[0]["executionArn"])
 assert json.loads(execution["input"]) == {"job": "machine"}, execution
 assert [m["Body"] for m in drain(url, 1)] == ["from the universal target"]
+iterator = kinesis.get_shard_iterator(StreamName="ticks", ShardId="shardId-000000000000",
+    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+records = kinesis.get_records(ShardIterator=iterator)["Records"]
+assert [(r["Data"], r["PartitionKey"]) for r in records] == [(b"to the stream", "k")], records
 print("OK")
 "#;
     let out = out.display().to_string();
@@ -372,15 +382,15 @@ print("OK")
 #[test]
 fn a_fire_missed_while_the_server_was_down_happens_once_on_restart() {
     let dir = scratch("schedules-restart");
-    // Ten minutes of the server's clock per second: a rate(1 minute) schedule starting 30
-    // minutes from now and ending 3 minutes later is due 3 s after this, for 0.3 s.
+    // Ten minutes of the server's clock per second: a rate(1 minute) schedule starting an
+    // hour from now and ending 3 minutes later is due 6 s after this, for 0.3 s.
     let args = ["--time-scale", "600"];
     let mut server = Server::start(&dir, &args);
     run(
         &server,
         r#"
 url, arn = queue("missed")
-start = now_ms() + 30 * 60000
+start = now_ms() + 60 * 60000
 date = lambda ms: datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
 scheduler.create_schedule(Name="missed", ScheduleExpression="rate(1 minute)", FlexibleTimeWindow=off,
     StartDate=date(start), EndDate=date(start + 3 * 60000),
@@ -390,7 +400,7 @@ print("OK")
     );
     server.kill9();
     // Past the start and the end: four fires missed.
-    std::thread::sleep(std::time::Duration::from_secs(4));
+    std::thread::sleep(std::time::Duration::from_millis(7500));
     let server = Server::start(&dir, &args);
     run(
         &server,
