@@ -506,15 +506,12 @@ impl<S: Store> SchedulerBackend<S> {
                     "The StartDate you specify cannot be earlier than 5 minutes ago.",
                 ));
             }
-            if let Some(end) = end_ms {
-                if end <= now {
-                    return Err(validation("The EndDate you specify cannot be in the past."));
-                }
-                if start_ms.is_some_and(|start| end <= start) {
-                    return Err(validation(
-                        "The EndDate you specify must be after the StartDate.",
-                    ));
-                }
+            if let Some(end) = end_ms
+                && start_ms.is_some_and(|start| end <= start)
+            {
+                return Err(validation(
+                    "The EndDate you specify must be after the StartDate.",
+                ));
             }
         }
         if let Some(dlq) = settings
