@@ -13,6 +13,8 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub(crate) trait StreamSource: Send + Sync + 'static {
     /// The stream's ARN, if the stream exists.
     fn stream_arn(&self, name: &str) -> Option<String>;
+    /// The ARNs of the stream's registered consumers.
+    fn consumer_arns(&self, name: &str) -> Vec<String>;
     /// The stream's shards, open and closed, with their lineage.
     fn shards(&self, name: &str) -> Vec<Shard>;
     /// Where a closed shard ends (its last place); `None` while it is open.
@@ -32,6 +34,12 @@ pub(crate) trait StreamSource: Send + Sync + 'static {
 impl<S: Store> StreamSource for Streams<S> {
     fn stream_arn(&self, name: &str) -> Option<String> {
         self.describe(name).ok().map(|d| d.arn)
+    }
+
+    fn consumer_arns(&self, name: &str) -> Vec<String> {
+        self.describe(name)
+            .map(|d| d.consumers.into_iter().map(|c| c.arn).collect())
+            .unwrap_or_default()
     }
 
     fn shards(&self, name: &str) -> Vec<Shard> {

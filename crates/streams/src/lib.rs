@@ -147,6 +147,30 @@ pub struct Description {
     pub max_record_kib: u32,
     pub shards: Vec<Shard>,
     pub tags: BTreeMap<String, String>,
+    /// The KMS key of server-side encryption (`StartStreamEncryption`); none: unencrypted.
+    #[serde(default)]
+    pub encryption_key: Option<String>,
+    /// Enhanced monitoring's shard-level metrics.
+    #[serde(default)]
+    pub shard_level_metrics: std::collections::BTreeSet<String>,
+    /// Registered enhanced fan-out consumers, oldest first.
+    #[serde(default)]
+    pub consumers: Vec<Consumer>,
+    /// The stream's resource policy (JSON text).
+    #[serde(default)]
+    pub policy: Option<String>,
+}
+
+/// An enhanced fan-out consumer of a stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consumer {
+    pub name: String,
+    /// `<stream ARN>/consumer/<name>:<creation epoch seconds>`.
+    pub arn: String,
+    pub created_ms: i64,
+    /// The consumer's resource policy (JSON text).
+    #[serde(default)]
+    pub policy: Option<String>,
 }
 
 impl Description {
@@ -320,6 +344,11 @@ impl<S: Store> Streams<S> {
         &self.inner.tasks
     }
 
+    /// The clock the streams stamp arrivals with.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
     pub fn scope(&self) -> &Scope {
         &self.inner.scope
     }
@@ -392,6 +421,10 @@ impl<S: Store> Streams<S> {
             mode,
             retention_hours: DEFAULT_RETENTION_HOURS,
             max_record_kib: max_record_kib.unwrap_or(DEFAULT_MAX_RECORD_KIB),
+            encryption_key: None,
+            shard_level_metrics: Default::default(),
+            consumers: Vec::new(),
+            policy: None,
             shards: keys::even_ranges(count)
                 .into_iter()
                 .zip(0..)
@@ -464,6 +497,13 @@ impl<S: Store> Streams<S> {
             .get(name)
             .map(|live| live.description.clone())
             .ok_or_else(|| not_found(name, self.account()))
+    }
+
+    /// Whether the stream's records are encrypted at rest (`StartStreamEncryption`).
+    pub fn encrypted(&self, name: &str) -> bool {
+        self.lock()
+            .get(name)
+            .is_some_and(|live| live.description.encryption_key.is_some())
     }
 
     /// Every stream's description, by name.

@@ -14,6 +14,35 @@ use sluice_streams::{Description, Error, Mode, NewRecord, Start, Streams};
 const MAX_PUT_RECORDS_BYTES: usize = 10 * 1024 * 1024;
 /// Most tags on a stream (AWS: 50).
 const MAX_TAGS: usize = 50;
+/// Most enhanced fan-out consumers of a stream (AWS: 20).
+const MAX_CONSUMERS: usize = 20;
+/// DescribeLimits' shard quota of an account (AWS's default in the largest regions).
+const SHARD_LIMIT: i32 = 500;
+/// DescribeLimits' quota of on-demand streams (AWS's default).
+const ON_DEMAND_STREAM_LIMIT: i32 = 50;
+
+fn metric_names(metrics: &std::collections::BTreeSet<String>) -> Vec<MetricsName> {
+    MetricsName::ALL
+        .iter()
+        .copied()
+        .filter(|m| metrics.contains(m.as_str()))
+        .collect()
+}
+
+/// How a description shows its enhanced monitoring, encryption and consumers.
+fn monitoring_of(description: &Description) -> Vec<EnhancedMetrics> {
+    vec![EnhancedMetrics {
+        shard_level_metrics: Some(metric_names(&description.shard_level_metrics)),
+    }]
+}
+
+fn encryption_of(description: &Description) -> EncryptionType {
+    if description.encryption_key.is_some() {
+        EncryptionType::Kms
+    } else {
+        EncryptionType::None
+    }
+}
 
 /// The Kinesis API of a server.
 pub struct KinesisBackend<S> {
@@ -31,6 +60,119 @@ impl<S: Store> KinesisBackend<S> {
 
     fn name(&self, name: Option<&str>, arn: Option<&str>) -> Result<String, ApiError> {
         self.streams.resolve(name, arn).map_err(api_error)
+    }
+
+    /// A consumer by its ARN, or by its stream's ARN and its name.
+    fn consumer(
+        &self,
+        stream_arn: Option<&str>,
+        name: Option<&str>,
+        arn: Option<&str>,
+    ) -> Result<(Description, sluice_streams::Consumer), ApiError> {
+        let stream_arn = match (stream_arn, name, arn) {
+            (None, None, Some(arn)) => arn.split("/consumer/").next().unwrap_or_default(),
+            (Some(stream_arn), Some(_), None) => stream_arn,
+            _ => {
+                return Err(api_error(Error::InvalidArgument(
+                    "Either ConsumerARN or both ConsumerName and StreamARN should be provided."
+                        .into(),
+                )));
+            }
+        };
+        let stream = self.name(None, Some(stream_arn))?;
+        let description = self.streams.describe(&stream).map_err(api_error)?;
+        let found = description
+            .consumers
+            .iter()
+            .find(|c| Some(c.arn.as_str()) == arn || Some(c.name.as_str()) == name)
+            .cloned();
+        match found {
+            Some(consumer) => Ok((description, consumer)),
+            None => Err(api_error(Error::NotFound(format!(
+                "Consumer {} under stream {} not found for account {}.",
+                name.or(arn).unwrap_or_default(),
+                description.name,
+                self.streams.scope().account
+            )))),
+        }
+    }
+
+    /// The stream, and the consumer if the ARN names one, a resource policy belongs to.
+    fn policy_owner(
+        &self,
+        arn: &str,
+    ) -> Result<(Description, Option<sluice_streams::Consumer>), ApiError> {
+        if arn.contains("/consumer/") {
+            let (description, consumer) = self.consumer(None, None, Some(arn))?;
+            return Ok((description, Some(consumer)));
+        }
+        let name = self.name(None, Some(arn))?;
+        Ok((self.streams.describe(&name).map_err(api_error)?, None))
+    }
+
+    async fn set_policy(&self, arn: &str, policy: Option<String>) -> Result<(), ApiError> {
+        let (description, consumer) = self.policy_owner(arn)?;
+        self.streams
+            .update(&description.name, move |description| {
+                match consumer {
+                    Some(consumer) => {
+                        if let Some(c) = description
+                            .consumers
+                            .iter_mut()
+                            .find(|c| c.arn == consumer.arn)
+                        {
+                            c.policy = policy;
+                        }
+                    }
+                    None => description.policy = policy,
+                }
+                Ok(())
+            })
+            .await
+            .map_err(api_error)
+    }
+
+    /// Enables (or disables) shard-level metrics: the metrics before and after.
+    async fn monitoring(
+        &self,
+        name: &str,
+        metrics: &[MetricsName],
+        enable: bool,
+    ) -> Result<EnhancedMonitoringOutput, ApiError> {
+        let named: Vec<&'static str> = if metrics.contains(&MetricsName::All) {
+            MetricsName::ALL
+                .iter()
+                .filter(|m| **m != MetricsName::All)
+                .map(|m| m.as_str())
+                .collect()
+        } else {
+            metrics.iter().map(|m| m.as_str()).collect()
+        };
+        let before = self
+            .streams
+            .describe(name)
+            .map_err(api_error)?
+            .shard_level_metrics;
+        self.streams
+            .update(name, move |description| {
+                for metric in named {
+                    if enable {
+                        description.shard_level_metrics.insert(metric.to_owned());
+                    } else {
+                        description.shard_level_metrics.remove(metric);
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .map_err(api_error)?;
+        let after = self.streams.describe(name).map_err(api_error)?;
+        Ok(EnhancedMonitoringOutput {
+            stream_name: Some(after.name.clone()),
+            stream_arn: Some(after.arn.clone()),
+            current_shard_level_metrics: Some(metric_names(&before)),
+            desired_shard_level_metrics: Some(metric_names(&after.shard_level_metrics)),
+        })
     }
 
     async fn set_tags(
@@ -192,11 +334,9 @@ impl<S: Store> Kinesis for KinesisBackend<S> {
                 shards: shards.into_iter().take(limit).map(shard).collect(),
                 retention_period_hours: description.retention_hours as i32,
                 stream_creation_timestamp: seconds(description.created_ms),
-                enhanced_monitoring: vec![EnhancedMetrics {
-                    shard_level_metrics: Some(Vec::new()),
-                }],
-                encryption_type: Some(EncryptionType::None),
-                key_id: None,
+                enhanced_monitoring: monitoring_of(&description),
+                encryption_type: Some(encryption_of(&description)),
+                key_id: description.encryption_key.clone(),
             },
         })
     }
@@ -215,12 +355,11 @@ impl<S: Store> Kinesis for KinesisBackend<S> {
                 stream_mode_details: Some(mode_details(description.mode)),
                 retention_period_hours: description.retention_hours as i32,
                 stream_creation_timestamp: seconds(description.created_ms),
-                enhanced_monitoring: vec![EnhancedMetrics {
-                    shard_level_metrics: Some(Vec::new()),
-                }],
-                encryption_type: Some(EncryptionType::None),
+                enhanced_monitoring: monitoring_of(&description),
+                encryption_type: Some(encryption_of(&description)),
+                key_id: description.encryption_key.clone(),
                 open_shard_count: description.open_shards() as i32,
-                consumer_count: Some(0),
+                consumer_count: Some(description.consumers.len() as i32),
                 max_record_size_in_ki_b: Some(description.max_record_kib as i32),
                 ..StreamDescriptionSummary::default()
             },
@@ -348,7 +487,11 @@ impl<S: Store> Kinesis for KinesisBackend<S> {
         Ok(PutRecordOutput {
             shard_id: placed.shard_id,
             sequence_number: placed.sequence_number,
-            encryption_type: Some(EncryptionType::None),
+            encryption_type: Some(if self.streams.encrypted(&name) {
+                EncryptionType::Kms
+            } else {
+                EncryptionType::None
+            }),
         })
     }
 
@@ -386,7 +529,11 @@ impl<S: Store> Kinesis for KinesisBackend<S> {
                     error_message: None,
                 })
                 .collect(),
-            encryption_type: Some(EncryptionType::None),
+            encryption_type: Some(if self.streams.encrypted(&name) {
+                EncryptionType::Kms
+            } else {
+                EncryptionType::None
+            }),
         })
     }
 
@@ -591,6 +738,276 @@ impl<S: Store> Kinesis for KinesisBackend<S> {
         Ok(ListTagsForResourceOutput {
             tags: Some(tags_list(&description.tags)),
         })
+    }
+
+    async fn register_stream_consumer(
+        &self,
+        input: RegisterStreamConsumerInput,
+    ) -> Result<RegisterStreamConsumerOutput, ApiError> {
+        let name = self.name(None, Some(&input.stream_arn))?;
+        let now = self.streams.clock().now_ms();
+        let consumer = sluice_streams::Consumer {
+            arn: format!(
+                "{}/consumer/{}:{}",
+                input.stream_arn,
+                input.consumer_name,
+                now / 1000
+            ),
+            name: input.consumer_name.clone(),
+            created_ms: now,
+            policy: None,
+        };
+        let account = self.streams.scope().account.clone();
+        let added = consumer.clone();
+        self.streams
+            .update(&name, move |description| {
+                if description.consumers.iter().any(|c| c.name == added.name) {
+                    return Err(Error::InUse(format!(
+                        "Consumer {} under stream {} already exists for account {account}.",
+                        added.name, description.name
+                    )));
+                }
+                if description.consumers.len() >= MAX_CONSUMERS {
+                    return Err(Error::LimitExceeded(format!(
+                        "Stream {} under account {account} already has {MAX_CONSUMERS} \
+                         registered consumers, the most a stream can have.",
+                        description.name
+                    )));
+                }
+                description.consumers.push(added);
+                Ok(())
+            })
+            .await
+            .map_err(api_error)?;
+        Ok(RegisterStreamConsumerOutput {
+            consumer: Consumer {
+                consumer_name: consumer.name,
+                consumer_arn: consumer.arn,
+                // Usable at once; AWS reports CREATING until its registration completes.
+                consumer_status: ConsumerStatus::Creating,
+                consumer_creation_timestamp: seconds(consumer.created_ms),
+            },
+        })
+    }
+
+    async fn describe_stream_consumer(
+        &self,
+        input: DescribeStreamConsumerInput,
+    ) -> Result<DescribeStreamConsumerOutput, ApiError> {
+        let (description, consumer) = self.consumer(
+            input.stream_arn.as_deref(),
+            input.consumer_name.as_deref(),
+            input.consumer_arn.as_deref(),
+        )?;
+        Ok(DescribeStreamConsumerOutput {
+            consumer_description: ConsumerDescription {
+                consumer_name: consumer.name,
+                consumer_arn: consumer.arn,
+                consumer_status: ConsumerStatus::Active,
+                consumer_creation_timestamp: seconds(consumer.created_ms),
+                stream_arn: description.arn,
+            },
+        })
+    }
+
+    async fn list_stream_consumers(
+        &self,
+        input: ListStreamConsumersInput,
+    ) -> Result<ListStreamConsumersOutput, ApiError> {
+        let name = self.name(None, Some(&input.stream_arn))?;
+        let description = self.streams.describe(&name).map_err(api_error)?;
+        let limit = input
+            .max_results
+            .map_or(100, |n| n.clamp(1, 10_000) as usize);
+        let start = match &input.next_token {
+            Some(token) => sluice_types::page_token::decode("kinesis-consumers", token)
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .and_then(|text| text.parse::<usize>().ok())
+                .ok_or_else(|| {
+                    api_error(Error::InvalidArgument(format!(
+                        "Invalid NextToken: {token}"
+                    )))
+                })?,
+            None => 0,
+        };
+        let page: Vec<Consumer> = description
+            .consumers
+            .iter()
+            .skip(start)
+            .take(limit)
+            .map(|c| Consumer {
+                consumer_name: c.name.clone(),
+                consumer_arn: c.arn.clone(),
+                consumer_status: ConsumerStatus::Active,
+                consumer_creation_timestamp: seconds(c.created_ms),
+            })
+            .collect();
+        let next = start + page.len();
+        Ok(ListStreamConsumersOutput {
+            consumers: Some(page),
+            next_token: (next < description.consumers.len()).then(|| {
+                sluice_types::page_token::encode("kinesis-consumers", next.to_string().as_bytes())
+            }),
+        })
+    }
+
+    async fn deregister_stream_consumer(
+        &self,
+        input: DeregisterStreamConsumerInput,
+    ) -> Result<(), ApiError> {
+        let (description, consumer) = self.consumer(
+            input.stream_arn.as_deref(),
+            input.consumer_name.as_deref(),
+            input.consumer_arn.as_deref(),
+        )?;
+        self.streams
+            .update(&description.name, |description| {
+                description.consumers.retain(|c| c.arn != consumer.arn);
+                Ok(())
+            })
+            .await
+            .map_err(api_error)
+    }
+
+    async fn start_stream_encryption(
+        &self,
+        input: StartStreamEncryptionInput,
+    ) -> Result<(), ApiError> {
+        let name = self.name(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        if input.encryption_type != EncryptionType::Kms {
+            return Err(api_error(Error::InvalidArgument(
+                "EncryptionType must be KMS to start encryption.".into(),
+            )));
+        }
+        let key = input.key_id;
+        self.streams
+            .update(&name, move |description| {
+                description.encryption_key = Some(key);
+                Ok(())
+            })
+            .await
+            .map_err(api_error)
+    }
+
+    async fn stop_stream_encryption(
+        &self,
+        input: StopStreamEncryptionInput,
+    ) -> Result<(), ApiError> {
+        let name = self.name(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        if input.encryption_type != EncryptionType::Kms {
+            return Err(api_error(Error::InvalidArgument(
+                "EncryptionType must be KMS to stop encryption.".into(),
+            )));
+        }
+        self.streams
+            .update(&name, |description| {
+                description.encryption_key = None;
+                Ok(())
+            })
+            .await
+            .map_err(api_error)
+    }
+
+    async fn enable_enhanced_monitoring(
+        &self,
+        input: EnableEnhancedMonitoringInput,
+    ) -> Result<EnhancedMonitoringOutput, ApiError> {
+        let name = self.name(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        self.monitoring(&name, &input.shard_level_metrics, true)
+            .await
+    }
+
+    async fn disable_enhanced_monitoring(
+        &self,
+        input: DisableEnhancedMonitoringInput,
+    ) -> Result<EnhancedMonitoringOutput, ApiError> {
+        let name = self.name(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        self.monitoring(&name, &input.shard_level_metrics, false)
+            .await
+    }
+
+    async fn describe_limits(
+        &self,
+        _input: DescribeLimitsInput,
+    ) -> Result<DescribeLimitsOutput, ApiError> {
+        let streams = self.streams.list();
+        Ok(DescribeLimitsOutput {
+            shard_limit: SHARD_LIMIT,
+            open_shard_count: streams.iter().map(|d| d.open_shards() as i32).sum(),
+            on_demand_stream_count: streams.iter().filter(|d| d.mode == Mode::OnDemand).count()
+                as i32,
+            on_demand_stream_count_limit: ON_DEMAND_STREAM_LIMIT,
+            ..DescribeLimitsOutput::default()
+        })
+    }
+
+    async fn update_stream_mode(&self, input: UpdateStreamModeInput) -> Result<(), ApiError> {
+        let name = self.name(None, Some(&input.stream_arn))?;
+        let mode = match input.stream_mode_details.stream_mode {
+            StreamMode::OnDemand => Mode::OnDemand,
+            StreamMode::Provisioned => Mode::Provisioned,
+        };
+        self.streams
+            .update(&name, move |description| {
+                if description.mode == mode {
+                    return Err(Error::InvalidArgument(format!(
+                        "Stream {} is already in {} mode.",
+                        description.name,
+                        mode.as_str()
+                    )));
+                }
+                description.mode = mode;
+                Ok(())
+            })
+            .await
+            .map_err(api_error)
+    }
+
+    async fn update_max_record_size(
+        &self,
+        input: UpdateMaxRecordSizeInput,
+    ) -> Result<(), ApiError> {
+        let name = self.name(None, input.stream_arn.as_deref())?;
+        let kib = u32::try_from(input.max_record_size_in_ki_b).unwrap_or(0);
+        self.streams
+            .update(&name, move |description| {
+                description.max_record_kib = kib;
+                Ok(())
+            })
+            .await
+            .map_err(api_error)
+    }
+
+    async fn put_resource_policy(&self, input: PutResourcePolicyInput) -> Result<(), ApiError> {
+        if serde_json::from_str::<serde_json::Value>(&input.policy).map_or(true, |p| !p.is_object())
+        {
+            return Err(api_error(Error::InvalidArgument(
+                "Policy is not a valid JSON policy document.".into(),
+            )));
+        }
+        self.set_policy(&input.resource_arn, Some(input.policy))
+            .await
+    }
+
+    async fn get_resource_policy(
+        &self,
+        input: GetResourcePolicyInput,
+    ) -> Result<GetResourcePolicyOutput, ApiError> {
+        let (description, consumer) = self.policy_owner(&input.resource_arn)?;
+        let policy = match consumer {
+            Some(consumer) => consumer.policy,
+            None => description.policy,
+        };
+        Ok(GetResourcePolicyOutput {
+            policy: policy.unwrap_or_else(|| "{}".into()),
+        })
+    }
+
+    async fn delete_resource_policy(
+        &self,
+        input: DeleteResourcePolicyInput,
+    ) -> Result<(), ApiError> {
+        self.set_policy(&input.resource_arn, None).await
     }
 }
 

@@ -835,13 +835,13 @@ impl Mappings {
         let parallelization_factor = input.parallelization_factor.unwrap_or(1) as u32;
         let filters = filters(input.filter_criteria.as_ref())?;
         let (function_name, qualifier, function_arn) = self.function(&input.function_name)?;
-        let stream_name = stream_name(&source);
-        let exists = self
-            .inner
-            .streams
-            .as_ref()
-            .and_then(|s| s.stream_arn(stream_name))
-            .is_some_and(|arn| arn == source);
+        let exists = self.stream_exists(stream_arn(&source))
+            && (stream_arn(&source) == source
+                || self
+                    .inner
+                    .streams
+                    .as_ref()
+                    .is_some_and(|s| s.consumer_arns(stream_name(&source)).contains(&source)));
         if !exists {
             return Err(invalid(format!("Stream not found: {source}")));
         }
@@ -1170,20 +1170,32 @@ fn start(inner: &Arc<Inner>, mapping: &Arc<Mapping>) {
 }
 
 /// A Kinesis stream ARN's stream name (empty for anything else).
+/// The stream a stream ARN or one of its consumers' ARNs names.
 fn stream_name(arn: &str) -> &str {
     Arn::parse(arn)
         .ok()
         .and_then(|arn| arn.resource.strip_prefix("stream/"))
+        .and_then(|rest| rest.split('/').next())
         .unwrap_or_default()
 }
 
+/// The stream's ARN of a stream ARN or of one of its consumers' ARNs (an enhanced fan-out
+/// mapping's records name their stream).
+fn stream_arn(arn: &str) -> &str {
+    arn.split("/consumer/").next().unwrap_or(arn)
+}
+
+/// A stream's ARN, or one of its enhanced fan-out consumers'
+/// (`stream/<name>/consumer/<consumer>:<created>`).
 fn is_kinesis_arn(arn: &str) -> bool {
     Arn::parse(arn).is_ok_and(|arn| {
         arn.service == "kinesis"
-            && arn
-                .resource
-                .strip_prefix("stream/")
-                .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+            && arn.resource.strip_prefix("stream/").is_some_and(|rest| {
+                match rest.split_once("/consumer/") {
+                    Some((name, consumer)) => !name.is_empty() && !consumer.is_empty(),
+                    None => !rest.is_empty() && !rest.contains('/'),
+                }
+            })
     })
 }
 

@@ -643,7 +643,7 @@ async fn report(
             "approximateArrivalOfFirstRecord": time(first.arrival_ms),
             "approximateArrivalOfLastRecord": time(last.arrival_ms),
             "batchSize": records.len(),
-            "streamArn": config.event_source_arn,
+            "streamArn": super::stream_arn(&config.event_source_arn),
         },
     });
     if condition == "RetryAttemptsExhausted" {
@@ -723,7 +723,7 @@ fn event(
                 "eventName": "aws:kinesis:record",
                 "invokeIdentityArn": role,
                 "awsRegion": inner.scope.region,
-                "eventSourceARN": config.event_source_arn,
+                "eventSourceARN": super::stream_arn(&config.event_source_arn),
             })
         })
         .collect();
@@ -741,7 +741,7 @@ fn event(
         "window": {"start": time(start), "end": time(start + call.length_ms)},
         "state": call.window.state,
         "shardId": shard_id,
-        "eventSourceARN": config.event_source_arn,
+        "eventSourceARN": super::stream_arn(&config.event_source_arn),
         "isFinalInvokeForWindow": call.last,
         "isWindowTerminatedEarly": call.early,
     })

@@ -782,3 +782,96 @@ print("OK")
         &[("OUT", &out)],
     );
 }
+
+/// The control plane around a stream: enhanced fan-out consumers (and a mapping reading
+/// through one), server-side encryption, enhanced monitoring, the stream's mode and record
+/// size, resource policies, the account's limits.
+#[test]
+fn consumers_encryption_monitoring_and_policies() {
+    let dir = scratch("streams-control");
+    let server = python_server(&dir);
+    let out = dir.join("delivered.jsonl").display().to_string();
+    run_boto3(
+        &server,
+        &format!(
+            "{PRELUDE}{MAPPING_PRELUDE}{}",
+            r#"
+out = os.environ["OUT"]
+kinesis.create_stream(StreamName="fan", ShardCount=2)
+arn = kinesis.describe_stream_summary(StreamName="fan")["StreamDescriptionSummary"]["StreamARN"]
+
+c = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="audit")["Consumer"]
+assert c["ConsumerName"] == "audit" and c["ConsumerARN"].startswith(arn + "/consumer/audit:") and c["ConsumerStatus"] == "CREATING", c
+code, _ = error(kinesis.register_stream_consumer, StreamARN=arn, ConsumerName="audit")
+assert code == "ResourceInUseException", code
+kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="search")
+d = kinesis.describe_stream_consumer(ConsumerARN=c["ConsumerARN"])["ConsumerDescription"]
+assert d["ConsumerStatus"] == "ACTIVE" and d["StreamARN"] == arn and d["ConsumerName"] == "audit", d
+assert kinesis.describe_stream_consumer(StreamARN=arn, ConsumerName="search")["ConsumerDescription"]["ConsumerName"] == "search"
+code, _ = error(unchecked.describe_stream_consumer, StreamARN=arn)
+assert code == "InvalidArgumentException", code
+code, _ = error(kinesis.describe_stream_consumer, StreamARN=arn, ConsumerName="nobody")
+assert code == "ResourceNotFoundException", code
+page = kinesis.list_stream_consumers(StreamARN=arn, MaxResults=1)
+assert [x["ConsumerName"] for x in page["Consumers"]] == ["audit"] and page["NextToken"], page
+rest = kinesis.list_stream_consumers(StreamARN=arn, NextToken=page["NextToken"])
+assert [x["ConsumerName"] for x in rest["Consumers"]] == ["search"] and "NextToken" not in rest, rest
+assert kinesis.describe_stream_summary(StreamName="fan")["StreamDescriptionSummary"]["ConsumerCount"] == 2
+kinesis.deregister_stream_consumer(StreamARN=arn, ConsumerName="search")
+assert [x["ConsumerName"] for x in kinesis.list_stream_consumers(StreamARN=arn)["Consumers"]] == ["audit"]
+
+# A mapping on the consumer (enhanced fan-out) gets the stream's records, named by the stream.
+function("recorder", RECORDER, {"OUT": out})
+m = lam.create_event_source_mapping(FunctionName="recorder", EventSourceArn=c["ConsumerARN"], StartingPosition="LATEST")
+assert m["EventSourceArn"] == c["ConsumerARN"], m
+code, _ = error(lam.create_event_source_mapping, FunctionName="recorder", EventSourceArn=arn + "/consumer/gone:1", StartingPosition="LATEST")
+assert code == "InvalidParameterValueException", code
+time.sleep(0.5)
+kinesis.put_record(StreamName="fan", Data=b"fanned", PartitionKey="k")
+wait_for("the fanned record", lambda: len(delivered(out)) == 1)
+assert delivered(out)[0]["arn"] == arn and delivered(out)[0]["data"] == "fanned", delivered(out)
+
+# Encryption at rest, as the stream and its puts report it.
+kinesis.start_stream_encryption(StreamName="fan", EncryptionType="KMS", KeyId="alias/aws/kinesis")
+s = kinesis.describe_stream_summary(StreamName="fan")["StreamDescriptionSummary"]
+assert s["EncryptionType"] == "KMS" and s["KeyId"] == "alias/aws/kinesis", s
+assert kinesis.put_record(StreamName="fan", Data=b"x", PartitionKey="k")["EncryptionType"] == "KMS"
+kinesis.stop_stream_encryption(StreamName="fan", EncryptionType="KMS", KeyId="alias/aws/kinesis")
+assert kinesis.describe_stream(StreamName="fan")["StreamDescription"]["EncryptionType"] == "NONE"
+
+# Enhanced monitoring: the metrics before and after.
+r = kinesis.enable_enhanced_monitoring(StreamName="fan", ShardLevelMetrics=["IncomingBytes"])
+assert r["CurrentShardLevelMetrics"] == [] and r["DesiredShardLevelMetrics"] == ["IncomingBytes"], r
+r = kinesis.enable_enhanced_monitoring(StreamName="fan", ShardLevelMetrics=["ALL"])
+assert len(r["DesiredShardLevelMetrics"]) == 7 and "ALL" not in r["DesiredShardLevelMetrics"], r
+r = kinesis.disable_enhanced_monitoring(StreamName="fan", ShardLevelMetrics=["IncomingBytes", "OutgoingBytes"])
+assert "IncomingBytes" not in r["DesiredShardLevelMetrics"] and len(r["DesiredShardLevelMetrics"]) == 5, r
+assert kinesis.describe_stream_summary(StreamName="fan")["StreamDescriptionSummary"]["EnhancedMonitoring"][0]["ShardLevelMetrics"] == r["DesiredShardLevelMetrics"]
+
+# Mode and record size.
+kinesis.update_stream_mode(StreamARN=arn, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+assert kinesis.describe_stream_summary(StreamName="fan")["StreamDescriptionSummary"]["StreamModeDetails"]["StreamMode"] == "ON_DEMAND"
+code, _ = error(kinesis.update_stream_mode, StreamARN=arn, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+assert code == "InvalidArgumentException", code
+limits = kinesis.describe_limits()
+assert limits["OpenShardCount"] == 2 and limits["OnDemandStreamCount"] == 1 and limits["ShardLimit"] > 0, limits
+kinesis.update_max_record_size(StreamARN=arn, MaxRecordSizeInKiB=2048)
+assert kinesis.describe_stream_summary(StreamName="fan")["StreamDescriptionSummary"]["MaxRecordSizeInKiB"] == 2048
+kinesis.put_record(StreamName="fan", Data=b"x" * (1536 * 1024), PartitionKey="k")
+
+# Resource policies on the stream and on a consumer.
+policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kinesis:GetRecords", "Resource": arn}]})
+kinesis.put_resource_policy(ResourceARN=arn, Policy=policy)
+assert json.loads(kinesis.get_resource_policy(ResourceARN=arn)["Policy"]) == json.loads(policy)
+kinesis.put_resource_policy(ResourceARN=c["ConsumerARN"], Policy=policy)
+kinesis.delete_resource_policy(ResourceARN=arn)
+assert kinesis.get_resource_policy(ResourceARN=arn)["Policy"] == "{}"
+assert json.loads(kinesis.get_resource_policy(ResourceARN=c["ConsumerARN"])["Policy"]) == json.loads(policy)
+code, _ = error(kinesis.put_resource_policy, ResourceARN=arn, Policy="not json")
+assert code == "InvalidArgumentException", code
+print("OK")
+"#
+        ),
+        &[("OUT", &out)],
+    );
+}
