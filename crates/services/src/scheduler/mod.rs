@@ -978,14 +978,13 @@ fn cursor(token: Option<&str>, kind: &str) -> Result<Option<String>, ApiError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_flexible_window_spreads_fires_within_it_the_same_way_every_time() {
-        let mut record = ScheduleRecord {
+    fn record(expression: &str) -> ScheduleRecord {
+        ScheduleRecord {
             name: "s".into(),
             group: "default".into(),
             arn: "arn:aws:scheduler:us-east-1:000000000000:schedule/default/s".into(),
             description: None,
-            expression: "rate(1 hour)".into(),
+            expression: expression.into(),
             timezone: None,
             start_date: None,
             end_date: None,
@@ -1002,7 +1001,30 @@ mod tests {
             modified_ms: 0,
             anchor_ms: 0,
             next_ms: Some(3_600_000),
-        };
+        }
+    }
+
+    #[test]
+    fn a_fire_found_late_happens_once_and_the_next_comes_from_now() {
+        let live = Live::compile(record("rate(1 hour)"), Arc::default()).unwrap();
+        let hour = 3_600_000;
+        // On time: the next period.
+        assert_eq!(live.after_fire(hour, hour + 5), Some(2 * hour));
+        // Ten hours late (the server was down): one fire now, the next after now.
+        assert_eq!(live.after_fire(hour, 11 * hour + 5), Some(12 * hour));
+        let cron = Live::compile(record("cron(0 12 * * ? *)"), Arc::default()).unwrap();
+        let day = 24 * hour;
+        assert_eq!(
+            cron.after_fire(12 * hour, 3 * day),
+            Some(3 * day + 12 * hour)
+        );
+        let once = Live::compile(record("at(1970-01-01T01:00:00)"), Arc::default()).unwrap();
+        assert_eq!(once.after_fire(hour, 2 * hour), None);
+    }
+
+    #[test]
+    fn a_flexible_window_spreads_fires_within_it_the_same_way_every_time() {
+        let mut record = record("rate(1 hour)");
         let fire = record.fire_ms().unwrap();
         assert!((3_600_000..3_600_000 + 600_000).contains(&fire), "{fire}");
         assert_eq!(record.fire_ms(), Some(fire));
