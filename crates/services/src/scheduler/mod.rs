@@ -60,6 +60,9 @@ const DEFAULT_MAX_RETRIES: i32 = 185;
 /// The largest (and default) page of the listings.
 const PAGE_SIZE: usize = 100;
 
+/// How many deletes' ClientTokens are remembered.
+const DELETED_TOKENS: usize = 1024;
+
 /// How far in the past a recurring schedule's StartDate may be.
 const START_DATE_SLACK_MS: i64 = 5 * 60_000;
 
@@ -207,6 +210,9 @@ struct GroupRecord {
     name: String,
     arn: String,
     tags: BTreeMap<String, String>,
+    /// CreateScheduleGroup's, so a retried create answers as the first did.
+    #[serde(default)]
+    client_token: Option<String>,
     created_ms: i64,
     modified_ms: i64,
 }
@@ -257,6 +263,9 @@ pub(crate) struct Inner<S: Store> {
     groups: Mutex<BTreeMap<String, GroupRecord>>,
     /// Deliveries made and pending, for the view.
     pending: AtomicU64,
+    /// The ClientTokens of the deletes done since the server started (bounded), so a retried
+    /// delete answers as the first did.
+    deleted_tokens: Mutex<std::collections::VecDeque<String>>,
     /// Wakes the timer when a schedule changes.
     changed: Notify,
     /// Held across a change's checks and commit and across a fire, so a fire never races an
@@ -376,6 +385,7 @@ impl<S: Store> SchedulerBackend<S> {
             name: DEFAULT_GROUP.to_owned(),
             arn: scope.arn("scheduler", &format!("schedule-group/{DEFAULT_GROUP}")),
             tags: BTreeMap::new(),
+            client_token: None,
             created_ms: now,
             modified_ms: now,
         };
@@ -411,6 +421,7 @@ impl<S: Store> SchedulerBackend<S> {
                 schedules: Mutex::new(schedules),
                 groups: Mutex::new(groups),
                 pending: AtomicU64::new(0),
+                deleted_tokens: Mutex::new(std::collections::VecDeque::new()),
                 changed: Notify::new(),
                 changes: tokio::sync::Mutex::new(()),
             }),
@@ -574,6 +585,30 @@ impl<S: Store> SchedulerBackend<S> {
         self.inner.store.commit(writes).await.map_err(internal)
     }
 
+    /// Whether a delete with this ClientToken was done already.
+    fn deleted_before(&self, token: Option<&String>) -> bool {
+        let tokens = self
+            .inner
+            .deleted_tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        token.is_some_and(|t| tokens.contains(t))
+    }
+
+    fn remember_delete(&self, token: Option<String>) {
+        if let Some(token) = token {
+            let mut tokens = self
+                .inner
+                .deleted_tokens
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if tokens.len() >= DELETED_TOKENS {
+                tokens.pop_front();
+            }
+            tokens.push_back(token);
+        }
+    }
+
     fn woken(&self) {
         self.inner.changed.notify_one();
     }
@@ -708,6 +743,9 @@ impl<S: Store> Scheduler for SchedulerBackend<S> {
         }
         let k = key(&group, &input.name);
         if !self.inner.schedules().contains_key(&k) {
+            if self.deleted_before(input.client_token.as_ref()) {
+                return Ok(DeleteScheduleOutput {});
+            }
             return Err(schedule_not_found(&input.name));
         }
         self.commit(vec![Write::DeleteResource {
@@ -716,6 +754,7 @@ impl<S: Store> Scheduler for SchedulerBackend<S> {
         }])
         .await?;
         self.inner.schedules().remove(&k);
+        self.remember_delete(input.client_token);
         self.woken();
         Ok(DeleteScheduleOutput {})
     }
@@ -774,7 +813,12 @@ impl<S: Store> Scheduler for SchedulerBackend<S> {
         input: CreateScheduleGroupInput,
     ) -> Result<CreateScheduleGroupOutput, ApiError> {
         let _changing = self.inner.changes.lock().await;
-        if self.group_exists(&input.name) {
+        if let Some(existing) = self.inner.groups().get(&input.name) {
+            if input.client_token.is_some() && existing.client_token == input.client_token {
+                return Ok(CreateScheduleGroupOutput {
+                    schedule_group_arn: existing.arn.clone(),
+                });
+            }
             return Err(conflict(format!(
                 "Schedule group {} already exists.",
                 input.name
@@ -790,6 +834,7 @@ impl<S: Store> Scheduler for SchedulerBackend<S> {
                 .into_iter()
                 .map(|t| (t.key, t.value))
                 .collect(),
+            client_token: input.client_token,
             created_ms: now,
             modified_ms: now,
         };
@@ -828,6 +873,9 @@ impl<S: Store> Scheduler for SchedulerBackend<S> {
             return Err(validation("You cannot delete the default group."));
         }
         if !self.group_exists(&input.name) {
+            if self.deleted_before(input.client_token.as_ref()) {
+                return Ok(DeleteScheduleGroupOutput {});
+            }
             return Err(group_not_found(&input.name));
         }
         // The group and its schedules go in one commit.
@@ -858,6 +906,7 @@ impl<S: Store> Scheduler for SchedulerBackend<S> {
             }
         }
         self.inner.groups().remove(&input.name);
+        self.remember_delete(input.client_token);
         self.woken();
         Ok(DeleteScheduleGroupOutput {})
     }

@@ -144,8 +144,13 @@ code, message, status = error(scheduler.create_schedule, Name="bad name!", Sched
     FlexibleTimeWindow=off, Target=target)
 assert code == "ValidationException" and status == 400, (code, message)
 
-scheduler.delete_schedule(Name="nightly")
+scheduler.delete_schedule(Name="nightly", ClientToken="d1")
+# A retried delete (same ClientToken) answers as the first did.
+scheduler.delete_schedule(Name="nightly", ClientToken="d1")
 assert error(scheduler.get_schedule, Name="nightly")[0] == "ResourceNotFoundException"
+assert error(scheduler.delete_schedule, Name="nightly", ClientToken="d2")[0] == "ResourceNotFoundException"
+assert scheduler.create_schedule_group(Name="ops2", ClientToken="g1")["ScheduleGroupArn"] == \
+    scheduler.create_schedule_group(Name="ops2", ClientToken="g1")["ScheduleGroupArn"]
 # Deleting a group deletes its schedules.
 scheduler.delete_schedule_group(Name="ops")
 assert error(scheduler.get_schedule_group, Name="ops")[0] == "ResourceNotFoundException"
