@@ -46,6 +46,27 @@ async fn serve<B: Scheduler>(State(backend): State<Arc<B>>, request: Request) ->
     served.unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
 }
 
+/// The Scheduler's operations by name, members in the body as the SDKs name them (what
+/// `aws-sdk:scheduler:*` Task states call): the output's members as JSON.
+pub async fn handle<B: Scheduler>(
+    backend: &B,
+    operation: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, ApiError> {
+    let operation =
+        Operation::from_name(operation).ok_or_else(|| ApiError::unknown_operation(operation))?;
+    let members = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(serde_json::Map::new())
+    } else {
+        serde_json::from_slice(body).map_err(|e| ApiError::serialization(e.to_string()))?
+    };
+    validate(operation, &members)?;
+    let request = operations::Request::from_value(operation, members)
+        .map_err(|error| ApiError::serialization(error.to_string()))?;
+    let reply = dispatch(backend, request).await?;
+    serde_json::to_vec(&reply.members).map_err(|e| ApiError::internal(e.to_string()))
+}
+
 /// The model's constraints on `members`, as one `ValidationException` in AWS's words.
 fn validate(operation: Operation, members: &Value) -> Result<(), ApiError> {
     let violations = shape::violations(operation.input_shape(), members)?;

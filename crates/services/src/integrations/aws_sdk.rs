@@ -78,6 +78,17 @@ impl<B: sluice_api::kinesis::Kinesis> JsonService for KinesisService<B> {
     }
 }
 
+/// The EventBridge Scheduler API as a [`JsonService`].
+pub struct SchedulerService<B>(pub Arc<B>);
+
+impl<B: sluice_api::scheduler::Scheduler> JsonService for SchedulerService<B> {
+    fn call(&self, operation: String, body: Vec<u8>) -> CallFuture<'_> {
+        Box::pin(
+            async move { sluice_api::scheduler_routes::handle(&*self.0, &operation, &body).await },
+        )
+    }
+}
+
 /// How a service's members are cased on its own wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Casing {

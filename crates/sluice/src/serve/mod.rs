@@ -26,7 +26,8 @@ use sluice_asl::mock::MockConfig;
 use sluice_engine::{Clock, Engine, EngineOptions, Integrations, MockDispatcher};
 use sluice_functions::Functions;
 use sluice_services::integrations::aws_sdk::{
-    AwsSdk, Casing, LambdaService, Slot, SnsService, SqsService, StepFunctionsService,
+    AwsSdk, Casing, LambdaService, SchedulerService, Slot, SnsService, SqsService,
+    StepFunctionsService,
 };
 use sluice_services::integrations::lambda::LambdaIntegration;
 use sluice_services::integrations::messages::MessageIntegration;
@@ -222,6 +223,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .set(Arc::new(
             sluice_services::integrations::aws_sdk::KinesisService(Arc::clone(&kinesis)),
         ));
+    let scheduler_sdk = sdk.register("scheduler", "Scheduler", Casing::Pascal);
     // Shared by Task states' `aws-sdk:` resources and the schedules' targets.
     let sdk = Arc::new(sdk);
     let scheduler = SchedulerBackend::open(
@@ -234,6 +236,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("cannot load the schedules: {e}"))?;
     let scheduler_tasks = scheduler.tasks().clone();
+    scheduler_sdk.set(Arc::new(SchedulerService(Arc::new(scheduler.clone()))));
     let mut integrations = Integrations::new()
         .register(
             "lambda",

@@ -1,7 +1,7 @@
 //! EventBridge Scheduler on the real `sluice serve`, through boto3 and the `aws` CLI: the API
 //! with AWS's errors; expressions AWS accepts and refuses; fires on a `--time-scale` server
-//! into a queue (standard and FIFO), a Python function, a state machine and a universal
-//! `aws-sdk` target; a one-time schedule that deletes itself; a fire missed while the server
+//! into a queue (standard and FIFO), a Python function, a state machine, a stream and a
+//! universal `aws-sdk` target; a state machine creating a schedule (`aws-sdk:scheduler`); a one-time schedule that deletes itself; a fire missed while the server
 //! was down (kill -9) happening once on restart; a failing target ending in the dead-letter
 //! queue.
 
@@ -378,6 +378,17 @@ iterator = kinesis.get_shard_iterator(StreamName="ticks", ShardId="shardId-00000
     ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
 records = kinesis.get_records(ShardIterator=iterator)["Records"]
 assert [(r["Data"], r["PartitionKey"]) for r in records] == [(b"to the stream", "k")], records
+# And the other way round: a state machine schedules a follow-up through aws-sdk:scheduler.
+planner = sfn.create_state_machine(name="planner", roleArn=role, type="EXPRESS", definition=json.dumps(
+    {"StartAt": "Plan", "States": {"Plan": {"Type": "Task", "End": True,
+     "Resource": "arn:aws:states:::aws-sdk:scheduler:createSchedule",
+     "Parameters": {"Name": "follow-up", "ScheduleExpression": "rate(1 day)", "State": "DISABLED",
+                    "FlexibleTimeWindow": {"Mode": "OFF"},
+                    "Target": {"Arn": machine, "RoleArn": role}}}}}))["stateMachineArn"]
+result = sfn.start_sync_execution(stateMachineArn=planner, input="{}")
+assert result["status"] == "SUCCEEDED", result
+assert json.loads(result["output"])["ScheduleArn"].endswith(":schedule/default/follow-up"), result
+assert scheduler.get_schedule(Name="follow-up")["State"] == "DISABLED"
 print("OK")
 "#;
     let out = out.display().to_string();
