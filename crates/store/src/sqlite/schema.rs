@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0010_fifo_dedup.sql"),
     include_str!("../../migrations/sqlite/0011_resources.sql"),
     include_str!("../../migrations/sqlite/0012_stream_records.sql"),
+    include_str!("../../migrations/sqlite/0013_stream_records_rowid.sql"),
 ];
 
 /// The schema version this build writes; a file at a higher version is refused.

@@ -2102,7 +2102,7 @@ async fn sqlite_a_version_1_file_migrates() {
     assert_eq!(store.map_runs("e").await.unwrap(), vec![run]);
     store.close().await.unwrap();
     assert_eq!(user_version(&dir), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 12);
+    assert_eq!(SCHEMA_VERSION, 13);
     // Version 9's queues start empty.
     assert!(store_queues_empty(&dir).await);
     // Version 3 keeps only the lean execution indexes; version 8 adds the retention's two.
@@ -2278,4 +2278,80 @@ async fn sqlite_options_are_kebab_case_with_defaults() {
     let stats = store.stats();
     assert_eq!(stats.largest_group, 1, "{stats:?}");
     assert!(stats.checkpoints > 0, "{stats:?}");
+}
+
+/// A version-12 file's stream records (then a WITHOUT ROWID table) open under the current
+/// schema intact, in order, and a record's place stays unique.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_version_12_stream_records_migrate() {
+    let dir = TempDir::new("v12-streams");
+    std::fs::create_dir_all(dir.db().parent().unwrap()).unwrap();
+    let scripts = [
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+        include_str!("../../migrations/sqlite/0002_aliases_revisions.sql"),
+        include_str!("../../migrations/sqlite/0003_lean_execution_indexes.sql"),
+        include_str!("../../migrations/sqlite/0004_event_batches.sql"),
+        include_str!("../../migrations/sqlite/0005_inline_first_events.sql"),
+        include_str!("../../migrations/sqlite/0006_map_runs.sql"),
+        include_str!("../../migrations/sqlite/0007_activities.sql"),
+        include_str!("../../migrations/sqlite/0008_retention.sql"),
+        include_str!("../../migrations/sqlite/0009_queues.sql"),
+        include_str!("../../migrations/sqlite/0010_fifo_dedup.sql"),
+        include_str!("../../migrations/sqlite/0011_resources.sql"),
+        include_str!("../../migrations/sqlite/0012_stream_records.sql"),
+    ];
+    {
+        let conn = rusqlite::Connection::open(dir.db()).unwrap();
+        for script in scripts {
+            conn.execute_batch(script).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 12).unwrap();
+        for (shard, seq) in [(0, 1), (1, 2), (0, 3), (0, 5)] {
+            conn.execute(
+                "INSERT INTO stream_records (stream, shard, seq, arrival_ms, partition_key, data)
+                 VALUES (7, ?1, ?2, ?3, 'k', ?4)",
+                rusqlite::params![shard, seq, seq * 10, vec![seq as u8; 3]],
+            )
+            .unwrap();
+        }
+    }
+    let store = open(&dir);
+    assert_eq!(user_version(&dir), SCHEMA_VERSION);
+    let read = store
+        .stream_records(StreamRead {
+            stream: 7,
+            shard: 0,
+            from_seq: 0,
+            min_arrival_ms: 0,
+            limit: 10,
+            max_bytes: usize::MAX,
+        })
+        .await
+        .unwrap();
+    let seqs: Vec<(u64, i64, Vec<u8>)> = read
+        .into_iter()
+        .map(|r| (r.seq, r.arrival_ms, r.data))
+        .collect();
+    assert_eq!(
+        seqs,
+        vec![
+            (1, 10, vec![1; 3]),
+            (3, 30, vec![3; 3]),
+            (5, 50, vec![5; 3])
+        ]
+    );
+    let again = StreamRecord {
+        stream: 7,
+        shard: 0,
+        seq: 3,
+        arrival_ms: 30,
+        partition_key: "k".into(),
+        data: vec![0],
+    };
+    let error = store
+        .commit(vec![Write::PutStreamRecords(vec![again])])
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Conflict { .. }), "{error:?}");
+    store.close().await.unwrap();
 }
