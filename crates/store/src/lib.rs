@@ -51,7 +51,7 @@ pub use model::{
     QueueRecord, ResourceRecord, ShardHead, StateMachineRecord, StreamRead, StreamRecord,
     TimerRecord, Write,
 };
-pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore};
+pub use sqlite::{MIGRATIONS, SCHEMA_VERSION, SqliteOptions, SqliteStore};
 
 /// Durable state. Handles are cheap to clone and shared by every task of the server.
 ///

@@ -13,6 +13,7 @@
 
 pub mod iterator;
 pub mod keys;
+pub mod throughput;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -45,6 +46,18 @@ const PLACE_BITS: u32 = 20;
 /// How often retention trims old records.
 const TRIM_EVERY_MS: i64 = 60_000;
 
+/// How the streams behave where AWS's service has quotas an engine need not keep.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Options {
+    /// Enforce AWS's per-shard throughput ([`throughput`]): writes past 1,000 records or 1 MiB
+    /// per second and shard, and reads past five GetRecords calls or 2 MiB per second and
+    /// shard, fail with `ProvisionedThroughputExceededException` as on AWS, so that a
+    /// producer's and a consumer's backoff can be tested. Default off: a shard takes what the
+    /// machine can write.
+    pub throughput_limits: bool,
+}
+
 /// What a stream operation can fail with, each one of Kinesis's errors.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Error {
@@ -63,6 +76,9 @@ pub enum Error {
     /// `LimitExceededException`.
     #[error("{0}")]
     LimitExceeded(String),
+    /// `ProvisionedThroughputExceededException`.
+    #[error("{0}")]
+    ThroughputExceeded(String),
     /// The store failed (a full disk, a closed store): nothing was written.
     #[error("{0}")]
     Storage(String),
@@ -251,10 +267,14 @@ struct Live {
     order: Arc<tokio::sync::Mutex<()>>,
     /// The last place committed: pollers wake on it.
     committed: tokio::sync::watch::Sender<u64>,
+    /// Per shard index, with [`Options::throughput_limits`]: what it may still take.
+    write_buckets: HashMap<u32, throughput::Bucket>,
+    read_buckets: HashMap<u32, throughput::Bucket>,
 }
 
 struct Inner<S> {
     store: S,
+    options: Options,
     clock: Clock,
     scope: Scope,
     secret: [u8; 32],
@@ -281,7 +301,12 @@ fn not_found(name: &str, account: &str) -> Error {
 
 impl<S: Store> Streams<S> {
     /// Loads the streams and the iterators' secret (made on first use) from the store.
-    pub async fn open(store: S, clock: Clock, scope: Scope) -> Result<Self, Error> {
+    pub async fn open(
+        store: S,
+        clock: Clock,
+        scope: Scope,
+        options: Options,
+    ) -> Result<Self, Error> {
         let secret = match store.resources(SECRET_KIND).await?.into_iter().next() {
             Some(record) if record.body.len() == 32 => {
                 let mut secret = [0; 32];
@@ -322,12 +347,15 @@ impl<S: Store> Streams<S> {
                     newest_arrival_ms,
                     order: Arc::default(),
                     committed: tokio::sync::watch::Sender::new(last_seq),
+                    write_buckets: HashMap::new(),
+                    read_buckets: HashMap::new(),
                 },
             );
         }
         let streams = Self {
             inner: Arc::new(Inner {
                 store,
+                options,
                 clock,
                 scope,
                 secret,
@@ -463,6 +491,8 @@ impl<S: Store> Streams<S> {
                 newest_arrival_ms: HashMap::new(),
                 order: Arc::default(),
                 committed: tokio::sync::watch::Sender::new(0),
+                write_buckets: HashMap::new(),
+                read_buckets: HashMap::new(),
             },
         );
         Ok(())
@@ -537,8 +567,14 @@ impl<S: Store> Streams<S> {
     }
 
     /// Puts records into a stream, all in one commit: each gets its shard and sequence
-    /// number, or the whole call fails with nothing written.
-    pub async fn put(&self, name: &str, records: Vec<NewRecord>) -> Result<Vec<Placed>, Error> {
+    /// number, or the whole call fails with nothing written. With
+    /// [`Options::throughput_limits`], a record its shard has no room for this second is not
+    /// written and answers [`Error::ThroughputExceeded`] in its place.
+    pub async fn put(
+        &self,
+        name: &str,
+        records: Vec<NewRecord>,
+    ) -> Result<Vec<Result<Placed, Error>>, Error> {
         let now = self.inner.clock.now_ms();
         let (order, committed) = {
             let streams = self.lock();
@@ -582,19 +618,48 @@ impl<S: Store> Streams<S> {
                     .ok_or_else(|| Error::Storage(format!("no open shard holds {hash}")))?;
                 targets.push(shard);
             }
+            let admitted: Vec<bool> = if self.inner.options.throughput_limits {
+                records
+                    .iter()
+                    .zip(&targets)
+                    .map(|(record, shard)| {
+                        let size = (record.data.len() + record.partition_key.len()) as f64;
+                        live.write_buckets
+                            .entry(*shard)
+                            .or_insert_with(|| throughput::Bucket::write(now))
+                            .take(now, 1.0, size)
+                    })
+                    .collect()
+            } else {
+                vec![true; records.len()]
+            };
+            let description = &live.description;
+            let throttled = |shard: u32| {
+                Error::ThroughputExceeded(format!(
+                    "Rate exceeded for shard {} in stream {} under account {}.",
+                    keys::shard_id(shard),
+                    description.name,
+                    self.account()
+                ))
+            };
             let arrival = now.max(live.last_arrival_ms);
             let floor = u64::try_from(arrival).unwrap_or_default() << PLACE_BITS;
             let mut seq = live.last_seq.max(floor.saturating_sub(1));
             let stream_id = description.id;
             let mut rows = Vec::with_capacity(records.len());
             let mut placed = Vec::with_capacity(records.len());
-            for (record, shard) in records.into_iter().zip(targets) {
+            let mut arrivals = Vec::new();
+            for ((record, shard), admitted) in records.into_iter().zip(targets).zip(admitted) {
+                if !admitted {
+                    placed.push(Err(throttled(shard)));
+                    continue;
+                }
                 seq += 1;
-                placed.push(Placed {
+                placed.push(Ok(Placed {
                     shard_id: keys::shard_id(shard),
                     sequence_number: keys::sequence_number(seq, shard),
-                });
-                live.newest_arrival_ms.insert(shard, arrival);
+                }));
+                arrivals.push(shard);
                 rows.push(StreamRecord {
                     stream: stream_id,
                     shard,
@@ -603,6 +668,12 @@ impl<S: Store> Streams<S> {
                     partition_key: record.partition_key,
                     data: record.data,
                 });
+            }
+            for shard in arrivals {
+                live.newest_arrival_ms.insert(shard, arrival);
+            }
+            if rows.is_empty() {
+                return Ok(placed);
             }
             live.last_seq = seq;
             live.last_arrival_ms = arrival;
@@ -732,6 +803,9 @@ impl<S: Store> Streams<S> {
                 children,
             )
         };
+        if self.inner.options.throughput_limits {
+            self.admit_read(position.stream, position.shard, now)?;
+        }
         let rows = self
             .inner
             .store
@@ -744,6 +818,20 @@ impl<S: Store> Streams<S> {
                 max_bytes: MAX_GET_BYTES,
             })
             .await?;
+        if self.inner.options.throughput_limits {
+            let bytes: usize = rows
+                .iter()
+                .map(|r| r.data.len() + r.partition_key.len())
+                .sum();
+            let mut streams = self.lock();
+            if let Some(bucket) = streams
+                .values_mut()
+                .find(|live| live.description.id == position.stream)
+                .and_then(|live| live.read_buckets.get_mut(&position.shard))
+            {
+                bucket.charge(now, bytes as f64);
+            }
+        }
         let next_seq = rows.last().map_or(position.from_seq, |r| r.seq + 1);
         let millis_behind_latest = match (rows.last(), newest_ms) {
             (Some(last), Some(newest)) if newest > last.arrival_ms => newest - last.arrival_ms,
@@ -769,6 +857,28 @@ impl<S: Store> Streams<S> {
             millis_behind_latest,
             child_shards: if at_end { children } else { Vec::new() },
         })
+    }
+
+    /// A GetRecords call's room on its shard this second (five calls and 2 MiB).
+    fn admit_read(&self, stream: i64, shard: u32, now: i64) -> Result<(), Error> {
+        let mut streams = self.lock();
+        let Some(live) = streams.values_mut().find(|l| l.description.id == stream) else {
+            return Ok(());
+        };
+        let admitted = live
+            .read_buckets
+            .entry(shard)
+            .or_insert_with(|| throughput::Bucket::read(now))
+            .take(now, 1.0, 0.0);
+        if admitted {
+            return Ok(());
+        }
+        Err(Error::ThroughputExceeded(format!(
+            "Rate exceeded for Shard - {} in stream {} under account {}.",
+            keys::shard_id(shard),
+            live.description.name,
+            self.account()
+        )))
     }
 
     /// Splits an open shard at `new_start` (a hash key inside its range, above its start):

@@ -209,6 +209,7 @@ fn api_error(error: Error) -> ApiError {
         Error::InvalidArgument(_) => "InvalidArgumentException",
         Error::ExpiredIterator(_) => "ExpiredIteratorException",
         Error::LimitExceeded(_) => "LimitExceededException",
+        Error::ThroughputExceeded(_) => "ProvisionedThroughputExceededException",
         Error::Storage(_) => {
             // Retryable: SDKs back off and try again (a full disk, a store closing).
             return ApiError::new("InternalFailure", error.to_string()).with_status(500);
@@ -483,7 +484,8 @@ impl<S: Store> Kinesis for KinesisBackend<S> {
             .map_err(api_error)?;
         let placed = placed
             .pop()
-            .ok_or_else(|| ApiError::internal("nothing placed"))?;
+            .ok_or_else(|| ApiError::internal("nothing placed"))?
+            .map_err(api_error)?;
         Ok(PutRecordOutput {
             shard_id: placed.shard_id,
             sequence_number: placed.sequence_number,
@@ -519,14 +521,24 @@ impl<S: Store> Kinesis for KinesisBackend<S> {
         }
         let placed = self.streams.put(&name, records).await.map_err(api_error)?;
         Ok(PutRecordsOutput {
-            failed_record_count: Some(0),
+            failed_record_count: Some(placed.iter().filter(|p| p.is_err()).count() as i32),
             records: placed
                 .into_iter()
-                .map(|p| PutRecordsResultEntry {
-                    sequence_number: Some(p.sequence_number),
-                    shard_id: Some(p.shard_id),
-                    error_code: None,
-                    error_message: None,
+                .map(|p| match p {
+                    Ok(p) => PutRecordsResultEntry {
+                        sequence_number: Some(p.sequence_number),
+                        shard_id: Some(p.shard_id),
+                        error_code: None,
+                        error_message: None,
+                    },
+                    Err(error) => {
+                        let error = api_error(error);
+                        PutRecordsResultEntry {
+                            error_code: Some(error.kind),
+                            error_message: Some(error.message),
+                            ..PutRecordsResultEntry::default()
+                        }
+                    }
                 })
                 .collect(),
             encryption_type: Some(if self.streams.encrypted(&name) {

@@ -13,6 +13,8 @@ pub(crate) mod event;
 mod poller;
 mod stream_poller;
 
+pub(crate) use stream_poller::kinesis_record;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -314,6 +316,26 @@ impl Inner {
     ) -> MutexGuard<'_, std::collections::HashMap<String, stream_poller::OpenWindow>> {
         self.windows.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// The deletes of the checkpoints of `id` (a mapping's UUID, a reader's id).
+    fn checkpoint_deletes(&self, id: &str) -> Vec<Write> {
+        let prefix = format!("{id}/");
+        self.checkpoints()
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .map(|key| Write::DeleteResource {
+                kind: CHECKPOINT_KIND.into(),
+                key: key.clone(),
+            })
+            .collect()
+    }
+
+    /// Forgets the checkpoints of `id` once their deletes are committed.
+    fn forget_checkpoints(&self, id: &str) {
+        let prefix = format!("{id}/");
+        self.checkpoints().retain(|k, _| !k.starts_with(&prefix));
+        self.windows().retain(|k, _| !k.starts_with(&prefix));
+    }
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -465,28 +487,11 @@ impl Mappings {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
-        let prefix = format!("{id}/");
-        let keys: Vec<String> = self
-            .inner
-            .checkpoints()
-            .keys()
-            .filter(|k| k.starts_with(&prefix))
-            .cloned()
-            .collect();
-        let writes = keys
-            .iter()
-            .map(|key| Write::DeleteResource {
-                kind: CHECKPOINT_KIND.into(),
-                key: key.clone(),
-            })
-            .collect();
+        let writes = self.inner.checkpoint_deletes(id);
         if let Err(error) = self.inner.source.commit(writes).await {
             tracing::warn!(%error, id, "cannot forget a stream reader's checkpoints");
         }
-        self.inner
-            .checkpoints()
-            .retain(|k, _| !k.starts_with(&prefix));
-        self.inner.windows().retain(|k, _| !k.starts_with(&prefix));
+        self.inner.forget_checkpoints(id);
     }
 
     /// Starts the pollers of every enabled mapping; returns how many.
@@ -1070,32 +1075,18 @@ impl Mappings {
     ) -> Result<EventSourceMappingConfiguration, ApiError> {
         let _change = self.inner.changes.lock().await;
         let mapping = self.mapping(&input.uuid)?;
-        let prefix = format!("{}/", input.uuid);
-        let checkpoints: Vec<String> = self
-            .inner
-            .checkpoints()
-            .keys()
-            .filter(|k| k.starts_with(&prefix))
-            .cloned()
-            .collect();
         let mut writes = vec![Write::DeleteResource {
             kind: KIND.into(),
             key: input.uuid.clone(),
         }];
-        writes.extend(checkpoints.iter().map(|key| Write::DeleteResource {
-            kind: CHECKPOINT_KIND.into(),
-            key: key.clone(),
-        }));
+        writes.extend(self.inner.checkpoint_deletes(&input.uuid));
         self.inner
             .source
             .commit(writes)
             .await
             .map_err(|e| ApiError::new("ServiceException", e.to_string()).with_status(500))?;
         self.inner.mappings().remove(&input.uuid);
-        self.inner
-            .checkpoints()
-            .retain(|k, _| !k.starts_with(&prefix));
-        self.inner.windows().retain(|k, _| !k.starts_with(&prefix));
+        self.inner.forget_checkpoints(&input.uuid);
         *mapping.state() = "Deleting";
         mapping.live.send_modify(|live| live.deleted = true);
         Ok(self.configuration(&mapping.config(), "Deleting"))

@@ -685,6 +685,30 @@ fn filter_view(record: &ReadRecord) -> Value {
     })
 }
 
+/// A record as AWS's Kinesis event for Lambda carries it (Pipes lift its `kinesis` members to
+/// the top).
+pub(crate) fn kinesis_record(record: &ReadRecord, source: &str, region: &str, role: &str) -> Value {
+    let shard_id = sluice_streams::keys::parse_sequence_number(&record.sequence_number)
+        .map(|(_, shard)| sluice_streams::keys::shard_id(shard))
+        .unwrap_or_default();
+    json!({
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": record.partition_key,
+            "sequenceNumber": record.sequence_number,
+            "data": STANDARD.encode(&record.data),
+            "approximateArrivalTimestamp": record.arrival_ms as f64 / 1000.0,
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": format!("{shard_id}:{}", record.sequence_number),
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": role,
+        "awsRegion": region,
+        "eventSourceARN": source,
+    })
+}
+
 /// An invocation inside a tumbling window.
 #[derive(Clone, Copy)]
 struct WindowCall<'a> {
@@ -706,26 +730,10 @@ fn event(
     call: Option<WindowCall<'_>>,
 ) -> Value {
     let shard_id = sluice_streams::keys::shard_id(shard);
+    let source = super::stream_arn(&config.event_source_arn);
     let records: Vec<Value> = records
         .iter()
-        .map(|r| {
-            json!({
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": r.partition_key,
-                    "sequenceNumber": r.sequence_number,
-                    "data": STANDARD.encode(&r.data),
-                    "approximateArrivalTimestamp": r.arrival_ms as f64 / 1000.0,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": format!("{shard_id}:{}", r.sequence_number),
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": role,
-                "awsRegion": inner.scope.region,
-                "eventSourceARN": super::stream_arn(&config.event_source_arn),
-            })
-        })
+        .map(|r| kinesis_record(r, source, &inner.scope.region, role))
         .collect();
     let Some(call) = call else {
         return json!({ "Records": records });

@@ -373,15 +373,20 @@ fn filters(criteria: Option<&FilterCriteria>) -> Result<Vec<Pattern>, ApiError> 
     Ok(patterns)
 }
 
-/// A Kinesis source's settings, with AWS's defaults and rules.
-fn stream_reading(
-    source: &str,
+/// A source's parameters name only its own kind (`own`, e.g. `SqsQueueParameters`).
+fn only_own_parameters(
     parameters: &PipeSourceParameters,
-) -> Result<StreamReading, ApiError> {
-    let others = [
+    own: &str,
+    source: &str,
+) -> Result<(), ApiError> {
+    let given = [
         (
             "SqsQueueParameters",
             parameters.sqs_queue_parameters.is_some(),
+        ),
+        (
+            "KinesisStreamParameters",
+            parameters.kinesis_stream_parameters.is_some(),
         ),
         (
             "DynamoDBStreamParameters",
@@ -404,11 +409,20 @@ fn stream_reading(
             parameters.self_managed_kafka_parameters.is_some(),
         ),
     ];
-    if let Some((name, _)) = others.iter().find(|(_, given)| *given) {
-        return Err(validation(format!(
-            "SourceParameters.{name} does not apply to a Kinesis stream source."
-        )));
+    match given.iter().find(|(name, given)| *given && *name != own) {
+        Some((name, _)) => Err(validation(format!(
+            "SourceParameters.{name} does not apply to {source} source."
+        ))),
+        None => Ok(()),
     }
+}
+
+/// A Kinesis source's settings, with AWS's defaults and rules.
+fn stream_reading(
+    source: &str,
+    parameters: &PipeSourceParameters,
+) -> Result<StreamReading, ApiError> {
+    only_own_parameters(parameters, "KinesisStreamParameters", "a Kinesis stream")?;
     let kinesis = parameters
         .kinesis_stream_parameters
         .as_ref()
@@ -489,37 +503,7 @@ fn compile(definition: &Definition) -> Result<Plan, ApiError> {
             )));
         }
     };
-    let others = [
-        (
-            "KinesisStreamParameters",
-            parameters.kinesis_stream_parameters.is_some(),
-        ),
-        (
-            "DynamoDBStreamParameters",
-            parameters.dynamo_db_stream_parameters.is_some(),
-        ),
-        (
-            "ActiveMQBrokerParameters",
-            parameters.active_mq_broker_parameters.is_some(),
-        ),
-        (
-            "RabbitMQBrokerParameters",
-            parameters.rabbit_mq_broker_parameters.is_some(),
-        ),
-        (
-            "ManagedStreamingKafkaParameters",
-            parameters.managed_streaming_kafka_parameters.is_some(),
-        ),
-        (
-            "SelfManagedKafkaParameters",
-            parameters.self_managed_kafka_parameters.is_some(),
-        ),
-    ];
-    if let Some((name, _)) = others.iter().find(|(_, given)| *given) {
-        return Err(validation(format!(
-            "SourceParameters.{name} does not apply to an SQS queue source."
-        )));
-    }
+    only_own_parameters(&parameters, "SqsQueueParameters", "an SQS queue")?;
     let sqs = parameters.sqs_queue_parameters.clone().unwrap_or_default();
     let batch_size = sqs.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
     let window_seconds = sqs.maximum_batching_window_in_seconds.unwrap_or(0);

@@ -112,17 +112,8 @@ impl StreamSink for PipeSink {
                 .map(|r| stream_record(r, &definition.source, region, &definition.role_arn))
                 .collect();
             let ids: Vec<&str> = records.iter().map(|r| r.sequence_number.as_str()).collect();
-            let ingestion_time = timestamp(self.inner.source.clock().now_ms());
-            let context = Context {
-                pipe_arn: &definition.arn,
-                pipe_name: &definition.name,
-                source_arn: &definition.source,
-                enrichment_arn: definition.enrichment.as_deref().unwrap_or_default(),
-                target_arn: &definition.target,
-                ingestion_time: &ingestion_time,
-            };
             let counters = &self.handle.counters;
-            match run_batch(&self.inner, &self.live, events, &ids, &context).await {
+            match run_batch(&self.inner, &self.live, events, &ids).await {
                 Ok(Delivered::All) => {
                     counters.batches.fetch_add(1, Ordering::Relaxed);
                     counters
@@ -151,23 +142,16 @@ impl StreamSink for PipeSink {
 /// A Kinesis record as a pipe's event: the Lambda event's record with its `kinesis` members
 /// at the top level, as Pipes sends it.
 fn stream_record(record: &ReadRecord, source: &str, region: &str, role: &str) -> Value {
-    let shard_id = sluice_streams::keys::parse_sequence_number(&record.sequence_number)
-        .map(|(_, shard)| sluice_streams::keys::shard_id(shard))
-        .unwrap_or_default();
-    json!({
-        "kinesisSchemaVersion": "1.0",
-        "partitionKey": record.partition_key,
-        "sequenceNumber": record.sequence_number,
-        "data": STANDARD.encode(&record.data),
-        "approximateArrivalTimestamp": record.arrival_ms as f64 / 1000.0,
-        "eventSource": "aws:kinesis",
-        "eventVersion": "1.0",
-        "eventID": format!("{shard_id}:{}", record.sequence_number),
-        "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": role,
-        "awsRegion": region,
-        "eventSourceARN": source,
-    })
+    let Value::Object(mut lambda) = crate::mappings::kinesis_record(record, source, region, role)
+    else {
+        return Value::Null;
+    };
+    let mut event = match lambda.shift_remove("kinesis") {
+        Some(Value::Object(kinesis)) => kinesis,
+        _ => serde_json::Map::new(),
+    };
+    event.extend(lambda);
+    Value::Object(event)
 }
 
 fn timestamp(ms: i64) -> String {
@@ -311,17 +295,8 @@ async fn deliver(
     let result = if events.is_empty() {
         Ok(Delivered::All)
     } else {
-        let ingestion_time = timestamp(inner.source.clock().now_ms());
-        let context = Context {
-            pipe_arn: &definition.arn,
-            pipe_name: &definition.name,
-            source_arn: &definition.source,
-            enrichment_arn: definition.enrichment.as_deref().unwrap_or_default(),
-            target_arn: &definition.target,
-            ingestion_time: &ingestion_time,
-        };
         let ids: Vec<&str> = kept.iter().map(|(id, _)| *id).collect();
-        run_batch(inner, live, events, &ids, &context).await
+        run_batch(inner, live, events, &ids).await
     };
     let counters = &handle.counters;
     counters
@@ -415,9 +390,18 @@ async fn run_batch(
     live: &Live,
     mut events: Vec<Value>,
     ids: &[&str],
-    context: &Context<'_>,
 ) -> Result<Delivered, String> {
     let plan = &live.plan;
+    let definition = &live.definition;
+    let ingestion_time = timestamp(inner.source.clock().now_ms());
+    let context = &Context {
+        pipe_arn: &definition.arn,
+        pipe_name: &definition.name,
+        source_arn: &definition.source,
+        enrichment_arn: definition.enrichment.as_deref().unwrap_or_default(),
+        target_arn: &definition.target,
+        ingestion_time: &ingestion_time,
+    };
     if let Some(enrichment) = &plan.enrichment {
         let input: Vec<Value> = events
             .iter()

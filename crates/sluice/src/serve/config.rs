@@ -68,6 +68,9 @@ pub struct ServeConfig {
     pub store: SqliteOptions,
     /// Lambda functions: the Python that runs them, pool sizes, idle and init timeouts.
     pub functions: sluice_functions::Options,
+    /// Kinesis data streams: whether AWS's per-shard throughput is enforced
+    /// (`streams.throughput-limits`, default false).
+    pub streams: sluice_streams::Options,
 }
 
 impl Default for ServeConfig {
@@ -84,6 +87,7 @@ impl Default for ServeConfig {
             max_payload_bytes: 262_144,
             store: SqliteOptions::default(),
             functions: sluice_functions::Options::default(),
+            streams: sluice_streams::Options::default(),
         }
     }
 }

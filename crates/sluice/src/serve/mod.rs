@@ -176,9 +176,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if events > 0 {
         tracing::info!(events, "resumed event invocations");
     }
-    let streams = sluice_streams::Streams::open(store.clone(), clock.clone(), scope.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open the streams: {e}"))?;
+    let streams =
+        sluice_streams::Streams::open(store.clone(), clock.clone(), scope.clone(), config.streams)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the streams: {e}"))?;
     let stream_tasks = streams.tasks().clone();
     let sns = Arc::new(SnsBackend::new(broker.clone()));
     let mappings = Mappings::open(

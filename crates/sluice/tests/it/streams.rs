@@ -317,6 +317,19 @@ fn python_server(dir: &std::path::Path) -> Server {
     Server::start(dir, &["--python", &python])
 }
 
+/// Runs `body` after the stream and mapping preludes against a new server that runs Python
+/// functions, with `out` a file of its scratch directory.
+fn run_with_functions(name: &str, body: &str) {
+    let dir = scratch(name);
+    let server = python_server(&dir);
+    let out = dir.join("delivered.jsonl").display().to_string();
+    run_boto3(
+        &server,
+        &format!("{PRELUDE}{MAPPING_PRELUDE}out = os.environ[\"OUT\"]\n{body}"),
+        &[("OUT", &out)],
+    );
+}
+
 const MAPPING_PRELUDE: &str = r#"
 import io, tempfile, zipfile
 lam = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
@@ -416,15 +429,9 @@ print("OK")
 /// on-failure queue), and everything around it is delivered.
 #[test]
 fn bisection_isolates_a_poison_record_and_retries_end() {
-    let dir = scratch("streams-poison");
-    let server = python_server(&dir);
-    let out = dir.join("delivered.jsonl").display().to_string();
-    run_boto3(
-        &server,
-        &format!(
-            "{PRELUDE}{MAPPING_PRELUDE}{}",
-            r#"
-out = os.environ["OUT"]
+    run_with_functions(
+        "streams-poison",
+        r#"
 kinesis.create_stream(StreamName="mixed", ShardCount=1)
 arn = kinesis.describe_stream_summary(StreamName="mixed")["StreamDescriptionSummary"]["StreamARN"]
 function("picky", """import base64, json, os
@@ -459,9 +466,7 @@ poison = put["Records"][2]["SequenceNumber"]
 assert (info["shardId"], info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"], info["streamArn"]) == (
     "shardId-000000000000", poison, poison, 1, arn), info
 print("OK")
-"#
-        ),
-        &[("OUT", &out)],
+"#,
     );
 }
 
@@ -563,15 +568,9 @@ print("OK")
 /// still in order and every record delivered once.
 #[test]
 fn parallel_pollers_keep_each_partition_key_in_order() {
-    let dir = scratch("streams-parallel");
-    let server = python_server(&dir);
-    let out = dir.join("delivered.jsonl").display().to_string();
-    run_boto3(
-        &server,
-        &format!(
-            "{PRELUDE}{MAPPING_PRELUDE}{}",
-            r#"
-out = os.environ["OUT"]
+    run_with_functions(
+        "streams-parallel",
+        r#"
 kinesis.create_stream(StreamName="wide", ShardCount=1)
 arn = kinesis.describe_stream_summary(StreamName="wide")["StreamDescriptionSummary"]["StreamARN"]
 function("recorder", RECORDER, {"OUT": out})
@@ -591,9 +590,7 @@ stats = json.loads(urllib.request.urlopen(endpoint + "/sluice/mappings").read())
 mine = [s for s in stats["mappings"] if s["uuid"] == m["UUID"]][0]
 assert mine["peakPollers"] == 4, mine
 print("OK")
-"#
-        ),
-        &[("OUT", &out)],
+"#,
     );
 }
 
@@ -601,15 +598,9 @@ print("OK")
 /// beginning: every record once, each partition key in order across the split.
 #[test]
 fn a_mapping_follows_a_split_parents_before_children() {
-    let dir = scratch("streams-mapping-split");
-    let server = python_server(&dir);
-    let out = dir.join("delivered.jsonl").display().to_string();
-    run_boto3(
-        &server,
-        &format!(
-            "{PRELUDE}{MAPPING_PRELUDE}{}",
-            r#"
-out = os.environ["OUT"]
+    run_with_functions(
+        "streams-mapping-split",
+        r#"
 kinesis.create_stream(StreamName="split", ShardCount=1)
 arn = kinesis.describe_stream_summary(StreamName="split")["StreamDescriptionSummary"]["StreamARN"]
 function("recorder", RECORDER, {"OUT": out})
@@ -625,9 +616,7 @@ for k in range(8):
     datas = [int(g["data"]) for g in got if g["key"] == f"key-{k}"]
     assert datas == sorted(datas), (k, datas)
 print("OK")
-"#
-        ),
-        &[("OUT", &out)],
+"#,
     );
 }
 
@@ -673,7 +662,7 @@ fn tumbling_windows_carry_state_across_batches_and_restarts() {
             r#"
 # Windows are 15 minutes from the epoch: keep this test inside one.
 left = 900 - time.time() % 900
-if left < 60:
+if left < 15:
     time.sleep(left + 1)
 function("counter", COUNTER, {"OUT": out})
 kinesis.create_stream(StreamName="clicks", ShardCount=1)
@@ -754,15 +743,9 @@ print("OK")
 /// JSON `data` parsed; what no pattern matches is passed over (and the checkpoint moves past it).
 #[test]
 fn stream_mapping_filters_see_the_records_json_data() {
-    let dir = scratch("streams-filters");
-    let server = python_server(&dir);
-    let out = dir.join("delivered.jsonl").display().to_string();
-    run_boto3(
-        &server,
-        &format!(
-            "{PRELUDE}{MAPPING_PRELUDE}{}",
-            r#"
-out = os.environ["OUT"]
+    run_with_functions(
+        "streams-filters",
+        r#"
 kinesis.create_stream(StreamName="alerts", ShardCount=1)
 arn = kinesis.describe_stream_summary(StreamName="alerts")["StreamDescriptionSummary"]["StreamARN"]
 function("recorder", RECORDER, {"OUT": out})
@@ -777,9 +760,7 @@ kinesis.put_record(StreamName="alerts", PartitionKey="z", Data=json.dumps({"seve
 wait_for("the last match", lambda: any("last" in g["data"] for g in delivered(out)))
 assert [g["key"] for g in delivered(out)] == ["b", "vip", "d", "z"], delivered(out)
 print("OK")
-"#
-        ),
-        &[("OUT", &out)],
+"#,
     );
 }
 
@@ -788,15 +769,9 @@ print("OK")
 /// size, resource policies, the account's limits.
 #[test]
 fn consumers_encryption_monitoring_and_policies() {
-    let dir = scratch("streams-control");
-    let server = python_server(&dir);
-    let out = dir.join("delivered.jsonl").display().to_string();
-    run_boto3(
-        &server,
-        &format!(
-            "{PRELUDE}{MAPPING_PRELUDE}{}",
-            r#"
-out = os.environ["OUT"]
+    run_with_functions(
+        "streams-control",
+        r#"
 kinesis.create_stream(StreamName="fan", ShardCount=2)
 arn = kinesis.describe_stream_summary(StreamName="fan")["StreamDescriptionSummary"]["StreamARN"]
 
@@ -870,8 +845,77 @@ assert json.loads(kinesis.get_resource_policy(ResourceARN=c["ConsumerARN"])["Pol
 code, _ = error(kinesis.put_resource_policy, ResourceARN=arn, Policy="not json")
 assert code == "InvalidArgumentException", code
 print("OK")
-"#
-        ),
-        &[("OUT", &out)],
+"#,
+    );
+}
+
+/// With `streams.throughput-limits`, a shard takes 1,000 records a second and five
+/// GetRecords calls a second, as AWS's shards; past that PutRecords fails the records it has
+/// no room for (and only those), PutRecord and GetRecords fail whole. Off by default.
+#[test]
+fn throughput_limits_throttle_per_shard_when_enabled() {
+    let dir = scratch("streams-throughput");
+    let server =
+        Server::start_with_env(&dir, &[], &[("SLUICE__STREAMS__THROUGHPUT_LIMITS", "true")]);
+    run(
+        &server,
+        r#"
+kinesis.create_stream(StreamName="narrow", ShardCount=1)
+# botocore retries throttling errors unless told to make one attempt in all.
+once = boto3.client("kinesis", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
+                    aws_secret_access_key="x", config=Config(retries={"total_max_attempts": 1}))
+start, results, counted = time.time(), [], 0
+put = kinesis.put_records(StreamName="narrow", Records=[{"Data": b"x", "PartitionKey": f"k{i}"} for i in range(500)])
+assert put["FailedRecordCount"] == 0, put["FailedRecordCount"]
+for _ in range(50):
+    put = kinesis.put_records(StreamName="narrow", Records=[{"Data": b"x", "PartitionKey": f"k{i}"} for i in range(500)])
+    results += put["Records"]
+    counted += put["FailedRecordCount"]
+    if put["FailedRecordCount"]:
+        break
+elapsed = time.time() - start
+failed = [r for r in results if "ErrorCode" in r]
+accepted = 500 + len(results) - len(failed)
+# A thousand a second (and a second's burst): the rest is refused, record by record.
+assert failed and counted == len(failed), counted
+assert accepted <= 1000 + 1000 * elapsed + 1, (accepted, elapsed)
+assert all(r["ErrorCode"] == "ProvisionedThroughputExceededException" and "SequenceNumber" not in r for r in failed), failed[0]
+assert failed[0]["ErrorMessage"] == "Rate exceeded for shard shardId-000000000000 in stream narrow under account 000000000000.", failed[0]
+# A mebibyte a second: a second large record right after the first is refused whole.
+time.sleep(1.1)
+kinesis.put_record(StreamName="narrow", Data=b"x" * 1_000_000, PartitionKey="k")
+code, message = error(once.put_record, StreamName="narrow", Data=b"x" * 1_000_000, PartitionKey="k")
+assert code == "ProvisionedThroughputExceededException", (code, message)
+# Only the accepted records were written.
+shard = "shardId-000000000000"
+it = kinesis.get_shard_iterator(StreamName="narrow", ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+got = kinesis.get_records(ShardIterator=it, Limit=10000)
+assert len(got["Records"]) == accepted + 1, (len(got["Records"]), accepted)
+time.sleep(1.1)
+codes, start = [], time.time()
+for _ in range(30):
+    try:
+        once.get_records(ShardIterator=got["NextShardIterator"])
+        codes.append("ok")
+    except ClientError as e:
+        codes.append(e.response["Error"]["Code"])
+        break
+# Five calls a second (and a second's burst).
+assert codes[-1] == "ProvisionedThroughputExceededException", codes
+assert 5 <= codes.count("ok") <= 5 + 5 * (time.time() - start) + 1, codes
+print("OK")
+"#,
+    );
+    // The default: a shard takes what the machine can write.
+    let dir = scratch("streams-unthrottled");
+    let server = Server::start(&dir, &[]);
+    run(
+        &server,
+        r#"
+kinesis.create_stream(StreamName="wide", ShardCount=1)
+for _ in range(4):
+    assert kinesis.put_records(StreamName="wide", Records=[{"Data": b"x", "PartitionKey": f"k{i}"} for i in range(500)])["FailedRecordCount"] == 0
+print("OK")
+"#,
     );
 }

@@ -26,7 +26,7 @@ use crate::{
     StateMachineRecord, Stats, Store, StreamRead, StreamRecord, TimerRecord, Write,
 };
 
-pub use schema::SCHEMA_VERSION;
+pub use schema::{MIGRATIONS, SCHEMA_VERSION};
 
 /// Tuning of a [`SqliteStore`]. The defaults suit a server; tests may shrink them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

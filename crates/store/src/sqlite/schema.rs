@@ -9,7 +9,9 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::{storage, storage_at};
 use crate::Error;
 
-const MIGRATIONS: &[&str] = &[
+/// The migration scripts in order: `MIGRATIONS[i]` takes a file from version `i` to `i + 1`
+/// (tests build a file of an older version with the first ones).
+pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_aliases_revisions.sql"),
     include_str!("../../migrations/sqlite/0003_lean_execution_indexes.sql"),

@@ -2286,23 +2286,9 @@ async fn sqlite_options_are_kebab_case_with_defaults() {
 async fn sqlite_version_12_stream_records_migrate() {
     let dir = TempDir::new("v12-streams");
     std::fs::create_dir_all(dir.db().parent().unwrap()).unwrap();
-    let scripts = [
-        include_str!("../../migrations/sqlite/0001_init.sql"),
-        include_str!("../../migrations/sqlite/0002_aliases_revisions.sql"),
-        include_str!("../../migrations/sqlite/0003_lean_execution_indexes.sql"),
-        include_str!("../../migrations/sqlite/0004_event_batches.sql"),
-        include_str!("../../migrations/sqlite/0005_inline_first_events.sql"),
-        include_str!("../../migrations/sqlite/0006_map_runs.sql"),
-        include_str!("../../migrations/sqlite/0007_activities.sql"),
-        include_str!("../../migrations/sqlite/0008_retention.sql"),
-        include_str!("../../migrations/sqlite/0009_queues.sql"),
-        include_str!("../../migrations/sqlite/0010_fifo_dedup.sql"),
-        include_str!("../../migrations/sqlite/0011_resources.sql"),
-        include_str!("../../migrations/sqlite/0012_stream_records.sql"),
-    ];
     {
         let conn = rusqlite::Connection::open(dir.db()).unwrap();
-        for script in scripts {
+        for script in &sluice_store::MIGRATIONS[..12] {
             conn.execute_batch(script).unwrap();
         }
         conn.pragma_update(None, "user_version", 12).unwrap();
