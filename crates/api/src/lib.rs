@@ -48,6 +48,8 @@ pub mod rest;
 pub mod s3;
 #[cfg(feature = "scheduler")]
 pub mod scheduler;
+#[cfg(feature = "scheduler")]
+pub mod scheduler_routes;
 pub mod sfn;
 pub mod shape;
 #[cfg(feature = "sns")]

@@ -13,6 +13,8 @@
 //! time, which group commit lifts) and, with `--moto`, runs moto's server on the same workload
 //! with the same clients and prints the ratios.
 //!
+//! `--schedules` measures EventBridge Scheduler's fire precision (`schedules.rs`).
+//!
 //! `--mappings` benchmarks queue → event-source mapping → Python function (`mappings.rs`).
 //!
 //! `--functions` benchmarks Lambda functions instead (`functions.rs`): invocations through one
@@ -25,6 +27,7 @@ pub mod http;
 mod mappings;
 mod process;
 mod queues;
+mod schedules;
 mod streams;
 
 use std::fmt::Write as _;
@@ -110,8 +113,15 @@ pub struct Args {
     streams: bool,
     /// Benchmark EventBridge instead: PutEvents of one and of ten entries matched by a rule
     /// with a queue target, and PutEvents → rule → SQS target end to end (events/s, p50, p99).
-    #[arg(long, conflicts_with_all = ["functions", "queues", "mappings", "streams"])]
+    #[arg(long, conflicts_with_all = ["functions", "queues", "mappings", "streams", "schedules"])]
     events: bool,
+    /// Benchmark EventBridge Scheduler instead: --fires one-time schedules due within a few
+    /// seconds, delivered into a queue; the lateness of each fire (p50, p99, max).
+    #[arg(long, conflicts_with_all = ["functions", "queues", "mappings", "streams"])]
+    schedules: bool,
+    /// With --schedules: how many schedules fire.
+    #[arg(long, default_value_t = 500, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    fires: u64,
     /// With --mappings: the messages queued per batch size.
     #[arg(long, default_value_t = 20_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     messages: u64,
@@ -223,6 +233,9 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.events {
         return events::main(&args, &settings);
+    }
+    if args.schedules {
+        return schedules::main(&args);
     }
     let workloads: Vec<&'static Workload> = WORKLOADS
         .iter()

@@ -120,3 +120,44 @@ async fn read_mappings(State((mappings, functions)): State<(Mappings, Functions)
         .collect();
     Json(json!({ "mappings": all }))
 }
+
+/// The schedules' route (`GET /sluice/schedules`), to merge beside the AWS API: each schedule
+/// with its next fire time, and the deliveries in flight or retrying.
+pub fn schedules<S: Store>(scheduler: crate::scheduler::SchedulerBackend<S>) -> Router {
+    Router::new()
+        .route("/sluice/schedules", get(read_schedules::<S>))
+        .with_state(scheduler)
+}
+
+async fn read_schedules<S: Store>(
+    State(scheduler): State<crate::scheduler::SchedulerBackend<S>>,
+) -> Json<Value> {
+    let all: Vec<Value> = scheduler
+        .stats()
+        .into_iter()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "group": s.group,
+                "expression": s.expression,
+                "timezone": s.timezone,
+                "enabled": s.enabled,
+                "target": s.target,
+                "nextFireMs": s.next_fire_ms,
+                "nextFire": s.next_fire_ms
+                    .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                    .map(|t| t.to_string()),
+                "fired": s.fired,
+                "delivered": s.delivered,
+                "failedAttempts": s.failed_attempts,
+                "deadLettered": s.dead_lettered,
+                "lastLateMs": s.last_late_ms,
+            })
+        })
+        .collect();
+    Json(json!({
+        "nowMs": scheduler.clock().now_ms(),
+        "pendingDeliveries": scheduler.pending_deliveries(),
+        "schedules": all,
+    }))
+}

@@ -18,8 +18,13 @@
 //! - [`pipes`]: EventBridge Pipes from SQS queues and Kinesis streams ([`pipes::PipesBackend`]): the Pipes API and
 //!   the pollers that filter, enrich, shape and deliver batches to functions, state machines,
 //!   queues and topics.
-//! - [`counters`]: Sluice's own routes over the queues', topics', mappings' and pipes'
-//!   counters (`/sluice/queues`, `/sluice/mappings`, `/sluice/pipes`).
+//! - [`scheduler`]: EventBridge Scheduler ([`scheduler::SchedulerBackend`]): schedules and
+//!   groups, fired durably on the server's clock (next fire and pending delivery in one
+//!   commit; a fire missed while down happens once on restart), delivered to templated and
+//!   universal (`aws-sdk`) targets with retries and a dead-letter queue.
+//! - [`counters`]: Sluice's own routes over the queues', topics', mappings', pipes' and
+//!   schedules' counters (`/sluice/queues`, `/sluice/mappings`, `/sluice/pipes`,
+//!   `/sluice/schedules`).
 //! - [`events`]: EventBridge ([`events::EventsBackend`]): buses, rules and targets, PutEvents
 //!   with its deliveries durable before the answer (retries, dead-letter queues), scheduled
 //!   rules, and Step Functions' execution status-change events.
@@ -37,6 +42,7 @@ pub mod lambda;
 pub mod mappings;
 pub mod pipes;
 mod queue_source;
+pub mod scheduler;
 pub mod sfn;
 pub mod sns;
 pub mod sqs;

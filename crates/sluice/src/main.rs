@@ -6,6 +6,7 @@ mod architecture;
 mod logs;
 mod queues;
 mod run;
+mod schedules;
 mod serve;
 mod validate;
 
@@ -45,6 +46,9 @@ enum Command {
     /// A running server's queues and topics at a glance: depth, in flight, delayed, the oldest
     /// message's age, traffic and dead letters; deliveries per subscription. --watch redraws.
     Queues(queues::Args),
+    /// A running server's schedules (EventBridge Scheduler) with their next fire times and
+    /// what their fires did. --watch redraws.
+    Schedules(schedules::Args),
     /// The Runtime API loop `sluice bench --functions` runs as a `provided` function's
     /// bootstrap (an echo).
     #[command(hide = true)]
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => sluice_bench::main(args),
         Command::Logs(args) => logs::main(args),
         Command::Queues(args) => queues::main(args),
+        Command::Schedules(args) => schedules::main(args),
         Command::BenchRuntime => sluice_bench::functions::runtime_main(),
     };
     match result {

@@ -212,8 +212,75 @@ fn render_pipes(body: &Value) -> String {
     out
 }
 
+/// `sluice schedules`: each schedule with its next fire time (and how far off it is on the
+/// server's clock) and what its fires did, from `GET /sluice/schedules`.
+pub fn schedules(body: &Value) -> String {
+    let mut out = String::new();
+    let now = body["nowMs"].as_i64().unwrap_or(0);
+    let n = |v: &Value, key: &str| v[key].as_u64().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "{:<16} {:<24} {:<28} {:<8} {:<26} {:>10} {:>6} {:>9} {:>8} {:>4}",
+        "GROUP",
+        "SCHEDULE",
+        "EXPRESSION",
+        "STATE",
+        "NEXT FIRE",
+        "IN",
+        "FIRED",
+        "DELIVERED",
+        "FAILURES",
+        "DLQ"
+    );
+    for s in body["schedules"].as_array().into_iter().flatten() {
+        let state = if s["enabled"].as_bool() == Some(true) {
+            "ENABLED"
+        } else {
+            "DISABLED"
+        };
+        let next = s["nextFire"].as_str().unwrap_or("-");
+        let until = s["nextFireMs"]
+            .as_i64()
+            .map_or_else(|| "-".to_owned(), |at| age((at - now).max(0) as u64));
+        let _ = writeln!(
+            out,
+            "{:<16} {:<24} {:<28} {:<8} {:<26} {:>10} {:>6} {:>9} {:>8} {:>4}",
+            s["group"].as_str().unwrap_or_default(),
+            s["name"].as_str().unwrap_or_default(),
+            s["expression"].as_str().unwrap_or_default(),
+            state,
+            next,
+            until,
+            n(s, "fired"),
+            n(s, "delivered"),
+            n(s, "failedAttempts"),
+            n(s, "deadLettered"),
+        );
+    }
+    let pending = n(body, "pendingDeliveries");
+    if pending > 0 {
+        let _ = writeln!(out, "\n{pending} deliveries in flight or retrying");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_schedules_table_shows_the_next_fire() {
+        let body = serde_json::json!({"nowMs": 1_000, "pendingDeliveries": 0, "schedules": [{
+            "name": "tick", "group": "default", "expression": "rate(1 minute)", "enabled": true,
+            "nextFireMs": 61_000, "nextFire": "1970-01-01T00:01:01Z", "fired": 2, "delivered": 2,
+            "failedAttempts": 0, "deadLettered": 0}]});
+        let table = super::schedules(&body);
+        let row: Vec<&str> = table.lines().last().unwrap().split_whitespace().collect();
+        assert_eq!(
+            row[..5],
+            ["default", "tick", "rate(1", "minute)", "ENABLED"]
+        );
+        assert_eq!(row[5], "1970-01-01T00:01:01Z");
+    }
+
     #[test]
     fn the_pipes_table_shows_state_and_counts() {
         let body = serde_json::json!({"pipes": [{

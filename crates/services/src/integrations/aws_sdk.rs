@@ -89,6 +89,17 @@ impl<B: sluice_api::events::EventBridge> JsonService for EventsService<B> {
     }
 }
 
+/// The EventBridge Scheduler API as a [`JsonService`].
+pub struct SchedulerService<B>(pub Arc<B>);
+
+impl<B: sluice_api::scheduler::Scheduler> JsonService for SchedulerService<B> {
+    fn call(&self, operation: String, body: Vec<u8>) -> CallFuture<'_> {
+        Box::pin(
+            async move { sluice_api::scheduler_routes::handle(&*self.0, &operation, &body).await },
+        )
+    }
+}
+
 /// How a service's members are cased on its own wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Casing {
@@ -161,23 +172,40 @@ impl AwsSdk {
         let resource = &task.call.resource;
         let (service, action) = parse(resource)
             .ok_or_else(|| Failure::runtime(format!("'{resource}' is not an aws-sdk resource")))?;
+        // As the state machine's own region's endpoint would answer.
+        let region = task.region().to_owned();
+        self.call(service, action, &task.call.input, region)
+            .await
+            .map_err(|error| match error {
+                SdkError::Unavailable(message) => Failure::runtime(message),
+                SdkError::Service { display, error } => sdk_failure(display, &error),
+            })
+    }
+
+    /// Calls `action` (camelCase, `sendMessage`) of the service registered as `service`
+    /// (`sqs`) with PascalCase `input`, as if signed for `region`: its PascalCase result.
+    /// What Task states' `aws-sdk:` resources and the Scheduler's universal targets run.
+    pub async fn call(
+        &self,
+        service: &str,
+        action: &str,
+        input: &Value,
+        region: String,
+    ) -> Result<Value, SdkError> {
         let registered = self.services.get(service).ok_or_else(|| {
-            Failure::runtime(format!(
+            SdkError::Unavailable(format!(
                 "The AWS SDK integration for '{service}' is not available in Sluice"
             ))
         })?;
-        let handler = registered
-            .handler
-            .get()
-            .ok_or_else(|| Failure::runtime(format!("The '{service}' service is not ready")))?;
+        let handler = registered.handler.get().ok_or_else(|| {
+            SdkError::Unavailable(format!("The '{service}' service is not ready"))
+        })?;
         let operation = pascal(action);
         let input = match registered.casing {
-            Casing::Camel => recase(&task.call.input, camel),
-            Casing::Pascal => task.call.input.clone(),
+            Casing::Camel => recase(input, camel),
+            Casing::Pascal => input.clone(),
         };
-        let body = serde_json::to_vec(&input).map_err(|e| Failure::runtime(e.to_string()))?;
-        // As the state machine's own region's endpoint would answer.
-        let region = task.region().to_owned();
+        let body = serde_json::to_vec(&input).map_err(|e| SdkError::Unavailable(e.to_string()))?;
         let call = handler.call(operation, body);
         match sluice_api::gateway::signed_for(region, call).await {
             Ok(body) => {
@@ -185,16 +213,33 @@ impl AwsSdk {
                     Value::Object(Map::new())
                 } else {
                     serde_json::from_slice(&body)
-                        .map_err(|e| Failure::runtime(format!("unreadable response: {e}")))?
+                        .map_err(|e| SdkError::Unavailable(format!("unreadable response: {e}")))?
                 };
                 Ok(match registered.casing {
                     Casing::Camel => recase(&output, pascal),
                     Casing::Pascal => output,
                 })
             }
-            Err(error) => Err(sdk_failure(registered.display, &error)),
+            Err(error) => Err(SdkError::Service {
+                display: registered.display,
+                error,
+            }),
         }
     }
+}
+
+/// Why an SDK call did not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SdkError {
+    /// No such service in Sluice, or not ready yet.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The service answered with an error (`display` names the service as SDK errors do).
+    #[error("{display}.{}: {}", error.kind, error.message)]
+    Service {
+        display: &'static str,
+        error: ApiError,
+    },
 }
 
 impl Integration for AwsSdk {

@@ -27,7 +27,7 @@ use sluice_engine::{Clock, Engine, EngineOptions, Integrations, MockDispatcher};
 use sluice_functions::Functions;
 use sluice_services::events::EventsBackend;
 use sluice_services::integrations::aws_sdk::{
-    AwsSdk, Casing, EventsService, LambdaService, Slot, SnsService, SqsService,
+    AwsSdk, Casing, EventsService, LambdaService, SchedulerService, Slot, SnsService, SqsService,
     StepFunctionsService,
 };
 use sluice_services::integrations::lambda::LambdaIntegration;
@@ -35,6 +35,7 @@ use sluice_services::integrations::messages::MessageIntegration;
 use sluice_services::lambda::{LambdaBackend, routes};
 use sluice_services::mappings::Mappings;
 use sluice_services::pipes::{PipesBackend, Services};
+use sluice_services::scheduler::SchedulerBackend;
 use sluice_services::sfn::Backend;
 use sluice_services::sns::{MessageDestinations, SnsBackend, SnsEndpoints};
 use sluice_services::sqs::SqsBackend;
@@ -254,6 +255,20 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // The name the Scheduler's templated EventBridge target calls it by.
     sdk.register("events", "EventBridge", Casing::Pascal)
         .set(events_service.clone());
+    let scheduler_sdk = sdk.register("scheduler", "Scheduler", Casing::Pascal);
+    // Shared by Task states' `aws-sdk:` resources and the schedules' targets.
+    let sdk = Arc::new(sdk);
+    let scheduler = SchedulerBackend::open(
+        store.clone(),
+        clock.clone(),
+        functions.clone(),
+        Arc::clone(&sdk),
+        scope.clone(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot load the schedules: {e}"))?;
+    let scheduler_tasks = scheduler.tasks().clone();
+    scheduler_sdk.set(Arc::new(SchedulerService(Arc::new(scheduler.clone()))));
     let mut integrations = Integrations::new()
         .register(
             "lambda",
@@ -265,7 +280,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             "events",
             Arc::new(MessageIntegration::events(events_service)),
         )
-        .register("aws-sdk", Arc::new(sdk));
+        .register("aws-sdk", sdk);
     if let Some(path) = &config.mock_config {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read mock config {}", path.display()))?;
@@ -284,9 +299,13 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         tracing::info!(pollers, "resumed event-source mappings");
     }
     // Sluice's own routes over the functions: their logs, the mappings' and pipes' counters.
-    let function_routes = routes::router(functions.clone()).merge(
-        sluice_services::counters::flows(mappings, functions.clone(), pipes.clone()),
-    );
+    let function_routes = routes::router(functions.clone())
+        .merge(sluice_services::counters::flows(
+            mappings,
+            functions.clone(),
+            pipes.clone(),
+        ))
+        .merge(sluice_services::counters::schedules(scheduler.clone()));
     let apis = Apis {
         kinesis: sluice_api::kinesis_routes::router(kinesis),
         events,
@@ -294,6 +313,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         sqs,
         sns,
         pipes,
+        scheduler,
         step_functions_sdk,
         pipes_step_functions,
         targets_step_functions,
@@ -305,6 +325,8 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // messages, then the functions and their workers, then the store.
     pipe_tasks.shutdown(PIPES_GRACE).await;
     events_tasks.shutdown(EVENTS_GRACE).await;
+    // A delivery in flight finishes; pending ones stay in the store for the next start.
+    scheduler_tasks.shutdown(PIPES_GRACE).await;
     mapping_tasks.shutdown(MAPPINGS_GRACE).await;
     engine_tasks.shutdown(ENGINE_GRACE).await;
     broker_tasks.shutdown(Duration::from_secs(5)).await;
@@ -333,6 +355,7 @@ async fn run(
         sqs,
         sns,
         pipes,
+        scheduler,
         step_functions_sdk,
         pipes_step_functions,
         targets_step_functions,
@@ -381,6 +404,13 @@ async fn run(
         tracing::info!(polling, "resumed pipes");
     }
     let pipes = sluice_api::pipes_routes::router(Arc::new(pipes));
+    // Once every API a target may call exists: fires missed while the server was down happen
+    // now, once each.
+    let resumed = scheduler.resume().await;
+    if resumed > 0 {
+        tracing::info!(resumed, "resumed schedule deliveries");
+    }
+    let scheduler = sluice_api::scheduler_routes::router(Arc::new(scheduler));
     let step_functions = sluice_api::http::routes(backend);
     let own = step_functions
         .clone()
@@ -395,6 +425,7 @@ async fn run(
         .service(Service::Sqs, sqs)
         .service(Service::Sns, sns)
         .service(Service::Pipes, pipes)
+        .service(Service::Scheduler, scheduler)
         .service(Service::Kinesis, kinesis)
         .service(Service::EventBridge, events)
         .service(Service::Sluice, own)
@@ -430,6 +461,7 @@ struct Apis {
     sqs: Arc<SqsBackend<SqliteStore>>,
     sns: Arc<SnsBackend<SqliteStore>>,
     pipes: PipesBackend,
+    scheduler: SchedulerBackend<SqliteStore>,
     step_functions_sdk: Slot,
     pipes_step_functions: Slot,
     targets_step_functions: Slot,

@@ -197,3 +197,25 @@ fn bench_queues_runs_every_workload_without_errors() {
         assert_eq!(fields[4], "0", "no errors: {row}\n{stdout}");
     }
 }
+
+#[test]
+fn bench_schedules_reports_every_fire_on_time() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["bench", "--schedules", "--fires", "20"])
+        .output()
+        .expect("sluice runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // fires p50 p99 max missing
+    let row = stdout.lines().last().unwrap_or_default();
+    let fields: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(fields[0], "20", "every fire delivered: {stdout}");
+    assert_eq!(fields[4], "0", "{stdout}");
+    let max_ms: f64 = fields[3].trim_end_matches("ms").parse().unwrap();
+    // Generous for a loaded CI box; an idle one fires within milliseconds.
+    assert!(max_ms < 1000.0, "{stdout}");
+}

@@ -16,6 +16,7 @@ mod nested;
 mod pipes;
 mod queues;
 mod redrive;
+mod schedules;
 mod serve;
 mod streams;
 mod test_state;
