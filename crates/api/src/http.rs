@@ -26,6 +26,8 @@ use crate::sfn::{self, StepFunctions};
 
 /// The content type of AWS JSON 1.0 responses.
 pub const AMZ_JSON_1_0: &str = "application/x-amz-json-1.0";
+/// The content type of AWS JSON 1.1 (Kinesis, EventBridge).
+pub const AMZ_JSON_1_1: &str = "application/x-amz-json-1.1";
 /// The response header carrying the request id (AWS spells it `x-amzn-RequestId`; HTTP/1
 /// header names are case-insensitive and hyper writes them in lower case).
 pub const REQUEST_ID_HEADER: &str = "x-amzn-requestid";

@@ -32,6 +32,7 @@ pub mod events;
 pub mod events_routes;
 pub mod gateway;
 pub mod http;
+pub mod json_routes;
 #[cfg(feature = "kinesis")]
 pub mod kinesis;
 #[cfg(feature = "kinesis")]

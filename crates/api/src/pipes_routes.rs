@@ -47,12 +47,7 @@ async fn serve<B: Pipes>(State(backend): State<Arc<B>>, request: Request) -> Res
 
 /// The model's constraints on `members`, as one `ValidationException` in AWS's words.
 fn validate(operation: Operation, members: &Value) -> Result<(), ApiError> {
-    let violations = shape::violations(operation.input_shape(), members)?;
-    if violations.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::violations(&violations))
-    }
+    shape::validate(operation.input_shape(), members)
 }
 
 #[cfg(test)]

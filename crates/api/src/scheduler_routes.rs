@@ -69,10 +69,5 @@ pub async fn handle<B: Scheduler>(
 
 /// The model's constraints on `members`, as one `ValidationException` in AWS's words.
 fn validate(operation: Operation, members: &Value) -> Result<(), ApiError> {
-    let violations = shape::violations(operation.input_shape(), members)?;
-    if violations.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::violations(&violations))
-    }
+    shape::validate(operation.input_shape(), members)
 }

@@ -58,6 +58,8 @@ impl TargetError {
 pub struct EventFields {
     pub source: String,
     pub detail_type: String,
+    /// The event's `resources` (a schedule's ARN).
+    pub resources: Vec<String>,
 }
 
 /// What to deliver where: the target's ARN, the payload (JSON or text, as the target shapes
@@ -241,6 +243,7 @@ fn bus_entry(delivery: &Delivery) -> Result<Value, TargetError> {
             "Source": fields.source,
             "DetailType": fields.detail_type,
             "Detail": delivery.payload,
+            "Resources": fields.resources,
         })),
         None => {
             // A rule forwards the event itself: its fields become the entry's.
@@ -323,11 +326,18 @@ mod tests {
             event_fields: Some(EventFields {
                 source: "my.app".into(),
                 detail_type: "Tick".into(),
+                resources: vec![
+                    "arn:aws:scheduler:us-east-1:000000000000:schedule/default/s".into(),
+                ],
             }),
             ..Delivery::default()
         };
         let entry = bus_entry(&delivery).unwrap();
         assert_eq!(entry["Detail"], "{\"k\":1}");
         assert_eq!(entry["Source"], "my.app");
+        assert_eq!(
+            entry["Resources"],
+            json!(["arn:aws:scheduler:us-east-1:000000000000:schedule/default/s"])
+        );
     }
 }

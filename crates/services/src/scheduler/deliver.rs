@@ -1,8 +1,8 @@
 //! Deliveries: what a fire owes its target, kept in the store until the target took it.
 //!
-//! Templated targets call the service's API in process (Lambda: an asynchronous invocation,
-//! journaled by the functions; Step Functions: StartExecution; SQS: SendMessage with
-//! `SqsParameters.MessageGroupId`; SNS: Publish; EventBridge: PutEvents with
+//! Templated targets go through the shared [`crate::targets`] dispatcher (Lambda: an
+//! asynchronous invocation, journaled by the functions; Step Functions: StartExecution; SQS:
+//! SendMessage with `SqsParameters.MessageGroupId`; SNS: Publish; EventBridge: PutEvents with
 //! `EventBridgeParameters`; Kinesis: PutRecord with `KinesisParameters.PartitionKey`), universal
 //! targets (`arn:aws:scheduler:::aws-sdk:<service>:<action>`) call `<action>` with the Input as
 //! the request, through the same [`AwsSdk`] registry as Task states' `aws-sdk:` resources. A
@@ -13,18 +13,16 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use base64::Engine as _;
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sluice_api::ApiError;
 use sluice_api::scheduler::model::Target;
-use sluice_functions::InvokeOptions;
 use sluice_store::{ResourceRecord, Store, Write};
 use sluice_types::Arn;
 
 use super::{Counters, DELIVERY_KIND, Inner, ScheduleRecord, internal, validation};
 use crate::integrations::aws_sdk::SdkError;
+use crate::targets;
 
 /// The first retry's delay; each retry doubles it up to [`MAX_BACKOFF_MS`].
 const FIRST_BACKOFF_MS: i64 = 1_000;
@@ -127,13 +125,12 @@ impl From<SdkError> for Failed {
 /// What a target's ARN calls.
 #[derive(Debug, Clone, PartialEq)]
 enum Call {
-    Function {
-        region: String,
-        name: String,
-        qualifier: Option<String>,
-    },
-    /// An API action of a service in the SDK registry, with its PascalCase input.
-    Sdk {
+    /// A templated target of this service (`lambda`, `sfn`, `sqs`, `sns`, `events`,
+    /// `kinesis`), delivered by the shared [`crate::targets`] dispatcher.
+    Templated(&'static str),
+    /// A universal target: an API action of a service in the SDK registry, with its
+    /// PascalCase input.
+    Universal {
         service: String,
         action: String,
         region: String,
@@ -143,27 +140,18 @@ enum Call {
 /// The templated service an ARN names, or the universal target's service and action.
 fn call_of(arn: &str, home_region: &str) -> Result<Call, String> {
     let parsed = Arn::parse(arn).map_err(|e| format!("invalid target ARN {arn}: {e}"))?;
-    let sdk = |service: &str, action: &str| Call::Sdk {
-        service: service.to_owned(),
-        action: action.to_owned(),
-        region: parsed.region.to_owned(),
-    };
     Ok(match parsed.service {
         "lambda" => {
-            let function = parsed
+            parsed
                 .function()
                 .ok_or_else(|| format!("{arn} is not a Lambda function ARN"))?;
-            Call::Function {
-                region: parsed.region.to_owned(),
-                name: function.name.to_owned(),
-                qualifier: function.qualifier.map(str::to_owned),
-            }
+            Call::Templated("lambda")
         }
-        "states" => sdk("sfn", "startExecution"),
-        "sqs" => sdk("sqs", "sendMessage"),
-        "sns" => sdk("sns", "publish"),
-        "events" => sdk("events", "putEvents"),
-        "kinesis" => sdk("kinesis", "putRecord"),
+        "states" => Call::Templated("sfn"),
+        "sqs" => Call::Templated("sqs"),
+        "sns" => Call::Templated("sns"),
+        "events" => Call::Templated("events"),
+        "kinesis" => Call::Templated("kinesis"),
         "scheduler" => {
             let (service, action) = parsed
                 .resource
@@ -173,7 +161,7 @@ fn call_of(arn: &str, home_region: &str) -> Result<Call, String> {
                 .ok_or_else(|| {
                     format!("{arn} is not a universal target (aws-sdk:<service>:<action>)")
                 })?;
-            Call::Sdk {
+            Call::Universal {
                 service: service.to_owned(),
                 action: action.to_owned(),
                 region: home_region.to_owned(),
@@ -190,78 +178,51 @@ fn call_of(arn: &str, home_region: &str) -> Result<Call, String> {
 /// What CreateSchedule and UpdateSchedule check of a target beyond the model's constraints.
 pub(super) fn check_target(target: &Target) -> Result<(), ApiError> {
     let call = call_of(&target.arn, "").map_err(|e| validation(format!("Invalid target: {e}.")))?;
-    if let Call::Sdk { service, .. } = &call {
-        let templated_json = matches!(service.as_str(), "sfn" | "events");
-        let universal = target.arn.contains(":scheduler:");
-        if (universal || templated_json)
-            && let Some(input) = &target.input
-            && serde_json::from_str::<Value>(input).is_err()
-        {
-            return Err(validation(
-                "Input must be a well-formed JSON for this target.",
-            ));
-        }
-        if service == "kinesis" && target.kinesis_parameters.is_none() {
-            return Err(validation(
-                "KinesisParameters are required for a Kinesis target.",
-            ));
-        }
+    let json_input = matches!(
+        call,
+        Call::Universal { .. } | Call::Templated("sfn" | "events")
+    );
+    if json_input
+        && let Some(input) = &target.input
+        && serde_json::from_str::<Value>(input).is_err()
+    {
+        return Err(validation(
+            "Input must be a well-formed JSON for this target.",
+        ));
+    }
+    if call == Call::Templated("kinesis") && target.kinesis_parameters.is_none() {
+        return Err(validation(
+            "KinesisParameters are required for a Kinesis target.",
+        ));
     }
     Ok(())
 }
 
-/// `http://…/<account>/<name>`: the broker finds a queue by the URL's last segment.
-fn queue_url(arn: &str) -> String {
-    let parsed = Arn::parse(arn).ok();
-    let account = parsed.as_ref().map_or("000000000000", |a| a.account);
-    let name = parsed.as_ref().map_or(arn, |a| a.resource);
-    format!("http://localhost/{account}/{name}")
-}
-
-/// The request a templated target sends for `input`.
-fn templated_request(delivery: &Delivery, service: &str, input: &str) -> Value {
+/// The shared dispatcher's delivery of a templated target's `input`.
+fn templated(delivery: &Delivery, input: String) -> targets::Delivery {
     let target = &delivery.target;
-    match service {
-        "sfn" => json!({"StateMachineArn": target.arn, "Input": input}),
-        "sqs" => {
-            let mut request = json!({"QueueUrl": queue_url(&target.arn), "MessageBody": input});
-            if target.arn.ends_with(".fifo") {
-                if let Some(group) = target
-                    .sqs_parameters
-                    .as_ref()
-                    .and_then(|p| p.message_group_id.as_ref())
-                {
-                    request["MessageGroupId"] = json!(group);
-                }
-                // Retries of one fire are one message.
-                request["MessageDeduplicationId"] = json!(delivery.id);
-            }
-            request
-        }
-        "sns" => json!({"TopicArn": target.arn, "Message": input}),
-        "events" => {
+    targets::Delivery {
+        arn: target.arn.clone(),
+        payload: input,
+        message_group_id: target
+            .sqs_parameters
+            .as_ref()
+            .and_then(|p| p.message_group_id.clone()),
+        partition_key: target
+            .kinesis_parameters
+            .as_ref()
+            .map(|p| p.partition_key.clone()),
+        event_fields: target.arn.contains(":events:").then(|| {
             let parameters = target.event_bridge_parameters.clone().unwrap_or_default();
-            json!({"Entries": [{
-                "EventBusName": target.arn,
-                "Source": parameters.source,
-                "DetailType": parameters.detail_type,
-                "Detail": input,
-                "Resources": [delivery.schedule_arn],
-            }]})
-        }
-        "kinesis" => {
-            let key = target
-                .kinesis_parameters
-                .as_ref()
-                .map(|p| p.partition_key.clone())
-                .unwrap_or_default();
-            json!({
-                "StreamARN": target.arn,
-                "PartitionKey": key,
-                "Data": base64::engine::general_purpose::STANDARD.encode(input),
-            })
-        }
-        _ => Value::Null,
+            targets::EventFields {
+                source: parameters.source,
+                detail_type: parameters.detail_type,
+                resources: vec![delivery.schedule_arn.clone()],
+            }
+        }),
+        // Retries of one fire are one message, one invocation.
+        idempotency_key: delivery.id.clone(),
+        ..targets::Delivery::default()
     }
 }
 
@@ -270,50 +231,30 @@ async fn attempt<S: Store>(inner: &Inner<S>, delivery: &Delivery) -> Result<(), 
     let input = delivery.input();
     let call = call_of(&delivery.target.arn, &inner.scope.region)
         .map_err(|e| Failed::new("ValidationException", e))?;
-    match call {
-        Call::Function {
-            region,
-            name,
-            qualifier,
-        } => {
-            let options = InvokeOptions {
-                qualifier,
-                idempotency_key: Some(delivery.id.clone()),
-                ..InvokeOptions::default()
-            };
-            inner
-                .functions
-                .in_region(&region)
-                .invoke_event(&name, Bytes::from(input), options)
-                .await
-                .map(|_| ())
-                .map_err(|e| Failed::new("Lambda.InvocationError", e.to_string()))
-        }
-        Call::Sdk {
-            service,
-            action,
-            region,
-        } => {
-            let universal = delivery.target.arn.contains(":scheduler:");
-            let request = if universal {
-                serde_json::from_str(&input).map_err(|e| {
-                    Failed::new("ValidationException", format!("Input is not JSON: {e}"))
-                })?
-            } else {
-                templated_request(delivery, &service, &input)
-            };
-            let answer = inner.sdk.call(&service, &action, &request, region).await?;
-            // PutEvents answers 200 with the entries it refused.
-            if answer["FailedEntryCount"].as_i64().unwrap_or(0) > 0 {
-                let entry = &answer["Entries"][0];
-                return Err(Failed::new(
-                    entry["ErrorCode"].as_str().unwrap_or("PutEventsFailed"),
-                    entry["ErrorMessage"].as_str().unwrap_or_default(),
-                ));
-            }
-            Ok(())
-        }
+    let Call::Universal {
+        service,
+        action,
+        region,
+    } = call
+    else {
+        return inner
+            .targets
+            .deliver(&templated(delivery, input))
+            .await
+            .map_err(|e| Failed::new(e.code, e.message));
+    };
+    let request: Value = serde_json::from_str(&input)
+        .map_err(|e| Failed::new("ValidationException", format!("Input is not JSON: {e}")))?;
+    let answer = inner.sdk.call(&service, &action, &request, region).await?;
+    // PutEvents answers 200 with the entries it refused.
+    if answer["FailedEntryCount"].as_i64().unwrap_or(0) > 0 {
+        let entry = &answer["Entries"][0];
+        return Err(Failed::new(
+            entry["ErrorCode"].as_str().unwrap_or("PutEventsFailed"),
+            entry["ErrorMessage"].as_str().unwrap_or_default(),
+        ));
     }
+    Ok(())
 }
 
 /// Loads the deliveries a previous process left and starts them; returns how many.
@@ -444,23 +385,29 @@ async fn dead_letter<S: Store>(
     else {
         return;
     };
-    let attribute = |value: String| json!({"DataType": "String", "StringValue": value});
-    let request = json!({
-        "QueueUrl": queue_url(queue),
-        "MessageBody": delivery.input(),
-        "MessageAttributes": {
-            "ERROR_CODE": attribute(failed.code.clone()),
-            "ERROR_MESSAGE": attribute(failed.message.chars().take(1000).collect()),
-            "EXHAUSTED_RETRY_CONDITION": attribute(condition.to_owned()),
-            "RETRY_ATTEMPTS": attribute(delivery.attempts.saturating_sub(1).to_string()),
-            "SCHEDULE_ARN": attribute(delivery.schedule_arn.clone()),
-            "TARGET_ARN": attribute(delivery.target.arn.clone()),
-            "INVOCATION_ID": attribute(delivery.id.clone()),
-        },
-    });
-    let region =
-        Arn::parse(queue).map_or_else(|_| inner.scope.region.clone(), |a| a.region.to_owned());
-    match inner.sdk.call("sqs", "sendMessage", &request, region).await {
+    let attributes = [
+        ("ERROR_CODE", failed.code.clone()),
+        ("ERROR_MESSAGE", failed.message.chars().take(1000).collect()),
+        ("EXHAUSTED_RETRY_CONDITION", condition.to_owned()),
+        (
+            "RETRY_ATTEMPTS",
+            delivery.attempts.saturating_sub(1).to_string(),
+        ),
+        ("SCHEDULE_ARN", delivery.schedule_arn.clone()),
+        ("TARGET_ARN", delivery.target.arn.clone()),
+        ("INVOCATION_ID", delivery.id.clone()),
+    ];
+    let letter = targets::Delivery {
+        arn: queue.clone(),
+        payload: delivery.input(),
+        idempotency_key: delivery.id.clone(),
+        attributes: attributes
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect(),
+        ..targets::Delivery::default()
+    };
+    match inner.targets.deliver(&letter).await {
         Ok(_) => {
             counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
         }
@@ -481,20 +428,24 @@ mod tests {
                 "arn:aws:lambda:eu-west-1:000000000000:function:f:live",
                 "us-east-1"
             ),
-            Ok(Call::Function {
-                region: "eu-west-1".into(),
-                name: "f".into(),
-                qualifier: Some("live".into())
-            })
+            Ok(Call::Templated("lambda"))
+        );
+        assert_eq!(
+            call_of(
+                "arn:aws:states:us-east-1:000000000000:stateMachine:m",
+                "us-east-1"
+            ),
+            Ok(Call::Templated("sfn"))
         );
         assert_eq!(
             call_of("arn:aws:scheduler:::aws-sdk:sqs:sendMessage", "us-east-1"),
-            Ok(Call::Sdk {
+            Ok(Call::Universal {
                 service: "sqs".into(),
                 action: "sendMessage".into(),
                 region: "us-east-1".into()
             })
         );
+        assert!(call_of("arn:aws:lambda:us-east-1:000000000000:layer:l", "us-east-1").is_err());
         assert!(call_of("arn:aws:scheduler:::aws-sdk:sqs", "us-east-1").is_err());
         assert!(call_of("arn:aws:ecs:us-east-1:000000000000:cluster/c", "us-east-1").is_err());
         assert!(call_of("not an arn", "us-east-1").is_err());

@@ -37,7 +37,6 @@ use sluice_api::scheduler::model::{
     UpdateScheduleOutput,
 };
 use sluice_clock::Clock;
-use sluice_functions::Functions;
 use sluice_schedule::{Bounds, Expression, Zone};
 use sluice_store::{ResourceRecord, Store, Write};
 use sluice_types::Scope;
@@ -255,7 +254,9 @@ pub(crate) struct Inner<S: Store> {
     store: S,
     clock: Clock,
     scope: Scope,
-    functions: Functions,
+    /// Templated targets' deliveries.
+    targets: crate::targets::Targets,
+    /// Universal targets' calls.
     sdk: Arc<AwsSdk>,
     tasks: sluice_runtime::Tasks,
     /// By `group/name`.
@@ -367,7 +368,7 @@ impl<S: Store> SchedulerBackend<S> {
     pub async fn open(
         store: S,
         clock: Clock,
-        functions: Functions,
+        targets: crate::targets::Targets,
         sdk: Arc<AwsSdk>,
         scope: Scope,
     ) -> Result<Self, sluice_store::Error> {
@@ -415,7 +416,7 @@ impl<S: Store> SchedulerBackend<S> {
                 store,
                 clock,
                 scope,
-                functions,
+                targets,
                 sdk,
                 tasks: sluice_runtime::Tasks::new("scheduler"),
                 schedules: Mutex::new(schedules),

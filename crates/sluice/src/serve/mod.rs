@@ -243,7 +243,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         events_slot.clone(),
     );
     let events = Arc::new(
-        EventsBackend::open(store.clone(), clock.clone(), scope.clone(), targets)
+        EventsBackend::open(store.clone(), clock.clone(), scope.clone(), targets.clone())
             .await
             .map_err(|e| anyhow::anyhow!("cannot load the event buses and rules: {e}"))?,
     );
@@ -252,16 +252,13 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     events_slot.set(events_service.clone());
     sdk.register("eventbridge", "EventBridge", Casing::Pascal)
         .set(events_service.clone());
-    // The name the Scheduler's templated EventBridge target calls it by.
-    sdk.register("events", "EventBridge", Casing::Pascal)
-        .set(events_service.clone());
     let scheduler_sdk = sdk.register("scheduler", "Scheduler", Casing::Pascal);
     // Shared by Task states' `aws-sdk:` resources and the schedules' targets.
     let sdk = Arc::new(sdk);
     let scheduler = SchedulerBackend::open(
         store.clone(),
         clock.clone(),
-        functions.clone(),
+        targets,
         Arc::clone(&sdk),
         scope.clone(),
     )
