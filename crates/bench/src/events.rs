@@ -53,25 +53,13 @@ struct Measured {
 /// One EventBridge call: the answer's JSON.
 fn call(connection: &mut Connection, operation: &str, body: &Value) -> Result<Value, String> {
     let body = serde_json::to_vec(body).map_err(|e| e.to_string())?;
-    let response = connection
-        .call_json(
-            "events",
-            &format!("AWSEvents.{operation}"),
-            "application/x-amz-json-1.1",
-            &body,
-        )
-        .map_err(|e| format!("{operation}: {e}"))?;
-    if response.status != 200 {
-        return Err(format!(
-            "{operation}: HTTP {} {}",
-            response.status,
-            super::one_line(&response.body)
-        ));
-    }
-    if response.body.is_empty() {
-        return Ok(Value::Null);
-    }
-    serde_json::from_slice(&response.body).map_err(|e| format!("{operation}: {e}"))
+    connection.json_operation(
+        "events",
+        "AWSEvents",
+        "application/x-amz-json-1.1",
+        operation,
+        &body,
+    )
 }
 
 /// A detail of about 256 bytes.

@@ -152,6 +152,38 @@ impl Connection {
         self.send()
     }
 
+    /// One JSON-protocol call of `operation` (`X-Amz-Target: <prefix>.<operation>`) to
+    /// `service`: the answer's JSON (`null` when empty), or the operation with the HTTP status
+    /// and body.
+    pub fn json_operation(
+        &mut self,
+        service: &str,
+        prefix: &str,
+        content_type: &str,
+        operation: &str,
+        body: &[u8],
+    ) -> Result<serde_json::Value, String> {
+        let response = self
+            .call_json(
+                service,
+                &format!("{prefix}.{operation}"),
+                content_type,
+                body,
+            )
+            .map_err(|e| format!("{operation}: {e}"))?;
+        if response.status != 200 {
+            return Err(format!(
+                "{operation}: HTTP {} {}",
+                response.status,
+                super::one_line(&response.body)
+            ));
+        }
+        if response.body.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_slice(&response.body).map_err(|e| format!("{operation}: {e}"))
+    }
+
     /// One query-protocol call (`Action=...` form body) to `service`, signed for it.
     pub fn call_form(&mut self, service: &str, body: &[u8]) -> io::Result<Response> {
         self.request.clear();

@@ -82,20 +82,13 @@ pub(super) fn call(
     body: &Value,
 ) -> Result<Value, String> {
     let body = serde_json::to_vec(body).map_err(|e| e.to_string())?;
-    let response = connection
-        .call_service("sqs", &format!("AmazonSQS.{operation}"), &body)
-        .map_err(|e| format!("{operation}: {e}"))?;
-    if response.status != 200 {
-        return Err(format!(
-            "{operation}: HTTP {} {}",
-            response.status,
-            super::one_line(&response.body)
-        ));
-    }
-    if response.body.is_empty() {
-        return Ok(Value::Null);
-    }
-    serde_json::from_slice(&response.body).map_err(|e| format!("{operation}: {e}"))
+    connection.json_operation(
+        "sqs",
+        "AmazonSQS",
+        "application/x-amz-json-1.0",
+        operation,
+        &body,
+    )
 }
 
 /// One SNS query-protocol call: the response's XML.

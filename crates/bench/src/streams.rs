@@ -74,25 +74,13 @@ fn call(connection: &mut Connection, operation: &str, body: &Value) -> Result<Va
 
 /// [`call`] with the request body already encoded.
 fn call_raw(connection: &mut Connection, operation: &str, body: &[u8]) -> Result<Value, String> {
-    let response = connection
-        .call_json(
-            "kinesis",
-            &format!("Kinesis_20131202.{operation}"),
-            "application/x-amz-json-1.1",
-            body,
-        )
-        .map_err(|e| format!("{operation}: {e}"))?;
-    if response.status != 200 {
-        return Err(format!(
-            "{operation}: HTTP {} {}",
-            response.status,
-            super::one_line(&response.body)
-        ));
-    }
-    if response.body.is_empty() {
-        return Ok(Value::Null);
-    }
-    serde_json::from_slice(&response.body).map_err(|e| format!("{operation}: {e}"))
+    connection.json_operation(
+        "kinesis",
+        "Kinesis_20131202",
+        "application/x-amz-json-1.1",
+        operation,
+        body,
+    )
 }
 
 fn create(connection: &mut Connection, name: &str) -> Result<(), String> {

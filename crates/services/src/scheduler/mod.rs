@@ -346,6 +346,28 @@ fn parse_zone(name: Option<&str>) -> Result<Zone, ApiError> {
     }
 }
 
+/// A CreateSchedule's or UpdateSchedule's members (the two inputs have the same ones) as
+/// [`Settings`] in `group`.
+macro_rules! settings {
+    ($input:ident, $group:ident) => {
+        Settings {
+            name: $input.name,
+            group: Some($group),
+            expression: $input.schedule_expression,
+            timezone: $input.schedule_expression_timezone,
+            start_date: $input.start_date,
+            end_date: $input.end_date,
+            description: $input.description,
+            state: $input.state,
+            kms_key_arn: $input.kms_key_arn,
+            target: $input.target,
+            flexible_time_window: $input.flexible_time_window,
+            client_token: $input.client_token,
+            action_after_completion: $input.action_after_completion,
+        }
+    };
+}
+
 /// What CreateSchedule and UpdateSchedule share.
 struct Settings {
     name: String,
@@ -639,24 +661,7 @@ impl<S: Store> Scheduler for SchedulerBackend<S> {
             return Err(conflict(format!("Schedule {} already exists.", input.name)));
         }
         let now = self.inner.clock.now_ms();
-        let (record, live) = self.record(
-            Settings {
-                name: input.name,
-                group: Some(group),
-                expression: input.schedule_expression,
-                timezone: input.schedule_expression_timezone,
-                start_date: input.start_date,
-                end_date: input.end_date,
-                description: input.description,
-                state: input.state,
-                kms_key_arn: input.kms_key_arn,
-                target: input.target,
-                flexible_time_window: input.flexible_time_window,
-                client_token: input.client_token,
-                action_after_completion: input.action_after_completion,
-            },
-            now,
-        )?;
+        let (record, live) = self.record(settings!(input, group), now)?;
         self.commit(vec![Write::PutResource(record.resource()?)])
             .await?;
         let arn = record.arn.clone();
@@ -679,24 +684,7 @@ impl<S: Store> Scheduler for SchedulerBackend<S> {
             Some(live) => (live.record.created_ms, Arc::clone(&live.counters)),
             None => return Err(schedule_not_found(&input.name)),
         };
-        let (record, live) = self.record(
-            Settings {
-                name: input.name,
-                group: Some(group),
-                expression: input.schedule_expression,
-                timezone: input.schedule_expression_timezone,
-                start_date: input.start_date,
-                end_date: input.end_date,
-                description: input.description,
-                state: input.state,
-                kms_key_arn: input.kms_key_arn,
-                target: input.target,
-                flexible_time_window: input.flexible_time_window,
-                client_token: input.client_token,
-                action_after_completion: input.action_after_completion,
-            },
-            created_ms,
-        )?;
+        let (record, live) = self.record(settings!(input, group), created_ms)?;
         self.commit(vec![Write::PutResource(record.resource()?)])
             .await?;
         let arn = record.arn.clone();
