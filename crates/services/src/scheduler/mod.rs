@@ -938,15 +938,10 @@ impl<S: Store> Scheduler for SchedulerBackend<S> {
     }
 
     async fn tag_resource(&self, input: TagResourceInput) -> Result<TagResourceOutput, ApiError> {
-        let _changing = self.inner.changes.lock().await;
-        let mut group = self.group_by_arn(&input.resource_arn)?;
-        for tag in input.tags {
-            group.tags.insert(tag.key, tag.value);
-        }
-        group.modified_ms = self.inner.clock.now_ms();
-        self.commit(vec![Write::PutResource(group.resource()?)])
-            .await?;
-        self.inner.groups().insert(group.name.clone(), group);
+        self.change_tags(&input.resource_arn, |tags| {
+            tags.extend(input.tags.into_iter().map(|tag| (tag.key, tag.value)));
+        })
+        .await?;
         Ok(TagResourceOutput {})
     }
 
@@ -954,15 +949,12 @@ impl<S: Store> Scheduler for SchedulerBackend<S> {
         &self,
         input: UntagResourceInput,
     ) -> Result<UntagResourceOutput, ApiError> {
-        let _changing = self.inner.changes.lock().await;
-        let mut group = self.group_by_arn(&input.resource_arn)?;
-        for key in &input.tag_keys {
-            group.tags.remove(key);
-        }
-        group.modified_ms = self.inner.clock.now_ms();
-        self.commit(vec![Write::PutResource(group.resource()?)])
-            .await?;
-        self.inner.groups().insert(group.name.clone(), group);
+        self.change_tags(&input.resource_arn, |tags| {
+            for key in &input.tag_keys {
+                tags.remove(key);
+            }
+        })
+        .await?;
         Ok(UntagResourceOutput {})
     }
 
@@ -985,6 +977,22 @@ impl<S: Store> Scheduler for SchedulerBackend<S> {
 
 impl<S: Store> SchedulerBackend<S> {
     /// Tags live on schedule groups only, as on AWS.
+    /// Changes the tags of the group `arn` names, committed before it is answered.
+    async fn change_tags(
+        &self,
+        arn: &str,
+        change: impl FnOnce(&mut BTreeMap<String, String>),
+    ) -> Result<(), ApiError> {
+        let _changing = self.inner.changes.lock().await;
+        let mut group = self.group_by_arn(arn)?;
+        change(&mut group.tags);
+        group.modified_ms = self.inner.clock.now_ms();
+        self.commit(vec![Write::PutResource(group.resource()?)])
+            .await?;
+        self.inner.groups().insert(group.name.clone(), group);
+        Ok(())
+    }
+
     fn group_by_arn(&self, arn: &str) -> Result<GroupRecord, ApiError> {
         self.inner
             .groups()
