@@ -47,6 +47,7 @@ pub mod request_id;
 pub mod rest;
 #[cfg(feature = "s3")]
 pub mod s3;
+pub mod s3_routes;
 #[cfg(feature = "scheduler")]
 pub mod scheduler;
 #[cfg(feature = "scheduler")]

@@ -42,6 +42,7 @@ pub mod lambda;
 pub mod mappings;
 pub mod pipes;
 mod queue_source;
+pub mod s3;
 pub mod scheduler;
 pub mod sfn;
 pub mod sns;

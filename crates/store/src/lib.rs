@@ -175,6 +175,13 @@ pub trait Store: Clone + Send + Sync + 'static {
         kind: &str,
     ) -> impl Future<Output = Result<Vec<ResourceRecord>, Error>> + Send;
 
+    /// The record of a kind with this key, if any.
+    fn resource(
+        &self,
+        kind: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<ResourceRecord>, Error>> + Send;
+
     /// [`Store::commit`] in two steps: resolves once the commit is queued (it applies after
     /// every commit queued before it and before every one queued after it), then
     /// [`Committing::done`] resolves once it is durable. What must become visible in the order

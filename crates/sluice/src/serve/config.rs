@@ -71,6 +71,9 @@ pub struct ServeConfig {
     /// Kinesis data streams: whether AWS's per-shard throughput is enforced
     /// (`streams.throughput-limits`, default false).
     pub streams: sluice_streams::Options,
+    /// S3 buckets: the largest object segment kept in the store rather than in a file of its
+    /// own (`buckets.inline-max-bytes`, default 65536).
+    pub buckets: sluice_buckets::Options,
 }
 
 impl Default for ServeConfig {
@@ -88,6 +91,7 @@ impl Default for ServeConfig {
             store: SqliteOptions::default(),
             functions: sluice_functions::Options::default(),
             streams: sluice_streams::Options::default(),
+            buckets: sluice_buckets::Options::default(),
         }
     }
 }

@@ -186,6 +186,14 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the streams: {e}"))?;
     let stream_tasks = streams.tasks().clone();
+    let buckets = sluice_buckets::Buckets::open(
+        store.clone(),
+        clock.clone(),
+        &config.data_dir.join("buckets"),
+        config.buckets,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot open the buckets: {e}"))?;
     let sns = Arc::new(SnsBackend::new(broker.clone()));
     let mappings = Mappings::open(
         store.clone(),
@@ -305,6 +313,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .merge(sluice_services::counters::schedules(scheduler.clone()));
     let apis = Apis {
         kinesis: sluice_api::kinesis_routes::router(kinesis),
+        s3: sluice_services::s3::router(sluice_services::s3::S3Backend::new(
+            buckets,
+            config.region.clone(),
+        )),
         events,
         lambda,
         sqs,
@@ -347,6 +359,7 @@ async fn run(
 ) -> anyhow::Result<()> {
     let Apis {
         kinesis,
+        s3,
         events,
         lambda,
         sqs,
@@ -425,6 +438,7 @@ async fn run(
         .service(Service::Scheduler, scheduler)
         .service(Service::Kinesis, kinesis)
         .service(Service::EventBridge, events)
+        .service(Service::S3, s3)
         .service(Service::Sluice, own)
         .into_service()
         .into_make_service();
@@ -453,6 +467,7 @@ async fn run(
 /// The APIs `run` serves besides Step Functions'.
 struct Apis {
     kinesis: axum::Router,
+    s3: axum::Router,
     events: Arc<EventsBackend<SqliteStore>>,
     lambda: Arc<LambdaBackend>,
     sqs: Arc<SqsBackend<SqliteStore>>,

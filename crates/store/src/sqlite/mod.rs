@@ -472,6 +472,12 @@ impl Store for SqliteStore {
         self.read(move |conn| read::resources(conn, &kind)).await
     }
 
+    async fn resource(&self, kind: &str, key: &str) -> Result<Option<ResourceRecord>, Error> {
+        let (kind, key) = (kind.to_owned(), key.to_owned());
+        self.read(move |conn| read::resource(conn, &kind, &key))
+            .await
+    }
+
     async fn dedup(&self, queue: &str, now_ms: i64) -> Result<Vec<DedupRecord>, Error> {
         let queue = queue.to_owned();
         self.read(move |conn| read::dedup(conn, &queue, now_ms))

@@ -281,6 +281,25 @@ pub(super) fn resources(conn: &Connection, kind: &str) -> Result<Vec<ResourceRec
     Ok(out)
 }
 
+pub(super) fn resource(
+    conn: &Connection,
+    kind: &str,
+    key: &str,
+) -> Result<Option<ResourceRecord>, Error> {
+    conn.prepare_cached("SELECT body FROM resources WHERE kind = ?1 AND key = ?2")
+        .map_err(storage)?
+        .query_row(params![kind, key], |row| row.get(0))
+        .optional()
+        .map_err(storage)
+        .map(|body: Option<Vec<u8>>| {
+            body.map(|body| ResourceRecord {
+                kind: kind.to_owned(),
+                key: key.to_owned(),
+                body,
+            })
+        })
+}
+
 pub(super) fn dedup(
     conn: &Connection,
     queue: &str,

@@ -1472,6 +1472,13 @@ async fn check_resources<S: Store>(store: &S) {
         [record("subscription", "a", b"3")]
     );
     assert!(store.resources("pipe").await.unwrap().is_empty());
+    // One record by kind and key.
+    assert_eq!(
+        store.resource("subscription", "a").await.unwrap(),
+        Some(record("subscription", "a", b"3"))
+    );
+    assert_eq!(store.resource("topic", "b").await.unwrap(), None);
+    assert_eq!(store.resource("pipe", "a").await.unwrap(), None);
 }
 
 async fn check_stream_records<S: Store>(store: &S) {
