@@ -183,6 +183,8 @@ async fn handle(gateway: &Gateway, request: Request) -> Response {
         StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
     ) && !response.headers().contains_key(ERROR_TYPE_HEADER)
         && route.service != Service::Sluice
+        // S3's router answers every path itself; its 404s (a HEAD's are empty) are its own.
+        && route.service != Service::S3
         && is_empty(&response)
     {
         response = route_not_found(route, response.status());

@@ -58,7 +58,7 @@ pub fn router(s3: impl s3s::S3) -> Router {
 async fn serve(service: &S3Service, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
     if let Some(query) = parts.uri.query()
-        && query.contains("X-Amz-Signature=")
+        && (query.contains("X-Amz-Signature=") || query.contains("Signature="))
     {
         if let Some(refusal) = presigned_expired(query, unix_now()) {
             return refusal;
@@ -161,9 +161,12 @@ fn presigned_expired(query: &str, now: i64) -> Option<Response> {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let signed = value("X-Amz-Date").and_then(parse_amz_date)?;
-    let expires: i64 = value("X-Amz-Expires")?.parse().ok()?;
-    (now > signed + expires).then(|| {
+    // SigV4 says when it was signed and for how long; SigV2 when it expires.
+    let expiry = match value("X-Amz-Date").and_then(parse_amz_date) {
+        Some(signed) => signed + value("X-Amz-Expires")?.parse::<i64>().ok()?,
+        None => value("Expires")?.parse().ok()?,
+    };
+    (now > expiry).then(|| {
         gateway::error(
             Protocol::RestXml,
             StatusCode::FORBIDDEN,
@@ -174,6 +177,9 @@ fn presigned_expired(query: &str, now: i64) -> Option<Response> {
     })
 }
 
+/// The query parameters of a SigV2 presigned URL.
+const SIGV2_QUERY: [&str; 3] = ["AWSAccessKeyId", "Signature", "Expires"];
+
 /// The URI without the presigning parameters.
 fn unsigned_uri(uri: &Uri) -> Option<Uri> {
     let query = uri.query().unwrap_or_default();
@@ -181,7 +187,7 @@ fn unsigned_uri(uri: &Uri) -> Option<Uri> {
         .split('&')
         .filter(|p| {
             let name = p.split('=').next().unwrap_or_default();
-            !name.starts_with("X-Amz-")
+            !name.starts_with("X-Amz-") && !SIGV2_QUERY.contains(&name)
         })
         .filter(|p| !p.is_empty())
         .collect();
@@ -305,6 +311,9 @@ mod tests {
         let refused = presigned_expired(query, signed + 61).unwrap();
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
         assert_eq!(parse_amz_date("2026-12-07T12:00:00Z"), None);
+        let v2 = "AWSAccessKeyId=AKID&Signature=x%3D&Expires=1796644800";
+        assert!(presigned_expired(v2, 1_796_644_800).is_none());
+        assert!(presigned_expired(v2, 1_796_644_801).is_some());
     }
 
     #[test]

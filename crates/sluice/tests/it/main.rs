@@ -3,6 +3,7 @@
 mod activities;
 mod aliases;
 mod bench;
+mod buckets;
 mod callbacks;
 mod cli;
 mod common;
