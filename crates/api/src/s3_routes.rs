@@ -44,6 +44,33 @@ impl Trailers {
     }
 }
 
+/// The access key id a request was signed with (its signature is not checked), for what
+/// S3 reports of the requester (an event's `principalId`).
+#[derive(Debug, Clone, Default)]
+pub struct Signer(pub String);
+
+/// The access key id of a SigV4 `Authorization` header or presigned query.
+fn access_key(parts: &axum::http::request::Parts) -> Option<String> {
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let credential = match header {
+        Some(h) => h.split_once("Credential=")?.1.to_owned(),
+        None => {
+            crate::rest::pairs(parts.uri.query())
+                .into_iter()
+                .find(|(k, _)| k == "X-Amz-Credential" || k == "AWSAccessKeyId")?
+                .1
+        }
+    };
+    credential
+        .split(['/', ',', ' '])
+        .next()
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+}
+
 /// Serves S3 with `s3` (an `s3s` backend).
 pub fn router(s3: impl s3s::S3) -> Router {
     let mut builder = S3ServiceBuilder::new(s3);
@@ -57,6 +84,8 @@ pub fn router(s3: impl s3s::S3) -> Router {
 
 async fn serve(service: &S3Service, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
+    let signer = Signer(access_key(&parts).unwrap_or_default());
+    parts.extensions.insert(signer);
     if let Some(query) = parts.uri.query()
         && (query.contains("X-Amz-Signature=") || query.contains("Signature="))
     {

@@ -21,6 +21,7 @@ pub mod blobs;
 pub mod checksum;
 pub mod list;
 pub mod names;
+pub mod notify;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -36,12 +37,15 @@ use sluice_store::{ResourceRecord, Store, Write};
 
 pub use checksum::{Algorithm, Checksum, ChecksumType};
 pub use list::{Page, Query};
+pub use notify::{Notice, Origin};
 
 const BUCKET_KIND: &str = "s3-bucket";
 const OBJECT_KIND: &str = "s3-object";
 const UPLOAD_KIND: &str = "s3-upload";
 /// Segments kept in the store.
 const DATA_KIND: &str = "s3-data";
+/// Notifications not yet delivered.
+const NOTICE_KIND: &str = "s3-notice";
 
 /// Parts of a multipart upload (AWS: 1 to 10,000) and their least size but the last's.
 pub const MAX_PARTS: u32 = 10_000;
@@ -366,6 +370,14 @@ struct Inner<S> {
     blobs: blobs::Blobs,
     options: Options,
     buckets: Mutex<BTreeMap<String, Bucket>>,
+    /// Where committed notices go for delivery; until someone takes them, they wait here.
+    outbox: Mutex<Outbox>,
+}
+
+#[derive(Default)]
+struct Outbox {
+    sender: Option<tokio::sync::mpsc::UnboundedSender<Notice>>,
+    waiting: Vec<Notice>,
 }
 
 /// The bytes of a body as read: where they went and what they hash to.
@@ -440,6 +452,15 @@ impl<S: Store> Buckets<S> {
                 bucket.uploads.insert(upload.id.clone(), upload);
             }
         }
+        let mut waiting = Vec::new();
+        for record in store.resources(NOTICE_KIND).await? {
+            match serde_json::from_slice::<Notice>(&record.body) {
+                Ok(notice) => waiting.push(notice),
+                Err(error) => {
+                    tracing::error!(key = record.key, %error, "unreadable notification: skipped")
+                }
+            }
+        }
         // Files no object or upload refers to: written before a crash that came before their
         // commit, or replaced by a write whose clean-up the crash cut short.
         for id in blobs.ids()? {
@@ -454,8 +475,59 @@ impl<S: Store> Buckets<S> {
                 blobs,
                 options,
                 buckets: Mutex::new(buckets),
+                outbox: Mutex::new(Outbox {
+                    sender: None,
+                    waiting,
+                }),
             }),
         })
+    }
+
+    /// The notifications to deliver: those a crash left undelivered first, then each one as
+    /// its write commits. Each stays in the store until [`Buckets::delivered`].
+    pub fn notices(&self) -> tokio::sync::mpsc::UnboundedReceiver<Notice> {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let mut outbox = self
+            .inner
+            .outbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for notice in outbox.waiting.drain(..) {
+            let _ = sender.send(notice);
+        }
+        outbox.sender = Some(sender);
+        receiver
+    }
+
+    /// Forgets a delivered notification.
+    pub async fn delivered(&self, id: &str) -> Result<(), Error> {
+        self.inner
+            .store
+            .commit(vec![Write::DeleteResource {
+                kind: NOTICE_KIND.into(),
+                key: id.to_owned(),
+            }])
+            .await?;
+        Ok(())
+    }
+
+    fn post(&self, notices: Vec<Notice>) {
+        if notices.is_empty() {
+            return;
+        }
+        let mut outbox = self
+            .inner
+            .outbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &outbox.sender {
+            Some(sender) => {
+                for notice in notices {
+                    let _ = sender.send(notice);
+                }
+            }
+            None => outbox.waiting.extend(notices),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Bucket>> {
@@ -610,6 +682,7 @@ impl<S: Store> Buckets<S> {
 
     /// Stores an object from `body`, checking `integrity` as the bytes arrive and
     /// `conditions` against the key's version when the object is committed.
+    #[allow(clippy::too_many_arguments)]
     pub async fn put_object<B, E>(
         &self,
         bucket: &str,
@@ -618,6 +691,27 @@ impl<S: Store> Buckets<S> {
         integrity: Integrity,
         conditions: Conditions,
         body: B,
+        origin: &Origin,
+    ) -> Result<Arc<Object>, Error>
+    where
+        B: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        E: fmt::Display,
+    {
+        let event = ("ObjectCreated:Put", origin);
+        self.put_object_as(bucket, key, attributes, integrity, conditions, body, event)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn put_object_as<B, E>(
+        &self,
+        bucket: &str,
+        key: &str,
+        attributes: Attributes,
+        integrity: Integrity,
+        conditions: Conditions,
+        body: B,
+        event: (&'static str, &Origin),
     ) -> Result<Arc<Object>, Error>
     where
         B: Stream<Item = Result<Bytes, E>> + Send + Unpin,
@@ -660,8 +754,14 @@ impl<S: Store> Buckets<S> {
             .iter()
             .map(|bytes| data_write(&ingested.segment, bytes))
             .collect();
-        self.commit_object(object, data, &conditions, vec![ingested.segment])
-            .await
+        self.commit_object(
+            object,
+            data,
+            &conditions,
+            vec![ingested.segment],
+            Some(event),
+        )
+        .await
     }
 
     /// Replaces an object's tags (a new version of its metadata, same bytes).
@@ -678,7 +778,7 @@ impl<S: Store> Buckets<S> {
             if_match: Some(vec![current.etag.clone()]),
             if_none_match: false,
         };
-        self.commit_object(object, Vec::new(), &conditions, Vec::new())
+        self.commit_object(object, Vec::new(), &conditions, Vec::new(), None)
             .await
             .map_err(|e| match e {
                 Error::PreconditionFailed(_) => Error::NoSuchKey(key.to_owned()),
@@ -691,10 +791,12 @@ impl<S: Store> Buckets<S> {
         &self,
         bucket: &str,
         key: &str,
+        origin: &Origin,
     ) -> Result<Option<Arc<Object>>, Error> {
         let queue = self.queue_of(bucket)?;
         let committing;
         let seq;
+        let notices;
         {
             let mut next = queue.lock().await;
             seq = *next;
@@ -704,19 +806,29 @@ impl<S: Store> Buckets<S> {
                 let b = buckets
                     .get_mut(bucket)
                     .ok_or_else(|| Error::NoSuchBucket(bucket.to_owned()))?;
-                if b.objects.get(key).and_then(Slot::live).is_none() && b.inflight == 0 {
+                let current = b.objects.get(key).and_then(Slot::live);
+                if current.is_none() && b.inflight == 0 {
                     return Ok(None);
                 }
+                // The event names the key (its sequencer this delete's), as AWS's does.
+                notices = current
+                    .map(|current| {
+                        let gone = Object {
+                            seq,
+                            ..(**current).clone()
+                        };
+                        let now = self.inner.clock.now_ms();
+                        notify::notices(&b.info, &gone, "ObjectRemoved:Delete", now, origin)
+                    })
+                    .unwrap_or_default();
                 b.inflight += 1;
             }
-            let queued = self
-                .inner
-                .store
-                .queue_commit(vec![Write::DeleteResource {
-                    kind: OBJECT_KIND.into(),
-                    key: object_key(bucket, key),
-                }])
-                .await;
+            let mut writes = vec![Write::DeleteResource {
+                kind: OBJECT_KIND.into(),
+                key: object_key(bucket, key),
+            }];
+            writes.extend(notices.iter().map(notice_write));
+            let queued = self.inner.store.queue_commit(writes).await;
             committing = match queued {
                 Ok(committing) => committing,
                 Err(error) => {
@@ -744,6 +856,7 @@ impl<S: Store> Buckets<S> {
         });
         done?;
         self.collect(garbage).await;
+        self.post(notices);
         Ok(previous)
     }
 
@@ -818,6 +931,7 @@ impl<S: Store> Buckets<S> {
         attributes: Attributes,
         algorithm: Option<Algorithm>,
         conditions: Conditions,
+        origin: &Origin,
     ) -> Result<Arc<Object>, Error> {
         let body = self.read(source, 0, source.size).await?;
         let integrity = Integrity {
@@ -825,7 +939,8 @@ impl<S: Store> Buckets<S> {
             length: Some(source.size),
             ..Integrity::default()
         };
-        self.put_object(bucket, key, attributes, integrity, conditions, body)
+        let event = ("ObjectCreated:Copy", origin);
+        self.put_object_as(bucket, key, attributes, integrity, conditions, body, event)
             .await
     }
 
@@ -1019,6 +1134,7 @@ impl<S: Store> Buckets<S> {
         data: Vec<Write>,
         conditions: &Conditions,
         fresh: Vec<Segment>,
+        event: Option<(&'static str, &Origin)>,
     ) -> Result<Arc<Object>, Error> {
         let bucket = object.bucket.clone();
         let key = object.key.clone();
@@ -1031,6 +1147,7 @@ impl<S: Store> Buckets<S> {
         };
         let conditional = conditions.if_match.is_some() || conditions.if_none_match;
         let mut order = queue.lock().await;
+        let mut notices = Vec::new();
         let queued = async {
             let seq = *order;
             // A conditional write waits for every write before it, so that its check sees them.
@@ -1047,10 +1164,15 @@ impl<S: Store> Buckets<S> {
                 let current = b.objects.get(&key).and_then(Slot::live);
                 check(conditions, &key, current.map(|o| o.etag.as_str()))?;
                 b.inflight += 1;
+                object.seq = seq;
+                if let Some((name, origin)) = event {
+                    notices =
+                        notify::notices(&b.info, &object, name, object.last_modified_ms, origin);
+                }
             }
             *order += 1;
-            object.seq = seq;
             let mut writes = data;
+            writes.extend(notices.iter().map(notice_write));
             writes.push(Write::PutResource(ResourceRecord {
                 kind: OBJECT_KIND.into(),
                 key: object_key(&bucket, &key),
@@ -1105,6 +1227,7 @@ impl<S: Store> Buckets<S> {
         drop(held);
         self.collect(garbage).await;
         done?;
+        self.post(notices);
         Ok(object)
     }
 
@@ -1346,6 +1469,7 @@ impl<S: Store> Buckets<S> {
         parts: &[(u32, String, Option<String>)],
         whole: Option<(Algorithm, String)>,
         conditions: Conditions,
+        origin: &Origin,
     ) -> Result<Arc<Object>, Error> {
         let upload = self.upload(bucket, key, id)?;
         if parts.is_empty() {
@@ -1465,7 +1589,13 @@ impl<S: Store> Buckets<S> {
         };
         // A failed completion leaves the upload and its parts as they were.
         let object = self
-            .commit_object(object, vec![done], &conditions, Vec::new())
+            .commit_object(
+                object,
+                vec![done],
+                &conditions,
+                Vec::new(),
+                Some(("ObjectCreated:CompleteMultipartUpload", origin)),
+            )
             .await?;
         if let Some(b) = self.lock().get_mut(bucket) {
             b.uploads.remove(id);
@@ -1511,6 +1641,14 @@ fn upload_write(upload: &Upload) -> Write {
         kind: UPLOAD_KIND.into(),
         key: upload.id.clone(),
         body: serde_json::to_vec(upload).expect("uploads serialize"),
+    })
+}
+
+fn notice_write(notice: &Notice) -> Write {
+    Write::PutResource(ResourceRecord {
+        kind: NOTICE_KIND.into(),
+        key: notice.id.clone(),
+        body: serde_json::to_vec(notice).expect("notices serialize"),
     })
 }
 

@@ -7,27 +7,59 @@ use std::time::{Duration, UNIX_EPOCH};
 use futures_util::StreamExt as _;
 use s3s::dto::{self, ETag, ETagCondition, StreamingBlob, Timestamp};
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+use sluice_buckets::Origin;
+use sluice_buckets::notify::{self, Notifications, Rule};
 use sluice_buckets::{
     Algorithm, Attributes, Buckets, ChecksumType, Conditions, Content, Error, Integrity, Object,
     Query,
 };
 use sluice_store::Store;
 
+use crate::targets::{Delivery, Targets};
+
 /// Most keys one listing page holds (S3's cap on MaxKeys).
 const MAX_KEYS: usize = 1000;
+
+pub mod notifications;
 
 /// The S3 API's backend.
 pub struct S3Backend<S: Store> {
     buckets: Buckets<S>,
     /// Where a bucket is created when the request names no region.
     default_region: String,
+    /// The account that owns every bucket.
+    account: String,
+    /// Where notification configurations' test events go.
+    targets: Option<Targets>,
 }
 
 impl<S: Store> S3Backend<S> {
-    pub fn new(buckets: Buckets<S>, default_region: impl Into<String>) -> Self {
+    pub fn new(
+        buckets: Buckets<S>,
+        default_region: impl Into<String>,
+        account: impl Into<String>,
+        targets: Option<Targets>,
+    ) -> Self {
         S3Backend {
             buckets,
             default_region: default_region.into(),
+            account: account.into(),
+            targets,
+        }
+    }
+
+    /// Who made `request`, as events report it.
+    fn origin<T>(&self, request: &S3Request<T>) -> Origin {
+        let key = request
+            .extensions
+            .get::<sluice_api::s3_routes::Signer>()
+            .map(|s| s.0.clone())
+            .unwrap_or_default();
+        Origin {
+            principal: format!("AWS:{}", if key.is_empty() { &self.account } else { &key }),
+            source_ip: "127.0.0.1".into(),
+            request_id: sluice_api::request_id::current(),
+            account: self.account.clone(),
         }
     }
 }
@@ -579,6 +611,7 @@ impl<S: Store> S3 for S3Backend<S> {
         req: S3Request<dto::PutObjectInput>,
     ) -> S3Result<S3Response<dto::PutObjectOutput>> {
         let trailer = trailer(&req);
+        let origin = self.origin(&req);
         let input = req.input;
         let attributes = Attributes {
             content: content_of(
@@ -617,6 +650,7 @@ impl<S: Store> S3 for S3Backend<S> {
                 integrity,
                 conditions,
                 body_stream(input.body),
+                &origin,
             )
             .await
             .map_err(to_s3)?;
@@ -817,6 +851,7 @@ impl<S: Store> S3 for S3Backend<S> {
         &self,
         req: S3Request<dto::DeleteObjectInput>,
     ) -> S3Result<S3Response<dto::DeleteObjectOutput>> {
+        let origin = self.origin(&req);
         let input = req.input;
         if let Some(if_match) = &input.if_match {
             let current = self
@@ -826,7 +861,7 @@ impl<S: Store> S3 for S3Backend<S> {
             read_conditions(&current, Some(if_match), None, None, None)?;
         }
         self.buckets
-            .delete_object(&input.bucket, &input.key)
+            .delete_object(&input.bucket, &input.key, &origin)
             .await
             .map_err(to_s3)?;
         Ok(S3Response::with_status(
@@ -839,6 +874,7 @@ impl<S: Store> S3 for S3Backend<S> {
         &self,
         req: S3Request<dto::DeleteObjectsInput>,
     ) -> S3Result<S3Response<dto::DeleteObjectsOutput>> {
+        let origin = self.origin(&req);
         let input = req.input;
         self.buckets.bucket(&input.bucket).map_err(to_s3)?;
         if input.delete.objects.len() > 1000 {
@@ -851,7 +887,11 @@ impl<S: Store> S3 for S3Backend<S> {
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         for target in input.delete.objects {
-            match self.buckets.delete_object(&input.bucket, &target.key).await {
+            match self
+                .buckets
+                .delete_object(&input.bucket, &target.key, &origin)
+                .await
+            {
                 Ok(_) => {
                     if !quiet {
                         deleted.push(dto::DeletedObject {
@@ -883,6 +923,7 @@ impl<S: Store> S3 for S3Backend<S> {
         &self,
         req: S3Request<dto::CopyObjectInput>,
     ) -> S3Result<S3Response<dto::CopyObjectOutput>> {
+        let origin = self.origin(&req);
         let input = req.input;
         let dto::CopySource::Bucket { bucket, key, .. } = &input.copy_source else {
             return Err(s3_error!(
@@ -954,6 +995,7 @@ impl<S: Store> S3 for S3Backend<S> {
                 attributes,
                 algorithm(input.checksum_algorithm.as_ref())?,
                 conditions,
+                &origin,
             )
             .await
             .map_err(to_s3)?;
@@ -1248,6 +1290,7 @@ impl<S: Store> S3 for S3Backend<S> {
         &self,
         req: S3Request<dto::CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<dto::CompleteMultipartUploadOutput>> {
+        let origin = self.origin(&req);
         let input = req.input;
         let upload = self
             .buckets
@@ -1293,6 +1336,7 @@ impl<S: Store> S3 for S3Backend<S> {
                 &parts,
                 whole,
                 conditions,
+                &origin,
             )
             .await
             .map_err(to_s3)?;
@@ -1562,6 +1606,109 @@ impl<S: Store> S3 for S3Backend<S> {
         ))
     }
 
+    async fn put_bucket_notification_configuration(
+        &self,
+        req: S3Request<dto::PutBucketNotificationConfigurationInput>,
+    ) -> S3Result<S3Response<dto::PutBucketNotificationConfigurationOutput>> {
+        let input = req.input;
+        self.buckets.bucket(&input.bucket).map_err(to_s3)?;
+        let config = notifications_of(input.notification_configuration)?;
+        if let Some(reason) = notify::config_error(&config) {
+            return Err(S3Error::with_message(S3ErrorCode::InvalidArgument, reason));
+        }
+        if !input.skip_destination_validation.unwrap_or(false) {
+            self.validate_destinations(&input.bucket, &config).await?;
+        }
+        let value = serde_json::to_value(&config).expect("configurations serialize");
+        self.buckets
+            .update_bucket(&input.bucket, |info| {
+                if config.rules.is_empty() && !config.event_bridge {
+                    info.settings.remove(notify::SETTING);
+                } else {
+                    info.settings.insert(notify::SETTING.into(), value);
+                }
+                Ok(())
+            })
+            .await
+            .map_err(to_s3)?;
+        Ok(S3Response::new(
+            dto::PutBucketNotificationConfigurationOutput::default(),
+        ))
+    }
+
+    async fn get_bucket_notification_configuration(
+        &self,
+        req: S3Request<dto::GetBucketNotificationConfigurationInput>,
+    ) -> S3Result<S3Response<dto::GetBucketNotificationConfigurationOutput>> {
+        let info = self.buckets.bucket(&req.input.bucket).map_err(to_s3)?;
+        let config: Notifications = info
+            .settings
+            .get(notify::SETTING)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        let filter = |rule: &Rule| {
+            let mut rules = Vec::new();
+            if let Some(p) = &rule.prefix {
+                rules.push(dto::FilterRule {
+                    name: Some(dto::FilterRuleName::from("Prefix".to_owned())),
+                    value: Some(p.clone()),
+                });
+            }
+            if let Some(sfx) = &rule.suffix {
+                rules.push(dto::FilterRule {
+                    name: Some(dto::FilterRuleName::from("Suffix".to_owned())),
+                    value: Some(sfx.clone()),
+                });
+            }
+            (!rules.is_empty()).then(|| dto::NotificationConfigurationFilter {
+                key: Some(dto::S3KeyFilter {
+                    filter_rules: Some(rules),
+                }),
+            })
+        };
+        let events = |rule: &Rule| {
+            rule.events
+                .iter()
+                .map(|e| dto::Event::from(e.clone()))
+                .collect()
+        };
+        let of = |kind| config.rules.iter().filter(move |r: &&Rule| r.kind == kind);
+        let queues: Vec<_> = of(notify::Kind::Queue)
+            .map(|r| dto::QueueConfiguration {
+                events: events(r),
+                filter: filter(r),
+                id: Some(r.id.clone()),
+                queue_arn: r.arn.clone(),
+            })
+            .collect();
+        let topics: Vec<_> = of(notify::Kind::Topic)
+            .map(|r| dto::TopicConfiguration {
+                events: events(r),
+                filter: filter(r),
+                id: Some(r.id.clone()),
+                topic_arn: r.arn.clone(),
+            })
+            .collect();
+        let functions: Vec<_> = of(notify::Kind::Function)
+            .map(|r| dto::LambdaFunctionConfiguration {
+                events: events(r),
+                filter: filter(r),
+                id: Some(r.id.clone()),
+                lambda_function_arn: r.arn.clone(),
+            })
+            .collect();
+        Ok(S3Response::new(
+            dto::GetBucketNotificationConfigurationOutput {
+                queue_configurations: (!queues.is_empty()).then_some(queues),
+                topic_configurations: (!topics.is_empty()).then_some(topics),
+                lambda_function_configurations: (!functions.is_empty()).then_some(functions),
+                event_bridge_configuration: config
+                    .event_bridge
+                    .then_some(dto::EventBridgeConfiguration {}),
+            },
+        ))
+    }
+
     async fn get_bucket_versioning(
         &self,
         req: S3Request<dto::GetBucketVersioningInput>,
@@ -1570,6 +1717,106 @@ impl<S: Store> S3 for S3Backend<S> {
         self.buckets.bucket(&req.input.bucket).map_err(to_s3)?;
         Ok(S3Response::new(dto::GetBucketVersioningOutput::default()))
     }
+}
+
+impl<S: Store> S3Backend<S> {
+    /// Sends the test event to every queue and topic of `config`, as S3 does when a
+    /// configuration is put: a destination that does not take it is refused.
+    async fn validate_destinations(&self, bucket: &str, config: &Notifications) -> S3Result<()> {
+        let Some(targets) = &self.targets else {
+            return Ok(());
+        };
+        let request_id = sluice_api::request_id::current();
+        let mut failed = Vec::new();
+        for rule in &config.rules {
+            if rule.kind == notify::Kind::Function {
+                continue;
+            }
+            let delivery = Delivery {
+                arn: rule.arn.clone(),
+                payload: notify::test_event(bucket, self.buckets.now_ms(), &request_id),
+                idempotency_key: format!("{request_id}-{}", rule.id),
+                message_group_id: Some("s3-test-event".into()),
+                ..Delivery::default()
+            };
+            if let Err(error) = targets.deliver(&delivery).await {
+                tracing::debug!(arn = rule.arn, %error, "notification destination refused the test event");
+                failed.push(rule.arn.clone());
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                format!(
+                    "Unable to validate the following destination configurations: {}",
+                    failed.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+/// A configuration as the API gives it, as the buckets keep it.
+fn notifications_of(config: dto::NotificationConfiguration) -> S3Result<Notifications> {
+    let mut rules = Vec::new();
+    let filter_of = |filter: Option<dto::NotificationConfigurationFilter>| -> S3Result<(Option<String>, Option<String>)> {
+        let (mut prefix, mut suffix) = (None, None);
+        for rule in filter.and_then(|f| f.key).and_then(|k| k.filter_rules).unwrap_or_default() {
+            let name = rule.name.as_ref().map(|n| n.as_str().to_ascii_lowercase());
+            let slot = match name.as_deref() {
+                Some("prefix") => &mut prefix,
+                Some("suffix") => &mut suffix,
+                _ => {
+                    return Err(S3Error::with_message(
+                        S3ErrorCode::InvalidArgument,
+                        "filter rule name must be either prefix or suffix",
+                    ));
+                }
+            };
+            if slot.is_some() {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "Cannot specify more than one prefix rule in a filter.",
+                ));
+            }
+            *slot = Some(rule.value.unwrap_or_default());
+        }
+        Ok((prefix, suffix))
+    };
+    let mut add =
+        |kind, id: Option<String>, arn: String, events: Vec<dto::Event>, filter| -> S3Result<()> {
+            let (prefix, suffix) = filter_of(filter)?;
+            rules.push(Rule {
+                id: id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                kind,
+                arn,
+                events: events.into_iter().map(|e| e.as_ref().to_owned()).collect(),
+                prefix,
+                suffix,
+            });
+            Ok(())
+        };
+    for q in config.queue_configurations.unwrap_or_default() {
+        add(notify::Kind::Queue, q.id, q.queue_arn, q.events, q.filter)?;
+    }
+    for t in config.topic_configurations.unwrap_or_default() {
+        add(notify::Kind::Topic, t.id, t.topic_arn, t.events, t.filter)?;
+    }
+    for f in config.lambda_function_configurations.unwrap_or_default() {
+        add(
+            notify::Kind::Function,
+            f.id,
+            f.lambda_function_arn,
+            f.events,
+            f.filter,
+        )?;
+    }
+    Ok(Notifications {
+        rules,
+        event_bridge: config.event_bridge_configuration.is_some(),
+    })
 }
 
 /// The one owner of every bucket (the server's account).

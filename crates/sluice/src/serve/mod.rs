@@ -263,6 +263,8 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let scheduler_sdk = sdk.register("scheduler", "Scheduler", Casing::Pascal);
     // Shared by Task states' `aws-sdk:` resources and the schedules' targets.
     let sdk = Arc::new(sdk);
+    let s3_targets = targets.clone();
+    let bucket_tasks = sluice_services::s3::notifications::run(buckets.clone(), targets.clone());
     let scheduler = SchedulerBackend::open(
         store.clone(),
         clock.clone(),
@@ -316,6 +318,8 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         s3: sluice_services::s3::router(sluice_services::s3::S3Backend::new(
             buckets,
             config.region.clone(),
+            config.account.clone(),
+            Some(s3_targets),
         )),
         events,
         lambda,
@@ -336,6 +340,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     events_tasks.shutdown(EVENTS_GRACE).await;
     // A delivery in flight finishes; pending ones stay in the store for the next start.
     scheduler_tasks.shutdown(PIPES_GRACE).await;
+    bucket_tasks.shutdown(PIPES_GRACE).await;
     mapping_tasks.shutdown(MAPPINGS_GRACE).await;
     engine_tasks.shutdown(ENGINE_GRACE).await;
     broker_tasks.shutdown(Duration::from_secs(5)).await;

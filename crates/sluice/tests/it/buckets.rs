@@ -69,6 +69,12 @@ fn multipart_uploads_complete_with_aws_etags_and_checksums() {
 }
 
 #[test]
+fn notifications_reach_queues_topics_and_event_buses_filtered_in_aws_shape() {
+    let server = Server::start(&scratch("buckets-notifications"), &[]);
+    run(&server, include_str!("buckets/notifications.py"));
+}
+
+#[test]
 fn the_aws_cli_copies_syncs_lists_and_removes() {
     let dir = scratch("buckets-cli");
     let server = Server::start(&dir.join("data"), &[]);
@@ -169,7 +175,8 @@ fn the_aws_cli_copies_syncs_lists_and_removes() {
 }
 
 /// PUTs from several clients while the server is killed at random points: every PUT that
-/// was acknowledged is there after the restart, whole, with its ETag; none is half there.
+/// was acknowledged is there after the restart, whole, with its ETag; none is half there; and
+/// each one's notification reached the queue (at least once: duplicates are counted).
 #[test]
 fn acknowledged_puts_survive_kill_9_whole() {
     let dir = scratch("buckets-crash");
@@ -178,6 +185,10 @@ fn acknowledged_puts_survive_kill_9_whole() {
     run(
         &server,
         r#"s3.create_bucket(Bucket="crash")
+sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+arn = sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName="created")["QueueUrl"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+s3.put_bucket_notification_configuration(Bucket="crash", NotificationConfiguration={
+    "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
 print("OK")"#,
     );
     let writer = r#"
@@ -230,6 +241,7 @@ print("OK")
         "too few PUTs were acknowledged to test anything: {count}"
     );
     let check = r#"
+import sys
 lost, wrong = [], []
 for line in open(os.environ["ACKED"]):
     want = json.loads(line)
@@ -249,6 +261,20 @@ for page in s3.get_paginator("list_objects_v2").paginate(Bucket="crash"):
         if hashlib.md5(body).hexdigest() != o["ETag"].strip('"'):
             wrong.append(o["Key"])
 assert not lost and not wrong, (lost[:5], wrong[:5])
+# Every acknowledged PUT was notified (its notice is committed with the object).
+sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+url = sqs.get_queue_url(QueueName="created")["QueueUrl"]
+seen, deadline = {}, time.time() + 30
+acked_keys = {json.loads(line)["key"] for line in open(os.environ["ACKED"])}
+while time.time() < deadline and not acked_keys <= seen.keys():
+    for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+        body = json.loads(m["Body"])
+        for r in body.get("Records", []):
+            seen[r["s3"]["object"]["key"]] = seen.get(r["s3"]["object"]["key"], 0) + 1
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+missing = acked_keys - seen.keys()
+assert not missing, sorted(missing)[:5]
+print("notified", len(acked_keys), "duplicates", sum(n - 1 for n in seen.values()), file=sys.stderr)
 print("OK")
 "#;
     let acked_str = acked.to_str().unwrap().to_owned();
