@@ -923,6 +923,7 @@ impl<S: Store> Buckets<S> {
 
     /// Copies an object's bytes into a new object (S3's CopyObject: the destination gets a
     /// checksum of `algorithm`, else the source's algorithm, else CRC64NVME).
+    #[allow(clippy::too_many_arguments)]
     pub async fn copy_object(
         &self,
         source: &Object,
@@ -1461,6 +1462,7 @@ impl<S: Store> Buckets<S> {
     /// sent one), in ascending order; the object's ETag is the MD5 of the parts' MD5s with
     /// `-<count>`, its checksum composite or full-object as the upload was created. Parts not
     /// listed are forgotten.
+    #[allow(clippy::too_many_arguments)]
     pub async fn complete_upload(
         &self,
         bucket: &str,

@@ -21,6 +21,7 @@ use crate::targets::{Delivery, Targets};
 const MAX_KEYS: usize = 1000;
 
 pub mod notifications;
+pub mod sdk;
 
 /// The S3 API's backend.
 pub struct S3Backend<S: Store> {
@@ -1869,12 +1870,12 @@ fn parse_copy_range(range: &str, size: u64) -> S3Result<(u64, u64)> {
 }
 
 /// ListObjectsV2's continuation token: the last key or common prefix of the page, opaque.
-fn encode_token(last: &str) -> String {
+pub(crate) fn encode_token(last: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(last)
 }
 
-fn decode_token(token: &str) -> Option<String> {
+pub(crate) fn decode_token(token: &str) -> Option<String> {
     use base64::Engine as _;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(token)

@@ -261,6 +261,11 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     sdk.register("eventbridge", "EventBridge", Casing::Pascal)
         .set(events_service.clone());
     let scheduler_sdk = sdk.register("scheduler", "Scheduler", Casing::Pascal);
+    sdk.register("s3", "S3", Casing::Pascal)
+        .set(Arc::new(sluice_services::s3::sdk::S3Sdk::new(
+            buckets.clone(),
+            config.account.clone(),
+        )));
     // Shared by Task states' `aws-sdk:` resources and the schedules' targets.
     let sdk = Arc::new(sdk);
     let s3_targets = targets.clone();

@@ -75,6 +75,12 @@ fn notifications_reach_queues_topics_and_event_buses_filtered_in_aws_shape() {
 }
 
 #[test]
+fn state_machines_read_write_and_list_objects_through_sdk_tasks() {
+    let server = Server::start(&scratch("buckets-sdk"), &[]);
+    run(&server, include_str!("buckets/sdk_tasks.py"));
+}
+
+#[test]
 fn the_aws_cli_copies_syncs_lists_and_removes() {
     let dir = scratch("buckets-cli");
     let server = Server::start(&dir.join("data"), &[]);
