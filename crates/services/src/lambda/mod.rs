@@ -8,6 +8,7 @@ pub mod routes;
 
 use sluice_functions::LambdaArns as _;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use sluice_api::ApiError;
@@ -49,6 +50,20 @@ pub struct LambdaBackend {
     functions: Functions,
     /// The event-source mappings, when the server runs queues.
     mappings: Option<crate::mappings::Mappings>,
+    /// Where `S3Bucket`/`S3Key` code comes from, when the server has buckets.
+    code: Option<Arc<dyn CodeSource>>,
+}
+
+/// Function code kept as objects (`Code.S3Bucket` and `S3Key`).
+pub trait CodeSource: Send + Sync + 'static {
+    /// The object's bytes, or S3's error code and message.
+    fn fetch<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Vec<u8>, (String, String)>> + Send + 'a>,
+    >;
 }
 
 impl LambdaBackend {
@@ -56,6 +71,40 @@ impl LambdaBackend {
         Self {
             functions,
             mappings: None,
+            code: None,
+        }
+    }
+
+    /// This API with function code read from `code` when given as `S3Bucket`/`S3Key`.
+    pub fn with_code_source(mut self, code: Arc<dyn CodeSource>) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// The zip a request gives: inline, or an object of a bucket.
+    async fn zip(
+        &self,
+        zip_file: Option<&str>,
+        s3: (Option<&str>, Option<&str>),
+        image: bool,
+    ) -> Result<Vec<u8>, ApiError> {
+        match (s3, &self.code) {
+            ((None, None), _) => zip_of(zip_file, false, image),
+            ((Some(bucket), Some(key)), Some(code)) if zip_file.is_none() && !image => {
+                code.fetch(bucket, key).await.map_err(|(code, message)| {
+                    ApiError::new(
+                        "InvalidParameterValueException",
+                        format!(
+                            "Error occurred while GetObject. S3 Error Code: {code}. S3 Error Message: {message}"
+                        ),
+                    )
+                })
+            }
+            ((Some(_), None), _) | ((None, Some(_)), _) => Err(ApiError::new(
+                "InvalidParameterValueException",
+                "Both S3Bucket and S3Key must be given for code in S3",
+            )),
+            _ => zip_of(zip_file, true, image),
         }
     }
 
@@ -412,11 +461,13 @@ impl Lambda for LambdaBackend {
             ));
         }
         let code = &input.code;
-        let zip = zip_of(
-            code.zip_file.as_deref(),
-            code.s3_bucket.is_some() || code.s3_key.is_some(),
-            code.image_uri.is_some(),
-        )?;
+        let zip = self
+            .zip(
+                code.zip_file.as_deref(),
+                (code.s3_bucket.as_deref(), code.s3_key.as_deref()),
+                code.image_uri.is_some(),
+            )
+            .await?;
         let settings = Settings {
             runtime: input.runtime.clone(),
             handler: input.handler.clone(),
@@ -555,11 +606,13 @@ impl Lambda for LambdaBackend {
         {
             return Err(precondition_failed());
         }
-        let zip = zip_of(
-            input.zip_file.as_deref(),
-            input.s3_bucket.is_some() || input.s3_key.is_some(),
-            input.image_uri.is_some(),
-        )?;
+        let zip = self
+            .zip(
+                input.zip_file.as_deref(),
+                (input.s3_bucket.as_deref(), input.s3_key.as_deref()),
+                input.image_uri.is_some(),
+            )
+            .await?;
         if input.dry_run == Some(true) {
             sluice_functions::archive::check_zipped_size(zip.len() as u64).map_err(api_error)?;
             return Ok(configuration(&functions, &function));

@@ -283,6 +283,34 @@ impl<S: Store> S3Sdk<S> {
     }
 }
 
+impl<S: Store> crate::lambda::CodeSource for S3Sdk<S> {
+    fn fetch<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Vec<u8>, (String, String)>> + Send + 'a>,
+    > {
+        Box::pin(async move {
+            let failed = |e: Error| {
+                let e = api_error(e);
+                (e.kind, e.message)
+            };
+            let object = self.buckets.object(bucket, key).map_err(failed)?;
+            let stream = self
+                .buckets
+                .read(&object, 0, object.size)
+                .await
+                .map_err(failed)?;
+            stream
+                .map_ok(|b| b.to_vec())
+                .try_concat()
+                .await
+                .map_err(|e| ("InternalError".to_owned(), e.to_string()))
+        })
+    }
+}
+
 impl<S: Store> JsonService for S3Sdk<S> {
     fn call(&self, operation: String, body: Vec<u8>) -> CallFuture<'_> {
         Box::pin(async move {

@@ -205,7 +205,15 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("cannot load the event-source mappings: {e}"))?;
     let mapping_tasks = mappings.tasks().clone();
-    let lambda = Arc::new(LambdaBackend::new(functions.clone()).with_mappings(mappings.clone()));
+    let s3_sdk = Arc::new(sluice_services::s3::sdk::S3Sdk::new(
+        buckets.clone(),
+        config.account.clone(),
+    ));
+    let lambda = Arc::new(
+        LambdaBackend::new(functions.clone())
+            .with_mappings(mappings.clone())
+            .with_code_source(s3_sdk.clone()),
+    );
     sdk.register("lambda", "Lambda", Casing::Pascal)
         .set(Arc::new(LambdaService(Arc::clone(&lambda))));
     let sqs = Arc::new(SqsBackend::new(broker, scope.clone()));
@@ -261,11 +269,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     sdk.register("eventbridge", "EventBridge", Casing::Pascal)
         .set(events_service.clone());
     let scheduler_sdk = sdk.register("scheduler", "Scheduler", Casing::Pascal);
-    sdk.register("s3", "S3", Casing::Pascal)
-        .set(Arc::new(sluice_services::s3::sdk::S3Sdk::new(
-            buckets.clone(),
-            config.account.clone(),
-        )));
+    sdk.register("s3", "S3", Casing::Pascal).set(s3_sdk);
     // Shared by Task states' `aws-sdk:` resources and the schedules' targets.
     let sdk = Arc::new(sdk);
     let s3_targets = targets.clone();

@@ -81,6 +81,13 @@ fn state_machines_read_write_and_list_objects_through_sdk_tasks() {
 }
 
 #[test]
+fn functions_take_code_from_buckets_and_bucket_events_invoke_them() {
+    let python = venv().join("bin/python").display().to_string();
+    let server = Server::start(&scratch("buckets-functions"), &["--python", &python]);
+    run(&server, include_str!("buckets/functions.py"));
+}
+
+#[test]
 fn the_aws_cli_copies_syncs_lists_and_removes() {
     let dir = scratch("buckets-cli");
     let server = Server::start(&dir.join("data"), &[]);
