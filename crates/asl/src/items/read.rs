@@ -100,6 +100,17 @@ pub enum ReadError {
     ManifestUnsupported,
 }
 
+impl ReadError {
+    /// The cause of the Map's failure for content read from `at` (`s3://bucket/key`): AWS's
+    /// own words where it has them (recorded), else these, naming the object.
+    pub fn cause_at(&self, at: &str) -> String {
+        match self {
+            Self::NotAnArray | Self::DuplicateHeaders | Self::NegativeMaxItems => self.to_string(),
+            other => format!("{at}: {other}"),
+        }
+    }
+}
+
 impl From<ReadError> for Failure {
     fn from(e: ReadError) -> Self {
         Failure::new(names::ITEM_READER_FAILED, e.to_string())
@@ -343,7 +354,10 @@ pub fn listed(page: &Value) -> Result<Listed, ReadError> {
         item.insert("LastModified".into(), Value::from(last_modified));
         item.insert(
             "Size".into(),
-            object.get("Size").cloned().unwrap_or(Value::from(0)),
+            object
+                .get("Size")
+                .cloned()
+                .unwrap_or_else(|| Value::from(0)),
         );
         item.insert(
             "StorageClass".into(),
