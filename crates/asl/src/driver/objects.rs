@@ -304,8 +304,11 @@ impl Execution {
             Vec::new()
         };
         let item_total = (!sizes.is_empty()).then(|| sizes.iter().map(|&s| u64::from(s)).sum());
+        let mut max_concurrency = map.max_concurrency;
         if let Some(run) = self.map_run_mut(map.map_run_arn.as_deref()) {
             run.totals(n as u64, item_total);
+            // UpdateMapRun may have changed it while the items were read.
+            max_concurrency = u64::from(run.max_concurrency);
         }
         let export = map
             .writer
@@ -324,7 +327,7 @@ impl Execution {
             results: vec![None; n],
             queue: items.into_iter().enumerate().collect::<VecDeque<_>>(),
             running: 0,
-            max_concurrency: usize::try_from(map.max_concurrency).unwrap_or(usize::MAX),
+            max_concurrency: usize::try_from(max_concurrency).unwrap_or(usize::MAX),
             tolerance: map.tolerance,
             inline: spec.mode == ProcessorMode::Inline,
             map_run_arn: map.map_run_arn,

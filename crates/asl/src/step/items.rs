@@ -238,7 +238,17 @@ impl StateMachine {
         };
         let context = Context::Visit(visit);
         if state.query_language == QueryLanguage::Jsonata {
-            return self.jsonata_children(state, m, state_input, items, context, random, None);
+            let ctx = context.for_state(state);
+            let env = Env {
+                input: state_input,
+                context: &ctx,
+                result: None,
+                error_output: None,
+                variables: context.variables(),
+                now_ms: context.now_ms(),
+                seed: random.next_u64(),
+            };
+            return self.jsonata_children(state, m, env, items, context, random, None);
         }
         let ctx = context.for_state(state);
         let vars = context.variables();
@@ -295,23 +305,12 @@ impl StateMachine {
         &self,
         state: &State,
         m: &MapState,
-        input: &Value,
+        env: Env<'_>,
         items: Vec<Value>,
         context: Context<'_>,
         random: &mut dyn Random,
         mut trace: Option<&mut DataFlow>,
     ) -> Result<Vec<Value>, Failure> {
-        let ctx = context.for_state(state);
-        let vars = context.variables();
-        let env = Env {
-            input,
-            context: &ctx,
-            result: None,
-            error_output: None,
-            variables: vars,
-            now_ms: context.now_ms(),
-            seed: random.next_u64(),
-        };
         let items = match &m.jsonata_item_selector {
             None => items,
             Some(selector) => {

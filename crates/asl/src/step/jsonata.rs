@@ -280,7 +280,7 @@ impl StateMachine {
                 let items = if m.item_reader.is_some() {
                     items
                 } else {
-                    self.jsonata_children(state, m, &input, items, context, random, trace)?
+                    self.jsonata_children(state, m, env, items, context, random, trace)?
                 };
                 let max_concurrency =
                     integer(&m.max_concurrency, &env, "MaxConcurrency", 0)?.unwrap_or(0);
