@@ -253,15 +253,64 @@ pub struct MapState {
     pub max_concurrency: Option<Seconds>,
     pub tolerated_failure_count: Option<Seconds>,
     pub tolerated_failure_percentage: Option<Percentage>,
-    pub item_reader: Option<Value>,
-    pub item_batcher: Option<Value>,
-    pub result_writer: Option<Value>,
+    pub item_reader: Option<ItemReader>,
+    pub item_batcher: Option<ItemBatcher>,
+    pub result_writer: Option<ResultWriter>,
     pub label: Option<String>,
     pub result_selector: Option<Template>,
     pub result_path: ResultPath,
     pub retry: Vec<Retrier>,
     pub catch: Vec<Catcher>,
     pub next: Transition,
+}
+
+/// The payload of an ItemReader or ResultWriter: `Parameters` (JSONPath) or `Arguments`
+/// (JSONata).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    JsonPath(Template),
+    Jsonata(query::Template),
+}
+
+/// What an ItemReader reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReaderSource {
+    /// `arn:aws:states:::s3:getObject`: one object, read as its `InputType` says.
+    GetObject,
+    /// `arn:aws:states:::s3:listObjectsV2`: a bucket's objects (under a prefix), one item each.
+    ListObjectsV2,
+}
+
+/// A distributed Map's `ItemReader`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemReader {
+    pub source: ReaderSource,
+    /// Bucket, Key, Prefix.
+    pub payload: Option<Payload>,
+    /// `ReaderConfig.InputType` and its CSV settings (a getObject reader's).
+    pub format: Option<crate::items::read::Format>,
+    /// `ReaderConfig.MaxItems` / `MaxItemsPath` (0: no limit).
+    pub max_items: Option<Seconds>,
+}
+
+/// A distributed Map's `ItemBatcher`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemBatcher {
+    /// `MaxItemsPerBatch` / `MaxItemsPerBatchPath`.
+    pub max_items: Option<Seconds>,
+    /// `MaxInputBytesPerBatch` / `MaxInputBytesPerBatchPath`.
+    pub max_bytes: Option<Seconds>,
+    /// `BatchInput`: a template over the state's input.
+    pub batch_input: Option<Payload>,
+}
+
+/// A distributed Map's `ResultWriter`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultWriter {
+    /// Bucket and Prefix; none: `WriterConfig` only shapes the Map's output.
+    pub payload: Option<Payload>,
+    pub transformation: Option<crate::items::write::Transformation>,
+    pub output_type: crate::items::write::OutputType,
 }
 
 /// `ToleratedFailurePercentage` or its `Path` variant.
@@ -1098,9 +1147,15 @@ impl Parser<'_> {
             }
             None => None,
         };
-        let item_reader = object_field(self, "ItemReader");
-        let item_batcher = object_field(self, "ItemBatcher");
-        let result_writer = object_field(self, "ResultWriter");
+        let item_reader = object_field(self, "ItemReader")
+            .as_ref()
+            .and_then(|v| self.item_reader(v, &f.at("ItemReader")));
+        let item_batcher = object_field(self, "ItemBatcher")
+            .as_ref()
+            .and_then(|v| self.item_batcher(v, &f.at("ItemBatcher")));
+        let result_writer = object_field(self, "ResultWriter")
+            .as_ref()
+            .and_then(|v| self.result_writer(v, &f.at("ResultWriter")));
         let label = self.string(f, "Label").map(str::to_owned);
         let tolerated_failure_percentage = match (
             f.has("ToleratedFailurePercentage"),
@@ -1164,6 +1219,346 @@ impl Parser<'_> {
             catch: self.catch(f, index),
             next: self.transition(f, index),
         }))
+    }
+
+    /// The `Parameters` (JSONPath) or `Arguments` (JSONata) of an ItemReader or ResultWriter.
+    fn payload(&mut self, f: &Fields<'_>) -> Option<Payload> {
+        match self.lang {
+            QueryLanguage::JsonPath => self.template(f, "Parameters").map(Payload::JsonPath),
+            QueryLanguage::Jsonata => self.jsonata_template(f, "Arguments").map(Payload::Jsonata),
+        }
+    }
+
+    /// The payload key this state's language takes, and the one it refuses.
+    fn payload_keys(&self) -> (&'static str, &'static str) {
+        match self.lang {
+            QueryLanguage::JsonPath => ("Parameters", "Arguments"),
+            QueryLanguage::Jsonata => ("Arguments", "Parameters"),
+        }
+    }
+
+    /// A `Resource` naming one of `actions` (`arn:<partition>:states:::s3:<action>`).
+    fn s3_resource(&mut self, f: &Fields<'_>, actions: &[&str]) -> Option<usize> {
+        let Some(resource) = self.string(f, "Resource") else {
+            if !f.has("Resource") {
+                self.diags
+                    .schema(&f.at, "These fields are required: [Resource]");
+            }
+            return None;
+        };
+        let action = resource
+            .strip_prefix("arn:")
+            .and_then(|r| r.split_once(':'))
+            .and_then(|(_, r)| r.strip_prefix("states:::s3:"));
+        let found = action.and_then(|a| actions.iter().position(|x| *x == a));
+        if found.is_none() {
+            let names: Vec<String> = actions
+                .iter()
+                .map(|a| format!("arn:aws:states:::s3:{a}"))
+                .collect();
+            self.diags.schema(
+                &f.at("Resource"),
+                format!(
+                    "The value for the field 'Resource' must be one of [{}]",
+                    names.join(", ")
+                ),
+            );
+        }
+        found
+    }
+
+    /// `X` or `XPath` up to `max` (JSONata: `X` may be an expression).
+    fn limited(&mut self, f: &Fields<'_>, fixed: &str, path: &str, max: u64) -> Option<Seconds> {
+        match (f.has(fixed), f.has(path)) {
+            (true, true) => {
+                self.exclusive(f, fixed, path);
+                None
+            }
+            (true, false) if self.expression_at(f, fixed).is_some() => {
+                self.expression_at(f, fixed).flatten().map(Seconds::Expr)
+            }
+            (true, false) => self.uint(f, fixed, 0, max).map(Seconds::Fixed),
+            (false, true) => self.reference_path(f, path).map(Seconds::Path),
+            (false, false) => None,
+        }
+    }
+
+    fn item_reader(&mut self, value: &Value, at: &Pointer) -> Option<ItemReader> {
+        let obj = value.as_object()?;
+        let f = Fields {
+            obj,
+            at: at.clone(),
+        };
+        let (payload_key, _) = self.payload_keys();
+        self.unknown_fields(&f, &["Resource", payload_key, "ReaderConfig"]);
+        let source = match self.s3_resource(&f, &["getObject", "listObjectsV2"]) {
+            Some(0) => Some(ReaderSource::GetObject),
+            Some(_) => Some(ReaderSource::ListObjectsV2),
+            None => None,
+        };
+        let payload = self.payload(&f);
+        let mut format = None;
+        let mut max_items = None;
+        match f.get("ReaderConfig") {
+            None => {}
+            Some(Value::Object(config)) => {
+                let c = Fields {
+                    obj: config,
+                    at: f.at("ReaderConfig"),
+                };
+                self.unknown_fields(
+                    &c,
+                    &[
+                        "InputType",
+                        "CSVHeaderLocation",
+                        "CSVHeaders",
+                        "CSVDelimiter",
+                        "MaxItems",
+                        "MaxItemsPath",
+                    ],
+                );
+                format = self.reader_format(&c);
+                max_items = self.limited(&c, "MaxItems", "MaxItemsPath", crate::items::MAX_ITEMS);
+            }
+            Some(_) => self.diags.schema(
+                &f.at("ReaderConfig"),
+                "The value for the field 'ReaderConfig' must be an OBJECT",
+            ),
+        }
+        let has_input_type = f
+            .get("ReaderConfig")
+            .and_then(Value::as_object)
+            .is_some_and(|c| c.contains_key("InputType"));
+        if source == Some(ReaderSource::GetObject) && !has_input_type {
+            self.diags.schema(
+                &f.at("ReaderConfig"),
+                "The field 'InputType' is required in 'ReaderConfig' when the ItemReader's \
+                 Resource is arn:aws:states:::s3:getObject",
+            );
+        }
+        Some(ItemReader {
+            source: source?,
+            payload,
+            format,
+            max_items,
+        })
+    }
+
+    fn reader_format(&mut self, c: &Fields<'_>) -> Option<crate::items::read::Format> {
+        use crate::items::read::{CsvHeaders, Delimiter, Format};
+        let input_type = self.string(c, "InputType")?;
+        let csv_only = ["CSVHeaderLocation", "CSVHeaders", "CSVDelimiter"];
+        if input_type != "CSV" {
+            for field in csv_only.into_iter().filter(|k| c.has(k)) {
+                self.diags.schema(
+                    &c.at(field),
+                    format!("The field '{field}' is only supported when 'InputType' is 'CSV'"),
+                );
+            }
+        }
+        match input_type {
+            "JSON" => Some(Format::Json),
+            "JSONL" => Some(Format::Jsonl),
+            "MANIFEST" => Some(Format::Manifest),
+            "CSV" => {
+                let delimiter = match self.string(c, "CSVDelimiter") {
+                    None => Delimiter::default(),
+                    Some(name) => Delimiter::named(name).unwrap_or_else(|| {
+                        self.diags.schema(
+                            &c.at("CSVDelimiter"),
+                            "The value for the field 'CSVDelimiter' must be one of [COMMA, PIPE, \
+                             SEMICOLON, SPACE, TAB]",
+                        );
+                        Delimiter::default()
+                    }),
+                };
+                let headers = match self.string(c, "CSVHeaderLocation") {
+                    Some("FIRST_ROW") => {
+                        if c.has("CSVHeaders") {
+                            self.diags.schema(
+                                &c.at("CSVHeaders"),
+                                "The field 'CSVHeaders' is only supported when \
+                                 'CSVHeaderLocation' is 'GIVEN'",
+                            );
+                        }
+                        CsvHeaders::FirstRow
+                    }
+                    Some("GIVEN") => match c.get("CSVHeaders") {
+                        Some(Value::Array(headers))
+                            if !headers.is_empty() && headers.iter().all(Value::is_string) =>
+                        {
+                            CsvHeaders::Given(
+                                headers
+                                    .iter()
+                                    .filter_map(Value::as_str)
+                                    .map(str::to_owned)
+                                    .collect(),
+                            )
+                        }
+                        _ => {
+                            self.diags.schema(
+                                &c.at("CSVHeaders"),
+                                "The field 'CSVHeaders' must be a non-empty array of strings \
+                                 when 'CSVHeaderLocation' is 'GIVEN'",
+                            );
+                            return None;
+                        }
+                    },
+                    Some(_) => {
+                        self.diags.schema(
+                            &c.at("CSVHeaderLocation"),
+                            "The value for the field 'CSVHeaderLocation' must be one of \
+                             [FIRST_ROW, GIVEN]",
+                        );
+                        return None;
+                    }
+                    None => {
+                        self.diags
+                            .schema(&c.at, "These fields are required: [CSVHeaderLocation]");
+                        return None;
+                    }
+                };
+                Some(Format::Csv { headers, delimiter })
+            }
+            _ => {
+                self.diags.schema(
+                    &c.at("InputType"),
+                    "The value for the field 'InputType' must be one of [CSV, JSON, JSONL, \
+                     MANIFEST]",
+                );
+                None
+            }
+        }
+    }
+
+    fn item_batcher(&mut self, value: &Value, at: &Pointer) -> Option<ItemBatcher> {
+        let obj = value.as_object()?;
+        let f = Fields {
+            obj,
+            at: at.clone(),
+        };
+        self.unknown_fields(
+            &f,
+            &[
+                "MaxItemsPerBatch",
+                "MaxItemsPerBatchPath",
+                "MaxInputBytesPerBatch",
+                "MaxInputBytesPerBatchPath",
+                "BatchInput",
+            ],
+        );
+        let max_items = self.limited(
+            &f,
+            "MaxItemsPerBatch",
+            "MaxItemsPerBatchPath",
+            crate::items::MAX_ITEMS,
+        );
+        let max_bytes = self.limited(
+            &f,
+            "MaxInputBytesPerBatch",
+            "MaxInputBytesPerBatchPath",
+            crate::items::batch::MAX_BATCH_BYTES,
+        );
+        let limits = [
+            "MaxItemsPerBatch",
+            "MaxItemsPerBatchPath",
+            "MaxInputBytesPerBatch",
+            "MaxInputBytesPerBatchPath",
+        ];
+        if !limits.iter().any(|k| f.has(k)) {
+            self.diags.schema(
+                &f.at,
+                "The ItemBatcher needs at least one of [MaxItemsPerBatch, MaxItemsPerBatchPath, \
+                 MaxInputBytesPerBatch, MaxInputBytesPerBatchPath]",
+            );
+        }
+        let batch_input =
+            match (self.lang, f.get("BatchInput")) {
+                (_, None) => None,
+                (QueryLanguage::JsonPath, Some(Value::Object(_))) => {
+                    self.template(&f, "BatchInput").map(Payload::JsonPath)
+                }
+                (QueryLanguage::Jsonata, Some(_)) => Some(Payload::Jsonata(
+                    query::Template::parse(&obj["BatchInput"], &f.at("BatchInput"), self.diags),
+                )),
+                (QueryLanguage::JsonPath, Some(_)) => {
+                    self.diags.schema(
+                        &f.at("BatchInput"),
+                        "The value for the field 'BatchInput' must be an OBJECT",
+                    );
+                    None
+                }
+            };
+        Some(ItemBatcher {
+            max_items,
+            max_bytes,
+            batch_input,
+        })
+    }
+
+    fn result_writer(&mut self, value: &Value, at: &Pointer) -> Option<ResultWriter> {
+        use crate::items::write::{OutputType, Transformation};
+        let obj = value.as_object()?;
+        let f = Fields {
+            obj,
+            at: at.clone(),
+        };
+        let (payload_key, _) = self.payload_keys();
+        self.unknown_fields(&f, &["Resource", payload_key, "WriterConfig"]);
+        if f.has("Resource") || f.has(payload_key) {
+            self.s3_resource(&f, &["putObject"]);
+            if !f.has(payload_key) {
+                self.diags
+                    .schema(&f.at, format!("These fields are required: [{payload_key}]"));
+            }
+        } else if !f.has("WriterConfig") {
+            self.diags.schema(
+                &f.at,
+                "The ResultWriter needs a Resource with its Bucket and Prefix, a WriterConfig, or \
+                 both",
+            );
+        }
+        let payload = self.payload(&f);
+        let mut transformation = None;
+        let mut output_type = OutputType::default();
+        match f.get("WriterConfig") {
+            None => {}
+            Some(Value::Object(config)) => {
+                let c = Fields {
+                    obj: config,
+                    at: f.at("WriterConfig"),
+                };
+                self.unknown_fields(&c, &["Transformation", "OutputType"]);
+                if let Some(name) = self.string(&c, "Transformation") {
+                    transformation = Transformation::named(name);
+                    if transformation.is_none() {
+                        self.diags.schema(
+                            &c.at("Transformation"),
+                            "The value for the field 'Transformation' must be one of [NONE, \
+                             COMPACT, FLATTEN]",
+                        );
+                    }
+                }
+                if let Some(name) = self.string(&c, "OutputType") {
+                    match OutputType::named(name) {
+                        Some(t) => output_type = t,
+                        None => self.diags.schema(
+                            &c.at("OutputType"),
+                            "The value for the field 'OutputType' must be one of [JSON, JSONL]",
+                        ),
+                    }
+                }
+            }
+            Some(_) => self.diags.schema(
+                &f.at("WriterConfig"),
+                "The value for the field 'WriterConfig' must be an OBJECT",
+            ),
+        }
+        Some(ResultWriter {
+            payload,
+            transformation,
+            output_type,
+        })
     }
 
     fn processor_config(
@@ -1955,8 +2350,15 @@ fn state_uses_context(s: &State) -> bool {
         Kind::Parallel(p) => {
             template_uses_context(&p.parameters) || template_uses_context(&p.result_selector)
         }
-        // Map item selectors read `$$.Map.Item`; always build the context for them.
-        Kind::Map(m) => m.item_selector.is_some() || template_uses_context(&m.result_selector),
+        // Map item selectors read `$$.Map.Item`; always build the context for them. So do the
+        // payloads of a reader, batcher or writer (rare, and read once per Map).
+        Kind::Map(m) => {
+            m.item_selector.is_some()
+                || template_uses_context(&m.result_selector)
+                || m.item_reader.is_some()
+                || m.item_batcher.is_some()
+                || m.result_writer.is_some()
+        }
     };
     kind || path_is_context(&s.input_path) || path_is_context(&s.output_path)
 }
@@ -2000,6 +2402,10 @@ fn state_mentions(s: &State, word: &str) -> bool {
                 || seconds(&m.tolerated_failure_count)
                 || matches!(&m.tolerated_failure_percentage, Some(Percentage::Expr(e)) if q(e))
                 || catch(&m.catch)
+                // Conservative: a reader, batcher or writer may read anything.
+                || m.item_reader.is_some()
+                || m.item_batcher.is_some()
+                || m.result_writer.is_some()
         }
     };
     kind || t(&s.output) || assign(&s.assign)

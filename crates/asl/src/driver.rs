@@ -18,13 +18,18 @@ use serde_json::Value;
 
 use crate::definition::{Kind, ProcessorMode, StateId, StateMachine, Transition};
 use crate::history::{Details, ErrorDetails, HistoryEvent, Iteration, ResourceKind, Truncation};
-use crate::map_run::{MapRun, MapRunCounts, MapRunMissing, MapRunStatus, MapRunUpdate};
+use crate::map_run::{MapRun, MapRunMissing, MapRunStatus, MapRunUpdate};
 use crate::step::{
     self, Action, Assigned, CatcherScope, Recovery, RetryState, TaskCall, Tolerance, Visit,
 };
 use crate::task_token::TaskToken;
 use crate::variables::{self, Variables};
 use crate::{Failure, Random, SplitMix64, names};
+
+mod objects;
+
+pub use objects::ObjectCall;
+use objects::{AfterObjects, Exporting, PendingMap};
 
 /// Index of a thread of an execution: `0` is the root machine.
 pub type ThreadId = usize;
@@ -63,6 +68,15 @@ pub enum Effect {
     /// a heartbeat moved its deadline (a heartbeat answers with the new `Deadline`). A stale
     /// deadline wakes nothing. A driver whose tasks run to their end synchronously may ignore it.
     Deadline { thread: ThreadId, due_ms: i64 },
+    /// Make these object-store calls of a distributed Map (read its items, export its
+    /// results) in order, through the task dispatcher, stopping at the first failure; report
+    /// with [`Execution::objects_done`]. No Task state runs them: nothing is recorded in the
+    /// history. `id` names this effect, the same when it is performed again after a restart.
+    Objects {
+        thread: ThreadId,
+        id: u64,
+        calls: Vec<ObjectCall>,
+    },
 }
 
 /// Why SendTaskSuccess, SendTaskFailure or SendTaskHeartbeat found no task for a token.
@@ -187,6 +201,25 @@ enum Phase {
     /// The thread ended without succeeding (its state failed, or the execution failed, timed
     /// out or was aborted around it). Kept for a redrive, which enters the state again.
     Stopped,
+    /// Waiting for the object-store calls of an [`Effect::Objects`] (kept to make them again
+    /// after a restart).
+    Objects {
+        id: u64,
+        calls: Vec<ObjectCall>,
+        then: Box<AfterObjects>,
+    },
+    /// They returned. Never at rest.
+    #[serde(skip)]
+    ObjectsDone {
+        then: Box<AfterObjects>,
+        result: Result<Vec<Value>, Failure>,
+    },
+    /// A Map's children ended: export their results with these calls. Never at rest.
+    #[serde(skip)]
+    Exporting {
+        calls: Vec<ObjectCall>,
+        then: Box<AfterObjects>,
+    },
     /// All children ended: settle the state with this outcome. Never at rest.
     #[serde(skip)]
     Settle {
@@ -232,6 +265,12 @@ struct Children {
     /// A distributed Map's Map Run (`MapRunStarted`), redriven as a whole.
     #[serde(default)]
     map_run_arn: Option<String>,
+    /// A distributed Map's ResultWriter and what it keeps of each child for the export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    export: Option<Box<Exporting>>,
+    /// With an ItemBatcher: how many items each child's batch carries (Map Run counts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    sizes: Vec<u32>,
 }
 
 /// One execution in progress.
@@ -267,6 +306,9 @@ pub struct Execution {
     /// Part of the snapshot: the number a task is dispatched with survives a restart.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     invocations: BTreeMap<String, u32>,
+    /// [`Effect::Objects`] issued so far (their ids).
+    #[serde(default)]
+    object_calls: u64,
     random: SplitMix64,
     /// Shared, not cloned per state: it holds the execution input, which can be large.
     context: Arc<step::Execution>,
@@ -369,6 +411,7 @@ impl Execution {
             map_runs_changed: BTreeSet::new(),
             topped_up: Vec::new(),
             invocations: BTreeMap::new(),
+            object_calls: 0,
             random: SplitMix64(settings.seed),
             context: Arc::new(context),
             max_payload: settings.max_payload_bytes,
@@ -512,6 +555,13 @@ impl Execution {
                     effects.push(Effect::Sleep {
                         thread,
                         due_ms: *due_ms,
+                    });
+                }
+                Some(Phase::Objects { id, calls, .. }) => {
+                    effects.push(Effect::Objects {
+                        thread,
+                        id: *id,
+                        calls: calls.clone(),
                     });
                 }
                 _ => {}
@@ -1075,7 +1125,12 @@ impl Execution {
                 failed_event,
                 propagated,
             } => self.settle(m, tid, t, outcome, failed_event, propagated, effects),
+            Phase::ObjectsDone { then, result } => {
+                self.objects_returned(root, m, tid, t, *then, result, effects)
+            }
+            Phase::Exporting { calls, then } => self.call_objects(tid, t, calls, *then, effects),
             waiting @ (Phase::Task { .. }
+            | Phase::Objects { .. }
             | Phase::Sleep { .. }
             | Phase::Children(_)
             | Phase::Stopped) => {
@@ -1240,6 +1295,8 @@ impl Execution {
                     tolerance: Tolerance::default(),
                     inline: true,
                     map_run_arn: None,
+                    export: None,
+                    sizes: Vec::new(),
                 });
                 for (i, branch) in p.branches.iter().enumerate() {
                     let mut path = t.path.clone();
@@ -1265,65 +1322,17 @@ impl Execution {
                 max_concurrency,
                 tolerance,
                 state_input,
+                reader,
+                writer,
             } => {
-                let Kind::Map(map) = &state.kind else {
-                    unreachable!("Map action")
-                };
-                t.prev = self.event(
-                    "MapStateStarted",
-                    t.prev,
-                    Some(Details::MapStateStarted {
-                        length: items.len(),
-                    }),
-                );
-                let map_run_arn = (map.mode == ProcessorMode::Distributed)
-                    .then(|| self.map_run_arn(map.label.as_deref()));
-                let n = items.len();
-                if let Some(map_run_arn) = &map_run_arn {
-                    t.prev = self.event(
-                        "MapRunStarted",
-                        t.prev,
-                        Some(Details::MapRunStarted {
-                            map_run_arn: map_run_arn.clone(),
-                        }),
-                    );
-                    self.map_runs_changed.insert(self.map_runs.len());
-                    self.map_runs.push(MapRun {
-                        arn: map_run_arn.clone(),
-                        state: state.name.clone(),
-                        status: MapRunStatus::Running,
-                        start_ms: self.now_ms,
-                        stop_ms: None,
-                        max_concurrency: u32::try_from(max_concurrency).unwrap_or(u32::MAX),
-                        tolerated_failure_percentage: tolerance.percentage.unwrap_or(0.0),
-                        tolerated_failure_count: tolerance.count.unwrap_or(0),
-                        counts: MapRunCounts {
-                            pending: n as u64,
-                            total: n as u64,
-                            ..MapRunCounts::default()
-                        },
-                        redrive_count: 0,
-                        redrive_ms: None,
-                    });
-                }
-                t.phase = Phase::Children(Children {
-                    map: true,
+                let map = PendingMap {
                     state_input,
-                    results: vec![None; n],
-                    queue: items.into_iter().enumerate().collect(),
-                    running: 0,
-                    max_concurrency: usize::try_from(max_concurrency).unwrap_or(usize::MAX),
+                    max_concurrency,
                     tolerance,
-                    inline: map.mode == ProcessorMode::Inline,
-                    map_run_arn,
-                });
-                let prev = t.prev;
-                self.start_iterations(root, tid, t, prev);
-                if n == 0 {
-                    self.children_done(m, t);
-                    return Flow::Continue;
-                }
-                Flow::Wait
+                    map_run_arn: None,
+                    writer,
+                };
+                self.begin_map(root, m, tid, t, items, map, reader, effects)
             }
         }
     }
@@ -1348,8 +1357,19 @@ impl Execution {
             c.running += 1;
             starts.push((index, item));
         }
+        let items: u64 = starts
+            .iter()
+            .map(|(i, _)| c.sizes.get(*i).map_or(1, |&n| u64::from(n)))
+            .sum();
+        if let Some(export) = &mut c.export {
+            for (i, _) in &starts {
+                if let Some(at) = export.started_ms.get_mut(*i) {
+                    *at = self.now_ms;
+                }
+            }
+        }
         if let Some(run) = self.map_run_mut(c.map_run_arn.as_deref()) {
-            run.started(starts.len() as u64);
+            run.started(starts.len() as u64, items);
         }
         for (index, item) in starts {
             let it = Iteration {
@@ -1413,8 +1433,12 @@ impl Execution {
         c.results[slot] = Some(result);
         let stop_early = failed && c.inline;
         let distributed = map && !c.inline;
+        let items = c.sizes.get(slot).map_or(1, |&n| u64::from(n));
+        if let Some(at) = c.export.as_mut().and_then(|e| e.stopped_ms.get_mut(slot)) {
+            *at = self.now_ms;
+        }
         if let Some(run) = self.map_run_mut(c.map_run_arn.as_deref()) {
-            run.item_ended(!failed);
+            run.item_ended(!failed, items);
         }
         t.prev = if distributed {
             // Recorded in the iteration's own history, not here.
@@ -1622,12 +1646,16 @@ impl Execution {
 
     /// Turns finished children into the state's outcome (Parallel: outputs in branch order;
     /// Map: results in item order with failure tolerance).
-    fn settle_children(&mut self, m: &StateMachine, t: &mut Thread, c: Children) -> Phase {
+    fn settle_children(&mut self, m: &StateMachine, t: &mut Thread, mut c: Children) -> Phase {
         // Where the state may fail, keep its children as they ended for a redrive.
         let unsuccessful = c.running > 0 || c.results.iter().any(|r| matches!(r, Some(Err(_))));
         t.failed_children = unsuccessful.then(|| c.clone());
         let ctx = Arc::clone(&self.context);
         let visit = visit(&ctx, t, None, self.now_ms);
+        let iteration_failed = c.results.iter().any(|r| matches!(r, Some(Err(_))));
+        if let Some(export) = c.export.take().filter(|_| c.map && !c.inline) {
+            return self.export_results(m, t, c, *export, iteration_failed);
+        }
         let results: Vec<Result<Value, Failure>> = c.results.into_iter().flatten().collect();
         if !c.map {
             if let Some(failure) = results.iter().find_map(|r| r.as_ref().err()).cloned() {
@@ -1647,7 +1675,6 @@ impl Execution {
                 propagated: false,
             };
         }
-        let iteration_failed = results.iter().any(Result::is_err);
         let done = m.map_finished(
             t.state,
             c.state_input,
@@ -1661,50 +1688,7 @@ impl Execution {
         } else {
             self.evaluation_outcome(t, &m.state(t.state).name, done)
         };
-        let now = self.now_ms;
-        if let Some(run) = self.map_run_mut(c.map_run_arn.as_deref()) {
-            let status = if done.is_ok() {
-                MapRunStatus::Succeeded
-            } else {
-                MapRunStatus::Failed
-            };
-            run.ended(status, now);
-        }
-        if !c.inline {
-            // Recorded on AWS: the Map Run's end, then the state's, chained off it.
-            t.prev = match &done {
-                Ok(_) => self.event("MapRunSucceeded", t.prev, None),
-                Err(f) => self.event(
-                    "MapRunFailed",
-                    t.prev,
-                    Some(Details::MapRunFailed(ErrorDetails {
-                        error: f.error.clone(),
-                        cause: f.cause.clone(),
-                    })),
-                ),
-            };
-        }
-        match &done {
-            Ok(_) => {
-                // Recorded on AWS: MapStateExited chains off the last MapIterationSucceeded
-                // (or MapRunSucceeded), not off this event.
-                self.event("MapStateSucceeded", t.prev, None);
-                Phase::Settle {
-                    outcome: done,
-                    failed_event: None,
-                    propagated: false,
-                }
-            }
-            Err(f) => {
-                let propagated =
-                    iteration_failed && f.error != names::EXCEED_TOLERATED_FAILURE_THRESHOLD;
-                Phase::Settle {
-                    outcome: done,
-                    failed_event: Some(StateFailed::Map),
-                    propagated,
-                }
-            }
-        }
+        self.map_settled(t, c.map_run_arn, c.inline, done, iteration_failed)
     }
 
     /// Acts on a state's outcome: leave it, fail, or recover (Retry/Catch).
@@ -2368,7 +2352,7 @@ mod tests {
             .iter()
             .filter_map(|e| match e {
                 Effect::RunTask { thread, state, .. } => Some((*thread, state.clone())),
-                Effect::Sleep { .. } | Effect::Deadline { .. } => None,
+                _ => None,
             })
             .collect()
     }
@@ -2519,7 +2503,7 @@ mod tests {
                 .iter()
                 .find_map(|e| match e {
                     Effect::Sleep { thread, .. } => Some(*thread),
-                    Effect::RunTask { .. } | Effect::Deadline { .. } => None,
+                    _ => None,
                 })
                 .unwrap(),
             T0 + 5000,
@@ -2551,7 +2535,7 @@ mod tests {
                         ex.task_finished(thread, result, T0);
                     }
                     Effect::Sleep { thread, due_ms } => ex.wake(thread, due_ms),
-                    Effect::Deadline { .. } => {}
+                    Effect::Deadline { .. } | Effect::Objects { .. } => {}
                 }
             }
             effects = ex.advance(m, T0);
@@ -3096,7 +3080,7 @@ mod tests {
             .iter()
             .filter_map(|e| match e {
                 Effect::RunTask { state, call, .. } => Some((state.clone(), call.invocation)),
-                Effect::Sleep { .. } | Effect::Deadline { .. } => None,
+                _ => None,
             })
             .collect()
     }

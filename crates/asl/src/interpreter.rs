@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::Failure;
 use crate::definition::StateMachine;
-use crate::driver::{Effect, Execution, Settings, ThreadId};
+use crate::driver::{Effect, Execution, ObjectCall, Settings, ThreadId};
 use crate::history::HistoryEvent;
 use crate::step::{self, TaskCall};
 
@@ -28,6 +28,18 @@ pub trait Host {
     fn now(&mut self) -> DateTime<Utc>;
     /// Blocks (or advances a virtual clock) until `until`.
     fn sleep_until(&mut self, until: DateTime<Utc>);
+    /// Makes an object-store call of a distributed Map (its ItemReader, its ResultWriter).
+    /// Without a store, the Map fails with `States.ItemReaderFailed` or
+    /// `States.ResultWriterFailed` and this cause.
+    fn call_object(&mut self, call: &ObjectCall) -> Result<Value, Failure> {
+        Err(Failure::new(
+            "Sluice.NoObjectStore",
+            format!(
+                "this runner has no object store for {} (run the machine on `sluice serve`)",
+                call.resource
+            ),
+        ))
+    }
 }
 
 /// Settings of one run.
@@ -82,6 +94,7 @@ pub fn run(machine: &StateMachine, input: Value, host: &mut dyn Host, options: O
     let mut ex = Execution::start(machine, input, settings, millis(host));
     let mut history = Vec::new();
     let mut tasks = std::collections::VecDeque::new();
+    let mut objects = std::collections::VecDeque::new();
     let mut sleeping: Vec<(i64, ThreadId)> = Vec::new();
     while ex.end().is_none() {
         for effect in ex.advance(machine, millis(host)) {
@@ -96,11 +109,18 @@ pub fn run(machine: &StateMachine, input: Value, host: &mut dyn Host, options: O
                 // Tasks run here to their end before anything else happens: none outlives
                 // its deadline.
                 Effect::Deadline { .. } => {}
+                Effect::Objects { thread, id, calls } => objects.push_back((thread, id, calls)),
             }
         }
         history.extend(ex.take_events());
         if ex.end().is_some() {
             break;
+        }
+        if let Some((thread, id, calls)) = objects.pop_front() {
+            let results: Result<Vec<Value>, Failure> =
+                calls.iter().map(|call| host.call_object(call)).collect();
+            ex.objects_done(thread, id, results, millis(host));
+            continue;
         }
         if let Some((thread, state, call)) = tasks.pop_front() {
             let result = host.run_task(&state, &call);

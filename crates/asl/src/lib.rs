@@ -22,6 +22,7 @@ pub mod express;
 pub mod history;
 pub mod interpreter;
 pub mod intrinsics;
+pub mod items;
 pub mod json;
 pub mod map_run;
 pub mod mock;

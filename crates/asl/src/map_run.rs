@@ -26,8 +26,8 @@ impl MapRunStatus {
     }
 }
 
-/// How many of a Map Run's items (one child workflow execution each: Sluice has no
-/// ItemBatcher, so item and execution counts agree) are in each status.
+/// How many of a Map Run's child workflow executions (or, in [`MapRun::item_counts`], its
+/// items) are in each status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MapRunCounts {
     /// Not started yet (waiting for room under MaxConcurrency, or for a redrive).
@@ -54,7 +54,12 @@ pub struct MapRun {
     pub max_concurrency: u32,
     pub tolerated_failure_percentage: f64,
     pub tolerated_failure_count: u64,
+    /// Child workflow executions: one per item, or per batch with an ItemBatcher.
     pub counts: MapRunCounts,
+    /// With an ItemBatcher, the items (each batch counts as its items); without one they are
+    /// [`MapRun::counts`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_counts: Option<MapRunCounts>,
     pub redrive_count: u32,
     pub redrive_ms: Option<i64>,
 }
@@ -80,19 +85,43 @@ impl MapRun {
         }
     }
 
-    /// Items move from pending to running.
-    pub(crate) fn started(&mut self, n: u64) {
-        self.counts.pending = self.counts.pending.saturating_sub(n);
-        self.counts.running += n;
+    /// The run's children are known: `executions` of them, carrying `items` items when they
+    /// are batches.
+    pub(crate) fn totals(&mut self, executions: u64, items: Option<u64>) {
+        self.counts.total = executions;
+        self.counts.pending = executions;
+        self.item_counts = items.map(|n| MapRunCounts {
+            pending: n,
+            total: n,
+            ..MapRunCounts::default()
+        });
     }
 
-    /// One running item ended.
-    pub(crate) fn item_ended(&mut self, succeeded: bool) {
-        self.counts.running = self.counts.running.saturating_sub(1);
-        if succeeded {
-            self.counts.succeeded += 1;
-        } else {
-            self.counts.failed += 1;
+    /// `n` children, carrying `items` items, move from pending to running.
+    pub(crate) fn started(&mut self, n: u64, items: u64) {
+        fn start(c: &mut MapRunCounts, n: u64) {
+            c.pending = c.pending.saturating_sub(n);
+            c.running += n;
+        }
+        start(&mut self.counts, n);
+        if let Some(c) = &mut self.item_counts {
+            start(c, items);
+        }
+    }
+
+    /// One running child, carrying `items` items, ended.
+    pub(crate) fn item_ended(&mut self, succeeded: bool, items: u64) {
+        fn end(c: &mut MapRunCounts, n: u64, succeeded: bool) {
+            c.running = c.running.saturating_sub(n);
+            if succeeded {
+                c.succeeded += n;
+            } else {
+                c.failed += n;
+            }
+        }
+        end(&mut self.counts, 1, succeeded);
+        if let Some(c) = &mut self.item_counts {
+            end(c, items, succeeded);
         }
     }
 
@@ -104,6 +133,9 @@ impl MapRun {
         self.status = status;
         self.stop_ms = Some(now_ms);
         self.counts.aborted += std::mem::take(&mut self.counts.running);
+        if let Some(c) = &mut self.item_counts {
+            c.aborted += std::mem::take(&mut c.running);
+        }
     }
 
     /// RedriveExecution runs the unsuccessful items again: `running` of them at once (their
@@ -113,6 +145,12 @@ impl MapRun {
         (c.failed, c.timed_out, c.aborted) = (0, 0, 0);
         c.running = running;
         c.pending = queued;
+        // Batches carry their items: what did not succeed is pending again, and moves as
+        // the batches start.
+        if let Some(c) = &mut self.item_counts {
+            (c.failed, c.timed_out, c.aborted, c.running) = (0, 0, 0, 0);
+            c.pending = c.total.saturating_sub(c.succeeded);
+        }
         self.status = MapRunStatus::Running;
         self.stop_ms = None;
         self.redrive_count = redrive_count;
@@ -158,6 +196,7 @@ mod tests {
                 total,
                 ..MapRunCounts::default()
             },
+            item_counts: None,
             redrive_count: 0,
             redrive_ms: None,
         }
@@ -166,9 +205,9 @@ mod tests {
     #[test]
     fn counts_follow_items_through_a_failure_and_a_redrive() {
         let mut r = run(4);
-        r.started(3);
-        r.item_ended(true);
-        r.item_ended(false);
+        r.started(3, 3);
+        r.item_ended(true, 1);
+        r.item_ended(false, 1);
         r.ended(MapRunStatus::Failed, 10);
         let c = r.counts;
         assert_eq!(
@@ -194,6 +233,18 @@ mod tests {
             MapRunStatus::Succeeded,
             "an ended run stays ended"
         );
+    }
+
+    #[test]
+    fn batches_count_as_executions_and_as_their_items() {
+        let mut r = run(0);
+        r.totals(2, Some(5));
+        r.started(2, 5);
+        r.item_ended(true, 3);
+        r.item_ended(false, 2);
+        let (e, i) = (r.counts, r.item_counts.unwrap());
+        assert_eq!((e.total, e.succeeded, e.failed, e.running), (2, 1, 1, 0));
+        assert_eq!((i.total, i.succeeded, i.failed, i.running), (5, 3, 2, 0));
     }
 
     #[test]

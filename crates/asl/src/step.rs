@@ -22,7 +22,10 @@ use crate::path::{self, Path};
 use crate::query::{self, Assign};
 use crate::{Failure, Random, Scope, Variables, names, timestamp};
 
+mod items;
 mod jsonata;
+
+pub use items::{ReadRequest, ReadSource};
 
 /// The variables a state assigns (applied when it exits).
 pub type Assigned = Map<String, Value>;
@@ -195,6 +198,11 @@ pub enum Action {
         max_concurrency: u64,
         tolerance: Tolerance,
         state_input: Value,
+        /// The ItemReader's request: read the items first (`items` is then empty), then call
+        /// [`StateMachine::items_read`] for the children's inputs.
+        reader: Option<Box<ReadRequest>>,
+        /// The ResultWriter's request: export the results when the children end.
+        writer: Option<Box<crate::items::write::WriteRequest>>,
     },
 }
 
@@ -558,18 +566,31 @@ impl StateMachine {
                     )?,
                     percentage: resolve_percentage(&m.tolerated_failure_percentage, &scope)?,
                 };
+                let eval = items::Eval::JsonPath(scope);
+                let reader = match &m.item_reader {
+                    Some(r) => Some(Box::new(items::read_request(r, eval, random)?)),
+                    None => None,
+                };
+                let writer = match &m.result_writer {
+                    Some(w) => Some(Box::new(items::write_request(w, eval, random)?)),
+                    None => None,
+                };
                 Ok(Action::Map {
                     items,
                     max_concurrency,
                     tolerance,
                     state_input: input,
+                    reader,
+                    writer,
                 })
             }
         }
     }
 
     /// The inputs of a Map state's iterations: ItemsPath, then ItemSelector per item with
-    /// `$$.Map.Item.Index` and `$$.Map.Item.Value` set.
+    /// `$$.Map.Item.Index` and `$$.Map.Item.Value` set, then ItemBatcher. None yet for a Map
+    /// with an ItemReader (which replaces ItemsPath, as recorded on AWS): its items are read
+    /// first.
     fn map_items(
         &self,
         state: &State,
@@ -580,13 +601,7 @@ impl StateMachine {
         trace: &mut Option<&mut DataFlow>,
     ) -> Result<Vec<Value>, Failure> {
         if m.item_reader.is_some() {
-            // Reading items (S3 objects, CSV, manifests) is I/O: the driver's job, not yet
-            // provided by any Sluice driver.
-            return Err(Failure::new(
-                names::ITEM_READER_FAILED,
-                "ItemReader reads the Map's items from an object store, which this runner does \
-                 not provide yet; pass the items in the state input (ItemsPath) instead",
-            ));
+            return Ok(Vec::new());
         }
         let ctx = context.object(state, None);
         let vars = context.variables();
@@ -602,23 +617,7 @@ impl StateMachine {
         note(trace, |t| {
             t.after_items_path = Some(Value::Array(items.clone()))
         });
-        match &m.item_selector {
-            None => Ok(items.clone()),
-            Some(selector) => {
-                let selected = items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| {
-                        let ctx = context.object(state, Some((i, item)));
-                        selector.eval(&scope(effective, &ctx, vars), random)
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                note(trace, |t| {
-                    t.after_item_selector = Some(Value::Array(selected.clone()))
-                });
-                Ok(selected)
-            }
-        }
+        self.children(state, m, effective, items.clone(), context, random, trace)
     }
 
     /// A Task state's task returned `result`: apply ResultSelector, ResultPath and OutputPath
@@ -732,35 +731,47 @@ impl StateMachine {
         visit: &Visit<'_>,
         random: &mut dyn Random,
     ) -> Result<Action, Failure> {
-        let total = results.len();
-        let failed = results.iter().filter(|r| r.is_err()).count();
-        if failed > 0 {
-            let distributed = matches!(&self.states[id].kind, Kind::Map(m) if m.mode == ProcessorMode::Distributed);
-            let tolerated = distributed
-                && (tolerance.count.is_some_and(|c| failed as u64 <= c)
-                    || tolerance
-                        .percentage
-                        .is_some_and(|p| (failed as f64) * 100.0 <= p * total as f64));
-            if !tolerated {
-                let first = results
-                    .into_iter()
-                    .find_map(Result::err)
-                    .unwrap_or_else(|| Failure::runtime("a Map iteration failed without an error"));
-                return Err(if distributed {
-                    Failure::new(
-                        names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
-                        "The specified tolerated failure threshold was exceeded",
-                    )
-                } else {
-                    first
-                });
-            }
-        }
+        self.map_tolerance(id, &results, tolerance)?;
         let outputs = results
             .into_iter()
             .map(|r| r.unwrap_or_else(|f| json!({ "Error": f.error, "Cause": f.cause })))
             .collect();
         self.task_succeeded(id, state_input, Value::Array(outputs), visit, random)
+    }
+
+    /// Whether the failed iterations among `results` fail Map state `id`: any does in an inline
+    /// Map (with the first one's error); a distributed Map fails over its tolerance.
+    pub fn map_tolerance(
+        &self,
+        id: StateId,
+        results: &[Result<Value, Failure>],
+        tolerance: Tolerance,
+    ) -> Result<(), Failure> {
+        let total = results.len();
+        let failed = results.iter().filter(|r| r.is_err()).count();
+        if failed == 0 {
+            return Ok(());
+        }
+        let distributed =
+            matches!(&self.states[id].kind, Kind::Map(m) if m.mode == ProcessorMode::Distributed);
+        let tolerated = distributed
+            && (tolerance.count.is_some_and(|c| failed as u64 <= c)
+                || tolerance
+                    .percentage
+                    .is_some_and(|p| (failed as f64) * 100.0 <= p * total as f64));
+        if tolerated {
+            return Ok(());
+        }
+        if distributed {
+            return Err(Failure::new(
+                names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                "The specified tolerated failure threshold was exceeded",
+            ));
+        }
+        Err(results
+            .iter()
+            .find_map(|r| r.as_ref().err().cloned())
+            .unwrap_or_else(|| Failure::runtime("a Map iteration failed without an error")))
     }
 
     /// State `id` failed with `failure`: retry it, catch it, or let it fail the machine.

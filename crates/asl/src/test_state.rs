@@ -587,6 +587,7 @@ impl Run<'_> {
                 max_concurrency,
                 tolerance,
                 state_input,
+                ..
             } => {
                 self.map = Some((max_concurrency, tolerance));
                 let mut work = mocked_work(mocked);

@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use sluice_asl::Failure;
-use sluice_asl::driver::{Effect, Execution, ThreadId};
+use sluice_asl::driver::{Effect, Execution, ObjectCall, ThreadId};
 use sluice_asl::history::ResourceKind;
+use sluice_asl::step::TaskCall;
 use tokio::sync::mpsc;
 use tokio::task::{Id, JoinSet};
 
@@ -34,9 +35,14 @@ pub(crate) struct Returned {
     result: Result<Value, Failure>,
 }
 
+/// Object-store calls of a distributed Map that returned: `(thread, effect id, results)`.
+pub(crate) type ObjectsReturned = (ThreadId, u64, Result<Vec<Value>, Failure>);
+
 /// What came back while the execution waited.
 pub(crate) enum Outcome {
     Task(Returned),
+    /// The object-store calls of an [`Effect::Objects`] returned.
+    Objects(ObjectsReturned),
     /// A running task reported its submission ([`Task::submitted`]).
     Submitted(Submission),
     /// The clock reached the earliest timer (or the deadline) at this time.
@@ -55,6 +61,9 @@ pub(crate) struct Performer<D> {
     tasks: JoinSet<Returned>,
     /// The run each dispatch in flight is for, should it panic.
     running: HashMap<Id, (ThreadId, u64)>,
+    /// Object-store calls in flight ([`Effect::Objects`]), and the effect each is for.
+    objects: JoinSet<ObjectsReturned>,
+    objects_running: HashMap<Id, (ThreadId, u64)>,
     timers: BinaryHeap<Reverse<(i64, ThreadId)>>,
     /// Whether callbacks can reach the execution (the service routes them to durable ones).
     callbacks: bool,
@@ -85,6 +94,8 @@ impl<D: Dispatch> Performer<D> {
             dispatcher,
             tasks: JoinSet::new(),
             running: HashMap::new(),
+            objects: JoinSet::new(),
+            objects_running: HashMap::new(),
             timers: BinaryHeap::new(),
             callbacks,
             awaiting: HashMap::new(),
@@ -170,6 +181,15 @@ impl<D: Dispatch> Performer<D> {
                 Effect::Sleep { thread, due_ms } | Effect::Deadline { thread, due_ms } => {
                     self.timers.push(Reverse((due_ms, thread)));
                 }
+                Effect::Objects { thread, id, calls } => {
+                    let dispatcher = Arc::clone(&self.dispatcher);
+                    let (execution, machine) = (self.execution.clone(), self.machine.clone());
+                    let handle = self.objects.spawn(async move {
+                        let result = object_calls(&*dispatcher, execution, machine, calls).await;
+                        (thread, id, result)
+                    });
+                    self.objects_running.insert(handle.id(), (thread, id));
+                }
             }
         }
     }
@@ -198,7 +218,11 @@ impl<D: Dispatch> Performer<D> {
         }
         self.awaiting
             .retain(|thread, scheduled| ex.current_task(*thread) == Some(*scheduled));
-        if self.tasks.is_empty() && wake_at.is_none() && self.awaiting.is_empty() {
+        if self.tasks.is_empty()
+            && self.objects.is_empty()
+            && wake_at.is_none()
+            && self.awaiting.is_empty()
+        {
             return Outcome::Idle;
         }
         tokio::select! {
@@ -221,6 +245,30 @@ impl<D: Dispatch> Performer<D> {
                             Outcome::Cancelled(returned)
                         } else {
                             Outcome::Task(returned)
+                        }
+                    }
+                }
+            }
+            Some(joined) = self.objects.join_next_with_id(), if !self.objects.is_empty() => {
+                match joined {
+                    Ok((id, returned)) => {
+                        self.objects_running.remove(&id);
+                        Outcome::Objects(returned)
+                    }
+                    Err(e) => {
+                        let (thread, id) =
+                            self.objects_running.remove(&e.id()).unwrap_or((usize::MAX, 0));
+                        if e.is_cancelled() {
+                            // As a cancelled task: the runtime is going away.
+                            Outcome::Cancelled(Returned {
+                                thread: usize::MAX,
+                                scheduled: 0,
+                                submits: false,
+                                result: Err(Failure::runtime("cancelled")),
+                            })
+                        } else {
+                            let failure = Failure::runtime(format!("object call panicked: {e}"));
+                            Outcome::Objects((thread, id, Err(failure)))
                         }
                     }
                 }
@@ -249,6 +297,7 @@ impl<D: Dispatch> Performer<D> {
             Outcome::Task(r) | Outcome::Cancelled(r) => {
                 ex.task_finished(r.thread, r.result, now_ms)
             }
+            Outcome::Objects((thread, id, result)) => ex.objects_done(thread, id, result, now_ms),
             Outcome::Submitted((thread, scheduled, output)) => {
                 ex.task_submitted(thread, scheduled, output, now_ms);
             }
@@ -270,7 +319,42 @@ impl<D: Dispatch> Performer<D> {
     /// Drops every task in flight (the execution ended).
     pub(crate) fn abort(&mut self) {
         self.tasks.abort_all();
+        self.objects.abort_all();
     }
+}
+
+/// Makes a distributed Map's object-store calls in order through `dispatcher`, as tasks of no
+/// state (`Task::state` is empty; no mock configuration answers them), stopping at the first
+/// failure.
+async fn object_calls<D: Dispatch>(
+    dispatcher: &D,
+    execution: String,
+    machine: String,
+    calls: Vec<ObjectCall>,
+) -> Result<Vec<Value>, Failure> {
+    let mut results = Vec::with_capacity(calls.len());
+    for call in calls {
+        let task = Task {
+            execution: execution.clone(),
+            machine: machine.clone(),
+            state: String::new(),
+            call: TaskCall {
+                resource: call.resource,
+                input: call.parameters,
+                timeout_seconds: None,
+                heartbeat_seconds: None,
+                task_token: None,
+                credentials: None,
+                invocation: 0,
+            },
+            test_case: None,
+            scheduled_event_id: 0,
+            submitted: None,
+            submissions: None,
+        };
+        results.push(dispatcher.dispatch(task).await?);
+    }
+    Ok(results)
 }
 
 /// Why a task that waits for its callback fails where no callback can reach it.

@@ -250,14 +250,9 @@ impl StateMachine {
                 })
             }
             Kind::Map(m) => {
-                if m.item_reader.is_some() {
-                    return Err(Failure::new(
-                        names::ITEM_READER_FAILED,
-                        "ItemReader reads the Map's items from an object store, which this \
-                         runner does not provide yet; pass the items in the state input instead",
-                    ));
-                }
                 let items = match &m.items {
+                    // An ItemReader's items are read first.
+                    _ if m.item_reader.is_some() => Vec::new(),
                     None => match &input {
                         Value::Array(items) => items.clone(),
                         other => {
@@ -282,26 +277,10 @@ impl StateMachine {
                 note(&mut trace, |t| {
                     t.after_items_path = Some(Value::Array(items.clone()))
                 });
-                let items = match &m.jsonata_item_selector {
-                    None => items,
-                    Some(selector) => {
-                        let selected = items
-                            .iter()
-                            .enumerate()
-                            .map(|(i, item)| {
-                                let ctx = context.object(state, Some((i, item)));
-                                let env = Env {
-                                    context: &ctx,
-                                    ..env
-                                };
-                                selector.eval(&env, "ItemSelector")
-                            })
-                            .collect::<Result<Vec<_>, _>>()?;
-                        note(&mut trace, |t| {
-                            t.after_item_selector = Some(Value::Array(selected.clone()))
-                        });
-                        selected
-                    }
+                let items = if m.item_reader.is_some() {
+                    items
+                } else {
+                    self.jsonata_children(state, m, env, items, context, random, trace)?
                 };
                 let max_concurrency =
                     integer(&m.max_concurrency, &env, "MaxConcurrency", 0)?.unwrap_or(0);
@@ -332,11 +311,22 @@ impl StateMachine {
                         }
                     }
                 };
+                let eval = super::items::Eval::Jsonata(env);
+                let reader = match &m.item_reader {
+                    Some(r) => Some(Box::new(super::items::read_request(r, eval, random)?)),
+                    None => None,
+                };
+                let writer = match &m.result_writer {
+                    Some(w) => Some(Box::new(super::items::write_request(w, eval, random)?)),
+                    None => None,
+                };
                 Ok(Action::Map {
                     items,
                     max_concurrency,
                     tolerance: Tolerance { count, percentage },
                     state_input: input,
+                    reader,
+                    writer,
                 })
             }
         }

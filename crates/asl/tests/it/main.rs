@@ -3,6 +3,7 @@
 mod cases;
 mod common;
 mod deep_payloads;
+mod items;
 mod jsonata_variables;
 mod long_definitions;
 mod semantics;

@@ -603,17 +603,6 @@ fn wait_for_task_token_integrations_get_a_task_token_in_the_context_object() {
     assert_eq!(named.scheduled, scheduled.id);
 }
 
-#[test]
-fn a_map_with_an_item_reader_fails_clearly_instead_of_running_the_wrong_items() {
-    let def = json!({"StartAt":"M","States":{"M":{"Type":"Map",
-        "ItemReader":{"Resource":"arn:aws:states:::s3:getObject","Parameters":{"Bucket":"b","Key":"k"}},
-        "ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"EXPRESS"},
-            "StartAt":"I","States":{"I":{"Type":"Pass","End":true}}},"End":true}}});
-    let (error, cause) = failure(&run(def, json!([1, 2])));
-    assert_eq!(error, "States.ItemReaderFailed");
-    assert!(cause.contains("ItemReader"), "{cause}");
-}
-
 /// `(id, previousEventId, type)` of each event.
 fn chain(o: &sluice_asl::interpreter::Outcome) -> Vec<(u64, u64, &'static str)> {
     o.history

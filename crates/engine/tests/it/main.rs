@@ -3,6 +3,7 @@
 mod callbacks;
 mod common;
 mod nested;
+mod objects;
 mod redrive;
 mod retention;
 mod run;

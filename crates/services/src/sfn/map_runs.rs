@@ -30,9 +30,9 @@ fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// One child workflow execution per item (no ItemBatcher), so both counts agree; every
-/// succeeded child's result is in the Map's output (AWS counts those as `resultsWritten`,
-/// with or without a ResultWriter, as recorded).
+/// The child workflow executions (one per item, or per batch with an ItemBatcher); every
+/// succeeded child's result is in the Map's output or its ResultWriter export (AWS counts those
+/// as `resultsWritten`, with or without a ResultWriter, as recorded).
 fn execution_counts(c: &map_run::MapRunCounts) -> MapRunExecutionCounts {
     MapRunExecutionCounts {
         pending: count(c.pending),
@@ -88,7 +88,8 @@ impl<S: Store, D: Dispatch> Backend<S, D> {
             max_concurrency: i32::try_from(run.max_concurrency).unwrap_or(i32::MAX),
             tolerated_failure_percentage: run.tolerated_failure_percentage,
             tolerated_failure_count: count(run.tolerated_failure_count),
-            item_counts: item_counts(&run.counts),
+            // With an ItemBatcher, a batch counts as its items.
+            item_counts: item_counts(run.item_counts.as_ref().unwrap_or(&run.counts)),
             execution_counts: execution_counts(&run.counts),
             redrive_count: Some(i32::try_from(run.redrive_count).unwrap_or(i32::MAX)),
             redrive_date: run.redrive_ms.map(secs),
