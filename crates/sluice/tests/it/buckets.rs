@@ -88,6 +88,12 @@ fn functions_take_code_from_buckets_and_bucket_events_invoke_them() {
 }
 
 #[test]
+fn distributed_maps_read_csv_json_lines_and_listings_and_write_results() {
+    let server = Server::start(&scratch("buckets-dmap"), &[]);
+    run(&server, include_str!("buckets/distributed_map.py"));
+}
+
+#[test]
 fn the_aws_cli_copies_syncs_lists_and_removes() {
     let dir = scratch("buckets-cli");
     let server = Server::start(&dir.join("data"), &[]);
