@@ -54,16 +54,14 @@ pub struct LambdaBackend {
     code: Option<Arc<dyn CodeSource>>,
 }
 
+/// The bytes of an object, or S3's error code and message.
+pub type CodeFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<u8>, (String, String)>> + Send + 'a>,
+>;
+
 /// Function code kept as objects (`Code.S3Bucket` and `S3Key`).
 pub trait CodeSource: Send + Sync + 'static {
-    /// The object's bytes, or S3's error code and message.
-    fn fetch<'a>(
-        &'a self,
-        bucket: &'a str,
-        key: &'a str,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Vec<u8>, (String, String)>> + Send + 'a>,
-    >;
+    fn fetch<'a>(&'a self, bucket: &'a str, key: &'a str) -> CodeFuture<'a>;
 }
 
 impl LambdaBackend {

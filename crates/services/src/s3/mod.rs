@@ -1661,7 +1661,7 @@ impl<S: Store> S3 for S3Backend<S> {
                     value: Some(sfx.clone()),
                 });
             }
-            (!rules.is_empty()).then(|| dto::NotificationConfigurationFilter {
+            (!rules.is_empty()).then_some(dto::NotificationConfigurationFilter {
                 key: Some(dto::S3KeyFilter {
                     filter_rules: Some(rules),
                 }),

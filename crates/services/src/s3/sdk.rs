@@ -284,13 +284,7 @@ impl<S: Store> S3Sdk<S> {
 }
 
 impl<S: Store> crate::lambda::CodeSource for S3Sdk<S> {
-    fn fetch<'a>(
-        &'a self,
-        bucket: &'a str,
-        key: &'a str,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Vec<u8>, (String, String)>> + Send + 'a>,
-    > {
+    fn fetch<'a>(&'a self, bucket: &'a str, key: &'a str) -> crate::lambda::CodeFuture<'a> {
         Box::pin(async move {
             let failed = |e: Error| {
                 let e = api_error(e);
