@@ -201,6 +201,22 @@ impl Connection {
         self.send()
     }
 
+    /// An S3 request (path-style), signed for `s3` with an unsigned payload.
+    pub fn s3(&mut self, method: &str, path: &str, body: &[u8]) -> io::Result<Response> {
+        self.request.clear();
+        let authorization = AUTHORIZATION.replace("/states/", "/s3/");
+        write!(
+            self.request,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nX-Amz-Date: {AMZ_DATE}\r\n\
+             x-amz-content-sha256: UNSIGNED-PAYLOAD\r\nAuthorization: {authorization}\r\n\
+             Content-Length: {}\r\n\r\n",
+            self.endpoint.host,
+            body.len()
+        )?;
+        self.request.extend_from_slice(body);
+        self.send()
+    }
+
     /// Any request, for the endpoints around the API (`/moto-api/config`, `/health`).
     pub fn request(
         &mut self,

@@ -21,6 +21,7 @@
 //! Python worker and a pool, the Runtime API's added latency, and the seed machine on its two
 //! real Python handlers.
 
+mod buckets;
 mod events;
 pub mod functions;
 pub mod http;
@@ -77,7 +78,7 @@ pub struct Args {
     /// installed there if missing) on the same workload and print the ratios.
     #[arg(long)]
     moto: bool,
-    /// With --queues or --streams: also run MiniStack's server (PyPI `ministack`, in its own venv at
+    /// With --queues, --streams or --buckets: also run MiniStack's server (PyPI `ministack`, in its own venv at
     /// $SLUICE_MINISTACK_VENV or ~/.cache/sluice-ministack, installed if missing).
     #[arg(long)]
     ministack: bool,
@@ -119,6 +120,14 @@ pub struct Args {
     /// seconds, delivered into a queue; the lateness of each fire (p50, p99, max).
     #[arg(long, conflicts_with_all = ["functions", "queues", "mappings", "streams"])]
     schedules: bool,
+    /// Benchmark S3 buckets instead: PUT and GET of 1 KiB and 1 MiB objects, ListObjectsV2
+    /// over --objects keys, and PUT → notification → queue latency (with --moto and
+    /// --ministack, those servers too).
+    #[arg(long, conflicts_with_all = ["functions", "queues", "mappings", "streams", "events", "schedules"])]
+    buckets: bool,
+    /// With --buckets: the keys of the bucket ListObjectsV2 pages through.
+    #[arg(long, default_value_t = 100_000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    objects: u64,
     /// With --schedules: how many schedules fire.
     #[arg(long, default_value_t = 500, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
     fires: u64,
@@ -233,6 +242,9 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.events {
         return events::main(&args, &settings);
+    }
+    if args.buckets {
+        return buckets::main(&args, &settings);
     }
     if args.schedules {
         return schedules::main(&args);
