@@ -94,6 +94,12 @@ fn distributed_maps_read_csv_json_lines_and_listings_and_write_results() {
 }
 
 #[test]
+fn aws_chunked_bodies_decode_with_their_trailers_and_truncated_ones_store_nothing() {
+    let server = Server::start(&scratch("buckets-chunked"), &[]);
+    run(&server, include_str!("buckets/aws_chunked.py"));
+}
+
+#[test]
 fn the_aws_cli_copies_syncs_lists_and_removes() {
     let dir = scratch("buckets-cli");
     let server = Server::start(&dir.join("data"), &[]);
