@@ -166,6 +166,9 @@ async fn serve(service: &S3Service, request: Request) -> Response {
     match service.call(request).await {
         Ok(response) => {
             let (parts, body) = response.into_parts();
+            if parts.status.is_client_error() || parts.status.is_server_error() {
+                return with_message(parts, body).await;
+            }
             Response::from_parts(parts, Body::new(body))
         }
         Err(error) => {
@@ -178,6 +181,58 @@ async fn serve(service: &S3Service, request: Request) -> Response {
             )
         }
     }
+}
+
+/// An error `s3s` answered without a message (refusals made before any operation runs, such
+/// as a malformed bucket name), given AWS's message for its code.
+async fn with_message(parts: axum::http::response::Parts, body: s3s::Body) -> Response {
+    use http_body_util::BodyExt as _;
+    let Ok(collected) = body.collect().await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let bytes = collected.to_bytes();
+    let text = String::from_utf8_lossy(&bytes);
+    if text.contains("<Message>") {
+        return Response::from_parts(parts, Body::from(bytes));
+    }
+    let code = text
+        .split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map(|(code, _)| code.to_owned());
+    let Some((code, message)) = code.and_then(|c| default_message(&c).map(|m| (c, m))) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    let patched = text.replacen(
+        &format!("<Code>{code}</Code>"),
+        &format!("<Code>{code}</Code><Message>{message}</Message>"),
+        1,
+    );
+    let mut parts = parts;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(patched))
+}
+
+/// AWS's message for an S3 error code, where `s3s` gives none.
+fn default_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "NoSuchBucket" => "The specified bucket does not exist",
+        "NoSuchKey" => "The specified key does not exist.",
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "MalformedXML" => {
+            "The XML you provided was not well-formed or did not validate against our published schema"
+        }
+        "NotImplemented" => "A header you provided implies functionality that is not implemented",
+        "MissingContentLength" => "You must provide the Content-Length HTTP header.",
+        "InvalidRange" => "The requested range is not satisfiable",
+        "PreconditionFailed" => "At least one of the pre-conditions you specified did not hold",
+        "InvalidArgument" => "Invalid Argument",
+        "InvalidRequest" => "Invalid Request",
+        "KeyTooLongError" => "Your key is too long",
+        "EntityTooLarge" => "Your proposed upload exceeds the maximum allowed size",
+        "AccessDenied" => "Access Denied",
+        _ => return None,
+    })
 }
 
 /// The presigned query's refusal if it has expired (`X-Amz-Date` + `X-Amz-Expires`), as AWS

@@ -74,7 +74,11 @@ fn to_s3(error: Error) -> S3Error {
             (S3ErrorCode::BucketAlreadyOwnedByYou, error.to_string())
         }
         Error::BucketNotEmpty(_) => (S3ErrorCode::BucketNotEmpty, error.to_string()),
-        Error::InvalidBucketName(..) => (S3ErrorCode::InvalidBucketName, error.to_string()),
+        // AWS's message, whichever rule the name breaks.
+        Error::InvalidBucketName(..) => (
+            S3ErrorCode::InvalidBucketName,
+            "The specified bucket is not valid.".into(),
+        ),
         Error::InvalidDigest => (S3ErrorCode::InvalidDigest, error.to_string()),
         Error::BadDigest(_) => (S3ErrorCode::BadDigest, error.to_string()),
         Error::InvalidRequest(_) => (S3ErrorCode::InvalidRequest, error.to_string()),

@@ -99,6 +99,41 @@ fn aws_chunked_bodies_decode_with_their_trailers_and_truncated_ones_store_nothin
     run(&server, include_str!("buckets/aws_chunked.py"));
 }
 
+/// The JavaScript SDK v3 with its default checksums (a stream body goes as aws-chunked with a
+/// trailing checksum; reads are checked against the returned checksum).
+#[test]
+fn the_javascript_sdk_puts_streams_and_uploads_in_parts() {
+    let server = Server::start(&scratch("buckets-js"), &[]);
+    let clients = std::env::var_os("SLUICE_NODE_CLIENTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/sluice-node")
+        });
+    assert!(
+        clients.join("node_modules/@aws-sdk/client-s3").is_dir(),
+        "the JavaScript SDK is not installed in {}: run scripts/test",
+        clients.display()
+    );
+    // Inside the clients' folder, so that its imports resolve.
+    let script = clients.join(format!("buckets-{}.mjs", std::process::id()));
+    std::fs::write(&script, include_str!("buckets/js_sdk.mjs")).unwrap();
+    let output = std::process::Command::new("node")
+        .arg(&script)
+        .env("ENDPOINT", server.endpoint())
+        .output()
+        .expect("run node");
+    let _ = std::fs::remove_file(&script);
+    assert!(
+        output.status.success(),
+        "node failed:\n{}\n{}\nserver:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        server.log()
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "OK");
+}
+
 #[test]
 fn the_aws_cli_copies_syncs_lists_and_removes() {
     let dir = scratch("buckets-cli");

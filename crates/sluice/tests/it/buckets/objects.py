@@ -1,7 +1,7 @@
 s3.create_bucket(Bucket="data")
 # Bucket names and regions as AWS checks them.
-for bad in ["ab", "Upper", "under_score", "a..b", "192.168.1.1", "-start"]:
-    assert error(s3.create_bucket, Bucket=bad)[0] in ("InvalidBucketName",), bad
+for bad in ["ab", "Upper", "under_score", "a..b", "192.168.1.1", "-start", "xn--punycode", "name-s3alias"]:
+    assert error(s3.create_bucket, Bucket=bad)[:2] == ("InvalidBucketName", "The specified bucket is not valid."), (bad, error(s3.create_bucket, Bucket=bad))
 # us-east-1 answers a second create of one's own bucket with success; other regions refuse it.
 s3.create_bucket(Bucket="data")
 s3.create_bucket(Bucket="in-eu", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
