@@ -110,6 +110,8 @@ pub enum Error {
     EntityTooSmall,
     #[error("{0}")]
     InvalidArgument(String),
+    #[error("Your key is too long")]
+    KeyTooLong,
     /// The client's body stream failed while it was read.
     #[error("the request body could not be read: {0}")]
     Body(String),
@@ -948,6 +950,9 @@ impl<S: Store> Buckets<S> {
     fn check_key(&self, bucket: &str, key: &str) -> Result<(), Error> {
         if !self.lock().contains_key(bucket) {
             return Err(Error::NoSuchBucket(bucket.to_owned()));
+        }
+        if key.len() > names::MAX_KEY_BYTES {
+            return Err(Error::KeyTooLong);
         }
         if let Some(reason) = names::key_error(key) {
             return Err(Error::InvalidArgument(reason.to_owned()));

@@ -38,12 +38,15 @@ pub fn bucket_name_error(name: &str) -> Option<&'static str> {
     None
 }
 
+/// The longest key S3 accepts, in bytes of UTF-8.
+pub const MAX_KEY_BYTES: usize = 1024;
+
 /// Why S3 refuses an object key, or `None`: 1 to 1,024 bytes of UTF-8 (a `&str` already is).
 pub fn key_error(key: &str) -> Option<&'static str> {
     if key.is_empty() {
         return Some("Object keys must not be empty.");
     }
-    if key.len() > 1024 {
+    if key.len() > MAX_KEY_BYTES {
         return Some("Your key is too long");
     }
     None

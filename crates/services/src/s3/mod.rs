@@ -89,6 +89,7 @@ fn to_s3(error: Error) -> S3Error {
         Error::InvalidPartOrder => (S3ErrorCode::InvalidPartOrder, error.to_string()),
         Error::EntityTooSmall => (S3ErrorCode::EntityTooSmall, error.to_string()),
         Error::InvalidArgument(_) => (S3ErrorCode::InvalidArgument, error.to_string()),
+        Error::KeyTooLong => (S3ErrorCode::KeyTooLongError, error.to_string()),
         Error::Body(reason) => (
             S3ErrorCode::IncompleteBody,
             format!("The request body could not be read whole: {reason}"),

@@ -71,6 +71,7 @@ for key in ["../../escape", "/absolute/key", "a/./b/../c", "tab\there", "ünïc�
     s3.put_object(Bucket="data", Key=key, Body=key.encode())
     assert s3.get_object(Bucket="data", Key=key)["Body"].read() == key.encode(), key
 assert error(s3.get_object, Bucket="data", Key="missing")[0] == "NoSuchKey"
+assert error(s3.put_object, Bucket="data", Key="k" * 1025, Body=b"x")[:2] == ("KeyTooLongError", "Your key is too long")
 
 # Listings: V2 with delimiter, pages and StartAfter; V1 with markers; URL encoding.
 for i in range(25):
