@@ -10,6 +10,7 @@ mod activities;
 mod dispatch;
 mod effects;
 mod integrations;
+pub mod payloads;
 mod run;
 mod service;
 

@@ -60,6 +60,8 @@ pub struct EngineOptions {
     /// How long a closed STANDARD execution is kept after it stopped, on the engine's clock
     /// (AWS: 90 days), before [`Engine::purge_expired`] deletes it; `None` keeps them all.
     pub execution_retention: Option<Duration>,
+    /// Payloads past AWS's quota for opted-in machines ([`crate::payloads`]); `None`: off.
+    pub large_payloads: Option<crate::payloads::LargePayloads>,
 }
 
 /// AWS's retention of closed executions.
@@ -71,6 +73,7 @@ impl Default for EngineOptions {
             max_payload_bytes: Some(256 * 1024),
             express_retention: 10_000,
             execution_retention: Some(DEFAULT_EXECUTION_RETENTION),
+            large_payloads: None,
         }
     }
 }
@@ -222,6 +225,12 @@ fn map_run_writes(execution_arn: &str, runs: Vec<MapRun>) -> impl Iterator<Item 
     })
 }
 
+fn large_payload_error(reason: String) -> EngineError {
+    EngineError::Store(sluice_store::Error::Storage(format!(
+        "large payload store: {reason}"
+    )))
+}
+
 /// What a RUNNING execution's record keeps to resume after a restart.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Snapshot<E> {
@@ -328,7 +337,10 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
 
     fn settings(&self, machine: &StateMachineRecord, arn: &str, name: &str) -> Settings {
         Settings {
-            max_payload_bytes: self.inner.options.max_payload_bytes,
+            max_payload_bytes: match &self.inner.options.large_payloads {
+                Some(large) if large.applies_to(machine) => Some(large.max_bytes),
+                _ => self.inner.options.max_payload_bytes,
+            },
             seed: seed_of(arn),
             context: step::Execution {
                 id: arn.to_owned(),
@@ -401,6 +413,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             Write::AppendEvents(event_records(&execution_arn, events)),
         ];
         writes.extend(map_run_writes(&execution_arn, ex.take_map_runs()));
+        self.offload(&mut writes).await?;
         self.inner.store.commit(writes).await.map_err(|e| match e {
             sluice_store::Error::Conflict { .. } => {
                 EngineError::ExecutionAlreadyExists(execution_arn.clone())
@@ -515,7 +528,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         error: Option<String>,
         cause: Option<String>,
     ) -> Result<ExecutionRecord, EngineError> {
-        let Some(record) = self.inner.store.execution(execution_arn).await? else {
+        let Some(record) = self.load(execution_arn).await? else {
             return Err(EngineError::ExecutionDoesNotExist(execution_arn.to_owned()));
         };
         if record.status != ExecutionStatus::Running {
@@ -527,7 +540,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                 // The running loop commits the abort; wait until it has.
                 let _ = tx.send((error, cause));
                 for _ in 0..400 {
-                    let r = self.inner.store.execution(execution_arn).await?;
+                    let r = self.load(execution_arn).await?;
                     if let Some(r) = r.filter(|r| r.status != ExecutionStatus::Running) {
                         return Ok(r);
                     }
@@ -556,6 +569,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
                     Write::AppendEvents(event_records(execution_arn, events)),
                 ];
                 writes.extend(map_run_writes(execution_arn, ex.take_map_runs()));
+                self.offload(&mut writes).await?;
                 self.inner.store.commit(writes).await?;
                 self.inner.dispatcher.execution_ended(execution_arn);
                 self.status_changed(&record);
@@ -564,9 +578,31 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         }
     }
 
+    /// A STANDARD execution's record from the store, its large payloads resolved.
+    pub(crate) async fn load(&self, arn: &str) -> Result<Option<ExecutionRecord>, EngineError> {
+        let Some(mut record) = self.inner.store.execution(arn).await? else {
+            return Ok(None);
+        };
+        if let Some(large) = &self.inner.options.large_payloads {
+            large
+                .resolve_record(&mut record)
+                .await
+                .map_err(large_payload_error)?;
+        }
+        Ok(Some(record))
+    }
+
+    /// Moves the large payloads of `writes` to their store (before the commit refers to them).
+    pub(crate) async fn offload(&self, writes: &mut [Write]) -> Result<(), EngineError> {
+        if let Some(large) = &self.inner.options.large_payloads {
+            large.offload(writes).await.map_err(large_payload_error)?;
+        }
+        Ok(())
+    }
+
     /// An execution: STANDARD from the store, EXPRESS from the recent ones kept in memory.
     pub async fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, EngineError> {
-        if let Some(r) = self.inner.store.execution(arn).await? {
+        if let Some(r) = self.load(arn).await? {
             return Ok(Some(r));
         }
         Ok(lock(&self.inner.express)
@@ -584,11 +620,18 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         reverse: bool,
     ) -> Result<Page<EventRecord>, EngineError> {
         if self.inner.store.execution(arn).await?.is_some() {
-            return Ok(self
+            let mut page = self
                 .inner
                 .store
                 .events_page(arn, token, limit, reverse)
-                .await?);
+                .await?;
+            if let Some(large) = &self.inner.options.large_payloads {
+                large
+                    .resolve_events(&mut page.items)
+                    .await
+                    .map_err(large_payload_error)?;
+            }
+            return Ok(page);
         }
         let retained = lock(&self.inner.express);
         let Some((_, events)) = retained.items.get(arn) else {
@@ -633,7 +676,13 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
     pub async fn recover(&self) -> Result<usize, EngineError> {
         let running = self.inner.store.running().await?;
         let mut resumed = 0;
-        for record in running {
+        for mut record in running {
+            if let Some(large) = &self.inner.options.large_payloads {
+                large
+                    .resolve_record(&mut record)
+                    .await
+                    .map_err(large_payload_error)?;
+            }
             let Some(machine) = self.definition_of(&record).await? else {
                 tracing::warn!(execution = %record.arn, "state machine gone; cannot resume");
                 continue;
@@ -732,6 +781,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             std::time::Duration::from_secs(2),
         );
         let mut paused = false;
+        self.offload(&mut writes).await?;
         loop {
             match self.inner.store.commit_or_return(writes).await {
                 Ok(()) => {

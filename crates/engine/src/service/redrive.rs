@@ -84,7 +84,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
         {
             return Ok(earlier);
         }
-        let Some(mut record) = self.inner.store.execution(execution_arn).await? else {
+        let Some(mut record) = self.load(execution_arn).await? else {
             return Err(EngineError::ExecutionDoesNotExist(execution_arn.to_owned()));
         };
         redrivable(&record, now).map_err(EngineError::ExecutionNotRedrivable)?;
@@ -129,6 +129,7 @@ impl<S: Store, D: Dispatch> Engine<S, D> {
             Write::AppendEvents(event_records(execution_arn, events)),
         ];
         writes.extend(super::map_run_writes(execution_arn, ex.take_map_runs()));
+        self.offload(&mut writes).await?;
         self.inner.store.commit(writes).await.map_err(|e| match e {
             // Another redrive of the same execution committed first.
             sluice_store::Error::Conflict { .. } => EngineError::ExecutionNotRedrivable(

@@ -367,3 +367,95 @@ fn api_error(error: Error) -> ApiError {
     };
     ApiError::new(kind, error.to_string()).with_status(status)
 }
+
+/// Large execution payloads kept as objects of one bucket (created when first needed).
+pub struct PayloadBucket<S: Store> {
+    buckets: Buckets<S>,
+    bucket: String,
+    region: String,
+    account: String,
+}
+
+impl<S: Store> PayloadBucket<S> {
+    pub fn new(
+        buckets: Buckets<S>,
+        bucket: impl Into<String>,
+        region: impl Into<String>,
+        account: impl Into<String>,
+    ) -> Self {
+        Self {
+            buckets,
+            bucket: bucket.into(),
+            region: region.into(),
+            account: account.into(),
+        }
+    }
+}
+
+impl<S: Store> sluice_engine::payloads::PayloadStore for PayloadBucket<S> {
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        text: &'a str,
+    ) -> sluice_engine::payloads::PayloadFuture<'a, String> {
+        Box::pin(async move {
+            if self.buckets.bucket(&self.bucket).is_err() {
+                match self.buckets.create_bucket(&self.bucket, &self.region).await {
+                    Ok(_) | Err(Error::BucketAlreadyOwnedByYou(_)) => {}
+                    Err(error) => return Err(error.to_string()),
+                }
+            }
+            let body = bytes::Bytes::copy_from_slice(text.as_bytes());
+            let origin = Origin {
+                principal: format!("AWS:{}", self.account),
+                source_ip: "127.0.0.1".into(),
+                request_id: uuid::Uuid::new_v4().to_string(),
+                account: self.account.clone(),
+            };
+            let attributes = Attributes {
+                content: sluice_buckets::Content {
+                    content_type: Some("application/json".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            self.buckets
+                .put_object(
+                    &self.bucket,
+                    key,
+                    attributes,
+                    Integrity::default(),
+                    Conditions::default(),
+                    futures_util::stream::iter([Ok::<_, std::io::Error>(body)]),
+                    &origin,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(format!("s3://{}/{key}", self.bucket))
+        })
+    }
+
+    fn get<'a>(&'a self, uri: &'a str) -> sluice_engine::payloads::PayloadFuture<'a, String> {
+        Box::pin(async move {
+            let (bucket, key) = uri
+                .strip_prefix("s3://")
+                .and_then(|rest| rest.split_once('/'))
+                .ok_or_else(|| format!("not an s3:// URI: {uri}"))?;
+            let object = self
+                .buckets
+                .object(bucket, key)
+                .map_err(|e| format!("{uri}: {e}"))?;
+            let stream = self
+                .buckets
+                .read(&object, 0, object.size)
+                .await
+                .map_err(|e| format!("{uri}: {e}"))?;
+            let bytes: Vec<u8> = stream
+                .map_ok(|b| b.to_vec())
+                .try_concat()
+                .await
+                .map_err(|e| format!("{uri}: {e}"))?;
+            String::from_utf8(bytes).map_err(|e| format!("{uri}: {e}"))
+        })
+    }
+}

@@ -74,6 +74,36 @@ pub struct ServeConfig {
     /// S3 buckets: the largest object segment kept in the store rather than in a file of its
     /// own (`buckets.inline-max-bytes`, default 65536).
     pub buckets: sluice_buckets::Options,
+    /// Payloads past the 256 KiB quota, beyond AWS (`large-payloads.*`): off by default.
+    pub large_payloads: LargePayloads,
+}
+
+/// Executions whose inputs, outputs and task results may exceed AWS's 256 KiB quota; what
+/// they persist past it is kept as objects of a bucket and read back whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct LargePayloads {
+    /// Makes large payloads available: machines tagged `sluice:large-payloads` = `true` get
+    /// them (or every machine, with `all-machines`). Default false: AWS's
+    /// `States.DataLimitExceeded` for every machine.
+    pub enabled: bool,
+    /// Every machine, tagged or not.
+    pub all_machines: bool,
+    /// The bucket that keeps them (created when first needed).
+    pub bucket: String,
+    /// The largest payload an opted-in execution may carry. Default 64 MiB.
+    pub max_bytes: usize,
+}
+
+impl Default for LargePayloads {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            all_machines: false,
+            bucket: "sluice-large-payloads".into(),
+            max_bytes: 64 * 1024 * 1024,
+        }
+    }
 }
 
 impl Default for ServeConfig {
@@ -92,6 +122,7 @@ impl Default for ServeConfig {
             functions: sluice_functions::Options::default(),
             streams: sluice_streams::Options::default(),
             buckets: sluice_buckets::Options::default(),
+            large_payloads: LargePayloads::default(),
         }
     }
 }

@@ -152,10 +152,34 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let store = SqliteStore::open(&db, config.store.clone())
         .with_context(|| format!("cannot open the store {}", db.display()))?;
     let clock = Clock::scaled_since(clock_origin(&config.data_dir)?, config.time_scale);
+    let buckets = sluice_buckets::Buckets::open(
+        store.clone(),
+        clock.clone(),
+        &config.data_dir.join("buckets"),
+        config.buckets,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot open the buckets: {e}"))?;
+    let large_payloads =
+        config
+            .large_payloads
+            .enabled
+            .then(|| sluice_engine::payloads::LargePayloads {
+                store: Arc::new(sluice_services::s3::sdk::PayloadBucket::new(
+                    buckets.clone(),
+                    config.large_payloads.bucket.clone(),
+                    config.region.clone(),
+                    config.account.clone(),
+                )),
+                threshold: config.payload_limit().unwrap_or(262_144),
+                max_bytes: config.large_payloads.max_bytes,
+                all_machines: config.large_payloads.all_machines,
+            });
     let options = EngineOptions {
         max_payload_bytes: config.payload_limit(),
         express_retention: config.express_retention,
         execution_retention: config.execution_retention(),
+        large_payloads,
     };
     let scope = Scope::new(config.region.clone(), config.account.clone());
     // Event invocations retry and age on the engine's clock (`--time-scale`, /sluice/clock).
@@ -186,14 +210,6 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the streams: {e}"))?;
     let stream_tasks = streams.tasks().clone();
-    let buckets = sluice_buckets::Buckets::open(
-        store.clone(),
-        clock.clone(),
-        &config.data_dir.join("buckets"),
-        config.buckets,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("cannot open the buckets: {e}"))?;
     let sns = Arc::new(SnsBackend::new(broker.clone()));
     let mappings = Mappings::open(
         store.clone(),

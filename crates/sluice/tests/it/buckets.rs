@@ -134,6 +134,35 @@ fn the_javascript_sdk_puts_streams_and_uploads_in_parts() {
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "OK");
 }
 
+/// A machine tagged for large payloads carries a 1.4 MB object through a Task, a function, a
+/// Choice and a Wait; a `kill -9` during the Wait resumes it from a snapshot kept in the payload
+/// bucket; describe and history show the payloads whole. Untagged, the quota holds.
+#[test]
+fn large_payloads_pass_by_reference_through_a_restart() {
+    let dir = scratch("buckets-large");
+    let python = venv().join("bin/python").display().to_string();
+    let args = ["--python", python.as_str()];
+    let env = [("SLUICE__LARGE_PAYLOADS__ENABLED", "true")];
+    let mut server = Server::start_with_env(&dir.join("data"), &args, &env);
+    let marker = dir.join("execution");
+    let marker = marker.to_str().unwrap();
+    run_boto3(
+        &server,
+        &format!("{PRELUDE}{}", include_str!("buckets/large_payloads.py")),
+        &[("MARKER", marker)],
+    );
+    server.kill9();
+    let server = Server::start_with_env(&dir.join("data"), &args, &env);
+    run_boto3(
+        &server,
+        &format!(
+            "{PRELUDE}{}",
+            include_str!("buckets/large_payloads_after.py")
+        ),
+        &[("MARKER", marker)],
+    );
+}
+
 #[test]
 fn the_aws_cli_copies_syncs_lists_and_removes() {
     let dir = scratch("buckets-cli");
