@@ -1,126 +1,139 @@
-//! Object bytes on the local disk: one file per segment, named by a random id (never by the
-//! object's key, so no key can reach outside the folder), written, fsynced and its directory
-//! fsynced before the metadata that makes it visible is committed.
+//! Object bytes behind `object_store`: today a `LocalFileSystem` under the data dir with fsync
+//! on (a file and its directory are durable before a write returns, so the metadata that makes
+//! a segment visible is committed only after its bytes are); any other `ObjectStore` (a real
+//! S3-compatible store) fits the same seam. Segments are named by a random id, never by the
+//! object's key, so no key can reach outside the folder.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::Stream;
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
+use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt as _, WriteMultipart};
 
-/// The folder of segment files.
-#[derive(Debug, Clone)]
+/// Bytes a multipart write buffers before handing a part to the store.
+const PART_BYTES: usize = 8 * 1024 * 1024;
+/// Parts in flight while a body is written.
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// Where segments are kept.
+#[derive(Clone)]
 pub struct Blobs {
-    dir: PathBuf,
+    store: Arc<dyn ObjectStore>,
 }
 
-/// How much of a segment a read takes at a time.
-const READ_CHUNK: usize = 256 * 1024;
+impl std::fmt::Debug for Blobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Blobs({})", self.store)
+    }
+}
+
+fn other(error: object_store::Error) -> io::Error {
+    match error {
+        object_store::Error::NotFound { .. } => io::Error::new(io::ErrorKind::NotFound, error),
+        error => io::Error::other(error),
+    }
+}
 
 impl Blobs {
+    /// Segments as files under `dir`, durable when written.
     pub fn open(dir: &Path) -> io::Result<Blobs> {
         std::fs::create_dir_all(dir)?;
-        Ok(Blobs {
-            dir: dir.to_path_buf(),
-        })
+        let local = LocalFileSystem::new_with_prefix(dir)
+            .map_err(other)?
+            .with_fsync(true);
+        Ok(Blobs::on(Arc::new(local)))
     }
 
-    fn path(&self, id: &str) -> PathBuf {
+    /// Segments in any object store.
+    pub fn on(store: Arc<dyn ObjectStore>) -> Blobs {
+        Blobs { store }
+    }
+
+    fn path(id: &str) -> StorePath {
         debug_assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
-        self.dir.join(id)
+        StorePath::from(id)
     }
 
-    /// A new segment file to write.
+    /// A new segment to write.
     pub async fn create(&self, id: &str) -> io::Result<Writer> {
-        let path = self.path(id);
-        let file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .await?;
+        let upload = self
+            .store
+            .put_multipart(&Self::path(id))
+            .await
+            .map_err(other)?;
         Ok(Writer {
-            file: tokio::io::BufWriter::with_capacity(READ_CHUNK, file),
-            path,
-            dir: self.dir.clone(),
+            upload: WriteMultipart::new_with_chunk_size(upload, PART_BYTES),
         })
     }
 
-    /// `len` bytes of a segment from `offset`, as a stream of chunks. The file is opened before
-    /// this returns, so a segment deleted afterwards (its object replaced) still reads whole.
+    /// `len` bytes of a segment from `offset`, as a stream of chunks. The segment is opened
+    /// before this returns, so one deleted afterwards (its object replaced) still reads whole.
     pub async fn read(
         &self,
         id: &str,
         offset: u64,
         len: u64,
     ) -> io::Result<impl Stream<Item = io::Result<Bytes>> + Send + use<>> {
-        let mut file = tokio::fs::File::open(self.path(id)).await?;
-        if offset > 0 {
-            file.seek(io::SeekFrom::Start(offset)).await?;
+        if len == 0 {
+            return Ok(futures_util::stream::empty().left_stream());
         }
-        Ok(futures_util::stream::unfold(
-            (file, len),
-            |(mut file, left)| async move {
-                if left == 0 {
-                    return None;
-                }
-                let want = usize::try_from(left.min(READ_CHUNK as u64)).unwrap_or(READ_CHUNK);
-                let mut buf = vec![0; want];
-                match file.read_exact(&mut buf).await {
-                    Ok(_) => Some((Ok(Bytes::from(buf)), (file, left - want as u64))),
-                    Err(error) => Some((Err(error), (file, 0))),
-                }
-            },
-        ))
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(offset..offset + len)),
+            ..GetOptions::default()
+        };
+        let got = self
+            .store
+            .get_opts(&Self::path(id), options)
+            .await
+            .map_err(other)?;
+        Ok(got.into_stream().map_err(other).right_stream())
     }
 
     /// Forgets a segment; a missing one is not an error.
     pub async fn remove(&self, id: &str) {
-        if let Err(error) = tokio::fs::remove_file(self.path(id)).await
-            && error.kind() != io::ErrorKind::NotFound
-        {
-            tracing::warn!(id, %error, "cannot remove an object segment");
+        match self.store.delete(&Self::path(id)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(error) => tracing::warn!(id, %error, "cannot remove an object segment"),
         }
     }
 
-    /// Every segment file's id, for the sweep of segments no object refers to.
-    pub fn ids(&self) -> io::Result<Vec<String>> {
-        let mut ids = Vec::new();
-        for entry in std::fs::read_dir(&self.dir)? {
-            if let Some(name) = entry?.file_name().to_str() {
-                ids.push(name.to_owned());
-            }
-        }
-        Ok(ids)
+    /// Every segment's id, for the sweep of segments no object refers to.
+    pub async fn ids(&self) -> io::Result<Vec<String>> {
+        self.store
+            .list(None)
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await
+            .map_err(other)
     }
 }
 
 /// A segment being written.
 pub struct Writer {
-    file: tokio::io::BufWriter<tokio::fs::File>,
-    path: PathBuf,
-    dir: PathBuf,
+    upload: WriteMultipart,
 }
 
 impl Writer {
     pub async fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        self.file.write_all(data).await
+        self.upload
+            .wait_for_capacity(PARTS_IN_FLIGHT)
+            .await
+            .map_err(other)?;
+        self.upload.write(data);
+        Ok(())
     }
 
-    /// Makes the segment durable: the file's bytes, then its name in the directory.
-    pub async fn finish(mut self) -> io::Result<()> {
-        self.file.flush().await?;
-        self.file.get_mut().sync_all().await?;
-        let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
-            .await
-            .map_err(io::Error::other)??;
-        Ok(())
+    /// Makes the segment durable and visible under its id.
+    pub async fn finish(self) -> io::Result<()> {
+        self.upload.finish().await.map(|_| ()).map_err(other)
     }
 
     /// Abandons the segment (the upload failed or was refused).
     pub async fn discard(self) {
-        drop(self.file);
-        let _ = tokio::fs::remove_file(&self.path).await;
+        let _ = self.upload.abort().await;
     }
 }

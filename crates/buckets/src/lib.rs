@@ -465,7 +465,7 @@ impl<S: Store> Buckets<S> {
         }
         // Files no object or upload refers to: written before a crash that came before their
         // commit, or replaced by a write whose clean-up the crash cut short.
-        for id in blobs.ids()? {
+        for id in blobs.ids().await? {
             if !referenced.contains(&id) {
                 blobs.remove(&id).await;
             }
