@@ -90,7 +90,29 @@ impl Blobs {
             .get_opts(&Self::path(id), options)
             .await
             .map_err(other)?;
-        Ok(got.into_stream().map_err(other).right_stream())
+        match got.payload {
+            // A local file is read in large chunks: the store's own stream reads 8 KiB at a
+            // time, each on a blocking thread, which bounds a 1 MiB GET at a fifth of the disk.
+            object_store::GetResultPayload::File(file, _) => {
+                let range = got.range;
+                Ok(read_file(
+                    tokio::fs::File::from_std(file),
+                    range.start,
+                    range.end - range.start,
+                )
+                .await?
+                .left_stream()
+                .right_stream())
+            }
+            payload => {
+                let got = object_store::GetResult { payload, ..got };
+                Ok(got
+                    .into_stream()
+                    .map_err(other)
+                    .right_stream()
+                    .right_stream())
+            }
+        }
     }
 
     /// Forgets a segment; a missing one is not an error.
@@ -111,6 +133,35 @@ impl Blobs {
             .map_err(other)
     }
 }
+
+/// Bytes of a local file from `offset` in chunks of [`READ_CHUNK`].
+async fn read_file(
+    mut file: tokio::fs::File,
+    offset: u64,
+    len: u64,
+) -> io::Result<impl Stream<Item = io::Result<Bytes>> + Send + use<>> {
+    use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+    if offset > 0 {
+        file.seek(io::SeekFrom::Start(offset)).await?;
+    }
+    Ok(futures_util::stream::unfold(
+        (file, len),
+        |(mut file, left)| async move {
+            if left == 0 {
+                return None;
+            }
+            let want = usize::try_from(left.min(READ_CHUNK as u64)).unwrap_or(READ_CHUNK);
+            let mut buf = vec![0; want];
+            match file.read_exact(&mut buf).await {
+                Ok(_) => Some((Ok(Bytes::from(buf)), (file, left - want as u64))),
+                Err(error) => Some((Err(error), (file, 0))),
+            }
+        },
+    ))
+}
+
+/// How much of a local segment one read takes.
+const READ_CHUNK: usize = 256 * 1024;
 
 /// A segment being written.
 pub struct Writer {
