@@ -1715,6 +1715,100 @@ impl<S: Store> S3 for S3Backend<S> {
         ))
     }
 
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<dto::GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<dto::GetObjectAttributesOutput>> {
+        let input = req.input;
+        if input.version_id.as_deref().is_some_and(|v| v != "null") {
+            return Err(s3_error!(
+                NoSuchVersion,
+                "The specified version does not exist."
+            ));
+        }
+        let object = self
+            .buckets
+            .object(&input.bucket, &input.key)
+            .map_err(to_s3)?;
+        // One header, `ETag,ObjectSize`, or several.
+        let wants = |name: &str| {
+            input
+                .object_attributes
+                .iter()
+                .flat_map(|a| a.as_str().split(','))
+                .any(|a| a.trim() == name)
+        };
+        let mut output = dto::GetObjectAttributesOutput {
+            last_modified: Some(timestamp(object.last_modified_ms)),
+            ..Default::default()
+        };
+        if wants(dto::ObjectAttributes::ETAG) {
+            output.e_tag = Some(etag(&object.etag));
+        }
+        if wants(dto::ObjectAttributes::OBJECT_SIZE) {
+            output.object_size = Some(i64::try_from(object.size).unwrap_or(i64::MAX));
+        }
+        if wants(dto::ObjectAttributes::STORAGE_CLASS) {
+            output.storage_class = Some(dto::StorageClass::from(object.storage_class.clone()));
+        }
+        if wants(dto::ObjectAttributes::CHECKSUM) {
+            let s = sums(&object);
+            output.checksum = object.checksum.as_ref().map(|_| dto::Checksum {
+                checksum_crc32: s.crc32,
+                checksum_crc32c: s.crc32c,
+                checksum_crc64nvme: s.crc64nvme,
+                checksum_sha1: s.sha1,
+                checksum_sha256: s.sha256,
+                checksum_type: s.kind,
+            });
+        }
+        if wants(dto::ObjectAttributes::OBJECT_PARTS) && !object.parts.is_empty() {
+            let marker = input
+                .part_number_marker
+                .and_then(|m| usize::try_from(m).ok())
+                .unwrap_or(0);
+            let max = input
+                .max_parts
+                .map_or(1000, |m| usize::try_from(m).unwrap_or(0).min(1000));
+            let algorithm = object.checksum.as_ref().map(|c| c.algorithm);
+            let parts: Vec<dto::ObjectPart> = object
+                .parts
+                .iter()
+                .enumerate()
+                .skip(marker)
+                .take(max)
+                .map(|(i, p)| {
+                    let mut part = dto::ObjectPart {
+                        part_number: Some(i as i32 + 1),
+                        size: Some(i64::try_from(p.size).unwrap_or(i64::MAX)),
+                        ..Default::default()
+                    };
+                    let value = p.checksum.clone();
+                    match algorithm {
+                        Some(Algorithm::Crc32) => part.checksum_crc32 = value,
+                        Some(Algorithm::Crc32c) => part.checksum_crc32c = value,
+                        Some(Algorithm::Crc64Nvme) => part.checksum_crc64nvme = value,
+                        Some(Algorithm::Sha1) => part.checksum_sha1 = value,
+                        Some(Algorithm::Sha256) => part.checksum_sha256 = value,
+                        None => {}
+                    }
+                    part
+                })
+                .collect();
+            let last = marker + parts.len();
+            let truncated = last < object.parts.len();
+            output.object_parts = Some(dto::GetObjectAttributesParts {
+                total_parts_count: Some(object.parts.len() as i32),
+                part_number_marker: Some(marker as i32),
+                next_part_number_marker: Some(last as i32),
+                max_parts: Some(max as i32),
+                is_truncated: Some(truncated),
+                parts: Some(parts),
+            });
+        }
+        Ok(S3Response::new(output))
+    }
+
     async fn get_bucket_versioning(
         &self,
         req: S3Request<dto::GetBucketVersioningInput>,

@@ -18,11 +18,23 @@ pub fn run<S: Store>(buckets: Buckets<S>, targets: Targets) -> sluice_runtime::T
     let tasks = sluice_runtime::Tasks::new("buckets");
     let mut notices = buckets.notices();
     let spawner = tasks.clone();
+    let stopping = tasks.cancelled();
     tasks.spawn("s3-notifications", async move {
-        while let Some(notice) = notices.recv().await {
+        tokio::pin!(stopping);
+        loop {
+            let notice = tokio::select! {
+                () = &mut stopping => return,
+                notice = notices.recv() => notice,
+            };
+            let Some(notice) = notice else { return };
             let (buckets, targets) = (buckets.clone(), targets.clone());
+            let cancelled = spawner.cancelled();
+            // A delivery cut short by shutdown stays in the store for the next start.
             spawner.spawn("s3-notification", async move {
-                deliver(&buckets, &targets, notice).await;
+                tokio::select! {
+                    () = cancelled => {}
+                    () = deliver(&buckets, &targets, notice) => {}
+                }
             });
         }
     });

@@ -965,14 +965,21 @@ fn every_route_has_a_request_id_and_unknown_routes_answer_in_their_protocol() {
     );
     assert_eq!(status, 400, "{head}");
     assert!(text.contains("<Code>InvalidAction</Code>"), "{text}");
-    // S3 REST-XML.
+    // S3 REST-XML: a bucket that does not exist, in S3's error shape.
     let (status, head, text) = raw(
         port,
-        "GET /bucket/key HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /no-such-bucket/key HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
-    assert_eq!(status, 501, "{head}");
-    assert!(text.contains("<Code>NotImplemented</Code>"), "{text}");
+    assert_eq!(status, 404, "{head}");
+    assert!(text.contains("<Code>NoSuchBucket</Code>"), "{text}");
     assert!(head.contains("x-amz-request-id: "), "{head}");
+    // An S3 operation Sluice does not serve.
+    let (status, _, text) = raw(
+        port,
+        "GET /no-such-bucket?acl HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 501, "{text}");
+    assert!(text.contains("<Code>NotImplemented</Code>"), "{text}");
     // Sluice's own routes and a Lambda call carry a request id too.
     for path in ["/sluice/stats", "/2015-03-31/functions"] {
         let (status, head, _) = raw(

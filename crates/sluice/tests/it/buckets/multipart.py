@@ -34,6 +34,9 @@ assert s3.get_object(Bucket="parts", Key="big", Range=f"bytes={5 * MiB - 2}-{5 *
 second = s3.get_object(Bucket="parts", Key="big", PartNumber=2)
 assert second["Body"].read() == chunks[1] and second["PartsCount"] == 3
 assert s3.list_multipart_uploads(Bucket="parts").get("Uploads", []) == []
+attributes = s3.get_object_attributes(Bucket="parts", Key="big", ObjectAttributes=["ETag", "ObjectSize", "ObjectParts", "StorageClass"])
+assert attributes["ObjectSize"] == len(whole) and attributes["StorageClass"] == "STANDARD", attributes
+assert attributes["ObjectParts"]["TotalPartsCount"] == 3 and [p["Size"] for p in attributes["ObjectParts"]["Parts"]] == [len(c) for c in chunks], attributes
 assert error(s3.list_parts, Bucket="parts", Key="big", UploadId=upload)[0] == "NoSuchUpload"
 
 # A composite SHA256 checksum: the parts' checksums, then the checksum of their concatenation, "-N".
@@ -46,6 +49,9 @@ for i, c in enumerate(chunks[:2]):
 done = s3.complete_multipart_upload(Bucket="parts", Key="sha", UploadId=up, MultipartUpload={"Parts": parts})
 composite = base64.b64encode(hashlib.sha256(b"".join(hashlib.sha256(c).digest() for c in chunks[:2])).digest()).decode() + "-2"
 assert done["ChecksumSHA256"] == composite and done["ChecksumType"] == "COMPOSITE", done
+sha = s3.get_object_attributes(Bucket="parts", Key="sha", ObjectAttributes=["Checksum", "ObjectParts"])
+assert sha["Checksum"]["ChecksumSHA256"] == composite and sha["Checksum"]["ChecksumType"] == "COMPOSITE", sha
+assert [p["ChecksumSHA256"] for p in sha["ObjectParts"]["Parts"]] == [base64.b64encode(hashlib.sha256(c).digest()).decode() for c in chunks[:2]], sha
 # A full-object CRC32: the CRCs of the parts combine into the CRC of the whole.
 up = s3.create_multipart_upload(Bucket="parts", Key="crc", ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT")["UploadId"]
 parts = [{"PartNumber": i + 1, "ETag": s3.upload_part(Bucket="parts", Key="crc", UploadId=up, PartNumber=i + 1, Body=c, ChecksumAlgorithm="CRC32")["ETag"]}
