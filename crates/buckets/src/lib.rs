@@ -46,6 +46,10 @@ const UPLOAD_KIND: &str = "s3-upload";
 const DATA_KIND: &str = "s3-data";
 /// Notifications not yet delivered.
 const NOTICE_KIND: &str = "s3-notice";
+/// Noncurrent versions of a versioned bucket's objects.
+const VERSION_KIND: &str = "s3-version";
+/// The bucket setting that holds the versioning status.
+pub const VERSIONING: &str = "versioning";
 
 /// Parts of a multipart upload (AWS: 1 to 10,000) and their least size but the last's.
 pub const MAX_PARTS: u32 = 10_000;
@@ -77,6 +81,11 @@ pub enum Error {
     NoSuchBucket(String),
     #[error("The specified key does not exist.")]
     NoSuchKey(String),
+    #[error("The specified version does not exist.")]
+    NoSuchVersion(String),
+    /// A read of a version that is a delete marker.
+    #[error("The specified method is not allowed against this resource.")]
+    MethodNotAllowed,
     #[error(
         "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
     )]
@@ -193,6 +202,39 @@ pub struct Object {
     pub segments: Vec<Segment>,
     /// The bucket's write that made this version: orders writes of a key.
     pub seq: u64,
+    /// The version's id in a versioned bucket; `None` is the `null` version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// A delete marker: the key's current version says the object was deleted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_marker: bool,
+}
+
+impl Object {
+    /// The version id as S3 shows it (`null` for the null version).
+    pub fn version(&self) -> &str {
+        self.version_id.as_deref().unwrap_or("null")
+    }
+}
+
+/// A version in a listing, and whether it is its key's current one.
+pub type Version = (Arc<Object>, bool);
+
+/// A bucket's versioning status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Versioning {
+    Enabled,
+    Suspended,
+}
+
+impl Versioning {
+    fn of(info: &BucketInfo) -> Option<Versioning> {
+        match info.settings.get(VERSIONING).and_then(|v| v.as_str()) {
+            Some("Enabled") => Some(Versioning::Enabled),
+            Some("Suspended") => Some(Versioning::Suspended),
+            _ => None,
+        }
+    }
 }
 
 /// A bucket's settings.
@@ -324,6 +366,8 @@ struct Bucket {
     info: BucketInfo,
     objects: BTreeMap<String, Slot>,
     uploads: HashMap<String, Upload>,
+    /// Noncurrent versions by key, newest first.
+    versions: BTreeMap<String, Vec<Arc<Object>>>,
     /// Orders the bucket's commits (see the crate's documentation).
     queue: Arc<tokio::sync::Mutex<u64>>,
     /// Commits queued and not yet applied; tombstones go when none is left.
@@ -405,6 +449,7 @@ impl<S: Store> Buckets<S> {
                             info,
                             objects: BTreeMap::new(),
                             uploads: HashMap::new(),
+                            versions: BTreeMap::new(),
                             queue: Arc::default(),
                             inflight: 0,
                         },
@@ -437,6 +482,33 @@ impl<S: Store> Buckets<S> {
             bucket
                 .objects
                 .insert(object.key.clone(), Slot::Live(Arc::new(object)));
+        }
+        for record in store.resources(VERSION_KIND).await? {
+            let Ok(object) = serde_json::from_slice::<Object>(&record.body) else {
+                tracing::error!(key = record.key, "unreadable object version: skipped");
+                continue;
+            };
+            let Some(bucket) = buckets.get_mut(&object.bucket) else {
+                continue;
+            };
+            let queue = Arc::clone(&bucket.queue);
+            let mut next = queue.try_lock().expect("no writer yet");
+            *next = (*next).max(object.seq + 1);
+            referenced.extend(
+                object
+                    .segments
+                    .iter()
+                    .filter(|s| !s.inline)
+                    .map(|s| s.id.clone()),
+            );
+            bucket
+                .versions
+                .entry(object.key.clone())
+                .or_default()
+                .push(Arc::new(object));
+        }
+        for versions in buckets.values_mut().flat_map(|b| b.versions.values_mut()) {
+            versions.sort_by_key(|o| std::cmp::Reverse(o.seq));
         }
         for record in store.resources(UPLOAD_KIND).await? {
             let Ok(upload) = serde_json::from_slice::<Upload>(&record.body) else {
@@ -578,6 +650,7 @@ impl<S: Store> Buckets<S> {
                 info: info.clone(),
                 objects: BTreeMap::new(),
                 uploads: HashMap::new(),
+                versions: BTreeMap::new(),
                 queue: Arc::default(),
                 inflight: 0,
             },
@@ -600,7 +673,10 @@ impl<S: Store> Buckets<S> {
             let bucket = buckets
                 .get(name)
                 .ok_or_else(|| Error::NoSuchBucket(name.to_owned()))?;
-            if bucket.inflight > 0 || bucket.objects.values().any(|s| s.live().is_some()) {
+            if bucket.inflight > 0
+                || bucket.objects.values().any(|s| s.live().is_some())
+                || bucket.versions.values().any(|v| !v.is_empty())
+            {
                 return Err(Error::BucketNotEmpty(name.to_owned()));
             }
         }
@@ -669,8 +745,197 @@ impl<S: Store> Buckets<S> {
         b.objects
             .get(key)
             .and_then(Slot::live)
+            .filter(|o| !o.delete_marker)
             .cloned()
             .ok_or_else(|| Error::NoSuchKey(key.to_owned()))
+    }
+
+    /// One version of an object (`null` names the null version); a delete marker is
+    /// `MethodNotAllowed`, as S3 answers a read of one.
+    pub fn object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: &str,
+    ) -> Result<Arc<Object>, Error> {
+        let found = self.find_version(bucket, key, version)?;
+        if found.delete_marker {
+            return Err(Error::MethodNotAllowed);
+        }
+        Ok(found)
+    }
+
+    fn find_version(&self, bucket: &str, key: &str, version: &str) -> Result<Arc<Object>, Error> {
+        let buckets = self.lock();
+        let b = buckets
+            .get(bucket)
+            .ok_or_else(|| Error::NoSuchBucket(bucket.to_owned()))?;
+        b.objects
+            .get(key)
+            .and_then(Slot::live)
+            .into_iter()
+            .chain(b.versions.get(key).into_iter().flatten())
+            .find(|o| o.version() == version)
+            .cloned()
+            .ok_or_else(|| Error::NoSuchVersion(version.to_owned()))
+    }
+
+    /// Deletes one version of an object for good (a delete marker too); the key's newest
+    /// other version becomes current if the current one goes. `None`: no such version.
+    pub async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: &str,
+        origin: &Origin,
+    ) -> Result<Option<Arc<Object>>, Error> {
+        let queue = self.queue_of(bucket)?;
+        let _order = queue.lock().await;
+        while self.lock().get(bucket).is_some_and(|b| b.inflight > 0) {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        let (gone, promoted, was_current, notices) = {
+            let buckets = self.lock();
+            let b = buckets
+                .get(bucket)
+                .ok_or_else(|| Error::NoSuchBucket(bucket.to_owned()))?;
+            let current = b.objects.get(key).and_then(Slot::live);
+            let noncurrent = b.versions.get(key).map(Vec::as_slice).unwrap_or_default();
+            let (gone, was_current) = match current.filter(|o| o.version() == version) {
+                Some(current) => (Arc::clone(current), true),
+                None => match noncurrent.iter().find(|o| o.version() == version) {
+                    Some(found) => (Arc::clone(found), false),
+                    None => return Ok(None),
+                },
+            };
+            let promoted = was_current.then(|| noncurrent.first().cloned()).flatten();
+            let notices = if gone.delete_marker {
+                Vec::new()
+            } else {
+                notify::notices(
+                    &b.info,
+                    &gone,
+                    "ObjectRemoved:Delete",
+                    self.now_ms(),
+                    origin,
+                )
+            };
+            (gone, promoted, was_current, notices)
+        };
+        let mut writes: Vec<Write> = notices.iter().map(notice_write).collect();
+        if was_current {
+            match &promoted {
+                Some(next) => {
+                    writes.push(Write::DeleteResource {
+                        kind: VERSION_KIND.into(),
+                        key: version_key(next),
+                    });
+                    writes.push(Write::PutResource(ResourceRecord {
+                        kind: OBJECT_KIND.into(),
+                        key: object_key(bucket, key),
+                        body: serde_json::to_vec(&**next).expect("objects serialize"),
+                    }));
+                }
+                None => writes.push(Write::DeleteResource {
+                    kind: OBJECT_KIND.into(),
+                    key: object_key(bucket, key),
+                }),
+            }
+        } else {
+            writes.push(Write::DeleteResource {
+                kind: VERSION_KIND.into(),
+                key: version_key(&gone),
+            });
+        }
+        self.inner.store.commit(writes).await?;
+        if let Some(b) = self.lock().get_mut(bucket) {
+            let versions = b.versions.entry(key.to_owned()).or_default();
+            if was_current {
+                match promoted {
+                    Some(next) => {
+                        versions.retain(|o| o.version() != next.version());
+                        b.objects.insert(key.to_owned(), Slot::Live(next));
+                    }
+                    None => {
+                        b.objects.remove(key);
+                    }
+                }
+            } else {
+                versions.retain(|o| o.version() != version);
+            }
+            if b.versions.get(key).is_some_and(Vec::is_empty) {
+                b.versions.remove(key);
+            }
+        }
+        self.collect(gone.segments.clone()).await;
+        self.post(notices);
+        Ok(Some(gone))
+    }
+
+    /// A bucket's versioning status, `None` if it was never enabled.
+    pub fn versioning(&self, bucket: &str) -> Result<Option<Versioning>, Error> {
+        Ok(Versioning::of(&self.bucket(bucket)?))
+    }
+
+    /// Every version of the keys under `prefix` after (`key_marker`, `version_marker`), newest
+    /// first per key, each with whether it is the key's current one: at most `max`, and
+    /// whether more follow.
+    pub fn versions_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        key_marker: Option<&str>,
+        version_marker: Option<&str>,
+        max: usize,
+    ) -> Result<(Vec<Version>, bool), Error> {
+        let buckets = self.lock();
+        let b = buckets
+            .get(bucket)
+            .ok_or_else(|| Error::NoSuchBucket(bucket.to_owned()))?;
+        let mut keys: Vec<&String> = b
+            .objects
+            .iter()
+            .filter(|(_, slot)| slot.live().is_some())
+            .map(|(k, _)| k)
+            .chain(
+                b.versions
+                    .iter()
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(k, _)| k),
+            )
+            .filter(|k| k.starts_with(prefix))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let mut out = Vec::new();
+        for key in keys {
+            if key_marker.is_some_and(|m| key.as_str() < m) {
+                continue;
+            }
+            let current = b.objects.get(key).and_then(Slot::live);
+            let all = current.into_iter().map(|o| (Arc::clone(o), true)).chain(
+                b.versions
+                    .get(key)
+                    .into_iter()
+                    .flatten()
+                    .map(|o| (Arc::clone(o), false)),
+            );
+            let mut skipping = key_marker == Some(key.as_str());
+            for (object, latest) in all {
+                if skipping {
+                    // Past the marker's key: after its version, or the whole key without one.
+                    if version_marker.is_some_and(|v| v == object.version()) {
+                        skipping = false;
+                    }
+                    continue;
+                }
+                if out.len() == max {
+                    return Ok((out, true));
+                }
+                out.push((object, latest));
+            }
+        }
+        Ok((out, false))
     }
 
     /// A page of a bucket's objects.
@@ -679,7 +944,9 @@ impl<S: Store> Buckets<S> {
         let b = buckets
             .get(bucket)
             .ok_or_else(|| Error::NoSuchBucket(bucket.to_owned()))?;
-        Ok(list::page(&b.objects, query, |slot| slot.live().cloned()))
+        Ok(list::page(&b.objects, query, |slot| {
+            slot.live().filter(|o| !o.delete_marker).cloned()
+        }))
     }
 
     /// Stores an object from `body`, checking `integrity` as the bytes arrive and
@@ -750,6 +1017,8 @@ impl<S: Store> Buckets<S> {
             parts: Vec::new(),
             segments: vec![ingested.segment.clone()],
             seq: 0,
+            version_id: None,
+            delete_marker: false,
         };
         let data: Vec<Write> = ingested
             .inline
@@ -795,6 +1064,37 @@ impl<S: Store> Buckets<S> {
         key: &str,
         origin: &Origin,
     ) -> Result<Option<Arc<Object>>, Error> {
+        if self.versioning(bucket)?.is_some() {
+            // A versioned bucket keeps the object: a delete marker becomes its current version.
+            let marker = Object {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                size: 0,
+                etag: String::new(),
+                last_modified_ms: self.now_ms(),
+                content: Content::default(),
+                metadata: BTreeMap::new(),
+                tags: BTreeMap::new(),
+                storage_class: "STANDARD".into(),
+                checksum: None,
+                parts: Vec::new(),
+                segments: Vec::new(),
+                seq: 0,
+                version_id: None,
+                delete_marker: true,
+            };
+            let event = ("ObjectRemoved:DeleteMarkerCreated", origin);
+            return self
+                .commit_object(
+                    marker,
+                    Vec::new(),
+                    &Conditions::default(),
+                    Vec::new(),
+                    Some(event),
+                )
+                .await
+                .map(Some);
+        }
         let queue = self.queue_of(bucket)?;
         let committing;
         let seq;
@@ -921,6 +1221,18 @@ impl<S: Store> Buckets<S> {
                 Err(error) => return Err(error),
             }
         }
+    }
+
+    /// A given version's metadata and a stream of its bytes `[start, start + len)`, `range`
+    /// choosing them from the size.
+    pub async fn get_version(
+        &self,
+        object: &Arc<Object>,
+        range: impl Fn(u64) -> Result<(u64, u64), Error>,
+    ) -> Result<(Arc<Object>, (u64, u64), ByteStream), Error> {
+        let (start, len) = range(object.size)?;
+        let stream = self.read(object, start, len).await?;
+        Ok((Arc::clone(object), (start, len), stream))
     }
 
     /// Copies an object's bytes into a new object (S3's CopyObject: the destination gets a
@@ -1151,9 +1463,20 @@ impl<S: Store> Buckets<S> {
                 return Err(error);
             }
         };
-        let conditional = conditions.if_match.is_some() || conditions.if_none_match;
         let mut order = queue.lock().await;
+        // A versioned bucket's writes (which move the key's current version aside) and
+        // conditional writes run one at a time, durable before the next.
+        let versioned = self
+            .lock()
+            .get(&bucket)
+            .and_then(|b| Versioning::of(&b.info));
+        let conditional =
+            conditions.if_match.is_some() || conditions.if_none_match || versioned.is_some();
         let mut notices = Vec::new();
+        // What the write does to the key's other versions: whether the current one is kept as
+        // noncurrent, and which null versions it replaces.
+        let mut kept = false;
+        let mut replaced_nulls: Vec<Arc<Object>> = Vec::new();
         let queued = async {
             let seq = *order;
             // A conditional write waits for every write before it, so that its check sees them.
@@ -1167,10 +1490,32 @@ impl<S: Store> Buckets<S> {
                 let b = buckets
                     .get_mut(&bucket)
                     .ok_or_else(|| Error::NoSuchBucket(bucket.clone()))?;
-                let current = b.objects.get(&key).and_then(Slot::live);
-                check(conditions, &key, current.map(|o| o.etag.as_str()))?;
+                let current = b.objects.get(&key).and_then(Slot::live).cloned();
+                let visible = current.as_ref().filter(|o| !o.delete_marker);
+                check(conditions, &key, visible.map(|o| o.etag.as_str()))?;
                 b.inflight += 1;
                 object.seq = seq;
+                if let Some(mode) = versioned.filter(|_| event.is_some()) {
+                    object.version_id = (mode == Versioning::Enabled).then(version_id);
+                    // A new null version replaces the null one; any other current one stays.
+                    if let Some(current) = current {
+                        if object.version_id.is_none() && current.version_id.is_none() {
+                            replaced_nulls.push(current);
+                        } else {
+                            kept = true;
+                        }
+                    }
+                    if object.version_id.is_none() {
+                        replaced_nulls.extend(
+                            b.versions
+                                .get(&key)
+                                .into_iter()
+                                .flatten()
+                                .filter(|o| o.version_id.is_none())
+                                .cloned(),
+                        );
+                    }
+                }
                 if let Some((name, origin)) = event {
                     notices =
                         notify::notices(&b.info, &object, name, object.last_modified_ms, origin);
@@ -1179,6 +1524,21 @@ impl<S: Store> Buckets<S> {
             *order += 1;
             let mut writes = data;
             writes.extend(notices.iter().map(notice_write));
+            if kept
+                && let Some(current) = self
+                    .lock()
+                    .get(&bucket)
+                    .and_then(|b| b.objects.get(&key))
+                    .and_then(Slot::live)
+            {
+                writes.push(version_write(current));
+            }
+            for null in replaced_nulls.iter().filter(|o| o.seq != object.seq) {
+                writes.push(Write::DeleteResource {
+                    kind: VERSION_KIND.into(),
+                    key: version_key(null),
+                });
+            }
             writes.push(Write::PutResource(ResourceRecord {
                 kind: OBJECT_KIND.into(),
                 key: object_key(&bucket, &key),
@@ -1213,6 +1573,26 @@ impl<S: Store> Buckets<S> {
         let garbage = self.settle(&bucket, |b| {
             if done.is_err() {
                 return fresh.clone();
+            }
+            if versioned.is_some() {
+                // Serialized: nothing else changed the key meanwhile.
+                let old = b
+                    .objects
+                    .insert(key.clone(), Slot::Live(Arc::clone(&object)));
+                let versions = b.versions.entry(key.clone()).or_default();
+                if kept && let Some(Slot::Live(old)) = old {
+                    versions.insert(0, old);
+                }
+                versions.retain(|o| o.version_id.is_some());
+                if versions.is_empty() {
+                    b.versions.remove(&key);
+                }
+                return replaced_nulls
+                    .iter()
+                    .flat_map(|o| o.segments.iter())
+                    .filter(|s| !object.segments.contains(s))
+                    .cloned()
+                    .collect();
             }
             match b.objects.get(&key) {
                 Some(slot) if slot.seq() > object.seq => fresh.clone(),
@@ -1583,6 +1963,8 @@ impl<S: Store> Buckets<S> {
                 .collect(),
             segments: chosen.iter().map(|p| p.segment.clone()).collect(),
             seq: 0,
+            version_id: None,
+            delete_marker: false,
         };
         let unused: Vec<Segment> = upload
             .parts
@@ -1649,6 +2031,23 @@ fn upload_write(upload: &Upload) -> Write {
         key: upload.id.clone(),
         body: serde_json::to_vec(upload).expect("uploads serialize"),
     })
+}
+
+fn version_key(object: &Object) -> String {
+    format!("{}/{}\u{0}{}", object.bucket, object.key, object.version())
+}
+
+fn version_write(object: &Object) -> Write {
+    Write::PutResource(ResourceRecord {
+        kind: VERSION_KIND.into(),
+        key: version_key(object),
+        body: serde_json::to_vec(object).expect("objects serialize"),
+    })
+}
+
+/// A version id as long and opaque as AWS's.
+fn version_id() -> String {
+    (0..32).map(|_| fastrand::alphanumeric()).collect()
 }
 
 fn notice_write(notice: &Notice) -> Write {

@@ -193,3 +193,54 @@ async fn concurrent_writes_of_a_key_leave_memory_and_store_agreeing_on_the_last(
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_and_delete_markers_survive_a_reopen() {
+    let dir = sluice_test_util::scratch("buckets", "versions");
+    {
+        let b = open(&dir).await;
+        b.create_bucket("bkt", "us-east-1").await.unwrap();
+        b.update_bucket("bkt", |info| {
+            info.settings.insert(
+                sluice_buckets::VERSIONING.into(),
+                serde_json::Value::String("Enabled".into()),
+            );
+            Ok(())
+        })
+        .await
+        .unwrap();
+        put(&b, "k", &vec![1u8; 100_000], Conditions::default())
+            .await
+            .unwrap();
+        put(&b, "k", b"second", Conditions::default())
+            .await
+            .unwrap();
+        b.delete_object("bkt", "k", &Origin::default())
+            .await
+            .unwrap();
+    }
+    let b = open(&dir).await;
+    assert!(matches!(b.object("bkt", "k"), Err(Error::NoSuchKey(_))));
+    let (versions, truncated) = b.versions_page("bkt", "", None, None, 1000).unwrap();
+    assert!(!truncated);
+    let shape: Vec<(bool, bool, u64)> = versions
+        .iter()
+        .map(|(o, latest)| (*latest, o.delete_marker, o.size))
+        .collect();
+    assert_eq!(
+        shape,
+        [(true, true, 0), (false, false, 6), (false, false, 100_000)]
+    );
+    // The first version's bytes (a file) were kept, not collected.
+    let first = &versions[2].0;
+    let bytes: Vec<u8> = b
+        .read(first, 0, first.size)
+        .await
+        .unwrap()
+        .map_ok(|c| c.to_vec())
+        .try_concat()
+        .await
+        .unwrap();
+    assert_eq!(bytes, vec![1u8; 100_000]);
+    assert_eq!(segment_files(&dir), 1);
+}

@@ -69,6 +69,8 @@ fn to_s3(error: Error) -> S3Error {
     let (code, message) = match &error {
         Error::NoSuchBucket(_) => (S3ErrorCode::NoSuchBucket, error.to_string()),
         Error::NoSuchKey(_) => (S3ErrorCode::NoSuchKey, error.to_string()),
+        Error::NoSuchVersion(_) => (S3ErrorCode::NoSuchVersion, error.to_string()),
+        Error::MethodNotAllowed => (S3ErrorCode::MethodNotAllowed, error.to_string()),
         Error::NoSuchUpload(_) => (S3ErrorCode::NoSuchUpload, error.to_string()),
         Error::BucketAlreadyOwnedByYou(_) => {
             (S3ErrorCode::BucketAlreadyOwnedByYou, error.to_string())
@@ -103,6 +105,11 @@ fn to_s3(error: Error) -> S3Error {
         }
     };
     S3Error::with_message(code, message)
+}
+
+/// The version id a response names: only for objects of versioned buckets.
+fn version_of(object: &Object, versioned: bool) -> Option<String> {
+    versioned.then(|| object.version().to_owned())
 }
 
 fn timestamp(ms: i64) -> Timestamp {
@@ -661,7 +668,14 @@ impl<S: Store> S3 for S3Backend<S> {
             .await
             .map_err(to_s3)?;
         let s = sums(&object);
+        let versioned = self
+            .buckets
+            .versioning(&object.bucket)
+            .ok()
+            .flatten()
+            .is_some();
         Ok(S3Response::new(dto::PutObjectOutput {
+            version_id: version_of(&object, versioned),
             e_tag: Some(etag(&object.etag)),
             checksum_crc32: s.crc32,
             checksum_crc32c: s.crc32c,
@@ -678,16 +692,16 @@ impl<S: Store> S3 for S3Backend<S> {
         req: S3Request<dto::GetObjectInput>,
     ) -> S3Result<S3Response<dto::GetObjectOutput>> {
         let input = req.input;
-        if input.version_id.as_deref().is_some_and(|v| v != "null") {
-            return Err(s3_error!(
-                NoSuchVersion,
-                "The specified version does not exist."
-            ));
-        }
-        let current = self
-            .buckets
-            .object(&input.bucket, &input.key)
-            .map_err(to_s3)?;
+        let current = match &input.version_id {
+            Some(version) => self
+                .buckets
+                .object_version(&input.bucket, &input.key, version)
+                .map_err(to_s3)?,
+            None => self
+                .buckets
+                .object(&input.bucket, &input.key)
+                .map_err(to_s3)?,
+        };
         read_conditions(
             &current,
             input.if_match.as_ref(),
@@ -698,9 +712,14 @@ impl<S: Store> S3 for S3Backend<S> {
         let range = input.range;
         let part_number = input.part_number;
         let chosen = std::sync::Mutex::new(None);
+        let versioned = self
+            .buckets
+            .versioning(&input.bucket)
+            .map_err(to_s3)?
+            .is_some();
         let (object, (start, len), stream) = self
             .buckets
-            .get(&input.bucket, &input.key, |size| {
+            .get_version(&current, |size| {
                 let probe = Object {
                     size,
                     ..(*current).clone()
@@ -730,6 +749,7 @@ impl<S: Store> S3 for S3Backend<S> {
         };
         let content = &object.content;
         let output = dto::GetObjectOutput {
+            version_id: version_of(&object, versioned),
             body: Some(StreamingBlob::wrap(sluice_buckets::SyncStream::new(stream))),
             content_length: Some(i64::try_from(len).unwrap_or(i64::MAX)),
             content_range: partial.then(|| {
@@ -789,10 +809,21 @@ impl<S: Store> S3 for S3Backend<S> {
         req: S3Request<dto::HeadObjectInput>,
     ) -> S3Result<S3Response<dto::HeadObjectOutput>> {
         let input = req.input;
-        let object = self
+        let object = match &input.version_id {
+            Some(version) => self
+                .buckets
+                .object_version(&input.bucket, &input.key, version)
+                .map_err(to_s3)?,
+            None => self
+                .buckets
+                .object(&input.bucket, &input.key)
+                .map_err(to_s3)?,
+        };
+        let versioned = self
             .buckets
-            .object(&input.bucket, &input.key)
-            .map_err(to_s3)?;
+            .versioning(&input.bucket)
+            .map_err(to_s3)?
+            .is_some();
         read_conditions(
             &object,
             input.if_match.as_ref(),
@@ -809,6 +840,7 @@ impl<S: Store> S3 for S3Backend<S> {
         };
         let content = &object.content;
         let output = dto::HeadObjectOutput {
+            version_id: version_of(&object, versioned),
             content_length: Some(i64::try_from(len).unwrap_or(i64::MAX)),
             content_range: picked.map(|_| {
                 format!(
@@ -866,12 +898,36 @@ impl<S: Store> S3 for S3Backend<S> {
                 .map_err(to_s3)?;
             read_conditions(&current, Some(if_match), None, None, None)?;
         }
-        self.buckets
-            .delete_object(&input.bucket, &input.key, &origin)
-            .await
-            .map_err(to_s3)?;
+        let gone = match &input.version_id {
+            Some(version) => self
+                .buckets
+                .delete_version(&input.bucket, &input.key, version, &origin)
+                .await
+                .map_err(to_s3)?,
+            None => self
+                .buckets
+                .delete_object(&input.bucket, &input.key, &origin)
+                .await
+                .map_err(to_s3)?,
+        };
+        let versioned = self
+            .buckets
+            .versioning(&input.bucket)
+            .map_err(to_s3)?
+            .is_some();
+        // A delete marker made, or a version deleted for good, says so.
+        let output = match gone {
+            Some(o) if versioned && (o.delete_marker || input.version_id.is_some()) => {
+                dto::DeleteObjectOutput {
+                    delete_marker: o.delete_marker.then_some(true),
+                    version_id: Some(o.version().to_owned()),
+                    ..Default::default()
+                }
+            }
+            _ => dto::DeleteObjectOutput::default(),
+        };
         Ok(S3Response::with_status(
-            dto::DeleteObjectOutput::default(),
+            output,
             axum::http::StatusCode::NO_CONTENT,
         ))
     }
@@ -893,17 +949,29 @@ impl<S: Store> S3 for S3Backend<S> {
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         for target in input.delete.objects {
-            match self
-                .buckets
-                .delete_object(&input.bucket, &target.key, &origin)
-                .await
-            {
-                Ok(_) => {
+            let result = match &target.version_id {
+                Some(version) => {
+                    self.buckets
+                        .delete_version(&input.bucket, &target.key, version, &origin)
+                        .await
+                }
+                None => {
+                    self.buckets
+                        .delete_object(&input.bucket, &target.key, &origin)
+                        .await
+                }
+            };
+            match result {
+                Ok(gone) => {
                     if !quiet {
+                        let marker = gone.as_ref().filter(|o| o.delete_marker);
                         deleted.push(dto::DeletedObject {
                             key: Some(target.key),
+                            delete_marker: marker.map(|_| true),
+                            delete_marker_version_id: marker
+                                .filter(|_| target.version_id.is_none())
+                                .map(|o| o.version().to_owned()),
                             version_id: target.version_id,
-                            ..Default::default()
                         });
                     }
                 }
@@ -1813,9 +1881,112 @@ impl<S: Store> S3 for S3Backend<S> {
         &self,
         req: S3Request<dto::GetBucketVersioningInput>,
     ) -> S3Result<S3Response<dto::GetBucketVersioningOutput>> {
-        // Versioning is never enabled: the answer of a bucket that never had it.
-        self.buckets.bucket(&req.input.bucket).map_err(to_s3)?;
-        Ok(S3Response::new(dto::GetBucketVersioningOutput::default()))
+        let status = self.buckets.versioning(&req.input.bucket).map_err(to_s3)?;
+        Ok(S3Response::new(dto::GetBucketVersioningOutput {
+            status: status.map(|s| {
+                dto::BucketVersioningStatus::from(
+                    match s {
+                        sluice_buckets::Versioning::Enabled => "Enabled",
+                        sluice_buckets::Versioning::Suspended => "Suspended",
+                    }
+                    .to_owned(),
+                )
+            }),
+            mfa_delete: None,
+        }))
+    }
+
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<dto::PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<dto::PutBucketVersioningOutput>> {
+        let input = req.input;
+        let status = match input
+            .versioning_configuration
+            .status
+            .as_ref()
+            .map(|s| s.as_str())
+        {
+            Some(s @ ("Enabled" | "Suspended")) => s.to_owned(),
+            _ => {
+                return Err(s3_error!(
+                    MalformedXML,
+                    "The XML you provided was not well-formed or did not validate against our published schema"
+                ));
+            }
+        };
+        self.buckets
+            .update_bucket(&input.bucket, |info| {
+                info.settings.insert(
+                    sluice_buckets::VERSIONING.into(),
+                    serde_json::Value::String(status),
+                );
+                Ok(())
+            })
+            .await
+            .map_err(to_s3)?;
+        Ok(S3Response::new(dto::PutBucketVersioningOutput::default()))
+    }
+
+    async fn list_object_versions(
+        &self,
+        req: S3Request<dto::ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<dto::ListObjectVersionsOutput>> {
+        let input = req.input;
+        let max = max_keys(input.max_keys)?;
+        let (entries, truncated) = self
+            .buckets
+            .versions_page(
+                &input.bucket,
+                input.prefix.as_deref().unwrap_or_default(),
+                input.key_marker.as_deref().filter(|m| !m.is_empty()),
+                input.version_id_marker.as_deref().filter(|m| !m.is_empty()),
+                max,
+            )
+            .map_err(to_s3)?;
+        let (mut versions, mut markers) = (Vec::new(), Vec::new());
+        for (o, latest) in &entries {
+            if o.delete_marker {
+                markers.push(dto::DeleteMarkerEntry {
+                    is_latest: Some(*latest),
+                    key: Some(o.key.clone()),
+                    last_modified: Some(timestamp(o.last_modified_ms)),
+                    owner: Some(owner()),
+                    version_id: Some(o.version().to_owned()),
+                });
+            } else {
+                let entry = list_entry(o);
+                versions.push(dto::ObjectVersion {
+                    checksum_algorithm: entry.checksum_algorithm,
+                    checksum_type: entry.checksum_type,
+                    e_tag: entry.e_tag,
+                    is_latest: Some(*latest),
+                    key: entry.key,
+                    last_modified: entry.last_modified,
+                    owner: Some(owner()),
+                    restore_status: None,
+                    size: entry.size,
+                    storage_class: Some(dto::ObjectVersionStorageClass::from(
+                        "STANDARD".to_owned(),
+                    )),
+                    version_id: Some(o.version().to_owned()),
+                });
+            }
+        }
+        let last = entries.last().filter(|_| truncated).map(|(o, _)| o);
+        Ok(S3Response::new(dto::ListObjectVersionsOutput {
+            name: Some(input.bucket),
+            prefix: input.prefix,
+            key_marker: input.key_marker,
+            version_id_marker: input.version_id_marker,
+            max_keys: Some(max as i32),
+            is_truncated: Some(truncated),
+            next_key_marker: last.map(|o| o.key.clone()),
+            next_version_id_marker: last.map(|o| o.version().to_owned()),
+            versions: (!versions.is_empty()).then_some(versions),
+            delete_markers: (!markers.is_empty()).then_some(markers),
+            ..Default::default()
+        }))
     }
 }
 

@@ -164,6 +164,12 @@ fn large_payloads_pass_by_reference_through_a_restart() {
 }
 
 #[test]
+fn versioned_buckets_keep_versions_and_delete_markers() {
+    let server = Server::start(&scratch("buckets-versioning"), &[]);
+    run(&server, include_str!("buckets/versioning.py"));
+}
+
+#[test]
 fn the_aws_cli_copies_syncs_lists_and_removes() {
     let dir = scratch("buckets-cli");
     let server = Server::start(&dir.join("data"), &[]);
