@@ -502,6 +502,20 @@ fn region_of_location(location: Option<&dto::BucketLocationConstraint>) -> Optio
     })
 }
 
+/// Reads and drops (up to 16 MiB of) a request body the answer does not need: a client that
+/// sent it, or waits with `Expect: 100-continue`, then reads the answer on a connection that
+/// can carry its next request.
+async fn drain(body: Option<StreamingBlob>) {
+    let mut left: usize = 16 * 1024 * 1024;
+    let mut stream = body_stream(body);
+    while let Some(Ok(chunk)) = stream.next().await {
+        left = left.saturating_sub(chunk.len());
+        if left == 0 {
+            break;
+        }
+    }
+}
+
 fn body_stream(
     body: Option<StreamingBlob>,
 ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, String>> + Send + Unpin {
@@ -654,6 +668,10 @@ impl<S: Store> S3 for S3Backend<S> {
             length: input.content_length.and_then(|l| u64::try_from(l).ok()),
         };
         let conditions = write_conditions(input.if_match, input.if_none_match)?;
+        if let Err(error) = self.buckets.bucket(&input.bucket) {
+            drain(input.body).await;
+            return Err(to_s3(error));
+        }
         let object = self
             .buckets
             .put_object(
@@ -1276,6 +1294,14 @@ impl<S: Store> S3 for S3Backend<S> {
             length: input.content_length.and_then(|l| u64::try_from(l).ok()),
         };
         let number = u32::try_from(input.part_number).unwrap_or(0);
+        // Refused before the body is read: read it anyway, so the connection stays usable.
+        if let Err(error) = self
+            .buckets
+            .upload(&input.bucket, &input.key, &input.upload_id)
+        {
+            drain(input.body).await;
+            return Err(to_s3(error));
+        }
         let part = self
             .buckets
             .upload_part(
