@@ -1017,13 +1017,22 @@ impl<S: Store> S3 for S3Backend<S> {
     ) -> S3Result<S3Response<dto::CopyObjectOutput>> {
         let origin = self.origin(&req);
         let input = req.input;
-        let dto::CopySource::Bucket { bucket, key, .. } = &input.copy_source else {
+        let dto::CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } = &input.copy_source
+        else {
             return Err(s3_error!(
                 NotImplemented,
                 "Copying from an access point is not supported"
             ));
         };
-        let source = self.buckets.object(bucket, key).map_err(to_s3)?;
+        let source = match version_id {
+            Some(version) => self.buckets.object_version(bucket, key, version),
+            None => self.buckets.object(bucket, key),
+        }
+        .map_err(to_s3)?;
         let source_conditions = read_conditions(
             &source,
             input.copy_source_if_match.as_ref(),
@@ -1333,13 +1342,22 @@ impl<S: Store> S3 for S3Backend<S> {
         req: S3Request<dto::UploadPartCopyInput>,
     ) -> S3Result<S3Response<dto::UploadPartCopyOutput>> {
         let input = req.input;
-        let dto::CopySource::Bucket { bucket, key, .. } = &input.copy_source else {
+        let dto::CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } = &input.copy_source
+        else {
             return Err(s3_error!(
                 NotImplemented,
                 "Copying from an access point is not supported"
             ));
         };
-        let source = self.buckets.object(bucket, key).map_err(to_s3)?;
+        let source = match version_id {
+            Some(version) => self.buckets.object_version(bucket, key, version),
+            None => self.buckets.object(bucket, key),
+        }
+        .map_err(to_s3)?;
         if read_conditions(
             &source,
             input.copy_source_if_match.as_ref(),

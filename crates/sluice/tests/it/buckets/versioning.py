@@ -12,6 +12,9 @@ old = s3.get_object(Bucket="audit-trail", Key="log", VersionId=v1)
 assert old["Body"].read() == b"one" and old["VersionId"] == v1
 assert s3.head_object(Bucket="audit-trail", Key="log", VersionId=v2)["VersionId"] == v2
 assert error(s3.get_object, Bucket="audit-trail", Key="log", VersionId="x" * 32)[0] == "NoSuchVersion"
+s3.copy_object(Bucket="audit-trail", Key="restored", CopySource={"Bucket": "audit-trail", "Key": "log", "VersionId": v1})
+assert s3.get_object(Bucket="audit-trail", Key="restored")["Body"].read() == b"one"
+s3.delete_object(Bucket="audit-trail", Key="restored", VersionId=s3.head_object(Bucket="audit-trail", Key="restored")["VersionId"])
 # A delete leaves a marker: the key reads as missing, its versions stay.
 gone = s3.delete_object(Bucket="audit-trail", Key="log")
 assert gone["DeleteMarker"] is True and gone["VersionId"], gone
