@@ -461,51 +461,33 @@ impl<S: Store> Buckets<S> {
             }
         }
         let mut referenced = std::collections::HashSet::new();
-        for record in store.resources(OBJECT_KIND).await? {
-            let Ok(object) = serde_json::from_slice::<Object>(&record.body) else {
-                tracing::error!(key = record.key, "unreadable object record: skipped");
-                continue;
-            };
-            let Some(bucket) = buckets.get_mut(&object.bucket) else {
-                continue;
-            };
-            let queue = Arc::clone(&bucket.queue);
-            let mut next = queue.try_lock().expect("no writer yet");
-            *next = (*next).max(object.seq + 1);
-            referenced.extend(
-                object
-                    .segments
-                    .iter()
-                    .filter(|s| !s.inline)
-                    .map(|s| s.id.clone()),
-            );
-            bucket
-                .objects
-                .insert(object.key.clone(), Slot::Live(Arc::new(object)));
-        }
-        for record in store.resources(VERSION_KIND).await? {
-            let Ok(object) = serde_json::from_slice::<Object>(&record.body) else {
-                tracing::error!(key = record.key, "unreadable object version: skipped");
-                continue;
-            };
-            let Some(bucket) = buckets.get_mut(&object.bucket) else {
-                continue;
-            };
-            let queue = Arc::clone(&bucket.queue);
-            let mut next = queue.try_lock().expect("no writer yet");
-            *next = (*next).max(object.seq + 1);
-            referenced.extend(
-                object
-                    .segments
-                    .iter()
-                    .filter(|s| !s.inline)
-                    .map(|s| s.id.clone()),
-            );
-            bucket
-                .versions
-                .entry(object.key.clone())
-                .or_default()
-                .push(Arc::new(object));
+        // Current versions, then the noncurrent ones of versioned buckets.
+        for (kind, current) in [(OBJECT_KIND, true), (VERSION_KIND, false)] {
+            for record in store.resources(kind).await? {
+                let Ok(object) = serde_json::from_slice::<Object>(&record.body) else {
+                    tracing::error!(key = record.key, kind, "unreadable object record: skipped");
+                    continue;
+                };
+                let Some(bucket) = buckets.get_mut(&object.bucket) else {
+                    continue;
+                };
+                let queue = Arc::clone(&bucket.queue);
+                let mut next = queue.try_lock().expect("no writer yet");
+                *next = (*next).max(object.seq + 1);
+                referenced.extend(
+                    object
+                        .segments
+                        .iter()
+                        .filter(|s| !s.inline)
+                        .map(|s| s.id.clone()),
+                );
+                let (key, object) = (object.key.clone(), Arc::new(object));
+                if current {
+                    bucket.objects.insert(key, Slot::Live(object));
+                } else {
+                    bucket.versions.entry(key).or_default().push(object);
+                }
+            }
         }
         for versions in buckets.values_mut().flat_map(|b| b.versions.values_mut()) {
             versions.sort_by_key(|o| std::cmp::Reverse(o.seq));

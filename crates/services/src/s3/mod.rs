@@ -2,6 +2,7 @@
 //! the buckets' calls and their answers to AWS's output shapes, headers and error codes.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use futures_util::StreamExt as _;
@@ -63,6 +64,19 @@ impl<S: Store> S3Backend<S> {
             account: self.account.clone(),
         }
     }
+}
+
+/// Sets the `checksum_<algorithm>` member of a shape (every S3 shape names them alike).
+macro_rules! set_checksum {
+    ($target:expr, $algorithm:expr, $value:expr) => {
+        match $algorithm {
+            Algorithm::Crc32 => $target.checksum_crc32 = $value,
+            Algorithm::Crc32c => $target.checksum_crc32c = $value,
+            Algorithm::Crc64Nvme => $target.checksum_crc64nvme = $value,
+            Algorithm::Sha1 => $target.checksum_sha1 = $value,
+            Algorithm::Sha256 => $target.checksum_sha256 = $value,
+        }
+    };
 }
 
 fn to_s3(error: Error) -> S3Error {
@@ -186,25 +200,18 @@ fn trailer<T>(request: &S3Request<T>) -> Option<sluice_buckets::Trailer> {
 /// `ChecksumMode=ENABLED` (and PutObject always).
 #[derive(Default)]
 struct Sums {
-    crc32: Option<String>,
-    crc32c: Option<String>,
-    crc64nvme: Option<String>,
-    sha1: Option<String>,
-    sha256: Option<String>,
+    checksum_crc32: Option<String>,
+    checksum_crc32c: Option<String>,
+    checksum_crc64nvme: Option<String>,
+    checksum_sha1: Option<String>,
+    checksum_sha256: Option<String>,
     kind: Option<dto::ChecksumType>,
 }
 
 fn sums(object: &Object) -> Sums {
     let mut sums = Sums::default();
     if let Some(c) = &object.checksum {
-        let value = Some(c.value.clone());
-        match c.algorithm {
-            Algorithm::Crc32 => sums.crc32 = value,
-            Algorithm::Crc32c => sums.crc32c = value,
-            Algorithm::Crc64Nvme => sums.crc64nvme = value,
-            Algorithm::Sha1 => sums.sha1 = value,
-            Algorithm::Sha256 => sums.sha256 = value,
-        }
+        set_checksum!(sums, c.algorithm, Some(c.value.clone()));
         sums.kind = Some(dto::ChecksumType::from(c.kind.name().to_owned()));
     }
     sums
@@ -695,11 +702,11 @@ impl<S: Store> S3 for S3Backend<S> {
         Ok(S3Response::new(dto::PutObjectOutput {
             version_id: version_of(&object, versioned),
             e_tag: Some(etag(&object.etag)),
-            checksum_crc32: s.crc32,
-            checksum_crc32c: s.crc32c,
-            checksum_crc64nvme: s.crc64nvme,
-            checksum_sha1: s.sha1,
-            checksum_sha256: s.sha256,
+            checksum_crc32: s.checksum_crc32,
+            checksum_crc32c: s.checksum_crc32c,
+            checksum_crc64nvme: s.checksum_crc64nvme,
+            checksum_sha1: s.checksum_sha1,
+            checksum_sha256: s.checksum_sha256,
             checksum_type: s.kind,
             ..Default::default()
         }))
@@ -806,11 +813,11 @@ impl<S: Store> S3 for S3Backend<S> {
             tag_count: (!object.tags.is_empty()).then(|| object.tags.len() as i32),
             parts_count: (input.part_number.is_some() && !object.parts.is_empty())
                 .then(|| object.parts.len() as i32),
-            checksum_crc32: s.crc32,
-            checksum_crc32c: s.crc32c,
-            checksum_crc64nvme: s.crc64nvme,
-            checksum_sha1: s.sha1,
-            checksum_sha256: s.sha256,
+            checksum_crc32: s.checksum_crc32,
+            checksum_crc32c: s.checksum_crc32c,
+            checksum_crc64nvme: s.checksum_crc64nvme,
+            checksum_sha1: s.checksum_sha1,
+            checksum_sha256: s.checksum_sha256,
             checksum_type: s.kind,
             ..Default::default()
         };
@@ -887,11 +894,11 @@ impl<S: Store> S3 for S3Backend<S> {
                 .then(|| dto::StorageClass::from(object.storage_class.clone())),
             parts_count: (input.part_number.is_some() && !object.parts.is_empty())
                 .then(|| object.parts.len() as i32),
-            checksum_crc32: s.crc32,
-            checksum_crc32c: s.crc32c,
-            checksum_crc64nvme: s.crc64nvme,
-            checksum_sha1: s.sha1,
-            checksum_sha256: s.sha256,
+            checksum_crc32: s.checksum_crc32,
+            checksum_crc32c: s.checksum_crc32c,
+            checksum_crc64nvme: s.checksum_crc64nvme,
+            checksum_sha1: s.checksum_sha1,
+            checksum_sha256: s.checksum_sha256,
             checksum_type: s.kind,
             ..Default::default()
         };
@@ -1017,34 +1024,13 @@ impl<S: Store> S3 for S3Backend<S> {
     ) -> S3Result<S3Response<dto::CopyObjectOutput>> {
         let origin = self.origin(&req);
         let input = req.input;
-        let dto::CopySource::Bucket {
-            bucket,
-            key,
-            version_id,
-        } = &input.copy_source
-        else {
-            return Err(s3_error!(
-                NotImplemented,
-                "Copying from an access point is not supported"
-            ));
-        };
-        let source = match version_id {
-            Some(version) => self.buckets.object_version(bucket, key, version),
-            None => self.buckets.object(bucket, key),
-        }
-        .map_err(to_s3)?;
-        let source_conditions = read_conditions(
-            &source,
+        let source = self.copy_source(
+            &input.copy_source,
             input.copy_source_if_match.as_ref(),
             input.copy_source_if_none_match.as_ref(),
             input.copy_source_if_modified_since.as_ref(),
             input.copy_source_if_unmodified_since.as_ref(),
-        );
-        // A copy's failed source condition is always 412, even where a read would answer 304.
-        if let Err(e) = source_conditions {
-            let _ = e;
-            return Err(s3_error!(PreconditionFailed));
-        }
+        )?;
         let replace = input
             .metadata_directive
             .as_ref()
@@ -1053,7 +1039,7 @@ impl<S: Store> S3 for S3Backend<S> {
             .tagging_directive
             .as_ref()
             .is_some_and(|d| d.as_str() == dto::TaggingDirective::REPLACE);
-        let same = **bucket == *input.bucket && **key == *input.key;
+        let same = source.bucket == *input.bucket && source.key == *input.key;
         if same && !replace && input.storage_class.is_none() && input.checksum_algorithm.is_none() {
             return Err(s3_error!(
                 InvalidRequest,
@@ -1105,11 +1091,11 @@ impl<S: Store> S3 for S3Backend<S> {
             copy_object_result: Some(dto::CopyObjectResult {
                 e_tag: Some(etag(&object.etag)),
                 last_modified: Some(timestamp(object.last_modified_ms)),
-                checksum_crc32: s.crc32,
-                checksum_crc32c: s.crc32c,
-                checksum_crc64nvme: s.crc64nvme,
-                checksum_sha1: s.sha1,
-                checksum_sha256: s.sha256,
+                checksum_crc32: s.checksum_crc32,
+                checksum_crc32c: s.checksum_crc32c,
+                checksum_crc64nvme: s.checksum_crc64nvme,
+                checksum_sha1: s.checksum_sha1,
+                checksum_sha256: s.checksum_sha256,
                 checksum_type: s.kind,
             }),
             ..Default::default()
@@ -1332,7 +1318,7 @@ impl<S: Store> S3 for S3Backend<S> {
             ..Default::default()
         };
         if let Some(algorithm) = upload.and_then(|u| u.algorithm) {
-            set_part_checksum(&mut output, algorithm, part.checksum);
+            set_checksum!(output, algorithm, part.checksum);
         }
         Ok(S3Response::new(output))
     }
@@ -1342,33 +1328,13 @@ impl<S: Store> S3 for S3Backend<S> {
         req: S3Request<dto::UploadPartCopyInput>,
     ) -> S3Result<S3Response<dto::UploadPartCopyOutput>> {
         let input = req.input;
-        let dto::CopySource::Bucket {
-            bucket,
-            key,
-            version_id,
-        } = &input.copy_source
-        else {
-            return Err(s3_error!(
-                NotImplemented,
-                "Copying from an access point is not supported"
-            ));
-        };
-        let source = match version_id {
-            Some(version) => self.buckets.object_version(bucket, key, version),
-            None => self.buckets.object(bucket, key),
-        }
-        .map_err(to_s3)?;
-        if read_conditions(
-            &source,
+        let source = self.copy_source(
+            &input.copy_source,
             input.copy_source_if_match.as_ref(),
             input.copy_source_if_none_match.as_ref(),
             input.copy_source_if_modified_since.as_ref(),
             input.copy_source_if_unmodified_since.as_ref(),
-        )
-        .is_err()
-        {
-            return Err(s3_error!(PreconditionFailed));
-        }
+        )?;
         let (start, len) = match &input.copy_source_range {
             None => (0, source.size),
             Some(range) => parse_copy_range(range, source.size)?,
@@ -1469,11 +1435,11 @@ impl<S: Store> S3 for S3Backend<S> {
                 input.key
             )),
             e_tag: Some(etag(&object.etag)),
-            checksum_crc32: s.crc32,
-            checksum_crc32c: s.crc32c,
-            checksum_crc64nvme: s.crc64nvme,
-            checksum_sha1: s.sha1,
-            checksum_sha256: s.sha256,
+            checksum_crc32: s.checksum_crc32,
+            checksum_crc32c: s.checksum_crc32c,
+            checksum_crc64nvme: s.checksum_crc64nvme,
+            checksum_sha1: s.checksum_sha1,
+            checksum_sha256: s.checksum_sha256,
             checksum_type: s.kind,
             ..Default::default()
         }))
@@ -1601,14 +1567,7 @@ impl<S: Store> S3 for S3Backend<S> {
                             ..Default::default()
                         };
                         if let Some(a) = upload.algorithm {
-                            let value = p.checksum.clone();
-                            match a {
-                                Algorithm::Crc32 => part.checksum_crc32 = value,
-                                Algorithm::Crc32c => part.checksum_crc32c = value,
-                                Algorithm::Crc64Nvme => part.checksum_crc64nvme = value,
-                                Algorithm::Sha1 => part.checksum_sha1 = value,
-                                Algorithm::Sha256 => part.checksum_sha256 = value,
-                            }
+                            set_checksum!(part, a, p.checksum.clone());
                         }
                         part
                     })
@@ -1866,11 +1825,11 @@ impl<S: Store> S3 for S3Backend<S> {
         if wants(dto::ObjectAttributes::CHECKSUM) {
             let s = sums(&object);
             output.checksum = object.checksum.as_ref().map(|_| dto::Checksum {
-                checksum_crc32: s.crc32,
-                checksum_crc32c: s.crc32c,
-                checksum_crc64nvme: s.crc64nvme,
-                checksum_sha1: s.sha1,
-                checksum_sha256: s.sha256,
+                checksum_crc32: s.checksum_crc32,
+                checksum_crc32c: s.checksum_crc32c,
+                checksum_crc64nvme: s.checksum_crc64nvme,
+                checksum_sha1: s.checksum_sha1,
+                checksum_sha256: s.checksum_sha256,
                 checksum_type: s.kind,
             });
         }
@@ -1895,14 +1854,8 @@ impl<S: Store> S3 for S3Backend<S> {
                         size: Some(i64::try_from(p.size).unwrap_or(i64::MAX)),
                         ..Default::default()
                     };
-                    let value = p.checksum.clone();
-                    match algorithm {
-                        Some(Algorithm::Crc32) => part.checksum_crc32 = value,
-                        Some(Algorithm::Crc32c) => part.checksum_crc32c = value,
-                        Some(Algorithm::Crc64Nvme) => part.checksum_crc64nvme = value,
-                        Some(Algorithm::Sha1) => part.checksum_sha1 = value,
-                        Some(Algorithm::Sha256) => part.checksum_sha256 = value,
-                        None => {}
+                    if let Some(a) = algorithm {
+                        set_checksum!(part, a, p.checksum.clone());
                     }
                     part
                 })
@@ -2035,6 +1988,43 @@ impl<S: Store> S3 for S3Backend<S> {
 }
 
 impl<S: Store> S3Backend<S> {
+    /// The object a copy reads (the version its source names), once its conditions hold: a
+    /// failed one is always 412, even where a read would answer 304.
+    fn copy_source(
+        &self,
+        source: &dto::CopySource,
+        if_match: Option<&ETagCondition>,
+        if_none_match: Option<&ETagCondition>,
+        if_modified_since: Option<&Timestamp>,
+        if_unmodified_since: Option<&Timestamp>,
+    ) -> S3Result<Arc<Object>> {
+        let dto::CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } = source
+        else {
+            return Err(s3_error!(
+                NotImplemented,
+                "Copying from an access point is not supported"
+            ));
+        };
+        let object = match version_id {
+            Some(version) => self.buckets.object_version(bucket, key, version),
+            None => self.buckets.object(bucket, key),
+        }
+        .map_err(to_s3)?;
+        read_conditions(
+            &object,
+            if_match,
+            if_none_match,
+            if_modified_since,
+            if_unmodified_since,
+        )
+        .map_err(|_| s3_error!(PreconditionFailed))?;
+        Ok(object)
+    }
+
     /// Sends the test event to every queue and topic of `config`, as S3 does when a
     /// configuration is put: a destination that does not take it is refused.
     async fn validate_destinations(&self, bucket: &str, config: &Notifications) -> S3Result<()> {
@@ -2141,20 +2131,6 @@ fn owner() -> dto::Owner {
     dto::Owner {
         display_name: Some("sluice".into()),
         id: Some(OWNER_ID.into()),
-    }
-}
-
-fn set_part_checksum(
-    output: &mut dto::UploadPartOutput,
-    algorithm: Algorithm,
-    value: Option<String>,
-) {
-    match algorithm {
-        Algorithm::Crc32 => output.checksum_crc32 = value,
-        Algorithm::Crc32c => output.checksum_crc32c = value,
-        Algorithm::Crc64Nvme => output.checksum_crc64nvme = value,
-        Algorithm::Sha1 => output.checksum_sha1 = value,
-        Algorithm::Sha256 => output.checksum_sha256 = value,
     }
 }
 
